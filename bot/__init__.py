@@ -1,0 +1,1 @@
+"""The running service: aiohttp app, channels, dispatcher, storage, workers and the CLI."""

@@ -1,0 +1,168 @@
+"""`python -m bot`: serve, chat, config, diagrams."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from bot.settings import ROOT, Settings, SettingsError, load_settings
+
+log = logging.getLogger("bot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="ywtb-bot: a 一网通办 service bot for WeChat")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the webhook server (embedded Redis unless YWTB_REDIS_URL is set)")
+    serve.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default from settings: 8080)")
+
+    chat = commands.add_parser("chat", help="chat with a running bot in the terminal, over the signed webhook")
+    chat.add_argument("--url", help="the bot's base URL (default: from settings)")
+    chat.add_argument("--user", default="terminal-user", help="the openid to chat as")
+    chat.add_argument("--plaintext", action="store_true", help="send plaintext even when an AES key is set")
+
+    commands.add_parser("config", help="print the effective settings, secrets masked")
+
+    diagrams = commands.add_parser("diagrams", help="write a mermaid diagram per dialog")
+    diagrams.add_argument("--out", default=str(ROOT / "docs" / "diagrams"), help="output folder")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "chat":
+            return asyncio.run(_chat(args))
+        if args.command == "config":
+            print(json.dumps(load_settings().with_dev_secrets().masked(), ensure_ascii=False, indent=2))
+            return 0
+        if args.command == "diagrams":
+            return _diagrams(Path(args.out))
+    except SettingsError as exc:
+        print(f"ywtb-bot: cannot start: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+# serve ------------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = load_settings(**overrides)
+    settings.check_for_production()
+    settings = settings.with_dev_secrets()
+
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_json)
+    embedded = None
+    url = settings.redis_url.get_secret_value()
+    if not url:
+        from bot.redis_server import EmbeddedRedis
+
+        embedded = EmbeddedRedis(settings.var_path / "redis")
+        url = embedded.start()
+    try:
+        asyncio.run(_run_server(settings, url))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+async def _run_server(settings: Settings, redis_url: str) -> None:
+    from aiohttp import web
+    from redis.asyncio import Redis
+
+    from bot.app import create_app
+
+    redis = Redis.from_url(redis_url, health_check_interval=30, socket_timeout=5, socket_connect_timeout=2)
+    runner = web.AppRunner(create_app(settings, redis), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    _banner(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: finishing turns in flight")
+    await runner.cleanup()
+    await redis.aclose()
+
+
+def _banner(settings: Settings) -> None:
+    base = settings.base_url
+    lines = [
+        "",
+        "ywtb-bot is running" + (" (development mode)" if settings.env == "dev" else ""),
+        f"  console      {base}/console" if settings.env == "dev" else None,
+        f"  webhook URL  {base}/wechat      <- paste into the WeChat admin page (服务器地址)",
+        f"  token        {settings.wechat_token.get_secret_value()}",
+        f"  AES key      {settings.wechat_aes_key.get_secret_value() or '(none: plaintext mode only)'}",
+        f"  AppID        {settings.wechat_appid}",
+        f"  mode         {settings.wechat_mode}",
+        f"  redis        {'embedded, data in ' + str(settings.var_path / 'redis') if settings.embedded_redis else 'external'}",
+        "Press Ctrl+C to stop.",
+        "",
+    ]
+    print("\n".join(line for line in lines if line is not None), flush=True)
+
+
+# chat -------------------------------------------------------------------------------------
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    from aiohttp import ClientError, ClientSession, ClientTimeout
+
+    from bot.peer import WeChatServerPeer
+
+    settings = load_settings().with_dev_secrets()
+    peer = WeChatServerPeer(settings.wechat_token.get_secret_value(), settings.wechat_appid, settings.wechat_aes_key.get_secret_value())
+    base = (args.url or settings.base_url).rstrip("/")
+    seen_pushed = 0
+    print(f"Chatting with {base} as {args.user}. Type a message; an empty line or Ctrl+D quits.")
+    async with ClientSession(timeout=ClientTimeout(total=10)) as http:
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "你> ")
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not line.strip():
+                break
+            signed = peer.sign(peer.text(args.user, line), encrypt=False if args.plaintext else None)
+            try:
+                async with http.post(base + signed.path, data=signed.body) as resp:
+                    answer = peer.read(resp.status, await resp.text())
+                if answer.text:
+                    print("机器人> " + answer.text.replace("\n", "\n        "))
+                elif answer.status != 200:
+                    print(f"[HTTP {answer.status}] {answer.body}")
+                await asyncio.sleep(0.2)
+                async with http.get(f"{base}/console/api/pushed", params={"user": args.user}) as resp:
+                    if resp.status == 200:
+                        messages = (await resp.json())["messages"]
+                        for message in messages[seen_pushed:]:
+                            print("机器人(推送)> " + message["text"].replace("\n", "\n        "))
+                        seen_pushed = len(messages)
+            except (ClientError, TimeoutError) as exc:
+                print(f"[cannot reach the bot at {base}: {exc}]")
+    return 0
+
+
+# diagrams ---------------------------------------------------------------------------------
+
+
+def _diagrams(out: Path) -> int:
+    from bot.diagrams import write_diagrams
+
+    for path in write_diagrams(out):
+        print(path)
+    return 0

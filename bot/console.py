@@ -1,0 +1,90 @@
+"""The developer console at /console (dev only): a chat page that plays the WeChat server.
+
+The page asks this module to sign (and encrypt, with an AES key) each message exactly as WeChat
+would, which then POSTs it to /wechat over real HTTP and shows the decrypted passive reply and
+everything the bot pushed through the messaging API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from bot.keys import USER_ID
+from bot.outbox import RecordingPusher
+from bot.peer import WeChatServerPeer
+from bot.settings import Settings
+from dialogs.menu import OPTIONS
+
+PAGE = Path(__file__).resolve().parent / "static" / "console.html"
+PEER = web.AppKey("console_peer", WeChatServerPeer)
+HTTP = web.AppKey("console_http", ClientSession)
+PUSHED = web.AppKey("console_pushed", RecordingPusher)
+
+#: The Official Account's custom menu as the console shows it (WeChat's is set by API).
+MENU_BUTTONS = [{"title": o.title, "key": o.key} for o in OPTIONS] + [{"title": "主菜单", "key": "MENU_HOME"}]
+MEDIA_SAMPLES = {
+    "image": {"PicUrl": "https://example.invalid/p.jpg", "MediaId": "media-1"},
+    "voice": {"MediaId": "media-2", "Format": "amr"},
+    "location": {"Location_X": "31.2304", "Location_Y": "121.4737", "Scale": "15", "Label": "人民广场"},
+}
+
+
+def setup_console(app: web.Application, settings: Settings, pusher: RecordingPusher) -> None:
+    app[PUSHED] = pusher
+    app[PEER] = WeChatServerPeer(settings.wechat_token.get_secret_value(), settings.wechat_appid, settings.wechat_aes_key.get_secret_value())
+
+    async def open_http(app: web.Application):
+        app[HTTP] = ClientSession(timeout=ClientTimeout(total=10))
+        yield
+        await app[HTTP].close()
+
+    app.cleanup_ctx.append(open_http)
+    app.router.add_get("/console", page)
+    app.router.add_get("/console/api/info", info)
+    app.router.add_post("/console/api/send", send)
+    app.router.add_get("/console/api/pushed", pushed)
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+async def info(request: web.Request) -> web.Response:
+    peer = request.app[PEER]
+    return web.json_response({"menu": MENU_BUTTONS, "encrypted": peer.crypto is not None, "media": list(MEDIA_SAMPLES)})
+
+
+async def send(request: web.Request) -> web.Response:
+    try:
+        payload = await request.json()
+    except ValueError:
+        return web.json_response({"error": "JSON body expected"}, status=400)
+    if not isinstance(payload, dict):
+        return web.json_response({"error": "JSON object expected"}, status=400)
+    user = str(payload.get("user") or "")
+    if not USER_ID.fullmatch(user):
+        return web.json_response({"error": "user must be 1-64 letters, digits, _ or -"}, status=400)
+    peer = request.app[PEER]
+    kind = payload.get("kind", "text")
+    if kind == "text":
+        xml = peer.text(user, str(payload.get("text", ""))[:2000])
+    elif kind == "event":
+        xml = peer.event(user, str(payload.get("event", "CLICK")), str(payload.get("key", "")))
+    elif kind in MEDIA_SAMPLES:
+        xml = peer.message(user, kind, **MEDIA_SAMPLES[kind])
+    else:
+        return web.json_response({"error": f"unknown kind {kind!r}"}, status=400)
+    signed = peer.sign(xml)
+    origin = f"{request.scheme}://{request.host}"
+    async with request.app[HTTP].post(origin + signed.path, data=signed.body, headers={"Content-Type": "text/xml"}) as resp:
+        body = await resp.text()
+        answer = peer.read(resp.status, body)
+    return web.json_response({"status": answer.status, "reply": answer.text, "encrypted": "encrypt_type=aes" in signed.path, "raw": body[:4000]})
+
+
+async def pushed(request: web.Request) -> web.Response:
+    user = request.query.get("user", "")
+    if not USER_ID.fullmatch(user):
+        return web.json_response({"error": "bad user"}, status=400)
+    return web.json_response({"messages": await request.app[PUSHED].pushed(user)})

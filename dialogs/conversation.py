@@ -1,0 +1,153 @@
+"""One turn of a conversation: global intents, the active dialog, re-asks, hand-overs.
+
+Pure logic over a `Session`: no network, no Redis, no XML. The bot's dispatcher loads the
+session under the user's lock, calls `Conversation.step`, and saves what it returns.
+"""
+
+from __future__ import annotations
+
+from dialogs.engine import MEDIA_KINDS, REGISTRY, Dialog, Incoming, Reply, Services, Session, normalise, now
+from dialogs.menu import MENU_KEYS
+
+# Words that mean the same thing in every state. Matched after normalising (full-width to
+# half-width, lower case, trailing punctuation dropped), against the whole message.
+GLOBAL_INTENTS: dict[str, frozenset[str]] = {
+    "menu": frozenset({"菜单", "主菜单", "首页", "开始", "menu", "0"}),
+    "help": frozenset({"帮助", "怎么用", "使用说明", "help", "?"}),
+    "cancel": frozenset({"取消", "退出", "不办了", "算了", "结束", "cancel"}),
+    "back": frozenset({"返回", "上一步", "后退", "back"}),
+    "human": frozenset({"人工", "人工服务", "转人工", "客服", "人工客服", "找人工"}),
+}
+_INTENT_BY_WORD = {word: intent for intent, words in GLOBAL_INTENTS.items() for word in words}
+BACK_KEY = "_back"
+MISSES_KEY = "_misses"
+MAX_HANDOVERS = 4  # a dialog may start another, which may start another; never loop forever
+
+
+class Conversation:
+    """Applies one `Incoming` to one `Session`; stateless itself, so one serves all users."""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    async def step(self, session: Session | None, incoming: Incoming, expired: bool = False) -> tuple[Session | None, list[Reply]]:
+        """Returns the session to save (None: forget it) and the replies, in order."""
+        replies: list[Reply] = []
+        kind = incoming.kind
+        if kind == "unsubscribe":
+            return None, replies
+        if kind in ("view", "notice"):  # a menu link opened, or an event that needs no answer
+            return session, replies
+        if kind in ("subscribe", "scan"):
+            session = await self._enter("menu", {}, incoming, replies, greet="common/welcome.j2")
+            return self._stamp(session), replies
+        if expired:
+            self._say(replies, "common/expired.j2")
+            session = await self._enter("menu", {}, incoming, replies)
+            return self._stamp(session), replies
+
+        session = session or Session()
+        if session.dialog not in REGISTRY:
+            session = Session()
+
+        intent = None
+        if kind == "text":
+            intent = _INTENT_BY_WORD.get(normalise(incoming.text))
+        elif kind == "click":
+            intent = MENU_KEYS.get(incoming.text)
+            if intent is None:  # a menu button leaves whatever was in progress
+                session = Session()
+        if intent is not None:
+            session = await self._global(intent, session, incoming, replies)
+        else:
+            session = await self._dialog_turn(session, incoming, replies)
+        return self._stamp(session), replies
+
+    # Global intents ---------------------------------------------------------------------
+
+    async def _global(self, intent: str, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:
+        if intent == "menu":
+            return await self._enter("menu", {}, incoming, replies)
+        if intent == "cancel":
+            if not session.at_rest:
+                self._say(replies, "common/cancelled.j2", title=REGISTRY[session.dialog].title)
+            return await self._enter("menu", {}, incoming, replies)
+        if intent == "help":
+            self._say(replies, "common/help.j2", in_dialog=not session.at_rest)
+            self._model(session, incoming, replies).ask()
+            return session
+        if intent == "back":
+            history = session.data.get(BACK_KEY) or []
+            if not history:
+                return await self._enter("menu", {}, incoming, replies)
+            session.state = history.pop()
+            self._model(session, incoming, replies).ask()
+            return session
+        # human: a person takes over once [Staff] lands; until then we say so and keep the place.
+        self._say(replies, "common/human_soon.j2")
+        return session
+
+    # The active dialog ------------------------------------------------------------------
+
+    async def _dialog_turn(self, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:
+        turn = self._model(session, incoming, replies)
+        before = turn.state
+        if await turn.fire(incoming.kind):
+            turn.data.pop(MISSES_KEY, None)
+            if turn.state != before:
+                turn.data.setdefault(BACK_KEY, []).append(before)
+            session = Session(turn.__class__.name, turn.state, turn.data)
+            return await self._follow(turn, session, incoming, replies)
+
+        if incoming.kind in MEDIA_KINDS:
+            self._say(replies, "common/media_unsupported.j2")
+            turn.ask()
+        elif incoming.kind not in ("text", "click"):
+            self._say(replies, "common/unknown_type.j2")
+        else:
+            misses = int(turn.data.get(MISSES_KEY, 0)) + 1
+            if misses >= self.services.max_misses:
+                turn.data.pop(MISSES_KEY, None)
+                self._say(replies, "common/offer_help.j2")
+            else:
+                turn.data[MISSES_KEY] = misses
+                self._say(replies, "common/miss.j2", misses=misses)
+                turn.ask()
+        return Session(session.dialog, turn.state, turn.data)
+
+    async def _follow(self, turn: Dialog, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:
+        """Apply what the dialog asked for at the end of its turn: finish, or hand over."""
+        for _ in range(MAX_HANDOVERS):
+            if turn.switch_to is not None:
+                name, carry = turn.switch_to
+                turn = await self._start(name, carry, incoming, replies)
+                session = Session(name, turn.state, turn.data)
+            elif turn.finished:
+                return Session()
+            else:
+                return session
+        return Session()
+
+    async def _enter(self, name: str, carry: dict, incoming: Incoming, replies: list[Reply], greet: str | None = None) -> Session:
+        if greet:
+            self._say(replies, greet)
+        turn = await self._start(name, carry, incoming, replies)
+        return await self._follow(turn, Session(name, turn.state, turn.data), incoming, replies)
+
+    async def _start(self, name: str, carry: dict, incoming: Incoming, replies: list[Reply]) -> Dialog:
+        cls = REGISTRY[name]
+        turn = cls(cls.STATES[0], dict(carry), incoming, self.services, replies)
+        await turn.fire("start")
+        return turn
+
+    def _model(self, session: Session, incoming: Incoming, replies: list[Reply]) -> Dialog:
+        return REGISTRY[session.dialog](session.state, session.data, incoming, self.services, replies)
+
+    def _say(self, replies: list[Reply], template: str, **context) -> None:
+        replies.append(Reply(self.services.render(template, **context)))
+
+    @staticmethod
+    def _stamp(session: Session | None) -> Session | None:
+        if session is not None:
+            session.updated_at = now()
+        return session
