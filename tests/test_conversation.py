@@ -1,0 +1,125 @@
+"""What a citizen sees when chatting: menu, halls, global words, re-asks, events."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Chat
+
+
+async def test_greeting_gets_the_menu(chat):
+    reply = await chat.say("你好")
+    assert "您好" in reply
+    assert "1. 办事指南" in reply and "4. 服务大厅地址和时间" in reply
+
+
+async def test_halls_dialog_end_to_end(chat):
+    listing = await chat.say("4")
+    assert "本区服务大厅" in listing and "1. 区政务服务中心" in listing
+    detail = await chat.say("1")
+    assert "人民路 188 号" in detail and "9:00-17:00" in detail
+    other = await chat.say("滨江")
+    assert "滨江路 20 号" in other
+
+
+async def test_menu_button_opens_a_dialog_from_anywhere(chat):
+    await chat.say("4")
+    reply = await chat.event("CLICK", "MENU_HALLS")
+    assert "本区服务大厅" in reply
+    reply = await chat.event("CLICK", "MENU_HOME")
+    assert "请回复序号选择" in reply
+
+
+async def test_back_steps_back_one_question(chat):
+    await chat.say("4")
+    await chat.say("2")
+    back = await chat.say("返回")
+    assert "回复序号查看地址" in back
+    back_again = await chat.say("返回")
+    assert "请回复序号选择" in back_again
+
+
+async def test_cancel_leaves_the_dialog(chat):
+    await chat.say("4")
+    reply = await chat.say("取消")
+    assert "已取消「服务大厅」" in reply and "请回复序号选择" in reply
+
+
+async def test_help_keeps_the_place(chat):
+    await chat.say("4")
+    reply = await chat.say("帮助")
+    assert "使用小提示" in reply and "回复序号查看地址" in reply
+    assert "区政务服务中心" in await chat.say("1")
+
+
+async def test_human_is_honest_until_staff_lands(chat):
+    reply = await chat.say("人工")
+    assert "12345" in reply
+
+
+async def test_three_misses_offer_menu_and_human(chat):
+    await chat.say("4")
+    first = await chat.say("随便说点什么")
+    assert "没太明白" in first and "回复序号查看地址" in first
+    second = await chat.say("还是不懂")
+    assert "换个说法" in second
+    third = await chat.say("哈哈")
+    assert "「人工」" in third and "「菜单」" in third
+    # the count starts again after the offer
+    assert "没太明白" in await chat.say("嗯嗯")
+
+
+async def test_full_width_and_punctuation_are_understood(chat):
+    assert "本区服务大厅" in await chat.say("４")
+    assert "请回复序号选择" in await chat.say("菜单！")
+
+
+async def test_media_gets_a_polite_text_answer(chat, peer):
+    answer = await chat.post(peer.message(chat.user, "image", PicUrl="http://x.invalid/a.jpg", MediaId="m1"))
+    assert answer.status == 200 and "只能看懂文字" in answer.text
+    answer = await chat.post(peer.message(chat.user, "voice", MediaId="m2", Format="amr"))
+    assert "只能看懂文字" in answer.text
+
+
+async def test_unknown_message_type_is_answered_politely(chat, peer):
+    answer = await chat.post(peer.message(chat.user, "hologram", Data="x"))
+    assert answer.status == 200 and "暂时处理不了" in answer.text
+
+
+async def test_subscribe_welcomes_and_unsubscribe_forgets(chat, redis, settings):
+    reply = await chat.event("subscribe")
+    assert "欢迎关注" in reply and "请回复序号选择" in reply
+    await chat.say("4")
+    assert await chat.event("unsubscribe") is None
+    assert await redis.get(f"{settings.key_prefix}sess:{{{chat.user}}}") is None
+
+
+async def test_events_that_need_no_answer_get_success(chat, peer):
+    answer = await chat.post(peer.event(chat.user, "TEMPLATESENDJOBFINISH"))
+    assert answer.status == 200 and answer.body == "success"
+    answer = await chat.post(peer.event(chat.user, "VIEW", "https://example.invalid"))
+    assert answer.body == "success"
+
+
+async def test_session_is_json_with_idle_ttl(chat, redis, settings):
+    await chat.say("4")
+    key = f"{settings.key_prefix}sess:{{{chat.user}}}"
+    session = json.loads(await redis.get(key))
+    assert session["dialog"] == "halls" and session["state"] == "pick"
+    assert set(session) == {"dialog", "state", "data", "updated_at"}
+    assert 0 < await redis.ttl(key) <= settings.session_ttl_seconds
+
+
+async def test_expired_conversation_is_mentioned_once(chat, redis, settings):
+    await chat.say("4")
+    await redis.delete(f"{settings.key_prefix}sess:{{{chat.user}}}")  # what the idle TTL does
+    reply = await chat.say("1")
+    assert "自动结束" in reply and "请回复序号选择" in reply
+    assert "自动结束" not in await chat.say("你好")
+
+
+async def test_users_do_not_share_conversations(client, peer):
+    alice, bob = Chat(client, peer, "oAlice"), Chat(client, peer, "oBob")
+    await alice.say("4")
+    assert "区政务服务中心" in await alice.say("1")
+    assert "「办事指南」功能即将上线" in await bob.say("1")
