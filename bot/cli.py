@@ -79,11 +79,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 async def _run_server(settings: Settings, redis_url: str) -> None:
     from aiohttp import web
-    from redis.asyncio import Redis
-
     from bot.app import create_app
+    from bot.redis_client import connect
 
-    redis = Redis.from_url(redis_url, health_check_interval=30, socket_timeout=5, socket_connect_timeout=2)
+    redis = connect(redis_url, settings.redis_max_connections)
     runner = web.AppRunner(create_app(settings, redis), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()

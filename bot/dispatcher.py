@@ -268,7 +268,7 @@ class Dispatcher:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 if token:
-                    pipe.evalsha(self._release.sha, 1, self.keys.lock(user), token)
+                    await self._release(keys=[self.keys.lock(user)], args=[token], client=pipe)
                 pipe.set(dedup_key, answer, ex=self.settings.dedup_ttl_seconds)
                 await pipe.execute()
         except RedisError as exc:

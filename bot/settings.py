@@ -49,6 +49,7 @@ class Settings(BaseSettings):
 
     redis_url: SecretStr = SecretStr("")
     key_prefix: str = "ywtb:"
+    redis_max_connections: int = 256
     var_dir: Path = Path("var")
 
     deadline_seconds: float = 4.0

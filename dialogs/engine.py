@@ -8,6 +8,7 @@ the session's state and data, triggers one event on the shared machine, and is t
 
 from __future__ import annotations
 
+import asyncio
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -131,7 +132,13 @@ class Dialog:
         event = self.machine.events.get(trigger)
         if event is None:
             return False
-        return bool(await event.trigger(self))
+        result = await event.trigger(self)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # transitions turns a cancellation into a False result; a turn that ran out of
+            # time must stop here, not carry on as if the input had not matched.
+            raise asyncio.CancelledError()
+        return bool(result)
 
     # What handlers use -------------------------------------------------------------------
 

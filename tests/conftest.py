@@ -8,10 +8,10 @@ import secrets
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from bot.app import create_app
 from bot.peer import WeChatServerPeer
+from bot.redis_client import connect
 from bot.settings import Settings, load_settings
 
 TOKEN = "t0ken"
@@ -57,7 +57,7 @@ def settings(make_settings) -> Settings:
 
 @pytest.fixture
 async def redis(redis_url, key_prefix):
-    client = Redis.from_url(redis_url)
+    client = connect(redis_url)
     yield client
     keys = [k async for k in client.scan_iter(match=f"{key_prefix}*", count=1000)]
     if keys:

@@ -1,0 +1,57 @@
+"""Dialogs that exist only in tests, to make the dispatcher's guarantees observable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from dialogs.engine import Dialog, Reply, T
+
+
+class Ledger(Dialog):
+    """Records every text it is given, in the order turns are applied; "slow…" takes a while."""
+
+    name = "test_ledger"
+    STATES = ["recording"]
+    TRANSITIONS = [T("text", "recording", "recording", None, "record")]
+
+    async def record(self):
+        if self.text.startswith("slow"):
+            await asyncio.sleep(float(self.text[4:] or 0.3))
+        seen = self.data.setdefault("seen", [])
+        seen.append(self.text)
+        self.replies.append(Reply(f"第{len(seen)}条:{self.text}"))
+
+
+class Long(Dialog):
+    name = "test_long"
+    STATES = ["talking"]
+    TRANSITIONS = [T("text", "talking", "talking", None, "lecture")]
+
+    def lecture(self):
+        self.replies.append(Reply("\n".join(f"第{i}行：" + "很长的说明" * 20 for i in range(60))))
+
+
+async def put_session(redis, settings, user: str, dialog: str, state: str, data: dict | None = None) -> None:
+    body = {"dialog": dialog, "state": state, "data": data or {}, "updated_at": 0}
+    await redis.set(f"{settings.key_prefix}sess:{{{user}}}", json.dumps(body), ex=600)
+
+
+async def get_session(redis, settings, user: str) -> dict | None:
+    raw = await redis.get(f"{settings.key_prefix}sess:{{{user}}}")
+    return json.loads(raw) if raw else None
+
+
+async def pushed(redis, settings, user: str) -> list[str]:
+    return [json.loads(x)["text"] for x in await redis.lrange(f"{settings.key_prefix}pushed:{{{user}}}", 0, -1)]
+
+
+async def wait_for(predicate, timeout: float = 5.0, every: float = 0.05):
+    """Poll an async predicate until it returns something truthy (bounded)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        value = await predicate()
+        if value or loop.time() > end:
+            return value
+        await asyncio.sleep(every)

@@ -1,0 +1,136 @@
+"""The bot as operators run it: real `python -m bot` processes on one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import aiohttp
+import pytest
+
+from tests.conftest import AES_KEY, APPID, ROOT, TOKEN, Chat
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bot_env(tmp_path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YWTB_")}
+    env.update(YWTB_VAR_DIR=str(tmp_path / "var"), YWTB_LOG_JSON="true")
+    env.update(extra)
+    return env
+
+
+class Served:
+    """A `python -m bot serve` process; stopped with SIGTERM like a process manager would."""
+
+    def __init__(self, env: dict, port: int):
+        self.port = port
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    async def ready(self, timeout: float = 20) -> None:
+        end = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < end:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"bot exited: {self.proc.stderr.read()}")
+                try:
+                    async with http.get(f"http://127.0.0.1:{self.port}/readyz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError("bot did not become ready")
+
+    def stop(self) -> tuple[int, str, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=15)
+        return self.proc.returncode, out, err
+
+
+class _Remote:
+    """Just enough of an aiohttp test client for `Chat` to post to a real process."""
+
+    def __init__(self, http: aiohttp.ClientSession, port: int):
+        self.http, self.base = http, f"http://127.0.0.1:{port}"
+
+    async def post(self, path: str, data: bytes):
+        resp = await self.http.post(self.base + path, data=data)
+        await resp.read()
+        return resp
+
+
+@pytest.fixture
+def secrets_env(redis_url, key_prefix, tmp_path):
+    return bot_env(
+        tmp_path, YWTB_REDIS_URL=redis_url, YWTB_KEY_PREFIX=key_prefix,
+        YWTB_WECHAT_TOKEN=TOKEN, YWTB_WECHAT_APPID=APPID, YWTB_WECHAT_AES_KEY=AES_KEY,
+    )
+
+
+async def test_two_processes_serve_one_conversation_alternately(secrets_env, redis, peer):
+    one, two = Served(secrets_env, free_port()), Served(secrets_env, free_port())
+    try:
+        await one.ready()
+        await two.ready()
+        async with aiohttp.ClientSession() as http:
+            a, b = Chat(_Remote(http, one.port), peer), Chat(_Remote(http, two.port), peer)
+            assert "本区服务大厅" in await a.say("4")
+            assert "建设大道 66 号" in await b.say("2")
+            assert "回复序号查看地址" in await a.say("返回")
+            assert "人民路 188 号" in await b.say("1")
+            assert "已取消「服务大厅」" in await a.say("取消")
+            assert "「办事指南」功能即将上线" in await b.say("1")  # back at the menu
+    finally:
+        code_one, _, err_one = one.stop()
+        code_two, _, _ = two.stop()
+    assert code_one == 0 and code_two == 0, err_one
+
+
+def test_production_refuses_to_start_without_secrets_or_with_embedded_redis(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=bot_env(tmp_path, YWTB_ENV="production"),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "YWTB_WECHAT_TOKEN" in result.stderr and "YWTB_REDIS_URL" in result.stderr
+    assert "embedded Redis is for development only" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_prints_effective_settings_with_secrets_masked(tmp_path):
+    env = bot_env(tmp_path, YWTB_WECHAT_TOKEN="supersecrettoken123", YWTB_REDIS_URL="redis://:hunter2pass@db.internal:6379/2", YWTB_PORT="9000")
+    result = subprocess.run([sys.executable, "-m", "bot", "config"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "supersecrettoken123" not in result.stdout and "hunter2pass" not in result.stdout
+    assert '"wechat_token": "su****23"' in result.stdout
+    assert "db.internal:6379/2" in result.stdout  # where it points stays visible
+    assert '"port": 9000' in result.stdout  # environment beats config/default.toml
+
+
+def test_invalid_aes_key_is_a_clear_startup_error(tmp_path):
+    env = bot_env(tmp_path, YWTB_WECHAT_AES_KEY="too-short")
+    result = subprocess.run([sys.executable, "-m", "bot", "config"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "43-character EncodingAESKey" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_diagrams_are_drawn_from_the_dialog_tables(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bot", "diagrams", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    halls = (tmp_path / "halls.md").read_text()
+    assert "stateDiagram-v2" in halls and "pick --> shown: text [names_hall]" in halls
+    assert "idle --> idle" in (tmp_path / "menu.md").read_text()
