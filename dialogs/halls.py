@@ -38,7 +38,7 @@ class Halls(Dialog):
     def _hall(self):
         halls = self.services.halls
         text = normalise(self.text)
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             index = int(text) - 1
             return halls[index] if 0 <= index < len(halls) else None
         if len(text) < 2:

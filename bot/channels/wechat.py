@@ -28,6 +28,8 @@ from dialogs.engine import MEDIA_KINDS, Incoming
 log = logging.getLogger(__name__)
 
 _NONCE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
+_MSG_ID = re.compile(r"[0-9]{1,24}")
 _EVENTS = {"subscribe": "subscribe", "unsubscribe": "unsubscribe", "scan": "scan", "click": "click", "view": "view"}
 MAX_TEXT = 4000  # characters of one text message we look at (WeChat caps them far lower)
 
@@ -100,7 +102,7 @@ class WeChatChannel:
         signature, timestamp, nonce = query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
         if not (signature and timestamp and nonce):
             raise Rejected(403, "missing signature, timestamp or nonce")
-        if not _NONCE.fullmatch(nonce) or not timestamp.isdigit() or len(timestamp) > 12:
+        if not _NONCE.fullmatch(nonce) or not _TIMESTAMP.fullmatch(timestamp):
             raise Rejected(403, "bad timestamp or nonce")
         if not same(sha1_signature(self.token, timestamp, nonce), signature.lower()):
             raise Rejected(403, "bad signature")
@@ -152,9 +154,9 @@ def to_incoming(msg: dict) -> Incoming:
     if not isinstance(account, str):
         raise MalformedXML("invalid ToUserName")
     created = msg.get("CreateTime") or "0"
-    created = int(created) if isinstance(created, str) and created.isdigit() and len(created) < 12 else 0
+    created = int(created) if isinstance(created, str) and _TIMESTAMP.fullmatch(created) else 0
     msg_id = msg.get("MsgId") or ""
-    msg_id = msg_id if isinstance(msg_id, str) and msg_id.isdigit() and len(msg_id) <= 24 else ""
+    msg_id = msg_id if isinstance(msg_id, str) and _MSG_ID.fullmatch(msg_id) else ""
     incoming = Incoming(channel="wechat", user=user, kind="unknown", msg_id=msg_id, created=created, extra={"account": account})
     mtype = mtype.lower()
     if mtype == "text":
