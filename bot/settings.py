@@ -7,10 +7,11 @@ import base64
 import json
 import os
 import secrets
+import string
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr, field_validator
+from pydantic import BaseModel, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -92,6 +93,14 @@ class Settings(BaseSettings):
             raise ValueError("YWTB_WECHAT_AES_KEY must be the 43-character EncodingAESKey from the WeChat admin page")
         return value
 
+    @model_validator(mode="after")
+    def _timings_fit_together(self) -> Settings:
+        if not 0 < self.deadline_seconds < 5:
+            raise ValueError("deadline_seconds must be between 0 and 5: WeChat gives up after 5 s")
+        if self.lock_ttl_seconds <= self.turn_timeout_seconds:
+            raise ValueError("lock_ttl_seconds must be longer than turn_timeout_seconds, or a slow turn could lose its lock")
+        return self
+
     @property
     def embedded_redis(self) -> bool:
         return not self.redis_url.get_secret_value()
@@ -171,7 +180,9 @@ def mask_secret(value: str, url: bool = False) -> str:
 
 
 def new_encoding_aes_key() -> str:
-    return base64.b64encode(secrets.token_bytes(32)).decode()[:43]
+    """43 letters and digits, like the keys the WeChat admin page generates and accepts."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(43))
 
 
 def _is_encoding_aes_key(value: str) -> bool:

@@ -100,6 +100,22 @@ async def test_two_processes_serve_one_conversation_alternately(secrets_env, red
     assert code_one == 0 and code_two == 0, err_one
 
 
+async def test_terminal_chat_talks_to_a_running_bot(secrets_env):
+    bot = Served(secrets_env, free_port())
+    try:
+        await bot.ready()
+        chat = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "chat", "--url", f"http://127.0.0.1:{bot.port}", "--user", "oTerminal",
+            cwd=ROOT, env=secrets_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(chat.communicate("你好\n4\n3\n".encode()), timeout=60)
+    finally:
+        bot.stop()
+    out = out.decode()
+    assert chat.returncode == 0, err.decode()
+    assert "请回复序号选择" in out and "本区服务大厅" in out and "滨江路 20 号" in out
+
+
 def test_production_refuses_to_start_without_secrets_or_with_embedded_redis(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=bot_env(tmp_path, YWTB_ENV="production"),
