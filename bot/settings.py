@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     wechat_aes_key: SecretStr = SecretStr("")
     wechat_mode: Literal["compatible", "safe"] = "compatible"
 
+    wechat_secret: SecretStr = SecretStr("")
+    wechat_api_url: str = ""
+
+    platform_url: str = ""
+    platform_events_secret: SecretStr = SecretStr("")
+    platform_timeout_seconds: float = 3.0
+
     redis_url: SecretStr = SecretStr("")
     key_prefix: str = "ywtb:"
     redis_max_connections: int = 256
@@ -106,6 +113,32 @@ class Settings(BaseSettings):
         return not self.redis_url.get_secret_value()
 
     @property
+    def embedded_platform(self) -> bool:
+        """No platform URL in dev: the simulator is mounted at /sim/platform."""
+        return self.env == "dev" and not self.platform_url
+
+    @property
+    def embedded_wechat(self) -> bool:
+        """No WeChat API URL in dev: the simulator is mounted at /sim/wechat."""
+        return self.env == "dev" and not self.wechat_api_url
+
+    @property
+    def platform_base(self) -> str:
+        return self.platform_url.rstrip("/") if self.platform_url else f"{self.loopback_url}/sim/platform"
+
+    @property
+    def wechat_api_base(self) -> str:
+        if self.wechat_api_url:
+            return self.wechat_api_url.rstrip("/")
+        return f"{self.loopback_url}/sim/wechat" if self.env == "dev" else "https://api.weixin.qq.com"
+
+    @property
+    def loopback_url(self) -> str:
+        """How this process reaches itself (embedded simulators)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
     def var_path(self) -> Path:
         return self.var_dir if self.var_dir.is_absolute() else ROOT / self.var_dir
 
@@ -123,6 +156,9 @@ class Settings(BaseSettings):
                 ("YWTB_WECHAT_TOKEN", self.wechat_token.get_secret_value()),
                 ("YWTB_WECHAT_APPID", self.wechat_appid),
                 ("YWTB_WECHAT_AES_KEY", self.wechat_aes_key.get_secret_value()),
+                ("YWTB_WECHAT_SECRET", self.wechat_secret.get_secret_value()),
+                ("YWTB_PLATFORM_URL", self.platform_url),
+                ("YWTB_PLATFORM_EVENTS_SECRET", self.platform_events_secret.get_secret_value()),
                 ("YWTB_REDIS_URL", self.redis_url.get_secret_value()),
             )
             if not value
@@ -135,22 +171,27 @@ class Settings(BaseSettings):
 
     def with_dev_secrets(self) -> Settings:
         """In dev, fill an empty token / AES key from var/dev-secrets.json, creating it once."""
-        if self.env != "dev" or (self.wechat_token.get_secret_value() and self.wechat_aes_key.get_secret_value()):
+        wanted = ("wechat_token", "wechat_aes_key", "wechat_secret", "platform_events_secret")
+        if self.env != "dev" or all(getattr(self, name).get_secret_value() for name in wanted):
             return self
         path = self.var_path / "dev-secrets.json"
         try:
             stored = json.loads(path.read_text())
         except (OSError, ValueError):
             stored = {}
-        if not stored.get("wechat_token") or not _is_encoding_aes_key(stored.get("wechat_aes_key", "")):
-            stored = {"wechat_token": secrets.token_hex(16), "wechat_aes_key": new_encoding_aes_key()}
+        fresh = {
+            "wechat_token": secrets.token_hex(16),
+            "wechat_aes_key": new_encoding_aes_key(),
+            "wechat_secret": secrets.token_hex(16),
+            "platform_events_secret": secrets.token_urlsafe(24),
+        }
+        if not _is_encoding_aes_key(stored.get("wechat_aes_key", "")):
+            stored.pop("wechat_aes_key", None)
+        if any(not stored.get(name) for name in wanted):
+            stored = {name: stored.get(name) or fresh[name] for name in wanted}
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(stored, indent=2))
-        update = {}
-        if not self.wechat_token.get_secret_value():
-            update["wechat_token"] = SecretStr(stored["wechat_token"])
-        if not self.wechat_aes_key.get_secret_value():
-            update["wechat_aes_key"] = SecretStr(stored["wechat_aes_key"])
+        update = {name: SecretStr(stored[name]) for name in wanted if not getattr(self, name).get_secret_value()}
         return self.model_copy(update=update)
 
     def masked(self) -> dict:

@@ -1,0 +1,219 @@
+"""Async client of the platform contract (openapi.yaml).
+
+Every call has a timeout. Idempotent calls (reads, and writes carrying an Idempotency-Key) are
+retried a bounded number of times with backoff; others never. A circuit breaker opens after
+consecutive failures so that, during an outage, calls fail at once instead of each waiting out
+its timeout while a person waits in the chat."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from datetime import date
+from typing import Any, TypeVar
+
+from aiohttp import ClientError, ClientSession, ClientTimeout
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from integrations.platform.models import (
+    Appointment,
+    AppointmentRequest,
+    Bundle,
+    Case,
+    CasePage,
+    Error,
+    ErrorCode,
+    Guide,
+    Hall,
+    MatterPage,
+    MatterSummary,
+    RescheduleRequest,
+    Slot,
+)
+
+M = TypeVar("M")
+
+
+class PlatformError(Exception):
+    """The platform answered with one of the contract's errors: something to explain to a person."""
+
+    def __init__(self, error: Error, status: int):
+        super().__init__(f"{error.code.value}: {error.message}")
+        self.code: ErrorCode = error.code
+        self.message = error.message
+        self.status = status
+
+
+class PlatformUnavailable(Exception):
+    """The platform is slow, down, answering garbage, or the breaker is open: try again later."""
+
+
+class CircuitBreaker:
+    """Closed -> open after `threshold` consecutive failures -> half-open after `cooldown` s,
+    when one trial call decides whether to close again."""
+
+    def __init__(self, threshold: int = 5, cooldown: float = 15.0):
+        self.threshold, self.cooldown = threshold, cooldown
+        self.failures = 0
+        self.opened_at: float | None = None
+
+    def check(self) -> None:
+        if self.opened_at is None:
+            return
+        if time.monotonic() - self.opened_at < self.cooldown:
+            raise PlatformUnavailable("platform circuit open")
+        self.opened_at = time.monotonic()  # half-open: let this one call through, hold the rest
+
+    def success(self) -> None:
+        self.failures, self.opened_at = 0, None
+
+    def failure(self) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = time.monotonic()
+
+    @property
+    def open(self) -> bool:
+        return self.opened_at is not None and time.monotonic() - self.opened_at < self.cooldown
+
+
+_LIST_ITEMS = {Bundle: TypeAdapter(list[Bundle]), Hall: TypeAdapter(list[Hall]), Slot: TypeAdapter(list[Slot]), Appointment: TypeAdapter(list[Appointment])}
+
+
+class PlatformClient:
+    def __init__(self, base_url: str, session: ClientSession, *, timeout: float = 3.0, retries: int = 2, breaker: CircuitBreaker | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+        self.timeout = ClientTimeout(total=timeout)
+        self.retries = retries
+        self.breaker = breaker or CircuitBreaker()
+
+    # Matters ----------------------------------------------------------------------------
+
+    async def matters_page(self, offset: int = 0, limit: int = 500) -> MatterPage:
+        return await self._call("GET", "/matters", MatterPage, params={"offset": offset, "limit": limit})
+
+    async def all_matters(self) -> tuple[list[MatterSummary], str]:
+        """Every matter the platform lists, page by page, and the catalog version."""
+        items: list[MatterSummary] = []
+        page = await self.matters_page()
+        items.extend(page.items)
+        while page.next_offset is not None:
+            page = await self.matters_page(page.next_offset)
+            items.extend(page.items)
+        return items, page.version
+
+    async def matter(self, code: str) -> MatterSummary:
+        return await self._call("GET", f"/matters/{code}", MatterSummary)
+
+    async def guide(self, code: str) -> Guide:
+        return await self._call("GET", f"/matters/{code}/guide", Guide)
+
+    async def bundles(self) -> list[Bundle]:
+        return await self._items("GET", "/bundles", Bundle)
+
+    # Halls and booking --------------------------------------------------------------------
+
+    async def halls(self) -> list[Hall]:
+        return await self._items("GET", "/halls", Hall)
+
+    async def hall(self, hall_id: str) -> Hall:
+        return await self._call("GET", f"/halls/{hall_id}", Hall)
+
+    async def booking_days(self, matter_code: str, hall_id: str) -> list[tuple[date, int]]:
+        data = await self._call("GET", "/booking/days", None, params={"matter_code": matter_code, "hall_id": hall_id})
+        return [(date.fromisoformat(d["date"]), int(d["remaining"])) for d in data["items"]]
+
+    async def slots(self, matter_code: str, hall_id: str, day: date) -> list[Slot]:
+        return await self._items("GET", "/booking/slots", Slot, params={"matter_code": matter_code, "hall_id": hall_id, "date": day.isoformat()})
+
+    async def book(self, request: AppointmentRequest, idempotency_key: str) -> Appointment:
+        """Create an appointment; the same key always yields the same one (safe to retry)."""
+        return await self._call("POST", "/appointments", Appointment, body=request, idempotency_key=idempotency_key)
+
+    async def appointment(self, appointment_id: str) -> Appointment:
+        return await self._call("GET", f"/appointments/{appointment_id}", Appointment)
+
+    async def appointments_of(self, id_number: str, phone: str) -> list[Appointment]:
+        # A read, sent as POST only to keep the ID number out of URLs and access logs.
+        return await self._items("POST", "/appointments/lookup", Appointment, body={"id_number": id_number, "phone": phone}, idempotent=True)
+
+    async def cancel(self, appointment_id: str) -> Appointment:
+        return await self._call("POST", f"/appointments/{appointment_id}/cancel", Appointment, idempotent=False)
+
+    async def reschedule(self, appointment_id: str, day: date, start: str, idempotency_key: str | None = None) -> Appointment:
+        return await self._call("POST", f"/appointments/{appointment_id}/reschedule", Appointment,
+                                body=RescheduleRequest(date=day, start=start), idempotency_key=idempotency_key or uuid.uuid4().hex)
+
+    # Cases --------------------------------------------------------------------------------
+
+    async def case(self, case_no: str, *, phone_last4: str | None = None, id_number: str | None = None) -> Case:
+        body = {"case_no": case_no, "phone_last4": phone_last4, "id_number": id_number}
+        return await self._call("POST", "/cases/lookup", Case, body=body, idempotent=True)
+
+    async def enterprise_cases(self, credit_code: str) -> list[Case]:
+        return (await self._call("GET", f"/enterprises/{credit_code}/cases", CasePage)).items
+
+    # The one way out ----------------------------------------------------------------------
+
+    async def _items(self, method: str, path: str, model: type, **kwargs) -> list:
+        data = await self._call(method, path, None, **kwargs)
+        try:
+            return _LIST_ITEMS[model].validate_python(data["items"])
+        except (ValidationError, KeyError, TypeError) as exc:
+            raise PlatformUnavailable(f"{path}: answer does not match the contract") from exc
+
+    async def _call(self, method: str, path: str, model: type[M] | None, *, params: dict | None = None, body: Any = None,
+                    idempotency_key: str | None = None, idempotent: bool | None = None) -> M:
+        if idempotent is None:
+            idempotent = method == "GET" or idempotency_key is not None
+        payload = body.model_dump_json().encode() if isinstance(body, BaseModel) else (None if body is None else _dumps(body))
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        attempts = 1 + (self.retries if idempotent else 0)
+        last: Exception | None = None
+        for attempt in range(attempts):
+            self.breaker.check()
+            try:
+                async with self.session.request(method, self.base_url + path, params=params, data=payload, headers=headers, timeout=self.timeout) as resp:
+                    raw = await resp.read()
+                    status = resp.status
+            except (ClientError, TimeoutError) as exc:
+                last = exc
+            else:
+                if status < 500:
+                    try:
+                        result = _decode(path, status, raw, model)
+                    except PlatformError:
+                        self.breaker.success()  # the platform works; it said no
+                        raise
+                    except PlatformUnavailable as exc:
+                        last = exc
+                    else:
+                        self.breaker.success()
+                        return result
+                else:
+                    last = PlatformUnavailable(f"{path}: HTTP {status}")
+            self.breaker.failure()
+            if attempt + 1 < attempts:
+                await asyncio.sleep(0.05 * 2**attempt + random.uniform(0, 0.05))
+        raise PlatformUnavailable(f"{method} {path} failed: {last!r}") from last
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _decode(path: str, status: int, raw: bytes, model):
+    try:
+        if status >= 400:
+            raise PlatformError(Error.model_validate_json(raw), status)
+        if model is None:
+            return json.loads(raw)
+        return model.model_validate_json(raw)
+    except (ValidationError, ValueError) as exc:
+        raise PlatformUnavailable(f"{path}: answer does not match the contract (HTTP {status})") from exc

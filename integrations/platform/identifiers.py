@@ -1,0 +1,45 @@
+"""Check digits of the identifiers people type: resident ID numbers (GB 11643) and unified
+social credit codes (统一社会信用代码, GB 32100-2015)."""
+
+from __future__ import annotations
+
+import re
+
+_ID = re.compile(r"\d{17}[\dX]")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT = re.compile(f"[{CREDIT_ALPHABET}]{{18}}")
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def id_check_digit(first17: str) -> str:
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+
+
+def valid_id_number(value: str) -> bool:
+    value = value.upper()
+    return bool(_ID.fullmatch(value)) and id_check_digit(value[:17]) == value[17]
+
+
+def credit_check_char(first17: str) -> str:
+    total = sum(CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS))
+    return CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
+def valid_credit_code(value: str) -> bool:
+    value = value.upper()
+    return bool(_CREDIT.fullmatch(value)) and credit_check_char(value[:17]) == value[17]
+
+
+def mask_id_number(value: str) -> str:
+    return value[:3] + "*" * 11 + value[-4:] if len(value) == 18 else "*" * len(value)
+
+
+def mask_name(name: str) -> str:
+    return name[0] + "*" * (len(name) - 1) if len(name) > 1 else name
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "*" * len(phone)
