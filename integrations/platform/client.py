@@ -139,7 +139,7 @@ class PlatformClient:
 
     async def appointments_of(self, id_number: str, phone: str) -> list[Appointment]:
         # A read, sent as POST only to keep the ID number out of URLs and access logs.
-        return await self._items("POST", "/appointments/lookup", Appointment, body={"id_number": id_number, "phone": phone}, idempotent=True)
+        return await self._items("POST", "/applicants/appointments", Appointment, body={"id_number": id_number, "phone": phone}, idempotent=True)
 
     async def cancel(self, appointment_id: str) -> Appointment:
         return await self._call("POST", f"/appointments/{appointment_id}/cancel", Appointment, idempotent=False)

@@ -125,7 +125,7 @@ def create_platform_simulator(world: World | None = None, events_url: str = "", 
     r.add_get("/booking/days", booking_days)
     r.add_get("/booking/slots", booking_slots)
     r.add_post("/appointments", create_appointment)
-    r.add_post("/appointments/lookup", lookup_appointments)
+    r.add_post("/applicants/appointments", lookup_appointments)
     r.add_get("/appointments/{appointment_id}", get_appointment)
     r.add_post("/appointments/{appointment_id}/cancel", cancel_appointment)
     r.add_post("/appointments/{appointment_id}/reschedule", reschedule_appointment)
@@ -180,8 +180,10 @@ async def _errors(request: web.Request, handler):
         return _error(ErrorCode.invalid_request, f"{where}: {first.get('msg', 'invalid')}"[:200], 400)
     except web.HTTPNotFound:
         return _error(ErrorCode.not_found, "没有这个接口", 404)
-    except web.HTTPMethodNotAllowed:
-        return _error(ErrorCode.invalid_request, "不支持这个请求方法", 405)
+    except web.HTTPMethodNotAllowed as exc:
+        response = _error(ErrorCode.invalid_request, "不支持这个请求方法", 405)
+        response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return response
     except web.HTTPRequestEntityTooLarge:
         return _error(ErrorCode.invalid_request, "请求体太大", 413)
 

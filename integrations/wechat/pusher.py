@@ -1,0 +1,41 @@
+"""The bot's late replies, delivered as customer-service text messages.
+
+`WeChatPusher` has the shape of bot.outbox's `Pusher` (integrations may not import the bot): it
+needs only `incoming.user`, the openid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from .client import WeChatClient
+from .errors import NotFollowing, OutsideServiceWindow, ServiceMessageLimit
+
+log = logging.getLogger(__name__)
+
+#: The user cannot be reached now; retrying will not help until they write again.
+_UNREACHABLE = (OutsideServiceWindow, ServiceMessageLimit, NotFollowing)
+
+
+def user_ref(user: str) -> str:
+    """The same non-reversible reference the bot's logs use, so the two can be correlated."""
+    return "u_" + hashlib.sha256(user.encode()).hexdigest()[:12]
+
+
+class WeChatPusher:
+    def __init__(self, client: WeChatClient):
+        self.client = client
+
+    async def push(self, incoming: Any, texts: list[str]) -> None:
+        for sent, text in enumerate(texts):
+            try:
+                await self.client.send_text(incoming.user, text)
+            except _UNREACHABLE as error:
+                log.warning(
+                    "gave up pushing %d of %d message(s) to %s: errcode %s (%s)",
+                    len(texts) - sent, len(texts), user_ref(incoming.user), error.errcode, type(error).__name__,
+                )
+                return
+        log.info("pushed %d message(s) to %s", len(texts), user_ref(incoming.user))

@@ -1,0 +1,810 @@
+"""A stand-in for the WeChat Official Account API and a WeCom app, with the real rules.
+
+It speaks the wire format of the endpoints our client uses and enforces what production would:
+tokens that expire and are refused with 40001 / 42001, the 48 h customer-service window (45015)
+and its per-interaction count (45047), unsubscribed users (43004), the template daily quota
+(45009), the mass-send minute rate (45011) and per-user monthly quota (45028), clientmsgid /
+client_msg_id idempotency, tag and paging limits, WeCom's silent per-member rate limits. It
+records every message it accepts, so tests and the console can see what a user would have got.
+
+Admin endpoints under /_admin/ (JSON in and out) play the part of the users and the operator:
+a user writing to the account, following, unfollowing, accepting a subscription; expiring the
+token; injecting faults; reading what was sent and how often each endpoint was called.
+
+Mount it with `app.add_subapp("/sim/wechat", create_wechat_simulator())`, or run it alone:
+`python -m integrations.wechat.simulator --port 8091`. State is in memory and bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hashlib
+import json
+import re
+import secrets
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from .models import Article
+
+BEIJING = 8 * 3600  # quotas reset at midnight Beijing time
+DAY = 86400
+OK = {"errcode": 0, "errmsg": "ok"}
+
+
+@dataclass
+class SimulatorConfig:
+    """Numbers from the platform's documentation; tests shrink them to reach the limits quickly."""
+
+    token_ttl: int = 7200
+    token_renew_before: int = 300  # stable_token hands out a new token in the last 5 minutes
+    force_refresh_per_day: int = 20
+    force_refresh_interval: float = 30
+    window_seconds: float = 48 * 3600
+    messages_per_interaction: int = 5
+    template_daily_quota: int = 100_000
+    template_dedup_seconds: float = 600
+    mass_per_minute: int = 60
+    mass_per_user_per_month: int = 4
+    mass_dedup_seconds: float = DAY
+    page_size: int = 10_000
+    max_tags: int = 100
+    max_tags_per_user: int = 20
+    #: The project's category may use long-term subscriptions: every user accepts every template
+    #: unless /_admin/subscriptions says otherwise. False: only explicit grants are honoured.
+    assume_long_term_subscriptions: bool = True
+    wecom_per_member_minute: int = 30
+    wecom_per_member_hour: int = 1000
+    #: appid -> secret; None accepts any pair (embedded mode).
+    credentials: dict[str, str] | None = None
+    #: corpid -> corpsecret; None accepts any pair.
+    wecom_credentials: dict[str, str] | None = None
+    keep_messages_per_user: int = 500
+    max_users: int = 2_000_000
+    max_message_users: int = 200_000
+
+
+@dataclass
+class SentMessage:
+    id: int  # msgid; all recipients of one mass send share it
+    kind: str  # custom | template | subscribe | mass | wecom
+    openid: str  # the recipient (a WeCom userid for kind "wecom")
+    content: Any  # the text, or a dict for news / template / subscribe / mpnews
+    at: float
+
+
+@dataclass
+class _Grant:
+    app: str
+    expires_at: float
+    revoked: bool = False
+
+
+@dataclass
+class _Window:
+    opened_at: float
+    sent: int = 0
+
+
+@dataclass
+class _Fault:
+    errcode: int | None
+    times: int
+    delay: float
+    status: int | None
+
+
+class _Roster:
+    """Openids in the order they joined, paged the way user/get pages them (after a given openid)."""
+
+    __slots__ = ("members", "_list", "_index")
+
+    def __init__(self) -> None:
+        self.members: dict[str, None] = {}
+        self._list: list[str] | None = None
+        self._index: dict[str, int] = {}
+
+    def __contains__(self, openid: str) -> bool:
+        return openid in self.members
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __iter__(self):
+        return iter(self.members)
+
+    def add(self, openid: str) -> bool:
+        if openid in self.members:
+            return False
+        self.members[openid] = None
+        self._list = None
+        return True
+
+    def remove(self, openid: str) -> bool:
+        if openid not in self.members:
+            return False
+        del self.members[openid]
+        self._list = None
+        return True
+
+    def page(self, after: str, size: int) -> list[str] | None:
+        """Up to `size` openids after `after` ("" for the first page); None if `after` is unknown."""
+        if self._list is None:
+            self._list = list(self.members)
+            self._index = {openid: i for i, openid in enumerate(self._list)}
+        start = 0
+        if after:
+            if after not in self._index:
+                return None
+            start = self._index[after] + 1
+        return self._list[start:start + size]
+
+
+@dataclass
+class SimulatorState:
+    tokens: dict[str, _Grant] = field(default_factory=dict)
+    app_tokens: dict[str, list[str]] = field(default_factory=dict)  # newest last, a few kept
+    force_refreshes: dict[str, deque] = field(default_factory=dict)
+    tokens_issued: Counter = field(default_factory=Counter)  # by app: token answers given
+    tokens_minted: int = 0  # distinct tokens created
+    calls: Counter = field(default_factory=Counter)
+    known: set[str] = field(default_factory=set)  # every openid of this account, followers or not
+    followers: _Roster = field(default_factory=_Roster)
+    windows: dict[str, _Window] = field(default_factory=dict)
+    messages: OrderedDict = field(default_factory=OrderedDict)  # openid -> deque[SentMessage]
+    sent: Counter = field(default_factory=Counter)  # by kind
+    next_id: int = 1_000_000_001
+    template_day: int = 0
+    template_count: int = 0
+    template_ids: OrderedDict = field(default_factory=OrderedDict)  # (openid, client_msg_id) -> (msgid, at)
+    subscriptions: dict[tuple[str, str], int | None] = field(default_factory=dict)  # None: long-term
+    mass_calls: deque = field(default_factory=deque)
+    mass_ids: OrderedDict = field(default_factory=OrderedDict)  # clientmsgid -> (msg_id, msg_data_id, at)
+    mass_received: dict[str, tuple[str, int]] = field(default_factory=dict)  # openid -> (month, count)
+    tags: dict[int, tuple[str, _Roster]] = field(default_factory=dict)
+    user_tags: dict[str, set[int]] = field(default_factory=dict)
+    next_tag_id: int = 100
+    faults: dict[str, deque] = field(default_factory=dict)
+    wecom_users: set[str] = field(default_factory=set)  # empty: every userid is valid
+    wecom_recent: dict[str, deque] = field(default_factory=dict)
+    wecom_dropped: int = 0
+
+
+def _answer(data: dict) -> web.Response:
+    return web.Response(text=json.dumps(data, ensure_ascii=False), content_type="application/json")
+
+
+def _error(errcode: int, errmsg: str) -> dict:
+    return {"errcode": errcode, "errmsg": f"{errmsg} rid: {secrets.token_hex(4)}"}
+
+
+class _AdminError(Exception):
+    pass
+
+
+# A \uXXXX escape in a request body reaches the user as those six characters on the real
+# platform; keep it literal so a client that forgets ensure_ascii=False is caught here too.
+_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def _wechat_json(raw: bytes) -> Any:
+    text = raw.decode("utf-8")
+    return json.loads(_ESCAPE.sub(lambda m: "\\\\u" if m.group(1) == "u" else m.group(0), text))
+
+
+Handler = Callable[[web.Request, dict], dict]
+
+
+class WeChatSimulator:
+    def __init__(self, config: SimulatorConfig | None = None, clock: Callable[[], float] = time.time):
+        self.config = config or SimulatorConfig()
+        self.clock = clock
+        self.state = SimulatorState()
+        self.endpoints: dict[str, tuple[str, str | None, Handler]] = {
+            "/cgi-bin/stable_token": ("POST", None, self.stable_token),
+            "/cgi-bin/message/custom/send": ("POST", "mp", self.custom_send),
+            "/cgi-bin/message/template/send": ("POST", "mp", self.template_send),
+            "/cgi-bin/message/subscribe/bizsend": ("POST", "mp", self.bizsend),
+            "/cgi-bin/tags/create": ("POST", "mp", self.tags_create),
+            "/cgi-bin/tags/get": ("GET", "mp", self.tags_get),
+            "/cgi-bin/tags/members/batchtagging": ("POST", "mp", self.batch_tagging),
+            "/cgi-bin/tags/members/batchuntagging": ("POST", "mp", self.batch_untagging),
+            "/cgi-bin/user/tag/get": ("POST", "mp", self.tag_members),
+            "/cgi-bin/user/get": ("GET", "mp", self.user_get),
+            "/cgi-bin/message/mass/sendall": ("POST", "mp", self.mass_sendall),
+            "/cgi-bin/message/mass/send": ("POST", "mp", self.mass_send),
+            "/cgi-bin/gettoken": ("GET", None, self.wecom_gettoken),
+            "/cgi-bin/message/send": ("POST", "wecom", self.wecom_send),
+        }
+
+    # Plumbing: faults, token checks, body parsing, bookkeeping.
+
+    def route(self, path: str, realm: str | None, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            self.state.calls[path] += 1
+            fault = self._take_fault(path)
+            if fault:
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)
+                if fault.status:
+                    return web.Response(status=fault.status, text="injected fault")
+                if fault.errcode is not None:
+                    return _answer(_error(fault.errcode, "injected fault"))
+            if realm:
+                refused = self._check_token(request.query.get("access_token", ""), realm)
+                if refused:
+                    return _answer(refused)
+            body: Any = {}
+            if request.method == "POST":
+                raw = await request.read()
+                try:
+                    body = _wechat_json(raw) if raw.strip() else {}
+                except ValueError:
+                    return _answer(_error(47001, "data format error"))
+                if not isinstance(body, dict):
+                    return _answer(_error(47001, "data format error"))
+            return _answer(handler(request, body))
+
+        return handle
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        queue = self.state.faults.get(path)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            queue.popleft()
+        return fault
+
+    def _check_token(self, token: str, realm: str) -> dict | None:
+        if not token:
+            return _error(41001, "access_token missing")
+        grant = self.state.tokens.get(token)
+        if grant is None or grant.revoked or not grant.app.startswith(realm + ":"):
+            if realm == "wecom":
+                return _error(40014, "invalid access_token")
+            return _error(40001, "invalid credential, access_token is invalid or not latest")
+        if grant.expires_at <= self.clock():
+            return _error(42001, "access_token expired")
+        return None
+
+    def _issue(self, app: str, force: bool = False) -> dict:
+        """The app's current token, or a new one when there is none, it is nearly expired, or force."""
+        now = self.clock()
+        held = self.state.app_tokens.setdefault(app, [])
+        current = self.state.tokens.get(held[-1]) if held else None
+        if force and current:
+            current.revoked = True
+        if force or current is None or current.revoked or current.expires_at - now <= self.config.token_renew_before:
+            token = secrets.token_urlsafe(48)
+            self.state.tokens[token] = _Grant(app, now + self.config.token_ttl)
+            held.append(token)
+            self.state.tokens_minted += 1
+            while len(held) > 3:
+                self.state.tokens.pop(held.pop(0), None)
+            current = self.state.tokens[token]
+        self.state.tokens_issued[app] += 1
+        return {"access_token": held[-1], "expires_in": int(current.expires_at - now)}
+
+    def _check_user(self, openid: Any, following: bool = True) -> dict | None:
+        if not isinstance(openid, str) or openid not in self.state.known:
+            return _error(40003, "invalid openid")
+        if following and openid not in self.state.followers:
+            return _error(43004, "require subscribe")
+        return None
+
+    def _record(self, kind: str, openid: str, content: Any, msg_id: int | None = None) -> SentMessage:
+        if msg_id is None:
+            msg_id = self._new_id()
+        message = SentMessage(msg_id, kind, openid, content, self.clock())
+        log = self.state.messages.get(openid)
+        if log is None:
+            if len(self.state.messages) >= self.config.max_message_users:
+                self.state.messages.popitem(last=False)
+            log = self.state.messages[openid] = deque(maxlen=self.config.keep_messages_per_user)
+        log.append(message)
+        self.state.sent[kind] += 1
+        return message
+
+    def _new_id(self) -> int:
+        self.state.next_id += 1
+        return self.state.next_id
+
+    def _day(self) -> int:
+        return int((self.clock() + BEIJING) // DAY)
+
+    def _month(self) -> str:
+        t = time.gmtime(self.clock() + BEIJING)
+        return f"{t.tm_year}-{t.tm_mon:02d}"
+
+    @staticmethod
+    def _forget_older(entries: OrderedDict, now: float, keep: float, at: Callable[[Any], float]) -> None:
+        while entries:
+            first = next(iter(entries.values()))
+            if now - at(first) < keep:
+                return
+            entries.popitem(last=False)
+
+    # Tokens.
+
+    def stable_token(self, request: web.Request, body: dict) -> dict:
+        appid, secret = body.get("appid"), body.get("secret")
+        if body.get("grant_type") != "client_credential":
+            return _error(40002, "invalid grant_type")
+        if not appid:
+            return _error(41002, "appid missing")
+        if not secret:
+            return _error(41004, "appsecret missing")
+        if self.config.credentials is not None:
+            if appid not in self.config.credentials:
+                return _error(40013, "invalid appid")
+            if self.config.credentials[appid] != secret:
+                return _error(40125, "invalid appsecret")
+        app = f"mp:{appid}"
+        force = bool(body.get("force_refresh"))
+        if force:
+            now = self.clock()
+            recent = self.state.force_refreshes.setdefault(app, deque())
+            while recent and now - recent[0] >= DAY:
+                recent.popleft()
+            if len(recent) >= self.config.force_refresh_per_day:
+                return _error(45009, "reach max api daily quota limit")
+            if recent and now - recent[-1] < self.config.force_refresh_interval:
+                return _error(45011, "api minute-quota reach limit, force refresh too frequently")
+            recent.append(now)
+        return self._issue(app, force)
+
+    def wecom_gettoken(self, request: web.Request, body: dict) -> dict:
+        corpid, secret = request.query.get("corpid", ""), request.query.get("corpsecret", "")
+        if not corpid:
+            return _error(41002, "corpid missing")
+        if not secret:
+            return _error(41004, "corpsecret missing")
+        if self.config.wecom_credentials is not None:
+            if corpid not in self.config.wecom_credentials:
+                return _error(40013, "invalid corpid")
+            if self.config.wecom_credentials[corpid] != secret:
+                return _error(40001, "invalid secret")
+        app = f"wecom:{corpid}:{hashlib.sha256(secret.encode()).hexdigest()[:12]}"
+        return {**OK, **self._issue(app)}
+
+    # Customer-service messages.
+
+    def custom_send(self, request: web.Request, body: dict) -> dict:
+        openid = body.get("touser")
+        refused = self._check_user(openid)
+        if refused:
+            return refused
+        msgtype = body.get("msgtype")
+        if msgtype == "text":
+            content = (body.get("text") or {}).get("content")
+            if not isinstance(content, str) or not content:
+                return _error(44004, "empty content")
+        elif msgtype == "news":
+            articles = (body.get("news") or {}).get("articles")
+            if not isinstance(articles, list) or not articles:
+                return _error(44003, "empty news data")
+            if len(articles) > 1:
+                return _error(45008, "article size out of limit")
+            try:
+                content = {"articles": [Article.model_validate(a).model_dump() for a in articles]}
+            except ValueError:
+                return _error(47001, "data format error")
+        else:
+            return _error(40008, "invalid message type")
+        window = self.state.windows.get(openid)
+        if window is None or self.clock() - window.opened_at > self.config.window_seconds:
+            return _error(45015, "response out of time limit or subscription is canceled")
+        if window.sent >= self.config.messages_per_interaction:
+            return _error(45047, "out of response count limit")
+        window.sent += 1
+        self._record("custom", openid, content)
+        return dict(OK)
+
+    # Template and subscription messages.
+
+    def template_send(self, request: web.Request, body: dict) -> dict:
+        openid = body.get("touser")
+        refused = self._check_user(openid)
+        if refused:
+            return refused
+        template_id, data = body.get("template_id"), body.get("data")
+        if not isinstance(template_id, str) or not template_id:
+            return _error(40037, "invalid template_id")
+        if not _is_template_data(data):
+            return _error(47001, "data format error")
+        now = self.clock()
+        client_msg_id = body.get("client_msg_id")
+        if client_msg_id:
+            self._forget_older(self.state.template_ids, now, self.config.template_dedup_seconds, lambda v: v[1])
+            first = self.state.template_ids.get((openid, client_msg_id))
+            if first:
+                return {**OK, "msgid": first[0]}
+        if self.state.template_day != self._day():
+            self.state.template_day, self.state.template_count = self._day(), 0
+        if self.state.template_count >= self.config.template_daily_quota:
+            return _error(45009, "reach max api daily quota limit")
+        self.state.template_count += 1
+        content = {"template_id": template_id, "data": data}
+        for extra in ("url", "miniprogram"):
+            if body.get(extra):
+                content[extra] = body[extra]
+        message = self._record("template", openid, content)
+        if client_msg_id:
+            self.state.template_ids[(openid, client_msg_id)] = (message.id, now)
+        return {**OK, "msgid": message.id}
+
+    def bizsend(self, request: web.Request, body: dict) -> dict:
+        openid = body.get("touser")
+        refused = self._check_user(openid, following=False)
+        if refused:
+            return refused
+        template_id, data = body.get("template_id"), body.get("data")
+        if not isinstance(template_id, str) or not template_id:
+            return _error(40037, "invalid template_id")
+        if not _is_template_data(data):
+            return _error(47003, "argument invalid! data.value invalid")
+        key = (openid, template_id)
+        if key in self.state.subscriptions:
+            remaining = self.state.subscriptions[key]
+            if remaining is not None:
+                if remaining <= 0:
+                    return _error(43101, "user refuse to accept the msg")
+                self.state.subscriptions[key] = remaining - 1
+        elif not self.config.assume_long_term_subscriptions:
+            return _error(43101, "user refuse to accept the msg")
+        content = {"template_id": template_id, "data": data}
+        if body.get("page"):
+            content["page"] = body["page"]
+        self._record("subscribe", openid, content)
+        return dict(OK)
+
+    # Tags.
+
+    def tags_create(self, request: web.Request, body: dict) -> dict:
+        name = (body.get("tag") or {}).get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 30:
+            return _error(45158, "tag name too long")
+        if any(existing == name for existing, _ in self.state.tags.values()):
+            return _error(45157, "invalid tag name")
+        if len(self.state.tags) >= self.config.max_tags:
+            return _error(45056, "too many tags")
+        tag_id = self.state.next_tag_id
+        self.state.next_tag_id += 1
+        self.state.tags[tag_id] = (name, _Roster())
+        return {"tag": {"id": tag_id, "name": name}}
+
+    def tags_get(self, request: web.Request, body: dict) -> dict:
+        return {"tags": [{"id": i, "name": name, "count": len(members)} for i, (name, members) in self.state.tags.items()]}
+
+    def _tagging(self, body: dict) -> tuple[int, list[str]] | dict:
+        tag_id, openids = body.get("tagid"), body.get("openid_list")
+        if tag_id not in self.state.tags:
+            return _error(45159, "invalid tag id")
+        if not isinstance(openids, list) or not openids or len(openids) > 50:
+            return _error(40032, "invalid openid list size")
+        for openid in openids:
+            refused = self._check_user(openid, following=False)
+            if refused:
+                return refused
+        return tag_id, openids
+
+    def batch_tagging(self, request: web.Request, body: dict) -> dict:
+        checked = self._tagging(body)
+        if isinstance(checked, dict):
+            return checked
+        tag_id, openids = checked
+        for openid in openids:
+            tags = self.state.user_tags.get(openid, set())
+            if tag_id not in tags and len(tags) >= self.config.max_tags_per_user:
+                return _error(45059, "fans have too many tags")
+        for openid in openids:
+            self.state.user_tags.setdefault(openid, set()).add(tag_id)
+            self.state.tags[tag_id][1].add(openid)
+        return dict(OK)
+
+    def batch_untagging(self, request: web.Request, body: dict) -> dict:
+        checked = self._tagging(body)
+        if isinstance(checked, dict):
+            return checked
+        tag_id, openids = checked
+        for openid in openids:
+            self.state.user_tags.get(openid, set()).discard(tag_id)
+            self.state.tags[tag_id][1].remove(openid)
+        return dict(OK)
+
+    def tag_members(self, request: web.Request, body: dict) -> dict:
+        tag_id = body.get("tagid")
+        if tag_id not in self.state.tags:
+            return _error(45159, "invalid tag id")
+        return self._page(self.state.tags[tag_id][1], body.get("next_openid") or "", total=False)
+
+    def user_get(self, request: web.Request, body: dict) -> dict:
+        return self._page(self.state.followers, request.query.get("next_openid", ""), total=True)
+
+    def _page(self, roster: _Roster, after: str, total: bool) -> dict:
+        page = roster.page(after, self.config.page_size)
+        if page is None:
+            return _error(40003, "invalid next_openid")
+        answer: dict[str, Any] = {"total": len(roster)} if total else {}
+        answer["count"] = len(page)
+        if page:
+            answer["data"] = {"openid": page}
+        answer["next_openid"] = page[-1] if page else ""
+        return answer
+
+    # Mass send.
+
+    def mass_sendall(self, request: web.Request, body: dict) -> dict:
+        scope = body.get("filter") or {}
+        if scope.get("is_to_all"):
+            return self._mass(body, list(self.state.followers), "all")
+        tag_id = scope.get("tag_id")
+        if tag_id not in self.state.tags:
+            return _error(40050, "invalid tag id")
+        return self._mass(body, list(self.state.tags[tag_id][1]), f"tag:{tag_id}")
+
+    def mass_send(self, request: web.Request, body: dict) -> dict:
+        touser = body.get("touser")
+        if not isinstance(touser, list) or not 2 <= len(touser) <= 10_000 or not all(isinstance(o, str) for o in touser):
+            return _error(40130, "invalid openid list size, at least two openid")
+        return self._mass(body, list(dict.fromkeys(touser)), "openids:" + ",".join(sorted(touser)))
+
+    def _mass(self, body: dict, targets: list[str], scope: str) -> dict:
+        msgtype = body.get("msgtype")
+        if msgtype == "text":
+            content: Any = (body.get("text") or {}).get("content")
+            if not isinstance(content, str) or not content:
+                return _error(44004, "empty content")
+        elif msgtype == "mpnews":
+            media_id = (body.get("mpnews") or {}).get("media_id")
+            if not isinstance(media_id, str) or not media_id:
+                return _error(40007, "invalid media_id")
+            content = {"mpnews": media_id}
+        else:
+            return _error(40008, "invalid message type")
+        now = self.clock()
+        calls = self.state.mass_calls
+        while calls and now - calls[0] >= 60:
+            calls.popleft()
+        if len(calls) >= self.config.mass_per_minute:
+            return _error(45011, "api minute-quota reach limit mustslower retry next minute")
+        calls.append(now)
+        # Without a clientmsgid WeChat uses a digest of the scope and the content.
+        clientmsgid = body.get("clientmsgid") or hashlib.sha256(f"{scope}\n{json.dumps(content, ensure_ascii=False)}".encode()).hexdigest()[:32]
+        if len(clientmsgid) > 64:
+            return _error(45067, "clientmsgid size out of limit")
+        self._forget_older(self.state.mass_ids, now, self.config.mass_dedup_seconds, lambda v: v[2])
+        first = self.state.mass_ids.get(clientmsgid)
+        if first:
+            return {**_error(45065, "clientmsgid exist"), "msg_id": first[0], "msg_data_id": first[1]}
+        month = self._month()
+        reachable = [o for o in targets if o in self.state.followers]
+        recipients = [o for o in reachable if self._mass_count(o, month) < self.config.mass_per_user_per_month]
+        if reachable and not recipients:
+            return _error(45028, "has no masssend quota")
+        msg_id, msg_data_id = self._new_id(), self._new_id()
+        for openid in recipients:
+            self.state.mass_received[openid] = (month, self._mass_count(openid, month) + 1)
+            self._record("mass", openid, content, msg_id)
+        self.state.mass_ids[clientmsgid] = (msg_id, msg_data_id, now)
+        return {"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id, "msg_data_id": msg_data_id}
+
+    def _mass_count(self, openid: str, month: str) -> int:
+        seen_month, count = self.state.mass_received.get(openid, (month, 0))
+        return count if seen_month == month else 0
+
+    # WeCom app messages.
+
+    def wecom_send(self, request: web.Request, body: dict) -> dict:
+        if not isinstance(body.get("agentid"), int):
+            return _error(40056, "invalid agentid")
+        if body.get("msgtype") != "text":
+            return _error(40008, "invalid message type")
+        content = (body.get("text") or {}).get("content")
+        if not isinstance(content, str) or not content:
+            return _error(44004, "empty content")
+        touser = str(body.get("touser") or "")
+        directory = self.state.wecom_users
+        named = sorted(directory) if touser == "@all" else [u for u in touser.split("|") if u]
+        invalid = [u for u in named if directory and u not in directory]
+        valid = [u for u in named if u not in invalid]
+        if not valid:
+            return _error(81013, "user & party & tag all invalid")
+        now, msgid = self.clock(), self._new_id()
+        for userid in valid:
+            recent = self.state.wecom_recent.setdefault(userid, deque())
+            while recent and now - recent[0] >= 3600:
+                recent.popleft()
+            last_minute = sum(1 for at in recent if now - at < 60)
+            if last_minute >= self.config.wecom_per_member_minute or len(recent) >= self.config.wecom_per_member_hour:
+                self.state.wecom_dropped += 1  # WeCom drops these silently
+                continue
+            recent.append(now)
+            self._record("wecom", userid, content, msgid)
+        return {**OK, "invaliduser": "|".join(invalid), "invalidparty": "", "invalidtag": "", "unlicenseduser": "", "msgid": str(msgid), "response_code": ""}
+
+    # Admin: the users, the operator, and what a test wants to see.
+
+    def _add_known(self, openids: list[str]) -> int:
+        added = 0
+        for openid in openids:
+            if not isinstance(openid, str) or not openid:
+                raise _AdminError("openids must be non-empty strings")
+            if openid not in self.state.known and len(self.state.known) >= self.config.max_users:
+                raise _AdminError(f"the simulator keeps at most {self.config.max_users} users")
+            self.state.known.add(openid)
+            added += self.state.followers.add(openid)
+        return added
+
+    def admin_messages(self, request: web.Request, body: dict) -> dict:
+        openid, kind = request.query.get("openid"), request.query.get("kind")
+        if openid is not None:
+            logs = [self.state.messages.get(openid, ())]
+        else:
+            logs = list(self.state.messages.values())
+        found = sorted((m for log in logs for m in log if kind is None or m.kind == kind), key=lambda m: (m.at, m.id))
+        return {"messages": [dataclasses.asdict(m) for m in found]}
+
+    def admin_interactions(self, request: web.Request, body: dict) -> dict:
+        openid = body.get("openid")
+        self._add_known([openid])
+        at = float(body.get("at") or self.clock())
+        self.state.windows[openid] = _Window(at)
+        return {"openid": openid, "window_closes_at": at + self.config.window_seconds}
+
+    def admin_followers(self, request: web.Request, body: dict) -> dict:
+        openids = body.get("openids")
+        if not isinstance(openids, list):
+            raise _AdminError('give {"openids": [...]}')
+        added = self._add_known(openids)
+        return {"added": added, "followers": len(self.state.followers)}
+
+    def admin_unfollow(self, request: web.Request, body: dict) -> dict:
+        openids = body.get("openids")
+        if not isinstance(openids, list):
+            raise _AdminError('give {"openids": [...]}')
+        removed = 0
+        for openid in openids:
+            removed += self.state.followers.remove(openid)
+            self.state.windows.pop(openid, None)
+        return {"removed": removed, "followers": len(self.state.followers)}
+
+    def admin_subscriptions(self, request: web.Request, body: dict) -> dict:
+        openid, template_id, times = body.get("openid"), body.get("template_id"), body.get("times")
+        if not isinstance(openid, str) or not isinstance(template_id, str) or not (times is None or isinstance(times, int)):
+            raise _AdminError('give {"openid", "template_id", "times": N (one-time, 0 = refused) or null (long-term)}')
+        if openid not in self.state.known:
+            if len(self.state.known) >= self.config.max_users:
+                raise _AdminError(f"the simulator keeps at most {self.config.max_users} users")
+            self.state.known.add(openid)
+        self.state.subscriptions[(openid, template_id)] = times
+        return {"openid": openid, "template_id": template_id, "times": times}
+
+    def admin_wecom_users(self, request: web.Request, body: dict) -> dict:
+        userids = body.get("userids")
+        if not isinstance(userids, list) or not all(isinstance(u, str) for u in userids):
+            raise _AdminError('give {"userids": [...]} (an empty list accepts every userid)')
+        self.state.wecom_users = set(userids)
+        return {"userids": len(self.state.wecom_users)}
+
+    def admin_expire_token(self, request: web.Request, body: dict) -> dict:
+        token, appid, corpid = body.get("token"), body.get("appid"), body.get("corpid")
+        expired = 0
+        for value, grant in self.state.tokens.items():
+            if token and value != token:
+                continue
+            if appid and grant.app != f"mp:{appid}":
+                continue
+            if corpid and not grant.app.startswith(f"wecom:{corpid}:"):
+                continue
+            grant.expires_at = min(grant.expires_at, self.clock() - 1)
+            expired += 1
+        return {"expired": expired}
+
+    def admin_stats(self, request: web.Request, body: dict) -> dict:
+        return {
+            "tokens_issued": sum(self.state.tokens_issued.values()),
+            "tokens_issued_by_app": dict(self.state.tokens_issued),
+            "tokens_minted": self.state.tokens_minted,
+            "calls": dict(self.state.calls),
+            "messages": dict(self.state.sent),
+            "followers": len(self.state.followers),
+            "template_sent_today": self.state.template_count if self.state.template_day == self._day() else 0,
+            "wecom_dropped": self.state.wecom_dropped,
+        }
+
+    def admin_reset(self, request: web.Request, body: dict) -> dict:
+        self.state = SimulatorState()
+        return {"reset": True}
+
+    def admin_faults(self, request: web.Request, body: dict) -> dict:
+        endpoint = body.get("endpoint")
+        if endpoint not in self.endpoints:
+            raise _AdminError(f"endpoint must be one of {sorted(self.endpoints)}")
+        errcode, status = body.get("errcode"), body.get("status")
+        times, delay = body.get("times", 1), body.get("delay", 0)
+        if not (errcode is None or isinstance(errcode, int)) or not (status is None or isinstance(status, int)):
+            raise _AdminError("errcode and status must be integers")
+        if not isinstance(times, int) or times < 1 or not isinstance(delay, (int, float)) or delay < 0:
+            raise _AdminError("times must be >= 1 and delay >= 0")
+        self.state.faults.setdefault(endpoint, deque()).append(_Fault(errcode, times, float(delay), status))
+        return {"endpoint": endpoint, "pending": sum(f.times for f in self.state.faults[endpoint])}
+
+    def admin_config(self, request: web.Request, body: dict) -> dict:
+        names = {f.name for f in dataclasses.fields(SimulatorConfig)}
+        unknown = set(body) - names
+        if unknown:
+            raise _AdminError(f"unknown settings: {sorted(unknown)}")
+        for name, value in body.items():
+            current = getattr(self.config, name)
+            if current is not None and not isinstance(current, dict) and not isinstance(value, type(current)):
+                raise _AdminError(f"{name} must be a {type(current).__name__}")
+        self.config = dataclasses.replace(self.config, **body)
+        return dataclasses.asdict(self.config)
+
+    def admin_route(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            try:
+                body = await request.json() if request.method == "POST" and request.can_read_body else {}
+                if not isinstance(body, dict):
+                    raise _AdminError("the body must be a JSON object")
+                return _answer(handler(request, body))
+            except (_AdminError, ValueError, TypeError) as error:
+                return web.json_response({"error": str(error)}, status=400)
+
+        return handle
+
+
+SIMULATOR = web.AppKey("wechat_simulator", WeChatSimulator)
+
+
+def create_wechat_simulator(config: SimulatorConfig | None = None, clock: Callable[[], float] = time.time) -> web.Application:
+    """The simulator as an aiohttp app: mount it as a sub-app or serve it alone."""
+    sim = WeChatSimulator(config, clock)
+    app = web.Application(client_max_size=32 * 1024 * 1024)
+    app[SIMULATOR] = sim
+    for path, (method, realm, handler) in sim.endpoints.items():
+        app.router.add_route(method, path, sim.route(path, realm, handler))
+    admin = {
+        ("GET", "messages"): sim.admin_messages,
+        ("POST", "interactions"): sim.admin_interactions,
+        ("POST", "followers"): sim.admin_followers,
+        ("POST", "unfollow"): sim.admin_unfollow,
+        ("POST", "subscriptions"): sim.admin_subscriptions,
+        ("POST", "wecom-users"): sim.admin_wecom_users,
+        ("POST", "expire-token"): sim.admin_expire_token,
+        ("GET", "stats"): sim.admin_stats,
+        ("POST", "reset"): sim.admin_reset,
+        ("POST", "faults"): sim.admin_faults,
+        ("POST", "config"): sim.admin_config,
+    }
+    for (method, name), handler in admin.items():
+        app.router.add_route(method, f"/_admin/{name}", sim.admin_route(handler))
+    return app
+
+
+def _is_template_data(data: Any) -> bool:
+    return isinstance(data, dict) and all(isinstance(v, dict) and isinstance(v.get("value"), str) for v in data.values())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="WeChat / WeCom API simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--template-quota", type=int, default=SimulatorConfig.template_daily_quota, help="template messages a day")
+    args = parser.parse_args(argv)
+    config = SimulatorConfig(template_daily_quota=args.template_quota)
+    web.run_app(create_wechat_simulator(config), host=args.host, port=args.port, print=lambda _: print(f"wechat simulator on http://{args.host}:{args.port}", flush=True))
+
+
+if __name__ == "__main__":
+    main()
