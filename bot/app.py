@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from aiohttp import web
+from aiohttp import ClientSession, ClientTimeout, web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -14,16 +14,19 @@ from bot.channels.wechat import WeChatChannel
 from bot.dispatcher import Dispatcher
 from bot.keys import Keys
 from bot.logs import request_id
-from bot.outbox import RecordingPusher
 from bot.settings import Settings
 from bot.templating import Renderer
 from dialogs import Conversation, Services
+from integrations.platform.client import PlatformClient
+from integrations.wechat import WeChatClient, WeChatPusher
 
 log = logging.getLogger(__name__)
 
 REDIS = web.AppKey("redis", Redis)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 SETTINGS = web.AppKey("settings", Settings)
+PLATFORM = web.AppKey("platform", PlatformClient)
+WECHAT = web.AppKey("wechat", WeChatClient)
 
 
 @web.middleware
@@ -46,23 +49,47 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     keys = Keys(settings.key_prefix)
     renderer = Renderer()
     services = Services(render=renderer, halls=settings.halls, max_misses=settings.max_misses)
-    pusher = RecordingPusher(redis, keys)
-    dispatcher = Dispatcher(redis, keys, Conversation(services), settings, pusher)
+    dispatcher = Dispatcher(redis, keys, Conversation(services), settings, pusher=None)
     app[REDIS], app[DISPATCHER], app[SETTINGS] = redis, dispatcher, settings
 
     app.router.add_routes(WeChatChannel(settings, dispatcher).routes())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    _mount_simulators(app, settings)
     if settings.env == "dev":
         from bot.console import setup_console
 
-        setup_console(app, settings, pusher)
+        setup_console(app, settings)
 
-    async def drain(app: web.Application) -> None:
-        await app[DISPATCHER].drain()
+    async def outside_systems(app: web.Application):
+        """One HTTP session for every outside call; clients built once, closed at exit."""
+        http = ClientSession(timeout=ClientTimeout(total=10))
+        app[PLATFORM] = PlatformClient(settings.platform_base, http, timeout=settings.platform_timeout_seconds)
+        app[WECHAT] = WeChatClient(
+            settings.wechat_appid, settings.wechat_secret.get_secret_value(), redis,
+            key_prefix=settings.key_prefix, base_url=settings.wechat_api_base, session=http,
+        )
+        dispatcher.pusher = WeChatPusher(app[WECHAT])
+        yield
+        await dispatcher.drain()
+        await http.close()
 
-    app.on_shutdown.append(drain)
+    app.cleanup_ctx.append(outside_systems)
     return app
+
+
+def _mount_simulators(app: web.Application, settings: Settings) -> None:
+    """In dev with no outside URLs, the simulators answer on this same server."""
+    if settings.embedded_platform:
+        from integrations.platform.simulator import create_platform_simulator
+
+        app.add_subapp("/sim/platform", create_platform_simulator(
+            events_url=f"{settings.loopback_url}/platform/events", events_secret=settings.platform_events_secret.get_secret_value(),
+        ))
+    if settings.embedded_wechat:
+        from integrations.wechat.simulator import create_wechat_simulator
+
+        app.add_subapp("/sim/wechat", create_wechat_simulator())
 
 
 async def healthz(request: web.Request) -> web.Response:

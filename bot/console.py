@@ -6,12 +6,12 @@ everything the bot pushed through the messaging API."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aiohttp import ClientSession, ClientTimeout, web
 
 from bot.keys import USER_ID
-from bot.outbox import RecordingPusher
 from bot.peer import WeChatServerPeer
 from bot.settings import Settings
 from dialogs.menu import OPTIONS
@@ -19,7 +19,7 @@ from dialogs.menu import OPTIONS
 PAGE = Path(__file__).resolve().parent / "static" / "console.html"
 PEER = web.AppKey("console_peer", WeChatServerPeer)
 HTTP = web.AppKey("console_http", ClientSession)
-PUSHED = web.AppKey("console_pushed", RecordingPusher)
+SIM = web.AppKey("console_wechat_sim", str)
 
 #: The Official Account's custom menu as the console shows it (WeChat's is set by API).
 MENU_BUTTONS = [{"title": o.title, "key": o.key} for o in OPTIONS] + [{"title": "主菜单", "key": "MENU_HOME"}]
@@ -30,8 +30,8 @@ MEDIA_SAMPLES = {
 }
 
 
-def setup_console(app: web.Application, settings: Settings, pusher: RecordingPusher) -> None:
-    app[PUSHED] = pusher
+def setup_console(app: web.Application, settings: Settings) -> None:
+    app[SIM] = "/sim/wechat" if settings.embedded_wechat else ""
     app[PEER] = WeChatServerPeer(settings.wechat_token.get_secret_value(), settings.wechat_appid, settings.wechat_aes_key.get_secret_value())
 
     async def open_http(app: web.Application):
@@ -77,14 +77,29 @@ async def send(request: web.Request) -> web.Response:
         return web.json_response({"error": f"unknown kind {kind!r}"}, status=400)
     signed = peer.sign(xml)
     origin = f"{request.scheme}://{request.host}"
-    async with request.app[HTTP].post(origin + signed.path, data=signed.body, headers={"Content-Type": "text/xml"}) as resp:
+    http = request.app[HTTP]
+    if request.app[SIM]:  # what the real WeChat knows: this person just wrote to the account
+        async with http.post(f"{origin}{request.app[SIM]}/_admin/interactions", json={"openid": user}) as resp:
+            await resp.read()
+    async with http.post(origin + signed.path, data=signed.body, headers={"Content-Type": "text/xml"}) as resp:
         body = await resp.text()
         answer = peer.read(resp.status, body)
     return web.json_response({"status": answer.status, "reply": answer.text, "encrypted": "encrypt_type=aes" in signed.path, "raw": body[:4000]})
 
 
 async def pushed(request: web.Request) -> web.Response:
+    """What the bot sent this user through the WeChat API, as the simulator recorded it."""
     user = request.query.get("user", "")
     if not USER_ID.fullmatch(user):
         return web.json_response({"error": "bad user"}, status=400)
-    return web.json_response({"messages": await request.app[PUSHED].pushed(user)})
+    if not request.app[SIM]:
+        return web.json_response({"messages": []})
+    origin = f"{request.scheme}://{request.host}"
+    async with request.app[HTTP].get(f"{origin}{request.app[SIM]}/_admin/messages", params={"openid": user}) as resp:
+        recorded = (await resp.json())["messages"]
+    return web.json_response({"messages": [{"kind": m["kind"], "text": _shown(m["content"]), "at": m["at"]} for m in recorded]})
+
+
+def _shown(content) -> str:
+    """Messages are text, or structured (news, template): show those as compact JSON."""
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)

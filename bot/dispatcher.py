@@ -36,17 +36,20 @@ log = logging.getLogger(__name__)
 
 PENDING, LATE, DONE = "P", "L", "D"
 
-# KEYS: lock, session, trace. ARGV: token, lock ttl ms.
-# Returns {1, session json or '', trace or ''} when the lock is ours, {0} when it is taken.
+# KEYS: lock, session, trace, held. ARGV: token, lock ttl ms.
+# Returns {1, session json or '', trace or '', held replies...} when the lock is ours, {0} when
+# it is taken.
 ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
+  local out = {1, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
+  for _, text in ipairs(redis.call('LRANGE', KEYS[4], 0, 19)) do out[#out + 1] = text end
+  return out
 end
 return {0}
 """
 
-# KEYS: lock, session, trace, dedup. ARGV: token, session json ('' forgets the session),
-# session ttl, trace ('' = none), trace ttl, dedup value, dedup ttl.
+# KEYS: lock, session, trace, dedup, held. ARGV: token, session json ('' forgets the session),
+# session ttl, trace ('' = none), trace ttl, dedup value, dedup ttl, held replies delivered.
 # Saves only while the lock is still ours: a turn that outlived its lock must not overwrite
 # what a later turn saved. The answer is stored for retries either way.
 COMMIT = """
@@ -58,6 +61,7 @@ if mine then
     redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
     if ARGV[4] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
   end
+  if ARGV[8] ~= '0' then redis.call('LTRIM', KEYS[5], ARGV[8], -1) end
   redis.call('DEL', KEYS[1])
 end
 redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7])
@@ -119,7 +123,7 @@ class UserLines:
 
 
 class Dispatcher:
-    def __init__(self, redis: Redis, keys: Keys, conversation: Conversation, settings: Settings, pusher: Pusher):
+    def __init__(self, redis: Redis, keys: Keys, conversation: Conversation, settings: Settings, pusher: Pusher | None):
         self.redis = redis
         self.keys = keys
         self.conversation = conversation
@@ -131,6 +135,9 @@ class Dispatcher:
         self._commit = redis.register_script(COMMIT)
         self._release = redis.register_script(RELEASE)
         self._limit = settings.passive_reply_max_bytes
+        self._most = settings.max_messages_per_turn
+        self._cut_note = conversation.services.render("common/truncated.j2")
+        self._held_intro = conversation.services.render("common/held.j2")
         self._lock_ms = int(settings.lock_ttl_seconds * 1000)
 
     # The entry point --------------------------------------------------------------------
@@ -162,9 +169,9 @@ class Dispatcher:
         except TimeoutError:
             self._spawn(self._deliver_late(job, incoming, dedup_key))
             return Outcome([], "late")
-        texts = pack(replies, self._limit)
+        texts = self._pack(replies)
         if len(texts) > 1:  # the rest of a long answer follows through the API
-            self._spawn(self.pusher.push(incoming, texts[1:]))
+            self._spawn(self._push(incoming, texts[1:]))
         return Outcome(texts[:1])
 
     # Steps ------------------------------------------------------------------------------
@@ -201,7 +208,7 @@ class Dispatcher:
                 break
         if state.startswith(DONE):
             replies = [Reply(t) for t in json.loads(state[1:])]
-            return Outcome(pack(replies, self._limit)[:1], "retry")
+            return Outcome(self._pack(replies)[:1], "retry")
         return Outcome([], "ack")
 
     async def _turn(self, incoming: Incoming, place: asyncio.Future, dedup_key: str) -> list[Reply]:
@@ -211,11 +218,16 @@ class Dispatcher:
         try:
             async with asyncio.timeout(self.settings.turn_timeout_seconds):
                 await place
-                raw, trace = await self._lock(user, token)
+                raw, trace, held = await self._lock(user, token)
                 locked = True
                 session, expired = self._load(raw, trace)
                 new, replies = await self.conversation.step(session, incoming, expired=expired)
-            await self._save(user, token, new, dedup_key, replies)
+            if held:  # answers we could not push earlier come first, now that we can reply
+                earlier = [Reply(t.decode()) for t in held]
+                if not earlier[0].text.startswith(self._held_intro):  # held twice: introduced once
+                    earlier.insert(0, Reply(self._held_intro))
+                replies = [*earlier, *replies]
+            await self._save(user, token, new, dedup_key, replies, len(held))
             locked = False
             return replies
         except Exception as exc:  # the person hears an apology; the cause goes to the log
@@ -229,13 +241,13 @@ class Dispatcher:
         finally:
             self.lines.leave(user, place)
 
-    async def _lock(self, user: str, token: str) -> tuple[bytes, bytes]:
-        keys = [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user)]
+    async def _lock(self, user: str, token: str) -> tuple[bytes, bytes, list[bytes]]:
+        keys = [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), self.keys.held(user)]
         delay = 0.005
         while True:
             got = await self._acquire(keys=keys, args=[token, self._lock_ms])
             if got[0] == 1:
-                return got[1], got[2]
+                return got[1], got[2], got[3:]
             await asyncio.sleep(delay)  # another process is serving this user
             delay = min(delay * 2, 0.1)
 
@@ -248,7 +260,7 @@ class Dispatcher:
                 return None, False
         return None, bool(trace)
 
-    async def _save(self, user: str, token: str, session: Session | None, dedup_key: str, replies: list[Reply]) -> None:
+    async def _save(self, user: str, token: str, session: Session | None, dedup_key: str, replies: list[Reply], held: int) -> None:
         s = self.settings
         if session is None:
             body, trace = "", ""
@@ -257,8 +269,8 @@ class Dispatcher:
             trace = "" if session.at_rest else session.dialog
         answer = DONE + json.dumps([r.text for r in replies], ensure_ascii=False)
         mine = await self._commit(
-            keys=[self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), dedup_key],
-            args=[token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, answer, s.dedup_ttl_seconds],
+            keys=[self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), dedup_key, self.keys.held(user)],
+            args=[token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, answer, s.dedup_ttl_seconds, held],
         )
         if not mine:
             log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
@@ -280,11 +292,30 @@ class Dispatcher:
             await self.redis.set(dedup_key, LATE, xx=True, ex=self.settings.dedup_ttl_seconds)
         except RedisError as exc:
             log.warning("could not mark a late answer: %s", exc)
-        texts = pack(replies, self._limit)
+        texts = self._pack(replies)
         if texts:
-            await self.pusher.push(incoming, texts)
+            await self._push(incoming, texts)
+
+    async def _push(self, incoming: Incoming, texts: list[str]) -> None:
+        """Push texts; whatever cannot reach the person now is held for their next message."""
+        try:
+            undelivered = await self.pusher.push(incoming, texts)
+        except Exception:
+            log.exception("pushing to %s failed; holding the replies", user_ref(incoming.user))
+            undelivered = texts
+        if undelivered:
+            key = self.keys.held(incoming.user)
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.rpush(key, *undelivered).ltrim(key, -20, -1).expire(key, self.settings.held_ttl_seconds)
+                    await pipe.execute()
+            except RedisError as exc:
+                log.error("lost %d undeliverable replies for %s: %s", len(undelivered), user_ref(incoming.user), exc)
 
     # Helpers ----------------------------------------------------------------------------
+
+    def _pack(self, replies: list[Reply]) -> list[str]:
+        return pack(replies, self._limit, self._most, self._cut_note)
 
     def _busy(self) -> list[str]:
         return [self.conversation.services.render("common/busy.j2")]

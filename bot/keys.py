@@ -32,8 +32,9 @@ class Keys:
     def dedup(self, user: str, message: str) -> str:
         return f"{self.prefix}dedup:{{{user}}}:{message}"
 
+    def held(self, user: str) -> str:
+        """Replies that could not be pushed; they go out with the user's next answer."""
+        return f"{self.prefix}held:{{{user}}}"
+
     def nonce(self, timestamp: str, nonce: str) -> str:
         return f"{self.prefix}nonce:{timestamp}:{nonce}"
-
-    def pushed(self, user: str) -> str:
-        return f"{self.prefix}pushed:{{{user}}}"

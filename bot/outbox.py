@@ -1,51 +1,36 @@
-"""Replies that cannot go back as a passive reply: late ones, and the tail of long ones.
-
-Until the WeChat API client lands ([Outside systems]), the pusher records what it would send in
-Redis, where tests and the console read it.
-"""
+"""Replies that cannot go back as a passive reply: late ones, and the tail of long ones, go
+through a pusher (integrations.wechat.WeChatPusher: customer-service messages)."""
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from typing import Protocol
 
-from redis.asyncio import Redis
-
-from bot.keys import Keys
-from bot.logs import user_ref
 from dialogs.engine import Incoming, Reply
-
-log = logging.getLogger(__name__)
 
 
 class Pusher(Protocol):
-    async def push(self, incoming: Incoming, texts: list[str]) -> None:
-        """Send texts to the user of `incoming` through the platform's messaging API."""
+    async def push(self, incoming: Incoming, texts: list[str]) -> list[str]:
+        """Send texts to the user of `incoming` through the platform's messaging API; return
+        the ones that cannot reach them now (kept for their next message)."""
 
 
-class RecordingPusher:
-    """Keeps what would be pushed, newest last, for a day: observable by tests and the console."""
-
-    def __init__(self, redis: Redis, keys: Keys, keep: int = 200, ttl: int = 86400):
-        self.redis, self.keys, self.keep, self.ttl = redis, keys, keep, ttl
-
-    async def push(self, incoming: Incoming, texts: list[str]) -> None:
-        key = self.keys.pushed(incoming.user)
-        now = time.time()
-        entries = [json.dumps({"kind": "custom", "text": t, "at": now, "msg_id": incoming.msg_id}, ensure_ascii=False) for t in texts]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.rpush(key, *entries).ltrim(key, -self.keep, -1).expire(key, self.ttl)
-            await pipe.execute()
-        log.info("pushed %d message(s) to %s", len(texts), user_ref(incoming.user))
-
-    async def pushed(self, user: str) -> list[dict]:
-        return [json.loads(raw) for raw in await self.redis.lrange(self.keys.pushed(user), 0, -1)]
+def pack(replies: list[Reply], limit: int, most: int = 4, cut_note: str = "……") -> list[str]:
+    """Join replies into as few messages as fit `limit` UTF-8 bytes each (WeChat's passive cap),
+    at most `most` of them: WeChat refuses more than a few pushed messages per user message
+    (45047), so anything beyond is cut, ending with `cut_note`."""
+    messages = _pack(replies, limit)
+    if len(messages) <= most:
+        return messages
+    kept = messages[:most]
+    room = limit - len(cut_note.encode()) - 1
+    last = kept[-1]
+    while len(last.encode()) > room:
+        last = last[: len(last) - max(1, (len(last.encode()) - room) // 3)]
+    kept[-1] = f"{last}\n{cut_note}"
+    return kept
 
 
-def pack(replies: list[Reply], limit: int) -> list[str]:
-    """Join replies into as few messages as fit `limit` UTF-8 bytes each (WeChat's passive cap)."""
+def _pack(replies: list[Reply], limit: int) -> list[str]:
     messages: list[str] = []
     current = ""
     for reply in replies:

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     session_notice_ttl_seconds: int = 86400
     max_misses: int = 3
     passive_reply_max_bytes: int = 2048
+    max_messages_per_turn: int = 4
+    held_ttl_seconds: int = 172800
 
     log_level: str = "INFO"
     log_json: bool = True

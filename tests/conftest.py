@@ -38,11 +38,15 @@ def key_prefix() -> str:
 
 
 @pytest.fixture
-def make_settings(redis_url, key_prefix, tmp_path):
+def make_settings(redis_url, key_prefix, tmp_path, unused_tcp_port_factory):
+    """Settings for a test bot; each gets its own port, so the embedded simulators it calls
+    over loopback are its own."""
+
     def make(**overrides) -> Settings:
         values = dict(
-            env="dev", wechat_token=TOKEN, wechat_appid=APPID, wechat_aes_key=AES_KEY,
-            redis_url=redis_url, key_prefix=key_prefix, var_dir=tmp_path / "var", log_json=False,
+            env="dev", wechat_token=TOKEN, wechat_appid=APPID, wechat_aes_key=AES_KEY, wechat_secret="s3cret",
+            platform_events_secret="events-s3cret", redis_url=redis_url, key_prefix=key_prefix,
+            var_dir=tmp_path / "var", log_json=False, port=unused_tcp_port_factory(),
         )
         values.update(overrides)
         return load_settings(**values)
@@ -76,12 +80,16 @@ def plain_peer() -> WeChatServerPeer:
 
 
 class Chat:
-    """A person chatting through the real webhook, like WeRoBot's WeTest but over HTTP."""
+    """A person chatting through the real webhook, like WeRoBot's WeTest but over HTTP.
+
+    Like the real WeChat, it tells the (simulated) WeChat API that the person wrote, which opens
+    the window in which the bot may push customer-service messages to them."""
 
     def __init__(self, client, peer: WeChatServerPeer, user: str = "oUser0000000000000000000001", encrypt: bool | None = None):
         self.client, self.peer, self.user, self.encrypt = client, peer, user, encrypt
 
     async def post(self, xml: str, **sign):
+        (await self.client.post("/sim/wechat/_admin/interactions", json={"openid": self.user})).release()
         signed = self.peer.sign(xml, encrypt=self.encrypt, **sign)
         resp = await self.client.post(signed.path, data=signed.body)
         return self.peer.read(resp.status, await resp.text())
@@ -103,8 +111,20 @@ async def app(settings, redis):
 
 
 @pytest.fixture
-async def client(aiohttp_client, app):
-    return await aiohttp_client(app)
+async def client(aiohttp_client, aiohttp_server, app, settings):
+    return await aiohttp_client(await aiohttp_server(app, port=settings.port))
+
+
+@pytest.fixture
+def serve(aiohttp_client, aiohttp_server, make_settings, redis):
+    """Start another bot: `await serve(deadline_seconds=0.3)`, or on another Redis client."""
+
+    async def start(redis_client=None, **overrides):
+        settings = make_settings(**overrides)
+        server = await aiohttp_server(create_app(settings, redis_client or redis), port=settings.port)
+        return await aiohttp_client(server)
+
+    return start
 
 
 @pytest.fixture

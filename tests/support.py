@@ -42,8 +42,10 @@ async def get_session(redis, settings, user: str) -> dict | None:
     return json.loads(raw) if raw else None
 
 
-async def pushed(redis, settings, user: str) -> list[str]:
-    return [json.loads(x)["text"] for x in await redis.lrange(f"{settings.key_prefix}pushed:{{{user}}}", 0, -1)]
+async def pushed(client, user: str) -> list[str]:
+    """The texts the bot pushed to `user` through the (simulated) WeChat API, oldest first."""
+    resp = await client.get("/sim/wechat/_admin/messages", params={"openid": user, "kind": "custom"})
+    return [m["content"] for m in (await resp.json())["messages"]]
 
 
 async def wait_for(predicate, timeout: float = 5.0, every: float = 0.05):

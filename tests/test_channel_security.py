@@ -21,7 +21,6 @@ import pytest
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
-from bot.app import create_app
 from bot.channels.wechat import render_text_reply, sha1_signature
 from bot.channels.xmlsafe import cdata
 from dialogs.engine import Incoming
@@ -166,13 +165,9 @@ def no_internal_errors(caplog):
 
 
 @pytest.fixture
-def client_with(aiohttp_client, redis, make_settings):
+def client_with(serve):
     """A second bot over real HTTP, with some settings changed."""
-
-    async def make(**overrides):
-        return await aiohttp_client(create_app(make_settings(**overrides), redis))
-
-    return make
+    return serve
 
 
 @pytest.fixture

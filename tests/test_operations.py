@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from bot.app import create_app
 from bot.logs import setup_logging
 from bot.redis_client import connect
 from tests.conftest import Chat
@@ -16,19 +15,20 @@ async def test_health_and_readiness(client):
     assert ready.status == 200 and (await ready.json())["status"] == "ready"
 
 
-async def test_not_ready_when_redis_is_unreachable(aiohttp_client, make_settings):
+async def test_not_ready_when_redis_is_unreachable(serve):
     dead = connect("redis://127.0.0.1:1/0", wait=0.5)
-    client = await aiohttp_client(create_app(make_settings(), dead))
+    client = await serve(dead)
     assert (await client.get("/healthz")).status == 200
     assert (await client.get("/readyz")).status == 503
     await dead.aclose()
 
 
-async def test_console_exists_in_dev_and_is_404_in_production(aiohttp_client, make_settings, redis):
-    dev = await aiohttp_client(create_app(make_settings(env="dev"), redis))
+async def test_console_and_simulators_exist_in_dev_and_are_404_in_production(serve):
+    dev = await serve(env="dev")
     assert (await dev.get("/console")).status == 200
-    prod = await aiohttp_client(create_app(make_settings(env="production"), redis))
-    for path in ("/console", "/console/api/info", "/console/api/pushed?user=x"):
+    assert (await dev.get("/sim/platform/halls")).status == 200
+    prod = await serve(env="production")
+    for path in ("/console", "/console/api/info", "/console/api/pushed?user=x", "/sim/platform/halls", "/sim/wechat/_admin/stats"):
         assert (await prod.get(path)).status == 404
     assert (await prod.post("/console/api/send", json={"user": "x", "text": "hi"})).status == 404
 

@@ -67,8 +67,8 @@ class _Remote:
     def __init__(self, http: aiohttp.ClientSession, port: int):
         self.http, self.base = http, f"http://127.0.0.1:{port}"
 
-    async def post(self, path: str, data: bytes):
-        resp = await self.http.post(self.base + path, data=data)
+    async def post(self, path: str, **kwargs):
+        resp = await self.http.post(self.base + path, **kwargs)
         await resp.read()
         return resp
 

@@ -420,13 +420,13 @@ async def test_the_pusher_delivers_late_replies_as_customer_service_messages(wec
     assert await admin.texts(ALICE) == ["查询结果如下：", "共 2 件在办事项。"]
 
 
-async def test_the_pusher_gives_up_quietly_when_the_user_cannot_be_reached(wechat, admin, caplog):
+async def test_the_pusher_hands_back_what_cannot_reach_the_user_now(wechat, admin, caplog):
     await admin.follow(BOB)
     await admin.user_writes(ALICE)
     pusher = WeChatPusher(wechat)
     with caplog.at_level(logging.WARNING, logger="integrations.wechat.pusher"):
-        await pusher.push(_Incoming(BOB), ["窗口已关闭"])
-        await pusher.push(_Incoming(ALICE), [f"第{i + 1}段" for i in range(7)])
+        assert await pusher.push(_Incoming(BOB), ["窗口已关闭"]) == ["窗口已关闭"]
+        assert await pusher.push(_Incoming(ALICE), [f"第{i + 1}段" for i in range(7)]) == ["第6段", "第7段"]
 
     assert await admin.texts(BOB) == []
     assert len(await admin.texts(ALICE)) == 5

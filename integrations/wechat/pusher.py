@@ -28,14 +28,17 @@ class WeChatPusher:
     def __init__(self, client: WeChatClient):
         self.client = client
 
-    async def push(self, incoming: Any, texts: list[str]) -> None:
+    async def push(self, incoming: Any, texts: list[str]) -> list[str]:
+        """Send texts in order; returns those WeChat would not take now (the user cannot be
+        reached until they write again), so the caller can keep them for that moment."""
         for sent, text in enumerate(texts):
             try:
                 await self.client.send_text(incoming.user, text)
             except _UNREACHABLE as error:
                 log.warning(
-                    "gave up pushing %d of %d message(s) to %s: errcode %s (%s)",
+                    "could not push %d of %d message(s) to %s: errcode %s (%s)",
                     len(texts) - sent, len(texts), user_ref(incoming.user), error.errcode, type(error).__name__,
                 )
-                return
+                return texts[sent:]
         log.info("pushed %d message(s) to %s", len(texts), user_ref(incoming.user))
+        return []
