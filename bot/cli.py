@@ -138,6 +138,9 @@ async def _chat(args: argparse.Namespace) -> int:
                 break
             signed = peer.sign(peer.text(args.user, line), encrypt=False if args.plaintext else None)
             try:
+                # what the real WeChat knows: the person just wrote (opens the push window)
+                async with http.post(f"{base}/sim/wechat/_admin/interactions", json={"openid": args.user}) as resp:
+                    await resp.read()
                 async with http.post(base + signed.path, data=signed.body) as resp:
                     answer = peer.read(resp.status, await resp.text())
                 if answer.text:
