@@ -10,6 +10,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.catalog import Catalog
 from bot.channels.wechat import WeChatChannel
 from bot.dispatcher import Dispatcher
 from bot.keys import Keys
@@ -26,6 +27,7 @@ REDIS = web.AppKey("redis", Redis)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 SETTINGS = web.AppKey("settings", Settings)
 PLATFORM = web.AppKey("platform", PlatformClient)
+CATALOG = web.AppKey("catalog", Catalog)
 WECHAT = web.AppKey("wechat", WeChatClient)
 
 
@@ -65,17 +67,26 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         """One HTTP session for every outside call; clients built once, closed at exit."""
         http = ClientSession(timeout=ClientTimeout(total=10))
         app[PLATFORM] = PlatformClient(settings.platform_base, http, timeout=settings.platform_timeout_seconds)
+        app[CATALOG] = services.catalog = Catalog(app[PLATFORM], _build_index, settings.catalog_refresh_seconds)
+        app[CATALOG].start()
         app[WECHAT] = WeChatClient(
             settings.wechat_appid, settings.wechat_secret.get_secret_value(), redis,
             key_prefix=settings.key_prefix, base_url=settings.wechat_api_base, session=http,
         )
         dispatcher.pusher = WeChatPusher(app[WECHAT])
         yield
+        await app[CATALOG].stop()
         await dispatcher.drain()
         await http.close()
 
     app.cleanup_ctx.append(outside_systems)
     return app
+
+
+def _build_index(summaries, guides, version):
+    from bot.search import MatterIndex
+
+    return MatterIndex().build(summaries, guides, version=version)
 
 
 def _mount_simulators(app: web.Application, settings: Settings) -> None:

@@ -33,6 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     diagrams = commands.add_parser("diagrams", help="write a mermaid diagram per dialog")
     diagrams.add_argument("--out", default=str(ROOT / "docs" / "diagrams"), help="output folder")
 
+    search = commands.add_parser("search", help="search the embedded catalog's matters, one query per line on stdin")
+    search.add_argument("--top", type=int, default=5, help="results per query (default 5)")
+    search.add_argument("--jsonl", action="store_true", help="print one JSON object per query (default: readable lines)")
+
+    eval_search = commands.add_parser("eval-search", help="top-1/top-3 accuracy of the search over a JSONL query set")
+    eval_search.add_argument("file", type=Path, help='lines of {"query": ..., "expect": [matter names]}')
+
+    commands.add_parser("bench-search", help="time the search index build and query latency")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -44,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "diagrams":
             return _diagrams(Path(args.out))
+        if args.command == "search":
+            return _search(args.top, args.jsonl)
+        if args.command == "eval-search":
+            return _eval_search(args.file)
+        if args.command == "bench-search":
+            from bot.search.bench import run
+
+            run()
+            return 0
     except SettingsError as exc:
         print(f"ywtb-bot: cannot start: {exc}", file=sys.stderr)
         return 2
@@ -167,4 +185,38 @@ def _diagrams(out: Path) -> int:
 
     for path in write_diagrams(out):
         print(path)
+    return 0
+
+
+# search -----------------------------------------------------------------------------------
+
+
+def _search_index():
+    from bot.search import MatterIndex
+    from integrations.platform.simulator.world import World
+
+    return MatterIndex.from_world(World.load())
+
+
+def _search(top: int, jsonl: bool) -> int:
+    index = _search_index()
+    for line in sys.stdin:
+        query = line.strip()
+        if not query:
+            continue
+        hits = index.search(query, top=top)
+        if jsonl:
+            results = [{"code": h.code, "name": h.name, "department": h.department, "score": h.score} for h in hits]
+            print(json.dumps({"query": query, "results": results}, ensure_ascii=False), flush=True)
+        else:
+            print(query + ("" if hits else "  (nothing found)"))
+            for h in hits:
+                print(f"  {h.score:.3f}  {h.name}  [{h.department}]")
+    return 0
+
+
+def _eval_search(path: Path) -> int:
+    from bot.search.evaluate import evaluate, read_cases
+
+    print(evaluate(_search_index(), read_cases(path)).report())
     return 0

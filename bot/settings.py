@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     platform_url: str = ""
     platform_events_secret: SecretStr = SecretStr("")
     platform_timeout_seconds: float = 3.0
+    catalog_refresh_seconds: float = 300.0
 
     redis_url: SecretStr = SecretStr("")
     key_prefix: str = "ywtb:"

@@ -3,7 +3,7 @@
 Importing this package registers every dialog in `dialogs.engine.REGISTRY`.
 """
 
-from dialogs import halls, menu  # noqa: F401  (registers the dialogs)
+from dialogs import halls, matters, menu  # noqa: F401  (registers the dialogs)
 from dialogs.conversation import Conversation
 from dialogs.engine import REGISTRY, Dialog, Incoming, Reply, Services, Session
 

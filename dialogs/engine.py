@@ -74,6 +74,7 @@ class Services:
 
     render: Callable[..., str]
     halls: list[Any] = field(default_factory=list)
+    catalog: Any = None  # search and guides (bot.catalog.Catalog)
     max_misses: int = 3
 
 

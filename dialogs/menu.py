@@ -22,7 +22,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("1", "办事指南", "MENU_GUIDE", None, ("办事指南", "指南", "查事项", "怎么办")),
+    Option("1", "办事指南", "MENU_GUIDE", "matters", ("办事指南", "指南", "查事项", "怎么办")),
     Option("2", "预约办事", "MENU_BOOK", None, ("预约", "预约办事", "我要预约", "取号")),
     Option("3", "查办件进度", "MENU_PROGRESS", None, ("查进度", "进度", "办件进度", "查询进度")),
     Option("4", "服务大厅地址和时间", "MENU_HALLS", "halls", ("服务大厅", "大厅", "地址", "办公时间", "上班时间", "在哪")),
@@ -42,6 +42,7 @@ TRANSITIONS = [
     T("text",  "idle", "idle", "is_greeting",    "greet"),
     T("text",  "idle", "idle", "names_option",   "open_option"),
     T("click", "idle", "idle", "names_option",   "open_option"),
+    T("text",  "idle", "idle", None,             "search_matters"),
 ]
 
 
@@ -67,6 +68,10 @@ class Menu(Dialog):
 
     def names_option(self) -> bool:
         return normalise(self.text) in _BY_WORD
+
+    def search_matters(self):
+        """Anything else typed at the menu is a question about a matter."""
+        self.start("matters", query=self.text)
 
     def open_option(self):
         option = _BY_WORD[normalise(self.text)]

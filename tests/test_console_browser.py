@@ -148,7 +148,7 @@ async def test_chat_through_the_console(console, tmp_path):
     await switch_to(page, "citizen-b")
     await expect(page.locator("#log > *")).to_have_count(0)
     other = await say(page, "1")
-    await expect(other).to_contain_text("「办事指南」功能即将上线")
+    await expect(other).to_contain_text("请说说您想办什么事")
     await expect(other).not_to_contain_text("人民路")
     await expect(page.locator("#log .msg")).to_have_count(2)
     await expect(page.locator("#log")).not_to_contain_text("本区服务大厅")

@@ -122,4 +122,4 @@ async def test_users_do_not_share_conversations(client, peer):
     alice, bob = Chat(client, peer, "oAlice"), Chat(client, peer, "oBob")
     await alice.say("4")
     assert "区政务服务中心" in await alice.say("1")
-    assert "「办事指南」功能即将上线" in await bob.say("1")
+    assert "请说说您想办什么事" in await bob.say("1")

@@ -27,6 +27,7 @@ from integrations.platform.models import (
     Error,
     ErrorCode,
     Guide,
+    GuidePage,
     Hall,
     MatterPage,
     MatterSummary,
@@ -105,6 +106,16 @@ class PlatformClient:
             page = await self.matters_page(page.next_offset)
             items.extend(page.items)
         return items, page.version
+
+    async def all_guides(self) -> list[Guide]:
+        """Every full guide, page by page: what a catalog sync needs, in a few calls."""
+        guides: list[Guide] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = await self._call("GET", "/guides", GuidePage, params={"offset": offset, "limit": 200})
+            guides.extend(page.items)
+            offset = page.next_offset
+        return guides
 
     async def matter(self, code: str) -> MatterSummary:
         return await self._call("GET", f"/matters/{code}", MatterSummary)

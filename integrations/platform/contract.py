@@ -16,7 +16,7 @@ SPEC = Path(__file__).resolve().parent / "openapi.yaml"
 
 #: The models that appear on the wire (their dependencies are pulled in by pydantic).
 WIRE_MODELS = (
-    models.MatterPage, models.MatterSummary, models.Guide, models.Bundle, models.Hall, models.Slot,
+    models.MatterPage, models.MatterSummary, models.Guide, models.GuidePage, models.Bundle, models.Hall, models.Slot,
     models.AppointmentRequest, models.RescheduleRequest, models.Appointment, models.Case, models.CasePage,
     models.CaseEvent, models.Error,
 )

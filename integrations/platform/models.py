@@ -99,6 +99,13 @@ class Bundle(Wire):
     aliases: list[str] = Field(default_factory=list)
 
 
+class GuidePage(Wire):
+    items: list[Guide]
+    total: int
+    next_offset: int | None = None
+    version: str = Field(description="the catalog version these guides belong to")
+
+
 class MatterPage(Wire):
     items: list[MatterSummary]
     total: int

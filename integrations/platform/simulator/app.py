@@ -26,6 +26,7 @@ from integrations.platform.models import (
     CaseState,
     Error,
     ErrorCode,
+    GuidePage,
     MatterPage,
     RescheduleRequest,
 )
@@ -119,6 +120,7 @@ def create_platform_simulator(world: World | None = None, events_url: str = "", 
     r.add_get("/matters", list_matters)
     r.add_get("/matters/{code}", get_matter)
     r.add_get("/matters/{code}/guide", get_guide)
+    r.add_get("/guides", list_guides)
     r.add_get("/bundles", list_bundles)
     r.add_get("/halls", list_halls)
     r.add_get("/halls/{hall_id}", get_hall)
@@ -252,6 +254,15 @@ async def get_matter(request: web.Request) -> web.Response:
     if matter is None:
         raise Refusal(ErrorCode.not_found, "没有这个事项", 404)
     return _json(matter)
+
+
+async def list_guides(request: web.Request) -> web.Response:
+    world = request.app[WORLD]
+    offset = _int(request, "offset", 0, 0, 1_000_000)
+    limit = _int(request, "limit", 100, 1, 200)
+    codes = sorted(world.guides)
+    following = offset + limit if offset + limit < len(codes) else None
+    return _json(GuidePage(items=[world.guides[c] for c in codes[offset:offset + limit]], total=len(codes), next_offset=following, version=world.version))
 
 
 async def get_guide(request: web.Request) -> web.Response:

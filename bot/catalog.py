@@ -1,0 +1,103 @@
+"""The matter catalog as the bot sees it: every matter the platform lists, searchable, with
+guides and halls fetched once and kept; rebuilt when the platform's catalog version changes.
+
+Built in the background after start-up (in dev the platform is the simulator on this same
+server, which answers only once the server listens) and checked again every few minutes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from integrations.platform.client import PlatformClient, PlatformError, PlatformUnavailable
+from integrations.platform.models import Guide, Hall, MatterSummary
+
+log = logging.getLogger(__name__)
+
+
+#: Index builds in this process, by catalog version: a second app on the same catalog (or a
+#: refresh that finds the version unchanged) reuses the build, finished or in flight, instead
+#: of indexing again. A build runs in a thread and is not tied to the app that started it.
+_BUILDS: dict[str, Future] = {}
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-index")
+
+
+class CatalogNotReady(Exception):
+    """The catalog has not been loaded yet (or the platform is down since start-up)."""
+
+
+class Catalog:
+    def __init__(self, platform: PlatformClient, index_factory, refresh_seconds: float = 300.0):
+        self.platform = platform
+        self.index_factory = index_factory
+        self.refresh_seconds = refresh_seconds
+        self.index = None
+        self.version = ""
+        self.summaries: dict[str, MatterSummary] = {}
+        self.guides: dict[str, Guide] = {}
+        self.halls: dict[str, Hall] = {}
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    # Lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._keep_fresh())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _keep_fresh(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self.refresh()
+                delay = self.refresh_seconds
+            except (PlatformUnavailable, PlatformError) as exc:
+                log.warning("catalog not loaded: %s", exc)
+                delay = min(max(delay * 2, 0.2), 30.0) if not self.ready.is_set() else self.refresh_seconds
+            await asyncio.sleep(delay)
+
+    async def refresh(self) -> bool:
+        """Load the catalog if its version changed; returns whether it was rebuilt."""
+        page = await self.platform.matters_page(limit=1)
+        if page.version == self.version and self.index is not None:
+            return False
+        started = time.perf_counter()
+        version = page.version
+        build = _BUILDS.get(version)
+        if build is None or build.cancelled() or (build.done() and build.exception() is not None):
+            summaries, version = await self.platform.all_matters()
+            guides = await self.platform.all_guides()
+            build = _BUILDER.submit(self._build, summaries, guides, version)
+            _BUILDS.clear()
+            _BUILDS[version] = build
+        index, summaries, guides = await asyncio.shield(asyncio.wrap_future(build))
+        halls = await self.platform.halls()
+        self.index, self.version = index, version
+        self.summaries = {m.code: m for m in summaries}
+        self.guides = {g.code: g for g in guides}
+        self.halls = {h.id: h for h in halls}
+        self.ready.set()
+        log.info("catalog %s: %d matters, %d guides, built in %.2f s", version, len(summaries), len(guides), time.perf_counter() - started)
+        return True
+
+    def _build(self, summaries, guides, version) -> tuple:
+        return self.index_factory(summaries, guides, version), summaries, guides
+
+    # What dialogs use -----------------------------------------------------------------------
+
+    def search(self, query: str, top: int = 5) -> list:
+        if self.index is None:
+            raise CatalogNotReady()
+        return self.index.search(query, top=top)
+
+    def guide(self, code: str) -> Guide | None:
+        return self.guides.get(code)
+
+    def summary(self, code: str) -> MatterSummary | None:
+        return self.summaries.get(code)

@@ -1,0 +1,261 @@
+"""Matters (办事指南): find the matter from how people speak, show a short guide card, and tell
+each person exactly which materials THEIR situation needs.
+
+```
+asking   --text: clear match--> guide          --text: some candidates--> choosing
+choosing --text: a number--> guide             (any other text searches again)
+guide    --材料清单: situations matter--> situation --answers, one question at a time--> guide
+guide    --材料清单 / 办理流程 / 在哪办 / 预约 / 在线办理--> guide
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialogs.engine import Dialog, T, normalise
+
+CLEAR_LEAD = 1.6  # the best hit is taken at once when it scores this much above the next
+MAX_CANDIDATES = 5
+
+STATES = ["asking", "choosing", "guide", "situation"]
+SEARCHING = ["asking", "choosing", "guide"]
+TRANSITIONS = [
+    #  trigger  source       dest         when              then
+    T("start", "*",         "guide",     "carried_clear_match",    "show_card"),
+    T("start", "*",         "choosing",  "carried_has_candidates", "show_candidates"),
+    T("start", "*",         "asking",    None,             "ask_or_not_found"),
+    T("text",  "choosing",  "guide",     "picks_candidate", "show_card"),
+    T("text",  "guide",     "situation", "asks_materials_with_situations", "ask_situation"),
+    T("text",  "guide",     "guide",     "asks_materials", "show_materials"),
+    T("text",  "guide",     "guide",     "asks_process",   "show_process"),
+    T("text",  "guide",     "guide",     "asks_where",     "show_where"),
+    T("text",  "guide",     "guide",     "asks_booking",   "show_booking"),
+    T("text",  "guide",     "guide",     "asks_online",    "show_online"),
+    T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
+    T("text",  "situation", "situation", "answers_question", "ask_situation"),
+    T("text",  SEARCHING,   "guide",     "clear_match",    "show_card"),
+    T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
+    T("text",  SEARCHING,   "asking",    None,             "ask_or_not_found"),
+]
+
+FOLLOW_UPS = {
+    "materials": ("1", "材料清单", ("材料", "材料清单", "要带什么", "带什么", "需要什么材料", "要什么材料")),
+    "process": ("2", "办理流程", ("流程", "办理流程", "怎么办理", "步骤")),
+    "where": ("3", "在哪办", ("在哪办", "在哪里办", "地址", "哪里办", "去哪办")),
+    "booking": ("4", "预约", ("预约", "预约办理", "我要预约")),
+    "online": ("5", "在线办理", ("在线办理", "网上办", "网上办理", "网办", "链接")),
+}
+_FOLLOW_UP_WORDS = {normalise(w): key for key, (number, title, words) in FOLLOW_UPS.items() for w in (number, title, *words)}
+YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y"})
+NO = frozenset({"2", "否", "不是", "不", "没有", "不用", "不需要", "no", "n"})
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    key: str  # "g:<group>" for a choice among situations, "s:<code>" for a yes/no
+    text: str
+    options: tuple  # situations to choose from; empty for yes/no
+
+
+def questions_for(guide) -> list[Question]:
+    """The questions that change this guide's material list, in the guide's order: one choice
+    per group of exclusive situations, one yes/no per independent situation. Situations that no
+    material depends on are not asked."""
+    used = {code for m in guide.materials if m.required == "situational" for code in m.situations}
+    asked: list[Question] = []
+    seen_groups: set[str] = set()
+    for situation in guide.situations:
+        if situation.group:
+            if situation.group in seen_groups:
+                continue
+            seen_groups.add(situation.group)
+            members = tuple(s for s in guide.situations if s.group == situation.group)
+            if any(s.code in used for s in members):
+                asked.append(Question(f"g:{situation.group}", "请问您是哪种情况？", members))
+        elif situation.code in used:
+            asked.append(Question(f"s:{situation.code}", situation.question, ()))
+    return asked
+
+
+def materials_for(guide, chosen: set[str]) -> list:
+    return [m for m in guide.materials if m.required == "always" or chosen.intersection(m.situations)]
+
+
+class Matters(Dialog):
+    name = "matters"
+    title = "办事指南"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    PROMPTS = {"asking": "matters/ask.j2", "choosing": "matters/choose_again.j2", "guide": "matters/follow_ups.j2", "situation": "matters/question.j2"}
+
+    __slots__ = ("_hits", "_answered")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._hits = None
+        self._answered = None
+
+    def prompt_context(self):
+        return {"follow_ups": FOLLOW_UPS.values(), "guide": self._guide(), "question": self._next_question()}
+
+    # Searching -------------------------------------------------------------------------------
+
+    def _query(self) -> str:
+        """What to search: the text carried in from another dialog on start, else what was typed."""
+        return self.data["query"] if "query" in self.data else self.text
+
+    def hits(self) -> list:
+        if self._hits is None:
+            query = self._query().strip()
+            self._hits = self.services.catalog.search(query, top=MAX_CANDIDATES) if query else []
+        return self._hits
+
+    def clear_match(self) -> bool:
+        hits = self.hits()
+        if len(hits) == 1 or (len(hits) > 1 and hits[0].score >= CLEAR_LEAD * hits[1].score):
+            self.data["code"] = hits[0].code
+            return True
+        return False
+
+    def has_candidates(self) -> bool:
+        return bool(self.hits())
+
+    def carried_clear_match(self) -> bool:
+        """On start, only a text carried in counts (the message that opened us was a menu choice)."""
+        self.data.setdefault("query", "")
+        return self.clear_match()
+
+    def carried_has_candidates(self) -> bool:
+        self.data.setdefault("query", "")
+        return self.has_candidates()
+
+    def show_candidates(self):
+        self.data.pop("query", None)
+        hits = self.hits()
+        self.data["candidates"] = [h.code for h in hits]
+        self.say("matters/candidates.j2", hits=hits)
+
+    def picks_candidate(self) -> bool:
+        text = normalise(self.text)
+        candidates = self.data.get("candidates", [])
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(candidates):
+            self.data["code"] = candidates[int(text) - 1]
+            return True
+        return False
+
+    def ask_or_not_found(self):
+        query = self._query().strip()
+        self.data.pop("query", None)
+        if query:
+            self.say("matters/not_found.j2", query=query)
+        self.ask()
+
+    # The guide card ---------------------------------------------------------------------------
+
+    def show_card(self):
+        for key in ("query", "candidates", "answers"):
+            self.data.pop(key, None)
+        code = self.data["code"]
+        guide = self.services.catalog.guide(code)
+        if guide is None:
+            self.say("matters/no_guide.j2", matter=self.services.catalog.summary(code))
+            return
+        self.say("matters/card.j2", guide=guide, halls=self._halls(guide))
+        self.ask()
+
+    def _guide(self):
+        code = self.data.get("code")
+        return self.services.catalog.guide(code) if code else None
+
+    def _halls(self, guide) -> list:
+        halls = self.services.catalog.halls
+        return [halls[h] for h in guide.halls if h in halls]
+
+    def _follow_up(self) -> str | None:
+        return _FOLLOW_UP_WORDS.get(normalise(self.text)) if self._guide() is not None else None
+
+    def asks_materials_with_situations(self) -> bool:
+        return self._follow_up() == "materials" and bool(questions_for(self._guide()))
+
+    def asks_materials(self) -> bool:
+        return self._follow_up() == "materials"
+
+    def asks_process(self) -> bool:
+        return self._follow_up() == "process"
+
+    def asks_where(self) -> bool:
+        return self._follow_up() == "where"
+
+    def asks_booking(self) -> bool:
+        return self._follow_up() == "booking"
+
+    def asks_online(self) -> bool:
+        return self._follow_up() == "online"
+
+    def show_process(self):
+        self.say("matters/process.j2", guide=self._guide())
+        self.ask()
+
+    def show_where(self):
+        guide = self._guide()
+        self.say("matters/where.j2", guide=guide, halls=self._halls(guide))
+        self.ask()
+
+    def show_booking(self):
+        self.say("matters/booking_soon.j2", guide=self._guide())
+        self.ask()
+
+    def show_online(self):
+        self.say("matters/online.j2", guide=self._guide())
+        self.ask()
+
+    # Situations and materials -------------------------------------------------------------------
+
+    def _next_question(self) -> Question | None:
+        guide = self._guide()
+        if guide is None:
+            return None
+        answers = self.data.get("answers", {})
+        return next((q for q in questions_for(guide) if q.key not in answers), None)
+
+    def ask_situation(self):
+        self.ask()
+
+    def answers_question(self) -> bool:
+        """Record the answer to the current question (once per turn, whichever row asks)."""
+        if self._answered is None:
+            self._answered = self._record_answer()
+        return self._answered
+
+    def answers_last_question(self) -> bool:
+        return self.answers_question() and self._next_question() is None
+
+    def _record_answer(self) -> bool:
+        question = self._next_question()
+        if question is None:
+            return False
+        text = normalise(self.text)
+        if question.options:
+            if text.isascii() and text.isdigit() and 1 <= int(text) <= len(question.options):
+                chosen = question.options[int(text) - 1].code
+            else:
+                named = [s.code for s in question.options if text and (text in normalise(s.name) or normalise(s.name) in text)]
+                chosen = named[0] if len(named) == 1 else None
+            if chosen is None:
+                return False
+            self.data.setdefault("answers", {})[question.key] = chosen
+            return True
+        if text in YES or text in NO:
+            self.data.setdefault("answers", {})[question.key] = "yes" if text in YES else "no"
+            return True
+        return False
+
+    def show_materials(self):
+        guide = self._guide()
+        answers = self.data.pop("answers", {})
+        chosen = {value for key, value in answers.items() if key.startswith("g:")}
+        chosen |= {key[2:] for key, value in answers.items() if key.startswith("s:") and value == "yes"}
+        situations = [s.name for s in guide.situations if s.code in chosen]
+        self.say("matters/materials.j2", guide=guide, materials=materials_for(guide, chosen), situations=situations)
+        self.ask()

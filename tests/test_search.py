@@ -1,0 +1,203 @@
+"""The matter search, as a citizen meets it: type how you speak, find the right matter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.search import MatterIndex
+from bot.search.evaluate import evaluate, read_cases
+from bot.settings import ROOT
+from integrations.platform.simulator.world import World
+
+DATA = Path(__file__).resolve().parent / "data"
+SHARED_DEV = ROOT.parent / "shared" / "data" / "search-dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World.load()
+
+
+@pytest.fixture(scope="module")
+def index(world) -> MatterIndex:
+    return MatterIndex.from_world(world)
+
+
+def names(index: MatterIndex, query: str, top: int = 3) -> list[str]:
+    return [hit.name for hit in index.search(query, top=top)]
+
+
+def first(index: MatterIndex, query: str) -> str | None:
+    found = names(index, query, top=1)
+    return found[0] if found else None
+
+
+# Everyday phrasing -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("身份证丢了怎么办", "居民身份证挂失申报、丢失招领"),
+    ("我想开个奶茶店", "食品(含保健食品)经营许可核发"),
+    ("退休了去哪领养老金", "企业职工基本养老保险正常退休申请"),
+    ("小孩上户口", "户口登记"),
+    ("暂住证", "居住证办理"),
+    ("开公司", "公司设立登记"),
+    ("生孩子的钱能报吗", "生育医疗费支付"),
+    ("老板不给工资怎么办", "劳动人事争议仲裁申请"),
+    ("开KTV", "设立歌舞娱乐场所《娱乐经营许可证》核发"),
+])
+def test_colloquial_queries_find_the_matter(index, query, expected):
+    assert first(index, query) == expected
+
+
+def test_a_catalog_only_matter_is_found_without_a_guide(index, world):
+    hit = index.search("社保卡激活", top=1)[0]
+    assert hit.name == "社会保障卡启用（激活）"
+    assert not world.summaries[hit.code].has_guide
+
+
+# Pinyin and typos --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("shebaoka", "社会保障卡申领"),
+    ("sbk", "社会保障卡申领"),
+    ("hukou qianyi", "户口迁移审批"),
+    ("huzhao", "普通护照签发"),
+])
+def test_pinyin_full_and_initials(index, query, expected):
+    assert first(index, query) == expected
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("户口牵移", "户口迁移审批"),
+    ("结昏登记", "中国内地公民婚姻登记"),
+    ("户口薄丢了", "居民户口簿补领、换领"),
+    ("社宝卡", "社会保障卡申领"),
+    ("驾使证丢了", "机动车驾驶证换证、补证"),
+])
+def test_homophone_and_look_alike_typos(index, query, expected):
+    assert first(index, query) == expected
+
+
+# Intent words pick among sibling matters ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("社保卡", "社会保障卡申领"),
+    ("社保卡丢了", "社会保障卡补领、换领、换发"),
+    ("社保卡怎么挂失", "社会保障卡挂失"),
+    ("社保卡密码忘了", "社会保障卡密码重置"),
+    ("公司不想干了", "公司注销登记"),
+    ("公司改名字要办什么", "公司变更登记"),
+    ("食品经营许可证快到期了", "食品(含保健食品)经营许可延续"),
+    ("烟草证到期了", "烟草专卖零售许可证延续"),
+    ("个体户不干了", "个体工商户注销登记"),
+])
+def test_intent_words_pick_the_sibling(index, query, expected):
+    assert first(index, query) == expected
+
+
+def test_losing_a_card_offers_both_reporting_and_replacing(index):
+    assert {"社会保障卡挂失", "社会保障卡补领、换领、换发"} <= set(names(index, "社保卡丢了"))
+
+
+# Nothing relevant, nothing shown -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["天气", "天气预报", "机票", "哈哈", "你好", "我想吃火锅", "asdfgh", "123456", "", "   "])
+def test_unrelated_queries_find_nothing(index, query):
+    assert index.search(query) == []
+
+
+def test_results_come_ranked_with_scores(index):
+    hits = index.search("社保卡", top=5)
+    assert 1 < len(hits) <= 5
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.code and h.department for h in hits)
+
+
+# The index follows the catalog -------------------------------------------------------------
+
+
+def test_version_follows_the_catalog(world):
+    index = MatterIndex.from_world(world)
+    assert index.version == world.version
+    summaries = list(world.summaries.values())
+    a = MatterIndex(index.lexicon).build(summaries)
+    b = MatterIndex(index.lexicon).build(summaries[:-1])
+    assert a.version != b.version and len(b) == len(a) - 1
+
+
+def test_a_matter_added_to_the_catalog_is_found_after_a_rebuild(world):
+    from integrations.platform.models import MatterSummary, MatterType
+
+    new = MatterSummary(code="TEST-0001", name="电动自行车登记挂牌", department="区公安分局", type=MatterType(code=20, name="公共服务"))
+    before = MatterIndex.from_world(world)
+    assert "电动自行车登记挂牌" not in names(before, "电动自行车挂牌")
+    after = MatterIndex(before.lexicon).build([*world.summaries.values(), new], world.guides)
+    assert first(after, "电动自行车挂牌") == "电动自行车登记挂牌"
+
+
+# The command line --------------------------------------------------------------------------
+
+
+def run_bot(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_search_command_prints_one_json_line_per_query():
+    done = run_bot("search", "--top", "2", "--jsonl", stdin="暂住证\n天气预报\nsbk\n")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["暂住证", "天气预报", "sbk"]
+    assert lines[0]["results"][0]["name"] == "居住证办理"
+    assert set(lines[0]["results"][0]) == {"code", "name", "department", "score"}
+    assert lines[1]["results"] == []
+    assert len(lines[2]["results"]) <= 2
+    assert "Building prefix dict" not in done.stderr
+
+
+def test_eval_search_command_prints_accuracy(tmp_path):
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"query": "暂住证", "expect": ["居住证办理"]}\n{"query": "哈哈", "expect": []}\n', encoding="utf-8")
+    done = run_bot("eval-search", str(cases))
+    assert done.returncode == 0, done.stderr
+    assert "top-1 accuracy: 1.000" in done.stdout
+    assert "top-3 accuracy: 1.000" in done.stdout
+    assert "empty when expected: 1.000" in done.stdout
+
+
+# Accuracy floors ---------------------------------------------------------------------------
+
+
+def dev_set() -> Path:
+    return SHARED_DEV if SHARED_DEV.exists() else DATA / "search-dev.jsonl"
+
+
+def test_dev_set_floor(index):
+    result = evaluate(index, read_cases(dev_set()))
+    assert result.top3_rate >= 0.95, result.report()
+    assert result.top1_rate >= 0.85, result.report()
+    assert result.empty == result.unanswerable, result.report()
+
+
+def test_own_set_floor(index):
+    cases = read_cases(DATA / "search-more.jsonl")
+    assert len(cases) >= 150 and sum(1 for c in cases if not c["expect"]) >= 20
+    result = evaluate(index, cases)
+    assert result.top3_rate >= 0.95, result.report()
+    assert result.top1_rate >= 0.90, result.report()
+    assert result.empty_rate >= 0.90, result.report()
+
+
+def test_query_sets_name_real_matters(world):
+    known = {s.name for s in world.summaries.values()}
+    for path in (dev_set(), DATA / "search-more.jsonl"):
+        unknown = {name for case in read_cases(path) for name in case["expect"]} - known
+        assert not unknown, f"{path.name}: {sorted(unknown)}"
