@@ -177,6 +177,20 @@ class SimulatorState:
     wecom_dropped: int = 0
 
 
+def _check_credentials(known: dict | None, ident: str | None, secret: str | None, name: str, bad_secret: int) -> dict | None:
+    """WeChat's answers to missing or wrong app credentials (None: they are fine)."""
+    if not ident:
+        return _error(41002, f"{name} missing")
+    if not secret:
+        return _error(41004, "appsecret missing" if name == "appid" else "corpsecret missing")
+    if known is not None:
+        if ident not in known:
+            return _error(40013, f"invalid {name}")
+        if known[ident] != secret:
+            return _error(bad_secret, "invalid appsecret" if name == "appid" else "invalid secret")
+    return None
+
+
 def _answer(data: dict) -> web.Response:
     return web.Response(text=json.dumps(data, ensure_ascii=False), content_type="application/json")
 
@@ -339,15 +353,9 @@ class WeChatSimulator:
         appid, secret = body.get("appid"), body.get("secret")
         if body.get("grant_type") != "client_credential":
             return _error(40002, "invalid grant_type")
-        if not appid:
-            return _error(41002, "appid missing")
-        if not secret:
-            return _error(41004, "appsecret missing")
-        if self.config.credentials is not None:
-            if appid not in self.config.credentials:
-                return _error(40013, "invalid appid")
-            if self.config.credentials[appid] != secret:
-                return _error(40125, "invalid appsecret")
+        refused = _check_credentials(self.config.credentials, appid, secret, "appid", bad_secret=40125)
+        if refused:
+            return refused
         app = f"mp:{appid}"
         force = bool(body.get("force_refresh"))
         if force:
@@ -364,15 +372,9 @@ class WeChatSimulator:
 
     def wecom_gettoken(self, request: web.Request, body: dict) -> dict:
         corpid, secret = request.query.get("corpid", ""), request.query.get("corpsecret", "")
-        if not corpid:
-            return _error(41002, "corpid missing")
-        if not secret:
-            return _error(41004, "corpsecret missing")
-        if self.config.wecom_credentials is not None:
-            if corpid not in self.config.wecom_credentials:
-                return _error(40013, "invalid corpid")
-            if self.config.wecom_credentials[corpid] != secret:
-                return _error(40001, "invalid secret")
+        refused = _check_credentials(self.config.wecom_credentials, corpid, secret, "corpid", bad_secret=40001)
+        if refused:
+            return refused
         app = f"wecom:{corpid}:{hashlib.sha256(secret.encode()).hexdigest()[:12]}"
         return {**OK, **self._issue(app)}
 
