@@ -12,7 +12,6 @@ import pytest
 from integrations.platform.models import Bundle, Guide, Hall
 
 DATA = Path(__file__).resolve().parents[1] / "integrations" / "platform" / "data"
-SHARED_CATALOG = Path("/work/shared/data/district-catalog.json")
 
 
 def _load(name: str):
@@ -20,13 +19,7 @@ def _load(name: str):
 
 
 def _catalog() -> list[dict]:
-    path = DATA / "catalog.json"
-    if not path.exists():
-        path = SHARED_CATALOG
-    if not path.exists():
-        pytest.skip("no district catalog available")
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return raw["matters"] if isinstance(raw, dict) else raw
+    return _load("catalog.json")["matters"]
 
 
 GUIDES = [Guide.model_validate(g) for g in _load("guides.json")]
