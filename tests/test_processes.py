@@ -74,7 +74,7 @@ class _Remote:
 
 
 @pytest.fixture
-def secrets_env(redis_url, key_prefix, tmp_path):
+def secrets_env(redis_url, key_prefix, tmp_path, redis):  # `redis` removes the bots' keys afterwards
     return bot_env(
         tmp_path, YWTB_REDIS_URL=redis_url, YWTB_KEY_PREFIX=key_prefix,
         YWTB_WECHAT_TOKEN=TOKEN, YWTB_WECHAT_APPID=APPID, YWTB_WECHAT_AES_KEY=AES_KEY,
