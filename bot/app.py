@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from bot.catalog import Catalog
 from bot.channels.wechat import WeChatChannel
 from bot.dispatcher import Dispatcher
+from bot.events import CaseEventReceiver
 from bot.keys import Keys
 from bot.logs import request_id
 from bot.settings import Settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     app[REDIS], app[DISPATCHER], app[SETTINGS] = redis, dispatcher, settings
 
     app.router.add_routes(WeChatChannel(settings, dispatcher).routes())
+    app.router.add_routes(CaseEventReceiver(settings, redis, keys).routes())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     _mount_simulators(app, settings)

@@ -36,5 +36,12 @@ class Keys:
         """Replies that could not be pushed; they go out with the user's next answer."""
         return f"{self.prefix}held:{{{user}}}"
 
+    def events(self) -> str:
+        """The stream of case events from the platform, read by the notifier workers."""
+        return f"{self.prefix}events"
+
+    def event_seen(self, event_id: str) -> str:
+        return f"{self.prefix}event:{event_id}"
+
     def nonce(self, timestamp: str, nonce: str) -> str:
         return f"{self.prefix}nonce:{timestamp}:{nonce}"

@@ -273,7 +273,7 @@ class CaseEventType(str, Enum):
 
 
 class CaseEvent(Wire):
-    id: str = Field(description="unique; a repeat of the same id is the same event")
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="unique; a repeat of the same id is the same event")
     type: CaseEventType
     case_no: str
     at: datetime

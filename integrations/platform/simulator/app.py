@@ -7,8 +7,6 @@ signed case events to the bot, like the real platform."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -18,6 +16,7 @@ from datetime import date
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from pydantic import BaseModel, Field, ValidationError
 
+from integrations.platform.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_event
 from integrations.platform.identifiers import valid_credit_code, valid_id_number
 from integrations.platform.models import (
     AppointmentRequest,
@@ -37,13 +36,6 @@ log = logging.getLogger(__name__)
 WORLD = web.AppKey("world", World)
 STATE = web.AppKey("sim_state", "SimulatorState")
 
-SIGNATURE_HEADER = "X-Ywtb-Signature"
-TIMESTAMP_HEADER = "X-Ywtb-Timestamp"
-
-
-def sign_event(secret: str, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 over "<timestamp>.<raw body>", hex, prefixed "sha256="."""
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 @dataclass

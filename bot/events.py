@@ -1,0 +1,81 @@
+"""The bot's /platform/events: case events from the platform, verified and queued.
+
+A valid event is appended to a Redis Stream (`events`) once, keyed by its id, before the answer
+is 2xx; notifier workers read the stream ([Progress & notifications]). Forged or stale
+requests get 403, malformed events 400, and Redis trouble 503 so the platform retries."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.keys import Keys
+from bot.settings import Settings
+from integrations.platform.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, valid_signature
+from integrations.platform.models import CaseEvent
+
+log = logging.getLogger(__name__)
+
+SEEN_DAYS = 7
+
+# KEYS: seen marker, stream. ARGV: seen ttl, stream max length, event json, event id.
+# Appends the event unless its id was seen; returns 1 when appended, 0 for a repeat.
+ENQUEUE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'id', ARGV[4])
+  return 1
+end
+return 0
+"""
+
+
+class CaseEventReceiver:
+    def __init__(self, settings: Settings, redis: Redis, keys: Keys, max_stream: int = 100_000):
+        self.secret = settings.platform_events_secret.get_secret_value()
+        self.window = settings.timestamp_window_seconds
+        self.keys = keys
+        self.max_stream = max_stream
+        self._enqueue = redis.register_script(ENQUEUE)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/platform/events", self.receive)]
+
+    async def receive(self, request: web.Request) -> web.Response:
+        if not self.secret:
+            return _answer(503, "case events are not configured (YWTB_PLATFORM_EVENTS_SECRET)")
+        timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        body = await request.read()
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) or not signature:
+            return _answer(403, "missing or malformed signature headers")
+        if not valid_signature(self.secret, timestamp, body, signature):
+            return _answer(403, "bad signature")
+        if abs(time.time() - int(timestamp)) > self.window:
+            return _answer(403, "stale timestamp")
+        try:
+            event = CaseEvent.model_validate_json(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+            return _answer(400, f"malformed event: {where}: {first.get('msg', 'invalid')}"[:200])
+        try:
+            added = await self._enqueue(
+                keys=[self.keys.event_seen(event.id), self.keys.events()],
+                args=[SEEN_DAYS * 86400, self.max_stream, event.model_dump_json(), event.id],
+            )
+        except RedisError as exc:
+            log.warning("case event %s not queued: %s", event.id, exc)
+            return _answer(503, "temporarily unable to accept events")
+        log.info("case event %s (%s) %s", event.id, event.type.value, "queued" if added else "repeated")
+        return web.json_response({"accepted": True, "duplicate": not added}, status=202 if added else 200)
+
+
+def _answer(status: int, reason: str) -> web.Response:
+    if status >= 403:
+        log.warning("case event refused: %s", reason)
+    return web.json_response({"accepted": False, "error": reason}, status=status)
