@@ -267,21 +267,19 @@ class Dispatcher:
         else:
             body = json.dumps(session.to_json(), ensure_ascii=False, separators=(",", ":"))
             trace = "" if session.at_rest else session.dialog
-        answer = DONE + json.dumps([r.text for r in replies], ensure_ascii=False)
         mine = await self._commit(
             keys=[self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), dedup_key, self.keys.held(user)],
-            args=[token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, answer, s.dedup_ttl_seconds, held],
+            args=[token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, _answer_record(replies), s.dedup_ttl_seconds, held],
         )
         if not mine:
             log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
 
     async def _give_up(self, user: str, token: str | None, dedup_key: str, replies: list[Reply]) -> None:
-        answer = DONE + json.dumps([r.text for r in replies], ensure_ascii=False)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 if token:
                     await self._release(keys=[self.keys.lock(user)], args=[token], client=pipe)
-                pipe.set(dedup_key, answer, ex=self.settings.dedup_ttl_seconds)
+                pipe.set(dedup_key, _answer_record(replies), ex=self.settings.dedup_ttl_seconds)
                 await pipe.execute()
         except RedisError as exc:
             log.warning("could not record a failed turn: %s", exc)
@@ -334,6 +332,11 @@ class Dispatcher:
         """Wait for late deliveries in flight (on shutdown)."""
         if self.background:
             await asyncio.wait(set(self.background), timeout=timeout)
+
+
+def _answer_record(replies: list[Reply]) -> str:
+    """What a message's dedup key holds once answered, for WeChat's retries."""
+    return DONE + json.dumps([r.text for r in replies], ensure_ascii=False)
 
 
 def message_key(incoming: Incoming) -> str:

@@ -26,14 +26,14 @@ TRANSITIONS = [
     T("start", "*",         "choosing",  "carried_has_candidates", "show_candidates"),
     T("start", "*",         "asking",    None,             "ask_or_not_found"),
     T("text",  "choosing",  "guide",     "picks_candidate", "show_card"),
-    T("text",  "guide",     "situation", "asks_materials_with_situations", "ask_situation"),
+    T("text",  "guide",     "situation", "asks_materials_with_situations", "ask"),
     T("text",  "guide",     "guide",     "asks_materials", "show_materials"),
     T("text",  "guide",     "guide",     "asks_process",   "show_process"),
     T("text",  "guide",     "guide",     "asks_where",     "show_where"),
     T("text",  "guide",     "guide",     "asks_booking",   "show_booking"),
     T("text",  "guide",     "guide",     "asks_online",    "show_online"),
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
-    T("text",  "situation", "situation", "answers_question", "ask_situation"),
+    T("text",  "situation", "situation", "answers_question", "ask"),
     T("text",  SEARCHING,   "guide",     "clear_match",    "show_card"),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
     T("text",  SEARCHING,   "asking",    None,             "ask_or_not_found"),
@@ -218,9 +218,6 @@ class Matters(Dialog):
             return None
         answers = self.data.get("answers", {})
         return next((q for q in questions_for(guide) if q.key not in answers), None)
-
-    def ask_situation(self):
-        self.ask()
 
     def answers_question(self) -> bool:
         """Record the answer to the current question (once per turn, whichever row asks)."""

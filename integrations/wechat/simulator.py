@@ -413,16 +413,24 @@ class WeChatSimulator:
 
     # Template and subscription messages.
 
-    def template_send(self, request: web.Request, body: dict) -> dict:
+    def _templated(self, body: dict, following: bool, bad_data: dict) -> tuple[str, str, dict] | dict:
+        """The recipient, template and data of a template or subscription message, or WeChat's refusal."""
         openid = body.get("touser")
-        refused = self._check_user(openid)
+        refused = self._check_user(openid, following=following)
         if refused:
             return refused
         template_id, data = body.get("template_id"), body.get("data")
         if not isinstance(template_id, str) or not template_id:
             return _error(40037, "invalid template_id")
         if not _is_template_data(data):
-            return _error(47001, "data format error")
+            return bad_data
+        return openid, template_id, data
+
+    def template_send(self, request: web.Request, body: dict) -> dict:
+        checked = self._templated(body, True, _error(47001, "data format error"))
+        if isinstance(checked, dict):
+            return checked
+        openid, template_id, data = checked
         now = self.clock()
         client_msg_id = body.get("client_msg_id")
         if client_msg_id:
@@ -445,15 +453,10 @@ class WeChatSimulator:
         return {**OK, "msgid": message.id}
 
     def bizsend(self, request: web.Request, body: dict) -> dict:
-        openid = body.get("touser")
-        refused = self._check_user(openid, following=False)
-        if refused:
-            return refused
-        template_id, data = body.get("template_id"), body.get("data")
-        if not isinstance(template_id, str) or not template_id:
-            return _error(40037, "invalid template_id")
-        if not _is_template_data(data):
-            return _error(47003, "argument invalid! data.value invalid")
+        checked = self._templated(body, False, _error(47003, "argument invalid! data.value invalid"))
+        if isinstance(checked, dict):
+            return checked
+        openid, template_id, data = checked
         key = (openid, template_id)
         if key in self.state.subscriptions:
             remaining = self.state.subscriptions[key]
