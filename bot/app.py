@@ -14,7 +14,13 @@ from bot.catalog import Catalog
 from bot.channels.wechat import WeChatChannel
 from bot.dispatcher import Dispatcher
 from bot.events import CaseEventReceiver
+from bot.bookings import Bookings
+from bot.delivery import Delivery
 from bot.keys import Keys
+from bot.ratings import Ratings
+from bot.scheduler import Scheduler
+from bot.subscriptions import Subscriptions
+from bot.workers import Workers
 from bot.logs import request_id
 from bot.settings import Settings
 from bot.templating import Renderer
@@ -30,6 +36,10 @@ SETTINGS = web.AppKey("settings", Settings)
 PLATFORM = web.AppKey("platform", PlatformClient)
 CATALOG = web.AppKey("catalog", Catalog)
 WECHAT = web.AppKey("wechat", WeChatClient)
+WORKERS = web.AppKey("workers", Workers)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
+DELIVERY = web.AppKey("delivery", Delivery)
+SERVICES = web.AppKey("services", Services)
 
 
 @web.middleware
@@ -51,9 +61,9 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[guard])
     keys = Keys(settings.key_prefix)
     renderer = Renderer()
-    services = Services(render=renderer, halls=settings.halls, max_misses=settings.max_misses)
+    services = Services(render=renderer, halls=settings.halls, max_misses=settings.max_misses, settings=settings)
     dispatcher = Dispatcher(redis, keys, Conversation(services), settings, pusher=None)
-    app[REDIS], app[DISPATCHER], app[SETTINGS] = redis, dispatcher, settings
+    app[REDIS], app[DISPATCHER], app[SETTINGS], app[SERVICES] = redis, dispatcher, settings, services
 
     app.router.add_routes(WeChatChannel(settings, dispatcher).routes())
     app.router.add_routes(CaseEventReceiver(settings, redis, keys).routes())
@@ -76,7 +86,20 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
             key_prefix=settings.key_prefix, base_url=settings.wechat_api_base, session=http,
         )
         dispatcher.pusher = WeChatPusher(app[WECHAT])
+
+        # Stores the dialogs use, and the workers that reach people outside a conversation.
+        platform = services.platform = app[PLATFORM]
+        scheduler = app[SCHEDULER] = Scheduler(redis, keys, settings)
+        delivery = app[DELIVERY] = Delivery(redis, keys, app[WECHAT], renderer, settings)
+        services.bookings = Bookings(redis, keys, platform, scheduler, settings)
+        services.subscriptions = Subscriptions(redis, keys)
+        services.ratings = Ratings(redis, keys, platform, scheduler, settings)
+        workers: list = []  # each feature appends its workers here
+        app[WORKERS] = Workers(workers)
+        if settings.run_workers:
+            app[WORKERS].start()
         yield
+        await app[WORKERS].stop(settings.worker_grace_seconds)
         await app[CATALOG].stop()
         await dispatcher.drain()
         await http.close()

@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default from settings: 8080)")
 
+    commands.add_parser("worker", help="run only the background workers (reminders, notifications, broadcasts); needs YWTB_REDIS_URL")
+
     chat = commands.add_parser("chat", help="chat with a running bot in the terminal, over the signed webhook")
     chat.add_argument("--url", help="the bot's base URL (default: from settings)")
     chat.add_argument("--user", default="terminal-user", help="the openid to chat as")
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "worker":
+            return _worker()
         if args.command == "chat":
             return asyncio.run(_chat(args))
         if args.command == "config":
@@ -111,6 +115,41 @@ async def _run_server(settings: Settings, redis_url: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down: finishing turns in flight")
+    await runner.cleanup()
+    await redis.aclose()
+
+
+def _worker() -> int:
+    settings = load_settings(run_workers=True)
+    settings.check_for_production()
+    settings = settings.with_dev_secrets()
+    if settings.embedded_redis:
+        print("ywtb-bot: `worker` shares a Redis with the bot processes: set YWTB_REDIS_URL "
+              "(with the embedded Redis, `serve` already runs the workers)", file=sys.stderr)
+        return 2
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_json)
+    asyncio.run(_run_workers(settings, settings.redis_url.get_secret_value()))
+    return 0
+
+
+async def _run_workers(settings: Settings, redis_url: str) -> None:
+    """The app without a listening socket: the same clients and workers as `serve`."""
+    from aiohttp import web
+    from bot.app import create_app
+    from bot.redis_client import connect
+
+    redis = connect(redis_url, settings.redis_max_connections)
+    runner = web.AppRunner(create_app(settings, redis), access_log=None)
+    await runner.setup()
+    print("ywtb-bot workers running. Press Ctrl+C to stop.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: workers finish the item in hand")
     await runner.cleanup()
     await redis.aclose()
 

@@ -45,3 +45,32 @@ class Keys:
 
     def nonce(self, timestamp: str, nonce: str) -> str:
         return f"{self.prefix}nonce:{timestamp}:{nonce}"
+
+    # Subscriptions and enterprise bindings ([Progress & notifications]) ------------------
+
+    def case_subscribers(self, case_no: str) -> str:
+        return f"{self.prefix}sub:case:{case_no}"
+
+    def user_subscriptions(self, user: str) -> str:
+        return f"{self.prefix}sub:user:{{{user}}}"
+
+    def enterprise_binders(self, credit_code: str) -> str:
+        return f"{self.prefix}ent:binders:{credit_code}"
+
+    def user_enterprises(self, user: str) -> str:
+        return f"{self.prefix}ent:user:{{{user}}}"
+
+    # Bookings ([Booking]) --------------------------------------------------------------------
+
+    def appointment_owner(self, appointment_id: str) -> str:
+        return f"{self.prefix}appt:owner:{appointment_id}"
+
+    # Scheduled jobs ---------------------------------------------------------------------------
+
+    def scheduled(self) -> str:
+        return f"{self.prefix}sched:due"
+
+    def scheduled_job(self, job_id: str) -> str:
+        return f"{self.prefix}sched:job:{job_id}"
+
+    # Add new keys below, in a section for your feature (one edit per section). ----------------

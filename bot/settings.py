@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     max_messages_per_turn: int = 4
     held_ttl_seconds: int = 172800
 
+    run_workers: bool = True
+    worker_grace_seconds: float = 5.0
+
     log_level: str = "INFO"
     log_json: bool = True
 

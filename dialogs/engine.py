@@ -76,6 +76,11 @@ class Services:
     halls: list[Any] = field(default_factory=list)
     catalog: Any = None  # search and guides (bot.catalog.Catalog)
     max_misses: int = 3
+    settings: Any = None  # bot.settings.Settings (read only)
+    platform: Any = None  # integrations.platform.client.PlatformClient: booking, cases
+    bookings: Any = None  # bot.bookings.Bookings: remembered applicants, reminders
+    subscriptions: Any = None  # bot.subscriptions.Subscriptions: verified cases, subscriptions, bindings
+    ratings: Any = None  # bot.ratings.Ratings: 好差评
 
 
 def T(trigger: str, source: str | list[str], dest: str, when: str | None = None, then: str | None = None) -> dict:

@@ -1,0 +1,62 @@
+"""Background workers: loops that take work from Redis (reminders, notifications, broadcasts)
+and send it out. `serve` runs them beside the webhook (unless `run_workers` is off) and
+`python -m bot worker` runs them alone; any number of processes may run them at once, because
+every piece of work is claimed in Redis, never held only in memory.
+
+A worker is an object with a `name` and an `async run()` that loops until cancelled. It must be
+safe to cancel at any await: work it claimed but did not finish is taken over by another worker
+(or by itself after a restart) through the claim's lease, never lost and never done twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    name: str
+
+    async def run(self) -> None: ...
+
+
+class Workers:
+    """Runs each worker as a task and restarts it, with backoff, if it crashes."""
+
+    def __init__(self, workers: list[Worker]):
+        self.workers = list(workers)
+        self.tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.tasks = [loop.create_task(self._supervise(w), name=f"worker:{w.name}") for w in self.workers]
+
+    async def _supervise(self, worker: Worker) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await worker.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker %s crashed; restarting in %.1f s", worker.name, delay)
+                await asyncio.sleep(delay + random.uniform(0, delay / 2))
+                delay = min(delay * 2, 30.0)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Ask each worker to stop; workers finish the item in hand within `grace` seconds."""
+        for worker in self.workers:
+            stop = getattr(worker, "stop", None)
+            if stop is not None:
+                stop()
+        if self.tasks:
+            done, pending = await asyncio.wait(self.tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
