@@ -73,4 +73,9 @@ class Keys:
     def scheduled_job(self, job_id: str) -> str:
         return f"{self.prefix}sched:job:{job_id}"
 
+    # Staff --------------------------------------------------------------------------------
+
+    def audit(self) -> str:
+        return f"{self.prefix}audit"
+
     # Add new keys below, in a section for your feature (one edit per section). ----------------

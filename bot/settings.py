@@ -11,6 +11,7 @@ import string
 from pathlib import Path
 from typing import Literal
 
+from bot.staff import StaffMember
 from pydantic import BaseModel, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -73,6 +74,14 @@ class Settings(BaseSettings):
     passive_reply_max_bytes: int = 2048
     max_messages_per_turn: int = 4
     held_ttl_seconds: int = 172800
+
+    staff: list[StaffMember] = []  # WeCom users with roles (agent, broadcaster, approver, admin)
+    wecom_corpid: str = ""
+    wecom_agentid: int = 0
+    wecom_secret: SecretStr = SecretStr("")
+    wecom_token: SecretStr = SecretStr("")  # callback Token of the self-built app
+    wecom_aes_key: SecretStr = SecretStr("")  # callback EncodingAESKey
+    wecom_api_url: str = ""  # empty: dev uses the simulator at /sim/wechat, production https://qyapi.weixin.qq.com
 
     run_workers: bool = True
     worker_grace_seconds: float = 5.0
