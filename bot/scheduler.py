@@ -1,39 +1,210 @@
 """Work due at a time (appointment reminders, rating reminders), kept in Redis so any process
 can do it, a restart loses none, and none is done twice.
 
-STUB with the fixed interface; [Booking] fills it in (a sorted set of due jobs, claimed
-atomically with a lease by a Lua script, a done marker so a job runs once).
+Layout (bot.keys, one hash tag so a cluster keeps them together):
+- `sched:{jobs}:due`       ZSET job id -> when it is due (unix seconds)
+- `sched:{jobs}:job:<id>`  HASH kind, payload (JSON), attempts, claim (the token of the run)
+- `sched:{jobs}:done:<id>` set once the job ran; kept `scheduler_done_ttl_seconds`
+
+A worker claims due jobs with one Lua call: each claimed job's score moves forward by the lease,
+so a process that dies mid-job leaves it due again once the lease runs out, and another process
+(or this one, restarted) retakes it. Finishing checks the claim token, removes the job and sets
+the done marker, which every later claim or schedule of that id respects. A handler may still
+run twice if a lease runs out while it works (a very slow send); the handlers we have are
+idempotent themselves (bot.delivery sends once per key), so that costs nothing.
+
+```python
+scheduler.handle("booking_reminder", remind)            # at start-up, in every process
+await scheduler.schedule("remind:A1:day", due, "booking_reminder", {"appointment": "A1"})
+await scheduler.cancel("remind:A1:day")                 # the appointment was cancelled
+```
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import random
+import secrets
+import time
 from typing import Any, Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
+# KEYS: due, job, done. ARGV: id, due, kind, payload.
+# Returns 1 when scheduled, 0 when that job already ran.
+SCHEDULE = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'kind', ARGV[3], 'payload', ARGV[4], 'attempts', 0)
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1
+"""
+
+# KEYS: due. ARGV: now, lease, limit, job key prefix, done key prefix, claim token.
+# Returns {id, kind, payload, attempts, ...} for each job claimed. Jobs that ran already (or
+# whose hash is gone) are dropped from the due set on the way.
+CLAIM = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  local job = ARGV[4] .. id
+  if redis.call('EXISTS', ARGV[5] .. id) == 1 or redis.call('EXISTS', job) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('DEL', job)
+  else
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), id)
+    local attempts = redis.call('HINCRBY', job, 'attempts', 1)
+    redis.call('HSET', job, 'claim', ARGV[6])
+    local fields = redis.call('HMGET', job, 'kind', 'payload')
+    out[#out + 1] = id
+    out[#out + 1] = fields[1] or ''
+    out[#out + 1] = fields[2] or '{}'
+    out[#out + 1] = tostring(attempts)
+  end
+end
+return out
+"""
+
+# KEYS: due, job, done. ARGV: id, claim token, done ttl, outcome.
+# Only the run that holds the claim may finish the job: a job rescheduled or retaken meanwhile
+# is left alone.
+FINISH = """
+if redis.call('HGET', KEYS[2], 'claim') ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[3])
+return 1
+"""
+
+# KEYS: due, job. ARGV: id, claim token, when to try again.
+RETRY = """
+if redis.call('HGET', KEYS[2], 'claim') ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[2], 'claim')
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
 
 class Scheduler:
+    """A worker (bot.workers) and the interface features schedule their jobs with."""
+
     name = "scheduler"
 
-    def __init__(self, redis: Any, keys: Any, settings: Any = None):
+    def __init__(self, redis: Any, keys: Any, settings: Any = None, clock: Callable[[], float] = time.time):
         self.redis, self.keys, self.settings = redis, keys, settings
+        #: The time jobs are due against; a test may move it forward.
+        self.clock = clock
         self.handlers: dict[str, Handler] = {}
+        self.poll = getattr(settings, "scheduler_poll_seconds", 1.0)
+        self.lease = getattr(settings, "scheduler_lease_seconds", 60.0)
+        self.batch = getattr(settings, "scheduler_batch", 20)
+        self.retry_seconds = getattr(settings, "scheduler_retry_seconds", 5.0)
+        self.max_attempts = getattr(settings, "scheduler_max_attempts", 8)
+        self.done_ttl = int(getattr(settings, "scheduler_done_ttl_seconds", 30 * 86400))
+        self._schedule = redis.register_script(SCHEDULE)
+        self._claim = redis.register_script(CLAIM)
+        self._finish = redis.register_script(FINISH)
+        self._retry = redis.register_script(RETRY)
+        self._stopping = asyncio.Event()
+
+    # What features use --------------------------------------------------------------------
 
     def handle(self, kind: str, handler: Handler) -> None:
-        """Run `handler(payload)` for due jobs of `kind`. Raising retries the job later."""
+        """Run `handler(payload)` for due jobs of `kind`. Raising retries the job later (after
+        the exception's `retry_after` seconds, if it has one, else with backoff)."""
         self.handlers[kind] = handler
 
-    async def schedule(self, job_id: str, due: float, kind: str, payload: dict[str, Any]) -> None:
-        """Run job `job_id` at unix time `due` (replacing any job with that id)."""
-        raise NotImplementedError
+    async def schedule(self, job_id: str, due: float, kind: str, payload: dict[str, Any]) -> bool:
+        """Run job `job_id` at unix time `due`, replacing any pending job with that id. Returns
+        False (and schedules nothing) when a job with this id already ran."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        done = await self._schedule(keys=self._keys(job_id), args=[job_id, repr(float(due)), kind, body])
+        return bool(done)
 
     async def cancel(self, job_id: str) -> None:
         """Drop a job that has not run (a cancelled or moved appointment's reminders)."""
-        raise NotImplementedError
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(self.keys.scheduled(), job_id)
+            pipe.delete(self.keys.scheduled_job(job_id))
+            await pipe.execute()
+
+    async def due_at(self, job_id: str) -> float | None:
+        """When a pending job is due (or, while it runs, when its lease ends); None if not pending."""
+        return await self.redis.zscore(self.keys.scheduled(), job_id)
+
+    # The worker ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """The worker loop (bot.workers): claim due jobs and run their handlers."""
-        raise NotImplementedError
+        """Claim due jobs and run their handlers until `stop()`."""
+        while not self._stopping.is_set():
+            try:
+                jobs = await self.claim()
+            except RedisError as exc:
+                log.warning("scheduler cannot reach redis: %s", type(exc).__name__)
+                jobs = []
+            for job in jobs:
+                await self._run(*job)
+            if len(jobs) < self.batch:
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), self.poll)
+                except TimeoutError:
+                    pass
 
     def stop(self) -> None:
-        pass
+        self._stopping.set()
+
+    async def claim(self) -> list[tuple[str, str, str, int, str]]:
+        """Due jobs, leased to this caller: (id, kind, payload json, attempts, claim token)."""
+        token = secrets.token_hex(8)
+        raw = await self._claim(
+            keys=[self.keys.scheduled()],
+            args=[repr(self.clock()), self.lease, self.batch, self.keys.scheduled_job(), self.keys.scheduled_done(), token],
+        )
+        items = [_s(v) for v in raw]
+        return [(items[i], items[i + 1], items[i + 2], int(items[i + 3]), token) for i in range(0, len(items), 4)]
+
+    async def _run(self, job_id: str, kind: str, payload: str, attempts: int, token: str) -> None:
+        handler = self.handlers.get(kind)
+        if handler is None:  # a process that knows this kind will take it
+            log.warning("no handler for scheduled job kind %r here; leaving %s to another process", kind, job_id)
+            await self._again(job_id, token, self.clock() + self.lease)
+            return
+        try:
+            await handler(json.loads(payload))
+        except asyncio.CancelledError:
+            raise  # the lease hands it to the next process
+        except Exception as exc:
+            if attempts >= self.max_attempts:
+                log.error("scheduled job %s failed %d times; dropped: %r", job_id, attempts, exc)
+                await self._done(job_id, token, "failed")
+                return
+            wait = getattr(exc, "retry_after", None) or self.retry_seconds * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
+            log.warning("scheduled job %s failed (attempt %d), retrying in %.1f s: %r", job_id, attempts, wait, exc)
+            await self._again(job_id, token, self.clock() + wait)
+            return
+        await self._done(job_id, token, "ran")
+
+    async def _done(self, job_id: str, token: str, outcome: str) -> None:
+        try:
+            await self._finish(keys=self._keys(job_id), args=[job_id, token, self.done_ttl, outcome])
+        except RedisError as exc:  # the lease runs out and the job runs again; handlers are idempotent
+            log.warning("scheduled job %s not marked done: %s", job_id, type(exc).__name__)
+
+    async def _again(self, job_id: str, token: str, when: float) -> None:
+        try:
+            await self._retry(keys=self._keys(job_id)[:2], args=[job_id, token, repr(when)])
+        except RedisError as exc:
+            log.warning("scheduled job %s not put back: %s", job_id, type(exc).__name__)
+
+    def _keys(self, job_id: str) -> list[str]:
+        return [self.keys.scheduled(), self.keys.scheduled_job(job_id), self.keys.scheduled_done(job_id)]
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

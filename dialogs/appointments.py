@@ -1,0 +1,156 @@
+"""我的预约: the person's upcoming appointments; cancel one, or move it to another time. Moving
+keeps the old appointment until the platform has confirmed the new one.
+
+```
+list         --text: a number--> manage
+manage       --1 改约: days loaded--> move_day     --2 取消预约--> cancelling
+cancelling   --1 确定取消: cancelled--> (done)     --refused--> (done, explained)   --2 保留--> (done)
+move_day     --text: a day--> move_slot
+move_slot    --text: a time--> move_confirm
+move_confirm --确认: moved--> (menu "booked")   --refused--> move_slot | move_day | (done, explained)
+```
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from dialogs.booking import JUST_BOOKED, Picking, day_text
+from dialogs.engine import T
+from integrations.platform.client import PlatformError
+from integrations.platform.models import Appointment
+
+MOVE = frozenset({"1", "改约", "改期", "换时间", "改时间", "换个时间", "改到别的时间"})
+CANCEL = frozenset({"2", "取消预约", "取消这个预约", "取消这个", "不去了", "退约"})
+CANCEL_YES = frozenset({"1", "确定", "确定取消", "确认", "确认取消", "是", "是的", "对"})
+KEEP = frozenset({"2", "保留", "保留预约", "不取消", "不用了", "不了", "否"})
+
+STATES = ["list", "manage", "cancelling", "move_day", "move_slot", "move_confirm"]
+TRANSITIONS = [
+    #  trigger  source          dest            when                  then
+    T("start", "*",            "list",         "has_upcoming",       "ask"),
+    T("start", "*",            "list",         "was_busy",           "say_busy_and_leave"),
+    T("start", "*",            "list",         None,                 "say_none"),
+    T("text",  "list",         "manage",       "picks_appointment",  "ask"),
+    T("text",  "manage",       "move_day",     "wants_move",         "ask"),
+    T("text",  "manage",       "manage",       "move_has_no_days",   "say_no_days"),
+    T("text",  "manage",       "cancelling",   "wants_cancel",       "ask"),
+    T("text",  "cancelling",   "cancelling",   "cancel_done",        "say_cancelled"),
+    T("text",  "cancelling",   "cancelling",   "cancel_refused",     "say_refused_and_leave"),
+    T("text",  "cancelling",   "cancelling",   "keeps_it",           "say_kept"),
+    T("text",  "move_day",     "move_slot",    "picks_day_with_slots", "ask"),
+    T("text",  "move_day",     "move_day",     "day_was_full",       "say_day_full"),
+    T("text",  "move_slot",    "move_confirm", "picks_slot",         "show_move_summary"),
+    T("text",  "move_confirm", "move_confirm", "confirmed_and_done", "say_moved"),
+    T("text",  "move_confirm", "move_slot",    "slot_was_taken",     "say_refused_and_ask"),
+    T("text",  "move_confirm", "move_day",     "day_was_refused",    "say_refused_and_ask"),
+    T("text",  "move_confirm", "move_confirm", "was_refused",        "say_refused_and_leave"),
+    T("text",  STATES,         "=",            "was_busy",           "say_busy"),
+]
+
+
+class Appointments(Picking):
+    name = "appointments"
+    title = "我的预约"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    #: Here these mean "this appointment", not the shortcut to the list (dialogs.menu.SHORTCUTS).
+    OWN_WORDS = MOVE | CANCEL
+    PROMPTS = {
+        "list": "booking/list.j2", "manage": "booking/manage.j2", "cancelling": "booking/confirm_cancel.j2",
+        "move_day": "booking/days.j2", "move_slot": "booking/slots.j2", "move_confirm": "booking/move_confirm.j2",
+    }
+
+    def prompt_context(self):
+        return {**super().prompt_context(), "items": [self.shown(i) for i in self.data.get("items", [])],
+                "item": self.shown(self.data["item"]) if self.data.get("item") else None, "moving": True}
+
+    def shown(self, item: dict) -> dict:
+        hall = self.services.catalog.halls.get(item["hall_id"])
+        return {**item, "day": day_text(date.fromisoformat(item["date"])), "hall": hall.name if hall else "",
+                "address": hall.address if hall else "", "phone": hall.phone if hall else ""}
+
+    # The list ----------------------------------------------------------------------------------
+
+    async def has_upcoming(self) -> bool:
+        items = await self.platform(self.services.bookings.upcoming, self.user)
+        if not items:
+            return False
+        self.data["items"] = [
+            {"id": a.id, "number": a.number, "matter_code": a.matter_code, "matter_name": a.matter_name, "hall_id": a.hall_id,
+             "date": a.date.isoformat(), "start": a.start, "end": a.end}
+            for a in items
+        ]
+        return True
+
+    def say_busy_and_leave(self):
+        self.say("booking/busy.j2", confirming=False)
+        self.finish()
+
+    def say_none(self):
+        self.say("booking/none.j2")
+        self.finish()
+
+    def picks_appointment(self) -> bool:
+        n = self.number(len(self.data.get("items", [])))
+        if n is None:
+            return False
+        item = self.data["item"] = self.data["items"][n - 1]
+        self.data["code"], self.data["hall"] = item["matter_code"], item["hall_id"]
+        return True
+
+    # Moving ------------------------------------------------------------------------------------
+
+    async def wants_move(self) -> bool:
+        if not self.says(MOVE) or not await self.load_days():
+            return False
+        return bool(self.data["days"])
+
+    def move_has_no_days(self) -> bool:
+        return self.says(MOVE) and not self._busy
+
+    def say_no_days(self):
+        self.say("booking/hall_full.j2", hall=self.hall())
+        self.ask()
+
+    def show_move_summary(self):
+        self.data["draft"] = secrets.token_hex(12)  # the reschedule's Idempotency-Key
+        self.ask()
+
+    def say_moved(self):
+        moved: Appointment = self._outcome
+        self.say("booking/moved.j2", appointment=moved, day=day_text(moved.date), hall=self.hall(), old=self.shown(self.data["item"]))
+        self.start("menu", **{JUST_BOOKED: True})
+
+    # Cancelling --------------------------------------------------------------------------------
+
+    def wants_cancel(self) -> bool:
+        return self.says(CANCEL)
+
+    async def cancel_done(self) -> bool:
+        return self.says(CANCEL_YES) and isinstance(await self.attempt(), Appointment)
+
+    async def cancel_refused(self) -> bool:
+        return self.says(CANCEL_YES) and isinstance(await self.attempt(), PlatformError)
+
+    def keeps_it(self) -> bool:
+        return self.says(KEEP)
+
+    def say_cancelled(self):
+        self.say("booking/cancelled.j2", item=self.shown(self.data["item"]))
+        self.finish()
+
+    def say_kept(self):
+        self.say("booking/kept.j2", item=self.shown(self.data["item"]))
+        self.finish()
+
+    # Both -------------------------------------------------------------------------------------------
+
+    async def submit(self) -> Appointment:
+        item = self.data["item"]
+        if self.state == "cancelling":
+            return await self.services.bookings.cancel(self.user, item["id"])
+        return await self.services.bookings.move(
+            self.user, item["id"], date.fromisoformat(self.data["day"]), self.data["start"], f"move-{self.data['draft']}", self.hall(),
+        )

@@ -1,0 +1,590 @@
+"""Booking a window (预约办事): which matter, a hall that serves it, a day, a time, who comes,
+and a summary to confirm. Reached from the menu, from a matter's guide card ("预约", with the
+matter and the person's situation carried), or from words like "我想预约办护照".
+
+```
+matter    --text: clear match--> hall            --text: some candidates--> choosing
+choosing  --text: a number--> hall               (any other text searches again)
+hall      --text: a hall--> day                  --location--> hall (nearest first)
+day       --text: a day--> slot
+slot      --text: a time--> who (someone remembered) | name
+who       --1: the remembered person--> summary  --2: someone else--> name
+name --> id_number --> phone --> consent --> summary
+summary   --确认: booked--> (menu "booked": "预约成功…"; another 确认 hears it is done)
+          --确认: refused--> slot (time just taken) | day (day refused) | id_number | (done, explained)
+```
+
+The platform's Idempotency-Key is the draft id set when the summary is shown: a double tap, a
+WeChat retry or a crash between the platform's answer and our reply books one appointment.
+The applicant's details sit in the session only sealed (bot.bookings.Sealer) and are shown
+masked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from datetime import date
+
+from dialogs.engine import Dialog, T, normalise
+from dialogs.matters import materials_for
+from integrations.platform.client import PlatformError, PlatformUnavailable
+from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone, valid_id_number
+from integrations.platform.models import Applicant, Appointment, AppointmentRequest, ErrorCode
+
+CLEAR_LEAD = 1.6  # as in dialogs.matters: the best hit is taken when it leads this much
+MAX_CANDIDATES = 5
+WEEKDAYS = "一二三四五六日"
+
+CONFIRM = frozenset({"确认", "确定", "确认预约", "提交", "确认提交", "是", "是的", "对", "好", "好的", "ok", "yes", "1"})
+USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好的", "本人", "就是我"})
+SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})
+REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
+DONT_REMEMBER = frozenset({"2", "不用", "不用记住", "不记住", "否", "不", "不要", "不需要", "不保存"})
+#: At the main menu just after a booking (dialogs.menu), these are a second tap on 确认, not a search.
+CONFIRM_AGAIN = CONFIRM - {"1"}
+#: Carried to the menu by a booking or move that just succeeded.
+JUST_BOOKED = "just_booked"
+#: Words that open 我的预约 from anywhere (dialogs.menu.SHORTCUTS).
+MY_APPOINTMENTS = frozenset({"我的预约", "查预约", "查看预约", "预约记录", "取消预约", "改约", "改期", "修改预约", "更改预约"})
+#: Codes that say the chosen time is gone, and those that say the day itself will not do.
+SLOT_GONE = frozenset({ErrorCode.slot_full, ErrorCode.slot_not_found})
+DAY_REFUSED = frozenset({ErrorCode.too_soon, ErrorCode.too_far_ahead, ErrorCode.one_per_day})
+
+_NAME = re.compile(r"[\u3400-\u9fff·•]{2,20}|[A-Za-z][A-Za-z .'-]{1,39}")
+_PHONE = re.compile(r"1[3-9]\d{9}")
+
+STATES = ["matter", "choosing", "hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
+MATTER = ["matter", "choosing"]
+TRANSITIONS = [
+    #  trigger     source       dest         when                      then
+    T("start",    "*",         "hall",      "carried_bookable",       "ask"),
+    T("start",    "*",         "matter",    "carried_unbookable",     "ask_matter"),
+    T("start",    "*",         "hall",      "carried_clear_match",    "ask"),
+    T("start",    "*",         "choosing",  "carried_candidates",     "show_candidates"),
+    T("start",    "*",         "matter",    "was_busy",               "say_busy"),
+    T("start",    "*",         "matter",    None,                     "ask_matter"),
+    T("text",     "choosing",  "hall",      "picks_candidate",        "ask"),
+    T("text",     MATTER,      "matter",    "clear_unbookable",       "ask_matter"),
+    T("text",     MATTER,      "hall",      "clear_match",            "ask"),
+    T("text",     MATTER,      "choosing",  "has_candidates",         "show_candidates"),
+    T("text",     MATTER,      "matter",    "was_busy",               "say_busy"),
+    T("text",     MATTER,      "matter",    None,                     "ask_matter"),
+    T("location", "hall",      "hall",      "shares_location",        "ask"),
+    T("text",     "hall",      "day",       "picks_hall_with_days",   "ask"),
+    T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
+    T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
+    T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
+    T("text",     "slot",      "who",       "picks_slot_someone_known", "ask"),
+    T("text",     "slot",      "name",      "picks_slot",             "ask"),
+    T("text",     "who",       "summary",   "uses_known",             "show_summary"),
+    T("text",     "who",       "name",      "someone_else",           "ask"),
+    T("text",     "name",      "id_number", "valid_name",             "ask"),
+    T("text",     "name",      "name",      None,                     "explain_name"),
+    T("text",     "id_number", "phone",     "valid_id",               "ask"),
+    T("text",     "id_number", "id_number", None,                     "explain_id"),
+    T("text",     "phone",     "consent",   "valid_phone",            "ask"),
+    T("text",     "phone",     "phone",     None,                     "explain_phone"),
+    T("text",     "consent",   "summary",   "answers_consent",        "show_summary"),
+    T("text",     "summary",   "name",      "applicant_lost",         "say_applicant_lost"),
+    T("text",     "summary",   "summary",   "confirmed_and_done",     "show_success"),
+    T("text",     "summary",   "slot",      "slot_was_taken",         "say_refused_and_ask"),
+    T("text",     "summary",   "day",       "day_was_refused",        "say_refused_and_ask"),
+    T("text",     "summary",   "id_number", "id_was_refused",         "say_refused_and_ask"),
+    T("text",     "summary",   "summary",   "was_refused",            "say_refused_and_leave"),
+    T("text",     STATES,      "=",         "was_busy",               "say_busy"),
+]
+
+
+_ASKS_TO_BOOK = re.compile(r"(我|帮我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?(预约|预订|约号|约个号)(一下|个号|个时间)?(去|来)?")
+
+
+def booking_query(text: str) -> str | None:
+    """For words like "我想预约办护照": what is left to search ("办护照", or "" for no matter).
+    None when the text does not ask to book."""
+    if not _ASKS_TO_BOOK.search(text):
+        return None
+    return _ASKS_TO_BOOK.sub(" ", text).strip(" ，,。.!！?？").strip()
+
+
+def day_text(day: date) -> str:
+    """How a day is shown: 12月1日（周二）."""
+    return f"{day.month}月{day.day}日（周{WEEKDAYS[day.weekday()]}）"
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def shared_location(incoming) -> list[float] | None:
+    """[lat, lng] of a location message (WeChat's Location_X / Location_Y), else None."""
+    try:
+        return [float(incoming.extra["lat"]), float(incoming.extra["lng"])]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class Picking(Dialog):
+    """What booking and moving share: choosing a day and a time at one hall for one matter
+    (`data["code"]`, `data["hall"]`), submitting, and explaining the platform's refusals.
+    Subclasses define `submit()`."""
+
+    __slots__ = ("_busy", "_outcome", "_picked")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._busy = False
+        self._outcome: Appointment | PlatformError | None = None
+        self._picked: int | None = None
+
+    def prompt_context(self):
+        return self.choice_context()
+
+    def choice_context(self) -> dict:
+        days = [{"day": day_text(date.fromisoformat(d)), "remaining": n} for d, n in self.data.get("days", [])]
+        slots = [{"start": s, "end": e, "remaining": n} for s, e, n in self.data.get("slots", [])]
+        chosen_day = self.data.get("day")
+        return {"data": self.data, "days": days, "slots": slots, "day": day_text(date.fromisoformat(chosen_day)) if chosen_day else "",
+                "hall": self.hall(), "matter": self.matter_name()}
+
+    # Helpers ----------------------------------------------------------------------------------
+
+    @property
+    def user(self) -> str:
+        return self.incoming.user
+
+    def number(self, count: int) -> int | None:
+        """The 1-based choice the person typed, if it is one of `count`."""
+        text = normalise(self.text)
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= count:
+            return int(text)
+        return None
+
+    def says(self, words: frozenset[str]) -> bool:
+        return normalise(self.text) in words
+
+    def hall(self):
+        hall_id = self.data.get("hall")
+        return self.services.catalog.halls.get(hall_id) if hall_id else None
+
+    def matter_name(self) -> str:
+        code = self.data.get("code")
+        summary = self.services.catalog.summary(code) if code else None
+        return summary.name if summary else ""
+
+    async def platform(self, call, *args):
+        """A platform call; None (and the busy flag) when the platform cannot answer now."""
+        try:
+            return await call(*args)
+        except PlatformUnavailable:
+            self._busy = True
+            return None
+
+    async def load_days(self, skip: str | None = None) -> bool:
+        """The next bookable days with free places at the chosen hall; False if busy."""
+        days = await self.platform(self.services.platform.booking_days, self.data["code"], self.data["hall"])
+        if days is None:
+            return False
+        self.data["days"] = [[d.isoformat(), n] for d, n in days if n > 0 and d.isoformat() != skip]
+        return True
+
+    async def load_slots(self) -> bool:
+        """The chosen day's times that still have places; False if busy."""
+        slots = await self.platform(self.services.platform.slots, self.data["code"], self.data["hall"], date.fromisoformat(self.data["day"]))
+        if slots is None:
+            return False
+        self.data["slots"] = [[s.start, s.end, s.remaining] for s in slots if s.remaining > 0]
+        return True
+
+    # Day and time ------------------------------------------------------------------------------
+
+    async def picks_day_with_slots(self) -> bool:
+        n = self.number(len(self.data.get("days", [])))
+        if n is None:
+            return False
+        self.data["day"] = self.data["days"][n - 1][0]
+        if not await self.load_slots():
+            return False
+        if not self.data["slots"]:
+            self._picked = n  # taken meanwhile: day_was_full says so
+            return False
+        return True
+
+    async def day_was_full(self) -> bool:
+        return self._picked is not None and not self._busy and await self.load_days(skip=self.data.get("day"))
+
+    def say_day_full(self):
+        self.say("booking/day_full.j2", **self.choice_context())
+        self.ask()
+
+    def picks_slot(self) -> bool:
+        n = self.number(len(self.data.get("slots", [])))
+        if n is None:
+            return False
+        self.data["start"], self.data["end"], _ = self.data["slots"][n - 1]
+        return True
+
+    # Submitting ----------------------------------------------------------------------------------
+
+    async def submit(self) -> Appointment:
+        raise NotImplementedError
+
+    def confirms(self) -> bool:
+        return self.says(CONFIRM)
+
+    async def attempt(self) -> Appointment | PlatformError | None:
+        """Submit once per turn, whichever row asks first."""
+        if self._outcome is None and not self._busy:
+            try:
+                self._outcome = await self.submit()
+            except PlatformUnavailable:
+                self._busy = True
+            except PlatformError as error:
+                self._outcome = error
+        return self._outcome
+
+    async def refusal(self) -> PlatformError | None:
+        if not self.confirms():
+            return None
+        outcome = await self.attempt()
+        return outcome if isinstance(outcome, PlatformError) else None
+
+    async def confirmed_and_done(self) -> bool:
+        return self.confirms() and isinstance(await self.attempt(), Appointment)
+
+    async def slot_was_taken(self) -> bool:
+        """The time just went: offer the day's other times, if it has any."""
+        error = await self.refusal()
+        return error is not None and error.code in SLOT_GONE and await self.load_slots() and bool(self.data["slots"])
+
+    async def day_was_refused(self) -> bool:
+        """The day will not do (or has no time left): offer the other days."""
+        error = await self.refusal()
+        if error is None or error.code not in DAY_REFUSED | SLOT_GONE or self._busy:
+            return False
+        if not await self.load_days(skip=self.data.get("day")):
+            return False
+        return bool(self.data["days"])
+
+    async def was_refused(self) -> bool:
+        return await self.refusal() is not None
+
+    def say_refused_and_ask(self):
+        self.say("booking/refused.j2", code=self._outcome.code.value, message=self._outcome.message, **self.choice_context())
+        self.ask()
+
+    def say_refused_and_leave(self):
+        self.say("booking/refused.j2", code=self._outcome.code.value, message=self._outcome.message, **self.choice_context())
+        self.finish()
+
+    def was_busy(self) -> bool:
+        return self._busy
+
+    def say_busy(self):
+        self.say("booking/busy.j2", confirming=self.state in ("summary", "move_confirm"))
+        self.ask()
+
+
+class Booking(Picking):
+    name = "booking"
+    title = "预约办事"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    PROMPTS = {
+        "matter": "booking/ask_matter.j2", "choosing": "booking/candidates.j2", "hall": "booking/halls.j2",
+        "day": "booking/days.j2", "slot": "booking/slots.j2", "who": "booking/who.j2", "name": "booking/ask_name.j2",
+        "id_number": "booking/ask_id.j2", "phone": "booking/ask_phone.j2", "consent": "booking/consent.j2",
+        "summary": "booking/summary.j2",
+    }
+
+    __slots__ = ("_hits",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._hits = None
+
+    def prompt_context(self):
+        return {**super().prompt_context(), "halls": self.halls(), "located": "location" in self.data, "candidates": self.data.get("candidates", []),
+                "known": self.data.get("known"), "applicant": self.masked_applicant()}
+
+    # The matter ----------------------------------------------------------------------------------
+
+    def _query(self) -> str:
+        """What to search: the text carried in on start, else what was typed."""
+        return self.data["query"] if "query" in self.data else self.text
+
+    def _carried(self) -> None:
+        """On start only a carried text counts: the message that opened us was a menu choice."""
+        self.data.setdefault("query", "")
+
+    def bookable(self, code: str) -> bool:
+        summary = self.services.catalog.summary(code)
+        return bool(summary and summary.bookable)
+
+    def hits(self) -> list:
+        """Bookable matters for what was typed (or carried in)."""
+        return [h for h in self.all_hits() if self.bookable(h.code)][:MAX_CANDIDATES]
+
+    def all_hits(self) -> list:
+        if self._hits is None:
+            query = self._query().strip()
+            self._hits = []
+            if query and not self.services.catalog.ready.is_set():
+                self._busy = True  # the catalog is still loading
+            elif query:
+                self._hits = self.services.catalog.search(query, top=MAX_CANDIDATES * 2)
+        return self._hits
+
+    def carried_bookable(self) -> bool:
+        self._carried()
+        code = self.data.get("code")
+        return bool(code) and self.bookable(code)
+
+    def carried_unbookable(self) -> bool:
+        self._carried()
+        return bool(self.data.get("code")) and not self.carried_bookable() or self.clear_unbookable()
+
+    def carried_clear_match(self) -> bool:
+        self._carried()
+        return self.clear_match()
+
+    def carried_candidates(self) -> bool:
+        self._carried()
+        return self.has_candidates()
+
+    @staticmethod
+    def _clear(hits: list):
+        if len(hits) == 1 or (len(hits) > 1 and hits[0].score >= CLEAR_LEAD * hits[1].score):
+            return hits[0]
+        return None
+
+    def clear_unbookable(self) -> bool:
+        """What they typed is clearly one matter, and it takes no booking: say so."""
+        best = self._clear(self.all_hits())
+        return best is not None and not self.bookable(best.code)
+
+    def clear_match(self) -> bool:
+        best = self._clear(self.hits())
+        if best is not None:
+            self.take_matter(best.code)
+            return True
+        return False
+
+    def has_candidates(self) -> bool:
+        return bool(self.hits())
+
+    def show_candidates(self):
+        self.data.pop("query", None)
+        best = self.all_hits()[0]
+        if not self.bookable(best.code):  # what they most likely meant takes no booking: say so
+            self.say("booking/not_bookable.j2", matter=best.name)
+        self.data["candidates"] = [[h.code, h.name, h.department] for h in self.hits()]
+        self.ask()
+
+    def picks_candidate(self) -> bool:
+        candidates = self.data.get("candidates", [])
+        n = self.number(len(candidates))
+        if n is None:
+            return False
+        self.take_matter(candidates[n - 1][0])
+        return True
+
+    def take_matter(self, code: str) -> None:
+        if code != self.data.get("code"):
+            self.data.pop("chosen", None)  # situations answered for another matter
+        self.data["code"] = code
+        for key in ("query", "candidates"):
+            self.data.pop(key, None)
+
+    def ask_matter(self):
+        query = self._query().strip()
+        code = self.data.pop("code", None)
+        self.data.pop("query", None)
+        best = self._clear(self.all_hits()) if query else None
+        if code and not self.bookable(code):
+            self.say("booking/not_bookable.j2", matter=self.services.catalog.summary(code).name)
+        elif best is not None and not self.bookable(best.code):
+            self.say("booking/not_bookable.j2", matter=best.name)
+        elif query:
+            self.say("matters/not_found.j2", query=query)
+        self.ask()
+
+    # The hall -------------------------------------------------------------------------------------
+
+    def halls(self) -> list[dict]:
+        """Halls that serve the matter, nearest first once the person shared where they are."""
+        guide = self.services.catalog.guide(self.data.get("code") or "")
+        known = self.services.catalog.halls
+        halls = [known[h] for h in (guide.halls if guide else []) if h in known]
+        here = self.data.get("location")
+        rows = [{"hall": h, "km": distance_km(here, (h.lat, h.lng)) if here else None} for h in halls]
+        if here:
+            rows.sort(key=lambda r: r["km"])
+        return rows
+
+    def shares_location(self) -> bool:
+        here = shared_location(self.incoming)
+        if here is None:
+            return False
+        self.data["location"] = here
+        return True
+
+    def _picked_hall(self):
+        halls = [r["hall"] for r in self.halls()]
+        n = self.number(len(halls))
+        if n is not None:
+            return halls[n - 1]
+        text = normalise(self.text)
+        named = [h for h in halls if len(text) >= 2 and text in normalise(h.name)]
+        return named[0] if len(named) == 1 else None
+
+    async def picks_hall_with_days(self) -> bool:
+        hall = self._picked_hall()
+        if hall is None:
+            return False
+        self.data["hall"] = hall.id
+        if not await self.load_days():
+            return False
+        if not self.data["days"]:
+            self._picked = 1
+            return False
+        return True
+
+    def hall_is_full(self) -> bool:
+        return self._picked is not None
+
+    def say_hall_full(self):
+        self.say("booking/hall_full.j2", hall=self.hall())
+        self.ask()
+
+    # Who comes -------------------------------------------------------------------------------------
+
+    async def picks_slot_someone_known(self) -> bool:
+        if not self.picks_slot():
+            return False
+        known = await self.services.bookings.remembered(self.user)
+        if not known:
+            self.data.pop("known", None)
+            return False
+        self.data["known"] = mask_applicant(known)
+        return True
+
+    async def uses_known(self) -> bool:
+        if not self.says(USE_KNOWN):
+            return False
+        known = await self.services.bookings.remembered(self.user)
+        if not known:
+            return False
+        self.data["applicant"] = self.services.bookings.seal(self.user, known)
+        self.data["remember"] = True
+        return True
+
+    def someone_else(self) -> bool:
+        if self.says(SOMEONE_ELSE):
+            self.data.pop("applicant", None)
+            return True
+        return False
+
+    def applicant(self) -> dict:
+        return self.services.bookings.unseal(self.user, self.data.get("applicant")) or {}
+
+    def keep(self, **fields: str) -> None:
+        self.data["applicant"] = self.services.bookings.seal(self.user, {**self.applicant(), **fields})
+
+    def masked_applicant(self) -> dict | None:
+        applicant = self.applicant()
+        return mask_applicant(applicant) if applicant.keys() >= {"name", "id_number", "phone"} else None
+
+    def valid_name(self) -> bool:
+        name = re.sub(r"\s+", " ", self.text.strip())
+        if not _NAME.fullmatch(name):
+            return False
+        self.keep(name=name)
+        return True
+
+    def explain_name(self):
+        self.say("booking/bad_name.j2")
+
+    def valid_id(self) -> bool:
+        value = re.sub(r"[\s-]", "", normalise(self.text)).upper()
+        if not valid_id_number(value):
+            return False
+        self.keep(id_number=value)
+        return True
+
+    def explain_id(self):
+        value = re.sub(r"[\s-]", "", normalise(self.text))
+        self.say("booking/bad_id.j2", length=len(value), digits=value.isascii() and value[:17].isdigit())
+
+    def valid_phone(self) -> bool:
+        value = re.sub(r"[\s-]", "", normalise(self.text))
+        if value.startswith("+86"):
+            value = value[3:]
+        if not _PHONE.fullmatch(value):
+            return False
+        self.keep(phone=value)
+        return True
+
+    def explain_phone(self):
+        self.say("booking/bad_phone.j2")
+
+    def answers_consent(self) -> bool:
+        if self.says(REMEMBER):
+            self.data["remember"] = True
+        elif self.says(DONT_REMEMBER):
+            self.data["remember"] = False
+        else:
+            return False
+        return True
+
+    # The summary and the booking ------------------------------------------------------------------------
+
+    def show_summary(self):
+        # A new draft for every summary: its id is the platform's Idempotency-Key, the same for
+        # every repeat of this confirmation and different for any changed one.
+        self.data["draft"] = secrets.token_hex(12)
+        self.ask()
+
+    def applicant_lost(self) -> bool:
+        """What was typed can no longer be read (the data key changed meanwhile): ask again."""
+        return self.confirms() and self.masked_applicant() is None
+
+    def say_applicant_lost(self):
+        self.say("booking/applicant_lost.j2")
+        self.ask()
+
+    async def submit(self) -> Appointment:
+        applicant = self.applicant()
+        request = AppointmentRequest(
+            matter_code=self.data["code"], hall_id=self.data["hall"], date=date.fromisoformat(self.data["day"]),
+            start=self.data["start"], applicant=Applicant(**applicant),
+        )
+        appointment = await self.services.bookings.book(self.user, request, f"chat-{self.data['draft']}", self.hall())
+        if self.data.get("remember"):
+            await self.services.bookings.remember(self.user, applicant)
+        else:
+            await self.services.bookings.forget(self.user)
+        return appointment
+
+    async def id_was_refused(self) -> bool:
+        error = await self.refusal()
+        return error is not None and error.code == ErrorCode.invalid_id_number
+
+    def show_success(self):
+        appointment: Appointment = self._outcome
+        guide = self.services.catalog.guide(appointment.matter_code)
+        known = self.data.get("chosen")  # None: the person's situation was not asked
+        chosen = set(known or [])
+        materials = materials_for(guide, chosen) if guide else []
+        situations = [s.name for s in guide.situations if s.code in chosen] if guide else []
+        partial = bool(guide) and known is None and any(m.required == "situational" for m in guide.materials)
+        self.say("booking/success.j2", appointment=appointment, day=day_text(appointment.date), hall=self.hall(),
+                 materials=materials, situations=situations, partial=partial)
+        self.start("menu", **{JUST_BOOKED: True})  # a second tap on 确认 is then told it is done, not searched
+
+
+def mask_applicant(applicant: dict) -> dict:
+    return {"name": mask_name(applicant["name"]), "id_number": mask_id_number(applicant["id_number"]), "phone": mask_phone(applicant["phone"])}
