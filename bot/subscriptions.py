@@ -1,21 +1,67 @@
-"""Who hears about a case: people subscribed to it, and people bound to its enterprise.
-
-STUB with the interface the notifier uses; [Progress & notifications] fills in the rest
-(verified cases remembered per user, lockout of wrong second factors, subscribe / unsubscribe,
-enterprise binding with verification).
+"""Who may see a case and who hears about it: cases a person verified (remembered, so 查进度
+does not ask again), the lockout of wrong second factors, case subscriptions, and enterprise
+bindings. The notifier asks `recipients` who should hear about a case.
 
 Redis layout (see bot.keys): `sub:case:{case_no}` SET of openids, `sub:user:{openid}` SET of
-case numbers; `ent:binders:{credit_code}` SET of openids, `ent:user:{openid}` SET of codes.
+case numbers; `ent:binders:{credit_code}` SET of openids, `ent:user:{openid}` SET of codes,
+`ent:names` HASH code -> name; `prog:cases:{openid}` HASH case_no -> JSON {matter name, sealed
+second factor}; `prog:fail:{openid}:{case_no}` counter of wrong second factors with a TTL.
+
+The two sets of a subscription or binding live in different hash slots (the case's and the
+person's), so they are written by one pipeline without MULTI; every write is idempotent, so
+a crash between the two is mended by the next subscribe or unsubscribe.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from bot.broadcasts import Audiences
+
+# INCR the failure counter; the first failure starts the window, the one that reaches the limit
+# turns the window into the lock. Returns {failures, seconds locked (0 = not locked)}.
+_FAIL = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local limit = tonumber(ARGV[2])
+if n < limit then return {n, 0} end
+if n == limit then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return {n, redis.call('TTL', KEYS[1])}
+"""
+
+
+class Added(str, Enum):
+    added = "added"
+    already = "already"
+    full = "full"  # the person has as many as the settings allow
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedCase:
+    """A case this person opened with its second factor; the factor lets us look it up again."""
+
+    case_no: str
+    matter_name: str
+    phone_last4: str | None = None
+    id_number: str | None = None
 
 
 class Subscriptions:
-    def __init__(self, redis: Any, keys: Any):
-        self.redis, self.keys = redis, keys
+    def __init__(self, redis: Any, keys: Any, settings: Any = None):
+        self.redis, self.keys, self.settings = redis, keys, settings
+        self._box = Fernet(_derive_key(settings))
+        self._fail = redis.register_script(_FAIL)
+        self.audiences = Audiences(redis, keys)  # broadcast audiences: matter/department subscribers, industries
 
     async def recipients(self, case_no: str, credit_code: str | None) -> dict[str, str]:
         """Everyone who should hear about this case: openid -> why ("case" or "enterprise")."""
@@ -27,6 +73,138 @@ class Subscriptions:
             async for user in self.redis.sscan_iter(self.keys.case_subscribers(case_no)):
                 found[_s(user)] = "case"
         return found
+
+    # Verified cases ------------------------------------------------------------------------
+
+    async def verified(self, user: str) -> dict[str, VerifiedCase]:
+        """The cases this person verified, newest first; entries that no longer open are dropped."""
+        raw = await self.redis.hgetall(self.keys.verified_cases(user))
+        found = []
+        for case_no, value in raw.items():
+            case = self._open(_s(case_no), value)
+            if case is not None:
+                found.append(case)
+        found.sort(key=lambda c: c[1], reverse=True)
+        return {c.case_no: c for c, _ in found}
+
+    async def remember(self, user: str, case_no: str, matter_name: str, *, phone_last4: str | None = None, id_number: str | None = None) -> None:
+        factor = json.dumps({"phone_last4": phone_last4, "id_number": id_number}).encode()
+        value = json.dumps({"matter_name": matter_name, "at": time.time(), "factor": self._box.encrypt(factor).decode()}, ensure_ascii=False)
+        key = self.keys.verified_cases(user)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, case_no, value).expire(key, self._setting("verified_case_days", 180) * 86400)
+            await pipe.execute()
+
+    async def forget(self, user: str, case_no: str) -> None:
+        await self.redis.hdel(self.keys.verified_cases(user), case_no)
+
+    def _open(self, case_no: str, value: bytes | str) -> tuple[VerifiedCase, float] | None:
+        try:
+            record = json.loads(value)
+            token = record["factor"].encode()
+            factor = json.loads(self._box.decrypt(token))
+            stamp = float(record.get("at", 0))
+        except (InvalidToken, ValueError, KeyError, TypeError):
+            return None  # sealed under another key (the secret changed): the person is asked again
+        return VerifiedCase(case_no, str(record.get("matter_name", "")), factor.get("phone_last4"), factor.get("id_number")), stamp
+
+    # Wrong second factors ------------------------------------------------------------------
+
+    async def locked_for(self, user: str, case_no: str) -> int:
+        """Seconds this case number stays locked for this person (0: not locked)."""
+        key = self.keys.factor_failures(user, case_no)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            failures, ttl = await pipe.get(key).ttl(key).execute()
+        return max(int(ttl), 1) if failures and int(failures) >= self._setting("progress_max_failures", 5) else 0
+
+    async def failed(self, user: str, case_no: str) -> tuple[int, int]:
+        """Count a wrong second factor, in one round trip: (failures so far, seconds locked)."""
+        failures, locked = await self._fail(
+            keys=[self.keys.factor_failures(user, case_no)],
+            args=[self._setting("progress_failure_window_seconds", 600), self._setting("progress_max_failures", 5),
+                  self._setting("progress_lock_seconds", 1800)],
+        )
+        return int(failures), int(locked)
+
+    async def succeeded(self, user: str, case_no: str) -> None:
+        await self.redis.delete(self.keys.factor_failures(user, case_no))
+
+    # Case subscriptions ----------------------------------------------------------------------
+
+    async def subscribe(self, user: str, case_no: str) -> Added:
+        mine = self.keys.user_subscriptions(user)
+        if await self.redis.sismember(mine, case_no):
+            return Added.already
+        if await self.redis.scard(mine) >= self._setting("max_subscriptions", 50):
+            return Added.full
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(self.keys.case_subscribers(case_no), user).sadd(mine, case_no)
+            await pipe.execute()
+        return Added.added
+
+    async def unsubscribe(self, user: str, case_no: str) -> bool:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            removed, _ = await pipe.srem(self.keys.user_subscriptions(user), case_no).srem(self.keys.case_subscribers(case_no), user).execute()
+        return bool(removed)
+
+    async def subscribed(self, user: str) -> list[str]:
+        return sorted(_s(c) for c in await self.redis.smembers(self.keys.user_subscriptions(user)))
+
+    async def is_subscribed(self, user: str, case_no: str) -> bool:
+        return bool(await self.redis.sismember(self.keys.user_subscriptions(user), case_no))
+
+    # Policy notices of a matter and its department (staff broadcasts) ------------------------
+
+    async def follow_matter(self, user: str, matter_code: str, department: str | None) -> None:
+        await self.audiences.subscribe(user, matter_code=matter_code, department=department)
+
+    async def unfollow_matter(self, user: str, matter_code: str, department: str | None) -> None:
+        await self.audiences.unsubscribe(user, matter_code=matter_code, department=department)
+
+    # Enterprise bindings -----------------------------------------------------------------------
+
+    async def bind(self, user: str, credit_code: str, name: str, industry: str | None = None) -> Added:
+        mine = self.keys.user_enterprises(user)
+        if await self.redis.sismember(mine, credit_code):
+            return Added.already
+        if await self.redis.scard(mine) >= self._setting("max_enterprises", 10):
+            return Added.full
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self.keys.enterprise_names(), credit_code, name)
+            pipe.sadd(self.keys.enterprise_binders(credit_code), user).sadd(mine, credit_code)
+            await pipe.execute()
+        if industry:  # broadcasts to bound enterprises of an industry find it there
+            await self.audiences.note_industry(credit_code, industry)
+        return Added.added
+
+    async def unbind(self, user: str, credit_code: str) -> bool:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            removed, _ = await pipe.srem(self.keys.user_enterprises(user), credit_code).srem(self.keys.enterprise_binders(credit_code), user).execute()
+        return bool(removed)
+
+    async def is_bound(self, user: str, credit_code: str) -> bool:
+        return bool(await self.redis.sismember(self.keys.user_enterprises(user), credit_code))
+
+    async def enterprises(self, user: str) -> list[tuple[str, str]]:
+        """(credit code, name) of every enterprise this person bound, by name."""
+        codes = sorted(_s(c) for c in await self.redis.smembers(self.keys.user_enterprises(user)))
+        if not codes:
+            return []
+        names = await self.redis.hmget(self.keys.enterprise_names(), codes)
+        return sorted(((code, _s(name) if name else code) for code, name in zip(codes, names)), key=lambda e: e[1])
+
+    def _setting(self, name: str, default: int) -> int:
+        return int(getattr(self.settings, name, default))
+
+
+def _derive_key(settings: Any) -> bytes:
+    """The key that seals remembered second factors (ID numbers are personal data), derived from
+    the platform secret every deployment has; without one (a bare test setup) a key for this
+    process only, so remembered cases are simply asked again after a restart."""
+    secret = getattr(settings, "platform_events_secret", None)
+    material = secret.get_secret_value().encode() if secret is not None and secret.get_secret_value() else secrets.token_bytes(32)
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"ywtb-bot remembered case factors").derive(material)
+    return base64.urlsafe_b64encode(key)
 
 
 def _s(value: bytes | str) -> str:

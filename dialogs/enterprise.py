@@ -1,0 +1,179 @@
+"""企业绑定: bind a 统一社会信用代码 after the platform confirms, with a code texted to the
+enterprise's registered contact phone, that this person speaks for it. From then on they hear
+about every case of that enterprise. Several people may bind one enterprise; 解绑 is in
+dialogs/subscriptions.py.
+
+```
+code   --text: a valid credit code--> verify   (the platform texts a 6-digit code to the contact)
+verify --text: the right code--> (bound, done)
+verify --text: a wrong code--> verify          (the platform voids it after 5 wrong ones or 10 minutes)
+verify --重新发送--> verify
+```
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from dialogs.engine import Dialog, T, normalise
+from integrations.platform.client import PlatformError, PlatformUnavailable
+from integrations.platform.identifiers import valid_credit_code
+from integrations.platform.models import ErrorCode
+
+RESEND = frozenset({"重新发送", "重发", "再发一次", "没收到", "重新获取"})
+
+STATES = ["code", "verify"]
+TRANSITIONS = [
+    #  trigger  source    dest      when               then
+    T("start", "*",      "code",   None,              "ask"),
+    T("text",  "code",   "code",   "code_malformed",  "say_code_format"),
+    T("text",  "code",   "code",   "already_bound",   "say_already_bound"),
+    T("text",  "code",   "verify", "code_sent",       "ask"),
+    T("text",  "code",   "code",   "send_refused",    "say_send_refused"),
+    T("text",  "verify", "verify", "asks_resend",     "resend"),
+    T("text",  "verify", "verify", "answer_malformed", "say_answer_format"),
+    T("text",  "verify", "verify", "answer_right",    "bind"),
+    T("text",  "verify", "verify", "answer_wrong",    "say_wrong"),
+    T("text",  "verify", "verify", "answer_void",     "say_void"),
+    T("text",  "verify", "verify", "answer_trouble",  "say_busy"),
+]
+
+
+def parse_credit_code(text: str) -> str | None:
+    """An 18-character code with a valid check character, or None."""
+    folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text)).upper()
+    return folded if valid_credit_code(folded) else None
+
+
+class EnterpriseBinding(Dialog):
+    name = "enterprise"
+    title = "企业绑定"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    PROMPTS = {"code": "subscriptions/ask_credit_code.j2", "verify": "subscriptions/ask_sms_code.j2"}
+
+    __slots__ = ("_sent", "_checked", "_enterprise")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sent: str | None = None
+        self._checked: str | None = None
+        self._enterprise = None
+
+    def prompt_context(self):
+        return {"data": self.data}
+
+    # The credit code ------------------------------------------------------------------------
+
+    def code_malformed(self) -> bool:
+        return parse_credit_code(self.text) is None
+
+    async def already_bound(self) -> bool:
+        return await self.services.subscriptions.is_bound(self.incoming.user, parse_credit_code(self.text))
+
+    async def _send(self, credit_code: str) -> str:
+        """Have the platform text a code; "sent", "unknown", "refused", "busy" or "down"."""
+        if self._sent is None:
+            try:
+                verification = await self.services.platform.start_enterprise_verification(credit_code)
+            except PlatformUnavailable:
+                self._sent = "down"
+            except PlatformError as exc:
+                self._sent = {ErrorCode.not_found: "unknown", ErrorCode.too_many_requests: "busy"}.get(exc.code, "refused")
+            else:
+                self.data.update(credit_code=credit_code, verification=verification.id, contact=verification.contact_masked,
+                                 attempts=verification.attempts, wrong=0)
+                self._sent = "sent"
+        return self._sent
+
+    async def code_sent(self) -> bool:
+        return await self._send(parse_credit_code(self.text)) == "sent"
+
+    async def send_refused(self) -> bool:
+        return await self._send(parse_credit_code(self.text)) != "sent"
+
+    def say_code_format(self):
+        self.say("subscriptions/credit_code_format.j2")
+        self.ask()
+
+    def say_already_bound(self):
+        self.say("subscriptions/already_bound.j2")
+        self.finish()
+
+    def say_send_refused(self):
+        self.say("subscriptions/send_refused.j2", why=self._sent)
+        self.ask()
+
+    # The code from the text message ------------------------------------------------------------
+
+    def asks_resend(self) -> bool:
+        return normalise(self.text) in RESEND
+
+    async def resend(self):
+        outcome = await self._send(self.data["credit_code"])
+        if outcome != "sent":
+            self.say("subscriptions/send_refused.j2", why=outcome)
+        self.ask()
+
+    def answer_malformed(self) -> bool:
+        return re.fullmatch(r"\d{6}", unicodedata.normalize("NFKC", self.text).strip()) is None
+
+    async def _check(self) -> str:
+        """"right", "wrong", "void" (expired or used up) or "down"."""
+        if self._checked is None:
+            code = unicodedata.normalize("NFKC", self.text).strip()
+            try:
+                self._enterprise = await self.services.platform.check_enterprise_verification(self.data["credit_code"], self.data["verification"], code)
+            except PlatformUnavailable:
+                self._checked = "down"
+            except PlatformError as exc:
+                if exc.code == ErrorCode.verification_failed:
+                    self.data["wrong"] = self.data.get("wrong", 0) + 1
+                    self._checked = "wrong" if self.data["wrong"] < self.data.get("attempts", 5) else "void"
+                else:
+                    self._checked = "void"
+            else:
+                self._checked = "right"
+        return self._checked
+
+    async def answer_right(self) -> bool:
+        return await self._check() == "right"
+
+    async def answer_wrong(self) -> bool:
+        return await self._check() == "wrong"
+
+    async def answer_void(self) -> bool:
+        return await self._check() == "void"
+
+    async def answer_trouble(self) -> bool:
+        return await self._check() == "down"
+
+    def say_answer_format(self):
+        self.say("subscriptions/sms_code_format.j2")
+        self.ask()
+
+    def say_wrong(self):
+        self.say("subscriptions/wrong_sms_code.j2", left=self.data.get("attempts", 5) - self.data.get("wrong", 0))
+        self.ask()
+
+    def say_void(self):
+        self.say("subscriptions/sms_code_void.j2")
+
+    def say_busy(self):
+        self.say("progress/busy.j2")
+        self.ask()
+
+    async def bind(self):
+        enterprise = self._enterprise
+        added = await self.services.subscriptions.bind(self.incoming.user, enterprise.credit_code, enterprise.name,
+                                                       industry=enterprise.industry)
+        cases = None
+        try:
+            cases = await self.services.platform.enterprise_cases(enterprise.credit_code)
+        except (PlatformError, PlatformUnavailable):
+            pass  # the count is a courtesy; the binding stands
+        open_cases = None if cases is None else sum(1 for c in cases if c.result is None)
+        self.say("subscriptions/bound.j2", added=added.value, enterprise=enterprise.name, total=None if cases is None else len(cases),
+                 open_cases=open_cases, limit=getattr(self.services.settings, "max_enterprises", 10))
+        self.finish()

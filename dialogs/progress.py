@@ -1,0 +1,366 @@
+"""Case progress (查进度): case number, a second factor, and a timeline card in plain words;
+then 订阅 / 退订 for that case.
+
+```
+number   --text: a case number--> factor           (or straight to shown when verified before)
+choosing --text: the number of a case verified before--> shown
+factor   --text: last 4 digits of the phone, or the ID number--> shown
+factor   --text: wrong factor--> factor             (the 5th in 10 minutes locks that number)
+shown    --订阅 / 退订 / 刷新--> shown
+any      --text: another case number--> factor | shown
+```
+
+A wrong factor and a case that does not exist get the same answer. Verified cases are
+remembered per person (bot.subscriptions), so the next 查进度 goes straight to the card.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dialogs.engine import Dialog, T, normalise
+from integrations.platform.client import PlatformError, PlatformUnavailable
+from integrations.platform.identifiers import valid_id_number
+from integrations.platform.models import Case, ErrorCode
+
+TZ = ZoneInfo("Asia/Shanghai")
+DEFAULT_CASE_PATTERN = "(?=[0-9A-Z]*[0-9]{8})[0-9A-Z]{19,40}"
+MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
+
+SUBSCRIBE = frozenset({"订阅", "订阅进度", "订阅这个", "关注", "提醒我", "通知我"})
+UNSUBSCRIBE = frozenset({"退订", "取消订阅", "不用通知了", "不要通知"})
+REFRESH = frozenset({"刷新", "再查一次", "重新查询", "最新进度", "2"})
+
+STATES = ["number", "choosing", "factor", "shown"]
+ANY = STATES
+ASKING = ["number", "choosing", "factor"]
+TRANSITIONS = [
+    #  trigger  source      dest        when                     then
+    # A case number carried in (typed anywhere), else the cases this person verified before.
+    T("start", "*",        "shown",    "carried_opens",         "show_case"),
+    T("start", "*",        "number",   "carried_locked",        "say_locked"),
+    T("start", "*",        "number",   "carried_trouble",       "say_busy"),
+    T("start", "*",        "factor",   "carried_number",        "ask"),
+    T("start", "*",        "shown",    "only_verified_opens",   "show_case"),
+    T("start", "*",        "choosing", "has_verified",          "ask"),
+    T("start", "*",        "number",   None,                    "ask"),
+    # A case number typed in any state.
+    T("text",  ANY,        "shown",    "typed_opens",           "show_case"),
+    T("text",  ANY,        "number",   "typed_locked",          "say_locked"),
+    T("text",  ANY,        "number",   "typed_trouble",         "say_busy"),
+    T("text",  ANY,        "factor",   "typed_number",          "ask"),
+    # One of the cases verified before.
+    T("text",  "choosing", "shown",    "picked_opens",          "show_case"),
+    T("text",  "choosing", "choosing", "picked_trouble",        "say_busy"),
+    T("text",  "choosing", "number",   "picked_locked",         "say_locked"),
+    T("text",  "choosing", "factor",   "picked_needs_factor",   "ask"),
+    # The second factor.
+    T("text",  "factor",   "factor",   "factor_malformed",      "say_factor_format"),
+    T("text",  "factor",   "shown",    "factor_opens",          "show_case"),
+    T("text",  "factor",   "number",   "factor_locks",          "say_locked"),
+    T("text",  "factor",   "factor",   "factor_wrong",          "say_wrong"),
+    T("text",  "factor",   "factor",   "factor_trouble",        "say_busy"),
+    # After the card.
+    T("text",  "shown",    "shown",    "asks_subscribe",        "subscribe"),
+    T("text",  "shown",    "shown",    "asks_unsubscribe",      "unsubscribe"),
+    T("text",  "shown",    "shown",    "refresh_opens",         "show_case"),
+    T("text",  "shown",    "shown",    "refresh_trouble",       "say_busy"),
+    T("text",  "shown",    "factor",   "refresh_needs_factor",  "ask"),
+    T("text",  ASKING,     "number",   "names_subscribe",       "open_subscriptions"),
+    T("text",  ASKING,     "number",   "asks_unsubscribe",      "open_unsubscribe"),
+]
+
+
+# Recognising what people type --------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _case_regex(pattern: str) -> re.Pattern:
+    return re.compile(rf"(?<![0-9A-Z])(?:{pattern})(?![0-9A-Z])")
+
+
+def find_case_number(text: str, settings: Any = None) -> str | None:
+    """A case number in what someone typed (full-width digits, spaces and dashes allowed)."""
+    if len(text) > 120:
+        return None
+    folded = re.sub(r"[\s\-－—]", "", unicodedata.normalize("NFKC", text)).upper()
+    pattern = getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN
+    match = _case_regex(pattern).search(folded)
+    return match.group(0) if match else None
+
+
+def parse_factor(text: str) -> dict[str, str] | None:
+    """{"phone_last4": ...} or {"id_number": ...}; a full phone number gives its last 4 digits."""
+    folded = re.sub(r"\s", "", unicodedata.normalize("NFKC", text)).upper()
+    if re.fullmatch(r"\d{4}", folded):
+        return {"phone_last4": folded}
+    if re.fullmatch(r"1[3-9]\d{9}", folded):
+        return {"phone_last4": folded[-4:]}
+    if re.fullmatch(r"\d{17}[\dX]", folded) and valid_id_number(folded):
+        return {"id_number": folded}
+    return None
+
+
+# Working days ---------------------------------------------------------------------------------
+
+
+def working_days_left(today: date, promised: date, holidays=(), makeup_workdays=()) -> int:
+    """Working days after today up to and including the promised date; negative when overdue."""
+    off, on = set(holidays), set(makeup_workdays)
+
+    def working(day: date) -> bool:
+        return day in on or (day.weekday() < 5 and day not in off)
+
+    if promised >= today:
+        return sum(1 for i in range(1, (promised - today).days + 1) if working(today + timedelta(days=i)))
+    return -sum(1 for i in range(1, (today - promised).days + 1) if working(promised + timedelta(days=i)))
+
+
+def case_view(case: Case, settings: Any = None, today: date | None = None) -> dict[str, Any]:
+    """What the card template needs, with times in Beijing time and the days left counted."""
+    today = today or datetime.now(TZ).date()
+    days_left = None
+    if case.promised_date is not None and case.result is None:
+        days_left = working_days_left(today, case.promised_date, getattr(settings, "holidays", ()), getattr(settings, "makeup_workdays", ()))
+    steps = [
+        {"when": s.at.astimezone(TZ).strftime("%m-%d %H:%M"), "name": s.name, "department": s.department, "note": s.note}
+        for s in case.timeline
+    ]
+    return {"case": case, "state": case.state.value, "steps": steps[-MAX_STEPS:], "earlier": max(0, len(steps) - MAX_STEPS), "days_left": days_left}
+
+
+# The dialog -------------------------------------------------------------------------------------
+
+
+class Progress(Dialog):
+    name = "progress"
+    title = "查办件进度"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    PROMPTS = {
+        "number": "progress/ask_number.j2",
+        "choosing": "progress/choose.j2",
+        "factor": "progress/ask_factor.j2",
+        "shown": "progress/follow_ups.j2",
+    }
+    #: Words this dialog understands itself, before they mean anything globally.
+    OWN_WORDS = SUBSCRIBE | UNSUBSCRIBE
+
+    __slots__ = ("_tried", "_case", "_locked", "_failures", "_listed")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._tried: dict[tuple, str] = {}
+        self._case: Case | None = None
+        self._locked = 0
+        self._failures = 0
+        self._listed = False
+
+    def prompt_context(self):
+        return {"data": self.data, "choices": self.data.get("choices", [])}
+
+    @property
+    def _store(self):
+        return self.services.subscriptions
+
+    @property
+    def _user(self) -> str:
+        return self.incoming.user
+
+    # Opening a case --------------------------------------------------------------------------
+
+    async def _open(self, case_no: str | None, factor: dict[str, str] | None = None) -> str:
+        """Try to open a case, once per turn for the same input: "ok", "locked", "down",
+        "wrong" (a wrong factor, counted), "needs_factor" (never verified, or no longer opens
+        with the remembered factor), or "none" (no case number)."""
+        if not case_no:
+            return "none"
+        attempt = (case_no, tuple(sorted((factor or {}).items())))
+        if attempt not in self._tried:
+            self._tried[attempt] = await self._try(case_no, factor)
+        return self._tried[attempt]
+
+    async def _try(self, case_no: str, factor: dict[str, str] | None) -> str:
+        self.data["case_no"] = case_no
+        self._locked = await self._store.locked_for(self._user, case_no)
+        if self._locked:
+            return "locked"
+        remembered = None
+        if factor is None:
+            remembered = (await self._store.verified(self._user)).get(case_no)
+            if remembered is None:
+                return "needs_factor"
+            factor = {k: v for k, v in (("phone_last4", remembered.phone_last4), ("id_number", remembered.id_number)) if v}
+        try:
+            case = await self.services.platform.case(case_no, **factor)
+        except PlatformUnavailable:
+            return "down"
+        except PlatformError as exc:
+            if exc.code not in (ErrorCode.case_not_verified, ErrorCode.not_found, ErrorCode.invalid_request):
+                return "down"
+            if remembered is not None:
+                await self._store.forget(self._user, case_no)
+                return "needs_factor"
+            self._failures, self._locked = await self._store.failed(self._user, case_no)
+            return "locked" if self._locked else "wrong"
+        self._case = case
+        if remembered is None:
+            await self._store.remember(self._user, case_no, case.matter_name, **factor)
+            await self._store.succeeded(self._user, case_no)
+        return "ok"
+
+    # On start: a carried case number, or the cases verified before.
+    async def carried_opens(self) -> bool:
+        return await self._open(self.data.get("case_no")) == "ok"
+
+    async def carried_locked(self) -> bool:
+        return await self._open(self.data.get("case_no")) == "locked"
+
+    async def carried_trouble(self) -> bool:
+        return await self._open(self.data.get("case_no")) == "down"
+
+    def carried_number(self) -> bool:
+        return bool(self.data.get("case_no"))
+
+    async def _verified(self) -> dict:
+        if not self._listed:
+            verified = await self._store.verified(self._user)
+            self.data["choices"] = [[c.case_no, c.matter_name] for c in verified.values()]
+            self._listed = True
+        return self.data["choices"]
+
+    async def only_verified_opens(self) -> bool:
+        choices = await self._verified()
+        return len(choices) == 1 and await self._open(choices[0][0]) == "ok"
+
+    async def has_verified(self) -> bool:
+        return bool(await self._verified())
+
+    # A case number typed.
+    def _typed(self) -> str | None:
+        return find_case_number(self.text, self.services.settings)
+
+    async def typed_opens(self) -> bool:
+        return await self._open(self._typed()) == "ok"
+
+    async def typed_locked(self) -> bool:
+        return await self._open(self._typed()) == "locked"
+
+    async def typed_trouble(self) -> bool:
+        return await self._open(self._typed()) == "down"
+
+    def typed_number(self) -> bool:
+        return self._typed() is not None
+
+    # One of the cases verified before, by its number in the list.
+    def _picked(self) -> str | None:
+        text = normalise(self.text)
+        choices = self.data.get("choices", [])
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(choices):
+            return choices[int(text) - 1][0]
+        return None
+
+    async def picked_opens(self) -> bool:
+        return await self._open(self._picked()) == "ok"
+
+    async def picked_trouble(self) -> bool:
+        return await self._open(self._picked()) == "down"
+
+    async def picked_locked(self) -> bool:
+        return await self._open(self._picked()) == "locked"
+
+    async def picked_needs_factor(self) -> bool:
+        return await self._open(self._picked()) == "needs_factor"
+
+    # The second factor.
+    def factor_malformed(self) -> bool:
+        return parse_factor(self.text) is None
+
+    async def factor_opens(self) -> bool:
+        return await self._open(self.data.get("case_no"), parse_factor(self.text)) == "ok"
+
+    async def factor_locks(self) -> bool:
+        return await self._open(self.data.get("case_no"), parse_factor(self.text)) == "locked"
+
+    async def factor_wrong(self) -> bool:
+        return await self._open(self.data.get("case_no"), parse_factor(self.text)) == "wrong"
+
+    async def factor_trouble(self) -> bool:
+        return await self._open(self.data.get("case_no"), parse_factor(self.text)) == "down"
+
+    # Looking again at the case on the card.
+    async def _refresh(self) -> str:
+        return await self._open(self.data.get("case_no")) if normalise(self.text) in REFRESH else "none"
+
+    async def refresh_opens(self) -> bool:
+        return await self._refresh() == "ok"
+
+    async def refresh_trouble(self) -> bool:
+        return await self._refresh() == "down"
+
+    async def refresh_needs_factor(self) -> bool:
+        return await self._refresh() == "needs_factor"
+
+    # Answers ------------------------------------------------------------------------------------
+
+    async def show_case(self):
+        case = self._case
+        self.data.pop("choices", None)
+        self.data["subscribed"] = await self._store.is_subscribed(self._user, case.case_no)
+        self.say("progress/card.j2", **case_view(case, self.services.settings))
+        self.ask()
+
+    def say_locked(self):
+        self.data.pop("case_no", None)
+        self.say("progress/locked.j2", minutes=max(1, -(-self._locked // 60)))
+        self.ask()
+
+    def say_wrong(self):
+        left = int(getattr(self.services.settings, "progress_max_failures", 5)) - self._failures
+        self.say("progress/wrong.j2", left=left)
+        self.ask()
+
+    def say_factor_format(self):
+        self.say("progress/factor_format.j2")
+        self.ask()
+
+    def say_busy(self):
+        self.say("progress/busy.j2")
+        self.ask()
+
+    # 订阅 / 退订 ------------------------------------------------------------------------------------
+
+    def asks_subscribe(self) -> bool:
+        """On the card "1" subscribes too (the follow-ups list it)."""
+        text = normalise(self.text)
+        return text in SUBSCRIBE or (text == "1" and not self.data.get("subscribed"))
+
+    def names_subscribe(self) -> bool:
+        return normalise(self.text) in SUBSCRIBE
+
+    def asks_unsubscribe(self) -> bool:
+        return normalise(self.text) in UNSUBSCRIBE
+
+    async def subscribe(self):
+        case_no = self.data["case_no"]
+        added = await self._store.subscribe(self._user, case_no)
+        self.data["subscribed"] = added.value != "full"
+        self.say("progress/subscribed.j2", added=added.value, case_no=case_no,
+                 limit=getattr(self.services.settings, "max_subscriptions", 50))
+
+    async def unsubscribe(self):
+        case_no = self.data["case_no"]
+        removed = await self._store.unsubscribe(self._user, case_no)
+        self.data["subscribed"] = False
+        self.say("progress/unsubscribed.j2", removed=removed, case_no=case_no)
+
+    def open_subscriptions(self):
+        self.start("subscriptions")
+
+    def open_unsubscribe(self):
+        self.start("subscriptions", mode="unsubscribe")

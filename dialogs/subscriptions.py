@@ -1,0 +1,69 @@
+"""我的订阅: the cases a person subscribed to and the enterprises they bound, and removing them
+(退订 / 解绑) by their number in the list.
+
+```
+listing --text: an item's number--> listing (removed; the list again, or done when empty)
+```
+Started with `mode`: "all" (我的订阅), "unsubscribe" (退订: cases only) or "unbind" (解绑:
+enterprises only).
+"""
+
+from __future__ import annotations
+
+from dialogs.engine import Dialog, T, normalise
+
+STATES = ["listing"]
+TRANSITIONS = [
+    #  trigger  source     dest       when           then
+    T("start", "*",       "listing", "has_items",   "ask"),
+    T("start", "*",       "listing", None,          "say_empty"),
+    T("text",  "listing", "listing", "picks_item",  "remove_item"),
+]
+
+
+class MySubscriptions(Dialog):
+    name = "subscriptions"
+    title = "我的订阅"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    PROMPTS = {"listing": "subscriptions/list.j2"}
+
+    def prompt_context(self):
+        return {"items": self.data.get("items", []), "mode": self.data.get("mode", "all")}
+
+    async def _load(self) -> list:
+        store, user, mode = self.services.subscriptions, self.incoming.user, self.data.setdefault("mode", "all")
+        items: list = []
+        if mode in ("all", "unsubscribe"):
+            verified = await store.verified(user)
+            for case_no in await store.subscribed(user):
+                known = verified.get(case_no)
+                items.append(["case", case_no, known.matter_name if known else ""])
+        if mode in ("all", "unbind"):
+            items.extend(["enterprise", code, name] for code, name in await store.enterprises(user))
+        self.data["items"] = items
+        return items
+
+    async def has_items(self) -> bool:
+        return bool(await self._load())
+
+    def say_empty(self):
+        self.say("subscriptions/empty.j2", mode=self.data.get("mode", "all"))
+        self.finish()
+
+    def picks_item(self) -> bool:
+        text = normalise(self.text)
+        return text.isascii() and text.isdigit() and 1 <= int(text) <= len(self.data.get("items", []))
+
+    async def remove_item(self):
+        kind, key, label = self.data["items"][int(normalise(self.text)) - 1]
+        store, user = self.services.subscriptions, self.incoming.user
+        if kind == "case":
+            await store.unsubscribe(user, key)
+        else:
+            await store.unbind(user, key)
+        self.say("subscriptions/removed.j2", kind=kind, key=key, label=label)
+        if await self._load():
+            self.ask()
+        else:
+            self.finish()

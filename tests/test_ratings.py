@@ -1,0 +1,147 @@
+"""好差评: a finished case's invitation answered in one reply (a word or 1-5), bad ratings asked
+what went wrong and filed as complaints, everything passed to the platform, and one reminder
+after 3 days for a case still unrated."""
+
+from __future__ import annotations
+
+import time
+
+from bot.app import SCHEDULER, SERVICES
+from bot.delivery import template_text
+from bot.ratings import reminder_job
+from tests.support import wait_for
+from tests.test_progress import advance, new_case
+
+MATTER = "个体工商户注销登记"
+
+
+async def follow(client, *users: str) -> None:
+    """The person follows the account, so WeChat accepts notices to them."""
+    assert (await client.post("/sim/wechat/_admin/followers", json={"openids": list(users)})).status == 200
+
+
+async def finished_case(client) -> str:
+    case_no = await new_case(client)
+    await advance(client, case_no, "accepted", "processing", "reviewing", "approved")
+    return case_no
+
+
+async def feedback(client, case_no: str) -> dict:
+    return await (await client.get(f"/sim/platform/_admin/cases/{case_no}/ratings")).json()
+
+
+async def messages(client, user: str) -> list[str]:
+    resp = await client.get("/sim/wechat/_admin/messages", params={"openid": user})
+    return [template_text(m["content"]["data"]) if m["kind"] == "template" else m["content"] for m in (await resp.json())["messages"]]
+
+
+async def test_one_word_answers_the_invitation_and_reaches_the_platform(chat, client, app):
+    case_no = await finished_case(client)
+    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    thanks = await chat.say("满意")
+    assert "感谢您的评价（满意）" in thanks
+    ratings = (await feedback(client, case_no))["ratings"]
+    assert [(r["level"], r["follow_up_required"]) for r in ratings] == [("satisfied", False)]
+    assert chat.user not in str(ratings)  # the platform gets a pseudonym, never the openid
+
+
+async def test_a_bare_number_at_the_menu_rates_only_when_just_invited(chat, client, app):
+    assert "感谢您的评价" not in await chat.say("1")  # no invitation: 1 is the first menu option
+    await chat.say("菜单")
+    case_no = await finished_case(client)
+    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    assert "感谢您的评价（非常满意）" in await chat.say("1")
+    assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["very_satisfied"]
+
+
+async def test_dissatisfied_asks_what_went_wrong_and_files_a_complaint(chat, client, app):
+    case_no = await finished_case(client)
+    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    question = await chat.say("4")
+    assert "不满意" in question and "哪里没做好" in question
+    filed = await chat.say("窗口让我来回跑了三趟，材料清单也没说清楚")
+    assert "投诉编号" in filed and "回访" in filed
+
+    recorded = await feedback(client, case_no)
+    assert [(r["level"], r["follow_up_required"]) for r in recorded["ratings"]] == [("dissatisfied", True)]
+    assert [c["text"] for c in recorded["complaints"]] == ["窗口让我来回跑了三趟，材料清单也没说清楚"]
+    assert recorded["complaints"][0]["rating_id"] == recorded["ratings"][0]["id"]
+
+
+async def test_skipping_the_reason_still_files_the_complaint(chat, client, app):
+    case_no = await finished_case(client)
+    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    await chat.say("非常不满意")
+    assert "投诉编号" in await chat.say("跳过")
+    recorded = await feedback(client, case_no)
+    assert recorded["ratings"][0]["level"] == "very_dissatisfied" and len(recorded["complaints"]) == 1
+
+
+async def test_one_reminder_after_three_days_if_unrated_and_no_more(chat, client, app):
+    ratings, scheduler = app[SERVICES].ratings, app[SCHEDULER]
+    await follow(client, chat.user)
+    case_no = await finished_case(client)
+    await ratings.invite(chat.user, case_no, MATTER)
+    await ratings.invite(chat.user, case_no, MATTER)  # a repeated invitation does not move the reminder
+    due = await scheduler.due_at(reminder_job(chat.user, case_no))
+    assert due is not None and abs(due - (time.time() + 3 * 86400)) < 60
+
+    scheduler.clock = lambda: time.time() + 3 * 86400 + 5
+    reminders = await wait_for(lambda: _reminders(client, chat.user))
+    assert len(reminders) == 1 and MATTER in reminders[0] and case_no in reminders[0]
+    await ratings.remind({"user": chat.user, "case_no": case_no})  # run again: sent once per case, never twice
+    assert len(await _reminders(client, chat.user)) == 1
+    assert await scheduler.due_at(reminder_job(chat.user, case_no)) is None
+
+    assert "感谢您的评价" in await chat.say("2")  # the reminder made a bare number a rating again
+
+
+async def test_a_rated_case_gets_no_reminder_and_no_second_invitation(chat, client, app):
+    ratings, scheduler = app[SERVICES].ratings, app[SCHEDULER]
+    await follow(client, chat.user)
+    case_no = await finished_case(client)
+    await ratings.invite(chat.user, case_no, MATTER)
+    await chat.say("基本满意")
+    assert await scheduler.due_at(reminder_job(chat.user, case_no)) is None
+    await ratings.remind({"user": chat.user, "case_no": case_no})
+    assert await _reminders(client, chat.user) == []
+
+    await ratings.invite(chat.user, case_no, MATTER)  # the same "done" event again
+    assert await ratings.pending(chat.user) is None
+    assert "没有待评价" in await chat.say("评价")
+
+
+async def test_the_done_notice_of_a_subscribed_case_invites_a_rating(chat, client):
+    await follow(client, chat.user)
+    case_no = await new_case(client)
+    await chat.say(case_no)
+    await chat.say("5678")
+    await chat.say("订阅")
+    await chat.say("菜单")
+    await advance(client, case_no, "accepted", "processing", "reviewing", "approved")
+
+    async def invited():
+        reply = await chat.say("评价")
+        return reply if "没有待评价" not in reply else None
+
+    question = await wait_for(invited, timeout=10)
+    assert question and case_no in question and "非常满意" in question
+    assert "感谢您的评价（满意）" in await chat.say("2")
+    assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["satisfied"]
+
+
+async def _reminders(client, user: str) -> list[str]:
+    return [m for m in await messages(client, user) if "邀请评价" in m]
+
+
+async def test_a_rating_may_be_changed_once(chat, client, app):
+    case_no = await finished_case(client)
+    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    assert "修改评价" in await chat.say("满意")
+    question = await chat.say("修改评价")
+    assert case_no in question and "非常满意" in question
+    changed = await chat.say("1")
+    assert "感谢您的评价（非常满意）" in changed and "修改评价" not in changed
+    assert "不能再改" in await chat.say("修改评价")
+    ratings = (await feedback(client, case_no))["ratings"]
+    assert [(r["level"], r["revision"]) for r in ratings] == [("satisfied", 1), ("very_satisfied", 2)]
