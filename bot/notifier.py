@@ -1,0 +1,226 @@
+"""Case notifications: the platform's events, from the Redis stream to the people who follow them.
+
+Every bot process runs a Notifier (bot.workers); together they form one consumer group on the
+events stream (`Keys.events`), so each event is read by one of them. For an event the notifier
+finds who should hear about it (the case's subscribers and the enterprise's binders, or the
+person who booked a missed appointment), renders the notice from templates/notify/, and hands
+it to bot.delivery, which sends it once per (event, person) and records the outcome. The event
+is acknowledged only when every recipient's delivery is final.
+
+Crashes: an event a worker read but did not acknowledge stays pending in the group; once idle
+for `notify_claim_idle_ms`, another worker takes it over (XAUTOCLAIM) and runs the fan-out
+again, where the delivery records skip everyone already served. While a worker is busy with a
+long fan-out it keeps renewing its claim, so a live worker is not robbed.
+
+Order: one worker handles its events one at a time, in stream order, so the steps of a case
+reach people in the order the platform announced them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from redis.exceptions import RedisError, ResponseError
+
+from bot.delivery import Delivery, Outcome, TemporaryFailure
+from bot.logs import user_ref
+from integrations.platform.models import CaseEvent, CaseEventType
+
+log = logging.getLogger(__name__)
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+#: The notice each kind of event gets.
+TEMPLATES = {
+    CaseEventType.accepted: "notify/accepted.j2",
+    CaseEventType.refused: "notify/refused.j2",
+    CaseEventType.materials_requested: "notify/materials_requested.j2",
+    CaseEventType.handed_over: "notify/handed_over.j2",
+    CaseEventType.special_procedure: "notify/special_procedure.j2",
+    CaseEventType.approved: "notify/approved.j2",
+    CaseEventType.not_approved: "notify/not_approved.j2",
+    CaseEventType.ready_for_collection: "notify/ready_for_collection.j2",
+    CaseEventType.posted: "notify/posted.j2",
+    CaseEventType.deadline_warning: "notify/deadline_warning.j2",
+    CaseEventType.appointment_no_show: "notify/no_show.j2",
+}
+
+#: Events that finish a case: the notice is followed by an invitation to rate the service (好差评).
+DONE = frozenset({CaseEventType.approved, CaseEventType.not_approved, CaseEventType.refused})
+
+#: Consumers that left nothing pending and were idle this long are removed from the group.
+FORGET_CONSUMERS_MS = 24 * 3600 * 1000
+
+
+class Notifier:
+    name = "notifier"
+
+    def __init__(self, redis: Any, keys: Any, settings: Any, delivery: Delivery, subscriptions: Any, ratings: Any = None, bookings: Any = None):
+        self.redis, self.keys, self.settings = redis, keys, settings
+        self.delivery, self.subscriptions, self.ratings, self.bookings = delivery, subscriptions, ratings, bookings
+        self.stream, self.group = keys.events(), settings.notify_group
+        self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._stopping, self._joined = False, False
+        self._reading: asyncio.Future | None = None
+        self._cursor = "0-0"
+
+    def stop(self) -> None:
+        """Finish the event in hand, then return from run()."""
+        self._stopping = True
+        if self._reading is not None:
+            self._reading.cancel()
+
+    async def run(self) -> None:
+        if self._stopping:
+            return
+        # The stream is created only on the first start: a restart after a crash must not bring
+        # back a stream that was deleted on purpose.
+        self._joined = self._joined or await self._join_group(create_stream=not self._joined)
+        while not self._stopping:
+            try:
+                entries = await self._take_over() or await self._read()
+            except ResponseError as error:
+                if not str(error).startswith(("NOGROUP", "UNBLOCKED")):
+                    raise
+                # The stream was deleted (by an operator, or a test cleaning up): join it again
+                # once events arrive, without creating it ourselves.
+                if not await self._join_group(create_stream=False):
+                    await asyncio.sleep(self.settings.notify_block_ms / 1000)
+                continue
+            for entry_id, fields in entries:
+                if self._stopping:
+                    break  # unacknowledged: taken over once idle, by us or another worker
+                await self.handle(entry_id, fields)
+
+    async def _join_group(self, create_stream: bool) -> bool:
+        """Create the group (reading from the stream's start) unless it exists; False if there is no stream."""
+        if not create_stream and not await self.redis.exists(self.stream):
+            return False
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=create_stream)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+        for consumer in await self.redis.xinfo_consumers(self.stream, self.group):
+            name = consumer["name"]
+            if consumer["pending"] == 0 and consumer["idle"] > FORGET_CONSUMERS_MS:
+                await self.redis.xgroup_delconsumer(self.stream, self.group, name)
+        return True
+
+    async def _take_over(self) -> list[tuple[bytes, dict]]:
+        """Events another worker read and never acknowledged (it died), idle long enough."""
+        answer = await self.redis.xautoclaim(
+            self.stream, self.group, self.consumer, self.settings.notify_claim_idle_ms, start_id=self._cursor, count=self.settings.notify_batch,
+        )
+        cursor, entries = answer[0], answer[1]
+        self._cursor = cursor.decode() if isinstance(cursor, bytes) else cursor
+        taken = [(entry_id, fields) for entry_id, fields in entries if entry_id is not None]
+        if taken:
+            log.info("took over %d unfinished event(s)", len(taken))
+        return taken
+
+    async def _read(self) -> list[tuple[bytes, dict]]:
+        """New events; stop() cuts the wait short (entries read but not seen stay pending, and are taken over)."""
+        self._reading = asyncio.ensure_future(self.redis.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=self.settings.notify_batch, block=self.settings.notify_block_ms,
+        ))
+        try:
+            answer = await self._reading
+        except asyncio.CancelledError:
+            if self._stopping and not asyncio.current_task().cancelling():
+                return []
+            raise
+        finally:
+            self._reading = None
+        return [entry for _, entries in answer or [] for entry in entries]
+
+    async def handle(self, entry_id: bytes, fields: dict) -> None:
+        """Notify everyone about one event, then acknowledge it."""
+        try:
+            event = CaseEvent.model_validate_json(fields[b"event"])
+        except (KeyError, TypeError, ValidationError):
+            log.error("event entry %s is not a case event; dropped", entry_id)
+            await self.redis.xack(self.stream, self.group, entry_id)
+            return
+        renew = asyncio.get_running_loop().create_task(self._keep_claim(entry_id))
+        try:
+            await self.fan_out(event)
+        finally:
+            renew.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renew
+        await self.redis.xack(self.stream, self.group, entry_id)
+
+    async def _keep_claim(self, entry_id: bytes) -> None:
+        """Reset the entry's idle time now and then, so no other worker takes over a live fan-out."""
+        every = self.settings.notify_claim_idle_ms / 3000
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.redis.xclaim(self.stream, self.group, self.consumer, 0, [entry_id], justid=True)
+            except RedisError as error:
+                log.warning("could not renew the claim on event entry %s: %s", entry_id, type(error).__name__)
+
+    async def recipients(self, event: CaseEvent) -> dict[str, str]:
+        """openid -> why they hear about it ("case", "enterprise", "appointment")."""
+        if event.type == CaseEventType.appointment_no_show:
+            owner = await self.bookings.owner_of(event.appointment_id) if self.bookings and event.appointment_id else None
+            return {owner: "appointment"} if owner else {}
+        return await self.subscriptions.recipients(event.case_no, event.credit_code)
+
+    async def _invite(self, user: str, event: CaseEvent) -> None:
+        """好差评: a finished case's notice is followed by an invitation to rate (bot.ratings)."""
+        if self.ratings is None:
+            return
+        try:
+            await self.ratings.invite(user, event.case_no, event.matter_name)
+        except Exception:
+            log.exception("rating invitation for case %s to %s failed", event.case_no, user_ref(user))
+
+    async def fan_out(self, event: CaseEvent) -> dict[str, Outcome]:
+        template = TEMPLATES.get(event.type)
+        if template is None:
+            log.error("event %s: no notice for events of type %s; nobody told", event.id, event.type.value)
+            return {}
+        recipients = await self.recipients(event)
+        keys = {user: f"{event.id}:{user}" for user in recipients}
+        finished = await self.delivery.finished(list(keys.items()))
+        todo = [user for user in recipients if (user, keys[user]) not in finished]
+        if event.type in DONE:
+            # Invitations are idempotent: one that a crash cut off after the notice went out is made now.
+            for (user, _), state in finished.items():
+                if state == "sent":
+                    await self._invite(user, event)
+        if not todo:
+            return {}
+        log.info("event %s (%s): %d recipient(s), %d already served", event.id, event.type.value, len(recipients), len(recipients) - len(todo))
+        at = event.at.astimezone(BEIJING)
+        slots = asyncio.Semaphore(self.settings.notify_concurrency)
+
+        async def one(user: str) -> Outcome:
+            context = {"event": event, "via": recipients[user], "at": f"{at.month}月{at.day}日 {at:%H:%M}"}
+            while True:
+                try:
+                    async with slots:
+                        outcome = await self.delivery.send(
+                            user, keys[user], template, context, case_no=event.case_no or None,
+                            kind="no_show" if event.type == CaseEventType.appointment_no_show else "notice",
+                        )
+                    break
+                except TemporaryFailure as failure:
+                    await asyncio.sleep(failure.retry_after)
+            if event.type in DONE and outcome != Outcome.unreachable:
+                await self._invite(user, event)
+            return outcome
+
+        async with asyncio.TaskGroup() as group:
+            tasks = {user: group.create_task(one(user)) for user in todo}
+        return {user: task.result() for user, task in tasks.items()}
