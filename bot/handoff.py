@@ -1,0 +1,633 @@
+"""The human hand-off (人工服务): a queue of citizens, agents in WeCom who take them one at a time,
+messages relayed both ways, and the bot taking over again when it ends.
+
+Who holds what:
+- The ticket HASH `handoff:{openid}` is the shared truth: number, status (waiting | note |
+  connected | ended), agent, times, the masked context agents see. Status changes are single-key
+  Lua scripts, so two agents racing to accept, or an agent ending while the idle sweep ends, have
+  exactly one winner.
+- The citizen's session says where they are in the hand-off dialog (dialogs.handoff). Their own
+  turns change it as usual; when an agent or the sweep changes it, they take the citizen's lock
+  first, exactly like a turn does, and check the ticket again under it.
+- `handoff:agent:{userid}` names the citizen an agent is talking to.
+
+Every step is in the audit log; citizens appear there only as `user_ref` (a one-way hash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from datetime import date, datetime, timedelta
+from typing import Any, Awaitable, Callable
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.audit import Audit
+from bot.keys import Keys
+from bot.logs import redact, user_ref
+from bot.settings import Settings
+from bot.staff import Staff, StaffMember
+from dialogs.engine import Session
+from dialogs.handoff import HANDOFF, Closed, Noted, Queued, Told
+from dialogs.staff import Acceptance, Relay
+from integrations.wechat.errors import NotFollowing, OutsideServiceWindow, ServiceMessageLimit, WeChatError
+
+log = logging.getLogger(__name__)
+
+WAITING, NOTE, CONNECTED, ENDED = "waiting", "note", "connected", "ended"
+ENDED_TTL = 86400  # an ended ticket is kept this long: the citizen's rating refers to it
+CONTEXT_LINES = 8  # masked lines of context kept on a ticket
+QUEUE_LIMIT = 50  # entries `queue()` lists
+
+# KEYS: ticket. ARGV: agent, agent name, now, number ('' = any), ttl.
+# Takes a waiting citizen (or a left message) for one agent; anyone else gets who took it.
+CLAIM = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if (status == 'waiting' or status == 'note') and (ARGV[4] == '' or redis.call('HGET', KEYS[1], 'number') == ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'status', 'connected', 'agent', ARGV[1], 'agent_name', ARGV[2], 'accepted', ARGV[3], 'last', ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  return {1, status, ''}
+end
+return {0, status or '', redis.call('HGET', KEYS[1], 'agent_name') or ''}
+"""
+
+# KEYS: ticket. ARGV: statuses it may leave (space separated), new status, why, now, ttl,
+# agent it must have ('' = any), idle cutoff ('' = none: only if `last` is not after it).
+# Returns {1, old status, agent, number} when it moved, {0, status, last} when not.
+MOVE = """
+local t = redis.call('HMGET', KEYS[1], 'status', 'agent', 'last', 'number')
+if not t[1] or not string.find(' ' .. ARGV[1] .. ' ', ' ' .. t[1] .. ' ', 1, true) then return {0, t[1] or '', t[3] or ''} end
+if ARGV[6] ~= '' and t[2] ~= ARGV[6] then return {0, t[1], t[3] or ''} end
+if ARGV[7] ~= '' and tonumber(t[3] or '0') > tonumber(ARGV[7]) then return {0, t[1], t[3] or ''} end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'moved_by', ARGV[3], 'moved', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return {1, t[1], t[2] or '', t[4] or ''}
+"""
+
+# KEYS: lock, session, trace. ARGV: token, session json ('' forgets it), ttl, trace ('' = none), trace ttl.
+SAVE_SESSION = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[2], KEYS[3]) else
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+  if ARGV[4] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+KEEP = object()  # what a session change returns to leave the session as it is
+
+_UNREACHABLE = {OutsideServiceWindow: "window", ServiceMessageLimit: "limit", NotFollowing: "unfollowed"}
+_WEEKDAYS = "一二三四五六日"
+
+
+class Hours:
+    """When agents work: ISO weekdays and daily periods in one time zone; holidays are off and
+    makeup workdays (调休) on, from the settings the rest of the bot uses."""
+
+    def __init__(self, settings: Settings):
+        self.tz = ZoneInfo(settings.handoff_timezone)
+        self.weekdays = frozenset(settings.handoff_weekdays)
+        self.periods = [(_minutes(p[:5]), _minutes(p[6:])) for p in settings.handoff_hours]
+        self.holidays = frozenset(getattr(settings, "holidays", None) or ())
+        self.makeup = frozenset(getattr(settings, "makeup_workdays", None) or ())
+
+    def workday(self, day: date) -> bool:
+        return day in self.makeup or (day.isoweekday() in self.weekdays and day not in self.holidays)
+
+    def open_at(self, when: float) -> bool:
+        local = datetime.fromtimestamp(when, self.tz)
+        minute = local.hour * 60 + local.minute
+        return self.workday(local.date()) and any(start <= minute < end for start, end in self.periods)
+
+    def next_opening(self, when: float) -> datetime | None:
+        local = datetime.fromtimestamp(when, self.tz)
+        for ahead in range(31):
+            day = local.date() + timedelta(days=ahead)
+            if not self.workday(day):
+                continue
+            for start, _ in sorted(self.periods):
+                opening = datetime(day.year, day.month, day.day, tzinfo=self.tz) + timedelta(minutes=start)
+                if opening > local:
+                    return opening
+        return None
+
+    def describe(self) -> str:
+        days = sorted(self.weekdays)
+        if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+            day_text = f"周{_WEEKDAYS[days[0] - 1]}至周{_WEEKDAYS[days[-1] - 1]}"
+        else:
+            day_text = "、".join(f"周{_WEEKDAYS[d - 1]}" for d in days)
+        periods = "、".join(f"{_clock(s)}-{_clock(e)}" for s, e in self.periods)
+        return f"{day_text} {periods}".strip()
+
+    def say_when(self, opening: datetime | None, now: float) -> str:
+        if opening is None:
+            return ""
+        today = datetime.fromtimestamp(now, self.tz).date()
+        days = (opening.date() - today).days
+        clock = _clock(opening.hour * 60 + opening.minute)
+        if days == 0:
+            return f"今天 {clock}"
+        if days == 1:
+            return f"明天 {clock}"
+        return f"{opening.month}月{opening.day}日（周{_WEEKDAYS[opening.isoweekday() - 1]}）{clock}"
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+class Handoff:
+    """The hand-off service: the citizen's side (dialogs.handoff.Desk), the agents' side
+    (dialogs.staff.AgentDesk), the admin API's queue listing, and the sweep the worker runs."""
+
+    def __init__(self, redis: Redis, keys: Keys, settings: Settings, staff: Staff, audit: Audit, render: Callable[..., str]):
+        self.redis, self.keys, self.settings, self.staff, self.audit, self.render = redis, keys, settings, staff, audit, render
+        self.hours = Hours(settings)
+        self.wechat: Any = None  # integrations.wechat.WeChatClient, set at start-up
+        self.wecom: Any = None  # integrations.wechat.WeComClient, set at start-up
+        self._claim = redis.register_script(CLAIM)
+        self._move = redis.register_script(MOVE)
+        self._save_session = redis.register_script(SAVE_SESSION)
+        self._release = redis.register_script(RELEASE)
+        self._lock_ms = int(settings.lock_ttl_seconds * 1000)
+        self._keep = settings.handoff_note_days * 86400
+
+    def connect(self, wechat: Any, wecom: Any) -> None:
+        """Hand in the API clients once they exist (they share the app's HTTP session)."""
+        self.wechat, self.wecom = wechat, wecom
+
+    # Who is on duty ---------------------------------------------------------------------
+
+    async def on_duty(self, now: float | None = None) -> list[StaffMember]:
+        if not self.hours.open_at(time.time() if now is None else now):
+            return []
+        agents = self.staff.with_role("agent")
+        if not agents:
+            return []
+        off = {_s(u) for u in await self.redis.smembers(self.keys.handoff_off_duty())}
+        return [a for a in agents if a.userid not in off]
+
+    async def set_on_duty(self, member: StaffMember, on: bool) -> None:
+        key = self.keys.handoff_off_duty()
+        await (self.redis.srem(key, member.userid) if on else self.redis.sadd(key, member.userid))
+        await self.audit.record(member.userid, "handoff.duty", member.userid, outcome="on" if on else "off")
+
+    async def is_off_duty(self, member: StaffMember) -> bool:
+        return bool(await self.redis.sismember(self.keys.handoff_off_duty(), member.userid))
+
+    # The citizen's side (called from the citizen's own turn) --------------------------------
+
+    async def closed(self) -> Closed | None:
+        now = time.time()
+        if await self.on_duty(now):
+            return None
+        back_at = self.hours.say_when(self.hours.next_opening(now), now)
+        return Closed(hours=self.hours.describe(), back_at=back_at, nobody=self.hours.open_at(now))
+
+    async def request(self, user: str, context: dict[str, Any]) -> Queued:
+        status, number = await self._ticket_fields(user, "status", "number")
+        if status == WAITING and number:
+            return Queued(int(number), await self._ahead(user))
+        now = time.time()
+        if status == NOTE and number:  # a message they left is now a request: it keeps its place
+            number = int(number)
+            await self.redis.hset(self.keys.handoff(user), mapping={"status": WAITING, "last": f"{now:.3f}"})
+        else:
+            number = await self._open_ticket(user, WAITING, context, now)
+        ahead = await self._ahead(user)
+        agents = await self.on_duty(now)
+        lines = await self._context(user)
+        notified = await self._notify([a.userid for a in agents], "staff/new_request.j2", number=number, lines=lines, ahead=ahead)
+        await self.audit.record("citizen", "handoff.request", user_ref(user), detail={"number": number, "notified": len(agents) if notified else 0})
+        return Queued(number, ahead)
+
+    async def tell(self, user: str, text: str) -> Told:
+        status, number, agent = await self._ticket_fields(user, "status", "number", "agent")
+        key = self.keys.handoff(user)
+        if status == WAITING:
+            await self._add_context(user, f"说：{text}")
+            await self.redis.hset(key, "last", f"{time.time():.3f}")
+            return Told("kept", ahead=await self._ahead(user), number=int(number or 0))
+        if status == NOTE:
+            note = await self.redis.hget(key, "note")
+            await self.redis.hset(key, "note", (_s(note) + "\n" if note else "") + text[:1000])
+            return Told("noted", number=int(number or 0))
+        if status != CONNECTED or not agent:
+            return Told("ended")
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, "last", f"{now:.3f}").hincrby(key, "from_citizen", 1).zadd(self.keys.handoff_active(), {user: now})
+            await pipe.execute()
+        sent = await self._notify([agent], "staff/from_citizen.j2", number=number, text=text)
+        return Told("relayed" if sent else "failed", number=int(number or 0))
+
+    async def leave(self, user: str) -> None:
+        """The citizen leaves the queue, withdraws a message, or ends the talk with their agent."""
+        moved = await self._move_ticket(user, f"{WAITING} {NOTE} {CONNECTED}", ENDED, "citizen", ttl=ENDED_TTL)
+        if moved is None:
+            return
+        old, agent, number = moved
+        if old == CONNECTED:
+            await self._wrap_up(user, number, agent, "citizen", from_citizen_turn=True)
+        else:
+            await self.redis.zrem(self.keys.handoff_queue(), user)
+            await self.audit.record("citizen", "handoff.withdraw", user_ref(user), detail={"number": number, "was": old})
+
+    async def leave_note(self, user: str, text: str, context: dict[str, Any]) -> Noted:
+        now = time.time()
+        status, number = await self._ticket_fields(user, "status", "number")
+        if status == NOTE and number:  # a second message joins the first
+            number = int(number)
+            await self.tell(user, text)
+        else:
+            number = await self._open_ticket(user, NOTE, context, now, note=text[:1000])
+        await self.audit.record("citizen", "handoff.note", user_ref(user), detail={"number": number})
+        return Noted(number, self.hours.say_when(self.hours.next_opening(now), now))
+
+    async def rate(self, user: str, number: int, satisfied: bool) -> None:
+        ticket_number, agent = await self._ticket_fields(user, "number", "agent")
+        if ticket_number == str(number):
+            await self.redis.hset(self.keys.handoff(user), "rating", "satisfied" if satisfied else "unsatisfied")
+        await self.audit.record("citizen", "handoff.rating", user_ref(user), outcome="satisfied" if satisfied else "unsatisfied",
+                                detail={"number": number, "agent": agent if ticket_number == str(number) else ""})
+
+    # The agents' side (called from an agent's WeCom turn) -------------------------------------
+
+    async def queue(self) -> list[dict[str, Any]]:
+        """Citizens waiting and messages left, oldest first, with personal data masked: what
+        agents see in WeCom and the admin API lists."""
+        users = [_s(u) for u in await self.redis.zrange(self.keys.handoff_queue(), 0, QUEUE_LIMIT - 1)]
+        if not users:
+            return []
+        fields = ("number", "status", "since", "context", "note")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hmget(self.keys.handoff(user), *fields)
+            rows = await pipe.execute()
+        now, entries, stale = time.time(), [], []
+        for user, row in zip(users, rows):
+            ticket = dict(zip(fields, (_s(v) if v is not None else None for v in row)))
+            if ticket["status"] not in (WAITING, NOTE):
+                stale.append(user)
+                continue
+            since = float(ticket["since"] or now)
+            entries.append({
+                "number": int(ticket["number"] or 0),
+                "status": ticket["status"],
+                "since": datetime.fromtimestamp(since, self.hours.tz).isoformat(timespec="seconds"),
+                "waited_minutes": int((now - since) // 60),
+                "context": json.loads(ticket["context"] or "[]"),
+                "note": redact(ticket["note"] or ""),
+                "citizen": user_ref(user),
+            })
+        if stale:
+            await self.redis.zrem(self.keys.handoff_queue(), *stale)
+        return entries
+
+    async def current(self, agent: str) -> tuple[str, int] | None:
+        """The citizen (openid, ticket number) this agent is talking to, if any."""
+        user = await self.redis.get(self.keys.handoff_agent(agent))
+        if not user:
+            return None
+        user = _s(user)
+        status, holder, number = await self._ticket_fields(user, "status", "agent", "number")
+        if status == CONNECTED and holder == agent:
+            return user, int(number or 0)
+        await self._release(keys=[self.keys.handoff_agent(agent)], args=[user])
+        return None
+
+    async def accept(self, member: StaffMember, number: int | None = None) -> Acceptance:
+        """Take the citizen with this ticket number (None: whoever has waited longest)."""
+        if not member.can("agent"):
+            await self.audit.record(member.userid, "handoff.accept", f"#{number or ''}", outcome="refused", detail={"reason": "not an agent"})
+            return Acceptance("not_agent", number or 0)
+        busy = await self.current(member.userid)
+        if busy is not None:
+            return Acceptance("busy", busy[1])
+        now = time.time()
+        if number is not None:
+            user = await self.redis.get(self.keys.handoff_number(number))
+            candidates = [_s(user)] if user else []
+        else:
+            candidates = [_s(u) for u in await self.redis.zrange(self.keys.handoff_queue(), 0, 9)]
+        for user in candidates:
+            won, was, holder = await self._claim(keys=[self.keys.handoff(user)], args=[member.userid, member.name, f"{now:.3f}", "" if number is None else str(number), self._keep])
+            was, holder = _s(was), _s(holder)
+            if won:
+                return await self._accepted(member, user, was, now)
+            if number is not None:
+                outcome = "taken" if was in (CONNECTED, ENDED) and holder else "gone"
+                await self.audit.record(member.userid, "handoff.accept", user_ref(user), outcome=outcome, detail={"number": number, "taken_by": holder})
+                return Acceptance(outcome, number, by=holder)
+        if number is not None:
+            await self.audit.record(member.userid, "handoff.accept", f"#{number}", outcome="gone", detail={"number": number})
+            return Acceptance("gone", number)
+        return Acceptance("empty", 0)
+
+    async def _accepted(self, member: StaffMember, user: str, was: str, now: float) -> Acceptance:
+        key = self.keys.handoff(user)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self.keys.handoff_queue(), user).zadd(self.keys.handoff_active(), {user: now})
+            pipe.set(self.keys.handoff_agent(member.userid), user, ex=self._keep)
+            pipe.hmget(key, "number", "since", "context", "note")
+            *_, (number, since, context, note) = await pipe.execute()
+        number = int(_s(number) or 0)
+
+        still_there = True
+
+        async def connect(session: Session | None):
+            nonlocal still_there
+            status, agent = await self._ticket_fields(user, "status", "agent")
+            if status != CONNECTED or agent != member.userid:
+                still_there = False  # the citizen left a moment ago (and the agent was told)
+                return KEEP
+            return Session(HANDOFF, "connected", {"ticket": number, "agent": member.userid, "agent_name": member.name})
+
+        await self._change_session(user, connect)
+        if not still_there:
+            return Acceptance("gone", number)
+        undelivered = await self._push_citizen(user, [self.render("handoff/connected.j2", agent=member.name)])
+        await self.audit.record(member.userid, "handoff.accept", user_ref(user), detail={"number": number, "was": was, "delivered": not undelivered})
+        return Acceptance(
+            "accepted", number, waited_minutes=int((now - float(_s(since) or now)) // 60),
+            lines=json.loads(_s(context) or "[]"), note=_s(note) if note else "", undelivered=undelivered or "",
+        )
+
+    async def to_citizen(self, member: StaffMember, text: str) -> Relay:
+        """An agent's message to the citizen they are talking to, as a customer-service message."""
+        current = await self.current(member.userid)
+        if current is None:
+            return Relay("none")
+        user, number = current
+        now = time.time()
+        key = self.keys.handoff(user)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, "last", f"{now:.3f}").hincrby(key, "from_agent", 1).zadd(self.keys.handoff_active(), {user: now})
+            pipe.expire(self.keys.session(user), self.settings.session_ttl_seconds)  # the citizen is still in a conversation
+            await pipe.execute()
+        undelivered = await self._push_citizen(user, [self.render("handoff/from_agent.j2", agent=member.name, text=text)])
+        if undelivered:
+            await self.audit.record(member.userid, "handoff.relay", user_ref(user), outcome="undelivered", detail={"number": number, "reason": undelivered})
+            return Relay("held" if undelivered != "unfollowed" else "lost", number, undelivered)
+        return Relay("sent", number)
+
+    async def end(self, member: StaffMember) -> int | None:
+        """The agent ends the talk; returns its ticket number (None: there was none)."""
+        current = await self.current(member.userid)
+        if current is None:
+            return None
+        user, number = current
+        moved = await self._move_ticket(user, CONNECTED, ENDED, "agent", ttl=ENDED_TTL, agent=member.userid)
+        if moved is None:
+            return None
+        await self._wrap_up(user, number, member.userid, "agent")
+        return number
+
+    # The worker's sweep -------------------------------------------------------------------
+
+    async def sweep(self, now: float | None = None) -> None:
+        """End idle talks, turn long waits into left messages, and tell agents about messages
+        left overnight once their hours start. Safe to run in every process at once."""
+        now = time.time() if now is None else now
+        await self._end_idle(now)
+        await self._expire_waits(now)
+        await self._morning_digest(now)
+
+    async def _end_idle(self, now: float) -> None:
+        cutoff = now - self.settings.handoff_idle_seconds
+        active = self.keys.handoff_active()
+        for raw in await self.redis.zrangebyscore(active, "-inf", cutoff, start=0, num=100):
+            user = _s(raw)
+            moved = await self._move_ticket(user, CONNECTED, ENDED, "timeout", ttl=ENDED_TTL, idle_before=cutoff)
+            if moved is None:
+                status, last = await self._ticket_fields(user, "status", "last")
+                if status == CONNECTED and last:
+                    await self.redis.zadd(active, {user: float(last)})  # it spoke since
+                else:
+                    await self.redis.zrem(active, user)
+                continue
+            _, agent, number = moved
+            await self._wrap_up(user, number, agent, "timeout")
+
+    async def _expire_waits(self, now: float) -> None:
+        cutoff = now - self.settings.handoff_wait_seconds
+        users = [_s(u) for u in await self.redis.zrangebyscore(self.keys.handoff_queue(), "-inf", cutoff, start=0, num=200)]
+        if not users:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hget(self.keys.handoff(user), "status")
+            statuses = [_s(s) if s else "" for s in await pipe.execute()]
+        for user, status in zip(users, statuses):
+            if not status:
+                await self.redis.zrem(self.keys.handoff_queue(), user)  # expired
+            if status != WAITING:
+                continue
+            moved = await self._move_ticket(user, WAITING, NOTE, "wait", ttl=self._keep, idle_before=cutoff)
+            if moved is None:
+                continue
+            number = int(moved[2] or 0)
+
+            async def back_to_bot(session: Session | None):
+                if session is None or session.dialog != HANDOFF or session.state != "waiting":
+                    return KEEP
+                return Session()
+
+            await self._change_session(user, back_to_bot)
+            opening = self.hours.next_opening(now) if not self.hours.open_at(now) else None
+            await self._push_citizen(user, [self.render("handoff/moved_to_note.j2", number=number, back_at=self.hours.say_when(opening, now))])
+            await self.audit.record("system", "handoff.wait_expired", user_ref(user), detail={"number": number})
+
+    async def _morning_digest(self, now: float) -> None:
+        if not self.hours.open_at(now):
+            return
+        notes = [e for e in await self.queue() if e["status"] == NOTE]
+        agents = await self.on_duty(now)
+        if not notes or not agents:
+            return
+        day = datetime.fromtimestamp(now, self.hours.tz).date().isoformat()
+        if not await self.redis.set(self.keys.handoff_digest(day), "1", nx=True, ex=2 * 86400):
+            return
+        await self._notify([a.userid for a in agents], "staff/digest.j2", notes=notes)
+        await self.audit.record("system", "handoff.digest", day, detail={"notes": len(notes), "agents": len(agents)})
+
+    # Helpers ----------------------------------------------------------------------------
+
+    async def _open_ticket(self, user: str, status: str, context: dict[str, Any], now: float, note: str = "") -> int:
+        number = int(await self.redis.incr(self.keys.handoff_number()))
+        key = self.keys.handoff(user)
+        ticket = {"number": number, "status": status, "since": f"{now:.3f}", "last": f"{now:.3f}",
+                  "context": json.dumps(self._mask(context), ensure_ascii=False), "note": note}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key).hset(key, mapping=ticket).expire(key, self._keep)
+            pipe.set(self.keys.handoff_number(number), user, ex=self._keep)
+            pipe.zadd(self.keys.handoff_queue(), {user: now})
+            await pipe.execute()
+        return number
+
+    def _mask(self, context: dict[str, Any]) -> list[str]:
+        lines = []
+        if context.get("from"):
+            lines.append(f"来自：{context['from']}")
+        if context.get("asked"):
+            lines.append(f"问过：{context['asked']}")
+        for said in context.get("said") or ():
+            lines.append(f"说过：{said}")
+        return [redact(line)[:200] for line in lines][-CONTEXT_LINES:]
+
+    async def _add_context(self, user: str, line: str) -> None:
+        key = self.keys.handoff(user)
+        lines = json.loads(_s(await self.redis.hget(key, "context") or b"[]"))
+        lines.append(redact(line)[:200])
+        await self.redis.hset(key, "context", json.dumps(lines[-CONTEXT_LINES:], ensure_ascii=False))
+
+    async def _context(self, user: str) -> list[str]:
+        return json.loads(_s(await self.redis.hget(self.keys.handoff(user), "context") or b"[]"))
+
+    async def _ahead(self, user: str) -> int:
+        rank = await self.redis.zrank(self.keys.handoff_queue(), user)
+        return int(rank or 0)
+
+    async def _ticket_fields(self, user: str, *names: str) -> list[str]:
+        values = await self.redis.hmget(self.keys.handoff(user), *names)
+        return [_s(v) if v is not None else "" for v in values]
+
+    async def _move_ticket(self, user: str, from_statuses: str, to: str, why: str, *, ttl: int, agent: str = "",
+                           idle_before: float | None = None) -> tuple[str, str, int] | None:
+        """Move the ticket's status atomically; (old status, agent, number), or None if it was not in `from_statuses`."""
+        result = await self._move(keys=[self.keys.handoff(user)], args=[
+            from_statuses, to, why, f"{time.time():.3f}", ttl, agent, "" if idle_before is None else f"{idle_before:.3f}",
+        ])
+        if not result[0]:
+            return None
+        return _s(result[1]), _s(result[2]), int(_s(result[3]) or 0)
+
+    async def _wrap_up(self, user: str, number: int, agent: str, by: str, from_citizen_turn: bool = False) -> None:
+        """After a talk ended: free the agent, hand the citizen back to the bot with a rating
+        question, tell whoever did not end it, and record it."""
+        counts = await self._ticket_fields(user, "from_citizen", "from_agent", "accepted")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self.keys.handoff_active(), user)
+            await self._release(keys=[self.keys.handoff_agent(agent)], args=[user], client=pipe)
+            await pipe.execute()
+        if not from_citizen_turn:  # in the citizen's own turn, the dialog moves itself to rating
+
+            async def to_rating(session: Session | None):
+                if session is None or session.dialog != HANDOFF or session.state != "connected" or session.data.get("ticket") != number:
+                    return KEEP
+                return Session(HANDOFF, "rating", {"ticket": number})
+
+            if await self._change_session(user, to_rating):
+                await self._push_citizen(user, [self.render("handoff/ended.j2", by=by) + "\n\n" + self.render("handoff/rate.j2")])
+        if by != "agent":
+            await self._notify([agent], "staff/ended.j2", number=number, by=by)
+        minutes = int((time.time() - float(counts[2] or time.time())) // 60)
+        await self.audit.record(agent if by == "agent" else ("citizen" if by == "citizen" else "system"), "handoff.end", user_ref(user),
+                                detail={"number": number, "agent": agent, "by": by, "minutes": minutes,
+                                        "from_citizen": int(counts[0] or 0), "from_agent": int(counts[1] or 0)})
+
+    async def _change_session(self, user: str, change: Callable[[Session | None], Awaitable[Any]]) -> bool:
+        """Change a citizen's session from outside their conversation, under their lock like a
+        turn. Returns True when a new session was saved."""
+        token, lock = secrets.token_hex(8), self.keys.lock(user)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.settings.lock_ttl_seconds
+        delay = 0.005
+        while not await self.redis.set(lock, token, nx=True, px=self._lock_ms):
+            if loop.time() > give_up:
+                log.warning("could not take %s's lock to move their hand-off", user_ref(user))
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        try:
+            raw = await self.redis.get(self.keys.session(user))
+            session = Session.from_json(json.loads(raw)) if raw else None
+            new = await change(session)
+            if new is KEEP:
+                return False
+            new.updated_at = time.time()
+            body = json.dumps(new.to_json(), ensure_ascii=False, separators=(",", ":"))
+            trace = "" if new.at_rest else new.dialog
+            s = self.settings
+            return bool(await self._save_session(
+                keys=[lock, self.keys.session(user), self.keys.session_trace(user)],
+                args=[token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds],
+            ))
+        finally:
+            await self._release(keys=[lock], args=[token])
+
+    async def _push_citizen(self, user: str, texts: list[str]) -> str | None:
+        """Customer-service messages to a citizen. What WeChat will not take now is held for
+        their next message (like the dispatcher's late replies); returns why, or None."""
+        for sent, text in enumerate(texts):
+            try:
+                await self.wechat.send_text(user, text)
+            except WeChatError as error:
+                reason = next((why for cls, why in _UNREACHABLE.items() if isinstance(error, cls)), "unavailable")
+                log.warning("hand-off message to %s not delivered: %s", user_ref(user), type(error).__name__)
+                if reason != "unfollowed":
+                    key = self.keys.held(user)
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        pipe.rpush(key, *texts[sent:]).ltrim(key, -20, -1).expire(key, self.settings.held_ttl_seconds)
+                        await pipe.execute()
+                return reason
+        return None
+
+    async def _notify(self, userids: list[str], template: str, **context: Any) -> bool:
+        """An app message to agents in WeCom; False when it could not be sent."""
+        if not userids or self.wecom is None:
+            return False
+        try:
+            await self.wecom.send_text(userids, self.render(template, **context))
+        except WeChatError as error:
+            log.warning("WeCom message to %d agent(s) failed: %s", len(userids), type(error).__name__)
+            return False
+        return True
+
+
+class HandoffSweeper:
+    """The worker (bot.workers) that runs `Handoff.sweep` every few seconds."""
+
+    name = "handoff"
+
+    def __init__(self, handoff: Handoff, every: float):
+        self.handoff, self.every = handoff, every
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.handoff.sweep()
+            except (RedisError, WeChatError, OSError) as exc:
+                log.warning("hand-off sweep failed: %r", exc)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.every)
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+def _s(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,244 @@
+"""人工服务, the citizen's side: join the queue (or leave a message outside working hours), talk
+to an agent through the bot, end, and rate the service.
+
+```
+(start)   --agents on duty--> waiting --an agent accepts (bot.handoff)--> connected
+(start)   --closed / nobody on duty--> leaving --text--> (message left; back to the bot)
+waiting   --text--> waiting (kept for the agent)     --取消 / 结束--> (back to the menu)
+connected --text--> connected (relayed to the agent) --结束--> rating
+connected --the agent ends / idle (bot.handoff)--> rating --满意 / 不满意--> (back to the bot)
+```
+
+In `CAPTURES` states the dialog takes every message itself, global words included: what a
+person says to an agent ("0", "返回") is for the agent. The queue, the agent and the relays live
+in `services.handoff` (a `Desk`, bot.handoff.Handoff), which also moves a citizen between
+waiting, connected and rating when an agent or the idle timeout acts, under the citizen's lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from dialogs.engine import REGISTRY, Dialog, Session, T, normalise
+
+HANDOFF = "handoff"
+STATES = ["waiting", "leaving", "connected", "rating"]
+CAPTURES = frozenset({"waiting", "leaving", "connected"})
+MISSED_KEY = "_missed"  # what a person said that no dialog understood (dialogs.conversation keeps the last few)
+
+LEAVE_QUEUE = frozenset({"取消", "结束", "退出", "不等了", "算了", "菜单", "主菜单", "cancel"})
+END_TALK = frozenset({"结束", "结束人工", "结束服务", "结束对话", "结束人工服务", "退出人工", "退出"})
+SKIP_NOTE = frozenset({"取消", "不留言", "不用了", "算了", "结束", "退出", "菜单", "主菜单", "cancel"})
+SATISFIED = frozenset({"1", "满意", "非常满意", "很满意", "好", "好评"})
+UNSATISFIED = frozenset({"2", "不满意", "非常不满意", "差评", "不好"})
+
+
+@dataclass(slots=True)
+class Closed:
+    """No agent can take the citizen now."""
+
+    hours: str  # e.g. "周一至周五 9:00-12:00、13:30-17:00"
+    back_at: str  # e.g. "明天 9:00"; "" when unknown
+    nobody: bool = False  # within the hours, but no agent is on duty
+
+
+@dataclass(slots=True)
+class Queued:
+    number: int
+    ahead: int  # citizens in the queue before this one
+
+
+@dataclass(slots=True)
+class Told:
+    """What became of a message a citizen sent during a hand-off."""
+
+    outcome: Literal["kept", "relayed", "failed", "noted", "ended"]
+    ahead: int = 0
+    number: int = 0
+
+
+@dataclass(slots=True)
+class Noted:
+    number: int
+    back_at: str = ""
+
+
+class Desk(Protocol):
+    """What the citizen's side needs from the hand-off service (bot.handoff.Handoff)."""
+
+    async def closed(self) -> Closed | None: ...
+    async def request(self, user: str, context: dict[str, Any]) -> Queued: ...
+    async def tell(self, user: str, text: str) -> Told: ...
+    async def leave_note(self, user: str, text: str, context: dict[str, Any]) -> Noted: ...
+    async def leave(self, user: str) -> None: ...
+    async def rate(self, user: str, number: int, satisfied: bool) -> None: ...
+
+
+def context_of(session: Session | None) -> dict[str, Any]:
+    """Where the person was when they asked for a person: shown to agents (masked by the desk)."""
+    if session is None:
+        return {}
+    cls = REGISTRY.get(session.dialog)
+    context: dict[str, Any] = {}
+    if cls is not None and session.dialog not in ("menu", HANDOFF):
+        context["from"] = cls.title
+    query = session.data.get("query")
+    if isinstance(query, str) and query:
+        context["asked"] = query[:200]
+    said = session.data.get(MISSED_KEY)
+    if isinstance(said, list) and said:
+        context["said"] = [str(s)[:200] for s in said[-3:]]
+    return context
+
+
+TRANSITIONS = [
+    #  trigger  source       dest         when              then
+    T("start", "*",         "rating",    "comes_to_rate",  "ask"),
+    T("start", "*",         "waiting",   "has_no_desk",    "no_desk"),
+    T("start", "*",         "leaving",   "desk_closed",    "ask"),
+    T("start", "*",         "waiting",   None,             "join_queue"),
+    T("text",  "waiting",   "waiting",   "leaves_queue",   "leave_queue"),
+    T("text",  "waiting",   "waiting",   None,             "tell_while_waiting"),
+    T("text",  "connected", "connected", "ends_talk",      "end_by_citizen"),
+    T("text",  "connected", "connected", "reaches_agent",  None),
+    T("text",  "connected", "connected", None,             "agent_gone"),
+    T("text",  "leaving",   "leaving",   "skips_note",     "skip_note"),
+    T("text",  "leaving",   "leaving",   None,             "take_note"),
+    T("text",  "rating",    "rating",    "is_satisfied",   "rate_good"),
+    T("text",  "rating",    "rating",    "is_unsatisfied", "rate_bad"),
+    T("click", sorted(CAPTURES), "=",    None,             "remind"),
+]
+
+
+class Handoff(Dialog):
+    name = HANDOFF
+    title = "人工服务"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    CAPTURES = CAPTURES
+    OWN_WORDS = SATISFIED | UNSATISFIED  # a rating here is this hand-off's, not a case's (dialogs.rating)
+    PROMPTS = {"leaving": "handoff/closed.j2", "rating": "handoff/rate.j2"}
+
+    @property
+    def desk(self) -> Desk:
+        return self.services.handoff
+
+    @property
+    def user(self) -> str:
+        return self.incoming.user
+
+    def prompt_context(self):
+        return {"hours": self.data.get("hours", ""), "back_at": self.data.get("back_at", ""), "nobody": self.data.get("nobody", False)}
+
+    # Starting ---------------------------------------------------------------------------
+
+    def comes_to_rate(self) -> bool:
+        return bool(self.data.get("rate"))
+
+    def has_no_desk(self) -> bool:
+        return self.desk is None
+
+    def no_desk(self):
+        self.say("common/human_soon.j2")
+        self.finish()
+
+    async def desk_closed(self) -> bool:
+        closed = await self.desk.closed()
+        if closed is None:
+            return False
+        self.data.update(hours=closed.hours, back_at=closed.back_at, nobody=closed.nobody)
+        return True
+
+    async def join_queue(self):
+        context = {k: v for k, v in self.data.items() if k in ("from", "asked", "said")}
+        queued = await self.desk.request(self.user, context)
+        self.data = {"ticket": queued.number}
+        self.say("handoff/queued.j2", number=queued.number, ahead=queued.ahead)
+
+    # Waiting for an agent -----------------------------------------------------------------
+
+    def leaves_queue(self) -> bool:
+        return normalise(self.text) in LEAVE_QUEUE
+
+    async def leave_queue(self):
+        await self.desk.leave(self.user)
+        self.say("handoff/left_queue.j2")
+        self.start("menu")
+
+    async def tell_while_waiting(self):
+        told = await self.desk.tell(self.user, self.text)
+        if told.outcome == "kept":
+            self.say("handoff/kept.j2", ahead=told.ahead)
+        elif told.outcome == "failed":
+            self.say("handoff/not_relayed.j2")
+        elif told.outcome == "noted":
+            self.say("handoff/noted.j2", number=told.number, back_at="")
+            self.finish()
+        elif told.outcome == "ended":
+            self.say("handoff/gone.j2")
+            self.finish()
+        # relayed: an agent took the citizen a moment ago; the message reached them
+
+    # Talking to an agent -------------------------------------------------------------------
+
+    def ends_talk(self) -> bool:
+        return normalise(self.text) in END_TALK
+
+    async def end_by_citizen(self):
+        await self.desk.leave(self.user)
+        self.say("handoff/ended.j2", by="citizen")
+        self._to_rating()
+
+    async def reaches_agent(self) -> bool:
+        told = await self.desk.tell(self.user, self.text)
+        if told.outcome == "failed":
+            self.say("handoff/not_relayed.j2")
+        return told.outcome != "ended"
+
+    def agent_gone(self):
+        self.say("handoff/ended.j2", by="agent")
+        self._to_rating()
+
+    def _to_rating(self):
+        """A fresh start in the rating state: 返回 from there leads to the menu, not back to the talk."""
+        self.start(HANDOFF, ticket=self.data.get("ticket", 0), rate=True)
+
+    # Leaving a message outside working hours ------------------------------------------------
+
+    def skips_note(self) -> bool:
+        return normalise(self.text) in SKIP_NOTE
+
+    def skip_note(self):
+        self.say("handoff/no_note.j2")
+        self.start("menu")
+
+    async def take_note(self):
+        context = {k: v for k, v in self.data.items() if k in ("from", "asked", "said")}
+        noted = await self.desk.leave_note(self.user, self.text, context)
+        self.say("handoff/noted.j2", number=noted.number, back_at=noted.back_at or self.data.get("back_at", ""))
+        self.finish()
+
+    # Rating -----------------------------------------------------------------------------
+
+    def is_satisfied(self) -> bool:
+        return normalise(self.text) in SATISFIED
+
+    def is_unsatisfied(self) -> bool:
+        return normalise(self.text) in UNSATISFIED
+
+    async def rate_good(self):
+        await self._rate(True)
+
+    async def rate_bad(self):
+        await self._rate(False)
+
+    async def _rate(self, satisfied: bool):
+        await self.desk.rate(self.user, int(self.data.get("ticket") or 0), satisfied)
+        self.say("handoff/thanks.j2", satisfied=satisfied)
+        self.finish()
+
+    # Anything else ------------------------------------------------------------------------
+
+    def remind(self):
+        self.say("handoff/remind.j2", state=self.state)

@@ -1,0 +1,239 @@
+"""人工服务 end to end: a citizen on the WeChat webhook, agents on the WeCom callback, the WeChat
+and WeCom simulators in between, and the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import HANDOFF
+from tests.conftest import Chat
+from tests.support import get_session, pushed, wait_for
+from tests.wecom_support import WECOM_SETTINGS, StaffChat, audit_log
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings(**WECOM_SETTINGS)
+
+
+@pytest.fixture
+def zhang(client) -> StaffChat:
+    return StaffChat(client, "zhangsan")
+
+
+@pytest.fixture
+def li(client) -> StaffChat:
+    return StaffChat(client, "lisi")
+
+
+def ticket_number(text: str) -> int:
+    return int(re.search(r"#(\d+)", text).group(1))
+
+
+async def test_a_handoff_relays_both_ways_and_returns_control_to_the_bot(chat, zhang, li, client, redis, settings):
+    # The citizen gets stuck in a dialog, is offered a person, and accepts.
+    await chat.say("4")
+    await chat.say("我的电话是13812345678，帮我看看")
+    await chat.say("还是不懂")
+    assert "「人工」" in await chat.say("哈哈")
+    queued = await chat.say("人工")
+    assert "正在为您转接人工服务" in queued
+    number = ticket_number(queued)
+
+    # Agents on duty are told, with where the citizen was and what they said, masked.
+    notice = (await wait_for(zhang.inbox))[-1]
+    assert f"#{number}" in notice and f"接 {number}" in notice and "服务大厅" in notice
+    assert "138****5678" in notice and "13812345678" not in notice
+    assert any(f"#{number}" in m for m in await li.inbox())
+
+    # One reply accepts; the citizen hears who took them.
+    accepted = await zhang.say(f"接 {number}")
+    assert f"已接入 #{number}" in accepted and "138****5678" in accepted
+    assert any("工作人员张三已接入" in m for m in await pushed(client, chat.user))
+
+    # Citizen to agent: everything is relayed, even words that mean "menu" to the bot.
+    assert await chat.say("我想补办身份证，要带什么？") is None
+    assert await chat.say("0") is None
+    inbox = await zhang.inbox()
+    assert f"#{number} 市民：我想补办身份证，要带什么？" in inbox and f"#{number} 市民：0" in inbox
+
+    # Agent to citizen: a customer-service message.
+    assert await zhang.say("请带上户口簿和一张照片") is None
+    assert "【人工服务·张三】请带上户口簿和一张照片" in await pushed(client, chat.user)
+
+    # The agent ends it: the bot takes over again and asks for a rating.
+    assert f"已结束 #{number}" in await zhang.say("结束")
+    assert "满意吗" in (await pushed(client, chat.user))[-1]
+    assert "感谢您的评价" in await chat.say("1")
+    assert "本区服务大厅" in await chat.say("4")  # the bot answers again
+    assert "没有正在服务" in await zhang.say("结束") and "没有排队" in await zhang.say("队列")
+
+    steps = [(e["action"], e["outcome"]) for e in await audit_log(redis, settings) if e["action"].startswith("handoff.")]
+    assert steps == [("handoff.request", "ok"), ("handoff.accept", "ok"), ("handoff.end", "ok"), ("handoff.rating", "satisfied")]
+    end = next(e for e in await audit_log(redis, settings) if e["action"] == "handoff.end")
+    assert end["actor"] == "zhangsan" and end["detail"]["from_citizen"] == 2 and end["detail"]["from_agent"] == 1
+    assert "oUser" not in str(await audit_log(redis, settings))  # citizens appear only as a one-way reference
+
+
+async def test_two_agents_racing_to_accept_exactly_one_wins(client, zhang, li, peer, redis, settings):
+    for round_ in range(3):
+        citizen = Chat(client, peer, user=f"oRace{round_:022d}")
+        number = ticket_number(await citizen.say("人工"))
+        answers = await asyncio.gather(zhang.say(f"接 {number}"), li.say(f"接 {number}"))
+        winners = [a for a in answers if f"已接入 #{number}" in a]
+        losers = [a for a in answers if "已由" in a]
+        assert len(winners) == 1 and len(losers) == 1, answers
+        winner = zhang if winners[0] == answers[0] else li
+        assert ("张三" if winner is zhang else "李四") in losers[0]  # the loser is told who took it
+        assert len([m for m in await pushed(client, citizen.user) if "已接入" in m]) == 1
+        await winner.say("结束")
+
+    accepts = [e for e in await audit_log(redis, settings) if e["action"] == "handoff.accept"]
+    assert sorted(e["outcome"] for e in accepts) == ["ok"] * 3 + ["taken"] * 3
+
+
+async def test_agents_on_two_bot_processes_racing_to_accept_exactly_one_wins(chat, zhang, serve):
+    other_process = await serve(**WECOM_SETTINGS)  # same Redis, its own server
+    li_elsewhere = StaffChat(other_process, "lisi")
+    number = ticket_number(await chat.say("人工"))
+    answers = await asyncio.gather(zhang.say(f"接 {number}"), li_elsewhere.say(f"接 {number}"))
+    assert sum(f"已接入 #{number}" in a for a in answers) == 1, answers
+    assert sum("已由" in a for a in answers) == 1, answers
+
+
+async def test_the_citizen_can_end_it_and_the_agent_is_told(chat, zhang, client):
+    number = ticket_number(await chat.say("转人工"))
+    await zhang.say(f"接 {number}")
+    ended = await chat.say("结束")
+    assert "人工服务已结束" in ended and "满意吗" in ended
+    assert f"#{number} 市民已结束本次服务。" in await zhang.inbox()
+    assert "我们会认真改进" in await chat.say("不满意")
+    assert "没有正在服务" in await zhang.say("结束")
+
+
+async def test_back_after_a_handoff_leads_to_the_menu_not_to_the_agent(chat, zhang):
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    assert "满意吗" in await chat.say("结束")
+    assert "请回复序号选择" in await chat.say("返回")
+
+
+async def test_an_idle_handoff_ends_and_both_sides_are_told(chat, zhang, client, app, settings):
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    await app[HANDOFF].sweep(now=time.time() + 60)  # not idle yet
+    assert await chat.say("还在吗") is None
+
+    await app[HANDOFF].sweep(now=time.time() + settings.handoff_idle_seconds + 1)
+    assert "自动结束" in (await pushed(client, chat.user))[-1]
+    assert any(f"#{number} 较长时间没有新消息" in m for m in await zhang.inbox())
+    assert "感谢" in await chat.say("满意")
+
+
+async def test_a_reply_outside_the_48h_window_is_held_and_the_agent_is_told(chat, zhang, client):
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    # the citizen's last message was two days ago: WeChat refuses customer-service messages (45015)
+    await client.post("/sim/wechat/_admin/interactions", json={"openid": chat.user, "at": time.time() - 49 * 3600})
+    refused = await zhang.say("材料清单我发您一下")
+    assert "未送达" in refused and "48 小时" in refused
+    assert not any("材料清单我发您一下" in m for m in await pushed(client, chat.user))
+
+    # when the citizen writes again, the held reply reaches them with the bot's answer
+    answer = await chat.say("您好，我回来了")
+    assert "【人工服务·张三】材料清单我发您一下" in answer
+
+
+async def test_leaving_the_queue_and_an_agent_who_comes_too_late(chat, zhang):
+    number = ticket_number(await chat.say("人工"))
+    assert "已记下" in await chat.say("是关于社保卡的问题")
+    left = await chat.say("取消")
+    assert "已退出人工服务排队" in left and "请回复序号选择" in left
+    assert "已不在队列中" in await zhang.say(f"接 {number}")
+
+
+async def test_a_long_wait_becomes_a_left_message(chat, zhang, client, app, settings):
+    number = ticket_number(await chat.say("人工"))
+    await app[HANDOFF].sweep(now=time.time() + settings.handoff_wait_seconds + 1)
+    assert "作为留言记下" in (await pushed(client, chat.user))[-1]
+    assert "本区服务大厅" in await chat.say("4")  # free to use the bot meanwhile
+    assert f"#{number} 留言" in await zhang.say("队列")
+
+
+async def test_only_agents_take_citizens(chat, client, redis, settings):
+    wang = StaffChat(client, "wangwu")  # a broadcaster
+    number = ticket_number(await chat.say("人工"))
+    assert "没有人工客服权限" in await wang.say(f"接 {number}")
+    assert "没有人工客服权限" in await wang.say("队列")
+    refused = [e for e in await audit_log(redis, settings) if e["action"] == "handoff.accept"]
+    assert [(e["actor"], e["outcome"]) for e in refused] == [("wangwu", "refused")]
+
+
+async def test_menu_option_5_asks_for_a_person(chat):
+    assert "正在为您转接人工服务" in await chat.say("5")
+
+
+def hours_that_exclude_now() -> str:
+    """One hour a day, starting two hours from now (Beijing time)."""
+    start = (datetime.now(ZoneInfo("Asia/Shanghai")).hour + 2) % 24
+    return f"{start:02d}:00-" + (f"{start + 1:02d}:00" if start < 23 else "24:00")
+
+
+async def test_outside_working_hours_a_message_is_left_and_agents_see_it_first_thing(serve, peer):
+    client = await serve(**{**WECOM_SETTINGS, "handoff_hours": [hours_that_exclude_now()]})
+    chat, zhang = Chat(client, peer), StaffChat(client, "zhangsan")
+    app = client.server.app
+
+    closed = await chat.say("人工")
+    assert "不是人工服务时间" in closed and "上班" in closed and "留言" in closed
+    noted = await chat.say("想问社保转移，麻烦回电13812345678")
+    assert "留言已收到" in noted
+    number = ticket_number(noted)
+    assert await zhang.inbox() == []  # nobody is disturbed out of hours
+
+    queue = await app[HANDOFF].queue()  # what the admin API lists: masked
+    assert [(e["number"], e["status"]) for e in queue] == [(number, "note")]
+    assert "138****5678" in queue[0]["note"] and "13812345678" not in str(queue)
+
+    opening = app[HANDOFF].hours.next_opening(time.time()).timestamp()
+    await app[HANDOFF].sweep(now=opening + 60)
+    await app[HANDOFF].sweep(now=opening + 120)  # told once
+    digests = [m for m in await zhang.inbox() if "留言待处理" in m]
+    assert len(digests) == 1 and f"#{number}" in digests[0]
+
+    accepted = await zhang.say(f"接 {number}")
+    assert "已接入" in accepted and "13812345678" in accepted  # the agent who takes it reads it whole
+    assert any("工作人员张三已接入" in m for m in await pushed(client, chat.user))
+    assert await chat.say("谢谢，我在等您电话") is None
+    assert any("我在等您电话" in m for m in await zhang.inbox())
+
+
+async def test_citizen_session_is_connected_while_talking(chat, zhang, redis, settings):
+    number = ticket_number(await chat.say("人工"))
+    assert (await get_session(redis, settings, chat.user))["state"] == "waiting"
+    await zhang.say(f"接 {number}")
+    session = await get_session(redis, settings, chat.user)
+    assert session["dialog"] == "handoff" and session["state"] == "connected" and session["data"]["agent"] == "zhangsan"
+
+
+async def test_an_agent_off_duty_is_not_disturbed(chat, zhang, li):
+    assert "已下线" in await li.say("下线")
+    number = ticket_number(await chat.say("人工"))
+    assert any(f"#{number}" in m for m in await zhang.inbox())
+    assert not any(f"#{number}" in m for m in await li.inbox())
+    back = await li.say("上线")
+    assert "已上线" in back and "1 位在排队" in back
+
+
+async def test_pictures_during_a_handoff_get_a_polite_text_answer(chat, zhang, peer):
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    answer = await chat.post(peer.message(chat.user, "image", PicUrl="http://x.invalid/a.jpg", MediaId="m1"))
+    assert answer.status == 200 and "只能看懂文字" in answer.text
+    assert await zhang.say("收到") is None  # still talking: relayed, nothing to say back
