@@ -45,6 +45,11 @@ def setup_console(app: web.Application, settings: Settings) -> None:
     app.router.add_post("/console/api/send", send)
     app.router.add_get("/console/api/pushed", pushed)
 
+    from bot.app import HANDOFF
+    from bot.console_staff import setup_staff_console
+
+    setup_staff_console(app, HANDOFF, HTTP, SIM)  # /console/staff: broadcasts and the agent's side
+
 
 async def page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
