@@ -3,7 +3,9 @@
 Importing this package registers every dialog in `dialogs.engine.REGISTRY`.
 """
 
-from dialogs import halls, matters, menu  # noqa: F401  (registers the dialogs)
+from dialogs import appointments, booking, halls, matters, menu  # noqa: F401  (registers the dialogs)
+from dialogs import enterprise, progress, rating, subscriptions  # noqa: F401  (progress, subscriptions, 好差评)
+from dialogs import handoff, staff  # noqa: F401  (hand-off to a person; the staff desk in WeCom)
 from dialogs.conversation import Conversation
 from dialogs.engine import REGISTRY, Dialog, Incoming, Reply, Services, Session
 

@@ -7,7 +7,10 @@ session under the user's lock, calls `Conversation.step`, and saves what it retu
 from __future__ import annotations
 
 from dialogs.engine import MEDIA_KINDS, REGISTRY, Dialog, Incoming, Reply, Services, Session, normalise, now
-from dialogs.menu import MENU_KEYS
+from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
+from dialogs.menu import MENU_KEYS, SHORTCUTS
+from dialogs.progress import find_case_number
+from dialogs.rating import rating_level
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
 # half-width, lower case, trailing punctuation dropped), against the whole message.
@@ -43,12 +46,16 @@ class Conversation:
             return self._stamp(session), replies
         if expired:
             self._say(replies, "common/expired.j2")
-            session = await self._enter("menu", {}, incoming, replies)
+            route = await self._route(Session(), incoming) if kind == "text" else None
+            session = await self._enter(*(route or ("menu", {})), incoming, replies)
             return self._stamp(session), replies
 
         session = session or Session()
         if session.dialog not in REGISTRY:
             session = Session()
+        if session.state in getattr(REGISTRY[session.dialog], "CAPTURES", ()):
+            # Talking to (or waiting for) a person: every word is for them, global words too.
+            return self._stamp(await self._dialog_turn(session, incoming, replies)), replies
 
         intent = None
         if kind == "text":
@@ -59,9 +66,31 @@ class Conversation:
                 session = Session()
         if intent is not None:
             session = await self._global(intent, session, incoming, replies)
+        elif kind == "text" and (route := await self._route(session, incoming)) is not None:
+            session = await self._enter(*route, incoming, replies)
         else:
             session = await self._dialog_turn(session, incoming, replies)
         return self._stamp(session), replies
+
+    async def _route(self, session: Session, incoming: Incoming) -> tuple[str, dict] | None:
+        """A message that opens a dialog whatever is in progress: a shortcut word, a case number,
+        or the answer to a rating invitation (one Redis read, and only for words that rate)."""
+        word = normalise(incoming.text)
+        if word in getattr(REGISTRY[session.dialog], "OWN_WORDS", ()):
+            return None
+        if word in SHORTCUTS:
+            name, carry = SHORTCUTS[word]
+            return name, dict(carry)
+        if session.dialog != "progress" and (case_no := find_case_number(incoming.text, self.services.settings)):
+            return "progress", {"case_no": case_no}
+        # A rating answers an invitation that came outside the conversation: taken at the menu
+        # (a bare 1-5 only just after the invitation) or on a progress card, never mid-dialog.
+        level = rating_level(incoming.text, digits=session.at_rest) if session.at_rest or session.dialog == "progress" else None
+        if level is not None and self.services.ratings is not None:
+            invitation = await self.services.ratings.pending(incoming.user, recent=word.isdigit())
+            if invitation is not None:
+                return "rating", {"case_no": invitation.case_no, "matter_name": invitation.matter_name, "level": level.value}
+        return None
 
     # Global intents ---------------------------------------------------------------------
 
@@ -83,9 +112,8 @@ class Conversation:
             session.state = history.pop()
             self._model(session, incoming, replies).ask()
             return session
-        # human: a person takes over once [Staff] lands; until then we say so and keep the place.
-        self._say(replies, "common/human_soon.j2")
-        return session
+        # human: a person takes over (dialogs.handoff), told where this person was.
+        return await self._enter(HANDOFF, context_of(session), incoming, replies)
 
     # The active dialog ------------------------------------------------------------------
 
@@ -94,6 +122,7 @@ class Conversation:
         before = turn.state
         if await turn.fire(incoming.kind):
             turn.data.pop(MISSES_KEY, None)
+            turn.data.pop(MISSED_KEY, None)
             if turn.state != before:
                 turn.data.setdefault(BACK_KEY, []).append(before)
             session = Session(turn.__class__.name, turn.state, turn.data)
@@ -106,6 +135,8 @@ class Conversation:
             self._say(replies, "common/unknown_type.j2")
         else:
             misses = int(turn.data.get(MISSES_KEY, 0)) + 1
+            if incoming.kind == "text":  # an agent taking over sees what was not understood
+                turn.data[MISSED_KEY] = [*(turn.data.get(MISSED_KEY) or [])[-2:], incoming.text[:200]]
             if misses >= self.services.max_misses:
                 turn.data.pop(MISSES_KEY, None)
                 self._say(replies, "common/offer_help.j2")

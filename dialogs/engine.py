@@ -81,6 +81,7 @@ class Services:
     bookings: Any = None  # bot.bookings.Bookings: remembered applicants, reminders
     subscriptions: Any = None  # bot.subscriptions.Subscriptions: verified cases, subscriptions, bindings
     ratings: Any = None  # bot.ratings.Ratings: 好差评
+    handoff: Any = None  # bot.handoff.Handoff: the human hand-off (dialogs.handoff.Desk)
 
 
 def T(trigger: str, source: str | list[str], dest: str, when: str | None = None, then: str | None = None) -> dict:

@@ -6,6 +6,7 @@ asking   --text: clear match--> guide          --text: some candidates--> choosi
 choosing --text: a number--> guide             (any other text searches again)
 guide    --材料清单: situations matter--> situation --answers, one question at a time--> guide
 guide    --材料清单 / 办理流程 / 在哪办 / 预约 / 在线办理--> guide
+guide    --订阅通知 / 取消通知--> guide   (policy notices for this matter and its department: staff broadcasts)
 ```
 """
 
@@ -32,6 +33,8 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_where",     "show_where"),
     T("text",  "guide",     "guide",     "asks_booking",   "show_booking"),
     T("text",  "guide",     "guide",     "asks_online",    "show_online"),
+    T("text",  "guide",     "guide",     "asks_notify",    "notify"),
+    T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
     T("text",  SEARCHING,   "guide",     "clear_match",    "show_card"),
@@ -45,7 +48,9 @@ FOLLOW_UPS = {
     "where": ("3", "在哪办", ("在哪办", "在哪里办", "地址", "哪里办", "去哪办")),
     "booking": ("4", "预约", ("预约", "预约办理", "我要预约")),
     "online": ("5", "在线办理", ("在线办理", "网上办", "网上办理", "网办", "链接")),
+    "notify": ("6", "订阅通知", ("订阅通知", "订阅事项通知", "订阅政策通知", "通知我", "有新政策通知我")),
 }
+UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订阅通知", "不用通知了"})  # not 取消订阅: that is 我的订阅's
 _FOLLOW_UP_WORDS = {normalise(w): key for key, (number, title, words) in FOLLOW_UPS.items() for w in (number, title, *words)}
 YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y"})
 NO = frozenset({"2", "否", "不是", "不", "没有", "不用", "不需要", "no", "n"})
@@ -154,7 +159,7 @@ class Matters(Dialog):
     # The guide card ---------------------------------------------------------------------------
 
     def show_card(self):
-        for key in ("query", "candidates", "answers"):
+        for key in ("query", "candidates", "answers", "chosen"):
             self.data.pop(key, None)
         code = self.data["code"]
         guide = self.services.catalog.guide(code)
@@ -193,6 +198,29 @@ class Matters(Dialog):
     def asks_online(self) -> bool:
         return self._follow_up() == "online"
 
+    def asks_notify(self) -> bool:
+        return self._follow_up() == "notify"
+
+    def asks_unnotify(self) -> bool:
+        return self._guide() is not None and normalise(self.text) in UNNOTIFY
+
+    async def notify(self):
+        await self._notices(True)
+
+    async def unnotify(self):
+        await self._notices(False)
+
+    async def _notices(self, on: bool):
+        """Staff broadcasts to this matter's (and its department's) subscribers reach this person, or no longer."""
+        guide, subscriptions = self._guide(), self.services.subscriptions
+        if subscriptions is None:
+            self.say("matters/notify.j2", guide=guide, on=on, unavailable=True)
+        else:
+            change = subscriptions.follow_matter if on else subscriptions.unfollow_matter
+            await change(self.incoming.user, guide.code, guide.department)
+            self.say("matters/notify.j2", guide=guide, on=on, unavailable=False)
+        self.ask()
+
     def show_process(self):
         self.say("matters/process.j2", guide=self._guide())
         self.ask()
@@ -203,7 +231,13 @@ class Matters(Dialog):
         self.ask()
 
     def show_booking(self):
-        self.say("matters/booking_soon.j2", guide=self._guide())
+        """Bookable: the booking dialog takes over with the matter and the situation answered
+        (so "what to bring" is theirs); otherwise say no booking is needed."""
+        guide = self._guide()
+        if guide.bookable:
+            self.start("booking", code=guide.code, chosen=self.data.get("chosen"))
+            return
+        self.say("booking/not_bookable.j2", matter=guide.name)
         self.ask()
 
     def show_online(self):
@@ -254,5 +288,6 @@ class Matters(Dialog):
         chosen = {value for key, value in answers.items() if key.startswith("g:")}
         chosen |= {key[2:] for key, value in answers.items() if key.startswith("s:") and value == "yes"}
         situations = [s.name for s in guide.situations if s.code in chosen]
+        self.data["chosen"] = sorted(chosen)  # a booking made next brings this list
         self.say("matters/materials.j2", guide=guide, materials=materials_for(guide, chosen), situations=situations)
         self.ask()

@@ -2,6 +2,7 @@
 
 ```
 idle --text/click: names an option--> (the option's dialog, or a "coming soon" note)
+booked (just after a booking or a move) --确认 again--> booked (it is done already); otherwise as idle
 ```
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dialogs.booking import CONFIRM_AGAIN, JUST_BOOKED, MY_APPOINTMENTS, booking_query
 from dialogs.engine import Dialog, T, normalise
 
 
@@ -23,26 +25,43 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("1", "办事指南", "MENU_GUIDE", "matters", ("办事指南", "指南", "查事项", "怎么办")),
-    Option("2", "预约办事", "MENU_BOOK", None, ("预约", "预约办事", "我要预约", "取号")),
-    Option("3", "查办件进度", "MENU_PROGRESS", None, ("查进度", "进度", "办件进度", "查询进度")),
+    Option("2", "预约办事", "MENU_BOOK", "booking", ("预约", "预约办事", "我要预约", "取号")),
+    Option("3", "查办件进度", "MENU_PROGRESS", "progress", ("查进度", "进度", "办件进度", "查询进度")),
     Option("4", "服务大厅地址和时间", "MENU_HALLS", "halls", ("服务大厅", "大厅", "地址", "办公时间", "上班时间", "在哪")),
-    Option("5", "人工服务", "MENU_HUMAN", None, ()),
+    Option("5", "人工服务", "MENU_HUMAN", "handoff", ()),
 )
 
 #: WeChat menu buttons that mean a global intent; the other buttons are menu options.
 MENU_KEYS: dict[str, str] = {"MENU_HOME": "menu", "MENU_HUMAN": "human"}
 
+#: Words that open a dialog from anywhere (dialogs/conversation.py), unless the active dialog
+#: lists the word in its OWN_WORDS: normalised word -> (dialog, data carried in).
+SHORTCUTS: dict[str, tuple[str, dict]] = {
+    **dict.fromkeys(("查进度", "查询进度", "办件进度", "查办件进度", "进度查询"), ("progress", {})),
+    **dict.fromkeys(("我的订阅", "订阅", "订阅列表", "查看订阅"), ("subscriptions", {})),
+    **dict.fromkeys(("退订", "取消订阅"), ("subscriptions", {"mode": "unsubscribe"})),
+    **dict.fromkeys(("企业绑定", "绑定企业"), ("enterprise", {})),
+    **dict.fromkeys(("解绑", "解除绑定", "企业解绑", "解绑企业"), ("subscriptions", {"mode": "unbind"})),
+    **dict.fromkeys(("评价", "好差评", "我要评价"), ("rating", {})),
+    **dict.fromkeys(("修改评价", "重新评价"), ("rating", {"mode": "again"})),
+    **dict.fromkeys(MY_APPOINTMENTS, ("appointments", {})),
+}
+
 _BY_WORD = {normalise(w): o for o in OPTIONS for w in (o.number, o.title, o.key, *o.words)}
 GREETINGS = frozenset({"你好", "您好", "hi", "hello", "在吗", "在不在", "哈喽", "嗨", "早上好", "下午好", "晚上好"})
 
-STATES = ["idle"]
+STATES = ["idle", "booked"]
+IDLE = ["idle", "booked"]  # booked: at rest too, the session's data stays empty
 TRANSITIONS = [
-    #  trigger  source  dest    when              then
-    T("start", "*",    "idle", None,             "show"),
-    T("text",  "idle", "idle", "is_greeting",    "greet"),
-    T("text",  "idle", "idle", "names_option",   "open_option"),
-    T("click", "idle", "idle", "names_option",   "open_option"),
-    T("text",  "idle", "idle", None,             "search_matters"),
+    #  trigger  source    dest      when              then
+    T("start", "*",      "booked", "just_booked",    "forget_marker"),
+    T("start", "*",      "idle",   None,             "show"),
+    T("text",  "booked", "=",      "confirms_again", "say_already_booked"),
+    T("text",  IDLE,     "=",      "is_greeting",    "greet"),
+    T("text",  IDLE,     "=",      "names_option",   "open_option"),
+    T("click", IDLE,     "=",      "names_option",   "open_option"),
+    T("text",  IDLE,     "=",      "asks_to_book",   "open_booking"),
+    T("text",  IDLE,     "=",      None,             "search_matters"),
 ]
 
 
@@ -51,13 +70,27 @@ class Menu(Dialog):
     title = "主菜单"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
-    PROMPTS = {"idle": "menu/menu.j2"}
+    PROMPTS = {"idle": "menu/menu.j2", "booked": "menu/menu.j2"}
 
     def prompt_context(self):
         return {"options": OPTIONS}
 
     def show(self):
         self.ask()
+
+    def just_booked(self) -> bool:
+        """Started by a booking (or move) that just succeeded: its reply already said so."""
+        return JUST_BOOKED in self.data
+
+    def forget_marker(self):
+        self.data.pop(JUST_BOOKED, None)
+
+    def confirms_again(self) -> bool:
+        """A second tap on 确认 after the booking went through (a double tap, or unsure it worked)."""
+        return normalise(self.text) in CONFIRM_AGAIN
+
+    def say_already_booked(self):
+        self.say("booking/already_booked.j2")
 
     def is_greeting(self) -> bool:
         return normalise(self.text) in GREETINGS
@@ -69,6 +102,14 @@ class Menu(Dialog):
     def names_option(self) -> bool:
         return normalise(self.text) in _BY_WORD
 
+    def asks_to_book(self) -> bool:
+        """Words like "我想预约办护照": booking, with the matter to search for."""
+        return booking_query(self.text) is not None
+
+    def open_booking(self):
+        query = booking_query(self.text)
+        self.start("booking", **({"query": query} if query else {}))
+
     def search_matters(self):
         """Anything else typed at the menu is a question about a matter."""
         self.start("matters", query=self.text)
@@ -77,7 +118,5 @@ class Menu(Dialog):
         option = _BY_WORD[normalise(self.text)]
         if option.dialog:
             self.start(option.dialog)
-        elif option.key == "MENU_HUMAN":
-            self.say("common/human_soon.j2")
         else:
             self.say("common/coming_soon.j2", title=option.title)
