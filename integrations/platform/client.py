@@ -13,6 +13,7 @@ import random
 import time
 import uuid
 from datetime import date
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
@@ -24,6 +25,10 @@ from integrations.platform.models import (
     Bundle,
     Case,
     CasePage,
+    Complaint,
+    ComplaintRequest,
+    Enterprise,
+    EnterpriseVerification,
     Error,
     ErrorCode,
     Guide,
@@ -31,8 +36,12 @@ from integrations.platform.models import (
     Hall,
     MatterPage,
     MatterSummary,
+    Rating,
+    RatingLevel,
+    RatingRequest,
     RescheduleRequest,
     Slot,
+    VerificationCheck,
 )
 
 M = TypeVar("M")
@@ -85,8 +94,10 @@ _LIST_ITEMS = {Bundle: TypeAdapter(list[Bundle]), Hall: TypeAdapter(list[Hall]),
 
 
 class PlatformClient:
-    def __init__(self, base_url: str, session: ClientSession, *, timeout: float = 3.0, retries: int = 2, breaker: CircuitBreaker | None = None):
+    def __init__(self, base_url: str, session: ClientSession, *, timeout: float = 3.0, retries: int = 2, breaker: CircuitBreaker | None = None,
+                 observe: Callable[[str, float, str], None] | None = None):
         self.base_url = base_url.rstrip("/")
+        self.observe = observe  # (operation, seconds, outcome) after each attempt: for metrics
         self.session = session
         self.timeout = ClientTimeout(total=timeout)
         self.retries = retries
@@ -168,6 +179,24 @@ class PlatformClient:
     async def enterprise_cases(self, credit_code: str) -> list[Case]:
         return (await self._call("GET", f"/enterprises/{credit_code}/cases", CasePage)).items
 
+    # Ratings and enterprise binding ----------------------------------------------------------
+
+    async def rate_case(self, case_no: str, level: RatingLevel, rater: str, idempotency_key: str) -> Rating:
+        """好差评; the same key always yields the same rating (safe to retry)."""
+        return await self._call("POST", f"/cases/{case_no}/ratings", Rating, body=RatingRequest(level=level, rater=rater), idempotency_key=idempotency_key)
+
+    async def complain(self, case_no: str, rating_id: str, text: str, idempotency_key: str) -> Complaint:
+        return await self._call("POST", f"/cases/{case_no}/complaints", Complaint, body=ComplaintRequest(rating_id=rating_id, text=text),
+                                idempotency_key=idempotency_key)
+
+    async def start_enterprise_verification(self, credit_code: str) -> EnterpriseVerification:
+        """Have the platform text a code to the enterprise's registered contact (not retried: each try sends one)."""
+        return await self._call("POST", f"/enterprises/{credit_code}/verifications", EnterpriseVerification, idempotent=False)
+
+    async def check_enterprise_verification(self, credit_code: str, verification_id: str, code: str) -> Enterprise:
+        return await self._call("POST", f"/enterprises/{credit_code}/verifications/{verification_id}/check", Enterprise,
+                                body=VerificationCheck(code=code), idempotent=False)
+
     # The one way out ----------------------------------------------------------------------
 
     async def _items(self, method: str, path: str, model: type, **kwargs) -> list:
@@ -187,8 +216,14 @@ class PlatformClient:
             headers["Idempotency-Key"] = idempotency_key
         attempts = 1 + (self.retries if idempotent else 0)
         last: Exception | None = None
+        operation = f"{method} /{path.strip('/').split('/', 1)[0]}"
         for attempt in range(attempts):
-            self.breaker.check()
+            try:
+                self.breaker.check()
+            except PlatformUnavailable:
+                self._observed(operation, None, "circuit_open")
+                raise
+            started = time.monotonic()
             try:
                 async with self.session.request(method, self.base_url + path, params=params, data=payload, headers=headers, timeout=self.timeout) as resp:
                     raw = await resp.read()
@@ -201,18 +236,25 @@ class PlatformClient:
                         result = _decode(path, status, raw, model)
                     except PlatformError:
                         self.breaker.success()  # the platform works; it said no
+                        self._observed(operation, started, "refused")
                         raise
                     except PlatformUnavailable as exc:
                         last = exc
                     else:
                         self.breaker.success()
+                        self._observed(operation, started, "ok")
                         return result
                 else:
                     last = PlatformUnavailable(f"{path}: HTTP {status}")
+            self._observed(operation, started, "unavailable")
             self.breaker.failure()
             if attempt + 1 < attempts:
                 await asyncio.sleep(0.05 * 2**attempt + random.uniform(0, 0.05))
         raise PlatformUnavailable(f"{method} {path} failed: {last!r}") from last
+
+    def _observed(self, operation: str, started: float | None, outcome: str) -> None:
+        if self.observe is not None:
+            self.observe(operation, 0.0 if started is None else time.monotonic() - started, outcome)
 
 
 def _dumps(body: Any) -> bytes:

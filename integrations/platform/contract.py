@@ -18,7 +18,8 @@ SPEC = Path(__file__).resolve().parent / "openapi.yaml"
 WIRE_MODELS = (
     models.MatterPage, models.MatterSummary, models.Guide, models.GuidePage, models.Bundle, models.Hall, models.Slot,
     models.AppointmentRequest, models.RescheduleRequest, models.Appointment, models.Case, models.CasePage,
-    models.CaseEvent, models.Error,
+    models.CaseEvent, models.Error, models.RatingRequest, models.Rating, models.ComplaintRequest, models.Complaint,
+    models.Enterprise, models.EnterpriseVerification, models.VerificationCheck,
 )
 
 

@@ -256,6 +256,73 @@ class CasePage(Wire):
     total: int
 
 
+# Ratings (好差评) and complaints --------------------------------------------------------------
+
+
+class RatingLevel(str, Enum):
+    very_satisfied = "very_satisfied"  # 非常满意
+    satisfied = "satisfied"  # 满意
+    basically_satisfied = "basically_satisfied"  # 基本满意
+    dissatisfied = "dissatisfied"  # 不满意
+    very_dissatisfied = "very_dissatisfied"  # 非常不满意
+
+
+class RatingRequest(Wire):
+    level: RatingLevel
+    rater: str = Field(pattern=r"^[A-Za-z0-9_-]{6,64}$", description="a stable pseudonymous id of the person rating (never an openid or a name)")
+    channel: Literal["wechat", "wecom", "web"] = "wechat"
+
+
+class Rating(Wire):
+    id: str
+    case_no: str
+    matter_name: str
+    level: RatingLevel
+    rater: str
+    channel: str
+    at: datetime
+    follow_up_required: bool = Field(description="不满意 or worse: staff must call the rater back")
+    revision: int = Field(ge=1, le=2, description="1 = the first rating; 2 = the one re-rating allowed")
+
+
+class ComplaintRequest(Wire):
+    rating_id: str = Field(min_length=1, max_length=64, description="the bad rating this complaint explains")
+    text: str = Field(min_length=1, max_length=500, description="what went wrong, in the rater's words")
+
+
+class Complaint(Wire):
+    id: str
+    case_no: str
+    rating_id: str
+    text: str
+    status: Literal["open", "following_up", "resolved"] = "open"
+    at: datetime
+    call_back_by: date = Field(description="staff call the rater back by this working day")
+    resolve_by: date = Field(description="and fix it by this one")
+
+
+# Enterprise binding: the platform confirms a person speaks for an enterprise by a code sent to
+# the contact phone registered for it -------------------------------------------------------
+
+
+class Enterprise(Wire):
+    credit_code: str
+    name: str
+    industry: str | None = Field(default=None, max_length=30, description="行业门类 (GB/T 4754), e.g. 住宿和餐饮业; absent when not registered")
+
+
+class EnterpriseVerification(Wire):
+    id: str
+    credit_code: str
+    contact_masked: str = Field(description="where the code was sent, e.g. 138****1234")
+    expires_at: datetime
+    attempts: int = Field(ge=1, description="wrong codes allowed before this verification is void")
+
+
+class VerificationCheck(Wire):
+    code: str = Field(pattern=r"^\d{6}$")
+
+
 # Case events (the platform POSTs these to the bot) -----------------------------------------
 
 
@@ -270,6 +337,7 @@ class CaseEventType(str, Enum):
     ready_for_collection = "ready_for_collection"
     posted = "posted"
     deadline_warning = "deadline_warning"
+    appointment_no_show = "appointment_no_show"  # not a case event: case_no is empty, appointment_id is set
 
 
 class CaseEvent(Wire):
@@ -284,6 +352,7 @@ class CaseEvent(Wire):
     materials: list[str] = Field(default_factory=list)
     credit_code: str | None = None
     days_left: int | None = None
+    appointment_id: str | None = Field(default=None, description="set for appointment_no_show")
 
 
 # Errors -------------------------------------------------------------------------------------
@@ -306,6 +375,10 @@ class ErrorCode(str, Enum):
     no_show_blocked = "NO_SHOW_BLOCKED"
     not_cancellable = "NOT_CANCELLABLE"
     idempotency_conflict = "IDEMPOTENCY_CONFLICT"
+    case_not_done = "CASE_NOT_DONE"  # a rating for a case that is not finished
+    already_rated = "ALREADY_RATED"  # rated and re-rated once already
+    verification_failed = "VERIFICATION_FAILED"  # wrong, expired or used-up enterprise code
+    too_many_requests = "TOO_MANY_REQUESTS"
     unavailable = "UNAVAILABLE"
 
 

@@ -23,11 +23,14 @@ from integrations.platform.models import (
     CaseEvent,
     CasePage,
     CaseState,
+    ComplaintRequest,
     Error,
     ErrorCode,
     GuidePage,
     MatterPage,
+    RatingRequest,
     RescheduleRequest,
+    VerificationCheck,
 )
 from integrations.platform.simulator.world import Refusal, World
 
@@ -53,6 +56,7 @@ class SimulatorState:
     faults: Faults = field(default_factory=Faults)
     emitted: list[dict] = field(default_factory=list)
     tasks: set = field(default_factory=set)
+    last: asyncio.Task | None = None  # the newest delivery; the next one waits for it
 
 
 # Request bodies of the contract that have no model elsewhere ---------------------------------
@@ -79,6 +83,7 @@ class EnterpriseApplicant(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     credit_code: str = Field(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")
     phone: str = Field(default="", pattern=r"^(1[3-9]\d{9})?$")
+    industry: str | None = Field(default=None, min_length=1, max_length=30, description="registered 行业门类; from the name when absent")
 
 
 class NewCase(BaseModel):
@@ -125,10 +130,16 @@ def create_platform_simulator(world: World | None = None, events_url: str = "", 
     r.add_post("/appointments/{appointment_id}/reschedule", reschedule_appointment)
     r.add_post("/cases/lookup", lookup_case)
     r.add_get("/enterprises/{credit_code}/cases", enterprise_cases)
+    r.add_post("/cases/{case_no}/ratings", rate_case)
+    r.add_post("/cases/{case_no}/complaints", complain_about_case)
+    r.add_post("/enterprises/{credit_code}/verifications", start_enterprise_verification)
+    r.add_post("/enterprises/{credit_code}/verifications/{verification_id}/check", check_enterprise_verification)
     r.add_post("/_admin/cases", admin_new_case)
     r.add_post("/_admin/cases/{case_no}/advance", admin_advance)
     r.add_post("/_admin/cases/{case_no}/deadline-warning", admin_deadline_warning)
     r.add_post("/_admin/appointments/{appointment_id}/no-show", admin_no_show)
+    r.add_get("/_admin/cases/{case_no}/ratings", admin_ratings)
+    r.add_get("/_admin/enterprises/{credit_code}/texts", admin_enterprise_texts)
     r.add_post("/_admin/reset", admin_reset)
     r.add_post("/_admin/faults", admin_faults)
     r.add_get("/_admin/events", admin_events)
@@ -343,7 +354,50 @@ async def enterprise_cases(request: web.Request) -> web.Response:
     return _json(CasePage(items=items, total=len(items)))
 
 
+async def rate_case(request: web.Request) -> web.Response:
+    key = _idempotency_key(request)
+    body = await _body(request, RatingRequest)
+    rating, created = request.app[WORLD].rate(request.match_info["case_no"], body, key)
+    return _json(rating, 201 if created else 200)
+
+
+async def complain_about_case(request: web.Request) -> web.Response:
+    key = _idempotency_key(request)
+    body = await _body(request, ComplaintRequest)
+    complaint, created = request.app[WORLD].complain(request.match_info["case_no"], body, key)
+    return _json(complaint, 201 if created else 200)
+
+
+# Enterprise binding ---------------------------------------------------------------------------
+
+
+async def start_enterprise_verification(request: web.Request) -> web.Response:
+    return _json(request.app[WORLD].start_verification(request.match_info["credit_code"]), 201)
+
+
+async def check_enterprise_verification(request: web.Request) -> web.Response:
+    body = await _body(request, VerificationCheck)
+    m = request.match_info
+    return _json(request.app[WORLD].check_verification(m["credit_code"], m["verification_id"], body.code))
+
+
 # Controls for tests and demos ------------------------------------------------------------------
+
+
+async def admin_ratings(request: web.Request) -> web.Response:
+    """The ratings and complaints the platform received for a case (what staff would see)."""
+    feedback, case_no = request.app[WORLD].feedback, request.match_info["case_no"]
+    return _json({
+        "ratings": [r for r in feedback.ratings.values() if r.case_no == case_no],
+        "complaints": [c for c in feedback.complaints.values() if c.case_no == case_no],
+    })
+
+
+async def admin_enterprise_texts(request: web.Request) -> web.Response:
+    """The texts sent to an enterprise's registered contact phone (its verification codes), oldest first."""
+    return _json({"items": request.app[WORLD].feedback.texts.get(request.match_info["credit_code"].upper(), [])})
+
+
 
 
 async def admin_new_case(request: web.Request) -> web.Response:
@@ -358,7 +412,8 @@ async def admin_new_case(request: web.Request) -> web.Response:
     elif body.enterprise:
         if not valid_credit_code(body.enterprise.credit_code):
             raise Refusal(ErrorCode.invalid_credit_code, "统一社会信用代码校验不通过", 400)
-        record = world.new_case(body.matter_code, name=body.enterprise.name, phone=body.enterprise.phone, credit_code=body.enterprise.credit_code)
+        record = world.new_case(body.matter_code, name=body.enterprise.name, phone=body.enterprise.phone, credit_code=body.enterprise.credit_code,
+                                industry=body.enterprise.industry)
     else:
         raise Refusal(ErrorCode.invalid_request, "applicant or enterprise is required", 400)
     return _json({"case_no": record.case.case_no, "phone_last4": record.phone[-4:] if record.phone else None, "case": record.case}, 201)
@@ -383,7 +438,10 @@ async def admin_deadline_warning(request: web.Request) -> web.Response:
 
 
 async def admin_no_show(request: web.Request) -> web.Response:
-    return _json(request.app[WORLD].mark_no_show(request.match_info["appointment_id"]))
+    world = request.app[WORLD]
+    appointment = world.mark_no_show(request.match_info["appointment_id"])
+    _emit(request.app, world.no_show_event(appointment))
+    return _json(appointment)
 
 
 async def admin_reset(request: web.Request) -> web.Response:
@@ -413,13 +471,15 @@ def _emit(app: web.Application, event: CaseEvent) -> None:
     del state.emitted[:-1000]
     if not state.events_url:
         return
-    task = asyncio.get_running_loop().create_task(_deliver(state, record, event.model_dump_json().encode()))
+    task = state.last = asyncio.get_running_loop().create_task(_deliver(state, record, event.model_dump_json().encode(), after=state.last))
     state.tasks.add(task)
     task.add_done_callback(state.tasks.discard)
 
 
-async def _deliver(state: SimulatorState, record: dict, body: bytes) -> None:
-    """Deliver like a real platform would: signed, retried with backoff, given up after 5 tries."""
+async def _deliver(state: SimulatorState, record: dict, body: bytes, after: asyncio.Task | None = None) -> None:
+    """Deliver like a real platform would: in order, signed, retried with backoff, given up after 5 tries."""
+    if after is not None:
+        await asyncio.wait([after])  # one queue: a later event never overtakes an earlier one
     async with ClientSession(timeout=ClientTimeout(total=5)) as http:
         for attempt in range(5):
             record["attempts"] = attempt + 1

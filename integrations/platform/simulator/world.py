@@ -19,6 +19,7 @@ from integrations.platform.identifiers import (
     id_check_digit,
     mask_id_number,
     mask_name,
+    mask_phone,
     valid_credit_code,
     valid_id_number,
 )
@@ -33,11 +34,18 @@ from integrations.platform.models import (
     CaseResult,
     CaseState,
     CaseStep,
+    Complaint,
+    ComplaintRequest,
+    Enterprise,
+    EnterpriseVerification,
     ErrorCode,
     Guide,
     Hall,
     MatterSummary,
     MatterType,
+    Rating,
+    RatingLevel,
+    RatingRequest,
     Slot,
 )
 
@@ -97,6 +105,32 @@ class CaseRecord:
 
 
 @dataclass
+class EnterpriseRecord:
+    enterprise: Enterprise
+    contact_phone: str
+
+
+@dataclass
+class VerificationRecord:
+    verification: EnterpriseVerification
+    code: str
+    wrong: int = 0
+    used: bool = False
+
+
+@dataclass
+class Feedback:
+    """好差评 given on the platform, complaints about bad ones, and the texts sent to enterprise
+    contacts (what a test reads to learn a verification code)."""
+
+    ratings: dict[str, Rating] = field(default_factory=dict)
+    complaints: dict[str, Complaint] = field(default_factory=dict)
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # idempotency key -> (request digest, id)
+    verifications: dict[str, VerificationRecord] = field(default_factory=dict)
+    texts: dict[str, list[dict]] = field(default_factory=dict)  # credit code -> texts sent to its contact
+
+
+@dataclass
 class World:
     summaries: dict[str, MatterSummary]
     guides: dict[str, Guide]
@@ -109,6 +143,8 @@ class World:
     cancellations: dict[str, list[date]] = field(default_factory=dict)
     serials: dict[str, int] = field(default_factory=dict)
     version: str = ""
+    enterprises: dict[str, EnterpriseRecord] = field(default_factory=dict)
+    feedback: Feedback = field(default_factory=Feedback)
 
     # Loading ------------------------------------------------------------------------------
 
@@ -299,6 +335,16 @@ class World:
         self.no_shows.setdefault(record.id_number, []).append(now().date())
         return record.appointment
 
+    def no_show_event(self, appointment: Appointment) -> CaseEvent:
+        """What the platform tells the bot about a missed appointment (no case: case_no is empty)."""
+        guide, hall = self.guides.get(appointment.matter_code), self.halls.get(appointment.hall_id)
+        when = f"{appointment.date.month}月{appointment.date.day}日 {appointment.start}-{appointment.end}"
+        return CaseEvent(
+            id="evt_" + secrets.token_hex(8), type=CaseEventType.appointment_no_show, case_no="", at=now(),
+            matter_name=appointment.matter_name, department=guide.department if guide else "",
+            note=f"{when} {hall.name}" if hall else when, appointment_id=appointment.id,
+        )
+
     # Cases --------------------------------------------------------------------------------
 
     def case_for(self, case_no: str, phone_last4: str | None, id_number: str | None) -> Case:
@@ -317,7 +363,7 @@ class World:
         code = credit_code.upper()
         return sorted((r.case for r in self.cases.values() if r.case.credit_code == code), key=lambda c: c.received_at, reverse=True)
 
-    def new_case(self, matter_code: str | None, *, name: str, phone: str = "", id_number: str = "", credit_code: str | None = None, rng: random.Random | None = None, received: datetime | None = None) -> CaseRecord:
+    def new_case(self, matter_code: str | None, *, name: str, phone: str = "", id_number: str = "", credit_code: str | None = None, rng: random.Random | None = None, received: datetime | None = None, industry: str | None = None) -> CaseRecord:
         rng = rng or random.Random()
         guide = self.guides.get(matter_code or "") or rng.choice(sorted(self.guides.values(), key=lambda g: g.code))
         received = received or now()
@@ -335,6 +381,9 @@ class World:
         )
         record = CaseRecord(case, phone=phone, id_number=id_number.upper())
         self.cases[case_no] = record
+        if credit_code and credit_code.upper() not in self.enterprises:
+            enterprise = Enterprise(credit_code=credit_code.upper(), name=name, industry=industry or industry_of(name))
+            self.enterprises[credit_code.upper()] = EnterpriseRecord(enterprise, phone)
         return record
 
     def advance(self, case_no: str, to: CaseState, *, department: str | None = None, note: str = "", materials: list[str] | None = None, at: datetime | None = None) -> CaseEvent | None:
@@ -375,6 +424,95 @@ class World:
         days_left = working_days_between(now().date(), case.promised_date) if case.promised_date else None
         return CaseEvent(id="evt_" + secrets.token_hex(8), type=CaseEventType.deadline_warning, case_no=case_no, at=now(),
                          matter_name=case.matter_name, department=case.department, note="办件即将到期", credit_code=case.credit_code, days_left=days_left)
+
+    # Ratings and complaints ------------------------------------------------------------------
+
+    def rate(self, case_no: str, request: RatingRequest, idempotency_key: str) -> tuple[Rating, bool]:
+        """Returns (rating, created). A rater may rate a finished case once and re-rate it once."""
+        digest = hashlib.sha256(f"{case_no}|{request.model_dump_json()}".encode()).hexdigest()
+        known = self._replayed(idempotency_key, digest)
+        if known:
+            return self.feedback.ratings[known], False
+        record = self.cases.get(case_no)
+        if record is None:
+            raise Refusal(ErrorCode.not_found, "没有这个办件", 404)
+        if record.case.state not in DONE:
+            raise Refusal(ErrorCode.case_not_done, "办件还没有办结，暂不能评价")
+        earlier = [r for r in self.feedback.ratings.values() if r.case_no == case_no and r.rater == request.rater]
+        if len(earlier) >= 2:
+            raise Refusal(ErrorCode.already_rated, "这件事已经评价过了（可以修改一次）", 409)
+        rating = Rating(
+            id="R" + secrets.token_hex(6).upper(), case_no=case_no, matter_name=record.case.matter_name, level=request.level,
+            rater=request.rater, channel=request.channel, at=now(), follow_up_required=request.level in BAD_LEVELS,
+            revision=len(earlier) + 1,
+        )
+        self.feedback.ratings[rating.id] = rating
+        self.feedback.keys[idempotency_key] = (digest, rating.id)
+        return rating, True
+
+    def complain(self, case_no: str, request: ComplaintRequest, idempotency_key: str) -> tuple[Complaint, bool]:
+        digest = hashlib.sha256(f"{case_no}|{request.model_dump_json()}".encode()).hexdigest()
+        known = self._replayed(idempotency_key, digest)
+        if known:
+            return self.feedback.complaints[known], False
+        rating = self.feedback.ratings.get(request.rating_id)
+        if case_no not in self.cases or rating is None or rating.case_no != case_no:
+            raise Refusal(ErrorCode.not_found, "没有这个办件的这条评价", 404)
+        today = now().date()
+        complaint = Complaint(
+            id="C" + secrets.token_hex(6).upper(), case_no=case_no, rating_id=rating.id, text=request.text, at=now(),
+            call_back_by=working_days_after(today, 1), resolve_by=working_days_after(today, 10),
+        )
+        self.feedback.complaints[complaint.id] = complaint
+        self.feedback.keys[idempotency_key] = (digest, complaint.id)
+        return complaint, True
+
+    def _replayed(self, idempotency_key: str, digest: str) -> str | None:
+        if idempotency_key not in self.feedback.keys:
+            return None
+        seen, known = self.feedback.keys[idempotency_key]
+        if seen != digest:
+            raise Refusal(ErrorCode.idempotency_conflict, "同一个幂等键用于了不同的请求", 409)
+        return known
+
+    # Enterprise verification ---------------------------------------------------------------
+
+    def start_verification(self, credit_code: str) -> EnterpriseVerification:
+        """Text a 6-digit code to the enterprise's registered contact."""
+        if not valid_credit_code(credit_code):
+            raise Refusal(ErrorCode.invalid_credit_code, "统一社会信用代码校验不通过", 400)
+        code = credit_code.upper()
+        record = self.enterprises.get(code)
+        if record is None:
+            raise Refusal(ErrorCode.not_found, "没有查到这个企业的登记信息", 404)
+        if not record.contact_phone:
+            raise Refusal(ErrorCode.verification_failed, "这个企业没有登记联系人手机，请到窗口办理")
+        since = now() - timedelta(hours=1)
+        if sum(1 for t in self.feedback.texts.get(code, []) if t["at"] >= since) >= VERIFICATIONS_PER_HOUR:
+            raise Refusal(ErrorCode.too_many_requests, "验证码发送太频繁，请稍后再试", 429)
+        secret = f"{secrets.randbelow(10**6):06d}"
+        verification = EnterpriseVerification(
+            id="V" + secrets.token_hex(8).upper(), credit_code=code, contact_masked=mask_phone(record.contact_phone),
+            expires_at=now() + VERIFICATION_TTL, attempts=VERIFICATION_ATTEMPTS,
+        )
+        self.feedback.verifications[verification.id] = VerificationRecord(verification, secret)
+        self.feedback.texts.setdefault(code, []).append({
+            "at": now(), "to": record.contact_phone, "code": secret, "verification_id": verification.id,
+            "text": f"【一网通办】验证码 {secret}，用于绑定「{record.enterprise.name}」，10 分钟内有效。如非本人操作请忽略。",
+        })
+        return verification
+
+    def check_verification(self, credit_code: str, verification_id: str, code: str) -> Enterprise:
+        record = self.feedback.verifications.get(verification_id)
+        if record is None or record.verification.credit_code != credit_code.upper():
+            raise Refusal(ErrorCode.not_found, "没有这个验证", 404)
+        if record.used or record.wrong >= record.verification.attempts or now() > record.verification.expires_at:
+            raise Refusal(ErrorCode.verification_failed, "验证码已失效，请重新获取")
+        if not secrets.compare_digest(record.code, code):
+            record.wrong += 1
+            raise Refusal(ErrorCode.verification_failed, "验证码不正确")
+        record.used = True
+        return self.enterprises[record.verification.credit_code].enterprise
 
     def seed_cases(self, rng: random.Random) -> None:
         """At least 50 cases spread over every lifecycle state, for citizens and enterprises."""
@@ -432,6 +570,14 @@ _EVENTS = {
     CaseState.not_approved: CaseEventType.not_approved, CaseState.ready_for_collection: CaseEventType.ready_for_collection,
     CaseState.posted: CaseEventType.posted,
 }
+DONE = frozenset({
+    CaseState.refused, CaseState.approved, CaseState.not_approved, CaseState.ready_for_collection, CaseState.posted,
+    CaseState.collected, CaseState.withdrawn,
+})
+BAD_LEVELS = frozenset({RatingLevel.dissatisfied, RatingLevel.very_dissatisfied})
+VERIFICATION_TTL = timedelta(minutes=10)
+VERIFICATION_ATTEMPTS = 5
+VERIFICATIONS_PER_HOUR = 10
 _HANDOVER = ["区行政审批局", "区市场监管局", "区自然资源局", "区住建局", "区卫健局", "区人社局"]
 
 
@@ -475,6 +621,15 @@ def credit_code_for(rng: random.Random) -> str:
 
     body = "91" + REGION + "".join(rng.choice(CREDIT_ALPHABET) for _ in range(9))
     return body + credit_check_char(body)
+
+
+#: 行业门类 (GB/T 4754) registered for an enterprise, from the trade in its name; None when the name says none.
+_INDUSTRIES = {"餐饮": "住宿和餐饮业", "建筑": "建筑业", "商贸": "批发和零售业", "农业": "农、林、牧、渔业",
+               "科技": "信息传输、软件和信息技术服务业", "物流": "交通运输、仓储和邮政业"}
+
+
+def industry_of(name: str) -> str | None:
+    return next((industry for word, industry in _INDUSTRIES.items() if word in name), None)
 
 
 def enterprise_name(rng: random.Random, i: int) -> str:
