@@ -57,3 +57,27 @@ async def wait_for(predicate, timeout: float = 5.0, every: float = 0.05):
         if value or loop.time() > end:
             return value
         await asyncio.sleep(every)
+
+
+async def received(client, user: str, path: str = "/sim/wechat") -> list[str]:
+    """Everything the (simulated) WeChat delivered to `user` outside a conversation, oldest
+    first, as the person reads it: customer-service texts, and template messages' title and
+    remark. `client` reaches the simulator at `path`."""
+    resp = await client.get(f"{path}/_admin/messages", params={"openid": user})
+    texts = []
+    for m in (await resp.json())["messages"]:
+        content = m["content"]
+        if isinstance(content, dict):
+            data = content.get("data", content)
+            content = "\n".join(str(field.get("value", "")) for name, field in data.items() if isinstance(field, dict) and name in ("first", "remark"))
+        texts.append(content)
+    return texts
+
+
+def person(n: int) -> dict:
+    """A realistic applicant with a valid ID number (check digit and all), different for each n."""
+    import random
+
+    from integrations.platform.simulator.world import person_for
+
+    return person_for(random.Random(f"booking-{n}"))

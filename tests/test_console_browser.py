@@ -137,7 +137,7 @@ async def test_chat_through_the_console(console, tmp_path):
     await expect(listing).to_contain_text("本区服务大厅")
     await expect(page.locator("#log .msg.me").last).to_have_text("[菜单] 服务大厅地址和时间")
     detail = await say(page, "1")
-    await expect(detail).to_contain_text("人民路 188 号")
+    await expect(detail).to_contain_text("洪洲大道二段55号")
     a_bubbles = await page.locator("#log > *").all_inner_texts()
     assert len(a_bubbles) == 6, a_bubbles  # 3 x (me, bot), no error notes
 
@@ -149,7 +149,7 @@ async def test_chat_through_the_console(console, tmp_path):
     await expect(page.locator("#log > *")).to_have_count(0)
     other = await say(page, "1")
     await expect(other).to_contain_text("请说说您想办什么事")
-    await expect(other).not_to_contain_text("人民路")
+    await expect(other).not_to_contain_text("洪洲大道")
     await expect(page.locator("#log .msg")).to_have_count(2)
     await expect(page.locator("#log")).not_to_contain_text("本区服务大厅")
 
@@ -162,7 +162,7 @@ async def test_chat_through_the_console(console, tmp_path):
     await expect(page.locator("#log")).not_to_contain_text("功能即将上线")
     # ...and their conversation carried on where it was: still in the halls dialog.
     again = await say(page, "1")
-    await expect(again).to_contain_text("人民路 188 号")
+    await expect(again).to_contain_text("洪洲大道二段55号")
 
 
 async def test_new_user_button_adds_a_fresh_user(console):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+from bot.app import CATALOG
 from tests.conftest import Chat
 
 
@@ -13,13 +15,32 @@ async def test_greeting_gets_the_menu(chat):
     assert "1. 办事指南" in reply and "4. 服务大厅地址和时间" in reply
 
 
-async def test_halls_dialog_end_to_end(chat):
+async def test_halls_dialog_end_to_end(chat, app):
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)  # the platform's halls
     listing = await chat.say("4")
-    assert "本区服务大厅" in listing and "1. 区政务服务中心" in listing
+    assert "本区服务大厅" in listing and "1. 广安区政务服务中心" in listing
     detail = await chat.say("1")
-    assert "人民路 188 号" in detail and "9:00-17:00" in detail
-    other = await chat.say("滨江")
-    assert "滨江路 20 号" in other
+    assert "洪洲大道二段55号" in detail and "9:00-17:30" in detail
+    other = await chat.say("浓洄")
+    assert "渠江北路215号" in other
+
+
+async def test_halls_nearest_first_once_a_location_is_shared(chat, app, peer):
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    assert "发送您的位置" in await chat.say("4")
+    answer = await chat.post(peer.message(chat.user, "location", Location_X="30.4560", Location_Y="106.6490", Scale="15", Label="浓洄"))
+    lines = [line for line in answer.text.splitlines() if line[:1].isdigit()]
+    assert "由近到远" in answer.text and "浓洄街道" in lines[0] and "公里" in lines[0]
+    kms = [float(line.split("约 ")[1].split(" 公里")[0]) for line in lines]
+    assert kms == sorted(kms) and len(kms) > 3
+    assert "渠江北路215号" in await chat.say("1")  # numbers follow the order shown
+
+
+async def test_halls_from_the_settings_while_the_platform_catalog_is_not_loaded(serve, peer):
+    client = await serve(platform_url="http://127.0.0.1:9")  # nothing listens there
+    chat = Chat(client, peer)
+    assert "1. 广安区政务服务中心" in await chat.say("4")
+    assert "洪洲大道二段55号" in await chat.say("1")
 
 
 async def test_menu_button_opens_a_dialog_from_anywhere(chat):

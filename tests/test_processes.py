@@ -89,9 +89,9 @@ async def test_two_processes_serve_one_conversation_alternately(secrets_env, red
         async with aiohttp.ClientSession() as http:
             a, b = Chat(_Remote(http, one.port), peer), Chat(_Remote(http, two.port), peer)
             assert "本区服务大厅" in await a.say("4")
-            assert "建设大道 66 号" in await b.say("2")
+            assert "金安大道一段98号" in await b.say("2")
             assert "回复序号查看地址" in await a.say("返回")
-            assert "人民路 188 号" in await b.say("1")
+            assert "洪洲大道二段55号" in await b.say("1")
             assert "已取消「服务大厅」" in await a.say("取消")
             assert "请说说您想办什么事" in await b.say("1")  # back at the menu
     finally:
@@ -113,7 +113,7 @@ async def test_terminal_chat_talks_to_a_running_bot(secrets_env):
         bot.stop()
     out = out.decode()
     assert chat.returncode == 0, err.decode()
-    assert "请回复序号选择" in out and "本区服务大厅" in out and "滨江路 20 号" in out
+    assert "请回复序号选择" in out and "本区服务大厅" in out and "滨河路二段16号" in out
 
 
 def test_production_refuses_to_start_without_secrets_or_with_embedded_redis(tmp_path):

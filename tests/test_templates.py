@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from bot.notifier import TEMPLATES as NOTICES
 from bot.search import Hit
 from bot.settings import Hall
 from bot.templating import TEMPLATES_DIR, Renderer
 from dialogs.matters import FOLLOW_UPS, questions_for
 from dialogs.menu import OPTIONS
+from integrations.platform.models import Appointment, CaseEvent
 from integrations.platform.simulator import World
 
 HALL = Hall(name="区政务服务中心", address="人民路 188 号", hours="9:00-17:00", phone="021-1", transit="地铁 2 号线")
@@ -27,18 +29,150 @@ CONTEXTS = {
     "matters/materials.j2": {"guide": GUIDE, "materials": GUIDE.materials, "situations": ["首次申领"]},
     "matters/process.j2": {"guide": GUIDE},
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
-    "matters/booking_soon.j2": {"guide": GUIDE},
     "matters/online.j2": {"guide": GUIDE},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code]},
     "menu/menu.j2": {"options": OPTIONS},
-    "halls/pick.j2": {"halls": [HALL]},
+    "halls/pick.j2": {"halls": [{"name": HALL.name, "km": 1.2}], "located": True},
     "halls/detail.j2": {"hall": HALL},
     "common/help.j2": {"in_dialog": True},
     "common/miss.j2": {"misses": 2},
     "common/cancelled.j2": {"title": "服务大厅"},
     "common/coming_soon.j2": {"title": "办事指南"},
+    **{
+        template: {"event": CaseEvent(
+            id="evt_1", type=kind, case_no="51160220261128100001", at="2026-11-28T09:00:00+08:00", matter_name=GUIDE.name,
+            department="区行政审批局", from_department="区公安分局", note="材料齐全", materials=["户口簿"], days_left=2,
+            appointment_id="A1",
+        ), "via": "case", "at": "11月28日 09:00"}
+        for kind, template in NOTICES.items()
+    },
 }
+
+# [Booking]: the booking dialog, 我的预约 and reminders.
+_HALL = PLATFORM_HALLS[0]
+_APPOINTMENT = Appointment(
+    id="A1", number="12010001", matter_code=GUIDE.code, matter_name=GUIDE.name, hall_id=_HALL.id, date="2026-12-01",
+    start="09:00", end="09:30", status="booked", applicant_name="张*", applicant_id_masked="511***********1234", created_at="2026-11-28T09:00:00+08:00",
+)
+_ITEM = {"id": "A1", "number": "12010001", "matter_name": GUIDE.name, "day": "12月1日（周二）", "start": "09:00", "end": "09:30",
+         "hall": _HALL.name, "address": _HALL.address, "phone": _HALL.phone}
+_MASKED = {"name": "张*", "id_number": "511***********1234", "phone": "138****5678"}
+_PICKED = {"data": {"start": "09:00", "end": "09:30", "location": None}, "day": "12月1日（周二）", "hall": _HALL, "matter": GUIDE.name,
+           "days": [{"day": "12月1日（周二）", "remaining": 12}], "slots": [{"start": "09:00", "end": "09:30", "remaining": 2}]}
+CONTEXTS.update({
+    "booking/candidates.j2": {"candidates": [[GUIDE.code, GUIDE.name, GUIDE.department]]},
+    "booking/not_bookable.j2": {"matter": GUIDE.name},
+    "booking/halls.j2": {**_PICKED, "halls": [{"hall": h, "km": 1.2} for h in PLATFORM_HALLS], "located": True},
+    "booking/hall_full.j2": {"hall": _HALL},
+    "booking/days.j2": _PICKED,
+    "booking/day_full.j2": _PICKED,
+    "booking/slots.j2": _PICKED,
+    "booking/who.j2": {"known": _MASKED},
+    "booking/bad_id.j2": {"length": 17, "digits": True},
+    "booking/summary.j2": {**_PICKED, "applicant": _MASKED},
+    "booking/success.j2": {"appointment": _APPOINTMENT, "day": "12月1日（周二）", "hall": _HALL, "materials": GUIDE.materials[:3],
+                           "situations": ["首次申领"], "partial": False},
+    "booking/refused.j2": {**_PICKED, "code": "SLOT_FULL", "message": "这个时段已约满"},
+    "booking/busy.j2": {"confirming": True},
+    "booking/reminder.j2": {"which": "day", "start": "09:00", "end": "09:30", "day": "12月1日（周二）", "hall_name": _HALL.name,
+                            "hall_address": _HALL.address, "matter_name": GUIDE.name, "number": "12010001", "minutes": 60},
+    "booking/list.j2": {"items": [_ITEM]},
+    "booking/manage.j2": {"item": _ITEM},
+    "booking/confirm_cancel.j2": {"item": _ITEM},
+    "booking/cancelled.j2": {"item": _ITEM},
+    "booking/kept.j2": {"item": _ITEM},
+    "booking/move_confirm.j2": {**_PICKED, "item": _ITEM},
+    "booking/moved.j2": {"appointment": _APPOINTMENT, "day": "12月1日（周二）", "hall": _HALL, "old": _ITEM},
+})
+
+# [Staff]: the human hand-off, citizen side (handoff/) and agents in WeCom (staff/).
+from dialogs.staff import Acceptance, Relay  # noqa: E402
+
+_ENTRY = {"number": 12, "status": "note", "since": "2026-11-28T08:00:00+08:00", "waited_minutes": 65,
+          "context": ["来自：办事指南", "问过：身份证丢了"], "note": "请回电 138****5678", "citizen": "u_0123456789ab"}
+CONTEXTS.update({
+    "handoff/queued.j2": {"number": 12, "ahead": 2},
+    "handoff/kept.j2": {"ahead": 1},
+    "handoff/closed.j2": {"hours": "周一至周五 9:00-12:00、13:30-17:00", "back_at": "明天 9:00", "nobody": False},
+    "handoff/noted.j2": {"number": 12, "back_at": "明天 9:00"},
+    "handoff/connected.j2": {"agent": "张三"},
+    "handoff/from_agent.j2": {"agent": "张三", "text": "请带上户口簿"},
+    "handoff/ended.j2": {"by": "timeout"},
+    "handoff/thanks.j2": {"satisfied": False},
+    "handoff/moved_to_note.j2": {"number": 12, "back_at": "今天 13:30"},
+    "handoff/remind.j2": {"state": "connected"},
+    "staff/help.j2": {"who": "张三", "agent": True, "talking": 12, "off": False, "broadcaster": True, "approver": True},
+    "staff/new_request.j2": {"number": 12, "lines": _ENTRY["context"], "ahead": 1},
+    "staff/accepted.j2": {"result": Acceptance("accepted", 12, waited_minutes=3, lines=_ENTRY["context"], note="", undelivered="window")},
+    "staff/queue.j2": {"entries": [_ENTRY]},
+    "staff/from_citizen.j2": {"number": 12, "text": "你好"},
+    "staff/undelivered.j2": {"relay": Relay("held", 12, "window")},
+    "staff/ended.j2": {"number": 12, "by": "citizen"},
+    "staff/duty.j2": {"on": True, "waiting": 2},
+    "staff/digest.j2": {"notes": [_ENTRY]},
+})
+# [Progress & notifications]: 查进度, 订阅 and 企业绑定, 好差评.
+from dialogs.progress import case_view  # noqa: E402
+from dialogs.rating import LEVELS  # noqa: E402
+from integrations.platform.models import Complaint  # noqa: E402
+
+_PAUSED = next(r.case for r in WORLD.cases.values() if r.case.state.value == "materials_requested")
+_CASE_NO = _PAUSED.case_no
+_COMPLAINT = Complaint(id="C1", case_no=_CASE_NO, rating_id="R1", text="跑了三趟", at="2026-11-28T09:00:00+08:00",
+                       call_back_by="2026-11-30", resolve_by="2026-12-11")
+CONTEXTS.update({
+    "progress/card.j2": case_view(_PAUSED),
+    "progress/choose.j2": {"choices": [[_CASE_NO, GUIDE.name]]},
+    "progress/ask_factor.j2": {"data": {"case_no": _CASE_NO}},
+    "progress/wrong.j2": {"left": 3},
+    "progress/locked.j2": {"minutes": 30},
+    "progress/follow_ups.j2": {"data": {"subscribed": False}},
+    "progress/subscribed.j2": {"added": "added", "case_no": _CASE_NO, "limit": 50},
+    "progress/unsubscribed.j2": {"removed": True, "case_no": _CASE_NO},
+    "subscriptions/list.j2": {"items": [["case", _CASE_NO, GUIDE.name], ["enterprise", "91511602MA6XK3P2T0", "广安市思源科技有限公司"]], "mode": "all"},
+    "subscriptions/empty.j2": {"mode": "all"},
+    "subscriptions/removed.j2": {"kind": "case", "key": _CASE_NO, "label": GUIDE.name},
+    "subscriptions/send_refused.j2": {"why": "unknown"},
+    "subscriptions/ask_sms_code.j2": {"data": {"contact": "136****1234"}},
+    "subscriptions/wrong_sms_code.j2": {"left": 4},
+    "subscriptions/bound.j2": {"added": "added", "enterprise": "广安市思源科技有限公司", "total": 3, "open_cases": 1, "limit": 10},
+    "rating/reminder.j2": {"case_no": _CASE_NO, "matter_name": GUIDE.name},
+    "rating/ask_level.j2": {"data": {"case_no": _CASE_NO, "matter_name": GUIDE.name}, "levels": LEVELS},
+    "rating/thanks.j2": {"level_name": "满意", "matter_name": GUIDE.name, "revision": 1},
+    "rating/ask_reason.j2": {"level_name": "不满意"},
+    "rating/complaint_filed.j2": {"complaint": _COMPLAINT},
+    "rating/not_rated.j2": {"why": "refused"},
+})
 CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+# [Staff]: broadcasts (bot.broadcasts): the notice people read and the report to its author.
+_BROADCAST = {"id": "b7", "title": "国庆期间办事大厅安排", "status": "done", "total": 20000, "sent": 19950, "approved_by": "lisi"}
+CONTEXTS.update({
+    "broadcast/notice.j2": {"title": _BROADCAST["title"], "body": "10月1日至7日大厅休息，网上办事照常。"},
+    "broadcast/report.j2": {"b": _BROADCAST, "failures": [("已取消关注", 42), ("微信错误码 40003", 8)]},
+})
+# [Staff]: writing and steering broadcasts in WeCom chat (dialogs/staff.py), and 订阅通知 on a guide card.
+from dialogs.staff import AUDIENCES  # noqa: E402
+
+_SHOWN = {**_BROADCAST, "audience_text": "全部关注用户", "created_by": "zhangsan", "paused_reason": None, "remaining": 30,
+          "channel": "mass", "text": "【国庆期间办事大厅安排】\n10月1日至7日大厅休息。"}
+CONTEXTS.update({
+    "staff/broadcast_refused.j2": {"why": "error", "message": "不能审批自己撰写的群发，请另一位审批人审批"},
+    "staff/broadcast_list.j2": {"entries": [_SHOWN], "pending": True, "names": {"zhangsan": "张三"}},
+    "staff/broadcast_progress.j2": {"b": _SHOWN, "action": "approve", "failed": [("已取消关注", 20)], "percent": 99,
+                                    "approver": "李四", "author": "张三"},
+    "staff/compose_title.j2": {"data": {}, "audiences": AUDIENCES, "limits": (40, 600)},
+    "staff/compose_body.j2": {"data": {"title": "国庆期间办事大厅安排"}, "audiences": AUDIENCES, "limits": (40, 600)},
+    "staff/compose_audience.j2": {"data": {}, "audiences": AUDIENCES, "limits": (40, 600)},
+    "staff/compose_detail.j2": {"data": {"kind": "tag", "tags": [[100, "社保通知", 250]]}, "audiences": AUDIENCES, "limits": (40, 600)},
+    "staff/compose_confirm.j2": {"data": {}, "audiences": AUDIENCES, "limits": (40, 600)},
+    "staff/compose_preview.j2": {"b": _SHOWN},
+    "staff/compose_bad.j2": {"what": "district", "limit": 30},
+    "staff/compose_nobody.j2": {"audience": "订阅事项 GA-0001 的用户"},
+    "staff/compose_submitted.j2": {"b": _SHOWN, "approvers": ["李四"]},
+    "matters/notify.j2": {"guide": GUIDE, "on": True, "unavailable": False},
+})
 
 
 def test_every_template_renders_to_chinese_text():
