@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot import metrics
 from bot.keys import Keys
+from bot.logs import request_id
 from bot.settings import Settings
 from integrations.platform.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, valid_signature
 from integrations.platform.models import CaseEvent
@@ -23,11 +25,12 @@ log = logging.getLogger(__name__)
 
 SEEN_DAYS = 7
 
-# KEYS: seen marker, stream. ARGV: seen ttl, stream max length, event json, event id.
-# Appends the event unless its id was seen; returns 1 when appended, 0 for a repeat.
+# KEYS: seen marker, stream. ARGV: seen ttl, stream max length, event json, event id, request id.
+# Appends the event unless its id was seen; returns 1 when appended, 0 for a repeat. The request
+# id (`rid`) lets the notifier's logs carry the id of the request that brought the event.
 ENQUEUE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'id', ARGV[4])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'id', ARGV[4], 'rid', ARGV[5])
   return 1
 end
 return 0
@@ -66,16 +69,19 @@ class CaseEventReceiver:
         try:
             added = await self._enqueue(
                 keys=[self.keys.event_seen(event.id), self.keys.events()],
-                args=[SEEN_DAYS * 86400, self.max_stream, event.model_dump_json(), event.id],
+                args=[SEEN_DAYS * 86400, self.max_stream, event.model_dump_json(), event.id, request_id.get()],
             )
         except RedisError as exc:
+            metrics.REDIS_ERRORS.labels("events").inc()
             log.warning("case event %s not queued: %s", event.id, exc)
             return _answer(503, "temporarily unable to accept events")
         log.info("case event %s (%s) %s", event.id, event.type.value, "queued" if added else "repeated")
+        metrics.EVENTS_RECEIVED.labels("queued" if added else "repeated").inc()
         return web.json_response({"accepted": True, "duplicate": not added}, status=202 if added else 200)
 
 
 def _answer(status: int, reason: str) -> web.Response:
+    metrics.EVENTS_RECEIVED.labels({400: "malformed", 403: "refused"}.get(status, "unavailable")).inc()
     if status >= 403:
         log.warning("case event refused: %s", reason)
     return web.json_response({"accepted": False, "error": reason}, status=status)

@@ -13,8 +13,9 @@ from pythonjsonlogger.json import JsonFormatter
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 # A second line of defence: whatever a log line says, these never leave the process whole.
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# (As people type them: with spaces or dashes, a +86 / 0086 prefix, the 15-digit first-generation ID.)
+_ID_NUMBER = re.compile(r"(?<!\d)(\d{6})[ -]?\d{8}[ -]?(\d{3}[\dXx])(?![\dXx])|(?<!\d)(\d{6})\d{6}(\d{3})(?!\d)")
+_PHONE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[ -]?)?(1[3-9]\d)[ -]?\d{4}[ -]?(\d{4})(?!\d)")
 _OPENID = re.compile(r"(?<![A-Za-z0-9_-])(o[A-Za-z0-9_-]{5})[A-Za-z0-9_-]{16,}(?![A-Za-z0-9_-])")
 
 
@@ -24,7 +25,7 @@ def user_ref(user: str) -> str:
 
 
 def redact(text: str) -> str:
-    text = _ID_NUMBER.sub(r"\1********\2", text)
+    text = _ID_NUMBER.sub(lambda m: f"{m[1] or m[3]}********{m[2] or m[4]}", text)
     text = _PHONE.sub(r"\1****\2", text)
     return _OPENID.sub(r"\1***", text)
 
@@ -42,10 +43,23 @@ class _Redact(logging.Filter):
             record.msg = redact(record.msg)
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        if record.exc_text:
+            record.exc_info = None  # the JSON formatter would format the traceback again, unredacted
         for key, value in list(record.__dict__.items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, redact(value))
+            if key not in _STANDARD and isinstance(value, (str, dict, list, tuple)):
+                setattr(record, key, _redact_value(value))
         return True
+
+
+def _redact_value(value):
+    """Strings anywhere inside an `extra` value (the JSON formatter writes dicts and lists whole)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {_redact_value(k) if isinstance(k, str) else k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(v) for v in value]
+    return value
 
 
 def setup_logging(level: str = "INFO", json: bool = True) -> None:

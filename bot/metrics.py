@@ -1,0 +1,231 @@
+"""What the bot is doing, for Prometheus: one registry per process, served at /metrics.
+
+Every metric object lives here so that each feature counts into the same names: the webhook,
+the dispatcher and the platform client already do; the notifier and the broadcast engine call
+`NOTIFICATIONS` and `BROADCAST_MESSAGES`; streams that workers consume are added with
+`watch_stream(app, key)` and their lag is read from Redis when Prometheus scrapes.
+
+Each bot process keeps its own counters: scrape every process (see the deployment guide).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+log = logging.getLogger(__name__)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# The webhook and the other routes ----------------------------------------------------------
+
+REQUESTS = Counter(
+    "ywtb_requests", "HTTP requests answered, by channel and outcome "
+    "(passive, retry, late, ack, busy, limited for messages; ok, rejected, too_large, not_found, error otherwise)",
+    ["channel", "outcome"], registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "ywtb_request_seconds", "Time to answer an HTTP request, by channel", ["channel"], registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 10),
+)
+
+# The dispatcher ------------------------------------------------------------------------------
+
+TURN_SECONDS = Histogram(
+    "ywtb_turn_seconds", "Time one conversation turn took, lock to commit (late turns included)", registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15),
+)
+DEADLINE_OVERRUNS = Counter("ywtb_deadline_overruns", "Turns that missed WeChat's deadline and answered through the API", registry=REGISTRY)
+DEDUP_HITS = Counter("ywtb_dedup_hits", "Deliveries of a message already seen (WeChat's retries), answered without a second turn", registry=REGISTRY)
+REDIS_ERRORS = Counter("ywtb_redis_errors", "Redis calls that failed, by where they were made", ["where"], registry=REGISTRY)
+RATE_LIMITED = Counter("ywtb_rate_limited", "Requests refused by a rate limit, by scope (user, ip)", ["scope"], registry=REGISTRY)
+
+# Outside systems -----------------------------------------------------------------------------
+
+PLATFORM_SECONDS = Histogram(
+    "ywtb_platform_call_seconds", "Time of one HTTP attempt towards the 一网通办 platform, by operation", ["operation"], registry=REGISTRY,
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5),
+)
+PLATFORM_CALLS = Counter(
+    "ywtb_platform_calls", "Attempts towards the platform by operation and outcome (ok, refused, unavailable, circuit_open)",
+    ["operation", "outcome"], registry=REGISTRY,
+)
+
+# Work that leaves the process (defined here; the notifier and broadcast engine count) -----------
+
+NOTIFICATIONS = Counter(
+    "ywtb_notifications", "Notifications by kind (case_event, reminder, ...) and outcome "
+    "(delivered, held, failed_permanent, failed_retry, duplicate)", ["kind", "outcome"], registry=REGISTRY,
+)
+BROADCAST_MESSAGES = Counter(
+    "ywtb_broadcast_messages", "Broadcast sends per recipient or batch, by outcome (sent, skipped, failed_permanent, failed_retry)",
+    ["outcome"], registry=REGISTRY,
+)
+EVENTS_RECEIVED = Counter(
+    "ywtb_platform_events", "Case events from the platform by outcome (queued, repeated, refused, malformed, unavailable)",
+    ["outcome"], registry=REGISTRY,
+)
+STREAM_LAG = Gauge("ywtb_stream_lag", "Entries of a stream not yet delivered to a consumer group", ["stream", "group"], registry=REGISTRY)
+STREAM_PENDING = Gauge("ywtb_stream_pending", "Entries delivered to a consumer group and not acknowledged", ["stream", "group"], registry=REGISTRY)
+STREAM_LENGTH = Gauge("ywtb_stream_length", "Entries kept in a stream", ["stream"], registry=REGISTRY)
+
+#: What the dispatcher decided for the current webhook request (read by the middleware).
+outcome: contextvars.ContextVar[str] = contextvars.ContextVar("outcome", default="")
+
+LAG_SCAN_LIMIT = 10_000  # a lag above this is reported as this: it is an alarm either way
+
+T = TypeVar("T")
+
+
+def note_outcome(how: str) -> None:
+    outcome.set(how)
+
+
+async def timed(work: Awaitable[T]) -> T:
+    """Await `work` and observe its duration in the turn latency histogram."""
+    started = time.perf_counter()
+    try:
+        return await work
+    finally:
+        TURN_SECONDS.observe(time.perf_counter() - started)
+
+
+def channel_of(path: str) -> str:
+    """A small, fixed set of label values whatever path a stranger asks for."""
+    first = path.strip("/").split("/", 1)[0]
+    if first in ("wechat", "wecom", "console", "metrics", "admin"):
+        return first
+    if path.startswith("/platform/events"):
+        return "platform_events"
+    if first in ("healthz", "readyz"):
+        return "health"
+    if first == "sim":
+        return "simulator"
+    return "other"
+
+
+def _http_outcome(status: int) -> str:
+    if status >= 500:
+        return "error"
+    if status == 429:
+        return "limited"
+    if status == 413:
+        return "too_large"
+    if status == 404:
+        return "not_found"
+    if status >= 400:
+        return "rejected"
+    return "ok"
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler):
+    """Requests by channel and outcome, and their latency. Runs inside the error guard, so a
+    crash the guard turns into a polite answer still counts as an error here."""
+    channel = channel_of(request.path)
+    token = outcome.set("")
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        how = outcome.get() if status == 200 else ""
+        REQUESTS.labels(channel, how or _http_outcome(status)).inc()
+        REQUEST_SECONDS.labels(channel).observe(time.perf_counter() - started)
+        outcome.reset(token)
+
+
+# Streams -------------------------------------------------------------------------------------
+
+WATCHED = web.AppKey("watched_streams", set)
+
+
+def watch_stream(app: web.Application, key: str) -> None:
+    """Report the length, and each consumer group's lag and pending count, of this stream key
+    on this app's /metrics (call it where the app is built, for every work stream)."""
+    app.setdefault(WATCHED, set()).add(key)
+
+
+async def refresh_streams(redis: Redis, streams: set[str], timeout: float = 1.0) -> None:
+    """Read the watched streams' figures from Redis (at scrape time; Redis 6.2 has no `lag`
+    field in XINFO GROUPS, so the undelivered entries are counted, up to LAG_SCAN_LIMIT)."""
+    try:
+        async with asyncio.timeout(timeout):
+            for stream in sorted(streams):
+                await _refresh_stream(redis, stream)
+    except (RedisError, OSError, TimeoutError) as exc:
+        REDIS_ERRORS.labels("metrics").inc()
+        log.warning("stream figures not refreshed: %r", exc)
+
+
+async def _refresh_stream(redis: Redis, stream: str) -> None:
+    STREAM_LENGTH.labels(stream).set(await redis.xlen(stream))
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # the stream does not exist yet
+        return
+    for group in groups:
+        name = _text(group.get("name"))
+        last = _text(group.get("last-delivered-id")) or "0-0"
+        undelivered = await redis.xrange(stream, min=f"({last}", max="+", count=LAG_SCAN_LIMIT)
+        STREAM_LAG.labels(stream, name).set(len(undelivered))
+        STREAM_PENDING.labels(stream, name).set(int(group.get("pending") or 0))
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def metrics_route(redis: Redis) -> web.RouteDef:
+    async def serve_metrics(request: web.Request) -> web.Response:
+        await refresh_streams(redis, request.app.get(WATCHED, set()))
+        body = generate_latest(REGISTRY)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return web.get("/metrics", serve_metrics)
+
+
+def platform_call(operation: str, seconds: float, outcome: str) -> None:
+    """The platform client's observer (integrations may not import the bot)."""
+    PLATFORM_CALLS.labels(operation, outcome).inc()
+    if outcome != "circuit_open":
+        PLATFORM_SECONDS.labels(operation).observe(seconds)
+
+
+class MalformedHTTP(logging.Filter):
+    """aiohttp logs every request its HTTP parser refuses (answered 400) as an ERROR with a
+    traceback: a stranger sending broken headers could flood the logs and page whoever watches
+    errors. Count them, and log one warning line without the traceback instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            REQUESTS.labels("http", "malformed").inc()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "malformed HTTP request refused: %s", (str(exc.message).splitlines()[0][:120],)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+MALFORMED_HTTP = MalformedHTTP()
+
+
+def install_log_filters() -> None:
+    """Once per process (adding the same filter twice is a no-op)."""
+    logging.getLogger("aiohttp.server").addFilter(MALFORMED_HTTP)

@@ -1,0 +1,111 @@
+"""Rate limits in Redis, shared by every bot process: per user (counted in the dispatcher's admit
+round trip, answered with a polite text) and per client IP (a middleware, answered with 429 and
+a polite text before any other work).
+
+Fixed windows: the counter key names its window (`rl:u:{user}:<n>`), so INCR + EXPIRE in one
+pipeline needs no script and a stale counter simply expires. A limit of 0 turns a check off.
+When Redis is unreachable the limits let requests through: the dispatcher then answers 系统繁忙
+itself, and a limiter must never be the reason a person gets no answer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
+
+from bot import metrics
+from bot.keys import Keys
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: What a client over its per-IP limit reads (it is not a WeChat user: WeChat's own servers are
+#: exempt or far below the limit).
+TOO_MANY = "请求过于频繁，请稍后再试。"
+
+#: Paths never limited: operators and probes must see a struggling bot.
+UNLIMITED = ("/healthz", "/readyz", "/metrics")
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, keys: Keys, settings: Settings):
+        self.redis = redis
+        self.keys = keys
+        self.window = max(1, settings.rate_limit_window_seconds)
+        self.per_user = settings.rate_limit_user_messages
+        self.per_ip = settings.rate_limit_ip_requests
+        self.exempt = [ipaddress.ip_network(n, strict=False) for n in settings.rate_limit_exempt_networks]
+        self.proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
+
+    def _slot(self) -> int:
+        return int(time.time()) // self.window
+
+    # Per user: two commands added to the caller's pipeline ---------------------------------
+
+    def count_user(self, pipe: Pipeline, user: str) -> int:
+        """Queue this message's count; returns how many results it adds to the pipeline."""
+        if not self.per_user:
+            return 0
+        key = self.keys.rate_user(user, self._slot())
+        pipe.incr(key).expire(key, self.window * 2)
+        return 2
+
+    def user_over(self, results: list) -> bool:
+        """Given the two results `count_user` added, whether this message is over the limit."""
+        over = bool(self.per_user) and int(results[0]) > self.per_user
+        if over:
+            metrics.RATE_LIMITED.labels("user").inc()
+        return over
+
+    # Per client IP: a middleware -------------------------------------------------------------
+
+    def client_ip(self, request: web.Request) -> str:
+        """The peer address, or the last X-Forwarded-For hop when the peer is a trusted proxy."""
+        peer = request.remote or ""
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded and self._within(peer, self.proxies):
+            last = forwarded.rsplit(",", 1)[-1].strip()
+            try:
+                return str(ipaddress.ip_address(last))
+            except ValueError:
+                return peer
+        return peer
+
+    def _within(self, address: str, networks: list) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    async def ip_over(self, ip: str) -> bool:
+        if not self.per_ip or not ip or self._within(ip, self.exempt):
+            return False
+        key = self.keys.rate_ip(ip, self._slot())
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.incr(key).expire(key, self.window * 2)
+                count, _ = await pipe.execute()
+        except RedisError as exc:
+            metrics.REDIS_ERRORS.labels("ratelimit").inc()
+            log.warning("per-IP limit not checked: %s", exc)
+            return False
+        if count > self.per_ip:
+            metrics.RATE_LIMITED.labels("ip").inc()
+            return True
+        return False
+
+    def middleware(self):
+        @web.middleware
+        async def limit_per_ip(request: web.Request, handler):
+            if request.path not in UNLIMITED and await self.ip_over(self.client_ip(request)):
+                return web.Response(status=429, text=TOO_MANY, headers={"Retry-After": str(self.window)}, content_type="text/plain")
+            return await handler(request)
+
+        return limit_per_ip
