@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from bot import metrics
 from bot.staff import StaffMember
 from integrations.wechat import (
     DailyQuotaExceeded, InvalidOpenID, MassQuotaExhausted, NotFollowing, SubscriptionRefused, WeChatAPIError,
@@ -690,6 +691,9 @@ class BroadcastSender:
             if moved == -1:
                 run.halt = "lost lease"
                 return
+            if moved == 1:
+                for field, count in counts.items():
+                    metrics.BROADCAST_MESSAGES.labels("sent" if field == "n:sent" else "failed_permanent").inc(count)
             if moved == 0:  # the checkpoint is elsewhere than we thought: go on from where it is
                 n = (await self.b.get(run.bid))["chunks_done"]
             await self.b.audit.record(f"worker:{self.me}", "broadcast.chunk", run.bid,
@@ -745,6 +749,7 @@ class BroadcastSender:
                     unfinished = True
                     return
                 await self.b._record(keys=[out, self.keys.broadcast(run.bid)], args=[openid, outcome])
+                metrics.BROADCAST_MESSAGES.labels("sent" if outcome == "sent" else "failed_permanent").inc()
 
         await asyncio.gather(*(one(o) for o in pending))
         return None if unfinished else {}

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
 
+from bot import metrics
 from bot.logs import user_ref
 from integrations.wechat.errors import (
     AccessTokenRejected,
@@ -55,6 +56,9 @@ class Outcome(str, Enum):
     sent = "sent"
     duplicate = "duplicate"  # this key was delivered before: nothing sent
     unreachable = "unreachable"  # permanent for this notice (unfollowed, refused, no quota): recorded, not retried
+
+
+_METRIC_OUTCOME = {Outcome.sent: "delivered", Outcome.duplicate: "duplicate", Outcome.unreachable: "failed_permanent"}
 
 
 class TemporaryFailure(Exception):
@@ -109,6 +113,15 @@ class Delivery:
         `key` is the idempotency key, e.g. f"{event_id}:{user}" or f"remind:{appointment_id}:day".
         `case_no` files the record under that case (`python -m bot deliveries --case N`).
         Raises TemporaryFailure when a retry may succeed."""
+        try:
+            outcome = await self._send(user, key, template, context, case_no=case_no, kind=kind)
+        except TemporaryFailure:
+            metrics.NOTIFICATIONS.labels(kind, "failed_retry").inc()
+            raise
+        metrics.NOTIFICATIONS.labels(kind, _METRIC_OUTCOME[outcome]).inc()
+        return outcome
+
+    async def _send(self, user: str, key: str, template: str, context: dict[str, Any], *, case_no: str | None, kind: str) -> Outcome:
         record, lease = self.keys.delivery(user, key), self.keys.delivery_lease(user, key)
         owner, now = secrets.token_hex(8), time.time()
         lease_ms = int(self.settings.notify_lease_seconds * 1000)

@@ -28,10 +28,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.delivery import Delivery, Outcome, TemporaryFailure
-from bot.logs import user_ref
+from bot.logs import request_id, user_ref
 from integrations.platform.models import CaseEvent, CaseEventType
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ DONE = frozenset({CaseEventType.approved, CaseEventType.not_approved, CaseEventT
 
 #: Consumers that left nothing pending and were idle this long are removed from the group.
 FORGET_CONSUMERS_MS = 24 * 3600 * 1000
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 
 class Notifier:
@@ -83,22 +86,32 @@ class Notifier:
             return
         # The stream is created only on the first start: a restart after a crash must not bring
         # back a stream that was deleted on purpose.
-        self._joined = self._joined or await self._join_group(create_stream=not self._joined)
+        outage = 0.0
         while not self._stopping:
             try:
-                entries = await self._take_over() or await self._read()
-            except ResponseError as error:
-                if not str(error).startswith(("NOGROUP", "UNBLOCKED")):
-                    raise
-                # The stream was deleted (by an operator, or a test cleaning up): join it again
-                # once events arrive, without creating it ourselves.
-                if not await self._join_group(create_stream=False):
-                    await asyncio.sleep(self.settings.notify_block_ms / 1000)
-                continue
-            for entry_id, fields in entries:
-                if self._stopping:
-                    break  # unacknowledged: taken over once idle, by us or another worker
-                await self.handle(entry_id, fields)
+                self._joined = self._joined or await self._join_group(create_stream=True)
+                try:
+                    entries = await self._take_over() or await self._read()
+                except ResponseError as error:
+                    if not str(error).startswith(("NOGROUP", "UNBLOCKED")):
+                        raise
+                    # The stream was deleted (by an operator, or a test cleaning up): join it again
+                    # once events arrive, without creating it ourselves.
+                    if not await self._join_group(create_stream=False):
+                        await asyncio.sleep(self.settings.notify_block_ms / 1000)
+                    continue
+                for entry_id, fields in entries:
+                    if self._stopping:
+                        break  # unacknowledged: taken over once idle, by us or another worker
+                    await self.handle(entry_id, fields)
+                outage = 0.0
+            except (ConnectionError, TimeoutError, OSError) + _REDIS_DOWN as error:
+                # Redis restarting or unreachable: what was read and not acknowledged stays
+                # pending and is taken over when it is back. Warn once per outage, not per retry.
+                if not outage:
+                    log.warning("notifier: Redis unavailable (%s); waiting for it", type(error).__name__)
+                outage = min(max(outage * 2, 0.2), 5.0)
+                await asyncio.sleep(outage)
 
     async def _join_group(self, create_stream: bool) -> bool:
         """Create the group (reading from the stream's start) unless it exists; False if there is no stream."""
@@ -144,6 +157,8 @@ class Notifier:
 
     async def handle(self, entry_id: bytes, fields: dict) -> None:
         """Notify everyone about one event, then acknowledge it."""
+        rid = fields.get(b"rid") or b""
+        request_id.set(rid.decode(errors="replace") if rid else "evt-" + (entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)))  # logs tie back to the request that brought it
         try:
             event = CaseEvent.model_validate_json(fields[b"event"])
         except (KeyError, TypeError, ValidationError):
