@@ -4,31 +4,43 @@ once at start-up."""
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 from aiohttp import ClientSession, ClientTimeout, web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot import metrics
+from bot.admin import BROADCASTS, create_admin_api
+from bot.audit import Audit
+from bot.broadcasts import BroadcastSender, Broadcasts
 from bot.catalog import Catalog
 from bot.channels.wechat import WeChatChannel
+from bot.channels.wecom import WeComChannel, WeComPusher
 from bot.dispatcher import Dispatcher
 from bot.events import CaseEventReceiver
-from bot.bookings import Bookings
+from bot.handoff import Handoff, HandoffSweeper
+from bot.bookings import REMINDER, Bookings
 from bot.delivery import Delivery
 from bot.keys import Keys
-from bot.ratings import Ratings
+from bot.notifier import Notifier
+from bot.ratings import REMINDER as RATING_REMINDER, Ratings
 from bot.scheduler import Scheduler
 from bot.subscriptions import Subscriptions
 from bot.workers import Workers
 from bot.logs import request_id
 from bot.settings import Settings
+from bot.staff import Staff
 from bot.templating import Renderer
 from dialogs import Conversation, Services
+from dialogs.staff import StaffConversation, StaffServices
 from integrations.platform.client import PlatformClient
-from integrations.wechat import WeChatClient, WeChatPusher
+from integrations.wechat import WeChatClient, WeChatPusher, WeComClient
 
 log = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")  # a caller's id is kept only if it cannot forge log text
 
 REDIS = web.AppKey("redis", Redis)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
@@ -40,12 +52,14 @@ WORKERS = web.AppKey("workers", Workers)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 DELIVERY = web.AppKey("delivery", Delivery)
 SERVICES = web.AppKey("services", Services)
+HANDOFF = web.AppKey("handoff", Handoff)
 
 
 @web.middleware
 async def guard(request: web.Request, handler):
     """Request ids for logs, and no traceback or 500 ever reaching WeChat."""
-    request_id.set(request.headers.get("X-Request-Id", "")[:32] or secrets.token_hex(6))
+    given = request.headers.get("X-Request-Id", "")
+    request_id.set(given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(6))
     try:
         return await handler(request)
     except web.HTTPException:
@@ -54,21 +68,35 @@ async def guard(request: web.Request, handler):
         log.exception("unhandled error on %s %s", request.method, request.path)
         if request.path.startswith("/wechat"):
             return web.Response(text="success", content_type="text/plain")
+        if request.path.startswith("/wecom"):  # WeCom's "no reply": an empty body
+            return web.Response(text="", content_type="text/plain")
         return web.json_response({"error": "internal error"}, status=500)
 
 
 def create_app(settings: Settings, redis: Redis) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[guard])
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[guard, metrics.count_requests])
     keys = Keys(settings.key_prefix)
     renderer = Renderer()
     services = Services(render=renderer, halls=settings.halls, max_misses=settings.max_misses, settings=settings)
     dispatcher = Dispatcher(redis, keys, Conversation(services), settings, pusher=None)
     app[REDIS], app[DISPATCHER], app[SETTINGS], app[SERVICES] = redis, dispatcher, settings, services
+    app.middlewares.append(dispatcher.limiter.middleware())
+    metrics.install_log_filters()
+    metrics.watch_stream(app, keys.events())
 
     app.router.add_routes(WeChatChannel(settings, dispatcher).routes())
     app.router.add_routes(CaseEventReceiver(settings, redis, keys).routes())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_routes([metrics.metrics_route(redis)])
+    staff, audit = Staff(settings.staff), Audit(redis, keys)
+    # Staff in WeCom: the human hand-off, and a dispatcher of their own (keys under <prefix>wecom:).
+    handoff = app[HANDOFF] = services.handoff = Handoff(redis, keys, settings, staff, audit, renderer)
+    staff_services = StaffServices(render=renderer, staff=staff, handoff=handoff, settings=settings)
+    staff_desk = StaffConversation(staff_services)
+    wecom_dispatcher = Dispatcher(redis, Keys(settings.key_prefix + "wecom:"), staff_desk, settings, pusher=None)
+    app.router.add_routes(WeComChannel(settings, wecom_dispatcher, staff, audit).routes())
+    app.add_subapp("/admin/api", create_admin_api(staff, audit, handoff))
     _mount_simulators(app, settings)
     if settings.env == "dev":
         from bot.console import setup_console
@@ -78,7 +106,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     async def outside_systems(app: web.Application):
         """One HTTP session for every outside call; clients built once, closed at exit."""
         http = ClientSession(timeout=ClientTimeout(total=10))
-        app[PLATFORM] = PlatformClient(settings.platform_base, http, timeout=settings.platform_timeout_seconds)
+        app[PLATFORM] = PlatformClient(settings.platform_base, http, timeout=settings.platform_timeout_seconds, observe=metrics.platform_call)
         app[CATALOG] = services.catalog = Catalog(app[PLATFORM], _build_index, settings.catalog_refresh_seconds)
         app[CATALOG].start()
         app[WECHAT] = WeChatClient(
@@ -91,10 +119,24 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         platform = services.platform = app[PLATFORM]
         scheduler = app[SCHEDULER] = Scheduler(redis, keys, settings)
         delivery = app[DELIVERY] = Delivery(redis, keys, app[WECHAT], renderer, settings)
-        services.bookings = Bookings(redis, keys, platform, scheduler, settings)
-        services.subscriptions = Subscriptions(redis, keys)
-        services.ratings = Ratings(redis, keys, platform, scheduler, settings)
+        services.bookings = Bookings(redis, keys, platform, scheduler, settings, delivery=delivery)
+        scheduler.handle(REMINDER, services.bookings.remind)
+        services.subscriptions = Subscriptions(redis, keys, settings)
+        services.ratings = Ratings(redis, keys, platform, scheduler, settings, delivery=delivery)
+        scheduler.handle(RATING_REMINDER, services.ratings.remind)
         workers: list = []  # each feature appends its workers here
+        workers.append(scheduler)  # due jobs: appointment reminders, rating reminders
+        workers.append(Notifier(redis, keys, settings, delivery, services.subscriptions, services.ratings, services.bookings))
+        # Broadcasts: reports go to their authors in WeCom when a WeCom app is configured.
+        wecom = WeComClient(
+            settings.wecom_corpid, settings.wecom_secret.get_secret_value(), settings.wecom_agentid, redis,
+            key_prefix=settings.key_prefix, base_url=settings.wecom_api_base, session=http,
+        ) if settings.wecom_corpid else None
+        app[BROADCASTS] = staff_services.broadcasts = Broadcasts(redis, keys, app[WECHAT], renderer, audit, staff, settings, wecom=wecom)
+        workers.append(BroadcastSender(app[BROADCASTS], settings))
+        handoff.connect(app[WECHAT], wecom)
+        wecom_dispatcher.pusher = WeComPusher(wecom) if wecom else None
+        workers.append(HandoffSweeper(handoff, settings.handoff_sweep_seconds))
         app[WORKERS] = Workers(workers)
         if settings.run_workers:
             app[WORKERS].start()
@@ -102,6 +144,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         await app[WORKERS].stop(settings.worker_grace_seconds)
         await app[CATALOG].stop()
         await dispatcher.drain()
+        await wecom_dispatcher.drain()
         await http.close()
 
     app.cleanup_ctx.append(outside_systems)

@@ -41,7 +41,9 @@ class Keys:
         return f"{self.prefix}events"
 
     def event_seen(self, event_id: str) -> str:
-        return f"{self.prefix}event:{event_id}"
+        """Tagged with the stream's own name so both share a Redis Cluster slot (one Lua call
+        checks this marker and appends to the stream)."""
+        return f"{self.prefix}event:{{{self.events()}}}:{event_id}"
 
     def nonce(self, timestamp: str, nonce: str) -> str:
         return f"{self.prefix}nonce:{timestamp}:{nonce}"
@@ -65,13 +67,28 @@ class Keys:
     def appointment_owner(self, appointment_id: str) -> str:
         return f"{self.prefix}appt:owner:{appointment_id}"
 
-    # Scheduled jobs ---------------------------------------------------------------------------
+    def user_appointments(self, user: str) -> str:
+        """ZSET of the appointment ids a user booked in chat, scored by the slot's start time."""
+        return f"{self.prefix}appt:user:{{{user}}}"
+
+    def applicant(self, user: str) -> str:
+        """The applicant a user asked us to remember, encrypted (bot.bookings.Sealer)."""
+        return f"{self.prefix}appt:who:{{{user}}}"
+
+    # Scheduled jobs (bot.scheduler) -------------------------------------------------------------
+    # One hash tag for all of them: the claim script reads a job's hash and done marker beside
+    # the due set, so a Redis Cluster must keep them in one slot.
 
     def scheduled(self) -> str:
-        return f"{self.prefix}sched:due"
+        return f"{self.prefix}sched:{{jobs}}:due"
 
-    def scheduled_job(self, job_id: str) -> str:
-        return f"{self.prefix}sched:job:{job_id}"
+    def scheduled_job(self, job_id: str = "") -> str:
+        """A job's hash (kind, payload, attempts, claim); without an id, the prefix of them all."""
+        return f"{self.prefix}sched:{{jobs}}:job:{job_id}"
+
+    def scheduled_done(self, job_id: str = "") -> str:
+        """Set once a job has run, so a repeated schedule or a retaken claim does not run it again."""
+        return f"{self.prefix}sched:{{jobs}}:done:{job_id}"
 
     # Staff --------------------------------------------------------------------------------
 
@@ -79,3 +96,128 @@ class Keys:
         return f"{self.prefix}audit"
 
     # Add new keys below, in a section for your feature (one edit per section). ----------------
+
+    # Notifications ([Progress & notifications]) ----------------------------------------------
+
+    def delivery(self, user: str, key: str) -> str:
+        """One notice to one person (a HASH: state, channel, attempts, times), kept as its record."""
+        return f"{self.prefix}dlv:{{{user}}}:{key}"
+
+    def delivery_lease(self, user: str, key: str) -> str:
+        """Held while a process is sending that notice, so two never send it at once."""
+        return f"{self.prefix}dlv:{{{user}}}:{key}:lease"
+
+    def case_deliveries(self, case_no: str) -> str:
+        """ZSET of the delivery record keys of a case, scored by first attempt time."""
+        return f"{self.prefix}dlv:case:{case_no}"
+
+    # Rate limits ([Reliability]) ----------------------------------------------------------------
+
+    def rate_user(self, user: str, window: int) -> str:
+        """Messages of one user in one fixed window (same slot as the user's other keys)."""
+        return f"{self.prefix}rl:u:{{{user}}}:{window}"
+
+    def rate_ip(self, ip: str, window: int) -> str:
+        return f"{self.prefix}rl:ip:{{{ip}}}:{window}"
+
+    # Progress, subscriptions and ratings ([Progress & notifications]) -------------------------
+
+    def verified_cases(self, user: str) -> str:
+        """HASH case_no -> the case's matter name and the sealed second factor that opened it."""
+        return f"{self.prefix}prog:cases:{{{user}}}"
+
+    def factor_failures(self, user: str, case_no: str) -> str:
+        """Wrong second factors for one case number by one user (counter with a TTL)."""
+        return f"{self.prefix}prog:fail:{{{user}}}:{case_no}"
+
+    def enterprise_names(self) -> str:
+        """HASH credit_code -> the enterprise's name, as the platform confirmed it."""
+        return f"{self.prefix}ent:names"
+
+    def pending_ratings(self, user: str) -> str:
+        """HASH case_no -> invitation (matter name, when asked) of finished cases not rated yet."""
+        return f"{self.prefix}rate:pending:{{{user}}}"
+
+    def ratings_given(self, user: str) -> str:
+        """HASH case_no -> the rating this user gave (so a repeated invitation is not sent)."""
+        return f"{self.prefix}rate:given:{{{user}}}"
+
+    # Human hand-off ([Staff], bot.handoff) ------------------------------------------------------
+
+    def handoff(self, user: str) -> str:
+        """HASH: the citizen's hand-off ticket (number, status, agent, times, masked context, note)."""
+        return f"{self.prefix}handoff:{{{user}}}"
+
+    def handoff_queue(self) -> str:
+        """ZSET of citizens waiting for an agent or with a message left, scored by when they asked."""
+        return f"{self.prefix}handoff:queue"
+
+    def handoff_active(self) -> str:
+        """ZSET of citizens talking to an agent, scored by the last message either side sent."""
+        return f"{self.prefix}handoff:active"
+
+    def handoff_number(self, number: int | str = "") -> str:
+        """Ticket number -> the citizen; without a number, the counter that hands them out."""
+        return f"{self.prefix}handoff:no:{number}" if number != "" else f"{self.prefix}handoff:seq"
+
+    def handoff_agent(self, userid: str) -> str:
+        """The citizen an agent is talking to now."""
+        return f"{self.prefix}handoff:agent:{{{userid}}}"
+
+    def handoff_off_duty(self) -> str:
+        """SET of agents who said 下线 (not notified, not counted as on duty)."""
+        return f"{self.prefix}handoff:off"
+
+    def handoff_digest(self, day: str) -> str:
+        """Set once the day's "messages left overnight" notice has gone to the agents."""
+        return f"{self.prefix}handoff:digest:{day}"
+
+    # Broadcasts ([Staff], bot.broadcasts) --------------------------------------------------------
+    # One hash tag for all of them: the Lua scripts move a broadcast's hash, its outcomes, its
+    # lease and the active set together, so a Redis Cluster must keep them in one slot.
+
+    def broadcast(self, bid: str) -> str:
+        """HASH: title, body, audience, channel, status, who and when, total, checkpoint, counters."""
+        return f"{self.prefix}bc:{{bc}}:{bid}"
+
+    def broadcast_recipients(self, bid: str) -> str:
+        """STREAM of the resolved recipients, one entry (id `<chunk>-1`) per chunk."""
+        return f"{self.prefix}bc:{{bc}}:{bid}:rcpt"
+
+    def broadcast_seen(self, bid: str) -> str:
+        """SET of openids already written while resolving (de-duplication), deleted afterwards."""
+        return f"{self.prefix}bc:{{bc}}:{bid}:seen"
+
+    def broadcast_outcomes(self, bid: str) -> str:
+        """HASH openid -> outcome of template-message recipients, written once each."""
+        return f"{self.prefix}bc:{{bc}}:{bid}:out"
+
+    def broadcast_lease(self, bid: str) -> str:
+        return f"{self.prefix}bc:{{bc}}:{bid}:lease"
+
+    def broadcasts(self) -> str:
+        """ZSET of every broadcast id by creation time."""
+        return f"{self.prefix}bc:{{bc}}:all"
+
+    def broadcasts_active(self) -> str:
+        """ZSET of the broadcasts a sender worker should be sending."""
+        return f"{self.prefix}bc:{{bc}}:active"
+
+    def broadcast_seq(self) -> str:
+        return f"{self.prefix}bc:{{bc}}:seq"
+
+    def rate(self, name: str) -> str:
+        """A sliding-window log of calls to an outside API, shared by every process."""
+        return f"{self.prefix}rate:{name}"
+
+    def matter_subscribers(self, matter_code: str) -> str:
+        """SET of openids who asked for a matter's notices."""
+        return f"{self.prefix}sub:matter:{matter_code}"
+
+    def department_subscribers(self, department: str) -> str:
+        """SET of openids who asked for a department's notices."""
+        return f"{self.prefix}sub:dept:{department}"
+
+    def enterprises_by_industry(self, industry: str) -> str:
+        """SET of bound enterprises' credit codes in an industry."""
+        return f"{self.prefix}ent:industry:{industry}"

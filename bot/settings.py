@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 import string
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -67,6 +69,7 @@ class Settings(BaseSettings):
     timestamp_window_seconds: int = 300
     max_body_bytes: int = 65536
     dedup_ttl_seconds: int = 300
+    dedup_lease_seconds: float = 3.0  # a message's in-progress claim lapses this long after its process dies
     lock_ttl_seconds: float = 15.0
     session_ttl_seconds: int = 1800
     session_notice_ttl_seconds: int = 86400
@@ -83,8 +86,78 @@ class Settings(BaseSettings):
     wecom_aes_key: SecretStr = SecretStr("")  # callback EncodingAESKey
     wecom_api_url: str = ""  # empty: dev uses the simulator at /sim/wechat, production https://qyapi.weixin.qq.com
 
+    two_person_rule: bool = True  # a broadcast must be approved by someone other than its author
+    broadcast_mass_batch: int = 10_000  # openids per mass-send call and checkpointed chunk (WeChat: 2 to 10,000)
+    broadcast_template_batch: int = 500  # recipients per checkpointed chunk of template messages
+    broadcast_mass_per_minute: int = 50  # mass-send calls, all processes together (WeChat allows about 60)
+    broadcast_template_per_second: int = 50  # template messages, all processes together
+    broadcast_template_id: str = "ywtb-broadcast-notice"
+    broadcast_concurrency: int = 8  # template sends in flight per worker
+    broadcast_lease_seconds: float = 15.0  # a dead sender's broadcast is taken over after this
+    broadcast_poll_seconds: float = 1.0
+    broadcast_retry_seconds: float = 2.0
+    broadcast_rate_backoff_seconds: float = 60.0  # after WeChat's 45011 (too many calls this minute)
+    broadcast_attempts: int = 5
+    broadcast_resolve_seconds: float = 300.0  # longest a preview may take to list the recipients
+    broadcast_dedup_seconds: float = 540.0  # a template message cut off by a crash is sent again only within this (WeChat dedups client_msg_id for 10 min)
+    broadcast_keep_days: float = 30  # recipients and outcomes of a finished broadcast are kept this long
+
+    handoff_weekdays: list[int] = [1, 2, 3, 4, 5]  # ISO weekdays agents work (holidays / makeup_workdays apply)
+    handoff_hours: list[str] = ["09:00-17:00"]  # "HH:MM-HH:MM" periods of each working day, in handoff_timezone
+    handoff_timezone: str = "Asia/Shanghai"
+    handoff_idle_seconds: int = 600  # a hand-off with no message from either side this long ends
+    handoff_wait_seconds: int = 900  # a citizen waiting this long for an agent gets their question kept as a message
+    handoff_note_days: int = 2  # messages left for agents are kept this long (WeChat's reply window is 48 h)
+    handoff_sweep_seconds: float = 10.0  # how often the hand-off worker looks for idle and waiting ones
+
     run_workers: bool = True
     worker_grace_seconds: float = 5.0
+
+    scheduler_poll_seconds: float = 1.0
+    scheduler_lease_seconds: float = 60.0
+    scheduler_batch: int = 20
+    scheduler_retry_seconds: float = 5.0
+    scheduler_max_attempts: int = 8
+    scheduler_done_ttl_seconds: int = 30 * 86400
+
+    booking_timezone: str = "Asia/Shanghai"
+    booking_remind_day_before_hour: int = 18  # -1: no reminder the day before
+    booking_remind_minutes_before: int = 60  # 0: no reminder shortly before the slot
+    booking_data_key: SecretStr = SecretStr("")
+    booking_remember_days: int = 180
+    booking_list_limit: int = 10
+
+    notify_group: str = "notifier"
+    notify_batch: int = 10
+    notify_block_ms: int = 2000
+    notify_claim_idle_ms: int = 60000
+    notify_concurrency: int = 8
+    notify_retry_seconds: float = 2.0
+    notify_retry_max_seconds: float = 300.0
+    notify_max_attempts: int = 6
+    notify_lease_seconds: float = 30.0
+    notify_record_days: int = 90
+    notify_service_messages: bool = False
+    notify_templates: dict[str, str] = {"notice": "ywtb-case-progress"}
+
+    rate_limit_window_seconds: int = 60
+    rate_limit_user_messages: int = 60  # per user per window; 0 = off
+    rate_limit_ip_requests: int = 1200  # per client IP per window; 0 = off
+    rate_limit_exempt_networks: list[str] = ["127.0.0.0/8", "::1/128"]
+    trusted_proxies: list[str] = ["127.0.0.1/32", "::1/128"]  # their X-Forwarded-For names the client
+
+    case_number_pattern: str = "(?=[0-9A-Z]*[0-9]{8})[0-9A-Z]{19,40}"
+    progress_max_failures: int = 5
+    progress_failure_window_seconds: int = 600
+    progress_lock_seconds: int = 1800
+    verified_case_days: int = 180
+    max_subscriptions: int = 50
+    max_enterprises: int = 10
+    holidays: list[date] = []
+    makeup_workdays: list[date] = []
+    rating_reminder_seconds: int = 259200
+    rating_digits_seconds: int = 86400
+    rating_pending_days: int = 30
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -115,12 +188,40 @@ class Settings(BaseSettings):
             raise ValueError("YWTB_WECHAT_AES_KEY must be the 43-character EncodingAESKey from the WeChat admin page")
         return value
 
+    @field_validator("booking_data_key")
+    @classmethod
+    def _data_key_shape(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw and not _is_data_key(raw):
+            raise ValueError("YWTB_BOOKING_DATA_KEY must be 32 random bytes in URL-safe base64 (python -m bot config shows a dev one)")
+        return value
+
+    @field_validator("wecom_aes_key")
+    @classmethod
+    def _wecom_aes_key_shape(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw and not _is_encoding_aes_key(raw):
+            raise ValueError("YWTB_WECOM_AES_KEY must be the 43-character EncodingAESKey of the WeCom app's callback")
+        return value
+
+    @field_validator("handoff_hours")
+    @classmethod
+    def _handoff_hours_shape(cls, value: list[str]) -> list[str]:
+        for period in value:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)", period) or period[:5] >= period[6:]:
+                raise ValueError(f'handoff_hours: "{period}" is not a period like "09:00-17:00"')
+        return value
+
     @model_validator(mode="after")
     def _timings_fit_together(self) -> Settings:
+        if self.handoff_idle_seconds >= self.session_ttl_seconds:
+            raise ValueError("handoff_idle_seconds must be shorter than session_ttl_seconds, or a hand-off could outlive the conversation")
         if not 0 < self.deadline_seconds < 5:
             raise ValueError("deadline_seconds must be between 0 and 5: WeChat gives up after 5 s")
         if self.lock_ttl_seconds <= self.turn_timeout_seconds:
             raise ValueError("lock_ttl_seconds must be longer than turn_timeout_seconds, or a slow turn could lose its lock")
+        if not 0 < self.dedup_lease_seconds < self.dedup_ttl_seconds:
+            raise ValueError("dedup_lease_seconds must be positive and shorter than dedup_ttl_seconds")
         return self
 
     @property
@@ -146,6 +247,12 @@ class Settings(BaseSettings):
         if self.wechat_api_url:
             return self.wechat_api_url.rstrip("/")
         return f"{self.loopback_url}/sim/wechat" if self.env == "dev" else "https://api.weixin.qq.com"
+
+    @property
+    def wecom_api_base(self) -> str:
+        if self.wecom_api_url:
+            return self.wecom_api_url.rstrip("/")
+        return f"{self.loopback_url}/sim/wechat" if self.env == "dev" else "https://qyapi.weixin.qq.com"
 
     @property
     def loopback_url(self) -> str:
@@ -175,9 +282,22 @@ class Settings(BaseSettings):
                 ("YWTB_PLATFORM_URL", self.platform_url),
                 ("YWTB_PLATFORM_EVENTS_SECRET", self.platform_events_secret.get_secret_value()),
                 ("YWTB_REDIS_URL", self.redis_url.get_secret_value()),
+                ("YWTB_BOOKING_DATA_KEY", self.booking_data_key.get_secret_value()),
             )
             if not value
         ]
+        if self.staff:  # staff reach the bot through the WeCom app
+            missing += [
+                name
+                for name, value in (
+                    ("YWTB_WECOM_CORPID", self.wecom_corpid),
+                    ("YWTB_WECOM_AGENTID", self.wecom_agentid),
+                    ("YWTB_WECOM_SECRET", self.wecom_secret.get_secret_value()),
+                    ("YWTB_WECOM_TOKEN", self.wecom_token.get_secret_value()),
+                    ("YWTB_WECOM_AES_KEY", self.wecom_aes_key.get_secret_value()),
+                )
+                if not value
+            ]
         if missing:
             raise SettingsError(
                 "production needs " + ", ".join(missing) + " to be set"
@@ -186,7 +306,8 @@ class Settings(BaseSettings):
 
     def with_dev_secrets(self) -> Settings:
         """In dev, fill an empty token / AES key from var/dev-secrets.json, creating it once."""
-        wanted = ("wechat_token", "wechat_aes_key", "wechat_secret", "platform_events_secret")
+        wanted = ("wechat_token", "wechat_aes_key", "wechat_secret", "platform_events_secret", "booking_data_key",
+                  "wecom_token", "wecom_aes_key", "wecom_secret")
         if self.env != "dev" or all(getattr(self, name).get_secret_value() for name in wanted):
             return self
         path = self.var_path / "dev-secrets.json"
@@ -199,9 +320,14 @@ class Settings(BaseSettings):
             "wechat_aes_key": new_encoding_aes_key(),
             "wechat_secret": secrets.token_hex(16),
             "platform_events_secret": secrets.token_urlsafe(24),
+            "booking_data_key": new_data_key(),
+            "wecom_token": secrets.token_hex(16),
+            "wecom_aes_key": new_encoding_aes_key(),
+            "wecom_secret": secrets.token_hex(16),
         }
-        if not _is_encoding_aes_key(stored.get("wechat_aes_key", "")):
-            stored.pop("wechat_aes_key", None)
+        for aes in ("wechat_aes_key", "wecom_aes_key"):
+            if not _is_encoding_aes_key(stored.get(aes, "")):
+                stored.pop(aes, None)
         if any(not stored.get(name) for name in wanted):
             stored = {name: stored.get(name) or fresh[name] for name in wanted}
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,6 +365,18 @@ def new_encoding_aes_key() -> str:
     """43 letters and digits, like the keys the WeChat admin page generates and accepts."""
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(43))
+
+
+def new_data_key() -> str:
+    """A key for data encrypted at rest (remembered applicants): 32 random bytes, URL-safe base64."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _is_data_key(value: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(value.encode())) == 32
+    except ValueError:
+        return False
 
 
 def _is_encoding_aes_key(value: str) -> bool:
