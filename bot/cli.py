@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the webhook server (embedded Redis unless YWTB_REDIS_URL is set)")
     serve.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default from settings: 8080)")
+    serve.add_argument("--uvloop", action="store_true", help="run on uvloop (pip install uvloop): a faster event loop")
 
     commands.add_parser("worker", help="run only the background workers (reminders, notifications, broadcasts); needs YWTB_REDIS_URL")
 
@@ -44,6 +45,15 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("bench-search", help="time the search index build and query latency")
 
+    # Its options are the harness's own: `python -m bot bench --help` (bench/README.md).
+    commands.add_parser("bench", help="the benchmark: the bot beside a bare aiohttp handler and WeRoBot", add_help=False)
+
+    deliveries = commands.add_parser("deliveries", help="the notices sent about a case: recipient (masked), event, channel, outcome, attempts, time")
+    deliveries.add_argument("--case", required=True, help="the case number (办件编号)")
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return _bench(argv[1:])
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -61,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             return _search(args.top, args.jsonl)
         if args.command == "eval-search":
             return _eval_search(args.file)
+        if args.command == "deliveries":
+            return _deliveries(args.case)
         if args.command == "bench-search":
             from bot.search.bench import run
 
@@ -92,11 +104,22 @@ def _serve(args: argparse.Namespace) -> int:
         embedded = EmbeddedRedis(settings.var_path / "redis")
         url = embedded.start()
     try:
-        asyncio.run(_run_server(settings, url))
+        with asyncio.Runner(loop_factory=_loop_factory(args.uvloop)) as runner:
+            runner.run(_run_server(settings, url))
     finally:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def _loop_factory(use_uvloop: bool):
+    if not use_uvloop:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        raise SettingsError("--uvloop needs the uvloop package: pip install uvloop") from None
+    return uvloop.new_event_loop
 
 
 async def _run_server(settings: Settings, redis_url: str) -> None:
@@ -216,6 +239,18 @@ async def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
+# bench ------------------------------------------------------------------------------------
+
+
+def _bench(argv: list[str]) -> int:
+    """The harness lives in bench/ beside the bot (not installed with it)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from bench.harness import main as bench_main
+
+    return bench_main(argv)
+
+
 # diagrams ---------------------------------------------------------------------------------
 
 
@@ -225,6 +260,54 @@ def _diagrams(out: Path) -> int:
     for path in write_diagrams(out):
         print(path)
     return 0
+
+
+# deliveries -------------------------------------------------------------------------------
+
+
+def _deliveries(case_no: str) -> int:
+    settings = load_settings()
+    embedded = None
+    url = settings.redis_url.get_secret_value()
+    if not url:
+        from bot.redis_server import EmbeddedRedis
+
+        embedded = EmbeddedRedis(settings.var_path / "redis")
+        url = embedded.start()
+    try:
+        rows = asyncio.run(_delivery_rows(settings, url, case_no.strip()))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    if not rows:
+        print(f"No notices recorded for case {case_no}.")
+        return 0
+    print(f"{'time':19}  {'recipient':11}  {'event':36}  {'channel':8}  {'outcome':11}  attempts  note")
+    for line in rows:
+        print(line)
+    return 0
+
+
+async def _delivery_rows(settings: Settings, url: str, case_no: str) -> list[str]:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.delivery import Delivery, mask_user
+    from bot.keys import Keys
+    from bot.redis_client import connect
+
+    redis = connect(url, 4)
+    try:
+        records = await Delivery(redis, Keys(settings.key_prefix), None, None, settings).of_case(case_no)
+    finally:
+        await redis.aclose()
+    rows = []
+    for r in records:
+        at = datetime.fromtimestamp(float(r.get("at") or 0), ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+        event = r.get("template", "").removeprefix("notify/").removesuffix(".j2") + " " + r.get("key", "").split(":")[0]
+        note = " ".join(part for part in (r.get("errcode", ""), r.get("reason", "")) if part)
+        rows.append(f"{at:19}  {mask_user(r.get('user', '')):11}  {event:36}  {r.get('channel', '') or '-':8}  {r.get('state', ''):11}  {r.get('attempts', '0'):>8}  {note}")
+    return rows
 
 
 # search -----------------------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""The benchmark harness, run end to end with tiny durations: every target starts, answers the
+generator's signed (and encrypted) requests without errors, and the report has every number an
+operator reads. Speed is not asserted here; `make bench` measures it."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import types
+
+from bench.harness import TARGETS, Context, Options, run, run_plugins
+
+PER_TARGET = (
+    "rps", "p50_ms", "p99_ms", "max_ms", "errors", "empty_answers", "peak_rss_mib", "server_cpu", "generator_cpu",
+    "per_cpu_second", "half_load",
+)
+
+
+def test_one_short_run_reports_every_target_and_measurement(tmp_path):
+    out = io.StringIO()
+    path = tmp_path / "bench.json"
+    options = Options(
+        seconds=1, half_seconds=1, connections=8, users=200, growth_users=(200, 600), fault_requests=10,
+        extras=("memory", "growth", "faults", "scaleout"), json_path=path, keep=tmp_path / "logs", out=out,
+    )
+    printed = run(options)
+    report = json.loads(path.read_text())
+    assert report == json.loads(json.dumps(printed, ensure_ascii=False))
+
+    assert set(report["targets"]) == set(TARGETS)
+    for key, result in report["targets"].items():
+        for name in PER_TARGET:
+            assert name in result, (key, name)
+        assert result["requests"] > 0 and result["errors"] == 0, (key, result)
+        assert result["empty_answers"] == 0, (key, result)  # every answer carried a reply
+    for key in ("c", "d"):
+        bot = report["targets"][key]
+        assert bot["turns"] > 0
+        assert bot["redis_commands_per_turn"] > 0 and bot["redis_round_trips_per_turn"] > 0
+        assert "evalsha" in bot["redis_commands"]  # the turn's lock-and-load and commit scripts
+        assert bot["redis_round_trips_per_turn"] <= 3  # issue #8's budget for one message
+    assert set(report["ratios"]) >= {"c/b", "d/b", "d/a"}
+
+    memory = report["targets"]["d"]["session_memory"]
+    assert memory["sampled"] > 0 and memory["idle_session_bytes"] > 0
+    assert json.loads(memory["example"])["dialog"] == "matters"  # the full turn ended on a guide card
+
+    assert [s["users"] for s in report["growth"]["samples"]] == [200, 600]
+    assert set(report["faults"]) == {"slow_6s", "down_503"}
+    for fault in report["faults"].values():
+        assert fault["errors"] == 0 and fault["within_4_5s"] == 1.0
+    assert report["scaleout"]["two_processes_rps"] > 0 and report["scaleout"]["errors"] == 0
+    assert set(report["checks"]) >= {"echo_c_at_least_3x_b", "full_d_at_least_0.9x_b", "no_errors"}
+    assert report["checks"]["no_errors"] is True
+
+    text = out.getvalue()
+    for line in ("(a) bare aiohttp", "(b) WeRoBot echo", "(c) ywtb-bot echo", "(d) ywtb-bot full turn", "ratios:", "platform slow_6s"):
+        assert line in text
+
+
+def test_a_feature_adds_its_measurement_with_a_measure_function(tmp_path, monkeypatch):
+    """bench/notifications.py (or broadcast.py) defining measure(ctx) lands in the report."""
+    module = types.ModuleType("bench.notifications")
+    module.measure = lambda ctx: {"events_per_second": 123.0, "redis": ctx.redis_url}
+    monkeypatch.setitem(sys.modules, "bench.notifications", module)
+    ctx = Context(Options(out=io.StringIO()), tmp_path, "redis://127.0.0.1:1/0", 1, 1, 0)
+    monkeypatch.setattr("bench.harness.PLUGINS", ("bench.notifications",))
+    assert run_plugins(ctx) == {"notifications": {"events_per_second": 123.0, "redis": "redis://127.0.0.1:1/0"}}
