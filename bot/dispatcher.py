@@ -2,13 +2,20 @@
 
 For each message:
 1. `admit`: one pipelined round trip records the request nonce (replay guard) and claims the
-   message's dedup key. A retry of a finished message gets the first answer again; a retry of a
+   message's dedup key (only a nonce or message seen before costs a second trip, to read what
+   they hold). A retry of a finished message gets the first answer again; a retry of a
    message still in progress waits for it until the deadline, then gets an empty ack (the first
    one delivers the answer, passively or through the API).
+   The claim ("P" + the turn's token) is a lease of `dedup_lease_seconds`, renewed while the
+   turn runs (only turns longer than a third of the lease pay for renewals). When the process
+   dies mid-turn the lease lapses, and a retry of the message claims it and runs the turn. A
+   turn runs only if its claim is still current when it takes the user's lock (checked in the
+   same Lua call), so a message is never run twice, even by a live process whose lease lapsed.
 2. The turn: the user's in-process line (FIFO, place taken on arrival), then the user's Redis
    lock (taken BEFORE the session is read, in the same Lua call that reads it), the
    conversation step, and one Lua call that saves the session, stores the answer for retries
-   and releases the lock.
+   and releases the lock. When the user has no other message in this process, that Lua call
+   rides in the admit pipeline: a new message costs two round trips in all.
 3. The deadline: if the turn is not done in `deadline_seconds`, the caller answers WeChat at
    once and the replies follow through the pusher when ready.
 """
@@ -26,20 +33,33 @@ from typing import Literal
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot import metrics
+from bot.catalog import CatalogNotReady
 from bot.keys import Keys
 from bot.logs import user_ref
 from bot.outbox import Pusher, pack
+from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from dialogs import Conversation, Incoming, Reply, Session
+from integrations.platform.client import PlatformUnavailable
 
 log = logging.getLogger(__name__)
 
 PENDING, LATE, DONE = "P", "L", "D"
+LIMITED = "limited"  # what _admit returns for a message over the user's rate limit
 
-# KEYS: lock, session, trace, held. ARGV: token, lock ttl ms.
+# KEYS: lock, session, trace, held, dedup. ARGV: token, lock ttl ms, the message's claim, lease ms.
 # Returns {1, session json or '', trace or '', held replies...} when the lock is ours, {0} when
-# it is taken.
+# it is taken, {2} when the message's claim is no longer this turn's (answered, or claimed by a
+# retry after this turn's lease lapsed): the turn must not run. A lapsed claim nobody took is
+# taken back.
 ACQUIRE = """
+local claim = redis.call('GET', KEYS[5])
+if claim == false then
+  redis.call('SET', KEYS[5], ARGV[3], 'PX', ARGV[4])
+elseif claim ~= ARGV[3] then
+  return {2}
+end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local out = {1, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
   for _, text in ipairs(redis.call('LRANGE', KEYS[4], 0, 19)) do out[#out + 1] = text end
@@ -68,6 +88,12 @@ redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7])
 return mine and 1 or 0
 """
 
+# KEYS: dedup. ARGV: the turn's claim, lease ms. Renews the claim only while it is still this turn's.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 # KEYS: lock. ARGV: token.
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -84,7 +110,10 @@ class Outcome:
     """What the channel should answer now: passive `texts`, or an empty ack when None/empty."""
 
     texts: list[str]
-    how: Literal["passive", "retry", "late", "ack"] = "passive"
+    how: Literal["passive", "retry", "late", "ack", "busy", "limited"] = "passive"
+
+    def __post_init__(self) -> None:
+        metrics.note_outcome(self.how)
 
 
 class UserLines:
@@ -129,16 +158,19 @@ class Dispatcher:
         self.conversation = conversation
         self.settings = settings
         self.pusher = pusher
+        self.limiter = RateLimiter(redis, keys, settings)
         self.lines = UserLines()
         self.background: set[asyncio.Task] = set()
         self._acquire = redis.register_script(ACQUIRE)
         self._commit = redis.register_script(COMMIT)
         self._release = redis.register_script(RELEASE)
+        self._renew = redis.register_script(RENEW)
         self._limit = settings.passive_reply_max_bytes
         self._most = settings.max_messages_per_turn
         self._cut_note = conversation.services.render("common/truncated.j2")
         self._held_intro = conversation.services.render("common/held.j2")
         self._lock_ms = int(settings.lock_ttl_seconds * 1000)
+        self._lease_ms = int(settings.dedup_lease_seconds * 1000)
 
     # The entry point --------------------------------------------------------------------
 
@@ -148,27 +180,42 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.deadline_seconds
         place = self.lines.join(incoming.user)
+        token = secrets.token_hex(8)
+        claim = PENDING + token
         try:
             dedup_key = self.keys.dedup(incoming.user, message_key(incoming))
             try:
-                first = await self._admit(nonce_key, body_digest, dedup_key)
+                # First in this process's line for the user: the admit trip also tries the lock.
+                first, grabbed = await self._admit(nonce_key, body_digest, dedup_key, incoming.user, token if place.done() else None, claim)
             except RedisError as exc:
+                metrics.REDIS_ERRORS.labels("admit").inc()
                 log.warning("redis unavailable on admit: %s", exc)
                 self.lines.leave(incoming.user, place)
-                return Outcome(self._busy())
+                return Outcome(self._busy(), "busy")
             if first is not None:
                 self.lines.leave(incoming.user, place)
-                return await self._answer_retry(dedup_key, first, deadline)
+                if first == LIMITED:
+                    return Outcome([self.conversation.services.render("reliability/slow_down.j2")], "limited")
+                metrics.DEDUP_HITS.inc()
+                outcome = await self._answer_retry(dedup_key, first, deadline, claim)
+                if outcome is not None:
+                    return outcome
+                # the first delivery's lease lapsed (its process died): this one runs the turn
+                log.warning("message from %s claimed again: its first delivery's turn was abandoned", user_ref(incoming.user))
+                place, grabbed = self.lines.join(incoming.user), None
         except BaseException:
             self.lines.leave(incoming.user, place)
             raise
 
-        job = loop.create_task(self._turn(incoming, place, dedup_key))
+        job = loop.create_task(metrics.timed(self._turn(incoming, place, dedup_key, token, grabbed)))
         try:
             replies = await asyncio.wait_for(asyncio.shield(job), max(0.0, deadline - loop.time()))
         except TimeoutError:
+            metrics.DEADLINE_OVERRUNS.inc()
             self._spawn(self._deliver_late(job, incoming, dedup_key))
             return Outcome([], "late")
+        if replies is None:  # claimed again elsewhere while this turn waited: that one answers
+            return await self._answer_retry(dedup_key, PENDING, deadline)
         texts = self._pack(replies)
         if len(texts) > 1:  # the rest of a long answer follows through the API
             self._spawn(self._push(incoming, texts[1:]))
@@ -176,33 +223,79 @@ class Dispatcher:
 
     # Steps ------------------------------------------------------------------------------
 
-    async def _admit(self, nonce_key: str | None, digest: str, dedup_key: str) -> str | None:
-        """Returns None for a new message, else what the first delivery left in its dedup key."""
-        ttl = self.settings.dedup_ttl_seconds
+    async def _admit(self, nonce_key: str | None, digest: str, dedup_key: str, user: str = "", token: str | None = None, claim: str = PENDING) -> tuple[str | None, tuple | None]:
+        """Returns (None, lock) for a new message, (LIMITED, None) for a new one over the user's
+        rate limit, else (what the first delivery left in its dedup key, None). With a `token`,
+        the same round trip tries the user's lock (ACQUIRE): `lock` is then what ACQUIRE read,
+        or None when the turn must take the lock itself (held elsewhere, script not loaded).
+        `claim` is what the dedup key holds while this delivery's turn runs (a lease)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             if nonce_key:
                 pipe.set(nonce_key, digest, nx=True, ex=self.settings.timestamp_window_seconds * 2)
-                pipe.get(nonce_key)
-            pipe.set(dedup_key, PENDING, nx=True, ex=ttl)
-            pipe.get(dedup_key)
-            result = await pipe.execute()
+            pipe.set(dedup_key, claim, nx=True, px=self._lease_ms)
+            counted = self.limiter.count_user(pipe, user)
+            if token:  # EVALSHA by hand: a Script in a pipeline costs a SCRIPT EXISTS trip first
+                keys = self._lock_keys(user, dedup_key)
+                pipe.execute_command("EVALSHA", self._acquire.sha, len(keys), *keys, token, self._lock_ms, claim, self._lease_ms)
+            result = await pipe.execute(raise_on_error=False)
+        got = result.pop() if token else None
+        grabbed = (got[1], got[2], got[3:]) if isinstance(got, list) and got and got[0] == 1 else None
+        try:
+            for item in result:
+                if isinstance(item, Exception):
+                    raise item
+            first = await self._claimed(result, nonce_key, digest, dedup_key, counted)
+        except BaseException:
+            if grabbed is not None:
+                await self._unlock(user, token)
+            raise
+        if first == claim:  # the first delivery's lease lapsed and ACQUIRE took the message for this one
+            log.warning("message from %s claimed again: its first delivery's turn was abandoned", user_ref(user))
+            first = None
+        if first is not None and grabbed is not None:  # not a turn after all
+            await self._unlock(user, token)
+            grabbed = None
+        return first, grabbed
+
+    async def _claimed(self, result: list, nonce_key: str | None, digest: str, dedup_key: str, counted: int) -> str | None:
+        """What admit's SETs say: None for a new message, else as `_admit`."""
+        ttl = self.settings.dedup_ttl_seconds
+        result, count = result[:len(result) - counted], result[len(result) - counted:]
+        nonce_new, claimed = (result[0], result[1]) if nonce_key else (True, result[0])
+        nonce_digest = existing = None
+        if not (nonce_new and claimed):  # seen before: what was stored (a second trip, only then)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                if nonce_key:
+                    pipe.get(nonce_key)
+                pipe.get(dedup_key)
+                seen = await pipe.execute()
+            nonce_digest, existing = (seen[0], seen[1]) if nonce_key else (None, seen[0])
         if nonce_key:
-            nonce_new, nonce_digest, claimed, existing = result
             if not nonce_new and nonce_digest != digest.encode():
                 if claimed:  # do not leave a forged message's claim behind
                     await self.redis.delete(dedup_key)
                 raise Replayed()
-        else:
-            claimed, existing = result
+        if claimed and counted and self.limiter.user_over(count):  # its retries get the same polite answer
+            await self.redis.set(dedup_key, _answer_record([Reply(self.conversation.services.render("reliability/slow_down.j2"))]), ex=ttl)
+            return LIMITED
         return None if claimed else (existing or b"").decode()
 
-    async def _answer_retry(self, dedup_key: str, state: str, deadline: float) -> Outcome:
+    async def _answer_retry(self, dedup_key: str, state: str, deadline: float, claim: str | None = None) -> Outcome | None:
+        """Waits (until the deadline) for the answer of a message in progress. With a `claim`:
+        when the message's claim has lapsed (its process died mid-turn), claims it and returns
+        None, and the caller runs the turn."""
         loop = asyncio.get_running_loop()
         delay = 0.02
-        while state == PENDING and loop.time() + delay < deadline:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.2)
+        while True:
             try:
+                if not state and claim:  # nobody holds the message and nobody answered it
+                    if await self.redis.set(dedup_key, claim, nx=True, px=self._lease_ms):
+                        return None
+                    state = ((await self.redis.get(dedup_key)) or b"").decode()
+                if not state.startswith(PENDING) or loop.time() + delay >= deadline:
+                    break
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.2)
                 state = ((await self.redis.get(dedup_key)) or b"").decode()
             except RedisError:
                 break
@@ -211,15 +304,24 @@ class Dispatcher:
             return Outcome(self._pack(replies)[:1], "retry")
         return Outcome([], "ack")
 
-    async def _turn(self, incoming: Incoming, place: asyncio.Future, dedup_key: str) -> list[Reply]:
+    async def _turn(self, incoming: Incoming, place: asyncio.Future, dedup_key: str, token: str, grabbed: tuple | None = None) -> list[Reply] | None:
+        """The replies; None when the message's claim was lost before the turn could start
+        (another delivery claimed it after this one's lease lapsed, and answers it)."""
         user = incoming.user
-        token = secrets.token_hex(8)
-        locked = False
+        locked = grabbed is not None
+        lease = asyncio.get_running_loop().create_task(self._keep_claim(dedup_key, PENDING + token))
         try:
             async with asyncio.timeout(self.settings.turn_timeout_seconds):
-                await place
-                raw, trace, held = await self._lock(user, token)
-                locked = True
+                if grabbed is not None:  # taken in the admit trip
+                    raw, trace, held = grabbed
+                else:
+                    await place
+                    got = await self._lock(user, token, dedup_key)
+                    if got is None:
+                        log.warning("turn for %s not run: its message was claimed by another delivery", user_ref(user))
+                        return None
+                    raw, trace, held = got
+                    locked = True
                 session, expired = self._load(raw, trace)
                 new, replies = await self.conversation.step(session, incoming, expired=expired)
             if held:  # answers we could not push earlier come first, now that we can reply
@@ -231,7 +333,9 @@ class Dispatcher:
             locked = False
             return replies
         except Exception as exc:  # the person hears an apology; the cause goes to the log
-            if isinstance(exc, (TimeoutError, RedisError)):
+            if isinstance(exc, RedisError):
+                metrics.REDIS_ERRORS.labels("turn").inc()
+            if isinstance(exc, (TimeoutError, RedisError, CatalogNotReady, PlatformUnavailable)):  # passing trouble, not a bug
                 log.warning("turn for %s abandoned: %r", user_ref(user), exc)
             else:
                 log.exception("turn for %s failed", user_ref(user))
@@ -239,15 +343,40 @@ class Dispatcher:
             await self._give_up(user, token if locked else None, dedup_key, replies)
             return replies
         finally:
+            lease.cancel()
             self.lines.leave(user, place)
 
-    async def _lock(self, user: str, token: str) -> tuple[bytes, bytes, list[bytes]]:
-        keys = [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), self.keys.held(user)]
+    async def _keep_claim(self, dedup_key: str, claim: str) -> None:
+        """Renews the message's claim every third of its lease while the turn runs: a turn
+        shorter than that costs no round trip."""
+        every = self.settings.dedup_lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                if not await self._renew(keys=[dedup_key], args=[claim, self._lease_ms]):
+                    return  # answered, or claimed by another delivery: nothing left to keep
+            except RedisError as exc:  # the next renewal may get through before the lease lapses
+                log.warning("could not renew a message's claim: %s", exc)
+
+    def _lock_keys(self, user: str, dedup_key: str) -> list[str]:
+        return [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), self.keys.held(user), dedup_key]
+
+    async def _unlock(self, user: str, token: str) -> None:
+        try:
+            await self._release(keys=[self.keys.lock(user)], args=[token])
+        except RedisError as exc:  # it expires with its TTL
+            log.warning("could not release a lock: %s", exc)
+
+    async def _lock(self, user: str, token: str, dedup_key: str) -> tuple[bytes, bytes, list[bytes]] | None:
+        """The user's lock and what ACQUIRE read; None when the message's claim is no longer ours."""
+        keys = self._lock_keys(user, dedup_key)
         delay = 0.005
         while True:
-            got = await self._acquire(keys=keys, args=[token, self._lock_ms])
+            got = await self._acquire(keys=keys, args=[token, self._lock_ms, PENDING + token, self._lease_ms])
             if got[0] == 1:
                 return got[1], got[2], got[3:]
+            if got[0] == 2:
+                return None
             await asyncio.sleep(delay)  # another process is serving this user
             delay = min(delay * 2, 0.1)
 
@@ -286,6 +415,8 @@ class Dispatcher:
 
     async def _deliver_late(self, job: asyncio.Task, incoming: Incoming, dedup_key: str) -> None:
         replies = await job  # _turn never raises
+        if replies is None:  # claimed by another delivery, which answers it
+            return
         try:
             await self.redis.set(dedup_key, LATE, xx=True, ex=self.settings.dedup_ttl_seconds)
         except RedisError as exc:

@@ -36,6 +36,32 @@ async def test_many_simultaneous_deliveries_of_one_message_run_once(chat, redis,
     assert (await get_session(redis, settings, chat.user))["data"]["seen"] == ["同一条"]
 
 
+async def test_a_live_turn_longer_than_its_lease_is_never_taken_over_by_retries(serve, redis, settings, peer, caplog):
+    """The in-progress claim lapses after 0.9 s unless renewed: a live turn of 2.7 s keeps it,
+    so retries to this process and to another one (WeChat's tries land anywhere) wait for its
+    answer instead of running the message again, before and after the deadline."""
+    timings = dict(dedup_lease_seconds=0.9, deadline_seconds=0.8)
+    one = Chat(await serve(**timings), peer)
+    two = Chat(await serve(**timings), peer)
+    for bot in (one, two):  # a first request's one-off work (not a turn's) is done before the test
+        assert await Chat(bot.client, peer, "oWarmUp00000000000000000001").say("你好")
+    await put_session(redis, settings, one.user, "test_ledger", "recording")
+    original = asyncio.create_task(one.post(peer.text(one.user, "slow2.7", msg_id=77)))
+    retries = []
+    for n in range(6):  # every 0.3 s, alternating between the two processes, while the turn runs
+        await asyncio.sleep(0.3)
+        retries.append(asyncio.create_task((two if n % 2 == 0 else one).post(peer.text(one.user, "slow2.7", msg_id=77))))
+    answers = [await original, *await asyncio.gather(*retries)]
+    assert all(a.status == 200 and a.body == "success" for a in answers)  # all past the deadline
+    assert await wait_for(lambda: pushed(one.client, one.user)) == ["第1条:slow2.7"]
+    again = await two.post(peer.text(one.user, "slow2.7", msg_id=77))  # after the answer
+    assert again.body == "success"
+    await asyncio.sleep(0.5)
+    assert await pushed(one.client, one.user) == ["第1条:slow2.7"]  # given once
+    assert (await get_session(redis, settings, one.user))["data"]["seen"] == ["slow2.7"]  # run once
+    assert "claimed again" not in caplog.text  # the renewed lease never lapsed
+
+
 async def test_slow_turn_answers_success_in_time_and_pushes_the_reply(serve, redis, settings, peer):
     chat = Chat(await serve(deadline_seconds=0.3), peer)
     await put_session(redis, settings, chat.user, "test_ledger", "recording")

@@ -4,7 +4,8 @@
   outage (never a 5xx), the bot recovers by itself, and with AOF nothing durable is lost.
 - The platform slow, failing or answering garbage: every request is still answered.
 - The WeChat API answering each documented error: late replies are never lost.
-- A bot process SIGKILLed mid-turn: nothing half-saved; another process carries on.
+- A bot process SIGKILLed mid-turn: nothing half-saved; another process carries on, and
+  WeChat's retry of the message it never answered is answered there, the message applied once.
 - SIGTERM: turns in flight finish (and late replies go out) before the process exits.
 
 Every child process is started with its output to DEVNULL or a file (a full pipe would hang
@@ -513,6 +514,45 @@ async def test_a_bot_killed_mid_turn_leaves_nothing_half_done(children, tmp_path
     raw = await redis.get(f"{key_prefix}sess:{{{user}}}")
     assert json.loads(raw)["data"]["seen"] == ["earlier", "after the crash"]  # the killed turn left nothing
     FIGURES["sigkill_mid_turn"] = {"next_message_served_after_seconds": round(waited, 1), "half_saved_sessions": 0}
+
+
+async def test_a_message_whose_bot_was_killed_mid_turn_is_answered_on_wechats_retry(children, tmp_path, redis_url, redis, key_prefix, peer):
+    """The process dies before answering (no reply at all reaches WeChat), so WeChat sends the
+    message again, here to the other process. Its in-progress claim was a lease the dead process
+    can no longer renew: the retry claims the message once the lease lapses, waits for the dead
+    turn's lock, runs the turn, and the person gets the answer; the message is applied once."""
+    timings = dict(YWTB_DEADLINE_SECONDS="4.0", YWTB_DEDUP_LEASE_SECONDS="1.0", YWTB_TURN_TIMEOUT_SECONDS="2.9", YWTB_LOCK_TTL_SECONDS="3")
+    wechat, (doomed, survivor) = await _two_bots(children, tmp_path, redis_url, key_prefix, **timings)
+    settings = type("S", (), {"key_prefix": key_prefix})
+    user = "oKilledBeforeAnswer000000001"
+    await put_session(redis, settings, user, "test_ledger", "recording", {"seen": ["earlier"]})
+    message = peer.text(user, "slow1.0", msg_id=880001)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        on_doomed = Chat(Remote(http, doomed.base, wechat), peer, user)
+        on_survivor = Chat(Remote(http, survivor.base, wechat), peer, user)
+        first = asyncio.create_task(on_doomed.post(message))
+        await asyncio.sleep(0.5)
+        doomed.child.signal(signal.SIGKILL)  # mid-turn: claim and lock held, nothing answered
+        doomed.child.wait(10)
+        with pytest.raises(aiohttp.ClientError):
+            await first  # WeChat got no answer, so it retries
+        started = time.monotonic()
+        retry = await on_survivor.post(message)
+        assert retry.status == 200
+        if retry.text:  # answered in the retry's own 4 s
+            given, how = [retry.text], "passive"
+        else:  # or, past its deadline, through the API
+            given, how = await wait_for(lambda: pushed(on_survivor.client, user), timeout=8), "pushed"
+        waited = time.monotonic() - started
+        last = await on_survivor.post(message)  # a later delivery of the same message: not run again
+        await asyncio.sleep(0.5)
+        pushes = await pushed(on_survivor.client, user)
+    assert given == ["第2条:slow1.0"], given
+    assert last.status == 200 and last.text in ("", None, "第2条:slow1.0")
+    assert pushes == ([] if how == "passive" else ["第2条:slow1.0"])  # given once
+    assert json.loads(await redis.get(f"{key_prefix}sess:{{{user}}}"))["data"]["seen"] == ["earlier", "slow1.0"]  # applied once
+    assert "claimed again" in survivor.child.log()
+    FIGURES["sigkill_before_answer"] = {"retry_answered_after_seconds": round(waited, 1), "answered": how, "times_applied": 1}
 
 
 async def test_sigterm_lets_turns_in_flight_finish_and_late_replies_go_out(children, tmp_path, redis_url, redis, key_prefix, peer):
