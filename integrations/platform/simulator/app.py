@@ -445,7 +445,7 @@ async def admin_no_show(request: web.Request) -> web.Response:
 
 
 async def admin_reset(request: web.Request) -> web.Response:
-    request.app[WORLD] = World.load()
+    request.app[WORLD].reset()
     state = request.app[STATE]
     state.faults, state.emitted = Faults(), []
     return _json({"reset": True})

@@ -148,6 +148,10 @@ class World:
 
     # Loading ------------------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Back to a freshly loaded world, in place: whoever holds this object sees the reset."""
+        self.__dict__.update(World.load().__dict__)
+
     @classmethod
     def load(cls, data: Path = DATA, seed: int = 20261128) -> World:
         catalog = json.loads((data / "catalog.json").read_text())
