@@ -339,7 +339,10 @@ class Dispatcher:
                 log.warning("turn for %s abandoned: %r", user_ref(user), exc)
             else:
                 log.exception("turn for %s failed", user_ref(user))
-            replies = [Reply(self._busy()[0])]
+            if isinstance(exc, CatalogNotReady):  # start-up: the guides are still being fetched
+                replies = [Reply(self.conversation.services.render("common/loading.j2"))]
+            else:
+                replies = [Reply(self._busy()[0])]
             await self._give_up(user, token if locked else None, dedup_key, replies)
             return replies
         finally:

@@ -43,6 +43,14 @@ async def test_halls_from_the_settings_while_the_platform_catalog_is_not_loaded(
     assert "洪洲大道二段55号" in await chat.say("1")
 
 
+async def test_a_question_before_the_guides_have_loaded_is_told_to_ask_again_shortly(serve, peer):
+    client = await serve(platform_url="http://127.0.0.1:9")  # the catalog never loads
+    chat = Chat(client, peer)
+    answer = await chat.say("身份证丢了怎么办")
+    assert "办事指南正在更新" in answer and "系统繁忙" not in answer
+    assert "请回复序号选择" in await chat.say("菜单")  # the conversation goes on
+
+
 async def test_menu_button_opens_a_dialog_from_anywhere(chat):
     await chat.say("4")
     reply = await chat.event("CLICK", "MENU_HALLS")
