@@ -122,7 +122,9 @@ def _loop_factory(use_uvloop: bool):
     return uvloop.new_event_loop
 
 
-async def _run_server(settings: Settings, redis_url: str) -> None:
+async def _run_server(settings: Settings, redis_url: str, listen: bool = True) -> None:
+    """The app, listening for webhooks unless `listen` is off (`worker`: the same clients and
+    workers without a socket), until SIGINT or SIGTERM."""
     from aiohttp import web
     from bot.app import create_app
     from bot.redis_client import connect
@@ -130,14 +132,17 @@ async def _run_server(settings: Settings, redis_url: str) -> None:
     redis = connect(redis_url, settings.redis_max_connections)
     runner = web.AppRunner(create_app(settings, redis), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, settings.host, settings.port).start()
-    _banner(settings)
+    if listen:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        _banner(settings)
+    else:
+        print("ywtb-bot workers running. Press Ctrl+C to stop.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("shutting down: finishing turns in flight")
+    log.info("shutting down: finishing turns in flight and the items workers hold")
     await runner.cleanup()
     await redis.aclose()
 
@@ -153,28 +158,8 @@ def _worker() -> int:
     from bot.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_json)
-    asyncio.run(_run_workers(settings, settings.redis_url.get_secret_value()))
+    asyncio.run(_run_server(settings, settings.redis_url.get_secret_value(), listen=False))
     return 0
-
-
-async def _run_workers(settings: Settings, redis_url: str) -> None:
-    """The app without a listening socket: the same clients and workers as `serve`."""
-    from aiohttp import web
-    from bot.app import create_app
-    from bot.redis_client import connect
-
-    redis = connect(redis_url, settings.redis_max_connections)
-    runner = web.AppRunner(create_app(settings, redis), access_log=None)
-    await runner.setup()
-    print("ywtb-bot workers running. Press Ctrl+C to stop.", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("shutting down: workers finish the item in hand")
-    await runner.cleanup()
-    await redis.aclose()
 
 
 def _banner(settings: Settings) -> None:

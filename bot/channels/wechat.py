@@ -113,13 +113,7 @@ class WeChatChannel:
     def _decrypt(self, body: bytes, query, timestamp: str, nonce: str) -> str:
         if self.aes is None:
             raise Rejected(400, "encrypted message but no AES key is configured")
-        try:
-            envelope = parse_xml(body)
-        except MalformedXML as exc:
-            raise Rejected(400, f"malformed envelope: {exc}") from exc
-        encrypt = envelope.get("Encrypt")
-        if not isinstance(encrypt, str) or not encrypt:
-            raise Rejected(400, "no Encrypt field")
+        encrypt = encrypted_field(body)
         if not same(sha1_signature(self.token, timestamp, nonce, encrypt), query.get("msg_signature", "").lower()):
             raise Rejected(403, "bad msg_signature")
         try:
@@ -137,6 +131,18 @@ class WeChatChannel:
         if encrypted:
             xml = self.crypto.encrypt_message(xml, nonce, str(int(time.time())))
         return web.Response(text=xml, content_type="application/xml")
+
+
+def encrypted_field(body: bytes) -> str:
+    """The `Encrypt` field of a safe-mode envelope (WeChat's and WeCom's are the same), or a 400."""
+    try:
+        envelope = parse_xml(body)
+    except MalformedXML as exc:
+        raise Rejected(400, f"malformed envelope: {exc}") from exc
+    encrypt = envelope.get("Encrypt")
+    if not isinstance(encrypt, str) or not encrypt:
+        raise Rejected(400, "no Encrypt field")
+    return encrypt
 
 
 def render_text_reply(incoming: Incoming, text: str) -> str:

@@ -22,7 +22,7 @@ from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
 
 from bot.audit import Audit
-from bot.channels.wechat import _NONCE, _TIMESTAMP, Rejected, sha1_signature, same, to_incoming
+from bot.channels.wechat import _NONCE, _TIMESTAMP, Rejected, encrypted_field, sha1_signature, same, to_incoming
 from bot.channels.xmlsafe import MalformedXML, cdata, parse_xml
 from bot.dispatcher import Dispatcher, Outcome, Replayed, message_key
 from bot.logs import user_ref
@@ -73,13 +73,7 @@ class WeComChannel:
         try:
             self._configured()
             body = await request.read()  # bounded by the app's client_max_size (413 beyond)
-            try:
-                envelope = parse_xml(body)
-            except MalformedXML as exc:
-                raise Rejected(400, f"malformed envelope: {exc}") from exc
-            encrypt = envelope.get("Encrypt")
-            if not isinstance(encrypt, str) or not encrypt:
-                raise Rejected(400, "no Encrypt field")
+            encrypt = encrypted_field(body)
             timestamp, nonce = self._check_signature(request.query, encrypt)
             try:
                 incoming = to_incoming(parse_xml(self._decrypt(encrypt)))
