@@ -145,6 +145,8 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         await app[CATALOG].stop()
         await dispatcher.drain()
         await wecom_dispatcher.drain()
+        await dispatcher.aclose()
+        await wecom_dispatcher.aclose()
         await http.close()
 
     app.cleanup_ctx.append(outside_systems)

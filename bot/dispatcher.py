@@ -1,11 +1,13 @@
 """From an `Incoming` to its replies: exactly once, in order per user, under WeChat's deadline.
 
 For each message:
-1. `admit`: one pipelined round trip records the request nonce (replay guard) and claims the
-   message's dedup key (only a nonce or message seen before costs a second trip, to read what
-   they hold). A retry of a finished message gets the first answer again; a retry of a
-   message still in progress waits for it until the deadline, then gets an empty ack (the first
-   one delivers the answer, passively or through the API).
+1. `admit`: one round trip records the request nonce (replay guard) and runs ADMIT, which
+   claims the message's dedup key, counts it against the user's rate limit and, for the first
+   message of the user in this process, takes the user's lock and reads the session (only a
+   nonce seen before costs a second trip, to read what it holds). A retry of a finished
+   message gets the first answer again; a retry of a message still in progress waits for it
+   until the deadline, then gets an empty ack (the first one delivers the answer, passively or
+   through the API).
    The claim ("P" + the turn's token) is a lease of `dedup_lease_seconds`, renewed while the
    turn runs (only turns longer than a third of the lease pay for renewals). When the process
    dies mid-turn the lease lapses, and a retry of the message claims it and runs the turn. A
@@ -14,8 +16,9 @@ For each message:
 2. The turn: the user's in-process line (FIFO, place taken on arrival), then the user's Redis
    lock (taken BEFORE the session is read, in the same Lua call that reads it), the
    conversation step, and one Lua call that saves the session, stores the answer for retries
-   and releases the lock. When the user has no other message in this process, that Lua call
-   rides in the admit pipeline: a new message costs two round trips in all.
+   and releases the lock: a new message costs two round trips in all.
+   Both trips go through `bot.redis_fast`: the commands of every turn in flight share one
+   connection and one write per event-loop pass.
 3. The deadline: if the turn is not done in `deadline_seconds`, the caller answers WeChat at
    once and the replies follow through the pusher when ready.
 """
@@ -33,12 +36,13 @@ from typing import Literal
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot import metrics
+from bot import metrics, redis_fast
 from bot.catalog import CatalogNotReady
 from bot.keys import Keys
 from bot.logs import user_ref
 from bot.outbox import Pusher, pack
 from bot.ratelimit import RateLimiter
+from bot.redis_fast import Script
 from bot.settings import Settings
 from dialogs import Conversation, Incoming, Reply, Session
 from integrations.platform.client import PlatformUnavailable
@@ -47,6 +51,33 @@ log = logging.getLogger(__name__)
 
 PENDING, LATE, DONE = "P", "L", "D"
 LIMITED = "limited"  # what _admit returns for a message over the user's rate limit
+
+# KEYS: dedup, rate counter, lock, session, trace, held. ARGV: the message's claim, lease ms,
+# rate limit (0 = none), rate counter ttl s, the answer given over the limit, its ttl s, token
+# ('' = do not try the lock), lock ttl ms.
+# Returns {0, what the dedup key holds} for a message seen before; {3} for a new one over the
+# user's rate limit (its retries find the polite answer in its dedup key); {1, session json or
+# '', trace or '', held replies...} for a new one whose lock was taken; {4} for a new one whose
+# turn must take the lock itself (not asked to, or held by another turn).
+ADMIT = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0, redis.call('GET', KEYS[1]) or ''}
+end
+if ARGV[3] ~= '0' then
+  local count = redis.call('INCR', KEYS[2])
+  if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+  if count > tonumber(ARGV[3]) then
+    redis.call('SET', KEYS[1], ARGV[5], 'EX', ARGV[6])
+    return {3}
+  end
+end
+if ARGV[7] ~= '' and redis.call('SET', KEYS[3], ARGV[7], 'NX', 'PX', ARGV[8]) then
+  local out = {1, redis.call('GET', KEYS[4]) or '', redis.call('GET', KEYS[5]) or ''}
+  for _, text in ipairs(redis.call('LRANGE', KEYS[6], 0, 19)) do out[#out + 1] = text end
+  return out
+end
+return {4}
+"""
 
 # KEYS: lock, session, trace, held, dedup. ARGV: token, lock ttl ms, the message's claim, lease ms.
 # Returns {1, session json or '', trace or '', held replies...} when the lock is ours, {0} when
@@ -161,8 +192,8 @@ class Dispatcher:
         self.limiter = RateLimiter(redis, keys, settings)
         self.lines = UserLines()
         self.background: set[asyncio.Task] = set()
-        self._acquire = redis.register_script(ACQUIRE)
-        self._commit = redis.register_script(COMMIT)
+        self.fast = redis_fast.for_client(redis)  # admit and commit: one shared, auto-pipelined connection
+        self._admit_script, self._acquire, self._commit = Script(ADMIT), Script(ACQUIRE), Script(COMMIT)
         self._release = redis.register_script(RELEASE)
         self._renew = redis.register_script(RENEW)
         self._limit = settings.passive_reply_max_bytes
@@ -171,6 +202,12 @@ class Dispatcher:
         self._held_intro = conversation.services.render("common/held.j2")
         self._lock_ms = int(settings.lock_ttl_seconds * 1000)
         self._lease_ms = int(settings.dedup_lease_seconds * 1000)
+        self._slow_down = conversation.services.render("reliability/slow_down.j2")
+        window = self.limiter.window
+        self._rate_args = (self.limiter.per_user or 0, window * 2, _answer_record([Reply(self._slow_down)]), settings.dedup_ttl_seconds)
+
+    async def aclose(self) -> None:
+        await self.fast.aclose()
 
     # The entry point --------------------------------------------------------------------
 
@@ -195,7 +232,7 @@ class Dispatcher:
             if first is not None:
                 self.lines.leave(incoming.user, place)
                 if first == LIMITED:
-                    return Outcome([self.conversation.services.render("reliability/slow_down.j2")], "limited")
+                    return Outcome([self._slow_down], "limited")
                 metrics.DEDUP_HITS.inc()
                 outcome = await self._answer_retry(dedup_key, first, deadline, claim)
                 if outcome is not None:
@@ -226,59 +263,40 @@ class Dispatcher:
     async def _admit(self, nonce_key: str | None, digest: str, dedup_key: str, user: str = "", token: str | None = None, claim: str = PENDING) -> tuple[str | None, tuple | None]:
         """Returns (None, lock) for a new message, (LIMITED, None) for a new one over the user's
         rate limit, else (what the first delivery left in its dedup key, None). With a `token`,
-        the same round trip tries the user's lock (ACQUIRE): `lock` is then what ACQUIRE read,
-        or None when the turn must take the lock itself (held elsewhere, script not loaded).
-        `claim` is what the dedup key holds while this delivery's turn runs (a lease)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            if nonce_key:
-                pipe.set(nonce_key, digest, nx=True, ex=self.settings.timestamp_window_seconds * 2)
-            pipe.set(dedup_key, claim, nx=True, px=self._lease_ms)
-            counted = self.limiter.count_user(pipe, user)
-            if token:  # EVALSHA by hand: a Script in a pipeline costs a SCRIPT EXISTS trip first
-                keys = self._lock_keys(user, dedup_key)
-                pipe.execute_command("EVALSHA", self._acquire.sha, len(keys), *keys, token, self._lock_ms, claim, self._lease_ms)
-            result = await pipe.execute(raise_on_error=False)
-        got = result.pop() if token else None
-        grabbed = (got[1], got[2], got[3:]) if isinstance(got, list) and got and got[0] == 1 else None
-        try:
-            for item in result:
-                if isinstance(item, Exception):
-                    raise item
-            first = await self._claimed(result, nonce_key, digest, dedup_key, counted)
-        except BaseException:
-            if grabbed is not None:
-                await self._unlock(user, token)
-            raise
-        if first == claim:  # the first delivery's lease lapsed and ACQUIRE took the message for this one
-            log.warning("message from %s claimed again: its first delivery's turn was abandoned", user_ref(user))
-            first = None
-        if first is not None and grabbed is not None:  # not a turn after all
-            await self._unlock(user, token)
-            grabbed = None
-        return first, grabbed
-
-    async def _claimed(self, result: list, nonce_key: str | None, digest: str, dedup_key: str, counted: int) -> str | None:
-        """What admit's SETs say: None for a new message, else as `_admit`."""
-        ttl = self.settings.dedup_ttl_seconds
-        result, count = result[:len(result) - counted], result[len(result) - counted:]
-        nonce_new, claimed = (result[0], result[1]) if nonce_key else (True, result[0])
-        nonce_digest = existing = None
-        if not (nonce_new and claimed):  # seen before: what was stored (a second trip, only then)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                if nonce_key:
-                    pipe.get(nonce_key)
-                pipe.get(dedup_key)
-                seen = await pipe.execute()
-            nonce_digest, existing = (seen[0], seen[1]) if nonce_key else (None, seen[0])
+        the same round trip tries the user's lock: `lock` is then what ADMIT read, or None when
+        the turn must take the lock itself (held elsewhere). `claim` is what the dedup key holds
+        while this delivery's turn runs (a lease)."""
+        keys = [dedup_key, self.keys.rate_user(user, self.limiter.slot()), *self._lock_keys(user)]
+        args = [claim, self._lease_ms, *self._rate_args, token or "", self._lock_ms]
+        admit = self._admit_script(keys, args)
         if nonce_key:
-            if not nonce_new and nonce_digest != digest.encode():
-                if claimed:  # do not leave a forged message's claim behind
+            nonce_new, got = await self.fast.run(("SET", nonce_key, digest, "NX", "EX", self.settings.timestamp_window_seconds * 2), admit)
+        else:
+            nonce_new, (got,) = True, await self.fast.run(admit)
+        for item in (nonce_new, got):
+            if isinstance(item, Exception):
+                raise item
+        status = got[0]
+        grabbed = (got[1], got[2], got[3:]) if status == 1 else None
+        if not nonce_new:  # a nonce seen before: the same body is WeChat re-delivering, another is a replay
+            try:
+                seen = await self.redis.get(nonce_key)
+            except BaseException:
+                if grabbed is not None:
+                    await self._unlock(user, token)
+                raise
+            if seen != digest.encode():
+                if grabbed is not None:
+                    await self._unlock(user, token)
+                if status != 0:  # do not leave a forged message's claim behind
                     await self.redis.delete(dedup_key)
                 raise Replayed()
-        if claimed and counted and self.limiter.user_over(count):  # its retries get the same polite answer
-            await self.redis.set(dedup_key, _answer_record([Reply(self.conversation.services.render("reliability/slow_down.j2"))]), ex=ttl)
-            return LIMITED
-        return None if claimed else (existing or b"").decode()
+        if status == 0:
+            return got[1].decode(), None
+        if status == 3:
+            metrics.RATE_LIMITED.labels("user").inc()
+            return LIMITED, None
+        return None, grabbed
 
     async def _answer_retry(self, dedup_key: str, state: str, deadline: float, claim: str | None = None) -> Outcome | None:
         """Waits (until the deadline) for the answer of a message in progress. With a `claim`:
@@ -361,8 +379,8 @@ class Dispatcher:
             except RedisError as exc:  # the next renewal may get through before the lease lapses
                 log.warning("could not renew a message's claim: %s", exc)
 
-    def _lock_keys(self, user: str, dedup_key: str) -> list[str]:
-        return [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), self.keys.held(user), dedup_key]
+    def _lock_keys(self, user: str) -> list[str]:
+        return [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), self.keys.held(user)]
 
     async def _unlock(self, user: str, token: str) -> None:
         try:
@@ -372,10 +390,12 @@ class Dispatcher:
 
     async def _lock(self, user: str, token: str, dedup_key: str) -> tuple[bytes, bytes, list[bytes]] | None:
         """The user's lock and what ACQUIRE read; None when the message's claim is no longer ours."""
-        keys = self._lock_keys(user, dedup_key)
+        keys, args = [*self._lock_keys(user), dedup_key], [token, self._lock_ms, PENDING + token, self._lease_ms]
         delay = 0.005
         while True:
-            got = await self._acquire(keys=keys, args=[token, self._lock_ms, PENDING + token, self._lease_ms])
+            (got,) = await self.fast.run(self._acquire(keys, args))
+            if isinstance(got, Exception):
+                raise got
             if got[0] == 1:
                 return got[1], got[2], got[3:]
             if got[0] == 2:
@@ -399,10 +419,11 @@ class Dispatcher:
         else:
             body = json.dumps(session.to_json(), ensure_ascii=False, separators=(",", ":"))
             trace = "" if session.at_rest else session.dialog
-        mine = await self._commit(
-            keys=[self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), dedup_key, self.keys.held(user)],
-            args=[token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, _answer_record(replies), s.dedup_ttl_seconds, held],
-        )
+        keys = [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), dedup_key, self.keys.held(user)]
+        args = [token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, _answer_record(replies), s.dedup_ttl_seconds, held]
+        (mine,) = await self.fast.run(self._commit(keys, args))
+        if isinstance(mine, Exception):
+            raise mine
         if not mine:
             log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
 

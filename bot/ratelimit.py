@@ -1,5 +1,5 @@
-"""Rate limits in Redis, shared by every bot process: per user (counted in the dispatcher's admit
-round trip, answered with a polite text) and per client IP (a middleware, answered with 429 and
+"""Rate limits in Redis, shared by every bot process: per user (counted by the dispatcher's ADMIT
+script in its admit round trip, answered with a polite text) and per client IP (a middleware, answered with 429 and
 a polite text before any other work).
 
 Fixed windows: the counter key names its window (`rl:u:{user}:<n>`), so INCR + EXPIRE in one
@@ -16,7 +16,6 @@ import time
 
 from aiohttp import web
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot import metrics
@@ -43,25 +42,9 @@ class RateLimiter:
         self.exempt = [ipaddress.ip_network(n, strict=False) for n in settings.rate_limit_exempt_networks]
         self.proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
 
-    def _slot(self) -> int:
+    def slot(self) -> int:
+        """The current window's number (per-user counts are kept by the dispatcher's ADMIT)."""
         return int(time.time()) // self.window
-
-    # Per user: two commands added to the caller's pipeline ---------------------------------
-
-    def count_user(self, pipe: Pipeline, user: str) -> int:
-        """Queue this message's count; returns how many results it adds to the pipeline."""
-        if not self.per_user:
-            return 0
-        key = self.keys.rate_user(user, self._slot())
-        pipe.incr(key).expire(key, self.window * 2)
-        return 2
-
-    def user_over(self, results: list) -> bool:
-        """Given the two results `count_user` added, whether this message is over the limit."""
-        over = bool(self.per_user) and int(results[0]) > self.per_user
-        if over:
-            metrics.RATE_LIMITED.labels("user").inc()
-        return over
 
     # Per client IP: a middleware -------------------------------------------------------------
 
@@ -87,7 +70,7 @@ class RateLimiter:
     async def ip_over(self, ip: str) -> bool:
         if not self.per_ip or not ip or self._within(ip, self.exempt):
             return False
-        key = self.keys.rate_ip(ip, self._slot())
+        key = self.keys.rate_ip(ip, self.slot())
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.incr(key).expire(key, self.window * 2)
