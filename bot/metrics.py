@@ -14,8 +14,6 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable
-from typing import TypeVar
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -83,20 +81,9 @@ outcome: contextvars.ContextVar[str] = contextvars.ContextVar("outcome", default
 
 LAG_SCAN_LIMIT = 10_000  # a lag above this is reported as this: it is an alarm either way
 
-T = TypeVar("T")
-
 
 def note_outcome(how: str) -> None:
     outcome.set(how)
-
-
-async def timed(work: Awaitable[T]) -> T:
-    """Await `work` and observe its duration in the turn latency histogram."""
-    started = time.perf_counter()
-    try:
-        return await work
-    finally:
-        TURN_SECONDS.observe(time.perf_counter() - started)
 
 
 def channel_of(path: str) -> str:
@@ -131,7 +118,7 @@ def _http_outcome(status: int) -> str:
 async def count_requests(request: web.Request, handler):
     """Requests by channel and outcome, and their latency. Runs inside the error guard, so a
     crash the guard turns into a polite answer still counts as an error here."""
-    channel = channel_of(request.path)
+    channel = _CHANNELS.get(request.path) or channel_of(request.path)
     token = outcome.set("")
     started = time.perf_counter()
     status = 500
@@ -143,10 +130,23 @@ async def count_requests(request: web.Request, handler):
         status = exc.status
         raise
     finally:
-        how = outcome.get() if status == 200 else ""
-        REQUESTS.labels(channel, how or _http_outcome(status)).inc()
-        REQUEST_SECONDS.labels(channel).observe(time.perf_counter() - started)
+        how = (outcome.get() if status == 200 else "") or _http_outcome(status)
+        counter = _REQUEST_COUNTERS.get((channel, how))
+        if counter is None:  # label values come from small fixed sets: this stays small
+            counter = _REQUEST_COUNTERS[(channel, how)] = REQUESTS.labels(channel, how)
+        counter.inc()
+        timer = _REQUEST_TIMERS.get(channel)
+        if timer is None:
+            timer = _REQUEST_TIMERS[channel] = REQUEST_SECONDS.labels(channel)
+        timer.observe(time.perf_counter() - started)
         outcome.reset(token)
+
+
+# prometheus_client's labels() validates and locks on every call: the webhook looks its few
+# children up here instead.
+_CHANNELS = {"/wechat": "wechat", "/wecom": "wecom"}
+_REQUEST_COUNTERS: dict[tuple[str, str], object] = {}
+_REQUEST_TIMERS: dict[str, object] = {}
 
 
 # Streams -------------------------------------------------------------------------------------

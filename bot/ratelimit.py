@@ -41,6 +41,9 @@ class RateLimiter:
         self.per_ip = settings.rate_limit_ip_requests
         self.exempt = [ipaddress.ip_network(n, strict=False) for n in settings.rate_limit_exempt_networks]
         self.proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
+        self.batch = None  # the dispatcher's auto-pipelined Redis path, when it has one
+        self._is_exempt: dict[str, bool] = {}  # per peer address: parsing it every request showed in profiles
+        self._is_proxy: dict[str, bool] = {}
 
     def slot(self) -> int:
         """The current window's number (per-user counts are kept by the dispatcher's ADMIT)."""
@@ -52,13 +55,21 @@ class RateLimiter:
         """The peer address, or the last X-Forwarded-For hop when the peer is a trusted proxy."""
         peer = request.remote or ""
         forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded and self._within(peer, self.proxies):
+        if forwarded and self._cached(self._is_proxy, peer, self.proxies):
             last = forwarded.rsplit(",", 1)[-1].strip()
             try:
                 return str(ipaddress.ip_address(last))
             except ValueError:
                 return peer
         return peer
+
+    def _cached(self, cache: dict[str, bool], address: str, networks: list) -> bool:
+        known = cache.get(address)
+        if known is None:
+            if len(cache) >= 10_000:  # many distinct addresses: start again rather than grow
+                cache.clear()
+            known = cache[address] = self._within(address, networks)
+        return known
 
     def _within(self, address: str, networks: list) -> bool:
         try:
@@ -68,13 +79,18 @@ class RateLimiter:
         return any(ip in net for net in networks)
 
     async def ip_over(self, ip: str) -> bool:
-        if not self.per_ip or not ip or self._within(ip, self.exempt):
+        if not self.per_ip or not ip or self._cached(self._is_exempt, ip, self.exempt):
             return False
         key = self.keys.rate_ip(ip, self.slot())
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.incr(key).expire(key, self.window * 2)
-                count, _ = await pipe.execute()
+            if self.batch is not None:
+                count, _ = await self.batch.run(("INCR", key), ("EXPIRE", key, self.window * 2))
+                if isinstance(count, Exception):
+                    raise count
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.incr(key).expire(key, self.window * 2)
+                    count, _ = await pipe.execute()
         except RedisError as exc:
             metrics.REDIS_ERRORS.labels("ratelimit").inc()
             log.warning("per-IP limit not checked: %s", exc)
