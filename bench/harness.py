@@ -326,6 +326,11 @@ def measure_target(ctx: Context, key: str) -> dict:
                   "turns": turns, "per_cpu_second": round(turns / cpu, 1) if cpu else None}
         if bot:
             result.update(redis_delta(before, after, turns))
+            # At peak the webhook's connection carries many turns per read (auto-pipelining):
+            # reads per turn there say how well that batches, not how many trips a turn waits
+            # for. One message at a time, nothing is shared: reads per turn are its round trips.
+            result["redis_reads_per_turn_at_peak"] = result.pop("redis_round_trips_per_turn")
+            result["redis_round_trips_per_turn"] = sequential_round_trips(rc, server.url, build_requests(CREDS, 200, 200, run + "s", encrypt))
         if peak.generator_cpu:
             result["generator_ceiling_rps_estimate"] = round(peak.rps / peak.generator_cpu)
         if o.half_seconds:
@@ -341,6 +346,17 @@ def measure_target(ctx: Context, key: str) -> dict:
         return result
     finally:
         server.stop()
+
+
+def sequential_round_trips(rc, base: str, requests: list[tuple[str, bytes]]) -> float | None:
+    """Round trips per turn, one message at a time: Redis reads per message (less ours)."""
+    quiet(rc)
+    before = redis_counts(rc)
+    for path, body in requests:
+        with urllib.request.urlopen(urllib.request.Request(base + path, data=body, method="POST"), timeout=10) as resp:
+            resp.read()
+    quiet(rc)
+    return redis_delta(before, redis_counts(rc), len(requests))["redis_round_trips_per_turn"]
 
 
 def session_memory(port: int, prefix: str, sample: int = 500) -> dict:
@@ -634,7 +650,8 @@ def _line(r: dict) -> str:
              f"errors {r['errors']}", f"rss {r['peak_rss_mib']} MiB", f"server cpu {r['server_cpu']:.0%}",
              f"{r['per_cpu_second']:,.0f} per CPU-s" if r.get("per_cpu_second") else "", f"gen cpu {r['generator_cpu']:.0%}"]
     if r.get("redis_commands_per_turn") is not None:
-        parts.append(f"redis {r['redis_commands_per_turn']} cmd / {r['redis_round_trips_per_turn']} trips per turn")
+        parts.append(f"redis {r['redis_commands_per_turn']} cmd / {r['redis_round_trips_per_turn']} trips per turn"
+                     f" ({r.get('redis_reads_per_turn_at_peak')} server reads per turn at peak)")
     if r.get("empty_answers"):
         parts.append(f"empty answers {r['empty_answers']}")
     if r.get("wrapped"):

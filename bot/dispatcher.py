@@ -194,6 +194,7 @@ class Dispatcher:
         self.background: set[asyncio.Task] = set()
         self.fast = redis_fast.for_client(redis)  # admit and commit: one shared, auto-pipelined connection
         self.limiter.batch = self.fast
+        self.clock = _Clock(self)
         self._admit_script, self._acquire, self._commit = Script(ADMIT), Script(ACQUIRE), Script(COMMIT)
         self._release = redis.register_script(RELEASE)
         self._renew = redis.register_script(RENEW)
@@ -203,6 +204,7 @@ class Dispatcher:
         self._held_intro = conversation.services.render("common/held.j2")
         self._lock_ms = int(settings.lock_ttl_seconds * 1000)
         self._lease_ms = int(settings.dedup_lease_seconds * 1000)
+        self._renew_every = settings.dedup_lease_seconds / 3
         self._slow_down = conversation.services.render("reliability/slow_down.j2")
         window = self.limiter.window
         self._rate_args = (self.limiter.per_user or 0, window * 2, _answer_record([Reply(self._slow_down)]), settings.dedup_ttl_seconds)
@@ -245,8 +247,12 @@ class Dispatcher:
             self.lines.leave(incoming.user, place)
             raise
 
-        job = loop.create_task(self._turn(incoming, place, dedup_key, token, grabbed))
-        if not await _done_by(job, deadline):  # the turn goes on; its answer follows through the API
+        watch = _Watch(deadline, loop.time() + self.settings.turn_timeout_seconds, dedup_key, PENDING + token, self._renew_every, loop)
+        watch.job = job = loop.create_task(self._turn(incoming, place, dedup_key, token, grabbed, watch))
+        job.add_done_callback(watch.wake)
+        self.clock.add(watch)
+        await watch.waiter
+        if not job.done():  # the deadline: the turn goes on, and its answer follows through the API
             metrics.DEADLINE_OVERRUNS.inc()
             self._spawn(self._deliver_late(job, incoming, dedup_key))
             return Outcome([], "late")
@@ -322,16 +328,15 @@ class Dispatcher:
             return Outcome(self._pack(replies)[:1], "retry")
         return Outcome([], "ack")
 
-    async def _turn(self, incoming: Incoming, place: asyncio.Future, dedup_key: str, token: str, grabbed: tuple | None = None) -> list[Reply] | None:
+    async def _turn(self, incoming: Incoming, place: asyncio.Future, dedup_key: str, token: str, grabbed: tuple | None, watch: _Watch) -> list[Reply] | None:
         """The replies; None when the message's claim was lost before the turn could start
-        (another delivery claimed it after this one's lease lapsed, and answers it)."""
+        (another delivery claimed it after this one's lease lapsed, and answers it). The clock
+        cancels the turn when it outlives `turn_timeout_seconds` before its step is done."""
         user = incoming.user
         locked = grabbed is not None
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        lease = _Lease(self, dedup_key, PENDING + token)
+        started = watch.loop.time()
         try:
-            async with asyncio.timeout(self.settings.turn_timeout_seconds):
+            try:
                 if grabbed is not None:  # taken in the admit trip
                     raw, trace, held = grabbed
                 else:
@@ -344,6 +349,12 @@ class Dispatcher:
                     locked = True
                 session, expired = self._load(raw, trace)
                 new, replies = await self.conversation.step(session, incoming, expired=expired)
+                watch.stepping = False  # from here on the turn only saves: never cut short
+            except asyncio.CancelledError:
+                if not watch.timed_out:
+                    raise
+                asyncio.current_task().uncancel()
+                raise TimeoutError(f"turn took over {self.settings.turn_timeout_seconds} s") from None
             if held:  # answers we could not push earlier come first, now that we can reply
                 earlier = [Reply(t.decode()) for t in held]
                 if not earlier[0].text.startswith(self._held_intro):  # held twice: introduced once
@@ -366,9 +377,9 @@ class Dispatcher:
             await self._give_up(user, token if locked else None, dedup_key, replies)
             return replies
         finally:
-            lease.stop()
+            watch.stepping = False
             self.lines.leave(user, place)
-            metrics.TURN_SECONDS.observe(loop.time() - started)
+            metrics.TURN_SECONDS.observe(watch.loop.time() - started)
 
     def _lock_keys(self, user: str) -> list[str]:
         return [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), self.keys.held(user)]
@@ -480,59 +491,72 @@ class Dispatcher:
             await asyncio.wait(set(self.background), timeout=timeout)
 
 
-async def _done_by(job: asyncio.Task, deadline: float) -> bool:
-    """Waits for `job` until the loop time `deadline` without cancelling it; whether it is done."""
-    if not job.done():
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
+class _Watch:
+    """What the clock keeps an eye on for one turn in flight: WeChat's deadline (it wakes the
+    waiting request), the message's claim (renewed every third of its lease while the turn
+    runs) and the turn's timeout (it cancels the turn while it is still stepping)."""
 
-        def wake(_=None) -> None:
-            if not waiter.done():
-                waiter.set_result(None)
+    __slots__ = ("deadline", "timeout_at", "key", "claim", "renew_at", "every", "job", "waiter", "stepping", "timed_out", "renewing", "loop")
 
-        timer = loop.call_at(deadline, wake)
-        job.add_done_callback(wake)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            job.remove_done_callback(wake)
-    return job.done()
+    def __init__(self, deadline: float, timeout_at: float, key: str, claim: str, every: float, loop: asyncio.AbstractEventLoop):
+        self.deadline, self.timeout_at, self.key, self.claim, self.every = deadline, timeout_at, key, claim, every
+        self.renew_at = loop.time() + every
+        self.loop = loop
+        self.job: asyncio.Task | None = None
+        self.waiter = loop.create_future()
+        self.stepping, self.timed_out = True, False
+        self.renewing: asyncio.Task | None = None
+
+    def wake(self, _=None) -> None:
+        if not self.waiter.done():
+            self.waiter.set_result(None)
 
 
-class _Lease:
-    """Renews a message's claim every third of its lease while its turn runs. A timer, not a
-    task: a turn shorter than a third of the lease (nearly all) costs one timer and no trip."""
+class _Clock:
+    """One ticker for every turn in flight instead of three timers per turn (a deadline, a
+    lease renewal, a timeout): checked every `TICK` seconds, and only while turns run."""
 
-    __slots__ = ("dispatcher", "key", "claim", "every", "timer", "task")
+    TICK = 0.05
 
-    def __init__(self, dispatcher: Dispatcher, key: str, claim: str):
-        self.dispatcher, self.key, self.claim = dispatcher, key, claim
-        self.every = dispatcher.settings.dedup_lease_seconds / 3
-        self.task: asyncio.Task | None = None
-        self.timer = asyncio.get_running_loop().call_later(self.every, self._due)
+    def __init__(self, dispatcher: Dispatcher):
+        self.dispatcher = dispatcher
+        self.watching: set[_Watch] = set()
+        self.timer: asyncio.TimerHandle | None = None
 
-    def _due(self) -> None:
-        self.timer = None
-        self.task = asyncio.get_running_loop().create_task(self._renew())
+    def add(self, watch: _Watch) -> None:
+        self.watching.add(watch)
+        if self.timer is None:
+            self.timer = watch.loop.call_later(self.TICK, self._tick, watch.loop)
 
-    async def _renew(self) -> None:
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        done = []
+        for w in self.watching:
+            job = w.job
+            if job.done():
+                done.append(w)
+                continue
+            if now >= w.deadline:
+                w.wake()
+            if w.stepping and now >= w.timeout_at and not w.timed_out:
+                w.timed_out = True
+                job.cancel()
+            if now >= w.renew_at and w.renewing is None:
+                w.renew_at = now + w.every
+                w.renewing = loop.create_task(self._renew(w))
+        for w in done:
+            self.watching.discard(w)
+        self.timer = loop.call_later(self.TICK, self._tick, loop) if self.watching else None
+
+    async def _renew(self, w: _Watch) -> None:
         d = self.dispatcher
         try:
-            if not await d._renew(keys=[self.key], args=[self.claim, d._lease_ms]):
-                return  # answered, or claimed by another delivery: nothing left to keep
+            if not await d._renew(keys=[w.key], args=[w.claim, d._lease_ms]):
+                w.renew_at = float("inf")  # answered, or claimed by another delivery: nothing left to keep
         except RedisError as exc:  # the next renewal may get through before the lease lapses
             log.warning("could not renew a message's claim: %s", exc)
-        if self.task is not None:  # not stopped meanwhile
-            self.timer = asyncio.get_running_loop().call_later(self.every, self._due)
-
-    def stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.task is not None:
-            self.task.cancel()
-            self.task = None
+        finally:
+            w.renewing = None
 
 
 def _answer_record(replies: list[Reply]) -> str:
