@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 _BUILDS: dict[str, Future] = {}
 _BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-index")
 
+#: Values kept by `Catalog.derived` per catalog version: a card per guide and a few prompts.
+DERIVED_SIZE = 4096
+
 
 class CatalogNotReady(Exception):
     """The catalog has not been loaded yet (or the platform is down since start-up)."""
@@ -38,6 +41,7 @@ class Catalog:
         self.summaries: dict[str, MatterSummary] = {}
         self.guides: dict[str, Guide] = {}
         self.halls: dict[str, Hall] = {}
+        self._derived: dict = {}
         self.ready = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -82,6 +86,7 @@ class Catalog:
         self.summaries = {m.code: m for m in summaries}
         self.guides = {g.code: g for g in guides}
         self.halls = {h.id: h for h in halls}
+        self._derived = {}  # replaced with the guides and halls it was made from, in the same step
         self.ready.set()
         log.info("catalog %s: %d matters, %d guides, built in %.2f s", version, len(summaries), len(guides), time.perf_counter() - started)
         return True
@@ -101,3 +106,15 @@ class Catalog:
 
     def summary(self, code: str) -> MatterSummary | None:
         return self.summaries.get(code)
+
+    def derived(self, key, make):
+        """A value made from this version of the catalog alone, the same for every person (a
+        guide's card as rendered): made once by `make()`, kept until the catalog changes. Keep
+        values immutable (text): every caller gets the same object."""
+        derived = self._derived
+        value = derived.get(key)
+        if value is None:
+            value = make()
+            if len(derived) < DERIVED_SIZE:
+                derived[key] = value
+        return value

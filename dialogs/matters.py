@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs.engine import Dialog, T, normalise
+from dialogs.engine import Dialog, Reply, T, normalise
 
 CLEAR_LEAD = 1.6  # the best hit is taken at once when it scores this much above the next
 MAX_CANDIDATES = 5
@@ -104,6 +104,14 @@ class Matters(Dialog):
     def prompt_context(self):
         return {"follow_ups": FOLLOW_UPS.values(), "guide": self._guide(), "question": self._next_question()}
 
+    def ask(self):
+        catalog = self.services.catalog
+        if self.state == "guide" and catalog is not None:  # the same follow-up list for everyone: rendered once per catalog
+            render = self.services.render
+            self.replies.append(Reply(catalog.derived(("prompt", "guide"), lambda: render(self.PROMPTS["guide"], follow_ups=FOLLOW_UPS.values()))))
+            return
+        super().ask()
+
     # Searching -------------------------------------------------------------------------------
 
     def _query(self) -> str:
@@ -166,7 +174,10 @@ class Matters(Dialog):
         if guide is None:
             self.say("matters/no_guide.j2", matter=self.services.catalog.summary(code))
             return
-        self.say("matters/card.j2", guide=guide, halls=self._halls(guide))
+        # The card depends on the guide and the catalog's halls only: rendered once per catalog.
+        render = self.services.render
+        card = self.services.catalog.derived(("card", code), lambda: render("matters/card.j2", guide=guide, halls=self._halls(guide)))
+        self.replies.append(Reply(card))
         self.ask()
 
     def _guide(self):

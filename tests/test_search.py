@@ -144,6 +144,55 @@ def test_a_matter_added_to_the_catalog_is_found_after_a_rebuild(world):
     assert first(after, "电动自行车挂牌") == "电动自行车登记挂牌"
 
 
+# The search cache --------------------------------------------------------------------------
+
+
+def renamed(world, code: str, name: str) -> tuple[list, dict]:
+    """The world's catalog with one matter (and its guide) under a new name."""
+    summaries = [s.model_copy(update={"name": name}) if s.code == code else s for s in world.summaries.values()]
+    guides = {c: g.model_copy(update={"name": name}) if c == code else g for c, g in world.guides.items()}
+    return summaries, guides
+
+
+def test_a_new_catalog_version_is_never_answered_from_the_old_cache(world):
+    old = MatterIndex.from_world(world)
+    hit = old.search("我要办护照", top=1)[0]
+    assert hit.name == "普通护照签发"
+    summaries, guides = renamed(world, hit.code, "普通护照签发（新版）")
+
+    # The catalog's way: a new index for the new version.
+    new = MatterIndex(old.lexicon).build(summaries, guides, version="v2")
+    assert new.search("我要办护照", top=1)[0].name == "普通护照签发（新版）"
+    assert old.search("我要办护照", top=1)[0].name == "普通护照签发"  # each index answers for its own catalog
+
+    # Rebuilding the same index in place starts a new cache too.
+    old.build(summaries, guides, version="v2")
+    assert old.version == "v2"
+    assert old.search("我要办护照", top=1)[0].name == "普通护照签发（新版）"
+
+
+def test_cached_results_are_the_uncached_ones(world):
+    index = MatterIndex.from_world(world)
+    queries = [case["query"] for path in (dev_set(), DATA / "search-more.jsonl") for case in read_cases(path)]
+    for top in (1, 5):
+        for query in queries:
+            fresh = index.search_uncached(query, top=top)
+            assert index.search(query, top=top) == fresh, query  # the miss that fills the cache
+            assert index.search(query, top=top) == fresh, query  # the hit
+            assert index.search(f" {query}。", top=top) == index.search_uncached(f" {query}。", top=top), query
+
+
+def test_a_caller_cannot_change_what_the_cache_answers_next(index):
+    hits = index.search("暂住证", top=3)
+    first_hit = hits[0]
+    hits.clear()
+    with pytest.raises(AttributeError):  # frozen
+        first_hit.name = "别的事项"
+    again = index.search("暂住证", top=3)
+    assert again and again[0].name == "居住证办理"
+    assert again is not index.search("暂住证", top=3)
+
+
 # The command line --------------------------------------------------------------------------
 
 
