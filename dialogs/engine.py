@@ -3,18 +3,39 @@
 A dialog is a module with a transition table at the top and a `Dialog` subclass below it whose
 methods are the table's conditions and actions. Its transitions machine is built once, when the
 class is defined; each turn creates a light instance of the class (the per-turn model) holding
-the session's state and data, triggers one event on the shared machine, and is thrown away.
+the session's state and data, triggers one event, and is thrown away.
+
+The machine is the definition (it checks the table, and `python -m bot diagrams` draws from it),
+but a turn does not go through it: transitions' async machinery (an `asyncio.gather` for every
+condition and callback list, a task each) costs tens of microseconds per event. When the class
+is defined the machine's events are compiled into a plain table, trigger -> state -> candidate
+transitions, and `Dialog.fire` walks that, awaiting a condition or callback only when it returns
+an awaitable. It keeps the machine's semantics (see `_compile`); a table using something the
+compiled form does not cover falls back to the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import inspect
+import logging
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 from transitions.extensions.asyncio import AsyncMachine
+
+# The loggers transitions itself reports on, so that the compiled dispatch logs what it logged:
+# an ignored trigger (a warning) and an exception raised by a condition or callback (an error).
+_CORE_LOG = logging.getLogger("transitions.core")
+_ASYNC_LOG = logging.getLogger("transitions.extensions.asyncio")
+
+#: Set (to the task) while an event is being processed, by transitions' machines and by the
+#: compiled dispatch alike: an event fired from inside a callback (a nested event) lets a
+#: CancelledError propagate; only the outermost one turns it into a False result.
+_FIRING: contextvars.ContextVar[asyncio.Task | None] = AsyncMachine.current_context
 
 #: Message kinds an `Incoming` can have. Media kinds get a polite "text only" answer unless the
 #: active dialog has a transition for them.
@@ -96,6 +117,76 @@ def T(trigger: str, source: str | list[str], dest: str, when: str | None = None,
 
 REGISTRY: dict[str, type[Dialog]] = {}
 
+#: One compiled candidate transition: (condition or None, the value it must equal, dest or None
+#: for no state change, after-callback or None).
+Candidate = tuple[str | None, bool, str | None, str | None]
+
+
+class _Model:
+    """What `AsyncMachine.resolve_callable` needs of an event: its model."""
+
+    __slots__ = ("model",)
+
+    def __init__(self, model: Any):
+        self.model = model
+
+
+def _resolve(model: Any, name: str) -> Callable[[], Any]:
+    """The rare path of name resolution, when the model has no such attribute: transitions'
+    own (a dotted path to import, else its AttributeError)."""
+    return AsyncMachine.resolve_callable(name, _Model(model))
+
+
+def _compile(cls: type, machine: AsyncMachine) -> dict[str, dict[Any, tuple[Candidate, ...] | str]] | None:
+    """Compile `machine`'s events into trigger -> state -> the ordered candidate transitions
+    (a string instead: the warning transitions logs when it ignores the trigger in that state).
+
+    Covered, with transitions' semantics: conditions and `unless` (at most one per transition:
+    the machine evaluates several concurrently), one `after` callback, a source of "*" or a
+    list, dest "=" (resolved by the machine), dest None (no state change). Anything else (more
+    callbacks, `prepare`, `before`, state or machine callbacks, final states, a state that does
+    not ignore invalid triggers, callables or names the class does not have) returns None: that
+    dialog goes through the machine."""
+    if (machine.prepare_event or machine.before_state_change or machine.after_state_change
+            or machine.finalize_event or machine.on_exception or machine.on_final or machine.has_queue
+            or machine.send_event or machine.model_attribute != "state"):
+        return None
+    for state in machine.states.values():
+        ignores = state.ignore_invalid_triggers if state.ignore_invalid_triggers is not None else machine.ignore_invalid_triggers
+        if state.on_enter or state.on_exit or state.final or not ignores:
+            return None
+        if not isinstance(state.value, str) or state.value != state.name:
+            return None
+
+    def named(func: Any) -> bool:
+        return isinstance(func, str) and hasattr(cls, func)
+
+    table: dict[str, dict[Any, tuple[Candidate, ...] | str]] = {}
+    for trigger, event in machine.events.items():
+        rows: dict[Any, tuple[Candidate, ...] | str] = {}
+        for state in machine.states:
+            if state not in event.transitions:
+                rows[state] = "%sCan't trigger event %s from state %s!" % (machine.name, trigger, state)
+                continue
+            candidates = []
+            for trans in event.transitions[state]:
+                if trans.prepare or trans.before or len(trans.conditions) > 1 or len(trans.after) > 1:
+                    return None
+                if trans.dest and trans.dest not in machine.states:
+                    return None
+                cond, target = None, True
+                if trans.conditions:
+                    cond, target = trans.conditions[0].func, trans.conditions[0].target
+                    if not named(cond):
+                        return None
+                after = trans.after[0] if trans.after else None
+                if after is not None and not named(after):
+                    return None
+                candidates.append((cond, target, trans.dest or None, after))
+            rows[state] = tuple(candidates)
+        table[trigger] = rows
+    return table
+
 
 class Dialog:
     """Base of the per-turn model. Subclasses set `name`, `title`, `STATES`, `TRANSITIONS`,
@@ -107,6 +198,8 @@ class Dialog:
     TRANSITIONS: ClassVar[list[dict]]
     PROMPTS: ClassVar[dict[str, str]] = {}
     machine: ClassVar[AsyncMachine]
+    #: The machine compiled for `fire` (see `_compile`); None: `fire` goes through the machine.
+    compiled: ClassVar[dict[str, dict[Any, tuple[Candidate, ...] | str]] | None] = None
 
     __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished")
 
@@ -123,6 +216,7 @@ class Dialog:
             ignore_invalid_triggers=True,
             name=cls.name,
         )
+        cls.compiled = _compile(cls, cls.machine)
         REGISTRY[cls.name] = cls
 
     def __init__(self, state: str, data: dict, incoming: Incoming, services: Services, replies: list[Reply]):
@@ -135,7 +229,73 @@ class Dialog:
         self.finished = False
 
     async def fire(self, trigger: str) -> bool:
-        """Trigger `trigger` on the shared machine with this turn as the model."""
+        """Trigger `trigger` with this turn as the model: the first candidate transition from the
+        current state whose condition holds moves to its dest, then runs its callback. False when
+        no candidate matched, or the dialog has no such event or none from this state."""
+        table = self.compiled
+        if table is None:
+            return await self.fire_on_machine(trigger)
+        rows = table.get(trigger)
+        if rows is None:
+            return False
+        candidates = rows.get(self.state)
+        if candidates is None:
+            raise ValueError("State '%s' is not a registered state." % self.state)
+        task = asyncio.current_task()
+        if candidates.__class__ is str:  # no transition for this trigger from this state
+            _CORE_LOG.warning(candidates)
+            result = False
+        elif _FIRING.get() is not None:
+            result = await self._run(trigger, candidates)
+        else:
+            token = _FIRING.set(task)
+            try:
+                result = await self._run(trigger, candidates)
+            except asyncio.CancelledError:
+                result = False  # as transitions does; the turn's own cancellation is raised below
+            finally:
+                _FIRING.reset(token)
+        if task is not None and task.cancelling():
+            # A turn that ran out of time must stop here, not carry on as if the input had not
+            # matched.
+            raise asyncio.CancelledError()
+        return result
+
+    async def _run(self, trigger: str, candidates: tuple[Candidate, ...]) -> bool:
+        """Try `candidates` in order, as transitions' AsyncEvent does: a condition passes when
+        its result (awaited if awaitable) == its target; exceptions propagate, logged as transitions
+        logs them."""
+        try:
+            for cond, target, dest, after in candidates:
+                if cond is not None:
+                    try:
+                        func = getattr(self, cond)
+                    except AttributeError:
+                        func = _resolve(self, cond)
+                    res = func() if callable(func) else func
+                    if res is not None and res is not True and res is not False and inspect.isawaitable(res):
+                        res = await res
+                    if not res == target:
+                        continue
+                if dest is not None:
+                    self.state = dest
+                if after is not None:
+                    try:
+                        func = getattr(self, after)
+                    except AttributeError:
+                        func = _resolve(self, after)
+                    res = func() if callable(func) else func
+                    if res is not None and inspect.isawaitable(res):
+                        await res
+                return True
+            return False
+        except BaseException as err:
+            _ASYNC_LOG.error("%sException was raised while processing the trigger '%s': %s", self.machine.name, trigger, repr(err))
+            raise
+
+    async def fire_on_machine(self, trigger: str) -> bool:
+        """Trigger `trigger` on the shared transitions machine with this turn as the model (the
+        reference `fire` agrees with; used by dialogs whose table `_compile` does not cover)."""
         event = self.machine.events.get(trigger)
         if event is None:
             return False
