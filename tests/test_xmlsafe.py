@@ -1,0 +1,124 @@
+"""parse_xml against its reference: the xmltodict-based parser it replaced. Whatever the body,
+both refuse it, or both give the same dict (texts stripped, None for an empty element, a dict for
+one with children or attributes, a list for a repeated one), so no caller can tell them apart."""
+
+from __future__ import annotations
+
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+from hypothesis import example, given, settings, strategies as st
+
+from bot.channels.xmlsafe import _DECLARATIONS, MalformedXML, clean_text, parse_xml
+
+NAMES = ["xml", "ToUserName", "FromUserName", "MsgType", "Content", "Event", "item", "PicList", "a", "x:a", "xmlns", "b-c", "_d.e"]
+
+
+def reference(body: bytes | str, root: str = "xml") -> dict:
+    """parse_xml as it was, on xmltodict."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise MalformedXML("not UTF-8") from exc
+    if _DECLARATIONS.search(text):
+        raise MalformedXML("DTD declarations are not accepted")
+    try:
+        doc = xmltodict.parse(clean_text(text), disable_entities=True)
+    except (ExpatError, ValueError) as exc:
+        raise MalformedXML(str(exc)[:100]) from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get(root), dict):
+        raise MalformedXML(f"no <{root}> element")
+    return doc[root]
+
+
+def outcome(parse, body, root: str = "xml"):
+    try:
+        return parse(body, root)
+    except MalformedXML:
+        return MalformedXML
+
+
+def assert_same(body, root: str = "xml") -> None:
+    assert outcome(parse_xml, body, root) == outcome(reference, body, root), body
+
+
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+#: Mostly well-formed text (so the dicts get compared), now and then something that is not.
+texts = st.lists(st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=8).map(_escaped),
+    st.sampled_from([" ", "\n", "\r\n", "\t", "\u3000", "&lt;", "&amp;", "&#65;", "<![CDATA[ a ]]>", "<![CDATA[]]>", "<![CDATA[<b>]]>",
+                     "<!-- c -->", "<?pi x?>", "\x1d", "\x00", "\ufffe", "\uffff", "护照", "😀", "\ufeff"]),
+), max_size=6).map("".join)
+bad_texts = st.sampled_from(["&#x1d;", "&bogus;", "]]>", "<", "&", "<!DOCTYPE x>", "<!ENTITY"])
+
+
+@st.composite
+def elements(draw, depth: int = 0) -> str:
+    name = draw(st.sampled_from(NAMES)) if depth else draw(st.sampled_from(["xml", "xml", "xml", "x:xml", "a"]))
+    attrs = draw(st.dictionaries(st.sampled_from(["id", "x:y", "xmlns", "xmlns:x", "a"]), st.text(st.characters(exclude_categories=("Cs",)), max_size=5), max_size=2))
+    attr_text = "".join(f' {k}="{_escaped(clean_text(v))}"' for k, v in attrs.items())
+    if draw(st.integers(0, 5)) == 0:
+        return f"<{name}{attr_text}/>"
+    parts = [draw(texts)]
+    if depth < 3:
+        for child in draw(st.lists(elements(depth + 1), max_size=4)):
+            parts += [child, draw(texts)]
+    if draw(st.integers(0, 80)) == 0:
+        parts.insert(draw(st.integers(0, len(parts))), draw(bad_texts))
+    return f"<{name}{attr_text}>{''.join(parts)}</{name}>"
+
+
+@st.composite
+def documents(draw) -> str:
+    prolog = draw(st.sampled_from(["", "\ufeff", '<?xml version="1.0"?>', '<?xml version="1.0" encoding="GBK"?>\n', "<!-- hi -->", " "]))
+    return prolog + draw(elements()) + draw(st.sampled_from(["", "", "", "\n", "<!-- bye -->", "<xml/>", "junk"]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(documents(), st.booleans())
+@example("<xml><a x='1'>t<b/>u<b>v</b></a><a/><c>  </c><d>\n x \n</d><e><!-- c -->y<!--z-->w</e></xml>", True)
+@example("<xml a='1'/>", True)
+@example("<xml/>", True)
+@example("<xml>text</xml>", True)
+@example("<x:xml xmlns:x='u'><x:a>1</x:a></x:xml>", True)
+@example("<xml xmlns='u'><a>&lt;&#65;<![CDATA[ ]]></a><?pi x?></xml>", False)
+@example("<xml><Content>a\x1d\ufffeb</Content></xml>", True)
+@example("<xml><a>1</a><a>2</a><a><b/></a></xml>", True)
+def test_any_document_parses_as_xmltodict_did(doc, as_bytes):
+    body = doc.encode() if as_bytes else doc
+    assert_same(body)
+    assert_same(body, root="x:xml")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+@example(b"\xef\xbb\xbf<xml><a>1</a></xml>")
+@example(b"<xml><a>\xef\xbf\xbe\xef\xbf\xbf</a><b>\x01</b></xml>")
+@example(b"<xml><a>\xc3\x01\xa9</a></xml>")  # not UTF-8, even once the control byte is gone
+@example(b"<xml><a>\xed\xa0\x80</a></xml>")  # an encoded surrogate
+def test_any_bytes_parse_as_xmltodict_did(body):
+    assert_same(body)
+    assert_same(b"<xml><Content>" + body + b"</Content></xml>")
+
+
+def test_shapes_callers_rely_on():
+    event = parse_xml(b"<xml><MsgType>event</MsgType><Event><![CDATA[scancode_push]]></Event><Content></Content>"
+                      b"<ScanCodeInfo><ScanType>qrcode</ScanType><ScanResult> 1 </ScanResult></ScanCodeInfo>"
+                      b"<SendPicsInfo><Count>2</Count><PicList><item><PicMd5Sum>a</PicMd5Sum></item><item><PicMd5Sum>b</PicMd5Sum></item></PicList></SendPicsInfo></xml>")
+    assert event == {"MsgType": "event", "Event": "scancode_push", "Content": None, "ScanCodeInfo": {"ScanType": "qrcode", "ScanResult": "1"},
+                     "SendPicsInfo": {"Count": "2", "PicList": {"item": [{"PicMd5Sum": "a"}, {"PicMd5Sum": "b"}]}}}
+    assert parse_xml("<xml><Content><![CDATA[ 我要\x1d办护照 ]]></Content></xml>") == {"Content": "我要办护照"}
+
+
+def test_no_dtd_no_entities_clear_refusals():
+    for body in (b"<!DOCTYPE xml><xml/>", b'<!DOCTYPE x [<!ENTITY e "boom">]><xml><a>&e;</a></xml>', b"<xml><a>&e;</a></xml>",
+                 b"<xml><a></xml>", b"", b"<other><a>1</a></other>", b"\xff<xml/>", "<xml><a>\ud800</a></xml>"):
+        try:
+            parse_xml(body)
+        except MalformedXML as exc:
+            assert str(exc)
+        else:
+            raise AssertionError(body)
