@@ -114,32 +114,23 @@ def _http_outcome(status: int) -> str:
     return "ok"
 
 
-@web.middleware
-async def count_requests(request: web.Request, handler):
-    """Requests by channel and outcome, and their latency. Runs inside the error guard, so a
-    crash the guard turns into a polite answer still counts as an error here."""
-    channel = _CHANNELS.get(request.path) or channel_of(request.path)
-    token = outcome.set("")
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        how = (outcome.get() if status == 200 else "") or _http_outcome(status)
-        counter = _REQUEST_COUNTERS.get((channel, how))
-        if counter is None:  # label values come from small fixed sets: this stays small
-            counter = _REQUEST_COUNTERS[(channel, how)] = REQUESTS.labels(channel, how)
-        counter.inc()
-        timer = _REQUEST_TIMERS.get(channel)
-        if timer is None:
-            timer = _REQUEST_TIMERS[channel] = REQUEST_SECONDS.labels(channel)
-        timer.observe(time.perf_counter() - started)
-        outcome.reset(token)
+def count_request(channel: str, status: int, seconds: float) -> None:
+    """One request by channel and outcome (the dispatcher's word for a webhook answer), and its
+    latency. Called by the app's one middleware (bot.app.edge), also for a crash it turned into
+    a polite answer (status 500: an error here)."""
+    how = (outcome.get() if status == 200 else "") or _http_outcome(status)
+    counter = _REQUEST_COUNTERS.get((channel, how))
+    if counter is None:  # label values come from small fixed sets: this stays small
+        counter = _REQUEST_COUNTERS[(channel, how)] = REQUESTS.labels(channel, how)
+    counter.inc()
+    timer = _REQUEST_TIMERS.get(channel)
+    if timer is None:
+        timer = _REQUEST_TIMERS[channel] = REQUEST_SECONDS.labels(channel)
+    timer.observe(seconds)
+
+
+def channel_of_request(path: str) -> str:
+    return _CHANNELS.get(path) or channel_of(path)
 
 
 # prometheus_client's labels() validates and locks on every call: the webhook looks its few

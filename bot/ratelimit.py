@@ -100,11 +100,8 @@ class RateLimiter:
             return True
         return False
 
-    def middleware(self):
-        @web.middleware
-        async def limit_per_ip(request: web.Request, handler):
-            if request.path not in UNLIMITED and await self.ip_over(self.client_ip(request)):
-                return web.Response(status=429, text=TOO_MANY, headers={"Retry-After": str(self.window)}, content_type="text/plain")
-            return await handler(request)
-
-        return limit_per_ip
+    async def refuse(self, request: web.Request) -> web.Response | None:
+        """A 429 for a client over its per-IP limit, else None (called by bot.app.edge)."""
+        if request.path not in UNLIMITED and await self.ip_over(self.client_ip(request)):
+            return web.Response(status=429, text=TOO_MANY, headers={"Retry-After": str(self.window)}, content_type="text/plain")
+        return None
