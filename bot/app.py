@@ -3,6 +3,7 @@ once at start-up."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import secrets
@@ -158,6 +159,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         app[WORKERS] = Workers(workers)
         if settings.run_workers:
             app[WORKERS].start()
+        gc.freeze()  # what start-up built lives as long as the process: full collections skip it
         yield
         await app[WORKERS].stop(settings.worker_grace_seconds)
         await app[CATALOG].stop()
@@ -166,6 +168,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         await dispatcher.aclose()
         await wecom_dispatcher.aclose()
         await http.close()
+        gc.unfreeze()  # a process that builds another app (tests) gets its garbage collected again
 
     app.cleanup_ctx.append(outside_systems)
     return app

@@ -7,6 +7,7 @@ server, which answers only once the server listens) and checked again every few 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -88,6 +89,10 @@ class Catalog:
         self.halls = {h.id: h for h in halls}
         self._derived = {}  # replaced with the guides and halls it was made from, in the same step
         self.ready.set()
+        # The index and guides live as long as this catalog version: moved out of the garbage
+        # collector's sight, a full collection no longer walks them (otherwise a 45+ ms pause
+        # every few thousand messages, the p99 of a busy bot).
+        gc.freeze()
         log.info("catalog %s: %d matters, %d guides, built in %.2f s", version, len(summaries), len(guides), time.perf_counter() - started)
         return True
 
