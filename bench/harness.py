@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -51,7 +52,7 @@ class Options:
     targets: tuple[str, ...] = tuple(TARGETS)
     extras: tuple[str, ...] = EXTRAS
     engine: str = "auto"  # wrk | asyncio | auto (wrk when installed)
-    uvloop: bool = False
+    uvloop: bool = field(default_factory=lambda: importlib.util.find_spec("uvloop") is not None)  # the bot's default loop
     profile: Path | None = None
     json_path: Path | None = None
     keep: Path | None = None  # where logs go (a temporary folder otherwise)
@@ -92,8 +93,7 @@ class Context:
         to answer: Redis reachable and, unless echo, the catalog loaded."""
         port = free_port()
         argv = python("-m", "bench.targets.bot", "--port", str(port)) + (["--echo"] if echo else [])
-        if self.options.uvloop:
-            argv.append("--uvloop")
+        argv += ["--loop", "uvloop" if self.options.uvloop else "asyncio"]  # the same loop as (a)
         server = Server(name, argv, port, self.server_cpu if cpu is None else cpu, self.bot_env(prefix, safe, **env), self.workdir / f"{name}.log")
         server.start()
         try:
@@ -706,7 +706,8 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--targets", default="abcd", help="which targets, e.g. 'abcd' or 'd' (default all)")
     p.add_argument("--extras", default=",".join(EXTRAS), help=f"which extra measurements (default {','.join(EXTRAS)}; '' for none)")
     p.add_argument("--engine", choices=("auto", "wrk", "asyncio"), default="auto", help="load generator (default wrk when installed)")
-    p.add_argument("--uvloop", action="store_true", help="run the aiohttp servers on uvloop")
+    p.add_argument("--uvloop", action="store_true", default=None, help="run the aiohttp servers on uvloop (the default when installed, as the bot's own default)")
+    p.add_argument("--asyncio", dest="uvloop", action="store_false", help="run the aiohttp servers on asyncio's own loop")
     p.add_argument("--profile", type=Path, help="also profile the full turn with py-spy, writing into this folder")
     p.add_argument("--json", dest="json_path", type=Path, help="write the results as JSON to this file")
     p.add_argument("--keep", type=Path, help="keep server logs in this folder")
@@ -716,7 +717,7 @@ def parse(argv: list[str] | None = None) -> Options:
     o = Options(
         seconds=a.seconds, half_seconds=a.half_seconds, connections=a.connections, users=a.users, growth_users=growth,  # type: ignore[arg-type]
         fault_requests=a.fault_requests, targets=tuple(a.targets), extras=tuple(x for x in a.extras.split(",") if x),
-        engine=a.engine, uvloop=a.uvloop, profile=a.profile, json_path=a.json_path, keep=a.keep,
+        engine=a.engine, uvloop=importlib.util.find_spec("uvloop") is not None if a.uvloop is None else a.uvloop, profile=a.profile, json_path=a.json_path, keep=a.keep,
     )
     unknown = set(o.targets) - set(TARGETS) or set(o.extras) - set(EXTRAS)
     if unknown:

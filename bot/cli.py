@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the webhook server (embedded Redis unless YWTB_REDIS_URL is set)")
     serve.add_argument("--host", help="listen address (default from settings: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default from settings: 8080)")
-    serve.add_argument("--uvloop", action="store_true", help="run on uvloop (pip install uvloop): a faster event loop")
+    serve.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), help="event loop (default from settings: auto, uvloop when installed)")
+    serve.add_argument("--uvloop", action="store_const", dest="loop", const="uvloop", help="the same as --loop uvloop")
 
     commands.add_parser("worker", help="run only the background workers (reminders, notifications, broadcasts); needs YWTB_REDIS_URL")
 
@@ -104,7 +105,7 @@ def _serve(args: argparse.Namespace) -> int:
         embedded = EmbeddedRedis(settings.var_path / "redis")
         url = embedded.start()
     try:
-        with asyncio.Runner(loop_factory=_loop_factory(args.uvloop)) as runner:
+        with asyncio.Runner(loop_factory=_loop_factory(args.loop or settings.event_loop)) as runner:
             runner.run(_run_server(settings, url))
     finally:
         if embedded is not None:
@@ -112,13 +113,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loop_factory(use_uvloop: bool):
-    if not use_uvloop:
+def _loop_factory(choice: str):
+    """uvloop's loop for "uvloop", and for "auto" when it is installed; else asyncio's."""
+    if choice == "asyncio":
         return None
     try:
         import uvloop
     except ImportError:
-        raise SettingsError("--uvloop needs the uvloop package: pip install uvloop") from None
+        if choice == "uvloop":
+            raise SettingsError("the uvloop event loop needs the uvloop package: pip install uvloop") from None
+        return None
     return uvloop.new_event_loop
 
 
@@ -158,7 +162,8 @@ def _worker() -> int:
     from bot.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_json)
-    asyncio.run(_run_server(settings, settings.redis_url.get_secret_value(), listen=False))
+    with asyncio.Runner(loop_factory=_loop_factory(settings.event_loop)) as runner:
+        runner.run(_run_server(settings, settings.redis_url.get_secret_value(), listen=False))
     return 0
 
 

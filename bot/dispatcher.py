@@ -33,6 +33,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -50,6 +51,7 @@ from integrations.platform.client import PlatformUnavailable
 log = logging.getLogger(__name__)
 
 PENDING, LATE, DONE = "P", "L", "D"
+_DONE = DONE.encode()
 LIMITED = "limited"  # what _admit returns for a message over the user's rate limit
 
 # KEYS: dedup, rate counter, lock, session, trace, held. ARGV: the message's claim, lease ms,
@@ -408,7 +410,7 @@ class Dispatcher:
     def _load(self, raw: bytes, trace: bytes) -> tuple[Session | None, bool]:
         if raw:
             try:
-                return Session.from_json(json.loads(raw)), False
+                return Session.from_json(orjson.loads(raw)), False
             except (ValueError, TypeError):
                 log.warning("unreadable session replaced")
                 return None, False
@@ -419,7 +421,7 @@ class Dispatcher:
         if session is None:
             body, trace = "", ""
         else:
-            body = json.dumps(session.to_json(), ensure_ascii=False, separators=(",", ":"))
+            body = _json(session.to_json())
             trace = "" if session.at_rest else session.dialog
         keys = [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), dedup_key, self.keys.held(user)]
         args = [token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, _answer_record(replies), s.dedup_ttl_seconds, held]
@@ -559,9 +561,18 @@ class _Clock:
             w.renewing = None
 
 
-def _answer_record(replies: list[Reply]) -> str:
+def _answer_record(replies: list[Reply]) -> bytes:
     """What a message's dedup key holds once answered, for WeChat's retries."""
-    return DONE + json.dumps([r.text for r in replies], ensure_ascii=False)
+    return _DONE + _json([r.text for r in replies])
+
+
+def _json(value) -> bytes:
+    """Compact UTF-8 JSON: orjson (a few times faster than json on every message), json for
+    what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def message_key(incoming: Incoming) -> str:

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
 
     run_workers: bool = True
     worker_grace_seconds: float = 5.0
+    # uvloop (libuv) answers ~15 % more messages per CPU-second than asyncio's own loop
+    # (bench/RESULTS.md); "auto" runs on it when installed (a dependency on Linux and macOS).
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
     scheduler_poll_seconds: float = 1.0
     scheduler_lease_seconds: float = 60.0
