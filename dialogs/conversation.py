@@ -10,7 +10,7 @@ from dialogs.engine import MEDIA_KINDS, REGISTRY, Dialog, Incoming, Reply, Servi
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.menu import MENU_KEYS, SHORTCUTS
 from dialogs.progress import find_case_number
-from dialogs.rating import rating_level
+from dialogs.rating import level_named
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
 # half-width, lower case, trailing punctuation dropped), against the whole message.
@@ -46,7 +46,7 @@ class Conversation:
             return self._stamp(session), replies
         if expired:
             self._say(replies, "common/expired.j2")
-            route = await self._route(Session(), incoming) if kind == "text" else None
+            route = await self._route(Session(), incoming, normalise(incoming.text)) if kind == "text" else None
             session = await self._enter(*(route or ("menu", {})), incoming, replies)
             return self._stamp(session), replies
 
@@ -57,35 +57,38 @@ class Conversation:
             # Talking to (or waiting for) a person: every word is for them, global words too.
             return self._stamp(await self._dialog_turn(session, incoming, replies)), replies
 
-        intent = None
+        intent = word = None
         if kind == "text":
-            intent = _INTENT_BY_WORD.get(normalise(incoming.text))
+            word = normalise(incoming.text)  # once per message: global words and routes match it
+            intent = _INTENT_BY_WORD.get(word)
         elif kind == "click":
             intent = MENU_KEYS.get(incoming.text)
             if intent is None:  # a menu button leaves whatever was in progress
                 session = Session()
         if intent is not None:
             session = await self._global(intent, session, incoming, replies)
-        elif kind == "text" and (route := await self._route(session, incoming)) is not None:
+        elif kind == "text" and (route := await self._route(session, incoming, word)) is not None:
             session = await self._enter(*route, incoming, replies)
         else:
             session = await self._dialog_turn(session, incoming, replies)
         return self._stamp(session), replies
 
-    async def _route(self, session: Session, incoming: Incoming) -> tuple[str, dict] | None:
+    async def _route(self, session: Session, incoming: Incoming, word: str) -> tuple[str, dict] | None:
         """A message that opens a dialog whatever is in progress: a shortcut word, a case number,
-        or the answer to a rating invitation (one Redis read, and only for words that rate)."""
-        word = normalise(incoming.text)
-        if word in getattr(REGISTRY[session.dialog], "OWN_WORDS", ()):
+        or the answer to a rating invitation (one Redis read, and only for words that rate).
+        `word` is the text normalised."""
+        dialog = session.dialog
+        if word in getattr(REGISTRY[dialog], "OWN_WORDS", ()):
             return None
-        if word in SHORTCUTS:
-            name, carry = SHORTCUTS[word]
-            return name, dict(carry)
-        if session.dialog != "progress" and (case_no := find_case_number(incoming.text, self.services.settings)):
+        shortcut = SHORTCUTS.get(word)
+        if shortcut is not None:
+            return shortcut[0], dict(shortcut[1])
+        if dialog != "progress" and (case_no := find_case_number(incoming.text, self.services.settings)):
             return "progress", {"case_no": case_no}
         # A rating answers an invitation that came outside the conversation: taken at the menu
         # (a bare 1-5 only just after the invitation) or on a progress card, never mid-dialog.
-        level = rating_level(incoming.text, digits=session.at_rest) if session.at_rest or session.dialog == "progress" else None
+        at_rest = session.at_rest
+        level = level_named(word, digits=at_rest) if at_rest or dialog == "progress" else None
         if level is not None and self.services.ratings is not None:
             invitation = await self.services.ratings.pending(incoming.user, recent=word.isdigit())
             if invitation is not None:
@@ -126,6 +129,8 @@ class Conversation:
             if turn.state != before:
                 turn.data.setdefault(BACK_KEY, []).append(before)
             session = Session(turn.__class__.name, turn.state, turn.data)
+            if turn.switch_to is None and not turn.finished:
+                return session  # what `_follow` returns then, without the call
             return await self._follow(turn, session, incoming, replies)
 
         if incoming.kind in MEDIA_KINDS:

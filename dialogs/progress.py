@@ -84,13 +84,23 @@ def _case_regex(pattern: str) -> re.Pattern:
     return re.compile(rf"(?<![0-9A-Z])(?:{pattern})(?![0-9A-Z])")
 
 
+#: What may separate the groups of a typed case number (after NFKC: full-width ones are folded).
+_SEPARATORS = re.compile(r"[\s\-－—]")
+#: Eight ASCII digits anywhere (possessive: no backtracking on a text without them). The default
+#: pattern's lookahead needs eight in a row; folding neither adds ASCII digits (NFKC is applied
+#: before this check, the separators removed are not digits, upper() makes none) nor removes any.
+_EIGHT_DIGITS = re.compile(r"(?:[^0-9]*+[0-9]){8}")
+
+
 def find_case_number(text: str, settings: Any = None) -> str | None:
     """A case number in what someone typed (full-width digits, spaces and dashes allowed)."""
     if len(text) > 120:
         return None
-    folded = re.sub(r"[\s\-－—]", "", unicodedata.normalize("NFKC", text)).upper()
+    folded = unicodedata.normalize("NFKC", text)
     pattern = getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN
-    match = _case_regex(pattern).search(folded)
+    if pattern == DEFAULT_CASE_PATTERN and _EIGHT_DIGITS.match(folded) is None:
+        return None  # most messages: no case number possible, so no folding or search
+    match = _case_regex(pattern).search(_SEPARATORS.sub("", folded).upper())
     return match.group(0) if match else None
 
 

@@ -39,8 +39,12 @@ NO_REASON = "评价人未说明具体原因"
 
 def rating_level(text: str, digits: bool = False) -> RatingLevel | None:
     """The level a reply names: a word always, a bare 1-5 only when `digits`."""
-    folded = normalise(text)
-    return _WORDS.get(folded) or (_DIGITS.get(folded) if digits else None)
+    return level_named(normalise(text), digits)
+
+
+def level_named(word: str, digits: bool = False) -> RatingLevel | None:
+    """`rating_level` of a reply already normalised (dialogs.engine.normalise)."""
+    return _WORDS.get(word) or (_DIGITS.get(word) if digits else None)
 
 
 STATES = ["level", "reason"]
