@@ -4,12 +4,15 @@ one with children or attributes, a list for a repeated one), so no caller can te
 
 from __future__ import annotations
 
+import time
 from xml.parsers.expat import ExpatError
 
+import pytest
 import xmltodict
 from hypothesis import example, given, settings, strategies as st
 
-from bot.channels.xmlsafe import _DECLARATIONS, MalformedXML, clean_text, parse_xml
+from bot.channels import xmlsafe
+from bot.channels.xmlsafe import _DECLARATIONS, MalformedXML, _flat_fields, _to_dict, cdata, clean_text, parse_xml
 
 NAMES = ["xml", "ToUserName", "FromUserName", "MsgType", "Content", "Event", "item", "PicList", "a", "x:a", "xmlns", "b-c", "_d.e"]
 
@@ -122,3 +125,155 @@ def test_no_dtd_no_entities_clear_refusals():
             assert str(exc)
         else:
             raise AssertionError(body)
+
+
+# The fast path for flat bodies (_flat_fields): the same dict as expat for every body it takes,
+# expat for every other, and linear time whatever it is given.
+
+flat_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.\-]{0,12}", fullmatch=True)
+blanks = st.sampled_from(["", "", "", " ", "\n", "\r\n", "\t", "\r", "\n  "])
+flat_texts = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=12),
+    st.lists(st.sampled_from([" ", "\n", "\r\n", "\r", "\t", "\u3000", "\xa0", "\x85", "<", "&", "&amp;", "<b>x</b>", "]", "]]", "]]>",
+                              "<![CDATA[", "]]]]><![CDATA[>", ">", "护照", "😀", "\ufeff", "\x1d", "a"]), max_size=6).map("".join),
+)
+
+
+@st.composite
+def flat_values(draw) -> str:
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return draw(st.sampled_from(["/>", "></{name}>"]))
+    if kind == 1:
+        return ">" + draw(st.from_regex(r"[A-Za-z0-9._+\-]{0,12}", fullmatch=True)) + "</{name}>"
+    sections = "".join(f"<![CDATA[{cdata(text)}]]>" for text in draw(st.lists(flat_texts, min_size=1, max_size=3)))
+    return ">" + sections + "</{name}>"
+
+
+@st.composite
+def flat_documents(draw, distinct: bool = True) -> str:
+    names = draw(st.lists(flat_names, min_size=1, max_size=8, unique=distinct))
+    parts = ["<xml>"]
+    for name in names:
+        parts += [draw(blanks), f"<{name}", draw(flat_values()).replace("{name}", name)]
+    parts += [draw(blanks), "</xml>", draw(blanks)]
+    return "".join(parts)
+
+
+def expat_fields(text: str) -> dict:
+    doc = _to_dict(text)
+    assert isinstance(doc, dict) and isinstance(doc["xml"], dict)
+    return doc["xml"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(flat_documents(), st.booleans())
+@example("<xml><xml>1</xml><xmlns><![CDATA[x]]></xmlns><_d.e-1/></xml>", False)
+@example("<xml><a/><b></b><c><![CDATA[]]></c><d><![CDATA[ ]]></d></xml>", True)
+@example("<xml>\r\n<Content><![CDATA[ x\r\ny\rz ]]></Content>\n</xml>\n", True)
+@example("<xml><a><![CDATA[0\r]]><![CDATA[\n0\r]]><![CDATA[]]><![CDATA[\n]]></a></xml>", True)  # each CR is a line end
+@example("<xml><a><![CDATA[]]]]><![CDATA[>]]></a><b><![CDATA[x]]]]]><![CDATA[>]]></b><c><![CDATA[a]]><![CDATA[]]></c><d><![CDATA[1]]]></d><e><![CDATA[]]]]]]></e></xml>", False)
+@example("<xml><Content><![CDATA[<a href='x'>&amp;</a> &lt; 😀 我要办护照\n]]></Content><MsgId>1234567890123456</MsgId></xml>", True)
+def test_flat_bodies_take_the_fast_path_and_give_expats_dict(doc, as_bytes):
+    text = clean_text(doc)
+    fields = _flat_fields(text)
+    assert fields is not None, doc
+    assert fields == expat_fields(text) and list(fields) == list(expat_fields(text)), doc
+    body = doc.encode() if as_bytes else doc
+    assert_same(body)
+    assert_same(body, root="x:xml")
+
+
+@pytest.fixture
+def expat_calls(monkeypatch) -> list:
+    calls = []
+
+    def counted(source):
+        calls.append(source)
+        return _to_dict(source)
+
+    monkeypatch.setattr(xmlsafe, "_to_dict", counted)
+    return calls
+
+
+def test_typical_bodies_skip_expat(expat_calls):
+    text_message = ("<xml><ToUserName><![CDATA[gh_123]]></ToUserName><FromUserName><![CDATA[o6_bmjrPTlm6_2sgVt7hMZOPfL2M]]></FromUserName>"
+                    "<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[我要办护照]]></Content>"
+                    "<MsgId>1234567890123456</MsgId></xml>")
+    assert parse_xml(text_message.encode()) == {"ToUserName": "gh_123", "FromUserName": "o6_bmjrPTlm6_2sgVt7hMZOPfL2M", "CreateTime": "1700000000",
+                                                "MsgType": "text", "Content": "我要办护照", "MsgId": "1234567890123456"}
+    envelope = "<xml>\n  <ToUserName><![CDATA[gh_123]]></ToUserName>\n  <Encrypt><![CDATA[" + "A/b+" * 100 + "]]></Encrypt>\n</xml>\n"
+    assert parse_xml(envelope) == {"ToUserName": "gh_123", "Encrypt": "A/b+" * 100}
+    assert parse_xml("<xml><Content><![CDATA[a\x1db]]></Content><Event/></xml>") == {"Content": "ab", "Event": None}
+    assert expat_calls == []
+
+
+#: Bodies just outside the flat shape, each left to expat; and two refused before either path.
+NOT_FLAT = [
+    '<?xml version="1.0"?><xml><a>1</a></xml>', " <xml><a>1</a></xml>", "\ufeff<xml><a>1</a></xml>", "<xml/>", "<xml></xml>", "<xml> </xml>",
+    "<xml>x</xml>", "<xml>x<a>1</a></xml>", "<xml><a>1</a>x</xml>", '<xml id="1"><a>1</a></xml>', '<xml><a id="1">1</a></xml>',
+    "<xml><a>1</a><a>2</a></xml>", "<xml><a><b>1</b></a></xml>", "<xml><a>&amp;</a></xml>", "<xml><a>&#65;</a></xml>",
+    "<xml><a><![CDATA[1]]>&lt;</a></xml>", "<xml><a> <![CDATA[1]]></a></xml>", "<xml><a><![CDATA[1]]> </a></xml>",
+    "<xml><a>1 2</a></xml>", "<xml><a> </a></xml>", "<xml><a>1</a><!-- c --></xml>", "<xml><?pi x?><a>1</a></xml>", "<xml><a >1</a></xml>",
+    "<xml><a>1</a ></xml>", "<xml><a/ ></xml>", "<xml><x:a>1</x:a></xml>", "<xml><护照>1</护照></xml>", "<xml><1a>1</1a></xml>",
+    "<xml><a>1</b></xml>", "<xml><a>1</ab></xml>", "<xml><ab>1</a></xml>", "<xml><a><![CDATA[1]]></a></xml><xml/>",
+    "<xml><a><![CDATA[1]]></a></xml>junk", "<xml><a><![CDATA[1]></a></xml>",
+    "<xml><a><![CDATA[1]]>]]></a></xml>", "<xml><a><![cdata[1]]></a></xml>", "<xml><a>1</a></xml></xml>", "<xml><a>1</a>",
+    "<xml><a>1</a></XML>", "<a><b>1</b></a>", "<xml><a>\u3000</a></xml>",
+]
+REFUSED_BEFORE = ["<!DOCTYPE xml><xml><a>1</a></xml>", "<xml><a><![CDATA[<!ENTITY]]></a></xml>"]
+
+
+@pytest.mark.parametrize("doc", NOT_FLAT)
+def test_other_bodies_go_to_expat(doc, expat_calls):
+    assert _flat_fields(clean_text(doc)) is None
+    assert outcome(parse_xml, doc.encode()) == outcome(reference, doc.encode())
+    assert len(expat_calls) == 1
+
+
+@pytest.mark.parametrize("doc", REFUSED_BEFORE)
+def test_refusals_come_before_the_fast_path(doc, expat_calls):
+    with pytest.raises(MalformedXML, match="DTD"):
+        parse_xml(doc.encode())
+    assert expat_calls == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(flat_documents(distinct=False), st.data())
+def test_flat_bodies_changed_anywhere_parse_as_xmltodict_did(doc, data):
+    """A flat body with something inserted (or a name repeated): whichever path takes it, the
+    dict or the refusal is the reference's."""
+    at = data.draw(st.integers(0, len(doc)))
+    doc = doc[:at] + data.draw(st.sampled_from(["", "<", ">", "/", "&", "&amp;", "&#65;", " ", "x", '<a x="1"/>', "<b>1</b>", "<!-- c -->",
+                                               "]]>", "<![CDATA[", "]]]]><![CDATA[>", "\x1d", "\ufffe", "护照"])) + doc[at:]
+    assert_same(doc.encode())
+    assert_same(doc)
+
+
+PATHOLOGICAL = [
+    lambda n: "<xml>" + "<a><![CDATA[" * (n // 12) + "</xml>",
+    lambda n: "<xml><a><![CDATA[" + "]]>" * (n // 3) + "</a></xml>",
+    lambda n: "<xml><a><![CDATA[" + "]" * n + "</a></xml>",
+    lambda n: "<xml><a><![CDATA[" + "]]]]><![CDATA[>" * (n // 15) + "</a></xml>",
+    lambda n: "<xml><a><![CDATA[" + "]]><![CDATA[" * (n // 12) + "</a></xml>",
+    lambda n: "<xml>" + "<a>" * (n // 3) + "</xml>",
+    lambda n: "<xml>" + "<a" * (n // 2) + "</xml>",
+    lambda n: "<xml><" + "a" * n + "></" + "a" * (n - 1) + "></xml>",
+    lambda n: "<xml>" + " " * n + "</xml>",
+    lambda n: "<xml>" + " \n" * (n // 2) + "x</xml>",
+    lambda n: "<xml>" + "<a>1</a> " * (n // 9) + "</xml>",
+    lambda n: "<xml>" + "<a>1</a>" * (n // 8) + "<b></xml>",
+    lambda n: "<xml>" + "".join(f"<a{i}>1</a{i}>" for i in range(n // 16)) + "x</xml>",
+    lambda n: "<xml><a>" + "1" * n + "</xml>",
+    lambda n: "<xml>" + "<a/>" * (n // 4) + "</xml>",
+]
+
+
+@pytest.mark.parametrize("make", PATHOLOGICAL)
+def test_fast_path_is_linear_on_hostile_bodies(make):
+    """A safety net, not a benchmark: 1 MB of repetitions that make a backtracking regex take
+    minutes must take the fast path's regex well under a second."""
+    text = make(1_000_000)
+    started = time.perf_counter()
+    _flat_fields(text)
+    assert time.perf_counter() - started < 1.0

@@ -15,6 +15,21 @@ _DECLARATIONS = re.compile(r"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECA
 _INVALID_XML_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20))
 _NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
+# The shape of nearly every body WeChat and WeCom send: <xml> holding only simple elements, each
+# empty, one or more CDATA sections, or a bare token, with XML whitespace around them. One match
+# per child: its name, its sections' contents (from the first's start to the last's end; none may
+# hold ]]>) or its token; where no such child starts, the fourth group takes all that is left.
+# Quantifiers are possessive and the alternatives begin differently, so there is no backtracking
+# but one step back over whitespace that ends the text: linear time whatever the input. Names are
+# ASCII; a declaration, attribute, nesting, entity, comment or space inside a tag is left to expat.
+_WS = r"[ \t\r\n]"
+_SECTION = r"[^\]]*+(?:\](?!\]>)[^\]]*+)*+"
+_FLAT_FIELDS = re.compile(
+    rf"{_WS}*(?:<([A-Za-z_][A-Za-z0-9_.\-]*+)(?:/>|>"
+    rf"(?:<!\[CDATA\[({_SECTION}(?:\]\]><!\[CDATA\[{_SECTION})*+)\]\]>|([A-Za-z0-9._+\-]*+))</\1>)"
+    rf"|([\s\S]++)){_WS}*+"
+)
+
 
 class MalformedXML(ValueError):
     """The body is not XML we accept; answer 400."""
@@ -31,7 +46,8 @@ def parse_xml(body: bytes | str, root: str = "xml") -> dict:
     The dict is shaped as xmltodict shaped it (the reference, tests/test_xmlsafe.py): an element
     with only text is its text, stripped of surrounding whitespace, or None when empty; one with
     children or attributes a dict (attributes as "@name", its own text as "#text"); an element
-    repeated, a list. Comments and processing instructions are ignored."""
+    repeated, a list. Comments and processing instructions are ignored. A flat body (nearly all
+    of them) is read by one regex pass instead (_flat_fields), after the same checks."""
     try:
         if isinstance(body, bytes):
             text = body.decode("utf-8")
@@ -43,7 +59,9 @@ def parse_xml(body: bytes | str, root: str = "xml") -> dict:
         raise MalformedXML("DTD declarations are not accepted")
     source: bytes | str = body  # valid UTF-8 from here on
     if _needs_cleaning(body):
-        source = clean_text(text)
+        source = text = clean_text(text)
+    if root == "xml" and (fields := _flat_fields(text)) is not None:
+        return fields
     try:
         doc = _to_dict(source)
     except (ExpatError, ValueError) as exc:
@@ -58,6 +76,33 @@ def _needs_cleaning(utf8: bytes) -> bool:
     if len(utf8.translate(None, _INVALID_XML_BYTES)) != len(utf8):
         return True
     return b"\xef\xbf" in utf8 and (_NONCHARACTERS[0] in utf8 or _NONCHARACTERS[1] in utf8)
+
+
+def _flat_fields(text: str) -> dict | None:
+    """The root's children of a flat <xml> body (see _FLAT_FIELDS) exactly as _to_dict gives
+    them, in one regex pass in C instead of a Python call per expat event; None for any other
+    body, which goes to expat."""
+    if not text.startswith("<xml>"):
+        return None
+    stripped = text.rstrip(" \t\r\n")
+    if not stripped.endswith("</xml>"):
+        return None
+    # Every attempt matches (a child, or all the rest) unless only whitespace is left, which the
+    # match before took: the matches tile the root's content, so no fullmatch is needed.
+    found = _FLAT_FIELDS.findall(text, 5, len(stripped) - 6)
+    if not found or found[-1][3]:
+        return None
+    fields: dict = {}
+    for name, sections, token, _rest in found:
+        if sections:
+            if "\r" in sections:  # end-of-line handling, which applies inside CDATA too, and
+                sections = sections.replace("\r\n", "\n").replace("\r", "\n")  # before joining
+            if "]]>" in sections:  # a ]]> written as ]]]]><![CDATA[> (see cdata)
+                sections = sections.replace("]]><![CDATA[", "")
+            fields[name] = sections.strip() or None
+        else:
+            fields[name] = token or None
+    return fields if len(fields) == len(found) else None  # a repeated name makes a list: expat's
 
 
 def _to_dict(source: bytes | str) -> dict | None:
