@@ -123,3 +123,31 @@ def test_channel_refuses_another_appid_with_403_and_garbage_with_400():
             decrypt(garbage)
         assert refused.value.status == 400
     assert decrypt(parse_xml(WECHATPY.encrypt_message("<xml>ok</xml>", nonce, ts))["Encrypt"]) == "<xml>ok</xml>"
+
+
+# The query string: our direct split against aiohttp's (yarl's) full parse -----------------------
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+from aiohttp.test_utils import make_mocked_request  # noqa: E402
+
+from bot.channels.wechat import webhook_query  # noqa: E402
+
+_QUERY_PIECES = st.sampled_from(["signature", "timestamp", "nonce", "encrypt_type", "msg_signature", "openid", "a", "", "=",
+                                 "&", "%", "%2", "%zz", "%E4%BD%A0", "%26", "%3D", "+", " ", "aes", "1700000000", "0f", "你"])
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(st.lists(_QUERY_PIECES, max_size=14).map("".join))
+def test_the_webhook_reads_a_query_string_as_aiohttp_does(raw):
+    """For every parameter name: the first value, decoded as request.query decodes it."""
+    try:
+        reference = make_mocked_request("GET", "/wechat?" + raw).query
+    except ValueError:  # a string aiohttp would not even route
+        return
+    ours = webhook_query(raw)
+    assert ours == {name: reference.get(name) for name in reference.keys()}
+
+
+def test_a_signed_webhook_query_reads_the_same_both_ways():
+    raw = "signature=0f1e&timestamp=1700000000&nonce=ab12&openid=o6_bmjrPTlm6_2sgVt7hMZOPfL2M&encrypt_type=aes&msg_signature=9a"
+    assert webhook_query(raw) == dict(make_mocked_request("POST", "/wechat?" + raw).query)
