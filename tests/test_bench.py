@@ -67,3 +67,30 @@ def test_a_feature_adds_its_measurement_with_a_measure_function(tmp_path, monkey
     ctx = Context(Options(out=io.StringIO()), tmp_path, "redis://127.0.0.1:1/0", 1, 1, 0)
     monkeypatch.setattr("bench.harness.PLUGINS", ("bench.notifications",))
     assert run_plugins(ctx) == {"notifications": {"events_per_second": 123.0, "redis": "redis://127.0.0.1:1/0"}}
+
+
+def test_notification_fan_out_delivers_every_notice_exactly_once(tmp_path):
+    """bench/notifications.py at a tiny size: signed events through the bot's stream and workers
+    to the WeChat simulator, every (event, subscriber) notice once, and positive rates."""
+    from bench.harness import start_redis
+    from bench.notifications import measure
+    from bench.procs import cores
+
+    available = cores()
+    redis_server = start_redis(tmp_path, available[0])
+    out = io.StringIO()
+    ctx = Context(Options(users=200, out=out), tmp_path, f"redis://127.0.0.1:{redis_server.port}/0", redis_server.port,
+                  available[-1], available[0])
+    try:
+        result = measure(ctx, events=12, cases=4, subscribers=3, connections=8, timeout=30)
+    finally:
+        redis_server.stop()
+    assert result["notices_expected"] == 36
+    assert result["accepted"] == 12 and result["post_errors"] == 0
+    assert result["delivered"] == 36 and result["duplicates"] == 0 and result["missing"] == 0 and result["unexpected"] == 0
+    assert result["exactly_once"] is True and result["timed_out"] is False
+    assert result["send_calls"] == 36 and result["stream_pending"] == 0
+    for name in ("accepted_events_per_s", "events_per_s", "notices_per_s", "latency_p50_ms", "latency_p99_ms", "notices_per_cpu_second"):
+        assert result[name] > 0, name
+    assert "every notice delivered once     yes" in out.getvalue()
+    assert json.loads(json.dumps(result)) == result  # lands in the report's JSON as it is
