@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -60,9 +60,8 @@ async def test_an_error_reply_takes_the_place_of_its_command_only(redis, key_pre
 
 
 async def test_the_database_in_the_url_is_the_one_written(redis_url, key_prefix):
-    if not redis_url.startswith("redis://"):
-        pytest.skip("needs a TCP Redis URL")
-    other = Redis.from_url(redis_url.rsplit("/", 1)[0] + "/7")
+    pool = ConnectionPool.from_url(redis_url)  # the same server (TCP or socket), database 7
+    other = Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": 7}))
     fast = for_client(other)
     try:
         await fast.run(("SET", f"{key_prefix}db", "seven", "EX", 60))

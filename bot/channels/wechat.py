@@ -91,11 +91,7 @@ class WeChatChannel:
                 incoming = to_incoming(parse_xml(xml))
             except MalformedXML as exc:
                 raise Rejected(400, f"malformed message: {exc}") from exc
-            digest = hashlib.sha256(body).hexdigest()[:32]
-            try:
-                outcome = await self.dispatcher.receive(incoming, self.dispatcher.keys.nonce(timestamp, nonce), digest)
-            except Replayed:
-                raise Rejected(403, "replayed request") from None
+            outcome = await dispatch(self.dispatcher, incoming, body, timestamp, nonce)
         except Rejected as exc:
             return _reject(exc)
         return self._answer(outcome, incoming, encrypted, nonce)
@@ -137,6 +133,15 @@ class WeChatChannel:
         if encrypted:
             xml = self.aes.encrypt_message(xml, self.token, nonce, str(int(time.time())))
         return web.Response(text=xml, content_type="application/xml")
+
+
+async def dispatch(dispatcher: Dispatcher, incoming: Incoming, body: bytes, timestamp: str, nonce: str) -> Outcome:
+    """The dispatcher's outcome for a verified message (WeChat's and WeCom's alike): the nonce
+    is remembered with a digest of the body, and a replayed request is a 403."""
+    try:
+        return await dispatcher.receive(incoming, dispatcher.keys.nonce(timestamp, nonce), hashlib.sha256(body).hexdigest()[:32])
+    except Replayed:
+        raise Rejected(403, "replayed request") from None
 
 
 def webhook_query(raw: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ is in the audit log.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
@@ -22,9 +21,9 @@ from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
 
 from bot.audit import Audit
-from bot.channels.wechat import _NONCE, _TIMESTAMP, Rejected, encrypted_field, sha1_signature, same, to_incoming
+from bot.channels.wechat import _NONCE, _TIMESTAMP, Rejected, dispatch, encrypted_field, sha1_signature, same, to_incoming
 from bot.channels.xmlsafe import MalformedXML, cdata, parse_xml
-from bot.dispatcher import Dispatcher, Outcome, Replayed, message_key
+from bot.dispatcher import Dispatcher, Outcome, message_key
 from bot.logs import user_ref
 from bot.settings import Settings
 from bot.staff import Staff
@@ -82,11 +81,7 @@ class WeComChannel:
             incoming.channel = "wecom"
             if self.staff.by_userid(incoming.user) is None:
                 return await self._refuse(incoming, nonce)
-            digest = hashlib.sha256(body).hexdigest()[:32]
-            try:
-                outcome = await self.dispatcher.receive(incoming, self.dispatcher.keys.nonce(timestamp, nonce), digest)
-            except Replayed:
-                raise Rejected(403, "replayed request") from None
+            outcome = await dispatch(self.dispatcher, incoming, body, timestamp, nonce)
         except Rejected as exc:
             return _reject(exc)
         return self._answer(outcome, incoming, nonce)
