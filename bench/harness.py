@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -642,7 +643,23 @@ def checks(report: dict) -> dict:
         "rss_flat_within_10pct": abs(growth["rss_growth"]) <= 0.10 if "rss_growth" in growth else None,
         "faults_all_within_4_5s": all(v["within_4_5s"] == 1.0 for v in faults.values()) if faults else None,
         "no_errors": all(v["errors"] == 0 for v in t.values()) if t else None,
+        "broadcast_mass_within_95pct_of_wechat": _mass_share(report.get("plugins", {}).get("broadcast")),
+        "notifications_exactly_once": (report.get("plugins", {}).get("notifications") or {}).get("exactly_once")
+        if isinstance(report.get("plugins", {}).get("notifications"), dict) else None,
     }
+
+
+def _mass_share(broadcast) -> bool | None:
+    """From bench.broadcast's printed report: the sustained mass-send rate is at least 95 % of
+    WeChat's limit and WeChat refused none (None when the mass send did not run long enough)."""
+    if not isinstance(broadcast, dict):
+        return None
+    text = "\n".join(broadcast.get("output") or [])
+    share = re.search(r"sustained (\d+) %", text)
+    refused = re.search(r"(\d+) refused \(45011\)", text)
+    if not share or not refused:
+        return None
+    return int(share.group(1)) >= 95 and int(refused.group(1)) == 0
 
 
 def _line(r: dict) -> str:
