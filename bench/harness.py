@@ -215,8 +215,17 @@ def probe(url: str, safe: bool, echo: bool, timeout: float = 120.0) -> None:
     while time.monotonic() < end:
         attempt += 1
         user = f"oBenchProbe{os.getpid()}x{attempt:06d}"
-        if echo:
-            return  # echo needs a seeded session; the harness checks its answers itself
+        if echo:  # echo needs a seeded session (the harness checks its answers itself); but
+            # the catalog's background load and index build must not share the measured run
+            try:
+                with urllib.request.urlopen(url + "/readyz", timeout=10) as resp:
+                    last = json.loads(resp.read()).get("catalog")
+            except OSError as exc:
+                last = exc
+            if last == "loaded":
+                return
+            time.sleep(0.2)
+            continue
         signed = peer.sign(peer.text(user, text))
         req = urllib.request.Request(url + signed.path, data=signed.body, method="POST")
         try:
@@ -229,7 +238,7 @@ def probe(url: str, safe: bool, echo: bool, timeout: float = 120.0) -> None:
             if answer.text and answer.text.startswith("【"):
                 return
         time.sleep(0.5)
-    raise RuntimeError(f"the bot at {url} never answered with a guide card (last: {last!r})")
+    raise RuntimeError(f"the bot at {url} never {'loaded its catalog' if echo else 'answered with a guide card'} (last: {last!r})")
 
 
 def seed_echo_sessions(port: int, prefix: str, run: str, users: int) -> None:

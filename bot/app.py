@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import logging
 import re
-import secrets
 import time
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -32,7 +31,7 @@ from bot.ratings import REMINDER as RATING_REMINDER, Ratings
 from bot.scheduler import Scheduler
 from bot.subscriptions import Subscriptions
 from bot.workers import Workers
-from bot.logs import request_id
+from bot.logs import new_id, request_id
 from bot.settings import Settings
 from bot.staff import Staff
 from bot.templating import Renderer
@@ -66,7 +65,7 @@ def edge(limiter: RateLimiter):
     @web.middleware
     async def edge_middleware(request: web.Request, handler):
         given = request.headers.get("X-Request-Id", "")
-        request_id.set(given if given and _REQUEST_ID.fullmatch(given) else secrets.token_hex(6))
+        request_id.set(given if given and _REQUEST_ID.fullmatch(given) else new_id())
         path = request.path
         token = metrics.outcome.set("")
         started = time.perf_counter()
@@ -203,4 +202,5 @@ async def readyz(request: web.Request) -> web.Response:
         await request.app[REDIS].ping()
     except (RedisError, OSError) as exc:
         return web.json_response({"status": "unavailable", "redis": type(exc).__name__}, status=503)
-    return web.json_response({"status": "ready"})
+    catalog = request.app.get(CATALOG)
+    return web.json_response({"status": "ready", "catalog": "loaded" if catalog is not None and catalog.ready.is_set() else "loading"})

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal
@@ -40,7 +39,7 @@ from redis.exceptions import RedisError
 from bot import metrics, redis_fast
 from bot.catalog import CatalogNotReady
 from bot.keys import Keys
-from bot.logs import user_ref
+from bot.logs import new_id, user_ref
 from bot.outbox import Pusher, pack
 from bot.ratelimit import RateLimiter
 from bot.redis_fast import Script
@@ -222,7 +221,7 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.deadline_seconds
         place = self.lines.join(incoming.user)
-        token = secrets.token_hex(8)
+        token = new_id()
         claim = PENDING + token
         try:
             dedup_key = self.keys.dedup(incoming.user, message_key(incoming))

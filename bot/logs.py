@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import itertools
 import logging
 import re
+import secrets
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+_ID_PREFIX = secrets.token_hex(4)  # this process's, then a count: unique, and no syscall per request
+_ID_COUNT = itertools.count(1)
+
+
+def new_id() -> str:
+    """A short id unique across processes and requests (request ids, a turn's lock token)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNT):x}"
 
 # A second line of defence: whatever a log line says, these never leave the process whole.
 # (As people type them: with spaces or dashes, a +86 / 0086 prefix, the 15-digit first-generation ID.)

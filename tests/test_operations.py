@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 
 from bot.logs import setup_logging
@@ -13,6 +15,21 @@ async def test_health_and_readiness(client):
     assert (await client.get("/healthz")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200 and (await ready.json())["status"] == "ready"
+
+
+async def test_readiness_says_when_the_guides_have_loaded(client):
+    """Ready (200) as soon as Redis answers: the bot answers while the catalog loads, and says
+    so; operators and the benchmark wait for "loaded" before they send real questions."""
+    deadline = asyncio.get_running_loop().time() + 30
+    states = []
+    while asyncio.get_running_loop().time() < deadline:
+        ready = await client.get("/readyz")
+        assert ready.status == 200
+        states.append((await ready.json())["catalog"])
+        if states[-1] == "loaded":
+            break
+        await asyncio.sleep(0.1)
+    assert states[-1] == "loaded" and set(states) <= {"loading", "loaded"}
 
 
 async def test_not_ready_when_redis_is_unreachable(serve):
