@@ -6,6 +6,7 @@ writes the same numbers."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -571,7 +572,10 @@ def machine() -> dict:
     }
 
 
-def run(options: Options) -> dict:
+@contextlib.contextmanager
+def bench_context(options: Options, prefix: str = "ywtb-bench-"):
+    """A run's Context: the cores (the server's, the generator's), a work folder (`options.keep`
+    or a temporary one) and the run's own Redis, stopped and removed at the end."""
     available = cores()
     if len(available) < 2:
         raise SystemExit("the benchmark needs two cores: one for the server, one for the generator")
@@ -582,10 +586,29 @@ def run(options: Options) -> dict:
         workdir = options.keep
         workdir.mkdir(parents=True, exist_ok=True)
     else:
-        tmp = tempfile.TemporaryDirectory(prefix="ywtb-bench-")
+        tmp = tempfile.TemporaryDirectory(prefix=prefix)
         workdir = Path(tmp.name)
     redis_server = start_redis(workdir, generator_cpu)
-    ctx = Context(options, workdir, f"redis://127.0.0.1:{redis_server.port}/0", redis_server.port, server_cpu, generator_cpu)
+    try:
+        yield Context(options, workdir, f"redis://127.0.0.1:{redis_server.port}/0", redis_server.port, server_cpu, generator_cpu)
+    finally:
+        redis_server.stop()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def run(options: Options) -> dict:
+    with bench_context(options) as ctx:
+        report = _run(ctx)
+    print_report(report, options.out)
+    if options.json_path:
+        options.json_path.parent.mkdir(parents=True, exist_ok=True)
+        options.json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    return report
+
+
+def _run(ctx: Context) -> dict:
+    options, server_cpu, generator_cpu = ctx.options, ctx.server_cpu, ctx.generator_cpu
     report: dict = {
         "machine": machine(), "command": " ".join(sys.argv), "engine": ctx.engine, "uvloop": options.uvloop,
         "settings": {"seconds": options.seconds, "half_seconds": options.half_seconds, "connections": options.connections,
@@ -593,35 +616,26 @@ def run(options: Options) -> dict:
         "targets": {},
     }
     ctx.results = report
-    try:
-        for key in options.targets:
-            ctx.say(f"({key}) {TARGETS[key]} ...")
-            report["targets"][key] = result = measure_target(ctx, key)
-            ctx.say("    " + _line(result))
-        report["ratios"] = ratios(report["targets"])
-        report["ratios_per_cpu_second"] = ratios(report["targets"], "per_cpu_second")
-        redis_client(redis_server.port).flushall()
-        if "growth" in options.extras:
-            ctx.say(f"RSS over {options.growth_users[1]:,} distinct users ...")
-            report["growth"] = measure_growth(ctx)
-        if "faults" in options.extras:
-            ctx.say("platform slow / down ...")
-            report["faults"] = measure_faults(ctx)
-        if "scaleout" in options.extras:
-            ctx.say("scale-out: 1 vs 2 processes ...")
-            report["scaleout"] = measure_scaleout(ctx)
-        if "plugins" in options.extras:
-            report["plugins"] = run_plugins(ctx)
-        report["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-        report["checks"] = checks(report)
-    finally:
-        redis_server.stop()
-        if tmp is not None:
-            tmp.cleanup()
-    print_report(report, options.out)
-    if options.json_path:
-        options.json_path.parent.mkdir(parents=True, exist_ok=True)
-        options.json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    for key in options.targets:
+        ctx.say(f"({key}) {TARGETS[key]} ...")
+        report["targets"][key] = result = measure_target(ctx, key)
+        ctx.say("    " + _line(result))
+    report["ratios"] = ratios(report["targets"])
+    report["ratios_per_cpu_second"] = ratios(report["targets"], "per_cpu_second")
+    redis_client(ctx.redis_port).flushall()
+    if "growth" in options.extras:
+        ctx.say(f"RSS over {options.growth_users[1]:,} distinct users ...")
+        report["growth"] = measure_growth(ctx)
+    if "faults" in options.extras:
+        ctx.say("platform slow / down ...")
+        report["faults"] = measure_faults(ctx)
+    if "scaleout" in options.extras:
+        ctx.say("scale-out: 1 vs 2 processes ...")
+        report["scaleout"] = measure_scaleout(ctx)
+    if "plugins" in options.extras:
+        report["plugins"] = run_plugins(ctx)
+    report["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    report["checks"] = checks(report)
     return report
 
 

@@ -34,13 +34,12 @@ import os
 import re
 import secrets
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.procs import Server, cores, free_port, python
+from bench.procs import Server, free_port, python
 
 DEFAULT = {"events": 200, "cases": 100, "subscribers": 10}
 QUICK = {"events": 40, "cases": 20, "subscribers": 5}
@@ -311,7 +310,7 @@ def report_lines(r: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.harness import Context, Options, start_redis
+    from bench.harness import Options, bench_context
 
     parser = argparse.ArgumentParser(prog="python -m bench.notifications", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, help=f"case events posted (default {DEFAULT['events']})")
@@ -323,27 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_path", type=Path, help="write the result as JSON to this file")
     parser.add_argument("--keep", type=Path, help="keep the bot's and the simulator's logs in this folder")
     a = parser.parse_args(argv)
-    available = cores()
-    if len(available) < 2:
-        raise SystemExit("the benchmark needs two cores: one for the bot, one for the generator")
-    tmp = None
-    if a.keep:
-        workdir = a.keep
-        workdir.mkdir(parents=True, exist_ok=True)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="ywtb-bench-nt-")
-        workdir = Path(tmp.name)
-    options = Options(users=2000 if a.quick else Options.users, out=sys.stdout)
-    redis_server = start_redis(workdir, available[0])
-    ctx = Context(options, workdir, f"redis://127.0.0.1:{redis_server.port}/0", redis_server.port, available[-1], available[0])
-    print(f"Notification benchmark: load average {os.getloadavg()[0]:.2f}; the bot on core {ctx.server_cpu}, "
-          f"Redis, the WeChat simulator and the generator on core {ctx.generator_cpu}", flush=True)
-    try:
+    options = Options(users=2000 if a.quick else Options.users, out=sys.stdout, keep=a.keep)
+    with bench_context(options, prefix="ywtb-bench-nt-") as ctx:
+        print(f"Notification benchmark: load average {os.getloadavg()[0]:.2f}; the bot on core {ctx.server_cpu}, "
+              f"Redis, the WeChat simulator and the generator on core {ctx.generator_cpu}", flush=True)
         result = measure(ctx, a.events, a.cases, a.subscribers, a.connections, a.timeout)
-    finally:
-        redis_server.stop()
-        if tmp is not None:
-            tmp.cleanup()
     if a.json_path:
         a.json_path.parent.mkdir(parents=True, exist_ok=True)
         a.json_path.write_text(json.dumps(result, ensure_ascii=False, indent=2))
