@@ -190,11 +190,10 @@ class Dispatcher:
         self.conversation = conversation
         self.settings = settings
         self.pusher = pusher
-        self.limiter = RateLimiter(redis, keys, settings)
         self.lines = UserLines()
         self.background: set[asyncio.Task] = set()
         self.fast = redis_fast.for_client(redis)  # admit and commit: one shared, auto-pipelined connection
-        self.limiter.batch = self.fast
+        self.limiter = RateLimiter(self.fast, keys, settings)
         self.clock = _Clock(self)
         self._admit_script, self._acquire, self._commit = Script(ADMIT), Script(ACQUIRE), Script(COMMIT)
         self._release = redis.register_script(RELEASE)

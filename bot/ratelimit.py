@@ -15,11 +15,11 @@ import logging
 import time
 
 from aiohttp import web
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.keys import Keys
+from bot.redis_fast import AutoPipeline, PoolBatch
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,15 +33,14 @@ UNLIMITED = ("/healthz", "/readyz", "/metrics")
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, keys: Keys, settings: Settings):
-        self.redis = redis
+    def __init__(self, batch: AutoPipeline | PoolBatch, keys: Keys, settings: Settings):
+        self.batch = batch  # the dispatcher's Redis path (bot.redis_fast)
         self.keys = keys
         self.window = max(1, settings.rate_limit_window_seconds)
         self.per_user = settings.rate_limit_user_messages
         self.per_ip = settings.rate_limit_ip_requests
         self.exempt = [ipaddress.ip_network(n, strict=False) for n in settings.rate_limit_exempt_networks]
         self.proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
-        self.batch = None  # the dispatcher's auto-pipelined Redis path, when it has one
         self._is_exempt: dict[str, bool] = {}  # per peer address: parsing it every request showed in profiles
         self._is_proxy: dict[str, bool] = {}
 
@@ -83,14 +82,9 @@ class RateLimiter:
             return False
         key = self.keys.rate_ip(ip, self.slot())
         try:
-            if self.batch is not None:
-                count, _ = await self.batch.run(("INCR", key), ("EXPIRE", key, self.window * 2))
-                if isinstance(count, Exception):
-                    raise count
-            else:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.incr(key).expire(key, self.window * 2)
-                    count, _ = await pipe.execute()
+            count, _ = await self.batch.run(("INCR", key), ("EXPIRE", key, self.window * 2))
+            if isinstance(count, Exception):
+                raise count
         except RedisError as exc:
             metrics.REDIS_ERRORS.labels("ratelimit").inc()
             log.warning("per-IP limit not checked: %s", exc)
