@@ -26,6 +26,7 @@ For each message:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections import deque
@@ -248,15 +249,13 @@ class Dispatcher:
             raise
 
         watch = _Watch(deadline, loop.time() + self.settings.turn_timeout_seconds, dedup_key, PENDING + token, self._renew_every, loop)
-        watch.job = job = loop.create_task(self._turn(incoming, place, dedup_key, token, grabbed, watch))
-        job.add_done_callback(watch.wake)
         self.clock.add(watch)
-        await watch.waiter
-        if not job.done():  # the deadline: the turn goes on, and its answer follows through the API
+        # The turn runs in this request's task; at the deadline it moves to a task of its own.
+        replies = await _Inline(self._turn(incoming, place, dedup_key, token, grabbed, watch), watch)
+        if watch.job is not None:  # the deadline: the turn goes on, and its answer follows through the API
             metrics.DEADLINE_OVERRUNS.inc()
-            self._spawn(self._deliver_late(job, incoming, dedup_key))
+            self._spawn(self._deliver_late(watch.job, incoming, dedup_key))
             return Outcome([], "late")
-        replies = job.result()
         if replies is None:  # claimed again elsewhere while this turn waited: that one answers
             return await self._answer_retry(dedup_key, PENDING, deadline)
         texts = self._pack(replies)
@@ -377,7 +376,7 @@ class Dispatcher:
             await self._give_up(user, token if locked else None, dedup_key, replies)
             return replies
         finally:
-            watch.stepping = False
+            watch.stepping, watch.finished = False, True
             self.lines.leave(user, place)
             metrics.TURN_SECONDS.observe(watch.loop.time() - started)
 
@@ -493,23 +492,112 @@ class Dispatcher:
 
 class _Watch:
     """What the clock keeps an eye on for one turn in flight: WeChat's deadline (it wakes the
-    waiting request), the message's claim (renewed every third of its lease while the turn
-    runs) and the turn's timeout (it cancels the turn while it is still stepping)."""
+    request, which moves the turn to a task of its own), the message's claim (renewed every
+    third of its lease while the turn runs) and the turn's timeout (it cancels the turn while it
+    is still stepping)."""
 
-    __slots__ = ("deadline", "timeout_at", "key", "claim", "renew_at", "every", "job", "waiter", "stepping", "timed_out", "renewing", "loop")
+    __slots__ = ("deadline", "timeout_at", "key", "claim", "renew_at", "every", "task", "job", "waiter", "stepping", "timed_out",
+                 "renewing", "loop", "finished")
 
     def __init__(self, deadline: float, timeout_at: float, key: str, claim: str, every: float, loop: asyncio.AbstractEventLoop):
         self.deadline, self.timeout_at, self.key, self.claim, self.every = deadline, timeout_at, key, claim, every
         self.renew_at = loop.time() + every
         self.loop = loop
-        self.job: asyncio.Task | None = None
-        self.waiter = loop.create_future()
-        self.stepping, self.timed_out = True, False
+        self.task = asyncio.current_task()  # the request's, which runs the turn until the deadline
+        self.job: asyncio.Task | None = None  # the turn's own task, once the deadline has passed
+        self.waiter: asyncio.Future | None = None  # what the request waits on while the turn waits
+        self.stepping, self.timed_out, self.finished = True, False, False
         self.renewing: asyncio.Task | None = None
 
     def wake(self, _=None) -> None:
-        if not self.waiter.done():
-            self.waiter.set_result(None)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def cancel(self) -> None:
+        """The turn's timeout: cancel the task that runs it (_Inline passes that on to the turn)."""
+        self.timed_out = True
+        (self.job or self.task).cancel()
+
+
+class _Inline:
+    """`await _Inline(turn, watch)`: runs the coroutine `turn` in the calling task (no task of
+    its own: creating and scheduling one cost more than the rest of an echo's dispatch), until
+    it returns, or until WeChat's deadline passes while it waits. Then the turn is handed,
+    mid-await, to a task of its own (`watch.job`), and the caller gets None and answers now.
+
+    While the turn waits on a future, the caller's task waits on `watch.waiter`, which that
+    future's completion, the deadline and the timeout all wake. Cancelling the caller's task
+    cancels the turn where it waits, as if the turn were that task's own coroutine (it is)."""
+
+    __slots__ = ("turn", "watch")
+
+    def __init__(self, turn, watch: _Watch):
+        self.turn, self.watch = turn, watch
+
+    def __await__(self):
+        turn, watch = self.turn, self.watch
+        loop = watch.loop
+        # The turn's own context, as a task of its own would have: a copy of the request's, kept
+        # when the turn moves to its task (a context variable set before must reset after).
+        context = contextvars.copy_context()
+        run = context.run
+        exc: BaseException | None = None
+        while True:
+            try:
+                awaited = run(turn.send, None) if exc is None else run(turn.throw, exc)
+            except StopIteration as done:
+                return done.value
+            exc = None
+            if awaited is None:  # a bare yield (asyncio.sleep(0)): let others run, then go on
+                try:
+                    yield None
+                except BaseException as thrown:  # noqa: BLE001  (this task's cancellation: the turn's)
+                    exc = thrown
+                continue
+            cancelled = False
+            while not awaited.done():
+                if loop.time() >= watch.deadline:
+                    watch.job = loop.create_task(_resume(turn, awaited), context=context)
+                    return None
+                waiter = watch.waiter = loop.create_future()
+                awaited.add_done_callback(watch.wake)
+                try:
+                    yield from waiter  # woken by `awaited` or the deadline
+                except asyncio.CancelledError as thrown:  # this task was cancelled, so is the turn: as
+                    # Task.cancel() would, cancel what it waits on (the clock's timeout, an
+                    # asyncio.timeout() in the turn)
+                    if cancelled or not awaited.cancel():  # done already: the turn hears it at once
+                        exc = thrown
+                        break
+                    cancelled = True
+                finally:
+                    watch.waiter = None
+
+
+async def _resume(turn, awaited):
+    """The rest of a turn handed over by `_Inline`, in a task of its own."""
+    return await _Rest(turn, awaited)
+
+
+class _Rest:
+    __slots__ = ("turn", "awaited")
+
+    def __init__(self, turn, awaited):
+        self.turn, self.awaited = turn, awaited
+
+    def __await__(self):
+        turn, awaited = self.turn, self.awaited
+        while True:
+            exc = None
+            try:
+                yield awaited  # this task waits on what the turn was waiting on
+            except BaseException as thrown:  # noqa: BLE001  (a cancellation: passed on to the turn)
+                exc = thrown
+            try:
+                awaited = turn.send(None) if exc is None else turn.throw(exc)
+            except StopIteration as done:
+                return done.value
 
 
 class _Clock:
@@ -532,15 +620,13 @@ class _Clock:
         now = loop.time()
         done = []
         for w in self.watching:
-            job = w.job
-            if job.done():
+            if w.finished:
                 done.append(w)
                 continue
             if now >= w.deadline:
                 w.wake()
             if w.stepping and now >= w.timeout_at and not w.timed_out:
-                w.timed_out = True
-                job.cancel()
+                w.cancel()
             if now >= w.renew_at and w.renewing is None:
                 w.renew_at = now + w.every
                 w.renewing = loop.create_task(self._renew(w))

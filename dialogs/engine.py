@@ -255,6 +255,7 @@ class Dialog:
                 result = False  # as transitions does; the turn's own cancellation is raised below
             finally:
                 _FIRING.reset(token)
+        task = asyncio.current_task()  # again: a turn past WeChat's deadline goes on in a task of its own
         if task is not None and task.cancelling():
             # A turn that ran out of time must stop here, not carry on as if the input had not
             # matched.

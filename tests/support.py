@@ -18,6 +18,12 @@ class Ledger(Dialog):
     async def record(self):
         if self.text.startswith("slow"):
             await asyncio.sleep(float(self.text[4:] or 0.3))
+        if self.text.startswith("bounded"):  # a step with its own time limit, as platform calls have
+            try:
+                async with asyncio.timeout(0.1):
+                    await asyncio.sleep(float(self.text[7:] or 1))
+            except TimeoutError:
+                self.replies.append(Reply("等太久了，先不等了"))
         seen = self.data.setdefault("seen", [])
         seen.append(self.text)
         self.replies.append(Reply(f"第{len(seen)}条:{self.text}"))

@@ -104,6 +104,26 @@ async def test_turn_past_its_timeout_is_abandoned_with_an_apology(serve, redis, 
     assert await chat.say("下一条") == "第1条:下一条"
 
 
+async def test_a_turn_past_its_timeout_before_the_deadline_apologises_in_the_reply_itself(serve, redis, settings, peer):
+    """The turn runs in the request's own task until WeChat's deadline: its timeout, when that
+    comes first, cuts it short there, and the apology is the passive reply."""
+    chat = Chat(await serve(deadline_seconds=2.0, turn_timeout_seconds=0.3), peer)
+    await put_session(redis, settings, chat.user, "test_ledger", "recording")
+    started = time.monotonic()
+    assert "系统繁忙" in await chat.say("slow1.5")
+    assert time.monotonic() - started < 1.0
+    assert await chat.say("下一条") == "第1条:下一条"  # lock released, session kept
+    assert await pushed(chat.client, chat.user) == []
+
+
+async def test_a_time_limit_inside_a_step_stays_inside_it(chat, redis, settings):
+    """asyncio.timeout() cancels the task it runs in, here the request's: the step must see its
+    own TimeoutError and go on, and the person get the step's answer, not an apology."""
+    await put_session(redis, settings, chat.user, "test_ledger", "recording")
+    assert await chat.say("bounded2") == "等太久了，先不等了\n\n第1条:bounded2"
+    assert (await get_session(redis, settings, chat.user))["data"]["seen"] == ["bounded2"]
+
+
 async def test_long_answer_is_split_passive_first_then_pushed_within_wechats_limits(chat, redis, settings):
     await put_session(redis, settings, chat.user, "test_long", "talking")
     first = await chat.say("讲讲")
@@ -118,12 +138,12 @@ async def test_long_answer_is_split_passive_first_then_pushed_within_wechats_lim
     assert "第9行" in rest[0] and rest[-1].endswith("后面的部分省略了。回复「菜单」可以重新选择。）")
 
 
-async def test_thousand_messages_from_hundred_users_are_applied_in_order(aiohttp_client, aiohttp_server, app, redis, settings, plain_peer):
+async def test_thousand_messages_from_hundred_users_are_applied_in_order(aiohttp_client, bot_server, app, redis, settings, plain_peer):
     """Each user sends a slow message, then nine more while it runs: every user's turns are
     applied one at a time, in the order the messages arrived, and every message is answered:
     passively, or through the API when the loaded test machine passes the deadline, or with
     the next answer when WeChat refuses more pushes."""
-    client = await aiohttp_client(await aiohttp_server(app, port=settings.port), connector=aiohttp.TCPConnector(limit=0))
+    client = await aiohttp_client(await bot_server(app, port=settings.port), connector=aiohttp.TCPConnector(limit=0))
     users = [f"oOrder{i:04d}" for i in range(100)]
     for user in users:
         await put_session(redis, settings, user, "test_ledger", "recording")
