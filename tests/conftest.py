@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import create_app
+from bot.app import create_app, install_fast_lane
 from bot.peer import WeChatServerPeer
 from bot.redis_client import connect
 from bot.settings import Settings, load_settings
@@ -111,17 +111,30 @@ async def app(settings, redis):
 
 
 @pytest.fixture
-async def client(aiohttp_client, aiohttp_server, app, settings):
-    return await aiohttp_client(await aiohttp_server(app, port=settings.port))
+def bot_server(aiohttp_server):
+    """`await bot_server(app, port=...)`: the bot's app served as `python -m bot serve` serves
+    it, with the webhook's fast lane."""
+
+    async def start(app, **kwargs):
+        server = await aiohttp_server(app, **kwargs)
+        install_fast_lane(server.runner)
+        return server
+
+    return start
 
 
 @pytest.fixture
-def serve(aiohttp_client, aiohttp_server, make_settings, redis):
+async def client(aiohttp_client, bot_server, app, settings):
+    return await aiohttp_client(await bot_server(app, port=settings.port))
+
+
+@pytest.fixture
+def serve(aiohttp_client, bot_server, make_settings, redis):
     """Start another bot: `await serve(deadline_seconds=0.3)`, or on another Redis client."""
 
     async def start(redis_client=None, **overrides):
         settings = make_settings(**overrides)
-        server = await aiohttp_server(create_app(settings, redis_client or redis), port=settings.port)
+        server = await bot_server(create_app(settings, redis_client or redis), port=settings.port)
         return await aiohttp_client(server)
 
     return start

@@ -51,11 +51,11 @@ async def browser():
 
 
 @pytest.fixture
-async def console(aiohttp_server, app, settings, browser):
+async def console(bot_server, app, settings, browser):
     """The console page, loaded from a real server, with its menu bar in place.
 
     Yields the page; any uncaught script error or failed request on the page fails the test."""
-    server = await aiohttp_server(app, port=settings.port)
+    server = await bot_server(app, port=settings.port)
     context = await browser.new_context(viewport={"width": 1180, "height": 820}, locale="zh-CN")
     page = await context.new_page()
     page.set_default_timeout(WAIT_MS)

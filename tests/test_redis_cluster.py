@@ -118,13 +118,13 @@ async def cluster(cluster_nodes, key_prefix):
 
 
 @pytest.fixture
-def on_cluster(aiohttp_client, aiohttp_server, make_settings, cluster):
+def on_cluster(aiohttp_client, bot_server, make_settings, cluster):
     """A bot whose every Redis call goes to the cluster (workers off: their stores are
     checked by their own suites as they land)."""
 
     async def start(**overrides):
         settings = make_settings(run_workers=False, **overrides)
-        server = await aiohttp_server(create_app(settings, cluster), port=settings.port)
+        server = await bot_server(create_app(settings, cluster), port=settings.port)
         return await aiohttp_client(server), settings
 
     return start

@@ -15,10 +15,10 @@ ALWAYS_ON_DUTY = dict(handoff_weekdays=[1, 2, 3, 4, 5, 6, 7], handoff_hours=["00
 
 
 @pytest.fixture
-async def staff_page(aiohttp_server, aiohttp_client, make_settings, redis, browser):  # noqa: F811
+async def staff_page(bot_server, aiohttp_client, make_settings, redis, browser):  # noqa: F811
     settings = make_settings(staff=STAFF, **WECOM, **FAST, **ALWAYS_ON_DUTY)
     app = create_app(settings, redis)
-    server = await aiohttp_server(app, port=settings.port)
+    server = await bot_server(app, port=settings.port)
     http = await aiohttp_client(server)
     context = await browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
     page = await context.new_page()
