@@ -18,6 +18,15 @@ def pack(replies: list[Reply], limit: int, most: int = 4, cut_note: str = "â€¦â€
     """Join replies into as few messages as fit `limit` UTF-8 bytes each (WeChat's passive cap),
     at most `most` of them: WeChat refuses more than a few pushed messages per user message
     (45047), so anything beyond is cut, ending with `cut_note`."""
+    texts = [r.text.lstrip("\n") for r in replies if r.text.strip()]  # (packing drops a text's leading blank lines)
+    joined = "\n\n".join(texts)
+    if len(joined) * 3 <= limit or len(joined.encode()) <= limit:  # the usual answer: one message, as is
+        return [joined] if joined else []
+    return _pack_and_cut(replies, limit, most, cut_note)
+
+
+def _pack_and_cut(replies: list[Reply], limit: int, most: int, cut_note: str) -> list[str]:
+    """`pack` for answers that do not fit one message (and the reference its shortcut is tested against)."""
     messages = _pack(replies, limit)
     if len(messages) <= most:
         return messages
