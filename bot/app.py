@@ -74,7 +74,8 @@ def edge(limiter: RateLimiter):
         started = time.perf_counter()
         status = 500
         try:
-            response = await limiter.refuse(request) or await handler(request)
+            check = limiter.counting(request)  # None for most: no Redis trip to make
+            response = (check is not None and await check) or await handler(request)
             status = response.status
             return response
         except web.HTTPException as exc:

@@ -94,8 +94,18 @@ class RateLimiter:
             return True
         return False
 
-    async def refuse(self, request: web.Request) -> web.Response | None:
-        """A 429 for a client over its per-IP limit, else None (called by bot.app.edge)."""
-        if request.path not in UNLIMITED and await self.ip_over(self.client_ip(request)):
+    def counting(self, request: web.BaseRequest):
+        """None when this request is not counted against a per-IP limit (the limit is off, the
+        path is a probe's, the client is exempt), else the `await`able check: a 429 for a client
+        over its limit, or None. (Called by bot.app.edge for every request: most need no trip.)"""
+        if not self.per_ip or request.path in UNLIMITED:
+            return None
+        ip = self.client_ip(request)
+        if not ip or self._cached(self._is_exempt, ip, self.exempt):
+            return None
+        return self._refuse(ip)
+
+    async def _refuse(self, ip: str) -> web.Response | None:
+        if await self.ip_over(ip):
             return web.Response(status=429, text=TOO_MANY, headers={"Retry-After": str(self.window)}, content_type="text/plain")
         return None
