@@ -1,10 +1,12 @@
 """From an `Incoming` to its replies: exactly once, in order per user, under WeChat's deadline.
 
 For each message:
-1. `admit`: one round trip records the request nonce (replay guard) and runs ADMIT, which
-   claims the message's dedup key, counts it against the user's rate limit and, for the first
-   message of the user in this process, takes the user's lock and reads the session (only a
-   nonce seen before costs a second trip, to read what it holds). A retry of a finished
+1. `admit`: one Lua call (ADMIT_NONCE) records the request nonce (replay guard: a nonce used
+   before with another body is refused, and nothing else done), claims the message's dedup
+   key, counts it against the user's rate limit and, for the first message of the user in
+   this process, takes the user's lock and reads the session. (On a Redis Cluster the nonce,
+   in another slot, is its own command in the same trip, and a nonce seen before costs a
+   second trip to read what it holds.) A retry of a finished
    message gets the first answer again; a retry of a message still in progress waits for it
    until the deadline, then gets an empty ack (the first one delivers the answer, passively or
    through the API).
@@ -43,9 +45,10 @@ from bot.keys import Keys
 from bot.logs import new_id, user_ref
 from bot.outbox import Pusher, pack
 from bot.ratelimit import RateLimiter
-from bot.redis_fast import Script
+from bot.redis_fast import Script, is_noscript
 from bot.settings import Settings
 from dialogs import Conversation, Incoming, Reply, Session
+from dialogs.engine import current_task
 from integrations.platform.client import PlatformUnavailable
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,17 @@ if ARGV[7] ~= '' and redis.call('SET', KEYS[3], ARGV[7], 'NX', 'PX', ARGV[8]) th
 end
 return {4}
 """
+
+# ADMIT with the request's nonce checked first, for a single Redis server (on a Cluster the
+# nonce's key lives in another slot: it is SET in the same trip as a command of its own).
+# KEYS: as ADMIT's, then the nonce. ARGV: as ADMIT's, then the body's digest, the nonce's ttl s.
+# Returns {5} for a nonce already used with another body (a replay: nothing else is done),
+# else as ADMIT (the same body again is WeChat re-delivering: the dedup key answers it).
+ADMIT_NONCE = """
+if not redis.call('SET', KEYS[7], ARGV[9], 'NX', 'EX', ARGV[10]) and redis.call('GET', KEYS[7]) ~= ARGV[9] then
+  return {5}
+end
+""" + ADMIT
 
 # KEYS: lock, session, trace, held, dedup. ARGV: token, lock ttl ms, the message's claim, lease ms.
 # Returns {1, session json or '', trace or '', held replies...} when the lock is ours, {0} when
@@ -149,24 +163,50 @@ class Outcome:
         metrics.note_outcome(self.how)
 
 
+class _Front:
+    """The place of a message that found its user's line empty: first already, nothing to wait
+    for (most messages: a future each cost more than the rest of taking a place)."""
+
+    __slots__ = ()
+
+    def done(self) -> bool:
+        return True
+
+    def cancel(self) -> bool:
+        return False
+
+    def __await__(self):
+        return iter(())
+
+
 class UserLines:
     """In-process FIFO per user: a place is taken on arrival, before any await, so one user's
-    messages run in the order they reached this process. Lines are removed when empty."""
+    messages run in the order they reached this process. Lines are removed when empty; a line
+    of one is just its place."""
 
     def __init__(self) -> None:
-        self._lines: dict[str, deque[asyncio.Future]] = {}
+        self._lines: dict[str, object] = {}  # a user's only place, or a deque of places
 
-    def join(self, user: str) -> asyncio.Future:
+    def join(self, user: str) -> asyncio.Future | _Front:
+        line = self._lines.get(user)
+        if line is None:
+            place = self._lines[user] = _Front()
+            return place
         place = asyncio.get_running_loop().create_future()
-        line = self._lines.setdefault(user, deque())
-        line.append(place)
-        if len(line) == 1:
-            place.set_result(None)
+        if line.__class__ is deque:
+            line.append(place)
+        else:
+            self._lines[user] = deque((line, place))
         return place
 
-    def leave(self, user: str, place: asyncio.Future) -> None:
+    def leave(self, user: str, place) -> None:
         line = self._lines.get(user)
-        if not line:
+        if line is None:
+            return
+        if line is place:
+            del self._lines[user]
+            return
+        if line.__class__ is not deque:
             return
         was_first = line[0] is place
         try:
@@ -197,6 +237,8 @@ class Dispatcher:
         self.limiter = RateLimiter(self.fast, keys, settings)
         self.clock = _Clock(self)
         self._admit_script, self._acquire, self._commit = Script(ADMIT), Script(ACQUIRE), Script(COMMIT)
+        # One server: the nonce is checked inside the admit script (one command, not two).
+        self._admit_nonce = Script(ADMIT_NONCE) if isinstance(self.fast, redis_fast.AutoPipeline) else None
         self._release = redis.register_script(RELEASE)
         self._renew = redis.register_script(RENEW)
         self._limit = settings.passive_reply_max_bytes
@@ -206,6 +248,9 @@ class Dispatcher:
         self._lock_ms = int(settings.lock_ttl_seconds * 1000)
         self._lease_ms = int(settings.dedup_lease_seconds * 1000)
         self._renew_every = settings.dedup_lease_seconds / 3
+        self._nonce_ttl = settings.timestamp_window_seconds * 2
+        self._user_keys: dict[str, tuple[str, str, str, str]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one this dispatcher's turns run on
         self._slow_down = conversation.services.render("reliability/slow_down.j2")
         window = self.limiter.window
         self._rate_args = (self.limiter.per_user or 0, window * 2, _answer_record([Reply(self._slow_down)]), settings.dedup_ttl_seconds)
@@ -218,7 +263,9 @@ class Dispatcher:
     async def receive(self, incoming: Incoming, nonce_key: str | None = None, body_digest: str = "") -> Outcome:
         """Handle one delivery of a message. Raises `Replayed`; never raises for Redis trouble
         (the person is told the system is busy)."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:  # (asking asyncio costs a getpid() system call on Python 3.11)
+            loop = self._loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.deadline_seconds
         place = self.lines.join(incoming.user)
         token = new_id()
@@ -271,16 +318,26 @@ class Dispatcher:
         the same round trip tries the user's lock: `lock` is then what ADMIT read, or None when
         the turn must take the lock itself (held elsewhere). `claim` is what the dedup key holds
         while this delivery's turn runs (a lease)."""
-        keys = [dedup_key, self.keys.rate_user(user, self.limiter.slot()), *self._lock_keys(user)]
-        args = [claim, self._lease_ms, *self._rate_args, token or "", self._lock_ms]
-        admit = self._admit_script(keys, args)
-        if nonce_key:
-            nonce_new, got = await self.fast.run(("SET", nonce_key, digest, "NX", "EX", self.settings.timestamp_window_seconds * 2), admit)
+        keys = (dedup_key, self.keys.rate_user(user, self.limiter.slot()), *self._lock_keys(user))
+        args = (claim, self._lease_ms, *self._rate_args, token or "", self._lock_ms)
+        if nonce_key and self._admit_nonce is not None:
+            admit = self._admit_nonce((*keys, nonce_key), (*args, digest, self._nonce_ttl))
+            got = await self.fast.call(admit)
+            if got.__class__ is not list:
+                got = await self._fixed(admit, got)
+            if got[0] == 5:
+                raise Replayed()
+            nonce_new = True
         else:
-            nonce_new, (got,) = True, await self.fast.run(admit)
-        for item in (nonce_new, got):
-            if isinstance(item, Exception):
-                raise item
+            admit = self._admit_script(keys, args)
+            if nonce_key:  # a Redis Cluster: the nonce's own command in the same trip
+                nonce_new, got = await self.fast.run(("SET", nonce_key, digest, "NX", "EX", self._nonce_ttl), admit)
+                if isinstance(nonce_new, Exception):
+                    raise nonce_new
+            else:
+                nonce_new, got = True, await self.fast.call(admit)
+            if got.__class__ is not list:
+                got = await self._fixed(admit, got)
         status = got[0]
         grabbed = (got[1], got[2], got[3:]) if status == 1 else None
         if not nonce_new:  # a nonce seen before: the same body is WeChat re-delivering, another is a replay
@@ -380,8 +437,17 @@ class Dispatcher:
             self.lines.leave(user, place)
             metrics.TURN_SECONDS.observe(watch.loop.time() - started)
 
-    def _lock_keys(self, user: str) -> list[str]:
-        return [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), self.keys.held(user)]
+    def _lock_keys(self, user: str) -> tuple[str, str, str, str]:
+        """The user's lock, session, session trace and held replies (the keys' formats are
+        bot.keys'), formatted once for a message's admit and commit (a small cache: the users
+        with turns in flight)."""
+        keys = self._user_keys.get(user)
+        if keys is None:
+            if len(self._user_keys) >= 4096:
+                self._user_keys.clear()
+            k = self.keys
+            keys = self._user_keys[user] = (k.lock(user), k.session(user), k.session_trace(user), k.held(user))
+        return keys
 
     async def _unlock(self, user: str, token: str) -> None:
         try:
@@ -394,9 +460,9 @@ class Dispatcher:
         keys, args = [*self._lock_keys(user), dedup_key], [token, self._lock_ms, PENDING + token, self._lease_ms]
         delay = 0.005
         while True:
-            (got,) = await self.fast.run(self._acquire(keys, args))
-            if isinstance(got, Exception):
-                raise got
+            got = await self.fast.call(self._acquire(keys, args))
+            if got.__class__ is not list:
+                got = await self._fixed(self._acquire(keys, args), got)
             if got[0] == 1:
                 return got[1], got[2], got[3:]
             if got[0] == 2:
@@ -420,13 +486,23 @@ class Dispatcher:
         else:
             body = _json(session.to_json())
             trace = "" if session.at_rest else session.dialog
-        keys = [self.keys.lock(user), self.keys.session(user), self.keys.session_trace(user), dedup_key, self.keys.held(user)]
-        args = [token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, _answer_record(replies), s.dedup_ttl_seconds, held]
-        (mine,) = await self.fast.run(self._commit(keys, args))
-        if isinstance(mine, Exception):
-            raise mine
+        lock, key, trace_key, held_key = self._lock_keys(user)
+        commit = self._commit((lock, key, trace_key, dedup_key, held_key),
+                              (token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, _answer_record(replies), s.dedup_ttl_seconds, held))
+        mine = await self.fast.call(commit)
+        if mine.__class__ is not int:
+            mine = await self._fixed(commit, mine)
         if not mine:
             log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
+
+    async def _fixed(self, command: tuple, reply):
+        """A reply from `fast.call` that was not what the script returns: a NOSCRIPT is run
+        again with EVAL; any other error raises."""
+        if is_noscript(reply):
+            reply = await self.fast.redo(command, reply)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     async def _give_up(self, user: str, token: str | None, dedup_key: str, replies: list[Reply]) -> None:
         try:
@@ -503,7 +579,7 @@ class _Watch:
         self.deadline, self.timeout_at, self.key, self.claim, self.every = deadline, timeout_at, key, claim, every
         self.renew_at = loop.time() + every
         self.loop = loop
-        self.task = asyncio.current_task()  # the request's, which runs the turn until the deadline
+        self.task = current_task(loop)  # the request's, which runs the turn until the deadline
         self.job: asyncio.Task | None = None  # the turn's own task, once the deadline has passed
         self.waiter: asyncio.Future | None = None  # what the request waits on while the turn waits
         self.stepping, self.timed_out, self.finished = True, False, False

@@ -44,36 +44,37 @@ def is_noscript(reply: Any) -> bool:
 
 
 class Script:
-    """A Lua script called by its SHA1 (`script(keys, args)` makes a command for `run`), loaded
-    with EVAL when the server lacks it (a restarted or flushed Redis)."""
+    """A Lua script called by its SHA1 (`script(keys, args)` makes an EVALSHA command for `run`
+    or `call`), loaded with EVAL when the server lacks it (a restarted or flushed Redis)."""
 
-    __slots__ = ("source", "sha")
+    __slots__ = ("source", "sha", "_head")
 
     def __init__(self, source: str):
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        _SOURCES[self.sha] = source
 
-    def __call__(self, keys: list[str], args: list) -> ScriptCall:
-        return ScriptCall(self, keys, args)
+    def __call__(self, keys: list[str], args: list) -> tuple:
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
-class ScriptCall(tuple):
-    """An EVALSHA command that knows its script, so a NOSCRIPT reply can be answered with EVAL."""
+_SOURCES: dict[str, str] = {}  # every Script's source by its SHA1, for the EVAL after a NOSCRIPT
 
-    def __new__(cls, script: Script, keys: list[str], args: list):
-        call = super().__new__(cls, ("EVALSHA", script.sha, len(keys), *keys, *args))
-        call.script = script
-        return call
 
-    def load(self) -> tuple:
-        return ("EVAL", self.script.source, *self[2:])
+def _as_eval(command: tuple) -> tuple | None:
+    """The EVAL for an EVALSHA of one of our scripts, else None."""
+    if command and command[0] == "EVALSHA":
+        source = _SOURCES.get(command[1])
+        if source is not None:
+            return ("EVAL", source, *command[2:])
+    return None
 
 
 async def _reload_missing(batch, commands: tuple, results: list) -> list:
     """Runs again, with EVAL, each script call the server answered NOSCRIPT."""
     for i, result in enumerate(results):
-        if is_noscript(result) and isinstance(commands[i], ScriptCall):
-            results[i] = (await batch.run(commands[i].load()))[0]
+        if is_noscript(result) and (again := _as_eval(commands[i])) is not None:
+            results[i] = (await batch.run(again))[0]
     return results
 
 
@@ -176,11 +177,28 @@ class AutoPipeline:
         if proto is None or not proto.alive:
             proto = await self._connect()
         futures = [proto.send(hiredis.pack_command(command)) for command in commands]
-        results = [await futures[0]] if len(futures) == 1 else [await future for future in futures]
+        results = [await future for future in futures]
         for result in results:
             if isinstance(result, ResponseError):
                 return await _reload_missing(self, commands, results)
         return results
+
+    def call(self, command: tuple):
+        """`await batch.call(command)`: the reply to one command, as `run` gives it (an error
+        reply returned, a NOSCRIPT answered with EVAL). On a live connection this is the
+        reply's future itself, not a coroutine: a message's two trips each save a frame and a
+        list (`redo` turns a NOSCRIPT reply into the EVAL's)."""
+        proto = self._proto
+        if proto is None or not proto.alive:
+            return self._call_slowly(command)
+        return proto.send(hiredis.pack_command(command))
+
+    async def _call_slowly(self, command: tuple):
+        return (await self.run(command))[0]
+
+    async def redo(self, command: tuple, reply):
+        """What `call` should have given for a reply that is a NOSCRIPT error: the EVAL's reply."""
+        return (await _reload_missing(self, (command,), [reply]))[0]
 
     async def _connect(self) -> _Protocol:
         if self._connecting is not None:  # someone else is connecting: share their result
@@ -255,6 +273,12 @@ class PoolBatch:
                 pipe.execute_command(*command)
             results = await pipe.execute(raise_on_error=False)
         return await _reload_missing(self, commands, results)
+
+    async def call(self, command: tuple):
+        return (await self.run(command))[0]
+
+    async def redo(self, command: tuple, reply):
+        return (await _reload_missing(self, (command,), [reply]))[0]
 
     async def aclose(self) -> None:
         return None

@@ -37,6 +37,17 @@ _ASYNC_LOG = logging.getLogger("transitions.extensions.asyncio")
 #: CancelledError propagate; only the outermost one turns it into a False result.
 _FIRING: contextvars.ContextVar[asyncio.Task | None] = AsyncMachine.current_context
 
+#: What `asyncio.current_task()` reads on Python 3.11: loop -> the task it is running (None:
+#: another version, call it). Finding the running loop costs a getpid() system call, so the
+#: outermost `fire` finds it once and looks the task up in this dict before and after the step.
+_CURRENT_TASKS: dict | None = getattr(asyncio.tasks, "_current_tasks", None) if inspect.isfunction(asyncio.current_task) else None
+_running_loop = asyncio.get_running_loop
+
+
+def current_task(loop: asyncio.AbstractEventLoop) -> asyncio.Task | None:
+    """`asyncio.current_task()` for a caller that knows the running loop already."""
+    return _CURRENT_TASKS.get(loop) if _CURRENT_TASKS is not None else asyncio.current_task(loop)
+
 #: Message kinds an `Incoming` can have. Media kinds get a polite "text only" answer unless the
 #: active dialog has a transition for them.
 MEDIA_KINDS = frozenset({"image", "voice", "video", "shortvideo", "location", "link", "file"})
@@ -76,11 +87,14 @@ class Session:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Session:
+        """Each field as `str(value or default)` / `float(value or 0.0)` would give it; a value
+        already of that type (what `to_json` stored) is taken as it is, without the call."""
+        dialog, state, data, updated_at = raw.get("dialog"), raw.get("state"), raw.get("data"), raw.get("updated_at")
         return cls(
-            dialog=str(raw.get("dialog") or "menu"),
-            state=str(raw.get("state") or "idle"),
-            data=raw.get("data") if isinstance(raw.get("data"), dict) else {},
-            updated_at=float(raw.get("updated_at") or 0.0),
+            dialog if dialog.__class__ is str and dialog else str(dialog or "menu"),
+            state if state.__class__ is str and state else str(state or "idle"),
+            data if isinstance(data, dict) else {},
+            updated_at if updated_at.__class__ is float and updated_at else float(updated_at or 0.0),
         )
 
     @property
@@ -200,6 +214,11 @@ class Dialog:
     machine: ClassVar[AsyncMachine]
     #: The machine compiled for `fire` (see `_compile`); None: `fire` goes through the machine.
     compiled: ClassVar[dict[str, dict[Any, tuple[Candidate, ...] | str]] | None] = None
+    #: States in which the dialog takes every message itself, global words included, and words
+    #: it understands itself before they mean anything globally (dialogs.conversation): empty
+    #: here, so the conversation reads them without a getattr default.
+    CAPTURES: ClassVar[frozenset[str]] = frozenset()
+    OWN_WORDS: ClassVar[frozenset[str]] = frozenset()
 
     __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished")
 
@@ -231,7 +250,11 @@ class Dialog:
     async def fire(self, trigger: str) -> bool:
         """Trigger `trigger` with this turn as the model: the first candidate transition from the
         current state whose condition holds moves to its dest, then runs its callback. False when
-        no candidate matched, or the dialog has no such event or none from this state."""
+        no candidate matched, or the dialog has no such event or none from this state.
+
+        The candidates are tried here, not in a helper coroutine (one less coroutine per turn),
+        as transitions' AsyncEvent does: a condition passes when its result (awaited if
+        awaitable) == its target; exceptions propagate, logged as transitions logs them."""
         table = self.compiled
         if table is None:
             return await self.fire_on_machine(trigger)
@@ -241,58 +264,62 @@ class Dialog:
         candidates = rows.get(self.state)
         if candidates is None:
             raise ValueError("State '%s' is not a registered state." % self.state)
-        task = asyncio.current_task()
+        loop = None
         if candidates.__class__ is str:  # no transition for this trigger from this state
             _CORE_LOG.warning(candidates)
             result = False
-        elif _FIRING.get() is not None:
-            result = await self._run(trigger, candidates)
         else:
-            token = _FIRING.set(task)
+            outermost = _FIRING.get() is None
+            if outermost:
+                if _CURRENT_TASKS is None:
+                    token = _FIRING.set(asyncio.current_task())
+                else:
+                    loop = _running_loop()
+                    token = _FIRING.set(_CURRENT_TASKS.get(loop))
             try:
-                result = await self._run(trigger, candidates)
+                try:
+                    result = False
+                    for cond, target, dest, after in candidates:
+                        if cond is not None:
+                            try:
+                                func = getattr(self, cond)
+                            except AttributeError:
+                                func = _resolve(self, cond)
+                            res = func() if callable(func) else func
+                            if res is not None and res is not True and res is not False and inspect.isawaitable(res):
+                                res = await res
+                            if not res == target:
+                                continue
+                        if dest is not None:
+                            self.state = dest
+                        if after is not None:
+                            try:
+                                func = getattr(self, after)
+                            except AttributeError:
+                                func = _resolve(self, after)
+                            res = func() if callable(func) else func
+                            if res is not None and inspect.isawaitable(res):
+                                await res
+                        result = True
+                        break
+                except BaseException as err:
+                    _ASYNC_LOG.error("%sException was raised while processing the trigger '%s': %s", self.machine.name, trigger, repr(err))
+                    raise
             except asyncio.CancelledError:
+                if not outermost:  # a nested event lets it propagate
+                    raise
                 result = False  # as transitions does; the turn's own cancellation is raised below
             finally:
-                _FIRING.reset(token)
-        task = asyncio.current_task()  # again: a turn past WeChat's deadline goes on in a task of its own
+                if outermost:
+                    _FIRING.reset(token)
+        # The current task asked again, after the step: a turn past WeChat's deadline goes on in a
+        # task of its own (of the same loop: bot.dispatcher._Inline).
+        task = asyncio.current_task() if loop is None else _CURRENT_TASKS.get(loop)
         if task is not None and task.cancelling():
             # A turn that ran out of time must stop here, not carry on as if the input had not
             # matched.
             raise asyncio.CancelledError()
         return result
-
-    async def _run(self, trigger: str, candidates: tuple[Candidate, ...]) -> bool:
-        """Try `candidates` in order, as transitions' AsyncEvent does: a condition passes when
-        its result (awaited if awaitable) == its target; exceptions propagate, logged as transitions
-        logs them."""
-        try:
-            for cond, target, dest, after in candidates:
-                if cond is not None:
-                    try:
-                        func = getattr(self, cond)
-                    except AttributeError:
-                        func = _resolve(self, cond)
-                    res = func() if callable(func) else func
-                    if res is not None and res is not True and res is not False and inspect.isawaitable(res):
-                        res = await res
-                    if not res == target:
-                        continue
-                if dest is not None:
-                    self.state = dest
-                if after is not None:
-                    try:
-                        func = getattr(self, after)
-                    except AttributeError:
-                        func = _resolve(self, after)
-                    res = func() if callable(func) else func
-                    if res is not None and inspect.isawaitable(res):
-                        await res
-                return True
-            return False
-        except BaseException as err:
-            _ASYNC_LOG.error("%sException was raised while processing the trigger '%s': %s", self.machine.name, trigger, repr(err))
-            raise
 
     async def fire_on_machine(self, trigger: str) -> bool:
         """Trigger `trigger` on the shared transitions machine with this turn as the model (the
@@ -343,7 +370,18 @@ def now() -> float:
 _TRAILING = " \t\r\n。.!！?？~～,，、…"
 
 
+#: The last text normalised and its result: a turn normalises its message in the conversation
+#: and again in the dialog's conditions (the menu's, several times), always the same str object.
+_LAST: tuple[str | None, str] = (None, "")
+
+
 def normalise(text: str) -> str:
     """Fold what people type for matching: full-width to half-width, lower case, no trailing punctuation."""
+    global _LAST
+    last = _LAST
+    if last[0] is text:  # the very same object: the same result
+        return last[1]
     folded = unicodedata.normalize("NFKC", text).strip().lower()
-    return folded.rstrip(_TRAILING) or folded
+    word = folded.rstrip(_TRAILING) or folded
+    _LAST = (text, word)
+    return word

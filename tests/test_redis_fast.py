@@ -49,6 +49,31 @@ async def test_a_script_the_server_forgot_is_loaded_again(redis, key_prefix):
         await batch.aclose()
 
 
+async def test_a_single_call_gives_the_reply_or_the_error_and_a_forgotten_script_is_redone(redis, key_prefix):
+    fast = for_client(redis)
+    key = f"{key_prefix}called"
+    try:
+        assert await fast.call(COUNT([key], [])) == 1  # connects first: the slow way
+        await redis.script_flush()
+        command = COUNT([key], [])
+        reply = await fast.call(command)  # the live connection's future itself
+        assert isinstance(reply, ResponseError) and "NOSCRIPT" in str(reply)
+        assert await fast.redo(command, reply) == 2
+        assert await fast.call(COUNT([key], [])) == 3  # loaded again by the EVAL
+    finally:
+        await fast.aclose()
+
+
+async def test_messages_are_answered_after_redis_forgot_the_dispatchers_scripts(chat: Chat, redis):
+    first = await chat.say("你好")
+    assert first and "系统繁忙" not in first
+    await redis.script_flush()  # as after a restart of Redis: admit and commit are unknown to it
+    assert await chat.say("你好") == first
+    await redis.script_flush()
+    menu = await chat.say("菜单")
+    assert menu and "系统繁忙" not in menu
+
+
 async def test_an_error_reply_takes_the_place_of_its_command_only(redis, key_prefix):
     fast = for_client(redis)
     key = f"{key_prefix}text"
