@@ -151,3 +151,24 @@ def test_the_webhook_reads_a_query_string_as_aiohttp_does(raw):
 def test_a_signed_webhook_query_reads_the_same_both_ways():
     raw = "signature=0f1e&timestamp=1700000000&nonce=ab12&openid=o6_bmjrPTlm6_2sgVt7hMZOPfL2M&encrypt_type=aes&msg_signature=9a"
     assert webhook_query(raw) == dict(make_mocked_request("POST", "/wechat?" + raw).query)
+
+
+# Nonce, timestamp, CreateTime and MsgId are checked by str methods where they decide; the patterns stay the reference.
+
+from bot.channels.wechat import _MSG_ID, _NONCE, _TIMESTAMP, to_incoming  # noqa: E402
+
+_TOKENS = st.text(st.sampled_from("09aZ_-.@ ²١０ａé\n"), max_size=70) | st.sampled_from(["1" * 12, "1" * 13, "1" * 24, "1" * 25, "n" * 64, "n" * 65])
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(_TOKENS, _TOKENS)
+def test_nonce_timestamp_createtime_and_msgid_accept_exactly_what_their_patterns_accept(a, b):
+    channel = WeChatChannel(load_settings(env="dev", wechat_token=TOKEN, wechat_appid=APPID, redis_url="redis://127.0.0.1:1/0"), None)
+    try:
+        channel._check_signature({"signature": "0", "timestamp": a, "nonce": b})
+    except Rejected as exc:
+        shape_refused = exc.reason == "bad timestamp or nonce"
+    assert shape_refused == (bool(a and b) and not (_TIMESTAMP.fullmatch(a) and _NONCE.fullmatch(b)))
+    incoming = to_incoming({"FromUserName": "o1", "MsgType": "text", "CreateTime": a, "MsgId": b})
+    assert incoming.created == (int(a) if _TIMESTAMP.fullmatch(a) else 0)
+    assert incoming.msg_id == (b if _MSG_ID.fullmatch(b) else "")

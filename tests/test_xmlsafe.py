@@ -277,3 +277,24 @@ def test_fast_path_is_linear_on_hostile_bodies(make):
     started = time.perf_counter()
     _flat_fields(text)
     assert time.perf_counter() - started < 1.0
+
+
+# cdata skips clean_text's regex for a printable str: every character it drops must be non-printable.
+
+
+def test_every_character_clean_text_drops_is_non_printable():
+    printable = "".join(c for c in map(chr, range(0x110000)) if c.isprintable())
+    assert clean_text(printable) == printable
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+@example("护照\ufffe]]>\x1d")
+def test_cdata_is_clean_text_with_each_end_marker_split(text):
+    assert cdata(text) == clean_text(text).replace("]]>", "]]]]><![CDATA[>")
+
+
+def test_noncharacters_are_cleaned_from_a_non_ascii_body_too():
+    body = "<xml><Content><![CDATA[我要\uffff办\ufffe护照]]></Content><a>\u00e9\uffff</a></xml>"
+    assert parse_xml(body.encode()) == parse_xml(body) == {"Content": "我要办护照", "a": "\u00e9"}
+    assert_same(body.encode())

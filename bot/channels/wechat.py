@@ -100,9 +100,17 @@ class WeChatChannel:
         signature, timestamp, nonce = query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
         if not (signature and timestamp and nonce):
             raise Rejected(403, "missing signature, timestamp or nonce")
-        if not _NONCE.fullmatch(nonce) or not _TIMESTAMP.fullmatch(timestamp):
+        # _NONCE's and _TIMESTAMP's sets, by str methods where they decide (a third of a fullmatch's
+        # time): the ASCII characters isalnum() accepts are [A-Za-z0-9], isdigit() [0-9].
+        if not ((len(nonce) <= 64 and nonce.isascii() and nonce.isalnum()) or _NONCE.fullmatch(nonce)) or not (
+            len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit()
+        ):
             raise Rejected(403, "bad timestamp or nonce")
-        if not same(sha1_signature(self.token, timestamp, nonce), signature.lower()):
+        # same(sha1_signature(...), signature.lower()) inlined: compare_digest takes ASCII str as
+        # it is, and a non-ASCII one (isascii is O(1), whatever the secret) never equals hex.
+        expected = hashlib.sha1("".join(sorted((self.token, timestamp, nonce))).encode()).hexdigest()
+        signature = signature.lower()
+        if not (signature.isascii() and hmac.compare_digest(expected, signature)):
             raise Rejected(403, "bad signature")
         if abs(time.time() - int(timestamp)) > self.window:
             raise Rejected(403, "stale timestamp")
@@ -149,11 +157,12 @@ def webhook_query(raw: str) -> dict[str, str]:
     WeChat's are a handful of plain ASCII values: split directly, percent-decoding only when a
     value needs it, this takes ~1.5 µs where yarl's full parse took ~13 µs per request."""
     query: dict[str, str] = {}
+    encoded = "%" in raw or "+" in raw  # looked for once: WeChat's values never need it
     for pair in raw.split("&"):
         if not pair:
             continue
         name, _, value = pair.partition("=")
-        if "%" in pair or "+" in pair:
+        if encoded and ("%" in pair or "+" in pair):
             name, value = unquote_plus(name), unquote_plus(value)
         if name not in query:
             query[name] = value
@@ -225,7 +234,7 @@ class MessageCipher:
         pad = 32 - len(framed) % 32
         encryptor = self.cipher.encryptor()
         sealed = encryptor.update(framed + bytes((pad,)) * pad) + encryptor.finalize()
-        return base64.b64encode(sealed).decode()
+        return binascii.b2a_base64(sealed, newline=False).decode()  # = base64.b64encode, without its wrapper
 
     def encrypt_message(self, xml: str, token: str, nonce: str, timestamp: str) -> str:
         """wechatpy's WeChatCrypto.encrypt_message: the encrypted, signed reply envelope."""
@@ -242,15 +251,21 @@ def to_incoming(msg: dict) -> Incoming:
         raise MalformedXML("missing MsgType")
     if not isinstance(account, str):
         raise MalformedXML("invalid ToUserName")
-    created = msg.get("CreateTime") or "0"
-    created = int(created) if isinstance(created, str) and _TIMESTAMP.fullmatch(created) else 0
-    msg_id = msg.get("MsgId") or ""
-    msg_id = msg_id if isinstance(msg_id, str) and _MSG_ID.fullmatch(msg_id) else ""
-    incoming = Incoming(channel="wechat", user=user, kind="unknown", msg_id=msg_id, created=created, extra={"account": account})
+    # _TIMESTAMP's and _MSG_ID's sets by str methods (the ASCII characters isdigit() accepts are
+    # [0-9], and "" is refused), a third of a fullmatch's time.
+    created = msg.get("CreateTime")
+    created = int(created) if isinstance(created, str) and len(created) <= 12 and created.isascii() and created.isdigit() else 0
+    msg_id = msg.get("MsgId")
+    if not (isinstance(msg_id, str) and len(msg_id) <= 24 and msg_id.isascii() and msg_id.isdigit()):
+        msg_id = ""
     mtype = mtype.lower()
+    # Positional (channel, user, kind, text, msg_id, created, extra): the dataclass's keyword
+    # parsing costs more than all the rest of the call.
     if mtype == "text":
-        incoming.kind, incoming.text = "text", _text(msg.get("Content"))
-    elif mtype == "event":
+        content = msg.get("Content")
+        return Incoming("wechat", user, "text", content[:MAX_TEXT] if isinstance(content, str) else "", msg_id, created, {"account": account})
+    incoming = Incoming("wechat", user, "unknown", "", msg_id, created, {"account": account})
+    if mtype == "event":
         event = _text(msg.get("Event")).lower()
         key = _text(msg.get("EventKey"))
         incoming.kind = _EVENTS.get(event, "notice")

@@ -9,11 +9,10 @@ from xml.parsers.expat import ExpatError, ParserCreate
 # XML 1.0 forbids these; WeChat has been seen to deliver some (e.g. \x1d) inside Content.
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DECLARATIONS = re.compile(r"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
-# The same characters in valid UTF-8: C0 controls are single bytes that occur in no multi-byte
-# sequence, and U+FFFE / U+FFFF are exactly these two sequences. bytes.translate finds them in a
-# fraction of the regex's time, so a body without any (nearly all) skips clean_text.
+# The C0 controls among them in valid UTF-8: single bytes that occur in no multi-byte sequence.
+# bytes.translate finds them in a fraction of the regex's time, so a body without any (nearly
+# all) skips clean_text.
 _INVALID_XML_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20))
-_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
 # The shape of nearly every body WeChat and WeCom send: <xml> holding only simple elements, each
 # empty, one or more CDATA sections, or a bare token, with XML whitespace around them. One match
@@ -58,7 +57,9 @@ def parse_xml(body: bytes | str, root: str = "xml") -> dict:
     if _DECLARATIONS.search(text):
         raise MalformedXML("DTD declarations are not accepted")
     source: bytes | str = body  # valid UTF-8 from here on
-    if _needs_cleaning(body):
+    # Whether clean_text would change the text: its C0 controls are found in the bytes, its two
+    # noncharacters in the str (a one-character search, none at all in an ASCII str).
+    if len(body.translate(None, _INVALID_XML_BYTES)) != len(body) or "\ufffe" in text or "\uffff" in text:
         source = text = clean_text(text)
     if root == "xml" and (fields := _flat_fields(text)) is not None:
         return fields
@@ -69,13 +70,6 @@ def parse_xml(body: bytes | str, root: str = "xml") -> dict:
     if not isinstance(doc, dict) or not isinstance(doc.get(root), dict):
         raise MalformedXML(f"no <{root}> element")
     return doc[root]
-
-
-def _needs_cleaning(utf8: bytes) -> bool:
-    """Whether clean_text would change the text these (valid UTF-8) bytes encode."""
-    if len(utf8.translate(None, _INVALID_XML_BYTES)) != len(utf8):
-        return True
-    return b"\xef\xbf" in utf8 and (_NONCHARACTERS[0] in utf8 or _NONCHARACTERS[1] in utf8)
 
 
 def _flat_fields(text: str) -> dict | None:
@@ -162,5 +156,10 @@ def _no_entities(*_args) -> None:
 
 
 def cdata(text: object) -> str:
-    """Text safe inside <![CDATA[...]]>: a ]]> in it is split across two sections."""
-    return clean_text(str(text)).replace("]]>", "]]]]><![CDATA[>")
+    """Text safe inside <![CDATA[...]]>: a ]]> in it is split across two sections. Every
+    character clean_text drops is non-printable (Cc or Cn), so a printable str (nearly all)
+    skips the regex."""
+    text = str(text)
+    if not text.isprintable():
+        text = _INVALID_XML_CHARS.sub("", text)
+    return text.replace("]]>", "]]]]><![CDATA[>")
