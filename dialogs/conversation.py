@@ -9,8 +9,9 @@ from __future__ import annotations
 from dialogs.engine import MEDIA_KINDS, REGISTRY, Dialog, Incoming, Reply, Services, Session, normalise, now
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.menu import MENU_KEYS, SHORTCUTS
-from dialogs.progress import find_case_number
+from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_case_number
 from dialogs.rating import level_named
+from integrations.platform.models import RatingLevel
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
 # half-width, lower case, trailing punctuation dropped), against the whole message.
@@ -37,62 +38,96 @@ class Conversation:
         """Returns the session to save (None: forget it) and the replies, in order."""
         replies: list[Reply] = []
         kind = incoming.kind
-        if kind == "unsubscribe":
-            return None, replies
-        if kind in ("view", "notice"):  # a menu link opened, or an event that needs no answer
-            return session, replies
-        if kind in ("subscribe", "scan"):
-            session = await self._enter("menu", {}, incoming, replies, greet="common/welcome.j2")
-            return self._stamp(session), replies
-        if expired:
-            self._say(replies, "common/expired.j2")
-            route = await self._route(Session(), incoming, normalise(incoming.text)) if kind == "text" else None
-            session = await self._enter(*(route or ("menu", {})), incoming, replies)
-            return self._stamp(session), replies
+        if kind != "text" or expired:  # a text in a live session (most messages) skips these
+            if kind == "unsubscribe":
+                return None, replies
+            if kind in ("view", "notice"):  # a menu link opened, or an event that needs no answer
+                return session, replies
+            if kind in ("subscribe", "scan"):
+                session = await self._enter("menu", {}, incoming, replies, greet="common/welcome.j2")
+                return self._stamp(session), replies
+            if expired:
+                self._say(replies, "common/expired.j2")
+                route = await self._route(Session(), incoming, normalise(incoming.text)) if kind == "text" else None
+                session = await self._enter(*(route or ("menu", {})), incoming, replies)
+                return self._stamp(session), replies
 
-        session = session or Session()
-        if session.dialog not in REGISTRY:
+        if session is None or (cls := REGISTRY.get(session.dialog)) is None:
             session = Session()
-        if session.state in getattr(REGISTRY[session.dialog], "CAPTURES", ()):
+            cls = REGISTRY[session.dialog]
+        if session.state in cls.CAPTURES:
             # Talking to (or waiting for) a person: every word is for them, global words too.
-            return self._stamp(await self._dialog_turn(session, incoming, replies)), replies
+            return self._stamp(await self._dialog_turn(session, incoming, replies, cls)), replies
 
-        intent = word = None
         if kind == "text":
             word = normalise(incoming.text)  # once per message: global words and routes match it
             intent = _INTENT_BY_WORD.get(word)
-        elif kind == "click":
+            if intent is not None:
+                session = await self._global(intent, session, incoming, replies)
+            else:
+                route = None  # what `_route` returns, without its coroutine
+                if word not in cls.OWN_WORDS:
+                    route = self._opens(session.dialog, incoming, word)
+                    if route is None and (session.dialog == "progress" or session.at_rest):
+                        level = level_named(word, digits=session.at_rest)
+                        if level is not None and self.services.ratings is not None:
+                            route = await self._rated(incoming, word, level)
+                if route is not None:
+                    session = await self._enter(*route, incoming, replies)
+                else:
+                    session = await self._dialog_turn(session, incoming, replies, cls)
+            session.updated_at = now()  # `_stamp`: never None here
+            return session, replies
+
+        intent = None
+        if kind == "click":
             intent = MENU_KEYS.get(incoming.text)
             if intent is None:  # a menu button leaves whatever was in progress
                 session = Session()
+                cls = REGISTRY[session.dialog]
         if intent is not None:
             session = await self._global(intent, session, incoming, replies)
-        elif kind == "text" and (route := await self._route(session, incoming, word)) is not None:
-            session = await self._enter(*route, incoming, replies)
         else:
-            session = await self._dialog_turn(session, incoming, replies)
+            session = await self._dialog_turn(session, incoming, replies, cls)
         return self._stamp(session), replies
 
     async def _route(self, session: Session, incoming: Incoming, word: str) -> tuple[str, dict] | None:
         """A message that opens a dialog whatever is in progress: a shortcut word, a case number,
         or the answer to a rating invitation (one Redis read, and only for words that rate).
-        `word` is the text normalised."""
+        `word` is the text normalised. (`step` runs the same checks in line.)"""
         dialog = session.dialog
-        if word in getattr(REGISTRY[dialog], "OWN_WORDS", ()):
+        if word in REGISTRY[dialog].OWN_WORDS:
             return None
+        route = self._opens(dialog, incoming, word)
+        if route is None and (dialog == "progress" or session.at_rest):
+            level = level_named(word, digits=session.at_rest)
+            if level is not None and self.services.ratings is not None:
+                route = await self._rated(incoming, word, level)
+        return route
+
+    def _opens(self, dialog: str, incoming: Incoming, word: str) -> tuple[str, dict] | None:
+        """A shortcut word, or a case number (outside the progress dialog, which reads its own)."""
         shortcut = SHORTCUTS.get(word)
         if shortcut is not None:
             return shortcut[0], dict(shortcut[1])
-        if dialog != "progress" and (case_no := find_case_number(incoming.text, self.services.settings)):
-            return "progress", {"case_no": case_no}
-        # A rating answers an invitation that came outside the conversation: taken at the menu
-        # (a bare 1-5 only just after the invitation) or on a progress card, never mid-dialog.
-        at_rest = session.at_rest
-        level = level_named(word, digits=at_rest) if at_rest or dialog == "progress" else None
-        if level is not None and self.services.ratings is not None:
-            invitation = await self.services.ratings.pending(incoming.user, recent=word.isdigit())
-            if invitation is not None:
-                return "rating", {"case_no": invitation.case_no, "matter_name": invitation.matter_name, "level": level.value}
+        # Under the default pattern a case number needs eight ASCII digits, and `word` has those
+        # of the folded text (normalising neither adds nor drops any): most messages stop here.
+        if dialog != "progress":
+            settings = self.services.settings
+            if (EIGHT_DIGITS.match(word) is not None
+                    or (getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN) != DEFAULT_CASE_PATTERN):
+                case_no = find_case_number(incoming.text, settings)
+                if case_no:
+                    return "progress", {"case_no": case_no}
+        return None
+
+    async def _rated(self, incoming: Incoming, word: str, level: RatingLevel) -> tuple[str, dict] | None:
+        """A rating answers an invitation that came outside the conversation: taken at the menu
+        (a bare 1-5 only just after the invitation) or on a progress card, never mid-dialog
+        (the callers check where, and that `word` names `level`)."""
+        invitation = await self.services.ratings.pending(incoming.user, recent=word.isdigit())
+        if invitation is not None:
+            return "rating", {"case_no": invitation.case_no, "matter_name": invitation.matter_name, "level": level.value}
         return None
 
     # Global intents ---------------------------------------------------------------------
@@ -120,8 +155,9 @@ class Conversation:
 
     # The active dialog ------------------------------------------------------------------
 
-    async def _dialog_turn(self, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:
-        turn = self._model(session, incoming, replies)
+    async def _dialog_turn(self, session: Session, incoming: Incoming, replies: list[Reply], cls: type[Dialog] | None = None) -> Session:
+        """`cls`: the session's dialog class, when the caller has looked it up already."""
+        turn = (cls or REGISTRY[session.dialog])(session.state, session.data, incoming, self.services, replies)
         before = turn.state
         if await turn.fire(incoming.kind):
             turn.data.pop(MISSES_KEY, None)

@@ -27,4 +27,4 @@ class Echo(Dialog):
     TRANSITIONS = TRANSITIONS
 
     def echo(self):
-        self.replies.append(Reply(self.text))
+        self.replies.append(Reply(self.incoming.text))  # `self.text`, without the property

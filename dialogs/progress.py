@@ -90,6 +90,7 @@ _SEPARATORS = re.compile(r"[\s\-－—]")
 #: pattern's lookahead needs eight in a row; folding neither adds ASCII digits (NFKC is applied
 #: before this check, the separators removed are not digits, upper() makes none) nor removes any.
 _EIGHT_DIGITS = re.compile(r"(?:[^0-9]*+[0-9]){8}")
+EIGHT_DIGITS = _EIGHT_DIGITS  # dialogs.conversation checks the text it has normalised already
 
 
 def find_case_number(text: str, settings: Any = None) -> str | None:

@@ -152,3 +152,34 @@ async def test_users_do_not_share_conversations(client, peer):
     await alice.say("4")
     assert "区政务服务中心" in await alice.say("1")
     assert "请说说您想办什么事" in await bob.say("1")
+
+
+def test_a_case_number_opens_progress_exactly_when_the_full_search_finds_one():
+    """`Conversation` looks for eight digits in the text it has normalised before it calls
+    find_case_number (fast path): for every pattern it must route what the full search finds."""
+    import random
+    from types import SimpleNamespace
+
+    from dialogs.conversation import Conversation
+    from dialogs.engine import Incoming, Services, normalise
+    from dialogs.menu import SHORTCUTS
+    from tests.test_case_number_precheck import PATTERNS, messages, real_messages, reference
+
+    texts = real_messages() + messages(random.Random(20261129), 3000)
+    texts += ["１２３４５６７８ ", "12345678。", " 1234５６７８！！", "⑳⑳⑳⑳", "㉑㉑㉑㉑x"]
+    found = 0
+    for pattern in PATTERNS:
+        settings = None if pattern is None else SimpleNamespace(case_number_pattern=pattern)
+        conversation = Conversation(Services(render=lambda *a, **k: "", settings=settings))
+        for text in texts:
+            word = normalise(text)
+            case_no = reference(text, settings)
+            if word in SHORTCUTS:
+                expected = (SHORTCUTS[word][0], dict(SHORTCUTS[word][1]))
+            else:
+                expected = ("progress", {"case_no": case_no}) if case_no else None
+            incoming = Incoming(channel="wechat", user="oUser", kind="text", text=text)
+            assert conversation._opens("menu", incoming, word) == expected, (pattern, text)
+            assert conversation._opens("progress", incoming, word) == (expected if word in SHORTCUTS else None)
+            found += case_no is not None
+    assert found > 500
