@@ -182,6 +182,9 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         if settings.run_workers:
             app[WORKERS].start()
         gc.freeze()  # what start-up built lives as long as the process: full collections skip it
+        thresholds = gc.get_threshold()
+        if settings.gc_thresholds:
+            gc.set_threshold(*settings.gc_thresholds)
         yield
         await app[WORKERS].stop(settings.worker_grace_seconds)
         await app[CATALOG].stop()
@@ -191,6 +194,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         await wecom_dispatcher.aclose()
         await http.close()
         gc.unfreeze()  # a process that builds another app (tests) gets its garbage collected again
+        gc.set_threshold(*thresholds)
 
     app.cleanup_ctx.append(outside_systems)
     return app

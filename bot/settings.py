@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     # uvloop (libuv) answers ~15 % more messages per CPU-second than asyncio's own loop
     # (bench/RESULTS.md); "auto" runs on it when installed (a dependency on Linux and macOS).
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    # The cyclic garbage collector's thresholds while the bot runs (Python's are 700, 10, 10). A
+    # message allocates a few hundred objects, so Python's first generation was collected every
+    # few messages, and the older ones scanned often: ~10 % of an echo's CPU (bench/RESULTS.md).
+    # Cycles are rare here (most garbage goes by reference counting); [] keeps Python's.
+    gc_thresholds: list[int] = [10_000, 50, 100]
 
     scheduler_poll_seconds: float = 1.0
     scheduler_lease_seconds: float = 60.0
@@ -206,6 +211,13 @@ class Settings(BaseSettings):
         raw = value.get_secret_value()
         if raw and not _is_encoding_aes_key(raw):
             raise ValueError("YWTB_WECOM_AES_KEY must be the 43-character EncodingAESKey of the WeCom app's callback")
+        return value
+
+    @field_validator("gc_thresholds")
+    @classmethod
+    def _gc_thresholds(cls, value: list[int]) -> list[int]:
+        if value and (len(value) != 3 or value[0] < 1 or min(value) < 0):
+            raise ValueError("gc_thresholds takes three counts (generations 0, 1, 2; the first at least 1), or [] for Python's")
         return value
 
     @field_validator("handoff_hours")

@@ -66,3 +66,20 @@ async def test_logs_never_carry_openids_or_personal_numbers(client, peer, capfd)
     assert "wechat text from u_" in err  # the user is there, as a hash
     for secret in (user, "110101199003074514", "13812345678", "13900001111"):
         assert secret not in err
+
+
+async def test_the_garbage_collector_runs_with_the_configured_thresholds_and_gets_its_own_back(aiohttp_server, make_settings, redis):
+    import gc
+
+    import pytest
+
+    from bot.app import create_app
+    from bot.settings import Settings
+
+    before = gc.get_threshold()
+    server = await aiohttp_server(create_app(make_settings(gc_thresholds=[5000, 20, 30]), redis))
+    assert gc.get_threshold() == (5000, 20, 30)  # while the bot runs
+    await server.close()
+    assert gc.get_threshold() == before  # a process that goes on (tests) has Python's again
+    with pytest.raises(ValueError, match="gc_thresholds"):
+        Settings(gc_thresholds=[0, 10, 10])
