@@ -104,10 +104,10 @@ def install_fast_lane(runner: web.BaseRunner) -> None:
     app = runner.app
     edge_of, receive, routed = app[EDGE], app[WECHAT_CHANNEL].receive, runner.server.request_handler
 
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+    def handle(request: web.BaseRequest):  # not a coroutine: the server awaits what it returns
         if request.method == "POST" and request.path == "/wechat" and EXPECT not in request.headers:
-            return await edge_of(request, receive)
-        return await routed(request)
+            return edge_of(request, receive)
+        return routed(request)
 
     runner.server.request_handler = handle
 

@@ -274,7 +274,16 @@ class Dispatcher:
             dedup_key = self.keys.dedup(incoming.user, message_key(incoming))
             try:
                 # First in this process's line for the user: the admit trip also tries the lock.
-                first, grabbed = await self._admit(nonce_key, body_digest, dedup_key, incoming.user, token if place.done() else None, claim)
+                user, try_lock = incoming.user, token if place.done() else None
+                if nonce_key and self._admit_nonce is not None:  # one server: one script call, awaited here
+                    admit = self._admit_nonce((dedup_key, *self._admit_keys(user), nonce_key),
+                                              (claim, self._lease_ms, *self._rate_args, try_lock or "", self._lock_ms, body_digest, self._nonce_ttl))
+                    got = await self.fast.call(admit)
+                    if got.__class__ is not list:
+                        got = await self._fixed(admit, got)
+                    first, grabbed = self._admitted(got)
+                else:
+                    first, grabbed = await self._admit(nonce_key, body_digest, dedup_key, user, try_lock, claim)
             except RedisError as exc:
                 metrics.REDIS_ERRORS.labels("admit").inc()
                 log.warning("redis unavailable on admit: %s", exc)
@@ -313,52 +322,56 @@ class Dispatcher:
     # Steps ------------------------------------------------------------------------------
 
     async def _admit(self, nonce_key: str | None, digest: str, dedup_key: str, user: str = "", token: str | None = None, claim: str = PENDING) -> tuple[str | None, tuple | None]:
-        """Returns (None, lock) for a new message, (LIMITED, None) for a new one over the user's
-        rate limit, else (what the first delivery left in its dedup key, None). With a `token`,
-        the same round trip tries the user's lock: `lock` is then what ADMIT read, or None when
-        the turn must take the lock itself (held elsewhere). `claim` is what the dedup key holds
-        while this delivery's turn runs (a lease)."""
-        keys = (dedup_key, self.keys.rate_user(user, self.limiter.slot()), *self._lock_keys(user))
-        args = (claim, self._lease_ms, *self._rate_args, token or "", self._lock_ms)
-        if nonce_key and self._admit_nonce is not None:
-            admit = self._admit_nonce((*keys, nonce_key), (*args, digest, self._nonce_ttl))
-            got = await self.fast.call(admit)
-            if got.__class__ is not list:
-                got = await self._fixed(admit, got)
-            if got[0] == 5:
-                raise Replayed()
-            nonce_new = True
+        """ADMIT where the nonce cannot be checked inside it (a Redis Cluster: the nonce's key is
+        in another slot; or no nonce), as `_admitted` returns it. With a `token`, the same round
+        trip tries the user's lock. `claim` is what the dedup key holds while this delivery's
+        turn runs (a lease)."""
+        admit = self._admit_script((dedup_key, *self._admit_keys(user)), (claim, self._lease_ms, *self._rate_args, token or "", self._lock_ms))
+        if nonce_key:  # its own command in the same trip
+            nonce_new, got = await self.fast.run(("SET", nonce_key, digest, "NX", "EX", self._nonce_ttl), admit)
+            if isinstance(nonce_new, Exception):
+                raise nonce_new
         else:
-            admit = self._admit_script(keys, args)
-            if nonce_key:  # a Redis Cluster: the nonce's own command in the same trip
-                nonce_new, got = await self.fast.run(("SET", nonce_key, digest, "NX", "EX", self._nonce_ttl), admit)
-                if isinstance(nonce_new, Exception):
-                    raise nonce_new
-            else:
-                nonce_new, got = True, await self.fast.call(admit)
-            if got.__class__ is not list:
-                got = await self._fixed(admit, got)
+            nonce_new, got = True, await self.fast.call(admit)
+        if got.__class__ is not list:
+            got = await self._fixed(admit, got)
         status = got[0]
-        grabbed = (got[1], got[2], got[3:]) if status == 1 else None
         if not nonce_new:  # a nonce seen before: the same body is WeChat re-delivering, another is a replay
             try:
                 seen = await self.redis.get(nonce_key)
             except BaseException:
-                if grabbed is not None:
+                if status == 1:
                     await self._unlock(user, token)
                 raise
             if seen != digest.encode():
-                if grabbed is not None:
+                if status == 1:
                     await self._unlock(user, token)
                 if status != 0:  # do not leave a forged message's claim behind
                     await self.redis.delete(dedup_key)
                 raise Replayed()
+        return self._admitted(got)
+
+    def _admit_keys(self, user: str) -> tuple[str, ...]:
+        """ADMIT's keys after the dedup key: the user's rate counter, lock, session, trace, held."""
+        return self.keys.rate_user(user, self.limiter.slot()), *self._lock_keys(user)
+
+    @staticmethod
+    def _admitted(got: list) -> tuple[str | None, tuple | None]:
+        """What ADMIT answered: (None, lock) for a new message whose lock was taken (lock: the
+        session, its trace and the held replies it read), (None, None) for a new one whose turn
+        must take the lock itself, (LIMITED, None) for a new one over the user's rate limit,
+        else (what the first delivery left in its dedup key, None). Raises Replayed."""
+        status = got[0]
+        if status == 1:
+            return None, (got[1], got[2], got[3:])
         if status == 0:
             return got[1].decode(), None
         if status == 3:
             metrics.RATE_LIMITED.labels("user").inc()
             return LIMITED, None
-        return None, grabbed
+        if status == 5:
+            raise Replayed()
+        return None, None
 
     async def _answer_retry(self, dedup_key: str, state: str, deadline: float, claim: str | None = None) -> Outcome | None:
         """Waits (until the deadline) for the answer of a message in progress. With a `claim`:
@@ -416,7 +429,12 @@ class Dispatcher:
                 if not earlier[0].text.startswith(self._held_intro):  # held twice: introduced once
                     earlier.insert(0, Reply(self._held_intro))
                 replies = [*earlier, *replies]
-            await self._save(user, token, new, dedup_key, replies, len(held))
+            commit = self._commit_command(user, token, new, dedup_key, replies, len(held))  # (awaited here: one frame less)
+            mine = await self.fast.call(commit)
+            if mine.__class__ is not int:
+                mine = await self._fixed(commit, mine)
+            if not mine:
+                log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
             locked = False
             return replies
         except Exception as exc:  # the person hears an apology; the cause goes to the log
@@ -479,7 +497,9 @@ class Dispatcher:
                 return None, False
         return None, bool(trace)
 
-    async def _save(self, user: str, token: str, session: Session | None, dedup_key: str, replies: list[Reply], held: int) -> None:
+    def _commit_command(self, user: str, token: str, session: Session | None, dedup_key: str, replies: list[Reply], held: int) -> tuple:
+        """COMMIT: save the session (or forget it), store the answer for retries, drop the held
+        replies given, release the lock."""
         s = self.settings
         if session is None:
             body, trace = "", ""
@@ -487,13 +507,8 @@ class Dispatcher:
             body = _json(session.to_json())
             trace = "" if session.at_rest else session.dialog
         lock, key, trace_key, held_key = self._lock_keys(user)
-        commit = self._commit((lock, key, trace_key, dedup_key, held_key),
-                              (token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, _answer_record(replies), s.dedup_ttl_seconds, held))
-        mine = await self.fast.call(commit)
-        if mine.__class__ is not int:
-            mine = await self._fixed(commit, mine)
-        if not mine:
-            log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
+        return self._commit((lock, key, trace_key, dedup_key, held_key),
+                            (token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, _answer_record(replies), s.dedup_ttl_seconds, held))
 
     async def _fixed(self, command: tuple, reply):
         """A reply from `fast.call` that was not what the script returns: a NOSCRIPT is run
