@@ -78,3 +78,37 @@ def _wechat_requests(metrics_text: str) -> float:
         if line.startswith("ywtb_requests_total{") and 'channel="wechat"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+async def test_a_body_that_arrives_in_pieces_is_read_whole(bot_server, make_settings, redis, peer):
+    """Most bodies arrive with their headers and are taken from the buffer at once; one sent
+    in two parts, a moment apart, is awaited and answered the same."""
+    import asyncio
+
+    settings = make_settings()
+    server = await bot_server(create_app(settings, redis), port=settings.port)
+    signed = peer.sign(peer.text("oFastLane00000000000000009", "你好"))
+    head = (f"POST {signed.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+            f"Content-Length: {len(signed.body)}\r\nConnection: close\r\n\r\n").encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    half = len(signed.body) // 2
+    writer.write(head + signed.body[:half])
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.write(signed.body[half:])
+    await writer.drain()
+    raw = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    status, _, rest = raw.partition(b"\r\n")
+    assert status.startswith(b"HTTP/1.1 200")
+    answer = peer.read(200, rest.partition(b"\r\n\r\n")[2].decode())
+    assert answer.text and "系统繁忙" not in answer.text
+
+
+async def test_a_body_over_the_limit_is_refused_whether_or_not_it_has_arrived_whole(pair, settings):
+    from tests.test_channel_security import query
+
+    body = b"<xml>" + b"a" * (settings.max_body_bytes + 1) + b"</xml>"
+    for client in pair:
+        resp = await client.post(wechat(**query()), data=body)
+        assert resp.status == 413
