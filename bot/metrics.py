@@ -14,7 +14,6 @@ import asyncio
 import contextvars
 from bisect import bisect_left
 import logging
-import time
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest

@@ -9,7 +9,7 @@ import pytest
 
 from bot.app import create_app
 from tests.conftest import Chat
-from tests.test_channel_security import query, send
+from tests.test_channel_security import query
 
 
 @pytest.fixture
