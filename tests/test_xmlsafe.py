@@ -298,3 +298,38 @@ def test_noncharacters_are_cleaned_from_a_non_ascii_body_too():
     body = "<xml><Content><![CDATA[我要\uffff办\ufffe护照]]></Content><a>\u00e9\uffff</a></xml>"
     assert parse_xml(body.encode()) == parse_xml(body) == {"Content": "我要办护照", "a": "\u00e9"}
     assert_same(body.encode())
+
+
+# WeChat's text message in its own layout (_TEXT_MESSAGE): one match, the same dict as the flat
+# path and expat, whatever the fields hold; anything else in it falls through to them.
+
+@st.composite
+def text_messages(draw) -> str:
+    def section(value: str) -> str:
+        return f"<![CDATA[{cdata(value)}]]>"
+
+    fields = [
+        ("ToUserName", section(draw(flat_texts))), ("FromUserName", section(draw(flat_texts))),
+        ("CreateTime", draw(st.from_regex(r"[0-9]{1,12}", fullmatch=True))), ("MsgType", section("text")),
+        ("Content", section(draw(flat_texts))), ("MsgId", draw(st.from_regex(r"[0-9]{1,20}", fullmatch=True))),
+    ]
+    parts = ["<xml>"]
+    for name, value in fields:
+        parts += [draw(blanks), f"<{name}>{value}</{name}>"]
+    parts += [draw(blanks), "</xml>", draw(blanks)]
+    return "".join(parts)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text_messages(), st.booleans())
+@example("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oA]]></FromUserName><CreateTime>1</CreateTime>"
+         "<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ 我要办护照 ]]></Content><MsgId>2</MsgId></xml>", True)
+@example("<xml>\n<ToUserName><![CDATA[]]></ToUserName>\n<FromUserName><![CDATA[ ]]></FromUserName>\n<CreateTime>1</CreateTime>\n"
+         "<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[&lt;<b>]]></Content>\n<MsgId>2</MsgId>\n</xml>\n", False)
+def test_wechats_text_message_layout_gives_the_flat_paths_dict(doc, as_bytes):
+    text = clean_text(doc)
+    fields = parse_xml(doc.encode() if as_bytes else doc)
+    assert fields == _flat_fields(text) == expat_fields(text), doc
+    assert list(fields) == list(expat_fields(text))
+    if "]" not in text and "\r" not in text:  # what the layout's one match takes: all of these
+        assert xmlsafe._TEXT_MESSAGE.fullmatch(text), doc

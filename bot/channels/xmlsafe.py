@@ -29,6 +29,16 @@ _FLAT_FIELDS = re.compile(
     rf"|([\s\S]++)){_WS}*+"
 )
 
+# WeChat's text message exactly as it lays it out (the commonest body by far), with only XML
+# whitespace between the elements and one CDATA section per text field holding no "]" and no
+# CR: one match gives what _flat_fields would (tests/test_xmlsafe.py), in a third of its time.
+_TEXT_MESSAGE = re.compile(
+    rf"<xml>{_WS}*<ToUserName><!\[CDATA\[([^\]\r]*)\]\]></ToUserName>{_WS}*"
+    rf"<FromUserName><!\[CDATA\[([^\]\r]*)\]\]></FromUserName>{_WS}*<CreateTime>([0-9]+)</CreateTime>{_WS}*"
+    rf"<MsgType><!\[CDATA\[text\]\]></MsgType>{_WS}*<Content><!\[CDATA\[([^\]\r]*)\]\]></Content>{_WS}*"
+    rf"<MsgId>([0-9]+)</MsgId>{_WS}*</xml>{_WS}*"
+)
+
 
 class MalformedXML(ValueError):
     """The body is not XML we accept; answer 400."""
@@ -61,8 +71,13 @@ def parse_xml(body: bytes | str, root: str = "xml") -> dict:
     # noncharacters in the str (a one-character search, none at all in an ASCII str).
     if len(body.translate(None, _INVALID_XML_BYTES)) != len(body) or "\ufffe" in text or "\uffff" in text:
         source = text = clean_text(text)
-    if root == "xml" and (fields := _flat_fields(text)) is not None:
-        return fields
+    if root == "xml":
+        if (m := _TEXT_MESSAGE.fullmatch(text)) is not None:
+            to, sender, created, content, msg_id = m.groups()
+            return {"ToUserName": to.strip() or None, "FromUserName": sender.strip() or None, "CreateTime": created,
+                    "MsgType": "text", "Content": content.strip() or None, "MsgId": msg_id}
+        if (fields := _flat_fields(text)) is not None:
+            return fields
     try:
         doc = _to_dict(source)
     except (ExpatError, ValueError) as exc:
