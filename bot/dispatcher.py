@@ -57,26 +57,27 @@ PENDING, LATE, DONE = "P", "L", "D"
 _DONE = DONE.encode()
 LIMITED = "limited"  # what _admit returns for a message over the user's rate limit
 
-# KEYS: dedup, rate counter, lock, session, trace, held. ARGV: the message's claim, lease ms,
-# rate limit (0 = none), rate counter ttl s, the answer given over the limit, its ttl s, token
-# ('' = do not try the lock), lock ttl ms.
+# KEYS: dedup, rate counter, lock, session, trace, held. ARGV: the message's claim, token ('' =
+# do not try the lock), the body's digest (ADMIT_NONCE's), then what is the same for every call
+# (packed once: bot.redis_fast.Script `fixed`): lease ms, rate limit (0 = none), rate counter
+# ttl s, the answer given over the limit, its ttl s, lock ttl ms, nonce ttl s (ADMIT_NONCE's).
 # Returns {0, what the dedup key holds} for a message seen before; {3} for a new one over the
 # user's rate limit (its retries find the polite answer in its dedup key); {1, session json or
 # '', trace or '', held replies...} for a new one whose lock was taken; {4} for a new one whose
 # turn must take the lock itself (not asked to, or held by another turn).
 ADMIT = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[4]) then
   return {0, redis.call('GET', KEYS[1]) or ''}
 end
-if ARGV[3] ~= '0' then
+if ARGV[5] ~= '0' then
   local count = redis.call('INCR', KEYS[2])
-  if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-  if count > tonumber(ARGV[3]) then
-    redis.call('SET', KEYS[1], ARGV[5], 'EX', ARGV[6])
+  if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
+  if count > tonumber(ARGV[5]) then
+    redis.call('SET', KEYS[1], ARGV[7], 'EX', ARGV[8])
     return {3}
   end
 end
-if ARGV[7] ~= '' and redis.call('SET', KEYS[3], ARGV[7], 'NX', 'PX', ARGV[8]) then
+if ARGV[2] ~= '' and redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[9]) then
   local out = {1, redis.call('GET', KEYS[4]) or '', redis.call('GET', KEYS[5]) or ''}
   for _, text in ipairs(redis.call('LRANGE', KEYS[6], 0, 19)) do out[#out + 1] = text end
   return out
@@ -86,11 +87,11 @@ return {4}
 
 # ADMIT with the request's nonce checked first, for a single Redis server (on a Cluster the
 # nonce's key lives in another slot: it is SET in the same trip as a command of its own).
-# KEYS: as ADMIT's, then the nonce. ARGV: as ADMIT's, then the body's digest, the nonce's ttl s.
+# KEYS: as ADMIT's, then the nonce. ARGV: as ADMIT's.
 # Returns {5} for a nonce already used with another body (a replay: nothing else is done),
 # else as ADMIT (the same body again is WeChat re-delivering: the dedup key answers it).
 ADMIT_NONCE = """
-if not redis.call('SET', KEYS[7], ARGV[9], 'NX', 'EX', ARGV[10]) and redis.call('GET', KEYS[7]) ~= ARGV[9] then
+if not redis.call('SET', KEYS[7], ARGV[3], 'NX', 'EX', ARGV[10]) and redis.call('GET', KEYS[7]) ~= ARGV[3] then
   return {5}
 end
 """ + ADMIT
@@ -116,7 +117,8 @@ return {0}
 """
 
 # KEYS: lock, session, trace, dedup, held. ARGV: token, session json ('' forgets the session),
-# session ttl, trace ('' = none), trace ttl, dedup value, dedup ttl, held replies delivered.
+# trace ('' = none), dedup value, held replies delivered, then (fixed) session ttl s, trace ttl
+# s, dedup ttl s.
 # Saves only while the lock is still ours: a turn that outlived its lock must not overwrite
 # what a later turn saved. The answer is stored for retries either way.
 COMMIT = """
@@ -125,13 +127,13 @@ if mine then
   if ARGV[2] == '' then
     redis.call('DEL', KEYS[2], KEYS[3])
   else
-    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-    if ARGV[4] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
+    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[6])
+    if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[7]) end
   end
-  if ARGV[8] ~= '0' then redis.call('LTRIM', KEYS[5], ARGV[8], -1) end
+  if ARGV[5] ~= '0' then redis.call('LTRIM', KEYS[5], ARGV[5], -1) end
   redis.call('DEL', KEYS[1])
 end
-redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7])
+redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[8])
 return mine and 1 or 0
 """
 
@@ -236,9 +238,6 @@ class Dispatcher:
         self.fast = redis_fast.for_client(redis)  # admit and commit: one shared, auto-pipelined connection
         self.limiter = RateLimiter(self.fast, keys, settings)
         self.clock = _Clock(self)
-        self._admit_script, self._acquire, self._commit = Script(ADMIT), Script(ACQUIRE), Script(COMMIT)
-        # One server: the nonce is checked inside the admit script (one command, not two).
-        self._admit_nonce = Script(ADMIT_NONCE) if isinstance(self.fast, redis_fast.AutoPipeline) else None
         self._release = redis.register_script(RELEASE)
         self._renew = redis.register_script(RENEW)
         self._limit = settings.passive_reply_max_bytes
@@ -248,12 +247,17 @@ class Dispatcher:
         self._lock_ms = int(settings.lock_ttl_seconds * 1000)
         self._lease_ms = int(settings.dedup_lease_seconds * 1000)
         self._renew_every = settings.dedup_lease_seconds / 3
-        self._nonce_ttl = settings.timestamp_window_seconds * 2
         self._user_keys: dict[str, tuple[str, str, str, str]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # the one this dispatcher's turns run on
         self._slow_down = conversation.services.render("reliability/slow_down.j2")
-        window = self.limiter.window
-        self._rate_args = (self.limiter.per_user or 0, window * 2, _answer_record([Reply(self._slow_down)]), settings.dedup_ttl_seconds)
+        # The scripts' arguments that are the same for every call, packed once (see ADMIT, COMMIT).
+        admit_fixed = (self._lease_ms, self.limiter.per_user or 0, self.limiter.window * 2, _answer_record([Reply(self._slow_down)]),
+                       settings.dedup_ttl_seconds, self._lock_ms, settings.timestamp_window_seconds * 2)
+        self._admit_script, self._acquire = Script(ADMIT, admit_fixed), Script(ACQUIRE)
+        self._commit = Script(COMMIT, (settings.session_ttl_seconds, settings.session_notice_ttl_seconds, settings.dedup_ttl_seconds))
+        # One server: the nonce is checked inside the admit script (one command, not two).
+        self._admit_nonce = Script(ADMIT_NONCE, admit_fixed) if isinstance(self.fast, redis_fast.AutoPipeline) else None
+        self._nonce_ttl = settings.timestamp_window_seconds * 2
 
     async def aclose(self) -> None:
         await self.fast.aclose()
@@ -276,11 +280,10 @@ class Dispatcher:
                 # First in this process's line for the user: the admit trip also tries the lock.
                 user, try_lock = incoming.user, token if place.done() else None
                 if nonce_key and self._admit_nonce is not None:  # one server: one script call, awaited here
-                    admit = self._admit_nonce((dedup_key, *self._admit_keys(user), nonce_key),
-                                              (claim, self._lease_ms, *self._rate_args, try_lock or "", self._lock_ms, body_digest, self._nonce_ttl))
-                    got = await self.fast.call(admit)
+                    keys, args = (dedup_key, *self._admit_keys(user), nonce_key), (claim, try_lock or "", body_digest)
+                    got = await self.fast.call_script(self._admit_nonce, keys, args)
                     if got.__class__ is not list:
-                        got = await self._fixed(admit, got)
+                        got = await self._fixed(self._admit_nonce(keys, args), got)
                     first, grabbed = self._admitted(got)
                 else:
                     first, grabbed = await self._admit(nonce_key, body_digest, dedup_key, user, try_lock, claim)
@@ -326,7 +329,7 @@ class Dispatcher:
         in another slot; or no nonce), as `_admitted` returns it. With a `token`, the same round
         trip tries the user's lock. `claim` is what the dedup key holds while this delivery's
         turn runs (a lease)."""
-        admit = self._admit_script((dedup_key, *self._admit_keys(user)), (claim, self._lease_ms, *self._rate_args, token or "", self._lock_ms))
+        admit = self._admit_script((dedup_key, *self._admit_keys(user)), (claim, token or "", ""))
         if nonce_key:  # its own command in the same trip
             nonce_new, got = await self.fast.run(("SET", nonce_key, digest, "NX", "EX", self._nonce_ttl), admit)
             if isinstance(nonce_new, Exception):
@@ -429,10 +432,10 @@ class Dispatcher:
                 if not earlier[0].text.startswith(self._held_intro):  # held twice: introduced once
                     earlier.insert(0, Reply(self._held_intro))
                 replies = [*earlier, *replies]
-            commit = self._commit_command(user, token, new, dedup_key, replies, len(held))  # (awaited here: one frame less)
-            mine = await self.fast.call(commit)
+            keys, args = self._commit_args(user, token, new, dedup_key, replies, len(held))  # (awaited here: one frame less)
+            mine = await self.fast.call_script(self._commit, keys, args)
             if mine.__class__ is not int:
-                mine = await self._fixed(commit, mine)
+                mine = await self._fixed(self._commit(keys, args), mine)
             if not mine:
                 log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
             locked = False
@@ -497,18 +500,16 @@ class Dispatcher:
                 return None, False
         return None, bool(trace)
 
-    def _commit_command(self, user: str, token: str, session: Session | None, dedup_key: str, replies: list[Reply], held: int) -> tuple:
-        """COMMIT: save the session (or forget it), store the answer for retries, drop the held
-        replies given, release the lock."""
-        s = self.settings
+    def _commit_args(self, user: str, token: str, session: Session | None, dedup_key: str, replies: list[Reply], held: int) -> tuple[tuple, tuple]:
+        """COMMIT's keys and arguments: save the session (or forget it), store the answer for
+        retries, drop the held replies given, release the lock."""
         if session is None:
             body, trace = "", ""
         else:
             body = _json(session.to_json())
             trace = "" if session.at_rest else session.dialog
         lock, key, trace_key, held_key = self._lock_keys(user)
-        return self._commit((lock, key, trace_key, dedup_key, held_key),
-                            (token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds, _answer_record(replies), s.dedup_ttl_seconds, held))
+        return (lock, key, trace_key, dedup_key, held_key), (token, body, trace, _answer_record(replies), held)
 
     async def _fixed(self, command: tuple, reply):
         """A reply from `fast.call` that was not what the script returns: a NOSCRIPT is run

@@ -45,17 +45,37 @@ def is_noscript(reply: Any) -> bool:
 
 class Script:
     """A Lua script called by its SHA1 (`script(keys, args)` makes an EVALSHA command for `run`
-    or `call`), loaded with EVAL when the server lacks it (a restarted or flushed Redis)."""
+    or `call`), loaded with EVAL when the server lacks it (a restarted or flushed Redis).
 
-    __slots__ = ("source", "sha", "_head")
+    `fixed`: the last arguments of every call, the same for the script's life (TTLs, limits):
+    `packed(keys, args)` packs only the rest per call (hiredis packs ~70 ns an argument)."""
 
-    def __init__(self, source: str):
+    __slots__ = ("source", "sha", "fixed", "_tail", "_heads")
+
+    def __init__(self, source: str, fixed: tuple = ()):
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.fixed = tuple(fixed)
+        self._tail = _items(hiredis.pack_command(self.fixed)) if self.fixed else b""
+        self._heads: dict[tuple[int, int], bytes] = {}
         _SOURCES[self.sha] = source
 
-    def __call__(self, keys: list[str], args: list) -> tuple:
-        return ("EVALSHA", self.sha, len(keys), *keys, *args)
+    def __call__(self, keys: tuple | list, args: tuple | list) -> tuple:
+        return ("EVALSHA", self.sha, len(keys), *keys, *args, *self.fixed)
+
+    def packed(self, keys: tuple, args: tuple) -> bytes:
+        """The RESP bytes of `self(keys, args)`, byte for byte."""
+        shape = (len(keys), len(args))
+        head = self._heads.get(shape)
+        if head is None:
+            count = 3 + shape[0] + shape[1] + len(self.fixed)
+            head = self._heads[shape] = b"*%d\r\n" % count + _items(hiredis.pack_command(("EVALSHA", self.sha, shape[0])))
+        return head + _items(hiredis.pack_command((*keys, *args))) + self._tail
+
+
+def _items(packed: bytes) -> bytes:
+    """A packed command without its "*N" header: its items, to join with others'."""
+    return packed[packed.index(b"\r\n") + 2:]
 
 
 _SOURCES: dict[str, str] = {}  # every Script's source by its SHA1, for the EVAL after a NOSCRIPT
@@ -193,6 +213,13 @@ class AutoPipeline:
             return self._call_slowly(command)
         return proto.send(hiredis.pack_command(command))
 
+    def call_script(self, script: Script, keys: tuple, args: tuple):
+        """`call(script(keys, args))`, with the script's fixed arguments packed once."""
+        proto = self._proto
+        if proto is None or not proto.alive:
+            return self._call_slowly(script(keys, args))
+        return proto.send(script.packed(keys, args))
+
     async def _call_slowly(self, command: tuple):
         return (await self.run(command))[0]
 
@@ -276,6 +303,9 @@ class PoolBatch:
 
     async def call(self, command: tuple):
         return (await self.run(command))[0]
+
+    async def call_script(self, script: Script, keys: tuple, args: tuple):
+        return (await self.run(script(keys, args)))[0]
 
     async def redo(self, command: tuple, reply):
         return (await _reload_missing(self, (command,), [reply]))[0]

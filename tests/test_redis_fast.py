@@ -161,3 +161,24 @@ async def test_a_killed_connection_costs_one_busy_answer_at_most_and_is_reopened
     answers = [await chat.say(t) for t in ("菜单", "菜单")]
     assert "回复序号" in answers[1]  # the next message is served on a new connection
     assert all("回复序号" in a or "系统繁忙" in a for a in answers)
+
+
+def test_a_scripts_fixed_arguments_are_packed_once_into_the_same_bytes():
+    import hiredis
+
+    script = Script("return ARGV", fixed=(3000, 0, b"D[\"\xe8\xaf\xb7\"]", "ttl"))
+    for keys, args in ((("k1", "k2"), ("a", 1, b"\x00b")), ((), ()), (("键",), ("中文", ""))):
+        assert script.packed(keys, args) == hiredis.pack_command(script(keys, args))
+
+
+async def test_a_script_call_with_fixed_arguments_gets_them_all(redis, key_prefix):
+    script = Script("return {KEYS[1], ARGV[1], ARGV[2], ARGV[3]}", fixed=("fixed", 7))
+    fast = for_client(redis)
+    try:
+        for _ in range(2):  # the first connects (the slow way), the second packs
+            assert await fast.call_script(script, (f"{key_prefix}k",), ("given",)) == [f"{key_prefix}k".encode(), b"given", b"fixed", b"7"]
+        await redis.script_flush()
+        reply = await fast.call_script(script, (f"{key_prefix}k",), ("again",))
+        assert await fast.redo(script((f"{key_prefix}k",), ("again",)), reply) == [f"{key_prefix}k".encode(), b"again", b"fixed", b"7"]
+    finally:
+        await fast.aclose()
