@@ -250,14 +250,14 @@ class Dispatcher:
         self._user_keys: dict[str, tuple[str, str, str, str]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # the one this dispatcher's turns run on
         self._slow_down = conversation.services.render("reliability/slow_down.j2")
+        self._nonce_ttl = settings.timestamp_window_seconds * 2
         # The scripts' arguments that are the same for every call, packed once (see ADMIT, COMMIT).
         admit_fixed = (self._lease_ms, self.limiter.per_user or 0, self.limiter.window * 2, _answer_record([Reply(self._slow_down)]),
-                       settings.dedup_ttl_seconds, self._lock_ms, settings.timestamp_window_seconds * 2)
+                       settings.dedup_ttl_seconds, self._lock_ms, self._nonce_ttl)
         self._admit_script, self._acquire = Script(ADMIT, admit_fixed), Script(ACQUIRE)
         self._commit = Script(COMMIT, (settings.session_ttl_seconds, settings.session_notice_ttl_seconds, settings.dedup_ttl_seconds))
         # One server: the nonce is checked inside the admit script (one command, not two).
         self._admit_nonce = Script(ADMIT_NONCE, admit_fixed) if isinstance(self.fast, redis_fast.AutoPipeline) else None
-        self._nonce_ttl = settings.timestamp_window_seconds * 2
 
     async def aclose(self) -> None:
         await self.fast.aclose()

@@ -77,23 +77,6 @@ class RateLimiter:
             return False
         return any(ip in net for net in networks)
 
-    async def ip_over(self, ip: str) -> bool:
-        if not self.per_ip or not ip or self._cached(self._is_exempt, ip, self.exempt):
-            return False
-        key = self.keys.rate_ip(ip, self.slot())
-        try:
-            count, _ = await self.batch.run(("INCR", key), ("EXPIRE", key, self.window * 2))
-            if isinstance(count, Exception):
-                raise count
-        except RedisError as exc:
-            metrics.REDIS_ERRORS.labels("ratelimit").inc()
-            log.warning("per-IP limit not checked: %s", exc)
-            return False
-        if count > self.per_ip:
-            metrics.RATE_LIMITED.labels("ip").inc()
-            return True
-        return False
-
     def counting(self, request: web.BaseRequest):
         """None when this request is not counted against a per-IP limit (the limit is off, the
         path is a probe's, the client is exempt), else the `await`able check: a 429 for a client
@@ -106,6 +89,16 @@ class RateLimiter:
         return self._refuse(ip)
 
     async def _refuse(self, ip: str) -> web.Response | None:
-        if await self.ip_over(ip):
-            return web.Response(status=429, text=TOO_MANY, headers={"Retry-After": str(self.window)}, content_type="text/plain")
-        return None
+        key = self.keys.rate_ip(ip, self.slot())
+        try:
+            count, _ = await self.batch.run(("INCR", key), ("EXPIRE", key, self.window * 2))
+            if isinstance(count, Exception):
+                raise count
+        except RedisError as exc:
+            metrics.REDIS_ERRORS.labels("ratelimit").inc()
+            log.warning("per-IP limit not checked: %s", exc)
+            return None
+        if count <= self.per_ip:
+            return None
+        metrics.RATE_LIMITED.labels("ip").inc()
+        return web.Response(status=429, text=TOO_MANY, headers={"Retry-After": str(self.window)}, content_type="text/plain")

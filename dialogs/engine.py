@@ -38,8 +38,8 @@ _ASYNC_LOG = logging.getLogger("transitions.extensions.asyncio")
 _FIRING: contextvars.ContextVar[asyncio.Task | None] = AsyncMachine.current_context
 
 #: What `asyncio.current_task()` reads on Python 3.11: loop -> the task it is running (None:
-#: another version, call it). Finding the running loop costs a getpid() system call, so the
-#: outermost `fire` finds it once and looks the task up in this dict before and after the step.
+#: another version, call it). Finding the running loop costs a getpid() system call, so `fire`
+#: finds it once and looks the task up in this dict before and after the step.
 _CURRENT_TASKS: dict | None = getattr(asyncio.tasks, "_current_tasks", None) if inspect.isfunction(asyncio.current_task) else None
 _running_loop = asyncio.get_running_loop
 
@@ -264,28 +264,20 @@ class Dialog:
         candidates = rows.get(self.state)
         if candidates is None:
             raise ValueError("State '%s' is not a registered state." % self.state)
-        loop = None
+        loop = _running_loop()  # found once: the task is looked up before and after the step
         if candidates.__class__ is str:  # no transition for this trigger from this state
             _CORE_LOG.warning(candidates)
             result = False
         else:
             outermost = _FIRING.get() is None
             if outermost:
-                if _CURRENT_TASKS is None:
-                    token = _FIRING.set(asyncio.current_task())
-                else:
-                    loop = _running_loop()
-                    token = _FIRING.set(_CURRENT_TASKS.get(loop))
+                token = _FIRING.set(current_task(loop))
             try:
                 try:
                     result = False
                     for cond, target, dest, after in candidates:
                         if cond is not None:
-                            try:
-                                func = getattr(self, cond)
-                            except AttributeError:
-                                func = _resolve(self, cond)
-                            res = func() if callable(func) else func
+                            res = self._invoke(cond)
                             if res is not None and res is not True and res is not False and inspect.isawaitable(res):
                                 res = await res
                             if not res == target:
@@ -293,11 +285,7 @@ class Dialog:
                         if dest is not None:
                             self.state = dest
                         if after is not None:
-                            try:
-                                func = getattr(self, after)
-                            except AttributeError:
-                                func = _resolve(self, after)
-                            res = func() if callable(func) else func
+                            res = self._invoke(after)
                             if res is not None and inspect.isawaitable(res):
                                 await res
                         result = True
@@ -314,12 +302,21 @@ class Dialog:
                     _FIRING.reset(token)
         # The current task asked again, after the step: a turn past WeChat's deadline goes on in a
         # task of its own (of the same loop: bot.dispatcher._Inline).
-        task = asyncio.current_task() if loop is None else _CURRENT_TASKS.get(loop)
+        task = current_task(loop)
         if task is not None and task.cancelling():
             # A turn that ran out of time must stop here, not carry on as if the input had not
             # matched.
             raise asyncio.CancelledError()
         return result
+
+    def _invoke(self, name: str):
+        """A condition's or callback's result, as transitions resolves the name: a method or
+        attribute of the model, else a dotted path."""
+        try:
+            func = getattr(self, name)
+        except AttributeError:
+            func = _resolve(self, name)
+        return func() if callable(func) else func
 
     async def fire_on_machine(self, trigger: str) -> bool:
         """Trigger `trigger` on the shared transitions machine with this turn as the model (the
