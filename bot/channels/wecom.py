@@ -24,6 +24,7 @@ from bot.audit import Audit
 from bot.channels.wechat import _NONCE, _TIMESTAMP, Rejected, dispatch, encrypted_field, sha1_signature, same, to_incoming
 from bot.channels.xmlsafe import MalformedXML, cdata, parse_xml
 from bot.dispatcher import Dispatcher, Outcome, message_key
+from bot.stores import MessageRef
 from bot.logs import user_ref
 from bot.settings import Settings
 from bot.staff import Staff
@@ -115,8 +116,9 @@ class WeComChannel:
         dialog), each new message in the audit log (WeCom's retries are not recorded again)."""
         if incoming.kind not in ("view", "notice", "unsubscribe"):
             try:
-                key = self.dispatcher.keys.dedup(incoming.user, message_key(incoming))
-                if await self.dispatcher.redis.set(key, "refused", nx=True, ex=self.settings.dedup_ttl_seconds):
+                store, message = self.dispatcher.store, MessageRef(incoming.user, message_key(incoming))
+                if (await store.admit(message, "refused")).verdict == "new":
+                    await store.abandon(message, None, [self._refusal])
                     await self.audit.record(incoming.user, "wecom.message", "", outcome="refused", detail={"reason": "not staff", "kind": incoming.kind})
             except RedisError as exc:
                 log.warning("could not record a refused WeCom user: %s", exc)
