@@ -116,7 +116,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     app.router.add_routes([metrics.metrics_route(redis)])
     staff, audit = Staff(settings.staff), Audit(redis, keys)
     # Staff in WeCom: the human hand-off, and a dispatcher of their own (keys under <prefix>wecom:).
-    handoff = app[HANDOFF] = services.handoff = Handoff(redis, keys, settings, staff, audit, renderer)
+    handoff = app[HANDOFF] = services.handoff = Handoff(redis, keys, settings, staff, audit, renderer, store)
     staff_services = StaffServices(render=renderer, staff=staff, handoff=handoff, settings=settings)
     staff_desk = StaffConversation(staff_services)
     wecom_store = RedisConversationStore(redis, Keys(settings.key_prefix + "wecom:"), store_policy(settings, over_limit))

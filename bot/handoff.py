@@ -19,10 +19,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
 from datetime import date, datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
@@ -33,6 +32,8 @@ from bot.keys import Keys
 from bot.logs import redact, user_ref
 from bot.settings import Settings
 from bot.staff import Staff, StaffMember
+from bot.stores import KEEP, ConversationStore, Lease
+from bot.stores.conversation import SessionChange
 from dialogs.engine import Session
 from dialogs.handoff import HANDOFF, Closed, Noted, Queued, Told
 from dialogs.staff import Acceptance, Relay
@@ -69,24 +70,6 @@ redis.call('HSET', KEYS[1], 'status', ARGV[2], 'moved_by', ARGV[3], 'moved', ARG
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return {1, t[1], t[2] or '', t[4] or ''}
 """
-
-# KEYS: lock, session, trace. ARGV: token, session json ('' forgets it), ttl, trace ('' = none), trace ttl.
-SAVE_SESSION = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[2], KEYS[3]) else
-  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-  if ARGV[4] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
-end
-redis.call('DEL', KEYS[1])
-return 1
-"""
-
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-KEEP = object()  # what a session change returns to leave the session as it is
 
 _UNREACHABLE = {OutsideServiceWindow: "window", ServiceMessageLimit: "limit", NotFollowing: "unfollowed"}
 _WEEKDAYS = "一二三四五六日"
@@ -158,16 +141,15 @@ class Handoff:
     """The hand-off service: the citizen's side (dialogs.handoff.Desk), the agents' side
     (dialogs.staff.AgentDesk), the admin API's queue listing, and the sweep the worker runs."""
 
-    def __init__(self, redis: Redis, keys: Keys, settings: Settings, staff: Staff, audit: Audit, render: Callable[..., str]):
+    def __init__(self, redis: Redis, keys: Keys, settings: Settings, staff: Staff, audit: Audit, render: Callable[..., str],
+                 conversations: ConversationStore):
         self.redis, self.keys, self.settings, self.staff, self.audit, self.render = redis, keys, settings, staff, audit, render
+        self.conversations = conversations  # citizens' sessions are changed only through it, under their lock
         self.hours = Hours(settings)
         self.wechat: Any = None  # integrations.wechat.WeChatClient, set at start-up
         self.wecom: Any = None  # integrations.wechat.WeComClient, set at start-up
         self._claim = redis.register_script(CLAIM)
         self._move = redis.register_script(MOVE)
-        self._save_session = redis.register_script(SAVE_SESSION)
-        self._release = redis.register_script(RELEASE)
-        self._lock_ms = int(settings.lock_ttl_seconds * 1000)
         self._keep = settings.handoff_note_days * 86400
 
     def connect(self, wechat: Any, wecom: Any) -> None:
@@ -311,7 +293,7 @@ class Handoff:
         status, holder, number = await self._ticket_fields(user, "status", "agent", "number")
         if status == CONNECTED and holder == agent:
             return user, int(number or 0)
-        await self._release(keys=[self.keys.handoff_agent(agent)], args=[user])
+        await self._agent_hold(agent).release(user)
         return None
 
     async def accept(self, member: StaffMember, number: int | None = None) -> Acceptance:
@@ -381,8 +363,8 @@ class Handoff:
         key = self.keys.handoff(user)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(key, "last", f"{now:.3f}").hincrby(key, "from_agent", 1).zadd(self.keys.handoff_active(), {user: now})
-            pipe.expire(self.keys.session(user), self.settings.session_ttl_seconds)  # the citizen is still in a conversation
             await pipe.execute()
+        await self._change_session(user, _still_talking)  # saved again: the citizen's conversation is alive
         undelivered = await self._push_citizen(user, [self.render("handoff/from_agent.j2", agent=member.name, text=text)])
         if undelivered:
             await self.audit.record(member.userid, "handoff.relay", user_ref(user), outcome="undelivered", detail={"number": number, "reason": undelivered})
@@ -506,6 +488,11 @@ class Handoff:
         rank = await self.redis.zrank(self.keys.handoff_queue(), user)
         return int(rank or 0)
 
+    def _agent_hold(self, agent: str) -> Lease:
+        """An agent's hold on the citizen they talk to (`handoff:agent:{userid}` names them): only
+        the talk that set it may clear it, never one that ended and was replaced."""
+        return Lease(self.redis, self.keys.handoff_agent(agent), self._keep)
+
     async def _ticket_fields(self, user: str, *names: str) -> list[str]:
         values = await self.redis.hmget(self.keys.handoff(user), *names)
         return [_s(v) if v is not None else "" for v in values]
@@ -524,10 +511,8 @@ class Handoff:
         """After a talk ended: free the agent, hand the citizen back to the bot with a rating
         question, tell whoever did not end it, and record it."""
         counts = await self._ticket_fields(user, "from_citizen", "from_agent", "accepted")
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrem(self.keys.handoff_active(), user)
-            await self._release(keys=[self.keys.handoff_agent(agent)], args=[user], client=pipe)
-            await pipe.execute()
+        await self.redis.zrem(self.keys.handoff_active(), user)
+        await self._agent_hold(agent).release(user)
         if not from_citizen_turn:  # in the citizen's own turn, the dialog moves itself to rating
 
             async def to_rating(session: Session | None):
@@ -544,35 +529,19 @@ class Handoff:
                                 detail={"number": number, "agent": agent, "by": by, "minutes": minutes,
                                         "from_citizen": int(counts[0] or 0), "from_agent": int(counts[1] or 0)})
 
-    async def _change_session(self, user: str, change: Callable[[Session | None], Awaitable[Any]]) -> bool:
+    async def _change_session(self, user: str, change: SessionChange) -> bool:
         """Change a citizen's session from outside their conversation, under their lock like a
-        turn. Returns True when a new session was saved."""
-        token, lock = secrets.token_hex(8), self.keys.lock(user)
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self.settings.lock_ttl_seconds
-        delay = 0.005
-        while not await self.redis.set(lock, token, nx=True, px=self._lock_ms):
-            if loop.time() > give_up:
-                log.warning("could not take %s's lock to move their hand-off", user_ref(user))
-                return False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
-        try:
-            raw = await self.redis.get(self.keys.session(user))
-            session = Session.from_json(json.loads(raw)) if raw else None
+        turn (the conversation store's `change`). True when a new session was saved."""
+        async def stamped(session: Session | None):
             new = await change(session)
-            if new is KEEP:
-                return False
-            new.updated_at = time.time()
-            body = json.dumps(new.to_json(), ensure_ascii=False, separators=(",", ":"))
-            trace = "" if new.at_rest else new.dialog
-            s = self.settings
-            return bool(await self._save_session(
-                keys=[lock, self.keys.session(user), self.keys.session_trace(user)],
-                args=[token, body, s.session_ttl_seconds, trace, s.session_notice_ttl_seconds],
-            ))
-        finally:
-            await self._release(keys=[lock], args=[token])
+            if new is not KEEP and new is not None:
+                new.updated_at = time.time()
+            return new
+
+        outcome = await self.conversations.change(user, stamped)
+        if outcome == "busy":
+            log.warning("could not take %s's lock to move their hand-off", user_ref(user))
+        return outcome == "saved"
 
     async def _push_citizen(self, user: str, texts: list[str]) -> str | None:
         """Customer-service messages to a citizen. What WeChat will not take now is held for
@@ -584,10 +553,7 @@ class Handoff:
                 reason = next((why for cls, why in _UNREACHABLE.items() if isinstance(error, cls)), "unavailable")
                 log.warning("hand-off message to %s not delivered: %s", user_ref(user), type(error).__name__)
                 if reason != "unfollowed":
-                    key = self.keys.held(user)
-                    async with self.redis.pipeline(transaction=False) as pipe:
-                        pipe.rpush(key, *texts[sent:]).ltrim(key, -20, -1).expire(key, self.settings.held_ttl_seconds)
-                        await pipe.execute()
+                    await self.conversations.hold(user, texts[sent:])
                 return reason
         return None
 
@@ -601,6 +567,10 @@ class Handoff:
             log.warning("WeCom message to %d agent(s) failed: %s", len(userids), type(error).__name__)
             return False
         return True
+
+
+async def _still_talking(session: Session | None):
+    return session if session is not None else KEEP
 
 
 class HandoffSweeper:

@@ -214,7 +214,7 @@ async def test_a_change_outside_a_turn_waits_for_the_turn_and_sees_what_it_saved
     await asyncio.sleep(0)
     assert not change.done()
     await store.commit(msg(1), "a", Session("handoff", "connected", {"number": 3}), ["已转人工"])
-    assert await asyncio.wait_for(change, timeout=5)
+    assert await asyncio.wait_for(change, timeout=5) == "saved"
     snapshot = (await store.admit(msg(2), "Pb", lock="b")).snapshot
     assert snapshot.session.dialog == "menu"
 
@@ -230,10 +230,10 @@ async def test_a_change_can_leave_the_session_or_forget_it(make_store):
     async def forget(session):
         return None
 
-    assert await store.change(USER, keep)
+    assert await store.change(USER, keep) == "kept"
     assert (await store.admit(msg(2), "Pb", lock="b")).snapshot.session.data == {"x": 1}
     await store.release(USER, "b")
-    assert await store.change(USER, forget)
+    assert await store.change(USER, forget) == "saved"
     assert (await store.admit(msg(3), "Pc", lock="c")).snapshot.session is None
 
 

@@ -161,10 +161,10 @@ class ConversationStore(Protocol):
     async def hold(self, user: str, texts: Sequence[str]) -> None:
         """Keep replies that could not be pushed; the person's next answer carries them."""
 
-    async def change(self, user: str, edit: SessionChange) -> bool:
+    async def change(self, user: str, edit: SessionChange) -> Literal["saved", "kept", "busy"]:
         """Change a person's session outside their own turn (hand-off, a sweep): wait for their
-        lock, read the session, save what `edit` returns (KEEP: leave it), release. False when
-        the lock could not be had in time."""
+        lock, read the session, save what `edit` returns (KEEP: leave it), release. "busy" when
+        the lock could not be had in time (the edit was not run)."""
 
     async def release(self, user: str, lock: str) -> None:
         """Release the person's lock if it is still `lock`."""

@@ -134,13 +134,13 @@ class MemoryConversationStore:
 
     # Outside a turn ---------------------------------------------------------------------------
 
-    async def change(self, user: str, edit: SessionChange) -> bool:
+    async def change(self, user: str, edit: SessionChange) -> str:
         token = "C" + new_id()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.policy.lock_seconds
         while not self._take(user, token):
             if loop.time() > deadline:
-                return False
+                return "busy"
             await self._wait_for_release(user, deadline - loop.time())
         try:
             new = await edit(self._get(("session", user)))
@@ -149,9 +149,9 @@ class MemoryConversationStore:
             raise
         if new is KEEP:
             await self.release(user, token)
-        else:
-            self._save(user, token, new, 0)
-        return True
+            return "kept"
+        self._save(user, token, new, 0)
+        return "saved"
 
     # Helpers --------------------------------------------------------------------------------
 

@@ -230,14 +230,14 @@ class RedisConversationStore:
 
     # Outside a turn ---------------------------------------------------------------------------
 
-    async def change(self, user: str, edit: SessionChange) -> bool:
+    async def change(self, user: str, edit: SessionChange) -> str:
         lock_key, session_key = self.keys.lock(user), self.keys.session(user)
         token = "C" + new_id()
         deadline = time.monotonic() + self.policy.lock_seconds
         delay = 0.01
         while not await self.redis.set(lock_key, token, nx=True, px=self._lock_ms):
             if time.monotonic() > deadline:
-                return False
+                return "busy"
             await asyncio.sleep(delay)  # the person's own turn is running: it finishes first
             delay = min(delay * 2, 0.2)
         try:
@@ -247,9 +247,9 @@ class RedisConversationStore:
             raise
         if new is KEEP:
             await self.release(user, token)
-            return True
+            return "kept"
         await self._script("save", self._person(user), (token, *self._session_args(new), 0, self.policy.session_seconds, self.policy.trace_seconds))
-        return True
+        return "saved"
 
     # Helpers --------------------------------------------------------------------------------
 
