@@ -26,6 +26,10 @@ class Keys:
         """Outlives the session so an expired conversation can be mentioned on the next message."""
         return f"{self.prefix}sess:{{{user}}}:trace"
 
+    def profile(self, user: str) -> str:
+        """What a person chose that outlives any conversation (language, elder mode)."""
+        return f"{self.prefix}profile:{{{user}}}"
+
     def lock(self, user: str) -> str:
         return f"{self.prefix}lock:{{{user}}}"
 

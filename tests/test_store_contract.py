@@ -258,3 +258,14 @@ async def _session_gone(store, probe: MessageRef) -> bool:
         return False
     await store.release(probe.user, "probe")
     return admitted.snapshot.session is None
+
+
+async def test_a_profile_outlives_the_conversation_and_changes_only_when_given(make_store):
+    """A person who chose English (or elder mode) keeps it after their session ends."""
+    store, _ = await make_store()
+    await store.admit(msg(1), "Pa", lock="a")
+    await store.commit(msg(1), "a", Session(), ["OK"], profile={"lang": "en"})
+    await store.admit(msg(2), "Pb", lock="b")
+    await store.commit(msg(2), "b", None, ["Bye"])  # the session forgotten, the profile not given
+    snapshot = (await store.admit(msg(3), "Pc", lock="c")).snapshot
+    assert snapshot.session is None and snapshot.profile == {"lang": "en"}

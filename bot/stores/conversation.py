@@ -46,11 +46,13 @@ class Nonce:
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """What a turn reads under the person's lock: their session (None: none, or unreadable), whether
-    a conversation expired since their last message, and replies held for them."""
+    a conversation expired since their last message, replies held for them, and their profile
+    (what they chose that outlives any conversation: language, elder mode)."""
 
     session: Session | None
     expired: bool = False
     held: tuple[str, ...] = ()
+    profile: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class StorePolicy:
     nonce_seconds: int  # how long a request nonce is remembered (at least)
     timestamp_window: int  # how far a request's timestamp may be from now
     held_seconds: int  # replies held for the person's next message
+    profile_seconds: int = 365 * 86400  # a profile nobody used this long is forgotten
     rate_limit: int = 0  # messages per person per window (0: no limit)
     rate_window: int = 60
     over_limit: Sequence[str] = field(default_factory=tuple)  # the answer a message over the limit gets
@@ -137,9 +140,11 @@ class ConversationStore(Protocol):
         message's claim is no longer `claim` (another delivery took it over), and then the turn
         must not run. A lapsed claim that nobody took is taken back."""
 
-    async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0) -> bool:
-        """Save the session (None: forget it), drop the `held_given` held replies the answer
-        carried, release the lock, and store the answer for retries. The session is saved only
+    async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0,
+                     profile: dict | None = None) -> bool:
+        """Save the session (None: forget it) and the profile (None: unchanged), drop the
+        `held_given` held replies the answer carried, release the lock, and store the answer for
+        retries. The session is saved only
         while the lock is still `lock` (a turn that outlived its lock must not overwrite a later
         one's): False then. The answer is stored either way."""
 

@@ -93,8 +93,9 @@ class MemoryConversationStore:
 
     # The end of a turn ----------------------------------------------------------------------
 
-    async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0) -> bool:
-        saved = self._save(message.user, lock, session, held_given)
+    async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0,
+                     profile: dict | None = None) -> bool:
+        saved = self._save(message.user, lock, session, held_given, profile)
         self._set(("record", message.user, message.key), Answer("done", tuple(answer)), self.policy.answer_seconds)
         return saved
 
@@ -161,9 +162,11 @@ class MemoryConversationStore:
     def _read(self, user: str) -> Snapshot:
         session = self._get(("session", user))
         expired = session is None and self._get(("trace", user)) is not None
-        return Snapshot(_copy(session), expired=expired, held=tuple(self._get(("held", user)) or ()))
+        profile = self._get(("profile", user)) or {}
+        return Snapshot(_copy(session), expired=expired, held=tuple(self._get(("held", user)) or ()),
+                        profile=orjson.loads(orjson.dumps(profile)))
 
-    def _save(self, user: str, lock: str, session: Session | None, held_given: int) -> bool:
+    def _save(self, user: str, lock: str, session: Session | None, held_given: int, profile: dict | None = None) -> bool:
         if self._get(("lock", user)) != lock:
             return False
         p = self.policy
@@ -176,6 +179,8 @@ class MemoryConversationStore:
                 self._delete(("trace", user))
             else:
                 self._set(("trace", user), session.dialog, p.trace_seconds)
+        if profile is not None:
+            self._set(("profile", user), orjson.loads(orjson.dumps(profile)), p.profile_seconds)
         if held_given:
             rest = (self._get(("held", user)) or [])[held_given:]
             self._set(("held", user), rest, p.held_seconds) if rest else self._delete(("held", user))

@@ -37,12 +37,13 @@ log = logging.getLogger(__name__)
 PENDING, LATE, DONE = "P", "L", "D"
 HELD_READ = 20  # held replies read with a session: more than any answer can carry
 
-# The person's lock taken and their state read: the common tail of ADMIT and ACQUIRE.
-# KEYS[lock], KEYS[lock+1..3]: session, trace, held. Sets `out` or leaves it nil.
+# The person's lock taken and their state read: the common part of ADMIT and ACQUIRE.
+# KEYS[lock], KEYS[lock+1..4]: session, trace, held, profile. Returns {1, session, trace,
+# profile, held...} or nil when another holds the lock.
 _LOCK_AND_READ = """
 local function lock_and_read(lock, token, ttl_ms)
   if redis.call('SET', KEYS[lock], token, 'NX', 'PX', ttl_ms) then
-    local out = {1, redis.call('GET', KEYS[lock + 1]) or '', redis.call('GET', KEYS[lock + 2]) or ''}
+    local out = {1, redis.call('GET', KEYS[lock + 1]) or '', redis.call('GET', KEYS[lock + 2]) or '', redis.call('GET', KEYS[lock + 4]) or ''}
     for _, text in ipairs(redis.call('LRANGE', KEYS[lock + 3], 0, %d)) do out[#out + 1] = text end
     return out
   end
@@ -50,11 +51,11 @@ local function lock_and_read(lock, token, ttl_ms)
 end
 """ % (HELD_READ - 1)
 
-# KEYS: dedup, rate counter, lock, session, trace, held. ARGV: claim, lock token ('' = do not try),
+# KEYS: dedup, rate counter, lock, session, trace, held, profile. ARGV: claim, lock token ('' = do not try),
 # claim ms, rate limit (0 = none), rate counter ttl s, over-limit answer, answer ttl s, lock ms.
 # Returns {0, record} for a message seen before; {3} for a new one over the rate limit (its
 # retries find the over-limit answer in its record); {1, session, trace, held...} for a new one
-# whose lock was taken; {4} for a new one whose turn must take the lock itself.
+# whose lock was taken (see _LOCK_AND_READ); {4} for a new one whose turn must take the lock itself.
 ADMIT = _LOCK_AND_READ + """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3]) then
   return {0, redis.call('GET', KEYS[1]) or ''}
@@ -78,18 +79,18 @@ return {4}
 # another slot). KEYS: ADMIT's, then the nonce. ARGV: ADMIT's, then the body digest, nonce ttl s.
 # Returns {5} for a nonce used before with another body (nothing else is done).
 ADMIT_NONCE = _LOCK_AND_READ + """
-if not redis.call('SET', KEYS[7], ARGV[9], 'NX', 'EX', ARGV[10]) and redis.call('GET', KEYS[7]) ~= ARGV[9] then
+if not redis.call('SET', KEYS[8], ARGV[9], 'NX', 'EX', ARGV[10]) and redis.call('GET', KEYS[8]) ~= ARGV[9] then
   return {5}
 end
 """ + ADMIT[len(_LOCK_AND_READ):]
 
-# KEYS: lock, session, trace, held, dedup. ARGV: lock token, lock ms, claim, claim ms.
+# KEYS: lock, session, trace, held, profile, dedup. ARGV: lock token, lock ms, claim, claim ms.
 # Returns {1, session, trace, held...} when the lock is ours, {0} while another holds it, {2}
 # when the message's claim is no longer this turn's. A lapsed claim nobody took is taken back.
 ACQUIRE = _LOCK_AND_READ + """
-local claim = redis.call('GET', KEYS[5])
+local claim = redis.call('GET', KEYS[6])
 if claim == false then
-  redis.call('SET', KEYS[5], ARGV[3], 'PX', ARGV[4])
+  redis.call('SET', KEYS[6], ARGV[3], 'PX', ARGV[4])
 elseif claim ~= ARGV[3] then
   return {2}
 end
@@ -97,8 +98,9 @@ return lock_and_read(1, ARGV[1], ARGV[2]) or {0}
 """
 
 # Save the session while the lock is still ours, then release it. KEYS: lock, session, trace,
-# held. ARGV: token, session json ('' forgets it), trace ('' = none), held given, session ttl s,
-# trace ttl s. Returns 1 when saved, 0 when the lock was no longer ours.
+# held, profile. ARGV: token, session json ('' forgets it), trace ('' = none), held given,
+# session ttl s, trace ttl s, profile json ('' = unchanged), profile ttl s. Returns 1 when
+# saved, 0 when the lock was no longer ours.
 _SAVE = """
 local function save()
   if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -109,6 +111,7 @@ local function save()
     if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[6]) end
   end
   if ARGV[4] ~= '0' then redis.call('LTRIM', KEYS[4], ARGV[4], -1) end
+  if ARGV[7] ~= '' then redis.call('SET', KEYS[5], ARGV[7], 'EX', ARGV[8]) end
   redis.call('DEL', KEYS[1])
   return 1
 end
@@ -119,7 +122,7 @@ SAVE = _SAVE + "return save()"
 # then the answer record, its ttl s.
 COMMIT = _SAVE + """
 local saved = save()
-redis.call('SET', KEYS[5], ARGV[7], 'EX', ARGV[8])
+redis.call('SET', KEYS[6], ARGV[9], 'EX', ARGV[10])
 return saved
 """
 
@@ -193,10 +196,10 @@ class RedisConversationStore:
 
     # The end of a turn ----------------------------------------------------------------------
 
-    async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0) -> bool:
+    async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0,
+                     profile: dict | None = None) -> bool:
         keys = (*self._person(message.user), self.keys.dedup(message.user, message.key))
-        args = (lock, *self._session_args(session), held_given, self.policy.session_seconds, self.policy.trace_seconds,
-                record(DONE, answer), self.policy.answer_seconds)
+        args = (lock, *self._session_args(session), held_given, *self._durations(profile), record(DONE, answer), self.policy.answer_seconds)
         return bool(await self._script("commit", keys, args))
 
     async def abandon(self, message: MessageRef, lock: str | None, answer: Sequence[str]) -> None:
@@ -248,14 +251,19 @@ class RedisConversationStore:
         if new is KEEP:
             await self.release(user, token)
             return "kept"
-        await self._script("save", self._person(user), (token, *self._session_args(new), 0, self.policy.session_seconds, self.policy.trace_seconds))
+        await self._script("save", self._person(user), (token, *self._session_args(new), 0, *self._durations(None)))
         return "saved"
 
     # Helpers --------------------------------------------------------------------------------
 
-    def _person(self, user: str) -> tuple[str, str, str, str]:
+    def _person(self, user: str) -> tuple[str, str, str, str, str]:
         k = self.keys
-        return k.lock(user), k.session(user), k.session_trace(user), k.held(user)
+        return k.lock(user), k.session(user), k.session_trace(user), k.held(user), k.profile(user)
+
+    def _durations(self, profile: dict | None) -> tuple:
+        """SAVE's session ttl, trace ttl, profile ('' = unchanged) and profile ttl."""
+        p = self.policy
+        return p.session_seconds, p.trace_seconds, dumps(profile) if profile is not None else "", p.profile_seconds
 
     def _nonce_key(self, nonce: Nonce) -> str:
         return self.keys.nonce(str(nonce.timestamp), nonce.nonce)
@@ -268,9 +276,8 @@ class RedisConversationStore:
 
     @staticmethod
     def _snapshot(got: list) -> Snapshot:
-        raw, trace, held = got[1], got[2], got[3:]
-        session = load_session(raw)
-        return Snapshot(session, expired=not raw and bool(trace), held=tuple(t.decode() for t in held))
+        raw, trace, profile, held = got[1], got[2], got[3], got[4:]
+        return Snapshot(load_session(raw), expired=not raw and bool(trace), held=tuple(t.decode() for t in held), profile=load_profile(profile))
 
     async def _script(self, name: str, keys: tuple, args: tuple):
         return (await self._run(_SCRIPTS[name](keys, args)))[0]
@@ -312,6 +319,16 @@ def load_session(raw: bytes | None) -> Session | None:
     except (ValueError, TypeError, AttributeError):
         log.warning("unreadable session replaced")
         return None
+
+
+def load_profile(raw: bytes | None) -> dict:
+    if not raw:
+        return {}
+    try:
+        profile = orjson.loads(raw)
+    except ValueError:
+        return {}
+    return profile if isinstance(profile, dict) else {}
 
 
 def dumps(value) -> bytes:
