@@ -148,7 +148,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         services.bookings = Bookings(redis, keys, platform, scheduler, settings, delivery=delivery)
         scheduler.handle(REMINDER, services.bookings.remind)
         services.subscriptions = Subscriptions(redis, keys, settings)
-        services.ratings = Ratings(redis, keys, platform, scheduler, settings, delivery=delivery)
+        services.ratings = Ratings(redis, keys, platform, scheduler, settings, delivery=delivery, subscriptions=services.subscriptions)
         scheduler.handle(RATING_REMINDER, services.ratings.remind)
         workers: list = []  # each feature appends its workers here
         workers.append(scheduler)  # due jobs: appointment reminders, rating reminders

@@ -2,6 +2,8 @@
 remembered applicants (only with consent, encrypted at rest, shown masked), and the reminders
 the scheduler sends the day before and shortly before the slot.
 
+Cancelling and moving check, at that moment, that the appointment is the person's (`owns`).
+
 Redis layout (bot.keys): `appt:owner:<id>` -> openid (the no-show notifier asks `owner_of`);
 `appt:user:{openid}` ZSET appointment id -> slot start; `appt:who:{openid}` the remembered
 applicant, sealed with AES-GCM (key: `booking_data_key`) and bound to that openid.
@@ -25,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bot.logs import user_ref
 from dialogs.booking import day_text
 from integrations.platform.client import PlatformError, PlatformUnavailable
-from integrations.platform.models import Appointment, AppointmentRequest, AppointmentStatus
+from integrations.platform.models import Appointment, AppointmentRequest, AppointmentStatus, Error, ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,27 @@ class Bookings:
         items = [a for a in found.values() if a.status == AppointmentStatus.booked and self.starts_at(a).timestamp() > now]
         return sorted(items, key=lambda a: (a.date, a.start))[: self.list_limit]
 
+    async def owns(self, user: str, appointment_id: str) -> bool:
+        """Whether this appointment is this person's now: booked by them in chat, or listed by the
+        platform under the applicant they asked us to remember (what `upcoming` shows them)."""
+        if await self.redis.zscore(self.keys.user_appointments(user), appointment_id) is not None:
+            return True
+        applicant = await self.remembered(user)
+        if not applicant:
+            return False
+        try:
+            return any(a.id == appointment_id for a in await self.platform.appointments_of(applicant["id_number"], applicant["phone"]))
+        except PlatformError:
+            return False
+
+    async def _check_owner(self, user: str, appointment_id: str) -> None:
+        """Changes are checked at the moment they are made, whatever the session listed earlier."""
+        if not await self.owns(user, appointment_id):
+            log.warning("a change by %s to an appointment not theirs was refused", user_ref(user))
+            raise PlatformError(Error(code=ErrorCode.not_found, message="没有找到这个预约"), 404)
+
     async def cancel(self, user: str, appointment_id: str) -> Appointment:
+        await self._check_owner(user, appointment_id)
         appointment = await self.platform.cancel(appointment_id)
         await self.drop_reminders(appointment_id)
         await self.redis.zrem(self.keys.user_appointments(user), appointment_id)
@@ -141,6 +163,7 @@ class Bookings:
     async def move(self, user: str, appointment_id: str, day: date, start: str, idempotency_key: str, hall: Any) -> Appointment:
         """The platform books the new time before it cancels the old one; then the old
         reminders go and the new ones come."""
+        await self._check_owner(user, appointment_id)
         moved = await self.platform.reschedule(appointment_id, day, start, idempotency_key)
         await self.drop_reminders(appointment_id)
         await self.redis.zrem(self.keys.user_appointments(user), appointment_id)

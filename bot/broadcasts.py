@@ -465,13 +465,15 @@ class Broadcasts:
         return await self.get(bid)
 
     async def approve(self, member: StaffMember, bid: str) -> dict[str, Any]:
-        """A second person with `approver` lets the broadcast go out (two-person rule)."""
+        """A second person with `approver` lets the broadcast go out (two-person rule): not its
+        author, and not whoever submitted it (an admin may submit someone else's draft)."""
         self._require(member, "approver")
         b = await self.get(bid)
-        if self.settings.two_person_rule and b["created_by"] == member.userid:
+        if self.settings.two_person_rule and member.userid in (b["created_by"], b["submitted_by"]):
+            wrote = b["created_by"] == member.userid
             await self.audit.record(member.userid, "broadcast.approve", bid, outcome="refused",
-                                    detail={"reason": "own broadcast", "two_person_rule": True})
-            raise BroadcastError("own_broadcast", "不能审批自己撰写的群发，请另一位审批人审批", 403)
+                                    detail={"reason": "own broadcast" if wrote else "submitted it", "two_person_rule": True})
+            raise BroadcastError("own_broadcast", f"不能审批自己{'撰写' if wrote else '提交'}的群发，请另一位审批人审批", 403)
         await self._move(member, bid, "broadcast.approve", [Status.pending], Status.sending, active="add",
                          fields={"approved_by": member.userid, "approved_at": f"{time.time():.3f}"},
                          detail={"total": b["total"], "audience": b["audience"]})

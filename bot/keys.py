@@ -134,6 +134,10 @@ class Keys:
         """Wrong second factors for one case number by one user (counter with a TTL)."""
         return f"{self.prefix}prog:fail:{{{user}}}:{case_no}"
 
+    def case_factor_failures(self, case_no: str) -> str:
+        """Wrong second factors for one case number by anyone (counter with a TTL)."""
+        return f"{self.prefix}prog:casefail:{case_no}"
+
     def enterprise_names(self) -> str:
         """HASH credit_code -> the enterprise's name, as the platform confirmed it."""
         return f"{self.prefix}ent:names"

@@ -196,7 +196,7 @@ class Notifier:
         if self.ratings is None:
             return
         try:
-            await self.ratings.invite(user, event.case_no, event.matter_name)
+            await self.ratings.invite(user, event.case_no, event.matter_name, event.credit_code)
         except Exception:
             log.exception("rating invitation for case %s to %s failed", event.case_no, user_ref(user))
 

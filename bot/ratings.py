@@ -5,9 +5,14 @@ The notifier calls `invite` right after it delivered a "case done" notice (whose
 templates/rating/invite.j2); from then on a reply such as "满意" or "2" is a rating
 (dialogs/conversation.py asks `pending`, dialogs/rating.py calls `rate` and `complain`).
 
+Whatever a dialog carries, `rate`, `complain` and the reminder go through the subscriptions
+store's check at the moment they act (`Subscriptions.may_act_on`): THIS person verified THIS
+case, or is bound to the enterprise whose case it is. An invitation alone is not enough.
+
 Redis layout (see bot.keys): `rate:pending:{openid}` HASH case_no -> JSON {matter name, when
-asked}, `rate:given:{openid}` HASH case_no -> JSON {level, rating id}. The reminder is one
-scheduler job per (case, person), created with the invitation and dropped when they rate.
+asked, the enterprise's credit code for a binder}, `rate:given:{openid}` HASH case_no -> JSON
+{level, rating id, credit code}. The reminder is one scheduler job per (case, person), created
+with the invitation and dropped when they rate.
 """
 
 from __future__ import annotations
@@ -45,14 +50,17 @@ class Invitation:
 
 
 class Ratings:
-    def __init__(self, redis: Any, keys: Any, platform: Any = None, scheduler: Any = None, settings: Any = None, delivery: Any = None):
+    def __init__(self, redis: Any, keys: Any, platform: Any = None, scheduler: Any = None, settings: Any = None, delivery: Any = None,
+                 subscriptions: Any = None):
         self.redis, self.keys, self.platform, self.scheduler, self.settings = redis, keys, platform, scheduler, settings
         self.delivery = delivery
+        self.subscriptions = subscriptions  # bot.subscriptions.Subscriptions: who may act on a case; none: nobody
         self._invite = redis.register_script(_INVITE)
 
-    async def invite(self, user: str, case_no: str, matter_name: str) -> None:
-        """Called by the notifier right after it delivered a "case done" notice to `user`."""
-        invitation = json.dumps({"matter_name": matter_name, "asked_at": time.time()}, ensure_ascii=False)
+    async def invite(self, user: str, case_no: str, matter_name: str, credit_code: str | None = None) -> None:
+        """Called by the notifier right after it delivered a "case done" notice to `user` (about a
+        case of the enterprise `credit_code`, when it is one)."""
+        invitation = json.dumps({"matter_name": matter_name, "asked_at": time.time(), "credit_code": credit_code}, ensure_ascii=False)
         created = await self._invite(
             keys=[self.keys.ratings_given(user), self.keys.pending_ratings(user)],
             args=[case_no, invitation, self._setting("rating_pending_days", 30) * 86400],
@@ -70,12 +78,28 @@ class Ratings:
         found = [inv for case_no, value in raw.items() if (inv := _invitation(case_no, value)) is not None and inv.asked_at >= oldest]
         return max(found, key=lambda i: i.asked_at, default=None)
 
-    async def rate(self, user: str, case_no: str, level: RatingLevel, matter_name: str = "", revision: int = 1) -> Rating:
-        """Pass the rating (revision 2: the one change allowed) to the platform; PlatformError and
-        PlatformUnavailable propagate. Then forget the invitation and its reminder."""
+    async def entitled(self, user: str, case_no: str) -> dict | None:
+        """What this person was told about this case (the invitation, else their rating of it),
+        if they may act on it now (`Subscriptions.may_act_on`); None otherwise."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            invited, given = await pipe.hget(self.keys.pending_ratings(user), case_no).hget(self.keys.ratings_given(user), case_no).execute()
+        record = _record(invited) or _record(given) or {}
+        if self.subscriptions is None or not await self.subscriptions.may_act_on(user, case_no, record.get("credit_code")):
+            return None
+        return record
+
+    async def rate(self, user: str, case_no: str, level: RatingLevel, matter_name: str = "", revision: int = 1) -> Rating | None:
+        """Pass the rating (revision 2: the one change allowed) to the platform; None, and nothing
+        sent, when this person may not rate this case. PlatformError and PlatformUnavailable
+        propagate. Then forget the invitation and its reminder."""
+        told = await self.entitled(user, case_no)
+        if told is None:
+            log.warning("a rating by %s of a case they may not act on was refused", user_ref(user))
+            return None
         rating = await self.platform.rate_case(case_no, level, rater=rater_id(user), idempotency_key=_key(f"rating{revision}", case_no, user))
         await self.rated(user, case_no, {"level": rating.level.value, "rating_id": rating.id, "revision": rating.revision,
-                                         "matter_name": matter_name or rating.matter_name, "at": time.time()})
+                                         "matter_name": matter_name or rating.matter_name, "at": time.time(),
+                                         "credit_code": told.get("credit_code")})
         return rating
 
     async def last_given(self, user: str) -> dict | None:
@@ -100,7 +124,13 @@ class Ratings:
         if self.scheduler is not None:
             await self.scheduler.cancel(reminder_job(user, case_no))
 
-    async def complain(self, user: str, case_no: str, rating_id: str, text: str) -> Complaint:
+    async def complain(self, user: str, case_no: str, rating_id: str, text: str) -> Complaint | None:
+        """File a complaint about this person's own rating of a case they may act on; None, and
+        nothing filed, otherwise."""
+        told = await self.entitled(user, case_no)
+        if told is None or told.get("rating_id") != rating_id:
+            log.warning("a complaint by %s about a case they may not act on was refused", user_ref(user))
+            return None
         return await self.platform.complain(case_no, rating_id, text, idempotency_key=_key("complaint", rating_id, user))
 
     async def remind(self, payload: dict[str, Any]) -> None:
@@ -110,6 +140,9 @@ class Ratings:
         raw = await self.redis.hget(key, case_no)
         invitation = _invitation(case_no, raw) if raw else None
         if invitation is None:
+            return
+        if await self.entitled(user, case_no) is None:  # no longer theirs to rate: nothing more about it
+            await self.redis.hdel(key, case_no)
             return
         await self.delivery.send(user, f"rating-remind:{case_no}", "rating/reminder.j2",
                                  {"case_no": case_no, "matter_name": invitation.matter_name}, case_no=case_no, kind=REMINDER)
@@ -133,6 +166,14 @@ def reminder_job(user: str, case_no: str) -> str:
 
 def _key(kind: str, thing: str, user: str) -> str:
     return f"{kind}-" + hashlib.sha256(f"{kind}|{thing}|{user}".encode()).hexdigest()[:32]
+
+
+def _record(value: bytes | str | None) -> dict | None:
+    try:
+        record = json.loads(value) if value else None
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _invitation(case_no: bytes | str, value: bytes | str) -> Invitation | None:

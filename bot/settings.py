@@ -159,6 +159,9 @@ class Settings(BaseSettings):
     progress_max_failures: int = 5
     progress_failure_window_seconds: int = 600
     progress_lock_seconds: int = 1800
+    progress_case_max_failures: int = 8
+    progress_case_failure_window_seconds: int = 3600
+    progress_case_lock_seconds: int = 1800
     verified_case_days: int = 180
     max_subscriptions: int = 50
     max_enterprises: int = 10

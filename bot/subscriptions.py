@@ -2,10 +2,17 @@
 does not ask again), the lockout of wrong second factors, case subscriptions, and enterprise
 bindings. The notifier asks `recipients` who should hear about a case.
 
+`verified_case(user, case_no)` is THE check: every action on a case (showing or refreshing its
+card, subscribing, unsubscribing from the card, rating, complaining, and any added later) asks
+it at the moment of the action, and `subscribe` asks it itself, so a dialog that forgets cannot
+subscribe anyone to a case they never opened. A subscriber is told about a case only while the
+verification it rests on holds (`recipients` checks it for every notice).
+
 Redis layout (see bot.keys): `sub:case:{case_no}` SET of openids, `sub:user:{openid}` SET of
 case numbers; `ent:binders:{credit_code}` SET of openids, `ent:user:{openid}` SET of codes,
 `ent:names` HASH code -> name; `prog:cases:{openid}` HASH case_no -> JSON {matter name, sealed
-second factor}; `prog:fail:{openid}:{case_no}` counter of wrong second factors with a TTL.
+second factor}; `prog:fail:{openid}:{case_no}` counter of one person's wrong second factors for
+a case number, `prog:casefail:{case_no}` of everyone's (both with a TTL).
 
 The two sets of a subscription or binding live in different hash slots (the case's and the
 person's), so they are written by one pipeline without MULTI; every write is idempotent, so
@@ -14,6 +21,7 @@ a crash between the two is mended by the next subscribe or unsubscribe.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -29,7 +37,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bot.broadcasts import Audiences
 
 # INCR the failure counter; the first failure starts the window, the one that reaches the limit
-# turns the window into the lock. Returns {failures, seconds locked (0 = not locked)}.
+# turns the window into the lock (later failures do not lengthen it). Returns {failures, seconds
+# locked (0 = not locked)}. Used for one person's failures and for everyone's on one case.
 _FAIL = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
@@ -44,6 +53,15 @@ class Added(str, Enum):
     added = "added"
     already = "already"
     full = "full"  # the person has as many as the settings allow
+    unverified = "unverified"  # the person has not opened this case with its second factor
+
+
+@dataclass(frozen=True, slots=True)
+class FactorLock:
+    """How guessing a case's second factor stands, before a guess is tried."""
+
+    seconds: int  # this person must wait this long before trying this case number again (0: may try)
+    digits_refused: bool  # too many wrong factors for this case from anyone: only the ID number opens it
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +73,11 @@ class VerifiedCase:
     phone_last4: str | None = None
     id_number: str | None = None
 
+    @property
+    def factor(self) -> dict[str, str]:
+        """The remembered factor, as the platform's case lookup takes it."""
+        return {k: v for k, v in (("phone_last4", self.phone_last4), ("id_number", self.id_number)) if v}
+
 
 class Subscriptions:
     def __init__(self, redis: Any, keys: Any, settings: Any = None):
@@ -64,14 +87,25 @@ class Subscriptions:
         self.audiences = Audiences(redis, keys)  # broadcast audiences: matter/department subscribers, industries
 
     async def recipients(self, case_no: str, credit_code: str | None) -> dict[str, str]:
-        """Everyone who should hear about this case: openid -> why ("case" or "enterprise")."""
+        """Everyone who should hear about this case: openid -> why ("case" or "enterprise").
+        A subscriber whose verification of the case has lapsed or been forgotten (or who never
+        had one: a subscription written around `subscribe`) is left out and unsubscribed."""
         found: dict[str, str] = {}
         if credit_code:
             async for user in self.redis.sscan_iter(self.keys.enterprise_binders(credit_code)):
                 found[_s(user)] = "enterprise"
         if case_no:
-            async for user in self.redis.sscan_iter(self.keys.case_subscribers(case_no)):
-                found[_s(user)] = "case"
+            subscribers = [_s(user) async for user in self.redis.sscan_iter(self.keys.case_subscribers(case_no))]
+            if subscribers:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for user in subscribers:
+                        pipe.hexists(self.keys.verified_cases(user), case_no)
+                    verified = await pipe.execute()
+                for user, holds in zip(subscribers, verified):
+                    if holds:
+                        found[user] = "case"
+                    else:
+                        await self.unsubscribe(user, case_no)
         return found
 
     # Verified cases ------------------------------------------------------------------------
@@ -87,6 +121,26 @@ class Subscriptions:
         found.sort(key=lambda c: c[1], reverse=True)
         return {c.case_no: c for c, _ in found}
 
+    async def verified_case(self, user: str, case_no: str) -> VerifiedCase | None:
+        """The check every action on a case goes through: the case THIS person opened with its
+        second factor, or None (never, lapsed, forgotten, or sealed under another key). Asked at
+        the moment of the action, never answered from a session. A use keeps the person's
+        verified cases another `verified_case_days`, as `remember` does."""
+        if not case_no:
+            return None
+        key = self.keys.verified_cases(user)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            value, _ = await pipe.hget(key, case_no).expire(key, self._setting("verified_case_days", 180) * 86400).execute()
+        opened = self._open(case_no, value) if value is not None else None
+        return opened[0] if opened else None
+
+    async def may_act_on(self, user: str, case_no: str, credit_code: str | None = None) -> bool:
+        """`verified_case`, or, for a case of an enterprise (`credit_code`, as its notice named
+        it), a binding of that enterprise now: binders hear about, and may rate, its cases."""
+        if await self.verified_case(user, case_no) is not None:
+            return True
+        return bool(credit_code) and await self.is_bound(user, credit_code)
+
     async def remember(self, user: str, case_no: str, matter_name: str, *, phone_last4: str | None = None, id_number: str | None = None) -> None:
         factor = json.dumps({"phone_last4": phone_last4, "id_number": id_number}).encode()
         value = json.dumps({"matter_name": matter_name, "at": time.time(), "factor": self._box.encrypt(factor).decode()}, ensure_ascii=False)
@@ -96,7 +150,10 @@ class Subscriptions:
             await pipe.execute()
 
     async def forget(self, user: str, case_no: str) -> None:
+        """The remembered factor no longer opens the case: the person must verify it again, and
+        hears nothing about it meanwhile."""
         await self.redis.hdel(self.keys.verified_cases(user), case_no)
+        await self.unsubscribe(user, case_no)
 
     def _open(self, case_no: str, value: bytes | str) -> tuple[VerifiedCase, float] | None:
         try:
@@ -110,19 +167,28 @@ class Subscriptions:
 
     # Wrong second factors ------------------------------------------------------------------
 
-    async def locked_for(self, user: str, case_no: str) -> int:
-        """Seconds this case number stays locked for this person (0: not locked)."""
-        key = self.keys.factor_failures(user, case_no)
+    async def factor_lock(self, user: str, case_no: str) -> FactorLock:
+        """Whether this person may try a factor for this case number now, and whether the phone
+        digits are still accepted for it (one round trip)."""
+        mine, everyone = self.keys.factor_failures(user, case_no), self.keys.case_factor_failures(case_no)
         async with self.redis.pipeline(transaction=False) as pipe:
-            failures, ttl = await pipe.get(key).ttl(key).execute()
-        return max(int(ttl), 1) if failures and int(failures) >= self._setting("progress_max_failures", 5) else 0
+            failures, ttl, case_failures = await pipe.get(mine).ttl(mine).get(everyone).execute()
+        locked = failures is not None and int(failures) >= self._setting("progress_max_failures", 5)
+        return FactorLock(seconds=max(int(ttl), 1) if locked else 0,
+                          digits_refused=case_failures is not None and int(case_failures) >= self._setting("progress_case_max_failures", 8))
 
     async def failed(self, user: str, case_no: str) -> tuple[int, int]:
-        """Count a wrong second factor, in one round trip: (failures so far, seconds locked)."""
-        failures, locked = await self._fail(
-            keys=[self.keys.factor_failures(user, case_no)],
-            args=[self._setting("progress_failure_window_seconds", 600), self._setting("progress_max_failures", 5),
-                  self._setting("progress_lock_seconds", 1800)],
+        """Count a wrong second factor for this person and for the case: (this person's failures
+        so far, seconds this person is locked out of the case number). The two counters live in
+        different slots and a cluster client runs no script in a pipeline, so both scripts are
+        sent at once: one round trip of waiting."""
+        (failures, locked), _ = await asyncio.gather(
+            self._fail(keys=[self.keys.factor_failures(user, case_no)],
+                       args=[self._setting("progress_failure_window_seconds", 600), self._setting("progress_max_failures", 5),
+                             self._setting("progress_lock_seconds", 1800)]),
+            self._fail(keys=[self.keys.case_factor_failures(case_no)],
+                       args=[self._setting("progress_case_failure_window_seconds", 3600), self._setting("progress_case_max_failures", 8),
+                             self._setting("progress_case_lock_seconds", 1800)]),
         )
         return int(failures), int(locked)
 
@@ -132,6 +198,10 @@ class Subscriptions:
     # Case subscriptions ----------------------------------------------------------------------
 
     async def subscribe(self, user: str, case_no: str) -> Added:
+        """Refused (`Added.unverified`) unless this person verified this case: whatever a dialog
+        believes, nobody hears about a case they never opened."""
+        if await self.verified_case(user, case_no) is None:
+            return Added.unverified
         mine = self.keys.user_subscriptions(user)
         if await self.redis.sismember(mine, case_no):
             return Added.already

@@ -6,12 +6,20 @@ number   --text: a case number--> factor           (or straight to shown when ve
 choosing --text: the number of a case verified before--> shown
 factor   --text: last 4 digits of the phone, or the ID number--> shown
 factor   --text: wrong factor--> factor             (the 5th in 10 minutes locks that number)
-shown    --订阅 / 退订 / 刷新--> shown
+shown    --订阅 / 退订 / 刷新--> shown                 (factor when this person no longer has it verified)
 any      --text: another case number--> factor | shown
 ```
 
-A wrong factor and a case that does not exist get the same answer. Verified cases are
-remembered per person (bot.subscriptions), so the next 查进度 goes straight to the card.
+Two numbers live in the session and are never mixed: `pending`, the number being asked about
+(typed, picked or carried in, not verified), and `case_no`, the case on the card, set only when
+it opened with its second factor this turn. Every action on the card asks the subscriptions store
+(`verified_case`) at the moment of the action whether THIS person verified THIS case, so neither
+a session reached by 返回 nor one saved by an older version can act on a number nobody verified.
+
+A wrong factor, a case that does not exist and a case whose phone digits are refused (too many
+wrong factors for it from anyone: only the ID number opens it for a while) get the same answer.
+Verified cases are remembered per person (bot.subscriptions), so the next 查进度 goes straight
+to the card.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ TRANSITIONS = [
     T("start", "*",        "shown",    "carried_opens",         "show_case"),
     T("start", "*",        "number",   "carried_locked",        "say_locked"),
     T("start", "*",        "number",   "carried_trouble",       "say_busy"),
-    T("start", "*",        "factor",   "carried_number",        "ask"),
+    T("start", "*",        "factor",   "carried_number",        "ask_factor"),
     T("start", "*",        "shown",    "only_verified_opens",   "show_case"),
     T("start", "*",        "choosing", "has_verified",          "ask"),
     T("start", "*",        "number",   None,                    "ask"),
@@ -53,24 +61,26 @@ TRANSITIONS = [
     T("text",  ANY,        "shown",    "typed_opens",           "show_case"),
     T("text",  ANY,        "number",   "typed_locked",          "say_locked"),
     T("text",  ANY,        "number",   "typed_trouble",         "say_busy"),
-    T("text",  ANY,        "factor",   "typed_number",          "ask"),
+    T("text",  ANY,        "factor",   "typed_number",          "ask_factor"),
     # One of the cases verified before.
     T("text",  "choosing", "shown",    "picked_opens",          "show_case"),
     T("text",  "choosing", "choosing", "picked_trouble",        "say_busy"),
     T("text",  "choosing", "number",   "picked_locked",         "say_locked"),
-    T("text",  "choosing", "factor",   "picked_needs_factor",   "ask"),
+    T("text",  "choosing", "factor",   "picked_needs_factor",   "ask_factor"),
     # The second factor.
+    T("text",  "factor",   "number",   "nothing_asked",         "ask"),
     T("text",  "factor",   "factor",   "factor_malformed",      "say_factor_format"),
     T("text",  "factor",   "shown",    "factor_opens",          "show_case"),
     T("text",  "factor",   "number",   "factor_locks",          "say_locked"),
     T("text",  "factor",   "factor",   "factor_wrong",          "say_wrong"),
     T("text",  "factor",   "factor",   "factor_trouble",        "say_busy"),
-    # After the card.
-    T("text",  "shown",    "shown",    "asks_subscribe",        "subscribe"),
-    T("text",  "shown",    "shown",    "asks_unsubscribe",      "unsubscribe"),
+    # After the card: each action checks the card's case is this person's, now.
+    T("text",  "shown",    "shown",    "subscribes",            "say_subscribed"),
+    T("text",  "shown",    "shown",    "unsubscribes",          "unsubscribe"),
     T("text",  "shown",    "shown",    "refresh_opens",         "show_case"),
     T("text",  "shown",    "shown",    "refresh_trouble",       "say_busy"),
-    T("text",  "shown",    "factor",   "refresh_needs_factor",  "ask"),
+    T("text",  "shown",    "number",   "refresh_locked",        "say_locked"),
+    T("text",  "shown",    "factor",   "card_needs_factor",     "ask_factor"),
     T("text",  ASKING,     "number",   "names_subscribe",       "open_subscriptions"),
     T("text",  ASKING,     "number",   "asks_unsubscribe",      "open_unsubscribe"),
 ]
@@ -162,18 +172,28 @@ class Progress(Dialog):
     #: Words this dialog understands itself, before they mean anything globally.
     OWN_WORDS = SUBSCRIBE | UNSUBSCRIBE
 
-    __slots__ = ("_tried", "_case", "_locked", "_failures", "_listed")
+    __slots__ = ("_tried", "_asked", "_case", "_card", "_added", "_locked", "_failures", "_listed")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._tried: dict[tuple, str] = {}
+        self._asked: str | None = None  # the number this turn tried to open
         self._case: Case | None = None
+        self._card: Any = _UNCHECKED  # the card's case as the store vouches for it now
+        self._added: Any = None
         self._locked = 0
         self._failures = 0
         self._listed = False
 
     def prompt_context(self):
-        return {"data": self.data, "choices": self.data.get("choices", [])}
+        return {"data": self.data, "choices": self.data.get("choices", []), "asked": self._asked_about()}
+
+    def ask(self) -> None:
+        """Ask the current state's question. 返回 (dialogs.conversation) re-enters a state through
+        here too: only the factor question keeps a number that is being asked about."""
+        if self.state != "factor":
+            self.data.pop("pending", None)
+        super().ask()
 
     @property
     def _store(self):
@@ -182,6 +202,11 @@ class Progress(Dialog):
     @property
     def _user(self) -> str:
         return self.incoming.user
+
+    def _asked_about(self) -> str | None:
+        """The number the factor question is about: the one pending, else the card's own case
+        (返回 from the card to the factor question)."""
+        return self.data.get("pending") or self.data.get("case_no")
 
     # Opening a case --------------------------------------------------------------------------
 
@@ -197,16 +222,19 @@ class Progress(Dialog):
         return self._tried[attempt]
 
     async def _try(self, case_no: str, factor: dict[str, str] | None) -> str:
-        self.data["case_no"] = case_no
-        self._locked = await self._store.locked_for(self._user, case_no)
-        if self._locked:
+        self._asked = case_no
+        lock = await self._store.factor_lock(self._user, case_no)
+        if lock.seconds:
+            self._locked = lock.seconds
             return "locked"
         remembered = None
         if factor is None:
-            remembered = (await self._store.verified(self._user)).get(case_no)
+            remembered = await self._store.verified_case(self._user, case_no)
             if remembered is None:
                 return "needs_factor"
-            factor = {k: v for k, v in (("phone_last4", remembered.phone_last4), ("id_number", remembered.id_number)) if v}
+            factor = remembered.factor
+        elif lock.digits_refused and "phone_last4" in factor:
+            return await self._wrong(case_no)  # not even asked: reads exactly like a wrong factor
         try:
             case = await self.services.platform.case(case_no, **factor)
         except PlatformUnavailable:
@@ -217,26 +245,36 @@ class Progress(Dialog):
             if remembered is not None:
                 await self._store.forget(self._user, case_no)
                 return "needs_factor"
-            self._failures, self._locked = await self._store.failed(self._user, case_no)
-            return "locked" if self._locked else "wrong"
+            return await self._wrong(case_no)
         self._case = case
         if remembered is None:
             await self._store.remember(self._user, case_no, case.matter_name, **factor)
             await self._store.succeeded(self._user, case_no)
         return "ok"
 
-    # On start: a carried case number, or the cases verified before.
+    async def _wrong(self, case_no: str) -> str:
+        self._failures, self._locked = await self._store.failed(self._user, case_no)
+        return "locked" if self._locked else "wrong"
+
+    # On start: a case number carried in (typed elsewhere, not verified), or the cases verified before.
+    def _carried(self) -> str | None:
+        """dialogs.conversation carries a number typed elsewhere in as `case_no`; here it is only
+        asked about until it opens."""
+        if "case_no" in self.data:
+            self.data["pending"] = self.data.pop("case_no")
+        return self.data.get("pending")
+
     async def carried_opens(self) -> bool:
-        return await self._open(self.data.get("case_no")) == "ok"
+        return await self._open(self._carried()) == "ok"
 
     async def carried_locked(self) -> bool:
-        return await self._open(self.data.get("case_no")) == "locked"
+        return await self._open(self._carried()) == "locked"
 
     async def carried_trouble(self) -> bool:
-        return await self._open(self.data.get("case_no")) == "down"
+        return await self._open(self._carried()) == "down"
 
     def carried_number(self) -> bool:
-        return bool(self.data.get("case_no"))
+        return bool(self._carried())
 
     async def _verified(self) -> dict:
         if not self._listed:
@@ -289,22 +327,43 @@ class Progress(Dialog):
         return await self._open(self._picked()) == "needs_factor"
 
     # The second factor.
+    def nothing_asked(self) -> bool:
+        return not self._asked_about()
+
     def factor_malformed(self) -> bool:
         return parse_factor(self.text) is None
 
     async def factor_opens(self) -> bool:
-        return await self._open(self.data.get("case_no"), parse_factor(self.text)) == "ok"
+        return await self._open(self._asked_about(), parse_factor(self.text)) == "ok"
 
     async def factor_locks(self) -> bool:
-        return await self._open(self.data.get("case_no"), parse_factor(self.text)) == "locked"
+        return await self._open(self._asked_about(), parse_factor(self.text)) == "locked"
 
     async def factor_wrong(self) -> bool:
-        return await self._open(self.data.get("case_no"), parse_factor(self.text)) == "wrong"
+        return await self._open(self._asked_about(), parse_factor(self.text)) == "wrong"
 
     async def factor_trouble(self) -> bool:
-        return await self._open(self.data.get("case_no"), parse_factor(self.text)) == "down"
+        return await self._open(self._asked_about(), parse_factor(self.text)) == "down"
 
-    # Looking again at the case on the card.
+    # Acting on the card's case: the store says, now, whether it is this person's.
+    async def _card_case(self):
+        if self._card is _UNCHECKED:
+            self._card = await self._store.verified_case(self._user, self.data.get("case_no") or "")
+        return self._card
+
+    async def subscribes(self) -> bool:
+        """订阅 (or "1" on the card): the store refuses a case this person has not verified."""
+        if not self.asks_subscribe():
+            return False
+        if self._added is None:
+            self._added = await self._store.subscribe(self._user, self.data.get("case_no") or "")
+            if self._added.value == "unverified":
+                self._card = None
+        return self._added.value != "unverified"
+
+    async def unsubscribes(self) -> bool:
+        return self.asks_unsubscribe() and await self._card_case() is not None
+
     async def _refresh(self) -> str:
         return await self._open(self.data.get("case_no")) if normalise(self.text) in REFRESH else "none"
 
@@ -314,7 +373,13 @@ class Progress(Dialog):
     async def refresh_trouble(self) -> bool:
         return await self._refresh() == "down"
 
-    async def refresh_needs_factor(self) -> bool:
+    async def refresh_locked(self) -> bool:
+        return await self._refresh() == "locked"
+
+    async def card_needs_factor(self) -> bool:
+        """订阅 / 退订 / 刷新 on a card whose case this person has not verified (any more)."""
+        if self.asks_subscribe() or self.asks_unsubscribe():
+            return await self._card_case() is None
         return await self._refresh() == "needs_factor"
 
     # Answers ------------------------------------------------------------------------------------
@@ -322,12 +387,22 @@ class Progress(Dialog):
     async def show_case(self):
         case = self._case
         self.data.pop("choices", None)
+        self.data["case_no"] = case.case_no  # the only place a case number becomes the card's
         self.data["subscribed"] = await self._store.is_subscribed(self._user, case.case_no)
         self.say("progress/card.j2", **case_view(case, self.services.settings))
         self.ask()
 
+    def ask_factor(self):
+        """Ask for the factor of the number just tried (none tried: the card's own case, which
+        this person no longer has verified); a card whose case needs its factor again is gone
+        from the session."""
+        asked = self.data["pending"] = self._asked or self.data.get("case_no")
+        if asked == self.data.get("case_no"):
+            self.data.pop("case_no", None)
+            self.data.pop("subscribed", None)
+        self.ask()
+
     def say_locked(self):
-        self.data.pop("case_no", None)
         self.say("progress/locked.j2", minutes=max(1, -(-self._locked // 60)))
         self.ask()
 
@@ -357,11 +432,9 @@ class Progress(Dialog):
     def asks_unsubscribe(self) -> bool:
         return normalise(self.text) in UNSUBSCRIBE
 
-    async def subscribe(self):
-        case_no = self.data["case_no"]
-        added = await self._store.subscribe(self._user, case_no)
-        self.data["subscribed"] = added.value != "full"
-        self.say("progress/subscribed.j2", added=added.value, case_no=case_no,
+    def say_subscribed(self):
+        self.data["subscribed"] = self._added.value != "full"
+        self.say("progress/subscribed.j2", added=self._added.value, case_no=self.data["case_no"],
                  limit=getattr(self.services.settings, "max_subscriptions", 50))
 
     async def unsubscribe(self):
@@ -375,3 +448,6 @@ class Progress(Dialog):
 
     def open_unsubscribe(self):
         self.start("subscriptions", mode="unsubscribe")
+
+
+_UNCHECKED = object()  # `_card_case` not asked yet this turn

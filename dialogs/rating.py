@@ -8,7 +8,10 @@ level  --text: a level--> (as above)           (started by 评价 with an invita
                                                 or by 修改评价: the latest rating, changed once)
 ```
 dialogs/conversation.py starts this dialog when a reply is a rating and an invitation is
-pending (bot.ratings), carrying `case_no`, `matter_name` and `level`.
+pending (bot.ratings), carrying `case_no`, `matter_name` and `level`. Whatever case the session
+names, the ratings store rates it, or files the complaint, only for a person who may act on it
+at that moment (bot.ratings: verified the case, or bound its enterprise); otherwise nothing
+reaches the platform and the person is told to verify the case first.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ TRANSITIONS = [
     T("text",  "level",  "level",  "rated_well",    "thank"),
     T("text",  "level",  "level",  "not_rated",     "say_not_rated"),
     T("text",  "reason", "reason", "complaint_filed", "say_complaint_filed"),
+    T("text",  "reason", "reason", "complaint_refused", "say_complaint_refused"),
     T("text",  "reason", "reason", "complaint_trouble", "say_busy"),
 ]
 
@@ -88,7 +92,8 @@ class RateCase(Dialog):
 
     async def _rate(self) -> str:
         """Send the rating once per turn: "ok", "refused" (rated before, or not finished),
-        "down", or "none" (no level given, or nothing to rate)."""
+        "unverified" (not this person's to rate), "down", or "none" (no level given, or nothing
+        to rate)."""
         if self._rated is None:
             level = self.data.get("level")
             if level is None and self.incoming.kind == "text":
@@ -109,8 +114,12 @@ class RateCase(Dialog):
                     await ratings.rated(user, case_no, {"level": level, "refused": exc.code.value})
                 self._rated = "refused"
             else:
-                self.data["rating_id"] = rating.id
-                self._rated = "ok"
+                if rating is None:  # not this person's to rate: nothing was sent
+                    self.data.pop("level", None)
+                    self._rated = "unverified"
+                else:
+                    self.data["rating_id"] = rating.id
+                    self._rated = "ok"
         return self._rated
 
     async def rated_badly(self) -> bool:
@@ -120,7 +129,7 @@ class RateCase(Dialog):
         return await self._rate() == "ok"
 
     async def not_rated(self) -> bool:
-        return await self._rate() in ("refused", "down")
+        return await self._rate() in ("refused", "unverified", "down")
 
     async def _last_given(self) -> dict | None:
         if self.data.get("mode") != "again":
@@ -174,14 +183,21 @@ class RateCase(Dialog):
             except (PlatformUnavailable, PlatformError):
                 self._filed = "down"
             else:
-                self._filed = "ok"
+                self._filed = "ok" if self._complaint is not None else "unverified"
         return self._filed
 
     async def complaint_filed(self) -> bool:
         return await self._file() == "ok"
 
+    async def complaint_refused(self) -> bool:
+        return await self._file() == "unverified"
+
     async def complaint_trouble(self) -> bool:
         return await self._file() == "down"
+
+    def say_complaint_refused(self):
+        self.say("rating/not_rated.j2", why="unverified")
+        self.finish()
 
     def say_complaint_filed(self):
         self.say("rating/complaint_filed.j2", complaint=self._complaint)

@@ -373,10 +373,12 @@ async def _durable_records(store: Redis, prefix: str) -> None:
     subscriptions, audit = Subscriptions(store, keys, settings), Audit(store, keys)
     for n in range(20):
         user = f"oDurable{n:020d}"
+        await subscriptions.remember(user, f"5116022026112810{n:04d}", "居民身份证办理", phone_last4="5678")
         await subscriptions.subscribe(user, f"5116022026112810{n:04d}")
         if n % 2:
             await subscriptions.bind(user, f"91510000MA{n:08d}", f"企业{n}")
         await audit.record(f"staff{n}", "test.write", user)
+    await subscriptions.remember(FOLLOWER, CASE, "居民身份证办理", phone_last4="5678")
     await subscriptions.subscribe(FOLLOWER, CASE)
 
 

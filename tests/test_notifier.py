@@ -63,7 +63,16 @@ async def advance(client, case_no: str, to: str, **extra) -> dict:
 
 
 async def subscribe(redis, settings, case_no: str, *users: str) -> None:
+    """As 查进度 then 订阅 leave it: each user verified the case, then subscribed."""
+    await verify(redis, Keys(settings.key_prefix), case_no, *users)
     await redis.sadd(Keys(settings.key_prefix).case_subscribers(case_no), *users)
+
+
+async def verify(redis, keys: Keys, case_no: str, *users: str) -> None:
+    from bot.subscriptions import Subscriptions
+
+    for user in users:
+        await Subscriptions(redis, keys).remember(user, case_no, "", phone_last4="1234")
 
 
 async def bind(redis, settings, credit_code: str, *users: str) -> None:
@@ -274,6 +283,7 @@ async def test_a_worker_killed_mid_fan_out_loses_and_duplicates_no_notice(redis,
             await admin("POST", "followers", {"openids": users})
             # Every template message takes 50 ms: with 2 in flight, the fan-out lasts about 5 s.
             await admin("POST", "faults", {"endpoint": "/cgi-bin/message/template/send", "delay": 0.05, "times": 100_000})
+            await verify(redis, keys, case_no, *users)
             await redis.sadd(keys.case_subscribers(case_no), *users)
             body = case_event(case_no, "evt_fanout")
             await redis.xadd(keys.events(), {"event": json.dumps(body, ensure_ascii=False), "id": body["id"]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.app import SERVICES
 from dialogs.progress import find_case_number, working_days_left
 from integrations.platform.identifiers import id_check_digit
 from integrations.platform.simulator import World
@@ -178,3 +179,28 @@ def test_case_numbers_are_found_but_id_numbers_and_credit_codes_are_not(settings
     assert find_case_number(ID_NUMBER, settings) is None
     assert find_case_number("91511602R2MAYK76D5", settings) is None
     assert find_case_number("ABCDEFGHIJKLMNOPQRSTUV", settings) is None
+
+
+async def test_back_from_another_numbers_question_returns_to_ones_own_card_and_acts_only_on_it(chat, client, app):
+    own = await new_case(client)
+    other = await new_case(client, phone="13900002468")
+    await chat.say(own)
+    await chat.say("5678")
+    assert other in await chat.say(other)  # asked for its factor
+    assert "2. 刷新进度" in await chat.say("返回")  # back on the card of the case verified
+    subscribed = await chat.say("订阅")
+    assert "订阅成功" in subscribed and own in subscribed and other not in subscribed
+    store = app[SERVICES].subscriptions
+    assert await store.recipients(other, None) == {} and await store.recipients(own, None) == {chat.user: "case"}
+
+
+async def test_a_card_whose_case_is_no_longer_verified_asks_for_the_factor_before_acting(chat, client, app):
+    case_no = await new_case(client)
+    await chat.say(case_no)
+    await chat.say("5678")
+    await app[SERVICES].subscriptions.forget(chat.user, case_no)  # the remembered factor stopped opening it
+    asked = await chat.say("订阅")
+    assert "手机号的后 4 位" in asked and case_no in asked and "订阅成功" not in asked
+    assert await app[SERVICES].subscriptions.recipients(case_no, None) == {}
+    assert "【办件进度】" in await chat.say("5678")
+    assert "订阅成功" in await chat.say("订阅")

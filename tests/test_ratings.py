@@ -26,6 +26,17 @@ async def finished_case(client) -> str:
     return case_no
 
 
+async def invited(chat, client, app) -> str:
+    """A finished case this person opened with its second factor, and the invitation to rate
+    that its "done" notice brings (as the notifier sends it)."""
+    case_no = await finished_case(client)
+    await chat.say(case_no)
+    await chat.say("5678")
+    await chat.say("菜单")
+    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    return case_no
+
+
 async def feedback(client, case_no: str) -> dict:
     return await (await client.get(f"/sim/platform/_admin/cases/{case_no}/ratings")).json()
 
@@ -36,8 +47,7 @@ async def messages(client, user: str) -> list[str]:
 
 
 async def test_one_word_answers_the_invitation_and_reaches_the_platform(chat, client, app):
-    case_no = await finished_case(client)
-    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    case_no = await invited(chat, client, app)
     thanks = await chat.say("满意")
     assert "感谢您的评价（满意）" in thanks
     ratings = (await feedback(client, case_no))["ratings"]
@@ -48,15 +58,13 @@ async def test_one_word_answers_the_invitation_and_reaches_the_platform(chat, cl
 async def test_a_bare_number_at_the_menu_rates_only_when_just_invited(chat, client, app):
     assert "感谢您的评价" not in await chat.say("1")  # no invitation: 1 is the first menu option
     await chat.say("菜单")
-    case_no = await finished_case(client)
-    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    case_no = await invited(chat, client, app)
     assert "感谢您的评价（非常满意）" in await chat.say("1")
     assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["very_satisfied"]
 
 
 async def test_dissatisfied_asks_what_went_wrong_and_files_a_complaint(chat, client, app):
-    case_no = await finished_case(client)
-    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    case_no = await invited(chat, client, app)
     question = await chat.say("4")
     assert "不满意" in question and "哪里没做好" in question
     filed = await chat.say("窗口让我来回跑了三趟，材料清单也没说清楚")
@@ -69,8 +77,7 @@ async def test_dissatisfied_asks_what_went_wrong_and_files_a_complaint(chat, cli
 
 
 async def test_skipping_the_reason_still_files_the_complaint(chat, client, app):
-    case_no = await finished_case(client)
-    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    case_no = await invited(chat, client, app)
     await chat.say("非常不满意")
     assert "投诉编号" in await chat.say("跳过")
     recorded = await feedback(client, case_no)
@@ -80,8 +87,7 @@ async def test_skipping_the_reason_still_files_the_complaint(chat, client, app):
 async def test_one_reminder_after_three_days_if_unrated_and_no_more(chat, client, app):
     ratings, scheduler = app[SERVICES].ratings, app[SCHEDULER]
     await follow(client, chat.user)
-    case_no = await finished_case(client)
-    await ratings.invite(chat.user, case_no, MATTER)
+    case_no = await invited(chat, client, app)
     await ratings.invite(chat.user, case_no, MATTER)  # a repeated invitation does not move the reminder
     due = await scheduler.due_at(reminder_job(chat.user, case_no))
     assert due is not None and abs(due - (time.time() + 3 * 86400)) < 60
@@ -99,8 +105,7 @@ async def test_one_reminder_after_three_days_if_unrated_and_no_more(chat, client
 async def test_a_rated_case_gets_no_reminder_and_no_second_invitation(chat, client, app):
     ratings, scheduler = app[SERVICES].ratings, app[SCHEDULER]
     await follow(client, chat.user)
-    case_no = await finished_case(client)
-    await ratings.invite(chat.user, case_no, MATTER)
+    case_no = await invited(chat, client, app)
     await chat.say("基本满意")
     assert await scheduler.due_at(reminder_job(chat.user, case_no)) is None
     await ratings.remind({"user": chat.user, "case_no": case_no})
@@ -135,8 +140,7 @@ async def _reminders(client, user: str) -> list[str]:
 
 
 async def test_a_rating_may_be_changed_once(chat, client, app):
-    case_no = await finished_case(client)
-    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    case_no = await invited(chat, client, app)
     assert "修改评价" in await chat.say("满意")
     question = await chat.say("修改评价")
     assert case_no in question and "非常满意" in question
@@ -145,3 +149,37 @@ async def test_a_rating_may_be_changed_once(chat, client, app):
     assert "不能再改" in await chat.say("修改评价")
     ratings = (await feedback(client, case_no))["ratings"]
     assert [(r["level"], r["revision"]) for r in ratings] == [("satisfied", 1), ("very_satisfied", 2)]
+
+
+# Only a person who may act on the case rates it --------------------------------------------------
+
+
+async def test_an_invitation_alone_lets_nobody_rate_a_case_they_never_opened(chat, client, app):
+    case_no = await finished_case(client)
+    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)  # as if sent to the wrong person
+    refused = await chat.say("满意")
+    assert "感谢您的评价" not in refused and "查进度" in refused
+    assert await feedback(client, case_no) == {"ratings": [], "complaints": []}
+
+
+async def test_a_complaint_is_filed_only_while_the_case_is_still_theirs(chat, client, app):
+    case_no = await invited(chat, client, app)
+    assert "哪里没做好" in await chat.say("不满意")
+    await app[SERVICES].subscriptions.forget(chat.user, case_no)  # the remembered factor stopped opening it meanwhile
+    refused = await chat.say("窗口让我来回跑了三趟")
+    assert "投诉编号" not in refused and "查进度" in refused
+    assert (await feedback(client, case_no))["complaints"] == []
+
+
+async def test_a_binder_rates_a_case_of_their_enterprise_from_its_notice(chat, client, redis, settings):
+    from tests.test_notifier import notices_count
+    from tests.test_subscriptions import bind, enterprise_case
+
+    await follow(client, chat.user)
+    case_no = await enterprise_case(client)
+    assert "绑定成功" in await bind(chat, client)
+    await advance(client, case_no, "accepted", "processing", "reviewing", "approved")
+    done = (await notices_count(client, chat.user, 2))[-1]
+    assert "请为这次办事打个分" in done
+    assert "感谢您的评价（满意）" in await chat.say("满意")
+    assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["satisfied"]

@@ -162,3 +162,20 @@ async def test_the_cluster_client_refuses_a_script_over_two_slots(cluster, key_p
     script = cluster.register_script("return redis.call('GET', KEYS[1])")
     with pytest.raises((RedisClusterException, ResponseError)):
         await script(keys=[f"{key_prefix}event:evt_1", f"{key_prefix}events"])
+
+
+async def test_second_factor_counters_verified_cases_and_subscribing_run_on_a_cluster(on_cluster, peer):
+    """The person's and the case's failure counters (two scripts, two slots, one pipeline), the
+    verified-case check and the subscription it guards."""
+    from tests.test_progress import ID_NUMBER, new_case
+
+    client, _ = await on_cluster(progress_case_max_failures=2)
+    case_no = await new_case(client)
+    chat, other = Chat(client, peer, USER), Chat(client, peer, "oClusterUser00000000000002")
+    await chat.say(case_no)
+    assert "没有查到匹配的办件" in await chat.say("0000")
+    await other.say(case_no)
+    assert "没有查到匹配的办件" in await other.say("1111")
+    assert "没有查到匹配的办件" in await other.say("5678")  # the case's phone digits now refused
+    assert "【办件进度】" in await chat.say(ID_NUMBER)
+    assert "订阅成功" in await chat.say("订阅")

@@ -7,6 +7,11 @@ entity payloads, CDATA injection in echoed text, path traversal and header injec
 console in production, and the rate limits. Each catalog ends by proving nothing was processed
 and no answer was a 5xx; nothing may be logged as an error either.
 
+The cross-user catalogs at the end play a real citizen (one who verified a case of their own)
+trying to reach someone else's case, enterprise or appointment through the dialogs: 返回 and its
+relatives, a second number then an action, invitations and subscriptions left behind, guesses
+spread over many openids; and staff acting on what is not theirs.
+
 Extend the catalogs as routes land: the admin API (no token, a wrong token, another role's
 token), /wecom (its msg_signature, ReceiveId), broadcast and hand-off endpoints.
 """
@@ -19,6 +24,7 @@ import logging
 import re
 import secrets
 import time
+from datetime import date
 from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
@@ -26,10 +32,18 @@ import xmltodict
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 
-from bot.app import create_app
+from bot.app import CATALOG, SERVICES, create_app
+from bot.keys import Keys
 from bot.ratelimit import TOO_MANY
+from integrations.platform.client import PlatformError
 from integrations.platform.events import sign_event
+from integrations.platform.identifiers import credit_check_char, id_check_digit
+from integrations.platform.models import ErrorCode
 from tests.conftest import AES_KEY, APPID, TOKEN, Chat
+from tests.support import get_session, person, pushed, wait_for
+from tests.test_booking import appointments_of, booked, drive
+from tests.test_notifier import notices, notices_count, settled
+from tests.test_progress import advance, new_case
 from tests.test_channel_security import (
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
@@ -40,6 +54,7 @@ from tests.test_channel_security import (
     raw_xml,
     wechat_path,
 )
+from tests.wecom_support import WECOM_SETTINGS, StaffChat
 
 EVENTS_SECRET = "events-s3cret"  # tests/conftest.py's platform_events_secret
 USER = "oAttackTarget00000000000001"
@@ -451,3 +466,277 @@ async def test_every_admin_route_refuses_missing_wrong_and_underprivileged_token
     assert refused > 20
     assert await redis.xlen(f"{settings.key_prefix}audit") >= refused  # each refusal is on the record
     tally("admin API tokens", refused)
+
+
+# Cross-user attacks: one person reaching another's case, enterprise, appointment or broadcast --
+#
+# The attacker verified a case of their own, so they are a real citizen the bot trusts with one
+# card; everything below tries to turn that into a way into someone else's. Each catalog collects
+# every breach before it asserts, so a failure names all the tricks that got in.
+
+OWN_PHONE, VICTIM_PHONE = "13812345678", "13900002468"
+VICTIM_ID = "51160219790704202" + id_check_digit("51160219790704202")
+ATTACKER, VICTIM = "oAttackerWithOwnCase000001", "oVictimOfTheAttack00000001"
+CARD = "【办件进度】"
+
+#: What an attacker types after their own card, `{T}` standing for the other person's case number.
+CASE_TRICKS: dict[str, list[str]] = {
+    "返回 then 订阅": ["{T}", "返回", "订阅"],
+    "返回 then 1 (subscribe on the card)": ["{T}", "返回", "1"],
+    "a wrong factor, 返回, 订阅": ["{T}", "0000", "返回", "订阅"],
+    "返回, 退订, 订阅": ["{T}", "返回", "退订", "订阅"],
+    "返回 twice, 订阅": ["{T}", "返回", "返回", "订阅"],
+    "返回 twice, 返回 again, 1": ["{T}", "返回", "返回", "返回", "1"],
+    "返回, 刷新, their own last 4 digits": ["{T}", "返回", "刷新", "5678"],
+    "返回, 2 (refresh on the card)": ["{T}", "返回", "2"],
+    "the number, then 刷新": ["{T}", "刷新"],
+    "the number, then 订阅": ["{T}", "订阅"],
+    "the number, then 评价": ["{T}", "评价", "1"],
+    "the number, 返回, 满意": ["{T}", "返回", "满意"],
+    "the number, 返回, 不满意 and a complaint": ["{T}", "返回", "不满意", "窗口态度太差了"],
+    "the number, 取消, 订阅, 1": ["{T}", "取消", "订阅", "1"],
+    "the number, 菜单, 查进度, 订阅": ["{T}", "菜单", "查进度", "订阅"],
+    "the number at the menu, 返回, 订阅": ["菜单", "{T}", "返回", "订阅"],
+    "the number in another dialog, 返回, 订阅": ["4", "{T}", "返回", "订阅"],
+    "the number twice, 返回, 订阅": ["{T}", "{T}", "返回", "订阅"],
+    "the number, 返回, 我的订阅, 1": ["{T}", "返回", "我的订阅", "1"],
+}
+
+
+async def _breaches(redis, settings, client, user: str, case_no: str, replies: list[str | None]) -> list[str]:
+    """Every way `user` got into `case_no`: its card shown, a subscription, a remembered
+    verification, a rating or complaint at the platform."""
+    keys, found = Keys(settings.key_prefix), []
+    if any(r and CARD in r and case_no in r for r in replies):
+        found.append("shown its card")
+    if await redis.sismember(keys.case_subscribers(case_no), user) or await redis.sismember(keys.user_subscriptions(user), case_no):
+        found.append("subscribed")
+    if await redis.hexists(keys.verified_cases(user), case_no):
+        found.append("remembered as verified")
+    feedback = await (await client.get(f"/sim/platform/_admin/cases/{case_no}/ratings")).json()
+    if feedback["ratings"] or feedback["complaints"]:
+        found.append("rated or complained")
+    return found
+
+
+async def _own_card(chat: Chat, own: str) -> None:
+    assert "手机号的后 4 位" in await chat.say(own)
+    assert CARD in await chat.say("5678")
+
+
+async def test_another_persons_case_stays_closed_whatever_follows_its_number(client, peer, redis, settings):
+    own = await new_case(client, phone=OWN_PHONE)
+    theirs = await new_case(client, phone=VICTIM_PHONE, id_number=VICTIM_ID)
+    await advance(client, theirs, "accepted", "processing", "reviewing", "approved")  # finished: it may be rated
+    breaches = {}
+    for n, (name, steps) in enumerate(CASE_TRICKS.items()):
+        attacker = Chat(client, peer, f"oAttackerCaseTrick{n:08d}")
+        await _own_card(attacker, own)
+        replies = [await attacker.say(step.format(T=theirs)) for step in steps]
+        found = await _breaches(redis, settings, client, attacker.user, theirs, replies)
+        if found:
+            breaches[name] = found
+    assert breaches == {}, f"tricks that got into another person's case: {breaches}"
+    tally("cross-user: case tricks", len(CASE_TRICKS))
+
+
+async def test_the_trick_brings_neither_the_cases_notices_nor_a_rating_invitation(client, peer, redis, settings):
+    own = await new_case(client, phone=OWN_PHONE)
+    theirs = await new_case(client, phone=VICTIM_PHONE, id_number=VICTIM_ID)
+    attacker, victim = Chat(client, peer, ATTACKER), Chat(client, peer, VICTIM)
+    await client.post("/sim/wechat/_admin/followers", json={"openids": [ATTACKER, VICTIM]})
+    await victim.say(theirs)
+    assert CARD in await victim.say("2468")
+    assert "订阅成功" in await victim.say("订阅")  # the victim's own notices say when the events are through
+    await _own_card(attacker, own)
+    for step in (theirs, "返回", "订阅", "菜单"):
+        await attacker.say(step)
+
+    await advance(client, theirs, "accepted", "processing", "reviewing", "approved")
+    assert "【办件已办结】" in (await notices_count(client, VICTIM, 2))[-1]  # accepted, approved
+    assert await settled(redis, settings)
+    assert await notices(client, ATTACKER) == [], "the attacker heard about another person's case"
+    replies = [await attacker.say("不满意"), await attacker.say("窗口态度太差了")]
+    assert await _breaches(redis, settings, client, ATTACKER, theirs, replies) == []
+    tally("cross-user: notices and invitations", 2)
+
+
+async def test_subscriptions_and_invitations_planted_before_the_fix_are_not_honoured(client, app, peer, redis, settings):
+    """A subscription or rating invitation that the hole left behind (it was open before this
+    fix) gives nothing: no notice, no rating, no complaint."""
+    theirs = await new_case(client, phone=VICTIM_PHONE, id_number=VICTIM_ID)
+    keys, attacker, victim = Keys(settings.key_prefix), Chat(client, peer, ATTACKER), Chat(client, peer, VICTIM)
+    await client.post("/sim/wechat/_admin/followers", json={"openids": [ATTACKER, VICTIM]})
+    await victim.say(theirs)
+    await victim.say("2468")
+    await victim.say("订阅")
+    await redis.sadd(keys.case_subscribers(theirs), ATTACKER)
+    await redis.sadd(keys.user_subscriptions(ATTACKER), theirs)
+    await app[SERVICES].ratings.invite(ATTACKER, theirs, "居民身份证办理")
+
+    await advance(client, theirs, "accepted", "processing", "reviewing", "approved")
+    assert "【办件已办结】" in (await notices_count(client, VICTIM, 2))[-1]  # accepted, approved
+    assert await settled(redis, settings)
+    assert await notices(client, ATTACKER) == []
+    replies = [await attacker.say("非常不满意"), await attacker.say("窗口态度太差了"), await attacker.say("修改评价"), await attacker.say("1")]
+    assert await _breaches(redis, settings, client, ATTACKER, theirs, replies) == []
+    assert not any(r and "感谢您的评价" in r for r in replies)
+    tally("cross-user: planted subscription and invitation", 2)
+
+
+# Enterprise binding: a credit code is only bound with the code texted to that enterprise --------
+
+VICTIM_FIRM = "91511602MA6XK3P2T" + credit_check_char("91511602MA6XK3P2T")
+OWN_FIRM = "91511602MA6XK3Q4W" + credit_check_char("91511602MA6XK3Q4W")
+
+
+async def _firm(client, credit_code: str, phone: str) -> str:
+    body = {"enterprise": {"name": f"测试企业{credit_code[-4:]}", "credit_code": credit_code, "phone": phone}}
+    resp = await client.post("/sim/platform/_admin/cases", json=body)
+    assert resp.status == 201, await resp.text()
+    return (await resp.json())["case_no"]
+
+
+async def _texted(client, credit_code: str) -> str:
+    texts = (await (await client.get(f"/sim/platform/_admin/enterprises/{credit_code}/texts")).json())["items"]
+    return texts[-1]["code"] if texts else "000000"
+
+
+async def test_another_enterprise_is_never_bound_without_its_own_texted_code(client, app, peer, redis, settings):
+    victim_case = await _firm(client, VICTIM_FIRM, "13698761234")
+    await _firm(client, OWN_FIRM, "13512345678")
+    store, keys = app[SERVICES].subscriptions, Keys(settings.key_prefix)
+    # Each trick: what the attacker types, "{OWN}" standing for the code texted to their own firm.
+    tricks = {
+        "their code, 返回, a guessed code": ["企业绑定", VICTIM_FIRM, "返回", "123456"],
+        "their code, 返回 twice, 1": ["企业绑定", VICTIM_FIRM, "返回", "返回", "1"],
+        "own code sent, 返回, their credit code, own texted code": ["企业绑定", OWN_FIRM, "返回", VICTIM_FIRM, "{OWN}"],
+        "their code, 返回, own credit code, 返回, own texted code": ["企业绑定", VICTIM_FIRM, "返回", OWN_FIRM, "返回", "{OWN}"],
+        "their code, 重新发送, 取消, 企业绑定, a guessed code": ["企业绑定", VICTIM_FIRM, "重新发送", "取消", "企业绑定", "654321"],
+        "their code, 菜单, 我的订阅, 1": ["企业绑定", VICTIM_FIRM, "菜单", "我的订阅", "1"],
+    }
+    breaches = {}
+    for n, (name, steps) in enumerate(tricks.items()):
+        attacker = Chat(client, peer, f"oAttackerFirmTrick{n:08d}")
+        for step in steps:
+            await attacker.say(await _texted(client, OWN_FIRM) if step == "{OWN}" else step)
+        if await store.is_bound(attacker.user, VICTIM_FIRM) or attacker.user in await store.recipients(victim_case, VICTIM_FIRM):
+            breaches[name] = "bound"
+        if await redis.sismember(keys.enterprise_binders(VICTIM_FIRM), attacker.user):
+            breaches[name] = "listed as a binder"
+    assert breaches == {}, f"tricks that bound another enterprise: {breaches}"
+    tally("cross-user: enterprise binding tricks", len(tricks))
+
+
+# 我的预约: only one's own appointments are listed, moved or cancelled ----------------------------
+
+
+async def test_my_appointments_never_reaches_another_persons_appointment(client, app, peer):
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    victim_person, own_person = person(41), person(42)
+    victim, attacker = Chat(client, peer, VICTIM), Chat(client, peer, ATTACKER)
+    await drive(victim, "预约", victim_person)
+    await drive(attacker, "预约", own_person, remember="2")
+    theirs = booked(await appointments_of(client, victim_person))[0]
+    tricks = [
+        ["我的预约", theirs["number"], "2", "1"],
+        ["我的预约", theirs["id"], "取消预约", "确定"],
+        ["我的预约", "1", "2", "返回", "返回", theirs["number"], "1", "1"],
+        ["我的预约", "1", "返回", theirs["id"], "1", "2", "1"],
+        ["取消预约", theirs["number"], "确定取消"],
+        ["改约", theirs["id"], "1", "1", "1", "确认"],
+    ]
+    for steps in tricks:
+        replies = [await attacker.say(step) for step in steps]
+        assert not any(r and (theirs["number"] in r and "您的预约" in r) for r in replies), steps
+        await attacker.say("菜单")
+    assert booked(await appointments_of(client, victim_person)) == [theirs], "another person's appointment was changed"
+    assert await app[SERVICES].bookings.owner_of(theirs["id"]) == VICTIM
+
+    # A dialog that forgot to check (or a session from elsewhere) still cannot change it: the
+    # bookings store asks at the moment of the change whose appointment it is.
+    bookings, hall = app[SERVICES].bookings, app[CATALOG].halls[theirs["hall_id"]]
+    for change in (lambda: bookings.cancel(ATTACKER, theirs["id"]),
+                   lambda: bookings.move(ATTACKER, theirs["id"], date.fromisoformat(theirs["date"]), theirs["start"], "move-x", hall)):
+        with pytest.raises(PlatformError) as refused:
+            await change()
+        assert refused.value.code == ErrorCode.not_found
+    assert booked(await appointments_of(client, victim_person)) == [theirs]
+    tally("cross-user: appointment tricks", len(tricks) + 2)
+
+
+# Guesses of the second factor spread over many openids ------------------------------------------
+
+
+async def test_guesses_over_many_openids_stop_the_phone_digits_of_that_case_but_not_the_id_number(client, peer, redis, settings):
+    theirs = await new_case(client, phone=VICTIM_PHONE, id_number=VICTIM_ID)
+    missing = theirs[:-4] + ("0000" if not theirs.endswith("0000") else "1111")
+
+    async def first_try(n: int, case_no: str, factor: str) -> str:
+        guesser = Chat(client, peer, f"oGuesser{n:018d}")
+        assert "手机号的后 4 位" in await guesser.say(case_no)
+        return await guesser.say(factor)
+
+    wrong = [await first_try(n, theirs, f"{1000 + n:04d}") for n in range(9)]  # 9 openids, 1 wrong guess each
+    assert len(set(wrong)) == 1 and "没有查到匹配的办件" in wrong[0]
+    refused = await first_try(100, theirs, "2468")  # the right digits, now refused ...
+    absent = await first_try(101, missing, "2468")  # ... exactly as a missing case is
+    assert refused == wrong[0] == absent.replace(missing, theirs)  # (the question again names the number typed)
+    assert CARD in await first_try(102, theirs, VICTIM_ID)  # the full ID number still opens it
+
+    lock = Keys(settings.key_prefix).case_factor_failures(theirs)
+    assert 1790 <= await redis.ttl(lock) <= settings.progress_case_lock_seconds == 1800
+    await redis.pexpire(lock, 1)  # half an hour passes
+    assert await wait_for(lambda: _gone(redis, lock))
+    assert CARD in await first_try(103, theirs, "2468")
+    tally("cross-user: spread guesses", 14)
+
+
+async def _gone(redis, key: str) -> bool:
+    return not await redis.exists(key)
+
+
+# Staff: the two-person rule holds for whoever submits -----------------------------------------------
+
+
+async def test_whoever_submits_a_broadcast_cannot_also_approve_it(serve, redis, settings):
+    writer = {"userid": "wangwu", "name": "王五", "roles": ["broadcaster"], "token": "writer-t0ken-0123456789abcdef01"}
+    admin = {"userid": "zhaoliu", "name": "赵六", "roles": ["admin"], "token": "admin-t0ken-0123456789abcdef012"}
+    approver = {"userid": "lisi", "name": "李四", "roles": ["approver"], "token": "approver-t0ken-0123456789abcdef"}
+    client = await serve(staff=[writer, admin, approver], **WECOM)
+    await client.post("/sim/wechat/_admin/followers", json={"openids": ["oFollower0000000000000001"]})
+
+    async def api(member: dict, path: str, body: dict | None = None):
+        resp = await client.post("/admin/api" + path, json=body or {}, headers={"Authorization": f"Bearer {member['token']}"})
+        return resp.status, await resp.json()
+
+    status, draft = await api(writer, "/broadcasts", {"title": "停电通知", "body": "明天上午大厅停电。", "audience": {"kind": "all"}})
+    assert status == 201, draft
+    bid = draft["id"]
+    assert (await api(writer, f"/broadcasts/{bid}/preview"))[0] == 200
+    status, _ = await api(admin, f"/broadcasts/{bid}/submit")  # the admin sends someone else's draft on its way ...
+    assert status == 200
+    status, refused = await api(admin, f"/broadcasts/{bid}/approve")  # ... so someone else must approve it
+    assert status == 403 and refused["error"] == "own_broadcast", refused
+    status, approved = await api(approver, f"/broadcasts/{bid}/approve")
+    assert status == 200 and approved["approved_by"] == "lisi"
+    tally("cross-user: two-person rule", 1)
+
+
+# Hand-off: an agent reaches only the citizen they accepted -------------------------------------
+
+
+async def test_an_agent_cannot_reach_or_end_a_talk_another_agent_holds(serve, peer, redis, settings):
+    client = await serve(**WECOM_SETTINGS)
+    citizen, zhang, li = Chat(client, peer, VICTIM), StaffChat(client, "zhangsan"), StaffChat(client, "lisi")
+    queued = await citizen.say("人工")
+    number = int(re.search(r"#(\d+)", queued).group(1))
+    assert f"已接入 #{number}" in await zhang.say(f"接 {number}")
+    tricks = [f"接 {number}", "结束", "你好，我是另一位工作人员", f"接 #{number}", "队列", "结束"]
+    answers = [await li.say(t) for t in tricks]
+    assert not any(a and f"已接入 #{number}" in a for a in answers)
+    assert not any("另一位工作人员" in m for m in await pushed(client, VICTIM)), "another agent reached the citizen"
+    session = await get_session(redis, settings, VICTIM)
+    assert session["state"] == "connected" and session["data"]["agent"] == "zhangsan"
+    assert await zhang.say("请问有什么可以帮您") is None  # still zhang's, and relayed
+    tally("cross-user: hand-off", len(tricks))

@@ -4,6 +4,7 @@ registered contact, several binders per enterprise, and 解绑."""
 from __future__ import annotations
 
 from bot.app import SERVICES
+from bot.subscriptions import Added
 from integrations.platform.identifiers import credit_check_char
 from tests.conftest import Chat
 from tests.test_progress import advance, new_case
@@ -145,3 +146,19 @@ async def test_enterprise_binder_sees_movements_through_recipients_only_while_bo
     await chat.say("解绑")
     await chat.say("1")
     assert chat.user not in await subscriptions.recipients(case_no, CREDIT_CODE)
+
+
+async def test_the_store_subscribes_nobody_to_a_case_they_never_opened(chat, client, app):
+    """Whatever a dialog believes, `subscribe` asks whether this person verified this case, and a
+    notice goes only to subscribers whose verification still holds."""
+    store = app[SERVICES].subscriptions
+    case_no = await new_case(client)
+    assert await store.subscribe(chat.user, case_no) == Added.unverified
+    assert await store.recipients(case_no, None) == {} and await store.subscribed(chat.user) == []
+
+    await chat.say(case_no)
+    await chat.say("5678")
+    assert await store.subscribe(chat.user, case_no) == Added.added
+    assert await store.recipients(case_no, None) == {chat.user: "case"}
+    await store.forget(chat.user, case_no)  # the remembered factor stopped opening it
+    assert await store.recipients(case_no, None) == {} and await store.subscribed(chat.user) == []

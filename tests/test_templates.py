@@ -123,7 +123,7 @@ _COMPLAINT = Complaint(id="C1", case_no=_CASE_NO, rating_id="R1", text="跑了�
 CONTEXTS.update({
     "progress/card.j2": case_view(_PAUSED),
     "progress/choose.j2": {"choices": [[_CASE_NO, GUIDE.name]]},
-    "progress/ask_factor.j2": {"data": {"case_no": _CASE_NO}},
+    "progress/ask_factor.j2": {"asked": _CASE_NO},
     "progress/wrong.j2": {"left": 3},
     "progress/locked.j2": {"minutes": 30},
     "progress/follow_ups.j2": {"data": {"subscribed": False}},
