@@ -329,9 +329,17 @@ class MaterialUpload(Wire):
 
 
 class BundleLookup(Wire):
+    """An application's number and one second factor of its applicant."""
+
     bundle_no: str = Field(pattern=r"^YJS\d{18}$", description="一件事 application number")
     phone_last4: str | None = Field(default=None, pattern=r"^\d{4}$")
     id_number: str | None = Field(default=None, pattern=r"^\d{17}[\dXx]$")
+
+    @model_validator(mode="after")
+    def _a_factor(self) -> BundleLookup:
+        if not (self.phone_last4 or self.id_number):
+            raise ValueError("phone_last4 or id_number is required")
+        return self
 
 
 class BundleApplication(Wire):

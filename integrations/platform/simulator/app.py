@@ -537,8 +537,6 @@ async def _read_part(part: BodyPartReader, limit: int, too_long: ErrorCode) -> b
 
 async def lookup_bundle_application(request: web.Request) -> web.Response:
     body = await _body(request, BundleLookup)
-    if not (body.phone_last4 or body.id_number):
-        raise Refusal(ErrorCode.invalid_request, "phone_last4 or id_number is required", 400)
     return _json(request.app[WORLD].bundle_application(body.bundle_no, body.phone_last4, body.id_number))
 
 
@@ -595,10 +593,14 @@ async def enterprise_licences(request: web.Request) -> web.Response:
 
 async def annual_report(request: web.Request) -> web.Response:
     world = request.app[WORLD]
+    return _json(report(world.enterprise(request.match_info["credit_code"]), _year(request), world.clock.today()))
+
+
+def _year(request: web.Request) -> int:
     raw = request.match_info["year"]
     if not (raw.isascii() and raw.isdigit() and len(raw) == 4):
         raise Refusal(ErrorCode.invalid_request, "year must be four digits", 400)
-    return _json(report(world.enterprise(request.match_info["credit_code"]), int(raw), world.clock.today()))
+    return int(raw)
 
 
 async def lookup_residents(request: web.Request) -> web.Response:
@@ -759,10 +761,7 @@ async def admin_annual_report(request: web.Request) -> web.Response:
     body = await _body(request, ReportChange)
     world = request.app[WORLD]
     record = world.enterprise(request.match_info["credit_code"])
-    raw = request.match_info["year"]
-    if not (raw.isascii() and raw.isdigit() and len(raw) == 4):
-        raise Refusal(ErrorCode.invalid_request, "year must be four digits", 400)
-    year = int(raw)
+    year = _year(request)
     report(record, year, world.clock.today())  # refuses a year the enterprise cannot report on
     record.reports[year] = (body.filed_on or world.clock.today()) if body.filed else None
     return _json(report(record, year, world.clock.today()))
