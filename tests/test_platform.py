@@ -524,6 +524,16 @@ async def test_bad_uploads_get_their_documented_refusals(sim, platform, world):
     assert len(world.uploads.items) == before
 
 
+async def test_an_upload_that_met_a_failing_platform_is_retried_and_counted_once(sim, platform, world):
+    created = await case_awaiting(sim, person(32), ["户口簿本人页"])
+    material = (await platform.case(created["case_no"], phone_last4=created["phone_last4"])).requested_materials[0].id
+    await faults(sim, status=503, times=1)
+    upload = await platform.upload_material(created["case_no"], material, PDF, filename="户口簿.pdf", content_type="application/pdf",
+                                            idempotency_key=uuid.uuid4().hex, phone_last4=created["phone_last4"])
+    assert upload.media_type == "application/pdf" and upload.sha256 == hashlib.sha256(PDF).hexdigest()
+    assert [u["upload"].id for u in world.uploads.items.values() if u["upload"].case_no == created["case_no"]] == [upload.id]
+
+
 async def test_the_demo_case_awaits_materials_with_the_documented_factor(platform):
     case = await platform.case(DEMO_CASE["case_no"], phone_last4=DEMO_CASE["phone"][-4:])
     assert case.state == CaseState.materials_requested and [m.id for m in case.requested_materials] == ["M1", "M2"]
