@@ -788,3 +788,33 @@ async def test_a_benefit_granted_without_application_is_announced_signed(sim, ev
     assert enterprise_event["credit_code"] == code and "12680元" in enterprise_event["benefit"]["content"]
     status, wrong = await admin(sim, "POST", "/_admin/benefits", json={"benefit_code": "GLJT", "credit_code": code})
     assert status == 400 and wrong["code"] == "INVALID_REQUEST"
+
+
+async def test_digits_from_other_scripts_are_refused_politely_never_a_500(sim, world):
+    """The contract's \\d accepts any Unicode digit (e.g. ٠١٢٣); comparing such text with a secret must not crash."""
+    arabic = "٠١٢٣٤٥٦٧٨٩"
+    hall = next(iter(world.halls.values()))
+    person_ = next(r for r in world.residents.records.values())
+    code = next(iter(world.enterprises))
+    status, verification = await admin(sim, "POST", f"/enterprises/{code}/verifications")
+    licence = next(iter(world.licences.records))
+    answers = [
+        await admin(sim, "POST", "/queue/tickets", headers={"Idempotency-Key": uuid.uuid4().hex},
+                    json={"hall_id": hall.id, "matter_code": hall.windows[0].matters[0], "checkin_code": arabic[:6]}),
+        await admin(sim, "POST", "/licences/lookup", json={"id_number": person_.id_number, "phone_last4": arabic[:4]}),
+        await admin(sim, "POST", f"/enterprises/{code}/verifications/{verification['id']}/check", json={"code": arabic[:6]}),
+        await admin(sim, "GET", f"/licences/{licence}/view", params={"expires": "9999999999", "sig": "é" * 32}),
+    ]
+    for status, answer in answers:
+        assert 400 <= status < 500 and answer["code"], (status, answer)
+
+
+async def test_a_token_header_that_is_not_text_is_unauthorized_not_a_500(sim):
+    body = b'{"id_numbers": ["11010519491231002X"]}'
+    reader, writer = await asyncio.open_connection(sim.host, sim.port)
+    writer.write(b"POST /residents/lookup HTTP/1.1\r\nHost: platform\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                 b"Authorization: Bearer \xff\xfe\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -106,3 +107,16 @@ async def test_a_called_queue_number_and_a_granted_benefit_arrive_signed_in_the_
     assert [e["type"] for e in events] == ["queue_called", "benefit_granted"]
     assert events[0]["ticket"]["number"] == ticket["number"] and events[0]["ticket"]["window_name"]
     assert events[1]["benefit"]["id_number"] == elders[0]["id_number"]
+
+
+async def test_a_signature_header_that_is_not_text_is_refused_not_a_500(client, redis, settings):
+    body = json.dumps(event(id="evt_bytes"), ensure_ascii=False).encode()
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(b"POST /platform/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                 b"X-Ywtb-Timestamp: " + str(int(time.time())).encode() + b"\r\nX-Ywtb-Signature: sha256=\xff\xfe\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+    assert await queued(redis, settings) == []

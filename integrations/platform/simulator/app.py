@@ -607,7 +607,7 @@ async def lookup_residents(request: web.Request) -> web.Response:
     """People data: only for the bot, with its platform token."""
     token = request.app[STATE].client_token
     given = request.headers.get(hdrs.AUTHORIZATION, "")
-    if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    if not token or not given.isascii() or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         response = _error(ErrorCode.unauthorized, "需要有效的平台访问令牌", 401)
         response.headers[hdrs.WWW_AUTHENTICATE] = 'Bearer realm="ywtb-platform"'
         return response

@@ -135,7 +135,7 @@ class Licences:
         record = self.records.get(licence_id)
         good = (
             record is not None and expires.isascii() and expires.isdigit() and len(expires) <= 12
-            and hmac.compare_digest(self._sign(licence_id, int(expires)), sig)
+            and hmac.compare_digest(self._sign(licence_id, int(expires)).encode(), sig.encode())
             and int(expires) >= self.clock.now().timestamp()
         )
         if not good:

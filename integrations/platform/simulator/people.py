@@ -81,7 +81,7 @@ class Residents:
     def verified(self, id_number: str, phone_last4: str) -> ResidentRecord:
         """The person, when the phone registered for them ends with these digits; the same refusal otherwise."""
         record = self.records.get(id_number.upper())
-        if record is None or not record.phone or not secrets.compare_digest(record.phone[-4:], phone_last4):
+        if record is None or not record.phone or not secrets.compare_digest(record.phone[-4:].encode(), phone_last4.encode()):
             raise Refusal(ErrorCode.identity_not_verified, "身份信息核验不通过", 404)
         return record
 

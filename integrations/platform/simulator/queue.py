@@ -83,7 +83,7 @@ class HallQueues:
 
     def _check_presence(self, hall: Hall, request: TicketRequest, day: date) -> None:
         if request.checkin_code is not None:
-            if not hmac.compare_digest(request.checkin_code, self.checkin_code(hall.id, day)):
+            if not hmac.compare_digest(request.checkin_code.encode(), self.checkin_code(hall.id, day).encode()):
                 raise Refusal(ErrorCode.checkin_code_wrong, "签到码不对，请核对大厅屏幕上今天的签到码")
             return
         point = request.location

@@ -724,7 +724,7 @@ class World:
             raise Refusal(ErrorCode.not_found, "没有这个验证", 404)
         if record.used or record.wrong >= record.verification.attempts or self.now() > record.verification.expires_at:
             raise Refusal(ErrorCode.verification_failed, "验证码已失效，请重新获取")
-        if not secrets.compare_digest(record.code, code):
+        if not secrets.compare_digest(record.code.encode(), code.encode()):
             record.wrong += 1
             raise Refusal(ErrorCode.verification_failed, "验证码不正确")
         record.used = True
