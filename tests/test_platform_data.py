@@ -189,3 +189,51 @@ def test_id_card_situations_and_fees():
     assert "20元" in amounts and "40元" in amounts
     minor_only = [m.name for m in g.materials if m.situations == ["minor"]]
     assert minor_only, "a minor needs the guardian's materials"
+
+
+# 一件事 bundles, e-licences and benefits ---------------------------------------------------------
+
+def test_every_bundle_matter_has_a_full_guide_and_one_hall_serves_all_of_a_bundle():
+    for b in BUNDLES:
+        assert b.promised_days > 0, b.name
+        for code in b.matters:
+            assert code in BY_CODE, (b.name, code)
+        one_visit = [h.id for h in HALLS if all(any(code in w.matters for w in h.windows) for code in b.matters)]
+        assert one_visit, f"no hall serves every matter of {b.name}"
+
+
+def test_a_bundles_merged_material_list_counts_a_shared_document_once():
+    """The same document (身份证, 营业执照...) has one code everywhere, so a bundle's list de-duplicates."""
+    for b in BUNDLES:
+        codes = [m.code for code in b.matters for m in BY_CODE[code].materials if m.code]
+        assert len(set(codes)) < len(codes), f"{b.name}: no material shared between its matters"
+    for g in GUIDES:
+        coded = [m.code for m in g.materials if m.code]
+        assert len(coded) == len(set(coded)), f"{g.name} asks for one document twice"
+    startup = next(b for b in BUNDLES if b.name == "企业开办一件事")
+    ids = [code for code in startup.matters if any(m.code == "id_card" for m in BY_CODE[code].materials)]
+    assert len(ids) >= 2, "企业开办: the applicant's 身份证 should be one material across its matters"
+
+
+def test_licence_types_come_from_guide_results_and_renew_through_known_matters():
+    types = _load("licence_types.json")
+    results = {g.result for g in GUIDES}
+    known = set(BY_CODE) | {m["implementation_code"] for m in _catalog()}
+    assert len({t["name"] for t in types}) == len(types)
+    for t in types:
+        assert set(t.get("results", [])) <= results, t["name"]
+        assert t.get("renewal") is None or t["renewal"] in known, t["name"]
+        assert t["holder"] in ("citizen", "enterprise") and t["issuer"], t["name"]
+        assert "{serial" in t["number"] or t["number"] == "{credit_code}", t["name"]  # numbers never repeat
+    # each licence an enterprise is reminded of can be renewed with a guide (card and booking)
+    for t in types:
+        if t["holder"] == "enterprise" and t.get("industries") and t.get("renewal"):
+            assert t["renewal"] in BY_CODE and BY_CODE[t["renewal"]].bookable, t["name"]
+
+
+def test_benefits_say_what_how_long_how_to_query_and_how_to_object():
+    benefits = _load("benefits.json")
+    assert {b["holder"] for b in benefits} == {"citizen", "enterprise"}
+    for b in benefits:
+        assert b["name"] and b["department"] and b["basis"] and b["how_to_query"] and b["how_to_object"], b["code"]
+        assert "{amount}" in b["content"] and "{year}" in b["period"], b["code"]

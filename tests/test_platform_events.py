@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -75,3 +76,47 @@ async def test_redis_down_asks_the_platform_to_retry(serve):
     status, answer = await post(client, json.dumps(event(id="evt_later")).encode())
     assert status == 503 and answer["accepted"] is False
     await dead.aclose()
+
+
+async def test_a_called_queue_number_and_a_granted_benefit_arrive_signed_in_the_queue(client, redis, settings):
+    """The events that are not about a case (queue_called, benefit_granted) pass the bot's receiver too."""
+    sim = "/sim/platform"
+    halls = (await (await client.get(f"{sim}/halls")).json())["items"]
+    hall = halls[0]
+    matter = hall["windows"][0]["matters"][0]
+    assert (await client.post(f"{sim}/_admin/clock", json={"at": "2026-12-07T10:00:00+08:00"})).status == 200  # a Monday, in hours
+    screen = await (await client.get(f"{sim}/_admin/halls/{hall['id']}/checkin-code")).json()
+    taken = await client.post(f"{sim}/queue/tickets", json={"hall_id": hall["id"], "matter_code": matter, "checkin_code": screen["code"]},
+                              headers={"Idempotency-Key": "walk-in-0001"})
+    ticket = await taken.json()
+    assert taken.status == 201, ticket
+    while ticket["status"] == "waiting":
+        call = await client.post(f"{sim}/_admin/halls/{hall['id']}/call-next", json={"window_id": hall["windows"][0]["id"]})
+        assert call.status == 200
+        ticket = await (await client.get(f"{sim}/queue/tickets/{ticket['id']}")).json()
+    elders = (await (await client.get(f"{sim}/_admin/residents", params={"min_age": 80})).json())["items"]
+    granted = await client.post(f"{sim}/_admin/benefits", json={"benefit_code": "GLJT", "id_number": elders[0]["id_number"]})
+    assert granted.status == 201
+    await client.post(f"{sim}/_admin/clock", json={"real": True})
+
+    async def two():
+        events = await queued(redis, settings)
+        return events if len(events) == 2 else None
+
+    events = await wait_for(two)
+    assert [e["type"] for e in events] == ["queue_called", "benefit_granted"]
+    assert events[0]["ticket"]["number"] == ticket["number"] and events[0]["ticket"]["window_name"]
+    assert events[1]["benefit"]["id_number"] == elders[0]["id_number"]
+
+
+async def test_a_signature_header_that_is_not_text_is_refused_not_a_500(client, redis, settings):
+    body = json.dumps(event(id="evt_bytes"), ensure_ascii=False).encode()
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(b"POST /platform/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                 b"X-Ywtb-Timestamp: " + str(int(time.time())).encode() + b"\r\nX-Ywtb-Signature: sha256=\xff\xfe\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+    assert await queued(redis, settings) == []

@@ -12,35 +12,52 @@ import json
 import random
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aiohttp import ClientError, ClientSession, ClientTimeout
+from aiohttp import ClientError, ClientSession, ClientTimeout, MultipartWriter
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from integrations.platform.media import refusal as media_refusal
 from integrations.platform.models import (
+    AnnualReport,
     Appointment,
     AppointmentRequest,
     Bundle,
+    BundleApplication,
+    BundleCard,
+    BundleLookup,
     Case,
+    CaseFilter,
     CasePage,
     Complaint,
     ComplaintRequest,
     Enterprise,
+    EnterpriseProfile,
     EnterpriseVerification,
     Error,
     ErrorCode,
     Guide,
     GuidePage,
     Hall,
+    Licence,
+    LicenceLookup,
+    LicencePage,
+    MaterialUpload,
     MatterPage,
     MatterSummary,
     Rating,
     RatingLevel,
     RatingRequest,
     RescheduleRequest,
+    Resident,
+    ResidentLookup,
+    ResidentPage,
     Slot,
+    Ticket,
+    TicketRequest,
     VerificationCheck,
 )
 
@@ -93,15 +110,24 @@ class CircuitBreaker:
 _LIST_ITEMS = {Bundle: TypeAdapter(list[Bundle]), Hall: TypeAdapter(list[Hall]), Slot: TypeAdapter(list[Slot]), Appointment: TypeAdapter(list[Appointment])}
 
 
+@dataclass(frozen=True)
+class FormBody:
+    """A multipart/form-data body, encoded once so that a retry sends the very same bytes."""
+
+    data: bytes
+    content_type: str
+
+
 class PlatformClient:
     def __init__(self, base_url: str, session: ClientSession, *, timeout: float = 3.0, retries: int = 2, breaker: CircuitBreaker | None = None,
-                 observe: Callable[[str, float, str], None] | None = None):
+                 observe: Callable[[str, float, str], None] | None = None, token: str = ""):
         self.base_url = base_url.rstrip("/")
         self.observe = observe  # (operation, seconds, outcome) after each attempt: for metrics
         self.session = session
         self.timeout = ClientTimeout(total=timeout)
         self.retries = retries
         self.breaker = breaker or CircuitBreaker()
+        self.token = token  # the bot's platform token (PlatformToken): people data needs it
 
     # Matters ----------------------------------------------------------------------------
 
@@ -137,6 +163,10 @@ class PlatformClient:
     async def bundles(self) -> list[Bundle]:
         return await self._items("GET", "/bundles", Bundle)
 
+    async def bundle(self, code: str) -> BundleCard:
+        """A bundle card: its matters, departments, promised time and the halls that serve it all."""
+        return await self._call("GET", f"/bundles/{code}", BundleCard)
+
     # Halls and booking --------------------------------------------------------------------
 
     async def halls(self) -> list[Hall]:
@@ -151,6 +181,13 @@ class PlatformClient:
 
     async def slots(self, matter_code: str, hall_id: str, day: date) -> list[Slot]:
         return await self._items("GET", "/booking/slots", Slot, params={"matter_code": matter_code, "hall_id": hall_id, "date": day.isoformat()})
+
+    async def bundle_booking_days(self, bundle_code: str, hall_id: str) -> list[tuple[date, int]]:
+        data = await self._call("GET", "/booking/days", None, params={"bundle_code": bundle_code, "hall_id": hall_id})
+        return [(date.fromisoformat(d["date"]), int(d["remaining"])) for d in data["items"]]
+
+    async def bundle_slots(self, bundle_code: str, hall_id: str, day: date) -> list[Slot]:
+        return await self._items("GET", "/booking/slots", Slot, params={"bundle_code": bundle_code, "hall_id": hall_id, "date": day.isoformat()})
 
     async def book(self, request: AppointmentRequest, idempotency_key: str) -> Appointment:
         """Create an appointment; the same key always yields the same one (safe to retry)."""
@@ -178,6 +215,62 @@ class PlatformClient:
 
     async def enterprise_cases(self, credit_code: str) -> list[Case]:
         return (await self._call("GET", f"/enterprises/{credit_code}/cases", CasePage)).items
+
+    async def enterprise_cases_page(self, credit_code: str, state: CaseFilter | None = None, *, offset: int = 0, limit: int = 20) -> CasePage:
+        """One page of an enterprise's cases, newest first; `state` keeps those in progress, awaiting materials or done."""
+        params = {"offset": offset, "limit": limit} | ({"state": state.value} if state is not None else {})
+        return await self._call("GET", f"/enterprises/{credit_code}/cases", CasePage, params=params)
+
+    async def bundle_application(self, bundle_no: str, *, phone_last4: str | None = None, id_number: str | None = None) -> BundleApplication:
+        """A 一件事 application and its cases, by its number and a second factor."""
+        body = BundleLookup(bundle_no=bundle_no, phone_last4=phone_last4, id_number=id_number)
+        return await self._call("POST", "/bundle-applications/lookup", BundleApplication, body=body, idempotent=True)
+
+    async def upload_material(self, case_no: str, material_id: str, content: bytes, *, filename: str, content_type: str, idempotency_key: str,
+                              phone_last4: str | None = None, id_number: str | None = None, credit_code: str | None = None) -> MaterialUpload:
+        """补正: send one file for one requested material. A file the platform would refuse (too large,
+        not a JPEG, PNG or PDF) is refused here, as the platform would, without being sent."""
+        refused = media_refusal(content)
+        if refused is not None:
+            message = "文件超过 10 MB" if refused == ErrorCode.media_too_large else "只收 JPG、PNG 图片或 PDF 文件"
+            raise PlatformError(Error(code=refused, message=message), 413 if refused == ErrorCode.media_too_large else 415)
+        fields = {"material_id": material_id, "phone_last4": phone_last4, "id_number": id_number, "credit_code": credit_code}
+        body = await _form({k: v for k, v in fields.items() if v}, content, filename, content_type)
+        return await self._call("POST", f"/cases/{case_no}/materials", MaterialUpload, body=body, idempotency_key=idempotency_key)
+
+    # The hall queue ----------------------------------------------------------------------------
+
+    async def take_ticket(self, request: TicketRequest, idempotency_key: str) -> Ticket:
+        """取号 at a hall today; the same key (or the same appointment) always yields the same ticket."""
+        return await self._call("POST", "/queue/tickets", Ticket, body=request, idempotency_key=idempotency_key)
+
+    async def ticket(self, ticket_id: str) -> Ticket:
+        return await self._call("GET", f"/queue/tickets/{ticket_id}", Ticket)
+
+    # E-licences, enterprises and residents -----------------------------------------------------
+
+    async def licences_of(self, id_number: str, phone_last4: str) -> list[Licence]:
+        """A person's e-licences, after the platform checks the phone's last 4 digits against the ID number."""
+        body = LicenceLookup(id_number=id_number, phone_last4=phone_last4)
+        return (await self._call("POST", "/licences/lookup", LicencePage, body=body, idempotent=True)).items
+
+    async def enterprise(self, credit_code: str) -> EnterpriseProfile:
+        return await self._call("GET", f"/enterprises/{credit_code}", EnterpriseProfile)
+
+    async def enterprise_licences(self, credit_code: str) -> list[Licence]:
+        return (await self._call("GET", f"/enterprises/{credit_code}/licences", LicencePage)).items
+
+    async def annual_report(self, credit_code: str, year: int) -> AnnualReport:
+        return await self._call("GET", f"/enterprises/{credit_code}/annual-reports/{year}", AnnualReport)
+
+    async def residents(self, id_numbers: list[str]) -> list[Resident]:
+        """What the platform knows of these people (at most 100 a call); unknown ones are left out."""
+        body = ResidentLookup(id_numbers=id_numbers)
+        return (await self._call("POST", "/residents/lookup", ResidentPage, body=body, idempotent=True)).items
+
+    async def resident(self, id_number: str) -> Resident | None:
+        found = await self.residents([id_number])
+        return found[0] if found else None
 
     # Ratings and enterprise binding ----------------------------------------------------------
 
@@ -210,8 +303,7 @@ class PlatformClient:
                     idempotency_key: str | None = None, idempotent: bool | None = None) -> M:
         if idempotent is None:
             idempotent = method == "GET" or idempotency_key is not None
-        payload = body.model_dump_json().encode() if isinstance(body, BaseModel) else (None if body is None else _dumps(body))
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        payload, headers = self._encoded(body)
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         attempts = 1 + (self.retries if idempotent else 0)
@@ -252,6 +344,15 @@ class PlatformClient:
                 await asyncio.sleep(0.05 * 2**attempt + random.uniform(0, 0.05))
         raise PlatformUnavailable(f"{method} {path} failed: {last!r}") from last
 
+    def _encoded(self, body: Any) -> tuple[bytes | None, dict[str, str]]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if body is None:
+            return None, headers
+        if isinstance(body, FormBody):
+            return body.data, headers | {"Content-Type": body.content_type}
+        payload = body.model_dump_json().encode() if isinstance(body, BaseModel) else _dumps(body)
+        return payload, headers | {"Content-Type": "application/json"}
+
     def _observed(self, operation: str, started: float | None, outcome: str) -> None:
         if self.observe is not None:
             self.observe(operation, 0.0 if started is None else time.monotonic() - started, outcome)
@@ -259,6 +360,15 @@ class PlatformClient:
 
 def _dumps(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def _form(fields: dict[str, str], content: bytes, filename: str, content_type: str) -> FormBody:
+    with MultipartWriter("form-data") as writer:
+        for name, value in fields.items():
+            writer.append(value).set_content_disposition("form-data", name=name)
+        writer.append(content, {"Content-Type": content_type}).set_content_disposition("form-data", name="file", filename=filename or "file")
+        data = await writer.as_bytes()
+    return FormBody(data, writer.headers["Content-Type"])
 
 
 def _decode(path: str, status: int, raw: bytes, model):

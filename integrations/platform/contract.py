@@ -16,10 +16,13 @@ SPEC = Path(__file__).resolve().parent / "openapi.yaml"
 
 #: The models that appear on the wire (their dependencies are pulled in by pydantic).
 WIRE_MODELS = (
-    models.MatterPage, models.MatterSummary, models.Guide, models.GuidePage, models.Bundle, models.Hall, models.Slot,
+    models.MatterPage, models.MatterSummary, models.Guide, models.GuidePage, models.Bundle, models.BundleCard, models.Hall, models.Slot,
     models.AppointmentRequest, models.RescheduleRequest, models.Appointment, models.Case, models.CasePage,
     models.CaseEvent, models.Error, models.RatingRequest, models.Rating, models.ComplaintRequest, models.Complaint,
     models.Enterprise, models.EnterpriseVerification, models.VerificationCheck,
+    models.BundleLookup, models.BundleApplication, models.MaterialUpload, models.TicketRequest, models.Ticket,
+    models.LicenceLookup, models.LicencePage, models.EnterpriseProfile, models.AnnualReport, models.ResidentLookup, models.ResidentPage,
+    models.BenefitGrant,
 )
 
 

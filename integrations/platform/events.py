@@ -18,4 +18,5 @@ def sign_event(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def valid_signature(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign_event(secret, timestamp, body).encode(), signature.encode())
+    # A header that is not ASCII is no signature (and aiohttp hands its stray bytes over as surrogates that cannot be encoded).
+    return signature.isascii() and hmac.compare_digest(sign_event(secret, timestamp, body).encode(), signature.encode())

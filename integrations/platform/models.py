@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 
 class Wire(BaseModel):
@@ -28,6 +28,7 @@ class Situation(Wire):
 
 class Material(Wire):
     name: str
+    code: str = Field(default="", description="standard material code (材料编码): every matter asking for the same document uses the same code, so a merged list (一件事) keeps one; empty = specific to this matter")
     originals: int = Field(default=1, ge=0, description="原件份数")
     copies: int = Field(default=0, ge=0, description="复印件份数")
     form: Literal["paper", "electronic", "either"] = "paper"
@@ -96,7 +97,28 @@ class Bundle(Wire):
     name: str
     description: str
     matters: list[str] = Field(description="matter codes")
+    promised_days: int = Field(ge=0, description="承诺办结时限 of the whole bundle, working days")
     aliases: list[str] = Field(default_factory=list)
+
+
+class BundlePart(Wire):
+    """One matter of a bundle, as a bundle card shows it."""
+
+    code: str = Field(description="the matter's implementation code")
+    name: str
+    department: str
+    promised_days: int = Field(ge=0, description="the matter's own 承诺办结时限, working days")
+    result: str = Field(description="what it gives, e.g. 营业执照")
+
+
+class BundleCard(Bundle):
+    """Everything a bundle card needs in one answer: what it covers, its matters, departments and halls."""
+
+    parts: list[BundlePart] = Field(description="the bundle's matters in the order they are handled")
+    departments: list[str] = Field(description="every department involved, each once")
+    visits: int = Field(ge=0, description="到现场次数 for the whole bundle")
+    halls: list[str] = Field(description="ids of halls where one window visit covers every matter (one booking)")
+    bookable: bool = Field(description="a bundle appointment can be booked at one of `halls`")
 
 
 class GuidePage(Wire):
@@ -147,7 +169,8 @@ class Hall(Wire):
 
 class Slot(Wire):
     hall_id: str
-    matter_code: str
+    matter_code: str = Field(description="the matter; for a bundle, its first matter")
+    bundle_code: str | None = Field(default=None, description="set when the slot is for a bundle (一件事)")
     date: date
     start: str
     end: str
@@ -162,11 +185,20 @@ class Applicant(Wire):
 
 
 class AppointmentRequest(Wire):
-    matter_code: str
+    """Book a matter, or a whole bundle at once: exactly one of matter_code and bundle_code."""
+
+    matter_code: str | None = Field(default=None, min_length=1)
+    bundle_code: str | None = Field(default=None, min_length=1, description="book every matter of a 一件事 bundle in one visit")
     hall_id: str
     date: date
     start: str = Field(pattern=r"^\d{2}:\d{2}$")
     applicant: Applicant
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AppointmentRequest:
+        if (self.matter_code is None) == (self.bundle_code is None):
+            raise ValueError("give exactly one of matter_code and bundle_code")
+        return self
 
 
 class RescheduleRequest(Wire):
@@ -184,8 +216,9 @@ class AppointmentStatus(str, Enum):
 class Appointment(Wire):
     id: str
     number: str = Field(description="预约号, exchanged on site for a priority ticket")
-    matter_code: str
-    matter_name: str
+    matter_code: str = Field(description="the matter; for a bundle, its first matter")
+    matter_name: str = Field(description="the matter's name; for a bundle, the bundle's")
+    bundle_code: str | None = Field(default=None, description="set when the whole bundle was booked")
     hall_id: str
     date: date
     start: str
@@ -230,6 +263,19 @@ class CaseResult(Wire):
     certificate: str = ""
     reason: str = ""
     collection: str = Field(default="", description="how to collect: hall and window, or post")
+    licence_id: str | None = Field(default=None, description="the e-licence (电子证照) issued or renewed by this case, when its result is a licence or certificate")
+    licence_no: str | None = Field(default=None, description="证照编号 of that e-licence")
+    licence_name: str | None = Field(default=None, description="证照名称 of that e-licence, e.g. 食品经营许可证")
+
+
+class RequestedMaterial(Wire):
+    """One material asked for in a 补正 round, and whether it has arrived."""
+
+    id: str = Field(description="unique within the case; what an upload names")
+    name: str
+    status: Literal["requested", "received"] = "requested"
+    received_at: datetime | None = None
+    upload_id: str | None = Field(default=None, description="the latest upload counted for it")
 
 
 class Case(Wire):
@@ -246,14 +292,68 @@ class Case(Wire):
     statutory_date: date | None = None
     clock_paused: bool = False
     paused_reason: str = ""
-    materials_requested: list[str] = Field(default_factory=list)
+    materials_requested: list[str] = Field(default_factory=list, description="names of the materials of the current 补正 round")
+    requested_materials: list[RequestedMaterial] = Field(default_factory=list, description="the same materials with ids and status, for uploads")
     timeline: list[CaseStep]
     result: CaseResult | None = None
+    bundle_no: str | None = Field(default=None, description="一件事 application number shared by every case of one bundle application")
+    bundle_code: str | None = None
 
 
 class CasePage(Wire):
     items: list[Case]
-    total: int
+    total: int = Field(description="how many cases match, over all pages")
+    next_offset: int | None = Field(default=None, description="offset of the next page; absent on the last")
+
+
+class CaseFilter(str, Enum):
+    """How an enterprise desk groups cases."""
+
+    in_progress = "in_progress"  # 办理中
+    needs_materials = "needs_materials"  # 需补正
+    done = "done"  # 已办结
+
+
+class MaterialUpload(Wire):
+    """A file received for one requested material of a case (补正)."""
+
+    id: str
+    case_no: str
+    material_id: str
+    material_name: str
+    media_type: Literal["image/jpeg", "image/png", "application/pdf"] = Field(description="as sniffed from the content, whatever was declared")
+    size: int = Field(ge=1, description="bytes")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    received_at: datetime
+    remaining: list[RequestedMaterial] = Field(description="materials of this round still to come; empty = all arrived")
+
+
+class BundleLookup(Wire):
+    """An application's number and one second factor of its applicant."""
+
+    bundle_no: str = Field(pattern=r"^YJS\d{18}$", description="一件事 application number")
+    phone_last4: str | None = Field(default=None, pattern=r"^\d{4}$")
+    id_number: str | None = Field(default=None, pattern=r"^\d{17}[\dXx]$")
+
+    @model_validator(mode="after")
+    def _a_factor(self) -> BundleLookup:
+        if not (self.phone_last4 or self.id_number):
+            raise ValueError("phone_last4 or id_number is required")
+        return self
+
+
+class BundleApplication(Wire):
+    """One 一件事 application: a case per matter, linked by the bundle number."""
+
+    bundle_no: str
+    bundle_code: str
+    bundle_name: str
+    applicant_kind: Literal["citizen", "enterprise"]
+    applicant_name: str = Field(description="masked")
+    received_at: datetime
+    promised_date: date = Field(description="the bundle's promised completion date")
+    done: bool = Field(description="every case of the bundle is finished")
+    cases: list[Case] = Field(description="one per matter, in the bundle's order")
 
 
 # Ratings (好差评) and complaints --------------------------------------------------------------
@@ -311,6 +411,44 @@ class Enterprise(Wire):
     industry: str | None = Field(default=None, max_length=30, description="行业门类 (GB/T 4754), e.g. 住宿和餐饮业; absent when not registered")
 
 
+class EnterpriseSize(str, Enum):
+    """企业规模 by the national classification (工信部联企业〔2011〕300号)."""
+
+    micro = "micro"  # 微型
+    small = "small"  # 小型
+    medium = "medium"  # 中型
+    large = "large"  # 大型
+
+
+class EnterpriseProfile(Enterprise):
+    """What the registration record says of an enterprise (what policy rules match on)."""
+
+    size: EnterpriseSize
+    district: str = Field(description="registered district, e.g. 广安区")
+    registered_on: date = Field(description="成立日期")
+    legal_representative: str = Field(description="masked, e.g. 王*")
+    address: str
+    status: Literal["active", "deregistered"] = Field(default="active", description="存续 / 注销")
+
+
+class AnnualReportStatus(str, Enum):
+    filed = "filed"  # 已公示
+    pending = "pending"  # the filing window (1 Jan to 30 Jun of the next year) is open, not filed yet
+    overdue = "overdue"  # window closed unfiled: listed as 经营异常
+    not_due = "not_due"  # the window has not opened yet
+
+
+class AnnualReport(Wire):
+    """企业年报 for one year, filed between 1 January and 30 June of the following year."""
+
+    credit_code: str
+    year: int
+    status: AnnualReportStatus
+    filed_on: date | None = None
+    opens_on: date
+    due_on: date
+
+
 class EnterpriseVerification(Wire):
     id: str
     credit_code: str
@@ -323,7 +461,150 @@ class VerificationCheck(Wire):
     code: str = Field(pattern=r"^\d{6}$")
 
 
-# Case events (the platform POSTs these to the bot) -----------------------------------------
+# The hall queue (取号/叫号) ----------------------------------------------------------------------
+
+
+class GeoPoint(Wire):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class TicketRequest(Wire):
+    """A queue number at a hall, today: for an appointment (exchanged for a priority ticket) or a
+    walk-in for a matter or bundle. Presence is proven by the hall's check-in code (shown on its
+    screens) or a location within the hall's radius."""
+
+    hall_id: str = Field(min_length=1, max_length=64)
+    appointment_id: str | None = Field(default=None, min_length=1, max_length=64)
+    matter_code: str | None = Field(default=None, min_length=1, description="walk-in: the matter to be served for")
+    bundle_code: str | None = Field(default=None, min_length=1, description="walk-in: a whole bundle")
+    checkin_code: str | None = Field(default=None, pattern=r"^\d{6}$", description="签到码 shown at the hall today")
+    location: GeoPoint | None = Field(default=None, description="where the person is, e.g. from a shared WeChat location")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TicketRequest:
+        if sum(x is not None for x in (self.appointment_id, self.matter_code, self.bundle_code)) != 1:
+            raise ValueError("give exactly one of appointment_id, matter_code and bundle_code")
+        if self.checkin_code is None and self.location is None:
+            raise ValueError("give checkin_code or location")
+        return self
+
+
+class TicketStatus(str, Enum):
+    waiting = "waiting"  # 等候中
+    called = "called"  # 已叫号: go to the window now
+    served = "served"  # 已办理
+    missed = "missed"  # 过号
+
+
+class Ticket(Wire):
+    id: str = Field(description="unguessable; whoever holds it may read the ticket")
+    number: str = Field(description="排队号 as called out, e.g. A037; appointments get Y numbers")
+    day: date
+    hall_id: str
+    hall_name: str
+    matter_code: str = Field(description="the matter; for a bundle, its first matter")
+    matter_name: str
+    bundle_code: str | None = None
+    appointment_id: str | None = None
+    priority: bool = Field(description="called before walk-ins (an appointment honoured on time)")
+    status: TicketStatus
+    ahead: int = Field(ge=0, description="people to be called before this ticket (0 unless waiting)")
+    estimated_minutes: int | None = Field(default=None, ge=0, description="rough wait while waiting")
+    window_id: str | None = Field(default=None, description="set once called")
+    window_name: str | None = None
+    taken_at: datetime
+    called_at: datetime | None = None
+
+
+# E-licences (电子证照) --------------------------------------------------------------------------
+
+
+class LicenceStatus(str, Enum):
+    valid = "valid"  # 有效
+    expired = "expired"  # 已过期
+    revoked = "revoked"  # 已吊销
+    cancelled = "cancelled"  # 已注销
+
+
+class Licence(Wire):
+    """An e-licence or certificate (电子证照) held by a person or an enterprise."""
+
+    id: str
+    licence_no: str = Field(description="证照编号")
+    name: str = Field(description="证照名称, e.g. 食品经营许可证")
+    holder_kind: Literal["citizen", "enterprise"]
+    holder_name: str = Field(description="masked for a person; the enterprise's registered name")
+    issuer: str = Field(description="发证机关")
+    issued_on: date
+    valid_from: date
+    valid_until: date | None = Field(default=None, description="None = 长期有效")
+    status: LicenceStatus
+    days_left: int | None = Field(default=None, description="days from the platform's today to valid_until; negative once expired")
+    matter_code: str | None = Field(default=None, description="the matter that issues it")
+    case_no: str | None = Field(default=None, description="the case that issued or last renewed it")
+    renewal_matter_code: str | None = Field(default=None, description="the matter to apply with to renew it (延续/换证), when it lapses")
+    renewal_matter_name: str | None = None
+    view_url: str | None = Field(default=None, description="a page showing the licence (亮证/下载); valid until view_expires_at")
+    view_expires_at: datetime | None = None
+
+
+class LicenceLookup(Wire):
+    """A person's e-licences: the ID number and the phone's last 4 digits must both match."""
+
+    id_number: str = Field(pattern=r"^\d{17}[\dXx]$")
+    phone_last4: str = Field(pattern=r"^\d{4}$")
+
+
+class LicencePage(Wire):
+    items: list[Licence]
+
+
+# People the platform knows (政策找人) and benefits granted without applying (免申即享) -----------
+
+
+IdNumber = Annotated[str, StringConstraints(pattern=r"^\d{17}[\dXx]$")]
+
+
+class ResidentLookup(Wire):
+    id_numbers: list[IdNumber] = Field(min_length=1, max_length=100, description="answered for the ones the platform knows")
+
+
+class Resident(Wire):
+    id_number: str
+    name: str = Field(description="masked, e.g. 王*")
+    sex: Literal["male", "female"] = Field(description="from the ID number")
+    birth_date: date = Field(description="from the ID number")
+    age: int = Field(ge=0, description="周岁 on the platform's today")
+    household_region_code: str = Field(pattern=r"^\d{6}$", description="户籍所在地 county-level code (it may differ from the ID number's first six digits after a move)")
+    household_district: str = Field(description="户籍所在区县, e.g. 广安区")
+
+
+class ResidentPage(Wire):
+    items: list[Resident] = Field(description="the known ones among those asked; unknown ID numbers are left out")
+
+
+class BenefitGrant(Wire):
+    """A benefit the platform granted by itself from data it holds (免申即享): nothing to apply for."""
+
+    id: str
+    benefit_code: str
+    name: str = Field(description="e.g. 高龄津贴")
+    holder_kind: Literal["citizen", "enterprise"]
+    id_number: str | None = Field(default=None, description="the resident it is granted to")
+    credit_code: str | None = Field(default=None, description="the enterprise it is granted to")
+    holder_name: str = Field(description="masked for a person")
+    content: str = Field(description="what is granted, e.g. 每月 100 元，发放至社会保障卡金融账户")
+    amount: str = Field(default="", description="e.g. 100元/月; empty for a service")
+    period: str = Field(description="when, e.g. 自 2026年12月起按月发放")
+    department: str
+    basis: str = Field(description="the policy it rests on")
+    how_to_query: str
+    how_to_object: str = Field(description="how to say it is wrong or refuse it")
+    granted_at: datetime
+
+
+# Platform events (the platform POSTs these to the bot) -------------------------------------
 
 
 class CaseEventType(str, Enum):
@@ -338,6 +619,8 @@ class CaseEventType(str, Enum):
     posted = "posted"
     deadline_warning = "deadline_warning"
     appointment_no_show = "appointment_no_show"  # not a case event: case_no is empty, appointment_id is set
+    queue_called = "queue_called"  # not a case event: case_no is empty, ticket is set
+    benefit_granted = "benefit_granted"  # not a case event: case_no is empty, benefit is set
 
 
 class CaseEvent(Wire):
@@ -352,7 +635,12 @@ class CaseEvent(Wire):
     materials: list[str] = Field(default_factory=list)
     credit_code: str | None = None
     days_left: int | None = None
-    appointment_id: str | None = Field(default=None, description="set for appointment_no_show")
+    appointment_id: str | None = Field(default=None, description="set for appointment_no_show, and for queue_called on an appointment's ticket")
+    bundle_no: str | None = Field(default=None, description="set when the case belongs to a 一件事 application")
+    licence_no: str | None = Field(default=None, description="approved: the e-licence issued, when the result is one")
+    licence_name: str | None = None
+    ticket: Ticket | None = Field(default=None, description="set for queue_called: the ticket and the window it is called to")
+    benefit: BenefitGrant | None = Field(default=None, description="set for benefit_granted")
 
 
 # Errors -------------------------------------------------------------------------------------
@@ -380,6 +668,18 @@ class ErrorCode(str, Enum):
     verification_failed = "VERIFICATION_FAILED"  # wrong, expired or used-up enterprise code
     too_many_requests = "TOO_MANY_REQUESTS"
     unavailable = "UNAVAILABLE"
+    unauthorized = "UNAUTHORIZED"  # the bot's platform token is missing or wrong
+    case_not_awaiting_materials = "CASE_NOT_AWAITING_MATERIALS"  # an upload for a case not in 补正
+    material_not_requested = "MATERIAL_NOT_REQUESTED"  # an upload naming no requested material of the case
+    media_too_large = "MEDIA_TOO_LARGE"
+    media_type_refused = "MEDIA_TYPE_REFUSED"  # the content is not a JPEG, PNG or PDF, whatever it was declared as
+    hall_closed = "HALL_CLOSED"  # a queue number outside the hall's opening hours
+    not_at_hall = "NOT_AT_HALL"  # the location is too far from the hall
+    checkin_code_wrong = "CHECKIN_CODE_WRONG"
+    wrong_hall = "WRONG_HALL"  # the appointment is at another hall
+    not_appointment_day = "NOT_APPOINTMENT_DAY"
+    appointment_not_active = "APPOINTMENT_NOT_ACTIVE"  # cancelled, missed or already served
+    identity_not_verified = "IDENTITY_NOT_VERIFIED"  # no such person, or the second factor does not match
 
 
 class Error(Wire):

@@ -1,4 +1,6 @@
-"""The 一网通办 platform simulator (see app.py) and its state (world.py)."""
+"""The 一网通办 platform simulator: the HTTP app (app.py) over its state and rules (world.py), with
+the hall queue (queue.py), e-licences (licences.py), enterprises (enterprises.py) and residents
+and their benefits (people.py) in modules of their own, sharing common.py."""
 
 from integrations.platform.events import sign_event
 from integrations.platform.simulator.app import create_platform_simulator
