@@ -41,7 +41,7 @@ $(VENV)/.bench: pyproject.toml | $(PY)
 
 bench: $(VENV)/.bench
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || echo "bench: wrk not installed; using the asyncio generator"
-	$(PY) -m bot bench --json var/bench.json $(BENCH_ARGS)
+	$(PY) -m bench --json var/bench.json $(BENCH_ARGS)
 
 diagrams: $(VENV)/.run
 	$(PY) -m bot diagrams

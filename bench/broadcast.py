@@ -65,12 +65,12 @@ async def wait_up(http: aiohttp.ClientSession, url: str, proc: subprocess.Popen)
 
 
 async def run_channel(args, channel: str, redis_url: str) -> dict:
-    from bot.audit import Audit
-    from bot.broadcasts import Broadcasts
+    from bot.services.audit import Audit
+    from bot.services.broadcasts import Broadcasts
     from bot.keys import Keys
-    from bot.redis_client import connect
+    from bot.stores.client import connect
     from bot.settings import Settings, load_settings
-    from bot.staff import Staff
+    from bot.services.staff import Staff
     from bot.templating import Renderer
     from integrations.wechat import WeChatClient
 
@@ -200,7 +200,7 @@ async def main_async(args) -> None:
     redis_url = os.environ.get("YWTB_REDIS_URL", "")
     embedded = None
     if not redis_url:
-        from bot.redis_server import EmbeddedRedis
+        from bot.stores.embedded import EmbeddedRedis
 
         embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="bench-bc-redis-")), appendonly=False)
         redis_url = embedded.start()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bot.channels.wechat import sha1_signature
+from bot.web.channels.wechat import sha1_signature
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk.lua"
 

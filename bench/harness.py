@@ -206,7 +206,7 @@ def redis_delta(before: dict, after: dict, turns: int) -> dict:
 
 def probe(url: str, safe: bool, echo: bool, timeout: float = 120.0) -> None:
     """Wait until the bot answers a real question (the catalog loads in the background)."""
-    from bot.peer import WeChatServerPeer
+    from bot.dev.peer import WeChatServerPeer
 
     peer = WeChatServerPeer(CREDS.token, CREDS.appid, CREDS.aes_key if safe else "")
     end = time.monotonic() + timeout
@@ -255,7 +255,7 @@ def seed_echo_sessions(port: int, prefix: str, run: str, users: int) -> None:
 
 
 def check_echo(url: str, run: str) -> None:
-    from bot.peer import WeChatServerPeer
+    from bot.dev.peer import WeChatServerPeer
 
     peer = WeChatServerPeer(CREDS.token, CREDS.appid)
     signed = peer.sign(peer.text(user_id(run, 0), "回声测试"), encrypt=False)

@@ -9,7 +9,7 @@ workers to the WeChat simulator.
 The bot is `python -m bot serve` with its workers on (`ctx.start_bot`, pinned to the server
 core, the embedded platform simulator); the WeChat simulator runs as its own process on the
 generator's core (as in bench/broadcast.py), so the bot's core does only the bot's work. Each
-case gets S subscribers, written through the bot's own store (bot.subscriptions), and every
+case gets S subscribers, written through the bot's own store (bot.services.subscriptions), and every
 subscriber follows the account in the simulator. The E events (each its own number in the
 matter name, so a template message names its event) are signed as the platform signs them and
 POSTed to /platform/events all at once, over `--connections` connections; then the simulator's
@@ -146,9 +146,9 @@ async def _fan_out(ctx, bot: Server, sim_url: str, prefix: str, secret: str, run
 
     from bench.harness import redis_client, redis_counts, redis_delta
     from bot.keys import Keys
-    from bot.redis_client import connect
+    from bot.stores.client import connect
     from bot.settings import load_settings
-    from bot.subscriptions import Added, Subscriptions
+    from bot.services.subscriptions import Added, Subscriptions
     from integrations.platform.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_event
     from integrations.platform.models import CaseEvent
 

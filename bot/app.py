@@ -13,28 +13,28 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import metrics
-from bot.admin import BROADCASTS, create_admin_api
-from bot.audit import Audit
-from bot.broadcasts import BroadcastSender, Broadcasts
-from bot.catalog import Catalog
-from bot.channels.wechat import WeChatChannel
-from bot.channels.wecom import WeComChannel, WeComPusher
-from bot.dispatcher import Dispatcher, store_policy
-from bot.events import CaseEventReceiver
-from bot.handoff import Handoff, HandoffSweeper
-from bot.bookings import REMINDER, Bookings
-from bot.delivery import Delivery
+from bot.web.admin import BROADCASTS, create_admin_api
+from bot.services.audit import Audit
+from bot.services.broadcasts import BroadcastSender, Broadcasts
+from bot.services.catalog import Catalog
+from bot.web.channels.wechat import WeChatChannel
+from bot.web.channels.wecom import WeComChannel, WeComPusher
+from bot.turn.dispatcher import Dispatcher, store_policy
+from bot.web.events import CaseEventReceiver
+from bot.services.handoff import Handoff, HandoffSweeper
+from bot.services.bookings import REMINDER, Bookings
+from bot.services.delivery import Delivery
 from bot.keys import Keys
-from bot.ratelimit import RateLimiter
-from bot.notifier import Notifier
-from bot.ratings import REMINDER as RATING_REMINDER, Ratings
-from bot.scheduler import Scheduler
-from bot.subscriptions import Subscriptions
-from bot.workers import Workers
+from bot.web.ratelimit import RateLimiter
+from bot.workers.notifier import Notifier
+from bot.services.ratings import REMINDER as RATING_REMINDER, Ratings
+from bot.workers.scheduler import Scheduler
+from bot.services.subscriptions import Subscriptions
+from bot.workers.runner import Workers
 from bot.logs import new_id, request_id
 from bot.settings import Settings
 from bot.stores import RedisConversationStore
-from bot.staff import Staff
+from bot.services.staff import Staff
 from bot.templating import Renderer
 from dialogs import Conversation, Services
 from dialogs.staff import StaffConversation, StaffServices
@@ -125,7 +125,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     app.add_subapp("/admin/api", create_admin_api(staff, audit, handoff))
     _mount_simulators(app, settings)
     if settings.env == "dev":
-        from bot.console import setup_console
+        from bot.dev.console import setup_console
 
         setup_console(app, settings)
 

@@ -46,15 +46,11 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("bench-search", help="time the search index build and query latency")
 
-    # Its options are the harness's own: `python -m bot bench --help` (bench/README.md).
-    commands.add_parser("bench", help="the benchmark: the bot beside a bare aiohttp handler and WeRoBot", add_help=False)
 
     deliveries = commands.add_parser("deliveries", help="the notices sent about a case: recipient (masked), event, channel, outcome, attempts, time")
     deliveries.add_argument("--case", required=True, help="the case number (办件编号)")
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:
-        return _bench(argv[1:])
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -100,7 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
     embedded = None
     url = settings.redis_url.get_secret_value()
     if not url:
-        from bot.redis_server import EmbeddedRedis
+        from bot.stores.embedded import EmbeddedRedis
 
         embedded = EmbeddedRedis(settings.var_path / "redis")
         url = embedded.start()
@@ -131,7 +127,7 @@ async def _run_server(settings: Settings, redis_url: str, listen: bool = True) -
     workers without a socket), until SIGINT or SIGTERM."""
     from aiohttp import web
     from bot.app import create_app
-    from bot.redis_client import connect
+    from bot.stores.client import connect
 
     redis = connect(redis_url, settings.redis_max_connections)
     runner = web.AppRunner(create_app(settings, redis), access_log=None)
@@ -191,7 +187,7 @@ def _banner(settings: Settings) -> None:
 async def _chat(args: argparse.Namespace) -> int:
     from aiohttp import ClientError, ClientSession, ClientTimeout
 
-    from bot.peer import WeChatServerPeer
+    from bot.dev.peer import WeChatServerPeer
 
     settings = load_settings().with_dev_secrets()
     peer = WeChatServerPeer(settings.wechat_token.get_secret_value(), settings.wechat_appid, settings.wechat_aes_key.get_secret_value())
@@ -229,23 +225,11 @@ async def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
-# bench ------------------------------------------------------------------------------------
-
-
-def _bench(argv: list[str]) -> int:
-    """The harness lives in bench/ beside the bot (not installed with it)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from bench.harness import main as bench_main
-
-    return bench_main(argv)
-
-
 # diagrams ---------------------------------------------------------------------------------
 
 
 def _diagrams(out: Path) -> int:
-    from bot.diagrams import write_diagrams
+    from bot.dev.diagrams import write_diagrams
 
     for path in write_diagrams(out):
         print(path)
@@ -260,7 +244,7 @@ def _deliveries(case_no: str) -> int:
     embedded = None
     url = settings.redis_url.get_secret_value()
     if not url:
-        from bot.redis_server import EmbeddedRedis
+        from bot.stores.embedded import EmbeddedRedis
 
         embedded = EmbeddedRedis(settings.var_path / "redis")
         url = embedded.start()
@@ -282,9 +266,9 @@ async def _delivery_rows(settings: Settings, url: str, case_no: str) -> list[str
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from bot.delivery import Delivery, mask_user
+    from bot.services.delivery import Delivery, mask_user
     from bot.keys import Keys
-    from bot.redis_client import connect
+    from bot.stores.client import connect
 
     redis = connect(url, 4)
     try:

@@ -76,10 +76,10 @@ class Keys:
         return f"{self.prefix}appt:user:{{{user}}}"
 
     def applicant(self, user: str) -> str:
-        """The applicant a user asked us to remember, encrypted (bot.bookings.Sealer)."""
+        """The applicant a user asked us to remember, encrypted (bot.services.bookings.Sealer)."""
         return f"{self.prefix}appt:who:{{{user}}}"
 
-    # Scheduled jobs (bot.scheduler) -------------------------------------------------------------
+    # Scheduled jobs (bot.workers.scheduler) -------------------------------------------------------------
     # One hash tag for all of them: the claim script reads a job's hash and done marker beside
     # the due set, so a Redis Cluster must keep them in one slot.
 
@@ -150,7 +150,7 @@ class Keys:
         """HASH case_no -> the rating this user gave (so a repeated invitation is not sent)."""
         return f"{self.prefix}rate:given:{{{user}}}"
 
-    # Human hand-off ([Staff], bot.handoff) ------------------------------------------------------
+    # Human hand-off ([Staff], bot.services.handoff) ------------------------------------------------------
 
     def handoff(self, user: str) -> str:
         """HASH: the citizen's hand-off ticket (number, status, agent, times, masked context, note)."""
@@ -180,7 +180,7 @@ class Keys:
         """Set once the day's "messages left overnight" notice has gone to the agents."""
         return f"{self.prefix}handoff:digest:{day}"
 
-    # Broadcasts ([Staff], bot.broadcasts) --------------------------------------------------------
+    # Broadcasts ([Staff], bot.services.broadcasts) --------------------------------------------------------
     # One hash tag for all of them: the Lua scripts move a broadcast's hash, its outcomes, its
     # lease and the active set together, so a Redis Cluster must keep them in one slot.
 

@@ -16,7 +16,7 @@ summary   --确认: booked--> (menu "booked": "预约成功…"; another 确认 
 
 The platform's Idempotency-Key is the draft id set when the summary is shown: a double tap, a
 WeChat retry or a crash between the platform's answer and our reply books one appointment.
-The applicant's details sit in the session only sealed (bot.bookings.Sealer) and are shown
+The applicant's details sit in the session only sealed (bot.services.bookings.Sealer) and are shown
 masked.
 """
 

@@ -98,14 +98,14 @@ class Services:
 
     render: Callable[..., str]
     halls: list[Any] = field(default_factory=list)
-    catalog: Any = None  # search and guides (bot.catalog.Catalog)
+    catalog: Any = None  # search and guides (bot.services.catalog.Catalog)
     max_misses: int = 3
     settings: Any = None  # bot.settings.Settings (read only)
     platform: Any = None  # integrations.platform.client.PlatformClient: booking, cases
-    bookings: Any = None  # bot.bookings.Bookings: remembered applicants, reminders
-    subscriptions: Any = None  # bot.subscriptions.Subscriptions: verified cases, subscriptions, bindings
-    ratings: Any = None  # bot.ratings.Ratings: 好差评
-    handoff: Any = None  # bot.handoff.Handoff: the human hand-off (dialogs.handoff.Desk)
+    bookings: Any = None  # bot.services.bookings.Bookings: remembered applicants, reminders
+    subscriptions: Any = None  # bot.services.subscriptions.Subscriptions: verified cases, subscriptions, bindings
+    ratings: Any = None  # bot.services.ratings.Ratings: 好差评
+    handoff: Any = None  # bot.services.handoff.Handoff: the human hand-off (dialogs.handoff.Desk)
 
 
 def T(trigger: str, source: str | list[str], dest: str, when: str | None = None, then: str | None = None) -> dict:

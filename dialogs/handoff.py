@@ -2,16 +2,16 @@
 to an agent through the bot, end, and rate the service.
 
 ```
-(start)   --agents on duty--> waiting --an agent accepts (bot.handoff)--> connected
+(start)   --agents on duty--> waiting --an agent accepts (bot.services.handoff)--> connected
 (start)   --closed / nobody on duty--> leaving --text--> (message left; back to the bot)
 waiting   --text--> waiting (kept for the agent)     --取消 / 结束--> (back to the menu)
 connected --text--> connected (relayed to the agent) --结束--> rating
-connected --the agent ends / idle (bot.handoff)--> rating --满意 / 不满意--> (back to the bot)
+connected --the agent ends / idle (bot.services.handoff)--> rating --满意 / 不满意--> (back to the bot)
 ```
 
 In `CAPTURES` states the dialog takes every message itself, global words included: what a
 person says to an agent ("0", "返回") is for the agent. The queue, the agent and the relays live
-in `services.handoff` (a `Desk`, bot.handoff.Handoff), which also moves a citizen between
+in `services.handoff` (a `Desk`, bot.services.handoff.Handoff), which also moves a citizen between
 waiting, connected and rating when an agent or the idle timeout acts, under the citizen's lock.
 """
 
@@ -65,7 +65,7 @@ class Noted:
 
 
 class Desk(Protocol):
-    """What the citizen's side needs from the hand-off service (bot.handoff.Handoff)."""
+    """What the citizen's side needs from the hand-off service (bot.services.handoff.Handoff)."""
 
     async def closed(self) -> Closed | None: ...
     async def request(self, user: str, context: dict[str, Any]) -> Queued: ...

@@ -18,7 +18,7 @@ a session reached by 返回 nor one saved by an older version can act on a numbe
 
 A wrong factor, a case that does not exist and a case whose phone digits are refused (too many
 wrong factors for it from anyone: only the ID number opens it for a while) get the same answer.
-Verified cases are remembered per person (bot.subscriptions), so the next 查进度 goes straight
+Verified cases are remembered per person (bot.services.subscriptions), so the next 查进度 goes straight
 to the card.
 """
 

@@ -8,9 +8,9 @@ level  --text: a level--> (as above)           (started by 评价 with an invita
                                                 or by 修改评价: the latest rating, changed once)
 ```
 dialogs/conversation.py starts this dialog when a reply is a rating and an invitation is
-pending (bot.ratings), carrying `case_no`, `matter_name` and `level`. Whatever case the session
+pending (bot.services.ratings), carrying `case_no`, `matter_name` and `level`. Whatever case the session
 names, the ratings store rates it, or files the complaint, only for a person who may act on it
-at that moment (bot.ratings: verified the case, or bound its enterprise); otherwise nothing
+at that moment (bot.services.ratings: verified the case, or bound its enterprise); otherwise nothing
 reaches the platform and the person is told to verify the case first.
 """
 

@@ -38,7 +38,7 @@ END = frozenset({"结束", "结束服务", "结束对话", "结束人工"})
 ON_DUTY = frozenset({"上线", "值班", "on"})
 OFF_DUTY = frozenset({"下线", "off"})
 ACCEPT = re.compile(r"(?:接|接入|接单)\s*#?\s*(\d{1,9})?")
-# Broadcasts (bot.broadcasts.Broadcasts): ids are b<N>; "批准 3", "批准 b3" and "批准 #3" all name b3.
+# Broadcasts (bot.services.broadcasts.Broadcasts): ids are b<N>; "批准 3", "批准 b3" and "批准 #3" all name b3.
 COMPOSE = frozenset({"发通知", "写通知", "发群发", "写群发", "新群发", "新通知", "发布通知"})
 PENDING = frozenset({"待审批", "审批", "审批列表", "待批准"})
 RECENT = frozenset({"群发", "群发列表", "通知列表", "进度", "群发进度"})
@@ -70,7 +70,7 @@ class Relay:
 
 
 class AgentDesk(Protocol):
-    """What the staff side needs from the hand-off service (bot.handoff.Handoff)."""
+    """What the staff side needs from the hand-off service (bot.services.handoff.Handoff)."""
 
     async def queue(self) -> list[dict[str, Any]]: ...
     async def current(self, agent: str) -> tuple[str, int] | None: ...
@@ -86,10 +86,10 @@ class StaffServices:
     """What staff dialogs may use (the citizens' `Services` counterpart)."""
 
     render: Callable[..., str]
-    staff: Any  # bot.staff.Staff
+    staff: Any  # bot.services.staff.Staff
     handoff: AgentDesk | None = None
     settings: Any = None
-    broadcasts: Any = None  # bot.broadcasts.Broadcasts (set once the WeChat client exists)
+    broadcasts: Any = None  # bot.services.broadcasts.Broadcasts (set once the WeChat client exists)
 
 
 STATES = ["desk"]

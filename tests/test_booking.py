@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from bot.app import CATALOG, SCHEDULER, SERVICES
-from bot.bookings import reminder_id
+from bot.services.bookings import reminder_id
 from bot.settings import new_data_key
 from integrations.platform.identifiers import mask_id_number
 from integrations.platform.simulator import create_platform_simulator

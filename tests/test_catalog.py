@@ -4,7 +4,7 @@ guide cards at once, never an answer kept from the version before."""
 from __future__ import annotations
 
 from bench.generator import MIX
-from bot.catalog import Catalog
+from bot.services.catalog import Catalog
 from bot.search import MatterIndex
 from bot.templating import Renderer
 from dialogs.conversation import Conversation

@@ -21,8 +21,8 @@ import pytest
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
-from bot.channels.wechat import render_text_reply, sha1_signature
-from bot.channels.xmlsafe import cdata
+from bot.web.channels.wechat import render_text_reply, sha1_signature
+from bot.web.channels.xmlsafe import cdata
 from dialogs.engine import Incoming
 from tests.conftest import AES_KEY, APPID, TOKEN, Chat
 

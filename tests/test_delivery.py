@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from bot.app import DELIVERY
-from bot.delivery import Outcome, TemporaryFailure, template_text
+from bot.services.delivery import Outcome, TemporaryFailure, template_text
 
 ALICE = "oAlice00000000000000000001"
 BOB = "oBob0000000000000000000001"

@@ -329,7 +329,7 @@ async def test_redis_restart_under_load_is_answered_politely_and_loses_nothing(c
     worker_restarts = 0
     for bot in bots:
         for record in _records(bot.child.log()):
-            if record.get("name") == "bot.workers":  # a worker's supervisor restarted it (its own report)
+            if record.get("name") == "bot.workers.runner":  # a worker's supervisor restarted it (its own report)
                 worker_restarts += 1
             else:
                 assert record.get("level") != "ERROR" and "exc_info" not in record, json.dumps(record, ensure_ascii=False)[:3000]
@@ -363,10 +363,10 @@ async def _notices(http: aiohttp.ClientSession, wechat: str, at_least: int) -> l
 
 async def _durable_records(store: Redis, prefix: str) -> None:
     """Subscriptions, enterprise bindings and audit records, written through their own stores."""
-    from bot.audit import Audit
+    from bot.services.audit import Audit
     from bot.keys import Keys
     from bot.settings import load_settings
-    from bot.subscriptions import Subscriptions
+    from bot.services.subscriptions import Subscriptions
 
     keys = Keys(prefix)
     settings = load_settings(env="dev", wechat_token=TOKEN, wechat_aes_key=AES_KEY, platform_events_secret=EVENTS_SECRET, redis_url="redis://x")
@@ -597,7 +597,7 @@ def _sample(metrics: str, name: str, **labels: str) -> float:
 
 
 async def test_metrics_show_retries_overruns_redis_trouble_and_latency(serve, redis, settings, peer):
-    from bot.redis_client import connect
+    from bot.stores.client import connect
 
     client = await serve(deadline_seconds=0.2)
     before = await (await client.get("/metrics")).text()

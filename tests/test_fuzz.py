@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, example, given, settings as hsettings, strat
 from hypothesis.database import DirectoryBasedExampleDatabase
 from wechatpy.crypto import WeChatCrypto
 
-from bot.channels.wechat import MAX_TEXT, Rejected, WeChatChannel, render_text_reply, sha1_signature, to_incoming
-from bot.channels.xmlsafe import MalformedXML, cdata, clean_text, parse_xml
+from bot.web.channels.wechat import MAX_TEXT, Rejected, WeChatChannel, render_text_reply, sha1_signature, to_incoming
+from bot.web.channels.xmlsafe import MalformedXML, cdata, clean_text, parse_xml
 from bot.settings import load_settings
 from dialogs.engine import Incoming
 from integrations.platform.events import sign_event

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given, strategies as st
 
-from bot.admin.api import ROUTES
+from bot.web.admin.api import ROUTES
 from tests.test_broadcasts import STAFF, TOKENS, WECOM
 from tests.test_fuzz import HTTP, _json_values, typed
 

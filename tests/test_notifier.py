@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from bot.app import SERVICES
-from bot.delivery import template_text
+from bot.services.delivery import template_text
 from bot.keys import Keys
 from integrations.platform.events import sign_event
 from tests.conftest import APPID, ROOT
@@ -69,7 +69,7 @@ async def subscribe(redis, settings, case_no: str, *users: str) -> None:
 
 
 async def verify(redis, keys: Keys, case_no: str, *users: str) -> None:
-    from bot.subscriptions import Subscriptions
+    from bot.services.subscriptions import Subscriptions
 
     for user in users:
         await Subscriptions(redis, keys).remember(user, case_no, "", phone_last4="1234")

@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from bot.logs import setup_logging
-from bot.redis_client import connect
+from bot.stores.client import connect
 from tests.conftest import Chat
 
 

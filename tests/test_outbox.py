@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from bot.outbox import _pack_and_cut, pack
+from bot.turn.outbox import _pack_and_cut, pack
 from dialogs.engine import Reply
 
 texts = st.text(alphabet="ab 中文\n\t", max_size=60)

@@ -69,7 +69,7 @@ async def test_the_simulators_case_moves_arrive_signed_in_the_queue(client, redi
 
 
 async def test_redis_down_asks_the_platform_to_retry(serve):
-    from bot.redis_client import connect
+    from bot.stores.client import connect
 
     dead = connect("redis://127.0.0.1:1/0", wait=0.5)
     client = await serve(dead)

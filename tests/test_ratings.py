@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 
 from bot.app import SCHEDULER, SERVICES
-from bot.delivery import template_text
-from bot.ratings import reminder_job
+from bot.services.delivery import template_text
+from bot.services.ratings import reminder_job
 from tests.support import wait_for
 from tests.test_progress import advance, new_case
 

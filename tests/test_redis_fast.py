@@ -1,4 +1,4 @@
-"""The webhook's auto-pipelined Redis connection (bot/redis_fast.py), against real servers:
+"""The webhook's auto-pipelined Redis connection (bot/stores/pipeline.py), against real servers:
 it batches, it survives what happens to connections in production, and it never hangs a turn."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bench.harness import redis_binary
 from bench.procs import free_port
-from bot.redis_fast import CLIENT_NAME, AutoPipeline, PoolBatch, Script, for_client
+from bot.stores.pipeline import CLIENT_NAME, AutoPipeline, PoolBatch, Script, for_client
 from tests.conftest import Chat
 
 COUNT = Script("return redis.call('INCR', KEYS[1])")

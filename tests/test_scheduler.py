@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.keys import Keys
-from bot.scheduler import Scheduler
-from bot.workers import Workers
+from bot.workers.scheduler import Scheduler
+from bot.workers.runner import Workers
 
 
 class Clock:

@@ -34,7 +34,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from bot.app import CATALOG, SERVICES, create_app
 from bot.keys import Keys
-from bot.ratelimit import TOO_MANY
+from bot.web.ratelimit import TOO_MANY
 from integrations.platform.client import PlatformError
 from integrations.platform.events import sign_event
 from integrations.platform.identifiers import credit_check_char, id_check_digit
@@ -443,7 +443,7 @@ AGENT_TOKEN = "agent-t0ken-0123456789abcdef0123"
 
 
 async def test_every_admin_route_refuses_missing_wrong_and_underprivileged_tokens(serve, redis, settings):
-    from bot.admin.api import ROUTES
+    from bot.web.admin.api import ROUTES
 
     agent = {"userid": "agent1", "name": "值班甲", "roles": ["agent"], "token": AGENT_TOKEN}
     client = await serve(staff=[agent], **WECOM)

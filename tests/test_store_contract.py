@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 
 from bot.keys import Keys
-from bot.redis_client import connect
+from bot.stores.client import connect
 from bot.stores import KEEP, MemoryConversationStore, MessageRef, Nonce, RedisConversationStore, StorePolicy
 from dialogs.engine import Session
 from tests.support import wait_for

@@ -4,7 +4,7 @@ registered contact, several binders per enterprise, and 解绑."""
 from __future__ import annotations
 
 from bot.app import SERVICES
-from bot.subscriptions import Added
+from bot.services.subscriptions import Added
 from integrations.platform.identifiers import credit_check_char
 from tests.conftest import Chat
 from tests.test_progress import advance, new_case

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.notifier import TEMPLATES as NOTICES
+from bot.workers.notifier import TEMPLATES as NOTICES
 from bot.search import Hit
 from bot.settings import Hall
 from bot.templating import TEMPLATES_DIR, Renderer
@@ -146,7 +146,7 @@ CONTEXTS.update({
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-# [Staff]: broadcasts (bot.broadcasts): the notice people read and the report to its author.
+# [Staff]: broadcasts (bot.services.broadcasts): the notice people read and the report to its author.
 _BROADCAST = {"id": "b7", "title": "国庆期间办事大厅安排", "status": "done", "total": 20000, "sent": 19950, "approved_by": "lisi"}
 CONTEXTS.update({
     "broadcast/notice.j2": {"title": _BROADCAST["title"], "body": "10月1日至7日大厅休息，网上办事照常。"},

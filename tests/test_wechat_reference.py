@@ -15,8 +15,8 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import TextReply
 
-from bot.channels.wechat import ForeignAppId, MessageCipher, Rejected, WeChatChannel, render_text_reply, sha1_signature
-from bot.channels.xmlsafe import cdata, parse_xml
+from bot.web.channels.wechat import ForeignAppId, MessageCipher, Rejected, WeChatChannel, render_text_reply, sha1_signature
+from bot.web.channels.xmlsafe import cdata, parse_xml
 from bot.settings import load_settings
 from dialogs.engine import Incoming
 from tests.conftest import AES_KEY, APPID, TOKEN

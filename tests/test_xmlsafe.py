@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from hypothesis import example, given, settings, strategies as st
 
-from bot.channels.xmlsafe import MalformedXML, cdata, clean_text, parse_xml
+from bot.web.channels.xmlsafe import MalformedXML, cdata, clean_text, parse_xml
 
 NAMES = ["xml", "ToUserName", "FromUserName", "MsgType", "Content", "Event", "item", "PicList", "a", "x:a", "xmlns", "b-c", "_d.e"]
 

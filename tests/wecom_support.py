@@ -4,9 +4,9 @@ bot sent them through the (simulated) WeCom API."""
 
 from __future__ import annotations
 
-from bot.audit import Audit
+from bot.services.audit import Audit
 from bot.keys import Keys
-from bot.peer import WeComServerPeer
+from bot.dev.peer import WeComServerPeer
 
 CORPID = "ww1234567890abcdef"
 WECOM_TOKEN = "wec0mT0ken"

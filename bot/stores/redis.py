@@ -3,7 +3,7 @@ and the reload of a script Redis has forgotten, in one place.
 
 A new message costs two round trips: `admit` (one script: the nonce, the message's claim, the
 rate count, the person's lock and their state) and `commit` (one script: the session, the held
-replies given, the lock, the answer). Both go through `bot.redis_fast`, where the commands of
+replies given, the lock, the answer). Both go through `bot.stores.pipeline`, where the commands of
 every turn in flight share one connection and one write per event-loop pass; a Redis Cluster
 client goes through redis-py instead, and there the nonce (in another slot) is a command of its
 own in the same trip.
@@ -24,10 +24,10 @@ from collections.abc import Sequence
 import orjson
 from redis.asyncio import Redis
 
-from bot import redis_fast
+from bot.stores import pipeline as redis_fast
 from bot.keys import Keys
 from bot.logs import new_id
-from bot.redis_fast import Script
+from bot.stores.pipeline import Script
 from bot.stores.lease import RELEASE, RENEW
 from bot.stores.conversation import KEEP, NOTHING, Admission, Answer, MessageRef, Nonce, SessionChange, Snapshot, StorePolicy
 from dialogs.engine import Session

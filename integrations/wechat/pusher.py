@@ -1,6 +1,6 @@
 """The bot's late replies, delivered as customer-service text messages.
 
-`WeChatPusher` has the shape of bot.outbox's `Pusher` (integrations may not import the bot): it
+`WeChatPusher` has the shape of bot.turn.outbox's `Pusher` (integrations may not import the bot): it
 needs only `incoming.user`, the openid.
 """
 

@@ -20,14 +20,14 @@ from redis.exceptions import RedisError
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
 
-from bot.audit import Audit
-from bot.channels.wechat import _NONCE, _TIMESTAMP, Rejected, dispatch, encrypted_field, sha1_signature, same, to_incoming
-from bot.channels.xmlsafe import MalformedXML, cdata, parse_xml
-from bot.dispatcher import Dispatcher, Outcome, message_key
+from bot.services.audit import Audit
+from bot.web.channels.wechat import _NONCE, _TIMESTAMP, Rejected, dispatch, encrypted_field, sha1_signature, same, to_incoming
+from bot.web.channels.xmlsafe import MalformedXML, cdata, parse_xml
+from bot.turn.dispatcher import Dispatcher, Outcome, message_key
 from bot.stores import MessageRef
 from bot.logs import user_ref
 from bot.settings import Settings
-from bot.staff import Staff
+from bot.services.staff import Staff
 from dialogs.engine import Incoming
 from integrations.wechat.errors import WeChatError
 
@@ -139,7 +139,7 @@ class WeComChannel:
 
 
 class WeComPusher:
-    """Late and long replies to staff, as WeCom app messages (bot.outbox.Pusher)."""
+    """Late and long replies to staff, as WeCom app messages (bot.turn.outbox.Pusher)."""
 
     def __init__(self, client):
         self.client = client

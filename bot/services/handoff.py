@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.audit import Audit
+from bot.services.audit import Audit
 from bot.keys import Keys
 from bot.logs import redact, user_ref
 from bot.settings import Settings
-from bot.staff import Staff, StaffMember
+from bot.services.staff import Staff, StaffMember
 from bot.stores import KEEP, ConversationStore, Lease
 from bot.stores.conversation import SessionChange
 from dialogs.engine import Session
@@ -574,7 +574,7 @@ async def _still_talking(session: Session | None):
 
 
 class HandoffSweeper:
-    """The worker (bot.workers) that runs `Handoff.sweep` every few seconds."""
+    """The worker (bot.workers.runner) that runs `Handoff.sweep` every few seconds."""
 
     name = "handoff"
 

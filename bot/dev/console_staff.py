@@ -4,7 +4,7 @@ to them as an agent.
 
 The page is an ordinary client of the admin API (/admin/api/), with the bearer token typed in.
 The agent's actions, which the admin API does not offer, are dev routes here that take the same
-token and call bot.handoff like an agent's WeCom reply would; what the agent would read in WeCom
+token and call bot.services.handoff like an agent's WeCom reply would; what the agent would read in WeCom
 is read back from the WeChat simulator."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.staff import StaffMember
+from bot.services.staff import StaffMember
 
 PAGE = Path(__file__).resolve().parent / "static" / "staff.html"
 
 
 def setup_staff_console(app: web.Application, handoff_key: web.AppKey, http_key: web.AppKey, sim_key: web.AppKey) -> None:
-    """Routes of the staff view; `handoff_key` finds bot.handoff.Handoff, `http_key` the console's
+    """Routes of the staff view; `handoff_key` finds bot.services.handoff.Handoff, `http_key` the console's
     HTTP session, `sim_key` the WeChat simulator's path ("" when there is none)."""
 
     def agent(request: web.Request) -> StaffMember:

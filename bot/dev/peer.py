@@ -14,8 +14,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import PrpCrypto as WeComPrpCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
-from bot.channels.wechat import sha1_signature
-from bot.channels.xmlsafe import cdata, parse_xml
+from bot.web.channels.wechat import sha1_signature
+from bot.web.channels.xmlsafe import cdata, parse_xml
 
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
 

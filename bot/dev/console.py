@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import ClientSession, ClientTimeout, web
 
 from bot.keys import USER_ID
-from bot.peer import WeChatServerPeer
+from bot.dev.peer import WeChatServerPeer
 from bot.settings import Settings
 from dialogs.menu import OPTIONS
 
@@ -46,7 +46,7 @@ def setup_console(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/console/api/pushed", pushed)
 
     from bot.app import HANDOFF
-    from bot.console_staff import setup_staff_console
+    from bot.dev.console_staff import setup_staff_console
 
     setup_staff_console(app, HANDOFF, HTTP, SIM)  # /console/staff: broadcasts and the agent's side
 

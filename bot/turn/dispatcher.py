@@ -27,9 +27,9 @@ from typing import Literal
 from redis.exceptions import RedisError
 
 from bot import metrics
-from bot.catalog import CatalogNotReady
+from bot.services.catalog import CatalogNotReady
 from bot.logs import new_id, user_ref
-from bot.outbox import Pusher, pack
+from bot.turn.outbox import Pusher, pack
 from bot.settings import Settings
 from bot.stores import ConversationStore, MessageRef, Nonce, Snapshot, StorePolicy
 from dialogs import Conversation, Incoming, Reply

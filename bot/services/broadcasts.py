@@ -43,7 +43,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from bot import metrics
-from bot.staff import StaffMember
+from bot.services.staff import StaffMember
 from integrations.wechat import (
     DailyQuotaExceeded, InvalidOpenID, MassQuotaExhausted, NotFollowing, SubscriptionRefused, WeChatAPIError,
     WeChatError, WeChatTimeout,

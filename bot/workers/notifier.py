@@ -1,10 +1,10 @@
 """Case notifications: the platform's events, from the Redis stream to the people who follow them.
 
-Every bot process runs a Notifier (bot.workers); together they form one consumer group on the
+Every bot process runs a Notifier (bot.workers.runner); together they form one consumer group on the
 events stream (`Keys.events`), so each event is read by one of them. For an event the notifier
 finds who should hear about it (the case's subscribers and the enterprise's binders, or the
 person who booked a missed appointment), renders the notice from templates/notify/, and hands
-it to bot.delivery, which sends it once per (event, person) and records the outcome. The event
+it to bot.services.delivery, which sends it once per (event, person) and records the outcome. The event
 is acknowledged only when every recipient's delivery is final.
 
 Crashes: an event a worker read but did not acknowledge stays pending in the group; once idle
@@ -32,7 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.delivery import Delivery, Outcome, TemporaryFailure
+from bot.services.delivery import Delivery, Outcome, TemporaryFailure
 from bot.logs import request_id, user_ref
 from integrations.platform.models import CaseEvent, CaseEventType
 
@@ -192,7 +192,7 @@ class Notifier:
         return await self.subscriptions.recipients(event.case_no, event.credit_code)
 
     async def _invite(self, user: str, event: CaseEvent) -> None:
-        """好差评: a finished case's notice is followed by an invitation to rate (bot.ratings)."""
+        """好差评: a finished case's notice is followed by an invitation to rate (bot.services.ratings)."""
         if self.ratings is None:
             return
         try:

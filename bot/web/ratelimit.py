@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.keys import Keys
-from bot.redis_fast import AutoPipeline, PoolBatch
+from bot.stores.pipeline import AutoPipeline, PoolBatch
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ UNLIMITED = ("/healthz", "/readyz", "/metrics")
 
 class RateLimiter:
     def __init__(self, batch: AutoPipeline | PoolBatch, keys: Keys, settings: Settings):
-        self.batch = batch  # the dispatcher's Redis path (bot.redis_fast)
+        self.batch = batch  # the dispatcher's Redis path (bot.stores.pipeline)
         self.keys = keys
         self.window = max(1, settings.rate_limit_window_seconds)
         self.per_user = settings.rate_limit_user_messages

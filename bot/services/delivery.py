@@ -1,7 +1,7 @@
 """Sending one notice to one person, exactly once, with the outcome recorded.
 
 Used by every worker that reaches people outside a conversation: case notifications
-(bot.notifier), appointment reminders (bot.bookings), rating reminders (bot.ratings),
+(bot.workers.notifier), appointment reminders (bot.services.bookings), rating reminders (bot.services.ratings),
 broadcasts.
 
 Each (user, key) has a record in Redis (`Keys.delivery`): its state, channel, attempts and

@@ -1,9 +1,9 @@
 """The admin HTTP API under /admin/api/: broadcasts, the hand-off queue and the audit log.
 
 Every call but the description itself needs `Authorization: Bearer <token>`, one token per staff
-member (settings.staff), compared in constant time (bot.staff). No or an unknown token: 401; a
+member (settings.staff), compared in constant time (bot.services.staff). No or an unknown token: 401; a
 member without the route's role: 403. Both refusals are written to the audit log, and so is
-every step a member takes (bot.broadcasts records its own). The routes and their roles are the
+every step a member takes (bot.services.broadcasts records its own). The routes and their roles are the
 ROUTES table below; openapi.yaml describes the same routes (a test holds them together).
 """
 
@@ -16,15 +16,15 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from bot.audit import Audit
-from bot.broadcasts import Broadcasts, BroadcastError
-from bot.staff import Staff, StaffMember
+from bot.services.audit import Audit
+from bot.services.broadcasts import Broadcasts, BroadcastError
+from bot.services.staff import Staff, StaffMember
 
 log = logging.getLogger(__name__)
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.yaml"
 BROADCASTS = web.AppKey("broadcasts", Broadcasts)
-HANDOFF = web.AppKey("admin_handoff", object)  # bot.handoff.Handoff: its queue()
+HANDOFF = web.AppKey("admin_handoff", object)  # bot.services.handoff.Handoff: its queue()
 STAFF = web.AppKey("admin_staff", Staff)
 AUDIT = web.AppKey("admin_audit", Audit)
 MEMBER = web.RequestKey("staff_member", StaffMember)
@@ -200,7 +200,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
 
 def create_admin_api(staff: Staff, audit: Audit, handoff: Any = None) -> web.Application:
     """The API as a sub-app: mount it with `app.add_subapp("/admin/api", ...)`. The parent app
-    provides BROADCASTS once its outside clients exist; `handoff` is bot.handoff.Handoff."""
+    provides BROADCASTS once its outside clients exist; `handoff` is bot.services.handoff.Handoff."""
     api = web.Application(middlewares=[authenticate])
     api[STAFF], api[AUDIT] = staff, audit
     if handoff is not None:

@@ -11,7 +11,7 @@ so a process that dies mid-job leaves it due again once the lease runs out, and 
 (or this one, restarted) retakes it. Finishing checks the claim token, removes the job and sets
 the done marker, which every later claim or schedule of that id respects. A handler may still
 run twice if a lease runs out while it works (a very slow send); the handlers we have are
-idempotent themselves (bot.delivery sends once per key), so that costs nothing.
+idempotent themselves (bot.services.delivery sends once per key), so that costs nothing.
 
 ```python
 scheduler.handle("booking_reminder", remind)            # at start-up, in every process
@@ -92,7 +92,7 @@ return 1
 
 
 class Scheduler:
-    """A worker (bot.workers) and the interface features schedule their jobs with."""
+    """A worker (bot.workers.runner) and the interface features schedule their jobs with."""
 
     name = "scheduler"
 

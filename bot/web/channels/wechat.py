@@ -19,8 +19,8 @@ import time
 from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bot.channels.xmlsafe import MalformedXML, cdata, parse_xml
-from bot.dispatcher import Dispatcher, Outcome, Replayed
+from bot.web.channels.xmlsafe import MalformedXML, cdata, parse_xml
+from bot.turn.dispatcher import Dispatcher, Outcome, Replayed
 from bot.stores import Nonce
 from bot.keys import USER_ID
 from bot.logs import user_ref

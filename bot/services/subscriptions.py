@@ -34,7 +34,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from bot.broadcasts import Audiences
+from bot.services.broadcasts import Audiences
 
 # INCR the failure counter; the first failure starts the window, the one that reaches the limit
 # turns the window into the lock (later failures do not lengthen it). Returns {failures, seconds

@@ -54,7 +54,7 @@ class Ratings:
                  subscriptions: Any = None):
         self.redis, self.keys, self.platform, self.scheduler, self.settings = redis, keys, platform, scheduler, settings
         self.delivery = delivery
-        self.subscriptions = subscriptions  # bot.subscriptions.Subscriptions: who may act on a case; none: nobody
+        self.subscriptions = subscriptions  # bot.services.subscriptions.Subscriptions: who may act on a case; none: nobody
         self._invite = redis.register_script(_INVITE)
 
     async def invite(self, user: str, case_no: str, matter_name: str, credit_code: str | None = None) -> None:

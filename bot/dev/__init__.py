@@ -1,0 +1,1 @@
+"""dev: see docs/architecture.md."""
