@@ -61,9 +61,10 @@ def yes_or_no(phrases: list[str] | None, vocab: Vocabulary) -> bool | None:
     return said.pop() if len(said) == 1 else None
 
 
-def find_ratings(text: str, core: str, vocab: Vocabulary, free: list[bool], digits: bool) -> Iterator[Slot]:
+def find_ratings(text: str, shells: list[str], vocab: Vocabulary, free: list[bool], digits: bool) -> Iterator[Slot]:
     """Ratings anywhere in the text (五星, 4分, ⭐⭐⭐, 很满意, 差评), and those that rate only as the
-    whole reply (一般, 差, 👍); a bare 1-5 only when `digits` (the step asks for a rating)."""
+    whole reply (一般, 太差了, 👍), looked up in each of its `shells` (kinds.layers); a bare 1-5
+    only when `digits` (the step asks for a rating)."""
     for match in vocab.rating_pattern.finditer(text):
         start, end = match.span()
         if all(free[start:end]):
@@ -74,13 +75,14 @@ def find_ratings(text: str, core: str, vocab: Vocabulary, free: list[bool], digi
             start, end = match.span()
             if stars is not None and all(free[start:end]):
                 yield _claim(free, Slot(SlotKind.RATING, stars, start, end))
-    alone = vocab.rating_alone.get(core)
-    if alone is None and digits and (value := number(core) if core else None) is not None and 1 <= value <= MAX_STARS:
-        alone = value
-    if alone is not None:
-        start = text.find(core)
-        if start >= 0 and all(free[start:start + len(core)]):
-            yield _claim(free, Slot(SlotKind.RATING, alone, start, start + len(core)))
+    for shell in shells:
+        stars = vocab.rating_alone.get(shell)
+        if stars is None and digits and shell is shells[-1] and (value := number(shell) if shell else None) is not None:
+            stars = value if 1 <= value <= MAX_STARS else None
+        start = text.find(shell) if stars is not None else -1
+        if start >= 0 and all(free[start:start + len(shell)]):
+            yield _claim(free, Slot(SlotKind.RATING, stars, start, start + len(shell)))
+            return
 
 
 def _claim(free: list[bool], slot: Slot) -> Slot:

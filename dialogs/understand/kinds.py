@@ -16,6 +16,8 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _REPEATED = re.compile(r"(.)\1{3,}")
 _VOWELS = frozenset("aeiouy")
+#: WeChat's own emoticons arrive as text: [微笑], [捂脸], [强].
+_WECHAT_FACE = re.compile(r"\[[\u4e00-\u9fffa-z]{1,4}\]")
 
 
 def is_mark(ch: str) -> bool:
@@ -46,16 +48,20 @@ def layers(text: str, vocab: Vocabulary) -> list[str]:
     found = [current]  # "?" is a word too
     current = bare(current)
     for _ in range(4):
+        before = current
         if current != found[-1]:
             found.append(current)
         lead = vocab.leading_pattern.match(current)
         if lead is not None and lead.end() < len(current):
             current = bare(current[lead.end():])
+            found.append(current)
         trail = vocab.trailing_pattern.search(current)
         if trail is not None and trail.start() > 0:
             current = bare(current[:trail.start()])
-        if current == found[-1]:
+        if current == before:
             break
+    if current != found[-1]:
+        found.append(current)
     return found
 
 
@@ -106,9 +112,9 @@ def short_answer(text: str, vocab: Vocabulary) -> list[str] | None:
 
 def is_junk(text: str, vocab: Vocabulary) -> bool:
     """Keyboard mashing, emoji runs, lone punctuation, a few random Latin letters."""
-    said = [ch for ch in text if not is_mark(ch)]
+    said = [ch for ch in _WECHAT_FACE.sub("", text) if not is_mark(ch)]
     if not said:
-        return bool(text.strip()) or not text
+        return True
     if all(is_emoji_part(ch) for ch in said):
         return True
     words = "".join(said)

@@ -55,7 +55,7 @@ def understand(text: str, today: date, halls: HallNames | None = None,
         slots += when.find_times(folded, free)
     if halls is not None:
         slots += halls.find(folded, free)
-    slots += answers.find_ratings(folded, core, vocab, free, digits=SlotKind.RATING in expects)
+    slots += answers.find_ratings(folded, shells, vocab, free, digits=SlotKind.RATING in expects)
     bare_names = SlotKind.NAME in expects or any(s.kind in (SlotKind.ID_NUMBER, SlotKind.PHONE) for s in numbers)
     for slot in identity.find_names(folded, free, vocab, bare=bare_names):
         free[slot.start:slot.end] = [False] * (slot.end - slot.start)

@@ -42,6 +42,7 @@ _CLOCK = re.compile(
     rf"(?:({_PART})\s*)?(?:(?<!\d)({N})\s*(?:点|时(?!间))(?:(半)|(一刻)|(三刻)|(\d{{1,2}}|{N})分?)?(钟)?"
     rf"|(?<!\d)(\d{{1,2}}):(\d{{2}})(?!\d))")
 _PART_ALONE = re.compile(_PART)
+_RANGE = re.compile(r"\s*(?:到|至|-|~|～|—)\s*")
 #: Something every date or time above has: most messages have none and skip them all.
 _HINT = re.compile(rf"[\d{CHINESE_DIGITS}天日号月周星礼拜今明昨后早晚午晨夜末]|today|tomorrow|tonight|morning|noon|afternoon|evening")
 
@@ -72,7 +73,9 @@ def find_dates(text: str, today: date, free: list[bool], bare_days: bool) -> Ite
 
 
 def find_times(text: str, free: list[bool]) -> Iterator[Slot]:
-    """Clock times (3点半, 下午三点, 15:30) and parts of the day (上午, 下午)."""
+    """Clock times (3点半, 下午三点, 15:30) and parts of the day (上午, 下午). A range (两点到三点)
+    is its start."""
+    previous: Slot | None = None
     for match in _CLOCK.finditer(text):
         start, end = match.span()
         if not all(free[start:end]):
@@ -82,7 +85,14 @@ def find_times(text: str, free: list[bool]) -> Iterator[Slot]:
             continue
         for k in range(start, end):
             free[k] = False
-        yield Slot(SlotKind.TIME, at, start, end)
+        if previous is not None and _RANGE.fullmatch(text, previous.end, start):
+            previous = Slot(SlotKind.TIME, previous.value, previous.start, end)
+            continue
+        if previous is not None:
+            yield previous
+        previous = Slot(SlotKind.TIME, at, start, end)
+    if previous is not None:
+        yield previous
     for match in _PART_ALONE.finditer(text):
         start, end = match.span()
         if all(free[start:end]):
