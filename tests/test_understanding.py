@@ -176,6 +176,8 @@ def test_a_paste_with_two_names_asks_rather_than_guesses():
     ("我叫李雷明天过来", "李雷"),
     ("申请人：诸葛亮", "诸葛亮"),
     ("联系人 陈红", "陈红"),
+    ("本人王芳，想约下周三上午", "王芳"),
+    ("李华，男，电话13512345678", "李华"),
     ("my name is John Smith", "John Smith"),
 ])
 def test_a_name_after_a_cue_is_found_anywhere(typed, name):
@@ -272,6 +274,8 @@ def test_days_across_months_years_and_weeks(today, typed, day):
     ("后天下午", None, "afternoon"),
     ("周五上午", None, "morning"),
     ("明早", None, "morning"),
+    ("下午两点到三点", time(14), "afternoon"),  # a range: its start
+    ("9点-10点", time(9), None),
 ])
 def test_a_time_of_day(typed, at, part):
     assert read(typed).value(K.TIME) == TimeOfDay(at, part)
@@ -378,7 +382,7 @@ def test_the_case_number_format_is_a_setting():
 
 @pytest.mark.parametrize("typed, item", [
     ("1", 1), ("2号", 2), ("第二个", 2), ("二", 2), ("②", 2), ("选3", 3), ("３", 3), ("第3项", 3),
-    ("我选2", 2), ("就第一个吧", 1), ("第一个", 1), ("最后一个", -1), ("3.", 3), ("选第四个", 4), (" 12 ", 12),
+    ("我选2", 2), ("就第一个吧", 1), ("第一个", 1), ("最后一个", -1), ("3.", 3), ("选第四个", 4), (" 12 ", 12), ("第三个大厅", 3),
 ])
 def test_a_numbered_choice(typed, item):
     assert read(typed, "choice").value(K.CHOICE) == item
@@ -412,7 +416,7 @@ def test_what_is_not_a_yes_or_no(typed):
     ("给个五星", 5), ("打5分", 5), ("五颗星", 5), ("这次服务很满意", 5), ("满意", 4), ("4星", 4), ("⭐⭐⭐⭐", 4),
     ("好评", 4), ("一般", 3), ("3分", 3), ("还行吧", 3), ("基本满意", 3), ("差评", 2), ("不满意", 2),
     ("不太满意", 2), ("非常不满意", 1), ("很不满意", 1), ("1星", 1), ("一星", 1), ("⭐", 1), ("👎", 1),
-    ("对结果非常不满意，等太久了", 1),
+    ("对结果非常不满意，等太久了", 1), ("太差了", 1), ("不怎么样", 2), ("[强]", 5), ("⭐️⭐️⭐️⭐️⭐️", 5),
 ])
 def test_a_rating_in_peoples_words_five_is_best(typed, stars):
     assert read(typed).value(K.RATING) == stars
@@ -448,7 +452,7 @@ def test_every_global_word_of_the_conversation_keeps_its_meaning(intent, words):
     ("继续", "resume"), ("接着", "resume"), ("继续预约", "resume"), ("接着办吧", "resume"), ("continue", "resume"),
     ("我要转人工", "human"), ("转人工客服", "human"), ("请帮我转人工吧", "human"), ("找客服", "human"),
     ("菜单！", "menu"), ("回到菜单", "menu"), ("MENU", "menu"), ("主菜单吧", "menu"),
-    ("取消吧", "cancel"), ("不办了", "cancel"), ("？", "help"), ("你能做什么", "help"),
+    ("取消吧", "cancel"), ("不办了", "cancel"), ("我不办了", "cancel"), ("人工客服在吗", "human"), ("？", "help"), ("你能做什么", "help"),
     ("返回上一步", "back"), ("English", "english"), ("中文", "chinese"),
 ])
 def test_global_words_and_their_variants(typed, intent):
@@ -468,7 +472,7 @@ def test_a_global_word_inside_a_request_is_not_the_global_word(typed):
     ("好的谢谢", "thanks"), ("谢谢🙏", "thanks"), ("thank you", "thanks"),
     ("好的", "ack"), ("好", "ack"), ("ok", "ack"), ("嗯", "ack"), ("知道了", "ack"), ("收到", "ack"),
     ("👌", "ack"), ("👍", "ack"),
-    ("你是谁", "identity"), ("你是机器人吗", "identity"), ("你是真人吗？", "identity"), ("who are you", "identity"),
+    ("你是谁", "identity"), ("你是人还是机器", "identity"), ("[抱拳]", "thanks"), ("你是机器人吗", "identity"), ("你是真人吗？", "identity"), ("who are you", "identity"),
     ("再见", "bye"), ("拜拜", "bye"), ("bye", "bye"), ("88", "bye"), ("谢谢，再见", "bye"),
     ("在吗", "presence"), ("有人吗", "presence"), ("在吗？？", "presence"), ("有人在吗", "presence"), ("人呢", "presence"),
     ("哈哈", "laughter"), ("哈哈哈哈", "laughter"), ("hh", "laughter"), ("hhh", "laughter"), ("233", "laughter"), ("😂", "laughter"), ("😂😂😂🤣", "laughter"),
@@ -483,7 +487,7 @@ def test_small_talk_has_a_kind(typed, kind):
 
 @pytest.mark.parametrize("typed", [
     "qq", "nb", "xyz", "asdf", "jkl", "sdfsdf", "asdfghjkl", "qwer", "zxcv", "bbb", "kkk", "x",
-    "🙂🙂", "🐶🐱", "🌹🌹🌹", "😅", "。。。", "？？？", "!!!", "……", "...", "~~~", ",", "啊啊啊啊啊",
+    "🙂🙂", "🐶🐱", "🌹🌹🌹", "😅", "。。。", "？？？", "!!!", "……", "...", "~~~", ",", "啊啊啊啊啊", "[微笑]", "[微笑][微笑]", "/::)",
 ])
 def test_junk(typed):
     assert read(typed).kind == C.JUNK

@@ -12,6 +12,8 @@ from dialogs.understand.vocabulary import Vocabulary, english_words
 #: Longer messages are not small talk, a global word or a short answer: only slots are sought
 #: (the caller checks).
 MAX_SHORT = 40
+#: Junk shows in its first characters: a long message is judged by these.
+JUNK_EXAMINED = 120
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _REPEATED = re.compile(r"(.)\1{3,}")
@@ -20,10 +22,24 @@ _VOWELS = frozenset("aeiouy")
 _WECHAT_FACE = re.compile(r"\[[\u4e00-\u9fffa-z]{1,4}\]")
 
 
-def is_mark(ch: str) -> bool:
-    """Punctuation, spaces and symbols other than emoji: nothing said."""
+def _classified_mark(ch: str) -> bool:
     category = unicodedata.category(ch)
     return category[0] in "PZC" or category in ("Sm", "Sc", "Sk") or ch in "~～"
+
+
+#: Marks of the Basic Multilingual Plane, looked up rather than classified character by character.
+_MARKS = frozenset(ch for ch in map(chr, range(0x10000)) if _classified_mark(ch))
+
+
+def is_mark(ch: str) -> bool:
+    """Punctuation, spaces and symbols other than emoji: nothing said."""
+    return ch in _MARKS
+
+
+def only_of(text: str, chars: frozenset[str]) -> bool:
+    """Whether every character of `text` is one of `chars`, a mark or part of an emoji: the cheap
+    test that lets most messages skip a segmentation that could not succeed."""
+    return all(is_mark(ch) or is_emoji_part(ch) for ch in set(text).difference(chars))
 
 
 def is_emoji_part(ch: str) -> bool:
@@ -98,6 +114,8 @@ def segment(text: str, lexicon: Container[str], longest: int, skip=is_mark) -> l
 
 def small_talk(text: str, vocab: Vocabulary) -> str | None:
     """The kind of small talk a whole message is (the kind of its last phrase), else None."""
+    if not only_of(text, vocab.talk_chars):
+        return None
     phrases = segment(text, vocab.talk_lexicon, vocab.longest_talk)
     if not phrases:
         return None
@@ -107,11 +125,14 @@ def small_talk(text: str, vocab: Vocabulary) -> str | None:
 
 def short_answer(text: str, vocab: Vocabulary) -> list[str] | None:
     """The phrases of a reply made of yes / no words, thanks and politeness (好的谢谢, 不用了)."""
+    if not only_of(text, vocab.answer_chars):
+        return None
     return segment(text, vocab.answer_lexicon, vocab.longest_answer)
 
 
 def is_junk(text: str, vocab: Vocabulary) -> bool:
     """Keyboard mashing, emoji runs, lone punctuation, a few random Latin letters."""
+    text = text[:JUNK_EXAMINED]
     said = [ch for ch in _WECHAT_FACE.sub("", text) if not is_mark(ch)]
     if not said:
         return True
@@ -132,16 +153,8 @@ def _mashed(token: str, vocab: Vocabulary) -> bool:
     mostly neighbouring keys of one row (asdf, jkl, qwer)."""
     if not _VOWELS.intersection(token) or _REPEATED.search(token):
         return True
-    neighbours = sum(_next_to(a, b, vocab.keyboard_rows) for a, b in zip(token, token[1:]))
+    neighbours = sum(token[i:i + 2] in vocab.keyboard_neighbours for i in range(len(token) - 1))
     return neighbours * 2 >= len(token) - 1
-
-
-def _next_to(a: str, b: str, rows: tuple[str, ...]) -> bool:
-    for row in rows:
-        i, j = row.find(a), row.find(b)
-        if i >= 0 and j >= 0:
-            return abs(i - j) <= 1
-    return False
 
 
 def language(text: str, vocab: Vocabulary) -> str:

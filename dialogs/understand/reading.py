@@ -107,9 +107,10 @@ def _whole_reply(text: str, core: str, vocab, free: list[bool]) -> list[Slot]:
 
 def _only_details(text: str, free: list[bool], vocab) -> bool:
     """Whether what no slot took is only labels (身份证号：), politeness and punctuation."""
-    pieces = "".join(ch if free[i] else " " for i, ch in enumerate(text)).split()
-    lexicon = vocab.labels | vocab.fillers
-    return all(kinds.segment(piece, lexicon, 6, skip=kinds.is_mark) is not None for piece in pieces)
+    left = "".join(ch if free[i] else " " for i, ch in enumerate(text))
+    if not kinds.only_of(left, vocab.detail_chars):
+        return False
+    return all(kinds.segment(piece, vocab.detail_lexicon, 6) is not None for piece in left.split())
 
 
 def _conflicts(slots: list[Slot]) -> tuple[Conflict, ...]:

@@ -83,6 +83,11 @@ class Vocabulary:
     longest_talk: int = 1
     answer_lexicon: frozenset[str] = frozenset()
     longest_answer: int = 1
+    talk_chars: frozenset[str] = frozenset()
+    answer_chars: frozenset[str] = frozenset()
+    detail_lexicon: frozenset[str] = frozenset()
+    detail_chars: frozenset[str] = frozenset()
+    keyboard_neighbours: frozenset[str] = frozenset()  # "as", "sa", "aa" ...: keys side by side, or one key twice
     # Derived: the patterns that find them.
     leading_pattern: re.Pattern = _NOTHING
     trailing_pattern: re.Pattern = _NOTHING
@@ -102,6 +107,10 @@ class Vocabulary:
         derived = {
             "talk_lexicon": talk, "longest_talk": max(map(len, talk), default=1),
             "answer_lexicon": answer, "longest_answer": max(map(len, answer), default=1),
+            "talk_chars": frozenset("".join(talk)), "answer_chars": frozenset("".join(answer)),
+            "keyboard_neighbours": frozenset(
+                a + b for row in self.keyboard_rows for i, a in enumerate(row) for b in row[max(0, i - 1):i + 2]),
+            "detail_lexicon": self.labels | self.fillers, "detail_chars": frozenset("".join(self.labels | self.fillers)),
             "leading_pattern": re.compile(_any_of(self.leading)),
             "trailing_pattern": re.compile(f"(?:{_any_of(self.trailing)})$"),
             "choice_pattern": re.compile(choice),

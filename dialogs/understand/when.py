@@ -54,22 +54,20 @@ def may_hold_time(text: str) -> bool:
 def find_dates(text: str, today: date, free: list[bool], bare_days: bool) -> Iterator[Slot]:
     """Dates (and the part of day some words carry: 明早). `bare_days`: whether "5号" alone is a
     day of the month (not when the step asks to pick item 5)."""
-    for pattern, read in _DATE_READERS:
-        if pattern is _BARE_DAY and not bare_days:
+    for match in (_ANY_DATE if bare_days else _ANY_DATE_BUT_BARE).finditer(text):
+        start, end = match.span()
+        if not all(free[start:end]):
             continue
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if not all(free[start:end]):
-                continue
-            found = read(match, today)
-            if found is None:
-                continue
-            day, part = found
-            for k in range(start, end):
-                free[k] = False
-            yield Slot(SlotKind.DATE, day, start, end)
-            if part is not None:
-                yield Slot(SlotKind.TIME, TimeOfDay(part=part), start, end)
+        pattern, read = _DATE_READERS[match.lastgroup]
+        found = read(pattern.match(text, start), today)
+        if found is None:
+            continue
+        day, part = found
+        for k in range(start, end):
+            free[k] = False
+        yield Slot(SlotKind.DATE, day, start, end)
+        if part is not None:
+            yield Slot(SlotKind.TIME, TimeOfDay(part=part), start, end)
 
 
 def find_times(text: str, free: list[bool]) -> Iterator[Slot]:
@@ -195,13 +193,19 @@ def _bare_day(match: re.Match, today: date):
     return None
 
 
-_DATE_READERS = (
-    (_ISO, _iso),
-    (_IN_MONTH, _in_month),
-    (_MONTH_DAY, _month_day),
-    (_SLASH, _slash),
-    (_WEEKDAY, _weekday),
-    (_IN_DAYS, _in_days),
-    (_DAY_WORD, _day_word),
-    (_BARE_DAY, _bare_day),
-)
+#: Each way of writing a date and how to read it, in the order they are preferred where two
+#: could start at the same place (下个月3号 before 3号).
+_DATE_READERS = {
+    "iso": (_ISO, _iso),
+    "in_month": (_IN_MONTH, _in_month),
+    "month_day": (_MONTH_DAY, _month_day),
+    "slash": (_SLASH, _slash),
+    "weekday": (_WEEKDAY, _weekday),
+    "in_days": (_IN_DAYS, _in_days),
+    "day_word": (_DAY_WORD, _day_word),
+    "bare_day": (_BARE_DAY, _bare_day),
+}
+#: All of them in one pass over the text.
+_ANY_DATE = re.compile("|".join(f"(?P<{name}>{pattern.pattern})" for name, (pattern, _) in _DATE_READERS.items()))
+_ANY_DATE_BUT_BARE = re.compile("|".join(
+    f"(?P<{name}>{pattern.pattern})" for name, (pattern, _) in _DATE_READERS.items() if name != "bare_day"))
