@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from dialogs.conversation import GLOBAL_INTENTS
 from dialogs.understand import (
-    MAX_EXAMINED, HallName, HallNames, MessageClass, SlotKind, TimeOfDay, Understanding, understand,
+    LEVELS_BY_STARS, MAX_EXAMINED, HallName, HallNames, MessageClass, SlotKind, TimeOfDay, Understanding, understand,
 )
 from integrations.platform.identifiers import id_check_digit
-from integrations.platform.models import Hall
+from integrations.platform.models import Hall, RatingLevel
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 12, 3)  # a Thursday
@@ -179,6 +179,7 @@ def test_a_paste_with_two_names_asks_rather_than_guesses():
     ("本人王芳，想约下周三上午", "王芳"),
     ("李华，男，电话13512345678", "李华"),
     ("my name is John Smith", "John Smith"),
+    ("Name: Li Lei, phone 13800138000", "Li Lei"),
 ])
 def test_a_name_after_a_cue_is_found_anywhere(typed, name):
     assert read(typed).value(K.NAME) == name
@@ -196,7 +197,7 @@ def test_a_bare_name_counts_when_the_step_asks_for_one(typed, name):
 @pytest.mark.parametrize("typed", [
     "明天", "周五", "广安", "成都", "北京", "谢谢", "你好", "查进度", "我的预约", "不知道", "王先生", "李女士",
     "高兴", "程序", "金额", "菜单", "人工", "办护照", "开个店需要办什么", "没有", "怎么办", "张", "好的",
-    "为什么", "在吗", "万盛街道", "满意",
+    "为什么", "在吗", "万盛街道", "满意", "高新区", "王家村", "李子坝路",
 ])
 def test_a_place_a_time_or_a_common_word_is_never_a_name(typed, halls):
     assert K.NAME not in read(typed, "name", halls=halls)
@@ -420,6 +421,12 @@ def test_what_is_not_a_yes_or_no(typed):
 ])
 def test_a_rating_in_peoples_words_five_is_best(typed, stars):
     assert read(typed).value(K.RATING) == stars
+
+
+def test_stars_map_onto_the_platforms_levels_five_being_very_satisfied():
+    assert LEVELS_BY_STARS[read("五星好评").value(K.RATING)] == RatingLevel.very_satisfied
+    assert LEVELS_BY_STARS[read("非常不满意").value(K.RATING)] == RatingLevel.very_dissatisfied
+    assert LEVELS_BY_STARS[read("5", "rating").value(K.RATING)] == RatingLevel.very_satisfied
 
 
 def test_a_bare_number_rates_only_when_a_rating_is_asked():

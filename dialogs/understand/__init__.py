@@ -14,12 +14,13 @@ frequencies tell words from random letters, and jieba's dictionary tells a name 
 word. docs/understanding.md says why these and not jionlp or dateparser, with the measurements.
 """
 
+from dialogs.understand.answers import LEVELS_BY_STARS
 from dialogs.understand.halls import HallName, HallNames
 from dialogs.understand.model import Conflict, MessageClass, Slot, SlotKind, TimeOfDay, Understanding
 from dialogs.understand.reading import MAX_EXAMINED, shanghai_today, understand
 from dialogs.understand.vocabulary import load
 
 __all__ = [
-    "MAX_EXAMINED", "Conflict", "HallName", "HallNames", "MessageClass", "Slot", "SlotKind", "TimeOfDay",
+    "LEVELS_BY_STARS", "MAX_EXAMINED", "Conflict", "HallName", "HallNames", "MessageClass", "Slot", "SlotKind", "TimeOfDay",
     "Understanding", "load", "shanghai_today", "understand",
 ]

@@ -13,8 +13,14 @@ from dialogs.understand.model import Slot, SlotKind
 from dialogs.understand.numerals import number
 from dialogs.understand.vocabulary import Vocabulary
 from integrations.platform.identifiers import valid_id_number
+from integrations.platform.models import RatingLevel
 
 MAX_STARS = 5
+#: The platform's five levels (好差评) by stars: 5 is 非常满意.
+LEVELS_BY_STARS = {
+    5: RatingLevel.very_satisfied, 4: RatingLevel.satisfied, 3: RatingLevel.basically_satisfied,
+    2: RatingLevel.dissatisfied, 1: RatingLevel.very_dissatisfied,
+}
 #: A token that may be a case number: letters and digits, nothing glued across a space or a dash.
 _TOKEN = re.compile(r"(?<![0-9a-z])[0-9a-z]+(?![0-9a-z])")
 

@@ -38,8 +38,8 @@ class HallNames:
     """Every name that points at one or more halls, longest first."""
 
     halls: tuple[HallName, ...]
-    _names: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
-    _pattern: re.Pattern | None = field(default=None, repr=False, compare=False)
+    _names: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _pattern: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, halls: Iterable[Any], aliases: Mapping[str, Iterable[str]] | None = None) -> HallNames:

@@ -114,7 +114,7 @@ class Understanding:
     small_talk: str | None = None  # greeting, thanks, ack, identity, bye, presence, laughter, praise, insult, apology
     language: str = ""  # zh, en, or "" when the message shows none (digits, emoji, "ok")
     truncated: bool = False  # the message was longer than what is examined
-    _by_kind: dict = field(default_factory=dict, repr=False, compare=False)
+    _by_kind: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_kind: dict[SlotKind, list[Slot]] = {}
