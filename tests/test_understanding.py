@@ -180,6 +180,10 @@ def test_a_paste_with_two_names_asks_rather_than_guesses():
     ("李华，男，电话13512345678", "李华"),
     ("my name is John Smith", "John Smith"),
     ("Name: Li Lei, phone 13800138000", "Li Lei"),
+    ("帮我妈预约，她叫李秀英，身份证110101199003078515", "李秀英"),
+    ("张三的身份证110101199003078515", "张三"),
+    ("李四电话13800138000", "李四"),
+    ("我叫張三", "張三"),
 ])
 def test_a_name_after_a_cue_is_found_anywhere(typed, name):
     assert read(typed).value(K.NAME) == name
@@ -188,6 +192,7 @@ def test_a_name_after_a_cue_is_found_anywhere(typed, name):
 @pytest.mark.parametrize("typed, name", [
     ("张三", "张三"), ("王小明", "王小明"), ("欧阳娜娜", "欧阳娜娜"), ("司马光", "司马光"), ("高峰", "高峰"),
     ("买买提·艾力", "买买提·艾力"), (" 李四 ", "李四"), ("刘德华。", "刘德华"), ("张王小明", "张王小明"),
+    ("张 三", "张三"),
 ])
 def test_a_bare_name_counts_when_the_step_asks_for_one(typed, name):
     assert read(typed, "name").value(K.NAME) == name
@@ -197,7 +202,7 @@ def test_a_bare_name_counts_when_the_step_asks_for_one(typed, name):
 @pytest.mark.parametrize("typed", [
     "明天", "周五", "广安", "成都", "北京", "谢谢", "你好", "查进度", "我的预约", "不知道", "王先生", "李女士",
     "高兴", "程序", "金额", "菜单", "人工", "办护照", "开个店需要办什么", "没有", "怎么办", "张", "好的",
-    "为什么", "在吗", "万盛街道", "满意", "高新区", "王家村", "李子坝路",
+    "为什么", "在吗", "万盛街道", "满意", "高新区", "王家村", "李子坝路", "王某", "小王", "老李",
 ])
 def test_a_place_a_time_or_a_common_word_is_never_a_name(typed, halls):
     assert K.NAME not in read(typed, "name", halls=halls)
@@ -277,6 +282,9 @@ def test_days_across_months_years_and_weeks(today, typed, day):
     ("明早", None, "morning"),
     ("下午两点到三点", time(14), "afternoon"),  # a range: its start
     ("9点-10点", time(9), None),
+    ("tomorrow at 3pm", time(15), None),
+    ("10:30 am", time(10, 30), None),
+    ("12 pm", time(12), None),
 ])
 def test_a_time_of_day(typed, at, part):
     assert read(typed).value(K.TIME) == TimeOfDay(at, part)

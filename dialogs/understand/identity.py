@@ -33,6 +33,7 @@ PHONE_LENGTH = 11
 #: A Han character (the common blocks) or the middle dot of names such as 买买提·艾力.
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff"
 _HAN_RUN = re.compile(rf"[{_HAN}](?:[{_HAN}]|[·•](?=[{_HAN}]))*")
+_SPACED_NAME = re.compile(rf"[{_HAN}](?: [{_HAN}]){{1,3}}")
 _LATIN_NAME = re.compile(r"[a-z][a-z'\-]*(?: [a-z][a-z'\-]*){0,2}")
 MAX_NAME = 4  # Han characters, dots aside; names with a dot may be longer
 MAX_DOTTED_NAME = 15
@@ -130,6 +131,10 @@ def find_names(text: str, free: list[bool], vocab: Vocabulary, bare: bool) -> It
             yield Slot(SlotKind.NAME, latin.group().title(), latin.start(), latin.end())
     if not bare:
         return
+    spaced = _SPACED_NAME.fullmatch(text.strip())
+    if spaced is not None and is_name(spaced.group().replace(" ", ""), vocab):  # 张 三
+        yield Slot(SlotKind.NAME, spaced.group().replace(" ", ""), *spaced.span())
+        return
     for run in _HAN_RUN.finditer(text):
         start, end = run.start(), run.end()
         if taken.intersection(range(start, end)):
@@ -138,14 +143,17 @@ def find_names(text: str, free: list[bool], vocab: Vocabulary, bare: bool) -> It
         piece_start = start
         for k in range(start, end + 1):
             if k == end or not free[k]:
-                if k > piece_start and is_name(text[piece_start:k], vocab):
-                    yield Slot(SlotKind.NAME, text[piece_start:k], piece_start, k)
+                piece = text[piece_start:k]
+                name = piece if is_name(piece, vocab) else _name_at_start(piece, vocab, guess=False)
+                if name:
+                    yield Slot(SlotKind.NAME, name, piece_start, piece_start + len(name))
                 piece_start = k + 1
 
 
-def _name_at_start(run: str, vocab: Vocabulary) -> str | None:
-    """The name at the start of a run of Han characters that follows a cue: the shortest
-    length after which the run ends or a word that cannot be part of a name begins."""
+def _name_at_start(run: str, vocab: Vocabulary, guess: bool = True) -> str | None:
+    """The name at the start of a run of Han characters (after a cue, or in a paste: 张三的身份证):
+    the shortest length after which the run ends or a word that cannot be part of a name
+    begins; else, when `guess`, its first three characters."""
     if "·" in run or "•" in run:
         return run if is_name(run, vocab) else None
     longest = min(len(run), MAX_NAME)
@@ -154,7 +162,7 @@ def _name_at_start(run: str, vocab: Vocabulary) -> str | None:
         if length == len(run) or run.startswith(vocab.name_followers, length):
             return candidate if is_name(candidate, vocab) else None
     candidate = run[:3]
-    return candidate if len(run) >= 3 and is_name(candidate, vocab) else None
+    return candidate if guess and len(run) >= 3 and is_name(candidate, vocab) else None
 
 
 def is_name(candidate: str, vocab: Vocabulary) -> bool:

@@ -40,7 +40,8 @@ _BARE_DAY = re.compile(rf"(?<![\d月])({N})[号日](?![码楼])")
 _PART = "|".join(sorted(_PARTS, key=len, reverse=True))
 _CLOCK = re.compile(
     rf"(?:({_PART})\s*)?(?:(?<!\d)({N})\s*(?:点|时(?!间))(?:(半)|(一刻)|(三刻)|(\d{{1,2}}|{N})分?)?(钟)?"
-    rf"|(?<!\d)(\d{{1,2}}):(\d{{2}})(?!\d))")
+    rf"|(?<!\d)(\d{{1,2}}):(\d{{2}})(?!\d)(?:\s*([ap])\.?m\b\.?)?"
+    rf"|(?<![\d:])(\d{{1,2}})\s*([ap])\.?m\b\.?)")
 _PART_ALONE = re.compile(_PART)
 _RANGE = re.compile(r"\s*(?:到|至|-|~|～|—)\s*")
 #: Something every date or time above has: most messages have none and skip them all.
@@ -100,10 +101,16 @@ def find_times(text: str, free: list[bool]) -> Iterator[Slot]:
 
 
 def _clock(match: re.Match) -> TimeOfDay | None:
-    part_word, hour_text, half, quarter, three_quarters, minute_text, oclock, hh, mm = match.groups()
+    part_word, hour_text, half, quarter, three_quarters, minute_text, oclock, hh, mm, meridiem, h12, meridiem12 = match.groups()
     part = _PARTS.get(part_word) if part_word else None
+    if h12 is not None:  # 3pm, 10 am
+        hh, mm, meridiem = h12, "0", meridiem12
     if hh is not None:
         hour, minute = int(hh), int(mm)
+        if meridiem == "p" and 1 <= hour < 12:
+            hour += 12
+        elif meridiem == "a" and hour == 12:
+            hour = 0
     else:
         hour = number(hour_text)
         # 一点 alone is mostly "a little" (快一点, 有一点): a time only with more around it.
