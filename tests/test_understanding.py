@@ -290,10 +290,11 @@ def test_a_time_of_day(typed, at, part):
     assert read(typed).value(K.TIME) == TimeOfDay(at, part)
 
 
-@pytest.mark.parametrize("typed", ["有一点问题", "快一点", "等了30分钟", "点击菜单", "我的号码", "1号窗口在哪"])
+@pytest.mark.parametrize("typed", ["有一点问题", "快一点", "等了30分钟", "点击菜单", "我的号码", "1号窗口在哪", "坐2号线去"])
 def test_words_that_only_look_like_times(typed):
     understood = read(typed)
     assert K.TIME not in understood
+    assert K.DATE not in understood
     assert K.RATING not in understood
 
 
@@ -391,7 +392,7 @@ def test_the_case_number_format_is_a_setting():
 
 @pytest.mark.parametrize("typed, item", [
     ("1", 1), ("2号", 2), ("第二个", 2), ("二", 2), ("②", 2), ("选3", 3), ("３", 3), ("第3项", 3),
-    ("我选2", 2), ("就第一个吧", 1), ("第一个", 1), ("最后一个", -1), ("3.", 3), ("选第四个", 4), (" 12 ", 12), ("第三个大厅", 3),
+    ("我选2", 2), ("我要第一个", 1), ("就第一个吧", 1), ("第一个", 1), ("最后一个", -1), ("3.", 3), ("选第四个", 4), (" 12 ", 12), ("第三个大厅", 3),
 ])
 def test_a_numbered_choice(typed, item):
     assert read(typed, "choice").value(K.CHOICE) == item
@@ -494,6 +495,7 @@ def test_a_global_word_inside_a_request_is_not_the_global_word(typed):
     ("你真棒", "praise"), ("厉害", "praise"), ("666", "praise"), ("好用", "praise"),
     ("笨蛋", "insult"), ("垃圾", "insult"), ("傻逼机器人", "insult"), ("什么玩意", "insult"),
     ("不好意思", "apology"), ("对不起，发错了", "apology"),
+    ("不知道", "unsure"), ("随便", "unsure"), ("都行", "unsure"), ("什么意思？", "unsure"), ("没听懂", "unsure"),
 ])
 def test_small_talk_has_a_kind(typed, kind):
     understood = read(typed)
@@ -556,6 +558,11 @@ def test_personal_data_never_shows_in_a_repr():
 def test_spans_point_at_what_was_typed():
     understood = read("姓名：李四，电话 138-0013-8000，明天下午3点")
     assert [understood.text[s.start:s.end] for s in understood.slots] == ["李四", "138-0013-8000", "明天", "下午3点"]
+
+
+def test_a_misspelt_expected_kind_is_a_programming_error():
+    with pytest.raises(ValueError):
+        read("张三", "names")
 
 
 # Properties -----------------------------------------------------------------------------------

@@ -169,8 +169,7 @@ def is_name(candidate: str, vocab: Vocabulary) -> bool:
     """Whether a run of Han characters can be a Chinese name: a known surname first, then one to
     three characters that names use, and not a word that means something else."""
     if "·" in candidate or "•" in candidate:  # transliterated names (维吾尔族, 藏族 ...)
-        parts = re.split(r"[·•]", candidate)
-        return len(candidate) <= MAX_DOTTED_NAME and all(len(p) >= 1 for p in parts) and not (set(candidate) & vocab.never_in_names)
+        return len(candidate) <= MAX_DOTTED_NAME and not set(candidate) & vocab.never_in_names
     if not 2 <= len(candidate) <= MAX_NAME:
         return False
     if candidate[:2] in vocab.compound_surnames:

@@ -111,7 +111,7 @@ class Understanding:
     slots: tuple[Slot, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     global_word: str | None = None  # menu, help, cancel, back, human, resume, english, chinese
-    small_talk: str | None = None  # greeting, thanks, ack, identity, bye, presence, laughter, praise, insult, apology
+    small_talk: str | None = None  # greeting, thanks, ack, identity, bye, presence, laughter, praise, insult, apology, unsure
     language: str = ""  # zh, en, or "" when the message shows none (digits, emoji, "ok")
     truncated: bool = False  # the message was longer than what is examined
     _by_kind: dict = field(default_factory=dict, init=False, repr=False, compare=False)

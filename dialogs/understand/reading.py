@@ -36,7 +36,7 @@ def understand(text: str, today: date, halls: HallNames | None = None,
     the case number format (settings.case_number_pattern), DEFAULT_CASE_PATTERN when None.
     """
     vocab = vocabulary()
-    expects = frozenset(expects)  # SlotKind members equal their names: "name" in {SlotKind.NAME}
+    expects = frozenset(SlotKind(kind) for kind in expects)  # a misspelt kind fails loudly
     folded = fold(text[:MAX_EXAMINED])
     free = [True] * len(folded)
     short = len(folded) <= kinds.MAX_SHORT

@@ -36,7 +36,7 @@ _IN_MONTH = re.compile(rf"({'|'.join(sorted(_MONTH_OFFSETS, key=len, reverse=Tru
 _WEEKDAY = re.compile(r"(下下个?|下个?|这个?|本|上个?)?(?:周|星期|礼拜)([一二三四五六日天七1-7]|末)")
 _IN_DAYS = re.compile(rf"(?:过({N})天|({N})天(?:以后|之后|后))")
 _DAY_WORD = re.compile("|".join(sorted([*_DAY_WORDS, *_DAY_AND_PART], key=len, reverse=True)))
-_BARE_DAY = re.compile(rf"(?<![\d月])({N})[号日](?![码楼])")
+_BARE_DAY = re.compile(rf"(?<![\d月])({N})[号日](?![码楼窗线院])")  # not 1号窗口, 2号线
 _PART = "|".join(sorted(_PARTS, key=len, reverse=True))
 _CLOCK = re.compile(
     rf"(?:({_PART})\s*)?(?:(?<!\d)({N})\s*(?:点|时(?!间))(?:(半)|(一刻)|(三刻)|(\d{{1,2}}|{N})分?)?(钟)?"
