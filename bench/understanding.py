@@ -40,6 +40,14 @@ LONG = [(text[:4000], expects) for text, expects in [
 ]]
 
 
+def calibration() -> float:
+    start = time.perf_counter()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
 def timed(cases: list[tuple[str, tuple]], calls: int, today: date, halls: HallNames) -> tuple[list[float], list[float]]:
     """Per call: the wall-clock time, and the CPU time of this thread (what the call itself
     costs, without the time the machine gave to other processes)."""
@@ -67,6 +75,7 @@ def main() -> None:
     start = time.perf_counter()
     load()
     print(f"word lists loaded once in {time.perf_counter() - start:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"this machine now: a million-step Python loop takes {calibration():.3f} s (the figures below scale with it)")
     raw = json.loads((ROOT / "integrations" / "platform" / "data" / "halls.json").read_text(encoding="utf-8"))
     halls = HallNames.of(Hall.model_validate(h) for h in raw)
     today = date(2026, 12, 3)

@@ -25,6 +25,7 @@ from integrations.platform.identifiers import valid_id_number
 _GROUPS = re.compile(r"(?<![0-9a-z+])\+?\d+x?(?:[ \-]{1,2}\+?\d+x?)*(?![0-9a-z])")
 _GROUP = re.compile(r"\+?\d+x?")
 _PHONE_PREFIXES = ("+0086", "0086", "+86")
+_PHONE_LENGTHS = frozenset(11 + len(prefix) for prefix in ("", *_PHONE_PREFIXES))
 _ID_SHAPE = re.compile(r"[1-9]\d{16}[\dX]")
 _MOBILE_TYPES = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
 ID_LENGTH = 18
@@ -85,8 +86,7 @@ def _number_from(groups: list[tuple[int, int, str]], i: int) -> tuple[Slot, int]
                 return Slot(SlotKind.ID_NUMBER, digits, groups[i][0], groups[j][1]), j
             if _born(digits):
                 mistyped = Slot(SlotKind.ID_NUMBER, digits, groups[i][0], groups[j][1], valid=False), j
-        number = _phone_digits(typed)
-        if phone is None and mobile(number):
+        if phone is None and len(typed) in _PHONE_LENGTHS and mobile(number := _phone_digits(typed)):
             phone = Slot(SlotKind.PHONE, number, groups[i][0], groups[j][1]), j
         if len(typed) >= ID_LENGTH + 1:
             break
