@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -623,3 +623,28 @@ def test_an_id_number_or_a_phone_number_never_becomes_a_case_number(rng, glue, e
     assert understood.invalid(K.CASE_NUMBER) is None
     assert understood.value(K.ID_NUMBER) == id_number
     assert understood.value(K.PHONE) == phone
+
+
+WEEKDAY_NAMES = "一二三四五六日"
+
+
+@PROPERTY
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 11, 30)), st.integers(0, 6))
+def test_a_weekday_lands_on_that_day_of_the_right_week(today, weekday):
+    name = WEEKDAY_NAMES[weekday]
+    coming = read(f"周{name}", today=today).value(K.DATE)
+    assert coming.weekday() == weekday and 0 <= (coming - today).days <= 6
+    next_week = read(f"下周{name}", today=today).value(K.DATE)
+    assert next_week.weekday() == weekday
+    assert next_week.isocalendar()[:2] == (today + timedelta(weeks=1)).isocalendar()[:2]
+    this_week = read(f"这周{name}", today=today).value(K.DATE)
+    assert this_week.isocalendar()[:2] == today.isocalendar()[:2] and this_week.weekday() == weekday
+
+
+@PROPERTY
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 11, 30)), st.integers(1, 31))
+def test_relative_days_and_days_of_the_month_are_never_in_the_past(today, day):
+    for word, days in (("今天", 0), ("明天", 1), ("后天", 2), ("大后天", 3)):
+        assert read(word, today=today).value(K.DATE) == today + timedelta(days=days)
+    found = read(f"{day}号", today=today).value(K.DATE)
+    assert found.day == day and 0 <= (found - today).days < 62
