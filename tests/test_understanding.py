@@ -451,6 +451,7 @@ def test_a_rating_word_inside_a_sentence_rates_only_when_it_says_so():
     assert K.RATING not in read("我差一份材料")
     assert K.RATING not in read("一般需要几天")
     assert K.RATING not in read("等了5分钟")
+    assert K.RATING not in read("满意度调查在哪填")
     assert read("五星 但是不满意").conflict(K.RATING) is not None
 
 

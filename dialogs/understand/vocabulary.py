@@ -114,7 +114,7 @@ class Vocabulary:
             "leading_pattern": re.compile(_any_of(self.leading)),
             "trailing_pattern": re.compile(f"(?:{_any_of(self.trailing)})$"),
             "choice_pattern": re.compile(choice),
-            "rating_pattern": re.compile(_any_of(self.rating_anywhere)),
+            "rating_pattern": re.compile(f"(?:{_any_of(self.rating_anywhere)})(?!度)"),  # not 满意度
             "stars_pattern": re.compile(f"(?:(?:{_any_of(self.star_marks)})\ufe0f?)+"),
             # 5星, 4分, 五颗星; not 5分钟, 3星期, 1分钱
             "scored_pattern": re.compile(rf"(?<![\d.])({NUMERAL})\s*(?:{units})(?![钟期钱])"),
