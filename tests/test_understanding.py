@@ -426,7 +426,7 @@ def test_what_is_not_a_yes_or_no(typed):
     ("给个五星", 5), ("打5分", 5), ("五颗星", 5), ("这次服务很满意", 5), ("满意", 4), ("4星", 4), ("⭐⭐⭐⭐", 4),
     ("好评", 4), ("一般", 3), ("3分", 3), ("还行吧", 3), ("基本满意", 3), ("差评", 2), ("不满意", 2),
     ("不太满意", 2), ("非常不满意", 1), ("很不满意", 1), ("1星", 1), ("一星", 1), ("⭐", 1), ("👎", 1),
-    ("对结果非常不满意，等太久了", 1), ("太差了", 1), ("不怎么样", 2), ("[强]", 5), ("⭐️⭐️⭐️⭐️⭐️", 5),
+    ("对结果非常不满意，等太久了", 1), ("评价 5", 5), ("评价5", 5), ("评分：4", 4), ("评价 一", 1), ("rate 5", 5), ("太差了", 1), ("不怎么样", 2), ("[强]", 5), ("⭐️⭐️⭐️⭐️⭐️", 5),
 ])
 def test_a_rating_in_peoples_words_five_is_best(typed, stars):
     assert read(typed).value(K.RATING) == stars
@@ -452,6 +452,8 @@ def test_a_rating_word_inside_a_sentence_rates_only_when_it_says_so():
     assert K.RATING not in read("一般需要几天")
     assert K.RATING not in read("等了5分钟")
     assert K.RATING not in read("满意度调查在哪填")
+    assert K.RATING not in read("我要评价一下")
+    assert K.RATING not in read("评价一次要多久")
     assert read("五星 但是不满意").conflict(K.RATING) is not None
 
 

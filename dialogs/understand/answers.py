@@ -102,6 +102,6 @@ def _count_stars(match: re.Match) -> int:
 
 
 def _scored(match: re.Match) -> int | None:
-    stars = number(match.group(1))
+    stars = number(match.group(1) or match.group(2))
     return stars if stars is not None and 1 <= stars <= MAX_STARS else None
 

@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from dialogs.understand.numerals import NUMERAL
+from dialogs.understand.numerals import CHINESE_DIGITS, NUMERAL
 
 DEFAULT_VOCABULARY = Path(__file__).resolve().parents[2] / "config" / "understanding.toml"
 
@@ -63,6 +63,7 @@ class Vocabulary:
     choice_max: int
     star_marks: tuple[str, ...]
     rating_units: tuple[str, ...]
+    rating_leads: tuple[str, ...]
     rating_anywhere: dict[str, int]  # phrase -> stars
     rating_alone: dict[str, int]
     labels: frozenset[str]
@@ -117,7 +118,8 @@ class Vocabulary:
             "rating_pattern": re.compile(f"(?:{_any_of(self.rating_anywhere)})(?!度)"),  # not 满意度
             "stars_pattern": re.compile(f"(?:(?:{_any_of(self.star_marks)})\ufe0f?)+"),
             # 5星, 4分, 五颗星; not 5分钟, 3星期, 1分钱
-            "scored_pattern": re.compile(rf"(?<![\d.])({NUMERAL})\s*(?:{units})(?![钟期钱])"),
+            "scored_pattern": re.compile(rf"(?<![\d.])({NUMERAL})\s*(?:{units})(?![钟期钱])"
+                                         rf"|(?:{_any_of(self.rating_leads)})\s*:?\s*({NUMERAL})(?![\d{CHINESE_DIGITS}下次个条遍])"),  # not 评价一下
             "cue_pattern": re.compile(_any_of(self.name_cues)),
             "english_cue_pattern": re.compile(_any_of(self.english_name_cues)),
         }
@@ -156,6 +158,7 @@ class Vocabulary:
             choice_max=int(data["choices"]["max"]),
             star_marks=tuple(words(ratings["star_marks"])),
             rating_units=longest_first(ratings["units"]),
+            rating_leads=longest_first(ratings["leads"]),
             rating_anywhere={w: int(stars) for stars, table in ratings["anywhere"].items() for w in words(table)},
             rating_alone={w: int(stars) for stars, table in ratings["alone"].items() for w in words(table)},
             labels=frozenset(words(data["details"]["labels"])),
