@@ -1,0 +1,107 @@
+"""Short answers to what the bot asked, and case numbers: numbered choices (1, 2号, 第二个, ②,
+选3), yes / no (好的, 不用了), ratings in stars where 5 is best (五星好评, 4分, ⭐⭐⭐, 满意, 差评),
+and case numbers in their configured format."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Iterator
+
+from dialogs.understand.identity import ID_LENGTH, PHONE_LENGTH, mobile
+from dialogs.understand.model import Slot, SlotKind
+from dialogs.understand.numerals import number
+from dialogs.understand.vocabulary import Vocabulary
+from integrations.platform.identifiers import valid_id_number
+from integrations.platform.models import RatingLevel
+
+MAX_STARS = 5
+#: The platform's five levels (好差评) by stars: 5 is 非常满意.
+LEVELS_BY_STARS = {
+    5: RatingLevel.very_satisfied, 4: RatingLevel.satisfied, 3: RatingLevel.basically_satisfied,
+    2: RatingLevel.dissatisfied, 1: RatingLevel.very_dissatisfied,
+}
+#: A token that may be a case number: letters and digits, nothing glued across a space or a dash.
+_TOKEN = re.compile(r"(?<![0-9a-z])[0-9a-z]+(?![0-9a-z])")
+
+
+def find_case_numbers(text: str, pattern: str, free: list[bool]) -> Iterator[Slot]:
+    """Tokens in the configured case number format (dialogs.progress.DEFAULT_CASE_PATTERN by
+    default), each as typed: never digit groups glued together, never an ID or phone number."""
+    case_number = _case_regex(pattern)
+    for token in _TOKEN.finditer(text):
+        start, end = token.span()
+        value = token.group().upper()
+        if not all(free[start:end]) or case_number.fullmatch(value) is None:
+            continue
+        if (len(value) == ID_LENGTH and valid_id_number(value)) or (len(value) == PHONE_LENGTH and mobile(value)):
+            continue
+        for k in range(start, end):
+            free[k] = False
+        yield Slot(SlotKind.CASE_NUMBER, value, start, end)
+
+
+@lru_cache(maxsize=8)
+def _case_regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def choice(core: str, vocab: Vocabulary) -> int | None:
+    """The item a whole reply picks: 1-based, -1 for "the last one"."""
+    if core in vocab.choice_first:
+        return 1
+    if core in vocab.choice_last:
+        return -1
+    match = vocab.choice_pattern.fullmatch(core)
+    if match is None:
+        return None
+    picked = number(next(g for g in match.groups() if g is not None))
+    return picked if picked is not None and 1 <= picked <= vocab.choice_max else None
+
+
+def yes_or_no(phrases: list[str] | None, vocab: Vocabulary) -> bool | None:
+    """True / False when the reply is made of yes words (or no words) and politeness only."""
+    if not phrases:
+        return None
+    said = {True for p in phrases if p in vocab.yes} | {False for p in phrases if p in vocab.no}
+    return said.pop() if len(said) == 1 else None
+
+
+def find_ratings(text: str, shells: list[str], vocab: Vocabulary, free: list[bool], digits: bool) -> Iterator[Slot]:
+    """Ratings anywhere in the text (五星, 4分, ⭐⭐⭐, 很满意, 差评), and those that rate only as the
+    whole reply (一般, 太差了, 👍), looked up in each of its `shells` (kinds.layers); a bare 1-5
+    only when `digits` (the step asks for a rating)."""
+    for match in vocab.rating_pattern.finditer(text):
+        start, end = match.span()
+        if all(free[start:end]):
+            yield _claim(free, Slot(SlotKind.RATING, vocab.rating_anywhere[match.group()], start, end))
+    for pattern, read in ((vocab.stars_pattern, _count_stars), (vocab.scored_pattern, _scored)):
+        for match in pattern.finditer(text):
+            stars = read(match)
+            start, end = match.span()
+            if stars is not None and all(free[start:end]):
+                yield _claim(free, Slot(SlotKind.RATING, stars, start, end))
+    for shell in shells:
+        stars = vocab.rating_alone.get(shell)
+        if stars is None and digits and shell is shells[-1] and (value := number(shell) if shell else None) is not None:
+            stars = value if 1 <= value <= MAX_STARS else None
+        start = text.find(shell) if stars is not None else -1
+        if start >= 0 and all(free[start:start + len(shell)]):
+            yield _claim(free, Slot(SlotKind.RATING, stars, start, start + len(shell)))
+            return
+
+
+def _claim(free: list[bool], slot: Slot) -> Slot:
+    for k in range(slot.start, slot.end):
+        free[k] = False
+    return slot
+
+
+def _count_stars(match: re.Match) -> int:
+    return min(len(match.group().replace("\ufe0f", "")), MAX_STARS)
+
+
+def _scored(match: re.Match) -> int | None:
+    stars = number(match.group(1) or match.group(2))
+    return stars if stars is not None and 1 <= stars <= MAX_STARS else None
+

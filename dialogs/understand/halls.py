@@ -1,0 +1,105 @@
+"""Halls by the names people use: the official name, a short one (万盛街道, 万盛, 出入境), a
+curated alias (车管所), or the district (广安区: every hall there).
+
+`HallNames` is built once from the halls the platform serves and reused for every message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from dialogs.understand.model import Slot, SlotKind
+from dialogs.understand.vocabulary import fold, vocabulary
+
+#: What official names start with (the city, the district) and end with (the kind of office):
+#: what is left between is how people name the hall.
+_PLACE_PREFIX = re.compile(r"^(?:[\u4e00-\u9fff]{2,3}?[省市])?(?:[\u4e00-\u9fff]{2,3}?[区县])?")
+_OFFICE_SUFFIX = re.compile(
+    r"(?:公安局)?(?:便民服务中心|政务服务中心|服务中心|服务大厅|业务大厅|接待大厅|办事大厅|管理中心|登记中心|中心|大厅)$")
+_LOCALITY = re.compile(r"(街道|镇|乡|社区)$")
+MIN_ALIAS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class HallName:
+    """One hall as the understanding step sees it."""
+
+    id: str
+    name: str
+    district: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HallNames:
+    """Every name that points at one or more halls, longest first."""
+
+    halls: tuple[HallName, ...]
+    _names: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _pattern: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, halls: Iterable[Any], aliases: Mapping[str, Iterable[str]] | None = None) -> HallNames:
+        """From anything with `id`, `name` and `district` (the platform's `Hall`, `HallName`);
+        `aliases` by hall id add to those of config/understanding.toml [halls]."""
+        curated = vocabulary().hall_aliases
+        entries = []
+        for hall in halls:
+            extra = tuple(getattr(hall, "aliases", ())) + curated.get(hall.id, ()) + tuple((aliases or {}).get(hall.id, ()))
+            entries.append(HallName(hall.id, hall.name, getattr(hall, "district", "") or "", extra))
+        return cls(tuple(entries))
+
+    def __post_init__(self) -> None:
+        meant: dict[str, list[str]] = {}
+
+        def add(name: str, hall_id: str) -> None:
+            name = fold(name).strip()
+            if len(name) >= MIN_ALIAS and hall_id not in meant.setdefault(name, []):
+                meant[name].append(hall_id)
+
+        derived: dict[str, list[str]] = {}
+        for hall in self.halls:
+            add(hall.name, hall.id)
+            for alias in hall.aliases:
+                add(alias, hall.id)
+            for short in _short_names(fold(hall.name)):
+                derived.setdefault(short, []).append(hall.id)
+            if hall.district:
+                district = fold(hall.district)
+                add(district, hall.id)
+                short = district[:-1] if district.endswith(("区", "县")) else ""
+                if len(short) >= MIN_ALIAS:
+                    derived.setdefault(short, []).append(hall.id)
+        for short, ids in derived.items():  # a derived short name counts when it is not shared
+            if short not in meant and len(set(ids)) == 1:
+                add(short, ids[0])
+        self._names.update({name: tuple(ids) for name, ids in meant.items()})
+        if self._names:
+            alternatives = "|".join(re.escape(n) for n in sorted(self._names, key=len, reverse=True))
+            object.__setattr__(self, "_pattern", re.compile(alternatives))
+
+    def find(self, text: str, free: list[bool]) -> Iterator[Slot]:
+        """The halls named in `text` (folded), longest names first, each as the ids it means."""
+        if self._pattern is None:
+            return
+        for match in self._pattern.finditer(text):
+            start, end = match.span()
+            if all(free[start:end]):
+                for k in range(start, end):
+                    free[k] = False
+                yield Slot(SlotKind.HALL, self._names[match.group()], start, end)
+
+
+def _short_names(name: str) -> Iterator[str]:
+    """广安区万盛街道便民服务中心 -> 万盛街道便民服务中心, 万盛街道, 万盛."""
+    core = name[_PLACE_PREFIX.match(name).end():] or name
+    yield core
+    bare = _OFFICE_SUFFIX.sub("", core)
+    if bare != core:
+        yield bare
+    locality = _LOCALITY.sub("", bare)
+    if locality != bare:
+        yield locality

@@ -1,0 +1,172 @@
+"""What kind of message a whole message is: a global word, small talk, junk, or something to
+search; and which language it is in. Driven by the vocabulary (config/understanding.toml)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Container
+
+from dialogs.understand.vocabulary import Vocabulary, english_words
+
+#: Longer messages are not small talk, a global word or a short answer: only slots are sought
+#: (the caller checks).
+MAX_SHORT = 40
+#: Junk shows in its first characters: a long message is judged by these.
+JUNK_EXAMINED = 120
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_REPEATED = re.compile(r"(.)\1{3,}")
+_VOWELS = frozenset("aeiouy")
+#: WeChat's own emoticons arrive as text: [微笑], [捂脸], [强].
+_WECHAT_FACE = re.compile(r"\[[\u4e00-\u9fffa-z]{1,4}\]")
+
+
+def _classified_mark(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category[0] in "PZC" or category in ("Sm", "Sc", "Sk") or ch in "~～"
+
+
+#: Marks of the Basic Multilingual Plane, looked up rather than classified character by character.
+_MARKS = frozenset(ch for ch in map(chr, range(0x10000)) if _classified_mark(ch))
+
+
+def is_mark(ch: str) -> bool:
+    """Punctuation, spaces and symbols other than emoji: nothing said."""
+    return ch in _MARKS
+
+
+def only_of(text: str, chars: frozenset[str]) -> bool:
+    """Whether every character of `text` is one of `chars`, a mark or part of an emoji: the cheap
+    test that lets most messages skip a segmentation that could not succeed."""
+    return all(is_mark(ch) or is_emoji_part(ch) for ch in set(text).difference(chars))
+
+
+def is_emoji_part(ch: str) -> bool:
+    """Emoji and what joins or varies them (variation selectors, skin tones, ZWJ)."""
+    return unicodedata.category(ch) in ("So", "Mn", "Cf", "Sk") or 0x1F3FB <= ord(ch) <= 0x1F3FF
+
+
+def bare(text: str) -> str:
+    """The text without its punctuation and spaces at both ends."""
+    start, end = 0, len(text)
+    while start < end and is_mark(text[start]):
+        start += 1
+    while end > start and is_mark(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def layers(text: str, vocab: Vocabulary) -> list[str]:
+    """The message, then without its polite wrapping, one layer at a time (请帮我转人工吧 ->
+    帮我转人工吧 ... -> 转人工). Each is worth looking up: 算了 must not lose its 了."""
+    current = text.strip()
+    found = [current]  # "?" is a word too
+    current = bare(current)
+    for _ in range(4):
+        before = current
+        if current != found[-1]:
+            found.append(current)
+        lead = vocab.leading_pattern.match(current)
+        if lead is not None and lead.end() < len(current):
+            current = bare(current[lead.end():])
+            found.append(current)
+        trail = vocab.trailing_pattern.search(current)
+        if trail is not None and trail.start() > 0:
+            current = bare(current[:trail.start()])
+        if current == before:
+            break
+    if current != found[-1]:
+        found.append(current)
+    return found
+
+
+def global_word(shells: list[str], vocab: Vocabulary) -> str | None:
+    """The global word a message is, given its `layers`."""
+    for layer in shells:
+        intent = vocab.global_words.get(layer)
+        if intent is not None:
+            return intent
+    return None
+
+
+def segment(text: str, lexicon: Container[str], longest: int, skip=is_mark) -> list[str] | None:
+    """`text` cut into phrases of `lexicon`, fewest pieces first; None when it cannot be. Between
+    them may stand characters for which `skip(ch)` is true (free), or any emoji (counted as more
+    than a piece, so that an emoji that is a phrase, 👍, is read as one)."""
+    size = len(text)
+    cost: list[float | None] = [None] * (size + 1)
+    pieces: list[list[str]] = [[] for _ in range(size + 1)]
+    cost[0] = 0
+    for i in range(size):
+        if cost[i] is None:
+            continue
+        ch = text[i]
+        step = 0 if skip(ch) else 1.5 if is_emoji_part(ch) else None
+        if step is not None and (cost[i + 1] is None or cost[i + 1] > cost[i] + step):
+            cost[i + 1], pieces[i + 1] = cost[i] + step, pieces[i]
+        for j in range(min(size, i + longest), i, -1):
+            piece = text[i:j]
+            if piece in lexicon and (cost[j] is None or cost[j] > cost[i] + 1):
+                cost[j], pieces[j] = cost[i] + 1, [*pieces[i], piece]
+    return pieces[size] if cost[size] is not None else None
+
+
+def small_talk(text: str, vocab: Vocabulary) -> str | None:
+    """The kind of small talk a whole message is (the kind of its last phrase), else None."""
+    if not only_of(text, vocab.talk_chars):
+        return None
+    phrases = segment(text, vocab.talk_lexicon, vocab.longest_talk)
+    if not phrases:
+        return None
+    kinds = [vocab.small_talk[p] for p in phrases if p in vocab.small_talk]
+    return kinds[-1] if kinds else None
+
+
+def short_answer(text: str, vocab: Vocabulary) -> list[str] | None:
+    """The phrases of a reply made of yes / no words, thanks and politeness (好的谢谢, 不用了)."""
+    if not only_of(text, vocab.answer_chars):
+        return None
+    return segment(text, vocab.answer_lexicon, vocab.longest_answer)
+
+
+def is_junk(text: str, vocab: Vocabulary) -> bool:
+    """Keyboard mashing, emoji runs, lone punctuation, a few random Latin letters."""
+    text = text[:JUNK_EXAMINED]
+    said = [ch for ch in _WECHAT_FACE.sub("", text) if not is_mark(ch)]
+    if not said:
+        return True
+    if all(is_emoji_part(ch) for ch in said):
+        return True
+    words = "".join(said)
+    if _HAN.search(words) is None and not any(ch.isdigit() for ch in words):
+        tokens = _LATIN_WORD.findall(text)
+        if tokens and all((ch.isascii() and ch.isalpha()) or ch == "'" for ch in said):
+            english = english_words()
+            return not any(t in english for t in tokens) and all(
+                len(t) <= 3 or _mashed(t, vocab) for t in tokens)
+    return _REPEATED.search(words) is not None and not words.isdigit()
+
+
+def _mashed(token: str, vocab: Vocabulary) -> bool:
+    """Whether an unknown Latin token looks typed at random: no vowel, a key held down, or
+    mostly neighbouring keys of one row (asdf, jkl, qwer)."""
+    if not _VOWELS.intersection(token) or _REPEATED.search(token):
+        return True
+    neighbours = sum(token[i:i + 2] in vocab.keyboard_neighbours for i in range(len(token) - 1))
+    return neighbours * 2 >= len(token) - 1
+
+
+def language(text: str, vocab: Vocabulary) -> str:
+    """zh when it has Chinese; en when its Latin words are mostly English and not only the ones
+    Chinese speakers use too (ok, hi, bye); else ""."""
+    if _HAN.search(text) is not None:
+        return "zh"
+    tokens = _LATIN_WORD.findall(text)
+    if not tokens:
+        return ""
+    english = english_words()
+    known = [t for t in tokens if t in english]
+    if not known or all(t in vocab.english_neutral for t in known):
+        return ""
+    return "en" if len(known) * 2 >= len(tokens) else ""

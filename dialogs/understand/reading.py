@@ -1,0 +1,134 @@
+"""`understand`: one message read once, before any dialog sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from itertools import combinations
+from zoneinfo import ZoneInfo
+
+from dialogs.progress import DEFAULT_CASE_PATTERN
+from dialogs.understand import answers, identity, kinds, when
+from dialogs.understand.halls import HallNames
+from dialogs.understand.model import Conflict, MessageClass, Slot, SlotKind, Understanding
+from dialogs.understand.vocabulary import fold, vocabulary
+
+TZ = ZoneInfo("Asia/Shanghai")
+#: Characters of a message that are examined: more is a pasted document, not an answer, and
+#: every step below is linear in this.
+MAX_EXAMINED = 512
+
+
+def shanghai_today() -> date:
+    return datetime.now(TZ).date()
+
+
+def understand(text: str, today: date, halls: HallNames | None = None,
+               expects: Iterable[SlotKind | str] = (), case_pattern: str | None = None) -> Understanding:
+    """Read one message: the slots it holds (anywhere in it, several at once), their conflicts,
+    what kind of message it is, and its language.
+
+    `today` is the day relative dates count from (`shanghai_today()`); `halls` the halls people
+    may name; `expects` the kinds of slot the current step asks for, which settle what is
+    otherwise ambiguous: a bare 2-4 character name only when NAME is expected (or the message
+    also holds an ID or phone number), "5号" is item 5 rather than a day when CHOICE is expected
+    and DATE is not, and a bare 1-5 is a rating only when RATING is expected. `case_pattern` is
+    the case number format (settings.case_number_pattern), DEFAULT_CASE_PATTERN when None.
+    """
+    vocab = vocabulary()
+    expects = frozenset(SlotKind(kind) for kind in expects)  # a misspelt kind fails loudly
+    folded = fold(text[:MAX_EXAMINED])
+    free = [True] * len(folded)
+    short = len(folded) <= kinds.MAX_SHORT
+    shells = kinds.layers(folded, vocab) if short else []
+    core = shells[-1] if shells else ""
+
+    slots: list[Slot] = []
+    numbers = list(identity.find_numbers(folded))
+    for slot in numbers:
+        free[slot.start:slot.end] = [False] * (slot.end - slot.start)
+    slots += numbers
+    slots += answers.find_case_numbers(folded, case_pattern or DEFAULT_CASE_PATTERN, free)
+    picks_item = SlotKind.CHOICE in expects and SlotKind.DATE not in expects
+    if when.may_hold_time(folded):
+        slots += when.find_dates(folded, today, free, bare_days=not picks_item)
+        slots += when.find_times(folded, free)
+    if halls is not None:
+        slots += halls.find(folded, free)
+    slots += answers.find_ratings(folded, shells, vocab, free, digits=SlotKind.RATING in expects)
+    bare_names = SlotKind.NAME in expects or any(s.kind in (SlotKind.ID_NUMBER, SlotKind.PHONE) for s in numbers)
+    for slot in identity.find_names(folded, free, vocab, bare=bare_names):
+        free[slot.start:slot.end] = [False] * (slot.end - slot.start)
+        slots.append(slot)
+    if short:
+        slots += _whole_reply(folded, core, vocab, free)
+    slots.sort(key=lambda s: (s.start, s.end))
+
+    intent = kinds.global_word(shells, vocab)
+    talk = kinds.small_talk(folded, vocab) if intent is None and short else None
+    if intent is not None:
+        kind = MessageClass.GLOBAL
+    elif talk is not None:
+        kind = MessageClass.SMALL_TALK
+    elif slots and _only_details(folded, free, vocab):
+        kind = MessageClass.DETAILS
+    elif kinds.is_junk(folded, vocab):
+        kind = MessageClass.JUNK
+    else:
+        kind = MessageClass.OTHER
+    return Understanding(
+        text=folded,
+        kind=kind,
+        slots=tuple(slots),
+        conflicts=_conflicts(slots),
+        global_word=intent,
+        small_talk=talk,
+        language=kinds.language(folded, vocab),
+        truncated=len(text) > MAX_EXAMINED,
+    )
+
+
+def _whole_reply(text: str, core: str, vocab, free: list[bool]) -> list[Slot]:
+    """A numbered choice and a yes / no: only as the whole reply."""
+    found = []
+    start = text.find(core) if core else -1
+    if start >= 0 and all(free[start:start + len(core)]):
+        picked = answers.choice(core, vocab)
+        if picked is not None:
+            found.append(Slot(SlotKind.CHOICE, picked, start, start + len(core)))
+    said = answers.yes_or_no(kinds.short_answer(text, vocab), vocab)
+    if said is not None:
+        start, end = len(text) - len(text.lstrip()), len(text.rstrip())
+        found.append(Slot(SlotKind.YES_NO, said, start, end))
+    for slot in found:
+        free[slot.start:slot.end] = [False] * (slot.end - slot.start)
+    return found
+
+
+def _only_details(text: str, free: list[bool], vocab) -> bool:
+    """Whether what no slot took is only labels (身份证号：), politeness and punctuation."""
+    left = "".join(ch if free[i] else " " for i, ch in enumerate(text))
+    if not kinds.only_of(left, vocab.detail_chars):
+        return False
+    return all(kinds.segment(piece, vocab.detail_lexicon, 6) is not None for piece in left.split())
+
+
+def _conflicts(slots: list[Slot]) -> tuple[Conflict, ...]:
+    by_kind: dict[SlotKind, list[Slot]] = {}
+    for slot in slots:
+        if slot.valid:
+            by_kind.setdefault(slot.kind, []).append(slot)
+    conflicts = []
+    for kind, found in by_kind.items():
+        if len(found) < 2:
+            continue
+        if kind == SlotKind.TIME:
+            disagree = any(not a.value.fits(b.value) for a, b in combinations(found, 2))
+        elif kind == SlotKind.HALL:  # a hall named inside the district named too is one hall
+            narrowest = [s for s in found if not any(set(o.value) < set(s.value) for o in found)]
+            disagree = len({s.value for s in narrowest}) > 1
+        else:
+            disagree = len({s.value for s in found}) > 1
+        if disagree:
+            conflicts.append(Conflict(kind, tuple(found)))
+    return tuple(conflicts)
