@@ -137,7 +137,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     staff_desk = StaffConversation(staff_services)
     wecom_dispatcher = Dispatcher(redis, Keys(settings.key_prefix + "wecom:"), staff_desk, settings, pusher=None)
     app.router.add_routes(WeComChannel(settings, wecom_dispatcher, staff, audit).routes())
-    app.add_subapp("/admin/api", create_admin_api(staff, audit, handoff))
+    app.add_subapp("/admin/api", create_admin_api(staff, audit, dispatcher.limiter, handoff))
     _mount_simulators(app, settings)
     if settings.env == "dev":
         from bot.console import setup_console
