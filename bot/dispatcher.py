@@ -58,22 +58,23 @@ _DONE = DONE.encode()
 LIMITED = "limited"  # what _admit returns for a message over the user's rate limit
 
 # KEYS: dedup, rate counter, lock, session, trace, held. ARGV: the message's claim, token ('' =
-# do not try the lock), the body's digest (ADMIT_NONCE's), then what is the same for every call
-# (packed once: bot.redis_fast.Script `fixed`): lease ms, rate limit (0 = none), rate counter
-# ttl s, the answer given over the limit, its ttl s, lock ttl ms, nonce ttl s (ADMIT_NONCE's).
+# do not try the lock), the body's digest (ADMIT_NONCE's), how long the request's answer and
+# nonce are kept (s: as long as its timestamp is accepted, see `receive`), then what is the same
+# for every call (packed once: bot.redis_fast.Script `fixed`): lease ms, rate limit (0 = none),
+# rate counter ttl s, the answer given over the limit, lock ttl ms.
 # Returns {0, what the dedup key holds} for a message seen before; {3} for a new one over the
 # user's rate limit (its retries find the polite answer in its dedup key); {1, session json or
 # '', trace or '', held replies...} for a new one whose lock was taken; {4} for a new one whose
 # turn must take the lock itself (not asked to, or held by another turn).
 ADMIT = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[4]) then
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[5]) then
   return {0, redis.call('GET', KEYS[1]) or ''}
 end
-if ARGV[5] ~= '0' then
+if ARGV[6] ~= '0' then
   local count = redis.call('INCR', KEYS[2])
-  if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
-  if count > tonumber(ARGV[5]) then
-    redis.call('SET', KEYS[1], ARGV[7], 'EX', ARGV[8])
+  if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[7]) end
+  if count > tonumber(ARGV[6]) then
+    redis.call('SET', KEYS[1], ARGV[8], 'EX', ARGV[4])
     return {3}
   end
 end
@@ -91,7 +92,7 @@ return {4}
 # Returns {5} for a nonce already used with another body (a replay: nothing else is done),
 # else as ADMIT (the same body again is WeChat re-delivering: the dedup key answers it).
 ADMIT_NONCE = """
-if not redis.call('SET', KEYS[7], ARGV[3], 'NX', 'EX', ARGV[10]) and redis.call('GET', KEYS[7]) ~= ARGV[3] then
+if not redis.call('SET', KEYS[7], ARGV[3], 'NX', 'EX', ARGV[4]) and redis.call('GET', KEYS[7]) ~= ARGV[3] then
   return {5}
 end
 """ + ADMIT
@@ -117,8 +118,8 @@ return {0}
 """
 
 # KEYS: lock, session, trace, dedup, held. ARGV: token, session json ('' forgets the session),
-# trace ('' = none), dedup value, held replies delivered, then (fixed) session ttl s, trace ttl
-# s, dedup ttl s.
+# trace ('' = none), dedup value, held replies delivered, the dedup value's ttl s (as ADMIT's),
+# then (fixed) session ttl s, trace ttl s.
 # Saves only while the lock is still ours: a turn that outlived its lock must not overwrite
 # what a later turn saved. The answer is stored for retries either way.
 COMMIT = """
@@ -127,13 +128,13 @@ if mine then
   if ARGV[2] == '' then
     redis.call('DEL', KEYS[2], KEYS[3])
   else
-    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[6])
-    if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[7]) end
+    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[7])
+    if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[8]) end
   end
   if ARGV[5] ~= '0' then redis.call('LTRIM', KEYS[5], ARGV[5], -1) end
   redis.call('DEL', KEYS[1])
 end
-redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[8])
+redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[6])
 return mine and 1 or 0
 """
 
@@ -250,12 +251,12 @@ class Dispatcher:
         self._user_keys: dict[str, tuple[str, str, str, str]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None  # the one this dispatcher's turns run on
         self._slow_down = conversation.services.render("reliability/slow_down.j2")
-        self._nonce_ttl = settings.timestamp_window_seconds * 2
+        self._keep = settings.dedup_ttl_seconds  # the least time an answer is kept for retries
         # The scripts' arguments that are the same for every call, packed once (see ADMIT, COMMIT).
         admit_fixed = (self._lease_ms, self.limiter.per_user or 0, self.limiter.window * 2, _answer_record([Reply(self._slow_down)]),
-                       settings.dedup_ttl_seconds, self._lock_ms, self._nonce_ttl)
+                       self._lock_ms)
         self._admit_script, self._acquire = Script(ADMIT, admit_fixed), Script(ACQUIRE)
-        self._commit = Script(COMMIT, (settings.session_ttl_seconds, settings.session_notice_ttl_seconds, settings.dedup_ttl_seconds))
+        self._commit = Script(COMMIT, (settings.session_ttl_seconds, settings.session_notice_ttl_seconds))
         # One server: the nonce is checked inside the admit script (one command, not two).
         self._admit_nonce = Script(ADMIT_NONCE, admit_fixed) if isinstance(self.fast, redis_fast.AutoPipeline) else None
 
@@ -264,9 +265,13 @@ class Dispatcher:
 
     # The entry point --------------------------------------------------------------------
 
-    async def receive(self, incoming: Incoming, nonce_key: str | None = None, body_digest: str = "") -> Outcome:
+    async def receive(self, incoming: Incoming, nonce_key: str | None = None, body_digest: str = "", acceptable_for: int = 0) -> Outcome:
         """Handle one delivery of a message. Raises `Replayed`; never raises for Redis trouble
-        (the person is told the system is busy)."""
+        (the person is told the system is busy). `acceptable_for`: how many seconds from now the
+        channel would still accept this very request (its timestamp's window, up to twice the
+        window for one dated ahead): its answer and its nonce are kept at least that long, so a
+        replay is never run again (at least `dedup_ttl_seconds` either way)."""
+        keep = acceptable_for if acceptable_for > self._keep else self._keep
         loop = self._loop
         if loop is None:  # (asking asyncio costs a getpid() system call on Python 3.11)
             loop = self._loop = asyncio.get_running_loop()
@@ -280,13 +285,13 @@ class Dispatcher:
                 # First in this process's line for the user: the admit trip also tries the lock.
                 user, try_lock = incoming.user, token if place.done() else None
                 if nonce_key and self._admit_nonce is not None:  # one server: one script call, awaited here
-                    keys, args = (dedup_key, *self._admit_keys(user), nonce_key), (claim, try_lock or "", body_digest)
+                    keys, args = (dedup_key, *self._admit_keys(user), nonce_key), (claim, try_lock or "", body_digest, keep)
                     got = await self.fast.call_script(self._admit_nonce, keys, args)
                     if got.__class__ is not list:
                         got = await self._fixed(self._admit_nonce(keys, args), got)
                     first, grabbed = self._admitted(got)
                 else:
-                    first, grabbed = await self._admit(nonce_key, body_digest, dedup_key, user, try_lock, claim)
+                    first, grabbed = await self._admit(nonce_key, body_digest, dedup_key, keep, user, try_lock, claim)
             except RedisError as exc:
                 metrics.REDIS_ERRORS.labels("admit").inc()
                 log.warning("redis unavailable on admit: %s", exc)
@@ -310,10 +315,10 @@ class Dispatcher:
         watch = _Watch(deadline, loop.time() + self.settings.turn_timeout_seconds, dedup_key, PENDING + token, self._renew_every, loop)
         self.clock.add(watch)
         # The turn runs in this request's task; at the deadline it moves to a task of its own.
-        replies = await _Inline(self._turn(incoming, place, dedup_key, token, grabbed, watch), watch)
+        replies = await _Inline(self._turn(incoming, place, dedup_key, keep, token, grabbed, watch), watch)
         if watch.job is not None:  # the deadline: the turn goes on, and its answer follows through the API
             metrics.DEADLINE_OVERRUNS.inc()
-            self._spawn(self._deliver_late(watch.job, incoming, dedup_key))
+            self._spawn(self._deliver_late(watch.job, incoming, dedup_key, keep))
             return Outcome([], "late")
         if replies is None:  # claimed again elsewhere while this turn waited: that one answers
             return await self._answer_retry(dedup_key, PENDING, deadline)
@@ -324,14 +329,15 @@ class Dispatcher:
 
     # Steps ------------------------------------------------------------------------------
 
-    async def _admit(self, nonce_key: str | None, digest: str, dedup_key: str, user: str = "", token: str | None = None, claim: str = PENDING) -> tuple[str | None, tuple | None]:
+    async def _admit(self, nonce_key: str | None, digest: str, dedup_key: str, keep: int, user: str = "", token: str | None = None,
+                     claim: str = PENDING) -> tuple[str | None, tuple | None]:
         """ADMIT where the nonce cannot be checked inside it (a Redis Cluster: the nonce's key is
         in another slot; or no nonce), as `_admitted` returns it. With a `token`, the same round
         trip tries the user's lock. `claim` is what the dedup key holds while this delivery's
-        turn runs (a lease)."""
-        admit = self._admit_script((dedup_key, *self._admit_keys(user)), (claim, token or "", ""))
+        turn runs (a lease); `keep`, how long the answer and the nonce are kept (s)."""
+        admit = self._admit_script((dedup_key, *self._admit_keys(user)), (claim, token or "", "", keep))
         if nonce_key:  # its own command in the same trip
-            nonce_new, got = await self.fast.run(("SET", nonce_key, digest, "NX", "EX", self._nonce_ttl), admit)
+            nonce_new, got = await self.fast.run(("SET", nonce_key, digest, "NX", "EX", keep), admit)
             if isinstance(nonce_new, Exception):
                 raise nonce_new
         else:
@@ -400,7 +406,8 @@ class Dispatcher:
             return Outcome(self._pack(replies)[:1], "retry")
         return Outcome([], "ack")
 
-    async def _turn(self, incoming: Incoming, place: asyncio.Future, dedup_key: str, token: str, grabbed: tuple | None, watch: _Watch) -> list[Reply] | None:
+    async def _turn(self, incoming: Incoming, place: asyncio.Future, dedup_key: str, keep: int, token: str, grabbed: tuple | None,
+                    watch: _Watch) -> list[Reply] | None:
         """The replies; None when the message's claim was lost before the turn could start
         (another delivery claimed it after this one's lease lapsed, and answers it). The clock
         cancels the turn when it outlives `turn_timeout_seconds` before its step is done."""
@@ -432,7 +439,7 @@ class Dispatcher:
                 if not earlier[0].text.startswith(self._held_intro):  # held twice: introduced once
                     earlier.insert(0, Reply(self._held_intro))
                 replies = [*earlier, *replies]
-            keys, args = self._commit_args(user, token, new, dedup_key, replies, len(held))  # (awaited here: one frame less)
+            keys, args = self._commit_args(user, token, new, dedup_key, keep, replies, len(held))  # (awaited here: one frame less)
             mine = await self.fast.call_script(self._commit, keys, args)
             if mine.__class__ is not int:
                 mine = await self._fixed(self._commit(keys, args), mine)
@@ -451,7 +458,7 @@ class Dispatcher:
                 replies = [Reply(self.conversation.services.render("common/loading.j2"))]
             else:
                 replies = [Reply(self._busy()[0])]
-            await self._give_up(user, token if locked else None, dedup_key, replies)
+            await self._give_up(user, token if locked else None, dedup_key, keep, replies)
             return replies
         finally:
             watch.stepping, watch.finished = False, True
@@ -500,7 +507,7 @@ class Dispatcher:
                 return None, False
         return None, bool(trace)
 
-    def _commit_args(self, user: str, token: str, session: Session | None, dedup_key: str, replies: list[Reply], held: int) -> tuple[tuple, tuple]:
+    def _commit_args(self, user: str, token: str, session: Session | None, dedup_key: str, keep: int, replies: list[Reply], held: int) -> tuple[tuple, tuple]:
         """COMMIT's keys and arguments: save the session (or forget it), store the answer for
         retries, drop the held replies given, release the lock."""
         if session is None:
@@ -509,7 +516,7 @@ class Dispatcher:
             body = _json(session.to_json())
             trace = "" if session.at_rest else session.dialog
         lock, key, trace_key, held_key = self._lock_keys(user)
-        return (lock, key, trace_key, dedup_key, held_key), (token, body, trace, _answer_record(replies), held)
+        return (lock, key, trace_key, dedup_key, held_key), (token, body, trace, _answer_record(replies), held, keep)
 
     async def _fixed(self, command: tuple, reply):
         """A reply from `fast.call` that was not what the script returns: a NOSCRIPT is run
@@ -520,22 +527,22 @@ class Dispatcher:
             raise reply
         return reply
 
-    async def _give_up(self, user: str, token: str | None, dedup_key: str, replies: list[Reply]) -> None:
+    async def _give_up(self, user: str, token: str | None, dedup_key: str, keep: int, replies: list[Reply]) -> None:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 if token:
                     await self._release(keys=[self.keys.lock(user)], args=[token], client=pipe)
-                pipe.set(dedup_key, _answer_record(replies), ex=self.settings.dedup_ttl_seconds)
+                pipe.set(dedup_key, _answer_record(replies), ex=keep)
                 await pipe.execute()
         except RedisError as exc:
             log.warning("could not record a failed turn: %s", exc)
 
-    async def _deliver_late(self, job: asyncio.Task, incoming: Incoming, dedup_key: str) -> None:
+    async def _deliver_late(self, job: asyncio.Task, incoming: Incoming, dedup_key: str, keep: int) -> None:
         replies = await job  # _turn never raises
         if replies is None:  # claimed by another delivery, which answers it
             return
         try:
-            await self.redis.set(dedup_key, LATE, xx=True, ex=self.settings.dedup_ttl_seconds)
+            await self.redis.set(dedup_key, LATE, xx=True, ex=keep)
         except RedisError as exc:
             log.warning("could not mark a late answer: %s", exc)
         texts = self._pack(replies)

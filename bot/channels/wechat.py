@@ -34,6 +34,9 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() also accept
 _MSG_ID = re.compile(r"[0-9]{1,24}")
 _EVENTS = {"subscribe": "subscribe", "unsubscribe": "unsubscribe", "scan": "scan", "click": "click", "view": "view"}
 MAX_TEXT = 4000  # characters of one text message we look at (WeChat caps them far lower)
+#: How far bot processes' clocks may differ: a request is remembered (its nonce, its answer) this
+#: much longer than any one process would accept its timestamp.
+CLOCK_SKEW_SECONDS = 30
 
 
 def sha1_signature(*parts: str) -> str:
@@ -61,6 +64,7 @@ class WeChatChannel:
         self.safe_only = settings.wechat_mode == "safe"
         self.window = settings.timestamp_window_seconds
         self.max_body = settings.max_body_bytes
+        self.clock = time.time  # what the timestamp window is measured against
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/wechat", self.verify), web.post("/wechat", self.receive)]
@@ -96,7 +100,8 @@ class WeChatChannel:
                 raise Rejected(400, f"malformed message: {exc}") from exc
             # dispatch(), in line: one coroutine less to pass through on each of a message's trips
             dispatcher = self.dispatcher
-            outcome = await dispatcher.receive(incoming, dispatcher.keys.nonce(timestamp, nonce), hashlib.sha256(body).hexdigest()[:32])
+            outcome = await dispatcher.receive(incoming, dispatcher.keys.nonce(timestamp, nonce), hashlib.sha256(body).hexdigest()[:32],
+                                               acceptable_for(timestamp, self.window, self.clock()))
         except Replayed:
             return _reject(Rejected(403, "replayed request"))
         except Rejected as exc:
@@ -119,7 +124,7 @@ class WeChatChannel:
         signature = signature.lower()
         if not (signature.isascii() and hmac.compare_digest(expected, signature)):
             raise Rejected(403, "bad signature")
-        if abs(time.time() - int(timestamp)) > self.window:
+        if abs(self.clock() - int(timestamp)) > self.window:
             raise Rejected(403, "stale timestamp")
         return timestamp, nonce
 
@@ -150,13 +155,21 @@ class WeChatChannel:
         return web.Response(text=xml, content_type="application/xml")
 
 
-async def dispatch(dispatcher: Dispatcher, incoming: Incoming, body: bytes, timestamp: str, nonce: str) -> Outcome:
+async def dispatch(dispatcher: Dispatcher, incoming: Incoming, body: bytes, timestamp: str, nonce: str, window: int) -> Outcome:
     """The dispatcher's outcome for a verified message (WeChat's and WeCom's alike): the nonce
     is remembered with a digest of the body, and a replayed request is a 403."""
     try:
-        return await dispatcher.receive(incoming, dispatcher.keys.nonce(timestamp, nonce), hashlib.sha256(body).hexdigest()[:32])
+        return await dispatcher.receive(incoming, dispatcher.keys.nonce(timestamp, nonce), hashlib.sha256(body).hexdigest()[:32],
+                                        acceptable_for(timestamp, window, time.time()))
     except Replayed:
         raise Rejected(403, "replayed request") from None
+
+
+def acceptable_for(timestamp: str, window: int, now: float) -> int:
+    """Seconds from `now` during which a request signed with `timestamp` (checked already) can
+    still be accepted by some bot process: until the timestamp is the window behind, plus the
+    clocks' skew. A timestamp dated ahead stays acceptable longer than one of now."""
+    return int(timestamp) + window + CLOCK_SKEW_SECONDS - int(now)
 
 
 def body_at_hand(request: web.BaseRequest, limit: int) -> bytes | None:

@@ -81,7 +81,7 @@ class WeComChannel:
             incoming.channel = "wecom"
             if self.staff.by_userid(incoming.user) is None:
                 return await self._refuse(incoming, nonce)
-            outcome = await dispatch(self.dispatcher, incoming, body, timestamp, nonce)
+            outcome = await dispatch(self.dispatcher, incoming, body, timestamp, nonce, self.settings.timestamp_window_seconds)
         except Rejected as exc:
             return _reject(exc)
         return self._answer(outcome, incoming, nonce)
