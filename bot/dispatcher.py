@@ -42,7 +42,7 @@ from redis.exceptions import RedisError
 from bot import metrics, redis_fast
 from bot.catalog import CatalogNotReady
 from bot.keys import Keys
-from bot.logs import new_id, user_ref
+from bot.logs import Incidents, new_id, user_ref
 from bot.outbox import Pusher, pack
 from bot.ratelimit import RateLimiter
 from bot.redis_fast import Script, is_noscript
@@ -50,12 +50,21 @@ from bot.settings import Settings
 from dialogs import Conversation, Incoming, Reply, Session
 from dialogs.engine import current_task
 from integrations.platform.client import PlatformUnavailable
+from integrations.wechat.errors import WeChatAPIError, WeChatError
 
 log = logging.getLogger(__name__)
 
 PENDING, LATE, DONE = "P", "L", "D"
 _DONE = DONE.encode()
 LIMITED = "limited"  # what _admit returns for a message over the user's rate limit
+
+#: What a turn can meet that is not a bug, by kind: the person is told, and the log has one
+#: warning per incident (bot.logs.Incidents). Anything else is logged as an error.
+PASSING_TROUBLE = ((RedisError, "redis"), (CatalogNotReady, "catalog"), (PlatformUnavailable, "platform"), (TimeoutError, "slow turns"))
+#: WeChat errcodes that mean the request we built was wrong (a bug, an error), unlike its busy
+#: system, quotas or a person out of reach (passing trouble): invalid message type, empty body,
+#: empty content, content too long, malformed JSON.
+OUR_FAULT = frozenset({40008, 44002, 44004, 45002, 47001})
 
 # KEYS: dedup, rate counter, lock, session, trace, held. ARGV: the message's claim, token ('' =
 # do not try the lock), the body's digest (ADMIT_NONCE's), how long the request's answer and
@@ -239,6 +248,7 @@ class Dispatcher:
         self.fast = redis_fast.for_client(redis)  # admit and commit: one shared, auto-pipelined connection
         self.limiter = RateLimiter(self.fast, keys, settings)
         self.clock = _Clock(self)
+        self.incidents = Incidents(log)
         self._release = redis.register_script(RELEASE)
         self._renew = redis.register_script(RENEW)
         self._limit = settings.passive_reply_max_bytes
@@ -294,7 +304,7 @@ class Dispatcher:
                     first, grabbed = await self._admit(nonce_key, body_digest, dedup_key, keep, user, try_lock, claim)
             except RedisError as exc:
                 metrics.REDIS_ERRORS.labels("admit").inc()
-                log.warning("redis unavailable on admit: %s", exc)
+                self.incidents.report("redis", "redis unavailable on admit, people are told 系统繁忙: %r", exc)
                 self.lines.leave(incoming.user, place)
                 return Outcome(self._busy(), "busy")
             if first is not None:
@@ -450,8 +460,9 @@ class Dispatcher:
         except Exception as exc:  # the person hears an apology; the cause goes to the log
             if isinstance(exc, RedisError):
                 metrics.REDIS_ERRORS.labels("turn").inc()
-            if isinstance(exc, (TimeoutError, RedisError, CatalogNotReady, PlatformUnavailable)):  # passing trouble, not a bug
-                log.warning("turn for %s abandoned: %r", user_ref(user), exc)
+            kind = next((kind for cls, kind in PASSING_TROUBLE if isinstance(exc, cls)), None)
+            if kind is not None:
+                self.incidents.report(kind, "%s trouble: a turn was cut short and the person told so: %r", kind, exc)
             else:
                 log.exception("turn for %s failed", user_ref(user))
             if isinstance(exc, CatalogNotReady):  # start-up: the guides are still being fetched
@@ -481,7 +492,7 @@ class Dispatcher:
         try:
             await self._release(keys=[self.keys.lock(user)], args=[token])
         except RedisError as exc:  # it expires with its TTL
-            log.warning("could not release a lock: %s", exc)
+            self.incidents.report("redis", "could not release a lock: %r", exc)
 
     async def _lock(self, user: str, token: str, dedup_key: str) -> tuple[bytes, bytes, list[bytes]] | None:
         """The user's lock and what ACQUIRE read; None when the message's claim is no longer ours."""
@@ -535,7 +546,7 @@ class Dispatcher:
                 pipe.set(dedup_key, _answer_record(replies), ex=keep)
                 await pipe.execute()
         except RedisError as exc:
-            log.warning("could not record a failed turn: %s", exc)
+            self.incidents.report("redis", "could not record a failed turn: %r", exc)
 
     async def _deliver_late(self, job: asyncio.Task, incoming: Incoming, dedup_key: str, keep: int) -> None:
         replies = await job  # _turn never raises
@@ -544,7 +555,7 @@ class Dispatcher:
         try:
             await self.redis.set(dedup_key, LATE, xx=True, ex=keep)
         except RedisError as exc:
-            log.warning("could not mark a late answer: %s", exc)
+            self.incidents.report("redis", "could not mark a late answer: %r", exc)
         texts = self._pack(replies)
         if texts:
             await self._push(incoming, texts)
@@ -553,6 +564,13 @@ class Dispatcher:
         """Push texts; whatever cannot reach the person now is held for their next message."""
         try:
             undelivered = await self.pusher.push(incoming, texts)
+        except WeChatError as exc:
+            if isinstance(exc, WeChatAPIError) and exc.errcode in OUR_FAULT:
+                log.error("WeChat refused a reply to %s as malformed (%s); holding the replies", user_ref(incoming.user), exc)
+            else:
+                self.incidents.report("wechat", "WeChat did not take late replies, held for the person's next message: %s: %s",
+                                      type(exc).__name__, exc)
+            undelivered = texts
         except Exception:
             log.exception("pushing to %s failed; holding the replies", user_ref(incoming.user))
             undelivered = texts
@@ -739,7 +757,7 @@ class _Clock:
             if not await d._renew(keys=[w.key], args=[w.claim, d._lease_ms]):
                 w.renew_at = float("inf")  # answered, or claimed by another delivery: nothing left to keep
         except RedisError as exc:  # the next renewal may get through before the lease lapses
-            log.warning("could not renew a message's claim: %s", exc)
+            d.incidents.report("redis", "could not renew a message's claim: %r", exc)
         finally:
             w.renewing = None
 
