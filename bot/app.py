@@ -1,8 +1,10 @@
 """The aiohttp application: routes, middleware, and the objects every request shares, built
-once at start-up."""
+once at start-up; and how it listens (`serve_runner`, `serve_socket`): slow and idle clients are cut
+off and the open connections capped by the bot itself, with or without a proxy in front."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -60,10 +62,11 @@ WECHAT_CHANNEL = web.AppKey("wechat_channel", WeChatChannel)
 EDGE = web.AppKey("edge", object)
 
 
-def edge(limiter: RateLimiter):
+def edge(limiter: RateLimiter, body_timeout: float):
     """The one middleware (one layer per request: each costs a few microseconds): the request
-    id for logs, the per-IP limit, the request count and latency, and no traceback or 500 ever
-    reaching WeChat. The webhook's fast lane (`install_fast_lane`) calls it directly."""
+    id for logs, the per-IP limit, a body that must arrive within `body_timeout`, the request
+    count and latency, and no traceback or 500 ever reaching WeChat. The webhook's fast lane
+    (`install_fast_lane`) calls it directly."""
 
     @web.middleware
     async def edge_middleware(request: web.Request, handler):
@@ -75,7 +78,10 @@ def edge(limiter: RateLimiter):
         status = 500
         try:
             check = limiter.counting(request)  # None for most: no Redis trip to make
-            response = (check is not None and await check) or await handler(request)
+            response = check is not None and await check
+            if not response and request.body_exists and not request.content.is_eof():  # a body still on its way
+                response = await _body_in_time(request, body_timeout)
+            response = response or await handler(request)
             status = response.status
             return response
         except web.HTTPException as exc:
@@ -93,6 +99,19 @@ def edge(limiter: RateLimiter):
             metrics.outcome.reset(token)
 
     return edge_middleware
+
+
+async def _body_in_time(request: web.BaseRequest, seconds: float) -> web.Response | None:
+    """None once the request's whole body has arrived (read: `request.read()` gives it again);
+    a 408 that closes the connection when it has not within `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
+            await request.read()
+    except TimeoutError:
+        response = web.Response(status=408, text="request body not received in time", content_type="text/plain")
+        response.force_close()
+        return response
+    return None
 
 
 def install_fast_lane(runner: web.BaseRunner) -> None:
@@ -119,7 +138,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     services = Services(render=renderer, halls=settings.halls, max_misses=settings.max_misses, settings=settings)
     dispatcher = Dispatcher(redis, keys, Conversation(services), settings, pusher=None)
     app[REDIS], app[DISPATCHER], app[SETTINGS], app[SERVICES] = redis, dispatcher, settings, services
-    app[EDGE] = edge(dispatcher.limiter)
+    app[EDGE] = edge(dispatcher.limiter, settings.http_body_timeout_seconds)
     app.middlewares.append(app[EDGE])
     metrics.install_log_filters()
     metrics.watch_stream(app, keys.events())
@@ -198,6 +217,83 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
 
     app.cleanup_ctx.append(outside_systems)
     return app
+
+
+def serve_runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    """The runner `serve` uses. Its `keepalive_timeout` (aiohttp's, from the connection's start
+    and after each answer, while no whole request is waiting) is the header timeout: a client
+    that has not sent a request's headers by then is disconnected, and so is an idle one. After
+    an answer given before the body was all read (408, 413), the rest of it is read and dropped
+    for at most a second (aiohttp's `lingering_time`, 10 s by default), so that the client sees
+    the answer but a slow one does not hold the connection."""
+    return web.AppRunner(app, access_log=None, keepalive_timeout=settings.http_header_timeout_seconds, lingering_time=1.0)
+
+
+async def serve_socket(runner: web.AppRunner, settings: Settings) -> asyncio.AbstractServer:
+    """Serve `runner` (set up) on the settings' host and port, at most `http_max_connections`
+    connections at once: asyncio's server with aiohttp's web.Server as the protocol factory, as
+    aiohttp's low-level server documentation serves one, behind `ConnectionCap`. Close it
+    before `runner.cleanup()`."""
+    cap = ConnectionCap(runner.server, settings.http_max_connections)
+    return await asyncio.get_running_loop().create_server(cap, settings.host, settings.port, reuse_address=True)
+
+
+#: The answer to a connection over the cap: at once, whatever it was going to ask.
+_FULL = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 29\r\n"
+         "Retry-After: 1\r\nConnection: close\r\n\r\ntoo many connections, retry\r\n").encode()
+
+
+class ConnectionCap:
+    """A protocol factory for asyncio's server around aiohttp's web.Server: each connection
+    gets aiohttp's handler while fewer than `most` are open, else a 503 and is closed."""
+
+    def __init__(self, server: web.Server, most: int):
+        self.server, self.most, self.open = server, most, 0
+        metrics.CONNECTIONS_OPEN.set_function(lambda: self.open)
+
+    def __call__(self) -> asyncio.Protocol:
+        return _Connection(self)
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: aiohttp's handler when the cap has room (everything it is told is
+    passed on to it), else refused when it opens."""
+
+    __slots__ = ("cap", "handler")
+
+    def __init__(self, cap: ConnectionCap):
+        self.cap, self.handler = cap, None
+
+    def connection_made(self, transport) -> None:
+        cap = self.cap
+        if cap.open >= cap.most:
+            metrics.CONNECTIONS_REFUSED.inc()
+            transport.write(_FULL)
+            transport.close()
+            return
+        cap.open += 1
+        self.handler = cap.server()
+        self.handler.connection_made(transport)
+
+    def connection_lost(self, exc) -> None:
+        if self.handler is not None:
+            self.cap.open -= 1
+            self.handler.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.handler is not None:
+            self.handler.data_received(data)
+
+    def eof_received(self):
+        return self.handler.eof_received() if self.handler is not None else None
+
+    def pause_writing(self) -> None:
+        if self.handler is not None:
+            self.handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.handler is not None:
+            self.handler.resume_writing()
 
 
 def _build_index(summaries, guides, version):

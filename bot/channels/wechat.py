@@ -175,12 +175,14 @@ def acceptable_for(timestamp: str, window: int, now: float) -> int:
 def body_at_hand(request: web.BaseRequest, limit: int) -> bytes | None:
     """The body when it has all arrived (a webhook's nearly always comes whole with its
     headers), taken from the buffer without `request.read()`'s coroutine, chunk loop and copies;
-    None when it has not (then `await request.read()`). Over `limit` (the app's
-    client_max_size): a 413, as read() gives."""
+    None when it has not, or was read already (bot.app.edge waits for a late one): then `await
+    request.read()` gives it. Over `limit` (the app's client_max_size): a 413, as read() gives."""
     content = request.content
     if not content.is_eof():
         return None
     body = content.read_nowait()
+    if not body and request.body_exists:
+        return None
     if len(body) > limit:
         raise web.HTTPRequestEntityTooLarge(limit, len(body))
     return body
