@@ -49,7 +49,7 @@ from bot.redis_fast import Script, is_noscript
 from bot.settings import Settings
 from dialogs import Conversation, Incoming, Reply, Session
 from dialogs.engine import current_task
-from integrations.platform.client import PlatformUnavailable
+from integrations.platform.client import PlatformUnavailable, answer_by as platform_answer_by
 from integrations.wechat.errors import WeChatAPIError, WeChatError
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,12 @@ LIMITED = "limited"  # what _admit returns for a message over the user's rate li
 #: What a turn can meet that is not a bug, by kind: the person is told, and the log has one
 #: warning per incident (bot.logs.Incidents). Anything else is logged as an error.
 PASSING_TROUBLE = ((RedisError, "redis"), (CatalogNotReady, "catalog"), (PlatformUnavailable, "platform"), (TimeoutError, "slow turns"))
+#: What a turn keeps for itself after the platform's last answer (the dialog's step, the commit,
+#: the reply): platform calls must be done this long before WeChat's deadline. A turn that starts
+#: with less than PLATFORM_AT_LEAST before that is late anyway and answers through the API: its
+#: platform calls get until the turn's own timeout instead.
+ANSWER_RESERVE_SECONDS = 0.25
+PLATFORM_AT_LEAST_SECONDS = 0.5
 #: WeChat errcodes that mean the request we built was wrong (a bug, an error), unlike its busy
 #: system, quotas or a person out of reach (passing trouble): invalid message type, empty body,
 #: empty content, content too long, malformed JSON.
@@ -437,6 +443,7 @@ class Dispatcher:
                     raw, trace, held = got
                     locked = True
                 session, expired = self._load(raw, trace)
+                platform_answer_by.set(_platform_due(watch))  # this turn's own context (_Inline's)
                 new, replies = await self.conversation.step(session, incoming, expired=expired)
                 watch.stepping = False  # from here on the turn only saves: never cut short
             except asyncio.CancelledError:
@@ -760,6 +767,16 @@ class _Clock:
             d.incidents.report("redis", "could not renew a message's claim: %r", exc)
         finally:
             w.renewing = None
+
+
+def _platform_due(watch: _Watch) -> float:
+    """When the platform must have answered this turn's calls (integrations.platform.client's
+    `answer_by`): in time for the passive reply, or, for a turn starting too late for one, before
+    the turn's own timeout."""
+    due = watch.deadline - ANSWER_RESERVE_SECONDS
+    if due - watch.loop.time() < PLATFORM_AT_LEAST_SECONDS:
+        due = watch.timeout_at - ANSWER_RESERVE_SECONDS
+    return due
 
 
 def _answer_record(replies: list[Reply]) -> bytes:
