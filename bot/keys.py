@@ -45,6 +45,12 @@ class Keys:
         checks this marker and appends to the stream)."""
         return f"{self.prefix}event:{{{self.events()}}}:{event_id}"
 
+    def event_order(self, subject: str) -> str:
+        """The stream entries of one case's (or appointment's) events that have not reached
+        everyone yet, oldest first (bot.notifier). Tagged like `event_seen`: the same Lua call
+        appends to the stream and to this list."""
+        return f"{self.prefix}event-order:{{{self.events()}}}:{subject}"
+
     def nonce(self, timestamp: str, nonce: str) -> str:
         return f"{self.prefix}nonce:{timestamp}:{nonce}"
 
