@@ -122,7 +122,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     wecom_store = RedisConversationStore(redis, Keys(settings.key_prefix + "wecom:"), store_policy(settings, over_limit))
     wecom_dispatcher = Dispatcher(wecom_store, staff_desk, settings, pusher=None)
     app.router.add_routes(WeComChannel(settings, wecom_dispatcher, staff, audit).routes())
-    app.add_subapp("/admin/api", create_admin_api(staff, audit, handoff))
+    app.add_subapp("/admin/api", create_admin_api(staff, audit, dispatcher.limiter, handoff))
     _mount_simulators(app, settings)
     if settings.env == "dev":
         from bot.dev.console import setup_console

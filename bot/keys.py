@@ -124,6 +124,10 @@ class Keys:
     def rate_ip(self, ip: str, window: int) -> str:
         return f"{self.prefix}rl:ip:{{{ip}}}:{window}"
 
+    def rate_refused(self, ip: str, window: int) -> str:
+        """Admin API requests of one client address refused (no or a wrong token) in one window."""
+        return f"{self.prefix}rl:r:{{{ip}}}:{window}"
+
     # Progress, subscriptions and ratings ([Progress & notifications]) -------------------------
 
     def verified_cases(self, user: str) -> str:

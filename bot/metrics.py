@@ -90,6 +90,10 @@ DEADLINE_OVERRUNS = Counter("ywtb_deadline_overruns", "Turns that missed WeChat'
 DEDUP_HITS = Counter("ywtb_dedup_hits", "Deliveries of a message already seen (WeChat's retries), answered without a second turn", registry=REGISTRY)
 REDIS_ERRORS = Counter("ywtb_redis_errors", "Redis calls that failed, by where they were made", ["where"], registry=REGISTRY)
 RATE_LIMITED = Counter("ywtb_rate_limited", "Requests refused by a rate limit, by scope (user, ip)", ["scope"], registry=REGISTRY)
+ADMIN_REFUSALS = Counter(
+    "ywtb_admin_refusals", "Admin API requests refused, by reason (no_token, wrong_token, forbidden; limited: a client "
+    "address past rate_limit_admin_refusals). Only forbidden ones, from staff, are in the audit log", ["reason"], registry=REGISTRY,
+)
 
 # Outside systems -----------------------------------------------------------------------------
 

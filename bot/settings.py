@@ -152,6 +152,7 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = 60
     rate_limit_user_messages: int = 60  # per user per window; 0 = off
     rate_limit_ip_requests: int = 1200  # per client IP per window; 0 = off
+    rate_limit_admin_refusals: int = 30  # admin API requests refused (401) per client IP per window, then 429; 0 = off
     rate_limit_exempt_networks: list[str] = ["127.0.0.0/8", "::1/128"]
     trusted_proxies: list[str] = ["127.0.0.1/32", "::1/128"]  # their X-Forwarded-For names the client
 

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_NOTICE = "broadcast/notice.j2"
 TEMPLATE_REPORT = "broadcast/report.j2"
+INVALID_TAG = 45159  # WeChat's errcode for a tag id the account does not have
 
 #: Why a recipient was not reached, as the report and the console name it.
 REASONS = {
@@ -96,7 +97,7 @@ class Audience(BaseModel):
     """Who a broadcast goes to."""
 
     kind: Literal["all", "tag", "matter", "department", "enterprises"]
-    tag_id: int | None = Field(default=None, description="WeChat tag id (kind=tag)")
+    tag_id: int | None = Field(default=None, ge=0, le=2**31 - 1, description="WeChat tag id (kind=tag): WeChat's are 32-bit")
     matter_code: str | None = Field(default=None, max_length=64, description="matter implementation code (kind=matter)")
     department: str | None = Field(default=None, max_length=60, description="department name (kind=department)")
     district: str | None = Field(default=None, description="2-6 digit division code prefix (kind=enterprises)")
@@ -439,6 +440,8 @@ class Broadcasts:
             total, chunks, sample = await self._resolve(bid, Audience.model_validate(b["audience"]), b["channel"])
         except WeChatError as exc:
             await self.audit.record(member.userid, "broadcast.preview", bid, outcome="failed", detail={"error": type(exc).__name__})
+            if exc.errcode == INVALID_TAG:  # the draft's fault: asking again later will not help
+                raise BroadcastError("unknown_tag", "公众号没有这个标签，请检查标签编号后重新撰写", 409) from None
             raise BroadcastError("wechat", "暂时无法从微信读取用户列表，请稍后再试", 502) from None
         finally:
             await self._release(keys=[lock], args=[owner])

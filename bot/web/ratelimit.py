@@ -1,6 +1,7 @@
 """Rate limits in Redis, shared by every bot process: per user (counted by the dispatcher's ADMIT
-script in its admit round trip, answered with a polite text) and per client IP (a middleware, answered with 429 and
-a polite text before any other work).
+script in its admit round trip, answered with a polite text), per client IP (a middleware, answered with 429 and
+a polite text before any other work), and the admin API's refused requests per client IP
+(bot.admin.api: 429 once a client has been refused too often).
 
 Fixed windows: the counter key names its window (`rl:u:{user}:<n>`), so INCR + EXPIRE in one
 pipeline needs no script and a stale counter simply expires. A limit of 0 turns a check off.
@@ -39,6 +40,7 @@ class RateLimiter:
         self.window = max(1, settings.rate_limit_window_seconds)
         self.per_user = settings.rate_limit_user_messages
         self.per_ip = settings.rate_limit_ip_requests
+        self.admin_refusals = settings.rate_limit_admin_refusals
         self.exempt = [ipaddress.ip_network(n, strict=False) for n in settings.rate_limit_exempt_networks]
         self.proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
         self._is_exempt: dict[str, bool] = {}  # per peer address: parsing it every request showed in profiles
@@ -50,8 +52,9 @@ class RateLimiter:
 
     # Per client IP: a middleware -------------------------------------------------------------
 
-    def client_ip(self, request: web.Request) -> str:
-        """The peer address, or the last X-Forwarded-For hop when the peer is a trusted proxy."""
+    def client_ip(self, request: web.BaseRequest) -> str:
+        """The client's address: the peer's, or the last X-Forwarded-For hop when the peer is a
+        trusted proxy. The one place the bot decides who a client is (limits, audit records)."""
         peer = request.remote or ""
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded and self._cached(self._is_proxy, peer, self.proxies):
@@ -102,3 +105,23 @@ class RateLimiter:
             return None
         metrics.RATE_LIMITED.labels("ip").inc()
         return web.Response(status=429, text=TOO_MANY, headers={"Retry-After": str(self.window)}, content_type="text/plain")
+
+    # The admin API's refusals per client IP -------------------------------------------------------
+
+    async def admin_refusals_exceeded(self, ip: str, count: bool) -> bool:
+        """Whether this client address is past its limit of refused admin API requests in this
+        window, counting this request as one when `count` (it has no valid token). False when
+        the limit is off or Redis cannot say (the request is then answered as it would be)."""
+        if not self.admin_refusals:
+            return False
+        key = self.keys.rate_refused(ip, self.slot())
+        commands = (("INCR", key), ("EXPIRE", key, self.window * 2)) if count else (("GET", key),)
+        try:
+            refused = (await self.batch.run(*commands))[0]
+            if isinstance(refused, Exception):
+                raise refused
+        except RedisError as exc:
+            metrics.REDIS_ERRORS.labels("ratelimit").inc()
+            log.warning("admin API refusals not counted: %s", exc)
+            return False
+        return int(refused or 0) > self.admin_refusals

@@ -1,10 +1,14 @@
 """The admin HTTP API under /admin/api/: broadcasts, the hand-off queue and the audit log.
 
 Every call but the description itself needs `Authorization: Bearer <token>`, one token per staff
-member (settings.staff), compared in constant time (bot.services.staff). No or an unknown token: 401; a
-member without the route's role: 403. Both refusals are written to the audit log, and so is
-every step a member takes (bot.services.broadcasts records its own). The routes and their roles are the
-ROUTES table below; openapi.yaml describes the same routes (a test holds them together).
+member (settings.staff), compared in constant time (bot.services.staff). No or an unknown token: 401,
+counted in /metrics but not audited (a stranger's request is not a staff action, and a flood of
+them would push the real approvals out of the log); past `rate_limit_admin_refusals` of those in
+a window, the client address (through trusted proxies: bot.web.ratelimit) gets 429 for everything.
+A member without the route's role: 403, audited, as is every step a member takes
+(bot.services.broadcasts records its own). The routes and their roles are the ROUTES table below;
+openapi.yaml describes the same routes, with the same bounds on every parameter as the query
+models here and bot.services.broadcasts' Draft (tests hold them together).
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from annotated_types import Ge, Le
+from pydantic import BaseModel, Field, ValidationError
 
+from bot import metrics
 from bot.services.audit import Audit
 from bot.services.broadcasts import Broadcasts, BroadcastError
+from bot.web.ratelimit import RateLimiter
 from bot.services.staff import Staff, StaffMember
 
 log = logging.getLogger(__name__)
@@ -27,6 +35,7 @@ BROADCASTS = web.AppKey("broadcasts", Broadcasts)
 HANDOFF = web.AppKey("admin_handoff", object)  # bot.services.handoff.Handoff: its queue()
 STAFF = web.AppKey("admin_staff", Staff)
 AUDIT = web.AppKey("admin_audit", Audit)
+LIMITER = web.AppKey("admin_limiter", RateLimiter)
 MEMBER = web.RequestKey("staff_member", StaffMember)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -43,23 +52,30 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Who is calling, and may they call this route? Refusals are audited, tokens never logged."""
+    """Who is calling, and may they call this route? Tokens are never logged nor audited."""
     roles = getattr(request.match_info.handler, "roles", None)
     if roles == ():  # public: the API's own description
         return await handler(request)
-    audit: Audit = request.config_dict[AUDIT]
-    where = {"method": request.method, "path": request.path, "ip": request.remote or ""}
+    limiter: RateLimiter = request.config_dict[LIMITER]
+    ip = limiter.client_ip(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        await audit.record("anonymous", "api.refused", request.path, outcome="unauthenticated", detail={**where, "reason": "no token"})
-        return _error(401, "unauthenticated", "需要登录：请在 Authorization 头中提供 Bearer 令牌", **{"WWW-Authenticate": "Bearer"})
-    member = request.config_dict[STAFF].by_token(token)
+    given = scheme.lower() == "bearer" and bool(token)
+    member = request.config_dict[STAFF].by_token(token) if given else None
+    # Checked whatever the token: a guesser past the limit must not tell a right one by its answer.
+    if await limiter.admin_refusals_exceeded(ip, count=member is None):
+        metrics.ADMIN_REFUSALS.labels("limited").inc()
+        return _error(429, "too_many_requests", "请求过于频繁，请稍后再试", **{"Retry-After": str(limiter.window)})
     if member is None:
-        await audit.record("anonymous", "api.refused", request.path, outcome="unauthenticated", detail={**where, "reason": "wrong token"})
+        metrics.ADMIN_REFUSALS.labels("wrong_token" if given else "no_token").inc()
+        if not given:
+            return _error(401, "unauthenticated", "需要登录：请在 Authorization 头中提供 Bearer 令牌", **{"WWW-Authenticate": "Bearer"})
         return _error(401, "unauthenticated", "令牌无效", **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if roles and not any(member.can(role) for role in roles):
-        await audit.record(member.userid, "api.refused", request.path, outcome="forbidden", detail={**where, "needs": sorted(roles)})
+        metrics.ADMIN_REFUSALS.labels("forbidden").inc()
+        where = {"method": request.method, "path": request.path, "ip": ip}
+        await request.config_dict[AUDIT].record(member.userid, "api.refused", request.path, outcome="forbidden",
+                                                detail={**where, "needs": sorted(roles)})
         return _error(403, "forbidden", "您没有进行此操作的权限（需要：" + "、".join(sorted(roles)) + "）")
     request[MEMBER] = member
     try:
@@ -97,6 +113,40 @@ def _member(request: web.Request) -> StaffMember:
     return request[MEMBER]
 
 
+# Query parameters: one model per route that takes any, with the bounds openapi.yaml states. ----
+
+#: An audit entry's id as `after`: milliseconds and a sequence number, each of at most 19 digits
+#: (Redis refuses stream ids beyond 64 bits; 19 digits always fit).
+STREAM_ID = r"^(-|[0-9]{1,19}(-[0-9]{1,19})?)$"
+
+
+class BroadcastsQuery(BaseModel):
+    count: int = Field(50, ge=1, le=200)
+
+
+class AuditQuery(BaseModel):
+    after: str = Field("-", pattern=STREAM_ID, examples=["1764300000000-0"])
+    count: int = Field(100, ge=1, le=1000)
+
+
+def _query(request: web.Request, model: type[BaseModel]) -> Any:
+    """The route's query parameters (the first of each name; others are ignored), or a 400 that
+    names the first wrong one and what it must be."""
+    given = {name: request.query[name] for name in model.model_fields if name in request.query}
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        name = str(exc.errors()[0]["loc"][0])
+        raise BroadcastError("invalid", _rule(name, model.model_fields[name]), 400) from None
+
+
+def _rule(name: str, field) -> str:
+    bounds = {type(m): m for m in field.metadata}
+    if Ge in bounds and Le in bounds:
+        return f"{name} 必须是 {bounds[Ge].ge} 到 {bounds[Le].le} 的整数"
+    return f"{name} 的格式不对，应形如 {field.examples[0]}"
+
+
 # Routes --------------------------------------------------------------------------------------
 
 
@@ -113,11 +163,8 @@ async def me(request: web.Request) -> web.Response:
 
 @requires("broadcaster", "approver")
 async def list_broadcasts(request: web.Request) -> web.Response:
-    try:
-        count = min(max(int(request.query.get("count", "50")), 1), 200)
-    except ValueError:
-        raise BroadcastError("invalid", "count 必须是 1 到 200 的整数", 400) from None
-    return _json({"broadcasts": await request.config_dict[BROADCASTS].list(count)})
+    query = _query(request, BroadcastsQuery)
+    return _json({"broadcasts": await request.config_dict[BROADCASTS].list(query.count)})
 
 
 @requires("broadcaster")
@@ -158,13 +205,8 @@ async def handoff_queue(request: web.Request) -> web.Response:
 
 @requires("admin")
 async def read_audit(request: web.Request) -> web.Response:
-    after = request.query.get("after", "-")
-    try:
-        count = min(max(int(request.query.get("count", "100")), 1), 1000)
-    except ValueError:
-        raise BroadcastError("invalid", "count 必须是 1 到 1000 的整数", 400) from None
-    if after != "-" and not _is_stream_id(after):
-        raise BroadcastError("invalid", "after 必须是审计记录的编号，例如 1764300000000-0", 400)
+    query = _query(request, AuditQuery)
+    after, count = query.after, query.count
     audit: Audit = request.config_dict[AUDIT]
     entries = await audit.read(count + 1, after)
     more = len(entries) > count
@@ -173,11 +215,6 @@ async def read_audit(request: web.Request) -> web.Response:
     # older than this read was left, so a client paging until `more` is false terminates.
     await audit.record(_member(request).userid, "api.audit.read", "", detail={"after": after, "count": len(entries)})
     return _json({"entries": entries, "next": entries[-1]["id"] if entries else after, "more": more})
-
-
-def _is_stream_id(value: str) -> bool:
-    ms, _, seq = value.partition("-")
-    return ms.isascii() and ms.isdigit() and (not seq or (seq.isascii() and seq.isdigit())) and len(value) < 40
 
 
 #: (method, path under /admin/api, handler): the whole API in one table.
@@ -198,11 +235,12 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
-def create_admin_api(staff: Staff, audit: Audit, handoff: Any = None) -> web.Application:
+def create_admin_api(staff: Staff, audit: Audit, limiter: RateLimiter, handoff: Any = None) -> web.Application:
     """The API as a sub-app: mount it with `app.add_subapp("/admin/api", ...)`. The parent app
-    provides BROADCASTS once its outside clients exist; `handoff` is bot.services.handoff.Handoff."""
+    provides BROADCASTS once its outside clients exist; `limiter` counts refusals per client
+    address; `handoff` is bot.services.handoff.Handoff."""
     api = web.Application(middlewares=[authenticate])
-    api[STAFF], api[AUDIT] = staff, audit
+    api[STAFF], api[AUDIT], api[LIMITER] = staff, audit, limiter
     if handoff is not None:
         api[HANDOFF] = handoff
     for method, path, handler in ROUTES:
