@@ -23,6 +23,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from bot.web.channels.wechat import render_text_reply, sha1_signature
 from bot.web.channels.xmlsafe import cdata
+from bot.app import WECHAT_CHANNEL
 from dialogs.engine import Incoming
 from tests.conftest import AES_KEY, APPID, TOKEN, Chat
 
@@ -419,6 +420,41 @@ async def test_identical_redelivery_is_a_retry_answered_with_the_first_reply(cli
     assert again["Content"] == first["Content"]
     session = await stored_session(redis, settings)
     assert session["state"] == "pick" and "_misses" not in session["data"]
+
+
+async def age_keys(redis, settings, seconds: float) -> None:
+    """What `seconds` of waiting does to the keys under the test's prefix: each TTL shortened by
+    that much, and those it would have outlived deleted (no sleeping)."""
+    for key in await keys_under_prefix(redis, settings):
+        left = await redis.pttl(key)
+        if left > seconds * 1000:
+            await redis.pexpire(key, int(left - seconds * 1000))
+        elif left > 0:
+            await redis.delete(key)
+
+
+async def test_a_future_dated_request_is_never_run_twice_while_its_timestamp_is_accepted(app, client, redis, settings, plain_peer):
+    """A timestamp up to the window ahead of the bot's clock is accepted (clocks differ), and
+    stays acceptable until it is the window behind: 290 s ahead, until 590 s from now. A
+    captured request replayed at any moment of that time must find its answer (or be refused),
+    whatever "now + the answer's TTL" would say. Time passes here by the channel's clock and
+    by the keys' TTLs, shortened as waiting would have."""
+    window = settings.timestamp_window_seconds
+    ahead = int(time.time()) + window - 10
+    signed = plain_peer.sign(plain_peer.text(USER, "4"), timestamp=ahead)
+    first = text_reply(await send(client, signed.path, signed.body))["Content"]
+    assert HALLS in first
+    channel, started, waited = app[WECHAT_CHANNEL], time.time(), 0
+    for later in (window + 100, 2 * window - 10):  # past "now + 300 s"; the last moment the timestamp is accepted
+        await age_keys(redis, settings, later - waited)
+        waited = later
+        channel.clock = lambda: started + later
+        again = await send(client, signed.path, signed.body)
+        assert again.status == 403 or text_reply(again)["Content"] == first, (later, again)
+        session = await stored_session(redis, settings)
+        assert session["dialog"] == "halls" and session["state"] == "pick" and "_misses" not in session["data"], later  # "4" ran once
+    channel.clock = lambda: started + 2 * window - 9  # one second later the timestamp itself is refused
+    assert (await send(client, signed.path, signed.body)).status == 403
 
 
 async def test_same_msgid_twice_is_processed_once(client, redis, settings, plain_peer):

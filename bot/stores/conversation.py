@@ -107,6 +107,7 @@ class StorePolicy:
     answer_seconds: int  # how long an answer is kept for retries (at least)
     nonce_seconds: int  # how long a request nonce is remembered (at least)
     timestamp_window: int  # how far a request's timestamp may be from now
+    clock_skew: int = 30  # how far bot processes' clocks may differ: requests are remembered this much longer
     held_seconds: int  # replies held for the person's next message
     profile_seconds: int = 365 * 86400  # a profile nobody used this long is forgotten
     rate_limit: int = 0  # messages per person per window (0: no limit)
@@ -116,13 +117,14 @@ class StorePolicy:
     def answer_ttl(self, nonce: Nonce | None, now: float) -> int:
         """An answer (or a claim's record) must outlive every moment its request can still be
         accepted: a request dated up to `timestamp_window` ahead is accepted until
-        timestamp + window, so a replay then finds the answer, not an empty slot."""
+        timestamp + window (+ the skew between processes' clocks), so a replay then finds the
+        answer, not an empty slot."""
         if nonce is None:
             return self.answer_seconds
-        return max(self.answer_seconds, int(nonce.timestamp + self.timestamp_window - now) + 1)
+        return max(self.answer_seconds, int(nonce.timestamp + self.timestamp_window + self.clock_skew - now) + 1)
 
     def nonce_ttl(self, nonce: Nonce, now: float) -> int:
-        return max(self.nonce_seconds, int(nonce.timestamp + self.timestamp_window - now) + 1)
+        return max(self.nonce_seconds, int(nonce.timestamp + self.timestamp_window + self.clock_skew - now) + 1)
 
 
 class ConversationStore(Protocol):
