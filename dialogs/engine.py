@@ -28,9 +28,24 @@ from typing import Any, Callable, ClassVar
 from transitions.extensions.asyncio import AsyncMachine
 
 # The loggers transitions itself reports on, so that the compiled dispatch logs what it logged:
-# an ignored trigger (a warning) and an exception raised by a condition or callback (an error).
+# an ignored trigger (a warning) and an exception raised by a condition or callback (an error,
+# made DEBUG by `_RaisedOn`).
 _CORE_LOG = logging.getLogger("transitions.core")
 _ASYNC_LOG = logging.getLogger("transitions.extensions.asyncio")
+
+
+class _RaisedOn(logging.Filter):
+    """transitions logs an exception from a condition or callback as an ERROR and raises it on.
+    Whoever triggered the event hears it and knows whether it is passing trouble (Redis down, the
+    guides still loading: a warning once per incident) or a bug (an error): here it is DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith("%sException was raised while processing the trigger"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_ASYNC_LOG.addFilter(_RaisedOn())
 
 #: Set (to the task) while an event is being processed, by transitions' machines and by the
 #: compiled dispatch alike: an event fired from inside a callback (a nested event) lets a

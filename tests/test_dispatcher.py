@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import aiohttp
@@ -201,3 +202,58 @@ async def test_redis_down_gets_a_polite_busy_answer_not_an_error(serve, peer):
     answer = await chat.post(peer.text(chat.user, "你好"))
     assert answer.status == 200 and "系统繁忙" in answer.text
     await dead.aclose()
+
+
+# Passing trouble is a warning, once per incident, with its reason; an error is a bug --------------
+
+
+def trouble(caplog) -> tuple[list[str], list[str]]:
+    """(errors, the dispatcher's warnings) logged so far."""
+    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "bot.turn.dispatcher"]
+    return errors, warnings
+
+
+async def test_the_guides_not_loaded_while_the_platform_is_down_is_one_warning_not_an_error(serve, peer, caplog):
+    caplog.set_level(logging.INFO)
+    client = await serve(platform_url="http://127.0.0.1:9")  # nothing listens there: the catalog never loads
+    for n in range(3):
+        answer = await Chat(client, peer, f"oTrouble{n:019d}").say("身份证丢了怎么办")
+        assert "办事指南正在更新" in answer
+    errors, warnings = trouble(caplog)
+    assert errors == []
+    assert len(warnings) == 1 and "catalog" in warnings[0], warnings
+
+
+async def test_redis_down_is_one_warning_for_the_outage_not_one_per_message(serve, peer, caplog):
+    from redis.asyncio import Redis
+
+    caplog.set_level(logging.INFO)
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    client = await serve(dead, redis_url="redis://127.0.0.1:1/0")
+    for n in range(3):
+        answer = await Chat(client, peer, f"oTrouble{n:019d}").post(peer.text(f"oTrouble{n:019d}", "你好"))
+        assert answer.status == 200 and "系统繁忙" in answer.text
+    errors, warnings = trouble(caplog)
+    assert errors == []
+    assert len(warnings) == 1 and "redis" in warnings[0].lower() and "Connection" in warnings[0], warnings
+    await dead.aclose()
+
+
+async def test_wechat_refusing_a_late_reply_for_its_own_reasons_is_a_warning_with_the_errcode(serve, redis, settings, peer, caplog):
+    caplog.set_level(logging.INFO)
+    client = await serve(deadline_seconds=0.2)
+    fault = {"endpoint": "/cgi-bin/message/custom/send", "errcode": -1, "times": 10}  # WeChat's "system busy"
+    (await client.post("/sim/wechat/_admin/faults", json=fault)).release()
+    users = [f"oTrouble{n:019d}" for n in range(2)]
+    for user in users:
+        await put_session(redis, settings, user, "test_ledger", "recording")
+        assert (await Chat(client, peer, user).post(peer.text(user, "slow0.4"))).body == "success"
+
+    async def held():
+        return all([await redis.llen(f"{settings.key_prefix}held:{{{user}}}") for user in users])
+
+    assert await wait_for(held)  # kept for their next message, as before
+    errors, warnings = trouble(caplog)
+    assert errors == []
+    assert len(warnings) == 1 and "-1" in warnings[0], warnings

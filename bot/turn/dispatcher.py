@@ -28,12 +28,13 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.services.catalog import CatalogNotReady
-from bot.logs import new_id, user_ref
+from bot.logs import Incidents, new_id, user_ref
 from bot.turn.outbox import Pusher, pack
 from bot.settings import Settings
 from bot.stores import ConversationStore, MessageRef, Nonce, Snapshot, StorePolicy
 from dialogs import Conversation, Incoming, Reply
 from integrations.platform.client import PlatformUnavailable
+from integrations.wechat.errors import WeChatAPIError, WeChatError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,15 @@ class Outcome:
 
     def __post_init__(self) -> None:
         metrics.note_outcome(self.how)
+
+
+#: What a turn can meet that is not a bug, by kind: the person is told, and the log has one
+#: warning per incident (bot.logs.Incidents). Anything else is logged as an error.
+PASSING_TROUBLE = ((RedisError, "redis"), (CatalogNotReady, "catalog"), (PlatformUnavailable, "platform"), (TimeoutError, "slow turns"))
+#: WeChat errcodes that mean the request we built was wrong (a bug, an error), unlike its busy
+#: system, quotas or a person out of reach (passing trouble): invalid message type, empty body,
+#: empty content, content too long, malformed JSON.
+OUR_FAULT = frozenset({40008, 44002, 44004, 45002, 47001})
 
 
 class UserLines:
@@ -96,6 +106,7 @@ class Dispatcher:
         self.pusher = pusher
         self.lines = UserLines()
         self.background: set[asyncio.Task] = set()
+        self.incidents = Incidents(log)
         render = conversation.services.render
         self._cut_note = render("common/truncated.j2")
         self._held_intro = render("common/held.j2")
@@ -122,7 +133,7 @@ class Dispatcher:
                 admission = await self.store.admit(message, claim, lock=token if place.done() else None, nonce=nonce)
             except RedisError as exc:
                 metrics.REDIS_ERRORS.labels("admit").inc()
-                log.warning("redis unavailable on admit: %s", exc)
+                self.incidents.report("redis", "redis unavailable on admit, people are told 系统繁忙: %r", exc)
                 self.lines.leave(incoming.user, place)
                 return Outcome(self._busy(), "busy")
             if admission.verdict == "new":
@@ -199,7 +210,7 @@ class Dispatcher:
         locked = snapshot is not None
         loop = asyncio.get_running_loop()
         started = loop.time()
-        keeper = ClaimKeeper(self.store, message, claim, self._renew_every)
+        keeper = ClaimKeeper(self.store, message, claim, self._renew_every, self.incidents)
         try:
             async with asyncio.timeout(self.settings.turn_timeout_seconds):
                 if snapshot is None:
@@ -222,8 +233,9 @@ class Dispatcher:
         except Exception as exc:  # the person hears an apology; the cause goes to the log
             if isinstance(exc, RedisError):
                 metrics.REDIS_ERRORS.labels("turn").inc()
-            if isinstance(exc, (TimeoutError, RedisError, CatalogNotReady, PlatformUnavailable)):  # passing trouble, not a bug
-                log.warning("turn for %s abandoned: %r", user_ref(user), exc)
+            kind = next((kind for cls, kind in PASSING_TROUBLE if isinstance(exc, cls)), None)
+            if kind is not None:
+                self.incidents.report(kind, "%s trouble: a turn was cut short and the person told so: %r", kind, exc)
             else:
                 log.exception("turn for %s failed", user_ref(user))
             if isinstance(exc, CatalogNotReady):  # start-up: the guides are still being fetched
@@ -233,7 +245,7 @@ class Dispatcher:
             try:
                 await self.store.abandon(message, token if locked else None, [r.text for r in replies])
             except RedisError as err:
-                log.warning("could not record a failed turn: %s", err)
+                self.incidents.report("redis", "could not record a failed turn: %r", err)
             return replies
         finally:
             keeper.stop()
@@ -247,7 +259,7 @@ class Dispatcher:
         try:
             await self.store.answered_late(message)
         except RedisError as exc:
-            log.warning("could not mark a late answer: %s", exc)
+            self.incidents.report("redis", "could not mark a late answer: %r", exc)
         texts = self._pack(replies)
         if texts:
             await self._push(incoming, texts)
@@ -256,6 +268,13 @@ class Dispatcher:
         """Push texts; whatever cannot reach the person now is held for their next message."""
         try:
             undelivered = await self.pusher.push(incoming, texts)
+        except WeChatError as exc:
+            if isinstance(exc, WeChatAPIError) and exc.errcode in OUR_FAULT:
+                log.error("WeChat refused a reply to %s as malformed (%s); holding the replies", user_ref(incoming.user), exc)
+            else:
+                self.incidents.report("wechat", "WeChat did not take late replies, held for the person's next message: %s: %s",
+                                      type(exc).__name__, exc)
+            undelivered = texts
         except Exception:
             log.exception("pushing to %s failed; holding the replies", user_ref(incoming.user))
             undelivered = texts
@@ -293,10 +312,10 @@ class ClaimKeeper:
     """Renews a message's claim every `every` seconds while its turn runs. Most turns end before
     the first renewal, and then this was one timer, cancelled."""
 
-    __slots__ = ("store", "message", "claim", "every", "_timer", "_task")
+    __slots__ = ("store", "message", "claim", "every", "incidents", "_timer", "_task")
 
-    def __init__(self, store: ConversationStore, message: MessageRef, claim: str, every: float):
-        self.store, self.message, self.claim, self.every = store, message, claim, every
+    def __init__(self, store: ConversationStore, message: MessageRef, claim: str, every: float, incidents: Incidents):
+        self.store, self.message, self.claim, self.every, self.incidents = store, message, claim, every, incidents
         self._task: asyncio.Task | None = None
         self._timer = asyncio.get_running_loop().call_later(every, self._renew_soon)
 
@@ -308,7 +327,7 @@ class ClaimKeeper:
             if not await self.store.renew(self.message, self.claim):
                 return  # answered, or claimed by another delivery: nothing left to keep
         except RedisError as exc:  # the next renewal may get through before the lease lapses
-            log.warning("could not renew a message's claim: %s", exc)
+            self.incidents.report("redis", "could not renew a message's claim: %r", exc)
         self._timer = asyncio.get_running_loop().call_later(self.every, self._renew_soon)
 
     def stop(self) -> None:

@@ -15,6 +15,10 @@ import logging
 import random
 from typing import Protocol
 
+from redis.exceptions import RedisError
+
+from bot.logs import Incidents
+
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +34,7 @@ class Workers:
     def __init__(self, workers: list[Worker]):
         self.workers = list(workers)
         self.tasks: list[asyncio.Task] = []
+        self.incidents = Incidents(log)
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -43,10 +48,12 @@ class Workers:
                 return
             except asyncio.CancelledError:
                 raise
+            except (RedisError, OSError) as exc:  # passing trouble: a warning per incident, not a crash
+                self.incidents.report(worker.name, "worker %s stopped by %r; restarting it with backoff", worker.name, exc)
             except Exception:
                 log.exception("worker %s crashed; restarting in %.1f s", worker.name, delay)
-                await asyncio.sleep(delay + random.uniform(0, delay / 2))
-                delay = min(delay * 2, 30.0)
+            await asyncio.sleep(delay + random.uniform(0, delay / 2))
+            delay = min(delay * 2, 30.0)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Ask each worker to stop; workers finish the item in hand within `grace` seconds."""
