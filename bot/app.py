@@ -1,8 +1,9 @@
 """The aiohttp application: routes, middleware, and the objects every request shares, built
-once at start-up."""
+once at start-up. How it listens is bot.web.serving."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -60,9 +61,10 @@ WECHAT_CHANNEL = web.AppKey("wechat_channel", WeChatChannel)
 EDGE = web.AppKey("edge", object)
 
 
-def edge(limiter: RateLimiter):
-    """The app's middleware: the request id for logs, the per-IP limit, the request count and
-    latency, and no traceback or 500 ever reaching WeChat."""
+def edge(limiter: RateLimiter, body_timeout: float):
+    """The app's middleware: the request id for logs, the per-IP limit, a body that must arrive
+    within `body_timeout`, the request count and latency, and no traceback or 500 ever reaching
+    WeChat."""
 
     @web.middleware
     async def edge_middleware(request: web.Request, handler):
@@ -74,7 +76,10 @@ def edge(limiter: RateLimiter):
         status = 500
         try:
             check = limiter.counting(request)  # None for most: no Redis trip to make
-            response = (check is not None and await check) or await handler(request)
+            response = check is not None and await check
+            if not response and request.body_exists and not request.content.is_eof():  # a body still on its way
+                response = await _body_in_time(request, body_timeout)
+            response = response or await handler(request)
             status = response.status
             return response
         except web.HTTPException as exc:
@@ -94,6 +99,19 @@ def edge(limiter: RateLimiter):
     return edge_middleware
 
 
+async def _body_in_time(request: web.BaseRequest, seconds: float) -> web.Response | None:
+    """None once the request's whole body has arrived (read: `request.read()` gives it again);
+    a 408 that closes the connection when it has not within `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
+            await request.read()
+    except TimeoutError:
+        response = web.Response(status=408, text="request body not received in time", content_type="text/plain")
+        response.force_close()
+        return response
+    return None
+
+
 def create_app(settings: Settings, redis: Redis) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
     keys = Keys(settings.key_prefix)
@@ -103,7 +121,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     store = RedisConversationStore(redis, keys, store_policy(settings, over_limit))
     dispatcher = Dispatcher(store, Conversation(services), settings, pusher=None)
     app[REDIS], app[DISPATCHER], app[SETTINGS], app[SERVICES] = redis, dispatcher, settings, services
-    app[EDGE] = edge(RateLimiter(store.batch, keys, settings))
+    app[EDGE] = edge(RateLimiter(store.batch, keys, settings), settings.http_body_timeout_seconds)
     app.middlewares.append(app[EDGE])
     metrics.install_log_filters()
     metrics.watch_stream(app, keys.events())

@@ -125,15 +125,16 @@ def _loop_factory(choice: str):
 async def _run_server(settings: Settings, redis_url: str, listen: bool = True) -> None:
     """The app, listening for webhooks unless `listen` is off (`worker`: the same clients and
     workers without a socket), until SIGINT or SIGTERM."""
-    from aiohttp import web
     from bot.app import create_app
     from bot.stores.client import connect
+    from bot.web.serving import serve_runner, serve_socket
 
     redis = connect(redis_url, settings.redis_max_connections)
-    runner = web.AppRunner(create_app(settings, redis), access_log=None)
+    runner = serve_runner(create_app(settings, redis), settings)
     await runner.setup()
+    server = None
     if listen:
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        server = await serve_socket(runner, settings)
         _banner(settings)
     else:
         print("ywtb-bot workers running. Press Ctrl+C to stop.", flush=True)
@@ -143,6 +144,8 @@ async def _run_server(settings: Settings, redis_url: str, listen: bool = True) -
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down: finishing turns in flight and the items workers hold")
+    if server is not None:
+        server.close()  # no new connections; the runner lets those open finish their requests
     await runner.cleanup()
     await redis.aclose()
 

@@ -84,6 +84,10 @@ class _PerMessage(Collector):
 
 REGISTRY.register(_PerMessage())
 
+CONNECTIONS_OPEN = Gauge("ywtb_connections_open", "Client connections open (bot.app.ConnectionCap)", registry=REGISTRY)
+CONNECTIONS_REFUSED = Counter("ywtb_connections_refused", "Client connections refused (503) because http_max_connections were open",
+                              registry=REGISTRY)
+
 # The dispatcher ------------------------------------------------------------------------------
 
 DEADLINE_OVERRUNS = Counter("ywtb_deadline_overruns", "Turns that missed WeChat's deadline and answered through the API", registry=REGISTRY)

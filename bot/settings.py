@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     turn_timeout_seconds: float = 12.0
     timestamp_window_seconds: int = 300
     max_body_bytes: int = 65536
+    http_header_timeout_seconds: float = 15.0  # a request's headers must arrive within this of connecting or of the last answer
+    http_body_timeout_seconds: float = 15.0  # and its body within this once the headers have (else 408)
+    http_max_connections: int = 512  # client connections open per process; one more is answered 503 and closed
     dedup_ttl_seconds: int = 300
     dedup_lease_seconds: float = 3.0  # a message's in-progress claim lapses this long after its process dies
     lock_ttl_seconds: float = 15.0

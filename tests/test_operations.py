@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-
 import logging
+import re
+
+import pytest
 
 from bot.logs import setup_logging
 from bot.stores.client import connect
 from tests.conftest import Chat
+from tests.support import wait_for
+from tests.test_processes import Served, bot_env, free_port
 
 
 async def test_health_and_readiness(client):
@@ -83,3 +87,88 @@ async def test_the_garbage_collector_runs_with_the_configured_thresholds_and_get
     assert gc.get_threshold() == before  # a process that goes on (tests) has Python's again
     with pytest.raises(ValueError, match="gc_thresholds"):
         Settings(gc_thresholds=[0, 10, 10])
+
+
+# Slow and idle clients, and the connection cap: `python -m bot serve` over raw sockets ----------
+
+HALF_REQUEST = b"POST /wechat?signature=x HTTP/1.1\r\nHost: bot\r\nContent-Type: text/xml\r\n"  # no blank line: the headers never end
+
+
+async def raw_connection(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port)
+
+
+async def raw_get(reader, writer, path: str = "/healthz") -> bytes:
+    """One keep-alive GET on an open connection; the answer's head and body."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bot\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])
+    return head + await reader.readexactly(length)
+
+
+@pytest.fixture
+def served(redis_url, key_prefix, tmp_path, redis):
+    """`python -m bot serve` with the given settings, on nothing but the test's connections: no
+    workers, and a platform that is not there (so the bot never calls itself)."""
+    started = []
+
+    async def start(**settings) -> Served:
+        env = bot_env(tmp_path, YWTB_REDIS_URL=redis_url, YWTB_KEY_PREFIX=key_prefix, YWTB_RUN_WORKERS="false",
+                      YWTB_PLATFORM_URL="http://127.0.0.1:9", **{f"YWTB_{k.upper()}": str(v) for k, v in settings.items()})
+        bot = Served(env, free_port())
+        started.append(bot)
+        await bot.ready()
+        return bot
+
+    yield start
+    for bot in started:
+        bot.stop()
+
+
+async def test_a_client_stalling_in_its_headers_or_body_or_idle_is_disconnected_in_time(served):
+    bot = await served(http_header_timeout_seconds=1, http_body_timeout_seconds=1)
+    slack = 10  # seconds beyond the configured time before the test gives up: a busy machine, not the bot
+    started = asyncio.get_running_loop().time()
+    reader, writer = await raw_connection(bot.port)
+    writer.write(HALF_REQUEST)
+    assert await asyncio.wait_for(reader.read(), 1 + slack) == b""  # closed, not held
+    assert asyncio.get_running_loop().time() - started < 1 + slack
+
+    reader, writer = await raw_connection(bot.port)  # headers whole, then half the body, then nothing
+    writer.write(b"POST /platform/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\": ")
+    answer = await asyncio.wait_for(reader.read(), 1 + slack)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+
+    reader, writer = await raw_connection(bot.port)  # a finished request, then silence
+    assert b" 200 " in await raw_get(reader, writer)
+    assert await asyncio.wait_for(reader.read(), 1 + slack) == b""
+    writer.close()
+
+
+async def test_connections_beyond_the_cap_are_refused_while_the_bot_goes_on_answering(served):
+    cap = 6
+    bot = await served(http_max_connections=cap, http_header_timeout_seconds=60)
+    reader, writer = await raw_connection(bot.port)  # a client of the bot, already connected
+    assert b" 200 " in await raw_get(reader, writer)
+    stalled = [await raw_connection(bot.port) for _ in range(cap - 1)]
+    for _, w in stalled:
+        w.write(HALF_REQUEST)
+    extra_reader, _ = await raw_connection(bot.port)  # one too many
+    refused = await asyncio.wait_for(extra_reader.read(), 10)
+    assert refused.startswith(b"HTTP/1.1 503") and b"Retry-After" in refused, refused[:200]
+    assert b" 200 " in await raw_get(reader, writer)  # the bot still answers the clients it has
+    metrics = await raw_get(reader, writer, "/metrics")
+    assert re.search(rb"ywtb_connections_refused_total [1-9]", metrics) and b"ywtb_connections_open 6.0" in metrics
+    _, w = stalled.pop()
+    w.close()  # room again: a new client is served as soon as the bot has seen that one go
+
+    async def served_anew():
+        r, w = await raw_connection(bot.port)
+        try:
+            return b" 200 " in await raw_get(r, w)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return False
+        finally:
+            w.close()
+
+    assert await wait_for(served_anew, timeout=10)
