@@ -167,14 +167,17 @@ def _worker() -> int:
 
 
 def _banner(settings: Settings) -> None:
-    base = settings.base_url
+    """What to paste into the WeChat admin page; the secrets themselves only in dev (a
+    production console's output ends up in logs that more people read)."""
+    base, dev = settings.base_url, settings.env == "dev"
+    token, aes_key = settings.wechat_token.get_secret_value(), settings.wechat_aes_key.get_secret_value()
     lines = [
         "",
-        "ywtb-bot is running" + (" (development mode)" if settings.env == "dev" else ""),
-        f"  console      {base}/console" if settings.env == "dev" else None,
+        "ywtb-bot is running" + (" (development mode)" if dev else ""),
+        f"  console      {base}/console" if dev else None,
         f"  webhook URL  {base}/wechat      <- paste into the WeChat admin page (服务器地址)",
-        f"  token        {settings.wechat_token.get_secret_value()}",
-        f"  AES key      {settings.wechat_aes_key.get_secret_value() or '(none: plaintext mode only)'}",
+        f"  token        {token if dev else '(as set in YWTB_WECHAT_TOKEN)'}",
+        f"  AES key      {(aes_key if dev else '(as set in YWTB_WECHAT_AES_KEY)') if aes_key else '(none: plaintext mode only)'}",
         f"  AppID        {settings.wechat_appid}",
         f"  mode         {settings.wechat_mode}",
         f"  redis        {'embedded, data in ' + str(settings.var_path / 'redis') if settings.embedded_redis else 'external'}",

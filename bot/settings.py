@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.services.staff import StaffMember
-from pydantic import BaseModel, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -326,6 +326,14 @@ class Settings(BaseSettings):
                 "production needs " + ", ".join(missing) + " to be set"
                 + (" (the embedded Redis is for development only)" if "YWTB_REDIS_URL" in missing else "")
             )
+        chosen = [("YWTB_WECHAT_TOKEN", self.wechat_token), ("YWTB_PLATFORM_EVENTS_SECRET", self.platform_events_secret),
+                  ("YWTB_WECOM_TOKEN", self.wecom_token)] + [(f"the admin API token of staff {m.userid}", m.token) for m in self.staff]
+        weak = [name for name, secret in chosen if secret.get_secret_value() and not strong_secret(secret.get_secret_value())]
+        if weak:
+            raise SettingsError(
+                ", ".join(weak) + " too weak for production: use at least 16 characters, 8 of them different, "
+                "e.g. python -c 'import secrets; print(secrets.token_hex(16))'"
+            )
 
     def with_dev_secrets(self) -> Settings:
         """In dev, fill an empty token / AES key from var/dev-secrets.json, creating it once."""
@@ -384,6 +392,12 @@ def mask_secret(value: str, url: bool = False) -> str:
     return value[:2] + "****" + value[-2:] if len(value) > 8 else "****"
 
 
+def strong_secret(value: str) -> bool:
+    """Long and varied enough that guessing it is hopeless (a secret people choose, like the
+    webhook token, not a key of a fixed shape)."""
+    return len(value) >= 16 and len(set(value)) >= 8
+
+
 def new_encoding_aes_key() -> str:
     """43 letters and digits, like the keys the WeChat admin page generates and accepts."""
     alphabet = string.ascii_letters + string.digits
@@ -414,5 +428,7 @@ def _is_encoding_aes_key(value: str) -> bool:
 def load_settings(**overrides) -> Settings:
     try:
         return Settings(**overrides)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise SettingsError(str(exc)) from exc
+    except ValidationError as exc:  # what is wrong, by setting; never the value given (it may be a secret)
+        raise SettingsError("; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_url=False, include_input=False)
+        )) from None

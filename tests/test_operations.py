@@ -10,7 +10,8 @@ import pytest
 
 from bot.logs import setup_logging
 from bot.stores.client import connect
-from tests.conftest import Chat
+from bot.settings import SettingsError, new_data_key
+from tests.conftest import AES_KEY, Chat
 from tests.support import wait_for
 from tests.test_processes import Served, bot_env, free_port
 
@@ -172,3 +173,54 @@ async def test_connections_beyond_the_cap_are_refused_while_the_bot_goes_on_answ
             w.close()
 
     assert await wait_for(served_anew, timeout=10)
+
+
+# Secrets: printed only in dev, never echoed, and strong ones required in production -------------
+
+STRONG = "Zq83kLmN0pRs7TuV4wXy"  # 20 characters, many different
+
+
+def production(make_settings, **overrides):
+    values = dict(env="production", wechat_token=STRONG + "tok", wechat_aes_key=AES_KEY, wechat_secret=STRONG + "app",
+                  platform_url="https://platform.example.gov.cn", platform_events_secret=STRONG + "evt", booking_data_key=new_data_key())
+    values.update(overrides)
+    return make_settings(**values)
+
+
+def test_the_banner_shows_the_token_and_key_in_dev_only(make_settings, capsys):
+    from bot.cli import _banner
+
+    _banner(make_settings(wechat_token=STRONG))
+    dev = capsys.readouterr().out
+    assert STRONG in dev and AES_KEY in dev  # a developer pastes them into a test account's page
+    _banner(production(make_settings, wechat_token=STRONG))
+    shown = capsys.readouterr().out
+    assert STRONG not in shown and AES_KEY not in shown
+    assert "YWTB_WECHAT_TOKEN" in shown and "webhook URL" in shown
+
+
+@pytest.mark.parametrize("name", ["wechat_aes_key", "wecom_aes_key", "booking_data_key"])
+def test_a_malformed_key_is_named_in_the_error_never_echoed(make_settings, name):
+    malformed = "Sekr3t-but-not-a-key-" + "x" * 20
+    with pytest.raises(SettingsError) as refused:
+        make_settings(**{name: malformed})
+    message = str(refused.value)
+    assert f"YWTB_{name.upper()}" in message
+    assert malformed not in message and "Sekr3t" not in message
+
+
+def test_production_refuses_weak_secrets_naming_each_setting_but_not_its_value(make_settings):
+    staff = [{"userid": "zhangsan", "name": "张三", "roles": ["broadcaster"], "token": "tk9"}]
+    weak = production(make_settings, wechat_token="Qx7", platform_events_secret="aaaaaaaaaaaaaaaaaaaaaaaa", staff=staff,
+                      wecom_corpid="wwcorp0000000001", wecom_agentid=1000002, wecom_secret=STRONG, wecom_token=STRONG, wecom_aes_key=AES_KEY,
+                      redis_url="redis://10.0.0.5:6379/0")
+    with pytest.raises(SettingsError) as refused:
+        weak.check_for_production()
+    message = str(refused.value)
+    for setting in ("YWTB_WECHAT_TOKEN", "YWTB_PLATFORM_EVENTS_SECRET", "zhangsan"):
+        assert setting in message, message
+    assert "YWTB_WECOM_TOKEN" not in message  # strong enough
+    for value in ("Qx7", "aaaaaaaa", "tk9"):
+        assert value not in message, message
+    production(make_settings, staff=[{**staff[0], "token": STRONG}], wecom_corpid="wwcorp0000000001", wecom_agentid=1000002,
+               wecom_secret=STRONG, wecom_token=STRONG, wecom_aes_key=AES_KEY, redis_url="redis://10.0.0.5:6379/0").check_for_production()
