@@ -13,6 +13,7 @@ from bot.stores.client import connect
 from bot.settings import SettingsError, new_data_key
 from tests.conftest import AES_KEY, Chat
 from tests.support import wait_for
+from tests.test_broadcasts import STAFF, TOKENS, WECOM
 from tests.test_processes import Served, bot_env, free_port
 
 
@@ -224,3 +225,29 @@ def test_production_refuses_weak_secrets_naming_each_setting_but_not_its_value(m
         assert value not in message, message
     production(make_settings, staff=[{**staff[0], "token": STRONG}], wecom_corpid="wwcorp0000000001", wecom_agentid=1000002,
                wecom_secret=STRONG, wecom_token=STRONG, wecom_aes_key=AES_KEY, redis_url="redis://10.0.0.5:6379/0").check_for_production()
+
+
+# The dev console --------------------------------------------------------------------------------
+
+
+async def test_the_consoles_refuse_malformed_json_with_a_clear_400(serve):
+    client = await serve(staff=STAFF, **WECOM)
+    agent = {"Authorization": f"Bearer {TOKENS['zhaoliu']}", "Content-Type": "application/json"}
+    for path, headers in (("/console/staff/api/handoff/accept", agent), ("/console/staff/api/handoff/reply", agent), ("/console/api/send", {})):
+        for body in (b"{not json", b'{"text": "\xff\xfe"}', b'{"number": '):
+            resp = await client.post(path, data=body, headers=headers)
+            answer = await resp.json()
+            assert resp.status == 400 and "JSON" in answer["error"], (path, body, resp.status, answer)
+
+
+async def test_the_consoles_reach_the_bot_by_its_settings_not_by_the_host_a_caller_names(serve):
+    """The console calls this bot's own webhook and simulator: from the settings. A Host header
+    must not send those calls (and the signed messages) elsewhere."""
+    client = await serve(staff=STAFF, **WECOM)
+    elsewhere = {"Host": "127.0.0.1:9"}  # nothing listens there
+    sent = await client.post("/console/api/send", json={"user": "oConsole0000000000000000001", "text": "4"}, headers=elsewhere)
+    assert sent.status == 200 and "本区服务大厅" in (await sent.json())["reply"]
+    pushed = await client.get("/console/api/pushed", params={"user": "oConsole0000000000000000001"}, headers=elsewhere)
+    assert pushed.status == 200 and "messages" in await pushed.json()
+    inbox = await client.get("/console/staff/api/handoff/inbox", headers={**elsewhere, "Authorization": f"Bearer {TOKENS['zhaoliu']}"})
+    assert inbox.status == 200 and (await inbox.json())["messages"] == []

@@ -20,6 +20,7 @@ PAGE = Path(__file__).resolve().parent / "static" / "console.html"
 PEER = web.AppKey("console_peer", WeChatServerPeer)
 HTTP = web.AppKey("console_http", ClientSession)
 SIM = web.AppKey("console_wechat_sim", str)
+ORIGIN = web.AppKey("console_origin", str)  # how the console reaches this bot: from the settings, never a request's Host
 
 #: The Official Account's custom menu as the console shows it (WeChat's is set by API).
 MENU_BUTTONS = [{"title": o.title, "key": o.key} for o in OPTIONS] + [{"title": "主菜单", "key": "MENU_HOME"}]
@@ -32,6 +33,7 @@ MEDIA_SAMPLES = {
 
 def setup_console(app: web.Application, settings: Settings) -> None:
     app[SIM] = "/sim/wechat" if settings.embedded_wechat else ""
+    app[ORIGIN] = settings.loopback_url
     app[PEER] = WeChatServerPeer(settings.wechat_token.get_secret_value(), settings.wechat_appid, settings.wechat_aes_key.get_secret_value())
 
     async def open_http(app: web.Application):
@@ -48,7 +50,7 @@ def setup_console(app: web.Application, settings: Settings) -> None:
     from bot.app import HANDOFF
     from bot.dev.console_staff import setup_staff_console
 
-    setup_staff_console(app, HANDOFF, HTTP, SIM)  # /console/staff: broadcasts and the agent's side
+    setup_staff_console(app, HANDOFF, HTTP, SIM, settings.loopback_url)  # /console/staff: broadcasts and the agent's side
 
 
 async def page(request: web.Request) -> web.FileResponse:
@@ -81,7 +83,7 @@ async def send(request: web.Request) -> web.Response:
     else:
         return web.json_response({"error": f"unknown kind {kind!r}"}, status=400)
     signed = peer.sign(xml)
-    origin = f"{request.scheme}://{request.host}"
+    origin = request.app[ORIGIN]
     http = request.app[HTTP]
     if request.app[SIM]:  # what the real WeChat knows: this person just wrote to the account
         async with http.post(f"{origin}{request.app[SIM]}/_admin/interactions", json={"openid": user}) as resp:
@@ -99,8 +101,7 @@ async def pushed(request: web.Request) -> web.Response:
         return web.json_response({"error": "bad user"}, status=400)
     if not request.app[SIM]:
         return web.json_response({"messages": []})
-    origin = f"{request.scheme}://{request.host}"
-    async with request.app[HTTP].get(f"{origin}{request.app[SIM]}/_admin/messages", params={"openid": user}) as resp:
+    async with request.app[HTTP].get(f"{request.app[ORIGIN]}{request.app[SIM]}/_admin/messages", params={"openid": user}) as resp:
         recorded = (await resp.json())["messages"]
     return web.json_response({"messages": [{"kind": m["kind"], "text": _shown(m["content"]), "at": m["at"]} for m in recorded]})
 

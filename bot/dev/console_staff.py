@@ -10,7 +10,9 @@ is read back from the WeChat simulator."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -19,9 +21,10 @@ from bot.services.staff import StaffMember
 PAGE = Path(__file__).resolve().parent / "static" / "staff.html"
 
 
-def setup_staff_console(app: web.Application, handoff_key: web.AppKey, http_key: web.AppKey, sim_key: web.AppKey) -> None:
+def setup_staff_console(app: web.Application, handoff_key: web.AppKey, http_key: web.AppKey, sim_key: web.AppKey, origin: str) -> None:
     """Routes of the staff view; `handoff_key` finds bot.services.handoff.Handoff, `http_key` the console's
-    HTTP session, `sim_key` the WeChat simulator's path ("" when there is none)."""
+    HTTP session, `sim_key` the WeChat simulator's path ("" when there is none), `origin` this
+    bot's own base URL (from the settings: a request's Host header must not redirect the calls)."""
 
     def agent(request: web.Request) -> StaffMember:
         handoff = request.app.get(handoff_key)
@@ -40,17 +43,15 @@ def setup_staff_console(app: web.Application, handoff_key: web.AppKey, http_key:
 
     async def accept(request: web.Request) -> web.Response:
         member = agent(request)
-        body = await request.json() if request.can_read_body else {}
-        number = body.get("number") if isinstance(body, dict) else None
-        if number is not None and not isinstance(number, int):
+        number = (await json_object(request)).get("number")
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
             return web.json_response({"error": "number must be an integer"}, status=400)
         outcome = await request.app[handoff_key].accept(member, number)
         return web.json_response(dataclasses.asdict(outcome))
 
     async def reply(request: web.Request) -> web.Response:
         member = agent(request)
-        body = await request.json() if request.can_read_body else {}
-        text = str(body.get("text", "") if isinstance(body, dict) else "").strip()[:1000]
+        text = str((await json_object(request)).get("text", "")).strip()[:1000]
         if not text:
             return web.json_response({"error": "text is empty"}, status=400)
         relay = await request.app[handoff_key].to_citizen(member, text)
@@ -66,7 +67,6 @@ def setup_staff_console(app: web.Application, handoff_key: web.AppKey, http_key:
         current = await request.app[handoff_key].current(member.userid)
         if not request.app[sim_key]:
             return web.json_response({"messages": [], "talking_to": current[1] if current else None})
-        origin = f"{request.scheme}://{request.host}"
         async with request.app[http_key].get(f"{origin}{request.app[sim_key]}/_admin/messages",
                                              params={"openid": member.userid, "kind": "wecom"}) as resp:
             recorded = (await resp.json())["messages"]
@@ -78,3 +78,16 @@ def setup_staff_console(app: web.Application, handoff_key: web.AppKey, http_key:
     app.router.add_post("/console/staff/api/handoff/reply", reply)
     app.router.add_post("/console/staff/api/handoff/end", end)
     app.router.add_get("/console/staff/api/handoff/inbox", inbox)
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body as a JSON object ({} when there is none); anything else is a 400."""
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:  # not JSON, or not UTF-8
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "JSON object expected"}), content_type="application/json")
+    return body
