@@ -106,7 +106,8 @@ PLATFORM_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5),
 )
 PLATFORM_CALLS = Counter(
-    "ywtb_platform_calls", "Attempts towards the platform by operation and outcome (ok, refused, unavailable, circuit_open)",
+    "ywtb_platform_calls", "Attempts towards the platform by operation and outcome (ok, refused, unavailable; circuit_open and "
+    "out_of_time: none made, the breaker is open or the turn's deadline too near)",
     ["operation", "outcome"], registry=REGISTRY,
 )
 
@@ -239,7 +240,7 @@ def metrics_route(redis: Redis) -> web.RouteDef:
 def platform_call(operation: str, seconds: float, outcome: str) -> None:
     """The platform client's observer (integrations may not import the bot)."""
     PLATFORM_CALLS.labels(operation, outcome).inc()
-    if outcome != "circuit_open":
+    if outcome not in ("circuit_open", "out_of_time"):
         PLATFORM_SECONDS.labels(operation).observe(seconds)
 
 

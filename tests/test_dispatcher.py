@@ -8,6 +8,7 @@ import time
 
 import aiohttp
 
+from bot.templating import Renderer
 from tests.conftest import Chat
 from tests.support import get_session, pushed, put_session, wait_for
 
@@ -257,3 +258,25 @@ async def test_wechat_refusing_a_late_reply_for_its_own_reasons_is_a_warning_wit
     errors, warnings = trouble(caplog)
     assert errors == []
     assert len(warnings) == 1 and "-1" in warnings[0], warnings
+
+
+# A slow platform within WeChat's deadline ---------------------------------------------------------
+
+
+async def test_a_platform_slower_than_the_deadline_gets_a_polite_passive_answer_in_time(serve, peer):
+    """The turn gives up on the platform in time to answer within WeChat's deadline itself:
+    the dialog's own "try again later", passively, not `success` and a push seconds later."""
+    from tests.test_progress import new_case
+
+    client = await serve(deadline_seconds=1.5, platform_timeout_seconds=3.0)
+    chat = Chat(client, peer)
+    case_no = await new_case(client)
+    assert "手机号的后 4 位" in await chat.say(case_no)
+    faults = {"latency": 10}  # every platform call from here on takes 10 s
+    (await client.post("/sim/platform/_admin/faults", json=faults)).release()
+    started = time.monotonic()
+    answer = await chat.post(peer.text(chat.user, "5678"))
+    took = time.monotonic() - started
+    assert answer.status == 200 and answer.text.startswith(Renderer()("progress/busy.j2")), answer.text
+    assert took < 1.5 + 0.5, took
+    assert await pushed(client, chat.user) == []  # nothing follows: the answer was the passive one

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import ClientSession, FormData, web
 from pydantic import ValidationError
 
-from integrations.platform.client import PlatformClient, PlatformError, PlatformUnavailable
+from integrations.platform.client import PlatformClient, PlatformError, PlatformUnavailable, answer_by
 from integrations.platform.contract import generated_schemas, load
 from integrations.platform.identifiers import credit_check_char, id_check_digit, valid_credit_code, valid_id_number
 from integrations.platform.media import MAX_BYTES
@@ -307,6 +307,29 @@ async def test_slow_platform_fails_fast_at_the_client_timeout(platform, sim):
     with pytest.raises(PlatformUnavailable):
         await platform.halls()
     assert time.monotonic() - started < 4.5  # (1 + 2 retries) x 1 s timeout, not 3 x 5 s
+
+
+async def test_a_call_gives_up_in_time_for_its_callers_deadline(platform, sim):
+    """`answer_by` (a turn's deadline) cuts the attempt and its retries to the time left, and
+    no attempt starts without time for it: the caller hears "unavailable" in time to say so."""
+    await faults(sim, latency=5)
+    loop = asyncio.get_running_loop()
+    outcomes = []
+    platform.observe = lambda operation, seconds, outcome: outcomes.append(outcome)
+    token = answer_by.set(loop.time() + 0.4)
+    try:
+        started = loop.time()
+        with pytest.raises(PlatformUnavailable):
+            await platform.halls()
+        assert loop.time() - started < 0.4 + 0.3  # not the client's 1 s timeout, nor its 2 retries
+        assert outcomes[0] == "unavailable" and outcomes[-1] == "out_of_time"
+        answer_by.set(loop.time() - 1)  # past already: not even tried
+        outcomes.clear()
+        with pytest.raises(PlatformUnavailable, match="no time left"):
+            await platform.halls()
+        assert outcomes == ["out_of_time"]
+    finally:
+        answer_by.reset(token)
 
 
 async def test_failing_platform_opens_the_breaker_then_recovers(platform, sim):

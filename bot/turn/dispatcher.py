@@ -33,7 +33,7 @@ from bot.turn.outbox import Pusher, pack
 from bot.settings import Settings
 from bot.stores import ConversationStore, MessageRef, Nonce, Snapshot, StorePolicy
 from dialogs import Conversation, Incoming, Reply
-from integrations.platform.client import PlatformUnavailable
+from integrations.platform.client import PlatformUnavailable, answer_by as platform_answer_by
 from integrations.wechat.errors import WeChatAPIError, WeChatError
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,12 @@ class Outcome:
 #: What a turn can meet that is not a bug, by kind: the person is told, and the log has one
 #: warning per incident (bot.logs.Incidents). Anything else is logged as an error.
 PASSING_TROUBLE = ((RedisError, "redis"), (CatalogNotReady, "catalog"), (PlatformUnavailable, "platform"), (TimeoutError, "slow turns"))
+#: What a turn keeps for itself after the platform's last answer (the dialog's step, the commit,
+#: the reply): platform calls must be done this long before WeChat's deadline. A turn that starts
+#: with less than PLATFORM_AT_LEAST before that is late anyway and answers through the API: its
+#: platform calls get until the turn's own timeout instead.
+ANSWER_RESERVE_SECONDS = 0.25
+PLATFORM_AT_LEAST_SECONDS = 0.5
 #: WeChat errcodes that mean the request we built was wrong (a bug, an error), unlike its busy
 #: system, quotas or a person out of reach (passing trouble): invalid message type, empty body,
 #: empty content, content too long, malformed JSON.
@@ -156,7 +162,7 @@ class Dispatcher:
             self.lines.leave(incoming.user, place)
             raise
 
-        turn = loop.create_task(self._turn(incoming, message, place, token, claim, snapshot))
+        turn = loop.create_task(self._turn(incoming, message, place, token, claim, snapshot, deadline))
         done, _ = await asyncio.wait((turn,), timeout=max(0.0, deadline - loop.time()))
         if not done:  # the deadline: the turn goes on, and its answer follows through the API
             metrics.DEADLINE_OVERRUNS.inc()
@@ -202,7 +208,7 @@ class Dispatcher:
         return Outcome([], "ack")
 
     async def _turn(self, incoming: Incoming, message: MessageRef, place: asyncio.Future, token: str, claim: str,
-                    snapshot: Snapshot | None) -> list[Reply] | None:
+                    snapshot: Snapshot | None, deadline: float) -> list[Reply] | None:
         """The replies; None when the message's claim was lost before the turn could start
         (another delivery claimed it after this one's lease lapsed, and answers it). A turn
         that outlives `turn_timeout_seconds` before its step is done is abandoned."""
@@ -220,6 +226,7 @@ class Dispatcher:
                         log.warning("turn for %s not run: its message was claimed by another delivery", user_ref(user))
                         return None
                     locked = True
+                platform_answer_by.set(platform_due(deadline, started + self.settings.turn_timeout_seconds, loop.time()))  # this task's own context
                 session, replies = await self.conversation.step(snapshot.session, incoming, expired=snapshot.expired)
             if snapshot.held:  # answers we could not push earlier come first, now that we can reply
                 earlier = [Reply(t) for t in snapshot.held]
@@ -334,6 +341,16 @@ class ClaimKeeper:
         self._timer.cancel()
         if self._task is not None:
             self._task.cancel()
+
+
+def platform_due(deadline: float, timeout_at: float, now: float) -> float:
+    """When the platform must have answered a turn's calls (integrations.platform.client's
+    `answer_by`): in time for the passive reply due at `deadline`, or, for a turn starting too
+    late for one, before the turn's own timeout."""
+    due = deadline - ANSWER_RESERVE_SECONDS
+    if due - now < PLATFORM_AT_LEAST_SECONDS:
+        due = timeout_at - ANSWER_RESERVE_SECONDS
+    return due
 
 
 def store_policy(settings: Settings, over_limit: list[str]) -> StorePolicy:

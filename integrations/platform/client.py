@@ -1,9 +1,11 @@
 """Async client of the platform contract (openapi.yaml).
 
-Every call has a timeout. Idempotent calls (reads, and writes carrying an Idempotency-Key) are
-retried a bounded number of times with backoff; others never. A circuit breaker opens after
-consecutive failures so that, during an outage, calls fail at once instead of each waiting out
-its timeout while a person waits in the chat."""
+Every call has a timeout, cut to what is left before the caller's `answer_by` (a conversation
+turn sets it to WeChat's deadline: a slow platform is given up on in time for the dialog to say
+so in its reply). Idempotent calls (reads, and writes carrying an Idempotency-Key) are retried a
+bounded number of times with backoff, while time is left; others never. A circuit breaker opens
+after consecutive failures so that, during an outage, calls fail at once instead of each waiting
+out its timeout while a person waits in the chat."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
+from contextvars import ContextVar
 from datetime import date
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -62,6 +65,13 @@ from integrations.platform.models import (
 )
 
 M = TypeVar("M")
+
+#: The running loop's time by which the caller must have its answer, or None (no deadline but
+#: the client's timeout). Set per task or context; bot.turn.dispatcher sets it for each turn.
+answer_by: ContextVar[float | None] = ContextVar("platform_answer_by", default=None)
+
+#: An attempt is not started with less time than this before `answer_by`: it could not succeed.
+MIN_ATTEMPT_SECONDS = 0.1
 
 
 class PlatformError(Exception):
@@ -309,7 +319,16 @@ class PlatformClient:
         attempts = 1 + (self.retries if idempotent else 0)
         last: Exception | None = None
         operation = f"{method} /{path.strip('/').split('/', 1)[0]}"
+        due = answer_by.get()
         for attempt in range(attempts):
+            timeout = self.timeout
+            if due is not None:
+                left = due - asyncio.get_running_loop().time()
+                if left < MIN_ATTEMPT_SECONDS:  # the caller must answer now: this call has failed
+                    self._observed(operation, None, "out_of_time")
+                    raise PlatformUnavailable(f"{method} {path}: no time left before the caller's deadline") from last
+                if left < timeout.total:
+                    timeout = ClientTimeout(total=left)
             try:
                 self.breaker.check()
             except PlatformUnavailable:
@@ -317,7 +336,7 @@ class PlatformClient:
                 raise
             started = time.monotonic()
             try:
-                async with self.session.request(method, self.base_url + path, params=params, data=payload, headers=headers, timeout=self.timeout) as resp:
+                async with self.session.request(method, self.base_url + path, params=params, data=payload, headers=headers, timeout=timeout) as resp:
                     raw = await resp.read()
                     status = resp.status
             except (ClientError, TimeoutError) as exc:
@@ -354,6 +373,7 @@ class PlatformClient:
         return payload, headers | {"Content-Type": "application/json"}
 
     def _observed(self, operation: str, started: float | None, outcome: str) -> None:
+        """Report an attempt (None `started`: none was made: circuit_open, out_of_time)."""
         if self.observe is not None:
             self.observe(operation, 0.0 if started is None else time.monotonic() - started, outcome)
 
