@@ -43,7 +43,7 @@ class ConnectionCap:
     gets aiohttp's handler while fewer than `most` are open, else a 503 and is closed."""
 
     def __init__(self, server: web.Server, most: int):
-        self.server, self.most, self.open = server, most, 0
+        self.server, self.most, self.open, self.refusing = server, most, 0, 0
         metrics.CONNECTIONS_OPEN.set_function(lambda: self.open)
 
     def __call__(self) -> asyncio.Protocol:
@@ -52,28 +52,38 @@ class ConnectionCap:
 
 class _Connection(asyncio.Protocol):
     """One client connection: aiohttp's handler when the cap has room (everything it is told is
-    passed on to it), else refused when it opens."""
+    passed on to it), else refused when it opens: a 503, our side closed, and what the client
+    still sends dropped until it closes too, for a second at most (closing a socket that has
+    unread bytes sends a reset, which can destroy the 503 before the client reads it)."""
 
-    __slots__ = ("cap", "handler")
+    __slots__ = ("cap", "handler", "closing")
 
     def __init__(self, cap: ConnectionCap):
-        self.cap, self.handler = cap, None
+        self.cap, self.handler, self.closing = cap, None, None
 
     def connection_made(self, transport) -> None:
         cap = self.cap
-        if cap.open >= cap.most:
-            metrics.CONNECTIONS_REFUSED.inc()
-            transport.write(_FULL)
-            transport.close()
+        if cap.open < cap.most:
+            cap.open += 1
+            self.handler = cap.server()
+            self.handler.connection_made(transport)
             return
-        cap.open += 1
-        self.handler = cap.server()
-        self.handler.connection_made(transport)
+        metrics.CONNECTIONS_REFUSED.inc()
+        transport.write(_FULL)
+        if cap.refusing < cap.most and transport.can_write_eof():  # (a flood of refusals is not waited for)
+            cap.refusing += 1
+            transport.write_eof()
+            self.closing = asyncio.get_running_loop().call_later(1.0, transport.close)
+        else:
+            transport.close()
 
     def connection_lost(self, exc) -> None:
         if self.handler is not None:
             self.cap.open -= 1
             self.handler.connection_lost(exc)
+        elif self.closing is not None:
+            self.cap.refusing -= 1
+            self.closing.cancel()
 
     def data_received(self, data: bytes) -> None:
         if self.handler is not None:
