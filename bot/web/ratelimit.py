@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.keys import Keys
+from bot.logs import Incidents
 from bot.stores.pipeline import AutoPipeline, PoolBatch
 from bot.settings import Settings
 
@@ -45,6 +46,7 @@ class RateLimiter:
         self.proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
         self._is_exempt: dict[str, bool] = {}  # per peer address: parsing it every request showed in profiles
         self._is_proxy: dict[str, bool] = {}
+        self.incidents = Incidents(log)
 
     def slot(self) -> int:
         """The current window's number (per-user counts are kept by the dispatcher's ADMIT)."""
@@ -92,16 +94,8 @@ class RateLimiter:
         return self._refuse(ip)
 
     async def _refuse(self, ip: str) -> web.Response | None:
-        key = self.keys.rate_ip(ip, self.slot())
-        try:
-            count, _ = await self.batch.run(("INCR", key), ("EXPIRE", key, self.window * 2))
-            if isinstance(count, Exception):
-                raise count
-        except RedisError as exc:
-            metrics.REDIS_ERRORS.labels("ratelimit").inc()
-            log.warning("per-IP limit not checked: %s", exc)
-            return None
-        if count <= self.per_ip:
+        count = await self._count(self.keys.rate_ip(ip, self.slot()))
+        if count is None or count <= self.per_ip:
             return None
         metrics.RATE_LIMITED.labels("ip").inc()
         return web.Response(status=429, text=TOO_MANY, headers={"Retry-After": str(self.window)}, content_type="text/plain")
@@ -114,14 +108,19 @@ class RateLimiter:
         the limit is off or Redis cannot say (the request is then answered as it would be)."""
         if not self.admin_refusals:
             return False
-        key = self.keys.rate_refused(ip, self.slot())
-        commands = (("INCR", key), ("EXPIRE", key, self.window * 2)) if count else (("GET", key),)
+        refused = await self._count(self.keys.rate_refused(ip, self.slot()), add=count)
+        return refused is not None and refused > self.admin_refusals
+
+    async def _count(self, key: str, add: bool = True) -> int | None:
+        """A window's counter, after adding one when `add`. None when Redis cannot say: a limit
+        must never be the reason a request goes unanswered."""
+        commands = (("INCR", key), ("EXPIRE", key, self.window * 2)) if add else (("GET", key),)
         try:
-            refused = (await self.batch.run(*commands))[0]
-            if isinstance(refused, Exception):
-                raise refused
+            count = (await self.batch.run(*commands))[0]
+            if isinstance(count, Exception):
+                raise count
         except RedisError as exc:
             metrics.REDIS_ERRORS.labels("ratelimit").inc()
-            log.warning("admin API refusals not counted: %s", exc)
-            return False
-        return int(refused or 0) > self.admin_refusals
+            self.incidents.report("redis", "rate limits not checked, requests let through: %r", exc)
+            return None
+        return int(count or 0)
