@@ -440,7 +440,7 @@ class Broadcasts:
             total, chunks, sample = await self._resolve(bid, Audience.model_validate(b["audience"]), b["channel"])
         except WeChatError as exc:
             await self.audit.record(member.userid, "broadcast.preview", bid, outcome="failed", detail={"error": type(exc).__name__})
-            if exc.errcode == INVALID_TAG:  # the draft's fault: asking again later will not help
+            if isinstance(exc, WeChatAPIError) and exc.errcode == INVALID_TAG:  # the draft's fault: asking again later will not help
                 raise BroadcastError("unknown_tag", "公众号没有这个标签，请检查标签编号后重新撰写", 409) from None
             raise BroadcastError("wechat", "暂时无法从微信读取用户列表，请稍后再试", 502) from None
         finally:
