@@ -121,7 +121,8 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     store = RedisConversationStore(redis, keys, store_policy(settings, over_limit))
     dispatcher = Dispatcher(store, Conversation(services), settings, pusher=None)
     app[REDIS], app[DISPATCHER], app[SETTINGS], app[SERVICES] = redis, dispatcher, settings, services
-    app[EDGE] = edge(RateLimiter(store.batch, keys, settings), settings.http_body_timeout_seconds)
+    limiter = RateLimiter(store.batch, keys, settings)  # per client address: the edge's and the admin API's
+    app[EDGE] = edge(limiter, settings.http_body_timeout_seconds)
     app.middlewares.append(app[EDGE])
     metrics.install_log_filters()
     metrics.watch_stream(app, keys.events())
@@ -140,7 +141,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     wecom_store = RedisConversationStore(redis, Keys(settings.key_prefix + "wecom:"), store_policy(settings, over_limit))
     wecom_dispatcher = Dispatcher(wecom_store, staff_desk, settings, pusher=None)
     app.router.add_routes(WeComChannel(settings, wecom_dispatcher, staff, audit).routes())
-    app.add_subapp("/admin/api", create_admin_api(staff, audit, dispatcher.limiter, handoff))
+    app.add_subapp("/admin/api", create_admin_api(staff, audit, limiter, handoff))
     _mount_simulators(app, settings)
     if settings.env == "dev":
         from bot.dev.console import setup_console

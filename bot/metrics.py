@@ -84,7 +84,7 @@ class _PerMessage(Collector):
 
 REGISTRY.register(_PerMessage())
 
-CONNECTIONS_OPEN = Gauge("ywtb_connections_open", "Client connections open (bot.app.ConnectionCap)", registry=REGISTRY)
+CONNECTIONS_OPEN = Gauge("ywtb_connections_open", "Client connections open (bot.web.serving.ConnectionCap)", registry=REGISTRY)
 CONNECTIONS_REFUSED = Counter("ywtb_connections_refused", "Client connections refused (503) because http_max_connections were open",
                               registry=REGISTRY)
 

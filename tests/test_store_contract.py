@@ -117,6 +117,23 @@ async def test_a_nonce_with_another_body_is_a_replay_the_same_body_a_redelivery(
     assert again.verdict == "seen"
 
 
+async def test_an_answer_lasts_as_long_as_its_signed_request_can_be_replayed(make_store):
+    """A request signed up to the window ahead stays acceptable until its timestamp is the
+    window behind: its answer must be there for a replay all that time, not just the usual
+    answer lifetime, or the replay would run the turn again."""
+    store, clock = await make_store(answer_seconds=1)
+    now = clock.now if clock is not None else time.time()
+    plain, signed = msg(1), MessageRef(USER, "m:2", signed_at=int(now) + 290)
+    for n, message in enumerate((plain, signed)):
+        await store.admit(message, f"P{n}", lock=f"l{n}")
+        assert await store.commit(message, f"l{n}", None, ["好的"])
+    if clock is not None:
+        clock.now += 2
+    assert await wait_for(lambda: _gone(store, plain), timeout=10)  # the usual lifetime is over
+    again = await store.admit(signed, "Pz", lock="z")
+    assert again.verdict == "seen" and again.answer.texts == ("好的",)
+
+
 async def test_over_the_rate_limit_a_message_gets_the_polite_answer_and_so_do_its_retries(make_store):
     store, _ = await make_store(rate_limit=2)
     for n in (1, 2):

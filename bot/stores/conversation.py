@@ -27,10 +27,12 @@ from dialogs.engine import Session
 @dataclass(frozen=True, slots=True)
 class MessageRef:
     """One message of one person: `key` is WeChat's identity of it (MsgId, or CreateTime + event
-    for events), which retries of the same message share."""
+    for events), which retries of the same message share. `signed_at`: the timestamp its request
+    was signed with (0: none); its answer is kept as long as that request can be accepted."""
 
     user: str
     key: str
+    signed_at: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,21 +109,21 @@ class StorePolicy:
     answer_seconds: int  # how long an answer is kept for retries (at least)
     nonce_seconds: int  # how long a request nonce is remembered (at least)
     timestamp_window: int  # how far a request's timestamp may be from now
-    clock_skew: int = 30  # how far bot processes' clocks may differ: requests are remembered this much longer
     held_seconds: int  # replies held for the person's next message
+    clock_skew: int = 30  # how far bot processes' clocks may differ: requests are remembered this much longer
     profile_seconds: int = 365 * 86400  # a profile nobody used this long is forgotten
     rate_limit: int = 0  # messages per person per window (0: no limit)
     rate_window: int = 60
     over_limit: Sequence[str] = field(default_factory=tuple)  # the answer a message over the limit gets
 
-    def answer_ttl(self, nonce: Nonce | None, now: float) -> int:
+    def answer_ttl(self, message: MessageRef, now: float) -> int:
         """An answer (or a claim's record) must outlive every moment its request can still be
         accepted: a request dated up to `timestamp_window` ahead is accepted until
         timestamp + window (+ the skew between processes' clocks), so a replay then finds the
         answer, not an empty slot."""
-        if nonce is None:
+        if not message.signed_at:
             return self.answer_seconds
-        return max(self.answer_seconds, int(nonce.timestamp + self.timestamp_window + self.clock_skew - now) + 1)
+        return max(self.answer_seconds, int(message.signed_at + self.timestamp_window + self.clock_skew - now) + 1)
 
     def nonce_ttl(self, nonce: Nonce, now: float) -> int:
         return max(self.nonce_seconds, int(nonce.timestamp + self.timestamp_window + self.clock_skew - now) + 1)

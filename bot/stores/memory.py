@@ -73,7 +73,7 @@ class MemoryConversationStore:
             count = (self._get(counter) or 0) + 1
             self._set(counter, count, p.rate_window * 2)
             if count > p.rate_limit:
-                self._set(record, Answer("done", tuple(p.over_limit)), p.answer_ttl(nonce, now))
+                self._set(record, Answer("done", tuple(p.over_limit)), p.answer_ttl(message, now))
                 return Admission("limited")
         if lock and self._take(message.user, lock):
             return Admission("new", snapshot=self._read(message.user))
@@ -96,11 +96,11 @@ class MemoryConversationStore:
     async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0,
                      profile: dict | None = None) -> bool:
         saved = self._save(message.user, lock, session, held_given, profile)
-        self._set(("record", message.user, message.key), Answer("done", tuple(answer)), self.policy.answer_seconds)
+        self._set(("record", message.user, message.key), Answer("done", tuple(answer)), self.policy.answer_ttl(message, self.clock()))
         return saved
 
     async def abandon(self, message: MessageRef, lock: str | None, answer: Sequence[str]) -> None:
-        self._set(("record", message.user, message.key), Answer("done", tuple(answer)), self.policy.answer_seconds)
+        self._set(("record", message.user, message.key), Answer("done", tuple(answer)), self.policy.answer_ttl(message, self.clock()))
         if lock:
             await self.release(message.user, lock)
 
@@ -127,7 +127,7 @@ class MemoryConversationStore:
     async def answered_late(self, message: MessageRef) -> None:
         record = ("record", message.user, message.key)
         if self._get(record) is not None:
-            self._set(record, Answer("late"), self.policy.answer_seconds)
+            self._set(record, Answer("late"), self.policy.answer_ttl(message, self.clock()))
 
     async def hold(self, user: str, texts: Sequence[str]) -> None:
         held = [*(self._get(("held", user)) or ()), *texts][-20:]

@@ -150,7 +150,7 @@ class RedisConversationStore:
     async def admit(self, message: MessageRef, claim: str, *, lock: str | None = None, nonce: Nonce | None = None) -> Admission:
         p, user, now = self.policy, message.user, time.time()
         keys = (self.keys.dedup(user, message.key), self.keys.rate_user(user, int(now) // max(1, p.rate_window)), *self._person(user))
-        args = (claim, lock or "", self._claim_ms, p.rate_limit, p.rate_window * 2, self._over_limit, p.answer_ttl(nonce, now), self._lock_ms)
+        args = (claim, lock or "", self._claim_ms, p.rate_limit, p.rate_window * 2, self._over_limit, p.answer_ttl(message, now), self._lock_ms)
         if nonce is None:
             got = await self._script("admit", keys, args)
         elif self._one_server:
@@ -199,11 +199,11 @@ class RedisConversationStore:
     async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0,
                      profile: dict | None = None) -> bool:
         keys = (*self._person(message.user), self.keys.dedup(message.user, message.key))
-        args = (lock, *self._session_args(session), held_given, *self._durations(profile), record(DONE, answer), self.policy.answer_seconds)
+        args = (lock, *self._session_args(session), held_given, *self._durations(profile), record(DONE, answer), self.policy.answer_ttl(message, time.time()))
         return bool(await self._script("commit", keys, args))
 
     async def abandon(self, message: MessageRef, lock: str | None, answer: Sequence[str]) -> None:
-        commands = [("SET", self.keys.dedup(message.user, message.key), record(DONE, answer), "EX", self.policy.answer_seconds)]
+        commands = [("SET", self.keys.dedup(message.user, message.key), record(DONE, answer), "EX", self.policy.answer_ttl(message, time.time()))]
         if lock:
             commands.append(_SCRIPTS["release"]((self.keys.lock(message.user),), (lock,)))
         await self._run(*commands)
@@ -223,7 +223,7 @@ class RedisConversationStore:
         return bool(await self._script("renew", (self.keys.dedup(message.user, message.key),), (claim, self._claim_ms)))
 
     async def answered_late(self, message: MessageRef) -> None:
-        await self.redis.set(self.keys.dedup(message.user, message.key), LATE, xx=True, ex=self.policy.answer_seconds)
+        await self.redis.set(self.keys.dedup(message.user, message.key), LATE, xx=True, ex=self.policy.answer_ttl(message, time.time()))
 
     async def hold(self, user: str, texts: Sequence[str]) -> None:
         key = self.keys.held(user)

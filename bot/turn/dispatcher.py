@@ -128,7 +128,7 @@ class Dispatcher:
         (the person is told the system is busy)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.deadline_seconds
-        message = MessageRef(incoming.user, message_key(incoming))
+        message = MessageRef(incoming.user, message_key(incoming), nonce.timestamp if nonce is not None else 0)
         place = self.lines.join(incoming.user)
         token = new_id()
         claim = PENDING + token

@@ -1,7 +1,7 @@
 """Rate limits in Redis, shared by every bot process: per user (counted by the dispatcher's ADMIT
 script in its admit round trip, answered with a polite text), per client IP (a middleware, answered with 429 and
 a polite text before any other work), and the admin API's refused requests per client IP
-(bot.admin.api: 429 once a client has been refused too often).
+(bot.web.admin.api: 429 once a client has been refused too often).
 
 Fixed windows: the counter key names its window (`rl:u:{user}:<n>`), so INCR + EXPIRE in one
 pipeline needs no script and a stale counter simply expires. A limit of 0 turns a check off.
