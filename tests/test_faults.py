@@ -341,6 +341,31 @@ async def test_redis_restart_under_load_is_answered_politely_and_loses_nothing(c
     }
 
 
+async def test_the_first_turns_after_a_redis_restart_are_answered_normally(children, tmp_path, peer):
+    """No load during the outage: every connection the bot holds (the webhook's own, the pool's)
+    died with the old server and nothing has used them since. The first message of each person
+    after the server is back must not pay for that with 系统繁忙."""
+    redis = RedisServer(children, tmp_path / "redis")
+    await redis.start()
+    wechat = await wechat_simulator(children, tmp_path)
+    bot = Bot(children, tmp_path, bot_env(tmp_path, redis.url, "ywtbrestart:", wechat), "bot")
+    await bot.ready()
+    people = [f"oRestart{n:018d}" for n in range(8)]
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        chats = [Chat(Remote(http, bot.base, wechat), peer, user) for user in people]
+        # 我的订阅 reads through redis-py's pool, the turn itself through the webhook's own
+        # connection; everyone at once, so the pool holds several connections.
+        first = await asyncio.gather(*(c.say("我的订阅") for c in chats))
+        assert all(BUSY not in a for a in first), first
+        redis.stop(signal.SIGTERM)
+        await redis.start()
+        answers = await asyncio.gather(*(c.say("我的订阅") for c in chats))
+    busy = [a for a in answers if a is None or BUSY in a]
+    assert not busy, f"{len(busy)} of {len(answers)} first turns after the restart were told {BUSY}"
+    assert answers == first
+    FIGURES["first_turns_after_redis_restart"] = {"people": len(people), "busy": 0}
+
+
 FOLLOWER = "oFollower0000000000000001"
 CASE = "51160220261128100001"
 
