@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from bot.app import WECHAT
+from bot.lifetime import die_with_parent
 from tests.conftest import APPID, ROOT
 from tests.support import wait_for
 from tests.test_processes import bot_env, free_port
@@ -432,7 +433,7 @@ class Process:
     def __init__(self, args: list[str], env: dict):
         self.log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=subprocess.STDOUT, text=True)
+                                     stdout=self.log, stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent())
 
     def kill(self) -> None:
         if self.proc.poll() is None:

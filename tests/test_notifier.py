@@ -20,6 +20,7 @@ import pytest
 from bot.app import SERVICES
 from bot.services.delivery import template_text
 from bot.keys import Keys
+from bot.lifetime import die_with_parent
 from integrations.platform.events import sign_event
 from tests.conftest import APPID, ROOT
 from tests.support import wait_for
@@ -242,7 +243,8 @@ async def test_refused_and_failing_deliveries_are_recorded_and_shown_per_case(bo
 
 class Process:
     def __init__(self, *args: str, env: dict):
-        self.proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=die_with_parent())
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
         if self.proc.poll() is None:

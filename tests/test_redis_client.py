@@ -1,4 +1,4 @@
-"""The bot's redis-py client (bot/redis_client.py) when connections die: a pooled connection the
+"""The bot's redis-py client (bot/stores/client.py) when connections die: a pooled connection the
 server closed is replaced before it is used, and a command whose connection dies under it is made
 again on a fresh one only when making it twice changes nothing.
 
@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.redis_client import connect, repeatable
+from bot.stores.client import connect, repeatable
 
 
 class CuttingProxy:

@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bench.harness import redis_binary
 from bench.procs import free_port
+from bot.lifetime import die_with_parent
 from bot.stores.pipeline import CLIENT_NAME, AutoPipeline, PoolBatch, Script, for_client
 from tests.conftest import Chat
 
@@ -103,6 +104,7 @@ def password_redis(tmp_path):
     proc = subprocess.Popen(
         [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--requirepass", "s3cret-pw", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent(),
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
