@@ -8,6 +8,7 @@ Lua scripts need.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 #: What a WeChat openid / WeCom userid may look like before we build a key from it.
 USER_ID = re.compile(r"[A-Za-z0-9_\-@.]{1,64}")
@@ -48,6 +49,12 @@ class Keys:
         """Tagged with the stream's own name so both share a Redis Cluster slot (one Lua call
         checks this marker and appends to the stream)."""
         return f"{self.prefix}event:{{{self.events()}}}:{event_id}"
+
+    def event_order(self, subject: str) -> str:
+        """The stream entries of one case's (or appointment's) events that have not reached
+        everyone yet, oldest first (bot.workers.notifier), per `order_subject`. Tagged like `event_seen`: the same Lua call
+        appends to the stream and to this list."""
+        return f"{self.prefix}event-order:{{{self.events()}}}:{subject}"
 
     def nonce(self, timestamp: str, nonce: str) -> str:
         return f"{self.prefix}nonce:{timestamp}:{nonce}"
@@ -229,3 +236,11 @@ class Keys:
     def enterprises_by_industry(self, industry: str) -> str:
         """SET of bound enterprises' credit codes in an industry."""
         return f"{self.prefix}ent:industry:{industry}"
+
+
+def order_subject(event: Any) -> str:
+    """What the order of a platform event (integrations.platform.models.CaseEvent) is kept for:
+    its case, or for a missed appointment (no case) the appointment. Here, beside
+    `Keys.event_order`, because the receiver (bot.web.events) files by it and the notifier
+    (bot.workers.notifier) reads by it, and neither room may import the other."""
+    return f"case:{event.case_no}" if event.case_no else f"appointment:{event.appointment_id or event.id}"

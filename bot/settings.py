@@ -139,12 +139,12 @@ class Settings(BaseSettings):
     notify_group: str = "notifier"
     notify_batch: int = 10
     notify_block_ms: int = 2000
-    notify_claim_idle_ms: int = 60000
+    notify_claim_idle_ms: int = 5000
     notify_concurrency: int = 8
     notify_retry_seconds: float = 2.0
     notify_retry_max_seconds: float = 300.0
     notify_max_attempts: int = 6
-    notify_lease_seconds: float = 30.0
+    notify_lease_seconds: float = 15.0
     notify_record_days: int = 90
     notify_service_messages: bool = False
     notify_templates: dict[str, str] = {"notice": "ywtb-case-progress"}

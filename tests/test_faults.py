@@ -235,7 +235,7 @@ async def test_redis_restart_under_load_is_answered_politely_and_loses_nothing(c
     await redis.start()
     prefix = "ywtbfault:"
     wechat = await wechat_simulator(children, tmp_path)
-    # a notifier that takes over an unfinished fan-out after 2 s (not a minute) keeps the test short
+    # a notifier that takes over an unfinished fan-out after 2 s (5 by default) keeps the test short
     env = bot_env(tmp_path, redis.url, prefix, wechat, YWTB_NOTIFY_CLAIM_IDLE_MS="2000", YWTB_NOTIFY_BLOCK_MS="500")
     bots = [Bot(children, tmp_path, env, "bot-a"), Bot(children, tmp_path, env, "bot-b")]
     await asyncio.gather(*(b.ready() for b in bots))

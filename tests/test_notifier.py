@@ -16,6 +16,7 @@ from collections import Counter
 
 import aiohttp
 import pytest
+from redis.exceptions import ResponseError
 
 from bot.app import SERVICES
 from bot.services.delivery import template_text
@@ -327,3 +328,95 @@ async def test_a_worker_killed_mid_fan_out_loses_and_duplicates_no_notice(redis,
 
 async def _at_least(count, n: int) -> bool:
     return await count() >= n
+
+
+async def test_after_a_worker_dies_mid_fan_out_the_steps_of_a_case_still_arrive_in_order(serve, redis, redis_url, key_prefix, tmp_path):
+    """受理 is half sent when its worker is SIGKILLed; 补正 for the same case arrives meanwhile and
+    another worker is free. Nobody may read 补正 before 受理: the later event waits until the
+    earlier one has reached everyone (its fan-out taken over from the dead worker), then follows."""
+    receiver = await serve(run_workers=False)  # the webhook side: events are queued here, sent by the workers below
+    port = free_port()
+    wechat = Process("-m", "integrations.wechat.simulator", "--port", str(port), env=dict(os.environ))
+    base = f"http://127.0.0.1:{port}"
+    users = [f"oOrder{i:020d}" for i in range(120)]
+    case_no = "51160220261128990002"
+    keys = Keys(key_prefix)
+    env = bot_env(
+        tmp_path, YWTB_REDIS_URL=redis_url, YWTB_KEY_PREFIX=key_prefix, YWTB_WECHAT_API_URL=base, YWTB_WECHAT_APPID=APPID,
+        YWTB_WECHAT_SECRET="s3cret", YWTB_PLATFORM_URL="http://127.0.0.1:9", YWTB_PORT=str(free_port()),
+        YWTB_NOTIFY_CONCURRENCY="2", YWTB_NOTIFY_CLAIM_IDLE_MS="3000", YWTB_NOTIFY_LEASE_SECONDS="2",
+        YWTB_NOTIFY_RETRY_SECONDS="0.1", YWTB_NOTIFY_BLOCK_MS="200",
+    )
+    workers: list[Process] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def admin(method: str, name: str, body: dict | None = None) -> dict:
+                async with http.request(method, f"{base}/_admin/{name}", json=body) as resp:
+                    assert resp.status == 200, await resp.text()
+                    return await resp.json()
+
+            async def up():
+                try:
+                    return await admin("GET", "stats")
+                except aiohttp.ClientError:
+                    return None
+
+            async def sent() -> int:
+                return (await admin("GET", "stats"))["messages"].get("template", 0)
+
+            assert await wait_for(up, timeout=20)
+            await admin("POST", "followers", {"openids": users})
+            # Every template message takes 50 ms: with 2 in flight, a fan-out lasts about 3 s.
+            await admin("POST", "faults", {"endpoint": "/cgi-bin/message/template/send", "delay": 0.05, "times": 100_000})
+            await redis.sadd(keys.case_subscribers(case_no), *users)
+
+            workers += [Process("-m", "bot", "worker", env=env), Process("-m", "bot", "worker", env=env)]
+
+            warm_up = iter(range(1000))
+
+            async def both_reading():
+                """Each worker has read an event (one of another case, that nobody follows)."""
+                n = next(warm_up)
+                assert await post_event(receiver, case_event(f"5116022026112877{n:04d}", f"evt_warm_up_{n}")) == 202
+                try:
+                    return len(await redis.xinfo_consumers(keys.events(), "notifier")) == 2
+                except ResponseError:  # no group yet: no worker has started
+                    return False
+
+            assert await wait_for(both_reading, timeout=60, every=0.2), [w.stop()[1][-2000:] for w in workers]
+            assert await settled(redis, type("S", (), {"key_prefix": key_prefix, "notify_group": "notifier"}))
+            assert await post_event(receiver, case_event(case_no, "evt_order_accepted")) == 202
+            assert await wait_for(lambda: _at_least(sent, 20), timeout=30)
+            [holding] = await redis.xpending_range(keys.events(), "notifier", min="-", max="+", count=10)  # 受理's worker
+            pid = int(holding["consumer"].decode().split(":")[1])
+            doomed = next(w for w in workers if w.proc.pid == pid)
+            survivor = next(w for w in workers if w is not doomed)
+            doomed.stop(signal.SIGKILL)
+            killed_at = time.monotonic()
+            at_kill = await sent()
+            assert at_kill < 120, "the fan-out finished before the kill; slow it down"
+            # the survivor is waiting for new events: it reads this one at once
+            later = case_event(case_no, "evt_order_materials", type="materials_requested", note="请补充材料", materials=["户口簿"],
+                               at="2026-11-28T10:00:00+08:00")
+            assert await post_event(receiver, later) == 202
+
+            async def all_done():
+                pending = (await redis.xpending(keys.events(), "notifier"))["pending"]
+                return pending == 0 and await sent() >= 240
+
+            assert await wait_for(all_done, timeout=60), survivor.stop()[1][-3000:]
+            settled_after = time.monotonic() - killed_at
+            messages = (await admin("GET", "messages"))["messages"]
+        order = {}
+        for m in messages:  # oldest first
+            order.setdefault(m["openid"], []).append(template_text(m["content"]["data"]).split("】")[0] + "】")
+        wrong = [user for user in users if order.get(user) != ["【办件已受理】", "【需要补正材料】"]]
+        assert not wrong, f"{len(wrong)} of {len(users)} people did not get 受理 then 补正, once each: {order[wrong[0]] if wrong[0] in order else None}"
+        code, err = survivor.stop()
+        assert code == 0, err[-3000:]
+        print(f"\nordered fan-out after a SIGKILL: {len(users)} people, both notices in order, all sent {settled_after:.1f} s after the kill")
+    finally:
+        for worker in workers:
+            worker.stop(signal.SIGKILL)
+        wechat.stop()
