@@ -172,6 +172,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
             gc.set_threshold(*settings.gc_thresholds)
         yield
         await app[WORKERS].stop(settings.worker_grace_seconds)
+        await handoff.outbox.close()
         await app[CATALOG].stop()
         await dispatcher.drain()
         await wecom_dispatcher.drain()

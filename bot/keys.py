@@ -187,7 +187,25 @@ class Keys:
         """Set once the day's "messages left overnight" notice has gone to the agents."""
         return f"{self.prefix}handoff:digest:{day}"
 
-    # Broadcasts ([Staff], bot.services.broadcasts) --------------------------------------------------------
+    # App messages to staff in WeCom (bot.services.wecom_outbox) ------------------------------
+
+    def wecom_sent(self, userid: str) -> str:
+        """ZSET: the app messages sent to a member within WeCom's hour, scored by when (ms)."""
+        return f"{self.prefix}wecom-out:sent:{{{userid}}}"
+
+    def wecom_queue(self, userid: str) -> str:
+        """LIST: texts for a member waiting until WeCom's rate lets them through, oldest first."""
+        return f"{self.prefix}wecom-out:queue:{{{userid}}}"
+
+    def wecom_flushing(self, userid: str) -> str:
+        """The lease of the process sending a member's waiting texts."""
+        return f"{self.prefix}wecom-out:flushing:{{{userid}}}"
+
+    def wecom_due(self) -> str:
+        """ZSET: members with texts waiting, scored by when WeCom's rate allows the next one (ms)."""
+        return f"{self.prefix}wecom-out:due"
+
+    # Broadcasts ([Staff], bot.services.broadcasts) ------------------------------
     # One hash tag for all of them: the Lua scripts move a broadcast's hash, its outcomes, its
     # lease and the active set together, so a Redis Cluster must keep them in one slot.
 

@@ -97,6 +97,7 @@ CONTEXTS.update({
     "handoff/noted.j2": {"number": 12, "back_at": "明天 9:00"},
     "handoff/connected.j2": {"agent": "张三"},
     "handoff/from_agent.j2": {"agent": "张三", "text": "请带上户口簿"},
+    "handoff/relay_queued.j2": {"seconds": 40},
     "handoff/ended.j2": {"by": "timeout"},
     "handoff/thanks.j2": {"satisfied": False},
     "handoff/moved_to_note.j2": {"number": 12, "back_at": "今天 13:30"},

@@ -63,6 +63,7 @@ class SimulatorConfig:
     assume_long_term_subscriptions: bool = True
     wecom_per_member_minute: int = 30
     wecom_per_member_hour: int = 1000
+    wecom_minute_seconds: float = 60.0  # the length of WeCom's minute (its hour is 60 of them)
     #: appid -> secret; None accepts any pair (embedded mode).
     credentials: dict[str, str] | None = None
     #: corpid -> corpsecret; None accepts any pair.
@@ -626,11 +627,12 @@ class WeChatSimulator:
         if not valid:
             return _error(81013, "user & party & tag all invalid")
         now, msgid = self.clock(), self._new_id()
+        minute = self.config.wecom_minute_seconds
         for userid in valid:
             recent = self.state.wecom_recent.setdefault(userid, deque())
-            while recent and now - recent[0] >= 3600:
+            while recent and now - recent[0] >= 60 * minute:
                 recent.popleft()
-            last_minute = sum(1 for at in recent if now - at < 60)
+            last_minute = sum(1 for at in recent if now - at < minute)
             if last_minute >= self.config.wecom_per_member_minute or len(recent) >= self.config.wecom_per_member_hour:
                 self.state.wecom_dropped += 1  # WeCom drops these silently
                 continue
