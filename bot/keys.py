@@ -225,6 +225,10 @@ class Keys:
         """HASH openid -> outcome of template-message recipients, written once each."""
         return f"{self.prefix}bc:{{bc}}:{bid}:out"
 
+    def mass_job(self, msg_id: str) -> str:
+        """HASH: a mass send (by the msg_id WeChat gave it): its broadcast, size, WeChat's figures."""
+        return f"{self.prefix}bc:{{bc}}:job:{msg_id}"
+
     def broadcast_lease(self, bid: str) -> str:
         return f"{self.prefix}bc:{{bc}}:{bid}:lease"
 
