@@ -148,7 +148,8 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 # [Staff]: broadcasts (bot.services.broadcasts): the notice people read and the report to its author.
-_BROADCAST = {"id": "b7", "title": "国庆期间办事大厅安排", "status": "done", "total": 20000, "sent": 19950, "approved_by": "lisi"}
+_BROADCAST = {"id": "b7", "title": "国庆期间办事大厅安排", "status": "done", "total": 20000, "sent": 19950, "submitted": 0,
+              "approved_by": "lisi"}
 CONTEXTS.update({
     "broadcast/notice.j2": {"title": _BROADCAST["title"], "body": "10月1日至7日大厅休息，网上办事照常。"},
     "broadcast/report.j2": {"b": _BROADCAST, "failures": [("已取消关注", 42), ("微信错误码 40003", 8)]},
