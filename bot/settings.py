@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     handoff_wait_seconds: int = 900  # a citizen waiting this long for an agent gets their question kept as a message
     handoff_note_days: int = 2  # messages left for agents are kept this long (WeChat's reply window is 48 h)
     handoff_sweep_seconds: float = 10.0  # how often the hand-off worker looks for idle and waiting ones
-    # WeCom takes this many app messages per member and silently drops the rest (bot.wecom_outbox)
+    # WeCom takes this many app messages per member and silently drops the rest (bot.services.wecom_outbox)
     wecom_member_messages_per_minute: int = 30
     wecom_member_messages_per_hour: int = 1000
     wecom_rate_minute_seconds: float = 60.0  # the length of WeCom's minute (its hour is 60 of them); tests shrink it
