@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from bot.lifetime import die_with_parent
 from tests.conftest import AES_KEY, APPID, ROOT, TOKEN, Chat
-from tests.support import wait_for
+from tests.support import release, wait_for
 
 
 def free_port() -> int:
@@ -214,11 +215,13 @@ async def test_the_embedded_redis_server_stops_with_the_bot(tmp_path, how):
 HOLDER = """
 import asyncio, os, pathlib
 
+from tests.support import released
+
 async def test_holds_the_embedded_redis(redis):
     pid = (await redis.info("server"))["process_id"]
     pathlib.Path(os.environ["YWTB_TEST_PID_FILE"]).write_text(str(pid))
-    if os.environ.get("YWTB_TEST_HOLD"):
-        await asyncio.Event().wait()
+    while not released(os.environ["YWTB_TEST_RELEASE"]):  # until the test has seen the server running
+        await asyncio.sleep(0.02)
 """
 
 
@@ -229,7 +232,10 @@ async def test_the_suites_embedded_redis_server_stops_with_the_suite(tmp_path, h
     (tmp_path / "test_holder.py").write_text(HOLDER)
     pid_file = tmp_path / "redis.pid"
     env = {k: v for k, v in os.environ.items() if not k.startswith("YWTB_")}
-    env.update(YWTB_TEST_PID_FILE=str(pid_file), **({"YWTB_TEST_HOLD": "1"} if hold else {}))
+    # The holder keeps the suite (and its server) up until released: "suite-ends" releases it once
+    # the server was seen running, "suite-sigkilled" never does and kills the run instead.
+    name = f"suite-{secrets.token_hex(4)}"
+    env.update(YWTB_TEST_PID_FILE=str(pid_file), YWTB_TEST_RELEASE=name)
     suite = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", "-c", str(ROOT / "pyproject.toml"),
          "--rootdir", str(ROOT), str(tmp_path / "test_holder.py")],
@@ -245,6 +251,8 @@ async def test_the_suites_embedded_redis_server_stops_with_the_suite(tmp_path, h
         assert running(server)
         if hold:
             suite.kill()
+        else:
+            release(name)
         code = await asyncio.to_thread(suite.wait, 60)
         assert await wait_for(lambda: all_gone(server), timeout=15), f"redis-server {server} outlived the test run"
         if not hold:
