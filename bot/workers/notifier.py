@@ -8,9 +8,9 @@ it to bot.services.delivery, which sends it once per (event, person) and records
 is acknowledged only when every recipient's delivery is final.
 
 Order: the steps of a case reach each person in the order the platform announced them. The
-receiver files every entry under its case (`Keys.event_order`, bot.web.events); a notifier sends an
-event only when it heads that list, that is when every earlier event of the case has reached
-everyone (each delivery final: sent, refused or given up). An event that must wait stays
+receiver (bot.web.events) files every entry under its case (`Keys.event_order`); a notifier
+sends an event only when it heads that list, that is when every earlier event of the case has
+reached everyone (each delivery final: sent, refused or given up). An event that must wait stays
 pending in the group and the worker goes on with other cases; whoever finishes the event before
 it takes it over at once (XCLAIM) and sends it next.
 
