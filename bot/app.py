@@ -178,6 +178,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
             key_prefix=settings.key_prefix, base_url=settings.wecom_api_base, session=http,
         ) if settings.wecom_corpid else None
         app[BROADCASTS] = staff_services.broadcasts = Broadcasts(redis, keys, app[WECHAT], renderer, audit, staff, settings, wecom=wecom)
+        app[WECHAT_CHANNEL].mass_sends = app[BROADCASTS]  # WeChat's reports on mass sends come to the webhook
         workers.append(BroadcastSender(app[BROADCASTS], settings))
         handoff.connect(app[WECHAT], wecom)
         wecom_dispatcher.pusher = WeComPusher(wecom) if wecom else None
@@ -191,6 +192,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
             gc.set_threshold(*settings.gc_thresholds)
         yield
         await app[WORKERS].stop(settings.worker_grace_seconds)
+        await handoff.outbox.close()
         await app[CATALOG].stop()
         await dispatcher.drain()
         await wecom_dispatcher.drain()
@@ -219,9 +221,13 @@ def _mount_simulators(app: web.Application, settings: Settings) -> None:
             events_url=f"{settings.loopback_url}/platform/events", events_secret=settings.platform_events_secret.get_secret_value(),
         ))
     if settings.embedded_wechat:
-        from integrations.wechat.simulator import create_wechat_simulator
+        from integrations.wechat.simulator import SimulatorConfig, create_wechat_simulator
 
-        app.add_subapp("/sim/wechat", create_wechat_simulator())
+        safe = settings.wechat_mode == "safe"  # then WeChat posts its events encrypted, as it would
+        app.add_subapp("/sim/wechat", create_wechat_simulator(SimulatorConfig(
+            webhook_url=f"{settings.loopback_url}/wechat", webhook_token=settings.wechat_token.get_secret_value(),
+            webhook_aes_key=settings.wechat_aes_key.get_secret_value() if safe else "", webhook_appid=settings.wechat_appid,
+        )))
 
 
 async def healthz(request: web.Request) -> web.Response:

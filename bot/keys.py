@@ -8,6 +8,7 @@ Lua scripts need.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 #: What a WeChat openid / WeCom userid may look like before we build a key from it.
 USER_ID = re.compile(r"[A-Za-z0-9_\-@.]{1,64}")
@@ -48,6 +49,12 @@ class Keys:
         """Tagged with the stream's own name so both share a Redis Cluster slot (one Lua call
         checks this marker and appends to the stream)."""
         return f"{self.prefix}event:{{{self.events()}}}:{event_id}"
+
+    def event_order(self, subject: str) -> str:
+        """The stream entries of one case's (or appointment's) events that have not reached
+        everyone yet, oldest first (bot.workers.notifier), per `order_subject`. Tagged like `event_seen`: the same Lua call
+        appends to the stream and to this list."""
+        return f"{self.prefix}event-order:{{{self.events()}}}:{subject}"
 
     def nonce(self, timestamp: str, nonce: str) -> str:
         return f"{self.prefix}nonce:{timestamp}:{nonce}"
@@ -184,7 +191,25 @@ class Keys:
         """Set once the day's "messages left overnight" notice has gone to the agents."""
         return f"{self.prefix}handoff:digest:{day}"
 
-    # Broadcasts ([Staff], bot.services.broadcasts) --------------------------------------------------------
+    # App messages to staff in WeCom (bot.services.wecom_outbox) ------------------------------
+
+    def wecom_sent(self, userid: str) -> str:
+        """ZSET: the app messages sent to a member within WeCom's hour, scored by when (ms)."""
+        return f"{self.prefix}wecom-out:sent:{{{userid}}}"
+
+    def wecom_queue(self, userid: str) -> str:
+        """LIST: texts for a member waiting until WeCom's rate lets them through, oldest first."""
+        return f"{self.prefix}wecom-out:queue:{{{userid}}}"
+
+    def wecom_flushing(self, userid: str) -> str:
+        """The lease of the process sending a member's waiting texts."""
+        return f"{self.prefix}wecom-out:flushing:{{{userid}}}"
+
+    def wecom_due(self) -> str:
+        """ZSET: members with texts waiting, scored by when WeCom's rate allows the next one (ms)."""
+        return f"{self.prefix}wecom-out:due"
+
+    # Broadcasts ([Staff], bot.services.broadcasts) ------------------------------
     # One hash tag for all of them: the Lua scripts move a broadcast's hash, its outcomes, its
     # lease and the active set together, so a Redis Cluster must keep them in one slot.
 
@@ -203,6 +228,10 @@ class Keys:
     def broadcast_outcomes(self, bid: str) -> str:
         """HASH openid -> outcome of template-message recipients, written once each."""
         return f"{self.prefix}bc:{{bc}}:{bid}:out"
+
+    def mass_job(self, msg_id: str) -> str:
+        """HASH: a mass send (by the msg_id WeChat gave it): its broadcast, size, WeChat's figures."""
+        return f"{self.prefix}bc:{{bc}}:job:{msg_id}"
 
     def broadcast_lease(self, bid: str) -> str:
         return f"{self.prefix}bc:{{bc}}:{bid}:lease"
@@ -233,3 +262,11 @@ class Keys:
     def enterprises_by_industry(self, industry: str) -> str:
         """SET of bound enterprises' credit codes in an industry."""
         return f"{self.prefix}ent:industry:{industry}"
+
+
+def order_subject(event: Any) -> str:
+    """What the order of a platform event (integrations.platform.models.CaseEvent) is kept for:
+    its case, or for a missed appointment (no case) the appointment. Here, beside
+    `Keys.event_order`, because the receiver (bot.web.events) files by it and the notifier
+    (bot.workers.notifier) reads by it, and neither room may import the other."""
+    return f"case:{event.case_no}" if event.case_no else f"appointment:{event.appointment_id or event.id}"

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     handoff_wait_seconds: int = 900  # a citizen waiting this long for an agent gets their question kept as a message
     handoff_note_days: int = 2  # messages left for agents are kept this long (WeChat's reply window is 48 h)
     handoff_sweep_seconds: float = 10.0  # how often the hand-off worker looks for idle and waiting ones
+    # WeCom takes this many app messages per member and silently drops the rest (bot.services.wecom_outbox)
+    wecom_member_messages_per_minute: int = 30
+    wecom_member_messages_per_hour: int = 1000
+    wecom_rate_minute_seconds: float = 60.0  # the length of WeCom's minute (its hour is 60 of them); tests shrink it
+    wecom_text_max_bytes: int = 2048  # WeCom cuts a longer text message
 
     run_workers: bool = True
     worker_grace_seconds: float = 5.0
@@ -142,12 +147,12 @@ class Settings(BaseSettings):
     notify_group: str = "notifier"
     notify_batch: int = 10
     notify_block_ms: int = 2000
-    notify_claim_idle_ms: int = 60000
+    notify_claim_idle_ms: int = 5000
     notify_concurrency: int = 8
     notify_retry_seconds: float = 2.0
     notify_retry_max_seconds: float = 300.0
     notify_max_attempts: int = 6
-    notify_lease_seconds: float = 30.0
+    notify_lease_seconds: float = 15.0
     notify_record_days: int = 90
     notify_service_messages: bool = False
     notify_templates: dict[str, str] = {"notice": "ywtb-case-progress"}

@@ -53,9 +53,11 @@ class Queued:
 class Told:
     """What became of a message a citizen sent during a hand-off."""
 
-    outcome: Literal["kept", "relayed", "failed", "noted", "ended"]
+    outcome: Literal["kept", "relayed", "queued", "failed", "noted", "ended"]
     ahead: int = 0
     number: int = 0
+    wait_seconds: int = 0  # queued: the agent can take no more messages right now; it goes in about this long
+    first: bool = False  # queued: the first one waiting (the citizen is told once, not for every message)
 
 
 @dataclass(slots=True)
@@ -172,6 +174,8 @@ class Handoff(Dialog):
             self.say("handoff/kept.j2", ahead=told.ahead)
         elif told.outcome == "failed":
             self.say("handoff/not_relayed.j2")
+        elif told.outcome == "queued" and told.first:
+            self.say("handoff/relay_queued.j2", seconds=told.wait_seconds)
         elif told.outcome == "noted":
             self.say("handoff/noted.j2", number=told.number, back_at="")
             self.finish()
@@ -194,6 +198,8 @@ class Handoff(Dialog):
         told = await self.desk.tell(self.user, self.text)
         if told.outcome == "failed":
             self.say("handoff/not_relayed.j2")
+        elif told.outcome == "queued" and told.first:
+            self.say("handoff/relay_queued.j2", seconds=told.wait_seconds)
         return told.outcome != "ended"
 
     def agent_gone(self):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
+from pathlib import Path
 
 from dialogs.engine import Dialog, Reply, T
 
 
 class Ledger(Dialog):
-    """Records every text it is given, in the order turns are applied; "slow…" takes a while."""
+    """Records every text it is given, in the order turns are applied; "slow…" takes a while,
+    "hold:<name>" until the test calls `release(name)` (in any process on this machine)."""
 
     name = "test_ledger"
     STATES = ["recording"]
@@ -18,6 +21,9 @@ class Ledger(Dialog):
     async def record(self):
         if self.text.startswith("slow"):
             await asyncio.sleep(float(self.text[4:] or 0.3))
+        if self.text.startswith("hold:"):
+            while not released(self.text[5:]):
+                await asyncio.sleep(0.02)
         if self.text.startswith("bounded"):  # a step with its own time limit, as platform calls have
             try:
                 async with asyncio.timeout(0.1):
@@ -36,6 +42,23 @@ class Long(Dialog):
 
     def lecture(self):
         self.replies.append(Reply("\n".join(f"第{i}行：" + "很长的说明" * 20 for i in range(60))))
+
+
+def _release_file(name: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"ywtb-test-release-{name}"
+
+
+def release(name: str) -> None:
+    """Let every "hold:<name>" turn go on, now and later."""
+    _release_file(name).touch()
+
+
+def released(name: str) -> bool:
+    return _release_file(name).exists()
+
+
+def forget_release(name: str) -> None:
+    _release_file(name).unlink(missing_ok=True)
 
 
 async def put_session(redis, settings, user: str, dialog: str, state: str, data: dict | None = None) -> None:

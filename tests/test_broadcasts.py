@@ -20,7 +20,8 @@ import aiohttp
 import pytest
 
 from bot.app import WECHAT
-from tests.conftest import APPID, ROOT
+from bot.lifetime import die_with_parent
+from tests.conftest import APPID, ROOT, TOKEN
 from tests.support import wait_for
 from tests.test_processes import bot_env, free_port
 
@@ -67,8 +68,13 @@ class Staffer:
 
 
 async def until_status(staffer: Staffer, bid: str, *statuses: str, timeout: float = 60.0) -> dict:
+    """The broadcast once it is in one of `statuses`; a finished one once WeChat has reported on
+    all its mass sends and the report says so."""
+
     async def check():
         _, b = await staffer.call("GET", f"/broadcasts/{bid}")
+        if b.get("status") in ("done", "cancelled") and (b.get("submitted") or "已提交微信" in (b.get("report") or "")):
+            return None
         return b if b.get("status") in statuses else None
 
     found = await wait_for(check, timeout=timeout, every=0.1)
@@ -144,6 +150,73 @@ async def test_a_tag_broadcast_is_previewed_approved_by_another_person_and_reach
     assert ("system", "broadcast.report.wecom", "ok") in actions and actions[-1][1] == "broadcast.report.wecom"
     # The recipients are kept for questions, not forever.
     assert 0 < await redis.ttl(f"{bot.settings.key_prefix}bc:{{bc}}:{preview['id']}:rcpt") <= 30 * 86400
+
+
+async def test_a_mass_send_reports_what_wechat_says_it_sent_not_what_was_handed_over(bot):
+    """Two of five people unfollow between the preview and the send: WeChat leaves them out and
+    says so in its MASSSENDJOBFINISH report, which the simulator posts to the bot's webhook."""
+    people = openids(5, "V")
+    await add_followers(bot, "/sim/wechat", people)
+    zhang, li = Staffer(bot, "zhangsan"), Staffer(bot, "lisi")
+    preview = await zhang.broadcast({"kind": "all"})
+    assert preview["total"] == 5 and preview["channel"] == "mass"
+    (await bot.post("/sim/wechat/_admin/unfollow", json={"openids": people[:2]})).release()
+    await li.ok("POST", f"/broadcasts/{preview['id']}/approve")
+    done = await until_status(li, preview["id"], "done")
+    assert (done["sent"], done["failed"], done.get("submitted"), done["remaining"]) == (3, {"filtered": 2}, 0, 0), done
+    assert "已送达 3 人，未送达 2 人" in done["report"] and "微信未发送（已取消关注、拒收或本月已收满 4 条群发）：2 人" in done["report"]
+    assert set(await received(bot, "/sim/wechat", "mass")) == set(people[2:])
+    assert await wait_for(lambda: _wecom_reports(bot, "/sim/wechat", "zhangsan", 1))
+    async with bot.get("/sim/wechat/_admin/messages", params={"kind": "wecom", "openid": "zhangsan"}) as resp:
+        [report] = [m["content"] for m in (await resp.json())["messages"]]
+    assert "已送达 3 人" in report and "微信未发送" in report
+
+
+def mass_report(msg_id: int, total: int, after_filter: int, sent: int, errors: int = 0) -> str:
+    """WeChat's MASSSENDJOBFINISH event, as it posts it to the webhook."""
+    return (f"<xml><ToUserName><![CDATA[gh_ywtb_dev]]></ToUserName><FromUserName><![CDATA[mphelper]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[MASSSENDJOBFINISH]]></Event><MsgID>{msg_id}</MsgID><Status><![CDATA[send success]]></Status>"
+            f"<TotalCount>{total}</TotalCount><FilterCount>{after_filter}</FilterCount><SentCount>{sent}</SentCount>"
+            f"<ErrorCount>{errors}</ErrorCount></xml>")
+
+
+async def test_until_wechat_reports_a_broadcast_says_submitted_and_a_forged_report_changes_nothing(bot, peer):
+    (await bot.post("/sim/wechat/_admin/config", json={"webhook_url": ""})).release()  # WeChat reports late: here, when the test says
+    people = openids(4, "S")
+    await add_followers(bot, "/sim/wechat", people)
+    zhang, li = Staffer(bot, "zhangsan"), Staffer(bot, "lisi")
+    preview = await zhang.broadcast({"kind": "all"})
+    (await bot.post("/sim/wechat/_admin/unfollow", json={"openids": people[:1]})).release()
+    bid = preview["id"]
+    await li.ok("POST", f"/broadcasts/{bid}/approve")
+
+    async def handed_over():
+        b = await li.ok("GET", f"/broadcasts/{bid}")
+        return b if b["status"] == "done" else None
+
+    b = await wait_for(handed_over, timeout=30)
+    assert b and (b["sent"], b["submitted"], b["failed"]) == (0, 4, {}), b
+    assert "已提交微信 4 人，等待微信回报送达结果" in b["report"] and "已送达" not in b["report"]
+    assert not (await received(bot, "/sim/wechat", "wecom"))["zhangsan"]  # the author hears when the figures are in
+    [msg_id] = {m["id"] for m in (await (await bot.get("/sim/wechat/_admin/messages", params={"kind": "mass"})).json())["messages"]}
+
+    async def post(signed) -> int:
+        async with bot.post(signed.path, data=signed.body) as resp:
+            return resp.status
+
+    stamp = int(time.time())
+    report = peer.sign(mass_report(msg_id, 4, 3, 3), timestamp=stamp, nonce="massreport1")
+    assert await post(report) == 200
+    # Someone replays the query with figures of their own: refused. WeChat posting its own again: counted once.
+    assert await post(peer.sign(mass_report(msg_id, 4, 4, 4), timestamp=stamp, nonce="massreport1")) == 403
+    assert await post(report) == 200
+    assert await post(peer.sign(mass_report(msg_id, 4, 3, 3))) == 200
+    done = await until_status(li, bid, "done")
+    assert (done["sent"], done["submitted"], done["failed"]) == (3, 0, {"filtered": 1}), done
+    assert "已送达 3 人，未送达 1 人" in done["report"]
+    assert await wait_for(lambda: _wecom_reports(bot, "/sim/wechat", "zhangsan", 1))
+    assert (await received(bot, "/sim/wechat", "wecom"))["zhangsan"] == 1
 
 
 async def test_wechat_saying_too_many_calls_or_failing_is_waited_out(bot, redis):
@@ -432,7 +505,7 @@ class Process:
     def __init__(self, args: list[str], env: dict):
         self.log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=subprocess.STDOUT, text=True)
+                                     stdout=self.log, stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent())
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -500,7 +573,11 @@ async def test_every_follower_reached_once_though_the_sender_is_killed_halfway(
     settings.update(broadcast_lease_seconds=2.0, broadcast_poll_seconds=0.2, broadcast_retry_seconds=0.2)
 
     # Staff use the admin API of a bot that sends nothing itself; the workers are other processes.
+    # WeChat's reports on the mass sends come to this bot's webhook.
     api = await serve(staff=STAFF, **WECOM, run_workers=False, wechat_api_url=base, wecom_api_url=base, **settings)
+    async with sim.post(f"{base}/_admin/config", json={"webhook_url": str(api.make_url("/wechat")), "webhook_token": TOKEN,
+                                                       "mass_report_seconds": 0.1}) as resp:
+        assert resp.status == 200, await resp.text()
     zhang, li = Staffer(api, "zhangsan"), Staffer(api, "lisi")
     preview = await zhang.broadcast({"kind": "all"}, channel=channel)
     bid = preview["id"]

@@ -16,10 +16,12 @@ from collections import Counter
 
 import aiohttp
 import pytest
+from redis.exceptions import ResponseError
 
 from bot.app import SERVICES
 from bot.services.delivery import template_text
 from bot.keys import Keys
+from bot.lifetime import die_with_parent
 from integrations.platform.events import sign_event
 from tests.conftest import APPID, ROOT
 from tests.support import wait_for
@@ -242,7 +244,8 @@ async def test_refused_and_failing_deliveries_are_recorded_and_shown_per_case(bo
 
 class Process:
     def __init__(self, *args: str, env: dict):
-        self.proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=die_with_parent())
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
         if self.proc.poll() is None:
@@ -251,64 +254,88 @@ class Process:
         return self.proc.returncode, err
 
 
-async def test_a_worker_killed_mid_fan_out_loses_and_duplicates_no_notice(redis, redis_url, key_prefix, tmp_path):
+class SlowWeChat:
+    """The WeChat simulator in a process of its own, where every template message takes 50 ms: a
+    fan-out to a hundred people lasts seconds, so a worker can be killed in the middle of one."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str):
+        self.http, self.base = http, base
+
+    async def admin(self, method: str, name: str, body: dict | None = None) -> dict:
+        async with self.http.request(method, f"{self.base}/_admin/{name}", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
+    async def up(self) -> dict | None:
+        try:
+            return await self.admin("GET", "stats")
+        except aiohttp.ClientError:
+            return None
+
+    async def sent(self) -> int:
+        """Template messages accepted so far."""
+        return (await self.admin("GET", "stats"))["messages"].get("template", 0)
+
+    async def messages(self) -> list[dict]:
+        return (await self.admin("GET", "messages"))["messages"]
+
+
+@pytest.fixture
+async def slow_wechat():
     port = free_port()
-    wechat = Process("-m", "integrations.wechat.simulator", "--port", str(port), env=dict(os.environ))
-    base = f"http://127.0.0.1:{port}"
+    process = Process("-m", "integrations.wechat.simulator", "--port", str(port), env=dict(os.environ))
+    try:
+        async with aiohttp.ClientSession() as http:
+            wechat = SlowWeChat(http, f"http://127.0.0.1:{port}")
+            assert await wait_for(wechat.up, timeout=20)
+            await wechat.admin("POST", "faults", {"endpoint": "/cgi-bin/message/template/send", "delay": 0.05, "times": 100_000})
+            yield wechat
+    finally:
+        process.stop()
+
+
+def worker_env(tmp_path, redis_url: str, key_prefix: str, wechat: SlowWeChat, claim_idle_ms: int) -> dict:
+    """`python -m bot worker` on the test's Redis and the slow WeChat, two notices in flight at a time."""
+    return bot_env(
+        tmp_path, YWTB_REDIS_URL=redis_url, YWTB_KEY_PREFIX=key_prefix, YWTB_WECHAT_API_URL=wechat.base, YWTB_WECHAT_APPID=APPID,
+        YWTB_WECHAT_SECRET="s3cret", YWTB_PLATFORM_URL="http://127.0.0.1:9", YWTB_PORT=str(free_port()),
+        YWTB_NOTIFY_CONCURRENCY="2", YWTB_NOTIFY_CLAIM_IDLE_MS=str(claim_idle_ms), YWTB_NOTIFY_LEASE_SECONDS="2",
+        YWTB_NOTIFY_RETRY_SECONDS="0.1", YWTB_NOTIFY_BLOCK_MS="200",
+    )
+
+
+async def test_a_worker_killed_mid_fan_out_loses_and_duplicates_no_notice(slow_wechat, redis, redis_url, key_prefix, tmp_path):
+    wechat = slow_wechat
     users = [f"oFan{i:022d}" for i in range(200)]
     case_no = "51160220261128990001"
     keys = Keys(key_prefix)
-    env = bot_env(
-        tmp_path, YWTB_REDIS_URL=redis_url, YWTB_KEY_PREFIX=key_prefix, YWTB_WECHAT_API_URL=base, YWTB_WECHAT_APPID=APPID,
-        YWTB_WECHAT_SECRET="s3cret", YWTB_PLATFORM_URL="http://127.0.0.1:9", YWTB_PORT=str(free_port()),
-        YWTB_NOTIFY_CONCURRENCY="2", YWTB_NOTIFY_CLAIM_IDLE_MS="1500", YWTB_NOTIFY_LEASE_SECONDS="2",
-        YWTB_NOTIFY_RETRY_SECONDS="0.1", YWTB_NOTIFY_BLOCK_MS="200",
-    )
+    env = worker_env(tmp_path, redis_url, key_prefix, wechat, claim_idle_ms=1500)
     workers: list[Process] = []
     try:
-        async with aiohttp.ClientSession() as http:
+        await wechat.admin("POST", "followers", {"openids": users})
+        await verify(redis, keys, case_no, *users)
+        await redis.sadd(keys.case_subscribers(case_no), *users)
+        body = case_event(case_no, "evt_fanout")
+        await redis.xadd(keys.events(), {"event": json.dumps(body, ensure_ascii=False), "id": body["id"]})
 
-            async def admin(method: str, name: str, body: dict | None = None) -> dict:
-                async with http.request(method, f"{base}/_admin/{name}", json=body) as resp:
-                    assert resp.status == 200, await resp.text()
-                    return await resp.json()
+        workers.append(Process("-m", "bot", "worker", env=env))
+        assert await wait_for(lambda: _at_least(wechat.sent, 30), timeout=30), workers[0].stop()[1][-3000:]
+        workers[0].stop(signal.SIGKILL)
+        at_kill = await wechat.sent()
+        assert at_kill < 200, "the fan-out finished before the kill; slow it down"
 
-            async def up():
-                try:
-                    return await admin("GET", "stats")
-                except aiohttp.ClientError:
-                    return None
+        workers.append(Process("-m", "bot", "worker", env=env))
 
-            assert await wait_for(up, timeout=20)
-            await admin("POST", "followers", {"openids": users})
-            # Every template message takes 50 ms: with 2 in flight, the fan-out lasts about 5 s.
-            await admin("POST", "faults", {"endpoint": "/cgi-bin/message/template/send", "delay": 0.05, "times": 100_000})
-            await verify(redis, keys, case_no, *users)
-            await redis.sadd(keys.case_subscribers(case_no), *users)
-            body = case_event(case_no, "evt_fanout")
-            await redis.xadd(keys.events(), {"event": json.dumps(body, ensure_ascii=False), "id": body["id"]})
+        async def all_done():
+            pending = (await redis.xpending(keys.events(), "notifier"))["pending"]
+            return pending == 0 and await wechat.sent() >= 200
 
-            async def sent() -> int:
-                return (await admin("GET", "stats"))["messages"].get("template", 0)
-
-            workers.append(Process("-m", "bot", "worker", env=env))
-            assert await wait_for(lambda: _at_least(sent, 30), timeout=30), workers[0].stop()[1][-3000:]
-            workers[0].stop(signal.SIGKILL)
-            at_kill = await sent()
-            assert at_kill < 200, "the fan-out finished before the kill; slow it down"
-
-            workers.append(Process("-m", "bot", "worker", env=env))
-
-            async def all_done():
-                pending = (await redis.xpending(keys.events(), "notifier"))["pending"]
-                return pending == 0 and await sent() >= 200
-
-            assert await wait_for(all_done, timeout=60), workers[1].stop()[1][-3000:]
-            await asyncio.sleep(0.5)
-            messages = (await admin("GET", "messages"))["messages"]
-            per_user = Counter(m["openid"] for m in messages)
-            assert set(per_user) == set(users) and set(per_user.values()) == {1}
-            assert all(template_text(m["content"]["data"]).startswith("【办件已受理】") for m in messages)
+        assert await wait_for(all_done, timeout=60), workers[1].stop()[1][-3000:]
+        await asyncio.sleep(0.5)
+        messages = await wechat.messages()
+        per_user = Counter(m["openid"] for m in messages)
+        assert set(per_user) == set(users) and set(per_user.values()) == {1}
+        assert all(template_text(m["content"]["data"]).startswith("【办件已受理】") for m in messages)
 
         shown = subprocess.run([sys.executable, "-m", "bot", "deliveries", "--case", case_no], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0, shown.stderr
@@ -320,8 +347,70 @@ async def test_a_worker_killed_mid_fan_out_loses_and_duplicates_no_notice(redis,
     finally:
         for worker in workers:
             worker.stop(signal.SIGKILL)
-        wechat.stop()
 
 
 async def _at_least(count, n: int) -> bool:
     return await count() >= n
+
+
+async def test_after_a_worker_dies_mid_fan_out_the_steps_of_a_case_still_arrive_in_order(
+        slow_wechat, serve, redis, redis_url, key_prefix, tmp_path):
+    """受理 is half sent when its worker is SIGKILLed; 补正 for the same case arrives meanwhile and
+    another worker is free. Nobody may read 补正 before 受理: the later event waits until the
+    earlier one has reached everyone (its fan-out taken over from the dead worker), then follows."""
+    wechat = slow_wechat
+    receiver = await serve(run_workers=False)  # the webhook side: events are queued here, sent by the workers below
+    users = [f"oOrder{i:020d}" for i in range(120)]
+    case_no = "51160220261128990002"
+    keys = Keys(key_prefix)
+    env = worker_env(tmp_path, redis_url, key_prefix, wechat, claim_idle_ms=3000)
+    workers: list[Process] = []
+    try:
+        await wechat.admin("POST", "followers", {"openids": users})
+        await verify(redis, keys, case_no, *users)
+        await redis.sadd(keys.case_subscribers(case_no), *users)
+        workers += [Process("-m", "bot", "worker", env=env), Process("-m", "bot", "worker", env=env)]
+        warm_up = iter(range(1000))
+
+        async def both_reading():
+            """Each worker has read an event (one of another case, that nobody follows)."""
+            n = next(warm_up)
+            assert await post_event(receiver, case_event(f"5116022026112877{n:04d}", f"evt_warm_up_{n}")) == 202
+            try:
+                return len(await redis.xinfo_consumers(keys.events(), "notifier")) == 2
+            except ResponseError:  # no group yet: no worker has started
+                return False
+
+        assert await wait_for(both_reading, timeout=60, every=0.2), [w.stop()[1][-2000:] for w in workers]
+        assert await settled(redis, type("S", (), {"key_prefix": key_prefix, "notify_group": "notifier"}))
+        assert await post_event(receiver, case_event(case_no, "evt_order_accepted")) == 202
+        assert await wait_for(lambda: _at_least(wechat.sent, 20), timeout=30)
+        [holding] = await redis.xpending_range(keys.events(), "notifier", min="-", max="+", count=10)  # 受理's worker
+        pid = int(holding["consumer"].decode().split(":")[1])
+        doomed = next(w for w in workers if w.proc.pid == pid)
+        survivor = next(w for w in workers if w is not doomed)
+        doomed.stop(signal.SIGKILL)
+        killed_at = time.monotonic()
+        assert await wechat.sent() < 120, "the fan-out finished before the kill; slow it down"
+        # the survivor is waiting for new events: it reads this one at once
+        later = case_event(case_no, "evt_order_materials", type="materials_requested", note="请补充材料", materials=["户口簿"],
+                           at="2026-11-28T10:00:00+08:00")
+        assert await post_event(receiver, later) == 202
+
+        async def all_done():
+            pending = (await redis.xpending(keys.events(), "notifier"))["pending"]
+            return pending == 0 and await wechat.sent() >= 240
+
+        assert await wait_for(all_done, timeout=60), survivor.stop()[1][-3000:]
+        settled_after = time.monotonic() - killed_at
+        order = {}
+        for m in await wechat.messages():  # oldest first
+            order.setdefault(m["openid"], []).append(template_text(m["content"]["data"]).split("】")[0] + "】")
+        wrong = [user for user in users if order.get(user) != ["【办件已受理】", "【需要补正材料】"]]
+        assert not wrong, f"{len(wrong)} of {len(users)} people did not get 受理 then 补正, once each: {order.get(wrong[0])}"
+        code, err = survivor.stop()
+        assert code == 0, err[-3000:]
+        print(f"\nordered fan-out after a SIGKILL: {len(users)} people, both notices in order, all sent {settled_after:.1f} s after the kill")
+    finally:
+        for worker in workers:
+            worker.stop(signal.SIGKILL)

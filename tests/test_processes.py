@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -11,9 +12,12 @@ import sys
 import time
 
 import aiohttp
+import psutil
 import pytest
 
+from bot.lifetime import die_with_parent
 from tests.conftest import AES_KEY, APPID, ROOT, TOKEN, Chat
+from tests.support import release, wait_for
 
 
 def free_port() -> int:
@@ -36,7 +40,7 @@ class Served:
         self.port = port
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent(),
         )
 
     async def ready(self, timeout: float = 20) -> None:
@@ -150,3 +154,111 @@ def test_diagrams_are_drawn_from_the_dialog_tables(tmp_path):
     halls = (tmp_path / "halls.md").read_text()
     assert "stateDiagram-v2" in halls and "pick --> shown: text [names_hall]" in halls
     assert "idle --> idle" in (tmp_path / "menu.md").read_text()
+
+
+# Nothing the bot or the suite starts outlives it ------------------------------------------------
+
+
+def redis_servers_in(directory) -> set[int]:
+    """The redis-server processes running with `directory` as their data directory."""
+    found = set()
+    for process in psutil.process_iter(["name", "cwd", "status"]):
+        if process.info["name"] == "redis-server" and process.info["cwd"] == str(directory) and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.add(process.pid)
+    return found
+
+
+def running(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (a zombie has ended: only its exit status is left to collect)."""
+    alive = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.add(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+async def all_gone(pids: set[int]) -> bool:
+    return not running(pids)
+
+
+def kill_leftovers(pids: set[int]) -> None:
+    for pid in running(pids):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "sigkill"])
+async def test_the_embedded_redis_server_stops_with_the_bot(tmp_path, how):
+    """`python -m bot serve` with no YWTB_REDIS_URL starts its own redis-server; however the bot
+    ends (Ctrl+C, a process manager's SIGTERM, even SIGKILL), that server ends with it."""
+    bot = Served(bot_env(tmp_path), free_port())
+    data = tmp_path / "var" / "redis"
+    started: set[int] = set()
+    try:
+        await bot.ready(timeout=60)
+        started = redis_servers_in(data)
+        assert len(started) == 1, started
+        bot.proc.send_signal(how)
+        code = await asyncio.to_thread(bot.proc.wait, 30)
+        assert await wait_for(lambda: all_gone(started), timeout=15), f"redis-server {running(started)} outlived the bot"
+        if how != signal.SIGKILL:
+            assert code == 0, bot.proc.stderr.read()[-3000:]
+    finally:
+        bot.stop()
+        kill_leftovers(started | redis_servers_in(data))
+
+
+#: A test that holds the suite's `redis` fixture: it writes the server's pid, then waits (for a
+#: SIGKILL) or ends.
+HOLDER = """
+import asyncio, os, pathlib
+
+from tests.support import released
+
+async def test_holds_the_embedded_redis(redis):
+    pid = (await redis.info("server"))["process_id"]
+    pathlib.Path(os.environ["YWTB_TEST_PID_FILE"]).write_text(str(pid))
+    while not released(os.environ["YWTB_TEST_RELEASE"]):  # until the test has seen the server running
+        await asyncio.sleep(0.02)
+"""
+
+
+@pytest.mark.parametrize("hold", [False, True], ids=["suite-ends", "suite-sigkilled"])
+async def test_the_suites_embedded_redis_server_stops_with_the_suite(tmp_path, hold):
+    """tests/conftest.py's `redis_url` starts a redis-server when YWTB_REDIS_URL is unset: it
+    ends when the run ends, and when the run is killed."""
+    (tmp_path / "test_holder.py").write_text(HOLDER)
+    pid_file = tmp_path / "redis.pid"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YWTB_")}
+    # The holder keeps the suite (and its server) up until released: "suite-ends" releases it once
+    # the server was seen running, "suite-sigkilled" never does and kills the run instead.
+    name = f"suite-{secrets.token_hex(4)}"
+    env.update(YWTB_TEST_PID_FILE=str(pid_file), YWTB_TEST_RELEASE=name)
+    suite = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", "-c", str(ROOT / "pyproject.toml"),
+         "--rootdir", str(ROOT), str(tmp_path / "test_holder.py")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    server: set[int] = set()
+    try:
+        async def written():
+            return pid_file.exists() and pid_file.read_text()
+
+        assert await wait_for(written, timeout=60), suite.stdout.read() if suite.poll() is not None else "no pid written"
+        server = {int(pid_file.read_text())}
+        assert running(server)
+        if hold:
+            suite.kill()
+        else:
+            release(name)
+        code = await asyncio.to_thread(suite.wait, 60)
+        assert await wait_for(lambda: all_gone(server), timeout=15), f"redis-server {server} outlived the test run"
+        if not hold:
+            assert code == 0, suite.stdout.read()
+    finally:
+        if suite.poll() is None:
+            suite.kill()
+        suite.communicate()
+        kill_leftovers(server)

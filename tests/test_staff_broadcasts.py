@@ -80,7 +80,7 @@ async def compose(staff: StaffChat, audience: list[str], *, title="国庆期间�
 async def until_done(staff: StaffChat, number: str) -> str:
     async def done():
         reply = await staff.say(f"进度 {number}")
-        return reply if "已完成" in reply else None
+        return reply if "已完成" in reply and "已提交微信" not in reply else None  # and WeChat has reported on its mass sends
 
     found = await wait_for(done, timeout=30, every=0.2)
     assert found, await staff.say(f"进度 {number}")

@@ -137,6 +137,21 @@ async def test_an_answer_lasts_as_long_as_its_signed_request_can_be_replayed(mak
     assert forged.verdict == "replayed"
 
 
+async def test_a_nonce_remembered_alone_is_spent_for_messages_too_and_its_retry_is_no_replay(make_store):
+    """WeChat's mass-send report is no person's message: its nonce is checked on its own, against
+    the same record as a message's, so neither can reuse the other's signed query string."""
+    store, _ = await make_store()
+    report = Nonce(timestamp=int(time.time()), nonce="r1", digest="report")
+    assert await store.remember_nonce(report)
+    assert await store.remember_nonce(report)  # WeChat posting the same report again
+    assert not await store.remember_nonce(Nonce(report.timestamp, "r1", "made-up figures"))
+    forged = await store.admit(msg(1), "Pa", lock="a", nonce=Nonce(report.timestamp, "r1", "a message"))
+    assert forged.verdict == "replayed"
+    message = Nonce(report.timestamp, "m1", "a message")
+    assert (await store.admit(msg(2), "Pb", lock="b", nonce=message)).verdict == "new"
+    assert not await store.remember_nonce(Nonce(message.timestamp, "m1", "report"))
+
+
 async def test_over_the_rate_limit_a_message_gets_the_polite_answer_and_so_do_its_retries(make_store):
     store, _ = await make_store(rate_limit=2)
     for n in (1, 2):

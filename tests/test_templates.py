@@ -97,6 +97,7 @@ CONTEXTS.update({
     "handoff/noted.j2": {"number": 12, "back_at": "明天 9:00"},
     "handoff/connected.j2": {"agent": "张三"},
     "handoff/from_agent.j2": {"agent": "张三", "text": "请带上户口簿"},
+    "handoff/relay_queued.j2": {"seconds": 40},
     "handoff/ended.j2": {"by": "timeout"},
     "handoff/thanks.j2": {"satisfied": False},
     "handoff/moved_to_note.j2": {"number": 12, "back_at": "今天 13:30"},
@@ -147,7 +148,8 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 # [Staff]: broadcasts (bot.services.broadcasts): the notice people read and the report to its author.
-_BROADCAST = {"id": "b7", "title": "国庆期间办事大厅安排", "status": "done", "total": 20000, "sent": 19950, "approved_by": "lisi"}
+_BROADCAST = {"id": "b7", "title": "国庆期间办事大厅安排", "status": "done", "total": 20000, "sent": 19950, "submitted": 0,
+              "approved_by": "lisi"}
 CONTEXTS.update({
     "broadcast/notice.j2": {"title": _BROADCAST["title"], "body": "10月1日至7日大厅休息，网上办事照常。"},
     "broadcast/report.j2": {"b": _BROADCAST, "failures": [("已取消关注", 42), ("微信错误码 40003", 8)]},

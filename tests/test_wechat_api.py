@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.lifetime import die_with_parent
 from integrations.wechat import (
     AccessTokenRejected, DailyQuotaExceeded, InvalidOpenID, IPNotWhitelisted, MassQuotaExhausted, MinuteRateLimited,
     NotFollowing, OutsideServiceWindow, ServiceMessageLimit, SubscriptionRefused, SystemBusy, WeChatAPIError,
@@ -518,7 +519,7 @@ async def test_two_processes_asking_at_the_same_moment_make_wechat_issue_one_tok
     env = {k: v for k, v in os.environ.items() if not k.startswith("YWTB_")}
     sim = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "integrations.wechat.simulator", "--port", str(port), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, preexec_fn=die_with_parent(),
     )
     try:
         base = f"http://127.0.0.1:{port}"

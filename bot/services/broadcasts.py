@@ -17,8 +17,15 @@ mass sends carry a clientmsgid per chunk (WeChat answers 45065 to a repeat), tem
 client_msg_id per broadcast, and each recipient's outcome is written once (HSETNX) before the
 counters move.
 
+A mass send is only handed to WeChat: WeChat leaves out whoever unfollowed, refused, or had
+their 4 mass messages this month, and says so later, in a MASSSENDJOBFINISH event on the
+webhook (bot.web.channels.wechat). Until then its recipients count as "submitted" (已提交微信), not
+sent; the event turns them into sent, filtered and failed (`job_finished`), and when the last
+job of a finished broadcast has reported, its author gets the final report.
+
 Redis layout (bot.keys, all under one hash tag so the Lua scripts may touch several keys):
-`{bc}:b<N>` HASH (fields below, counters `n:sent`, `n:failed:<reason>`), `{bc}:b<N>:rcpt` STREAM
+`{bc}:b<N>` HASH (fields below, counters `n:sent`, `n:submitted`, `n:failed:<reason>`, `jobs`,
+`jobs_reported`), `{bc}:job:<msg_id>` HASH (a mass send's broadcast, size and WeChat's figures), `{bc}:b<N>:rcpt` STREAM
 (entry id `<chunk>-1`, field `o` = space-separated openids), `{bc}:b<N>:out` HASH openid ->
 outcome (template channel), `{bc}:b<N>:lease`, `{bc}:all` and `{bc}:active` ZSETs.
 Subscribers of a matter or a department: `sub:matter:<code>` / `sub:dept:<name>` SETs of openids;
@@ -44,9 +51,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from bot import metrics
 from bot.services.staff import StaffMember
+from bot.stores.client import repeatable
 from integrations.wechat import (
-    DailyQuotaExceeded, InvalidOpenID, MassQuotaExhausted, NotFollowing, SubscriptionRefused, WeChatAPIError,
-    WeChatError, WeChatTimeout,
+    DailyQuotaExceeded, InvalidOpenID, MassQuotaExhausted, MassSendJobFinished, NotFollowing, SubscriptionRefused,
+    WeChatAPIError, WeChatError, WeChatTimeout,
 )
 
 log = logging.getLogger(__name__)
@@ -63,6 +71,8 @@ REASONS = {
     "mass_quota": "本月群发次数已用完",
     "cancelled": "群发已取消，未发送",
     "uncertain": "发送中断且无法确认是否送达（未重发）",
+    "filtered": "微信未发送（已取消关注、拒收或本月已收满 4 条群发）",
+    "wechat_failed": "微信发送失败",
 }
 
 
@@ -209,13 +219,59 @@ if was and string.sub(was, 1, 8) == 'pending:' then return redis.call('HDEL', KE
 return 0
 """
 
-_FINISH_CHUNK = """
+# WeChat's figures for a mass send, applied to its broadcast once both are known: the job's
+# broadcast (written when its chunk is checkpointed) and WeChat's report (which may come first).
+# Its recipients move from submitted to sent, filtered and failed; WeChat's figures are fitted to
+# the chunk (whatever WeChat did not account for was not delivered). Returns {sent, filtered,
+# failed}, or {} when not both are known yet or it was applied before.
+_APPLY_JOB = """
+local function apply_job(job, bc, bid)
+  local j = redis.call('HMGET', job, 'bid', 'size', 'sent', 'filtered')
+  if j[1] ~= bid or not j[2] or not j[3] then return {} end
+  if redis.call('HSETNX', job, 'applied', '1') == 0 then return {} end
+  local size = tonumber(j[2])
+  local sent = math.min(tonumber(j[3]), size)
+  local filtered = math.min(tonumber(j[4]), size - sent)
+  local failed = size - sent - filtered
+  redis.call('HINCRBY', bc, 'n:submitted', -size)
+  if sent > 0 then redis.call('HINCRBY', bc, 'n:sent', sent) end
+  if filtered > 0 then redis.call('HINCRBY', bc, 'n:failed:filtered', filtered) end
+  if failed > 0 then redis.call('HINCRBY', bc, 'n:failed:wechat_failed', failed) end
+  redis.call('HINCRBY', bc, 'jobs_reported', 1)
+  return {sent, filtered, failed}
+end
+"""
+
+# KEYS: broadcast, lease, the chunk's mass job (the broadcast again when it has none).
+# ARGV: chunk, lease owner, broadcast id, the job's size (0: no job), record ttl s, then
+# counter / increment pairs. Moves the checkpoint (fenced by the lease) and files the chunk's
+# mass job under the broadcast, applying WeChat's report if it came first.
+# Returns -1 (lease lost), 0 (checkpoint elsewhere), or {1, what the job's report applied}.
+_FINISH_CHUNK = _APPLY_JOB + """
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
 local done = tonumber(redis.call('HGET', KEYS[1], 'done_chunks') or '0')
 if done ~= tonumber(ARGV[1]) - 1 then return 0 end
 redis.call('HSET', KEYS[1], 'done_chunks', ARGV[1])
-for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 1
+for i = 6, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if tonumber(ARGV[4]) > 0 and redis.call('HSETNX', KEYS[3], 'bid', ARGV[3]) == 1 then
+  redis.call('HSET', KEYS[3], 'size', ARGV[4])
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+  redis.call('HINCRBY', KEYS[1], 'jobs', 1)
+  return {1, unpack(apply_job(KEYS[3], KEYS[1], ARGV[3]))}
+end
+return {1}
+"""
+
+# KEYS: the mass job, its broadcast (the job again when not known yet). ARGV: broadcast id ('' =
+# not known yet), sent, filtered, status, record ttl s. Keeps WeChat's first report on the job
+# (its retries change nothing) and applies it if the job is filed. Returns what it applied.
+_JOB_REPORT = _APPLY_JOB + """
+if redis.call('HSETNX', KEYS[1], 'sent', ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[1], 'filtered', ARGV[3], 'status', ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
+if ARGV[1] == '' then return {} end
+return apply_job(KEYS[1], KEYS[2], ARGV[1])
 """
 
 _RENEW = """
@@ -340,6 +396,9 @@ class Broadcasts:
         self._transition = redis.register_script(_TRANSITION)
         self._record = redis.register_script(_RECORD)
         self._finish_chunk = redis.register_script(_FINISH_CHUNK)
+        # Safe to repeat: it keeps the first report and applies it once.
+        self._job_report = repeatable(redis.register_script(_JOB_REPORT))
+        self.keep_seconds = int(settings.broadcast_keep_days * 86400)
         self._forget_pending = redis.register_script(_FORGET_PENDING)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -365,7 +424,8 @@ class Broadcasts:
         failed = {k[len("n:failed:"):]: int(v) for k, v in f.items() if k.startswith("n:failed:")}
         total = int(f["total"]) if f.get("total") else None
         sent = int(f.get("n:sent", 0))
-        done = sent + sum(failed.values())
+        submitted = int(f.get("n:submitted", 0))  # handed to WeChat as mass sends, WeChat's report not in yet
+        done = sent + sum(failed.values()) + submitted
         out = {
             "id": bid, "title": f["title"], "body": f["body"], "audience": json.loads(f["audience"]),
             "audience_text": Audience.model_validate_json(f["audience"]).describe(),
@@ -375,7 +435,7 @@ class Broadcasts:
             "cancelled_by": f.get("cancelled_by") or None, "paused_reason": f.get("paused_reason") or None,
             "finished_at": float(f["finished_at"]) if f.get("finished_at") else None,
             "total": total, "chunks": int(f.get("chunks", 0)), "chunks_done": int(f.get("done_chunks", 0)),
-            "sent": sent, "failed": failed, "remaining": None if total is None else max(total - done, 0),
+            "sent": sent, "submitted": submitted, "failed": failed, "remaining": None if total is None else max(total - done, 0),
             "report": f.get("report") or None,
         }
         return out
@@ -592,14 +652,53 @@ class Broadcasts:
         return self.render(TEMPLATE_REPORT, b=shown, failures=[(reason_label(r), n) for r, n in failed.items()]), failed
 
     async def _report(self, bid: str, written: str | None = None) -> None:
-        """The end of a broadcast, kept for the API (once) and told to its author in WeCom.
-        `written`: the report already stored together with the final status."""
+        """The end of a broadcast, kept for the API (once; `written`: already stored together
+        with the final status), then told to its author when WeChat's figures are all in."""
+        if written is None:
+            text, _ = self.report_text(await self.get(bid))
+            if not await self.redis.hsetnx(self.keys.broadcast(bid), "report", text):
+                return
+        await self._tell_author(bid)
+
+    # WeChat's reports on mass sends --------------------------------------------------------------
+
+    async def job_finished(self, report: MassSendJobFinished) -> None:
+        """WeChat's report on one mass send (MASSSENDJOBFINISH, from the webhook): its recipients
+        become sent, filtered and failed in their broadcast. The report may come before the
+        sender has filed the job under its broadcast; then the filing applies it."""
+        job = self.keys.mass_job(report.msg_id)
+        args = [report.sent, report.filtered, report.status[:64], self.keep_seconds]
+        bid = _s(await self.redis.hget(job, "bid"))
+        applied = await self._job_report(keys=[job, self.keys.broadcast(bid) if bid else job], args=[bid, *args])
+        if not bid and (bid := _s(await self.redis.hget(job, "bid"))):
+            # filed while the report was being kept: whichever of the two came second applies it
+            applied = await self._job_report(keys=[job, self.keys.broadcast(bid)], args=[bid, *args])
+        log.info("mass send %s reported by WeChat (%s): %d sent, %d filtered, %d failed, of %d%s", report.msg_id, report.status,
+                 report.sent, report.filtered, report.errors, report.total, f" (broadcast {bid})" if bid else " (no broadcast filed yet)")
+        if applied:
+            self.count_reported(applied)
+            await self._tell_author(bid)
+
+    def count_reported(self, figures: list) -> None:
+        """Metrics for WeChat's figures on a mass send ([sent, filtered, failed]; [] when none were applied)."""
+        if figures:
+            sent, filtered, failed = (int(x) for x in figures)
+            metrics.BROADCAST_MESSAGES.labels("sent").inc(sent)
+            metrics.BROADCAST_MESSAGES.labels("failed_permanent").inc(filtered + failed)
+
+    async def _tell_author(self, bid: str) -> None:
+        """Once a finished (or cancelled) broadcast has nothing left at WeChat's: the report with
+        WeChat's figures, kept for the API and told to its author in WeCom, once. Called after
+        each of the two things it waits for (the end, the last report) changed, so one of the
+        calls sees both."""
         b = await self.get(bid)
-        text, failed = self.report_text(b)
-        if written is not None:
-            text = written
-        elif not await self.redis.hsetnx(self.keys.broadcast(bid), "report", text):
+        if b["status"] not in (Status.done.value, Status.cancelled.value) or b["submitted"]:
             return
+        key = self.keys.broadcast(bid)
+        if not await self.redis.hsetnx(key, "told_at", f"{time.time():.3f}"):
+            return
+        text, failed = self.report_text(b)
+        await self.redis.hset(key, "report", text)
         await self.audit.record("system", "broadcast.report", bid, detail={"sent": b["sent"], "failed": failed, "to": b["created_by"]})
         if self.wecom is None or self.staff.by_userid(b["created_by"]) is None:
             return
@@ -691,8 +790,9 @@ class BroadcastSender:
                 return
             entry = await self.redis.xrange(self.keys.broadcast_recipients(run.bid), min=f"{n}-1", max=f"{n}-1")
             openids = _s(entry[0][1][b"o"] if entry else "").split()
+            job = None  # a mass send's msg_id: WeChat reports on it later
             if channel == "mass" and len(openids) >= 2:
-                counts = await self._mass_chunk(run, n, openids)
+                counts, job = await self._mass_chunk(run, n, openids)
             else:
                 counts = await self._template_chunk(run, openids)
             if counts is None:  # halted, paused for quota, or WeChat unavailable: the chunk stays open
@@ -700,39 +800,44 @@ class BroadcastSender:
                     await asyncio.sleep(self.settings.broadcast_retry_seconds)
                 return
             pairs = [x for k, v in counts.items() for x in (k, v)]
-            moved = await self.b._finish_chunk(keys=[self.keys.broadcast(run.bid), self.keys.broadcast_lease(run.bid)],
-                                               args=[n, run.owner, *pairs])
+            bc = self.keys.broadcast(run.bid)
+            moved = await self.b._finish_chunk(
+                keys=[bc, self.keys.broadcast_lease(run.bid), self.keys.mass_job(job) if job else bc],
+                args=[n, run.owner, run.bid, len(openids) if job else 0, self.b.keep_seconds, *pairs])
             if moved == -1:
                 run.halt = "lost lease"
                 return
-            if moved == 1:
-                for field, count in counts.items():
-                    metrics.BROADCAST_MESSAGES.labels("sent" if field == "n:sent" else "failed_permanent").inc(count)
             if moved == 0:  # the checkpoint is elsewhere than we thought: go on from where it is
                 n = (await self.b.get(run.bid))["chunks_done"]
+            else:
+                for field, count in counts.items():
+                    metrics.BROADCAST_MESSAGES.labels({"n:sent": "sent", "n:submitted": "submitted"}.get(field, "failed_permanent")).inc(count)
+                self.b.count_reported(moved[1:])  # WeChat's report on the job came before its checkpoint
             await self.b.audit.record(f"worker:{self.me}", "broadcast.chunk", run.bid,
-                                      outcome="ok" if moved == 1 else "already done", detail={"chunk": n, "recipients": len(openids), **counts})
+                                      outcome="ok" if moved else "already done", detail={"chunk": n, "recipients": len(openids), **counts})
 
-    async def _mass_chunk(self, run: _Run, n: int, openids: list[str]) -> dict[str, int] | None:
+    async def _mass_chunk(self, run: _Run, n: int, openids: list[str]) -> tuple[dict[str, int] | None, str | None]:
+        """Hand one chunk to WeChat as a mass send: the counters to move and the job WeChat will
+        report on; (None, None) leaves the chunk for a later pass."""
         clientmsgid = f"bc-{run.ref}-{n}"
         for attempt in range(self.settings.broadcast_attempts):
             if run.halt or self._stopping:
-                return None
+                return None, None
             await self.b.mass_rate.wait()
             try:
                 result = await self.b.wechat.mass_send(openids, clientmsgid=clientmsgid, text=run.text)
             except MassQuotaExhausted:
-                return {"n:failed:mass_quota": len(openids)}
+                return {"n:failed:mass_quota": len(openids)}, None
             except WeChatError as exc:
                 if not exc.retryable:
-                    return {f"n:failed:error_{getattr(exc, 'errcode', 'unknown')}": len(openids)}
+                    return {f"n:failed:error_{getattr(exc, 'errcode', 'unknown')}": len(openids)}, None
                 log.warning("broadcast %s chunk %s: %s; trying again", run.bid, n, type(exc).__name__)
                 await asyncio.sleep(self._backoff(exc, attempt))
                 continue
-            if result.duplicate:
+            if result.duplicate:  # the first send's msg_id: its report is the one that counts
                 log.info("broadcast %s chunk %s had already been sent (clientmsgid seen)", run.bid, n)
-            return {"n:sent": len(openids)}
-        return None
+            return {"n:submitted": len(openids)}, str(result.msg_id)
+        return None, None
 
     async def _template_chunk(self, run: _Run, openids: list[str]) -> dict[str, int] | None:
         out = self.keys.broadcast_outcomes(run.bid)

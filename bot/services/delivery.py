@@ -36,6 +36,7 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.logs import user_ref
+from bot.stores.client import repeatable
 from integrations.wechat.errors import (
     AccessTokenRejected,
     OutsideServiceWindow,
@@ -90,7 +91,8 @@ return {attempts, state or ''}
 """
 
 # KEYS: record, lease. ARGV: lease owner, ttl, then field/value pairs.
-# Records the result and gives the lease back if it is still ours.
+# Records the result and gives the lease back if it is still ours. Safe to run twice
+# (bot.stores.client.repeatable): the same fields are set again, and the lease is ours or gone.
 FINISH = """
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -103,7 +105,7 @@ class Delivery:
     def __init__(self, redis: Any, keys: Any, wechat: Any, render: Any, settings: Any):
         self.redis, self.keys, self.wechat, self.render, self.settings = redis, keys, wechat, render, settings
         self._begin = redis.register_script(BEGIN)
-        self._finish = redis.register_script(FINISH)
+        self._finish = repeatable(redis.register_script(FINISH))
         self.ttl = int(settings.notify_record_days * 86400)
 
     async def send(self, user: str, key: str, template: str, context: dict[str, Any], *, case_no: str | None = None,

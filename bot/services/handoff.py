@@ -34,6 +34,7 @@ from bot.settings import Settings
 from bot.services.staff import Staff, StaffMember
 from bot.stores import KEEP, ConversationStore, Lease
 from bot.stores.conversation import SessionChange
+from bot.services.wecom_outbox import WeComOutbox
 from dialogs.engine import Session
 from dialogs.handoff import HANDOFF, Closed, Noted, Queued, Told
 from dialogs.staff import Acceptance, Relay
@@ -151,10 +152,12 @@ class Handoff:
         self._claim = redis.register_script(CLAIM)
         self._move = redis.register_script(MOVE)
         self._keep = settings.handoff_note_days * 86400
+        self.outbox = WeComOutbox(redis, keys, settings)  # every app message to an agent goes through it
 
     def connect(self, wechat: Any, wecom: Any) -> None:
         """Hand in the API clients once they exist (they share the app's HTTP session)."""
         self.wechat, self.wecom = wechat, wecom
+        self.outbox.wecom = wecom
 
     # Who is on duty ---------------------------------------------------------------------
 
@@ -218,8 +221,10 @@ class Handoff:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(key, "last", f"{now:.3f}").hincrby(key, "from_citizen", 1).zadd(self.keys.handoff_active(), {user: now})
             await pipe.execute()
-        sent = await self._notify([agent], "staff/from_citizen.j2", number=number, text=text)
-        return Told("relayed" if sent else "failed", number=int(number or 0))
+        handed = await self.outbox.send(agent, self.render("staff/from_citizen.j2", number=number, text=text))
+        if handed.outcome == "queued":  # WeCom's rate for the agent is spent: it goes with the next batch
+            return Told("queued", number=int(number or 0), wait_seconds=handed.wait_seconds, first=handed.first)
+        return Told("relayed" if handed.outcome == "sent" else "failed", number=int(number or 0))
 
     async def leave(self, user: str) -> None:
         """The citizen leaves the queue, withdraws a message, or ends the talk with their agent."""
@@ -558,15 +563,13 @@ class Handoff:
         return None
 
     async def _notify(self, userids: list[str], template: str, **context: Any) -> bool:
-        """An app message to agents in WeCom; False when it could not be sent."""
+        """An app message to agents in WeCom (through the outbox: within WeCom's rate per member,
+        queued beyond it); False when it could not reach them all."""
         if not userids or self.wecom is None:
             return False
-        try:
-            await self.wecom.send_text(userids, self.render(template, **context))
-        except WeChatError as error:
-            log.warning("WeCom message to %d agent(s) failed: %s", len(userids), type(error).__name__)
-            return False
-        return True
+        text = self.render(template, **context)
+        handed = [await self.outbox.send(userid, text) for userid in userids]
+        return all(h.outcome != "failed" for h in handed)
 
 
 async def _still_talking(session: Session | None):
@@ -586,6 +589,7 @@ class HandoffSweeper:
         while not self._stopping.is_set():
             try:
                 await self.handoff.sweep()
+                await self.handoff.outbox.send_due()  # what a process that died left waiting
             except (RedisError, WeChatError, OSError) as exc:
                 log.warning("hand-off sweep failed: %r", exc)
             try:

@@ -139,6 +139,12 @@ class ConversationStore(Protocol):
         """Record the nonce (refusing a replay), claim the message, count it against the person's
         rate limit, and with a `lock` token try their lock and read their state, in one step."""
 
+    async def remember_nonce(self, nonce: Nonce) -> bool:
+        """Record a request's nonce on its own, for a request that is no person's message (WeChat's
+        report on a mass send): False when it was used before with another body (a replay); the
+        same body again (WeChat's retry) is True. Shares `admit`'s record, so a nonce is spent by
+        either."""
+
     async def acquire(self, message: MessageRef, lock: str, claim: str) -> Snapshot | None:
         """Wait until the person's lock is this turn's and read their state; None when the
         message's claim is no longer `claim` (another delivery took it over), and then the turn

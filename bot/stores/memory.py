@@ -59,12 +59,14 @@ class MemoryConversationStore:
 
     # A message's arrival -------------------------------------------------------------------
 
+    async def remember_nonce(self, nonce: Nonce) -> bool:
+        key = ("nonce", nonce.timestamp, nonce.nonce)
+        return self._set(key, nonce.digest, self.policy.nonce_ttl(nonce, self.clock()), only_new=True) or self._get(key) == nonce.digest
+
     async def admit(self, message: MessageRef, claim: str, *, lock: str | None = None, nonce: Nonce | None = None) -> Admission:
         p, now = self.policy, self.clock()
-        if nonce is not None:
-            key = ("nonce", nonce.timestamp, nonce.nonce)
-            if not self._set(key, nonce.digest, p.nonce_ttl(nonce, now), only_new=True) and self._get(key) != nonce.digest:
-                return Admission("replayed")
+        if nonce is not None and not await self.remember_nonce(nonce):
+            return Admission("replayed")
         record = ("record", message.user, message.key)
         if not self._set(record, Answer("pending", claim=claim), p.claim_seconds, only_new=True):
             return Admission("seen", answer=self._get(record) or NOTHING)

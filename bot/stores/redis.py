@@ -168,6 +168,12 @@ class RedisConversationStore:
             return Admission("replayed")
         return Admission("seen", answer=parse_record(got[1]))
 
+    async def remember_nonce(self, nonce: Nonce) -> bool:
+        key = self._nonce_key(nonce)
+        if await self.redis.set(key, nonce.digest, nx=True, ex=self.policy.nonce_ttl(nonce, time.time())):
+            return True
+        return await self.redis.get(key) == nonce.digest.encode()
+
     async def _admit_on_cluster(self, user: str, keys: tuple, args: tuple, nonce: Nonce, now: float) -> list:
         """ADMIT and the nonce as two commands of one trip (they live in different slots); a
         nonce seen before costs one more read, and a replay undoes what ADMIT did."""

@@ -2,7 +2,11 @@
 
 A valid event is appended to a Redis Stream (`events`) once, keyed by its id, before the answer
 is 2xx; notifier workers read the stream ([Progress & notifications]). Forged or stale
-requests get 403, malformed events 400, and Redis trouble 503 so the platform retries."""
+requests get 403, malformed events 400, and Redis trouble 503 so the platform retries.
+
+In the same step the entry joins its case's order (`Keys.event_order`): the entries of one case
+still to be sent, in the order the platform announced them. A notifier sends an event only when
+it heads that list, so a later step of a case never overtakes an earlier one."""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import metrics
-from bot.keys import Keys
+from bot.keys import Keys, order_subject
 from bot.logs import request_id
+from bot.stores.client import repeatable
 from bot.settings import Settings
 from integrations.platform.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, valid_signature
 from integrations.platform.models import CaseEvent
@@ -25,12 +30,17 @@ log = logging.getLogger(__name__)
 
 SEEN_DAYS = 7
 
-# KEYS: seen marker, stream. ARGV: seen ttl, stream max length, event json, event id, request id.
-# Appends the event unless its id was seen; returns 1 when appended, 0 for a repeat. The request
-# id (`rid`) lets the notifier's logs carry the id of the request that brought the event.
+# KEYS: seen marker, stream, the case's order list. ARGV: seen ttl, stream max length, event json,
+# event id, request id.
+# Appends the event unless its id was seen, and its entry to the case's order; returns 1 when
+# appended, 0 for a repeat. The request id (`rid`) lets the notifier's logs carry the id of the
+# request that brought the event. Safe to run twice (bot.stores.client.repeatable): a second run
+# finds the marker and changes nothing, and its 0 is still a 2xx for the platform.
 ENQUEUE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'id', ARGV[4], 'rid', ARGV[5])
+  local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'id', ARGV[4], 'rid', ARGV[5])
+  redis.call('RPUSH', KEYS[3], entry)
+  redis.call('EXPIRE', KEYS[3], ARGV[1])
   return 1
 end
 return 0
@@ -43,7 +53,7 @@ class CaseEventReceiver:
         self.window = settings.timestamp_window_seconds
         self.keys = keys
         self.max_stream = max_stream
-        self._enqueue = redis.register_script(ENQUEUE)
+        self._enqueue = repeatable(redis.register_script(ENQUEUE))
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/platform/events", self.receive)]
@@ -68,7 +78,7 @@ class CaseEventReceiver:
             return _answer(400, f"malformed event: {where}: {first.get('msg', 'invalid')}"[:200])
         try:
             added = await self._enqueue(
-                keys=[self.keys.event_seen(event.id), self.keys.events()],
+                keys=[self.keys.event_seen(event.id), self.keys.events(), self.keys.event_order(order_subject(event))],
                 args=[SEEN_DAYS * 86400, self.max_stream, event.model_dump_json(), event.id, request_id.get()],
             )
         except RedisError as exc:

@@ -7,13 +7,20 @@ person who booked a missed appointment), renders the notice from templates/notif
 it to bot.services.delivery, which sends it once per (event, person) and records the outcome. The event
 is acknowledged only when every recipient's delivery is final.
 
-Crashes: an event a worker read but did not acknowledge stays pending in the group; once idle
-for `notify_claim_idle_ms`, another worker takes it over (XAUTOCLAIM) and runs the fan-out
-again, where the delivery records skip everyone already served. While a worker is busy with a
-long fan-out it keeps renewing its claim, so a live worker is not robbed.
+Order: the steps of a case reach each person in the order the platform announced them. The
+receiver (bot.web.events) files every entry under its case (`Keys.event_order`); a notifier
+sends an event only when it heads that list, that is when every earlier event of the case has
+reached everyone (each delivery final: sent, refused or given up). An event that must wait stays
+pending in the group and the worker goes on with other cases; whoever finishes the event before
+it takes it over at once (XCLAIM) and sends it next.
 
-Order: one worker handles its events one at a time, in stream order, so the steps of a case
-reach people in the order the platform announced them.
+Crashes: an event a worker read but did not acknowledge stays pending in the group. A worker
+busy with a fan-out renews its claim every third of `notify_claim_idle_ms` (a few seconds);
+once a claim has not been renewed for that long, its worker is gone and another worker takes the
+event over (XAUTOCLAIM) and runs the fan-out again, where the delivery records skip everyone
+already served, so the later events of the case wait seconds, not minutes. Should a live but
+stalled worker lose its event this way, both finish it: a notice is sent once whoever sends
+it, and an event counts as done only when all its deliveries are final, so order holds.
 """
 
 from __future__ import annotations
@@ -32,8 +39,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.services.delivery import Delivery, Outcome, TemporaryFailure
+from bot.keys import order_subject
 from bot.logs import request_id, user_ref
+from bot.services.delivery import Delivery, Outcome, TemporaryFailure
+from bot.stores.client import repeatable
 from integrations.platform.models import CaseEvent, CaseEventType
 
 log = logging.getLogger(__name__)
@@ -62,6 +71,37 @@ DONE = frozenset({CaseEventType.approved, CaseEventType.not_approved, CaseEventT
 FORGET_CONSUMERS_MS = 24 * 3600 * 1000
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
+# KEYS: the case's order list, the stream. ARGV: the entry.
+# 2 when the entry heads its case's order: it may be sent, and the next one waits for it. 1 when
+# it is not in the order at all (not filed by the receiver, or finished and delivered again: its
+# fan-out only finds people already served): it waits for nobody. 0 while an earlier entry of
+# its case is unfinished. Entries gone from the stream (trimmed, or the stream deleted) are
+# dropped from the head first, so they never hold a case up. Safe to run twice: it only drops
+# what is gone.
+MAY_SEND = """
+local head = redis.call('LINDEX', KEYS[1], 0)
+while head do
+  if head == ARGV[1] then return 2 end
+  if #redis.call('XRANGE', KEYS[2], head, head) > 0 then
+    if redis.call('LPOS', KEYS[1], ARGV[1]) then return 0 end
+    return 1
+  end
+  redis.call('LPOP', KEYS[1])
+  head = redis.call('LINDEX', KEYS[1], 0)
+end
+return 1
+"""
+
+# KEYS: the stream, the case's order list. ARGV: group, entry.
+# Acknowledges the entry and takes it out of its case's order, in one step (no moment where it is
+# acknowledged and still holds the case up); returns the case's next entry, or false. Safe to
+# run twice: both are no-ops the second time.
+FINISH = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('LREM', KEYS[2], 1, ARGV[2])
+return redis.call('LINDEX', KEYS[2], 0)
+"""
+
 
 class Notifier:
     name = "notifier"
@@ -74,6 +114,8 @@ class Notifier:
         self._stopping, self._joined = False, False
         self._reading: asyncio.Future | None = None
         self._cursor = "0-0"
+        self._may_send = repeatable(redis.register_script(MAY_SEND))
+        self._finish = repeatable(redis.register_script(FINISH))
 
     def stop(self) -> None:
         """Finish the event in hand, then return from run()."""
@@ -100,10 +142,7 @@ class Notifier:
                     if not await self._join_group(create_stream=False):
                         await asyncio.sleep(self.settings.notify_block_ms / 1000)
                     continue
-                for entry_id, fields in entries:
-                    if self._stopping:
-                        break  # unacknowledged: taken over once idle, by us or another worker
-                    await self.handle(entry_id, fields)
+                await self._send(entries)
                 outage = 0.0
             except (ConnectionError, TimeoutError, OSError) + _REDIS_DOWN as error:
                 # Redis restarting or unreachable: what was read and not acknowledged stays
@@ -155,8 +194,29 @@ class Notifier:
             self._reading = None
         return [entry for _, entries in answer or [] for entry in entries]
 
-    async def handle(self, entry_id: bytes, fields: dict) -> None:
-        """Notify everyone about one event, then acknowledge it."""
+    async def _send(self, entries: list[tuple[bytes, dict]]) -> None:
+        """Each entry, and after it the later entries of its case that were waiting for it."""
+        seen: set[bytes] = set()
+        for entry_id, fields in entries:
+            while entry_id is not None and entry_id not in seen:
+                if self._stopping:
+                    return  # unacknowledged: taken over once idle, by us or another worker
+                seen.add(entry_id)
+                following = await self.handle(entry_id, fields)
+                entry_id, fields = await self._take(following) if following else (None, None)
+
+    async def _take(self, entry_id: bytes) -> tuple[bytes | None, dict | None]:
+        """The entry, claimed for this worker now; (None, None) if nobody has read it yet (it
+        will be read in its turn) or it is gone."""
+        for taken, fields in await self.redis.xclaim(self.stream, self.group, self.consumer, 0, [entry_id]):
+            if taken is not None and fields:
+                return taken, fields
+        return None, None
+
+    async def handle(self, entry_id: bytes, fields: dict) -> bytes | None:
+        """Notify everyone about one event, then acknowledge it; unless an earlier event of its
+        case is unfinished: then it stays pending, for whoever finishes that one. Returns the
+        next entry of the case once this one is done (its sender goes on with it)."""
         rid = fields.get(b"rid") or b""
         request_id.set(rid.decode(errors="replace") if rid else "evt-" + (entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)))  # logs tie back to the request that brought it
         try:
@@ -164,7 +224,12 @@ class Notifier:
         except (KeyError, TypeError, ValidationError):
             log.error("event entry %s is not a case event; dropped", entry_id)
             await self.redis.xack(self.stream, self.group, entry_id)
-            return
+            return None
+        order = self.keys.event_order(order_subject(event))
+        place = await self._may_send(keys=[order, self.stream], args=[entry_id])
+        if not place:
+            log.debug("event %s (%s) waits for an earlier event of its case", event.id, event.type.value)
+            return None
         renew = asyncio.get_running_loop().create_task(self._keep_claim(entry_id))
         try:
             await self.fan_out(event)
@@ -172,7 +237,8 @@ class Notifier:
             renew.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renew
-        await self.redis.xack(self.stream, self.group, entry_id)
+        following = await self._finish(keys=[self.stream, order], args=[self.group, entry_id])
+        return following if place == 2 and following else None
 
     async def _keep_claim(self, entry_id: bytes) -> None:
         """Reset the entry's idle time now and then, so no other worker takes over a live fan-out."""

@@ -8,12 +8,12 @@ from .errors import (
     MinuteRateLimited, NotFollowing, OutsideServiceWindow, ServiceMessageLimit, SubscriptionRefused, SystemBusy,
     WeChatAPIError, WeChatError, WeChatTimeout, WeChatUnavailable, error_for,
 )
-from .models import Article, MassSendResult, Tag, WeComSendResult
+from .models import Article, MassSendJobFinished, MassSendResult, Tag, WeComSendResult
 from .pusher import WeChatPusher
 
 __all__ = [
     "WECHAT_API", "WECOM_API", "SharedToken", "WeChatClient", "WeComClient", "WeChatPusher",
-    "Article", "MassSendResult", "Tag", "WeComSendResult",
+    "Article", "MassSendJobFinished", "MassSendResult", "Tag", "WeComSendResult",
     "WeChatError", "WeChatUnavailable", "WeChatTimeout", "WeChatAPIError", "error_for", "SystemBusy",
     "AccessTokenRejected", "InvalidOpenID", "IPNotWhitelisted", "NotFollowing", "SubscriptionRefused",
     "DailyQuotaExceeded", "MinuteRateLimited", "OutsideServiceWindow", "MassQuotaExhausted",

@@ -6,6 +6,10 @@ and its per-interaction count (45047), unsubscribed users (43004), the template 
 (45009), the mass-send minute rate (45011) and per-user monthly quota (45028), clientmsgid /
 client_msg_id idempotency, tag and paging limits, WeCom's silent per-member rate limits. It
 records every message it accepts, so tests and the console can see what a user would have got.
+Like WeChat, it reports on each mass send a moment later by posting a MASSSENDJOBFINISH event to
+the account's webhook (`webhook_url`, signed with its token, encrypted with its EncodingAESKey
+when one is given): how many it was asked to reach, how many were left after filtering (people
+who unfollowed, or already had their 4 mass messages this month), how many were sent.
 
 Admin endpoints under /_admin/ (JSON in and out) play the part of the users and the operator:
 a user writing to the account, following, unfollowing, accepting a subscription; expiring the
@@ -30,7 +34,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from wechatpy.crypto import WeChatCrypto
 
 from .models import Article
 
@@ -63,6 +69,13 @@ class SimulatorConfig:
     assume_long_term_subscriptions: bool = True
     wecom_per_member_minute: int = 30
     wecom_per_member_hour: int = 1000
+    wecom_minute_seconds: float = 60.0  # the length of WeCom's minute (its hour is 60 of them)
+    #: Where events about the account's jobs (MASSSENDJOBFINISH) are posted; "" = nowhere.
+    webhook_url: str = ""
+    webhook_token: str = ""
+    webhook_aes_key: str = ""  # set: events are sent encrypted (safe mode), for `webhook_appid`
+    webhook_appid: str = ""
+    mass_report_seconds: float = 0.5  # how long after a mass send its report is posted
     #: appid -> secret; None accepts any pair (embedded mode).
     credentials: dict[str, str] | None = None
     #: corpid -> corpsecret; None accepts any pair.
@@ -176,6 +189,7 @@ class SimulatorState:
     wecom_users: set[str] = field(default_factory=set)  # empty: every userid is valid
     wecom_recent: dict[str, deque] = field(default_factory=dict)
     wecom_dropped: int = 0
+    mass_reports: Counter = field(default_factory=Counter)  # MASSSENDJOBFINISH posts: delivered / failed
 
 
 def _check_credentials(known: dict | None, ident: str | None, secret: str | None, name: str, bad_secret: int) -> dict | None:
@@ -222,6 +236,7 @@ class WeChatSimulator:
         self.config = config or SimulatorConfig()
         self.clock = clock
         self.state = SimulatorState()
+        self._reporting: set[asyncio.Task] = set()
         self.endpoints: dict[str, tuple[str, str | None, Handler]] = {
             "/cgi-bin/stable_token": ("POST", None, self.stable_token),
             "/cgi-bin/message/custom/send": ("POST", "mp", self.custom_send),
@@ -602,7 +617,45 @@ class WeChatSimulator:
             self.state.mass_received[openid] = (month, self._mass_count(openid, month) + 1)
             self._record("mass", openid, content, msg_id)
         self.state.mass_ids[clientmsgid] = (msg_id, msg_data_id, now)
+        self._report_later(_mass_job_finished(msg_id, int(now), total=len(targets), filtered=len(recipients), sent=len(recipients)))
         return {"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id, "msg_data_id": msg_data_id}
+
+    def _report_later(self, xml: str) -> None:
+        """Post an event to the account's webhook in a moment, as WeChat does once a job is done."""
+        if not self.config.webhook_url:
+            return
+        task = asyncio.get_running_loop().create_task(self._post_event(xml))
+        self._reporting.add(task)
+        task.add_done_callback(self._reporting.discard)
+
+    async def _post_event(self, xml: str) -> None:
+        await asyncio.sleep(self.config.mass_report_seconds)
+        config = self.config
+        for attempt in range(3):  # WeChat tries an event three times
+            timestamp, nonce = str(int(self.clock())), secrets.token_hex(8)
+            query = {"signature": _sha1(config.webhook_token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+            body = xml
+            if config.webhook_aes_key:
+                envelope = WeChatCrypto(config.webhook_token, config.webhook_aes_key, config.webhook_appid).encrypt_message(xml, nonce, timestamp)
+                encrypted = re.search(r"<Encrypt><!\[CDATA\[(.*?)\]\]></Encrypt>", envelope).group(1)
+                query.update(encrypt_type="aes", msg_signature=_sha1(config.webhook_token, timestamp, nonce, encrypted))
+                body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+            try:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+                    async with http.post(config.webhook_url, params=query, data=body.encode()) as resp:
+                        if resp.status == 200:
+                            self.state.mass_reports["delivered"] += 1
+                            return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(config.mass_report_seconds * (attempt + 1))
+        self.state.mass_reports["failed"] += 1
+
+    async def close(self) -> None:
+        """Forget the reports not posted yet (the webhook is going away with us)."""
+        for task in list(self._reporting):
+            task.cancel()
+        await asyncio.gather(*self._reporting, return_exceptions=True)
 
     def _mass_count(self, openid: str, month: str) -> int:
         seen_month, count = self.state.mass_received.get(openid, (month, 0))
@@ -626,11 +679,12 @@ class WeChatSimulator:
         if not valid:
             return _error(81013, "user & party & tag all invalid")
         now, msgid = self.clock(), self._new_id()
+        minute = self.config.wecom_minute_seconds
         for userid in valid:
             recent = self.state.wecom_recent.setdefault(userid, deque())
-            while recent and now - recent[0] >= 3600:
+            while recent and now - recent[0] >= 60 * minute:
                 recent.popleft()
-            last_minute = sum(1 for at in recent if now - at < 60)
+            last_minute = sum(1 for at in recent if now - at < minute)
             if last_minute >= self.config.wecom_per_member_minute or len(recent) >= self.config.wecom_per_member_hour:
                 self.state.wecom_dropped += 1  # WeCom drops these silently
                 continue
@@ -726,6 +780,7 @@ class WeChatSimulator:
             "followers": len(self.state.followers),
             "template_sent_today": self.state.template_count if self.state.template_day == self._day() else 0,
             "wecom_dropped": self.state.wecom_dropped,
+            "mass_reports": dict(self.state.mass_reports),
         }
 
     def admin_reset(self, request: web.Request, body: dict) -> dict:
@@ -795,7 +850,31 @@ def create_wechat_simulator(config: SimulatorConfig | None = None, clock: Callab
     }
     for (method, name), handler in admin.items():
         app.router.add_route(method, f"/_admin/{name}", sim.admin_route(handler))
+
+    async def close(app: web.Application) -> None:
+        await sim.close()
+
+    app.on_cleanup.append(close)
     return app
+
+
+ACCOUNT = "gh_simulated0001"  # the account's original id, ToUserName of what WeChat posts to it
+MASS_HELPER = "mphelper"  # FromUserName of a mass send's report: WeChat's 群发助手
+
+
+def _sha1(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def _mass_job_finished(msg_id: int, created: int, *, total: int, filtered: int, sent: int, errors: int = 0) -> str:
+    """WeChat's MASSSENDJOBFINISH event: TotalCount asked for, FilterCount left after filtering
+    (about SentCount + ErrorCount), SentCount, ErrorCount."""
+    status = "send success" if sent else "send fail"
+    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{MASS_HELPER}]]></FromUserName>"
+            f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[MASSSENDJOBFINISH]]></Event><MsgID>{msg_id}</MsgID><Status><![CDATA[{status}]]></Status>"
+            f"<TotalCount>{total}</TotalCount><FilterCount>{filtered}</FilterCount><SentCount>{sent}</SentCount>"
+            f"<ErrorCount>{errors}</ErrorCount></xml>")
 
 
 def _is_template_data(data: Any) -> bool:
@@ -807,8 +886,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--template-quota", type=int, default=SimulatorConfig.template_daily_quota, help="template messages a day")
+    parser.add_argument("--webhook", default="", help="the account's webhook URL, where mass-send reports are posted")
+    parser.add_argument("--webhook-token", default="", help="the token the webhook checks signatures with")
     args = parser.parse_args(argv)
-    config = SimulatorConfig(template_daily_quota=args.template_quota)
+    config = SimulatorConfig(template_daily_quota=args.template_quota, webhook_url=args.webhook, webhook_token=args.webhook_token)
     web.run_app(create_wechat_simulator(config), host=args.host, port=args.port, print=lambda _: print(f"wechat simulator on http://{args.host}:{args.port}", flush=True))
 
 

@@ -15,9 +15,12 @@ import logging
 import os
 import re
 import time
+from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from bot.web.channels.xmlsafe import MalformedXML, cdata, parse_xml
 from bot.turn.dispatcher import Dispatcher, Outcome, Replayed
@@ -26,6 +29,7 @@ from bot.keys import USER_ID
 from bot.logs import user_ref
 from bot.settings import Settings
 from dialogs.engine import MEDIA_KINDS, Incoming
+from integrations.wechat.models import MassSendJobFinished
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,8 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() also accept
 _MSG_ID = re.compile(r"[0-9]{1,24}")
 _EVENTS = {"subscribe": "subscribe", "unsubscribe": "unsubscribe", "scan": "scan", "click": "click", "view": "view"}
 MAX_TEXT = 4000  # characters of one text message we look at (WeChat caps them far lower)
+MASS_SEND_FINISHED = "mass_send_finished"  # WeChat's report on a mass send: not a person's message
+_MASS_REPORT_FIELDS = ("MsgID", "Status", "TotalCount", "FilterCount", "SentCount", "ErrorCount")
 
 
 def sha1_signature(*parts: str) -> str:
@@ -62,6 +68,7 @@ class WeChatChannel:
         self.window = settings.timestamp_window_seconds
         self.max_body = settings.max_body_bytes
         self.clock = time.time  # what the timestamp window is measured against
+        self.mass_sends: Any = None  # bot.services.broadcasts.Broadcasts, once the app has started: takes WeChat's mass-send reports
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/wechat", self.verify), web.post("/wechat", self.receive)]
@@ -93,10 +100,28 @@ class WeChatChannel:
                 incoming = to_incoming(parse_xml(xml))
             except MalformedXML as exc:
                 raise Rejected(400, f"malformed message: {exc}") from exc
+            if incoming.kind == MASS_SEND_FINISHED:
+                return await self._mass_send_finished(incoming, timestamp, nonce, hashlib.sha256(body).hexdigest()[:32])
             outcome = await dispatch(self.dispatcher, incoming, body, timestamp, nonce)
         except Rejected as exc:
             return _reject(exc)
         return self._answer(outcome, incoming, encrypted, nonce)
+
+    async def _mass_send_finished(self, incoming: Incoming, timestamp: str, nonce: str, digest: str) -> web.Response:
+        """WeChat's report on a mass send goes to the broadcast it belongs to
+        (bot.services.broadcasts), not to a conversation. Its nonce is checked as a message's is
+        (a captured plaintext query string must not carry made-up figures); WeChat's retry of
+        the same body is recorded once. Redis trouble answers 503, so WeChat tries again."""
+        if self.mass_sends is None:
+            return web.Response(text="success", content_type="text/plain")
+        try:
+            if not await self.dispatcher.store.remember_nonce(Nonce(int(timestamp), nonce, digest)):
+                return _reject(Rejected(403, "replayed request"))
+            await self.mass_sends.job_finished(incoming.extra["report"])
+        except RedisError as exc:
+            log.warning("mass-send report %s not recorded: %s", incoming.extra["report"].msg_id, type(exc).__name__)
+            return web.Response(status=503, text="temporarily unavailable", content_type="text/plain")
+        return web.Response(text="success", content_type="text/plain")
 
     def _check_signature(self, query) -> tuple[str, str]:
         signature, timestamp, nonce = query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
@@ -244,6 +269,12 @@ def to_incoming(msg: dict) -> Incoming:
         key = _text(msg.get("EventKey"))
         incoming.kind = _EVENTS.get(event, "notice")
         incoming.text = key
+        if event == "masssendjobfinish":
+            try:
+                incoming.extra["report"] = MassSendJobFinished.model_validate({k: msg.get(k) for k in _MASS_REPORT_FIELDS})
+            except ValidationError as exc:
+                raise MalformedXML(f"malformed mass-send report: {exc.errors()[0]['loc'][0]}") from None
+            incoming.kind = MASS_SEND_FINISHED
         if event == "subscribe" and key.startswith("qrscene_"):
             incoming.extra["scene"], incoming.text = key[len("qrscene_"):], ""
     elif mtype in MEDIA_KINDS:
