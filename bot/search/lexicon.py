@@ -30,6 +30,9 @@ class Lexicon:
     confusables: dict[str, str] = field(default_factory=dict)
     fold_initials: dict[str, str] = field(default_factory=dict)
     fold_finals: dict[str, str] = field(default_factory=dict)
+    need_markers: frozenset[str] = frozenset()
+    courtesy: frozenset[str] = frozenset()
+    farewells: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, path: Path = DEFAULT_LEXICON) -> Lexicon:
@@ -49,6 +52,9 @@ class Lexicon:
             confusables=dict(data.get("confusables", {})),
             fold_initials=dict(pinyin.get("initials", {})),
             fold_finals=dict(pinyin.get("finals", {})),
+            need_markers=frozenset(squeeze(w) for w in data.get("need", {}).get("markers", [])),
+            courtesy=frozenset(squeeze(w) for w in data.get("courtesy", {}).get("clauses", [])),
+            farewells=frozenset(squeeze(w).replace(" ", "") for w in data.get("junk", {}).get("words", [])),
         )
 
     def intent(self, name: str) -> Intent | None:

@@ -1,0 +1,116 @@
+"""What a message asks for, at most NEED_CHARS characters of it, and whether it asks anything.
+
+People write letters, not keywords: greetings, who they are, what happened, the question
+somewhere in the middle, thanks at the end. Searching the whole letter drowns the question in
+circumstance and costs more the longer the letter is. So a long message is cut into clauses,
+each clause is weighed by how much it says about matters (the catalog's rare character pairs)
+and whether it asks for something (想, 申请, 怎么 ...), and the best clauses, in their original
+order, up to NEED_CHARS, are what the search reads. Only the first READ_CHARS of a message are
+looked at: nobody's need starts after that, and it keeps a turn's work bounded whatever is sent.
+
+`is_junk` says when a message cannot be a request at all: no letters, a few Latin letters
+("qq", "hh", "xyz"), keyboard mashing, a goodbye. Those never get a matter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+
+from bot.search.text import is_han, normalize, squeeze
+
+NEED_CHARS = 40  # the longest text any search stage reads (a need is rarely half of that)
+READ_CHARS = 1000  # the part of a message that is read at all
+
+# Clause boundaries: punctuation people use, full- and half-width, and line breaks.
+_CLAUSES = re.compile(r"[，。！？；：、,.!?;:\n\r~～…]+|\s{2,}")
+_LATIN_WORD = re.compile(r"[a-z]+")
+
+
+def clauses(text: str) -> list[str]:
+    return [c.strip() for c in _CLAUSES.split(text) if c.strip()]
+
+
+def extract(text: str, weigh: Callable[[str], float], markers: Collection[str] = (), courtesy: Collection[str] = ()) -> str:
+    """The need in `text`: the text itself when short, else its best clauses (see the module's
+    docstring). `weigh(pair)` is how much a two-character pair tells matters apart."""
+    text = text[:READ_CHARS]
+    if size(squeeze(text)) <= NEED_CHARS:
+        return text
+    scored = []
+    for at, clause in enumerate(clauses(text)):
+        squeezed = squeeze(clause)
+        if not squeezed or squeezed in courtesy:
+            continue
+        evidence = sum(weigh(squeezed[i:i + 2]) for i in range(len(squeezed) - 1))
+        asks = sum(1 for m in markers if m in squeezed)
+        # A clause's evidence per character, so a long story does not outweigh a short question,
+        # plus a lift for saying what is wanted.
+        score = evidence / (len(squeezed) ** 0.5) + 1.5 * min(asks, 2)
+        scored.append((score, at, squeezed))
+    chosen: list[tuple[int, str]] = []
+    room = NEED_CHARS
+    for score, at, squeezed in sorted(scored, key=lambda s: (-s[0], s[1])):
+        if score <= 0 and chosen:
+            break
+        if size(squeezed) > room:
+            if chosen:
+                continue  # a clause that does not fit whole is left out, not cut into nonsense
+            squeezed = _best_window(squeezed, room, weigh)
+        chosen.append((at, squeezed))
+        room -= size(squeezed) + 1
+    return "，".join(piece for _, piece in sorted(chosen))
+
+
+def size(text: str) -> float:
+    """A text's length as the search's cost sees it: a Latin letter is a quarter of a Chinese
+    character (an English word says about what one or two characters do)."""
+    latin = sum(1 for c in text if "a" <= c <= "z")
+    return len(text) - 0.75 * latin
+
+
+def _best_window(text: str, width: int, weigh: Callable[[str], float]) -> str:
+    """The `width` characters of a long clause with the most evidence (a sliding sum); Latin
+    text (which has no character pairs to weigh) is cut at the end of its first words."""
+    if size(text) < len(text):
+        return text[: int(width * 4)].rsplit(" ", 1)[0]
+    weights = [weigh(text[i:i + 2]) for i in range(len(text) - 1)] + [0.0]
+    window = sum(weights[:width - 1])
+    best, best_at = window, 0
+    for start in range(1, len(text) - width + 1):
+        window += weights[start + width - 2] - weights[start - 1]
+        if window > best:
+            best, best_at = window, start
+    return text[best_at:best_at + width]
+
+
+def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], bool] = lambda letters: False) -> bool:
+    """A message that cannot be asking for a matter: nothing but symbols or emoji, digits only, a
+    word of farewell or laughter, or a few Latin letters that spell no pinyin we know (2-3
+    letters are too short to carry meaning; `spells` says whether letters read as domain pinyin)."""
+    plain = normalize(text[:READ_CHARS])
+    if not plain:
+        return True
+    squeezed = plain.replace(" ", "")
+    if squeezed in farewells:
+        return True
+    if any(is_han(c) for c in squeezed):
+        return False
+    if squeezed.isdigit():
+        return True
+    letters = "".join(_LATIN_WORD.findall(squeezed))
+    if len(letters) <= 3:
+        return not (len(letters) == 3 and spells(letters))
+    words = _LATIN_WORD.findall(plain)
+    if len(words) == 1 and len(letters) <= 5 and not spells(letters):
+        return not re.search(r"[aeiouy]", letters) or _mashed(letters)
+    return False
+
+
+# Letters in keyboard order (asdf, qwer, jkl): typed by a hand sliding along a row.
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _mashed(letters: str) -> bool:
+    runs = sum(1 for a, b in zip(letters, letters[1:]) if any(a + b in row or b + a in row for row in _ROWS))
+    return runs >= len(letters) - 2
