@@ -58,6 +58,7 @@ IN_DOMAIN_WEIGHTS = (0.49, 0.8, 0.55, 0.75, 1.64, 0.12)  # accepted, lexical, se
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
 POOL = 40  # hits per evidence considered for fusion
+FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, least recently used dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,7 @@ class MatterSearch:
         self._encoder = encoder
         self._position = {d.code: i for i, d in enumerate(documents)}
         self._bundles = {d.code: d for d in documents if d.kind == "bundle"}
-        self.find = functools.lru_cache(maxsize=4096)(self._find)
+        self._cached_find = functools.lru_cache(maxsize=FIND_CACHE_SIZE)(self._find)
 
     # Building ------------------------------------------------------------------------------
 
@@ -192,6 +193,19 @@ class MatterSearch:
         """The hits a person would be shown for `query` (none for junk or out of scope)."""
         return list(self.find(query, top).shown)
 
+    def find(self, query: str, top: int = 5) -> Found:
+        """The verdict on `query` and the ranked hits behind it; repeats are answered from a
+        bounded cache. Blocks while the sentence model loads (the first seconds after a start
+        with cached vectors): call it off the event loop."""
+        return self._cached_find(query, top)
+
+    def warm(self) -> MatterSearch:
+        """Load the sentence model now (seconds), not on the first question after a start: a
+        build from cached vectors does not need it."""
+        if self._encoder is not None:
+            self._encoder.load()
+        return self
+
     def _find(self, query: str, top: int = 5) -> Found:
         evidence = self.evidence(query)
         if evidence is None:
@@ -213,7 +227,7 @@ class MatterSearch:
         parsed = self.lexical.parse(text)
         foreign = not any(is_han(c) for c in parsed.corrected)  # English: only the sentence vectors read it
         if not foreign:
-            for hit, coverage in self.lexical.rank(text, top=POOL):
+            for hit, coverage in self.lexical.rank(parsed, top=POOL):
                 lexical[self._position[hit.code]] = min(hit.score, 1.5)
                 if coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:
                     accepted = max(accepted, min(hit.score, 1.5))

@@ -44,6 +44,7 @@ LITERAL_BONUS = 0.05  # the intent word typed is the one in the name (歇业, no
 EXACT_BONUS = 0.25  # the query is, letter for letter, a name or alias of the matter
 GUIDE_PRIOR = 0.02  # of two equal matches, prefer the one with a full guide
 MAX_PHRASE = 10
+MAX_SPELLED = 40  # letters read as pinyin at once: no domain word is spelled longer
 UNIT_CACHE_SIZE = 20000
 SEARCH_CACHE_SIZE = 4096  # distinct (query, top) results kept per index, least recently used dropped
 SEARCH_CACHE_MAX_CHARS = 64  # longer texts are rare and seldom repeat: searched, not kept
@@ -219,11 +220,10 @@ class MatterIndex:
         """`search` computed afresh, bypassing (and not filling) the cache: for tests and tools."""
         return list(self._search(squeeze(self.need(query)), top))
 
-    def rank(self, text: str, top: int = 10) -> list[tuple[Hit, float]]:
+    def rank(self, parsed: ParsedQuery, top: int = 10) -> list[tuple[Hit, float]]:
         """Weaker matches too, each with the share of the query it explains, for the hybrid
-        search to weigh against its other evidence. `text` is already a need (see `need`),
-        normalised (see `squeeze`)."""
-        return self._scored(text, top, RANK_COVERAGE, RANK_SCORE)
+        search to weigh against its other evidence. `parsed` is what `parse` made of a need."""
+        return self._scored(parsed.text, top, RANK_COVERAGE, RANK_SCORE, parsed)
 
     def need(self, query: str) -> str:
         """The part of a message the search reads: all of a short one, the clauses that ask for a
@@ -247,8 +247,8 @@ class MatterIndex:
         """Search for an already normalised text (see `squeeze`)."""
         return tuple(hit for hit, _ in self._scored(text, top, MIN_COVERAGE, MIN_SCORE))
 
-    def _scored(self, text: str, top: int, min_coverage: float, min_score: float) -> list[tuple[Hit, float]]:
-        parsed = self._parse(text)
+    def _scored(self, text: str, top: int, min_coverage: float, min_score: float, parsed: ParsedQuery | None = None) -> list[tuple[Hit, float]]:
+        parsed = parsed or self._parse(text)
         if not parsed.units or not self._matters:
             return []
         credits = [self._unit_credit(u) for u in parsed.units]
@@ -405,7 +405,7 @@ class MatterIndex:
     def _from_letters(self, text: str) -> str:
         """Pinyin typed as letters becomes the domain words it spells: full (shebaoka, hukou
         qianyi) or initials (sbk). Letters that spell nothing we know are left as they are."""
-        return re.sub(r"[a-z]+", lambda m: self._spell(m.group()), text)
+        return re.sub(r"[a-z]+", lambda m: self._spell(m.group()) if len(m.group()) <= MAX_SPELLED else m.group(), text)
 
     def _spell(self, letters: str) -> str:
         if letters in self._phrases:  # ktv, a word of its own

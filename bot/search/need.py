@@ -19,8 +19,9 @@ from collections.abc import Callable, Collection
 
 from bot.search.text import is_han, normalize, squeeze
 
-NEED_CHARS = 40  # the longest text any search stage reads (a need is rarely half of that)
-READ_CHARS = 1000  # the part of a message that is read at all
+NEED_CHARS = 32  # the longest text any search stage reads (a need is rarely half of that)
+READ_CHARS = 500  # the part of a message that is read at all
+SPELLED_CHARS = 40  # Latin letters tried as pinyin to tell a word from junk: nothing longer is junk by letters
 
 # Clause boundaries: punctuation people use, full- and half-width, and line breaks.
 _CLAUSES = re.compile(r"[，。！？；：、,.!?;:\n\r~～…]+|\s{2,}")
@@ -63,17 +64,17 @@ def extract(text: str, weigh: Callable[[str], float], markers: Collection[str] =
 
 
 def size(text: str) -> float:
-    """A text's length as the search's cost sees it: a Latin letter is a quarter of a Chinese
-    character (an English word says about what one or two characters do)."""
+    """A text's length as the search's cost sees it: a Latin letter is half a Chinese character
+    (an English word of four or five letters says about what two characters do)."""
     latin = sum(1 for c in text if "a" <= c <= "z")
-    return len(text) - 0.75 * latin
+    return len(text) - 0.5 * latin
 
 
 def _best_window(text: str, width: int, weigh: Callable[[str], float]) -> str:
     """The `width` characters of a long clause with the most evidence (a sliding sum); Latin
     text (which has no character pairs to weigh) is cut at the end of its first words."""
     if size(text) < len(text):
-        return text[: int(width * 4)].rsplit(" ", 1)[0]
+        return text[: int(width * 2)].rsplit(" ", 1)[0]
     weights = [weigh(text[i:i + 2]) for i in range(len(text) - 1)] + [0.0]
     window = sum(weights[:width - 1])
     best, best_at = window, 0
@@ -102,9 +103,11 @@ def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], 
     if len(letters) <= 3:
         return not (len(letters) == 3 and spells(letters))
     words = _LATIN_WORD.findall(plain)
-    if len(words) == 1 and len(letters) <= 5 and not spells(letters):
-        return not re.search(r"[aeiouy]", letters) or _mashed(letters)
-    return False
+    if len(letters) > SPELLED_CHARS or spells(letters):
+        return False
+    if all(_mashed(w) or not re.search(r"[aeiouy]", w) for w in words):
+        return True  # asdfgh, qwer zxcv, sdfghjkl, xkcd
+    return len(words) == 1 and len(letters) <= 4  # a word too short to say what is wanted (abcd, lolz)
 
 
 # Letters in keyboard order (asdf, qwer, jkl): typed by a hand sliding along a row.
@@ -113,4 +116,4 @@ _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 
 def _mashed(letters: str) -> bool:
     runs = sum(1 for a, b in zip(letters, letters[1:]) if any(a + b in row or b + a in row for row in _ROWS))
-    return runs >= len(letters) - 2
+    return len(letters) >= 3 and runs >= len(letters) - 2

@@ -90,7 +90,7 @@ class SemanticIndex:
         build encoded exactly these texts with this model, else encodes and writes them there."""
         flat = [(i, t) for i, doc in enumerate(texts) for t in dict.fromkeys(doc) if t]
         owners = np.fromiter((i for i, _ in flat), dtype=np.int64, count=len(flat))
-        unique = list(dict.fromkeys(t for _, t in flat))
+        unique = sorted({t for _, t in flat})  # in a stable order: the platform may list matters in any
         vectors = _cached_vectors(unique, encoder, cache_dir)
         row = {t: k for k, t in enumerate(unique)}
         rows = np.fromiter((row[t] for _, t in flat), dtype=np.int64, count=len(flat))

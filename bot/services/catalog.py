@@ -102,6 +102,7 @@ class Catalog:
         self.halls = {h.id: h for h in halls}
         self._derived = {}  # replaced with the guides and halls it was made from, in the same step
         self.ready.set()
+        _BUILDER.submit(index.warm)  # the sentence model, if the vectors came from var/ without it
         # The index and guides live as long as this catalog version: moved out of the garbage
         # collector's sight, a full collection no longer walks them (otherwise a 45+ ms pause
         # every few thousand messages, the p99 of a busy bot).
