@@ -63,15 +63,22 @@ class CharacterBM25:
                 idf *= UNIGRAM_WEIGHT
             self.idf[term] = idf
             self._postings[term] = (np.array(docs, dtype=np.int64), np.array(values, dtype=np.float32) * idf)
+        self._unknown = math.log(1 + (self.size + 0.5) / 0.5)  # what a pair no document has would weigh
 
-    def scores(self, text: str) -> np.ndarray:
-        """Each document's BM25 score for the query text (a term counted once)."""
+    def scores(self, text: str) -> tuple[np.ndarray, float]:
+        """Each document's BM25 score for the query text (a term counted once), and the most a
+        document could score: every known term at its best, every unknown pair at what it would
+        weigh (a query full of words no matter uses is about something else)."""
         out = np.zeros(self.size, dtype=np.float32)
+        ceiling = 0.0
         for term in dict.fromkeys(terms(text)):
             posting = self._postings.get(term)
             if posting is not None:
                 out[posting[0]] += posting[1]
-        return out
+                ceiling += float(posting[1].max())
+            elif len(term) == 2:
+                ceiling += self._unknown
+        return out, ceiling
 
     def weight(self, term: str) -> float:
         """How much a term tells documents apart (0 for one no document has)."""

@@ -35,7 +35,7 @@ from bot.search.index import MIN_COVERAGE, MIN_SCORE, Hit, MatterIndex
 from bot.search.lexicon import Lexicon
 from bot.search.semantic import Encoder, SemanticIndex, shared_encoder
 from bot.search.text import core_name, is_han, squeeze
-from integrations.platform.models import Bundle, Guide, MatterSummary
+from integrations.platform.models import Bundle, Guide, MatterSummary, MatterType
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ LIFE_EVENTS = ROOT / "config" / "life_events.toml"
 VECTOR_CACHE = ROOT / "var" / "search"
 
 MATTER, CANDIDATES, OUT_OF_SCOPE, JUNK = "matter", "candidates", "out_of_scope", "junk"
+BUNDLE_DEPARTMENT = "一件事一次办"  # what a bundle shows where a matter shows its department
+BUNDLE_TYPE = MatterType(code=0, name="一件事")
 
 # BM25 field weights: how much a field says about what the matter is.
 FIELDS = {"name": 3.0, "alias": 2.0, "keyword": 1.5, "said": 1.5, "result": 1.0, "situation": 0.6, "department": 0.5,
@@ -53,11 +55,13 @@ FIELDS = {"name": 3.0, "alias": 2.0, "keyword": 1.5, "said": 1.5, "result": 1.0,
 W_LEXICAL, W_BM25, W_SEMANTIC = 1.0, 0.5, 2.0
 SEMANTIC_FLOOR = 0.25  # cosine below which a text is no nearer a matter than to anything else
 IN_DOMAIN = 0.7  # `in_domain` below which the catalog has nothing for the message
-IN_DOMAIN_BIAS = -0.94
-IN_DOMAIN_WEIGHTS = (0.49, 0.8, 0.55, 0.75, 1.64, 0.12)  # accepted, lexical, semantic, foreign, best, margin
+IN_DOMAIN_BIAS = -1.48
+IN_DOMAIN_WEIGHTS = (0.41, 1.0, 0.47, 0.05, 1.69, 0.16, 0.44)  # accepted, lexical, semantic, foreign, best, margin, BM25 share
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
 POOL = 40  # hits per evidence considered for fusion
+EXACT_LIFT = 1.0  # added to the document a message names exactly
+BUNDLE_PRIOR = 0.2  # added to a bundle with any evidence (tuned: docs/search.md)
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, least recently used dropped
 
 
@@ -97,18 +101,26 @@ class Evidence:
     bm25: np.ndarray  # relative to the best document's
     semantic: np.ndarray  # cosine similarity above SEMANTIC_FLOOR
     accepted: float  # the best lexical score of a match covering most of the message
-    foreign: bool  # no Chinese in it (English): only the sentence vectors read it
+    bm25_share: float  # the best BM25 score as a share of the most the message's terms allow
+    foreign: bool  # no Chinese in it (English): read by the sentence vectors and the lexicon's glosses
+    exact: int  # the document the message names exactly (its name or an alias), or -1
+    bundles: np.ndarray  # which documents are bundles
 
-    def fused(self, lexical: float, bm25: float, semantic: float) -> np.ndarray:
-        return lexical * self.lexical + bm25 * self.bm25 + semantic * self.semantic
+    def fused(self, lexical: float, bm25: float, semantic: float, bundle_prior: float = 0.0) -> np.ndarray:
+        fused = lexical * self.lexical + bm25 * self.bm25 + semantic * self.semantic
+        # A bundle covers its matters: as likely as the best of them, it is the better answer.
+        fused += bundle_prior * (self.bundles & (fused > 0))
+        if self.exact >= 0:
+            fused[self.exact] += EXACT_LIFT
+        return fused
 
 
 def in_domain(evidence: Evidence, best: float, margin: float) -> float:
     """How likely the catalog serves the message at all (0..1): a logistic model of the
     evidence, fitted on the tuning sets' answerable and out-of-scope questions."""
-    x = (IN_DOMAIN_BIAS + IN_DOMAIN_WEIGHTS[0] * evidence.accepted + IN_DOMAIN_WEIGHTS[1] * float(evidence.lexical.max(initial=0.0))
-         + IN_DOMAIN_WEIGHTS[2] * float(evidence.semantic.max(initial=0.0)) + IN_DOMAIN_WEIGHTS[3] * evidence.foreign
-         + IN_DOMAIN_WEIGHTS[4] * best + IN_DOMAIN_WEIGHTS[5] * margin)
+    features = (evidence.accepted, float(evidence.lexical.max(initial=0.0)), float(evidence.semantic.max(initial=0.0)),
+                float(evidence.foreign), best, margin, evidence.bm25_share)
+    x = IN_DOMAIN_BIAS + sum(w * f for w, f in zip(IN_DOMAIN_WEIGHTS, features))
     return 1.0 / (1.0 + math.exp(-x))
 
 
@@ -131,7 +143,7 @@ class MatterSearch:
     `find` is read-only and safe from many threads."""
 
     def __init__(self, lexical: MatterIndex, documents: list[Document], bm25: CharacterBM25, semantic: SemanticIndex | None,
-                 encoder: Encoder | None):
+                 encoder: Encoder | None, exact: dict[str, int]):
         self.lexical = lexical
         self.documents = documents
         self.version = lexical.version
@@ -140,6 +152,8 @@ class MatterSearch:
         self._encoder = encoder
         self._position = {d.code: i for i, d in enumerate(documents)}
         self._bundles = {d.code: d for d in documents if d.kind == "bundle"}
+        self._is_bundle = np.array([d.kind == "bundle" for d in documents], dtype=bool)
+        self._exact = exact
         self._cached_find = functools.lru_cache(maxsize=FIND_CACHE_SIZE)(self._find)
 
     # Building ------------------------------------------------------------------------------
@@ -155,31 +169,37 @@ class MatterSearch:
         guide_of = dict(guides) if isinstance(guides, Mapping) else {g.code: g for g in guides}
         events = load_life_events() if life_events is None else life_events
         said = _said(events, summaries, bundles)
-        lexical = MatterIndex(lexicon).build(summaries, guide_of, version=version, said=said)
+        # Bundles are read by the lexicon index too, as matters named by their name and aliases.
+        as_matters = [MatterSummary(code=b.code, name=b.name, department=BUNDLE_DEPARTMENT, type=BUNDLE_TYPE) for b in bundles]
+        lexical_said = {**said, **{b.code: [*b.aliases, *said.get(b.code, ())] for b in bundles}}
+        lexical = MatterIndex(lexicon).build([*summaries, *as_matters], guide_of, version=version, said=lexical_said)
 
         documents: list[Document] = []
         fields: list[list[tuple[str, float]]] = []
         texts: list[list[str]] = []
+        aliases: list[Sequence[str]] = []
         for s in summaries:
             documents.append(Document(s.code, s.name, s.department))
+            aliases.append(guide_of[s.code].aliases if s.code in guide_of else ())
             f, t = _matter_fields(s, guide_of.get(s.code), said.get(s.code, ()))
             fields.append(f)
             texts.append(t)
         names = {s.code: s.name for s in summaries}
         for b in bundles:
             members = tuple(code for code in b.matters if code in names)
-            documents.append(Document(b.code, b.name, "一件事一次办", "bundle", members))
+            documents.append(Document(b.code, b.name, BUNDLE_DEPARTMENT, "bundle", members))
             f = [(squeeze(b.name), FIELDS["name"]), (squeeze(b.description), FIELDS["description"])]
             f += [(squeeze(a), FIELDS["alias"]) for a in b.aliases]
             f += [(squeeze(core_name(names[c])), FIELDS["member"]) for c in members]
             f += [(squeeze(w), FIELDS["said"]) for w in said.get(b.code, ())]
             fields.append(f)
             texts.append([b.name, *b.aliases, *said.get(b.code, ())])
+            aliases.append(b.aliases)
         bm25 = CharacterBM25(fields)
         if encoder is True:
             encoder = shared_encoder()
         semantic = SemanticIndex.build(texts, encoder, cache_dir) if encoder else None
-        return cls(lexical, documents, bm25, semantic, encoder)
+        return cls(lexical, documents, bm25, semantic, encoder, _exact_names(documents, aliases))
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -210,7 +230,7 @@ class MatterSearch:
         evidence = self.evidence(query)
         if evidence is None:
             return Found(JUNK, ())
-        return self.decide(evidence, evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC), top)
+        return self.decide(evidence, evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR), top)
 
     def evidence(self, query: str) -> Evidence | None:
         """Everything the search knows about `query`, per document; None for junk."""
@@ -225,23 +245,25 @@ class MatterSearch:
         lexical = np.zeros(n, dtype=np.float32)
         accepted = 0.0
         parsed = self.lexical.parse(text)
-        foreign = not any(is_han(c) for c in parsed.corrected)  # English: only the sentence vectors read it
-        if not foreign:
-            for hit, coverage in self.lexical.rank(parsed, top=POOL):
-                lexical[self._position[hit.code]] = min(hit.score, 1.5)
-                if coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:
-                    accepted = max(accepted, min(hit.score, 1.5))
+        foreign = not any(is_han(c) for c in parsed.corrected)  # English, say
+        if foreign:  # read through the lexicon's English glosses, if it knows any of the words
+            parsed = self.lexical.parse(lexicon.gloss(need)[: need_text.NEED_CHARS])
+        for hit, coverage in self.lexical.rank(parsed, top=POOL) if parsed.text else ():
+            lexical[self._position[hit.code]] = min(hit.score, 1.5)
+            if coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:
+                accepted = max(accepted, min(hit.score, 1.5))
         expanded = " ".join([parsed.corrected, *(a for u in parsed.units for a in u.alternatives[1:])])
-        bm25 = self._bm25.scores(expanded) if not foreign else np.zeros(n, dtype=np.float32)
+        bm25, ceiling = self._bm25.scores(expanded)
         best_bm25 = float(bm25.max()) if n else 0.0
         if best_bm25 > 0:
             bm25 /= best_bm25
+        bm25_share = best_bm25 / ceiling if ceiling > 0 else 0.0
         semantic = np.zeros(n, dtype=np.float32)
         if self._semantic is not None:
-            sentence = parsed.corrected if _spelled(text, parsed.corrected) else need
+            sentence = parsed.corrected if not foreign and _spelled(text, parsed.corrected) else need
             vector = self._encoder.encode_query(sentence)
             semantic = np.maximum(self._semantic.similarities(vector) - SEMANTIC_FLOOR, 0.0)
-        return Evidence(need, lexical, bm25, semantic, accepted, foreign)
+        return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle)
 
     def decide(self, evidence: Evidence, fused: np.ndarray, top: int) -> Found:
         """Rank by the fused scores and say what they are worth."""
@@ -286,6 +308,15 @@ def _matter_fields(s: MatterSummary, guide: Guide | None, said: Sequence[str]) -
     fields += [(squeeze(w), FIELDS["said"]) for w in said]
     texts += list(said)
     return fields, texts
+
+
+def _exact_names(documents: list[Document], aliases: list[Sequence[str]]) -> dict[str, int]:
+    """Names and aliases that name exactly one document: whoever types one means it."""
+    owners: dict[str, set[int]] = {}
+    for i, d in enumerate(documents):
+        for text in (d.name, core_name(d.name), *aliases[i]):
+            owners.setdefault(squeeze(text), set()).add(i)
+    return {text: next(iter(found)) for text, found in owners.items() if text and len(found) == 1}
 
 
 def _said(events: Sequence[LifeEvent], summaries: list[MatterSummary], bundles: list[Bundle]) -> dict[str, list[str]]:

@@ -38,7 +38,7 @@ NAME, ALIAS, KEYWORD, DEPARTMENT, TYPE = 1.0, 1.0, 0.8, 0.5, 0.3
 MIN_COVERAGE = 0.6  # share of the query a matter must explain to be a result at all
 MIN_SCORE = 0.5
 # `rank` (the hybrid search's lexical evidence) keeps weaker matches: another signal may confirm them.
-RANK_COVERAGE, RANK_SCORE = 0.3, 0.25
+RANK_COVERAGE, RANK_SCORE = 0.2, 0.2
 INTENT_BONUS, INTENT_PENALTY, DEFAULT_BONUS = 0.15, 0.12, 0.04
 LITERAL_BONUS = 0.05  # the intent word typed is the one in the name (歇业, not just any 注销)
 EXACT_BONUS = 0.25  # the query is, letter for letter, a name or alias of the matter
@@ -112,6 +112,7 @@ class MatterIndex:
         self._folder = SoundFolder(self.lexicon.fold_initials, self.lexicon.fold_finals)
         self._mark_words = {i.name: i.marks for i in self.lexicon.intents}
         self._pair_weight: dict[str, float] = {}
+        self._phrase_use: dict[str, int] = {}  # lexicon phrase -> how many matters' own texts use it
         self._cached_search = self._new_search_cache()
 
     # Building ------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ class MatterIndex:
             matters.append(matter)
             for text, weight in matter.fields:
                 if weight >= KEYWORD:
-                    vocabulary.update(w for w in tk.lcut(text, HMM=False) if len(w) >= 2)
+                    vocabulary.update(w for w in tk.lcut_for_search(text, HMM=False) if len(w) >= 2)
                     if 2 <= len(text) <= 8:
                         vocabulary[text] += 2
         for key, alternatives in self.lexicon.synonyms.items():
@@ -183,6 +184,8 @@ class MatterIndex:
         self._by_spelling, self._by_initials, self._by_sound = by_spelling, by_initials, by_sound
         self._phrases = phrases
         self._pair_weight = _pair_weights(matters)
+        named = ["\n".join(text for text, weight in m.fields if weight >= KEYWORD) for m in matters]
+        self._phrase_use = {p: sum(1 for t in named if p in t) for p in phrases if len(p) > 1}
         self.version = version or _digest(summaries)
         self._cached_search = self._new_search_cache()  # answers of the catalog this replaces are gone
         return self
@@ -371,21 +374,24 @@ class MatterIndex:
     def _phrase_spans(self, text: str) -> list[tuple[str, str | None]]:
         """Split text into lexicon phrases and the pieces between them, choosing the phrases that
         cover the most characters (开个体户 -> 开 + 个体户, not 开个 + 体户). A one-character
-        phrase (开, 改, 卖) counts only where it stands as a word of its own: not the 卖 of 外卖."""
+        phrase (开, 改, 卖) counts only where it stands as a word of its own: not the 卖 of 外卖.
+        Of two readings that cover as much, the one whose phrases the matters' own texts use
+        more wins: 卖烟花 is 卖 + 烟花 (named in matters), not 卖烟 + 花."""
         n = len(text)
         alone, at = set(), 0
         for word in tokenizer().lcut(text, HMM=False):
             if len(word) == 1:
                 alone.add(at)
             at += len(word)
-        best: list[tuple[int, int]] = [(0, 0)] * (n + 1)  # (covered, -phrases) up to position i
+        best: list[tuple[int, int, int]] = [(0, 0, 0)] * (n + 1)  # (covered, -phrases, use in matters) up to position i
         back: list[tuple[int, bool]] = [(0, False)] * (n + 1)
         for i in range(1, n + 1):
             best[i], back[i] = best[i - 1], (i - 1, False)
             for length in range(1, min(MAX_PHRASE, i) + 1):
-                if text[i - length:i] in self._phrases and (length > 1 or i - 1 in alone):
+                phrase = text[i - length:i]
+                if phrase in self._phrases and (length > 1 or i - 1 in alone):
                     prev = best[i - length]
-                    candidate = (prev[0] + length, prev[1] - 1)
+                    candidate = (prev[0] + length, prev[1] - 1, prev[2] + self._phrase_use.get(phrase, 0))
                     if candidate > best[i]:
                         best[i], back[i] = candidate, (i - length, True)
         pieces: list[tuple[str, str | None]] = []
