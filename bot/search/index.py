@@ -231,11 +231,7 @@ class MatterIndex:
     def need(self, query: str) -> str:
         """The part of a message the search reads: all of a short one, the clauses that ask for a
         matter from a long one (see bot/search/need.py)."""
-        return need.extract(query, self.pair_weight, self.lexicon.need_markers, self.lexicon.courtesy)
-
-    def pair_weight(self, pair: str) -> float:
-        """How much a two-character pair tells matters apart: 0 for one in no matter."""
-        return self._pair_weight.get(pair, 0.0)
+        return need.extract(query, self._pair_weight, self.lexicon.need_markers, self.lexicon.courtesy)
 
     def spells(self, letters: str) -> bool:
         """Whether Latin letters read as pinyin of a domain word (shebaoka, sbk)."""

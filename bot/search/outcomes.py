@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bot.search.text import normalize
+from bot.search.text import squeeze
 
 MATTER, CANDIDATES, PICKED, NONE, JUNK = "matter", "candidates", "picked", "none", "junk"
 OUTCOMES = (MATTER, CANDIDATES, PICKED, NONE, JUNK)
@@ -36,7 +36,7 @@ _DIGITS = re.compile(r"\d{3,}")
 def masked(query: str) -> str:
     """The question as kept: normalised, cut to QUERY_CHARS, runs of 3+ digits as '#'s (a phone
     number, ID number or case number is never stored, nor how long it was)."""
-    return _DIGITS.sub("###", normalize(query))[:QUERY_CHARS].strip()
+    return _DIGITS.sub("###", squeeze(query))[:QUERY_CHARS].strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +49,10 @@ class Miss:
 class SearchOutcomes:
     """The per-day outcome counts in Redis (redis-py asyncio client)."""
 
-    def __init__(self, redis, prefix: str = "ywtb:"):
+    def __init__(self, redis, prefix: str = "ywtb:", day_limit: int = DAY_LIMIT):
         self.redis = redis
         self.prefix = prefix
+        self.day_limit = day_limit
 
     def key(self, outcome: str, day: dt.date) -> str:
         return f"{self.prefix}search:{outcome}:{day:%Y%m%d}"
@@ -64,7 +65,7 @@ class SearchOutcomes:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zincrby(key, 1, text)
             pipe.expire(key, RETENTION_DAYS * 86400)
-            pipe.zremrangebyrank(key, 0, -DAY_LIMIT - 1)  # the rarest beyond the limit
+            pipe.zremrangebyrank(key, 0, -self.day_limit - 1)  # the rarest beyond the limit
             await pipe.execute()
 
     async def misses(self, since: dt.date, until: dt.date | None = None, top: int = 30) -> list[Miss]:
