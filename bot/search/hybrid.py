@@ -55,13 +55,13 @@ FIELDS = {"name": 3.0, "alias": 2.0, "keyword": 1.5, "said": 1.5, "result": 1.0,
 W_LEXICAL, W_BM25, W_SEMANTIC = 1.0, 0.5, 2.0
 SEMANTIC_FLOOR = 0.25  # cosine below which a text is no nearer a matter than to anything else
 IN_DOMAIN = 0.7  # `in_domain` below which the catalog has nothing for the message
-IN_DOMAIN_BIAS = -1.48
-IN_DOMAIN_WEIGHTS = (0.41, 1.0, 0.47, 0.05, 1.69, 0.16, 0.44)  # accepted, lexical, semantic, foreign, best, margin, BM25 share
+IN_DOMAIN_BIAS = -1.64
+IN_DOMAIN_WEIGHTS = (0.48, 1.12, 0.47, 0.16, 1.63, 0.05, 0.42)  # accepted, lexical, semantic, foreign, best, margin, BM25 share
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
 POOL = 40  # hits per evidence considered for fusion
 EXACT_LIFT = 1.0  # added to the document a message names exactly
-BUNDLE_PRIOR = 0.2  # added to a bundle with any evidence (tuned: docs/search.md)
+BUNDLE_PRIOR = 0.3  # added to a bundle with any evidence (tuned: docs/search.md)
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, least recently used dropped
 
 

@@ -38,7 +38,7 @@ NAME, ALIAS, KEYWORD, DEPARTMENT, TYPE = 1.0, 1.0, 0.8, 0.5, 0.3
 MIN_COVERAGE = 0.6  # share of the query a matter must explain to be a result at all
 MIN_SCORE = 0.5
 # `rank` (the hybrid search's lexical evidence) keeps weaker matches: another signal may confirm them.
-RANK_COVERAGE, RANK_SCORE = 0.2, 0.2
+RANK_COVERAGE, RANK_SCORE, RANK_UNEXPLAINED = 0.2, 0.2, 0.3
 INTENT_BONUS, INTENT_PENALTY, DEFAULT_BONUS = 0.15, 0.12, 0.04
 LITERAL_BONUS = 0.05  # the intent word typed is the one in the name (歇业, not just any 注销)
 EXACT_BONUS = 0.25  # the query is, letter for letter, a name or alias of the matter
@@ -226,7 +226,7 @@ class MatterIndex:
     def rank(self, parsed: ParsedQuery, top: int = 10) -> list[tuple[Hit, float]]:
         """Weaker matches too, each with the share of the query it explains, for the hybrid
         search to weigh against its other evidence. `parsed` is what `parse` made of a need."""
-        return self._scored(parsed.text, top, RANK_COVERAGE, RANK_SCORE, parsed)
+        return self._scored(parsed.text, top, RANK_COVERAGE, RANK_SCORE, parsed, RANK_UNEXPLAINED)
 
     def need(self, query: str) -> str:
         """The part of a message the search reads: all of a short one, the clauses that ask for a
@@ -246,7 +246,11 @@ class MatterIndex:
         """Search for an already normalised text (see `squeeze`)."""
         return tuple(hit for hit, _ in self._scored(text, top, MIN_COVERAGE, MIN_SCORE))
 
-    def _scored(self, text: str, top: int, min_coverage: float, min_score: float, parsed: ParsedQuery | None = None) -> list[tuple[Hit, float]]:
+    def _scored(self, text: str, top: int, min_coverage: float, min_score: float, parsed: ParsedQuery | None = None,
+                unexplained: float = 1.0) -> list[tuple[Hit, float]]:
+        """Matters with the share of the query they explain. Words no matter uses count against
+        every matter, times `unexplained`: fully for a confident answer, less for a ranking that
+        other evidence will weigh (a letter's every detail is not a word of the catalog)."""
         parsed = parsed or self._parse(text)
         if not parsed.units or not self._matters:
             return []
@@ -256,7 +260,7 @@ class MatterIndex:
         for unit, credit in zip(parsed.units, credits):
             df = sum(1 for c in credit.values() if c >= 0.5)
             if not df:  # explained by no matter at all: evidence the query is about something else
-                weight = math.log(2 * n) * (0.35 if unit.single else 0.8)
+                weight = math.log(2 * n) * (0.35 if unit.single else 0.8) * unexplained
             else:
                 idf = math.log((n + 1) / (df + 0.5))
                 weight = min(idf, 3.0) * 0.35 if unit.single else idf
