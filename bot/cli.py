@@ -248,7 +248,9 @@ def _diagrams(out: Path) -> int:
 # deliveries -------------------------------------------------------------------------------
 
 
-def _deliveries(case_no: str) -> int:
+def _with_redis(read):
+    """`read(settings, url)` run against the configured Redis, or the embedded one under var/
+    (started for the call, stopped after)."""
     settings = load_settings()
     embedded = None
     url = settings.redis_url.get_secret_value()
@@ -258,10 +260,14 @@ def _deliveries(case_no: str) -> int:
         embedded = EmbeddedRedis(settings.var_path / "redis")
         url = embedded.start()
     try:
-        rows = asyncio.run(_delivery_rows(settings, url, case_no.strip()))
+        return asyncio.run(read(settings, url))
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _deliveries(case_no: str) -> int:
+    rows = _with_redis(lambda settings, url: _delivery_rows(settings, url, case_no.strip()))
     if not rows:
         print(f"No notices recorded for case {case_no}.")
         return 0
@@ -347,19 +353,7 @@ def _search_misses(since: str | None, top: int) -> int:
     except ValueError:
         print(f"--since wants a day as YYYY-MM-DD, not {since!r}", file=sys.stderr)
         return 2
-    settings = load_settings()
-    embedded = None
-    url = settings.redis_url.get_secret_value()
-    if not url:
-        from bot.redis_server import EmbeddedRedis
-
-        embedded = EmbeddedRedis(settings.var_path / "redis")
-        url = embedded.start()
-    try:
-        found = asyncio.run(_misses(settings, url, first, top))
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    found = _with_redis(lambda settings, url: _misses(settings, url, first, top))
     if not found:
         print(f"No searches ended without a matter since {first}.")
         return 0

@@ -138,20 +138,19 @@ class Matters(Dialog):
         return self._found
 
     async def bundle_match(self) -> bool:
-        found = await self.found()
-        if found is not None and found.verdict == MATTER and found.hits[0].kind == "bundle":
-            self.data["bundle"] = found.hits[0].code
-            await self._record(MATTER)
-            return True
-        return False
+        return await self._winner("bundle", bundle=True)
 
     async def clear_match(self) -> bool:
+        return await self._winner("code", bundle=False)
+
+    async def _winner(self, key: str, bundle: bool) -> bool:
+        """One clear winner of the kind asked for: kept under `key`, counted as found."""
         found = await self.found()
-        if found is not None and found.verdict == MATTER:
-            self.data["code"] = found.hits[0].code
-            await self._record(MATTER)
-            return True
-        return False
+        if found is None or found.verdict != MATTER or (found.hits[0].kind == "bundle") != bundle:
+            return False
+        self.data[key] = found.hits[0].code
+        await self._record(MATTER)
+        return True
 
     async def has_candidates(self) -> bool:
         found = await self.found()

@@ -15,6 +15,7 @@ import asyncio
 import gc
 import logging
 import time
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from redis.exceptions import RedisError
@@ -29,12 +30,32 @@ log = logging.getLogger(__name__)
 #: refresh that finds the version unchanged) reuses the build, finished or in flight, instead
 #: of indexing again. A build runs in a thread and is not tied to the app that started it.
 _BUILDS: dict[str, Future] = {}
-_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-index")
+_BUILDING = threading.Lock()  # one build (or model load) at a time
 #: Searches that are not answered from the index's cache run here, one at a time.
 _SEARCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-search")
 
 #: Values kept by `Catalog.derived` per catalog version: a card per guide and a few prompts.
 DERIVED_SIZE = 4096
+
+
+def _in_background(work, *args) -> Future:
+    """`work(*args)` on a daemon thread, one at a time. A cold build encodes every matter's
+    sentence vectors (seconds to minutes on a busy machine): a process told to stop meanwhile
+    exits at once instead of waiting for it (an executor's threads would hold the exit). The
+    vectors are written to var/ atomically, so a build cut short leaves nothing half-written."""
+    future: Future = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            with _BUILDING:
+                future.set_result(work(*args))
+        except BaseException as exc:  # handed to whoever awaits the build
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="catalog-index", daemon=True).start()
+    return future
 
 
 class CatalogNotReady(Exception):
@@ -90,7 +111,7 @@ class Catalog:
             summaries, version = await self.platform.all_matters()
             guides = await self.platform.all_guides()
             bundles = await self._bundles()
-            build = _BUILDER.submit(self._build, summaries, guides, bundles, version)
+            build = _in_background(self._build, summaries, guides, bundles, version)
             _BUILDS.clear()
             _BUILDS[version] = build
         index, summaries, guides, bundles = await asyncio.shield(asyncio.wrap_future(build))
@@ -102,7 +123,7 @@ class Catalog:
         self.halls = {h.id: h for h in halls}
         self._derived = {}  # replaced with the guides and halls it was made from, in the same step
         self.ready.set()
-        _BUILDER.submit(index.warm)  # the sentence model, if the vectors came from var/ without it
+        _in_background(index.warm)  # the sentence model, if the vectors came from var/ without it
         # The index and guides live as long as this catalog version: moved out of the garbage
         # collector's sight, a full collection no longer walks them (otherwise a 45+ ms pause
         # every few thousand messages, the p99 of a busy bot).
