@@ -365,7 +365,7 @@ def _search_misses(since: str | None, top: int) -> int:
 
 
 async def _misses(settings: Settings, url: str, since, top: int) -> list:
-    from bot.redis_client import connect
+    from bot.stores.client import connect
     from bot.search.outcomes import SearchOutcomes
 
     redis = connect(url, 2)
