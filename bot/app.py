@@ -30,6 +30,7 @@ from bot.web.ratelimit import RateLimiter
 from bot.workers.notifier import Notifier
 from bot.services.ratings import REMINDER as RATING_REMINDER, Ratings
 from bot.workers.scheduler import Scheduler
+from bot.search.outcomes import SearchOutcomes
 from bot.services.subscriptions import Subscriptions
 from bot.workers.runner import Workers
 from bot.logs import new_id, request_id
@@ -152,7 +153,9 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         """One HTTP session for every outside call; clients built once, closed at exit."""
         http = ClientSession(timeout=ClientTimeout(total=10))
         app[PLATFORM] = PlatformClient(settings.platform_base, http, timeout=settings.platform_timeout_seconds, observe=metrics.platform_call)
-        app[CATALOG] = services.catalog = Catalog(app[PLATFORM], _build_index, settings.catalog_refresh_seconds)
+        app[CATALOG] = services.catalog = Catalog(
+            app[PLATFORM], _index_factory(settings), settings.catalog_refresh_seconds, outcomes=SearchOutcomes(redis, settings.key_prefix),
+        )
         app[CATALOG].start()
         app[WECHAT] = WeChatClient(
             settings.wechat_appid, settings.wechat_secret.get_secret_value(), redis,
@@ -206,10 +209,14 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     return app
 
 
-def _build_index(summaries, guides, version):
-    from bot.search import MatterIndex
+def _index_factory(settings: Settings):
+    """Builds the search over a catalog version; its sentence vectors are kept under var/."""
+    from bot.search import MatterSearch
 
-    return MatterIndex().build(summaries, guides, version=version)
+    def build(summaries, guides, bundles, version):
+        return MatterSearch.build(summaries, guides, bundles, version=version, cache_dir=settings.var_path / "search")
+
+    return build
 
 
 def _mount_simulators(app: web.Application, settings: Settings) -> None:

@@ -41,10 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--top", type=int, default=5, help="results per query (default 5)")
     search.add_argument("--jsonl", action="store_true", help="print one JSON object per query (default: readable lines)")
 
-    eval_search = commands.add_parser("eval-search", help="top-1/top-3 accuracy of the search over a JSONL query set")
-    eval_search.add_argument("file", type=Path, help='lines of {"query": ..., "expect": [matter names]}')
+    eval_search = commands.add_parser("eval-search", help="accuracy of the search over JSONL question sets, by category and persona")
+    eval_search.add_argument("file", type=Path, nargs="+", help='lines of {"query": ..., "expect": [names], "persona": ..., "category": ...}')
+    eval_search.add_argument("--lexical", action="store_true", help="the lexicon-driven index alone (no BM25, no sentence vectors)")
+    eval_search.add_argument("--quiet", action="store_true", help="figures only, no list of misses")
 
-    commands.add_parser("bench-search", help="time the search index build and query latency")
+    bench_search = commands.add_parser("bench-search", help="time the search: cold index build, p99 per question on one core, start-up to /readyz")
+    bench_search.add_argument("--no-startup", action="store_true", help="skip starting the bot to time /readyz")
+
+    misses = commands.add_parser("search-misses", help="the questions that most often ended without a matter")
+    misses.add_argument("--since", help="first day, YYYY-MM-DD (default: 7 days ago)")
+    misses.add_argument("--top", type=int, default=30, help="how many (default 30)")
 
 
     deliveries = commands.add_parser("deliveries", help="the notices sent about a case: recipient (masked), event, channel, outcome, attempts, time")
@@ -67,13 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "search":
             return _search(args.top, args.jsonl)
         if args.command == "eval-search":
-            return _eval_search(args.file)
+            return _eval_search(args.file, args.lexical, args.quiet)
+        if args.command == "search-misses":
+            return _search_misses(args.since, args.top)
         if args.command == "deliveries":
             return _deliveries(args.case)
         if args.command == "bench-search":
             from bot.search.bench import run
 
-            run()
+            run(startup=not args.no_startup)
             return 0
     except SettingsError as exc:
         print(f"ywtb-bot: cannot start: {exc}", file=sys.stderr)
@@ -245,7 +254,9 @@ def _diagrams(out: Path) -> int:
 # deliveries -------------------------------------------------------------------------------
 
 
-def _deliveries(case_no: str) -> int:
+def _with_redis(read):
+    """`read(settings, url)` run against the configured Redis, or the embedded one under var/
+    (started for the call, stopped after)."""
     settings = load_settings()
     embedded = None
     url = settings.redis_url.get_secret_value()
@@ -255,10 +266,14 @@ def _deliveries(case_no: str) -> int:
         embedded = EmbeddedRedis(settings.var_path / "redis")
         url = embedded.start()
     try:
-        rows = asyncio.run(_delivery_rows(settings, url, case_no.strip()))
+        return asyncio.run(read(settings, url))
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _deliveries(case_no: str) -> int:
+    rows = _with_redis(lambda settings, url: _delivery_rows(settings, url, case_no.strip()))
     if not rows:
         print(f"No notices recorded for case {case_no}.")
         return 0
@@ -293,11 +308,15 @@ async def _delivery_rows(settings: Settings, url: str, case_no: str) -> list[str
 # search -----------------------------------------------------------------------------------
 
 
-def _search_index():
-    from bot.search import MatterIndex
+def _search_index(lexical: bool = False):
+    from bot.search import MatterIndex, MatterSearch
     from integrations.platform.simulator.world import World
 
-    return MatterIndex.from_world(World.load())
+    world = World.load()
+    if lexical:
+        return MatterIndex.from_world(world)
+    return MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(), version=world.version,
+                              cache_dir=load_settings().var_path / "search")
 
 
 def _search(top: int, jsonl: bool) -> int:
@@ -306,19 +325,57 @@ def _search(top: int, jsonl: bool) -> int:
         query = line.strip()
         if not query:
             continue
-        hits = index.search(query, top=top)
+        found = index.find(query, top)
+        hits = found.shown
         if jsonl:
             results = [{"code": h.code, "name": h.name, "department": h.department, "score": h.score} for h in hits]
-            print(json.dumps({"query": query, "results": results}, ensure_ascii=False), flush=True)
+            print(json.dumps({"query": query, "verdict": found.verdict, "results": results}, ensure_ascii=False), flush=True)
         else:
-            print(query + ("" if hits else "  (nothing found)"))
+            print(f"{query}  ({found.verdict})")
             for h in hits:
                 print(f"  {h.score:.3f}  {h.name}  [{h.department}]")
     return 0
 
 
-def _eval_search(path: Path) -> int:
+def _eval_search(paths: list[Path], lexical: bool, quiet: bool) -> int:
     from bot.search.evaluate import evaluate, read_cases
 
-    print(evaluate(_search_index(), read_cases(path)).report())
+    index = _search_index(lexical)
+    for path in paths:
+        if len(paths) > 1:
+            print(f"== {path}")
+        print(evaluate(index, read_cases(path)).report(show_misses=not quiet))
     return 0
+
+
+def _search_misses(since: str | None, top: int) -> int:
+    import datetime as dt
+
+    from bot.search.outcomes import ZONE
+
+    today = dt.datetime.now(ZONE).date()
+    try:
+        first = dt.date.fromisoformat(since) if since else today - dt.timedelta(days=7)
+    except ValueError:
+        print(f"--since wants a day as YYYY-MM-DD, not {since!r}", file=sys.stderr)
+        return 2
+    found = _with_redis(lambda settings, url: _misses(settings, url, first, top))
+    if not found:
+        print(f"No searches ended without a matter since {first}.")
+        return 0
+    print(f"Searches that ended without a matter since {first} (most frequent first):")
+    print(f"{'misses':>6}  {'searched':>8}  question")
+    for miss in found:
+        print(f"{miss.count:>6}  {miss.searched:>8}  {miss.query}")
+    return 0
+
+
+async def _misses(settings: Settings, url: str, since, top: int) -> list:
+    from bot.stores.client import connect
+    from bot.search.outcomes import SearchOutcomes
+
+    redis = connect(url, 2)
+    try:
+        return await SearchOutcomes(redis, settings.key_prefix).misses(since, top=top)
+    finally:
+        await redis.aclose()

@@ -1,9 +1,15 @@
 """Matters (办事指南): find the matter from how people speak, show a short guide card, and tell
 each person exactly which materials THEIR situation needs.
 
+The search (bot/search) ranks every matter and 一件事 bundle and gives a verdict: one clear
+matter (its card), a bundle (its matters to choose from, until bundles get a card of their
+own), candidates when unsure ("您要办的是不是：" 1-5), out of scope (say so, offer 人工 and
+12345) or junk (just ask again). It runs on the catalog's search thread, so these guards await it.
+
 ```
-asking   --text: clear match--> guide          --text: some candidates--> choosing
-choosing --text: a number--> guide             (any other text searches again)
+asking   --text: clear match--> guide          --text: a bundle--> choosing      --text: unsure--> choosing
+choosing --text: a number--> guide (a bundle's number: its matters, still choosing)
+         (any other text searches again)
 guide    --材料清单: situations matter--> situation --answers, one question at a time--> guide
 guide    --材料清单 / 办理流程 / 在哪办 / 预约 / 在线办理--> guide
 guide    --订阅通知 / 取消通知--> guide   (policy notices for this matter and its department: staff broadcasts)
@@ -16,16 +22,21 @@ from dataclasses import dataclass
 
 from dialogs.engine import Dialog, Reply, T, normalise
 
-CLEAR_LEAD = 1.6  # the best hit is taken at once when it scores this much above the next
 MAX_CANDIDATES = 5
+ECHO_CHARS = 24  # of a question quoted back in a reply
+# The search's verdicts (bot.search.hybrid), and outcomes counted for operators (bot.search.outcomes).
+MATTER, CANDIDATES, OUT_OF_SCOPE = "matter", "candidates", "out_of_scope"
+PICKED, NONE, JUNK = "picked", "none", "junk"
 
 STATES = ["asking", "choosing", "guide", "situation"]
 SEARCHING = ["asking", "choosing", "guide"]
 TRANSITIONS = [
     #  trigger  source       dest         when              then
+    T("start", "*",         "choosing",  "carried_bundle",         "show_bundle"),
     T("start", "*",         "guide",     "carried_clear_match",    "show_card"),
     T("start", "*",         "choosing",  "carried_has_candidates", "show_candidates"),
     T("start", "*",         "asking",    None,             "ask_or_not_found"),
+    T("text",  "choosing",  "choosing",  "picks_bundle",   "show_bundle"),
     T("text",  "choosing",  "guide",     "picks_candidate", "show_card"),
     T("text",  "guide",     "situation", "asks_materials_with_situations", "ask"),
     T("text",  "guide",     "guide",     "asks_materials", "show_materials"),
@@ -37,6 +48,7 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
+    T("text",  SEARCHING,   "choosing",  "bundle_match",   "show_bundle"),
     T("text",  SEARCHING,   "guide",     "clear_match",    "show_card"),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
     T("text",  SEARCHING,   "asking",    None,             "ask_or_not_found"),
@@ -94,11 +106,11 @@ class Matters(Dialog):
     TRANSITIONS = TRANSITIONS
     PROMPTS = {"asking": "matters/ask.j2", "choosing": "matters/choose_again.j2", "guide": "matters/follow_ups.j2", "situation": "matters/question.j2"}
 
-    __slots__ = ("_hits", "_answered")
+    __slots__ = ("_found", "_answered")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._hits = None
+        self._found = None
         self._answered = None
 
     def prompt_context(self):
@@ -118,56 +130,105 @@ class Matters(Dialog):
         """What to search: the text carried in from another dialog on start, else what was typed."""
         return self.data["query"] if "query" in self.data else self.text
 
-    def hits(self) -> list:
-        if self._hits is None:
+    async def found(self):
+        """The search's verdict on the question (once per turn, whichever guard asks first)."""
+        if self._found is None:
             query = self._query().strip()
-            self._hits = self.services.catalog.search(query, top=MAX_CANDIDATES) if query else []
-        return self._hits
+            self._found = await self.services.catalog.find(query, top=MAX_CANDIDATES) if query else None
+        return self._found
 
-    def clear_match(self) -> bool:
-        hits = self.hits()
-        if len(hits) == 1 or (len(hits) > 1 and hits[0].score >= CLEAR_LEAD * hits[1].score):
-            self.data["code"] = hits[0].code
-            return True
-        return False
+    async def bundle_match(self) -> bool:
+        return await self._winner("bundle", bundle=True)
 
-    def has_candidates(self) -> bool:
-        return bool(self.hits())
+    async def clear_match(self) -> bool:
+        return await self._winner("code", bundle=False)
 
-    def carried_clear_match(self) -> bool:
+    async def _winner(self, key: str, bundle: bool) -> bool:
+        """One clear winner of the kind asked for: kept under `key`, counted as found."""
+        found = await self.found()
+        if found is None or found.verdict != MATTER or (found.hits[0].kind == "bundle") != bundle:
+            return False
+        self.data[key] = found.hits[0].code
+        await self._record(MATTER)
+        return True
+
+    async def has_candidates(self) -> bool:
+        found = await self.found()
+        return found is not None and found.verdict == CANDIDATES
+
+    async def carried_bundle(self) -> bool:
         """On start, only a text carried in counts (the message that opened us was a menu choice)."""
         self.data.setdefault("query", "")
-        return self.clear_match()
+        return await self.bundle_match()
 
-    def carried_has_candidates(self) -> bool:
+    async def carried_clear_match(self) -> bool:
         self.data.setdefault("query", "")
-        return self.has_candidates()
+        return await self.clear_match()
 
-    def show_candidates(self):
+    async def carried_has_candidates(self) -> bool:
+        self.data.setdefault("query", "")
+        return await self.has_candidates()
+
+    async def show_candidates(self):
+        await self._record(CANDIDATES)
+        self.data["asked"] = self._query()[:200]  # a pick from the list is counted for this question
         self.data.pop("query", None)
-        hits = self.hits()
+        hits = self._found.hits
         self.data["candidates"] = [h.code for h in hits]
         self.say("matters/candidates.j2", hits=hits)
 
-    def picks_candidate(self) -> bool:
+    def show_bundle(self):
+        """A bundle's matters to choose from (what a bundle card will show is still to come)."""
+        self.data.pop("query", None)
+        catalog = self.services.catalog
+        bundle = catalog.bundles.get(self.data.pop("bundle"))
+        matters = [m for m in (catalog.summary(code) for code in bundle.matters) if m is not None]
+        self.data["candidates"] = [m.code for m in matters]
+        self.say("matters/bundle.j2", bundle=bundle, matters=matters)
+
+    def _picked(self) -> str | None:
         text = normalise(self.text)
         candidates = self.data.get("candidates", [])
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(candidates):
-            self.data["code"] = candidates[int(text) - 1]
-            return True
-        return False
+            return candidates[int(text) - 1]
+        return None
 
-    def ask_or_not_found(self):
+    async def picks_bundle(self) -> bool:
+        code = self._picked()
+        if code is None or code not in self.services.catalog.bundles:
+            return False
+        self.data["bundle"] = code
+        await self._record(PICKED, self.data.pop("asked", ""))
+        return True
+
+    async def picks_candidate(self) -> bool:
+        code = self._picked()
+        if code is None:
+            return False
+        self.data["code"] = code
+        await self._record(PICKED, self.data.pop("asked", ""))
+        return True
+
+    async def ask_or_not_found(self):
+        """Nothing to show: out of scope (say so, offer a person and 12345), junk (ask again)."""
         query = self._query().strip()
         self.data.pop("query", None)
-        if query:
-            self.say("matters/not_found.j2", query=query)
+        found = self._found
+        if query and found is not None:
+            junk = found.verdict not in (OUT_OF_SCOPE, CANDIDATES, MATTER)
+            await self._record(JUNK if junk else NONE)
+            if not junk:
+                echo = query if len(query) <= ECHO_CHARS else query[:ECHO_CHARS] + "…"
+                self.say("matters/not_found.j2", query=echo)
         self.ask()
+
+    async def _record(self, outcome: str, query: str | None = None) -> None:
+        await self.services.catalog.record(self._query() if query is None else query, outcome)
 
     # The guide card ---------------------------------------------------------------------------
 
     def show_card(self):
-        for key in ("query", "candidates", "answers", "chosen"):
+        for key in ("query", "candidates", "answers", "chosen", "asked"):
             self.data.pop(key, None)
         code = self.data["code"]
         guide = self.services.catalog.guide(code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bench.generator import MIX
 from bot.services.catalog import Catalog
-from bot.search import MatterIndex
+from bot.search import MatterSearch
 from bot.templating import Renderer
 from dialogs.conversation import Conversation
 from dialogs.engine import Incoming, Services
@@ -37,9 +37,12 @@ class Platform:
     async def halls(self):
         return list(self.hall_list)
 
+    async def bundles(self):
+        return []
 
-def build(summaries, guides, version):
-    return MatterIndex().build(summaries, guides, version=version)
+
+def build(summaries, guides, bundles, version):
+    return MatterSearch.build(summaries, guides, bundles, version=version)
 
 
 async def ask(conversation: Conversation, text: str) -> list[str]:

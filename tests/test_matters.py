@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 
 import pytest
 
@@ -71,9 +72,60 @@ async def test_follow_ups_process_where_and_online(chat):
     assert "http" in online or "暂不支持网上办理" in online
 
 
-async def test_nonsense_finds_nothing_and_says_so(chat):
+async def test_out_of_scope_says_so_and_offers_a_person(chat):
     reply = await chat.say("今天天气怎么样")
-    assert "没找到" in reply and "请说说您想办什么事" in reply
+    assert "没找到" in reply and "人工" in reply and "12345" in reply and "请说说您想办什么事" in reply
+    assert "【" not in reply and "您要办的是不是" not in reply
+
+
+def listed(reply: str) -> list[str]:
+    """The numbered lines of a reply, without their numbers: 1. 名称（部门） -> 名称（部门）."""
+    return [line.split(". ", 1)[1] for line in reply.splitlines() if line[:1].isdigit() and ". " in line]
+
+
+@pytest.mark.parametrize("question", ["我想卖烟花", "过年想摆个摊卖烟花爆竹要办什么证照", "开个卖烟花的店"])
+async def test_fireworks_however_it_is_asked(chat, question):
+    reply = await chat.say(question)
+    shown = [reply.splitlines()[0]] if reply.startswith("【") else listed(reply)[:3]
+    assert any("烟花爆竹经营（零售）许可证核发" in line for line in shown), reply
+
+
+@pytest.mark.parametrize("text", ["bye", "qq", "asdf", "😂😂😂"])
+async def test_junk_gets_no_matter(chat, text):
+    reply = await chat.say(text)
+    assert "【" not in reply and "您要办的是不是" not in reply and "请说说您想办什么事" in reply
+
+
+async def test_an_english_question_finds_the_id_card_matters(chat):
+    reply = await chat.say("how to renew my ID card")
+    assert any("居民身份证" in line for line in listed(reply)[:3]) or reply.startswith("【居民身份证")
+    assert "您要办的是不是" in reply or "【" in reply  # the reply stays Chinese
+
+
+async def test_a_bundle_lists_its_matters_and_opens_one(chat):
+    reply = await chat.say("企业开办一件事")
+    assert reply.startswith("【企业开办一件事】")
+    matters = listed(reply)
+    assert any("公司设立登记" in line for line in matters)
+    pick = next(i for i, line in enumerate(matters, 1) if "公司设立登记" in line)
+    assert (await chat.say(str(pick))).startswith("【公司设立登记】")
+
+
+async def test_a_candidates_reply_answered_with_a_number_opens_that_candidate(chat):
+    reply = await chat.say("社保卡")
+    assert reply.startswith("您要办的是不是：")
+    second = listed(reply)[1].rsplit("（", 1)[0]
+    assert (await chat.say("2")).startswith(f"【{second}】")
+
+
+async def test_searches_are_counted_for_operators_without_personal_data(chat, app):
+    await chat.say("我电话13812345678，想问问怎么炒股")
+    await chat.say("社保卡")
+    await chat.say("1")
+    outcomes = app[CATALOG].outcomes
+    misses = await outcomes.misses(datetime.date.today() - datetime.timedelta(days=1))
+    assert [m.query for m in misses] == ["我电话###想问问怎么炒股"]
+    assert not any("138" in m.query for m in misses)
 
 
 async def test_candidates_when_unsure_are_numbered_with_departments(chat):

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.search import MatterIndex
+from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch
+from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
+from bot.search.hybrid import LifeEvent, load_life_events
+from bot.search.need import NEED_CHARS
+from bot.search.outcomes import ZONE, SearchOutcomes
+from bot.search.need import size as need_size
+from bot.search.semantic import Encoder
+from bot.search.text import squeeze
 from bot.settings import ROOT
 from integrations.platform.simulator.world import World
 
@@ -250,3 +257,184 @@ def test_query_sets_name_real_matters(world):
     for path in (dev_set(), DATA / "search-more.jsonl"):
         unknown = {name for case in read_cases(path) for name in case["expect"]} - known
         assert not unknown, f"{path.name}: {sorted(unknown)}"
+
+
+# The whole search: hybrid ranking and a verdict ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def search(world, tmp_path_factory) -> MatterSearch:
+    return MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(), version=world.version,
+                              cache_dir=tmp_path_factory.mktemp("vectors"))
+
+
+def shown(search: MatterSearch, query: str) -> list[str]:
+    return [hit.name for hit in search.find(query).shown]
+
+
+@pytest.mark.parametrize("query", ["bye", "Bye bye", "qq", "hh", "nb", "xyz", "asdf", "asdfgh", "ok", "jkl;jkl", "😂😂😂", "？？？",
+                                   "哈哈哈", "886", "   ", "123456", "a", "qwer zxcv"])
+def test_junk_never_gets_a_matter(search, query):
+    found = search.find(query)
+    assert found.verdict == JUNK and not found.shown
+
+
+@pytest.mark.parametrize("query", ["今天天气怎么样", "明天会下雨吗", "股票今天涨了吗", "讲个笑话", "红烧肉怎么做", "what's the weather like today"])
+def test_out_of_scope_says_so_rather_than_guessing(search, query):
+    found = search.find(query)
+    assert found.verdict == OUT_OF_SCOPE and not found.shown
+
+
+def test_pinyin_is_read_only_when_long_enough_to_mean_something(search):
+    assert "社会保障卡申领" in shown(search, "sbk")
+    assert "社会保障卡补领、换领、换发" in shown(search, "shebaoka buban")
+    assert search.find("sb").verdict == JUNK
+
+
+@pytest.mark.parametrize("query", ["我想卖烟花", "过年想摆个摊卖烟花爆竹要办什么证照", "开个卖烟花的店"])
+def test_the_same_need_is_found_however_it_is_worded(search, query):
+    assert "烟花爆竹经营（零售）许可证核发" in shown(search, query)[:3]
+
+
+def test_english_questions_find_chinese_matters(search):
+    assert {"居民身份证办理（包括临时）", "居民身份证跨省异地办理"} & set(shown(search, "how to renew my ID card")[:3])
+    assert "普通护照签发" in shown(search, "my passport expired")[:3]
+
+
+def test_bundles_are_searchable(search, world):
+    found = search.find("企业开办一件事")
+    assert found.verdict == MATTER and found.hits[0].kind == "bundle" and found.hits[0].name == "企业开办一件事"
+    assert search.bundle(found.hits[0].code).members  # its matters, to list until bundles get a card
+    assert "出生一件事" in shown(search, "生娃了要办啥")[:3]
+
+
+def test_life_events_are_data(world, tmp_path):
+    """A life event added to the data is found by how people tell it; no code knows of it."""
+    events = [LifeEvent("a new pet", ("家里新添了一只小狗崽",), ("犬类准养证核发",), ())]
+    search = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(), life_events=events, cache_dir=tmp_path)
+    assert "犬类准养证核发" in shown(search, "家里新添了一只小狗崽")[:3]
+
+
+def test_life_events_name_real_matters_and_bundles(world):
+    known = {s.name for s in world.summaries.values()} | {b.name for b in world.bundles.values()}
+    for event in load_life_events():
+        assert set(event.matters) | set(event.bundles) <= known, event.name
+
+
+# Long texts: a bounded cost whatever is sent --------------------------------------------------
+
+
+LETTER = ("您好，我家老人在这边住了好几年了，身体一直不太好，家里就靠我一个人打零工，" * 60
+          + "现在想给老人申请低保，不知道要准备哪些东西，" + "麻烦您告诉一下，谢谢您，辛苦了，" * 60)
+
+
+def test_a_long_letter_is_searched_for_its_need_and_no_more(search):
+    assert len(LETTER) >= 3000 and LETTER.index("低保") > 1500
+    need = search.lexical.need(LETTER)
+    assert need_size(squeeze(need)) <= NEED_CHARS
+    assert "低保" in need
+    assert "最低生活保障" in shown(search, LETTER)[:3]
+
+
+def test_no_input_reaches_the_search_longer_than_the_cap(search):
+    for name, text in worst_inputs():
+        need = search.lexical.need(text)
+        assert need_size(squeeze(need)) <= NEED_CHARS, name
+
+
+# Sentence vectors are encoded once per catalog ------------------------------------------------
+
+
+class CountingEncoder(Encoder):
+    """The real encoder, counting the texts it is asked to encode."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoded = 0
+
+    def encode(self, texts):
+        self.encoded += len(texts)
+        return super().encode(texts)
+
+
+def test_vectors_are_cached_by_the_catalogs_content(world, tmp_path):
+    summaries, guides = list(world.summaries.values()), world.guides
+    first = CountingEncoder()
+    MatterSearch.build(summaries, guides, encoder=first, cache_dir=tmp_path, life_events=())
+    assert first.encoded > len(summaries)
+    again = CountingEncoder()
+    MatterSearch.build(list(reversed(summaries)), guides, encoder=again, cache_dir=tmp_path, life_events=())
+    assert again.encoded == 0  # the same catalog, listed in another order: read back
+    changed = CountingEncoder()
+    renamed_summaries, renamed_guides = renamed(world, summaries[0].code, "一个全新的事项名称")
+    MatterSearch.build(renamed_summaries, renamed_guides, encoder=changed, cache_dir=tmp_path, life_events=())
+    assert changed.encoded > 0  # a changed catalog never reads stale vectors
+
+
+# Floors on the question sets ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "top3", "top1", "no_matter"), [
+    ("search-own.jsonl", 0.95, 0.87, 1.0),
+    ("search-eval-tune.jsonl", 0.78, 0.67, 0.8),
+])
+def test_hybrid_floors(search, name, top3, top1, no_matter):
+    cases = read_cases(DATA / name)
+    result = evaluate(search, cases)
+    assert result.top3_rate >= top3 and result.top1_rate >= top1, result.report()
+    assert result.empty_rate >= no_matter, result.report()
+    junk = [c for c in cases if c.get("category") == "junk"]
+    assert junk and not evaluate(search, junk).false_accepts
+
+
+def test_question_sets_name_real_matters(world):
+    known = {s.name for s in world.summaries.values()} | {b.name for b in world.bundles.values()}
+    for path in sorted(DATA.glob("search-*.jsonl")):
+        unknown = {name for case in read_cases(path) for name in case["expect"]} - known
+        assert not unknown, f"{path.name}: {sorted(unknown)}"
+
+
+# Operators learn from misses ------------------------------------------------------------------
+
+
+async def test_search_misses_lists_the_most_frequent_questions_that_ended_without_a_matter(redis, redis_url, key_prefix):
+    import datetime as dt
+    import os
+
+    outcomes = SearchOutcomes(redis, key_prefix)
+    today = dt.datetime.now(ZONE).date()
+    for _ in range(3):
+        await outcomes.record("怎么申请摊位费减免", "none")
+    await outcomes.record("我的手机13812345678丢了补卡", "none", today - dt.timedelta(days=2))
+    await outcomes.record("社保卡", "candidates")
+    await outcomes.record("社保卡", "picked")  # chosen from the list: not a miss
+    await outcomes.record("公租房排队", "candidates")  # shown a list, picked nothing: a miss
+    await outcomes.record("我要办护照", "matter")
+    await outcomes.record("asdf", "junk")
+    await outcomes.record("很久以前的问题", "none", today - dt.timedelta(days=20))
+
+    env = {**os.environ, "YWTB_REDIS_URL": redis_url, "YWTB_KEY_PREFIX": key_prefix}
+    done = subprocess.run([sys.executable, "-m", "bot", "search-misses", "--since", str(today - dt.timedelta(days=7))],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[2:]]
+    assert rows == [["3", "3", "怎么申请摊位费减免"], ["1", "1", "公租房排队"], ["1", "1", "我的手机###丢了补卡"]]
+    assert "13812345678" not in done.stdout and "社保卡" not in done.stdout and "很久以前" not in done.stdout
+
+    bad = subprocess.run([sys.executable, "-m", "bot", "search-misses", "--since", "last tuesday"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
+
+
+async def test_the_outcome_store_stays_bounded(redis, key_prefix):
+    import datetime as dt
+
+    from bot.search import outcomes as module
+
+    store = SearchOutcomes(redis, key_prefix, day_limit=5)
+    day = dt.date(2026, 1, 1)
+    for n in range(12):
+        await store.record(f"问题{'甲乙丙丁戊己庚辛壬癸子丑'[n]}", "none", day)
+    key = store.key("none", day)
+    assert await redis.zcard(key) == 5
+    assert 0 < await redis.ttl(key) <= module.RETENTION_DAYS * 86400

@@ -31,6 +31,7 @@ CONTEXTS = {
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
     "matters/online.j2": {"guide": GUIDE},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code]},
+    "matters/bundle.j2": {"bundle": next(iter(WORLD.bundles.values())), "matters": [WORLD.summaries[GUIDE.code]]},
     "menu/menu.j2": {"options": OPTIONS},
     "halls/pick.j2": {"halls": [{"name": HALL.name, "km": 1.2}], "located": True},
     "halls/detail.j2": {"hall": HALL},

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from integrations.platform.models import Guide, MatterSummary
 
+from bot.search import need
 from bot.search.lexicon import Lexicon
 from bot.search.text import SoundFolder, all_syllables, core_name, is_han, split_syllables, squeeze, syllables_of, tokenizer
 
@@ -36,11 +37,14 @@ from bot.search.text import SoundFolder, all_syllables, core_name, is_han, split
 NAME, ALIAS, KEYWORD, DEPARTMENT, TYPE = 1.0, 1.0, 0.8, 0.5, 0.3
 MIN_COVERAGE = 0.6  # share of the query a matter must explain to be a result at all
 MIN_SCORE = 0.5
+# `rank` (the hybrid search's lexical evidence) keeps weaker matches: another signal may confirm them.
+RANK_COVERAGE, RANK_SCORE, RANK_UNEXPLAINED = 0.2, 0.2, 0.3
 INTENT_BONUS, INTENT_PENALTY, DEFAULT_BONUS = 0.15, 0.12, 0.04
 LITERAL_BONUS = 0.05  # the intent word typed is the one in the name (歇业, not just any 注销)
 EXACT_BONUS = 0.25  # the query is, letter for letter, a name or alias of the matter
 GUIDE_PRIOR = 0.02  # of two equal matches, prefer the one with a full guide
 MAX_PHRASE = 10
+MAX_SPELLED = 40  # letters read as pinyin at once: no domain word is spelled longer
 UNIT_CACHE_SIZE = 20000
 SEARCH_CACHE_SIZE = 4096  # distinct (query, top) results kept per index, least recently used dropped
 SEARCH_CACHE_MAX_CHARS = 64  # longer texts are rare and seldom repeat: searched, not kept
@@ -52,6 +56,7 @@ class Hit:
     name: str
     department: str
     score: float
+    kind: str = "matter"  # or "bundle" (一件事一次办)
 
 
 @dataclass(slots=True)
@@ -106,6 +111,8 @@ class MatterIndex:
         self._stopwords = self.lexicon.stopwords
         self._folder = SoundFolder(self.lexicon.fold_initials, self.lexicon.fold_finals)
         self._mark_words = {i.name: i.marks for i in self.lexicon.intents}
+        self._pair_weight: dict[str, float] = {}
+        self._phrase_use: dict[str, int] = {}  # lexicon phrase -> how many matters' own texts use it
         self._cached_search = self._new_search_cache()
 
     # Building ------------------------------------------------------------------------------
@@ -115,19 +122,22 @@ class MatterIndex:
         """From the embedded simulator's catalog (integrations.platform.simulator.world.World)."""
         return cls(lexicon).build(world.summaries.values(), world.guides, version=world.version)
 
-    def build(self, summaries: Iterable[MatterSummary], guides: Mapping[str, Guide] | Iterable[Guide] = (), version: str | None = None) -> MatterIndex:
+    def build(self, summaries: Iterable[MatterSummary], guides: Mapping[str, Guide] | Iterable[Guide] = (), version: str | None = None,
+              said: Mapping[str, Iterable[str]] | None = None) -> MatterIndex:
+        """`said` adds, per matter code, more ways people speak of it (config/life_events.toml)."""
         summaries = list(summaries)
+        said = said or {}
         all_syllables()  # warm: pinyin typed as letters is split against it
         guide_of = dict(guides) if isinstance(guides, Mapping) else {g.code: g for g in guides}
         tk = tokenizer()
         matters: list[_Matter] = []
         vocabulary: Counter[str] = Counter()
         for s in summaries:
-            matter = self._matter(s, guide_of.get(s.code))
+            matter = self._matter(s, guide_of.get(s.code), said.get(s.code, ()))
             matters.append(matter)
             for text, weight in matter.fields:
                 if weight >= KEYWORD:
-                    vocabulary.update(w for w in tk.lcut(text, HMM=False) if len(w) >= 2)
+                    vocabulary.update(w for w in tk.lcut_for_search(text, HMM=False) if len(w) >= 2)
                     if 2 <= len(text) <= 8:
                         vocabulary[text] += 2
         for key, alternatives in self.lexicon.synonyms.items():
@@ -173,11 +183,14 @@ class MatterIndex:
         self._vocabulary = vocabulary
         self._by_spelling, self._by_initials, self._by_sound = by_spelling, by_initials, by_sound
         self._phrases = phrases
+        self._pair_weight = _pair_weights(matters)
+        named = ["\n".join(text for text, weight in m.fields if weight >= KEYWORD) for m in matters]
+        self._phrase_use = {p: sum(1 for t in named if p in t) for p in phrases if len(p) > 1}
         self.version = version or _digest(summaries)
         self._cached_search = self._new_search_cache()  # answers of the catalog this replaces are gone
         return self
 
-    def _matter(self, s: MatterSummary, guide: Guide | None) -> _Matter:
+    def _matter(self, s: MatterSummary, guide: Guide | None, said: Iterable[str] = ()) -> _Matter:
         name = squeeze(core_name(s.name))
         fields: list[tuple[str, float]] = [(name, NAME)]
         precise = [name]
@@ -186,6 +199,7 @@ class MatterIndex:
             fields += [(a, ALIAS) for a in aliases if a]
             precise += [a for a in aliases if a]
             fields += [(squeeze(k), KEYWORD) for k in guide.keywords if squeeze(k)]
+        fields += [(squeeze(w), KEYWORD) for w in said if squeeze(w)]
         fields += [(squeeze(s.department), DEPARTMENT), (squeeze(s.type.name), TYPE)]
         marks = frozenset(i.name for i in self.lexicon.intents if any(mark in name for mark in i.marks))
         return _Matter(s.code, s.name, s.department, s.has_guide or guide is not None, tuple(fields), tuple(precise), marks,
@@ -198,15 +212,30 @@ class MatterIndex:
 
     def search(self, query: str, top: int = 5) -> list[Hit]:
         """The best matters for `query`, best first. Repeats are answered from the index's cache;
-        each caller gets its own list (of immutable hits)."""
-        text = squeeze(query)
+        each caller gets its own list (of immutable hits). A long text is searched for its need
+        (`need`): at most need.NEED_CHARS characters, whatever was sent."""
+        text = squeeze(self.need(query))
         if len(text) > SEARCH_CACHE_MAX_CHARS:
             return list(self._search(text, top))
         return list(self._cached_search(text, top))
 
     def search_uncached(self, query: str, top: int = 5) -> list[Hit]:
         """`search` computed afresh, bypassing (and not filling) the cache: for tests and tools."""
-        return list(self._search(squeeze(query), top))
+        return list(self._search(squeeze(self.need(query)), top))
+
+    def rank(self, parsed: ParsedQuery, top: int = 10) -> list[tuple[Hit, float]]:
+        """Weaker matches too, each with the share of the query it explains, for the hybrid
+        search to weigh against its other evidence. `parsed` is what `parse` made of a need."""
+        return self._scored(parsed.text, top, RANK_COVERAGE, RANK_SCORE, parsed, RANK_UNEXPLAINED)
+
+    def need(self, query: str) -> str:
+        """The part of a message the search reads: all of a short one, the clauses that ask for a
+        matter from a long one (see bot/search/need.py)."""
+        return need.extract(query, self._pair_weight, self.lexicon.need_markers, self.lexicon.courtesy)
+
+    def spells(self, letters: str) -> bool:
+        """Whether Latin letters read as pinyin of a domain word (shebaoka, sbk)."""
+        return self._spell(letters) != letters
 
     def _new_search_cache(self):
         # functools' C LRU: bounded, and safe to share between coroutines and threads (two that
@@ -215,16 +244,23 @@ class MatterIndex:
 
     def _search(self, text: str, top: int) -> tuple[Hit, ...]:
         """Search for an already normalised text (see `squeeze`)."""
-        parsed = self._parse(text)
+        return tuple(hit for hit, _ in self._scored(text, top, MIN_COVERAGE, MIN_SCORE))
+
+    def _scored(self, text: str, top: int, min_coverage: float, min_score: float, parsed: ParsedQuery | None = None,
+                unexplained: float = 1.0) -> list[tuple[Hit, float]]:
+        """Matters with the share of the query they explain. Words no matter uses count against
+        every matter, times `unexplained`: fully for a confident answer, less for a ranking that
+        other evidence will weigh (a letter's every detail is not a word of the catalog)."""
+        parsed = parsed or self._parse(text)
         if not parsed.units or not self._matters:
-            return ()
+            return []
         credits = [self._unit_credit(u) for u in parsed.units]
         n = len(self._matters)
         weights = []
         for unit, credit in zip(parsed.units, credits):
             df = sum(1 for c in credit.values() if c >= 0.5)
             if not df:  # explained by no matter at all: evidence the query is about something else
-                weight = math.log(2 * n) * (0.35 if unit.single else 0.8)
+                weight = math.log(2 * n) * (0.35 if unit.single else 0.8) * unexplained
             else:
                 idf = math.log((n + 1) / (df + 0.5))
                 weight = min(idf, 3.0) * 0.35 if unit.single else idf
@@ -239,9 +275,9 @@ class MatterIndex:
                 coverage[i] = coverage.get(i, 0.0) + weight * c / total
             if not unit.single:
                 anchored.update(i for i, c in credit.items() if c >= 0.5)
-        candidates = [(cov, i) for i, cov in coverage.items() if cov >= MIN_COVERAGE and i in anchored]
+        candidates = [(cov, i) for i, cov in coverage.items() if cov >= min_coverage and i in anchored]
         if not candidates:
-            return ()
+            return []
         candidates.sort(reverse=True)
         matched = [a for unit in parsed.units for a in unit.alternatives] + parsed.triggers
         marks = [w for intent in parsed.intents for w in self._mark_words.get(intent, ())]
@@ -256,10 +292,10 @@ class MatterIndex:
                 score += EXACT_BONUS
             if m.has_guide:
                 score += GUIDE_PRIOR
-            if score >= MIN_SCORE:
-                scored.append((-score, len(m.precise[0]), m.code, m))
+            if score >= min_score:
+                scored.append((-score, len(m.precise[0]), m.code, m, cov))
         scored.sort(key=lambda row: row[:3])
-        return tuple(Hit(m.code, m.name, m.department, round(-neg, 4)) for neg, _, _, m in scored[:top])
+        return [(Hit(m.code, m.name, m.department, round(-neg, 4)), cov) for neg, _, _, m, cov in scored[:top]]
 
     def _intent_fit(self, m: _Matter, intents: set[str]) -> float:
         if not m.marks:
@@ -338,21 +374,24 @@ class MatterIndex:
     def _phrase_spans(self, text: str) -> list[tuple[str, str | None]]:
         """Split text into lexicon phrases and the pieces between them, choosing the phrases that
         cover the most characters (开个体户 -> 开 + 个体户, not 开个 + 体户). A one-character
-        phrase (开, 改, 卖) counts only where it stands as a word of its own: not the 卖 of 外卖."""
+        phrase (开, 改, 卖) counts only where it stands as a word of its own: not the 卖 of 外卖.
+        Of two readings that cover as much, the one whose phrases the matters' own texts use
+        more wins: 卖烟花 is 卖 + 烟花 (named in matters), not 卖烟 + 花."""
         n = len(text)
         alone, at = set(), 0
         for word in tokenizer().lcut(text, HMM=False):
             if len(word) == 1:
                 alone.add(at)
             at += len(word)
-        best: list[tuple[int, int]] = [(0, 0)] * (n + 1)  # (covered, -phrases) up to position i
+        best: list[tuple[int, int, int]] = [(0, 0, 0)] * (n + 1)  # (covered, -phrases, use in matters) up to position i
         back: list[tuple[int, bool]] = [(0, False)] * (n + 1)
         for i in range(1, n + 1):
             best[i], back[i] = best[i - 1], (i - 1, False)
             for length in range(1, min(MAX_PHRASE, i) + 1):
-                if text[i - length:i] in self._phrases and (length > 1 or i - 1 in alone):
+                phrase = text[i - length:i]
+                if phrase in self._phrases and (length > 1 or i - 1 in alone):
                     prev = best[i - length]
-                    candidate = (prev[0] + length, prev[1] - 1)
+                    candidate = (prev[0] + length, prev[1] - 1, prev[2] + self._phrase_use.get(phrase, 0))
                     if candidate > best[i]:
                         best[i], back[i] = candidate, (i - length, True)
         pieces: list[tuple[str, str | None]] = []
@@ -372,7 +411,7 @@ class MatterIndex:
     def _from_letters(self, text: str) -> str:
         """Pinyin typed as letters becomes the domain words it spells: full (shebaoka, hukou
         qianyi) or initials (sbk). Letters that spell nothing we know are left as they are."""
-        return re.sub(r"[a-z]+", lambda m: self._spell(m.group()), text)
+        return re.sub(r"[a-z]+", lambda m: self._spell(m.group()) if len(m.group()) <= MAX_SPELLED else m.group(), text)
 
     def _spell(self, letters: str) -> str:
         if letters in self._phrases:  # ktv, a word of its own
@@ -390,7 +429,7 @@ class MatterIndex:
                 options = []
                 if piece in self._by_spelling and split_syllables(piece):
                     options.append((len(piece), self._by_spelling[piece]))
-                if 2 <= len(piece) <= 8 and piece in self._by_initials:
+                if 3 <= len(piece) <= 8 and piece in self._by_initials:
                     options.append((len(piece) * 0.9, self._by_initials[piece]))
                 for gain, word in options:
                     candidate = (covered + gain, words - 1, out + word)
@@ -470,6 +509,16 @@ def _precision(texts: tuple[str, ...], matched: list[str], marks: list[str]) -> 
         if share > best:
             best = share
     return best
+
+
+def _pair_weights(matters: list[_Matter]) -> dict[str, float]:
+    """Inverse document frequency of each Han character pair in the matters' own texts."""
+    seen: Counter[str] = Counter()
+    for m in matters:
+        pairs = {text[i:i + 2] for text, weight in m.fields if weight >= KEYWORD for i in range(len(text) - 1)}
+        seen.update(p for p in pairs if is_han(p[0]) and is_han(p[1]))
+    n = len(matters) or 1
+    return {pair: math.log(1 + n / count) for pair, count in seen.items()}
 
 
 def _digest(summaries: list[MatterSummary]) -> str:

@@ -1,8 +1,13 @@
-"""The matter catalog as the bot sees it: every matter the platform lists, searchable, with
-guides and halls fetched once and kept; rebuilt when the platform's catalog version changes.
+"""The matter catalog as the bot sees it: every matter and 一件事 bundle the platform lists,
+searchable, with guides and halls fetched once and kept; rebuilt when the platform's catalog
+version changes.
 
 Built in the background after start-up (in dev the platform is the simulator on this same
-server, which answers only once the server listens) and checked again every few minutes."""
+server, which answers only once the server listens) and checked again every few minutes.
+
+A search reads a sentence model (bot/search/semantic.py), a few milliseconds of numpy per new
+question: `find` runs it on one search thread, never on the event loop, so other people's turns
+go on meanwhile and the search's CPU is one core at most."""
 
 from __future__ import annotations
 
@@ -10,10 +15,13 @@ import asyncio
 import gc
 import logging
 import time
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from redis.exceptions import RedisError
+
 from integrations.platform.client import PlatformClient, PlatformError, PlatformUnavailable
-from integrations.platform.models import Guide, Hall, MatterSummary
+from integrations.platform.models import Bundle, Guide, Hall, MatterSummary
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +30,32 @@ log = logging.getLogger(__name__)
 #: refresh that finds the version unchanged) reuses the build, finished or in flight, instead
 #: of indexing again. A build runs in a thread and is not tied to the app that started it.
 _BUILDS: dict[str, Future] = {}
-_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-index")
+_BUILDING = threading.Lock()  # one build (or model load) at a time
+#: Searches that are not answered from the index's cache run here, one at a time.
+_SEARCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-search")
 
 #: Values kept by `Catalog.derived` per catalog version: a card per guide and a few prompts.
 DERIVED_SIZE = 4096
+
+
+def _in_background(work, *args) -> Future:
+    """`work(*args)` on a daemon thread, one at a time. A cold build encodes every matter's
+    sentence vectors (seconds to minutes on a busy machine): a process told to stop meanwhile
+    exits at once instead of waiting for it (an executor's threads would hold the exit). The
+    vectors are written to var/ atomically, so a build cut short leaves nothing half-written."""
+    future: Future = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            with _BUILDING:
+                future.set_result(work(*args))
+        except BaseException as exc:  # handed to whoever awaits the build
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="catalog-index", daemon=True).start()
+    return future
 
 
 class CatalogNotReady(Exception):
@@ -33,8 +63,9 @@ class CatalogNotReady(Exception):
 
 
 class Catalog:
-    def __init__(self, platform: PlatformClient, index_factory, refresh_seconds: float = 300.0):
+    def __init__(self, platform: PlatformClient, index_factory, refresh_seconds: float = 300.0, outcomes=None):
         self.platform = platform
+        self.outcomes = outcomes  # bot.search.outcomes.SearchOutcomes: what became of each search
         self.index_factory = index_factory
         self.refresh_seconds = refresh_seconds
         self.index = None
@@ -42,6 +73,7 @@ class Catalog:
         self.summaries: dict[str, MatterSummary] = {}
         self.guides: dict[str, Guide] = {}
         self.halls: dict[str, Hall] = {}
+        self.bundles: dict[str, Bundle] = {}
         self._derived: dict = {}
         self.ready = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -78,17 +110,20 @@ class Catalog:
         if build is None or build.cancelled() or (build.done() and build.exception() is not None):
             summaries, version = await self.platform.all_matters()
             guides = await self.platform.all_guides()
-            build = _BUILDER.submit(self._build, summaries, guides, version)
+            bundles = await self._bundles()
+            build = _in_background(self._build, summaries, guides, bundles, version)
             _BUILDS.clear()
             _BUILDS[version] = build
-        index, summaries, guides = await asyncio.shield(asyncio.wrap_future(build))
+        index, summaries, guides, bundles = await asyncio.shield(asyncio.wrap_future(build))
         halls = await self.platform.halls()
         self.index, self.version = index, version
         self.summaries = {m.code: m for m in summaries}
         self.guides = {g.code: g for g in guides}
+        self.bundles = {b.code: b for b in bundles}
         self.halls = {h.id: h for h in halls}
         self._derived = {}  # replaced with the guides and halls it was made from, in the same step
         self.ready.set()
+        _in_background(index.warm)  # the sentence model, if the vectors came from var/ without it
         # The index and guides live as long as this catalog version: moved out of the garbage
         # collector's sight, a full collection no longer walks them (otherwise a 45+ ms pause
         # every few thousand messages, the p99 of a busy bot).
@@ -96,15 +131,42 @@ class Catalog:
         log.info("catalog %s: %d matters, %d guides, built in %.2f s", version, len(summaries), len(guides), time.perf_counter() - started)
         return True
 
-    def _build(self, summaries, guides, version) -> tuple:
-        return self.index_factory(summaries, guides, version), summaries, guides
+    async def _bundles(self) -> list[Bundle]:
+        """The platform's bundles; a platform without them still has a searchable catalog."""
+        try:
+            return await self.platform.bundles()
+        except PlatformError as exc:
+            log.warning("catalog without bundles: %s", exc)
+            return []
+
+    def _build(self, summaries, guides, bundles, version) -> tuple:
+        return self.index_factory(summaries, guides, bundles, version), summaries, guides, bundles
 
     # What dialogs use -----------------------------------------------------------------------
 
     def search(self, query: str, top: int = 5) -> list:
+        """Matters found by the lexical index alone: quick enough to run in a turn (the booking
+        dialog's list of bookable matters). Questions to the bot go through `find`."""
         if self.index is None:
             raise CatalogNotReady()
-        return self.index.search(query, top=top)
+        return self.index.lexical.search(query, top=top)
+
+    async def find(self, query: str, top: int = 5):
+        """The whole search (bot/search/hybrid.py): its verdict and ranked hits, on the search
+        thread."""
+        if self.index is None:
+            raise CatalogNotReady()
+        return await asyncio.get_running_loop().run_in_executor(_SEARCHER, self.index.find, query, top)
+
+    async def record(self, query: str, outcome: str) -> None:
+        """Count what became of a search (bot/search/outcomes.py); a Redis hiccup costs the
+        count, never the person's answer."""
+        if self.outcomes is None or not query:
+            return
+        try:
+            await self.outcomes.record(query, outcome)
+        except (RedisError, OSError) as exc:
+            log.warning("search outcome not recorded: %s", type(exc).__name__)
 
     def guide(self, code: str) -> Guide | None:
         return self.guides.get(code)

@@ -1,0 +1,334 @@
+"""The matter search as the bot uses it: rank every matter and bundle, then decide what to say.
+
+Three kinds of evidence rank the catalog's matters and 一件事 bundles for what a person wrote:
+- the lexicon-driven index (index.py): colloquial phrases, intents, pinyin and typos, read the
+  way the curated lexicon says people speak;
+- BM25 over character n-grams of every field (bm25.py): whatever words the guides use;
+- sentence vectors (semantic.py): meaning across wording and language (English questions).
+They are fused by a weighted sum of their normalised scores (weights chosen on the tuning sets,
+docs/search.md). Ranking always produces a list; a separate decision says what the list is
+worth (`Found.verdict`):
+- "junk": the message cannot be a request (bye, qq, emoji): never a matter;
+- "matter": one clear winner, shown at once;
+- "candidates": in the domain but not sure which: the best few, to choose from;
+- "out_of_scope": no evidence that the catalog serves it (weather, stocks, chit-chat).
+
+A message is read for its need first (need.py): at most need.NEED_CHARS characters reach any
+stage, so a 4,000-character letter costs what a short question does.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.search import need as need_text
+from bot.search.bm25 import CharacterBM25
+from bot.search.index import MIN_COVERAGE, MIN_SCORE, Hit, MatterIndex
+from bot.search.lexicon import Lexicon
+from bot.search.semantic import Encoder, SemanticIndex, shared_encoder
+from bot.search.text import core_name, is_han, squeeze
+from integrations.platform.models import Bundle, Guide, MatterSummary, MatterType
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+LIFE_EVENTS = ROOT / "config" / "life_events.toml"
+VECTOR_CACHE = ROOT / "var" / "search"
+
+MATTER, CANDIDATES, OUT_OF_SCOPE, JUNK = "matter", "candidates", "out_of_scope", "junk"
+BUNDLE_DEPARTMENT = "一件事一次办"  # what a bundle shows where a matter shows its department
+BUNDLE_TYPE = MatterType(code=0, name="一件事")
+
+# BM25 field weights: how much a field says about what the matter is.
+FIELDS = {"name": 3.0, "alias": 2.0, "keyword": 1.5, "said": 1.5, "result": 1.0, "situation": 0.6, "department": 0.5,
+          "question": 0.3, "material": 0.3, "condition": 0.3, "member": 0.5, "description": 0.8}
+
+# Fusion weights and decision thresholds, chosen on the tuning sets (docs/search.md).
+W_LEXICAL, W_BM25, W_SEMANTIC = 1.0, 0.5, 2.0
+SEMANTIC_FLOOR = 0.25  # cosine below which a text is no nearer a matter than to anything else
+IN_DOMAIN = 0.7  # `in_domain` below which the catalog has nothing for the message
+IN_DOMAIN_BIAS = -1.64
+IN_DOMAIN_WEIGHTS = (0.48, 1.12, 0.47, 0.16, 1.63, 0.05, 0.42)  # accepted, lexical, semantic, foreign, best, margin, BM25 share
+CLEAR = 2.0  # fused score of a winner taken at once ...
+CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
+POOL = 40  # hits per evidence considered for fusion
+EXACT_LIFT = 1.0  # added to the document a message names exactly
+BUNDLE_PRIOR = 0.3  # added to a bundle with any evidence (tuned: docs/search.md)
+FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, least recently used dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A matter or a bundle, as the search sees it."""
+
+    code: str
+    name: str
+    department: str
+    kind: str = "matter"  # or "bundle"
+    members: tuple[str, ...] = ()  # a bundle's matter codes
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What the search made of a message: the verdict, and the ranked hits behind it."""
+
+    verdict: str
+    hits: tuple[Hit, ...]
+    need: str = ""
+
+    @property
+    def shown(self) -> tuple[Hit, ...]:
+        """The hits a person is shown: the winner alone, the candidates, or nothing."""
+        if self.verdict == MATTER:
+            return self.hits[:1]
+        return self.hits if self.verdict == CANDIDATES else ()
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What each kind of evidence says about every document, for one message."""
+
+    need: str
+    lexical: np.ndarray  # the lexicon-driven index's score, 0 where it found nothing
+    bm25: np.ndarray  # relative to the best document's
+    semantic: np.ndarray  # cosine similarity above SEMANTIC_FLOOR
+    accepted: float  # the best lexical score of a match covering most of the message
+    bm25_share: float  # the best BM25 score as a share of the most the message's terms allow
+    foreign: bool  # no Chinese in it (English): read by the sentence vectors and the lexicon's glosses
+    exact: int  # the document the message names exactly (its name or an alias), or -1
+    bundles: np.ndarray  # which documents are bundles
+
+    def fused(self, lexical: float, bm25: float, semantic: float, bundle_prior: float = 0.0) -> np.ndarray:
+        fused = lexical * self.lexical + bm25 * self.bm25 + semantic * self.semantic
+        # A bundle covers its matters: as likely as the best of them, it is the better answer.
+        fused += bundle_prior * (self.bundles & (fused > 0))
+        if self.exact >= 0:
+            fused[self.exact] += EXACT_LIFT
+        return fused
+
+
+def in_domain(evidence: Evidence, best: float, margin: float) -> float:
+    """How likely the catalog serves the message at all (0..1): a logistic model of the
+    evidence, fitted on the tuning sets' answerable and out-of-scope questions."""
+    features = (evidence.accepted, float(evidence.lexical.max(initial=0.0)), float(evidence.semantic.max(initial=0.0)),
+                float(evidence.foreign), best, margin, evidence.bm25_share)
+    x = IN_DOMAIN_BIAS + sum(w * f for w, f in zip(IN_DOMAIN_WEIGHTS, features))
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@dataclass(frozen=True)
+class LifeEvent:
+    name: str
+    says: tuple[str, ...]
+    matters: tuple[str, ...]
+    bundles: tuple[str, ...]
+
+
+def load_life_events(path: Path = LIFE_EVENTS) -> tuple[LifeEvent, ...]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return tuple(LifeEvent(e["name"], tuple(e.get("says", ())), tuple(e.get("matters", ())), tuple(e.get("bundles", ())))
+                 for e in data.get("event", []))
+
+
+class MatterSearch:
+    """The whole search over one catalog version. Build once (in a thread: it takes seconds);
+    `find` is read-only and safe from many threads."""
+
+    def __init__(self, lexical: MatterIndex, documents: list[Document], bm25: CharacterBM25, semantic: SemanticIndex | None,
+                 encoder: Encoder | None, exact: dict[str, int]):
+        self.lexical = lexical
+        self.documents = documents
+        self.version = lexical.version
+        self._bm25 = bm25
+        self._semantic = semantic
+        self._encoder = encoder
+        self._position = {d.code: i for i, d in enumerate(documents)}
+        self._bundles = {d.code: d for d in documents if d.kind == "bundle"}
+        self._is_bundle = np.array([d.kind == "bundle" for d in documents], dtype=bool)
+        self._exact = exact
+        self._cached_find = functools.lru_cache(maxsize=FIND_CACHE_SIZE)(self._find)
+
+    # Building ------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, summaries: Iterable[MatterSummary], guides: Mapping[str, Guide] | Iterable[Guide] = (),
+              bundles: Iterable[Bundle] = (), version: str | None = None, *, lexicon: Lexicon | None = None,
+              encoder: Encoder | None | bool = True, cache_dir: Path | None = VECTOR_CACHE,
+              life_events: Sequence[LifeEvent] | None = None) -> MatterSearch:
+        """`encoder=True` uses the process's shared sentence encoder, None searches without one."""
+        summaries = list(summaries)
+        bundles = list(bundles)
+        guide_of = dict(guides) if isinstance(guides, Mapping) else {g.code: g for g in guides}
+        events = load_life_events() if life_events is None else life_events
+        said = _said(events, summaries, bundles)
+        # Bundles are read by the lexicon index too, as matters named by their name and aliases.
+        as_matters = [MatterSummary(code=b.code, name=b.name, department=BUNDLE_DEPARTMENT, type=BUNDLE_TYPE) for b in bundles]
+        lexical_said = {**said, **{b.code: [*b.aliases, *said.get(b.code, ())] for b in bundles}}
+        lexical = MatterIndex(lexicon).build([*summaries, *as_matters], guide_of, version=version, said=lexical_said)
+
+        documents: list[Document] = []
+        fields: list[list[tuple[str, float]]] = []
+        texts: list[list[str]] = []
+        aliases: list[Sequence[str]] = []
+        for s in summaries:
+            documents.append(Document(s.code, s.name, s.department))
+            aliases.append(guide_of[s.code].aliases if s.code in guide_of else ())
+            f, t = _matter_fields(s, guide_of.get(s.code), said.get(s.code, ()))
+            fields.append(f)
+            texts.append(t)
+        names = {s.code: s.name for s in summaries}
+        for b in bundles:
+            members = tuple(code for code in b.matters if code in names)
+            documents.append(Document(b.code, b.name, BUNDLE_DEPARTMENT, "bundle", members))
+            f = [(squeeze(b.name), FIELDS["name"]), (squeeze(b.description), FIELDS["description"])]
+            f += [(squeeze(a), FIELDS["alias"]) for a in b.aliases]
+            f += [(squeeze(core_name(names[c])), FIELDS["member"]) for c in members]
+            f += [(squeeze(w), FIELDS["said"]) for w in said.get(b.code, ())]
+            fields.append(f)
+            texts.append([b.name, *b.aliases, *said.get(b.code, ())])
+            aliases.append(b.aliases)
+        bm25 = CharacterBM25(fields)
+        if encoder is True:
+            encoder = shared_encoder()
+        semantic = SemanticIndex.build(texts, encoder, cache_dir) if encoder else None
+        return cls(lexical, documents, bm25, semantic, encoder, _exact_names(documents, aliases))
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def bundle(self, code: str) -> Document | None:
+        return self._bundles.get(code)
+
+    # Searching -----------------------------------------------------------------------------
+
+    def search(self, query: str, top: int = 5) -> list[Hit]:
+        """The hits a person would be shown for `query` (none for junk or out of scope)."""
+        return list(self.find(query, top).shown)
+
+    def find(self, query: str, top: int = 5) -> Found:
+        """The verdict on `query` and the ranked hits behind it; repeats are answered from a
+        bounded cache. Blocks while the sentence model loads (the first seconds after a start
+        with cached vectors): call it off the event loop."""
+        return self._cached_find(query, top)
+
+    def warm(self) -> MatterSearch:
+        """Load the sentence model now (seconds), not on the first question after a start: a
+        build from cached vectors does not need it."""
+        if self._encoder is not None:
+            self._encoder.load()
+        return self
+
+    def _find(self, query: str, top: int = 5) -> Found:
+        evidence = self.evidence(query)
+        if evidence is None:
+            return Found(JUNK, ())
+        return self.decide(evidence, evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR), top)
+
+    def evidence(self, query: str) -> Evidence | None:
+        """Everything the search knows about `query`, per document; None for junk."""
+        lexicon = self.lexical.lexicon
+        if need_text.is_junk(query, lexicon.farewells, self.lexical.spells):
+            return None
+        need = self.lexical.need(query)
+        text = squeeze(need)
+        if not text:
+            return None
+        n = len(self.documents)
+        lexical = np.zeros(n, dtype=np.float32)
+        accepted = 0.0
+        parsed = self.lexical.parse(text)
+        foreign = not any(is_han(c) for c in parsed.corrected)  # English, say
+        if foreign:  # read through the lexicon's English glosses, if it knows any of the words
+            parsed = self.lexical.parse(lexicon.gloss(need)[: need_text.NEED_CHARS])
+        for hit, coverage in self.lexical.rank(parsed, top=POOL) if parsed.text else ():
+            lexical[self._position[hit.code]] = min(hit.score, 1.5)
+            if coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:
+                accepted = max(accepted, min(hit.score, 1.5))
+        expanded = " ".join([parsed.corrected, *(a for u in parsed.units for a in u.alternatives[1:])])
+        bm25, ceiling = self._bm25.scores(expanded)
+        best_bm25 = float(bm25.max()) if n else 0.0
+        if best_bm25 > 0:
+            bm25 /= best_bm25
+        bm25_share = best_bm25 / ceiling if ceiling > 0 else 0.0
+        semantic = np.zeros(n, dtype=np.float32)
+        if self._semantic is not None:
+            sentence = parsed.corrected if not foreign and _spelled(text, parsed.corrected) else need
+            vector = self._encoder.encode_query(sentence)
+            semantic = np.maximum(self._semantic.similarities(vector) - SEMANTIC_FLOOR, 0.0)
+        return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle)
+
+    def decide(self, evidence: Evidence, fused: np.ndarray, top: int) -> Found:
+        """Rank by the fused scores and say what they are worth."""
+        need = evidence.need
+        order = np.argsort(-fused, kind="stable")[:max(top, 2)]
+        hits = tuple(self._hit(int(i), float(fused[i])) for i in order[:top] if fused[i] > 0)
+        if not hits:
+            return Found(OUT_OF_SCOPE, (), need)
+        best = float(fused[order[0]])
+        margin = best - float(fused[order[1]]) if len(fused) > 1 else best
+        if in_domain(evidence, best, margin) < IN_DOMAIN:
+            return Found(OUT_OF_SCOPE, hits, need)
+        if best >= CLEAR and margin >= CLEAR_MARGIN:
+            return Found(MATTER, hits, need)
+        return Found(CANDIDATES, hits, need)
+
+    def _hit(self, i: int, score: float) -> Hit:
+        d = self.documents[i]
+        return Hit(d.code, d.name, d.department, round(score, 4), d.kind)
+
+
+def _spelled(text: str, corrected: str) -> bool:
+    """Whether reading pinyin turned every Latin letter into Chinese (shebaoka, sbk buban): then
+    the Chinese is the meaning. Letters left over mean another language (English): as typed."""
+    return any("a" <= c <= "z" for c in text) and not any("a" <= c <= "z" for c in corrected)
+
+
+def _matter_fields(s: MatterSummary, guide: Guide | None, said: Sequence[str]) -> tuple[list[tuple[str, float]], list[str]]:
+    """A matter's BM25 fields and the texts its sentence vectors are made of."""
+    name = core_name(s.name)
+    fields = [(squeeze(name), FIELDS["name"]), (squeeze(s.department), FIELDS["department"])]
+    texts = [name]
+    if guide is not None:
+        fields += [(squeeze(a), FIELDS["alias"]) for a in guide.aliases]
+        fields += [(squeeze(k), FIELDS["keyword"]) for k in guide.keywords]
+        fields.append((squeeze(guide.result), FIELDS["result"]))
+        fields += [(squeeze(x.name), FIELDS["situation"]) for x in guide.situations]
+        fields += [(squeeze(x.question), FIELDS["question"]) for x in guide.situations if x.question]
+        fields += [(squeeze(m.name), FIELDS["material"]) for m in guide.materials]
+        fields += [(squeeze(c), FIELDS["condition"]) for c in guide.conditions]
+        texts += [*guide.aliases, *guide.keywords]
+    fields += [(squeeze(w), FIELDS["said"]) for w in said]
+    texts += list(said)
+    return fields, texts
+
+
+def _exact_names(documents: list[Document], aliases: list[Sequence[str]]) -> dict[str, int]:
+    """Names and aliases that name exactly one document: whoever types one means it."""
+    owners: dict[str, set[int]] = {}
+    for i, d in enumerate(documents):
+        for text in (d.name, core_name(d.name), *aliases[i]):
+            owners.setdefault(squeeze(text), set()).add(i)
+    return {text: next(iter(found)) for text, found in owners.items() if text and len(found) == 1}
+
+
+def _said(events: Sequence[LifeEvent], summaries: list[MatterSummary], bundles: list[Bundle]) -> dict[str, list[str]]:
+    """Per matter or bundle code, the life-event phrases that lead to it."""
+    by_name: dict[str, list[str]] = {}
+    for s in summaries:
+        by_name.setdefault(s.name, []).append(s.code)
+    for b in bundles:
+        by_name.setdefault(b.name, []).append(b.code)
+    said: dict[str, list[str]] = {}
+    for event in events:
+        for name in (*event.matters, *event.bundles):
+            for code in by_name.get(name, ()):
+                said.setdefault(code, []).extend(event.says)
+    return said

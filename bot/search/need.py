@@ -1,0 +1,135 @@
+"""What a message asks for, at most NEED_CHARS characters of it, and whether it asks anything.
+
+People write letters, not keywords: greetings, who they are, what happened, the question
+somewhere in the middle, thanks at the end. Searching the whole letter drowns the question in
+circumstance and costs more the longer the letter is. So a long message is cut into clauses,
+each clause is weighed by how much it says about matters (the catalog's rare character pairs)
+and whether it asks for something (想, 申请, 怎么 ...), and the best clauses, in their original
+order, up to NEED_CHARS, are what the search reads. Only the first READ_CHARS of a message are
+looked at, in one linear pass: a turn's work stays bounded whatever is sent.
+
+`is_junk` says when a message cannot be a request at all: no letters, a few Latin letters
+("qq", "hh", "xyz"), keyboard mashing, a goodbye. Those never get a matter.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Collection, Mapping
+
+from bot.search.text import is_han, normalize, squeeze
+
+NEED_CHARS = 32  # the longest text any search stage reads (a need is rarely half of that)
+READ_CHARS = 4000  # the part of a message that is read at all
+CLAUSE_CHARS = 200  # of one clause: a run that long without a comma is not a sentence anyone wrote
+SPELLED_CHARS = 40  # Latin letters tried as pinyin to tell a word from junk: nothing longer is junk by letters
+
+# Clause boundaries: punctuation people use, full- and half-width, and line breaks.
+_CLAUSES = re.compile(r"[，。！？；：、,.!?;:\n\r~～…]+|\s{2,}")
+_LATIN_WORD = re.compile(r"[a-z]+")
+_NO_LATIN = str.maketrans("", "", "abcdefghijklmnopqrstuvwxyz")
+
+
+def clauses(text: str) -> list[str]:
+    return [c.strip() for c in _CLAUSES.split(text) if c.strip()]
+
+
+def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = (), courtesy: Collection[str] = ()) -> str:
+    """The need in `text`: the text itself when short, else its best clauses (see the module's
+    docstring). `pairs` weighs two-character pairs by how much they tell matters apart."""
+    text = text[:READ_CHARS]
+    if len(text) <= NEED_CHARS or size(squeeze(text)) <= NEED_CHARS:
+        return text
+    weigh = pairs.get
+    asking = _any_of(markers)
+    scored = []
+    seen: set[str] = set()
+    for at, clause in enumerate(clauses(text)):
+        if clause in seen:
+            continue  # a clause said twice says nothing new
+        seen.add(clause)
+        squeezed = squeeze(clause[:CLAUSE_CHARS])
+        if not squeezed or squeezed in courtesy:
+            continue
+        evidence = sum(weigh(squeezed[i:i + 2], 0.0) for i in range(len(squeezed) - 1))
+        asks = len(asking.findall(squeezed)) if asking else 0
+        # A clause's evidence per character, so a long story does not outweigh a short question,
+        # plus a lift for saying what is wanted.
+        score = evidence / (len(squeezed) ** 0.5) + 1.5 * min(asks, 2)
+        scored.append((score, at, squeezed))
+    chosen: list[tuple[int, str]] = []
+    room = NEED_CHARS
+    for score, at, squeezed in sorted(scored, key=lambda s: (-s[0], s[1])):
+        if score <= 0 and chosen:
+            break
+        if size(squeezed) > room:
+            if chosen:
+                continue  # a clause that does not fit whole is left out, not cut into nonsense
+            squeezed = _best_window(squeezed, room, weigh)
+        chosen.append((at, squeezed))
+        room -= size(squeezed) + 1
+    return "，".join(piece for _, piece in sorted(chosen))
+
+
+def size(text: str) -> float:
+    """A text's length as the search's cost sees it: a Latin letter is half a Chinese character
+    (an English word of four or five letters says about what two characters do)."""
+    return len(text) - 0.5 * (len(text) - len(text.translate(_NO_LATIN)))
+
+
+@functools.lru_cache(maxsize=8)
+def _any_of(words: frozenset[str]) -> re.Pattern | None:
+    return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True)))) if words else None
+
+
+def _best_window(text: str, width: int, weigh: Callable[[str, float], float]) -> str:
+    """The `width` characters of a long clause with the most evidence (a sliding sum); Latin
+    text (which has no character pairs to weigh) is cut at the end of its first words."""
+    if size(text) < len(text):
+        cut = text[: int(width * 2)]
+        while size(cut) > width and " " in cut:
+            cut = cut.rsplit(" ", 1)[0]
+        return cut if size(cut) <= width else cut[:width]
+    weights = [weigh(text[i:i + 2], 0.0) for i in range(len(text) - 1)] + [0.0]
+    window = sum(weights[:width - 1])
+    best, best_at = window, 0
+    for start in range(1, len(text) - width + 1):
+        window += weights[start + width - 2] - weights[start - 1]
+        if window > best:
+            best, best_at = window, start
+    return text[best_at:best_at + width]
+
+
+def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], bool] = lambda letters: False) -> bool:
+    """A message that cannot be asking for a matter: nothing but symbols or emoji, digits only, a
+    word of farewell or laughter, or a few Latin letters that spell no pinyin we know (2-3
+    letters are too short to carry meaning; `spells` says whether letters read as domain pinyin)."""
+    plain = normalize(text[:READ_CHARS])
+    if not plain:
+        return True
+    squeezed = plain.replace(" ", "")
+    if squeezed in farewells:
+        return True
+    if any(is_han(c) for c in squeezed):
+        return False
+    if squeezed.isdigit():
+        return True
+    letters = "".join(_LATIN_WORD.findall(squeezed))
+    if len(letters) <= 3:
+        return not (len(letters) == 3 and spells(letters))
+    words = _LATIN_WORD.findall(plain)
+    if len(letters) > SPELLED_CHARS or spells(letters):
+        return False
+    if all(_mashed(w) or not re.search(r"[aeiouy]", w) for w in words):
+        return True  # asdfgh, qwer zxcv, sdfghjkl, xkcd
+    return len(words) == 1 and len(letters) <= 4  # a word too short to say what is wanted (abcd, lolz)
+
+
+# Letters in keyboard order (asdf, qwer, jkl): typed by a hand sliding along a row.
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _mashed(letters: str) -> bool:
+    runs = sum(1 for a, b in zip(letters, letters[1:]) if any(a + b in row or b + a in row for row in _ROWS))
+    return len(letters) >= 3 and runs >= len(letters) - 2
