@@ -11,7 +11,7 @@ connected --the agent ends / idle (bot.services.handoff)--> rating --满意 / �
 
 In `CAPTURES` states the dialog takes every message itself, global words included: what a
 person says to an agent ("0", "返回") is for the agent. The queue, the agent and the relays live
-in `services.handoff` (a `Desk`, bot.services.handoff.Handoff), which also moves a citizen between
+in `services.handoff` (a `CitizenDesk`, bot.services.handoff.Handoff), which also moves a citizen between
 waiting, connected and rating when an agent or the idle timeout acts, under the citizen's lock.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from dialogs.engine import REGISTRY, Dialog, Session, T, normalise
+from dialogs.engine import CITIZEN_DIALOGS, Dialog, P, Session, T, normalise
 
 HANDOFF = "handoff"
 STATES = ["waiting", "leaving", "connected", "rating"]
@@ -64,7 +64,7 @@ class Noted:
     back_at: str = ""
 
 
-class Desk(Protocol):
+class CitizenDesk(Protocol):
     """What the citizen's side needs from the hand-off service (bot.services.handoff.Handoff)."""
 
     async def closed(self) -> Closed | None: ...
@@ -79,7 +79,7 @@ def context_of(session: Session | None) -> dict[str, Any]:
     """Where the person was when they asked for a person: shown to agents (masked by the desk)."""
     if session is None:
         return {}
-    cls = REGISTRY.get(session.dialog)
+    cls = CITIZEN_DIALOGS.get(session.dialog)
     context: dict[str, Any] = {}
     if cls is not None and session.dialog not in ("menu", HANDOFF):
         context["from"] = cls.title
@@ -121,7 +121,7 @@ class Handoff(Dialog):
     PROMPTS = {"leaving": "handoff/closed.j2", "rating": "handoff/rate.j2"}
 
     @property
-    def desk(self) -> Desk:
+    def desk(self) -> CitizenDesk:
         return self.services.handoff
 
     @property

@@ -18,7 +18,8 @@ confirm --修改--> audience;  any step --返回--> the step before;  --取消--
 
 `StaffConversation` plays the part `dialogs.conversation.Conversation` plays for citizens: the
 bot's WeCom dispatcher calls its `step`. Only staff listed in settings reach it (the channel
-refuses anyone else); a staff dialog may `start` another staff dialog (e.g. composing a
+refuses anyone else), and it reaches only staff dialogs (`dialogs.engine.STAFF_DIALOGS`); a
+staff dialog may `start` another staff dialog (e.g. composing a
 broadcast) and `finish` back to the desk.
 """
 
@@ -26,9 +27,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from dialogs.engine import MEDIA_KINDS, REGISTRY, Dialog, Incoming, Reply, Session, T, normalise, now
+from dialogs.engine import MEDIA_KINDS, STAFF_DIALOGS, Dialog, Incoming, P, Reply, Session, T, normalise, now
+from dialogs.ports import BroadcastDesk, Member, Render, SettingsView, StaffDirectory
 
 DESK = "desk"
 
@@ -74,22 +76,22 @@ class AgentDesk(Protocol):
 
     async def queue(self) -> list[dict[str, Any]]: ...
     async def current(self, agent: str) -> tuple[str, int] | None: ...
-    async def accept(self, member: Any, number: int | None = None) -> Acceptance: ...
-    async def to_citizen(self, member: Any, text: str) -> Relay: ...
-    async def end(self, member: Any) -> int | None: ...
-    async def set_on_duty(self, member: Any, on: bool) -> None: ...
-    async def is_off_duty(self, member: Any) -> bool: ...
+    async def accept(self, member: Member, number: int | None = None) -> Acceptance: ...
+    async def to_citizen(self, member: Member, text: str) -> Relay: ...
+    async def end(self, member: Member) -> int | None: ...
+    async def set_on_duty(self, member: Member, on: bool) -> None: ...
+    async def is_off_duty(self, member: Member) -> bool: ...
 
 
 @dataclass(slots=True)
 class StaffServices:
     """What staff dialogs may use (the citizens' `Services` counterpart)."""
 
-    render: Callable[..., str]
-    staff: Any  # bot.services.staff.Staff
+    render: Render
+    staff: StaffDirectory  # bot.services.staff.Staff
     handoff: AgentDesk | None = None
-    settings: Any = None
-    broadcasts: Any = None  # bot.services.broadcasts.Broadcasts (set once the WeChat client exists)
+    settings: SettingsView | None = None
+    broadcasts: BroadcastDesk | None = None  # bot.services.broadcasts.Broadcasts (set once the WeChat client exists)
 
 
 STATES = ["desk"]
@@ -111,7 +113,7 @@ TRANSITIONS = [
 ]
 
 
-class Desk(Dialog):
+class Desk(Dialog, registry=STAFF_DIALOGS):
     name = DESK
     title = "工作台"
     STATES = STATES
@@ -285,7 +287,7 @@ class Desk(Dialog):
         self.say("staff/broadcast_progress.j2", **progress_context(self.broadcasts, self.services.staff, b, action))
 
 
-def progress_context(broadcasts: Any, staff: Any, b: dict, action: str = "progress") -> dict[str, Any]:
+def progress_context(broadcasts: BroadcastDesk, staff: StaffDirectory, b: dict, action: str = "progress") -> dict[str, Any]:
     """What staff/broadcast_progress.j2 shows: the broadcast, its failures by reason in words, a percentage."""
     failed = [(broadcasts.reason_label(reason), n) for reason, n in sorted(b["failed"].items(), key=lambda kv: -kv[1])]
     total = b["total"] or 0
@@ -341,7 +343,7 @@ COMPOSE_TRANSITIONS = [
 ]
 
 
-class Compose(Dialog):
+class Compose(Dialog, registry=STAFF_DIALOGS):
     """A broadcaster writes a broadcast in WeCom chat; Broadcasts checks, audits and keeps it."""
 
     name = COMPOSE_DIALOG
@@ -550,7 +552,7 @@ class StaffConversation:
             return None, replies
         if kind in ("view", "notice"):
             return session, replies
-        if session is None or session.dialog not in REGISTRY:
+        if session is None or session.dialog not in STAFF_DIALOGS:
             session = Session(DESK, "desk")
         if kind in ("subscribe", "scan"):
             session = Session(DESK, "desk")
@@ -568,7 +570,7 @@ class StaffConversation:
         for _ in range(self.MAX_HANDOVERS):
             if turn.switch_to is not None:
                 name, carry = turn.switch_to
-                cls = REGISTRY[name]
+                cls = STAFF_DIALOGS[name]
                 turn = cls(cls.STATES[0], dict(carry), incoming, self.services, replies)
                 await turn.fire("start")
                 session = Session(name, turn.state, turn.data)
@@ -580,7 +582,7 @@ class StaffConversation:
         return self._stamp(session), replies
 
     def _model(self, session: Session, incoming: Incoming, replies: list[Reply]) -> Dialog:
-        return REGISTRY[session.dialog](session.state, session.data, incoming, self.services, replies)
+        return STAFF_DIALOGS[session.dialog](session.state, session.data, incoming, self.services, replies)
 
     @staticmethod
     def _stamp(session: Session) -> Session:
