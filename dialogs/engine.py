@@ -129,7 +129,7 @@ class Services:
 
 def T(trigger: str, source: str | list[str], dest: str, when: str | None = None, then: str | list[str] | None = None) -> dict:
     """One row of a transition table: on `trigger` in `source`, if `when` (a pure guard), go to
-    `dest`, then run `then` (an action, or several in order)."""
+    `dest`, then run `then` (an action, or several in order: only the last may await)."""
     row: dict[str, Any] = {"trigger": trigger, "source": source, "dest": dest}
     if when:
         row["conditions"] = when
@@ -154,6 +154,17 @@ PREPARE_HOOK = "_prepare_on_machine"
 #: One compiled candidate transition: (condition or None, the value it must equal, dest or None
 #: for no state change, the after-callbacks in order).
 Candidate = tuple[str | None, bool, str | None, tuple[str, ...]]
+
+
+def _check_actions(cls: type) -> None:
+    """Only the last action of a row may be a coroutine: transitions starts a row's callbacks
+    together (asyncio.gather), so plain ones run in order but an awaiting one would interleave
+    with those after it."""
+    for row in cls.TRANSITIONS:
+        then = row.get("after")
+        for name in (then[:-1] if isinstance(then, list) else []):
+            if inspect.iscoroutinefunction(getattr(cls, name, None)):
+                raise TypeError(f"{cls.__name__}: {name!r} awaits, so it must be the last action of its row")
 
 
 def _prepared(cls: type, machine: AsyncMachine) -> dict[str, dict[str, str]]:
@@ -280,6 +291,7 @@ class Dialog:
             name=cls.name,
             prepare_event=PREPARE_HOOK,
         )
+        _check_actions(cls)
         cls.compiled = _compile(cls, cls.machine)
         cls.prepares = _prepared(cls, cls.machine)
         (CITIZEN_DIALOGS if registry is None else registry)[cls.name] = cls
@@ -331,10 +343,12 @@ class Dialog:
                                 continue
                         if dest is not None:
                             self.state = dest
-                        for after in afters:
-                            res = self._invoke(after)
+                        if len(afters) == 1:
+                            res = self._invoke(afters[0])
                             if res is not None and inspect.isawaitable(res):
                                 await res
+                        elif afters:
+                            await self._run_all(afters)
                         result = True
                         break
                 except BaseException as err:
@@ -353,6 +367,20 @@ class Dialog:
             # matched.
             raise asyncio.CancelledError()
         return result
+
+    async def _run_all(self, afters: tuple[str, ...]) -> None:
+        """A row's actions in order, as transitions' gather runs them: one that raises does not
+        stop those after it; the first error is raised when all have run."""
+        error: Exception | None = None
+        for after in afters:
+            try:
+                res = self._invoke(after)
+                if res is not None and inspect.isawaitable(res):
+                    await res
+            except Exception as exc:  # noqa: BLE001  (raised below, as gather would)
+                error = error or exc
+        if error is not None:
+            raise error
 
     async def _prepare(self, trigger: str) -> None:
         """Run the prepare action of (`trigger`, the current state), if the table has one."""

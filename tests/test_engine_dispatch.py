@@ -57,6 +57,8 @@ def _probe_class(cls: type[Dialog]) -> type[Dialog]:
     """`cls` with every condition and callback of its table stubbed (a subclass without a
     name: not registered, same machine and compiled table)."""
     conditions, afters = _names(cls)
+    # Actions before the last of a row are plain calls (dialogs.engine._check_actions).
+    plain = {name for row in cls.TRANSITIONS if isinstance(row.get("after"), list) for name in row["after"][:-1]}
     namespace: dict = {}
 
     def condition(name):
@@ -80,7 +82,7 @@ def _probe_class(cls: type[Dialog]) -> type[Dialog]:
             probe.log.append(("after", name, self.state))
             if probe.after_raises:
                 raise Boom(name)
-            if probe.awaitable:
+            if probe.awaitable and name not in plain:
                 async def later():
                     await asyncio.sleep(0)
                     probe.log.append(("after done", name, self.state))
