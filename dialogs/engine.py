@@ -6,10 +6,11 @@ class is defined; each turn creates a light instance of the class (the per-turn 
 the session's state and data, triggers one event, and is thrown away.
 
 Guards are pure: a condition (`when`) only reads the turn (the message, the session's data,
-what this turn's actions found) and in-memory read-only ports (the catalog, the settings, the
+what this event's prepare action found) and in-memory read-only ports (the catalog, the settings, the
 staff directory); it never awaits, never calls the platform or a store, never writes the session.
 What a guard needs from the world is fetched first, by the prepare action of the (trigger,
-state) (`P` rows in a dialog's `PREPARE` table, transitions' `prepare` run once per event): it
+state) (`P` rows in a dialog's `PREPARE` table; the machine runs it as its `prepare_event`,
+once per event, after checking the state has transitions for it and before any condition): it
 does the I/O and writes what it found where the guards read it. Actions (`then`, one or a list)
 do the rest. So the rows say everything: which I/O happens (the prepare, drawn as a note on the
 state), and which guard picks which action; tests/test_pure_guards.py runs every guard with
@@ -45,6 +46,7 @@ from dialogs.ports import Bookings, Catalog, HallSetting, Platform, Ratings, Ren
 
 if TYPE_CHECKING:
     from dialogs.handoff import CitizenDesk
+    from dialogs.staff import StaffServices
 
 # The loggers transitions itself reports on, so that the compiled dispatch logs what it logged:
 # an ignored trigger (a warning) and an exception raised by a condition or callback (an error).
@@ -296,7 +298,7 @@ class Dialog:
         cls.prepares = _prepared(cls, cls.machine)
         (CITIZEN_DIALOGS if registry is None else registry)[cls.name] = cls
 
-    def __init__(self, state: str, data: dict, incoming: Incoming, services: Services, replies: list[Reply]):
+    def __init__(self, state: str, data: dict, incoming: Incoming, services: Services | StaffServices, replies: list[Reply]):
         self.state = state
         self.data = data
         self.incoming = incoming
@@ -333,7 +335,11 @@ class Dialog:
             try:
                 try:
                     result = False
-                    await self._prepare(trigger)
+                    prepare = self.prepares.get(trigger) if self.prepares else None
+                    if prepare is not None and self.state in prepare:
+                        res = self._invoke(prepare[self.state])
+                        if res is not None and inspect.isawaitable(res):
+                            await res
                     for cond, target, dest, afters in candidates:
                         if cond is not None:
                             res = self._invoke(cond)
