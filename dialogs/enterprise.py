@@ -94,17 +94,16 @@ class EnterpriseBinding(Dialog):
 
     async def _send(self, credit_code: str) -> str:
         """Have the platform text a code; "sent", "unknown", "refused", "busy" or "down"."""
-        if self._sent is None:
-            try:
-                verification = await self.services.platform.start_enterprise_verification(credit_code)
-            except PlatformUnavailable:
-                self._sent = "down"
-            except PlatformError as exc:
-                self._sent = {ErrorCode.not_found: "unknown", ErrorCode.too_many_requests: "busy"}.get(exc.code, "refused")
-            else:
-                self.data.update(credit_code=credit_code, verification=verification.id, contact=verification.contact_masked,
-                                 attempts=verification.attempts, wrong=0)
-                self._sent = "sent"
+        try:
+            verification = await self.services.platform.start_enterprise_verification(credit_code)
+        except PlatformUnavailable:
+            self._sent = "down"
+        except PlatformError as exc:
+            self._sent = {ErrorCode.not_found: "unknown", ErrorCode.too_many_requests: "busy"}.get(exc.code, "refused")
+        else:
+            self.data.update(credit_code=credit_code, verification=verification.id, contact=verification.contact_masked,
+                             attempts=verification.attempts, wrong=0)
+            self._sent = "sent"
         return self._sent
 
     def code_sent(self) -> bool:
@@ -146,20 +145,19 @@ class EnterpriseBinding(Dialog):
 
     async def _check(self) -> str:
         """"right", "wrong", "void" (expired or used up) or "down"."""
-        if self._checked is None:
-            code = unicodedata.normalize("NFKC", self.text).strip()
-            try:
-                self._enterprise = await self.services.platform.check_enterprise_verification(self.data["credit_code"], self.data["verification"], code)
-            except PlatformUnavailable:
-                self._checked = "down"
-            except PlatformError as exc:
-                if exc.code == ErrorCode.verification_failed:
-                    self.data["wrong"] = self.data.get("wrong", 0) + 1
-                    self._checked = "wrong" if self.data["wrong"] < self.data.get("attempts", 5) else "void"
-                else:
-                    self._checked = "void"
+        code = unicodedata.normalize("NFKC", self.text).strip()
+        try:
+            self._enterprise = await self.services.platform.check_enterprise_verification(self.data["credit_code"], self.data["verification"], code)
+        except PlatformUnavailable:
+            self._checked = "down"
+        except PlatformError as exc:
+            if exc.code == ErrorCode.verification_failed:
+                self.data["wrong"] = self.data.get("wrong", 0) + 1
+                self._checked = "wrong" if self.data["wrong"] < self.data.get("attempts", 5) else "void"
             else:
-                self._checked = "right"
+                self._checked = "void"
+        else:
+            self._checked = "right"
         return self._checked
 
     def answer_right(self) -> bool:

@@ -107,32 +107,31 @@ class RateCase(Dialog):
         """Prepare: send the rating; `_rated` is "ok", "refused" (rated before, or not finished),
         "unverified" (not this person's to rate), "down", or "none" (no level given, or nothing
         to rate)."""
-        if self._rated is None:
-            level = self.data.get("level")
-            if level is None and self.incoming.kind == "text":
-                parsed = rating_level(self.text, digits=True)
-                level = parsed.value if parsed else None
-            if not level or not self.data.get("case_no"):
-                self._rated = "none"
-                return self._rated
-            self.data["level"] = level
-            ratings, user, case_no = self.services.ratings, self.incoming.user, self.data["case_no"]
-            try:
-                rating = await ratings.rate(user, case_no, RatingLevel(level), self.data.get("matter_name", ""), self.data.get("revision", 1))
-            except PlatformUnavailable:
+        level = self.data.get("level")
+        if level is None and self.incoming.kind == "text":
+            parsed = rating_level(self.text, digits=True)
+            level = parsed.value if parsed else None
+        if not level or not self.data.get("case_no"):
+            self._rated = "none"
+            return
+        self.data["level"] = level
+        ratings, user, case_no = self.services.ratings, self.incoming.user, self.data["case_no"]
+        try:
+            rating = await ratings.rate(user, case_no, RatingLevel(level), self.data.get("matter_name", ""), self.data.get("revision", 1))
+        except PlatformUnavailable:
+            self.data.pop("level", None)
+            self._rated = "down"
+        except PlatformError as exc:
+            if exc.code in (ErrorCode.already_rated, ErrorCode.case_not_done, ErrorCode.not_found):
+                await ratings.rated(user, case_no, {"level": level, "refused": exc.code.value})
+            self._rated = "refused"
+        else:
+            if rating is None:  # not this person's to rate: nothing was sent
                 self.data.pop("level", None)
-                self._rated = "down"
-            except PlatformError as exc:
-                if exc.code in (ErrorCode.already_rated, ErrorCode.case_not_done, ErrorCode.not_found):
-                    await ratings.rated(user, case_no, {"level": level, "refused": exc.code.value})
-                self._rated = "refused"
+                self._rated = "unverified"
             else:
-                if rating is None:  # not this person's to rate: nothing was sent
-                    self.data.pop("level", None)
-                    self._rated = "unverified"
-                else:
-                    self.data["rating_id"] = rating.id
-                    self._rated = "ok"
+                self.data["rating_id"] = rating.id
+                self._rated = "ok"
 
     async def rate_or_look_up(self) -> None:
         """Prepare (start): send the rating carried in; with none, 修改评价 looks up the latest
@@ -194,16 +193,15 @@ class RateCase(Dialog):
 
     async def file_complaint(self) -> None:
         """Prepare: file what went wrong; `_filed` is "ok", "unverified" or "down"."""
-        if self._filed is None:
-            text = self.text.strip()
-            if normalise(text) in SKIP or not text:
-                text = NO_REASON
-            try:
-                self._complaint = await self.services.ratings.complain(self.incoming.user, self.data["case_no"], self.data["rating_id"], text[:500])
-            except (PlatformUnavailable, PlatformError):
-                self._filed = "down"
-            else:
-                self._filed = "ok" if self._complaint is not None else "unverified"
+        text = self.text.strip()
+        if normalise(text) in SKIP or not text:
+            text = NO_REASON
+        try:
+            self._complaint = await self.services.ratings.complain(self.incoming.user, self.data["case_no"], self.data["rating_id"], text[:500])
+        except (PlatformUnavailable, PlatformError):
+            self._filed = "down"
+        else:
+            self._filed = "ok" if self._complaint is not None else "unverified"
 
     def complaint_filed(self) -> bool:
         return self._filed == "ok"
