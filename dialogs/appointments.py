@@ -9,6 +9,9 @@ move_day     --text: a day--> move_slot
 move_slot    --text: a time--> move_confirm
 move_confirm --确认: moved--> (menu "booked")   --refused--> move_slot | move_day | (done, explained)
 ```
+
+As in dialogs/booking.py, guards only read: the list, the days to move to, the cancellation and
+the move are fetched or done by the state's prepare action (`PREPARE`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import secrets
 from datetime import date
 
 from dialogs.booking import JUST_BOOKED, Picking, day_text
-from dialogs.engine import T
+from dialogs.engine import P, T
 from integrations.platform.client import PlatformError
 from integrations.platform.models import Appointment
 
@@ -32,7 +35,7 @@ TRANSITIONS = [
     T("start", "*",            "list",         "has_upcoming",       "ask"),
     T("start", "*",            "list",         "was_busy",           "say_busy_and_leave"),
     T("start", "*",            "list",         None,                 "say_none"),
-    T("text",  "list",         "manage",       "picks_appointment",  "ask"),
+    T("text",  "list",         "manage",       "picks_appointment",  ["take_appointment", "ask"]),
     T("text",  "manage",       "move_day",     "wants_move",         "ask"),
     T("text",  "manage",       "manage",       "move_has_no_days",   "say_no_days"),
     T("text",  "manage",       "cancelling",   "wants_cancel",       "ask"),
@@ -41,12 +44,21 @@ TRANSITIONS = [
     T("text",  "cancelling",   "cancelling",   "keeps_it",           "say_kept"),
     T("text",  "move_day",     "move_slot",    "picks_day_with_slots", "ask"),
     T("text",  "move_day",     "move_day",     "day_was_full",       "say_day_full"),
-    T("text",  "move_slot",    "move_confirm", "picks_slot",         "show_move_summary"),
+    T("text",  "move_slot",    "move_confirm", "picks_slot",         ["take_slot", "show_move_summary"]),
     T("text",  "move_confirm", "move_confirm", "confirmed_and_done", "say_moved"),
     T("text",  "move_confirm", "move_slot",    "slot_was_taken",     "say_refused_and_ask"),
     T("text",  "move_confirm", "move_day",     "day_was_refused",    "say_refused_and_ask"),
     T("text",  "move_confirm", "move_confirm", "was_refused",        "say_refused_and_leave"),
     T("text",  STATES,         "=",            "was_busy",           "say_busy"),
+]
+#: What each (trigger, state) fetches or does before its guards are asked.
+PREPARE = [
+    #  trigger  source          action
+    P("start", "*",            "load_upcoming"),
+    P("text",  "manage",       "load_days_if_moving"),
+    P("text",  "cancelling",   "cancel_if_confirmed"),
+    P("text",  "move_day",     "load_slots_of_picked_day"),
+    P("text",  "move_confirm", "submit_if_confirmed"),
 ]
 
 
@@ -55,6 +67,7 @@ class Appointments(Picking):
     title = "我的预约"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
     #: Here these mean "this appointment", not the shortcut to the list (dialogs.menu.SHORTCUTS).
     OWN_WORDS = MOVE | CANCEL
     PROMPTS = {
@@ -73,16 +86,18 @@ class Appointments(Picking):
 
     # The list ----------------------------------------------------------------------------------
 
-    async def has_upcoming(self) -> bool:
+    async def load_upcoming(self) -> None:
+        """Prepare (start): the person's upcoming appointments, into `items`."""
         items = await self.platform(self.services.bookings.upcoming, self.user)
-        if not items:
-            return False
-        self.data["items"] = [
-            {"id": a.id, "number": a.number, "matter_code": a.matter_code, "matter_name": a.matter_name, "hall_id": a.hall_id,
-             "date": a.date.isoformat(), "start": a.start, "end": a.end}
-            for a in items
-        ]
-        return True
+        if items:
+            self.data["items"] = [
+                {"id": a.id, "number": a.number, "matter_code": a.matter_code, "matter_name": a.matter_name, "hall_id": a.hall_id,
+                 "date": a.date.isoformat(), "start": a.start, "end": a.end}
+                for a in items
+            ]
+
+    def has_upcoming(self) -> bool:
+        return bool(self.data.get("items"))
 
     def say_busy_and_leave(self):
         self.say("booking/busy.j2", confirming=False)
@@ -93,22 +108,24 @@ class Appointments(Picking):
         self.finish()
 
     def picks_appointment(self) -> bool:
-        n = self.number(len(self.data.get("items", [])))
-        if n is None:
-            return False
-        item = self.data["item"] = self.data["items"][n - 1]
+        return self.number(len(self.data.get("items", []))) is not None
+
+    def take_appointment(self):
+        item = self.data["item"] = self.data["items"][self.number(len(self.data["items"])) - 1]
         self.data["code"], self.data["hall"] = item["matter_code"], item["hall_id"]
-        return True
 
     # Moving ------------------------------------------------------------------------------------
 
-    async def wants_move(self) -> bool:
-        if not self.says(MOVE) or not await self.load_days():
-            return False
-        return bool(self.data["days"])
+    async def load_days_if_moving(self) -> None:
+        """Prepare: 改约, the days it can move to ("days"), or that there are none ("full")."""
+        if self.says(MOVE) and await self.load_days():
+            self._found = "days" if self.data["days"] else "full"
+
+    def wants_move(self) -> bool:
+        return self._found == "days"
 
     def move_has_no_days(self) -> bool:
-        return self.says(MOVE) and not self._busy
+        return self._found == "full"
 
     def say_no_days(self):
         self.say("booking/hall_full.j2", hall=self.hall())
@@ -128,11 +145,16 @@ class Appointments(Picking):
     def wants_cancel(self) -> bool:
         return self.says(CANCEL)
 
-    async def cancel_done(self) -> bool:
-        return self.says(CANCEL_YES) and isinstance(await self.attempt(), Appointment)
+    async def cancel_if_confirmed(self) -> None:
+        """Prepare: 确定取消, cancel (`_outcome`: the cancelled appointment, or the refusal)."""
+        if self.says(CANCEL_YES):
+            await self.attempt()
 
-    async def cancel_refused(self) -> bool:
-        return self.says(CANCEL_YES) and isinstance(await self.attempt(), PlatformError)
+    def cancel_done(self) -> bool:
+        return isinstance(self._outcome, Appointment)
+
+    def cancel_refused(self) -> bool:
+        return isinstance(self._outcome, PlatformError)
 
     def keeps_it(self) -> bool:
         return self.says(KEEP)

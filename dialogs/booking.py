@@ -14,6 +14,10 @@ summary   --确认: booked--> (menu "booked": "预约成功…"; another 确认 
           --确认: refused--> slot (time just taken) | day (day refused) | id_number | (done, explained)
 ```
 
+The guards only read: what a guard needs from the platform or the stores (the picked hall's days,
+the picked day's times, the remembered applicant, the booking itself) is fetched by the prepare
+action of that state (`PREPARE`), which records what it found for the guards to read.
+
 The platform's Idempotency-Key is the draft id set when the summary is shown: a double tap, a
 WeChat retry or a crash between the platform's answer and our reply books one appointment.
 The applicant's details sit in the session only sealed (bot.services.bookings.Sealer) and are shown
@@ -27,7 +31,7 @@ import re
 import secrets
 from datetime import date
 
-from dialogs.engine import Dialog, T, normalise
+from dialogs.engine import Dialog, P, T, normalise
 from dialogs.matters import materials_for
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone, valid_id_number
@@ -61,32 +65,32 @@ TRANSITIONS = [
     #  trigger     source       dest         when                      then
     T("start",    "*",         "hall",      "carried_bookable",       "ask"),
     T("start",    "*",         "matter",    "carried_unbookable",     "ask_matter"),
-    T("start",    "*",         "hall",      "carried_clear_match",    "ask"),
-    T("start",    "*",         "choosing",  "carried_candidates",     "show_candidates"),
+    T("start",    "*",         "hall",      "clear_match",            ["take_best", "ask"]),
+    T("start",    "*",         "choosing",  "has_candidates",         "show_candidates"),
     T("start",    "*",         "matter",    "was_busy",               "say_busy"),
     T("start",    "*",         "matter",    None,                     "ask_matter"),
-    T("text",     "choosing",  "hall",      "picks_candidate",        "ask"),
+    T("text",     "choosing",  "hall",      "picks_candidate",        ["take_candidate", "ask"]),
     T("text",     MATTER,      "matter",    "clear_unbookable",       "ask_matter"),
-    T("text",     MATTER,      "hall",      "clear_match",            "ask"),
+    T("text",     MATTER,      "hall",      "clear_match",            ["take_best", "ask"]),
     T("text",     MATTER,      "choosing",  "has_candidates",         "show_candidates"),
     T("text",     MATTER,      "matter",    "was_busy",               "say_busy"),
     T("text",     MATTER,      "matter",    None,                     "ask_matter"),
-    T("location", "hall",      "hall",      "shares_location",        "ask"),
-    T("text",     "hall",      "day",       "picks_hall_with_days",   "ask"),
+    T("location", "hall",      "hall",      "shares_location",        ["keep_location", "ask"]),
+    T("text",     "hall",      "day",       "hall_has_days",          "ask"),
     T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
-    T("text",     "slot",      "who",       "picks_slot_someone_known", "ask"),
-    T("text",     "slot",      "name",      "picks_slot",             "ask"),
-    T("text",     "who",       "summary",   "uses_known",             "show_summary"),
-    T("text",     "who",       "name",      "someone_else",           "ask"),
-    T("text",     "name",      "id_number", "valid_name",             "ask"),
+    T("text",     "slot",      "who",       "picks_slot_someone_known", ["take_slot", "keep_known", "ask"]),
+    T("text",     "slot",      "name",      "picks_slot",             ["take_slot", "drop_known", "ask"]),
+    T("text",     "who",       "summary",   "uses_known",             ["use_known", "show_summary"]),
+    T("text",     "who",       "name",      "someone_else",           ["drop_applicant", "ask"]),
+    T("text",     "name",      "id_number", "valid_name",             ["keep_name", "ask"]),
     T("text",     "name",      "name",      None,                     "explain_name"),
-    T("text",     "id_number", "phone",     "valid_id",               "ask"),
+    T("text",     "id_number", "phone",     "valid_id",               ["keep_id", "ask"]),
     T("text",     "id_number", "id_number", None,                     "explain_id"),
-    T("text",     "phone",     "consent",   "valid_phone",            "ask"),
+    T("text",     "phone",     "consent",   "valid_phone",            ["keep_phone", "ask"]),
     T("text",     "phone",     "phone",     None,                     "explain_phone"),
-    T("text",     "consent",   "summary",   "answers_consent",        "show_summary"),
+    T("text",     "consent",   "summary",   "answers_consent",        ["keep_consent", "show_summary"]),
     T("text",     "summary",   "name",      "applicant_lost",         "say_applicant_lost"),
     T("text",     "summary",   "summary",   "confirmed_and_done",     "show_success"),
     T("text",     "summary",   "slot",      "slot_was_taken",         "say_refused_and_ask"),
@@ -94,6 +98,16 @@ TRANSITIONS = [
     T("text",     "summary",   "id_number", "id_was_refused",         "say_refused_and_ask"),
     T("text",     "summary",   "summary",   "was_refused",            "say_refused_and_leave"),
     T("text",     STATES,      "=",         "was_busy",               "say_busy"),
+]
+#: What each (trigger, state) fetches before its guards are asked: the only I/O before a guard.
+PREPARE = [
+    #  trigger  source     action
+    P("start", "*",       "carry_query"),
+    P("text",  "hall",    "load_days_at_picked_hall"),
+    P("text",  "day",     "load_slots_of_picked_day"),
+    P("text",  "slot",    "look_up_known_for_slot"),
+    P("text",  "who",     "look_up_known_if_used"),
+    P("text",  "summary", "submit_if_confirmed"),
 ]
 
 
@@ -130,15 +144,19 @@ def shared_location(incoming) -> list[float] | None:
 class Picking(Dialog):
     """What booking and moving share: choosing a day and a time at one hall for one matter
     (`data["code"]`, `data["hall"]`), submitting, and explaining the platform's refusals.
-    Subclasses define `submit()`."""
+    Subclasses define `submit()`.
 
-    __slots__ = ("_busy", "_outcome", "_picked")
+    What this turn's prepare action found, for the guards to read: `_busy` (the platform could
+    not answer), `_outcome` (what became of the submission), `_found` (a word for what was
+    loaded: "days", "full", "slots", "offer_slots", "offer_days")."""
+
+    __slots__ = ("_busy", "_outcome", "_found")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._busy = False
         self._outcome: Appointment | PlatformError | None = None
-        self._picked: int | None = None
+        self._found: str | None = None
 
     def prompt_context(self):
         return self.choice_context()
@@ -201,31 +219,34 @@ class Picking(Dialog):
 
     # Day and time ------------------------------------------------------------------------------
 
-    async def picks_day_with_slots(self) -> bool:
+    async def load_slots_of_picked_day(self) -> None:
+        """Prepare: the picked day's times ("slots"); none left, the other days ("full")."""
         n = self.number(len(self.data.get("days", [])))
         if n is None:
-            return False
+            return
         self.data["day"] = self.data["days"][n - 1][0]
         if not await self.load_slots():
-            return False
-        if not self.data["slots"]:
-            self._picked = n  # taken meanwhile: day_was_full says so
-            return False
-        return True
+            return
+        if self.data["slots"]:
+            self._found = "slots"
+        elif await self.load_days(skip=self.data["day"]):  # taken meanwhile: day_was_full says so
+            self._found = "full"
 
-    async def day_was_full(self) -> bool:
-        return self._picked is not None and not self._busy and await self.load_days(skip=self.data.get("day"))
+    def picks_day_with_slots(self) -> bool:
+        return self._found == "slots"
+
+    def day_was_full(self) -> bool:
+        return self._found == "full"
 
     def say_day_full(self):
         self.say("booking/day_full.j2", **self.choice_context())
         self.ask()
 
     def picks_slot(self) -> bool:
-        n = self.number(len(self.data.get("slots", [])))
-        if n is None:
-            return False
-        self.data["start"], self.data["end"], _ = self.data["slots"][n - 1]
-        return True
+        return self.number(len(self.data.get("slots", []))) is not None
+
+    def take_slot(self):
+        self.data["start"], self.data["end"], _ = self.data["slots"][self.number(len(self.data["slots"])) - 1]
 
     # Submitting ----------------------------------------------------------------------------------
 
@@ -235,42 +256,50 @@ class Picking(Dialog):
     def confirms(self) -> bool:
         return self.says(CONFIRM)
 
-    async def attempt(self) -> Appointment | PlatformError | None:
-        """Submit once per turn, whichever row asks first."""
-        if self._outcome is None and not self._busy:
-            try:
-                self._outcome = await self.submit()
-            except PlatformUnavailable:
-                self._busy = True
-            except PlatformError as error:
-                self._outcome = error
-        return self._outcome
+    async def attempt(self) -> None:
+        """Submit: `_outcome` is the appointment or the platform's refusal; `_busy` when the
+        platform could not answer."""
+        try:
+            self._outcome = await self.submit()
+        except PlatformUnavailable:
+            self._busy = True
+        except PlatformError as error:
+            self._outcome = error
 
-    async def refusal(self) -> PlatformError | None:
-        if not self.confirms():
-            return None
-        outcome = await self.attempt()
-        return outcome if isinstance(outcome, PlatformError) else None
+    def may_submit(self) -> bool:
+        """Whether what the summary showed can still be submitted (the booking checks its applicant)."""
+        return True
 
-    async def confirmed_and_done(self) -> bool:
-        return self.confirms() and isinstance(await self.attempt(), Appointment)
+    async def submit_if_confirmed(self) -> None:
+        """Prepare: on 确认, submit; when refused for the time or the day, load what else there
+        is to offer ("offer_slots": the day's other times; "offer_days": the other days)."""
+        if not self.confirms() or not self.may_submit():
+            return
+        await self.attempt()
+        error = self.refusal()
+        if error is None:
+            return
+        if error.code in SLOT_GONE and await self.load_slots() and self.data["slots"]:
+            self._found = "offer_slots"
+        elif error.code in DAY_REFUSED | SLOT_GONE and not self._busy and await self.load_days(skip=self.data.get("day")) and self.data["days"]:
+            self._found = "offer_days"
 
-    async def slot_was_taken(self) -> bool:
+    def refusal(self) -> PlatformError | None:
+        return self._outcome if isinstance(self._outcome, PlatformError) else None
+
+    def confirmed_and_done(self) -> bool:
+        return isinstance(self._outcome, Appointment)
+
+    def slot_was_taken(self) -> bool:
         """The time just went: offer the day's other times, if it has any."""
-        error = await self.refusal()
-        return error is not None and error.code in SLOT_GONE and await self.load_slots() and bool(self.data["slots"])
+        return self._found == "offer_slots"
 
-    async def day_was_refused(self) -> bool:
+    def day_was_refused(self) -> bool:
         """The day will not do (or has no time left): offer the other days."""
-        error = await self.refusal()
-        if error is None or error.code not in DAY_REFUSED | SLOT_GONE or self._busy:
-            return False
-        if not await self.load_days(skip=self.data.get("day")):
-            return False
-        return bool(self.data["days"])
+        return self._found == "offer_days"
 
-    async def was_refused(self) -> bool:
-        return await self.refusal() is not None
+    def was_refused(self) -> bool:
+        return self.refusal() is not None
 
     def say_refused_and_ask(self):
         self.say("booking/refused.j2", code=self._outcome.code.value, message=self._outcome.message, **self.choice_context())
@@ -293,6 +322,7 @@ class Booking(Picking):
     title = "预约办事"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
     PROMPTS = {
         "matter": "booking/ask_matter.j2", "choosing": "booking/candidates.j2", "hall": "booking/halls.j2",
         "day": "booking/days.j2", "slot": "booking/slots.j2", "who": "booking/who.j2", "name": "booking/ask_name.j2",
@@ -300,11 +330,13 @@ class Booking(Picking):
         "summary": "booking/summary.j2",
     }
 
-    __slots__ = ("_hits",)
+    __slots__ = ("_hits", "_known", "_lost")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._hits = None
+        self._hits = None  # the catalog's answer to this turn's query, read once
+        self._known: dict | None = None  # the remembered applicant, when a prepare looked
+        self._lost = False  # 确认, but the applicant can no longer be read
 
     def prompt_context(self):
         return {**super().prompt_context(), "halls": self.halls(), "located": "location" in self.data, "candidates": self.data.get("candidates", []),
@@ -316,8 +348,8 @@ class Booking(Picking):
         """What to search: the text carried in on start, else what was typed."""
         return self.data["query"] if "query" in self.data else self.text
 
-    def _carried(self) -> None:
-        """On start only a carried text counts: the message that opened us was a menu choice."""
+    def carry_query(self) -> None:
+        """Prepare (start): only a carried text counts: the message that opened us was a menu choice."""
         self.data.setdefault("query", "")
 
     def bookable(self, code: str) -> bool:
@@ -329,31 +361,24 @@ class Booking(Picking):
         return [h for h in self.all_hits() if self.bookable(h.code)][:MAX_CANDIDATES]
 
     def all_hits(self) -> list:
+        """The catalog's hits for the query (read once a turn; none while it is loading)."""
         if self._hits is None:
             query = self._query().strip()
             self._hits = []
-            if query and not self.services.catalog.ready.is_set():
-                self._busy = True  # the catalog is still loading
-            elif query:
+            if query and self.services.catalog.ready.is_set():
                 self._hits = self.services.catalog.search(query, top=MAX_CANDIDATES * 2)
         return self._hits
 
+    def was_busy(self) -> bool:
+        """The platform could not answer, or (looking for the matter) the catalog is still loading."""
+        return self._busy or (self.state in MATTER and bool(self._query().strip()) and not self.services.catalog.ready.is_set())
+
     def carried_bookable(self) -> bool:
-        self._carried()
         code = self.data.get("code")
         return bool(code) and self.bookable(code)
 
     def carried_unbookable(self) -> bool:
-        self._carried()
         return bool(self.data.get("code")) and not self.carried_bookable() or self.clear_unbookable()
-
-    def carried_clear_match(self) -> bool:
-        self._carried()
-        return self.clear_match()
-
-    def carried_candidates(self) -> bool:
-        self._carried()
-        return self.has_candidates()
 
     @staticmethod
     def _clear(hits: list):
@@ -367,11 +392,10 @@ class Booking(Picking):
         return best is not None and not self.bookable(best.code)
 
     def clear_match(self) -> bool:
-        best = self._clear(self.hits())
-        if best is not None:
-            self.take_matter(best.code)
-            return True
-        return False
+        return self._clear(self.hits()) is not None
+
+    def take_best(self):
+        self.take_matter(self._clear(self.hits()).code)
 
     def has_candidates(self) -> bool:
         return bool(self.hits())
@@ -385,12 +409,11 @@ class Booking(Picking):
         self.ask()
 
     def picks_candidate(self) -> bool:
-        candidates = self.data.get("candidates", [])
-        n = self.number(len(candidates))
-        if n is None:
-            return False
-        self.take_matter(candidates[n - 1][0])
-        return True
+        return self.number(len(self.data.get("candidates", []))) is not None
+
+    def take_candidate(self):
+        candidates = self.data["candidates"]
+        self.take_matter(candidates[self.number(len(candidates)) - 1][0])
 
     def take_matter(self, code: str) -> None:
         if code != self.data.get("code"):
@@ -426,11 +449,10 @@ class Booking(Picking):
         return rows
 
     def shares_location(self) -> bool:
-        here = shared_location(self.incoming)
-        if here is None:
-            return False
-        self.data["location"] = here
-        return True
+        return shared_location(self.incoming) is not None
+
+    def keep_location(self):
+        self.data["location"] = shared_location(self.incoming)
 
     def _picked_hall(self):
         halls = [r["hall"] for r in self.halls()]
@@ -441,20 +463,20 @@ class Booking(Picking):
         named = [h for h in halls if len(text) >= 2 and text in normalise(h.name)]
         return named[0] if len(named) == 1 else None
 
-    async def picks_hall_with_days(self) -> bool:
+    async def load_days_at_picked_hall(self) -> None:
+        """Prepare: the picked hall's bookable days ("days"), or that it has none ("full")."""
         hall = self._picked_hall()
         if hall is None:
-            return False
+            return
         self.data["hall"] = hall.id
-        if not await self.load_days():
-            return False
-        if not self.data["days"]:
-            self._picked = 1
-            return False
-        return True
+        if await self.load_days():
+            self._found = "days" if self.data["days"] else "full"
+
+    def hall_has_days(self) -> bool:
+        return self._found == "days"
 
     def hall_is_full(self) -> bool:
-        return self._picked is not None
+        return self._found == "full"
 
     def say_hall_full(self):
         self.say("booking/hall_full.j2", hall=self.hall())
@@ -462,31 +484,37 @@ class Booking(Picking):
 
     # Who comes -------------------------------------------------------------------------------------
 
-    async def picks_slot_someone_known(self) -> bool:
-        if not self.picks_slot():
-            return False
-        known = await self.services.bookings.remembered(self.user)
-        if not known:
-            self.data.pop("known", None)
-            return False
-        self.data["known"] = mask_applicant(known)
-        return True
+    async def look_up_known_for_slot(self) -> None:
+        """Prepare: a time picked, whom this person had us remember (if anyone)."""
+        if self.picks_slot():
+            self._known = await self.services.bookings.remembered(self.user)
 
-    async def uses_known(self) -> bool:
-        if not self.says(USE_KNOWN):
-            return False
-        known = await self.services.bookings.remembered(self.user)
-        if not known:
-            return False
-        self.data["applicant"] = self.services.bookings.seal(self.user, known)
+    async def look_up_known_if_used(self) -> None:
+        """Prepare: "use the remembered person", whom we remember (it may have expired)."""
+        if self.says(USE_KNOWN):
+            self._known = await self.services.bookings.remembered(self.user)
+
+    def picks_slot_someone_known(self) -> bool:
+        return self.picks_slot() and bool(self._known)
+
+    def keep_known(self):
+        self.data["known"] = mask_applicant(self._known)
+
+    def drop_known(self):
+        self.data.pop("known", None)
+
+    def uses_known(self) -> bool:
+        return self.says(USE_KNOWN) and bool(self._known)
+
+    def use_known(self):
+        self.data["applicant"] = self.services.bookings.seal(self.user, self._known)
         self.data["remember"] = True
-        return True
 
     def someone_else(self) -> bool:
-        if self.says(SOMEONE_ELSE):
-            self.data.pop("applicant", None)
-            return True
-        return False
+        return self.says(SOMEONE_ELSE)
+
+    def drop_applicant(self):
+        self.data.pop("applicant", None)
 
     def applicant(self) -> dict:
         return self.services.bookings.unseal(self.user, self.data.get("applicant")) or {}
@@ -498,47 +526,53 @@ class Booking(Picking):
         applicant = self.applicant()
         return mask_applicant(applicant) if applicant.keys() >= {"name", "id_number", "phone"} else None
 
-    def valid_name(self) -> bool:
+    def _typed_name(self) -> str | None:
         name = re.sub(r"\s+", " ", self.text.strip())
-        if not _NAME.fullmatch(name):
-            return False
-        self.keep(name=name)
-        return True
+        return name if _NAME.fullmatch(name) else None
+
+    def valid_name(self) -> bool:
+        return self._typed_name() is not None
+
+    def keep_name(self):
+        self.keep(name=self._typed_name())
 
     def explain_name(self):
         self.say("booking/bad_name.j2")
 
-    def valid_id(self) -> bool:
+    def _typed_id(self) -> str | None:
         value = re.sub(r"[\s-]", "", normalise(self.text)).upper()
-        if not valid_id_number(value):
-            return False
-        self.keep(id_number=value)
-        return True
+        return value if valid_id_number(value) else None
+
+    def valid_id(self) -> bool:
+        return self._typed_id() is not None
+
+    def keep_id(self):
+        self.keep(id_number=self._typed_id())
 
     def explain_id(self):
         value = re.sub(r"[\s-]", "", normalise(self.text))
         self.say("booking/bad_id.j2", length=len(value), digits=value.isascii() and value[:17].isdigit())
 
-    def valid_phone(self) -> bool:
+    def _typed_phone(self) -> str | None:
         value = re.sub(r"[\s-]", "", normalise(self.text))
         if value.startswith("+86"):
             value = value[3:]
-        if not _PHONE.fullmatch(value):
-            return False
-        self.keep(phone=value)
-        return True
+        return value if _PHONE.fullmatch(value) else None
+
+    def valid_phone(self) -> bool:
+        return self._typed_phone() is not None
+
+    def keep_phone(self):
+        self.keep(phone=self._typed_phone())
 
     def explain_phone(self):
         self.say("booking/bad_phone.j2")
 
     def answers_consent(self) -> bool:
-        if self.says(REMEMBER):
-            self.data["remember"] = True
-        elif self.says(DONT_REMEMBER):
-            self.data["remember"] = False
-        else:
-            return False
-        return True
+        return self.says(REMEMBER) or self.says(DONT_REMEMBER)
+
+    def keep_consent(self):
+        self.data["remember"] = self.says(REMEMBER)
 
     # The summary and the booking ------------------------------------------------------------------------
 
@@ -548,9 +582,14 @@ class Booking(Picking):
         self.data["draft"] = secrets.token_hex(12)
         self.ask()
 
+    def may_submit(self) -> bool:
+        """What was typed can no longer be read (the data key changed meanwhile): not submitted."""
+        self._lost = self.masked_applicant() is None
+        return not self._lost
+
     def applicant_lost(self) -> bool:
-        """What was typed can no longer be read (the data key changed meanwhile): ask again."""
-        return self.confirms() and self.masked_applicant() is None
+        """确认, and the applicant could not be read: ask again."""
+        return self._lost
 
     def say_applicant_lost(self):
         self.say("booking/applicant_lost.j2")
@@ -569,8 +608,8 @@ class Booking(Picking):
             await self.services.bookings.forget(self.user)
         return appointment
 
-    async def id_was_refused(self) -> bool:
-        error = await self.refusal()
+    def id_was_refused(self) -> bool:
+        error = self.refusal()
         return error is not None and error.code == ErrorCode.invalid_id_number
 
     def show_success(self):

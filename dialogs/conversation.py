@@ -1,12 +1,14 @@
 """One turn of a conversation: global intents, the active dialog, re-asks, hand-overs.
 
-Pure logic over a `Session`: no network, no Redis, no XML. The bot's dispatcher loads the
+Pure logic over a `Session`: no network, no Redis, no XML. Only citizens' dialogs
+(`dialogs.engine.CITIZEN_DIALOGS`) are reachable from here: a session naming a staff dialog is
+treated as unknown (back to the menu). The bot's dispatcher loads the
 session under the user's lock, calls `Conversation.step`, and saves what it returns.
 """
 
 from __future__ import annotations
 
-from dialogs.engine import MEDIA_KINDS, REGISTRY, Dialog, Incoming, Reply, Services, Session, normalise, now
+from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.menu import MENU_KEYS, SHORTCUTS
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_case_number
@@ -52,9 +54,9 @@ class Conversation:
                 session = await self._enter(*(route or ("menu", {})), incoming, replies)
                 return self._stamp(session), replies
 
-        if session is None or (cls := REGISTRY.get(session.dialog)) is None:
+        if session is None or (cls := CITIZEN_DIALOGS.get(session.dialog)) is None:
             session = Session()
-            cls = REGISTRY[session.dialog]
+            cls = CITIZEN_DIALOGS[session.dialog]
         if session.state in cls.CAPTURES:
             # Talking to (or waiting for) a person: every word is for them, global words too.
             return self._stamp(await self._dialog_turn(session, incoming, replies, cls)), replies
@@ -84,7 +86,7 @@ class Conversation:
             intent = MENU_KEYS.get(incoming.text)
             if intent is None:  # a menu button leaves whatever was in progress
                 session = Session()
-                cls = REGISTRY[session.dialog]
+                cls = CITIZEN_DIALOGS[session.dialog]
         if intent is not None:
             session = await self._global(intent, session, incoming, replies)
         else:
@@ -96,7 +98,7 @@ class Conversation:
         or the answer to a rating invitation (one Redis read, and only for words that rate).
         `word` is the text normalised. (`step` runs the same checks in line.)"""
         dialog = session.dialog
-        if word in REGISTRY[dialog].OWN_WORDS:
+        if word in CITIZEN_DIALOGS[dialog].OWN_WORDS:
             return None
         route = self._opens(dialog, incoming, word)
         if route is None and (dialog == "progress" or session.at_rest):
@@ -137,7 +139,7 @@ class Conversation:
             return await self._enter("menu", {}, incoming, replies)
         if intent == "cancel":
             if not session.at_rest:
-                self._say(replies, "common/cancelled.j2", title=REGISTRY[session.dialog].title)
+                self._say(replies, "common/cancelled.j2", title=CITIZEN_DIALOGS[session.dialog].title)
             return await self._enter("menu", {}, incoming, replies)
         if intent == "help":
             self._say(replies, "common/help.j2", in_dialog=not session.at_rest)
@@ -157,7 +159,7 @@ class Conversation:
 
     async def _dialog_turn(self, session: Session, incoming: Incoming, replies: list[Reply], cls: type[Dialog] | None = None) -> Session:
         """`cls`: the session's dialog class, when the caller has looked it up already."""
-        turn = (cls or REGISTRY[session.dialog])(session.state, session.data, incoming, self.services, replies)
+        turn = (cls or CITIZEN_DIALOGS[session.dialog])(session.state, session.data, incoming, self.services, replies)
         before = turn.state
         if await turn.fire(incoming.kind):
             turn.data.pop(MISSES_KEY, None)
@@ -207,13 +209,13 @@ class Conversation:
         return await self._follow(turn, Session(name, turn.state, turn.data), incoming, replies)
 
     async def _start(self, name: str, carry: dict, incoming: Incoming, replies: list[Reply]) -> Dialog:
-        cls = REGISTRY[name]
+        cls = CITIZEN_DIALOGS[name]
         turn = cls(cls.STATES[0], dict(carry), incoming, self.services, replies)
         await turn.fire("start")
         return turn
 
     def _model(self, session: Session, incoming: Incoming, replies: list[Reply]) -> Dialog:
-        return REGISTRY[session.dialog](session.state, session.data, incoming, self.services, replies)
+        return CITIZEN_DIALOGS[session.dialog](session.state, session.data, incoming, self.services, replies)
 
     def _say(self, replies: list[Reply], template: str, **context) -> None:
         replies.append(Reply(self.services.render(template, **context)))

@@ -5,6 +5,21 @@ methods are the table's conditions and actions. Its transitions machine is built
 class is defined; each turn creates a light instance of the class (the per-turn model) holding
 the session's state and data, triggers one event, and is thrown away.
 
+Guards are pure: a condition (`when`) only reads the turn (the message, the session's data,
+what this event's prepare action found) and in-memory read-only ports (the catalog, the settings, the
+staff directory); it never awaits, never calls the platform or a store, never writes the session.
+What a guard needs from the world is fetched first, by the prepare action of the (trigger,
+state) (`P` rows in a dialog's `PREPARE` table; the machine runs it as its `prepare_event`,
+once per event, after checking the state has transitions for it and before any condition): it
+does the I/O and writes what it found where the guards read it. Actions (`then`, one or a list)
+do the rest. So the rows say everything: which I/O happens (the prepare, drawn as a note on the
+state), and which guard picks which action; tests/test_pure_guards.py runs every guard with
+services that raise on any call.
+
+Citizens' and staff dialogs live in two registries (`CITIZEN_DIALOGS`, `STAFF_DIALOGS`): a
+dialog names its own (`class Desk(Dialog, registry=STAFF_DIALOGS)`), and each conversation
+looks names up only in its own, so neither side can reach the other's dialogs.
+
 The machine is the definition (it checks the table, and `python -m bot diagrams` draws from it),
 but a turn does not go through it: transitions' async machinery (an `asyncio.gather` for every
 condition and callback list, a task each) costs tens of microseconds per event. When the class
@@ -23,9 +38,15 @@ import logging
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from transitions.extensions.asyncio import AsyncMachine
+
+from dialogs.ports import Bookings, Catalog, HallSetting, Platform, Ratings, Render, SettingsView, Subscriptions
+
+if TYPE_CHECKING:
+    from dialogs.handoff import CitizenDesk
+    from dialogs.staff import StaffServices
 
 # The loggers transitions itself reports on, so that the compiled dispatch logs what it logged:
 # an ignored trigger (a warning) and an exception raised by a condition or callback (an error,
@@ -111,20 +132,21 @@ class Session:
 class Services:
     """What dialogs may use: handed in by the bot, so dialogs never import it."""
 
-    render: Callable[..., str]
-    halls: list[Any] = field(default_factory=list)
-    catalog: Any = None  # search and guides (bot.services.catalog.Catalog)
+    render: Render
+    halls: list[HallSetting] = field(default_factory=list)
+    catalog: Catalog | None = None  # search and guides (bot.services.catalog.Catalog)
     max_misses: int = 3
-    settings: Any = None  # bot.settings.Settings (read only)
-    platform: Any = None  # integrations.platform.client.PlatformClient: booking, cases
-    bookings: Any = None  # bot.services.bookings.Bookings: remembered applicants, reminders
-    subscriptions: Any = None  # bot.services.subscriptions.Subscriptions: verified cases, subscriptions, bindings
-    ratings: Any = None  # bot.services.ratings.Ratings: 好差评
-    handoff: Any = None  # bot.services.handoff.Handoff: the human hand-off (dialogs.handoff.Desk)
+    settings: SettingsView | None = None  # bot.settings.Settings (read only)
+    platform: Platform | None = None  # integrations.platform.client.PlatformClient: booking, cases
+    bookings: Bookings | None = None  # bot.services.bookings.Bookings: remembered applicants, reminders
+    subscriptions: Subscriptions | None = None  # bot.services.subscriptions.Subscriptions: verified cases, subscriptions, bindings
+    ratings: Ratings | None = None  # bot.services.ratings.Ratings: 好差评
+    handoff: CitizenDesk | None = None  # bot.services.handoff.Handoff: the human hand-off
 
 
-def T(trigger: str, source: str | list[str], dest: str, when: str | None = None, then: str | None = None) -> dict:
-    """One row of a transition table: on `trigger` in `source`, if `when`, go to `dest`, then run `then`."""
+def T(trigger: str, source: str | list[str], dest: str, when: str | None = None, then: str | list[str] | None = None) -> dict:
+    """One row of a transition table: on `trigger` in `source`, if `when` (a pure guard), go to
+    `dest`, then run `then` (an action, or several in order: only the last may await)."""
     row: dict[str, Any] = {"trigger": trigger, "source": source, "dest": dest}
     if when:
         row["conditions"] = when
@@ -133,11 +155,51 @@ def T(trigger: str, source: str | list[str], dest: str, when: str | None = None,
     return row
 
 
-REGISTRY: dict[str, type[Dialog]] = {}
+def P(trigger: str, source: str | list[str], action: str) -> dict:
+    """One row of a prepare table: on `trigger` in `source`, run `action` (which may do I/O and
+    write what it found) once, before any guard of that (trigger, state) is asked."""
+    return {"trigger": trigger, "source": source, "prepare": action}
+
+
+#: The dialogs citizens reach (WeChat, the console) and those staff reach (WeCom): two worlds.
+CITIZEN_DIALOGS: dict[str, type[Dialog]] = {}
+STAFF_DIALOGS: dict[str, type[Dialog]] = {}
+
+#: The machine's `prepare_event`: runs the dialog's prepare for the event being fired.
+PREPARE_HOOK = "_prepare_on_machine"
 
 #: One compiled candidate transition: (condition or None, the value it must equal, dest or None
-#: for no state change, after-callback or None).
-Candidate = tuple[str | None, bool, str | None, str | None]
+#: for no state change, the after-callbacks in order).
+Candidate = tuple[str | None, bool, str | None, tuple[str, ...]]
+
+
+def _check_actions(cls: type) -> None:
+    """Only the last action of a row may be a coroutine: transitions starts a row's callbacks
+    together (asyncio.gather), so plain ones run in order but an awaiting one would interleave
+    with those after it."""
+    for row in cls.TRANSITIONS:
+        then = row.get("after")
+        for name in (then[:-1] if isinstance(then, list) else []):
+            if inspect.iscoroutinefunction(getattr(cls, name, None)):
+                raise TypeError(f"{cls.__name__}: {name!r} awaits, so it must be the last action of its row")
+
+
+def _prepared(cls: type, machine: AsyncMachine) -> dict[str, dict[str, str]]:
+    """`cls.PREPARE` as trigger -> state -> the prepare action; a row naming an unknown trigger,
+    state or method, or a second prepare for one (trigger, state), is an error in the table."""
+    table: dict[str, dict[str, str]] = {}
+    for row in cls.PREPARE:
+        trigger, source, action = row["trigger"], row["source"], row["prepare"]
+        if trigger not in machine.events or not callable(getattr(cls, action, None)):
+            raise ValueError(f"{cls.__name__}: prepare {action!r} for unknown trigger or method")
+        states = list(machine.states) if source == "*" else [source] if isinstance(source, str) else list(source)
+        for state in states:
+            if state not in machine.states:
+                raise ValueError(f"{cls.__name__}: prepare {action!r} in unknown state {state!r}")
+            if state in table.setdefault(trigger, {}):
+                raise ValueError(f"{cls.__name__}: two prepares for {trigger!r} in {state!r}")
+            table[trigger][state] = action
+    return table
 
 
 class _Model:
@@ -160,12 +222,13 @@ def _compile(cls: type, machine: AsyncMachine) -> dict[str, dict[Any, tuple[Cand
     (a string instead: the warning transitions logs when it ignores the trigger in that state).
 
     Covered, with transitions' semantics: conditions and `unless` (at most one per transition:
-    the machine evaluates several concurrently), one `after` callback, a source of "*" or a
+    the machine evaluates several concurrently), `after` callbacks (run in order), a source of "*" or a
     list, dest "=" (resolved by the machine), dest None (no state change). Anything else (more
-    callbacks, `prepare`, `before`, state or machine callbacks, final states, a state that does
+    per-transition `prepare` (the dialog's `PREPARE` table runs once per event instead), `before`,
+    state or machine callbacks, final states, a state that does
     not ignore invalid triggers, callables or names the class does not have) returns None: that
     dialog goes through the machine."""
-    if (machine.prepare_event or machine.before_state_change or machine.after_state_change
+    if (machine.prepare_event != [PREPARE_HOOK] or machine.before_state_change or machine.after_state_change
             or machine.finalize_event or machine.on_exception or machine.on_final or machine.has_queue
             or machine.send_event or machine.model_attribute != "state"):
         return None
@@ -188,7 +251,7 @@ def _compile(cls: type, machine: AsyncMachine) -> dict[str, dict[Any, tuple[Cand
                 continue
             candidates = []
             for trans in event.transitions[state]:
-                if trans.prepare or trans.before or len(trans.conditions) > 1 or len(trans.after) > 1:
+                if trans.prepare or trans.before or len(trans.conditions) > 1:
                     return None
                 if trans.dest and trans.dest not in machine.states:
                     return None
@@ -197,10 +260,9 @@ def _compile(cls: type, machine: AsyncMachine) -> dict[str, dict[Any, tuple[Cand
                     cond, target = trans.conditions[0].func, trans.conditions[0].target
                     if not named(cond):
                         return None
-                after = trans.after[0] if trans.after else None
-                if after is not None and not named(after):
+                if not all(named(after) for after in trans.after):
                     return None
-                candidates.append((cond, target, trans.dest or None, after))
+                candidates.append((cond, target, trans.dest or None, tuple(trans.after)))
             rows[state] = tuple(candidates)
         table[trigger] = rows
     return table
@@ -215,6 +277,10 @@ class Dialog:
     STATES: ClassVar[list[str]]
     TRANSITIONS: ClassVar[list[dict]]
     PROMPTS: ClassVar[dict[str, str]] = {}
+    #: `P` rows: what to fetch before the guards of a (trigger, state) are asked.
+    PREPARE: ClassVar[list[dict]] = []
+    #: `PREPARE` as trigger -> state -> action (built with the machine).
+    prepares: ClassVar[dict[str, dict[str, str]]] = {}
     machine: ClassVar[AsyncMachine]
     #: The machine compiled for `fire` (see `_compile`); None: `fire` goes through the machine.
     compiled: ClassVar[dict[str, dict[Any, tuple[Candidate, ...] | str]] | None] = None
@@ -224,9 +290,11 @@ class Dialog:
     CAPTURES: ClassVar[frozenset[str]] = frozenset()
     OWN_WORDS: ClassVar[frozenset[str]] = frozenset()
 
-    __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished")
+    __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished", "_event")
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, registry: dict[str, type[Dialog]] | None = None, **kwargs: Any) -> None:
+        """A subclass with a `name` is a dialog: its machine is built and it joins `registry`
+        (the citizens' unless it says otherwise)."""
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             return
@@ -238,11 +306,14 @@ class Dialog:
             auto_transitions=False,
             ignore_invalid_triggers=True,
             name=cls.name,
+            prepare_event=PREPARE_HOOK,
         )
+        _check_actions(cls)
         cls.compiled = _compile(cls, cls.machine)
-        REGISTRY[cls.name] = cls
+        cls.prepares = _prepared(cls, cls.machine)
+        (CITIZEN_DIALOGS if registry is None else registry)[cls.name] = cls
 
-    def __init__(self, state: str, data: dict, incoming: Incoming, services: Services, replies: list[Reply]):
+    def __init__(self, state: str, data: dict, incoming: Incoming, services: Services | StaffServices, replies: list[Reply]):
         self.state = state
         self.data = data
         self.incoming = incoming
@@ -252,8 +323,9 @@ class Dialog:
         self.finished = False
 
     async def fire(self, trigger: str) -> bool:
-        """Trigger `trigger` with this turn as the model: the first candidate transition from the
-        current state whose condition holds moves to its dest, then runs its callback. False when
+        """Trigger `trigger` with this turn as the model: the (trigger, state)'s prepare action
+        runs first, then the first candidate transition from the current state whose condition
+        holds moves to its dest, then runs its callbacks. False when
         no candidate matched, or the dialog has no such event or none from this state.
 
         The candidates are tried here, not in a helper coroutine (one less coroutine per turn),
@@ -278,7 +350,12 @@ class Dialog:
             try:
                 try:
                     result = False
-                    for cond, target, dest, after in candidates:
+                    prepare = self.prepares.get(trigger) if self.prepares else None
+                    if prepare is not None and self.state in prepare:
+                        res = self._invoke(prepare[self.state])
+                        if res is not None and inspect.isawaitable(res):
+                            await res
+                    for cond, target, dest, afters in candidates:
                         if cond is not None:
                             res = self._invoke(cond)
                             if res is not None and res is not True and res is not False and inspect.isawaitable(res):
@@ -287,10 +364,12 @@ class Dialog:
                                 continue
                         if dest is not None:
                             self.state = dest
-                        if after is not None:
-                            res = self._invoke(after)
+                        if len(afters) == 1:
+                            res = self._invoke(afters[0])
                             if res is not None and inspect.isawaitable(res):
                                 await res
+                        elif afters:
+                            await self._run_all(afters)
                         result = True
                         break
                 except BaseException as err:
@@ -310,6 +389,33 @@ class Dialog:
             raise asyncio.CancelledError()
         return result
 
+    async def _run_all(self, afters: tuple[str, ...]) -> None:
+        """A row's actions in order, as transitions' gather runs them: one that raises does not
+        stop those after it; the first error is raised when all have run."""
+        error: Exception | None = None
+        for after in afters:
+            try:
+                res = self._invoke(after)
+                if res is not None and inspect.isawaitable(res):
+                    await res
+            except Exception as exc:  # noqa: BLE001  (raised below, as gather would)
+                error = error or exc
+        if error is not None:
+            raise error
+
+    async def _prepare(self, trigger: str) -> None:
+        """Run the prepare action of (`trigger`, the current state), if the table has one."""
+        action = self.prepares.get(trigger, {}).get(self.state) if self.prepares else None
+        if action is not None:
+            res = self._invoke(action)
+            if res is not None and inspect.isawaitable(res):
+                await res
+
+    async def _prepare_on_machine(self) -> None:
+        """The machine's `prepare_event`: transitions runs it once per event, after checking the
+        state has transitions for it and before any condition, as `fire` runs `_prepare`."""
+        await self._prepare(self._event)
+
     def _invoke(self, name: str):
         """A condition's or callback's result, as transitions resolves the name: a method or
         attribute of the model, else a dotted path."""
@@ -325,6 +431,7 @@ class Dialog:
         event = self.machine.events.get(trigger)
         if event is None:
             return False
+        self._event = trigger  # for `_prepare_on_machine`, which transitions calls without it
         result = await event.trigger(self)
         task = asyncio.current_task()
         if task is not None and task.cancelling():

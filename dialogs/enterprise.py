@@ -9,6 +9,9 @@ verify --text: the right code--> (bound, done)
 verify --text: a wrong code--> verify          (the platform voids it after 5 wrong ones or 10 minutes)
 verify --重新发送--> verify
 ```
+
+The guards only read: asking the platform to text a code, and checking the code typed, are the
+prepare actions of the two states (`PREPARE`), which record what came of it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from dialogs.engine import Dialog, T, normalise
+from dialogs.engine import Dialog, P, T, normalise
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_credit_code
 from integrations.platform.models import ErrorCode
@@ -38,6 +41,12 @@ TRANSITIONS = [
     T("text",  "verify", "verify", "answer_void",     "say_void"),
     T("text",  "verify", "verify", "answer_trouble",  "say_busy"),
 ]
+#: What each state asks of the platform before its guards are asked.
+PREPARE = [
+    #  trigger  source    action
+    P("text",  "code",   "send_code"),
+    P("text",  "verify", "check_answer"),
+]
 
 
 def parse_credit_code(text: str) -> str | None:
@@ -51,14 +60,16 @@ class EnterpriseBinding(Dialog):
     title = "企业绑定"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
     PROMPTS = {"code": "subscriptions/ask_credit_code.j2", "verify": "subscriptions/ask_sms_code.j2"}
 
-    __slots__ = ("_sent", "_checked", "_enterprise")
+    __slots__ = ("_bound", "_sent", "_checked", "_enterprise")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._sent: str | None = None
-        self._checked: str | None = None
+        self._bound = False  # the code typed is one this person has bound already
+        self._sent: str | None = None  # see `_send`
+        self._checked: str | None = None  # see `_check`
         self._enterprise = None
 
     def prompt_context(self):
@@ -69,29 +80,37 @@ class EnterpriseBinding(Dialog):
     def code_malformed(self) -> bool:
         return parse_credit_code(self.text) is None
 
-    async def already_bound(self) -> bool:
-        return await self.services.subscriptions.is_bound(self.incoming.user, parse_credit_code(self.text))
+    async def send_code(self) -> None:
+        """Prepare: a valid credit code not bound yet, have the platform text its contact a code."""
+        credit_code = parse_credit_code(self.text)
+        if credit_code is None:
+            return
+        self._bound = await self.services.subscriptions.is_bound(self.incoming.user, credit_code)
+        if not self._bound:
+            await self._send(credit_code)
+
+    def already_bound(self) -> bool:
+        return self._bound
 
     async def _send(self, credit_code: str) -> str:
         """Have the platform text a code; "sent", "unknown", "refused", "busy" or "down"."""
-        if self._sent is None:
-            try:
-                verification = await self.services.platform.start_enterprise_verification(credit_code)
-            except PlatformUnavailable:
-                self._sent = "down"
-            except PlatformError as exc:
-                self._sent = {ErrorCode.not_found: "unknown", ErrorCode.too_many_requests: "busy"}.get(exc.code, "refused")
-            else:
-                self.data.update(credit_code=credit_code, verification=verification.id, contact=verification.contact_masked,
-                                 attempts=verification.attempts, wrong=0)
-                self._sent = "sent"
+        try:
+            verification = await self.services.platform.start_enterprise_verification(credit_code)
+        except PlatformUnavailable:
+            self._sent = "down"
+        except PlatformError as exc:
+            self._sent = {ErrorCode.not_found: "unknown", ErrorCode.too_many_requests: "busy"}.get(exc.code, "refused")
+        else:
+            self.data.update(credit_code=credit_code, verification=verification.id, contact=verification.contact_masked,
+                             attempts=verification.attempts, wrong=0)
+            self._sent = "sent"
         return self._sent
 
-    async def code_sent(self) -> bool:
-        return await self._send(parse_credit_code(self.text)) == "sent"
+    def code_sent(self) -> bool:
+        return self._sent == "sent"
 
-    async def send_refused(self) -> bool:
-        return await self._send(parse_credit_code(self.text)) != "sent"
+    def send_refused(self) -> bool:
+        return self._sent is not None and self._sent != "sent"
 
     def say_code_format(self):
         self.say("subscriptions/credit_code_format.j2")
@@ -119,35 +138,39 @@ class EnterpriseBinding(Dialog):
     def answer_malformed(self) -> bool:
         return re.fullmatch(r"\d{6}", unicodedata.normalize("NFKC", self.text).strip()) is None
 
+    async def check_answer(self) -> None:
+        """Prepare: six digits typed (not 重新发送), check them with the platform."""
+        if not self.asks_resend() and not self.answer_malformed():
+            await self._check()
+
     async def _check(self) -> str:
         """"right", "wrong", "void" (expired or used up) or "down"."""
-        if self._checked is None:
-            code = unicodedata.normalize("NFKC", self.text).strip()
-            try:
-                self._enterprise = await self.services.platform.check_enterprise_verification(self.data["credit_code"], self.data["verification"], code)
-            except PlatformUnavailable:
-                self._checked = "down"
-            except PlatformError as exc:
-                if exc.code == ErrorCode.verification_failed:
-                    self.data["wrong"] = self.data.get("wrong", 0) + 1
-                    self._checked = "wrong" if self.data["wrong"] < self.data.get("attempts", 5) else "void"
-                else:
-                    self._checked = "void"
+        code = unicodedata.normalize("NFKC", self.text).strip()
+        try:
+            self._enterprise = await self.services.platform.check_enterprise_verification(self.data["credit_code"], self.data["verification"], code)
+        except PlatformUnavailable:
+            self._checked = "down"
+        except PlatformError as exc:
+            if exc.code == ErrorCode.verification_failed:
+                self.data["wrong"] = self.data.get("wrong", 0) + 1
+                self._checked = "wrong" if self.data["wrong"] < self.data.get("attempts", 5) else "void"
             else:
-                self._checked = "right"
+                self._checked = "void"
+        else:
+            self._checked = "right"
         return self._checked
 
-    async def answer_right(self) -> bool:
-        return await self._check() == "right"
+    def answer_right(self) -> bool:
+        return self._checked == "right"
 
-    async def answer_wrong(self) -> bool:
-        return await self._check() == "wrong"
+    def answer_wrong(self) -> bool:
+        return self._checked == "wrong"
 
-    async def answer_void(self) -> bool:
-        return await self._check() == "void"
+    def answer_void(self) -> bool:
+        return self._checked == "void"
 
-    async def answer_trouble(self) -> bool:
-        return await self._check() == "down"
+    def answer_trouble(self) -> bool:
+        return self._checked == "down"
 
     def say_answer_format(self):
         self.say("subscriptions/sms_code_format.j2")

@@ -21,7 +21,7 @@ TRANSITIONS = [
     #  trigger     source            dest     when               then
     T("start",    "*",              "pick",  None,              "ask"),
     T("text",     ["pick", "shown"], "shown", "names_hall",      "show_hall"),
-    T("location", ["pick", "shown"], "pick",  "shares_location", "ask"),
+    T("location", ["pick", "shown"], "pick",  "shares_location", ["keep_location", "ask"]),
 ]
 
 
@@ -51,11 +51,10 @@ class Halls(Dialog):
                 for h in self.services.halls]
 
     def shares_location(self) -> bool:
-        here = shared_location(self.incoming)
-        if here is None:
-            return False
-        self.data["location"] = here
-        return True
+        return shared_location(self.incoming) is not None
+
+    def keep_location(self):
+        self.data["location"] = shared_location(self.incoming)
 
     def names_hall(self) -> bool:
         return self._hall() is not None

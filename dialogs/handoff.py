@@ -11,8 +11,10 @@ connected --the agent ends / idle (bot.services.handoff)--> rating --满意 / �
 
 In `CAPTURES` states the dialog takes every message itself, global words included: what a
 person says to an agent ("0", "返回") is for the agent. The queue, the agent and the relays live
-in `services.handoff` (a `Desk`, bot.services.handoff.Handoff), which also moves a citizen between
+in `services.handoff` (a `CitizenDesk`, bot.services.handoff.Handoff), which also moves a citizen between
 waiting, connected and rating when an agent or the idle timeout acts, under the citizen's lock.
+Guards only read: whether the desk is open, and relaying a message to the agent, are prepare
+actions (`PREPARE`) whose outcome the guards read.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from dialogs.engine import REGISTRY, Dialog, Session, T, normalise
+from dialogs.engine import CITIZEN_DIALOGS, Dialog, P, Session, T, normalise
 
 HANDOFF = "handoff"
 STATES = ["waiting", "leaving", "connected", "rating"]
@@ -66,7 +68,7 @@ class Noted:
     back_at: str = ""
 
 
-class Desk(Protocol):
+class CitizenDesk(Protocol):
     """What the citizen's side needs from the hand-off service (bot.services.handoff.Handoff)."""
 
     async def closed(self) -> Closed | None: ...
@@ -81,7 +83,7 @@ def context_of(session: Session | None) -> dict[str, Any]:
     """Where the person was when they asked for a person: shown to agents (masked by the desk)."""
     if session is None:
         return {}
-    cls = REGISTRY.get(session.dialog)
+    cls = CITIZEN_DIALOGS.get(session.dialog)
     context: dict[str, Any] = {}
     if cls is not None and session.dialog not in ("menu", HANDOFF):
         context["from"] = cls.title
@@ -98,18 +100,24 @@ TRANSITIONS = [
     #  trigger  source       dest         when              then
     T("start", "*",         "rating",    "comes_to_rate",  "ask"),
     T("start", "*",         "waiting",   "has_no_desk",    "no_desk"),
-    T("start", "*",         "leaving",   "desk_closed",    "ask"),
+    T("start", "*",         "leaving",   "desk_closed",    ["note_hours", "ask"]),
     T("start", "*",         "waiting",   None,             "join_queue"),
     T("text",  "waiting",   "waiting",   "leaves_queue",   "leave_queue"),
     T("text",  "waiting",   "waiting",   None,             "tell_while_waiting"),
     T("text",  "connected", "connected", "ends_talk",      "end_by_citizen"),
-    T("text",  "connected", "connected", "reaches_agent",  None),
+    T("text",  "connected", "connected", "reaches_agent",  "say_if_not_relayed"),
     T("text",  "connected", "connected", None,             "agent_gone"),
     T("text",  "leaving",   "leaving",   "skips_note",     "skip_note"),
     T("text",  "leaving",   "leaving",   None,             "take_note"),
     T("text",  "rating",    "rating",    "is_satisfied",   "rate_good"),
     T("text",  "rating",    "rating",    "is_unsatisfied", "rate_bad"),
     T("click", sorted(CAPTURES), "=",    None,             "remind"),
+]
+#: What each event asks of the hand-off desk before its guards are asked.
+PREPARE = [
+    #  trigger  source       action
+    P("start", "*",         "check_hours"),
+    P("text",  "connected", "relay_unless_ending"),
 ]
 
 
@@ -119,11 +127,19 @@ class Handoff(Dialog):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     CAPTURES = CAPTURES
+    PREPARE = PREPARE
     OWN_WORDS = SATISFIED | UNSATISFIED  # a rating here is this hand-off's, not a case's (dialogs.rating)
     PROMPTS = {"leaving": "handoff/closed.j2", "rating": "handoff/rate.j2"}
 
+    __slots__ = ("_closed", "_told")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._closed: Closed | None = None  # no agent can take the citizen now (when looked up)
+        self._told: Told | None = None  # what became of the message relayed to the agent
+
     @property
-    def desk(self) -> Desk:
+    def desk(self) -> CitizenDesk:
         return self.services.handoff
 
     @property
@@ -145,12 +161,17 @@ class Handoff(Dialog):
         self.say("common/human_soon.j2")
         self.finish()
 
-    async def desk_closed(self) -> bool:
-        closed = await self.desk.closed()
-        if closed is None:
-            return False
+    async def check_hours(self) -> None:
+        """Prepare (start): asking for a person (not coming to rate), whether anyone can take them now."""
+        if not self.comes_to_rate() and self.desk is not None:
+            self._closed = await self.desk.closed()
+
+    def desk_closed(self) -> bool:
+        return self._closed is not None
+
+    def note_hours(self):
+        closed = self._closed
         self.data.update(hours=closed.hours, back_at=closed.back_at, nobody=closed.nobody)
-        return True
 
     async def join_queue(self):
         context = {k: v for k, v in self.data.items() if k in ("from", "asked", "said")}
@@ -194,13 +215,19 @@ class Handoff(Dialog):
         self.say("handoff/ended.j2", by="citizen")
         self._to_rating()
 
-    async def reaches_agent(self) -> bool:
-        told = await self.desk.tell(self.user, self.text)
-        if told.outcome == "failed":
+    async def relay_unless_ending(self) -> None:
+        """Prepare: anything but 结束 goes to the agent."""
+        if not self.ends_talk():
+            self._told = await self.desk.tell(self.user, self.text)
+
+    def reaches_agent(self) -> bool:
+        return self._told is not None and self._told.outcome != "ended"
+
+    def say_if_not_relayed(self):
+        if self._told.outcome == "failed":
             self.say("handoff/not_relayed.j2")
-        elif told.outcome == "queued" and told.first:
-            self.say("handoff/relay_queued.j2", seconds=told.wait_seconds)
-        return told.outcome != "ended"
+        elif self._told.outcome == "queued" and self._told.first:
+            self.say("handoff/relay_queued.j2", seconds=self._told.wait_seconds)
 
     def agent_gone(self):
         self.say("handoff/ended.j2", by="agent")

@@ -20,6 +20,10 @@ A wrong factor, a case that does not exist and a case whose phone digits are ref
 wrong factors for it from anyone: only the ID number opens it for a while) get the same answer.
 Verified cases are remembered per person (bot.services.subscriptions), so the next 查进度 goes straight
 to the card.
+
+The guards only read: each event's prepare action (`PREPARE`) makes the one lookup the message
+calls for (opening the number typed, picked or carried in, the factor's check, 订阅, the card's
+check) and records what it saw as (where the number came from, the outcome); the guards compare.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dialogs.engine import Dialog, T, normalise
+from dialogs.engine import Dialog, P, T, normalise
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
 from integrations.platform.models import Case, ErrorCode
@@ -83,6 +87,12 @@ TRANSITIONS = [
     T("text",  "shown",    "factor",   "card_needs_factor",     "ask_factor"),
     T("text",  ASKING,     "number",   "names_subscribe",       "open_subscriptions"),
     T("text",  ASKING,     "number",   "asks_unsubscribe",      "open_unsubscribe"),
+]
+#: The one lookup of each event, before its guards are asked.
+PREPARE = [
+    #  trigger  source  action
+    P("start", "*",    "look_up_on_start"),
+    P("text",  ANY,    "look_up_text"),
 ]
 
 
@@ -163,6 +173,7 @@ class Progress(Dialog):
     title = "查办件进度"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
     PROMPTS = {
         "number": "progress/ask_number.j2",
         "choosing": "progress/choose.j2",
@@ -172,18 +183,17 @@ class Progress(Dialog):
     #: Words this dialog understands itself, before they mean anything globally.
     OWN_WORDS = SUBSCRIBE | UNSUBSCRIBE
 
-    __slots__ = ("_tried", "_asked", "_case", "_card", "_added", "_locked", "_failures", "_listed")
+    __slots__ = ("_seen", "_asked", "_case", "_added", "_locked", "_failures")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._tried: dict[tuple, str] = {}
+        #: What this event's prepare looked up, and what came of it: ("typed", "ok"), ("card", "unverified"), ...
+        self._seen: tuple[str, str] = ("", "")
         self._asked: str | None = None  # the number this turn tried to open
         self._case: Case | None = None
-        self._card: Any = _UNCHECKED  # the card's case as the store vouches for it now
-        self._added: Any = None
+        self._added: Any = None  # what 订阅 did
         self._locked = 0
         self._failures = 0
-        self._listed = False
 
     def prompt_context(self):
         return {"data": self.data, "choices": self.data.get("choices", []), "asked": self._asked_about()}
@@ -211,15 +221,12 @@ class Progress(Dialog):
     # Opening a case --------------------------------------------------------------------------
 
     async def _open(self, case_no: str | None, factor: dict[str, str] | None = None) -> str:
-        """Try to open a case, once per turn for the same input: "ok", "locked", "down",
-        "wrong" (a wrong factor, counted), "needs_factor" (never verified, or no longer opens
-        with the remembered factor), or "none" (no case number)."""
+        """Try to open a case: "ok", "locked", "down", "wrong" (a wrong factor, counted),
+        "needs_factor" (never verified, or no longer opens with the remembered factor), or
+        "none" (no case number)."""
         if not case_no:
             return "none"
-        attempt = (case_no, tuple(sorted((factor or {}).items())))
-        if attempt not in self._tried:
-            self._tried[attempt] = await self._try(case_no, factor)
-        return self._tried[attempt]
+        return await self._try(case_no, factor)
 
     async def _try(self, case_no: str, factor: dict[str, str] | None) -> str:
         self._asked = case_no
@@ -256,55 +263,85 @@ class Progress(Dialog):
         self._failures, self._locked = await self._store.failed(self._user, case_no)
         return "locked" if self._locked else "wrong"
 
-    # On start: a case number carried in (typed elsewhere, not verified), or the cases verified before.
-    def _carried(self) -> str | None:
-        """dialogs.conversation carries a number typed elsewhere in as `case_no`; here it is only
-        asked about until it opens."""
+    # The lookups (prepare actions) -----------------------------------------------------------
+
+    async def look_up_on_start(self) -> None:
+        """Start: a case number carried in (typed elsewhere; dialogs.conversation carries it as
+        `case_no`, here it is only asked about until it opens), else the cases verified before
+        (the only one is opened)."""
         if "case_no" in self.data:
             self.data["pending"] = self.data.pop("case_no")
-        return self.data.get("pending")
+        pending = self.data.get("pending")
+        if pending:
+            self._seen = ("carried", await self._open(pending))
+            return
+        verified = await self._store.verified(self._user)
+        self.data["choices"] = [[c.case_no, c.matter_name] for c in verified.values()]
+        if len(self.data["choices"]) == 1:
+            self._seen = ("verified", await self._open(self.data["choices"][0][0]))
 
-    async def carried_opens(self) -> bool:
-        return await self._open(self._carried()) == "ok"
+    async def look_up_text(self) -> None:
+        """A case number typed in any state; else what the state's message asks: the case picked
+        from the list, the factor given, or on the card 订阅 / 退订 / 刷新 (each asks the store,
+        now, whether the card's case is this person's)."""
+        typed = self._typed()
+        if typed is not None:
+            self._seen = ("typed", await self._open(typed))
+        elif self.state == "choosing":
+            picked = self._picked()
+            if picked is not None:
+                self._seen = ("picked", await self._open(picked))
+        elif self.state == "factor":
+            asked, factor = self._asked_about(), parse_factor(self.text)
+            if asked and factor is not None:
+                self._seen = ("factor", await self._open(asked, factor))
+        elif self.state == "shown":
+            case_no = self.data.get("case_no") or ""
+            if self.asks_subscribe():
+                self._added = await self._store.subscribe(self._user, case_no)
+                self._seen = ("subscribe", self._added.value)
+            elif self.asks_unsubscribe():
+                verified = await self._store.verified_case(self._user, case_no) is not None
+                self._seen = ("unsubscribe", "verified" if verified else "unverified")
+            elif normalise(self.text) in REFRESH:
+                self._seen = ("refresh", await self._open(self.data.get("case_no")))
 
-    async def carried_locked(self) -> bool:
-        return await self._open(self._carried()) == "locked"
+    # The guards ------------------------------------------------------------------------------------
 
-    async def carried_trouble(self) -> bool:
-        return await self._open(self._carried()) == "down"
+    # On start: a case number carried in, or the cases verified before.
+    def carried_opens(self) -> bool:
+        return self._seen == ("carried", "ok")
+
+    def carried_locked(self) -> bool:
+        return self._seen == ("carried", "locked")
+
+    def carried_trouble(self) -> bool:
+        return self._seen == ("carried", "down")
 
     def carried_number(self) -> bool:
-        return bool(self._carried())
+        return self._seen[0] == "carried"
 
-    async def _verified(self) -> dict:
-        if not self._listed:
-            verified = await self._store.verified(self._user)
-            self.data["choices"] = [[c.case_no, c.matter_name] for c in verified.values()]
-            self._listed = True
-        return self.data["choices"]
+    def only_verified_opens(self) -> bool:
+        return self._seen == ("verified", "ok")
 
-    async def only_verified_opens(self) -> bool:
-        choices = await self._verified()
-        return len(choices) == 1 and await self._open(choices[0][0]) == "ok"
-
-    async def has_verified(self) -> bool:
-        return bool(await self._verified())
+    def has_verified(self) -> bool:
+        return bool(self.data.get("choices"))
 
     # A case number typed.
     def _typed(self) -> str | None:
         return find_case_number(self.text, self.services.settings)
 
-    async def typed_opens(self) -> bool:
-        return await self._open(self._typed()) == "ok"
+    def typed_opens(self) -> bool:
+        return self._seen == ("typed", "ok")
 
-    async def typed_locked(self) -> bool:
-        return await self._open(self._typed()) == "locked"
+    def typed_locked(self) -> bool:
+        return self._seen == ("typed", "locked")
 
-    async def typed_trouble(self) -> bool:
-        return await self._open(self._typed()) == "down"
+    def typed_trouble(self) -> bool:
+        return self._seen == ("typed", "down")
 
     def typed_number(self) -> bool:
-        return self._typed() is not None
+        return self._seen[0] == "typed"
 
     # One of the cases verified before, by its number in the list.
     def _picked(self) -> str | None:
@@ -314,17 +351,17 @@ class Progress(Dialog):
             return choices[int(text) - 1][0]
         return None
 
-    async def picked_opens(self) -> bool:
-        return await self._open(self._picked()) == "ok"
+    def picked_opens(self) -> bool:
+        return self._seen == ("picked", "ok")
 
-    async def picked_trouble(self) -> bool:
-        return await self._open(self._picked()) == "down"
+    def picked_trouble(self) -> bool:
+        return self._seen == ("picked", "down")
 
-    async def picked_locked(self) -> bool:
-        return await self._open(self._picked()) == "locked"
+    def picked_locked(self) -> bool:
+        return self._seen == ("picked", "locked")
 
-    async def picked_needs_factor(self) -> bool:
-        return await self._open(self._picked()) == "needs_factor"
+    def picked_needs_factor(self) -> bool:
+        return self._seen == ("picked", "needs_factor")
 
     # The second factor.
     def nothing_asked(self) -> bool:
@@ -333,54 +370,38 @@ class Progress(Dialog):
     def factor_malformed(self) -> bool:
         return parse_factor(self.text) is None
 
-    async def factor_opens(self) -> bool:
-        return await self._open(self._asked_about(), parse_factor(self.text)) == "ok"
+    def factor_opens(self) -> bool:
+        return self._seen == ("factor", "ok")
 
-    async def factor_locks(self) -> bool:
-        return await self._open(self._asked_about(), parse_factor(self.text)) == "locked"
+    def factor_locks(self) -> bool:
+        return self._seen == ("factor", "locked")
 
-    async def factor_wrong(self) -> bool:
-        return await self._open(self._asked_about(), parse_factor(self.text)) == "wrong"
+    def factor_wrong(self) -> bool:
+        return self._seen == ("factor", "wrong")
 
-    async def factor_trouble(self) -> bool:
-        return await self._open(self._asked_about(), parse_factor(self.text)) == "down"
+    def factor_trouble(self) -> bool:
+        return self._seen == ("factor", "down")
 
-    # Acting on the card's case: the store says, now, whether it is this person's.
-    async def _card_case(self):
-        if self._card is _UNCHECKED:
-            self._card = await self._store.verified_case(self._user, self.data.get("case_no") or "")
-        return self._card
-
-    async def subscribes(self) -> bool:
+    # Acting on the card's case: the store said, in the lookup, whether it is this person's.
+    def subscribes(self) -> bool:
         """订阅 (or "1" on the card): the store refuses a case this person has not verified."""
-        if not self.asks_subscribe():
-            return False
-        if self._added is None:
-            self._added = await self._store.subscribe(self._user, self.data.get("case_no") or "")
-            if self._added.value == "unverified":
-                self._card = None
-        return self._added.value != "unverified"
+        return self._seen[0] == "subscribe" and self._seen[1] != "unverified"
 
-    async def unsubscribes(self) -> bool:
-        return self.asks_unsubscribe() and await self._card_case() is not None
+    def unsubscribes(self) -> bool:
+        return self._seen == ("unsubscribe", "verified")
 
-    async def _refresh(self) -> str:
-        return await self._open(self.data.get("case_no")) if normalise(self.text) in REFRESH else "none"
+    def refresh_opens(self) -> bool:
+        return self._seen == ("refresh", "ok")
 
-    async def refresh_opens(self) -> bool:
-        return await self._refresh() == "ok"
+    def refresh_trouble(self) -> bool:
+        return self._seen == ("refresh", "down")
 
-    async def refresh_trouble(self) -> bool:
-        return await self._refresh() == "down"
+    def refresh_locked(self) -> bool:
+        return self._seen == ("refresh", "locked")
 
-    async def refresh_locked(self) -> bool:
-        return await self._refresh() == "locked"
-
-    async def card_needs_factor(self) -> bool:
+    def card_needs_factor(self) -> bool:
         """订阅 / 退订 / 刷新 on a card whose case this person has not verified (any more)."""
-        if self.asks_subscribe() or self.asks_unsubscribe():
-            return await self._card_case() is None
-        return await self._refresh() == "needs_factor"
+        return self._seen in (("subscribe", "unverified"), ("unsubscribe", "unverified"), ("refresh", "needs_factor"))
 
     # Answers ------------------------------------------------------------------------------------
 
@@ -449,5 +470,3 @@ class Progress(Dialog):
     def open_unsubscribe(self):
         self.start("subscriptions", mode="unsubscribe")
 
-
-_UNCHECKED = object()  # `_card_case` not asked yet this turn

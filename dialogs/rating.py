@@ -12,11 +12,14 @@ pending (bot.services.ratings), carrying `case_no`, `matter_name` and `level`. W
 names, the ratings store rates it, or files the complaint, only for a person who may act on it
 at that moment (bot.services.ratings: verified the case, or bound its enterprise); otherwise nothing
 reaches the platform and the person is told to verify the case first.
+
+The guards only read what the event's prepare action (`PREPARE`) did: sending the rating, looking
+up the rating to change or the pending invitation, filing the complaint.
 """
 
 from __future__ import annotations
 
-from dialogs.engine import Dialog, T, normalise
+from dialogs.engine import Dialog, P, T, normalise
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.models import ErrorCode, RatingLevel
 
@@ -56,9 +59,9 @@ TRANSITIONS = [
     T("start", "*",      "reason", "rated_badly",   "ask"),
     T("start", "*",      "level",  "rated_well",    "thank"),
     T("start", "*",      "level",  "not_rated",     "say_not_rated"),
-    T("start", "*",      "level",  "may_rate_again", "ask"),
+    T("start", "*",      "level",  "may_rate_again", ["take_last_given", "ask"]),
     T("start", "*",      "level",  "rated_twice",   "say_rated_twice"),
-    T("start", "*",      "level",  "has_pending",   "ask"),
+    T("start", "*",      "level",  "has_pending",   ["take_invitation", "ask"]),
     T("start", "*",      "level",  None,            "say_nothing_pending"),
     T("text",  "level",  "reason", "rated_badly",   "ask"),
     T("text",  "level",  "level",  "rated_well",    "thank"),
@@ -67,6 +70,13 @@ TRANSITIONS = [
     T("text",  "reason", "reason", "complaint_refused", "say_complaint_refused"),
     T("text",  "reason", "reason", "complaint_trouble", "say_busy"),
 ]
+#: What each event does or looks up before its guards are asked.
+PREPARE = [
+    #  trigger  source    action
+    P("start", "*",      "rate_or_look_up"),
+    P("text",  "level",  "rate"),
+    P("text",  "reason", "file_complaint"),
+]
 
 
 class RateCase(Dialog):
@@ -74,15 +84,18 @@ class RateCase(Dialog):
     title = "好差评"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
     PROMPTS = {"level": "rating/ask_level.j2", "reason": "rating/ask_reason.j2"}
 
-    __slots__ = ("_rated", "_complaint", "_filed")
+    __slots__ = ("_rated", "_complaint", "_filed", "_given", "_invitation")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._rated: str | None = None
+        self._rated: str | None = None  # what came of sending the rating (see `rate`)
         self._complaint = None
-        self._filed: str | None = None
+        self._filed: str | None = None  # what came of filing the complaint (see `file_complaint`)
+        self._given: dict | None = None  # 修改评价: the latest rating given
+        self._invitation = None  # the invitation pending, when looked up
 
     def prompt_context(self):
         level = self.data.get("level")
@@ -90,73 +103,78 @@ class RateCase(Dialog):
 
     # Rating -----------------------------------------------------------------------------------
 
-    async def _rate(self) -> str:
-        """Send the rating once per turn: "ok", "refused" (rated before, or not finished),
+    async def rate(self) -> None:
+        """Prepare: send the rating; `_rated` is "ok", "refused" (rated before, or not finished),
         "unverified" (not this person's to rate), "down", or "none" (no level given, or nothing
         to rate)."""
-        if self._rated is None:
-            level = self.data.get("level")
-            if level is None and self.incoming.kind == "text":
-                parsed = rating_level(self.text, digits=True)
-                level = parsed.value if parsed else None
-            if not level or not self.data.get("case_no"):
-                self._rated = "none"
-                return self._rated
-            self.data["level"] = level
-            ratings, user, case_no = self.services.ratings, self.incoming.user, self.data["case_no"]
-            try:
-                rating = await ratings.rate(user, case_no, RatingLevel(level), self.data.get("matter_name", ""), self.data.get("revision", 1))
-            except PlatformUnavailable:
+        level = self.data.get("level")
+        if level is None and self.incoming.kind == "text":
+            parsed = rating_level(self.text, digits=True)
+            level = parsed.value if parsed else None
+        if not level or not self.data.get("case_no"):
+            self._rated = "none"
+            return
+        self.data["level"] = level
+        ratings, user, case_no = self.services.ratings, self.incoming.user, self.data["case_no"]
+        try:
+            rating = await ratings.rate(user, case_no, RatingLevel(level), self.data.get("matter_name", ""), self.data.get("revision", 1))
+        except PlatformUnavailable:
+            self.data.pop("level", None)
+            self._rated = "down"
+        except PlatformError as exc:
+            if exc.code in (ErrorCode.already_rated, ErrorCode.case_not_done, ErrorCode.not_found):
+                await ratings.rated(user, case_no, {"level": level, "refused": exc.code.value})
+            self._rated = "refused"
+        else:
+            if rating is None:  # not this person's to rate: nothing was sent
                 self.data.pop("level", None)
-                self._rated = "down"
-            except PlatformError as exc:
-                if exc.code in (ErrorCode.already_rated, ErrorCode.case_not_done, ErrorCode.not_found):
-                    await ratings.rated(user, case_no, {"level": level, "refused": exc.code.value})
-                self._rated = "refused"
+                self._rated = "unverified"
             else:
-                if rating is None:  # not this person's to rate: nothing was sent
-                    self.data.pop("level", None)
-                    self._rated = "unverified"
-                else:
-                    self.data["rating_id"] = rating.id
-                    self._rated = "ok"
-        return self._rated
+                self.data["rating_id"] = rating.id
+                self._rated = "ok"
 
-    async def rated_badly(self) -> bool:
-        return await self._rate() == "ok" and RatingLevel(self.data["level"]) in BAD
+    async def rate_or_look_up(self) -> None:
+        """Prepare (start): send the rating carried in; with none, 修改评价 looks up the latest
+        rating given, and otherwise the invitation pending."""
+        await self.rate()
+        if self._rated != "none":
+            return
+        again = self.data.get("mode") == "again"
+        if again:
+            self._given = await self.services.ratings.last_given(self.incoming.user)
+        if not (again and self._given is not None):
+            self._invitation = await self.services.ratings.pending(self.incoming.user)
 
-    async def rated_well(self) -> bool:
-        return await self._rate() == "ok"
+    def rated_badly(self) -> bool:
+        return self._rated == "ok" and RatingLevel(self.data["level"]) in BAD
 
-    async def not_rated(self) -> bool:
-        return await self._rate() in ("refused", "unverified", "down")
+    def rated_well(self) -> bool:
+        return self._rated == "ok"
 
-    async def _last_given(self) -> dict | None:
-        if self.data.get("mode") != "again":
-            return None
-        return await self.services.ratings.last_given(self.incoming.user)
+    def not_rated(self) -> bool:
+        return self._rated in ("refused", "unverified", "down")
 
-    async def may_rate_again(self) -> bool:
+    def may_rate_again(self) -> bool:
         """修改评价: the latest rating may be changed once."""
-        given = await self._last_given()
-        if not given or int(given.get("revision", 1)) >= 2 or "rating_id" not in given:
-            return False
-        self.data.update(case_no=given["case_no"], matter_name=given.get("matter_name", ""), revision=2)
-        return True
+        given = self._given
+        return bool(given) and int(given.get("revision", 1)) < 2 and "rating_id" in given
 
-    async def rated_twice(self) -> bool:
-        return self.data.get("mode") == "again" and await self._last_given() is not None
+    def take_last_given(self):
+        given = self._given
+        self.data.update(case_no=given["case_no"], matter_name=given.get("matter_name", ""), revision=2)
+
+    def rated_twice(self) -> bool:
+        return self.data.get("mode") == "again" and self._given is not None
 
     def say_rated_twice(self):
         self.say("rating/rated_twice.j2")
         self.finish()
 
-    async def has_pending(self) -> bool:
-        invitation = await self.services.ratings.pending(self.incoming.user)
-        if invitation is None:
-            return False
-        self.data.update(case_no=invitation.case_no, matter_name=invitation.matter_name)
-        return True
+    def has_pending(self) -> bool:
+        return self._invitation is not None
+
+    def take_invitation(self):
+        self.data.update(case_no=self._invitation.case_no, matter_name=self._invitation.matter_name)
 
     def thank(self):
         self.say("rating/thanks.j2", level_name=NAMES[RatingLevel(self.data["level"])], matter_name=self.data.get("matter_name", ""),
@@ -173,27 +191,26 @@ class RateCase(Dialog):
 
     # What went wrong ----------------------------------------------------------------------------
 
-    async def _file(self) -> str:
-        if self._filed is None:
-            text = self.text.strip()
-            if normalise(text) in SKIP or not text:
-                text = NO_REASON
-            try:
-                self._complaint = await self.services.ratings.complain(self.incoming.user, self.data["case_no"], self.data["rating_id"], text[:500])
-            except (PlatformUnavailable, PlatformError):
-                self._filed = "down"
-            else:
-                self._filed = "ok" if self._complaint is not None else "unverified"
-        return self._filed
+    async def file_complaint(self) -> None:
+        """Prepare: file what went wrong; `_filed` is "ok", "unverified" or "down"."""
+        text = self.text.strip()
+        if normalise(text) in SKIP or not text:
+            text = NO_REASON
+        try:
+            self._complaint = await self.services.ratings.complain(self.incoming.user, self.data["case_no"], self.data["rating_id"], text[:500])
+        except (PlatformUnavailable, PlatformError):
+            self._filed = "down"
+        else:
+            self._filed = "ok" if self._complaint is not None else "unverified"
 
-    async def complaint_filed(self) -> bool:
-        return await self._file() == "ok"
+    def complaint_filed(self) -> bool:
+        return self._filed == "ok"
 
-    async def complaint_refused(self) -> bool:
-        return await self._file() == "unverified"
+    def complaint_refused(self) -> bool:
+        return self._filed == "unverified"
 
-    async def complaint_trouble(self) -> bool:
-        return await self._file() == "down"
+    def complaint_trouble(self) -> bool:
+        return self._filed == "down"
 
     def say_complaint_refused(self):
         self.say("rating/not_rated.j2", why="unverified")

@@ -18,17 +18,22 @@ confirm --修改--> audience;  any step --返回--> the step before;  --取消--
 
 `StaffConversation` plays the part `dialogs.conversation.Conversation` plays for citizens: the
 bot's WeCom dispatcher calls its `step`. Only staff listed in settings reach it (the channel
-refuses anyone else); a staff dialog may `start` another staff dialog (e.g. composing a
+refuses anyone else), and it reaches only staff dialogs (`dialogs.engine.STAFF_DIALOGS`); a
+staff dialog may `start` another staff dialog (e.g. composing a
 broadcast) and `finish` back to the desk.
+
+Guards only read; asking the hand-off desk whether the agent is talking to a citizen, and writing
+and previewing a broadcast's draft, are prepare actions (`PREPARE`, `COMPOSE_PREPARE`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from dialogs.engine import MEDIA_KINDS, REGISTRY, Dialog, Incoming, Reply, Session, T, normalise, now
+from dialogs.engine import MEDIA_KINDS, STAFF_DIALOGS, Dialog, Incoming, P, Reply, Session, T, normalise, now
+from dialogs.ports import BroadcastDesk, Member, Render, SettingsView, StaffDirectory
 
 DESK = "desk"
 
@@ -74,22 +79,22 @@ class AgentDesk(Protocol):
 
     async def queue(self) -> list[dict[str, Any]]: ...
     async def current(self, agent: str) -> tuple[str, int] | None: ...
-    async def accept(self, member: Any, number: int | None = None) -> Acceptance: ...
-    async def to_citizen(self, member: Any, text: str) -> Relay: ...
-    async def end(self, member: Any) -> int | None: ...
-    async def set_on_duty(self, member: Any, on: bool) -> None: ...
-    async def is_off_duty(self, member: Any) -> bool: ...
+    async def accept(self, member: Member, number: int | None = None) -> Acceptance: ...
+    async def to_citizen(self, member: Member, text: str) -> Relay: ...
+    async def end(self, member: Member) -> int | None: ...
+    async def set_on_duty(self, member: Member, on: bool) -> None: ...
+    async def is_off_duty(self, member: Member) -> bool: ...
 
 
 @dataclass(slots=True)
 class StaffServices:
     """What staff dialogs may use (the citizens' `Services` counterpart)."""
 
-    render: Callable[..., str]
-    staff: Any  # bot.services.staff.Staff
+    render: Render
+    staff: StaffDirectory  # bot.services.staff.Staff
     handoff: AgentDesk | None = None
-    settings: Any = None
-    broadcasts: Any = None  # bot.services.broadcasts.Broadcasts (set once the WeChat client exists)
+    settings: SettingsView | None = None
+    broadcasts: BroadcastDesk | None = None  # bot.services.broadcasts.Broadcasts (set once the WeChat client exists)
 
 
 STATES = ["desk"]
@@ -109,13 +114,24 @@ TRANSITIONS = [
     T("text",  "desk", "desk", "is_talking",    "relay"),
     T("text",  "desk", "desk", None,            "show_help"),
 ]
+PREPARE = [
+    #  trigger  source  action
+    P("text",  "desk", "check_talking"),
+]
 
 
-class Desk(Dialog):
+class Desk(Dialog, registry=STAFF_DIALOGS):
     name = DESK
     title = "工作台"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
+
+    __slots__ = ("_talking",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._talking = False  # this agent is talking to a citizen (as the desk said this turn)
 
     @property
     def member(self):
@@ -179,8 +195,12 @@ class Desk(Dialog):
         number = await self.desk.end(self.member) if self.is_agent else None
         self.say("staff/ended.j2", number=number or 0, by="you")
 
-    async def is_talking(self) -> bool:
-        return self.is_agent and await self.desk.current(self.member.userid) is not None
+    async def check_talking(self) -> None:
+        """Prepare: whether this agent is talking to a citizen now (their words are then relayed)."""
+        self._talking = self.is_agent and await self.desk.current(self.member.userid) is not None
+
+    def is_talking(self) -> bool:
+        return self._talking
 
     async def relay(self):
         relay = await self.desk.to_citizen(self.member, self.text)
@@ -215,20 +235,20 @@ class Desk(Dialog):
     # Broadcasts ---------------------------------------------------------------------------------
     # An agent talking to a citizen without any broadcast role has these words relayed as usual.
 
-    async def _broadcast_word(self, matched: bool) -> bool:
-        return matched and (self.may_broadcast or not await self.is_talking())
+    def _broadcast_word(self, matched: bool) -> bool:
+        return matched and (self.may_broadcast or not self.is_talking())
 
-    async def asks_compose(self) -> bool:
-        return await self._broadcast_word(normalise(self.text) in COMPOSE)
+    def asks_compose(self) -> bool:
+        return self._broadcast_word(normalise(self.text) in COMPOSE)
 
-    async def asks_pending(self) -> bool:
-        return await self._broadcast_word(normalise(self.text) in PENDING)
+    def asks_pending(self) -> bool:
+        return self._broadcast_word(normalise(self.text) in PENDING)
 
-    async def asks_recent(self) -> bool:
-        return await self._broadcast_word(normalise(self.text) in RECENT)
+    def asks_recent(self) -> bool:
+        return self._broadcast_word(normalise(self.text) in RECENT)
 
-    async def steers(self) -> bool:
-        return await self._broadcast_word(STEER.fullmatch(normalise(self.text)) is not None)
+    def steers(self) -> bool:
+        return self._broadcast_word(STEER.fullmatch(normalise(self.text)) is not None)
 
     def _no_broadcasts(self, role: str) -> bool:
         """Say so and return True when this member may not do `role`'s part."""
@@ -285,7 +305,7 @@ class Desk(Dialog):
         self.say("staff/broadcast_progress.j2", **progress_context(self.broadcasts, self.services.staff, b, action))
 
 
-def progress_context(broadcasts: Any, staff: Any, b: dict, action: str = "progress") -> dict[str, Any]:
+def progress_context(broadcasts: BroadcastDesk, staff: StaffDirectory, b: dict, action: str = "progress") -> dict[str, Any]:
     """What staff/broadcast_progress.j2 shows: the broadcast, its failures by reason in words, a percentage."""
     failed = [(broadcasts.reason_label(reason), n) for reason, n in sorted(b["failed"].items(), key=lambda kv: -kv[1])]
     total = b["total"] or 0
@@ -329,25 +349,32 @@ COMPOSE_TRANSITIONS = [
     T("text",  "confirm",      "audience", "changes",           "drop_draft"),
     T("text",  "confirm",      "confirm",  "submits",           "submit"),
     T("text",  "confirm",      "confirm",  None,                "ask"),
-    T("text",  "title",        "body",     "title_ok",          "ask"),
+    T("text",  "title",        "body",     "title_ok",          ["keep_title", "ask"]),
     T("text",  "title",        "title",    None,                "say_title_bad"),
-    T("text",  "body",         "audience", "body_ok",           "ask"),
+    T("text",  "body",         "audience", "body_ok",           ["keep_body", "ask"]),
     T("text",  "body",         "body",     None,                "say_body_bad"),
     T("text",  "audience",     "confirm",  "picks_all_previewed", "show_preview"),
-    T("text",  "audience",     "detail",   "picks_with_detail", "ask"),
+    T("text",  "audience",     "detail",   "picks_with_detail", "ask_detail"),
     T("text",  "audience",     "audience", None,                "say_pick_again"),
     T("text",  "detail",       "confirm",  "detail_previewed",  "show_preview"),
     T("text",  "detail",       "detail",   None,                "say_detail_again"),
 ]
+#: Writing the draft and counting its recipients, before the guards are asked.
+COMPOSE_PREPARE = [
+    #  trigger  source      action
+    P("text",  "audience", "preview_all"),
+    P("text",  "detail",   "preview_detail"),
+]
 
 
-class Compose(Dialog):
+class Compose(Dialog, registry=STAFF_DIALOGS):
     """A broadcaster writes a broadcast in WeCom chat; Broadcasts checks, audits and keeps it."""
 
     name = COMPOSE_DIALOG
     title = "撰写群发"
     STATES = COMPOSE_STATES
     TRANSITIONS = COMPOSE_TRANSITIONS
+    PREPARE = COMPOSE_PREPARE
     PROMPTS = {"title": "staff/compose_title.j2", "body": "staff/compose_body.j2", "audience": "staff/compose_audience.j2",
                "detail": "staff/compose_detail.j2", "confirm": "staff/compose_confirm.j2"}
 
@@ -394,21 +421,20 @@ class Compose(Dialog):
 
     def title_ok(self) -> bool:
         title = self._clean()
-        if 1 <= len(title) <= MAX_TITLE and "\n" not in title:
-            self.data["title"] = title
-            return True
-        return False
+        return 1 <= len(title) <= MAX_TITLE and "\n" not in title
+
+    def keep_title(self):
+        self.data["title"] = self._clean()
 
     def say_title_bad(self):
         self.say("staff/compose_bad.j2", what="title", limit=MAX_TITLE)
         self.ask()
 
     def body_ok(self) -> bool:
-        body = self._clean()
-        if 1 <= len(body) <= MAX_BODY:
-            self.data["body"] = body
-            return True
-        return False
+        return 1 <= len(self._clean()) <= MAX_BODY
+
+    def keep_body(self):
+        self.data["body"] = self._clean()
 
     def say_body_bad(self):
         self.say("staff/compose_bad.j2", what="body", limit=MAX_BODY)
@@ -423,18 +449,29 @@ class Compose(Dialog):
         named = [a for a in AUDIENCES if text and (text == normalise(a[2]) or text in a[2] and len(text) >= 2)]
         return named[0] if len(named) == 1 else None
 
-    async def picks_all_previewed(self) -> bool:
-        picked = self._picked()
-        return picked is not None and picked[0] == "all" and await self._previewed({"kind": "all"})
+    def _stepping_out(self) -> bool:
+        """取消 or 返回: the rows above the audience's and the detail's take these."""
+        return self.cancels() or self.goes_back()
 
-    async def picks_with_detail(self) -> bool:
+    async def preview_all(self) -> None:
+        """Prepare: 全部关注用户 picked, write the draft and count its recipients."""
         picked = self._picked()
-        if picked is None or picked[0] == "all":
-            return False
-        self.data["kind"] = picked[0]
-        if picked[0] == "tag":
+        if not self._stepping_out() and picked is not None and picked[0] == "all":
+            await self._previewed({"kind": "all"})
+
+    def picks_all_previewed(self) -> bool:
+        return self._preview is not None
+
+    def picks_with_detail(self) -> bool:
+        picked = self._picked()
+        return picked is not None and picked[0] != "all"
+
+    async def ask_detail(self):
+        """Ask for the detail of the audience picked (a tag: from the account's tags)."""
+        kind = self.data["kind"] = self._picked()[0]
+        if kind == "tag":
             self.data["tags"] = [[t.id, t.name, t.count] for t in (await self.broadcasts.tags())[:30]]
-        return True
+        self.ask()
 
     def say_pick_again(self):
         if not self._said:
@@ -461,20 +498,27 @@ class Compose(Dialog):
             return {"kind": "department", "department": name}
         return {"kind": "enterprises", "industry": name}
 
-    async def detail_previewed(self) -> bool:
+    async def preview_detail(self) -> None:
+        """Prepare: the detail names an audience, write the draft and count its recipients
+        (or say why it names none)."""
+        if self._stepping_out():
+            return
         audience = self._audience()
         if isinstance(audience, str):
             self.say("staff/compose_bad.j2", what=audience, limit=MAX_NAME)
             self._said = True
-            return False
-        return await self._previewed(audience)
+            return
+        await self._previewed(audience)
+
+    def detail_previewed(self) -> bool:
+        return self._preview is not None
 
     def say_detail_again(self):
         if not self._said:
             self.say("staff/compose_bad.j2", what=self.data.get("kind", "audience"), limit=MAX_NAME)
         self.ask()
 
-    async def _previewed(self, audience: dict) -> bool:
+    async def _previewed(self, audience: dict) -> None:
         """Write the draft and resolve its recipients; say why not when that fails or finds nobody."""
         await self._drop()
         try:
@@ -485,14 +529,13 @@ class Compose(Dialog):
         except self.broadcasts.Error as exc:
             self.say("staff/broadcast_refused.j2", why="error", message=exc.message)
             self._said = True
-            return False
+            return
         if not preview["total"]:
             await self._drop()
             self.say("staff/compose_nobody.j2", audience=preview["audience_text"])
             self._said = True
-            return False
+            return
         self._preview = preview
-        return True
 
     def show_preview(self):
         self.say("staff/compose_preview.j2", b=self._preview)
@@ -550,7 +593,7 @@ class StaffConversation:
             return None, replies
         if kind in ("view", "notice"):
             return session, replies
-        if session is None or session.dialog not in REGISTRY:
+        if session is None or session.dialog not in STAFF_DIALOGS:
             session = Session(DESK, "desk")
         if kind in ("subscribe", "scan"):
             session = Session(DESK, "desk")
@@ -568,7 +611,7 @@ class StaffConversation:
         for _ in range(self.MAX_HANDOVERS):
             if turn.switch_to is not None:
                 name, carry = turn.switch_to
-                cls = REGISTRY[name]
+                cls = STAFF_DIALOGS[name]
                 turn = cls(cls.STATES[0], dict(carry), incoming, self.services, replies)
                 await turn.fire("start")
                 session = Session(name, turn.state, turn.data)
@@ -580,7 +623,7 @@ class StaffConversation:
         return self._stamp(session), replies
 
     def _model(self, session: Session, incoming: Incoming, replies: list[Reply]) -> Dialog:
-        return REGISTRY[session.dialog](session.state, session.data, incoming, self.services, replies)
+        return STAFF_DIALOGS[session.dialog](session.state, session.data, incoming, self.services, replies)
 
     @staticmethod
     def _stamp(session: Session) -> Session:

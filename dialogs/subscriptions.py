@@ -5,12 +5,12 @@
 listing --text: an item's number--> listing (removed; the list again, or done when empty)
 ```
 Started with `mode`: "all" (我的订阅), "unsubscribe" (退订: cases only) or "unbind" (解绑:
-enterprises only).
+enterprises only). The list is loaded by the start's prepare action; guards only read it.
 """
 
 from __future__ import annotations
 
-from dialogs.engine import Dialog, T, normalise
+from dialogs.engine import Dialog, P, T, normalise
 
 STATES = ["listing"]
 TRANSITIONS = [
@@ -19,6 +19,10 @@ TRANSITIONS = [
     T("start", "*",       "listing", None,          "say_empty"),
     T("text",  "listing", "listing", "picks_item",  "remove_item"),
 ]
+PREPARE = [
+    #  trigger  source  action
+    P("start", "*",    "load_items"),
+]
 
 
 class MySubscriptions(Dialog):
@@ -26,6 +30,7 @@ class MySubscriptions(Dialog):
     title = "我的订阅"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
     PROMPTS = {"listing": "subscriptions/list.j2"}
 
     def prompt_context(self):
@@ -44,8 +49,12 @@ class MySubscriptions(Dialog):
         self.data["items"] = items
         return items
 
-    async def has_items(self) -> bool:
-        return bool(await self._load())
+    async def load_items(self) -> None:
+        """Prepare (start): the person's subscriptions and bindings, as `items`."""
+        await self._load()
+
+    def has_items(self) -> bool:
+        return bool(self.data.get("items"))
 
     def say_empty(self):
         self.say("subscriptions/empty.j2", mode=self.data.get("mode", "all"))

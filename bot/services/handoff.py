@@ -139,7 +139,7 @@ def _clock(minutes: int) -> str:
 
 
 class Handoff:
-    """The hand-off service: the citizen's side (dialogs.handoff.Desk), the agents' side
+    """The hand-off service: the citizen's side (dialogs.handoff.CitizenDesk), the agents' side
     (dialogs.staff.AgentDesk), the admin API's queue listing, and the sweep the worker runs."""
 
     def __init__(self, redis: Redis, keys: Keys, settings: Settings, staff: Staff, audit: Audit, render: Callable[..., str],
