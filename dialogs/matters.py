@@ -4,7 +4,10 @@ each person exactly which materials THEIR situation needs.
 The search (bot/search) ranks every matter and 一件事 bundle and gives a verdict: one clear
 matter (its card), a bundle (its matters to choose from, until bundles get a card of their
 own), candidates when unsure ("您要办的是不是：" 1-5), out of scope (say so, offer 人工 and
-12345) or junk (just ask again). It runs on the catalog's search thread, so these guards await it.
+12345) or junk (just ask again). It runs on the catalog's search thread: the prepare rows
+(`PREPARE`) await it once per message, before any guard, and the guards read its verdict. A
+card's follow-up word, a number picked from a list and an answer to a situation question are
+not searched.
 
 ```
 asking   --text: clear match--> guide          --text: a bundle--> choosing      --text: unsure--> choosing
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs.engine import Dialog, Reply, T, normalise
+from dialogs.engine import Dialog, P, Reply, T, normalise
 
 MAX_CANDIDATES = 5
 ECHO_CHARS = 24  # of a question quoted back in a reply
@@ -32,12 +35,12 @@ STATES = ["asking", "choosing", "guide", "situation"]
 SEARCHING = ["asking", "choosing", "guide"]
 TRANSITIONS = [
     #  trigger  source       dest         when              then
-    T("start", "*",         "choosing",  "carried_bundle",         "show_bundle"),
-    T("start", "*",         "guide",     "carried_clear_match",    "show_card"),
-    T("start", "*",         "choosing",  "carried_has_candidates", "show_candidates"),
+    T("start", "*",         "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
+    T("start", "*",         "guide",     "clear_match",    ["keep_winner", "show_card"]),
+    T("start", "*",         "choosing",  "has_candidates", "show_candidates"),
     T("start", "*",         "asking",    None,             "ask_or_not_found"),
-    T("text",  "choosing",  "choosing",  "picks_bundle",   "show_bundle"),
-    T("text",  "choosing",  "guide",     "picks_candidate", "show_card"),
+    T("text",  "choosing",  "choosing",  "picks_bundle",   ["keep_pick", "show_bundle"]),
+    T("text",  "choosing",  "guide",     "picks_candidate", ["keep_pick", "show_card"]),
     T("text",  "guide",     "situation", "asks_materials_with_situations", "ask"),
     T("text",  "guide",     "guide",     "asks_materials", "show_materials"),
     T("text",  "guide",     "guide",     "asks_process",   "show_process"),
@@ -48,10 +51,16 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
-    T("text",  SEARCHING,   "choosing",  "bundle_match",   "show_bundle"),
-    T("text",  SEARCHING,   "guide",     "clear_match",    "show_card"),
+    T("text",  SEARCHING,   "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
+    T("text",  SEARCHING,   "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
     T("text",  SEARCHING,   "asking",    None,             "ask_or_not_found"),
+]
+PREPARE = [
+    #  trigger  source       action
+    P("start", "*",         "search_carried"),
+    P("text",  SEARCHING,   "search_typed"),
+    P("text",  "situation", "read_answer"),
 ]
 
 FOLLOW_UPS = {
@@ -104,14 +113,16 @@ class Matters(Dialog):
     title = "办事指南"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
     PROMPTS = {"asking": "matters/ask.j2", "choosing": "matters/choose_again.j2", "guide": "matters/follow_ups.j2", "situation": "matters/question.j2"}
 
-    __slots__ = ("_found", "_answered")
+    __slots__ = ("_found", "_answered", "_outcome")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._found = None
-        self._answered = None
+        self._found = None  # the search's verdict on this message (prepared), or None: not searched
+        self._answered = False  # this message answered the situation question (prepared)
+        self._outcome: tuple[str, str] | None = None  # (outcome, query) to count for operators
 
     def prompt_context(self):
         return {"follow_ups": FOLLOW_UPS.values(), "guide": self._guide(), "question": self._next_question()}
@@ -130,44 +141,70 @@ class Matters(Dialog):
         """What to search: the text carried in from another dialog on start, else what was typed."""
         return self.data["query"] if "query" in self.data else self.text
 
-    async def found(self):
-        """The search's verdict on the question (once per turn, whichever guard asks first)."""
-        if self._found is None:
-            query = self._query().strip()
-            self._found = await self.services.catalog.find(query, top=MAX_CANDIDATES) if query else None
-        return self._found
+    # Prepare: the I/O a message needs, once, before the guards read what it found.
 
-    async def bundle_match(self) -> bool:
-        return await self._winner("bundle", bundle=True)
+    async def search_carried(self):
+        """On start, only a text carried in is searched (the message that opened us was a menu choice)."""
+        self.data.setdefault("query", "")
+        await self._search()
 
-    async def clear_match(self) -> bool:
-        return await self._winner("code", bundle=False)
+    async def search_typed(self):
+        """A typed text is searched, unless it is the card's follow-up word or a number picked
+        from the list on screen (those rows answer it without the search)."""
+        if self.state == "guide" and (self._follow_up() is not None or self.asks_unnotify()):
+            return
+        if self.state == "choosing" and self._picked() is not None:
+            return
+        await self._search()
 
-    async def _winner(self, key: str, bundle: bool) -> bool:
-        """One clear winner of the kind asked for: kept under `key`, counted as found."""
-        found = await self.found()
-        if found is None or found.verdict != MATTER or (found.hits[0].kind == "bundle") != bundle:
-            return False
-        self.data[key] = found.hits[0].code
-        await self._record(MATTER)
-        return True
+    async def _search(self):
+        query = self._query().strip()
+        self._found = await self.services.catalog.find(query, top=MAX_CANDIDATES) if query else None
 
-    async def has_candidates(self) -> bool:
-        found = await self.found()
+    # Guards: they read the verdict.
+
+    def bundle_match(self) -> bool:
+        return self._winner(bundle=True)
+
+    def clear_match(self) -> bool:
+        return self._winner(bundle=False)
+
+    def _winner(self, bundle: bool) -> bool:
+        """One clear winner of the kind asked for."""
+        found = self._found
+        return found is not None and found.verdict == MATTER and (found.hits[0].kind == "bundle") == bundle
+
+    def has_candidates(self) -> bool:
+        found = self._found
         return found is not None and found.verdict == CANDIDATES
 
-    async def carried_bundle(self) -> bool:
-        """On start, only a text carried in counts (the message that opened us was a menu choice)."""
-        self.data.setdefault("query", "")
-        return await self.bundle_match()
+    def picks_bundle(self) -> bool:
+        code = self._picked()
+        return code is not None and code in self.services.catalog.bundles
 
-    async def carried_clear_match(self) -> bool:
-        self.data.setdefault("query", "")
-        return await self.clear_match()
+    def picks_candidate(self) -> bool:
+        return self._picked() is not None
 
-    async def carried_has_candidates(self) -> bool:
-        self.data.setdefault("query", "")
-        return await self.has_candidates()
+    # Actions.
+
+    def keep_winner(self):
+        """The search's winner is what the card (or bundle list) shows; counted as found."""
+        winner = self._found.hits[0]
+        self.data["bundle" if winner.kind == "bundle" else "code"] = winner.code
+        self._outcome = (MATTER, self._query())
+
+    def keep_pick(self):
+        """The number picked from the list is what is shown; counted for the question that listed it."""
+        code = self._picked()
+        self.data["bundle" if code in self.services.catalog.bundles else "code"] = code
+        self._outcome = (PICKED, self.data.pop("asked", ""))
+
+    async def _count(self):
+        """Count the outcome kept by this message's actions (bot.search.outcomes)."""
+        if self._outcome is not None:
+            outcome, query = self._outcome
+            self._outcome = None
+            await self.services.catalog.record(query, outcome)
 
     async def show_candidates(self):
         await self._record(CANDIDATES)
@@ -177,8 +214,9 @@ class Matters(Dialog):
         self.data["candidates"] = [h.code for h in hits]
         self.say("matters/candidates.j2", hits=hits)
 
-    def show_bundle(self):
+    async def show_bundle(self):
         """A bundle's matters to choose from (what a bundle card will show is still to come)."""
+        await self._count()
         self.data.pop("query", None)
         catalog = self.services.catalog
         bundle = catalog.bundles.get(self.data.pop("bundle"))
@@ -192,22 +230,6 @@ class Matters(Dialog):
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(candidates):
             return candidates[int(text) - 1]
         return None
-
-    async def picks_bundle(self) -> bool:
-        code = self._picked()
-        if code is None or code not in self.services.catalog.bundles:
-            return False
-        self.data["bundle"] = code
-        await self._record(PICKED, self.data.pop("asked", ""))
-        return True
-
-    async def picks_candidate(self) -> bool:
-        code = self._picked()
-        if code is None:
-            return False
-        self.data["code"] = code
-        await self._record(PICKED, self.data.pop("asked", ""))
-        return True
 
     async def ask_or_not_found(self):
         """Nothing to show: out of scope (say so, offer a person and 12345), junk (ask again)."""
@@ -227,7 +249,8 @@ class Matters(Dialog):
 
     # The guide card ---------------------------------------------------------------------------
 
-    def show_card(self):
+    async def show_card(self):
+        await self._count()
         for key in ("query", "candidates", "answers", "chosen", "asked"):
             self.data.pop(key, None)
         code = self.data["code"]
@@ -325,10 +348,11 @@ class Matters(Dialog):
         answers = self.data.get("answers", {})
         return next((q for q in questions_for(guide) if q.key not in answers), None)
 
+    def read_answer(self):
+        """Prepare: record the answer to the current question, if this message is one."""
+        self._answered = self._record_answer()
+
     def answers_question(self) -> bool:
-        """Record the answer to the current question (once per turn, whichever row asks)."""
-        if self._answered is None:
-            self._answered = self._record_answer()
         return self._answered
 
     def answers_last_question(self) -> bool:

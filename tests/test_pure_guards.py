@@ -19,7 +19,7 @@ import pytest
 
 import dialogs  # noqa: F401  (registers every dialog)
 import dialogs.echo  # noqa: F401  (the benchmark's dialog)
-from bot.search import MatterIndex
+from bot.search import MatterSearch
 from bot.services.catalog import Catalog
 from bot.services.staff import Staff, StaffMember
 from bot.templating import Renderer
@@ -29,10 +29,9 @@ from dialogs.staff import StaffConversation, StaffServices
 from integrations.platform.models import MatterPage
 from integrations.platform.simulator.world import World
 
-#: Dialogs whose guards still write the session's data: matters is being rewritten on the search
-#: branch (its `clear_match`, `picks_candidate`, `carried_*` and `answers_question` record what
-#: they matched). They are still checked for I/O.
-STILL_WRITE_DATA = {"matters"}
+#: Dialogs whose guards may still write the session's data (none: every guard only reads). A
+#: dialog named here is still checked for I/O.
+STILL_WRITE_DATA: set[str] = set()
 
 USER = "oGuards000000000000000000001"
 TEXTS = ["1", "2", "3", "确认", "订阅", "退订", "刷新", "取消", "返回", "结束", "重新发送", "满意", "不满意", "非常满意",
@@ -100,6 +99,9 @@ class _Loader:
     async def halls(self):
         return list(self.world.halls.values())
 
+    async def bundles(self):
+        return list(self.world.bundles.values())
+
 
 _LOADED: list[Catalog] = []
 
@@ -108,7 +110,7 @@ _LOADED: list[Catalog] = []
 async def catalog() -> Catalog:
     """A loaded catalog (built once for the module: the index takes a moment)."""
     if not _LOADED:
-        loaded = Catalog(_Loader(World.load()), lambda summaries, guides, version: MatterIndex().build(summaries, guides, version=version))
+        loaded = Catalog(_Loader(World.load()), MatterSearch.build)
         assert await loaded.refresh()
         _LOADED.append(loaded)
     return _LOADED[0]
