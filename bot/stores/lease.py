@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from bot.stores.client import repeatable
+
 # KEYS: key. ARGV: owner, ms.
 RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -37,7 +39,9 @@ class Lease:
     def __init__(self, redis: Redis, key: str, seconds: float):
         self.redis, self.key, self.ms = redis, key, int(seconds * 1000)
         self._renew = redis.register_script(RENEW)
-        self._release = redis.register_script(RELEASE)
+        # Safe to repeat after a dropped connection: the lease is deleted once, and another
+        # owner's is never touched.
+        self._release = repeatable(redis.register_script(RELEASE))
 
     async def claim(self, owner: str) -> bool:
         """Take the lease if nobody holds it."""
