@@ -1,4 +1,4 @@
-"""The product's import graph: no cycles, and no layer reaching up.
+"""The product's import graph: no cycles, and no layer reaching up; and Lua only in bot/stores.
 
 The layering is integrations < dialogs < bot: integrations (the platform and WeChat clients, the
 simulators) import neither dialogs nor bot, and dialogs never import bot. None of them imports
@@ -152,6 +152,14 @@ def test_the_product_imports_neither_bench_nor_tests():
     reached = sorted(f"{module} imports {name}" for module, path in _modules().items() for name in _imported(module, path)
                      if name.split(".")[0] in FORBIDDEN)
     assert not reached, "; ".join(reached)
+
+
+def test_lua_lives_only_in_bot_stores():
+    """Every Redis script is in the store room (bot/stores/scripts: one module per feature), so
+    the Redis side of the product can be read, and replaced, in one place."""
+    outside = sorted(str(path.relative_to(ROOT)) for path in _modules().values()
+                     if path.relative_to(ROOT).parts[:2] != ("bot", "stores") and "redis.call(" in path.read_text(encoding="utf-8"))
+    assert not outside, "Lua outside bot/stores: " + ", ".join(outside)
 
 
 def test_the_checker_sees_a_cycle_and_an_upward_import():

@@ -38,6 +38,7 @@ from bot import metrics
 from bot.logs import user_ref
 from bot.stores import Lease
 from bot.stores.client import repeatable
+from bot.stores.scripts.delivery import BEGIN, FINISH
 from integrations.wechat.errors import (
     AccessTokenRejected,
     OutsideServiceWindow,
@@ -72,28 +73,6 @@ class TemporaryFailure(Exception):
     def __init__(self, reason: str, retry_after: float = 1.0):
         super().__init__(reason)
         self.retry_after = retry_after
-
-
-# KEYS: record. ARGV: now, user, key, kind, template, case_no, ttl. Run under the notice's lease.
-# Returns {0, state} when the record is final, else {attempts so far including this one, previous state}.
-BEGIN = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'sent' or state == 'unreachable' or state == 'failed' then return {0, state} end
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'state', 'sending', 'user', ARGV[2], 'key', ARGV[3], 'kind', ARGV[4],
-  'template', ARGV[5], 'case_no', ARGV[6], 'at', ARGV[1])
-redis.call('HSETNX', KEYS[1], 'first_at', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-return {attempts, state or ''}
-"""
-
-# KEYS: record. ARGV: ttl, then field/value pairs. Records the result. Safe to run twice
-# (bot.stores.client.repeatable): the same fields are set again.
-FINISH = """
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return 1
-"""
 
 
 class Delivery:

@@ -36,46 +36,10 @@ def reason_label(reason: str) -> str:
     return "微信错误码 " + reason.removeprefix("error_") if reason.startswith("error_") else reason
 
 
-# WeChat's figures for a mass send, applied to its broadcast once both are known: the job's
-# broadcast (written when its chunk is checkpointed) and WeChat's report (which may come first).
-# Its recipients move from submitted to sent, filtered and failed; WeChat's figures are fitted to
-# the chunk (whatever WeChat did not account for was not delivered). Returns {sent, filtered,
-# failed}, or {} when not both are known yet or it was applied before.
-APPLY_JOB = """
-local function apply_job(job, bc, bid)
-  local j = redis.call('HMGET', job, 'bid', 'size', 'sent', 'filtered')
-  if j[1] ~= bid or not j[2] or not j[3] then return {} end
-  if redis.call('HSETNX', job, 'applied', '1') == 0 then return {} end
-  local size = tonumber(j[2])
-  local sent = math.min(tonumber(j[3]), size)
-  local filtered = math.min(tonumber(j[4]), size - sent)
-  local failed = size - sent - filtered
-  redis.call('HINCRBY', bc, 'n:submitted', -size)
-  if sent > 0 then redis.call('HINCRBY', bc, 'n:sent', sent) end
-  if filtered > 0 then redis.call('HINCRBY', bc, 'n:failed:filtered', filtered) end
-  if failed > 0 then redis.call('HINCRBY', bc, 'n:failed:wechat_failed', failed) end
-  redis.call('HINCRBY', bc, 'jobs_reported', 1)
-  return {sent, filtered, failed}
-end
-"""
-
-# KEYS: the mass job, its broadcast (the job again when not known yet). ARGV: broadcast id ('' =
-# not known yet), sent, filtered, status, record ttl s. Keeps WeChat's first report on the job
-# (its retries change nothing) and applies it if the job is filed. Returns what it applied.
-JOB_REPORT = APPLY_JOB + """
-if redis.call('HSETNX', KEYS[1], 'sent', ARGV[2]) == 1 then
-  redis.call('HSET', KEYS[1], 'filtered', ARGV[3], 'status', ARGV[4])
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-end
-if ARGV[1] == '' then return {} end
-return apply_job(KEYS[1], KEYS[2], ARGV[1])
-"""
-
-
 class Reporting:
     """The reporting half of bot.services.broadcasts.Broadcasts (which mixes it in): it uses the
     broadcast's redis, keys, render, audit, staff, wecom, keep_seconds, get() and the registered
-    JOB_REPORT script (`_job_report`)."""
+    JOB_REPORT script (`_job_report`, bot.stores.scripts.broadcasts)."""
 
     redis: Any
     keys: Any

@@ -14,73 +14,15 @@ from typing import Any
 
 from bot import metrics
 from bot.services.broadcasts.drafts import Status
-from bot.services.broadcasts.reports import APPLY_JOB
 from bot.services.broadcasts.workflow import Broadcasts
 from bot.stores import Lease
+from bot.stores.scripts.broadcasts import FINISH_CHUNK, FORGET_PENDING, RATE, RECORD
 from integrations.wechat import (
     DailyQuotaExceeded, InvalidOpenID, MassQuotaExhausted, NotFollowing, SubscriptionRefused, WeChatAPIError, WeChatError,
     WeChatTimeout,
 )
 
 log = logging.getLogger(__name__)
-
-# An outcome is final once written; "pending:<time>" (written just before the call) is not.
-_RECORD = """
-local added = 0
-for i = 1, #ARGV, 2 do
-  local was = redis.call('HGET', KEYS[1], ARGV[i])
-  if not was or string.sub(was, 1, 8) == 'pending:' then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-    redis.call('HINCRBY', KEYS[2], 'n:' .. ARGV[i + 1], 1)
-    added = added + 1
-  end
-end
-return added
-"""
-
-_FORGET_PENDING = """
-local was = redis.call('HGET', KEYS[1], ARGV[1])
-if was and string.sub(was, 1, 8) == 'pending:' then return redis.call('HDEL', KEYS[1], ARGV[1]) end
-return 0
-"""
-
-# KEYS: broadcast, lease, the chunk's mass job (the broadcast again when it has none).
-# ARGV: chunk, lease owner, broadcast id, the job's size (0: no job), record ttl s, then
-# counter / increment pairs. Moves the checkpoint (fenced by the lease) and files the chunk's
-# mass job under the broadcast, applying WeChat's report if it came first.
-# Returns -1 (lease lost), 0 (checkpoint elsewhere), or {1, what the job's report applied}.
-_FINISH_CHUNK = APPLY_JOB + """
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
-local done = tonumber(redis.call('HGET', KEYS[1], 'done_chunks') or '0')
-if done ~= tonumber(ARGV[1]) - 1 then return 0 end
-redis.call('HSET', KEYS[1], 'done_chunks', ARGV[1])
-for i = 6, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if tonumber(ARGV[4]) > 0 and redis.call('HSETNX', KEYS[3], 'bid', ARGV[3]) == 1 then
-  redis.call('HSET', KEYS[3], 'size', ARGV[4])
-  redis.call('EXPIRE', KEYS[3], ARGV[5])
-  redis.call('HINCRBY', KEYS[1], 'jobs', 1)
-  return {1, unpack(apply_job(KEYS[3], KEYS[1], ARGV[3]))}
-end
-return {1}
-"""
-
-# A sliding-window log shared by every process: WeChat counts calls in a sliding minute, so a
-# fixed window could let twice the limit through around its edge. A call leaves the log when it
-# is `window` old, as it leaves WeChat's count.
-_RATE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(tonumber(oldest[2]) + window - now, 1)
-"""
-
 
 class RateLimit:
     """At most `limit` calls in any `window` seconds across all processes (a Redis sliding log):
@@ -89,7 +31,7 @@ class RateLimit:
 
     def __init__(self, redis: Any, key: str, limit: int, window: float):
         self.key, self.limit, self.window_ms = key, limit, round(window * 1000)
-        self._script = redis.register_script(_RATE)
+        self._script = redis.register_script(RATE)
 
     async def wait(self) -> None:
         """Return once this call may be made (it is counted from now on)."""
@@ -113,9 +55,9 @@ class BroadcastSender:
         self.redis, self.keys = broadcasts.redis, broadcasts.keys
         self.me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._stopping = False
-        self._record = self.redis.register_script(_RECORD)
-        self._finish_chunk = self.redis.register_script(_FINISH_CHUNK)
-        self._forget_pending = self.redis.register_script(_FORGET_PENDING)
+        self._record = self.redis.register_script(RECORD)
+        self._finish_chunk = self.redis.register_script(FINISH_CHUNK)
+        self._forget_pending = self.redis.register_script(FORGET_PENDING)
         # The same sliding window as WeChat's, a few calls under its limit (57 of about 60 by
         # default): WeChat counts a call when it lands, a moment after we counted it, and as a
         # sender makes one call at a time (the next is counted only after the last was answered),

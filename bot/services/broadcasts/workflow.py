@@ -15,10 +15,11 @@ from pydantic import ValidationError
 
 from bot.services.broadcasts.audiences import Audiences
 from bot.services.broadcasts.drafts import STATUS_TEXT, Audience, BroadcastError, Draft, Status, explain, is_id
-from bot.services.broadcasts.reports import JOB_REPORT, Reporting, reason_label
+from bot.services.broadcasts.reports import Reporting, reason_label
 from bot.services.staff import StaffMember
 from bot.stores import Lease
 from bot.stores.client import repeatable
+from bot.stores.scripts.broadcasts import JOB_REPORT, TRANSITION
 from integrations.wechat import WeChatAPIError, WeChatError
 
 log = logging.getLogger(__name__)
@@ -29,25 +30,6 @@ INVALID_TAG = 45159  # WeChat's errcode for a tag id the account does not have
 # Every change of state moves atomically, and only if it still may. KEYS: broadcast, the active set.
 # ARGV: allowed states (space-separated), new state, add/rem/'' (the active set), broadcast id, then
 # field / value pairs. Returns 'ok:<state before>', 'no:<state>' or 'missing:'. The sender uses it too.
-
-TRANSITION = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 'missing:' end
-for s in string.gmatch(ARGV[1], '%S+') do
-  if s == status then
-    redis.call('HSET', KEYS[1], 'status', ARGV[2])
-    for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-    if ARGV[3] == 'add' then
-      redis.call('ZADD', KEYS[2], redis.call('TIME')[1], ARGV[4])
-    elseif ARGV[3] == 'rem' then
-      redis.call('ZREM', KEYS[2], ARGV[4])
-    end
-    return 'ok:' .. status
-  end
-end
-return 'no:' .. status
-"""
-
 
 class Broadcasts(Reporting):
     """Create, preview, submit, approve, pause, resume, cancel and inspect broadcasts.
