@@ -15,6 +15,9 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.web.admin import BROADCASTS, create_admin_api
+from bot.web.appkeys import (
+    CATALOG, DELIVERY, DISPATCHER, EDGE, HANDOFF, PLATFORM, REDIS, SCHEDULER, SERVICES, SETTINGS, WECHAT, WECHAT_CHANNEL, WORKERS,
+)
 from bot.services.audit import Audit
 from bot.services.broadcasts import BroadcastSender, Broadcasts
 from bot.services.catalog import Catalog
@@ -47,19 +50,6 @@ log = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")  # a caller's id is kept only if it cannot forge log text
 
-REDIS = web.AppKey("redis", Redis)
-DISPATCHER = web.AppKey("dispatcher", Dispatcher)
-SETTINGS = web.AppKey("settings", Settings)
-PLATFORM = web.AppKey("platform", PlatformClient)
-CATALOG = web.AppKey("catalog", Catalog)
-WECHAT = web.AppKey("wechat", WeChatClient)
-WORKERS = web.AppKey("workers", Workers)
-SCHEDULER = web.AppKey("scheduler", Scheduler)
-DELIVERY = web.AppKey("delivery", Delivery)
-SERVICES = web.AppKey("services", Services)
-HANDOFF = web.AppKey("handoff", Handoff)
-WECHAT_CHANNEL = web.AppKey("wechat_channel", WeChatChannel)
-EDGE = web.AppKey("edge", object)
 
 
 def edge(limiter: RateLimiter, body_timeout: float):

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.web.admin.api import OPENAPI, ROUTES
-from bot.app import HANDOFF
+from bot.web.appkeys import HANDOFF
 from tests.test_broadcasts import FAST, STAFF, TOKENS, WECOM, Staffer, add_followers, audit_entries, openids, until_status
 
 DOC = yaml.safe_load(OPENAPI.read_text())

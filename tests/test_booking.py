@@ -11,7 +11,7 @@ import time
 import pytest
 from aiohttp import web
 
-from bot.app import CATALOG, SCHEDULER, SERVICES
+from bot.web.appkeys import CATALOG, SCHEDULER, SERVICES
 from bot.services.bookings import reminder_id
 from bot.settings import new_data_key
 from integrations.platform.identifiers import mask_id_number

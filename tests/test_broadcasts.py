@@ -19,7 +19,7 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from bot.app import WECHAT
+from bot.web.appkeys import WECHAT
 from bot.lifetime import die_with_parent
 from tests.conftest import APPID, ROOT, TOKEN
 from tests.support import wait_for

@@ -23,7 +23,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from bot.web.channels.wechat import render_text_reply, sha1_signature
 from bot.web.channels.xmlsafe import cdata
-from bot.app import WECHAT_CHANNEL
+from bot.web.appkeys import WECHAT_CHANNEL
 from dialogs.engine import Incoming
 from tests.conftest import AES_KEY, APPID, TOKEN, Chat
 

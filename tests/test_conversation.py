@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bot.app import CATALOG
+from bot.web.appkeys import CATALOG
 from tests.conftest import Chat
 
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.app import DELIVERY
+from bot.web.appkeys import DELIVERY
 from bot.services.delivery import Outcome, TemporaryFailure, template_text
 
 ALICE = "oAlice00000000000000000001"

@@ -453,7 +453,7 @@ async def test_a_platform_outage_never_reaches_wechat_as_an_error(serve, peer, f
     caplog.set_level(logging.WARNING)
     client = await serve(deadline_seconds=3.0, platform_timeout_seconds=1.0, rate_limit_user_messages=0)
     chat = Chat(client, peer, "oPlatformOutage000000000001")
-    from bot.app import CATALOG
+    from bot.web.appkeys import CATALOG
 
     # the catalog is loaded while the platform is well (a search before that is a known gap:
     # CatalogNotReady escapes the matters dialog, see docs/reliability.md)

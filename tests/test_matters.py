@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from bot.app import CATALOG
+from bot.web.appkeys import CATALOG
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from redis.exceptions import ResponseError
 
-from bot.app import SERVICES
+from bot.web.appkeys import SERVICES
 from bot.services.delivery import template_text
 from bot.keys import Keys
 from bot.lifetime import die_with_parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.app import SERVICES
+from bot.web.appkeys import SERVICES
 from dialogs.progress import find_case_number, working_days_left
 from integrations.platform.identifiers import id_check_digit
 from integrations.platform.simulator import World

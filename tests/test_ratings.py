@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from bot.app import SCHEDULER, SERVICES
+from bot.web.appkeys import SCHEDULER, SERVICES
 from bot.services.delivery import template_text
 from bot.services.ratings import reminder_job
 from tests.support import wait_for

@@ -146,7 +146,7 @@ async def test_case_events_are_queued_once_on_a_cluster_and_their_lag_is_reporte
 
 async def test_the_wechat_token_is_shared_through_a_cluster(on_cluster, cluster):
     client, settings = await on_cluster()
-    from bot.app import WECHAT
+    from bot.web.appkeys import WECHAT
 
     wechat = client.server.app[WECHAT]
     tokens = await asyncio.gather(*(wechat.access_token() for _ in range(5)))

@@ -32,7 +32,8 @@ import xmltodict
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 
-from bot.app import CATALOG, SERVICES, create_app
+from bot.app import create_app
+from bot.web.appkeys import CATALOG, SERVICES
 from bot.keys import Keys
 from bot.web.ratelimit import TOO_MANY
 from integrations.platform.client import PlatformError

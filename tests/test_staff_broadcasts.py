@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from bot.app import CATALOG
+from bot.web.appkeys import CATALOG
 from tests.support import get_session, wait_for
 from tests.test_subscriptions import CREDIT_CODE, texted_code
 from tests.wecom_support import WECOM_SETTINGS, StaffChat, audit_log

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from bot.app import HANDOFF, create_app
+from bot.app import create_app
+from bot.web.appkeys import HANDOFF
 from tests.test_broadcasts import FAST, STAFF, TOKENS, WECOM, add_followers, openids, received
 from tests.test_console_browser import WAIT_MS, browser  # noqa: F401  (fixture)
 

@@ -3,7 +3,7 @@ registered contact, several binders per enterprise, and 解绑."""
 
 from __future__ import annotations
 
-from bot.app import SERVICES
+from bot.web.appkeys import SERVICES
 from bot.services.subscriptions import Added
 from integrations.platform.identifiers import credit_check_char
 from tests.conftest import Chat

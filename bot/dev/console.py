@@ -12,8 +12,10 @@ from pathlib import Path
 from aiohttp import ClientSession, ClientTimeout, web
 
 from bot.keys import USER_ID
+from bot.dev.console_staff import setup_staff_console
 from bot.dev.peer import WeChatServerPeer
 from bot.settings import Settings
+from bot.web.appkeys import HANDOFF
 from dialogs.menu import OPTIONS
 
 PAGE = Path(__file__).resolve().parent / "static" / "console.html"
@@ -46,9 +48,6 @@ def setup_console(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/console/api/info", info)
     app.router.add_post("/console/api/send", send)
     app.router.add_get("/console/api/pushed", pushed)
-
-    from bot.app import HANDOFF
-    from bot.dev.console_staff import setup_staff_console
 
     setup_staff_console(app, HANDOFF, HTTP, SIM, settings.loopback_url)  # /console/staff: broadcasts and the agent's side
 

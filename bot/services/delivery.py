@@ -36,7 +36,9 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.logs import user_ref
+from bot.stores import Lease
 from bot.stores.client import repeatable
+from bot.stores.scripts.delivery import BEGIN, FINISH
 from integrations.wechat.errors import (
     AccessTokenRejected,
     OutsideServiceWindow,
@@ -73,34 +75,6 @@ class TemporaryFailure(Exception):
         self.retry_after = retry_after
 
 
-# KEYS: record, lease. ARGV: lease owner, lease ms, now, user, key, kind, template, case_no, ttl.
-# Returns {0, state} when the record is final, {-1, lease ms left} when another process holds
-# the lease, else {attempts so far including this one, previous state}.
-BEGIN = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'sent' or state == 'unreachable' or state == 'failed' then return {0, state} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {-1, tostring(redis.call('PTTL', KEYS[2]))}
-end
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'state', 'sending', 'user', ARGV[4], 'key', ARGV[5], 'kind', ARGV[6],
-  'template', ARGV[7], 'case_no', ARGV[8], 'at', ARGV[3])
-redis.call('HSETNX', KEYS[1], 'first_at', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[9])
-return {attempts, state or ''}
-"""
-
-# KEYS: record, lease. ARGV: lease owner, ttl, then field/value pairs.
-# Records the result and gives the lease back if it is still ours. Safe to run twice
-# (bot.stores.client.repeatable): the same fields are set again, and the lease is ours or gone.
-FINISH = """
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-return 1
-"""
-
-
 class Delivery:
     def __init__(self, redis: Any, keys: Any, wechat: Any, render: Any, settings: Any):
         self.redis, self.keys, self.wechat, self.render, self.settings = redis, keys, wechat, render, settings
@@ -124,23 +98,34 @@ class Delivery:
         return outcome
 
     async def _send(self, user: str, key: str, template: str, context: dict[str, Any], *, case_no: str | None, kind: str) -> Outcome:
-        record, lease = self.keys.delivery(user, key), self.keys.delivery_lease(user, key)
+        record = self.keys.delivery(user, key)
+        lease = Lease(self.redis, self.keys.delivery_lease(user, key), self.settings.notify_lease_seconds)
         owner, now = secrets.token_hex(8), time.time()
-        lease_ms = int(self.settings.notify_lease_seconds * 1000)
+        held = False
         try:
+            held = await lease.claim(owner)
             async with self.redis.pipeline(transaction=False) as pipe:
-                await self._begin(keys=[record, lease], args=[owner, lease_ms, now, user, key, kind, template, case_no or "", self.ttl], client=pipe)
+                if held:
+                    await self._begin(keys=[record], args=[now, user, key, kind, template, case_no or "", self.ttl], client=pipe)
+                else:  # another process is sending it, unless it is done with it already
+                    pipe.hget(record, "state").pttl(lease.key)
                 if case_no:
                     pipe.zadd(self.keys.case_deliveries(case_no), {record: now}, nx=True)
                     pipe.expire(self.keys.case_deliveries(case_no), self.ttl)
-                begun = (await pipe.execute())[0]
+                results = await pipe.execute()
         except RedisError as error:
+            if held:  # the next try need not wait for it to run out
+                await self._let_go(lease, owner)
             raise TemporaryFailure(f"redis: {type(error).__name__}") from None
-        attempts, detail = int(begun[0]), _s(begun[1])
+        if not held:
+            state = _s(results[0])
+            if state in FINAL:
+                return Outcome.duplicate if state == "sent" else Outcome.unreachable
+            raise TemporaryFailure("another process is sending it", retry_after=max(int(results[1]), 50) / 1000)
+        attempts, detail = int(results[0][0]), _s(results[0][1])
         if attempts == 0:
+            await self._let_go(lease, owner)
             return Outcome.duplicate if detail == "sent" else Outcome.unreachable
-        if attempts < 0:
-            raise TemporaryFailure("another process is sending it", retry_after=max(int(detail), 50) / 1000)
 
         try:
             text = self.render(template, **context)
@@ -168,7 +153,7 @@ class Delivery:
         msgid = await self.wechat.send_template(user, template_id, template_data(text, case_no), client_msg_id=client_msg_id(user, key))
         return "template", str(msgid)
 
-    async def _failed(self, record: str, lease: str, owner: str, user: str, key: str, attempts: int, error: WeChatError) -> Outcome:
+    async def _failed(self, record: str, lease: Lease, owner: str, user: str, key: str, attempts: int, error: WeChatError) -> Outcome:
         errcode = str(getattr(error, "errcode", ""))
         temporary = error.retryable or isinstance(error, AccessTokenRejected) or not isinstance(error, WeChatAPIError)
         if not temporary:
@@ -187,14 +172,24 @@ class Delivery:
         base = min(self.settings.notify_retry_seconds * 2 ** (attempts - 1), self.settings.notify_retry_max_seconds)
         return base * random.uniform(0.8, 1.2)
 
-    async def _record(self, record: str, lease: str, owner: str, **fields: str) -> None:
+    async def _record(self, record: str, lease: Lease, owner: str, **fields: str) -> None:
+        """Record the result, then give the lease back."""
         pairs = [str(v) for item in {**fields, "at": time.time()}.items() for v in item]
         try:
-            await self._finish(keys=[record, lease], args=[owner, self.ttl, *pairs])
+            await self._finish(keys=[record], args=[self.ttl, *pairs])
         except RedisError as error:
             # The lease runs out on its own; a retry finds the record unfinished and sends again
             # with the same client_msg_id, which WeChat does not deliver twice.
             log.warning("delivery record %s not updated: %s", record, type(error).__name__)
+            return
+        await self._let_go(lease, owner)
+
+    @staticmethod
+    async def _let_go(lease: Lease, owner: str) -> None:
+        try:
+            await lease.release(owner)
+        except RedisError as error:  # it runs out on its own; a final record is never sent again anyway
+            log.warning("delivery lease %s not released: %s", lease.key, type(error).__name__)
 
     async def finished(self, items: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The (user, key) pairs that need nothing more, with their final state (sent,

@@ -25,22 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.logs import user_ref
+from bot.stores.scripts.ratings import INVITE
 from integrations.platform.models import Complaint, Rating, RatingLevel
 
 log = logging.getLogger(__name__)
 
 REMINDER = "rating_reminder"  # the scheduler's job kind
 GIVEN_TTL_SECONDS = 400 * 86400
-
-# Invite unless already rated; a repeated invitation keeps the first (so one reminder only).
-# KEYS: given, pending. ARGV: case_no, invitation json, pending ttl. Returns 1 when new.
-_INVITE = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
-local created = redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return created
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class Invitation:
@@ -55,7 +46,7 @@ class Ratings:
         self.redis, self.keys, self.platform, self.scheduler, self.settings = redis, keys, platform, scheduler, settings
         self.delivery = delivery
         self.subscriptions = subscriptions  # bot.services.subscriptions.Subscriptions: who may act on a case; none: nobody
-        self._invite = redis.register_script(_INVITE)
+        self._invite = redis.register_script(INVITE)
 
     async def invite(self, user: str, case_no: str, matter_name: str, credit_code: str | None = None) -> None:
         """Called by the notifier right after it delivered a "case done" notice to `user` (about a

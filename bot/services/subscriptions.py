@@ -35,19 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.services.broadcasts import Audiences
-
-# INCR the failure counter; the first failure starts the window, the one that reaches the limit
-# turns the window into the lock (later failures do not lengthen it). Returns {failures, seconds
-# locked (0 = not locked)}. Used for one person's failures and for everyone's on one case.
-_FAIL = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-local limit = tonumber(ARGV[2])
-if n < limit then return {n, 0} end
-if n == limit then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-return {n, redis.call('TTL', KEYS[1])}
-"""
-
+from bot.stores.scripts.subscriptions import FAIL
 
 class Added(str, Enum):
     added = "added"
@@ -83,7 +71,7 @@ class Subscriptions:
     def __init__(self, redis: Any, keys: Any, settings: Any = None):
         self.redis, self.keys, self.settings = redis, keys, settings
         self._box = Fernet(_derive_key(settings))
-        self._fail = redis.register_script(_FAIL)
+        self._fail = redis.register_script(FAIL)
         self.audiences = Audiences(redis, keys)  # broadcast audiences: matter/department subscribers, industries
 
     async def recipients(self, case_no: str, credit_code: str | None) -> dict[str, str]:

@@ -1,10 +1,15 @@
 """A lease: a Redis key one owner holds for a while, renewed while it works, released when done.
 
 Used wherever one of many processes must be the only one doing something, and another must take
-over when it dies: a message's claim while its turn runs, the sender of a broadcast, the job a
-scheduler runs, a hand-off agent's hold on a citizen. Claim is SET NX PX; renew and release are
-compare-and-set on the owner, so a holder whose lease lapsed (and was taken over) can never
-extend or delete the new holder's.
+over when it dies: a message's claim while its turn runs (the store runs the same scripts in its
+pipeline), the sender of a broadcast and its preview, a hand-off agent's hold on a citizen, the
+flush of a WeCom outbox, the send of one notice (bot.services.delivery). Claim is SET NX PX;
+renew and release are compare-and-set on the owner, so a holder whose lease lapsed (and was taken
+over) can never extend or delete the new holder's.
+
+Not everything that expires is a lease: the scheduler's claim on due jobs is a visibility timeout
+on its queue (a batch of jobs claimed in one call, each due again when its time runs out), and
+the WeChat token client, in integrations/, which may not import bot, uses redis-py's `Lock`.
 
 Why not redis-py's `Lock`: it keeps its token in the object that acquired it, while here the
 owner is a value several objects and processes know (a broadcast's lease is renewed by its sender
@@ -14,6 +19,8 @@ task and checked by the chunk script; a message's claim is checked by its retrie
 from __future__ import annotations
 
 from redis.asyncio import Redis
+
+from bot.stores.client import repeatable
 
 # KEYS: key. ARGV: owner, ms.
 RENEW = """
@@ -37,7 +44,9 @@ class Lease:
     def __init__(self, redis: Redis, key: str, seconds: float):
         self.redis, self.key, self.ms = redis, key, int(seconds * 1000)
         self._renew = redis.register_script(RENEW)
-        self._release = redis.register_script(RELEASE)
+        # Safe to repeat after a dropped connection: the lease is deleted once, and another
+        # owner's is never touched.
+        self._release = repeatable(redis.register_script(RELEASE))
 
     async def claim(self, owner: str) -> bool:
         """Take the lease if nobody holds it."""

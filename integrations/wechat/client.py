@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from redis.asyncio import Redis
+from redis.exceptions import LockError, WatchError
 
 from .errors import TOKEN_ERRCODES, WeChatTimeout, WeChatUnavailable, error_for
 from .models import Article, MassSendResult, Tag, WeComSendResult
@@ -30,20 +31,19 @@ WECOM_API = "https://qyapi.weixin.qq.com"
 #: batchtagging / batchuntagging take at most this many openids per call.
 TAG_BATCH = 50
 
-_COMPARE_AND_DELETE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
 FetchToken = Callable[[bool], Awaitable[tuple[str, int]]]
 
 
 class SharedToken:
     """One access token for every process of one app, kept in Redis until shortly before it expires.
 
-    A process that finds no usable token takes a short SET NX lock and fetches one; the others
-    poll Redis for it instead of fetching too (force refreshes are limited to 20 a day, and the
+    A process that finds no usable token takes a short lock and fetches one; the others poll
+    Redis for it instead of fetching too (force refreshes are limited to 20 a day, and the
     classic endpoint rotates the token on every fetch).
+
+    The lock is redis-py's documented `Lock` (SET NX PX, released only by the token that took
+    it), not bot.stores.Lease: integrations import nothing of the bot's (integrations < dialogs <
+    bot), and here one object takes and releases the lock, which is what `Lock` is for.
     """
 
     def __init__(
@@ -52,7 +52,6 @@ class SharedToken:
     ):
         self.redis, self.key, self.lock_key, self.fetch = redis, key, lock_key, fetch
         self.margin, self.lock_ttl, self.wait, self.poll = margin, lock_ttl, wait, poll
-        self._compare_and_delete = redis.register_script(_COMPARE_AND_DELETE)
 
     async def get(self) -> str:
         return await self._read() or await self.refresh()
@@ -60,14 +59,14 @@ class SharedToken:
     async def refresh(self, rejected: str | None = None) -> str:
         """A token other than `rejected`: one another process just stored, or one we fetch under the lock."""
         if rejected:
-            await self._compare_and_delete(keys=[self.key], args=[rejected])
-        owner = secrets.token_hex(8)
+            await self._forget(rejected)
         deadline = time.monotonic() + self.wait
         while True:
             token = await self._read()
             if token and token != rejected:
                 return token
-            if await self.redis.set(self.lock_key, owner, nx=True, px=int(self.lock_ttl * 1000)):
+            lock = self.redis.lock(self.lock_key, timeout=self.lock_ttl, blocking=False)
+            if await lock.acquire(token=secrets.token_hex(8)):
                 try:
                     token = await self._read()
                     if token and token != rejected:
@@ -80,10 +79,28 @@ class SharedToken:
                     await self.redis.set(self.key, token, ex=max(expires_in - self.margin, 1))
                     return token
                 finally:
-                    await self._compare_and_delete(keys=[self.lock_key], args=[owner])
+                    try:
+                        await lock.release()
+                    except LockError:  # it ran out (a very slow fetch): whoever holds it now keeps it
+                        pass
             if time.monotonic() > deadline:
                 raise WeChatUnavailable("timed out waiting for another process to refresh the access token")
             await asyncio.sleep(self.poll)
+
+    async def _forget(self, rejected: str) -> None:
+        """Delete the stored token if it is still `rejected`, so no process hands it out again;
+        one another process stored meanwhile is kept (WATCH: the delete happens only if the key
+        did not change since it was read)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(self.key)
+                stored = await pipe.get(self.key)
+                if (stored.decode() if isinstance(stored, bytes) else stored) == rejected:
+                    pipe.multi()
+                    pipe.delete(self.key)
+                    await pipe.execute()
+            except WatchError:
+                pass  # a new token came meanwhile: the rejected one is gone already
 
     async def _read(self) -> str | None:
         token = await self.redis.get(self.key)

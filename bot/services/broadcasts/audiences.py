@@ -1,0 +1,110 @@
+"""Who a broadcast goes to: the members of an audience, streamed (WeChat's follower or tag pages,
+SSCAN of a subscriber set, SCAN of enterprise bindings), and the count at preview, which writes
+them into the broadcast's recipients stream one chunk per entry, without repeats."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bot.services.broadcasts.drafts import Audience
+
+class Audiences:
+    """Who is in an audience, streamed; and the subscriber sets that only this feature reads."""
+
+    def __init__(self, redis: Any, keys: Any, wechat: Any = None):
+        self.redis, self.keys, self.wechat = redis, keys, wechat
+
+    async def subscribe(self, openid: str, *, matter_code: str | None = None, department: str | None = None) -> None:
+        """Someone asks to hear about a matter's or a department's notices."""
+        if matter_code:
+            await self.redis.sadd(self.keys.matter_subscribers(matter_code), openid)
+        if department:
+            await self.redis.sadd(self.keys.department_subscribers(department), openid)
+
+    async def unsubscribe(self, openid: str, *, matter_code: str | None = None, department: str | None = None) -> None:
+        if matter_code:
+            await self.redis.srem(self.keys.matter_subscribers(matter_code), openid)
+        if department:
+            await self.redis.srem(self.keys.department_subscribers(department), openid)
+
+    async def note_industry(self, credit_code: str, industry: str) -> None:
+        """File a bound enterprise under its industry (the binding flow calls this)."""
+        await self.redis.sadd(self.keys.enterprises_by_industry(industry), credit_code)
+
+    async def members(self, audience: Audience) -> AsyncIterator[str]:
+        """Every openid of the audience; duplicates are possible (a person bound to two enterprises)."""
+        if audience.kind == "all":
+            async for openid in self.wechat.followers():
+                yield openid
+        elif audience.kind == "tag":
+            async for openid in self.wechat.tag_members(audience.tag_id):
+                yield openid
+        elif audience.kind in ("matter", "department"):
+            key = (self.keys.matter_subscribers(audience.matter_code) if audience.kind == "matter"
+                   else self.keys.department_subscribers(audience.department))
+            async for openid in self.redis.sscan_iter(key, count=1000):
+                yield _s(openid)
+        else:
+            async for code in self._enterprises(audience):
+                async for openid in self.redis.sscan_iter(self.keys.enterprise_binders(code), count=1000):
+                    yield _s(openid)
+
+    async def _enterprises(self, audience: Audience) -> AsyncIterator[str]:
+        if audience.industry:
+            async for code in self.redis.sscan_iter(self.keys.enterprises_by_industry(audience.industry), count=1000):
+                code = _s(code)
+                if not audience.district or code[2:8].startswith(audience.district):
+                    yield code
+            return
+        base = self.keys.enterprise_binders("")
+        pattern = _glob_escape(base) + "??" + audience.district + "*"
+        async for key in self.redis.scan_iter(match=pattern, count=1000):
+            yield _s(key)[len(base):]
+
+    async def resolve(self, bid: str, audience: Audience, size: int) -> tuple[int, int, list[str]]:
+        """Stream the audience into broadcast `bid`'s recipients stream, `size` to a chunk (one
+        entry each), without repeats: the exact count, the chunks and a masked sample."""
+        stream, seen = self.keys.broadcast_recipients(bid), self.keys.broadcast_seen(bid)
+        await self.redis.delete(stream, seen)
+        total, chunks = 0, 0
+        buffer: list[str] = []
+        candidates: list[str] = []
+        sample: list[str] = []
+
+        async def take(final: bool) -> None:
+            nonlocal candidates, buffer, total, chunks
+            if candidates:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for openid in candidates:
+                        pipe.sadd(seen, openid)
+                    fresh = [o for o, new in zip(candidates, await pipe.execute()) if new]
+                candidates = []
+                total += len(fresh)
+                sample.extend(fresh[:max(3 - len(sample), 0)])
+                buffer.extend(fresh)
+            while len(buffer) >= size or (final and buffer):
+                chunk, buffer = buffer[:size], buffer[size:]
+                chunks += 1
+                await self.redis.xadd(stream, {"o": " ".join(chunk)}, id=f"{chunks}-1")
+
+        async for openid in self.members(audience):
+            candidates.append(openid)
+            if len(candidates) >= 1000:
+                await take(False)
+        await take(True)
+        await self.redis.delete(seen)
+        return total, chunks, [_mask_openid(o) for o in sample]
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _mask_openid(openid: str) -> str:
+    return openid[:6] + "***" + hashlib.sha256(openid.encode()).hexdigest()[:4] if len(openid) > 8 else "***"
+
+
+def _s(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
