@@ -34,7 +34,7 @@ from bot.app import CATALOG, DISPATCHER, SERVICES, create_app
 from bot.settings import Settings
 from bot.stores.conversation import KEEP
 from bot.stores.memory import MemoryConversationStore
-from bot.turn.dispatcher import Dispatcher, store_policy
+from bot.turn.dispatcher import Dispatcher
 from bot.web.channels.wechat import to_incoming
 from dialogs.engine import Session
 from integrations.platform.simulator import create_platform_simulator

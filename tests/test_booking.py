@@ -314,7 +314,7 @@ async def test_platform_down_at_the_confirmation_keeps_the_place(h, sims):
 
 async def test_book_list_move_and_cancel_end_to_end(h, sims):
     me = person(13)
-    bookings, scheduler = h.app[SERVICES].bookings, h.app[SCHEDULER]
+    bookings, scheduler = h.services.bookings, h.app[SCHEDULER]
     success = await drive(h, "我想预约办护照", me, day="1")
     first = booked(await appointments_of(sims, me))[0]
     assert first["number"] in success

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.app import SERVICES
 from dialogs.progress import find_case_number, working_days_left
 from integrations.platform.identifiers import id_check_digit
 from integrations.platform.simulator import World
@@ -192,7 +191,7 @@ async def test_back_from_another_numbers_question_returns_to_ones_own_card_and_a
     assert "2. 刷新进度" in await h.say("返回")  # back on the card of the case verified
     subscribed = await h.say("订阅")
     assert "订阅成功" in subscribed and own in subscribed and other not in subscribed
-    store = h.app[SERVICES].subscriptions
+    store = h.services.subscriptions
     assert await store.recipients(other, None) == {} and await store.recipients(own, None) == {h.user: "case"}
 
 
@@ -200,9 +199,9 @@ async def test_a_card_whose_case_is_no_longer_verified_asks_for_the_factor_befor
     case_no = await new_case(sims)
     await h.say(case_no)
     await h.say("5678")
-    await h.app[SERVICES].subscriptions.forget(h.user, case_no)  # the remembered factor stopped opening it
+    await h.services.subscriptions.forget(h.user, case_no)  # the remembered factor stopped opening it
     asked = await h.say("订阅")
     assert "手机号的后 4 位" in asked and case_no in asked and "订阅成功" not in asked
-    assert await h.app[SERVICES].subscriptions.recipients(case_no, None) == {}
+    assert await h.services.subscriptions.recipients(case_no, None) == {}
     assert "【办件进度】" in await h.say("5678")
     assert "订阅成功" in await h.say("订阅")
