@@ -98,6 +98,10 @@ class Harness:
         resp = await self.sims.get("/sim/wechat/_admin/messages", params={"openid": user, "kind": "custom"})
         return [m["content"] for m in (await resp.json())["messages"]]
 
+    def as_user(self, user: str) -> Speaker:
+        """Another person on the same bot, with `say` and `event` of their own."""
+        return Speaker(self, user)
+
     # Sessions -----------------------------------------------------------------------------
 
     async def session(self, user: str | None = None) -> Session | None:
@@ -127,6 +131,19 @@ class Harness:
 
     async def catalog_ready(self, timeout: float = 30) -> None:
         await asyncio.wait_for(self.app[CATALOG].ready.wait(), timeout=timeout)
+
+
+class Speaker:
+    """One person talking through a harness: what `tests.conftest.Chat` is over HTTP."""
+
+    def __init__(self, h: Harness, user: str):
+        self.h, self.user = h, user
+
+    async def say(self, text: str) -> str | None:
+        return await self.h.say(text, user=self.user)
+
+    async def event(self, event: str, key: str = "") -> str | None:
+        return await self.h.event(event, key, user=self.user)
 
 
 async def start(make_settings, redis, *, catalog: bool = True, **overrides) -> tuple[Harness, web.AppRunner, TestClient]:
