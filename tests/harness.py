@@ -152,7 +152,7 @@ async def start(make_settings, redis, *, catalog: bool = True, **overrides) -> t
     sims = TestClient(TestServer(simulators()))
     await sims.start_server()
     base = str(sims.make_url("")).rstrip("/")
-    values = dict(platform_url=f"{base}/sim/platform", wechat_api_url=f"{base}/sim/wechat", run_workers=False)
+    values = dict(platform_url=f"{base}/sim/platform", wechat_api_url=f"{base}/sim/wechat", wecom_api_url=f"{base}/sim/wechat", run_workers=False)
     settings = make_settings(**{**values, **overrides})
     runner = web.AppRunner(create_app(settings, redis))
     await runner.setup()  # the app's start-up (clients, services, catalog) without listening
