@@ -39,6 +39,7 @@ from bot.web.channels.wechat import to_incoming
 from dialogs.engine import Session
 from integrations.platform.simulator import create_platform_simulator
 from integrations.wechat.simulator import create_wechat_simulator
+from tests.support import pushed
 
 USER = "oUser0000000000000000000001"
 _MSG_IDS = itertools.count(int(time.time() * 1000) % 10**12)  # unique per message, as WeChat's MsgId
@@ -64,6 +65,7 @@ class Harness:
         self.store = MemoryConversationStore(bot.store.policy, clock=lambda: time.time() + self.idled)
         self.dispatcher = Dispatcher(self.store, self.conversation, settings, pusher=bot.pusher)
         self.user = USER
+        self.created = 0  # the CreateTime of the last message sent
         self.pushed: list[str] = []  # texts of the last turn that followed through the API
 
     # Speaking ---------------------------------------------------------------------------
@@ -83,20 +85,17 @@ class Harness:
         """Any message, as the fields of WeChat's XML; mapped by the channel's own `to_incoming`.
         Like WeChat, a person who writes opens the window in which the bot may push to them."""
         who = user or self.user
-        created = str(int(time.time()))
-        msg = {"ToUserName": "gh_harness", "FromUserName": who, "CreateTime": created, **fields}
+        # An event's identity is its CreateTime (WeChat's retries share it): each one its own second.
+        self.created = max(int(time.time()), self.created + 1)
+        msg = {"ToUserName": "gh_harness", "FromUserName": who, "CreateTime": str(self.created), **fields}
         if fields.get("MsgType") != "event":
             msg["MsgId"] = str(next(_MSG_IDS))
         (await self.sims.post("/sim/wechat/_admin/interactions", json={"openid": who})).release()
-        before = len(await self._pushed_to(who))
+        before = len(await pushed(self.sims, who))
         outcome = await self.dispatcher.receive(to_incoming(msg))
         await self.dispatcher.drain()  # a long answer's rest, pushed
-        self.pushed = (await self._pushed_to(who))[before:]
+        self.pushed = (await pushed(self.sims, who))[before:]
         return outcome.texts[0] if outcome.texts else None
-
-    async def _pushed_to(self, user: str) -> list[str]:
-        resp = await self.sims.get("/sim/wechat/_admin/messages", params={"openid": user, "kind": "custom"})
-        return [m["content"] for m in (await resp.json())["messages"]]
 
     def as_user(self, user: str) -> Speaker:
         """Another person on the same bot, with `say` and `event` of their own."""
@@ -152,7 +151,8 @@ async def start(make_settings, redis, *, catalog: bool = True, **overrides) -> t
     sims = TestClient(TestServer(simulators()))
     await sims.start_server()
     base = str(sims.make_url("")).rstrip("/")
-    values = dict(platform_url=f"{base}/sim/platform", wechat_api_url=f"{base}/sim/wechat", wecom_api_url=f"{base}/sim/wechat", run_workers=False)
+    values = dict(platform_url=f"{base}/sim/platform", wechat_api_url=f"{base}/sim/wechat", wecom_api_url=f"{base}/sim/wechat",
+                  run_workers=False)  # no reminders or notices fire on their own: tests over HTTP cover those
     settings = make_settings(**{**values, **overrides})
     runner = web.AppRunner(create_app(settings, redis))
     await runner.setup()  # the app's start-up (clients, services, catalog) without listening
