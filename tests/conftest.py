@@ -222,3 +222,36 @@ def _wait_for_cluster(nodes: list[int]) -> None:
             return
         time.sleep(0.1)
     raise RuntimeError("cluster did not become ok")
+
+
+# The in-memory harness (tests/harness.py): dialog logic without the webhook. ------------------
+
+@pytest.fixture
+async def make_harness(make_settings, redis):
+    """`await make_harness(**settings)`: a bot driven turn by turn, its catalog loaded unless
+    `catalog=False`; closed at the end of the test."""
+    from tests.harness import start
+
+    opened = []
+
+    async def make(**overrides):
+        h, runner, sims = await start(make_settings, redis, **overrides)
+        opened.append((runner, sims))
+        return h
+
+    yield make
+    for runner, sims in reversed(opened):
+        await runner.cleanup()
+        await sims.close()
+
+
+@pytest.fixture
+async def h(make_harness):
+    """A person talking to the bot through tests/harness.py (`await h.say("办护照")`)."""
+    return await make_harness()
+
+
+@pytest.fixture
+def sims(h):
+    """The platform and WeChat simulators `h` talks to, at /sim/platform and /sim/wechat."""
+    return h.sims

@@ -1,12 +1,17 @@
-"""Booking a window through the chat, over real HTTP against the platform and WeChat simulators:
-book, list, move, cancel; one appointment however often the confirmation arrives; refusals
-explained with the next best option; reminders that arrive once, even across a restart."""
+"""Booking a window through the chat, against the platform and WeChat simulators: book, list,
+move, cancel; one appointment however often the confirmation arrives; refusals explained with
+the next best option; reminders that arrive once, even across a restart.
+
+The dialog runs in the in-memory harness (`h`, tests/harness.py); retries of one message,
+concurrent taps, a crash mid-booking and reminders over time go through the webhook, a real
+Redis session store and running workers, over HTTP (`chat`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from dataclasses import asdict
 
 import pytest
 from aiohttp import web
@@ -18,7 +23,8 @@ from integrations.platform.identifiers import mask_id_number
 from integrations.platform.simulator import create_platform_simulator
 from integrations.wechat.simulator import create_wechat_simulator
 from tests.conftest import Chat
-from tests.support import get_session, person, received, wait_for
+from tests.harness import Harness
+from tests.support import person, received, wait_for
 
 
 @pytest.fixture
@@ -27,7 +33,7 @@ async def chat(chat, app):
     return chat
 
 
-async def drive(chat: Chat, first: str, who: dict, *, matter: str = "护照", day: str = "1", slot: str = "1",
+async def drive(chat: Chat | Harness, first: str, who: dict, *, matter: str = "护照", day: str = "1", slot: str = "1",
                 remember: str = "1", stop: str = "预约成功") -> str:
     """Answer every question the way the acceptance test says: "1" to each choice, the
     person's details when asked, "确认" at the summary. Returns the reply starting with `stop`."""
@@ -58,7 +64,7 @@ async def drive(chat: Chat, first: str, who: dict, *, matter: str = "护照", da
     raise AssertionError(f"never got {stop!r}; last reply: {reply}")
 
 
-async def to_summary(chat: Chat, first: str, who: dict, **kwargs) -> str:
+async def to_summary(chat: Chat | Harness, first: str, who: dict, **kwargs) -> str:
     return await drive(chat, first, who, stop="请核对预约信息", **kwargs)
 
 
@@ -75,96 +81,96 @@ def booked(items: list[dict]) -> list[dict]:
 # The dialog ----------------------------------------------------------------------------------------
 
 
-async def test_answering_1_to_every_choice_books(chat, client):
+async def test_answering_1_to_every_choice_books(h, sims):
     me = person(1)
-    reply = await drive(chat, "2", me)
+    reply = await drive(h, "2", me)
     assert reply.startswith("预约成功")
     assert "预约号" in reply and "地点" in reply and "请带好" in reply and "我的预约" in reply
-    items = await appointments_of(client, me)
+    items = await appointments_of(sims, me)
     assert len(items) == 1 and items[0]["number"] in reply
 
 
-async def test_free_text_at_the_menu_books_that_matter(chat):
-    reply = await chat.say("我想预约办护照")
+async def test_free_text_at_the_menu_books_that_matter(h):
+    reply = await h.say("我想预约办护照")
     assert "普通护照签发" in reply
     assert "请选择办理大厅" in reply or "请回复序号" in reply
 
 
-async def test_booking_from_the_guide_card_brings_my_situation_materials(chat):
-    reply = await chat.say("补办身份证")
+async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
+    reply = await h.say("补办身份证")
     if "【" not in reply:
         pick = [line for line in reply.splitlines() if "居民身份证办理" in line][0].split(".")[0]
-        reply = await chat.say(pick)
-    question = await chat.say("材料清单")
+        reply = await h.say(pick)
+    question = await h.say("材料清单")
     lost = [line for line in question.splitlines() if "证件丢失补领" in line][0].split(".")[0]
-    await chat.say(lost)
-    await chat.say("否")
-    await chat.say("否")  # the materials for a lost card, as an adult
-    halls = await chat.say("预约")
+    await h.say(lost)
+    await h.say("否")
+    await h.say("否")  # the materials for a lost card, as an adult
+    halls = await h.say("预约")
     assert "预约「居民身份证办理（包括临时）」" in halls and "请选择办理大厅" in halls
 
-    reply = await drive(chat, "1", person(2))
+    reply = await drive(h, "1", person(2))
     assert reply.startswith("预约成功") and "居民身份证办理" in reply
     assert "证件丢失补领" in reply and "居民身份证申领登记表" in reply
     assert "原居民身份证" not in reply and "监护人居民身份证" not in reply
 
 
-async def test_a_matter_that_needs_no_booking_says_so(chat):
-    reply = await chat.say("预约社保卡挂失")
+async def test_a_matter_that_needs_no_booking_says_so(h):
+    reply = await h.say("预约社保卡挂失")
     assert "「社会保障卡挂失」不需要预约" in reply
     assert "可以预约的事项" in reply and "社会保障卡补领" in reply  # and what could be booked
 
 
-async def test_identity_is_checked_and_explained(chat):
+async def test_identity_is_checked_and_explained(h):
     me = person(3)
-    reply = await drive(chat, "预约", me, stop="请输入办事人的姓名")
+    reply = await drive(h, "预约", me, stop="请输入办事人的姓名")
     assert "请输入办事人的姓名" in reply
-    assert "姓名好像不太对" in await chat.say("12345")
-    assert "身份证号码" in await chat.say(me["name"])
+    assert "姓名好像不太对" in await h.say("12345")
+    assert "身份证号码" in await h.say(me["name"])
     wrong_digit = me["id_number"][:17] + ("0" if me["id_number"][17] != "0" else "1")
-    assert "校验不通过" in await chat.say(wrong_digit)
-    assert "18 位" in await chat.say("51160219")
-    assert "手机号码" in await chat.say(me["id_number"])
-    assert "11 位" in await chat.say("123456")
-    assert "下次预约时要直接使用" in await chat.say(me["phone"])
+    assert "校验不通过" in await h.say(wrong_digit)
+    assert "18 位" in await h.say("51160219")
+    assert "手机号码" in await h.say(me["id_number"])
+    assert "11 位" in await h.say("123456")
+    assert "下次预约时要直接使用" in await h.say(me["phone"])
 
 
-async def test_back_steps_back_and_cancel_leaves(chat):
-    await to_summary(chat, "预约", person(4))
-    back = await chat.say("返回")
+async def test_back_steps_back_and_cancel_leaves(h):
+    await to_summary(h, "预约", person(4))
+    back = await h.say("返回")
     assert "下次预约时要直接使用" in back
-    assert "已取消「预约办事」" in await chat.say("取消")
+    assert "已取消「预约办事」" in await h.say("取消")
 
 
-async def test_sharing_a_location_sorts_halls_nearest_first(chat, peer):
-    reply = await chat.say("我想预约补办身份证")
+async def test_sharing_a_location_sorts_halls_nearest_first(h):
+    reply = await h.say("我想预约补办身份证")
     if "请选择办理大厅" not in reply:
-        reply = await chat.say([line for line in reply.splitlines() if "居民身份证办理" in line][0].split(".")[0])
+        reply = await h.say([line for line in reply.splitlines() if "居民身份证办理" in line][0].split(".")[0])
     assert "发送您的位置" in reply
-    answer = await chat.post(peer.message(chat.user, "location", Location_X="30.4560", Location_Y="106.6490", Scale="15", Label="浓洄"))
-    first = [line for line in answer.text.splitlines() if line.startswith("1. ")][0]
+    answer = await h.location("30.4560", "106.6490", "浓洄")
+    first = [line for line in answer.splitlines() if line.startswith("1. ")][0]
     assert "浓洄街道" in first and "公里" in first
 
 
 # Remembered identity --------------------------------------------------------------------------------
 
 
-async def test_identity_is_remembered_only_with_consent_encrypted_and_shown_masked(chat, redis, settings):
+async def test_identity_is_remembered_only_with_consent_encrypted_and_shown_masked(h, redis, settings):
     me = person(5)
-    await drive(chat, "预约", me, matter="护照", remember="2")
-    assert not await redis.exists(f"{settings.key_prefix}appt:who:{{{chat.user}}}")
+    await drive(h, "预约", me, matter="护照", remember="2")
+    assert not await redis.exists(f"{settings.key_prefix}appt:who:{{{h.user}}}")
 
-    await drive(chat, "预约", me, matter="居住证", remember="1")
-    raw = await redis.get(f"{settings.key_prefix}appt:who:{{{chat.user}}}")
+    await drive(h, "预约", me, matter="居住证", remember="1")
+    raw = await redis.get(f"{settings.key_prefix}appt:who:{{{h.user}}}")
     assert raw and me["id_number"].encode() not in raw and me["phone"].encode() not in raw and me["name"].encode() not in raw
 
-    asked = await drive(chat, "预约", me, matter="社保卡申领", stop="办事人用上次保存的信息吗")
+    asked = await drive(h, "预约", me, matter="社保卡申领", stop="办事人用上次保存的信息吗")
     assert mask_id_number(me["id_number"]) in asked and me["id_number"] not in asked
-    session = json.dumps(await get_session(redis, settings, chat.user), ensure_ascii=False)
+    session = json.dumps(asdict(await h.session()), ensure_ascii=False)
     assert me["id_number"] not in session and me["phone"] not in session
-    summary = await chat.say("1")
+    summary = await h.say("1")
     assert "请核对预约信息" in summary and mask_id_number(me["id_number"]) in summary
-    assert (await chat.say("确认")).startswith("预约成功")
+    assert (await h.say("确认")).startswith("预约成功")
 
 
 # One appointment per confirmation ----------------------------------------------------------------------
@@ -186,17 +192,17 @@ async def test_ten_taps_on_confirm_book_once(chat, client):
     assert sum(1 for a in answers if a and a.startswith("预约成功")) == 1
 
 
-async def test_confirming_again_after_the_booking_is_told_it_is_done(chat, client, redis, settings):
+async def test_confirming_again_after_the_booking_is_told_it_is_done(h, sims):
     me = person(17)
-    assert (await drive(chat, "预约", me)).startswith("预约成功")
-    again = await chat.say("确认")
+    assert (await drive(h, "预约", me)).startswith("预约成功")
+    again = await h.say("确认")
     assert "已经办好" in again and "我的预约" in again and "没找到" not in again
-    assert "已经办好" in await chat.say("确定")  # however often they tap
-    assert len(await appointments_of(client, me)) == 1
-    session = await get_session(redis, settings, chat.user)
-    assert (session["dialog"], session["data"]) == ("menu", {})  # at rest: no "timed out" note later
-    assert "请回复序号选择" in await chat.say("你好")  # the menu works as ever
-    assert "办事指南" in await chat.say("菜单") and "已经办好" not in await chat.say("确认")  # only just after a booking
+    assert "已经办好" in await h.say("确定")  # however often they tap
+    assert len(await appointments_of(sims, me)) == 1
+    session = await h.session()
+    assert (session.dialog, session.data) == ("menu", {})  # at rest: no "timed out" note later
+    assert "请回复序号选择" in await h.say("你好")  # the menu works as ever
+    assert "办事指南" in await h.say("菜单") and "已经办好" not in await h.say("确认")  # only just after a booking
 
 
 async def test_a_crash_between_the_booking_and_the_reply_books_once(serve, peer, aiohttp_server, aiohttp_client):
@@ -235,138 +241,139 @@ async def test_a_crash_between_the_booking_and_the_reply_books_once(serve, peer,
 # Refusals, explained with the next best option ---------------------------------------------------------
 
 
-async def test_a_time_taken_meanwhile_offers_the_other_times(chat, client, redis, settings):
+async def test_a_time_taken_meanwhile_offers_the_other_times(h, sims):
     me = person(9)
-    await to_summary(chat, "预约", me)
-    data = (await get_session(redis, settings, chat.user))["data"]
+    await to_summary(h, "预约", me)
+    data = (await h.session()).data
     params = {"matter_code": data["code"], "hall_id": data["hall"], "date": data["day"]}
-    slots = (await (await client.get("/sim/platform/booking/slots", params=params)).json())["items"]
+    slots = (await (await sims.get("/sim/platform/booking/slots", params=params)).json())["items"]
     left = next(s["remaining"] for s in slots if s["start"] == data["start"])
     for n in range(left):  # other people take the last places
         other = person(100 + n)
         body = {**params, "start": data["start"], "applicant": other}
-        resp = await client.post("/sim/platform/appointments", json=body, headers={"Idempotency-Key": f"other-{n}-{time.time()}"})
+        resp = await sims.post("/sim/platform/appointments", json=body, headers={"Idempotency-Key": f"other-{n}-{time.time()}"})
         assert resp.status == 201, await resp.text()
 
-    reply = await chat.say("确认")
+    reply = await h.say("确认")
     assert "刚刚被约满了" in reply
     assert ("可以预约的时段" in reply and f"1. {data['start']}" not in reply) or "请选择日期" in reply
-    assert (await drive(chat, "1", me)).startswith("预约成功")
+    assert (await drive(h, "1", me)).startswith("预约成功")
 
 
-async def test_one_per_matter_per_day_offers_another_day(chat, client):
+async def test_one_per_matter_per_day_offers_another_day(h, sims):
     me = person(10)
-    await drive(chat, "预约", me, slot="1")
-    reply = await drive(chat, "预约", me, slot="2", stop="请核对预约信息")
-    reply = await chat.say("确认")
+    await drive(h, "预约", me, slot="1")
+    reply = await drive(h, "预约", me, slot="2", stop="请核对预约信息")
+    reply = await h.say("确认")
     assert "同一事项每人每天只能预约一次" in reply and "请选择日期" in reply
-    assert (await drive(chat, "1", me)).startswith("预约成功")
-    days = {a["date"] for a in booked(await appointments_of(client, me))}
+    assert (await drive(h, "1", me)).startswith("预约成功")
+    days = {a["date"] for a in booked(await appointments_of(sims, me))}
     assert len(days) == 2
 
 
-async def test_blocked_for_no_shows_is_explained(chat, client):
+async def test_blocked_for_no_shows_is_explained(h, sims):
     me = person(11)
     # Two appointments made earlier this month and not kept.
-    for n, (params, start) in enumerate((await _free_times(client))[:2]):
-        resp = await client.post("/sim/platform/appointments", json={**params, "start": start, "applicant": me},
+    for n, (params, start) in enumerate((await _free_times(h))[:2]):
+        resp = await sims.post("/sim/platform/appointments", json={**params, "start": start, "applicant": me},
                                  headers={"Idempotency-Key": f"noshow-{n}-{time.time()}"})
         assert resp.status == 201, await resp.text()
-        (await client.post(f"/sim/platform/_admin/appointments/{(await resp.json())['id']}/no-show")).release()
-    await to_summary(chat, "预约", me)
-    reply = await chat.say("确认")
+        (await sims.post(f"/sim/platform/_admin/appointments/{(await resp.json())['id']}/no-show")).release()
+    await to_summary(h, "预约", me)
+    reply = await h.say("确认")
     assert "暂时不能在线预约" in reply and "现场取号" in reply
 
 
-async def _free_times(client) -> list[tuple[dict, str]]:
+async def _free_times(h: Harness) -> list[tuple[dict, str]]:
     """Two bookable (day, time) pairs for the ID card matter at the district centre."""
-    guide = next(g for g in client.server.app[CATALOG].guides.values() if g.name.startswith("居民身份证办理"))
+    sims = h.sims
+    guide = next(g for g in h.app[CATALOG].guides.values() if g.name.startswith("居民身份证办理"))
     params = {"matter_code": guide.code, "hall_id": guide.halls[0]}
-    days = (await (await client.get("/sim/platform/booking/days", params=params)).json())["items"]
+    days = (await (await sims.get("/sim/platform/booking/days", params=params)).json())["items"]
     pairs = []
     for d in days:
-        slots = (await (await client.get("/sim/platform/booking/slots", params={**params, "date": d["date"]})).json())["items"]
+        slots = (await (await sims.get("/sim/platform/booking/slots", params={**params, "date": d["date"]})).json())["items"]
         free = [s for s in slots if s["remaining"] > 0]
         if free:
             pairs.append(({**params, "date": d["date"]}, free[0]["start"]))
     return pairs
 
 
-async def test_platform_down_at_the_confirmation_keeps_the_place(chat, client):
+async def test_platform_down_at_the_confirmation_keeps_the_place(h, sims):
     me = person(12)
-    await to_summary(chat, "预约", me)
-    (await client.post("/sim/platform/_admin/faults", json={"status": 503, "times": 3})).release()
-    reply = await chat.say("确认")
+    await to_summary(h, "预约", me)
+    (await sims.post("/sim/platform/_admin/faults", json={"status": 503, "times": 3})).release()
+    reply = await h.say("确认")
     assert "繁忙" in reply and "确认" in reply
-    assert (await chat.say("确认")).startswith("预约成功")
-    assert len(await appointments_of(client, me)) == 1
+    assert (await h.say("确认")).startswith("预约成功")
+    assert len(await appointments_of(sims, me)) == 1
 
 
 # 我的预约: list, move, cancel ------------------------------------------------------------------------------
 
 
-async def test_book_list_move_and_cancel_end_to_end(chat, client, app):
+async def test_book_list_move_and_cancel_end_to_end(h, sims):
     me = person(13)
-    bookings, scheduler = app[SERVICES].bookings, app[SCHEDULER]
-    success = await drive(chat, "我想预约办护照", me, day="1")
-    first = booked(await appointments_of(client, me))[0]
+    bookings, scheduler = h.services.bookings, h.app[SCHEDULER]
+    success = await drive(h, "我想预约办护照", me, day="1")
+    first = booked(await appointments_of(sims, me))[0]
     assert first["number"] in success
-    assert await bookings.owner_of(first["id"]) == chat.user  # for the no-show notice
+    assert await bookings.owner_of(first["id"]) == h.user  # for the no-show notice
     assert await scheduler.due_at(reminder_id(first["id"], "soon")) is not None
 
-    listing = await chat.say("我的预约")
+    listing = await h.say("我的预约")
     assert "您的预约" in listing and first["number"] in listing and "普通护照签发" in listing
-    assert "1. 改约" in await chat.say("1")
-    assert "请选择日期" in await chat.say("改约")
-    assert "可以预约的时段" in await chat.say("2")
-    check = await chat.say("1")
+    assert "1. 改约" in await h.say("1")
+    assert "请选择日期" in await h.say("改约")
+    assert "可以预约的时段" in await h.say("2")
+    check = await h.say("1")
     assert "请核对改约" in check and "原预约才会取消" in check
-    assert booked(await appointments_of(client, me))[0]["id"] == first["id"]  # nothing changed yet
-    moved = await chat.say("确认")
+    assert booked(await appointments_of(sims, me))[0]["id"] == first["id"]  # nothing changed yet
+    moved = await h.say("确认")
     assert moved.startswith("改约成功")
 
-    now = await appointments_of(client, me)
+    now = await appointments_of(sims, me)
     assert [a["status"] for a in now if a["id"] == first["id"]] == ["cancelled"]
     second = booked(now)[0]
     assert second["date"] != first["date"] and second["number"] in moved
     assert await scheduler.due_at(reminder_id(first["id"], "soon")) is None
     assert await scheduler.due_at(reminder_id(second["id"], "soon")) is not None
-    assert await bookings.owner_of(second["id"]) == chat.user
+    assert await bookings.owner_of(second["id"]) == h.user
 
-    listing = await chat.say("我的预约")
+    listing = await h.say("我的预约")
     assert second["number"] in listing and first["number"] not in listing
-    await chat.say("1")
-    assert "确定取消" in await chat.say("2")
-    cancelled = await chat.say("1")
+    await h.say("1")
+    assert "确定取消" in await h.say("2")
+    cancelled = await h.say("1")
     assert cancelled.startswith("已取消")
-    assert booked(await appointments_of(client, me)) == []
+    assert booked(await appointments_of(sims, me)) == []
     assert await scheduler.due_at(reminder_id(second["id"], "soon")) is None
     assert await scheduler.due_at(reminder_id(second["id"], "day")) is None
-    assert "没有待办理的预约" in await chat.say("我的预约")
+    assert "没有待办理的预约" in await h.say("我的预约")
 
 
-async def test_my_appointments_from_anywhere_and_keeping_one(chat, client):
+async def test_my_appointments_from_anywhere_and_keeping_one(h, sims):
     me = person(14)
-    await drive(chat, "预约", me)
-    await chat.say("居住证怎么办")  # somewhere else entirely
-    assert "您的预约" in await chat.say("我的预约")
-    await chat.say("1")
-    await chat.say("取消预约")
-    assert "保留" in await chat.say("2")
-    assert len(booked(await appointments_of(client, me))) == 1
+    await drive(h, "预约", me)
+    await h.say("居住证怎么办")  # somewhere else entirely
+    assert "您的预约" in await h.say("我的预约")
+    await h.say("1")
+    await h.say("取消预约")
+    assert "保留" in await h.say("2")
+    assert len(booked(await appointments_of(sims, me))) == 1
 
 
 # Reminders ------------------------------------------------------------------------------------------------
 
 
 async def start_bot(serve, **overrides):
-    client = await serve(scheduler_poll_seconds=0.1, **overrides)
-    await asyncio.wait_for(client.server.app[CATALOG].ready.wait(), timeout=20)
-    return client, client.server.app
+    sims = await serve(scheduler_poll_seconds=0.1, **overrides)
+    await asyncio.wait_for(sims.server.app[CATALOG].ready.wait(), timeout=20)
+    return sims, sims.server.app
 
 
-async def reminders(client, user: str, path: str = "/sim/wechat") -> list[str]:
-    return [t for t in await received(client, user, path) if "预约提醒" in t]
+async def reminders(sims, user: str, path: str = "/sim/wechat") -> list[str]:
+    return [t for t in await received(sims, user, path) if "预约提醒" in t]
 
 
 async def test_reminders_arrive_once_each_at_their_time(serve, peer):

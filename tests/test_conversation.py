@@ -1,126 +1,118 @@
-"""What a citizen sees when chatting: menu, halls, global words, re-asks, events."""
+"""What a citizen sees when chatting: menu, halls, global words, re-asks, events.
+
+Dialog logic runs in the in-memory harness (`h`, tests/harness.py); what only the webhook
+decides (the "success" WeChat expects, the session as Redis keeps it) goes over HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
-from bot.web.appkeys import CATALOG
-from tests.conftest import Chat
 
-
-async def test_greeting_gets_the_menu(chat):
-    reply = await chat.say("你好")
+async def test_greeting_gets_the_menu(h):
+    reply = await h.say("你好")
     assert "您好" in reply
     assert "1. 办事指南" in reply and "4. 服务大厅地址和时间" in reply
 
 
-async def test_halls_dialog_end_to_end(chat, app):
-    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)  # the platform's halls
-    listing = await chat.say("4")
+async def test_halls_dialog_end_to_end(h):  # the platform's halls: the harness waits for its catalog
+    listing = await h.say("4")
     assert "本区服务大厅" in listing and "1. 广安区政务服务中心" in listing
-    detail = await chat.say("1")
+    detail = await h.say("1")
     assert "洪洲大道二段55号" in detail and "9:00-17:30" in detail
-    other = await chat.say("浓洄")
+    other = await h.say("浓洄")
     assert "渠江北路215号" in other
 
 
-async def test_halls_nearest_first_once_a_location_is_shared(chat, app, peer):
-    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
-    assert "发送您的位置" in await chat.say("4")
-    answer = await chat.post(peer.message(chat.user, "location", Location_X="30.4560", Location_Y="106.6490", Scale="15", Label="浓洄"))
-    lines = [line for line in answer.text.splitlines() if line[:1].isdigit()]
-    assert "由近到远" in answer.text and "浓洄街道" in lines[0] and "公里" in lines[0]
+async def test_halls_nearest_first_once_a_location_is_shared(h):
+    assert "发送您的位置" in await h.say("4")
+    answer = await h.location("30.4560", "106.6490", "浓洄")
+    lines = [line for line in answer.splitlines() if line[:1].isdigit()]
+    assert "由近到远" in answer and "浓洄街道" in lines[0] and "公里" in lines[0]
     kms = [float(line.split("约 ")[1].split(" 公里")[0]) for line in lines]
     assert kms == sorted(kms) and len(kms) > 3
-    assert "渠江北路215号" in await chat.say("1")  # numbers follow the order shown
+    assert "渠江北路215号" in await h.say("1")  # numbers follow the order shown
 
 
-async def test_halls_from_the_settings_while_the_platform_catalog_is_not_loaded(serve, peer):
-    client = await serve(platform_url="http://127.0.0.1:9")  # nothing listens there
-    chat = Chat(client, peer)
-    assert "1. 广安区政务服务中心" in await chat.say("4")
-    assert "洪洲大道二段55号" in await chat.say("1")
+async def test_halls_from_the_settings_while_the_platform_catalog_is_not_loaded(make_harness):
+    h = await make_harness(platform_url="http://127.0.0.1:9", catalog=False)  # nothing listens there
+    assert "1. 广安区政务服务中心" in await h.say("4")
+    assert "洪洲大道二段55号" in await h.say("1")
 
 
-async def test_a_question_before_the_guides_have_loaded_is_told_to_ask_again_shortly(serve, peer):
-    client = await serve(platform_url="http://127.0.0.1:9")  # the catalog never loads
-    chat = Chat(client, peer)
-    answer = await chat.say("身份证丢了怎么办")
+async def test_a_question_before_the_guides_have_loaded_is_told_to_ask_again_shortly(make_harness):
+    h = await make_harness(platform_url="http://127.0.0.1:9", catalog=False)  # the catalog never loads
+    answer = await h.say("身份证丢了怎么办")
     assert "办事指南正在更新" in answer and "系统繁忙" not in answer
-    assert "请回复序号选择" in await chat.say("菜单")  # the conversation goes on
+    assert "请回复序号选择" in await h.say("菜单")  # the conversation goes on
 
 
-async def test_menu_button_opens_a_dialog_from_anywhere(chat):
-    await chat.say("4")
-    reply = await chat.event("CLICK", "MENU_HALLS")
+async def test_menu_button_opens_a_dialog_from_anywhere(h):
+    await h.say("4")
+    reply = await h.event("CLICK", "MENU_HALLS")
     assert "本区服务大厅" in reply
-    reply = await chat.event("CLICK", "MENU_HOME")
+    reply = await h.event("CLICK", "MENU_HOME")
     assert "请回复序号选择" in reply
 
 
-async def test_back_steps_back_one_question(chat):
-    await chat.say("4")
-    await chat.say("2")
-    back = await chat.say("返回")
+async def test_back_steps_back_one_question(h):
+    await h.say("4")
+    await h.say("2")
+    back = await h.say("返回")
     assert "回复序号查看地址" in back
-    back_again = await chat.say("返回")
+    back_again = await h.say("返回")
     assert "请回复序号选择" in back_again
 
 
-async def test_cancel_leaves_the_dialog(chat):
-    await chat.say("4")
-    reply = await chat.say("取消")
+async def test_cancel_leaves_the_dialog(h):
+    await h.say("4")
+    reply = await h.say("取消")
     assert "已取消「服务大厅」" in reply and "请回复序号选择" in reply
 
 
-async def test_help_keeps_the_place(chat):
-    await chat.say("4")
-    reply = await chat.say("帮助")
+async def test_help_keeps_the_place(h):
+    await h.say("4")
+    reply = await h.say("帮助")
     assert "使用小提示" in reply and "回复序号查看地址" in reply
-    assert "区政务服务中心" in await chat.say("1")
+    assert "区政务服务中心" in await h.say("1")
 
 
-async def test_human_is_honest_until_staff_lands(chat):
-    reply = await chat.say("人工")
+async def test_human_is_honest_until_staff_lands(h):
+    reply = await h.say("人工")
     assert "12345" in reply
 
 
-async def test_three_misses_offer_menu_and_human(chat):
-    await chat.say("4")
-    first = await chat.say("随便说点什么")
+async def test_three_misses_offer_menu_and_human(h):
+    await h.say("4")
+    first = await h.say("随便说点什么")
     assert "没太明白" in first and "回复序号查看地址" in first
-    second = await chat.say("还是不懂")
+    second = await h.say("还是不懂")
     assert "换个说法" in second
-    third = await chat.say("哈哈")
+    third = await h.say("哈哈")
     assert "「人工」" in third and "「菜单」" in third
     # the count starts again after the offer
-    assert "没太明白" in await chat.say("嗯嗯")
+    assert "没太明白" in await h.say("嗯嗯")
 
 
-async def test_full_width_and_punctuation_are_understood(chat):
-    assert "本区服务大厅" in await chat.say("４")
-    assert "请回复序号选择" in await chat.say("菜单！")
+async def test_full_width_and_punctuation_are_understood(h):
+    assert "本区服务大厅" in await h.say("４")
+    assert "请回复序号选择" in await h.say("菜单！")
 
 
-async def test_media_gets_a_polite_text_answer(chat, peer):
-    answer = await chat.post(peer.message(chat.user, "image", PicUrl="http://x.invalid/a.jpg", MediaId="m1"))
-    assert answer.status == 200 and "只能看懂文字" in answer.text
-    answer = await chat.post(peer.message(chat.user, "voice", MediaId="m2", Format="amr"))
-    assert "只能看懂文字" in answer.text
+async def test_media_gets_a_polite_text_answer(h):
+    assert "只能看懂文字" in await h.message({"MsgType": "image", "PicUrl": "http://x.invalid/a.jpg", "MediaId": "m1"})
+    assert "只能看懂文字" in await h.message({"MsgType": "voice", "MediaId": "m2", "Format": "amr"})
 
 
-async def test_unknown_message_type_is_answered_politely(chat, peer):
-    answer = await chat.post(peer.message(chat.user, "hologram", Data="x"))
-    assert answer.status == 200 and "暂时处理不了" in answer.text
+async def test_unknown_message_type_is_answered_politely(h):
+    assert "暂时处理不了" in await h.message({"MsgType": "hologram", "Data": "x"})
 
 
-async def test_subscribe_welcomes_and_unsubscribe_forgets(chat, redis, settings):
-    reply = await chat.event("subscribe")
+async def test_subscribe_welcomes_and_unsubscribe_forgets(h):
+    reply = await h.event("subscribe")
     assert "欢迎关注" in reply and "请回复序号选择" in reply
-    await chat.say("4")
-    assert await chat.event("unsubscribe") is None
-    assert await redis.get(f"{settings.key_prefix}sess:{{{chat.user}}}") is None
+    await h.say("4")
+    assert await h.event("unsubscribe") is None
+    assert await h.session() is None
 
 
 async def test_events_that_need_no_answer_get_success(chat, peer):
@@ -139,19 +131,18 @@ async def test_session_is_json_with_idle_ttl(chat, redis, settings):
     assert 0 < await redis.ttl(key) <= settings.session_ttl_seconds
 
 
-async def test_expired_conversation_is_mentioned_once(chat, redis, settings):
-    await chat.say("4")
-    await redis.delete(f"{settings.key_prefix}sess:{{{chat.user}}}")  # what the idle TTL does
-    reply = await chat.say("1")
+async def test_expired_conversation_is_mentioned_once(h):
+    await h.say("4")
+    h.idle(h.settings.session_ttl_seconds + 1)  # the session lapses, the trace of it does not yet
+    reply = await h.say("1")
     assert "自动结束" in reply and "请回复序号选择" in reply
-    assert "自动结束" not in await chat.say("你好")
+    assert "自动结束" not in await h.say("你好")
 
 
-async def test_users_do_not_share_conversations(client, peer):
-    alice, bob = Chat(client, peer, "oAlice"), Chat(client, peer, "oBob")
-    await alice.say("4")
-    assert "区政务服务中心" in await alice.say("1")
-    assert "请说说您想办什么事" in await bob.say("1")
+async def test_users_do_not_share_conversations(h):
+    await h.say("4", user="oAlice")
+    assert "区政务服务中心" in await h.say("1", user="oAlice")
+    assert "请说说您想办什么事" in await h.say("1", user="oBob")
 
 
 def test_a_case_number_opens_progress_exactly_when_the_full_search_finds_one():

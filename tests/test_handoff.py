@@ -175,8 +175,9 @@ async def test_only_agents_take_citizens(chat, client, redis, settings):
     assert [(e["actor"], e["outcome"]) for e in refused] == [("wangwu", "refused")]
 
 
-async def test_menu_option_5_asks_for_a_person(chat):
-    assert "正在为您转接人工服务" in await chat.say("5")
+async def test_menu_option_5_asks_for_a_person(make_harness):
+    h = await make_harness(**WECOM_SETTINGS, catalog=False)  # the dialog alone, in the harness
+    assert "正在为您转接人工服务" in await h.say("5")
 
 
 def hours_that_exclude_now() -> str:

@@ -1,8 +1,9 @@
-"""Finding a matter the way people ask, and being told exactly what THEIR situation needs."""
+"""Finding a matter the way people ask, and being told exactly what THEIR situation needs.
+
+All dialog logic: it runs in the in-memory harness (`h`, tests/harness.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 
 import pytest
@@ -10,33 +11,27 @@ import pytest
 from bot.web.appkeys import CATALOG
 
 
-@pytest.fixture
-async def chat(chat, app):
-    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
-    return chat
-
-
-async def test_lost_id_card_from_the_main_menu_finds_the_matter(chat):
-    reply = await chat.say("身份证丢了")
+async def test_lost_id_card_from_the_main_menu_finds_the_matter(h):
+    reply = await h.say("身份证丢了")
     assert "居民身份证挂失申报、丢失招领" in reply or "居民身份证办理" in reply
 
 
-async def test_guide_card_and_materials_for_my_situation_only(chat):
-    reply = await chat.say("补办身份证")
+async def test_guide_card_and_materials_for_my_situation_only(h):
+    reply = await h.say("补办身份证")
     if "回复序号" in reply and "【" not in reply:  # several candidates: pick the ID card matter
         lines = [line for line in reply.splitlines() if "居民身份证办理" in line]
-        reply = await chat.say(lines[0].split(".")[0])
+        reply = await h.say(lines[0].split(".")[0])
     assert "【居民身份证办理（包括临时）】" in reply
     assert "办理时限" in reply and "收费" in reply and "1. 材料清单" in reply
 
-    question = await chat.say("材料清单")
+    question = await h.say("材料清单")
     assert "请问您是哪种情况" in question and "首次申领" in question and "证件丢失补领" in question
     lost = [line for line in question.splitlines() if "证件丢失补领" in line][0].split(".")[0]
-    question = await chat.say(lost)
+    question = await h.say(lost)
     assert "户口登记信息变更" in question  # the next question, one at a time
-    question = await chat.say("否")
+    question = await h.say("否")
     assert "未满16周岁" in question
-    materials = await chat.say("2")
+    materials = await h.say("2")
 
     assert "证件丢失补领" in materials
     assert "居民身份证申领登记表" in materials and "数码相片回执" in materials
@@ -45,35 +40,35 @@ async def test_guide_card_and_materials_for_my_situation_only(chat):
         assert other not in materials
 
 
-async def test_a_minor_applying_for_the_first_time_needs_the_guardian(chat):
-    await chat.say("办身份证")
-    await chat.event("CLICK", "MENU_HOME")
-    reply = await chat.say("第一次办身份证")
+async def test_a_minor_applying_for_the_first_time_needs_the_guardian(h):
+    await h.say("办身份证")
+    await h.event("CLICK", "MENU_HOME")
+    reply = await h.say("第一次办身份证")
     if "【" not in reply:
         pick = [line for line in reply.splitlines() if "居民身份证办理" in line][0].split(".")[0]
-        reply = await chat.say(pick)
-    await chat.say("1")  # 材料清单
-    await chat.say("首次申领")
-    await chat.say("否")
-    materials = await chat.say("是")  # under 16
+        reply = await h.say(pick)
+    await h.say("1")  # 材料清单
+    await h.say("首次申领")
+    await h.say("否")
+    materials = await h.say("是")  # under 16
     assert "监护人居民身份证" in materials and "居民户口簿" in materials
     assert "原居民身份证" not in materials
 
 
-async def test_follow_ups_process_where_and_online(chat):
-    reply = await chat.say("个体户注册")
+async def test_follow_ups_process_where_and_online(h):
+    reply = await h.say("个体户注册")
     if "【" not in reply:
-        reply = await chat.say("1")
+        reply = await h.say("1")
     assert "【" in reply
-    assert "办理流程" in await chat.say("办理流程")
-    where = await chat.say("3")
+    assert "办理流程" in await h.say("办理流程")
+    where = await h.say("3")
     assert "地址" in where
-    online = await chat.say("在线办理")
+    online = await h.say("在线办理")
     assert "http" in online or "暂不支持网上办理" in online
 
 
-async def test_out_of_scope_says_so_and_offers_a_person(chat):
-    reply = await chat.say("今天天气怎么样")
+async def test_out_of_scope_says_so_and_offers_a_person(h):
+    reply = await h.say("今天天气怎么样")
     assert "没找到" in reply and "人工" in reply and "12345" in reply and "请说说您想办什么事" in reply
     assert "【" not in reply and "您要办的是不是" not in reply
 
@@ -84,54 +79,54 @@ def listed(reply: str) -> list[str]:
 
 
 @pytest.mark.parametrize("question", ["我想卖烟花", "过年想摆个摊卖烟花爆竹要办什么证照", "开个卖烟花的店"])
-async def test_fireworks_however_it_is_asked(chat, question):
-    reply = await chat.say(question)
+async def test_fireworks_however_it_is_asked(h, question):
+    reply = await h.say(question)
     shown = [reply.splitlines()[0]] if reply.startswith("【") else listed(reply)[:3]
     assert any("烟花爆竹经营（零售）许可证核发" in line for line in shown), reply
 
 
 @pytest.mark.parametrize("text", ["bye", "qq", "asdf", "😂😂😂"])
-async def test_junk_gets_no_matter(chat, text):
-    reply = await chat.say(text)
+async def test_junk_gets_no_matter(h, text):
+    reply = await h.say(text)
     assert "【" not in reply and "您要办的是不是" not in reply and "请说说您想办什么事" in reply
 
 
-async def test_an_english_question_finds_the_id_card_matters(chat):
-    reply = await chat.say("how to renew my ID card")
+async def test_an_english_question_finds_the_id_card_matters(h):
+    reply = await h.say("how to renew my ID card")
     assert any("居民身份证" in line for line in listed(reply)[:3]) or reply.startswith("【居民身份证")
     assert "您要办的是不是" in reply or "【" in reply  # the reply stays Chinese
 
 
-async def test_a_bundle_lists_its_matters_and_opens_one(chat):
-    reply = await chat.say("企业开办一件事")
+async def test_a_bundle_lists_its_matters_and_opens_one(h):
+    reply = await h.say("企业开办一件事")
     assert reply.startswith("【企业开办一件事】")
     matters = listed(reply)
     assert any("公司设立登记" in line for line in matters)
     pick = next(i for i, line in enumerate(matters, 1) if "公司设立登记" in line)
-    assert (await chat.say(str(pick))).startswith("【公司设立登记】")
+    assert (await h.say(str(pick))).startswith("【公司设立登记】")
 
 
-async def test_a_candidates_reply_answered_with_a_number_opens_that_candidate(chat):
-    reply = await chat.say("社保卡")
+async def test_a_candidates_reply_answered_with_a_number_opens_that_candidate(h):
+    reply = await h.say("社保卡")
     assert reply.startswith("您要办的是不是：")
     second = listed(reply)[1].rsplit("（", 1)[0]
-    assert (await chat.say("2")).startswith(f"【{second}】")
+    assert (await h.say("2")).startswith(f"【{second}】")
 
 
-async def test_searches_are_counted_for_operators_without_personal_data(chat, app):
-    await chat.say("我电话13812345678，想问问怎么炒股")
-    await chat.say("社保卡")
-    await chat.say("1")
-    outcomes = app[CATALOG].outcomes
+async def test_searches_are_counted_for_operators_without_personal_data(h):
+    await h.say("我电话13812345678，想问问怎么炒股")
+    await h.say("社保卡")
+    await h.say("1")
+    outcomes = h.app[CATALOG].outcomes
     misses = await outcomes.misses(datetime.date.today() - datetime.timedelta(days=1))
     assert [m.query for m in misses] == ["我电话###想问问怎么炒股"]
     assert not any("138" in m.query for m in misses)
 
 
-async def test_candidates_when_unsure_are_numbered_with_departments(chat):
-    reply = await chat.say("社保卡")
+async def test_candidates_when_unsure_are_numbered_with_departments(h):
+    reply = await h.say("社保卡")
     if "回复序号" in reply and "【" not in reply:
         assert "（" in reply and "1. " in reply
-        assert "【" in await chat.say("1")
+        assert "【" in await h.say("1")
     else:
         assert "社会保障卡" in reply

@@ -1,15 +1,16 @@
 """查进度: a case number, a second factor, and a timeline card in plain words; refusals that do
-not say whether a case exists, the lockout after 5 wrong tries, and remembered cases."""
+not say whether a case exists, the lockout after 5 wrong tries, and remembered cases.
+
+All dialog logic: it runs in the in-memory harness (`h`, tests/harness.py), against the platform
+simulator (`sims`); the notifications a case's events bring are tests/test_progress_notifications_e2e.py."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from bot.web.appkeys import SERVICES
 from dialogs.progress import find_case_number, working_days_left
 from integrations.platform.identifiers import id_check_digit
 from integrations.platform.simulator import World
-from tests.conftest import Chat
 
 ID17 = "51160219850315123"
 ID_NUMBER = ID17 + id_check_digit(ID17)
@@ -36,15 +37,15 @@ def slow_matter() -> str:
     return next(g.code for g in sorted(World.load().guides.values(), key=lambda g: g.code) if g.promised_days >= 5)
 
 
-async def test_menu_option_case_number_and_phone_digits_show_the_timeline(chat, client):
-    case_no = await new_case(client)
-    await advance(client, case_no, "accepted", "handed_over", "materials_requested")
+async def test_menu_option_case_number_and_phone_digits_show_the_timeline(h, sims):
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted", "handed_over", "materials_requested")
 
-    asked = await chat.say("3")
+    asked = await h.say("3")
     assert "请输入办件编号" in asked
-    factor = await chat.say(case_no)
+    factor = await h.say(case_no)
     assert "手机号的后 4 位" in factor and case_no in factor
-    card = await chat.say("5678")
+    card = await h.say("5678")
 
     assert "【办件进度】" in card and case_no in card
     assert "需要补充材料" in card and "暂停" in card and "恢复后继续计时" in card
@@ -54,113 +55,113 @@ async def test_menu_option_case_number_and_phone_digits_show_the_timeline(chat, 
     assert "1. 订阅" in card
 
 
-async def test_a_case_number_typed_anywhere_opens_its_progress(chat, client):
-    case_no = await new_case(client)
-    await chat.say("4")  # in the halls dialog
-    factor = await chat.say(f"我的办件 {case_no} 到哪一步了")
+async def test_a_case_number_typed_anywhere_opens_its_progress(h, sims):
+    case_no = await new_case(sims)
+    await h.say("4")  # in the halls dialog
+    factor = await h.say(f"我的办件 {case_no} 到哪一步了")
     assert "手机号的后 4 位" in factor
-    card = await chat.say(ID_NUMBER)  # the ID number works as the second factor too
+    card = await h.say(ID_NUMBER)  # the ID number works as the second factor too
     assert "【办件进度】" in card and "材料已接收" in card
 
 
-async def test_a_case_number_still_opens_after_the_conversation_timed_out(chat, client, redis, settings):
-    case_no = await new_case(client)
-    await redis.set(f"{settings.key_prefix}sess:{{{chat.user}}}:trace", "matters", ex=600)  # a session that expired mid-dialog
-    reply = await chat.say(case_no)
+async def test_a_case_number_still_opens_after_the_conversation_timed_out(h, sims):
+    case_no = await new_case(sims)
+    await h.say("4")
+    h.idle(h.settings.session_ttl_seconds + 1)  # the session expired mid-dialog
+    reply = await h.say(case_no)
     assert "自动结束" in reply and "手机号的后 4 位" in reply
 
 
-async def test_a_wrong_factor_reads_exactly_like_a_case_that_does_not_exist(client, peer):
-    case_no = await new_case(client)
+async def test_a_wrong_factor_reads_exactly_like_a_case_that_does_not_exist(h, sims):
+    case_no = await new_case(sims)
     missing = case_no[:-4] + "9999"
-    first, second = Chat(client, peer, "oUserWrongFactor0000000001"), Chat(client, peer, "oUserWrongFactor0000000002")
-    await first.say(case_no)
-    await second.say(missing)
-    wrong = await first.say("0000")
-    absent = await second.say("0000")
+    first, second = "oUserWrongFactor0000000001", "oUserWrongFactor0000000002"
+    await h.say(case_no, user=first)
+    await h.say(missing, user=second)
+    wrong = await h.say("0000", user=first)
+    absent = await h.say("0000", user=second)
     assert wrong.replace(case_no, "N") == absent.replace(missing, "N")
     assert "没有查到匹配的办件" in wrong and "还可以尝试 4 次" in wrong
 
 
-async def test_five_wrong_tries_lock_that_case_number_for_that_person_only(chat, client, peer):
-    case_no = await new_case(client)
-    await chat.say(case_no)
+async def test_five_wrong_tries_lock_that_case_number_for_that_person_only(h, sims):
+    case_no = await new_case(sims)
+    await h.say(case_no)
     for _ in range(4):
-        assert "没有查到匹配的办件" in await chat.say("1111")
-    locked = await chat.say("1111")
+        assert "没有查到匹配的办件" in await h.say("1111")
+    locked = await h.say("1111")
     assert "查询已暂停" in locked and "分钟后再试" in locked
 
-    again = await chat.say(case_no)  # even the right factor waits out the lock
+    again = await h.say(case_no)  # even the right factor waits out the lock
     assert "查询已暂停" in again
-    assert "查询已暂停" in await chat.say(f"查一下 {case_no}")
+    assert "查询已暂停" in await h.say(f"查一下 {case_no}")
 
-    other = Chat(client, peer, OTHER)
-    await other.say(case_no)
-    assert "【办件进度】" in await other.say("5678")
+    await h.say(case_no, user=OTHER)
+    assert "【办件进度】" in await h.say("5678", user=OTHER)
 
 
-async def test_malformed_factor_is_explained_and_not_counted(chat, client):
-    case_no = await new_case(client)
-    await chat.say(case_no)
+async def test_malformed_factor_is_explained_and_not_counted(h, sims):
+    case_no = await new_case(sims)
+    await h.say(case_no)
     for _ in range(5):
-        assert "格式好像不对" in await chat.say("12")
-    assert "还可以尝试 4 次" in await chat.say("0000")
-    assert "格式好像不对" in await chat.say(ID17 + ("0" if id_check_digit(ID17) != "0" else "1"))  # wrong check digit
+        assert "格式好像不对" in await h.say("12")
+    assert "还可以尝试 4 次" in await h.say("0000")
+    assert "格式好像不对" in await h.say(ID17 + ("0" if id_check_digit(ID17) != "0" else "1"))  # wrong check digit
 
 
-async def test_a_verified_case_is_remembered_so_the_next_query_does_not_ask(chat, client):
-    case_no = await new_case(client)
-    await chat.say(case_no)
-    await chat.say("5678")
-    await advance(client, case_no, "accepted")
-    await chat.say("菜单")
+async def test_a_verified_case_is_remembered_so_the_next_query_does_not_ask(h, sims):
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    await h.say("5678")
+    await advance(sims, case_no, "accepted")
+    await h.say("菜单")
 
-    card = await chat.say("查进度")
+    card = await h.say("查进度")
     assert "【办件进度】" in card and "已受理" in card and "手机号" not in card
 
-    second = await new_case(client, phone="13900001111")
-    await chat.say(second)
-    await chat.say("1111")
-    listing = await chat.say("查进度")
+    second = await new_case(sims, phone="13900001111")
+    await h.say(second)
+    await h.say("1111")
+    listing = await h.say("查进度")
     assert "您查询过这些办件" in listing and case_no in listing and second in listing
     number = next(line.split(".")[0] for line in listing.splitlines() if case_no in line)
-    picked = await chat.say(number)
+    picked = await h.say(number)
     assert "【办件进度】" in picked and case_no in picked and "已受理" in picked
 
-    again = await chat.say(case_no)  # typed again: straight to the card
+    again = await h.say(case_no)  # typed again: straight to the card
     assert "【办件进度】" in again and case_no in again
 
 
-async def test_card_counts_working_days_left_and_says_how_to_collect(chat, client):
-    case_no = await new_case(client, matter_code=slow_matter())
-    await advance(client, case_no, "accepted")
-    await chat.say(case_no)
-    card = await chat.say("5678")
+async def test_card_counts_working_days_left_and_says_how_to_collect(h, sims):
+    case_no = await new_case(sims, matter_code=slow_matter())
+    await advance(sims, case_no, "accepted")
+    await h.say(case_no)
+    card = await h.say("5678")
     assert "承诺办结" in card and "个工作日" in card
     assert "无需操作" in card
 
-    await advance(client, case_no, "processing", "reviewing", "approved")
-    done = await chat.say("刷新")
+    await advance(sims, case_no, "processing", "reviewing", "approved")
+    done = await h.say("刷新")
     assert "已办结，准予办理" in done and "领取结果" in done
     assert "个工作日" not in done
 
 
-async def test_special_procedure_shows_the_clock_paused(chat, client):
-    case_no = await new_case(client)
-    await advance(client, case_no, "accepted", "processing", "special_procedure")
-    await chat.say(case_no)
-    card = await chat.say("5678")
+async def test_special_procedure_shows_the_clock_paused(h, sims):
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted", "processing", "special_procedure")
+    await h.say(case_no)
+    card = await h.say("5678")
     assert "特别程序" in card and "暂停" in card and "保持电话畅通" in card
 
 
-async def test_platform_down_is_a_polite_busy_answer(chat, client):
-    case_no = await new_case(client)
-    await chat.say(case_no)
-    await client.post("/sim/platform/_admin/faults", json={"status": 503})
+async def test_platform_down_is_a_polite_busy_answer(h, sims):
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    await sims.post("/sim/platform/_admin/faults", json={"status": 503})
     try:
-        busy = await chat.say("5678")
+        busy = await h.say("5678")
     finally:
-        await client.post("/sim/platform/_admin/faults", json={})
+        await sims.post("/sim/platform/_admin/faults", json={})
     assert "系统繁忙" in busy
 
 
@@ -181,26 +182,26 @@ def test_case_numbers_are_found_but_id_numbers_and_credit_codes_are_not(settings
     assert find_case_number("ABCDEFGHIJKLMNOPQRSTUV", settings) is None
 
 
-async def test_back_from_another_numbers_question_returns_to_ones_own_card_and_acts_only_on_it(chat, client, app):
-    own = await new_case(client)
-    other = await new_case(client, phone="13900002468")
-    await chat.say(own)
-    await chat.say("5678")
-    assert other in await chat.say(other)  # asked for its factor
-    assert "2. 刷新进度" in await chat.say("返回")  # back on the card of the case verified
-    subscribed = await chat.say("订阅")
+async def test_back_from_another_numbers_question_returns_to_ones_own_card_and_acts_only_on_it(h, sims):
+    own = await new_case(sims)
+    other = await new_case(sims, phone="13900002468")
+    await h.say(own)
+    await h.say("5678")
+    assert other in await h.say(other)  # asked for its factor
+    assert "2. 刷新进度" in await h.say("返回")  # back on the card of the case verified
+    subscribed = await h.say("订阅")
     assert "订阅成功" in subscribed and own in subscribed and other not in subscribed
-    store = app[SERVICES].subscriptions
-    assert await store.recipients(other, None) == {} and await store.recipients(own, None) == {chat.user: "case"}
+    store = h.services.subscriptions
+    assert await store.recipients(other, None) == {} and await store.recipients(own, None) == {h.user: "case"}
 
 
-async def test_a_card_whose_case_is_no_longer_verified_asks_for_the_factor_before_acting(chat, client, app):
-    case_no = await new_case(client)
-    await chat.say(case_no)
-    await chat.say("5678")
-    await app[SERVICES].subscriptions.forget(chat.user, case_no)  # the remembered factor stopped opening it
-    asked = await chat.say("订阅")
+async def test_a_card_whose_case_is_no_longer_verified_asks_for_the_factor_before_acting(h, sims):
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    await h.say("5678")
+    await h.services.subscriptions.forget(h.user, case_no)  # the remembered factor stopped opening it
+    asked = await h.say("订阅")
     assert "手机号的后 4 位" in asked and case_no in asked and "订阅成功" not in asked
-    assert await app[SERVICES].subscriptions.recipients(case_no, None) == {}
-    assert "【办件进度】" in await chat.say("5678")
-    assert "订阅成功" in await chat.say("订阅")
+    assert await h.services.subscriptions.recipients(case_no, None) == {}
+    assert "【办件进度】" in await h.say("5678")
+    assert "订阅成功" in await h.say("订阅")

@@ -1,6 +1,9 @@
 """好差评: a finished case's invitation answered in one reply (a word or 1-5), bad ratings asked
 what went wrong and filed as complaints, everything passed to the platform, and one reminder
-after 3 days for a case still unrated."""
+after 3 days for a case still unrated.
+
+The rating dialog runs in the in-memory harness (`h`, tests/harness.py); what needs the
+workers (the reminder, the "done" notice a case's event brings) runs over HTTP."""
 
 from __future__ import annotations
 
@@ -26,14 +29,14 @@ async def finished_case(client) -> str:
     return case_no
 
 
-async def invited(chat, client, app) -> str:
+async def invited(chat, client, ratings) -> str:
     """A finished case this person opened with its second factor, and the invitation to rate
     that its "done" notice brings (as the notifier sends it)."""
     case_no = await finished_case(client)
     await chat.say(case_no)
     await chat.say("5678")
     await chat.say("菜单")
-    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)
+    await ratings.invite(chat.user, case_no, MATTER)
     return case_no
 
 
@@ -46,48 +49,48 @@ async def messages(client, user: str) -> list[str]:
     return [template_text(m["content"]["data"]) if m["kind"] == "template" else m["content"] for m in (await resp.json())["messages"]]
 
 
-async def test_one_word_answers_the_invitation_and_reaches_the_platform(chat, client, app):
-    case_no = await invited(chat, client, app)
-    thanks = await chat.say("满意")
+async def test_one_word_answers_the_invitation_and_reaches_the_platform(h, sims):
+    case_no = await invited(h, sims, h.services.ratings)
+    thanks = await h.say("满意")
     assert "感谢您的评价（满意）" in thanks
-    ratings = (await feedback(client, case_no))["ratings"]
+    ratings = (await feedback(sims, case_no))["ratings"]
     assert [(r["level"], r["follow_up_required"]) for r in ratings] == [("satisfied", False)]
-    assert chat.user not in str(ratings)  # the platform gets a pseudonym, never the openid
+    assert h.user not in str(ratings)  # the platform gets a pseudonym, never the openid
 
 
-async def test_a_bare_number_at_the_menu_rates_only_when_just_invited(chat, client, app):
-    assert "感谢您的评价" not in await chat.say("1")  # no invitation: 1 is the first menu option
-    await chat.say("菜单")
-    case_no = await invited(chat, client, app)
-    assert "感谢您的评价（非常满意）" in await chat.say("1")
-    assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["very_satisfied"]
+async def test_a_bare_number_at_the_menu_rates_only_when_just_invited(h, sims):
+    assert "感谢您的评价" not in await h.say("1")  # no invitation: 1 is the first menu option
+    await h.say("菜单")
+    case_no = await invited(h, sims, h.services.ratings)
+    assert "感谢您的评价（非常满意）" in await h.say("1")
+    assert [r["level"] for r in (await feedback(sims, case_no))["ratings"]] == ["very_satisfied"]
 
 
-async def test_dissatisfied_asks_what_went_wrong_and_files_a_complaint(chat, client, app):
-    case_no = await invited(chat, client, app)
-    question = await chat.say("4")
+async def test_dissatisfied_asks_what_went_wrong_and_files_a_complaint(h, sims):
+    case_no = await invited(h, sims, h.services.ratings)
+    question = await h.say("4")
     assert "不满意" in question and "哪里没做好" in question
-    filed = await chat.say("窗口让我来回跑了三趟，材料清单也没说清楚")
+    filed = await h.say("窗口让我来回跑了三趟，材料清单也没说清楚")
     assert "投诉编号" in filed and "回访" in filed
 
-    recorded = await feedback(client, case_no)
+    recorded = await feedback(sims, case_no)
     assert [(r["level"], r["follow_up_required"]) for r in recorded["ratings"]] == [("dissatisfied", True)]
     assert [c["text"] for c in recorded["complaints"]] == ["窗口让我来回跑了三趟，材料清单也没说清楚"]
     assert recorded["complaints"][0]["rating_id"] == recorded["ratings"][0]["id"]
 
 
-async def test_skipping_the_reason_still_files_the_complaint(chat, client, app):
-    case_no = await invited(chat, client, app)
-    await chat.say("非常不满意")
-    assert "投诉编号" in await chat.say("跳过")
-    recorded = await feedback(client, case_no)
+async def test_skipping_the_reason_still_files_the_complaint(h, sims):
+    case_no = await invited(h, sims, h.services.ratings)
+    await h.say("非常不满意")
+    assert "投诉编号" in await h.say("跳过")
+    recorded = await feedback(sims, case_no)
     assert recorded["ratings"][0]["level"] == "very_dissatisfied" and len(recorded["complaints"]) == 1
 
 
 async def test_one_reminder_after_three_days_if_unrated_and_no_more(chat, client, app):
     ratings, scheduler = app[SERVICES].ratings, app[SCHEDULER]
     await follow(client, chat.user)
-    case_no = await invited(chat, client, app)
+    case_no = await invited(chat, client, app[SERVICES].ratings)
     await ratings.invite(chat.user, case_no, MATTER)  # a repeated invitation does not move the reminder
     due = await scheduler.due_at(reminder_job(chat.user, case_no))
     assert due is not None and abs(due - (time.time() + 3 * 86400)) < 60
@@ -102,18 +105,18 @@ async def test_one_reminder_after_three_days_if_unrated_and_no_more(chat, client
     assert "感谢您的评价" in await chat.say("2")  # the reminder made a bare number a rating again
 
 
-async def test_a_rated_case_gets_no_reminder_and_no_second_invitation(chat, client, app):
-    ratings, scheduler = app[SERVICES].ratings, app[SCHEDULER]
-    await follow(client, chat.user)
-    case_no = await invited(chat, client, app)
-    await chat.say("基本满意")
-    assert await scheduler.due_at(reminder_job(chat.user, case_no)) is None
-    await ratings.remind({"user": chat.user, "case_no": case_no})
-    assert await _reminders(client, chat.user) == []
+async def test_a_rated_case_gets_no_reminder_and_no_second_invitation(h, sims):
+    ratings, scheduler = h.services.ratings, h.app[SCHEDULER]
+    await follow(sims, h.user)
+    case_no = await invited(h, sims, h.services.ratings)
+    await h.say("基本满意")
+    assert await scheduler.due_at(reminder_job(h.user, case_no)) is None
+    await ratings.remind({"user": h.user, "case_no": case_no})
+    assert await _reminders(sims, h.user) == []
 
-    await ratings.invite(chat.user, case_no, MATTER)  # the same "done" event again
-    assert await ratings.pending(chat.user) is None
-    assert "没有待评价" in await chat.say("评价")
+    await ratings.invite(h.user, case_no, MATTER)  # the same "done" event again
+    assert await ratings.pending(h.user) is None
+    assert "没有待评价" in await h.say("评价")
 
 
 async def test_the_done_notice_of_a_subscribed_case_invites_a_rating(chat, client):
@@ -139,36 +142,36 @@ async def _reminders(client, user: str) -> list[str]:
     return [m for m in await messages(client, user) if "邀请评价" in m]
 
 
-async def test_a_rating_may_be_changed_once(chat, client, app):
-    case_no = await invited(chat, client, app)
-    assert "修改评价" in await chat.say("满意")
-    question = await chat.say("修改评价")
+async def test_a_rating_may_be_changed_once(h, sims):
+    case_no = await invited(h, sims, h.services.ratings)
+    assert "修改评价" in await h.say("满意")
+    question = await h.say("修改评价")
     assert case_no in question and "非常满意" in question
-    changed = await chat.say("1")
+    changed = await h.say("1")
     assert "感谢您的评价（非常满意）" in changed and "修改评价" not in changed
-    assert "不能再改" in await chat.say("修改评价")
-    ratings = (await feedback(client, case_no))["ratings"]
+    assert "不能再改" in await h.say("修改评价")
+    ratings = (await feedback(sims, case_no))["ratings"]
     assert [(r["level"], r["revision"]) for r in ratings] == [("satisfied", 1), ("very_satisfied", 2)]
 
 
 # Only a person who may act on the case rates it --------------------------------------------------
 
 
-async def test_an_invitation_alone_lets_nobody_rate_a_case_they_never_opened(chat, client, app):
-    case_no = await finished_case(client)
-    await app[SERVICES].ratings.invite(chat.user, case_no, MATTER)  # as if sent to the wrong person
-    refused = await chat.say("满意")
+async def test_an_invitation_alone_lets_nobody_rate_a_case_they_never_opened(h, sims):
+    case_no = await finished_case(sims)
+    await h.services.ratings.invite(h.user, case_no, MATTER)  # as if sent to the wrong person
+    refused = await h.say("满意")
     assert "感谢您的评价" not in refused and "查进度" in refused
-    assert await feedback(client, case_no) == {"ratings": [], "complaints": []}
+    assert await feedback(sims, case_no) == {"ratings": [], "complaints": []}
 
 
-async def test_a_complaint_is_filed_only_while_the_case_is_still_theirs(chat, client, app):
-    case_no = await invited(chat, client, app)
-    assert "哪里没做好" in await chat.say("不满意")
-    await app[SERVICES].subscriptions.forget(chat.user, case_no)  # the remembered factor stopped opening it meanwhile
-    refused = await chat.say("窗口让我来回跑了三趟")
+async def test_a_complaint_is_filed_only_while_the_case_is_still_theirs(h, sims):
+    case_no = await invited(h, sims, h.services.ratings)
+    assert "哪里没做好" in await h.say("不满意")
+    await h.services.subscriptions.forget(h.user, case_no)  # the remembered factor stopped opening it meanwhile
+    refused = await h.say("窗口让我来回跑了三趟")
     assert "投诉编号" not in refused and "查进度" in refused
-    assert (await feedback(client, case_no))["complaints"] == []
+    assert (await feedback(sims, case_no))["complaints"] == []
 
 
 async def test_a_binder_rates_a_case_of_their_enterprise_from_its_notice(chat, client, redis, settings):
