@@ -52,6 +52,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from bot import metrics
 from bot.services.staff import StaffMember
 from bot.stores.client import repeatable
+from bot.workers.runner import nap
 from integrations.wechat import (
     DailyQuotaExceeded, InvalidOpenID, MassQuotaExhausted, MassSendJobFinished, NotFollowing, SubscriptionRefused,
     WeChatAPIError, WeChatError, WeChatTimeout,
@@ -724,9 +725,11 @@ class BroadcastSender:
         self.redis, self.keys = broadcasts.redis, broadcasts.keys
         self.me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._stopping = False
+        self._stopped = asyncio.Event()  # wakes the waits between broadcasts: an idle sender stops at once
 
     def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -736,7 +739,7 @@ class BroadcastSender:
                     break
                 worked |= await self.send(_s(raw))
             if not worked:
-                await asyncio.sleep(self.settings.broadcast_poll_seconds)
+                await nap(self._stopped, self.settings.broadcast_poll_seconds)
 
     async def send(self, bid: str) -> bool:
         """Send what is left of `bid` if nobody else is; True if this worker held it."""
@@ -797,7 +800,7 @@ class BroadcastSender:
                 counts = await self._template_chunk(run, openids)
             if counts is None:  # halted, paused for quota, or WeChat unavailable: the chunk stays open
                 if not run.halt and not self._stopping:
-                    await asyncio.sleep(self.settings.broadcast_retry_seconds)
+                    await nap(self._stopped, self.settings.broadcast_retry_seconds)
                 return
             pairs = [x for k, v in counts.items() for x in (k, v)]
             bc = self.keys.broadcast(run.bid)
