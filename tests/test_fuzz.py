@@ -28,7 +28,7 @@ from bot.web.channels.xmlsafe import MalformedXML, cdata, clean_text, parse_xml
 from bot.settings import load_settings
 from dialogs.engine import Incoming
 from integrations.platform.events import sign_event
-from tests.conftest import AES_KEY, APPID, ROOT, TOKEN
+from tests.support import AES_KEY, APPID, ROOT, TOKEN
 
 #: Failing examples are remembered under var/ (ignored by git) and tried first next time.
 _SEEN = DirectoryBasedExampleDatabase(str(ROOT / "var" / "hypothesis"))

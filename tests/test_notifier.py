@@ -23,7 +23,7 @@ from bot.services.delivery import template_text
 from bot.keys import Keys
 from bot.lifetime import die_with_parent
 from integrations.platform.events import sign_event
-from tests.conftest import APPID, ROOT
+from tests.support import APPID, ROOT
 from tests.support import wait_for
 from tests.test_processes import bot_env, free_port
 

@@ -11,7 +11,7 @@ import pytest
 from bot.logs import setup_logging
 from bot.stores.client import connect
 from bot.settings import SettingsError, new_data_key
-from tests.conftest import AES_KEY, Chat
+from tests.support import AES_KEY, Chat
 from tests.support import wait_for
 from tests.test_broadcasts import STAFF, TOKENS, WECOM
 from tests.test_processes import Served, bot_env, free_port

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from integrations.platform.contract import SPEC, load
 from integrations.platform.simulator.app import DEV_CLIENT_TOKEN
-from tests.conftest import ROOT
+from tests.support import ROOT
 from tests.test_processes import free_port
 
 

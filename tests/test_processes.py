@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from bot.lifetime import die_with_parent
-from tests.conftest import AES_KEY, APPID, ROOT, TOKEN, Chat
+from tests.support import AES_KEY, APPID, ROOT, TOKEN, Chat
 from tests.support import release, wait_for
 
 

@@ -9,7 +9,7 @@ from bot.app import SERVICES
 from dialogs.progress import find_case_number, working_days_left
 from integrations.platform.identifiers import id_check_digit
 from integrations.platform.simulator import World
-from tests.conftest import Chat
+from tests.support import Chat
 
 ID17 = "51160219850315123"
 ID_NUMBER = ID17 + id_check_digit(ID17)

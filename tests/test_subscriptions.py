@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.app import SERVICES
 from bot.services.subscriptions import Added
 from integrations.platform.identifiers import credit_check_char
-from tests.conftest import Chat
+from tests.support import Chat
 from tests.test_progress import advance, new_case
 
 FIRM17 = "91511602MA6XK3P2T"
