@@ -99,6 +99,7 @@ CONVERSATIONS = [
 ]
 
 
+@pytest.mark.slow  # a bot process
 async def test_no_personal_data_in_a_real_bots_logs(tmp_path, key_prefix, redis_url, redis, peer, children):
     wechat = await wechat_simulator(children, tmp_path)
     bot = Bot(children, tmp_path, bot_env(tmp_path, redis_url, key_prefix, wechat, YWTB_LOG_LEVEL="DEBUG"), "privacy")
@@ -136,6 +137,7 @@ async def test_no_personal_data_in_a_real_bots_logs(tmp_path, key_prefix, redis_
 # Request ids carried into what happens later --------------------------------------------------
 
 
+@pytest.mark.slow  # a bot process
 async def test_a_late_reply_is_logged_under_the_request_that_asked_for_it(tmp_path, key_prefix, redis_url, redis, peer, children):
     wechat = await wechat_simulator(children, tmp_path)
     bot = Bot(children, tmp_path, bot_env(tmp_path, redis_url, key_prefix, wechat, YWTB_DEADLINE_SECONDS="0.3"), "late")
