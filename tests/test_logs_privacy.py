@@ -23,7 +23,7 @@ from bot.logs import redact, setup_logging
 from integrations.platform.events import sign_event
 from tests.support import put_session
 from tests.support import Chat
-from tests.test_faults import EVENTS_SECRET, Bot, Remote, _records, bot_env, children, wechat_simulator  # noqa: F401 (children: fixture)
+from tests.test_faults import EVENTS_SECRET, Bot, Remote, _records, bot_env, wechat_simulator
 
 ID_NUMBERS = ["110101199003074514", "44030419851212002X", "32010619780513361x", "110101900307451"]
 PHONES = ["13812345678", "15900001111", "19912340000"]
