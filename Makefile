@@ -1,10 +1,11 @@
-# Two commands: `make run` and `make test`. Both set up .venv themselves.
+# `make run`, `make test` (the quick loop: all but the `slow` tests) and `make test-all` (what CI
+# runs: everything). Each sets up .venv itself.
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test fuzz bench diagrams clean
+.PHONY: run test test-all fuzz bench diagrams clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ywtb-bot needs Python 3.11 or newer"'
@@ -22,6 +23,9 @@ run: $(VENV)/.run
 	$(PY) -m bot serve
 
 test: $(VENV)/.dev
+	$(PY) -m pytest -m "not slow"
+
+test-all: $(VENV)/.dev
 	$(PY) -m pytest
 
 # Longer fuzzing: each atheris harness in fuzz/ for FUZZ_SECONDS, then the hypothesis

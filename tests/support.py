@@ -1,4 +1,6 @@
-"""Dialogs that exist only in tests, to make the dispatcher's guarantees observable."""
+"""What tests import: the test bot's credentials, `Chat` (a person over the real webhook), dialogs
+that exist only in tests to make the dispatcher's guarantees observable, and helpers that wait
+on conditions. Fixtures are in tests/conftest.py, which nothing imports."""
 
 from __future__ import annotations
 
@@ -7,7 +9,40 @@ import json
 import tempfile
 from pathlib import Path
 
+from bot.dev.peer import WeChatServerPeer
 from dialogs.engine import Dialog, Reply, T
+
+TOKEN = "t0ken"
+APPID = "wx1234567890abcdef"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+WAIT_MS = 5_000  # how long a browser test waits for what the page should show
+
+
+class Chat:
+    """A person chatting through the real webhook, like WeRoBot's WeTest but over HTTP.
+
+    Like the real WeChat, it tells the (simulated) WeChat API that the person wrote, which opens
+    the window in which the bot may push customer-service messages to them."""
+
+    def __init__(self, client, peer: WeChatServerPeer, user: str = "oUser0000000000000000000001", encrypt: bool | None = None):
+        self.client, self.peer, self.user, self.encrypt = client, peer, user, encrypt
+
+    async def post(self, xml: str, **sign):
+        (await self.client.post("/sim/wechat/_admin/interactions", json={"openid": self.user})).release()
+        signed = self.peer.sign(xml, encrypt=self.encrypt, **sign)
+        resp = await self.client.post(signed.path, data=signed.body)
+        return self.peer.read(resp.status, await resp.text())
+
+    async def say(self, text: str, **kwargs) -> str | None:
+        answer = await self.post(self.peer.text(self.user, text, **kwargs))
+        assert answer.status == 200, answer.body
+        return answer.text
+
+    async def event(self, event: str, key: str = "") -> str | None:
+        answer = await self.post(self.peer.event(self.user, event, key))
+        assert answer.status == 200, answer.body
+        return answer.text
 
 
 class Ledger(Dialog):

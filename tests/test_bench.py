@@ -9,6 +9,8 @@ import json
 import sys
 import types
 
+import pytest
+
 from bench.harness import TARGETS, Context, Options, run, run_plugins
 
 PER_TARGET = (
@@ -17,6 +19,7 @@ PER_TARGET = (
 )
 
 
+@pytest.mark.slow  # the whole benchmark, every target
 def test_one_short_run_reports_every_target_and_measurement(tmp_path):
     out = io.StringIO()
     path = tmp_path / "bench.json"
@@ -69,6 +72,7 @@ def test_a_feature_adds_its_measurement_with_a_measure_function(tmp_path, monkey
     assert run_plugins(ctx) == {"notifications": {"events_per_second": 123.0, "redis": "redis://127.0.0.1:1/0"}}
 
 
+@pytest.mark.slow  # the notification benchmark
 def test_notification_fan_out_delivers_every_notice_exactly_once(tmp_path):
     """bench/notifications.py at a tiny size: signed events through the bot's stream and workers
     to the WeChat simulator, every (event, subscriber) notice once, and positive rates."""

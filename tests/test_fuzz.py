@@ -18,6 +18,7 @@ import os
 import re
 import time
 
+import pytest
 import xmltodict
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
@@ -28,7 +29,7 @@ from bot.web.channels.xmlsafe import MalformedXML, cdata, clean_text, parse_xml
 from bot.settings import load_settings
 from dialogs.engine import Incoming
 from integrations.platform.events import sign_event
-from tests.conftest import AES_KEY, APPID, ROOT, TOKEN
+from tests.support import AES_KEY, APPID, ROOT, TOKEN
 
 #: Failing examples are remembered under var/ (ignored by git) and tried first next time.
 _SEEN = DirectoryBasedExampleDatabase(str(ROOT / "var" / "hypothesis"))
@@ -109,6 +110,7 @@ def test_any_bytes_parse_to_a_message_or_a_refusal(body):
 @given(wechat_messages())
 @example(("<xml><FromUserName><![CDATA[oA]]></FromUserName><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[a]]]]><![CDATA[>b]]></Content></xml>",
           {"FromUserName": "oA", "MsgType": "text", "Content": "a]]>b"}))
+@pytest.mark.slow  # long fuzzing
 @example(("<xml><FromUserName>0 </FromUserName><MsgType>text</MsgType></xml>", {"FromUserName": "0 ", "MsgType": "text"}))  # trimmed, found by `make fuzz`
 def test_what_a_person_typed_survives_parsing(message):
     xml, fields = message

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.web.appkeys import HANDOFF
-from tests.conftest import Chat
+from tests.support import Chat
 from tests.support import get_session, pushed, wait_for
 from tests.wecom_support import WECOM_SETTINGS, StaffChat, audit_log
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.conftest import Chat
+from tests.support import Chat
 from tests.support import wait_for
 from tests.wecom_support import WECOM_SETTINGS, StaffChat
 

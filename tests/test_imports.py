@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 PACKAGES = ("integrations", "dialogs", "bot")  # lowest layer first
 FORBIDDEN = ("bench", "tests")  # the product never imports these

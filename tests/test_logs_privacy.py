@@ -22,8 +22,8 @@ import pytest
 from bot.logs import redact, setup_logging
 from integrations.platform.events import sign_event
 from tests.support import put_session
-from tests.conftest import Chat
-from tests.test_faults import EVENTS_SECRET, Bot, Remote, _records, bot_env, children, wechat_simulator  # noqa: F401 (children: fixture)
+from tests.support import Chat
+from tests.test_faults import EVENTS_SECRET, Bot, Remote, _records, bot_env, wechat_simulator
 
 ID_NUMBERS = ["110101199003074514", "44030419851212002X", "32010619780513361x", "110101900307451"]
 PHONES = ["13812345678", "15900001111", "19912340000"]
@@ -99,6 +99,7 @@ CONVERSATIONS = [
 ]
 
 
+@pytest.mark.slow  # a bot process
 async def test_no_personal_data_in_a_real_bots_logs(tmp_path, key_prefix, redis_url, redis, peer, children):
     wechat = await wechat_simulator(children, tmp_path)
     bot = Bot(children, tmp_path, bot_env(tmp_path, redis_url, key_prefix, wechat, YWTB_LOG_LEVEL="DEBUG"), "privacy")
@@ -136,6 +137,7 @@ async def test_no_personal_data_in_a_real_bots_logs(tmp_path, key_prefix, redis_
 # Request ids carried into what happens later --------------------------------------------------
 
 
+@pytest.mark.slow  # a bot process
 async def test_a_late_reply_is_logged_under_the_request_that_asked_for_it(tmp_path, key_prefix, redis_url, redis, peer, children):
     wechat = await wechat_simulator(children, tmp_path)
     bot = Bot(children, tmp_path, bot_env(tmp_path, redis_url, key_prefix, wechat, YWTB_DEADLINE_SECONDS="0.3"), "late")

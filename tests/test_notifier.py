@@ -23,7 +23,7 @@ from bot.services.delivery import template_text
 from bot.keys import Keys
 from bot.lifetime import die_with_parent
 from integrations.platform.events import sign_event
-from tests.conftest import APPID, ROOT
+from tests.support import APPID, ROOT
 from tests.support import wait_for
 from tests.test_processes import bot_env, free_port
 
@@ -304,6 +304,7 @@ def worker_env(tmp_path, redis_url: str, key_prefix: str, wechat: SlowWeChat, cl
     )
 
 
+@pytest.mark.slow  # worker processes killed mid fan-out
 async def test_a_worker_killed_mid_fan_out_loses_and_duplicates_no_notice(slow_wechat, redis, redis_url, key_prefix, tmp_path):
     wechat = slow_wechat
     users = [f"oFan{i:022d}" for i in range(200)]
@@ -353,6 +354,7 @@ async def _at_least(count, n: int) -> bool:
     return await count() >= n
 
 
+@pytest.mark.slow  # worker processes killed mid fan-out
 async def test_after_a_worker_dies_mid_fan_out_the_steps_of_a_case_still_arrive_in_order(
         slow_wechat, serve, redis, redis_url, key_prefix, tmp_path):
     """受理 is half sent when its worker is SIGKILLed; 补正 for the same case arrives meanwhile and

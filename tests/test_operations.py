@@ -11,7 +11,7 @@ import pytest
 from bot.logs import setup_logging
 from bot.stores.client import connect
 from bot.settings import SettingsError, new_data_key
-from tests.conftest import AES_KEY, Chat
+from tests.support import AES_KEY, Chat
 from tests.support import wait_for
 from tests.test_broadcasts import STAFF, TOKENS, WECOM
 from tests.test_processes import Served, bot_env, free_port
@@ -127,6 +127,7 @@ def served(redis_url, key_prefix, tmp_path, redis):
         bot.stop()
 
 
+@pytest.mark.slow  # a bot process and real timeouts
 async def test_a_client_stalling_in_its_headers_or_body_or_idle_is_disconnected_in_time(served):
     bot = await served(http_header_timeout_seconds=1, http_body_timeout_seconds=1)
     slack = 10  # seconds beyond the configured time before the test gives up: a busy machine, not the bot
@@ -147,6 +148,7 @@ async def test_a_client_stalling_in_its_headers_or_body_or_idle_is_disconnected_
     writer.close()
 
 
+@pytest.mark.slow  # a bot process filled to its connection cap
 async def test_connections_beyond_the_cap_are_refused_while_the_bot_goes_on_answering(served):
     cap = 6
     bot = await served(http_max_connections=cap, http_header_timeout_seconds=60)

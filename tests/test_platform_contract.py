@@ -16,10 +16,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from integrations.platform.contract import SPEC, load
 from integrations.platform.simulator.app import DEV_CLIENT_TOKEN
-from tests.conftest import ROOT
+from tests.support import ROOT
 from tests.test_processes import free_port
+
+
+pytestmark = pytest.mark.slow  # a schemathesis run over every operation: over a minute
 
 
 def test_simulator_honours_its_contract_under_generated_requests(tmp_path):

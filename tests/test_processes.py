@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from bot.lifetime import die_with_parent
-from tests.conftest import AES_KEY, APPID, ROOT, TOKEN, Chat
+from tests.support import AES_KEY, APPID, ROOT, TOKEN, Chat
 from tests.support import release, wait_for
 
 
@@ -85,6 +85,7 @@ def secrets_env(redis_url, key_prefix, tmp_path, redis):  # `redis` removes the 
     )
 
 
+@pytest.mark.slow  # two bot processes
 async def test_two_processes_serve_one_conversation_alternately(secrets_env, redis, peer):
     one, two = Served(secrets_env, free_port()), Served(secrets_env, free_port())
     try:
@@ -104,6 +105,7 @@ async def test_two_processes_serve_one_conversation_alternately(secrets_env, red
     assert code_one == 0 and code_two == 0, err_one
 
 
+@pytest.mark.slow  # a bot process and the terminal chat
 async def test_terminal_chat_talks_to_a_running_bot(secrets_env):
     bot = Served(secrets_env, free_port())
     try:
@@ -189,6 +191,7 @@ def kill_leftovers(pids: set[int]) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow  # a bot process killed three ways
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "sigkill"])
 async def test_the_embedded_redis_server_stops_with_the_bot(tmp_path, how):
     """`python -m bot serve` with no YWTB_REDIS_URL starts its own redis-server; however the bot
@@ -225,6 +228,7 @@ async def test_holds_the_embedded_redis(redis):
 """
 
 
+@pytest.mark.slow  # a whole pytest run in a child process
 @pytest.mark.parametrize("hold", [False, True], ids=["suite-ends", "suite-sigkilled"])
 async def test_the_suites_embedded_redis_server_stops_with_the_suite(tmp_path, hold):
     """tests/conftest.py's `redis_url` starts a redis-server when YWTB_REDIS_URL is unset: it

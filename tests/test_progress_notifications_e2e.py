@@ -8,7 +8,7 @@ signed events from the Redis stream and sends the notices."""
 
 from __future__ import annotations
 
-from tests.conftest import Chat
+from tests.support import Chat
 from tests.test_notifier import advance, notices, notices_count, settled
 from tests.test_progress import new_case
 from tests.test_subscriptions import CREDIT_CODE, enterprise_case, texted_code

@@ -26,7 +26,7 @@ from redis.crc import key_slot
 from bot.app import create_app
 from bot.keys import Keys
 from integrations.platform.events import sign_event
-from tests.conftest import Chat
+from tests.support import Chat
 from tests.support import pushed, wait_for
 
 USER = "oClusterUser00000000000001"

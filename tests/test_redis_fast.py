@@ -17,7 +17,7 @@ from bench.harness import redis_binary
 from bench.procs import free_port
 from bot.lifetime import die_with_parent
 from bot.stores.pipeline import CLIENT_NAME, AutoPipeline, PoolBatch, Script, for_client
-from tests.conftest import Chat
+from tests.support import Chat
 
 COUNT = Script("return redis.call('INCR', KEYS[1])")
 

@@ -207,6 +207,7 @@ def run_bot(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
+@pytest.mark.slow  # a `python -m bot` process
 def test_search_command_prints_one_json_line_per_query():
     done = run_bot("search", "--top", "2", "--jsonl", stdin="暂住证\n天气预报\nsbk\n")
     assert done.returncode == 0, done.stderr
@@ -219,6 +220,7 @@ def test_search_command_prints_one_json_line_per_query():
     assert "Building prefix dict" not in done.stderr
 
 
+@pytest.mark.slow  # a `python -m bot` process
 def test_eval_search_command_prints_accuracy(tmp_path):
     cases = tmp_path / "cases.jsonl"
     cases.write_text('{"query": "暂住证", "expect": ["居住证办理"]}\n{"query": "哈哈", "expect": []}\n', encoding="utf-8")
@@ -357,6 +359,7 @@ class CountingEncoder(Encoder):
         return super().encode(texts)
 
 
+@pytest.mark.slow  # encodes the whole catalog, twice
 def test_vectors_are_cached_by_the_catalogs_content(world, tmp_path):
     summaries, guides = list(world.summaries.values()), world.guides
     first = CountingEncoder()

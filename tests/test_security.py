@@ -40,7 +40,7 @@ from integrations.platform.client import PlatformError
 from integrations.platform.events import sign_event
 from integrations.platform.identifiers import credit_check_char, id_check_digit
 from integrations.platform.models import ErrorCode
-from tests.conftest import AES_KEY, APPID, TOKEN, Chat
+from tests.support import AES_KEY, APPID, TOKEN, Chat
 from tests.support import get_session, person, pushed, wait_for
 from tests.test_booking import appointments_of, booked, drive
 from tests.test_notifier import notices, notices_count, settled

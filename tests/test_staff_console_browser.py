@@ -10,13 +10,15 @@ from playwright.async_api import Page, expect
 from bot.app import create_app
 from bot.web.appkeys import HANDOFF
 from tests.test_broadcasts import FAST, STAFF, TOKENS, WECOM, add_followers, openids, received
-from tests.test_console_browser import WAIT_MS, browser  # noqa: F401  (fixture)
+from tests.support import WAIT_MS
+
+pytestmark = pytest.mark.slow  # a real browser: seconds per test
 
 ALWAYS_ON_DUTY = dict(handoff_weekdays=[1, 2, 3, 4, 5, 6, 7], handoff_hours=["00:00-23:59"])
 
 
 @pytest.fixture
-async def staff_page(bot_server, aiohttp_client, make_settings, redis, browser):  # noqa: F811
+async def staff_page(bot_server, aiohttp_client, make_settings, redis, browser):
     settings = make_settings(staff=STAFF, **WECOM, **FAST, **ALWAYS_ON_DUTY)
     app = create_app(settings, redis)
     server = await bot_server(app, port=settings.port)

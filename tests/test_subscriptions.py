@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.services.subscriptions import Added
 from integrations.platform.identifiers import credit_check_char
-from tests.conftest import Chat
+from tests.support import Chat
 from tests.harness import Harness, Speaker
 from tests.test_progress import advance, new_case
 

@@ -26,7 +26,7 @@ from integrations.wechat import (
 )
 from integrations.wechat.pusher import user_ref
 from integrations.wechat.simulator import SimulatorConfig, create_wechat_simulator
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 APPID, SECRET = "wxsim00000000000001", "app-secret"
 CORPID, CORPSECRET, AGENTID = "wwsim000000000001", "corp-secret", 1000002

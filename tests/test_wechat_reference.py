@@ -19,7 +19,7 @@ from bot.web.channels.wechat import ForeignAppId, MessageCipher, Rejected, WeCha
 from bot.web.channels.xmlsafe import cdata, parse_xml
 from bot.settings import load_settings
 from dialogs.engine import Incoming
-from tests.conftest import AES_KEY, APPID, TOKEN
+from tests.support import AES_KEY, APPID, TOKEN
 
 KEY = base64.b64decode(AES_KEY + "=")
 WECHATPY = WeChatCrypto(TOKEN, AES_KEY, APPID)

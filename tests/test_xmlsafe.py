@@ -5,6 +5,7 @@ inside CDATA reads back as the person typed it, whatever they typed."""
 from __future__ import annotations
 
 
+import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from bot.web.channels.xmlsafe import MalformedXML, cdata, clean_text, parse_xml
@@ -56,6 +57,7 @@ def parses_or_refuses(body, root: str = "xml"):
     return result
 
 
+@pytest.mark.slow  # long fuzzing
 @settings(max_examples=400, deadline=None)
 @given(documents(), st.booleans())
 @example("<xml><a x='1'>t<b/>u<b>v</b></a><a/><c>  </c><d>\n x \n</d><e><!-- c -->y<!--z-->w</e></xml>", True)

@@ -44,6 +44,7 @@ from bot.logs import request_id, user_ref
 from bot.services.delivery import Delivery, Outcome, TemporaryFailure
 from bot.stores.client import repeatable
 from bot.stores.scripts.notifier import FINISH, MAY_SEND
+from bot.workers.runner import nap
 from integrations.platform.models import CaseEvent, CaseEventType
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Notifier:
         self.stream, self.group = keys.events(), settings.notify_group
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._stopping, self._joined = False, False
+        self._stopped = asyncio.Event()  # wakes the waits between events: an idle notifier stops at once
         self._reading: asyncio.Future | None = None
         self._cursor = "0-0"
         self._may_send = repeatable(redis.register_script(MAY_SEND))
@@ -89,6 +91,7 @@ class Notifier:
     def stop(self) -> None:
         """Finish the event in hand, then return from run()."""
         self._stopping = True
+        self._stopped.set()
         if self._reading is not None:
             self._reading.cancel()
 
@@ -109,7 +112,7 @@ class Notifier:
                     # The stream was deleted (by an operator, or a test cleaning up): join it again
                     # once events arrive, without creating it ourselves.
                     if not await self._join_group(create_stream=False):
-                        await asyncio.sleep(self.settings.notify_block_ms / 1000)
+                        await nap(self._stopped, self.settings.notify_block_ms / 1000)
                     continue
                 await self._send(entries)
                 outage = 0.0
@@ -119,7 +122,7 @@ class Notifier:
                 if not outage:
                     log.warning("notifier: Redis unavailable (%s); waiting for it", type(error).__name__)
                 outage = min(max(outage * 2, 0.2), 5.0)
-                await asyncio.sleep(outage)
+                await nap(self._stopped, outage)
 
     async def _join_group(self, create_stream: bool) -> bool:
         """Create the group (reading from the stream's start) unless it exists; False if there is no stream."""
@@ -150,6 +153,8 @@ class Notifier:
 
     async def _read(self) -> list[tuple[bytes, dict]]:
         """New events; stop() cuts the wait short (entries read but not seen stay pending, and are taken over)."""
+        if self._stopping:  # stop() came during the take-over: no new wait to cut short
+            return []
         self._reading = asyncio.ensure_future(self.redis.xreadgroup(
             self.group, self.consumer, {self.stream: ">"}, count=self.settings.notify_batch, block=self.settings.notify_block_ms,
         ))

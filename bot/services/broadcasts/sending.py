@@ -17,6 +17,7 @@ from bot.services.broadcasts.drafts import Status
 from bot.services.broadcasts.workflow import Broadcasts
 from bot.stores import Lease
 from bot.stores.scripts.broadcasts import FINISH_CHUNK, FORGET_PENDING, RATE, RECORD
+from bot.workers.runner import nap
 from integrations.wechat import (
     DailyQuotaExceeded, InvalidOpenID, MassQuotaExhausted, NotFollowing, SubscriptionRefused, WeChatAPIError, WeChatError,
     WeChatTimeout,
@@ -55,6 +56,7 @@ class BroadcastSender:
         self.redis, self.keys = broadcasts.redis, broadcasts.keys
         self.me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._stopping = False
+        self._stopped = asyncio.Event()  # wakes the waits between broadcasts: an idle sender stops at once
         self._record = self.redis.register_script(RECORD)
         self._finish_chunk = self.redis.register_script(FINISH_CHUNK)
         self._forget_pending = self.redis.register_script(FORGET_PENDING)
@@ -69,6 +71,7 @@ class BroadcastSender:
 
     def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -78,7 +81,7 @@ class BroadcastSender:
                     break
                 worked |= await self.send(_s(raw))
             if not worked:
-                await asyncio.sleep(self.settings.broadcast_poll_seconds)
+                await nap(self._stopped, self.settings.broadcast_poll_seconds)
 
     async def send(self, bid: str) -> bool:
         """Send what is left of `bid` if nobody else is; True if this worker held it."""
@@ -139,7 +142,7 @@ class BroadcastSender:
                 counts = await self._template_chunk(run, openids)
             if counts is None:  # halted, paused for quota, or WeChat unavailable: the chunk stays open
                 if not run.halt and not self._stopping:
-                    await asyncio.sleep(self.settings.broadcast_retry_seconds)
+                    await nap(self._stopped, self.settings.broadcast_retry_seconds)
                 return
             pairs = [x for k, v in counts.items() for x in (k, v)]
             bc = self.keys.broadcast(run.bid)
