@@ -41,8 +41,18 @@ def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = ()
     text = text[:READ_CHARS]
     if len(text) <= NEED_CHARS or size(squeeze(text)) <= NEED_CHARS:
         return text
+    return "，".join(pieces(text, pairs, markers, courtesy, NEED_CHARS))
+
+
+def pieces(text: str, pairs: Mapping[str, float], markers: Collection[str] = (), courtesy: Collection[str] = (),
+           room: float = NEED_CHARS) -> list[str]:
+    """The best clauses of `text`, in their original order, up to `room` characters in all (each
+    at most NEED_CHARS: a clause too long for that is cut to its best window). A letter's topic
+    (养蜂, 砍树) and its request (这个证在哪个窗口办) are often different clauses: the search reads
+    each of these on its own as well as the first NEED_CHARS of them together."""
+    text = text[:READ_CHARS]
     weigh = pairs.get
-    asking = _any_of(markers)
+    asking = _any_of(frozenset(markers))
     scored = []
     seen: set[str] = set()
     for at, clause in enumerate(clauses(text)):
@@ -59,17 +69,16 @@ def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = ()
         score = evidence / (len(squeezed) ** 0.5) + 1.5 * min(asks, 2)
         scored.append((score, at, squeezed))
     chosen: list[tuple[int, str]] = []
-    room = NEED_CHARS
     for score, at, squeezed in sorted(scored, key=lambda s: (-s[0], s[1])):
         if score <= 0 and chosen:
             break
-        if size(squeezed) > room:
-            if chosen:
+        if size(squeezed) > min(room, NEED_CHARS):
+            if chosen and size(squeezed) > room:
                 continue  # a clause that does not fit whole is left out, not cut into nonsense
-            squeezed = _best_window(squeezed, room, weigh)
+            squeezed = _best_window(squeezed, int(min(room, NEED_CHARS)), weigh)
         chosen.append((at, squeezed))
         room -= size(squeezed) + 1
-    return "，".join(piece for _, piece in sorted(chosen))
+    return [piece for _, piece in sorted(chosen)]
 
 
 def size(text: str) -> float:
