@@ -63,6 +63,7 @@ POOL = 40  # hits per evidence considered for fusion
 EXACT_LIFT = 1.0  # added to the document a message names exactly
 BUNDLE_PRIOR = 0.3  # added to a bundle with any evidence (tuned: docs/search.md)
 LETTER_CHARS = 64  # of a letter's best clauses (the need's among them), the others read one by one
+LETTER_CLAUSES = 2  # of those, the most read (the best first): each costs up to 2 ms of CPU
 CLAUSE_POOL = 10  # hits per clause: a clause points at few documents
 CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, least recently used dropped
@@ -274,14 +275,13 @@ class MatterSearch:
         """A letter's lexicon evidence, clause by clause: its topic (养蜂, 砍树) and its request
         (这个证在哪个窗口办) are often different clauses, and the need read whole keeps only
         NEED_CHARS of them. Its best clauses up to LETTER_CHARS in all that the need left out are
-        read one by one (at most about 2 ms of CPU each); a document takes the best of the need's
+        read one by one, the best LETTER_CLAUSES of them (about 2 ms of CPU each); a document takes the best of the need's
         score and each clause's, plus a share of what the others add."""
         best = lexical.copy()
         total = lexical.copy()
         inside = set(need.split("，"))  # read together already
-        for clause in self.lexical.clauses(query, LETTER_CHARS):
-            if len(clause) < 2 or clause in inside:
-                continue
+        outside = [c for c in self.lexical.clauses(query, LETTER_CHARS) if len(c) >= 2 and c not in inside]
+        for clause in outside[:LETTER_CLAUSES]:
             parsed = self.lexical.parse(clause)
             for hit, _ in self.lexical.rank(parsed, top=CLAUSE_POOL) if parsed.text else ():
                 i = self._position[hit.code]

@@ -46,11 +46,12 @@ def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = ()
 
 
 def pieces(text: str, pairs: Mapping[str, float], markers: Collection[str] = (), courtesy: Collection[str] = (),
-           room: float = NEED_CHARS) -> list[str]:
+           room: float = NEED_CHARS, ranked: bool = False) -> list[str]:
     """The best clauses of `text`, in their original order, up to `room` characters in all (each
     at most NEED_CHARS: a clause too long for that is cut to its best window). A letter's topic
     (养蜂, 砍树) and its request (这个证在哪个窗口办) are often different clauses: the search reads
-    each of these on its own as well as the first NEED_CHARS of them together."""
+    each of these on its own as well as the first NEED_CHARS of them together. `ranked`: best
+    first rather than in the letter's order."""
     text = text[:READ_CHARS]
     weigh = pairs.get
     asking = _any_of(frozenset(markers))
@@ -79,7 +80,7 @@ def pieces(text: str, pairs: Mapping[str, float], markers: Collection[str] = (),
             squeezed = _best_window(squeezed, int(min(room, NEED_CHARS)), weigh)
         chosen.append((at, squeezed))
         room -= size(squeezed) + 1
-    return [piece for _, piece in sorted(chosen)]
+    return [piece for _, piece in (chosen if ranked else sorted(chosen))]
 
 
 def size(text: str) -> float:
