@@ -14,7 +14,8 @@ worth (`Found.verdict`):
 - "out_of_scope": no evidence that the catalog serves it (weather, stocks, chit-chat).
 
 A message is read for its need first (need.py): at most need.NEED_CHARS characters reach any
-stage, so a 4,000-character letter costs what a short question does.
+stage, and of a letter at most LETTER_CLAUSES more clauses (each that short) reach the lexicon
+index alone, so a 4,000-character letter costs about what a short question does.
 """
 
 from __future__ import annotations

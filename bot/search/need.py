@@ -5,8 +5,9 @@ somewhere in the middle, thanks at the end. Searching the whole letter drowns th
 circumstance and costs more the longer the letter is. So a long message is cut into clauses,
 each clause is weighed by how much it says about matters (the catalog's rare character pairs)
 and whether it asks for something (想, 申请, 怎么 ...), and the best clauses, in their original
-order, up to NEED_CHARS, are what the search reads. Only the first READ_CHARS of a message are
-looked at, in one linear pass: a turn's work stays bounded whatever is sent.
+order, up to NEED_CHARS, are what the search reads (`pieces` gives more of them, best first,
+for the search to read a letter's topic clause on its own). Only the first READ_CHARS of a
+message are looked at, in one linear pass: a turn's work stays bounded whatever is sent.
 
 `is_junk` says when a message cannot be a request at all: no letters, a few Latin letters
 ("qq", "hh", "xyz"), keyboard mashing, a goodbye. Those never get a matter.
