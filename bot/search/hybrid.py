@@ -14,7 +14,8 @@ worth (`Found.verdict`):
 - "out_of_scope": no evidence that the catalog serves it (weather, stocks, chit-chat).
 
 A message is read for its need first (need.py): at most need.NEED_CHARS characters reach any
-stage, so a 4,000-character letter costs what a short question does.
+stage, and of a letter at most LETTER_CLAUSES more clauses (each that short) reach the lexicon
+index alone, so a 4,000-character letter costs about what a short question does.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
 POOL = 40  # hits per evidence considered for fusion
 EXACT_LIFT = 1.0  # added to the document a message names exactly
 BUNDLE_PRIOR = 0.3  # added to a bundle with any evidence (tuned: docs/search.md)
+LETTER_CHARS = 64  # of a letter's best clauses (the need's among them), the others read one by one
+LETTER_CLAUSES = 2  # of those, the most read (the best first): each costs up to 2 ms of CPU
+CLAUSE_POOL = 10  # hits per clause: a clause points at few documents
+CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, least recently used dropped
 
 
@@ -247,11 +252,13 @@ class MatterSearch:
         parsed = self.lexical.parse(text)
         foreign = not any(is_han(c) for c in parsed.corrected)  # English, say
         if foreign:  # read through the lexicon's English glosses, if it knows any of the words
-            parsed = self.lexical.parse(lexicon.gloss(need)[: need_text.NEED_CHARS])
+            parsed = self.lexical.parse(need_text.cut(lexicon.gloss(need), need_text.NEED_CHARS))
         for hit, coverage in self.lexical.rank(parsed, top=POOL) if parsed.text else ():
             lexical[self._position[hit.code]] = min(hit.score, 1.5)
             if coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:
                 accepted = max(accepted, min(hit.score, 1.5))
+        if not foreign and need != query and LETTER_CHARS:
+            lexical = self._clause_evidence(query, need, lexical)
         expanded = " ".join([parsed.corrected, *(a for u in parsed.units for a in u.alternatives[1:])])
         bm25, ceiling = self._bm25.scores(expanded)
         best_bm25 = float(bm25.max()) if n else 0.0
@@ -264,6 +271,25 @@ class MatterSearch:
             vector = self._encoder.encode_query(sentence)
             semantic = np.maximum(self._semantic.similarities(vector) - SEMANTIC_FLOOR, 0.0)
         return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle)
+
+    def _clause_evidence(self, query: str, need: str, lexical: np.ndarray) -> np.ndarray:
+        """A letter's lexicon evidence, clause by clause: its topic (养蜂, 砍树) and its request
+        (这个证在哪个窗口办) are often different clauses, and the need read whole keeps only
+        NEED_CHARS of them. Its best clauses up to LETTER_CHARS in all that the need left out are
+        read one by one, the best LETTER_CLAUSES of them (about 2 ms of CPU each); a document takes the best of the need's
+        score and each clause's, plus a share of what the others add."""
+        best = lexical.copy()
+        total = lexical.copy()
+        inside = set(need.split("，"))  # read together already
+        outside = [c for c in self.lexical.clauses(query, LETTER_CHARS) if len(c) >= 2 and c not in inside]
+        for clause in outside[:LETTER_CLAUSES]:
+            parsed = self.lexical.parse(clause)
+            for hit, _ in self.lexical.rank(parsed, top=CLAUSE_POOL) if parsed.text else ():
+                i = self._position[hit.code]
+                score = min(hit.score, 1.5)
+                best[i] = max(best[i], score)
+                total[i] += score
+        return np.minimum(best + CLAUSE_SUPPORT * (total - best), 1.5)
 
     def decide(self, evidence: Evidence, fused: np.ndarray, top: int) -> Found:
         """Rank by the fused scores and say what they are worth."""

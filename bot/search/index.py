@@ -233,6 +233,10 @@ class MatterIndex:
         matter from a long one (see bot/search/need.py)."""
         return need.extract(query, self._pair_weight, self.lexicon.need_markers, self.lexicon.courtesy)
 
+    def clauses(self, query: str, room: float) -> list[str]:
+        """A long message's best clauses, best first, up to `room` characters in all (need.pieces)."""
+        return need.pieces(query, self._pair_weight, self.lexicon.need_markers, self.lexicon.courtesy, room, ranked=True)
+
     def spells(self, letters: str) -> bool:
         """Whether Latin letters read as pinyin of a domain word (shebaoka, sbk)."""
         return self._spell(letters) != letters

@@ -5,8 +5,9 @@ somewhere in the middle, thanks at the end. Searching the whole letter drowns th
 circumstance and costs more the longer the letter is. So a long message is cut into clauses,
 each clause is weighed by how much it says about matters (the catalog's rare character pairs)
 and whether it asks for something (想, 申请, 怎么 ...), and the best clauses, in their original
-order, up to NEED_CHARS, are what the search reads. Only the first READ_CHARS of a message are
-looked at, in one linear pass: a turn's work stays bounded whatever is sent.
+order, up to NEED_CHARS, are what the search reads (`pieces` gives more of them, best first,
+for the search to read a letter's topic clause on its own). Only the first READ_CHARS of a
+message are looked at, in one linear pass: a turn's work stays bounded whatever is sent.
 
 `is_junk` says when a message cannot be a request at all: no letters, a few Latin letters
 ("qq", "hh", "xyz"), keyboard mashing, a goodbye. Those never get a matter.
@@ -22,6 +23,7 @@ from bot.search.text import is_han, normalize, squeeze
 
 NEED_CHARS = 32  # the longest text any search stage reads (a need is rarely half of that)
 READ_CHARS = 4000  # the part of a message that is read at all
+LATIN_SHARE = 0.25  # of a character, a Latin letter: an English word of four or five letters says about what one character does
 CLAUSE_CHARS = 200  # of one clause: a run that long without a comma is not a sentence anyone wrote
 SPELLED_CHARS = 40  # Latin letters tried as pinyin to tell a word from junk: nothing longer is junk by letters
 
@@ -41,8 +43,19 @@ def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = ()
     text = text[:READ_CHARS]
     if len(text) <= NEED_CHARS or size(squeeze(text)) <= NEED_CHARS:
         return text
+    return "，".join(pieces(text, pairs, markers, courtesy, NEED_CHARS))
+
+
+def pieces(text: str, pairs: Mapping[str, float], markers: Collection[str] = (), courtesy: Collection[str] = (),
+           room: float = NEED_CHARS, ranked: bool = False) -> list[str]:
+    """The best clauses of `text`, in their original order, up to `room` characters in all (each
+    at most NEED_CHARS: a clause too long for that is cut to its best window). A letter's topic
+    (养蜂, 砍树) and its request (这个证在哪个窗口办) are often different clauses: the search reads
+    each of these on its own as well as the first NEED_CHARS of them together. `ranked`: best
+    first rather than in the letter's order."""
+    text = text[:READ_CHARS]
     weigh = pairs.get
-    asking = _any_of(markers)
+    asking = _any_of(frozenset(markers))
     scored = []
     seen: set[str] = set()
     for at, clause in enumerate(clauses(text)):
@@ -59,23 +72,38 @@ def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = ()
         score = evidence / (len(squeezed) ** 0.5) + 1.5 * min(asks, 2)
         scored.append((score, at, squeezed))
     chosen: list[tuple[int, str]] = []
-    room = NEED_CHARS
     for score, at, squeezed in sorted(scored, key=lambda s: (-s[0], s[1])):
         if score <= 0 and chosen:
             break
-        if size(squeezed) > room:
-            if chosen:
+        if size(squeezed) > min(room, NEED_CHARS):
+            if chosen and size(squeezed) > room:
                 continue  # a clause that does not fit whole is left out, not cut into nonsense
-            squeezed = _best_window(squeezed, room, weigh)
+            squeezed = _best_window(squeezed, int(min(room, NEED_CHARS)), weigh)
         chosen.append((at, squeezed))
         room -= size(squeezed) + 1
-    return "，".join(piece for _, piece in sorted(chosen))
+    return [piece for _, piece in (chosen if ranked else sorted(chosen))]
 
 
 def size(text: str) -> float:
-    """A text's length as the search's cost sees it: a Latin letter is half a Chinese character
-    (an English word of four or five letters says about what two characters do)."""
-    return len(text) - 0.5 * (len(text) - len(text.translate(_NO_LATIN)))
+    """A text's length as the search's cost sees it: a Latin letter is LATIN_SHARE of a Chinese
+    character (an English question cut at 64 letters lost its object: "before we close the
+    company" without "a certificate showing we owe no taxes"; the sentence model reads 128
+    letters for about what it reads 32 characters for)."""
+    return len(text) - (1 - LATIN_SHARE) * (len(text) - len(text.translate(_NO_LATIN)))
+
+
+def cut(text: str, width: float) -> str:
+    """The start of `text` up to `width` as `size` counts it."""
+    if size(text) <= width:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits
+        mid = (low + high + 1) // 2
+        if size(text[:mid]) <= width:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]
 
 
 @functools.lru_cache(maxsize=8)
@@ -87,7 +115,7 @@ def _best_window(text: str, width: int, weigh: Callable[[str, float], float]) ->
     """The `width` characters of a long clause with the most evidence (a sliding sum); Latin
     text (which has no character pairs to weigh) is cut at the end of its first words."""
     if size(text) < len(text):
-        cut = text[: int(width * 2)]
+        cut = text[: int(width / LATIN_SHARE)]
         while size(cut) > width and " " in cut:
             cut = cut.rsplit(" ", 1)[0]
         return cut if size(cut) <= width else cut[:width]
