@@ -30,7 +30,6 @@ CREDS = Credentials(token="bench-token", appid="wxbench00000000000", aes_key="ab
 TARGETS = {
     "a": "bare aiohttp, fixed XML",
     "b": "WeRoBot echo, gunicorn 1 sync worker",
-    "c": "ywtb-bot echo (plaintext, echo dialog, sessions)",
     "d": "ywtb-bot full turn (AES, dedup, replay, lock, session, menu->search->card)",
 }
 EXTRAS = ("memory", "growth", "faults", "scaleout", "plugins")
@@ -90,17 +89,17 @@ class Context:
         env.update(extra)
         return env
 
-    def start_bot(self, name: str, prefix: str, safe: bool = True, echo: bool = False, cpu: int | None = None, **env: str) -> Server:
+    def start_bot(self, name: str, prefix: str, safe: bool = True, cpu: int | None = None, **env: str) -> Server:
         """A `python -m bot serve` process pinned to `cpu` (the server core by default), ready
-        to answer: Redis reachable and, unless echo, the catalog loaded."""
+        to answer: Redis reachable and the catalog loaded."""
         port = free_port()
-        argv = python("-m", "bench.targets.bot", "--port", str(port)) + (["--echo"] if echo else [])
+        argv = python("-m", "bench.targets.bot", "--port", str(port))
         argv += ["--loop", "uvloop" if self.options.uvloop else "asyncio"]  # the same loop as (a)
         server = Server(name, argv, port, self.server_cpu if cpu is None else cpu, self.bot_env(prefix, safe, **env), self.workdir / f"{name}.log")
         server.start()
         try:
             server.wait_ready()
-            probe(server.url, safe, echo)
+            probe(server.url, safe)
         except BaseException:
             server.stop()
             raise
@@ -204,30 +203,18 @@ def redis_delta(before: dict, after: dict, turns: int) -> dict:
 # Probes -----------------------------------------------------------------------------------
 
 
-def probe(url: str, safe: bool, echo: bool, timeout: float = 120.0) -> None:
+def probe(url: str, safe: bool, timeout: float = 120.0) -> None:
     """Wait until the bot answers a real question (the catalog loads in the background)."""
     from bot.dev.peer import WeChatServerPeer
 
     peer = WeChatServerPeer(CREDS.token, CREDS.appid, CREDS.aes_key if safe else "")
     end = time.monotonic() + timeout
-    text = "回声" if echo else MIX[0]
     last = None
     attempt = 0
     while time.monotonic() < end:
         attempt += 1
         user = f"oBenchProbe{os.getpid()}x{attempt:06d}"
-        if echo:  # echo needs a seeded session (the harness checks its answers itself); but
-            # the catalog's background load and index build must not share the measured run
-            try:
-                with urllib.request.urlopen(url + "/readyz", timeout=10) as resp:
-                    last = json.loads(resp.read()).get("catalog")
-            except OSError as exc:
-                last = exc
-            if last == "loaded":
-                return
-            time.sleep(0.2)
-            continue
-        signed = peer.sign(peer.text(user, text))
+        signed = peer.sign(peer.text(user, MIX[0]))
         req = urllib.request.Request(url + signed.path, data=signed.body, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
@@ -239,31 +226,7 @@ def probe(url: str, safe: bool, echo: bool, timeout: float = 120.0) -> None:
             if answer.text and answer.text.startswith("【"):
                 return
         time.sleep(0.5)
-    raise RuntimeError(f"the bot at {url} never {'loaded its catalog' if echo else 'answered with a guide card'} (last: {last!r})")
-
-
-def seed_echo_sessions(port: int, prefix: str, run: str, users: int) -> None:
-    """Target (c)'s users are in the echo dialog: their sessions exist before the run."""
-    client = redis_client(port)
-    body = json.dumps({"dialog": "echo", "state": "echoing", "data": {}, "updated_at": 0})
-    pipe = client.pipeline(transaction=False)
-    for i in range(users):
-        pipe.set(f"{prefix}sess:{{{user_id(run, i)}}}", body, ex=3600)
-        if i % 5000 == 4999:
-            pipe.execute()
-    pipe.execute()
-
-
-def check_echo(url: str, run: str) -> None:
-    from bot.dev.peer import WeChatServerPeer
-
-    peer = WeChatServerPeer(CREDS.token, CREDS.appid)
-    signed = peer.sign(peer.text(user_id(run, 0), "回声测试"), encrypt=False)
-    req = urllib.request.Request(url + signed.path, data=signed.body, method="POST")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        answer = peer.read(resp.status, resp.read().decode())
-    if answer.text != "回声测试":
-        raise RuntimeError(f"target (c) did not echo: {answer.body[:200]!r}")
+    raise RuntimeError(f"the bot at {url} never answered with a guide card (last: {last!r})")
 
 
 # One target ---------------------------------------------------------------------------------
@@ -285,12 +248,6 @@ def start_target(ctx: Context, key: str) -> tuple[Server, str, bool]:
         server = Server("b-werobot", argv, port, ctx.server_cpu, {"BENCH_WECHAT_TOKEN": CREDS.token}, ctx.workdir / "b-werobot.log").start()
         _wait_port(server)  # WeRoBot has no health route
         return server, "b", False
-    if key == "c":
-        prefix = "bench:c:"
-        seed_echo_sessions(ctx.redis_port, prefix, "c", o.users)
-        server = ctx.start_bot("c-bot-echo", prefix, safe=False, echo=True)
-        check_echo(server.url, "c")
-        return server, "c", False
     prefix = "bench:d:"
     return ctx.start_bot("d-bot-full", prefix, safe=True), "d", True
 
@@ -319,10 +276,10 @@ def measure_target(ctx: Context, key: str) -> dict:
         warm = ctx.load(url, build_requests(CREDS, 4000 if encrypt else 30000, o.users, run, encrypt), 1.0, o.connections)
         # The bot's nonce and dedup checks would turn a reused request into a cheap retry: size
         # its requests with room to spare (a faster peak than the warm-up's).
-        needed = int(max(warm.rps, 100) * o.seconds * (3 if key in ("c", "d") else 1.5)) + 2000
+        needed = int(max(warm.rps, 100) * o.seconds * (3 if key == "d" else 1.5)) + 2000
         requests = build_requests(CREDS, needed, o.users, run, encrypt)
         rc = redis_client(ctx.redis_port)
-        bot = key in ("c", "d")
+        bot = key == "d"
         turns0 = count_keys(rc, f"bench:{key}:dedup:*") if bot else 0
         before, cpu0 = redis_counts(rc), server.cpu_seconds()
         peak = ctx.load(url, requests, o.seconds, o.connections)
@@ -352,7 +309,7 @@ def measure_target(ctx: Context, key: str) -> dict:
         result["peak_rss_mib"] = round(server.memory_kib("VmHWM") / 1024, 1)
         if key == "d" and "memory" in o.extras:
             result["session_memory"] = session_memory(ctx.redis_port, "bench:d:")
-        if key in ("c", "d") and o.profile:
+        if key == "d" and o.profile:
             result["profile"] = profile_bot(ctx, server, url, run, key, encrypt)
         return result
     finally:
@@ -644,7 +601,7 @@ def ratios(targets: dict, field: str = "rps") -> dict:
     which holds steadier when other work shares the machine."""
     rps = {k: v[field] for k, v in targets.items() if v.get(field)}
     out = {}
-    for top, bottom in (("c", "b"), ("d", "b"), ("d", "a"), ("b", "a"), ("c", "a")):
+    for top, bottom in (("d", "b"), ("d", "a"), ("b", "a")):
         if top in rps and bottom in rps:
             out[f"{top}/{bottom}"] = round(rps[top] / rps[bottom], 2)
     return out
@@ -658,8 +615,7 @@ def checks(report: dict) -> dict:
     growth = report.get("growth", {})
     faults = report.get("faults", {})
     return {
-        "echo_c_at_least_3x_b": r["c/b"] >= 3 if "c/b" in r else None,
-        "full_d_at_least_0.9x_b": r["d/b"] >= 0.9 if "d/b" in r else None,
+        "full_d_at_least_1.5x_b": r["d/b"] >= 1.5 if "d/b" in r else None,
         "d_p99_at_half_load_under_20ms": d["half_load"]["p99_ms"] < 20 if "half_load" in d else None,
         "d_at_most_3_round_trips": d["redis_round_trips_per_turn"] <= 3 if "redis_round_trips_per_turn" in d else None,
         "idle_session_at_most_1KiB": mem["idle_session_bytes"] <= 1024 if "idle_session_bytes" in mem else None,
@@ -743,7 +699,7 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--users", type=int, default=10_000, help="distinct users in the peak runs (default 10,000)")
     p.add_argument("--growth-users", default="10000,100000", help="RSS measured after this many distinct users (default 10000,100000)")
     p.add_argument("--fault-requests", type=int, default=200, help="requests per platform fault (default 200)")
-    p.add_argument("--targets", default="abcd", help="which targets, e.g. 'abcd' or 'd' (default all)")
+    p.add_argument("--targets", default="abd", help="which targets, e.g. 'abd' or 'd' (default all)")
     p.add_argument("--extras", default=",".join(EXTRAS), help=f"which extra measurements (default {','.join(EXTRAS)}; '' for none)")
     p.add_argument("--engine", choices=("auto", "wrk", "asyncio"), default="auto", help="load generator (default wrk when installed)")
     p.add_argument("--uvloop", action="store_true", default=None, help="run the aiohttp servers on uvloop (the default when installed, as the bot's own default)")

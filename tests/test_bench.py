@@ -37,13 +37,13 @@ def test_one_short_run_reports_every_target_and_measurement(tmp_path):
             assert name in result, (key, name)
         assert result["requests"] > 0 and result["errors"] == 0, (key, result)
         assert result["empty_answers"] == 0, (key, result)  # every answer carried a reply
-    for key in ("c", "d"):
+    for key in ("d",):
         bot = report["targets"][key]
         assert bot["turns"] > 0
         assert bot["redis_commands_per_turn"] > 0 and bot["redis_round_trips_per_turn"] > 0
         assert "evalsha" in bot["redis_commands"]  # the turn's lock-and-load and commit scripts
         assert bot["redis_round_trips_per_turn"] <= 3  # issue #8's budget for one message
-    assert set(report["ratios"]) >= {"c/b", "d/b", "d/a"}
+    assert set(report["ratios"]) >= {"d/b", "d/a"}
 
     memory = report["targets"]["d"]["session_memory"]
     assert memory["sampled"] > 0 and memory["idle_session_bytes"] > 0
@@ -54,11 +54,11 @@ def test_one_short_run_reports_every_target_and_measurement(tmp_path):
     for fault in report["faults"].values():
         assert fault["errors"] == 0 and fault["within_4_5s"] == 1.0
     assert report["scaleout"]["two_processes_rps"] > 0 and report["scaleout"]["errors"] == 0
-    assert set(report["checks"]) >= {"echo_c_at_least_3x_b", "full_d_at_least_0.9x_b", "no_errors"}
+    assert set(report["checks"]) >= {"full_d_at_least_1.5x_b", "no_errors"}
     assert report["checks"]["no_errors"] is True
 
     text = out.getvalue()
-    for line in ("(a) bare aiohttp", "(b) WeRoBot echo", "(c) ywtb-bot echo", "(d) ywtb-bot full turn", "ratios:", "platform slow_6s"):
+    for line in ("(a) bare aiohttp", "(b) WeRoBot echo", "(d) ywtb-bot full turn", "ratios:", "platform slow_6s"):
         assert line in text
 
 

@@ -15,7 +15,6 @@ import random
 import pytest
 
 import dialogs  # noqa: F401  (registers every dialog)
-import dialogs.echo  # noqa: F401  (the benchmark's dialog)
 import tests.support  # noqa: F401  (the tests' dialogs)
 from dialogs.engine import CITIZEN_DIALOGS, STAFF_DIALOGS, Dialog, Incoming, Services, T
 from dialogs.menu import Menu

@@ -18,7 +18,6 @@ from dataclasses import fields
 import pytest
 
 import dialogs  # noqa: F401  (registers every dialog)
-import dialogs.echo  # noqa: F401  (the benchmark's dialog)
 from bot.search import MatterSearch
 from bot.services.catalog import Catalog
 from bot.services.staff import Staff, StaffMember
