@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from redis.exceptions import RedisError
 
+from bot.stores import turn_tallies
 from integrations.platform.client import PlatformClient, PlatformError, PlatformUnavailable
 from integrations.platform.models import Bundle, Guide, Hall, MatterSummary
 
@@ -152,16 +153,27 @@ class Catalog:
         return self.index.lexical.search(query, top=top)
 
     async def find(self, query: str, top: int = 5):
-        """The whole search (bot/search/hybrid.py): its verdict and ranked hits, on the search
-        thread."""
-        if self.index is None:
+        """The whole search (bot/search/hybrid.py): its verdict and ranked hits. A question asked
+        before is answered from the index's cache at once; a new one goes to the search thread
+        (the sentence model takes milliseconds: never on the event loop)."""
+        index = self.index
+        if index is None:
             raise CatalogNotReady()
-        return await asyncio.get_running_loop().run_in_executor(_SEARCHER, self.index.find, query, top)
+        if (found := index.known(query, top)) is not None:
+            return found
+        return await asyncio.get_running_loop().run_in_executor(_SEARCHER, index.find, query, top)
 
     async def record(self, query: str, outcome: str) -> None:
-        """Count what became of a search (bot/search/outcomes.py); a Redis hiccup costs the
-        count, never the person's answer."""
+        """Count what became of a search (bot/search/outcomes.py): in a turn, the count rides on
+        the turn's commit; outside one it is written now. A Redis hiccup costs the count, never
+        the person's answer."""
         if self.outcomes is None or not query:
+            return
+        pending = turn_tallies.get()
+        if pending is not None:
+            tally = self.outcomes.tally(query, outcome)
+            if tally is not None:
+                pending.append(tally)
             return
         try:
             await self.outcomes.record(query, outcome)
