@@ -31,7 +31,7 @@ from bot.services.catalog import CatalogNotReady
 from bot.logs import Incidents, new_id, user_ref
 from bot.turn.outbox import Pusher, pack
 from bot.settings import Settings
-from bot.stores import ConversationStore, MessageRef, Nonce, Snapshot, StorePolicy
+from bot.stores import ConversationStore, MessageRef, Nonce, Snapshot, StorePolicy, Tally, turn_tallies
 from dialogs import Conversation, Incoming, Reply
 from integrations.platform.client import PlatformUnavailable, answer_by as platform_answer_by
 from integrations.wechat.errors import WeChatAPIError, WeChatError
@@ -227,13 +227,15 @@ class Dispatcher:
                         return None
                     locked = True
                 platform_answer_by.set(platform_due(deadline, started + self.settings.turn_timeout_seconds, loop.time()))  # this task's own context
+                tallies: list[Tally] = []
+                turn_tallies.set(tallies)  # counts the turn makes go with its commit
                 session, replies = await self.conversation.step(snapshot.session, incoming, expired=snapshot.expired)
             if snapshot.held:  # answers we could not push earlier come first, now that we can reply
                 earlier = [Reply(t) for t in snapshot.held]
                 if not earlier[0].text.startswith(self._held_intro):  # held twice: introduced once
                     earlier.insert(0, Reply(self._held_intro))
                 replies = [*earlier, *replies]
-            if not await self.store.commit(message, token, session, [r.text for r in replies], len(snapshot.held)):
+            if not await self.store.commit(message, token, session, [r.text for r in replies], len(snapshot.held), tallies=tallies):
                 log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
             locked = False
             return replies
