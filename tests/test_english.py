@@ -1,0 +1,158 @@
+"""People who write English are answered in English, through the real webhook (`chat`): the
+main menu, search results and the booking flow; 中文 / English switch in any state and the
+choice sticks; what has no English template yet is said in Chinese (docs/dialogs.md, English).
+
+Matter names, departments, halls and materials come from the platform in Chinese and stay so:
+the checks below look at the words around them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from bot.web.appkeys import CATALOG
+from tests.support import Chat, person
+
+#: Words of three or more Latin letters, once the Chinese is taken out: the English framing.
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Chinese framing of the replies below, which an English reply must not have.
+CHINESE_FRAMING = ("请回复序号", "您要办的是不是", "办理部门", "请选择", "请输入", "请核对", "抱歉")
+
+
+@pytest.fixture
+async def chat(chat, app):
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    return chat
+
+
+def english(reply: str | None) -> bool:
+    """The reply is framed in English: English words around whatever Chinese names it quotes."""
+    assert reply, "the bot did not answer"
+    return len(ENGLISH_WORD.findall(CJK.sub(" ", reply))) >= 3 and not any(words in reply for words in CHINESE_FRAMING)
+
+
+def chinese(reply: str | None) -> bool:
+    assert reply, "the bot did not answer"
+    return not ENGLISH_WORD.findall(CJK.sub(" ", reply).replace("menu", "")) and CJK.search(reply) is not None
+
+
+async def book_in_english(chat: Chat, first: str, who: dict, stop: str) -> list[str]:
+    """Answer the English booking questions as a person would: the matter in English, the first
+    of each list, the applicant's details; returns every reply up to the one starting with `stop`."""
+    replies = [await chat.say(first)]
+    for _ in range(20):
+        reply = replies[-1]
+        assert reply, "the bot did not answer"
+        if reply.startswith(stop):
+            return replies
+        if "What would you like to book" in reply:
+            answer = "passport"
+        elif "applicant's name" in reply:
+            answer = who["name"]
+        elif "ID card number" in reply:
+            answer = who["id_number"]
+        elif "mobile number" in reply:
+            answer = who["phone"]
+        elif "Please check your appointment" in reply:
+            answer = "yes"
+        elif "Use this applicant's details next time" in reply:
+            answer = "2"
+        else:
+            answer = "1"
+        replies.append(await chat.say(answer))
+    raise AssertionError(f"never got {stop!r}; last reply: {replies[-1]}")
+
+
+async def test_hello_gets_the_main_menu_in_english(chat):
+    reply = await chat.say("hello")
+    assert english(reply), reply
+    assert "Reply with a number" in reply and "Book an appointment" in reply
+    assert "中文" in reply  # the way back is on the menu
+
+
+async def test_an_english_question_gets_english_search_results_with_the_platforms_names(chat):
+    reply = await chat.say("how do I renew my ID card")
+    assert english(reply), reply
+    assert "居民身份证" in reply  # the matter's name, as the platform has it
+    if not reply.startswith("【"):  # a list of candidates: open the first
+        assert "Did you mean" in reply
+        reply = await chat.say("1")
+        assert english(reply), reply
+    assert "Department:" in reply and "Reply with a number to learn more" in reply
+    materials = await chat.say("1")
+    assert "materials to bring" in materials or "(reply with a number)" in materials
+
+
+async def test_a_search_that_finds_nothing_says_so_in_english(chat):
+    await chat.say("hello")
+    reply = await chat.say("where can I park my spaceship overnight")
+    assert english(reply), reply
+
+
+async def test_booking_in_english_from_the_menu_to_the_booked_appointment(chat):
+    me = person(31)
+    assert english(await chat.say("hello"))
+    replies = await book_in_english(chat, "2", me, stop="Booked!")
+    summary = next(r for r in replies if r.startswith("Please check your appointment"))
+    assert "普通护照签发" in summary and "Hall:" in summary and "Time:" in summary
+    assert me["name"] not in summary  # masked, as in Chinese
+    assert all(english(r) for r in replies), [r for r in replies if not english(r)]
+    assert "Appointment number:" in replies[-1] and "我的预约" in replies[-1]
+
+
+async def test_a_chinese_name_typed_into_an_english_booking_keeps_it_english(chat):
+    me = person(32)
+    assert english(await chat.say("hello"))
+    replies = await book_in_english(chat, "2", me, stop="Please type the applicant's mobile number")
+    asked_name = next(i for i, r in enumerate(replies) if "applicant's name" in r)
+    assert english(replies[asked_name + 1])  # 张三 is an answer, not a wish to switch
+    assert english(await chat.say("13800138000"))
+
+
+async def test_chinese_switches_back_and_stays_switched(chat):
+    assert english(await chat.say("hello"))
+    switched = await chat.say("中文")
+    assert chinese(switched) and "请回复序号" in switched  # said so, and the menu again, in Chinese
+    later = await chat.say("how do I renew my ID card")  # chosen: English words do not switch it back
+    assert "您要办的是不是" in later or "办理部门" in later
+    assert chinese(await chat.say("菜单"))
+    assert "Reply with a number" in await chat.say("English")
+
+
+async def test_the_switch_works_mid_booking_and_asks_the_same_question_again(chat):
+    reply = await chat.say("预约")
+    assert "要预约办理什么事" in reply
+    reply = await chat.say("English")
+    assert "OK, I'll answer in English" in reply and "What would you like to book" in reply
+    reply = await chat.say("中文")
+    assert "接下来用中文" in reply and "要预约办理什么事" in reply
+
+
+async def test_a_person_known_to_write_chinese_is_not_switched_by_hi(chat):
+    assert chinese(await chat.say("你好"))
+    assert chinese(await chat.say("hi"))
+
+
+async def test_english_is_remembered_when_the_conversation_ends(chat):
+    assert english(await chat.say("hello"))
+    assert english(await chat.say("2"))
+    cancelled = await chat.say("cancel")
+    assert english(cancelled) and "Reply with a number" in cancelled
+    assert english(await chat.say("1"))  # back at the menu: a number, nothing to detect
+
+
+async def test_what_has_no_english_template_falls_back_to_chinese(chat):
+    assert english(await chat.say("hello"))
+    progress = await chat.say("3")  # 查办件进度 has no English templates yet
+    assert CJK.search(progress) and not ENGLISH_WORD.findall(CJK.sub(" ", progress).replace("menu", ""))
+
+
+async def test_english_is_per_person(chat, client, peer):
+    other = Chat(client, peer, user="oUser0000000000000000000002")
+    assert english(await chat.say("hello"))
+    assert chinese(await other.say("你好"))
+    assert english(await chat.say("1"))
+    assert chinese(await other.say("1"))
