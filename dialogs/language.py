@@ -20,8 +20,10 @@ Pure: no I/O once the word lists are loaded (`load()` at start-up).
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from dialogs.understand import kinds
@@ -58,19 +60,35 @@ def current() -> str:
     return LANGUAGE.get().code or CHINESE
 
 
+#: Every language a turn can have, made once (a frozen dataclass costs microseconds to build).
+_LANGUAGES = {(code, chosen, switched): Language(code, chosen, switched)
+              for code in (CHINESE, ENGLISH) for chosen in (False, True) for switched in (False, True)}
+
+
 def of_profile(profile: dict[str, Any]) -> Language:
     code = profile.get(LANGUAGE_FIELD)
     if code not in (CHINESE, ENGLISH):
         return UNKNOWN
-    return Language(code, bool(profile.get(CHOSEN_FIELD)))
+    return _LANGUAGES[code, bool(profile.get(CHOSEN_FIELD)), False]
+
+
+@cache
+def _switch_words() -> re.Pattern:
+    """Any switch word, anywhere: a message that holds none cannot be one once unwrapped (the
+    unwrapping only takes words off its ends), so most messages skip the unwrapping."""
+    words = [word for word, intent in vocabulary().global_words.items() if intent in SWITCHES]
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
 def switch_word(text: str) -> str | None:
     """The language a whole message asks for (中文, English, "in english", 请说中文吧), else None."""
     if len(text) > kinds.MAX_SHORT:
         return None
+    folded = fold(text)
+    if _switch_words().search(folded) is None:
+        return None
     vocab = vocabulary()
-    intent = kinds.global_word(kinds.layers(fold(text), vocab), vocab)
+    intent = kinds.global_word(kinds.layers(folded, vocab), vocab)
     return SWITCHES.get(intent) if intent is not None else None
 
 
@@ -82,16 +100,16 @@ def before_turn(profile: dict[str, Any], text: str | None, at_rest: bool) -> Lan
         return known
     asked = switch_word(text)
     if asked is not None:
-        return Language(asked, chosen=True, switched=True)
+        return _LANGUAGES[asked, True, True]
     if known.chosen or not at_rest:
         return known
     vocab = vocabulary()
     folded = fold(text[:kinds.MAX_SHORT * 4])
     detected = kinds.language(folded, vocab)
     if detected:
-        return Language(detected)
+        return _LANGUAGES[detected, False, False]
     if not known.code and _latin_greeting(folded, vocab):
-        return Language(ENGLISH)
+        return _LANGUAGES[ENGLISH, False, False]
     return known
 
 
@@ -105,3 +123,4 @@ def load() -> None:
     """Read the word lists now (at start-up) rather than on the first message that needs them."""
     vocabulary()
     english_words()
+    _switch_words()

@@ -1,6 +1,7 @@
-"""People who write English are answered in English, through the real webhook (`chat`): the
+"""People who write English are answered in English, through the real webhook (`chat`; the
+harness `h` where time must pass, and the choice itself as a pure function): the
 main menu, search results and the booking flow; 中文 / English switch in any state and the
-choice sticks; what has no English template yet is said in Chinese (docs/dialogs.md, English).
+choice sticks; what has no English template yet is said in Chinese (README.md, Languages).
 
 Matter names, departments, halls and materials come from the platform in Chinese and stay so:
 the checks below look at the words around them."""
@@ -13,6 +14,7 @@ import re
 import pytest
 
 from bot.web.appkeys import CATALOG
+from dialogs.language import before_turn
 from tests.support import Chat, person
 
 #: Words of three or more Latin letters, once the Chinese is taken out: the English framing.
@@ -156,3 +158,45 @@ async def test_english_is_per_person(chat, client, peer):
     assert chinese(await other.say("你好"))
     assert english(await chat.say("1"))
     assert chinese(await other.say("1"))
+
+
+async def test_english_outlives_an_expired_session(h):
+    await h.catalog_ready()
+    assert english(await h.say("hello"))
+    assert english(await h.say("2"))
+    h.idle(h.settings.session_ttl_seconds + 1)  # the session lapses; the profile (a year) does not
+    reply = await h.say("4")
+    assert english(reply.split("\n\n")[0]) and "It has been a while" in reply
+
+
+# The choice itself (dialogs.language.before_turn), situation by situation -----------------------
+
+EN, ZH_PINNED, NEW = {"language": "en", "language_chosen": False}, {"language": "zh", "language_chosen": True}, {}
+
+
+@pytest.mark.parametrize(("profile", "text", "at_rest", "expected"), [
+    (NEW, "how do I get my hukou moved", True, "en"),           # an English sentence at the menu
+    (NEW, "good evening", True, "en"),                          # a first greeting in Latin letters
+    (NEW, "ok", True, ""),                                      # Chinese speakers type it too: nothing to go on
+    (NEW, "12345", True, ""),
+    (NEW, "办护照", True, "zh"),
+    ({"language": "zh"}, "hi", True, "zh"),                     # known to write Chinese: a greeting does not switch
+    ({"language": "zh"}, "my passport expired", True, "en"),    # but a sentence in English does
+    (EN, "社保卡怎么办", True, "zh"),                             # and one in Chinese switches back, at rest
+    (EN, "刘伟", False, "en"),                                   # mid-dialog an answer never switches
+    (EN, "广安区政务服务中心", False, "en"),
+    ({"language": "zh"}, "John Smith", False, "zh"),
+    (EN, "请说中文吧", False, "zh"),                              # the switch words work anywhere, wrapped too
+    ({"language": "zh"}, "English please", False, "en"),
+    (ZH_PINNED, "where can I renew my passport", True, "zh"),  # chosen with 中文: detection leaves it
+    (EN, None, True, "en"),                                     # a click or an event: as remembered
+])
+def test_the_language_of_a_turn(profile, text, at_rest, expected):
+    assert before_turn(profile, text, at_rest).code == expected
+
+
+def test_only_a_change_is_written_to_the_profile():
+    assert before_turn(EN, "hello", True).remembered(EN) is None
+    assert before_turn(EN, "中文", False).remembered(EN) == {"language": "zh", "language_chosen": True}
+    assert before_turn(NEW, "ok", True).remembered(NEW) is None  # not known yet: nothing to remember
+    assert before_turn({"other": 1}, "hello", True).remembered({"other": 1}) == {"other": 1, "language": "en", "language_chosen": False}
