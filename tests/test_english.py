@@ -88,6 +88,14 @@ async def test_an_english_question_gets_english_search_results_with_the_platform
     assert "materials to bring" in materials or "(reply with a number)" in materials
 
 
+async def test_the_halls_of_the_menu_in_english(chat):
+    assert english(await chat.say("hello"))
+    halls = await chat.say("4")
+    assert english(halls) and "Reply with a number for its address" in halls
+    hall = await chat.say("1")
+    assert english(hall) and "Address:" in hall and "Hours:" in hall
+
+
 async def test_a_search_that_finds_nothing_says_so_in_english(chat):
     await chat.say("hello")
     reply = await chat.say("where can I park my spaceship overnight")
