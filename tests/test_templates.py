@@ -228,6 +228,13 @@ def test_english_is_rendered_only_for_a_person_answered_in_english():
     assert render("menu/menu.j2", options=OPTIONS) == menu  # the turn's language did not stick
 
 
+def test_every_choice_of_the_english_menu_and_guide_card_is_english():
+    render = Renderer()
+    for name in ("menu/menu.j2", "matters/follow_ups.j2"):
+        choices = [line for line in in_english(render, name, **CONTEXTS[name]).splitlines() if line[:1].isdigit()]
+        assert choices and not any(CJK.search(line) for line in choices), (name, choices)
+
+
 def test_a_template_without_an_english_sibling_falls_back_to_chinese():
     render = Renderer()
     untranslated = sorted(set(render.templates) - set(render.english))
