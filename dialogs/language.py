@@ -55,11 +55,6 @@ UNKNOWN = Language()
 LANGUAGE: ContextVar[Language] = ContextVar("language", default=UNKNOWN)
 
 
-def current() -> str:
-    """zh or en: the language this turn's replies are written in."""
-    return LANGUAGE.get().code or CHINESE
-
-
 #: Every language a turn can have, made once (a frozen dataclass costs microseconds to build).
 _LANGUAGES = {(code, chosen, switched): Language(code, chosen, switched)
               for code in (CHINESE, ENGLISH) for chosen in (False, True) for switched in (False, True)}
