@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
+from dialogs.language import LANGUAGE
 from dialogs.menu import MENU_KEYS, SHORTCUTS
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_case_number
 from dialogs.rating import level_named
@@ -64,6 +65,10 @@ class Conversation:
         if kind == "text":
             word = normalise(incoming.text)  # once per message: global words and routes match it
             intent = _INTENT_BY_WORD.get(word)
+            # English (#20 item 9): 中文 / English switched the language before the turn (dialogs.language).
+            if intent is None and LANGUAGE.get().switched:
+                intent = "language"
+            # End English.
             if intent is not None:
                 session = await self._global(intent, session, incoming, replies)
             else:
@@ -145,6 +150,12 @@ class Conversation:
             self._say(replies, "common/help.j2", in_dialog=not session.at_rest)
             self._model(session, incoming, replies).ask()
             return session
+        # English (#20 item 9): say which language it is now, and ask the current question again in it.
+        if intent == "language":
+            self._say(replies, "common/language.j2")
+            self._model(session, incoming, replies).ask()
+            return session
+        # End English.
         if intent == "back":
             history = session.data.get(BACK_KEY) or []
             if not history:

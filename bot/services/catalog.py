@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from redis.exceptions import RedisError
 
 from bot.stores import turn_tallies
+from dialogs.language import ENGLISH, LANGUAGE
 from integrations.platform.client import PlatformClient, PlatformError, PlatformUnavailable
 from integrations.platform.models import Bundle, Guide, Hall, MatterSummary
 
@@ -147,10 +148,15 @@ class Catalog:
 
     def search(self, query: str, top: int = 5) -> list:
         """Matters found by the lexical index alone: quick enough to run in a turn (the booking
-        dialog's list of bookable matters). Questions to the bot go through `find`."""
+        dialog's list of bookable matters). Questions to the bot go through `find`. A query
+        without Chinese (English: "passport") is read through the lexicon's English glosses,
+        as `find` reads it."""
         if self.index is None:
             raise CatalogNotReady()
-        return self.index.lexical.search(query, top=top)
+        lexical = self.index.lexical
+        if not any("\u3400" <= ch <= "\u9fff" for ch in query):
+            query = lexical.lexicon.gloss(query) or query
+        return lexical.search(query, top=top)
 
     async def find(self, query: str, top: int = 5):
         """The whole search (bot/search/hybrid.py): its verdict and ranked hits. A question asked
@@ -189,8 +195,11 @@ class Catalog:
     def derived(self, key, make):
         """A value made from this version of the catalog alone, the same for every person (a
         guide's card as rendered): made once by `make()`, kept until the catalog changes. Keep
-        values immutable (text): every caller gets the same object."""
+        values immutable (text): every caller gets the same object. Text is rendered in the
+        turn's language (bot.templating), so a value made for English is kept apart."""
         derived = self._derived
+        if LANGUAGE.get().code == ENGLISH:
+            key = (ENGLISH, key)
         value = derived.get(key)
         if value is None:
             value = make()
