@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, Reply, T, normalise
+from dialogs.smalltalk import mark_unused
 
 MAX_CANDIDATES = 5
 ECHO_CHARS = 24  # of a question quoted back in a reply
@@ -242,6 +243,7 @@ class Matters(Dialog):
             if not junk:
                 echo = query if len(query) <= ECHO_CHARS else query[:ECHO_CHARS] + "…"
                 self.say("matters/not_found.j2", query=echo)
+            mark_unused(self.data, offered=not junk)  # not_found.j2 names 人工 and 12345
         self.ask()
 
     async def _record(self, outcome: str, query: str | None = None) -> None:

@@ -52,7 +52,7 @@ async def messages(client, user: str) -> list[str]:
 async def test_one_word_answers_the_invitation_and_reaches_the_platform(h, sims):
     case_no = await invited(h, sims, h.services.ratings)
     thanks = await h.say("满意")
-    assert "感谢您的评价（满意）" in thanks
+    assert "感谢您的评价：★★★★☆ 满意" in thanks
     ratings = (await feedback(sims, case_no))["ratings"]
     assert [(r["level"], r["follow_up_required"]) for r in ratings] == [("satisfied", False)]
     assert h.user not in str(ratings)  # the platform gets a pseudonym, never the openid
@@ -62,13 +62,13 @@ async def test_a_bare_number_at_the_menu_rates_only_when_just_invited(h, sims):
     assert "感谢您的评价" not in await h.say("1")  # no invitation: 1 is the first menu option
     await h.say("菜单")
     case_no = await invited(h, sims, h.services.ratings)
-    assert "感谢您的评价（非常满意）" in await h.say("1")
+    assert "感谢您的评价：★★★★★ 非常满意" in await h.say("5")  # stars: 5 is best
     assert [r["level"] for r in (await feedback(sims, case_no))["ratings"]] == ["very_satisfied"]
 
 
 async def test_dissatisfied_asks_what_went_wrong_and_files_a_complaint(h, sims):
     case_no = await invited(h, sims, h.services.ratings)
-    question = await h.say("4")
+    question = await h.say("2")  # two stars
     assert "不满意" in question and "哪里没做好" in question
     filed = await h.say("窗口让我来回跑了三趟，材料清单也没说清楚")
     assert "投诉编号" in filed and "回访" in filed
@@ -102,7 +102,7 @@ async def test_one_reminder_after_three_days_if_unrated_and_no_more(chat, client
     assert len(await _reminders(client, chat.user)) == 1
     assert await scheduler.due_at(reminder_job(chat.user, case_no)) is None
 
-    assert "感谢您的评价" in await chat.say("2")  # the reminder made a bare number a rating again
+    assert "感谢您的评价" in await chat.say("4")  # the reminder made a bare number a rating again
 
 
 async def test_a_rated_case_gets_no_reminder_and_no_second_invitation(h, sims):
@@ -134,7 +134,7 @@ async def test_the_done_notice_of_a_subscribed_case_invites_a_rating(chat, clien
 
     question = await wait_for(invited, timeout=10)
     assert question and case_no in question and "非常满意" in question
-    assert "感谢您的评价（满意）" in await chat.say("2")
+    assert "感谢您的评价：★★★★☆ 满意" in await chat.say("4")
     assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["satisfied"]
 
 
@@ -147,8 +147,8 @@ async def test_a_rating_may_be_changed_once(h, sims):
     assert "修改评价" in await h.say("满意")
     question = await h.say("修改评价")
     assert case_no in question and "非常满意" in question
-    changed = await h.say("1")
-    assert "感谢您的评价（非常满意）" in changed and "修改评价" not in changed
+    changed = await h.say("5")
+    assert "感谢您的评价：★★★★★ 非常满意" in changed and "修改评价" not in changed
     assert "不能再改" in await h.say("修改评价")
     ratings = (await feedback(sims, case_no))["ratings"]
     assert [(r["level"], r["revision"]) for r in ratings] == [("satisfied", 1), ("very_satisfied", 2)]
@@ -184,5 +184,5 @@ async def test_a_binder_rates_a_case_of_their_enterprise_from_its_notice(chat, c
     await advance(client, case_no, "accepted", "processing", "reviewing", "approved")
     done = (await notices_count(client, chat.user, 2))[-1]
     assert "请为这次办事打个分" in done
-    assert "感谢您的评价（满意）" in await chat.say("满意")
+    assert "感谢您的评价：★★★★☆ 满意" in await chat.say("满意")
     assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["satisfied"]
