@@ -294,6 +294,9 @@ class Dialog:
     #: here, so the conversation reads them without a getattr default.
     CAPTURES: ClassVar[frozenset[str]] = frozenset()
     OWN_WORDS: ClassVar[frozenset[str]] = frozenset()
+    #: States that show a result (a card) rather than ask a question: small talk there is
+    #: answered without asking anything again (dialogs.smalltalk).
+    SHOWING: ClassVar[frozenset[str]] = frozenset()
 
     __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished", "_event")
 

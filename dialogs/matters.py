@@ -115,6 +115,7 @@ class Matters(Dialog):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
+    SHOWING = frozenset({"guide"})
     PROMPTS = {"asking": "matters/ask.j2", "choosing": "matters/choose_again.j2", "guide": "matters/follow_ups.j2", "situation": "matters/question.j2"}
 
     __slots__ = ("_found", "_answered", "_outcome")

@@ -5,13 +5,13 @@ greeting, a thanks, 好的, 你是谁, 再见, 在吗 or a keyboard mash gets, i
 turns in a row the bot could not use, anywhere, so that the second one offers a person (人工) and
 the 12345 hotline in the reply.
 
-- Where the current step takes any text (the menu, whose text is searched; a guide card, whose
-  text is a new question), small talk never reaches the dialog: it is answered, and nothing
-  closes (好的 after a card leaves the card where it was). At the menu a greeting or 在吗 also
-  shows what the bot can do.
-- Where the step asks a question, the message is first a candidate answer (好的 confirms a
-  booking); only if the dialog cannot use it is it answered as small talk, then the question is
-  asked again.
+- Where the current step takes any text (the menu and a guide card, whose text is searched; the
+  booking's name step, which explains what a name looks like), small talk never reaches the
+  dialog. Elsewhere the message is first a candidate answer (好的 confirms a booking); only if the
+  dialog cannot use it is it small talk.
+- Then it is answered, and the pending question is asked again. Not at the menu (where a
+  greeting or 在吗 shows what the bot can do) and not on a card (a dialog's `SHOWING` states):
+  好的 after a card closes nothing and repeats nothing.
 - Junk gets "没看懂" with two examples (or the question again, inside a dialog).
 
 Turns the bot could not use: junk, a message the current step could not use (the dialog's miss),
@@ -71,7 +71,7 @@ class SmallTalk:
         (`dialog_turn`: dialogs.conversation.Conversation._dialog_turn); then the count."""
         talk = reading.kind in (MessageClass.SMALL_TALK, MessageClass.JUNK)
         if talk and takes_any_text(cls, session.state):
-            self._answer(session, incoming, reading, replies, cls, question=False)
+            self._answer(session, incoming, reading, replies, cls)
             return self._count(session, used=reading.kind != MessageClass.JUNK, replies=replies)
         kept = copy.deepcopy(session.data) if talk else None
         tried: list[Reply] = []
@@ -79,14 +79,17 @@ class SmallTalk:
         missed = after.dialog == session.dialog and MISSED_KEY in after.data
         if talk and missed:  # not an answer to the question: small talk (or junk) after all
             session.data = kept
-            self._answer(session, incoming, reading, replies, cls, question=True)
+            self._answer(session, incoming, reading, replies, cls)
             return self._count(session, used=reading.kind != MessageClass.JUNK, replies=replies)
         replies.extend(tried)
         return self._count(after, used=not missed, replies=replies)
 
     def _answer(self, session: Session, incoming: Incoming, reading: Understanding, replies: list[Reply],
-                cls: type[Dialog], question: bool) -> None:
+                cls: type[Dialog]) -> None:
+        """The answer, then the question again where one is pending (not at the menu, not on a
+        card: 好的 there closes nothing and repeats nothing)."""
         at_rest = session.at_rest
+        question = not at_rest and session.state not in cls.SHOWING
         kind = reading.small_talk or "junk"
         replies.append(Reply(self.services.render("common/small_talk.j2", kind=kind, at_rest=at_rest, question=question)))
         if question or (at_rest and kind in SHOWS_MENU):

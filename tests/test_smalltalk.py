@@ -126,3 +126,25 @@ async def test_a_number_the_menu_does_not_have_counts_as_a_miss(h):
     assert "菜单里没有「15」" in await h.say("15")
     second = await h.say("99")
     assert "菜单里没有「99」" in second and "12345" in second
+
+
+async def test_small_talk_at_a_step_that_takes_any_text_asks_the_question_again(h):
+    await h.catalog_ready()
+    reply = await h.say("预约")
+    while "请输入办事人的姓名" not in reply:  # the matter, then its hall, day and slot: the first of each
+        reply = await h.say("护照" if "要预约办理什么事" in reply else "1")
+    again = await h.say("在吗")
+    assert "在的" in again and "请输入办事人的姓名" in again
+    assert "没看懂" in (junk := await h.say("asdfgh")) and "请输入办事人的姓名" in junk
+
+
+async def test_ok_on_the_progress_card_closes_nothing_and_repeats_nothing(h, sims):
+    from tests.test_progress import new_case
+
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    card = await h.say("5678")
+    assert "刷新进度" in card
+    ok = await h.say("好的")
+    assert "好的" in ok and "刷新进度" not in ok and "没太明白" not in ok
+    assert case_no in await h.say("刷新")  # the card is still the one on screen
