@@ -241,8 +241,8 @@ async def invitation_answered(services, session, incoming, reading: Understandin
     - at the menu or on a progress card no question is pending, so there those words (never a
       bare number) rate whenever an invitation is pending;
     - the rating's own words (五星好评, 5星, 评价 5, ⭐⭐⭐, 满意, 差评) rate wherever the message is
-      nothing but a rating, and at the menu or on a progress card also inside a sentence (where,
-      with nothing to rate, the rating dialog says so).
+      nothing but a rating (with nothing to rate, the rating dialog says so), and at the menu or
+      on a progress card also inside a sentence, while an invitation is pending.
     One Redis read, and only for a message that rates."""
     if services.ratings is None or (stars := reading.value(SlotKind.RATING)) not in LEVELS_BY_STARS:
         return None
@@ -255,8 +255,8 @@ async def invitation_answered(services, session, incoming, reading: Understandin
         return None  # a sentence: it rates only in the rating's own words, where nothing is asked
     latest_only = bare or (alone and not resting)
     invitation = await services.ratings.pending(incoming.user, recent=latest_only)
-    if invitation is None and resting and not alone:
-        return "rating", {}  # 评价 5 with nothing to rate: say so rather than search it
+    if invitation is None and resting and not alone and reading.kind != MessageClass.OTHER:
+        return "rating", {}  # 评价 5 alone, with nothing to rate: say so rather than search it
     if invitation is None or (latest_only and invitation.asked_at < session.updated_at):
         return None
     return "rating", {"case_no": invitation.case_no, "matter_name": invitation.matter_name, "level": LEVELS_BY_STARS[stars].value}

@@ -70,9 +70,10 @@ class SmallTalk:
         """One text turn that no global word or route took: small talk, junk, or the dialog's
         (`dialog_turn`: dialogs.conversation.Conversation._dialog_turn); then the count."""
         talk = reading.kind in (MessageClass.SMALL_TALK, MessageClass.JUNK)
+        streak = int(session.data.get(STREAK_KEY, 0))  # the count goes on in whatever dialog comes next
         if talk and takes_any_text(cls, session.state):
             self._answer(session, incoming, reading, replies, cls)
-            return self._count(session, used=reading.kind != MessageClass.JUNK, replies=replies)
+            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies)
         kept = copy.deepcopy(session.data) if talk else None
         tried: list[Reply] = []
         after = await dialog_turn(session, incoming, tried, cls)
@@ -80,9 +81,9 @@ class SmallTalk:
         if talk and missed:  # not an answer to the question: small talk (or junk) after all
             session.data = kept
             self._answer(session, incoming, reading, replies, cls)
-            return self._count(session, used=reading.kind != MessageClass.JUNK, replies=replies)
+            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies)
         replies.extend(tried)
-        return self._count(after, used=not missed, replies=replies)
+        return self._count(after, streak, used=not missed, replies=replies)
 
     def _answer(self, session: Session, incoming: Incoming, reading: Understanding, replies: list[Reply],
                 cls: type[Dialog]) -> None:
@@ -95,15 +96,15 @@ class SmallTalk:
         if question or (at_rest and kind in SHOWS_MENU):
             cls(session.state, session.data, incoming, self.services, replies).ask()
 
-    def _count(self, session: Session, used: bool, replies: list[Reply]) -> Session:
-        """Keep count of the turns in a row the bot could not use; the `max_misses`-th offers a
-        person and 12345 (once, then counting starts again)."""
+    def _count(self, session: Session, streak: int, used: bool, replies: list[Reply]) -> Session:
+        """Keep count of the turns in a row the bot could not use (`streak` before this one); the
+        `max_misses`-th offers a person and 12345 (once, then counting starts again)."""
         data = session.data
         marked = data.pop(UNUSED_KEY, None)
         if used and marked is None:
             data.pop(STREAK_KEY, None)
             return session
-        streak = int(data.get(STREAK_KEY, 0)) + 1
+        streak += 1
         if streak < self.services.max_misses:
             data[STREAK_KEY] = streak
             return session

@@ -277,3 +277,8 @@ async def test_the_rating_question_shows_stars_best_first(h, sims):
 async def test_rating_words_with_nothing_to_rate_are_told_so_not_searched(h):
     reply = await h.say("五星好评")
     assert "没有待评价" in reply and "没找到" not in reply
+
+
+async def test_a_question_that_mentions_stars_is_searched_when_nothing_is_to_rate(h):
+    reply = await h.say("开五星级酒店要办什么证")
+    assert "没有待评价" not in reply

@@ -148,3 +148,12 @@ async def test_ok_on_the_progress_card_closes_nothing_and_repeats_nothing(h, sim
     ok = await h.say("好的")
     assert "好的" in ok and "刷新进度" not in ok and "没太明白" not in ok
     assert case_no in await h.say("刷新")  # the card is still the one on screen
+
+
+async def test_junk_then_a_search_that_can_use_nothing_offer_a_person(h):
+    """The count goes on from the menu into the search it starts (digits only: the search's junk,
+    answered by asking again, with no offer of its own)."""
+    await h.catalog_ready()
+    assert "12345" not in await h.say("qwerty")
+    second = await h.say("123456")
+    assert "请说说您想办什么事" in second and "「人工」" in second and "12345" in second
