@@ -52,6 +52,12 @@ def rating_level(text: str, digits: bool = False) -> RatingLevel | None:
     return LEVELS_BY_STARS.get(stars) if stars is not None else None
 
 
+def level_named(word: str, digits: bool = False) -> RatingLevel | None:
+    """`rating_level` of a reply already normalised (dialogs.engine.normalise): the same reading,
+    kept for callers that hold the normalised word."""
+    return rating_level(word, digits)
+
+
 STATES = ["level", "reason"]
 TRANSITIONS = [
     #  trigger  source    dest      when             then
