@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     lock_ttl_seconds: float = 15.0
     session_ttl_seconds: int = 1800
     session_notice_ttl_seconds: int = 86400
-    max_misses: int = 3
+    max_misses: int = 2
     passive_reply_max_bytes: int = 2048
     max_messages_per_turn: int = 4
     held_ttl_seconds: int = 172800

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
-from dialogs.menu import MENU_KEYS, SHORTCUTS
+from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_case_number
-from dialogs.rating import level_named
-from integrations.platform.models import RatingLevel
+from dialogs.rating import invitation_answered
+from dialogs.smalltalk import SmallTalk, read
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
 # half-width, lower case, trailing punctuation dropped), against the whole message.
@@ -36,6 +36,7 @@ class Conversation:
 
     def __init__(self, services: Services):
         self.services = services
+        self.talk = SmallTalk(services)
 
     async def step(self, session: Session | None, incoming: Incoming, expired: bool = False) -> tuple[Session | None, list[Reply]]:
         """Returns the session to save (None: forget it) and the replies, in order."""
@@ -72,17 +73,16 @@ class Conversation:
             if intent is not None:
                 session = await self._global(intent, session, incoming, replies)
             else:
+                reading = read(incoming.text)  # once: the rating, small talk and junk are read from it
                 route = None  # what `_route` returns, without its coroutine
                 if word not in cls.OWN_WORDS:
                     route = self._opens(session.dialog, incoming, word)
-                    if route is None and (session.dialog == "progress" or session.at_rest):
-                        level = level_named(word, digits=session.at_rest)
-                        if level is not None and self.services.ratings is not None:
-                            route = await self._rated(incoming, word, level)
+                    if route is None and session.dialog != "rating":
+                        route = await invitation_answered(self.services, session, incoming, reading)
                 if route is not None:
                     session = await self._enter(*route, incoming, replies)
-                else:
-                    session = await self._dialog_turn(session, incoming, replies, cls)
+                else:  # small talk, junk, or the dialog's; turns it could not use are counted (dialogs.smalltalk)
+                    session = await self.talk.turn(session, incoming, reading, replies, cls, self._dialog_turn)
             session.updated_at = now()  # `_stamp`: never None here
             return session, replies
 
@@ -106,10 +106,8 @@ class Conversation:
         if word in CITIZEN_DIALOGS[dialog].OWN_WORDS:
             return None
         route = self._opens(dialog, incoming, word)
-        if route is None and (dialog == "progress" or session.at_rest):
-            level = level_named(word, digits=session.at_rest)
-            if level is not None and self.services.ratings is not None:
-                route = await self._rated(incoming, word, level)
+        if route is None and dialog != "rating":
+            route = await invitation_answered(self.services, session, incoming, read(incoming.text))
         return route
 
     def _opens(self, dialog: str, incoming: Incoming, word: str) -> tuple[str, dict] | None:
@@ -128,15 +126,6 @@ class Conversation:
                     return "progress", {"case_no": case_no}
         return None
 
-    async def _rated(self, incoming: Incoming, word: str, level: RatingLevel) -> tuple[str, dict] | None:
-        """A rating answers an invitation that came outside the conversation: taken at the menu
-        (a bare 1-5 only just after the invitation) or on a progress card, never mid-dialog
-        (the callers check where, and that `word` names `level`)."""
-        invitation = await self.services.ratings.pending(incoming.user, recent=word.isdigit())
-        if invitation is not None:
-            return "rating", {"case_no": invitation.case_no, "matter_name": invitation.matter_name, "level": level.value}
-        return None
-
     # Global intents ---------------------------------------------------------------------
 
     async def _global(self, intent: str, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:
@@ -147,7 +136,7 @@ class Conversation:
                 self._say(replies, "common/cancelled.j2", title=CITIZEN_DIALOGS[session.dialog].title)
             return await self._enter("menu", {}, incoming, replies)
         if intent == "help":
-            self._say(replies, "common/help.j2", in_dialog=not session.at_rest)
+            self._say(replies, "common/help.j2", in_dialog=not session.at_rest, options=OPTIONS)
             self._model(session, incoming, replies).ask()
             return session
         # English (#20 item 9): say which language it is now, and ask the current question again in it.
@@ -191,13 +180,10 @@ class Conversation:
             misses = int(turn.data.get(MISSES_KEY, 0)) + 1
             if incoming.kind == "text":  # an agent taking over sees what was not understood
                 turn.data[MISSED_KEY] = [*(turn.data.get(MISSED_KEY) or [])[-2:], incoming.text[:200]]
-            if misses >= self.services.max_misses:
-                turn.data.pop(MISSES_KEY, None)
-                self._say(replies, "common/offer_help.j2")
-            else:
-                turn.data[MISSES_KEY] = misses
-                self._say(replies, "common/miss.j2", misses=misses)
-                turn.ask()
+            # The way out (人工, 12345) is offered by dialogs.smalltalk, which counts misses anywhere.
+            turn.data[MISSES_KEY] = misses
+            self._say(replies, "common/miss.j2", misses=misses)
+            turn.ask()
         return Session(session.dialog, turn.state, turn.data)
 
     async def _follow(self, turn: Dialog, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:

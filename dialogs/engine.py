@@ -98,6 +98,11 @@ class Reply:
     text: str
 
 
+#: Session data kept while at rest: the turns in a row the bot could not use (dialogs.smalltalk).
+STREAK_KEY = "_unused"
+_QUIET_KEYS = {STREAK_KEY}
+
+
 @dataclass(slots=True)
 class Session:
     """What we remember about one person's conversation, stored as JSON with an idle TTL."""
@@ -125,7 +130,7 @@ class Session:
     @property
     def at_rest(self) -> bool:
         """True when nothing is in progress, so an expiry needs no apology."""
-        return self.dialog == "menu" and not self.data
+        return self.dialog == "menu" and (not self.data or self.data.keys() == _QUIET_KEYS)
 
 
 @dataclass(slots=True)
@@ -289,6 +294,9 @@ class Dialog:
     #: here, so the conversation reads them without a getattr default.
     CAPTURES: ClassVar[frozenset[str]] = frozenset()
     OWN_WORDS: ClassVar[frozenset[str]] = frozenset()
+    #: States that show a result (a card) rather than ask a question: small talk there is
+    #: answered without asking anything again (dialogs.smalltalk).
+    SHOWING: ClassVar[frozenset[str]] = frozenset()
 
     __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished", "_event")
 

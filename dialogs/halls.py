@@ -30,6 +30,7 @@ class Halls(Dialog):
     title = "服务大厅"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
+    SHOWING = frozenset({"shown"})
     PROMPTS = {"pick": "halls/pick.j2", "shown": "halls/shown.j2"}
 
     def prompt_context(self):

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, Reply, T, normalise
+from dialogs.smalltalk import mark_unused
 
 MAX_CANDIDATES = 5
 ECHO_CHARS = 24  # of a question quoted back in a reply
@@ -114,6 +115,7 @@ class Matters(Dialog):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
+    SHOWING = frozenset({"guide"})
     PROMPTS = {"asking": "matters/ask.j2", "choosing": "matters/choose_again.j2", "guide": "matters/follow_ups.j2", "situation": "matters/question.j2"}
 
     __slots__ = ("_found", "_answered", "_outcome")
@@ -242,6 +244,7 @@ class Matters(Dialog):
             if not junk:
                 echo = query if len(query) <= ECHO_CHARS else query[:ECHO_CHARS] + "…"
                 self.say("matters/not_found.j2", query=echo)
+            mark_unused(self.data, offered=not junk)  # not_found.j2 names 人工 and 12345
         self.ask()
 
     async def _record(self, outcome: str, query: str | None = None) -> None:

@@ -2,6 +2,7 @@
 
 ```
 idle --text/click: names an option--> (the option's dialog, or a "coming soon" note)
+idle --text: a number it has not--> idle (said so, the menu again)
 booked (just after a booking or a move) --确认 again--> booked (it is done already); otherwise as idle
 ```
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from dialogs.booking import CONFIRM_AGAIN, JUST_BOOKED, MY_APPOINTMENTS, booking_query
 from dialogs.engine import Dialog, T, normalise
+from dialogs.smalltalk import mark_unused
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("3", "查办件进度", "MENU_PROGRESS", "progress", ("查进度", "进度", "办件进度", "查询进度")),
     Option("4", "服务大厅地址和时间", "MENU_HALLS", "halls", ("服务大厅", "大厅", "地址", "办公时间", "上班时间", "在哪")),
     Option("5", "人工服务", "MENU_HUMAN", "handoff", ()),
+    # Numbers 1-5 stay what people (and their habits) know; what came later is added after them.
+    Option("6", "我的预约", "MENU_APPOINTMENTS", "appointments", ()),
+    Option("7", "我的订阅", "MENU_SUBSCRIPTIONS", "subscriptions", ()),
+    Option("8", "企业绑定", "MENU_ENTERPRISE", "enterprise", ()),
+    Option("9", "评价（好差评）", "MENU_RATING", "rating", ()),
 )
 
 #: WeChat menu buttons that mean a global intent; the other buttons are menu options.
@@ -48,7 +55,9 @@ SHORTCUTS: dict[str, tuple[str, dict]] = {
 }
 
 _BY_WORD = {normalise(w): o for o in OPTIONS for w in (o.number, o.title, o.key, *o.words)}
-GREETINGS = frozenset({"你好", "您好", "hi", "hello", "在吗", "在不在", "哈喽", "嗨", "早上好", "下午好", "晚上好"})
+#: A number typed at the menu is a pick, never a search, up to this many digits (longer ones may be
+#: case numbers, which dialogs/conversation.py routes before the menu sees them).
+MAX_PICK_DIGITS = 3
 
 STATES = ["idle", "booked"]
 IDLE = ["idle", "booked"]  # booked: at rest too, the session's data stays empty
@@ -57,8 +66,8 @@ TRANSITIONS = [
     T("start", "*",      "booked", "just_booked",    "forget_marker"),
     T("start", "*",      "idle",   None,             "show"),
     T("text",  "booked", "=",      "confirms_again", "say_already_booked"),
-    T("text",  IDLE,     "=",      "is_greeting",    "greet"),
     T("text",  IDLE,     "=",      "names_option",   "open_option"),
+    T("text",  IDLE,     "=",      "names_no_option", "say_no_such_option"),
     T("click", IDLE,     "=",      "names_option",   "open_option"),
     T("text",  IDLE,     "=",      "asks_to_book",   "open_booking"),
     T("text",  IDLE,     "=",      None,             "search_matters"),
@@ -92,15 +101,18 @@ class Menu(Dialog):
     def say_already_booked(self):
         self.say("booking/already_booked.j2")
 
-    def is_greeting(self) -> bool:
-        return normalise(self.text) in GREETINGS
-
-    def greet(self):
-        self.say("menu/greeting.j2")
-        self.ask()
-
     def names_option(self) -> bool:
         return normalise(self.text) in _BY_WORD
+
+    def names_no_option(self) -> bool:
+        """A number the menu does not have (12, 99): said so, never searched as a matter."""
+        word = normalise(self.text)
+        return word.isascii() and word.isdigit() and len(word) <= MAX_PICK_DIGITS
+
+    def say_no_such_option(self):
+        self.say("menu/no_such_option.j2", number=normalise(self.text))
+        mark_unused(self.data)
+        self.ask()
 
     def asks_to_book(self) -> bool:
         """Words like "我想预约办护照": booking, with the matter to search for."""

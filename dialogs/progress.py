@@ -174,6 +174,7 @@ class Progress(Dialog):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
+    SHOWING = frozenset({"shown"})
     PROMPTS = {
         "number": "progress/ask_number.j2",
         "choosing": "progress/choose.j2",

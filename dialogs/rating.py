@@ -1,5 +1,6 @@
-"""好差评: rate a finished case in one reply (a word or 1-5); 不满意 or worse asks what went
-wrong and files it with the platform as a complaint that staff must follow up.
+"""好差评: rate a finished case in one reply, in stars where 5 is best (非常满意): 五星好评, 5星,
+评价 5, 👍, 满意, 差评, or a bare 1-5 where the rating question is what the person saw last;
+不满意 or worse asks what went wrong and files it with the platform as a complaint that staff must follow up.
 
 ```
 (start with a level) --rated well--> (thanks, done)
@@ -20,37 +21,41 @@ up the rating to change or the pending invitation, filing the complaint.
 from __future__ import annotations
 
 from dialogs.engine import Dialog, P, T, normalise
+from dialogs.understand import LEVELS_BY_STARS, MessageClass, SlotKind, Understanding, shanghai_today, understand
+from dialogs.understand.numerals import CHINESE_DIGITS
+from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.models import ErrorCode, RatingLevel
 
-#: The five levels in the order they are offered: number, name, level.
-LEVELS: tuple[tuple[str, str, RatingLevel], ...] = (
-    ("1", "非常满意", RatingLevel.very_satisfied),
-    ("2", "满意", RatingLevel.satisfied),
-    ("3", "基本满意", RatingLevel.basically_satisfied),
-    ("4", "不满意", RatingLevel.dissatisfied),
-    ("5", "非常不满意", RatingLevel.very_dissatisfied),
+#: The five levels in the order they are offered, best first: stars (5 is 非常满意), name, level.
+LEVELS: tuple[tuple[int, str, RatingLevel], ...] = tuple(
+    (stars, name, LEVELS_BY_STARS[stars]) for stars, name in ((5, "非常满意"), (4, "满意"), (3, "基本满意"), (2, "不满意"), (1, "非常不满意"))
 )
 BAD = frozenset({RatingLevel.dissatisfied, RatingLevel.very_dissatisfied})
 NAMES = {level: name for _, name, level in LEVELS}
-_WORDS = {name: level for _, name, level in LEVELS} | {
-    "很满意": RatingLevel.very_satisfied, "特别满意": RatingLevel.very_satisfied, "好评": RatingLevel.satisfied,
-    "一般": RatingLevel.basically_satisfied, "还行": RatingLevel.basically_satisfied, "还可以": RatingLevel.basically_satisfied,
-    "差评": RatingLevel.dissatisfied, "很不满意": RatingLevel.very_dissatisfied, "特别不满意": RatingLevel.very_dissatisfied,
-}
-_DIGITS = {number: level for number, _, level in LEVELS}
+STARS = {level: stars for stars, _, level in LEVELS}
 SKIP = frozenset({"跳过", "不说了", "没什么", "算了吧", "不填"})
 NO_REASON = "评价人未说明具体原因"
 
 
+def shown(level: RatingLevel) -> str:
+    """A level as people see it: its stars and its name (★★★★☆ 满意)."""
+    stars = STARS[level]
+    return f"{'★' * stars}{'☆' * (5 - stars)} {NAMES[level]}"
+
+
 def rating_level(text: str, digits: bool = False) -> RatingLevel | None:
-    """The level a reply names: a word always, a bare 1-5 only when `digits`."""
-    return level_named(normalise(text), digits)
+    """The level a reply names, read by the understanding step (config/understanding.toml's
+    [ratings]: 五星好评, 5星, 评价 5, 👍, 满意, 差评 ...); a bare 1-5 (stars) only when `digits`."""
+    reading = understand(text, shanghai_today(), expects=(SlotKind.RATING,) if digits else ())
+    stars = reading.value(SlotKind.RATING)
+    return LEVELS_BY_STARS.get(stars) if stars is not None else None
 
 
 def level_named(word: str, digits: bool = False) -> RatingLevel | None:
-    """`rating_level` of a reply already normalised (dialogs.engine.normalise)."""
-    return _WORDS.get(word) or (_DIGITS.get(word) if digits else None)
+    """`rating_level` of a reply already normalised (dialogs.engine.normalise): the same reading,
+    kept for callers that hold the normalised word."""
+    return rating_level(word, digits)
 
 
 STATES = ["level", "reason"]
@@ -99,7 +104,7 @@ class RateCase(Dialog):
 
     def prompt_context(self):
         level = self.data.get("level")
-        return {"data": self.data, "levels": LEVELS, "level_name": NAMES.get(RatingLevel(level)) if level else ""}
+        return {"data": self.data, "levels": LEVELS, "level_name": shown(RatingLevel(level)) if level else ""}
 
     # Rating -----------------------------------------------------------------------------------
 
@@ -177,7 +182,7 @@ class RateCase(Dialog):
         self.data.update(case_no=self._invitation.case_no, matter_name=self._invitation.matter_name)
 
     def thank(self):
-        self.say("rating/thanks.j2", level_name=NAMES[RatingLevel(self.data["level"])], matter_name=self.data.get("matter_name", ""),
+        self.say("rating/thanks.j2", level_name=shown(RatingLevel(self.data["level"])), matter_name=self.data.get("matter_name", ""),
                  revision=self.data.get("revision", 1))
         self.finish()
 
@@ -223,3 +228,41 @@ class RateCase(Dialog):
     def say_busy(self):
         self.say("rating/busy.j2")
         self.ask()
+
+
+# Answering an invitation from anywhere -------------------------------------------------------------
+
+
+async def invitation_answered(services, session, incoming, reading: Understanding) -> tuple[str, dict] | None:
+    """The rating dialog to start (name, data carried in) when this message answers a rating
+    invitation, a notice that came outside the conversation; None otherwise.
+    dialogs/conversation.py asks before the active dialog sees the message (never inside the
+    rating dialog or a hand-off, and never for a word the active dialog owns).
+
+    `reading` is the message read with a rating expected (a bare 1-5 is stars). Who owns it:
+    - a bare number, or a word that rates only as the whole reply (👍, 不错, 一般, 差), belongs to
+      the invitation only where the invitation is the latest thing the person saw: it came after
+      their last turn (and within `rating_digits_seconds`). Otherwise a bare number is the current
+      list's (the progress card's 1. 订阅, 我的订阅's items) and 👍 / 不行 a yes or a no;
+    - at the menu or on a progress card no question is pending, so there those words (never a
+      bare number) rate whenever an invitation is pending;
+    - the rating's own words (五星好评, 5星, 评价 5, ⭐⭐⭐, 满意, 差评) rate wherever the message is
+      nothing but a rating (with nothing to rate, the rating dialog says so), and at the menu or
+      on a progress card also inside a sentence, while an invitation is pending.
+    One Redis read, and only for a message that rates."""
+    if services.ratings is None or (stars := reading.value(SlotKind.RATING)) not in LEVELS_BY_STARS:
+        return None
+    slot = reading.found(SlotKind.RATING)[0]
+    said = reading.text[slot.start:slot.end].strip()
+    bare = bool(said) and (said.isdigit() or all(ch in CHINESE_DIGITS for ch in said))
+    alone = bare or said in vocabulary().rating_alone
+    resting = session.at_rest or session.dialog == "progress"
+    if reading.kind == MessageClass.OTHER and (alone or not resting):
+        return None  # a sentence: it rates only in the rating's own words, where nothing is asked
+    latest_only = bare or (alone and not resting)
+    invitation = await services.ratings.pending(incoming.user, recent=latest_only)
+    if invitation is None and resting and not alone and reading.kind != MessageClass.OTHER:
+        return "rating", {}  # 评价 5 alone, with nothing to rate: say so rather than search it
+    if invitation is None or (latest_only and invitation.asked_at < session.updated_at):
+        return None
+    return "rating", {"case_no": invitation.case_no, "matter_name": invitation.matter_name, "level": LEVELS_BY_STARS[stars].value}

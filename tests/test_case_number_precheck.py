@@ -1,6 +1,6 @@
 """find_case_number skips folding and searching when a message cannot hold a case number (fewer
 than eight digits under the default pattern); it must find exactly what the full search finds,
-for any configured pattern. The same for the rating word matched on an already normalised text."""
+for any configured pattern."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from bench.generator import MIX
-from dialogs.engine import normalise
 from dialogs.progress import DEFAULT_CASE_PATTERN, find_case_number
-from dialogs.rating import LEVELS, _WORDS, level_named, rating_level
 
 DATA = Path(__file__).parent / "data"
 
@@ -110,10 +108,3 @@ def test_the_pre_checked_search_finds_what_the_full_search_finds():
             assert find_case_number(text, settings) == expected, (pattern, text)
             found += expected is not None
     assert found > 1000  # the random inputs do reach case numbers, not only misses
-
-
-def test_a_rating_word_is_matched_the_same_on_the_normalised_text():
-    texts = [*(w for w in _WORDS), *(n for n, _, _ in LEVELS), "满意！", "１", "5。", " 非常满意 ", "6", "满意吗", "我要办护照", ""]
-    for text in texts:
-        for digits in (False, True):
-            assert level_named(normalise(text), digits) == rating_level(text, digits), (text, digits)

@@ -63,10 +63,11 @@ async def test_query_subscribe_and_hear_every_step_once_in_order_then_rate(chat,
 
     done = received[3]
     assert "结果：准予" in done
-    assert "请为这次办事打个分" in done and "1 非常满意" in done and "5 非常不满意" in done  # the 好差评 invitation
+    # the 好差评 invitation, in stars where 5 is best, answered in its own words
+    assert "请为这次办事打个分" in done and "「评价 5」（★★★★★ 非常满意）" in done and "「评价 1」（★ 非常不满意）" in done
 
     thanks = await chat.say("满意")
-    assert "感谢您的评价（满意）" in thanks
+    assert "感谢您的评价：★★★★☆ 满意" in thanks
     assert [(r["level"], r["case_no"]) for r in await ratings_of(client, case_no)] == [("satisfied", case_no)]
     assert await notices(client, chat.user) == received  # nothing else arrived for them
     assert await notices(client, BYSTANDER) == []

@@ -52,7 +52,7 @@ async def messages(client, user: str) -> list[str]:
 async def test_one_word_answers_the_invitation_and_reaches_the_platform(h, sims):
     case_no = await invited(h, sims, h.services.ratings)
     thanks = await h.say("满意")
-    assert "感谢您的评价（满意）" in thanks
+    assert "感谢您的评价：★★★★☆ 满意" in thanks
     ratings = (await feedback(sims, case_no))["ratings"]
     assert [(r["level"], r["follow_up_required"]) for r in ratings] == [("satisfied", False)]
     assert h.user not in str(ratings)  # the platform gets a pseudonym, never the openid
@@ -62,13 +62,13 @@ async def test_a_bare_number_at_the_menu_rates_only_when_just_invited(h, sims):
     assert "感谢您的评价" not in await h.say("1")  # no invitation: 1 is the first menu option
     await h.say("菜单")
     case_no = await invited(h, sims, h.services.ratings)
-    assert "感谢您的评价（非常满意）" in await h.say("1")
+    assert "感谢您的评价：★★★★★ 非常满意" in await h.say("5")  # stars: 5 is best
     assert [r["level"] for r in (await feedback(sims, case_no))["ratings"]] == ["very_satisfied"]
 
 
 async def test_dissatisfied_asks_what_went_wrong_and_files_a_complaint(h, sims):
     case_no = await invited(h, sims, h.services.ratings)
-    question = await h.say("4")
+    question = await h.say("2")  # two stars
     assert "不满意" in question and "哪里没做好" in question
     filed = await h.say("窗口让我来回跑了三趟，材料清单也没说清楚")
     assert "投诉编号" in filed and "回访" in filed
@@ -102,7 +102,7 @@ async def test_one_reminder_after_three_days_if_unrated_and_no_more(chat, client
     assert len(await _reminders(client, chat.user)) == 1
     assert await scheduler.due_at(reminder_job(chat.user, case_no)) is None
 
-    assert "感谢您的评价" in await chat.say("2")  # the reminder made a bare number a rating again
+    assert "感谢您的评价" in await chat.say("4")  # the reminder made a bare number a rating again
 
 
 async def test_a_rated_case_gets_no_reminder_and_no_second_invitation(h, sims):
@@ -134,7 +134,7 @@ async def test_the_done_notice_of_a_subscribed_case_invites_a_rating(chat, clien
 
     question = await wait_for(invited, timeout=10)
     assert question and case_no in question and "非常满意" in question
-    assert "感谢您的评价（满意）" in await chat.say("2")
+    assert "感谢您的评价：★★★★☆ 满意" in await chat.say("4")
     assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["satisfied"]
 
 
@@ -147,8 +147,8 @@ async def test_a_rating_may_be_changed_once(h, sims):
     assert "修改评价" in await h.say("满意")
     question = await h.say("修改评价")
     assert case_no in question and "非常满意" in question
-    changed = await h.say("1")
-    assert "感谢您的评价（非常满意）" in changed and "修改评价" not in changed
+    changed = await h.say("5")
+    assert "感谢您的评价：★★★★★ 非常满意" in changed and "修改评价" not in changed
     assert "不能再改" in await h.say("修改评价")
     ratings = (await feedback(sims, case_no))["ratings"]
     assert [(r["level"], r["revision"]) for r in ratings] == [("satisfied", 1), ("very_satisfied", 2)]
@@ -184,5 +184,101 @@ async def test_a_binder_rates_a_case_of_their_enterprise_from_its_notice(chat, c
     await advance(client, case_no, "accepted", "processing", "reviewing", "approved")
     done = (await notices_count(client, chat.user, 2))[-1]
     assert "请为这次办事打个分" in done
-    assert "感谢您的评价（满意）" in await chat.say("满意")
+    assert "感谢您的评价：★★★★☆ 满意" in await chat.say("满意")
     assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["satisfied"]
+
+
+# Stars, the rating's own words, and who owns a bare number (issue 20, item 4) ---------------------
+
+
+async def test_five_star_praise_through_the_webhook_records_very_satisfied(chat, client, app):
+    case_no = await invited(chat, client, app[SERVICES].ratings)
+    thanks = await chat.say("五星好评")
+    assert "★★★★★ 非常满意" in thanks and MATTER in thanks  # says which case it rated
+    assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["very_satisfied"]
+
+
+async def test_dissatisfied_asks_why_before_any_complaint_is_filed(chat, client, app):
+    case_no = await invited(chat, client, app[SERVICES].ratings)
+    question = await chat.say("不满意")
+    assert "哪里没做好" in question and "★★☆☆☆" in question
+    recorded = await feedback(client, case_no)
+    assert [r["level"] for r in recorded["ratings"]] == ["dissatisfied"] and recorded["complaints"] == []
+    assert "投诉编号" in await chat.say("材料清单和窗口说的不一样")
+    assert [c["text"] for c in (await feedback(client, case_no))["complaints"]] == ["材料清单和窗口说的不一样"]
+
+
+async def test_a_rating_invitation_never_changes_a_subscription(chat, client, app):
+    """Looking at 我的订阅 (回复序号退订) when the invitation arrives: the 1 that follows is the
+    invitation's (the latest thing the person saw), and the subscription stays."""
+    services = app[SERVICES]
+    case_no = await finished_case(client)
+    await chat.say(case_no)
+    await chat.say("5678")
+    await chat.say("订阅")
+    listing = await chat.say("我的订阅")
+    assert "1." in listing and case_no in listing
+    await services.ratings.invite(chat.user, case_no, MATTER)
+    reply = await chat.say("1")
+    assert "★☆☆☆☆ 非常不满意" in reply and "哪里没做好" in reply and "退订" not in reply
+    assert case_no in await services.subscriptions.subscribed(chat.user)
+    assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["very_dissatisfied"]
+
+
+async def test_after_the_list_was_shown_again_a_bare_number_is_the_lists_and_rating_words_still_rate(h, sims):
+    services = h.services
+    case_no = await finished_case(sims)
+    await h.say(case_no)
+    await h.say("5678")
+    await h.say("订阅")
+    await services.ratings.invite(h.user, case_no, MATTER)
+    assert case_no in await h.say("我的订阅")  # seen after the invitation: its numbers are the list's
+    assert "感谢您的评价" in await h.say("评价 4")  # the rating's own words rate from the list
+    assert case_no in await services.subscriptions.subscribed(h.user)
+    assert [r["level"] for r in (await feedback(sims, case_no))["ratings"]] == ["satisfied"]
+
+
+async def test_a_bare_number_on_the_progress_card_is_the_cards_unless_the_invitation_came_after_it(h, sims):
+    case_no = await finished_case(sims)
+    await h.say(case_no)
+    await h.say("5678")
+    await h.services.ratings.invite(h.user, case_no, MATTER)
+    assert "★★★★★ 非常满意" in await h.say("5")  # the invitation came after the card: it is the latest
+
+
+async def test_stars_thumbs_and_five_star_words_rate_on_the_progress_card(h, sims):
+    for said, level in (("👍", "very_satisfied"), ("5星", "very_satisfied"), ("⭐⭐⭐", "basically_satisfied")):
+        await h.say("菜单")
+        case_no = await finished_case(sims)
+        await h.say(case_no)
+        await h.say("5678")
+        await h.services.ratings.invite(h.user, case_no, MATTER)
+        await h.say("刷新")  # the card again: the invitation is no longer the latest thing seen
+        assert "感谢您的评价" in await h.say(said), said
+        assert [r["level"] for r in (await feedback(sims, case_no))["ratings"]] == [level]
+
+
+async def test_a_bare_number_in_a_dialog_stays_the_dialogs_when_the_invitation_is_older(h, sims):
+    case_no = await invited(h, sims, h.services.ratings)
+    await h.say("菜单")  # the menu came after the invitation: its numbers are the menu's
+    listing = await h.say("4")
+    assert "本区服务大厅" in listing
+    assert "洪洲大道二段55号" in await h.say("1")
+    assert (await feedback(sims, case_no))["ratings"] == []
+
+
+async def test_the_rating_question_shows_stars_best_first(h, sims):
+    case_no = await invited(h, sims, h.services.ratings)
+    question = await h.say("评价")
+    assert case_no in question and question.index("5 ★★★★★ 非常满意") < question.index("1 ★☆☆☆☆ 非常不满意")
+    assert "★★★☆☆ 基本满意" in await h.say("3")
+
+
+async def test_rating_words_with_nothing_to_rate_are_told_so_not_searched(h):
+    reply = await h.say("五星好评")
+    assert "没有待评价" in reply and "没找到" not in reply
+
+
+async def test_a_question_that_mentions_stars_is_searched_when_nothing_is_to_rate(h):
+    reply = await h.say("开五星级酒店要办什么证")
+    assert "没有待评价" not in reply

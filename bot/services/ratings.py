@@ -62,7 +62,7 @@ class Ratings:
 
     async def pending(self, user: str, *, recent: bool = False) -> Invitation | None:
         """The latest invitation this person has not answered (one read). `recent`: only one asked
-        within `rating_digits_seconds`, when a bare number is taken as a rating."""
+        within `rating_digits_seconds`, when a bare number may be taken as a rating (dialogs.rating)."""
         raw = await self.redis.hgetall(self.keys.pending_ratings(user))
         now = time.time()
         oldest = now - (self._setting("rating_digits_seconds", 86400) if recent else self._setting("rating_pending_days", 30) * 86400)

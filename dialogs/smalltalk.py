@@ -1,0 +1,114 @@
+"""Small talk, junk, and a way out: what the bot says to a message that is no answer and no need.
+
+The understanding step (dialogs/understand) classes every message; this module decides what a
+greeting, a thanks, 好的, 你是谁, 再见, 在吗 or a keyboard mash gets, in context, and counts the
+turns in a row the bot could not use, anywhere, so that the second one offers a person (人工) and
+the 12345 hotline in the reply.
+
+- Where the current step takes any text (the menu and a guide card, whose text is searched; the
+  booking's name step, which explains what a name looks like), small talk never reaches the
+  dialog. Elsewhere the message is first a candidate answer (好的 confirms a booking); only if the
+  dialog cannot use it is it small talk.
+- Then it is answered, and the pending question is asked again. Not at the menu (where a
+  greeting or 在吗 shows what the bot can do) and not on a card (a dialog's `SHOWING` states):
+  好的 after a card closes nothing and repeats nothing.
+- Junk gets "没看懂" with two examples (or the question again, inside a dialog).
+
+Turns the bot could not use: junk, a message the current step could not use (the dialog's miss),
+and a search that found nothing (a dialog says so with `mark_unused`). The count lives in the
+session's data under `STREAK_KEY` (dialogs.engine), which does not take a session out of rest.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+
+from dialogs.engine import STREAK_KEY, Dialog, Incoming, Reply, Services, Session
+from dialogs.handoff import MISSED_KEY
+from dialogs.understand import MessageClass, SlotKind, Understanding, shanghai_today, understand
+
+#: Set by a dialog in its session data for the turn it could not use (`mark_unused`); read and
+#: removed by `SmallTalk.turn` in the same turn.
+UNUSED_KEY = "_not_used"
+OFFERED = "offered"  # the dialog's own reply already offered 人工 and 12345
+#: Small talk that, at the menu, is followed by the menu itself: the person wants to start.
+SHOWS_MENU = frozenset({"greeting", "presence", "unsure", "apology"})
+
+DialogTurn = Callable[[Session, Incoming, list[Reply], type[Dialog]], Awaitable[Session]]
+
+
+def mark_unused(data: dict, offered: bool = False) -> None:
+    """A dialog's note that it could not use this turn's message (a search that found nothing);
+    `offered`: its reply already named 人工 and 12345."""
+    data[UNUSED_KEY] = OFFERED if offered else True
+
+
+def read(text: str) -> Understanding:
+    """The message as the conversation reads it before any dialog: its class, small talk kind,
+    and a rating (a bare 1-5 counted as stars; dialogs.rating decides whose it is)."""
+    return understand(text, shanghai_today(), expects=(SlotKind.RATING,))
+
+
+@lru_cache(maxsize=256)
+def takes_any_text(cls: type[Dialog], state: str) -> bool:
+    """Whether `state` has a text transition without a condition: the dialog would use any
+    message (search it), so small talk must not reach it."""
+    event = cls.machine.events.get("text")
+    return event is not None and any(not t.conditions for t in event.transitions.get(state, ()))
+
+
+class SmallTalk:
+    """Stateless: one serves all users (the count is in each session)."""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    async def turn(self, session: Session, incoming: Incoming, reading: Understanding, replies: list[Reply],
+                   cls: type[Dialog], dialog_turn: DialogTurn) -> Session:
+        """One text turn that no global word or route took: small talk, junk, or the dialog's
+        (`dialog_turn`: dialogs.conversation.Conversation._dialog_turn); then the count."""
+        talk = reading.kind in (MessageClass.SMALL_TALK, MessageClass.JUNK)
+        streak = int(session.data.get(STREAK_KEY, 0))  # the count goes on in whatever dialog comes next
+        if talk and takes_any_text(cls, session.state):
+            self._answer(session, incoming, reading, replies, cls)
+            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies)
+        kept = copy.deepcopy(session.data) if talk else None
+        tried: list[Reply] = []
+        after = await dialog_turn(session, incoming, tried, cls)
+        missed = after.dialog == session.dialog and MISSED_KEY in after.data
+        if talk and missed:  # not an answer to the question: small talk (or junk) after all
+            session.data = kept
+            self._answer(session, incoming, reading, replies, cls)
+            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies)
+        replies.extend(tried)
+        return self._count(after, streak, used=not missed, replies=replies)
+
+    def _answer(self, session: Session, incoming: Incoming, reading: Understanding, replies: list[Reply],
+                cls: type[Dialog]) -> None:
+        """The answer, then the question again where one is pending (not at the menu, not on a
+        card: 好的 there closes nothing and repeats nothing)."""
+        at_rest = session.at_rest
+        question = not at_rest and session.state not in cls.SHOWING
+        kind = reading.small_talk or "junk"
+        replies.append(Reply(self.services.render("common/small_talk.j2", kind=kind, at_rest=at_rest, question=question)))
+        if question or (at_rest and kind in SHOWS_MENU):
+            cls(session.state, session.data, incoming, self.services, replies).ask()
+
+    def _count(self, session: Session, streak: int, used: bool, replies: list[Reply]) -> Session:
+        """Keep count of the turns in a row the bot could not use (`streak` before this one); the
+        `max_misses`-th offers a person and 12345 (once, then counting starts again)."""
+        data = session.data
+        marked = data.pop(UNUSED_KEY, None)
+        if used and marked is None:
+            data.pop(STREAK_KEY, None)
+            return session
+        streak += 1
+        if streak < self.services.max_misses:
+            data[STREAK_KEY] = streak
+            return session
+        data.pop(STREAK_KEY, None)
+        if marked != OFFERED:
+            replies.append(Reply(self.services.render("common/way_out.j2")))
+        return session
