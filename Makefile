@@ -22,8 +22,11 @@ $(VENV)/.dev: pyproject.toml | $(PY)
 run: $(VENV)/.run
 	$(PY) -m bot serve
 
+# The quick loop runs on every core (pytest-xdist: each worker has its own Redis keys, ports and,
+# without YWTB_REDIS_URL, its own embedded Redis); CI's full run stays in one process, where the
+# slow tests' timings are not shared with a second worker.
 test: $(VENV)/.dev
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" -n auto
 
 test-all: $(VENV)/.dev
 	$(PY) -m pytest
