@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from datetime import date
 
-from dialogs.booking import JUST_BOOKED, Picking, day_text
+from dialogs.booking import JUST_BOOKED, Picking
 from dialogs.engine import P, T
 from integrations.platform.client import PlatformError
 from integrations.platform.models import Appointment
@@ -81,7 +81,7 @@ class Appointments(Picking):
 
     def shown(self, item: dict) -> dict:
         hall = self.services.catalog.halls.get(item["hall_id"])
-        return {**item, "day": day_text(date.fromisoformat(item["date"])), "hall": hall.name if hall else "",
+        return {**item, "day": item["date"], "hall": hall.name if hall else "",
                 "address": hall.address if hall else "", "phone": hall.phone if hall else ""}
 
     # The list ----------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ class Appointments(Picking):
 
     def say_moved(self):
         moved: Appointment = self._outcome
-        self.say("booking/moved.j2", appointment=moved, day=day_text(moved.date), hall=self.hall(), old=self.shown(self.data["item"]))
+        self.say("booking/moved.j2", appointment=moved, day=moved.date, hall=self.hall(), old=self.shown(self.data["item"]))
         self.start("menu", **{JUST_BOOKED: True})
 
     # Cancelling --------------------------------------------------------------------------------
