@@ -117,6 +117,16 @@ async def test_the_citizen_can_end_it_and_the_agent_is_told(chat, zhang, client)
     assert "没有正在服务" in await zhang.say("结束")
 
 
+async def test_menu_during_a_talk_is_not_sent_to_the_agent_and_says_how_to_leave(chat, zhang):
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    told = await chat.say("菜单")
+    assert told is not None and "结束" in told and "没有转给工作人员" in told
+    assert not any(m.endswith("市民：菜单") for m in await zhang.inbox())
+    assert await chat.say("好的我再问问") is None  # the talk goes on
+    assert "人工服务已结束" in await chat.say("结束")
+
+
 async def test_back_after_a_handoff_leads_to_the_menu_not_to_the_agent(chat, zhang):
     number = ticket_number(await chat.say("人工"))
     await zhang.say(f"接 {number}")
@@ -178,6 +188,15 @@ async def test_only_agents_take_citizens(chat, client, redis, settings):
 async def test_menu_option_5_asks_for_a_person(make_harness):
     h = await make_harness(**WECOM_SETTINGS, catalog=False)  # the dialog alone, in the harness
     assert "正在为您转接人工服务" in await h.say("5")
+
+
+async def test_within_working_hours_with_nobody_on_duty_no_later_opening_is_named(make_harness):
+    h = await make_harness(**{**WECOM_SETTINGS, "staff": [{"userid": "wangwu", "name": "王五", "roles": ["broadcaster"]}]}, catalog=False)
+    closed = await h.say("人工")
+    assert "都不在线" in closed and "留言" in closed
+    assert "上班" not in closed and "明天" not in closed  # they are at work today: no opening to wait for
+    noted = await h.say("想问社保转移")
+    assert "留言已收到" in noted and "明天" not in noted
 
 
 def hours_that_exclude_now() -> str:
