@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     booking_data_key: SecretStr = SecretStr("")
     booking_remember_days: int = 180
     booking_list_limit: int = 10
+    # The platform's rule on missed appointments, as people are told it: this many within the
+    # window pause online booking for `booking_no_show_block_days` after the last one.
+    booking_no_show_limit: int = 2
+    booking_no_show_window_days: int = 30
+    booking_no_show_block_days: int = 30
 
     notify_group: str = "notifier"
     notify_batch: int = 10
