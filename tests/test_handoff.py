@@ -257,3 +257,21 @@ async def test_pictures_during_a_handoff_get_a_polite_text_answer(chat, zhang, p
     answer = await chat.post(peer.message(chat.user, "image", PicUrl="http://x.invalid/a.jpg", MediaId="m1"))
     assert answer.status == 200 and "只能看懂文字" in answer.text
     assert await zhang.say("收到") is None  # still talking: relayed, nothing to say back
+
+
+async def test_in_dev_a_demo_agent_takes_a_person_from_the_console_out_of_the_box(make_settings, serve, peer):
+    """`python -m bot serve` in dev with no staff configured: 人工 reaches a queue at any hour,
+    and the console's staff page accepts with the demo agent's token."""
+    dev = make_settings().with_dev_secrets()
+    [agent] = dev.staff
+    assert agent.can("agent") and agent.token.get_secret_value()
+    configured = make_settings(staff=[{"userid": "wangwu", "name": "王五", "roles": ["broadcaster"]}]).with_dev_secrets()
+    assert [m.userid for m in configured.staff] == ["wangwu"]  # configured staff are left as they are
+    client = await serve(**{name: getattr(dev, name) for name in ("staff", "handoff_weekdays", "handoff_hours")})
+    chat = Chat(client, peer)
+    number = ticket_number(await chat.say("人工"))
+    token = {"Authorization": f"Bearer {agent.token.get_secret_value()}"}
+    resp = await client.post("/console/staff/api/handoff/accept", json={"number": number}, headers=token)
+    assert resp.status == 200 and (await resp.json())["outcome"] == "accepted"
+    assert any("已接入" in m for m in await pushed(client, chat.user))
+
