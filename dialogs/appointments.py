@@ -42,6 +42,7 @@ TRANSITIONS = [
     T("text",  "cancelling",   "cancelling",   "cancel_done",        "say_cancelled"),
     T("text",  "cancelling",   "cancelling",   "cancel_refused",     "say_refused_and_leave"),
     T("text",  "cancelling",   "cancelling",   "keeps_it",           "say_kept"),
+    T("text",  ["move_day", "move_slot"], "=", "asks_more",         "show_next_page"),
     T("text",  "move_day",     "move_slot",    "picks_day_with_slots", "ask"),
     T("text",  "move_day",     "move_day",     "day_was_full",       "say_day_full"),
     T("text",  "move_slot",    "move_confirm", "picks_slot",         ["take_slot", "show_move_summary"]),

@@ -9,6 +9,7 @@ choosing  --text: a number--> hall               (any other text searches again)
 hall      --text: a hall--> day                  --location--> hall (nearest first)
 day       --text: a day--> slot
 slot      --text: a time--> who (someone remembered) | name
+day, slot --更多 / 下一页--> the same (the next page of days or times: dialogs.paging)
 who       --1: the remembered person--> summary  --2: someone else--> name
 name --> id_number --> phone --> consent --> summary
 summary   --确认: booked--> (menu "booked": "预约成功…"; another 确认 hears it is done)
@@ -32,6 +33,7 @@ import re
 import secrets
 from datetime import date
 
+from dialogs import paging
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.matters import materials_for, online_way
 from integrations.platform.client import PlatformError, PlatformUnavailable
@@ -61,6 +63,8 @@ _PHONE = re.compile(r"1[3-9]\d{9}")
 
 STATES = ["matter", "choosing", "hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
 MATTER = ["matter", "choosing"]
+#: States (of booking and of moving, dialogs.appointments) that list days; the others list times.
+DAY_STATES = frozenset({"day", "move_day"})
 TRANSITIONS = [
     #  trigger     source       dest         when                      then
     T("start",    "*",         "matter",    "is_paused",              "say_paused"),
@@ -79,6 +83,7 @@ TRANSITIONS = [
     T("location", "hall",      "hall",      "shares_location",        ["keep_location", "ask"]),
     T("text",     "hall",      "day",       "hall_has_days",          "ask"),
     T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
+    T("text",     ["day", "slot"], "=",     "asks_more",              "show_next_page"),
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
     T("text",     "slot",      "who",       "picks_slot_someone_known", ["take_slot", "keep_known", "ask"]),
@@ -161,8 +166,20 @@ class Picking(Dialog):
         days = [{"day": date.fromisoformat(d), "remaining": n} for d, n in self.data.get("days", [])]
         slots = [{"start": s, "end": e, "remaining": n} for s, e, n in self.data.get("slots", [])]
         chosen_day = self.data.get("day")
+        page = int(self.data.get(paging.PAGE_KEY, 0))
         return {"data": self.data, "days": days, "slots": slots, "day": chosen_day or "",
+                "days_page": paging.window(days, page), "slots_page": paging.window(slots, page),
                 "hall": self.hall(), "matter": self.matter_name()}
+
+    # Long lists of days and times: a page at a time (dialogs.paging).
+
+    def asks_more(self) -> bool:
+        return paging.asks_more(self.text)
+
+    def show_next_page(self):
+        listed = self.data.get("days" if self.state in DAY_STATES else "slots", [])
+        paging.next_page(self.data, len(listed))
+        self.ask()
 
     # Helpers ----------------------------------------------------------------------------------
 
@@ -203,6 +220,7 @@ class Picking(Dialog):
         if days is None:
             return False
         self.data["days"] = [[d.isoformat(), n] for d, n in days if n > 0 and d.isoformat() != skip]
+        self.data.pop(paging.PAGE_KEY, None)  # a new list starts at its first page
         return True
 
     async def load_slots(self) -> bool:
@@ -211,6 +229,7 @@ class Picking(Dialog):
         if slots is None:
             return False
         self.data["slots"] = [[s.start, s.end, s.remaining] for s in slots if s.remaining > 0]
+        self.data.pop(paging.PAGE_KEY, None)
         return True
 
     # Day and time ------------------------------------------------------------------------------

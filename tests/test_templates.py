@@ -10,6 +10,7 @@ from bot.settings import Hall
 from bot.templating import TEMPLATES_DIR, Renderer
 from dialogs.matters import FOLLOW_UPS, questions_for
 from dialogs.menu import OPTIONS
+from dialogs.paging import window
 from integrations.platform.models import Appointment, CaseEvent
 from integrations.platform.simulator import World
 
@@ -60,6 +61,7 @@ _ITEM = {"id": "A1", "number": "12010001", "matter_name": GUIDE.name, "day": "20
 _MASKED = {"name": "张*", "id_number": "511***********1234", "phone": "138****5678"}
 _PICKED = {"data": {"start": "09:00", "end": "09:30", "location": None}, "day": "2026-12-01", "hall": _HALL, "matter": GUIDE.name,
            "days": [{"day": "2026-12-01", "remaining": 12}], "slots": [{"start": "09:00", "end": "09:30", "remaining": 2}]}
+_PICKED.update(days_page=window(_PICKED["days"], 0), slots_page=window(_PICKED["slots"], 0))
 CONTEXTS.update({
     "booking/candidates.j2": {"candidates": [[GUIDE.code, GUIDE.name, GUIDE.department]]},
     "booking/not_bookable.j2": {"matter": GUIDE.name},
@@ -132,7 +134,7 @@ CONTEXTS.update({
     "progress/follow_ups.j2": {"data": {"subscribed": False}},
     "progress/subscribed.j2": {"added": "added", "case_no": _CASE_NO, "limit": 50},
     "progress/unsubscribed.j2": {"removed": True, "case_no": _CASE_NO},
-    "subscriptions/list.j2": {"items": [["case", _CASE_NO, GUIDE.name], ["enterprise", "91511602MA6XK3P2T0", "广安市思源科技有限公司"]], "mode": "all"},
+    "subscriptions/list.j2": {"page": window([["case", _CASE_NO, GUIDE.name], ["enterprise", "91511602MA6XK3P2T0", "广安市思源科技有限公司"]], 0), "mode": "all"},
     "subscriptions/empty.j2": {"mode": "all"},
     "subscriptions/removed.j2": {"kind": "case", "key": _CASE_NO, "label": GUIDE.name},
     "subscriptions/send_refused.j2": {"why": "unknown"},
