@@ -275,3 +275,20 @@ async def test_in_dev_a_demo_agent_takes_a_person_from_the_console_out_of_the_bo
     assert resp.status == 200 and (await resp.json())["outcome"] == "accepted"
     assert any("已接入" in m for m in await pushed(client, chat.user))
 
+
+
+async def test_a_rating_pushed_after_the_agent_ends_is_a_menu_to_tap(chat, zhang, client, peer):
+    """Replies that go out through the customer-service API offer their choices as msgmenu items;
+    a tap comes back as WeChat sends it (the label, and the item's id as bizmsgmenuid)."""
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    assert await zhang.say("请带上户口簿：\n1. 原件\n2. 复印件") is None  # an agent's words stay plain text
+    await zhang.say("结束")
+    resp = await client.get("/sim/wechat/_admin/messages", params={"openid": chat.user, "kind": "custom"})
+    messages = (await resp.json())["messages"]
+    assert not messages[-2]["menu"] and "1. 原件" in messages[-2]["content"]
+    rating = messages[-1]
+    assert "满意吗" in rating["content"] and [item["content"] for item in rating["menu"]] == ["满意", "不满意"]
+    tap = rating["menu"][0]
+    thanks = await chat.post(peer.message(chat.user, "text", Content=tap["content"], bizmsgmenuid=tap["id"]))
+    assert "感谢您的评价" in thanks.text

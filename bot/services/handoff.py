@@ -353,7 +353,7 @@ class Handoff:
             pipe.hset(key, "last", f"{now:.3f}").hincrby(key, "from_agent", 1).zadd(self.keys.handoff_active(), {user: now})
             await pipe.execute()
         await self._change_session(user, _still_talking)  # saved again: the citizen's conversation is alive
-        undelivered = await self._push_citizen(user, [self.render("handoff/from_agent.j2", agent=member.name, text=text)])
+        undelivered = await self._push_citizen(user, [self.render("handoff/from_agent.j2", agent=member.name, text=text)], choices=False)
         if undelivered:
             await self.audit.record(member.userid, "handoff.relay", user_ref(user), outcome="undelivered", detail={"number": number, "reason": undelivered})
             return Relay("held" if undelivered != "unfollowed" else "lost", number, undelivered)
@@ -530,12 +530,15 @@ class Handoff:
             log.warning("could not take %s's lock to move their hand-off", user_ref(user))
         return outcome == "saved"
 
-    async def _push_citizen(self, user: str, texts: list[str]) -> str | None:
-        """Customer-service messages to a citizen. What WeChat will not take now is held for
-        their next message (like the dispatcher's late replies); returns why, or None."""
+    async def _push_citizen(self, user: str, texts: list[str], choices: bool = True) -> str | None:
+        """Customer-service messages to a citizen: the bot's own with their numbered choices as
+        items to tap (a msgmenu); an agent's words (`choices=False`) as they were typed. What
+        WeChat will not take now is held for their next message (like the dispatcher's late
+        replies); returns why, or None."""
+        send = self.wechat.send_reply if choices else self.wechat.send_text
         for sent, text in enumerate(texts):
             try:
-                await self.wechat.send_text(user, text)
+                await send(user, text)
             except WeChatError as error:
                 reason = next((why for cls, why in _UNREACHABLE.items() if isinstance(error, cls)), "unavailable")
                 log.warning("hand-off message to %s not delivered: %s", user_ref(user), type(error).__name__)
