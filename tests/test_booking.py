@@ -441,4 +441,3 @@ async def test_a_long_list_of_times_comes_a_page_at_a_time(h):
     picked = await h.say("9")  # the ninth time, from the second page
     assert "姓名" in picked or "使用" in picked
     assert (await h.session()).data["start"] == "13:00"
-
