@@ -64,17 +64,18 @@ PREPARE = [
     P("text",  "situation", "read_answer"),
 ]
 
+#: The guide card's follow-ups: key -> (title, the words that ask for it). Their numbers depend
+#: on the card (`follow_ups_for`).
 FOLLOW_UPS = {
-    "materials": ("1", "材料清单", ("材料", "材料清单", "要带什么", "带什么", "需要什么材料", "要什么材料")),
-    "process": ("2", "办理流程", ("流程", "办理流程", "怎么办理", "步骤")),
-    "where": ("3", "在哪办", ("在哪办", "在哪里办", "地址", "哪里办", "去哪办")),
-    "booking": ("4", "预约", ("预约", "预约办理", "我要预约")),
-    "online": ("5", "在线办理", ("在线办理", "网上办", "网上办理", "网办", "链接")),
-    "notify": ("6", "订阅通知", ("订阅通知", "订阅事项通知", "订阅政策通知", "通知我", "有新政策通知我")),
+    "materials": ("材料清单", ("材料", "材料清单", "要带什么", "带什么", "需要什么材料", "要什么材料")),
+    "process": ("办理流程", ("流程", "办理流程", "怎么办理", "步骤")),
+    "where": ("在哪办", ("在哪办", "在哪里办", "地址", "哪里办", "去哪办")),
+    "booking": ("预约", ("预约", "预约办理", "我要预约")),
+    "online": ("在线办理", ("在线办理", "网上办", "网上办理", "网办", "链接")),
+    "notify": ("订阅通知", ("订阅通知", "订阅事项通知", "订阅政策通知", "通知我", "有新政策通知我")),
 }
 UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订阅通知", "不用通知了"})  # not 取消订阅: that is 我的订阅's
-#: Names of the follow-ups (numbers depend on the card: see `follow_ups_for`).
-_FOLLOW_UP_WORDS = {normalise(w): key for key, (number, title, words) in FOLLOW_UPS.items() for w in (title, *words)}
+_FOLLOW_UP_WORDS = {normalise(w): key for key, (title, words) in FOLLOW_UPS.items() for w in (title, *words)}
 YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y"})
 NO = frozenset({"2", "否", "不是", "不", "没有", "不用", "不需要", "no", "n"})
 
@@ -110,7 +111,7 @@ def follow_ups_for(guide) -> list[tuple[str, str, str]]:
     """The card's follow-ups as (number, title, key), numbered in order: 预约 only for a matter
     that takes window appointments (the catalog's `bookable`), so none is offered in vain."""
     keys = [key for key in FOLLOW_UPS if key != "booking" or guide is None or guide.bookable]
-    return [(str(n), FOLLOW_UPS[key][1], key) for n, key in enumerate(keys, 1)]
+    return [(str(n), FOLLOW_UPS[key][0], key) for n, key in enumerate(keys, 1)]
 
 
 def online_way(guide) -> str:

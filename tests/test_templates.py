@@ -8,7 +8,7 @@ from bot.workers.notifier import TEMPLATES as NOTICES
 from bot.search import Hit
 from bot.settings import Hall
 from bot.templating import TEMPLATES_DIR, Renderer
-from dialogs.matters import FOLLOW_UPS, questions_for
+from dialogs.matters import follow_ups_for, questions_for
 from dialogs.menu import OPTIONS
 from dialogs.paging import window
 from integrations.platform.models import Appointment, CaseEvent
@@ -25,7 +25,7 @@ CONTEXTS = {
     "matters/candidates.j2": {"hits": [Hit(code=GUIDE.code, name=GUIDE.name, department=GUIDE.department, score=1.0)]},
     "matters/not_found.j2": {"query": "天气"},
     "matters/card.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS, "online": "full"},
-    "matters/follow_ups.j2": {"follow_ups": FOLLOW_UPS.values()},
+    "matters/follow_ups.j2": {"follow_ups": follow_ups_for(GUIDE)},
     "matters/question.j2": {"question": questions_for(GUIDE)[0]},
     "matters/materials.j2": {"guide": GUIDE, "materials": GUIDE.materials, "situations": ["首次申领"]},
     "matters/process.j2": {"guide": GUIDE},
