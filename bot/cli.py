@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.settings import ROOT, Settings, SettingsError, load_settings
+from bot.settings import DEMO_AGENT, ROOT, Settings, SettingsError, load_settings
 
 log = logging.getLogger("bot")
 
@@ -184,6 +184,8 @@ def _banner(settings: Settings) -> None:
         "",
         "ywtb-bot is running" + (" (development mode)" if dev else ""),
         f"  console      {base}/console" if dev else None,
+        *([f"  demo agent   {base}/console/staff with token {m.token.get_secret_value()} (人工 works at any hour)"
+           for m in settings.staff if m.userid == DEMO_AGENT] if dev else []),
         f"  webhook URL  {base}/wechat      <- paste into the WeChat admin page (服务器地址)",
         f"  token        {token if dev else '(as set in YWTB_WECHAT_TOKEN)'}",
         f"  AES key      {(aes_key if dev else '(as set in YWTB_WECHAT_AES_KEY)') if aes_key else '(none: plaintext mode only)'}",

@@ -67,6 +67,10 @@ class Keys:
     def user_subscriptions(self, user: str) -> str:
         return f"{self.prefix}sub:user:{{{user}}}"
 
+    def case_finished(self, case_no: str) -> str:
+        """Set once a case's result is out (bot.workers.notifier): later deadline warnings are stale."""
+        return f"{self.prefix}case:done:{case_no}"
+
     def enterprise_binders(self, credit_code: str) -> str:
         return f"{self.prefix}ent:binders:{credit_code}"
 
@@ -81,6 +85,10 @@ class Keys:
     def user_appointments(self, user: str) -> str:
         """ZSET of the appointment ids a user booked in chat, scored by the slot's start time."""
         return f"{self.prefix}appt:user:{{{user}}}"
+
+    def user_no_shows(self, user: str) -> str:
+        """ZSET of a user's missed appointments (ids), scored by when they were missed."""
+        return f"{self.prefix}appt:noshow:{{{user}}}"
 
     def applicant(self, user: str) -> str:
         """The applicant a user asked us to remember, encrypted (bot.services.bookings.Sealer)."""

@@ -11,7 +11,7 @@ import secrets
 import string
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from bot.services.staff import StaffMember
 from pydantic import BaseModel, SecretStr, ValidationError, field_validator, model_validator
@@ -36,6 +36,10 @@ class Hall(BaseModel):
 
 class SettingsError(RuntimeError):
     """The settings cannot run the bot; the message says what to fix."""
+
+
+#: The userid of the agent seeded in dev when no staff are configured (Settings.demo_agent).
+DEMO_AGENT = "demo-agent"
 
 
 class Settings(BaseSettings):
@@ -143,6 +147,11 @@ class Settings(BaseSettings):
     booking_data_key: SecretStr = SecretStr("")
     booking_remember_days: int = 180
     booking_list_limit: int = 10
+    # The platform's rule on missed appointments, as people are told it: this many within the
+    # window pause online booking for `booking_no_show_block_days` after the last one.
+    booking_no_show_limit: int = 2
+    booking_no_show_window_days: int = 30
+    booking_no_show_block_days: int = 30
 
     notify_group: str = "notifier"
     notify_batch: int = 10
@@ -341,10 +350,13 @@ class Settings(BaseSettings):
             )
 
     def with_dev_secrets(self) -> Settings:
-        """In dev, fill an empty token / AES key from var/dev-secrets.json, creating it once."""
+        """In dev, fill an empty token / AES key from var/dev-secrets.json, creating it once; and
+        with no staff configured, seed a demo agent (`with_demo_agent`) so 人工 can be tried."""
         wanted = ("wechat_token", "wechat_aes_key", "wechat_secret", "platform_events_secret", "booking_data_key",
-                  "wecom_token", "wecom_aes_key", "wecom_secret")
-        if self.env != "dev" or all(getattr(self, name).get_secret_value() for name in wanted):
+                  "wecom_token", "wecom_aes_key", "wecom_secret", "demo_agent_token")
+        if self.env != "dev":
+            return self
+        if all(getattr(self, name).get_secret_value() for name in wanted[:-1]) and self.staff:
             return self
         path = self.var_path / "dev-secrets.json"
         try:
@@ -360,6 +372,7 @@ class Settings(BaseSettings):
             "wecom_token": secrets.token_hex(16),
             "wecom_aes_key": new_encoding_aes_key(),
             "wecom_secret": secrets.token_hex(16),
+            "demo_agent_token": secrets.token_hex(16),
         }
         for aes in ("wechat_aes_key", "wecom_aes_key"):
             if not _is_encoding_aes_key(stored.get(aes, "")):
@@ -368,8 +381,17 @@ class Settings(BaseSettings):
             stored = {name: stored.get(name) or fresh[name] for name in wanted}
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(stored, indent=2))
-        update = {name: SecretStr(stored[name]) for name in wanted if not getattr(self, name).get_secret_value()}
+        update: dict[str, Any] = {name: SecretStr(stored[name]) for name in wanted[:-1] if not getattr(self, name).get_secret_value()}
+        if not self.staff:
+            update.update(self.demo_agent(stored["demo_agent_token"]))
         return self.model_copy(update=update)
+
+    def demo_agent(self, token: str) -> dict[str, Any]:
+        """Dev with no staff listed: one demo agent (its admin token from var/dev-secrets.json),
+        on duty around the clock, so a person's 人工 reaches the queue at any hour and the
+        console's staff page (/console/staff) can accept with that token."""
+        member = StaffMember(userid=DEMO_AGENT, name="演示坐席", roles={"agent", "broadcaster", "approver"}, token=SecretStr(token))
+        return {"staff": [member], "handoff_weekdays": [1, 2, 3, 4, 5, 6, 7], "handoff_hours": ["00:00-24:00"]}
 
     def masked(self) -> dict:
         """The effective settings as plain data, secrets masked, for `python -m bot config`."""

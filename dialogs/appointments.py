@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from datetime import date
 
-from dialogs.booking import JUST_BOOKED, Picking, day_text
+from dialogs.booking import JUST_BOOKED, Picking
 from dialogs.engine import P, T
 from integrations.platform.client import PlatformError
 from integrations.platform.models import Appointment
@@ -42,6 +42,7 @@ TRANSITIONS = [
     T("text",  "cancelling",   "cancelling",   "cancel_done",        "say_cancelled"),
     T("text",  "cancelling",   "cancelling",   "cancel_refused",     "say_refused_and_leave"),
     T("text",  "cancelling",   "cancelling",   "keeps_it",           "say_kept"),
+    T("text",  ["move_day", "move_slot"], "=", "asks_more",         "show_next_page"),
     T("text",  "move_day",     "move_slot",    "picks_day_with_slots", "ask"),
     T("text",  "move_day",     "move_day",     "day_was_full",       "say_day_full"),
     T("text",  "move_slot",    "move_confirm", "picks_slot",         ["take_slot", "show_move_summary"]),
@@ -81,7 +82,7 @@ class Appointments(Picking):
 
     def shown(self, item: dict) -> dict:
         hall = self.services.catalog.halls.get(item["hall_id"])
-        return {**item, "day": day_text(date.fromisoformat(item["date"])), "hall": hall.name if hall else "",
+        return {**item, "day": item["date"], "hall": hall.name if hall else "",
                 "address": hall.address if hall else "", "phone": hall.phone if hall else ""}
 
     # The list ----------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ class Appointments(Picking):
 
     def say_moved(self):
         moved: Appointment = self._outcome
-        self.say("booking/moved.j2", appointment=moved, day=day_text(moved.date), hall=self.hall(), old=self.shown(self.data["item"]))
+        self.say("booking/moved.j2", appointment=moved, day=moved.date, hall=self.hall(), old=self.shown(self.data["item"]))
         self.start("menu", **{JUST_BOOKED: True})
 
     # Cancelling --------------------------------------------------------------------------------

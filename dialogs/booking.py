@@ -3,11 +3,13 @@ and a summary to confirm. Reached from the menu, from a matter's guide card ("�
 matter and the person's situation carried), or from words like "我想预约办护照".
 
 ```
+(start)   --online booking paused (missed appointments)--> (done: told until when, and how to go instead)
 matter    --text: clear match--> hall            --text: some candidates--> choosing
 choosing  --text: a number--> hall               (any other text searches again)
 hall      --text: a hall--> day                  --location--> hall (nearest first)
 day       --text: a day--> slot
 slot      --text: a time--> who (someone remembered) | name
+day, slot --更多 / 下一页--> the same (the next page of days or times: dialogs.paging)
 who       --1: the remembered person--> summary  --2: someone else--> name
 name --> id_number --> phone --> consent --> summary
 summary   --确认: booked--> (menu "booked": "预约成功…"; another 确认 hears it is done)
@@ -31,15 +33,15 @@ import re
 import secrets
 from datetime import date
 
+from dialogs import paging
 from dialogs.engine import Dialog, P, T, normalise
-from dialogs.matters import materials_for
+from dialogs.matters import materials_for, online_way
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone, valid_id_number
 from integrations.platform.models import Applicant, Appointment, AppointmentRequest, ErrorCode
 
 CLEAR_LEAD = 1.6  # as in dialogs.matters: the best hit is taken when it leads this much
 MAX_CANDIDATES = 5
-WEEKDAYS = "一二三四五六日"
 
 CONFIRM = frozenset({"确认", "确定", "确认预约", "提交", "确认提交", "是", "是的", "对", "好", "好的", "ok", "yes", "1"})
 USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好的", "本人", "就是我"})
@@ -61,8 +63,11 @@ _PHONE = re.compile(r"1[3-9]\d{9}")
 
 STATES = ["matter", "choosing", "hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
 MATTER = ["matter", "choosing"]
+#: States (of booking and of moving, dialogs.appointments) that list days; the others list times.
+DAY_STATES = frozenset({"day", "move_day"})
 TRANSITIONS = [
     #  trigger     source       dest         when                      then
+    T("start",    "*",         "matter",    "is_paused",              "say_paused"),
     T("start",    "*",         "hall",      "carried_bookable",       "ask"),
     T("start",    "*",         "matter",    "carried_unbookable",     "ask_matter"),
     T("start",    "*",         "hall",      "clear_match",            ["take_best", "ask"]),
@@ -78,6 +83,7 @@ TRANSITIONS = [
     T("location", "hall",      "hall",      "shares_location",        ["keep_location", "ask"]),
     T("text",     "hall",      "day",       "hall_has_days",          "ask"),
     T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
+    T("text",     ["day", "slot"], "=",     "asks_more",              "show_next_page"),
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
     T("text",     "slot",      "who",       "picks_slot_someone_known", ["take_slot", "keep_known", "ask"]),
@@ -102,7 +108,7 @@ TRANSITIONS = [
 #: What each (trigger, state) fetches before its guards are asked: the only I/O before a guard.
 PREPARE = [
     #  trigger  source     action
-    P("start", "*",       "carry_query"),
+    P("start", "*",       "carry_query_and_check_pause"),
     P("text",  "hall",    "load_days_at_picked_hall"),
     P("text",  "day",     "load_slots_of_picked_day"),
     P("text",  "slot",    "look_up_known_for_slot"),
@@ -120,11 +126,6 @@ def booking_query(text: str) -> str | None:
     if not _ASKS_TO_BOOK.search(text):
         return None
     return _ASKS_TO_BOOK.sub(" ", text).strip(" ，,。.!！?？").strip()
-
-
-def day_text(day: date) -> str:
-    """How a day is shown: 12月1日（周二）."""
-    return f"{day.month}月{day.day}日（周{WEEKDAYS[day.weekday()]}）"
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -162,11 +163,23 @@ class Picking(Dialog):
         return self.choice_context()
 
     def choice_context(self) -> dict:
-        days = [{"day": day_text(date.fromisoformat(d)), "remaining": n} for d, n in self.data.get("days", [])]
+        days = [{"day": date.fromisoformat(d), "remaining": n} for d, n in self.data.get("days", [])]
         slots = [{"start": s, "end": e, "remaining": n} for s, e, n in self.data.get("slots", [])]
         chosen_day = self.data.get("day")
-        return {"data": self.data, "days": days, "slots": slots, "day": day_text(date.fromisoformat(chosen_day)) if chosen_day else "",
+        page = int(self.data.get(paging.PAGE_KEY, 0))
+        return {"data": self.data, "days": days, "slots": slots, "day": chosen_day or "",
+                "days_page": paging.window(days, page), "slots_page": paging.window(slots, page),
                 "hall": self.hall(), "matter": self.matter_name()}
+
+    # Long lists of days and times: a page at a time (dialogs.paging).
+
+    def asks_more(self) -> bool:
+        return paging.asks_more(self.text)
+
+    def show_next_page(self):
+        listed = self.data.get("days" if self.state in DAY_STATES else "slots", [])
+        paging.next_page(self.data, len(listed))
+        self.ask()
 
     # Helpers ----------------------------------------------------------------------------------
 
@@ -207,6 +220,7 @@ class Picking(Dialog):
         if days is None:
             return False
         self.data["days"] = [[d.isoformat(), n] for d, n in days if n > 0 and d.isoformat() != skip]
+        self.data.pop(paging.PAGE_KEY, None)  # a new list starts at its first page
         return True
 
     async def load_slots(self) -> bool:
@@ -215,6 +229,7 @@ class Picking(Dialog):
         if slots is None:
             return False
         self.data["slots"] = [[s.start, s.end, s.remaining] for s in slots if s.remaining > 0]
+        self.data.pop(paging.PAGE_KEY, None)
         return True
 
     # Day and time ------------------------------------------------------------------------------
@@ -330,13 +345,14 @@ class Booking(Picking):
         "summary": "booking/summary.j2",
     }
 
-    __slots__ = ("_hits", "_known", "_lost")
+    __slots__ = ("_hits", "_known", "_lost", "_paused_until")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._hits = None  # the catalog's answer to this turn's query, read once
         self._known: dict | None = None  # the remembered applicant, when a prepare looked
         self._lost = False  # 确认, but the applicant can no longer be read
+        self._paused_until = None  # online booking is paused for this person until this day (prepared on start)
 
     def prompt_context(self):
         return {**super().prompt_context(), "halls": self.halls(), "located": "location" in self.data, "candidates": self.data.get("candidates", []),
@@ -348,9 +364,24 @@ class Booking(Picking):
         """What to search: the text carried in on start, else what was typed."""
         return self.data["query"] if "query" in self.data else self.text
 
-    def carry_query(self) -> None:
-        """Prepare (start): only a carried text counts: the message that opened us was a menu choice."""
+    async def carry_query_and_check_pause(self) -> None:
+        """Prepare (start): only a carried text counts (the message that opened us was a menu
+        choice); and whether online booking is paused for this person (missed appointments), so
+        they hear it now, not after answering every question."""
         self.data.setdefault("query", "")
+        bookings = self.services.bookings
+        self._paused_until = await bookings.blocked_until(self.user) if bookings is not None else None
+
+    def is_paused(self) -> bool:
+        return self._paused_until is not None
+
+    def say_paused(self):
+        code = self.data.get("code")
+        guide = self.services.catalog.guide(code) if code else None
+        known = self.services.catalog.halls
+        halls = [known[h] for h in (guide.halls if guide else []) if h in known]
+        self.say("booking/paused.j2", until=self._paused_until, halls=halls)
+        self.finish()
 
     def bookable(self, code: str) -> bool:
         summary = self.services.catalog.summary(code)
@@ -404,7 +435,7 @@ class Booking(Picking):
         self.data.pop("query", None)
         best = self.all_hits()[0]
         if not self.bookable(best.code):  # what they most likely meant takes no booking: say so
-            self.say("booking/not_bookable.j2", matter=best.name)
+            self.say_not_bookable(best.code, best.name)
         self.data["candidates"] = [[h.code, h.name, h.department] for h in self.hits()]
         self.ask()
 
@@ -428,12 +459,20 @@ class Booking(Picking):
         self.data.pop("query", None)
         best = self._clear(self.all_hits()) if query else None
         if code and not self.bookable(code):
-            self.say("booking/not_bookable.j2", matter=self.services.catalog.summary(code).name)
+            self.say_not_bookable(code, self.services.catalog.summary(code).name)
         elif best is not None and not self.bookable(best.code):
-            self.say("booking/not_bookable.j2", matter=best.name)
+            self.say_not_bookable(best.code, best.name)
         elif query:
             self.say("matters/not_found.j2", query=query)
         self.ask()
+
+    def say_not_bookable(self, code: str, name: str) -> None:
+        """No window appointment for this matter: how to go instead (where, or online)."""
+        guide = self.services.catalog.guide(code)
+        known = self.services.catalog.halls
+        halls = [known[h] for h in (guide.halls if guide else []) if h in known]
+        self.say("booking/not_bookable.j2", matter=name, halls=halls, online=online_way(guide) if guide else "offline",
+                 url=guide.online_url if guide else "")
 
     # The hall -------------------------------------------------------------------------------------
 
@@ -620,7 +659,7 @@ class Booking(Picking):
         materials = materials_for(guide, chosen) if guide else []
         situations = [s.name for s in guide.situations if s.code in chosen] if guide else []
         partial = bool(guide) and known is None and any(m.required == "situational" for m in guide.materials)
-        self.say("booking/success.j2", appointment=appointment, day=day_text(appointment.date), hall=self.hall(),
+        self.say("booking/success.j2", appointment=appointment, day=appointment.date, hall=self.hall(),
                  materials=materials, situations=situations, partial=partial)
         self.start("menu", **{JUST_BOOKED: True})  # a second tap on 确认 is then told it is done, not searched
 

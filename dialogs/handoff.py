@@ -6,6 +6,7 @@ to an agent through the bot, end, and rate the service.
 (start)   --closed / nobody on duty--> leaving --text--> (message left; back to the bot)
 waiting   --text--> waiting (kept for the agent)     --取消 / 结束--> (back to the menu)
 connected --text--> connected (relayed to the agent) --结束--> rating
+connected --菜单 / 帮助--> connected (not relayed: told how to leave the hand-off)
 connected --the agent ends / idle (bot.services.handoff)--> rating --满意 / 不满意--> (back to the bot)
 ```
 
@@ -32,6 +33,10 @@ MISSED_KEY = "_missed"  # what a person said that no dialog understood (dialogs.
 LEAVE_QUEUE = frozenset({"取消", "结束", "退出", "不等了", "算了", "菜单", "主菜单", "cancel"})
 END_TALK = frozenset({"结束", "结束人工", "结束服务", "结束对话", "结束人工服务", "退出人工", "退出"})
 SKIP_NOTE = frozenset({"取消", "不留言", "不用了", "算了", "结束", "退出", "菜单", "主菜单", "cancel"})
+#: The menu and help words of dialogs.conversation that a person talking to an agent means for
+#: the bot, not the agent ("0" and "开始" stay the agent's: they are ordinary words in a talk).
+#: They are not relayed; the person is told how to leave the hand-off first.
+BOT_WORDS = frozenset({"菜单", "主菜单", "首页", "menu", "帮助", "怎么用", "使用说明", "help", "?", "人工", "转人工"})
 SATISFIED = frozenset({"1", "满意", "非常满意", "很满意", "好", "好评"})
 UNSATISFIED = frozenset({"2", "不满意", "非常不满意", "差评", "不好"})
 
@@ -105,6 +110,7 @@ TRANSITIONS = [
     T("text",  "waiting",   "waiting",   "leaves_queue",   "leave_queue"),
     T("text",  "waiting",   "waiting",   None,             "tell_while_waiting"),
     T("text",  "connected", "connected", "ends_talk",      "end_by_citizen"),
+    T("text",  "connected", "connected", "asks_the_bot",   "remind"),
     T("text",  "connected", "connected", "reaches_agent",  "say_if_not_relayed"),
     T("text",  "connected", "connected", None,             "agent_gone"),
     T("text",  "leaving",   "leaving",   "skips_note",     "skip_note"),
@@ -210,14 +216,17 @@ class Handoff(Dialog):
     def ends_talk(self) -> bool:
         return normalise(self.text) in END_TALK
 
+    def asks_the_bot(self) -> bool:
+        return normalise(self.text) in BOT_WORDS
+
     async def end_by_citizen(self):
         await self.desk.leave(self.user)
         self.say("handoff/ended.j2", by="citizen")
         self._to_rating()
 
     async def relay_unless_ending(self) -> None:
-        """Prepare: anything but 结束 goes to the agent."""
-        if not self.ends_talk():
+        """Prepare: anything but 结束 and the bot's own words goes to the agent."""
+        if not self.ends_talk() and not self.asks_the_bot():
             self._told = await self.desk.tell(self.user, self.text)
 
     def reaches_agent(self) -> bool:

@@ -14,7 +14,8 @@ asking   --text: clear match--> guide          --text: a bundle--> choosing     
 choosing --text: a number--> guide (a bundle's number: its matters, still choosing)
          (any other text searches again)
 guide    --材料清单: situations matter--> situation --answers, one question at a time--> guide
-guide    --材料清单 / 办理流程 / 在哪办 / 预约 / 在线办理--> guide
+guide    --材料清单 / 办理流程 / 在哪办 / 预约 / 在线办理--> guide   (the answer alone: the card listed
+         the follow-ups once, and they stay open; 预约 is listed only for a matter that takes bookings)
 guide    --订阅通知 / 取消通知--> guide   (policy notices for this matter and its department: staff broadcasts)
 ```
 """
@@ -64,16 +65,18 @@ PREPARE = [
     P("text",  "situation", "read_answer"),
 ]
 
+#: The guide card's follow-ups: key -> (title, the words that ask for it). Their numbers depend
+#: on the card (`follow_ups_for`).
 FOLLOW_UPS = {
-    "materials": ("1", "材料清单", ("材料", "材料清单", "要带什么", "带什么", "需要什么材料", "要什么材料")),
-    "process": ("2", "办理流程", ("流程", "办理流程", "怎么办理", "步骤")),
-    "where": ("3", "在哪办", ("在哪办", "在哪里办", "地址", "哪里办", "去哪办")),
-    "booking": ("4", "预约", ("预约", "预约办理", "我要预约")),
-    "online": ("5", "在线办理", ("在线办理", "网上办", "网上办理", "网办", "链接")),
-    "notify": ("6", "订阅通知", ("订阅通知", "订阅事项通知", "订阅政策通知", "通知我", "有新政策通知我")),
+    "materials": ("材料清单", ("材料", "材料清单", "要带什么", "带什么", "需要什么材料", "要什么材料")),
+    "process": ("办理流程", ("流程", "办理流程", "怎么办理", "步骤")),
+    "where": ("在哪办", ("在哪办", "在哪里办", "地址", "哪里办", "去哪办")),
+    "booking": ("预约", ("预约", "预约办理", "我要预约")),
+    "online": ("在线办理", ("在线办理", "网上办", "网上办理", "网办", "链接")),
+    "notify": ("订阅通知", ("订阅通知", "订阅事项通知", "订阅政策通知", "通知我", "有新政策通知我")),
 }
 UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订阅通知", "不用通知了"})  # not 取消订阅: that is 我的订阅's
-_FOLLOW_UP_WORDS = {normalise(w): key for key, (number, title, words) in FOLLOW_UPS.items() for w in (number, title, *words)}
+_FOLLOW_UP_WORDS = {normalise(w): key for key, (title, words) in FOLLOW_UPS.items() for w in (title, *words)}
 YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y"})
 NO = frozenset({"2", "否", "不是", "不", "没有", "不用", "不需要", "no", "n"})
 
@@ -105,6 +108,22 @@ def questions_for(guide) -> list[Question]:
     return asked
 
 
+def follow_ups_for(guide) -> list[tuple[str, str, str]]:
+    """The card's follow-ups as (number, title, key), numbered in order: 预约 only for a matter
+    that takes window appointments (the catalog's `bookable`), so none is offered in vain."""
+    keys = [key for key in FOLLOW_UPS if key != "booking" or guide is None or guide.bookable]
+    return [(str(n), FOLLOW_UPS[key][0], key) for n, key in enumerate(keys, 1)]
+
+
+def online_way(guide) -> str:
+    """How far a matter can be done online, the one answer both the card and 在线办理 give:
+    "full" (全程网办), "apply" (apply online, then go once) or "offline". The platform's depth is
+    the fact; a missing entry link changes where to find the entry, not the answer."""
+    if guide.online_depth >= 4:
+        return "full"
+    return "apply" if guide.online_depth >= 2 else "offline"
+
+
 def materials_for(guide, chosen: set[str]) -> list:
     return [m for m in guide.materials if m.required == "always" or chosen.intersection(m.situations)]
 
@@ -127,13 +146,16 @@ class Matters(Dialog):
         self._outcome: tuple[str, str] | None = None  # (outcome, query) to count for operators
 
     def prompt_context(self):
-        return {"follow_ups": FOLLOW_UPS.values(), "guide": self._guide(), "question": self._next_question()}
+        guide = self._guide()
+        return {"follow_ups": follow_ups_for(guide), "guide": guide, "question": self._next_question()}
 
     def ask(self):
         catalog = self.services.catalog
-        if self.state == "guide" and catalog is not None:  # the same follow-up list for everyone: rendered once per catalog
+        if self.state == "guide" and catalog is not None:  # one follow-up list per kind of card: rendered once per catalog
             render = self.services.render
-            self.replies.append(Reply(catalog.derived(("prompt", "guide"), lambda: render(self.PROMPTS["guide"], follow_ups=FOLLOW_UPS.values()))))
+            follow_ups = follow_ups_for(self._guide())
+            key = ("prompt", "guide", tuple(k for _, _, k in follow_ups))
+            self.replies.append(Reply(catalog.derived(key, lambda: render(self.PROMPTS["guide"], follow_ups=follow_ups))))
             return
         super().ask()
 
@@ -263,7 +285,7 @@ class Matters(Dialog):
             return
         # The card depends on the guide and the catalog's halls only: rendered once per catalog.
         render = self.services.render
-        card = self.services.catalog.derived(("card", code), lambda: render("matters/card.j2", guide=guide, halls=self._halls(guide)))
+        card = self.services.catalog.derived(("card", code), lambda: render("matters/card.j2", guide=guide, halls=self._halls(guide), online=online_way(guide)))
         self.replies.append(Reply(card))
         self.ask()
 
@@ -276,7 +298,13 @@ class Matters(Dialog):
         return [halls[h] for h in guide.halls if h in halls]
 
     def _follow_up(self) -> str | None:
-        return _FOLLOW_UP_WORDS.get(normalise(self.text)) if self._guide() is not None else None
+        guide = self._guide()
+        if guide is None:
+            return None
+        text = normalise(self.text)
+        if text.isascii() and text.isdigit():
+            return next((key for number, _, key in follow_ups_for(guide) if number == text), None)
+        return _FOLLOW_UP_WORDS.get(text)
 
     def asks_materials_with_situations(self) -> bool:
         return self._follow_up() == "materials" and bool(questions_for(self._guide()))
@@ -317,16 +345,13 @@ class Matters(Dialog):
             change = subscriptions.follow_matter if on else subscriptions.unfollow_matter
             await change(self.incoming.user, guide.code, guide.department)
             self.say("matters/notify.j2", guide=guide, on=on, unavailable=False)
-        self.ask()
 
     def show_process(self):
         self.say("matters/process.j2", guide=self._guide())
-        self.ask()
 
     def show_where(self):
         guide = self._guide()
         self.say("matters/where.j2", guide=guide, halls=self._halls(guide))
-        self.ask()
 
     def show_booking(self):
         """Bookable: the booking dialog takes over with the matter and the situation answered
@@ -335,12 +360,11 @@ class Matters(Dialog):
         if guide.bookable:
             self.start("booking", code=guide.code, chosen=self.data.get("chosen"))
             return
-        self.say("booking/not_bookable.j2", matter=guide.name)
-        self.ask()
+        self.say("booking/not_bookable.j2", matter=guide.name, halls=self._halls(guide), online=online_way(guide), url=guide.online_url)
 
     def show_online(self):
-        self.say("matters/online.j2", guide=self._guide())
-        self.ask()
+        guide = self._guide()
+        self.say("matters/online.j2", guide=guide, online=online_way(guide))
 
     # Situations and materials -------------------------------------------------------------------
 
@@ -389,4 +413,3 @@ class Matters(Dialog):
         situations = [s.name for s in guide.situations if s.code in chosen]
         self.data["chosen"] = sorted(chosen)  # a booking made next brings this list
         self.say("matters/materials.j2", guide=guide, materials=materials_for(guide, chosen), situations=situations)
-        self.ask()

@@ -159,7 +159,7 @@ def case_view(case: Case, settings: Any = None, today: date | None = None) -> di
     if case.promised_date is not None and case.result is None:
         days_left = working_days_left(today, case.promised_date, getattr(settings, "holidays", ()), getattr(settings, "makeup_workdays", ()))
     steps = [
-        {"when": s.at.astimezone(TZ).strftime("%m-%d %H:%M"), "name": s.name, "department": s.department, "note": s.note}
+        {"when": s.at, "name": s.name, "department": s.department, "note": s.note}
         for s in case.timeline
     ]
     return {"case": case, "state": case.state.value, "steps": steps[-MAX_STEPS:], "earlier": max(0, len(steps) - MAX_STEPS), "days_left": days_left}

@@ -3,6 +3,7 @@
 
 ```
 listing --text: an item's number--> listing (removed; the list again, or done when empty)
+listing --更多 / 下一页--> listing (the next page of the list: dialogs.paging)
 ```
 Started with `mode`: "all" (我的订阅), "unsubscribe" (退订: cases only) or "unbind" (解绑:
 enterprises only). The list is loaded by the start's prepare action; guards only read it.
@@ -10,6 +11,7 @@ enterprises only). The list is loaded by the start's prepare action; guards only
 
 from __future__ import annotations
 
+from dialogs import paging
 from dialogs.engine import Dialog, P, T, normalise
 
 STATES = ["listing"]
@@ -18,6 +20,7 @@ TRANSITIONS = [
     T("start", "*",       "listing", "has_items",   "ask"),
     T("start", "*",       "listing", None,          "say_empty"),
     T("text",  "listing", "listing", "picks_item",  "remove_item"),
+    T("text",  "listing", "listing", "asks_more",   "show_next_page"),
 ]
 PREPARE = [
     #  trigger  source  action
@@ -34,7 +37,14 @@ class MySubscriptions(Dialog):
     PROMPTS = {"listing": "subscriptions/list.j2"}
 
     def prompt_context(self):
-        return {"items": self.data.get("items", []), "mode": self.data.get("mode", "all")}
+        return {"page": paging.window(self.data.get("items", []), int(self.data.get(paging.PAGE_KEY, 0))), "mode": self.data.get("mode", "all")}
+
+    def asks_more(self) -> bool:
+        return paging.asks_more(self.text)
+
+    def show_next_page(self):
+        paging.next_page(self.data, len(self.data.get("items", [])))
+        self.ask()
 
     async def _load(self) -> list:
         store, user, mode = self.services.subscriptions, self.incoming.user, self.data.setdefault("mode", "all")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import asdict
 
@@ -428,3 +429,15 @@ async def test_reminders_survive_a_restart_of_the_bot(serve, peer, aiohttp_serve
     assert sent and len(sent) == 2 and all(appointment.number in t for t in sent)
     assert await app[SCHEDULER].claim() == []
     assert len(await reminders(wechat_admin, chat.user, path="")) == 2
+
+
+async def test_a_long_list_of_times_comes_a_page_at_a_time(h):
+    guide = next(g for g in h.app[CATALOG].guides.values() if g.bookable and g.halls)
+    times = [[f"{9 + n // 2:02d}:{30 * (n % 2):02d}", f"{9 + (n + 1) // 2:02d}:{30 * ((n + 1) % 2):02d}", 1] for n in range(10)]
+    await h.put_session("booking", "slot", {"code": guide.code, "hall": guide.halls[0], "day": "2026-12-07", "days": [["2026-12-07", 10]], "slots": times})
+    more = await h.say("更多")
+    assert re.findall(r"^(\d+)\. ", more, re.M) == ["7", "8", "9", "10"]
+    assert "12:00-12:30" in more and "09:00-09:30" not in more
+    picked = await h.say("9")  # the ninth time, from the second page
+    assert "姓名" in picked or "使用" in picked
+    assert (await h.session()).data["start"] == "13:00"

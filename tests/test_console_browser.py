@@ -144,3 +144,22 @@ async def test_new_user_button_adds_a_fresh_user(console):
     await expect(page.locator("#log > *")).to_have_count(0)
     menu = await say(page, "你好")
     await expect(menu).to_contain_text("请回复序号选择")
+
+
+async def test_a_pushed_menu_shows_as_buttons_that_send_the_choice(console, app):
+    """What the bot pushes as a msgmenu (its choices, WeChatClient.send_reply) is drawn with a
+    button per item; a click sends the item as a WeChat tap, which answers that number."""
+    from bot.web.appkeys import WECHAT
+
+    page = console
+    await say(page, "你好")  # citizen-a writes: the push window is open, and the main menu is on screen
+    # Labels that mean nothing typed: only the item's id (1: 办事指南 at the menu) can answer.
+    await app[WECHAT].send_reply("citizen-a", "想先做哪件事？\n1. 第一件\n2. 第二件")
+    buttons = page.locator("#log .msg.pushed .choices button")
+    await expect(buttons).to_have_text(["第一件", "第二件"], timeout=WAIT_MS)
+    bots = page.locator("#log .msg.bot")
+    before = await bots.count()
+    await buttons.first.click()
+    await expect(page.locator("#log .msg.me").last).to_have_text("第一件")
+    await expect(bots).to_have_count(before + 1, timeout=WAIT_MS)
+    await expect(bots.nth(before)).to_contain_text("请说说您想办什么事")  # the tap answered "1" at the menu

@@ -14,7 +14,7 @@ ALICE = "oAlice00000000000000000001"
 BOB = "oBob0000000000000000000001"
 TEMPLATE = "notify/accepted.j2"
 CONTEXT = {"event": {"matter_name": "居民身份证办理", "case_no": "51160220261128100001", "department": "区公安分局", "note": ""},
-           "via": "case", "at": "11月28日 09:00"}
+           "via": "case", "at": "2026-11-28T09:00:00+08:00"}
 TEMPLATE_SEND = "/cgi-bin/message/template/send"
 
 
@@ -63,6 +63,19 @@ async def test_a_notice_goes_out_once_per_key_as_a_template_message(bot, redis, 
     assert template_text(message["content"]["data"]).startswith("【办件已受理】居民身份证办理\n您的办件 51160220261128100001")
     assert (await record(redis, settings, ALICE, "evt_1:a"))["state"] == "sent"
     assert [r["state"] for r in await delivery.of_case("51160220261128100001")] == ["sent"]
+
+
+async def test_a_notice_about_no_case_names_its_matter_in_every_field(bot):
+    """A missed appointment has no case number: its template message names the matter, never a
+    placeholder, and shows the time in the one format people read everywhere."""
+    client, delivery = await bot()
+    context = {"event": {"matter_name": "居民身份证办理", "note": ""}}
+    assert await delivery.send(ALICE, "evt_ns:a", "notify/no_show.j2", context, kind="no_show") == Outcome.sent
+    [message] = await received(client, ALICE)
+    data = message["content"]["data"]
+    assert data["keyword1"]["value"] == "居民身份证办理"
+    assert "月" in data["keyword2"]["value"] and "日" in data["keyword2"]["value"]
+    assert not any(field["value"] in ("", "—", "-") for field in data.values())
 
 
 async def test_a_process_that_died_after_wechat_took_the_message_does_not_cause_a_second_one(bot, redis, settings):

@@ -116,6 +116,16 @@ async def test_the_citizen_can_end_it_and_the_agent_is_told(chat, zhang, client)
     assert "没有正在服务" in await zhang.say("结束")
 
 
+async def test_menu_during_a_talk_is_not_sent_to_the_agent_and_says_how_to_leave(chat, zhang):
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    told = await chat.say("菜单")
+    assert told is not None and "结束" in told and "没有转给工作人员" in told
+    assert not any(m.endswith("市民：菜单") for m in await zhang.inbox())
+    assert await chat.say("好的我再问问") is None  # the talk goes on
+    assert "人工服务已结束" in await chat.say("结束")
+
+
 async def test_back_after_a_handoff_leads_to_the_menu_not_to_the_agent(chat, zhang):
     number = ticket_number(await chat.say("人工"))
     await zhang.say(f"接 {number}")
@@ -179,6 +189,15 @@ async def test_menu_option_5_asks_for_a_person(make_harness):
     assert "正在为您转接人工服务" in await h.say("5")
 
 
+async def test_within_working_hours_with_nobody_on_duty_no_later_opening_is_named(make_harness):
+    h = await make_harness(**{**WECOM_SETTINGS, "staff": [{"userid": "wangwu", "name": "王五", "roles": ["broadcaster"]}]}, catalog=False)
+    closed = await h.say("人工")
+    assert "都不在线" in closed and "留言" in closed
+    assert "上班" not in closed and "明天" not in closed  # they are at work today: no opening to wait for
+    noted = await h.say("想问社保转移")
+    assert "留言已收到" in noted and "明天" not in noted
+
+
 def hours_that_exclude_now() -> str:
     """One hour a day, starting two hours from now (Beijing time)."""
     start = (datetime.now(ZoneInfo("Asia/Shanghai")).hour + 2) % 24
@@ -237,3 +256,38 @@ async def test_pictures_during_a_handoff_get_a_polite_text_answer(chat, zhang, p
     answer = await chat.post(peer.message(chat.user, "image", PicUrl="http://x.invalid/a.jpg", MediaId="m1"))
     assert answer.status == 200 and "只能看懂文字" in answer.text
     assert await zhang.say("收到") is None  # still talking: relayed, nothing to say back
+
+
+async def test_in_dev_a_demo_agent_takes_a_person_from_the_console_out_of_the_box(make_settings, serve, peer):
+    """`python -m bot serve` in dev with no staff configured: 人工 reaches a queue at any hour,
+    and the console's staff page accepts with the demo agent's token."""
+    dev = make_settings().with_dev_secrets()
+    [agent] = dev.staff
+    assert agent.can("agent") and agent.token.get_secret_value()
+    configured = make_settings(staff=[{"userid": "wangwu", "name": "王五", "roles": ["broadcaster"]}]).with_dev_secrets()
+    assert [m.userid for m in configured.staff] == ["wangwu"]  # configured staff are left as they are
+    client = await serve(**{name: getattr(dev, name) for name in ("staff", "handoff_weekdays", "handoff_hours")})
+    chat = Chat(client, peer)
+    number = ticket_number(await chat.say("人工"))
+    token = {"Authorization": f"Bearer {agent.token.get_secret_value()}"}
+    resp = await client.post("/console/staff/api/handoff/accept", json={"number": number}, headers=token)
+    assert resp.status == 200 and (await resp.json())["outcome"] == "accepted"
+    assert any("已接入" in m for m in await pushed(client, chat.user))
+
+
+
+async def test_a_rating_pushed_after_the_agent_ends_is_a_menu_to_tap(chat, zhang, client, peer):
+    """Replies that go out through the customer-service API offer their choices as msgmenu items;
+    a tap comes back as WeChat sends it (the label, and the item's id as bizmsgmenuid)."""
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    assert await zhang.say("请带上户口簿：\n1. 原件\n2. 复印件") is None  # an agent's words stay plain text
+    await zhang.say("结束")
+    resp = await client.get("/sim/wechat/_admin/messages", params={"openid": chat.user, "kind": "custom"})
+    messages = (await resp.json())["messages"]
+    assert not messages[-2]["menu"] and "1. 原件" in messages[-2]["content"]
+    rating = messages[-1]
+    assert "满意吗" in rating["content"] and [item["content"] for item in rating["menu"]] == ["满意", "不满意"]
+    tap = rating["menu"][0]
+    thanks = await chat.post(peer.message(chat.user, "text", Content=tap["content"], bizmsgmenuid=tap["id"]))
+    assert "感谢您的评价" in thanks.text

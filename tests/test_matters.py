@@ -68,6 +68,47 @@ async def test_follow_ups_process_where_and_online(h):
     assert "http" in online or "暂不支持网上办理" in online
 
 
+async def test_the_card_and_online_answer_agree_for_every_guide(make_harness):
+    """Whatever the card says about doing a matter online, 在线办理 says the same thing, links or not."""
+    h = await make_harness(rate_limit_user_messages=0)  # two messages per guide, every guide
+    for code in sorted(h.app[CATALOG].guides):
+        await h.put_session("matters", "choosing", {"candidates": [code]})
+        card = await h.say("1")
+        line = next(line for line in card.splitlines() if line.startswith("网上办理："))
+        online = await h.say("在线办理")
+        if "需到现场办理" in line:
+            assert "需要到现场办理" in online, (card, online)
+        else:
+            assert "暂不支持" not in online and "需要到现场" not in online, (card, online)
+            assert ("可全程网上办理" in line) == ("可全程网上办理" in online), (card, online)
+            assert "http" in online or "咨询" in online
+
+
+async def test_a_matter_without_window_appointments_offers_no_booking_and_says_how_to_go(h):
+    catalog = h.app[CATALOG]
+    guide = next(g for g in catalog.guides.values() if not g.bookable and g.halls and g.halls[0] in catalog.halls)
+    await h.put_session("matters", "choosing", {"candidates": [guide.code]})
+    card = await h.say("1")
+    assert "预约" not in card.split(f"【{guide.name}】")[1].replace(guide.name, "")
+    listed = {line.split(". ", 1)[1]: line.split(".")[0] for line in card.splitlines() if line[:1].isdigit() and ". " in line}
+    assert "在线办理" in listed and "预约" not in listed
+    assert "网上" in await h.say(listed["在线办理"])
+    told = await h.say("预约")
+    assert "不需要预约" in told and catalog.halls[guide.halls[0]].name in told
+
+
+async def test_a_follow_up_answer_does_not_repeat_the_card_menu(h):
+    catalog = h.app[CATALOG]
+    guide = next(g for g in catalog.guides.values() if g.bookable and g.process)
+    await h.put_session("matters", "choosing", {"candidates": [guide.code]})
+    card = await h.say("1")
+    assert card.count("回复序号了解更多") == 1 and "随时回复其他序号" in card  # said once, with the card
+    for word in ("办理流程", "在哪办", "在线办理"):
+        answer = await h.say(word)
+        assert "回复序号了解更多" not in answer and "1. 材料清单" not in answer, answer
+    assert "办理流程" in await h.say("2")  # the card's numbers still work after the answers
+
+
 async def test_out_of_scope_says_so_and_offers_a_person(h):
     reply = await h.say("今天天气怎么样")
     assert "没找到" in reply and "人工" in reply and "12345" in reply and "请说说您想办什么事" in reply

@@ -23,7 +23,7 @@ from bot.services.delivery import template_text
 from bot.keys import Keys
 from bot.lifetime import die_with_parent
 from integrations.platform.events import sign_event
-from tests.support import APPID, ROOT
+from tests.support import APPID, ROOT, Chat
 from tests.support import wait_for
 from tests.test_processes import bot_env, free_port
 
@@ -212,6 +212,39 @@ async def test_a_missed_appointment_is_explained_to_whoever_booked_it(bot, redis
     assert appointment["start"] in notice and "30 天内爽约 2 次" in notice
     assert await settled(redis, settings)
     assert await notices(bot, ALICE) == [] and await notices(bot, BOB) == []
+
+
+async def test_a_second_missed_appointment_says_so_and_the_next_booking_hears_it_first(bot, redis, settings, peer):
+    guide = next(g for g in (await (await bot.get("/sim/platform/guides", params={"limit": 200})).json())["items"] if g["bookable"] and g["halls"])
+    hall = guide["halls"][0]
+    days = (await (await bot.get("/sim/platform/booking/days", params={"matter_code": guide["code"], "hall_id": hall})).json())["items"]
+    for n, day in enumerate(days[:2]):
+        slots = (await (await bot.get("/sim/platform/booking/slots", params={"matter_code": guide["code"], "hall_id": hall, "date": day["date"]})).json())["items"]
+        request = {"matter_code": guide["code"], "hall_id": hall, "date": day["date"], "start": next(s for s in slots if s["remaining"])["start"], "applicant": CITIZEN}
+        appointment = await (await bot.post("/sim/platform/appointments", json=request, headers={"Idempotency-Key": f"two-no-shows-{n}"})).json()
+        await redis.set(Keys(settings.key_prefix).appointment_owner(appointment["id"]), CAROL)
+        (await bot.post(f"/sim/platform/_admin/appointments/{appointment['id']}/no-show")).release()
+        await notices_count(bot, CAROL, n + 1)
+    first, second = await notices(bot, CAROL)
+    assert "已记爽约一次" in first
+    assert "已记爽约一次" not in second and "第 2 次" in second and "暂停到" in second and "现场取号" in second
+
+    # Booking again: told at once that online booking is paused, not after every question and 确认.
+    reply = await Chat(bot, peer, CAROL).say("预约")
+    assert "网上预约暂停到" in reply and "现场取号" in reply and "请告诉我您要预约" not in reply
+
+
+async def test_a_deadline_warning_after_the_result_is_out_is_not_sent(bot, redis, settings):
+    case_no = await new_case(bot)
+    await subscribe(redis, settings, case_no, ALICE)
+    for step in ("accepted", "approved", "ready_for_collection"):
+        await advance(bot, case_no, step)
+    assert await post_event(bot, case_event(case_no, "evt_late_warning", type="deadline_warning", days_left=1)) == 202
+    # A later event of the case is sent only after the warning was dealt with (order per case).
+    assert await post_event(bot, case_event(case_no, "evt_after", type="posted", note="EMS 1234")) == 202
+    received = await notices_count(bot, ALICE, 4)
+    assert "EMS 1234" in received[-1]
+    assert not any("即将到期" in text for text in received), received
 
 
 async def test_refused_and_failing_deliveries_are_recorded_and_shown_per_case(bot, redis, settings, redis_url):

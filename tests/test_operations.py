@@ -253,3 +253,22 @@ async def test_the_consoles_reach_the_bot_by_its_settings_not_by_the_host_a_call
     assert pushed.status == 200 and "messages" in await pushed.json()
     inbox = await client.get("/console/staff/api/handoff/inbox", headers={**elsewhere, "Authorization": f"Bearer {TOKENS['zhaoliu']}"})
     assert inbox.status == 200 and (await inbox.json())["messages"] == []
+
+
+async def test_the_console_shows_a_pushed_menu_and_sends_a_tap_as_wechat_does(serve):
+    """A msgmenu the bot pushed comes with its items (the page draws them as buttons), and a tap
+    sent through the console reaches the bot as WeChat sends it: label plus bizmsgmenuid."""
+    client = await serve(staff=STAFF, **WECOM, handoff_weekdays=[1, 2, 3, 4, 5, 6, 7], handoff_hours=["00:00-24:00"])
+    user, agent = "oConsoleMenu00000000000001", {"Authorization": f"Bearer {TOKENS['zhaoliu']}"}
+    queued = (await (await client.post("/console/api/send", json={"user": user, "text": "人工"})).json())["reply"]
+    number = int(re.search(r"#(\d+)", queued).group(1))
+    assert (await client.post("/console/staff/api/handoff/accept", json={"number": number}, headers=agent)).status == 200
+    assert (await client.post("/console/staff/api/handoff/end", headers=agent)).status == 200
+    messages = (await (await client.get("/console/api/pushed", params={"user": user})).json())["messages"]
+    rating = messages[-1]
+    assert "满意吗" in rating["text"] and [(i["id"], i["content"]) for i in rating["menu"]] == [("1", "满意"), ("2", "不满意")]
+    assert all(m["menu"] == [] for m in messages[:-1])
+    tap = await client.post("/console/api/send", json={"user": user, "text": "不满意", "menu_id": "2"})
+    assert "认真改进" in (await tap.json())["reply"]
+    bad = await client.post("/console/api/send", json={"user": user, "text": "x", "menu_id": "<b>"})
+    assert bad.status == 400

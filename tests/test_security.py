@@ -388,6 +388,7 @@ async def test_a_user_over_the_limit_gets_a_polite_answer_and_others_are_served(
     answers = [await flooder.say(text) for text in ("你好", "4", "1", "2", "3")]
     assert all(SLOW_DOWN not in a for a in answers[:3])
     assert all(SLOW_DOWN in a for a in answers[3:])
+    assert "回复" not in answers[3]  # no word to send while sending is what is limited
     assert "请回复序号" in await other.say("你好")
     # WeChat's retry of a refused message gets the same polite answer, not a turn
     msg = peer.text(USER, "5", msg_id=424242)

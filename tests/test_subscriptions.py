@@ -164,3 +164,20 @@ async def test_the_store_subscribes_nobody_to_a_case_they_never_opened(h, sims):
     assert await store.recipients(case_no, None) == {h.user: "case"}
     await store.forget(h.user, case_no)  # the remembered factor stopped opening it
     assert await store.recipients(case_no, None) == {} and await store.subscribed(h.user) == []
+
+
+async def test_a_long_list_of_subscriptions_comes_a_page_at_a_time(h):
+    subscriptions = h.services.subscriptions
+    cases = [f"5116022026112810{n:04d}" for n in range(1, 10)]
+    for case_no in cases:  # as nine 查进度 + 订阅 would leave them
+        await subscriptions.remember(h.user, case_no, "居民身份证办理", phone_last4="5678")
+        await subscriptions.subscribe(h.user, case_no)
+    first = await h.say("我的订阅")
+    listed = [line for line in first.splitlines() if line[:1].isdigit()]
+    assert len(listed) == 6 and "还有 3 项" in first and "更多" in first
+    rest = await h.say("更多")
+    assert [line.split(".")[0] for line in rest.splitlines() if line[:1].isdigit()] == ["7", "8", "9"]
+    assert "更多" not in rest.split("9.")[1].split("\n", 1)[-1]  # the last page offers no further page
+    gone = await h.say("8")  # a number from the page on screen means the same item
+    assert "已退订" in gone
+    assert len(await subscriptions.subscribed(h.user)) == 8

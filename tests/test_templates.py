@@ -9,8 +9,9 @@ from bot.search import Hit
 from bot.settings import Hall
 from bot.templating import ENGLISH_DIR, TEMPLATES_DIR, Renderer
 from dialogs.language import LANGUAGE, Language
-from dialogs.matters import FOLLOW_UPS, questions_for
+from dialogs.matters import follow_ups_for, questions_for
 from dialogs.menu import OPTIONS
+from dialogs.paging import window
 from integrations.platform.models import Appointment, CaseEvent
 from integrations.platform.simulator import World
 
@@ -24,13 +25,13 @@ PLATFORM_HALLS = [WORLD.halls[h] for h in GUIDE.halls]
 CONTEXTS = {
     "matters/candidates.j2": {"hits": [Hit(code=GUIDE.code, name=GUIDE.name, department=GUIDE.department, score=1.0)]},
     "matters/not_found.j2": {"query": "天气"},
-    "matters/card.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
-    "matters/follow_ups.j2": {"follow_ups": FOLLOW_UPS.values()},
+    "matters/card.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS, "online": "full"},
+    "matters/follow_ups.j2": {"follow_ups": follow_ups_for(GUIDE)},
     "matters/question.j2": {"question": questions_for(GUIDE)[0]},
     "matters/materials.j2": {"guide": GUIDE, "materials": GUIDE.materials, "situations": ["首次申领"]},
     "matters/process.j2": {"guide": GUIDE},
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
-    "matters/online.j2": {"guide": GUIDE},
+    "matters/online.j2": {"guide": GUIDE, "online": "apply"},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code]},
     "matters/bundle.j2": {"bundle": next(iter(WORLD.bundles.values())), "matters": [WORLD.summaries[GUIDE.code]]},
     "menu/menu.j2": {"options": OPTIONS},
@@ -47,7 +48,7 @@ CONTEXTS = {
             id="evt_1", type=kind, case_no="51160220261128100001", at="2026-11-28T09:00:00+08:00", matter_name=GUIDE.name,
             department="区行政审批局", from_department="区公安分局", note="材料齐全", materials=["户口簿"], days_left=2,
             appointment_id="A1",
-        ), "via": "case", "at": "11月28日 09:00"}
+        ), "via": "case", "at": "2026-11-28T09:00:00+08:00"}
         for kind, template in NOTICES.items()
     },
 }
@@ -58,14 +59,16 @@ _APPOINTMENT = Appointment(
     id="A1", number="12010001", matter_code=GUIDE.code, matter_name=GUIDE.name, hall_id=_HALL.id, date="2026-12-01",
     start="09:00", end="09:30", status="booked", applicant_name="张*", applicant_id_masked="511***********1234", created_at="2026-11-28T09:00:00+08:00",
 )
-_ITEM = {"id": "A1", "number": "12010001", "matter_name": GUIDE.name, "day": "12月1日（周二）", "start": "09:00", "end": "09:30",
+_ITEM = {"id": "A1", "number": "12010001", "matter_name": GUIDE.name, "day": "2026-12-01", "start": "09:00", "end": "09:30",
          "hall": _HALL.name, "address": _HALL.address, "phone": _HALL.phone}
 _MASKED = {"name": "张*", "id_number": "511***********1234", "phone": "138****5678"}
-_PICKED = {"data": {"start": "09:00", "end": "09:30", "location": None}, "day": "12月1日（周二）", "hall": _HALL, "matter": GUIDE.name,
-           "days": [{"day": "12月1日（周二）", "remaining": 12}], "slots": [{"start": "09:00", "end": "09:30", "remaining": 2}]}
+_PICKED = {"data": {"start": "09:00", "end": "09:30", "location": None}, "day": "2026-12-01", "hall": _HALL, "matter": GUIDE.name,
+           "days": [{"day": "2026-12-01", "remaining": 12}], "slots": [{"start": "09:00", "end": "09:30", "remaining": 2}]}
+_PICKED.update(days_page=window(_PICKED["days"], 0), slots_page=window(_PICKED["slots"], 0))
 CONTEXTS.update({
     "booking/candidates.j2": {"candidates": [[GUIDE.code, GUIDE.name, GUIDE.department]]},
     "booking/not_bookable.j2": {"matter": GUIDE.name},
+    "booking/paused.j2": {"until": "2026-12-30", "halls": PLATFORM_HALLS},
     "booking/halls.j2": {**_PICKED, "halls": [{"hall": h, "km": 1.2} for h in PLATFORM_HALLS], "located": True},
     "booking/hall_full.j2": {"hall": _HALL},
     "booking/days.j2": _PICKED,
@@ -74,11 +77,11 @@ CONTEXTS.update({
     "booking/who.j2": {"known": _MASKED},
     "booking/bad_id.j2": {"length": 17, "digits": True},
     "booking/summary.j2": {**_PICKED, "applicant": _MASKED},
-    "booking/success.j2": {"appointment": _APPOINTMENT, "day": "12月1日（周二）", "hall": _HALL, "materials": GUIDE.materials[:3],
+    "booking/success.j2": {"appointment": _APPOINTMENT, "day": "2026-12-01", "hall": _HALL, "materials": GUIDE.materials[:3],
                            "situations": ["首次申领"], "partial": False},
     "booking/refused.j2": {**_PICKED, "code": "SLOT_FULL", "message": "这个时段已约满"},
     "booking/busy.j2": {"confirming": True},
-    "booking/reminder.j2": {"which": "day", "start": "09:00", "end": "09:30", "day": "12月1日（周二）", "hall_name": _HALL.name,
+    "booking/reminder.j2": {"which": "day", "start": "09:00", "end": "09:30", "day": "2026-12-01", "hall_name": _HALL.name,
                             "hall_address": _HALL.address, "matter_name": GUIDE.name, "number": "12010001", "minutes": 60},
     "booking/list.j2": {"items": [_ITEM]},
     "booking/manage.j2": {"item": _ITEM},
@@ -86,7 +89,7 @@ CONTEXTS.update({
     "booking/cancelled.j2": {"item": _ITEM},
     "booking/kept.j2": {"item": _ITEM},
     "booking/move_confirm.j2": {**_PICKED, "item": _ITEM},
-    "booking/moved.j2": {"appointment": _APPOINTMENT, "day": "12月1日（周二）", "hall": _HALL, "old": _ITEM},
+    "booking/moved.j2": {"appointment": _APPOINTMENT, "day": "2026-12-01", "hall": _HALL, "old": _ITEM},
 })
 
 # [Staff]: the human hand-off, citizen side (handoff/) and agents in WeCom (staff/).
@@ -134,7 +137,7 @@ CONTEXTS.update({
     "progress/follow_ups.j2": {"data": {"subscribed": False}},
     "progress/subscribed.j2": {"added": "added", "case_no": _CASE_NO, "limit": 50},
     "progress/unsubscribed.j2": {"removed": True, "case_no": _CASE_NO},
-    "subscriptions/list.j2": {"items": [["case", _CASE_NO, GUIDE.name], ["enterprise", "91511602MA6XK3P2T0", "广安市思源科技有限公司"]], "mode": "all"},
+    "subscriptions/list.j2": {"page": window([["case", _CASE_NO, GUIDE.name], ["enterprise", "91511602MA6XK3P2T0", "广安市思源科技有限公司"]], 0), "mode": "all"},
     "subscriptions/empty.j2": {"mode": "all"},
     "subscriptions/removed.j2": {"kind": "case", "key": _CASE_NO, "label": GUIDE.name},
     "subscriptions/send_refused.j2": {"why": "unknown"},
@@ -244,3 +247,37 @@ def test_a_template_without_an_english_sibling_falls_back_to_chinese():
     for name in untranslated:
         context = CONTEXTS.get(name, {})
         assert in_english(render, name, **context) == render(name, **context), name
+
+
+#: How a date or a time was written by hand in a template, before the `day` / `moment` filters.
+_HAND_MADE_DATE = re.compile(r"\.(month|day|year|hour|minute)\b(?!\s*\|\s*(day|moment))|strftime|月\{\{|\}\}日")
+
+
+def test_no_template_formats_a_date_by_hand():
+    """Dates reach people in one format, through the `day` and `moment` filters only."""
+    offenders = [p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.rglob("*.j2")
+                 if _HAND_MADE_DATE.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_days_and_times_read_the_same_everywhere():
+    from datetime import date, datetime, timezone
+    from bot.templating import day, moment
+
+    today = date(2026, 12, 3)
+    assert day(date(2026, 12, 3), today) == day("2026-12-03", today) == "12月3日（周四）"
+    assert day(date(2027, 1, 2), today) == "2027年1月2日（周六）"  # the year only when it is another
+    utc = datetime(2026, 12, 3, 1, 5, tzinfo=timezone.utc)
+    assert moment(utc, today) == moment(utc.isoformat(), today) == "12月3日（周四）9:05"  # Beijing time
+    render = Renderer()
+    card = render("progress/card.j2", **case_view(_PAUSED))
+    assert not re.search(r"\d{2}-\d{2}|\d{4}-\d{2}-\d{2}|0\d月", card)
+    assert "1月" in render("booking/success.j2", **{**CONTEXTS["booking/success.j2"], "day": date(2027, 1, 2)})
+
+
+def test_an_english_reply_writes_its_dates_the_english_way():
+    import datetime as dt
+
+    render = Renderer()
+    assert in_english(render, "booking/day_full.j2", day=dt.date(2026, 12, 8)).startswith("Sorry, Tue 8 Dec ")
+    assert "12月8日（周二）" in render("booking/day_full.j2", day=dt.date(2026, 12, 8))

@@ -143,6 +143,26 @@ async def test_a_text_reaches_the_user_in_chinese(wechat, admin):
     assert received[1]["content"]["articles"][0]["title"] == "办事指南"
 
 
+async def test_a_reply_with_choices_arrives_as_a_menu_to_tap_and_one_without_as_text(wechat, admin):
+    await admin.user_writes(ALICE)
+    await wechat.send_reply(ALICE, "请选择日期（回复序号）：\n7. 12月8日（周二）\n8. 12月9日（周三）\n回复「更多」接着看。")
+    await wechat.send_reply(ALICE, "已取消。\n1. 只有一项不算选择")
+    menu, text = await admin.received(ALICE)
+    assert menu["menu"] == [{"id": "7", "content": "12月8日（周二）"}, {"id": "8", "content": "12月9日（周三）"}]
+    assert menu["content"].startswith("请选择日期") and "8. 12月9日（周三）" in menu["content"] and menu["content"].endswith("接着看。")
+    assert text["menu"] is None and text["content"] == "已取消。\n1. 只有一项不算选择"
+
+
+async def test_a_tap_on_a_menu_item_reaches_the_dialog_as_the_choice_number():
+    from bot.web.channels.wechat import to_incoming
+
+    tap = to_incoming({"FromUserName": ALICE, "ToUserName": "gh_1", "MsgType": "text", "Content": "12月9日（周三）",
+                       "bizmsgmenuid": "8", "MsgId": "1", "CreateTime": "1"})
+    assert tap.text == "8" and tap.extra["menu_label"] == "12月9日（周三）"
+    typed = to_incoming({"FromUserName": ALICE, "ToUserName": "gh_1", "MsgType": "text", "Content": "8", "MsgId": "2", "CreateTime": "1"})
+    assert typed.text == "8" and "menu_label" not in typed.extra
+
+
 async def test_a_client_that_escapes_unicode_would_show_escapes_to_the_user(wechat, admin, http, base_url):
     await admin.user_writes(ALICE)
     token = await wechat.access_token()

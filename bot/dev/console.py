@@ -2,7 +2,8 @@
 
 The page asks this module to sign (and encrypt, with an AES key) each message exactly as WeChat
 would, which then POSTs it to /wechat over real HTTP and shows the decrypted passive reply and
-everything the bot pushed through the messaging API."""
+everything the bot pushed through the messaging API. A pushed msgmenu's items are buttons; a tap
+sends the item back as WeChat does (its label as the text, its id as bizmsgmenuid)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,12 @@ async def send(request: web.Request) -> web.Response:
         return web.json_response({"error": "user must be 1-64 letters, digits, _ or -"}, status=400)
     peer = request.app[PEER]
     kind = payload.get("kind", "text")
-    if kind == "text":
+    menu_id = str(payload.get("menu_id") or "")
+    if kind == "text" and menu_id:  # a tap on a msgmenu item, as WeChat sends it: its label and its id
+        if not menu_id.isascii() or not menu_id.isdigit() or len(menu_id) > 2:
+            return web.json_response({"error": "menu_id must be a choice number"}, status=400)
+        xml = peer.message(user, "text", Content=str(payload.get("text", ""))[:200], bizmsgmenuid=menu_id)
+    elif kind == "text":
         xml = peer.text(user, str(payload.get("text", ""))[:2000])
     elif kind == "event":
         xml = peer.event(user, str(payload.get("event", "CLICK")), str(payload.get("key", "")))
@@ -102,7 +108,8 @@ async def pushed(request: web.Request) -> web.Response:
         return web.json_response({"messages": []})
     async with request.app[HTTP].get(f"{request.app[ORIGIN]}{request.app[SIM]}/_admin/messages", params={"openid": user}) as resp:
         recorded = (await resp.json())["messages"]
-    return web.json_response({"messages": [{"kind": m["kind"], "text": _shown(m["content"]), "at": m["at"]} for m in recorded]})
+    return web.json_response({"messages": [{"kind": m["kind"], "text": _shown(m["content"]), "at": m["at"], "menu": m.get("menu") or []}
+                                           for m in recorded]})
 
 
 def _shown(content) -> str:

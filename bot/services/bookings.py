@@ -25,7 +25,6 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.logs import user_ref
-from dialogs.booking import day_text
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.models import Appointment, AppointmentRequest, AppointmentStatus, Error, ErrorCode
 
@@ -84,6 +83,38 @@ class Bookings:
         """The openid that booked this appointment in chat, if any (for no-show notices)."""
         raw = await self.redis.get(self.keys.appointment_owner(appointment_id))
         return raw.decode() if isinstance(raw, bytes) else raw
+
+    # Missed appointments (the platform pauses online booking after too many) ------------------
+
+    def _no_show_rule(self) -> tuple[int, int, int]:
+        s = self.settings
+        return (getattr(s, "booking_no_show_limit", 2), getattr(s, "booking_no_show_window_days", 30),
+                getattr(s, "booking_no_show_block_days", 30))
+
+    async def note_no_show(self, user: str, appointment_id: str, at: float) -> dict[str, Any]:
+        """Count a missed appointment (once per appointment, so a repeated notice counts the same):
+        how many in the window (`count`), the rule (`limit`, `window`) and, once booking is
+        paused, until which day (`until`, else None). What the no-show notice tells."""
+        limit, window, block = self._no_show_rule()
+        key = self.keys.user_no_shows(user)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {appointment_id: at}, nx=True)
+            pipe.zremrangebyscore(key, "-inf", self.now() - window * 86400)
+            pipe.expire(key, (window + block) * 86400)
+            await pipe.execute()
+        return {"count": await self.redis.zcount(key, at - window * 86400, at), "limit": limit, "window": window, "block": block,
+                "until": await self.blocked_until(user)}
+
+    async def blocked_until(self, user: str) -> date | None:
+        """The day online booking opens again for this person, if it is paused now (the
+        platform's rule, from the missed appointments we told them about)."""
+        limit, window, block = self._no_show_rule()
+        now = self.now()
+        missed = [score for _, score in await self.redis.zrangebyscore(self.keys.user_no_shows(user), now - window * 86400, "+inf", withscores=True)]
+        if len(missed) < limit:
+            return None
+        until = datetime.fromtimestamp(max(missed), self.tz).date() + timedelta(days=block)
+        return until if until > datetime.fromtimestamp(now, self.tz).date() else None
 
     async def book(self, user: str, request: AppointmentRequest, idempotency_key: str, hall: Any) -> Appointment:
         """Book on the platform; the same key always gives the same appointment, so a repeated
@@ -210,7 +241,7 @@ class Bookings:
         now = self.now()
         context = {
             "user": user, "appointment": appointment.id, "number": appointment.number, "matter_name": appointment.matter_name,
-            "day": day_text(appointment.date), "start": appointment.start, "end": appointment.end,
+            "day": appointment.date.isoformat(), "start": appointment.start, "end": appointment.end,
             "hall_name": getattr(hall, "name", ""), "hall_address": getattr(hall, "address", ""), "hall_phone": getattr(hall, "phone", ""),
             "minutes": self.settings.booking_remind_minutes_before,
         }

@@ -39,6 +39,7 @@ from bot.logs import user_ref
 from bot.stores import Lease
 from bot.stores.client import repeatable
 from bot.stores.scripts.delivery import BEGIN, FINISH
+from bot.templating import moment
 from integrations.wechat.errors import (
     AccessTokenRejected,
     OutsideServiceWindow,
@@ -215,12 +216,16 @@ class Delivery:
 
 
 def template_data(text: str, case_no: str | None) -> dict[str, str]:
-    """A rendered notice as template message fields: the first line as the title, the rest as the remark."""
+    """A rendered notice as template message fields: the first line as the title, the rest as the
+    remark. The first keyword names what it is about: the case, else the title's subject (the
+    matter after 【…】), so no notice shows an empty placeholder."""
     title, _, rest = text.partition("\n")
+    title = title.strip()
+    subject = title.rpartition("】")[2].strip() or title
     return {
-        "first": title.strip(),
-        "keyword1": case_no or "—",
-        "keyword2": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M"),
+        "first": title,
+        "keyword1": case_no or subject,
+        "keyword2": moment(datetime.now(BEIJING)),
         "remark": rest.strip(),
     }
 

@@ -31,6 +31,7 @@ from bot.services.audit import Audit
 from bot.keys import Keys
 from bot.logs import redact, user_ref
 from bot.settings import Settings
+from bot.templating import moment
 from bot.services.staff import Staff, StaffMember
 from bot.stores import KEEP, ConversationStore, Lease
 from bot.stores.conversation import SessionChange
@@ -83,6 +84,13 @@ class Hours:
                     return opening
         return None
 
+    def back_at(self, now: float) -> str:
+        """When agents are next at work, as a person reads it; "" within working hours (they are
+        at work now, only none is free or on duty: a later opening would be wrong to name)."""
+        if self.open_at(now):
+            return ""
+        return self.say_when(self.next_opening(now), now)
+
     def describe(self) -> str:
         days = sorted(self.weekdays)
         if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
@@ -102,7 +110,7 @@ class Hours:
             return f"今天 {clock}"
         if days == 1:
             return f"明天 {clock}"
-        return f"{opening.month}月{opening.day}日（周{_WEEKDAYS[opening.isoweekday() - 1]}）{clock}"
+        return moment(opening, today)
 
 
 def _minutes(text: str) -> int:
@@ -160,8 +168,7 @@ class Handoff:
         now = time.time()
         if await self.on_duty(now):
             return None
-        back_at = self.hours.say_when(self.hours.next_opening(now), now)
-        return Closed(hours=self.hours.describe(), back_at=back_at, nobody=self.hours.open_at(now))
+        return Closed(hours=self.hours.describe(), back_at=self.hours.back_at(now), nobody=self.hours.open_at(now))
 
     async def request(self, user: str, context: dict[str, Any]) -> Queued:
         status, number = await self._ticket_fields(user, "status", "number")
@@ -223,7 +230,7 @@ class Handoff:
         else:
             number = await self._open_ticket(user, NOTE, context, now, note=text[:1000])
         await self.audit.record("citizen", "handoff.note", user_ref(user), detail={"number": number})
-        return Noted(number, self.hours.say_when(self.hours.next_opening(now), now))
+        return Noted(number, self.hours.back_at(now))
 
     async def rate(self, user: str, number: int, satisfied: bool) -> None:
         ticket_number, agent = await self._ticket_fields(user, "number", "agent")
@@ -346,7 +353,7 @@ class Handoff:
             pipe.hset(key, "last", f"{now:.3f}").hincrby(key, "from_agent", 1).zadd(self.keys.handoff_active(), {user: now})
             await pipe.execute()
         await self._change_session(user, _still_talking)  # saved again: the citizen's conversation is alive
-        undelivered = await self._push_citizen(user, [self.render("handoff/from_agent.j2", agent=member.name, text=text)])
+        undelivered = await self._push_citizen(user, [self.render("handoff/from_agent.j2", agent=member.name, text=text)], choices=False)
         if undelivered:
             await self.audit.record(member.userid, "handoff.relay", user_ref(user), outcome="undelivered", detail={"number": number, "reason": undelivered})
             return Relay("held" if undelivered != "unfollowed" else "lost", number, undelivered)
@@ -415,8 +422,7 @@ class Handoff:
                 return Session()
 
             await self._change_session(user, back_to_bot)
-            opening = self.hours.next_opening(now) if not self.hours.open_at(now) else None
-            await self._push_citizen(user, [self.render("handoff/moved_to_note.j2", number=number, back_at=self.hours.say_when(opening, now))])
+            await self._push_citizen(user, [self.render("handoff/moved_to_note.j2", number=number, back_at=self.hours.back_at(now))])
             await self.audit.record("system", "handoff.wait_expired", user_ref(user), detail={"number": number})
 
     async def _morning_digest(self, now: float) -> None:
@@ -524,12 +530,15 @@ class Handoff:
             log.warning("could not take %s's lock to move their hand-off", user_ref(user))
         return outcome == "saved"
 
-    async def _push_citizen(self, user: str, texts: list[str]) -> str | None:
-        """Customer-service messages to a citizen. What WeChat will not take now is held for
-        their next message (like the dispatcher's late replies); returns why, or None."""
+    async def _push_citizen(self, user: str, texts: list[str], choices: bool = True) -> str | None:
+        """Customer-service messages to a citizen: the bot's own with their numbered choices as
+        items to tap (a msgmenu); an agent's words (`choices=False`) as they were typed. What
+        WeChat will not take now is held for their next message (like the dispatcher's late
+        replies); returns why, or None."""
+        send = self.wechat.send_reply if choices else self.wechat.send_text
         for sent, text in enumerate(texts):
             try:
-                await self.wechat.send_text(user, text)
+                await send(user, text)
             except WeChatError as error:
                 reason = next((why for cls, why in _UNREACHABLE.items() if isinstance(error, cls)), "unavailable")
                 log.warning("hand-off message to %s not delivered: %s", user_ref(user), type(error).__name__)

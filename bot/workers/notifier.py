@@ -68,6 +68,9 @@ TEMPLATES = {
 
 #: Events that finish a case: the notice is followed by an invitation to rate the service (好差评).
 DONE = frozenset({CaseEventType.approved, CaseEventType.not_approved, CaseEventType.refused})
+#: Events after which the case's result is out: a deadline warning coming later is stale.
+RESULT_OUT = DONE | {CaseEventType.ready_for_collection, CaseEventType.posted}
+FINISHED_DAYS = 180  # how long a finished case is remembered as such
 
 #: Consumers that left nothing pending and were idle this long are removed from the group.
 FORGET_CONSUMERS_MS = 24 * 3600 * 1000
@@ -245,7 +248,18 @@ class Notifier:
         if template is None:
             log.error("event %s: no notice for events of type %s; nobody told", event.id, event.type.value)
             return {}
+        if event.type in RESULT_OUT and event.case_no:
+            await self.redis.set(self.keys.case_finished(event.case_no), event.type.value, ex=FINISHED_DAYS * 86400)
+        elif event.type == CaseEventType.deadline_warning and event.case_no and await self.redis.exists(self.keys.case_finished(event.case_no)):
+            # Events of a case are sent in order, so the result went out before this warning:
+            # it would ask people to hurry over a case that is done.
+            log.info("event %s: deadline warning for a finished case; nobody told", event.id)
+            return {}
         recipients = await self.recipients(event)
+        extra: dict[str, dict[str, Any]] = {}
+        if event.type == CaseEventType.appointment_no_show and self.bookings is not None and event.appointment_id:
+            for user in recipients:  # counted once per appointment, so a second try counts the same
+                extra[user] = await self.bookings.note_no_show(user, event.appointment_id, event.at.timestamp())
         keys = {user: f"{event.id}:{user}" for user in recipients}
         finished = await self.delivery.finished(list(keys.items()))
         todo = [user for user in recipients if (user, keys[user]) not in finished]
@@ -257,11 +271,10 @@ class Notifier:
         if not todo:
             return {}
         log.info("event %s (%s): %d recipient(s), %d already served", event.id, event.type.value, len(recipients), len(recipients) - len(todo))
-        at = event.at.astimezone(BEIJING)
         slots = asyncio.Semaphore(self.settings.notify_concurrency)
 
         async def one(user: str) -> Outcome:
-            context = {"event": event, "via": recipients[user], "at": f"{at.month}月{at.day}日 {at:%H:%M}"}
+            context = {"event": event, "via": recipients[user], "at": event.at, **extra.get(user, {})}
             while True:
                 try:
                     async with slots:

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError, WatchError
 
 from .errors import TOKEN_ERRCODES, WeChatTimeout, WeChatUnavailable, error_for
-from .models import Article, MassSendResult, Tag, WeComSendResult
+from .models import Article, MassSendResult, MenuMessage, Tag, WeComSendResult, menu_from_text
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,19 @@ class WeChatClient(_APIClient):
 
     async def send_text(self, openid: str, text: str) -> None:
         await self._call("POST", "/cgi-bin/message/custom/send", body={"touser": openid, "msgtype": "text", "text": {"content": text}})
+
+    async def send_menu(self, openid: str, menu: MenuMessage) -> None:
+        """A msgmenu: the choices are items the person taps; a tap comes back as their text
+        message, with the item's id as `bizmsgmenuid`."""
+        await self._call("POST", "/cgi-bin/message/custom/send", body={"touser": openid, "msgtype": "msgmenu", "msgmenu": menu.wire()})
+
+    async def send_reply(self, openid: str, text: str) -> None:
+        """One of the bot's replies: with numbered choices, as a msgmenu people can tap; else text."""
+        menu = menu_from_text(text)
+        if menu is None:
+            await self.send_text(openid, text)
+        else:
+            await self.send_menu(openid, menu)
 
     async def send_news(self, openid: str, articles: list[Article | Mapping[str, Any]]) -> None:
         items = [Article.model_validate(a).model_dump() for a in articles]

@@ -1,4 +1,5 @@
-"""The bot's late replies, delivered as customer-service text messages.
+"""The bot's late replies, delivered as customer-service messages: text, or a msgmenu when the
+reply offers numbered choices (WeChatClient.send_reply).
 
 `WeChatPusher` has the shape of bot.turn.outbox's `Pusher` (integrations may not import the bot): it
 needs only `incoming.user`, the openid.
@@ -33,7 +34,7 @@ class WeChatPusher:
         reached until they write again), so the caller can keep them for that moment."""
         for sent, text in enumerate(texts):
             try:
-                await self.client.send_text(incoming.user, text)
+                await self.client.send_reply(incoming.user, text)
             except _UNREACHABLE as error:
                 log.warning(
                     "could not push %d of %d message(s) to %s: errcode %s (%s)",

@@ -38,7 +38,7 @@ import aiohttp
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 
-from .models import Article
+from .models import Article, MenuMessage
 
 BEIJING = 8 * 3600  # quotas reset at midnight Beijing time
 DAY = 86400
@@ -92,6 +92,7 @@ class SentMessage:
     openid: str  # the recipient (a WeCom userid for kind "wecom")
     content: Any  # the text, or a dict for news / template / subscribe / mpnews
     at: float
+    menu: list[dict] | None = None  # a msgmenu's items ({"id", "content"}): what the person can tap
 
 
 @dataclass
@@ -331,10 +332,10 @@ class WeChatSimulator:
             return _error(43004, "require subscribe")
         return None
 
-    def _record(self, kind: str, openid: str, content: Any, msg_id: int | None = None) -> SentMessage:
+    def _record(self, kind: str, openid: str, content: Any, msg_id: int | None = None, menu: list[dict] | None = None) -> SentMessage:
         if msg_id is None:
             msg_id = self._new_id()
-        message = SentMessage(msg_id, kind, openid, content, self.clock())
+        message = SentMessage(msg_id, kind, openid, content, self.clock(), menu)
         log = self.state.messages.get(openid)
         if log is None:
             if len(self.state.messages) >= self.config.max_message_users:
@@ -406,6 +407,21 @@ class WeChatSimulator:
             content = (body.get("text") or {}).get("content")
             if not isinstance(content, str) or not content:
                 return _error(44004, "empty content")
+        elif msgtype == "msgmenu":
+            try:
+                raw = body.get("msgmenu") or {}
+                menu = MenuMessage(head_content=raw.get("head_content") or "", choices=raw.get("list") or [], tail_content=raw.get("tail_content") or "")
+            except (ValueError, AttributeError):
+                return _error(47001, "data format error")
+            window = self.state.windows.get(openid)
+            if window is None or self.clock() - window.opened_at > self.config.window_seconds:
+                return _error(45015, "response out of time limit or subscription is canceled")
+            if window.sent >= self.config.messages_per_interaction:
+                return _error(45047, "out of response count limit")
+            window.sent += 1
+            # Recorded as the person reads it, with the items they can tap beside it.
+            self._record("custom", openid, menu.text, menu=[c.model_dump() for c in menu.choices])
+            return dict(OK)
         elif msgtype == "news":
             articles = (body.get("news") or {}).get("articles")
             if not isinstance(articles, list) or not articles:

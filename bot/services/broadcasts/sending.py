@@ -10,12 +10,14 @@ import os
 import secrets
 import socket
 import time
+from datetime import datetime
 from typing import Any
 
 from bot import metrics
 from bot.services.broadcasts.drafts import Status
 from bot.services.broadcasts.workflow import Broadcasts
 from bot.stores import Lease
+from bot.templating import BEIJING, day
 from bot.stores.scripts.broadcasts import FINISH_CHUNK, FORGET_PENDING, RATE, RECORD
 from bot.workers.runner import nap
 from integrations.wechat import (
@@ -224,7 +226,7 @@ class BroadcastSender:
         Just before the first call, the recipient is marked pending: if the process dies during
         the call, whoever goes on knows it may have arrived (see _template_chunk). A failure that
         surely sent nothing takes the mark away again."""
-        data = {"first": run.title, "keyword1": run.title, "keyword2": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600)), "remark": run.body}
+        data = {"first": run.title, "keyword1": run.title, "keyword2": day(datetime.now(BEIJING)), "remark": run.body}
         marked = ambiguous = False
         for attempt in range(self.settings.broadcast_attempts):
             if run.halt:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 _NONCE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
 _MSG_ID = re.compile(r"[0-9]{1,24}")
+_MENU_ID = re.compile(r"\d{1,2}")  # the ids of the bot's own menu items: choice numbers
 _EVENTS = {"subscribe": "subscribe", "unsubscribe": "unsubscribe", "scan": "scan", "click": "click", "view": "view"}
 MAX_TEXT = 4000  # characters of one text message we look at (WeChat caps them far lower)
 MASS_SEND_FINISHED = "mass_send_finished"  # WeChat's report on a mass send: not a person's message
@@ -263,6 +264,11 @@ def to_incoming(msg: dict) -> Incoming:
     mtype = mtype.lower()
     if mtype == "text":
         incoming.kind, incoming.text = "text", _text(msg.get("Content"))
+        choice = _text(msg.get("bizmsgmenuid"))
+        if choice and _MENU_ID.fullmatch(choice):
+            # A tap on a msgmenu item (WeChatClient.send_reply): the item's id is the choice's
+            # number, the answer the person would have typed; the label stays in `extra`.
+            incoming.extra["menu_label"], incoming.text = incoming.text, choice
         return incoming
     if mtype == "event":
         event = _text(msg.get("Event")).lower()

@@ -1,0 +1,45 @@
+"""Long numbered lists, a page at a time, so a reply fits a phone screen.
+
+A dialog keeps the page it shows in its data (`PAGE_KEY`), passes `window(items, page)` to its
+template, and has a row for `asks_more` (更多 / 下一页) that calls `next_page` and asks again.
+Numbers run on across pages (the second page of six starts at 7), so a number means the same
+item whichever page is on screen, and any listed number can be typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from dialogs.engine import normalise
+
+PAGE_SIZE = 6
+PAGE_KEY = "page"
+MORE = frozenset({"更多", "下一页", "下页", "还有吗", "还有呢", "后面的", "more", "next"})
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: Sequence[Any]  # the items on this page
+    offset: int  # how many come before them: the first is numbered offset + 1
+    left: int  # how many come after them
+    total: int
+
+
+def window(items: Sequence[Any], page: int, size: int = PAGE_SIZE) -> Page:
+    """The `page`th page (from 0) of `items`; a page past the end shows the last one."""
+    pages = max(1, -(-len(items) // size))
+    page = min(max(page, 0), pages - 1)
+    offset = page * size
+    shown = items[offset:offset + size]
+    return Page(shown, offset, len(items) - offset - len(shown), len(items))
+
+
+def asks_more(text: str) -> bool:
+    return normalise(text) in MORE
+
+
+def next_page(data: dict[str, Any], total: int, size: int = PAGE_SIZE) -> None:
+    """On to the next page; after the last, back to the first."""
+    page = int(data.get(PAGE_KEY, 0)) + 1
+    data[PAGE_KEY] = page if page * size < total else 0
