@@ -53,11 +53,12 @@ def parse_xml(body: bytes | str, root: str = "xml") -> dict:
 
 def _value(element: Element):
     """An element as xmltodict represents it: its stripped text (None when empty) when it has
-    no children or attributes, else a dict of them (a tag seen twice: a list)."""
-    text = (element.text or "").strip() or None
+    no children or attributes, else a dict of them (a tag seen twice: a list), with any text
+    between the children joined and stripped as "#text"."""
     if not len(element) and not element.attrib:
-        return text
+        return (element.text or "").strip() or None
     value: dict = {f"@{name}": v for name, v in element.attrib.items()}
+    pieces = [element.text or ""]
     for child in element:
         item = _value(child)
         if child.tag in value:
@@ -68,11 +69,12 @@ def _value(element: Element):
                 value[child.tag] = [seen, item]
         else:
             value[child.tag] = item
-        if child.tail and child.tail.strip():  # mixed content, as xmltodict joins it
-            text = (text or "") + child.tail.strip()
-    if text is not None:
+        pieces.append(child.tail or "")
+    text = "".join(pieces).strip()
+    if text:
         value["#text"] = text
     return value
+
 
 
 def cdata(text: object) -> str:
