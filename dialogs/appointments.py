@@ -74,6 +74,11 @@ class Appointments(Picking):
         "list": "booking/list.j2", "manage": "booking/manage.j2", "cancelling": "booking/confirm_cancel.j2",
         "move_day": "booking/days.j2", "move_slot": "booking/slots.j2", "move_confirm": "booking/move_confirm.j2",
     }
+    EXPECTS = {
+        "list": frozenset({"choice"}), "manage": frozenset({"choice"}), "cancelling": frozenset({"choice", "yes_no"}),
+        "move_day": frozenset({"date", "choice"}), "move_slot": frozenset({"time", "choice"}), "move_confirm": frozenset({"yes_no"}),
+    }
+    DONE = frozenset({"list"})
 
     def prompt_context(self):
         return {**super().prompt_context(), "items": [self.shown(i) for i in self.data.get("items", [])],

@@ -34,7 +34,7 @@ from datetime import date
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.matters import materials_for
 from integrations.platform.client import PlatformError, PlatformUnavailable
-from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone, valid_id_number
+from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 from integrations.platform.models import Applicant, Appointment, AppointmentRequest, ErrorCode
 
 CLEAR_LEAD = 1.6  # as in dialogs.matters: the best hit is taken when it leads this much
@@ -57,6 +57,9 @@ SLOT_GONE = frozenset({ErrorCode.slot_full, ErrorCode.slot_not_found})
 DAY_REFUSED = frozenset({ErrorCode.too_soon, ErrorCode.too_far_ahead, ErrorCode.one_per_day})
 
 _NAME = re.compile(r"[\u3400-\u9fff·•]{2,20}|[A-Za-z][A-Za-z .'-]{1,39}")
+#: A Chinese name the understanding step does not recognise is taken as typed up to this long
+#: (longer names come with a known surname, or with a ·, and are found by it).
+MAX_HAN_NAME = 4
 _PHONE = re.compile(r"1[3-9]\d{9}")
 
 STATES = ["matter", "choosing", "hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
@@ -329,6 +332,15 @@ class Booking(Picking):
         "id_number": "booking/ask_id.j2", "phone": "booking/ask_phone.j2", "consent": "booking/consent.j2",
         "summary": "booking/summary.j2",
     }
+    #: What each step reads from free text (the engine's policy: dialogs.conversation). The
+    #: name step takes the applicant's details all at once; each detail fills its own step.
+    EXPECTS = {
+        "choosing": frozenset({"choice"}), "hall": frozenset({"hall", "choice"}), "day": frozenset({"date", "choice"}),
+        "slot": frozenset({"time", "choice"}), "who": frozenset({"choice", "yes_no"}),
+        "name": frozenset({"name", "id_number", "phone"}), "id_number": frozenset({"id_number"}), "phone": frozenset({"phone"}),
+        "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no"}),
+    }
+    FILLS = {"name": "name", "id_number": "id_number", "phone": "phone"}
 
     __slots__ = ("_hits", "_known", "_lost")
 
@@ -527,8 +539,16 @@ class Booking(Picking):
         return mask_applicant(applicant) if applicant.keys() >= {"name", "id_number", "phone"} else None
 
     def _typed_name(self) -> str | None:
+        """The name found in the message; else the whole message, when it is nothing but a
+        name-shaped word the understanding step does not know (a rare surname, a Latin name)."""
+        found = self.slot("name")
+        if found:
+            return found
+        understood = self.understood
+        if understood.slots or understood.kind not in ("other", "details"):
+            return None
         name = re.sub(r"\s+", " ", self.text.strip())
-        return name if _NAME.fullmatch(name) else None
+        return name if _NAME.fullmatch(name) and (len(name) <= MAX_HAN_NAME or name.isascii()) else None
 
     def valid_name(self) -> bool:
         return self._typed_name() is not None
@@ -540,8 +560,7 @@ class Booking(Picking):
         self.say("booking/bad_name.j2")
 
     def _typed_id(self) -> str | None:
-        value = re.sub(r"[\s-]", "", normalise(self.text)).upper()
-        return value if valid_id_number(value) else None
+        return self.slot("id_number")
 
     def valid_id(self) -> bool:
         return self._typed_id() is not None
@@ -550,10 +569,19 @@ class Booking(Picking):
         self.keep(id_number=self._typed_id())
 
     def explain_id(self):
-        value = re.sub(r"[\s-]", "", normalise(self.text))
+        mistyped = self.understood.invalid("id_number")
+        if mistyped is not None:  # 18 characters, a real birth date, a wrong check digit
+            value = mistyped.value
+        else:  # what was typed of an ID number, whatever surrounds it (我的身份证号是…)
+            value = "".join(re.findall(r"[0-9x]", normalise(self.text))).upper() or re.sub(r"[\s-]", "", normalise(self.text))
         self.say("booking/bad_id.j2", length=len(value), digits=value.isascii() and value[:17].isdigit())
 
     def _typed_phone(self) -> str | None:
+        """The mobile number found in the message; else the whole message when it has the shape
+        of one (1 and ten digits) that libphonenumber does not know yet: the platform decides."""
+        found = self.slot("phone")
+        if found or self.understood.conflict("phone") is not None:
+            return found
         value = re.sub(r"[\s-]", "", normalise(self.text))
         if value.startswith("+86"):
             value = value[3:]

@@ -31,6 +31,8 @@ class Halls(Dialog):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PROMPTS = {"pick": "halls/pick.j2", "shown": "halls/shown.j2"}
+    EXPECTS = {"pick": frozenset({"hall", "choice"}), "shown": frozenset({"choice"})}
+    DONE = frozenset({"shown"})
 
     def prompt_context(self):
         halls = self.halls()

@@ -115,6 +115,8 @@ class Matters(Dialog):
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
     PROMPTS = {"asking": "matters/ask.j2", "choosing": "matters/choose_again.j2", "guide": "matters/follow_ups.j2", "situation": "matters/question.j2"}
+    EXPECTS = {"choosing": frozenset({"choice"}), "guide": frozenset({"choice"}), "situation": frozenset({"choice", "yes_no"})}
+    DONE = frozenset({"guide"})
 
     __slots__ = ("_found", "_answered", "_outcome")
 

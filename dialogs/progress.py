@@ -182,6 +182,9 @@ class Progress(Dialog):
     }
     #: Words this dialog understands itself, before they mean anything globally.
     OWN_WORDS = SUBSCRIBE | UNSUBSCRIBE
+    EXPECTS = {"number": frozenset({"case_number"}), "choosing": frozenset({"choice"}), "factor": frozenset({"id_number", "phone"}),
+               "shown": frozenset({"choice"})}
+    DONE = frozenset({"shown"})
 
     __slots__ = ("_seen", "_asked", "_case", "_added", "_locked", "_failures")
 

@@ -86,6 +86,8 @@ class RateCase(Dialog):
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
     PROMPTS = {"level": "rating/ask_level.j2", "reason": "rating/ask_reason.j2"}
+    EXPECTS = {"level": frozenset({"rating", "choice"})}
+    DONE = frozenset({"level"})
 
     __slots__ = ("_rated", "_complaint", "_filed", "_given", "_invitation")
 

@@ -32,6 +32,8 @@ class MySubscriptions(Dialog):
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
     PROMPTS = {"listing": "subscriptions/list.j2"}
+    EXPECTS = {"listing": frozenset({"choice"})}
+    DONE = frozenset({"listing"})
 
     def prompt_context(self):
         return {"items": self.data.get("items", []), "mode": self.data.get("mode", "all")}
