@@ -36,12 +36,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dialogs.engine import Dialog, P, T, normalise
+from dialogs.understand.model import DEFAULT_CASE_PATTERN
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
 from integrations.platform.models import Case, ErrorCode
 
 TZ = ZoneInfo("Asia/Shanghai")
-DEFAULT_CASE_PATTERN = "(?=[0-9A-Z]*[0-9]{8})[0-9A-Z]{19,40}"
 MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
 
 SUBSCRIBE = frozenset({"订阅", "订阅进度", "订阅这个", "关注", "提醒我", "通知我"})
