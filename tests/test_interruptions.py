@@ -1,0 +1,220 @@
+"""The engine's interruption policy (issue 20, items 1-3): each message is first an answer to the
+step in progress (several details at once fill several steps), then a global word, another intent
+or a case number in its real format; another intent pauses the dialog, and 继续 resumes it at the
+same step with what was answered; two values that disagree are asked about; a bare number answers
+the question the person saw last.
+
+What the issue asks to see through the real webhook runs over HTTP (`chat`); the rest runs in
+the in-memory harness (`h`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.web.appkeys import CATALOG
+from tests.support import person
+from tests.test_booking import appointments_of, drive
+from tests.test_progress import ID_NUMBER, new_case
+from tests.test_ratings import feedback, finished_case
+from tests.test_subscriptions import advance
+
+ASK_NAME = "请输入办事人的姓名"
+ASK_ID = "请输入办事人的 18 位身份证号码"
+ASK_PHONE = "请输入办事人的手机号码"
+CONSENT = "下次预约时要直接使用"
+SUMMARY = "请核对预约信息"
+
+
+@pytest.fixture
+async def chat(chat, app):
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    return chat
+
+
+async def to_name_step(chat) -> str:
+    """A booking for a passport, up to the question "who comes": the name."""
+    reply = await drive(chat, "预约", person(0), stop=ASK_NAME)
+    assert ASK_NAME in reply
+    return reply
+
+
+def spaced(number: str) -> str:
+    """An ID number as people type it from the card: groups of 6, 8 and 4, full-width digits."""
+    wide = number.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    return f"{wide[:6]} {wide[6:14]} {wide[14:]}"
+
+
+# Through the real webhook ------------------------------------------------------------------
+
+
+async def test_details_pasted_at_the_name_step_fill_name_id_and_phone(chat, client):
+    me = person(31)
+    await to_name_step(chat)
+    reply = await chat.say(f"{me['name']} {me['id_number']} {me['phone']}")
+    assert CONSENT in reply  # name, ID and phone taken: on to the consent, nothing asked twice
+    assert ASK_ID not in reply and ASK_PHONE not in reply and "办件" not in reply
+    summary = await chat.say("2")
+    assert SUMMARY in summary and me["phone"][-4:] in summary and me["id_number"][-4:] in summary
+    assert (await chat.say("确认")).startswith("预约成功")
+    assert len(await appointments_of(client, me)) == 1  # booked under the pasted details
+
+
+async def test_an_id_number_inside_a_sentence_is_accepted(chat):
+    me = person(32)
+    await to_name_step(chat)
+    assert ASK_ID in await chat.say(me["name"])
+    assert ASK_PHONE in await chat.say(f"我的身份证号是{me['id_number']}")
+
+
+async def test_a_mistyped_id_number_in_a_sentence_is_explained_by_its_check_digit(chat):
+    await to_name_step(chat)
+    await chat.say("张三")
+    # The issue's number: 18 characters whose check digit is wrong (its right one is 1).
+    reply = await chat.say("我的身份证号是51160219800101123X")
+    assert "校验不通过" in reply and "25 位" not in reply and "办件" not in reply
+
+
+async def test_progress_mid_booking_then_continue_returns_to_the_same_step(chat, client):
+    me = person(33)
+    await to_name_step(chat)
+    assert ASK_ID in await chat.say(me["name"])
+    asked = await chat.say("查进度")
+    assert "办件编号" in asked  # the progress dialog runs
+    case_no = await new_case(client)
+    card = await chat.say(case_no)
+    assert "手机号的后 4 位" in card
+    shown = await chat.say("5678")
+    assert "【办件进度】" in shown and "回复「继续」接着刚才的预约" in shown
+    back = await chat.say("继续")
+    assert ASK_ID in back  # the step it was paused on
+    await chat.say(me["id_number"])
+    await chat.say(me["phone"])
+    summary = await chat.say("2")
+    assert SUMMARY in summary and me["name"][0] in summary  # the name answered before the digression is kept
+
+
+async def test_a_case_number_at_the_phone_or_id_step_is_not_a_case_number(chat, client):
+    case_no = await new_case(client)
+    me = person(34)
+    await to_name_step(chat)
+    await chat.say(me["name"])
+    at_id = await chat.say(case_no)
+    assert ASK_ID in at_id or "身份证号码应为 18 位" in at_id
+    assert "【办件进度】" not in at_id and "手机号的后 4 位" not in at_id
+    await chat.say(me["id_number"])
+    at_phone = await chat.say(case_no)
+    assert "手机号码应为 11 位" in at_phone and "手机号的后 4 位" not in at_phone
+
+
+async def test_two_different_phone_numbers_are_asked_about(chat):
+    me = person(35)
+    await to_name_step(chat)
+    await chat.say(me["name"])
+    await chat.say(me["id_number"])
+    reply = await chat.say("13800138000 或者 13912345678")
+    assert "2个不同的手机号" in reply and "138****8000" in reply and "139****5678" in reply
+    assert ASK_PHONE in reply and CONSENT not in reply  # not guessed: asked again
+    assert CONSENT in await chat.say("13912345678")
+
+
+# In the harness ------------------------------------------------------------------------------
+
+
+async def test_details_in_any_form_fill_their_steps(h):
+    await h.catalog_ready()
+    me = person(36)
+    await to_name_step(h)
+    reply = await h.say(f"我叫{me['name']}，身份证 {spaced(me['id_number'])}，电话 +86 {me['phone'][:3]}-{me['phone'][3:7]}-{me['phone'][7:]}")
+    assert CONSENT in reply
+    session = await h.session()
+    assert session.state == "consent"
+    applicant = h.services.bookings.unseal(h.user, session.data["applicant"])
+    assert applicant == {"name": me["name"], "id_number": me["id_number"], "phone": me["phone"]}
+
+
+async def test_some_details_fill_their_steps_and_the_next_missing_one_is_asked(h):
+    await h.catalog_ready()
+    me = person(37)
+    await to_name_step(h)
+    reply = await h.say(f"{me['name']} {me['id_number']}")
+    assert ASK_PHONE in reply and ASK_ID not in reply
+    assert (await h.session()).state == "phone"
+
+
+async def test_two_names_for_the_applicant_are_asked_about_not_guessed(h):
+    await h.catalog_ready()
+    await to_name_step(h)
+    reply = await h.say("我叫张伟 申请人王芳")
+    assert "2个不同的姓名" in reply and ASK_NAME in reply
+    assert (await h.session()).state == "name"
+
+
+async def test_a_digression_from_a_choice_step_offers_continue_and_resumes_with_the_choices(h, sims):
+    await h.catalog_ready()
+    halls = await drive(h, "预约", person(38), stop="预约「")
+    session = await h.session()
+    step, data = session.state, dict(session.data)
+    case_no = await new_case(sims)
+    assert "手机号的后 4 位" in await h.say(f"我的办件 {case_no}")
+    assert "回复「继续」接着刚才的预约" in await h.say("5678")
+    back = await h.say("继续")
+    resumed = await h.session()
+    assert (resumed.dialog, resumed.state) == ("booking", step)
+    assert {k: v for k, v in resumed.data.items() if not k.startswith("_")} == {k: v for k, v in data.items() if not k.startswith("_")}
+    assert halls.splitlines()[-1] in back  # the same question, asked again
+
+
+async def test_continue_with_nothing_paused_says_so(h):
+    assert "没有暂停的事项" in await h.say("继续")
+
+
+async def test_a_paused_booking_expires_with_the_session(h):
+    await h.catalog_ready()
+    await to_name_step(h)
+    await h.say("查进度")
+    assert (await h.session()).paused
+    h.idle(h.settings.session_ttl_seconds + 1)
+    await h.say("你好")
+    assert "没有暂停的事项" in await h.say("继续")
+
+
+async def test_the_stack_of_paused_dialogs_is_bounded(h):
+    await h.catalog_ready()
+    await to_name_step(h)
+    await h.say("查进度")
+    await h.say("我的订阅")
+    await h.say("我的预约")
+    await h.say("评价")
+    session = await h.session()
+    assert 1 <= len(session.paused) <= 2
+
+
+async def test_a_number_answers_the_invitation_only_when_it_came_after_the_question(h, sims):
+    """The latest prompt owns bare numbers: a rating invitation that arrived while the person
+    looked at 我的订阅 takes their "1"; once they asked for the list again, "1" is the list's."""
+    ratings = h.services.ratings
+    case_no = await finished_case(sims)
+    await h.say(case_no)
+    await h.say("5678")
+    await h.say("订阅")
+    listing = await h.say("我的订阅")
+    assert "1." in listing
+    await ratings.invite(h.user, case_no, "个体工商户注销登记")
+    rated = await h.say("1")
+    assert "感谢您的评价" in rated or "评价" in rated
+    assert (await feedback(sims, case_no))["ratings"], "the number rated the case"
+    assert case_no in await h.say("我的订阅")  # still subscribed: the number did not unsubscribe
+
+
+async def test_a_number_meant_for_the_dialog_is_not_taken_by_an_older_invitation(h, sims):
+    ratings = h.services.ratings
+    case_no = await finished_case(sims)
+    await h.say(case_no)
+    await h.say("5678")
+    await h.say("订阅")
+    await ratings.invite(h.user, case_no, "个体工商户注销登记")
+    assert "1." in await h.say("我的订阅")  # the list is the latest question now
+    await h.say("1")
+    assert not (await feedback(sims, case_no))["ratings"]  # no rating sent
