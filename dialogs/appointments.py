@@ -78,6 +78,7 @@ class Appointments(Picking):
         "list": frozenset({"choice"}), "manage": frozenset({"choice"}), "cancelling": frozenset({"choice", "yes_no"}),
         "move_day": frozenset({"date", "choice"}), "move_slot": frozenset({"time", "choice"}), "move_confirm": frozenset({"yes_no"}),
     }
+    FILLS = {"move_day": "date", "move_slot": "time"}
     DONE = frozenset({"list"})
 
     def prompt_context(self):

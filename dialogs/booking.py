@@ -29,10 +29,11 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from datetime import date
+from datetime import date, time
 
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.matters import materials_for
+from dialogs.understand.model import part_of
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 from integrations.platform.models import Applicant, Appointment, AppointmentRequest, ErrorCode
@@ -178,11 +179,40 @@ class Picking(Dialog):
         return self.incoming.user
 
     def number(self, count: int) -> int | None:
-        """The 1-based choice the person typed, if it is one of `count`."""
+        """The 1-based choice the person typed (2, 第二个, ②, 最后一个), if it is one of `count`."""
         text = normalise(self.text)
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= count:
-            return int(text)
-        return None
+        if text.isascii() and text.isdigit():
+            return int(text) if 1 <= int(text) <= count else None
+        picked = self.slot("choice") if "choice" in self.EXPECTS.get(self.state, ()) else None
+        if picked == -1 and count:
+            return count
+        return picked if picked is not None and 1 <= picked <= count else None
+
+    def picked_day(self) -> int | None:
+        """The 1-based day of `data["days"]` picked by its number or named (下周二, 12月8号)."""
+        days = self.data.get("days", [])
+        n = self.number(len(days))
+        if n is not None:
+            return n
+        named = self.slot("date")
+        named = named.isoformat() if named is not None else None
+        return next((i for i, (day, _) in enumerate(days, 1) if day == named), None)
+
+    def picked_slot(self) -> int | None:
+        """The 1-based time of `data["slots"]` picked by its number, its start (9点半, 14:00), or
+        the part of the day (下午) when only one time of the list falls in it."""
+        slots = self.data.get("slots", [])
+        n = self.number(len(slots))
+        if n is not None:
+            return n
+        said = self.slot("time")
+        if said is None:
+            return None
+        if said.at is not None:
+            start = said.at.strftime("%H:%M")
+            return next((i for i, (begin, _, _) in enumerate(slots, 1) if begin == start), None)
+        fitting = [i for i, (begin, _, _) in enumerate(slots, 1) if part_of(time.fromisoformat(begin)) == said.part]
+        return fitting[0] if len(fitting) == 1 else None
 
     def says(self, words: frozenset[str]) -> bool:
         return normalise(self.text) in words
@@ -224,7 +254,7 @@ class Picking(Dialog):
 
     async def load_slots_of_picked_day(self) -> None:
         """Prepare: the picked day's times ("slots"); none left, the other days ("full")."""
-        n = self.number(len(self.data.get("days", [])))
+        n = self.picked_day()
         if n is None:
             return
         self.data["day"] = self.data["days"][n - 1][0]
@@ -246,10 +276,10 @@ class Picking(Dialog):
         self.ask()
 
     def picks_slot(self) -> bool:
-        return self.number(len(self.data.get("slots", []))) is not None
+        return self.picked_slot() is not None
 
     def take_slot(self):
-        self.data["start"], self.data["end"], _ = self.data["slots"][self.number(len(self.data["slots"])) - 1]
+        self.data["start"], self.data["end"], _ = self.data["slots"][self.picked_slot() - 1]
 
     # Submitting ----------------------------------------------------------------------------------
 
@@ -340,7 +370,7 @@ class Booking(Picking):
         "name": frozenset({"name", "id_number", "phone"}), "id_number": frozenset({"id_number"}), "phone": frozenset({"phone"}),
         "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no"}),
     }
-    FILLS = {"name": "name", "id_number": "id_number", "phone": "phone"}
+    FILLS = {"hall": "hall", "day": "date", "slot": "time", "name": "name", "id_number": "id_number", "phone": "phone"}
 
     __slots__ = ("_hits", "_known", "_lost")
 
@@ -471,6 +501,10 @@ class Booking(Picking):
         n = self.number(len(halls))
         if n is not None:
             return halls[n - 1]
+        named_ids = self.slot("hall") or ()
+        meant = [h for h in halls if h.id in named_ids]
+        if len(meant) == 1:  # a hall by its name, or a district with one hall for this matter
+            return meant[0]
         text = normalise(self.text)
         named = [h for h in halls if len(text) >= 2 and text in normalise(h.name)]
         return named[0] if len(named) == 1 else None

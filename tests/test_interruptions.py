@@ -10,10 +10,13 @@ the in-memory harness (`h`)."""
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import timedelta
 
 import pytest
 
 from bot.web.appkeys import CATALOG
+from dialogs.understand import shanghai_today
 from tests.support import person
 from tests.test_booking import appointments_of, drive
 from tests.test_progress import ID_NUMBER, new_case
@@ -218,3 +221,55 @@ async def test_a_number_meant_for_the_dialog_is_not_taken_by_an_older_invitation
     assert "1." in await h.say("我的订阅")  # the list is the latest question now
     await h.say("1")
     assert not (await feedback(sims, case_no))["ratings"]  # no rating sent
+
+
+def test_the_steps_table_in_the_docs_matches_the_dialogs():
+    """docs/dialogs.md's table is generated from the dialogs' own tables (`python -m bot
+    diagrams`): a step added, or a kind it expects changed, shows here until it is regenerated."""
+    from pathlib import Path
+
+    from bot.dev.diagrams import TABLE_BEGIN, TABLE_END, step_table
+
+    doc = (Path(__file__).parent.parent / "docs" / "dialogs.md").read_text(encoding="utf-8")
+    assert doc.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0].strip() == step_table().strip()
+    for name in ("booking", "progress", "matters", "appointments", "rating"):
+        assert f"| {name} |" in doc
+    assert "| booking | id_number | slots: `id_number`" in doc
+
+
+async def test_a_hall_day_and_time_named_in_words_answer_their_steps(h):
+    """At the hall step a hall by its name, at the day step a day as people write it, at the time
+    step a clock time: each answers its question like its number would."""
+    await h.catalog_ready()
+    halls = await drive(h, "预约", person(39), stop="预约「")
+    second_hall = re.search(r"^2\. (\S+)", halls, re.M)
+    if second_hall is None:
+        pytest.skip("the matter is served by one hall only")
+    days = await h.say(f"我去{second_hall.group(1)}吧")
+    assert days.startswith(second_hall.group(1)) and "请选择日期" in days
+    month, day = map(int, re.search(r"^2\. (\d+)月(\d+)日", days, re.M).groups())
+    slots = await h.say(f"{month}月{day}号")
+    assert f"{month}月{day}日" in slots and "可以预约的时段" in slots
+    start = re.search(r"^2\. (\d\d):(\d\d)-", slots, re.M).groups()
+    reply = await h.say(f"{int(start[0])}点{'半' if start[1] == '30' else start[1] + '分' if start[1] != '00' else ''}")
+    assert ASK_NAME in reply or "直接使用" in reply
+    session = await h.session()
+    assert (session.data["day"], session.data["start"]) == (f"{session.data['day'][:4]}-{month:02d}-{day:02d}", ":".join(start))
+
+
+async def test_a_day_and_a_part_of_the_day_at_once_fill_both_steps_when_they_are_clear(h):
+    await h.catalog_ready()
+    await drive(h, "预约", person(40), stop="预约「")
+    assert "请选择日期" in await h.say("1")
+    session = await h.session()
+    tomorrow = (shanghai_today() + timedelta(days=1)).isoformat()
+    if tomorrow not in [d for d, _ in session.data["days"]]:
+        pytest.skip("tomorrow cannot be booked at this hall")
+    reply = await h.say("明天下午")
+    session = await h.session()
+    assert session.data["day"] == tomorrow
+    afternoon = [s for s in session.data["slots"] if s[0] >= "13:00"]
+    if len(afternoon) == 1:
+        assert ASK_NAME in reply
+    else:
+        assert "可以预约的时段" in reply and session.state == "slot"
