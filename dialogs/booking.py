@@ -370,6 +370,7 @@ class Booking(Picking):
         "name": frozenset({"name", "id_number", "phone"}), "id_number": frozenset({"id_number"}), "phone": frozenset({"phone"}),
         "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no"}),
     }
+    FREE_TEXT = frozenset(MATTER)
     FILLS = {"hall": "hall", "day": "date", "slot": "time", "name": "name", "id_number": "id_number", "phone": "phone"}
 
     __slots__ = ("_hits", "_known", "_lost")

@@ -14,17 +14,20 @@ a text is, in this order,
 3. an answer to the current step, when it holds a slot the step expects (`Dialog.EXPECTS`):
    then no global detector outranks it (a number at the ID step is no case number);
 4. another intent (a shortcut word like 查进度, a case number in its real format, a rating
-   word on a progress card): it pauses the current dialog on a small stack in the session and
+   word on a progress card, a question that clearly names a matter at a step asking for data):
+   it pauses the current dialog on a small stack in the session and
    runs; when it ends, the bot offers 继续, which resumes the paused step with its answers;
 5. anything else: the current step's (which re-asks, and after a few misses offers help).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now, understanding
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
+from dialogs.matters import CANDIDATES, MATTER
 from dialogs.menu import MENU_KEYS, SHORTCUTS
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS
 from dialogs.rating import level_named
@@ -53,6 +56,9 @@ MAX_FILLED = 8
 #: interrupted by a case number (a long number typed at the ID step is a wrong ID, not a case).
 NUMBER_KINDS = frozenset({"id_number", "phone", "case_number"})
 _MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
+#: Characters a message needs before it may be a question about a matter (办护照 is three).
+MIN_QUESTION = 4
+log = logging.getLogger(__name__)
 
 
 class Conversation:
@@ -136,7 +142,25 @@ class Conversation:
             level = level_named(word)
             if level is not None and ratings is not None:
                 route = await self._rated(incoming, word, level)
+        if route is None and expects and session.state not in cls.FREE_TEXT and await self._asks_about_a_matter(incoming, expects):
+            route = "matters", {"query": incoming.text}
         return route
+
+    async def _asks_about_a_matter(self, incoming: Incoming, expects: frozenset[str]) -> bool:
+        """A question that clearly names a matter (开个店需要办什么), typed at a step that asks for
+        data: a need of its own, not a wrong answer. Only messages the step cannot use get here,
+        so the search runs rarely."""
+        catalog = self.services.catalog
+        understood = understanding(incoming, self.services, expects)
+        if (catalog is None or not catalog.ready.is_set() or understood.kind != "other" or understood.slots
+                or len(understood.text) < MIN_QUESTION or not any("\u4e00" <= ch <= "\u9fff" for ch in understood.text)):
+            return False
+        try:
+            found = await catalog.find(incoming.text.strip(), top=1)
+        except Exception:  # noqa: BLE001  (the search failing leaves the message to the step)
+            log.warning("the search failed on a message typed mid-dialog", exc_info=True)
+            return False
+        return found is not None and found.verdict in (MATTER, CANDIDATES)
 
     def _answers(self, incoming: Incoming, expects: frozenset[str]) -> bool:
         """Whether the message holds a slot the current step expects (or a value of such a kind

@@ -341,6 +341,9 @@ class Dialog:
     #: States in which nothing more is asked (a card is shown): a digression from them pauses
     #: nothing, and reaching one ends a digression (dialogs.conversation offers 继续).
     DONE: ClassVar[frozenset[str]] = frozenset()
+    #: States whose question any text answers (a search, a reason): a question about a matter
+    #: typed there is theirs, never a digression to the guides.
+    FREE_TEXT: ClassVar[frozenset[str]] = frozenset()
 
     __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished", "_event", "again", "answered")
 

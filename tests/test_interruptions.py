@@ -273,3 +273,30 @@ async def test_a_day_and_a_part_of_the_day_at_once_fill_both_steps_when_they_are
         assert ASK_NAME in reply
     else:
         assert "可以预约的时段" in reply and session.state == "slot"
+
+
+async def test_a_question_about_a_matter_mid_booking_is_answered_and_the_booking_waits(h):
+    await h.catalog_ready()
+    me = person(41)
+    await to_name_step(h)
+    assert ASK_ID in await h.say(me["name"])
+    answer = await h.say("开个体户需要办什么手续")
+    assert "没太明白" not in answer and ASK_ID not in answer
+    session = await h.session()
+    assert session.dialog == "matters" and [p["dialog"] for p in session.paused] == ["booking"]
+    for _ in range(3):  # a list (or a bundle) to choose from first: the guide card ends the digression
+        if "回复「继续」" in answer:
+            break
+        answer = await h.say("1")
+    assert "回复「继续」接着刚才的预约" in answer
+    assert ASK_ID in await h.say("继续")
+    await h.say(me["id_number"])
+    assert CONSENT in await h.say(me["phone"])
+
+
+async def test_words_that_are_no_matter_at_a_data_step_are_the_step_s(h):
+    await h.catalog_ready()
+    await to_name_step(h)
+    reply = await h.say("啊啊啊啊啊")
+    assert ASK_NAME in reply or "姓名好像不太对" in reply
+    assert (await h.session()).dialog == "booking"

@@ -82,6 +82,8 @@ def _accepts(cls: type[Dialog], state: str) -> str:
             rows.append(f"{trigger}{guard} → {dest}")
     if rows:
         parts.append("; ".join(rows))
+    if state in cls.FREE_TEXT:
+        parts.append("any other text is its own (a search, a reason)")
     if cls.OWN_WORDS:
         parts.append("its own words first (" + "、".join(sorted(cls.OWN_WORDS)) + ")")
     return "<br>".join(parts) or "nothing typed (buttons and events only)"
@@ -100,6 +102,8 @@ def _interrupts(cls: type[Dialog], state: str) -> str:
         parts.append("a case number in its real format")
     if cls.name in ("progress", "menu"):
         parts.append("rating words (满意 …) answering an invitation")
+    if cls.EXPECTS.get(state) and state not in cls.FREE_TEXT:
+        parts.append("a question about matters (the guides' search finds one or a few)")
     return "<br>".join(parts)
 
 
