@@ -207,9 +207,10 @@ class Conversation:
         return after
 
     def _keep_paused(self, before: Session, after: Session | None) -> Session | None:
-        """The paused dialogs outlive every turn of the session (a new Session carries none)."""
+        """The paused dialogs outlive every turn of the session (a new Session carries none),
+        except one the person has started afresh meanwhile (a new booking replaces the old)."""
         if after is not None and not after.paused and before.paused:
-            after.paused = before.paused
+            after.paused = [entry for entry in before.paused if entry.get("dialog") != after.dialog or after.dialog == before.dialog]
         return after
 
     def _offer_resume(self, session: Session, replies: list[Reply]) -> None:

@@ -300,3 +300,26 @@ async def test_words_that_are_no_matter_at_a_data_step_are_the_step_s(h):
     reply = await h.say("啊啊啊啊啊")
     assert ASK_NAME in reply or "姓名好像不太对" in reply
     assert (await h.session()).dialog == "booking"
+
+
+async def test_starting_the_paused_dialog_afresh_replaces_the_paused_one(h):
+    await h.catalog_ready()
+    await to_name_step(h)
+    await h.say("查进度")
+    assert [p["dialog"] for p in (await h.session()).paused] == ["booking"]
+    await h.say("菜单")
+    await h.say("预约")  # a new booking: the old one is not offered back when it ends
+    session = await h.session()
+    assert session.dialog == "booking" and session.paused == []
+
+
+async def test_a_paused_dialog_is_kept_in_the_session_json(h, redis, settings):
+    await h.catalog_ready()
+    await to_name_step(h)
+    await h.say("查进度")
+    raw = (await h.session()).to_json()
+    assert raw["paused"][0]["dialog"] == "booking" and raw["paused"][0]["state"] == "name"
+    from dialogs.engine import Session
+
+    assert Session.from_json(raw).paused == raw["paused"]
+    assert "paused" not in Session().to_json()  # an ordinary session's JSON is as before
