@@ -135,8 +135,8 @@ class Conversation:
             if invitation is not None and invitation.asked_at > session.updated_at:
                 return "rating", {"case_no": invitation.case_no, "matter_name": invitation.matter_name, "level": level.value}
         expects = cls.EXPECTS.get(session.state, frozenset())
-        if expects and self._answers(incoming, expects):
-            return None
+        if expects and ((word.isdigit() and "choice" in expects) or self._answers(incoming, expects)):
+            return None  # an item of the list on screen (the commonest answer: no need to read it)
         route = self._opens(session.dialog, incoming, word, expects)
         if route is None and not word.isdigit() and (session.dialog == "progress" or session.at_rest):
             level = level_named(word)
