@@ -617,7 +617,7 @@ def checks(report: dict) -> dict:
     return {
         "full_d_at_least_1.5x_b": r["d/b"] >= 1.5 if "d/b" in r else None,
         "d_p99_at_half_load_under_20ms": d["half_load"]["p99_ms"] < 20 if "half_load" in d else None,
-        "d_at_most_3_round_trips": d["redis_round_trips_per_turn"] <= 3 if "redis_round_trips_per_turn" in d else None,
+        "d_at_most_2_round_trips": d["redis_round_trips_per_turn"] <= 2 if "redis_round_trips_per_turn" in d else None,
         "idle_session_at_most_1KiB": mem["idle_session_bytes"] <= 1024 if "idle_session_bytes" in mem else None,
         "rss_flat_within_10pct": abs(growth["rss_growth"]) <= 0.10 if "rss_growth" in growth else None,
         "faults_all_within_4_5s": all(v["within_4_5s"] == 1.0 for v in faults.values()) if faults else None,

@@ -42,6 +42,7 @@ from bot.stores import RedisConversationStore
 from bot.services.staff import Staff
 from bot.templating import Renderer
 from dialogs import Conversation, Services
+from dialogs.language import load as load_languages
 from dialogs.staff import StaffConversation, StaffServices
 from dialogs.understand import load as load_understanding
 from integrations.platform.client import PlatformClient
@@ -111,7 +112,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     services = Services(render=renderer, halls=settings.halls, max_misses=settings.max_misses, settings=settings)
     over_limit = [renderer("reliability/slow_down.j2")]
     store = RedisConversationStore(redis, keys, store_policy(settings, over_limit))
-    dispatcher = Dispatcher(store, Conversation(services), settings, pusher=None)
+    dispatcher = Dispatcher(store, Conversation(services), settings, pusher=None, languages=True)
     app[REDIS], app[DISPATCHER], app[SETTINGS], app[SERVICES] = redis, dispatcher, settings, services
     limiter = RateLimiter(store.batch, keys, settings)  # per client address: the edge's and the admin API's
     app[EDGE] = edge(limiter, settings.http_body_timeout_seconds)
@@ -183,6 +184,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         app[WORKERS] = Workers(workers)
         if settings.run_workers:
             app[WORKERS].start()
+        load_languages()  # the word lists the language is chosen by (dialogs.language)
         gc.freeze()  # what start-up built lives as long as the process: full collections skip it
         thresholds = gc.get_threshold()
         if settings.gc_thresholds:

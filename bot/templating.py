@@ -1,4 +1,11 @@
-"""User-facing text: Jinja2 templates under templates/, compiled once per process."""
+"""User-facing text: Jinja2 templates under templates/, compiled once per process.
+
+templates/ holds the Chinese text; templates/en/ holds English siblings under the same names
+(templates/en/menu/menu.j2 beside templates/menu/menu.j2), given the same context. The renderer
+is the one place that picks between them: the turn's language (dialogs.language, set before the
+turn from the person's profile and what they wrote) asks for English, and a template without an
+English sibling is rendered in Chinese. Nothing else (dialogs, services, workers) chooses.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
+from dialogs.language import ENGLISH, LANGUAGE
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+#: The folder of templates/ that holds the English siblings.
+ENGLISH_DIR = "en"
 
 
 @functools.cache
@@ -26,10 +37,17 @@ def compiled(directory: Path = TEMPLATES_DIR) -> dict[str, Template]:
 
 
 class Renderer:
-    """Renders a template by name."""
+    """Renders a template by name, in the turn's language: its English sibling for a person
+    answered in English when it has one, else the Chinese template."""
 
     def __init__(self, directory: Path = TEMPLATES_DIR):
-        self.templates = compiled(directory)
+        every = compiled(directory)
+        prefix = ENGLISH_DIR + "/"
+        #: The Chinese templates, by name (menu/menu.j2).
+        self.templates = {name: t for name, t in every.items() if not name.startswith(prefix)}
+        #: The English siblings, by the name of their Chinese template.
+        self.english = {name[len(prefix):]: t for name, t in every.items() if name.startswith(prefix)}
 
     def __call__(self, name: str, **context: Any) -> str:
-        return self.templates[name].render(**context).strip()
+        template = self.english.get(name) if LANGUAGE.get().code == ENGLISH else None
+        return (template or self.templates[name]).render(**context).strip()

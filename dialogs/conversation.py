@@ -27,6 +27,7 @@ from typing import Any
 
 from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now, understanding
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
+from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
 from dialogs.menu import MENU_KEYS, SHORTCUTS
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS
@@ -42,7 +43,7 @@ GLOBAL_INTENTS: dict[str, frozenset[str]] = {
     "cancel": frozenset({"取消", "退出", "不办了", "算了", "结束", "cancel"}),
     "back": frozenset({"返回", "上一步", "后退", "back"}),
     "human": frozenset({"人工", "人工服务", "转人工", "客服", "人工客服", "找人工"}),
-    "resume": frozenset({"继续", "接着", "继续办", "接着办", "继续办理", "继续预约", "接着刚才的", "回到刚才", "resume"}),
+    "resume": frozenset({"继续", "接着", "继续办", "接着办", "继续办理", "继续预约", "接着刚才的", "回到刚才", "resume", "continue"}),
 }
 _INTENT_BY_WORD = {word: intent for intent, words in GLOBAL_INTENTS.items() for word in words}
 BACK_KEY = "_back"
@@ -95,6 +96,10 @@ class Conversation:
         if kind == "text":
             word = normalise(incoming.text)  # once per message: global words and routes match it
             intent = _INTENT_BY_WORD.get(word)
+            # English (#20 item 9): 中文 / English switched the language before the turn (dialogs.language).
+            if intent is None and LANGUAGE.get().switched:
+                intent = "language"
+            # End English.
             if intent is not None:
                 after = await self._global(intent, session, incoming, replies)
             else:
@@ -256,6 +261,12 @@ class Conversation:
             self._say(replies, "common/help.j2", in_dialog=not session.at_rest)
             self._model(session, incoming, replies).ask()
             return session
+        # English (#20 item 9): say which language it is now, and ask the current question again in it.
+        if intent == "language":
+            self._say(replies, "common/language.j2")
+            self._model(session, incoming, replies).ask()
+            return session
+        # End English.
         if intent == "back":
             history = session.data.get(BACK_KEY) or []
             if not history:

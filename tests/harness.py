@@ -64,7 +64,7 @@ class Harness:
         self.conversation = bot.conversation
         self.idled = 0.0  # seconds the person has been away, as far as the store's clock knows
         self.store = MemoryConversationStore(bot.store.policy, clock=lambda: time.time() + self.idled)
-        self.dispatcher = Dispatcher(self.store, self.conversation, settings, pusher=bot.pusher)
+        self.dispatcher = Dispatcher(self.store, self.conversation, settings, pusher=bot.pusher, languages=bot.languages)
         self.user = USER
         self.created = 0  # the CreateTime of the last message sent
         self.pushed: list[str] = []  # texts of the last turn that followed through the API

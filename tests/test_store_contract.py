@@ -12,7 +12,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from bot.keys import Keys
 from bot.stores.client import connect
-from bot.stores import KEEP, MemoryConversationStore, MessageRef, Nonce, RedisConversationStore, StorePolicy
+from bot.stores import KEEP, MemoryConversationStore, MessageRef, Nonce, RedisConversationStore, StorePolicy, Tally
 from dialogs.engine import Session
 from tests.support import wait_for
 
@@ -293,3 +293,18 @@ async def test_a_profile_outlives_the_conversation_and_changes_only_when_given(m
     await store.commit(msg(2), "b", None, ["Bye"])  # the session forgotten, the profile not given
     snapshot = (await store.admit(msg(3), "Pc", lock="c")).snapshot
     assert snapshot.session is None and snapshot.profile == {"lang": "en"}
+
+
+async def test_what_a_turn_counted_is_kept_with_its_commit_bounded_to_the_most_asked(make_store, key_prefix):
+    """Operators read what became of searches (python -m bot search-misses): the counts a turn
+    made arrive with its commit, even one that lost its lock, and a tally keeps only its most
+    frequent members."""
+    store, _ = await make_store()
+    key = f"{key_prefix}search:none:20261203"
+    ask = lambda member: Tally(key, member, 3600, 2)  # noqa: E731
+    await store.admit(msg(1), "Pa", lock="a")
+    assert await store.commit(msg(1), "a", None, ["没找到"], tallies=[ask("开烟花店"), ask("开烟花店")])
+    await store.admit(msg(2), "Pb", lock="b")
+    assert not await store.commit(msg(2), "stale", None, ["没找到"], tallies=[ask("养狗")])
+    await store.add_tallies([ask("养狗"), ask("刻章")])
+    assert await store.tally(key) == {"开烟花店": 2, "养狗": 2}

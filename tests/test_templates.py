@@ -1,4 +1,4 @@
-"""Every user-facing text renders, in Chinese, from templates/."""
+"""Every user-facing text renders, in Chinese, from templates/; and its English sibling (templates/en/), where\nthere is one, renders from the same context."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 from bot.workers.notifier import TEMPLATES as NOTICES
 from bot.search import Hit
 from bot.settings import Hall
-from bot.templating import TEMPLATES_DIR, Renderer
+from bot.templating import ENGLISH_DIR, TEMPLATES_DIR, Renderer
+from dialogs.language import LANGUAGE, Language
 from dialogs.matters import FOLLOW_UPS, questions_for
 from dialogs.menu import OPTIONS
 from integrations.platform.models import Appointment, CaseEvent
@@ -184,7 +185,7 @@ CONTEXTS.update({
 
 def test_every_template_renders_to_chinese_text():
     render = Renderer()
-    names = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.rglob("*.j2"))
+    names = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.rglob("*.j2") if ENGLISH_DIR not in p.relative_to(TEMPLATES_DIR).parts[:1])
     assert names and set(names) == set(render.templates)
     for name in names:
         text = render(name, **CONTEXTS.get(name, {}))
@@ -196,3 +197,52 @@ def test_templates_say_what_their_values_are():
     render = Renderer()
     assert "人民路 188 号" in render("halls/detail.j2", hall=HALL)
     assert "4. 服务大厅地址和时间" in render("menu/menu.j2", options=OPTIONS)
+
+
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
+
+
+def in_english(render: Renderer, name: str, **context) -> str:
+    token = LANGUAGE.set(Language("en"))
+    try:
+        return render(name, **context)
+    finally:
+        LANGUAGE.reset(token)
+
+
+def test_every_english_template_renders_from_its_chinese_siblings_context():
+    render = Renderer()
+    english = sorted(p.relative_to(TEMPLATES_DIR / ENGLISH_DIR).as_posix() for p in (TEMPLATES_DIR / ENGLISH_DIR).rglob("*.j2"))
+    assert english and set(english) == set(render.english)
+    for name in english:
+        assert name in render.templates, f"en/{name} has no Chinese sibling: nothing would ever render it"
+        context = CONTEXTS.get(name, {})
+        chinese, text = render(name, **context), in_english(render, name, **context)
+        assert text != chinese, name
+        framing = CJK.sub("", text)  # matter names and materials stay Chinese; the words around them do not
+        assert len(ENGLISH_WORD.findall(framing)) >= 3, f"en/{name} is not English: {text!r}"
+        assert len(text.encode()) < 2048, name
+
+
+def test_english_is_rendered_only_for_a_person_answered_in_english():
+    render = Renderer()
+    menu = render("menu/menu.j2", options=OPTIONS)
+    assert "4. 服务大厅地址和时间" in menu  # no language known (staff, workers, a new person): Chinese
+    assert "4. Service halls: addresses and hours" in in_english(render, "menu/menu.j2", options=OPTIONS)
+    assert render("menu/menu.j2", options=OPTIONS) == menu  # the turn's language did not stick
+
+
+def test_every_choice_of_the_english_menu_and_guide_card_is_english():
+    render = Renderer()
+    for name in ("menu/menu.j2", "matters/follow_ups.j2"):
+        choices = [line for line in in_english(render, name, **CONTEXTS[name]).splitlines() if line[:1].isdigit()]
+        assert choices and not any(CJK.search(line) for line in choices), (name, choices)
+
+
+def test_a_template_without_an_english_sibling_falls_back_to_chinese():
+    render = Renderer()
+    untranslated = sorted(set(render.templates) - set(render.english))
+    assert untranslated, "every template has an English sibling: this fallback test has nothing to check"
+    for name in untranslated:
+        context = CONTEXTS.get(name, {})
+        assert in_english(render, name, **context) == render(name, **context), name

@@ -114,3 +114,25 @@ def test_whatever_a_person_typed_reads_back_from_cdata_as_they_typed_it(text):
 def test_noncharacters_are_cleaned_from_a_non_ascii_body_too():
     body = "<xml><Content><![CDATA[我要\uffff办\ufffe护照]]></Content><a>\u00e9\uffff</a></xml>"
     assert parse_xml(body.encode()) == parse_xml(body) == {"Content": "我要办护照", "a": "\u00e9"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents())
+@example("<xml><a x='1'>t<b/>u<b>v</b></a><a/><c>  </c><d>\n x \n</d><e><!-- c -->y<!--z-->w</e></xml>")
+def test_handlers_read_the_same_dicts_wechatpy_would_give_them(doc):
+    """parse_xml builds in C what wechatpy's xmltodict builds in Python: for every document
+    without namespaces (which WeChat never sends; we refuse an unbound prefix), the same dict,
+    or both refuse."""
+    if "xmlns" in doc or ":" in doc.split("?>")[-1]:
+        return
+    import xmltodict
+    from xml.parsers.expat import ExpatError
+
+    ours = parses_or_refuses(doc)
+    try:
+        theirs = xmltodict.parse(clean_text(doc), disable_entities=True).get("xml", MalformedXML)
+    except (ExpatError, ValueError, AttributeError):
+        theirs = MalformedXML
+    if "<!" in doc.replace("<![CDATA[", "").replace("<!--", ""):
+        theirs = MalformedXML  # declarations: refused by both (ours before parsing)
+    assert ours == (theirs if isinstance(theirs, dict) else MalformedXML)

@@ -20,7 +20,6 @@ index alone, so a 4,000-character letter costs about what a short question does.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import tomllib
@@ -67,7 +66,7 @@ LETTER_CHARS = 64  # of a letter's best clauses (the need's among them), the oth
 LETTER_CLAUSES = 2  # of those, the most read (the best first): each costs up to 2 ms of CPU
 CLAUSE_POOL = 10  # hits per clause: a clause points at few documents
 CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
-FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, least recently used dropped
+FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +158,10 @@ class MatterSearch:
         self._bundles = {d.code: d for d in documents if d.kind == "bundle"}
         self._is_bundle = np.array([d.kind == "bundle" for d in documents], dtype=bool)
         self._exact = exact
-        self._cached_find = functools.lru_cache(maxsize=FIND_CACHE_SIZE)(self._find)
+        # Verdicts already reached: written by the one thread that searches, read by the event
+        # loop before it hands a question to that thread (`known`). Plain dict reads and writes
+        # are atomic, so the loop needs no lock; oldest first out keeps it bounded.
+        self._verdicts: dict[tuple[str, int], Found] = {}
 
     # Building ------------------------------------------------------------------------------
 
@@ -221,8 +223,21 @@ class MatterSearch:
     def find(self, query: str, top: int = 5) -> Found:
         """The verdict on `query` and the ranked hits behind it; repeats are answered from a
         bounded cache. Blocks while the sentence model loads (the first seconds after a start
-        with cached vectors): call it off the event loop."""
-        return self._cached_find(query, top)
+        with cached vectors) and encodes the question (milliseconds): call it off the event
+        loop, from one thread, after `known` found nothing."""
+        found = self._verdicts.get((query, top))
+        if found is None:
+            found = self._find(query, top)
+            verdicts = self._verdicts
+            if len(verdicts) >= FIND_CACHE_SIZE:
+                del verdicts[next(iter(verdicts))]
+            verdicts[(query, top)] = found
+        return found
+
+    def known(self, query: str, top: int = 5) -> Found | None:
+        """The verdict on `query` if it was reached before (a dict read: safe on the event loop,
+        where the usual questions are answered without a hop to the search thread)."""
+        return self._verdicts.get((query, top))
 
     def warm(self) -> MatterSearch:
         """Load the sentence model now (seconds), not on the first question after a start: a

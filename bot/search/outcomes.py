@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from bot.search.text import squeeze
+from bot.stores.conversation import Tally
 
 MATTER, CANDIDATES, PICKED, NONE, JUNK = "matter", "candidates", "picked", "none", "junk"
 OUTCOMES = (MATTER, CANDIDATES, PICKED, NONE, JUNK)
@@ -53,19 +55,39 @@ class SearchOutcomes:
         self.redis = redis
         self.prefix = prefix
         self.day_limit = day_limit
+        self._today: tuple[float, dt.date] = (0.0, dt.date.min)  # (when today ends, today)
+
+    def today(self) -> dt.date:
+        """Today in Shanghai, worked out once a day (a zone-aware clock read is not free, and
+        every search asks)."""
+        ends, day = self._today
+        if time.time() >= ends:
+            day = dt.datetime.now(ZONE).date()
+            ends = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), ZONE).timestamp()
+            self._today = (ends, day)
+        return day
 
     def key(self, outcome: str, day: dt.date) -> str:
-        return f"{self.prefix}search:{outcome}:{day:%Y%m%d}"
+        return f"{self.prefix}search:{outcome}:{day.isoformat().replace('-', '')}"
 
-    async def record(self, query: str, outcome: str, today: dt.date | None = None) -> None:
+    def tally(self, query: str, outcome: str, today: dt.date | None = None) -> Tally | None:
+        """The count to add for one search (None: nothing worth keeping was asked). A turn hands
+        it to its commit, so counting costs no trip of its own."""
         text = masked(query)
         if not text:
+            return None
+        key = self.key(outcome, today or self.today())
+        return Tally(key, text, RETENTION_DAYS * 86400, self.day_limit)  # the rarest beyond the limit go
+
+    async def record(self, query: str, outcome: str, today: dt.date | None = None) -> None:
+        """Count one search now (outside a turn)."""
+        tally = self.tally(query, outcome, today)
+        if tally is None:
             return
-        key = self.key(outcome, today or dt.datetime.now(ZONE).date())
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zincrby(key, 1, text)
-            pipe.expire(key, RETENTION_DAYS * 86400)
-            pipe.zremrangebyrank(key, 0, -self.day_limit - 1)  # the rarest beyond the limit
+            pipe.zincrby(tally.key, 1, tally.member)
+            pipe.expire(tally.key, tally.ttl)
+            pipe.zremrangebyrank(tally.key, 0, -tally.cap - 1)
             await pipe.execute()
 
     async def misses(self, since: dt.date, until: dt.date | None = None, top: int = 30) -> list[Miss]:

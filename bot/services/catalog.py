@@ -20,6 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from redis.exceptions import RedisError
 
+from bot.stores import turn_tallies
+from dialogs.language import ENGLISH, LANGUAGE
 from integrations.platform.client import PlatformClient, PlatformError, PlatformUnavailable
 from integrations.platform.models import Bundle, Guide, Hall, MatterSummary
 
@@ -146,22 +148,38 @@ class Catalog:
 
     def search(self, query: str, top: int = 5) -> list:
         """Matters found by the lexical index alone: quick enough to run in a turn (the booking
-        dialog's list of bookable matters). Questions to the bot go through `find`."""
+        dialog's list of bookable matters). Questions to the bot go through `find`. A query
+        without Chinese (English: "passport") is read through the lexicon's English glosses,
+        as `find` reads it."""
         if self.index is None:
             raise CatalogNotReady()
-        return self.index.lexical.search(query, top=top)
+        lexical = self.index.lexical
+        if not any("\u3400" <= ch <= "\u9fff" for ch in query):
+            query = lexical.lexicon.gloss(query) or query
+        return lexical.search(query, top=top)
 
     async def find(self, query: str, top: int = 5):
-        """The whole search (bot/search/hybrid.py): its verdict and ranked hits, on the search
-        thread."""
-        if self.index is None:
+        """The whole search (bot/search/hybrid.py): its verdict and ranked hits. A question asked
+        before is answered from the index's cache at once; a new one goes to the search thread
+        (the sentence model takes milliseconds: never on the event loop)."""
+        index = self.index
+        if index is None:
             raise CatalogNotReady()
-        return await asyncio.get_running_loop().run_in_executor(_SEARCHER, self.index.find, query, top)
+        if (found := index.known(query, top)) is not None:
+            return found
+        return await asyncio.get_running_loop().run_in_executor(_SEARCHER, index.find, query, top)
 
     async def record(self, query: str, outcome: str) -> None:
-        """Count what became of a search (bot/search/outcomes.py); a Redis hiccup costs the
-        count, never the person's answer."""
+        """Count what became of a search (bot/search/outcomes.py): in a turn, the count rides on
+        the turn's commit; outside one it is written now. A Redis hiccup costs the count, never
+        the person's answer."""
         if self.outcomes is None or not query:
+            return
+        pending = turn_tallies.get()
+        if pending is not None:
+            tally = self.outcomes.tally(query, outcome)
+            if tally is not None:
+                pending.append(tally)
             return
         try:
             await self.outcomes.record(query, outcome)
@@ -177,8 +195,11 @@ class Catalog:
     def derived(self, key, make):
         """A value made from this version of the catalog alone, the same for every person (a
         guide's card as rendered): made once by `make()`, kept until the catalog changes. Keep
-        values immutable (text): every caller gets the same object."""
+        values immutable (text): every caller gets the same object. Text is rendered in the
+        turn's language (bot.templating), so a value made for English is kept apart."""
         derived = self._derived
+        if LANGUAGE.get().code == ENGLISH:
+            key = (ENGLISH, key)
         value = derived.get(key)
         if value is None:
             value = make()

@@ -7,7 +7,7 @@
 """
 
 from bot.stores.conversation import (
-    KEEP, NOTHING, Admission, Answer, ConversationStore, MessageRef, Nonce, Snapshot, StorePolicy,
+    KEEP, NOTHING, Admission, Answer, ConversationStore, MessageRef, Nonce, Snapshot, StorePolicy, Tally, turn_tallies,
 )
 from bot.stores.lease import Lease
 from bot.stores.memory import MemoryConversationStore
@@ -15,5 +15,5 @@ from bot.stores.redis import RedisConversationStore
 
 __all__ = [
     "KEEP", "NOTHING", "Admission", "Answer", "ConversationStore", "Lease", "MemoryConversationStore", "MessageRef", "Nonce",
-    "RedisConversationStore", "Snapshot", "StorePolicy",
+    "RedisConversationStore", "Snapshot", "StorePolicy", "Tally", "turn_tallies",
 ]

@@ -18,6 +18,7 @@ lock.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -43,6 +44,23 @@ class Nonce:
     timestamp: int
     nonce: str
     digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """One count a turn adds to a shared, bounded, expiring tally (what became of a search):
+    `member`'s score in the sorted set `key` goes up by one, the set lives `ttl` seconds from
+    now, and keeps its `cap` highest members. Tallies ride on the turn's commit (one trip)."""
+
+    key: str
+    member: str
+    ttl: int
+    cap: int
+
+
+#: The tallies the running turn has made so far: set to a fresh list by the dispatcher for each
+#: turn (in the turn task's own context), None outside a turn (write the tally at once then).
+turn_tallies: ContextVar[list[Tally] | None] = ContextVar("turn_tallies", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +169,18 @@ class ConversationStore(Protocol):
         must not run. A lapsed claim that nobody took is taken back."""
 
     async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0,
-                     profile: dict | None = None) -> bool:
+                     profile: dict | None = None, tallies: Sequence[Tally] = ()) -> bool:
         """Save the session (None: forget it) and the profile (None: unchanged), drop the
         `held_given` held replies the answer carried, release the lock, and store the answer for
         retries. The session is saved only
         while the lock is still `lock` (a turn that outlived its lock must not overwrite a later
-        one's): False then. The answer is stored either way."""
+        one's): False then. The answer and the turn's `tallies` are stored either way."""
+
+    async def add_tallies(self, tallies: Sequence[Tally]) -> None:
+        """Count `tallies` now (outside a turn: a command-line search, a test)."""
+
+    async def tally(self, key: str) -> dict[str, int]:
+        """The counts of one tally, by member."""
 
     async def abandon(self, message: MessageRef, lock: str | None, answer: Sequence[str]) -> None:
         """A turn that failed: release the lock (when held) and store the apology for retries."""

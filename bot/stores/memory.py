@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import orjson
 
 from bot.logs import new_id
-from bot.stores.conversation import KEEP, NOTHING, Admission, Answer, MessageRef, Nonce, SessionChange, Snapshot, StorePolicy
+from bot.stores.conversation import KEEP, NOTHING, Admission, Answer, MessageRef, Nonce, SessionChange, Snapshot, StorePolicy, Tally
 from dialogs.engine import Session
 
 
@@ -96,10 +96,22 @@ class MemoryConversationStore:
     # The end of a turn ----------------------------------------------------------------------
 
     async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0,
-                     profile: dict | None = None) -> bool:
+                     profile: dict | None = None, tallies: Sequence[Tally] = ()) -> bool:
         saved = self._save(message.user, lock, session, held_given, profile)
         self._set(("record", message.user, message.key), Answer("done", tuple(answer)), self.policy.answer_ttl(message, self.clock()))
+        await self.add_tallies(tallies)
         return saved
+
+    async def add_tallies(self, tallies: Sequence[Tally]) -> None:
+        for t in tallies:
+            counts = dict(self._get(("tally", t.key)) or {})
+            counts[t.member] = counts.get(t.member, 0) + 1
+            if len(counts) > t.cap:  # the rarest go first, as ZREMRANGEBYRANK drops them
+                counts = dict(sorted(counts.items(), key=lambda kv: (kv[1], kv[0]))[-t.cap:])
+            self._set(("tally", t.key), counts, t.ttl)
+
+    async def tally(self, key: str) -> dict[str, int]:
+        return dict(self._get(("tally", key)) or {})
 
     async def abandon(self, message: MessageRef, lock: str | None, answer: Sequence[str]) -> None:
         self._set(("record", message.user, message.key), Answer("done", tuple(answer)), self.policy.answer_ttl(message, self.clock()))

@@ -29,7 +29,7 @@ from bot.keys import Keys
 from bot.logs import new_id
 from bot.stores.pipeline import Script
 from bot.stores.lease import RELEASE, RENEW
-from bot.stores.conversation import KEEP, NOTHING, Admission, Answer, MessageRef, Nonce, SessionChange, Snapshot, StorePolicy
+from bot.stores.conversation import KEEP, NOTHING, Admission, Answer, MessageRef, Nonce, SessionChange, Snapshot, StorePolicy, Tally
 from dialogs.engine import Session
 
 log = logging.getLogger(__name__)
@@ -203,10 +203,19 @@ class RedisConversationStore:
     # The end of a turn ----------------------------------------------------------------------
 
     async def commit(self, message: MessageRef, lock: str, session: Session | None, answer: Sequence[str], held_given: int = 0,
-                     profile: dict | None = None) -> bool:
+                     profile: dict | None = None, tallies: Sequence[Tally] = ()) -> bool:
         keys = (*self._person(message.user), self.keys.dedup(message.user, message.key))
         args = (lock, *self._session_args(session), held_given, *self._durations(profile), record(DONE, answer), self.policy.answer_ttl(message, time.time()))
-        return bool(await self._script("commit", keys, args))
+        if not tallies:
+            return bool(await self._script("commit", keys, args))
+        return bool((await self._run(_SCRIPTS["commit"](keys, args), *_tally_commands(tallies)))[0])
+
+    async def add_tallies(self, tallies: Sequence[Tally]) -> None:
+        if tallies:
+            await self._run(*_tally_commands(tallies))
+
+    async def tally(self, key: str) -> dict[str, int]:
+        return {m.decode(): int(score) for m, score in await self.redis.zrange(key, 0, -1, withscores=True)}
 
     async def abandon(self, message: MessageRef, lock: str | None, answer: Sequence[str]) -> None:
         commands = [("SET", self.keys.dedup(message.user, message.key), record(DONE, answer), "EX", self.policy.answer_ttl(message, time.time()))]
@@ -296,6 +305,13 @@ class RedisConversationStore:
             if isinstance(reply, Exception):
                 raise reply
         return replies
+
+
+def _tally_commands(tallies: Sequence[Tally]) -> list[tuple]:
+    commands = []
+    for t in tallies:
+        commands += [("ZINCRBY", t.key, 1, t.member), ("EXPIRE", t.key, t.ttl), ("ZREMRANGEBYRANK", t.key, 0, -t.cap - 1)]
+    return commands
 
 
 def record(kind: str, texts: Sequence[str]) -> bytes:

@@ -31,8 +31,9 @@ from bot.services.catalog import CatalogNotReady
 from bot.logs import Incidents, new_id, user_ref
 from bot.turn.outbox import Pusher, pack
 from bot.settings import Settings
-from bot.stores import ConversationStore, MessageRef, Nonce, Snapshot, StorePolicy
+from bot.stores import ConversationStore, MessageRef, Nonce, Snapshot, StorePolicy, Tally, turn_tallies
 from dialogs import Conversation, Incoming, Reply
+from dialogs.language import LANGUAGE, Language, before_turn
 from integrations.platform.client import PlatformUnavailable, answer_by as platform_answer_by
 from integrations.wechat.errors import WeChatAPIError, WeChatError
 
@@ -105,8 +106,11 @@ class UserLines:
 
 
 class Dispatcher:
-    def __init__(self, store: ConversationStore, conversation: Conversation, settings: Settings, pusher: Pusher | None):
+    def __init__(self, store: ConversationStore, conversation: Conversation, settings: Settings, pusher: Pusher | None,
+                 languages: bool = False):
+        """`languages`: answer each person in their language (dialogs.language): citizens, not staff."""
         self.store = store
+        self.languages = languages
         self.conversation = conversation
         self.settings = settings
         self.pusher = pusher
@@ -227,13 +231,18 @@ class Dispatcher:
                         return None
                     locked = True
                 platform_answer_by.set(platform_due(deadline, started + self.settings.turn_timeout_seconds, loop.time()))  # this task's own context
+                tallies: list[Tally] = []
+                turn_tallies.set(tallies)  # counts the turn makes go with its commit
+                if self.languages:  # the renderer reads it (bot.templating); this task's own context too
+                    LANGUAGE.set(language := self._language(snapshot, incoming))
                 session, replies = await self.conversation.step(snapshot.session, incoming, expired=snapshot.expired)
             if snapshot.held:  # answers we could not push earlier come first, now that we can reply
                 earlier = [Reply(t) for t in snapshot.held]
                 if not earlier[0].text.startswith(self._held_intro):  # held twice: introduced once
                     earlier.insert(0, Reply(self._held_intro))
                 replies = [*earlier, *replies]
-            if not await self.store.commit(message, token, session, [r.text for r in replies], len(snapshot.held)):
+            profile = language.remembered(snapshot.profile) if self.languages else None
+            if not await self.store.commit(message, token, session, [r.text for r in replies], len(snapshot.held), profile, tallies=tallies):
                 log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
             locked = False
             return replies
@@ -295,6 +304,12 @@ class Dispatcher:
 
     def _pack(self, replies: list[Reply]) -> list[str]:
         return pack(replies, self.settings.passive_reply_max_bytes, self.settings.max_messages_per_turn, self._cut_note)
+
+    @staticmethod
+    def _language(snapshot: Snapshot, incoming: Incoming) -> Language:
+        session = snapshot.session
+        at_rest = session is None or session.at_rest or snapshot.expired
+        return before_turn(snapshot.profile, incoming.text if incoming.kind == "text" else None, at_rest)
 
     def _busy(self) -> list[str]:
         return [self.conversation.services.render("common/busy.j2")]

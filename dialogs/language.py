@@ -1,0 +1,121 @@
+"""Which language a person is answered in: Chinese, or English for those who write English.
+
+The language is a per-turn value (`LANGUAGE`, a context variable: each turn runs in a task of
+its own, so one person's choice never reaches another's turn), set once before the turn from
+what is remembered of the person (their profile in the conversation store) and what they wrote,
+and read in one place: the renderer (bot.templating), which takes a template's English sibling
+when there is one and the Chinese template otherwise. Dialogs never look at it.
+
+How the language is chosen (`before_turn`):
+- 中文 / English (and the other words of config/understanding.toml's [global.chinese] and
+  [global.english]) switch at once, in any state, and pin the choice: what the person writes
+  afterwards does not switch it back;
+- otherwise, while nothing is in progress and the person has not pinned a language, a message in
+  Chinese or in English (dialogs.understand's language detection) sets the language, and a first
+  greeting in Latin letters (hello, hi) starts in English;
+- mid-dialog the language stays: a Chinese name, hall or "ok" typed into an English booking is
+  an answer, not a wish to switch.
+Pure: no I/O once the word lists are loaded (`load()` at start-up).
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from dialogs.understand import kinds
+from dialogs.understand.vocabulary import english_words, fold, vocabulary
+
+CHINESE, ENGLISH = "zh", "en"
+#: The intents of config/understanding.toml's switch words, and the language each picks.
+SWITCHES = {"chinese": CHINESE, "english": ENGLISH}
+#: Profile fields (bot.stores: the person's profile, kept a year): the language, and whether the
+#: person chose it with a switch word.
+LANGUAGE_FIELD, CHOSEN_FIELD = "language", "language_chosen"
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    code: str = ""  # zh, en, or "" while not known yet (answered in Chinese)
+    chosen: bool = False  # picked with 中文 / English: detection leaves it alone
+    switched: bool = False  # this turn's message was 中文 / English (the conversation says so)
+
+    def remembered(self, profile: dict[str, Any]) -> dict[str, Any] | None:
+        """The profile to save when this differs from what `profile` remembers, else None."""
+        if profile.get(LANGUAGE_FIELD, "") == self.code and bool(profile.get(CHOSEN_FIELD)) == self.chosen:
+            return None
+        return {**profile, LANGUAGE_FIELD: self.code, CHOSEN_FIELD: self.chosen}
+
+
+UNKNOWN = Language()
+#: This turn's language. Unset (staff, workers, notices): not known, so Chinese.
+LANGUAGE: ContextVar[Language] = ContextVar("language", default=UNKNOWN)
+
+
+#: Every language a turn can have, made once (a frozen dataclass costs microseconds to build).
+_LANGUAGES = {(code, chosen, switched): Language(code, chosen, switched)
+              for code in (CHINESE, ENGLISH) for chosen in (False, True) for switched in (False, True)}
+
+
+def of_profile(profile: dict[str, Any]) -> Language:
+    code = profile.get(LANGUAGE_FIELD)
+    if code not in (CHINESE, ENGLISH):
+        return UNKNOWN
+    return _LANGUAGES[code, bool(profile.get(CHOSEN_FIELD)), False]
+
+
+@cache
+def _switch_words() -> re.Pattern:
+    """Any switch word, anywhere: a message that holds none cannot be one once unwrapped (the
+    unwrapping only takes words off its ends), so most messages skip the unwrapping."""
+    words = [word for word, intent in vocabulary().global_words.items() if intent in SWITCHES]
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+def switch_word(text: str) -> str | None:
+    """The language a whole message asks for (中文, English, "in english", 请说中文吧), else None."""
+    if len(text) > kinds.MAX_SHORT:
+        return None
+    folded = fold(text)
+    if _switch_words().search(folded) is None:
+        return None
+    vocab = vocabulary()
+    intent = kinds.global_word(kinds.layers(folded, vocab), vocab)
+    return SWITCHES.get(intent) if intent is not None else None
+
+
+def before_turn(profile: dict[str, Any], text: str | None, at_rest: bool) -> Language:
+    """The language of a turn: `profile` is what is remembered of the person, `text` what they
+    wrote (None for a click or an event), `at_rest` whether nothing is in progress."""
+    known = of_profile(profile)
+    if not text:
+        return known
+    asked = switch_word(text)
+    if asked is not None:
+        return _LANGUAGES[asked, True, True]
+    if known.chosen or not at_rest:
+        return known
+    vocab = vocabulary()
+    folded = fold(text[:kinds.MAX_SHORT * 4])
+    detected = kinds.language(folded, vocab)
+    if detected:
+        return _LANGUAGES[detected, False, False]
+    if not known.code and _latin_greeting(folded, vocab):
+        return _LANGUAGES[ENGLISH, False, False]
+    return known
+
+
+def _latin_greeting(folded: str, vocab) -> bool:
+    """hello, hi, good morning: Chinese speakers type them too, so they start English only for a
+    person the bot has not yet heard say anything else."""
+    return folded.isascii() and any(ch.isalpha() for ch in folded) and kinds.small_talk(folded.strip(), vocab) == "greeting"
+
+
+def load() -> None:
+    """Read the word lists now (at start-up) rather than on the first message that needs them."""
+    vocabulary()
+    english_words()
+    _switch_words()

@@ -1,0 +1,210 @@
+"""People who write English are answered in English, through the real webhook (`chat`; the
+harness `h` where time must pass, and the choice itself as a pure function): the
+main menu, search results and the booking flow; 中文 / English switch in any state and the
+choice sticks; what has no English template yet is said in Chinese (README.md, Languages).
+
+Matter names, departments, halls and materials come from the platform in Chinese and stay so:
+the checks below look at the words around them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from bot.web.appkeys import CATALOG
+from dialogs.language import before_turn
+from tests.support import Chat, person
+
+#: Words of three or more Latin letters, once the Chinese is taken out: the English framing.
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Chinese framing of the replies below, which an English reply must not have.
+CHINESE_FRAMING = ("请回复序号", "您要办的是不是", "办理部门", "请选择", "请输入", "请核对", "抱歉")
+
+
+@pytest.fixture
+async def chat(chat, app):
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    return chat
+
+
+def english(reply: str | None) -> bool:
+    """The reply is framed in English: English words around whatever Chinese names it quotes."""
+    assert reply, "the bot did not answer"
+    return len(ENGLISH_WORD.findall(CJK.sub(" ", reply))) >= 3 and not any(words in reply for words in CHINESE_FRAMING)
+
+
+def chinese(reply: str | None) -> bool:
+    assert reply, "the bot did not answer"
+    return not ENGLISH_WORD.findall(CJK.sub(" ", reply).replace("menu", "")) and CJK.search(reply) is not None
+
+
+async def book_in_english(chat: Chat, first: str, who: dict, stop: str) -> list[str]:
+    """Answer the English booking questions as a person would: the matter in English, the first
+    of each list, the applicant's details; returns every reply up to the one starting with `stop`."""
+    replies = [await chat.say(first)]
+    for _ in range(20):
+        reply = replies[-1]
+        assert reply, "the bot did not answer"
+        if reply.startswith(stop):
+            return replies
+        if "What would you like to book" in reply:
+            answer = "passport"
+        elif "applicant's name" in reply:
+            answer = who["name"]
+        elif "ID card number" in reply:
+            answer = who["id_number"]
+        elif "mobile number" in reply:
+            answer = who["phone"]
+        elif "Please check your appointment" in reply:
+            answer = "yes"
+        elif "Use this applicant's details next time" in reply:
+            answer = "2"
+        else:
+            answer = "1"
+        replies.append(await chat.say(answer))
+    raise AssertionError(f"never got {stop!r}; last reply: {replies[-1]}")
+
+
+async def test_hello_gets_the_main_menu_in_english(chat):
+    reply = await chat.say("hello")
+    assert english(reply), reply
+    assert "Reply with a number" in reply and "Book an appointment" in reply
+    assert "中文" in reply  # the way back is on the menu
+
+
+async def test_an_english_question_gets_english_search_results_with_the_platforms_names(chat):
+    reply = await chat.say("how do I renew my ID card")
+    assert english(reply), reply
+    assert "居民身份证" in reply  # the matter's name, as the platform has it
+    if not reply.startswith("【"):  # a list of candidates: open the first
+        assert "Did you mean" in reply
+        reply = await chat.say("1")
+        assert english(reply), reply
+    assert "Department:" in reply and "Reply with a number to learn more" in reply
+    materials = await chat.say("1")
+    assert "materials to bring" in materials or "(reply with a number)" in materials
+
+
+async def test_the_halls_of_the_menu_in_english(chat):
+    assert english(await chat.say("hello"))
+    halls = await chat.say("4")
+    assert english(halls) and "Reply with a number for its address" in halls
+    hall = await chat.say("1")
+    assert english(hall) and "Address:" in hall and "Hours:" in hall
+
+
+async def test_a_search_that_finds_nothing_says_so_in_english(chat):
+    await chat.say("hello")
+    reply = await chat.say("where can I park my spaceship overnight")
+    assert english(reply), reply
+
+
+async def test_booking_in_english_from_the_menu_to_the_booked_appointment(chat):
+    me = person(31)
+    assert english(await chat.say("hello"))
+    replies = await book_in_english(chat, "2", me, stop="Booked!")
+    summary = next(r for r in replies if r.startswith("Please check your appointment"))
+    assert "普通护照签发" in summary and "Hall:" in summary and "Time:" in summary
+    assert me["name"] not in summary  # masked, as in Chinese
+    assert all(english(r) for r in replies), [r for r in replies if not english(r)]
+    assert "Appointment number:" in replies[-1] and "我的预约" in replies[-1]
+
+
+async def test_a_chinese_name_typed_into_an_english_booking_keeps_it_english(chat):
+    me = person(32)
+    assert english(await chat.say("hello"))
+    replies = await book_in_english(chat, "2", me, stop="Please type the applicant's mobile number")
+    asked_name = next(i for i, r in enumerate(replies) if "applicant's name" in r)
+    assert english(replies[asked_name + 1])  # 张三 is an answer, not a wish to switch
+    assert english(await chat.say("13800138000"))
+
+
+async def test_chinese_switches_back_and_stays_switched(chat):
+    assert english(await chat.say("hello"))
+    switched = await chat.say("中文")
+    assert chinese(switched) and "请回复序号" in switched  # said so, and the menu again, in Chinese
+    later = await chat.say("how do I renew my ID card")  # chosen: English words do not switch it back
+    assert "您要办的是不是" in later or "办理部门" in later
+    assert chinese(await chat.say("菜单"))
+    assert "Reply with a number" in await chat.say("English")
+
+
+async def test_the_switch_works_mid_booking_and_asks_the_same_question_again(chat):
+    reply = await chat.say("预约")
+    assert "要预约办理什么事" in reply
+    reply = await chat.say("English")
+    assert "OK, I'll answer in English" in reply and "What would you like to book" in reply
+    reply = await chat.say("中文")
+    assert "接下来用中文" in reply and "要预约办理什么事" in reply
+
+
+async def test_a_person_known_to_write_chinese_is_not_switched_by_hi(chat):
+    assert chinese(await chat.say("你好"))
+    assert chinese(await chat.say("hi"))
+
+
+async def test_english_is_remembered_when_the_conversation_ends(chat):
+    assert english(await chat.say("hello"))
+    assert english(await chat.say("2"))
+    cancelled = await chat.say("cancel")
+    assert english(cancelled) and "Reply with a number" in cancelled
+    assert english(await chat.say("1"))  # back at the menu: a number, nothing to detect
+
+
+async def test_what_has_no_english_template_falls_back_to_chinese(chat):
+    assert english(await chat.say("hello"))
+    progress = await chat.say("3")  # 查办件进度 has no English templates yet
+    assert CJK.search(progress) and not ENGLISH_WORD.findall(CJK.sub(" ", progress).replace("menu", ""))
+
+
+async def test_english_is_per_person(chat, client, peer):
+    other = Chat(client, peer, user="oUser0000000000000000000002")
+    assert english(await chat.say("hello"))
+    assert chinese(await other.say("你好"))
+    assert english(await chat.say("1"))
+    assert chinese(await other.say("1"))
+
+
+async def test_english_outlives_an_expired_session(h):
+    await h.catalog_ready()
+    assert english(await h.say("hello"))
+    assert english(await h.say("2"))
+    h.idle(h.settings.session_ttl_seconds + 1)  # the session lapses; the profile (a year) does not
+    reply = await h.say("4")
+    assert english(reply.split("\n\n")[0]) and "It has been a while" in reply
+
+
+# The choice itself (dialogs.language.before_turn), situation by situation -----------------------
+
+EN, ZH_PINNED, NEW = {"language": "en", "language_chosen": False}, {"language": "zh", "language_chosen": True}, {}
+
+
+@pytest.mark.parametrize(("profile", "text", "at_rest", "expected"), [
+    (NEW, "how do I get my hukou moved", True, "en"),           # an English sentence at the menu
+    (NEW, "good evening", True, "en"),                          # a first greeting in Latin letters
+    (NEW, "ok", True, ""),                                      # Chinese speakers type it too: nothing to go on
+    (NEW, "12345", True, ""),
+    (NEW, "办护照", True, "zh"),
+    ({"language": "zh"}, "hi", True, "zh"),                     # known to write Chinese: a greeting does not switch
+    ({"language": "zh"}, "my passport expired", True, "en"),    # but a sentence in English does
+    (EN, "社保卡怎么办", True, "zh"),                             # and one in Chinese switches back, at rest
+    (EN, "刘伟", False, "en"),                                   # mid-dialog an answer never switches
+    (EN, "广安区政务服务中心", False, "en"),
+    ({"language": "zh"}, "John Smith", False, "zh"),
+    (EN, "请说中文吧", False, "zh"),                              # the switch words work anywhere, wrapped too
+    ({"language": "zh"}, "English please", False, "en"),
+    (ZH_PINNED, "where can I renew my passport", True, "zh"),  # chosen with 中文: detection leaves it
+    (EN, None, True, "en"),                                     # a click or an event: as remembered
+])
+def test_the_language_of_a_turn(profile, text, at_rest, expected):
+    assert before_turn(profile, text, at_rest).code == expected
+
+
+def test_only_a_change_is_written_to_the_profile():
+    assert before_turn(EN, "hello", True).remembered(EN) is None
+    assert before_turn(EN, "中文", False).remembered(EN) == {"language": "zh", "language_chosen": True}
+    assert before_turn(NEW, "ok", True).remembered(NEW) is None  # not known yet: nothing to remember
+    assert before_turn({"other": 1}, "hello", True).remembered({"other": 1}) == {"other": 1, "language": "en", "language_chosen": False}
