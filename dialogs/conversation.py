@@ -331,9 +331,9 @@ class Conversation:
     def _asks_about_conflict(self, turn: Dialog) -> bool:
         """Two values of a kind the step reads that disagree (two phone numbers): ask which,
         never guess. True when it asked."""
-        kinds = set(turn.EXPECTS.get(turn.state, ()))
-        if turn.state in turn.FILLS:
-            kinds.add(turn.FILLS[turn.state])
+        # A step that fills one slot minds only that one: the others of the message fill their
+        # own steps first, and the step whose values disagree asks when it is reached.
+        kinds = {turn.FILLS[turn.state]} if turn.state in turn.FILLS else set(turn.EXPECTS.get(turn.state, ()))
         if not kinds:
             return False
         understood = turn.understood

@@ -521,10 +521,11 @@ class Dialog:
         return self.understood.value(kind)
 
     def answered_ahead(self) -> bool:
-        """Whether the message that led here answers this step too (its `FILLS` slot)."""
+        """Whether the message that led here answers this step too (its `FILLS` slot), or holds
+        two values for it that disagree (the engine then asks which)."""
         kind = self.FILLS.get(self.state)
         return (kind is not None and self.state not in self.answered and self.incoming.kind == "text"
-                and self.slot(kind) is not None)
+                and (self.slot(kind) is not None or self.understood.conflict(kind) is not None))
 
     def ask(self) -> None:
         """Ask the question of the current state (unless the message answers it already: then

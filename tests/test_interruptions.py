@@ -323,3 +323,15 @@ async def test_a_paused_dialog_is_kept_in_the_session_json(h, redis, settings):
 
     assert Session.from_json(raw).paused == raw["paused"]
     assert "paused" not in Session().to_json()  # an ordinary session's JSON is as before
+
+
+async def test_details_pasted_with_two_phone_numbers_fill_the_rest_and_ask_which_phone(h):
+    await h.catalog_ready()
+    me = person(42)
+    await to_name_step(h)
+    reply = await h.say(f"{me['name']} {me['id_number']} 13800138000 13912345678")
+    assert "2个不同的手机号" in reply and ASK_PHONE in reply and ASK_ID not in reply
+    session = await h.session()
+    assert session.state == "phone"
+    assert h.services.bookings.unseal(h.user, session.data["applicant"]) == {"name": me["name"], "id_number": me["id_number"]}
+    assert CONSENT in await h.say("13912345678")
