@@ -288,8 +288,8 @@ class Conversation:
         if await self._fire(turn, incoming.kind):
             turn.data.pop(MISSES_KEY, None)
             turn.data.pop(MISSED_KEY, None)
-            if turn.state != before:
-                turn.data.setdefault(BACK_KEY, []).append(before)
+            if turn.state != before:  # every step this message answered is one 返回 away
+                turn.data.setdefault(BACK_KEY, []).extend(state for state in turn.answered if state != turn.state)
             session = Session(turn.__class__.name, turn.state, turn.data)
             if turn.switch_to is None and not turn.finished:
                 return session  # what `_follow` returns then, without the call
@@ -317,13 +317,13 @@ class Conversation:
         """Fire `trigger`; then, while the message also answers the step it led to (`Dialog.ask`
         found that step's `FILLS` slot in it), give the message to that step too, each step
         once. The last step reached asks its question."""
-        turn.answered.add(turn.state)
+        turn.answered[turn.state] = None
         fired = await turn.fire(trigger)
         for _ in range(MAX_FILLED):
             if not turn.again or turn.switch_to is not None or turn.finished:
                 break
             turn.again = False
-            turn.answered.add(turn.state)
+            turn.answered[turn.state] = None
             if not self._asks_about_conflict(turn) and not await turn.fire("text"):
                 turn.ask()  # the step has no use for it after all: it asks, as it would have
         return fired
@@ -342,7 +342,7 @@ class Conversation:
             if conflict is not None:
                 values = [shown(slot.kind, slot.value, self.services.catalog) for slot in conflict.slots]
                 self._say(turn.replies, "common/conflict.j2", kind=kind, values=list(dict.fromkeys(values)))
-                turn.answered.add(turn.state)
+                turn.answered[turn.state] = None
                 turn.ask()
                 return True
         return False

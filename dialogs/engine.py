@@ -378,8 +378,9 @@ class Dialog:
         self.finished = False
         #: Set by `ask` when the message answers the step just reached too: the engine fires again.
         self.again = False
-        #: The states this message has answered already (the engine's), so that none is asked twice.
-        self.answered: set[str] = set()
+        #: The states this message has been given already, in order (the engine's): none is asked
+        #: twice, and 返回 steps back through each.
+        self.answered: dict[str, None] = {}
 
     async def fire(self, trigger: str) -> bool:
         """Trigger `trigger` with this turn as the model: the (trigger, state)'s prepare action

@@ -335,3 +335,12 @@ async def test_details_pasted_with_two_phone_numbers_fill_the_rest_and_ask_which
     assert session.state == "phone"
     assert h.services.bookings.unseal(h.user, session.data["applicant"]) == {"name": me["name"], "id_number": me["id_number"]}
     assert CONSENT in await h.say("13912345678")
+
+
+async def test_back_after_details_filled_at_once_steps_back_one_question(h):
+    await h.catalog_ready()
+    me = person(43)
+    await to_name_step(h)
+    assert CONSENT in await h.say(f"{me['name']} {me['id_number']} {me['phone']}")
+    assert ASK_PHONE in await h.say("返回")
+    assert ASK_ID in await h.say("返回")
