@@ -84,8 +84,10 @@ TRANSITIONS = [
     T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
+    T("text",     "day",       "day",       "names_day_not_offered",  "say_not_offered"),
     T("text",     "slot",      "who",       "picks_slot_someone_known", ["take_slot", "keep_known", "ask"]),
     T("text",     "slot",      "name",      "picks_slot",             ["take_slot", "drop_known", "ask"]),
+    T("text",     "slot",      "slot",      "names_time_not_offered", "say_not_offered"),
     T("text",     "who",       "summary",   "uses_known",             ["use_known", "show_summary"]),
     T("text",     "who",       "name",      "someone_else",           ["drop_applicant", "ask"]),
     T("text",     "name",      "id_number", "valid_name",             ["keep_name", "ask"]),
@@ -277,6 +279,22 @@ class Picking(Dialog):
 
     def picks_slot(self) -> bool:
         return self.picked_slot() is not None
+
+    def names_day_not_offered(self) -> bool:
+        """A day named that the list does not have (closed, full, too far ahead)."""
+        return self.slot("date") is not None and self.picked_day() is None
+
+    def names_time_not_offered(self) -> bool:
+        """A time named that no time of the list starts at (or a part of the day with several)."""
+        return self.slot("time") is not None and self.picked_slot() is None
+
+    def say_not_offered(self):
+        named, said = self.slot("date"), self.slot("time")
+        part = said.part if said is not None and said.at is None else ""
+        several = part and any(part_of(time.fromisoformat(begin)) == part for begin, _, _ in self.data.get("slots", []))
+        self.say("booking/not_offered.j2", day=day_text(named) if named else "", at=said.at.strftime("%H:%M") if said and said.at else "",
+                 part=part, several=bool(several))
+        self.ask()
 
     def take_slot(self):
         self.data["start"], self.data["end"], _ = self.data["slots"][self.picked_slot() - 1]

@@ -344,3 +344,22 @@ async def test_back_after_details_filled_at_once_steps_back_one_question(h):
     assert CONSENT in await h.say(f"{me['name']} {me['id_number']} {me['phone']}")
     assert ASK_PHONE in await h.say("返回")
     assert ASK_ID in await h.say("返回")
+
+
+async def test_a_day_or_time_the_list_does_not_have_is_said_so_and_the_list_shown_again(h):
+    await h.catalog_ready()
+    await drive(h, "预约", person(44), stop="预约「")
+    days = await h.say("1")
+    session = await h.session()
+    offered = {d for d, _ in session.data["days"]}
+    missing = next(shanghai_today() + timedelta(days=n) for n in range(1, 60) if (shanghai_today() + timedelta(days=n)).isoformat() not in offered)
+    reply = await h.say(f"{missing.month}月{missing.day}号")
+    assert f"{missing.month}月{missing.day}日" in reply and "不能预约" in reply and "没太明白" not in reply
+    assert days.splitlines()[1] in reply  # the same list again
+    slots = await h.say("1")
+    assert "可以预约的时段" in slots
+    starts = {s[0] for s in (await h.session()).data["slots"]}
+    hour = next(hour for hour in range(6, 23) if f"{hour:02d}:00" not in starts)
+    reply = await h.say(f"{hour}:00")
+    assert "没有可以预约的时段" in reply and "没太明白" not in reply
+    assert (await h.session()).state == "slot"
