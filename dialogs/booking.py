@@ -82,6 +82,7 @@ TRANSITIONS = [
     T("location", "hall",      "hall",      "shares_location",        ["keep_location", "ask"]),
     T("text",     "hall",      "day",       "hall_has_days",          "ask"),
     T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
+    T("text",     "hall",      "hall",      "names_hall_not_offered", "say_hall_not_offered"),
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
     T("text",     "day",       "day",       "names_day_not_offered",  "say_not_offered"),
@@ -90,6 +91,7 @@ TRANSITIONS = [
     T("text",     "slot",      "slot",      "names_time_not_offered", "say_not_offered"),
     T("text",     "who",       "summary",   "uses_known",             ["use_known", "show_summary"]),
     T("text",     "who",       "name",      "someone_else",           ["drop_applicant", "ask"]),
+    T("text",     "who",       "name",      "gives_details",          ["drop_applicant", "ask"]),
     T("text",     "name",      "id_number", "valid_name",             ["keep_name", "ask"]),
     T("text",     "name",      "name",      None,                     "explain_name"),
     T("text",     "id_number", "phone",     "valid_id",               ["keep_id", "ask"]),
@@ -384,7 +386,7 @@ class Booking(Picking):
     #: name step takes the applicant's details all at once; each detail fills its own step.
     EXPECTS = {
         "choosing": frozenset({"choice"}), "hall": frozenset({"hall", "choice"}), "day": frozenset({"date", "choice"}),
-        "slot": frozenset({"time", "choice"}), "who": frozenset({"choice", "yes_no"}),
+        "slot": frozenset({"time", "choice"}), "who": frozenset({"choice", "yes_no", "name", "id_number", "phone"}),
         "name": frozenset({"name", "id_number", "phone"}), "id_number": frozenset({"id_number"}), "phone": frozenset({"phone"}),
         "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no"}),
     }
@@ -543,6 +545,16 @@ class Booking(Picking):
     def hall_is_full(self) -> bool:
         return self._found == "full"
 
+    def names_hall_not_offered(self) -> bool:
+        """A hall (or district) named that does not serve this matter, or more than one hall."""
+        return self.slot("hall") is not None and self._picked_hall() is None
+
+    def say_hall_not_offered(self):
+        named = self.slot("hall")
+        serving = [r["hall"] for r in self.halls() if r["hall"].id in named]
+        self.say("booking/hall_not_offered.j2", several=len(serving) > 1)
+        self.ask()
+
     def say_hall_full(self):
         self.say("booking/hall_full.j2", hall=self.hall())
         self.ask()
@@ -577,6 +589,11 @@ class Booking(Picking):
 
     def someone_else(self) -> bool:
         return self.says(SOMEONE_ELSE)
+
+    def gives_details(self) -> bool:
+        """Someone's details typed instead of an answer: someone else comes (the details fill the
+        name step and those after it)."""
+        return self.slot("name") is not None
 
     def drop_applicant(self):
         self.data.pop("applicant", None)

@@ -363,3 +363,28 @@ async def test_a_day_or_time_the_list_does_not_have_is_said_so_and_the_list_show
     reply = await h.say(f"{hour}:00")
     assert "没有可以预约的时段" in reply and "没太明白" not in reply
     assert (await h.session()).state == "slot"
+
+
+async def test_someone_else_s_details_typed_at_the_remembered_person_question_are_taken(h):
+    await h.catalog_ready()
+    me, other = person(45), person(46)
+    await drive(h, "预约", me, remember="1")
+    asked = await drive(h, "预约", me, matter="居住证", stop="办事人用上次保存的信息吗")
+    assert "办事人用上次保存的信息吗" in asked
+    reply = await h.say(f"办事人{other['name']}，身份证{other['id_number']}，手机{other['phone']}")
+    assert CONSENT in reply
+    session = await h.session()
+    assert h.services.bookings.unseal(h.user, session.data["applicant"]) == {k: other[k] for k in ("name", "id_number", "phone")}
+
+
+async def test_a_hall_that_does_not_serve_the_matter_is_said_so(h):
+    await h.catalog_ready()
+    halls = await drive(h, "预约", person(47), stop="预约「")
+    session = await h.session()
+    serving = {row for row in re.findall(r"^\d+\. (\S+)", halls, re.M)}
+    other = next((hall for hall in h.services.catalog.halls.values() if hall.name not in serving), None)
+    if other is None:
+        pytest.skip("every hall serves this matter")
+    reply = await h.say(other.name)
+    assert ("不办理这项业务" in reply or "有几个大厅" in reply) and "没太明白" not in reply
+    assert (await h.session()).state == session.state == "hall"

@@ -42,6 +42,7 @@ CONTEXTS = {
     "common/coming_soon.j2": {"title": "办事指南"},
     "common/conflict.j2": {"kind": "phone", "values": ["138****8000", "139****9000"]},
     "booking/not_offered.j2": {"day": "", "at": "", "part": "afternoon", "several": True},
+    "booking/hall_not_offered.j2": {"several": True},
     "common/resume_offer.j2": {"title": "预约办事"},
     "common/resumed.j2": {"title": "预约办事"},
     "common/nothing_to_resume.j2": {"in_dialog": False},
