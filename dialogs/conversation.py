@@ -135,7 +135,7 @@ class Conversation:
         ratings = self.services.ratings
         if ratings is not None and word.isdigit() and (level := level_named(word, digits=True)) is not None:
             # A bare number answers the latest question: the invitation's, if it came after
-            # the step's (or nothing is in progress), else the step's.
+            # the last reply of the bot (the session's stamp), else the step's or the menu's.
             invitation = await ratings.pending(incoming.user, recent=True)
             if invitation is not None and invitation.asked_at > session.updated_at:
                 return "rating", {"case_no": invitation.case_no, "matter_name": invitation.matter_name, "level": level.value}
