@@ -44,6 +44,7 @@ from bot.templating import Renderer
 from dialogs import Conversation, Services
 from dialogs.language import load as load_languages
 from dialogs.staff import StaffConversation, StaffServices
+from dialogs.understand import load as load_understanding
 from integrations.platform.client import PlatformClient
 from integrations.wechat import WeChatClient, WeChatPusher, WeComClient
 
@@ -148,6 +149,9 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
             app[PLATFORM], _index_factory(settings), settings.catalog_refresh_seconds, outcomes=SearchOutcomes(redis, settings.key_prefix),
         )
         app[CATALOG].start()
+        # The understanding step's word lists (every text is read with them), now rather than on
+        # the first message, and off the loop: a second or so, once per process.
+        await asyncio.to_thread(load_understanding)
         app[WECHAT] = WeChatClient(
             settings.wechat_appid, settings.wechat_secret.get_secret_value(), redis,
             key_prefix=settings.key_prefix, base_url=settings.wechat_api_base, session=http,

@@ -246,10 +246,11 @@ async def _chat(args: argparse.Namespace) -> int:
 
 
 def _diagrams(out: Path) -> int:
-    from bot.dev.diagrams import write_diagrams
+    from bot.dev.diagrams import write_diagrams, write_step_table
 
     for path in write_diagrams(out):
         print(path)
+    print(write_step_table(ROOT / "docs" / "dialogs.md"))
     return 0
 
 

@@ -71,6 +71,13 @@ def moment(value: datetime | str | None, today: date | None = None, english: boo
     return day(value, today, english) + clock
 
 
+def clock(value) -> str:
+    """A time of day as every reply writes it: 9:05 (the `clock` filter; `moment` ends the same)."""
+    if not value:
+        return ""
+    return f"{value.hour}:{value.minute:02d}"
+
+
 def _environment(directory: Path, english: bool) -> Environment:
     env = Environment(
         loader=FileSystemLoader(directory),
@@ -80,7 +87,7 @@ def _environment(directory: Path, english: bool) -> Environment:
         auto_reload=False,
     )
     # The English siblings write dates the English way (Thu 3 Dec); the rest 12月3日（周四）.
-    env.filters.update(day=functools.partial(day, english=english), moment=functools.partial(moment, english=english))
+    env.filters.update(day=functools.partial(day, english=english), moment=functools.partial(moment, english=english), clock=clock)
     return env
 
 

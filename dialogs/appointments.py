@@ -45,7 +45,9 @@ TRANSITIONS = [
     T("text",  ["move_day", "move_slot"], "=", "asks_more",         "show_next_page"),
     T("text",  "move_day",     "move_slot",    "picks_day_with_slots", "ask"),
     T("text",  "move_day",     "move_day",     "day_was_full",       "say_day_full"),
+    T("text",  "move_day",     "move_day",     "names_day_not_offered", "say_not_offered"),
     T("text",  "move_slot",    "move_confirm", "picks_slot",         ["take_slot", "show_move_summary"]),
+    T("text",  "move_slot",    "move_slot",    "names_time_not_offered", "say_not_offered"),
     T("text",  "move_confirm", "move_confirm", "confirmed_and_done", "say_moved"),
     T("text",  "move_confirm", "move_slot",    "slot_was_taken",     "say_refused_and_ask"),
     T("text",  "move_confirm", "move_day",     "day_was_refused",    "say_refused_and_ask"),
@@ -75,6 +77,12 @@ class Appointments(Picking):
         "list": "booking/list.j2", "manage": "booking/manage.j2", "cancelling": "booking/confirm_cancel.j2",
         "move_day": "booking/days.j2", "move_slot": "booking/slots.j2", "move_confirm": "booking/move_confirm.j2",
     }
+    EXPECTS = {
+        "list": frozenset({"choice"}), "manage": frozenset({"choice"}), "cancelling": frozenset({"choice", "yes_no"}),
+        "move_day": frozenset({"date", "choice"}), "move_slot": frozenset({"time", "choice"}), "move_confirm": frozenset({"yes_no"}),
+    }
+    FILLS = {"move_day": "date", "move_slot": "time"}
+    DONE = frozenset({"list"})
 
     def prompt_context(self):
         return {**super().prompt_context(), "items": [self.shown(i) for i in self.data.get("items", [])],

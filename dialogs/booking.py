@@ -31,13 +31,14 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from datetime import date
+from datetime import date, time
 
 from dialogs import paging
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.matters import materials_for, online_way
+from dialogs.understand.model import part_of
 from integrations.platform.client import PlatformError, PlatformUnavailable
-from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone, valid_id_number
+from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 from integrations.platform.models import Applicant, Appointment, AppointmentRequest, ErrorCode
 
 CLEAR_LEAD = 1.6  # as in dialogs.matters: the best hit is taken when it leads this much
@@ -59,6 +60,9 @@ SLOT_GONE = frozenset({ErrorCode.slot_full, ErrorCode.slot_not_found})
 DAY_REFUSED = frozenset({ErrorCode.too_soon, ErrorCode.too_far_ahead, ErrorCode.one_per_day})
 
 _NAME = re.compile(r"[\u3400-\u9fff·•]{2,20}|[A-Za-z][A-Za-z .'-]{1,39}")
+#: A Chinese name the understanding step does not recognise is taken as typed up to this long
+#: (longer names come with a known surname, or with a ·, and are found by it).
+MAX_HAN_NAME = 4
 _PHONE = re.compile(r"1[3-9]\d{9}")
 
 STATES = ["matter", "choosing", "hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
@@ -84,12 +88,16 @@ TRANSITIONS = [
     T("text",     "hall",      "day",       "hall_has_days",          "ask"),
     T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
     T("text",     ["day", "slot"], "=",     "asks_more",              "show_next_page"),
+    T("text",     "hall",      "hall",      "names_hall_not_offered", "say_hall_not_offered"),
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
+    T("text",     "day",       "day",       "names_day_not_offered",  "say_not_offered"),
     T("text",     "slot",      "who",       "picks_slot_someone_known", ["take_slot", "keep_known", "ask"]),
     T("text",     "slot",      "name",      "picks_slot",             ["take_slot", "drop_known", "ask"]),
+    T("text",     "slot",      "slot",      "names_time_not_offered", "say_not_offered"),
     T("text",     "who",       "summary",   "uses_known",             ["use_known", "show_summary"]),
     T("text",     "who",       "name",      "someone_else",           ["drop_applicant", "ask"]),
+    T("text",     "who",       "name",      "gives_details",          ["drop_applicant", "ask"]),
     T("text",     "name",      "id_number", "valid_name",             ["keep_name", "ask"]),
     T("text",     "name",      "name",      None,                     "explain_name"),
     T("text",     "id_number", "phone",     "valid_id",               ["keep_id", "ask"]),
@@ -188,11 +196,40 @@ class Picking(Dialog):
         return self.incoming.user
 
     def number(self, count: int) -> int | None:
-        """The 1-based choice the person typed, if it is one of `count`."""
+        """The 1-based choice the person typed (2, 第二个, ②, 最后一个), if it is one of `count`."""
         text = normalise(self.text)
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= count:
-            return int(text)
-        return None
+        if text.isascii() and text.isdigit():
+            return int(text) if 1 <= int(text) <= count else None
+        picked = self.slot("choice") if "choice" in self.EXPECTS.get(self.state, ()) else None
+        if picked == -1 and count:
+            return count
+        return picked if picked is not None and 1 <= picked <= count else None
+
+    def picked_day(self) -> int | None:
+        """The 1-based day of `data["days"]` picked by its number or named (下周二, 12月8号)."""
+        days = self.data.get("days", [])
+        n = self.number(len(days))
+        if n is not None:
+            return n
+        named = self.slot("date")
+        named = named.isoformat() if named is not None else None
+        return next((i for i, (day, _) in enumerate(days, 1) if day == named), None)
+
+    def picked_slot(self) -> int | None:
+        """The 1-based time of `data["slots"]` picked by its number, its start (9点半, 14:00), or
+        the part of the day (下午) when only one time of the list falls in it."""
+        slots = self.data.get("slots", [])
+        n = self.number(len(slots))
+        if n is not None:
+            return n
+        said = self.slot("time")
+        if said is None:
+            return None
+        if said.at is not None:
+            start = said.at.strftime("%H:%M")
+            return next((i for i, (begin, _, _) in enumerate(slots, 1) if begin == start), None)
+        fitting = [i for i, (begin, _, _) in enumerate(slots, 1) if part_of(time.fromisoformat(begin)) == said.part]
+        return fitting[0] if len(fitting) == 1 else None
 
     def says(self, words: frozenset[str]) -> bool:
         return normalise(self.text) in words
@@ -236,7 +273,7 @@ class Picking(Dialog):
 
     async def load_slots_of_picked_day(self) -> None:
         """Prepare: the picked day's times ("slots"); none left, the other days ("full")."""
-        n = self.number(len(self.data.get("days", [])))
+        n = self.picked_day()
         if n is None:
             return
         self.data["day"] = self.data["days"][n - 1][0]
@@ -258,10 +295,26 @@ class Picking(Dialog):
         self.ask()
 
     def picks_slot(self) -> bool:
-        return self.number(len(self.data.get("slots", []))) is not None
+        return self.picked_slot() is not None
+
+    def names_day_not_offered(self) -> bool:
+        """A day named that the list does not have (closed, full, too far ahead)."""
+        return self.slot("date") is not None and self.picked_day() is None
+
+    def names_time_not_offered(self) -> bool:
+        """A time named that no time of the list starts at (or a part of the day with several)."""
+        return self.slot("time") is not None and self.picked_slot() is None
+
+    def say_not_offered(self):
+        named, said = self.slot("date"), self.slot("time")
+        part = said.part if said is not None and said.at is None else ""
+        several = part and any(part_of(time.fromisoformat(begin)) == part for begin, _, _ in self.data.get("slots", []))
+        self.say("booking/not_offered.j2", day=day_text(named) if named else "", at=said.at.strftime("%H:%M") if said and said.at else "",
+                 part=part, several=bool(several))
+        self.ask()
 
     def take_slot(self):
-        self.data["start"], self.data["end"], _ = self.data["slots"][self.number(len(self.data["slots"])) - 1]
+        self.data["start"], self.data["end"], _ = self.data["slots"][self.picked_slot() - 1]
 
     # Submitting ----------------------------------------------------------------------------------
 
@@ -344,6 +397,16 @@ class Booking(Picking):
         "id_number": "booking/ask_id.j2", "phone": "booking/ask_phone.j2", "consent": "booking/consent.j2",
         "summary": "booking/summary.j2",
     }
+    #: What each step reads from free text (the engine's policy: dialogs.conversation). The
+    #: name step takes the applicant's details all at once; each detail fills its own step.
+    EXPECTS = {
+        "choosing": frozenset({"choice"}), "hall": frozenset({"hall", "choice"}), "day": frozenset({"date", "choice"}),
+        "slot": frozenset({"time", "choice"}), "who": frozenset({"choice", "yes_no", "name", "id_number", "phone"}),
+        "name": frozenset({"name", "id_number", "phone"}), "id_number": frozenset({"id_number"}), "phone": frozenset({"phone"}),
+        "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no"}),
+    }
+    FREE_TEXT = frozenset(MATTER)
+    FILLS = {"hall": "hall", "day": "date", "slot": "time", "name": "name", "id_number": "id_number", "phone": "phone"}
 
     __slots__ = ("_hits", "_known", "_lost", "_paused_until")
 
@@ -498,6 +561,10 @@ class Booking(Picking):
         n = self.number(len(halls))
         if n is not None:
             return halls[n - 1]
+        named_ids = self.slot("hall") or ()
+        meant = [h for h in halls if h.id in named_ids]
+        if len(meant) == 1:  # a hall by its name, or a district with one hall for this matter
+            return meant[0]
         text = normalise(self.text)
         named = [h for h in halls if len(text) >= 2 and text in normalise(h.name)]
         return named[0] if len(named) == 1 else None
@@ -516,6 +583,16 @@ class Booking(Picking):
 
     def hall_is_full(self) -> bool:
         return self._found == "full"
+
+    def names_hall_not_offered(self) -> bool:
+        """A hall (or district) named that does not serve this matter, or more than one hall."""
+        return self.slot("hall") is not None and self._picked_hall() is None
+
+    def say_hall_not_offered(self):
+        named = self.slot("hall")
+        serving = [r["hall"] for r in self.halls() if r["hall"].id in named]
+        self.say("booking/hall_not_offered.j2", several=len(serving) > 1)
+        self.ask()
 
     def say_hall_full(self):
         self.say("booking/hall_full.j2", hall=self.hall())
@@ -552,6 +629,11 @@ class Booking(Picking):
     def someone_else(self) -> bool:
         return self.says(SOMEONE_ELSE)
 
+    def gives_details(self) -> bool:
+        """Someone's details typed instead of an answer: someone else comes (the details fill the
+        name step and those after it)."""
+        return self.slot("name") is not None
+
     def drop_applicant(self):
         self.data.pop("applicant", None)
 
@@ -566,8 +648,16 @@ class Booking(Picking):
         return mask_applicant(applicant) if applicant.keys() >= {"name", "id_number", "phone"} else None
 
     def _typed_name(self) -> str | None:
+        """The name found in the message; else the whole message, when it is nothing but a
+        name-shaped word the understanding step does not know (a rare surname, a Latin name)."""
+        found = self.slot("name")
+        if found:
+            return found
+        understood = self.understood
+        if understood.slots or understood.kind not in ("other", "details"):
+            return None
         name = re.sub(r"\s+", " ", self.text.strip())
-        return name if _NAME.fullmatch(name) else None
+        return name if _NAME.fullmatch(name) and (len(name) <= MAX_HAN_NAME or name.isascii()) else None
 
     def valid_name(self) -> bool:
         return self._typed_name() is not None
@@ -579,8 +669,7 @@ class Booking(Picking):
         self.say("booking/bad_name.j2")
 
     def _typed_id(self) -> str | None:
-        value = re.sub(r"[\s-]", "", normalise(self.text)).upper()
-        return value if valid_id_number(value) else None
+        return self.slot("id_number")
 
     def valid_id(self) -> bool:
         return self._typed_id() is not None
@@ -589,10 +678,19 @@ class Booking(Picking):
         self.keep(id_number=self._typed_id())
 
     def explain_id(self):
-        value = re.sub(r"[\s-]", "", normalise(self.text))
+        mistyped = self.understood.invalid("id_number")
+        if mistyped is not None:  # 18 characters, a real birth date, a wrong check digit
+            value = mistyped.value
+        else:  # what was typed of an ID number, whatever surrounds it (我的身份证号是…)
+            value = "".join(re.findall(r"[0-9x]", normalise(self.text))).upper() or re.sub(r"[\s-]", "", normalise(self.text))
         self.say("booking/bad_id.j2", length=len(value), digits=value.isascii() and value[:17].isdigit())
 
     def _typed_phone(self) -> str | None:
+        """The mobile number found in the message; else the whole message when it has the shape
+        of one (1 and ten digits) that libphonenumber does not know yet: the platform decides."""
+        found = self.slot("phone")
+        if found or self.understood.conflict("phone") is not None:
+            return found
         value = re.sub(r"[\s-]", "", normalise(self.text))
         if value.startswith("+86"):
             value = value[3:]

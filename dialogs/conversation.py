@@ -1,20 +1,40 @@
-"""One turn of a conversation: global intents, the active dialog, re-asks, hand-overs.
+"""One turn of a conversation: global intents, the active dialog, digressions, re-asks,
+hand-overs.
 
 Pure logic over a `Session`: no network, no Redis, no XML. Only citizens' dialogs
 (`dialogs.engine.CITIZEN_DIALOGS`) are reachable from here: a session naming a staff dialog is
 treated as unknown (back to the menu). The bot's dispatcher loads the
 session under the user's lock, calls `Conversation.step`, and saves what it returns.
+
+The interruption policy lives here, the same for every dialog (docs/dialogs.md has the table):
+a text is, in this order,
+1. a global word (菜单, 取消, 返回, 帮助, 人工, and 继续: back to a paused dialog);
+2. the answer to a rating invitation, when it is a bare number and the invitation came after
+   the question the person saw last (the latest prompt owns bare numbers);
+3. an answer to the current step, when it holds a slot the step expects (`Dialog.EXPECTS`):
+   then no global detector outranks it (a number at the ID step is no case number);
+4. another intent (a shortcut word like 查进度, a case number in its real format, a rating
+   word on a progress card, a question that clearly names a matter at a step asking for data):
+   it pauses the current dialog on a small stack in the session and
+   runs; when it ends, the bot offers 继续, which resumes the paused step with its answers;
+5. anything else: the current step's (which re-asks, and after a few misses offers help).
 """
 
 from __future__ import annotations
 
-from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now
+import logging
+from typing import Any
+
+from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now, understanding
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
+from dialogs.matters import CANDIDATES, MATTER
 from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS
-from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_case_number
+from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS
 from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
+from dialogs.understand import Understanding
+from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
 # half-width, lower case, trailing punctuation dropped), against the whole message.
@@ -24,11 +44,23 @@ GLOBAL_INTENTS: dict[str, frozenset[str]] = {
     "cancel": frozenset({"取消", "退出", "不办了", "算了", "结束", "cancel"}),
     "back": frozenset({"返回", "上一步", "后退", "back"}),
     "human": frozenset({"人工", "人工服务", "转人工", "客服", "人工客服", "找人工"}),
+    "resume": frozenset({"继续", "接着", "继续办", "接着办", "继续办理", "继续预约", "接着刚才的", "回到刚才", "resume", "continue"}),
 }
 _INTENT_BY_WORD = {word: intent for intent, words in GLOBAL_INTENTS.items() for word in words}
 BACK_KEY = "_back"
 MISSES_KEY = "_misses"
 MAX_HANDOVERS = 4  # a dialog may start another, which may start another; never loop forever
+#: Dialogs kept paused at once: a digression from a digression is still resumable, no more.
+MAX_PAUSED = 2
+#: Steps one message may answer (the one it was sent to and those it fills ahead).
+MAX_FILLED = 8
+#: Slot kinds that are data a step may ask for; a step expecting one of them is never
+#: interrupted by a case number (a long number typed at the ID step is a wrong ID, not a case).
+NUMBER_KINDS = frozenset({"id_number", "phone", "case_number"})
+_MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
+#: Characters a message needs before it may be a question about a matter (办护照 is three).
+MIN_QUESTION = 4
+log = logging.getLogger(__name__)
 
 
 class Conversation:
@@ -61,7 +93,7 @@ class Conversation:
             cls = CITIZEN_DIALOGS[session.dialog]
         if session.state in cls.CAPTURES:
             # Talking to (or waiting for) a person: every word is for them, global words too.
-            return self._stamp(await self._dialog_turn(session, incoming, replies, cls)), replies
+            return self._stamp(self._keep_paused(session, await self._dialog_turn(session, incoming, replies, cls))), replies
 
         if kind == "text":
             word = normalise(incoming.text)  # once per message: global words and routes match it
@@ -71,64 +103,146 @@ class Conversation:
                 intent = "language"
             # End English.
             if intent is not None:
-                session = await self._global(intent, session, incoming, replies)
+                after = await self._global(intent, session, incoming, replies)
             else:
                 reading = read(incoming.text)  # once: the rating, small talk and junk are read from it
-                route = None  # what `_route` returns, without its coroutine
-                if word not in cls.OWN_WORDS:
-                    route = self._opens(session.dialog, incoming, word)
-                    if route is None and session.dialog != "rating":
-                        route = await invitation_answered(self.services, session, incoming, reading)
+                route = await self._route(session, incoming, word, cls, reading)
                 if route is not None:
-                    session = await self._enter(*route, incoming, replies)
-                else:  # small talk, junk, or the dialog's; turns it could not use are counted (dialogs.smalltalk)
-                    session = await self.talk.turn(session, incoming, reading, replies, cls, self._dialog_turn)
-            session.updated_at = now()  # `_stamp`: never None here
-            return session, replies
+                    after = await self._digress(session, route, incoming, replies)
+                else:  # small talk, junk, or the step's; turns it could not use are counted (dialogs.smalltalk)
+                    after = await self.talk.turn(session, incoming, reading, replies, cls, self._dialog_turn)
+            if intent != "resume":
+                after = self._keep_paused(session, after)
+            self._offer_resume(after, replies)
+            after.updated_at = now()  # `_stamp`: never None here
+            return after, replies
 
         intent = None
         if kind == "click":
             intent = MENU_KEYS.get(incoming.text)
             if intent is None:  # a menu button leaves whatever was in progress
-                session = Session()
+                session = Session(paused=session.paused)
                 cls = CITIZEN_DIALOGS[session.dialog]
         if intent is not None:
-            session = await self._global(intent, session, incoming, replies)
+            after = await self._global(intent, session, incoming, replies)
         else:
-            session = await self._dialog_turn(session, incoming, replies, cls)
-        return self._stamp(session), replies
+            after = await self._dialog_turn(session, incoming, replies, cls)
+        return self._stamp(self._keep_paused(session, after)), replies
 
-    async def _route(self, session: Session, incoming: Incoming, word: str) -> tuple[str, dict] | None:
-        """A message that opens a dialog whatever is in progress: a shortcut word, a case number,
-        or the answer to a rating invitation (one Redis read, and only for words that rate).
-        `word` is the text normalised. (`step` runs the same checks in line.)"""
-        dialog = session.dialog
-        if word in CITIZEN_DIALOGS[dialog].OWN_WORDS:
+    async def _route(self, session: Session, incoming: Incoming, word: str, cls: type[Dialog] | None = None,
+                     reading: Understanding | None = None) -> tuple[str, dict] | None:
+        """Where a text goes other than to the current step (None: to the step). `word` is the
+        text normalised, `reading` the message read with a rating expected (dialogs.smalltalk's
+        `read`). Steps 2-4 of the policy (see the module's docstring)."""
+        cls = cls or CITIZEN_DIALOGS[session.dialog]
+        if word in cls.OWN_WORDS:
             return None
-        route = self._opens(dialog, incoming, word)
-        if route is None and dialog != "rating":
-            route = await invitation_answered(self.services, session, incoming, read(incoming.text))
+        if session.dialog != "rating":
+            # A rating invitation's answer (dialogs.rating: a bare number only when the
+            # invitation came after the question the person saw last; its own words anywhere).
+            route = await invitation_answered(self.services, session, incoming, reading or read(incoming.text))
+            if route is not None:
+                return route
+        expects = cls.EXPECTS.get(session.state, frozenset())
+        if expects and ((word.isdigit() and "choice" in expects) or self._answers(incoming, expects)):
+            return None  # an item of the list on screen (the commonest answer: no need to read it)
+        route = self._opens(session.dialog, incoming, word, expects)
+        if route is None and expects and session.state not in cls.FREE_TEXT and await self._asks_about_a_matter(incoming, expects):
+            route = "matters", {"query": incoming.text}
         return route
 
-    def _opens(self, dialog: str, incoming: Incoming, word: str) -> tuple[str, dict] | None:
-        """A shortcut word, or a case number (outside the progress dialog, which reads its own)."""
+    async def _asks_about_a_matter(self, incoming: Incoming, expects: frozenset[str]) -> bool:
+        """A question that clearly names a matter (开个店需要办什么), typed at a step that asks for
+        data: a need of its own, not a wrong answer. Only messages the step cannot use get here,
+        so the search runs rarely."""
+        catalog = self.services.catalog
+        understood = understanding(incoming, self.services, expects)
+        if (catalog is None or not catalog.ready.is_set() or understood.kind != "other" or understood.slots
+                or len(understood.text) < MIN_QUESTION or not any("\u4e00" <= ch <= "\u9fff" for ch in understood.text)):
+            return False
+        try:
+            found = await catalog.find(incoming.text.strip(), top=1)
+        except Exception:  # noqa: BLE001  (the search failing leaves the message to the step)
+            log.warning("the search failed on a message typed mid-dialog", exc_info=True)
+            return False
+        return found is not None and found.verdict in (MATTER, CANDIDATES)
+
+    def _answers(self, incoming: Incoming, expects: frozenset[str]) -> bool:
+        """Whether the message holds a slot the current step expects (or a value of such a kind
+        that needs explaining, a mistyped ID number), or two of them that disagree."""
+        understood = understanding(incoming, self.services, expects)
+        return any(kind in understood or understood.found(kind) for kind in expects)
+
+    def _opens(self, dialog: str, incoming: Incoming, word: str, expects: frozenset[str] = frozenset()) -> tuple[str, dict] | None:
+        """A shortcut word, or a case number in its real format (outside the progress dialog,
+        which reads its own, and never where the step asks for an ID, a phone or a case number)."""
         shortcut = SHORTCUTS.get(word)
         if shortcut is not None:
             return shortcut[0], dict(shortcut[1])
         # Under the default pattern a case number needs eight ASCII digits, and `word` has those
         # of the folded text (normalising neither adds nor drops any): most messages stop here.
-        if dialog != "progress":
+        if dialog != "progress" and not (expects & NUMBER_KINDS):
             settings = self.services.settings
             if (EIGHT_DIGITS.match(word) is not None
                     or (getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN) != DEFAULT_CASE_PATTERN):
-                case_no = find_case_number(incoming.text, settings)
+                case_no = understanding(incoming, self.services, expects).value("case_number")
                 if case_no:
                     return "progress", {"case_no": case_no}
         return None
 
+    # Digressions ------------------------------------------------------------------------
+
+    async def _digress(self, session: Session, route: tuple[str, dict], incoming: Incoming, replies: list[Reply]) -> Session:
+        """Run another dialog; the current one, if it was asking something, waits on the stack."""
+        paused = list(session.paused)
+        cls = CITIZEN_DIALOGS[session.dialog]
+        if not session.at_rest and session.dialog not in ("menu", route[0]) and session.state not in cls.DONE:
+            data = {k: v for k, v in session.data.items() if k != MISSES_KEY}
+            paused = [*paused, {"dialog": session.dialog, "state": session.state, "data": data}][-MAX_PAUSED:]
+        after = await self._enter(*route, incoming, replies)
+        after.paused = paused
+        return after
+
+    def _keep_paused(self, before: Session, after: Session | None) -> Session | None:
+        """The paused dialogs outlive every turn of the session (a new Session carries none),
+        except one the person has started afresh meanwhile (a new booking replaces the old)."""
+        if after is not None and not after.paused and before.paused:
+            after.paused = [entry for entry in before.paused if entry.get("dialog") != after.dialog or after.dialog == before.dialog]
+        return after
+
+    def _offer_resume(self, session: Session, replies: list[Reply]) -> None:
+        """Once the digression has ended (back at the menu, or a card shown), offer 继续 once."""
+        if not session.paused or session.paused[-1].get("offered"):
+            return
+        cls = CITIZEN_DIALOGS.get(session.dialog)
+        if session.dialog == "menu" or cls is None or session.state in cls.DONE:
+            top = session.paused[-1]
+            paused_cls = CITIZEN_DIALOGS.get(top["dialog"])
+            top["offered"] = True
+            self._say(replies, "common/resume_offer.j2", title=paused_cls.title if paused_cls else "")
+
+    async def _resume(self, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:
+        """继续: back to the latest paused dialog, at the step it was paused on, with its answers."""
+        paused = list(session.paused)
+        while paused:
+            top = paused.pop()
+            cls = CITIZEN_DIALOGS.get(top.get("dialog"))
+            if cls is not None and top.get("state") in cls.machine.states:
+                resumed = Session(top["dialog"], top["state"], dict(top.get("data") or {}), paused=paused)
+                self._say(replies, "common/resumed.j2", title=cls.title)
+                self._model(resumed, incoming, replies).ask()
+                return resumed
+        self._say(replies, "common/nothing_to_resume.j2", in_dialog=not session.at_rest)
+        session.paused = []
+        if not session.at_rest:
+            self._model(session, incoming, replies).ask()
+        return session
+
     # Global intents ---------------------------------------------------------------------
 
     async def _global(self, intent: str, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:
+        if intent == "resume":
+            return await self._resume(session, incoming, replies)
         if intent == "menu":
             return await self._enter("menu", {}, incoming, replies)
         if intent == "cancel":
@@ -161,11 +275,13 @@ class Conversation:
         """`cls`: the session's dialog class, when the caller has looked it up already."""
         turn = (cls or CITIZEN_DIALOGS[session.dialog])(session.state, session.data, incoming, self.services, replies)
         before = turn.state
-        if await turn.fire(incoming.kind):
+        if incoming.kind == "text" and self._asks_about_conflict(turn):
+            return Session(session.dialog, turn.state, turn.data)
+        if await self._fire(turn, incoming.kind):
             turn.data.pop(MISSES_KEY, None)
             turn.data.pop(MISSED_KEY, None)
-            if turn.state != before:
-                turn.data.setdefault(BACK_KEY, []).append(before)
+            if turn.state != before:  # every step this message answered is one 返回 away
+                turn.data.setdefault(BACK_KEY, []).extend(state for state in turn.answered if state != turn.state)
             session = Session(turn.__class__.name, turn.state, turn.data)
             if turn.switch_to is None and not turn.finished:
                 return session  # what `_follow` returns then, without the call
@@ -185,6 +301,40 @@ class Conversation:
             self._say(replies, "common/miss.j2", misses=misses)
             turn.ask()
         return Session(session.dialog, turn.state, turn.data)
+
+    async def _fire(self, turn: Dialog, trigger: str) -> bool:
+        """Fire `trigger`; then, while the message also answers the step it led to (`Dialog.ask`
+        found that step's `FILLS` slot in it), give the message to that step too, each step
+        once. The last step reached asks its question."""
+        turn.answered[turn.state] = None
+        fired = await turn.fire(trigger)
+        for _ in range(MAX_FILLED):
+            if not turn.again or turn.switch_to is not None or turn.finished:
+                break
+            turn.again = False
+            turn.answered[turn.state] = None
+            if not self._asks_about_conflict(turn) and not await turn.fire("text"):
+                turn.ask()  # the step has no use for it after all: it asks, as it would have
+        return fired
+
+    def _asks_about_conflict(self, turn: Dialog) -> bool:
+        """Two values of a kind the step reads that disagree (two phone numbers): ask which,
+        never guess. True when it asked."""
+        # A step that fills one slot minds only that one: the others of the message fill their
+        # own steps first, and the step whose values disagree asks when it is reached.
+        kinds = {turn.FILLS[turn.state]} if turn.state in turn.FILLS else set(turn.EXPECTS.get(turn.state, ()))
+        if not kinds:
+            return False
+        understood = turn.understood
+        for kind in sorted(kinds):
+            conflict = understood.conflict(kind)
+            if conflict is not None:
+                values = [shown(slot.kind, slot.value, self.services.catalog) for slot in conflict.slots]
+                self._say(turn.replies, "common/conflict.j2", kind=kind, values=list(dict.fromkeys(values)))
+                turn.answered[turn.state] = None
+                turn.ask()
+                return True
+        return False
 
     async def _follow(self, turn: Dialog, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:
         """Apply what the dialog asked for at the end of its turn: finish, or hand over."""
@@ -208,7 +358,7 @@ class Conversation:
     async def _start(self, name: str, carry: dict, incoming: Incoming, replies: list[Reply]) -> Dialog:
         cls = CITIZEN_DIALOGS[name]
         turn = cls(cls.STATES[0], dict(carry), incoming, self.services, replies)
-        await turn.fire("start")
+        await self._fire(turn, "start")
         return turn
 
     def _model(self, session: Session, incoming: Incoming, replies: list[Reply]) -> Dialog:
@@ -222,3 +372,12 @@ class Conversation:
         if session is not None:
             session.updated_at = now()
         return session
+
+
+def shown(kind: str, value: Any, catalog: Any = None) -> Any:
+    """A slot's value as a reply may show it: personal data masked, halls by name."""
+    if kind == "hall":
+        halls = getattr(catalog, "halls", None) or {}
+        return "、".join(halls[h].name if h in halls else h for h in value)
+    mask = _MASKS.get(kind)
+    return mask(value) if mask is not None else value

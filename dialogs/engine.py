@@ -89,6 +89,10 @@ class Incoming:
     msg_id: str = ""
     created: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: What the understanding step read in `text` (dialogs.understand.Understanding), computed on
+    #: first use (`understanding`) with the expectations of the step the message answers, then
+    #: read by the conversation and by every dialog this message reaches: once per message.
+    understood: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -111,20 +115,28 @@ class Session:
     state: str = "idle"
     data: dict[str, Any] = field(default_factory=dict)
     updated_at: float = 0.0
+    #: Dialogs paused by a digression, latest last: {"dialog", "state", "data", "offered"}
+    #: (dialogs.conversation). They live and expire with the session.
+    paused: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"dialog": self.dialog, "state": self.state, "data": self.data, "updated_at": self.updated_at}
+        raw = {"dialog": self.dialog, "state": self.state, "data": self.data, "updated_at": self.updated_at}
+        if self.paused:
+            raw["paused"] = self.paused
+        return raw
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Session:
         """Each field as `str(value or default)` / `float(value or 0.0)` would give it; a value
         already of that type (what `to_json` stored) is taken as it is, without the call."""
         dialog, state, data, updated_at = raw.get("dialog"), raw.get("state"), raw.get("data"), raw.get("updated_at")
+        paused = raw.get("paused")
         return cls(
             dialog if dialog.__class__ is str and dialog else str(dialog or "menu"),
             state if state.__class__ is str and state else str(state or "idle"),
             data if isinstance(data, dict) else {},
             updated_at if updated_at.__class__ is float and updated_at else float(updated_at or 0.0),
+            [entry for entry in paused if isinstance(entry, dict)] if isinstance(paused, list) else [],
         )
 
     @property
@@ -147,6 +159,36 @@ class Services:
     subscriptions: Subscriptions | None = None  # bot.services.subscriptions.Subscriptions: verified cases, subscriptions, bindings
     ratings: Ratings | None = None  # bot.services.ratings.Ratings: 好差评
     handoff: CitizenDesk | None = None  # bot.services.handoff.Handoff: the human hand-off
+
+
+#: The halls people may name, read from the catalog's halls once per catalog version.
+_HALL_NAMES: list[Any] = [None, None]  # [the catalog's halls dict, its HallNames]
+
+
+def hall_names(catalog: Catalog | None):
+    """`dialogs.understand.HallNames` of the catalog's halls (None before it has loaded)."""
+    halls = getattr(catalog, "halls", None)
+    if not halls:
+        return None
+    if _HALL_NAMES[0] is not halls:
+        from dialogs.understand import HallNames  # imports dialogs.progress, which imports this module
+
+        _HALL_NAMES[:] = [halls, HallNames.of(halls.values())]
+    return _HALL_NAMES[1]
+
+
+def understanding(incoming: Incoming, services: Services | Any, expects: frozenset[str] | tuple = ()):
+    """What `incoming` says (dialogs.understand.Understanding), read once per message: the first
+    caller's `expects` (the kinds of slot the step it answers asks for) settle its ambiguities;
+    later callers share that reading. A message that is not text says nothing."""
+    if incoming.understood is None:
+        from dialogs.understand import shanghai_today, understand
+
+        settings = getattr(services, "settings", None)
+        text = incoming.text if incoming.kind == "text" else ""
+        incoming.understood = understand(text, shanghai_today(), hall_names(getattr(services, "catalog", None)), expects,
+                                         getattr(settings, "case_number_pattern", None))
+    return incoming.understood
 
 
 def T(trigger: str, source: str | list[str], dest: str, when: str | None = None, then: str | list[str] | None = None) -> dict:
@@ -294,11 +336,22 @@ class Dialog:
     #: here, so the conversation reads them without a getattr default.
     CAPTURES: ClassVar[frozenset[str]] = frozenset()
     OWN_WORDS: ClassVar[frozenset[str]] = frozenset()
-    #: States that show a result (a card) rather than ask a question: small talk there is
-    #: answered without asking anything again (dialogs.smalltalk).
-    SHOWING: ClassVar[frozenset[str]] = frozenset()
+    #: What each step reads from free text: state -> kinds of slot (dialogs.understand.SlotKind
+    #: values). The message is read with these expectations, and a message holding one of them
+    #: is an answer to the step before it is anything else: no global detector outranks it.
+    EXPECTS: ClassVar[dict[str, frozenset[str]]] = {}
+    #: The slot that answers a step: state -> kind. When the message that answered one step also
+    #: holds the answer to the step it leads to, that step is answered too instead of asked.
+    FILLS: ClassVar[dict[str, str]] = {}
+    #: States in which nothing more is asked (a card is shown): a digression from them pauses
+    #: nothing, reaching one ends a digression (dialogs.conversation offers 继续), and small talk
+    #: there is answered without asking anything again (dialogs.smalltalk).
+    DONE: ClassVar[frozenset[str]] = frozenset()
+    #: States whose question any text answers (a search, a reason): a question about a matter
+    #: typed there is theirs, never a digression to the guides.
+    FREE_TEXT: ClassVar[frozenset[str]] = frozenset()
 
-    __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished", "_event")
+    __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished", "_event", "again", "answered")
 
     def __init_subclass__(cls, registry: dict[str, type[Dialog]] | None = None, **kwargs: Any) -> None:
         """A subclass with a `name` is a dialog: its machine is built and it joins `registry`
@@ -329,6 +382,11 @@ class Dialog:
         self.replies = replies
         self.switch_to: tuple[str, dict] | None = None
         self.finished = False
+        #: Set by `ask` when the message answers the step just reached too: the engine fires again.
+        self.again = False
+        #: The states this message has been given already, in order (the engine's): none is asked
+        #: twice, and 返回 steps back through each.
+        self.answered: dict[str, None] = {}
 
     async def fire(self, trigger: str) -> bool:
         """Trigger `trigger` with this turn as the model: the (trigger, state)'s prepare action
@@ -457,8 +515,31 @@ class Dialog:
     def say(self, template: str, **context: Any) -> None:
         self.replies.append(Reply(self.services.render(template, **context)))
 
+    @property
+    def understood(self):
+        """What this message says (`understanding`), read with this step's expectations unless
+        the conversation read it first."""
+        return understanding(self.incoming, self.services, self.EXPECTS.get(self.state, ()))
+
+    def slot(self, kind: str) -> Any:
+        """The value of `kind` this message holds (None: none, or two that disagree)."""
+        if self.incoming.kind != "text":
+            return None
+        return self.understood.value(kind)
+
+    def answered_ahead(self) -> bool:
+        """Whether the message that led here answers this step too (its `FILLS` slot), or holds
+        two values for it that disagree (the engine then asks which)."""
+        kind = self.FILLS.get(self.state)
+        return (kind is not None and self.state not in self.answered and self.incoming.kind == "text"
+                and (self.slot(kind) is not None or self.understood.conflict(kind) is not None))
+
     def ask(self) -> None:
-        """Ask the question of the current state."""
+        """Ask the question of the current state (unless the message answers it already: then
+        the engine gives it the message instead)."""
+        if self.answered_ahead():
+            self.again = True
+            return
         template = self.PROMPTS.get(self.state)
         if template:
             self.say(template, **self.prompt_context())

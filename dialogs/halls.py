@@ -30,8 +30,9 @@ class Halls(Dialog):
     title = "服务大厅"
     STATES = STATES
     TRANSITIONS = TRANSITIONS
-    SHOWING = frozenset({"shown"})
     PROMPTS = {"pick": "halls/pick.j2", "shown": "halls/shown.j2"}
+    EXPECTS = {"pick": frozenset({"hall", "choice"}), "shown": frozenset({"choice"})}
+    DONE = frozenset({"shown"})
 
     def prompt_context(self):
         halls = self.halls()

@@ -134,8 +134,10 @@ class Matters(Dialog):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
-    SHOWING = frozenset({"guide"})
     PROMPTS = {"asking": "matters/ask.j2", "choosing": "matters/choose_again.j2", "guide": "matters/follow_ups.j2", "situation": "matters/question.j2"}
+    EXPECTS = {"choosing": frozenset({"choice"}), "guide": frozenset({"choice"}), "situation": frozenset({"choice", "yes_no"})}
+    DONE = frozenset({"guide"})
+    FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand
 
     __slots__ = ("_found", "_answered", "_outcome")
 

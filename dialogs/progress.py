@@ -36,12 +36,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dialogs.engine import Dialog, P, T, normalise
+from dialogs.understand.model import DEFAULT_CASE_PATTERN
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
 from integrations.platform.models import Case, ErrorCode
 
 TZ = ZoneInfo("Asia/Shanghai")
-DEFAULT_CASE_PATTERN = "(?=[0-9A-Z]*[0-9]{8})[0-9A-Z]{19,40}"
 MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
 
 SUBSCRIBE = frozenset({"订阅", "订阅进度", "订阅这个", "关注", "提醒我", "通知我"})
@@ -174,7 +174,6 @@ class Progress(Dialog):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
-    SHOWING = frozenset({"shown"})
     PROMPTS = {
         "number": "progress/ask_number.j2",
         "choosing": "progress/choose.j2",
@@ -183,6 +182,9 @@ class Progress(Dialog):
     }
     #: Words this dialog understands itself, before they mean anything globally.
     OWN_WORDS = SUBSCRIBE | UNSUBSCRIBE
+    EXPECTS = {"number": frozenset({"case_number"}), "choosing": frozenset({"choice"}), "factor": frozenset({"id_number", "phone"}),
+               "shown": frozenset({"choice"})}
+    DONE = frozenset({"shown"})
 
     __slots__ = ("_seen", "_asked", "_case", "_added", "_locked", "_failures")
 

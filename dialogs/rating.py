@@ -91,6 +91,9 @@ class RateCase(Dialog):
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
     PROMPTS = {"level": "rating/ask_level.j2", "reason": "rating/ask_reason.j2"}
+    EXPECTS = {"level": frozenset({"rating", "choice"})}
+    DONE = frozenset({"level"})
+    FREE_TEXT = frozenset({"reason"})
 
     __slots__ = ("_rated", "_complaint", "_filed", "_given", "_invitation")
 

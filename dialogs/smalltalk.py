@@ -10,7 +10,7 @@ the 12345 hotline in the reply.
   dialog. Elsewhere the message is first a candidate answer (好的 confirms a booking); only if the
   dialog cannot use it is it small talk.
 - Then it is answered, and the pending question is asked again. Not at the menu (where a
-  greeting or 在吗 shows what the bot can do) and not on a card (a dialog's `SHOWING` states):
+  greeting or 在吗 shows what the bot can do) and not on a card (a dialog's `DONE` states):
   好的 after a card closes nothing and repeats nothing.
 - Junk gets "没看懂" with two examples (or the question again, inside a dialog).
 
@@ -90,7 +90,7 @@ class SmallTalk:
         """The answer, then the question again where one is pending (not at the menu, not on a
         card: 好的 there closes nothing and repeats nothing)."""
         at_rest = session.at_rest
-        question = not at_rest and session.state not in cls.SHOWING
+        question = not at_rest and session.state not in cls.DONE
         kind = reading.small_talk or "junk"
         replies.append(Reply(self.services.render("common/small_talk.j2", kind=kind, at_rest=at_rest, question=question)))
         if question or (at_rest and kind in SHOWS_MENU):

@@ -35,6 +35,8 @@ class MySubscriptions(Dialog):
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
     PROMPTS = {"listing": "subscriptions/list.j2"}
+    EXPECTS = {"listing": frozenset({"choice"})}
+    DONE = frozenset({"listing"})
 
     def prompt_context(self):
         return {"page": paging.window(self.data.get("items", []), int(self.data.get(paging.PAGE_KEY, 0))), "mode": self.data.get("mode", "all")}

@@ -146,32 +146,42 @@ async def test_users_do_not_share_conversations(h):
     assert "请说说您想办什么事" in await h.say("1", user="oBob")
 
 
-def test_a_case_number_opens_progress_exactly_when_the_full_search_finds_one():
-    """`Conversation` looks for eight digits in the text it has normalised before it calls
-    find_case_number (fast path): for every pattern it must route what the full search finds."""
+def test_a_case_number_opens_progress_exactly_when_the_understanding_finds_one():
+    """`Conversation` looks for eight digits in the text it has normalised before it reads the
+    message (fast path): for every pattern it must route what the understanding step finds as a
+    case number in its real format, and nothing glued from digit groups (issue 20: an ID number
+    and a phone number pasted together are no 29-digit case number)."""
     import random
+    from datetime import date
     from types import SimpleNamespace
 
     from dialogs.conversation import Conversation
     from dialogs.engine import Incoming, Services, normalise
     from dialogs.menu import SHORTCUTS
-    from tests.test_case_number_precheck import PATTERNS, messages, real_messages, reference
+    from dialogs.understand import understand
+    from tests.test_case_number_precheck import PATTERNS, messages, real_messages
 
     texts = real_messages() + messages(random.Random(20261129), 3000)
-    texts += ["１２３４５６７８ ", "12345678。", " 1234５６７８！！", "⑳⑳⑳⑳", "㉑㉑㉑㉑x"]
+    texts += ["１２３４５６７８ ", "12345678。", " 1234５６７８！！", "⑳⑳⑳⑳", "㉑㉑㉑㉑x", "张三 110101199003078515 13800138000"]
     found = 0
     for pattern in PATTERNS:
         settings = None if pattern is None else SimpleNamespace(case_number_pattern=pattern)
         conversation = Conversation(Services(render=lambda *a, **k: "", settings=settings))
         for text in texts:
             word = normalise(text)
-            case_no = reference(text, settings)
+            case_no = understand(text, date.today(), case_pattern=pattern).value("case_number")
             if word in SHORTCUTS:
                 expected = (SHORTCUTS[word][0], dict(SHORTCUTS[word][1]))
             else:
                 expected = ("progress", {"case_no": case_no}) if case_no else None
             incoming = Incoming(channel="wechat", user="oUser", kind="text", text=text)
             assert conversation._opens("menu", incoming, word) == expected, (pattern, text)
+            incoming = Incoming(channel="wechat", user="oUser", kind="text", text=text)
             assert conversation._opens("progress", incoming, word) == (expected if word in SHORTCUTS else None)
+            incoming = Incoming(channel="wechat", user="oUser", kind="text", text=text)
+            at_id_step = conversation._opens("booking", incoming, word, frozenset({"id_number"}))
+            assert at_id_step == (expected if word in SHORTCUTS else None)  # a number there is the ID's
             found += case_no is not None
     assert found > 500
+    for glued in ("5116 0220 2611 2847 0001", "张三 110101199003078515 13800138000", "110101199003078515 13800138000"):
+        assert conversation._opens("menu", Incoming(channel="wechat", user="oUser", kind="text", text=glued), normalise(glued)) is None

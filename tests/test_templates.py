@@ -43,6 +43,12 @@ CONTEXTS = {
     "common/miss.j2": {"misses": 2},
     "common/cancelled.j2": {"title": "服务大厅"},
     "common/coming_soon.j2": {"title": "办事指南"},
+    "common/conflict.j2": {"kind": "phone", "values": ["138****8000", "139****9000"]},
+    "booking/not_offered.j2": {"day": "", "at": "", "part": "afternoon", "several": True},
+    "booking/hall_not_offered.j2": {"several": True},
+    "common/resume_offer.j2": {"title": "预约办事"},
+    "common/resumed.j2": {"title": "预约办事"},
+    "common/nothing_to_resume.j2": {"in_dialog": False},
     **{
         template: {"event": CaseEvent(
             id="evt_1", type=kind, case_no="51160220261128100001", at="2026-11-28T09:00:00+08:00", matter_name=GUIDE.name,

@@ -26,7 +26,7 @@ _TOKEN = re.compile(r"(?<![0-9a-z])[0-9a-z]+(?![0-9a-z])")
 
 
 def find_case_numbers(text: str, pattern: str, free: list[bool]) -> Iterator[Slot]:
-    """Tokens in the configured case number format (dialogs.progress.DEFAULT_CASE_PATTERN by
+    """Tokens in the configured case number format (dialogs.understand.model.DEFAULT_CASE_PATTERN by
     default), each as typed: never digit groups glued together, never an ID or phone number."""
     case_number = _case_regex(pattern)
     for token in _TOKEN.finditer(text):

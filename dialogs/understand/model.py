@@ -11,6 +11,10 @@ from typing import Any
 
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 
+#: The platform's case numbers unless settings.case_number_pattern says otherwise: 19-40
+#: characters of digits and capitals, eight digits in a row among them.
+DEFAULT_CASE_PATTERN = "(?=[0-9A-Z]*[0-9]{8})[0-9A-Z]{19,40}"
+
 
 class SlotKind(StrEnum):
     """What a piece of a message is. `expects` names these too."""

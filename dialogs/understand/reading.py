@@ -7,10 +7,9 @@ from datetime import date, datetime
 from itertools import combinations
 from zoneinfo import ZoneInfo
 
-from dialogs.progress import DEFAULT_CASE_PATTERN
 from dialogs.understand import answers, identity, kinds, when
 from dialogs.understand.halls import HallNames
-from dialogs.understand.model import Conflict, MessageClass, Slot, SlotKind, Understanding
+from dialogs.understand.model import DEFAULT_CASE_PATTERN, Conflict, MessageClass, Slot, SlotKind, Understanding
 from dialogs.understand.vocabulary import fold, vocabulary
 
 TZ = ZoneInfo("Asia/Shanghai")
