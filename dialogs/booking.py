@@ -309,8 +309,7 @@ class Picking(Dialog):
         named, said = self.slot("date"), self.slot("time")
         part = said.part if said is not None and said.at is None else ""
         several = part and any(part_of(time.fromisoformat(begin)) == part for begin, _, _ in self.data.get("slots", []))
-        self.say("booking/not_offered.j2", day=day_text(named) if named else "", at=said.at.strftime("%H:%M") if said and said.at else "",
-                 part=part, several=bool(several))
+        self.say("booking/not_offered.j2", day=named, at=said.at if said is not None else None, part=part, several=bool(several))
         self.ask()
 
     def take_slot(self):
