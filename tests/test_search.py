@@ -12,7 +12,7 @@ import pytest
 from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch
 from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
-from bot.search.hybrid import LETTER_CHARS, LifeEvent, load_life_events
+from bot.search.hybrid import LETTER_CHARS, LifeEvent, load_life_events, load_said
 from bot.search.need import NEED_CHARS
 from bot.search.outcomes import ZONE, SearchOutcomes
 from bot.search.need import size as need_size
@@ -319,8 +319,20 @@ def test_life_events_are_data(world, tmp_path):
 
 def test_life_events_name_real_matters_and_bundles(world):
     known = {s.name for s in world.summaries.values()} | {b.name for b in world.bundles.values()}
-    for event in load_life_events():
+    for event in (*load_life_events(), *load_said()):
         assert set(event.matters) | set(event.bundles) <= known, event.name
+
+
+def test_how_people_speak_is_data(world, tmp_path):
+    """A phrase an operator adds to config/said.toml's format finds its matter, in every leg."""
+    said = tmp_path / "said.toml"
+    said.write_text('[[matter]]\nname = "犬类准养证核发"\nsays = ["家里那只汪星人要上个牌"]\n', encoding="utf-8")
+    search = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(),
+                                life_events=load_said(said), cache_dir=tmp_path)
+    assert "犬类准养证核发" in shown(search, "家里那只汪星人要上个牌")[:3]
+    plain = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(), life_events=(), cache_dir=tmp_path)
+    assert "犬类准养证核发" not in shown(plain, "家里那只汪星人要上个牌")[:3]
+
 
 
 # Long texts: a bounded cost whatever is sent --------------------------------------------------

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 LIFE_EVENTS = ROOT / "config" / "life_events.toml"
+SAID = ROOT / "config" / "said.toml"
 VECTOR_CACHE = ROOT / "var" / "search"
 
 MATTER, CANDIDATES, OUT_OF_SCOPE, JUNK = "matter", "candidates", "out_of_scope", "junk"
@@ -142,6 +143,14 @@ def load_life_events(path: Path = LIFE_EVENTS) -> tuple[LifeEvent, ...]:
                  for e in data.get("event", []))
 
 
+def load_said(path: Path = SAID) -> tuple[LifeEvent, ...]:
+    """How people speak of each matter and bundle (config/said.toml), as one-document events:
+    every leg of the search reads them exactly as it reads a life event's phrases."""
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return tuple(LifeEvent(f"said of {e['name']}", tuple(e.get("says", ())), (e["name"],), ())
+                 for e in [*data.get("matter", []), *data.get("bundle", [])])
+
+
 class MatterSearch:
     """The whole search over one catalog version. Build once (in a thread: it takes seconds);
     `find` is read-only and safe from many threads."""
@@ -170,11 +179,12 @@ class MatterSearch:
               bundles: Iterable[Bundle] = (), version: str | None = None, *, lexicon: Lexicon | None = None,
               encoder: Encoder | None | bool = True, cache_dir: Path | None = VECTOR_CACHE,
               life_events: Sequence[LifeEvent] | None = None) -> MatterSearch:
-        """`encoder=True` uses the process's shared sentence encoder, None searches without one."""
+        """`encoder=True` uses the process's shared sentence encoder, None searches without one.
+        `life_events=None` reads config/life_events.toml and config/said.toml."""
         summaries = list(summaries)
         bundles = list(bundles)
         guide_of = dict(guides) if isinstance(guides, Mapping) else {g.code: g for g in guides}
-        events = load_life_events() if life_events is None else life_events
+        events = (*load_life_events(), *load_said()) if life_events is None else life_events
         said = _said(events, summaries, bundles)
         # Bundles are read by the lexicon index too, as matters named by their name and aliases.
         as_matters = [MatterSummary(code=b.code, name=b.name, department=BUNDLE_DEPARTMENT, type=BUNDLE_TYPE) for b in bundles]
