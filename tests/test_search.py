@@ -334,6 +334,12 @@ def test_how_people_speak_is_data(world, tmp_path):
     assert "犬类准养证核发" not in shown(plain, "家里那只汪星人要上个牌")[:3]
 
 
+def test_every_guide_and_bundle_has_how_people_speak_of_it(world):
+    """Each matter with a guide and each bundle has a handful of ways people say they need it."""
+    said = {event.matters[0]: event.says for event in load_said()}
+    for name in [*(g.name for g in world.guides.values()), *(b.name for b in world.bundles.values())]:
+        assert 4 <= len(said.get(name, ())) <= 10, name
+
 
 # Long texts: a bounded cost whatever is sent --------------------------------------------------
 
