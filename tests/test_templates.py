@@ -9,6 +9,7 @@ from bot.search import Hit
 from bot.settings import Hall
 from bot.templating import ENGLISH_DIR, TEMPLATES_DIR, Renderer
 from dialogs.language import LANGUAGE, Language
+from dialogs.bundles import merged_materials
 from dialogs.matters import follow_ups_for, questions_for
 from dialogs.menu import OPTIONS
 from dialogs.paging import window
@@ -20,6 +21,8 @@ HALL = Hall(name="区政务服务中心", address="人民路 188 号", hours="9:
 WORLD = World.load()
 GUIDE = next(g for g in WORLD.guides.values() if g.name.startswith("居民身份证办理"))
 PLATFORM_HALLS = [WORLD.halls[h] for h in GUIDE.halls]
+BUNDLE = WORLD.bundle_card(next(iter(WORLD.bundles)))
+BUNDLE_GUIDES = [WORLD.guides[code] for code in BUNDLE.matters]
 
 #: Sample values for templates that need them; every other template takes none.
 CONTEXTS = {
@@ -33,7 +36,10 @@ CONTEXTS = {
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code]},
-    "matters/bundle.j2": {"bundle": next(iter(WORLD.bundles.values())), "matters": [WORLD.summaries[GUIDE.code]]},
+    "bundles/card.j2": {"bundle": BUNDLE, "parts": BUNDLE.parts, "halls": PLATFORM_HALLS, "departments": BUNDLE.departments, "separate_days": 9},
+    "bundles/follow_ups.j2": {"bundle": BUNDLE, "bookable": True},
+    "bundles/materials.j2": {"bundle": BUNDLE, "materials": merged_materials(BUNDLE_GUIDES, {"agent"}), "situations": ["委托他人代办"], "saved": 3},
+    "bundles/not_bookable.j2": {"bundle": BUNDLE},
     "menu/menu.j2": {"options": OPTIONS},
     "halls/pick.j2": {"halls": [{"name": HALL.name, "km": 1.2}], "located": True},
     "halls/detail.j2": {"hall": HALL},

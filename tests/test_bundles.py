@@ -1,0 +1,58 @@
+"""一件事一次办: a bundle's card, one material list for the whole bundle, one booking, one
+progress view of the application. Dialog logic in the harness (`h`); the whole journey once
+over the real webhook (`chat`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.web.appkeys import CATALOG
+from tests.support import person
+
+
+def listed(reply: str) -> list[str]:
+    return [line.split(". ", 1)[1] for line in reply.splitlines() if line[:1].isdigit() and ". " in line]
+
+
+async def answer_every_question(h, first: str, answers: dict[str, str], default: str = "否") -> str:
+    """Answer the situation questions one at a time until the list comes; returns the list and
+    records every question asked in `answers` (question text -> how many times asked)."""
+    reply = first
+    for _ in range(20):
+        if "一次带齐" in reply:
+            return reply
+        question = reply.splitlines()[0]
+        answers[question] = answers.get(question, 0) + 1
+        reply = await h.say("1" if "哪种情况" in question else default)
+    raise AssertionError(f"no material list after 20 answers: {reply}")
+
+
+async def test_a_bundle_card_says_what_it_covers_who_and_how_long(h):
+    card = await h.say("出生一件事")
+    assert card.startswith("【出生一件事】")
+    assert "涉及部门：" in card and "承诺时限：" in card and "个工作日" in card
+    matters = listed(card)
+    assert len(matters) >= 3 and any("户口登记" in m for m in matters) and any("社会保障卡" in m for m in matters)
+    assert "材料清单" in card and "预约" in card and "查进度" in card
+
+
+async def test_one_material_list_asks_each_question_once_and_lists_a_shared_document_once(h):
+    await h.say("企业开办一件事")
+    asked: dict[str, int] = {}
+    materials = await answer_every_question(h, await h.say("材料清单"), asked, default="是")
+    # 委托他人代办 matters to all five matters: asked once
+    assert sum(n for q, n in asked.items() if "代" in q) == 1, asked
+    assert all(n == 1 for n in asked.values()), asked
+    lines = listed(materials)
+    agent_ids = [line for line in lines if "代理人居民身份证" in line]
+    assert len(agent_ids) == 1 and "共用于 5 个事项" in agent_ids[0]
+    assert sum("授权委托书" in line for line in lines) == 1
+    assert "带一份就行" in materials
+
+
+async def test_a_situation_no_matter_needs_leaves_its_materials_out(h):
+    await h.say("企业开办一件事")
+    asked: dict[str, int] = {}
+    materials = await answer_every_question(h, await h.say("材料清单"), asked, default="否")
+    assert "代理人居民身份证" not in materials and "授权委托书" not in materials
+    assert "公司登记（备案）申请书" in materials
