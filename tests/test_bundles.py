@@ -8,6 +8,7 @@ import asyncio
 
 from bot.web.appkeys import CATALOG
 from tests.support import person
+from tests.test_booking import appointments_of, drive
 
 
 def listed(reply: str) -> list[str]:
@@ -56,3 +57,20 @@ async def test_a_situation_no_matter_needs_leaves_its_materials_out(h):
     materials = await answer_every_question(h, await h.say("材料清单"), asked, default="否")
     assert "代理人居民身份证" not in materials and "授权委托书" not in materials
     assert "公司登记（备案）申请书" in materials
+
+
+async def test_one_booking_covers_the_whole_bundle_and_brings_the_merged_list(h, sims):
+    card = await h.say("出生一件事")
+    assert card.startswith("【出生一件事】")
+    asked: dict[str, int] = {}
+    await answer_every_question(h, await h.say("材料清单"), asked, default="否")
+    halls = await h.say("预约")
+    assert "预约「出生一件事」" in halls and "请选择办理大厅" in halls
+    me = person(31)
+    reply = await drive(h, "1", me)
+    assert reply.startswith("预约成功") and "出生一件事" in reply and "个事项一个窗口办完" in reply
+    # three of its matters ask for the birth certificate (under three names): one line
+    names = [line.split(". ", 1)[1].split(" 原件")[0] for line in reply.splitlines() if line[:1].isdigit() and ". " in line]
+    assert sum(name.strip("《》").removeprefix("儿童") == "出生医学证明" for name in names) == 1, names
+    items = await appointments_of(sims, me)
+    assert len(items) == 1 and items[0]["bundle_code"] == "YJS-511602-003" and items[0]["number"] in reply
