@@ -9,6 +9,7 @@ import asyncio
 from bot.web.appkeys import CATALOG
 from tests.support import person
 from tests.test_booking import appointments_of, drive
+from tests.test_notifier import advance, notices, notices_count, settled
 
 
 def listed(reply: str) -> list[str]:
@@ -74,3 +75,48 @@ async def test_one_booking_covers_the_whole_bundle_and_brings_the_merged_list(h,
     assert sum(name.strip("《》").removeprefix("儿童") == "出生医学证明" for name in names) == 1, names
     items = await appointments_of(sims, me)
     assert len(items) == 1 and items[0]["bundle_code"] == "YJS-511602-003" and items[0]["number"] in reply
+
+
+async def test_a_bundle_from_search_to_one_list_one_booking_one_progress_view_with_notices(chat, client, redis, settings):
+    """Over the real webhook: the whole 一件事 journey, as a person would make it."""
+    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=30)
+    card = await chat.say("孩子出生了要办哪些手续")
+    if not card.startswith("【出生一件事】"):  # the search offered candidates: the bundle is among them
+        pick = next(i for i, line in enumerate(listed(card), 1) if "出生一件事" in line)
+        card = await chat.say(str(pick))
+    assert card.startswith("【出生一件事】") and "涉及部门：" in card
+
+    asked: dict[str, int] = {}
+    materials = await answer_every_question(chat, await chat.say("材料清单"), asked, default="否")
+    assert all(n == 1 for n in asked.values()), asked
+    names = [line.split(". ", 1)[1].split("（")[0] for line in materials.splitlines() if line[:1].isdigit() and ". " in line]
+    assert len(names) == len(set(names))  # nothing twice
+    assert sum("出生医学证明" in line and "共用于" in line for line in materials.splitlines()) == 1
+
+    me = person(32)
+    assert "预约「出生一件事」" in await chat.say("预约")
+    booked = await drive(chat, "1", me)
+    assert booked.startswith("预约成功") and "出生一件事" in booked
+    [appointment] = await appointments_of(client, me)
+    assert appointment["bundle_code"] == "YJS-511602-003"
+
+    # The application is made at the window; its number is what the person has.
+    resp = await client.post("/sim/platform/_admin/bundle-applications",
+                             json={"bundle_code": "YJS-511602-003", "applicant": {"name": me["name"], "phone": me["phone"], "id_number": me["id_number"]}})
+    assert resp.status == 201, await resp.text()
+    application = await resp.json()
+    assert "手机号的后 4 位" in await chat.say(f"我的一件事申请编号是 {application['bundle_no']}")
+    view = await chat.say(application["phone_last4"])
+    assert view.startswith("【一件事进度】出生一件事") and application["bundle_no"] in view
+    assert all(line in view for line in ("各事项：", "办理过程："))
+    assert view.count(") ") >= len(application["case_nos"])  # every member case, one line each
+    assert "订阅成功" in await chat.say("订阅")
+
+    # Each step of each case reaches the bundle's subscriber once, naming the application.
+    first, second = application["case_nos"][:2]
+    await advance(client, first, "accepted")
+    await advance(client, second, "accepted")
+    received = await notices_count(client, chat.user, 2)
+    assert await settled(redis, settings)
+    received = await notices(client, chat.user)
+    assert len(received) == 2 and all(application["bundle_no"] in n and "【办件已受理】" in n for n in received)

@@ -132,16 +132,20 @@ CONTEXTS.update({
     "staff/digest.j2": {"notes": [_ENTRY]},
 })
 # [Progress & notifications]: 查进度, 订阅 and 企业绑定, 好差评.
-from dialogs.progress import case_view  # noqa: E402
+from dialogs.progress import bundle_view, case_view  # noqa: E402
 from dialogs.rating import LEVELS  # noqa: E402
 from integrations.platform.models import Complaint  # noqa: E402
 
 _PAUSED = next(r.case for r in WORLD.cases.values() if r.case.state.value == "materials_requested")
 _CASE_NO = _PAUSED.case_no
+_BUNDLE_NO = next(iter(WORLD.bundle_applications))
+_BUNDLE_CASE = WORLD.cases[WORLD.bundle_applications[_BUNDLE_NO].case_nos[0]]
+_APPLICATION = WORLD.bundle_application(_BUNDLE_NO, _BUNDLE_CASE.phone[-4:], None)
 _COMPLAINT = Complaint(id="C1", case_no=_CASE_NO, rating_id="R1", text="跑了三趟", at="2026-11-28T09:00:00+08:00",
                        call_back_by="2026-11-30", resolve_by="2026-12-11")
 CONTEXTS.update({
     "progress/card.j2": case_view(_PAUSED),
+    "progress/bundle_card.j2": bundle_view(_APPLICATION),
     "progress/choose.j2": {"choices": [[_CASE_NO, GUIDE.name]]},
     "progress/ask_factor.j2": {"asked": _CASE_NO},
     "progress/wrong.j2": {"left": 3},
