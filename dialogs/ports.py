@@ -121,6 +121,14 @@ class Bookings(Protocol):
     async def blocked_until(self, user: str) -> date | None: ...
 
 
+class Queue(Protocol):
+    """The hall queue, who took which ticket (bot.services.queue.HallQueue)."""
+
+    async def take(self, user: str, request: TicketRequest, idempotency_key: str) -> Ticket: ...
+    async def current(self, user: str) -> Ticket | None: ...
+    async def appointments_for_today(self, user: str) -> list[Appointment]: ...
+
+
 class FactorLock(Protocol):
     seconds: int
     digits_refused: bool

@@ -297,3 +297,20 @@ def test_an_english_reply_writes_its_dates_the_english_way():
     render = Renderer()
     assert in_english(render, "booking/day_full.j2", day=dt.date(2026, 12, 8)).startswith("Sorry, Tue 8 Dec ")
     assert "12月8日（周二）" in render("booking/day_full.j2", day=dt.date(2026, 12, 8))
+
+# [Journeys]: the hall queue (取号, 排到哪了).
+from integrations.platform.models import Ticket  # noqa: E402
+
+_TICKET = Ticket(id="T1", number="A037", day="2026-12-01", hall_id=_HALL.id, hall_name=_HALL.name, matter_code=GUIDE.code, matter_name=GUIDE.name,
+                 priority=False, status="waiting", ahead=4, estimated_minutes=16, taken_at="2026-12-01T10:00:00+08:00")
+CONTEXTS.update({
+    "queue/ask_where.j2": {"appointment": {"id": "A1", "hall_id": _HALL.id, "matter_name": GUIDE.name, "date": "2026-12-01", "start": "09:00"}},
+    "queue/halls.j2": {"halls": PLATFORM_HALLS},
+    "queue/candidates.j2": {"candidates": [[GUIDE.code, GUIDE.name, GUIDE.department]]},
+    "queue/refused.j2": {"code": "CHECKIN_CODE_WRONG", "message": "签到码不对，请核对大厅屏幕上今天的签到码", "walk_in": True},
+    "queue/ticket.j2": {"ticket": _TICKET},
+    "notify/queue_called.j2": {"event": CaseEvent(
+        id="evt_q", type="queue_called", case_no="", at="2026-12-01T10:20:00+08:00", matter_name=GUIDE.name, department="区公安分局",
+        ticket=_TICKET.model_copy(update={"status": "called", "window_id": "W1", "window_name": "公安户政窗口（1-4号）", "ahead": 0}),
+    ), "via": "ticket", "at": "2026-12-01T10:20:00+08:00"},
+})

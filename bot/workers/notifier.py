@@ -64,6 +64,7 @@ TEMPLATES = {
     CaseEventType.posted: "notify/posted.j2",
     CaseEventType.deadline_warning: "notify/deadline_warning.j2",
     CaseEventType.appointment_no_show: "notify/no_show.j2",
+    CaseEventType.queue_called: "notify/queue_called.j2",
 }
 
 #: Events that finish a case: the notice is followed by an invitation to rate the service (好差评).
@@ -230,6 +231,13 @@ class Notifier:
     async def recipients(self, event: CaseEvent) -> dict[str, str]:
         """openid -> why they hear about it ("case", "enterprise", "bundle", "appointment", "ticket")."""
         if event.type == CaseEventType.appointment_no_show:
+            owner = await self.bookings.owner_of(event.appointment_id) if self.bookings and event.appointment_id else None
+            return {owner: "appointment"} if owner else {}
+        if event.type == CaseEventType.queue_called:
+            # Whoever took the ticket in chat (bot.services.queue), else whoever booked its appointment.
+            owner = await self.redis.get(self.keys.ticket_owner(event.ticket.id)) if event.ticket else None
+            if owner:
+                return {owner.decode() if isinstance(owner, bytes) else owner: "ticket"}
             owner = await self.bookings.owner_of(event.appointment_id) if self.bookings and event.appointment_id else None
             return {owner: "appointment"} if owner else {}
         found = await self.subscriptions.recipients(event.case_no, event.credit_code)
