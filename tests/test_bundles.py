@@ -112,8 +112,12 @@ async def test_a_bundle_from_search_to_one_list_one_booking_one_progress_view_wi
     assert view.count(") ") >= len(application["case_nos"])  # every member case, one line each
     assert "订阅成功" in await chat.say("订阅")
 
-    # Each step of each case reaches the bundle's subscriber once, naming the application.
+    # Each step of each case reaches the bundle's subscriber once, naming the application; once
+    # too for someone who follows one of its cases on its own as well.
     first, second = application["case_nos"][:2]
+    assert "手机号的后 4 位" in await chat.say(first)
+    assert "【办件进度】" in await chat.say(application["phone_last4"])
+    assert "订阅成功" in await chat.say("订阅")
     await advance(client, first, "accepted")
     await advance(client, second, "accepted")
     received = await notices_count(client, chat.user, 2)
