@@ -244,4 +244,4 @@ class Bundles(Dialog):
         return self._said(PROGRESS_WORDS)
 
     def open_progress(self):
-        self.start("progress", bundle_name=self._bundle().name)
+        self.start("progress")
