@@ -2,7 +2,8 @@
 the rough wait; and, when a window calls it, a push "请到 X 窗口" (bot.workers.notifier).
 
 With an appointment (booked in chat), 取号 exchanges it for a priority number at its hall; without
-one, the person names the matter and gets a walk-in number at a hall that serves it. Either way
+one, the person names the matter (or a 一件事 bundle) and gets a walk-in number at a hall that
+serves it. Either way
 the platform wants proof of being at the hall: the person's shared location (within the hall's
 radius) or the 6-digit 签到码 on the hall's screens. The platform decides what "today" is and
 refuses an appointment of another day, a hall that is closed, a wrong code; the person hears its
@@ -212,8 +213,14 @@ class Queue(Dialog):
     # Where the person is: which hall -------------------------------------------------------------
 
     def _halls_of(self, code: str) -> list:
+        """Halls that serve a matter, or where one visit covers a whole 一件事 bundle."""
         catalog = self.services.catalog
-        guide = catalog.guide(code) if catalog is not None else None
+        if catalog is None:
+            return []
+        bundle = catalog.bundles.get(code)
+        if bundle is not None:
+            return [catalog.halls[h] for h in getattr(bundle, "halls", []) if h in catalog.halls]
+        guide = catalog.guide(code)
         return [catalog.halls[h] for h in (guide.halls if guide else []) if h in catalog.halls]
 
     def _serving_halls(self) -> list:
@@ -227,7 +234,12 @@ class Queue(Dialog):
 
     def _request(self, hall_id: str, **proof) -> TicketRequest:
         appointment = self.data.get("appointment")
-        target = {"appointment_id": appointment["id"]} if appointment else {"matter_code": self.data["code"]}
+        if appointment:
+            target = {"appointment_id": appointment["id"]}
+        elif self.data["code"] in self.services.catalog.bundles:  # a walk-in for a whole 一件事
+            target = {"bundle_code": self.data["code"]}
+        else:
+            target = {"matter_code": self.data["code"]}
         return TicketRequest(hall_id=hall_id, **target, **proof)
 
     def _key(self) -> str:

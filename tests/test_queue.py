@@ -132,3 +132,12 @@ async def test_take_a_number_ask_where_it_stands_and_be_called_to_a_window(chat,
     now = await chat.say("排到哪了")
     assert f"已叫到您的号 {number}" in now and called["window_name"] in now
     assert await notices(client, chat.user) == pushed  # told once
+
+
+async def test_a_walk_in_number_for_a_whole_bundle(h, sims):
+    await open_hours(sims)
+    await h.say("现场取号")
+    where = await walk_in_for(h, "企业开办一件事", "企业开办")
+    assert "签到码" in where
+    ticket = await at_the_hall(h, await h.say((await checkin(sims))["code"]))
+    assert "您的排队号：" in ticket and "企业开办一件事" in ticket
