@@ -283,7 +283,7 @@ async def test_a_question_about_a_matter_mid_booking_is_answered_and_the_booking
     answer = await h.say("开个体户需要办什么手续")
     assert "没太明白" not in answer and ASK_ID not in answer
     session = await h.session()
-    assert session.dialog == "matters" and [p["dialog"] for p in session.paused] == ["booking"]
+    assert session.dialog in ("matters", "bundles") and [p["dialog"] for p in session.paused] == ["booking"]
     for _ in range(3):  # a list (or a bundle) to choose from first: the guide card ends the digression
         if "回复「继续」" in answer:
             break
