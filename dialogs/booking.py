@@ -307,6 +307,8 @@ class Picking(Dialog):
 
     def say_not_offered(self):
         named, said = self.slot("date"), self.slot("time")
+        if named is not None and named.isoformat() == self.data.get("day"):
+            named = None  # 明天下午: the day step took 明天; at the time step only 下午 is in question
         part = said.part if said is not None and said.at is None else ""
         several = part and any(part_of(time.fromisoformat(begin)) == part for begin, _, _ in self.data.get("slots", []))
         self.say("booking/not_offered.j2", day=named, at=said.at if said is not None else None, part=part, several=bool(several))

@@ -275,6 +275,26 @@ async def test_a_day_and_a_part_of_the_day_at_once_fill_both_steps_when_they_are
         assert "可以预约的时段" in reply and session.state == "slot"
 
 
+async def test_a_day_and_a_part_of_the_day_at_once_never_call_the_day_just_taken_unbookable(h):
+    """明天下午 at the day step takes the day; the time step, given the same message, reads only
+    its part of the day: it must not tell the person the day they just got cannot be booked."""
+    await h.catalog_ready()
+    await drive(h, "预约", person(45), stop="预约「")
+    await h.say("1")
+    session = await h.session()
+    tomorrow = shanghai_today() + timedelta(days=1)
+    if tomorrow.isoformat() not in [d for d, _ in session.data["days"]]:
+        pytest.skip("tomorrow cannot be booked at this hall")
+    reply = await h.say("明天下午")
+    session = await h.session()
+    if session.state != "slot":
+        pytest.skip("only one afternoon time: it was taken at once")
+    assert f"{tomorrow.month}月{tomorrow.day}日" in reply and "可以预约的时段" in reply
+    assert "不能预约" not in reply
+    afternoon = [s for s in session.data["slots"] if s[0] >= "13:00"]
+    assert ("下午有几个时段" if afternoon else "下午没有可以预约的时段") in reply
+
+
 async def test_a_question_about_a_matter_mid_booking_is_answered_and_the_booking_waits(h):
     await h.catalog_ready()
     me = person(41)
