@@ -295,6 +295,18 @@ async def test_a_day_and_a_part_of_the_day_at_once_never_call_the_day_just_taken
     assert ("下午有几个时段" if afternoon else "下午没有可以预约的时段") in reply
 
 
+async def test_a_name_corrected_in_a_sentence_at_the_name_step_is_the_name_not_a_search(h):
+    """People correct themselves in words (写错了，应该是…): the name step takes the name; the
+    sentence is no question about a matter."""
+    await h.catalog_ready()
+    me = person(46)
+    await to_name_step(h)
+    reply = await h.say(f"刚才名字写错了，应该是{me['name']}")
+    assert ASK_ID in reply
+    session = await h.session()
+    assert (session.dialog, session.state, session.paused) == ("booking", "id_number", [])
+
+
 async def test_a_question_about_a_matter_mid_booking_is_answered_and_the_booking_waits(h):
     await h.catalog_ready()
     me = person(41)
