@@ -17,7 +17,8 @@ a text is, in this order,
    word on a progress card, a question that clearly names a matter at a step asking for data):
    it pauses the current dialog on a small stack in the session and
    runs; when it ends, the bot offers 继续, which resumes the paused step with its answers;
-5. anything else: the current step's (which re-asks, and after a few misses offers help).
+5. anything else: the current step's (which re-asks, and after a few misses offers help); a
+   name, ID or phone number it cannot use that answers a step already passed corrects that one.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ MAX_FILLED = 8
 #: interrupted by a case number (a long number typed at the ID step is a wrong ID, not a case).
 NUMBER_KINDS = frozenset({"id_number", "phone", "case_number"})
 _MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
+#: Slots a step answered earlier that a later message may correct (手机号写错了，是…): details a
+#: person knows for sure. A day or a time is not among them: changing one means choosing from
+#: the lists again, which 返回 does.
+CORRECTABLE = frozenset({"name", "id_number", "phone"})
 #: Characters a message needs before it may be a question about a matter (办护照 is three).
 MIN_QUESTION = 4
 log = logging.getLogger(__name__)
@@ -271,9 +276,12 @@ class Conversation:
 
     # The active dialog ------------------------------------------------------------------
 
-    async def _dialog_turn(self, session: Session, incoming: Incoming, replies: list[Reply], cls: type[Dialog] | None = None) -> Session:
-        """`cls`: the session's dialog class, when the caller has looked it up already."""
-        turn = (cls or CITIZEN_DIALOGS[session.dialog])(session.state, session.data, incoming, self.services, replies)
+    async def _dialog_turn(self, session: Session, incoming: Incoming, replies: list[Reply], cls: type[Dialog] | None = None,
+                           correcting: bool = False) -> Session:
+        """`cls`: the session's dialog class, when the caller has looked it up already.
+        `correcting`: the turn goes back to an earlier step the message corrects (no further back)."""
+        cls = cls or CITIZEN_DIALOGS[session.dialog]
+        turn = cls(session.state, session.data, incoming, self.services, replies)
         before = turn.state
         if incoming.kind == "text" and self._asks_about_conflict(turn):
             return Session(session.dialog, turn.state, turn.data)
@@ -287,6 +295,12 @@ class Conversation:
                 return session  # what `_follow` returns then, without the call
             return await self._follow(turn, session, incoming, replies)
 
+        if incoming.kind == "text" and not correcting and (earlier := self._corrected_step(turn)) is not None:
+            # A detail answered at an earlier step, typed again: it replaces the old answer, and
+            # the steps from there on are asked again (each answer after it is kept in the data).
+            history = turn.data[BACK_KEY]
+            del history[len(history) - 1 - history[::-1].index(earlier):]
+            return await self._dialog_turn(Session(session.dialog, earlier, turn.data), incoming, replies, cls, correcting=True)
         if incoming.kind in MEDIA_KINDS:
             self._say(replies, "common/media_unsupported.j2")
             turn.ask()
@@ -301,6 +315,17 @@ class Conversation:
             self._say(replies, "common/miss.j2", misses=misses)
             turn.ask()
         return Session(session.dialog, turn.state, turn.data)
+
+    @staticmethod
+    def _corrected_step(turn: Dialog) -> str | None:
+        """The latest step answered before this one whose detail (`CORRECTABLE`) the message holds
+        again, when the current step had no use for the message."""
+        understood = turn.understood
+        for state in reversed(turn.data.get(BACK_KEY) or []):
+            kind = turn.FILLS.get(state)
+            if kind in CORRECTABLE and kind in understood:
+                return state
+        return None
 
     async def _fire(self, turn: Dialog, trigger: str) -> bool:
         """Fire `trigger`; then, while the message also answers the step it led to (`Dialog.ask`

@@ -307,6 +307,26 @@ async def test_a_name_corrected_in_a_sentence_at_the_name_step_is_the_name_not_a
     assert (session.dialog, session.state, session.paused) == ("booking", "id_number", [])
 
 
+@pytest.mark.parametrize("at", ["consent", "summary"])
+async def test_a_detail_typed_again_after_its_step_replaces_the_earlier_answer(h, at):
+    """The person notices a wrong phone number at a later question and types the right one: it
+    replaces the old one (the steps after it are asked again), it is not "没太明白"."""
+    await h.catalog_ready()
+    me, other = person(47), person(48)
+    await to_name_step(h)
+    await h.say(me["name"])
+    await h.say(me["id_number"])
+    assert CONSENT in await h.say(me["phone"])
+    if at == "summary":
+        assert SUMMARY in await h.say("2")
+    reply = await h.say(f"不对，电话是{other['phone'][:3]} {other['phone'][3:7]} {other['phone'][7:]}")
+    assert "没太明白" not in reply and CONSENT in reply
+    summary = await h.say("2")
+    assert SUMMARY in summary and other["phone"][-4:] in summary and me["phone"][-4:] not in summary
+    applicant = h.services.bookings.unseal(h.user, (await h.session()).data["applicant"])
+    assert applicant == {"name": me["name"], "id_number": me["id_number"], "phone": other["phone"]}
+
+
 async def test_a_question_about_a_matter_mid_booking_is_answered_and_the_booking_waits(h):
     await h.catalog_ready()
     me = person(41)
