@@ -113,6 +113,20 @@ async def test_booking_in_english_from_the_menu_to_the_booked_appointment(chat):
     assert "Appointment number:" in replies[-1] and "我的预约" in replies[-1]
 
 
+@pytest.mark.parametrize("wish", ["I want to book an appointment", "book an appointment please", "can I make an appointment"])
+async def test_asking_in_english_to_book_starts_the_booking(chat, wish):
+    """Asking in words, not only with the menu's number: the booking asks for the matter."""
+    reply = await chat.say(wish)
+    assert english(reply) and "What would you like to book" in reply, reply
+
+
+async def test_asking_in_english_to_book_a_matter_books_that_matter(chat):
+    me = person(33)
+    replies = await book_in_english(chat, "I'd like to book an appointment for a passport", me, stop="Booked!")
+    assert "普通护照签发" in replies[0] and "What would you like to book" not in replies[0]
+    assert all(english(r) for r in replies), [r for r in replies if not english(r)]
+
+
 async def test_a_chinese_name_typed_into_an_english_booking_keeps_it_english(chat):
     me = person(32)
     assert english(await chat.say("hello"))
