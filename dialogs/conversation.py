@@ -97,6 +97,11 @@ class Conversation:
             session = Session()
             cls = CITIZEN_DIALOGS[session.dialog]
         if session.state in cls.CAPTURES:
+            # English (#20 item 9): 中文 / English alone switched the language (dialogs.language);
+            # it is said and the talk goes on, nothing is relayed to the person at the other end.
+            if kind == "text" and LANGUAGE.get().switched:
+                return self._stamp(await self._global("language", session, incoming, replies)), replies
+            # End English.
             # Talking to (or waiting for) a person: every word is for them, global words too.
             return self._stamp(self._keep_paused(session, await self._dialog_turn(session, incoming, replies, cls))), replies
 
