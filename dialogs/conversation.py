@@ -24,6 +24,7 @@ a text is, in this order,
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now, understanding
@@ -65,6 +66,12 @@ _MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
 CORRECTABLE = frozenset({"name", "id_number", "phone"})
 #: Characters a message needs before it may be a question about a matter (办护照 is three).
 MIN_QUESTION = 4
+#: Words about the dialog's own details (换个时间, 改一下日期, 手机号填错了, 时间不合适): never a
+#: question about a matter, whatever the guides' search finds for them (时间 is in matter names).
+ABOUT_ITS_DETAILS = re.compile(
+    r"(换|改|调)(个|一个|一下|成|到|为)?(别的|其他|另外)?(的)?(时间|日期|天|时段|大厅|地方|地点|号|手机|电话|号码|名字|姓名|身份证|办事人|人)"
+    r"|(时间|日期|时段|大厅|地点|手机|电话|号码|名字|姓名|身份证).{0,2}(填|写|输|打|选|弄)错"
+    r"|(时间|日期|时段|大厅|地点).{0,2}(不合适|不方便|不行|来不了|去不了)")
 log = logging.getLogger(__name__)
 
 
@@ -168,7 +175,8 @@ class Conversation:
         catalog = self.services.catalog
         understood = understanding(incoming, self.services, expects)
         if (catalog is None or not catalog.ready.is_set() or understood.kind != "other" or understood.slots
-                or len(understood.text) < MIN_QUESTION or not any("\u4e00" <= ch <= "\u9fff" for ch in understood.text)):
+                or len(understood.text) < MIN_QUESTION or not any("\u4e00" <= ch <= "\u9fff" for ch in understood.text)
+                or ABOUT_ITS_DETAILS.search(understood.text)):
             return False
         try:
             found = await catalog.find(incoming.text.strip(), top=1)

@@ -327,6 +327,21 @@ async def test_a_detail_typed_again_after_its_step_replaces_the_earlier_answer(h
     assert applicant == {"name": me["name"], "id_number": me["id_number"], "phone": other["phone"]}
 
 
+@pytest.mark.parametrize("wish", ["换个时间", "我想改一下日期", "手机号填错了", "能换个大厅吗", "时间不合适"])
+async def test_wanting_to_change_the_booking_at_its_summary_is_no_question_about_a_matter(h, wish):
+    """Words about the booking's own details (its time, hall, phone) are the booking's: the
+    guides' search must not take them for a matter and pause the booking."""
+    await h.catalog_ready()
+    me = person(49)
+    await to_name_step(h)
+    await h.say(f"{me['name']} {me['id_number']} {me['phone']}")
+    assert SUMMARY in await h.say("2")
+    reply = await h.say(wish)
+    session = await h.session()
+    assert (session.dialog, session.paused) == ("booking", []), reply
+    assert "您要办的是不是" not in reply and "返回" in reply
+
+
 async def test_a_question_about_a_matter_mid_booking_is_answered_and_the_booking_waits(h):
     await h.catalog_ready()
     me = person(41)
