@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.web.appkeys import CATALOG
+from bot.web.appkeys import CATALOG, SERVICES
 from dialogs.understand import shanghai_today
 from tests.support import person
 from tests.test_booking import appointments_of, drive
@@ -120,6 +120,42 @@ async def test_two_different_phone_numbers_are_asked_about(chat):
     assert "2个不同的手机号" in reply and "138****8000" in reply and "139****5678" in reply
     assert ASK_PHONE in reply and CONSENT not in reply  # not guessed: asked again
     assert CONSENT in await chat.say("13912345678")
+
+
+async def test_a_rating_invitation_mid_booking_is_answered_in_its_words_and_the_booking_resumes(chat, client):
+    """A case's "done" notice invites a rating while the person books: 五星好评 rates it (the
+    booking waits), 继续 comes back to the question it was on, and the booking completes."""
+    me = person(57)
+    case_no = await finished_case(client)
+    await chat.say(case_no)
+    await chat.say("5678")
+    await chat.say("菜单")
+    await to_name_step(chat)
+    assert ASK_ID in await chat.say(me["name"])
+    await client.server.app[SERVICES].ratings.invite(chat.user, case_no, "个体工商户设立登记")
+    rated = await chat.say("五星好评")
+    assert "★★★★★ 非常满意" in rated and "回复「继续」接着刚才的预约" in rated
+    assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["very_satisfied"]
+    assert ASK_ID in await chat.say("继续")
+    assert ASK_PHONE in await chat.say(me["id_number"])
+    assert CONSENT in await chat.say(me["phone"])
+    assert SUMMARY in await chat.say("2")
+    assert (await chat.say("确认")).startswith("预约成功")
+    assert len(await appointments_of(client, me)) == 1
+
+
+async def test_a_phone_corrected_at_the_summary_is_the_one_booked(chat, client):
+    """The elderly applicant pastes everything, notices the wrong phone at the summary, says the
+    right one in a sentence: the booking goes through under the corrected phone."""
+    me, right = person(58), person(59)["phone"]
+    await to_name_step(chat)
+    assert CONSENT in await chat.say(f"{me['name']}，{me['id_number']}，{me['phone']}")
+    assert SUMMARY in await chat.say("2")
+    assert CONSENT in await chat.say(f"电话写错了，应该是 {right[:3]}-{right[3:7]}-{right[7:]}")
+    summary = await chat.say("2")
+    assert right[-4:] in summary and me["phone"][-4:] not in summary
+    assert (await chat.say("确认")).startswith("预约成功")
+    assert len(await appointments_of(client, {**me, "phone": right})) == 1
 
 
 # In the harness ------------------------------------------------------------------------------
