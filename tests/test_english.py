@@ -127,6 +127,21 @@ async def test_asking_in_english_to_book_a_matter_books_that_matter(chat):
     assert all(english(r) for r in replies), [r for r in replies if not english(r)]
 
 
+async def test_small_talk_and_the_way_out_are_english_for_an_english_speaker(chat):
+    """Greetings, thanks and the offer of a person come inside the English menu and booking: they
+    are English too, not a Chinese line above an English question."""
+    hello = await chat.say("hello")
+    assert english(hello) and "您好" not in hello and "Hello" in hello
+    asked = await chat.say("2")
+    assert "What would you like to book" in asked
+    thanks = await chat.say("thank you")
+    assert "不客气" not in thanks and "welcome" in thanks and "What would you like to book" in thanks
+    await chat.say("menu")
+    await chat.say("qwxzv")
+    way_out = await chat.say("zzkqj")
+    assert "好像还没帮上您" not in way_out and "人工" in way_out and "12345" in way_out and english(way_out), way_out
+
+
 async def test_a_chinese_name_typed_into_an_english_booking_keeps_it_english(chat):
     me = person(32)
     assert english(await chat.say("hello"))
