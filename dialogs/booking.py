@@ -127,14 +127,25 @@ PREPARE = [
 
 
 _ASKS_TO_BOOK = re.compile(r"(我|帮我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?(预约|预订|约号|约个号)(一下|个号|个时间)?(去|来)?")
+# English (#20 item 9): "I want to book an appointment (for a passport)", "can I make an appointment".
+_ASKS_TO_BOOK_EN = re.compile(
+    r"\b(?:(?:i|we)(?:\s+(?:want|would\s+like|need)|'d\s+like)\s+to\s+|(?:can|could|may|how\s+do)\s+(?:i|we)\s+|please\s+)?"
+    r"(?:(?:book|reserve)(?:\s+(?:an?\s+)?(?:appointment|visit|slot))?|(?:make|schedule|get)\s+(?:an?\s+)?(?:appointment|visit))"
+    r"(?:\s+(?:for|to)(?:\s+an?)?)?(?:\s+please)?\b|\bplease\b|^appointment$",
+    re.IGNORECASE)
+# End English.
 
 
 def booking_query(text: str) -> str | None:
     """For words like "我想预约办护照": what is left to search ("办护照", or "" for no matter).
     None when the text does not ask to book."""
-    if not _ASKS_TO_BOOK.search(text):
-        return None
-    return _ASKS_TO_BOOK.sub(" ", text).strip(" ，,。.!！?？").strip()
+    if _ASKS_TO_BOOK.search(text):
+        return _ASKS_TO_BOOK.sub(" ", text).strip(" ，,。.!！?？").strip()
+    # English (#20 item 9)
+    if text.isascii() and (english := _ASKS_TO_BOOK_EN.search(text)) and english.group().strip().lower() != "please":
+        return " ".join(_ASKS_TO_BOOK_EN.sub(" ", text).split()).strip(" ,.!?")
+    # End English.
+    return None
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -323,6 +334,8 @@ class Picking(Dialog):
 
     def say_not_offered(self):
         named, said = self.slot("date"), self.slot("time")
+        if named is not None and named.isoformat() == self.data.get("day"):
+            named = None  # 明天下午: the day step took 明天; at the time step only 下午 is in question
         part = said.part if said is not None and said.at is None else ""
         several = part and any(part_of(time.fromisoformat(begin)) == part for begin, _, _ in self.data.get("slots", []))
         self.say("booking/not_offered.j2", day=named, at=said.at if said is not None else None, part=part, several=bool(several))

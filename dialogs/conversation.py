@@ -17,12 +17,14 @@ a text is, in this order,
    word on a progress card, a question that clearly names a matter at a step asking for data):
    it pauses the current dialog on a small stack in the session and
    runs; when it ends, the bot offers 继续, which resumes the paused step with its answers;
-5. anything else: the current step's (which re-asks, and after a few misses offers help).
+5. anything else: the current step's (which re-asks, and after a few misses offers help); a
+   name, ID or phone number it cannot use that answers a step already passed corrects that one.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now, understanding
@@ -58,8 +60,18 @@ MAX_FILLED = 8
 #: interrupted by a case number (a long number typed at the ID step is a wrong ID, not a case).
 NUMBER_KINDS = frozenset({"id_number", "phone", "case_number"})
 _MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
+#: Slots a step answered earlier that a later message may correct (手机号写错了，是…): details a
+#: person knows for sure. A day or a time is not among them: changing one means choosing from
+#: the lists again, which 返回 does.
+CORRECTABLE = frozenset({"name", "id_number", "phone"})
 #: Characters a message needs before it may be a question about a matter (办护照 is three).
 MIN_QUESTION = 4
+#: Words about the dialog's own details (换个时间, 改一下日期, 手机号填错了, 时间不合适): never a
+#: question about a matter, whatever the guides' search finds for them (时间 is in matter names).
+ABOUT_ITS_DETAILS = re.compile(
+    r"(换|改|调)(个|一个|一下|成|到|为)?(别的|其他|另外)?(的)?(时间|日期|天|时段|大厅|地方|地点|号|手机|电话|号码|名字|姓名|身份证|办事人|人)"
+    r"|(时间|日期|时段|大厅|地点|手机|电话|号码|名字|姓名|身份证).{0,2}(填|写|输|打|选|弄)错"
+    r"|(时间|日期|时段|大厅|地点).{0,2}(不合适|不方便|不行|来不了|去不了)")
 log = logging.getLogger(__name__)
 
 
@@ -92,6 +104,11 @@ class Conversation:
             session = Session()
             cls = CITIZEN_DIALOGS[session.dialog]
         if session.state in cls.CAPTURES:
+            # English (#20 item 9): 中文 / English alone switched the language (dialogs.language);
+            # it is said and the talk goes on, nothing is relayed to the person at the other end.
+            if kind == "text" and LANGUAGE.get().switched:
+                return self._stamp(await self._global("language", session, incoming, replies)), replies
+            # End English.
             # Talking to (or waiting for) a person: every word is for them, global words too.
             return self._stamp(self._keep_paused(session, await self._dialog_turn(session, incoming, replies, cls))), replies
 
@@ -158,7 +175,8 @@ class Conversation:
         catalog = self.services.catalog
         understood = understanding(incoming, self.services, expects)
         if (catalog is None or not catalog.ready.is_set() or understood.kind != "other" or understood.slots
-                or len(understood.text) < MIN_QUESTION or not any("\u4e00" <= ch <= "\u9fff" for ch in understood.text)):
+                or len(understood.text) < MIN_QUESTION or not any("\u4e00" <= ch <= "\u9fff" for ch in understood.text)
+                or ABOUT_ITS_DETAILS.search(understood.text)):
             return False
         try:
             found = await catalog.find(incoming.text.strip(), top=1)
@@ -273,9 +291,12 @@ class Conversation:
 
     # The active dialog ------------------------------------------------------------------
 
-    async def _dialog_turn(self, session: Session, incoming: Incoming, replies: list[Reply], cls: type[Dialog] | None = None) -> Session:
-        """`cls`: the session's dialog class, when the caller has looked it up already."""
-        turn = (cls or CITIZEN_DIALOGS[session.dialog])(session.state, session.data, incoming, self.services, replies)
+    async def _dialog_turn(self, session: Session, incoming: Incoming, replies: list[Reply], cls: type[Dialog] | None = None,
+                           correcting: bool = False) -> Session:
+        """`cls`: the session's dialog class, when the caller has looked it up already.
+        `correcting`: the turn goes back to an earlier step the message corrects (no further back)."""
+        cls = cls or CITIZEN_DIALOGS[session.dialog]
+        turn = cls(session.state, session.data, incoming, self.services, replies)
         before = turn.state
         if incoming.kind == "text" and self._asks_about_conflict(turn):
             return Session(session.dialog, turn.state, turn.data)
@@ -289,6 +310,12 @@ class Conversation:
                 return session  # what `_follow` returns then, without the call
             return await self._follow(turn, session, incoming, replies)
 
+        if incoming.kind == "text" and not correcting and (earlier := self._corrected_step(turn)) is not None:
+            # A detail answered at an earlier step, typed again: it replaces the old answer, and
+            # the steps from there on are asked again (each answer after it is kept in the data).
+            history = turn.data[BACK_KEY]
+            del history[len(history) - 1 - history[::-1].index(earlier):]
+            return await self._dialog_turn(Session(session.dialog, earlier, turn.data), incoming, replies, cls, correcting=True)
         if incoming.kind in MEDIA_KINDS:
             self._say(replies, "common/media_unsupported.j2")
             turn.ask()
@@ -303,6 +330,17 @@ class Conversation:
             self._say(replies, "common/miss.j2", misses=misses)
             turn.ask()
         return Session(session.dialog, turn.state, turn.data)
+
+    @staticmethod
+    def _corrected_step(turn: Dialog) -> str | None:
+        """The latest step answered before this one whose detail (`CORRECTABLE`) the message holds
+        again, when the current step had no use for the message."""
+        understood = turn.understood
+        for state in reversed(turn.data.get(BACK_KEY) or []):
+            kind = turn.FILLS.get(state)
+            if kind in CORRECTABLE and kind in understood:
+                return state
+        return None
 
     async def _fire(self, turn: Dialog, trigger: str) -> bool:
         """Fire `trigger`; then, while the message also answers the step it led to (`Dialog.ask`

@@ -113,6 +113,35 @@ async def test_booking_in_english_from_the_menu_to_the_booked_appointment(chat):
     assert "Appointment number:" in replies[-1] and "我的预约" in replies[-1]
 
 
+@pytest.mark.parametrize("wish", ["I want to book an appointment", "book an appointment please", "can I make an appointment"])
+async def test_asking_in_english_to_book_starts_the_booking(chat, wish):
+    """Asking in words, not only with the menu's number: the booking asks for the matter."""
+    reply = await chat.say(wish)
+    assert english(reply) and "What would you like to book" in reply, reply
+
+
+async def test_asking_in_english_to_book_a_matter_books_that_matter(chat):
+    me = person(33)
+    replies = await book_in_english(chat, "I'd like to book an appointment for a passport", me, stop="Booked!")
+    assert "普通护照签发" in replies[0] and "What would you like to book" not in replies[0]
+    assert all(english(r) for r in replies), [r for r in replies if not english(r)]
+
+
+async def test_small_talk_and_the_way_out_are_english_for_an_english_speaker(chat):
+    """Greetings, thanks and the offer of a person come inside the English menu and booking: they
+    are English too, not a Chinese line above an English question."""
+    hello = await chat.say("hello")
+    assert english(hello) and "您好" not in hello and "Hello" in hello
+    asked = await chat.say("2")
+    assert "What would you like to book" in asked
+    thanks = await chat.say("thank you")
+    assert "不客气" not in thanks and "welcome" in thanks and "What would you like to book" in thanks
+    await chat.say("menu")
+    await chat.say("qwxzv")
+    way_out = await chat.say("zzkqj")
+    assert "好像还没帮上您" not in way_out and "人工" in way_out and "12345" in way_out and english(way_out), way_out
+
+
 async def test_a_chinese_name_typed_into_an_english_booking_keeps_it_english(chat):
     me = person(32)
     assert english(await chat.say("hello"))

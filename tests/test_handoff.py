@@ -126,6 +126,24 @@ async def test_menu_during_a_talk_is_not_sent_to_the_agent_and_says_how_to_leave
     assert "人工服务已结束" in await chat.say("结束")
 
 
+async def test_switching_language_during_a_talk_is_not_sent_to_the_agent(chat, zhang):
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    told = await chat.say("English")
+    assert told is not None and "English" in told  # the switch is said, as anywhere else
+    assert not any(m.endswith("市民：English") for m in await zhang.inbox())
+    assert await chat.say("I lost my ID card") is None  # the talk goes on
+    assert any(m.endswith("市民：I lost my ID card") for m in await wait_for(zhang.inbox))
+
+
+async def test_switching_language_while_leaving_a_message_leaves_no_message(make_harness):
+    h = await make_harness(**{**WECOM_SETTINGS, "staff": [{"userid": "wangwu", "name": "王五", "roles": ["broadcaster"]}]}, catalog=False)
+    assert "留言" in await h.say("人工")
+    switched = await h.say("English")
+    assert "留言已收到" not in switched
+    assert "留言已收到" in await h.say("I need help with my pension transfer")
+
+
 async def test_back_after_a_handoff_leads_to_the_menu_not_to_the_agent(chat, zhang):
     number = ticket_number(await chat.say("人工"))
     await zhang.say(f"接 {number}")

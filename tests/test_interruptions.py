@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
-from bot.web.appkeys import CATALOG
+from bot.web.appkeys import CATALOG, SERVICES
 from dialogs.understand import shanghai_today
 from tests.support import person
 from tests.test_booking import appointments_of, drive
@@ -120,6 +120,42 @@ async def test_two_different_phone_numbers_are_asked_about(chat):
     assert "2个不同的手机号" in reply and "138****8000" in reply and "139****5678" in reply
     assert ASK_PHONE in reply and CONSENT not in reply  # not guessed: asked again
     assert CONSENT in await chat.say("13912345678")
+
+
+async def test_a_rating_invitation_mid_booking_is_answered_in_its_words_and_the_booking_resumes(chat, client):
+    """A case's "done" notice invites a rating while the person books: 五星好评 rates it (the
+    booking waits), 继续 comes back to the question it was on, and the booking completes."""
+    me = person(57)
+    case_no = await finished_case(client)
+    await chat.say(case_no)
+    await chat.say("5678")
+    await chat.say("菜单")
+    await to_name_step(chat)
+    assert ASK_ID in await chat.say(me["name"])
+    await client.server.app[SERVICES].ratings.invite(chat.user, case_no, "个体工商户设立登记")
+    rated = await chat.say("五星好评")
+    assert "★★★★★ 非常满意" in rated and "回复「继续」接着刚才的预约" in rated
+    assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["very_satisfied"]
+    assert ASK_ID in await chat.say("继续")
+    assert ASK_PHONE in await chat.say(me["id_number"])
+    assert CONSENT in await chat.say(me["phone"])
+    assert SUMMARY in await chat.say("2")
+    assert (await chat.say("确认")).startswith("预约成功")
+    assert len(await appointments_of(client, me)) == 1
+
+
+async def test_a_phone_corrected_at_the_summary_is_the_one_booked(chat, client):
+    """The elderly applicant pastes everything, notices the wrong phone at the summary, says the
+    right one in a sentence: the booking goes through under the corrected phone."""
+    me, right = person(58), person(59)["phone"]
+    await to_name_step(chat)
+    assert CONSENT in await chat.say(f"{me['name']}，{me['id_number']}，{me['phone']}")
+    assert SUMMARY in await chat.say("2")
+    assert CONSENT in await chat.say(f"电话写错了，应该是 {right[:3]}-{right[3:7]}-{right[7:]}")
+    summary = await chat.say("2")
+    assert right[-4:] in summary and me["phone"][-4:] not in summary
+    assert (await chat.say("确认")).startswith("预约成功")
+    assert len(await appointments_of(client, {**me, "phone": right})) == 1
 
 
 # In the harness ------------------------------------------------------------------------------
@@ -273,6 +309,71 @@ async def test_a_day_and_a_part_of_the_day_at_once_fill_both_steps_when_they_are
         assert ASK_NAME in reply
     else:
         assert "可以预约的时段" in reply and session.state == "slot"
+
+
+async def test_a_day_and_a_part_of_the_day_at_once_never_call_the_day_just_taken_unbookable(h):
+    """明天下午 (or 12月8号下午) at the day step takes the day; the time step, given the same
+    message, reads only its part of the day: it must not say the day just taken cannot be booked."""
+    await h.catalog_ready()
+    await drive(h, "预约", person(45), stop="预约「")
+    await h.say("1")
+    first = date.fromisoformat((await h.session()).data["days"][0][0])
+    reply = await h.say(f"{first.month}月{first.day}号下午")
+    session = await h.session()
+    assert session.data["day"] == first.isoformat()
+    if session.state != "slot":
+        pytest.skip("only one afternoon time: it was taken at once")
+    assert f"{first.month}月{first.day}日" in reply and "可以预约的时段" in reply
+    assert "不能预约" not in reply
+    afternoon = [s for s in session.data["slots"] if s[0] >= "13:00"]
+    assert ("下午有几个时段" if afternoon else "下午没有可以预约的时段") in reply
+
+
+async def test_a_name_corrected_in_a_sentence_at_the_name_step_is_the_name_not_a_search(h):
+    """People correct themselves in words (写错了，应该是…): the name step takes the name; the
+    sentence is no question about a matter."""
+    await h.catalog_ready()
+    me = person(46)
+    await to_name_step(h)
+    reply = await h.say(f"刚才名字写错了，应该是{me['name']}")
+    assert ASK_ID in reply
+    session = await h.session()
+    assert (session.dialog, session.state, session.paused) == ("booking", "id_number", [])
+
+
+@pytest.mark.parametrize("at", ["consent", "summary"])
+async def test_a_detail_typed_again_after_its_step_replaces_the_earlier_answer(h, at):
+    """The person notices a wrong phone number at a later question and types the right one: it
+    replaces the old one (the steps after it are asked again), it is not "没太明白"."""
+    await h.catalog_ready()
+    me, other = person(47), person(48)
+    await to_name_step(h)
+    await h.say(me["name"])
+    await h.say(me["id_number"])
+    assert CONSENT in await h.say(me["phone"])
+    if at == "summary":
+        assert SUMMARY in await h.say("2")
+    reply = await h.say(f"不对，电话是{other['phone'][:3]} {other['phone'][3:7]} {other['phone'][7:]}")
+    assert "没太明白" not in reply and CONSENT in reply
+    summary = await h.say("2")
+    assert SUMMARY in summary and other["phone"][-4:] in summary and me["phone"][-4:] not in summary
+    applicant = h.services.bookings.unseal(h.user, (await h.session()).data["applicant"])
+    assert applicant == {"name": me["name"], "id_number": me["id_number"], "phone": other["phone"]}
+
+
+@pytest.mark.parametrize("wish", ["换个时间", "我想改一下日期", "手机号填错了", "能换个大厅吗", "时间不合适"])
+async def test_wanting_to_change_the_booking_at_its_summary_is_no_question_about_a_matter(h, wish):
+    """Words about the booking's own details (its time, hall, phone) are the booking's: the
+    guides' search must not take them for a matter and pause the booking."""
+    await h.catalog_ready()
+    me = person(49)
+    await to_name_step(h)
+    await h.say(f"{me['name']} {me['id_number']} {me['phone']}")
+    assert SUMMARY in await h.say("2")
+    reply = await h.say(wish)
+    session = await h.session()
+    assert (session.dialog, session.paused) == ("booking", []), reply
+    assert "您要办的是不是" not in reply and "返回" in reply
 
 
 async def test_a_question_about_a_matter_mid_booking_is_answered_and_the_booking_waits(h):

@@ -184,6 +184,8 @@ def test_a_paste_with_two_names_asks_rather_than_guesses():
     ("张三的身份证110101199003078515", "张三"),
     ("李四电话13800138000", "李四"),
     ("我叫張三", "張三"),
+    # A correction names the right one (the person typed it wrong a moment ago).
+    ("名字写错了，是李秀英", "李秀英"), ("姓名改成王小明", "王小明"), ("不对，应该是陈红", "陈红"), ("办事人改为赵刚", "赵刚"),
 ])
 def test_a_name_after_a_cue_is_found_anywhere(typed, name):
     assert read(typed).value(K.NAME) == name
