@@ -77,6 +77,10 @@ class Keys:
     def user_enterprises(self, user: str) -> str:
         return f"{self.prefix}ent:user:{{{user}}}"
 
+    def enterprises_muted(self) -> str:
+        """SET of credit codes whose binders asked for no reminders (静音提醒; case notices still go)."""
+        return f"{self.prefix}ent:muted"
+
     # Bookings ([Booking]) --------------------------------------------------------------------
 
     def appointment_owner(self, appointment_id: str) -> str:
