@@ -33,6 +33,7 @@ from bot.web.ratelimit import RateLimiter
 from bot.workers.notifier import Notifier
 from bot.services.ratings import REMINDER as RATING_REMINDER, Ratings
 from bot.workers.scheduler import Scheduler
+from bot.services.enterprise_reminders import EnterpriseReminders
 from bot.search.outcomes import SearchOutcomes
 from bot.services.subscriptions import Subscriptions
 from bot.workers.runner import Workers
@@ -167,8 +168,11 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         services.subscriptions = Subscriptions(redis, keys, settings)
         services.ratings = Ratings(redis, keys, platform, scheduler, settings, delivery=delivery, subscriptions=services.subscriptions)
         scheduler.handle(RATING_REMINDER, services.ratings.remind)
+        # Licence and annual-report reminders for bound enterprises: a sweep on the scheduler.
+        reminders = EnterpriseReminders(redis, keys, platform, scheduler, services.subscriptions, delivery, settings)
         workers: list = []  # each feature appends its workers here
-        workers.append(scheduler)  # due jobs: appointment reminders, rating reminders
+        workers.append(scheduler)  # due jobs: appointment reminders, rating reminders, enterprise reminders
+        workers.append(reminders)  # puts the first enterprise reminder sweep on the scheduler, then returns
         workers.append(Notifier(redis, keys, settings, delivery, services.subscriptions, services.ratings, services.bookings))
         # Broadcasts: reports go to their authors in WeCom when a WeCom app is configured.
         wecom = WeComClient(

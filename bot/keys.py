@@ -81,6 +81,10 @@ class Keys:
         """SET of credit codes whose binders asked for no reminders (静音提醒; case notices still go)."""
         return f"{self.prefix}ent:muted"
 
+    def enterprise_reminded(self, reminder_id: str) -> str:
+        """Set once a licence or annual-report reminder is scheduled (bot.services.enterprise_reminders)."""
+        return f"{self.prefix}ent:reminded:{reminder_id}"
+
     # Bookings ([Booking]) --------------------------------------------------------------------
 
     def appointment_owner(self, appointment_id: str) -> str:

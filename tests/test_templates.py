@@ -199,6 +199,10 @@ CONTEXTS.update({
     "desk/no_cases.j2": {"enterprise": "广安市思源科技有限公司", "filter": "needs_materials"},
     "desk/licences.j2": {"enterprise": "广安市思源科技有限公司", "licences": [WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], "soon": 60},
     "desk/muted.j2": {"muted": True, "enterprise": "广安市思源科技有限公司"},
+    "notify/licence_expiring.j2": {"enterprise": "广安市思源科技有限公司", "licence_name": "食品经营许可证", "licence_no": "JY15116020012345",
+                                   "valid_until": "2027-01-02", "days_left": 30, "days": 30, "renewal_matter_name": "食品经营许可延续",
+                                   "issuer": "广安区市场监督管理局"},
+    "notify/annual_report.j2": {"enterprise": "广安市思源科技有限公司", "year": 2026, "due_on": "2027-06-30", "month": 6},
 })
 
 
