@@ -7,14 +7,22 @@ real webhook (`chat`), as the issue asks."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.web.appkeys import CATALOG
 from tests.support import Chat
 from tests.test_progress import advance
 from tests.test_subscriptions import CREDIT_CODE, OTHER, bind, enterprise_case
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+async def platform_reachable(app) -> None:
+    """The bot has loaded the catalog: its platform client is talking to the simulator (a call
+    made while the test server was still starting may have opened the client's circuit)."""
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
 
 
 async def test_a_binder_lists_the_cases_newest_first_a_page_at_a_time_and_filters_them(h, sims):
@@ -106,7 +114,8 @@ def days_from_today(days: int) -> str:
 # Through the real webhook ------------------------------------------------------------------------
 
 
-async def test_chat_a_binder_lists_the_enterprise_cases_and_opens_one_then_unbinds(chat, client):
+async def test_chat_a_binder_lists_the_enterprise_cases_and_opens_one_then_unbinds(chat, client, app):
+    await platform_reachable(app)
     first = await enterprise_case(client)
     second = await enterprise_case(client)
     assert "绑定成功" in await bind(chat, client)

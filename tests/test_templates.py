@@ -202,6 +202,7 @@ CONTEXTS.update({
     "notify/licence_expiring.j2": {"enterprise": "广安市思源科技有限公司", "licence_name": "食品经营许可证", "licence_no": "JY15116020012345",
                                    "valid_until": "2027-01-02", "days_left": 30, "days": 30, "renewal_matter_name": "食品经营许可延续",
                                    "issuer": "广安区市场监督管理局"},
+    "notify/benefit_granted.j2": {"event": WORLD.grant_benefit("WGFH", credit_code=next(iter(WORLD.enterprises))), "via": "enterprise"},
     "notify/annual_report.j2": {"enterprise": "广安市思源科技有限公司", "year": 2026, "due_on": "2027-06-30", "month": 6},
 })
 
