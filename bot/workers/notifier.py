@@ -239,7 +239,10 @@ class Notifier:
             # 免申即享 for an enterprise reaches its binders. One for a resident names an ID number,
             # and the bot keeps no index from ID numbers to people: nobody here can be told.
             code = event.benefit.credit_code if event.benefit is not None else event.credit_code
-            return await self.subscriptions.recipients("", code) if code else {}
+            if not code:
+                log.info("event %s: a benefit granted to a resident; nobody here is known by an ID number", event.id)
+                return {}
+            return await self.subscriptions.recipients("", code)
         return await self.subscriptions.recipients(event.case_no, event.credit_code)
 
     async def _invite(self, user: str, event: CaseEvent) -> None:
