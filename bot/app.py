@@ -31,6 +31,7 @@ from bot.services.delivery import Delivery
 from bot.keys import Keys
 from bot.web.ratelimit import RateLimiter
 from bot.workers.notifier import Notifier
+from bot.services.queue import HallQueue
 from bot.services.ratings import REMINDER as RATING_REMINDER, Ratings
 from bot.workers.scheduler import Scheduler
 from bot.services.enterprise_reminders import EnterpriseReminders
@@ -166,6 +167,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         services.bookings = Bookings(redis, keys, platform, scheduler, settings, delivery=delivery)
         scheduler.handle(REMINDER, services.bookings.remind)
         services.subscriptions = Subscriptions(redis, keys, settings)
+        services.queue = HallQueue(redis, keys, platform, services.bookings)
         services.ratings = Ratings(redis, keys, platform, scheduler, settings, delivery=delivery, subscriptions=services.subscriptions)
         scheduler.handle(RATING_REMINDER, services.ratings.remind)
         # Licence and annual-report reminders for bound enterprises: a sweep on the scheduler.

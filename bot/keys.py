@@ -85,6 +85,16 @@ class Keys:
         """Set once a licence or annual-report reminder is scheduled (bot.services.enterprise_reminders)."""
         return f"{self.prefix}ent:reminded:{reminder_id}"
 
+    # The hall queue (取号) ---------------------------------------------------------------------
+
+    def ticket_owner(self, ticket_id: str) -> str:
+        """STRING: the openid that took this queue ticket in chat (for "请到 X 窗口")."""
+        return f"{self.prefix}queue:owner:{ticket_id}"
+
+    def user_ticket(self, user: str) -> str:
+        """STRING: the id of the queue ticket this person took last (for 排到哪了)."""
+        return f"{self.prefix}queue:user:{{{user}}}"
+
     # Bookings ([Booking]) --------------------------------------------------------------------
 
     def appointment_owner(self, appointment_id: str) -> str:

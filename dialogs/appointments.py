@@ -101,7 +101,7 @@ class Appointments(Picking):
         if items:
             self.data["items"] = [
                 {"id": a.id, "number": a.number, "matter_code": a.matter_code, "matter_name": a.matter_name, "hall_id": a.hall_id,
-                 "date": a.date.isoformat(), "start": a.start, "end": a.end}
+                 "date": a.date.isoformat(), "start": a.start, "end": a.end, "bundle_code": a.bundle_code}
                 for a in items
             ]
 
@@ -122,6 +122,10 @@ class Appointments(Picking):
     def take_appointment(self):
         item = self.data["item"] = self.data["items"][self.number(len(self.data["items"])) - 1]
         self.data["code"], self.data["hall"] = item["matter_code"], item["hall_id"]
+        if item.get("bundle_code"):  # a whole 一件事 moves to a day and time that takes all of it
+            self.data["bundle"] = item["bundle_code"]
+        else:
+            self.data.pop("bundle", None)
 
     # Moving ------------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ import secrets
 from datetime import date, time
 
 from dialogs import paging
+from dialogs.bundles import bundle_guides, merged_materials
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.matters import materials_for, online_way
 from dialogs.understand.model import part_of
@@ -238,7 +239,15 @@ class Picking(Dialog):
         hall_id = self.data.get("hall")
         return self.services.catalog.halls.get(hall_id) if hall_id else None
 
+    def bundle(self):
+        """The 一件事 bundle being booked whole (`data["bundle"]`), or None for one matter."""
+        code = self.data.get("bundle")
+        return self.services.catalog.bundles.get(code) if code else None
+
     def matter_name(self) -> str:
+        bundle = self.bundle()
+        if bundle is not None:
+            return bundle.name
         code = self.data.get("code")
         summary = self.services.catalog.summary(code) if code else None
         return summary.name if summary else ""
@@ -253,7 +262,10 @@ class Picking(Dialog):
 
     async def load_days(self, skip: str | None = None) -> bool:
         """The next bookable days with free places at the chosen hall; False if busy."""
-        days = await self.platform(self.services.platform.booking_days, self.data["code"], self.data["hall"])
+        if self.data.get("bundle"):
+            days = await self.platform(self.services.platform.bundle_booking_days, self.data["bundle"], self.data["hall"])
+        else:
+            days = await self.platform(self.services.platform.booking_days, self.data["code"], self.data["hall"])
         if days is None:
             return False
         self.data["days"] = [[d.isoformat(), n] for d, n in days if n > 0 and d.isoformat() != skip]
@@ -262,7 +274,11 @@ class Picking(Dialog):
 
     async def load_slots(self) -> bool:
         """The chosen day's times that still have places; False if busy."""
-        slots = await self.platform(self.services.platform.slots, self.data["code"], self.data["hall"], date.fromisoformat(self.data["day"]))
+        day = date.fromisoformat(self.data["day"])
+        if self.data.get("bundle"):
+            slots = await self.platform(self.services.platform.bundle_slots, self.data["bundle"], self.data["hall"], day)
+        else:
+            slots = await self.platform(self.services.platform.slots, self.data["code"], self.data["hall"], day)
         if slots is None:
             return False
         self.data["slots"] = [[s.start, s.end, s.remaining] for s in slots if s.remaining > 0]
@@ -467,6 +483,9 @@ class Booking(Picking):
         return self._busy or (self.state in MATTER and bool(self._query().strip()) and not self.services.catalog.ready.is_set())
 
     def carried_bookable(self) -> bool:
+        """A matter that takes bookings, or a bundle the platform books whole at one of its halls."""
+        if self.data.get("bundle"):
+            return bool(getattr(self.bundle(), "bookable", False))
         code = self.data.get("code")
         return bool(code) and self.bookable(code)
 
@@ -509,10 +528,10 @@ class Booking(Picking):
         self.take_matter(candidates[self.number(len(candidates)) - 1][0])
 
     def take_matter(self, code: str) -> None:
-        if code != self.data.get("code"):
+        if code != self.data.get("code") or self.data.get("bundle"):
             self.data.pop("chosen", None)  # situations answered for another matter
         self.data["code"] = code
-        for key in ("query", "candidates"):
+        for key in ("query", "candidates", "bundle"):
             self.data.pop(key, None)
 
     def ask_matter(self):
@@ -539,10 +558,15 @@ class Booking(Picking):
     # The hall -------------------------------------------------------------------------------------
 
     def halls(self) -> list[dict]:
-        """Halls that serve the matter, nearest first once the person shared where they are."""
-        guide = self.services.catalog.guide(self.data.get("code") or "")
+        """Halls that serve the matter (for a bundle: where one visit covers all of it), nearest
+        first once the person shared where they are."""
         known = self.services.catalog.halls
-        halls = [known[h] for h in (guide.halls if guide else []) if h in known]
+        bundle = self.bundle()
+        if bundle is not None:
+            halls = [known[h] for h in getattr(bundle, "halls", []) if h in known]
+        else:
+            guide = self.services.catalog.guide(self.data.get("code") or "")
+            halls = [known[h] for h in (guide.halls if guide else []) if h in known]
         here = self.data.get("location")
         rows = [{"hall": h, "km": distance_km(here, (h.lat, h.lng)) if here else None} for h in halls]
         if here:
@@ -733,8 +757,9 @@ class Booking(Picking):
 
     async def submit(self) -> Appointment:
         applicant = self.applicant()
+        target = {"bundle_code": self.data["bundle"]} if self.data.get("bundle") else {"matter_code": self.data["code"]}
         request = AppointmentRequest(
-            matter_code=self.data["code"], hall_id=self.data["hall"], date=date.fromisoformat(self.data["day"]),
+            **target, hall_id=self.data["hall"], date=date.fromisoformat(self.data["day"]),
             start=self.data["start"], applicant=Applicant(**applicant),
         )
         appointment = await self.services.bookings.book(self.user, request, f"chat-{self.data['draft']}", self.hall())
@@ -750,6 +775,10 @@ class Booking(Picking):
 
     def show_success(self):
         appointment: Appointment = self._outcome
+        bundle = self.bundle()
+        if bundle is not None:
+            self._bundle_success(appointment, bundle)
+            return
         guide = self.services.catalog.guide(appointment.matter_code)
         known = self.data.get("chosen")  # None: the person's situation was not asked
         chosen = set(known or [])
@@ -759,6 +788,19 @@ class Booking(Picking):
         self.say("booking/success.j2", appointment=appointment, day=appointment.date, hall=self.hall(),
                  materials=materials, situations=situations, partial=partial)
         self.start("menu", **{JUST_BOOKED: True})  # a second tap on 确认 is then told it is done, not searched
+
+
+    def _bundle_success(self, appointment: Appointment, bundle) -> None:
+        """One appointment for the whole bundle: the one merged list of what to bring."""
+        guides = bundle_guides(self.services.catalog, bundle)
+        known = self.data.get("chosen")
+        chosen = set(known or [])
+        materials = merged_materials(guides, chosen)
+        situations = list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen))
+        partial = known is None and any(m.required == "situational" for g in guides for m in g.materials)
+        self.say("booking/success.j2", appointment=appointment, day=appointment.date, hall=self.hall(), materials=materials,
+                 situations=situations, partial=partial, bundle=bundle)
+        self.start("menu", **{JUST_BOOKED: True})
 
 
 def mask_applicant(applicant: dict) -> dict:

@@ -30,7 +30,7 @@ from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
 from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS
-from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS
+from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_number
 from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
 from dialogs.understand import Understanding
@@ -182,6 +182,8 @@ class Conversation:
         # Under the default pattern a case number needs eight ASCII digits, and `word` has those
         # of the folded text (normalising neither adds nor drops any): most messages stop here.
         if dialog != "progress" and not (expects & NUMBER_KINDS):
+            if "yjs" in word and (bundle_no := find_bundle_number(word)):  # a 一件事 application's number
+                return "progress", {"case_no": bundle_no}
             settings = self.services.settings
             if (EIGHT_DIGITS.match(word) is not None
                     or (getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN) != DEFAULT_CASE_PATTERN):

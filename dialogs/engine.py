@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from transitions.extensions.asyncio import AsyncMachine
 
-from dialogs.ports import Bookings, Catalog, HallSetting, Platform, Ratings, Render, SettingsView, Subscriptions
+from dialogs.ports import Bookings, Catalog, HallSetting, Platform, Queue, Ratings, Render, SettingsView, Subscriptions
 
 if TYPE_CHECKING:
     from dialogs.handoff import CitizenDesk
@@ -159,6 +159,7 @@ class Services:
     subscriptions: Subscriptions | None = None  # bot.services.subscriptions.Subscriptions: verified cases, subscriptions, bindings
     ratings: Ratings | None = None  # bot.services.ratings.Ratings: 好差评
     handoff: CitizenDesk | None = None  # bot.services.handoff.Handoff: the human hand-off
+    queue: Queue | None = None  # bot.services.queue.HallQueue: 取号 and 排到哪了
 
 
 #: The halls people may name, read from the catalog's halls once per catalog version.

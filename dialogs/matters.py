@@ -2,16 +2,16 @@
 each person exactly which materials THEIR situation needs.
 
 The search (bot/search) ranks every matter and 一件事 bundle and gives a verdict: one clear
-matter (its card), a bundle (its matters to choose from, until bundles get a card of their
-own), candidates when unsure ("您要办的是不是：" 1-5), out of scope (say so, offer 人工 and
-12345) or junk (just ask again). It runs on the catalog's search thread: the prepare rows
+matter (its card), a bundle (its own card: dialogs.bundles), candidates when unsure
+("您要办的是不是：" 1-5), out of scope (say so, offer 人工 and 12345) or junk (just ask again). It runs on the catalog's search thread: the prepare rows
 (`PREPARE`) await it once per message, before any guard, and the guards read its verdict. A
 card's follow-up word, a number picked from a list and an answer to a situation question are
 not searched.
 
 ```
-asking   --text: clear match--> guide          --text: a bundle--> choosing      --text: unsure--> choosing
-choosing --text: a number--> guide (a bundle's number: its matters, still choosing)
+asking   --text: clear match--> guide          --text: a bundle--> (bundles)     --text: unsure--> choosing
+choosing --text: a number--> guide (a bundle's number: the bundle's card, dialogs.bundles)
+(start with a matter carried, from a bundle's card) --> guide
          (any other text searches again)
 guide    --材料清单: situations matter--> situation --answers, one question at a time--> guide
 guide    --材料清单 / 办理流程 / 在哪办 / 预约 / 在线办理--> guide   (the answer alone: the card listed
@@ -37,6 +37,7 @@ STATES = ["asking", "choosing", "guide", "situation"]
 SEARCHING = ["asking", "choosing", "guide"]
 TRANSITIONS = [
     #  trigger  source       dest         when              then
+    T("start", "*",         "guide",     "carries_matter", "show_card"),
     T("start", "*",         "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     T("start", "*",         "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("start", "*",         "choosing",  "has_candidates", "show_candidates"),
@@ -189,6 +190,10 @@ class Matters(Dialog):
 
     # Guards: they read the verdict.
 
+    def carries_matter(self) -> bool:
+        """Started with a matter to show (a bundle's card opened one of its matters)."""
+        return bool(self.data.get("code")) and not self.data.get("query")
+
     def bundle_match(self) -> bool:
         return self._winner(bundle=True)
 
@@ -241,14 +246,11 @@ class Matters(Dialog):
         self.say("matters/candidates.j2", hits=hits)
 
     async def show_bundle(self):
-        """A bundle's matters to choose from (what a bundle card will show is still to come)."""
+        """A bundle has a card of its own (dialogs.bundles): what it covers, one material list,
+        one booking."""
         await self._count()
         self.data.pop("query", None)
-        catalog = self.services.catalog
-        bundle = catalog.bundles.get(self.data.pop("bundle"))
-        matters = [m for m in (catalog.summary(code) for code in bundle.matters) if m is not None]
-        self.data["candidates"] = [m.code for m in matters]
-        self.say("matters/bundle.j2", bundle=bundle, matters=matters)
+        self.start("bundles", bundle=self.data.pop("bundle"))
 
     def _picked(self) -> str | None:
         text = normalise(self.text)

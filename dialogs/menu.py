@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dialogs.booking import CONFIRM_AGAIN, JUST_BOOKED, MY_APPOINTMENTS, booking_query
 from dialogs.engine import Dialog, T, normalise
+from dialogs.queue import STATUS_WORDS, TAKE_WORDS, WALK_IN_WORDS
 from dialogs.smalltalk import mark_unused
 
 
@@ -27,7 +28,7 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("1", "办事指南", "MENU_GUIDE", "matters", ("办事指南", "指南", "查事项", "怎么办")),
-    Option("2", "预约办事", "MENU_BOOK", "booking", ("预约", "预约办事", "我要预约", "取号")),
+    Option("2", "预约办事", "MENU_BOOK", "booking", ("预约", "预约办事", "我要预约")),
     Option("3", "查办件进度", "MENU_PROGRESS", "progress", ("查进度", "进度", "办件进度", "查询进度")),
     Option("4", "服务大厅地址和时间", "MENU_HALLS", "halls", ("服务大厅", "大厅", "地址", "办公时间", "上班时间", "在哪")),
     Option("5", "人工服务", "MENU_HUMAN", "handoff", ()),
@@ -56,6 +57,9 @@ SHORTCUTS: dict[str, tuple[str, dict]] = {
     **dict.fromkeys(("评价", "好差评", "我要评价"), ("rating", {})),
     **dict.fromkeys(("修改评价", "重新评价"), ("rating", {"mode": "again"})),
     **dict.fromkeys(MY_APPOINTMENTS, ("appointments", {})),
+    **dict.fromkeys(TAKE_WORDS, ("queue", {})),
+    **dict.fromkeys(WALK_IN_WORDS - {"没有预约", "没预约", "不用预约"}, ("queue", {"mode": "walk_in"})),
+    **dict.fromkeys(STATUS_WORDS, ("queue", {"mode": "status"})),
 }
 
 _BY_WORD = {normalise(w): o for o in OPTIONS for w in (o.number, o.title, o.key, *o.words)}

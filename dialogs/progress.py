@@ -1,5 +1,7 @@
 """Case progress (查进度): case number, a second factor, and a timeline card in plain words;
-then 订阅 / 退订 for that case.
+then 订阅 / 退订 for that case. A 一件事 application's number (YJS…, dialogs.bundles) opens the
+same way and shows one view: each member case's state and the steps of all of them as one
+timeline; 订阅 on it hears each step of each of its cases once (bot.workers.notifier).
 
 ```
 number   --text: a case number--> factor           (or straight to shown when verified before)
@@ -39,10 +41,11 @@ from dialogs.engine import Dialog, P, T, normalise
 from dialogs.understand.model import DEFAULT_CASE_PATTERN
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
-from integrations.platform.models import Case, ErrorCode
+from integrations.platform.models import BundleApplication, Case, ErrorCode
 
 TZ = ZoneInfo("Asia/Shanghai")
 MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
+MAX_BUNDLE_STEPS = 8  # a bundle's one timeline: the latest steps over all its cases
 
 SUBSCRIBE = frozenset({"订阅", "订阅进度", "订阅这个", "关注", "提醒我", "通知我"})
 UNSUBSCRIBE = frozenset({"退订", "取消订阅", "不用通知了", "不要通知"})
@@ -125,6 +128,22 @@ def find_case_number(text: str, settings: Any = None) -> str | None:
     return match.group(0) if match else None
 
 
+#: A 一件事 application number (dialogs.bundles): YJS and 18 digits, one number for all its cases.
+_BUNDLE_NO = re.compile(r"(?<![0-9A-Z])YJS\d{18}(?![0-9])")
+
+
+def find_bundle_number(text: str) -> str | None:
+    """A 一件事 application number in what someone typed (any case, full-width, spaces allowed)."""
+    if len(text) > 120 or "yjs" not in (folded := unicodedata.normalize("NFKC", text)).lower():
+        return None
+    match = _BUNDLE_NO.search(_SEPARATORS.sub("", folded).upper())
+    return match.group(0) if match else None
+
+
+def is_bundle_number(number: str) -> bool:
+    return number.startswith("YJS")
+
+
 def parse_factor(text: str) -> dict[str, str] | None:
     """{"phone_last4": ...} or {"id_number": ...}; a full phone number gives its last 4 digits."""
     folded = re.sub(r"\s", "", unicodedata.normalize("NFKC", text)).upper()
@@ -163,6 +182,24 @@ def case_view(case: Case, settings: Any = None, today: date | None = None) -> di
         for s in case.timeline
     ]
     return {"case": case, "state": case.state.value, "steps": steps[-MAX_STEPS:], "earlier": max(0, len(steps) - MAX_STEPS), "days_left": days_left}
+
+
+def bundle_view(application: BundleApplication, settings: Any = None, today: date | None = None) -> dict[str, Any]:
+    """One view of a 一件事 application: each member case's state, and the steps of every case
+    as one timeline, latest last (each step says which matter it belongs to)."""
+    today = today or datetime.now(TZ).date()
+    days_left = None
+    if not application.done:
+        days_left = working_days_left(today, application.promised_date, getattr(settings, "holidays", ()), getattr(settings, "makeup_workdays", ()))
+    steps = sorted(
+        ({"when": s.at, "name": s.name, "department": s.department, "note": s.note, "matter": c.matter_name} for c in application.cases for s in c.timeline),
+        key=lambda step: step["when"],
+    )
+    cases = [{"case": c, "state": c.state.value} for c in application.cases]
+    finished = sum(1 for c in application.cases if c.result is not None)
+    return {"application": application, "cases": cases, "finished": finished, "steps": steps[-MAX_BUNDLE_STEPS:],
+            "earlier": max(0, len(steps) - MAX_BUNDLE_STEPS), "days_left": days_left,
+            "requested": [c for c in application.cases if c.state.value == "materials_requested"]}
 
 
 # The dialog -------------------------------------------------------------------------------------
@@ -245,8 +282,9 @@ class Progress(Dialog):
             factor = remembered.factor
         elif lock.digits_refused and "phone_last4" in factor:
             return await self._wrong(case_no)  # not even asked: reads exactly like a wrong factor
+        lookup = self.services.platform.bundle_application if is_bundle_number(case_no) else self.services.platform.case
         try:
-            case = await self.services.platform.case(case_no, **factor)
+            case = await lookup(case_no, **factor)
         except PlatformUnavailable:
             return "down"
         except PlatformError as exc:
@@ -258,7 +296,8 @@ class Progress(Dialog):
             return await self._wrong(case_no)
         self._case = case
         if remembered is None:
-            await self._store.remember(self._user, case_no, case.matter_name, **factor)
+            name = case.bundle_name if isinstance(case, BundleApplication) else case.matter_name
+            await self._store.remember(self._user, case_no, name, **factor)
             await self._store.succeeded(self._user, case_no)
         return "ok"
 
@@ -332,7 +371,7 @@ class Progress(Dialog):
 
     # A case number typed.
     def _typed(self) -> str | None:
-        return find_case_number(self.text, self.services.settings)
+        return find_bundle_number(self.text) or find_case_number(self.text, self.services.settings)
 
     def typed_opens(self) -> bool:
         return self._seen == ("typed", "ok")
@@ -411,6 +450,12 @@ class Progress(Dialog):
     async def show_case(self):
         case = self._case
         self.data.pop("choices", None)
+        if isinstance(case, BundleApplication):  # a 一件事: its cases as one view, one subscription for all
+            self.data["case_no"] = case.bundle_no
+            self.data["subscribed"] = await self._store.is_subscribed(self._user, case.bundle_no)
+            self.say("progress/bundle_card.j2", **bundle_view(case, self.services.settings))
+            self.ask()
+            return
         self.data["case_no"] = case.case_no  # the only place a case number becomes the card's
         self.data["subscribed"] = await self._store.is_subscribed(self._user, case.case_no)
         self.say("progress/card.j2", **case_view(case, self.services.settings))

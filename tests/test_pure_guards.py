@@ -101,6 +101,9 @@ class _Loader:
     async def bundles(self):
         return list(self.world.bundles.values())
 
+    async def bundle(self, code: str):
+        return self.world.bundle_card(code)
+
 
 _LOADED: list[Catalog] = []
 

@@ -13,7 +13,7 @@ import pytest
 from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch
 from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
-from bot.search.hybrid import LETTER_CHARS, LifeEvent, load_life_events
+from bot.search.hybrid import LETTER_CHARS, LifeEvent, load_life_events, load_said
 from bot.search.need import NEED_CHARS
 from bot.search.outcomes import ZONE, SearchOutcomes
 from bot.search.need import size as need_size
@@ -320,8 +320,26 @@ def test_life_events_are_data(world, tmp_path):
 
 def test_life_events_name_real_matters_and_bundles(world):
     known = {s.name for s in world.summaries.values()} | {b.name for b in world.bundles.values()}
-    for event in load_life_events():
+    for event in (*load_life_events(), *load_said()):
         assert set(event.matters) | set(event.bundles) <= known, event.name
+
+
+def test_how_people_speak_is_data(world, tmp_path):
+    """A phrase an operator adds to config/said.toml's format finds its matter, in every leg."""
+    said = tmp_path / "said.toml"
+    said.write_text('[[matter]]\nname = "犬类准养证核发"\nsays = ["家里那只汪星人要上个牌"]\n', encoding="utf-8")
+    search = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(),
+                                life_events=load_said(said), cache_dir=tmp_path)
+    assert "犬类准养证核发" in shown(search, "家里那只汪星人要上个牌")[:3]
+    plain = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(), life_events=(), cache_dir=tmp_path)
+    assert "犬类准养证核发" not in shown(plain, "家里那只汪星人要上个牌")[:3]
+
+
+def test_every_guide_and_bundle_has_how_people_speak_of_it(world):
+    """Each matter with a guide and each bundle has a handful of ways people say they need it."""
+    said = {event.matters[0]: event.says for event in load_said()}
+    for name in [*(g.name for g in world.guides.values()), *(b.name for b in world.bundles.values())]:
+        assert 4 <= len(said.get(name, ())) <= 10, name
 
 
 # Long texts: a bounded cost whatever is sent --------------------------------------------------
@@ -339,11 +357,16 @@ def test_a_long_letter_is_searched_for_its_need_and_no_more(search):
     assert "最低生活保障" in shown(search, LETTER)[:3]
 
 
-def test_a_letter_is_found_by_its_topic_even_when_the_need_leaves_the_topic_out(search):
+def test_a_letter_is_found_by_its_topic_even_when_the_need_leaves_the_topic_out(search, world, tmp_path):
     letter = ("您好，我是外地人，在本区工作已经三年了，一直有交社保，房子也是租的。孩子明年要上学，"
               "我平时办事也常要证明在这边居住，想办个居住证，请问要哪些材料、多久能拿到？感谢！")  # search-eval-tune
-    assert "居住证" not in search.lexical.need(letter)  # the need keeps the request ...
-    assert "居住证办理" in shown(search, letter)[:3]  # ... the clause that names the topic is read on its own
+    # Without said.toml's phrases the catalog's rare word pairs make the need keep the request
+    # and drop the topic (with them the need keeps 居住证 itself): the case the clauses are for.
+    events_only = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(),
+                                     life_events=load_life_events(), cache_dir=tmp_path)
+    assert "居住证" not in events_only.lexical.need(letter)  # the need keeps the request ...
+    assert "居住证办理" in shown(events_only, letter)[:3]  # ... the clause that names the topic is read on its own
+    assert "居住证办理" in shown(search, letter)[:3]
 
 
 def test_the_clauses_a_letter_is_read_by_are_bounded(search):
@@ -409,8 +432,8 @@ def test_the_e5_alternative_ranks_by_meaning_and_caches_its_vectors_apart(tmp_pa
 
 
 @pytest.mark.parametrize(("name", "top3", "top1", "no_matter"), [
-    ("search-own.jsonl", 0.95, 0.87, 1.0),
-    ("search-eval-tune.jsonl", 0.81, 0.72, 0.85),
+    ("search-own.jsonl", 0.95, 0.94, 1.0),
+    ("search-eval-tune.jsonl", 0.84, 0.72, 0.85),
 ])
 def test_hybrid_floors(search, name, top3, top1, no_matter):
     cases = read_cases(DATA / name)

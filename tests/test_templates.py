@@ -9,6 +9,7 @@ from bot.search import Hit
 from bot.settings import Hall
 from bot.templating import ENGLISH_DIR, TEMPLATES_DIR, Renderer
 from dialogs.language import LANGUAGE, Language
+from dialogs.bundles import merged_materials
 from dialogs.matters import follow_ups_for, questions_for
 from dialogs.menu import OPTIONS
 from dialogs.paging import window
@@ -20,6 +21,8 @@ HALL = Hall(name="区政务服务中心", address="人民路 188 号", hours="9:
 WORLD = World.load()
 GUIDE = next(g for g in WORLD.guides.values() if g.name.startswith("居民身份证办理"))
 PLATFORM_HALLS = [WORLD.halls[h] for h in GUIDE.halls]
+BUNDLE = WORLD.bundle_card(next(iter(WORLD.bundles)))
+BUNDLE_GUIDES = [WORLD.guides[code] for code in BUNDLE.matters]
 
 #: Sample values for templates that need them; every other template takes none.
 CONTEXTS = {
@@ -33,7 +36,10 @@ CONTEXTS = {
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code]},
-    "matters/bundle.j2": {"bundle": next(iter(WORLD.bundles.values())), "matters": [WORLD.summaries[GUIDE.code]]},
+    "bundles/card.j2": {"bundle": BUNDLE, "parts": BUNDLE.parts, "halls": PLATFORM_HALLS, "departments": BUNDLE.departments, "separate_days": 9},
+    "bundles/follow_ups.j2": {"bundle": BUNDLE, "bookable": True},
+    "bundles/materials.j2": {"bundle": BUNDLE, "materials": merged_materials(BUNDLE_GUIDES, {"agent"}), "situations": ["委托他人代办"], "saved": 3},
+    "bundles/not_bookable.j2": {"bundle": BUNDLE},
     "menu/menu.j2": {"options": OPTIONS},
     "halls/pick.j2": {"halls": [{"name": HALL.name, "km": 1.2}], "located": True},
     "halls/detail.j2": {"hall": HALL},
@@ -126,16 +132,20 @@ CONTEXTS.update({
     "staff/digest.j2": {"notes": [_ENTRY]},
 })
 # [Progress & notifications]: 查进度, 订阅 and 企业绑定, 好差评.
-from dialogs.progress import case_view  # noqa: E402
+from dialogs.progress import bundle_view, case_view  # noqa: E402
 from dialogs.rating import LEVELS  # noqa: E402
 from integrations.platform.models import Complaint  # noqa: E402
 
 _PAUSED = next(r.case for r in WORLD.cases.values() if r.case.state.value == "materials_requested")
 _CASE_NO = _PAUSED.case_no
+_BUNDLE_NO = next(iter(WORLD.bundle_applications))
+_BUNDLE_CASE = WORLD.cases[WORLD.bundle_applications[_BUNDLE_NO].case_nos[0]]
+_APPLICATION = WORLD.bundle_application(_BUNDLE_NO, _BUNDLE_CASE.phone[-4:], None)
 _COMPLAINT = Complaint(id="C1", case_no=_CASE_NO, rating_id="R1", text="跑了三趟", at="2026-11-28T09:00:00+08:00",
                        call_back_by="2026-11-30", resolve_by="2026-12-11")
 CONTEXTS.update({
     "progress/card.j2": case_view(_PAUSED),
+    "progress/bundle_card.j2": bundle_view(_APPLICATION),
     "progress/choose.j2": {"choices": [[_CASE_NO, GUIDE.name]]},
     "progress/ask_factor.j2": {"asked": _CASE_NO},
     "progress/wrong.j2": {"left": 3},
@@ -304,3 +314,20 @@ def test_an_english_reply_writes_its_dates_the_english_way():
     render = Renderer()
     assert in_english(render, "booking/day_full.j2", day=dt.date(2026, 12, 8)).startswith("Sorry, Tue 8 Dec ")
     assert "12月8日（周二）" in render("booking/day_full.j2", day=dt.date(2026, 12, 8))
+
+# [Journeys]: the hall queue (取号, 排到哪了).
+from integrations.platform.models import Ticket  # noqa: E402
+
+_TICKET = Ticket(id="T1", number="A037", day="2026-12-01", hall_id=_HALL.id, hall_name=_HALL.name, matter_code=GUIDE.code, matter_name=GUIDE.name,
+                 priority=False, status="waiting", ahead=4, estimated_minutes=16, taken_at="2026-12-01T10:00:00+08:00")
+CONTEXTS.update({
+    "queue/ask_where.j2": {"appointment": {"id": "A1", "hall_id": _HALL.id, "matter_name": GUIDE.name, "date": "2026-12-01", "start": "09:00"}},
+    "queue/halls.j2": {"halls": PLATFORM_HALLS},
+    "queue/candidates.j2": {"candidates": [[GUIDE.code, GUIDE.name, GUIDE.department]]},
+    "queue/refused.j2": {"code": "CHECKIN_CODE_WRONG", "message": "签到码不对，请核对大厅屏幕上今天的签到码", "walk_in": True},
+    "queue/ticket.j2": {"ticket": _TICKET},
+    "notify/queue_called.j2": {"event": CaseEvent(
+        id="evt_q", type="queue_called", case_no="", at="2026-12-01T10:20:00+08:00", matter_name=GUIDE.name, department="区公安分局",
+        ticket=_TICKET.model_copy(update={"status": "called", "window_id": "W1", "window_name": "公安户政窗口（1-4号）", "ahead": 0}),
+    ), "via": "ticket", "at": "2026-12-01T10:20:00+08:00"},
+})

@@ -41,6 +41,12 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 LIFE_EVENTS = ROOT / "config" / "life_events.toml"
+SAID = ROOT / "config" / "said.toml"
+# The lexicon index credits a matter with every character and word of its phrases: a long
+# colloquial sentence (老人社保卡密码忘了取不了钱) would credit it with 老人, 取, 钱 for any question.
+# It reads said.toml's alias-like phrases only; BM25 and the vectors read them all (measured on
+# the tuning sets, docs/search.md).
+LEXICON_SAID_CHARS = 6
 VECTOR_CACHE = ROOT / "var" / "search"
 
 MATTER, CANDIDATES, OUT_OF_SCOPE, JUNK = "matter", "candidates", "out_of_scope", "junk"
@@ -134,12 +140,21 @@ class LifeEvent:
     says: tuple[str, ...]
     matters: tuple[str, ...]
     bundles: tuple[str, ...]
+    lexicon_chars: int | None = None  # the lexicon index reads only phrases this short (None: all)
 
 
 def load_life_events(path: Path = LIFE_EVENTS) -> tuple[LifeEvent, ...]:
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     return tuple(LifeEvent(e["name"], tuple(e.get("says", ())), tuple(e.get("matters", ())), tuple(e.get("bundles", ())))
                  for e in data.get("event", []))
+
+
+def load_said(path: Path = SAID) -> tuple[LifeEvent, ...]:
+    """How people speak of each matter and bundle (config/said.toml), as one-document events:
+    every leg of the search reads them exactly as it reads a life event's phrases."""
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return tuple(LifeEvent(f"said of {e['name']}", tuple(e.get("says", ())), (e["name"],), (), LEXICON_SAID_CHARS)
+                 for e in [*data.get("matter", []), *data.get("bundle", [])])
 
 
 class MatterSearch:
@@ -170,15 +185,17 @@ class MatterSearch:
               bundles: Iterable[Bundle] = (), version: str | None = None, *, lexicon: Lexicon | None = None,
               encoder: Encoder | None | bool = True, cache_dir: Path | None = VECTOR_CACHE,
               life_events: Sequence[LifeEvent] | None = None) -> MatterSearch:
-        """`encoder=True` uses the process's shared sentence encoder, None searches without one."""
+        """`encoder=True` uses the process's shared sentence encoder, None searches without one.
+        `life_events=None` reads config/life_events.toml and config/said.toml."""
         summaries = list(summaries)
         bundles = list(bundles)
         guide_of = dict(guides) if isinstance(guides, Mapping) else {g.code: g for g in guides}
-        events = load_life_events() if life_events is None else life_events
+        events = (*load_life_events(), *load_said()) if life_events is None else life_events
         said = _said(events, summaries, bundles)
+        short = _said(events, summaries, bundles, lexical=True)
         # Bundles are read by the lexicon index too, as matters named by their name and aliases.
         as_matters = [MatterSummary(code=b.code, name=b.name, department=BUNDLE_DEPARTMENT, type=BUNDLE_TYPE) for b in bundles]
-        lexical_said = {**said, **{b.code: [*b.aliases, *said.get(b.code, ())] for b in bundles}}
+        lexical_said = {**short, **{b.code: [*b.aliases, *short.get(b.code, ())] for b in bundles}}
         lexical = MatterIndex(lexicon).build([*summaries, *as_matters], guide_of, version=version, said=lexical_said)
 
         documents: list[Document] = []
@@ -360,8 +377,9 @@ def _exact_names(documents: list[Document], aliases: list[Sequence[str]]) -> dic
     return {text: next(iter(found)) for text, found in owners.items() if text and len(found) == 1}
 
 
-def _said(events: Sequence[LifeEvent], summaries: list[MatterSummary], bundles: list[Bundle]) -> dict[str, list[str]]:
-    """Per matter or bundle code, the life-event phrases that lead to it."""
+def _said(events: Sequence[LifeEvent], summaries: list[MatterSummary], bundles: list[Bundle],
+          lexical: bool = False) -> dict[str, list[str]]:
+    """Per matter or bundle code, the phrases that lead to it (for the lexicon index: those it reads)."""
     by_name: dict[str, list[str]] = {}
     for s in summaries:
         by_name.setdefault(s.name, []).append(s.code)
@@ -371,5 +389,6 @@ def _said(events: Sequence[LifeEvent], summaries: list[MatterSummary], bundles: 
     for event in events:
         for name in (*event.matters, *event.bundles):
             for code in by_name.get(name, ()):
-                said.setdefault(code, []).extend(event.says)
+                limit = event.lexicon_chars if lexical else None
+                said.setdefault(code, []).extend(w for w in event.says if limit is None or len(w) <= limit)
     return said

@@ -124,7 +124,8 @@ class MatterIndex:
 
     def build(self, summaries: Iterable[MatterSummary], guides: Mapping[str, Guide] | Iterable[Guide] = (), version: str | None = None,
               said: Mapping[str, Iterable[str]] | None = None) -> MatterIndex:
-        """`said` adds, per matter code, more ways people speak of it (config/life_events.toml)."""
+        """`said` adds, per matter code, more ways people speak of it (config/life_events.toml,
+        config/said.toml)."""
         summaries = list(summaries)
         said = said or {}
         all_syllables()  # warm: pinyin typed as letters is split against it

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from bot.stores import turn_tallies
 from dialogs.language import ENGLISH, LANGUAGE
 from integrations.platform.client import PlatformClient, PlatformError, PlatformUnavailable
-from integrations.platform.models import Bundle, Guide, Hall, MatterSummary
+from integrations.platform.models import Bundle, BundleCard, Guide, Hall, MatterSummary
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +134,20 @@ class Catalog:
         return True
 
     async def _bundles(self) -> list[Bundle]:
-        """The platform's bundles; a platform without them still has a searchable catalog."""
+        """The platform's bundles, each as its card (matters, departments, promised time, the
+        halls where one visit covers all of it) so that dialogs read them without a call; a
+        bundle whose card cannot be had stays a plain bundle (no card, no bundle booking). A
+        platform without bundles still has a searchable catalog."""
         try:
-            return await self.platform.bundles()
+            bundles = await self.platform.bundles()
         except PlatformError as exc:
             log.warning("catalog without bundles: %s", exc)
             return []
+        cards = await asyncio.gather(*(self.platform.bundle(b.code) for b in bundles), return_exceptions=True)
+        for card in cards:
+            if isinstance(card, BaseException) and not isinstance(card, (PlatformError, PlatformUnavailable)):
+                raise card
+        return [card if isinstance(card, BundleCard) else bundle for bundle, card in zip(bundles, cards)]
 
     def _build(self, summaries, guides, bundles, version) -> tuple:
         return self.index_factory(summaries, guides, bundles, version), summaries, guides, bundles

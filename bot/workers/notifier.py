@@ -65,6 +65,7 @@ TEMPLATES = {
     CaseEventType.deadline_warning: "notify/deadline_warning.j2",
     CaseEventType.appointment_no_show: "notify/no_show.j2",
     CaseEventType.benefit_granted: "notify/benefit_granted.j2",
+    CaseEventType.queue_called: "notify/queue_called.j2",
 }
 #: The delivery kind (WeChat template, metrics) of events that are not about a case's progress.
 KINDS = {CaseEventType.appointment_no_show: "no_show", CaseEventType.benefit_granted: "benefit"}
@@ -231,7 +232,7 @@ class Notifier:
                 log.warning("could not renew the claim on event entry %s: %s", entry_id, type(error).__name__)
 
     async def recipients(self, event: CaseEvent) -> dict[str, str]:
-        """openid -> why they hear about it ("case", "enterprise", "appointment")."""
+        """openid -> why they hear about it ("case", "enterprise", "bundle", "appointment", "ticket")."""
         if event.type == CaseEventType.appointment_no_show:
             owner = await self.bookings.owner_of(event.appointment_id) if self.bookings and event.appointment_id else None
             return {owner: "appointment"} if owner else {}
@@ -243,7 +244,20 @@ class Notifier:
                 log.info("event %s: a benefit granted to a resident; nobody here is known by an ID number", event.id)
                 return {}
             return await self.subscriptions.recipients("", code)
-        return await self.subscriptions.recipients(event.case_no, event.credit_code)
+        if event.type == CaseEventType.queue_called:
+            # Whoever took the ticket in chat (bot.services.queue), else whoever booked its appointment.
+            owner = await self.redis.get(self.keys.ticket_owner(event.ticket.id)) if event.ticket else None
+            if owner:
+                return {owner.decode() if isinstance(owner, bytes) else owner: "ticket"}
+            owner = await self.bookings.owner_of(event.appointment_id) if self.bookings and event.appointment_id else None
+            return {owner: "appointment"} if owner else {}
+        found = await self.subscriptions.recipients(event.case_no, event.credit_code)
+        if event.bundle_no:
+            # Subscribers of the whole 一件事 application hear each step of each of its cases,
+            # once: someone who also follows the case itself is one recipient.
+            for user in await self.subscriptions.recipients(event.bundle_no, None):
+                found.setdefault(user, "bundle")
+        return found
 
     async def _invite(self, user: str, event: CaseEvent) -> None:
         """好差评: a finished case's notice is followed by an invitation to rate (bot.services.ratings)."""
@@ -277,7 +291,7 @@ class Notifier:
         if event.type in DONE:
             # Invitations are idempotent: one that a crash cut off after the notice went out is made now.
             for (user, _), state in finished.items():
-                if state == "sent":
+                if state == "sent" and recipients.get(user) != "bundle":
                     await self._invite(user, event)
         if not todo:
             return {}
@@ -296,7 +310,8 @@ class Notifier:
                     break
                 except TemporaryFailure as failure:
                     await asyncio.sleep(failure.retry_after)
-            if event.type in DONE and outcome != Outcome.unreachable:
+            # A rating is given per case by whoever verified it; a bundle's follower is not invited.
+            if event.type in DONE and outcome != Outcome.unreachable and recipients[user] != "bundle":
                 await self._invite(user, event)
             return outcome
 

@@ -413,15 +413,6 @@ class WeChatSimulator:
                 menu = MenuMessage(head_content=raw.get("head_content") or "", choices=raw.get("list") or [], tail_content=raw.get("tail_content") or "")
             except (ValueError, AttributeError):
                 return _error(47001, "data format error")
-            window = self.state.windows.get(openid)
-            if window is None or self.clock() - window.opened_at > self.config.window_seconds:
-                return _error(45015, "response out of time limit or subscription is canceled")
-            if window.sent >= self.config.messages_per_interaction:
-                return _error(45047, "out of response count limit")
-            window.sent += 1
-            # Recorded as the person reads it, with the items they can tap beside it.
-            self._record("custom", openid, menu.text, menu=[c.model_dump() for c in menu.choices])
-            return dict(OK)
         elif msgtype == "news":
             articles = (body.get("news") or {}).get("articles")
             if not isinstance(articles, list) or not articles:
@@ -440,7 +431,10 @@ class WeChatSimulator:
         if window.sent >= self.config.messages_per_interaction:
             return _error(45047, "out of response count limit")
         window.sent += 1
-        self._record("custom", openid, content)
+        if msgtype == "msgmenu":  # recorded as the person reads it, with the items they can tap beside it
+            self._record("custom", openid, menu.text, menu=[c.model_dump() for c in menu.choices])
+        else:
+            self._record("custom", openid, content)
         return dict(OK)
 
     # Template and subscription messages.

@@ -1,0 +1,247 @@
+"""一件事一次办 (bundles): one card for a need that joins several matters, ONE material list for
+the whole bundle by the person's situation, and ONE booking for all of it.
+
+The search (dialogs.matters) hands a bundle over here. The card says what the bundle covers,
+which matters it joins (numbered: a number opens that matter's own guide card), which
+departments, the promised time, and where one visit covers everything. 材料清单 asks each
+question that changes the list once, even when several matters need its answer (委托他人代办 is
+asked once for five matters), and lists every material once: a document several matters ask
+for (the same material `code` in their guides, e.g. 身份证) is one line that names the matters
+it serves. 预约 books the whole bundle in one appointment at a hall that serves all of it
+(dialogs.booking, with `bundle` carried); the progress of an application (its YJS number) is
+dialogs.progress's.
+
+```
+card      --text: a matter's number--> (matters: that matter's guide card)
+card      --材料清单: situations matter--> situation --answers, one question at a time--> card
+card      --材料清单--> card          --预约--> (booking: the whole bundle) | card (not bookable: where to go)
+card      --查进度--> (progress: the application's YJS number)
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialogs.engine import Dialog, T, normalise
+from dialogs.matters import FOLLOW_UPS, NO, YES, Question, materials_for, questions_for
+
+STATES = ["card", "situation"]
+TRANSITIONS = [
+    #  trigger  source       dest         when                              then
+    T("start", "*",         "card",      "has_bundle",                     "show_card"),
+    T("start", "*",         "card",      None,                             "say_unknown"),
+    T("text",  "card",      "card",      "picks_matter",                   "open_matter"),
+    T("text",  "card",      "situation", "asks_materials_with_situations", "ask"),
+    T("text",  "card",      "card",      "asks_materials",                 "show_materials"),
+    T("text",  "card",      "card",      "asks_booking",                   "book"),
+    T("text",  "card",      "card",      "asks_progress",                  "open_progress"),
+    T("text",  "situation", "card",      "answers_last_question",          "show_materials"),
+    T("text",  "situation", "situation", "answers_question",               "ask"),
+]
+
+MATERIAL_WORDS = frozenset(normalise(w) for w in (FOLLOW_UPS["materials"][0], *FOLLOW_UPS["materials"][1], "合并材料", "一次带齐"))
+BOOKING_WORDS = frozenset(normalise(w) for w in (FOLLOW_UPS["booking"][0], *FOLLOW_UPS["booking"][1], "一起预约", "一次预约"))
+PROGRESS_WORDS = frozenset({"查进度", "进度", "办理进度", "查询进度", "申请进度"})
+
+
+@dataclass(frozen=True, slots=True)
+class MergedMaterial:
+    """One line of a bundle's material list: a document once, however many matters ask for it."""
+
+    name: str
+    originals: int
+    copies: int
+    form: str
+    note: str
+    matters: tuple[str, ...]  # names of the matters that ask for it
+
+
+def bundle_questions(guides) -> list[Question]:
+    """The questions that change the bundle's material list, each once: a yes/no situation
+    several matters share (the same situation code) is asked once; a choice among situations is
+    shared only when the choice is the same (the same situations to choose from), else each
+    matter's choice is asked with the matter's name."""
+    asked: dict[str, Question] = {}
+    for guide in guides:
+        for question in questions_for(guide):
+            if question.options:
+                key = "g:" + ",".join(s.code for s in question.options)
+                text = f"「{guide.name}」：{question.text}"
+            else:
+                key, text = question.key, question.text
+            asked.setdefault(key, Question(key, text, question.options))
+    return list(asked.values())
+
+
+def chosen_situations(answers: dict[str, str]) -> set[str]:
+    """The situation codes that apply, from answers keyed as `Question.key`."""
+    chosen = {value for key, value in answers.items() if key.startswith("g:")}
+    return chosen | {key[2:] for key, value in answers.items() if key.startswith("s:") and value == "yes"}
+
+
+def merged_materials(guides, chosen: set[str]) -> list[MergedMaterial]:
+    """Every material the bundle's matters need in this situation, once each: materials with the
+    same standard code are one (the larger count of originals and copies); a material without a
+    code is one per name."""
+    merged: dict[str, dict] = {}
+    for guide in guides:
+        for m in materials_for(guide, chosen):
+            key = f"code:{m.code}" if m.code else f"name:{m.name}"
+            line = merged.get(key)
+            if line is None:
+                merged[key] = {"name": m.name, "originals": m.originals, "copies": m.copies, "form": m.form, "note": m.note, "matters": [guide.name]}
+                continue
+            line["originals"] = max(line["originals"], m.originals)
+            line["copies"] = max(line["copies"], m.copies)
+            if guide.name not in line["matters"]:
+                line["matters"].append(guide.name)
+    return [MergedMaterial(**{**line, "matters": tuple(line["matters"])}) for line in merged.values()]
+
+
+def bundle_guides(catalog, bundle) -> list:
+    """The guides of the bundle's matters, in the bundle's order (a matter without one is left out)."""
+    return [g for g in (catalog.guide(code) for code in bundle.matters) if g is not None]
+
+
+class Bundles(Dialog):
+    name = "bundles"
+    title = "一件事一次办"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    PROMPTS = {"card": "bundles/follow_ups.j2", "situation": "matters/question.j2"}
+    EXPECTS = {"card": frozenset({"choice"}), "situation": frozenset({"choice", "yes_no"})}
+    DONE = frozenset({"card"})
+    #: On the card, 查进度 asks about this bundle's application, not about a case in general.
+    OWN_WORDS = PROGRESS_WORDS
+
+    def prompt_context(self):
+        bundle = self._bundle()
+        return {"bundle": bundle, "question": self._next_question(), "bookable": bool(getattr(bundle, "bookable", False))}
+
+    def _bundle(self):
+        code = self.data.get("bundle")
+        catalog = self.services.catalog
+        return catalog.bundles.get(code) if code and catalog is not None else None
+
+    def _guides(self) -> list:
+        bundle = self._bundle()
+        return bundle_guides(self.services.catalog, bundle) if bundle is not None else []
+
+    # The card ----------------------------------------------------------------------------------
+
+    def has_bundle(self) -> bool:
+        return self._bundle() is not None
+
+    def say_unknown(self):
+        self.say("bundles/unknown.j2")
+        self.finish()
+
+    def show_card(self):
+        bundle = self._bundle()
+        for key in ("answers", "chosen"):
+            self.data.pop(key, None)
+        catalog = self.services.catalog
+        halls = [catalog.halls[h] for h in getattr(bundle, "halls", []) if h in catalog.halls]
+        parts = getattr(bundle, "parts", None) or [catalog.summary(code) for code in bundle.matters if catalog.summary(code)]
+        self.say("bundles/card.j2", bundle=bundle, parts=parts, halls=halls,
+                 departments=getattr(bundle, "departments", None) or list(dict.fromkeys(p.department for p in parts)),
+                 separate_days=sum(getattr(p, "promised_days", 0) for p in parts))
+        self.ask()
+
+    def _said(self, words: frozenset[str]) -> bool:
+        return normalise(self.text) in words
+
+    def picks_matter(self) -> bool:
+        return self._picked() is not None
+
+    def _picked(self) -> str | None:
+        text = normalise(self.text)
+        bundle = self._bundle()
+        matters = bundle.matters if bundle is not None else []
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(matters):
+            return matters[int(text) - 1]
+        return None
+
+    def open_matter(self):
+        self.start("matters", code=self._picked())
+
+    # The material list ---------------------------------------------------------------------------
+
+    def asks_materials(self) -> bool:
+        return self._said(MATERIAL_WORDS)
+
+    def asks_materials_with_situations(self) -> bool:
+        return self.asks_materials() and bool(bundle_questions(self._guides()))
+
+    def _next_question(self) -> Question | None:
+        answers = self.data.get("answers", {})
+        return next((q for q in bundle_questions(self._guides()) if q.key not in answers), None)
+
+    def answers_question(self) -> bool:
+        return self._reading() is not None
+
+    def answers_last_question(self) -> bool:
+        reading = self._reading()
+        if reading is None:
+            return False
+        answered = {**self.data.get("answers", {}), reading[0]: reading[1]}
+        return all(q.key in answered for q in bundle_questions(self._guides()))
+
+    def _reading(self) -> tuple[str, str] | None:
+        """(question key, answer) when this message answers the current question."""
+        question = self._next_question()
+        if question is None:
+            return None
+        text = normalise(self.text)
+        if question.options:
+            if text.isascii() and text.isdigit() and 1 <= int(text) <= len(question.options):
+                return question.key, question.options[int(text) - 1].code
+            named = [s.code for s in question.options if text and (text in normalise(s.name) or normalise(s.name) in text)]
+            return (question.key, named[0]) if len(named) == 1 else None
+        if text in YES or text in NO:
+            return question.key, "yes" if text in YES else "no"
+        return None
+
+    def ask(self):
+        if self.state == "situation":
+            reading = self._reading() if self.incoming.kind == "text" else None
+            if reading is not None:  # this message answered the question before: record it, ask the next
+                self.data.setdefault("answers", {})[reading[0]] = reading[1]
+        super().ask()
+
+    def show_materials(self):
+        """The merged list; reached with the last answer still unrecorded (guards never write)."""
+        reading = self._reading() if self.incoming.kind == "text" else None
+        answers = self.data.pop("answers", {})
+        if reading is not None:
+            answers[reading[0]] = reading[1]
+        chosen = chosen_situations(answers)
+        guides = self._guides()
+        situations = list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen))
+        self.data["chosen"] = sorted(chosen)  # a booking made next brings this list
+        materials = merged_materials(guides, chosen)
+        asked_for = sum(len(materials_for(g, chosen)) for g in guides)
+        self.say("bundles/materials.j2", bundle=self._bundle(), materials=materials, situations=situations, saved=asked_for - len(materials))
+        self.ask()
+
+    # Booking and progress ----------------------------------------------------------------------
+
+    def asks_booking(self) -> bool:
+        return self._said(BOOKING_WORDS)
+
+    def book(self):
+        """One appointment for every matter of the bundle, where the platform allows it; else
+        where to go (the halls that handle its matters)."""
+        bundle = self._bundle()
+        if getattr(bundle, "bookable", False):
+            self.start("booking", bundle=bundle.code, chosen=self.data.get("chosen"))
+            return
+        self.say("bundles/not_bookable.j2", bundle=bundle)
+        self.ask()
+
+    def asks_progress(self) -> bool:
+        return self._said(PROGRESS_WORDS)
+
+    def open_progress(self):
+        self.start("progress")

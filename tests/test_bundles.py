@@ -1,0 +1,126 @@
+"""一件事一次办: a bundle's card, one material list for the whole bundle, one booking, one
+progress view of the application. Dialog logic in the harness (`h`); the whole journey once
+over the real webhook (`chat`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.web.appkeys import CATALOG
+from tests.support import person
+from tests.test_booking import appointments_of, drive
+from tests.test_notifier import advance, notices, notices_count, settled
+
+
+def listed(reply: str) -> list[str]:
+    return [line.split(". ", 1)[1] for line in reply.splitlines() if line[:1].isdigit() and ". " in line]
+
+
+async def answer_every_question(h, first: str, answers: dict[str, str], default: str = "否") -> str:
+    """Answer the situation questions one at a time until the list comes; returns the list and
+    records every question asked in `answers` (question text -> how many times asked)."""
+    reply = first
+    for _ in range(20):
+        if "一次带齐" in reply:
+            return reply
+        question = reply.splitlines()[0]
+        answers[question] = answers.get(question, 0) + 1
+        reply = await h.say("1" if "哪种情况" in question else default)
+    raise AssertionError(f"no material list after 20 answers: {reply}")
+
+
+async def test_a_bundle_card_says_what_it_covers_who_and_how_long(h):
+    card = await h.say("出生一件事")
+    assert card.startswith("【出生一件事】")
+    assert "涉及部门：" in card and "承诺时限：" in card and "个工作日" in card
+    matters = listed(card)
+    assert len(matters) >= 3 and any("户口登记" in m for m in matters) and any("社会保障卡" in m for m in matters)
+    assert "材料清单" in card and "预约" in card and "查进度" in card
+
+
+async def test_one_material_list_asks_each_question_once_and_lists_a_shared_document_once(h):
+    await h.say("企业开办一件事")
+    asked: dict[str, int] = {}
+    materials = await answer_every_question(h, await h.say("材料清单"), asked, default="是")
+    # 委托他人代办 matters to all five matters: asked once
+    assert sum(n for q, n in asked.items() if "代" in q) == 1, asked
+    assert all(n == 1 for n in asked.values()), asked
+    lines = listed(materials)
+    agent_ids = [line for line in lines if "代理人居民身份证" in line]
+    assert len(agent_ids) == 1 and "共用于 5 个事项" in agent_ids[0]
+    assert sum("授权委托书" in line for line in lines) == 1
+    assert "带一份就行" in materials
+
+
+async def test_a_situation_no_matter_needs_leaves_its_materials_out(h):
+    await h.say("企业开办一件事")
+    asked: dict[str, int] = {}
+    materials = await answer_every_question(h, await h.say("材料清单"), asked, default="否")
+    assert "代理人居民身份证" not in materials and "授权委托书" not in materials
+    assert "公司登记（备案）申请书" in materials
+
+
+async def test_one_booking_covers_the_whole_bundle_and_brings_the_merged_list(h, sims):
+    card = await h.say("出生一件事")
+    assert card.startswith("【出生一件事】")
+    asked: dict[str, int] = {}
+    await answer_every_question(h, await h.say("材料清单"), asked, default="否")
+    halls = await h.say("预约")
+    assert "预约「出生一件事」" in halls and "请选择办理大厅" in halls
+    me = person(31)
+    reply = await drive(h, "1", me)
+    assert reply.startswith("预约成功") and "出生一件事" in reply and "个事项一个窗口办完" in reply
+    # three of its matters ask for the birth certificate (under three names): one line
+    names = [line.split(". ", 1)[1].split(" 原件")[0] for line in reply.splitlines() if line[:1].isdigit() and ". " in line]
+    assert sum(name.strip("《》").removeprefix("儿童") == "出生医学证明" for name in names) == 1, names
+    items = await appointments_of(sims, me)
+    assert len(items) == 1 and items[0]["bundle_code"] == "YJS-511602-003" and items[0]["number"] in reply
+
+
+async def test_a_bundle_from_search_to_one_list_one_booking_one_progress_view_with_notices(chat, client, redis, settings):
+    """Over the real webhook: the whole 一件事 journey, as a person would make it."""
+    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=30)
+    card = await chat.say("孩子出生了要办哪些手续")
+    if not card.startswith("【出生一件事】"):  # the search offered candidates: the bundle is among them
+        pick = next(i for i, line in enumerate(listed(card), 1) if "出生一件事" in line)
+        card = await chat.say(str(pick))
+    assert card.startswith("【出生一件事】") and "涉及部门：" in card
+
+    asked: dict[str, int] = {}
+    materials = await answer_every_question(chat, await chat.say("材料清单"), asked, default="否")
+    assert all(n == 1 for n in asked.values()), asked
+    names = [line.split(". ", 1)[1].split("（")[0] for line in materials.splitlines() if line[:1].isdigit() and ". " in line]
+    assert len(names) == len(set(names))  # nothing twice
+    assert sum("出生医学证明" in line and "共用于" in line for line in materials.splitlines()) == 1
+
+    me = person(32)
+    assert "预约「出生一件事」" in await chat.say("预约")
+    booked = await drive(chat, "1", me)
+    assert booked.startswith("预约成功") and "出生一件事" in booked
+    [appointment] = await appointments_of(client, me)
+    assert appointment["bundle_code"] == "YJS-511602-003"
+
+    # The application is made at the window; its number is what the person has.
+    resp = await client.post("/sim/platform/_admin/bundle-applications",
+                             json={"bundle_code": "YJS-511602-003", "applicant": {"name": me["name"], "phone": me["phone"], "id_number": me["id_number"]}})
+    assert resp.status == 201, await resp.text()
+    application = await resp.json()
+    assert "手机号的后 4 位" in await chat.say(f"我的一件事申请编号是 {application['bundle_no']}")
+    view = await chat.say(application["phone_last4"])
+    assert view.startswith("【一件事进度】出生一件事") and application["bundle_no"] in view
+    assert all(line in view for line in ("各事项：", "办理过程："))
+    assert view.count(") ") >= len(application["case_nos"])  # every member case, one line each
+    assert "订阅成功" in await chat.say("订阅")
+
+    # Each step of each case reaches the bundle's subscriber once, naming the application; once
+    # too for someone who follows one of its cases on its own as well.
+    first, second = application["case_nos"][:2]
+    assert "手机号的后 4 位" in await chat.say(first)
+    assert "【办件进度】" in await chat.say(application["phone_last4"])
+    assert "订阅成功" in await chat.say("订阅")
+    await advance(client, first, "accepted")
+    await advance(client, second, "accepted")
+    received = await notices_count(client, chat.user, 2)
+    assert await settled(redis, settings)
+    received = await notices(client, chat.user)
+    assert len(received) == 2 and all(application["bundle_no"] in n and "【办件已受理】" in n for n in received)
