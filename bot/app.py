@@ -34,6 +34,7 @@ from bot.workers.notifier import Notifier
 from bot.services.queue import HallQueue
 from bot.services.ratings import REMINDER as RATING_REMINDER, Ratings
 from bot.workers.scheduler import Scheduler
+from bot.services.enterprise_reminders import EnterpriseReminders
 from bot.search.outcomes import SearchOutcomes
 from bot.services.subscriptions import Subscriptions
 from bot.workers.runner import Workers
@@ -169,8 +170,11 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         services.queue = HallQueue(redis, keys, platform, services.bookings)
         services.ratings = Ratings(redis, keys, platform, scheduler, settings, delivery=delivery, subscriptions=services.subscriptions)
         scheduler.handle(RATING_REMINDER, services.ratings.remind)
+        # Licence and annual-report reminders for bound enterprises: a sweep on the scheduler.
+        reminders = EnterpriseReminders(redis, keys, platform, scheduler, services.subscriptions, delivery, settings)
         workers: list = []  # each feature appends its workers here
-        workers.append(scheduler)  # due jobs: appointment reminders, rating reminders
+        workers.append(scheduler)  # due jobs: appointment reminders, rating reminders, enterprise reminders
+        workers.append(reminders)  # puts the first enterprise reminder sweep on the scheduler, then returns
         workers.append(Notifier(redis, keys, settings, delivery, services.subscriptions, services.ratings, services.bookings))
         # Broadcasts: reports go to their authors in WeCom when a WeCom app is configured.
         wecom = WeComClient(

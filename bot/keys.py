@@ -77,6 +77,14 @@ class Keys:
     def user_enterprises(self, user: str) -> str:
         return f"{self.prefix}ent:user:{{{user}}}"
 
+    def enterprises_muted(self) -> str:
+        """SET of credit codes whose binders asked for no reminders (静音提醒; case notices still go)."""
+        return f"{self.prefix}ent:muted"
+
+    def enterprise_reminded(self, reminder_id: str) -> str:
+        """Set once a licence or annual-report reminder is scheduled (bot.services.enterprise_reminders)."""
+        return f"{self.prefix}ent:reminded:{reminder_id}"
+
     # The hall queue (取号) ---------------------------------------------------------------------
 
     def ticket_owner(self, ticket_id: str) -> str:

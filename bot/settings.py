@@ -188,6 +188,10 @@ class Settings(BaseSettings):
     rating_reminder_seconds: int = 259200
     rating_digits_seconds: int = 86400
     rating_pending_days: int = 30
+    licence_reminder_days: list[int] = [60, 30, 7]
+    enterprise_reminder_hours: list[int] = [9, 20]
+    annual_report_reminder_months: list[int] = [1, 6]
+    enterprise_reminder_sweep_seconds: int = 3600
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -35,7 +35,7 @@ OPTIONS: tuple[Option, ...] = (
     # Numbers 1-5 stay what people (and their habits) know; what came later is added after them.
     Option("6", "我的预约", "MENU_APPOINTMENTS", "appointments", ()),
     Option("7", "我的订阅", "MENU_SUBSCRIPTIONS", "subscriptions", ()),
-    Option("8", "企业绑定", "MENU_ENTERPRISE", "enterprise", ()),
+    Option("8", "企业绑定·办件·证照", "MENU_ENTERPRISE", "enterprise_desk", ("企业服务",)),
     Option("9", "评价（好差评）", "MENU_RATING", "rating", ()),
 )
 
@@ -50,6 +50,10 @@ SHORTCUTS: dict[str, tuple[str, dict]] = {
     **dict.fromkeys(("退订", "取消订阅"), ("subscriptions", {"mode": "unsubscribe"})),
     **dict.fromkeys(("企业绑定", "绑定企业"), ("enterprise", {})),
     **dict.fromkeys(("解绑", "解除绑定", "企业解绑", "解绑企业"), ("subscriptions", {"mode": "unbind"})),
+    **dict.fromkeys(("企业办件", "企业的办件", "单位办件", "公司办件"), ("enterprise_desk", {"action": "cases"})),
+    **dict.fromkeys(("企业证照", "企业的证照", "单位证照", "公司证照", "企业许可证"), ("enterprise_desk", {"action": "licences"})),
+    **dict.fromkeys(("静音提醒", "关闭提醒", "不要提醒"), ("enterprise_desk", {"action": "mute"})),
+    **dict.fromkeys(("恢复提醒", "打开提醒", "开启提醒"), ("enterprise_desk", {"action": "unmute"})),
     **dict.fromkeys(("评价", "好差评", "我要评价"), ("rating", {})),
     **dict.fromkeys(("修改评价", "重新评价"), ("rating", {"mode": "again"})),
     **dict.fromkeys(MY_APPOINTMENTS, ("appointments", {})),

@@ -101,9 +101,11 @@ async def hit(client, method: str, path: str, body: bytes | str = b"", headers: 
     return resp, text
 
 
-async def our_keys(redis, settings, *, but=("rl:", "audit", "events")) -> list[str]:
+async def our_keys(redis, settings, *, but=("rl:", "audit", "events", "sched:")) -> list[str]:
     """Keys the requests left, apart from rate-limit counters and the audit log (both record
-    refused requests) and the event stream (the notifier creates its consumer group at start)."""
+    refused requests), the event stream (the notifier creates its consumer group at start) and
+    the scheduler's jobs (the enterprise reminder sweep is put on it at start, and reschedules
+    itself)."""
     found = [k.decode() async for k in redis.scan_iter(match=f"{settings.key_prefix}*", count=1000)]
     return [k for k in found if not any(k[len(settings.key_prefix):].startswith(p) for p in but)]
 

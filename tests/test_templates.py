@@ -199,6 +199,23 @@ CONTEXTS.update({
     "matters/notify.j2": {"guide": GUIDE, "on": True, "unavailable": False},
 })
 
+# [Enterprise & proactive]: the enterprise desk (templates/desk/).
+_FIRM_LICENCES = next(WORLD.licences.of(code) for code in WORLD.enterprises if WORLD.licences.of(code))
+_FIRM_CASES = [r.case for r in WORLD.cases.values() if r.case.credit_code][:3]
+CONTEXTS.update({
+    "desk/pick.j2": {"choices": [["91511602MA6XK3P2TJ", "广安市思源科技有限公司"], ["91511602MA6XK3P9QX", "广安市远航餐饮有限公司"]]},
+    "desk/home.j2": {"data": {"enterprise": "广安市思源科技有限公司"}, "muted": True},
+    "desk/cases.j2": {"enterprise": "广安市思源科技有限公司", "cases": _FIRM_CASES, "offset": 6, "total": 20, "left": 11, "filter": "in_progress"},
+    "desk/no_cases.j2": {"enterprise": "广安市思源科技有限公司", "filter": "needs_materials"},
+    "desk/licences.j2": {"enterprise": "广安市思源科技有限公司", "licences": [WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], "soon": 60},
+    "desk/muted.j2": {"muted": True, "enterprise": "广安市思源科技有限公司"},
+    "notify/licence_expiring.j2": {"enterprise": "广安市思源科技有限公司", "licence_name": "食品经营许可证", "licence_no": "JY15116020012345",
+                                   "valid_until": "2027-01-02", "days_left": 30, "days": 30, "renewal_matter_name": "食品经营许可延续",
+                                   "issuer": "广安区市场监督管理局"},
+    "notify/benefit_granted.j2": {"event": WORLD.grant_benefit("WGFH", credit_code=next(iter(WORLD.enterprises))), "via": "enterprise"},
+    "notify/annual_report.j2": {"enterprise": "广安市思源科技有限公司", "year": 2026, "due_on": "2027-06-30", "month": 6},
+})
+
 
 def test_every_template_renders_to_chinese_text():
     render = Renderer()

@@ -10,7 +10,8 @@ verification it rests on holds (`recipients` checks it for every notice).
 
 Redis layout (see bot.keys): `sub:case:{case_no}` SET of openids, `sub:user:{openid}` SET of
 case numbers; `ent:binders:{credit_code}` SET of openids, `ent:user:{openid}` SET of codes,
-`ent:names` HASH code -> name; `prog:cases:{openid}` HASH case_no -> JSON {matter name, sealed
+`ent:names` HASH code -> name (of every enterprise ever bound: the reminder sweep walks it),
+`ent:muted` SET of codes whose reminders are muted; `prog:cases:{openid}` HASH case_no -> JSON {matter name, sealed
 second factor}; `prog:fail:{openid}:{case_no}` counter of one person's wrong second factors for
 a case number, `prog:casefail:{case_no}` of everyone's (both with a TTL).
 
@@ -250,6 +251,31 @@ class Subscriptions:
             return []
         names = await self.redis.hmget(self.keys.enterprise_names(), codes)
         return sorted(((code, _s(name) if name else code) for code, name in zip(codes, names)), key=lambda e: e[1])
+
+    async def binders(self, credit_code: str) -> list[str]:
+        """Everyone bound to the enterprise now."""
+        return sorted([_s(user) async for user in self.redis.sscan_iter(self.keys.enterprise_binders(credit_code))])
+
+    async def bound_enterprises(self) -> list[tuple[str, str]]:
+        """(credit code, name) of every enterprise someone is bound to now, by code."""
+        named = {_s(code): _s(name) async for code, name in self.redis.hscan_iter(self.keys.enterprise_names())}
+        codes = sorted(named)
+        if not codes:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for code in codes:
+                pipe.scard(self.keys.enterprise_binders(code))
+            counts = await pipe.execute()
+        return [(code, named[code]) for code, count in zip(codes, counts) if count]
+
+    async def mute(self, credit_code: str, muted: bool) -> bool:
+        """静音提醒 / 恢复提醒 for the whole enterprise (every binder); True if it changed."""
+        key = self.keys.enterprises_muted()
+        changed = await (self.redis.sadd(key, credit_code) if muted else self.redis.srem(key, credit_code))
+        return bool(changed)
+
+    async def is_muted(self, credit_code: str) -> bool:
+        return bool(await self.redis.sismember(self.keys.enterprises_muted(), credit_code))
 
     def _setting(self, name: str, default: int) -> int:
         return int(getattr(self.settings, name, default))

@@ -64,8 +64,11 @@ TEMPLATES = {
     CaseEventType.posted: "notify/posted.j2",
     CaseEventType.deadline_warning: "notify/deadline_warning.j2",
     CaseEventType.appointment_no_show: "notify/no_show.j2",
+    CaseEventType.benefit_granted: "notify/benefit_granted.j2",
     CaseEventType.queue_called: "notify/queue_called.j2",
 }
+#: The delivery kind (WeChat template, metrics) of events that are not about a case's progress.
+KINDS = {CaseEventType.appointment_no_show: "no_show", CaseEventType.benefit_granted: "benefit"}
 
 #: Events that finish a case: the notice is followed by an invitation to rate the service (好差评).
 DONE = frozenset({CaseEventType.approved, CaseEventType.not_approved, CaseEventType.refused})
@@ -233,6 +236,14 @@ class Notifier:
         if event.type == CaseEventType.appointment_no_show:
             owner = await self.bookings.owner_of(event.appointment_id) if self.bookings and event.appointment_id else None
             return {owner: "appointment"} if owner else {}
+        if event.type == CaseEventType.benefit_granted:
+            # 免申即享 for an enterprise reaches its binders. One for a resident names an ID number,
+            # and the bot keeps no index from ID numbers to people: nobody here can be told.
+            code = event.benefit.credit_code if event.benefit is not None else event.credit_code
+            if not code:
+                log.info("event %s: a benefit granted to a resident; nobody here is known by an ID number", event.id)
+                return {}
+            return await self.subscriptions.recipients("", code)
         if event.type == CaseEventType.queue_called:
             # Whoever took the ticket in chat (bot.services.queue), else whoever booked its appointment.
             owner = await self.redis.get(self.keys.ticket_owner(event.ticket.id)) if event.ticket else None
@@ -294,7 +305,7 @@ class Notifier:
                     async with slots:
                         outcome = await self.delivery.send(
                             user, keys[user], template, context, case_no=event.case_no or None,
-                            kind="no_show" if event.type == CaseEventType.appointment_no_show else "notice",
+                            kind=KINDS.get(event.type, "notice"),
                         )
                     break
                 except TemporaryFailure as failure:

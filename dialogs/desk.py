@@ -1,0 +1,304 @@
+"""企业服务 (the enterprise desk): for people bound to an enterprise (dialogs/enterprise.py),
+the enterprise's cases (企业办件: newest first, by state, a page at a time, each opening the
+usual timeline card), its licences with their validity (企业证照), and 静音提醒 / 恢复提醒 for
+its licence and annual-report reminders (bot.services.enterprise_reminders).
+
+```
+(start) --not bound to any enterprise--> (企业绑定, dialogs/enterprise.py)
+(start) --bound to several--> pick --an enterprise's number--> home | cases | licences
+home  --1 / 2 / 3 / 4--> cases | licences | (企业绑定) | (muted or unmuted)
+cases --办理中 / 需补正 / 已办结 / 全部--> cases (the list again, filtered)
+cases --更多 / 下一页--> cases (the next page)
+cases --a listed number--> case (the timeline card); case --another number / 办件列表--> case | cases
+```
+
+The binding is the proof: there is no second factor. Every action (listing, opening a case,
+listing licences, muting) asks the store at that moment whether THIS person is bound to the
+enterprise, so 解绑 (dialogs/subscriptions.py) closes the desk at once, whatever the session
+still holds. Started with `action` ("cases", "licences", "mute", "unmute") by the words
+that name it, or with none from the menu (the desk's home).
+
+The guards only read: each event's prepare action does the one lookup the message calls for and
+records its outcome (`_seen`); the guards compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogs import paging
+from dialogs.engine import Dialog, P, T, normalise
+from dialogs.progress import case_view
+from integrations.platform.client import PlatformError, PlatformUnavailable
+from integrations.platform.models import Case, CaseFilter
+
+#: Words that filter the case list ("" = every case).
+FILTERS: dict[str, str] = {
+    **dict.fromkeys(("办理中", "在办", "在办的", "正在办理", "未办结"), CaseFilter.in_progress.value),
+    **dict.fromkeys(("需补正", "补正", "待补正", "要补正", "需要补正"), CaseFilter.needs_materials.value),
+    **dict.fromkeys(("已办结", "办结", "办完的", "已完成"), CaseFilter.done.value),
+    **dict.fromkeys(("全部", "全部办件", "所有办件"), ""),
+}
+LIST_AGAIN = frozenset({"办件列表", "列表", "回到列表"})
+#: The desk's home: number -> what it does.
+HOME = {"1": "cases", "2": "licences", "3": "bind", "4": "toggle_mute"}
+
+STATES = ["pick", "home", "cases", "case", "licences"]
+LISTS = ["cases", "case"]
+TRANSITIONS = [
+    #  trigger  source   dest        when              then
+    T("start", "*",     "pick",     "none_bound",     "open_binding"),
+    T("start", "*",     "pick",     "needs_pick",     "ask"),
+    T("text",  "home",  "home",     "picks_binding",  "open_binding"),
+]
+# What an action found, on start or after any message: the same answer whichever way it came.
+for _trigger, _source in (("start", "*"), ("text", STATES)):
+    TRANSITIONS += [
+        T(_trigger, _source, "home",     "shows_home",      "show_home"),
+        T(_trigger, _source, "cases",    "shows_cases",     "show_cases"),
+        T(_trigger, _source, "cases",    "shows_no_cases",  "show_no_cases"),
+        T(_trigger, _source, "case",     "shows_case",      "show_case"),
+        T(_trigger, _source, "licences", "shows_licences",  "show_licences"),
+        T(_trigger, _source, "home",     "muted_now",       "say_muted"),
+        T(_trigger, _source, "home",     "not_bound",       "say_not_bound"),
+        T(_trigger, _source, "home",     "trouble",         "say_busy"),
+    ]
+TRANSITIONS += [
+    T("text",  LISTS,   "cases",    "case_gone",       "say_case_gone"),
+]
+PREPARE = [
+    #  trigger  source   action: the binding is checked, and the platform asked, here
+    P("start", "*",     "look_up_on_start"),
+    P("text",  STATES,  "look_up_text"),
+]
+
+
+class EnterpriseDesk(Dialog):
+    name = "enterprise_desk"
+    title = "企业服务"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
+    PROMPTS = {"pick": "desk/pick.j2", "home": "desk/home.j2", "cases": "desk/cases_follow_ups.j2",
+               "case": "desk/case_follow_ups.j2", "licences": "desk/licences_follow_ups.j2"}
+    OWN_WORDS = frozenset(FILTERS) | LIST_AGAIN
+    EXPECTS = {"pick": frozenset({"choice"}), "home": frozenset({"choice"}), "cases": frozenset({"choice"}),
+               "case": frozenset({"choice"})}
+    DONE = frozenset({"case", "licences"})
+
+    __slots__ = ("_seen", "_page", "_case", "_licences", "_muted")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: What this event's lookup found: "pick", "none", "home", "cases", "case", "licences",
+        #: "muted", "unbound" (the binding is gone now), "gone" (no such case of the enterprise), "down".
+        self._seen = ""
+        self._page: Any = None
+        self._case: Case | None = None
+        self._licences: list = []
+        self._muted: bool | None = None
+
+    def prompt_context(self):
+        return {"data": self.data, "choices": self.data.get("choices", []), "muted": self.data.get("muted", False)}
+
+    @property
+    def _store(self):
+        return self.services.subscriptions
+
+    @property
+    def _user(self) -> str:
+        return self.incoming.user
+
+    # The lookups (prepare actions) ------------------------------------------------------------
+
+    async def look_up_on_start(self) -> None:
+        """The person's enterprises now: none, one (its action at once), or several to pick from."""
+        enterprises = await self._store.enterprises(self._user)
+        self.data["choices"] = [[code, name] for code, name in enterprises]
+        if not enterprises:
+            self._seen = "none"
+        elif len(enterprises) == 1:
+            self.data["credit_code"], self.data["enterprise"] = enterprises[0]
+            await self._act(self.data.get("action") or "home")
+        else:
+            self._seen = "pick"
+
+    async def look_up_text(self) -> None:
+        text = normalise(self.text)
+        if self.state == "pick":
+            picked = _number(text, len(self.data.get("choices", [])))
+            if picked:
+                self.data["credit_code"], self.data["enterprise"] = self.data["choices"][picked - 1]
+                await self._act(self.data.get("action") or "home")
+        elif self.state == "home":
+            action = HOME.get(text)
+            if action == "toggle_mute":
+                action = "unmute" if self.data.get("muted") else "mute"
+            if action and action != "bind":
+                await self._act(action)
+        elif self.state in LISTS:
+            if text in FILTERS:
+                self.data["filter"] = FILTERS[text]
+                await self._act("cases", offset=0)
+            elif paging.asks_more(text):
+                following = self.data.get("next_offset")
+                await self._act("cases", offset=following if following is not None else 0)
+            elif text in LIST_AGAIN:
+                await self._act("cases", offset=int(self.data.get("offset", 0)))
+            else:
+                picked = _number(text, int(self.data.get("total", 0)))
+                if picked and str(picked) in self.data.get("listed", {}):
+                    await self._act("case", number=picked)
+        elif self.state == "licences" and text in ("1", "刷新"):
+            await self._act("licences")
+
+    async def _act(self, action: str, **how: Any) -> None:
+        """Check the binding now, then do `action` for the enterprise in the session."""
+        code = self.data.get("credit_code")
+        if not code or not await self._store.is_bound(self._user, code):
+            self._seen = "unbound"
+            return
+        try:
+            if action == "home":
+                self.data["muted"] = await self._store.is_muted(code)
+                self._seen = "home"
+            elif action == "cases":
+                await self._list_cases(code, int(how.get("offset", 0)))
+            elif action == "case":
+                await self._open_case(code, how["number"])
+            elif action == "licences":
+                self._licences = await self.services.platform.enterprise_licences(code)
+                self._seen = "licences"
+            elif action in ("mute", "unmute"):
+                await self._store.mute(code, action == "mute")
+                self.data["muted"] = self._muted = action == "mute"
+                self._seen = "muted"
+        except PlatformUnavailable:
+            self._seen = "down"
+        except PlatformError:
+            self._seen = "down"
+
+    async def _list_cases(self, code: str, offset: int) -> None:
+        state = self.data.get("filter") or None
+        page = await self.services.platform.enterprise_cases_page(code, CaseFilter(state) if state else None, offset=offset,
+                                                                  limit=paging.PAGE_SIZE)
+        if offset and not page.items:  # the list shrank under us: from the top
+            offset = 0
+            page = await self.services.platform.enterprise_cases_page(code, CaseFilter(state) if state else None, limit=paging.PAGE_SIZE)
+        listed = {} if offset == 0 else dict(self.data.get("listed", {}))
+        listed.update({str(offset + i): c.case_no for i, c in enumerate(page.items, start=1)})
+        self.data.update(offset=offset, total=page.total, next_offset=page.next_offset, listed=listed)
+        self._page = page
+        self._seen = "cases" if page.items else "no_cases"
+
+    async def _open_case(self, code: str, number: int) -> None:
+        """The case listed under `number`, looked up again in the enterprise's own cases: the
+        platform, not the session, says it is this enterprise's."""
+        case_no = self.data["listed"][str(number)]
+        state = self.data.get("filter") or None
+        found = None
+        offset: int | None = max(number - 1, 0)
+        page = await self.services.platform.enterprise_cases_page(code, CaseFilter(state) if state else None, offset=offset, limit=1)
+        found = next((c for c in page.items if c.case_no == case_no), None)
+        offset = 0
+        while found is None and offset is not None:  # the list moved since it was shown: look through it
+            page = await self.services.platform.enterprise_cases_page(code, None, offset=offset, limit=100)
+            found = next((c for c in page.items if c.case_no == case_no), None)
+            offset = page.next_offset
+        if found is None or (found.credit_code or "").upper() != code.upper():
+            self._seen = "gone"
+            return
+        self._case = found
+        self._seen = "case"
+
+    # The guards -------------------------------------------------------------------------------
+
+    def none_bound(self) -> bool:
+        return self._seen == "none"
+
+    def needs_pick(self) -> bool:
+        return self._seen == "pick"
+
+    def picks_binding(self) -> bool:
+        return HOME.get(normalise(self.text)) == "bind"
+
+    def shows_home(self) -> bool:
+        return self._seen == "home"
+
+    def shows_cases(self) -> bool:
+        return self._seen == "cases"
+
+    def shows_no_cases(self) -> bool:
+        return self._seen == "no_cases"
+
+    def shows_case(self) -> bool:
+        return self._seen == "case"
+
+    def case_gone(self) -> bool:
+        return self._seen == "gone"
+
+    def shows_licences(self) -> bool:
+        return self._seen == "licences"
+
+    def muted_now(self) -> bool:
+        return self._seen == "muted"
+
+    def not_bound(self) -> bool:
+        return self._seen == "unbound"
+
+    def trouble(self) -> bool:
+        return self._seen == "down"
+
+    # Answers ----------------------------------------------------------------------------------
+
+    def open_binding(self):
+        if self._seen == "none" and self.data.get("action"):  # asked for the desk by name: say why binding comes first
+            self.say("desk/bind_first.j2")
+        self.start("enterprise")
+
+    def show_home(self):
+        self.ask()
+
+    def show_cases(self):
+        page = self._page
+        self.say("desk/cases.j2", enterprise=self.data.get("enterprise", ""), cases=page.items, offset=self.data["offset"],
+                 total=page.total, left=page.total - self.data["offset"] - len(page.items), filter=self.data.get("filter") or "")
+        self.ask()
+
+    def show_no_cases(self):
+        self.say("desk/no_cases.j2", enterprise=self.data.get("enterprise", ""), filter=self.data.get("filter") or "")
+        self.ask()
+
+    def show_case(self):
+        self.say("progress/card.j2", **case_view(self._case, self.services.settings))
+        self.ask()
+
+    def say_case_gone(self):
+        self.say("desk/case_gone.j2")
+        self.ask()
+
+    def show_licences(self):
+        soon = int(getattr(self.services.settings, "licence_reminder_days", [60, 30, 7])[0])
+        self.say("desk/licences.j2", enterprise=self.data.get("enterprise", ""), licences=self._licences, soon=soon)
+        self.ask()
+
+    def say_muted(self):
+        self.say("desk/muted.j2", muted=self._muted, enterprise=self.data.get("enterprise", ""))
+        self.ask()
+
+    def say_not_bound(self):
+        self.say("desk/not_bound.j2")
+        for key in ("credit_code", "enterprise", "listed", "filter", "offset", "total", "next_offset"):
+            self.data.pop(key, None)
+        self.finish()
+
+    def say_busy(self):
+        self.say("progress/busy.j2")
+        self.ask()
+
+
+def _number(text: str, count: int) -> int | None:
+    """A listed item's number (1..count) as typed, else None."""
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= count:
+        return int(text)
+    return None

@@ -1,0 +1,133 @@
+"""The enterprise desk (#18 item 1): a person bound to an enterprise lists its cases (newest
+first, by state, a page at a time) and opens each one's timeline card, and lists its licences;
+several binders see the same desk, and 解绑 closes it at once.
+
+The first tests drive the dialog in the in-memory harness (`h`); the last ones go through the
+real webhook (`chat`), as the issue asks."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.web.appkeys import CATALOG
+from tests.support import Chat
+from tests.test_progress import advance
+from tests.test_subscriptions import CREDIT_CODE, OTHER, bind, enterprise_case
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+async def platform_reachable(app) -> None:
+    """The bot has loaded the catalog: its platform client is talking to the simulator (a call
+    made while the test server was still starting may have opened the client's circuit)."""
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
+
+
+async def test_a_binder_lists_the_cases_newest_first_a_page_at_a_time_and_filters_them(h, sims):
+    cases = [await enterprise_case(sims) for _ in range(8)]
+    await advance(sims, cases[1], "accepted")
+    await advance(sims, cases[1], "materials_requested", materials=["章程"])
+    await advance(sims, cases[2], "accepted")
+    await advance(sims, cases[2], "approved")
+    await bind(h, sims)
+
+    listing = await h.say("企业办件")
+    assert "共 8 件" in listing and "还有 2 件" in listing
+    shown = [c for c in reversed(cases) if c in listing]
+    assert shown == list(reversed(cases))[:6]  # newest first, six to a page
+    assert listing.index(cases[7]) < listing.index(cases[6])
+    following = await h.say("更多")
+    assert cases[1] in following and cases[0] in following and "7. " in following and cases[7] not in following
+
+    needing = await h.say("需补正")
+    assert "共 1 件" in needing and cases[1] in needing and cases[0] not in needing
+    done = await h.say("已办结")
+    assert "共 1 件" in done and cases[2] in done
+    card = await h.say("1")
+    assert "【办件进度】" in card and cases[2] in card and "准予" in card
+    everything = await h.say("全部")
+    assert "共 8 件" in everything
+
+
+async def test_no_binding_no_desk_and_unbinding_closes_it_at_once(h, sims):
+    case_no = await enterprise_case(sims)
+    refused = await h.say("企业办件")
+    assert "请先绑定企业" in refused and case_no not in refused and "统一社会信用代码" in refused
+
+    await bind(h, sims)
+    colleague = h.as_user(OTHER)
+    await bind(colleague, sims)
+    assert case_no in await colleague.say("企业办件")  # several binders, one desk
+    assert case_no in await h.say("企业办件")
+
+    await colleague.say("解绑")
+    assert "已解除" in await colleague.say("1")
+    # the colleague's session still holds the list; picking from it asks the store now
+    await colleague.say("企业办件")
+    after = await colleague.say("1")
+    assert case_no not in (after or "")
+    assert case_no in await h.say("1")  # the other binder keeps the desk
+
+
+async def test_the_list_on_screen_opens_nothing_once_the_binding_is_gone(h, sims):
+    case_no = await enterprise_case(sims)
+    await bind(h, sims)
+    assert case_no in await h.say("企业办件")
+    await h.services.subscriptions.unbind(h.user, CREDIT_CODE)  # e.g. 解绑 from another device
+    refused = await h.say("1")
+    assert "没有绑定这家企业" in refused and "【办件进度】" not in refused
+
+
+async def test_licences_show_their_validity_and_what_renews_them(h, sims):
+    enterprises = (await (await sims.get("/sim/platform/_admin/enterprises")).json())["items"]
+    code, licence = next((e["profile"]["credit_code"], l) for e in enterprises for l in e["licences"] if l["renewal_matter_name"])
+    await sims.post(f"/sim/platform/_admin/licences/{licence['id']}", json={"valid_until": days_from_today(20)})
+    await h.say("企业绑定")
+    await h.say(code)
+    texts = (await (await sims.get(f"/sim/platform/_admin/enterprises/{code}/texts")).json())["items"]
+    assert "绑定成功" in await h.say(texts[-1]["code"])
+
+    listing = await h.say("企业证照")
+    assert licence["name"] in listing and licence["licence_no"] in listing
+    assert "即将到期" in listing and licence["renewal_matter_name"] in listing and "还有 20 天" in listing
+
+
+async def test_the_menu_option_opens_the_desk_and_mutes_reminders(h, sims):
+    await enterprise_case(sims)  # the platform knows the enterprise from its first case
+    await bind(h, sims)
+    await h.say("菜单")
+    home = await h.say("8")
+    assert "【企业服务】" in home and "企业办件" in home
+    assert "已静音" in await h.say("4")
+    assert await h.services.subscriptions.is_muted(CREDIT_CODE)
+    assert "已恢复" in await h.say("恢复提醒")
+    assert not await h.services.subscriptions.is_muted(CREDIT_CODE)
+
+
+def days_from_today(days: int) -> str:
+    """A date `days` from the simulator's today (its clock runs on real time unless moved)."""
+    return (datetime.now(BEIJING).date() + timedelta(days=days)).isoformat()
+
+
+# Through the real webhook ------------------------------------------------------------------------
+
+
+async def test_chat_a_binder_lists_the_enterprise_cases_and_opens_one_then_unbinds(chat, client, app):
+    await platform_reachable(app)
+    first = await enterprise_case(client)
+    second = await enterprise_case(client)
+    assert "绑定成功" in await bind(chat, client)
+
+    listing = await chat.say("企业办件")
+    assert "【企业办件】" in listing and listing.index(second) < listing.index(first)
+    card = await chat.say("2")
+    assert "【办件进度】" in card and first in card and "办理过程" in card
+
+    await chat.say("解绑")
+    assert "已解除" in await chat.say("1")
+    refused = await chat.say("企业办件")
+    assert "请先绑定企业" in refused and first not in refused and second not in refused
+    bystander = Chat(client, chat.peer, "oUser0000000000000000000007")
+    assert first not in await bystander.say("企业办件")
