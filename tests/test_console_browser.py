@@ -14,6 +14,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
+from bot.dev.console import MENU_BUTTONS
 from tests.support import WAIT_MS
 
 pytestmark = pytest.mark.slow  # a real browser: seconds per test
@@ -43,7 +44,7 @@ async def console(bot_server, app, settings, browser):
     assert response is not None and response.ok, response and response.status
     await expect(page).to_have_title("ywtb-bot 开发控制台")
     # The menu bar comes from /console/api/info; once it is drawn the page is ready.
-    await expect(page.locator("#menu button")).to_have_count(6, timeout=WAIT_MS)
+    await expect(page.locator("#menu button")).to_have_count(len(MENU_BUTTONS), timeout=WAIT_MS)
     yield page
     await context.close()
     assert not errors, "\n".join(errors)
@@ -77,7 +78,7 @@ async def switch_to(page: Page, user: str) -> None:
 async def test_page_shows_menu_bar_and_users(console):
     page = console
     await expect(page.locator("#menu button")).to_have_text(
-        ["办事指南", "预约办事", "查办件进度", "服务大厅地址和时间", "人工服务", "主菜单"]
+        ["办事指南", "预约办事", "查办件进度", "服务大厅地址和时间", "人工服务", "我的预约", "我的订阅", "企业绑定·办件·证照", "评价（好差评）", "主菜单"]
     )
     await expect(page.locator("#users button")).to_have_text(["citizen-a", "citizen-b", "company-c"])
     await expect(page.locator("#users button.active")).to_have_text("citizen-a")
