@@ -230,10 +230,11 @@ def _index_factory(settings: Settings):
 
 
 def _platform_token(settings: Settings) -> str:
-    """The bot's token for people data: the configured one, else (dev) the simulator's dev token."""
+    """The bot's token for people data: the configured one, else (dev, where the platform is a
+    simulator, embedded or on its own) the simulator's dev token."""
     if settings.platform_token.get_secret_value():
         return settings.platform_token.get_secret_value()
-    if settings.embedded_platform:
+    if settings.env == "dev":
         from integrations.platform.simulator.app import DEV_CLIENT_TOKEN
 
         return DEV_CLIENT_TOKEN

@@ -222,3 +222,16 @@ async def test_policy_answers_match_the_document_and_bad_policies_are_400(bot):
     status, _ = await Staffer(bot, "zhaoliu").call("POST", "/policies", policy())  # an agent may not write policies
     assert status == 403
     assert "/policies" in OPENAPI.read_text()
+
+
+async def test_the_consent_dialog_in_the_harness_skips_the_id_number_for_enterprise_policies_only(h, sims):
+    """跳过: consent for the bound enterprises only; a person rule then never matches them."""
+    assert "身份证" in await h.say("订阅政策")
+    assert "已为您订阅政策推送" in await h.say("跳过")
+    shown = await h.say("我的授权")
+    assert "身份证号：未提供" in shown and "已订阅" in shown
+    assert "已为您退订政策推送" in await h.say("退订政策")
+    assert "您没有订阅政策推送" in await h.say("退订政策")
+    assert "已撤回授权" in await h.say("撤回授权")
+    assert "身份证" in await h.say("订阅政策")  # no consent now: asked again
+    assert "好像不对" in await h.say("123456789012345678")  # a wrong check digit

@@ -144,7 +144,7 @@ async def test_steps_can_be_corrected_backed_out_of_and_cancelled(client, zhang,
     assert "标题" in await zhang.say("返回")  # back to the title
     await zhang.say("大厅停电通知")
     assert "发给谁" in await zhang.say("明天上午大厅停电，请改天办理。")
-    assert "1 到 6 之间的序号" in await zhang.say("9")
+    assert "1 到 7 之间的序号" in await zhang.say("9")
     assert "行政区划代码" in await zhang.say("5")
     assert "2 到 6 位数字" in await zhang.say("广安区")
     nobody = await zhang.say("511699")  # no bound enterprise there
