@@ -56,7 +56,7 @@ SHORTCUTS: dict[str, tuple[str, dict]] = {
     **dict.fromkeys(("恢复提醒", "打开提醒", "开启提醒"), ("enterprise_desk", {"action": "unmute"})),
     **dict.fromkeys(("订阅政策", "政策订阅", "政策推送", "订阅政策推送", "接收政策推送"), ("policies", {"mode": "subscribe"})),
     **dict.fromkeys(("退订政策", "取消政策推送", "关闭政策推送", "不要政策推送"), ("policies", {"mode": "unsubscribe"})),
-    **dict.fromkeys(("我的授权", "授权管理", "查看授权", "授权"), ("policies", {"mode": "consent"})),
+    **dict.fromkeys(("我的授权", "授权管理", "查看授权"), ("policies", {"mode": "consent"})),
     **dict.fromkeys(("撤回授权", "取消授权", "撤销授权"), ("policies", {"mode": "withdraw"})),
     **dict.fromkeys(("评价", "好差评", "我要评价"), ("rating", {})),
     **dict.fromkeys(("修改评价", "重新评价"), ("rating", {"mode": "again"})),

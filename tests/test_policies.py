@@ -12,11 +12,13 @@ import logging
 
 import pytest
 
+from bot.app import create_app
 from bot.services.broadcasts.policies import PolicyDraft, parse_terms
 from bot.web.admin.api import OPENAPI
 from integrations.platform.simulator import World
 from tests.support import Chat, wait_for
 from tests.test_admin_api import schema_of
+from tests.test_enterprise_desk import platform_reachable
 from tests.test_broadcasts import FAST, STAFF, WECOM, Staffer, audit_entries, until_status
 from tests.test_notifier import notices, settled
 
@@ -26,10 +28,14 @@ TITLE = "高龄津贴"
 
 
 @pytest.fixture
-async def bot(serve, make_settings):
-    overrides = dict(staff=STAFF, **WECOM, **FAST)
-    client = await serve(**overrides)
-    client.settings = make_settings(**overrides)
+async def bot(aiohttp_client, bot_server, make_settings, redis):
+    """A bot with staff and its workers, once its platform client talks to the simulator (a call
+    made while the server was still starting may have opened the client's circuit)."""
+    settings = make_settings(staff=STAFF, **WECOM, **FAST)
+    app = create_app(settings, redis)
+    client = await aiohttp_client(await bot_server(app, port=settings.port))
+    client.settings = settings
+    await platform_reachable(app)
     return client
 
 
@@ -84,6 +90,7 @@ async def test_a_policy_for_80_and_over_reaches_exactly_the_opted_in_elders_once
     pid = created["id"]
     shown = await wangwu.ok("POST", f"/policies/{pid}/preview")
     assert shown["total"] == 2  # exactly a and f: opted in, consenting, 80 or older
+    assert shown["sample"] == []  # a count, never a list of the people a policy found
     assert all(chosen[n]["id_number"] not in json.dumps(shown) for n in chosen)
     assert MATTER.name in shown["text"] and "无需" not in shown["text"]
 
@@ -235,3 +242,53 @@ async def test_the_consent_dialog_in_the_harness_skips_the_id_number_for_enterpr
     assert "已撤回授权" in await h.say("撤回授权")
     assert "身份证" in await h.say("订阅政策")  # no consent now: asked again
     assert "好像不对" in await h.say("123456789012345678")  # a wrong check digit
+
+
+def _code_for(trade: str, sizes: set[str], seed: int) -> str:
+    """A credit code the simulator registers as an enterprise of one of `sizes` (the size follows
+    from the code), different for each seed."""
+    import random
+    from datetime import date
+
+    from integrations.platform.simulator.enterprises import credit_code_for, new_enterprise
+
+    rng = random.Random(seed)
+    while True:
+        code = credit_code_for(rng)
+        if new_enterprise(code, trade, "13698761234", None, date.today()).profile.size.value in sizes:
+            return code
+
+
+async def bind_enterprise(person: Chat, client, name: str, code: str) -> None:
+    body = {"enterprise": {"name": name, "credit_code": code, "phone": "13698761234"}}
+    resp = await client.post("/sim/platform/_admin/cases", json=body)  # the platform knows it from a case
+    assert resp.status == 201, await resp.text()
+    await person.say("企业绑定")
+    assert "验证码已发送" in await person.say(code)
+    texts = (await (await client.get(f"/sim/platform/_admin/enterprises/{code}/texts")).json())["items"]
+    assert "绑定成功" in await person.say(texts[-1]["code"])
+
+
+async def test_a_policy_for_small_restaurants_reaches_the_people_bound_to_one_without_an_id_number(bot, peer):
+    """餐饮业 + 小微企业: matched on the enterprise each person bound, after 订阅政策 with 跳过."""
+    small_restaurant, large_restaurant, small_tech = (
+        Chat(bot, peer, f"oPolicyFirm{i}0000000000000000"[:28]) for i in range(3))
+    firms = [(small_restaurant, "广安市川味餐饮管理有限公司", _code_for("川味餐饮管理有限公司", {"micro", "small"}, 1)),
+             (large_restaurant, "广安市渠江餐饮管理有限公司", _code_for("渠江餐饮管理有限公司", {"medium", "large"}, 2)),
+             (small_tech, "广安市思源科技有限公司", _code_for("思源科技有限公司", {"micro", "small"}, 3))]
+    for person, name, code in firms:
+        await bind_enterprise(person, bot, name, code)
+        assert "身份证" in await person.say("订阅政策")
+        assert "已为您订阅政策推送" in await person.say("跳过")
+    zhang, li = Staffer(bot, "zhangsan"), Staffer(bot, "lisi")
+    terms = parse_terms("餐饮业 + 小微企业")
+    pid = (await write_policy(zhang, {**policy(), "title": "小微餐饮补贴", "rules": terms.rules}))["id"]
+    shown = await zhang.ok("POST", f"/policies/{pid}/preview")
+    assert shown["total"] == 1 and "住宿和餐饮业" not in shown["audience_text"] and "餐饮业" in shown["audience_text"]
+    await zhang.ok("POST", f"/policies/{pid}/submit")
+    await li.ok("POST", f"/policies/{pid}/approve")
+    assert (await until_status(li, pid, "done"))["sent"] == 1
+    got = [n for n in await notices(bot, small_restaurant.user) if "小微餐饮补贴" in n]
+    assert len(got) == 1
+    for person in (large_restaurant, small_tech):
+        assert [n for n in await notices(bot, person.user) if "小微餐饮补贴" in n] == []

@@ -218,6 +218,8 @@ class Broadcasts(Reporting):
             raise BroadcastError("wrong_state", "这条群发的状态已变化", 409)
         await self.audit.record(member.userid, "broadcast.preview", bid, detail={"total": total, "chunks": chunks})
         b = await self.get(bid)
+        if b["policy"] is not None:
+            sample = []  # who a policy found is personal (their age, their district): staff see the count only
         return {**b, "text": self.notice_text(b), "sample": sample}
 
     async def submit(self, member: StaffMember, bid: str) -> dict[str, Any]:
