@@ -198,6 +198,7 @@ def test_rules_typed_in_chat_become_typed_rules_and_nonsense_is_named_not_run():
     assert {s.value for s in draft.rules[1].sizes} == {"micro", "small"}
     assert parse_terms("80周岁以上；事项 GLJT").rules == [{"kind": "age", "min": 80}]
     assert parse_terms("年龄 60-70岁").rules == [{"kind": "age", "min": 60, "max": 70}]
+    assert parse_terms("年满80周岁，户籍 511602").rules == [{"kind": "age", "min": 80}, {"kind": "district", "codes": ["511602"]}]
     assert parse_terms("__import__('os').system('x')").unknown  # never evaluated, only not understood
     with pytest.raises(ValueError):
         PolicyDraft.model_validate({"title": "x", "summary": "y", "matter_code": "z", "rules": [{"kind": "age"}]})

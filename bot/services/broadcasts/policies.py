@@ -144,7 +144,7 @@ class PolicyDraft(BaseModel):
 # Rules typed in WeCom chat ----------------------------------------------------------------------
 
 _SPLIT = re.compile(r"[，,；;+＋\n]|并且|而且|且")
-_AGE_FROM = re.compile(r"(?:年龄|年满)?(\d{1,3})(?:周岁|岁)(?:及|或)?以上")
+_AGE_FROM = re.compile(r"(?:年龄|年满)?(\d{1,3})(?:周岁|岁)(?:及|或)?以上|年满(\d{1,3})(?:周岁|岁)")
 _AGE_TO = re.compile(r"(?:年龄)?(\d{1,3})(?:周岁|岁)(?:及|或)?以下")
 _AGE_RANGE = re.compile(r"(?:年龄)?(\d{1,3})(?:周岁|岁)?[-~～至到](\d{1,3})(?:周岁|岁)")
 _LABELLED = re.compile(r"(事项|申请事项|办理事项|行业|证照|持有|区县|户籍|户籍区划|区划|企业区划|企业所在地|登记区划)[:：]?(.+)")
@@ -178,7 +178,7 @@ def parse_terms(text: str) -> ParsedTerms:
         if m := _AGE_RANGE.fullmatch(term):
             merged["age"] = {"kind": "age", "min": int(m.group(1)), "max": int(m.group(2))}
         elif m := _AGE_FROM.fullmatch(term):
-            merged.setdefault("age", {"kind": "age"})["min"] = int(m.group(1))
+            merged.setdefault("age", {"kind": "age"})["min"] = int(m.group(1) or m.group(2))
         elif m := _AGE_TO.fullmatch(term):
             merged.setdefault("age", {"kind": "age"})["max"] = int(m.group(1))
         elif term in _SIZES:
