@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from transitions.extensions.asyncio import AsyncMachine
 
-from dialogs.ports import Bookings, Catalog, HallSetting, Platform, Queue, Ratings, Render, SettingsView, Subscriptions
+from dialogs.ports import Bookings, Catalog, Consents, HallSetting, Platform, Queue, Ratings, Render, SettingsView, Subscriptions
 
 if TYPE_CHECKING:
     from dialogs.handoff import CitizenDesk
@@ -160,6 +160,7 @@ class Services:
     ratings: Ratings | None = None  # bot.services.ratings.Ratings: 好差评
     handoff: CitizenDesk | None = None  # bot.services.handoff.Handoff: the human hand-off
     queue: Queue | None = None  # bot.services.queue.HallQueue: 取号 and 排到哪了
+    consents: Consents | None = None  # bot.services.consent.Consents: 我的授权, 订阅政策 / 退订政策
 
 
 #: The halls people may name, read from the catalog's halls once per catalog version.

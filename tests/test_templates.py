@@ -181,7 +181,7 @@ CONTEXTS.update({
 from dialogs.staff import AUDIENCES  # noqa: E402
 
 _SHOWN = {**_BROADCAST, "audience_text": "全部关注用户", "created_by": "zhangsan", "paused_reason": None, "remaining": 30,
-          "channel": "mass", "text": "【国庆期间办事大厅安排】\n10月1日至7日大厅休息。"}
+          "channel": "mass", "text": "【国庆期间办事大厅安排】\n10月1日至7日大厅休息。", "policy": None}
 CONTEXTS.update({
     "staff/broadcast_refused.j2": {"why": "error", "message": "不能审批自己撰写的群发，请另一位审批人审批"},
     "staff/broadcast_list.j2": {"entries": [_SHOWN], "pending": True, "names": {"zhangsan": "张三"}},
@@ -197,6 +197,25 @@ CONTEXTS.update({
     "staff/compose_nobody.j2": {"audience": "订阅事项 GA-0001 的用户"},
     "staff/compose_submitted.j2": {"b": _SHOWN, "approvers": ["李四"]},
     "matters/notify.j2": {"guide": GUIDE, "on": True, "unavailable": False},
+})
+# [Enterprise & proactive]: 政策找人 and 我的授权 (dialogs/policies.py, bot.services.broadcasts.policies).
+from datetime import datetime, timezone  # noqa: E402
+
+from bot.services.consent import Consent  # noqa: E402
+
+_CONSENT = Consent(at=datetime(2026, 11, 20, tzinfo=timezone.utc).timestamp(), id_number="511602194001011234")
+_BOUND = [("91511602MA6XK3P2T0", "广安市思源餐饮有限公司")]
+CONTEXTS.update({
+    "broadcast/policy_body.j2": {"summary": "年满 80 周岁的老人可按月领取高龄津贴。", "matter_name": "高龄津贴申领", "matter_code": "GA-0001"},
+    "policies/ask_id.j2": {"consent": None, "subscribed": False, "enterprises": [], "tries_left": 3},
+    "policies/ask_phone.j2": {"consent": None, "subscribed": False, "enterprises": [], "tries_left": 3},
+    "policies/consent.j2": {"consent": _CONSENT, "subscribed": True, "enterprises": _BOUND, "tries_left": 3},
+    "policies/subscribed.j2": {"consent": _CONSENT, "enterprises": _BOUND, "already": False},
+    "policies/unsubscribed.j2": {"removed": True},
+    "policies/withdrawn.j2": {"withdrawn": True},
+    "policies/no_consent.j2": {"subscribed": False},
+    "policies/phone_wrong.j2": {"final": False},
+    "staff/consent_counts.j2": {"consented": 12, "subscribed": 9},
 })
 
 # [Enterprise & proactive]: the enterprise desk (templates/desk/).
