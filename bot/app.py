@@ -25,6 +25,7 @@ from bot.web.channels.wechat import WeChatChannel
 from bot.web.channels.wecom import WeComChannel, WeComPusher
 from bot.turn.dispatcher import Dispatcher, store_policy
 from bot.web.events import CaseEventReceiver
+from bot.services.attachments import Attachments
 from bot.services.handoff import Handoff, HandoffSweeper
 from bot.services.bookings import REMINDER, Bookings
 from bot.services.delivery import Delivery
@@ -159,6 +160,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
             key_prefix=settings.key_prefix, base_url=settings.wechat_api_base, session=http,
         )
         dispatcher.pusher = WeChatPusher(app[WECHAT])
+        services.attachments = Attachments(app[WECHAT])  # photos and files people send (补正, agents)
 
         # Stores the dialogs use, and the workers that reach people outside a conversation.
         platform = services.platform = app[PLATFORM]
