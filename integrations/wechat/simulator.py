@@ -906,22 +906,39 @@ class WeChatSimulator:
         self.state.wecom_users = set(userids)
         return {"userids": len(self.state.wecom_users)}
 
-    def admin_media(self, request: web.Request, body: dict) -> dict:
+    async def admin_media(self, request: web.Request) -> web.Response:
         """A person sends the account a photo or a file (realm "mp"), or an agent sends one in the
-        WeCom app (realm "wecom"): the media is kept, and its media_id goes in the message XML."""
-        realm, kind = body.get("realm", "mp"), body.get("type", "image")
-        if realm not in ("mp", "wecom") or kind not in self._KINDS:
-            raise _AdminError('give {"content_base64", "realm": "mp" | "wecom", "type": "image" | "voice" | "video" | "file", "content_type", "filename"}')
+        WeCom app (realm "wecom"): the media is kept, and its media_id goes in the message XML.
+        JSON `{"content_base64", "realm", "type", "content_type", "filename"}` for small files, or
+        the raw bytes as the body with those fields (but the content) in the query string, streamed
+        (a photo of several MB, past any limit the app puts on bodies it reads whole)."""
         try:
-            content = base64.b64decode(str(body.get("content_base64") or ""), validate=True)
-        except (binascii.Error, ValueError):
-            raise _AdminError("content_base64 must be base64") from None
-        if not content:
-            raise _AdminError("content_base64 is empty")
-        content_type = str(body.get("content_type") or ("image/jpeg" if kind == "image" else "application/octet-stream"))
-        filename = str(body.get("filename") or ("photo.jpg" if kind == "image" else "file"))
-        media = Media(content, content_type[:100], filename[:120], kind, float(body.get("at") or self.clock()))
-        return {"media_id": self._keep_media(realm, media), "realm": realm, "size": len(content)}
+            if request.content_type == "application/json":
+                fields = await request.json()
+                if not isinstance(fields, dict):
+                    raise _AdminError("the body must be a JSON object")
+                try:
+                    content = base64.b64decode(str(fields.get("content_base64") or ""), validate=True)
+                except (binascii.Error, ValueError):
+                    raise _AdminError("content_base64 must be base64") from None
+            else:
+                fields, data = dict(request.query), bytearray()
+                while chunk := await request.content.read(256 * 1024):
+                    data += chunk
+                    if len(data) > self.config.media_file_max_bytes + 1024 * 1024:
+                        raise _AdminError("the simulator keeps media of at most ~21 MB")
+                content = bytes(data)
+            realm, kind = fields.get("realm", "mp"), fields.get("type", "image")
+            if realm not in ("mp", "wecom") or kind not in self._KINDS:
+                raise _AdminError('give "realm": "mp" | "wecom" and "type": "image" | "voice" | "video" | "file"')
+            if not content:
+                raise _AdminError("no content")
+            content_type = str(fields.get("content_type") or ("image/jpeg" if kind == "image" else "application/octet-stream"))
+            filename = str(fields.get("filename") or ("photo.jpg" if kind == "image" else "file"))
+            media = Media(content, content_type[:100], filename[:120], kind, self.clock())
+            return _answer({"media_id": self._keep_media(realm, media), "realm": realm, "size": len(content)})
+        except (_AdminError, ValueError, TypeError) as error:
+            return web.json_response({"error": str(error)}, status=400)
 
     def admin_media_list(self, request: web.Request, body: dict) -> dict:
         """Every media file kept, without its content: what the bot uploaded and what was registered."""
@@ -1017,7 +1034,6 @@ def create_wechat_simulator(config: SimulatorConfig | None = None, clock: Callab
         ("POST", "unfollow"): sim.admin_unfollow,
         ("POST", "subscriptions"): sim.admin_subscriptions,
         ("POST", "wecom-users"): sim.admin_wecom_users,
-        ("POST", "media"): sim.admin_media,
         ("GET", "media"): sim.admin_media_list,
         ("POST", "expire-token"): sim.admin_expire_token,
         ("GET", "stats"): sim.admin_stats,
@@ -1027,6 +1043,7 @@ def create_wechat_simulator(config: SimulatorConfig | None = None, clock: Callab
     }
     for (method, name), handler in admin.items():
         app.router.add_route(method, f"/_admin/{name}", sim.admin_route(handler))
+    app.router.add_post("/_admin/media", sim.admin_media)  # its own: a body of several MB, streamed
 
     async def close(app: web.Application) -> None:
         await sim.close()
