@@ -174,6 +174,11 @@ def find_bundle_number(text: str) -> str | None:
     return match.group(0) if match else None
 
 
+def _pairs(text: str) -> set[str]:
+    """The pairs of adjacent characters of a text (its bigrams)."""
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
 def is_bundle_number(number: str) -> bool:
     return number.startswith("YJS")
 
@@ -257,6 +262,8 @@ class Progress(Dialog):
     EXPECTS = {"number": frozenset({"case_number"}), "choosing": frozenset({"choice"}), "factor": frozenset({"id_number", "phone"}),
                "shown": frozenset({"choice"}), "material": frozenset({"choice"})}
     DONE = frozenset({"shown"})
+    #: Which material a file is may be said by its name (租赁合同): never a question about a matter.
+    FREE_TEXT = frozenset({"material"})
 
     __slots__ = ("_seen", "_asked", "_case", "_added", "_locked", "_failures", "_upload")
 
@@ -462,8 +469,13 @@ class Progress(Dialog):
         text = normalise(self.text)
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(materials):
             return materials[int(text) - 1][0]
-        named = [m[0] for m in materials if text and (text in m[1] or m[1] in text)]
-        return named[0] if len(named) == 1 else None
+        # By name, as people say it (是租赁合同, 身份证那张): the material sharing the most pairs of
+        # characters with the message, when one clearly does (two pairs at least, and no tie).
+        said = _pairs(text)
+        shared = sorted(((len(said & _pairs(normalise(m[1]))), m[0]) for m in materials), reverse=True)
+        if shared and shared[0][0] >= 2 and (len(shared) == 1 or shared[1][0] < shared[0][0]):
+            return shared[0][1]
+        return None
 
     # The guards ------------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ def settings(make_settings):
 
 @pytest.fixture
 async def chat(chat, app):
-    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=60)  # the search index, on a busy machine
     return chat
 
 
@@ -153,6 +153,14 @@ async def test_a_photo_on_a_case_awaiting_materials_is_uploaded_against_the_mate
     state = await uploads(client)
     assert sorted(u["upload"]["material_id"] for u in state["items"]) == ["M1", "M2"]
     assert all(m["status"] == "received" for m in state["requested_materials"])
+
+
+async def test_which_material_may_be_said_by_its_name(chat, client):
+    await open_case(chat)
+    assert "这份材料是哪一项" in await send_photo(chat, client, jpeg(seed=b"contract"))
+    counted = await chat.say("是租赁合同")
+    assert "计为补正材料「经营场所使用证明（租赁合同）」" in counted
+    assert [u["upload"]["material_id"] for u in (await uploads(client))["items"]] == ["M2"]
 
 
 async def test_a_file_the_platform_would_refuse_is_refused_politely_and_nothing_is_uploaded(chat, client):
