@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import hashlib
 import re
 import struct
@@ -127,7 +128,8 @@ async def test_a_voice_message_without_recognition_is_answered_politely_with_a_w
 # Photos and files for 补正 ---------------------------------------------------------------------------
 
 
-async def test_a_photo_on_a_case_awaiting_materials_is_uploaded_against_the_material_named_and_shown_on_its_timeline(chat, client):
+async def test_a_photo_on_a_case_awaiting_materials_is_uploaded_against_the_material_named_and_shown_on_its_timeline(chat, client, caplog):
+    caplog.set_level(logging.INFO)
     card = await open_case(chat)
     assert "直接在这里发照片或 PDF" in card
     photo = jpeg(300 * 1024, b"lease")  # a real photo's size: past the app's 64 KiB body limit
@@ -153,6 +155,8 @@ async def test_a_photo_on_a_case_awaiting_materials_is_uploaded_against_the_mate
     state = await uploads(client)
     assert sorted(u["upload"]["material_id"] for u in state["items"]) == ["M1", "M2"]
     assert all(m["status"] == "received" for m in state["requested_materials"])
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "aiohttp.access")  # (the test server's own access log)
+    assert CASE not in logged and hashlib.sha256(photo).hexdigest() not in logged  # nothing personal logged
 
 
 async def test_which_material_may_be_said_by_its_name(chat, client):
@@ -227,6 +231,10 @@ async def test_photos_are_relayed_both_ways_in_a_handoff(chat, client):
     shown = await wait_for(agent_images)
     assert [(i["sha256"], i["size"]) for i in shown] == [(hashlib.sha256(photo).hexdigest(), len(photo))]
     assert f"#{number} 市民发来一张照片：" in await zhang.inbox()
+
+    # Words said aloud reach the agent as the words WeChat heard; the citizen hears what was passed on.
+    assert (await send_voice(chat, "我发的是营业执照")) == "您说的是：我发的是营业执照"
+    assert f"#{number} 市民：我发的是营业执照" in await zhang.inbox()
 
     # The agent's picture, sent in the WeCom app, reaches the citizen as an image message.
     agents = png()
