@@ -119,7 +119,7 @@ async def test_a_recognised_voice_message_answers_the_booking_step_it_was_sent_t
 
 
 async def test_a_voice_message_without_recognition_is_answered_politely_with_a_way_to_a_person(chat):
-    for recognition in (None, "  "):
+    for recognition in (None, "  ", "。"):
         answer = await send_voice(chat, recognition)
         assert "听不了语音" in answer and "「人工」" in answer and "打字" in answer
         assert "您说的是" not in answer

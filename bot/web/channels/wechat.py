@@ -284,10 +284,11 @@ def to_incoming(msg: dict) -> Incoming:
             incoming.kind = MASS_SEND_FINISHED
         if event == "subscribe" and key.startswith("qrscene_"):
             incoming.extra["scene"], incoming.text = key[len("qrscene_"):], ""
-    elif mtype == "voice" and (heard := _text(msg.get("Recognition")).strip()):
+    elif mtype == "voice" and any(ch.isalnum() for ch in (heard := _text(msg.get("Recognition")).strip())):
         # Speech recognition is on and heard words: the message IS that text, everywhere (the
         # same understanding, dialogs and steps as typed words); the conversation says first
-        # what it understood (`Incoming.heard`). Without them it stays a voice message.
+        # what it understood (`Incoming.heard`). Without them (or only punctuation: "。") it stays
+        # a voice message.
         incoming.kind, incoming.text = "text", heard
         incoming.extra["heard"] = True
     elif mtype in MEDIA_KINDS:
