@@ -284,7 +284,7 @@ def to_incoming(msg: dict) -> Incoming:
             incoming.kind = MASS_SEND_FINISHED
         if event == "subscribe" and key.startswith("qrscene_"):
             incoming.extra["scene"], incoming.text = key[len("qrscene_"):], ""
-    elif mtype == "voice" and any(ch.isalnum() for ch in (heard := _text(msg.get("Recognition")).strip())):
+    elif mtype == "voice" and _heard_words(heard := _text(msg.get("Recognition")).strip()):
         # Speech recognition is on and heard words: the message IS that text, everywhere (the
         # same understanding, dialogs and steps as typed words); the conversation says first
         # what it understood (`Incoming.heard`). Without them (or only punctuation: "。") it stays
@@ -302,6 +302,11 @@ def to_incoming(msg: dict) -> Incoming:
             if name:
                 incoming.extra["filename"] = name[:120]
     return incoming
+
+
+def _heard_words(heard: str) -> bool:
+    """Whether speech recognition heard words, not just punctuation ("。")."""
+    return any(ch.isalnum() for ch in heard)
 
 
 def _text(value: object) -> str:
