@@ -85,6 +85,8 @@ class Conversation:
     async def step(self, session: Session | None, incoming: Incoming, expired: bool = False) -> tuple[Session | None, list[Reply]]:
         """Returns the session to save (None: forget it) and the replies, in order."""
         replies: list[Reply] = []
+        if incoming.heard:  # a voice message, recognised: say what was understood, then treat it as typed
+            self._say(replies, "common/heard.j2", text=incoming.text)
         kind = incoming.kind
         if kind != "text" or expired:  # a text in a live session (most messages) skips these
             if kind == "unsubscribe":
@@ -317,7 +319,11 @@ class Conversation:
             del history[len(history) - 1 - history[::-1].index(earlier):]
             return await self._dialog_turn(Session(session.dialog, earlier, turn.data), incoming, replies, cls, correcting=True)
         if incoming.kind in MEDIA_KINDS:
-            self._say(replies, "common/media_unsupported.j2")
+            # No step here takes it: say what a photo or file is for here (补正, an agent), that
+            # voice cannot be heard yet, or (a video, a link) that only words are read.
+            template = {"voice": "common/voice_unheard.j2", "image": "common/media_help.j2", "file": "common/media_help.j2"}
+            self._say(replies, template.get(incoming.kind, "common/media_unsupported.j2"), kind=incoming.kind,
+                      agent=session.dialog == HANDOFF and session.state, progress=session.dialog == "progress")
             turn.ask()
         elif incoming.kind not in ("text", "click"):
             self._say(replies, "common/unknown_type.j2")

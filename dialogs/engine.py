@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from transitions.extensions.asyncio import AsyncMachine
 
-from dialogs.ports import Bookings, Catalog, Consents, HallSetting, Platform, Queue, Ratings, Render, SettingsView, Subscriptions
+from dialogs.ports import Attachments, Bookings, Catalog, Consents, HallSetting, Platform, Queue, Ratings, Render, SettingsView, Subscriptions
 
 if TYPE_CHECKING:
     from dialogs.handoff import CitizenDesk
@@ -73,9 +73,12 @@ _ASYNC_LOG.addFilter(_RaisedOn())
 #: CancelledError propagate; only the outermost one turns it into a False result.
 _FIRING: contextvars.ContextVar[asyncio.Task | None] = AsyncMachine.current_context
 
-#: Message kinds an `Incoming` can have. Media kinds get a polite "text only" answer unless the
-#: active dialog has a transition for them.
+#: Message kinds an `Incoming` can have. Media kinds get a polite answer (what photos are for
+#: here, that voice cannot be heard yet, or "text only") unless the active dialog has a
+#: transition for them. A voice message WeChat recognised arrives as text (`Incoming.heard`).
 MEDIA_KINDS = frozenset({"image", "voice", "video", "shortvideo", "location", "link", "file"})
+#: Media kinds that may carry a document: a 补正 material, or a picture for an agent.
+DOCUMENT_KINDS = frozenset({"image", "file"})
 
 
 @dataclass(slots=True)
@@ -93,6 +96,11 @@ class Incoming:
     #: first use (`understanding`) with the expectations of the step the message answers, then
     #: read by the conversation and by every dialog this message reaches: once per message.
     understood: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def heard(self) -> bool:
+        """A voice message WeChat's speech recognition turned into this text (bot.web.channels.wechat)."""
+        return bool(self.extra.get("heard"))
 
 
 @dataclass(slots=True)
@@ -161,6 +169,7 @@ class Services:
     handoff: CitizenDesk | None = None  # bot.services.handoff.Handoff: the human hand-off
     queue: Queue | None = None  # bot.services.queue.HallQueue: 取号 and 排到哪了
     consents: Consents | None = None  # bot.services.consent.Consents: 我的授权, 订阅政策 / 退订政策
+    attachments: Attachments | None = None  # bot.services.attachments.Attachments: photos and files sent in chat
 
 
 #: The halls people may name, read from the catalog's halls once per catalog version.

@@ -137,6 +137,30 @@ class Consents(Protocol):
     async def is_subscribed(self, user: str) -> bool: ...
 
 
+class Attachment(Protocol):
+    """A photo or file a person sent, fetched and judged by its content (bot.services.attachments)."""
+
+    content: bytes
+    media_type: str  # as sniffed: image/jpeg, image/png or application/pdf
+    sha256: str
+
+
+class AttachmentRefused(Exception):
+    """Why a photo or file cannot be used: too_large, wrong_type, gone (its media_id is unknown or
+    expired) or unavailable (WeChat could not be reached). Raised by `Attachments.fetch`."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Attachments(Protocol):
+    """Photos and files sent in chat, fetched by their media_id; `fetch` raises AttachmentRefused
+    when the file cannot be used (too big or of another type: judged before anything is kept)."""
+
+    async def fetch(self, media_id: str, *, images_only: bool = False) -> Attachment: ...
+
+
 class Queue(Protocol):
     """The hall queue, who took which ticket (bot.services.queue.HallQueue)."""
 

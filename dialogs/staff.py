@@ -71,9 +71,9 @@ class Acceptance:
 class Relay:
     """What became of an agent's message to their citizen."""
 
-    outcome: Literal["sent", "held", "lost", "none"]
+    outcome: Literal["sent", "held", "lost", "none", "refused"]
     number: int = 0
-    reason: str = ""
+    reason: str = ""  # held / lost: why WeChat did not take it; refused: why a photo could not be used
 
 
 class AgentDesk(Protocol):
@@ -83,6 +83,7 @@ class AgentDesk(Protocol):
     async def current(self, agent: str) -> tuple[str, int] | None: ...
     async def accept(self, member: Member, number: int | None = None) -> Acceptance: ...
     async def to_citizen(self, member: Member, text: str) -> Relay: ...
+    async def photo_to_citizen(self, member: Member, media_id: str) -> Relay: ...
     async def end(self, member: Member) -> int | None: ...
     async def set_on_duty(self, member: Member, on: bool) -> None: ...
     async def is_off_duty(self, member: Member) -> bool: ...
@@ -117,10 +118,12 @@ TRANSITIONS = [
     T("text",  "desk", "desk", "asks_consent_counts", "show_consent_counts"),
     T("text",  "desk", "desk", "is_talking",    "relay"),
     T("text",  "desk", "desk", None,            "show_help"),
+    T("image", "desk", "desk", "is_talking",    "relay_photo"),
 ]
 PREPARE = [
     #  trigger  source  action
     P("text",  "desk", "check_talking"),
+    P("image", "desk", "check_talking"),
 ]
 
 
@@ -212,6 +215,15 @@ class Desk(Dialog, registry=STAFF_DIALOGS):
             self.say("staff/ended.j2", number=0, by="you")
         elif relay.outcome != "sent":
             self.say("staff/undelivered.j2", relay=relay)
+
+    async def relay_photo(self):
+        relay = await self.desk.photo_to_citizen(self.member, self.incoming.extra.get("media_id") or "")
+        if relay.outcome == "none":
+            self.say("staff/ended.j2", number=0, by="you")
+        elif relay.outcome == "refused":
+            self.say("staff/photo_refused.j2", reason=relay.reason)
+        elif relay.outcome != "sent":
+            self.say("staff/photo_undelivered.j2", relay=relay)
 
     # On and off duty -----------------------------------------------------------------------
 

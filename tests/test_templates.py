@@ -13,7 +13,7 @@ from dialogs.bundles import merged_materials
 from dialogs.matters import follow_ups_for, questions_for
 from dialogs.menu import OPTIONS
 from dialogs.paging import window
-from integrations.platform.models import Appointment, CaseEvent
+from integrations.platform.models import Appointment, CaseEvent, MaterialUpload, RequestedMaterial
 from integrations.platform.simulator import World
 
 HALL = Hall(name="区政务服务中心", address="人民路 188 号", hours="9:00-17:00", phone="021-1", transit="地铁 2 号线")
@@ -235,6 +235,24 @@ CONTEXTS.update({
     "notify/annual_report.j2": {"enterprise": "广安市思源科技有限公司", "year": 2026, "due_on": "2027-06-30", "month": 6},
 })
 
+
+# [Journeys]: voice, and photos and files (补正 uploads, pictures in a hand-off).
+_UPLOAD = MaterialUpload(
+    id="U1", case_no="51160220261102470001", material_id="M1", material_name="经营者居民身份证（正反面）", media_type="image/jpeg", size=2048,
+    sha256="0" * 64, received_at="2026-11-28T09:00:00+08:00", remaining=[RequestedMaterial(id="M2", name="经营场所使用证明（租赁合同）")],
+)
+CONTEXTS.update({
+    "common/heard.j2": {"text": "我想预约办身份证"},
+    "common/voice_unheard.j2": {"agent": False},
+    "common/media_help.j2": {"kind": "image", "agent": False, "progress": False},
+    "progress/which_material.j2": {"materials": [["M1", "经营者居民身份证（正反面）"], ["M2", "经营场所使用证明（租赁合同）"]]},
+    "progress/material_counted.j2": {"upload": _UPLOAD, "pdf": False},
+    "progress/material_refused.j2": {"reason": "too_large"},
+    "handoff/photo_refused.j2": {"reason": "wrong_type"},
+    "staff/photo_from_citizen.j2": {"number": 12},
+    "staff/photo_refused.j2": {"reason": "too_large"},
+    "staff/photo_undelivered.j2": {"relay": {"reason": "window"}},
+})
 
 def test_every_template_renders_to_chinese_text():
     render = Renderer()
