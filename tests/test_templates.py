@@ -213,6 +213,7 @@ CONTEXTS.update({
     "licences/list.j2": {"page": window([WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], 0, 4), "soon": 60},
     "licences/one.j2": {"licence": WORLD.licences.answer(_FIRM_LICENCES[0], "http://sim"), "number": 2, "soon": 60},
     "licences/wrong.j2": {"left": 3},
+    "common/mode.j2": {"elder": True},
     "licences/locked.j2": {"minutes": 30},
     "notify/licence_expiring.j2": {"enterprise": "广安市思源科技有限公司", "licence_name": "食品经营许可证", "licence_no": "JY15116020012345",
                                    "valid_until": "2027-01-02", "days_left": 30, "days": 30, "renewal_matter_name": "食品经营许可延续",
@@ -337,3 +338,29 @@ CONTEXTS.update({
         ticket=_TICKET.model_copy(update={"status": "called", "window_id": "W1", "window_name": "公安户政窗口（1-4号）", "ahead": 0}),
     ), "via": "ticket", "at": "2026-12-01T10:20:00+08:00"},
 })
+
+
+# [Journeys]: 长辈模式 (templates/elder/): siblings of Chinese templates, rendered from their context.
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def test_every_elder_template_renders_from_its_chinese_siblings_context_without_latin_letters():
+    from bot.templating import ELDER_ENDING
+    from dialogs.language import before_turn
+
+    render = Renderer()
+    elder_dir = TEMPLATES_DIR / ELDER_DIR
+    siblings = sorted(p.relative_to(elder_dir).as_posix() for p in elder_dir.rglob("*.j2"))
+    assert siblings and ELDER_ENDING in siblings
+    token = LANGUAGE.set(before_turn({}, "长辈模式", at_rest=True))
+    try:
+        for name in siblings:
+            assert name == ELDER_ENDING or name in render.templates, f"elder/{name} has no Chinese sibling: nothing would ever render it"
+            text = render.elder[name].render(**CONTEXTS.get(name, {})).strip()
+            assert CJK.search(text) and not _LATIN.search(text), (name, text)
+            if name != ELDER_ENDING:
+                assert len(text) <= len(render.templates[name].render(**CONTEXTS.get(name, {}))), f"elder/{name} is not shorter"
+        for name in render.templates:  # every other template falls back to the Chinese one
+            assert name in render.elder
+    finally:
+        LANGUAGE.reset(token)
