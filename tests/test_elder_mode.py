@@ -177,6 +177,34 @@ async def test_elder_mode_is_offered_after_a_confused_exchange(h):
     follows_the_rules(await h.say("长辈模式"))
 
 
+async def test_elder_mode_is_offered_once_after_a_slow_answer_that_was_not_understood(h):
+    assert "办件编号" in await h.say("查进度")
+
+    async def minutes_ago(session):
+        session.updated_at -= 5 * 60  # the person took five minutes over the question
+        return session
+
+    await h.store.change(h.user, minutes_ago)
+    slow = await h.say("这个我不太会弄")
+    assert "不着急" in slow and "长辈模式" in slow and "办件编号" in slow  # the offer, and the question again
+    await h.store.change(h.user, minutes_ago)
+    assert "不着急" not in await h.say("还是不会")  # once a session (the way out may name it, as it always does)
+    follows_the_rules(await h.say("长辈模式"))
+
+
+async def test_a_quick_miss_offers_nothing_and_elders_are_not_offered_again(h):
+    await h.say("查进度")
+    assert "不着急" not in await h.say("这个我不太会弄")
+    await h.say("长辈模式")
+
+    async def minutes_ago(session):
+        session.updated_at -= 5 * 60
+        return session
+
+    await h.store.change(h.user, minutes_ago)
+    assert "长辈模式」" not in await h.say("这个我不太会弄")
+
+
 # Over the real webhook ---------------------------------------------------------------------------
 
 
