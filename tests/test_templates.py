@@ -146,6 +146,7 @@ _COMPLAINT = Complaint(id="C1", case_no=_CASE_NO, rating_id="R1", text="跑了�
 CONTEXTS.update({
     "progress/card.j2": case_view(_PAUSED),
     "progress/bundle_card.j2": bundle_view(_APPLICATION),
+    "progress/state.j2": case_view(_PAUSED),
     "progress/choose.j2": {"choices": [[_CASE_NO, GUIDE.name]]},
     "progress/ask_factor.j2": {"asked": _CASE_NO},
     "progress/wrong.j2": {"left": 3},
