@@ -8,10 +8,12 @@ through the real webhook (`chat`)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 
+from bot.web.appkeys import CATALOG
 from bot.templating import Renderer, elder_numbering
 from dialogs.language import LANGUAGE, before_turn, mode_word, of_profile
 from tests.support import person
@@ -208,9 +210,14 @@ async def test_a_quick_miss_offers_nothing_and_elders_are_not_offered_again(h):
 # Over the real webhook ---------------------------------------------------------------------------
 
 
-async def test_elder_mode_over_the_webhook_is_kept_and_switched_back(chat, client):
+async def test_elder_mode_over_the_webhook_is_kept_and_switched_back(chat, client, app):
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=60)
     on = await chat.say("大字")
     follows_the_rules(on)
+    found = await chat.say("身份证丢了")  # search
+    follows_the_rules(found)
+    assert choices(found)
+    follows_the_rules(await chat.say("菜单"))
     follows_the_rules(await chat.say("3"))  # 查办件进度, asked the elder way
     follows_the_rules(await chat.say("菜单"))
     back = await chat.say("标准模式")
