@@ -8,7 +8,8 @@ session under the user's lock, calls `Conversation.step`, and saves what it retu
 
 The interruption policy lives here, the same for every dialog (docs/dialogs.md has the table):
 a text is, in this order,
-1. a global word (菜单, 取消, 返回, 帮助, 人工, and 继续: back to a paused dialog);
+1. a global word (菜单, 取消, 返回, 帮助, 人工, and 继续: back to a paused dialog; 中文 / English and
+   长辈模式 / 标准模式, read before the turn by dialogs.language, are said and the step asked again);
 2. the answer to a rating invitation, when it is a bare number and the invitation came after
    the question the person saw last (the latest prompt owns bare numbers);
 3. an answer to the current step, when it holds a slot the step expects (`Dialog.EXPECTS`):
@@ -110,6 +111,8 @@ class Conversation:
             # it is said and the talk goes on, nothing is relayed to the person at the other end.
             if kind == "text" and LANGUAGE.get().switched:
                 return self._stamp(await self._global("language", session, incoming, replies)), replies
+            if kind == "text" and LANGUAGE.get().mode_switched:  # 长辈模式 / 标准模式 likewise
+                return self._stamp(await self._global("mode", session, incoming, replies)), replies
             # End English.
             # Talking to (or waiting for) a person: every word is for them, global words too.
             return self._stamp(self._keep_paused(session, await self._dialog_turn(session, incoming, replies, cls))), replies
@@ -121,6 +124,9 @@ class Conversation:
             if intent is None and LANGUAGE.get().switched:
                 intent = "language"
             # End English.
+            # 长辈模式 / 标准模式 switched the mode before the turn (dialogs.language): said, and the question asked again.
+            if intent is None and LANGUAGE.get().mode_switched:
+                intent = "mode"
             if intent is not None:
                 after = await self._global(intent, session, incoming, replies)
             else:
@@ -281,6 +287,10 @@ class Conversation:
             self._model(session, incoming, replies).ask()
             return session
         # End English.
+        if intent == "mode":
+            self._say(replies, "common/mode.j2", elder=LANGUAGE.get().elder)
+            self._model(session, incoming, replies).ask()
+            return session
         if intent == "back":
             history = session.data.get(BACK_KEY) or []
             if not history:

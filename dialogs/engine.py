@@ -110,9 +110,11 @@ class Reply:
     text: str
 
 
-#: Session data kept while at rest: the turns in a row the bot could not use (dialogs.smalltalk).
+#: Session data kept while at rest: the turns in a row the bot could not use, and whether 长辈模式
+#: was offered after a slow one (dialogs.smalltalk).
 STREAK_KEY = "_unused"
-_QUIET_KEYS = {STREAK_KEY}
+ELDER_OFFERED_KEY = "_elder_offered"
+_QUIET_KEYS = frozenset({STREAK_KEY, ELDER_OFFERED_KEY})
 
 
 @dataclass(slots=True)
@@ -150,7 +152,7 @@ class Session:
     @property
     def at_rest(self) -> bool:
         """True when nothing is in progress, so an expiry needs no apology."""
-        return self.dialog == "menu" and (not self.data or self.data.keys() == _QUIET_KEYS)
+        return self.dialog == "menu" and (not self.data or self.data.keys() <= _QUIET_KEYS)
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ import re
 from bot.workers.notifier import TEMPLATES as NOTICES
 from bot.search import Hit
 from bot.settings import Hall
-from bot.templating import ENGLISH_DIR, TEMPLATES_DIR, Renderer
+from bot.templating import ELDER_DIR, ENGLISH_DIR, TEMPLATES_DIR, Renderer
 from dialogs.language import LANGUAGE, Language
 from dialogs.bundles import merged_materials
 from dialogs.matters import follow_ups_for, questions_for
@@ -146,6 +146,7 @@ _COMPLAINT = Complaint(id="C1", case_no=_CASE_NO, rating_id="R1", text="跑了�
 CONTEXTS.update({
     "progress/card.j2": case_view(_PAUSED),
     "progress/bundle_card.j2": bundle_view(_APPLICATION),
+    "progress/state.j2": case_view(_PAUSED),
     "progress/choose.j2": {"choices": [[_CASE_NO, GUIDE.name]]},
     "progress/ask_factor.j2": {"asked": _CASE_NO},
     "progress/wrong.j2": {"left": 3},
@@ -228,6 +229,12 @@ CONTEXTS.update({
     "desk/no_cases.j2": {"enterprise": "广安市思源科技有限公司", "filter": "needs_materials"},
     "desk/licences.j2": {"enterprise": "广安市思源科技有限公司", "licences": [WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], "soon": 60},
     "desk/muted.j2": {"muted": True, "enterprise": "广安市思源科技有限公司"},
+    "licences/items.j2": {"licences": [WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], "soon": 60, "offset": 0, "personal": True},
+    "licences/list.j2": {"page": window([WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], 0, 4), "soon": 60},
+    "licences/one.j2": {"licence": WORLD.licences.answer(_FIRM_LICENCES[0], "http://sim"), "number": 2, "soon": 60},
+    "licences/wrong.j2": {"left": 3},
+    "common/mode.j2": {"elder": True},
+    "licences/locked.j2": {"minutes": 30},
     "notify/licence_expiring.j2": {"enterprise": "广安市思源科技有限公司", "licence_name": "食品经营许可证", "licence_no": "JY15116020012345",
                                    "valid_until": "2027-01-02", "days_left": 30, "days": 30, "renewal_matter_name": "食品经营许可延续",
                                    "issuer": "广安区市场监督管理局"},
@@ -256,7 +263,8 @@ CONTEXTS.update({
 
 def test_every_template_renders_to_chinese_text():
     render = Renderer()
-    names = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.rglob("*.j2") if ENGLISH_DIR not in p.relative_to(TEMPLATES_DIR).parts[:1])
+    names = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.rglob("*.j2")
+                   if p.relative_to(TEMPLATES_DIR).parts[0] not in (ENGLISH_DIR, ELDER_DIR))
     assert names and set(names) == set(render.templates)
     for name in names:
         text = render(name, **CONTEXTS.get(name, {}))
@@ -368,3 +376,29 @@ CONTEXTS.update({
         ticket=_TICKET.model_copy(update={"status": "called", "window_id": "W1", "window_name": "公安户政窗口（1-4号）", "ahead": 0}),
     ), "via": "ticket", "at": "2026-12-01T10:20:00+08:00"},
 })
+
+
+# [Journeys]: 长辈模式 (templates/elder/): siblings of Chinese templates, rendered from their context.
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def test_every_elder_template_renders_from_its_chinese_siblings_context_without_latin_letters():
+    from bot.templating import ELDER_ENDING
+    from dialogs.language import before_turn
+
+    render = Renderer()
+    elder_dir = TEMPLATES_DIR / ELDER_DIR
+    siblings = sorted(p.relative_to(elder_dir).as_posix() for p in elder_dir.rglob("*.j2"))
+    assert siblings and ELDER_ENDING in siblings
+    token = LANGUAGE.set(before_turn({}, "长辈模式", at_rest=True))
+    try:
+        for name in siblings:
+            assert name == ELDER_ENDING or name in render.templates, f"elder/{name} has no Chinese sibling: nothing would ever render it"
+            text = render.elder[name].render(**CONTEXTS.get(name, {})).strip()
+            assert CJK.search(text) and not _LATIN.search(text), (name, text)
+            if name != ELDER_ENDING:
+                assert len(text) <= len(render.templates[name].render(**CONTEXTS.get(name, {}))), f"elder/{name} is not shorter"
+        for name in render.templates:  # every other template falls back to the Chinese one
+            assert name in render.elder
+    finally:
+        LANGUAGE.reset(token)
