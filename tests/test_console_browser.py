@@ -78,7 +78,7 @@ async def switch_to(page: Page, user: str) -> None:
 async def test_page_shows_menu_bar_and_users(console):
     page = console
     await expect(page.locator("#menu button")).to_have_text(
-        ["办事指南", "预约办事", "查办件进度", "服务大厅地址和时间", "人工服务", "我的预约", "我的订阅", "企业绑定·办件·证照", "评价（好差评）", "主菜单"]
+        ["办事指南", "预约办事", "查办件进度", "服务大厅地址和时间", "人工服务", "我的预约", "我的订阅", "企业绑定·办件·证照", "评价（好差评）", "我的证照", "主菜单"]
     )
     await expect(page.locator("#users button")).to_have_text(["citizen-a", "citizen-b", "company-c"])
     await expect(page.locator("#users button.active")).to_have_text("citizen-a")
