@@ -122,7 +122,7 @@ class Conversation:
             if intent is not None:
                 after = await self._global(intent, session, incoming, replies)
             else:
-                reading = read(incoming.text)  # once: the rating, small talk and junk are read from it
+                reading = read(incoming)  # once: the rating, small talk and junk are read from it
                 route = await self._route(session, incoming, word, cls, reading)
                 if route is not None:
                     after = await self._digress(session, route, incoming, replies)
@@ -157,7 +157,7 @@ class Conversation:
         if session.dialog != "rating":
             # A rating invitation's answer (dialogs.rating: a bare number only when the
             # invitation came after the question the person saw last; its own words anywhere).
-            route = await invitation_answered(self.services, session, incoming, reading or read(incoming.text))
+            route = await invitation_answered(self.services, session, incoming, reading or read(incoming))
             if route is not None:
                 return route
         expects = cls.EXPECTS.get(session.state, frozenset())

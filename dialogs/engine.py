@@ -93,6 +93,9 @@ class Incoming:
     #: first use (`understanding`) with the expectations of the step the message answers, then
     #: read by the conversation and by every dialog this message reaches: once per message.
     understood: Any = field(default=None, repr=False, compare=False)
+    #: What the reading of `text` shares whatever step it answers (dialogs.understand's
+    #: `Analysis`): made once, used by every reading of this message (`analysis_of`).
+    analysis: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -188,8 +191,18 @@ def understanding(incoming: Incoming, services: Services | Any, expects: frozens
         settings = getattr(services, "settings", None)
         text = incoming.text if incoming.kind == "text" else ""
         incoming.understood = understand(text, shanghai_today(), hall_names(getattr(services, "catalog", None)), expects,
-                                         getattr(settings, "case_number_pattern", None))
+                                         getattr(settings, "case_number_pattern", None), analysis=analysis_of(incoming))
     return incoming.understood
+
+
+def analysis_of(incoming: Incoming):
+    """The step-independent part of reading `incoming` (dialogs.understand.Analysis), made on
+    first use: the conversation's reading and the step's share it."""
+    if incoming.analysis is None:
+        from dialogs.understand import analyse
+
+        incoming.analysis = analyse(incoming.text if incoming.kind == "text" else "")
+    return incoming.analysis
 
 
 def T(trigger: str, source: str | list[str], dest: str, when: str | None = None, then: str | list[str] | None = None) -> dict:

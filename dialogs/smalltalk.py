@@ -25,7 +25,7 @@ import copy
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 
-from dialogs.engine import STREAK_KEY, Dialog, Incoming, Reply, Services, Session
+from dialogs.engine import STREAK_KEY, Dialog, Incoming, Reply, Services, Session, analysis_of
 from dialogs.handoff import MISSED_KEY
 from dialogs.understand import MessageClass, SlotKind, Understanding, shanghai_today, understand
 
@@ -45,10 +45,14 @@ def mark_unused(data: dict, offered: bool = False) -> None:
     data[UNUSED_KEY] = OFFERED if offered else True
 
 
-def read(text: str) -> Understanding:
+def read(incoming: Incoming) -> Understanding:
     """The message as the conversation reads it before any dialog: its class, small talk kind,
-    and a rating (a bare 1-5 counted as stars; dialogs.rating decides whose it is)."""
-    return understand(text, shanghai_today(), expects=(SlotKind.RATING,))
+    and a rating (a bare 1-5 counted as stars; dialogs.rating decides whose it is). It shares
+    the message's analysis with the step's reading (dialogs.engine.understanding)."""
+    return understand(incoming.text, shanghai_today(), expects=_RATING, analysis=analysis_of(incoming))
+
+
+_RATING = frozenset({SlotKind.RATING})
 
 
 @lru_cache(maxsize=256)
