@@ -27,7 +27,7 @@ import logging
 import re
 from typing import Any
 
-from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now, understanding
+from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, now, understanding
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
@@ -96,7 +96,7 @@ class Conversation:
                 return self._stamp(session), replies
             if expired:
                 self._say(replies, "common/expired.j2")
-                route = await self._route(Session(), incoming, normalise(incoming.text)) if kind == "text" else None
+                route = await self._route(Session(), incoming, incoming.word) if kind == "text" else None
                 session = await self._enter(*(route or ("menu", {})), incoming, replies)
                 return self._stamp(session), replies
 
@@ -113,7 +113,7 @@ class Conversation:
             return self._stamp(self._keep_paused(session, await self._dialog_turn(session, incoming, replies, cls))), replies
 
         if kind == "text":
-            word = normalise(incoming.text)  # once per message: global words and routes match it
+            word = incoming.word  # once per message: global words and routes match it
             intent = _INTENT_BY_WORD.get(word)
             # English (#20 item 9): 中文 / English switched the language before the turn (dialogs.language).
             if intent is None and LANGUAGE.get().switched:

@@ -96,6 +96,15 @@ class Incoming:
     #: What the reading of `text` shares whatever step it answers (dialogs.understand's
     #: `Analysis`): made once, used by every reading of this message (`analysis_of`).
     analysis: Any = field(default=None, repr=False, compare=False)
+    _word: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def word(self) -> str:
+        """`text` normalised (`normalise`), worked out once per message: the conversation's
+        global words and routes and every dialog guard match this."""
+        if self._word is None or self._word[0] is not self.text:
+            self._word = (self.text, normalise(self.text))
+        return self._word[1]
 
 
 @dataclass(slots=True)
@@ -525,6 +534,11 @@ class Dialog:
     @property
     def text(self) -> str:
         return self.incoming.text
+
+    @property
+    def word(self) -> str:
+        """The text normalised (`normalise`), once per message."""
+        return self.incoming.word
 
     def say(self, template: str, **context: Any) -> None:
         self.replies.append(Reply(self.services.render(template, **context)))

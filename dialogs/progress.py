@@ -37,7 +37,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dialogs.engine import Dialog, P, T, normalise
+from dialogs.engine import Dialog, P, T
 from dialogs.understand.model import DEFAULT_CASE_PATTERN
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
@@ -345,7 +345,7 @@ class Progress(Dialog):
             elif self.asks_unsubscribe():
                 verified = await self._store.verified_case(self._user, case_no) is not None
                 self._seen = ("unsubscribe", "verified" if verified else "unverified")
-            elif normalise(self.text) in REFRESH:
+            elif self.word in REFRESH:
                 self._seen = ("refresh", await self._open(self.data.get("case_no")))
 
     # The guards ------------------------------------------------------------------------------------
@@ -387,7 +387,7 @@ class Progress(Dialog):
 
     # One of the cases verified before, by its number in the list.
     def _picked(self) -> str | None:
-        text = normalise(self.text)
+        text = self.word
         choices = self.data.get("choices", [])
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(choices):
             return choices[int(text) - 1][0]
@@ -492,14 +492,14 @@ class Progress(Dialog):
 
     def asks_subscribe(self) -> bool:
         """On the card "1" subscribes too (the follow-ups list it)."""
-        text = normalise(self.text)
+        text = self.word
         return text in SUBSCRIBE or (text == "1" and not self.data.get("subscribed"))
 
     def names_subscribe(self) -> bool:
-        return normalise(self.text) in SUBSCRIBE
+        return self.word in SUBSCRIBE
 
     def asks_unsubscribe(self) -> bool:
-        return normalise(self.text) in UNSUBSCRIBE
+        return self.word in UNSUBSCRIBE
 
     def say_subscribed(self):
         self.data["subscribed"] = self._added.value != "full"
