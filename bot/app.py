@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot import metrics
-from bot.web.admin import BROADCASTS, create_admin_api
+from bot.web.admin import BROADCASTS, CONSENTS, create_admin_api
 from bot.web.appkeys import (
     CATALOG, DELIVERY, DISPATCHER, EDGE, HANDOFF, PLATFORM, REDIS, SCHEDULER, SERVICES, SETTINGS, WECHAT, WECHAT_CHANNEL, WORKERS,
 )
@@ -25,6 +25,7 @@ from bot.web.channels.wechat import WeChatChannel
 from bot.web.channels.wecom import WeComChannel, WeComPusher
 from bot.turn.dispatcher import Dispatcher, store_policy
 from bot.web.events import CaseEventReceiver
+from bot.services.attachments import Attachments
 from bot.services.handoff import Handoff, HandoffSweeper
 from bot.services.bookings import REMINDER, Bookings
 from bot.services.delivery import Delivery
@@ -37,6 +38,8 @@ from bot.workers.scheduler import Scheduler
 from bot.services.enterprise_reminders import EnterpriseReminders
 from bot.search.outcomes import SearchOutcomes
 from bot.services.subscriptions import Subscriptions
+from bot.services.consent import Consents
+from bot.services.broadcasts.policies import PolicyMatcher
 from bot.workers.runner import Workers
 from bot.logs import new_id, request_id
 from bot.settings import Settings
@@ -72,7 +75,9 @@ def edge(limiter: RateLimiter, body_timeout: float):
         try:
             check = limiter.counting(request)  # None for most: no Redis trip to make
             response = check is not None and await check
-            if not response and request.body_exists and not request.content.is_eof():  # a body still on its way
+            # A body still on its way must arrive in time; the dev simulators (/sim/) stream their
+            # own uploads with their own limits (a 补正 photo of several MB, past max_body_bytes).
+            if not response and request.body_exists and not request.content.is_eof() and not path.startswith("/sim/"):
                 response = await _body_in_time(request, body_timeout)
             response = response or await handler(request)
             status = response.status
@@ -146,7 +151,8 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     async def outside_systems(app: web.Application):
         """One HTTP session for every outside call; clients built once, closed at exit."""
         http = ClientSession(timeout=ClientTimeout(total=10))
-        app[PLATFORM] = PlatformClient(settings.platform_base, http, timeout=settings.platform_timeout_seconds, observe=metrics.platform_call)
+        app[PLATFORM] = PlatformClient(settings.platform_base, http, timeout=settings.platform_timeout_seconds, observe=metrics.platform_call,
+                                       token=_platform_token(settings))
         app[CATALOG] = services.catalog = Catalog(
             app[PLATFORM], _index_factory(settings), settings.catalog_refresh_seconds, outcomes=SearchOutcomes(redis, settings.key_prefix),
         )
@@ -159,6 +165,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
             key_prefix=settings.key_prefix, base_url=settings.wechat_api_base, session=http,
         )
         dispatcher.pusher = WeChatPusher(app[WECHAT])
+        services.attachments = Attachments(app[WECHAT])  # photos and files people send (补正, agents)
 
         # Stores the dialogs use, and the workers that reach people outside a conversation.
         platform = services.platform = app[PLATFORM]
@@ -167,6 +174,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         services.bookings = Bookings(redis, keys, platform, scheduler, settings, delivery=delivery)
         scheduler.handle(REMINDER, services.bookings.remind)
         services.subscriptions = Subscriptions(redis, keys, settings)
+        services.consents = Consents(redis, keys, settings)  # 我的授权, 订阅政策: what 政策找人 and 免申即享 may use
         services.queue = HallQueue(redis, keys, platform, services.bookings)
         services.ratings = Ratings(redis, keys, platform, scheduler, settings, delivery=delivery, subscriptions=services.subscriptions)
         scheduler.handle(RATING_REMINDER, services.ratings.remind)
@@ -175,13 +183,17 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
         workers: list = []  # each feature appends its workers here
         workers.append(scheduler)  # due jobs: appointment reminders, rating reminders, enterprise reminders
         workers.append(reminders)  # puts the first enterprise reminder sweep on the scheduler, then returns
-        workers.append(Notifier(redis, keys, settings, delivery, services.subscriptions, services.ratings, services.bookings))
+        workers.append(Notifier(redis, keys, settings, delivery, services.subscriptions, services.ratings, services.bookings,
+                                consents=services.consents))
         # Broadcasts: reports go to their authors in WeCom when a WeCom app is configured.
         wecom = WeComClient(
             settings.wecom_corpid, settings.wecom_secret.get_secret_value(), settings.wecom_agentid, redis,
             key_prefix=settings.key_prefix, base_url=settings.wecom_api_base, session=http,
         ) if settings.wecom_corpid else None
-        app[BROADCASTS] = staff_services.broadcasts = Broadcasts(redis, keys, app[WECHAT], renderer, audit, staff, settings, wecom=wecom)
+        app[BROADCASTS] = staff_services.broadcasts = Broadcasts(
+            redis, keys, app[WECHAT], renderer, audit, staff, settings, wecom=wecom, catalog=app[CATALOG],
+            policies=PolicyMatcher(services.consents, platform, services.subscriptions))
+        app[CONSENTS] = staff_services.consents = services.consents
         app[WECHAT_CHANNEL].mass_sends = app[BROADCASTS]  # WeChat's reports on mass sends come to the webhook
         workers.append(BroadcastSender(app[BROADCASTS], settings))
         handoff.connect(app[WECHAT], wecom)
@@ -221,6 +233,18 @@ def _index_factory(settings: Settings):
     return build
 
 
+def _platform_token(settings: Settings) -> str:
+    """The bot's token for people data: the configured one, else (dev, where the platform is a
+    simulator, embedded or on its own) the simulator's dev token."""
+    if settings.platform_token.get_secret_value():
+        return settings.platform_token.get_secret_value()
+    if settings.env == "dev":
+        from integrations.platform.simulator.app import DEV_CLIENT_TOKEN
+
+        return DEV_CLIENT_TOKEN
+    return ""
+
+
 def _mount_simulators(app: web.Application, settings: Settings) -> None:
     """In dev with no outside URLs, the simulators answer on this same server."""
     if settings.embedded_platform:
@@ -228,6 +252,7 @@ def _mount_simulators(app: web.Application, settings: Settings) -> None:
 
         app.add_subapp("/sim/platform", create_platform_simulator(
             events_url=f"{settings.loopback_url}/platform/events", events_secret=settings.platform_events_secret.get_secret_value(),
+            client_token=_platform_token(settings),
         ))
     if settings.embedded_wechat:
         from integrations.wechat.simulator import SimulatorConfig, create_wechat_simulator

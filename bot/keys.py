@@ -289,6 +289,24 @@ class Keys:
         """SET of bound enterprises' credit codes in an industry."""
         return f"{self.prefix}ent:industry:{industry}"
 
+    # Policies and consent (政策找人, 免申即享: bot.services.consent) ---------------------------
+
+    def consent(self, user: str) -> str:
+        """HASH: what this person agreed the bot may use for matching (the sealed ID number, when)."""
+        return f"{self.prefix}consent:{{{user}}}"
+
+    def consented(self) -> str:
+        """SET of openids who gave consent (staff see its size, never its members)."""
+        return f"{self.prefix}consent:all"
+
+    def consent_by_id(self, digest: str) -> str:
+        """SET of openids who verified the ID number with this keyed digest (never the number itself)."""
+        return f"{self.prefix}consent:id:{digest}"
+
+    def policy_subscribers(self) -> str:
+        """SET of openids who asked for policy pushes (订阅政策)."""
+        return f"{self.prefix}policy:subs"
+
 
 def order_subject(event: Any) -> str:
     """What the order of a platform event (integrations.platform.models.CaseEvent) is kept for:

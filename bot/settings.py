@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     platform_url: str = ""
     platform_events_secret: SecretStr = SecretStr("")
     platform_timeout_seconds: float = 3.0
+    # The bot's credential for people data on the platform (POST /residents/lookup: 政策找人).
+    # Empty in dev: the embedded simulator's own dev token is used.
+    platform_token: SecretStr = SecretStr("")
     catalog_refresh_seconds: float = 300.0
 
     redis_url: SecretStr = SecretStr("")

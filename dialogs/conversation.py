@@ -8,7 +8,8 @@ session under the user's lock, calls `Conversation.step`, and saves what it retu
 
 The interruption policy lives here, the same for every dialog (docs/dialogs.md has the table):
 a text is, in this order,
-1. a global word (菜单, 取消, 返回, 帮助, 人工, and 继续: back to a paused dialog);
+1. a global word (菜单, 取消, 返回, 帮助, 人工, and 继续: back to a paused dialog; 中文 / English and
+   长辈模式 / 标准模式, read before the turn by dialogs.language, are said and the step asked again);
 2. the answer to a rating invitation, when it is a bare number and the invitation came after
    the question the person saw last (the latest prompt owns bare numbers);
 3. an answer to the current step, when it holds a slot the step expects (`Dialog.EXPECTS`):
@@ -85,6 +86,8 @@ class Conversation:
     async def step(self, session: Session | None, incoming: Incoming, expired: bool = False) -> tuple[Session | None, list[Reply]]:
         """Returns the session to save (None: forget it) and the replies, in order."""
         replies: list[Reply] = []
+        if incoming.heard:  # a voice message, recognised: say what was understood, then treat it as typed
+            self._say(replies, "common/heard.j2", text=incoming.text)
         kind = incoming.kind
         if kind != "text" or expired:  # a text in a live session (most messages) skips these
             if kind == "unsubscribe":
@@ -108,6 +111,8 @@ class Conversation:
             # it is said and the talk goes on, nothing is relayed to the person at the other end.
             if kind == "text" and LANGUAGE.get().switched:
                 return self._stamp(await self._global("language", session, incoming, replies)), replies
+            if kind == "text" and LANGUAGE.get().mode_switched:  # 长辈模式 / 标准模式 likewise
+                return self._stamp(await self._global("mode", session, incoming, replies)), replies
             # End English.
             # Talking to (or waiting for) a person: every word is for them, global words too.
             return self._stamp(self._keep_paused(session, await self._dialog_turn(session, incoming, replies, cls))), replies
@@ -119,6 +124,9 @@ class Conversation:
             if intent is None and LANGUAGE.get().switched:
                 intent = "language"
             # End English.
+            # 长辈模式 / 标准模式 switched the mode before the turn (dialogs.language): said, and the question asked again.
+            if intent is None and LANGUAGE.get().mode_switched:
+                intent = "mode"
             if intent is not None:
                 after = await self._global(intent, session, incoming, replies)
             else:
@@ -279,6 +287,10 @@ class Conversation:
             self._model(session, incoming, replies).ask()
             return session
         # End English.
+        if intent == "mode":
+            self._say(replies, "common/mode.j2", elder=LANGUAGE.get().elder)
+            self._model(session, incoming, replies).ask()
+            return session
         if intent == "back":
             history = session.data.get(BACK_KEY) or []
             if not history:
@@ -317,7 +329,11 @@ class Conversation:
             del history[len(history) - 1 - history[::-1].index(earlier):]
             return await self._dialog_turn(Session(session.dialog, earlier, turn.data), incoming, replies, cls, correcting=True)
         if incoming.kind in MEDIA_KINDS:
-            self._say(replies, "common/media_unsupported.j2")
+            # No step here takes it: say what a photo or file is for here (补正, an agent), that
+            # voice cannot be heard yet, or (a video, a link) that only words are read.
+            template = {"voice": "common/voice_unheard.j2", "image": "common/media_help.j2", "file": "common/media_help.j2"}
+            self._say(replies, template.get(incoming.kind, "common/media_unsupported.j2"), kind=incoming.kind,
+                      agent=session.dialog == HANDOFF and session.state, progress=session.dialog == "progress")
             turn.ask()
         elif incoming.kind not in ("text", "click"):
             self._say(replies, "common/unknown_type.j2")

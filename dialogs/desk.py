@@ -181,10 +181,10 @@ class EnterpriseDesk(Dialog):
     async def _list_cases(self, code: str, offset: int) -> None:
         state = self.data.get("filter") or None
         page = await self.services.platform.enterprise_cases_page(code, CaseFilter(state) if state else None, offset=offset,
-                                                                  limit=paging.PAGE_SIZE)
+                                                                  limit=paging.page_size())
         if offset and not page.items:  # the list shrank under us: from the top
             offset = 0
-            page = await self.services.platform.enterprise_cases_page(code, CaseFilter(state) if state else None, limit=paging.PAGE_SIZE)
+            page = await self.services.platform.enterprise_cases_page(code, CaseFilter(state) if state else None, limit=paging.page_size())
         listed = {} if offset == 0 else dict(self.data.get("listed", {}))
         listed.update({str(offset + i): c.case_no for i, c in enumerate(page.items, start=1)})
         self.data.update(offset=offset, total=page.total, next_offset=page.next_offset, listed=listed)

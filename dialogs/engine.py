@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from transitions.extensions.asyncio import AsyncMachine
 
-from dialogs.ports import Bookings, Catalog, HallSetting, Platform, Queue, Ratings, Render, SettingsView, Subscriptions
+from dialogs.ports import Attachments, Bookings, Catalog, Consents, HallSetting, Platform, Queue, Ratings, Render, SettingsView, Subscriptions
 
 if TYPE_CHECKING:
     from dialogs.handoff import CitizenDesk
@@ -73,9 +73,12 @@ _ASYNC_LOG.addFilter(_RaisedOn())
 #: CancelledError propagate; only the outermost one turns it into a False result.
 _FIRING: contextvars.ContextVar[asyncio.Task | None] = AsyncMachine.current_context
 
-#: Message kinds an `Incoming` can have. Media kinds get a polite "text only" answer unless the
-#: active dialog has a transition for them.
+#: Message kinds an `Incoming` can have. Media kinds get a polite answer (what photos are for
+#: here, that voice cannot be heard yet, or "text only") unless the active dialog has a
+#: transition for them. A voice message WeChat recognised arrives as text (`Incoming.heard`).
 MEDIA_KINDS = frozenset({"image", "voice", "video", "shortvideo", "location", "link", "file"})
+#: Media kinds that may carry a document: a 补正 material, or a picture for an agent.
+DOCUMENT_KINDS = frozenset({"image", "file"})
 
 
 @dataclass(slots=True)
@@ -106,6 +109,11 @@ class Incoming:
             self._word = (self.text, normalise(self.text))
         return self._word[1]
 
+    @property
+    def heard(self) -> bool:
+        """A voice message WeChat's speech recognition turned into this text (bot.web.channels.wechat)."""
+        return bool(self.extra.get("heard"))
+
 
 @dataclass(slots=True)
 class Reply:
@@ -114,9 +122,11 @@ class Reply:
     text: str
 
 
-#: Session data kept while at rest: the turns in a row the bot could not use (dialogs.smalltalk).
+#: Session data kept while at rest: the turns in a row the bot could not use, and whether 长辈模式
+#: was offered after a slow one (dialogs.smalltalk).
 STREAK_KEY = "_unused"
-_QUIET_KEYS = {STREAK_KEY}
+ELDER_OFFERED_KEY = "_elder_offered"
+_QUIET_KEYS = frozenset({STREAK_KEY, ELDER_OFFERED_KEY})
 
 
 @dataclass(slots=True)
@@ -154,7 +164,7 @@ class Session:
     @property
     def at_rest(self) -> bool:
         """True when nothing is in progress, so an expiry needs no apology."""
-        return self.dialog == "menu" and (not self.data or self.data.keys() == _QUIET_KEYS)
+        return self.dialog == "menu" and (not self.data or self.data.keys() <= _QUIET_KEYS)
 
 
 @dataclass(slots=True)
@@ -172,6 +182,8 @@ class Services:
     ratings: Ratings | None = None  # bot.services.ratings.Ratings: 好差评
     handoff: CitizenDesk | None = None  # bot.services.handoff.Handoff: the human hand-off
     queue: Queue | None = None  # bot.services.queue.HallQueue: 取号 and 排到哪了
+    consents: Consents | None = None  # bot.services.consent.Consents: 我的授权, 订阅政策 / 退订政策
+    attachments: Attachments | None = None  # bot.services.attachments.Attachments: photos and files sent in chat
 
 
 #: The halls people may name, read from the catalog's halls once per catalog version.

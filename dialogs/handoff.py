@@ -7,6 +7,7 @@ to an agent through the bot, end, and rate the service.
 waiting   --text--> waiting (kept for the agent)     --取消 / 结束--> (back to the menu)
 connected --text--> connected (relayed to the agent) --结束--> rating
 connected --菜单 / 帮助--> connected (not relayed: told how to leave the hand-off)
+connected --a photo--> connected (uploaded to WeCom and shown to the agent)
 connected --the agent ends / idle (bot.services.handoff)--> rating --满意 / 不满意--> (back to the bot)
 ```
 
@@ -60,11 +61,12 @@ class Queued:
 class Told:
     """What became of a message a citizen sent during a hand-off."""
 
-    outcome: Literal["kept", "relayed", "queued", "failed", "noted", "ended"]
+    outcome: Literal["kept", "relayed", "queued", "failed", "noted", "ended", "refused"]
     ahead: int = 0
     number: int = 0
     wait_seconds: int = 0  # queued: the agent can take no more messages right now; it goes in about this long
     first: bool = False  # queued: the first one waiting (the citizen is told once, not for every message)
+    reason: str = ""  # refused: why a photo could not be passed on (too_large, wrong_type, gone, unavailable)
 
 
 @dataclass(slots=True)
@@ -79,6 +81,7 @@ class CitizenDesk(Protocol):
     async def closed(self) -> Closed | None: ...
     async def request(self, user: str, context: dict[str, Any]) -> Queued: ...
     async def tell(self, user: str, text: str) -> Told: ...
+    async def show_photo(self, user: str, media_id: str) -> Told: ...
     async def leave_note(self, user: str, text: str, context: dict[str, Any]) -> Noted: ...
     async def leave(self, user: str) -> None: ...
     async def rate(self, user: str, number: int, satisfied: bool) -> None: ...
@@ -113,6 +116,8 @@ TRANSITIONS = [
     T("text",  "connected", "connected", "asks_the_bot",   "remind"),
     T("text",  "connected", "connected", "reaches_agent",  "say_if_not_relayed"),
     T("text",  "connected", "connected", None,             "agent_gone"),
+    T("image", "connected", "connected", "photo_reaches_agent", "say_if_photo_not_relayed"),
+    T("image", "connected", "connected", None,             "agent_gone"),
     T("text",  "leaving",   "leaving",   "skips_note",     "skip_note"),
     T("text",  "leaving",   "leaving",   None,             "take_note"),
     T("text",  "rating",    "rating",    "is_satisfied",   "rate_good"),
@@ -124,6 +129,7 @@ PREPARE = [
     #  trigger  source       action
     P("start", "*",         "check_hours"),
     P("text",  "connected", "relay_unless_ending"),
+    P("image", "connected", "relay_photo"),
 ]
 
 
@@ -237,6 +243,19 @@ class Handoff(Dialog):
             self.say("handoff/not_relayed.j2")
         elif self._told.outcome == "queued" and self._told.first:
             self.say("handoff/relay_queued.j2", seconds=self._told.wait_seconds)
+
+    async def relay_photo(self) -> None:
+        """Prepare: a photo goes to the agent (fetched, judged, uploaded to WeCom, shown)."""
+        self._told = await self.desk.show_photo(self.user, self.incoming.extra.get("media_id") or "")
+
+    def photo_reaches_agent(self) -> bool:
+        return self._told is not None and self._told.outcome != "ended"
+
+    def say_if_photo_not_relayed(self):
+        if self._told.outcome == "refused":
+            self.say("handoff/photo_refused.j2", reason=self._told.reason)
+        else:
+            self.say_if_not_relayed()
 
     def agent_gone(self):
         self.say("handoff/ended.j2", by="agent")

@@ -15,6 +15,13 @@ How the language is chosen (`before_turn`):
   greeting in Latin letters (hello, hi) starts in English;
 - mid-dialog the language stays: a Chinese name, hall or "ok" typed into an English booking is
   an answer, not a wish to switch.
+
+长辈模式 (elder mode, 适老化) is kept beside the language, in the same profile and the same
+per-turn value (`Language.elder`): 长辈模式 / 大字 / 老人 (and the other words of
+config/understanding.toml's [global.elder]) switch it on in any state, 标准模式 ([global.standard])
+off; the choice is kept until switched again. In elder mode the renderer answers in Chinese from
+templates/elder/ (bot.templating), and the conversation offers it after a confused exchange
+(dialogs.smalltalk).
 Pure: no I/O once the word lists are loaded (`load()` at start-up).
 """
 
@@ -32,9 +39,13 @@ from dialogs.understand.vocabulary import english_words, fold, vocabulary
 CHINESE, ENGLISH = "zh", "en"
 #: The intents of config/understanding.toml's switch words, and the language each picks.
 SWITCHES = {"chinese": CHINESE, "english": ENGLISH}
-#: Profile fields (bot.stores: the person's profile, kept a year): the language, and whether the
-#: person chose it with a switch word.
-LANGUAGE_FIELD, CHOSEN_FIELD = "language", "language_chosen"
+#: The most choices an answer in 长辈模式 offers (bot.templating caps lists, dialogs.paging pages them).
+ELDER_CHOICES = 4
+#: The intents of config/understanding.toml's elder-mode words, and whether each switches it on.
+MODES = {"elder": True, "standard": False}
+#: Profile fields (bot.stores: the person's profile, kept a year): the language, whether the
+#: person chose it with a switch word, and whether they chose 长辈模式.
+LANGUAGE_FIELD, CHOSEN_FIELD, ELDER_FIELD = "language", "language_chosen", "elder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +53,20 @@ class Language:
     code: str = ""  # zh, en, or "" while not known yet (answered in Chinese)
     chosen: bool = False  # picked with 中文 / English: detection leaves it alone
     switched: bool = False  # this turn's message was 中文 / English (the conversation says so)
+    elder: bool = False  # 长辈模式: answered from templates/elder/, the renderer's rules applied
+    mode_switched: bool = False  # this turn's message was 长辈模式 / 标准模式 (the conversation says so)
 
     def remembered(self, profile: dict[str, Any]) -> dict[str, Any] | None:
         """The profile to save when this differs from what `profile` remembers, else None."""
-        if profile.get(LANGUAGE_FIELD, "") == self.code and bool(profile.get(CHOSEN_FIELD)) == self.chosen:
+        if (profile.get(LANGUAGE_FIELD, "") == self.code and bool(profile.get(CHOSEN_FIELD)) == self.chosen
+                and bool(profile.get(ELDER_FIELD)) == self.elder):
             return None
-        return {**profile, LANGUAGE_FIELD: self.code, CHOSEN_FIELD: self.chosen}
+        changed = {**profile, LANGUAGE_FIELD: self.code, CHOSEN_FIELD: self.chosen}
+        if self.elder:
+            changed[ELDER_FIELD] = True
+        else:
+            changed.pop(ELDER_FIELD, None)
+        return changed
 
 
 UNKNOWN = Language()
@@ -56,35 +75,56 @@ LANGUAGE: ContextVar[Language] = ContextVar("language", default=UNKNOWN)
 
 
 #: Every language a turn can have, made once (a frozen dataclass costs microseconds to build).
-_LANGUAGES = {(code, chosen, switched): Language(code, chosen, switched)
-              for code in (CHINESE, ENGLISH) for chosen in (False, True) for switched in (False, True)}
+_LANGUAGES = {(code, chosen, switched, elder, mode): Language(code, chosen, switched, elder, mode)
+              for code in ("", CHINESE, ENGLISH) for chosen in (False, True) for switched in (False, True)
+              for elder in (False, True) for mode in (False, True)}
 
 
 def of_profile(profile: dict[str, Any]) -> Language:
     code = profile.get(LANGUAGE_FIELD)
+    elder = bool(profile.get(ELDER_FIELD))
     if code not in (CHINESE, ENGLISH):
-        return UNKNOWN
-    return _LANGUAGES[code, bool(profile.get(CHOSEN_FIELD)), False]
+        return _LANGUAGES["", False, False, elder, False]
+    return _LANGUAGES[code, bool(profile.get(CHOSEN_FIELD)), False, elder, False]
+
+
+def with_mode(language: Language, elder: bool) -> Language:
+    """`language` with 长辈模式 switched on or off by this turn's message. Elder mode speaks
+    Chinese: switching it on answers in Chinese from then on."""
+    code = CHINESE if elder else language.code
+    chosen = language.chosen if code == language.code else True
+    return _LANGUAGES[code, chosen, language.switched, elder, True]
 
 
 @cache
 def _switch_words() -> re.Pattern:
-    """Any switch word, anywhere: a message that holds none cannot be one once unwrapped (the
-    unwrapping only takes words off its ends), so most messages skip the unwrapping."""
-    words = [word for word, intent in vocabulary().global_words.items() if intent in SWITCHES]
+    """Any switch word (of a language or of 长辈模式), anywhere: a message that holds none cannot
+    be one once unwrapped (the unwrapping only takes words off its ends), so most messages skip
+    the unwrapping."""
+    words = [word for word, intent in vocabulary().global_words.items() if intent in SWITCHES or intent in MODES]
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
-def switch_word(text: str) -> str | None:
-    """The language a whole message asks for (中文, English, "in english", 请说中文吧), else None."""
+def _switch_intent(text: str) -> str | None:
+    """The switch word a whole message is (english, chinese, elder, standard), else None."""
     if len(text) > kinds.MAX_SHORT:
         return None
     folded = fold(text)
     if _switch_words().search(folded) is None:
         return None
     vocab = vocabulary()
-    intent = kinds.global_word(kinds.layers(folded, vocab), vocab)
-    return SWITCHES.get(intent) if intent is not None else None
+    return kinds.global_word(kinds.layers(folded, vocab), vocab)
+
+
+def switch_word(text: str) -> str | None:
+    """The language a whole message asks for (中文, English, "in english", 请说中文吧), else None."""
+    return SWITCHES.get(_switch_intent(text) or "")
+
+
+def mode_word(text: str) -> bool | None:
+    """Whether a whole message asks for 长辈模式 (长辈模式, 大字, 我是老人, 字太小了: True) or
+    for the standard mode back (标准模式, 普通模式: False); None when it is neither."""
+    return MODES.get(_switch_intent(text) or "")
 
 
 def before_turn(profile: dict[str, Any], text: str | None, at_rest: bool) -> Language:
@@ -93,18 +133,21 @@ def before_turn(profile: dict[str, Any], text: str | None, at_rest: bool) -> Lan
     known = of_profile(profile)
     if not text:
         return known
-    asked = switch_word(text)
+    intent = _switch_intent(text)
+    if intent in MODES:
+        return with_mode(known, MODES[intent])
+    asked = SWITCHES.get(intent or "")
     if asked is not None:
-        return _LANGUAGES[asked, True, True]
-    if known.chosen or not at_rest:
+        return _LANGUAGES[asked, True, True, known.elder and asked == CHINESE, False]
+    if known.chosen or not at_rest or known.elder:
         return known
     vocab = vocabulary()
     folded = fold(text[:kinds.MAX_SHORT * 4])
     detected = kinds.language(folded, vocab)
     if detected:
-        return _LANGUAGES[detected, False, False]
+        return _LANGUAGES[detected, False, False, False, False]
     if not known.code and _latin_greeting(folded, vocab):
-        return _LANGUAGES[ENGLISH, False, False]
+        return _LANGUAGES[ENGLISH, False, False, False, False]
     return known
 
 

@@ -37,6 +37,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("7", "我的订阅", "MENU_SUBSCRIPTIONS", "subscriptions", ()),
     Option("8", "企业绑定·办件·证照", "MENU_ENTERPRISE", "enterprise_desk", ("企业服务",)),
     Option("9", "评价（好差评）", "MENU_RATING", "rating", ()),
+    Option("10", "我的证照", "MENU_LICENCES", "licences", ("我的证照", "电子证照", "个人证照")),
 )
 
 #: WeChat menu buttons that mean a global intent; the other buttons are menu options.
@@ -52,8 +53,13 @@ SHORTCUTS: dict[str, tuple[str, dict]] = {
     **dict.fromkeys(("解绑", "解除绑定", "企业解绑", "解绑企业"), ("subscriptions", {"mode": "unbind"})),
     **dict.fromkeys(("企业办件", "企业的办件", "单位办件", "公司办件"), ("enterprise_desk", {"action": "cases"})),
     **dict.fromkeys(("企业证照", "企业的证照", "单位证照", "公司证照", "企业许可证"), ("enterprise_desk", {"action": "licences"})),
+    **dict.fromkeys(("我的证照", "我的电子证照", "电子证照", "个人证照", "我的证件", "亮证", "查证照", "查询证照", "证照查询"), ("licences", {})),
     **dict.fromkeys(("静音提醒", "关闭提醒", "不要提醒"), ("enterprise_desk", {"action": "mute"})),
     **dict.fromkeys(("恢复提醒", "打开提醒", "开启提醒"), ("enterprise_desk", {"action": "unmute"})),
+    **dict.fromkeys(("订阅政策", "政策订阅", "政策推送", "订阅政策推送", "接收政策推送"), ("policies", {"mode": "subscribe"})),
+    **dict.fromkeys(("退订政策", "取消政策推送", "关闭政策推送", "不要政策推送"), ("policies", {"mode": "unsubscribe"})),
+    **dict.fromkeys(("我的授权", "授权管理", "查看授权"), ("policies", {"mode": "consent"})),
+    **dict.fromkeys(("撤回授权", "取消授权", "撤销授权"), ("policies", {"mode": "withdraw"})),
     **dict.fromkeys(("评价", "好差评", "我要评价"), ("rating", {})),
     **dict.fromkeys(("修改评价", "重新评价"), ("rating", {"mode": "again"})),
     **dict.fromkeys(MY_APPOINTMENTS, ("appointments", {})),

@@ -3,7 +3,8 @@
 A dialog keeps the page it shows in its data (`PAGE_KEY`), passes `window(items, page)` to its
 template, and has a row for `asks_more` (更多 / 下一页) that calls `next_page` and asks again.
 Numbers run on across pages (the second page of six starts at 7), so a number means the same
-item whichever page is on screen, and any listed number can be typed.
+item whichever page is on screen, and any listed number can be typed. A person in 长辈模式 sees
+pages of `ELDER_CHOICES` (dialogs.language): `page_size` is this turn's size.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from dialogs.engine import normalise
+from dialogs.language import ELDER_CHOICES, LANGUAGE
 
 PAGE_SIZE = 6
 PAGE_KEY = "page"
@@ -26,8 +28,9 @@ class Page:
     total: int
 
 
-def window(items: Sequence[Any], page: int, size: int = PAGE_SIZE) -> Page:
+def window(items: Sequence[Any], page: int, size: int | None = None) -> Page:
     """The `page`th page (from 0) of `items`; a page past the end shows the last one."""
+    size = size or page_size()
     pages = max(1, -(-len(items) // size))
     page = min(max(page, 0), pages - 1)
     offset = page * size
@@ -35,11 +38,18 @@ def window(items: Sequence[Any], page: int, size: int = PAGE_SIZE) -> Page:
     return Page(shown, offset, len(items) - offset - len(shown), len(items))
 
 
+def page_size() -> int:
+    """The page size of this turn's lists: PAGE_SIZE, or fewer for a person in 长辈模式
+    (dialogs.language), who is shown at most `ELDER_CHOICES` choices at once."""
+    return ELDER_CHOICES if LANGUAGE.get().elder else PAGE_SIZE
+
+
 def asks_more(text: str) -> bool:
     return normalise(text) in MORE
 
 
-def next_page(data: dict[str, Any], total: int, size: int = PAGE_SIZE) -> None:
+def next_page(data: dict[str, Any], total: int, size: int | None = None) -> None:
     """On to the next page; after the last, back to the first."""
+    size = size or page_size()
     page = int(data.get(PAGE_KEY, 0)) + 1
     data[PAGE_KEY] = page if page * size < total else 0

@@ -9,8 +9,18 @@ choosing --text: the number of a case verified before--> shown
 factor   --text: last 4 digits of the phone, or the ID number--> shown
 factor   --text: wrong factor--> factor             (the 5th in 10 minutes locks that number)
 shown    --订阅 / 退订 / 刷新--> shown                 (factor when this person no longer has it verified)
+shown    --a photo or PDF, the case awaiting materials (补正)--> shown (uploaded, counted) | material
+material --text: which requested material it is--> shown (uploaded, counted)
 any      --text: another case number--> factor | shown
 ```
+
+补正: on the card of a case awaiting materials, a photo or file the person sends is fetched
+(services.attachments: size and type judged before anything is kept), and uploaded to the
+platform against the requested material (the only one still missing, else the one the person
+picks from a numbered list), with the factor remembered for this person, asked for again at
+that moment (`verified_case`); the platform adds it to the case's timeline. A file too big or
+of another type, a case not awaiting materials, or one whose materials all came, is refused
+politely and nothing is uploaded.
 
 Two numbers live in the session and are never mixed: `pending`, the number being asked about
 (typed, picked or carried in, not verified), and `case_no`, the case on the card, set only when
@@ -30,6 +40,7 @@ check) and records what it saw as (where the number came from, the outcome); the
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
@@ -37,11 +48,12 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dialogs.engine import Dialog, P, T
+from dialogs.engine import Dialog, P, T, normalise
+from dialogs.ports import AttachmentRefused
 from dialogs.understand.model import DEFAULT_CASE_PATTERN
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
-from integrations.platform.models import BundleApplication, Case, ErrorCode
+from integrations.platform.models import BundleApplication, Case, CaseState, ErrorCode, MaterialUpload
 
 TZ = ZoneInfo("Asia/Shanghai")
 MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
@@ -51,9 +63,18 @@ SUBSCRIBE = frozenset({"订阅", "订阅进度", "订阅这个", "关注", "提�
 UNSUBSCRIBE = frozenset({"退订", "取消订阅", "不用通知了", "不要通知"})
 REFRESH = frozenset({"刷新", "再查一次", "重新查询", "最新进度", "2"})
 
-STATES = ["number", "choosing", "factor", "shown"]
+STATES = ["number", "choosing", "factor", "shown", "material"]
 ANY = STATES
-ASKING = ["number", "choosing", "factor"]
+ASKING = ["number", "choosing", "factor", "material"]
+#: Where a photo or file of a requested material is taken: on the card, or asked which one.
+RECEIVING = ["shown", "material"]
+#: Why an upload did not happen (each has its own polite answer in progress/material_refused.j2).
+UPLOAD_REFUSALS = frozenset({"too_large", "wrong_type", "gone", "unavailable", "not_awaiting", "all_received", "not_requested", "bundle", "down"})
+#: What the platform's refusal of an upload means to the person.
+_UPLOAD_ERRORS = {
+    ErrorCode.media_too_large: "too_large", ErrorCode.media_type_refused: "wrong_type",
+    ErrorCode.case_not_awaiting_materials: "not_awaiting", ErrorCode.material_not_requested: "not_requested",
+}
 TRANSITIONS = [
     #  trigger  source      dest        when                     then
     # A case number carried in (typed anywhere), else the cases this person verified before.
@@ -90,12 +111,25 @@ TRANSITIONS = [
     T("text",  "shown",    "factor",   "card_needs_factor",     "ask_factor"),
     T("text",  ASKING,     "number",   "names_subscribe",       "open_subscriptions"),
     T("text",  ASKING,     "number",   "asks_unsubscribe",      "open_unsubscribe"),
+    # 补正: which requested material the file just sent is.
+    T("text",  "material", "shown",    "material_counted",      "say_counted"),
+    T("text",  "material", "shown",    "material_refused",      "say_upload_refused"),
+    T("text",  "material", "factor",   "upload_needs_factor",   "ask_factor"),
+    # 补正: a photo or a file of a requested material, on the card (or while asked which one).
+    *(row for kind in ("image", "file") for row in (
+        T(kind, RECEIVING, "shown",    "upload_counted",        "say_counted"),
+        T(kind, RECEIVING, "material", "upload_asks_which",     "ask"),
+        T(kind, RECEIVING, "shown",    "upload_refused",        "say_upload_refused"),
+        T(kind, RECEIVING, "factor",   "upload_needs_factor",   "ask_factor"),
+    )),
 ]
 #: The one lookup of each event, before its guards are asked.
 PREPARE = [
     #  trigger  source  action
     P("start", "*",    "look_up_on_start"),
     P("text",  ANY,    "look_up_text"),
+    P("image", RECEIVING, "receive_material"),
+    P("file",  RECEIVING, "receive_material"),
 ]
 
 
@@ -138,6 +172,11 @@ def find_bundle_number(text: str) -> str | None:
         return None
     match = _BUNDLE_NO.search(_SEPARATORS.sub("", folded).upper())
     return match.group(0) if match else None
+
+
+def _pairs(text: str) -> set[str]:
+    """The pairs of adjacent characters of a text (its bigrams)."""
+    return {text[i:i + 2] for i in range(len(text) - 1)}
 
 
 def is_bundle_number(number: str) -> bool:
@@ -216,14 +255,17 @@ class Progress(Dialog):
         "choosing": "progress/choose.j2",
         "factor": "progress/ask_factor.j2",
         "shown": "progress/follow_ups.j2",
+        "material": "progress/which_material.j2",
     }
     #: Words this dialog understands itself, before they mean anything globally.
     OWN_WORDS = SUBSCRIBE | UNSUBSCRIBE
     EXPECTS = {"number": frozenset({"case_number"}), "choosing": frozenset({"choice"}), "factor": frozenset({"id_number", "phone"}),
-               "shown": frozenset({"choice"})}
+               "shown": frozenset({"choice"}), "material": frozenset({"choice"})}
     DONE = frozenset({"shown"})
+    #: Which material a file is may be said by its name (租赁合同): never a question about a matter.
+    FREE_TEXT = frozenset({"material"})
 
-    __slots__ = ("_seen", "_asked", "_case", "_added", "_locked", "_failures")
+    __slots__ = ("_seen", "_asked", "_case", "_added", "_locked", "_failures", "_upload")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -234,15 +276,20 @@ class Progress(Dialog):
         self._added: Any = None  # what 订阅 did
         self._locked = 0
         self._failures = 0
+        self._upload: MaterialUpload | None = None  # what the platform counted a file as
 
     def prompt_context(self):
-        return {"data": self.data, "choices": self.data.get("choices", []), "asked": self._asked_about()}
+        return {"data": self.data, "choices": self.data.get("choices", []), "asked": self._asked_about(),
+                "materials": (self.data.get("upload") or {}).get("materials", [])}
 
     def ask(self) -> None:
         """Ask the current state's question. 返回 (dialogs.conversation) re-enters a state through
-        here too: only the factor question keeps a number that is being asked about."""
+        here too: only the factor question keeps a number that is being asked about, and only
+        the question which material it is keeps the file waiting for its answer."""
         if self.state != "factor":
             self.data.pop("pending", None)
+        if self.state != "material":
+            self.data.pop("upload", None)
         super().ask()
 
     @property
@@ -347,6 +394,88 @@ class Progress(Dialog):
                 self._seen = ("unsubscribe", "verified" if verified else "unverified")
             elif self.word in REFRESH:
                 self._seen = ("refresh", await self._open(self.data.get("case_no")))
+        elif self.state == "material":
+            waiting = self.data.get("upload") or {}
+            picked = self._picked_material(waiting.get("materials") or [])
+            if picked is not None and waiting.get("media_id"):
+                self._seen = ("material", await self._receive(waiting["media_id"], picked))
+
+    # 补正: a photo or file of a requested material ----------------------------------------------
+
+    async def receive_material(self) -> None:
+        """Prepare (a photo or file on the card): upload it for the only material still missing,
+        or keep its media_id and ask which material it is."""
+        self.data.pop("upload", None)
+        media_id = self.incoming.extra.get("media_id")
+        self._seen = ("upload", await self._receive(media_id, None) if media_id else "gone")
+
+    async def _receive(self, media_id: str, material_id: str | None) -> str:
+        """Upload the file for `material_id` (None: the only one still missing, else "which").
+        Each step asks, now: is this person still verified for the card's case, is it awaiting
+        materials, is the file one the platform takes (fetched and judged before any upload)."""
+        case_no = self.data.get("case_no") or ""
+        if not case_no or is_bundle_number(case_no):
+            return "bundle"  # a 一件事 takes materials by each member case's own number
+        remembered = await self._store.verified_case(self._user, case_no)
+        if remembered is None:
+            self._asked = case_no
+            return "needs_factor"
+        try:
+            case = await self.services.platform.case(case_no, **remembered.factor)
+        except PlatformUnavailable:
+            return "down"
+        except PlatformError as exc:
+            if exc.code in (ErrorCode.case_not_verified, ErrorCode.not_found):
+                await self._store.forget(self._user, case_no)
+                self._asked = case_no
+                return "needs_factor"
+            return "down"
+        if case.state != CaseState.materials_requested:
+            return "not_awaiting"
+        missing = [m for m in case.requested_materials if m.status != "received"]
+        if material_id is None:
+            if not missing:
+                return "all_received"
+            if len(missing) > 1:
+                try:  # judged now, so a file that cannot be used is refused before the question
+                    await self.services.attachments.fetch(media_id)
+                except AttachmentRefused as refused:
+                    return refused.reason
+                self.data["upload"] = {"media_id": media_id, "materials": [[m.id, m.name] for m in missing]}
+                return "which"
+            material_id = missing[0].id
+        try:
+            attachment = await self.services.attachments.fetch(media_id)
+        except AttachmentRefused as refused:
+            return refused.reason
+        key = hashlib.sha256(f"{self._user}|{case_no}|{material_id}|{attachment.sha256}".encode()).hexdigest()[:48]
+        try:
+            self._upload = await self.services.platform.upload_material(
+                case_no, material_id, attachment.content, filename=attachment.filename, content_type=attachment.media_type,
+                idempotency_key=key, **remembered.factor)
+        except PlatformUnavailable:
+            return "down"
+        except PlatformError as exc:
+            if exc.code in (ErrorCode.case_not_verified, ErrorCode.not_found):
+                await self._store.forget(self._user, case_no)
+                self._asked = case_no
+                return "needs_factor"
+            return _UPLOAD_ERRORS.get(exc.code, "down")
+        self.data.pop("upload", None)
+        return "counted"
+
+    def _picked_material(self, materials: list) -> str | None:
+        """The id of the material picked by its number in the list, or by its name."""
+        text = self.word
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(materials):
+            return materials[int(text) - 1][0]
+        # By name, as people say it (是租赁合同, 身份证那张): the material sharing the most pairs of
+        # characters with the message, when one clearly does (two pairs at least, and no tie).
+        said = _pairs(text)
+        shared = sorted(((len(said & _pairs(normalise(m[1]))), m[0]) for m in materials), reverse=True)
+        if shared and shared[0][0] >= 2 and (len(shared) == 1 or shared[1][0] < shared[0][0]):
+            return shared[0][1]
+        return None
 
     # The guards ------------------------------------------------------------------------------------
 
@@ -441,6 +570,24 @@ class Progress(Dialog):
     def refresh_locked(self) -> bool:
         return self._seen == ("refresh", "locked")
 
+    def upload_counted(self) -> bool:
+        return self._seen == ("upload", "counted")
+
+    def upload_asks_which(self) -> bool:
+        return self._seen == ("upload", "which")
+
+    def upload_refused(self) -> bool:
+        return self._seen[0] == "upload" and self._seen[1] in UPLOAD_REFUSALS
+
+    def upload_needs_factor(self) -> bool:
+        return self._seen[0] in ("upload", "material") and self._seen[1] == "needs_factor"
+
+    def material_counted(self) -> bool:
+        return self._seen == ("material", "counted")
+
+    def material_refused(self) -> bool:
+        return self._seen[0] == "material" and self._seen[1] in UPLOAD_REFUSALS
+
     def card_needs_factor(self) -> bool:
         """订阅 / 退订 / 刷新 on a card whose case this person has not verified (any more)."""
         return self._seen in (("subscribe", "unverified"), ("unsubscribe", "unverified"), ("refresh", "needs_factor"))
@@ -470,6 +617,13 @@ class Progress(Dialog):
             self.data.pop("case_no", None)
             self.data.pop("subscribed", None)
         self.ask()
+
+    def say_counted(self):
+        upload = self._upload
+        self.say("progress/material_counted.j2", upload=upload, pdf=upload.media_type == "application/pdf")
+
+    def say_upload_refused(self):
+        self.say("progress/material_refused.j2", reason=self._seen[1])
 
     def say_locked(self):
         self.say("progress/locked.j2", minutes=max(1, -(-self._locked // 60)))

@@ -17,6 +17,11 @@ the 12345 hotline in the reply.
 Turns the bot could not use: junk, a message the current step could not use (the dialog's miss),
 and a search that found nothing (a dialog says so with `mark_unused`). The count lives in the
 session's data under `STREAK_KEY` (dialogs.engine), which does not take a session out of rest.
+
+长辈模式 (dialogs.language) is offered where an exchange goes badly: the way out says it, and a
+turn the bot could not use that came `SLOW_SECONDS` or more after the previous one (a person
+slow to answer, then not understood) offers it at once, once a session (`ELDER_OFFERED_KEY`).
+Not to a person already in it, nor to one answered in English (elder mode speaks Chinese).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
+from typing import Any
 
-from dialogs.engine import STREAK_KEY, Dialog, Incoming, Reply, Services, Session, analysis_of
+from dialogs.engine import ELDER_OFFERED_KEY, STREAK_KEY, Dialog, Incoming, Reply, Services, Session, analysis_of, now
+from dialogs.language import ENGLISH, LANGUAGE
 from dialogs.handoff import MISSED_KEY
 from dialogs.understand import MessageClass, SlotKind, Understanding, shanghai_today, understand
 
@@ -33,6 +40,8 @@ from dialogs.understand import MessageClass, SlotKind, Understanding, shanghai_t
 #: removed by `SmallTalk.turn` in the same turn.
 UNUSED_KEY = "_not_used"
 OFFERED = "offered"  # the dialog's own reply already offered 人工 and 12345
+#: A turn the bot could not use this long after the previous one is a slow exchange: 长辈模式 is offered.
+SLOW_SECONDS = 90
 #: Small talk that, at the menu, is followed by the menu itself: the person wants to start.
 SHOWS_MENU = frozenset({"greeting", "presence", "unsure", "apology"})
 
@@ -75,9 +84,11 @@ class SmallTalk:
         (`dialog_turn`: dialogs.conversation.Conversation._dialog_turn); then the count."""
         talk = reading.kind in (MessageClass.SMALL_TALK, MessageClass.JUNK)
         streak = int(session.data.get(STREAK_KEY, 0))  # the count goes on in whatever dialog comes next
+        slow = bool(session.updated_at) and now() - session.updated_at >= SLOW_SECONDS
+        offered = session.data.get(ELDER_OFFERED_KEY)
         if talk and takes_any_text(cls, session.state):
             self._answer(session, incoming, reading, replies, cls)
-            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies)
+            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies, slow=slow, offered=offered)
         kept = copy.deepcopy(session.data) if talk else None
         tried: list[Reply] = []
         after = await dialog_turn(session, incoming, tried, cls)
@@ -85,9 +96,9 @@ class SmallTalk:
         if talk and missed:  # not an answer to the question: small talk (or junk) after all
             session.data = kept
             self._answer(session, incoming, reading, replies, cls)
-            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies)
+            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies, slow=slow, offered=offered)
         replies.extend(tried)
-        return self._count(after, streak, used=not missed, replies=replies)
+        return self._count(after, streak, used=not missed, replies=replies, slow=slow, offered=offered)
 
     def _answer(self, session: Session, incoming: Incoming, reading: Understanding, replies: list[Reply],
                 cls: type[Dialog]) -> None:
@@ -100,10 +111,13 @@ class SmallTalk:
         if question or (at_rest and kind in SHOWS_MENU):
             cls(session.state, session.data, incoming, self.services, replies).ask()
 
-    def _count(self, session: Session, streak: int, used: bool, replies: list[Reply]) -> Session:
+    def _count(self, session: Session, streak: int, used: bool, replies: list[Reply], slow: bool = False, offered: Any = None) -> Session:
         """Keep count of the turns in a row the bot could not use (`streak` before this one); the
-        `max_misses`-th offers a person and 12345 (once, then counting starts again)."""
+        `max_misses`-th offers a person and 12345 (once, then counting starts again). A slow one
+        offers 长辈模式 (once a session: `offered` says whether it was, before this turn)."""
         data = session.data
+        if offered:
+            data[ELDER_OFFERED_KEY] = True
         marked = data.pop(UNUSED_KEY, None)
         if used and marked is None:
             data.pop(STREAK_KEY, None)
@@ -111,6 +125,10 @@ class SmallTalk:
         streak += 1
         if streak < self.services.max_misses:
             data[STREAK_KEY] = streak
+            language = LANGUAGE.get()
+            if slow and not offered and not language.elder and language.code != ENGLISH:
+                data[ELDER_OFFERED_KEY] = True
+                replies.append(Reply(self.services.render("common/elder_offer.j2")))
             return session
         data.pop(STREAK_KEY, None)
         if marked != OFFERED:

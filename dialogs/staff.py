@@ -10,8 +10,9 @@ desk --上线 / 下线--> desk (on or off duty: whether new requests are announc
 desk --发通知--> compose (a broadcaster writes a broadcast, step by step; below)
 desk --待审批 / 批准 3--> desk (an approver lists and approves someone else's broadcast b3)
 desk --群发 / 进度 3 / 暂停 3 / 继续 3 / 撤销 3--> desk (recent broadcasts; one's progress; steering)
+desk --授权统计--> desk (how many people consent to policy matching and want policy pushes: counts only)
 
-compose --title--> body --body--> audience --a number--> (detail --the tag/matter/...-->) confirm
+compose --title--> body --body--> audience --a number--> (detail --the tag/matter/.../a policy's rules-->) confirm
 confirm (preview: the notice and the exact recipient count) --提交--> desk (pending approval)
 confirm --修改--> audience;  any step --返回--> the step before;  --取消--> desk (draft cancelled)
 ```
@@ -47,6 +48,7 @@ ACCEPT = re.compile(r"(?:接|接入|接单)\s*#?\s*(\d{1,9})?")
 COMPOSE = frozenset({"发通知", "写通知", "发群发", "写群发", "新群发", "新通知", "发布通知"})
 PENDING = frozenset({"待审批", "审批", "审批列表", "待批准"})
 RECENT = frozenset({"群发", "群发列表", "通知列表", "进度", "群发进度"})
+CONSENT_COUNTS = frozenset({"授权统计", "政策统计", "订阅统计", "授权人数"})
 STEER = re.compile(r"(批准|同意|进度|查看|暂停|继续|恢复|撤销|撤回)\s*#?\s*b?\s*(\d{1,9})")
 STEER_ACTIONS = {"批准": "approve", "同意": "approve", "进度": "progress", "查看": "progress", "暂停": "pause",
                  "继续": "resume", "恢复": "resume", "撤销": "cancel", "撤回": "cancel"}
@@ -69,9 +71,9 @@ class Acceptance:
 class Relay:
     """What became of an agent's message to their citizen."""
 
-    outcome: Literal["sent", "held", "lost", "none"]
+    outcome: Literal["sent", "held", "lost", "none", "refused"]
     number: int = 0
-    reason: str = ""
+    reason: str = ""  # held / lost: why WeChat did not take it; refused: why a photo could not be used
 
 
 class AgentDesk(Protocol):
@@ -81,6 +83,7 @@ class AgentDesk(Protocol):
     async def current(self, agent: str) -> tuple[str, int] | None: ...
     async def accept(self, member: Member, number: int | None = None) -> Acceptance: ...
     async def to_citizen(self, member: Member, text: str) -> Relay: ...
+    async def photo_to_citizen(self, member: Member, media_id: str) -> Relay: ...
     async def end(self, member: Member) -> int | None: ...
     async def set_on_duty(self, member: Member, on: bool) -> None: ...
     async def is_off_duty(self, member: Member) -> bool: ...
@@ -95,6 +98,7 @@ class StaffServices:
     handoff: AgentDesk | None = None
     settings: SettingsView | None = None
     broadcasts: BroadcastDesk | None = None  # bot.services.broadcasts.Broadcasts (set once the WeChat client exists)
+    consents: Any = None  # bot.services.consent.Consents: staff see its counts only
 
 
 STATES = ["desk"]
@@ -111,12 +115,15 @@ TRANSITIONS = [
     T("text",  "desk", "desk", "asks_pending",  "show_pending"),
     T("text",  "desk", "desk", "asks_recent",   "show_recent"),
     T("text",  "desk", "desk", "steers",        "steer"),
+    T("text",  "desk", "desk", "asks_consent_counts", "show_consent_counts"),
     T("text",  "desk", "desk", "is_talking",    "relay"),
     T("text",  "desk", "desk", None,            "show_help"),
+    T("image", "desk", "desk", "is_talking",    "relay_photo"),
 ]
 PREPARE = [
     #  trigger  source  action
     P("text",  "desk", "check_talking"),
+    P("image", "desk", "check_talking"),
 ]
 
 
@@ -209,6 +216,15 @@ class Desk(Dialog, registry=STAFF_DIALOGS):
         elif relay.outcome != "sent":
             self.say("staff/undelivered.j2", relay=relay)
 
+    async def relay_photo(self):
+        relay = await self.desk.photo_to_citizen(self.member, self.incoming.extra.get("media_id") or "")
+        if relay.outcome == "none":
+            self.say("staff/ended.j2", number=0, by="you")
+        elif relay.outcome == "refused":
+            self.say("staff/photo_refused.j2", reason=relay.reason)
+        elif relay.outcome != "sent":
+            self.say("staff/photo_undelivered.j2", relay=relay)
+
     # On and off duty -----------------------------------------------------------------------
 
     def goes_on_duty(self) -> bool:
@@ -249,6 +265,17 @@ class Desk(Dialog, registry=STAFF_DIALOGS):
 
     def steers(self) -> bool:
         return self._broadcast_word(STEER.fullmatch(self.word) is not None)
+
+    def asks_consent_counts(self) -> bool:
+        return self._broadcast_word(self.word in CONSENT_COUNTS)
+
+    async def show_consent_counts(self):
+        """Counts only: who consents is never shown to staff."""
+        consents = self.services.consents
+        if consents is None or not self.may_broadcast:
+            self._no_broadcasts("broadcaster")
+            return
+        self.say("staff/consent_counts.j2", **await consents.counts())
 
     def _no_broadcasts(self, role: str) -> bool:
         """Say so and return True when this member may not do `role`'s part."""
@@ -333,6 +360,7 @@ AUDIENCES = [
     ("department", "department", "订阅了某个部门通知的用户"),
     ("district", "district", "已绑定企业（按行政区划）"),
     ("industry", "industry", "已绑定企业（按行业）"),
+    ("policy", "rules", "订阅政策推送、符合条件的人（政策找人）"),
 ]
 _PLAIN = re.compile(r"[^\s{}*?\[\]\\]+")
 
@@ -489,6 +517,12 @@ class Compose(Dialog, registry=STAFF_DIALOGS):
             return {"kind": "tag", "tag_id": named[0]} if named else "tag"
         if kind == "district":
             return {"kind": "enterprises", "district": text} if text.isascii() and text.isdigit() and 2 <= len(text) <= 6 else "district"
+        if kind == "policy":
+            terms = self.broadcasts.parse_terms(self.text)
+            if terms.unknown or not terms.rules or not terms.matter:
+                self.data["policy_trouble"] = [terms.unknown, terms.matter]
+                return "policy"
+            return {"kind": "policy", "rules": terms.rules, "matter": terms.matter}
         name = self.text.strip()
         if not (_PLAIN.fullmatch(name) and len(name) <= (64 if kind == "matter" else MAX_NAME)):
             return kind or "audience"
@@ -505,7 +539,8 @@ class Compose(Dialog, registry=STAFF_DIALOGS):
             return
         audience = self._audience()
         if isinstance(audience, str):
-            self.say("staff/compose_bad.j2", what=audience, limit=MAX_NAME)
+            unknown, matter = self.data.pop("policy_trouble", None) or [[], ""]
+            self.say("staff/compose_bad.j2", what=audience, limit=MAX_NAME, unknown=unknown, matter=matter)
             self._said = True
             return
         await self._previewed(audience)
@@ -522,8 +557,13 @@ class Compose(Dialog, registry=STAFF_DIALOGS):
         """Write the draft and resolve its recipients; say why not when that fails or finds nobody."""
         await self._drop()
         try:
-            draft = {"title": self.data["title"], "body": self.data["body"], "audience": audience}
-            created = await self.broadcasts.create(self.member, draft)
+            if audience["kind"] == "policy":  # 政策找人: the body is the policy's summary
+                policy = {"title": self.data["title"], "summary": self.data["body"], "matter_code": audience["matter"],
+                          "rules": audience["rules"]}
+                created = await self.broadcasts.create_policy(self.member, policy)
+            else:
+                draft = {"title": self.data["title"], "body": self.data["body"], "audience": audience}
+                created = await self.broadcasts.create(self.member, draft)
             self.data["bid"] = created["id"]
             preview = await self.broadcasts.preview(self.member, created["id"])
         except self.broadcasts.Error as exc:

@@ -99,9 +99,13 @@ async def test_full_width_and_punctuation_are_understood(h):
     assert "请回复序号选择" in await h.say("菜单！")
 
 
-async def test_media_gets_a_polite_text_answer(h):
-    assert "只能看懂文字" in await h.message({"MsgType": "image", "PicUrl": "http://x.invalid/a.jpg", "MediaId": "m1"})
-    assert "只能看懂文字" in await h.message({"MsgType": "voice", "MediaId": "m2", "Format": "amr"})
+async def test_media_gets_a_polite_answer_for_its_kind(h):
+    photo = await h.message({"MsgType": "image", "PicUrl": "http://x.invalid/a.jpg", "MediaId": "m1"})
+    assert "补正" in photo and "「人工」" in photo and "文字" not in photo  # what photos are for here
+    assert "听不了语音" in await h.message({"MsgType": "voice", "MediaId": "m2", "Format": "amr"})
+    assert "只能看懂文字" in await h.message({"MsgType": "video", "MediaId": "m3", "ThumbMediaId": "t3"})
+    heard = await h.message({"MsgType": "voice", "MediaId": "m4", "Format": "amr", "Recognition": "帮助"})
+    assert heard.startswith("您说的是：帮助") and heard == "您说的是：帮助\n\n" + await h.say("帮助")
 
 
 async def test_unknown_message_type_is_answered_politely(h):

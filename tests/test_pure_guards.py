@@ -40,6 +40,8 @@ MESSAGES = [
     *(Incoming("wechat", USER, "text", text) for text in TEXTS),
     Incoming("wechat", USER, "location", extra={"lat": "30.45", "lng": "106.63"}),
     Incoming("wechat", USER, "click", "MENU_BOOK"),
+    Incoming("wechat", USER, "image", extra={"media_id": "m1"}),  # a photo (补正, an agent)
+    Incoming("wechat", USER, "file", extra={"media_id": "m2", "filename": "材料.pdf"}),
 ]
 #: Session data as the dialogs leave it along the way (a booking half done, a list shown, ...).
 RICH = {

@@ -144,7 +144,7 @@ async def test_steps_can_be_corrected_backed_out_of_and_cancelled(client, zhang,
     assert "标题" in await zhang.say("返回")  # back to the title
     await zhang.say("大厅停电通知")
     assert "发给谁" in await zhang.say("明天上午大厅停电，请改天办理。")
-    assert "1 到 6 之间的序号" in await zhang.say("9")
+    assert "1 到 7 之间的序号" in await zhang.say("9")
     assert "行政区划代码" in await zhang.say("5")
     assert "2 到 6 位数字" in await zhang.say("广安区")
     nobody = await zhang.say("511699")  # no bound enterprise there
@@ -267,3 +267,36 @@ async def test_binding_an_enterprise_files_it_under_its_industry_for_broadcasts(
     sent = await messages(client, "template", chat.user)
     assert len(sent) == 1 and "燃气安全" in str(sent[0]["content"])
     assert "目前没有人" in await compose(zhang, ["6", "建筑业"])  # another industry: nobody
+
+
+async def test_a_policy_written_in_chat_finds_the_opted_in_elders_and_staff_see_only_counts(chat, client, app, peer, zhang, li):
+    """政策找人 in WeCom: the rules and the matter typed in one line, the exact count at preview,
+    approval by another person; 授权统计 gives counts, never people."""
+    from tests.support import Chat
+    from tests.test_enterprise_desk import platform_reachable
+    from tests.test_policies import residents, subscribe
+
+    await platform_reachable(app)
+    elders, young = await residents(client, min_age=80), await residents(client, max_age=50)
+    elder, other = Chat(client, peer, "oPolicyWeCom0000000000000001"), Chat(client, peer, "oPolicyWeCom0000000000000002")
+    assert "已为您订阅政策推送" in await subscribe(elder, elders[0])
+    assert "已为您订阅政策推送" in await subscribe(other, young[0])
+    matter = next(iter(app[CATALOG].summaries.values()))
+
+    assert "政策找人" in await compose(zhang, ["7"], title="高龄津贴", body="年满 80 周岁的老人可按月领取高龄津贴。")
+    puzzled = await zhang.say("会跳舞的人")
+    assert "没有读懂「会跳舞的人」" in puzzled and "申请事项" in puzzled
+    preview = await zhang.say(f"80周岁以上；事项 {matter.name}")
+    assert "共 1 人" in preview and "80 周岁以上" in preview and matter.name in preview
+    number = re.search(r"政策 b(\d+)", preview).group(1)
+    await zhang.say("提交")
+    assert not await messages(client, "template", elder.user)  # nothing before the approval
+    await li.say(f"批准 {number}")
+    assert "已送达 1 人" in await until_done(zhang, number)
+    sent = await messages(client, "template", elder.user)
+    assert len(sent) == 1 and "高龄津贴" in str(sent[0]["content"])
+    assert await messages(client, "template", other.user) == []
+
+    counts = await li.say("授权统计")
+    assert "授权匹配的 2 人" in counts and "订阅政策推送的 2 人" in counts
+    assert elders[0]["id_number"] not in counts and elder.user not in counts

@@ -7,13 +7,13 @@ import re
 from bot.workers.notifier import TEMPLATES as NOTICES
 from bot.search import Hit
 from bot.settings import Hall
-from bot.templating import ENGLISH_DIR, TEMPLATES_DIR, Renderer
+from bot.templating import ELDER_DIR, ENGLISH_DIR, TEMPLATES_DIR, Renderer
 from dialogs.language import LANGUAGE, Language
 from dialogs.bundles import merged_materials
 from dialogs.matters import follow_ups_for, questions_for
 from dialogs.menu import OPTIONS
 from dialogs.paging import window
-from integrations.platform.models import Appointment, CaseEvent
+from integrations.platform.models import Appointment, CaseEvent, MaterialUpload, RequestedMaterial
 from integrations.platform.simulator import World
 
 HALL = Hall(name="区政务服务中心", address="人民路 188 号", hours="9:00-17:00", phone="021-1", transit="地铁 2 号线")
@@ -146,6 +146,7 @@ _COMPLAINT = Complaint(id="C1", case_no=_CASE_NO, rating_id="R1", text="跑了�
 CONTEXTS.update({
     "progress/card.j2": case_view(_PAUSED),
     "progress/bundle_card.j2": bundle_view(_APPLICATION),
+    "progress/state.j2": case_view(_PAUSED),
     "progress/choose.j2": {"choices": [[_CASE_NO, GUIDE.name]]},
     "progress/ask_factor.j2": {"asked": _CASE_NO},
     "progress/wrong.j2": {"left": 3},
@@ -181,7 +182,7 @@ CONTEXTS.update({
 from dialogs.staff import AUDIENCES  # noqa: E402
 
 _SHOWN = {**_BROADCAST, "audience_text": "全部关注用户", "created_by": "zhangsan", "paused_reason": None, "remaining": 30,
-          "channel": "mass", "text": "【国庆期间办事大厅安排】\n10月1日至7日大厅休息。"}
+          "channel": "mass", "text": "【国庆期间办事大厅安排】\n10月1日至7日大厅休息。", "policy": None}
 CONTEXTS.update({
     "staff/broadcast_refused.j2": {"why": "error", "message": "不能审批自己撰写的群发，请另一位审批人审批"},
     "staff/broadcast_list.j2": {"entries": [_SHOWN], "pending": True, "names": {"zhangsan": "张三"}},
@@ -198,6 +199,25 @@ CONTEXTS.update({
     "staff/compose_submitted.j2": {"b": _SHOWN, "approvers": ["李四"]},
     "matters/notify.j2": {"guide": GUIDE, "on": True, "unavailable": False},
 })
+# [Enterprise & proactive]: 政策找人 and 我的授权 (dialogs/policies.py, bot.services.broadcasts.policies).
+from datetime import datetime, timezone  # noqa: E402
+
+from bot.services.consent import Consent  # noqa: E402
+
+_CONSENT = Consent(at=datetime(2026, 11, 20, tzinfo=timezone.utc).timestamp(), id_number="511602194001011234")
+_BOUND = [("91511602MA6XK3P2T0", "广安市思源餐饮有限公司")]
+CONTEXTS.update({
+    "broadcast/policy_body.j2": {"summary": "年满 80 周岁的老人可按月领取高龄津贴。", "matter_name": "高龄津贴申领", "matter_code": "GA-0001"},
+    "policies/ask_id.j2": {"consent": None, "subscribed": False, "enterprises": [], "tries_left": 3},
+    "policies/ask_phone.j2": {"consent": None, "subscribed": False, "enterprises": [], "tries_left": 3},
+    "policies/consent.j2": {"consent": _CONSENT, "subscribed": True, "enterprises": _BOUND, "tries_left": 3},
+    "policies/subscribed.j2": {"consent": _CONSENT, "enterprises": _BOUND, "already": False},
+    "policies/unsubscribed.j2": {"removed": True},
+    "policies/withdrawn.j2": {"withdrawn": True},
+    "policies/no_consent.j2": {"subscribed": False},
+    "policies/phone_wrong.j2": {"final": False},
+    "staff/consent_counts.j2": {"consented": 12, "subscribed": 9},
+})
 
 # [Enterprise & proactive]: the enterprise desk (templates/desk/).
 _FIRM_LICENCES = next(WORLD.licences.of(code) for code in WORLD.enterprises if WORLD.licences.of(code))
@@ -209,6 +229,12 @@ CONTEXTS.update({
     "desk/no_cases.j2": {"enterprise": "广安市思源科技有限公司", "filter": "needs_materials"},
     "desk/licences.j2": {"enterprise": "广安市思源科技有限公司", "licences": [WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], "soon": 60},
     "desk/muted.j2": {"muted": True, "enterprise": "广安市思源科技有限公司"},
+    "licences/items.j2": {"licences": [WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], "soon": 60, "offset": 0, "personal": True},
+    "licences/list.j2": {"page": window([WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], 0, 4), "soon": 60},
+    "licences/one.j2": {"licence": WORLD.licences.answer(_FIRM_LICENCES[0], "http://sim"), "number": 2, "soon": 60},
+    "licences/wrong.j2": {"left": 3},
+    "common/mode.j2": {"elder": True},
+    "licences/locked.j2": {"minutes": 30},
     "notify/licence_expiring.j2": {"enterprise": "广安市思源科技有限公司", "licence_name": "食品经营许可证", "licence_no": "JY15116020012345",
                                    "valid_until": "2027-01-02", "days_left": 30, "days": 30, "renewal_matter_name": "食品经营许可延续",
                                    "issuer": "广安区市场监督管理局"},
@@ -217,9 +243,28 @@ CONTEXTS.update({
 })
 
 
+# [Journeys]: voice, and photos and files (补正 uploads, pictures in a hand-off).
+_UPLOAD = MaterialUpload(
+    id="U1", case_no="51160220261102470001", material_id="M1", material_name="经营者居民身份证（正反面）", media_type="image/jpeg", size=2048,
+    sha256="0" * 64, received_at="2026-11-28T09:00:00+08:00", remaining=[RequestedMaterial(id="M2", name="经营场所使用证明（租赁合同）")],
+)
+CONTEXTS.update({
+    "common/heard.j2": {"text": "我想预约办身份证"},
+    "common/voice_unheard.j2": {"agent": False},
+    "common/media_help.j2": {"kind": "image", "agent": False, "progress": False},
+    "progress/which_material.j2": {"materials": [["M1", "经营者居民身份证（正反面）"], ["M2", "经营场所使用证明（租赁合同）"]]},
+    "progress/material_counted.j2": {"upload": _UPLOAD, "pdf": False},
+    "progress/material_refused.j2": {"reason": "too_large"},
+    "handoff/photo_refused.j2": {"reason": "wrong_type"},
+    "staff/photo_from_citizen.j2": {"number": 12},
+    "staff/photo_refused.j2": {"reason": "too_large"},
+    "staff/photo_undelivered.j2": {"relay": {"reason": "window"}},
+})
+
 def test_every_template_renders_to_chinese_text():
     render = Renderer()
-    names = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.rglob("*.j2") if ENGLISH_DIR not in p.relative_to(TEMPLATES_DIR).parts[:1])
+    names = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.rglob("*.j2")
+                   if p.relative_to(TEMPLATES_DIR).parts[0] not in (ENGLISH_DIR, ELDER_DIR))
     assert names and set(names) == set(render.templates)
     for name in names:
         text = render(name, **CONTEXTS.get(name, {}))
@@ -331,3 +376,29 @@ CONTEXTS.update({
         ticket=_TICKET.model_copy(update={"status": "called", "window_id": "W1", "window_name": "公安户政窗口（1-4号）", "ahead": 0}),
     ), "via": "ticket", "at": "2026-12-01T10:20:00+08:00"},
 })
+
+
+# [Journeys]: 长辈模式 (templates/elder/): siblings of Chinese templates, rendered from their context.
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def test_every_elder_template_renders_from_its_chinese_siblings_context_without_latin_letters():
+    from bot.templating import ELDER_ENDING
+    from dialogs.language import before_turn
+
+    render = Renderer()
+    elder_dir = TEMPLATES_DIR / ELDER_DIR
+    siblings = sorted(p.relative_to(elder_dir).as_posix() for p in elder_dir.rglob("*.j2"))
+    assert siblings and ELDER_ENDING in siblings
+    token = LANGUAGE.set(before_turn({}, "长辈模式", at_rest=True))
+    try:
+        for name in siblings:
+            assert name == ELDER_ENDING or name in render.templates, f"elder/{name} has no Chinese sibling: nothing would ever render it"
+            text = render.elder[name].render(**CONTEXTS.get(name, {})).strip()
+            assert CJK.search(text) and not _LATIN.search(text), (name, text)
+            if name != ELDER_ENDING:
+                assert len(text) <= len(render.templates[name].render(**CONTEXTS.get(name, {}))), f"elder/{name} is not shorter"
+        for name in render.templates:  # every other template falls back to the Chinese one
+            assert name in render.elder
+    finally:
+        LANGUAGE.reset(token)

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.lifetime import die_with_parent
 from integrations.wechat import (
-    AccessTokenRejected, DailyQuotaExceeded, InvalidOpenID, IPNotWhitelisted, MassQuotaExhausted, MinuteRateLimited,
+    AccessTokenRejected, DailyQuotaExceeded, InvalidOpenID, IPNotWhitelisted, MassQuotaExhausted, MediaGone, MediaTooLarge, MinuteRateLimited,
     NotFollowing, OutsideServiceWindow, ServiceMessageLimit, SubscriptionRefused, SystemBusy, WeChatAPIError,
     WeChatClient, WeChatPusher, WeChatTimeout, WeChatUnavailable, WeComClient,
 )
@@ -571,3 +571,50 @@ async def test_two_processes_asking_at_the_same_moment_make_wechat_issue_one_tok
     finally:
         sim.terminate()
         await sim.wait()
+
+
+# Temporary media ------------------------------------------------------------------------------
+
+
+async def _sent_media(http, base_url: str, content: bytes, realm: str = "mp") -> str:
+    async with http.post(f"{base_url.rstrip('/')}/_admin/media", data=content, params={"realm": realm, "type": "image"},
+                         headers={"Content-Type": "application/octet-stream"}) as resp:
+        return (await resp.json())["media_id"]
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x42" * 5000
+
+
+async def test_a_photo_a_person_sent_is_fetched_whole_and_a_larger_one_is_refused_before_it_is_read(wechat, http, base_url):
+    media_id = await _sent_media(http, base_url, JPEG)
+    media = await wechat.get_media(media_id, max_bytes=len(JPEG))
+    assert media.content == JPEG and media.content_type == "image/jpeg"
+    with pytest.raises(MediaTooLarge):
+        await wechat.get_media(media_id, max_bytes=len(JPEG) - 1)
+    with pytest.raises(MediaGone):
+        await wechat.get_media("no-such-media", max_bytes=1024)
+
+
+async def test_media_belong_to_their_app_and_a_refused_token_is_refreshed_once(wechat, wecom, http, base_url, admin):
+    agents = await _sent_media(http, base_url, JPEG, realm="wecom")
+    with pytest.raises(MediaGone):  # the Official Account does not see the WeCom app's media
+        await wechat.get_media(agents, max_bytes=10_000)
+    assert (await wecom.get_media(agents, max_bytes=10_000)).content == JPEG
+    await admin.post("expire-token", {"appid": APPID})
+    mine = await _sent_media(http, base_url, JPEG)
+    assert (await wechat.get_media(mine, max_bytes=10_000)).content == JPEG
+
+
+async def test_an_uploaded_picture_reaches_the_user_as_an_image_message_and_a_non_picture_is_refused(wechat, wecom, admin):
+    await admin.user_writes(ALICE)
+    media_id = await wechat.upload_media("image", JPEG, filename="photo.jpg", content_type="image/jpeg")
+    await wechat.send_image(ALICE, media_id)
+    [sent] = await admin.received(ALICE)
+    assert sent["content"]["image"]["size"] == len(JPEG)
+    with pytest.raises(WeChatAPIError) as refused:
+        await wecom.upload_media("image", b"GIF89a" + b"\x00" * 10, filename="a.gif", content_type="image/gif")
+    assert refused.value.errcode == 40005
+    uploaded = await wecom.upload_media("image", JPEG, filename="photo.jpg", content_type="image/jpeg")
+    assert (await wecom.send_image(["zhangsan"], uploaded)).msgid
+    with pytest.raises(WeChatAPIError):  # WeChat's media id means nothing to WeCom
+        await wecom.send_image(["zhangsan"], media_id)

@@ -3,10 +3,13 @@
 The page asks this module to sign (and encrypt, with an AES key) each message exactly as WeChat
 would, which then POSTs it to /wechat over real HTTP and shows the decrypted passive reply and
 everything the bot pushed through the messaging API. A pushed msgmenu's items are buttons; a tap
-sends the item back as WeChat does (its label as the text, its id as bizmsgmenuid)."""
+sends the item back as WeChat does (its label as the text, its id as bizmsgmenuid). 发图片 sends
+a sample photo the simulated WeChat really holds (a 补正 material, a picture for an agent);
+发语音 with words in the box sends them as the voice message's speech recognition."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -32,6 +35,10 @@ MEDIA_SAMPLES = {
     "voice": {"MediaId": "media-2", "Format": "amr"},
     "location": {"Location_X": "31.2304", "Location_Y": "121.4737", "Scale": "15", "Label": "人民广场"},
 }
+
+
+#: What 发图片 sends: the first bytes of a JPEG (what the platform's sniffing needs), a few KB long.
+SAMPLE_PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) * 16 + b"\xff\xd9"
 
 
 def setup_console(app: web.Application, settings: Settings) -> None:
@@ -84,7 +91,15 @@ async def send(request: web.Request) -> web.Response:
     elif kind == "event":
         xml = peer.event(user, str(payload.get("event", "CLICK")), str(payload.get("key", "")))
     elif kind in MEDIA_SAMPLES:
-        xml = peer.message(user, kind, **MEDIA_SAMPLES[kind])
+        fields = dict(MEDIA_SAMPLES[kind])
+        heard = str(payload.get("text") or "")[:200]
+        if kind == "voice" and heard:
+            fields["Recognition"] = heard
+        if kind == "image" and request.app[SIM]:  # a photo the simulated WeChat holds, so the bot can fetch it
+            sample = {"content_base64": base64.b64encode(SAMPLE_PHOTO).decode(), "realm": "mp", "type": "image"}
+            async with request.app[HTTP].post(f"{request.app[ORIGIN]}{request.app[SIM]}/_admin/media", json=sample) as resp:
+                fields["MediaId"] = (await resp.json())["media_id"]
+        xml = peer.message(user, kind, **fields)
     else:
         return web.json_response({"error": f"unknown kind {kind!r}"}, status=400)
     signed = peer.sign(xml)

@@ -11,6 +11,11 @@ Who holds what:
   first, exactly like a turn does, and check the ticket again under it.
 - `handoff:agent:{userid}` names the citizen an agent is talking to.
 
+Photos go both ways: a citizen's is fetched from WeChat (bot.services.attachments: size and type
+judged first), uploaded to WeCom and sent to the agent as an app image message after a line
+saying whose it is; an agent's is fetched from WeCom, uploaded to WeChat and sent to the citizen
+as a customer-service image message. Neither is kept or logged.
+
 Every step is in the audit log; citizens appear there only as `user_ref` (a one-way hash).
 """
 
@@ -27,6 +32,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.services.attachments import Attachments
 from bot.services.audit import Audit
 from bot.keys import Keys
 from bot.logs import redact, user_ref
@@ -39,6 +45,7 @@ from bot.services.wecom_outbox import WeComOutbox
 from bot.stores.scripts.handoff import CLAIM, MOVE
 from dialogs.engine import Session
 from dialogs.handoff import HANDOFF, Closed, Noted, Queued, Told
+from dialogs.ports import AttachmentRefused
 from dialogs.staff import Acceptance, Relay
 from integrations.wechat.errors import NotFollowing, OutsideServiceWindow, ServiceMessageLimit, WeChatError
 
@@ -209,6 +216,37 @@ class Handoff:
             return Told("queued", number=int(number or 0), wait_seconds=handed.wait_seconds, first=handed.first)
         return Told("relayed" if handed.outcome == "sent" else "failed", number=int(number or 0))
 
+    async def show_photo(self, user: str, media_id: str) -> Told:
+        """A photo the citizen sent their agent: judged, uploaded to WeCom, then shown to the agent
+        after a line saying whose it is (that line goes through the outbox, within WeCom's rate)."""
+        status, number, agent = await self._ticket_fields(user, "status", "number", "agent")
+        if status != CONNECTED or not agent:
+            return Told("ended")
+        try:
+            photo = await Attachments(self.wechat).fetch(media_id, images_only=True)
+        except AttachmentRefused as refused:
+            return Told("refused", number=int(number or 0), reason=refused.reason)
+        now = time.time()
+        key = self.keys.handoff(user)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, "last", f"{now:.3f}").hincrby(key, "from_citizen", 1).zadd(self.keys.handoff_active(), {user: now})
+            await pipe.execute()
+        try:
+            uploaded = await self.wecom.upload_media("image", photo.content, filename=photo.filename, content_type=photo.media_type)
+        except WeChatError as error:
+            log.warning("a citizen's photo was not uploaded to WeCom: %s", type(error).__name__)
+            return Told("failed", number=int(number or 0))
+        handed = await self.outbox.send(agent, self.render("staff/photo_from_citizen.j2", number=number))
+        try:
+            await self.wecom.send_image([agent], uploaded)
+        except WeChatError as error:
+            log.warning("a citizen's photo did not reach their agent: %s", type(error).__name__)
+            return Told("failed", number=int(number or 0))
+        await self.audit.record("citizen", "handoff.photo", user_ref(user), detail={"number": int(number or 0), "agent": agent, "bytes": len(photo.content)})
+        if handed.outcome == "queued":
+            return Told("queued", number=int(number or 0), wait_seconds=handed.wait_seconds, first=handed.first)
+        return Told("relayed", number=int(number or 0))
+
     async def leave(self, user: str) -> None:
         """The citizen leaves the queue, withdraws a message, or ends the talk with their agent."""
         moved = await self._move_ticket(user, f"{WAITING} {NOTE} {CONNECTED}", ENDED, "citizen", ttl=ENDED_TTL)
@@ -357,6 +395,34 @@ class Handoff:
         if undelivered:
             await self.audit.record(member.userid, "handoff.relay", user_ref(user), outcome="undelivered", detail={"number": number, "reason": undelivered})
             return Relay("held" if undelivered != "unfollowed" else "lost", number, undelivered)
+        return Relay("sent", number)
+
+    async def photo_to_citizen(self, member: StaffMember, media_id: str) -> Relay:
+        """An agent's photo to the citizen they are talking to: fetched from WeCom and judged,
+        uploaded to WeChat, sent as a customer-service image message."""
+        current = await self.current(member.userid)
+        if current is None:
+            return Relay("none")
+        user, number = current
+        try:
+            photo = await Attachments(self.wecom).fetch(media_id, images_only=True)
+        except AttachmentRefused as refused:
+            return Relay("refused", number, refused.reason)
+        now = time.time()
+        key = self.keys.handoff(user)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, "last", f"{now:.3f}").hincrby(key, "from_agent", 1).zadd(self.keys.handoff_active(), {user: now})
+            await pipe.execute()
+        await self._change_session(user, _still_talking)  # saved again: the citizen's conversation is alive
+        try:
+            uploaded = await self.wechat.upload_media("image", photo.content, filename=photo.filename, content_type=photo.media_type)
+            await self.wechat.send_image(user, uploaded)
+        except WeChatError as error:
+            reason = next((why for cls, why in _UNREACHABLE.items() if isinstance(error, cls)), "unavailable")
+            log.warning("an agent's photo to %s not delivered: %s", user_ref(user), type(error).__name__)
+            await self.audit.record(member.userid, "handoff.photo", user_ref(user), outcome="undelivered", detail={"number": number, "reason": reason})
+            return Relay("lost", number, reason)
+        await self.audit.record(member.userid, "handoff.photo", user_ref(user), detail={"number": number, "bytes": len(photo.content)})
         return Relay("sent", number)
 
     async def end(self, member: StaffMember) -> int | None:

@@ -118,6 +118,7 @@ class Dispatcher:
         self.background: set[asyncio.Task] = set()
         self.incidents = Incidents(log)
         render = conversation.services.render
+        self._elder_turn = getattr(render, "elder_turn", None)
         self._cut_note = render("common/truncated.j2")
         self._held_intro = render("common/held.j2")
         self._renew_every = settings.dedup_lease_seconds / 3
@@ -234,14 +235,16 @@ class Dispatcher:
                 tallies: list[Tally] = []
                 turn_tallies.set(tallies)  # counts the turn makes go with its commit
                 if self.languages:  # the renderer reads it (bot.templating); this task's own context too
-                    LANGUAGE.set(language := self._language(snapshot, incoming))
+                    LANGUAGE.set(self._language(snapshot, incoming))
                 session, replies = await self.conversation.step(snapshot.session, incoming, expired=snapshot.expired)
+                if self.languages and self._elder_turn is not None:  # 长辈模式's rules over the whole answer (bot.templating)
+                    replies = [Reply(text) for text in self._elder_turn([r.text for r in replies])]
             if snapshot.held:  # answers we could not push earlier come first, now that we can reply
                 earlier = [Reply(t) for t in snapshot.held]
                 if not earlier[0].text.startswith(self._held_intro):  # held twice: introduced once
                     earlier.insert(0, Reply(self._held_intro))
                 replies = [*earlier, *replies]
-            profile = language.remembered(snapshot.profile) if self.languages else None
+            profile = LANGUAGE.get().remembered(snapshot.profile) if self.languages else None
             if not await self.store.commit(message, token, session, [r.text for r in replies], len(snapshot.held), profile, tallies=tallies):
                 log.warning("turn for %s outlived its lock; session not saved", user_ref(user))
             locked = False

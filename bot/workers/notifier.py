@@ -83,8 +83,10 @@ _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 class Notifier:
     name = "notifier"
 
-    def __init__(self, redis: Any, keys: Any, settings: Any, delivery: Delivery, subscriptions: Any, ratings: Any = None, bookings: Any = None):
+    def __init__(self, redis: Any, keys: Any, settings: Any, delivery: Delivery, subscriptions: Any, ratings: Any = None, bookings: Any = None,
+                 consents: Any = None):
         self.redis, self.keys, self.settings = redis, keys, settings
+        self.consents = consents  # bot.services.consent.Consents: who verified an ID number and consents (免申即享)
         self.delivery, self.subscriptions, self.ratings, self.bookings = delivery, subscriptions, ratings, bookings
         self.stream, self.group = keys.events(), settings.notify_group
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -237,12 +239,15 @@ class Notifier:
             owner = await self.bookings.owner_of(event.appointment_id) if self.bookings and event.appointment_id else None
             return {owner: "appointment"} if owner else {}
         if event.type == CaseEventType.benefit_granted:
-            # 免申即享 for an enterprise reaches its binders. One for a resident names an ID number,
-            # and the bot keeps no index from ID numbers to people: nobody here can be told.
+            # 免申即享 for an enterprise reaches its binders; one for a resident reaches whoever
+            # verified that ID number with the bot and still consents (bot.services.consent).
             code = event.benefit.credit_code if event.benefit is not None else event.credit_code
             if not code:
-                log.info("event %s: a benefit granted to a resident; nobody here is known by an ID number", event.id)
-                return {}
+                id_number = event.benefit.id_number if event.benefit is not None else None
+                people = await self.consents.people_with_id(id_number) if id_number and self.consents is not None else []
+                if not people:
+                    log.info("event %s: a benefit granted to a resident nobody here verified with consent", event.id)
+                return dict.fromkeys(people, "resident")
             return await self.subscriptions.recipients("", code)
         if event.type == CaseEventType.queue_called:
             # Whoever took the ticket in chat (bot.services.queue), else whoever booked its appointment.

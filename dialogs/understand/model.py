@@ -114,7 +114,7 @@ class Understanding:
     kind: MessageClass = MessageClass.OTHER
     slots: tuple[Slot, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
-    global_word: str | None = None  # menu, help, cancel, back, human, resume, english, chinese
+    global_word: str | None = None  # menu, help, cancel, back, human, resume, english, chinese, elder, standard
     small_talk: str | None = None  # greeting, thanks, ack, identity, bye, presence, laughter, praise, insult, apology, unsure
     language: str = ""  # zh, en, or "" when the message shows none (digits, emoji, "ok")
     truncated: bool = False  # the message was longer than what is examined

@@ -43,3 +43,15 @@ def mask_name(name: str) -> str:
 
 def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "*" * len(phone)
+
+
+def mask_licence_no(value: str) -> str:
+    """A personal licence's number as a chat may show it: its first 2 and last 4 letters or digits,
+    the ASCII ones between starred (川（2026）广安市不动产权第0000123号 -> 川（20**）广安市不动产权第***0123号).
+    Short numbers are starred all but the last 2. The licence's own page (亮证) shows it whole."""
+    places = [i for i, ch in enumerate(value) if ch.isascii() and ch.isalnum()]
+    if len(places) <= 6:
+        hidden = set(places[:-2])
+    else:
+        hidden = set(places[2:-4])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(value))

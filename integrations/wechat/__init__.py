@@ -4,16 +4,16 @@ own so `python -m` runs it cleanly and production never loads it)."""
 
 from .client import WECHAT_API, WECOM_API, SharedToken, WeChatClient, WeComClient
 from .errors import (
-    AccessTokenRejected, DailyQuotaExceeded, InvalidOpenID, IPNotWhitelisted, MassQuotaExhausted, MassRetryTooSoon,
+    AccessTokenRejected, DailyQuotaExceeded, InvalidOpenID, IPNotWhitelisted, MassQuotaExhausted, MassRetryTooSoon, MediaGone, MediaTooLarge,
     MinuteRateLimited, NotFollowing, OutsideServiceWindow, ServiceMessageLimit, SubscriptionRefused, SystemBusy,
     WeChatAPIError, WeChatError, WeChatTimeout, WeChatUnavailable, error_for,
 )
-from .models import Article, MassSendJobFinished, MassSendResult, Tag, WeComSendResult
+from .models import Article, MassSendJobFinished, MassSendResult, Media, Tag, WeComSendResult
 from .pusher import WeChatPusher
 
 __all__ = [
     "WECHAT_API", "WECOM_API", "SharedToken", "WeChatClient", "WeComClient", "WeChatPusher",
-    "Article", "MassSendJobFinished", "MassSendResult", "Tag", "WeComSendResult",
+    "Article", "MassSendJobFinished", "MassSendResult", "Media", "Tag", "WeComSendResult", "MediaGone", "MediaTooLarge",
     "WeChatError", "WeChatUnavailable", "WeChatTimeout", "WeChatAPIError", "error_for", "SystemBusy",
     "AccessTokenRejected", "InvalidOpenID", "IPNotWhitelisted", "NotFollowing", "SubscriptionRefused",
     "DailyQuotaExceeded", "MinuteRateLimited", "OutsideServiceWindow", "MassQuotaExhausted",

@@ -20,8 +20,8 @@ import aiohttp
 from redis.asyncio import Redis
 from redis.exceptions import LockError, WatchError
 
-from .errors import TOKEN_ERRCODES, WeChatTimeout, WeChatUnavailable, error_for
-from .models import Article, MassSendResult, MenuMessage, Tag, WeComSendResult, menu_from_text
+from .errors import TOKEN_ERRCODES, MediaTooLarge, WeChatTimeout, WeChatUnavailable, error_for
+from .models import Article, MassSendResult, Media, MenuMessage, Tag, WeComSendResult, menu_from_text
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,94 @@ class _APIClient:
         return answer
 
 
+    # Temporary media (the same paths on WeChat and WeCom) ---------------------------------
+
+    async def get_media(self, media_id: str, max_bytes: int) -> Media:
+        """A temporary media file by its media_id (a photo a person sent). Nothing beyond
+        `max_bytes` is read: a larger file is MediaTooLarge as soon as that is known (its
+        Content-Length, or the bytes read so far), before anything is kept."""
+        token = await self._token.get()
+        answer = await self._fetch(media_id, token, max_bytes)
+        if isinstance(answer, dict) and answer.get("errcode") in TOKEN_ERRCODES:
+            token = await self._token.refresh(rejected=token)
+            answer = await self._fetch(media_id, token, max_bytes)
+        if isinstance(answer, dict):
+            _raise_for(answer)
+            raise WeChatUnavailable("/cgi-bin/media/get: a JSON answer without the file")
+        return answer
+
+    async def _fetch(self, media_id: str, token: str, max_bytes: int) -> Media | dict:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        path = "/cgi-bin/media/get"
+        try:
+            async with self._session.get(self.base_url + path, params={"access_token": token, "media_id": media_id}, timeout=self._timeout) as resp:
+                if resp.status != 200:
+                    raise WeChatUnavailable(f"{path}: HTTP {resp.status}")
+                content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if content_type in ("application/json", "text/plain"):  # an error, as JSON
+                    try:
+                        answer = json.loads(await resp.content.read(64 * 1024))
+                    except ValueError:
+                        raise WeChatUnavailable(f"{path}: the answer is neither a file nor JSON") from None
+                    return answer if isinstance(answer, dict) else {"errcode": -1}
+                if resp.content_length is not None and resp.content_length > max_bytes:
+                    raise MediaTooLarge(max_bytes)
+                body = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise MediaTooLarge(max_bytes)
+                return Media(bytes(body), content_type, _filename(resp.headers.get("Content-Disposition", "")))
+        except TimeoutError:
+            raise WeChatTimeout(f"{path}: no answer within {self._timeout.total} s") from None
+        except aiohttp.ClientError as error:
+            raise WeChatUnavailable(f"{path}: {type(error).__name__}") from None
+
+    async def upload_media(self, kind: str, content: bytes, *, filename: str, content_type: str) -> str:
+        """Upload a temporary media file (`kind`: image, voice, video, file); returns its media_id."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        path = "/cgi-bin/media/upload"
+
+        async def post(token: str) -> dict:
+            form = aiohttp.FormData()
+            form.add_field("media", content, filename=filename, content_type=content_type)
+            try:
+                async with self._session.post(self.base_url + path, params={"access_token": token, "type": kind}, data=form,
+                                              timeout=self._timeout) as resp:
+                    status, raw = resp.status, await resp.read()
+            except TimeoutError:
+                raise WeChatTimeout(f"{path}: no answer within {self._timeout.total} s") from None
+            except aiohttp.ClientError as error:
+                raise WeChatUnavailable(f"{path}: {type(error).__name__}") from None
+            if status != 200:
+                raise WeChatUnavailable(f"{path}: HTTP {status}")
+            try:
+                answer = json.loads(raw)
+            except ValueError:
+                raise WeChatUnavailable(f"{path}: the answer is not JSON") from None
+            return answer if isinstance(answer, dict) else {"errcode": -1}
+
+        token = await self._token.get()
+        answer = await post(token)
+        if answer.get("errcode") in TOKEN_ERRCODES:
+            answer = await post(await self._token.refresh(rejected=token))
+        _raise_for(answer)
+        if not answer.get("media_id"):
+            raise WeChatUnavailable(f"{path}: no media_id in the answer")
+        return str(answer["media_id"])
+
+
+def _filename(disposition: str) -> str:
+    """The file name of a Content-Disposition header, or ""."""
+    for part in disposition.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "filename":
+            return value.strip().strip('"')[:120]
+    return ""
+
+
 def _raise_for(answer: dict, accept: frozenset[int] = frozenset()) -> None:
     errcode = answer.get("errcode") or 0
     if errcode and errcode not in accept:
@@ -227,6 +315,10 @@ class WeChatClient(_APIClient):
             await self.send_text(openid, text)
         else:
             await self.send_menu(openid, menu)
+
+    async def send_image(self, openid: str, media_id: str) -> None:
+        """A picture uploaded with `upload_media("image", …)`, as a customer-service message."""
+        await self._call("POST", "/cgi-bin/message/custom/send", body={"touser": openid, "msgtype": "image", "image": {"media_id": media_id}})
 
     async def send_news(self, openid: str, articles: list[Article | Mapping[str, Any]]) -> None:
         items = [Article.model_validate(a).model_dump() for a in articles]
@@ -352,6 +444,13 @@ class WeComClient(_APIClient):
         """Send an app text message to staff (at most 1000 userids). WeCom silently drops messages
         beyond 30 a minute / 1000 an hour per member."""
         body = {"touser": "|".join(userids), "msgtype": "text", "agentid": self.agentid, "text": {"content": text}, "safe": int(safe)}
+        answer = await self._call("POST", "/cgi-bin/message/send", body=body)
+        invalid = [u for u in str(answer.get("invaliduser") or "").split("|") if u]
+        return WeComSendResult(msgid=str(answer.get("msgid") or ""), invalid_users=invalid)
+
+    async def send_image(self, userids: Iterable[str], media_id: str) -> WeComSendResult:
+        """An app image message (a picture uploaded with `upload_media("image", …)`) to staff."""
+        body = {"touser": "|".join(userids), "msgtype": "image", "agentid": self.agentid, "image": {"media_id": media_id}}
         answer = await self._call("POST", "/cgi-bin/message/send", body=body)
         invalid = [u for u in str(answer.get("invaliduser") or "").split("|") if u]
         return WeComSendResult(msgid=str(answer.get("msgid") or ""), invalid_users=invalid)

@@ -107,13 +107,27 @@ class MassRetryTooSoon(WeChatAPIError):
     errcode, retryable = 45066, True
 
 
+class MediaGone(WeChatAPIError):
+    """40007: no such media_id (never one, or older than the 3 days temporary media live)."""
+
+    errcode = 40007
+
+
+class MediaTooLarge(WeChatError):
+    """The media is larger than the caller will take: refused before more than the limit was read."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"media larger than {limit} bytes")
+        self.limit = limit
+
+
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 
 _BY_CODE: dict[int, type[WeChatAPIError]] = {
     cls.errcode: cls
     for cls in (
         SystemBusy, InvalidOpenID, IPNotWhitelisted, NotFollowing, SubscriptionRefused, DailyQuotaExceeded,
-        MinuteRateLimited, OutsideServiceWindow, MassQuotaExhausted, ServiceMessageLimit, MassRetryTooSoon,
+        MinuteRateLimited, OutsideServiceWindow, MassQuotaExhausted, ServiceMessageLimit, MassRetryTooSoon, MediaGone,
     )
 }
 _BY_CODE.update({code: AccessTokenRejected for code in TOKEN_ERRCODES})

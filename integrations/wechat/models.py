@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
@@ -115,3 +116,13 @@ def menu_from_text(text: str) -> MenuMessage | None:
         return None
     return MenuMessage(head_content="\n".join(lines[:a]).strip(), choices=[MenuItem(id=m.group(1), content=m.group(2).strip()) for m in items],
                        tail_content="\n".join(lines[b:]).strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A temporary media file fetched from WeChat or WeCom (media/get): the bytes, with the type
+    and name the API gave them (a caller judges the content itself, never these)."""
+
+    content: bytes
+    content_type: str = ""
+    filename: str = ""

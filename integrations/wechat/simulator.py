@@ -11,9 +11,17 @@ the account's webhook (`webhook_url`, signed with its token, encrypted with its 
 when one is given): how many it was asked to reach, how many were left after filtering (people
 who unfollowed, or already had their 4 mass messages this month), how many were sent.
 
+Temporary media (`/cgi-bin/media/get`, `/cgi-bin/media/upload`) live in two stores, the
+Official Account's and the WeCom app's, told apart by the access token, as the two real APIs
+share these paths: a photo a person sends the account (or an agent sends the app) is registered
+with /_admin/media and fetched by its media_id; what the bot uploads can be sent as an image
+message (`custom/send` and WeCom's `message/send` with `msgtype` image) and is recorded with its
+size and sha256, so tests can see which picture reached whom.
+
 Admin endpoints under /_admin/ (JSON in and out) play the part of the users and the operator:
-a user writing to the account, following, unfollowing, accepting a subscription; expiring the
-token; injecting faults; reading what was sent and how often each endpoint was called.
+a user writing to the account, following, unfollowing, accepting a subscription, sending a
+photo (registering media); expiring the token; injecting faults; reading what was sent and how
+often each endpoint was called.
 
 Mount it with `app.add_subapp("/sim/wechat", create_wechat_simulator())`, or run it alone:
 `python -m integrations.wechat.simulator --port 8091`. State is in memory and bounded.
@@ -23,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import dataclasses
 import hashlib
 import json
@@ -81,6 +91,12 @@ class SimulatorConfig:
     #: corpid -> corpsecret; None accepts any pair.
     wecom_credentials: dict[str, str] | None = None
     keep_messages_per_user: int = 500
+    #: Temporary media: WeChat keeps them 3 days; an image may be 10 MB, any other file 20 MB
+    #: (what WeCom takes; the Official Account takes less, and the bot refuses more first).
+    media_ttl_seconds: float = 3 * DAY
+    media_image_max_bytes: int = 10 * 1024 * 1024
+    media_file_max_bytes: int = 20 * 1024 * 1024
+    max_media: int = 1_000
     max_users: int = 2_000_000
     max_message_users: int = 200_000
 
@@ -93,6 +109,22 @@ class SentMessage:
     content: Any  # the text, or a dict for news / template / subscribe / mpnews
     at: float
     menu: list[dict] | None = None  # a msgmenu's items ({"id", "content"}): what the person can tap
+
+
+@dataclass
+class Media:
+    """A temporary media file (素材) of one realm ("mp" or "wecom")."""
+
+    content: bytes
+    content_type: str
+    filename: str
+    kind: str  # image | voice | video | file
+    at: float
+
+    def described(self, media_id: str) -> dict:
+        """What a recorded image message shows of it: enough to tell which picture it was."""
+        return {"media_id": media_id, "size": len(self.content), "sha256": hashlib.sha256(self.content).hexdigest(),
+                "content_type": self.content_type, "filename": self.filename}
 
 
 @dataclass
@@ -191,6 +223,7 @@ class SimulatorState:
     wecom_recent: dict[str, deque] = field(default_factory=dict)
     wecom_dropped: int = 0
     mass_reports: Counter = field(default_factory=Counter)  # MASSSENDJOBFINISH posts: delivered / failed
+    media: OrderedDict = field(default_factory=OrderedDict)  # (realm, media_id) -> Media, oldest first
 
 
 def _check_credentials(known: dict | None, ident: str | None, secret: str | None, name: str, bad_secret: int) -> dict | None:
@@ -253,6 +286,11 @@ class WeChatSimulator:
             "/cgi-bin/message/mass/send": ("POST", "mp", self.mass_send),
             "/cgi-bin/gettoken": ("GET", None, self.wecom_gettoken),
             "/cgi-bin/message/send": ("POST", "wecom", self.wecom_send),
+        }
+        #: Binary endpoints, shared by both realms (the token says whose media it is).
+        self.media_endpoints: dict[str, tuple[str, Callable[[web.Request], Awaitable[web.Response]]]] = {
+            "/cgi-bin/media/get": ("GET", self.media_get),
+            "/cgi-bin/media/upload": ("POST", self.media_upload),
         }
 
     # Plumbing: faults, token checks, body parsing, bookkeeping.
@@ -364,6 +402,99 @@ class WeChatSimulator:
                 return
             entries.popitem(last=False)
 
+    # Temporary media.
+
+    _KINDS = frozenset({"image", "voice", "video", "file"})
+    _IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+
+    async def _media_call(self, request: web.Request, path: str) -> tuple[str | None, web.Response | None]:
+        """The realm of the token, after the faults and token checks every endpoint has."""
+        self.state.calls[path] += 1
+        fault = self._take_fault(path)
+        if fault:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status:
+                return None, web.Response(status=fault.status, text="injected fault")
+            if fault.errcode is not None:
+                return None, _answer(_error(fault.errcode, "injected fault"))
+        token = request.query.get("access_token", "")
+        grant = self.state.tokens.get(token)
+        realm = grant.app.split(":", 1)[0] if grant is not None else "mp"
+        refused = self._check_token(token, realm)
+        if refused:
+            return None, _answer(refused)
+        return realm, None
+
+    def _keep_media(self, realm: str, media: Media) -> str:
+        media_id = secrets.token_urlsafe(32)
+        store = self.state.media
+        while len(store) >= self.config.max_media:
+            store.popitem(last=False)
+        store[(realm, media_id)] = media
+        return media_id
+
+    def _media(self, realm: str, media_id: str) -> Media | None:
+        media = self.state.media.get((realm, media_id))
+        if media is None or self.clock() - media.at > self.config.media_ttl_seconds:
+            return None
+        return media
+
+    async def media_get(self, request: web.Request) -> web.Response:
+        """The file itself, with its type and name as WeChat sends them; an unknown or expired
+        media_id is errcode 40007 (as JSON, which is how a caller tells the two apart)."""
+        realm, refused = await self._media_call(request, "/cgi-bin/media/get")
+        if refused is not None:
+            return refused
+        media = self._media(realm, request.query.get("media_id", ""))
+        if media is None:
+            return _answer(_error(40007, "invalid media_id"))
+        return web.Response(body=media.content, content_type=media.content_type,
+                            headers={"Content-Disposition": f'attachment; filename="{media.filename}"'})
+
+    async def media_upload(self, request: web.Request) -> web.Response:
+        """A multipart upload (the `media` part) of a `type`; an image must really be a JPEG or
+        PNG (40005 otherwise) and no larger than the limit (40006 / 40009)."""
+        realm, refused = await self._media_call(request, "/cgi-bin/media/upload")
+        if refused is not None:
+            return refused
+        kind = request.query.get("type", "")
+        if kind not in self._KINDS:
+            return _answer(_error(40004, "invalid media type"))
+        limit = self.config.media_image_max_bytes if kind == "image" else self.config.media_file_max_bytes
+        content, filename, declared = None, "", ""
+        try:
+            async for part in await request.multipart():
+                if getattr(part, "name", None) != "media":
+                    await part.release()
+                    continue
+                data = bytearray()
+                while chunk := await part.read_chunk(64 * 1024):
+                    data += chunk
+                    if len(data) > limit:
+                        return _answer(_error(40009 if kind == "image" else 40006, "invalid media size"))
+                content, filename, declared = bytes(data), part.filename or "", part.headers.get("Content-Type", "")
+        except (ValueError, AssertionError, RuntimeError, aiohttp.ClientPayloadError):
+            return _answer(_error(41005, "media data missing"))
+        if not content:
+            return _answer(_error(41005, "media data missing"))
+        content_type = declared or "application/octet-stream"
+        if kind == "image":
+            content_type = next((t for magic, t in self._IMAGE_TYPES.items() if content.startswith(magic)), "")
+            if not content_type:
+                return _answer(_error(40005, "invalid file type"))
+        media_id = self._keep_media(realm, Media(content, content_type, filename[:120], kind, self.clock()))
+        answer = {"type": kind, "media_id": media_id, "created_at": int(self.clock())}
+        return _answer({**OK, **answer} if realm == "wecom" else answer)
+
+    def _image(self, realm: str, body: dict) -> dict:
+        """The image of an image message, described as recorded, or WeChat's refusal."""
+        media_id = (body.get("image") or {}).get("media_id") if isinstance(body.get("image"), dict) else None
+        media = self._media(realm, media_id) if isinstance(media_id, str) else None
+        if media is None:
+            return _error(40007, "invalid media_id")
+        return {"image": media.described(media_id)}
+
     # Tokens.
 
     def stable_token(self, request: web.Request, body: dict) -> dict:
@@ -413,6 +544,10 @@ class WeChatSimulator:
                 menu = MenuMessage(head_content=raw.get("head_content") or "", choices=raw.get("list") or [], tail_content=raw.get("tail_content") or "")
             except (ValueError, AttributeError):
                 return _error(47001, "data format error")
+        elif msgtype == "image":
+            content = self._image("mp", body)
+            if "errcode" in content:
+                return content
         elif msgtype == "news":
             articles = (body.get("news") or {}).get("articles")
             if not isinstance(articles, list) or not articles:
@@ -676,11 +811,16 @@ class WeChatSimulator:
     def wecom_send(self, request: web.Request, body: dict) -> dict:
         if not isinstance(body.get("agentid"), int):
             return _error(40056, "invalid agentid")
-        if body.get("msgtype") != "text":
+        if body.get("msgtype") == "image":
+            content = self._image("wecom", body)
+            if "errcode" in content:
+                return content
+        elif body.get("msgtype") != "text":
             return _error(40008, "invalid message type")
-        content = (body.get("text") or {}).get("content")
-        if not isinstance(content, str) or not content:
-            return _error(44004, "empty content")
+        else:
+            content = (body.get("text") or {}).get("content")
+            if not isinstance(content, str) or not content:
+                return _error(44004, "empty content")
         touser = str(body.get("touser") or "")
         directory = self.state.wecom_users
         named = sorted(directory) if touser == "@all" else [u for u in touser.split("|") if u]
@@ -766,6 +906,46 @@ class WeChatSimulator:
         self.state.wecom_users = set(userids)
         return {"userids": len(self.state.wecom_users)}
 
+    async def admin_media(self, request: web.Request) -> web.Response:
+        """A person sends the account a photo or a file (realm "mp"), or an agent sends one in the
+        WeCom app (realm "wecom"): the media is kept, and its media_id goes in the message XML.
+        JSON `{"content_base64", "realm", "type", "content_type", "filename"}` for small files, or
+        the raw bytes as the body with those fields (but the content) in the query string, streamed
+        (a photo of several MB, past any limit the app puts on bodies it reads whole)."""
+        try:
+            if request.content_type == "application/json":
+                fields = await request.json()
+                if not isinstance(fields, dict):
+                    raise _AdminError("the body must be a JSON object")
+                try:
+                    content = base64.b64decode(str(fields.get("content_base64") or ""), validate=True)
+                except (binascii.Error, ValueError):
+                    raise _AdminError("content_base64 must be base64") from None
+            else:
+                fields, data = dict(request.query), bytearray()
+                while chunk := await request.content.read(256 * 1024):
+                    data += chunk
+                    if len(data) > self.config.media_file_max_bytes + 1024 * 1024:
+                        raise _AdminError("the simulator keeps media of at most ~21 MB")
+                content = bytes(data)
+            realm, kind = fields.get("realm", "mp"), fields.get("type", "image")
+            if realm not in ("mp", "wecom") or kind not in self._KINDS:
+                raise _AdminError('give "realm": "mp" | "wecom" and "type": "image" | "voice" | "video" | "file"')
+            if not content:
+                raise _AdminError("no content")
+            content_type = str(fields.get("content_type") or ("image/jpeg" if kind == "image" else "application/octet-stream"))
+            filename = str(fields.get("filename") or ("photo.jpg" if kind == "image" else "file"))
+            media = Media(content, content_type[:100], filename[:120], kind, self.clock())
+            return _answer({"media_id": self._keep_media(realm, media), "realm": realm, "size": len(content)})
+        except (_AdminError, ValueError, TypeError) as error:
+            return web.json_response({"error": str(error)}, status=400)
+
+    def admin_media_list(self, request: web.Request, body: dict) -> dict:
+        """Every media file kept, without its content: what the bot uploaded and what was registered."""
+        realm = request.query.get("realm")
+        return {"media": [{"realm": r, **m.described(media_id), "type": m.kind} for (r, media_id), m in self.state.media.items()
+                          if realm is None or r == realm]}
+
     def admin_expire_token(self, request: web.Request, body: dict) -> dict:
         token, appid, corpid = body.get("token"), body.get("appid"), body.get("corpid")
         expired = 0
@@ -799,8 +979,8 @@ class WeChatSimulator:
 
     def admin_faults(self, request: web.Request, body: dict) -> dict:
         endpoint = body.get("endpoint")
-        if endpoint not in self.endpoints:
-            raise _AdminError(f"endpoint must be one of {sorted(self.endpoints)}")
+        if endpoint not in self.endpoints and endpoint not in self.media_endpoints:
+            raise _AdminError(f"endpoint must be one of {sorted([*self.endpoints, *self.media_endpoints])}")
         errcode, status = body.get("errcode"), body.get("status")
         times, delay = body.get("times", 1), body.get("delay", 0)
         if not (errcode is None or isinstance(errcode, int)) or not (status is None or isinstance(status, int)):
@@ -845,6 +1025,8 @@ def create_wechat_simulator(config: SimulatorConfig | None = None, clock: Callab
     app[SIMULATOR] = sim
     for path, (method, realm, handler) in sim.endpoints.items():
         app.router.add_route(method, path, sim.route(path, realm, handler))
+    for path, (method, media_handler) in sim.media_endpoints.items():
+        app.router.add_route(method, path, media_handler)
     admin = {
         ("GET", "messages"): sim.admin_messages,
         ("POST", "interactions"): sim.admin_interactions,
@@ -852,6 +1034,7 @@ def create_wechat_simulator(config: SimulatorConfig | None = None, clock: Callab
         ("POST", "unfollow"): sim.admin_unfollow,
         ("POST", "subscriptions"): sim.admin_subscriptions,
         ("POST", "wecom-users"): sim.admin_wecom_users,
+        ("GET", "media"): sim.admin_media_list,
         ("POST", "expire-token"): sim.admin_expire_token,
         ("GET", "stats"): sim.admin_stats,
         ("POST", "reset"): sim.admin_reset,
@@ -860,6 +1043,7 @@ def create_wechat_simulator(config: SimulatorConfig | None = None, clock: Callab
     }
     for (method, name), handler in admin.items():
         app.router.add_route(method, f"/_admin/{name}", sim.admin_route(handler))
+    app.router.add_post("/_admin/media", sim.admin_media)  # its own: a body of several MB, streamed
 
     async def close(app: web.Application) -> None:
         await sim.close()

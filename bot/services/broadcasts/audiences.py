@@ -1,5 +1,5 @@
 """Who a broadcast goes to: the members of an audience, streamed (WeChat's follower or tag pages,
-SSCAN of a subscriber set, SCAN of enterprise bindings), and the count at preview, which writes
+SSCAN of a subscriber set, SCAN of enterprise bindings, the people a policy's rules find), and the count at preview, which writes
 them into the broadcast's recipients stream one chunk per entry, without repeats."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from bot.services.broadcasts.drafts import Audience
 class Audiences:
     """Who is in an audience, streamed; and the subscriber sets that only this feature reads."""
 
-    def __init__(self, redis: Any, keys: Any, wechat: Any = None):
+    def __init__(self, redis: Any, keys: Any, wechat: Any = None, matcher: Any = None):
         self.redis, self.keys, self.wechat = redis, keys, wechat
+        self.matcher = matcher  # bot.services.broadcasts.policies.PolicyMatcher: who a policy is for
 
     async def subscribe(self, openid: str, *, matter_code: str | None = None, department: str | None = None) -> None:
         """Someone asks to hear about a matter's or a department's notices."""
@@ -40,6 +41,11 @@ class Audiences:
                 yield openid
         elif audience.kind == "tag":
             async for openid in self.wechat.tag_members(audience.tag_id):
+                yield openid
+        elif audience.kind == "policy":
+            if self.matcher is None:
+                raise RuntimeError("policy audiences need a PolicyMatcher")
+            async for openid in self.matcher.members(audience.rules or []):
                 yield openid
         elif audience.kind in ("matter", "department"):
             key = (self.keys.matter_subscribers(audience.matter_code) if audience.kind == "matter"

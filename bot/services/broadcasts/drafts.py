@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from bot.services.broadcasts.policies import Rule, describe_rules
+
 class Status(str, Enum):
     draft = "draft"
     pending = "pending"  # submitted, waiting for an approver
@@ -31,12 +33,14 @@ class BroadcastError(Exception):
 class Audience(BaseModel):
     """Who a broadcast goes to."""
 
-    kind: Literal["all", "tag", "matter", "department", "enterprises"]
+    kind: Literal["all", "tag", "matter", "department", "enterprises", "policy"]
     tag_id: int | None = Field(default=None, ge=0, le=2**31 - 1, description="WeChat tag id (kind=tag): WeChat's are 32-bit")
     matter_code: str | None = Field(default=None, max_length=64, description="matter implementation code (kind=matter)")
     department: str | None = Field(default=None, max_length=60, description="department name (kind=department)")
     district: str | None = Field(default=None, description="2-6 digit division code prefix (kind=enterprises)")
     industry: str | None = Field(default=None, max_length=30, description="industry name (kind=enterprises)")
+    rules: list[Rule] | None = Field(default=None, min_length=1, max_length=8,
+                                     description="eligibility (kind=policy): bot.services.broadcasts.policies")
 
     model_config = {"extra": "forbid"}
 
@@ -60,6 +64,8 @@ class Audience(BaseModel):
         missing = [name for name in need if getattr(self, name) is None]
         if self.kind == "enterprises" and not (self.district or self.industry):
             missing.append("district or industry")
+        if self.kind == "policy" and not self.rules:
+            missing.append("rules")
         if missing:
             raise ValueError(f"audience {self.kind} needs {', '.join(missing)}")
         return self
@@ -74,6 +80,8 @@ class Audience(BaseModel):
             return f"订阅事项 {self.matter_code} 的用户"
         if self.kind == "department":
             return f"订阅「{self.department}」的用户"
+        if self.kind == "policy":
+            return f"订阅政策推送并授权匹配、符合条件（{describe_rules(self.rules or [])}）的用户"
         parts = [f"行政区划 {self.district}" if self.district else "", f"行业「{self.industry}」" if self.industry else ""]
         return "已绑定企业（" + "，".join(p for p in parts if p) + "）的联系人"
 

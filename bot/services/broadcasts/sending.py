@@ -123,8 +123,8 @@ class BroadcastSender:
             return
         await self.b.audit.record(f"worker:{self.me}", "broadcast.sending", run.bid,
                                   detail={"from_chunk": b["chunks_done"] + 1, "chunks": b["chunks"]})
-        raw = await self.redis.hmget(self.keys.broadcast(run.bid), "ref", "channel", "title", "body")
-        run.ref, channel = _s(raw[0]), _s(raw[1])
+        raw = await self.redis.hmget(self.keys.broadcast(run.bid), "ref", "channel", "title", "body", "policy")
+        run.ref, channel, run.policy = _s(raw[0]), _s(raw[1]), bool(raw[4])
         text = self.b.notice_text({"title": _s(raw[2]), "body": _s(raw[3])})
         run.title, run.body, run.text = _s(raw[2]), _s(raw[3]), text
         n = b["chunks_done"]
@@ -226,6 +226,8 @@ class BroadcastSender:
         Just before the first call, the recipient is marked pending: if the process dies during
         the call, whoever goes on knows it may have arrived (see _template_chunk). A failure that
         surely sent nothing takes the mark away again."""
+        if run.policy and not await self.b.may_receive(openid):
+            return "failed:withdrawn"  # 退订政策 or 撤回授权 since the preview: asked now, not at preview
         data = {"first": run.title, "keyword1": run.title, "keyword2": day(datetime.now(BEIJING)), "remark": run.body}
         marked = ambiguous = False
         for attempt in range(self.settings.broadcast_attempts):
@@ -283,11 +285,12 @@ class BroadcastSender:
 
 
 class _Run:
-    __slots__ = ("bid", "owner", "halt", "ref", "title", "body", "text")
+    __slots__ = ("bid", "owner", "halt", "ref", "title", "body", "text", "policy")
 
     def __init__(self, bid: str, owner: str):
         self.bid, self.owner, self.halt = bid, owner, ""
         self.ref = self.title = self.body = self.text = ""
+        self.policy = False  # a policy (政策找人): each recipient's wish is checked again as it is sent
 
 
 def _s(value: bytes | str | None) -> str:

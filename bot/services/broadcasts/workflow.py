@@ -15,16 +15,19 @@ from pydantic import ValidationError
 
 from bot.services.broadcasts.audiences import Audiences
 from bot.services.broadcasts.drafts import STATUS_TEXT, Audience, BroadcastError, Draft, Status, explain, is_id
+from bot.services.broadcasts.policies import PolicyDraft, PolicyMatcher, parse_terms
 from bot.services.broadcasts.reports import Reporting, reason_label
 from bot.services.staff import StaffMember
 from bot.stores import Lease
 from bot.stores.client import repeatable
 from bot.stores.scripts.broadcasts import JOB_REPORT, TRANSITION
+from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.wechat import WeChatAPIError, WeChatError
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_NOTICE = "broadcast/notice.j2"
+TEMPLATE_POLICY_BODY = "broadcast/policy_body.j2"
 INVALID_TAG = 45159  # WeChat's errcode for a tag id the account does not have
 
 # Every change of state moves atomically, and only if it still may. KEYS: broadcast, the active set.
@@ -40,12 +43,15 @@ class Broadcasts(Reporting):
     #: For callers that may not import bot (the staff dialogs): what the steps raise, and reasons in words.
     Error = BroadcastError
     reason_label = staticmethod(reason_label)
+    parse_terms = staticmethod(parse_terms)  # a policy's rules and matter, as typed in WeCom
 
     def __init__(self, redis: Any, keys: Any, wechat: Any, render: Any, audit: Any, staff: Any, settings: Any,
-                 wecom: Any = None):
+                 wecom: Any = None, *, policies: PolicyMatcher | None = None, catalog: Any = None):
         self.redis, self.keys, self.wechat, self.render = redis, keys, wechat, render
         self.audit, self.staff, self.settings, self.wecom = audit, staff, settings, wecom
-        self.audiences = Audiences(redis, keys, wechat)
+        # 政策找人: who a policy's rules find (None: policies cannot be written), and the matters they name.
+        self.policies, self.catalog = policies, catalog
+        self.audiences = Audiences(redis, keys, wechat, policies)
         self._transition = redis.register_script(TRANSITION)
         # Safe to repeat: it keeps the first report and applies it once.
         self._job_report = repeatable(redis.register_script(JOB_REPORT))
@@ -77,6 +83,7 @@ class Broadcasts(Reporting):
             "total": total, "chunks": int(f.get("chunks", 0)), "chunks_done": int(f.get("done_chunks", 0)),
             "sent": sent, "submitted": submitted, "failed": failed, "remaining": None if total is None else max(total - done, 0),
             "report": f.get("report") or None,
+            "policy": json.loads(f["policy"]) if f.get("policy") else None,
         }
         return out
 
@@ -87,25 +94,78 @@ class Broadcasts(Reporting):
         except WeChatError:
             return []
 
-    async def list(self, count: int = 50) -> list[dict[str, Any]]:
-        ids = await self.redis.zrevrange(self.keys.broadcasts(), 0, max(count, 1) - 1)
-        found = []
-        for bid in ids:
-            try:
-                found.append(await self.get(_s(bid)))
-            except BroadcastError:
-                continue
-        return found
+    async def list(self, count: int = 50, *, policies: bool | None = None) -> list[dict[str, Any]]:
+        """The newest first; `policies` True: only policies, False: only plain broadcasts."""
+        found: list[dict[str, Any]] = []
+        start, page = 0, max(count, 1)
+        while len(found) < count:
+            ids = await self.redis.zrevrange(self.keys.broadcasts(), start, start + page - 1)
+            if not ids:
+                break
+            start += page
+            for bid in ids:
+                try:
+                    b = await self.get(_s(bid))
+                except BroadcastError:
+                    continue
+                if policies is None or (b["policy"] is not None) == policies:
+                    found.append(b)
+        return found[:count]
+
+    async def get_policy(self, bid: str) -> dict[str, Any]:
+        b = await self.get(bid)
+        if b["policy"] is None:
+            raise BroadcastError("not_found", "没有这条政策", 404)
+        return b
 
     # The steps a person takes ----------------------------------------------------------------
 
-    async def create(self, member: StaffMember, draft: Draft | dict[str, Any]) -> dict[str, Any]:
+    async def create_policy(self, member: StaffMember, policy: PolicyDraft | dict[str, Any]) -> dict[str, Any]:
+        """政策找人: write a policy as a broadcast to the people its rules find (a draft; nothing is
+        sent). It then moves like any broadcast: preview (the exact count), submit, approve."""
+        self._require(member, "broadcaster")
+        if self.policies is None:
+            raise BroadcastError("unavailable", "政策找人暂不可用", 503)
+        if not isinstance(policy, PolicyDraft):
+            try:
+                policy = PolicyDraft.model_validate(policy)
+            except ValidationError as exc:
+                raise BroadcastError("invalid", explain(exc).replace("群发内容", "政策内容"), 400) from None
+        matter = self.matter(policy.matter_code)
+        if matter is None:
+            raise BroadcastError("unknown_matter", f"没有编码为 {policy.matter_code} 的事项，请核对申请事项", 400)
+        code, name = matter
+        body = self.render(TEMPLATE_POLICY_BODY, summary=policy.summary, matter_name=name, matter_code=code)
+        draft = Draft(title=policy.title, body=body, channel="template",
+                      audience=Audience(kind="policy", rules=policy.rules))
+        about = {"summary": policy.summary, "matter_code": code, "matter_name": name}
+        return await self.create(member, draft, policy=about)
+
+    def matter(self, code_or_name: str) -> tuple[str, str] | None:
+        """(code, name) of the matter a policy names, by its code or its exact name; None if the
+        catalog has no such matter (or has not loaded yet)."""
+        summaries = getattr(self.catalog, "summaries", None) or {}
+        if code_or_name in summaries:
+            return code_or_name, summaries[code_or_name].name
+        named = [s for s in summaries.values() if s.name == code_or_name.strip()]
+        return (named[0].code, named[0].name) if named else None
+
+    async def may_receive(self, openid: str) -> bool:
+        """A policy's recipient still wants it, at the moment it is sent (退订政策 and 撤回授权 count at once)."""
+        consents = getattr(self.policies, "consents", None)
+        return consents is not None and await consents.may_match(openid)
+
+    async def create(self, member: StaffMember, draft: Draft | dict[str, Any], *, policy: dict[str, str] | None = None) -> dict[str, Any]:
         self._require(member, "broadcaster")
         if not isinstance(draft, Draft):
             try:
                 draft = Draft.model_validate(draft)
             except ValidationError as exc:
                 raise BroadcastError("invalid", explain(exc), 400) from None
+        if (draft.audience.kind == "policy") != (policy is not None):
+            raise BroadcastError("invalid", "政策请通过「政策找人」撰写（/policies），它需要申请事项和条件", 400)
+        if policy is not None and draft.channel == "mass":
+            raise BroadcastError("invalid", "政策只能逐人发送（模板消息）", 400)
         channel = draft.channel
         if channel == "auto":
             channel = "mass" if draft.audience.kind in ("all", "tag") else "template"
@@ -114,11 +174,12 @@ class Broadcasts(Reporting):
         await self.redis.hset(self.keys.broadcast(bid), mapping={
             "title": draft.title, "body": draft.body, "audience": draft.audience.model_dump_json(exclude_none=True),
             "channel": channel, "status": Status.draft.value, "created_by": member.userid, "created_at": f"{now:.3f}",
-            "ref": secrets.token_hex(6),
+            "ref": secrets.token_hex(6), **({"policy": json.dumps(policy, ensure_ascii=False)} if policy else {}),
         })
         await self.redis.zadd(self.keys.broadcasts(), {bid: now})
         await self.audit.record(member.userid, "broadcast.create", bid, detail={
-            "title": draft.title, "audience": draft.audience.model_dump(exclude_none=True), "channel": channel})
+            "title": draft.title, "audience": draft.audience.model_dump(exclude_none=True), "channel": channel,
+            **({"matter_code": policy["matter_code"]} if policy else {})})
         return await self.get(bid)
 
     async def preview(self, member: StaffMember, bid: str) -> dict[str, Any]:
@@ -140,6 +201,9 @@ class Broadcasts(Reporting):
                 raise BroadcastError("wrong_state", "这条群发的状态已变化", 409)
             size = self.settings.broadcast_mass_batch if b["channel"] == "mass" else self.settings.broadcast_template_batch
             total, chunks, sample = await self.audiences.resolve(bid, Audience.model_validate(b["audience"]), size)
+        except (PlatformError, PlatformUnavailable) as exc:
+            await self.audit.record(member.userid, "broadcast.preview", bid, outcome="failed", detail={"error": type(exc).__name__})
+            raise BroadcastError("platform", "暂时无法向平台核对政策条件，请稍后再试", 502) from None
         except WeChatError as exc:
             await self.audit.record(member.userid, "broadcast.preview", bid, outcome="failed", detail={"error": type(exc).__name__})
             if isinstance(exc, WeChatAPIError) and exc.errcode == INVALID_TAG:  # the draft's fault: asking again later will not help
@@ -154,6 +218,8 @@ class Broadcasts(Reporting):
             raise BroadcastError("wrong_state", "这条群发的状态已变化", 409)
         await self.audit.record(member.userid, "broadcast.preview", bid, detail={"total": total, "chunks": chunks})
         b = await self.get(bid)
+        if b["policy"] is not None:
+            sample = []  # who a policy found is personal (their age, their district): staff see the count only
         return {**b, "text": self.notice_text(b), "sample": sample}
 
     async def submit(self, member: StaffMember, bid: str) -> dict[str, Any]:

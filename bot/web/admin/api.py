@@ -1,4 +1,6 @@
-"""The admin HTTP API under /admin/api/: broadcasts, the hand-off queue and the audit log.
+"""The admin HTTP API under /admin/api/: broadcasts, policies (政策找人: broadcasts to the people
+a policy's rules find, on the same workflow, roles and audit), consent counts, the hand-off queue
+and the audit log.
 
 Every call but the description itself needs `Authorization: Bearer <token>`, one token per staff
 member (settings.staff), compared in constant time (bot.services.staff). No or an unknown token: 401,
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 OPENAPI = Path(__file__).resolve().parent / "openapi.yaml"
 BROADCASTS = web.AppKey("broadcasts", Broadcasts)
+CONSENTS = web.AppKey("consents", object)  # bot.services.consent.Consents: its counts, never its people
 HANDOFF = web.AppKey("admin_handoff", object)  # bot.services.handoff.Handoff: its queue()
 STAFF = web.AppKey("admin_staff", Staff)
 AUDIT = web.AppKey("admin_audit", Audit)
@@ -194,6 +197,52 @@ resume_broadcast = requires("broadcaster", "approver")(_step("resume"))
 cancel_broadcast = requires("broadcaster", "approver")(_step("cancel"))
 
 
+@requires("broadcaster", "approver")
+async def list_policies(request: web.Request) -> web.Response:
+    query = _query(request, BroadcastsQuery)
+    return _json({"policies": await request.config_dict[BROADCASTS].list(query.count, policies=True)})
+
+
+@requires("broadcaster")
+async def create_policy(request: web.Request) -> web.Response:
+    created = await request.config_dict[BROADCASTS].create_policy(_member(request), await _body(request))
+    return _json(created, status=201)
+
+
+@requires("broadcaster", "approver")
+async def get_policy(request: web.Request) -> web.Response:
+    return _json(await request.config_dict[BROADCASTS].get_policy(request.match_info["id"]))
+
+
+def _policy_step(name: str) -> Handler:
+    """A broadcast's step, for a policy only (a plain broadcast's id here is 404)."""
+    async def step(request: web.Request) -> web.Response:
+        broadcasts = request.config_dict[BROADCASTS]
+        await broadcasts.get_policy(request.match_info["id"])
+        return _json(await getattr(broadcasts, name)(_member(request), request.match_info["id"]))
+    step.__name__ = f"{name}_policy"
+    return step
+
+
+preview_policy = requires("broadcaster")(_policy_step("preview"))
+submit_policy = requires("broadcaster")(_policy_step("submit"))
+approve_policy = requires("approver")(_policy_step("approve"))
+pause_policy = requires("broadcaster", "approver")(_policy_step("pause"))
+resume_policy = requires("broadcaster", "approver")(_policy_step("resume"))
+cancel_policy = requires("broadcaster", "approver")(_policy_step("cancel"))
+
+
+@requires("broadcaster", "approver")
+async def consent_counts(request: web.Request) -> web.Response:
+    """How many people consent to matching and want policy pushes: counts, never who."""
+    consents = request.config_dict.get(CONSENTS)
+    if consents is None:
+        return _error(503, "unavailable", "授权统计暂不可用")
+    counts = await consents.counts()
+    await request.config_dict[AUDIT].record(_member(request).userid, "consent.counts", "", detail=counts)
+    return _json(counts)
+
+
 @requires("agent")
 async def handoff_queue(request: web.Request) -> web.Response:
     handoff = request.config_dict.get(HANDOFF)
@@ -230,6 +279,16 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/broadcasts/{id}/pause", pause_broadcast),
     ("POST", "/broadcasts/{id}/resume", resume_broadcast),
     ("POST", "/broadcasts/{id}/cancel", cancel_broadcast),
+    ("GET", "/policies", list_policies),
+    ("POST", "/policies", create_policy),
+    ("GET", "/policies/{id}", get_policy),
+    ("POST", "/policies/{id}/preview", preview_policy),
+    ("POST", "/policies/{id}/submit", submit_policy),
+    ("POST", "/policies/{id}/approve", approve_policy),
+    ("POST", "/policies/{id}/pause", pause_policy),
+    ("POST", "/policies/{id}/resume", resume_policy),
+    ("POST", "/policies/{id}/cancel", cancel_policy),
+    ("GET", "/consents", consent_counts),
     ("GET", "/handoff/queue", handoff_queue),
     ("GET", "/audit", read_audit),
 ]

@@ -37,6 +37,7 @@ _NONCE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
 _MSG_ID = re.compile(r"[0-9]{1,24}")
 _MENU_ID = re.compile(r"\d{1,2}")  # the ids of the bot's own menu items: choice numbers
+_MEDIA_ID = re.compile(r"[A-Za-z0-9_\-@.=]{1,256}")  # WeChat's and WeCom's media ids: URL-safe base64 and the like
 _EVENTS = {"subscribe": "subscribe", "unsubscribe": "unsubscribe", "scan": "scan", "click": "click", "view": "view"}
 MAX_TEXT = 4000  # characters of one text message we look at (WeChat caps them far lower)
 MASS_SEND_FINISHED = "mass_send_finished"  # WeChat's report on a mass send: not a person's message
@@ -283,11 +284,29 @@ def to_incoming(msg: dict) -> Incoming:
             incoming.kind = MASS_SEND_FINISHED
         if event == "subscribe" and key.startswith("qrscene_"):
             incoming.extra["scene"], incoming.text = key[len("qrscene_"):], ""
+    elif mtype == "voice" and _heard_words(heard := _text(msg.get("Recognition")).strip()):
+        # Speech recognition is on and heard words: the message IS that text, everywhere (the
+        # same understanding, dialogs and steps as typed words); the conversation says first
+        # what it understood (`Incoming.heard`). Without them (or only punctuation: "。") it stays
+        # a voice message.
+        incoming.kind, incoming.text = "text", heard
+        incoming.extra["heard"] = True
     elif mtype in MEDIA_KINDS:
         incoming.kind = mtype
         if mtype == "location":
             incoming.extra.update(lat=_text(msg.get("Location_X")), lng=_text(msg.get("Location_Y")), label=_text(msg.get("Label")))
+        media_id = _text(msg.get("MediaId"))
+        if media_id and _MEDIA_ID.fullmatch(media_id):  # a photo, file or voice the bot may fetch (media/get)
+            incoming.extra["media_id"] = media_id
+            name = _text(msg.get("FileName") or msg.get("Title"))
+            if name:
+                incoming.extra["filename"] = name[:120]
     return incoming
+
+
+def _heard_words(heard: str) -> bool:
+    """Whether speech recognition heard words, not just punctuation ("。")."""
+    return any(ch.isalnum() for ch in heard)
 
 
 def _text(value: object) -> str:

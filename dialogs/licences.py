@@ -1,0 +1,258 @@
+"""我的证照 (a person's e-licences): after the person proves who they are (the ID number, then
+the last 4 digits of the phone registered for it, as the progress dialog verifies a case), the
+licences the platform holds for them, soonest to expire first, a page at a time: each with its
+number (masked), issuer, validity and a link to show or download it (亮证, valid 30 minutes).
+
+```
+id_number --text: a valid ID number--> phone
+id_number --text: anything else--> id_number      (what is wrong with it, said)
+phone     --text: last 4 digits (or the whole phone)--> shown | (none held: back to the menu)
+phone     --text: a wrong factor--> phone           (the 5th in 10 minutes locks this ID number)
+shown     --刷新 / 更多 / a listed number--> shown    (looked up again: fresh links, checked now)
+```
+
+The platform is the proof: there is no list kept in the session. Every action (the list, the
+next page, one licence's fresh link) looks the licences up again with the ID number and the
+phone digits, so the platform checks at the moment of the action that they still belong
+together. Wrong digits are counted per person and ID number (bot.services.subscriptions, the
+counters progress uses), so 4 digits cannot be guessed.
+
+The guards only read: each event's prepare action makes the one lookup the message calls for
+and records its outcome (`_seen`); the guards compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from typing import Any
+
+from dialogs import paging
+from dialogs.engine import Dialog, P, T
+from integrations.platform.client import PlatformError, PlatformUnavailable
+from integrations.platform.models import ErrorCode, Licence
+
+REFRESH = frozenset({"刷新", "再查一次", "重新查询", "链接过期了", "链接失效了", "新链接"})
+
+STATES = ["id_number", "phone", "shown"]
+TRANSITIONS = [
+    #  trigger  source       dest         when              then
+    T("start", "*",         "id_number", None,             "ask"),
+    T("text",  "id_number", "phone",     "valid_id",       ["keep_id", "ask"]),
+    T("text",  "id_number", "id_number", None,             "explain_id"),
+    T("text",  "phone",     "phone",     "digits_malformed", "say_digits_format"),
+    T("text",  "phone",     "id_number", "nothing_asked",  "ask"),
+    T("text",  ["phone", "shown"], "shown", "shows_list",  "show_list"),
+    T("text",  ["phone", "shown"], "shown", "shows_one",   "show_one"),
+    T("text",  "phone",     "phone",     "none_held",      "say_none_held"),
+    T("text",  ["phone", "shown"], "id_number", "locked",  "say_locked"),
+    T("text",  "phone",     "phone",     "wrong",          "say_wrong"),
+    T("text",  "shown",     "id_number", "wrong",          "say_no_longer"),
+    T("text",  ["phone", "shown"], "=",  "trouble",        "say_busy"),
+]
+PREPARE = [
+    #  trigger  source             action: the platform is asked (and checks the factors) here
+    P("text",  ["phone", "shown"], "look_up"),
+]
+
+
+def lock_key(id_number: str) -> str:
+    """What the wrong-digit counters are kept under: not the ID number itself (it would sit in a
+    Redis key name), but a digest of it."""
+    return "LIC" + hashlib.sha256(id_number.upper().encode()).hexdigest()[:20]
+
+
+def phone_digits(text: str) -> str | None:
+    """The last 4 digits of the phone, typed as 4 digits or as the whole mobile number."""
+    folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text))
+    if re.fullmatch(r"\d{4}", folded):
+        return folded
+    if re.fullmatch(r"1[3-9]\d{9}", folded):
+        return folded[-4:]
+    return None
+
+
+class Licences(Dialog):
+    name = "licences"
+    title = "我的证照"
+    STATES = STATES
+    TRANSITIONS = TRANSITIONS
+    PREPARE = PREPARE
+    PROMPTS = {"id_number": "licences/ask_id.j2", "phone": "licences/ask_phone.j2", "shown": "licences/follow_ups.j2"}
+    OWN_WORDS = REFRESH
+    #: On the list a listed number is read by the dialog itself, so that a case number typed there
+    #: still opens its progress (dialogs.conversation reads digits at a "choice" step as a pick).
+    EXPECTS = {"id_number": frozenset({"id_number"}), "phone": frozenset({"phone"})}
+    FILLS = {"id_number": "id_number", "phone": "phone"}
+    DONE = frozenset({"shown"})
+
+    __slots__ = ("_seen", "_licences", "_locked", "_failures", "_picked")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: What this event's lookup found: "list", "one", "none", "wrong", "locked", "down", or "" (nothing asked).
+        self._seen = ""
+        self._licences: list[Licence] = []
+        self._locked = 0
+        self._failures = 0
+        self._picked = 0
+
+    def prompt_context(self) -> dict[str, Any]:
+        return {"data": self.data}
+
+    @property
+    def _store(self):
+        return self.services.subscriptions
+
+    @property
+    def _user(self) -> str:
+        return self.incoming.user
+
+    # The lookup (the prepare action) ----------------------------------------------------------
+
+    async def look_up(self) -> None:
+        """At the phone step, the digits typed; on the list, 刷新 / 更多 / a listed number: each
+        looks the licences up again with both factors, so the platform checks them now."""
+        text = self.word
+        if self.state == "phone":
+            digits = self._digits()
+            if digits is None or not self.data.get("id_number"):
+                return
+            await self._look_up(digits, fresh=True)
+            if self._seen == "list":
+                self.data["phone_last4"] = digits
+                self.data[paging.PAGE_KEY] = 0
+            return
+        digits = self.data.get("phone_last4")
+        if not digits or not self.data.get("id_number"):
+            return
+        if text in REFRESH:
+            await self._look_up(digits)
+        elif paging.asks_more(text):
+            await self._look_up(digits)
+            if self._seen == "list":
+                paging.next_page(self.data, len(self._licences), paging.page_size())
+        elif text.isascii() and text.isdigit() and 1 <= int(text) <= int(self.data.get("total", 0)):
+            await self._look_up(digits)
+            if self._seen == "list" and int(text) <= len(self._licences):
+                self._seen, self._picked = "one", int(text)
+
+    async def _look_up(self, digits: str, fresh: bool = False) -> None:
+        id_number = self.data["id_number"]
+        key = lock_key(id_number)
+        lock = await self._store.factor_lock(self._user, key)
+        if lock.seconds:
+            self._seen, self._locked = "locked", lock.seconds
+            return
+        try:
+            self._licences = await self.services.platform.licences_of(id_number, digits)
+        except PlatformUnavailable:
+            self._seen = "down"
+            return
+        except PlatformError as exc:
+            if exc.code not in (ErrorCode.identity_not_verified, ErrorCode.not_found, ErrorCode.invalid_id_number, ErrorCode.invalid_request):
+                self._seen = "down"
+                return
+            self._failures, self._locked = await self._store.failed(self._user, key)
+            self._seen = "locked" if self._locked else "wrong"
+            return
+        if fresh:
+            await self._store.succeeded(self._user, key)
+        self.data["total"] = len(self._licences)
+        self._seen = "list" if self._licences else "none"
+
+    # The guards -------------------------------------------------------------------------------
+
+    def _typed_id(self) -> str | None:
+        return self.slot("id_number")
+
+    def valid_id(self) -> bool:
+        return self._typed_id() is not None
+
+    def _digits(self) -> str | None:
+        phone = self.slot("phone")
+        return phone[-4:] if phone else phone_digits(self.text)
+
+    def digits_malformed(self) -> bool:
+        return self._digits() is None
+
+    def nothing_asked(self) -> bool:
+        return not self.data.get("id_number")
+
+    def shows_list(self) -> bool:
+        return self._seen == "list"
+
+    def shows_one(self) -> bool:
+        return self._seen == "one"
+
+    def none_held(self) -> bool:
+        return self._seen == "none"
+
+    def locked(self) -> bool:
+        return self._seen == "locked"
+
+    def wrong(self) -> bool:
+        return self._seen == "wrong"
+
+    def trouble(self) -> bool:
+        return self._seen == "down"
+
+    # Answers ----------------------------------------------------------------------------------
+
+    def keep_id(self):
+        self.data["id_number"] = self._typed_id()
+        self.data.pop("phone_last4", None)
+
+    def explain_id(self):
+        mistyped = self.understood.invalid("id_number")
+        if mistyped is not None:
+            value = mistyped.value
+        else:
+            value = "".join(re.findall(r"[0-9x]", self.word)).upper() or re.sub(r"[\s-]", "", self.word)
+        self.say("booking/bad_id.j2", length=len(value), digits=value.isascii() and value[:17].isdigit())
+
+    def say_digits_format(self):
+        self.say("licences/digits_format.j2")
+
+    def show_list(self):
+        size = paging.page_size()
+        page = paging.window(self._licences, int(self.data.get(paging.PAGE_KEY, 0)), size)
+        self.say("licences/list.j2", page=page, soon=self._soon())
+        self.ask()
+
+    def show_one(self):
+        self.say("licences/one.j2", licence=self._licences[self._picked - 1], number=self._picked, soon=self._soon())
+        self.ask()
+
+    def say_none_held(self):
+        self._forget()
+        self.say("licences/none.j2")
+        self.finish()
+
+    def say_locked(self):
+        self._forget()
+        self.say("licences/locked.j2", minutes=max(1, -(-self._locked // 60)))
+        self.finish()
+
+    def say_wrong(self):
+        left = int(getattr(self.services.settings, "progress_max_failures", 5)) - self._failures
+        self.say("licences/wrong.j2", left=left)
+        self.ask()
+
+    def say_no_longer(self):
+        """On the list, the factors no longer open the licences (the phone changed meanwhile)."""
+        self._forget()
+        self.say("licences/wrong.j2", left=0)
+        self.ask()
+
+    def say_busy(self):
+        self.say("progress/busy.j2")
+        self.ask()
+
+    def _forget(self) -> None:
+        for key in ("id_number", "phone_last4", "total", paging.PAGE_KEY):
+            self.data.pop(key, None)
+
+    def _soon(self) -> int:
+        return int(getattr(self.services.settings, "licence_reminder_days", [60, 30, 7])[0])
