@@ -209,7 +209,7 @@ class Picking(Dialog):
 
     def number(self, count: int) -> int | None:
         """The 1-based choice the person typed (2, 第二个, ②, 最后一个), if it is one of `count`."""
-        text = normalise(self.text)
+        text = self.word
         if text.isascii() and text.isdigit():
             return int(text) if 1 <= int(text) <= count else None
         picked = self.slot("choice") if "choice" in self.EXPECTS.get(self.state, ()) else None
@@ -244,7 +244,7 @@ class Picking(Dialog):
         return fitting[0] if len(fitting) == 1 else None
 
     def says(self, words: frozenset[str]) -> bool:
-        return normalise(self.text) in words
+        return self.word in words
 
     def hall(self):
         hall_id = self.data.get("hall")
@@ -601,7 +601,7 @@ class Booking(Picking):
         meant = [h for h in halls if h.id in named_ids]
         if len(meant) == 1:  # a hall by its name, or a district with one hall for this matter
             return meant[0]
-        text = normalise(self.text)
+        text = self.word
         named = [h for h in halls if len(text) >= 2 and text in normalise(h.name)]
         return named[0] if len(named) == 1 else None
 
@@ -718,7 +718,7 @@ class Booking(Picking):
         if mistyped is not None:  # 18 characters, a real birth date, a wrong check digit
             value = mistyped.value
         else:  # what was typed of an ID number, whatever surrounds it (我的身份证号是…)
-            value = "".join(re.findall(r"[0-9x]", normalise(self.text))).upper() or re.sub(r"[\s-]", "", normalise(self.text))
+            value = "".join(re.findall(r"[0-9x]", self.word)).upper() or re.sub(r"[\s-]", "", self.word)
         self.say("booking/bad_id.j2", length=len(value), digits=value.isascii() and value[:17].isdigit())
 
     def _typed_phone(self) -> str | None:
@@ -727,7 +727,7 @@ class Booking(Picking):
         found = self.slot("phone")
         if found or self.understood.conflict("phone") is not None:
             return found
-        value = re.sub(r"[\s-]", "", normalise(self.text))
+        value = re.sub(r"[\s-]", "", self.word)
         if value.startswith("+86"):
             value = value[3:]
         return value if _PHONE.fullmatch(value) else None

@@ -150,13 +150,13 @@ class Bundles(Dialog):
         self.ask()
 
     def _said(self, words: frozenset[str]) -> bool:
-        return normalise(self.text) in words
+        return self.word in words
 
     def picks_matter(self) -> bool:
         return self._picked() is not None
 
     def _picked(self) -> str | None:
-        text = normalise(self.text)
+        text = self.word
         bundle = self._bundle()
         matters = bundle.matters if bundle is not None else []
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(matters):
@@ -193,7 +193,7 @@ class Bundles(Dialog):
         question = self._next_question()
         if question is None:
             return None
-        text = normalise(self.text)
+        text = self.word
         if question.options:
             if text.isascii() and text.isdigit() and 1 <= int(text) <= len(question.options):
                 return question.key, question.options[int(text) - 1].code

@@ -28,7 +28,7 @@ import logging
 import re
 from typing import Any
 
-from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, normalise, now, understanding
+from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, now, understanding
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
@@ -99,7 +99,7 @@ class Conversation:
                 return self._stamp(session), replies
             if expired:
                 self._say(replies, "common/expired.j2")
-                route = await self._route(Session(), incoming, normalise(incoming.text)) if kind == "text" else None
+                route = await self._route(Session(), incoming, incoming.word) if kind == "text" else None
                 session = await self._enter(*(route or ("menu", {})), incoming, replies)
                 return self._stamp(session), replies
 
@@ -118,7 +118,7 @@ class Conversation:
             return self._stamp(self._keep_paused(session, await self._dialog_turn(session, incoming, replies, cls))), replies
 
         if kind == "text":
-            word = normalise(incoming.text)  # once per message: global words and routes match it
+            word = incoming.word  # once per message: global words and routes match it
             intent = _INTENT_BY_WORD.get(word)
             # English (#20 item 9): 中文 / English switched the language before the turn (dialogs.language).
             if intent is None and LANGUAGE.get().switched:
@@ -130,7 +130,7 @@ class Conversation:
             if intent is not None:
                 after = await self._global(intent, session, incoming, replies)
             else:
-                reading = read(incoming.text)  # once: the rating, small talk and junk are read from it
+                reading = read(incoming)  # once: the rating, small talk and junk are read from it
                 route = await self._route(session, incoming, word, cls, reading)
                 if route is not None:
                     after = await self._digress(session, route, incoming, replies)
@@ -165,7 +165,7 @@ class Conversation:
         if session.dialog != "rating":
             # A rating invitation's answer (dialogs.rating: a bare number only when the
             # invitation came after the question the person saw last; its own words anywhere).
-            route = await invitation_answered(self.services, session, incoming, reading or read(incoming.text))
+            route = await invitation_answered(self.services, session, incoming, reading or read(incoming))
             if route is not None:
                 return route
         expects = cls.EXPECTS.get(session.state, frozenset())

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from dialogs import paging
-from dialogs.engine import Dialog, P, T, normalise
+from dialogs.engine import Dialog, P, T
 from dialogs.progress import case_view
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.models import Case, CaseFilter
@@ -124,7 +124,7 @@ class EnterpriseDesk(Dialog):
             self._seen = "pick"
 
     async def look_up_text(self) -> None:
-        text = normalise(self.text)
+        text = self.word
         if self.state == "pick":
             picked = _number(text, len(self.data.get("choices", [])))
             if picked:
@@ -220,7 +220,7 @@ class EnterpriseDesk(Dialog):
         return self._seen == "pick"
 
     def picks_binding(self) -> bool:
-        return HOME.get(normalise(self.text)) == "bind"
+        return HOME.get(self.word) == "bind"
 
     def shows_home(self) -> bool:
         return self._seen == "home"

@@ -96,6 +96,18 @@ class Incoming:
     #: first use (`understanding`) with the expectations of the step the message answers, then
     #: read by the conversation and by every dialog this message reaches: once per message.
     understood: Any = field(default=None, repr=False, compare=False)
+    #: What the reading of `text` shares whatever step it answers (dialogs.understand's
+    #: `Analysis`): made once, used by every reading of this message (`analysis_of`).
+    analysis: Any = field(default=None, repr=False, compare=False)
+    _word: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def word(self) -> str:
+        """`text` normalised (`normalise`), worked out once per message: the conversation's
+        global words and routes and every dialog guard match this."""
+        if self._word is None or self._word[0] is not self.text:
+            self._word = (self.text, normalise(self.text))
+        return self._word[1]
 
     @property
     def heard(self) -> bool:
@@ -200,8 +212,18 @@ def understanding(incoming: Incoming, services: Services | Any, expects: frozens
         settings = getattr(services, "settings", None)
         text = incoming.text if incoming.kind == "text" else ""
         incoming.understood = understand(text, shanghai_today(), hall_names(getattr(services, "catalog", None)), expects,
-                                         getattr(settings, "case_number_pattern", None))
+                                         getattr(settings, "case_number_pattern", None), analysis=analysis_of(incoming))
     return incoming.understood
+
+
+def analysis_of(incoming: Incoming):
+    """The step-independent part of reading `incoming` (dialogs.understand.Analysis), made on
+    first use: the conversation's reading and the step's share it."""
+    if incoming.analysis is None:
+        from dialogs.understand import analyse
+
+        incoming.analysis = analyse(incoming.text if incoming.kind == "text" else "")
+    return incoming.analysis
 
 
 def T(trigger: str, source: str | list[str], dest: str, when: str | None = None, then: str | list[str] | None = None) -> dict:
@@ -524,6 +546,11 @@ class Dialog:
     @property
     def text(self) -> str:
         return self.incoming.text
+
+    @property
+    def word(self) -> str:
+        """The text normalised (`normalise`), once per message."""
+        return self.incoming.word
 
     def say(self, template: str, **context: Any) -> None:
         self.replies.append(Reply(self.services.render(template, **context)))

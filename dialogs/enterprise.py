@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from dialogs.engine import Dialog, P, T, normalise
+from dialogs.engine import Dialog, P, T
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_credit_code
 from integrations.platform.models import ErrorCode
@@ -127,7 +127,7 @@ class EnterpriseBinding(Dialog):
     # The code from the text message ------------------------------------------------------------
 
     def asks_resend(self) -> bool:
-        return normalise(self.text) in RESEND
+        return self.word in RESEND
 
     async def resend(self):
         outcome = await self._send(self.data["credit_code"])

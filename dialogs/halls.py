@@ -67,7 +67,7 @@ class Halls(Dialog):
 
     def _hall(self) -> dict | None:
         halls = self.halls()
-        text = normalise(self.text)
+        text = self.word
         if text.isascii() and text.isdigit():
             index = int(text) - 1
             return halls[index] if 0 <= index < len(halls) else None

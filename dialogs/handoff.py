@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from dialogs.engine import CITIZEN_DIALOGS, Dialog, P, Session, T, normalise
+from dialogs.engine import CITIZEN_DIALOGS, Dialog, P, Session, T
 
 HANDOFF = "handoff"
 STATES = ["waiting", "leaving", "connected", "rating"]
@@ -194,7 +194,7 @@ class Handoff(Dialog):
     # Waiting for an agent -----------------------------------------------------------------
 
     def leaves_queue(self) -> bool:
-        return normalise(self.text) in LEAVE_QUEUE
+        return self.word in LEAVE_QUEUE
 
     async def leave_queue(self):
         await self.desk.leave(self.user)
@@ -220,10 +220,10 @@ class Handoff(Dialog):
     # Talking to an agent -------------------------------------------------------------------
 
     def ends_talk(self) -> bool:
-        return normalise(self.text) in END_TALK
+        return self.word in END_TALK
 
     def asks_the_bot(self) -> bool:
-        return normalise(self.text) in BOT_WORDS
+        return self.word in BOT_WORDS
 
     async def end_by_citizen(self):
         await self.desk.leave(self.user)
@@ -268,7 +268,7 @@ class Handoff(Dialog):
     # Leaving a message outside working hours ------------------------------------------------
 
     def skips_note(self) -> bool:
-        return normalise(self.text) in SKIP_NOTE
+        return self.word in SKIP_NOTE
 
     def skip_note(self):
         self.say("handoff/no_note.j2")
@@ -283,10 +283,10 @@ class Handoff(Dialog):
     # Rating -----------------------------------------------------------------------------
 
     def is_satisfied(self) -> bool:
-        return normalise(self.text) in SATISFIED
+        return self.word in SATISFIED
 
     def is_unsatisfied(self) -> bool:
-        return normalise(self.text) in UNSATISFIED
+        return self.word in UNSATISFIED
 
     async def rate_good(self):
         await self._rate(True)

@@ -29,7 +29,7 @@ import unicodedata
 from typing import Any
 
 from dialogs import paging
-from dialogs.engine import Dialog, P, T, normalise
+from dialogs.engine import Dialog, P, T
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.models import ErrorCode, Licence
 
@@ -114,7 +114,7 @@ class Licences(Dialog):
     async def look_up(self) -> None:
         """At the phone step, the digits typed; on the list, 刷新 / 更多 / a listed number: each
         looks the licences up again with both factors, so the platform checks them now."""
-        text = normalise(self.text)
+        text = self.word
         if self.state == "phone":
             digits = self._digits()
             if digits is None or not self.data.get("id_number"):
@@ -209,7 +209,7 @@ class Licences(Dialog):
         if mistyped is not None:
             value = mistyped.value
         else:
-            value = "".join(re.findall(r"[0-9x]", normalise(self.text))).upper() or re.sub(r"[\s-]", "", normalise(self.text))
+            value = "".join(re.findall(r"[0-9x]", self.word)).upper() or re.sub(r"[\s-]", "", self.word)
         self.say("booking/bad_id.j2", length=len(value), digits=value.isascii() and value[:17].isdigit())
 
     def say_digits_format(self):

@@ -140,13 +140,14 @@ class Matters(Dialog):
     DONE = frozenset({"guide"})
     FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand
 
-    __slots__ = ("_found", "_answered", "_outcome")
+    __slots__ = ("_found", "_answered", "_outcome", "_read_follow_up")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._found = None  # the search's verdict on this message (prepared), or None: not searched
         self._answered = False  # this message answered the situation question (prepared)
         self._outcome: tuple[str, str] | None = None  # (outcome, query) to count for operators
+        self._read_follow_up: tuple[str | None, str | None] | None = None  # (the card's code, the follow-up asked) this turn
 
     def prompt_context(self):
         guide = self._guide()
@@ -253,7 +254,7 @@ class Matters(Dialog):
         self.start("bundles", bundle=self.data.pop("bundle"))
 
     def _picked(self) -> str | None:
-        text = normalise(self.text)
+        text = self.word
         candidates = self.data.get("candidates", [])
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(candidates):
             return candidates[int(text) - 1]
@@ -302,10 +303,18 @@ class Matters(Dialog):
         return [halls[h] for h in guide.halls if h in halls]
 
     def _follow_up(self) -> str | None:
+        """The card's follow-up this message asks for: read once per card a turn reaches (the
+        card's eight guards and the search all ask)."""
+        code = self.data.get("code")
+        if self._read_follow_up is None or self._read_follow_up[0] != code:
+            self._read_follow_up = (code, self._which_follow_up())
+        return self._read_follow_up[1]
+
+    def _which_follow_up(self) -> str | None:
         guide = self._guide()
         if guide is None:
             return None
-        text = normalise(self.text)
+        text = self.word
         if text.isascii() and text.isdigit():
             return next((key for number, _, key in follow_ups_for(guide) if number == text), None)
         return _FOLLOW_UP_WORDS.get(text)
@@ -332,7 +341,7 @@ class Matters(Dialog):
         return self._follow_up() == "notify"
 
     def asks_unnotify(self) -> bool:
-        return self._guide() is not None and normalise(self.text) in UNNOTIFY
+        return self._guide() is not None and self.word in UNNOTIFY
 
     async def notify(self):
         await self._notices(True)
@@ -393,7 +402,7 @@ class Matters(Dialog):
         question = self._next_question()
         if question is None:
             return False
-        text = normalise(self.text)
+        text = self.word
         if question.options:
             if text.isascii() and text.isdigit() and 1 <= int(text) <= len(question.options):
                 chosen = question.options[int(text) - 1].code

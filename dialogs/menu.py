@@ -110,21 +110,21 @@ class Menu(Dialog):
 
     def confirms_again(self) -> bool:
         """A second tap on 确认 after the booking went through (a double tap, or unsure it worked)."""
-        return normalise(self.text) in CONFIRM_AGAIN
+        return self.word in CONFIRM_AGAIN
 
     def say_already_booked(self):
         self.say("booking/already_booked.j2")
 
     def names_option(self) -> bool:
-        return normalise(self.text) in _BY_WORD
+        return self.word in _BY_WORD
 
     def names_no_option(self) -> bool:
         """A number the menu does not have (12, 99): said so, never searched as a matter."""
-        word = normalise(self.text)
+        word = self.word
         return word.isascii() and word.isdigit() and len(word) <= MAX_PICK_DIGITS
 
     def say_no_such_option(self):
-        self.say("menu/no_such_option.j2", number=normalise(self.text))
+        self.say("menu/no_such_option.j2", number=self.word)
         mark_unused(self.data)
         self.ask()
 
@@ -141,7 +141,7 @@ class Menu(Dialog):
         self.start("matters", query=self.text)
 
     def open_option(self):
-        option = _BY_WORD[normalise(self.text)]
+        option = _BY_WORD[self.word]
         if option.dialog:
             self.start(option.dialog)
         else:

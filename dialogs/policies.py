@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from dialogs.engine import Dialog, P, T, normalise
+from dialogs.engine import Dialog, P, T
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
 
@@ -151,7 +151,7 @@ class PolicyConsent(Dialog):
     # The ID number and the phone digits -------------------------------------------------------
 
     def skips(self) -> bool:
-        return normalise(self.text) in SKIP
+        return self.word in SKIP
 
     async def consent_without_id(self):
         user = self.incoming.user
@@ -226,14 +226,14 @@ class PolicyConsent(Dialog):
     # 我的授权 ---------------------------------------------------------------------------------
 
     def picks_withdraw(self) -> bool:
-        return self._consent is not None and normalise(self.text) in WITHDRAW
+        return self._consent is not None and self.word in WITHDRAW
 
     def picks_toggle(self) -> bool:
-        return self._consent is not None and normalise(self.text) in TOGGLE
+        return self._consent is not None and self.word in TOGGLE
 
     async def toggle(self):
         user = self.incoming.user
-        word = normalise(self.text)
+        word = self.word
         subscribe = word == "订阅政策" or (word == "2" and not self._subscribed)
         if subscribe:
             await self.consents.subscribe(user)

@@ -392,7 +392,7 @@ class Progress(Dialog):
             elif self.asks_unsubscribe():
                 verified = await self._store.verified_case(self._user, case_no) is not None
                 self._seen = ("unsubscribe", "verified" if verified else "unverified")
-            elif normalise(self.text) in REFRESH:
+            elif self.word in REFRESH:
                 self._seen = ("refresh", await self._open(self.data.get("case_no")))
         elif self.state == "material":
             waiting = self.data.get("upload") or {}
@@ -466,7 +466,7 @@ class Progress(Dialog):
 
     def _picked_material(self, materials: list) -> str | None:
         """The id of the material picked by its number in the list, or by its name."""
-        text = normalise(self.text)
+        text = self.word
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(materials):
             return materials[int(text) - 1][0]
         # By name, as people say it (是租赁合同, 身份证那张): the material sharing the most pairs of
@@ -516,7 +516,7 @@ class Progress(Dialog):
 
     # One of the cases verified before, by its number in the list.
     def _picked(self) -> str | None:
-        text = normalise(self.text)
+        text = self.word
         choices = self.data.get("choices", [])
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(choices):
             return choices[int(text) - 1][0]
@@ -646,14 +646,14 @@ class Progress(Dialog):
 
     def asks_subscribe(self) -> bool:
         """On the card "1" subscribes too (the follow-ups list it)."""
-        text = normalise(self.text)
+        text = self.word
         return text in SUBSCRIBE or (text == "1" and not self.data.get("subscribed"))
 
     def names_subscribe(self) -> bool:
-        return normalise(self.text) in SUBSCRIBE
+        return self.word in SUBSCRIBE
 
     def asks_unsubscribe(self) -> bool:
-        return normalise(self.text) in UNSUBSCRIBE
+        return self.word in UNSUBSCRIBE
 
     def say_subscribed(self):
         self.data["subscribed"] = self._added.value != "full"

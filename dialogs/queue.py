@@ -30,7 +30,7 @@ import re
 import secrets
 
 from dialogs.booking import distance_km, shared_location
-from dialogs.engine import Dialog, P, T, normalise
+from dialogs.engine import Dialog, P, T
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.models import ErrorCode, GeoPoint, Ticket, TicketRequest, TicketStatus
 
@@ -170,7 +170,7 @@ class Queue(Dialog):
         return self._hits
 
     def _picked_candidate(self) -> str | None:
-        text = normalise(self.text)
+        text = self.word
         candidates = self.data.get("candidates", [])
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(candidates):
             return candidates[int(text) - 1][0]
@@ -204,7 +204,7 @@ class Queue(Dialog):
         self.ask()
 
     def asks_walk_in(self) -> bool:
-        return normalise(self.text) in WALK_IN_WORDS
+        return self.word in WALK_IN_WORDS
 
     def drop_appointment(self):
         self.data.pop("appointment", None)
@@ -266,7 +266,7 @@ class Queue(Dialog):
         await self._take(self._request(hall.id, location=GeoPoint(lat=here[0], lng=here[1])))
 
     def _typed_code(self) -> str | None:
-        match = _CHECKIN.search(normalise(self.text))
+        match = _CHECKIN.search(self.word)
         return match.group(1) if match else None
 
     async def take_by_code(self) -> None:
@@ -286,7 +286,7 @@ class Queue(Dialog):
     async def take_at_picked_hall(self) -> None:
         """Prepare (text): the hall picked from the list, with the code typed before."""
         halls = self._serving_halls()
-        text = normalise(self.text)
+        text = self.word
         if not (text.isascii() and text.isdigit() and 1 <= int(text) <= len(halls)) or "checkin" not in self.data:
             return
         await self._take(self._request(halls[int(text) - 1].id, checkin_code=self.data["checkin"]))
@@ -309,7 +309,7 @@ class Queue(Dialog):
 
     async def read_again(self) -> None:
         """Prepare (text on the ticket): 排到哪了 / 刷新 reads the ticket as the platform has it now."""
-        if normalise(self.text) not in REFRESH_WORDS:
+        if self.word not in REFRESH_WORDS:
             return
         try:
             self._ticket = await self.services.queue.current(self._user)

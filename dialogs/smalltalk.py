@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
-from dialogs.engine import ELDER_OFFERED_KEY, STREAK_KEY, Dialog, Incoming, Reply, Services, Session, now
+from dialogs.engine import ELDER_OFFERED_KEY, STREAK_KEY, Dialog, Incoming, Reply, Services, Session, analysis_of, now
 from dialogs.language import ENGLISH, LANGUAGE
 from dialogs.handoff import MISSED_KEY
 from dialogs.understand import MessageClass, SlotKind, Understanding, shanghai_today, understand
@@ -54,10 +54,14 @@ def mark_unused(data: dict, offered: bool = False) -> None:
     data[UNUSED_KEY] = OFFERED if offered else True
 
 
-def read(text: str) -> Understanding:
+def read(incoming: Incoming) -> Understanding:
     """The message as the conversation reads it before any dialog: its class, small talk kind,
-    and a rating (a bare 1-5 counted as stars; dialogs.rating decides whose it is)."""
-    return understand(text, shanghai_today(), expects=(SlotKind.RATING,))
+    and a rating (a bare 1-5 counted as stars; dialogs.rating decides whose it is). It shares
+    the message's analysis with the step's reading (dialogs.engine.understanding)."""
+    return understand(incoming.text, shanghai_today(), expects=_RATING, analysis=analysis_of(incoming))
+
+
+_RATING = frozenset({SlotKind.RATING})
 
 
 @lru_cache(maxsize=256)

@@ -169,12 +169,12 @@ class Desk(Dialog, registry=STAFF_DIALOGS):
                  approver=self.broadcasts is not None and self.member.can("approver"))
 
     def asks_help(self) -> bool:
-        return normalise(self.text) in HELP
+        return self.word in HELP
 
     # The queue and accepting ----------------------------------------------------------
 
     def asks_queue(self) -> bool:
-        return normalise(self.text) in QUEUE
+        return self.word in QUEUE
 
     async def show_queue(self):
         if not self.is_agent:
@@ -183,20 +183,20 @@ class Desk(Dialog, registry=STAFF_DIALOGS):
         self.say("staff/queue.j2", entries=await self.desk.queue())
 
     def accepts(self) -> bool:
-        return ACCEPT.fullmatch(normalise(self.text)) is not None
+        return ACCEPT.fullmatch(self.word) is not None
 
     async def accept(self):
         if self.desk is None:
             self.say("staff/not_agent.j2")
             return
-        number = ACCEPT.fullmatch(normalise(self.text)).group(1)
+        number = ACCEPT.fullmatch(self.word).group(1)
         result = await self.desk.accept(self.member, int(number) if number else None)
         self.say("staff/accepted.j2", result=result)
 
     # Talking to a citizen ---------------------------------------------------------------
 
     def ends(self) -> bool:
-        return normalise(self.text) in END
+        return self.word in END
 
     async def end(self):
         number = await self.desk.end(self.member) if self.is_agent else None
@@ -228,10 +228,10 @@ class Desk(Dialog, registry=STAFF_DIALOGS):
     # On and off duty -----------------------------------------------------------------------
 
     def goes_on_duty(self) -> bool:
-        return normalise(self.text) in ON_DUTY
+        return self.word in ON_DUTY
 
     def goes_off_duty(self) -> bool:
-        return normalise(self.text) in OFF_DUTY
+        return self.word in OFF_DUTY
 
     async def on_duty(self):
         await self._duty(True)
@@ -255,19 +255,19 @@ class Desk(Dialog, registry=STAFF_DIALOGS):
         return matched and (self.may_broadcast or not self.is_talking())
 
     def asks_compose(self) -> bool:
-        return self._broadcast_word(normalise(self.text) in COMPOSE)
+        return self._broadcast_word(self.word in COMPOSE)
 
     def asks_pending(self) -> bool:
-        return self._broadcast_word(normalise(self.text) in PENDING)
+        return self._broadcast_word(self.word in PENDING)
 
     def asks_recent(self) -> bool:
-        return self._broadcast_word(normalise(self.text) in RECENT)
+        return self._broadcast_word(self.word in RECENT)
 
     def steers(self) -> bool:
-        return self._broadcast_word(STEER.fullmatch(normalise(self.text)) is not None)
+        return self._broadcast_word(STEER.fullmatch(self.word) is not None)
 
     def asks_consent_counts(self) -> bool:
-        return self._broadcast_word(normalise(self.text) in CONSENT_COUNTS)
+        return self._broadcast_word(self.word in CONSENT_COUNTS)
 
     async def show_consent_counts(self):
         """Counts only: who consents is never shown to staff."""
@@ -317,7 +317,7 @@ class Desk(Dialog, registry=STAFF_DIALOGS):
         if self.broadcasts is None or not self.may_broadcast:
             self._no_broadcasts("broadcaster")
             return
-        word, number = STEER.fullmatch(normalise(self.text)).groups()
+        word, number = STEER.fullmatch(self.word).groups()
         action, bid = STEER_ACTIONS[word], f"b{int(number)}"
         if action == "approve" and self._no_broadcasts("approver"):
             return
@@ -432,7 +432,7 @@ class Compose(Dialog, registry=STAFF_DIALOGS):
         self.finish()
 
     def cancels(self) -> bool:
-        return normalise(self.text) in CANCEL
+        return self.word in CANCEL
 
     async def cancel(self):
         await self._drop()
@@ -440,7 +440,7 @@ class Compose(Dialog, registry=STAFF_DIALOGS):
         self.finish()
 
     def goes_back(self) -> bool:
-        return normalise(self.text) in BACK
+        return self.word in BACK
 
     # Title and body ------------------------------------------------------------------------------
 
@@ -471,7 +471,7 @@ class Compose(Dialog, registry=STAFF_DIALOGS):
     # The audience ------------------------------------------------------------------------------
 
     def _picked(self) -> tuple[str, str, str] | None:
-        text = normalise(self.text)
+        text = self.word
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(AUDIENCES):
             return AUDIENCES[int(text) - 1]
         named = [a for a in AUDIENCES if text and (text == normalise(a[2]) or text in a[2] and len(text) >= 2)]
@@ -508,7 +508,7 @@ class Compose(Dialog, registry=STAFF_DIALOGS):
 
     def _audience(self) -> dict | str:
         """The audience the detail names, or why it cannot (a word for compose_bad.j2)."""
-        kind, text = self.data.get("kind"), normalise(self.text)
+        kind, text = self.data.get("kind"), self.word
         if kind == "tag":
             tags = self.data.get("tags") or []
             if text.isascii() and text.isdigit() and len(text) < 10:
@@ -590,7 +590,7 @@ class Compose(Dialog, registry=STAFF_DIALOGS):
                 pass  # already gone on (submitted by another way, cancelled): nothing to tidy
 
     def changes(self) -> bool:
-        return normalise(self.text) in CHANGE or normalise(self.text) in BACK
+        return self.word in CHANGE or self.word in BACK
 
     async def drop_draft(self):
         await self._drop()
@@ -599,7 +599,7 @@ class Compose(Dialog, registry=STAFF_DIALOGS):
     # Submitting -----------------------------------------------------------------------------------
 
     def submits(self) -> bool:
-        return normalise(self.text) in SUBMIT
+        return self.word in SUBMIT
 
     async def submit(self):
         try:

@@ -12,7 +12,7 @@ enterprises only). The list is loaded by the start's prepare action; guards only
 from __future__ import annotations
 
 from dialogs import paging
-from dialogs.engine import Dialog, P, T, normalise
+from dialogs.engine import Dialog, P, T
 
 STATES = ["listing"]
 TRANSITIONS = [
@@ -73,11 +73,11 @@ class MySubscriptions(Dialog):
         self.finish()
 
     def picks_item(self) -> bool:
-        text = normalise(self.text)
+        text = self.word
         return text.isascii() and text.isdigit() and 1 <= int(text) <= len(self.data.get("items", []))
 
     async def remove_item(self):
-        kind, key, label = self.data["items"][int(normalise(self.text)) - 1]
+        kind, key, label = self.data["items"][int(self.word) - 1]
         store, user = self.services.subscriptions, self.incoming.user
         if kind == "case":
             await store.unsubscribe(user, key)

@@ -4,6 +4,7 @@ inside CDATA reads back as the person typed it, whatever they typed."""
 
 from __future__ import annotations
 
+import re
 
 import pytest
 from hypothesis import example, given, settings, strategies as st
@@ -124,7 +125,7 @@ def test_handlers_read_the_same_dicts_wechatpy_would_give_them(doc):
     """parse_xml builds in C what wechatpy's xmltodict builds in Python: for every document
     without namespaces (which WeChat never sends; we refuse an unbound prefix), the same dict,
     or both refuse."""
-    if "xmlns" in doc or ":" in doc.split("?>")[-1]:
+    if "xmlns" in doc or ":" in re.sub(r"^\s*<\?xml[^>]*\?>", "", doc):  # a prefix anywhere after the declaration
         return
     import xmltodict
     from xml.parsers.expat import ExpatError

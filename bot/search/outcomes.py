@@ -56,6 +56,7 @@ class SearchOutcomes:
         self.prefix = prefix
         self.day_limit = day_limit
         self._today: tuple[float, dt.date] = (0.0, dt.date.min)  # (when today ends, today)
+        self._day_keys: tuple[dt.date, dict[str, str]] = (dt.date.min, {})
 
     def today(self) -> dt.date:
         """Today in Shanghai, worked out once a day (a zone-aware clock read is not free, and
@@ -67,6 +68,13 @@ class SearchOutcomes:
             self._today = (ends, day)
         return day
 
+    def _keys_today(self) -> dict[str, str]:
+        """Today's key of each outcome, made once a day."""
+        day = self.today()
+        if self._day_keys[0] != day:
+            self._day_keys = (day, {outcome: self.key(outcome, day) for outcome in OUTCOMES})
+        return self._day_keys[1]
+
     def key(self, outcome: str, day: dt.date) -> str:
         return f"{self.prefix}search:{outcome}:{day.isoformat().replace('-', '')}"
 
@@ -76,7 +84,7 @@ class SearchOutcomes:
         text = masked(query)
         if not text:
             return None
-        key = self.key(outcome, today or self.today())
+        key = (today is None and self._keys_today().get(outcome)) or self.key(outcome, today or self.today())
         return Tally(key, text, RETENTION_DAYS * 86400, self.day_limit)  # the rarest beyond the limit go
 
     async def record(self, query: str, outcome: str, today: dt.date | None = None) -> None:

@@ -21,6 +21,7 @@ GENERAL_MIN_FREQ = 100
 
 _PUNCT = re.compile(r"[^\w]+", re.UNICODE)
 _QUALIFIER = re.compile(r"[（(][^（()）]*(?:县级|市级|省级|省政府|权限|行使|下放)[^（()）]*[）)]")
+_INNER_SPACES = re.compile(r"(?<=[^a-z0-9 ]) +|(?<=[a-z0-9]) +(?=[^a-z0-9 ])")  # not between two Latin words
 _LOCK = threading.Lock()
 _TOKENIZER: jieba.Tokenizer | None = None
 
@@ -33,7 +34,7 @@ def normalize(text: str) -> str:
 
 def squeeze(text: str) -> str:
     """Normalised, without spaces between Chinese characters (people type 户口 迁移)."""
-    return re.sub(r"(?<=[^a-z0-9 ]) +|(?<=[a-z0-9]) +(?=[^a-z0-9 ])", "", normalize(text))
+    return _INNER_SPACES.sub("", normalize(text))
 
 
 def core_name(name: str) -> str:

@@ -17,10 +17,10 @@ word. docs/understanding.md says why these and not jionlp or dateparser, with th
 from dialogs.understand.answers import LEVELS_BY_STARS
 from dialogs.understand.halls import HallName, HallNames
 from dialogs.understand.model import Conflict, MessageClass, Slot, SlotKind, TimeOfDay, Understanding
-from dialogs.understand.reading import MAX_EXAMINED, shanghai_today, understand
+from dialogs.understand.reading import MAX_EXAMINED, Analysis, analyse, shanghai_today, understand
 from dialogs.understand.vocabulary import load
 
 __all__ = [
-    "LEVELS_BY_STARS", "MAX_EXAMINED", "Conflict", "HallName", "HallNames", "MessageClass", "Slot", "SlotKind", "TimeOfDay",
-    "Understanding", "load", "shanghai_today", "understand",
+    "LEVELS_BY_STARS", "MAX_EXAMINED", "Analysis", "Conflict", "HallName", "HallNames", "MessageClass", "Slot", "SlotKind", "TimeOfDay",
+    "Understanding", "analyse", "load", "shanghai_today", "understand",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from functools import lru_cache
 from itertools import combinations
 from zoneinfo import ZoneInfo
 
@@ -22,8 +23,54 @@ def shanghai_today() -> date:
     return datetime.now(TZ).date()
 
 
+class Analysis:
+    """What a message says whatever step it answers: the text folded, its polite layers, the ID
+    and phone numbers in it, whether it is a global word, small talk or junk, its language.
+    Built once per message (`analyse`) and shared by every reading of it (`understand`), so a
+    message read by the conversation and again by the step it answers is scanned once."""
+
+    __slots__ = ("text", "folded", "short", "shells", "core", "numbers", "free", "timely", "global_word", "small_talk",
+                 "language", "_cases", "_junk")
+
+    def __init__(self, text: str):
+        vocab = vocabulary()
+        self.text = text
+        self.folded = folded = fold(text[:MAX_EXAMINED])
+        self.short = short = len(folded) <= kinds.MAX_SHORT
+        self.shells = shells = kinds.layers(folded, vocab) if short else []
+        self.core = shells[-1] if shells else ""
+        self.numbers = numbers = tuple(identity.find_numbers(folded))
+        self.free = free = [True] * len(folded)  # what the numbers left for the other slots
+        for slot in numbers:
+            free[slot.start:slot.end] = [False] * (slot.end - slot.start)
+        self.timely = when.may_hold_time(folded)
+        self.global_word = intent = kinds.global_word(shells, vocab)
+        self.small_talk = kinds.small_talk(folded, vocab) if intent is None and short else None
+        self.language = kinds.language(folded, vocab)
+        self._cases: tuple[str, list[Slot], list[bool]] | None = None
+        self._junk: bool | None = None
+
+    def cases(self, pattern: str) -> tuple[list[Slot], list[bool]]:
+        """The case numbers in `pattern`'s format, and what is left free after them (a copy)."""
+        if self._cases is None or self._cases[0] != pattern:
+            free = list(self.free)
+            self._cases = (pattern, list(answers.find_case_numbers(self.folded, pattern, free)), free)
+        return self._cases[1], list(self._cases[2])
+
+    @property
+    def junk(self) -> bool:
+        if self._junk is None:
+            self._junk = kinds.is_junk(self.folded, vocabulary())
+        return self._junk
+
+
+def analyse(text: str) -> Analysis:
+    return Analysis(text)
+
+
 def understand(text: str, today: date, halls: HallNames | None = None,
-               expects: Iterable[SlotKind | str] = (), case_pattern: str | None = None) -> Understanding:
+               expects: Iterable[SlotKind | str] = (), case_pattern: str | None = None,
+               analysis: Analysis | None = None) -> Understanding:
     """Read one message: the slots it holds (anywhere in it, several at once), their conflicts,
     what kind of message it is, and its language.
 
@@ -33,23 +80,17 @@ def understand(text: str, today: date, halls: HallNames | None = None,
     also holds an ID or phone number), "5号" is item 5 rather than a day when CHOICE is expected
     and DATE is not, and a bare 1-5 is a rating only when RATING is expected. `case_pattern` is
     the case number format (settings.case_number_pattern), DEFAULT_CASE_PATTERN when None.
+    `analysis`: the message's `analyse(text)`, when it is read more than once.
     """
     vocab = vocabulary()
-    expects = frozenset(SlotKind(kind) for kind in expects)  # a misspelt kind fails loudly
-    folded = fold(text[:MAX_EXAMINED])
-    free = [True] * len(folded)
-    short = len(folded) <= kinds.MAX_SHORT
-    shells = kinds.layers(folded, vocab) if short else []
-    core = shells[-1] if shells else ""
-
-    slots: list[Slot] = []
-    numbers = list(identity.find_numbers(folded))
-    for slot in numbers:
-        free[slot.start:slot.end] = [False] * (slot.end - slot.start)
-    slots += numbers
-    slots += answers.find_case_numbers(folded, case_pattern or DEFAULT_CASE_PATTERN, free)
+    expects = slot_kinds(expects if isinstance(expects, frozenset) else tuple(expects))
+    if analysis is None or analysis.text != text:
+        analysis = Analysis(text)
+    folded, shells, numbers = analysis.folded, analysis.shells, analysis.numbers
+    cases, free = analysis.cases(case_pattern or DEFAULT_CASE_PATTERN)
+    slots: list[Slot] = [*numbers, *cases]
     picks_item = SlotKind.CHOICE in expects and SlotKind.DATE not in expects
-    if when.may_hold_time(folded):
+    if analysis.timely:
         slots += when.find_dates(folded, today, free, bare_days=not picks_item)
         slots += when.find_times(folded, free)
     if halls is not None:
@@ -59,19 +100,18 @@ def understand(text: str, today: date, halls: HallNames | None = None,
     for slot in identity.find_names(folded, free, vocab, bare=bare_names):
         free[slot.start:slot.end] = [False] * (slot.end - slot.start)
         slots.append(slot)
-    if short:
-        slots += _whole_reply(folded, core, vocab, free)
+    if analysis.short:
+        slots += _whole_reply(folded, analysis.core, vocab, free)
     slots.sort(key=lambda s: (s.start, s.end))
 
-    intent = kinds.global_word(shells, vocab)
-    talk = kinds.small_talk(folded, vocab) if intent is None and short else None
+    intent, talk = analysis.global_word, analysis.small_talk
     if intent is not None:
         kind = MessageClass.GLOBAL
     elif talk is not None:
         kind = MessageClass.SMALL_TALK
     elif slots and _only_details(folded, free, vocab):
         kind = MessageClass.DETAILS
-    elif kinds.is_junk(folded, vocab):
+    elif analysis.junk:
         kind = MessageClass.JUNK
     else:
         kind = MessageClass.OTHER
@@ -82,9 +122,16 @@ def understand(text: str, today: date, halls: HallNames | None = None,
         conflicts=_conflicts(slots),
         global_word=intent,
         small_talk=talk,
-        language=kinds.language(folded, vocab),
+        language=analysis.language,
         truncated=len(text) > MAX_EXAMINED,
     )
+
+
+@lru_cache(maxsize=64)
+def slot_kinds(expects: frozenset | tuple) -> frozenset[SlotKind]:
+    """The kinds a step expects, checked (a misspelt kind fails loudly); steps declare a few
+    sets, converted once each."""
+    return frozenset(SlotKind(kind) for kind in expects)
 
 
 def _whole_reply(text: str, core: str, vocab, free: list[bool]) -> list[Slot]:
