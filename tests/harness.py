@@ -129,7 +129,7 @@ class Harness:
 
     # Readiness ----------------------------------------------------------------------------
 
-    async def catalog_ready(self, timeout: float = 30) -> None:
+    async def catalog_ready(self, timeout: float = 90) -> None:
         await asyncio.wait_for(self.app[CATALOG].ready.wait(), timeout=timeout)
 
 

@@ -30,7 +30,7 @@ from tests.support import person, received, wait_for
 
 @pytest.fixture
 async def chat(chat, app):
-    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
     return chat
 
 
@@ -369,7 +369,7 @@ async def test_my_appointments_from_anywhere_and_keeping_one(h, sims):
 
 async def start_bot(serve, **overrides):
     sims = await serve(scheduler_poll_seconds=0.1, **overrides)
-    await asyncio.wait_for(sims.server.app[CATALOG].ready.wait(), timeout=20)
+    await asyncio.wait_for(sims.server.app[CATALOG].ready.wait(), timeout=90)
     return sims, sims.server.app
 
 

@@ -79,7 +79,7 @@ async def test_one_booking_covers_the_whole_bundle_and_brings_the_merged_list(h,
 
 async def test_a_bundle_from_search_to_one_list_one_booking_one_progress_view_with_notices(chat, client, redis, settings):
     """Over the real webhook: the whole 一件事 journey, as a person would make it."""
-    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=30)
+    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=90)
     card = await chat.say("孩子出生了要办哪些手续")
     if not card.startswith("【出生一件事】"):  # the search offered candidates: the bundle is among them
         pick = next(i for i, line in enumerate(listed(card), 1) if "出生一件事" in line)

@@ -26,7 +26,7 @@ CHINESE_FRAMING = ("请回复序号", "您要办的是不是", "办理部门", "
 
 @pytest.fixture
 async def chat(chat, app):
-    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
     return chat
 
 

@@ -32,7 +32,7 @@ SUMMARY = "请核对预约信息"
 
 @pytest.fixture
 async def chat(chat, app):
-    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
     return chat
 
 

@@ -157,7 +157,7 @@ async def test_a_candidates_reply_answered_with_a_number_opens_that_candidate(h)
 
 async def test_searches_are_counted_for_operators_without_personal_data(chat, client):
     """Through the real webhook: the counts ride on each turn's commit to Redis."""
-    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=30)
+    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=90)
     await chat.say("我电话13812345678，想问问怎么炒股")
     await chat.say("社保卡")
     await chat.say("1")

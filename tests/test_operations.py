@@ -26,7 +26,7 @@ async def test_health_and_readiness(client):
 async def test_readiness_says_when_the_guides_have_loaded(client):
     """Ready (200) as soon as Redis answers: the bot answers while the catalog loads, and says
     so; operators and the benchmark wait for "loaded" before they send real questions."""
-    deadline = asyncio.get_running_loop().time() + 30
+    deadline = asyncio.get_running_loop().time() + 90  # a first start encodes the catalog's texts
     states = []
     while asyncio.get_running_loop().time() < deadline:
         ready = await client.get("/readyz")

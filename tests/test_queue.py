@@ -115,7 +115,7 @@ async def test_an_appointment_of_the_day_becomes_a_priority_number_by_location(h
 
 async def test_take_a_number_ask_where_it_stands_and_be_called_to_a_window(chat, client, redis, settings):
     """Over the real webhook: 取号 -> 排到哪了 -> called to a window (the simulator's control)."""
-    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=30)
+    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=90)
     await open_hours(client)
     assert "要办什么事" in await chat.say("取号")  # no appointment: a walk-in number
     where = await walk_in_for(chat, "护照", "护照")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch
+from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch, hybrid
 from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
 from bot.search.hybrid import LETTER_CHARS, LifeEvent, load_life_events, load_said
@@ -367,6 +367,18 @@ def test_a_letter_is_found_by_its_topic_even_when_the_need_leaves_the_topic_out(
     assert "居住证" not in events_only.lexical.need(letter)  # the need keeps the request ...
     assert "居住证办理" in shown(events_only, letter)[:3]  # ... the clause that names the topic is read on its own
     assert "居住证办理" in shown(search, letter)[:3]
+
+
+def test_a_letter_whose_clause_names_a_matter_counts_as_asking_for_one(world, tmp_path, monkeypatch):
+    """The decision's lexical acceptance reads a letter's clauses too: the need mixes clauses, so
+    the whole need is rarely explained by one matter although a clause of it plainly is."""
+    letter = ("您好，我是外地人，在本区工作已经三年了，一直有交社保，房子也是租的。孩子明年要上学，"
+              "我平时办事也常要证明在这边居住，想办个居住证，请问要哪些材料、多久能拿到？感谢！")
+    events_only = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(),
+                                     life_events=load_life_events(), cache_dir=tmp_path)
+    assert events_only.evidence(letter).accepted >= hybrid.MIN_SCORE  # 想办个居住证, read on its own
+    monkeypatch.setattr(hybrid, "CLAUSE_ACCEPT", False)
+    assert events_only.evidence(letter).accepted == 0  # the need alone: no matter explains it
 
 
 def test_the_clauses_a_letter_is_read_by_are_bounded(search):

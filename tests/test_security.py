@@ -637,7 +637,7 @@ async def test_another_enterprise_is_never_bound_without_its_own_texted_code(cli
 
 
 async def test_my_appointments_never_reaches_another_persons_appointment(client, app, peer):
-    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
     victim_person, own_person = person(41), person(42)
     victim, attacker = Chat(client, peer, VICTIM), Chat(client, peer, ATTACKER)
     await drive(victim, "预约", victim_person)

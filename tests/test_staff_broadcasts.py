@@ -210,7 +210,7 @@ async def test_a_paused_broadcast_resumes_where_it_stopped(serve, make_settings,
 
 @pytest.fixture
 async def chat(chat, app):
-    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=20)
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
     await follow(chat.client, [chat.user])
     return chat
 

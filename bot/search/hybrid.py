@@ -71,6 +71,7 @@ BUNDLE_PRIOR = 0.3  # added to a bundle with any evidence (tuned: docs/search.md
 LETTER_CHARS = 64  # of a letter's best clauses (the need's among them), the others read one by one
 LETTER_CLAUSES = 2  # of those, the most read (the best first): each costs up to 2 ms of CPU
 CLAUSE_POOL = 10  # hits per clause: a clause points at few documents
+CLAUSE_ACCEPT = True
 CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
@@ -290,7 +291,8 @@ class MatterSearch:
             if coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:
                 accepted = max(accepted, min(hit.score, 1.5))
         if not foreign and need != query and LETTER_CHARS:
-            lexical = self._clause_evidence(query, need, lexical)
+            lexical, clause_accepted = self._clause_evidence(query, need, lexical)
+            accepted = max(accepted, clause_accepted)
         expanded = " ".join([parsed.corrected, *(a for u in parsed.units for a in u.alternatives[1:])])
         bm25, ceiling = self._bm25.scores(expanded)
         best_bm25 = float(bm25.max()) if n else 0.0
@@ -304,7 +306,7 @@ class MatterSearch:
             semantic = np.maximum(self._semantic.similarities(vector) - SEMANTIC_FLOOR, 0.0)
         return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle)
 
-    def _clause_evidence(self, query: str, need: str, lexical: np.ndarray) -> np.ndarray:
+    def _clause_evidence(self, query: str, need: str, lexical: np.ndarray) -> tuple[np.ndarray, float]:
         """A letter's lexicon evidence, clause by clause: its topic (养蜂, 砍树) and its request
         (这个证在哪个窗口办) are often different clauses, and the need read whole keeps only
         NEED_CHARS of them. Its best clauses up to LETTER_CHARS in all that the need left out are
@@ -312,16 +314,19 @@ class MatterSearch:
         score and each clause's, plus a share of what the others add."""
         best = lexical.copy()
         total = lexical.copy()
+        accepted = 0.0
         inside = set(need.split("，"))  # read together already
         outside = [c for c in self.lexical.clauses(query, LETTER_CHARS) if len(c) >= 2 and c not in inside]
         for clause in outside[:LETTER_CLAUSES]:
             parsed = self.lexical.parse(clause)
-            for hit, _ in self.lexical.rank(parsed, top=CLAUSE_POOL) if parsed.text else ():
+            for hit, coverage in self.lexical.rank(parsed, top=CLAUSE_POOL) if parsed.text else ():
                 i = self._position[hit.code]
                 score = min(hit.score, 1.5)
+                if CLAUSE_ACCEPT and coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:
+                    accepted = max(accepted, score)
                 best[i] = max(best[i], score)
                 total[i] += score
-        return np.minimum(best + CLAUSE_SUPPORT * (total - best), 1.5)
+        return np.minimum(best + CLAUSE_SUPPORT * (total - best), 1.5), accepted
 
     def decide(self, evidence: Evidence, fused: np.ndarray, top: int) -> Found:
         """Rank by the fused scores and say what they are worth."""
