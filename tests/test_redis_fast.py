@@ -159,7 +159,10 @@ async def test_a_killed_connection_is_noticed_and_the_next_message_served_on_a_n
     ours = [c for c in clients if c.get("name") == CLIENT_NAME]
     assert ours, "the webhook's connection names itself in CLIENT LIST"
     for c in ours:
-        await redis.client_kill(c["addr"])
+        try:
+            await redis.client_kill(c["addr"])
+        except ResponseError:  # closed meanwhile: a shared Redis lists other processes' connections too
+            pass
     answers = [await chat.say(t) for t in ("菜单", "菜单")]
     assert all("回复序号" in a for a in answers), answers  # the dead connection was noticed, not used
 
