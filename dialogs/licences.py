@@ -172,7 +172,7 @@ class Licences(Dialog):
 
     def _digits(self) -> str | None:
         phone = self.slot("phone")
-        return phone[-4:] if phone else phone_digits(self.text)
+        return phone[-4:] if phone else phone_digits(self.word)
 
     def digits_malformed(self) -> bool:
         return self._digits() is None

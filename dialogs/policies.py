@@ -162,10 +162,10 @@ class PolicyConsent(Dialog):
         self.finish()
 
     def gives_id(self) -> bool:
-        return parse_id_number(self.text) is not None
+        return parse_id_number(self.word) is not None
 
     def keep_id(self):
-        self.data["id"] = self.consents.seal(self.incoming.user, {"id_number": parse_id_number(self.text)})
+        self.data["id"] = self.consents.seal(self.incoming.user, {"id_number": parse_id_number(self.word)})
         self.data["tries"] = 0
 
     def say_id_bad(self):
@@ -174,7 +174,7 @@ class PolicyConsent(Dialog):
 
     async def check_phone(self) -> None:
         """Prepare: the platform checks the last 4 digits against the ID number kept (sealed)."""
-        last4 = parse_last4(self.text)
+        last4 = parse_last4(self.word)
         sealed = self.consents.unseal(self.incoming.user, self.data.get("id"))
         if last4 is None or not sealed:
             return

@@ -381,7 +381,7 @@ class Progress(Dialog):
             if picked is not None:
                 self._seen = ("picked", await self._open(picked))
         elif self.state == "factor":
-            asked, factor = self._asked_about(), parse_factor(self.text)
+            asked, factor = self._asked_about(), parse_factor(self.word)
             if asked and factor is not None:
                 self._seen = ("factor", await self._open(asked, factor))
         elif self.state == "shown":
@@ -539,7 +539,7 @@ class Progress(Dialog):
         return not self._asked_about()
 
     def factor_malformed(self) -> bool:
-        return parse_factor(self.text) is None
+        return parse_factor(self.word) is None
 
     def factor_opens(self) -> bool:
         return self._seen == ("factor", "ok")

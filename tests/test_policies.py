@@ -293,3 +293,16 @@ async def test_a_policy_for_small_restaurants_reaches_the_people_bound_to_one_wi
     assert len(got) == 1
     for person in (large_restaurant, small_tech):
         assert [n for n in await notices(bot, person.user) if "小微餐饮补贴" in n] == []
+
+
+async def test_the_id_number_and_digits_said_aloud_give_consent(h, sims):
+    """Recognition ends what it heard with 。: an ID number and 4 digits said aloud are taken."""
+    someone = (await (await sims.get("/sim/platform/_admin/residents")).json())["items"][0]
+
+    async def voice(recognition: str) -> str | None:
+        return await h.message({"MsgType": "voice", "MediaId": "voice-media-1", "Format": "amr", "Recognition": recognition})
+
+    assert "身份证" in await voice("订阅政策。")
+    assert "手机号码后 4 位" in await voice(f"{someone['id_number']}。")
+    done = await voice(f"{someone['phone'][-4:]}。")
+    assert "已为您订阅政策推送" in done and someone["id_number"][-4:] in done
