@@ -28,7 +28,7 @@ import re
 import unicodedata
 
 from dialogs.engine import Dialog, P, T
-from dialogs.licences import lock_key
+from dialogs.licences import lock_key, phone_digits
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
 
@@ -71,11 +71,8 @@ def parse_id_number(text: str) -> str | None:
 
 
 def parse_last4(text: str) -> str | None:
-    """The last 4 digits of a phone number: 4 digits, or a whole mobile number."""
-    folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text))
-    if re.fullmatch(r"\d{4}", folded):
-        return folded
-    return folded[-4:] if re.fullmatch(r"1[3-9]\d{9}", folded) else None
+    """The last 4 digits of a phone number: 4 digits, a whole mobile number, or 尾号0817 (as 我的证照 reads them)."""
+    return phone_digits(text)
 
 
 class PolicyConsent(Dialog):

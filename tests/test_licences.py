@@ -161,3 +161,15 @@ async def test_the_id_number_and_digits_said_aloud_open_my_licences(h, sims):
     assert "手机号的后 4 位" in await voice(h, f"{ID_NUMBER}。")
     listing = await voice(h, f"{PHONE[-4:]}。")
     assert "【我的证照】" in listing and name in listing
+
+
+async def test_the_digits_said_with_words_around_them_are_the_digits(h, sims):
+    """后四位是0817, 尾号0817: the 4 digits, not 「格式好像不对」 (elders say what they type)."""
+    _, name = await finished_case(sims)
+    await h.say("我的证照")
+    await h.say(ID_NUMBER)
+    listing = await h.say(f"手机后四位是{PHONE[-4:]}")
+    assert "【我的证照】" in listing and name in listing
+    await h.say("订阅政策")
+    await h.say(ID_NUMBER)
+    assert "已为您订阅政策推送" in await h.say(f"尾号{PHONE[-4:]}")
