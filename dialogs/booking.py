@@ -350,7 +350,7 @@ class Picking(Dialog):
         raise NotImplementedError
 
     def confirms(self) -> bool:
-        return self.says(CONFIRM)
+        return self.says(CONFIRM) or self.slot("yes_no") is True
 
     async def attempt(self) -> None:
         """Submit: `_outcome` is the appointment or the platform's refusal; `_busy` when the
@@ -741,11 +741,19 @@ class Booking(Picking):
     def explain_phone(self):
         self.say("booking/bad_phone.j2")
 
+    def _remembers(self) -> bool | None:
+        """The answer to 下次预约时要直接使用…吗: its words, or any plain yes or no (可以, 行, 没问题)."""
+        if self.says(REMEMBER):
+            return True
+        if self.says(DONT_REMEMBER):
+            return False
+        return self.slot("yes_no")
+
     def answers_consent(self) -> bool:
-        return self.says(REMEMBER) or self.says(DONT_REMEMBER)
+        return self._remembers() is not None
 
     def keep_consent(self):
-        self.data["remember"] = self.says(REMEMBER)
+        self.data["remember"] = self._remembers() is True
 
     # The summary and the booking ------------------------------------------------------------------------
 

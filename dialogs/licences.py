@@ -63,14 +63,20 @@ def lock_key(id_number: str) -> str:
     return "LIC" + hashlib.sha256(id_number.upper().encode()).hexdigest()[:20]
 
 
+#: Words around the 4 digits that only say what they are (手机后四位是0817, 尾号0817).
+_DIGITS_SAID = re.compile(r"(?:我的)?(?:手机号?码?|电话号?码?)?(?:的)?(?:后四位|后4位|尾号|末四位|末4位)(?:数字)?(?:是|为)?[:：]?(\d{4})(?:吧|呢)?")
+
+
 def phone_digits(text: str) -> str | None:
-    """The last 4 digits of the phone, typed as 4 digits or as the whole mobile number."""
+    """The last 4 digits of the phone, typed as 4 digits, as the whole mobile number, or said
+    with the words that name them (后四位是0817)."""
     folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text))
     if re.fullmatch(r"\d{4}", folded):
         return folded
     if re.fullmatch(r"1[3-9]\d{9}", folded):
         return folded[-4:]
-    return None
+    said = _DIGITS_SAID.fullmatch(folded)
+    return said.group(1) if said else None
 
 
 class Licences(Dialog):
@@ -172,7 +178,7 @@ class Licences(Dialog):
 
     def _digits(self) -> str | None:
         phone = self.slot("phone")
-        return phone[-4:] if phone else phone_digits(self.text)
+        return phone[-4:] if phone else phone_digits(self.word)
 
     def digits_malformed(self) -> bool:
         return self._digits() is None

@@ -254,11 +254,15 @@ class Matters(Dialog):
         self.start("bundles", bundle=self.data.pop("bundle"))
 
     def _picked(self) -> str | None:
+        """The candidate picked by its number (2) or in words (第二个, 就第一个吧, 最后一个)."""
         text = self.word
         candidates = self.data.get("candidates", [])
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(candidates):
-            return candidates[int(text) - 1]
-        return None
+        if text.isascii() and text.isdigit():
+            n = int(text)
+        else:
+            n = self.slot("choice")
+            n = len(candidates) if n == -1 else n
+        return candidates[n - 1] if n is not None and 1 <= n <= len(candidates) else None
 
     async def ask_or_not_found(self):
         """Nothing to show: out of scope (say so, offer a person and 12345), junk (ask again)."""

@@ -8,6 +8,7 @@ back (撤回授权) or stops the pushes (退订政策) at any time.
 id_number --a valid ID number--> phone --the last 4 digits the platform has for it--> (consent, subscribed, done)
 id_number --跳过--> (consent for the bound enterprises only, subscribed, done)
 phone --digits that do not match--> phone (3 tries, then done)
+phone --the 5th wrong try in 10 minutes for this ID number (here or in 我的证照)--> (paused, done)
 (start 退订政策) --> (unsubscribed, done);  (start 撤回授权) --> (withdrawn, done)
 (start 我的授权) --> consent (what is used) --1 / 撤回授权--> (withdrawn) | --2--> (subscribed or unsubscribed)
 ```
@@ -15,7 +16,9 @@ phone --digits that do not match--> phone (3 tries, then done)
 Started with `mode`: "subscribe", "unsubscribe", "withdraw" or "consent" (the default). The ID
 number waits between two steps only sealed for this person (bot.services.consent.Consents.seal);
 the platform checks it against the phone's last 4 digits (POST /licences/lookup) before it is
-kept. The prepare actions do the lookups (the consent on start, the platform check on the
+kept. Wrong digits count with 我的证照's (the same check, the same counters:
+dialogs.licences.lock_key), so starting 订阅政策 over gives no fresh tries at someone else's phone
+digits. The prepare actions do the lookups (the consent on start, the platform check on the
 phone digits); the guards only read what they found.
 """
 
@@ -25,6 +28,7 @@ import re
 import unicodedata
 
 from dialogs.engine import Dialog, P, T
+from dialogs.licences import lock_key, phone_digits
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
 
@@ -46,6 +50,7 @@ TRANSITIONS = [
     T("text",  "id_number", "phone",     "gives_id",            ["keep_id", "ask"]),
     T("text",  "id_number", "id_number", None,                  "say_id_bad"),
     T("text",  "phone",     "phone",     "phone_matches",       "consent_with_id"),
+    T("text",  "phone",     "phone",     "phone_locked",        "say_locked"),
     T("text",  "phone",     "phone",     "phone_differs",       "say_phone_wrong"),
     T("text",  "phone",     "phone",     "platform_down",       "say_busy"),
     T("text",  "phone",     "phone",     None,                  "say_phone_bad"),
@@ -66,11 +71,8 @@ def parse_id_number(text: str) -> str | None:
 
 
 def parse_last4(text: str) -> str | None:
-    """The last 4 digits of a phone number: 4 digits, or a whole mobile number."""
-    folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text))
-    if re.fullmatch(r"\d{4}", folded):
-        return folded
-    return folded[-4:] if re.fullmatch(r"1[3-9]\d{9}", folded) else None
+    """The last 4 digits of a phone number: 4 digits, a whole mobile number, or 尾号0817 (as 我的证照 reads them)."""
+    return phone_digits(text)
 
 
 class PolicyConsent(Dialog):
@@ -84,14 +86,15 @@ class PolicyConsent(Dialog):
     OWN_WORDS = SKIP
     DONE = frozenset({"consent"})
 
-    __slots__ = ("_consent", "_subscribed", "_enterprises", "_checked")
+    __slots__ = ("_consent", "_subscribed", "_enterprises", "_checked", "_locked")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._consent = None  # bot.services.consent.Consent, as found this turn
         self._subscribed = False
         self._enterprises: list = []
-        self._checked = ""  # the platform's word on the phone digits: "match", "differs", "down"
+        self._checked = ""  # the platform's word on the phone digits: "match", "differs", "locked", "down"
+        self._locked = 0  # seconds this ID number stays paused for this person
 
     @property
     def consents(self):
@@ -162,10 +165,10 @@ class PolicyConsent(Dialog):
         self.finish()
 
     def gives_id(self) -> bool:
-        return parse_id_number(self.text) is not None
+        return parse_id_number(self.word) is not None
 
     def keep_id(self):
-        self.data["id"] = self.consents.seal(self.incoming.user, {"id_number": parse_id_number(self.text)})
+        self.data["id"] = self.consents.seal(self.incoming.user, {"id_number": parse_id_number(self.word)})
         self.data["tries"] = 0
 
     def say_id_bad(self):
@@ -174,9 +177,13 @@ class PolicyConsent(Dialog):
 
     async def check_phone(self) -> None:
         """Prepare: the platform checks the last 4 digits against the ID number kept (sealed)."""
-        last4 = parse_last4(self.text)
+        last4 = parse_last4(self.word)
         sealed = self.consents.unseal(self.incoming.user, self.data.get("id"))
         if last4 is None or not sealed:
+            return
+        counters, user, key = self.services.subscriptions, self.incoming.user, lock_key(sealed["id_number"])
+        if counters is not None and (lock := await counters.factor_lock(user, key)).seconds:
+            self._checked, self._locked = "locked", lock.seconds
             return
         try:
             await self.services.platform.licences_of(sealed["id_number"], last4)
@@ -184,14 +191,22 @@ class PolicyConsent(Dialog):
             self._checked = "down"
         except PlatformError:
             self._checked = "differs"
+            if counters is not None:
+                _, self._locked = await counters.failed(user, key)
+                self._checked = "locked" if self._locked else "differs"
         else:
             self._checked = "match"
+            if counters is not None:
+                await counters.succeeded(user, key)
 
     def phone_matches(self) -> bool:
         return self._checked == "match"
 
     def phone_differs(self) -> bool:
         return self._checked == "differs"
+
+    def phone_locked(self) -> bool:
+        return self._checked == "locked"
 
     def platform_down(self) -> bool:
         return self._checked == "down"
@@ -214,6 +229,11 @@ class PolicyConsent(Dialog):
             return
         self.say("policies/phone_wrong.j2", final=False)
         self.ask()
+
+    def say_locked(self):
+        self.data.pop("id", None)
+        self.say("policies/locked.j2", minutes=max(1, -(-self._locked // 60)))
+        self.finish()
 
     def say_busy(self):
         self.say("common/busy.j2")

@@ -381,7 +381,7 @@ class Progress(Dialog):
             if picked is not None:
                 self._seen = ("picked", await self._open(picked))
         elif self.state == "factor":
-            asked, factor = self._asked_about(), parse_factor(self.text)
+            asked, factor = self._asked_about(), parse_factor(self.word)
             if asked and factor is not None:
                 self._seen = ("factor", await self._open(asked, factor))
         elif self.state == "shown":
@@ -465,10 +465,12 @@ class Progress(Dialog):
         return "counted"
 
     def _picked_material(self, materials: list) -> str | None:
-        """The id of the material picked by its number in the list, or by its name."""
+        """The id of the material picked by its number in the list (2, 第二个, 最后一个), or by its name."""
         text = self.word
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(materials):
-            return materials[int(text) - 1][0]
+        n = int(text) if text.isascii() and text.isdigit() else self.slot("choice")
+        n = len(materials) if n == -1 else n
+        if n is not None and 1 <= n <= len(materials):
+            return materials[n - 1][0]
         # By name, as people say it (是租赁合同, 身份证那张): the material sharing the most pairs of
         # characters with the message, when one clearly does (two pairs at least, and no tie).
         said = _pairs(text)
@@ -539,7 +541,7 @@ class Progress(Dialog):
         return not self._asked_about()
 
     def factor_malformed(self) -> bool:
-        return parse_factor(self.text) is None
+        return parse_factor(self.word) is None
 
     def factor_opens(self) -> bool:
         return self._seen == ("factor", "ok")

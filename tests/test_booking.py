@@ -91,6 +91,20 @@ async def test_answering_1_to_every_choice_books(h, sims):
     assert len(items) == 1 and items[0]["number"] in reply
 
 
+@pytest.mark.parametrize("yes", ["可以", "行", "没问题", "对的"])
+async def test_any_plain_yes_answers_the_remember_question_and_confirms_the_summary(h, yes):
+    """可以 / 行 / 没问题 say yes as surely as 好的: the booking goes through instead of the
+    question (or the summary) coming back with 「好的。」."""
+    await h.catalog_ready()
+    who = person(31)
+    remembered = await drive(h, "我想预约办护照", who, stop="下次预约时要直接使用")
+    assert remembered.startswith("下次预约时要直接使用")
+    summary = await h.say(yes)
+    assert summary.startswith("请核对预约信息"), summary
+    booked = await h.say(yes)
+    assert booked.startswith("预约成功"), booked
+
+
 async def test_free_text_at_the_menu_books_that_matter(h):
     reply = await h.say("我想预约办护照")
     assert "普通护照签发" in reply

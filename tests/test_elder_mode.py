@@ -223,3 +223,12 @@ async def test_elder_mode_over_the_webhook_is_kept_and_switched_back(chat, clien
     back = await chat.say("标准模式")
     assert ENDING not in back
     assert "10. 我的证照" in await chat.say("菜单")
+
+
+async def test_a_photo_in_elder_mode_is_answered_by_the_rules(h):
+    """Where a photo is not taken (no 补正 card open), the answer says what photos are for, in
+    the elder way: no Latin letters (not even 「TA」), at most four choices, the ending."""
+    await h.say("长辈模式")
+    told = await h.message({"MsgType": "image", "PicUrl": "http://mmbiz.invalid/p.jpg", "MediaId": "photo-1"})
+    assert "补正" in told and "人工" in told
+    follows_the_rules(told)

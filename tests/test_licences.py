@@ -147,3 +147,29 @@ async def test_a_finished_case_notice_names_its_licence_and_my_licences_shows_it
     await chat.say(ID_NUMBER)
     listing = await chat.say(PHONE[-4:])
     assert name in listing and "发证机关" in listing and "有效期至" in listing and "亮证或下载：http" in listing
+
+
+async def voice(h, recognition: str) -> str | None:
+    """A voice message WeChat's speech recognition heard: it ends its sentences with 。"""
+    return await h.message({"MsgType": "voice", "MediaId": "voice-media-1", "Format": "amr", "Recognition": recognition})
+
+
+async def test_the_id_number_and_digits_said_aloud_open_my_licences(h, sims):
+    """Recognition writes "0817。": the 4 digits said aloud are the digits, not a wrong format."""
+    _, name = await finished_case(sims)
+    assert "身份证号码" in await voice(h, "我的证照。")
+    assert "手机号的后 4 位" in await voice(h, f"{ID_NUMBER}。")
+    listing = await voice(h, f"{PHONE[-4:]}。")
+    assert "【我的证照】" in listing and name in listing
+
+
+async def test_the_digits_said_with_words_around_them_are_the_digits(h, sims):
+    """后四位是0817, 尾号0817: the 4 digits, not 「格式好像不对」 (elders say what they type)."""
+    _, name = await finished_case(sims)
+    await h.say("我的证照")
+    await h.say(ID_NUMBER)
+    listing = await h.say(f"手机后四位是{PHONE[-4:]}")
+    assert "【我的证照】" in listing and name in listing
+    await h.say("订阅政策")
+    await h.say(ID_NUMBER)
+    assert "已为您订阅政策推送" in await h.say(f"尾号{PHONE[-4:]}")

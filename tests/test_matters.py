@@ -155,6 +155,15 @@ async def test_a_candidates_reply_answered_with_a_number_opens_that_candidate(h)
     assert (await h.say("2")).startswith(f"【{second}】")
 
 
+@pytest.mark.parametrize("said, index", [("第一个", 0), ("就第二个吧", 1), ("第2个", 1), ("最后一个", -1)])
+async def test_a_candidate_picked_in_words_opens_it_and_is_not_searched(h, said, index):
+    """An elder (or anyone) says 第一个 rather than 1, as the booking steps already take it."""
+    reply = await h.say("社保卡")
+    assert reply.startswith("您要办的是不是：")
+    picked = listed(reply)[index].rsplit("（", 1)[0]
+    assert (await h.say(said)).startswith(f"【{picked}】")
+
+
 async def test_searches_are_counted_for_operators_without_personal_data(chat, client):
     """Through the real webhook: the counts ride on each turn's commit to Redis."""
     await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=90)

@@ -261,3 +261,17 @@ async def test_a_photo_while_waiting_for_an_agent_says_it_can_be_sent_once_conne
     await chat.say("人工")
     answer = await send_photo(chat, client, jpeg())
     assert "工作人员接入后" in answer and "请用文字" not in answer
+
+
+@pytest.mark.parametrize("said, material", [("第二个", "M2"), ("最后一个", "M2"), ("第一个", "M1")])
+async def test_which_material_may_be_said_as_its_place_in_the_list(h, sims, said, material):
+    """这份材料是哪一项: 第二个 answers it as 2 does (in the harness: the photo fetched from the
+    simulated WeChat, uploaded to the simulated platform)."""
+    await h.say(CASE)
+    assert "需要补充材料" in await h.say(PHONE_LAST4)
+    media_id = await register(sims, jpeg(seed=said.encode()))
+    asked = await h.message({"MsgType": "image", "PicUrl": "http://mmbiz.invalid/p.jpg", "MediaId": media_id})
+    assert "哪一项" in asked
+    counted = await h.say(said)
+    assert "已收到您的照片" in counted, counted
+    assert [u["upload"]["material_id"] for u in (await uploads(sims))["items"]] == [material]

@@ -293,3 +293,42 @@ async def test_a_policy_for_small_restaurants_reaches_the_people_bound_to_one_wi
     assert len(got) == 1
     for person in (large_restaurant, small_tech):
         assert [n for n in await notices(bot, person.user) if "小微餐饮补贴" in n] == []
+
+
+async def test_the_id_number_and_digits_said_aloud_give_consent(h, sims):
+    """Recognition ends what it heard with 。: an ID number and 4 digits said aloud are taken."""
+    someone = (await (await sims.get("/sim/platform/_admin/residents")).json())["items"][0]
+
+    async def voice(recognition: str) -> str | None:
+        return await h.message({"MsgType": "voice", "MediaId": "voice-media-1", "Format": "amr", "Recognition": recognition})
+
+    assert "身份证" in await voice("订阅政策。")
+    assert "手机号码后 4 位" in await voice(f"{someone['id_number']}。")
+    done = await voice(f"{someone['phone'][-4:]}。")
+    assert "已为您订阅政策推送" in done and someone["id_number"][-4:] in done
+
+
+async def test_phone_digits_cannot_be_guessed_by_starting_consent_over_again(h, sims):
+    """订阅政策 asks the platform whether 4 digits belong to an ID number, as 我的证照 does: the
+    wrong tries count in one place, so starting over does not give fresh tries, and five wrong in
+    ten minutes pause that ID number for this person in both (else anyone's phone digits could be
+    found here and then open their licences)."""
+    someone = (await (await sims.get("/sim/platform/_admin/residents")).json())["items"][1]
+    right = someone["phone"][-4:]
+    wrong = iter(f"{n:04d}" for n in range(20) if f"{n:04d}" != right)
+    await h.say("订阅政策")
+    await h.say(someone["id_number"])
+    for _ in range(3):
+        await h.say(next(wrong))
+    assert "身份证" in await h.say("订阅政策")
+    await h.say(someone["id_number"])
+    assert "不一致" in await h.say(next(wrong))
+    assert "暂停" in await h.say(next(wrong))  # the fifth
+    await h.say("订阅政策")
+    await h.say(someone["id_number"])
+    paused = await h.say(right)
+    assert "已为您订阅政策推送" not in paused and "暂停" in paused and "分钟" in paused
+    assert "身份证号：" not in await h.say("我的授权")  # nothing was kept
+    await h.say("我的证照")
+    await h.say(someone["id_number"])
+    assert "暂停" in await h.say(right)

@@ -205,3 +205,17 @@ async def test_a_card_whose_case_is_no_longer_verified_asks_for_the_factor_befor
     assert await h.services.subscriptions.recipients(case_no, None) == {}
     assert "【办件进度】" in await h.say("5678")
     assert "订阅成功" in await h.say("订阅")
+
+
+async def test_a_case_number_and_its_phone_digits_said_aloud_open_the_card(h, sims):
+    """Recognition ends what it heard with 。: the phone digits said aloud open the case."""
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted")
+
+    async def voice(recognition: str) -> str | None:
+        return await h.message({"MsgType": "voice", "MediaId": "voice-media-1", "Format": "amr", "Recognition": recognition})
+
+    await h.say("查进度")
+    assert "手机号的后 4 位" in await voice(f"{case_no}。")
+    card = await voice("5678。")
+    assert "【办件进度】" in card and case_no in card

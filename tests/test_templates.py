@@ -235,6 +235,7 @@ CONTEXTS.update({
     "licences/wrong.j2": {"left": 3},
     "common/mode.j2": {"elder": True},
     "licences/locked.j2": {"minutes": 30},
+    "policies/locked.j2": {"minutes": 30},
     "notify/licence_expiring.j2": {"enterprise": "广安市思源科技有限公司", "licence_name": "食品经营许可证", "licence_no": "JY15116020012345",
                                    "valid_until": "2027-01-02", "days_left": 30, "days": 30, "renewal_matter_name": "食品经营许可延续",
                                    "issuer": "广安区市场监督管理局"},
