@@ -174,7 +174,7 @@ async def test_a_complaint_is_filed_only_while_the_case_is_still_theirs(h, sims)
     assert (await feedback(sims, case_no))["complaints"] == []
 
 
-async def test_a_binder_rates_a_case_of_their_enterprise_from_its_notice(chat, client, redis, settings):
+async def test_a_binder_rates_a_case_of_their_enterprise_from_its_notice(chat, client, app):
     from tests.test_notifier import notices_count
     from tests.test_subscriptions import bind, enterprise_case
 
@@ -184,6 +184,8 @@ async def test_a_binder_rates_a_case_of_their_enterprise_from_its_notice(chat, c
     await advance(client, case_no, "accepted", "processing", "reviewing", "approved")
     done = (await notices_count(client, chat.user, 2))[-1]
     assert "请为这次办事打个分" in done
+    # The notifier records the invitation just after WeChat has the notice.
+    assert await wait_for(lambda: app[SERVICES].ratings.pending(chat.user), timeout=10)
     assert "感谢您的评价：★★★★☆ 满意" in await chat.say("满意")
     assert [r["level"] for r in (await feedback(client, case_no))["ratings"]] == ["satisfied"]
 
