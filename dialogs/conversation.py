@@ -60,6 +60,8 @@ MAX_FILLED = 8
 #: Slot kinds that are data a step may ask for; a step expecting one of them is never
 #: interrupted by a case number (a long number typed at the ID step is a wrong ID, not a case).
 NUMBER_KINDS = frozenset({"id_number", "phone", "case_number"})
+#: Four digits in a row (any script: NFKC folds full-width ones): what a number step's answer carries.
+DIGIT_RUN = re.compile(r"\d{4}")
 _MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
 #: Slots a step answered earlier that a later message may correct (手机号写错了，是…): details a
 #: person knows for sure. A day or a time is not among them: changing one means choosing from
@@ -181,6 +183,8 @@ class Conversation:
         data: a need of its own, not a wrong answer. Only messages the step cannot use get here,
         so the search runs rarely."""
         catalog = self.services.catalog
+        if expects & NUMBER_KINDS and DIGIT_RUN.search(incoming.text):
+            return False  # digits at a step asking for a number are an answer, right or wrong (尾号是0817)
         understood = understanding(incoming, self.services, expects)
         if (catalog is None or not catalog.ready.is_set() or understood.kind != "other" or understood.slots
                 or len(understood.text) < MIN_QUESTION or not any("\u4e00" <= ch <= "\u9fff" for ch in understood.text)

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from typing import Any
 
 from dialogs import paging
 from dialogs.engine import Dialog, P, T
+from dialogs.understand.identity import phone_digits
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.models import ErrorCode, Licence
 
@@ -61,22 +61,6 @@ def lock_key(id_number: str) -> str:
     """What the wrong-digit counters are kept under: not the ID number itself (it would sit in a
     Redis key name), but a digest of it."""
     return "LIC" + hashlib.sha256(id_number.upper().encode()).hexdigest()[:20]
-
-
-#: Words around the 4 digits that only say what they are (手机后四位是0817, 尾号0817).
-_DIGITS_SAID = re.compile(r"(?:我的)?(?:手机号?码?|电话号?码?)?(?:的)?(?:后四位|后4位|尾号|末四位|末4位)(?:数字)?(?:是|为)?[:：]?(\d{4})(?:吧|呢)?")
-
-
-def phone_digits(text: str) -> str | None:
-    """The last 4 digits of the phone, typed as 4 digits, as the whole mobile number, or said
-    with the words that name them (后四位是0817)."""
-    folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text))
-    if re.fullmatch(r"\d{4}", folded):
-        return folded
-    if re.fullmatch(r"1[3-9]\d{9}", folded):
-        return folded[-4:]
-    said = _DIGITS_SAID.fullmatch(folded)
-    return said.group(1) if said else None
 
 
 class Licences(Dialog):

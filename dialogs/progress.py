@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.ports import AttachmentRefused
+from dialogs.understand.identity import phone_digits
 from dialogs.understand.model import DEFAULT_CASE_PATTERN
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
@@ -192,7 +193,8 @@ def parse_factor(text: str) -> dict[str, str] | None:
         return {"phone_last4": folded[-4:]}
     if re.fullmatch(r"\d{17}[\dX]", folded) and valid_id_number(folded):
         return {"id_number": folded}
-    return None
+    said = phone_digits(text)  # 尾号是5678, 手机后四位 5678
+    return {"phone_last4": said} if said else None
 
 
 # Working days ---------------------------------------------------------------------------------

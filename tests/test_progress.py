@@ -219,3 +219,14 @@ async def test_a_case_number_and_its_phone_digits_said_aloud_open_the_card(h, si
     assert "手机号的后 4 位" in await voice(f"{case_no}。")
     card = await voice("5678。")
     assert "【办件进度】" in card and case_no in card
+
+
+async def test_the_phone_digits_said_with_words_around_them_open_the_card(h, sims):
+    """尾号是5678 at the factor step is the answer, not a question for the search (it once opened
+    a matter whose name holds 手机)."""
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted")
+    await h.say("查进度")
+    assert "手机号的后 4 位" in await h.say(case_no)
+    card = await h.say("手机尾号是5678")
+    assert "【办件进度】" in card and case_no in card

@@ -10,6 +10,7 @@ number and a phone number, and nothing else.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from functools import lru_cache
 from typing import Iterator
@@ -186,3 +187,19 @@ def _is_other_word(candidate: str, vocab: Vocabulary) -> bool:
     return (candidate in vocab.small_talk or candidate in vocab.global_words or candidate in vocab.yes
             or candidate in vocab.no or candidate in vocab.labels or candidate in vocab.rating_anywhere
             or candidate in vocab.rating_alone)
+
+
+#: Words around the 4 digits that only say what they are (手机后四位是0817, 尾号0817).
+_DIGITS_SAID = re.compile(r"(?:我的)?(?:手机号?码?|电话号?码?)?(?:的)?(?:后四位|后4位|尾号|末四位|末4位)(?:数字)?(?:是|为)?[:：]?(\d{4})(?:吧|呢)?")
+
+
+def phone_digits(text: str) -> str | None:
+    """The last 4 digits of the phone, typed as 4 digits, as the whole mobile number, or said
+    with the words that name them (后四位是0817)."""
+    folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text))
+    if re.fullmatch(r"\d{4}", folded):
+        return folded
+    if re.fullmatch(r"1[3-9]\d{9}", folded):
+        return folded[-4:]
+    said = _DIGITS_SAID.fullmatch(folded)
+    return said.group(1) if said else None
