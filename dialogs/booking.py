@@ -203,10 +203,6 @@ class Picking(Dialog):
 
     # Helpers ----------------------------------------------------------------------------------
 
-    @property
-    def user(self) -> str:
-        return self.incoming.user
-
     def number(self, count: int) -> int | None:
         """The 1-based choice the person typed (2, 第二个, ②, 最后一个), if it is one of `count`."""
         text = self.word

@@ -105,15 +105,11 @@ class EnterpriseDesk(Dialog):
     def _store(self):
         return self.services.subscriptions
 
-    @property
-    def _user(self) -> str:
-        return self.incoming.user
-
     # The lookups (prepare actions) ------------------------------------------------------------
 
     async def look_up_on_start(self) -> None:
         """The person's enterprises now: none, one (its action at once), or several to pick from."""
-        enterprises = await self._store.enterprises(self._user)
+        enterprises = await self._store.enterprises(self.user)
         self.data["choices"] = [[code, name] for code, name in enterprises]
         if not enterprises:
             self._seen = "none"
@@ -155,7 +151,7 @@ class EnterpriseDesk(Dialog):
     async def _act(self, action: str, **how: Any) -> None:
         """Check the binding now, then do `action` for the enterprise in the session."""
         code = self.data.get("credit_code")
-        if not code or not await self._store.is_bound(self._user, code):
+        if not code or not await self._store.is_bound(self.user, code):
             self._seen = "unbound"
             return
         try:

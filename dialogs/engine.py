@@ -544,6 +544,11 @@ class Dialog:
     # What handlers use -------------------------------------------------------------------
 
     @property
+    def user(self) -> str:
+        """Who this turn is for (their openid): what every action on their data is keyed by."""
+        return self.incoming.user
+
+    @property
     def text(self) -> str:
         return self.incoming.text
 

@@ -154,10 +154,6 @@ class Handoff(Dialog):
     def desk(self) -> CitizenDesk:
         return self.services.handoff
 
-    @property
-    def user(self) -> str:
-        return self.incoming.user
-
     def prompt_context(self):
         return {"hours": self.data.get("hours", ""), "back_at": self.data.get("back_at", ""), "nobody": self.data.get("nobody", False)}
 

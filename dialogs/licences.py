@@ -95,10 +95,6 @@ class Licences(Dialog):
     def _store(self):
         return self.services.subscriptions
 
-    @property
-    def _user(self) -> str:
-        return self.incoming.user
-
     # The lookup (the prepare action) ----------------------------------------------------------
 
     async def look_up(self) -> None:
@@ -131,7 +127,7 @@ class Licences(Dialog):
     async def _look_up(self, digits: str, fresh: bool = False) -> None:
         id_number = self.data["id_number"]
         key = lock_key(id_number)
-        lock = await self._store.factor_lock(self._user, key)
+        lock = await self._store.factor_lock(self.user, key)
         if lock.seconds:
             self._seen, self._locked = "locked", lock.seconds
             return
@@ -144,11 +140,11 @@ class Licences(Dialog):
             if exc.code not in (ErrorCode.identity_not_verified, ErrorCode.not_found, ErrorCode.invalid_id_number, ErrorCode.invalid_request):
                 self._seen = "down"
                 return
-            self._failures, self._locked = await self._store.failed(self._user, key)
+            self._failures, self._locked = await self._store.failed(self.user, key)
             self._seen = "locked" if self._locked else "wrong"
             return
         if fresh:
-            await self._store.succeeded(self._user, key)
+            await self._store.succeeded(self.user, key)
         self.data["total"] = len(self._licences)
         self._seen = "list" if self._licences else "none"
 

@@ -298,10 +298,6 @@ class Progress(Dialog):
     def _store(self):
         return self.services.subscriptions
 
-    @property
-    def _user(self) -> str:
-        return self.incoming.user
-
     def _asked_about(self) -> str | None:
         """The number the factor question is about: the one pending, else the card's own case
         (返回 from the card to the factor question)."""
@@ -319,13 +315,13 @@ class Progress(Dialog):
 
     async def _try(self, case_no: str, factor: dict[str, str] | None) -> str:
         self._asked = case_no
-        lock = await self._store.factor_lock(self._user, case_no)
+        lock = await self._store.factor_lock(self.user, case_no)
         if lock.seconds:
             self._locked = lock.seconds
             return "locked"
         remembered = None
         if factor is None:
-            remembered = await self._store.verified_case(self._user, case_no)
+            remembered = await self._store.verified_case(self.user, case_no)
             if remembered is None:
                 return "needs_factor"
             factor = remembered.factor
@@ -340,18 +336,18 @@ class Progress(Dialog):
             if exc.code not in (ErrorCode.case_not_verified, ErrorCode.not_found, ErrorCode.invalid_request):
                 return "down"
             if remembered is not None:
-                await self._store.forget(self._user, case_no)
+                await self._store.forget(self.user, case_no)
                 return "needs_factor"
             return await self._wrong(case_no)
         self._case = case
         if remembered is None:
             name = case.bundle_name if isinstance(case, BundleApplication) else case.matter_name
-            await self._store.remember(self._user, case_no, name, **factor)
-            await self._store.succeeded(self._user, case_no)
+            await self._store.remember(self.user, case_no, name, **factor)
+            await self._store.succeeded(self.user, case_no)
         return "ok"
 
     async def _wrong(self, case_no: str) -> str:
-        self._failures, self._locked = await self._store.failed(self._user, case_no)
+        self._failures, self._locked = await self._store.failed(self.user, case_no)
         return "locked" if self._locked else "wrong"
 
     # The lookups (prepare actions) -----------------------------------------------------------
@@ -366,7 +362,7 @@ class Progress(Dialog):
         if pending:
             self._seen = ("carried", await self._open(pending))
             return
-        verified = await self._store.verified(self._user)
+        verified = await self._store.verified(self.user)
         self.data["choices"] = [[c.case_no, c.matter_name] for c in verified.values()]
         if len(self.data["choices"]) == 1:
             self._seen = ("verified", await self._open(self.data["choices"][0][0]))
@@ -389,10 +385,10 @@ class Progress(Dialog):
         elif self.state == "shown":
             case_no = self.data.get("case_no") or ""
             if self.asks_subscribe():
-                self._added = await self._store.subscribe(self._user, case_no)
+                self._added = await self._store.subscribe(self.user, case_no)
                 self._seen = ("subscribe", self._added.value)
             elif self.asks_unsubscribe():
-                verified = await self._store.verified_case(self._user, case_no) is not None
+                verified = await self._store.verified_case(self.user, case_no) is not None
                 self._seen = ("unsubscribe", "verified" if verified else "unverified")
             elif self.word in REFRESH:
                 self._seen = ("refresh", await self._open(self.data.get("case_no")))
@@ -418,7 +414,7 @@ class Progress(Dialog):
         case_no = self.data.get("case_no") or ""
         if not case_no or is_bundle_number(case_no):
             return "bundle"  # a 一件事 takes materials by each member case's own number
-        remembered = await self._store.verified_case(self._user, case_no)
+        remembered = await self._store.verified_case(self.user, case_no)
         if remembered is None:
             self._asked = case_no
             return "needs_factor"
@@ -428,7 +424,7 @@ class Progress(Dialog):
             return "down"
         except PlatformError as exc:
             if exc.code in (ErrorCode.case_not_verified, ErrorCode.not_found):
-                await self._store.forget(self._user, case_no)
+                await self._store.forget(self.user, case_no)
                 self._asked = case_no
                 return "needs_factor"
             return "down"
@@ -450,7 +446,7 @@ class Progress(Dialog):
             attachment = await self.services.attachments.fetch(media_id)
         except AttachmentRefused as refused:
             return refused.reason
-        key = hashlib.sha256(f"{self._user}|{case_no}|{material_id}|{attachment.sha256}".encode()).hexdigest()[:48]
+        key = hashlib.sha256(f"{self.user}|{case_no}|{material_id}|{attachment.sha256}".encode()).hexdigest()[:48]
         try:
             self._upload = await self.services.platform.upload_material(
                 case_no, material_id, attachment.content, filename=attachment.filename, content_type=attachment.media_type,
@@ -459,7 +455,7 @@ class Progress(Dialog):
             return "down"
         except PlatformError as exc:
             if exc.code in (ErrorCode.case_not_verified, ErrorCode.not_found):
-                await self._store.forget(self._user, case_no)
+                await self._store.forget(self.user, case_no)
                 self._asked = case_no
                 return "needs_factor"
             return _UPLOAD_ERRORS.get(exc.code, "down")
@@ -603,12 +599,12 @@ class Progress(Dialog):
         self.data.pop("choices", None)
         if isinstance(case, BundleApplication):  # a 一件事: its cases as one view, one subscription for all
             self.data["case_no"] = case.bundle_no
-            self.data["subscribed"] = await self._store.is_subscribed(self._user, case.bundle_no)
+            self.data["subscribed"] = await self._store.is_subscribed(self.user, case.bundle_no)
             self.say("progress/bundle_card.j2", **bundle_view(case, self.services.settings))
             self.ask()
             return
         self.data["case_no"] = case.case_no  # the only place a case number becomes the card's
-        self.data["subscribed"] = await self._store.is_subscribed(self._user, case.case_no)
+        self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
         self.say("progress/card.j2", **case_view(case, self.services.settings))
         self.ask()
 
@@ -666,7 +662,7 @@ class Progress(Dialog):
 
     async def unsubscribe(self):
         case_no = self.data["case_no"]
-        removed = await self._store.unsubscribe(self._user, case_no)
+        removed = await self._store.unsubscribe(self.user, case_no)
         self.data["subscribed"] = False
         self.say("progress/unsubscribed.j2", removed=removed, case_no=case_no)
 

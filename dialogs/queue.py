@@ -107,10 +107,6 @@ class Queue(Dialog):
         return {"data": self.data, "appointment": self.data.get("appointment"), "halls": self._serving_halls(),
                 "candidates": self.data.get("candidates", [])}
 
-    @property
-    def _user(self) -> str:
-        return self.incoming.user
-
     # On start: the ticket taken already, else the appointment to exchange ------------------------
 
     async def look_up_on_start(self) -> None:
@@ -119,13 +115,13 @@ class Queue(Dialog):
         self.data.setdefault("draft", secrets.token_hex(8))  # the walk-in's Idempotency-Key
         queue = self.services.queue
         try:
-            ticket = await queue.current(self._user)
+            ticket = await queue.current(self.user)
             if ticket is not None and ticket.status in (TicketStatus.waiting, TicketStatus.called):
                 self._ticket = ticket
                 return
             if self.data.get("mode") in ("status", "walk_in"):
                 return
-            appointments = await queue.appointments_for_today(self._user)
+            appointments = await queue.appointments_for_today(self.user)
         except PlatformUnavailable:
             self._busy = True
             return
@@ -246,11 +242,11 @@ class Queue(Dialog):
         appointment = self.data.get("appointment")
         # An appointment has one ticket whoever asks; a walk-in one per 取号 (the draft).
         basis = f"appointment:{appointment['id']}" if appointment else f"walk-in:{self.data['draft']}:{self.data.get('code')}"
-        return "chat-" + hashlib.sha256(f"{self._user}|{basis}".encode()).hexdigest()[:32]
+        return "chat-" + hashlib.sha256(f"{self.user}|{basis}".encode()).hexdigest()[:32]
 
     async def _take(self, request: TicketRequest) -> None:
         try:
-            self._ticket = await self.services.queue.take(self._user, request, self._key())
+            self._ticket = await self.services.queue.take(self.user, request, self._key())
         except PlatformUnavailable:
             self._busy = True
         except PlatformError as error:
@@ -312,7 +308,7 @@ class Queue(Dialog):
         if self.word not in REFRESH_WORDS:
             return
         try:
-            self._ticket = await self.services.queue.current(self._user)
+            self._ticket = await self.services.queue.current(self.user)
         except PlatformUnavailable:
             self._busy = True
 

@@ -131,12 +131,19 @@ class _APIClient:
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    async def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> dict:
+    async def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
+                       form: Callable[[], aiohttp.FormData] | None = None) -> dict:
+        """One call: `body` goes as JSON, or `form()` as multipart (built per attempt: a sent form
+        cannot be sent again)."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        # WeChat shows \uXXXX escapes literally to the user: send real UTF-8.
-        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
-        headers = None if data is None else {"Content-Type": "application/json; charset=utf-8"}
+        data: Any
+        if form is not None:
+            data, headers = form(), None
+        else:
+            # WeChat shows \uXXXX escapes literally to the user: send real UTF-8.
+            data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+            headers = None if data is None else {"Content-Type": "application/json; charset=utf-8"}
         try:
             async with self._session.request(method, self.base_url + path, params=params, data=data, headers=headers, timeout=self._timeout) as resp:
                 status, raw = resp.status, await resp.read()
@@ -155,14 +162,15 @@ class _APIClient:
             raise WeChatUnavailable(f"{path}: the answer is not a JSON object")
         return answer
 
-    async def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None, accept: frozenset[int] = frozenset()) -> dict:
+    async def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
+                    form: Callable[[], aiohttp.FormData] | None = None, accept: frozenset[int] = frozenset()) -> dict:
         """Call an API with the shared token; a refused token is refreshed once, never more."""
         token = await self._token.get()
-        answer = await self._request(method, path, params={**(params or {}), "access_token": token}, body=body)
+        answer = await self._request(method, path, params={**(params or {}), "access_token": token}, body=body, form=form)
         if answer.get("errcode") in TOKEN_ERRCODES:
             log.warning("%s refused the access token (errcode %s); refreshing it once", path, answer["errcode"])
             token = await self._token.refresh(rejected=token)
-            answer = await self._request(method, path, params={**(params or {}), "access_token": token}, body=body)
+            answer = await self._request(method, path, params={**(params or {}), "access_token": token}, body=body, form=form)
         _raise_for(answer, accept)
         return answer
 
@@ -213,34 +221,14 @@ class _APIClient:
 
     async def upload_media(self, kind: str, content: bytes, *, filename: str, content_type: str) -> str:
         """Upload a temporary media file (`kind`: image, voice, video, file); returns its media_id."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
         path = "/cgi-bin/media/upload"
 
-        async def post(token: str) -> dict:
-            form = aiohttp.FormData()
-            form.add_field("media", content, filename=filename, content_type=content_type)
-            try:
-                async with self._session.post(self.base_url + path, params={"access_token": token, "type": kind}, data=form,
-                                              timeout=self._timeout) as resp:
-                    status, raw = resp.status, await resp.read()
-            except TimeoutError:
-                raise WeChatTimeout(f"{path}: no answer within {self._timeout.total} s") from None
-            except aiohttp.ClientError as error:
-                raise WeChatUnavailable(f"{path}: {type(error).__name__}") from None
-            if status != 200:
-                raise WeChatUnavailable(f"{path}: HTTP {status}")
-            try:
-                answer = json.loads(raw)
-            except ValueError:
-                raise WeChatUnavailable(f"{path}: the answer is not JSON") from None
-            return answer if isinstance(answer, dict) else {"errcode": -1}
+        def form() -> aiohttp.FormData:
+            built = aiohttp.FormData()
+            built.add_field("media", content, filename=filename, content_type=content_type)
+            return built
 
-        token = await self._token.get()
-        answer = await post(token)
-        if answer.get("errcode") in TOKEN_ERRCODES:
-            answer = await post(await self._token.refresh(rejected=token))
-        _raise_for(answer)
+        answer = await self._call("POST", path, params={"type": kind}, form=form)
         if not answer.get("media_id"):
             raise WeChatUnavailable(f"{path}: no media_id in the answer")
         return str(answer["media_id"])

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from bot.services.broadcasts.policies import Rule, describe_rules
+from bot.services.broadcasts.policies import Rule, describe_rules, plain_text
 
 class Status(str, Enum):
     draft = "draft"
@@ -100,12 +100,7 @@ class Draft(BaseModel):
     @field_validator("title", "body")
     @classmethod
     def _text(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        if any(ord(c) < 32 and c not in "\n\t" for c in value):
-            raise ValueError("must not contain control characters")
-        return value
+        return plain_text(value)
 
 
 def is_id(bid: str) -> bool:

@@ -37,6 +37,17 @@ _NAME = Annotated[str, Field(min_length=1, max_length=30)]
 _CODE = Annotated[str, Field(pattern=r"^[0-9]{2,6}$")]
 
 
+def plain_text(value: str) -> str:
+    """A staff-written title or text: trimmed, not blank, no control characters but newline and tab
+    (the validator of every notice's and policy's text fields)."""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 class _Rule(BaseModel):
     model_config = {"extra": "forbid", "frozen": True}
 
@@ -125,12 +136,7 @@ class PolicyDraft(BaseModel):
     @field_validator("title", "summary", "matter_code")
     @classmethod
     def _text(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        if any(ord(c) < 32 and c not in "\n\t" for c in value):
-            raise ValueError("must not contain control characters")
-        return value
+        return plain_text(value)
 
     @field_validator("rules")
     @classmethod
