@@ -126,28 +126,6 @@ PREPARE = [
 ]
 
 
-_ASKS_TO_BOOK = re.compile(r"(我|帮我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?(预约|预订|约号|约个号)(一下|个号|个时间)?(去|来)?")
-# English (#20 item 9): "I want to book an appointment (for a passport)", "can I make an appointment".
-_ASKS_TO_BOOK_EN = re.compile(
-    r"\b(?:(?:i|we)(?:\s+(?:want|would\s+like|need)|'d\s+like)\s+to\s+|(?:can|could|may|how\s+do)\s+(?:i|we)\s+|please\s+)?"
-    r"(?:(?:book|reserve)(?:\s+(?:an?\s+)?(?:appointment|visit|slot))?|(?:make|schedule|get)\s+(?:an?\s+)?(?:appointment|visit))"
-    r"(?:\s+(?:for|to)(?:\s+an?)?)?(?:\s+please)?\b|\bplease\b|^appointment$",
-    re.IGNORECASE)
-# End English.
-
-
-def booking_query(text: str) -> str | None:
-    """For words like "我想预约办护照": what is left to search ("办护照", or "" for no matter).
-    None when the text does not ask to book."""
-    if _ASKS_TO_BOOK.search(text):
-        return _ASKS_TO_BOOK.sub(" ", text).strip(" ，,。.!！?？").strip()
-    # English (#20 item 9)
-    if text.isascii() and (english := _ASKS_TO_BOOK_EN.search(text)) and english.group().strip().lower() != "please":
-        return " ".join(_ASKS_TO_BOOK_EN.sub(" ", text).split()).strip(" ,.!?")
-    # End English.
-    return None
-
-
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2

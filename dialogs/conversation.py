@@ -37,6 +37,7 @@ from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_num
 from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
 from dialogs.understand import Understanding
+from dialogs.understand.appointments import about_my_appointments
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
@@ -209,6 +210,8 @@ class Conversation:
         shortcut = SHORTCUTS.get(word)
         if shortcut is not None:
             return shortcut[0], dict(shortcut[1])
+        if dialog != "appointments" and about_my_appointments(incoming.text):
+            return "appointments", {}  # 我想改一下预约的时间: theirs, not a new booking or a search
         # Under the default pattern a case number needs eight ASCII digits, and `word` has those
         # of the folded text (normalising neither adds nor drops any): most messages stop here.
         if dialog != "progress" and not (expects & NUMBER_KINDS):

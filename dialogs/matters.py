@@ -11,6 +11,7 @@ not searched.
 ```
 asking   --text: clear match--> guide          --text: a bundle--> (bundles)     --text: unsure--> choosing
 choosing --text: a number--> guide (a bundle's number: the bundle's card, dialogs.bundles)
+choosing --预约: which one?--> choosing --a number--> (booking: dialogs.booking)   --预约2 / 预约办护照--> (booking)
 (start with a matter carried, from a bundle's card) --> guide
          (any other text searches again)
 guide    --材料清单: situations matter--> situation --answers, one question at a time--> guide
@@ -26,6 +27,9 @@ from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, Reply, T, normalise
 from dialogs.smalltalk import mark_unused
+from dialogs.understand.answers import choice
+from dialogs.understand.appointments import booking_query
+from dialogs.understand.vocabulary import vocabulary
 
 MAX_CANDIDATES = 5
 ECHO_CHARS = 24  # of a question quoted back in a reply
@@ -42,6 +46,9 @@ TRANSITIONS = [
     T("start", "*",         "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("start", "*",         "choosing",  "has_candidates", "show_candidates"),
     T("start", "*",         "asking",    None,             "ask_or_not_found"),
+    T("text",  "choosing",  "choosing",  "picks_to_book",  ["keep_pick", "book_pick"]),
+    T("text",  "choosing",  "choosing",  "asks_which_to_book", "ask_which_to_book"),
+    T("text",  "choosing",  "choosing",  "asks_to_book_other", "book_other"),
     T("text",  "choosing",  "choosing",  "picks_bundle",   ["keep_pick", "show_bundle"]),
     T("text",  "choosing",  "guide",     "picks_candidate", ["keep_pick", "show_card"]),
     T("text",  "guide",     "situation", "asks_materials_with_situations", "ask"),
@@ -181,8 +188,8 @@ class Matters(Dialog):
         from the list on screen (those rows answer it without the search)."""
         if self.state == "guide" and (self._follow_up() is not None or self.asks_unnotify()):
             return
-        if self.state == "choosing" and self._picked() is not None:
-            return
+        if self.state == "choosing" and (self._picked() is not None or booking_query(self.text) is not None):
+            return  # a pick, or 预约 (of one of them, or of something named: the booking searches)
         await self._search()
 
     async def _search(self):
@@ -217,6 +224,18 @@ class Matters(Dialog):
     def picks_candidate(self) -> bool:
         return self._picked() is not None
 
+    def picks_to_book(self) -> bool:
+        """A pick that books: 预约2, or a number after 预约 asked which one."""
+        return self._picked() is not None and (self.data.get("book") or booking_query(self.text) is not None)
+
+    def asks_which_to_book(self) -> bool:
+        """预约 alone at the list: which of them?"""
+        return booking_query(self.text) == ""
+
+    def asks_to_book_other(self) -> bool:
+        """预约 with something else named (预约办护照): the booking searches for it."""
+        return bool(booking_query(self.text))
+
     # Actions.
 
     def keep_winner(self):
@@ -243,8 +262,27 @@ class Matters(Dialog):
         self.data["asked"] = self._query()[:200]  # a pick from the list is counted for this question
         self.data.pop("query", None)
         hits = self._found.hits
+        self.data.pop("book", None)  # 预约 was said of the list this one replaces
         self.data["candidates"] = [h.code for h in hits]
         self.say("matters/candidates.j2", hits=hits)
+
+    def ask_which_to_book(self):
+        self.data["book"] = True
+        catalog = self.services.catalog
+        named = [catalog.summary(code) or catalog.bundles.get(code) for code in self.data.get("candidates", [])]
+        self.say("matters/which_to_book.j2", hits=[{"name": n.name, "department": getattr(n, "department", "")} for n in named if n is not None])
+
+    async def book_pick(self):
+        """The picked matter's booking (which says so when it takes none); a bundle's own card."""
+        await self._count()
+        self.data.pop("book", None)
+        if self.data.get("bundle"):
+            await self.show_bundle()
+            return
+        self.start("booking", code=self.data["code"])
+
+    def book_other(self):
+        self.start("booking", query=booking_query(self.text))
 
     async def show_bundle(self):
         """A bundle has a card of its own (dialogs.bundles): what it covers, one material list,
@@ -254,14 +292,19 @@ class Matters(Dialog):
         self.start("bundles", bundle=self.data.pop("bundle"))
 
     def _picked(self) -> str | None:
-        """The candidate picked by its number (2) or in words (第二个, 就第一个吧, 最后一个)."""
+        """The candidate picked by its number (2) or in words (第二个, 就第一个吧, 最后一个); with 预约
+        (预约2, 预约第一个) only what is to be booked is read."""
         text = self.word
+        booking = booking_query(text)
         candidates = self.data.get("candidates", [])
-        if text.isascii() and text.isdigit():
+        if booking is not None:
+            text = normalise(booking)
+            n = int(text) if text.isascii() and text.isdigit() else choice(text, vocabulary()) if text else None
+        elif text.isascii() and text.isdigit():
             n = int(text)
         else:
             n = self.slot("choice")
-            n = len(candidates) if n == -1 else n
+        n = len(candidates) if n == -1 else n
         return candidates[n - 1] if n is not None and 1 <= n <= len(candidates) else None
 
     async def ask_or_not_found(self):
@@ -285,7 +328,7 @@ class Matters(Dialog):
 
     async def show_card(self):
         await self._count()
-        for key in ("query", "candidates", "answers", "chosen", "asked"):
+        for key in ("query", "candidates", "answers", "chosen", "asked", "book"):
             self.data.pop(key, None)
         code = self.data["code"]
         guide = self.services.catalog.guide(code)

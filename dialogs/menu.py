@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs.booking import CONFIRM_AGAIN, JUST_BOOKED, MY_APPOINTMENTS, booking_query
+from dialogs.booking import CONFIRM_AGAIN, JUST_BOOKED, MY_APPOINTMENTS
 from dialogs.engine import Dialog, T, normalise
 from dialogs.queue import STATUS_WORDS, TAKE_WORDS, WALK_IN_WORDS
 from dialogs.smalltalk import mark_unused
+from dialogs.understand.appointments import booking_query
 
 
 @dataclass(frozen=True, slots=True)

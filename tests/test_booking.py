@@ -378,6 +378,41 @@ async def test_my_appointments_from_anywhere_and_keeping_one(h, sims):
     assert len(booked(await appointments_of(sims, me))) == 1
 
 
+@pytest.mark.parametrize("asked", ["我想改一下预约的时间", "预约那天有事去不了了", "我约的是几点来着", "Can I reschedule my appointment?"])
+async def test_asking_about_my_appointment_in_my_own_words_opens_it_and_books_nothing(h, sims, asked):
+    """However the change is asked, from the menu or mid-booking, it is 我的预约: never a new
+    booking searched for "改一下的时间"."""
+    me = person(15)
+    await drive(h, "我想预约办护照", me)
+    await h.say("预约")  # a new booking under way
+    listing = await h.say(asked)
+    assert ("您的预约" in listing or "Your appointments" in listing) and "普通护照签发" in listing, listing
+    assert len(booked(await appointments_of(sims, me))) == 1
+
+
+@pytest.mark.parametrize("not_about_mine", ["预约改名", "需要提前预约吗"])
+async def test_booking_words_that_are_not_about_an_existing_appointment_are_not_taken_for_one(h, not_about_mine):
+    reply = await h.say(not_about_mine)
+    assert "您的预约" not in reply and "没有待办理的预约" not in reply, reply
+
+
+async def test_booking_from_a_list_of_candidates_asks_which_and_books_the_one_picked(h, sims):
+    """预约 said at "您要办的是不是：" is about the list on screen: which one, then that one's booking
+    (预约2 at once), never a search for the word 预约."""
+    await h.catalog_ready()
+    listed = await h.say("身份证")
+    assert listed.startswith("您要办的是不是"), listed
+    names = re.findall(r"^\d\. (.+?)（", listed, re.M)
+    which = await h.say("预约")
+    assert which.startswith("您要预约哪一项") and names[0] in which and names[-1] in which, which
+    assert "请选择办理大厅" in await h.say("1")
+    await h.say("菜单")
+
+    await h.say("身份证")
+    booking = await h.say("预约第一个")
+    assert "请选择办理大厅" in booking and names[0] in booking, booking
+
+
 # Reminders ------------------------------------------------------------------------------------------------
 
 

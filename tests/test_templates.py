@@ -27,6 +27,7 @@ BUNDLE_GUIDES = [WORLD.guides[code] for code in BUNDLE.matters]
 #: Sample values for templates that need them; every other template takes none.
 CONTEXTS = {
     "matters/candidates.j2": {"hits": [Hit(code=GUIDE.code, name=GUIDE.name, department=GUIDE.department, score=1.0)]},
+    "matters/which_to_book.j2": {"hits": [Hit(code=GUIDE.code, name=GUIDE.name, department=GUIDE.department, score=1.0)]},
     "matters/not_found.j2": {"query": "天气"},
     "matters/card.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS, "online": "full"},
     "matters/follow_ups.j2": {"follow_ups": follow_ups_for(GUIDE)},

@@ -1,0 +1,54 @@
+"""Asking for an appointment, and asking about one already made: "我想预约办护照" (a booking, with
+what is left to search), "我想改一下预约的时间" (我的预约). Read by the menu, the conversation's
+routes and the candidate list (dialogs.matters), so it lives below all of them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ASKS_TO_BOOK = re.compile(r"(我|帮我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?(预约|预订|约号|约个号)(一下|个号|个时间)?(去|来)?")
+# English (#20 item 9): "I want to book an appointment (for a passport)", "can I make an appointment".
+_ASKS_TO_BOOK_EN = re.compile(
+    r"\b(?:(?:i|we)(?:\s+(?:want|would\s+like|need)|'d\s+like)\s+to\s+|(?:can|could|may|how\s+do)\s+(?:i|we)\s+|please\s+)?"
+    r"(?:(?:book|reserve)(?:\s+(?:an?\s+)?(?:appointment|visit|slot))?|(?:make|schedule|get)\s+(?:an?\s+)?(?:appointment|visit))"
+    r"(?:\s+(?:for|to)(?:\s+an?)?)?(?:\s+please)?\b|\bplease\b|^appointment$",
+    re.IGNORECASE)
+# End English.
+
+
+def booking_query(text: str) -> str | None:
+    """For words like "我想预约办护照": what is left to search ("办护照", or "" for no matter).
+    None when the text does not ask to book."""
+    if _ASKS_TO_BOOK.search(text):
+        return _ASKS_TO_BOOK.sub(" ", text).strip(" ，,。.!！?？").strip()
+    # English (#20 item 9)
+    if text.isascii() and (english := _ASKS_TO_BOOK_EN.search(text)) and english.group().strip().lower() != "please":
+        return " ".join(_ASKS_TO_BOOK_EN.sub(" ", text).split()).strip(" ,.!?")
+    # End English.
+    return None
+
+
+#: Words about an appointment already made ("我想改一下预约的时间", "预约那天去不了", "取消我的预约",
+#: "reschedule my appointment"): 我的预约 from anywhere, never a new booking or a search. A verb of
+#: change must be about the appointment itself: "预约改名" books a name change and "提前预约" is
+#: booking ahead, so a change verb before 预约 excludes 提前, and one after it must end the phrase
+#: or take a particle (改到, 改一下, 能改吗), not an object.
+_CHANGE = r"(?:改|换|调|挪|推迟|推后|延后|往后推|更改|修改|变更|取消|退掉|撤销|撤回)"
+_MINE = r"(?:我的|我|已有的|之前的|原来的|原先的|约好的|已经约的|那个|这个)?"
+_ABOUT_MY_APPOINTMENT = re.compile(
+    _CHANGE + r"(?:一下|下|个)?" + _MINE + r"(?:预约|约)(?:的)?(?:时间|日期|号)?(?:$|[，,。.！!？?吗呢吧]|一下|到)"
+    r"|(?:预约|约好|约了|我约)(?:的|好的|了)?(?:时间|日期|那天|那个)?(?:是)?"
+    r"(?:能|能不能|可以|可不可以|想|要|得|需要|怎么|如何)?" + _CHANGE + r"(?:一下|下|到|成|掉|吗|呢|了|$)"
+    r"|(?:预约|约好|约了|我约)[^，,。.！!？?]{0,8}(?:去不了|来不了|去不成|赶不上|没空去|没时间去)"
+    r"|我(?:预约|约)的?(?:是)?(?:几点|哪天|哪一天|什么时候|时间)|我(?:预约|约)(?:上|到)?了(?:吗|没|没有)"
+    r"|查(?:一下|下|询|看)?(?:我的)?预约")
+_ABOUT_MY_APPOINTMENT_EN = re.compile(
+    r"\b(?:change|move|reschedule|cancel|postpone|check)\b.{0,20}\bappointments?\b|\bmy\s+appointments?\b", re.IGNORECASE)
+
+
+def about_my_appointments(text: str) -> bool:
+    """Whether the message is about the person's existing appointments (see the patterns above)."""
+    if "约" in text:
+        return _ABOUT_MY_APPOINTMENT.search(text) is not None
+    return "ppointment" in text and _ABOUT_MY_APPOINTMENT_EN.search(text) is not None
