@@ -144,6 +144,22 @@ async def test_a_subscriber_hears_each_step_of_a_case_once_and_in_order(bot, red
     assert invitation is not None and invitation.case_no == case_no
 
 
+async def test_notices_reach_a_person_answered_in_english_in_english_and_the_others_in_chinese(bot, redis, settings, peer):
+    """Someone who switched the chat to English hears their case's steps (and the rating they are
+    invited to give) in English; a follower of the same case who did not, in Chinese."""
+    assert "English" in await Chat(bot, peer, ALICE).say("English")
+    case_no = await new_case(bot)
+    await subscribe(redis, settings, case_no, ALICE, BOB)
+    await advance(bot, case_no, "materials_requested", materials=["户口簿"])
+    await advance(bot, case_no, "approved")
+
+    english = await notices_count(bot, ALICE, 2)
+    assert english[0].startswith("[Materials needed]") and case_no in english[0] and "1. 户口簿" in english[0], english[0]
+    assert english[1].startswith("[Case completed]") and "approved" in english[1] and "rate 5" in english[1], english[1]
+    chinese = await notices_count(bot, BOB, 2)
+    assert chinese[0].startswith("【需要补正材料】") and chinese[1].startswith("【办件已办结】")
+
+
 async def test_a_deadline_warning_says_how_many_working_days_are_left(bot, redis, settings):
     case_no = await new_case(bot)
     await subscribe(redis, settings, case_no, ALICE)

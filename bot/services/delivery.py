@@ -18,6 +18,10 @@ Temporary failures (WeChat busy or unreachable, rate limits) raise TemporaryFail
 backoff in `retry_after`; after `notify_max_attempts` the notice is recorded as failed and
 reported unreachable. Permanent refusals (unfollowed 43004, subscription refused 43101, quota
 45009 / 45028, unknown openid) are recorded with their errcode and never retried.
+
+A notice is written the way the person is answered in chat: in English for those answered in
+English, by 长辈模式's rules for those who chose it (their profile, read in the same round trip
+as the record; dialogs.language).
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ from bot import metrics
 from bot.logs import user_ref
 from bot.stores import Lease
 from bot.stores.client import repeatable
+from bot.stores.redis import load_profile
 from bot.stores.scripts.delivery import BEGIN, FINISH
 from bot.templating import moment
+from dialogs.language import LANGUAGE, of_profile
 from integrations.wechat.errors import (
     AccessTokenRejected,
     OutsideServiceWindow,
@@ -108,6 +114,7 @@ class Delivery:
             async with self.redis.pipeline(transaction=False) as pipe:
                 if held:
                     await self._begin(keys=[record], args=[now, user, key, kind, template, case_no or "", self.ttl], client=pipe)
+                    pipe.get(self.keys.profile(user))
                 else:  # another process is sending it, unless it is done with it already
                     pipe.hget(record, "state").pttl(lease.key)
                 if case_no:
@@ -128,12 +135,15 @@ class Delivery:
             await self._let_go(lease, owner)
             return Outcome.duplicate if detail == "sent" else Outcome.unreachable
 
+        language = LANGUAGE.set(of_profile(load_profile(results[1])))
         try:
             text = self.render(template, **context)
         except Exception:
             log.exception("notice %s could not be rendered from %s", key, template)
             await self._record(record, lease, owner, state="failed", reason="render error")
             return Outcome.unreachable
+        finally:
+            LANGUAGE.reset(language)
         try:
             channel, msgid = await self._deliver(user, key, text, kind, case_no)
         except WeChatError as error:
