@@ -290,7 +290,7 @@ class Conversation:
             return session
         # English (#20 item 9): say which language it is now, and ask the current question again in it.
         if intent == "language":
-            self._say(replies, "common/language.j2")
+            self._say(replies, "common/language.j2", elder_off=LANGUAGE.get().mode_switched)
             self._model(session, incoming, replies).ask()
             return session
         # End English.

@@ -138,7 +138,8 @@ def before_turn(profile: dict[str, Any], text: str | None, at_rest: bool) -> Lan
         return with_mode(known, MODES[intent])
     asked = SWITCHES.get(intent or "")
     if asked is not None:
-        return _LANGUAGES[asked, True, True, known.elder and asked == CHINESE, False]
+        # English ends 长辈模式 (it speaks Chinese): marked as a mode switch so the answer says so.
+        return _LANGUAGES[asked, True, True, known.elder and asked == CHINESE, known.elder and asked == ENGLISH]
     if known.chosen or not at_rest or known.elder:
         return known
     vocab = vocabulary()

@@ -165,6 +165,14 @@ async def test_standard_mode_switches_back(h):
     assert "10. 我的证照" in menu and ENDING not in menu
 
 
+async def test_english_in_elder_mode_says_that_elder_mode_is_off_and_how_to_get_it_back(h):
+    """English ends 长辈模式 (it speaks Chinese): said, not silently; a plain switch to English says nothing of it."""
+    await h.say("长辈模式")
+    english = await h.say("English")
+    assert "Senior mode" in english and "长辈模式" in english, english
+    assert "Senior mode" not in await h.as_user("never-elder").say("English")
+
+
 async def test_elder_mode_outlives_the_session(h):
     await h.say("长辈模式")
     h.idle(3 * 3600)  # the session has long expired
