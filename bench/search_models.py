@@ -18,10 +18,22 @@ cosines of both models, then compares, each fitted on the TUNING sets only:
 - e5's CPU per question on one core, for all questions and for those USE is unsure of.
 
 The blind set is never read. Prints figures; asserts nothing.
+
+    python -m bench.search_models --leg                          # the USE leg, tuning sets only (no e5)
+    python -m bench.search_models --leg --candidate wordllama    # and WordLlama beside it (pip install wordllama)
+
+`--leg` measures the sentence-vector leg with USE: how a matter's texts are pooled (best text,
+mean of the best two, centroid, mixes), what the model is given of a letter (the need, its best
+clauses max- or mean-pooled, the first 128 characters), and the floor and weight, each by the
+search's own decision (`MatterSearch.decide`) and the objective the fusion weights were fitted
+with (top-3 + half top-1 + 2 x no matter where none fits, summed over the tuning sets, the
+second tuning set `search-eval2-tune` included). The held-out half is not read in this mode.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import math
 import os
 import time
@@ -137,6 +149,17 @@ def line(figures: dict[str, dict]) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="sentence models for the matter search, measured")
+    parser.add_argument("--leg", action="store_true", help="the USE leg's variants, tuning sets only")
+    parser.add_argument("--candidate", choices=("wordllama",), help="with --leg: a candidate model beside USE")
+    options = parser.parse_args()
+    if options.leg:
+        leg(options.candidate)
+        return
+    compare()
+
+
+def compare() -> None:
     from bot.search.hybrid import CLEAR, IN_DOMAIN, IN_DOMAIN_BIAS, IN_DOMAIN_WEIGHTS, W_SEMANTIC
 
     started = time.perf_counter()
@@ -217,6 +240,222 @@ def main() -> None:
     print(f"  every question ({len(every)}): p50 {np.percentile(every, 50):.1f}, p99 {np.percentile(every, 99):.1f}")
     print(f"  those USE is unsure of ({len(unsure)}, {len(unsure) / len(rows):.0%} of all): "
           f"p50 {np.percentile(unsure, 50):.1f}, p99 {np.percentile(unsure, 99):.1f}")
+
+LEG_SETS = (*TUNING, "search-eval2-tune")  # the leg study reads the second tuning set too
+FLOORS = (0.15, 0.2, 0.25, 0.3, 0.35)
+WEIGHTS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+
+
+class WordLlamaEncoder:
+    """WordLlama (l2_supercat, 256-d), as the PyPI package `wordllama` ships it: a static
+    embedding per LLaMA-2 token, averaged. Its tokenizer file is inside the wheel but the package
+    looks for it under another folder name, so the package folder is given as its cache."""
+
+    name = "wordllama-l2-256"
+    dimensions = 256
+
+    def __init__(self):
+        import wordllama
+
+        self._model = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+
+    def load(self):
+        return self
+
+    def encode(self, texts):
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.asarray(self._model.embed(list(texts), norm=True), dtype=np.float32)
+
+    def encode_query(self, text):
+        return self.encode([text])[0]
+
+
+def per_document(index, per_text: np.ndarray, how: str) -> np.ndarray:
+    """Each document's similarity from its texts' cosines: the best text's ("max", today's) or
+    the mean of its best two ("top2"; a document of one text keeps its one cosine)."""
+    out = np.full(index.documents, -1.0, dtype=np.float32)
+    starts = index._starts[index._has_text]
+    best = np.maximum.reduceat(per_text, starts)
+    if how == "max":
+        out[index._has_text] = best
+        return out
+    # Sorted by document, then by cosine, best first: a document's second row is its second best.
+    order = np.lexsort((-per_text, index.owners))
+    ranked = per_text[order]
+    counts = np.diff(np.append(starts, len(order)))
+    second = np.where(counts > 1, ranked[np.minimum(starts + 1, len(order) - 1)], best)
+    out[index._has_text] = (best + second) / 2
+    return out
+
+
+def collect_leg(candidate: str | None):
+    from bot.search.evaluate import read_cases
+    from bot.search.hybrid import VECTOR_CACHE, MatterSearch
+    from integrations.platform.simulator.world import World
+
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
+    world = World.load()
+    args = (world.summaries.values(), world.guides, world.bundles.values())
+    use = MatterSearch.build(*args, version=world.version, cache_dir=VECTOR_CACHE)
+    other = None
+    if candidate == "wordllama":
+        other = MatterSearch.build(*args, version=world.version, cache_dir=VECTOR_CACHE, encoder=WordLlamaEncoder())
+    index = use._semantic
+    # A document's centroid: the normalised mean of its texts' vectors.
+    centroid = np.zeros((index.documents, index.vectors.shape[1]), dtype=np.float32)
+    np.add.at(centroid, index.owners, index.vectors)
+    centroid /= np.linalg.norm(centroid, axis=1, keepdims=True) + 1e-9
+    code = {d.code: i for i, d in enumerate(use.documents)}
+    name = {d.name: i for i, d in enumerate(use.documents)}
+    encoder = use._encoder
+    read: list[str] = []
+    encode = encoder.encode_query
+    encoder.encode_query = lambda text: read.append(text) or encode(text)
+    rows = []
+    for set_name in LEG_SETS:
+        path = DATA / f"{set_name}.jsonl"
+        if not path.exists():
+            continue
+        for case in read_cases(path):
+            read.clear()
+            row = dict(set=set_name, category=case.get("category", ""), answerable=bool(case["expect"]),
+                       expect={name[n] for n in case["expect"] if n in name})
+            evidence = use.evidence(case["query"])
+            row["evidence"] = evidence
+            if evidence is not None:
+                sentence = read[0] if read else evidence.need
+                q = encode(sentence)
+                row["text"] = {how: per_document(index, index.vectors @ q, how) for how in ("max", "top2")}
+                row["centroid"] = centroid @ q
+                query = case["query"]
+                if evidence.need != query and not evidence.foreign:  # a letter: its best clauses beside the need
+                    inside = set(evidence.need.split("，"))
+                    extra = [c for c in use.lexical.clauses(query, 64) if len(c) >= 2 and c not in inside][:2]
+                    started = time.thread_time()
+                    vectors = encoder.encode(extra) if extra else np.zeros((0, len(q)), np.float32)
+                    row["clause_ms"] = (time.thread_time() - started) * 1000
+                    sims = [index.similarities(v) for v in vectors]
+                    row["clauses_max"] = np.maximum.reduce([row["text"]["max"], *sims])
+                    pooled = q + vectors.sum(0) if len(vectors) else q
+                    row["clauses_mean"] = index.similarities(pooled / np.linalg.norm(pooled))
+                    started = time.thread_time()
+                    whole = encoder.encode([query[:128]])[0]
+                    row["whole_ms"] = (time.thread_time() - started) * 1000
+                    row["whole"] = index.similarities(whole)
+                if other is not None:
+                    started = time.thread_time()
+                    v = other._encoder.encode_query(sentence)
+                    row["other_ms"] = (time.thread_time() - started) * 1000
+                    row["other"] = other._semantic.similarities(v)
+            rows.append(row)
+    return use, rows
+
+
+def leg_verdicts(use, rows, similarity, floor: float, weight: float, other_weight: float = 0.0, other_floor: float = 1.0):
+    """Per set: [answerable, top-1, top-3, unanswerable, none shown]; the search's own decision."""
+    from bot.search.hybrid import BUNDLE_PRIOR, W_BM25, W_LEXICAL
+
+    out: dict[str, list[int]] = {}
+    for row in rows:
+        t = out.setdefault(row["set"], [0, 0, 0, 0, 0])
+        ev = row["evidence"]
+        if ev is None:
+            got = []
+        else:
+            semantic = np.maximum(similarity(row) - floor, 0.0).astype(np.float32)
+            if other_weight:
+                semantic = semantic + other_weight / weight * np.maximum(row["other"] - other_floor, 0.0)
+            ev = dataclasses.replace(ev, semantic=semantic)
+            # The in-domain model reads the cosine above the floor, whatever the ranking weight.
+            found = use.decide(ev, ev.fused(W_LEXICAL, W_BM25, weight, BUNDLE_PRIOR), 5)
+            got = [use._position[h.code] for h in found.shown]
+        if row["answerable"]:
+            t[0] += 1
+            t[1] += bool(got) and got[0] in row["expect"]
+            t[2] += any(i in row["expect"] for i in got[:3])
+        else:
+            t[3] += 1
+            t[4] += not got
+    return out
+
+
+def objective(tallies) -> float:
+    return sum(t[2] + 0.5 * t[1] + 2 * t[4] for t in tallies.values())
+
+
+def show(tallies) -> str:
+    return " | ".join(f"{k.removeprefix('search-')}: {t[1] / t[0]:.3f} / {t[2] / t[0]:.3f}, {t[4]}/{t[3]}"
+                      for k, t in tallies.items())
+
+
+def leg(candidate: str | None) -> None:
+    """The USE leg's variants (and a candidate model beside it) on the tuning sets."""
+    started = time.perf_counter()
+    use, rows = collect_leg(candidate)
+    print(f"evidence for {len(rows)} questions ({', '.join(sorted({r['set'] for r in rows}))}) "
+          f"in {time.perf_counter() - started:.0f} s")
+    scored = [r for r in rows if r["evidence"] is not None]
+
+    def alone(key):
+        rs = [r for r in scored if r["expect"]]
+        top1 = sum(int(np.argmax(key(r))) in r["expect"] for r in rs) / len(rs)
+        top3 = sum(bool(set(np.argsort(-key(r))[:3].tolist()) & r["expect"]) for r in rs) / len(rs)
+        return f"{top1:.3f} / {top3:.3f} ({len(rs)} answerable)"
+
+    print("\n== the vectors alone, top-1 / top-3 over the tuning sets")
+    print("  USE, best text      ", alone(lambda r: r["text"]["max"]))
+    print("  USE, mean of best 2 ", alone(lambda r: r["text"]["top2"]))
+    print("  USE, centroid       ", alone(lambda r: r["centroid"]))
+    if candidate:
+        print(f"  {candidate:20}", alone(lambda r: r["other"]))
+        letters = [r for r in scored if r["expect"] and r["category"] in ("colloquial", "dialect", "english", "letter")]
+        for key, label in ((lambda r: r["text"]["max"], "USE"), (lambda r: r["other"], candidate)):
+            by = {}
+            for r in letters:
+                c = by.setdefault(r["category"], [0, 0])
+                c[0] += bool(set(np.argsort(-key(r))[:3].tolist()) & r["expect"])
+                c[1] += 1
+            print(f"  {label} top-3 by category:", ", ".join(f"{k} {a}/{n}" for k, (a, n) in sorted(by.items())))
+        ms = [r["other_ms"] for r in scored]
+        print(f"  {candidate} query CPU, one core: p50 {np.percentile(ms, 50):.2f}, p99 {np.percentile(ms, 99):.2f} ms")
+
+    from bot.search.hybrid import SEMANTIC_FLOOR, W_SEMANTIC
+
+    def letter_or(key):
+        return lambda r: r.get(key, r["text"]["max"])
+
+    variants = {
+        "best text (today)": lambda r: r["text"]["max"],
+        "mean of best two texts": lambda r: r["text"]["top2"],
+        "centroid": lambda r: r["centroid"],
+        "0.7 best text + 0.3 centroid": lambda r: 0.7 * r["text"]["max"] + 0.3 * r["centroid"],
+        "0.5 best text + 0.5 centroid": lambda r: 0.5 * r["text"]["max"] + 0.5 * r["centroid"],
+        "letters: best over need and 2 clauses": letter_or("clauses_max"),
+        "letters: need and 2 clauses pooled": letter_or("clauses_mean"),
+        "letters: the first 128 characters whole": letter_or("whole"),
+    }
+    print("\n== inside the hybrid: the search's decision; top-1 / top-3, no matter where none fits; objective")
+    today = leg_verdicts(use, rows, variants["best text (today)"], SEMANTIC_FLOOR, W_SEMANTIC)
+    print(f"  today (floor {SEMANTIC_FLOOR}, weight {W_SEMANTIC}): {objective(today):.1f}  {show(today)}")
+    for label, similarity in variants.items():
+        best = max(((objective(t), floor, weight, t) for floor in FLOORS for weight in WEIGHTS
+                    for t in [leg_verdicts(use, rows, similarity, floor, weight)]), key=lambda b: b[0])
+        at_today = leg_verdicts(use, rows, similarity, SEMANTIC_FLOOR, W_SEMANTIC)
+        print(f"  {label}: at today's floor and weight {objective(at_today):.1f}; "
+              f"best floor {best[1]}, weight {best[2]}: {best[0]:.1f}  {show(best[3])}")
+    if candidate:
+        grid = [(objective(t), w, f, t) for w in (0.5, 1.0, 2.0, 3.0) for f in (0.5, 0.6, 0.7, 0.8)
+                for t in [leg_verdicts(use, rows, variants["best text (today)"], SEMANTIC_FLOOR, W_SEMANTIC, w, f)]]
+        print(f"  USE + {candidate}, every weight above every floor:",
+              ", ".join(f"{w} > {f}: {o:.1f}" for o, w, f, _ in grid))
+        best = max(grid, key=lambda b: b[0])
+        print(f"  USE + {candidate} (weight {best[1]} above {best[2]}): {best[0]:.1f}  {show(best[3])}")
+    for key in ("clause_ms", "whole_ms"):
+        ms = [r[key] for r in scored if key in r]
+        if ms:
+            print(f"  letters' extra encoding ({key}, {len(ms)} letters): p50 {np.percentile(ms, 50):.1f}, "
+                  f"p99 {np.percentile(ms, 99):.1f} ms of CPU")
 
 
 if __name__ == "__main__":
