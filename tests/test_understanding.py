@@ -670,5 +670,7 @@ def test_a_text_said_again_is_read_the_same_and_personal_data_is_never_kept():
     for text in said:
         once = understand(text, TODAY, expects=(K.NAME,))
         assert once.slots and understand(text, TODAY, expects=(K.NAME,)) == once
+    long = "我想问一下" * 20  # a long message is read each time, never kept
+    assert understand(long, TODAY) == understand(long, TODAY)
     kept = repr(list(reading._UNDERSTOOD._kept)) + repr(list(reading._ANALYSES._kept))
-    assert number not in kept and phone not in kept and "'张三'" not in kept
+    assert number not in kept and phone not in kept and "'张三'" not in kept and long not in kept

@@ -21,6 +21,9 @@ MAX_EXAMINED = 512
 #: Readings kept (`Readings`): people say the same short things over and over (1, 好的, 谢谢,
 #: 办护照, the menu's words), and a reading depends on the text and the step's context alone.
 READINGS_KEPT = 4096
+#: Only messages this short are kept: those are what people repeat, and 4,096 of them stay a few
+#: megabytes (a long message, or a stream of new ones, costs no memory past its turn).
+KEPT_CHARS = 64
 #: Slot kinds that are personal data: a reading holding one is never kept past its message.
 PERSONAL = frozenset({SlotKind.NAME, SlotKind.ID_NUMBER, SlotKind.PHONE})
 
@@ -29,8 +32,8 @@ class Readings:
     """The last `size` readings (analyses, understandings) by what they depend on, least
     recently used dropped first. `owners` are objects a reading was made with that are compared
     by identity, not value (the word lists, the halls: large, and replaced, never changed). Only
-    a reading that found no personal data is kept (`understand`): a message in which an ID
-    number, a phone number or a name was read is read afresh each time and forgotten."""
+    a short message's reading that found no personal data is kept (`understand`): a message in
+    which an ID number, a phone number or a name was read is read afresh each time and forgotten."""
 
     def __init__(self, size: int = READINGS_KEPT):
         self.size = size
@@ -132,7 +135,7 @@ def understand(text: str, today: date, halls: HallNames | None = None,
     if analysis is None or analysis.text != text:
         analysis = analyse(text)
     understood = _read(text, today, halls, expects, case_pattern, analysis, vocab)
-    if not any(slot.kind in PERSONAL for slot in understood.slots):
+    if len(text) <= KEPT_CHARS and not any(slot.kind in PERSONAL for slot in understood.slots):
         _UNDERSTOOD.keep(key, understood, vocab, halls)
         _ANALYSES.keep(text, analysis, vocab)
     return understood
