@@ -240,3 +240,17 @@ async def test_a_photo_in_elder_mode_is_answered_by_the_rules(h):
     told = await h.message({"MsgType": "image", "PicUrl": "http://mmbiz.invalid/p.jpg", "MediaId": "photo-1"})
     assert "补正" in told and "人工" in told
     follows_the_rules(told)
+
+
+async def test_a_card_shown_in_elder_mode_is_not_shown_to_others_and_back(h):
+    """A guide card is rendered once per catalog and kept, but in each mode apart: an elder
+    asking first does not give everyone the short card, nor the reverse."""
+    await h.catalog_ready()
+    elder, other, later = h.as_user("oElderCard0001"), h.as_user("oStandardCard01"), h.as_user("oElderCard0002")
+    await elder.say("长辈模式")
+    short = await elder.say("我要办护照")
+    assert "要多久" in short and "办理时限" not in short, short
+    full = await other.say("我要办护照")
+    assert "办理时限" in full and "要多久" not in full, full
+    await later.say("长辈模式")
+    assert "要多久" in await later.say("我要办护照")

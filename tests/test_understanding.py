@@ -653,3 +653,27 @@ def test_relative_days_and_days_of_the_month_are_never_in_the_past(today, day):
         assert read(word, today=today).value(K.DATE) == today + timedelta(days=days)
     found = read(f"{day}号", today=today).value(K.DATE)
     assert found.day == day and 0 <= (found - today).days < 62
+
+
+def test_a_text_said_again_is_read_the_same_and_personal_data_is_never_kept():
+    """Readings are kept by text and context (people say 好的, 1, 办护照 over and over), but a
+    message in which an ID number, a phone number or a name was read is forgotten after it."""
+    from dialogs.understand import reading
+
+    first = understand("我要办护照", TODAY)
+    assert understand("我要办护照", TODAY) is first
+    assert understand("我要办护照", TODAY, expects=(K.CHOICE,)) is not first  # another step's reading is its own
+    assert understand("我要办护照", TODAY + timedelta(days=1)) is not first  # so is tomorrow's
+    number = "11010519491231002X"
+    phone = "13812345678"
+    said = [f"身份证{number}", f"手机{phone}", "张三"]
+    for text in said:
+        once = understand(text, TODAY, expects=(K.NAME,))
+        assert once.slots and understand(text, TODAY, expects=(K.NAME,)) == once
+    long = "我想问一下" * 20  # a long message is read each time, never kept
+    assert understand(long, TODAY) == understand(long, TODAY)
+    kept = repr(list(reading._UNDERSTOOD._kept)) + repr(list(reading._ANALYSES._kept))
+    assert number not in kept and phone not in kept and long not in kept
+    # 张三 read where a name is expected is a name: not kept (read elsewhere it is just text)
+    readings = [value for _, value in reading._UNDERSTOOD._kept.values()]
+    assert not any(slot.kind in (K.NAME, K.ID_NUMBER, K.PHONE) for kept_reading in readings for slot in kept_reading.slots)

@@ -204,10 +204,14 @@ class Catalog:
         """A value made from this version of the catalog alone, the same for every person (a
         guide's card as rendered): made once by `make()`, kept until the catalog changes. Keep
         values immutable (text): every caller gets the same object. Text is rendered in the
-        turn's language (bot.templating), so a value made for English is kept apart."""
+        turn's language and mode (bot.templating), so a value made for English, or for
+        长辈模式 (its own shorter card), is kept apart."""
         derived = self._derived
-        if LANGUAGE.get().code == ENGLISH:
+        language = LANGUAGE.get()
+        if language.code == ENGLISH:
             key = (ENGLISH, key)
+        elif language.elder:
+            key = ("elder", key)
         value = derived.get(key)
         if value is None:
             value = make()

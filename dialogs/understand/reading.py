@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from datetime import date, datetime
 from functools import lru_cache
 from itertools import combinations
@@ -17,6 +18,46 @@ TZ = ZoneInfo("Asia/Shanghai")
 #: Characters of a message that are examined: more is a pasted document, not an answer, and
 #: every step below is linear in this.
 MAX_EXAMINED = 512
+#: Readings kept (`Readings`): people say the same short things over and over (1, 好的, 谢谢,
+#: 办护照, the menu's words), and a reading depends on the text and the step's context alone.
+READINGS_KEPT = 4096
+#: Only messages this short are kept: those are what people repeat, and 4,096 of them stay a few
+#: megabytes (a long message, or a stream of new ones, costs no memory past its turn).
+KEPT_CHARS = 64
+#: Slot kinds that are personal data: a reading holding one is never kept past its message.
+PERSONAL = frozenset({SlotKind.NAME, SlotKind.ID_NUMBER, SlotKind.PHONE})
+
+
+class Readings:
+    """The last `size` readings (analyses, understandings) by what they depend on, least
+    recently used dropped first. `owners` are objects a reading was made with that are compared
+    by identity, not value (the word lists, the halls: large, and replaced, never changed). Only
+    a short message's reading that found no personal data is kept (`understand`): a message in
+    which an ID number, a phone number or a name was read is read afresh each time and forgotten."""
+
+    def __init__(self, size: int = READINGS_KEPT):
+        self.size = size
+        self._kept: OrderedDict[Hashable, tuple] = OrderedDict()
+
+    def get(self, key: Hashable, *owners: object):
+        found = self._kept.get(key)
+        if found is None or any(a is not b for a, b in zip(found[0], owners)):
+            return None
+        self._kept.move_to_end(key)
+        return found[1]
+
+    def keep(self, key: Hashable, value: object, *owners: object) -> None:
+        self._kept[key] = (owners, value)
+        self._kept.move_to_end(key)
+        if len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+_ANALYSES = Readings()
+_UNDERSTOOD = Readings()
 
 
 def shanghai_today() -> date:
@@ -65,7 +106,10 @@ class Analysis:
 
 
 def analyse(text: str) -> Analysis:
-    return Analysis(text)
+    """`Analysis(text)`, the same object for the same text while it is kept (`Readings`): its
+    lazy parts (case numbers, junk) are worked out once for every message that says it."""
+    vocab = vocabulary()
+    return _ANALYSES.get(text, vocab) or Analysis(text)  # kept by `understand`
 
 
 def understand(text: str, today: date, halls: HallNames | None = None,
@@ -84,8 +128,21 @@ def understand(text: str, today: date, halls: HallNames | None = None,
     """
     vocab = vocabulary()
     expects = slot_kinds(expects if isinstance(expects, frozenset) else tuple(expects))
+    key = (text, today, id(halls), expects, case_pattern)
+    kept = _UNDERSTOOD.get(key, vocab, halls)
+    if kept is not None:
+        return kept
     if analysis is None or analysis.text != text:
-        analysis = Analysis(text)
+        analysis = analyse(text)
+    understood = _read(text, today, halls, expects, case_pattern, analysis, vocab)
+    if len(text) <= KEPT_CHARS and not any(slot.kind in PERSONAL for slot in understood.slots):
+        _UNDERSTOOD.keep(key, understood, vocab, halls)
+        _ANALYSES.keep(text, analysis, vocab)
+    return understood
+
+
+def _read(text: str, today: date, halls: HallNames | None, expects: frozenset[SlotKind], case_pattern: str | None,
+          analysis: Analysis, vocab) -> Understanding:
     folded, shells, numbers = analysis.folded, analysis.shells, analysis.numbers
     cases, free = analysis.cases(case_pattern or DEFAULT_CASE_PATTERN)
     slots: list[Slot] = [*numbers, *cases]
