@@ -73,8 +73,6 @@ LETTER_CLAUSES = 2  # of those, the most read (the best first): each costs up to
 CLAUSE_POOL = 10  # hits per clause: a clause points at few documents
 CLAUSE_ACCEPT = True
 CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
-LETTER_VECTORS = 3  # of a letter's need, the clauses the sentence model reads one by one (one batch)
-CLAUSE_VECTOR_CHARS = 4  # a shorter clause (在哪办) says nothing a vector can place
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
 
@@ -304,12 +302,8 @@ class MatterSearch:
         semantic = np.zeros(n, dtype=np.float32)
         if self._semantic is not None:
             sentence = parsed.corrected if not foreign and _spelled(text, parsed.corrected) else need
-            parts = [p for p in need.split("，") if len(p) >= CLAUSE_VECTOR_CHARS] if not foreign and need != query else []
-            if LETTER_VECTORS and len(parts) >= 2:
-                similar = self._clause_similarities(parts[:LETTER_VECTORS])
-            else:
-                similar = self._semantic.similarities(self._encoder.encode_query(sentence))
-            semantic = np.maximum(similar - SEMANTIC_FLOOR, 0.0)
+            vector = self._encoder.encode_query(sentence)
+            semantic = np.maximum(self._semantic.similarities(vector) - SEMANTIC_FLOOR, 0.0)
         return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle)
 
     def _clause_evidence(self, query: str, need: str, lexical: np.ndarray) -> tuple[np.ndarray, float]:
@@ -333,16 +327,6 @@ class MatterSearch:
                 best[i] = max(best[i], score)
                 total[i] += score
         return np.minimum(best + CLAUSE_SUPPORT * (total - best), 1.5), accepted
-
-    def _clause_similarities(self, parts: list[str]) -> np.ndarray:
-        """A letter's need joins clauses (its circumstance and its request): the sentence model
-        reads their mix, which lies near neither. Its clauses are read on their own instead, in one
-        batch (about what the whole need costs), and a document takes the best of its cosines."""
-        pooled = None
-        for vector in self._encoder.encode(parts):
-            similar = self._semantic.similarities(vector)
-            pooled = similar if pooled is None else np.maximum(pooled, similar)
-        return pooled
 
     def decide(self, evidence: Evidence, fused: np.ndarray, top: int) -> Found:
         """Rank by the fused scores and say what they are worth."""
