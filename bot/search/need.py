@@ -75,7 +75,8 @@ def _run_on(run: str, courtesy: Collection[str]) -> list[str]:
         elif at - start >= PIECE_CHARS and len(run) - at >= PIECE_CHARS:
             pieces.append(piece)
             start = at
-    pieces.append(run[start:])
+    if start < len(run):  # not a run of greetings and nothing else
+        pieces.append(run[start:])
     return pieces
 
 
