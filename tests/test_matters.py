@@ -127,6 +127,28 @@ async def test_fireworks_however_it_is_asked(h, question):
     assert any("烟花爆竹经营（零售）许可证核发" in line for line in shown), reply
 
 
+@pytest.mark.parametrize("letter, matters", [
+    # Run on, as voice input writes it: no punctuation at all.
+    ("喂你好我想问一下我婆婆今年快七十了身体不好一个人住在乡下也没有退休金平时就靠种点菜过日子"
+     "村里说可以帮她申请低保我不知道要去哪里办要准备些什么麻烦你说一下", {"最低生活保障"}),
+    ("你好我是开早餐店的以前一直在路边摆摊现在租了个门面准备正式开张了听别人说卖吃的要办一个食品的许可证"
+     "我想问一下这个证要去哪里申请要多久", {"食品(含保健食品)经营许可核发", "食品小经营店备案发放"}),
+    # Spoken with spaces for pauses.
+    ("你好 我上个礼拜在菜市场把钱包弄丢了 身份证也在里面 下周要坐火车回老家 现在能不能先办个临时的身份证 要去哪里办",
+     {"临时身份证明", "居民身份证办理（包括临时）"}),
+    # The need in the middle of the story.
+    ("您好，我在镇上开了一家小饭馆，生意还行，最近忙不过来，想招两个帮工，听说招人以后要给他们交社保，"
+     "单位还要先去开户登记，请问要去哪里办，要带什么？谢谢。", {"企业社会保险登记", "单位参保登记"}),
+    # Only implied: what happened, not what to do.
+    ("你好，我外公前天晚上在家里去世了，我们家里人从来没经历过这种事，不知道后面还要办哪些手续，麻烦告诉一下。",
+     {"身后一件事", "户口注销"}),
+])
+async def test_a_letter_finds_its_matter_however_it_is_written(h, letter, matters):
+    reply = await h.say(letter)
+    shown = [reply.splitlines()[0]] if reply.startswith("【") else listed(reply)[:3]
+    assert any(name in line for line in shown for name in matters), reply
+
+
 @pytest.mark.parametrize("text, answer", [("bye", "再见"), ("qq", "没看懂"), ("asdf", "没看懂"), ("😂😂😂", "还有什么可以帮您")])
 async def test_junk_gets_no_matter(h, text, answer):
     reply = await h.say(text)  # junk or small talk: answered as such (dialogs/smalltalk.py), never searched

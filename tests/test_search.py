@@ -15,6 +15,7 @@ from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
 from bot.search.hybrid import LETTER_CHARS, LifeEvent, load_life_events, load_said
 from bot.search.need import NEED_CHARS
+from bot.search.need import clauses as need_clauses
 from bot.search.outcomes import ZONE, SearchOutcomes
 from bot.search.need import size as need_size
 from bot.search.semantic import Encoder
@@ -379,6 +380,23 @@ def test_a_letter_whose_clause_names_a_matter_counts_as_asking_for_one(world, tm
     assert events_only.evidence(letter).accepted >= hybrid.MIN_SCORE  # 想办个居住证, read on its own
     monkeypatch.setattr(hybrid, "CLAUSE_ACCEPT", False)
     assert events_only.evidence(letter).accepted == 0  # the need alone: no matter explains it
+
+
+def test_a_letter_without_punctuation_is_cut_into_the_clauses_it_was_spoken_in(index):
+    courtesy = index.lexicon.courtesy
+    spoken = ("喂你好我想问一下我婆婆今年快七十了身体不好一个人住在乡下也没有退休金平时就靠种点菜过日子"
+              "村里说可以帮她申请低保我不知道要去哪里办要准备些什么麻烦你说一下")
+    parts = need_clauses(spoken, courtesy)
+    assert "村里说可以帮她申请低保" in parts  # the request, on its own: not lost in a 32-character window
+    assert not any(p.startswith(("喂", "你好")) for p in parts)  # the greeting is not a clause of the need
+    assert all(len(p) >= 4 for p in parts)
+    assert "申请低保" in index.need(spoken)
+    # Voice input with spaces and no punctuation: the spaces are where the clauses end ...
+    voice = "你好 我上个礼拜在菜市场把钱包弄丢了 身份证也在里面 现在能不能先办个临时的身份证 要去哪里办"
+    assert "现在能不能先办个临时的身份证" in need_clauses(voice, courtesy)
+    # ... but a space inside a punctuated letter is a typed one (户口 迁移), not a clause's end.
+    typed = "您好，我在这边买了房子，想把户口 迁移过来，请问要准备什么材料？谢谢。"
+    assert "想把户口 迁移过来" in need_clauses(typed, courtesy)
 
 
 def test_the_clauses_a_letter_is_read_by_are_bounded(search):

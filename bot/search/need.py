@@ -33,8 +33,66 @@ _LATIN_WORD = re.compile(r"[a-z]+")
 _NO_LATIN = str.maketrans("", "", "abcdefghijklmnopqrstuvwxyz")
 
 
-def clauses(text: str) -> list[str]:
-    return [c.strip() for c in _CLAUSES.split(text) if c.strip()]
+# Where a spoken clause starts when nobody typed a comma: voice-to-text and hurried letters run
+# on (你好我想问一下我妈妈今年七十多了…村里说可以帮她申请低保我不知道要去哪里办). A run of more
+# than RUN_ON characters is cut before these words, never into pieces shorter than PIECE_CHARS.
+RUN_ON = 20
+PIECE_CHARS = 4
+_OPENERS = re.compile("|".join((
+    "我想", "我要", "想问", "请问", "问一下", "问下", "听说", "听人", "听别人", "听朋友", "听同事", "不知道", "不晓得",
+    "不清楚", "搞不懂", "但是", "可是", "不过", "现在", "所以", "结果", "因为", "后来", "然后", "还有", "另外",
+    "麻烦", "谢谢", "能不能", "是不是", "可不可以", "要去哪", "去哪", "到哪", "在哪", "要怎么", "怎么办", "咋个",
+    "啷个", "他说", "她说", "村里", "社区", "单位", "厂里", "学校", "医院", "老板", "今年", "去年", "前年", "明年",
+    "上个月", "下个月", "上周", "前几天", "最近", "以前", "之前", "我是", "我家", "我们", "我在", "我今年", "我老",
+    "我爸", "我妈", "我儿", "我女", "我不", "我已经", "我自己", "我也",
+)))
+_HAN_SPACE = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+
+
+def clauses(text: str, courtesy: Collection[str] = ()) -> list[str]:
+    """A message's clauses: cut at punctuation and line breaks; with no punctuation at all, at
+    the spaces between Chinese characters too (voice input: 你好 前几天钱包被偷了 里头有身份证);
+    and a long run without either cut before the words that open a spoken clause."""
+    parts = [c.strip() for c in _CLAUSES.split(text) if c.strip()]
+    if len(parts) == 1:
+        parts = [c for c in _HAN_SPACE.split(parts[0]) if c]
+    found = []
+    for part in parts:
+        found += _run_on(part, courtesy) if len(part) > RUN_ON else [part]
+    return found
+
+
+def _run_on(run: str, courtesy: Collection[str]) -> list[str]:
+    """A run of speech without punctuation, cut before the words that open a clause; a piece too
+    short to say anything stays with the next one, unless it is a greeting (你好我想…: dropped)."""
+    start = _opening(run, courtesy)
+    pieces = []
+    for found in _OPENERS.finditer(run, start + 1):
+        at = found.start()
+        piece = run[start:at]
+        if piece in courtesy:
+            start = at
+        elif at - start >= PIECE_CHARS and len(run) - at >= PIECE_CHARS:
+            pieces.append(piece)
+            start = at
+    if start < len(run):  # not a run of greetings and nothing else
+        pieces.append(run[start:])
+    return pieces
+
+
+_FILLERS = ("喂", "嗯", "呃", "啊", "哎", "那个", "就是", "这个")
+
+
+def _opening(run: str, courtesy: Collection[str]) -> int:
+    """Where a run's words start after the greetings and fillers it opens with (喂你好那个…)."""
+    at, longest = 0, max(map(len, courtesy), default=0)
+    while at < len(run):
+        step = next((n for n in range(min(longest, len(run) - at), 0, -1) if run[at:at + n] in courtesy), 0)
+        step = step or next((len(f) for f in _FILLERS if run.startswith(f, at)), 0)
+        if not step:
+            break
+        at += step
+    return at
 
 
 def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = (), courtesy: Collection[str] = ()) -> str:
@@ -58,7 +116,7 @@ def pieces(text: str, pairs: Mapping[str, float], markers: Collection[str] = (),
     asking = _any_of(frozenset(markers))
     scored = []
     seen: set[str] = set()
-    for at, clause in enumerate(clauses(text)):
+    for at, clause in enumerate(clauses(text, courtesy)):
         if clause in seen:
             continue  # a clause said twice says nothing new
         seen.add(clause)
