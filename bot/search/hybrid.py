@@ -63,11 +63,11 @@ FIELDS = {"name": 3.0, "alias": 2.0, "keyword": 1.5, "said": 1.5, "result": 1.0,
 W_LEXICAL, W_BM25, W_SEMANTIC = 1.0, 0.5, 2.0
 SEMANTIC_FLOOR = 0.25  # cosine below which a text is no nearer a matter than to anything else
 # The in-domain model (`in_domain`): fitted by `python -m bench.search_decide` on the tuning sets.
-IN_DOMAIN = 0.65  # `in_domain` below which the catalog has nothing for the message
+IN_DOMAIN = 0.55  # `in_domain` below which the catalog has nothing for the message
 IN_DOMAIN_FEATURES = ("accepted", "lexical", "semantic", "foreign", "best", "margin", "BM25 share",
-                      "topic cosine", "topic lead", "topic share")
-IN_DOMAIN_BIAS = -1.409
-IN_DOMAIN_WEIGHTS = (0.711, 1.860, 2.988, -0.465, 0.808, 0.384, 0.108, -1.801, -7.028, -5.423)
+                      "topic cosine", "topic lead", "topic share", "length")
+IN_DOMAIN_BIAS = -3.990
+IN_DOMAIN_WEIGHTS = (1.097, 1.289, 3.618, -1.373, 0.746, 0.422, 0.551, -1.609, -6.906, -3.884, 0.824)
 TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
@@ -124,6 +124,7 @@ class Evidence:
     bundles: np.ndarray  # which documents are bundles
     topic_cosine: float = 0.0  # the nearest out-of-scope topic phrase's cosine (config/out_of_scope.toml)
     topic_share: float = 0.0  # the best topic's BM25 over the message's pairs, as a share of the most they allow
+    chars: int = 1  # the message's length as read (at most need.READ_CHARS): a letter is rarely chit-chat
 
     def fused(self, lexical: float, bm25: float, semantic: float, bundle_prior: float = 0.0) -> np.ndarray:
         fused = lexical * self.lexical + bm25 * self.bm25 + semantic * self.semantic
@@ -138,12 +139,14 @@ def domain_features(evidence: Evidence, best: float, margin: float) -> tuple[flo
     """What the in-domain model reads (IN_DOMAIN_FEATURES): how well the best matter explains the
     message (the lexicon's strict and ranking scores, the cosine, BM25's share, the fused score
     and its lead), and how much nearer the message comes to a topic the catalog does not serve
-    than to any matter: a shared domain word (公积金, 养老) is not the catalog having the need."""
+    than to any matter: a shared domain word (公积金, 养老) is not the catalog having the need; and
+the message's length (log): people who write a letter to the service mostly ask it for something,
+while its evidence is spread over clauses and weaker than a short question's."""
     semantic = float(evidence.semantic.max(initial=0.0))
     nearest_matter = semantic + SEMANTIC_FLOOR if semantic > 0 else SEMANTIC_FLOOR
     return (evidence.accepted, float(evidence.lexical.max(initial=0.0)), semantic, float(evidence.foreign), best, margin,
             evidence.bm25_share, evidence.topic_cosine, max(evidence.topic_cosine - nearest_matter, TOPIC_LEAD_FLOOR),
-            evidence.topic_share)
+            evidence.topic_share, math.log(max(evidence.chars, 1)))
 
 
 def in_domain(evidence: Evidence, best: float, margin: float) -> float:
@@ -345,7 +348,7 @@ class MatterSearch:
                 topic_cosine = max(float(self._topic_vectors.similarities(vector).max(initial=-1.0)), 0.0)
         topic_share = self._topic_bm25.pair_share(text) if self._topic_bm25 is not None else 0.0
         return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle,
-                        topic_cosine, topic_share)
+                        topic_cosine, topic_share, min(len(query), need_text.READ_CHARS))
 
     def _clause_evidence(self, query: str, need: str, lexical: np.ndarray) -> tuple[np.ndarray, float]:
         """A letter's lexicon evidence, clause by clause: its topic (养蜂, 砍树) and its request
