@@ -139,9 +139,9 @@ def domain_features(evidence: Evidence, best: float, margin: float) -> tuple[flo
     """What the in-domain model reads (IN_DOMAIN_FEATURES): how well the best matter explains the
     message (the lexicon's strict and ranking scores, the cosine, BM25's share, the fused score
     and its lead), and how much nearer the message comes to a topic the catalog does not serve
-    than to any matter: a shared domain word (公积金, 养老) is not the catalog having the need; and
-the message's length (log): people who write a letter to the service mostly ask it for something,
-while its evidence is spread over clauses and weaker than a short question's."""
+        than to any matter: a shared domain word (公积金, 养老) is not the catalog having the need; and
+    the message's length (log): people who write a letter to the service mostly ask it for
+    something, while its evidence is spread over clauses and weaker than a short question's."""
     semantic = float(evidence.semantic.max(initial=0.0))
     nearest_matter = semantic + SEMANTIC_FLOOR if semantic > 0 else SEMANTIC_FLOOR
     return (evidence.accepted, float(evidence.lexical.max(initial=0.0)), semantic, float(evidence.foreign), best, margin,
