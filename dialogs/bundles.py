@@ -112,8 +112,10 @@ class Bundles(Dialog):
     PROMPTS = {"card": "bundles/follow_ups.j2", "situation": "matters/question.j2"}
     EXPECTS = {"card": frozenset({"choice"}), "situation": frozenset({"choice", "yes_no"})}
     DONE = frozenset({"card"})
-    #: On the card, 查进度 asks about this bundle's application, not about a case in general.
-    OWN_WORDS = PROGRESS_WORDS
+    #: On the card, 查进度 asks about this bundle's application, not about a case in general, and
+    #: 材料清单 / 预约 are the card's commands whatever the search makes of them mid-dialog (four
+    #: characters of catalog words: the search may offer candidates for them).
+    OWN_WORDS = PROGRESS_WORDS | MATERIAL_WORDS | BOOKING_WORDS
 
     def prompt_context(self):
         bundle = self._bundle()

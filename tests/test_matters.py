@@ -115,6 +115,26 @@ async def test_out_of_scope_says_so_and_offers_a_person(h):
     assert "【" not in reply and "您要办的是不是" not in reply
 
 
+@pytest.mark.parametrize("question", ["小区物业费太贵了能不能不交", "驾校报名哪家便宜", "退休金今年涨了多少"])
+async def test_a_near_domain_question_the_catalog_does_not_serve_says_so_and_offers_a_person(h, question):
+    """The catalog has 物业, 驾驶证 and 退休 matters, but not these needs: no matter is guessed."""
+    reply = await h.say(question)
+    assert "没找到" in reply and "人工" in reply and "12345" in reply
+    assert "【" not in reply and "您要办的是不是" not in reply
+
+
+@pytest.mark.parametrize("question, matter", [
+    ("您好，我们夫妻俩在镇上开了个小饭馆，最近想把店名改一下，营业执照上的名字要怎么改，需要本人去吗，谢谢", "个体工商户变更登记"),
+    ("我家孩子明年上小学，户口不在这边，要准备些啥", "义务教育阶段入学办理"),
+    ("想在自家院子里盖两间房", "乡村建设规划许可证核发"),
+])
+async def test_an_in_domain_question_it_is_unsure_of_gets_candidates_never_nothing(h, question, matter):
+    reply = await h.say(question)
+    assert "没找到" not in reply
+    shown = [reply.splitlines()[0]] if reply.startswith("【") else listed(reply)[:3]
+    assert any(matter in line for line in shown), reply
+
+
 def listed(reply: str) -> list[str]:
     """The numbered lines of a reply, without their numbers: 1. 名称（部门） -> 名称（部门）."""
     return [line.split(". ", 1)[1] for line in reply.splitlines() if line[:1].isdigit() and ". " in line]

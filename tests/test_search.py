@@ -13,7 +13,7 @@ import pytest
 from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch, hybrid
 from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
-from bot.search.hybrid import LETTER_CHARS, LifeEvent, load_life_events, load_said
+from bot.search.hybrid import CANDIDATES, LETTER_CHARS, LifeEvent, load_life_events, load_said, load_topics
 from bot.search.need import NEED_CHARS
 from bot.search.need import clauses as need_clauses
 from bot.search.outcomes import ZONE, SearchOutcomes
@@ -334,6 +334,26 @@ def test_how_people_speak_is_data(world, tmp_path):
     assert "犬类准养证核发" in shown(search, "家里那只汪星人要上个牌")[:3]
     plain = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(), life_events=(), cache_dir=tmp_path)
     assert "犬类准养证核发" not in shown(plain, "家里那只汪星人要上个牌")[:3]
+
+
+def test_out_of_scope_topics_are_data(world, tmp_path):
+    """A topic an operator adds to config/out_of_scope.toml's format turns its questions away,
+    though they share the catalog's words; without it they are offered candidates."""
+    question = "公积金贷款利率今年会不会降"
+    topics = tmp_path / "out_of_scope.toml"
+    topics.write_text('[[topic]]\nname = "rates"\nsays = ["贷款利率会不会下调", "利率今年降不降", "房贷利率多少"]\n', encoding="utf-8")
+    args = (world.summaries.values(), world.guides, world.bundles.values())
+    plain = MatterSearch.build(*args, topics=(), cache_dir=tmp_path)
+    assert plain.find(question).verdict == CANDIDATES
+    told = MatterSearch.build(*args, topics=load_topics(topics), cache_dir=tmp_path)
+    assert told.find(question).verdict == OUT_OF_SCOPE and not told.find(question).shown
+    assert "住房公积金提取" in shown(told, "公积金怎么提取出来")[:3]  # the catalog's own need is still found
+
+
+def test_out_of_scope_topics_are_not_the_catalogs_own_needs(search):
+    """No phrase of config/out_of_scope.toml is one a matter answers plainly (a clear card)."""
+    clear = [w for t in load_topics() for w in t.says if search.find(w).verdict == MATTER]
+    assert not clear
 
 
 def test_every_guide_and_bundle_has_how_people_speak_of_it(world):

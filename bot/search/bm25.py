@@ -80,6 +80,23 @@ class CharacterBM25:
                 ceiling += self._unknown
         return out, ceiling
 
+    def pair_share(self, text: str) -> float:
+        """The best document's score from the text's pairs and words alone, as a share of the
+        most they allow (pairs no document has count in that ceiling): how much of what the text
+        says one document says too. Single characters are left out: 开 alone says nothing."""
+        out = np.zeros(self.size, dtype=np.float32)
+        ceiling = 0.0
+        for term in dict.fromkeys(terms(text)):
+            if len(term) < 2:
+                continue
+            posting = self._postings.get(term)
+            if posting is not None:
+                out[posting[0]] += posting[1]
+                ceiling += float(posting[1].max())
+            else:
+                ceiling += self._unknown
+        return float(out.max()) / ceiling if ceiling > 0 and self.size else 0.0
+
     def weight(self, term: str) -> float:
         """How much a term tells documents apart (0 for one no document has)."""
         return self.idf.get(term, 0.0)

@@ -11,7 +11,8 @@ worth (`Found.verdict`):
 - "junk": the message cannot be a request (bye, qq, emoji): never a matter;
 - "matter": one clear winner, shown at once;
 - "candidates": in the domain but not sure which: the best few, to choose from;
-- "out_of_scope": no evidence that the catalog serves it (weather, stocks, chit-chat).
+- "out_of_scope": no evidence that the catalog serves it (weather, stocks, chit-chat), or more
+  evidence for a topic the catalog does not serve (config/out_of_scope.toml) than for a matter.
 
 A message is read for its need first (need.py): at most need.NEED_CHARS characters reach any
 stage, and of a letter at most LETTER_CLAUSES more clauses (each that short) reach the lexicon
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 LIFE_EVENTS = ROOT / "config" / "life_events.toml"
 SAID = ROOT / "config" / "said.toml"
+OUT_OF_SCOPE_TOPICS = ROOT / "config" / "out_of_scope.toml"
 # The lexicon index credits a matter with every character and word of its phrases: a long
 # colloquial sentence (老人社保卡密码忘了取不了钱) would credit it with 老人, 取, 钱 for any question.
 # It reads said.toml's alias-like phrases only; BM25 and the vectors read them all (measured on
@@ -60,9 +62,13 @@ FIELDS = {"name": 3.0, "alias": 2.0, "keyword": 1.5, "said": 1.5, "result": 1.0,
 # Fusion weights and decision thresholds, chosen on the tuning sets (docs/search.md).
 W_LEXICAL, W_BM25, W_SEMANTIC = 1.0, 0.5, 2.0
 SEMANTIC_FLOOR = 0.25  # cosine below which a text is no nearer a matter than to anything else
-IN_DOMAIN = 0.7  # `in_domain` below which the catalog has nothing for the message
-IN_DOMAIN_BIAS = -1.64
-IN_DOMAIN_WEIGHTS = (0.48, 1.12, 0.47, 0.16, 1.63, 0.05, 0.42)  # accepted, lexical, semantic, foreign, best, margin, BM25 share
+# The in-domain model (`in_domain`): fitted by `python -m bench.search_decide` on the tuning sets.
+IN_DOMAIN = 0.55  # `in_domain` below which the catalog has nothing for the message
+IN_DOMAIN_FEATURES = ("accepted", "lexical", "semantic", "foreign", "best", "margin", "BM25 share",
+                      "topic cosine", "topic lead", "topic share", "length")
+IN_DOMAIN_BIAS = -3.990
+IN_DOMAIN_WEIGHTS = (1.097, 1.289, 3.618, -1.373, 0.746, 0.422, 0.551, -1.609, -6.906, -3.884, 0.824)
+TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
 POOL = 40  # hits per evidence considered for fusion
@@ -116,6 +122,9 @@ class Evidence:
     foreign: bool  # no Chinese in it (English): read by the sentence vectors and the lexicon's glosses
     exact: int  # the document the message names exactly (its name or an alias), or -1
     bundles: np.ndarray  # which documents are bundles
+    topic_cosine: float = 0.0  # the nearest out-of-scope topic phrase's cosine (config/out_of_scope.toml)
+    topic_share: float = 0.0  # the best topic's BM25 over the message's pairs, as a share of the most they allow
+    chars: int = 1  # the message's length as read (at most need.READ_CHARS): a letter is rarely chit-chat
 
     def fused(self, lexical: float, bm25: float, semantic: float, bundle_prior: float = 0.0) -> np.ndarray:
         fused = lexical * self.lexical + bm25 * self.bm25 + semantic * self.semantic
@@ -126,12 +135,24 @@ class Evidence:
         return fused
 
 
+def domain_features(evidence: Evidence, best: float, margin: float) -> tuple[float, ...]:
+    """What the in-domain model reads (IN_DOMAIN_FEATURES): how well the best matter explains the
+    message (the lexicon's strict and ranking scores, the cosine, BM25's share, the fused score
+    and its lead), and how much nearer the message comes to a topic the catalog does not serve
+        than to any matter: a shared domain word (公积金, 养老) is not the catalog having the need; and
+    the message's length (log): people who write a letter to the service mostly ask it for
+    something, while its evidence is spread over clauses and weaker than a short question's."""
+    semantic = float(evidence.semantic.max(initial=0.0))
+    nearest_matter = semantic + SEMANTIC_FLOOR if semantic > 0 else SEMANTIC_FLOOR
+    return (evidence.accepted, float(evidence.lexical.max(initial=0.0)), semantic, float(evidence.foreign), best, margin,
+            evidence.bm25_share, evidence.topic_cosine, max(evidence.topic_cosine - nearest_matter, TOPIC_LEAD_FLOOR),
+            evidence.topic_share, math.log(max(evidence.chars, 1)))
+
+
 def in_domain(evidence: Evidence, best: float, margin: float) -> float:
     """How likely the catalog serves the message at all (0..1): a logistic model of the
-    evidence, fitted on the tuning sets' answerable and out-of-scope questions."""
-    features = (evidence.accepted, float(evidence.lexical.max(initial=0.0)), float(evidence.semantic.max(initial=0.0)),
-                float(evidence.foreign), best, margin, evidence.bm25_share)
-    x = IN_DOMAIN_BIAS + sum(w * f for w, f in zip(IN_DOMAIN_WEIGHTS, features))
+    evidence, fitted on the tuning sets' answerable, out-of-scope and junk questions."""
+    x = IN_DOMAIN_BIAS + sum(w * f for w, f in zip(IN_DOMAIN_WEIGHTS, domain_features(evidence, best, margin)))
     return 1.0 / (1.0 + math.exp(-x))
 
 
@@ -150,6 +171,19 @@ def load_life_events(path: Path = LIFE_EVENTS) -> tuple[LifeEvent, ...]:
                  for e in data.get("event", []))
 
 
+@dataclass(frozen=True)
+class Topic:
+    """A family of needs the catalog does not serve (config/out_of_scope.toml)."""
+
+    name: str
+    says: tuple[str, ...]
+
+
+def load_topics(path: Path = OUT_OF_SCOPE_TOPICS) -> tuple[Topic, ...]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return tuple(Topic(t["name"], tuple(t.get("says", ()))) for t in data.get("topic", []))
+
+
 def load_said(path: Path = SAID) -> tuple[LifeEvent, ...]:
     """How people speak of each matter and bundle (config/said.toml), as one-document events:
     every leg of the search reads them exactly as it reads a life event's phrases."""
@@ -163,7 +197,7 @@ class MatterSearch:
     `find` is read-only and safe from many threads."""
 
     def __init__(self, lexical: MatterIndex, documents: list[Document], bm25: CharacterBM25, semantic: SemanticIndex | None,
-                 encoder: Encoder | None, exact: dict[str, int]):
+                 encoder: Encoder | None, exact: dict[str, int], topics: tuple[CharacterBM25, SemanticIndex | None] | None = None):
         self.lexical = lexical
         self.documents = documents
         self.version = lexical.version
@@ -174,6 +208,7 @@ class MatterSearch:
         self._bundles = {d.code: d for d in documents if d.kind == "bundle"}
         self._is_bundle = np.array([d.kind == "bundle" for d in documents], dtype=bool)
         self._exact = exact
+        self._topic_bm25, self._topic_vectors = topics or (None, None)
         # Verdicts already reached: written by the one thread that searches, read by the event
         # loop before it hands a question to that thread (`known`). Plain dict reads and writes
         # are atomic, so the loop needs no lock; oldest first out keeps it bounded.
@@ -185,9 +220,10 @@ class MatterSearch:
     def build(cls, summaries: Iterable[MatterSummary], guides: Mapping[str, Guide] | Iterable[Guide] = (),
               bundles: Iterable[Bundle] = (), version: str | None = None, *, lexicon: Lexicon | None = None,
               encoder: Encoder | None | bool = True, cache_dir: Path | None = VECTOR_CACHE,
-              life_events: Sequence[LifeEvent] | None = None) -> MatterSearch:
+              life_events: Sequence[LifeEvent] | None = None, topics: Sequence[Topic] | None = None) -> MatterSearch:
         """`encoder=True` uses the process's shared sentence encoder, None searches without one.
-        `life_events=None` reads config/life_events.toml and config/said.toml."""
+        `life_events=None` reads config/life_events.toml and config/said.toml, `topics=None`
+        config/out_of_scope.toml."""
         summaries = list(summaries)
         bundles = list(bundles)
         guide_of = dict(guides) if isinstance(guides, Mapping) else {g.code: g for g in guides}
@@ -224,7 +260,10 @@ class MatterSearch:
         if encoder is True:
             encoder = shared_encoder()
         semantic = SemanticIndex.build(texts, encoder, cache_dir) if encoder else None
-        return cls(lexical, documents, bm25, semantic, encoder, _exact_names(documents, aliases))
+        topics = load_topics() if topics is None else topics
+        topic_bm25 = CharacterBM25([[(squeeze(w), 1.0) for w in t.says] for t in topics])
+        topic_vectors = SemanticIndex.build([t.says for t in topics], encoder, cache_dir) if encoder and topics else None
+        return cls(lexical, documents, bm25, semantic, encoder, _exact_names(documents, aliases), (topic_bm25, topic_vectors))
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -300,11 +339,16 @@ class MatterSearch:
             bm25 /= best_bm25
         bm25_share = best_bm25 / ceiling if ceiling > 0 else 0.0
         semantic = np.zeros(n, dtype=np.float32)
+        topic_cosine = 0.0
         if self._semantic is not None:
             sentence = parsed.corrected if not foreign and _spelled(text, parsed.corrected) else need
             vector = self._encoder.encode_query(sentence)
             semantic = np.maximum(self._semantic.similarities(vector) - SEMANTIC_FLOOR, 0.0)
-        return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle)
+            if self._topic_vectors is not None:
+                topic_cosine = max(float(self._topic_vectors.similarities(vector).max(initial=-1.0)), 0.0)
+        topic_share = self._topic_bm25.pair_share(text) if self._topic_bm25 is not None else 0.0
+        return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle,
+                        topic_cosine, topic_share, min(len(query), need_text.READ_CHARS))
 
     def _clause_evidence(self, query: str, need: str, lexical: np.ndarray) -> tuple[np.ndarray, float]:
         """A letter's lexicon evidence, clause by clause: its topic (养蜂, 砍树) and its request
