@@ -277,7 +277,7 @@ def shown(search: MatterSearch, query: str) -> list[str]:
 
 
 @pytest.mark.parametrize("query", ["bye", "Bye bye", "qq", "hh", "nb", "xyz", "asdf", "asdfgh", "ok", "jkl;jkl", "😂😂😂", "？？？",
-                                   "哈哈哈", "886", "   ", "123456", "a", "qwer zxcv"])
+                                   "哈哈哈", "886", "   ", "123456", "a", "qwer zxcv", "发发发发发发发", "嗯嗯嗯嗯", "啊啊啊！！"])
 def test_junk_never_gets_a_matter(search, query):
     found = search.find(query)
     assert found.verdict == JUNK and not found.shown

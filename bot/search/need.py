@@ -189,7 +189,7 @@ def _best_window(text: str, width: int, weigh: Callable[[str, float], float]) ->
 
 def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], bool] = lambda letters: False) -> bool:
     """A message that cannot be asking for a matter: nothing but symbols or emoji, digits only, a
-    word of farewell or laughter, or a few Latin letters that spell no pinyin we know (2-3
+    word of farewell or laughter, one Chinese character repeated, or a few Latin letters that spell no pinyin we know (2-3
     letters are too short to carry meaning; `spells` says whether letters read as domain pinyin)."""
     plain = normalize(text[:READ_CHARS])
     if not plain:
@@ -198,7 +198,9 @@ def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], 
     if squeezed in farewells:
         return True
     if any(is_han(c) for c in squeezed):
-        return False
+        # One character said over and over (发发发发, 嗯嗯嗯嗯, 啊啊啊) names nothing.
+        han = {c for c in squeezed if is_han(c)}
+        return len(han) == 1 and sum(map(is_han, squeezed)) >= 3 and not any(c.isalnum() and not is_han(c) for c in squeezed)
     if squeezed.isdigit():
         return True
     letters = "".join(_LATIN_WORD.findall(squeezed))
