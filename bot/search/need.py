@@ -189,8 +189,9 @@ def _best_window(text: str, width: int, weigh: Callable[[str, float], float]) ->
 
 def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], bool] = lambda letters: False) -> bool:
     """A message that cannot be asking for a matter: nothing but symbols or emoji, digits only, a
-    word of farewell or laughter, one Chinese character repeated, or a few Latin letters that spell no pinyin we know (2-3
-    letters are too short to carry meaning; `spells` says whether letters read as domain pinyin)."""
+    word of farewell or laughter, one Chinese character repeated, or a few Latin letters that
+    spell no pinyin we know (2-3 letters are too short to carry meaning; `spells` says whether
+    letters read as domain pinyin)."""
     plain = normalize(text[:READ_CHARS])
     if not plain:
         return True
