@@ -356,6 +356,16 @@ def test_out_of_scope_topics_are_not_the_catalogs_own_needs(search):
     assert not clear
 
 
+def test_no_phrase_names_another_matter(world):
+    """A phrase of config/said.toml that is part of another matter's or bundle's name, and not of
+    its own, sends people to the wrong sibling (见习补贴 under 就业见习申请 made 见习补贴 a clear
+    card for the internship itself, not for 就业见习补贴申领)."""
+    names = [s.name for s in world.summaries.values()] + [b.name for b in world.bundles.values()]
+    wrong = [(event.name, phrase, other) for event in load_said() for phrase in event.says if len(phrase) >= 3
+             for other in names if phrase in other and phrase not in event.name and other not in event.matters + event.bundles]
+    assert not wrong
+
+
 def test_every_guide_and_bundle_has_how_people_speak_of_it(world):
     """Each matter with a guide and each bundle has a handful of ways people say they need it."""
     said = {event.matters[0]: event.says for event in load_said()}
