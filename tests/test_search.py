@@ -13,6 +13,7 @@ import pytest
 from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch, hybrid
 from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
+from bot.search.lexicon import Lexicon
 from bot.search.hybrid import CANDIDATES, LETTER_CHARS, LifeEvent, load_life_events, load_said, load_topics
 from bot.search.need import NEED_CHARS
 from bot.search.need import clauses as need_clauses
@@ -303,6 +304,26 @@ def test_the_same_need_is_found_however_it_is_worded(search, query):
 def test_english_questions_find_chinese_matters(search):
     assert {"居民身份证办理（包括临时）", "居民身份证跨省异地办理"} & set(shown(search, "how to renew my ID card")[:3])
     assert "普通护照签发" in shown(search, "my passport expired")[:3]
+
+
+def test_english_gloss_reads_plurals_possessives_and_compounds(tmp_path):
+    """A glossed term is found however English inflects or spells it: plural (cards, seniors,
+    companies), possessive (driver's, drivers'), a hyphenated word written as one (secondhand);
+    a word the glossary lacks is never bent into one it has (news is not new)."""
+    lexicon_file = tmp_path / "lexicon.toml"
+    lexicon_file.write_text(
+        '[english]\n"id card" = "身份证"\n"senior" = "老年人"\n"company" = "公司"\n"wages" = "工资"\n'
+        '"driver\'s license" = "驾驶证"\n"second-hand" = "二手房"\n"new" = "新办"\n"business" = "个体工商户"\n',
+        encoding="utf-8")
+    lexicon = Lexicon.load(lexicon_file)
+    assert lexicon.gloss("I lost both our ID cards") == "身份证"
+    assert lexicon.gloss("discount card for seniors") == "老年人"
+    assert lexicon.gloss("two companies") == "公司"
+    assert lexicon.gloss("my wage is unpaid") == "工资"
+    assert lexicon.gloss("my business") == "个体工商户"  # not read as a plural of "busines"
+    assert lexicon.gloss("drivers license") == lexicon.gloss("driver's license") == lexicon.gloss("Driver’s License") == "驾驶证"
+    assert lexicon.gloss("a secondhand flat") == lexicon.gloss("a second-hand flat") == "二手房"
+    assert lexicon.gloss("news") == ""
 
 
 def test_bundles_are_searchable(search, world):
