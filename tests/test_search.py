@@ -306,6 +306,14 @@ def test_english_questions_find_chinese_matters(search):
     assert "普通护照签发" in shown(search, "my passport expired")[:3]
 
 
+def test_an_english_letter_is_glossed_whole(search):
+    """An English letter's need is its first clause (English has no character pairs to weigh),
+    but the lexicon and BM25 read the gloss of all of it: the request after a greeting counts."""
+    letter = ("Good morning and thank you very much for your kind help, I lost my social security card "
+              "yesterday on the bus, how do I get a new one?")
+    assert "社会保障卡补领、换领、换发" in shown(search, letter)[:3]
+
+
 def test_english_gloss_reads_plurals_possessives_and_compounds(tmp_path):
     """A glossed term is found however English inflects or spells it: plural (cards, seniors,
     companies), possessive (driver's, drivers'), a hyphenated word written as one (secondhand);

@@ -115,6 +115,10 @@ class Lexicon:
     def gloss(self, text: str, longest: int = 4) -> str:
         """The Chinese the catalog would use for an English text: its known words and phrases
         (longest first), glossed and joined; '' when none is known."""
+        return "".join(dict.fromkeys(self.glossed(text, longest)))
+
+    def glossed(self, text: str, longest: int = 4) -> list[str]:
+        """The glosses of an English text's known words and phrases, in order (longest first)."""
         words = [self._english_word(w) for w in english_words(text)]
         found, i = [], 0
         while i < len(words):
@@ -126,7 +130,7 @@ class Lexicon:
                     break
             else:
                 i += 1
-        return "".join(dict.fromkeys(found))
+        return found
 
     def intent(self, name: str) -> Intent | None:
         return next((i for i in self.intents if i.name == name), None)
