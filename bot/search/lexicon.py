@@ -118,14 +118,17 @@ class Lexicon:
         return "".join(dict.fromkeys(self.glossed(text, longest)))
 
     def glossed(self, text: str, longest: int = 4) -> list[str]:
-        """The glosses of an English text's known words and phrases, in order (longest first)."""
+        """The glosses of an English text's known words and phrases, in order (longest first). A
+        term glossed to "" names something the catalog does not serve (a work visa): its words are
+        read as that term and gloss to nothing, rather than one by one (work, permit)."""
         words = [self._english_word(w) for w in english_words(text)]
         found, i = [], 0
         while i < len(words):
             for n in range(min(longest, len(words) - i), 0, -1):
                 chinese = self.english.get(" ".join(words[i:i + n]))
-                if chinese:
-                    found.append(chinese)
+                if chinese is not None:  # "" names what the catalog lacks: its words gloss to nothing
+                    if chinese:
+                        found.append(chinese)
                     i += n
                     break
             else:
