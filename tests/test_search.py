@@ -316,14 +316,14 @@ def test_an_english_letter_is_glossed_whole(search):
 
 def test_english_gloss_reads_plurals_possessives_and_compounds(tmp_path):
     """A glossed term is found however English inflects or spells it: plural (cards, seniors,
-    companies), possessive (driver's, drivers'), a hyphenated word written as one (secondhand);
+    companies), -ing (moving), possessive (driver's, drivers'), a hyphenated word written as one (secondhand);
     a word the glossary lacks is never bent into one it has (news is not new); a term glossed to ""
     reads as nothing."""
     lexicon_file = tmp_path / "lexicon.toml"
     lexicon_file.write_text(
         '[english]\n"id card" = "身份证"\n"senior" = "老年人"\n"company" = "公司"\n"wages" = "工资"\n'
         '"driver\'s license" = "驾驶证"\n"second-hand" = "二手房"\n"new" = "新办"\n"business" = "个体工商户"\n'
-        '"permit" = "许可"\n"work permit" = ""\n',
+        '"permit" = "许可"\n"work permit" = ""\n"move" = "迁移"\n',
         encoding="utf-8")
     lexicon = Lexicon.load(lexicon_file)
     assert lexicon.gloss("I lost both our ID cards") == "身份证"
@@ -334,6 +334,7 @@ def test_english_gloss_reads_plurals_possessives_and_compounds(tmp_path):
     assert lexicon.gloss("drivers license") == lexicon.gloss("driver's license") == lexicon.gloss("Driver’s License") == "驾驶证"
     assert lexicon.gloss("a secondhand flat") == lexicon.gloss("a second-hand flat") == "二手房"
     assert lexicon.gloss("news") == ""
+    assert lexicon.gloss("we are moving") == "迁移"
     # A term glossed to "" names what the catalog lacks: its words are not read one by one.
     assert lexicon.gloss("a building permit") == "许可"
     assert lexicon.gloss("my work permits") == ""

@@ -96,13 +96,16 @@ class Lexicon:
 
     def _english_word(self, word: str) -> str:
         """A word as the glossary has it: a plural the glossary knows in the singular (cards,
-        licences, certificates, companies, businesses, seniors) read as that singular, and a
-        singular known only in the plural (wage, seed) as that plural. Only words the glossary
+        licences, certificates, companies, businesses, seniors) read as that singular, a singular
+        known only in the plural (wage, seed) as that plural, a verb's -ing form (retiring, moving) as
+        the form the glossary has. Only words the glossary
         has are ever produced, so an unknown word stays itself."""
         known = self._english_vocabulary
         if word in known or len(word) < 4 or word in _NOT_PLURAL:
             return word
         candidates = []
+        if word.endswith("ing") and len(word) > 5:  # retiring, moving, registering, stopping
+            candidates += [word[:-3], word[:-3] + "e", word[:-4]]
         if word.endswith("ies"):
             candidates.append(word[:-3] + "y")
         if word.endswith("es"):
