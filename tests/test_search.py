@@ -323,7 +323,7 @@ def test_english_gloss_reads_plurals_possessives_and_compounds(tmp_path):
     lexicon_file.write_text(
         '[english]\n"id card" = "身份证"\n"senior" = "老年人"\n"company" = "公司"\n"wages" = "工资"\n'
         '"driver\'s license" = "驾驶证"\n"second-hand" = "二手房"\n"new" = "新办"\n"business" = "个体工商户"\n'
-        '"permit" = "许可"\n"work permit" = ""\n"move" = "迁移"\n',
+        '"permit" = "许可"\n"work permit" = ""\n"move" = "迁移"\n"lost my job" = "失业"\n',
         encoding="utf-8")
     lexicon = Lexicon.load(lexicon_file)
     assert lexicon.gloss("I lost both our ID cards") == "身份证"
@@ -335,6 +335,7 @@ def test_english_gloss_reads_plurals_possessives_and_compounds(tmp_path):
     assert lexicon.gloss("a secondhand flat") == lexicon.gloss("a second-hand flat") == "二手房"
     assert lexicon.gloss("news") == ""
     assert lexicon.gloss("we are moving") == "迁移"
+    assert lexicon.gloss("she lost her job") == lexicon.gloss("lost the job") == "失业"  # articles and my/her/our
     # A term glossed to "" names what the catalog lacks: its words are not read one by one.
     assert lexicon.gloss("a building permit") == "许可"
     assert lexicon.gloss("my work permits") == ""

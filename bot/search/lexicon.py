@@ -23,11 +23,17 @@ _NOT_PLURAL = frozenset((
 ))
 
 
+# Articles and possessive determiners: they sit inside the terms people write (report the loss,
+# lost my job, renew our business licence) and tell nothing about the matter.
+_DETERMINERS = frozenset(("a", "an", "the", "my", "our", "your", "his", "her", "their", "its"))
+
+
 def english_words(text: str) -> list[str]:
     """An English text's words as the gloss reads them: lower case, a possessive 's dropped
     (driver's licence is a driver licence; normalising would leave a stray "s"), punctuation and
-    hyphens as spaces (second-hand, ride-hailing)."""
-    return normalize(_POSSESSIVE.sub("", text.lower())).split()
+    hyphens as spaces (second-hand, ride-hailing), articles and possessive determiners left out
+    (report the loss is report loss, so a term is found whichever of them is written)."""
+    return [w for w in normalize(_POSSESSIVE.sub("", text.lower())).split() if w not in _DETERMINERS]
 
 
 def _english_glosses(data: dict[str, str]) -> dict[str, str]:
