@@ -314,6 +314,15 @@ def test_an_english_letter_is_glossed_whole(search):
     assert "社会保障卡补领、换领、换发" in shown(search, letter)[:3]
 
 
+def test_an_english_question_of_twenty_words_is_read_whole(index):
+    """A Latin letter and the space between two words count a quarter of a character: an English
+    question of twenty-odd words is its own need (spaces counted whole cut it at about 14)."""
+    question = ("My parents are visiting from Germany next month and will stay in our flat, "
+                "do they need to register with the police?")
+    assert len(question.split()) == 22
+    assert index.need(question) == question
+
+
 def test_english_gloss_reads_plurals_possessives_and_compounds(tmp_path):
     """A glossed term is found however English inflects or spells it: plural (cards, seniors,
     companies), -ing (moving), possessive (driver's, drivers'), a hyphenated word written as one (secondhand);
