@@ -13,6 +13,7 @@ import pytest
 from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch, hybrid
 from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
+from bot.search.lexicon import Lexicon
 from bot.search.hybrid import CANDIDATES, LETTER_CHARS, LifeEvent, load_life_events, load_said, load_topics
 from bot.search.need import NEED_CHARS
 from bot.search.need import clauses as need_clauses
@@ -303,6 +304,50 @@ def test_the_same_need_is_found_however_it_is_worded(search, query):
 def test_english_questions_find_chinese_matters(search):
     assert {"居民身份证办理（包括临时）", "居民身份证跨省异地办理"} & set(shown(search, "how to renew my ID card")[:3])
     assert "普通护照签发" in shown(search, "my passport expired")[:3]
+
+
+def test_an_english_letter_is_glossed_whole(search):
+    """An English letter's need is its first clause (English has no character pairs to weigh),
+    but the lexicon and BM25 read the gloss of all of it: the request after a greeting counts."""
+    letter = ("Good morning and thank you very much for your kind help, I lost my social security card "
+              "yesterday on the bus, how do I get a new one?")
+    assert "社会保障卡补领、换领、换发" in shown(search, letter)[:3]
+
+
+def test_an_english_question_of_twenty_words_is_read_whole(index):
+    """A Latin letter and the space between two words count a quarter of a character: an English
+    question of twenty-odd words is its own need (spaces counted whole cut it at about 14)."""
+    question = ("My parents are visiting from Germany next month and will stay in our flat, "
+                "do they need to register with the police?")
+    assert len(question.split()) == 22
+    assert index.need(question) == question
+
+
+def test_english_gloss_reads_plurals_possessives_and_compounds(tmp_path):
+    """A glossed term is found however English inflects or spells it: plural (cards, seniors,
+    companies), -ing (moving), possessive (driver's, drivers'), a hyphenated word written as one (secondhand);
+    a word the glossary lacks is never bent into one it has (news is not new); a term glossed to ""
+    reads as nothing."""
+    lexicon_file = tmp_path / "lexicon.toml"
+    lexicon_file.write_text(
+        '[english]\n"id card" = "身份证"\n"senior" = "老年人"\n"company" = "公司"\n"wages" = "工资"\n'
+        '"driver\'s license" = "驾驶证"\n"second-hand" = "二手房"\n"new" = "新办"\n"business" = "个体工商户"\n'
+        '"permit" = "许可"\n"work permit" = ""\n"move" = "迁移"\n"lost my job" = "失业"\n',
+        encoding="utf-8")
+    lexicon = Lexicon.load(lexicon_file)
+    assert lexicon.gloss("I lost both our ID cards") == "身份证"
+    assert lexicon.gloss("discount card for seniors") == "老年人"
+    assert lexicon.gloss("two companies") == "公司"
+    assert lexicon.gloss("my wage is unpaid") == "工资"
+    assert lexicon.gloss("my business") == "个体工商户"  # not read as a plural of "busines"
+    assert lexicon.gloss("drivers license") == lexicon.gloss("driver's license") == lexicon.gloss("Driver’s License") == "驾驶证"
+    assert lexicon.gloss("a secondhand flat") == lexicon.gloss("a second-hand flat") == "二手房"
+    assert lexicon.gloss("news") == ""
+    assert lexicon.gloss("we are moving") == "迁移"
+    assert lexicon.gloss("she lost her job") == lexicon.gloss("lost the job") == "失业"  # articles and my/her/our
+    # A term glossed to "" names what the catalog lacks: its words are not read one by one.
+    assert lexicon.gloss("a building permit") == "许可"
+    assert lexicon.gloss("my work permits") == ""
 
 
 def test_bundles_are_searchable(search, world):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +11,41 @@ from pathlib import Path
 from bot.search.text import normalize, squeeze
 
 DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "config" / "lexicon.toml"
+
+_POSSESSIVE = re.compile(r"(?<=[a-z])['’‘`]s\b")  # driver's, company's: the word itself (drivers' loses its ' as punctuation)
+
+
+# Words that end like plurals and are not one (news is not new, means is not mean).
+_NOT_PLURAL = frozenset((
+    "news", "means", "series", "species", "always", "perhaps", "lens", "thus", "plus", "unless", "across",
+    "status", "bonus", "census", "campus", "virus", "basis", "analysis", "crisis", "diabetes", "overseas",
+    "does", "goes", "yes", "this", "has", "was", "is", "his", "hers", "ours", "yours", "theirs", "whereas",
+))
+
+
+# Articles and possessive determiners: they sit inside the terms people write (report the loss,
+# lost my job, renew our business licence) and tell nothing about the matter.
+_DETERMINERS = frozenset(("a", "an", "the", "my", "our", "your", "his", "her", "their", "its"))
+
+
+def english_words(text: str) -> list[str]:
+    """An English text's words as the gloss reads them: lower case, a possessive 's dropped
+    (driver's licence is a driver licence; normalising would leave a stray "s"), punctuation and
+    hyphens as spaces (second-hand, ride-hailing), articles and possessive determiners left out
+    (report the loss is report loss, so a term is found whichever of them is written)."""
+    return [w for w in normalize(_POSSESSIVE.sub("", text.lower())).split() if w not in _DETERMINERS]
+
+
+def _english_glosses(data: dict[str, str]) -> dict[str, str]:
+    """[english] keyed by their words joined with single spaces; a hyphenated term is also known
+    written as one word (second-hand, secondhand; non-profit, nonprofit)."""
+    glosses: dict[str, str] = {}
+    for term, chinese in data.items():
+        glosses[" ".join(english_words(term))] = chinese
+    for term, chinese in data.items():
+        if "-" in term and " " not in term:
+            glosses.setdefault("".join(english_words(term)), chinese)
+    return glosses
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,24 +93,56 @@ class Lexicon:
             need_markers=frozenset(squeeze(w) for w in data.get("need", {}).get("markers", [])),
             courtesy=frozenset(squeeze(w) for w in data.get("courtesy", {}).get("clauses", [])),
             farewells=frozenset(squeeze(w).replace(" ", "") for w in data.get("junk", {}).get("words", [])),
-            english={normalize(k): v for k, v in data.get("english", {}).items()},
+            english=_english_glosses(data.get("english", {})),
         )
+
+    @functools.cached_property
+    def _english_vocabulary(self) -> frozenset[str]:
+        return frozenset(w for term in self.english for w in term.split())
+
+    def _english_word(self, word: str) -> str:
+        """A word as the glossary has it: a plural the glossary knows in the singular (cards,
+        licences, certificates, companies, businesses, seniors) read as that singular, a singular
+        known only in the plural (wage, seed) as that plural, a verb's -ing form (retiring, moving) as
+        the form the glossary has. Only words the glossary
+        has are ever produced, so an unknown word stays itself."""
+        known = self._english_vocabulary
+        if word in known or len(word) < 4 or word in _NOT_PLURAL:
+            return word
+        candidates = []
+        if word.endswith("ing") and len(word) > 5:  # retiring, moving, registering, stopping
+            candidates += [word[:-3], word[:-3] + "e", word[:-4]]
+        if word.endswith("ies"):
+            candidates.append(word[:-3] + "y")
+        if word.endswith("es"):
+            candidates.append(word[:-2])
+        if word.endswith("s") and not word.endswith("ss"):
+            candidates.append(word[:-1])
+        candidates.append(word + "s")
+        return next((c for c in candidates if c in known), word)
 
     def gloss(self, text: str, longest: int = 4) -> str:
         """The Chinese the catalog would use for an English text: its known words and phrases
         (longest first), glossed and joined; '' when none is known."""
-        words = normalize(text).split()
+        return "".join(dict.fromkeys(self.glossed(text, longest)))
+
+    def glossed(self, text: str, longest: int = 4) -> list[str]:
+        """The glosses of an English text's known words and phrases, in order (longest first). A
+        term glossed to "" names something the catalog does not serve (a work visa): its words are
+        read as that term and gloss to nothing, rather than one by one (work, permit)."""
+        words = [self._english_word(w) for w in english_words(text)]
         found, i = [], 0
         while i < len(words):
             for n in range(min(longest, len(words) - i), 0, -1):
                 chinese = self.english.get(" ".join(words[i:i + n]))
-                if chinese:
-                    found.append(chinese)
+                if chinese is not None:  # "" names what the catalog lacks: its words gloss to nothing
+                    if chinese:
+                        found.append(chinese)
                     i += n
                     break
             else:
                 i += 1
-        return "".join(dict.fromkeys(found))
+        return found
 
     def intent(self, name: str) -> Intent | None:
         return next((i for i in self.intents if i.name == name), None)
