@@ -2,7 +2,8 @@
 
     python -m bench.search_decide     # about a minute: the evidence of every tuning question, once
 
-For every question of the tuning sets (search-dev, -more, -own, -eval-tune, -eval2-tune) it
+For every question of the tuning sets (search-dev, -more, -own, -eval-tune, -eval2-tune, and from
+session 11 -eval3-tune and -letters-dev) it
 computes the search's evidence once, then fits the in-domain model of bot/search/hybrid.py
 (logistic regression over `domain_features`) on the answerable questions against the
 out-of-scope and junk ones the junk filter lets through, and prints:
@@ -30,8 +31,9 @@ import numpy as np
 
 from bench.search_models import DATA, fit
 
-SETS = ("search-dev", "search-more", "search-own", "search-eval-tune", "search-eval2-tune")
-FOLD = {"search-dev": 0, "search-more": 0, "search-own": 1, "search-eval-tune": 2, "search-eval2-tune": 3}
+SETS = ("search-dev", "search-more", "search-own", "search-eval-tune", "search-eval2-tune", "search-eval3-tune", "search-letters-dev")
+FOLD = {"search-dev": 0, "search-more": 0, "search-own": 1, "search-eval-tune": 2, "search-eval2-tune": 3, "search-eval3-tune": 4,
+        "search-letters-dev": 5}
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 SESSION_8 = 7  # the first seven features: no out-of-scope topics
 
@@ -126,7 +128,7 @@ def main() -> None:
         for threshold in THRESHOLDS:
             t = tally(rows, held, threshold)
             print(f"  threshold {threshold:.2f}: {line(t)}")
-            for name in ("search-eval-tune", "search-eval2-tune"):
+            for name in ("search-eval-tune", "search-eval2-tune", "search-eval3-tune"):
                 part = [(r, p) for r, p in zip(rows, held) if r["set"] == name]
                 if part:
                     print(f"      {name}: {line(tally([r for r, _ in part], [p for _, p in part], threshold))}")

@@ -411,6 +411,23 @@ def test_no_phrase_names_another_matter(world):
     assert not wrong
 
 
+@pytest.mark.parametrize("query", ["去新加坡旅游要办签证吗", "看病怎么挂号", "燃气公司电话多少", "电动车上牌", "墓地价格", "科目二预约"])
+def test_near_domain_needs_the_catalog_lacks_are_out_of_scope(search, query):
+    """Needs that share the catalog's words (签, 上牌, 墓地, 预约, 燃气) but that this district's
+    catalog does not serve are turned away by the near-domain topics (session 11), in words none
+    of the topics' phrases use."""
+    found = search.find(query)
+    assert found.verdict == OUT_OF_SCOPE and not found.shown
+
+
+@pytest.mark.parametrize("query, matter", [("护照快到期了要换新的", "普通护照签发"), ("去香港的通行证过期了", "往来港澳通行证及签注签发"),
+                                           ("新买的小车要上牌", "机动车注册登记"), ("孩子打预防针的本子丢了", "《预防接种证》办理")])
+def test_the_catalogs_needs_next_to_near_domain_topics_are_still_found(search, query, matter):
+    """The matters nearest the near-domain topics (护照 next to visas, 机动车注册登记 next to
+    e-bike plates, 预防接种证 next to vaccines) are still found."""
+    assert matter in shown(search, query)[:3]
+
+
 def test_every_guide_and_bundle_has_how_people_speak_of_it(world):
     """Each matter with a guide and each bundle has a handful of ways people say they need it."""
     said = {event.matters[0]: event.says for event in load_said()}
