@@ -108,6 +108,15 @@ def test_homophone_and_look_alike_typos(index, query, expected):
     ("食品经营许可证快到期了", "食品(含保健食品)经营许可延续"),
     ("烟草证到期了", "烟草专卖零售许可证延续"),
     ("个体户不干了", "个体工商户注销登记"),
+    # Session 11: the back story names one action, the ask another (挂失 … 又找到了 is 解挂).
+    ("社保卡挂失了又找到了", "社会保障卡解挂"),
+    ("食品经营许可证不做了咋弄掉", "食品(含保健食品)经营许可注销"),  # 弄掉 = get rid of; 弄掉了 = lost
+    ("身份证弄掉了", "居民身份证挂失申报、丢失招领"),
+    ("养老金这个月停发了", "恢复养老保险待遇申请"),
+    ("我的医保交没交", "个人参保证明查询打印"),  # a query of one's own record, not 参保登记
+    ("社保卡密码记不住了", "社会保障卡密码重置"),
+    ("网吧要扩建", "互联网上网服务营业场所经营单位变更营业场所地址、改建、扩建终审审批"),
+    ("残疾等级要重新评定", "残疾类别/等级变更"),
 ])
 def test_intent_words_pick_the_sibling(index, query, expected):
     assert first(index, query) == expected

@@ -374,6 +374,8 @@ class MatterIndex:
                 parsed.units.append(_Unit(phrase, (phrase, *[a for a in alternatives if a != phrase])))
         if len(parsed.intents) > 1:
             parsed.intents.discard("new")  # 开 + 到期: the specific operation is what is asked
+        if "restore" in parsed.intents:  # 停业了半年, 想恢复营业; 丢了又找到了: what was, not what is asked
+            parsed.intents.difference_update(("close", "lost"))
         return parsed
 
     def _phrase_spans(self, text: str) -> list[tuple[str, str | None]]:
