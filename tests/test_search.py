@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch, hybrid
+from bot.search import index as index_module
 from bot.search import need as need_module
 from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
@@ -451,11 +452,13 @@ def test_a_long_letter_is_searched_for_its_need_and_no_more(search):
     assert "最低生活保障" in shown(search, LETTER)[:3]
 
 
-def old_letter_weighing(monkeypatch) -> None:
-    """Every asking word lifting a clause alike and no lift for a wish with its object (before
-    session 11): a letter's need then drops its topic more often, the case the clauses are for."""
+def old_letter_weighing(monkeypatch, search: MatterSearch) -> None:
+    """Every asking word lifting a clause alike, no lift for a wish with its object, and the pairs
+    of asking words weighed by their rarity (before session 11): a letter's need then drops its
+    topic more often, the case the clauses are for."""
     monkeypatch.setattr(need_module, "GENERIC_LIFT", need_module.ASK_LIFT)
     monkeypatch.setattr(need_module, "DESIRE_LIFT", 0.0)
+    monkeypatch.setattr(search.lexical, "_pair_weight", index_module._pair_weights(search.lexical._matters))
 
 
 def test_a_letter_is_found_by_its_topic_even_when_the_need_leaves_the_topic_out(search, world, tmp_path, monkeypatch):
@@ -466,7 +469,7 @@ def test_a_letter_is_found_by_its_topic_even_when_the_need_leaves_the_topic_out(
     assert "想办个居住证" in events_only.lexical.need(letter)  # a wish with its object is the request
     # Without said.toml's phrases and with every asking word lifting alike, the catalog's rare word
     # pairs make the need keep the question and drop the topic: the case the clauses are for.
-    old_letter_weighing(monkeypatch)
+    old_letter_weighing(monkeypatch, events_only)
     assert "居住证" not in events_only.lexical.need(letter)  # the need keeps the request ...
     assert "居住证办理" in shown(events_only, letter)[:3]  # ... the clause that names the topic is read on its own
     assert "居住证办理" in shown(search, letter)[:3]
@@ -479,7 +482,7 @@ def test_a_letter_whose_clause_names_a_matter_counts_as_asking_for_one(world, tm
               "我平时办事也常要证明在这边居住，想办个居住证，请问要哪些材料、多久能拿到？感谢！")
     events_only = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(),
                                      life_events=load_life_events(), cache_dir=tmp_path)
-    old_letter_weighing(monkeypatch)  # the need leaves 想办个居住证 out (the test above)
+    old_letter_weighing(monkeypatch, events_only)  # the need leaves 想办个居住证 out (the test above)
     assert events_only.evidence(letter).accepted >= hybrid.MIN_SCORE  # 想办个居住证, read on its own
     monkeypatch.setattr(hybrid, "CLAUSE_ACCEPT", False)
     assert events_only.evidence(letter).accepted == 0  # the need alone: no matter explains it
@@ -510,8 +513,20 @@ def test_a_letters_wish_outweighs_its_story_and_its_empty_questions(search, monk
               "以后孩子上学方便一点。不知道要准备哪些东西，有没有什么要求？谢谢。")
     assert "户口迁过来" in search.lexical.need(letter)
     assert shown(search, letter)[0] == "户口迁移审批"
-    old_letter_weighing(monkeypatch)  # every asking word lifting alike, no lift for a wish: the request left the need
+    old_letter_weighing(monkeypatch, search)  # every asking word lifting alike, no lift for a wish: the request left the need
     assert "户口迁过来" not in search.lexical.need(letter)
+
+
+def test_a_letters_topic_outweighs_its_questions_that_name_nothing(search, monkeypatch):
+    """A shop owner's letter: the topic (烟花爆竹) is said once, in a clause that does not ask; three
+    questions follow that name nothing (办什么证, 准备哪些材料, 有没有什么要求). Their rare pairs (什么,
+    哪些, 有没) weigh nothing: the topic is in the need, and its matter is shown first."""
+    letter = "老师好，我在村口开了个小卖部，过年前后想进点烟花爆竹来卖，需要办什么证，要准备哪些材料，有没有什么要求？"
+    assert "烟花爆竹" in search.lexical.need(letter)
+    assert shown(search, letter)[0] == "烟花爆竹经营（零售）许可证核发"
+    # The pairs of asking words weighed as the catalog's rarity has them: the topic left the need.
+    monkeypatch.setattr(search.lexical, "_pair_weight", index_module._pair_weights(search.lexical._matters))
+    assert "烟花爆竹" not in search.lexical.need(letter)
 
 
 def test_the_clauses_a_letter_is_read_by_are_bounded(search):
