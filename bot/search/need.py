@@ -154,7 +154,7 @@ ASK_LIFT, GENERIC_LIFT = 1.5, 1.0
 _DESIRE = re.compile(
     "(?:想|要|打算|准备|申请|帮)(?:把|给|帮|办|申请|换|补|改|迁|转|开|领|查|注销|变更|登记|报|续|延|恢复|注册|上|落|交|缴|提取|认定|备案)"
 )
-DESIRE_LIFT = 1.5
+DESIRE_LIFT = 1.0
 
 
 def _lift(squeezed: str, asking: re.Pattern | None) -> float:
