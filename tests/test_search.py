@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch, hybrid
+from bot.search import index as index_module
+from bot.search import need as need_module
 from bot.search.bench import worst_inputs
 from bot.search.evaluate import evaluate, read_cases
 from bot.search.lexicon import Lexicon
@@ -459,13 +461,24 @@ def test_a_long_letter_is_searched_for_its_need_and_no_more(search):
     assert "最低生活保障" in shown(search, LETTER)[:3]
 
 
-def test_a_letter_is_found_by_its_topic_even_when_the_need_leaves_the_topic_out(search, world, tmp_path):
+def old_letter_weighing(monkeypatch, search: MatterSearch) -> None:
+    """Every asking word lifting a clause alike, no lift for a wish with its object, and the pairs
+    of asking words weighed by their rarity (before session 11): a letter's need then drops its
+    topic more often, the case the clauses are for."""
+    monkeypatch.setattr(need_module, "GENERIC_LIFT", need_module.ASK_LIFT)
+    monkeypatch.setattr(need_module, "DESIRE_LIFT", 0.0)
+    monkeypatch.setattr(search.lexical, "_pair_weight", index_module._pair_weights(search.lexical._matters))
+
+
+def test_a_letter_is_found_by_its_topic_even_when_the_need_leaves_the_topic_out(search, world, tmp_path, monkeypatch):
     letter = ("您好，我是外地人，在本区工作已经三年了，一直有交社保，房子也是租的。孩子明年要上学，"
               "我平时办事也常要证明在这边居住，想办个居住证，请问要哪些材料、多久能拿到？感谢！")  # search-eval-tune
-    # Without said.toml's phrases the catalog's rare word pairs make the need keep the request
-    # and drop the topic (with them the need keeps 居住证 itself): the case the clauses are for.
     events_only = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(),
                                      life_events=load_life_events(), cache_dir=tmp_path)
+    assert "想办个居住证" in events_only.lexical.need(letter)  # a wish with its object is the request
+    # Without said.toml's phrases and with every asking word lifting alike, the catalog's rare word
+    # pairs make the need keep the question and drop the topic: the case the clauses are for.
+    old_letter_weighing(monkeypatch, events_only)
     assert "居住证" not in events_only.lexical.need(letter)  # the need keeps the request ...
     assert "居住证办理" in shown(events_only, letter)[:3]  # ... the clause that names the topic is read on its own
     assert "居住证办理" in shown(search, letter)[:3]
@@ -478,6 +491,7 @@ def test_a_letter_whose_clause_names_a_matter_counts_as_asking_for_one(world, tm
               "我平时办事也常要证明在这边居住，想办个居住证，请问要哪些材料、多久能拿到？感谢！")
     events_only = MatterSearch.build(world.summaries.values(), world.guides, world.bundles.values(),
                                      life_events=load_life_events(), cache_dir=tmp_path)
+    old_letter_weighing(monkeypatch, events_only)  # the need leaves 想办个居住证 out (the test above)
     assert events_only.evidence(letter).accepted >= hybrid.MIN_SCORE  # 想办个居住证, read on its own
     monkeypatch.setattr(hybrid, "CLAUSE_ACCEPT", False)
     assert events_only.evidence(letter).accepted == 0  # the need alone: no matter explains it
@@ -498,6 +512,31 @@ def test_a_letter_without_punctuation_is_cut_into_the_clauses_it_was_spoken_in(i
     # ... but a space inside a punctuated letter is a typed one (户口 迁移), not a clause's end.
     typed = "您好，我在这边买了房子，想把户口 迁移过来，请问要准备什么材料？谢谢。"
     assert "想把户口 迁移过来" in need_clauses(typed, courtesy)
+
+
+def test_a_letters_wish_outweighs_its_story_and_its_empty_questions(search, monkeypatch):
+    """A migrant worker's letter: the story (在这边贷款买了一套房子) has the catalog's rare pairs, the
+    closing questions (要准备哪些东西, 有没有什么要求) ask without naming anything, and the wish with its
+    object (想把…户口落到这边来: no action word of [need] in it) is the request. It must be in the
+    need, and the matter shown first."""
+    letter = ("你好，我们一家在这边打工好多年了，去年在这边贷款买了一套房子，想把我和孩子的户口落到这边来，"
+              "以后孩子上学方便一点。不知道要准备哪些东西，有没有什么要求？谢谢。")
+    assert "户口落到这边来" in search.lexical.need(letter)
+    assert shown(search, letter)[0] == "户口迁移审批"
+    old_letter_weighing(monkeypatch, search)  # every asking word lifting alike, no lift for a wish: the request left the need
+    assert "户口落到这边来" not in search.lexical.need(letter)
+
+
+def test_a_letters_topic_outweighs_its_questions_that_name_nothing(search, monkeypatch):
+    """A shop owner's letter: the topic (烟花爆竹) is said once, in a clause that does not ask; three
+    questions follow that name nothing (办什么证, 准备哪些材料, 有没有什么要求). Their rare pairs (什么,
+    哪些, 有没) weigh nothing: the topic is in the need, and its matter is shown first."""
+    letter = "老师好，我在村口开了个小卖部，过年前后想进点烟花爆竹来卖，需要办什么证，要准备哪些材料，有没有什么要求？"
+    assert "烟花爆竹" in search.lexical.need(letter)
+    assert shown(search, letter)[0] == "烟花爆竹经营（零售）许可证核发"
+    # The pairs of asking words weighed as the catalog's rarity has them: the topic left the need.
+    monkeypatch.setattr(search.lexical, "_pair_weight", index_module._pair_weights(search.lexical._matters))
+    assert "烟花爆竹" not in search.lexical.need(letter)
 
 
 def test_the_clauses_a_letter_is_read_by_are_bounded(search):

@@ -24,7 +24,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from integrations.platform.models import Guide, MatterSummary
@@ -184,7 +184,7 @@ class MatterIndex:
         self._vocabulary = vocabulary
         self._by_spelling, self._by_initials, self._by_sound = by_spelling, by_initials, by_sound
         self._phrases = phrases
-        self._pair_weight = _pair_weights(matters)
+        self._pair_weight = _pair_weights(matters, _asking_pairs(self.lexicon))
         named = ["\n".join(text for text, weight in m.fields if weight >= KEYWORD) for m in matters]
         self._phrase_use = {p: sum(1 for t in named if p in t) for p in phrases if len(p) > 1}
         self.version = version or _digest(summaries)
@@ -518,14 +518,29 @@ def _precision(texts: tuple[str, ...], matched: list[str], marks: list[str]) -> 
     return best
 
 
-def _pair_weights(matters: list[_Matter]) -> dict[str, float]:
-    """Inverse document frequency of each Han character pair in the matters' own texts."""
+def _pair_weights(matters: list[_Matter], asking: Collection[str] = ()) -> dict[str, float]:
+    """Inverse document frequency of each Han character pair in the matters' own texts; the pairs
+    of asking words (`asking`) weigh nothing."""
     seen: Counter[str] = Counter()
     for m in matters:
         pairs = {text[i:i + 2] for text, weight in m.fields if weight >= KEYWORD for i in range(len(text) - 1)}
-        seen.update(p for p in pairs if is_han(p[0]) and is_han(p[1]))
+        seen.update(p for p in pairs if is_han(p[0]) and is_han(p[1]) and p not in asking)
     n = len(matters) or 1
     return {pair: math.log(1 + n / count) for pair, count in seen.items()}
+
+
+_QUESTION_WORDS = ("哪", "多少", "多久", "有没有")
+
+
+def _asking_pairs(lexicon: Lexicon) -> frozenset[str]:
+    """The character pairs of the words that ask (the need markers, and the stopwords that contain
+    one or a question word: 要什么, 有没有, 准备什么, 哪个部门). A pair of them that is rare in the
+    catalog (要什, 有没, 哪些, 准备: a few matters' phrases use them) told a letter's clauses nothing
+    about matters and counted twice, with the lift for asking: 想知道要什么条件 outweighed the clause
+    that named the child's 自闭症, 费用有没有补助 the one that named 托养 (session 11)."""
+    words = [w for w in lexicon.need_markers if len(w) > 1]
+    words += [w for w in lexicon.stopwords if len(w) > 1 and any(k in w for k in (*lexicon.need_markers, *_QUESTION_WORDS))]
+    return frozenset(w[i:i + 2] for w in words for i in range(len(w) - 1))
 
 
 def _digest(summaries: list[MatterSummary]) -> str:

@@ -124,10 +124,9 @@ def pieces(text: str, pairs: Mapping[str, float], markers: Collection[str] = (),
         if not squeezed or squeezed in courtesy:
             continue
         evidence = sum(weigh(squeezed[i:i + 2], 0.0) for i in range(len(squeezed) - 1))
-        asks = len(asking.findall(squeezed)) if asking else 0
         # A clause's evidence per character, so a long story does not outweigh a short question,
         # plus a lift for saying what is wanted.
-        score = evidence / (len(squeezed) ** 0.5) + 1.5 * min(asks, 2)
+        score = evidence / (len(squeezed) ** 0.5) + _lift(squeezed, asking)
         scored.append((score, at, squeezed))
     chosen: list[tuple[int, str]] = []
     for score, at, squeezed in sorted(scored, key=lambda s: (-s[0], s[1])):
@@ -140,6 +139,30 @@ def pieces(text: str, pairs: Mapping[str, float], markers: Collection[str] = (),
         chosen.append((at, squeezed))
         room -= size(squeezed) + 1
     return [piece for _, piece in (chosen if ranked else sorted(chosen))]
+
+
+# Asking words that name nothing (什么, 要, 准备, 哪些, 材料 ...): a clause of them alone (不知道要先准备哪些
+# 东西, 是不是要老家那边先开什么证明) asks, but which matter is said elsewhere. They lift a clause less
+# than the other markers (想, 申请, 怎么, 补办 ...).
+GENERIC_ASKING = frozenset((
+    "什么", "要", "准备", "哪些", "材料", "手续", "吗", "啥", "可以", "能不能", "需要", "可不可以", "开", "领",
+))
+ASK_LIFT, GENERIC_LIFT = 1.5, 1.0
+# A wish with its object (想把户口迁过来, 想给他改名字, 要办…, 想申请…, 准备补…): the request itself,
+# lifted above a clause that only asks. Session 11: the need of a letter that says 想把我和老婆的户口都
+# 迁过来 kept 按揭买了套小房子 and 是不是要…开什么证明, and the catalog's 户口迁移审批 was not shown.
+_DESIRE = re.compile(
+    "(?:想|要|打算|准备|申请|帮)(?:把|给|帮|办|申请|换|补|改|迁|转|开|领|查|注销|变更|登记|报|续|延|恢复|注册|上|落|交|缴|提取|认定|备案)"
+)
+DESIRE_LIFT = 1.0
+
+
+def _lift(squeezed: str, asking: re.Pattern | None) -> float:
+    """How much a clause says that something is wanted: its first two asking words (those that
+    name nothing lift less) and a wish with its object."""
+    found = asking.findall(squeezed)[:2] if asking else []
+    lift = sum(GENERIC_LIFT if word in GENERIC_ASKING else ASK_LIFT for word in found)
+    return lift + (DESIRE_LIFT if _DESIRE.search(squeezed) else 0.0)
 
 
 def size(text: str) -> float:
