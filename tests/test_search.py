@@ -312,6 +312,40 @@ def test_the_same_need_is_found_however_it_is_worded(search, query):
     assert "烟花爆竹经营（零售）许可证核发" in shown(search, query)[:3]
 
 
+@pytest.mark.parametrize("plain, spoken", [
+    ("社保卡丢了", "屋头的社保卡整丢了 咋个整嘛"),  # southwestern
+    ("身份证丢了", "俺娘的身份证唔见咗 点算"),  # northern family word, Cantonese-influenced
+    ("驾驶证到期", "老汉儿的驾驶证到期喽 晓不晓得啷个办"),
+])
+def test_dialect_fillers_count_nothing_against_a_matter(index, plain, spoken):
+    """Dialect function words are dropped whole (莫得, not 莫 + 得) and family words only set the
+    scene: what is left is what the plain question says."""
+    said = [u.typed for u in index.parse(spoken).units if u.typed not in index.lexicon.weak]
+    assert said == [u.typed for u in index.parse(plain).units]
+    assert index.parse(spoken).intents == index.parse(plain).intents
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("老板跑了 工钱要不到", "劳动人事争议仲裁申请"),
+    ("俺娘满八十了 长寿金咋个领", "80周岁以上老年人高龄津贴发放"),
+    ("身份证遭偷了咋个整", "居民身份证挂失申报、丢失招领"),
+    ("户口本整烂了咋个办", "居民户口簿补领、换领"),
+    ("医保码咋个弄", "医保电子凭证申领"),
+])
+def test_everyday_words_for_official_things(search, query, expected):
+    assert expected in shown(search, query)[:3]
+
+
+@pytest.mark.parametrize("query", ["晓得了", "要得", "莫得事", "好嘛"])
+def test_dialect_acknowledgements_are_junk(search, query):
+    assert search.find(query).verdict == JUNK
+
+
+@pytest.mark.parametrize("query", ["吃饭了没得", "老汉儿喊我回去吃饭", "屋头的狗死了好伤心"])
+def test_dialect_chat_is_no_matter(search, query):
+    assert not shown(search, query)
+
+
 def test_english_questions_find_chinese_matters(search):
     assert {"居民身份证办理（包括临时）", "居民身份证跨省异地办理"} & set(shown(search, "how to renew my ID card")[:3])
     assert "普通护照签发" in shown(search, "my passport expired")[:3]

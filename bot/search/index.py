@@ -149,6 +149,12 @@ class MatterIndex:
         for word, count in vocabulary.items():
             if len(word) <= 5 and all(is_han(c) for c in word):
                 tk.add_word(word, max(tk.FREQ.get(word, 0), 2000 + count))
+        # Fillers and scene words are dropped or discounted as the segmenter's words: one it does
+        # not know (咋个, 莫得, 屋头, 老汉儿) would be cut into characters (莫 + 得), and a character
+        # no matter uses counts against every matter. Below the domain's words, which win a tie.
+        for word in (*self.lexicon.stopwords, *self.lexicon.weak):
+            if 2 <= len(word) <= 5 and all(is_han(c) for c in word) and word not in vocabulary:
+                tk.add_word(word, max(tk.FREQ.get(word, 0), 1000))
 
         char_credit: dict[str, dict[int, float]] = {}
         for i, m in enumerate(matters):
