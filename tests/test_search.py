@@ -312,6 +312,17 @@ def test_the_same_need_is_found_however_it_is_worded(search, query):
     assert "烟花爆竹经营（零售）许可证核发" in shown(search, query)[:3]
 
 
+# Session 11, second pass: a word people use for one matter of a family the catalog names otherwise.
+@pytest.mark.parametrize(("query", "expected"), [
+    ("员工走了单位要减员", "缴费人员减少"),
+    ("孩子上高二了学费能减免吗", "普通高中国家助学金、免学费查询"),
+    ("中医备案", "中医诊所备案"),
+    ("想创业缺启动资金", "创业担保贷款申请"),
+])
+def test_family_words_pick_the_sibling(search, query, expected):
+    assert shown(search, query)[0] == expected
+
+
 @pytest.mark.parametrize("plain, spoken", [
     ("社保卡丢了", "屋头的社保卡整丢了 咋个整嘛"),  # southwestern
     ("身份证丢了", "俺娘的身份证唔见咗 点算"),  # northern family word, Cantonese-influenced
