@@ -363,11 +363,38 @@ def test_english_questions_find_chinese_matters(search):
 
 
 def test_an_english_letter_is_glossed_whole(search):
-    """An English letter's need is its first clause (English has no character pairs to weigh),
-    but the lexicon and BM25 read the gloss of all of it: the request after a greeting counts."""
+    """An English letter's greeting and thanks are not its need: the request after them is read."""
     letter = ("Good morning and thank you very much for your kind help, I lost my social security card "
               "yesterday on the bus, how do I get a new one?")
     assert "社会保障卡补领、换领、换发" in shown(search, letter)[:3]
+
+
+ENGLISH_LETTER = (
+    "Hi there, my name is Li Wei and I'm a software engineer from Singapore. Last month my wife and I "
+    "had a baby girl at the district hospital. How do we get her birth medical certificate? Thank you so much!"
+)
+
+
+def test_an_english_letter_is_read_for_the_clause_that_asks(index, search):
+    """An English letter's need is the clause that asks and what names the domain, not its first
+    clause: greetings and thanks are dropped and a self-introduction (a software engineer from
+    Singapore) is read last. Before session 12 the need was "hi there", and the gloss of the whole
+    letter (engineer, district) led the search away from the birth certificate."""
+    need = index.need(ENGLISH_LETTER)
+    assert "how do we get her birth medical certificate" in need
+    assert "hi there" not in need and "software engineer" not in need and "thank" not in need
+    assert {"《出生医学证明》首次签发", "出生一件事"} & set(shown(search, ENGLISH_LETTER)[:3])
+
+
+def test_english_clauses_and_courtesy():
+    """An English letter is cut at sentences and at a comma or "and" that opens a new clause, never
+    inside a list (water, electricity and gas); a clause of greeting or thanks words alone is courtesy."""
+    from bot.search.need import english_clauses, english_courtesy
+
+    assert english_clauses("Hello, I am Tom and I just moved here. How do I change the water, electricity and gas?") == [
+        "Hello", "I am Tom", "I just moved here.", "How do I change the water, electricity and gas?"]
+    assert all(map(english_courtesy, ["Dear Sir or Madam", "Thanks a lot!", "Thank you for your help", "Good morning"]))
+    assert not english_courtesy("Can you help me with my passport")
 
 
 def test_an_english_question_of_twenty_words_is_read_whole(index):

@@ -323,8 +323,8 @@ class MatterSearch:
         accepted = 0.0
         parsed = self.lexical.parse(text)
         foreign = not any(is_han(c) for c in parsed.corrected)  # English, say
-        if foreign:  # read through the lexicon's English glosses, if it knows any of the words
-            parsed = self.lexical.parse(need_text.cut(lexicon.gloss(query[:need_text.READ_CHARS]), need_text.NEED_CHARS))
+        if foreign:  # its need read through the lexicon's English glosses (a letter: the clauses that ask, need.english_pieces)
+            parsed = self.lexical.parse(need_text.cut(lexicon.gloss(need), need_text.NEED_CHARS))
         for hit, coverage in self.lexical.rank(parsed, top=POOL) if parsed.text else ():
             lexical[self._position[hit.code]] = min(hit.score, 1.5)
             if coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:
