@@ -397,6 +397,26 @@ def test_english_clauses_and_courtesy():
     assert not english_courtesy("Can you help me with my passport")
 
 
+def test_a_nationality_reads_as_foreign_in_the_gloss(tmp_path):
+    """Where someone comes from, said as an adjective, is "foreign" to the glossary: a UK or US
+    driving licence is the foreign licence the catalog does not serve (glossed to nothing, not to
+    驾驶证), a Korean guest the foreign guest; "Chinese" is not foreign, and a nationality
+    changes nothing when the glossary has no "foreign" terms."""
+    lexicon_file = tmp_path / "lexicon.toml"
+    lexicon_file.write_text(
+        '[english]\n"driving licence" = "驾驶证"\n"driver license" = "驾驶证"\n"foreign driving licence" = ""\n'
+        '"foreign driver license" = ""\n"foreign guest" = "外国人住宿登记"\n"guest" = "住宿"\n',
+        encoding="utf-8")
+    lexicon = Lexicon.load(lexicon_file)
+    assert lexicon.gloss("convert my UK driving licence") == ""
+    assert lexicon.gloss("swap a US driver's license") == ""
+    assert lexicon.gloss("my Chinese driving licence expired") == "驾驶证"
+    assert lexicon.gloss("a Korean guest is staying with us") == "外国人住宿登记"
+    plain = tmp_path / "plain.toml"
+    plain.write_text('[english]\n"driving licence" = "驾驶证"\n', encoding="utf-8")
+    assert Lexicon.load(plain).gloss("my UK driving licence") == "驾驶证"
+
+
 def test_an_english_question_of_twenty_words_is_read_whole(index):
     """A Latin letter and the space between two words count a quarter of a character: an English
     question of twenty-odd words is its own need (spaces counted whole cut it at about 14)."""

@@ -23,6 +23,20 @@ _NOT_PLURAL = frozenset((
 ))
 
 
+# Where a foreigner comes from, said as an adjective (a UK driving licence, a German friend, an
+# American student): read as "foreign" when the glossary knows terms with that word, so "UK driving
+# licence" is the "foreign driving licence" the catalog does not serve and "a Korean guest" the
+# "foreign guest" of the accommodation registration. Chinese is not among them.
+_NATIONALITIES = frozenset((
+    "us", "usa", "uk", "american", "british", "canadian", "australian", "german", "french", "italian", "spanish",
+    "portuguese", "dutch", "swedish", "norwegian", "danish", "finnish", "irish", "scottish", "welsh", "swiss",
+    "austrian", "belgian", "polish", "czech", "hungarian", "greek", "russian", "ukrainian", "turkish", "israeli",
+    "iranian", "indian", "pakistani", "bangladeshi", "japanese", "korean", "thai", "vietnamese", "filipino",
+    "malaysian", "singaporean", "indonesian", "mongolian", "kazakh", "brazilian", "mexican", "argentinian",
+    "colombian", "chilean", "peruvian", "egyptian", "moroccan", "nigerian", "kenyan", "ethiopian", "ghanaian",
+))
+
+
 # Articles and possessive determiners: they sit inside the terms people write (report the loss,
 # lost my job, renew our business licence) and tell nothing about the matter.
 _DETERMINERS = frozenset(("a", "an", "the", "my", "our", "your", "his", "her", "their", "its"))
@@ -104,9 +118,11 @@ class Lexicon:
         """A word as the glossary has it: a plural the glossary knows in the singular (cards,
         licences, certificates, companies, businesses, seniors) read as that singular, a singular
         known only in the plural (wage, seed) as that plural, a verb's -ing form (retiring, moving) as
-        the form the glossary has. Only words the glossary
+        the form the glossary has; a nationality (UK, German) as "foreign". Only words the glossary
         has are ever produced, so an unknown word stays itself."""
         known = self._english_vocabulary
+        if word in _NATIONALITIES and "foreign" in known:
+            return "foreign"
         if word in known or len(word) < 4 or word in _NOT_PLURAL:
             return word
         candidates = []
