@@ -114,7 +114,7 @@ def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = ()
 # read. An English letter is cut into sentences, and a sentence at a comma or an "and" that opens
 # a new clause (", I ...", ", how ...", "and I ..."); greetings and thanks are dropped, a clause
 # that asks ("how", "where", "can I", "do I need", "?") is lifted, a self-introduction ("I am a
-# teacher from Canada", "my name is Tom") is pushed down, and each clause gains by the domain
+# teacher from Canada", "my name is Tom"; not "I'm moving ...") is pushed down, and each clause gains by the domain
 # terms it names (`terms`: the lexicon's English glossary).
 _EN_SENTENCES = re.compile(r"(?<=[.!?;:])\s+|[\n\r]+|\s{2,}")
 _EN_CLAUSE_OPENERS = (
@@ -139,8 +139,8 @@ _EN_ASKING = re.compile(
     r"required|necessary)\b"
 )
 _EN_INTRO = re.compile(
-    r"^(?:my name is|my name's|this is|i am|i'm|im|we are|we're|i come from|we come from|i work as|i work for|"
-    r"i'm working as|i am working as)\b"
+    r"^(?:my name is|my name's|this is|(?:i am|i'm|im|we are|we're)(?! \w+ing\b)|i come from|we come from|i work as|"
+    r"i work for|i'm working as|i am working as)\b"
 )
 EN_ASK_LIFT, EN_QUESTION_LIFT, EN_TERM_LIFT, EN_INTRO_DROP = 1.0, 1.0, 1.0, 2.0
 
