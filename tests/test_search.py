@@ -412,9 +412,25 @@ def test_a_nationality_reads_as_foreign_in_the_gloss(tmp_path):
     assert lexicon.gloss("swap a US driver's license") == ""
     assert lexicon.gloss("my Chinese driving licence expired") == "驾驶证"
     assert lexicon.gloss("a Korean guest is staying with us") == "外国人住宿登记"
+    assert lexicon.gloss("let us know") == ""  # "us" is foreign only before a word of a foreign term
     plain = tmp_path / "plain.toml"
     plain.write_text('[english]\n"driving licence" = "驾驶证"\n', encoding="utf-8")
     assert Lexicon.load(plain).gloss("my UK driving licence") == "驾驶证"
+
+
+def test_a_country_reads_as_abroad_in_the_gloss(tmp_path):
+    """A country named as a place is "abroad" to the glossary (my in-laws from Japan, back from the
+    UK, studied in Germany), so it meets the terms said with "abroad"; the UK as a nationality (a
+    UK driving licence) is not a place."""
+    lexicon_file = tmp_path / "lexicon.toml"
+    lexicon_file.write_text(
+        '[english]\n"from abroad" = "外国人"\n"came back from abroad" = "留学回国"\n"studied abroad" = "留学回国"\n'
+        '"driving licence" = "驾驶证"\n', encoding="utf-8")
+    lexicon = Lexicon.load(lexicon_file)
+    assert lexicon.gloss("my in-laws from Japan are visiting") == "外国人"
+    assert lexicon.gloss("I came back from the UK in June") == "留学回国"
+    assert lexicon.gloss("I studied in Germany") == "留学回国"
+    assert lexicon.gloss("my UK driving licence") == "驾驶证"
 
 
 def test_an_english_question_of_twenty_words_is_read_whole(index):

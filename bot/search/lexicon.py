@@ -24,7 +24,8 @@ _NOT_PLURAL = frozenset((
 
 
 # Where a foreigner comes from, said as an adjective (a UK driving licence, a German friend, an
-# American student): read as "foreign" when the glossary knows terms with that word, so "UK driving
+# American student): read as "foreign" before a word the glossary's "foreign ..." terms go on with
+# (not "let us know"), so "UK driving
 # licence" is the "foreign driving licence" the catalog does not serve and "a Korean guest" the
 # "foreign guest" of the accommodation registration. Chinese is not among them.
 _NATIONALITIES = frozenset((
@@ -35,6 +36,23 @@ _NATIONALITIES = frozenset((
     "malaysian", "singaporean", "indonesian", "mongolian", "kazakh", "brazilian", "mexican", "argentinian",
     "colombian", "chilean", "peruvian", "egyptian", "moroccan", "nigerian", "kenyan", "ethiopian", "ghanaian",
 ))
+
+
+# Countries and parts of the world, as nouns (my in-laws from Japan, I came back from Germany,
+# studied in the UK): read as "abroad" when the glossary has terms with that word, so they meet
+# "from abroad" (外国人) and "came back from abroad" (留学回国); "in" or "to" before one is left out
+# (studied in Japan is studied abroad). The UK, the US and the USA are countries after from / in /
+# to / back, else nationalities (a UK driving licence).
+_COUNTRIES = frozenset((
+    "japan", "korea", "america", "britain", "england", "scotland", "wales", "ireland", "canada", "australia",
+    "zealand", "germany", "france", "italy", "spain", "portugal", "netherlands", "holland", "sweden", "norway",
+    "denmark", "finland", "switzerland", "austria", "belgium", "poland", "czechia", "hungary", "greece", "russia",
+    "ukraine", "israel", "iran", "india", "pakistan", "bangladesh", "thailand", "vietnam", "philippines",
+    "malaysia", "singapore", "indonesia", "mongolia", "kazakhstan", "brazil", "mexico", "argentina", "colombia",
+    "chile", "peru", "egypt", "morocco", "nigeria", "kenya", "ethiopia", "ghana", "europe", "africa",
+))
+_COUNTRY_INITIALS = frozenset(("uk", "us", "usa"))
+_TOWARDS = frozenset(("from", "in", "to", "back"))
 
 
 # Articles and possessive determiners: they sit inside the terms people write (report the loss,
@@ -118,11 +136,9 @@ class Lexicon:
         """A word as the glossary has it: a plural the glossary knows in the singular (cards,
         licences, certificates, companies, businesses, seniors) read as that singular, a singular
         known only in the plural (wage, seed) as that plural, a verb's -ing form (retiring, moving) as
-        the form the glossary has; a nationality (UK, German) as "foreign". Only words the glossary
+        the form the glossary has. Only words the glossary
         has are ever produced, so an unknown word stays itself."""
         known = self._english_vocabulary
-        if word in _NATIONALITIES and "foreign" in known:
-            return "foreign"
         if word in known or len(word) < 4 or word in _NOT_PLURAL:
             return word
         candidates = []
@@ -142,11 +158,32 @@ class Lexicon:
         (longest first), glossed and joined; '' when none is known."""
         return "".join(dict.fromkeys(self.glossed(text, longest)))
 
+    def _english_read(self, words: list[str]) -> list[str]:
+        """Words as the glossary has them (`_english_word`), a country named as a place read as
+        "abroad" (see _COUNTRIES)."""
+        read: list[str] = []
+        abroad = "abroad" in self._english_vocabulary
+        for at, word in enumerate(words):
+            if abroad and (word in _COUNTRIES or (word in _COUNTRY_INITIALS and read and read[-1] in _TOWARDS)):
+                if read and read[-1] in ("in", "to"):
+                    read.pop()
+                read.append("abroad")
+            elif word in _NATIONALITIES and at + 1 < len(words) and self._english_word(words[at + 1]) in self._after_foreign:
+                read.append("foreign")  # a UK driving licence, a Korean guest (not "let us know")
+            else:
+                read.append(self._english_word(word))
+        return read
+
+    @functools.cached_property
+    def _after_foreign(self) -> frozenset[str]:
+        """The words that follow "foreign" in the glossary's terms (guest, driving, licence ...)."""
+        return frozenset(t.split()[1] for t in self.english if t.startswith("foreign ") and " " in t)
+
     def glossed(self, text: str, longest: int = 4) -> list[str]:
         """The glosses of an English text's known words and phrases, in order (longest first). A
         term glossed to "" names something the catalog does not serve (a work visa): its words are
         read as that term and gloss to nothing, rather than one by one (work, permit)."""
-        words = [self._english_word(w) for w in english_words(text)]
+        words = self._english_read(english_words(text))
         found, i = [], 0
         while i < len(words):
             for n in range(min(longest, len(words) - i), 0, -1):
