@@ -433,6 +433,20 @@ def test_a_country_reads_as_abroad_in_the_gloss(tmp_path):
     assert lexicon.gloss("my UK driving licence") == "驾驶证"
 
 
+def test_another_chinese_city_reads_as_another_city(tmp_path):
+    """China's other cities and provinces by name are the catalog's 异地 and 跨省 (working in
+    Shanghai, our Chengdu office, moving to Guangdong); Guang'an, the district's city, is not."""
+    lexicon_file = tmp_path / "lexicon.toml"
+    lexicon_file.write_text(
+        '[english]\n"another city" = "异地"\n"work in another city" = "常驻异地工作"\n"another province" = "跨省异地"\n',
+        encoding="utf-8")
+    lexicon = Lexicon.load(lexicon_file)
+    assert lexicon.gloss("I will work in Shanghai for a year") == "常驻异地工作"
+    assert lexicon.gloss("our Chengdu office") == "异地"
+    assert lexicon.gloss("we are moving to Guangdong") == "跨省异地"
+    assert lexicon.gloss("I work in Guang'an") == ""
+
+
 def test_an_english_question_of_twenty_words_is_read_whole(index):
     """A Latin letter and the space between two words count a quarter of a character: an English
     question of twenty-odd words is its own need (spaces counted whole cut it at about 14)."""

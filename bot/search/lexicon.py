@@ -52,6 +52,21 @@ _COUNTRIES = frozenset((
     "chile", "peru", "egypt", "morocco", "nigeria", "kenya", "ethiopia", "ghana", "europe", "africa",
 ))
 _COUNTRY_INITIALS = frozenset(("uk", "us", "usa"))
+# China's other cities and provinces by name (working in Shanghai, our Chengdu office, moving to
+# Guangdong): "another city" and "another province" to the glossary, the catalog's 异地 and 跨省.
+# Guang'an and Sichuan, where the district is, are not among them.
+_CITIES = frozenset((
+    "beijing", "shanghai", "chengdu", "chongqing", "shenzhen", "guangzhou", "hangzhou", "nanjing", "wuhan",
+    "tianjin", "suzhou", "qingdao", "xiamen", "kunming", "changsha", "zhengzhou", "shenyang", "harbin", "dalian",
+    "jinan", "hefei", "fuzhou", "nanning", "guiyang", "lanzhou", "urumqi", "lhasa", "haikou", "sanya", "ningbo",
+    "dongguan", "foshan", "wuxi", "nanchong", "mianyang", "deyang", "dazhou", "yibin", "luzhou", "leshan",
+    "zigong", "suining", "neijiang", "bazhong", "meishan", "ziyang", "yaan", "panzhihua",
+))
+_PROVINCES = frozenset((
+    "guangdong", "zhejiang", "jiangsu", "fujian", "shandong", "henan", "hebei", "hubei", "hunan", "yunnan",
+    "guizhou", "shaanxi", "shanxi", "gansu", "qinghai", "xinjiang", "tibet", "jiangxi", "anhui", "hainan",
+    "liaoning", "jilin", "heilongjiang", "guangxi", "ningxia",
+))
 _TOWARDS = frozenset(("from", "in", "to", "back"))
 
 
@@ -160,7 +175,8 @@ class Lexicon:
 
     def _english_read(self, words: list[str]) -> list[str]:
         """Words as the glossary has them (`_english_word`), a country named as a place read as
-        "abroad" (see _COUNTRIES)."""
+        "abroad" (see _COUNTRIES), another Chinese city or province as "another city" / "another
+        province", a nationality before a foreign term as "foreign"."""
         read: list[str] = []
         abroad = "abroad" in self._english_vocabulary
         for at, word in enumerate(words):
@@ -168,6 +184,8 @@ class Lexicon:
                 if read and read[-1] in ("in", "to"):
                     read.pop()
                 read.append("abroad")
+            elif (word in _CITIES or word in _PROVINCES) and "another" in self._english_vocabulary:
+                read += ["another", "city" if word in _CITIES else "province"]
             elif word in _NATIONALITIES and at + 1 < len(words) and self._english_word(words[at + 1]) in self._after_foreign:
                 read.append("foreign")  # a UK driving licence, a Korean guest (not "let us know")
             else:
