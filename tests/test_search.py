@@ -447,6 +447,26 @@ def test_another_chinese_city_reads_as_another_city(tmp_path):
     assert lexicon.gloss("I work in Guang'an") == ""
 
 
+def test_english_share_counts_the_content_words_the_glossary_reads(tmp_path):
+    """Of an English text's content words (not pronouns, prepositions, asking words), the share the
+    glossary reads as something the catalog has; a term glossed to "" does not count."""
+    lexicon_file = tmp_path / "lexicon.toml"
+    lexicon_file.write_text('[english]\n"restaurant" = "餐饮"\n"licence" = "许可证"\n"open" = "设立"\n"work permit" = ""\n',
+                            encoding="utf-8")
+    lexicon = Lexicon.load(lexicon_file)
+    assert lexicon.english_share("I want to open a restaurant, what licence do I need?") == 1.0
+    assert lexicon.english_share("Can you recommend a good hotpot restaurant near here?") == pytest.approx(1 / 5)  # recommend, good, hotpot, restaurant, near
+    assert lexicon.english_share("my work permit") == 0.0
+
+
+def test_an_english_question_the_glossary_reads_little_of_is_no_matter(search):
+    """Asking for a restaurant is not asking for a food licence: the gloss read one content word of five
+    (restaurant, 餐饮), which the lexicon explained fully; before session 12 that was taken for a
+    matter. Opening one still is."""
+    assert search.find("Can you recommend a good hotpot restaurant near here?").verdict == OUT_OF_SCOPE
+    assert "食品(含保健食品)经营许可核发" in shown(search, "I want to open a restaurant, what licence do I need?")[:3]
+
+
 def test_an_english_question_of_twenty_words_is_read_whole(index):
     """A Latin letter and the space between two words count a quarter of a character: an English
     question of twenty-odd words is its own need (spaces counted whole cut it at about 14)."""

@@ -70,6 +70,20 @@ _PROVINCES = frozenset((
 _TOWARDS = frozenset(("from", "in", "to", "back"))
 
 
+# Words that say nothing of what is asked about: pronouns, prepositions, auxiliaries, asking words
+# and the verbs every request uses (get, do, need, want, help).
+_FUNCTION_WORDS = frozenset("""
+i me my mine we us our ours you your yours he him his she her hers it its they them their theirs this that these
+those there here a an the and or but so if then than as at by for from in into of on onto to with without about
+over under after before during up down out off again also too very just only still even not no yes
+am is are was were be been being do does did doing done have has had having can could may might must shall
+should will would what which who whom whose when where why how whether please thanks thank hello hi dear
+get got getting need needs want wants like help know tell let make go going come some any all each every other
+another one two three much many more most few lot anything something nothing someone anyone everyone
+i'm im i've i'd i'll don't can't isn't doesn't won't m s t d ll ve re
+""".split())
+
+
 # Articles and possessive determiners: they sit inside the terms people write (report the loss,
 # lost my job, renew our business licence) and tell nothing about the matter.
 _DETERMINERS = frozenset(("a", "an", "the", "my", "our", "your", "his", "her", "their", "its"))
@@ -167,6 +181,26 @@ class Lexicon:
             candidates.append(word[:-1])
         candidates.append(word + "s")
         return next((c for c in candidates if c in known), word)
+
+    def english_share(self, text: str, longest: int = 4) -> float:
+        """The share of an English text's content words (not function words nor asking words) that
+        the glossary reads as something the catalog has (a term glossed to "" does not count)."""
+        words = self._english_read(english_words(text))
+        content = glossed = 0
+        i = 0
+        while i < len(words):
+            for n in range(min(longest, len(words) - i), 0, -1):
+                chinese = self.english.get(" ".join(words[i:i + n]))
+                if chinese is not None:
+                    size = sum(1 for w in words[i:i + n] if w not in _FUNCTION_WORDS)
+                    content += size
+                    glossed += size if chinese else 0
+                    i += n
+                    break
+            else:
+                content += words[i] not in _FUNCTION_WORDS
+                i += 1
+        return glossed / content if content else 0.0
 
     def gloss(self, text: str, longest: int = 4) -> str:
         """The Chinese the catalog would use for an English text: its known words and phrases
