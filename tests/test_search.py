@@ -393,6 +393,8 @@ def test_english_clauses_and_courtesy():
 
     assert english_clauses("Hello, I am Tom and I just moved here. How do I change the water, electricity and gas?") == [
         "Hello", "I am Tom", "I just moved here.", "How do I change the water, electricity and gas?"]
+    assert english_clauses("Her husband died last month and she does not know where to go.") == [
+        "Her husband died last month", "she does not know where to go."]
     assert all(map(english_courtesy, ["Dear Sir or Madam", "Thanks a lot!", "Thank you for your help", "Good morning"]))
     assert not english_courtesy("Can you help me with my passport")
 

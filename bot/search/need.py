@@ -122,7 +122,7 @@ _EN_CLAUSE_OPENERS = (
     r"can|could|may|do|does|did|is|are|should|shall|would|will|please|but|so|now|then|and|also|because"
 )
 _EN_CLAUSES = re.compile(
-    rf",\s*(?=(?:{_EN_CLAUSE_OPENERS})\b)|\s+(?:and|but|so)\s+(?=(?:i|i'm|i've|we|we're|now|then|recently|just|last)\b)", re.I
+    rf",\s*(?=(?:{_EN_CLAUSE_OPENERS})\b)|\s+(?:and|but|so)\s+(?=(?:i|i'm|i've|we|we're|he|she|they|my|our|his|her|their|now|then|recently|just|last)\b)", re.I
 )
 # Words a greeting or a thank-you is made of: a clause of these alone says nothing of the need.
 _EN_COURTESY = frozenset((
@@ -134,7 +134,7 @@ _EN_COURTESY = frozenset((
     "look", "forward", "hearing", "from", "of", "ok", "okay", "please", "happy", "i", "would", "be", "grateful",
 ))
 _EN_ASKING = re.compile(
-    r"\?|\b(?:how|where|what|which|when|whom?|whether|can|could|may|do i|do we|does|should|shall|must|need|needs|"
+    r"\?|\b(?:how|where|what|which|when|whether|can|could|may|do i|do we|does|should|shall|must|need|needs|"
     r"have to|has to|want|wants|would like|'d like|like to|apply|tell me|wonder|wondering|possible|allowed|eligible|"
     r"required|necessary)\b"
 )
