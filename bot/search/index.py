@@ -238,7 +238,11 @@ class MatterIndex:
     def need(self, query: str) -> str:
         """The part of a message the search reads: all of a short one, the clauses that ask for a
         matter from a long one (see bot/search/need.py)."""
-        return need.extract(query, self._pair_weight, self.lexicon.need_markers, self.lexicon.courtesy)
+        return need.extract(query, self._pair_weight, self.lexicon.need_markers, self.lexicon.courtesy, self._english_terms)
+
+    def _english_terms(self, clause: str) -> int:
+        """How many domain terms an English clause names (the lexicon's glossary)."""
+        return len(self.lexicon.glossed(clause))
 
     def clauses(self, query: str, room: float) -> list[str]:
         """A long message's best clauses, best first, up to `room` characters in all (need.pieces)."""

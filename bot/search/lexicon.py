@@ -23,6 +23,67 @@ _NOT_PLURAL = frozenset((
 ))
 
 
+# Where a foreigner comes from, said as an adjective (a UK driving licence, a German friend, an
+# American student): read as "foreign" before a word the glossary's "foreign ..." terms go on with
+# (not "let us know"), so "UK driving
+# licence" is the "foreign driving licence" the catalog does not serve and "a Korean guest" the
+# "foreign guest" of the accommodation registration. Chinese is not among them.
+_NATIONALITIES = frozenset((
+    "us", "usa", "uk", "american", "british", "canadian", "australian", "german", "french", "italian", "spanish",
+    "portuguese", "dutch", "swedish", "norwegian", "danish", "finnish", "irish", "scottish", "welsh", "swiss",
+    "austrian", "belgian", "polish", "czech", "hungarian", "greek", "russian", "ukrainian", "turkish", "israeli",
+    "iranian", "indian", "pakistani", "bangladeshi", "japanese", "korean", "thai", "vietnamese", "filipino",
+    "malaysian", "singaporean", "indonesian", "mongolian", "kazakh", "brazilian", "mexican", "argentinian",
+    "colombian", "chilean", "peruvian", "egyptian", "moroccan", "nigerian", "kenyan", "ethiopian", "ghanaian",
+))
+
+
+# Countries and parts of the world, as nouns (my in-laws from Japan, I came back from Germany,
+# studied in the UK): read as "abroad" when the glossary has terms with that word, so they meet
+# "from abroad" (外国人) and "came back from abroad" (留学回国); "in" or "to" before one is left out
+# (studied in Japan is studied abroad). The UK, the US and the USA are countries after from / in /
+# to / back, else nationalities (a UK driving licence).
+_COUNTRIES = frozenset((
+    "japan", "korea", "america", "britain", "england", "scotland", "wales", "ireland", "canada", "australia",
+    "zealand", "germany", "france", "italy", "spain", "portugal", "netherlands", "holland", "sweden", "norway",
+    "denmark", "finland", "switzerland", "austria", "belgium", "poland", "czechia", "hungary", "greece", "russia",
+    "ukraine", "israel", "iran", "india", "pakistan", "bangladesh", "thailand", "vietnam", "philippines",
+    "malaysia", "singapore", "indonesia", "mongolia", "kazakhstan", "brazil", "mexico", "argentina", "colombia",
+    "chile", "peru", "egypt", "morocco", "nigeria", "kenya", "ethiopia", "ghana", "europe", "africa",
+))
+_COUNTRY_INITIALS = frozenset(("uk", "us", "usa"))
+# China's other cities and provinces by name (working in Shanghai, our Chengdu office, moving to
+# Guangdong): "another city" and "another province" to the glossary, the catalog's 异地 and 跨省.
+# Guang'an and Sichuan, where the district is, are not among them.
+_CITIES = frozenset((
+    "beijing", "shanghai", "chengdu", "chongqing", "shenzhen", "guangzhou", "hangzhou", "nanjing", "wuhan",
+    "tianjin", "suzhou", "qingdao", "xiamen", "kunming", "changsha", "zhengzhou", "shenyang", "harbin", "dalian",
+    "jinan", "hefei", "fuzhou", "nanning", "guiyang", "lanzhou", "urumqi", "lhasa", "haikou", "sanya", "ningbo",
+    "dongguan", "foshan", "wuxi", "nanchong", "mianyang", "deyang", "dazhou", "yibin", "luzhou", "leshan",
+    "zigong", "suining", "neijiang", "bazhong", "meishan", "ziyang", "yaan", "panzhihua",
+))
+_PROVINCES = frozenset((
+    "guangdong", "zhejiang", "jiangsu", "fujian", "shandong", "henan", "hebei", "hubei", "hunan", "yunnan",
+    "guizhou", "shaanxi", "shanxi", "gansu", "qinghai", "xinjiang", "tibet", "jiangxi", "anhui", "hainan",
+    "liaoning", "jilin", "heilongjiang", "guangxi", "ningxia",
+))
+_TOWARDS = frozenset(("from", "in", "to", "back"))
+
+
+# Words that say nothing of what is asked about: pronouns, prepositions, auxiliaries, asking words
+# and the verbs every request uses (get, do, need, want, help).
+_FUNCTION_WORDS = frozenset("""
+i me my mine we us our ours you your yours he him his she her hers it its they them their theirs this that these
+those there here a an the and or but so if then than as at by for from in into of on onto to with without about
+over under after before during up down out off again also too very just only still even not no yes
+am is are was were be been being do does did doing done have has had having can could may might must shall
+should will would what which who whom whose when where why how whether please thanks thank hello hi dear
+get got getting need needs want wants like help know tell let make go going come some any all each every other
+another one two three much many more most few lot anything something nothing someone anyone everyone
+i'm im i've i'd i'll don't can't isn't doesn't won't m s t d ll ve re
+""".split())
+
+
 # Articles and possessive determiners: they sit inside the terms people write (report the loss,
 # lost my job, renew our business licence) and tell nothing about the matter.
 _DETERMINERS = frozenset(("a", "an", "the", "my", "our", "your", "his", "her", "their", "its"))
@@ -121,16 +182,60 @@ class Lexicon:
         candidates.append(word + "s")
         return next((c for c in candidates if c in known), word)
 
+    def english_share(self, text: str, longest: int = 4) -> float:
+        """The share of an English text's content words (not function words nor asking words) that
+        the glossary reads as something the catalog has (a term glossed to "" does not count)."""
+        words = self._english_read(english_words(text))
+        content = glossed = 0
+        i = 0
+        while i < len(words):
+            for n in range(min(longest, len(words) - i), 0, -1):
+                chinese = self.english.get(" ".join(words[i:i + n]))
+                if chinese is not None:
+                    size = sum(1 for w in words[i:i + n] if w not in _FUNCTION_WORDS)
+                    content += size
+                    glossed += size if chinese else 0
+                    i += n
+                    break
+            else:
+                content += words[i] not in _FUNCTION_WORDS
+                i += 1
+        return glossed / content if content else 0.0
+
     def gloss(self, text: str, longest: int = 4) -> str:
         """The Chinese the catalog would use for an English text: its known words and phrases
         (longest first), glossed and joined; '' when none is known."""
         return "".join(dict.fromkeys(self.glossed(text, longest)))
 
+    def _english_read(self, words: list[str]) -> list[str]:
+        """Words as the glossary has them (`_english_word`), a country named as a place read as
+        "abroad" (see _COUNTRIES), another Chinese city or province as "another city" / "another
+        province", a nationality before a foreign term as "foreign"."""
+        read: list[str] = []
+        abroad = "abroad" in self._english_vocabulary
+        for at, word in enumerate(words):
+            if abroad and (word in _COUNTRIES or (word in _COUNTRY_INITIALS and read and read[-1] in _TOWARDS)):
+                if read and read[-1] in ("in", "to"):
+                    read.pop()
+                read.append("abroad")
+            elif (word in _CITIES or word in _PROVINCES) and "another" in self._english_vocabulary:
+                read += ["another", "city" if word in _CITIES else "province"]
+            elif word in _NATIONALITIES and at + 1 < len(words) and self._english_word(words[at + 1]) in self._after_foreign:
+                read.append("foreign")  # a UK driving licence, a Korean guest (not "let us know")
+            else:
+                read.append(self._english_word(word))
+        return read
+
+    @functools.cached_property
+    def _after_foreign(self) -> frozenset[str]:
+        """The words that follow "foreign" in the glossary's terms (guest, driving, licence ...)."""
+        return frozenset(t.split()[1] for t in self.english if t.startswith("foreign ") and " " in t)
+
     def glossed(self, text: str, longest: int = 4) -> list[str]:
         """The glosses of an English text's known words and phrases, in order (longest first). A
         term glossed to "" names something the catalog does not serve (a work visa): its words are
         read as that term and gloss to nothing, rather than one by one (work, permit)."""
-        words = [self._english_word(w) for w in english_words(text)]
+        words = self._english_read(english_words(text))
         found, i = [], 0
         while i < len(words):
             for n in range(min(longest, len(words) - i), 0, -1):

@@ -95,13 +95,97 @@ def _opening(run: str, courtesy: Collection[str]) -> int:
     return at
 
 
-def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = (), courtesy: Collection[str] = ()) -> str:
+def extract(text: str, pairs: Mapping[str, float], markers: Collection[str] = (), courtesy: Collection[str] = (),
+            terms: Callable[[str], int] | None = None) -> str:
     """The need in `text`: the text itself when short, else its best clauses (see the module's
-    docstring). `pairs` weighs two-character pairs by how much they tell matters apart."""
+    docstring). `pairs` weighs two-character pairs by how much they tell matters apart; an
+    English letter (no Chinese in it) is read by `english_pieces`, its clauses weighed by the
+    domain terms `terms` counts in them."""
     text = text[:READ_CHARS]
     if len(text) <= NEED_CHARS or size(squeeze(text)) <= NEED_CHARS:
         return text
+    if not any(is_han(c) for c in text):
+        return "，".join(english_pieces(text, terms))
     return "，".join(pieces(text, pairs, markers, courtesy, NEED_CHARS))
+
+
+# English letters. A letter in English has no character pairs to weigh: before session 12 its
+# need was its first clause ("hello", "I am a teacher from Canada"), which the sentence vectors
+# read. An English letter is cut into sentences, and a sentence at a comma or an "and" that opens
+# a new clause (", I ...", ", how ...", "and I ..."); greetings and thanks are dropped, a clause
+# that asks ("how", "where", "can I", "do I need", "?") is lifted, a self-introduction ("I am a
+# teacher from Canada", "my name is Tom"; not "I'm moving ...") is pushed down, and each clause gains by the domain
+# terms it names (`terms`: the lexicon's English glossary).
+_EN_SENTENCES = re.compile(r"(?<=[.!?;:])\s+|[\n\r]+|\s{2,}")
+_EN_CLAUSE_OPENERS = (
+    r"i|i'm|i've|i'd|i'll|im|we|we're|we've|my|our|he|she|they|it|how|what|where|which|when|who|whether|"
+    r"can|could|may|do|does|did|is|are|should|shall|would|will|please|but|so|now|then|and|also|because"
+)
+_EN_CLAUSES = re.compile(
+    rf",\s*(?=(?:{_EN_CLAUSE_OPENERS})\b)|\s+(?:and|but|so)\s+(?=(?:i|i'm|i've|we|we're|he|she|they|my|our|his|her|their|now|then|recently|just|last)\b)", re.I
+)
+# Words a greeting or a thank-you is made of: a clause of these alone says nothing of the need.
+_EN_COURTESY = frozenset((
+    "hello", "hi", "hey", "dear", "greetings", "good", "morning", "afternoon", "evening", "day", "thanks", "thank",
+    "thx", "you", "many", "a", "lot", "so", "much", "very", "in", "advance", "for", "your", "help", "time", "kind",
+    "kindly", "regards", "best", "wishes", "cheers", "sir", "sirs", "madam", "or", "there", "all", "everyone",
+    "sorry", "to", "bother", "bothering", "excuse", "me", "appreciate", "it", "appreciated", "assistance",
+    "team", "officer", "staff", "and", "have", "nice", "great", "again", "the", "support", "reply", "answer",
+    "look", "forward", "hearing", "from", "of", "ok", "okay", "please", "happy", "i", "would", "be", "grateful",
+))
+_EN_ASKING = re.compile(
+    r"\?|\b(?:how|where|what|which|when|whether|can|could|may|do i|do we|does|should|shall|must|need|needs|"
+    r"have to|has to|want|wants|would like|'d like|like to|apply|tell me|wonder|wondering|possible|allowed|eligible|"
+    r"required|necessary)\b"
+)
+_EN_INTRO = re.compile(
+    r"^(?:my name is|my name's|this is|(?:i am|i'm|im|we are|we're)(?! \w+ing\b)|i come from|we come from|i work as|"
+    r"i work for|i'm working as|i am working as)\b"
+)
+EN_ASK_LIFT, EN_QUESTION_LIFT, EN_TERM_LIFT, EN_INTRO_DROP = 1.0, 1.0, 1.0, 2.0
+
+
+def english_clauses(text: str) -> list[str]:
+    """An English letter's clauses (see above), as written."""
+    found = []
+    for sentence in _EN_SENTENCES.split(text[:READ_CHARS]):
+        found += [c.strip(" ,") for c in _EN_CLAUSES.split(sentence) if c.strip(" ,")]
+    return found
+
+
+def english_courtesy(clause: str) -> bool:
+    """A clause of greeting or thanks words only (Hello there, Dear Sir or Madam, Thanks in advance)."""
+    words = _LATIN_WORD.findall(normalize(clause))
+    return bool(words) and all(w in _EN_COURTESY for w in words)
+
+
+def english_pieces(text: str, terms: Callable[[str], int] | None = None, room: float = NEED_CHARS) -> list[str]:
+    """The best clauses of an English letter, in its order, up to `room` as `size` counts it:
+    the clauses that ask, and those that name the most domain terms, before circumstance; a
+    self-introduction last; greetings and thanks never."""
+    scored = []
+    for at, clause in enumerate(english_clauses(text)):
+        squeezed = squeeze(clause[:CLAUSE_CHARS])
+        if not squeezed or english_courtesy(clause):
+            continue
+        plain = clause.lower().replace("’", "'").replace("‘", "'")
+        asks = len(_EN_ASKING.findall(plain)[:2])
+        score = EN_ASK_LIFT * asks + (EN_QUESTION_LIFT if clause.rstrip().endswith("?") else 0.0)
+        score += EN_TERM_LIFT * (terms(clause) if terms else 0)
+        if _EN_INTRO.match(plain) and not asks:
+            score -= EN_INTRO_DROP
+        scored.append((score, at, squeezed))
+    chosen: list[tuple[int, str]] = []
+    for score, at, squeezed in sorted(scored, key=lambda s: (-s[0], s[1])):
+        if score <= 0 and chosen:
+            break
+        if size(squeezed) > room:
+            if chosen:
+                continue
+            squeezed = _best_window(squeezed, int(room), lambda pair, default: default)
+        chosen.append((at, squeezed))
+        room -= size(squeezed) + 1
+    return [piece for _, piece in sorted(chosen)]
 
 
 def pieces(text: str, pairs: Mapping[str, float], markers: Collection[str] = (), courtesy: Collection[str] = (),
