@@ -3,11 +3,11 @@
     python -m bench.search_decide     # about a minute: the evidence of every tuning question, once
 
 For every question of the tuning sets (search-dev, -more, -own, -eval-tune, -eval2-tune, and from
-session 11 -eval3-tune and -letters-dev) it
-computes the search's evidence once, then fits the in-domain model of bot/search/hybrid.py
+session 11 -eval3-tune and -letters-dev, from session 12 -eval4-tune) it computes the search's evidence once, then fits the in-domain model of bot/search/hybrid.py
 (logistic regression over `domain_features`) on the answerable questions against the
 out-of-scope and junk ones the junk filter lets through, and prints:
 
+- the weights in hybrid.py as they are, per threshold (in-sample for the sets they were fitted on);
 - leave-one-set-out figures (the model fitted without a set, judged on it: dev and more count as
   one set) per threshold: top-1 / top-3, answerable questions turned away as out of scope (false
   rejects), out-of-scope questions shown a matter (false accepts), junk shown a matter;
@@ -33,7 +33,7 @@ from bench.search_models import DATA, fit
 
 # Each tuning set and its fold for leave-one-set-out (dev and more count as one set).
 FOLD = {"search-dev": 0, "search-more": 0, "search-own": 1, "search-eval-tune": 2, "search-eval2-tune": 3, "search-eval3-tune": 4,
-        "search-letters-dev": 5}
+        "search-letters-dev": 5, "search-eval4-tune": 6}
 SETS = tuple(FOLD)
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 SESSION_8 = 7  # the first seven features: no out-of-scope topics
@@ -116,6 +116,12 @@ def main() -> None:
     started = time.perf_counter()
     rows = collect()
     print(f"evidence for {len(rows)} questions of {', '.join(sorted({r['set'] for r in rows}))} in {time.perf_counter() - started:.0f} s")
+    from bot.search.hybrid import IN_DOMAIN_BIAS, IN_DOMAIN_WEIGHTS
+
+    current = probabilities(rows, (np.array(IN_DOMAIN_WEIGHTS), IN_DOMAIN_BIAS), len(IN_DOMAIN_FEATURES))
+    print("\n== the weights in bot/search/hybrid.py as they are (fitted before some of these sets existed)")
+    for threshold in THRESHOLDS:
+        print(f"  threshold {threshold:.2f}: {line(tally(rows, current, threshold))}")
     chosen = None
     for title, columns in (("session 8's features", SESSION_8), ("with the out-of-scope topics", len(IN_DOMAIN_FEATURES))):
         held = [0.0] * len(rows)  # each question's probability from a model fitted without its set
@@ -129,7 +135,7 @@ def main() -> None:
         for threshold in THRESHOLDS:
             t = tally(rows, held, threshold)
             print(f"  threshold {threshold:.2f}: {line(t)}")
-            for name in ("search-eval-tune", "search-eval2-tune", "search-eval3-tune"):
+            for name in ("search-eval-tune", "search-eval2-tune", "search-eval3-tune", "search-eval4-tune"):
                 part = [(r, p) for r, p in zip(rows, held) if r["set"] == name]
                 if part:
                     print(f"      {name}: {line(tally([r for r, _ in part], [p for _, p in part], threshold))}")
