@@ -97,6 +97,12 @@ def test_homophone_and_look_alike_typos(index, query, expected):
     assert first(index, query) == expected
 
 
+@pytest.mark.parametrize("text", ["今年想重新开张", "明年想把户口迁过来"])
+def test_an_asking_word_is_not_a_typo(index, text):
+    """想 sounds like 限 (finals folded): 今年想 was read as 今年限 (缴费年限) and the wish was lost."""
+    assert "想" in index.parse(text).corrected
+
+
 # Intent words pick among sibling matters ---------------------------------------------------
 
 
