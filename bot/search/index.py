@@ -384,6 +384,8 @@ class MatterIndex:
             parsed.intents.discard("new")  # 开 + 到期: the specific operation is what is asked
         if "restore" in parsed.intents:  # 停业了半年, 想恢复营业; 丢了又找到了: what was, not what is asked
             parsed.intents.difference_update(("close", "lost"))
+        if "pause" in parsed.intents and not any(t in _CLOSING_WORDS for t in parsed.triggers):
+            parsed.intents.discard("close")  # 先关门歇一段时间: a pause (歇业), not a closing (注销)
         return parsed
 
     def _phrase_spans(self, text: str) -> list[tuple[str, str | None]]:
@@ -540,6 +542,7 @@ def _pair_weights(matters: list[_Matter], asking: Collection[str] = ()) -> dict[
 
 
 _QUESTION_WORDS = ("哪", "多少", "多久", "有没有")
+_CLOSING_WORDS = frozenset(("注销", "注销掉", "销户", "撤销", "销掉", "销了"))  # a closing asked for by name
 
 
 def _asking_pairs(lexicon: Lexicon) -> frozenset[str]:
