@@ -97,6 +97,18 @@ def test_homophone_and_look_alike_typos(index, query, expected):
     assert first(index, query) == expected
 
 
+@pytest.mark.parametrize(("text", "intents"), [("店先关门歇几个月", {"pause"}), ("关门歇一阵子后要注销", {"pause", "close"})])
+def test_a_pause_is_not_a_closing(index, text, intents):
+    """先关门歇几个月 asks for 歇业, not 注销: the pause drops the closing, unless 注销 is typed too."""
+    assert index.parse(text).intents == intents
+
+
+@pytest.mark.parametrize("text", ["今年想重新开张", "明年想把户口迁过来"])
+def test_an_asking_word_is_not_a_typo(index, text):
+    """想 sounds like 限 (finals folded): 今年想 was read as 今年限 (缴费年限) and the wish was lost."""
+    assert "想" in index.parse(text).corrected
+
+
 # Intent words pick among sibling matters ---------------------------------------------------
 
 

@@ -109,6 +109,8 @@ class MatterIndex:
         self._by_sound: dict[str, str] = {}  # folded syllables -> word, for homophone typos
         self._phrases: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # synonyms, intent triggers
         self._stopwords = self.lexicon.stopwords
+        # Single-character words that ask (想, 要, 吗): never read as a homophone typo of something else.
+        self._asking = frozenset(w for w in self.lexicon.need_markers if len(w) == 1) & frozenset(self._stopwords)
         self._folder = SoundFolder(self.lexicon.fold_initials, self.lexicon.fold_finals)
         self._mark_words = {i.name: i.marks for i in self.lexicon.intents}
         self._pair_weight: dict[str, float] = {}
@@ -386,6 +388,8 @@ class MatterIndex:
             parsed.intents.discard("new")  # 开 + 到期: the specific operation is what is asked
         if "restore" in parsed.intents:  # 停业了半年, 想恢复营业; 丢了又找到了: what was, not what is asked
             parsed.intents.difference_update(("close", "lost"))
+        if "pause" in parsed.intents and not any(t in _CLOSING_WORDS for t in parsed.triggers):
+            parsed.intents.discard("close")  # 先关门歇一段时间: a pause (歇业), not a closing (注销)
         return parsed
 
     def _phrase_spans(self, text: str) -> list[tuple[str, str | None]]:
@@ -493,7 +497,9 @@ class MatterIndex:
                 if syllables is None:
                     syllables = syllables_of(text) if all(is_han(c) for c in text) else [syllables_of(c)[0] if is_han(c) else c for c in text]
                 word = self._by_sound.get(self._folder.key(syllables[i:j]))
-                if word and len(word) == length and any(a == b for a, b in zip(word, span)):
+                if word and len(word) == length and any(a == b for a, b in zip(word, span)) \
+                        and not any(a != b and b in self._asking for a, b in zip(word, span)):
+                    # An asking word typed whole is no typo: 今年想 is not 今年限 (想 / 限 sound alike).
                     replacements.append((i, j, word))
         for a, b, word in sorted(replacements, reverse=True):
             text = text[:a] + word + text[b:]
@@ -540,6 +546,7 @@ def _pair_weights(matters: list[_Matter], asking: Collection[str] = ()) -> dict[
 
 
 _QUESTION_WORDS = ("哪", "多少", "多久", "有没有")
+_CLOSING_WORDS = frozenset(("注销", "注销掉", "销户", "撤销", "销掉", "销了"))  # a closing asked for by name
 
 
 def _asking_pairs(lexicon: Lexicon) -> frozenset[str]:
