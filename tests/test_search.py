@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -593,6 +594,14 @@ def test_the_catalogs_needs_next_to_near_domain_topics_are_still_found(search, q
     """The matters nearest the near-domain topics (护照 next to visas, 机动车注册登记 next to
     e-bike plates, 预防接种证 next to vaccines) are still found."""
     assert matter in shown(search, query)[:3]
+
+
+def test_each_matter_is_said_in_one_entry():
+    """One [[matter]] per name in config/said.toml: a second entry would slip past the 4-10 rule
+    below (it reads one entry per matter) and scatter a matter's words over the file."""
+    data = tomllib.loads(hybrid.SAID.read_text(encoding="utf-8"))
+    names = [e["name"] for e in [*data.get("matter", []), *data.get("bundle", [])]]
+    assert not {n for n in names if names.count(n) > 1}
 
 
 def test_every_guide_and_bundle_has_how_people_speak_of_it(world):
