@@ -95,7 +95,8 @@ def tally(rows: list[dict], p: list[float], threshold: float) -> dict:
 
 def line(t: dict) -> str:
     return (f"top-1 {t['top1'] / t['n']:.3f} top-3 {t['top3'] / t['n']:.3f} (n={t['n']}), false rejects {t['rejected']}, "
-            f"out of scope with no matter {t['oos']}/{t['oos_n']} (false accepts {t['oos_n'] - t['oos']}), junk {t['junk']}/{t['junk_n']}")
+            f"out of scope with no matter {t['oos']}/{t['oos_n']} (false accepts {t['oos_n'] - t['oos']}), junk {t['junk']}/{t['junk_n']}, "
+            f"objective {t['objective']:.1f}")
 
 
 def train(rows: list[dict], columns: int) -> tuple[np.ndarray, float]:
