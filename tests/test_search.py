@@ -412,36 +412,36 @@ def test_english_clauses_and_courtesy():
     assert not english_courtesy("Can you help me with my passport")
 
 
+def glossary(tmp_path, terms: dict[str, str]) -> Lexicon:
+    """A lexicon whose [english] table is `terms` alone, for tests of how the gloss reads."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "lexicon.toml"
+    path.write_text("[english]\n" + "".join(f"{json.dumps(k)} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in terms.items()),
+                    encoding="utf-8")
+    return Lexicon.load(path)
+
+
 def test_a_nationality_reads_as_foreign_in_the_gloss(tmp_path):
     """Where someone comes from, said as an adjective, is "foreign" to the glossary: a UK or US
     driving licence is the foreign licence the catalog does not serve (glossed to nothing, not to
     驾驶证), a Korean guest the foreign guest; "Chinese" is not foreign, and a nationality
     changes nothing when the glossary has no "foreign" terms."""
-    lexicon_file = tmp_path / "lexicon.toml"
-    lexicon_file.write_text(
-        '[english]\n"driving licence" = "驾驶证"\n"driver license" = "驾驶证"\n"foreign driving licence" = ""\n'
-        '"foreign driver license" = ""\n"foreign guest" = "外国人住宿登记"\n"guest" = "住宿"\n',
-        encoding="utf-8")
-    lexicon = Lexicon.load(lexicon_file)
+    lexicon = glossary(tmp_path, {"driving licence": "驾驶证", "driver license": "驾驶证", "foreign driving licence": "",
+                                 "foreign driver license": "", "foreign guest": "外国人住宿登记", "guest": "住宿"})
     assert lexicon.gloss("convert my UK driving licence") == ""
     assert lexicon.gloss("swap a US driver's license") == ""
     assert lexicon.gloss("my Chinese driving licence expired") == "驾驶证"
     assert lexicon.gloss("a Korean guest is staying with us") == "外国人住宿登记"
     assert lexicon.gloss("let us know") == ""  # "us" is foreign only before a word of a foreign term
-    plain = tmp_path / "plain.toml"
-    plain.write_text('[english]\n"driving licence" = "驾驶证"\n', encoding="utf-8")
-    assert Lexicon.load(plain).gloss("my UK driving licence") == "驾驶证"
+    assert glossary(tmp_path / "plain", {"driving licence": "驾驶证"}).gloss("my UK driving licence") == "驾驶证"
 
 
 def test_a_country_reads_as_abroad_in_the_gloss(tmp_path):
     """A country named as a place is "abroad" to the glossary (my in-laws from Japan, back from the
     UK, studied in Germany), so it meets the terms said with "abroad"; the UK as a nationality (a
     UK driving licence) is not a place."""
-    lexicon_file = tmp_path / "lexicon.toml"
-    lexicon_file.write_text(
-        '[english]\n"from abroad" = "外国人"\n"came back from abroad" = "留学回国"\n"studied abroad" = "留学回国"\n'
-        '"driving licence" = "驾驶证"\n', encoding="utf-8")
-    lexicon = Lexicon.load(lexicon_file)
+    lexicon = glossary(tmp_path, {"from abroad": "外国人", "came back from abroad": "留学回国", "studied abroad": "留学回国",
+                                 "driving licence": "驾驶证"})
     assert lexicon.gloss("my in-laws from Japan are visiting") == "外国人"
     assert lexicon.gloss("I came back from the UK in June") == "留学回国"
     assert lexicon.gloss("I studied in Germany") == "留学回国"
@@ -451,11 +451,7 @@ def test_a_country_reads_as_abroad_in_the_gloss(tmp_path):
 def test_another_chinese_city_reads_as_another_city(tmp_path):
     """China's other cities and provinces by name are the catalog's 异地 and 跨省 (working in
     Shanghai, our Chengdu office, moving to Guangdong); Guang'an, the district's city, is not."""
-    lexicon_file = tmp_path / "lexicon.toml"
-    lexicon_file.write_text(
-        '[english]\n"another city" = "异地"\n"work in another city" = "常驻异地工作"\n"another province" = "跨省异地"\n',
-        encoding="utf-8")
-    lexicon = Lexicon.load(lexicon_file)
+    lexicon = glossary(tmp_path, {"another city": "异地", "work in another city": "常驻异地工作", "another province": "跨省异地"})
     assert lexicon.gloss("I will work in Shanghai for a year") == "常驻异地工作"
     assert lexicon.gloss("our Chengdu office") == "异地"
     assert lexicon.gloss("we are moving to Guangdong") == "跨省异地"
@@ -465,10 +461,7 @@ def test_another_chinese_city_reads_as_another_city(tmp_path):
 def test_english_share_counts_the_content_words_the_glossary_reads(tmp_path):
     """Of an English text's content words (not pronouns, prepositions, asking words), the share the
     glossary reads as something the catalog has; a term glossed to "" does not count."""
-    lexicon_file = tmp_path / "lexicon.toml"
-    lexicon_file.write_text('[english]\n"restaurant" = "餐饮"\n"licence" = "许可证"\n"open" = "设立"\n"work permit" = ""\n',
-                            encoding="utf-8")
-    lexicon = Lexicon.load(lexicon_file)
+    lexicon = glossary(tmp_path, {"restaurant": "餐饮", "licence": "许可证", "open": "设立", "work permit": ""})
     assert lexicon.english_share("I want to open a restaurant, what licence do I need?") == 1.0
     assert lexicon.english_share("Can you recommend a good hotpot restaurant near here?") == pytest.approx(1 / 5)  # recommend, good, hotpot, restaurant, near
     assert lexicon.english_share("my work permit") == 0.0
@@ -496,13 +489,9 @@ def test_english_gloss_reads_plurals_possessives_and_compounds(tmp_path):
     companies), -ing (moving), possessive (driver's, drivers'), a hyphenated word written as one (secondhand);
     a word the glossary lacks is never bent into one it has (news is not new); a term glossed to ""
     reads as nothing."""
-    lexicon_file = tmp_path / "lexicon.toml"
-    lexicon_file.write_text(
-        '[english]\n"id card" = "身份证"\n"senior" = "老年人"\n"company" = "公司"\n"wages" = "工资"\n'
-        '"driver\'s license" = "驾驶证"\n"second-hand" = "二手房"\n"new" = "新办"\n"business" = "个体工商户"\n'
-        '"permit" = "许可"\n"work permit" = ""\n"move" = "迁移"\n"lost my job" = "失业"\n',
-        encoding="utf-8")
-    lexicon = Lexicon.load(lexicon_file)
+    lexicon = glossary(tmp_path, {"id card": "身份证", "senior": "老年人", "company": "公司", "wages": "工资",
+                                 "driver's license": "驾驶证", "second-hand": "二手房", "new": "新办", "business": "个体工商户",
+                                 "permit": "许可", "work permit": "", "move": "迁移", "lost my job": "失业"})
     assert lexicon.gloss("I lost both our ID cards") == "身份证"
     assert lexicon.gloss("discount card for seniors") == "老年人"
     assert lexicon.gloss("two companies") == "公司"
