@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bot.lifetime import die_with_parent
+
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -44,9 +46,17 @@ class Server:
     def start(self) -> Server:
         cpu = self.cpu
         self._log_file = self.log.open("ab") if self.log else subprocess.DEVNULL
+        tie = die_with_parent()  # a benchmark (or a test of it) killed outright takes its servers along
+
+        def prepare() -> None:  # in the child, between fork and exec
+            if tie is not None:
+                tie()
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})
+
         self.proc = subprocess.Popen(
-            self.argv, cwd=ROOT, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT,
-            preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None, start_new_session=True,
+            self.argv, cwd=ROOT, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT, preexec_fn=prepare,
+            start_new_session=True,
         )
         return self
 

@@ -18,6 +18,7 @@ from playwright.async_api import async_playwright
 
 from bot.app import create_app
 from bot.dev.peer import WeChatServerPeer
+from bot.lifetime import die_with_parent
 from bot.stores.client import connect
 from bot.settings import Settings, load_settings
 
@@ -201,7 +202,7 @@ def cluster_nodes(tmp_path_factory):
             args = [str(BIN / "redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
                     "--appendonly", "no", "--save", "", "--daemonize", "no"]
-            procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent()))
             nodes.append(port)
         for port in nodes:
             _wait_for_ping(port)

@@ -213,6 +213,42 @@ async def test_the_embedded_redis_server_stops_with_the_bot(tmp_path, how):
         kill_leftovers(started | redis_servers_in(data))
 
 
+#: A benchmark's own redis-server (bench.harness.start_redis), started by a process that then
+#: waits to be killed.
+BENCH_HOLDER = """
+import pathlib, sys, time
+
+from bench.harness import start_redis
+
+server = start_redis(pathlib.Path(sys.argv[1]), None)
+pathlib.Path(sys.argv[2]).write_text(str(server.proc.pid))
+time.sleep(600)
+"""
+
+
+async def test_a_killed_benchmark_takes_its_redis_server_along(tmp_path):
+    """The benchmark starts servers of its own (Redis, the bot, the peer); when the benchmark, or
+    the test running it, is killed outright, they end with it instead of running on."""
+    pid_file = tmp_path / "redis.pid"
+    bench = subprocess.Popen([sys.executable, "-c", BENCH_HOLDER, str(tmp_path), str(pid_file)], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server: set[int] = set()
+    try:
+        async def written():
+            return pid_file.exists() and pid_file.read_text()
+
+        assert await wait_for(written, timeout=30), bench.stderr.read() if bench.poll() is not None else "no pid written"
+        server = {int(pid_file.read_text())}
+        assert running(server)
+        bench.kill()
+        await asyncio.to_thread(bench.wait, 30)
+        assert await wait_for(lambda: all_gone(server), timeout=15), f"redis-server {server} outlived the benchmark"
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+        kill_leftovers(server)
+
+
 #: A test that holds the suite's `redis` fixture: it writes the server's pid, then waits (for a
 #: SIGKILL) or ends.
 HOLDER = """
