@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,21 +186,11 @@ class Lexicon:
     def english_share(self, text: str, longest: int = 4) -> float:
         """The share of an English text's content words (not function words nor asking words) that
         the glossary reads as something the catalog has (a term glossed to "" does not count)."""
-        words = self._english_read(english_words(text))
         content = glossed = 0
-        i = 0
-        while i < len(words):
-            for n in range(min(longest, len(words) - i), 0, -1):
-                chinese = self.english.get(" ".join(words[i:i + n]))
-                if chinese is not None:
-                    size = sum(1 for w in words[i:i + n] if w not in _FUNCTION_WORDS)
-                    content += size
-                    glossed += size if chinese else 0
-                    i += n
-                    break
-            else:
-                content += words[i] not in _FUNCTION_WORDS
-                i += 1
+        for words, chinese in self._terms(text, longest):
+            size = sum(1 for w in words if w not in _FUNCTION_WORDS)
+            content += size
+            glossed += size if chinese else 0
         return glossed / content if content else 0.0
 
     def gloss(self, text: str, longest: int = 4) -> str:
@@ -235,19 +226,23 @@ class Lexicon:
         """The glosses of an English text's known words and phrases, in order (longest first). A
         term glossed to "" names something the catalog does not serve (a work visa): its words are
         read as that term and gloss to nothing, rather than one by one (work, permit)."""
+        return [chinese for _, chinese in self._terms(text, longest) if chinese]
+
+    def _terms(self, text: str, longest: int) -> Iterator[tuple[list[str], str | None]]:
+        """An English text read left to right, longest known term first: each term's words and its
+        gloss ("" for what the catalog lacks), or a single unknown word and None."""
         words = self._english_read(english_words(text))
-        found, i = [], 0
+        i = 0
         while i < len(words):
             for n in range(min(longest, len(words) - i), 0, -1):
                 chinese = self.english.get(" ".join(words[i:i + n]))
-                if chinese is not None:  # "" names what the catalog lacks: its words gloss to nothing
-                    if chinese:
-                        found.append(chinese)
+                if chinese is not None:
+                    yield words[i:i + n], chinese
                     i += n
                     break
             else:
+                yield words[i:i + 1], None
                 i += 1
-        return found
 
     def intent(self, name: str) -> Intent | None:
         return next((i for i in self.intents if i.name == name), None)
