@@ -186,6 +186,11 @@ async def all_gone(pids: set[int]) -> bool:
     return not running(pids)
 
 
+async def written(pid_file) -> bool:
+    """A child has written its server's pid."""
+    return pid_file.exists() and bool(pid_file.read_text())
+
+
 def kill_leftovers(pids: set[int]) -> None:
     for pid in running(pids):
         os.kill(pid, signal.SIGKILL)
@@ -234,10 +239,7 @@ async def test_a_killed_benchmark_takes_its_redis_server_along(tmp_path):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     server: set[int] = set()
     try:
-        async def written():
-            return pid_file.exists() and pid_file.read_text()
-
-        assert await wait_for(written, timeout=30), bench.stderr.read() if bench.poll() is not None else "no pid written"
+        assert await wait_for(lambda: written(pid_file), timeout=30), bench.stderr.read() if bench.poll() is not None else "no pid written"
         server = {int(pid_file.read_text())}
         assert running(server)
         bench.kill()
@@ -283,10 +285,7 @@ async def test_the_suites_embedded_redis_server_stops_with_the_suite(tmp_path, h
     )
     server: set[int] = set()
     try:
-        async def written():
-            return pid_file.exists() and pid_file.read_text()
-
-        assert await wait_for(written, timeout=60), suite.stdout.read() if suite.poll() is not None else "no pid written"
+        assert await wait_for(lambda: written(pid_file), timeout=60), suite.stdout.read() if suite.poll() is not None else "no pid written"
         server = {int(pid_file.read_text())}
         assert running(server)
         if hold:
