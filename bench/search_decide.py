@@ -3,7 +3,7 @@
     python -m bench.search_decide     # about a minute: the evidence of every tuning question, once
 
 For every question of the tuning sets (search-dev, -more, -own, -eval-tune, -eval2-tune, and from
-session 11 -eval3-tune and -letters-dev, from session 12 -eval4-tune) it computes the search's evidence once, then fits the in-domain model of bot/search/hybrid.py
+session 11 -eval3-tune and -letters-dev, from session 12 -eval4-tune, from session 14 -eval5-tune) it computes the search's evidence once, then fits the in-domain model of bot/search/hybrid.py
 (logistic regression over `domain_features`) on the answerable questions against the
 out-of-scope and junk ones the junk filter lets through, and prints:
 
@@ -33,7 +33,7 @@ from bench.search_models import DATA, fit
 
 # Each tuning set and its fold for leave-one-set-out (dev and more count as one set).
 FOLD = {"search-dev": 0, "search-more": 0, "search-own": 1, "search-eval-tune": 2, "search-eval2-tune": 3, "search-eval3-tune": 4,
-        "search-letters-dev": 5, "search-eval4-tune": 6}
+        "search-letters-dev": 5, "search-eval4-tune": 6, "search-eval5-tune": 7}
 SETS = tuple(FOLD)
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 SESSION_8 = 7  # the first seven features: no out-of-scope topics
@@ -41,7 +41,8 @@ SESSION_8 = 7  # the first seven features: no out-of-scope topics
 
 def collect() -> list[dict]:
     from bot.search.evaluate import read_cases
-    from bot.search.hybrid import BUNDLE_PRIOR, VECTOR_CACHE, W_BM25, W_LEXICAL, W_SEMANTIC, MatterSearch, domain_features
+    from bot.search.hybrid import (BUNDLE_PRIOR, CLEAR, CLEAR_MARGIN, VECTOR_CACHE, W_BM25, W_LEXICAL, W_SEMANTIC, MatterSearch,
+                                   domain_features)
     from integrations.platform.simulator.world import World
 
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
@@ -60,11 +61,13 @@ def collect() -> list[dict]:
             evidence = search.evidence(case["query"])
             row["junk"] = evidence is None
             if evidence is not None:
-                fused = evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
-                order = np.argsort(-fused, kind="stable")[:5]
-                best = float(fused[order[0]])
-                row["order"] = [int(i) for i in order if fused[i] > 0]
-                row["best"], row["margin"] = best, best - float(fused[order[1]])
+                fused = evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)  # what the model reads
+                ranked = evidence.ranked(fused)  # what the hits are ordered by, as the search does
+                order = np.argsort(-ranked, kind="stable")[:5]
+                row["order"] = [int(i) for i in order if ranked[i] > 0]
+                row["clear"] = bool(ranked[order[0]] >= CLEAR and ranked[order[0]] - ranked[order[1]] >= CLEAR_MARGIN)
+                calibrated = np.sort(fused)[::-1][:2]
+                row["best"], row["margin"] = float(calibrated[0]), float(calibrated[0] - calibrated[1])
                 row["x"] = np.array(domain_features(evidence, row["best"], row["margin"]))
             rows.append(row)
     return rows
@@ -77,7 +80,7 @@ def tally(rows: list[dict], p: list[float], threshold: float) -> dict:
     for row, prob in zip(rows, p):
         got: list[int] = []
         if not row["junk"] and row["order"] and prob >= threshold:
-            got = row["order"][:1] if row["best"] >= CLEAR and row["margin"] >= CLEAR_MARGIN else row["order"]
+            got = row["order"][:1] if row["clear"] else row["order"]
         if row["answerable"]:
             t["n"] += 1
             t["top1"] += bool(got) and got[0] in row["expect"]

@@ -372,7 +372,8 @@ def leg_verdicts(use, rows, similarity, floor: float, weight: float, other_weigh
                 semantic = semantic + other_weight / weight * np.maximum(row["other"] - other_floor, 0.0)
             ev = dataclasses.replace(ev, semantic=semantic)
             # The in-domain model reads the cosine above the floor, whatever the ranking weight.
-            found = use.decide(ev, ev.fused(W_LEXICAL, W_BM25, weight, BUNDLE_PRIOR), 5)
+            fused = ev.fused(W_LEXICAL, W_BM25, weight, BUNDLE_PRIOR)
+            found = use.decide(ev, ev.ranked(fused), 5, calibrated=fused)
             got = [use._position[h.code] for h in found.shown]
         if row["answerable"]:
             t[0] += 1

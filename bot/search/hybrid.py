@@ -61,6 +61,13 @@ FIELDS = {"name": 3.0, "alias": 2.0, "keyword": 1.5, "said": 1.5, "result": 1.0,
 
 # Fusion weights and decision thresholds, chosen on the tuning sets (docs/search.md).
 W_LEXICAL, W_BM25, W_SEMANTIC = 1.0, 0.5, 2.0
+# BM25 over each document's said phrases alone (config/said.toml, life events), relative to the
+# best: in the whole-document BM25 a matter's situations are diluted by its name, materials and
+# conditions, and an uncommon matter the lexicon index does not know loses to a common one it
+# does. Ranking only: the in-domain model reads the fused score without it (docs/search.md,
+# "Session 14").
+W_SAID = 0.5
+SAID_ACCEPTED = 0.5  # of W_SAID, where a lexicon match explains most of the message (孩子上高二 is 高中's, not 幼儿园's)
 SEMANTIC_FLOOR = 0.25  # cosine below which a text is no nearer a matter than to anything else
 # The in-domain model (`in_domain`): fitted by `python -m bench.search_decide` on the tuning sets.
 IN_DOMAIN = 0.55  # `in_domain` below which the catalog has nothing for the message
@@ -130,14 +137,22 @@ class Evidence:
     topic_cosine: float = 0.0  # the nearest out-of-scope topic phrase's cosine (config/out_of_scope.toml)
     topic_share: float = 0.0  # the best topic's BM25 over the message's pairs, as a share of the most they allow
     chars: int = 1  # the message's length as read (at most need.READ_CHARS): a letter is rarely chit-chat
+    said: np.ndarray | None = None  # BM25 over the said phrases alone, relative to the best; None without them
 
     def fused(self, lexical: float, bm25: float, semantic: float, bundle_prior: float = 0.0) -> np.ndarray:
+        """The score the in-domain model was fitted on: the three kinds of evidence weighed."""
         fused = lexical * self.lexical + bm25 * self.bm25 + semantic * self.semantic
         # A bundle covers its matters: as likely as the best of them, it is the better answer.
         fused += bundle_prior * (self.bundles & (fused > 0))
         if self.exact >= 0:
             fused[self.exact] += EXACT_LIFT
         return fused
+
+    def ranked(self, fused: np.ndarray, said: float = W_SAID) -> np.ndarray:
+        """The score hits are ranked by: `fused` plus the said phrases' BM25."""
+        if self.accepted > 0:  # the lexicon understood the message as a whole: its reading leads
+            said *= SAID_ACCEPTED
+        return fused + said * self.said if said and self.said is not None else fused
 
 
 def domain_features(evidence: Evidence, best: float, margin: float) -> tuple[float, ...]:
@@ -202,11 +217,13 @@ class MatterSearch:
     `find` is read-only and safe from many threads."""
 
     def __init__(self, lexical: MatterIndex, documents: list[Document], bm25: CharacterBM25, semantic: SemanticIndex | None,
-                 encoder: Encoder | None, exact: dict[str, int], topics: tuple[CharacterBM25, SemanticIndex | None] | None = None):
+                 encoder: Encoder | None, exact: dict[str, int], topics: tuple[CharacterBM25, SemanticIndex | None] | None = None,
+                 said_bm25: CharacterBM25 | None = None):
         self.lexical = lexical
         self.documents = documents
         self.version = lexical.version
         self._bm25 = bm25
+        self._said_bm25 = said_bm25
         self._semantic = semantic
         self._encoder = encoder
         self._position = {d.code: i for i, d in enumerate(documents)}
@@ -262,13 +279,15 @@ class MatterSearch:
             texts.append([b.name, *b.aliases, *said.get(b.code, ())])
             aliases.append(b.aliases)
         bm25 = CharacterBM25(fields)
+        said_bm25 = CharacterBM25([[(squeeze(w), 1.0) for w in said.get(d.code, ())] for d in documents])
         if encoder is True:
             encoder = shared_encoder()
         semantic = SemanticIndex.build(texts, encoder, cache_dir) if encoder else None
         topics = load_topics() if topics is None else topics
         topic_bm25 = CharacterBM25([[(squeeze(w), 1.0) for w in t.says] for t in topics])
         topic_vectors = SemanticIndex.build([t.says for t in topics], encoder, cache_dir) if encoder and topics else None
-        return cls(lexical, documents, bm25, semantic, encoder, _exact_names(documents, aliases), (topic_bm25, topic_vectors))
+        return cls(lexical, documents, bm25, semantic, encoder, _exact_names(documents, aliases), (topic_bm25, topic_vectors),
+                   said_bm25)
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -312,7 +331,8 @@ class MatterSearch:
         evidence = self.evidence(query)
         if evidence is None:
             return Found(JUNK, ())
-        return self.decide(evidence, evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR), top)
+        fused = evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
+        return self.decide(evidence, evidence.ranked(fused, W_SAID), top, calibrated=fused)
 
     def evidence(self, query: str) -> Evidence | None:
         """Everything the search knows about `query`, per document; None for junk."""
@@ -356,8 +376,14 @@ class MatterSearch:
             if self._topic_vectors is not None:
                 topic_cosine = max(float(self._topic_vectors.similarities(vector).max(initial=-1.0)), 0.0)
         topic_share = self._topic_bm25.pair_share(text) if self._topic_bm25 is not None else 0.0
+        said = None
+        if self._said_bm25 is not None:
+            said, _ = self._said_bm25.scores(text)
+            best_said = float(said.max()) if n else 0.0
+            if best_said > 0:
+                said /= best_said
         return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle,
-                        topic_cosine, topic_share, min(len(query), need_text.READ_CHARS))
+                        topic_cosine, topic_share, min(len(query), need_text.READ_CHARS), said)
 
     def _clause_evidence(self, query: str, need: str, lexical: np.ndarray) -> tuple[np.ndarray, float]:
         """A letter's lexicon evidence, clause by clause: its topic (养蜂, 砍树) and its request
@@ -381,8 +407,10 @@ class MatterSearch:
                 total[i] += score
         return np.minimum(best + CLAUSE_SUPPORT * (total - best), 1.5), accepted
 
-    def decide(self, evidence: Evidence, fused: np.ndarray, top: int) -> Found:
-        """Rank by the fused scores and say what they are worth."""
+    def decide(self, evidence: Evidence, fused: np.ndarray, top: int, calibrated: np.ndarray | None = None) -> Found:
+        """Rank by the `fused` scores and say what they are worth: whether the catalog serves the
+        message at all is read from the `calibrated` scores (those the in-domain model was fitted
+        on; `fused` when not given), whether one hit is clear from the ranking."""
         need = evidence.need
         order = np.argsort(-fused, kind="stable")[:max(top, 2)]
         hits = tuple(self._hit(int(i), float(fused[i])) for i in order[:top] if fused[i] > 0)
@@ -390,7 +418,13 @@ class MatterSearch:
             return Found(OUT_OF_SCOPE, (), need)
         best = float(fused[order[0]])
         margin = best - float(fused[order[1]]) if len(fused) > 1 else best
-        if in_domain(evidence, best, margin) < IN_DOMAIN:
+        if calibrated is None:
+            calibrated_best, calibrated_margin = best, margin
+        else:
+            first, second = np.argsort(-calibrated, kind="stable")[:2] if len(calibrated) > 1 else (0, 0)
+            calibrated_best = float(calibrated[first])
+            calibrated_margin = calibrated_best - float(calibrated[second]) if len(calibrated) > 1 else calibrated_best
+        if in_domain(evidence, calibrated_best, calibrated_margin) < IN_DOMAIN:
             return Found(OUT_OF_SCOPE, hits, need)
         if best >= CLEAR and margin >= CLEAR_MARGIN:
             return Found(MATTER, hits, need)
@@ -450,3 +484,4 @@ def _said(events: Sequence[LifeEvent], summaries: list[MatterSummary], bundles: 
                 limit = event.lexicon_chars if lexical else None
                 said.setdefault(code, []).extend(w for w in event.says if limit is None or len(w) <= limit)
     return said
+
