@@ -49,6 +49,12 @@ OUT_OF_SCOPE_TOPICS = ROOT / "config" / "out_of_scope.toml"
 # It reads said.toml's alias-like phrases only; BM25 and the vectors read them all (measured on
 # the tuning sets, docs/search.md).
 LEXICON_SAID_CHARS = 6
+# Likewise a matter's sentence vectors and its whole-document BM25 read said phrases of up to
+# this many characters: a matter is as near a question as its nearest text, and a long sentence of
+# circumstance (家里老人住院了我在外地上班…) comes near many questions that are not about it. The
+# said phrases' own BM25 (W_SAID) reads them all: there their situation's words count for the
+# matter without standing in for it (session 14, docs/search.md).
+FIELD_SAID_CHARS = 16
 VECTOR_CACHE = ROOT / "var" / "search"
 
 MATTER, CANDIDATES, OUT_OF_SCOPE, JUNK = "matter", "candidates", "out_of_scope", "junk"
@@ -264,7 +270,7 @@ class MatterSearch:
         for s in summaries:
             documents.append(Document(s.code, s.name, s.department))
             aliases.append(guide_of[s.code].aliases if s.code in guide_of else ())
-            f, t = _matter_fields(s, guide_of.get(s.code), said.get(s.code, ()))
+            f, t = _matter_fields(s, guide_of.get(s.code), [w for w in said.get(s.code, ()) if len(w) <= FIELD_SAID_CHARS])
             fields.append(f)
             texts.append(t)
         names = {s.code: s.name for s in summaries}
@@ -274,9 +280,10 @@ class MatterSearch:
             f = [(squeeze(b.name), FIELDS["name"]), (squeeze(b.description), FIELDS["description"])]
             f += [(squeeze(a), FIELDS["alias"]) for a in b.aliases]
             f += [(squeeze(core_name(names[c])), FIELDS["member"]) for c in members]
-            f += [(squeeze(w), FIELDS["said"]) for w in said.get(b.code, ())]
+            short_said = [w for w in said.get(b.code, ()) if len(w) <= FIELD_SAID_CHARS]
+            f += [(squeeze(w), FIELDS["said"]) for w in short_said]
             fields.append(f)
-            texts.append([b.name, *b.aliases, *said.get(b.code, ())])
+            texts.append([b.name, *b.aliases, *short_said])
             aliases.append(b.aliases)
         bm25 = CharacterBM25(fields)
         said_bm25 = CharacterBM25([[(squeeze(w), 1.0) for w in said.get(d.code, ())] for d in documents])
