@@ -42,7 +42,7 @@ SESSION_8 = 7  # the first seven features: no out-of-scope topics
 def collect() -> list[dict]:
     from bot.search.evaluate import read_cases
     from bot.search.hybrid import (BUNDLE_PRIOR, CLEAR, CLEAR_MARGIN, VECTOR_CACHE, W_BM25, W_LEXICAL, W_SEMANTIC, MatterSearch,
-                                   domain_features)
+                                   domain_features, lead)
     from integrations.platform.simulator.world import World
 
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
@@ -65,9 +65,9 @@ def collect() -> list[dict]:
                 ranked = evidence.ranked(fused)  # what the hits are ordered by, as the search does
                 order = np.argsort(-ranked, kind="stable")[:5]
                 row["order"] = [int(i) for i in order if ranked[i] > 0]
-                row["clear"] = bool(ranked[order[0]] >= CLEAR and ranked[order[0]] - ranked[order[1]] >= CLEAR_MARGIN)
-                calibrated = np.sort(fused)[::-1][:2]
-                row["best"], row["margin"] = float(calibrated[0]), float(calibrated[0] - calibrated[1])
+                best, margin = lead(ranked)
+                row["clear"] = best >= CLEAR and margin >= CLEAR_MARGIN
+                row["best"], row["margin"] = lead(fused)
                 row["x"] = np.array(domain_features(evidence, row["best"], row["margin"]))
             rows.append(row)
     return rows

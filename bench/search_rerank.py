@@ -47,7 +47,7 @@ def collect(said_phrases: bool = True, sets: tuple[str, ...] = SETS) -> list[dic
     from bot.search.bm25 import CharacterBM25
     from bot.search.evaluate import read_cases
     from bot.search.hybrid import (BUNDLE_PRIOR, CLEAR, CLEAR_MARGIN, FIELDS, IN_DOMAIN, VECTOR_CACHE, W_BM25, W_LEXICAL,
-                                   W_SEMANTIC, MatterSearch, SemanticIndex, _said, in_domain, load_life_events, load_said)
+                                   W_SEMANTIC, MatterSearch, SemanticIndex, _said, in_domain, lead, load_life_events, load_said)
     from bot.search.text import core_name, squeeze
     from integrations.platform.simulator.world import World
 
@@ -108,10 +108,8 @@ def collect(said_phrases: bool = True, sets: tuple[str, ...] = SETS) -> list[dic
             fused = evidence.ranked(calibrated)
             order = np.argsort(-fused, kind="stable")
             pool = [int(i) for i in order[:POOL] if fused[i] > 0]
-            best = float(fused[order[0]])
-            margin = best - float(fused[order[1]])
-            top2 = np.sort(calibrated)[::-1][:2]
-            verdict = "out" if not pool or in_domain(evidence, float(top2[0]), float(top2[0] - top2[1])) < IN_DOMAIN else (
+            best, margin = lead(fused)
+            verdict = "out" if not pool or in_domain(evidence, *lead(calibrated)) < IN_DOMAIN else (
                 "matter" if best >= CLEAR and margin >= CLEAR_MARGIN else "candidates")
             cosine = seen.get("cosine", np.zeros(len(docs), np.float32))
             vector = seen.get("vector")

@@ -175,6 +175,15 @@ def domain_features(evidence: Evidence, best: float, margin: float) -> tuple[flo
             evidence.topic_share, math.log(max(evidence.chars, 1)))
 
 
+def lead(scores: np.ndarray) -> tuple[float, float]:
+    """The best score and how far it leads the second (all of it when there is no second)."""
+    if len(scores) < 2:
+        best = float(scores.max(initial=0.0))
+        return best, best
+    second, first = np.partition(scores, -2)[-2:]
+    return float(first), float(first - second)
+
+
 def in_domain(evidence: Evidence, best: float, margin: float) -> float:
     """How likely the catalog serves the message at all (0..1): a logistic model of the
     evidence, fitted on the tuning sets' answerable, out-of-scope and junk questions."""
@@ -423,15 +432,8 @@ class MatterSearch:
         hits = tuple(self._hit(int(i), float(fused[i])) for i in order[:top] if fused[i] > 0)
         if not hits:
             return Found(OUT_OF_SCOPE, (), need)
-        best = float(fused[order[0]])
-        margin = best - float(fused[order[1]]) if len(fused) > 1 else best
-        if calibrated is None:
-            calibrated_best, calibrated_margin = best, margin
-        else:
-            first, second = np.argsort(-calibrated, kind="stable")[:2] if len(calibrated) > 1 else (0, 0)
-            calibrated_best = float(calibrated[first])
-            calibrated_margin = calibrated_best - float(calibrated[second]) if len(calibrated) > 1 else calibrated_best
-        if in_domain(evidence, calibrated_best, calibrated_margin) < IN_DOMAIN:
+        best, margin = lead(fused)
+        if in_domain(evidence, *(lead(calibrated) if calibrated is not None else (best, margin))) < IN_DOMAIN:
             return Found(OUT_OF_SCOPE, hits, need)
         if best >= CLEAR and margin >= CLEAR_MARGIN:
             return Found(MATTER, hits, need)
