@@ -267,6 +267,7 @@ class MatterSearch:
         events = (*load_life_events(), *load_said()) if life_events is None else life_events
         said = _said(events, summaries, bundles)
         short = _said(events, summaries, bundles, lexical=True)
+        fielded = {code: [w for w in phrases if len(w) <= FIELD_SAID_CHARS] for code, phrases in said.items()}
         # Bundles are read by the lexicon index too, as matters named by their name and aliases.
         as_matters = [MatterSummary(code=b.code, name=b.name, department=BUNDLE_DEPARTMENT, type=BUNDLE_TYPE) for b in bundles]
         lexical_said = {**short, **{b.code: [*b.aliases, *short.get(b.code, ())] for b in bundles}}
@@ -279,7 +280,7 @@ class MatterSearch:
         for s in summaries:
             documents.append(Document(s.code, s.name, s.department))
             aliases.append(guide_of[s.code].aliases if s.code in guide_of else ())
-            f, t = _matter_fields(s, guide_of.get(s.code), [w for w in said.get(s.code, ()) if len(w) <= FIELD_SAID_CHARS])
+            f, t = _matter_fields(s, guide_of.get(s.code), fielded.get(s.code, ()))
             fields.append(f)
             texts.append(t)
         names = {s.code: s.name for s in summaries}
@@ -289,10 +290,9 @@ class MatterSearch:
             f = [(squeeze(b.name), FIELDS["name"]), (squeeze(b.description), FIELDS["description"])]
             f += [(squeeze(a), FIELDS["alias"]) for a in b.aliases]
             f += [(squeeze(core_name(names[c])), FIELDS["member"]) for c in members]
-            short_said = [w for w in said.get(b.code, ()) if len(w) <= FIELD_SAID_CHARS]
-            f += [(squeeze(w), FIELDS["said"]) for w in short_said]
+            f += [(squeeze(w), FIELDS["said"]) for w in fielded.get(b.code, ())]
             fields.append(f)
-            texts.append([b.name, *b.aliases, *short_said])
+            texts.append([b.name, *b.aliases, *fielded.get(b.code, ())])
             aliases.append(b.aliases)
         bm25 = CharacterBM25(fields)
         said_bm25 = CharacterBM25([[(squeeze(w), 1.0) for w in said.get(d.code, ())] for d in documents])
