@@ -95,6 +95,14 @@ async def test_a_yes_inside_a_question_is_an_answer_before_it_is_small_talk(h):
     assert "预约成功" in await h.say("好的")
 
 
+async def test_a_need_typed_after_a_held_key_is_searched_not_called_junk(h):
+    """A run of one character (a key held down, 啊啊啊啊) is junk alone, not beside a question."""
+    await h.catalog_ready()
+    assert "没看懂" in await h.say("啊啊啊啊啊")
+    reply = await h.say("啊啊啊啊啊我身份证丢了怎么补办")
+    assert searched(reply) and "没看懂" not in reply, reply
+
+
 async def test_greeting_at_the_menu_shows_what_the_bot_can_do(h):
     reply = await h.say("你好")
     assert "您好" in reply and "1. 办事指南" in reply and "9. 评价" in reply

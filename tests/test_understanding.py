@@ -510,6 +510,7 @@ def test_small_talk_has_a_kind(typed, kind):
 @pytest.mark.parametrize("typed", [
     "qq", "nb", "xyz", "asdf", "jkl", "sdfsdf", "asdfghjkl", "qwer", "zxcv", "bbb", "kkk", "x",
     "🙂🙂", "🐶🐱", "🌹🌹🌹", "😅", "。。。", "？？？", "!!!", "……", "...", "~~~", ",", "啊啊啊啊啊", "[微笑]", "[微笑][微笑]", "/::)",
+    "1111aaaa", "xx8888",
 ])
 def test_junk(typed):
     assert read(typed).kind == C.JUNK
@@ -518,6 +519,9 @@ def test_junk(typed):
 @pytest.mark.parametrize("typed", [
     "开个店需要办什么", "身份证丢了怎么补办", "你好，我想办护照", "护照", "how do i renew my passport", "营业执照",
     "我想预约", "查进度", "社保卡", "id card lost", "abc公司注册",
+    # a held key or a number with a run of one digit, beside words that say something
+    "啊啊啊啊啊身份证丢了怎么补办", "！！！！！护照过期了", "我的案件号是51160220261111000012怎么查不到",
+    "门牌号1111号的房子怎么过户", "late-eee 护照",
 ])
 def test_a_question_or_a_need_is_other(typed):
     assert read(typed).kind == C.OTHER

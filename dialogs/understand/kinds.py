@@ -145,7 +145,29 @@ def is_junk(text: str, vocab: Vocabulary) -> bool:
             english = english_words()
             return not any(t in english for t in tokens) and all(
                 len(t) <= 3 or _mashed(t, vocab) for t in tokens)
-    return _REPEATED.search(words) is not None and not words.isdigit()
+    return _held_key(text, words)
+
+
+def _held_key(text: str, words: str) -> bool:
+    """A key held down (啊啊啊啊啊, ，，，，, 1111aaaa): a run of four or more of one character
+    within a word (not made by joining words across a mark: late-eee is no run), not inside a
+    longer number (13911112222, a case number), and nothing else said besides: a message that
+    also holds two Chinese characters of its own (啊啊啊啊身份证丢了怎么办) says something.
+    `words`: the text without marks."""
+    if words.isdigit():  # a number, whatever its digits: an answer, a code
+        return False
+    if not any(not _inside_number(text, m) for m in _REPEATED.finditer(text)):
+        return False
+    rest = _REPEATED.sub("", words)
+    return len(_HAN.findall(rest)) < 2
+
+
+def _inside_number(text: str, run: re.Match) -> bool:
+    """Whether a run of one digit is part of a longer number (the digits around it differ)."""
+    if not run.group(1).isdigit():
+        return False
+    start, end = run.span()
+    return (start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit())
 
 
 def _mashed(token: str, vocab: Vocabulary) -> bool:
