@@ -47,7 +47,9 @@ class Chat:
 
 class Ledger(Dialog):
     """Records every text it is given, in the order turns are applied; "slow…" takes a while,
-    "hold:<name>" until the test calls `release(name)` (in any process on this machine)."""
+    "hold:<name>" until the test calls `release(name)` (in any process on this machine).
+    A text the bot reads as junk or small talk never reaches it (dialogs.smalltalk): a name made
+    of random letters carries Chinese words too (稍等), so it is never taken for a key mashed."""
 
     name = "test_ledger"
     STATES = ["recording"]

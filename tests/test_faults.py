@@ -527,7 +527,7 @@ async def test_a_bot_killed_mid_turn_leaves_nothing_half_done(children, tmp_path
         on_doomed = Chat(Remote(http, doomed.base, wechat), peer, user)
         on_survivor = Chat(Remote(http, survivor.base, wechat), peer, user)
         # a turn that runs until the process dies (nobody releases it)
-        answer = await on_doomed.post(peer.text(user, f"hold:never-{key_prefix.split(':')[1]}"))
+        answer = await on_doomed.post(peer.text(user, f"hold:稍等never-{key_prefix.split(':')[1]}"))
         assert answer.status == 200 and answer.body == "success"  # past the deadline: answered late
         doomed.child.signal(signal.SIGKILL)  # mid-turn, lock held
         await asyncio.to_thread(doomed.child.wait, 10)
@@ -556,7 +556,7 @@ async def test_a_message_whose_bot_was_killed_mid_turn_is_answered_on_wechats_re
     settings = type("S", (), {"key_prefix": key_prefix})
     keys = Keys(key_prefix)
     user = "oKilledBeforeAnswer000000001"
-    hold = f"killed-{key_prefix.split(':')[1]}"
+    hold = f"稍等killed-{key_prefix.split(':')[1]}"
     text = f"hold:{hold}"
     await put_session(redis, settings, user, "test_ledger", "recording", {"seen": ["earlier"]})
     message = peer.text(user, text, msg_id=880001)
@@ -607,7 +607,7 @@ async def test_sigterm_lets_turns_in_flight_finish_and_late_replies_go_out(child
     keys = Keys(key_prefix)
     passive_user, late_user = "oDrainPassive0000000000001", "oDrainLate000000000000001"
     run = key_prefix.split(":")[1]
-    texts = {passive_user: f"hold:passive-{run}", late_user: f"hold:late-{run}"}
+    texts = {passive_user: f"hold:稍等passive-{run}", late_user: f"hold:稍等late-{run}"}
     for user in (passive_user, late_user):
         await put_session(redis, settings, user, "test_ledger", "recording")
     try:
