@@ -345,6 +345,13 @@ def test_a_situation_people_describe_finds_its_uncommon_matter(search, query, ex
 
 
 
+def test_a_letter_is_ranked_by_the_situation_it_tells_not_only_by_its_question(search):
+    """In a letter the question is often only 请问是这样吗: the said phrases' BM25 reads the
+    circumstances too (written for this test from the matter's guide, not from any set)."""
+    letter = "你好，我们那个液化气站去年新建的，上个月已经验收完了，听说验收后还要去住建那边报一下，请问是这样吗？谢谢"
+    assert shown(search, letter)[0] == "燃气设施建设工程竣工验收情况备案"
+
+
 # Session 11, second pass: a word people use for one matter of a family the catalog names otherwise.
 @pytest.mark.parametrize(("query", "expected"), [
     ("员工走了单位要减员", "缴费人员减少"),

@@ -73,6 +73,10 @@ W_LEXICAL, W_BM25, W_SEMANTIC = 1.0, 0.5, 2.0
 # does. Ranking only: the in-domain model reads the fused score without it (docs/search.md,
 # "Session 14").
 W_SAID = 0.5
+# It reads a letter whole (its first LETTER_SAID_CHARS characters), not only the need cut from it:
+# the situation a said phrase tells (新建的液化气站验收完了) is in the circumstances, and the question
+# is often only 请问是这样吗 (docs/search.md, "Session 15").
+LETTER_SAID_CHARS = 200
 SAID_ACCEPTED = 0.5  # of W_SAID, where a lexicon match explains most of the message (孩子上高二 is 高中's, not 幼儿园's)
 SEMANTIC_FLOOR = 0.25  # cosine below which a text is no nearer a matter than to anything else
 # The in-domain model (`in_domain`): fitted by `python -m bench.search_decide` on the tuning sets.
@@ -394,7 +398,7 @@ class MatterSearch:
         topic_share = self._topic_bm25.pair_share(text) if self._topic_bm25 is not None else 0.0
         said = None
         if self._said_bm25 is not None:
-            said, _ = self._said_bm25.scores(text)
+            said, _ = self._said_bm25.scores(squeeze(query[:LETTER_SAID_CHARS]) if need != query else text)
             best_said = float(said.max()) if n else 0.0
             if best_said > 0:
                 said /= best_said
