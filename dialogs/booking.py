@@ -36,7 +36,7 @@ from datetime import date, time
 from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials
 from dialogs.engine import Dialog, P, T, normalise
-from dialogs.matters import materials_for, online_way
+from dialogs.matters import MATTER as CLEAR_VERDICT, materials_for, online_way
 from dialogs.understand.model import part_of
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
@@ -118,6 +118,7 @@ TRANSITIONS = [
 PREPARE = [
     #  trigger  source     action
     P("start", "*",       "carry_query_and_check_pause"),
+    P("text",  MATTER,    "find_matter"),
     P("text",  "hall",    "load_days_at_picked_hall"),
     P("text",  "day",     "load_slots_of_picked_day"),
     P("text",  "slot",    "look_up_known_for_slot"),
@@ -410,11 +411,12 @@ class Booking(Picking):
     FREE_TEXT = frozenset(MATTER)
     FILLS = {"hall": "hall", "day": "date", "slot": "time", "name": "name", "id_number": "id_number", "phone": "phone"}
 
-    __slots__ = ("_hits", "_known", "_lost", "_paused_until")
+    __slots__ = ("_hits", "_known", "_lost", "_paused_until", "_sure")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._hits = None  # the catalog's answer to this turn's query, read once
+        self._sure = None  # the whole search's word on whether its best hit is clear (None: the lexicon's hits)
         self._known: dict | None = None  # the remembered applicant, when a prepare looked
         self._lost = False  # 确认, but the applicant can no longer be read
         self._paused_until = None  # online booking is paused for this person until this day (prepared on start)
@@ -436,6 +438,26 @@ class Booking(Picking):
         self.data.setdefault("query", "")
         bookings = self.services.bookings
         self._paused_until = await bookings.blocked_until(self.user) if bookings is not None else None
+        await self.find_matter()
+
+    async def find_matter(self) -> None:
+        """Prepare (a text while the matter is sought; and on start): the catalog's hits for the
+        query. The lexicon's index answers a named need at once; when none of its hits takes a
+        booking (a sentence it cannot read whole: 您好，我身份证到期了，麻烦帮我约一个时间), the whole
+        search answers, off the event loop, as it answers a question to the bot."""
+        query = self._query().strip()
+        catalog = self.services.catalog
+        if not query or not catalog.ready.is_set():
+            return
+        bundles = catalog.bundles
+        # The lexicon reads 一次办完 as every bundle's: a bundle comes from the whole search only.
+        hits = [h for h in catalog.search(query, top=MAX_CANDIDATES * 2) if h.code not in bundles]
+        if not any(self.bookable(h.code) for h in hits):
+            found = await catalog.find(query, top=MAX_CANDIDATES * 2)
+            if found.shown:
+                hits = list(found.shown)
+                self._sure = found.verdict == CLEAR_VERDICT
+        self._hits = hits
 
     def is_paused(self) -> bool:
         return self._paused_until is not None
@@ -449,6 +471,10 @@ class Booking(Picking):
         self.finish()
 
     def bookable(self, code: str) -> bool:
+        """A matter that takes bookings, or a bundle the platform books whole."""
+        bundle = self.services.catalog.bundles.get(code)
+        if bundle is not None:
+            return bool(getattr(bundle, "bookable", False))
         summary = self.services.catalog.summary(code)
         return bool(summary and summary.bookable)
 
@@ -462,7 +488,8 @@ class Booking(Picking):
             query = self._query().strip()
             self._hits = []
             if query and self.services.catalog.ready.is_set():
-                self._hits = self.services.catalog.search(query, top=MAX_CANDIDATES * 2)
+                bundles = self.services.catalog.bundles
+                self._hits = [h for h in self.services.catalog.search(query, top=MAX_CANDIDATES * 2) if h.code not in bundles]
         return self._hits
 
     def was_busy(self) -> bool:
@@ -479,8 +506,9 @@ class Booking(Picking):
     def carried_unbookable(self) -> bool:
         return bool(self.data.get("code")) and not self.carried_bookable() or self.clear_unbookable()
 
-    @staticmethod
-    def _clear(hits: list):
+    def _clear(self, hits: list):
+        if self._sure is not None:  # the whole search's verdict, not the lexicon's scores
+            return hits[0] if hits and self._sure else None
         if len(hits) == 1 or (len(hits) > 1 and hits[0].score >= CLEAR_LEAD * hits[1].score):
             return hits[0]
         return None
@@ -515,11 +543,13 @@ class Booking(Picking):
         self.take_matter(candidates[self.number(len(candidates)) - 1][0])
 
     def take_matter(self, code: str) -> None:
-        if code != self.data.get("code") or self.data.get("bundle"):
+        """The matter (or, found by the search, the bundle booked whole) to book."""
+        if code != (self.data.get("bundle") or self.data.get("code")):
             self.data.pop("chosen", None)  # situations answered for another matter
-        self.data["code"] = code
-        for key in ("query", "candidates", "bundle"):
+        bundle = code in self.services.catalog.bundles
+        for key in ("query", "candidates", "bundle", "code"):
             self.data.pop(key, None)
+        self.data["bundle" if bundle else "code"] = code
 
     def ask_matter(self):
         query = self._query().strip()

@@ -111,6 +111,27 @@ async def test_free_text_at_the_menu_books_that_matter(h):
     assert "请选择办理大厅" in reply or "请回复序号" in reply
 
 
+@pytest.mark.parametrize(("asked", "offered"), [
+    # a need told in a polite sentence the lexicon cannot read whole: the whole search finds it
+    ("您好，麻烦问一下，我的身份证快过期了，想约个时间去换一张新的，谢谢您", "居民身份证办理"),
+    ("老人家户口本上的名字写错了一个字，能不能帮我预约去改一下", "户口"),
+])
+async def test_a_booking_asked_for_in_a_whole_sentence_offers_its_matter(h, asked, offered):
+    await h.catalog_ready()
+    reply = await h.say(asked)
+    assert offered in reply and ("请选择办理大厅" in reply or "请回复序号" in reply), reply
+    assert "没找到" not in reply
+
+
+async def test_a_bundle_asked_for_in_a_sentence_is_booked_whole(h):
+    await h.catalog_ready()
+    reply = await h.say("孩子刚生下来，上户口那些手续想一趟办完，可以预约吗")
+    if "预约「出生一件事」" not in reply:  # offered among the bookable matters: picked
+        pick = [line for line in reply.splitlines() if "出生一件事" in line][0].split(".")[0]
+        reply = await h.say(pick)
+    assert "预约「出生一件事」" in reply and "请选择办理大厅" in reply, reply
+
+
 async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
     reply = await h.say("补办身份证")
     if "【" not in reply:
