@@ -36,7 +36,7 @@ from datetime import date, time
 from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials
 from dialogs.engine import Dialog, P, T, normalise
-from dialogs.matters import MATTER as CLEAR_VERDICT, materials_for, online_way
+from dialogs.matters import MATTER as CLEAR_VERDICT, echo, materials_for, online_way
 from dialogs.understand.model import part_of
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
@@ -561,7 +561,7 @@ class Booking(Picking):
         elif best is not None and not self.bookable(best.code):
             self.say_not_bookable(best.code, best.name)
         elif query:
-            self.say("matters/not_found.j2", query=query)
+            self.say("matters/not_found.j2", query=echo(query))
         self.ask()
 
     def say_not_bookable(self, code: str, name: str) -> None:

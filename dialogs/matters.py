@@ -30,12 +30,20 @@ from dialogs.smalltalk import mark_unused
 from dialogs.understand.answers import choice
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.vocabulary import vocabulary
+from integrations.platform.identifiers import mask_in_text
 
 MAX_CANDIDATES = 5
 ECHO_CHARS = 24  # of a question quoted back in a reply
 # The search's verdicts (bot.search.hybrid), and outcomes counted for operators (bot.search.outcomes).
 MATTER, CANDIDATES, OUT_OF_SCOPE = "matter", "candidates", "out_of_scope"
 PICKED, NONE, JUNK = "picked", "none", "junk"
+
+
+def echo(query: str) -> str:
+    """A question as quoted back (没找到和“…”相关的): its ID and phone numbers masked, cut to ECHO_CHARS."""
+    query = mask_in_text(query)
+    return query if len(query) <= ECHO_CHARS else query[:ECHO_CHARS] + "…"
+
 
 STATES = ["asking", "choosing", "guide", "situation"]
 SEARCHING = ["asking", "choosing", "guide"]
@@ -316,8 +324,7 @@ class Matters(Dialog):
             junk = found.verdict not in (OUT_OF_SCOPE, CANDIDATES, MATTER)
             await self._record(JUNK if junk else NONE)
             if not junk:
-                echo = query if len(query) <= ECHO_CHARS else query[:ECHO_CHARS] + "…"
-                self.say("matters/not_found.j2", query=echo)
+                self.say("matters/not_found.j2", query=echo(query))
             mark_unused(self.data, offered=not junk)  # not_found.j2 names 人工 and 12345
         self.ask()
 

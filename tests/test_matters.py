@@ -225,3 +225,13 @@ async def test_candidates_when_unsure_are_numbered_with_departments(h):
         assert "【" in await h.say("1")
     else:
         assert "社会保障卡" in reply
+
+
+@pytest.mark.parametrize(("typed", "whole"), [
+    ("帮我查下13981234567这个号码是谁的", "13981234567"),
+    ("511602193910150236 股票怎么买", "511602193910150236"),
+])
+async def test_a_question_quoted_back_never_shows_an_id_or_phone_number_whole(h, typed, whole):
+    await h.catalog_ready()
+    reply = await h.say(typed)
+    assert "没找到和“" in reply and whole not in reply and whole[-4:] in reply, reply

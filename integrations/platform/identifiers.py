@@ -45,6 +45,18 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "*" * len(phone)
 
 
+# An ID number or a mobile number inside a message, spaced or not (as people paste them).
+_ID_IN_TEXT = re.compile(r"(?<![\dXx])\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx](?![\dXx])")
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
+
+
+def mask_in_text(text: str) -> str:
+    """A message with the ID numbers and mobile numbers in it masked as a card shows them
+    (511***********0236, 139****5678): for quoting a person's words back to them."""
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(re.sub(r"[ -]", "", m[0])), text)
+    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"[ -]", "", m[0])), text)
+
+
 def mask_licence_no(value: str) -> str:
     """A personal licence's number as a chat may show it: its first 2 and last 4 letters or digits,
     the ASCII ones between starred (川（2026）广安市不动产权第0000123号 -> 川（20**）广安市不动产权第***0123号).
