@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.ports import AttachmentRefused
+from dialogs.understand.answers import number_groups, whole_identifier
 from dialogs.understand.identity import phone_digits
 from dialogs.understand.model import DEFAULT_CASE_PATTERN
 from integrations.platform.client import PlatformError, PlatformUnavailable
@@ -159,8 +160,18 @@ def find_case_number(text: str, settings: Any = None) -> str | None:
     pattern = getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN
     if pattern == DEFAULT_CASE_PATTERN and _EIGHT_DIGITS.match(folded) is None:
         return None  # most messages: no case number possible, so no folding or search
+    folded = _WHOLE_DETAIL.sub(_fenced, folded)
     match = _case_regex(pattern).search(_SEPARATORS.sub("", folded).upper())
     return match.group(0) if match else None
+
+
+#: An ID number or a mobile number typed as one group: fenced off, so the groups either side of
+#: it are never glued to it (李晓燕 511602199305120028 13981234567: two details, no case number).
+_WHOLE_DETAIL = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|1\d{10})(?![0-9A-Za-z])")
+
+
+def _fenced(match: re.Match) -> str:
+    return f"|{match.group(0)}|" if whole_identifier(match.group(0)) else match.group(0)
 
 
 #: A 一件事 application number (dialogs.bundles): YJS and 18 digits, one number for all its cases.
@@ -194,7 +205,20 @@ def parse_factor(text: str) -> dict[str, str] | None:
     if re.fullmatch(r"\d{17}[\dX]", folded) and valid_id_number(folded):
         return {"id_number": folded}
     said = phone_digits(text)  # 尾号是5678, 手机后四位 5678
-    return {"phone_last4": said} if said else None
+    if said:
+        return {"phone_last4": said}
+    # Pasted among other words (身份证号是…, 李晓燕 5116… 139…): the ID number, else the mobile's last 4.
+    details = [value.upper() for _, _, value in number_groups(unicodedata.normalize("NFKC", text).lower()) if whole_identifier(value)]
+    ids = [value for value in details if len(value) == 18]
+    if ids:
+        return {"id_number": ids[0]}
+    if details:
+        return {"phone_last4": details[0][-4:]}
+    # The only digits said are four (不对，是7766): the last four asked for.
+    digits = re.findall(r"\d+", folded)
+    if re.search(r"\d[年月日号]", folded):  # a date, not a phone's digits
+        return None
+    return {"phone_last4": digits[0]} if len(digits) == 1 and len(digits[0]) == 4 else None
 
 
 # Working days ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 from bench.generator import MIX
 from dialogs.progress import DEFAULT_CASE_PATTERN, find_case_number
+from dialogs.understand.answers import whole_identifier
 
 DATA = Path(__file__).parent / "data"
 
@@ -21,7 +22,11 @@ def reference(text: str, settings=None) -> str | None:
     """find_case_number as it was before the pre-check: always fold, always search."""
     if len(text) > 120:
         return None
-    folded = re.sub(r"[\s\-－—]", "", unicodedata.normalize("NFKC", text)).upper()
+    folded = unicodedata.normalize("NFKC", text)
+    # an ID or mobile number typed whole is never glued to the groups beside it
+    folded = re.sub(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|1\d{10})(?![0-9A-Za-z])",
+                    lambda m: f"|{m[0]}|" if whole_identifier(m[0]) else m[0], folded)
+    folded = re.sub(r"[\s\-－—]", "", folded).upper()
     pattern = getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN
     match = re.compile(rf"(?<![0-9A-Z])(?:{pattern})(?![0-9A-Z])").search(folded)
     return match.group(0) if match else None

@@ -230,3 +230,31 @@ async def test_the_phone_digits_said_with_words_around_them_open_the_card(h, sim
     assert "手机号的后 4 位" in await h.say(case_no)
     card = await h.say("手机尾号是5678")
     assert "【办件进度】" in card and case_no in card
+
+
+async def test_details_pasted_together_at_the_factor_step_open_the_card_and_are_no_case_number(h, sims):
+    """A name, an ID number and a phone pasted in one line answer the question asked; glued
+    together they once read as a 29-digit case number, which replaced the real one."""
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted")
+    await h.say("查进度")
+    assert "手机号的后 4 位" in await h.say(case_no)
+    card = await h.say(f"王芳 {ID_NUMBER} 138 1234 5678")
+    assert "【办件进度】" in card and case_no in card, card
+    assert ID_NUMBER not in card
+
+
+async def test_the_last_four_said_in_a_correction_open_the_card(h, sims):
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted")
+    await h.say("查进度")
+    await h.say(case_no)
+    card = await h.say("不对，是5678")
+    assert "【办件进度】" in card and case_no in card, card
+
+
+async def test_a_case_number_typed_in_groups_as_printed_opens_its_progress_from_anywhere(h, sims):
+    case_no = await new_case(sims)
+    printed = " ".join(case_no[i:i + 4] for i in range(0, len(case_no), 4))
+    factor = await h.say(f"回执上写的{printed}，办到哪了")
+    assert "手机号的后 4 位" in factor and case_no in factor, factor

@@ -21,24 +21,59 @@ LEVELS_BY_STARS = {
     5: RatingLevel.very_satisfied, 4: RatingLevel.satisfied, 3: RatingLevel.basically_satisfied,
     2: RatingLevel.dissatisfied, 1: RatingLevel.very_dissatisfied,
 }
-#: A token that may be a case number: letters and digits, nothing glued across a space or a dash.
-_TOKEN = re.compile(r"(?<![0-9a-z])[0-9a-z]+(?![0-9a-z])")
+#: Groups of letters and digits typed as one number, apart by a space or a dash each, as a case
+#: number is printed on a receipt (5116 0220 2612 0538 0001).
+_RUN = re.compile(r"(?<![0-9a-z])[0-9a-z]+(?:[ \-－—][0-9a-z]+)*(?![0-9a-z])")
+_GROUP = re.compile(r"[0-9a-z]+")
 
 
 def find_case_numbers(text: str, pattern: str, free: list[bool]) -> Iterator[Slot]:
-    """Tokens in the configured case number format (dialogs.understand.model.DEFAULT_CASE_PATTERN by
-    default), each as typed: never digit groups glued together, never an ID or phone number."""
+    """Numbers in the configured case number format (dialogs.understand.model.DEFAULT_CASE_PATTERN by
+    default), typed whole or in groups; never an ID or phone number, nor glued to one (李晓燕
+    511602199305120028 13981234567 is two details, not one case number)."""
     case_number = _case_regex(pattern)
-    for token in _TOKEN.finditer(text):
-        start, end = token.span()
-        value = token.group().upper()
-        if not all(free[start:end]) or case_number.fullmatch(value) is None:
-            continue
-        if (len(value) == ID_LENGTH and valid_id_number(value)) or (len(value) == PHONE_LENGTH and mobile(value)):
+    for start, end, value in number_groups(text):
+        value = value.upper()
+        if not all(free[start:end]) or case_number.fullmatch(value) is None or whole_identifier(value):
             continue
         for k in range(start, end):
             free[k] = False
         yield Slot(SlotKind.CASE_NUMBER, value, start, end)
+
+
+def whole_identifier(value: str) -> bool:
+    """An ID number or a mobile number, whole."""
+    if len(value) == ID_LENGTH:
+        return valid_id_number(value.upper())
+    return len(value) == PHONE_LENGTH and value.isascii() and value.isdigit() and mobile(value)
+
+
+def number_groups(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, value) of each number typed in `text` (folded: lower case), its groups glued
+    when they are short, as printed (5116 0220 …); a group that is an ID or phone number whole
+    stands alone."""
+    for run in _RUN.finditer(text):
+        base, pending = run.start(), []
+        for group in _GROUP.finditer(run.group()):
+            if whole_identifier(group.group()):
+                yield from _glued(pending, base)
+                pending = []
+                yield base + group.start(), base + group.end(), group.group()
+            else:
+                pending.append(group)
+        yield from _glued(pending, base)
+
+
+#: Printed numbers come in short groups (4 digits on a receipt): longer groups are numbers of their own.
+MAX_GROUP = 6
+
+
+def _glued(groups: list[re.Match], base: int) -> Iterator[tuple[int, int, str]]:
+    if len(groups) > 1 and any(len(g.group()) > MAX_GROUP for g in groups):
+        for g in groups:
+            yield base + g.start(), base + g.end(), g.group()
+    elif groups:
+        yield base + groups[0].start(), base + groups[-1].end(), "".join(g.group() for g in groups)
 
 
 @lru_cache(maxsize=8)
