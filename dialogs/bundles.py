@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import FOLLOW_UPS, NO, YES, Question, materials_for, questions_for
+from dialogs.matters import FOLLOW_UPS, Question, answer_to, materials_for, questions_for
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -195,15 +195,8 @@ class Bundles(Dialog):
         question = self._next_question()
         if question is None:
             return None
-        text = self.word
-        if question.options:
-            if text.isascii() and text.isdigit() and 1 <= int(text) <= len(question.options):
-                return question.key, question.options[int(text) - 1].code
-            named = [s.code for s in question.options if text and (text in normalise(s.name) or normalise(s.name) in text)]
-            return (question.key, named[0]) if len(named) == 1 else None
-        if text in YES or text in NO:
-            return question.key, "yes" if text in YES else "no"
-        return None
+        answer = answer_to(question, self)
+        return None if answer is None else (question.key, answer)
 
     def ask(self):
         if self.state == "situation":

@@ -33,6 +33,7 @@ from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.identifiers import mask_in_text
 
 MAX_CANDIDATES = 5
+MIN_QUESTION = 4  # characters of a question of its own typed at a step (as dialogs.conversation reads them)
 ECHO_CHARS = 24  # of a question quoted back in a reply
 # The search's verdicts (bot.search.hybrid), and outcomes counted for operators (bot.search.outcomes).
 MATTER, CANDIDATES, OUT_OF_SCOPE = "matter", "candidates", "out_of_scope"
@@ -69,6 +70,15 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
+    # the card's other follow-ups asked at its question: answered, and the card is on screen again
+    T("text",  "situation", "guide",     "asks_process",   "show_process"),
+    T("text",  "situation", "guide",     "asks_where",     "show_where"),
+    T("text",  "situation", "guide",     "asks_booking",   "show_booking"),
+    T("text",  "situation", "guide",     "asks_online",    "show_online"),
+    # another need asked at the question: what the search finds for it, as on the card
+    T("text",  "situation", "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
+    T("text",  "situation", "guide",     "clear_match",    ["keep_winner", "show_card"]),
+    T("text",  "situation", "choosing",  "has_candidates", "show_candidates"),
     T("text",  SEARCHING,   "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     T("text",  SEARCHING,   "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
@@ -91,6 +101,32 @@ FOLLOW_UPS = {
     "online": ("在线办理", ("在线办理", "网上办", "网上办理", "网办", "链接")),
     "notify": ("订阅通知", ("订阅通知", "订阅事项通知", "订阅政策通知", "通知我", "有新政策通知我")),
 }
+#: A short question about the card on screen in people's words (要带啥材料, 几点上班, 网上能办吗):
+#: a cue of one follow-up, and nothing else said but these filler characters.
+FOLLOW_UP_CUES = {
+    "materials": ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "证件"),
+    "process": ("流程", "步骤", "怎么办理", "咋办理", "手续怎么"),
+    "where": ("在哪", "哪里办", "哪儿办", "去哪", "地址", "几点", "上班", "开门", "下班", "办公时间", "营业时间", "周末", "周六"),
+    "online": ("网上", "在线", "手机上", "线上", "链接"),
+}
+FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不")
+FOLLOW_UP_CHARS = 12
+
+
+def follow_up_asked(text: str) -> str | None:
+    """The card's follow-up a short question in other words asks for, when it asks for one only."""
+    if len(text) > FOLLOW_UP_CHARS:
+        return None
+    asked = {key for key, cues in FOLLOW_UP_CUES.items() if any(cue in text for cue in cues)}
+    if len(asked) != 1:
+        return None
+    key = asked.pop()
+    rest = text
+    for cue in sorted(FOLLOW_UP_CUES[key], key=len, reverse=True):
+        rest = rest.replace(cue, "")
+    return key if all(ch in FOLLOW_UP_FILLER or not "\u4e00" <= ch <= "\u9fff" for ch in rest) else None
+
+
 UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订阅通知", "不用通知了"})  # not 取消订阅: that is 我的订阅's
 _FOLLOW_UP_WORDS = {normalise(w): key for key, (title, words) in FOLLOW_UPS.items() for w in (title, *words)}
 YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y"})
@@ -102,6 +138,42 @@ class Question:
     key: str  # "g:<group>" for a choice among situations, "s:<code>" for a yes/no
     text: str
     options: tuple  # situations to choose from; empty for yes/no
+
+
+#: Words people pick an option with that its name says otherwise (第一次 for 首次申领).
+OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", "遗失"),
+                ("丢失", "遗失"), ("弄丢", "遗失"), ("坏了", "损坏"))
+
+
+def answer_to(question: Question, dialog: Dialog) -> str | None:
+    """What this message answers `question`: an option's code, "yes" or "no"; None when it is no
+    answer. An option by its number (2, 第二个), by its name or a word of two characters or more
+    of it that no other option has (第一次办 租的房子 -> 首次申领); yes / no in any words the
+    understanding reads as one (是的, 不用了)."""
+    text = dialog.word
+    if question.options:
+        options = question.options
+        n = int(text) if text.isascii() and text.isdigit() else dialog.slot("choice")
+        if n is not None:
+            n = len(options) if n == -1 else n
+            return options[n - 1].code if 1 <= n <= len(options) else None
+        said = text
+        for word, meant in OPTION_WORDS:
+            said = said.replace(word, meant)
+        named = [s.code for s in options if said and _names(said, normalise(s.name))]
+        return named[0] if len(named) == 1 else None
+    if text in YES or text in NO:
+        return "yes" if text in YES else "no"
+    yes = dialog.slot("yes_no")
+    return None if yes is None else "yes" if yes else "no"
+
+
+def _names(said: str, name: str) -> bool:
+    """Whether `said` names the option called `name`: the one in the other, or a two-character
+    piece of the name's (首次 of 首次申领)."""
+    if said in name or name in said:
+        return True
+    return any(name[i:i + 2] in said for i in range(len(name) - 1) if all("\u4e00" <= c <= "\u9fff" for c in name[i:i + 2]))
 
 
 def questions_for(guide) -> list[Question]:
@@ -153,7 +225,7 @@ class Matters(Dialog):
     PROMPTS = {"asking": "matters/ask.j2", "choosing": "matters/choose_again.j2", "guide": "matters/follow_ups.j2", "situation": "matters/question.j2"}
     EXPECTS = {"choosing": frozenset({"choice"}), "guide": frozenset({"choice"}), "situation": frozenset({"choice", "yes_no"})}
     DONE = frozenset({"guide"})
-    FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand
+    FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand (a question: what answers none of it)
 
     __slots__ = ("_found", "_answered", "_outcome", "_read_follow_up")
 
@@ -369,9 +441,9 @@ class Matters(Dialog):
         if guide is None:
             return None
         text = self.word
-        if text.isascii() and text.isdigit():
-            return next((key for number, _, key in follow_ups_for(guide) if number == text), None)
-        return _FOLLOW_UP_WORDS.get(text)
+        if text.isascii() and text.isdigit():  # a card's number; at a question, numbers are its options
+            return None if self.state == "situation" else next((key for number, _, key in follow_ups_for(guide) if number == text), None)
+        return _FOLLOW_UP_WORDS.get(text) or follow_up_asked(text)
 
     def asks_materials_with_situations(self) -> bool:
         return self._follow_up() == "materials" and bool(questions_for(self._guide()))
@@ -442,9 +514,18 @@ class Matters(Dialog):
         answers = self.data.get("answers", {})
         return next((q for q in questions_for(guide) if q.key not in answers), None)
 
-    def read_answer(self):
-        """Prepare: record the answer to the current question, if this message is one."""
+    async def read_answer(self):
+        """Prepare: record the answer to the current question, if this message is one; else,
+        when it asks for something else in words of its own (社保能转过来不), search it."""
         self._answered = self._record_answer()
+        if not self._answered and self._follow_up() is None and self._asks_something_else():
+            await self._search()
+
+    def _asks_something_else(self) -> bool:
+        """A question of its own: words (no detail, no yes or no, no pick), Chinese, not a few characters."""
+        understood = self.understood
+        return (understood.kind == "other" and not understood.slots and len(self.word) >= MIN_QUESTION
+                and any("\u4e00" <= ch <= "\u9fff" for ch in self.word))
 
     def answers_question(self) -> bool:
         return self._answered
@@ -456,21 +537,11 @@ class Matters(Dialog):
         question = self._next_question()
         if question is None:
             return False
-        text = self.word
-        if question.options:
-            if text.isascii() and text.isdigit() and 1 <= int(text) <= len(question.options):
-                chosen = question.options[int(text) - 1].code
-            else:
-                named = [s.code for s in question.options if text and (text in normalise(s.name) or normalise(s.name) in text)]
-                chosen = named[0] if len(named) == 1 else None
-            if chosen is None:
-                return False
-            self.data.setdefault("answers", {})[question.key] = chosen
-            return True
-        if text in YES or text in NO:
-            self.data.setdefault("answers", {})[question.key] = "yes" if text in YES else "no"
-            return True
-        return False
+        answer = answer_to(question, self)
+        if answer is None:
+            return False
+        self.data.setdefault("answers", {})[question.key] = answer
+        return True
 
     def show_materials(self):
         guide = self._guide()

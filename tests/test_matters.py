@@ -235,3 +235,33 @@ async def test_a_question_quoted_back_never_shows_an_id_or_phone_number_whole(h,
     await h.catalog_ready()
     reply = await h.say(typed)
     assert "没找到和“" in reply and whole not in reply and whole[-4:] in reply, reply
+
+
+async def _at_the_first_question(h) -> str:
+    """The 居住证 card's 材料清单: its first question (which situation) on screen."""
+    await h.catalog_ready()
+    reply = await h.say("居住证办理")
+    if "【" not in reply:
+        pick = [line for line in reply.splitlines() if "居住证办理" in line][0].split(".")[0]
+        reply = await h.say(pick)
+    question = await h.say("要带啥材料")  # the card's 材料清单 in other words
+    assert "请问您是哪种情况" in question, question
+    return question
+
+
+async def test_an_option_said_in_other_words_answers_the_question(h):
+    first = await _at_the_first_question(h)
+    reply = await h.say("第一次办 租的房子")
+    assert reply != first and "没太明白" not in reply, reply  # 首次申领: the next question, or the list
+
+
+async def test_another_need_asked_at_a_question_is_searched_not_refused(h):
+    await _at_the_first_question(h)
+    reply = await h.say("那社保能转过来不 我在老家交过")
+    assert "没太明白" not in reply and "关系转移接续" in reply, reply
+
+
+async def test_the_cards_other_follow_ups_asked_at_a_question_are_answered(h):
+    await _at_the_first_question(h)
+    reply = await h.say("在哪办")
+    assert "没太明白" not in reply and "广安区政务服务中心" in reply, reply
