@@ -69,6 +69,7 @@ _MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
 #: the lists again, which 返回 does.
 CORRECTABLE = frozenset({"name", "id_number", "phone"})
 #: Characters a message needs before it may be a question about a matter (办护照 is three).
+INITIALS_CHARS = 12  # letters the search may read as pinyin initials (sbk, shebaoka buban)
 MIN_QUESTION = 4
 #: Words about the dialog's own details (换个时间, 改一下日期, 手机号填错了, 时间不合适): never a
 #: question about a matter, whatever the guides' search finds for them (时间 is in matter names).
@@ -177,7 +178,26 @@ class Conversation:
         route = self._opens(session.dialog, incoming, word, expects)
         if route is None and expects and session.state not in cls.FREE_TEXT and await self._asks_about_a_matter(incoming, expects):
             route = "matters", {"query": incoming.text}
+        if (route is None and reading is not None and reading.kind == "junk" and (session.at_rest or session.dialog == "matters")
+                and await self._initials_name_a_matter(incoming)):
+            route = "matters", {"query": incoming.text}
         return route
+
+    async def _initials_name_a_matter(self, incoming: Incoming) -> bool:
+        """A few Latin letters read as junk that the search reads as a matter's pinyin initials
+        (sbk, jzz, yyzz): searched, not answered 没看懂. Only a short run of letters gets here."""
+        text = incoming.text.strip()
+        catalog = self.services.catalog
+        if not (0 < len(text) <= INITIALS_CHARS and text.isascii() and text.replace(" ", "").isalpha()):
+            return False
+        if catalog is None or not catalog.ready.is_set():
+            return False
+        try:
+            found = await catalog.find(text, top=1)
+        except Exception:  # noqa: BLE001  (the search failing leaves the message to small talk)
+            log.warning("the search failed on letters read as junk", exc_info=True)
+            return False
+        return found is not None and found.verdict in (MATTER, CANDIDATES)
 
     async def _asks_about_a_matter(self, incoming: Incoming, expects: frozenset[str]) -> bool:
         """A question that clearly names a matter (开个店需要办什么), typed at a step that asks for

@@ -165,3 +165,11 @@ async def test_junk_then_a_search_that_can_use_nothing_offer_a_person(h):
     assert "12345" not in await h.say("qwerty")
     second = await h.say("123456")
     assert "请说说您想办什么事" in second and "「人工」" in second and "12345" in second
+
+
+@pytest.mark.parametrize("initials", ["sbk", "jzz", "yyzz"])
+async def test_pinyin_initials_the_search_reads_are_searched_not_called_junk(h, initials):
+    await h.catalog_ready()
+    reply = await h.say(initials)
+    assert (searched(reply) or reply.startswith("【")) and "没看懂" not in reply, reply  # a list, or the card
+    assert "没看懂" in await h.say("asdfgh", user="oSomeoneElse")  # mashing is still junk
