@@ -32,11 +32,11 @@ from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
-from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS
+from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS, option_named
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_number
 from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
-from dialogs.understand import Understanding
+from dialogs.understand import SlotKind, Understanding
 from dialogs.understand.appointments import about_my_appointments
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 
@@ -51,6 +51,9 @@ GLOBAL_INTENTS: dict[str, frozenset[str]] = {
     "resume": frozenset({"继续", "接着", "继续办", "接着办", "继续办理", "继续预约", "接着刚才的", "回到刚才", "resume", "continue"}),
 }
 _INTENT_BY_WORD = {word: intent for intent, words in GLOBAL_INTENTS.items() for word in words}
+#: The understanding's global words the conversation acts on (language and 长辈模式 switch before
+#: the turn, dialogs.language).
+_SAID_GLOBALS = frozenset(GLOBAL_INTENTS)
 BACK_KEY = "_back"
 MISSES_KEY = "_misses"
 MAX_HANDOVERS = 4  # a dialog may start another, which may start another; never loop forever
@@ -131,10 +134,13 @@ class Conversation:
             # 长辈模式 / 标准模式 switched the mode before the turn (dialogs.language): said, and the question asked again.
             if intent is None and LANGUAGE.get().mode_switched:
                 intent = "mode"
+            reading = None
+            if intent is None:
+                reading = read(incoming)  # once: global words in other words, the rating, small talk and junk
+                intent = self._said_global(session, cls, incoming, word, reading)
             if intent is not None:
                 after = await self._global(intent, session, incoming, replies)
             else:
-                reading = read(incoming)  # once: the rating, small talk and junk are read from it
                 route = await self._route(session, incoming, word, cls, reading)
                 if route is not None:
                     after = await self._digress(session, route, incoming, replies)
@@ -158,6 +164,21 @@ class Conversation:
             after = await self._dialog_turn(session, incoming, replies, cls)
         return self._stamp(self._keep_paused(session, after)), replies
 
+    def _said_global(self, session: Session, cls: type[Dialog], incoming: Incoming, word: str, reading: Understanding) -> str | None:
+        """A global word said in other words (config/understanding.toml: 请帮我转人工吧, 算了，不约了),
+        unless the dialog claims the word or the step can use the message as its answer; and a
+        plain no (不用了，谢谢) to a step that asks no yes / no question: the person is leaving it."""
+        intent = reading.global_word
+        expects = cls.EXPECTS.get(session.state, frozenset())
+        if intent is None:
+            if (not session.at_rest and session.state not in cls.DONE and "yes_no" not in expects
+                    and reading.value(SlotKind.YES_NO) is False):
+                return "cancel"
+            return None
+        if intent not in _SAID_GLOBALS or word in cls.OWN_WORDS or (expects and self._answers(incoming, expects)):
+            return None
+        return intent
+
     async def _route(self, session: Session, incoming: Incoming, word: str, cls: type[Dialog] | None = None,
                      reading: Understanding | None = None) -> tuple[str, dict] | None:
         """Where a text goes other than to the current step (None: to the step). `word` is the
@@ -176,6 +197,12 @@ class Conversation:
         if expects and ((word.isdigit() and "choice" in expects) or self._answers(incoming, expects)):
             return None  # an item of the list on screen (the commonest answer: no need to read it)
         route = self._opens(session.dialog, incoming, word, expects)
+        if route is None and session.state == cls.machine.initial and session.state in cls.FREE_TEXT:
+            # A menu option's name typed where a dialog first asks what the person wants (预约 at
+            # 请说说您想办什么事): that option, not a search for its name.
+            option = option_named(word)
+            if option is not None and option.dialog not in (None, session.dialog):
+                route = option.dialog, {}
         if route is None and expects and session.state not in cls.FREE_TEXT and await self._asks_about_a_matter(incoming, expects):
             route = "matters", {"query": incoming.text}
         if (route is None and reading is not None and reading.kind == "junk" and (session.at_rest or session.dialog == "matters")

@@ -14,13 +14,18 @@ The halls are the platform's (`services.catalog.halls`); the ones in the setting
 from __future__ import annotations
 
 from dialogs.booking import distance_km, shared_location
-from dialogs.engine import Dialog, T, normalise
+from dialogs.engine import Dialog, T, hall_names, normalise
+from dialogs.understand.halls import asks_about_halls, asks_hours
+from dialogs.understand.vocabulary import fold
 
 STATES = ["pick", "shown"]
 TRANSITIONS = [
     #  trigger     source            dest     when               then
+    T("start",    "*",              "shown", "carries_hall",    "show_carried_hall"),
+    T("start",    "*",              "pick",  "carries_hours_question", "show_hours"),
     T("start",    "*",              "pick",  None,              "ask"),
     T("text",     ["pick", "shown"], "shown", "names_hall",      "show_hall"),
+    T("text",     ["pick", "shown"], "pick",  "asks_hours",      "show_hours"),
     T("location", ["pick", "shown"], "pick",  "shares_location", ["keep_location", "ask"]),
 ]
 
@@ -34,9 +39,15 @@ class Halls(Dialog):
     EXPECTS = {"pick": frozenset({"hall", "choice"}), "shown": frozenset({"choice"})}
     DONE = frozenset({"shown"})
 
+    __slots__ = ("_with_hours",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._with_hours = False  # this turn's list shows each hall's hours (a question about them)
+
     def prompt_context(self):
         halls = self.halls()
-        return {"halls": halls, "located": any(h["km"] is not None for h in halls)}
+        return {"halls": halls, "located": any(h["km"] is not None for h in halls), "with_hours": self._with_hours}
 
     def halls(self) -> list[dict]:
         """The halls as shown, numbered in this order: nearest first when we know where the
@@ -44,12 +55,12 @@ class Halls(Dialog):
         catalog = self.services.catalog
         if catalog is not None and catalog.ready.is_set() and catalog.halls:
             here = self.data.get("location")
-            rows = [{"name": h.name, "address": h.address, "hours": h.hours_text, "phone": h.phone, "transit": h.transit,
+            rows = [{"id": h.id, "name": h.name, "address": h.address, "hours": h.hours_text, "phone": h.phone, "transit": h.transit,
                      "km": distance_km(here, (h.lat, h.lng)) if here else None} for h in catalog.halls.values()]
             if here:
                 rows.sort(key=lambda r: r["km"])
             return rows
-        return [{"name": h.name, "address": h.address, "hours": h.hours, "phone": h.phone, "transit": h.transit, "km": None}
+        return [{"id": getattr(h, "id", ""), "name": h.name, "address": h.address, "hours": h.hours, "phone": h.phone, "transit": h.transit, "km": None}
                 for h in self.services.halls]
 
     def shares_location(self) -> bool:
@@ -65,8 +76,45 @@ class Halls(Dialog):
         self.say("halls/detail.j2", hall=self._hall())
         self.ask()
 
+    def asks_hours(self) -> bool:
+        """When they open, asked in words with no one hall named (你们周六上班吗, 几点下班)."""
+        return asks_hours(self.text) and asks_about_halls(self.text, hall_names(self.services.catalog))
+
+    def carries_hours_question(self) -> bool:
+        question = self.data.get("query", "")
+        return asks_hours(question) and asks_about_halls(question, hall_names(self.services.catalog))
+
+    def show_hours(self):
+        self.data.pop("query", None)
+        self._with_hours = True
+        self.ask()
+
+    def carries_hall(self) -> bool:
+        return self._carried_hall() is not None
+
+    def show_carried_hall(self):
+        self.say("halls/detail.j2", hall=self._carried_hall())
+        self.data.pop("query", None)
+        self.ask()
+
+    def _carried_hall(self) -> dict | None:
+        """The one hall a question carried in names (万盛街道便民服务中心几点上班), else None."""
+        return self._named(self.data.get("query", ""))
+
+    def _named(self, text: str) -> dict | None:
+        """The one hall `text` names in any of the names people use for it (万盛, 车管所), else None."""
+        names = hall_names(self.services.catalog)
+        folded = fold(text)
+        if names is None or not folded:
+            return None
+        ids = {hall_id for slot in names.find(folded, [True] * len(folded)) for hall_id in slot.value}
+        return next((h for h in self.halls() if h["id"] in ids), None) if len(ids) == 1 else None
+
     def _hall(self) -> dict | None:
         halls = self.halls()
+        named = self._named(self.text)
+        if named is not None:
+            return named
         text = self.word
         if text.isascii() and text.isdigit():
             index = int(text) - 1

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs.engine import Dialog, P, Reply, T, normalise
+from dialogs.engine import Dialog, P, Reply, T, hall_names, normalise
 from dialogs.smalltalk import mark_unused
 from dialogs.understand.answers import choice
 from dialogs.understand.appointments import booking_query
+from dialogs.understand.halls import asks_about_halls
 from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.identifiers import mask_in_text
 
@@ -53,6 +54,7 @@ TRANSITIONS = [
     T("start", "*",         "guide",     "carries_matter", "show_card"),
     T("start", "*",         "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     T("start", "*",         "guide",     "clear_match",    ["keep_winner", "show_card"]),
+    T("start", "*",         "asking",    "asks_about_halls", "open_halls"),
     T("start", "*",         "choosing",  "has_candidates", "show_candidates"),
     T("start", "*",         "asking",    None,             "ask_or_not_found"),
     T("text",  "choosing",  "choosing",  "picks_to_book",  ["keep_pick", "book_pick"]),
@@ -81,6 +83,7 @@ TRANSITIONS = [
     T("text",  "situation", "choosing",  "has_candidates", "show_candidates"),
     T("text",  SEARCHING,   "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     T("text",  SEARCHING,   "guide",     "clear_match",    ["keep_winner", "show_card"]),
+    T("text",  SEARCHING,   "asking",    "asks_about_halls", "open_halls"),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
     T("text",  SEARCHING,   "asking",    None,             "ask_or_not_found"),
 ]
@@ -292,6 +295,14 @@ class Matters(Dialog):
         """One clear winner of the kind asked for."""
         found = self._found
         return found is not None and found.verdict == MATTER and (found.hits[0].kind == "bundle") == bundle
+
+    def asks_about_halls(self) -> bool:
+        """Where a service hall is or when it opens (服务大厅在哪, 你们周六上班吗), with no matter the
+        search is sure of: the halls answer it, not a list of matters or 没找到."""
+        return self._found is not None and asks_about_halls(self._query(), hall_names(self.services.catalog))
+
+    def open_halls(self):
+        self.start("halls", query=self._query())
 
     def has_candidates(self) -> bool:
         found = self._found

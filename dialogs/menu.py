@@ -70,6 +70,12 @@ SHORTCUTS: dict[str, tuple[str, dict]] = {
 }
 
 _BY_WORD = {normalise(w): o for o in OPTIONS for w in (o.number, o.title, o.key, *o.words)}
+
+
+def option_named(word: str) -> Option | None:
+    """The menu option a normalised `word` names in words (预约, 查进度, 服务大厅), not by its number."""
+    option = _BY_WORD.get(word)
+    return option if option is not None and word != option.number else None
 #: A number typed at the menu is a pick, never a search, up to this many digits (longer ones may be
 #: case numbers, which dialogs/conversation.py routes before the menu sees them).
 MAX_PICK_DIGITS = 3

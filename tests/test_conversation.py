@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from tests.support import person
+from tests.test_booking import to_summary
+
 
 async def test_greeting_gets_the_menu(h):
     reply = await h.say("你好")
@@ -67,6 +72,72 @@ async def test_cancel_leaves_the_dialog(h):
     await h.say("4")
     reply = await h.say("取消")
     assert "已取消「服务大厅」" in reply and "请回复序号选择" in reply
+
+
+@pytest.mark.parametrize("leaving", ["算了，不约了", "不办了，谢谢", "不用了谢谢", "先不弄了", "算了 不用预约了"])
+async def test_leaving_a_booking_in_ones_own_words_cancels_it(h, leaving):
+    """People quit in sentences (算了，不约了) and with a plain no where no yes / no was asked."""
+    await h.catalog_ready()
+    await h.say("预约")
+    reply = await h.say(leaving)
+    assert "已取消「预约办事」" in reply and "请回复序号选择" in reply, reply
+    assert "没找到" not in reply and "没太明白" not in reply
+
+
+@pytest.mark.parametrize("asking", ["请帮我转人工吧", "你好，转人工", "我要转人工", "有没有人工"])
+async def test_asking_for_a_person_in_ones_own_words_hands_over(h, asking):
+    await h.say("4")
+    reply = await h.say(asking)
+    assert "工作人员" in reply and "没找到" not in reply and "回复序号查看地址" not in reply, reply  # in or out of office hours
+
+
+@pytest.mark.parametrize("asking", ["can I talk to a real person please", "I need a human"])
+async def test_asking_for_a_person_in_english_hands_over(h, asking):
+    reply = await h.say(asking)
+    assert "found no government service" not in reply and "没找到" not in reply, reply
+    assert "staff" in reply or "工作人员" in reply, reply
+
+
+@pytest.mark.parametrize("asking", ["字太小了看不清", "我年纪大了看不清字"])
+async def test_saying_the_text_is_too_small_turns_on_elder_mode(h, asking):
+    await h.catalog_ready()
+    reply = await h.say(asking)
+    assert "长辈模式" in reply and "没找到" not in reply, reply
+
+
+async def test_a_menu_option_named_where_a_need_is_asked_opens_it(h):
+    """预约 typed at 请说说您想办什么事 is the booking, not a search for the word."""
+    await h.catalog_ready()
+    await h.say("1")
+    assert "要预约办理什么事" in await h.say("预约")
+    assert "请说说您想办什么事" in await h.say("办事指南")
+
+
+async def test_a_hall_asked_about_in_words_is_shown(h):
+    """Where a hall is and when it opens, asked in one's own words, anywhere a need is asked."""
+    await h.catalog_ready()
+    listing = await h.say("服务大厅在哪")
+    assert "本区服务大厅" in listing and "没找到" not in listing
+    hours = await h.say("你们周六上班吗")  # in the list: every hall with its hours
+    assert "本区服务大厅和办公时间" in hours and "周一至周五" in hours and "没太明白" not in hours
+    await h.say("菜单")
+    detail = await h.say("万盛街道便民服务中心几点上班")
+    assert "【广安区万盛街道便民服务中心】" in detail and "时间：" in detail
+    await h.say("菜单")
+    by_alias = await h.say("车管所在哪里")
+    assert "车辆管理所" in by_alias and "地址：" in by_alias
+    await h.say("菜单")
+    card = await h.say("办护照在哪个大厅")  # a matter named: its card says where (the search is sure of it)
+    assert "护照" in card and "办理部门" in card
+
+
+async def test_a_no_that_answers_the_question_is_not_leaving(h):
+    """At a yes / no question 不用了 is the answer, and a no at rest is small talk, not a cancel."""
+    assert "已取消" not in await h.say("不用了谢谢")
+    await h.catalog_ready()
+    await to_summary(h, "预约", person(7))
+    reply = await h.say("不用了")
+    assert "已取消「预约办事」" not in reply and "预约成功" not in reply
 
 
 async def test_help_keeps_the_place(h):

@@ -42,7 +42,7 @@ CONTEXTS = {
     "bundles/materials.j2": {"bundle": BUNDLE, "materials": merged_materials(BUNDLE_GUIDES, {"agent"}), "situations": ["委托他人代办"], "saved": 3},
     "bundles/not_bookable.j2": {"bundle": BUNDLE},
     "menu/menu.j2": {"options": OPTIONS},
-    "halls/pick.j2": {"halls": [{"name": HALL.name, "km": 1.2}], "located": True},
+    "halls/pick.j2": {"halls": [{"name": HALL.name, "km": 1.2, "hours": HALL.hours}], "located": True, "with_hours": True},
     "halls/detail.j2": {"hall": HALL},
     "common/help.j2": {"in_dialog": True, "options": OPTIONS},
     "common/small_talk.j2": {"kind": "greeting", "at_rest": True, "question": False},

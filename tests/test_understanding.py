@@ -528,7 +528,7 @@ def test_a_question_or_a_need_is_other(typed):
 
 
 @pytest.mark.parametrize("typed", [
-    "1", "第二个", "5号", "明天下午", "13800138000", "五星好评", "⭐⭐⭐", "不用了", "下周二",
+    "1", "第二个", "5号", "明天下午", "13800138000", "五星好评", "⭐⭐⭐", "不需要", "下周二",
     "我的身份证号是110101199003078515", "手机号：138 0013 8000", CASE, "是的，13800138000",
 ])
 def test_nothing_but_details_is_details_not_a_query(typed):

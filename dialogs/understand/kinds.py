@@ -82,12 +82,55 @@ def layers(text: str, vocab: Vocabulary) -> list[str]:
 
 
 def global_word(shells: list[str], vocab: Vocabulary) -> str | None:
-    """The global word a message is, given its `layers`."""
+    """The global word a message is, given its `layers`: the whole message, or clauses that all
+    say it or only add politeness (算了，不约了; 不办了，谢谢; 你好，转人工)."""
     for layer in shells:
         intent = vocab.global_words.get(layer)
         if intent is not None:
             return intent
-    return None
+    return _said_in_clauses(shells[0], vocab) if shells else None
+
+
+_CLAUSES = re.compile(r"[,，.。!！?？;；、~～\s]+")
+#: Small talk that may stand beside a global word without changing it (not a question: 你是谁).
+_BESIDE = frozenset({"greeting", "thanks", "ack", "bye", "apology"})
+
+
+def _said_in_clauses(text: str, vocab: Vocabulary) -> str | None:
+    """The one global word that clauses of `text` say, when every other clause is politeness, a
+    thanks or a short yes / no (好的，不用了，谢谢): None when two global words disagree."""
+    clauses = [c for c in _CLAUSES.split(text) if c]
+    said = set()
+    for clause in clauses:
+        intent = next((vocab.global_words[layer] for layer in layers(clause, vocab) if layer in vocab.global_words), None)
+        if intent is not None:
+            said.add(intent)
+        elif len(clauses) > 1 and (small_talk(clause, vocab) in _BESIDE or short_answer(clause, vocab)):
+            continue
+        else:  # global words run together with politeness (字太小了看不清, 谢谢转人工)
+            lexicon, longest, chars = _global_lexicon(vocab)
+            pieces = segment(clause, lexicon, longest) if only_of(clause, chars) else None
+            # a word of one character (0 is 菜单) counts only alone: 0000 is no menu
+            found = {vocab.global_words[p] for p in pieces or () if p in vocab.global_words and len(p) > 1}
+            if not found:
+                return None
+            said |= found
+    return said.pop() if len(said) == 1 else None
+
+
+_GLOBAL_LEXICONS: dict[int, tuple[frozenset[str], int, frozenset[str]]] = {}
+
+
+def _global_lexicon(vocab: Vocabulary) -> tuple[frozenset[str], int, frozenset[str]]:
+    """What a clause of global words is cut into: the words, fillers, and the small talk that may
+    stand beside them. Not yes / no words, which only stand beside one as a clause of their own:
+    不是老人 is no request for 长辈模式."""
+    kept = _GLOBAL_LEXICONS.get(id(vocab))
+    if kept is None:
+        words = (frozenset(vocab.global_words) | vocab.fillers
+                 | frozenset(p for p, kind in vocab.small_talk.items() if kind in _BESIDE))
+        kept = _GLOBAL_LEXICONS[id(vocab)] = words, max(map(len, words), default=1), frozenset("".join(words))
+    return kept
 
 
 def segment(text: str, lexicon: Container[str], longest: int, skip=is_mark) -> list[str] | None:
