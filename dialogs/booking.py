@@ -93,6 +93,8 @@ TRANSITIONS = [
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
     T("text",     "day",       "day",       "names_day_not_offered",  "say_not_offered"),
+    T("text",     "slot",      "slot",      "picks_other_day_with_slots", "ask"),
+    T("text",     "slot",      "day",       "day_was_full",           "say_day_full"),
     T("text",     "slot",      "who",       "picks_slot_someone_known", ["take_slot", "keep_known", "ask"]),
     T("text",     "slot",      "name",      "picks_slot",             ["take_slot", "drop_known", "ask"]),
     T("text",     "slot",      "slot",      "names_time_not_offered", "say_not_offered"),
@@ -121,7 +123,7 @@ PREPARE = [
     P("text",  MATTER,    "find_matter"),
     P("text",  "hall",    "load_days_at_picked_hall"),
     P("text",  "day",     "load_slots_of_picked_day"),
-    P("text",  "slot",    "look_up_known_for_slot"),
+    P("text",  "slot",    "prepare_time"),
     P("text",  "who",     "look_up_known_if_used"),
     P("text",  "summary", "submit_if_confirmed"),
 ]
@@ -639,6 +641,31 @@ class Booking(Picking):
         self.ask()
 
     # Who comes -------------------------------------------------------------------------------------
+
+    async def prepare_time(self) -> None:
+        """Prepare at the time step: another of the listed days named (不对，是周三下午), its times;
+        else a time picked, whom this person had us remember."""
+        if not await self.load_slots_of_other_day():
+            await self.look_up_known_for_slot()
+
+    async def load_slots_of_other_day(self) -> bool:
+        """Another day of the list named at the time step: it becomes the day, its times are
+        loaded ("other_day"), or the other days if none is left ("full"). False: no such day."""
+        named = self.slot("date")
+        if named is None or named.isoformat() == self.data.get("day"):
+            return False
+        if not any(day == named.isoformat() for day, _ in self.data.get("days", [])):
+            return False  # not a day on offer: names_time_not_offered / the miss say so
+        self.data["day"] = named.isoformat()
+        if await self.load_slots():
+            if self.data["slots"]:
+                self._found = "other_day"
+            elif await self.load_days(skip=self.data["day"]):
+                self._found = "full"
+        return True
+
+    def picks_other_day_with_slots(self) -> bool:
+        return self._found == "other_day"
 
     async def look_up_known_for_slot(self) -> None:
         """Prepare: a time picked, whom this person had us remember (if anyone)."""

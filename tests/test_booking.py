@@ -515,3 +515,19 @@ async def test_a_long_list_of_times_comes_a_page_at_a_time(h):
     picked = await h.say("9")  # the ninth time, from the second page
     assert "姓名" in picked or "使用" in picked
     assert (await h.session()).data["start"] == "13:00"
+
+
+async def test_another_listed_day_named_at_the_time_step_shows_that_days_times(h):
+    """不对，是周三下午 at the times of Monday: Wednesday's times, not "Wednesday cannot be booked"."""
+    await h.catalog_ready()
+    await h.say("预约办护照")
+    days = await h.say("1")
+    listed = re.findall(r"^\d+\. (\d+月\d+日)（(周.)）", days, re.M)
+    assert len(listed) >= 2, days
+    first = await h.say("1")
+    assert first.startswith(f"{listed[0][0]}（{listed[0][1]}）可以预约的时段"), first
+    day, weekday = listed[-1]
+    other = await h.say(f"不对，是{weekday}下午")
+    assert other.startswith(f"{day}（{weekday}）可以预约的时段") and "不能预约" not in other, other
+    picked = await h.say("1")
+    assert "姓名" in picked or "使用" in picked, picked
