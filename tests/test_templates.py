@@ -280,6 +280,15 @@ def test_templates_say_what_their_values_are():
     assert "4. 服务大厅地址和时间" in render("menu/menu.j2", options=OPTIONS)
 
 
+def test_a_situation_that_needs_no_materials_says_so_instead_of_an_empty_list():
+    render = Renderer()
+    none = render("matters/materials.j2", guide=GUIDE, materials=[], situations=["电话/线上临时挂失"])
+    assert "电话/线上临时挂失不用准备材料" in none and "只需带以上材料" not in none and "：\n" not in none
+    assert "no materials are needed" in in_english(render, "matters/materials.j2", guide=GUIDE, materials=[], situations=["phone"])
+    some = render("matters/materials.j2", guide=GUIDE, materials=GUIDE.materials, situations=["首次申领"])
+    assert "需要准备的材料（首次申领）" in some and "1. " in some
+
+
 ENGLISH_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
 
 
