@@ -131,3 +131,15 @@ async def test_chat_a_binder_lists_the_enterprise_cases_and_opens_one_then_unbin
     assert "请先绑定企业" in refused and first not in refused and second not in refused
     bystander = Chat(client, chat.peer, "oUser0000000000000000000007")
     assert first not in await bystander.say("企业办件")
+
+
+async def test_an_enterprise_case_typed_at_progress_points_a_binder_to_the_desk(h, sims):
+    """The factor step says how a binder opens the enterprise's case without a factor, and 企业办件
+    typed there lists it."""
+    case_no = await enterprise_case(sims)
+    await bind(h, sims)
+    await h.say("查进度")
+    asked = await h.say(case_no)
+    assert "后 4 位" in asked and "「企业办件」" in asked
+    listing = await h.say("企业办件")
+    assert case_no in listing and "后 4 位" not in listing
