@@ -73,6 +73,7 @@ TRANSITIONS = [
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
     # the card's other follow-ups asked at its question: answered, and the card is on screen again
+    T("text",  "situation", "situation", "asks_materials", "say_situation_first"),
     T("text",  "situation", "guide",     "asks_process",   "show_process"),
     T("text",  "situation", "guide",     "asks_where",     "show_where"),
     T("text",  "situation", "guide",     "asks_booking",   "show_booking"),
@@ -461,6 +462,11 @@ class Matters(Dialog):
 
     def asks_materials(self) -> bool:
         return self._follow_up() == "materials"
+
+    def say_situation_first(self):
+        """材料清单 asked again at the question that lists them: the question is the way there."""
+        self.say("matters/situation_first.j2")
+        self.ask()
 
     def asks_process(self) -> bool:
         return self._follow_up() == "process"

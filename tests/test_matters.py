@@ -265,3 +265,9 @@ async def test_the_cards_other_follow_ups_asked_at_a_question_are_answered(h):
     await _at_the_first_question(h)
     reply = await h.say("在哪办")
     assert "没太明白" not in reply and "广安区政务服务中心" in reply, reply
+
+
+async def test_materials_asked_again_at_their_question_ask_it_again_without_a_miss(h):
+    first = await _at_the_first_question(h)
+    reply = await h.say("材料清单")
+    assert "没太明白" not in reply and "选好您的情况" in reply and first.splitlines()[0] in reply, reply
