@@ -40,6 +40,8 @@ SKIP_NOTE = frozenset({"取消", "不留言", "不用了", "算了", "结束", "
 BOT_WORDS = frozenset({"菜单", "主菜单", "首页", "menu", "帮助", "怎么用", "使用说明", "help", "?", "人工", "转人工"})
 SATISFIED = frozenset({"1", "满意", "非常满意", "很满意", "好", "好评"})
 UNSATISFIED = frozenset({"2", "不满意", "非常不满意", "差评", "不好"})
+#: Stars from which a rating in words counts as 满意 (3: 还行, 一般, like the platform's 基本满意).
+SATISFIED_FROM = 3
 
 
 @dataclass(slots=True)
@@ -142,6 +144,10 @@ class Handoff(Dialog):
     PREPARE = PREPARE
     OWN_WORDS = SATISFIED | UNSATISFIED  # a rating here is this hand-off's, not a case's (dialogs.rating)
     PROMPTS = {"leaving": "handoff/closed.j2", "rating": "handoff/rate.j2"}
+    #: The rating is asked, not required: a rating in words (挺好的, 一般, 差评) answers it, small talk
+    #: (谢谢) is answered without asking it again, and a new need is searched as at the menu.
+    EXPECTS = {"rating": frozenset({"rating", "choice"})}
+    DONE = frozenset({"rating"})
 
     __slots__ = ("_closed", "_told")
 
@@ -279,10 +285,20 @@ class Handoff(Dialog):
     # Rating -----------------------------------------------------------------------------
 
     def is_satisfied(self) -> bool:
-        return self.word in SATISFIED
+        stars = self._stars()
+        return stars is not None and stars >= SATISFIED_FROM
 
     def is_unsatisfied(self) -> bool:
-        return self.word in UNSATISFIED
+        stars = self._stars()
+        return stars is not None and stars < SATISFIED_FROM
+
+    def _stars(self) -> int | None:
+        """The answer as 1-5 stars: 1 / 满意 and 2 / 不满意 as listed, else a rating in words."""
+        if self.word in SATISFIED:
+            return 5
+        if self.word in UNSATISFIED:
+            return 1
+        return self.slot("rating")
 
     async def rate_good(self):
         await self._rate(True)

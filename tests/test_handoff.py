@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.web.appkeys import HANDOFF
+from bot.web.appkeys import CATALOG, HANDOFF
 from tests.support import Chat
 from tests.support import get_session, pushed, wait_for
 from tests.wecom_support import WECOM_SETTINGS, StaffChat, audit_log
@@ -309,3 +309,24 @@ async def test_a_rating_pushed_after_the_agent_ends_is_a_menu_to_tap(chat, zhang
     tap = rating["menu"][0]
     thanks = await chat.post(peer.message(chat.user, "text", Content=tap["content"], bizmsgmenuid=tap["id"]))
     assert "感谢您的评价" in thanks.text
+
+
+async def test_the_rating_after_a_talk_is_asked_never_required(chat, zhang, app):
+    """满意吗 takes a rating in words, and a thanks or a new need leaves it without a 没太明白."""
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    assert "满意吗" in await chat.say("结束")
+    assert "感谢" in await chat.say("挺好的")
+
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    assert "满意吗" in await chat.say("结束")
+    thanks = await chat.say("谢谢")
+    assert "不客气" in thanks and "满意吗" not in thanks and "没太明白" not in thanks
+
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    assert "满意吗" in await chat.say("结束")
+    card = await chat.say("我想办护照")
+    assert "护照" in card and "没太明白" not in card and "满意吗" not in card, card
