@@ -23,6 +23,7 @@ guide    --订阅通知 / 取消通知--> guide   (policy notices for this matte
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, Reply, T, hall_names, normalise
@@ -146,7 +147,8 @@ class Question:
 
 #: Words people pick an option with that its name says otherwise (第一次 for 首次申领).
 OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", "遗失"),
-                ("丢失", "遗失"), ("弄丢", "遗失"), ("坏了", "损坏"))
+                ("丢失", "遗失"), ("弄丢", "遗失"), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
+                ("父亲", "父"), ("跟", "随"))
 
 
 def answer_to(question: Question, dialog: Dialog) -> str | None:
@@ -169,7 +171,15 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
     if text in YES or text in NO:
         return "yes" if text in YES else "no"
     yes = dialog.slot("yes_no")
+    if yes is None:  # a yes or no first, then why (不是 我自己去, 没有 才两周, no, just me)
+        first = _CLAUSE.split(text, maxsplit=1)[0]
+        vocab = vocabulary()
+        if first != text and (first in YES or first in vocab.yes) != (first in NO or first in vocab.no):
+            yes = first in YES or first in vocab.yes
     return None if yes is None else "yes" if yes else "no"
+
+
+_CLAUSE = re.compile(r"[\s,，.。!！;；、~～]+")
 
 
 def _names(said: str, name: str) -> bool:

@@ -271,3 +271,18 @@ async def test_materials_asked_again_at_their_question_ask_it_again_without_a_mi
     first = await _at_the_first_question(h)
     reply = await h.say("材料清单")
     assert "没太明白" not in reply and "选好您的情况" in reply and first.splitlines()[0] in reply, reply
+
+
+async def test_a_yes_or_no_followed_by_why_answers_the_question(h):
+    """People answer 是的 我们领了证 and 不是 都是本地的, and name an option in their words (跟妈妈)."""
+    await h.catalog_ready()
+    card = await h.say("出生登记")
+    assert "【户口登记】" in card, card
+    married = await h.say("材料清单")
+    assert "是否已登记结婚" in married, married
+    which = await h.say("是的 我们领了证")
+    assert "随母亲落户" in which and "没太明白" not in which, which
+    local = await h.say("跟妈妈")
+    assert "没太明白" not in local and "随母亲落户" not in local, local
+    after = await h.say("不是 都是本地的")
+    assert "没太明白" not in after and after != local, after
