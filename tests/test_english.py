@@ -170,6 +170,13 @@ async def test_the_switch_works_mid_booking_and_asks_the_same_question_again(cha
     assert "接下来用中文" in reply and "要预约办理什么事" in reply
 
 
+@pytest.mark.parametrize("asked", ["Hi, do you speak English?", "你会说英语吗"])
+async def test_asking_whether_the_bot_speaks_english_switches_to_it(chat, asked):
+    assert chinese(await chat.say("你好"))
+    reply = await chat.say(asked)
+    assert "OK, I'll answer in English" in reply and "found no government service" not in reply, reply
+
+
 async def test_a_person_known_to_write_chinese_is_not_switched_by_hi(chat):
     assert chinese(await chat.say("你好"))
     assert chinese(await chat.say("hi"))

@@ -91,7 +91,8 @@ def global_word(shells: list[str], vocab: Vocabulary) -> str | None:
     return _said_in_clauses(shells[0], vocab) if shells else None
 
 
-_CLAUSES = re.compile(r"[,，.。!！?？;；、~～\s]+")
+_CLAUSES = re.compile(r"[,，.。!！?？;；、~～]+")
+_LATIN = re.compile(r"[a-z]")
 #: Small talk that may stand beside a global word without changing it (not a question: 你是谁).
 _BESIDE = frozenset({"greeting", "thanks", "ack", "bye", "apology"})
 
@@ -99,7 +100,8 @@ _BESIDE = frozenset({"greeting", "thanks", "ack", "bye", "apology"})
 def _said_in_clauses(text: str, vocab: Vocabulary) -> str | None:
     """The one global word that clauses of `text` say, when every other clause is politeness, a
     thanks or a short yes / no (好的，不用了，谢谢): None when two global words disagree."""
-    clauses = [c for c in _CLAUSES.split(text) if c]
+    # spaces part Chinese clauses (算了 不弄了), not English words (do you speak english)
+    clauses = [c for part in _CLAUSES.split(text) for c in (part.split() if not _LATIN.search(part) else [part.strip()]) if c]
     said = set()
     for clause in clauses:
         intent = next((vocab.global_words[layer] for layer in layers(clause, vocab) if layer in vocab.global_words), None)
