@@ -32,6 +32,7 @@ from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
+from dialogs.enterprise import parse_credit_code
 from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS, option_named
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_number
 from dialogs.rating import invitation_answered
@@ -257,6 +258,8 @@ class Conversation:
         shortcut = SHORTCUTS.get(word)
         if shortcut is not None:
             return shortcut[0], dict(shortcut[1])
+        if dialog != "enterprise" and "绑定" in word and "解绑" not in word and (code := parse_credit_code(incoming.text)):
+            return "enterprise", {"carried": code}  # 帮我绑定企业 9151…: the binding, with its code taken
         if dialog != "appointments" and about_my_appointments(incoming.text):
             return "appointments", {}  # 我想改一下预约的时间: theirs, not a new booking or a search
         # Under the default pattern a case number needs eight ASCII digits, and `word` has those

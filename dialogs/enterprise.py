@@ -29,6 +29,9 @@ RESEND = frozenset({"重新发送", "重发", "再发一次", "没收到", "重�
 STATES = ["code", "verify"]
 TRANSITIONS = [
     #  trigger  source    dest      when               then
+    T("start", "*",      "code",   "already_bound",   "say_already_bound"),
+    T("start", "*",      "verify", "code_sent",       "ask"),
+    T("start", "*",      "code",   "send_refused",    "say_send_refused"),
     T("start", "*",      "code",   None,              "ask"),
     T("text",  "code",   "code",   "code_malformed",  "say_code_format"),
     T("text",  "code",   "code",   "already_bound",   "say_already_bound"),
@@ -44,15 +47,24 @@ TRANSITIONS = [
 #: What each state asks of the platform before its guards are asked.
 PREPARE = [
     #  trigger  source    action
+    P("start", "*",      "send_carried_code"),
     P("text",  "code",   "send_code"),
     P("text",  "verify", "check_answer"),
 ]
 
 
 def parse_credit_code(text: str) -> str | None:
-    """An 18-character code with a valid check character, or None."""
+    """An 18-character code with a valid check character, alone or said in a sentence
+    (信用代码是9151…, 帮我绑定 9151 1602 …), or None."""
     folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text)).upper()
-    return folded if valid_credit_code(folded) else None
+    if valid_credit_code(folded):
+        return folded
+    found = {run for run in _CODE_RUN.findall(folded) if valid_credit_code(run)}
+    return found.pop() if len(found) == 1 else None
+
+
+#: Where a code may stand in a sentence: 18 letters and digits not part of a longer run.
+_CODE_RUN = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
 
 
 class EnterpriseBinding(Dialog):
@@ -80,9 +92,17 @@ class EnterpriseBinding(Dialog):
     def code_malformed(self) -> bool:
         return parse_credit_code(self.text) is None
 
+    async def send_carried_code(self) -> None:
+        """Prepare on start: a code said with the wish to bind (帮我绑定企业 9151…) is taken at once."""
+        carried = self.data.pop("carried", None)
+        if carried:
+            await self._take(carried)
+
     async def send_code(self) -> None:
         """Prepare: a valid credit code not bound yet, have the platform text its contact a code."""
-        credit_code = parse_credit_code(self.text)
+        await self._take(parse_credit_code(self.text))
+
+    async def _take(self, credit_code: str | None) -> None:
         if credit_code is None:
             return
         self._bound = await self.services.subscriptions.is_bound(self.incoming.user, credit_code)

@@ -181,3 +181,17 @@ async def test_a_long_list_of_subscriptions_comes_a_page_at_a_time(h):
     gone = await h.say("8")  # a number from the page on screen means the same item
     assert "已退订" in gone
     assert len(await subscriptions.subscribed(h.user)) == 8
+
+
+async def test_a_code_said_with_the_wish_to_bind_starts_the_binding_at_once(h, sims):
+    """帮我绑定企业，信用代码是… from anywhere: the code is sent for at once; in a sentence at the
+    code step it is read too."""
+    await enterprise_case(sims)  # the platform knows the enterprise
+    sent = await h.say(f"你好 我们公司想绑定一下 信用代码{CREDIT_CODE}")
+    assert "验证码已发送" in sent, sent
+    assert "绑定成功" in await h.say(await texted_code(sims))
+
+    other = h.as_user(OTHER)
+    await other.say("企业绑定")
+    sent = await other.say(f"代码是 {CREDIT_CODE} 谢谢")
+    assert "验证码已发送" in sent, sent
