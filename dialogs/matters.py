@@ -54,6 +54,8 @@ TRANSITIONS = [
     #  trigger  source       dest         when              then
     T("start", "*",         "guide",     "carries_matter", "show_card"),
     T("start", "*",         "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
+    T("start", "*",         "situation", "clear_match_asking_materials_with_situations", ["keep_winner", "show_card"]),
+    T("start", "*",         "guide",     "clear_match_asking_materials", ["keep_winner", "show_card_and_materials"]),
     T("start", "*",         "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("start", "*",         "asking",    "asks_about_halls", "open_halls"),
     T("start", "*",         "choosing",  "has_candidates", "show_candidates"),
@@ -83,7 +85,12 @@ TRANSITIONS = [
     T("text",  "situation", "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     T("text",  "situation", "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("text",  "situation", "choosing",  "has_candidates", "show_candidates"),
+    # 预约 in a sentence about the card on screen (那我想预约去办，周五上午可以吗): this matter's booking
+    T("text",  "guide",     "guide",     "asks_to_book_this", "show_booking"),
     T("text",  SEARCHING,   "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
+    # a matter asked for with its materials (生育津贴要啥材料): the card, then the list or its question
+    T("text",  SEARCHING,   "situation", "clear_match_asking_materials_with_situations", ["keep_winner", "show_card"]),
+    T("text",  SEARCHING,   "guide",     "clear_match_asking_materials", ["keep_winner", "show_card_and_materials"]),
     T("text",  SEARCHING,   "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("text",  SEARCHING,   "asking",    "asks_about_halls", "open_halls"),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
@@ -114,6 +121,8 @@ FOLLOW_UP_CUES = {
     "where": ("在哪", "哪里办", "哪儿办", "去哪", "地址", "几点", "上班", "开门", "下班", "办公时间", "营业时间", "周末", "周六"),
     "online": ("网上", "在线", "手机上", "线上", "链接"),
 }
+#: Words that ask what to bring, in a question that names a matter (生育津贴要啥材料).
+MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不")
 FOLLOW_UP_CHARS = 12
 
@@ -315,6 +324,26 @@ class Matters(Dialog):
     def open_halls(self):
         self.start("halls", query=self._query())
 
+    def clear_match_asking_materials(self) -> bool:
+        """One clear matter, asked for with what to bring (生育津贴要啥材料)."""
+        return self._materials_asked_of_winner() is not None
+
+    def clear_match_asking_materials_with_situations(self) -> bool:
+        guide = self._materials_asked_of_winner()
+        return guide is not None and bool(questions_for(guide))
+
+    def _materials_asked_of_winner(self):
+        """The winner's guide when the message asks for its materials, else None."""
+        if not self._winner(bundle=False) or not any(cue in self._query() for cue in MATERIAL_CUES):
+            return None
+        return self.services.catalog.guide(self._found.hits[0].code)
+
+    def asks_to_book_this(self) -> bool:
+        """预约 said about the card on screen: no other matter is named (the search found none)."""
+        found = self._found
+        return (self._guide() is not None and booking_query(self.text) is not None
+                and (found is None or found.verdict not in (MATTER, CANDIDATES)))
+
     def has_candidates(self) -> bool:
         found = self._found
         return found is not None and found.verdict == CANDIDATES
@@ -441,6 +470,11 @@ class Matters(Dialog):
         card = self.services.catalog.derived(("card", code), lambda: render("matters/card.j2", guide=guide, halls=self._halls(guide), online=online_way(guide)))
         self.replies.append(Reply(card))
         self.ask()
+
+    async def show_card_and_materials(self):
+        await self.show_card()
+        if self._guide() is not None:
+            self.show_materials()
 
     def _guide(self):
         code = self.data.get("code")

@@ -10,6 +10,7 @@ import datetime
 import pytest
 
 from bot.web.appkeys import CATALOG
+from dialogs.matters import questions_for
 
 
 async def test_lost_id_card_from_the_main_menu_finds_the_matter(h):
@@ -286,3 +287,28 @@ async def test_a_yes_or_no_followed_by_why_answers_the_question(h):
     assert "没太明白" not in local and "随母亲落户" not in local, local
     after = await h.say("不是 都是本地的")
     assert "没太明白" not in after and after != local, after
+
+
+async def test_a_matter_asked_for_with_its_materials_shows_them_or_their_question(h):
+    """生育津贴要啥材料: the card and at once the list, or the question that decides it."""
+    await h.catalog_ready()
+    catalog = h.app[CATALOG]
+
+    async def sure(guide, asking: str) -> bool:  # a question the search is sure of: what this test is about
+        found = await catalog.find(guide.name + asking, top=1)
+        return found.verdict == "matter" and found.hits[0].code == guide.code
+
+    plain = [g for g in catalog.guides.values() if g.materials and not questions_for(g) and await sure(g, "要带什么材料")][0]
+    asked = [g for g in catalog.guides.values() if questions_for(g) and await sure(g, "需要准备啥")][0]
+    reply = await h.say(f"{plain.name}要带什么材料")
+    assert f"【{plain.name}】" in reply and "需要准备的材料" in reply and plain.materials[0].name in reply, reply
+    await h.say("菜单")
+    reply = await h.say(f"{asked.name}需要准备啥")
+    assert f"【{asked.name}】" in reply and questions_for(asked)[0].text in reply, reply
+
+
+async def test_booking_asked_for_in_a_sentence_at_a_card_books_that_matter(h):
+    await h.catalog_ready()
+    assert "【普通护照签发】" in await h.say("办护照")
+    reply = await h.say("好的谢谢 那我想预约去办 这周五上午可以吗")
+    assert "预约「普通护照签发」" in reply, reply
