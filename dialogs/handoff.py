@@ -31,15 +31,15 @@ STATES = ["waiting", "leaving", "connected", "rating"]
 CAPTURES = frozenset({"waiting", "leaving", "connected"})
 MISSED_KEY = "_missed"  # what a person said that no dialog understood (dialogs.conversation keeps the last few)
 
-LEAVE_QUEUE = frozenset({"取消", "结束", "退出", "不等了", "算了", "菜单", "主菜单", "cancel"})
-END_TALK = frozenset({"结束", "结束人工", "结束服务", "结束对话", "结束人工服务", "退出人工", "退出"})
+LEAVE_QUEUE = frozenset({"取消", "结束", "退出", "不等了", "算了", "菜单", "主菜单", "cancel", "quit", "exit", "stop", "leave"})
+END_TALK = frozenset({"结束", "结束人工", "结束服务", "结束对话", "结束人工服务", "退出人工", "退出", "end", "end chat", "quit", "exit"})
 SKIP_NOTE = frozenset({"取消", "不留言", "不用了", "算了", "结束", "退出", "菜单", "主菜单", "cancel"})
 #: The menu and help words of dialogs.conversation that a person talking to an agent means for
 #: the bot, not the agent ("0" and "开始" stay the agent's: they are ordinary words in a talk).
 #: They are not relayed; the person is told how to leave the hand-off first.
 BOT_WORDS = frozenset({"菜单", "主菜单", "首页", "menu", "帮助", "怎么用", "使用说明", "help", "?", "人工", "转人工"})
-SATISFIED = frozenset({"1", "满意", "非常满意", "很满意", "好", "好评"})
-UNSATISFIED = frozenset({"2", "不满意", "非常不满意", "差评", "不好"})
+SATISFIED = frozenset({"1", "满意", "非常满意", "很满意", "好", "好评", "satisfied", "good"})
+UNSATISFIED = frozenset({"2", "不满意", "非常不满意", "差评", "不好", "not satisfied", "unsatisfied", "bad"})
 #: Stars from which a rating in words counts as 满意 (3: 还行, 一般, like the platform's 基本满意).
 SATISFIED_FROM = 3
 
