@@ -16,6 +16,7 @@ the move are fetched or done by the state's prepare action (`PREPARE`).
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date
 
@@ -29,6 +30,21 @@ CANCEL = frozenset({"2", "取消预约", "取消这个预约", "取消这个", "
 CANCEL_YES = frozenset({"1", "确定", "确定取消", "确认", "确认取消", "是", "是的", "对"})
 KEEP = frozenset({"2", "保留", "保留预约", "不取消", "不用了", "不了", "否"})
 
+#: Cancelling, and keeping, said in a sentence (那个预约取消掉, 嗯 取消吧; 不取消了, 还是保留吧).
+CANCEL_WORDS = ("取消", "不去了", "去不了", "退约", "退掉", "不约了", "不要了")
+KEEP_WORDS = ("不取消", "别取消", "先不取消", "保留", "不退")
+
+_MOVE_SAID = re.compile(r"(改|换|调|挪|推迟|延后|往后推)(一下|下|个|成|到|为)?(别的|其他|另外)?(的)?(时间|日期|天|时段|周|星期|礼拜|明天|后天|下午|上午|\d)"
+                        r"|(时间|日期|那天)(改|换|调)|改约|改期")
+
+
+
+def about_this_appointment(text: str) -> bool:
+    """Whether a message typed at an appointment moves or cancels it in words (改到周四, 取消掉):
+    the step's, never a search (dialogs.conversation)."""
+    return _MOVE_SAID.search(text) is not None or any(word in text for word in CANCEL_WORDS)
+
+
 STATES = ["list", "manage", "cancelling", "move_day", "move_slot", "move_confirm"]
 TRANSITIONS = [
     #  trigger  source          dest            when                  then
@@ -36,6 +52,7 @@ TRANSITIONS = [
     T("start", "*",            "list",         "was_busy",           "say_busy_and_leave"),
     T("start", "*",            "list",         None,                 "say_none"),
     T("text",  "list",         "manage",       "picks_appointment",  ["take_appointment", "ask"]),
+    T("text",  "manage",       "move_slot",    "moves_to_named_day", "ask"),
     T("text",  "manage",       "move_day",     "wants_move",         "ask"),
     T("text",  "manage",       "manage",       "move_has_no_days",   "say_no_days"),
     T("text",  "manage",       "cancelling",   "wants_cancel",       "ask"),
@@ -73,6 +90,7 @@ class Appointments(Picking):
     PREPARE = PREPARE
     #: Here these mean "this appointment", not the shortcut to the list (dialogs.menu.SHORTCUTS).
     OWN_WORDS = MOVE | CANCEL
+    CANCEL_ANSWERS = {"manage": "取消", "cancelling": ""}
     PROMPTS = {
         "list": "booking/list.j2", "manage": "booking/manage.j2", "cancelling": "booking/confirm_cancel.j2",
         "move_day": "booking/days.j2", "move_slot": "booking/slots.j2", "move_confirm": "booking/move_confirm.j2",
@@ -131,8 +149,20 @@ class Appointments(Picking):
 
     async def load_days_if_moving(self) -> None:
         """Prepare: 改约, the days it can move to ("days"), or that there are none ("full")."""
-        if self.says(MOVE) and await self.load_days():
+        if (self.says(MOVE) or self._says_move()) and await self.load_days():
             self._found = "days" if self.data["days"] else "full"
+            named = self.slot("date")  # 改到周四: that day's times at once, when it is on offer
+            if self._found == "days" and named is not None and any(day == named.isoformat() for day, _ in self.data["days"]):
+                self.data["day"] = named.isoformat()
+                if await self.load_slots() and self.data["slots"]:
+                    self._found = "day_named"
+
+    def _says_move(self) -> bool:
+        """Moving said in words (改到周四, 能不能换个时间, 时间改一下), not cancelling."""
+        return _MOVE_SAID.search(self.word) is not None and not self._says_cancel()
+
+    def moves_to_named_day(self) -> bool:
+        return self._found == "day_named"
 
     def wants_move(self) -> bool:
         return self._found == "days"
@@ -156,11 +186,19 @@ class Appointments(Picking):
     # Cancelling --------------------------------------------------------------------------------
 
     def wants_cancel(self) -> bool:
-        return self.says(CANCEL)
+        """2, or cancelling said in words (取消, 那个预约取消掉, 算了不去了)."""
+        return self.says(CANCEL) or (not self.says(MOVE) and self._says_cancel())
+
+    def _says_cancel(self) -> bool:
+        word = self.word
+        if any(keep in word for keep in KEEP_WORDS):
+            return False
+        return any(cancel in word for cancel in CANCEL_WORDS)
 
     async def cancel_if_confirmed(self) -> None:
-        """Prepare: 确定取消, cancel (`_outcome`: the cancelled appointment, or the refusal)."""
-        if self.says(CANCEL_YES):
+        """Prepare: 确定取消, or yes / cancel in other words (嗯 取消吧, 好的), cancel (`_outcome`:
+        the cancelled appointment, or the refusal)."""
+        if self.says(CANCEL_YES) or (not self.says(KEEP) and (self.slot("yes_no") is True or self._says_cancel())):
             await self.attempt()
 
     def cancel_done(self) -> bool:
@@ -170,7 +208,9 @@ class Appointments(Picking):
         return isinstance(self._outcome, PlatformError)
 
     def keeps_it(self) -> bool:
-        return self.says(KEEP)
+        """2, no, or 算了 (a way out said at this question keeps the appointment, and says so)."""
+        return (self.says(KEEP) or self.slot("yes_no") is False or any(keep in self.word for keep in KEEP_WORDS)
+                or self.understood.global_word == "cancel")
 
     def say_cancelled(self):
         self.say("booking/cancelled.j2", item=self.shown(self.data["item"]))

@@ -32,6 +32,7 @@ from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
+from dialogs.appointments import about_this_appointment
 from dialogs.enterprise import parse_credit_code
 from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS, option_named
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_number
@@ -128,6 +129,8 @@ class Conversation:
         if kind == "text":
             word = incoming.word  # once per message: global words and routes match it
             intent = _INTENT_BY_WORD.get(word)
+            if intent == "cancel" and _answers_cancel(cls, session.state, word):
+                intent = None  # 取消 answers this step (我的预约: cancel this appointment)
             # English (#20 item 9): 中文 / English switched the language before the turn (dialogs.language).
             if intent is None and LANGUAGE.get().switched:
                 intent = "language"
@@ -176,6 +179,8 @@ class Conversation:
                     and reading.value(SlotKind.YES_NO) is False):
                 return "cancel"
             return None
+        if intent == "cancel" and _answers_cancel(cls, session.state, word):
+            return None
         if intent not in _SAID_GLOBALS or word in cls.OWN_WORDS or (expects and self._answers(incoming, expects)):
             return None
         return intent
@@ -197,6 +202,8 @@ class Conversation:
         expects = cls.EXPECTS.get(session.state, frozenset())
         if expects and ((word.isdigit() and "choice" in expects) or self._answers(incoming, expects)):
             return None  # an item of the list on screen (the commonest answer: no need to read it)
+        if session.dialog == "appointments" and (about_my_appointments(incoming.text) or about_this_appointment(word)):
+            return None  # 那个预约取消掉, 改到周四: about the appointment on screen, the step's
         route = self._opens(session.dialog, incoming, word, expects)
         if route is None and session.state == cls.machine.initial and session.state in cls.FREE_TEXT:
             # A menu option's name typed where a dialog first asks what the person wants (预约 at
@@ -485,6 +492,12 @@ class Conversation:
         if session is not None:
             session.updated_at = now()
         return session
+
+
+def _answers_cancel(cls: type[Dialog], state: str, word: str) -> bool:
+    """Whether a cancel word in `word` is the answer of `state` (Dialog.CANCEL_ANSWERS)."""
+    needed = cls.CANCEL_ANSWERS.get(state)
+    return needed is not None and needed in word
 
 
 def shown(kind: str, value: Any, catalog: Any = None) -> Any:

@@ -371,6 +371,10 @@ class Dialog:
     #: here, so the conversation reads them without a getattr default.
     CAPTURES: ClassVar[frozenset[str]] = frozenset()
     OWN_WORDS: ClassVar[frozenset[str]] = frozenset()
+    #: States whose question a cancel word answers (我的预约's 取消 of this appointment, and its
+    #: 确定取消吧): state -> what a message must hold to be the step's rather than a way out of
+    #: the dialog ("" for any cancel word: 算了 there keeps the appointment, and says so).
+    CANCEL_ANSWERS: ClassVar[dict[str, str]] = {}
     #: What each step reads from free text: state -> kinds of slot (dialogs.understand.SlotKind
     #: values). The message is read with these expectations, and a message holding one of them
     #: is an answer to the step before it is anything else: no global detector outranks it.

@@ -531,3 +531,41 @@ async def test_another_listed_day_named_at_the_time_step_shows_that_days_times(h
     assert other.startswith(f"{day}（{weekday}）可以预约的时段") and "不能预约" not in other, other
     picked = await h.say("1")
     assert "姓名" in picked or "使用" in picked, picked
+
+
+@pytest.mark.parametrize("asked, confirmed", [("取消", "嗯 取消吧"), ("那个预约取消掉", "好的"), ("算了不去了，取消吧", "确定")])
+async def test_cancelling_an_appointment_in_ones_own_words_cancels_it(h, sims, asked, confirmed):
+    """取消 at an appointment is this appointment's cancelling, never a way out that leaves it booked."""
+    me = person(31)
+    await drive(h, "预约", me)
+    await h.say("我的预约")
+    await h.say("1")
+    assert "确定取消" in await h.say(asked)
+    assert (await h.say(confirmed)).startswith("已取消")
+    assert booked(await appointments_of(sims, me)) == []
+
+
+async def test_a_way_out_said_at_the_cancel_question_keeps_the_appointment_and_says_so(h, sims):
+    me = person(32)
+    await drive(h, "预约", me)
+    await h.say("我的预约")
+    await h.say("1")
+    assert "确定取消" in await h.say("2")
+    kept = await h.say("算了")
+    assert "为您保留" in kept and "已取消" not in kept, kept
+    assert len(booked(await appointments_of(sims, me))) == 1
+
+
+async def test_moving_an_appointment_in_ones_own_words_to_a_named_day_shows_its_times(h, sims):
+    me = person(33)
+    await drive(h, "预约", me, day="1")
+    await h.say("我的预约")
+    manage = await h.say("1")
+    assert "1. 改约" in manage
+    days = (await h.say("能不能换个时间"))
+    assert "请选择日期" in days, days
+    listed = re.findall(r"^\d+\. (\d+月\d+日)（(周.)）", days, re.M)
+    await h.say("返回")
+    day, weekday = listed[-1]
+    moved = await h.say(f"改到{weekday}吧")
+    assert moved.startswith(f"{day}（{weekday}）可以预约的时段"), moved
