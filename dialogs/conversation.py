@@ -82,6 +82,10 @@ ABOUT_ITS_DETAILS = re.compile(
     r"(换|改|调)(个|一个|一下|成|到|为)?(别的|其他|另外)?(的)?(时间|日期|天|时段|大厅|地方|地点|号|手机|电话|号码|名字|姓名|身份证|办事人|人)"
     r"|(时间|日期|时段|大厅|地点|手机|电话|号码|名字|姓名|身份证).{0,2}(填|写|输|打|选|弄)错"
     r"|(时间|日期|时段|大厅|地点).{0,2}(不合适|不方便|不行|来不了|去不了)")
+#: Where a case stands, asked in words (我交的材料办到哪了, 不是 我是查进度, 受理号是…): the
+#: progress dialog, with the case number if one was said.
+PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|到哪个环节|审到哪|批到哪|办好了没|办完了没|办下来没|批下来没|查进度|查一下进度|查下进度"
+                            r"|进度怎么样|进度如何|什么进度|啥进度|受理号|办件编号|办件号")
 log = logging.getLogger(__name__)
 
 
@@ -267,6 +271,9 @@ class Conversation:
             return shortcut[0], dict(shortcut[1])
         if dialog != "enterprise" and "绑定" in word and "解绑" not in word and (code := parse_credit_code(incoming.text)):
             return "enterprise", {"carried": code}  # 帮我绑定企业 9151…: the binding, with its code taken
+        if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):
+            case_no = understanding(incoming, self.services, expects).value("case_number")
+            return "progress", ({"case_no": case_no} if case_no else {})  # 办到哪了, 我是查进度
         if dialog != "appointments" and about_my_appointments(incoming.text):
             return "appointments", {}  # 我想改一下预约的时间: theirs, not a new booking or a search
         # Under the default pattern a case number needs eight ASCII digits, and `word` has those

@@ -87,6 +87,8 @@ TRANSITIONS = [
     T("text",  "situation", "choosing",  "has_candidates", "show_candidates"),
     # 预约 in a sentence about the card on screen (那我想预约去办，周五上午可以吗): this matter's booking
     T("text",  "guide",     "guide",     "asks_to_book_this", "show_booking"),
+    # a matter without a guide yet: another of the list it was picked from
+    T("text",  "guide",     "guide",     "picks_another_candidate", ["keep_pick", "show_card"]),
     T("text",  SEARCHING,   "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     # a matter asked for with its materials (生育津贴要啥材料): the card, then the list or its question
     T("text",  SEARCHING,   "situation", "clear_match_asking_materials_with_situations", ["keep_winner", "show_card"]),
@@ -123,7 +125,7 @@ FOLLOW_UP_CUES = {
 }
 #: Words that ask what to bring, in a question that names a matter (生育津贴要啥材料).
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
-FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不")
+FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该")
 FOLLOW_UP_CHARS = 12
 
 
@@ -355,6 +357,9 @@ class Matters(Dialog):
     def picks_candidate(self) -> bool:
         return self._picked() is not None
 
+    def picks_another_candidate(self) -> bool:
+        return self._guide() is None and bool(self.data.get("candidates")) and self._picked() is not None
+
     def picks_to_book(self) -> bool:
         """A pick that books: 预约2, or a number after 预约 asked which one."""
         return self._picked() is not None and (self.data.get("book") or booking_query(self.text) is not None)
@@ -458,12 +463,12 @@ class Matters(Dialog):
 
     async def show_card(self):
         await self._count()
-        for key in ("query", "candidates", "answers", "chosen", "asked", "book"):
-            self.data.pop(key, None)
         code = self.data["code"]
         guide = self.services.catalog.guide(code)
+        for key in ("query", "answers", "chosen", "asked", "book") if guide is None else ("query", "candidates", "answers", "chosen", "asked", "book"):
+            self.data.pop(key, None)  # no guide yet: the list it came from stays open to pick another
         if guide is None:
-            self.say("matters/no_guide.j2", matter=self.services.catalog.summary(code))
+            self.say("matters/no_guide.j2", matter=self.services.catalog.summary(code), others=bool(self.data.get("candidates")))
             return
         # The card depends on the guide and the catalog's halls only: rendered once per catalog.
         render = self.services.render

@@ -31,7 +31,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("1", "办事指南", "MENU_GUIDE", "matters", ("办事指南", "指南", "查事项", "怎么办")),
     Option("2", "预约办事", "MENU_BOOK", "booking", ("预约", "预约办事", "我要预约")),
     Option("3", "查办件进度", "MENU_PROGRESS", "progress", ("查进度", "进度", "办件进度", "查询进度")),
-    Option("4", "服务大厅地址和时间", "MENU_HALLS", "halls", ("服务大厅", "大厅", "地址", "办公时间", "上班时间", "在哪")),
+    Option("4", "服务大厅地址和时间", "MENU_HALLS", "halls", ("服务大厅", "大厅", "地址", "办公时间", "上班时间", "在哪",
+                                                              "service halls", "service hall", "halls", "opening hours")),
     Option("5", "人工服务", "MENU_HUMAN", "handoff", ()),
     # Numbers 1-5 stay what people (and their habits) know; what came later is added after them.
     Option("6", "我的预约", "MENU_APPOINTMENTS", "appointments", ()),

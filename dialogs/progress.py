@@ -58,6 +58,8 @@ from integrations.platform.identifiers import valid_id_number
 from integrations.platform.models import BundleApplication, Case, CaseState, ErrorCode, MaterialUpload
 
 TZ = ZoneInfo("Asia/Shanghai")
+#: A run of digits, maybe with letters before it, typed where a case number is asked for.
+_NUMBER_LIKE = re.compile(r"[A-Z]{0,6}\d{4,}")
 MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
 MAX_BUNDLE_STEPS = 8  # a bundle's one timeline: the latest steps over all its cases
 
@@ -92,6 +94,7 @@ TRANSITIONS = [
     T("text",  ANY,        "number",   "typed_locked",          "say_locked"),
     T("text",  ANY,        "number",   "typed_trouble",         "say_busy"),
     T("text",  ANY,        "factor",   "typed_number",          "ask_factor"),
+    T("text",  "number",   "number",   "looks_like_a_number",   "say_number_format"),
     # One of the cases verified before.
     T("text",  "choosing", "shown",    "picked_opens",          "show_case"),
     T("text",  "choosing", "choosing", "picked_trouble",        "say_busy"),
@@ -631,6 +634,14 @@ class Progress(Dialog):
         self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
         self.say("progress/card.j2", **case_view(case, self.services.settings))
         self.ask()
+
+    def looks_like_a_number(self) -> bool:
+        """Something like a number that is not a case number here (受理号GA20261128003, 12345):
+        what a case number looks like is said, not 没太明白."""
+        return _NUMBER_LIKE.search(self.word.upper()) is not None
+
+    def say_number_format(self):
+        self.say("progress/number_format.j2")
 
     def ask_factor(self):
         """Ask for the factor of the number just tried (none tried: the card's own case, which

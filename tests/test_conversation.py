@@ -84,7 +84,7 @@ async def test_leaving_a_booking_in_ones_own_words_cancels_it(h, leaving):
     assert "没找到" not in reply and "没太明白" not in reply
 
 
-@pytest.mark.parametrize("asking", ["请帮我转人工吧", "你好，转人工", "我要转人工", "有没有人工"])
+@pytest.mark.parametrize("asking", ["请帮我转人工吧", "你好，转人工", "我要转人工", "有没有人工", "查不到啊 找人工"])
 async def test_asking_for_a_person_in_ones_own_words_hands_over(h, asking):
     await h.say("4")
     reply = await h.say(asking)
@@ -230,7 +230,7 @@ def test_a_case_number_opens_progress_exactly_when_the_understanding_finds_one()
     from datetime import date
     from types import SimpleNamespace
 
-    from dialogs.conversation import Conversation
+    from dialogs.conversation import PROGRESS_ASKED, Conversation
     from dialogs.engine import Incoming, Services, normalise
     from dialogs.menu import SHORTCUTS
     from dialogs.understand import understand
@@ -247,6 +247,8 @@ def test_a_case_number_opens_progress_exactly_when_the_understanding_finds_one()
             case_no = understand(text, date.today(), case_pattern=pattern).value("case_number")
             if word in SHORTCUTS:
                 expected = (SHORTCUTS[word][0], dict(SHORTCUTS[word][1]))
+            elif PROGRESS_ASKED.search(word):  # 办到哪了: progress, with the number when one is in it
+                expected = ("progress", {"case_no": case_no} if case_no else {})
             else:
                 expected = ("progress", {"case_no": case_no}) if case_no else None
             incoming = Incoming(channel="wechat", user="oUser", kind="text", text=text)
@@ -260,3 +262,23 @@ def test_a_case_number_opens_progress_exactly_when_the_understanding_finds_one()
     assert found > 500
     for glued in ("5116 0220 2611 2847 0001", "张三 110101199003078515 13800138000", "110101199003078515 13800138000"):
         assert conversation._opens("menu", Incoming(channel="wechat", user="oUser", kind="text", text=glued), normalise(glued)) is None
+
+
+@pytest.mark.parametrize("asked", ["我上礼拜交的材料，办到哪了", "不是 我是查进度", "我的件审到哪一步了"])
+async def test_where_a_case_stands_asked_in_words_opens_progress(h, asked):
+    await h.catalog_ready()
+    reply = await h.say(asked)
+    assert "办件编号" in reply and "没找到" not in reply, reply
+    told = await h.say("GA20261128003")  # not a case number here: what one looks like is said
+    assert "好像不是办件编号" in told and "没太明白" not in told, told
+
+
+async def test_thanks_with_a_form_of_address_is_small_talk(h):
+    reply = await h.say("好的谢谢你啊闺女")
+    assert "不客气" in reply and "没找到" not in reply, reply
+
+
+async def test_leaving_the_queue_in_a_sentence_leaves_it(h):
+    await h.say("人工")
+    reply = await h.say("算了不等了，我自己去大厅问")  # in office hours a queue, else a message to leave
+    assert ("退出" in reply or "不留言" in reply) and "已记下" not in reply and "留言已收到" not in reply, reply

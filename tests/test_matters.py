@@ -312,3 +312,22 @@ async def test_booking_asked_for_in_a_sentence_at_a_card_books_that_matter(h):
     assert "【普通护照签发】" in await h.say("办护照")
     reply = await h.say("好的谢谢 那我想预约去办 这周五上午可以吗")
     assert "预约「普通护照签发」" in reply, reply
+
+
+async def test_a_matter_without_a_guide_yet_offers_a_person_and_keeps_the_list_open(h):
+    await h.catalog_ready()
+    catalog = h.app[CATALOG]
+    missing = next(s for s in catalog.summaries.values() if catalog.guide(s.code) is None)
+    guided = next(g for g in catalog.guides.values())
+    await h.put_session("matters", "choosing", {"candidates": [missing.code, guided.code]})
+    reply = await h.say("1")
+    assert f"【{missing.name}】" in reply and "还在整理中" in reply and "「人工」" in reply and "其他序号" in reply, reply
+    again = await h.say("2")
+    assert f"【{guided.name}】" in again and "办理部门" in again, again
+
+
+async def test_where_and_when_asked_on_a_card_are_the_cards_halls(h):
+    await h.catalog_ready()
+    assert "【普通护照签发】" in await h.say("办护照")
+    reply = await h.say("要去哪里办，几点开门")
+    assert "本区服务大厅：" not in reply and "出入境接待大厅" in reply, reply

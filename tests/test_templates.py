@@ -36,7 +36,7 @@ CONTEXTS = {
     "matters/process.j2": {"guide": GUIDE},
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
-    "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code]},
+    "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code], "others": True},
     "bundles/card.j2": {"bundle": BUNDLE, "parts": BUNDLE.parts, "halls": PLATFORM_HALLS, "departments": BUNDLE.departments, "separate_days": 9},
     "bundles/follow_ups.j2": {"bundle": BUNDLE, "bookable": True},
     "bundles/materials.j2": {"bundle": BUNDLE, "materials": merged_materials(BUNDLE_GUIDES, {"agent"}), "situations": ["委托他人代办"], "saved": 3},

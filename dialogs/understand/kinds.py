@@ -99,12 +99,16 @@ _BESIDE = frozenset({"greeting", "thanks", "ack", "bye", "apology"})
 
 def _said_in_clauses(text: str, vocab: Vocabulary) -> str | None:
     """The one global word that clauses of `text` say, when every other clause is politeness, a
-    thanks or a short yes / no (好的，不用了，谢谢): None when two global words disagree."""
+    thanks or a short yes / no (好的，不用了，谢谢): None when two global words disagree. A person
+    asked for in a clause of its own is asked for whatever else is said (查不到啊 找人工)."""
     # spaces part Chinese clauses (算了 不弄了), not English words (do you speak english)
     clauses = [c for part in _CLAUSES.split(text) for c in (part.split() if not _LATIN.search(part) else [part.strip()]) if c]
+    intents = [next((vocab.global_words[layer] for layer in layers(clause, vocab) if layer in vocab.global_words), None)
+               for clause in clauses]
+    if len(clauses) > 1 and "human" in intents:
+        return "human"  # a person asked for beside anything (查不到啊 找人工): what they want now
     said = set()
-    for clause in clauses:
-        intent = next((vocab.global_words[layer] for layer in layers(clause, vocab) if layer in vocab.global_words), None)
+    for clause, intent in zip(clauses, intents):
         if intent is not None:
             said.add(intent)
         elif len(clauses) > 1 and (small_talk(clause, vocab) in _BESIDE or short_answer(clause, vocab)):
