@@ -244,3 +244,15 @@ def test_only_a_change_is_written_to_the_profile():
     assert before_turn(EN, "中文", False).remembered(EN) == {"language": "zh", "language_chosen": True}
     assert before_turn(NEW, "ok", True).remembered(NEW) is None  # not known yet: nothing to remember
     assert before_turn({"other": 1}, "hello", True).remembered({"other": 1}) == {"other": 1, "language": "en", "language_chosen": False}
+
+
+async def test_a_day_named_in_english_picks_it(chat):
+    assert english(await chat.say("hello"))
+    await chat.say("I'd like to book an appointment for a passport")
+    days = await chat.say("1")
+    listed = re.findall(r"^\d+\. (Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d+ \w+)", days, re.M)
+    assert len(listed) >= 2, days
+    weekday, day = listed[-1]
+    names = {"Mon": "monday", "Tue": "tuesday", "Wed": "wednesday", "Thu": "thursday", "Fri": "friday", "Sat": "saturday", "Sun": "sunday"}
+    times = await chat.say(f"sorry, {names[weekday]} please")
+    assert times.startswith(f"Times you can book on {weekday} {day}"), times

@@ -681,3 +681,16 @@ def test_a_text_said_again_is_read_the_same_and_personal_data_is_never_kept():
     # 张三 read where a name is expected is a name: not kept (read elsewhere it is just text)
     readings = [value for _, value in reading._UNDERSTOOD._kept.values()]
     assert not any(slot.kind in (K.NAME, K.ID_NUMBER, K.PHONE) for kept_reading in readings for slot in kept_reading.slots)
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("tuesday", date(2026, 12, 8)), ("sorry actually wednesday is better", date(2026, 12, 9)),
+    ("next tuesday morning", date(2026, 12, 15)), ("this fri", date(2026, 12, 11)), ("monday", date(2026, 12, 7)),
+])
+def test_english_weekdays_are_dates(typed, expected):
+    assert understand(typed, date(2026, 12, 7), expects={"date", "choice"}).value("date") == expected
+
+
+def test_words_that_hold_a_weekday_abbreviation_are_no_dates():
+    for typed in ("some text about a sunset", "i want to register a company", "satisfied", "wednesdays"):
+        assert understand(typed, date(2026, 12, 7), expects={"date"}).value("date") is None, typed

@@ -34,6 +34,9 @@ _MONTH_DAY = re.compile(rf"(?<![\d{CHINESE_DIGITS}])({N})月({N})[日号]?")
 _SLASH = re.compile(r"(?<![\d/.])(\d{1,2})/(\d{1,2})(?![\d/])")
 _IN_MONTH = re.compile(rf"({'|'.join(sorted(_MONTH_OFFSETS, key=len, reverse=True))})的?({N})[日号]")
 _WEEKDAY = re.compile(r"(下下个?|下个?|这个?|本|上个?)?(?:周|星期|礼拜)([一二三四五六日天七1-7]|末)")
+_EN_WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednesday": 2, "wed": 2, "thursday": 3,
+                "thu": 3, "thur": 3, "thurs": 3, "friday": 4, "fri": 4, "saturday": 5, "sat": 5, "sunday": 6, "sun": 6}
+_EN_WEEKDAY = re.compile(r"\b(?:(next|this)\s+)?(" + "|".join(sorted(_EN_WEEKDAYS, key=len, reverse=True)) + r")\b")
 _IN_DAYS = re.compile(rf"(?:过({N})天|({N})天(?:以后|之后|后))")
 _DAY_WORD = re.compile("|".join(sorted([*_DAY_WORDS, *_DAY_AND_PART], key=len, reverse=True)))
 _BARE_DAY = re.compile(rf"(?<![\d月])({N})[号日](?![码楼窗线院])")  # not 1号窗口, 2号线
@@ -45,7 +48,8 @@ _CLOCK = re.compile(
 _PART_ALONE = re.compile(_PART)
 _RANGE = re.compile(r"\s*(?:到|至|-|~|～|—)\s*")
 #: Something every date or time above has: most messages have none and skip them all.
-_HINT = re.compile(rf"[\d{CHINESE_DIGITS}天日号月周星礼拜今明昨后早晚午晨夜末]|today|tomorrow|tonight|morning|noon|afternoon|evening")
+_HINT = re.compile(rf"[\d{CHINESE_DIGITS}天日号月周星礼拜今明昨后早晚午晨夜末]|today|tomorrow|tonight|morning|noon|afternoon|evening"
+                   r"|mon|tue|wed|thu|fri|sat|sun")
 
 
 def may_hold_time(text: str) -> bool:
@@ -176,6 +180,16 @@ def _weekday(match: re.Match, today: date):
     return monday + timedelta(weeks=weeks, days=weekday), None
 
 
+def _en_weekday(match: re.Match, today: date):
+    """tuesday: the next one, today included; next tuesday: next week's, as 下周二; this tuesday: this week's."""
+    which, name = match.groups()
+    weekday = _EN_WEEKDAYS[name]
+    if which is None:
+        return today + timedelta(days=(weekday - today.weekday()) % 7), None
+    monday = today - timedelta(days=today.weekday())
+    return monday + timedelta(weeks=1 if which == "next" else 0, days=weekday), None
+
+
 def _in_days(match: re.Match, today: date):
     days = number(match.group(1) or match.group(2))
     return (today + timedelta(days=days), None) if days is not None and days <= 366 else None
@@ -208,6 +222,7 @@ _DATE_READERS = {
     "month_day": (_MONTH_DAY, _month_day),
     "slash": (_SLASH, _slash),
     "weekday": (_WEEKDAY, _weekday),
+    "en_weekday": (_EN_WEEKDAY, _en_weekday),
     "in_days": (_IN_DAYS, _in_days),
     "day_word": (_DAY_WORD, _day_word),
     "bare_day": (_BARE_DAY, _bare_day),
