@@ -175,11 +175,12 @@ class Conversation:
     def _said_global(self, session: Session, cls: type[Dialog], incoming: Incoming, word: str, reading: Understanding) -> str | None:
         """A global word said in other words (config/understanding.toml: 请帮我转人工吧, 算了，不约了),
         unless the dialog claims the word or the step can use the message as its answer; and a
-        plain no (不用了，谢谢) to a step that asks no yes / no question: the person is leaving it."""
+        plain no (不用了，谢谢) to a step that asks no yes / no question and lists nothing to pick
+        (there 不是 is about the list: 都不是): the person is leaving it."""
         intent = reading.global_word
         expects = cls.EXPECTS.get(session.state, frozenset())
         if intent is None:
-            if (not session.at_rest and session.state not in cls.DONE and "yes_no" not in expects
+            if (not session.at_rest and session.state not in cls.DONE and not expects & {"yes_no", "choice"}
                     and reading.value(SlotKind.YES_NO) is False):
                 return "cancel"
             return None

@@ -60,6 +60,7 @@ TRANSITIONS = [
     T("start", "*",         "asking",    "asks_about_halls", "open_halls"),
     T("start", "*",         "choosing",  "has_candidates", "show_candidates"),
     T("start", "*",         "asking",    None,             "ask_or_not_found"),
+    T("text",  "choosing",  "asking",    "none_fits",      "say_none_fits"),
     T("text",  "choosing",  "choosing",  "picks_to_book",  ["keep_pick", "book_pick"]),
     T("text",  "choosing",  "choosing",  "asks_which_to_book", "ask_which_to_book"),
     T("text",  "choosing",  "choosing",  "asks_to_book_other", "book_other"),
@@ -123,6 +124,8 @@ FOLLOW_UP_CUES = {
     "where": ("在哪", "哪里办", "哪儿办", "去哪", "地址", "几点", "上班", "开门", "下班", "办公时间", "营业时间", "周末", "周六"),
     "online": ("网上", "在线", "手机上", "线上", "链接"),
 }
+#: 都不是, said to the candidates.
+NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对"})
 #: Words that ask what to bring, in a question that names a matter (生育津贴要啥材料).
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该")
@@ -356,6 +359,14 @@ class Matters(Dialog):
 
     def picks_candidate(self) -> bool:
         return self._picked() is not None
+
+    def none_fits(self) -> bool:
+        """都不是 (or a plain no) to the candidates: another wording is asked for."""
+        return self.word in NONE_FITS or (self._picked() is None and self.slot("yes_no") is False)
+
+    def say_none_fits(self):
+        self.data.pop("candidates", None)
+        self.say("matters/none_fits.j2")
 
     def picks_another_candidate(self) -> bool:
         return self._guide() is None and bool(self.data.get("candidates")) and self._picked() is not None

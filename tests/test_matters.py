@@ -331,3 +331,13 @@ async def test_where_and_when_asked_on_a_card_are_the_cards_halls(h):
     assert "【普通护照签发】" in await h.say("办护照")
     reply = await h.say("要去哪里办，几点开门")
     assert "本区服务大厅：" not in reply and "出入境接待大厅" in reply, reply
+
+
+@pytest.mark.parametrize("none", ["都不是", "不是"])
+async def test_none_of_the_candidates_asks_for_other_words_and_leaves_nothing(h, none):
+    await h.catalog_ready()
+    assert "您要办的是不是" in await h.say("身份证")
+    reply = await h.say(none)
+    assert "换个说法" in reply and "已取消" not in reply and "没太明白" not in reply, reply
+    again = await h.say("身份证丢了")  # searched as at the start
+    assert "您要办的是不是" in again or "【" in again, again
