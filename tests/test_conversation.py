@@ -215,6 +215,14 @@ async def test_expired_conversation_is_mentioned_once(h):
     assert "自动结束" not in await h.say("你好")
 
 
+async def test_a_new_question_after_the_conversation_lapsed_is_answered(h):
+    await h.catalog_ready()
+    await h.say("预约")
+    h.idle(h.settings.session_ttl_seconds + 1)
+    reply = await h.say("身份证丢了怎么补办")
+    assert "自动结束" in reply and "居民身份证" in reply and "请回复序号选择" not in reply, reply
+
+
 async def test_users_do_not_share_conversations(h):
     await h.say("4", user="oAlice")
     assert "区政务服务中心" in await h.say("1", user="oAlice")
