@@ -21,7 +21,8 @@ import secrets
 from datetime import date
 
 from dialogs.booking import JUST_BOOKED, Picking
-from dialogs.engine import P, T
+from dialogs.engine import P, T, normalise
+from dialogs.understand.appointments import about_my_appointments
 from integrations.platform.client import PlatformError
 from integrations.platform.models import Appointment
 
@@ -91,6 +92,10 @@ class Appointments(Picking):
     #: Here these mean "this appointment", not the shortcut to the list (dialogs.menu.SHORTCUTS).
     OWN_WORDS = MOVE | CANCEL
     CANCEL_ANSWERS = {"manage": "取消", "cancelling": ""}
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        return about_my_appointments(text) or about_this_appointment(normalise(text))
     PROMPTS = {
         "list": "booking/list.j2", "manage": "booking/manage.j2", "cancelling": "booking/confirm_cancel.j2",
         "move_day": "booking/days.j2", "move_slot": "booking/slots.j2", "move_confirm": "booking/move_confirm.j2",

@@ -32,7 +32,6 @@ from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
-from dialogs.appointments import about_this_appointment
 from dialogs.enterprise import parse_credit_code
 from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS, option_named
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_number
@@ -213,8 +212,8 @@ class Conversation:
         expects = cls.EXPECTS.get(session.state, frozenset())
         if expects and ((word.isdigit() and "choice" in expects) or self._answers(incoming, expects)):
             return None  # an item of the list on screen (the commonest answer: no need to read it)
-        if session.dialog == "appointments" and (about_my_appointments(incoming.text) or about_this_appointment(word)):
-            return None  # 那个预约取消掉, 改到周四: about the appointment on screen, the step's
+        if cls.claims(session.state, incoming.text):
+            return None  # 那个预约取消掉, 改到周四 at an appointment: the step's
         route = self._opens(session.dialog, incoming, word, expects)
         if route is None and session.state == cls.machine.initial and session.state in cls.FREE_TEXT:
             # A menu option's name typed where a dialog first asks what the person wants (预约 at

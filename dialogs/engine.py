@@ -375,6 +375,12 @@ class Dialog:
     #: 确定取消吧): state -> what a message must hold to be the step's rather than a way out of
     #: the dialog ("" for any cancel word: 算了 there keeps the appointment, and says so).
     CANCEL_ANSWERS: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """Whether a message typed at `state` is this dialog's in any case, never a question to
+        search or a shortcut elsewhere (我的预约: 那个预约取消掉, 改到周四). None here."""
+        return False
     #: What each step reads from free text: state -> kinds of slot (dialogs.understand.SlotKind
     #: values). The message is read with these expectations, and a message holding one of them
     #: is an answer to the step before it is anything else: no global detector outranks it.

@@ -21,11 +21,11 @@ actions (`PREPARE`) whose outcome the guards read.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from dialogs.engine import CITIZEN_DIALOGS, Dialog, P, Session, T
+from dialogs.understand.kinds import first_clause
 
 HANDOFF = "handoff"
 STATES = ["waiting", "leaving", "connected", "rating"]
@@ -35,14 +35,13 @@ MISSED_KEY = "_missed"  # what a person said that no dialog understood (dialogs.
 LEAVE_QUEUE = frozenset({"取消", "结束", "退出", "不等了", "算了", "菜单", "主菜单", "cancel", "quit", "exit", "stop", "leave"})
 #: Leaving the queue said at the start of a sentence (算了不等了，我自己去大厅问).
 STOP_WAITING = ("不等了", "不排了", "不排队了", "取消排队", "退出排队", "不用人工了", "不要人工了", "不留言了", "不用留言")
-_FIRST_CLAUSE = re.compile(r"[\s,，.。!！?？;；、~～]+")
 
 
 def _stops(word: str, words: frozenset[str]) -> bool:
     """Whether `word` is one of `words`, or starts with a clause that is one or that stops waiting."""
     if word in words:
         return True
-    first = _FIRST_CLAUSE.split(word, maxsplit=1)[0]
+    first = first_clause(word)
     return first in words or any(phrase in first for phrase in STOP_WAITING)
 END_TALK = frozenset({"结束", "结束人工", "结束服务", "结束对话", "结束人工服务", "退出人工", "退出", "end", "end chat", "quit", "exit"})
 SKIP_NOTE = frozenset({"取消", "不留言", "不用了", "算了", "结束", "退出", "菜单", "主菜单", "cancel"})

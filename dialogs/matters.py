@@ -23,7 +23,6 @@ guide    --订阅通知 / 取消通知--> guide   (policy notices for this matte
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, Reply, T, hall_names, normalise
@@ -31,6 +30,7 @@ from dialogs.smalltalk import mark_unused
 from dialogs.understand.answers import choice
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.halls import asks_about_halls
+from dialogs.understand.kinds import first_clause
 from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.identifiers import mask_in_text
 
@@ -186,14 +186,12 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         return "yes" if text in YES else "no"
     yes = dialog.slot("yes_no")
     if yes is None:  # a yes or no first, then why (不是 我自己去, 没有 才两周, no, just me)
-        first = _CLAUSE.split(text, maxsplit=1)[0]
+        first = first_clause(text)
         vocab = vocabulary()
         if first != text and (first in YES or first in vocab.yes) != (first in NO or first in vocab.no):
             yes = first in YES or first in vocab.yes
     return None if yes is None else "yes" if yes else "no"
 
-
-_CLAUSE = re.compile(r"[\s,，.。!！;；、~～]+")
 
 
 def _names(said: str, name: str) -> bool:

@@ -92,6 +92,12 @@ def global_word(shells: list[str], vocab: Vocabulary) -> str | None:
 
 
 _CLAUSES = re.compile(r"[,，.。!！?？;；、~～]+")
+_FIRST_CLAUSE = re.compile(r"[\s,，.。!！?？;；、~～]+")
+
+
+def first_clause(text: str) -> str:
+    """What `text` says before its first punctuation or space (不是 of 不是 我自己去)."""
+    return _FIRST_CLAUSE.split(text, maxsplit=1)[0]
 _LATIN = re.compile(r"[a-z]")
 #: Small talk that may stand beside a global word without changing it (not a question: 你是谁).
 _BESIDE = frozenset({"greeting", "thanks", "ack", "bye", "apology"})
