@@ -23,6 +23,8 @@ from datetime import date
 from dialogs.booking import JUST_BOOKED, Picking
 from dialogs.engine import P, T, normalise
 from dialogs.understand.appointments import about_my_appointments
+from dialogs.understand.kinds import first_clause
+from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.client import PlatformError
 from integrations.platform.models import Appointment
 
@@ -33,7 +35,7 @@ KEEP = frozenset({"2", "保留", "保留预约", "不取消", "不用了", "不�
 
 #: Cancelling, and keeping, said in a sentence (那个预约取消掉, 嗯 取消吧; 不取消了, 还是保留吧).
 CANCEL_WORDS = ("取消", "不去了", "去不了", "退约", "退掉", "不约了", "不要了")
-KEEP_WORDS = ("不取消", "别取消", "先不取消", "保留", "不退")
+KEEP_WORDS = ("不取消", "别取消", "先不取消", "不要取消", "不想取消", "不用取消", "无需取消", "保留", "不退")
 
 _MOVE_SAID = re.compile(r"(改|换|调|挪|推迟|延后|往后推)(一下|下|个|成|到|为)?(别的|其他|另外)?(的)?(时间|日期|天|时段|周|星期|礼拜|明天|后天|下午|上午|\d)"
                         r"|(时间|日期|那天)(改|换|调)|改约|改期")
@@ -213,9 +215,10 @@ class Appointments(Picking):
         return isinstance(self._outcome, PlatformError)
 
     def keeps_it(self) -> bool:
-        """2, no, or 算了 (a way out said at this question keeps the appointment, and says so)."""
+        """2, no (不是，我是说改时间), or 算了 (a way out said at this question keeps the appointment,
+        and says so)."""
         return (self.says(KEEP) or self.slot("yes_no") is False or any(keep in self.word for keep in KEEP_WORDS)
-                or self.understood.global_word == "cancel")
+                or first_clause(self.word) in vocabulary().no or self.understood.global_word == "cancel")
 
     def say_cancelled(self):
         self.say("booking/cancelled.j2", item=self.shown(self.data["item"]))

@@ -189,7 +189,9 @@ class Picking(Dialog):
         text = self.word
         if text.isascii() and text.isdigit():
             return int(text) if 1 <= int(text) <= count else None
-        picked = self.slot("choice") if "choice" in self.EXPECTS.get(self.state, ()) else None
+        # the step the message answers: after a transition (take_slot) the state is already the next one
+        answering = next(reversed(self.answered), self.state) if self.answered else self.state
+        picked = self.slot("choice") if "choice" in self.EXPECTS.get(answering, ()) else None
         if picked == -1 and count:
             return count
         return picked if picked is not None and 1 <= picked <= count else None

@@ -569,3 +569,33 @@ async def test_moving_an_appointment_in_ones_own_words_to_a_named_day_shows_its_
     day, weekday = listed[-1]
     moved = await h.say(f"改到{weekday}吧")
     assert moved.startswith(f"{day}（{weekday}）可以预约的时段"), moved
+
+
+@pytest.mark.parametrize("keeping", ["不要取消", "我要的是改约，不要取消", "不是，我是说改时间"])
+async def test_not_cancelling_said_at_the_cancel_question_keeps_the_appointment(h, sims, keeping):
+    me = person(34)
+    await drive(h, "预约", me)
+    await h.say("我的预约")
+    await h.say("1")
+    assert "确定取消" in await h.say("2")
+    kept = await h.say(keeping)
+    assert "已取消" not in kept, kept
+    assert len(booked(await appointments_of(sims, me))) == 1
+
+
+async def test_not_cancelling_but_moving_said_at_an_appointment_moves_it(h, sims):
+    me = person(35)
+    await drive(h, "预约", me)
+    await h.say("我的预约")
+    await h.say("1")
+    reply = await h.say("不想取消，换个时间就行")
+    assert "请选择日期" in reply and "确定取消" not in reply, reply
+
+
+async def test_a_time_picked_in_words_is_taken(h):
+    await h.catalog_ready()
+    await h.say("预约办护照")
+    await h.say("1")
+    await h.say("1")
+    picked = await h.say("第一个")
+    assert "姓名" in picked or "使用" in picked, picked
