@@ -85,9 +85,9 @@ ABOUT_ITS_DETAILS = re.compile(
 #: progress dialog, with the case number if one was said.
 PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|到哪个环节|审到哪|批到哪|办好了没|办完了没|办下来没|批下来没|查进度|查一下进度|查下进度"
                             r"|进度怎么样|进度如何|什么进度|啥进度|受理号|办件编号|办件号")
-#: What, typed after a conversation lapsed, answered its last question rather than asks a new one:
-#: a number, or a word or two (是的, 好的, 不用了).
-_ANSWER_LIKE = re.compile(r"\d{1,3}|.{0,3}")
+#: Typed after a conversation lapsed, this many characters or fewer answered its last question
+#: (1, 是的, 不用了) rather than ask a new one.
+ANSWER_CHARS = 3
 log = logging.getLogger(__name__)
 
 
@@ -115,7 +115,7 @@ class Conversation:
             if expired:
                 self._say(replies, "common/expired.j2")
                 route = await self._route(Session(), incoming, incoming.word) if kind == "text" else None
-                if route is None and kind == "text" and not _ANSWER_LIKE.fullmatch(incoming.word):
+                if route is None and kind == "text" and len(incoming.word) > ANSWER_CHARS:
                     session = Session()  # a new question (儿子能替我去办吗) is answered as at the menu
                 else:  # an answer to the question that lapsed (1, 是的): the menu
                     session = await self._enter(*(route or ("menu", {})), incoming, replies)
