@@ -670,6 +670,25 @@ async def test_my_appointments_never_reaches_another_persons_appointment(client,
     tally("cross-user: appointment tricks", len(tricks) + 2)
 
 
+async def test_typing_another_persons_id_number_and_phone_does_not_open_their_appointments(client, app, peer):
+    """The ID number and phone are typed, not proven: remembering them once (booking for that
+    person, or pretending to) must not list or change what that person booked themselves."""
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
+    victim_person = person(43)
+    victim, attacker = Chat(client, peer, VICTIM), Chat(client, peer, ATTACKER)
+    await drive(victim, "预约", victim_person)
+    theirs = booked(await appointments_of(client, victim_person))[0]
+    mine = await drive(attacker, "预约", victim_person, matter="居住证", remember="1")  # their details, remembered
+    assert mine.startswith("预约成功")
+    listed = await attacker.say("我的预约")
+    assert theirs["number"] not in listed and "居住证" in listed, listed  # only what this account booked
+    with pytest.raises(PlatformError) as refused:
+        await app[SERVICES].bookings.cancel(ATTACKER, theirs["id"])
+    assert refused.value.code == ErrorCode.not_found
+    assert theirs in booked(await appointments_of(client, victim_person))
+    tally("cross-user: remembered identity", 2)
+
+
 # Guesses of the second factor spread over many openids ------------------------------------------
 
 

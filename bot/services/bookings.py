@@ -137,8 +137,11 @@ class Bookings:
         await self.schedule_reminders(user, appointment, hall)
 
     async def upcoming(self, user: str) -> list[Appointment]:
-        """The person's booked appointments that have not started, soonest first: those booked in
-        chat, and (when we remember them) those the platform knows under their identity."""
+        """The appointments this person booked in chat that have not started, soonest first.
+
+        Only those: the platform would also list what it holds under an ID number and phone, but
+        both are typed, not proven, and whoever knows them would see (and could cancel) another
+        person's appointments. An appointment booked on the website or at a hall stays there."""
         ids = [_s(i) for i in await self.redis.zrangebyscore(self.keys.user_appointments(user), self.now(), "+inf", start=0, num=self.list_limit * 2)]
         found: dict[str, Appointment] = {}
         gone: list[str] = []
@@ -152,13 +155,6 @@ class Bookings:
                 raise result
             else:
                 found[result.id] = result
-        applicant = await self.remembered(user)
-        if applicant:
-            try:
-                for a in await self.platform.appointments_of(applicant["id_number"], applicant["phone"]):
-                    found.setdefault(a.id, a)
-            except PlatformError as error:
-                log.warning("appointments of a remembered applicant not listed: %s", error.code.value)
         if gone:
             await self.redis.zrem(self.keys.user_appointments(user), *gone)
         now = self.now()
@@ -166,17 +162,8 @@ class Bookings:
         return sorted(items, key=lambda a: (a.date, a.start))[: self.list_limit]
 
     async def owns(self, user: str, appointment_id: str) -> bool:
-        """Whether this appointment is this person's now: booked by them in chat, or listed by the
-        platform under the applicant they asked us to remember (what `upcoming` shows them)."""
-        if await self.redis.zscore(self.keys.user_appointments(user), appointment_id) is not None:
-            return True
-        applicant = await self.remembered(user)
-        if not applicant:
-            return False
-        try:
-            return any(a.id == appointment_id for a in await self.platform.appointments_of(applicant["id_number"], applicant["phone"]))
-        except PlatformError:
-            return False
+        """Whether this person booked this appointment in chat (what `upcoming` shows them)."""
+        return await self.redis.zscore(self.keys.user_appointments(user), appointment_id) is not None
 
     async def _check_owner(self, user: str, appointment_id: str) -> None:
         """Changes are checked at the moment they are made, whatever the session listed earlier."""
