@@ -2,7 +2,8 @@
 keeps the old appointment until the platform has confirmed the new one.
 
 ```
-list         --text: a number--> manage
+(start)      --取消我的预约 / 改到周三 (the one meant)--> as from manage, else list
+list         --text: a number--> manage   --改到周四 / 取消吧 (the one meant)--> as from manage
 manage       --1 改约: days loaded--> move_day     --2 取消预约--> cancelling
 cancelling   --1 确定取消: cancelled--> (done)     --refused--> (done, explained)   --2 保留--> (done)
 move_day     --text: a day--> move_slot
@@ -22,7 +23,7 @@ from datetime import date
 
 from dialogs.booking import JUST_BOOKED, Picking
 from dialogs.engine import P, T, normalise
-from dialogs.understand.appointments import about_my_appointments
+from dialogs.understand.appointments import CANCEL_WORDS, KEEP_WORDS, SAID_CANCEL, MOVE_SAID, about_my_appointments, about_this_appointment
 from dialogs.understand.kinds import first_clause
 from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.client import PlatformError
@@ -33,32 +34,34 @@ CANCEL = frozenset({"2", "取消预约", "取消这个预约", "取消这个", "
 CANCEL_YES = frozenset({"1", "确定", "确定取消", "确认", "确认取消", "是", "是的", "对"})
 KEEP = frozenset({"2", "保留", "保留预约", "不取消", "不用了", "不了", "否"})
 
-#: Cancelling, and keeping, said in a sentence (那个预约取消掉, 嗯 取消吧; 不取消了, 还是保留吧).
-CANCEL_WORDS = ("取消", "不去了", "去不了", "退约", "退掉", "不约了", "不要了")
-KEEP_WORDS = ("不取消", "别取消", "先不取消", "不要取消", "不想取消", "不用取消", "无需取消", "保留", "不退")
+#: A question typed where cancelling is to be confirmed (取消的话会影响信用吗, 取消了还能再约吗).
+_ASKED = re.compile(r"[?？]|吗|呢|么|会不会|能不能|能否|可不可以|是不是|怎么|多久|影响|还能|以后")
 
-_MOVE_SAID = re.compile(r"(改|换|调|挪|推迟|延后|往后推)(一下|下|个|成|到|为)?(别的|其他|另外)?(的)?(时间|日期|天|时段|周|星期|礼拜|明天|后天|下午|上午|\d)"
-                        r"|(时间|日期|那天)(改|换|调)|改约|改期")
-
-
-
-def about_this_appointment(text: str) -> bool:
-    """Whether a message typed at an appointment moves or cancels it in words (改到周四, 取消掉):
-    the step's, never a search (dialogs.conversation)."""
-    return _MOVE_SAID.search(text) is not None or any(word in text for word in CANCEL_WORDS)
 
 
 STATES = ["list", "manage", "cancelling", "move_day", "move_slot", "move_confirm"]
 TRANSITIONS = [
     #  trigger  source          dest            when                  then
+    T("start", "*",            "move_slot",    "moves_to_named_day", "ask"),
+    T("start", "*",            "move_day",     "wants_move",         "ask"),
+    T("start", "*",            "manage",       "move_has_no_days",   "say_no_days"),
+    T("start", "*",            "cancelling",   "cancels_the_one_meant", "ask"),
+    T("start", "*",            "manage",       "means_one",          "ask"),
     T("start", "*",            "list",         "has_upcoming",       "ask"),
     T("start", "*",            "list",         "was_busy",           "say_busy_and_leave"),
     T("start", "*",            "list",         None,                 "say_none"),
+    T("text",  "list",         "move_slot",    "moves_to_named_day", "ask"),
+    T("text",  "list",         "move_day",     "wants_move",         "ask"),
+    T("text",  "list",         "manage",       "move_has_no_days",   "say_no_days"),
+    T("text",  "list",         "cancelling",   "cancels_the_one_meant", "ask"),
+    T("text",  "list",         "manage",       "means_one",          "ask"),
+    T("text",  "list",         "list",         "changes_without_pick", "say_pick_first"),
     T("text",  "list",         "manage",       "picks_appointment",  ["take_appointment", "ask"]),
     T("text",  "manage",       "move_slot",    "moves_to_named_day", "ask"),
     T("text",  "manage",       "move_day",     "wants_move",         "ask"),
     T("text",  "manage",       "manage",       "move_has_no_days",   "say_no_days"),
     T("text",  "manage",       "cancelling",   "wants_cancel",       "ask"),
+    T("text",  "cancelling",   "cancelling",   "asks_about_cancelling", "say_what_cancelling_means"),
     T("text",  "cancelling",   "cancelling",   "cancel_done",        "say_cancelled"),
     T("text",  "cancelling",   "cancelling",   "cancel_refused",     "say_refused_and_leave"),
     T("text",  "cancelling",   "cancelling",   "keeps_it",           "say_kept"),
@@ -77,7 +80,8 @@ TRANSITIONS = [
 #: What each (trigger, state) fetches or does before its guards are asked.
 PREPARE = [
     #  trigger  source          action
-    P("start", "*",            "load_upcoming"),
+    P("start", "*",            "load_upcoming_and_the_one_meant"),
+    P("text",  "list",         "take_the_one_meant"),
     P("text",  "manage",       "load_days_if_moving"),
     P("text",  "cancelling",   "cancel_if_confirmed"),
     P("text",  "move_day",     "load_slots_of_picked_day"),
@@ -93,7 +97,7 @@ class Appointments(Picking):
     PREPARE = PREPARE
     #: Here these mean "this appointment", not the shortcut to the list (dialogs.menu.SHORTCUTS).
     OWN_WORDS = MOVE | CANCEL
-    CANCEL_ANSWERS = {"manage": "取消", "cancelling": ""}
+    CANCEL_ANSWERS = {"list": "取消", "manage": "取消", "cancelling": ""}
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:
@@ -108,6 +112,12 @@ class Appointments(Picking):
     }
     FILLS = {"move_day": "date", "move_slot": "time"}
     DONE = frozenset({"list"})
+    __slots__ = ("_meant", "_asked")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._meant: int | None = None  # the appointment a change in words at the list means
+        self._asked = False  # a question typed at 确定取消吗
 
     def prompt_context(self):
         return {**super().prompt_context(), "items": [self.shown(i) for i in self.data.get("items", [])],
@@ -130,6 +140,13 @@ class Appointments(Picking):
                 for a in items
             ]
 
+    async def load_upcoming_and_the_one_meant(self) -> None:
+        """Prepare (start): the list, and when the message that opened it moves or cancels in
+        words (取消我的预约, 还是取消吧, 改到周三), the appointment meant, as at the list."""
+        await self.load_upcoming()
+        if self.data.get("items") and self.incoming.kind == "text":
+            await self.take_the_one_meant()
+
     def has_upcoming(self) -> bool:
         return bool(self.data.get("items"))
 
@@ -144,13 +161,59 @@ class Appointments(Picking):
     def picks_appointment(self) -> bool:
         return self.number(len(self.data.get("items", []))) is not None
 
-    def take_appointment(self):
-        item = self.data["item"] = self.data["items"][self.number(len(self.data["items"])) - 1]
+    def take_appointment(self, index: int | None = None):
+        items = self.data["items"]
+        item = self.data["item"] = items[self.number(len(items)) - 1 if index is None else index]
         self.data["code"], self.data["hall"] = item["matter_code"], item["hall_id"]
         if item.get("bundle_code"):  # a whole 一件事 moves to a day and time that takes all of it
             self.data["bundle"] = item["bundle_code"]
         else:
             self.data.pop("bundle", None)
+
+    # Changing one in words, at the list (取消吧, 改到周四, 护照那个取消) --------------------------------
+
+    async def take_the_one_meant(self) -> None:
+        """Prepare (list): moving or cancelling said in words takes the appointment meant (the only
+        one, or the one whose day or matter the message names) and goes on as at that
+        appointment; with several and none named, the person is asked to pick one first."""
+        self._meant = None
+        if self.state == "list" and self.number(len(self.data.get("items", []))) is not None:
+            return
+        moving, cancelling = self._says_move(), self._says_cancel()
+        if not (moving or cancelling):
+            return
+        index = self._meant = self._one_meant()
+        if index is None:
+            return
+        self.take_appointment(index)
+        if moving:
+            await self.load_days_if_moving()
+
+    def _one_meant(self) -> int | None:
+        items = self.data.get("items", [])
+        if len(items) == 1:
+            return 0
+        named = self.slot("date")
+        word = self.word
+        picked = [i for i, item in enumerate(items)
+                  if (named is not None and item["date"] == named.isoformat())
+                  or any(item["matter_name"][k:k + 2] in word for k in range(len(item["matter_name"]) - 1))]
+        return picked[0] if len(picked) == 1 else None
+
+    def cancels_the_one_meant(self) -> bool:
+        """取消吧 (said, not only 去不了: that may mean moving too, so `means_one` shows both)."""
+        return (self._meant is not None and self._says_cancel() and not self._says_move()
+                and any(word in self.word for word in SAID_CANCEL))
+
+    def means_one(self) -> bool:
+        return self._meant is not None
+
+    def changes_without_pick(self) -> bool:
+        return self._meant is None and (self._says_move() or self._says_cancel())
+
+    def say_pick_first(self):
+        self.say("booking/pick_first.j2", cancelling=self._says_cancel())
+        self.ask()
 
     # Moving ------------------------------------------------------------------------------------
 
@@ -158,15 +221,28 @@ class Appointments(Picking):
         """Prepare: 改约, the days it can move to ("days"), or that there are none ("full")."""
         if (self.says(MOVE) or self._says_move()) and await self.load_days():
             self._found = "days" if self.data["days"] else "full"
-            named = self.slot("date")  # 改到周四: that day's times at once, when it is on offer
+            named = self._named_day()  # 改到周四: that day's times at once, when it is on offer
             if self._found == "days" and named is not None and any(day == named.isoformat() for day, _ in self.data["days"]):
                 self.data["day"] = named.isoformat()
                 if await self.load_slots() and self.data["slots"]:
                     self._found = "day_named"
 
+    def _named_day(self) -> date | None:
+        """The day a move names: the one date said, or of two (周一去不了，能改到周三吗) the one
+        that is not the appointment's own day."""
+        named = self.slot("date")
+        conflict = self.understood.conflict("date") if named is None and self.incoming.kind == "text" else None
+        if conflict is None:
+            return named
+        current = self.data.get("item", {}).get("date")
+        others = [slot.value for slot in conflict.slots if slot.valid and slot.value.isoformat() != current]
+        return others[-1] if others else None
+
     def _says_move(self) -> bool:
-        """Moving said in words (改到周四, 能不能换个时间, 时间改一下), not cancelling."""
-        return _MOVE_SAID.search(self.word) is not None and not self._says_cancel()
+        """Moving said in words (改到周四, 能不能换个时间, 时间改一下), even beside a cancel word
+        (周一去不了，能改到周三吗; 不想取消，换个时间): moving keeps the appointment until the new
+        time is confirmed, so it is the safer reading."""
+        return MOVE_SAID.search(self.word) is not None
 
     def moves_to_named_day(self) -> bool:
         return self._found == "day_named"
@@ -205,8 +281,20 @@ class Appointments(Picking):
     async def cancel_if_confirmed(self) -> None:
         """Prepare: 确定取消, or yes / cancel in other words (嗯 取消吧, 好的), cancel (`_outcome`:
         the cancelled appointment, or the refusal)."""
-        if self.says(CANCEL_YES) or (not self.says(KEEP) and (self.slot("yes_no") is True or self._says_cancel())):
+        self._asked = False
+        if self.says(CANCEL_YES):
             await self.attempt()
+        elif _ASKED.search(self.word):
+            self._asked = True  # 取消了以后还能再约吗: a question about cancelling is not a yes
+        elif not self.says(KEEP) and (self.slot("yes_no") is True or self._says_cancel()):
+            await self.attempt()
+
+    def asks_about_cancelling(self) -> bool:
+        return self._asked
+
+    def say_what_cancelling_means(self):
+        self.say("booking/cancel_question.j2")
+        self.ask()
 
     def cancel_done(self) -> bool:
         return isinstance(self._outcome, Appointment)

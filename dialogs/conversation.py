@@ -38,7 +38,7 @@ from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_num
 from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
 from dialogs.understand import SlotKind, Understanding
-from dialogs.understand.appointments import about_my_appointments
+from dialogs.understand.appointments import about_my_appointments, about_this_appointment
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
@@ -151,10 +151,13 @@ class Conversation:
             if intent is None:
                 reading = read(incoming)  # once: global words in other words, the rating, small talk and junk
                 intent = self._said_global(session, cls, incoming, word, reading)
+            route = None
+            if intent in (None, "cancel") and await self._changes_their_appointment(session, incoming, word):
+                intent, route = None, ("appointments", {})  # 还是取消吧, 改到周三 at rest: their appointment
             if intent is not None:
                 after = await self._global(intent, session, incoming, replies)
             else:
-                route = await self._route(session, incoming, word, cls, reading)
+                route = route or await self._route(session, incoming, word, cls, reading)
                 if route is not None:
                     after = await self._digress(session, route, incoming, replies)
                 else:  # small talk, junk, or the step's; turns it could not use are counted (dialogs.smalltalk)
@@ -194,6 +197,19 @@ class Conversation:
         if intent not in _SAID_GLOBALS or word in cls.OWN_WORDS or (expects and self._answers(incoming, expects)):
             return None
         return intent
+
+    async def _changes_their_appointment(self, session: Session, incoming: Incoming, word: str) -> bool:
+        """At rest, moving or cancelling said without naming an appointment (还是取消吧, 周一去不了
+        能改到周三吗) by someone who has one: 我的预约 acts on it (with its confirmation). Asked of
+        Redis only for messages with such words."""
+        if not session.at_rest or not about_this_appointment(word):
+            return False
+        bookings = getattr(self.services, "bookings", None)
+        try:
+            return bookings is not None and await bookings.has_upcoming(incoming.user)
+        except Exception:  # noqa: BLE001  (not knowing leaves the message to the usual routes)
+            log.warning("could not tell whether a person has appointments", exc_info=True)
+            return False
 
     async def _route(self, session: Session, incoming: Incoming, word: str, cls: type[Dialog] | None = None,
                      reading: Understanding | None = None) -> tuple[str, dict] | None:

@@ -116,6 +116,11 @@ class Menu(Dialog):
     def forget_marker(self):
         self.data.pop(JUST_BOOKED, None)
 
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """确认 again just after booking is the booking's (already done), not small talk."""
+        return state == "booked" and normalise(text) in CONFIRM_AGAIN
+
     def confirms_again(self) -> bool:
         """A second tap on 确认 after the booking went through (a double tap, or unsure it worked)."""
         return self.word in CONFIRM_AGAIN

@@ -86,7 +86,7 @@ class SmallTalk:
         streak = int(session.data.get(STREAK_KEY, 0))  # the count goes on in whatever dialog comes next
         slow = bool(session.updated_at) and now() - session.updated_at >= SLOW_SECONDS
         offered = session.data.get(ELDER_OFFERED_KEY)
-        if talk and takes_any_text(cls, session.state):
+        if talk and takes_any_text(cls, session.state) and not cls.claims(session.state, incoming.text):
             self._answer(session, incoming, reading, replies, cls)
             return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies, slow=slow, offered=offered)
         kept = copy.deepcopy(session.data) if talk else None

@@ -407,7 +407,8 @@ async def test_asking_about_my_appointment_in_my_own_words_opens_it_and_books_no
     await drive(h, "我想预约办护照", me)
     await h.say("预约")  # a new booking under way
     listing = await h.say(asked)
-    assert ("您的预约" in listing or "Your appointments" in listing) and "普通护照签发" in listing, listing
+    shown = "您的预约" in listing or "Your appointments" in listing or "1. 改约（换个时间）" in listing  # the list, or the only one
+    assert shown and "普通护照签发" in listing, listing
     assert len(booked(await appointments_of(sims, me))) == 1
 
 
@@ -543,6 +544,76 @@ async def test_cancelling_an_appointment_in_ones_own_words_cancels_it(h, sims, a
     assert "确定取消" in await h.say(asked)
     assert (await h.say(confirmed)).startswith("已取消")
     assert booked(await appointments_of(sims, me)) == []
+
+
+async def test_cancelling_or_moving_said_at_the_list_acts_on_the_appointment_meant(h, sims):
+    """取消吧 / 改到周四 typed at the list, before picking: the only appointment, or the one the
+    message names; with several and none named, the person is asked which (nothing changes)."""
+    me = person(36)
+    await drive(h, "预约", me, matter="护照")
+    await h.say("我的预约")
+    assert "确定取消" in await h.say("取消吧")  # the only one
+    assert "为您保留" in await h.say("保留")
+    await h.say("我的预约")
+    await h.say("1")
+    days = re.findall(r"^\d+\. (\d+月\d+日)（(周.)）", await h.say("改约"), re.M)  # the days it may move to
+    await h.say("菜单")
+    await h.say("我的预约")
+    day, weekday = days[-1]
+    assert (await h.say(f"改到{weekday}")).startswith(f"{day}（{weekday}）可以预约的时段")
+
+    await h.say("菜单")
+    await drive(h, "预约", me, matter="居住证")
+    listed = await h.say("我的预约")
+    assert "护照" in listed and "居住证" in listed, listed
+    which = await h.say("不去了 取消吧")
+    assert "选一个要取消的预约" in which and "您的预约" in which, which
+    asked = await h.say("居住证那个取消掉")
+    assert "确定取消" in asked and "居住证" in asked and "护照" not in asked, asked
+    assert (await h.say("确定")).startswith("已取消")
+    left = booked(await appointments_of(sims, me))
+    assert len(left) == 1 and "护照" in left[0]["matter_name"], left
+
+
+async def test_moving_or_cancelling_said_at_rest_by_someone_with_an_appointment_acts_on_it(h, sims):
+    """周一去不了，能改到周三吗 / 还是取消吧 with nothing open: their appointment (confirmed first),
+    never a search, a menu, or a question about which of the two days."""
+    me = person(37)
+    await drive(h, "预约", me, day="1")
+    await h.say("我的预约")
+    await h.say("1")
+    days = re.findall(r"^\d+\. (\d+月\d+日)（(周.)）", await h.say("改约"), re.M)
+    await h.say("菜单")
+    (_, first), (day, weekday) = days[0], days[-1]
+    moved = await h.say(f"哎呀{first}临时有事去不了，能改到{weekday}吗")
+    assert moved.startswith(f"{day}（{weekday}）可以预约的时段"), moved
+    await h.say("菜单")
+    assert "确定取消" in await h.say("取消预约")  # the only one, asked at once
+    assert "为您保留" in await h.say("先不取消了，我再想想")
+    asked = await h.say("还是取消吧")
+    assert "确定取消" in asked, asked
+    assert (await h.say("确定")).startswith("已取消")
+    assert booked(await appointments_of(sims, me)) == []
+    # With nothing booked the same words are what they were (no 我的预约 to act on)
+    assert "确定取消" not in await h.say("还是取消吧")
+
+
+async def test_a_question_at_the_cancel_confirmation_is_answered_and_cancels_nothing(h, sims):
+    me = person(38)
+    await drive(h, "预约", me)
+    assert "确定取消" in await h.say("取消预约")
+    for question in ("取消的话会影响我信用吗？", "等下 取消了以后还能再约吗"):
+        answer = await h.say(question)
+        assert "已取消" not in answer and "重新预约" in answer and "确定取消" in answer, answer
+    assert len(booked(await appointments_of(sims, me))) == 1
+    assert (await h.say("确定取消")).startswith("已取消")
+
+
+async def test_a_yes_said_with_nothing_to_confirm_is_answered_not_searched(h):
+    await h.catalog_ready()
+    for word in ("确定", "是的", "确认"):
+        reply = await h.say(word)
+        assert "您要办的是不是" not in reply and "没找到" not in reply, (word, reply)
 
 
 async def test_a_way_out_said_at_the_cancel_question_keeps_the_appointment_and_says_so(h, sims):

@@ -161,6 +161,11 @@ class Bookings:
         items = [a for a in found.values() if a.status == AppointmentStatus.booked and self.starts_at(a).timestamp() > now]
         return sorted(items, key=lambda a: (a.date, a.start))[: self.list_limit]
 
+    async def has_upcoming(self, user: str) -> bool:
+        """Whether this person booked anything in chat that has not started (one Redis call: the
+        conversation asks before it reads 改到周三 at rest as being about an appointment)."""
+        return await self.redis.zcount(self.keys.user_appointments(user), self.now(), "+inf") > 0
+
     async def owns(self, user: str, appointment_id: str) -> bool:
         """Whether this person booked this appointment in chat (what `upcoming` shows them)."""
         return await self.redis.zscore(self.keys.user_appointments(user), appointment_id) is not None

@@ -52,3 +52,22 @@ def about_my_appointments(text: str) -> bool:
     if "约" in text:
         return _ABOUT_MY_APPOINTMENT.search(text) is not None
     return "ppointment" in text and _ABOUT_MY_APPOINTMENT_EN.search(text) is not None
+
+
+#: Cancelling, and keeping, said in a sentence (那个预约取消掉, 嗯 取消吧; 不取消了, 还是保留吧).
+#: Not going (去不了) may mean moving too: where no appointment is open yet it opens the one meant
+#: with both choices; at an appointment it is a cancel that is then confirmed.
+SAID_CANCEL = ("取消", "退约", "退掉", "不约了", "不要了")
+CANT_GO = ("不去了", "去不了", "去不成", "来不了")
+CANCEL_WORDS = SAID_CANCEL + CANT_GO
+KEEP_WORDS = ("不取消", "别取消", "先不取消", "不要取消", "不想取消", "不用取消", "无需取消", "保留", "不退")
+
+MOVE_SAID = re.compile(r"(改|换|调|挪|推迟|延后|往后推)(一下|下|个|成|到|为)?(别的|其他|另外)?(的)?(时间|日期|天|时段|周|星期|礼拜|明天|后天|下午|上午|\d)"
+                       r"|(时间|日期|那天)(改|换|调)|改约|改期")
+
+
+def about_this_appointment(text: str) -> bool:
+    """Whether a message typed at an appointment moves or cancels it in words (改到周四, 取消掉):
+    the step's, never a search; and at rest, for someone with an appointment, about theirs
+    (dialogs.conversation)."""
+    return MOVE_SAID.search(text) is not None or any(word in text for word in CANCEL_WORDS)
