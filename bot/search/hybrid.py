@@ -87,8 +87,8 @@ SEMANTIC_FLOOR = 0.25  # cosine below which a text is no nearer a matter than to
 IN_DOMAIN = 0.55  # `in_domain` below which the catalog has nothing for the message
 IN_DOMAIN_FEATURES = ("accepted", "lexical", "semantic", "foreign", "best", "margin", "BM25 share",
                       "topic cosine", "topic lead", "topic share", "length")
-IN_DOMAIN_BIAS = -3.990
-IN_DOMAIN_WEIGHTS = (1.097, 1.289, 3.618, -1.373, 0.746, 0.422, 0.551, -1.609, -6.906, -3.884, 0.824)
+IN_DOMAIN_BIAS = -2.792
+IN_DOMAIN_WEIGHTS = (0.872, 2.166, 3.032, -1.108, 0.990, 0.494, 1.586, -4.730, -8.720, -5.793, 0.785)
 TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
