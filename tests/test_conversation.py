@@ -84,7 +84,8 @@ async def test_leaving_a_booking_in_ones_own_words_cancels_it(h, leaving):
     assert "没找到" not in reply and "没太明白" not in reply
 
 
-@pytest.mark.parametrize("asking", ["请帮我转人工吧", "你好，转人工", "我要转人工", "有没有人工", "查不到啊 找人工"])
+@pytest.mark.parametrize("asking", ["请帮我转人工吧", "你好，转人工", "我要转人工", "有没有人工", "查不到啊 找人工",
+                                    "转人工服务", "有没有工作人员", "我想找个真人问一下", "我要找人工问问"])
 async def test_asking_for_a_person_in_ones_own_words_hands_over(h, asking):
     await h.say("4")
     reply = await h.say(asking)
