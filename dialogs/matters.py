@@ -73,6 +73,8 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_booking",   "show_booking"),
     T("text",  "guide",     "guide",     "asks_online",    "show_online"),
     T("text",  "guide",     "guide",     "asks_notify",    "notify"),
+    T("text",  "guide",     "guide",     "asks_time",      "show_time"),
+    T("text",  "guide",     "guide",     "asks_fee",       "show_fee"),
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
@@ -82,6 +84,8 @@ TRANSITIONS = [
     T("text",  "situation", "guide",     "asks_where",     "show_where"),
     T("text",  "situation", "guide",     "asks_booking",   "show_booking"),
     T("text",  "situation", "guide",     "asks_online",    "show_online"),
+    T("text",  "situation", "guide",     "asks_time",      "show_time"),
+    T("text",  "situation", "guide",     "asks_fee",       "show_fee"),
     # another need asked at the question: what the search finds for it, as on the card
     T("text",  "situation", "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     T("text",  "situation", "guide",     "clear_match",    ["keep_winner", "show_card"]),
@@ -119,17 +123,23 @@ FOLLOW_UPS = {
 #: A short question about the card on screen in people's words (要带啥材料, 几点上班, 网上能办吗):
 #: a cue of one follow-up, and nothing else said but these filler characters.
 FOLLOW_UP_CUES = {
-    "materials": ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "证件"),
+    "materials": ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "证件", "东西"),
     "process": ("流程", "步骤", "怎么办理", "咋办理", "手续怎么"),
     "where": ("在哪", "哪里办", "哪儿办", "去哪", "地址", "几点", "上班", "开门", "下班", "办公时间", "营业时间", "周末", "周六"),
     "online": ("网上", "在线", "手机上", "线上", "链接"),
+    "booking": ("预约", "约个号", "约个时间", "约时间", "约号", "排号", "取号"),
+    # not on the card's menu, but on the card itself: its 办理时限 and 收费 lines, said again
+    "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好"),
+    "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱"),
 }
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对"})
 #: Words that ask what to bring, in a question that names a matter (生育津贴要啥材料).
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
-FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该")
-FOLLOW_UP_CHARS = 12
+# besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
+FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该"
+                             "子他她它人妈爸孩老家给帮替带花大概一般多少够")
+FOLLOW_UP_CHARS = 16
 
 
 def follow_up_asked(text: str) -> str | None:
@@ -538,6 +548,12 @@ class Matters(Dialog):
     def asks_online(self) -> bool:
         return self._follow_up() == "online"
 
+    def asks_time(self) -> bool:
+        return self._follow_up() == "time"
+
+    def asks_fee(self) -> bool:
+        return self._follow_up() == "fee"
+
     def asks_notify(self) -> bool:
         return self._follow_up() == "notify"
 
@@ -575,6 +591,14 @@ class Matters(Dialog):
             self.start("booking", code=guide.code, chosen=self.data.get("chosen"))
             return
         self.say("booking/not_bookable.j2", matter=guide.name, halls=self._halls(guide), online=online_way(guide), url=guide.online_url)
+
+    def show_time(self):
+        """办下来要多久: the card's 办理时限, said again on its own."""
+        self.say("matters/time.j2", guide=self._guide())
+
+    def show_fee(self):
+        """要多少钱: the card's 收费, said again on its own."""
+        self.say("matters/fee.j2", guide=self._guide())
 
     def show_online(self):
         guide = self._guide()

@@ -341,3 +341,46 @@ async def test_none_of_the_candidates_asks_for_other_words_and_leaves_nothing(h,
     assert "换个说法" in reply and "已取消" not in reply and "没太明白" not in reply, reply
     again = await h.say("身份证丢了")  # searched as at the start
     assert "您要办的是不是" in again or "【" in again, again
+
+
+async def _on_the_passport_card(h) -> None:
+    await h.catalog_ready()
+    card = await h.say("普通护照签发")
+    assert "【普通护照签发】" in card and "办理时限" in card, card
+
+
+@pytest.mark.parametrize("asking", ["办下来要多久", "大概几天能拿到"])
+async def test_how_long_asked_on_a_card_is_answered_from_it(h, asking):
+    """The card says 办理时限; asked again in words, it is said again, not searched as a matter."""
+    await _on_the_passport_card(h)
+    reply = await h.say(asking)
+    assert "7 个工作日" in reply and "没找到" not in reply and "您要办的是不是" not in reply, reply
+
+
+@pytest.mark.parametrize("asking", ["要花多少钱", "收费吗"])
+async def test_what_it_costs_asked_on_a_card_is_answered_from_it(h, asking):
+    await _on_the_passport_card(h)
+    reply = await h.say(asking)
+    assert "120元" in reply and "没找到" not in reply, reply
+
+
+@pytest.mark.parametrize("asking", ["要带啥子东西嘛", "我带他去办要准备些什么材料", "给我妈办需要带什么"])
+async def test_what_to_bring_asked_on_a_card_in_ones_own_words_opens_its_materials(h, asking):
+    await _on_the_passport_card(h)
+    reply = await h.say(asking)
+    assert "请问您是哪种情况" in reply or "材料" in reply, reply
+    assert "没找到" not in reply and "您要办的是不是" not in reply, reply
+
+
+@pytest.mark.parametrize("asking", ["可以预约吗", "我要预约", "能约个时间吗"])
+async def test_booking_asked_on_a_card_books_that_matter_not_one_named_after_booking(h, asking):
+    """可以预约吗 on the passport card: the passport's booking, not 结婚登记预约 (a matter named 预约)."""
+    await _on_the_passport_card(h)
+    reply = await h.say(asking)
+    assert "预约「普通护照签发」" in reply and "结婚" not in reply, reply
+
+
+async def test_another_matter_named_with_booking_on_a_card_is_that_matter(h):
+    await _on_the_passport_card(h)
+    reply = await h.say("结婚登记预约")
+    assert "【结婚登记预约】" in reply, reply

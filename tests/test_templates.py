@@ -36,6 +36,8 @@ CONTEXTS = {
     "matters/process.j2": {"guide": GUIDE},
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
+    "matters/time.j2": {"guide": GUIDE},
+    "matters/fee.j2": {"guide": GUIDE},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code], "others": True},
     "bundles/card.j2": {"bundle": BUNDLE, "parts": BUNDLE.parts, "halls": PLATFORM_HALLS, "departments": BUNDLE.departments, "separate_days": 9},
     "bundles/follow_ups.j2": {"bundle": BUNDLE, "bookable": True},
