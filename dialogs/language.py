@@ -13,6 +13,8 @@ How the language is chosen (`before_turn`):
 - otherwise, while nothing is in progress and the person has not pinned a language, a message in
   Chinese or in English (dialogs.understand's language detection) sets the language, and a first
   greeting in Latin letters (hello, hi) starts in English;
+- a switch word that opens a longer message (English please. I want to …; 算了我还是说中文吧。身份证
+  过期了) switches and pins it too, and the rest of the message is answered in the new language;
 - mid-dialog the language stays: a Chinese name, hall or "ok" typed into an English booking is
   an answer, not a wish to switch.
 
@@ -96,6 +98,10 @@ def with_mode(language: Language, elder: bool) -> Language:
     return _LANGUAGES[code, chosen, language.switched, elder, True]
 
 
+_CLAUSE_END = re.compile(r"[。.!！?？,，;；\n]")
+_OPENERS = re.compile(r"^(?:算了|好吧|那么|那|嗯|哦)+")
+
+
 @cache
 def _switch_words() -> re.Pattern:
     """Any switch word (of a language or of 长辈模式), anywhere: a message that holds none cannot
@@ -112,6 +118,7 @@ def _switch_intent(text: str) -> str | None:
     folded = fold(text)
     if _switch_words().search(folded) is None:
         return None
+    folded = _OPENERS.sub("", folded) or folded  # 算了我还是说中文吧: the 算了 turns to the switch
     vocab = vocabulary()
     return kinds.global_word(kinds.layers(folded, vocab), vocab)
 
@@ -140,6 +147,11 @@ def before_turn(profile: dict[str, Any], text: str | None, at_rest: bool) -> Lan
     if asked is not None:
         # English ends 长辈模式 (it speaks Chinese): marked as a mode switch so the answer says so.
         return _LANGUAGES[asked, True, True, known.elder and asked == CHINESE, known.elder and asked == ENGLISH]
+    # a switch that opens a longer message (算了我还是说中文吧。身份证过期了; English please. I want
+    # to renew my ID card): the language is switched, pinned, and the rest is answered in it
+    led = _leading_switch(text)
+    if led is not None:
+        return _LANGUAGES[led, True, False, known.elder and led == CHINESE, False]
     if known.chosen or not at_rest or known.elder:
         return known
     vocab = vocabulary()
@@ -150,6 +162,15 @@ def before_turn(profile: dict[str, Any], text: str | None, at_rest: bool) -> Lan
     if not known.code and _latin_greeting(folded, vocab):
         return _LANGUAGES[ENGLISH, False, False, False, False]
     return known
+
+
+def _leading_switch(text: str) -> str | None:
+    """The language a message's first clause asks for, when more follows it, else None."""
+    end = _CLAUSE_END.search(text, 0, kinds.MAX_SHORT + 1)
+    if end is None or not any(ch.isalnum() for ch in text[end.end():]):
+        return None
+    head = _OPENERS.sub("", text[:end.start()].strip())
+    return SWITCHES.get(_switch_intent(head) or "") if head else None
 
 
 def _latin_greeting(folded: str, vocab) -> bool:

@@ -233,6 +233,12 @@ EN, ZH_PINNED, NEW = {"language": "en", "language_chosen": False}, {"language": 
     (EN, "请说中文吧", False, "zh"),                              # the switch words work anywhere, wrapped too
     ({"language": "zh"}, "English please", False, "en"),
     (ZH_PINNED, "where can I renew my passport", True, "zh"),  # chosen with 中文: detection leaves it
+    (EN, "算了我还是说中文吧", False, "zh"),                       # opened with 算了
+    (EN, "能不能说中文", False, "zh"),
+    (ZH_PINNED, "English please. I want to renew my ID card", True, "en"),  # a switch that opens a longer message
+    (EN, "算了我还是说中文吧。身份证过期了", False, "zh"),
+    (EN, "身份证过期了。中文的材料呢", True, "zh"),                 # 中文 later in it is no switch (detection, at rest)
+    (ZH_PINNED, "my ID card expired. English version?", True, "zh"),
     (EN, None, True, "en"),                                     # a click or an event: as remembered
 ])
 def test_the_language_of_a_turn(profile, text, at_rest, expected):
@@ -244,6 +250,17 @@ def test_only_a_change_is_written_to_the_profile():
     assert before_turn(EN, "中文", False).remembered(EN) == {"language": "zh", "language_chosen": True}
     assert before_turn(NEW, "ok", True).remembered(NEW) is None  # not known yet: nothing to remember
     assert before_turn({"other": 1}, "hello", True).remembered({"other": 1}) == {"other": 1, "language": "en", "language_chosen": False}
+
+
+async def test_a_switch_that_opens_a_longer_message_switches_and_answers_the_rest(chat):
+    assert chinese(await chat.say("你好"))
+    reply = await chat.say("English please. I want to renew my ID card")
+    assert english(reply) and "居民身份证" in reply, reply
+    assert english(await chat.say("menu"))  # pinned: it stays English
+    back = await chat.say("算了我还是说中文吧。身份证过期了")
+    assert chinese(back) and "居民身份证" in back and "OK, I'll answer" not in back, back
+    later = await chat.say("where can I renew my passport")  # pinned to Chinese now
+    assert "您要办的是不是" in later or "办理部门" in later, later
 
 
 async def test_a_day_named_in_english_picks_it(chat):
