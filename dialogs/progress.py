@@ -387,7 +387,7 @@ class Progress(Dialog):
             self.data["pending"] = self.data.pop("case_no")
         pending = self.data.get("pending")
         if pending:
-            self._seen = ("carried", await self._open(pending))
+            self._seen = ("carried", await self._open(pending, self._factor_beside(pending)))
             return
         verified = await self._store.verified(self.user)
         self.data["choices"] = [[c.case_no, c.matter_name] for c in verified.values()]
@@ -400,7 +400,7 @@ class Progress(Dialog):
         now, whether the card's case is this person's)."""
         typed = self._typed()
         if typed is not None:
-            self._seen = ("typed", await self._open(typed))
+            self._seen = ("typed", await self._open(typed, self._factor_beside(typed)))
         elif self.state == "choosing":
             picked = self._picked()
             if picked is not None:
@@ -526,6 +526,17 @@ class Progress(Dialog):
         return bool(self.data.get("choices"))
 
     # A case number typed.
+    def _factor_beside(self, case_no: str) -> dict[str, str] | None:
+        """The second factor given in the same message as the case number (查下办件 <number> 手机尾号
+        5678; <number> 身份证 5116…): read from what is left once the number is taken out, so its
+        own digits are never taken for the phone's. None when the message gives none (it is asked)."""
+        text = unicodedata.normalize("NFKC", self.text or "")
+        spelled = r"[\s-]*".join(re.escape(ch) for ch in case_no)
+        rest = re.sub(spelled, " ", text, count=1, flags=re.IGNORECASE)
+        if rest == text or not re.search(r"\d", rest):
+            return None
+        return parse_factor(rest)
+
     def _typed(self) -> str | None:
         return find_bundle_number(self.text) or find_case_number(self.text, self.services.settings)
 

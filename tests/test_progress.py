@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from dialogs.progress import find_case_number, working_days_left
 from integrations.platform.identifiers import id_check_digit
 from integrations.platform.simulator import World
@@ -258,3 +260,27 @@ async def test_a_case_number_typed_in_groups_as_printed_opens_its_progress_from_
     printed = " ".join(case_no[i:i + 4] for i in range(0, len(case_no), 4))
     factor = await h.say(f"回执上写的{printed}，办到哪了")
     assert "手机号的后 4 位" in factor and case_no in factor, factor
+
+
+@pytest.mark.parametrize("said", ["帮我查下办件 {case} 手机尾号5678", "{case} 5678", "查进度 {case}，身份证 {id}"])
+async def test_a_case_number_and_its_factor_in_one_message_open_the_card_at_once(h, sims, said):
+    """People give both at once: asking for the last four digits again would be an extra turn."""
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted")
+    card = await h.say(said.format(case=case_no, id=ID_NUMBER))
+    assert "【办件进度】" in card and case_no in card, card
+    assert ID_NUMBER not in card
+
+
+async def test_a_wrong_factor_beside_the_case_number_opens_nothing(h, sims):
+    case_no = await new_case(sims)
+    card = await h.say(f"查下办件 {case_no} 手机尾号1111")
+    assert "【办件进度】" not in card and "手机号的后 4 位" in card, card
+    assert "【办件进度】" in await h.say("5678")
+
+
+async def test_a_case_number_and_factor_typed_mid_dialog_open_the_card(h, sims):
+    case_no = await new_case(sims)
+    await h.say("查进度")
+    card = await h.say(f"{case_no} 尾号5678")
+    assert "【办件进度】" in card and case_no in card, card
