@@ -85,10 +85,29 @@ ABOUT_ITS_DETAILS = re.compile(
 #: progress dialog, with the case number if one was said.
 PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|到哪个环节|审到哪|批到哪|办好了没|办完了没|办下来没|批下来没|查进度|查一下进度|查下进度"
                             r"|进度怎么样|进度如何|什么进度|啥进度|受理号|办件编号|办件号")
+#: A person's own enterprise asked about in words (我想绑定我公司, 看下公司的办件, 我们单位的证照):
+#: its binding, or the enterprise desk's cases or licences (shortcut words name them exactly).
+ENTERPRISE_BIND_ASKED = re.compile(r"绑定?(?:一下)?(?:我的|我们的?|我|自己的?|本)?(?:公司|企业|单位|营业执照)"
+                                   r"|(?:公司|企业|单位)(?:怎么|如何|要|想|能)?绑定?$")
+ENTERPRISE_DESK_ASKED = re.compile(r"(?:公司|企业|单位)的?(?:所有的?)?(?P<what>办件|案件|申请|件|证照|许可证|执照)"
+                                   r"(?:办到哪|到哪|进度|情况|都|有哪些|列表|$)")
 #: Typed after a conversation lapsed, this many characters or fewer answered its last question
 #: (1, 是的, 不用了) rather than ask a new one.
 ANSWER_CHARS = 3
 log = logging.getLogger(__name__)
+
+
+def _enterprise_asked(word: str) -> tuple[str, dict] | None:
+    """The enterprise dialog a message about one's own company asks for, in words; None for a
+    matter's question (公司怎么注销), a number (a case's: 查进度 reads it) or an unbinding."""
+    if "解绑" in word or "解除" in word or EIGHT_DIGITS.match(word) is not None or len(word) > 24:
+        return None
+    if ENTERPRISE_BIND_ASKED.search(word):
+        return "enterprise", {}
+    desk = ENTERPRISE_DESK_ASKED.search(word)
+    if desk is not None and (desk["what"] != "件" or "看" in word or "查" in word):
+        return "enterprise_desk", {"action": "licences" if desk["what"] in ("证照", "许可证", "执照") else "cases"}
+    return None
 
 
 class Conversation:
@@ -293,6 +312,8 @@ class Conversation:
             return shortcut[0], dict(shortcut[1])
         if dialog != "enterprise" and "绑定" in word and "解绑" not in word and (code := parse_credit_code(incoming.text)):
             return "enterprise", {"carried": code}  # 帮我绑定企业 9151…: the binding, with its code taken
+        if dialog not in ("enterprise", "enterprise_desk") and not (expects & NUMBER_KINDS) and (asked := _enterprise_asked(word)):
+            return asked
         if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):
             case_no = understanding(incoming, self.services, expects).value("case_number")
             return "progress", ({"case_no": case_no} if case_no else {})  # 办到哪了, 我是查进度

@@ -25,6 +25,8 @@ from integrations.platform.identifiers import valid_credit_code
 from integrations.platform.models import ErrorCode
 
 RESEND = frozenset({"重新发送", "重发", "再发一次", "没收到", "重新获取"})
+#: The code asked for again in a sentence (没收到啊 再发一次, 短信一直没来): no digits in it.
+RESEND_SAID = re.compile(r"没收到|没有收到|收不到|没来|还没到|再发|重发|重新发|重新获取|再给我发|再来一[个条次]")
 
 STATES = ["code", "verify"]
 TRANSITIONS = [
@@ -147,7 +149,7 @@ class EnterpriseBinding(Dialog):
     # The code from the text message ------------------------------------------------------------
 
     def asks_resend(self) -> bool:
-        return self.word in RESEND
+        return self.word in RESEND or (RESEND_SAID.search(self.word) is not None and not re.search(r"\d", self.word))
 
     async def resend(self):
         outcome = await self._send(self.data["credit_code"])

@@ -143,3 +143,14 @@ async def test_an_enterprise_case_typed_at_progress_points_a_binder_to_the_desk(
     assert "后 4 位" in asked and "「企业办件」" in asked
     listing = await h.say("企业办件")
     assert case_no in listing and "后 4 位" not in listing
+
+
+async def test_the_enterprise_cases_and_licences_asked_in_words_open_the_desk(h, sims):
+    case_no = await enterprise_case(sims)
+    await bind(h, sims)
+    await h.catalog_ready()
+    listing = await h.say("看下公司的办件")
+    assert case_no in listing and "您要办的是不是" not in listing, listing
+    assert "您要办的是不是" not in await h.say("我们单位的证照")
+    question = await h.say("公司怎么注销")  # a matter's question is still searched
+    assert "注销" in question and case_no not in question, question

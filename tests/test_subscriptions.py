@@ -195,3 +195,19 @@ async def test_a_code_said_with_the_wish_to_bind_starts_the_binding_at_once(h, s
     await other.say("企业绑定")
     sent = await other.say(f"代码是 {CREDIT_CODE} 谢谢")
     assert "验证码已发送" in sent, sent
+
+
+async def test_binding_asked_in_words_starts_it_and_the_code_is_sent_again_when_asked_in_a_sentence(h, sims):
+    """我想绑定我公司 is the binding (it was searched as a matter); 没收到啊 再发一次 at the code
+    step sends a new code (it was read as a wrong answer)."""
+    await enterprise_case(sims)
+    await h.catalog_ready()
+    asked = await h.say("我想绑定我公司")
+    assert "统一社会信用代码" in asked and "您要办的是不是" not in asked, asked
+    assert "验证码已发送" in await h.say(CREDIT_CODE)
+    texts = f"/sim/platform/_admin/enterprises/{CREDIT_CODE}/texts"
+    sent = len((await (await sims.get(texts)).json())["items"])
+    again = await h.say("没收到啊 再发一次")
+    assert "验证码已发送" in again and "验证码不正确" not in again, again
+    assert len((await (await sims.get(texts)).json())["items"]) == sent + 1  # a new text went out
+    assert "绑定成功" in await h.say(await texted_code(sims))
