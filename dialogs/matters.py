@@ -35,6 +35,8 @@ from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.identifiers import mask_in_text
 
 MAX_CANDIDATES = 5
+#: Said to a list of candidates, a message this short may narrow it (新办的, 丢了那个) rather than ask anew.
+REFINE_CHARS = 8
 MIN_QUESTION = 4  # characters of a question of its own typed at a step (as dialogs.conversation reads them)
 ECHO_CHARS = 24  # of a question quoted back in a reply
 # The search's verdicts (bot.search.hybrid), and outcomes counted for operators (bot.search.outcomes).
@@ -263,7 +265,7 @@ class Matters(Dialog):
     DONE = frozenset({"guide"})
     FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand (a question: what answers none of it)
 
-    __slots__ = ("_found", "_answered", "_outcome", "_read_follow_up")
+    __slots__ = ("_found", "_answered", "_outcome", "_read_follow_up", "_refined")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -271,6 +273,7 @@ class Matters(Dialog):
         self._answered = False  # this message answered the situation question (prepared)
         self._outcome: tuple[str, str] | None = None  # (outcome, query) to count for operators
         self._read_follow_up: tuple[str | None, str | None] | None = None  # (the card's code, the follow-up asked) this turn
+        self._refined: str | None = None  # the list's question with this message's words added, when they narrowed it
 
     def prompt_context(self):
         guide = self._guide()
@@ -311,6 +314,20 @@ class Matters(Dialog):
     async def _search(self):
         query = self._query().strip()
         self._found = await self.services.catalog.find(query, top=MAX_CANDIDATES) if query else None
+        if self.state == "choosing" and self._found is not None and self._found.verdict != MATTER:
+            await self._narrow(query)
+
+    async def _narrow(self, said: str):
+        """A few words said to the list (新办的, 个体户的, 丢了那个) narrow it: the list's question
+        with them added is searched, and taken when it leads to one of the candidates on screen
+        (then it is that question's answer, not a new one drifting elsewhere)."""
+        asked = self.data.get("asked") or ""
+        if not asked or len(said) > REFINE_CHARS:
+            return
+        refined = f"{asked} {said}"
+        found = await self.services.catalog.find(refined, top=MAX_CANDIDATES)
+        if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code in self.data.get("candidates", ()):
+            self._found, self._refined = found, refined
 
     # Guards: they read the verdict.
 
@@ -414,7 +431,7 @@ class Matters(Dialog):
 
     async def show_candidates(self):
         await self._record(CANDIDATES)
-        self.data["asked"] = self._query()[:200]  # a pick from the list is counted for this question
+        self.data["asked"] = (self._refined or self._query())[:200]  # a pick from the list is counted for this question
         self.data.pop("query", None)
         hits = self._found.hits
         self.data.pop("book", None)  # 预约 was said of the list this one replaces

@@ -384,3 +384,16 @@ async def test_another_matter_named_with_booking_on_a_card_is_that_matter(h):
     await _on_the_passport_card(h)
     reply = await h.say("结婚登记预约")
     assert "【结婚登记预约】" in reply, reply
+
+
+@pytest.mark.parametrize(("asked", "narrowing", "topic"), [("身份证", "新办的", "身份证"), ("社保卡", "丢了那个", "社会保障卡"),
+                                                          ("营业执照", "个体户的", "个体工商户")])
+async def test_a_few_words_said_to_the_candidates_narrow_them_instead_of_searching_anew(h, asked, narrowing, topic):
+    """新办的 said to the 身份证 list is about those, not a search of 新办 (it listed 采矿权 and 取水许可)."""
+    await h.catalog_ready()
+    listed = await h.say(asked)
+    assert "您要办的是不是" in listed, listed
+    reply = await h.say(narrowing)
+    names = [line for line in reply.splitlines() if line[:1].isdigit() or line.startswith("【")]
+    assert names and topic in names[0], reply
+    assert "没找到" not in reply, reply
