@@ -50,6 +50,9 @@ USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好�
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})
 REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
 DONT_REMEMBER = frozenset({"2", "不用", "不用记住", "不记住", "否", "不", "不要", "不需要", "不保存"})
+#: The same answers in a sentence (记住吧, 帮我记下来, 别保存了, 不用记了): a wish to keep, or not to.
+REMEMBER_SAID = re.compile(r"^(?:好的?|行|可以|那就|帮我|请|麻烦|你)*(?:记住|记下|记着|记一下|保存|存着|存一下|存下)")
+DONT_REMEMBER_SAID = re.compile(r"(?:不用|不要|别|不必|无需|不想|不)(?:帮我|给我)?(?:记|保存|存)")
 #: At the main menu just after a booking (dialogs.menu), these are a second tap on 确认, not a search.
 CONFIRM_AGAIN = CONFIRM - {"1"}
 #: Carried to the menu by a booking or move that just succeeded.
@@ -414,6 +417,14 @@ class Booking(Picking):
     }
     FREE_TEXT = frozenset(MATTER)
     FILLS = {"hall": "hall", "day": "date", "slot": "time", "name": "name", "id_number": "id_number", "phone": "phone"}
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """别保存了 / 帮我记下来 at 下次预约时要直接使用…吗 answer it: never a question to search."""
+        if state != "consent":
+            return False
+        word = normalise(text)
+        return DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None
 
     __slots__ = ("_hits", "_known", "_lost", "_paused_until", "_sure")
 
@@ -780,6 +791,10 @@ class Booking(Picking):
             return True
         if self.says(DONT_REMEMBER):
             return False
+        if DONT_REMEMBER_SAID.search(self.word):
+            return False
+        if REMEMBER_SAID.match(self.word):
+            return True
         return self.slot("yes_no")
 
     def answers_consent(self) -> bool:

@@ -23,6 +23,7 @@ guide    --订阅通知 / 取消通知--> guide   (policy notices for this matte
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, Reply, T, hall_names, normalise
@@ -202,7 +203,23 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         vocab = vocabulary()
         if first != text and (first in YES or first in vocab.yes) != (first in NO or first in vocab.no):
             yes = first in YES or first in vocab.yes
+    if yes is None and any(cue in question.text for cue in BY_ANOTHER_ASKED):
+        yes = by_another(text)  # 是由他人代您办理吗 answered with who goes: 我自己 (no), 我儿子去 (yes)
     return None if yes is None else "yes" if yes else "no"
+
+
+#: Words of a question that asks whether someone else acts for the applicant (是由他人代您办理吗).
+BY_ANOTHER_ASKED = ("代您", "代办", "代为", "委托")
+_MYSELF = re.compile(r"^(?:是|就|都是|还是)?(?:我|我们)?(?:自己|本人|亲自|自个|自个儿)|^我(?:去|来|办|过去)")
+_ANOTHER = re.compile(r"儿子|女儿|闺女|孩子|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家人|家里人|亲戚|朋友|同事|父亲|母亲|爸|妈|哥|姐|弟|妹"
+                      r"|帮我|替我|代我|委托|别人|他人|代办")
+
+
+def by_another(text: str) -> bool | None:
+    """Who goes, read as the answer to whether another acts for the applicant: oneself (我自己, 本人
+    去) is no, someone named (我儿子去, 让我女儿帮我办) is yes; None when neither or both are said."""
+    mine, theirs = _MYSELF.search(text) is not None, _ANOTHER.search(text) is not None
+    return None if mine == theirs else theirs
 
 
 

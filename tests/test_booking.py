@@ -670,3 +670,23 @@ async def test_a_time_picked_in_words_is_taken(h):
     await h.say("1")
     picked = await h.say("第一个")
     assert "姓名" in picked or "使用" in picked, picked
+
+
+@pytest.mark.parametrize(("said", "kept"), [("记住吧", True), ("帮我记下来", True), ("别保存了", False), ("不用记了", False)])
+async def test_keeping_the_applicant_answered_in_a_sentence(h, redis, settings, said, kept):
+    """记住吧 / 不用记了 at 下次预约时要直接使用…吗 answer it (记住吧 was 没太明白)."""
+    me = person(5)
+    await drive(h, "预约", me, matter="护照", stop="下次预约时要直接使用")
+    summary = await h.say(said)
+    assert "请核对预约信息" in summary, summary
+    assert (await h.say("确认")).startswith("预约成功")
+    assert bool(await redis.exists(f"{settings.key_prefix}appt:who:{{{h.user}}}")) == kept
+
+
+async def test_the_earliest_day_and_time_asked_for_in_words_are_picked(h):
+    """最早哪天 at the day list, 最早的时段 at the times: the first of each (days and times are listed earliest first)."""
+    days = await drive(h, "预约", person(5), matter="护照", stop="广安区政务服务中心，请选择日期")
+    first = next(line for line in days.splitlines() if line.startswith("1. "))[3:].split("（")[0]  # 12月7日
+    listed = await h.say("最早哪天")
+    assert listed.startswith(first) and "可以预约的时段" in listed and "没太明白" not in listed, listed
+    assert "请输入办事人的姓名" in await h.say("最早的时段")

@@ -397,3 +397,19 @@ async def test_a_few_words_said_to_the_candidates_narrow_them_instead_of_searchi
     names = [line for line in reply.splitlines() if line[:1].isdigit() or line.startswith("【")]
     assert names and topic in names[0], reply
     assert "没找到" not in reply, reply
+
+
+@pytest.mark.parametrize(("who", "agent"), [("我自己", False), ("是我本人去办", False), ("我儿子帮我去", True), ("让我女儿替我办", True)])
+async def test_whether_another_acts_for_one_is_answered_by_saying_who_goes(h, who, agent):
+    """是由他人代您办理吗 answered 我自己 or 我儿子帮我去: no or yes, not 没太明白."""
+    await h.catalog_ready()
+    catalog = h.app[CATALOG]
+    guide = next(g for g in sorted(catalog.guides.values(), key=lambda g: g.code)
+                 if len(questions_for(g)) == 1 and "代您" in questions_for(g)[0].text)
+    card = await h.say(guide.name)
+    if "【" not in card:
+        card = await h.say([line for line in card.splitlines() if guide.name in line][0].split(".")[0])
+    assert "代您办理" in await h.say("材料清单")
+    materials = await h.say(who)
+    assert "需要准备的材料" in materials and "没太明白" not in materials, materials
+    assert ("代理人" in materials or "委托" in materials) == agent, materials
