@@ -50,6 +50,9 @@ USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好�
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})
 REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
 DONT_REMEMBER = frozenset({"2", "不用", "不用记住", "不记住", "否", "不", "不要", "不需要", "不保存"})
+#: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
+OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|钟点)|时间不对|时间不行|时间不合适|其他时间|别的时间")
+OTHER_DAY = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:日子|日期|天)|换一天|日期不对|那天不行|别的日子|其他日子|改天")
 #: The same answers in a sentence (记住吧, 帮我记下来, 别保存了, 不用记了): a wish to keep, or not to.
 REMEMBER_SAID = re.compile(r"^(?:好的?|行|可以|那就|帮我|请|麻烦|你)*(?:记住|记下|记着|记一下|保存|存着|存一下|存下)")
 DONT_REMEMBER_SAID = re.compile(r"(?:不用|不要|别|不必|无需|不想|不)(?:帮我|给我)?(?:记|保存|存)")
@@ -98,6 +101,7 @@ TRANSITIONS = [
     T("text",     "day",       "day",       "names_day_not_offered",  "say_not_offered"),
     T("text",     "slot",      "slot",      "picks_other_day_with_slots", "ask"),
     T("text",     "slot",      "day",       "day_was_full",           "say_day_full"),
+    T("text",     "slot",      "summary",   "picks_slot_applicant_given", ["take_slot", "show_summary"]),  # the time changed at the summary
     T("text",     "slot",      "who",       "picks_slot_someone_known", ["take_slot", "keep_known", "ask"]),
     T("text",     "slot",      "name",      "picks_slot",             ["take_slot", "drop_known", "ask"]),
     T("text",     "slot",      "slot",      "names_time_not_offered", "say_not_offered"),
@@ -112,6 +116,15 @@ TRANSITIONS = [
     T("text",     "phone",     "phone",     None,                     "explain_phone"),
     T("text",     "consent",   "summary",   "answers_consent",        ["keep_consent", "show_summary"]),
     T("text",     "summary",   "name",      "applicant_lost",         "say_applicant_lost"),
+    # 改到4点 / 改到周三 / 换个时间 at the summary: the change, not a walk back through every step
+    T("text",     "summary",   "summary",   "names_free_time",        ["take_slot", "show_summary"]),
+    T("text",     "summary",   "slot",      "picks_other_day_with_slots", "ask"),
+    T("text",     "summary",   "day",       "day_was_full",           "say_day_full"),
+    # (the step reached reads the same message: it says the time or day is not offered, once)
+    T("text",     "summary",   "slot",      "names_time_not_offered", "ask"),
+    T("text",     "summary",   "day",       "names_day_not_offered",  "ask"),
+    T("text",     "summary",   "slot",      "wants_other_time",       "ask"),
+    T("text",     "summary",   "day",       "wants_other_day",        "ask"),
     T("text",     "summary",   "summary",   "confirmed_and_done",     "show_success"),
     T("text",     "summary",   "slot",      "slot_was_taken",         "say_refused_and_ask"),
     T("text",     "summary",   "day",       "day_was_refused",        "say_refused_and_ask"),
@@ -128,7 +141,7 @@ PREPARE = [
     P("text",  "day",     "load_slots_of_picked_day"),
     P("text",  "slot",    "prepare_time"),
     P("text",  "who",     "look_up_known_if_used"),
-    P("text",  "summary", "submit_if_confirmed"),
+    P("text",  "summary", "submit_or_load_other_day"),
 ]
 
 
@@ -413,7 +426,7 @@ class Booking(Picking):
         "choosing": frozenset({"choice"}), "hall": frozenset({"hall", "choice"}), "day": frozenset({"date", "choice"}),
         "slot": frozenset({"time", "choice"}), "who": frozenset({"choice", "yes_no", "name", "id_number", "phone"}),
         "name": frozenset({"name", "id_number", "phone"}), "id_number": frozenset({"id_number"}), "phone": frozenset({"phone"}),
-        "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no"}),
+        "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no", "date", "time"}),
     }
     FREE_TEXT = frozenset(MATTER)
     FILLS = {"hall": "hall", "day": "date", "slot": "time", "name": "name", "id_number": "id_number", "phone": "phone"}
@@ -653,6 +666,29 @@ class Booking(Picking):
         self.say("booking/hall_full.j2", hall=self.hall())
         self.ask()
 
+    # Changing the time at the summary ------------------------------------------------------------
+
+    async def submit_or_load_other_day(self) -> None:
+        """Prepare at the summary: 确认 submits; another day of the list named (改到周三) loads its times."""
+        if self.confirms():
+            await self.submit_if_confirmed()
+        else:
+            await self.load_slots_of_other_day()
+
+    def names_free_time(self) -> bool:
+        """A time of the chosen day named at the summary (时间改成4点那个): it replaces the one shown."""
+        named = self.slot("date")
+        return (self.slot("time") is not None and (named is None or named.isoformat() == self.data.get("day"))
+                and self.picked_slot() is not None)
+
+    def wants_other_time(self) -> bool:
+        """换个时间 / 时间不对 with no time named: the times of the day again."""
+        return OTHER_TIME.search(self.word) is not None and bool(self.data.get("slots"))
+
+    def wants_other_day(self) -> bool:
+        """换一天 / 日期不对 with no day named: the days again."""
+        return OTHER_DAY.search(self.word) is not None and bool(self.data.get("days"))
+
     # Who comes -------------------------------------------------------------------------------------
 
     async def prepare_time(self) -> None:
@@ -689,6 +725,11 @@ class Booking(Picking):
         """Prepare: "use the remembered person", whom we remember (it may have expired)."""
         if self.says(USE_KNOWN):
             self._known = await self.services.bookings.remembered(self.user)
+
+    def picks_slot_applicant_given(self) -> bool:
+        """A time picked once the applicant is complete (the summary sent us back to change the
+        time or the day): the summary again, the details are not asked twice."""
+        return self.picks_slot() and "remember" in self.data and bool(self.data.get("applicant"))
 
     def picks_slot_someone_known(self) -> bool:
         return self.picks_slot() and bool(self._known)

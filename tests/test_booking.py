@@ -690,3 +690,40 @@ async def test_the_earliest_day_and_time_asked_for_in_words_are_picked(h):
     listed = await h.say("最早哪天")
     assert listed.startswith(first) and "可以预约的时段" in listed and "没太明白" not in listed, listed
     assert "请输入办事人的姓名" in await h.say("最早的时段")
+
+
+# Changing the time at the summary --------------------------------------------------------------
+
+
+async def test_a_time_named_at_the_summary_replaces_the_one_shown_and_is_booked(h, sims):
+    """时间改成16:30那个 at 请核对预约信息: the summary with that time, not 没太明白 or a walk back."""
+    me = person(5)
+    await to_summary(h, "预约", me)
+    data = (await h.session()).data
+    start, end, _ = next(s for s in reversed(data["slots"]) if s[0] != data["start"])
+    summary = await h.say(f"时间改成{start}那个")
+    assert "请核对预约信息" in summary and f"{start}-{end}" in summary and "没太明白" not in summary, summary
+    assert (await h.say("确认")).startswith("预约成功")
+    assert [a["start"] for a in booked(await appointments_of(sims, me))] == [start]
+
+
+async def test_another_day_named_at_the_summary_lists_its_times_and_asks_no_details_again(h, sims):
+    me = person(5)
+    await to_summary(h, "预约", me)
+    data = (await h.session()).data
+    other = next(day for day, _ in data["days"] if day != data["day"])
+    times = await h.say(f"改到{int(other[5:7])}月{int(other[8:10])}号")
+    assert "可以预约的时段" in times, times
+    summary = await h.say("1")
+    assert "请核对预约信息" in summary and "请输入办事人" not in summary, summary
+    assert (await h.say("确认")).startswith("预约成功")
+    assert [a["date"] for a in booked(await appointments_of(sims, me))] == [other]
+
+
+async def test_another_time_asked_for_at_the_summary_without_one_lists_the_times(h):
+    await to_summary(h, "预约", person(5))
+    times = await h.say("换个时间")
+    assert "可以预约的时段" in times, times
+    assert "请核对预约信息" in await h.say("2")
+    days = await h.say("换一天")
+    assert "请选择日期" in days, days
