@@ -28,7 +28,7 @@ import logging
 import re
 from typing import Any
 
-from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, now, understanding
+from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, hall_names, now, understanding
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
@@ -39,6 +39,7 @@ from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
 from dialogs.understand import SlotKind, Understanding
 from dialogs.understand.appointments import about_my_appointments, about_this_appointment
+from dialogs.understand.halls import asks_about_halls
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
@@ -256,12 +257,21 @@ class Conversation:
             option = option_named(word)
             if option is not None and option.dialog not in (None, session.dialog):
                 route = option.dialog, {}
+        if route is None and session.dialog not in ("halls", "matters", "menu") and self._asks_about_halls(incoming):
+            route = "halls", {"query": incoming.text}  # 大厅几点开门 mid-booking: answered, the booking waits
         if route is None and expects and session.state not in cls.FREE_TEXT and await self._asks_about_a_matter(incoming, expects):
             route = "matters", {"query": incoming.text}
         if (route is None and reading is not None and reading.kind == "junk" and (session.at_rest or session.dialog == "matters")
                 and await self._initials_name_a_matter(incoming)):
             route = "matters", {"query": incoming.text}
         return route
+
+    def _asks_about_halls(self, incoming: Incoming) -> bool:
+        """Where a service hall is or when it opens (大厅几点开门, 明天开门吗), asked in another
+        dialog at a step the message does not answer: the halls answer it (at rest the matters
+        dialog reads such questions, a matter named first: 办护照在哪个大厅 is the passport's card)."""
+        catalog = self.services.catalog
+        return catalog is not None and catalog.ready.is_set() and asks_about_halls(incoming.text, hall_names(catalog))
 
     async def _initials_name_a_matter(self, incoming: Incoming) -> bool:
         """A few Latin letters read as junk that the search reads as a matter's pinyin initials

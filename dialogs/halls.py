@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dialogs.booking import distance_km, shared_location
 from dialogs.engine import Dialog, T, hall_names, normalise
+from dialogs.understand.appointments import booking_query
 from dialogs.understand.halls import asks_about_halls, asks_hours
 from dialogs.understand.vocabulary import fold
 
@@ -27,6 +28,8 @@ TRANSITIONS = [
     T("text",     ["pick", "shown"], "shown", "names_hall",      "show_hall"),
     T("text",     ["pick", "shown"], "pick",  "asks_hours",      "show_hours"),
     T("location", ["pick", "shown"], "pick",  "shares_location", ["keep_location", "ask"]),
+    # 可以预约吗 / 我要预约办护照 on the halls' screen: the booking, not a search for matters named 预约
+    T("text",     ["pick", "shown"], "=",     "asks_to_book",    "open_booking"),
 ]
 
 
@@ -68,6 +71,18 @@ class Halls(Dialog):
 
     def keep_location(self):
         self.data["location"] = shared_location(self.incoming)
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """可以预约吗 at a hall is the booking (a matter named 预约 must not take it)."""
+        return booking_query(text) is not None
+
+    def asks_to_book(self) -> bool:
+        return booking_query(self.text) is not None
+
+    def open_booking(self):
+        query = booking_query(self.text)
+        self.start("booking", **({"query": query} if query else {}))
 
     def names_hall(self) -> bool:
         return self._hall() is not None

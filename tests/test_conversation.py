@@ -132,6 +132,23 @@ async def test_a_hall_asked_about_in_words_is_shown(h):
     assert "护照" in card and "办理部门" in card
 
 
+@pytest.mark.parametrize("asking", ["可以预约吗", "我要预约"])
+async def test_booking_asked_at_a_hall_starts_the_booking_not_a_matter_named_after_booking(h, asking):
+    await h.catalog_ready()
+    await h.say("4")
+    assert "【" in await h.say("1")
+    reply = await h.say(asking)
+    assert "要预约办理什么事" in reply and "【" not in reply, reply  # not 【结婚登记预约】's card
+
+
+async def test_a_hall_question_in_the_middle_of_a_booking_is_answered_and_the_booking_waits(h):
+    await h.catalog_ready()
+    assert "要预约办理什么事" in await h.say("预约")
+    hours = await h.say("大厅几点开门")
+    assert "周一至周五" in hours and "没找到" not in hours, hours
+    assert "要预约办理什么事" in await h.say("继续")
+
+
 async def test_a_no_that_answers_the_question_is_not_leaving(h):
     """At a yes / no question 不用了 is the answer, and a no at rest is small talk, not a cancel."""
     assert "已取消" not in await h.say("不用了谢谢")

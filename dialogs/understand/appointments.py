@@ -17,11 +17,17 @@ _ASKS_TO_BOOK_EN = re.compile(
 # End English.
 
 
+#: What a wish to book leaves that names no matter (可以预约吗, 这里能预约办护照吗 -> 办护照): asking
+#: words and particles at either end, never inside a word.
+_LEFT_OVER = re.compile(r"^(?:[\s，,。.!！?？]|能不能|可不可以|可以|(?:能|想|要|我)(?=[\s，,]|$)|在这里|这里|这边|在这边|你们|请问)+"
+                        r"|(?:[\s，,。.!！?？]|吗|呢|吧|啊|呀|嘛|么|不|没)+$")
+
+
 def booking_query(text: str) -> str | None:
     """For words like "我想预约办护照": what is left to search ("办护照", or "" for no matter).
     None when the text does not ask to book."""
     if _ASKS_TO_BOOK.search(text):
-        return _ASKS_TO_BOOK.sub(" ", text).strip(" ，,。.!！?？").strip()
+        return _LEFT_OVER.sub("", _ASKS_TO_BOOK.sub(" ", text)).strip()
     # English (#20 item 9)
     if text.isascii() and (english := _ASKS_TO_BOOK_EN.search(text)) and english.group().strip().lower() != "please":
         return " ".join(_ASKS_TO_BOOK_EN.sub(" ", text).split()).strip(" ,.!?")
