@@ -13,6 +13,7 @@ The halls are the platform's (`services.catalog.halls`); the ones in the setting
 
 from __future__ import annotations
 
+from dialogs import paging
 from dialogs.booking import distance_km, shared_location
 from dialogs.engine import Dialog, T, hall_names, normalise
 from dialogs.understand.appointments import booking_query
@@ -28,6 +29,7 @@ TRANSITIONS = [
     T("text",     ["pick", "shown"], "shown", "names_hall",      "show_hall"),
     T("text",     ["pick", "shown"], "pick",  "asks_hours",      "show_hours"),
     T("location", ["pick", "shown"], "pick",  "shares_location", ["keep_location", "ask"]),
+    T("text",     "pick",           "pick",  "asks_more",       "show_next_page"),  # 长辈模式 pages the list
     # 可以预约吗 / 我要预约办护照 on the halls' screen: the booking, not a search for matters named 预约
     T("text",     ["pick", "shown"], "=",     "asks_to_book",    "open_booking"),
 ]
@@ -50,7 +52,8 @@ class Halls(Dialog):
 
     def prompt_context(self):
         halls = self.halls()
-        return {"halls": halls, "located": any(h["km"] is not None for h in halls), "with_hours": self._with_hours}
+        return {"halls": halls, "page": paging.elder_window(halls, int(self.data.get(paging.PAGE_KEY, 0))),
+                "located": any(h["km"] is not None for h in halls), "with_hours": self._with_hours}
 
     def halls(self) -> list[dict]:
         """The halls as shown, numbered in this order: nearest first when we know where the
@@ -65,6 +68,13 @@ class Halls(Dialog):
             return rows
         return [{"id": getattr(h, "id", ""), "name": h.name, "address": h.address, "hours": h.hours, "phone": h.phone, "transit": h.transit, "km": None}
                 for h in self.services.halls]
+
+    def asks_more(self) -> bool:
+        return paging.asks_more(self.text)
+
+    def show_next_page(self):
+        paging.next_page(self.data, len(self.halls()))
+        self.ask()
 
     def shares_location(self) -> bool:
         return shared_location(self.incoming) is not None

@@ -44,6 +44,12 @@ def page_size() -> int:
     return ELDER_CHOICES if LANGUAGE.get().elder else PAGE_SIZE
 
 
+def elder_window(items: Sequence[Any], page: int) -> Page:
+    """A list most people see whole (the halls): paged only in 长辈模式, where no answer offers
+    more than `ELDER_CHOICES` numbers to pick from."""
+    return window(items, page, page_size() if LANGUAGE.get().elder else max(len(items), 1))
+
+
 def asks_more(text: str) -> bool:
     return normalise(text) in MORE
 

@@ -143,6 +143,20 @@ async def test_booking_in_elder_mode_pages_four_at_a_time_and_books(h, sims):
     assert reply.startswith("预约成功") and seen_days
 
 
+async def test_the_halls_in_elder_mode_are_paged_four_at_a_time(h):
+    """Nine halls: four numbered at a time, 更多 shows the next four, and their numbers pick them."""
+    await h.catalog_ready()
+    await h.say("长辈模式")
+    first = await h.say("服务大厅")
+    follows_the_rules(first)
+    assert len(choices(first)) == 4 and "回复「更多」" in first, first
+    more = await h.say("更多")
+    follows_the_rules(more)
+    assert "5." in more and "1." not in more, more
+    fifth = next(line for line in more.splitlines() if line.strip().startswith("5."))[3:].strip()
+    assert f"【{fifth}】" in await h.say("5")
+
+
 async def test_progress_in_elder_mode(h, sims):
     case_no = await new_case(sims)
     await advance(sims, case_no, "accepted")
