@@ -727,3 +727,11 @@ async def test_another_time_asked_for_at_the_summary_without_one_lists_the_times
     assert "请核对预约信息" in await h.say("2")
     days = await h.say("换一天")
     assert "请选择日期" in days, days
+
+
+@pytest.mark.parametrize("name", ["王明天", "李春节"])
+async def test_a_name_that_holds_a_day_word_is_a_name_at_the_name_step(h, name):
+    """王明天 typed where the name is asked is a person, not 王 and tomorrow."""
+    await drive(h, "预约", person(5), matter="护照", stop="请输入办事人的姓名")
+    asked = await h.say(name)
+    assert "身份证号码" in asked and "姓名好像不太对" not in asked, asked

@@ -132,6 +132,10 @@ def find_names(text: str, free: list[bool], vocab: Vocabulary, bare: bool) -> It
             yield Slot(SlotKind.NAME, latin.group().title(), latin.start(), latin.end())
     if not bare:
         return
+    whole = text.strip()
+    if _HAN_RUN.fullmatch(whole) and is_name(whole, vocab):  # 王明天 alone is a name, not 王 and tomorrow
+        yield Slot(SlotKind.NAME, whole, text.index(whole), text.index(whole) + len(whole))
+        return
     spaced = _SPACED_NAME.fullmatch(text.strip())
     if spaced is not None and is_name(spaced.group().replace(" ", ""), vocab):  # 张 三
         yield Slot(SlotKind.NAME, spaced.group().replace(" ", ""), *spaced.span())
