@@ -50,6 +50,8 @@ USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好�
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})
 REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
 DONT_REMEMBER = frozenset({"2", "不用", "不用记住", "不记住", "否", "不", "不要", "不需要", "不保存"})
+#: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
+NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|回头|晚点|晚些")
 #: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
 OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|钟点)|时间不对|时间不行|时间不合适|其他时间|别的时间")
 OTHER_DAY = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:日子|日期|天)|换一天|日期不对|那天不行|别的日子|其他日子|改天")
@@ -108,6 +110,8 @@ TRANSITIONS = [
     T("text",     "who",       "summary",   "uses_known",             ["use_known", "show_summary"]),
     T("text",     "who",       "name",      "someone_else",           ["drop_applicant", "ask"]),
     T("text",     "who",       "name",      "gives_details",          ["drop_applicant", "ask"]),
+    # 身份证没带 等会儿 at a detail's step: no hurry, the booking waits here (not a search for 身份证)
+    T("text",     ["name", "id_number", "phone"], "=", "needs_time",     "say_take_your_time"),
     T("text",     "name",      "id_number", "valid_name",             ["keep_name", "ask"]),
     T("text",     "name",      "name",      None,                     "explain_name"),
     T("text",     "id_number", "phone",     "valid_id",               ["keep_id", "ask"]),
@@ -143,6 +147,15 @@ PREPARE = [
     P("text",  "who",     "look_up_known_if_used"),
     P("text",  "summary", "submit_or_load_other_day"),
 ]
+
+
+#: The steps that ask for one of the applicant's details.
+DETAIL_STEPS = frozenset({"name", "id_number", "phone"})
+
+
+def _needs_time(word: str) -> bool:
+    """A detail not at hand: words of waiting or forgetting, and no digits (a number is an answer)."""
+    return len(word) <= 30 and NEEDS_TIME.search(word) is not None and not any(ch.isdigit() for ch in word)
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -433,11 +446,20 @@ class Booking(Picking):
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:
-        """别保存了 / 帮我记下来 at 下次预约时要直接使用…吗 answer it: never a question to search."""
+        """别保存了 / 帮我记下来 at 下次预约时要直接使用…吗 answer it, and 身份证没带 等会儿 at a
+        detail's step is about that detail: never a question to search."""
+        word = normalise(text)
+        if state in DETAIL_STEPS:
+            return _needs_time(word)
         if state != "consent":
             return False
-        word = normalise(text)
         return DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None
+
+    def needs_time(self) -> bool:
+        return _needs_time(self.word)
+
+    def say_take_your_time(self):
+        self.say("booking/take_your_time.j2", step=self.state)
 
     __slots__ = ("_hits", "_known", "_lost", "_paused_until", "_sure")
 

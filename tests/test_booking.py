@@ -735,3 +735,15 @@ async def test_a_name_that_holds_a_day_word_is_a_name_at_the_name_step(h, name):
     await drive(h, "预约", person(5), matter="护照", stop="请输入办事人的姓名")
     asked = await h.say(name)
     assert "身份证号码" in asked and "姓名好像不太对" not in asked, asked
+
+
+@pytest.mark.parametrize(("step", "said"), [("请输入办事人的 18 位身份证号码", "身份证号忘了带 等会儿"),
+                                            ("请输入办事人的手机号码", "稍等我找一下")])
+async def test_a_detail_not_at_hand_keeps_the_booking_waiting_at_its_step(h, sims, step, said):
+    """身份证号忘了带 等会儿 is no search for 身份证 and no wrong answer: the step waits, then takes the detail."""
+    me = person(5)
+    await drive(h, "预约", me, matter="护照", stop=step)
+    waiting = await h.say(said)
+    assert "不着急" in waiting and "您要办的是不是" not in waiting and "应为 18 位" not in waiting, waiting
+    assert (await h.session()).dialog == "booking"
+    assert (await drive(h, me["id_number"] if "身份证" in step else me["phone"], me)).startswith("预约成功")

@@ -37,6 +37,7 @@ CONTEXTS = {
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
     "matters/time.j2": {"guide": GUIDE},
+    "booking/take_your_time.j2": {"step": "id_number"},
     "matters/fee.j2": {"guide": GUIDE},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code], "others": True},
     "bundles/card.j2": {"bundle": BUNDLE, "parts": BUNDLE.parts, "halls": PLATFORM_HALLS, "departments": BUNDLE.departments, "separate_days": 9},
