@@ -105,6 +105,7 @@ LETTER_CLAUSES = 2  # of those, the most read (the best first): each costs up to
 CLAUSE_POOL = 10  # hits per clause: a clause points at few documents
 CLAUSE_ACCEPT = True
 CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
+SHORT_CLAUSES = 2  # a short message's clauses read alone for acceptance, the longest first (0: none)
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
 
@@ -387,6 +388,8 @@ class MatterSearch:
         if not foreign and need != query and LETTER_CHARS:
             lexical, clause_accepted = self._clause_evidence(query, need, lexical)
             accepted = max(accepted, clause_accepted)
+        elif not foreign and SHORT_CLAUSES and not accepted:
+            accepted = self._clause_accepted(need)
         expanded = " ".join([parsed.corrected, *(a for u in parsed.units for a in u.alternatives[1:])])
         bm25, ceiling = self._bm25.scores(expanded)
         best_bm25 = float(bm25.max()) if n else 0.0
@@ -410,6 +413,21 @@ class MatterSearch:
                 said /= best_said
         return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle,
                         topic_cosine, topic_share, min(len(query), need_text.READ_CHARS), said)
+
+    def _clause_accepted(self, need: str) -> float:
+        """A short message of several clauses (办签证要用，想开一张完睡证明): whether one of them,
+        read alone, a matter explains (the same test as a whole question's), as a letter's may.
+        Read whole, its other clause's words count against every matter."""
+        clauses = [c for c in need_text.CLAUSE_MARKS.split(need) if len(c) >= 2]
+        if len(clauses) < 2:
+            return 0.0
+        accepted = 0.0
+        for clause in sorted(clauses, key=len, reverse=True)[:SHORT_CLAUSES]:
+            parsed = self.lexical.parse(squeeze(clause))
+            for hit, coverage in self.lexical.rank(parsed, top=CLAUSE_POOL) if parsed.text else ():
+                if coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:
+                    accepted = max(accepted, min(hit.score, 1.5))
+        return accepted
 
     def _clause_evidence(self, query: str, need: str, lexical: np.ndarray) -> tuple[np.ndarray, float]:
         """A letter's lexicon evidence, clause by clause: its topic (养蜂, 砍树) and its request
