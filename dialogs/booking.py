@@ -46,6 +46,9 @@ CLEAR_LEAD = 1.6  # as in dialogs.matters: the best hit is taken when it leads t
 MAX_CANDIDATES = 5
 
 CONFIRM = frozenset({"确认", "确定", "确认预约", "提交", "确认提交", "是", "是的", "对", "好", "好的", "ok", "yes", "1"})
+#: 确认 in a sentence (对头 确认, 对的，确认预约, 没问题 提交吧): a confirmation, unless it says no.
+CONFIRM_SAID = re.compile(r"确认|确定|提交|没问题|就这样|就这个|可以了|对头|对的|没错")
+CONFIRM_NOT = re.compile(r"不|别|没(?!问题|错)|先不|等等|等一下|改|换|取消|算了")
 USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好的", "本人", "就是我"})
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})
 REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
@@ -151,6 +154,11 @@ PREPARE = [
 
 #: The steps that ask for one of the applicant's details.
 DETAIL_STEPS = frozenset({"name", "id_number", "phone"})
+
+
+def confirm_said(word: str) -> bool:
+    """A confirmation in a short sentence of one's own (对头 确认, 确认提交, 对的，确认预约)."""
+    return len(word) <= 16 and CONFIRM_SAID.search(word) is not None and CONFIRM_NOT.search(word) is None
 
 
 def _needs_time(word: str) -> bool:
@@ -358,7 +366,7 @@ class Picking(Dialog):
         raise NotImplementedError
 
     def confirms(self) -> bool:
-        return self.says(CONFIRM) or self.slot("yes_no") is True
+        return self.says(CONFIRM) or self.slot("yes_no") is True or confirm_said(self.word)
 
     async def attempt(self) -> None:
         """Submit: `_outcome` is the appointment or the platform's refusal; `_busy` when the
@@ -451,6 +459,8 @@ class Booking(Picking):
         word = normalise(text)
         if state in DETAIL_STEPS:
             return _needs_time(word)
+        if state == "summary":  # 确认提交 / 对头 确认: the booking's, never a search for matters named 确认
+            return word in CONFIRM or confirm_said(word)
         if state != "consent":
             return False
         return DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None

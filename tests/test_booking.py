@@ -747,3 +747,21 @@ async def test_a_detail_not_at_hand_keeps_the_booking_waiting_at_its_step(h, sim
     assert "不着急" in waiting and "您要办的是不是" not in waiting and "应为 18 位" not in waiting, waiting
     assert (await h.session()).dialog == "booking"
     assert (await drive(h, me["id_number"] if "身份证" in step else me["phone"], me)).startswith("预约成功")
+
+
+@pytest.mark.parametrize("said", ["对头 确认", "确认提交", "对的，确认预约"])
+async def test_a_confirmation_in_ones_own_words_books_and_is_no_search(h, sims, said):
+    """确认提交 at the summary was searched (matters named …确认) and the booking silently parked."""
+    await h.catalog_ready()
+    me = person(5)
+    await to_summary(h, "预约", me)
+    done = await h.say(said)
+    assert done.startswith("预约成功"), done
+    assert len(booked(await appointments_of(sims, me))) == 1
+
+
+async def test_a_no_at_the_summary_books_nothing(h, sims):
+    me = person(5)
+    await to_summary(h, "预约", me)
+    reply = await h.say("先不确认")
+    assert not reply.startswith("预约成功") and not booked(await appointments_of(sims, me)), reply

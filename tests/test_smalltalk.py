@@ -12,7 +12,8 @@ from tests.support import person
 from tests.test_booking import to_summary
 
 NOT_A_MATTER = ("没找到", "相关的政务服务事项", "您要办的是不是")
-SMALL_TALK = ["谢谢", "好的", "你是谁", "再见", "在吗", "有人吗", "你好", "谢谢啦", "好的谢谢", "哈哈哈", "不好意思"]
+SMALL_TALK = ["谢谢", "好的", "你是谁", "再见", "在吗", "有人吗", "你好", "谢谢啦", "好的谢谢", "哈哈哈", "不好意思",
+              "谢谢你哈 幺妹", "好的 谢谢大姐"]  # thanks with the way people address the one helping
 JUNK = ["asdfgh", "？？？", "。。。", "qwerty", "hjkl"]
 
 
