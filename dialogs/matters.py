@@ -193,7 +193,10 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         said = text
         for word, meant in OPTION_WORDS:
             said = said.replace(word, meant)
-        named = [s.code for s in options if said and _names(said, normalise(s.name))]
+        # the option the words name most (期满换证: 有效期满换证 holds it whole, 损毁换证 only shares 换证)
+        scores = [(_names(said, normalise(s.name)), s.code) for s in options] if said else []
+        best = max((score for score, _ in scores), default=0)
+        named = [code for score, code in scores if score == best and best > 0]
         return named[0] if len(named) == 1 else None
     if text in YES or text in NO:
         return "yes" if text in YES else "no"
@@ -205,6 +208,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
             yes = first in YES or first in vocab.yes
     if yes is None and any(cue in question.text for cue in BY_ANOTHER_ASKED):
         yes = by_another(text)  # 是由他人代您办理吗 answered with who goes: 我自己 (no), 我儿子去 (yes)
+    if yes is None:
+        yes = by_age(question.text, text)  # 您年满70周岁了吗 answered 我今年46
     return None if yes is None else "yes" if yes else "no"
 
 
@@ -215,6 +220,19 @@ _ANOTHER = re.compile(r"儿子|女儿|闺女|孩子|老伴|老婆|老公|爱人|
                       r"|帮我|替我|代我|委托|别人|他人|代办")
 
 
+_AGE_ASKED = re.compile(r"(年满|满|超过|已满|未满|不满|不到)(\d{1,3})(?:周岁|岁)")
+_AGE_SAID = re.compile(r"^(?:我|他|她|老人|孩子|办卡人|申请人)?(?:今年|现在|已经)?(\d{1,3})(?:岁|周岁)?(?:了|啦)?$")
+
+
+def by_age(question: str, text: str) -> bool | None:
+    """An age said to a question about one (您年满70周岁了吗 answered 我今年46: no)."""
+    asked, said = _AGE_ASKED.search(question), _AGE_SAID.match(text.replace(" ", ""))
+    if asked is None or said is None or not 0 < int(said[1]) <= 120:
+        return None
+    age, limit = int(said[1]), int(asked[2])
+    return age < limit if asked[1] in ("未满", "不满", "不到") else age > limit if asked[1] == "超过" else age >= limit
+
+
 def by_another(text: str) -> bool | None:
     """Who goes, read as the answer to whether another acts for the applicant: oneself (我自己, 本人
     去) is no, someone named (我儿子去, 让我女儿帮我办) is yes; None when neither or both are said."""
@@ -223,12 +241,12 @@ def by_another(text: str) -> bool | None:
 
 
 
-def _names(said: str, name: str) -> bool:
-    """Whether `said` names the option called `name`: the one in the other, or a two-character
-    piece of the name's (首次 of 首次申领)."""
+def _names(said: str, name: str) -> int:
+    """How strongly `said` names the option called `name` (0: not at all): the one in the other
+    beats any number of the name's two-character pieces it holds (首次 of 首次申领)."""
     if said in name or name in said:
-        return True
-    return any(name[i:i + 2] in said for i in range(len(name) - 1) if all("\u4e00" <= c <= "\u9fff" for c in name[i:i + 2]))
+        return 1000
+    return sum(name[i:i + 2] in said for i in range(len(name) - 1) if all("\u4e00" <= c <= "\u9fff" for c in name[i:i + 2]))
 
 
 def questions_for(guide) -> list[Question]:

@@ -413,3 +413,19 @@ async def test_whether_another_acts_for_one_is_answered_by_saying_who_goes(h, wh
     materials = await h.say(who)
     assert "需要准备的材料" in materials and "没太明白" not in materials, materials
     assert ("代理人" in materials or "委托" in materials) == agent, materials
+
+
+async def test_an_option_named_by_most_of_its_words_and_an_age_answer_their_questions(h):
+    """期满换证 names 有效期满换证 (not 损毁换证, which shares only 换证); 我今年46 answers 您年满70周岁了吗."""
+    await h.catalog_ready()
+    guide = next(g for g in h.app[CATALOG].guides.values() if g.name == "机动车驾驶证换证、补证")
+    questions = questions_for(guide)
+    assert [o.name for o in questions[0].options][:1] == ["有效期满换证"]
+    card = await h.say(guide.name)
+    if "【" not in card:
+        await h.say([line for line in card.splitlines() if guide.name in line][0].split(".")[0])
+    assert "请问您是哪种情况" in await h.say("材料清单")
+    age = await h.say("期满换证")
+    assert "年满70周岁" in age and "您要办的是不是" not in age, age
+    after = await h.say("我今年46")
+    assert "没太明白" not in after and "年满70周岁" not in after, after
