@@ -765,3 +765,10 @@ async def test_a_no_at_the_summary_books_nothing(h, sims):
     await to_summary(h, "预约", me)
     reply = await h.say("先不确认")
     assert not reply.startswith("预约成功") and not booked(await appointments_of(sims, me)), reply
+
+
+async def test_a_time_asked_for_at_a_named_hall_is_a_booking_not_the_halls_card(h):
+    """帮我约个时间去车管所换驾照: the booking of the licence, at that hall; it showed the hall's card."""
+    await h.catalog_ready()
+    reply = await h.say("帮我约个时间去车管所换驾照")
+    assert "地址：" not in reply and ("请选择日期" in reply or "请选择办理大厅" in reply or "要预约的是不是" in reply), reply

@@ -211,3 +211,9 @@ async def test_binding_asked_in_words_starts_it_and_the_code_is_sent_again_when_
     assert "验证码已发送" in again and "验证码不正确" not in again, again
     assert len((await (await sims.get(texts)).json())["items"]) == sent + 1  # a new text went out
     assert "绑定成功" in await h.say(await texted_code(sims))
+
+
+async def test_leaving_the_binding_in_ones_own_words_leaves_it(h):
+    await h.say("企业绑定")
+    reply = await h.say("算了先不绑了")
+    assert "代码好像不对" not in reply and "已取消" in reply, reply

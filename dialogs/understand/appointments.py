@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-_ASKS_TO_BOOK = re.compile(r"(我|帮我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?(预约|预订|约号|约个号)(一下|个号|个时间)?(去|来)?")
+_ASKS_TO_BOOK = re.compile(r"(我|帮我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?(预约|预订|约号|约个号|约个时间|约一个时间|约时间)(一下|个号|个时间)?(去|来)?")
 # English (#20 item 9): "I want to book an appointment (for a passport)", "can I make an appointment".
 _ASKS_TO_BOOK_EN = re.compile(
     r"\b(?:(?:i|we)(?:\s+(?:want|would\s+like|need)|'d\s+like)\s+to\s+|(?:can|could|may|how\s+do)\s+(?:i|we)\s+|please\s+)?"
