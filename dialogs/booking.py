@@ -53,6 +53,7 @@ USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好�
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})
 REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
 DONT_REMEMBER = frozenset({"2", "不用", "不用记住", "不记住", "否", "不", "不要", "不需要", "不保存"})
+OTHER_HALL = re.compile(r"(?:换|改)(?:个|一个|到别的|别的)?(?:大厅|地方|地点|网点)|别的大厅|其他大厅|近一点的")
 #: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
 NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|回头|晚点|晚些")
 #: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
@@ -106,6 +107,7 @@ TRANSITIONS = [
     T("text",     "day",       "day",       "names_day_not_offered",  "say_not_offered"),
     T("text",     "slot",      "slot",      "picks_other_day_with_slots", "ask"),
     T("text",     "slot",      "day",       "day_was_full",           "say_day_full"),
+    T("text",     "slot",      "day",       "wants_other_day",        "ask"),  # 换一天 at the times: the days again
     T("text",     "slot",      "summary",   "picks_slot_applicant_given", ["take_slot", "show_summary"]),  # the time changed at the summary
     T("text",     "slot",      "who",       "picks_slot_someone_known", ["take_slot", "keep_known", "ask"]),
     T("text",     "slot",      "name",      "picks_slot",             ["take_slot", "drop_known", "ask"]),
@@ -130,6 +132,8 @@ TRANSITIONS = [
     # (the step reached reads the same message: it says the time or day is not offered, once)
     T("text",     "summary",   "slot",      "names_time_not_offered", "ask"),
     T("text",     "summary",   "day",       "names_day_not_offered",  "ask"),
+    T("text",     "summary",   "hall",      "names_other_hall",       "ask"),  # 还是换到区政务服务中心吧
+    T("text",     "summary",   "hall",      "wants_other_hall",       "ask"),
     T("text",     "summary",   "slot",      "wants_other_time",       "ask"),
     T("text",     "summary",   "day",       "wants_other_day",        "ask"),
     T("text",     "summary",   "summary",   "confirmed_and_done",     "show_success"),
@@ -447,7 +451,7 @@ class Booking(Picking):
         "choosing": frozenset({"choice"}), "hall": frozenset({"hall", "choice"}), "day": frozenset({"date", "choice"}),
         "slot": frozenset({"time", "choice"}), "who": frozenset({"choice", "yes_no", "name", "id_number", "phone"}),
         "name": frozenset({"name", "id_number", "phone"}), "id_number": frozenset({"id_number"}), "phone": frozenset({"phone"}),
-        "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no", "date", "time"}),
+        "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no", "date", "time", "hall"}),
     }
     FREE_TEXT = frozenset(MATTER)
     FILLS = {"hall": "hall", "day": "date", "slot": "time", "name": "name", "id_number": "id_number", "phone": "phone"}
@@ -716,6 +720,15 @@ class Booking(Picking):
     def wants_other_time(self) -> bool:
         """换个时间 / 时间不对 with no time named: the times of the day again."""
         return OTHER_TIME.search(self.word) is not None and bool(self.data.get("slots"))
+
+    def names_other_hall(self) -> bool:
+        """Another hall named at the summary: its days are asked (the hall step reads the message)."""
+        named = self.slot("hall")
+        return named is not None and self.data.get("hall") not in named
+
+    def wants_other_hall(self) -> bool:
+        """换个大厅 with none named: the halls again."""
+        return OTHER_HALL.search(self.word) is not None
 
     def wants_other_day(self) -> bool:
         """换一天 / 日期不对 with no day named: the days again."""

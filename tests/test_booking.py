@@ -772,3 +772,25 @@ async def test_a_time_asked_for_at_a_named_hall_is_a_booking_not_the_halls_card(
     await h.catalog_ready()
     reply = await h.say("帮我约个时间去车管所换驾照")
     assert "地址：" not in reply and ("请选择日期" in reply or "请选择办理大厅" in reply or "要预约的是不是" in reply), reply
+
+
+async def test_another_hall_named_or_asked_for_at_the_summary_asks_its_days_and_keeps_the_details(h):
+    me = person(5)
+    await to_summary(h, "预约", me, matter="护照")
+    data = (await h.session()).data
+    other = next(hall for hall in h.app[CATALOG].halls.values()
+                 if hall.id != data["hall"] and hall.name in ("广安区政务服务中心", "广安市公安局出入境接待大厅"))
+    days = await h.say(f"换到{other.name}")
+    assert days.startswith(other.name) and "请选择日期" in days, days
+    assert "可以预约的时段" in await h.say("1")
+    assert "请核对预约信息" in await h.say("1")
+    assert "请选择办理大厅" in await h.say("换个大厅")
+
+
+async def test_another_day_asked_for_at_the_times_lists_the_days(h):
+    times = await drive(h, "预约", person(5), matter="护照", stop="12月")
+    if "请选择日期" in times:
+        times = await h.say("1")
+    assert "可以预约的时段" in times, times
+    days = await h.say("换一天")
+    assert "请选择日期" in days and "没太明白" not in days, days

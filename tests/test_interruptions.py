@@ -376,7 +376,7 @@ async def test_wanting_to_change_the_booking_at_its_summary_is_no_question_about
     assert (session.dialog, session.paused) == ("booking", []), reply
     assert "您要办的是不是" not in reply, reply
     # the time or the day wished changed: their list at once; anything else: the summary's way back
-    assert any(shown in reply for shown in ("可以预约的时段", "请选择日期", "返回")), reply
+    assert any(shown in reply for shown in ("可以预约的时段", "请选择日期", "请选择办理大厅", "返回")), reply
 
 
 async def test_a_question_about_a_matter_mid_booking_is_answered_and_the_booking_waits(h):
