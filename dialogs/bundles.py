@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import FOLLOW_UPS, Question, answer_to, materials_for, questions_for
+from dialogs.matters import FOLLOW_UP_CUES, FOLLOW_UPS, Question, answer_to, materials_for, questions_for
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -36,6 +36,7 @@ TRANSITIONS = [
     T("text",  "card",      "card",      "asks_materials",                 "show_materials"),
     T("text",  "card",      "card",      "asks_booking",                   "book"),
     T("text",  "card",      "card",      "asks_progress",                  "open_progress"),
+    T("text",  "card",      "card",      "asks_time_or_fee",               "show_time_and_fee"),  # 要多少天？要钱不
     T("text",  "situation", "card",      "answers_last_question",          "show_materials"),
     T("text",  "situation", "situation", "answers_question",               "ask"),
 ]
@@ -150,6 +151,23 @@ class Bundles(Dialog):
                  departments=getattr(bundle, "departments", None) or list(dict.fromkeys(p.department for p in parts)),
                  separate_days=sum(getattr(p, "promised_days", 0) for p in parts))
         self.ask()
+
+    def _time_and_fee_asked(self) -> set[str]:
+        """Which of the card's 承诺时限 and the fees a short question asks about (要多少天能办下来？要钱不)."""
+        text = self.word
+        if len(text) > 24:
+            return set()
+        asked = {key for key in ("time", "fee") if any(cue in text for cue in FOLLOW_UP_CUES[key])}
+        others = any(cue in text for key in ("materials", "process", "where", "online", "booking") for cue in FOLLOW_UP_CUES[key])
+        return set() if others else asked
+
+    def asks_time_or_fee(self) -> bool:
+        return bool(self._time_and_fee_asked())
+
+    def show_time_and_fee(self):
+        asked = self._time_and_fee_asked()
+        fees = [(g.name, f) for g in self._guides() for f in g.fees]
+        self.say("bundles/time_and_fee.j2", bundle=self._bundle(), time="time" in asked, fee="fee" in asked, fees=fees)
 
     def _said(self, words: frozenset[str]) -> bool:
         return self.word in words

@@ -124,3 +124,13 @@ async def test_a_bundle_from_search_to_one_list_one_booking_one_progress_view_wi
     assert await settled(redis, settings)
     received = await notices(client, chat.user)
     assert len(received) == 2 and all(application["bundle_no"] in n and "【办件已受理】" in n for n in received)
+
+
+async def test_how_long_and_what_it_costs_asked_on_a_bundle_card_are_answered_from_it(h):
+    """要多少天能办下来？要钱不 on the card: its 承诺时限 and the fees, not 没太明白."""
+    await h.catalog_ready()
+    assert "【出生一件事】" in await h.say("出生一件事")
+    both = await h.say("要多少天能办下来？要钱不")
+    assert ("工作日" in both or "当场" in both) and ("免费" in both or "收费" in both), both
+    fee = await h.say("要花多少钱")
+    assert ("免费" in fee or "收费" in fee) and "工作日" not in fee, fee

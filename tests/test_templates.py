@@ -44,6 +44,8 @@ CONTEXTS = {
     "bundles/follow_ups.j2": {"bundle": BUNDLE, "bookable": True},
     "bundles/materials.j2": {"bundle": BUNDLE, "materials": merged_materials(BUNDLE_GUIDES, {"agent"}), "situations": ["委托他人代办"], "saved": 3},
     "bundles/not_bookable.j2": {"bundle": BUNDLE},
+    "bundles/time_and_fee.j2": {"bundle": BUNDLE, "time": True, "fee": True,
+                                "fees": [(g.name, f) for g in WORLD.guides.values() for f in g.fees][:2]},
     "menu/menu.j2": {"options": OPTIONS},
     "halls/pick.j2": {"halls": [{"name": HALL.name, "km": 1.2, "hours": HALL.hours}], "located": True, "with_hours": True,
                       "page": window([{"name": HALL.name, "km": 1.2, "hours": HALL.hours}] * 3, 0, 2)},
