@@ -213,6 +213,10 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
     return None if yes is None else "yes" if yes else "no"
 
 
+#: What makes a message at a situation question a question of its own (社保能转过来不, 在哪办): an
+#: answer in one's own words (在市人民医院生的, 单位帮我报) has none, and is not searched, so the
+#: answers given so far are not lost to a list of matters.
+ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|可以|能[^，,。 ]{0,8}不|哪|什么|啥|多少|几|要不要|是否|有没有|想办|想问|办理|申请")
 #: Words of a question that asks whether someone else acts for the applicant (是由他人代您办理吗).
 BY_ANOTHER_ASKED = ("代您", "代办", "代为", "委托")
 _MYSELF = re.compile(r"^(?:是|就|都是|还是)?(?:我|我们)?(?:自己|本人|亲自|自个|自个儿)|^我(?:去|来|办|过去)")
@@ -676,7 +680,7 @@ class Matters(Dialog):
         """A question of its own: words (no detail, no yes or no, no pick), Chinese, not a few characters."""
         understood = self.understood
         return (understood.kind == "other" and not understood.slots and len(self.word) >= MIN_QUESTION
-                and any("\u4e00" <= ch <= "\u9fff" for ch in self.word))
+                and any("\u4e00" <= ch <= "\u9fff" for ch in self.word) and ASKING.search(self.word) is not None)
 
     def answers_question(self) -> bool:
         return self._answered

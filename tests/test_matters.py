@@ -429,3 +429,12 @@ async def test_an_option_named_by_most_of_its_words_and_an_age_answer_their_ques
     assert "年满70周岁" in age and "您要办的是不是" not in age, age
     after = await h.say("我今年46")
     assert "没太明白" not in after and "年满70周岁" not in after, after
+
+
+async def test_an_answer_in_ones_own_words_at_a_question_is_not_searched_and_the_answers_stay(h):
+    """在市人民医院生的 at a situation question is an answer, not a need: it once listed matters
+    (医疗机构执业审批) and the answers given so far were lost."""
+    first = await _at_the_first_question(h)
+    reply = await h.say("在市人民医院生的")
+    assert "您要办的是不是" not in reply and first.splitlines()[0] in reply, reply
+    assert (await h.session()).state == "situation"
