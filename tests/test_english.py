@@ -273,3 +273,10 @@ async def test_a_day_named_in_english_picks_it(chat):
     names = {"Mon": "monday", "Tue": "tuesday", "Wed": "wednesday", "Thu": "thursday", "Fri": "friday", "Sat": "saturday", "Sun": "sunday"}
     times = await chat.say(f"sorry, {names[weekday]} please")
     assert times.startswith(f"Times you can book on {weekday} {day}"), times
+
+
+@pytest.mark.parametrize("asked", ["Where is the exit-entry administration office and when is it open?", "service hall opening hours"])
+async def test_where_and_when_the_halls_open_asked_in_english_lists_them_with_their_hours(chat, asked):
+    assert english(await chat.say("hello"))
+    reply = await chat.say(asked)
+    assert "Service halls" in reply and "found no government service" not in reply, reply

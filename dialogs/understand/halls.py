@@ -107,30 +107,39 @@ def _short_names(name: str) -> Iterator[str]:
 
 #: What people call a hall without naming it, and what they ask about one (服务大厅在哪, 政务中心几点
 #:上班); and office hours asked with no hall at all (你们周六上班吗, 几点下班). `asks_about_halls`.
-_HALL_WORDS = re.compile(r"大厅|政务服务中心|政务中心|便民服务中心|行政服务中心|服务中心|市民中心|办事处|办事的地方|窗口")
+_HALL_WORDS = re.compile(r"大厅|政务服务中心|政务中心|便民服务中心|行政服务中心|服务中心|市民中心|办事处|办事的地方|窗口"
+                         r"|\b(?:service (?:hall|centre|center)s?|halls?|offices?|(?:exit-entry|immigration) (?:office|administration)[a-z ]*)\b")
 _HALL_ASKS = re.compile(r"在哪|哪里|哪儿|什么地方|啥地方|地址|位置|怎么走|怎么去|咋走|几点|上班|下班|开门|关门|营业|办公|开放|"
-                        r"时间|电话|周末|周六|周日|星期|礼拜|中午|午休|节假日|停车")
+                        r"时间|电话|周末|周六|周日|星期|礼拜|中午|午休|节假日|停车"
+                        r"|\bwhere\b|\baddress\b|\bopen(?:ing)?\b|\bhours\b|\bclose[sd]?\b|\bweekends?\b|\bsaturday\b|\bsunday\b")
 _HOURS_ASKS = re.compile(r"(几点|什么时候|啥时候|几时)(上班|下班|开门|关门)"
                          r"|(周末|周[一二三四五六日天]|星期[一二三四五六天日]|礼拜[一二三四五六天日]|节假日|中午|午休|今天|明天|后天|过年|春节|国庆)"
-                         r".{0,2}(上班|开门|办公|营业|休息|上不上班|开不开门)|(上班|办公|营业|开放)时间")
+                         r".{0,2}(上班|开门|办公|营业|休息|上不上班|开不开门)|(上班|办公|营业|开放)时间"
+                         r"|\bopening hours\b|\bwhen (?:is|are) (?:it|they|the [a-z ]+) open\b|\bopen on (?:weekends?|saturdays?|sundays?)\b")
 #: A hall question is short: a longer message tells a need (which the search reads).
 MAX_HALL_QUESTION = 32
 
 
-_WHEN = re.compile(r"几点|上班|下班|开门|关门|营业|办公|开放|时间|周末|周六|周日|星期|礼拜|中午|午休|节假日|几时")
+_WHEN = re.compile(r"几点|上班|下班|开门|关门|营业|办公|开放|时间|周末|周六|周日|星期|礼拜|中午|午休|节假日|几时"
+                   r"|\bopen(?:ing)?\b|\bhours\b|\bclose[sd]?\b|\bweekends?\b|\bsaturday\b|\bsunday\b")
+
+
+def _most(folded: str) -> int:
+    """The longest a hall question is: English takes about three letters for a Chinese character."""
+    return MAX_HALL_QUESTION * 3 if folded.isascii() else MAX_HALL_QUESTION
 
 
 def asks_hours(text: str) -> bool:
     """Whether a hall question (`asks_about_halls`) asks when they open (你们周六上班吗)."""
     folded = fold(text).strip()
-    return len(folded) <= MAX_HALL_QUESTION and _WHEN.search(folded) is not None
+    return len(folded) <= _most(folded) and _WHEN.search(folded) is not None
 
 
 def asks_about_halls(text: str, names: HallNames | None = None) -> bool:
     """Whether `text` asks where a service hall is or when it opens, not about a matter: a hall
     in general words or by one of `names` (车管所在哪里), or office hours alone."""
     folded = fold(text).strip()
-    if len(folded) > MAX_HALL_QUESTION:
+    if len(folded) > _most(folded):
         return False
     if _HOURS_ASKS.search(folded):
         return True
