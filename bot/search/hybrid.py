@@ -105,7 +105,7 @@ LETTER_CLAUSES = 2  # of those, the most read (the best first): each costs up to
 CLAUSE_POOL = 10  # hits per clause: a clause points at few documents
 CLAUSE_ACCEPT = True
 CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
-SHORT_CLAUSES = 2  # a short message's clauses read alone for acceptance, the best first (0: none)
+SHORT_CLAUSES = 2  # a short message's clauses read alone for acceptance, the longest first (0: none)
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
 
@@ -418,11 +418,11 @@ class MatterSearch:
         """A short message of several clauses (办签证要用，想开一张完睡证明): whether one of them,
         read alone, a matter explains (the same test as a whole question's), as a letter's may.
         Read whole, its other clause's words count against every matter."""
-        clauses = [c for c in self.lexical.clauses(need, LETTER_CHARS) if len(c) >= 2]  # best first
+        clauses = [c for c in need_text.CLAUSE_MARKS.split(need) if len(c) >= 2]
         if len(clauses) < 2:
             return 0.0
         accepted = 0.0
-        for clause in clauses[:SHORT_CLAUSES]:
+        for clause in sorted(clauses, key=len, reverse=True)[:SHORT_CLAUSES]:
             parsed = self.lexical.parse(squeeze(clause))
             for hit, coverage in self.lexical.rank(parsed, top=CLAUSE_POOL) if parsed.text else ():
                 if coverage >= MIN_COVERAGE and hit.score >= MIN_SCORE:

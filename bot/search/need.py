@@ -29,6 +29,7 @@ SPELLED_CHARS = 40  # Latin letters tried as pinyin to tell a word from junk: no
 
 # Clause boundaries: punctuation people use, full- and half-width, and line breaks.
 _CLAUSES = re.compile(r"[，。！？；：、,.!?;:\n\r~～…]+|\s{2,}")
+CLAUSE_MARKS = _CLAUSES  # where a message's clauses part (bot.search.hybrid reads a short one's clauses too)
 _LATIN_WORD = re.compile(r"[a-z]+")
 _NO_LATIN = str.maketrans("", "", "abcdefghijklmnopqrstuvwxyz ")  # Latin letters and the spaces between words
 
