@@ -36,7 +36,7 @@ from datetime import date, time
 from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials
 from dialogs.engine import Dialog, P, T, normalise
-from dialogs.matters import MATTER as CLEAR_VERDICT, echo, materials_for, online_way
+from dialogs.matters import MATTER as CLEAR_VERDICT, echo, materials_for, online_way, situations_key
 from dialogs.understand.model import part_of
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
@@ -935,7 +935,7 @@ class Booking(Picking):
             self._bundle_success(appointment, bundle)
             return
         guide = self.services.catalog.guide(appointment.matter_code)
-        known = self.data.get("chosen")  # None: the person's situation was not asked
+        known = self._situation(appointment.matter_code)  # None: the person's situation was not asked
         chosen = set(known or [])
         materials = materials_for(guide, chosen) if guide else []
         situations = [s.name for s in guide.situations if s.code in chosen] if guide else []
@@ -945,10 +945,17 @@ class Booking(Picking):
         self.start("menu", **{JUST_BOOKED: True})  # a second tap on 确认 is then told it is done, not searched
 
 
+    def _situation(self, code: str) -> list[str] | None:
+        """The situations answered for what was booked: on the card the booking started from, or
+        earlier in the session on its guide (then 驾驶证 to renew lists the medical certificate
+        even when the booking was asked for anew after a side question)."""
+        known = self.data.get("chosen")
+        return known if known is not None else self.recalled(situations_key(code))
+
     def _bundle_success(self, appointment: Appointment, bundle) -> None:
         """One appointment for the whole bundle: the one merged list of what to bring."""
         guides = bundle_guides(self.services.catalog, bundle)
-        known = self.data.get("chosen")
+        known = self._situation(bundle.code)
         chosen = set(known or [])
         materials = merged_materials(guides, chosen)
         situations = list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen))

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import FOLLOW_UP_CUES, FOLLOW_UPS, Question, answer_to, materials_for, questions_for
+from dialogs.matters import FOLLOW_UP_CUES, FOLLOW_UPS, Question, answer_to, materials_for, questions_for, situations_key
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -233,6 +233,7 @@ class Bundles(Dialog):
         guides = self._guides()
         situations = list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen))
         self.data["chosen"] = sorted(chosen)  # a booking made next brings this list
+        self.remember(situations_key(self._bundle().code), sorted(chosen))  # and one made later in the session
         materials = merged_materials(guides, chosen)
         asked_for = sum(len(materials_for(g, chosen)) for g in guides)
         self.say("bundles/materials.j2", bundle=self._bundle(), materials=materials, situations=situations, saved=asked_for - len(materials))

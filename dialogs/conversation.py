@@ -28,7 +28,7 @@ import logging
 import re
 from typing import Any
 
-from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, Dialog, Incoming, Reply, Services, Session, hall_names, now, understanding
+from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, MEMORY, MEMORY_KEY, Dialog, Incoming, Reply, Services, Session, hall_names, now, understanding
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
@@ -120,6 +120,26 @@ class Conversation:
 
     async def step(self, session: Session | None, incoming: Incoming, expired: bool = False) -> tuple[Session | None, list[Reply]]:
         """Returns the session to save (None: forget it) and the replies, in order."""
+        # What the person told earlier (`Dialog.remember`) is out of the dialog's data during the
+        # turn, so whichever dialog ends up in the session gets it back.
+        memory = None
+        if session is not None and MEMORY_KEY in session.data:  # a copy: the caller's session stays as it was
+            data = dict(session.data)
+            memory = data.pop(MEMORY_KEY)
+            session = Session(session.dialog, session.state, data, session.updated_at, session.paused)
+        if expired:
+            memory = None
+        token = MEMORY.set(dict(memory) if isinstance(memory, dict) else {})
+        try:
+            after, replies = await self._step(session, incoming, expired)
+            kept = MEMORY.get()
+        finally:
+            MEMORY.reset(token)
+        if after is not None and kept:
+            after.data[MEMORY_KEY] = kept
+        return after, replies
+
+    async def _step(self, session: Session | None, incoming: Incoming, expired: bool) -> tuple[Session | None, list[Reply]]:
         replies: list[Reply] = []
         if incoming.heard:  # a voice message, recognised: say what was understood, then treat it as typed
             self._say(replies, "common/heard.j2", text=incoming.text)

@@ -126,7 +126,15 @@ class Reply:
 #: was offered after a slow one (dialogs.smalltalk).
 STREAK_KEY = "_unused"
 ELDER_OFFERED_KEY = "_elder_offered"
-_QUIET_KEYS = frozenset({STREAK_KEY, ELDER_OFFERED_KEY})
+#: What the person told the bot that outlives the dialog it was told in (`Dialog.remember`): kept
+#: in the session's data by the conversation, whichever dialog comes next; it does not take a
+#: session out of rest.
+MEMORY_KEY = "_memory"
+_QUIET_KEYS = frozenset({STREAK_KEY, ELDER_OFFERED_KEY, MEMORY_KEY})
+#: Entries a session remembers at most (the oldest is forgotten first).
+MEMORY_ENTRIES = 8
+#: This turn's memory: set by the conversation around a turn (dialogs.conversation), None outside one.
+MEMORY: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("memory", default=None)
 
 
 @dataclass(slots=True)
@@ -581,6 +589,22 @@ class Dialog:
         if self.incoming.kind != "text":
             return None
         return self.understood.value(kind)
+
+    def remember(self, key: str, value: Any) -> None:
+        """Keep `value` for the rest of the session, past this dialog (e.g. the situation a person
+        described on a guide, for a booking of that matter made later). JSON values only."""
+        memory = MEMORY.get()
+        if memory is None:  # not in a conversation's turn (a test driving a dialog alone)
+            return
+        memory.pop(key, None)
+        memory[key] = value
+        while len(memory) > MEMORY_ENTRIES:
+            del memory[next(iter(memory))]
+
+    def recalled(self, key: str) -> Any:
+        """What `remember` kept under `key` earlier in the session, or None."""
+        memory = MEMORY.get()
+        return None if memory is None else memory.get(key)
 
     def answered_ahead(self) -> bool:
         """Whether the message that led here answers this step too (its `FILLS` slot), or holds

@@ -289,6 +289,12 @@ def online_way(guide) -> str:
     return "apply" if guide.online_depth >= 2 else "offline"
 
 
+def situations_key(code: str) -> str:
+    """Where a session remembers the situation answered on a guide (or a bundle) by its code
+    (`Dialog.remember`): a booking of it made later lists what to bring for that situation."""
+    return f"situations:{code}"
+
+
 def materials_for(guide, chosen: set[str]) -> list:
     return [m for m in guide.materials if m.required == "always" or chosen.intersection(m.situations)]
 
@@ -705,4 +711,5 @@ class Matters(Dialog):
         chosen |= {key[2:] for key, value in answers.items() if key.startswith("s:") and value == "yes"}
         situations = [s.name for s in guide.situations if s.code in chosen]
         self.data["chosen"] = sorted(chosen)  # a booking made next brings this list
+        self.remember(situations_key(guide.code), sorted(chosen))  # and one made later in the session
         self.say("matters/materials.j2", guide=guide, materials=materials_for(guide, chosen), situations=situations)

@@ -151,6 +151,30 @@ async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
     assert "原居民身份证" not in reply and "监护人居民身份证" not in reply
 
 
+async def test_a_booking_asked_for_later_in_the_session_still_lists_my_situation_materials(h):
+    # The situation told on the guide, then a side question, then the booking asked for anew:
+    # what to bring is still the list for a lost card, not the always-needed part of it.
+    reply = await h.say("补办身份证")
+    if "【" not in reply:
+        pick = [line for line in reply.splitlines() if "居民身份证办理" in line][0].split(".")[0]
+        await h.say(pick)
+    question = await h.say("材料清单")
+    lost = [line for line in question.splitlines() if "证件丢失补领" in line][0].split(".")[0]
+    await h.say(lost)
+    await h.say("否")
+    await h.say("否")
+    assert "社会保障卡" in await h.say("怎么申领社会保障卡")  # another matter in between
+
+    reply = await drive(h, "我要预约补办身份证", person(3), matter="居民身份证办理")
+    assert reply.startswith("预约成功") and "居民身份证办理" in reply
+    assert "证件丢失补领" in reply and "居民身份证申领登记表" in reply
+    assert "特殊情况" not in reply
+
+    # Another person (another session) booking the same matter is told nothing of it.
+    other = await drive(h.as_user("someone-else"), "我要预约补办身份证", person(4), matter="居民身份证办理")
+    assert other.startswith("预约成功") and "证件丢失补领" not in other
+
+
 async def test_a_matter_that_needs_no_booking_says_so(h):
     reply = await h.say("预约社保卡挂失")
     assert "「社会保障卡挂失」不需要预约" in reply
