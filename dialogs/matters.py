@@ -81,6 +81,8 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
+    # an earlier answer put right (不对 不是头一回办 是过期了换): changed, and the question asked again
+    T("text",  "situation", "situation", "corrects_answer", "say_corrected"),
     # the card's other follow-ups asked at its question: answered, and the card is on screen again
     T("text",  "situation", "situation", "asks_materials", "say_situation_first"),
     T("text",  "situation", "guide",     "asks_process",   "show_process"),
@@ -172,10 +174,17 @@ class Question:
     options: tuple  # situations to choose from; empty for yes/no
 
 
+#: Ways guides name an expiry (有效期满换证, 证件到期换发, 有效期届满换发): said any way, it names each.
+_EXPIRED = "期满到期届满"
 #: Words people pick an option with that its name says otherwise (第一次 for 首次申领).
 OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", "遗失"),
                 ("丢失", "遗失"), ("弄丢", "遗失"), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
-                ("父亲", "父"), ("跟", "随"))
+                ("父亲", "父"), ("跟", "随"), ("过期", _EXPIRED), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED))
+#: Words that say an answer was wrong (不对, 说错了): with them, a message that names an option of an
+#: earlier question changes that answer even when it also reads as an answer to this one.
+CORRECTION = re.compile(r"不对|错了|搞错|说错|选错|点错|弄错|更正|改成|改为|改一下|其实是|应该是")
+#: A negated option (不是头一回办, 并不是丢了): left out when options are named, so the other one counts.
+_NEGATED = re.compile(r"(?:并不是|而不是|不是)[^是，,。.！!？?\s]{1,8}")
 
 
 def answer_to(question: Question, dialog: Dialog) -> str | None:
@@ -190,14 +199,7 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         if n is not None:
             n = len(options) if n == -1 else n
             return options[n - 1].code if 1 <= n <= len(options) else None
-        said = text
-        for word, meant in OPTION_WORDS:
-            said = said.replace(word, meant)
-        # the option the words name most (期满换证: 有效期满换证 holds it whole, 损毁换证 only shares 换证)
-        scores = [(_names(said, normalise(s.name)), s.code) for s in options] if said else []
-        best = max((score for score, _ in scores), default=0)
-        named = [code for score, code in scores if score == best and best > 0]
-        return named[0] if len(named) == 1 else None
+        return named_option(options, text)
     if text in YES or text in NO:
         return "yes" if text in YES else "no"
     yes = dialog.slot("yes_no")
@@ -243,6 +245,19 @@ def by_another(text: str) -> bool | None:
     mine, theirs = _MYSELF.search(text) is not None, _ANOTHER.search(text) is not None
     return None if mine == theirs else theirs
 
+
+
+def named_option(options: tuple, text: str) -> str | None:
+    """The code of the one option that `text` (normalised) names by its words, or None: the option
+    the words name most (期满换证: 有效期满换证 holds it whole, 损毁换证 only shares 换证); what is
+    said to be not the case (不是头一回办 是过期了换) does not name."""
+    said = _NEGATED.sub(" ", text).strip()  # 不是第一次 alone names nothing
+    for word, meant in OPTION_WORDS:
+        said = said.replace(word, meant)
+    scores = [(_names(said, normalise(s.name)), s.code) for s in options] if said else []
+    best = max((score for score, _ in scores), default=0)
+    named = [code for score, code in scores if score == best and best > 0]
+    return named[0] if len(named) == 1 else None
 
 
 def _names(said: str, name: str) -> int:
@@ -310,12 +325,13 @@ class Matters(Dialog):
     DONE = frozenset({"guide"})
     FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand (a question: what answers none of it)
 
-    __slots__ = ("_found", "_answered", "_outcome", "_read_follow_up", "_refined")
+    __slots__ = ("_found", "_answered", "_corrected", "_outcome", "_read_follow_up", "_refined")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._found = None  # the search's verdict on this message (prepared), or None: not searched
         self._answered = False  # this message answered the situation question (prepared)
+        self._corrected: str | None = None  # the option an earlier answer was changed to (prepared)
         self._outcome: tuple[str, str] | None = None  # (outcome, query) to count for operators
         self._read_follow_up: tuple[str | None, str | None] | None = None  # (the card's code, the follow-up asked) this turn
         self._refined: str | None = None  # the list's question with this message's words added, when they narrowed it
@@ -679,7 +695,7 @@ class Matters(Dialog):
         """Prepare: record the answer to the current question, if this message is one; else,
         when it asks for something else in words of its own (社保能转过来不), search it."""
         self._answered = self._record_answer()
-        if not self._answered and self._follow_up() is None and self._asks_something_else():
+        if not self._answered and self._corrected is None and self._follow_up() is None and self._asks_something_else():
             await self._search()
 
     def _asks_something_else(self) -> bool:
@@ -691,6 +707,27 @@ class Matters(Dialog):
     def answers_question(self) -> bool:
         return self._answered
 
+    def _correction(self, question: Question) -> tuple[str, object] | None:
+        """(key, option) when this message names, in words, another option of a question answered
+        before `question` than the one recorded: the person puts their earlier answer right."""
+        answers = self.data.get("answers") or {}
+        for earlier in questions_for(self._guide()):
+            if earlier.key == question.key:
+                return None
+            if not earlier.options or earlier.key not in answers:
+                continue
+            code = named_option(earlier.options, self.word)
+            if code is not None and code != answers[earlier.key]:
+                return earlier.key, next(o for o in earlier.options if o.code == code)
+        return None
+
+    def corrects_answer(self) -> bool:
+        return self._corrected is not None
+
+    def say_corrected(self):
+        self.say("matters/corrected.j2", option=self._corrected)
+        self.ask()
+
     def answers_last_question(self) -> bool:
         return self.answers_question() and self._next_question() is None
 
@@ -699,6 +736,13 @@ class Matters(Dialog):
         if question is None:
             return False
         answer = answer_to(question, self)
+        if answer is None or CORRECTION.search(self.word):
+            corrected = self._correction(question)
+            if corrected is not None:
+                key, option = corrected
+                self.data["answers"][key] = option.code
+                self._corrected = option.name
+                return False
         if answer is None:
             return False
         self.data.setdefault("answers", {})[question.key] = answer

@@ -10,7 +10,8 @@ import datetime
 import pytest
 
 from bot.web.appkeys import CATALOG
-from dialogs.matters import questions_for
+from dialogs.engine import normalise
+from dialogs.matters import named_option, questions_for
 
 
 async def test_lost_id_card_from_the_main_menu_finds_the_matter(h):
@@ -429,6 +430,38 @@ async def test_an_option_named_by_most_of_its_words_and_an_age_answer_their_ques
     assert "年满70周岁" in age and "您要办的是不是" not in age, age
     after = await h.say("我今年46")
     assert "没太明白" not in after and "年满70周岁" not in after, after
+
+
+async def test_an_earlier_answer_put_right_changes_the_materials(h):
+    """不对 不是头一回办 是过期了换 at the next question changes the first answer, asks that question
+    again, and the list is the one for renewing (the old card), not for a first card (户口簿)."""
+    await h.catalog_ready()
+    card = await h.say("居民身份证办理")
+    if "【" not in card:
+        await h.say([line for line in card.splitlines() if "居民身份证办理" in line][0].split(".")[0])
+    assert "请问您是哪种情况" in await h.say("材料清单")
+    second = await h.say("头一回办")
+    assert "请问您是哪种情况" not in second and "没太明白" not in second, second
+    corrected = await h.say("不对 不是头一回办 是过期了换")
+    assert "有效期满或临近期满换领" in corrected and second.splitlines()[0] in corrected, corrected
+    assert "您要办的是不是" not in corrected
+    reply = corrected
+    for _ in range(3):
+        if "需要准备的材料" in reply:
+            break
+        reply = await h.say("否")
+    assert "原居民身份证" in reply and "居民户口簿" not in reply, reply
+
+
+async def test_an_expiry_said_any_way_names_the_renewal_option(h):
+    await h.catalog_ready()
+    guides = {g.name: g for g in h.app[CATALOG].guides.values()}
+    for name, said in (("居民身份证办理（包括临时）", "过期了"), ("机动车驾驶证换证、补证", "驾照到期了"),
+                       ("普通护照签发", "护照过期了要换"), ("往来港澳通行证及签注签发", "过期了")):
+        options = questions_for(guides[name])[0].options
+        code = named_option(options, normalise(said))
+        assert code is not None and "期" in next(o.name for o in options if o.code == code), (name, said)
+    assert named_option(questions_for(guides["居民身份证办理（包括临时）"])[0].options, normalise("不是第一次")) is None
 
 
 async def test_an_answer_in_ones_own_words_at_a_question_is_not_searched_and_the_answers_stay(h):

@@ -267,6 +267,7 @@ CONTEXTS.update({
     "staff/photo_from_citizen.j2": {"number": 12},
     "staff/photo_refused.j2": {"reason": "too_large"},
     "staff/photo_undelivered.j2": {"relay": {"reason": "window"}},
+    "matters/corrected.j2": {"option": "有效期满换证"},
 })
 
 def test_every_template_renders_to_chinese_text():
