@@ -302,7 +302,9 @@ def shown(search: MatterSearch, query: str) -> list[str]:
 
 
 @pytest.mark.parametrize("query", ["bye", "Bye bye", "qq", "hh", "nb", "xyz", "asdf", "asdfgh", "ok", "jkl;jkl", "😂😂😂", "？？？",
-                                   "哈哈哈", "886", "   ", "123456", "a", "qwer zxcv", "发发发发发发发", "嗯嗯嗯嗯", "啊啊啊！！"])
+                                   "哈哈哈", "886", "   ", "123456", "a", "qwer zxcv", "发发发发发发发", "嗯嗯嗯嗯", "啊啊啊！！",
+                                   # a word for nothing said again, or drawn out
+                                   "hmmmm", "ummm", "okkkk", "byeeeee", "testtest", "好的好的", "谢谢谢谢"])
 def test_junk_never_gets_a_matter(search, query):
     found = search.find(query)
     assert found.verdict == JUNK and not found.shown
@@ -318,6 +320,7 @@ def test_pinyin_is_read_only_when_long_enough_to_mean_something(search):
     assert "社会保障卡申领" in shown(search, "sbk")
     assert "社会保障卡补领、换领、换发" in shown(search, "shebaoka buban")
     assert search.find("sb").verdict == JUNK
+    assert search.find("gjj").verdict != JUNK  # a doubled letter, still initials (公积金)
 
 
 @pytest.mark.parametrize("query", ["我想卖烟花", "过年想摆个摊卖烟花爆竹要办什么证照", "开个卖烟花的店"])

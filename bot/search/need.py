@@ -306,7 +306,7 @@ def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], 
     if not plain:
         return True
     squeezed = plain.replace(" ", "")
-    if squeezed in farewells:
+    if squeezed in farewells or _repeats_a_word(squeezed, farewells):
         return True
     if any(is_han(c) for c in squeezed):
         # One character said over and over (发发发发, 嗯嗯嗯嗯, 啊啊啊) names nothing.
@@ -323,6 +323,24 @@ def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], 
     if all(_mashed(w) or not re.search(r"[aeiouy]", w) for w in words):
         return True  # asdfgh, qwer zxcv, sdfghjkl, xkcd
     return len(words) == 1 and len(letters) <= 4  # a word too short to say what is wanted (abcd, lolz)
+
+
+def _repeats_a_word(squeezed: str, words: Collection[str]) -> bool:
+    """A word that never asks for a matter, said again and again (测试测试, 好的好的, okok) or with
+    its letters drawn out (hmmm, byeee, okkk): it asks for nothing either."""
+    for size in range(1, len(squeezed) // 2 + 1):
+        if len(squeezed) % size == 0 and squeezed[:size] * (len(squeezed) // size) == squeezed and squeezed[:size] in words:
+            return True
+    return squeezed.isascii() and isinstance(words, frozenset) and _DOUBLED.sub(r"\1", squeezed) in _undoubled(words)
+
+
+_DOUBLED = re.compile(r"([a-z])\1+")
+
+
+@functools.lru_cache(maxsize=4)
+def _undoubled(words: frozenset[str]) -> frozenset[str]:
+    """The Latin words with every doubled letter single (hmm -> hm, good -> god), once per list."""
+    return frozenset(_DOUBLED.sub(r"\1", w) for w in words if w.isascii() and w.isalpha())
 
 
 # Letters in keyboard order (asdf, qwer, jkl): typed by a hand sliding along a row.
