@@ -68,6 +68,9 @@ CONFIRM_AGAIN = CONFIRM - {"1"}
 JUST_BOOKED = "just_booked"
 #: Words that open 我的预约 from anywhere (dialogs.menu.SHORTCUTS).
 MY_APPOINTMENTS = frozenset({"我的预约", "查预约", "查看预约", "预约记录", "取消预约", "改约", "改期", "修改预约", "更改预约"})
+#: A bundle asked for by its kind (预约出生一件事): the whole search, which finds bundles, answers,
+#: so the bundle is booked rather than the first of its matters.
+BUNDLE_NAMED = "一件事"
 #: Codes that say the chosen time is gone, and those that say the day itself will not do.
 SLOT_GONE = frozenset({ErrorCode.slot_full, ErrorCode.slot_not_found})
 DAY_REFUSED = frozenset({ErrorCode.too_soon, ErrorCode.too_far_ahead, ErrorCode.one_per_day})
@@ -516,7 +519,7 @@ class Booking(Picking):
         bundles = catalog.bundles
         # The lexicon reads 一次办完 as every bundle's: a bundle comes from the whole search only.
         hits = [h for h in catalog.search(query, top=MAX_CANDIDATES * 2) if h.code not in bundles]
-        if not any(self.bookable(h.code) for h in hits):
+        if not any(self.bookable(h.code) for h in hits) or BUNDLE_NAMED in query:
             found = await catalog.find(query, top=MAX_CANDIDATES * 2)
             if found.shown:
                 hits = list(found.shown)

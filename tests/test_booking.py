@@ -132,6 +132,13 @@ async def test_a_bundle_asked_for_in_a_sentence_is_booked_whole(h):
     assert "预约「出生一件事」" in reply and "请选择办理大厅" in reply, reply
 
 
+@pytest.mark.parametrize("asked, bundle", [("预约出生一件事", "出生一件事"), ("我想预约办一件事 退休一件事", "退休一件事")])
+async def test_a_bundle_named_in_a_booking_wish_is_booked_whole_not_its_first_matter(h, asked, bundle):
+    await h.catalog_ready()
+    reply = await h.say(asked)
+    assert f"预约「{bundle}」" in reply and "请选择办理大厅" in reply, reply
+
+
 async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
     reply = await h.say("补办身份证")
     if "【" not in reply:
