@@ -38,7 +38,7 @@ from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_num
 from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
 from dialogs.understand import SlotKind, Understanding
-from dialogs.understand.appointments import about_my_appointments, about_this_appointment
+from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query
 from dialogs.understand.halls import asks_about_halls
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 
@@ -279,6 +279,9 @@ class Conversation:
                 route = option.dialog, {}
         if route is None and session.dialog not in ("halls", "matters", "menu") and self._asks_about_halls(incoming):
             route = "halls", {"query": incoming.text}  # 大厅几点开门 mid-booking: answered, the booking waits
+        if (route is None and expects and session.state not in cls.FREE_TEXT and session.dialog not in ("matters", "halls", "appointments")
+                and (query := booking_query(incoming.text)) and await self._names_a_matter(query)):
+            route = "booking", {"query": query}  # 再帮我约个办护照的 mid-dialog: that booking (a half-made one gives way)
         if route is None and expects and session.state not in cls.FREE_TEXT and await self._asks_about_a_matter(incoming, expects):
             route = "matters", {"query": incoming.text}
         if (route is None and reading is not None and reading.kind == "junk" and (session.at_rest or session.dialog == "matters")
@@ -321,8 +324,15 @@ class Conversation:
                 or len(understood.text) < MIN_QUESTION or not any("\u4e00" <= ch <= "\u9fff" for ch in understood.text)
                 or ABOUT_ITS_DETAILS.search(understood.text)):
             return False
+        return await self._names_a_matter(incoming.text.strip())
+
+    async def _names_a_matter(self, text: str) -> bool:
+        """Whether the search finds a matter (or candidates) for `text`: a need of its own."""
+        catalog = self.services.catalog
+        if catalog is None or not catalog.ready.is_set():
+            return False
         try:
-            found = await catalog.find(incoming.text.strip(), top=1)
+            found = await catalog.find(text, top=1)
         except Exception:  # noqa: BLE001  (the search failing leaves the message to the step)
             log.warning("the search failed on a message typed mid-dialog", exc_info=True)
             return False

@@ -139,6 +139,19 @@ async def test_a_bundle_named_in_a_booking_wish_is_booked_whole_not_its_first_ma
     assert f"预约「{bundle}」" in reply and "请选择办理大厅" in reply, reply
 
 
+@pytest.mark.parametrize("asked", ["再帮我约个办护照的", "给我约一下办护照", "帮我约个去办护照的时间"])
+async def test_约_asked_of_the_bot_is_a_booking_wish_even_in_another_booking(h, asked):
+    """约 alone, asked of the bot (帮我约个办护照的), books; it showed the passport's card, and in the
+    middle of another booking left that booking for the card."""
+    await h.catalog_ready()
+    assert "预约「普通护照签发」" in await h.say(asked)
+    await h.say("返回")
+    await h.say("取消")
+    await h.say("预约出生一件事")
+    reply = await h.say(asked)
+    assert "普通护照签发" in reply and "请选择办理大厅" in reply and "【普通护照签发】" not in reply, reply
+
+
 async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
     reply = await h.say("补办身份证")
     if "【" not in reply:

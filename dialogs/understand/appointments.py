@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
-_ASKS_TO_BOOK = re.compile(r"(我|帮我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?(预约|预订|约号|约个号|约个时间|约一个时间|约时间)(一下|个号|个时间)?(去|来)?")
+_ASKS_TO_BOOK = re.compile(r"(我|帮我|给我|替我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?"
+                           r"(预约|预订|约号|约个号|约个时间|约一个时间|约时间|约一?个(?=[办去])"
+                           # 帮我约个办护照的, 给我约一下: asked of the bot, 约 alone books (帮我约的那天 is one made)
+                           r"|(?<=[帮给替]我)约(?:一?个)?(?![的好了过到]))(一下|个号|个时间)?(去|来)?")
 # English (#20 item 9): "I want to book an appointment (for a passport)", "can I make an appointment".
 _ASKS_TO_BOOK_EN = re.compile(
     r"\b(?:(?:i|we)(?:\s+(?:want|would\s+like|need)|'d\s+like)\s+to\s+|(?:can|could|may|how\s+do)\s+(?:i|we)\s+|please\s+)?"
@@ -19,8 +22,8 @@ _ASKS_TO_BOOK_EN = re.compile(
 
 #: What a wish to book leaves that names no matter (可以预约吗, 这里能预约办护照吗 -> 办护照): asking
 #: words and particles at either end, never inside a word.
-_LEFT_OVER = re.compile(r"^(?:[\s，,。.!！?？]|能不能|可不可以|可以|(?:能|想|要|我)(?=[\s，,]|$)|在这里|这里|这边|在这边|你们|请问)+"
-                        r"|(?:[\s，,。.!！?？]|吗|呢|吧|啊|呀|嘛|么|不|没)+$")
+_LEFT_OVER = re.compile(r"^(?:[\s，,。.!！?？]|能不能|可不可以|可以|(?:能|想|要|我|再|还)(?=[\s，,]|$)|在这里|这里|这边|在这边|你们|请问)+"
+                        r"|(?:[\s，,。.!！?？]|吗|呢|吧|啊|呀|嘛|么|不|没|(?<=[\u4e00-\u9fff]{2})的(?:时间|号)?)+$")
 
 
 def booking_query(text: str) -> str | None:
