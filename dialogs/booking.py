@@ -38,6 +38,7 @@ from dialogs.bundles import bundle_guides, merged_materials
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.matters import MATTER as CLEAR_VERDICT, echo, materials_for, online_way, situations_key
 from dialogs.understand.model import part_of
+from dialogs.understand.reading import shanghai_today
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 from integrations.platform.models import Applicant, Appointment, AppointmentRequest, ErrorCode
@@ -104,6 +105,9 @@ TRANSITIONS = [
     T("text",     "hall",      "day",       "hall_has_days",          "ask"),
     T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
     T("text",     ["day", "slot"], "=",     "asks_more",              "show_next_page"),
+    # 换个大厅 / 换到出入境大厅 at the days or times (a day the hall is closed on: told where else opens)
+    T("text",     ["day", "slot"], "hall",  "names_other_hall",       "ask"),
+    T("text",     ["day", "slot"], "hall",  "wants_other_hall",       "ask"),
     T("text",     "hall",      "hall",      "names_hall_not_offered", "say_hall_not_offered"),
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
@@ -361,8 +365,34 @@ class Picking(Dialog):
             named = None  # 明天下午: the day step took 明天; at the time step only 下午 is in question
         part = said.part if said is not None and said.at is None else ""
         several = part and any(part_of(time.fromisoformat(begin)) == part for begin, _, _ in self.data.get("slots", []))
-        self.say("booking/not_offered.j2", day=named, at=said.at if said is not None else None, part=part, several=bool(several))
+        self.say("booking/not_offered.j2", day=named, at=said.at if said is not None else None, part=part, several=bool(several),
+                 hall=self.hall(), **(self._why_not_offered(named) if named is not None else {"why": "", "hours": [], "others": [], "last": None}))
         self.ask()
+
+    def _why_not_offered(self, day: date) -> dict:
+        """Why a day named is not on the list (`why`: past, holiday, closed, ahead, or the hall is
+        open but has nothing to book for this matter), the hall's hours that day, and the other
+        halls serving the matter that open on that weekday: 周六 at a hall closed on Saturdays is
+        told so, and where else opens then."""
+        hall, weekday = self.hall(), day.isoweekday()
+        settings = self.services.settings
+        listed = [date.fromisoformat(d) for d, _ in self.data.get("days", [])]
+        hours = [h for h in getattr(hall, "hours", []) if h.weekday == weekday]
+        if day < shanghai_today():
+            why = "past"
+        elif day in (getattr(settings, "holidays", None) or ()):
+            why = "holiday"
+        elif hall is not None and not hours:
+            why = "closed"
+        elif listed and day > max(listed):
+            why = "ahead"
+        else:
+            why = "not_bookable"
+        others = []
+        if why in ("closed", "not_bookable"):
+            others = [row["hall"].name for row in self.halls() if row["hall"] is not hall
+                      and any(h.weekday == weekday for h in getattr(row["hall"], "hours", []))]
+        return {"why": why, "hours": hours, "others": others, "last": max(listed) if listed else None}
 
     def take_slot(self):
         self.data["start"], self.data["end"], _ = self.data["slots"][self.picked_slot() - 1]
@@ -451,8 +481,8 @@ class Booking(Picking):
     #: What each step reads from free text (the engine's policy: dialogs.conversation). The
     #: name step takes the applicant's details all at once; each detail fills its own step.
     EXPECTS = {
-        "choosing": frozenset({"choice"}), "hall": frozenset({"hall", "choice"}), "day": frozenset({"date", "choice"}),
-        "slot": frozenset({"time", "choice"}), "who": frozenset({"choice", "yes_no", "name", "id_number", "phone"}),
+        "choosing": frozenset({"choice"}), "hall": frozenset({"hall", "choice"}), "day": frozenset({"date", "choice", "hall"}),
+        "slot": frozenset({"time", "choice", "hall"}), "who": frozenset({"choice", "yes_no", "name", "id_number", "phone"}),
         "name": frozenset({"name", "id_number", "phone"}), "id_number": frozenset({"id_number"}), "phone": frozenset({"phone"}),
         "consent": frozenset({"choice", "yes_no"}), "summary": frozenset({"yes_no", "date", "time", "hall"}),
     }
@@ -725,7 +755,8 @@ class Booking(Picking):
         return OTHER_TIME.search(self.word) is not None and bool(self.data.get("slots"))
 
     def names_other_hall(self) -> bool:
-        """Another hall named at the summary: its days are asked (the hall step reads the message)."""
+        """Another hall named at the summary, the days or the times: its days are asked (the hall
+        step reads the message)."""
         named = self.slot("hall")
         return named is not None and self.data.get("hall") not in named
 

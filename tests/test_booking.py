@@ -13,6 +13,7 @@ import json
 import re
 import time
 from dataclasses import asdict
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
@@ -20,6 +21,7 @@ from aiohttp import web
 from bot.web.appkeys import CATALOG, SCHEDULER, SERVICES
 from bot.services.bookings import reminder_id
 from bot.settings import new_data_key
+from dialogs.understand.reading import shanghai_today
 from integrations.platform.identifiers import mask_id_number
 from integrations.platform.simulator import create_platform_simulator
 from integrations.wechat.simulator import create_wechat_simulator
@@ -150,6 +152,23 @@ async def test_约_asked_of_the_bot_is_a_booking_wish_even_in_another_booking(h,
     await h.say("预约出生一件事")
     reply = await h.say(asked)
     assert "普通护照签发" in reply and "请选择办理大厅" in reply and "【普通护照签发】" not in reply, reply
+
+
+async def test_a_day_not_on_the_list_is_told_why_and_where_else_opens_then(h):
+    """A Sunday at a hall closed on Sundays is told so, with the halls of the matter open that day,
+    and 换个大厅 at the days lists the halls; a day gone by is told it has passed."""
+    await h.catalog_ready()
+    assert "请选择办理大厅" in await h.say("预约护照")
+    days = await h.say("1")
+    assert "广安区政务服务中心" in days and "请选择日期" in days, days
+    today = shanghai_today()
+    sunday = today + timedelta(days=(6 - today.weekday()) or 7)
+    reply = await h.say(f"{sunday.month}月{sunday.day}日")
+    assert "不能预约" in reply and "这天不开门" in reply and "广安市公安局出入境接待大厅这天开门" in reply, reply
+    assert "请选择日期" in reply
+    assert "请选择办理大厅" in await h.say("换个大厅")
+    await h.say("1")
+    assert "已经过去了" in await h.say("昨天")
 
 
 async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
