@@ -332,6 +332,11 @@ def test_n_hao_is_an_item_when_the_step_offers_a_list_and_a_day_otherwise():
     ("广安市政务服务中心", "gas-zwzx"),
     ("广安区政务服务中心", "gaq-zwzx"),
     ("明天上午去北辰", "gaq-bc"),
+    # by its level: the district's hall told from the city's
+    ("区政务服务中心", "gaq-zwzx"),
+    ("还是去区政务中心吧", "gaq-zwzx"),
+    ("市政务服务中心", "gas-zwzx"),
+    ("市公安局出入境接待大厅", "gas-crj"),
 ])
 def test_a_hall_by_its_name_a_short_name_or_an_alias(typed, hall, halls):
     assert read(typed, "hall", halls=halls).value(K.HALL) == (hall,)

@@ -94,9 +94,16 @@ class HallNames:
 
 
 def _short_names(name: str) -> Iterator[str]:
-    """广安区万盛街道便民服务中心 -> 万盛街道便民服务中心, 万盛街道, 万盛."""
-    core = name[_PLACE_PREFIX.match(name).end():] or name
+    """广安区万盛街道便民服务中心 -> 万盛街道便民服务中心, 万盛街道, 万盛; and by its level, as people
+    tell a district's hall from the city's: 广安区政务服务中心 -> 区政务服务中心, 区政务中心."""
+    place = _PLACE_PREFIX.match(name).end()
+    core = name[place:] or name
     yield core
+    if 0 < place < len(name) and name[place - 1] in "区县市":
+        level = name[place - 1]
+        yield level + core
+        if "政务服务中心" in core:
+            yield level + core.replace("政务服务中心", "政务中心")
     bare = _OFFICE_SUFFIX.sub("", core)
     if bare != core:
         yield bare
