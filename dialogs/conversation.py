@@ -442,7 +442,7 @@ class Conversation:
             return session
         # End English.
         if intent == "mode":
-            self._say(replies, "common/mode.j2", elder=LANGUAGE.get().elder)
+            self._say(replies, "common/mode.j2", elder=LANGUAGE.get().elder, kept=LANGUAGE.get().mode_kept)
             self._model(session, incoming, replies).ask()
             return session
         if intent == "back":

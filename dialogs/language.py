@@ -57,6 +57,7 @@ class Language:
     switched: bool = False  # this turn's message was 中文 / English (the conversation says so)
     elder: bool = False  # 长辈模式: answered from templates/elder/, the renderer's rules applied
     mode_switched: bool = False  # this turn's message was 长辈模式 / 标准模式 (the conversation says so)
+    mode_kept: bool = False  # ... asking for the mode already on (字太小了 in 长辈模式: said so, not switched again)
 
     def remembered(self, profile: dict[str, Any]) -> dict[str, Any] | None:
         """The profile to save when this differs from what `profile` remembers, else None."""
@@ -80,6 +81,9 @@ LANGUAGE: ContextVar[Language] = ContextVar("language", default=UNKNOWN)
 _LANGUAGES = {(code, chosen, switched, elder, mode): Language(code, chosen, switched, elder, mode)
               for code in ("", CHINESE, ENGLISH) for chosen in (False, True) for switched in (False, True)
               for elder in (False, True) for mode in (False, True)}
+#: The same, for a turn that asked for the mode already on.
+_KEPT = {(code, chosen, switched, elder): Language(code, chosen, switched, elder, True, True)
+         for code in ("", CHINESE, ENGLISH) for chosen in (False, True) for switched in (False, True) for elder in (False, True)}
 
 
 def of_profile(profile: dict[str, Any]) -> Language:
@@ -95,6 +99,8 @@ def with_mode(language: Language, elder: bool) -> Language:
     Chinese: switching it on answers in Chinese from then on."""
     code = CHINESE if elder else language.code
     chosen = language.chosen if code == language.code else True
+    if language.elder == elder:
+        return _KEPT[code, chosen, language.switched, elder]
     return _LANGUAGES[code, chosen, language.switched, elder, True]
 
 

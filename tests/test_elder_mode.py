@@ -179,6 +179,14 @@ async def test_standard_mode_switches_back(h):
     assert "10. 我的证照" in menu and ENDING not in menu
 
 
+async def test_asking_for_the_mode_already_on_says_so_and_does_not_claim_a_switch(h):
+    assert "已换成长辈模式" in await h.say("字太小了")
+    again = await h.say("字太小了")  # still hard to read: told it is on, and where more help is
+    assert "已经是长辈模式" in again and "已换成" not in again and "人工" in again, again
+    await h.say("标准模式")
+    assert "现在就是标准模式" in await h.say("标准模式")
+
+
 async def test_english_in_elder_mode_says_that_elder_mode_is_off_and_how_to_get_it_back(h):
     """English ends 长辈模式 (it speaks Chinese): said, not silently; a plain switch to English says nothing of it."""
     await h.say("长辈模式")

@@ -241,7 +241,7 @@ CONTEXTS.update({
     "licences/list.j2": {"page": window([WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], 0, 4), "soon": 60},
     "licences/one.j2": {"licence": WORLD.licences.answer(_FIRM_LICENCES[0], "http://sim"), "number": 2, "soon": 60},
     "licences/wrong.j2": {"left": 3},
-    "common/mode.j2": {"elder": True},
+    "common/mode.j2": {"elder": True, "kept": True},
     "licences/locked.j2": {"minutes": 30},
     "policies/locked.j2": {"minutes": 30},
     "notify/licence_expiring.j2": {"enterprise": "广安市思源科技有限公司", "licence_name": "食品经营许可证", "licence_no": "JY15116020012345",
