@@ -44,6 +44,10 @@ OFFERED = "offered"  # the dialog's own reply already offered 人工 and 12345
 SLOW_SECONDS = 90
 #: Small talk that, at the menu, is followed by the menu itself: the person wants to start.
 SHOWS_MENU = frozenset({"greeting", "presence", "unsure", "apology"})
+#: Dialogs one only looks around in (halls, a guide, a list of matters): a farewell there ends
+#: them, and nothing is shown again. One that holds unfinished work (a booking) asks its question
+#: again, so that nobody leaves thinking it was done.
+BROWSING = frozenset({"halls", "matters", "bundles", "policies", "licences"})
 
 DialogTurn = Callable[[Session, Incoming, list[Reply], type[Dialog]], Awaitable[Session]]
 
@@ -103,10 +107,14 @@ class SmallTalk:
     def _answer(self, session: Session, incoming: Incoming, reading: Understanding, replies: list[Reply],
                 cls: type[Dialog]) -> None:
         """The answer, then the question again where one is pending (not at the menu, not on a
-        card: 好的 there closes nothing and repeats nothing)."""
+        card: 好的 there closes nothing and repeats nothing). A farewell while only looking around
+        (`BROWSING`) ends that; with work unfinished (a booking's summary) it says so and asks again."""
+        kind = reading.small_talk or "junk"
+        if kind == "bye" and session.dialog in BROWSING:
+            session.dialog, session.state = "menu", "idle"
+            session.data = {key: value for key, value in session.data.items() if key in (STREAK_KEY, ELDER_OFFERED_KEY)}
         at_rest = session.at_rest
         question = not at_rest and session.state not in cls.DONE
-        kind = reading.small_talk or "junk"
         replies.append(Reply(self.services.render("common/small_talk.j2", kind=kind, at_rest=at_rest, question=question)))
         if question or (at_rest and kind in SHOWS_MENU):
             cls(session.state, session.data, incoming, self.services, replies).ask()

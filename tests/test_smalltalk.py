@@ -174,3 +174,19 @@ async def test_pinyin_initials_the_search_reads_are_searched_not_called_junk(h, 
     reply = await h.say(initials)
     assert (searched(reply) or reply.startswith("【")) and "没看懂" not in reply, reply  # a list, or the card
     assert "没看懂" in await h.say("asdfgh", user="oSomeoneElse")  # mashing is still junk
+
+
+async def test_a_farewell_while_looking_around_ends_it_and_one_with_a_booking_unsent_says_so(h):
+    """Bye at the list of halls: goodbye, and the list is not shown again (a later 1 is not a hall);
+    bye at a booking's summary: goodbye, told it is not done, the summary again."""
+    await h.catalog_ready()
+    halls = await h.say("大厅在哪")
+    assert "广安区北辰街道便民服务中心" in halls, halls
+    reply = await h.say("拜拜")
+    assert "再见" in reply and "广安区北辰街道便民服务中心" not in reply, reply
+    assert (await h.session()).dialog == "menu"
+
+    summary = await to_summary(h, "预约", person(5))
+    assert "请核对预约信息" in summary
+    reply = await h.say("拜拜")
+    assert "再见" in reply and "还没办完" in reply and "请核对预约信息" in reply, reply
