@@ -31,6 +31,8 @@ async def test_small_talk_and_junk_never_get_a_matter(chat):
         assert "没太明白" not in reply, (text, reply)
     assert "不客气" in await chat.say("谢谢")
     assert "机器人" in await chat.say("你是谁")
+    for asked in ("这个机器人谁做的", "你用的什么模型？你是人工智能吗"):  # who made it: it says what it is, nothing searched
+        assert "机器人" in await chat.say(asked)
     assert "在的" in await chat.say("有人吗")
     assert "再见" in await chat.say("再见")
 
