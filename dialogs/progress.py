@@ -58,6 +58,7 @@ from integrations.platform.identifiers import valid_id_number
 from integrations.platform.models import BundleApplication, Case, CaseState, ErrorCode, MaterialUpload
 
 TZ = ZoneInfo("Asia/Shanghai")
+_SHORT_NUMBER = re.compile(r"\d{6,10}")
 #: A run of digits, maybe with letters before it, typed where a case number is asked for.
 _NUMBER_LIKE = re.compile(r"[A-Z]{0,6}\d{4,}")
 MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
@@ -652,7 +653,8 @@ class Progress(Dialog):
         return _NUMBER_LIKE.search(self.word.upper()) is not None
 
     def say_number_format(self):
-        self.say("progress/number_format.j2")
+        # a short run of digits is often the 预约号 of an appointment (12070001): where that is looked up
+        self.say("progress/number_format.j2", short=_SHORT_NUMBER.fullmatch(self.word) is not None)
 
     def ask_factor(self):
         """Ask for the factor of the number just tried (none tried: the card's own case, which

@@ -57,6 +57,19 @@ async def test_menu_option_case_number_and_phone_digits_show_the_timeline(h, sim
     assert "1. 订阅" in card
 
 
+async def test_an_appointment_number_at_progress_points_to_my_appointments_and_books_nothing(h, sims):
+    """12070001 at 查进度 is no case number: it may be a 预约号, so 我的预约 is named; 预约号12070001
+    is about an appointment made (it was read as a wish to book 号12070001)."""
+    await h.catalog_ready()
+    assert "办件编号" in await h.say("查进度")
+    told = await h.say("12070001")
+    assert "好像不是办件编号" in told and "我的预约" in told, told
+    long = await h.say("GA20261128003")
+    assert "好像不是办件编号" in long and "我的预约" not in long, long
+    mine = await h.say("预约号12070001")
+    assert "预约" in mine and "不需要预约" not in mine and "请选择办理大厅" not in mine and "可以预约的事项" not in mine, mine
+
+
 async def test_a_case_number_typed_anywhere_opens_its_progress(h, sims):
     case_no = await new_case(sims)
     await h.say("4")  # in the halls dialog

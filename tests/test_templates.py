@@ -269,6 +269,7 @@ CONTEXTS.update({
     "staff/photo_refused.j2": {"reason": "too_large"},
     "staff/photo_undelivered.j2": {"relay": {"reason": "window"}},
     "matters/corrected.j2": {"option": "有效期满换证"},
+    "progress/number_format.j2": {"short": True},
 })
 
 def test_every_template_renders_to_chinese_text():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 _ASKS_TO_BOOK = re.compile(r"(我|帮我|给我|替我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?"
-                           r"(预约|预订|约号|约个号|约个时间|约一个时间|约时间|约一?个(?=[办去])"
+                           r"(预约(?![号码单]|记录|信息)|预订|(?<!预)约号|约个号|约个时间|约一个时间|约时间|约一?个(?=[办去])"
                            # 帮我约个办护照的, 给我约一下: asked of the bot, 约 alone books (帮我约的那天 is one made)
                            r"|(?<=[帮给替]我)约(?:一?个)?(?![的好了过到]))(一下|个号|个时间)?(去|来)?")
 # English (#20 item 9): "I want to book an appointment (for a passport)", "can I make an appointment".
@@ -51,7 +51,8 @@ _ABOUT_MY_APPOINTMENT = re.compile(
     r"(?:能|能不能|可以|可不可以|想|要|得|需要|怎么|如何)?" + _CHANGE + r"(?:一下|下|到|成|掉|吗|呢|了|$)"
     r"|(?:预约|约好|约了|我约)[^，,。.！!？?]{0,8}(?:去不了|来不了|去不成|赶不上|没空去|没时间去)"
     r"|我(?:预约|约)的?(?:是)?(?:几点|哪天|哪一天|什么时候|时间)|我(?:预约|约)(?:上|到)?了(?:吗|没|没有)"
-    r"|查(?:一下|下|询|看)?(?:我的)?预约")
+    r"|查(?:一下|下|询|看)?(?:我的)?预约"
+    r"|预约(?:号|码|单|记录|信息)")  # 预约号12070001: the number of one made
 _ABOUT_MY_APPOINTMENT_EN = re.compile(
     r"\b(?:change|move|reschedule|cancel|postpone|check)\b.{0,20}\bappointments?\b|\bmy\s+appointments?\b", re.IGNORECASE)
 
