@@ -641,9 +641,13 @@ def now() -> float:
 
 
 _TRAILING = " \t\r\n。.!！?？~～,，、…"
+_QUOTES = "「」『』“”‘’\"'【】《》"
 
 
 def normalise(text: str) -> str:
-    """Fold what people type for matching: full-width to half-width, lower case, no trailing punctuation."""
+    """Fold what people type for matching: full-width to half-width, lower case, no trailing
+    punctuation, and no quotes around it (「我的预约」 copied from a reply is 我的预约)."""
     folded = unicodedata.normalize("NFKC", text).strip().lower()
+    if folded[:1] in _QUOTES or folded[-1:] in _QUOTES:
+        folded = folded.strip(_QUOTES + " ") or folded
     return folded.rstrip(_TRAILING) or folded

@@ -308,3 +308,12 @@ async def test_leaving_the_queue_in_a_sentence_leaves_it(h):
     await h.say("人工")
     reply = await h.say("算了不等了，我自己去大厅问")  # in office hours a queue, else a message to leave
     assert ("退出" in reply or "不留言" in reply) and "已记下" not in reply and "留言已收到" not in reply, reply
+
+
+@pytest.mark.parametrize("copied", ["「我的预约」", "“我的预约”", "【我的预约】"])
+async def test_a_word_copied_from_a_reply_with_its_quotes_is_that_word(h, copied):
+    """「我的预约」 copied with the quotes the replies put around it: 我的预约 (it searched 我的)."""
+    await h.catalog_ready()
+    assert "广安区北辰街道便民服务中心" in await h.say("大厅在哪")
+    reply = await h.say(copied)
+    assert "没找到" not in reply and "还没有待办理的预约" in reply, reply

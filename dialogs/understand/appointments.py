@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 _ASKS_TO_BOOK = re.compile(r"(我|帮我|给我|替我|请|想|要|需要|能不能|能否|可以|怎么|如何)*(在线|网上)?"
-                           r"(预约(?![号码单]|记录|信息)|预订|(?<!预)约号|约个号|约个时间|约一个时间|约时间|约一?个(?=[办去])"
+                           r"((?<!我的)预约(?![号码单]|记录|信息)|预订|(?<!预)约号|约个号|约个时间|约一个时间|约时间|约一?个(?=[办去])"
                            # 帮我约个办护照的, 给我约一下: asked of the bot, 约 alone books (帮我约的那天 is one made)
                            r"|(?<=[帮给替]我)约(?:一?个)?(?![的好了过到]))(一下|个号|个时间)?(去|来)?")
 # English (#20 item 9): "I want to book an appointment (for a passport)", "can I make an appointment".
