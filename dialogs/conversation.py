@@ -177,6 +177,11 @@ class Conversation:
 
         if kind == "text":
             word = incoming.word  # once per message: global words and routes match it
+            if session.paused and (resumed := self._claimed_by_paused(session, cls, incoming)) is not None:
+                # 确认 at a list of matters asked about meanwhile: the booking paused at its summary
+                # is what it confirms (it was answered 好的 and nothing was booked).
+                session, cls = resumed, CITIZEN_DIALOGS[resumed.dialog]
+                self._say(replies, "common/resumed.j2", title=cls.title)
             intent = _INTENT_BY_WORD.get(word)
             if intent == "cancel" and _answers_cancel(cls, session.state, word):
                 intent = None  # 取消 answers this step (我的预约: cancel this appointment)
@@ -402,6 +407,18 @@ class Conversation:
             paused_cls = CITIZEN_DIALOGS.get(top["dialog"])
             top["offered"] = True
             self._say(replies, "common/resume_offer.j2", title=paused_cls.title if paused_cls else "")
+
+    @staticmethod
+    def _claimed_by_paused(session: Session, cls: type[Dialog], incoming: Incoming) -> Session | None:
+        """The latest paused dialog, resumed, when only its step claims this message (`claims`:
+        a confirmation at a booking's summary) and the current step does not."""
+        top = session.paused[-1]
+        paused_cls = CITIZEN_DIALOGS.get(top.get("dialog"))
+        state = top.get("state")
+        if (paused_cls is None or state not in paused_cls.machine.states or paused_cls is cls
+                or cls.claims(session.state, incoming.text) or not paused_cls.claims(state, incoming.text)):
+            return None
+        return Session(top["dialog"], state, dict(top.get("data") or {}), paused=session.paused[:-1])
 
     async def _resume(self, session: Session, incoming: Incoming, replies: list[Reply]) -> Session:
         """继续: back to the latest paused dialog, at the step it was paused on, with its answers."""

@@ -491,3 +491,18 @@ async def test_a_hall_that_does_not_serve_the_matter_is_said_so(h):
     reply = await h.say(other.name)
     assert ("不办理这项业务" in reply or "有几个大厅" in reply) and "没太明白" not in reply
     assert (await h.session()).state == session.state == "hall"
+
+
+async def test_a_confirmation_after_a_side_question_at_the_summary_books_the_paused_booking(h, sims):
+    """At the summary, a question of another matter lists candidates; 确认 then confirms the booking
+    waiting at its summary (it was answered 好的 at the list and nothing was booked)."""
+    me = person(6)
+    summary = await drive(h, "预约", me, stop="请核对预约信息")
+    assert "请核对预约信息" in summary
+    listed = await h.say("我爸的身份证找不到了 还能办吗")
+    assert "请核对预约信息" not in listed
+    reply = await h.say("确认")
+    assert "预约成功" in reply, reply
+    assert len([a for a in await appointments_of(sims, me) if a["status"] == "booked"]) == 1
+    # and once booked, nothing is left paused to confirm again
+    assert "预约成功" not in (await h.say("确认") or "")
