@@ -184,6 +184,9 @@ def test_a_paste_with_two_names_asks_rather_than_guesses():
     ("张三的身份证110101199003078515", "张三"),
     ("李四电话13800138000", "李四"),
     ("我叫張三", "張三"),
+    # a clerk's paste: the one who comes, not a word of the company's details (单位信用代码 is no 单位信)
+    ("经办人罗秀英，身份证511602198008124060，手机18429780825，单位信用代码91511602B3PY0CUX0E", "罗秀英"),
+    ("代办人：陈红 单位地址广安区建设路", "陈红"),
     # A correction names the right one (the person typed it wrong a moment ago).
     ("名字写错了，是李秀英", "李秀英"), ("姓名改成王小明", "王小明"), ("不对，应该是陈红", "陈红"), ("办事人改为赵刚", "赵刚"),
 ])

@@ -165,6 +165,8 @@ def _name_at_start(run: str, vocab: Vocabulary, guess: bool = True) -> str | Non
     for length in range(2, longest + 1):
         candidate = run[:length]
         if length == len(run) or run.startswith(vocab.name_followers, length):
+            if not guess and length < len(run) and candidate[:2] in words_not_names():
+                return None  # 单位信用代码 in a paste: a word (单位) going on, not 单位信 and 用
             return candidate if is_name(candidate, vocab) else None
     candidate = run[:3]
     return candidate if guess and len(run) >= 3 and is_name(candidate, vocab) else None
