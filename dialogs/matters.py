@@ -222,6 +222,8 @@ ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|�
 #: Words of a question that asks whether someone else acts for the applicant (是由他人代您办理吗).
 BY_ANOTHER_ASKED = ("代您", "代办", "代为", "委托")
 _MYSELF = re.compile(r"^(?:是|就|都是|还是)?(?:我|我们)?(?:自己|本人|亲自|自个|自个儿)|^我(?:去|来|办|过去)")
+_FOR_ANOTHER = re.compile(r"[帮替给代](?:我)?(?:妈|爸|父亲|母亲|老人|家人|孩子|儿子|女儿|老公|老婆|爱人|媳妇|丈夫|妻子|公公|婆婆|岳父|岳母|爷爷|奶奶|外公|外婆|朋友|亲戚|他|她)")
+_I_GO = re.compile(r"我(?:自己|本人|亲自)(?:去|来|过去)?(?:办|去|来)|我本人(?:去|来|办)|本人亲自")
 _ANOTHER = re.compile(r"儿子|女儿|闺女|孩子|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家人|家里人|亲戚|朋友|同事|父亲|母亲|爸|妈|哥|姐|弟|妹"
                       r"|帮我|替我|代我|委托|别人|他人|代办")
 
@@ -241,7 +243,12 @@ def by_age(question: str, text: str) -> bool | None:
 
 def by_another(text: str) -> bool | None:
     """Who goes, read as the answer to whether another acts for the applicant: oneself (我自己, 本人
-    去) is no, someone named (我儿子去, 让我女儿帮我办) is yes; None when neither or both are said."""
+    去) is no, someone named (我儿子去, 让我女儿帮我办) is yes; None when neither or both are said.
+    Saying one goes oneself (我是他女儿 我自己去办) decides it, whoever else is named."""
+    if _FOR_ANOTHER.search(text):
+        return True  # 帮我妈办 我自己去: the one writing acts for someone else
+    if _I_GO.search(text):
+        return False
     mine, theirs = _MYSELF.search(text) is not None, _ANOTHER.search(text) is not None
     return None if mine == theirs else theirs
 

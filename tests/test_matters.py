@@ -400,7 +400,8 @@ async def test_a_few_words_said_to_the_candidates_narrow_them_instead_of_searchi
     assert "没找到" not in reply, reply
 
 
-@pytest.mark.parametrize(("who", "agent"), [("我自己", False), ("是我本人去办", False), ("我儿子帮我去", True), ("让我女儿替我办", True)])
+@pytest.mark.parametrize(("who", "agent"), [("我自己", False), ("是我本人去办", False), ("我儿子帮我去", True), ("让我女儿替我办", True),
+                                             ("我是他女儿 我自己去办", False), ("帮我妈办的 我自己跑一趟", True)])
 async def test_whether_another_acts_for_one_is_answered_by_saying_who_goes(h, who, agent):
     """是由他人代您办理吗 answered 我自己 or 我儿子帮我去: no or yes, not 没太明白."""
     await h.catalog_ready()
