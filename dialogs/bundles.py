@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import FOLLOW_UP_CUES, FOLLOW_UPS, Question, answer_to, materials_for, questions_for, situations_key
+from dialogs.matters import ASKING, FOLLOW_UP_CUES, FOLLOW_UPS, Question, answer_to, materials_for, questions_for, situations_key
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -117,6 +117,13 @@ class Bundles(Dialog):
     #: 材料清单 / 预约 are the card's commands whatever the search makes of them mid-dialog (four
     #: characters of catalog words: the search may offer candidates for them).
     OWN_WORDS = PROGRESS_WORDS | MATERIAL_WORDS | BOOKING_WORDS
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """At a situation question, a message that asks nothing of its own (不是 在医院生的, 单位在职,
+        宝宝当然未满啊) is for the question: an answer, or the question again; never searched, which
+        lost the answers given so far to a list of matters (as dialogs.matters does)."""
+        return state == "situation" and ASKING.search(normalise(text)) is None
 
     def prompt_context(self):
         bundle = self._bundle()

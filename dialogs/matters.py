@@ -212,7 +212,42 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         yes = by_another(text)  # 是由他人代您办理吗 answered with who goes: 我自己 (no), 我儿子去 (yes)
     if yes is None:
         yes = by_age(question.text, text)  # 您年满70周岁了吗 answered 我今年46
+    if yes is None:
+        yes = age_said_back(question.text, text)  # 办证的人未满16周岁吗 answered 宝宝当然未满啊
+    if yes is None and len(text) <= SHORT_DENIAL and text[:1] in "不没" and not shares_words(question.text, text):
+        yes = False  # 没变过, 不消, 没得 (not 不在医院 to 是在医院外出生的吗: that says the question's words)
     return None if yes is None else "yes" if yes else "no"
+
+
+#: Words of a question too common to count as shared with its answer (您, 是, 吗 ...).
+_QUESTION_FILLER = re.compile(r"[您你的吗呢是否了？?，,。\s]|请问|需要|是否|有没有|是不是")
+_DENIAL = re.compile(r"[不没非无别]")
+
+
+def shares_words(question: str, text: str) -> bool:
+    """Whether `text` says two characters or more of the question's own words."""
+    core = _QUESTION_FILLER.sub(" ", question)
+    pieces = {w[i:i + 2] for w in core.split() for i in range(len(w) - 1)}
+    return any(piece in text for piece in pieces if all("\u4e00" <= c <= "\u9fff" for c in piece))
+
+
+def age_said_back(question: str, text: str) -> bool | None:
+    """A question about an age boundary (未满16周岁吗) answered with its word said back: 宝宝当然未满啊,
+    还没满16 (yes); None otherwise. Only the boundary word counts, and nothing else denied."""
+    asked = _AGE_ASKED.search(question)
+    if asked is None or len(text) > SAID_BACK_CHARS:
+        return None
+    said = text.replace("没满", "未满").replace("不到", "未满").replace("不满", "未满")
+    word = "未满" if asked[1] in ("未满", "不满", "不到") else asked[1]
+    if word not in said:
+        return None
+    return _DENIAL.search(said.replace(word, "")) is None
+
+
+#: An answer said back is short: a longer message says more than yes or no.
+SAID_BACK_CHARS = 12
+#: A denial of a few characters (没变过, 不消) answers a yes/no question with no.
+SHORT_DENIAL = 4
 
 
 #: What makes a message at a situation question a question of its own (社保能转过来不, 在哪办): an

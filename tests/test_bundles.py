@@ -134,3 +134,23 @@ async def test_how_long_and_what_it_costs_asked_on_a_bundle_card_are_answered_fr
     assert ("工作日" in both or "当场" in both) and ("免费" in both or "收费" in both), both
     fee = await h.say("要花多少钱")
     assert ("免费" in fee or "收费" in fee) and "工作日" not in fee, fee
+
+
+async def test_an_answer_in_ones_own_words_stays_with_the_question_and_the_answers_given_stay(h):
+    """At a bundle's questions, an answer with words of one's own (是的 领了证的, 宝宝当然未满啊) is read
+    or the question is asked again; it is never searched, which lost the answers to a list of matters."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    first = await h.say("材料清单")
+    assert "吗" in first.splitlines()[0], first
+    second = await h.say("是的 领了证的")
+    assert second.splitlines()[0] != first.splitlines()[0] and "您要办的是不是" not in second, second
+    unread = await h.say("这个嘛 在县医院生的")
+    assert "您要办的是不是" not in unread and "没找到" not in unread, unread
+    assert second.splitlines()[0] in unread  # the same question again
+    session = await h.session()
+    assert session.dialog == "bundles" and session.state == "situation" and len(session.data["answers"]) == 1
+    asked: dict[str, int] = {}
+    materials = await answer_every_question(h, await h.say("否"), asked)
+    assert "一次带齐" in materials
+

@@ -472,3 +472,22 @@ async def test_an_answer_in_ones_own_words_at_a_question_is_not_searched_and_the
     reply = await h.say("在市人民医院生的")
     assert "您要办的是不是" not in reply and first.splitlines()[0] in reply, reply
     assert (await h.session()).state == "situation"
+
+
+async def test_an_age_said_back_and_a_short_denial_answer_their_questions(h):
+    """办证的人未满16周岁吗 answered 宝宝当然未满啊 (yes), …变更过吗 answered 没变过 (no): the list is the
+    minor's, without the change certificate; neither was 没太明白."""
+    await h.catalog_ready()
+    card = await h.say("居民身份证办理")
+    if "【" not in card:
+        await h.say([line for line in card.splitlines() if "居民身份证办理" in line][0].split(".")[0])
+    assert "请问您是哪种情况" in await h.say("材料清单")
+    reply = await h.say("头一回办")
+    for _ in range(4):
+        if "需要准备的材料" in reply:
+            break
+        question = reply.splitlines()[0]
+        answer = "没变过" if "变更过" in question else "宝宝当然未满啊" if "未满16" in question else "否"
+        reply = await h.say(answer)
+        assert "没太明白" not in reply, (question, reply)
+    assert "监护人居民身份证" in reply and "户口登记项目变更证明" not in reply, reply
