@@ -66,6 +66,8 @@ MAX_FILLED = 8
 #: Slot kinds that are data a step may ask for; a step expecting one of them is never
 #: interrupted by a case number (a long number typed at the ID step is a wrong ID, not a case).
 NUMBER_KINDS = frozenset({"id_number", "phone", "case_number"})
+#: The most digits a pick from a list has: a longer number at a list (a case number) is not a pick.
+CHOICE_DIGITS = 3
 #: Four digits in a row (any script: NFKC folds full-width ones): what a number step's answer carries.
 DIGIT_RUN = re.compile(r"\d{4}")
 _MASKS = {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
@@ -271,7 +273,7 @@ class Conversation:
             if route is not None:
                 return route
         expects = cls.EXPECTS.get(session.state, frozenset())
-        if expects and ((word.isdigit() and "choice" in expects) or self._answers(incoming, expects)):
+        if expects and ((word.isdigit() and len(word) <= CHOICE_DIGITS and "choice" in expects) or self._answers(incoming, expects)):
             return None  # an item of the list on screen (the commonest answer: no need to read it)
         if cls.claims(session.state, incoming.text):
             return None  # 那个预约取消掉, 改到周四 at an appointment: the step's

@@ -79,6 +79,17 @@ async def test_a_case_number_typed_anywhere_opens_its_progress(h, sims):
     assert "【办件进度】" in card and "材料已接收" in card
 
 
+async def test_a_case_number_alone_at_a_list_of_matters_opens_its_progress(h, sims):
+    """At a list (a pick by number expected), a case number is not a pick: its progress opens
+    (it was taken for item 51160… of the list)."""
+    await h.catalog_ready()
+    case_no = await new_case(sims)
+    listed = await h.say("身份证")
+    assert "请回复序号" in listed, listed
+    assert "手机号的后 4 位" in await h.say(case_no)
+    assert "【办件进度】" in await h.say(ID_NUMBER)
+
+
 async def test_a_case_number_still_opens_after_the_conversation_timed_out(h, sims):
     case_no = await new_case(sims)
     await h.say("4")
