@@ -655,7 +655,10 @@ def test_a_weekday_lands_on_that_day_of_the_right_week(today, weekday):
     assert next_week.weekday() == weekday
     assert next_week.isocalendar()[:2] == (today + timedelta(weeks=1)).isocalendar()[:2]
     this_week = read(f"这周{name}", today=today).value(K.DATE)
-    assert this_week.isocalendar()[:2] == today.isocalendar()[:2] and this_week.weekday() == weekday
+    if today.weekday() == 6 and weekday < 6:  # on a Sunday (the week's first day to many), 这周六 is the coming one
+        assert this_week == coming
+    else:
+        assert this_week.isocalendar()[:2] == today.isocalendar()[:2] and this_week.weekday() == weekday
 
 
 @PROPERTY
@@ -702,3 +705,10 @@ def test_english_weekdays_are_dates(typed, expected):
 def test_words_that_hold_a_weekday_abbreviation_are_no_dates():
     for typed in ("some text about a sunset", "i want to register a company", "satisfied", "wednesdays"):
         assert understand(typed, date(2026, 12, 7), expects={"date"}).value("date") is None, typed
+
+
+@pytest.mark.parametrize("typed, day", [("这个周六", date(2026, 12, 12)), ("这周五", date(2026, 12, 11)), ("本周日", date(2026, 12, 6)),
+                                        ("this saturday", date(2026, 12, 12))])
+def test_this_weeks_day_said_on_a_sunday_is_the_coming_one(typed, day):
+    """On a Sunday (6 December 2026) 这个周六 means the coming Saturday: it was the day before."""
+    assert read(typed, "date", today=date(2026, 12, 6)).value(K.DATE) == day

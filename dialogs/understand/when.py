@@ -170,6 +170,9 @@ def _in_month(match: re.Match, today: date):
     return (found, None) if found.day == day else None  # relativedelta stops at the month's end
 
 
+SUNDAY = 6
+
+
 def _weekday(match: re.Match, today: date):
     which, name = match.groups()
     weekday = 5 if name == "末" else _WEEKDAYS[name]
@@ -177,7 +180,10 @@ def _weekday(match: re.Match, today: date):
     if weeks is None:  # 周五: the next one, today included
         return today + timedelta(days=(weekday - today.weekday()) % 7), None
     monday = today - timedelta(days=today.weekday())
-    return monday + timedelta(weeks=weeks, days=weekday), None
+    found = monday + timedelta(weeks=weeks, days=weekday)
+    if weeks == 0 and found < today and today.weekday() == SUNDAY:
+        found += timedelta(weeks=1)  # 这周六 said on a Sunday, when many start the week: the coming one
+    return found, None
 
 
 def _en_weekday(match: re.Match, today: date):
@@ -187,7 +193,8 @@ def _en_weekday(match: re.Match, today: date):
     if which is None:
         return today + timedelta(days=(weekday - today.weekday()) % 7), None
     monday = today - timedelta(days=today.weekday())
-    return monday + timedelta(weeks=1 if which == "next" else 0, days=weekday), None
+    found = monday + timedelta(weeks=1 if which == "next" else 0, days=weekday)
+    return (found + timedelta(weeks=1) if found < today and today.weekday() == SUNDAY else found), None  # as 这周六
 
 
 def _in_days(match: re.Match, today: date):
