@@ -473,9 +473,9 @@ class Matters(Dialog):
 
     def asks_to_book_this(self) -> bool:
         """预约 said about the card on screen: no other matter is named (the search found none)."""
-        found = self._found
-        return (self._guide() is not None and booking_query(self.text) is not None
-                and (found is None or found.verdict not in (MATTER, CANDIDATES)))
+        found, asked = self._found, booking_query(self.text)
+        return (self._guide() is not None and asked is not None
+                and (asked == "" or found is None or found.verdict not in (MATTER, CANDIDATES)))  # 约 alone: nothing else named
 
     def has_candidates(self) -> bool:
         found = self._found
