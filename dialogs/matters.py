@@ -179,7 +179,7 @@ _EXPIRED = "期满到期届满"
 #: Words people pick an option with that its name says otherwise (第一次 for 首次申领).
 OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", "遗失"),
                 ("丢失", "遗失"), ("弄丢", "遗失"), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
-                ("父亲", "父"), ("跟", "随"), ("过期", _EXPIRED), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED))
+                ("父亲", "父"), ("跟", "随"), ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED))
 #: Words that say an answer was wrong (不对, 说错了): with them, a message that names an option of an
 #: earlier question changes that answer even when it also reads as an answer to this one.
 CORRECTION = re.compile(r"不对|错了|搞错|说错|选错|点错|弄错|更正|改成|改为|改一下|其实是|应该是")

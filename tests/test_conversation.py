@@ -149,6 +149,32 @@ async def test_a_hall_question_in_the_middle_of_a_booking_is_answered_and_the_bo
     assert "要预约办理什么事" in await h.say("继续")
 
 
+async def test_saying_one_works_that_day_mid_booking_is_not_a_question_about_hall_hours(h):
+    """明天要上班 tells something of oneself: not answered with every hall's hours (周六上班吗 is)."""
+    await h.catalog_ready()
+    await to_summary(h, "预约", person(8))
+    reply = await h.say("我老公明天要上班")
+    assert "周一至周五" not in reply, reply
+    hours = await h.as_user("someone-asking").say("你们周六上班吗")
+    assert "周六" in hours and "周一至周五" in hours, hours
+
+
+async def test_work_said_at_the_residence_permits_question_picks_employment(h):
+    """上班 answers 以就业为条件 at the 居住证 question of its basis (it showed where to apply)."""
+    await h.catalog_ready()
+    card = await h.say("居住证办理")
+    if "【" not in card:
+        await h.say([line for line in card.splitlines() if "居住证办理" in line][0].split(".")[0])
+    reply = await h.say("材料清单")
+    for _ in range(3):
+        if "以就业为条件" in reply:
+            break
+        reply = await h.say("1")
+    assert "以就业为条件" in reply, reply
+    after = await h.say("在这边上班")
+    assert "以就业为条件" not in after and "办理地点" not in after and "没太明白" not in after, after
+
+
 async def test_a_no_that_answers_the_question_is_not_leaving(h):
     """At a yes / no question 不用了 is the answer, and a no at rest is small talk, not a cancel."""
     assert "已取消" not in await h.say("不用了谢谢")

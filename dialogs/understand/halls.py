@@ -121,7 +121,7 @@ _HALL_ASKS = re.compile(r"在哪|哪里|哪儿|什么地方|啥地方|地址|位
                         r"|\bwhere\b|\baddress\b|\bopen(?:ing)?\b|\bhours\b|\bclose[sd]?\b|\bweekends?\b|\bsaturday\b|\bsunday\b")
 _HOURS_ASKS = re.compile(r"(几点|什么时候|啥时候|几时)(上班|下班|开门|关门)"
                          r"|(周末|周[一二三四五六日天]|星期[一二三四五六天日]|礼拜[一二三四五六天日]|节假日|中午|午休|今天|明天|后天|过年|春节|国庆)"
-                         r".{0,2}(上班|开门|办公|营业|休息|上不上班|开不开门)|(上班|办公|营业|开放)时间"
+                         r".{0,2}(?<![要得在去])(上班|开门|办公|营业|休息|上不上班|开不开门)|(上班|办公|营业|开放)时间"  # not 明天要上班
                          r"|\bopening hours\b|\bwhen (?:is|are) (?:it|they|the [a-z ]+) open\b|\bopen on (?:weekends?|saturdays?|sundays?)\b")
 #: A hall question is short: a longer message tells a need (which the search reads).
 MAX_HALL_QUESTION = 32
