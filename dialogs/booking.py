@@ -802,7 +802,7 @@ class Booking(Picking):
 
     async def look_up_known_if_used(self) -> None:
         """Prepare: "use the remembered person", whom we remember (it may have expired)."""
-        if self.says(USE_KNOWN):
+        if self._uses_known_said():
             self._known = await self.services.bookings.remembered(self.user)
 
     def picks_slot_applicant_given(self) -> bool:
@@ -820,14 +820,18 @@ class Booking(Picking):
         self.data.pop("known", None)
 
     def uses_known(self) -> bool:
-        return self.says(USE_KNOWN) and bool(self._known)
+        return self._uses_known_said() and bool(self._known)
+
+    def _uses_known_said(self) -> bool:
+        """用这个 / 1, or any plain yes (是的是的, 对对对) to 办事人用上次保存的信息吗."""
+        return self.says(USE_KNOWN) or (self.word not in SOMEONE_ELSE and self.slot("yes_no") is True)
 
     def use_known(self):
         self.data["applicant"] = self.services.bookings.seal(self.user, self._known)
         self.data["remember"] = True
 
     def someone_else(self) -> bool:
-        return self.says(SOMEONE_ELSE)
+        return self.says(SOMEONE_ELSE) or (self.word not in USE_KNOWN and self.slot("yes_no") is False)
 
     def gives_details(self) -> bool:
         """Someone's details typed instead of an answer: someone else comes (the details fill the

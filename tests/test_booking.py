@@ -93,6 +93,18 @@ async def test_answering_1_to_every_choice_books(h, sims):
     assert len(items) == 1 and items[0]["number"] in reply
 
 
+@pytest.mark.parametrize("yes", ["是的是的", "对对对", "确认"])
+async def test_any_plain_yes_uses_the_remembered_applicant(h, yes):
+    """办事人用上次保存的信息吗 answered 是的是的: the remembered person, not 「好的。」 and the question again."""
+    await h.catalog_ready()
+    who = person(32)
+    assert (await drive(h, "我想预约办护照", who, remember="1")).startswith("预约成功")
+    asked = await drive(h, "我想预约办户口", who, matter="户口", stop="办事人用上次保存的信息吗")
+    assert asked.startswith("办事人用上次保存的信息吗"), asked
+    summary = await h.say(yes)
+    assert summary.startswith("请核对预约信息") and who["id_number"][-4:] in summary, summary
+
+
 @pytest.mark.parametrize("yes", ["可以", "行", "没问题", "对的"])
 async def test_any_plain_yes_answers_the_remember_question_and_confirms_the_summary(h, yes):
     """可以 / 行 / 没问题 say yes as surely as 好的: the booking goes through instead of the
