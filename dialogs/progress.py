@@ -59,6 +59,10 @@ from integrations.platform.models import BundleApplication, Case, CaseState, Err
 
 TZ = ZoneInfo("Asia/Shanghai")
 _SHORT_NUMBER = re.compile(r"\d{6,10}")
+#: The number not at hand (没得编号, 短信删了, 回执丢了), or asked for another way in (用身份证查得到不).
+WITHOUT_NUMBER = re.compile(r"(?:没有|没得|没|不知道|找不到|忘了|忘记|记不得|不记得)(?:办件)?(?:编号|号码|受理号|回执|短信)"
+                            r"|(?:编号|号码|回执|短信)(?:找不到|丢了|删了|没了|忘了|不见了|弄丢)|短信删了|回执丢了"
+                            r"|(?:用|拿|凭)(?:身份证|名字|姓名|手机号?)(?:号码?)?(?:能|可以)?查")
 #: A run of digits, maybe with letters before it, typed where a case number is asked for.
 _NUMBER_LIKE = re.compile(r"[A-Z]{0,6}\d{4,}")
 MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
@@ -96,6 +100,8 @@ TRANSITIONS = [
     T("text",  ANY,        "number",   "typed_trouble",         "say_busy"),
     T("text",  ANY,        "factor",   "typed_number",          "ask_factor"),
     T("text",  "number",   "number",   "looks_like_a_number",   "say_number_format"),
+    # 没有编号 / 短信删了 / 用身份证查得到不: where the number is found, and who can help without it
+    T("text",  "number",   "number",   "has_no_number",         "say_without_number"),
     # One of the cases verified before.
     T("text",  "choosing", "shown",    "picked_opens",          "show_case"),
     T("text",  "choosing", "choosing", "picked_trouble",        "say_busy"),
@@ -651,6 +657,17 @@ class Progress(Dialog):
         """Something like a number that is not a case number here (受理号GA20261128003, 12345):
         what a case number looks like is said, not 没太明白."""
         return _NUMBER_LIKE.search(self.word.upper()) is not None
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """我没有编号 用身份证查得到不 at the number's step is about the number: never searched."""
+        return state == "number" and WITHOUT_NUMBER.search(normalise(text)) is not None
+
+    def has_no_number(self) -> bool:
+        return WITHOUT_NUMBER.search(self.word) is not None
+
+    def say_without_number(self):
+        self.say("progress/without_number.j2")
 
     def say_number_format(self):
         # a short run of digits is often the 预约号 of an appointment (12070001): where that is looked up

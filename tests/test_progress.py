@@ -308,3 +308,16 @@ async def test_a_case_number_and_factor_typed_mid_dialog_open_the_card(h, sims):
     await h.say("查进度")
     card = await h.say(f"{case_no} 尾号5678")
     assert "【办件进度】" in card and case_no in card, card
+
+
+@pytest.mark.parametrize("said", ["进度", "查哈进度"])
+async def test_progress_asked_in_a_word_or_dialect_opens_it_and_no_number_is_helped(h, said):
+    """进度 alone and 查哈进度 open 查进度 (they listed matters); 没得编号 短信删了 there is told where the
+    number is and who helps without it, not 没太明白, and the step still waits for a number."""
+    await h.catalog_ready()
+    assert "请输入办件编号" in await h.say(said)
+    helped = await h.say("没得编号 短信删了")
+    assert "回执" in helped and "人工" in helped and "没太明白" not in helped, helped
+    asked = await h.say("我没有编号 用身份证查得到不")
+    assert "您要办的是不是" not in asked and "回执" in asked, asked
+    assert (await h.session()).dialog == "progress"
