@@ -38,7 +38,7 @@ from dialogs.bundles import bundle_guides, merged_materials
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.matters import MATTER as CLEAR_VERDICT, echo, materials_for, online_way, situations_key
 from dialogs.understand.model import part_of
-from dialogs.understand.reading import shanghai_today
+from dialogs.understand.reading import shanghai_today, understand
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 from integrations.platform.models import Applicant, Appointment, AppointmentRequest, ErrorCode
@@ -55,6 +55,8 @@ SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人
 REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
 DONT_REMEMBER = frozenset({"2", "不用", "不用记住", "不记住", "否", "不", "不要", "不需要", "不保存"})
 OTHER_HALL = re.compile(r"(?:换|改)(?:个|一个|到别的|别的)?(?:大厅|地方|地点|网点)|别的大厅|其他大厅|近一点的")
+#: A day asked for in place of the one chosen, at a step that asks for something else (换周四吧, 改成周三).
+CHANGE_DAY = re.compile(r"[换改](?:成|到|为|在)?(?:下周|这周|周|星期|礼拜|明天|后天|\d{1,2}[月号日])|还是(?:下周|这周|周|星期|礼拜|明天|后天)")
 #: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
 NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|回头|晚点|晚些")
 #: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
@@ -123,6 +125,9 @@ TRANSITIONS = [
     T("text",     "who",       "name",      "someone_else",           ["drop_applicant", "ask"]),
     T("text",     "who",       "name",      "gives_details",          ["drop_applicant", "ask"]),
     # 身份证没带 等会儿 at a detail's step: no hurry, the booking waits here (not a search for 身份证)
+    # 等下 周三要面试 换周四吧 at a detail's step: the day changes (its times), the details wait
+    T("text",     ["name", "id_number", "phone"], "slot", "picks_other_day_with_slots", "ask"),
+    T("text",     ["name", "id_number", "phone"], "day",  "changes_to_day_not_offered", "say_not_offered"),
     T("text",     ["name", "id_number", "phone"], "=", "needs_time",     "say_take_your_time"),
     T("text",     "name",      "id_number", "valid_name",             ["keep_name", "ask"]),
     T("text",     "name",      "name",      None,                     "explain_name"),
@@ -159,6 +164,7 @@ PREPARE = [
     P("text",  "day",     "load_slots_of_picked_day"),
     P("text",  "slot",    "prepare_time"),
     P("text",  "who",     "look_up_known_if_used"),
+    P("text",  ["name", "id_number", "phone"], "load_day_changed_to"),
     P("text",  "summary", "submit_or_load_other_day"),
 ]
 
@@ -776,10 +782,10 @@ class Booking(Picking):
         if not await self.load_slots_of_other_day():
             await self.look_up_known_for_slot()
 
-    async def load_slots_of_other_day(self) -> bool:
-        """Another day of the list named at the time step: it becomes the day, its times are
-        loaded ("other_day"), or the other days if none is left ("full"). False: no such day."""
-        named = self.slot("date")
+    async def load_slots_of_other_day(self, named: date | None = None) -> bool:
+        """Another day of the list named at the time step (or `named`): it becomes the day, its
+        times are loaded ("other_day"), or the other days if none is left ("full"). False: no such day."""
+        named = named or self.slot("date")
         if named is None or named.isoformat() == self.data.get("day"):
             return False
         if not any(day == named.isoformat() for day, _ in self.data.get("days", [])):
@@ -794,6 +800,24 @@ class Booking(Picking):
 
     def picks_other_day_with_slots(self) -> bool:
         return self._found == "other_day"
+
+    async def load_day_changed_to(self) -> None:
+        """Prepare at a detail's step: a day asked for instead (换周四吧, 改成周三), its times."""
+        named = self._day_changed_to()
+        if named is not None:
+            await self.load_slots_of_other_day(named)
+
+    def _day_changed_to(self) -> date | None:
+        """The day a change asks for (换周四吧), read from the change on: 周三要面试 换周四吧 names two."""
+        change = CHANGE_DAY.search(self.word)
+        if change is None:
+            return None
+        return understand(self.word[change.start():], shanghai_today(), expects=("date",)).value("date")
+
+    def changes_to_day_not_offered(self) -> bool:
+        """A change to a day the list does not have, asked at a detail's step: why, and the days."""
+        named = self._day_changed_to()
+        return named is not None and not any(day == named.isoformat() for day, _ in self.data.get("days", []))
 
     async def look_up_known_for_slot(self) -> None:
         """Prepare: a time picked, whom this person had us remember (if anyone)."""

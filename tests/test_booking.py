@@ -201,6 +201,21 @@ async def test_约_alone_or_for_someone_on_a_card_books_that_cards_matter(h):
     assert (await h.session()).data.get("hall") == "gaq-ws"  # 万盛街道便民服务中心
 
 
+async def test_another_day_asked_for_at_a_details_step_lists_its_times(h):
+    """等下 那天要面试 换到12月10日吧 at the name step: that day's times (it was 不着急 and the name asked
+    again); after a time is picked the details go on."""
+    await h.catalog_ready()
+    await h.say("预约护照")
+    days = await h.say("1")
+    listed = re.findall(r"(\d{1,2})月(\d{1,2})日", days)
+    assert len(listed) >= 3, days
+    assert "请输入办事人的姓名" in await drive(h, "1", person(9), stop="请输入办事人的姓名")
+    month, day = listed[2]
+    times = await h.say(f"等下 那天要面试 换到{month}月{day}日吧")
+    assert f"{month}月{day}日" in times and "可以预约的时段" in times, times
+    assert "请输入办事人的姓名" in await h.say("1")
+
+
 async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
     reply = await h.say("补办身份证")
     if "【" not in reply:
