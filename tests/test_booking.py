@@ -216,6 +216,17 @@ async def test_another_day_asked_for_at_a_details_step_lists_its_times(h):
     assert "请输入办事人的姓名" in await h.say("1")
 
 
+async def test_no_preference_picks_the_first_and_the_latest_is_the_last_time(h):
+    """随便 / 都行 at the halls and the days take the first; 越晚越好 at the times takes the day's last."""
+    await h.catalog_ready()
+    await h.say("预约护照")
+    assert "请选择日期" in await h.say("随便")
+    assert "可以预约的时段" in await h.say("都行")
+    slots = (await h.session()).data["slots"]
+    assert "请输入办事人的姓名" in await h.say("越晚越好")
+    assert (await h.session()).data["start"] == max(start for start, _, _ in slots)
+
+
 async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
     reply = await h.say("补办身份证")
     if "【" not in reply:
