@@ -32,7 +32,7 @@ from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, MEMORY, MEMORY_KEY, Dia
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
-from dialogs.enterprise import parse_credit_code
+from dialogs.enterprise import looks_like_a_credit_code, parse_credit_code
 from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS, option_named
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_number
 from dialogs.rating import invitation_answered
@@ -360,6 +360,8 @@ class Conversation:
             return shortcut[0], dict(shortcut[1])
         if dialog != "enterprise" and "绑定" in word and "解绑" not in word and (code := parse_credit_code(incoming.text)):
             return "enterprise", {"carried": code}  # 帮我绑定企业 9151…: the binding, with its code taken
+        if dialog != "enterprise" and "绑定" in word and "解绑" not in word and looks_like_a_credit_code(incoming.text):
+            return "enterprise", {"malformed": True}  # the same with the code mistyped: the binding says so
         if dialog not in ("enterprise", "enterprise_desk") and not (expects & NUMBER_KINDS) and (asked := _enterprise_asked(word)):
             return asked
         if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):

@@ -34,6 +34,7 @@ TRANSITIONS = [
     T("start", "*",      "code",   "already_bound",   "say_already_bound"),
     T("start", "*",      "verify", "code_sent",       "ask"),
     T("start", "*",      "code",   "send_refused",    "say_send_refused"),
+    T("start", "*",      "code",   "carried_malformed", "say_code_format"),  # 帮我绑定 9151…0F, a wrong check character
     T("start", "*",      "code",   None,              "ask"),
     T("text",  "code",   "code",   "code_malformed",  "say_code_format"),
     T("text",  "code",   "code",   "already_bound",   "say_already_bound"),
@@ -55,6 +56,13 @@ PREPARE = [
 ]
 
 
+def looks_like_a_credit_code(text: str) -> bool:
+    """Whether `text` holds 18 letters and digits standing together, valid or not (a code
+    mistyped: 9151…0F with a wrong check character)."""
+    folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text)).upper()
+    return any(any(c.isdigit() for c in run) for run in _CODE_RUN.findall(folded))
+
+
 def parse_credit_code(text: str) -> str | None:
     """An 18-character code with a valid check character, alone or said in a sentence
     (信用代码是9151…, 帮我绑定 9151 1602 …), or None."""
@@ -65,6 +73,8 @@ def parse_credit_code(text: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+#: Spaces or dashes between digits (836 967): a code split for reading.
+_SPLIT_DIGITS = re.compile(r"(?<=\d)[\s\-]+(?=\d)")
 #: Where a code may stand in a sentence: 18 letters and digits not part of a longer run.
 _CODE_RUN = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
 
@@ -134,7 +144,11 @@ class EnterpriseBinding(Dialog):
     def send_refused(self) -> bool:
         return self._sent is not None and self._sent != "sent"
 
+    def carried_malformed(self) -> bool:
+        return bool(self.data.get("malformed"))
+
     def say_code_format(self):
+        self.data.pop("malformed", None)
         self.say("subscriptions/credit_code_format.j2")
         self.ask()
 
@@ -158,7 +172,14 @@ class EnterpriseBinding(Dialog):
         self.ask()
 
     def answer_malformed(self) -> bool:
-        return re.fullmatch(r"\d{6}", unicodedata.normalize("NFKC", self.text).strip()) is None
+        return self._typed_code() is None
+
+    def _typed_code(self) -> str | None:
+        """The six digits of the code as people type them: alone, in a sentence (验证码是836967),
+        or split for reading (836 967, 836-967); None when there is not exactly one such code."""
+        folded = _SPLIT_DIGITS.sub("", unicodedata.normalize("NFKC", self.text))
+        runs = re.findall(r"\d+", folded)
+        return runs[0] if len(runs) == 1 and len(runs[0]) == 6 else None
 
     async def check_answer(self) -> None:
         """Prepare: six digits typed (not 重新发送), check them with the platform."""
@@ -167,7 +188,7 @@ class EnterpriseBinding(Dialog):
 
     async def _check(self) -> str:
         """"right", "wrong", "void" (expired or used up) or "down"."""
-        code = unicodedata.normalize("NFKC", self.text).strip()
+        code = self._typed_code()
         try:
             self._enterprise = await self.services.platform.check_enterprise_verification(self.data["credit_code"], self.data["verification"], code)
         except PlatformUnavailable:

@@ -5,6 +5,8 @@ All dialog logic: it runs in the in-memory harness (`h`, tests/harness.py)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.services.subscriptions import Added
 from integrations.platform.identifiers import credit_check_char
 from tests.support import Chat
@@ -217,3 +219,24 @@ async def test_leaving_the_binding_in_ones_own_words_leaves_it(h):
     await h.say("企业绑定")
     reply = await h.say("算了先不绑了")
     assert "代码好像不对" not in reply and "已取消" in reply, reply
+
+
+@pytest.mark.parametrize("typed", ["验证码是{a} {b}", "{a}-{b}", "我的验证码：{a}{b}"])
+async def test_the_code_typed_in_a_sentence_or_split_for_reading_binds(h, sims, typed):
+    """验证码是836 967: the six digits, split or in a sentence, are the code (it was told 6 位数字)."""
+    await enterprise_case(sims)
+    await h.say("企业绑定")
+    assert "验证码已发送" in await h.say(CREDIT_CODE)
+    code = await texted_code(sims)
+    bound = await h.say(typed.format(a=code[:3], b=code[3:]))
+    assert "绑定成功" in bound, bound
+
+
+async def test_a_wish_to_bind_with_a_mistyped_code_opens_the_binding_and_says_what_is_wrong(h, sims):
+    """想绑定一下我们公司，统一社会信用代码 …(wrong check character): the binding, told the code is not
+    right; it was searched as a matter (注销税务登记 …)."""
+    await enterprise_case(sims)
+    wrong = CREDIT_CODE[:-1] + ("0" if CREDIT_CODE[-1] != "0" else "1")
+    reply = await h.say(f"想绑定一下我们公司，统一社会信用代码是{wrong}，麻烦了")
+    assert "校验码" in reply and "您要办的是不是" not in reply, reply
+    assert "验证码已发送" in await h.say(CREDIT_CODE)
