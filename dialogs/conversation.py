@@ -290,7 +290,8 @@ class Conversation:
         if (route is None and expects and session.state not in cls.FREE_TEXT and session.dialog not in ("matters", "halls", "appointments")
                 and (query := booking_query(incoming.text)) and await self._names_a_matter(query)):
             route = "booking", {"query": query}  # 再帮我约个办护照的 mid-dialog: that booking (a half-made one gives way)
-        if route is None and expects and session.state not in cls.FREE_TEXT and await self._asks_about_a_matter(incoming, expects):
+        if (route is None and (expects or session.state in cls.SEARCHED) and session.state not in cls.FREE_TEXT
+                and await self._asks_about_a_matter(incoming, expects)):
             route = "matters", {"query": incoming.text}
         if (route is None and reading is not None and reading.kind == "junk" and (session.at_rest or session.dialog == "matters")
                 and await self._initials_name_a_matter(incoming)):

@@ -403,6 +403,10 @@ class Dialog:
     #: States whose question any text answers (a search, a reason): a question about a matter
     #: typed there is theirs, never a digression to the guides.
     FREE_TEXT: ClassVar[frozenset[str]] = frozenset()
+    #: States that read no slot (`EXPECTS`) but whose question a need is no answer to (a credit
+    #: code's step): a question that clearly names a matter is searched there, as at a step
+    #: that expects slots (dialogs.conversation).
+    SEARCHED: ClassVar[frozenset[str]] = frozenset()
 
     __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished", "_event", "again", "answered")
 

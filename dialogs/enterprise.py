@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from dialogs.engine import Dialog, P, T
+from dialogs.engine import Dialog, P, T, normalise
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_credit_code
 from integrations.platform.models import ErrorCode
@@ -86,6 +86,17 @@ class EnterpriseBinding(Dialog):
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
     PROMPTS = {"code": "subscriptions/ask_credit_code.j2", "verify": "subscriptions/ask_sms_code.j2"}
+    #: 社保增员在哪办 at the code's step is a need of its own (it was told the code looked wrong).
+    SEARCHED = frozenset(STATES)
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """A message with digits or a code in it is the step's (a code, mistyped or not), and so is
+        a wish for a new text message (重新发送, 没收到啊): never searched."""
+        if any(c.isdigit() for c in text) or looks_like_a_credit_code(text):
+            return True
+        word = normalise(text)
+        return state == "verify" and (word in RESEND or RESEND_SAID.search(word) is not None)
 
     __slots__ = ("_bound", "_sent", "_checked", "_enterprise")
 

@@ -240,3 +240,13 @@ async def test_a_wish_to_bind_with_a_mistyped_code_opens_the_binding_and_says_wh
     reply = await h.say(f"想绑定一下我们公司，统一社会信用代码是{wrong}，麻烦了")
     assert "校验码" in reply and "您要办的是不是" not in reply, reply
     assert "验证码已发送" in await h.say(CREDIT_CODE)
+
+
+async def test_a_need_asked_at_the_binding_is_searched_and_the_binding_waits(h, sims):
+    """社保增员在哪办 at the credit code's step is a need of its own: searched (it was told the code
+    looked wrong, again and again), and 继续 comes back to the binding."""
+    await h.catalog_ready()
+    assert "统一社会信用代码" in await h.say("企业绑定")
+    reply = await h.say("员工入职了社保增员在哪办")
+    assert "校验码" not in reply and ("参保" in reply or "社会保险" in reply), reply
+    assert "统一社会信用代码" in await h.say("继续")
