@@ -106,6 +106,8 @@ TRANSITIONS = [
     T("text",  SEARCHING,   "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("text",  SEARCHING,   "asking",    "asks_about_halls", "open_halls"),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
+    # nothing found for a question asked at a card: said so, and the card's numbers still work
+    T("text",  "guide",     "guide",     "found_nothing",  "say_not_found_at_card"),
     T("text",  SEARCHING,   "asking",    None,             "ask_or_not_found"),
 ]
 PREPARE = [
@@ -131,11 +133,11 @@ FOLLOW_UP_CUES = {
     "materials": ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "证件", "东西"),
     "process": ("流程", "步骤", "怎么办理", "咋办理", "手续怎么"),
     "where": ("在哪", "哪里办", "哪儿办", "去哪", "地址", "几点", "上班", "开门", "下班", "办公时间", "营业时间", "周末", "周六"),
-    "online": ("网上", "在线", "手机上", "线上", "链接"),
+    "online": ("网上", "在线", "手机上", "线上", "链接", "不想跑", "不用跑", "少跑"),
     "booking": ("预约", "约个号", "约个时间", "约时间", "约号", "排号", "取号"),
     # not on the card's menu, but on the card itself: its 办理时限 and 收费 lines, said again
     "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好"),
-    "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱"),
+    "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱"),
 }
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对"})
@@ -143,7 +145,7 @@ NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些",
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该"
-                             "子他她它人妈爸孩老家给帮替带花大概一般多少够")
+                             "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想")
 FOLLOW_UP_CHARS = 16
 
 
@@ -595,6 +597,19 @@ class Matters(Dialog):
             mark_unused(self.data, offered=not junk)  # not_found.j2 names 人工 and 12345
         self.ask()
 
+    def found_nothing(self) -> bool:
+        """A question the search found nothing for (not junk: that is small talk's), at a card."""
+        found = self._found
+        return self.data.get("code") is not None and found is not None and found.verdict == OUT_OF_SCOPE
+
+    async def say_not_found_at_card(self):
+        query = self._query().strip()
+        self.data.pop("query", None)
+        await self._record(NONE)
+        self.say("matters/not_found.j2", query=echo(query), card=self.services.catalog.summary(self.data["code"]))
+        mark_unused(self.data, offered=True)
+        self.ask()
+
     async def _record(self, outcome: str, query: str | None = None) -> None:
         await self.services.catalog.record(self._query() if query is None else query, outcome)
 
@@ -643,7 +658,10 @@ class Matters(Dialog):
         text = self.word
         if text.isascii() and text.isdigit():  # a card's number; at a question, numbers are its options
             return None if self.state == "situation" else next((key for number, _, key in follow_ups_for(guide) if number == text), None)
-        return _FOLLOW_UP_WORDS.get(text) or follow_up_asked(text)
+        asked = _FOLLOW_UP_WORDS.get(text) or follow_up_asked(text)
+        if asked is None and "办" in text and len(text) <= FOLLOW_UP_CHARS and self.slot("hall") is not None:
+            return "where"  # 在北辰那里能办不: where it is done (the card's halls)
+        return asked
 
     def asks_materials_with_situations(self) -> bool:
         return self._follow_up() == "materials" and bool(questions_for(self._guide()))

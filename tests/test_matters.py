@@ -491,3 +491,18 @@ async def test_an_age_said_back_and_a_short_denial_answer_their_questions(h):
         reply = await h.say(answer)
         assert "没太明白" not in reply, (question, reply)
     assert "监护人居民身份证" in reply and "户口登记项目变更证明" not in reply, reply
+
+
+async def test_a_card_answers_questions_in_other_words_and_outlives_one_it_cannot_answer(h):
+    """On a card: a hall named (在北辰那里能办不) asks where, 不想跑 online, 好多钱 the fee, 好 预约
+    books; a question nothing answers is said so, and the card's numbers still work after it."""
+    await h.catalog_ready()
+    card = await h.say("普通护照签发")
+    if "【普通护照签发】" not in card:
+        await h.say([line for line in card.splitlines() if "普通护照签发" in line][0].split(".")[0])
+    assert "可以在这些地方办理" in await h.say("在北辰那里能办不")
+    assert "网上申请" in await h.say("能网上办不 不想跑")
+    assert "120元" in await h.say("好多钱一个人")
+    lost = await h.say("他去不了 能不能上门办")
+    assert "没找到" in lost and "「普通护照签发」的内容还可以接着看" in lost and "1. 材料清单" in lost, lost
+    assert "请问您是哪种情况" in await h.say("1")
