@@ -32,11 +32,13 @@ import math
 import re
 import secrets
 from datetime import date, time
+from typing import Any
 
 from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials
-from dialogs.engine import Dialog, P, T, normalise
+from dialogs.engine import Dialog, P, T, hall_names, normalise
 from dialogs.matters import MATTER as CLEAR_VERDICT, echo, materials_for, online_way, situations_key
+from dialogs.understand.appointments import booking_query
 from dialogs.understand.model import part_of
 from dialogs.understand.reading import shanghai_today, understand
 from integrations.platform.client import PlatformError, PlatformUnavailable
@@ -55,6 +57,15 @@ SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人
 REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
 DONT_REMEMBER = frozenset({"2", "不用", "不用记住", "不记住", "否", "不", "不要", "不需要", "不保存"})
 OTHER_HALL = re.compile(r"(?:换|改)(?:个|一个|到别的|别的)?(?:大厅|地方|地点|网点)|别的大厅|其他大厅|近一点的")
+#: What an opening message may say ahead of the steps (`Booking._take_opening`), and where it is kept.
+OPENING_KINDS = frozenset({"date", "time", "hall", "name", "id_number", "phone"})
+PERSONAL_KINDS = ("name", "id_number", "phone")
+OPENING_KEY = "opening"
+OPENING_CHARS = 300
+#: A phone number after its label, in the shape of one (the understanding reads only numbers it knows).
+_LABELLED_PHONE = re.compile(r"(?:电话|手机)号?码?[:：是]?\s*(1\d{10})(?!\d)")
+#: The labels people put before their details (我叫, 身份证号, 电话): left out of the matter's search.
+_DETAIL_LABELS = re.compile(r"我叫|我的名字[是叫]?|姓名[:：是]?|名字[:：是]?|身份证号?码?[:：是]?|电话号?码?[:：是]?|手机号?码?[:：是]?|联系方式[:：是]?")
 #: A day asked for in place of the one chosen, at a step that asks for something else (换周四吧, 改成周三).
 CHANGE_DAY = re.compile(r"[换改](?:成|到|为|在)?(?:下周|这周|周|星期|礼拜|明天|后天|\d{1,2}[月号日])|还是(?:下周|这周|周|星期|礼拜|明天|后天)")
 #: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
@@ -514,10 +525,11 @@ class Booking(Picking):
     def say_take_your_time(self):
         self.say("booking/take_your_time.j2", step=self.state)
 
-    __slots__ = ("_hits", "_known", "_lost", "_paused_until", "_sure")
+    __slots__ = ("_hits", "_known", "_lost", "_paused_until", "_sure", "_opened")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._opened: dict = {}  # what the opening message said, taken this turn (`slot`)
         self._hits = None  # the catalog's answer to this turn's query, read once
         self._sure = None  # the whole search's word on whether its best hit is clear (None: the lexicon's hits)
         self._known: dict | None = None  # the remembered applicant, when a prepare looked
@@ -539,6 +551,8 @@ class Booking(Picking):
         choice); and whether online booking is paused for this person (missed appointments), so
         they hear it now, not after answering every question."""
         self.data.setdefault("query", "")
+        if self.data["query"] and self.incoming.kind == "text":
+            self._take_opening()
         bookings = self.services.bookings
         self._paused_until = await bookings.blocked_until(self.user) if bookings is not None else None
         await self.find_matter()
@@ -626,6 +640,62 @@ class Booking(Picking):
 
     def take_best(self):
         self.take_matter(self._clear(self.hits()).code)
+
+    # A booking asked for in one message with its details (帮我约个护照 明天上午 区政务服务中心 我叫
+    # 罗秀英 身份证… 电话…): what the steps ask for is taken from it as each step is reached, even
+    # when a question came between (which matter, which hall); never asked again.
+
+    def _take_opening(self) -> None:
+        """Read the opening message once: the matter is searched without the details; the
+        applicant's details are kept sealed; the day, time and hall words are kept (`OPENING_KEY`)
+        to be read by their steps. Each is offered to its step once (`slot`)."""
+        text = self.incoming.text[:OPENING_CHARS]
+        catalog = self.services.catalog
+        said = understand(text, shanghai_today(), hall_names(catalog), expects=OPENING_KINDS)
+        slots = [slot for slot in said.slots if slot.kind in OPENING_KINDS]
+        if not slots and _LABELLED_PHONE.search(text) is None:
+            return
+        personal = {}
+        for kind in PERSONAL_KINDS:
+            value = said.value(kind)
+            if value is not None:
+                personal[kind] = value
+        labelled = _LABELLED_PHONE.search(text)
+        if "phone" not in personal and labelled is not None:  # 电话1943… that the number plan does not know yet: the platform decides
+            personal["phone"] = labelled[1]
+        if personal and self.services.bookings is not None:
+            self.keep(**personal)
+        pending = sorted({slot.kind.value for slot in slots if slot.kind.value not in PERSONAL_KINDS} | personal.keys())
+        words = " ".join(text[slot.start:slot.end] for slot in slots if slot.kind.value not in PERSONAL_KINDS)
+        self.data[OPENING_KEY] = {"pending": pending, "words": words}
+        rest = _LABELLED_PHONE.sub(" ", text) if labelled is not None else text
+        for slot in sorted(slots, key=lambda slot: slot.start, reverse=True):
+            rest = rest[:slot.start] + " " + rest[slot.end:]
+        rest = _DETAIL_LABELS.sub(" ", rest)
+        query = booking_query(rest)
+        if query is not None:
+            self.data["query"] = " ".join(query.split())
+
+    def slot(self, kind: str) -> Any:
+        """The message's value of `kind`; at the step that asks for it, when the message has none,
+        what the opening message said (once: the step takes it or says why not, then it is gone)."""
+        value = super().slot(kind)
+        if kind in self._opened:  # taken this turn (the action that keeps it runs at the next step)
+            return self._opened[kind]
+        if kind != self.FILLS.get(self.state):
+            return value
+        opening = self.data.get(OPENING_KEY)
+        if not opening or kind not in opening["pending"]:
+            return value
+        opening["pending"].remove(kind)
+        if value is None:
+            if kind in PERSONAL_KINDS:
+                value = self.applicant().get(kind)
+            else:
+                value = understand(opening["words"], shanghai_today(), hall_names(self.services.catalog),
+                                   expects=frozenset({kind})).value(kind)
+        self._opened[kind] = value
+        return value
 
     def has_candidates(self) -> bool:
         return bool(self.hits())

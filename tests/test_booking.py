@@ -227,6 +227,26 @@ async def test_no_preference_picks_the_first_and_the_latest_is_the_last_time(h):
     assert (await h.session()).data["start"] == max(start for start, _, _ in slots)
 
 
+async def test_a_booking_asked_for_with_every_detail_in_one_message_asks_none_of_them_again(h, sims):
+    """帮我约个护照 <day> 区政务服务中心 我叫… 身份证… 电话…: the matter is found without the details,
+    the day and hall are taken, and name, ID and phone are never asked, even after a question
+    (which time) came between. The details are kept sealed, never as text in the session."""
+    await h.catalog_ready()
+    who = person(33)
+    today = shanghai_today()
+    day = today + timedelta(days=1 if today.weekday() < 4 else 7 - today.weekday())  # a weekday ahead
+    first = await h.say(f"帮我约个护照 {day.month}月{day.day}日 区政务服务中心 我叫{who['name']} 身份证{who['id_number']} 电话{who['phone']}")
+    assert f"{day.month}月{day.day}日" in first and "可以预约的时段" in first, first
+    session = await h.session()
+    assert who["id_number"] not in json.dumps(session.data, ensure_ascii=False)
+    asked = await h.say("1")
+    assert "请输入办事人" not in asked and "下次预约时要直接使用" in asked, asked
+    summary = await h.say("2")
+    assert summary.startswith("请核对预约信息") and "广安区政务服务中心" in summary and who["id_number"][-4:] in summary, summary
+    assert (await h.say("确认")).startswith("预约成功")
+    assert len(booked(await appointments_of(sims, who))) == 1
+
+
 async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
     reply = await h.say("补办身份证")
     if "【" not in reply:
