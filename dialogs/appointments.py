@@ -39,6 +39,9 @@ _ASKED = re.compile(r"[?？]|吗|呢|么|会不会|能不能|能否|可不可以
 
 
 
+#: Someone else's appointment told of (我爸生前预约过…, 我老公约了一个…): with another matter named, not theirs.
+_SOMEONE_ELSES = re.compile(r"(?:我爸|我妈|父亲|母亲|老人|家里人|老公|老婆|爱人|儿子|女儿|他|她)[^，,。]{0,8}(?:预约|约)")
+
 STATES = ["list", "manage", "cancelling", "move_day", "move_slot", "move_confirm"]
 TRANSITIONS = [
     #  trigger  source          dest            when                  then
@@ -182,7 +185,9 @@ class Appointments(Picking):
         moving, cancelling = self._says_move(), self._says_cancel()
         if not (moving or cancelling):
             return
-        index = self._meant = self._one_meant()
+        items = self.data.get("items", [])
+        other = len(items) == 1 and await self._names_another_matter(items[0]["matter_name"])
+        index = self._meant = None if other else self._one_meant()
         if index is None:
             return
         self.take_appointment(index)
@@ -199,6 +204,23 @@ class Appointments(Picking):
                   if (named is not None and item["date"] == named.isoformat())
                   or any(item["matter_name"][k:k + 2] in word for k in range(len(item["matter_name"]) - 1))]
         return picked[0] if len(picked) == 1 else None
+
+    async def _names_another_matter(self, mine: str) -> bool:
+        """Whether the message tells of someone else's appointment of a matter that shares nothing
+        with `mine`, the person's only one (我爸预约过一个社保卡的业务 现在怎么取消): then the list is
+        shown, and nothing of theirs is offered to cancel."""
+        catalog = self.services.catalog
+        if (catalog is None or not catalog.ready.is_set() or _SOMEONE_ELSES.search(self.word) is None
+                or any(mine[k:k + 2] in self.word for k in range(len(mine) - 1))):
+            return False
+        try:
+            found = await catalog.find(self.text, top=1)
+        except Exception:  # noqa: BLE001  (the search failing leaves the only appointment meant)
+            return False
+        if found is None or not found.shown:
+            return False
+        named = found.shown[0].name
+        return not any(named[k:k + 2] in mine for k in range(len(named) - 1))
 
     def cancels_the_one_meant(self) -> bool:
         """取消吧 (said, not only 去不了: that may mean moving too, so `means_one` shows both)."""

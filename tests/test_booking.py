@@ -551,6 +551,16 @@ async def test_asking_about_my_appointment_in_my_own_words_opens_it_and_books_no
     assert len(booked(await appointments_of(sims, me))) == 1
 
 
+async def test_cancelling_someone_elses_appointment_of_another_matter_never_offers_mine(h, sims):
+    """我爸生前预约过一个社保卡的业务 现在怎么取消, with one appointment of one's own (a passport):
+    the list is shown, not 确定取消 …「普通护照签发」预约吗."""
+    me = person(16)
+    await drive(h, "我想预约办护照", me)
+    reply = await h.say("我爸生前在网上预约过一个社保卡的业务 现在怎么取消")
+    assert "确定取消" not in reply and "普通护照签发" in reply, reply
+    assert len(booked(await appointments_of(sims, me))) == 1
+
+
 @pytest.mark.parametrize("not_about_mine", ["预约改名", "需要提前预约吗"])
 async def test_booking_words_that_are_not_about_an_existing_appointment_are_not_taken_for_one(h, not_about_mine):
     reply = await h.say(not_about_mine)
