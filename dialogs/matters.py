@@ -140,7 +140,8 @@ FOLLOW_UP_CUES = {
     "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱"),
 }
 #: 都不是, said to the candidates.
-NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对"})
+NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对", "错了", "都错了",
+                       "不是这个", "不是这几个", "没有对的", "一个都不是"})
 #: Words that ask what to bring, in a question that names a matter (生育津贴要啥材料).
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still

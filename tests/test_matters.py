@@ -334,7 +334,7 @@ async def test_where_and_when_asked_on_a_card_are_the_cards_halls(h):
     assert "本区服务大厅：" not in reply and "出入境接待大厅" in reply, reply
 
 
-@pytest.mark.parametrize("none", ["都不是", "不是"])
+@pytest.mark.parametrize("none", ["都不是", "不是", "错了", "一个都不是"])
 async def test_none_of_the_candidates_asks_for_other_words_and_leaves_nothing(h, none):
     await h.catalog_ready()
     assert "您要办的是不是" in await h.say("身份证")
@@ -342,6 +342,16 @@ async def test_none_of_the_candidates_asks_for_other_words_and_leaves_nothing(h,
     assert "换个说法" in reply and "已取消" not in reply and "没太明白" not in reply, reply
     again = await h.say("身份证丢了")  # searched as at the start
     assert "您要办的是不是" in again or "【" in again, again
+
+
+@pytest.mark.parametrize("pick", ["2嘛", "2撒", "选2吧"])
+async def test_a_pick_said_with_a_particle_picks_from_the_list(h, pick):
+    """2嘛 / 2撒 at a list is item 2, as 2 is (it started a new search)."""
+    await h.catalog_ready()
+    listed = await h.say("身份证")
+    second = [line for line in listed.splitlines() if line.startswith("2. ")][0][3:].split("（")[0]
+    reply = await h.say(pick)
+    assert f"【{second}" in reply or second in reply.splitlines()[0], reply
 
 
 async def _on_the_passport_card(h) -> None:
