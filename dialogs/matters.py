@@ -383,7 +383,20 @@ class Matters(Dialog):
 
     def prompt_context(self):
         guide = self._guide()
-        return {"follow_ups": follow_ups_for(guide), "guide": guide, "question": self._next_question()}
+        return {"follow_ups": follow_ups_for(guide), "guide": guide, "question": self._next_question(),
+                "hits": self._candidate_rows() if self.state == "choosing" else []}
+
+    def _candidate_rows(self) -> list[dict]:
+        """The list on screen as names (返回 from a card, or a miss at the list, shows it again)."""
+        catalog, rows = self.services.catalog, []
+        for code in self.data.get("candidates", []):
+            bundle = catalog.bundles.get(code) if catalog is not None else None
+            summary = catalog.summary(code) if catalog is not None and bundle is None else None
+            if bundle is not None:
+                rows.append({"name": bundle.name, "department": "一件事一次办"})
+            elif summary is not None:
+                rows.append({"name": summary.name, "department": summary.department})
+        return rows
 
     def ask(self):
         catalog = self.services.catalog
@@ -519,6 +532,7 @@ class Matters(Dialog):
     def keep_winner(self):
         """The search's winner is what the card (or bundle list) shows; counted as found."""
         winner = self._found.hits[0]
+        self.data.pop("candidates", None)  # a list shown before is not this card's way back
         self.data["bundle" if winner.kind == "bundle" else "code"] = winner.code
         self._outcome = (MATTER, self._query())
 
@@ -620,8 +634,8 @@ class Matters(Dialog):
         await self._count()
         code = self.data["code"]
         guide = self.services.catalog.guide(code)
-        for key in ("query", "answers", "chosen", "asked", "book") if guide is None else ("query", "candidates", "answers", "chosen", "asked", "book"):
-            self.data.pop(key, None)  # no guide yet: the list it came from stays open to pick another
+        for key in ("query", "answers", "chosen", "asked", "book"):
+            self.data.pop(key, None)  # the list it was picked from stays: 返回 shows it again (no guide yet: pick another)
         if guide is None:
             self.say("matters/no_guide.j2", matter=self.services.catalog.summary(code), others=bool(self.data.get("candidates")))
             return

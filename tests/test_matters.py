@@ -516,3 +516,16 @@ async def test_a_card_answers_questions_in_other_words_and_outlives_one_it_canno
     lost = await h.say("他去不了 能不能上门办")
     assert "没找到" in lost and "「普通护照签发」的内容还可以接着看" in lost and "1. 材料清单" in lost, lost
     assert "请问您是哪种情况" in await h.say("1")
+
+
+async def test_back_from_a_card_picked_from_a_list_shows_the_list_and_its_numbers_work(h):
+    """返回 at a card picked from candidates shows the list again (it said 请回复上面事项前的序号 with
+    the list long gone, and a number then was 请说说您想办什么事)."""
+    await h.catalog_ready()
+    listed = await h.say("身份证")
+    assert "您要办的是不是" in listed
+    third = [line for line in listed.splitlines() if line.startswith("3. ")][0][3:].split("（")[0]
+    assert "【" in await h.say("2")
+    again = await h.say("返回")
+    assert "您要办的是不是" in again and third in again, again
+    assert f"【{third}" in await h.say("3")
