@@ -16,6 +16,7 @@ import pytest
 from bot.web.appkeys import CATALOG
 from dialogs.language import before_turn
 from tests.support import Chat, person
+from tests.test_booking import drive
 
 #: Words of three or more Latin letters, once the Chinese is taken out: the English framing.
 ENGLISH_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
@@ -192,8 +193,8 @@ async def test_english_is_remembered_when_the_conversation_ends(chat):
 
 async def test_what_has_no_english_template_falls_back_to_chinese(chat):
     assert english(await chat.say("hello"))
-    progress = await chat.say("3")  # 查办件进度 has no English templates yet
-    assert CJK.search(progress) and not ENGLISH_WORD.findall(CJK.sub(" ", progress).replace("menu", ""))
+    licences = await chat.say("10")  # 我的证照 has no English templates yet
+    assert CJK.search(licences) and not ENGLISH_WORD.findall(CJK.sub(" ", licences).replace("menu", ""))
 
 
 async def test_english_is_per_person(chat, client, peer):
@@ -280,3 +281,17 @@ async def test_where_and_when_the_halls_open_asked_in_english_lists_them_with_th
     assert english(await chat.say("hello"))
     reply = await chat.say(asked)
     assert "Service halls" in reply and "found no government service" not in reply, reply
+
+
+async def test_my_appointments_and_a_cases_progress_answer_in_english(h, sims):
+    """我的预约's list and cancel question and 查进度's questions come in English to someone who
+    chose English (they were Chinese)."""
+    me = person(41)
+    await drive(h, "我想预约办护照", me)
+    assert english(await h.say("English"))
+    listing = await h.say("my appointments")
+    assert "普通护照签发" in listing and ("Your appointments" in listing or "Move it" in listing), listing
+    asked = await h.say("menu")
+    assert english(asked)
+    number = await h.say("3")
+    assert "case number" in number, number
