@@ -137,8 +137,10 @@ FOLLOW_UP_CUES = {
     "booking": ("预约", "约个号", "约个时间", "约时间", "约号", "排号", "取号"),
     # not on the card's menu, but on the card itself: its 办理时限 and 收费 lines, said again
     "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好"),
-    "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱"),
+    "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱", "能领多少", "领多少"),
 }
+#: Money asked about that one receives (生育津贴能领多少钱), not a fee one pays.
+RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?多少|能领|可以领|补贴多少|补助多少|津贴多少")
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对", "错了", "都错了",
                        "不是这个", "不是这几个", "没有对的", "一个都不是"})
@@ -146,7 +148,7 @@ NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些",
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该"
-                             "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想")
+                             "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱")
 FOLLOW_UP_CHARS = 16
 
 
@@ -750,8 +752,9 @@ class Matters(Dialog):
         self.say("matters/time.j2", guide=self._guide())
 
     def show_fee(self):
-        """要多少钱: the card's 收费, said again on its own."""
-        self.say("matters/fee.j2", guide=self._guide())
+        """要多少钱: the card's 收费, said again on its own; 能领多少钱 (of a benefit) is told that the
+        amount is set case by case, and where to ask, before the fee."""
+        self.say("matters/fee.j2", guide=self._guide(), receiving=RECEIVING.search(self.word) is not None)
 
     def show_online(self):
         guide = self._guide()

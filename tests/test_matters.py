@@ -529,3 +529,16 @@ async def test_back_from_a_card_picked_from_a_list_shows_the_list_and_its_number
     again = await h.say("返回")
     assert "您要办的是不是" in again and third in again, again
     assert f"【{third}" in await h.say("3")
+
+
+async def test_how_much_a_benefit_pays_is_not_answered_with_its_fee(h):
+    """大概能领多少钱呀 on a benefit's card: the amount is set case by case, and where to ask; not
+    only 不收费 (a fee is what one pays)."""
+    await h.catalog_ready()
+    card = await h.say("生育津贴支付")
+    if "【生育津贴支付】" not in card:
+        await h.say([line for line in card.splitlines() if "生育津贴支付" in line][0].split(".")[0])
+    amount = await h.say("大概能领多少钱呀")
+    assert "按您的情况核定" in amount and "12345" in amount, amount
+    fee = await h.say("要交钱不")
+    assert "不收费" in fee and "核定" not in fee, fee
