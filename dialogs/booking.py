@@ -48,7 +48,7 @@ from integrations.platform.models import Applicant, Appointment, AppointmentRequ
 CLEAR_LEAD = 1.6  # as in dialogs.matters: the best hit is taken when it leads this much
 MAX_CANDIDATES = 5
 
-CONFIRM = frozenset({"确认", "确定", "确认预约", "提交", "确认提交", "是", "是的", "对", "好", "好的", "ok", "yes", "1"})
+CONFIRM = frozenset({"确认", "确定", "确认预约", "提交", "确认提交", "是", "是的", "对", "好", "好的", "ok", "yes", "1", "confirm", "submit"})
 #: 确认 in a sentence (对头 确认, 对的，确认预约, 没问题 提交吧): a confirmation, unless it says no.
 CONFIRM_SAID = re.compile(r"确认|确定|提交|没问题|就这样|就这个|可以了|对头|对的|没错")
 CONFIRM_NOT = re.compile(r"不|别|没(?!问题|错)|先不|等等|等一下|改|换|取消|算了")
@@ -64,8 +64,8 @@ OPENING_KEY = "opening"
 OPENING_CHARS = 300
 #: A phone number after its label, in the shape of one (the understanding reads only numbers it knows).
 _LABELLED_PHONE = re.compile(r"(?:电话|手机)号?码?[:：是]?\s*(1\d{10})(?!\d)")
-#: The labels people put before their details (我叫, 身份证号, 电话): left out of the matter's search.
-_DETAIL_LABELS = re.compile(r"我叫|我的名字[是叫]?|姓名[:：是]?|名字[:：是]?|身份证号?码?[:：是]?|电话号?码?[:：是]?|手机号?码?[:：是]?|联系方式[:：是]?")
+#: A label put just before a detail (我叫, 身份证号, 电话): left out of the matter's search with it.
+_DETAIL_LABEL = re.compile(r"(?:我叫|我的名字[是叫]?|姓名|名字|身份证号?码?|电话号?码?|手机号?码?|联系方式|办事人|经办人)[:：是为]?\s*$")
 #: A day asked for in place of the one chosen, at a step that asks for something else (换周四吧, 改成周三).
 CHANGE_DAY = re.compile(r"[换改](?:成|到|为|在)?(?:下周|这周|周|星期|礼拜|明天|后天|\d{1,2}[月号日])|还是(?:下周|这周|周|星期|礼拜|明天|后天)")
 #: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
@@ -252,10 +252,12 @@ class Picking(Dialog):
     def number(self, count: int) -> int | None:
         """The 1-based choice the person typed (2, 第二个, ②, 最后一个), if it is one of `count`."""
         text = self.word
-        if text.isascii() and text.isdigit():
-            return int(text) if 1 <= int(text) <= count else None
         # the step the message answers: after a transition (take_slot) the state is already the next one
         answering = next(reversed(self.answered), self.state) if self.answered else self.state
+        if answering in getattr(self, "_opened_at", ()):  # (我的预约 shares this, without an opening)
+            return None  # answered from the opening message: the 1 typed picked at the step before
+        if text.isascii() and text.isdigit():
+            return int(text) if 1 <= int(text) <= count else None
         picked = self.slot("choice") if "choice" in self.EXPECTS.get(answering, ()) else None
         if picked == -1 and count:
             return count
@@ -525,11 +527,12 @@ class Booking(Picking):
     def say_take_your_time(self):
         self.say("booking/take_your_time.j2", step=self.state)
 
-    __slots__ = ("_hits", "_known", "_lost", "_paused_until", "_sure", "_opened")
+    __slots__ = ("_hits", "_known", "_lost", "_paused_until", "_sure", "_opened", "_opened_at")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._opened: dict = {}  # what the opening message said, taken this turn (`slot`)
+        self._opened_at: set[str] = set()  # the steps answered from it this turn: a number typed was for another
         self._hits = None  # the catalog's answer to this turn's query, read once
         self._sure = None  # the whole search's word on whether its best hit is clear (None: the lexicon's hits)
         self._known: dict | None = None  # the remembered applicant, when a prepare looked
@@ -670,8 +673,11 @@ class Booking(Picking):
         self.data[OPENING_KEY] = {"pending": pending, "words": words}
         rest = _LABELLED_PHONE.sub(" ", text) if labelled is not None else text
         for slot in sorted(slots, key=lambda slot: slot.start, reverse=True):
-            rest = rest[:slot.start] + " " + rest[slot.end:]
-        rest = _DETAIL_LABELS.sub(" ", rest)
+            start = slot.start
+            label = _DETAIL_LABEL.search(rest[:start]) if slot.kind.value in PERSONAL_KINDS else None
+            if label is not None:  # 身份证511602…: the label goes with it (not 身份证 of 办身份证 elsewhere)
+                start = label.start()
+            rest = rest[:start] + " " + rest[slot.end:]
         query = booking_query(rest)
         if query is not None:
             self.data["query"] = " ".join(query.split())
@@ -694,6 +700,8 @@ class Booking(Picking):
             else:
                 value = understand(opening["words"], shanghai_today(), hall_names(self.services.catalog),
                                    expects=frozenset({kind})).value(kind)
+            if value is not None:
+                self._opened_at.add(self.state)
         self._opened[kind] = value
         return value
 

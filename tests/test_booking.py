@@ -247,6 +247,22 @@ async def test_a_booking_asked_for_with_every_detail_in_one_message_asks_none_of
     assert len(booked(await appointments_of(sims, who))) == 1
 
 
+async def test_details_in_one_message_survive_a_pick_between_and_the_pick_is_not_reused(h):
+    """预约办身份证 … with the details: 身份证 of the matter is not taken for a label (it offered
+    城乡居民参保登记); the 1 that picks the matter does not also pick the first time of the day
+    said (下午): the afternoon's times are asked for."""
+    await h.catalog_ready()
+    who = person(34)
+    offered = await h.say(f"我要预约办居民身份证，明天下午，广安区政务服务中心，{who['name']} {who['id_number']} {who['phone']}")
+    assert "居民身份证办理" in offered and "城乡居民" not in offered, offered
+    if "请回复序号" in offered:
+        pick = [line for line in offered.splitlines() if "居民身份证办理" in line][0].split(".")[0]
+        offered = await h.say(pick)
+    session = await h.session()
+    assert "start" not in session.data, session.data  # no time taken for the person
+    assert "可以预约的时段" in offered or "请选择日期" in offered, offered
+
+
 async def test_booking_from_the_guide_card_brings_my_situation_materials(h):
     reply = await h.say("补办身份证")
     if "【" not in reply:
