@@ -100,7 +100,7 @@ class Appointments(Picking):
     PREPARE = PREPARE
     #: Here these mean "this appointment", not the shortcut to the list (dialogs.menu.SHORTCUTS).
     OWN_WORDS = MOVE | CANCEL
-    CANCEL_ANSWERS = {"list": "取消", "manage": "取消", "cancelling": ""}
+    CANCEL_ANSWERS = {"list": ("取消", "cancel"), "manage": ("取消", "cancel"), "cancelling": ""}
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:

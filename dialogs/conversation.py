@@ -87,7 +87,7 @@ ABOUT_ITS_DETAILS = re.compile(
 #: Where a case stands, asked in words (我交的材料办到哪了, 不是 我是查进度, 受理号是…): the
 #: progress dialog, with the case number if one was said.
 PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|到哪个环节|审到哪|批到哪|办好了没|办完了没|办下来没|批下来没|查进度|查一下进度|查下进度"
-                            r"|查哈进度|查个进度|看下进度|看看进度|查询进度|办理进度|^进度$"
+                            r"|查哈进度|查个进度|看下进度|看看进度|查询进度|办理进度|^进度$|check (?:the |my )?progress|^progress$|case status|track my case"
                             r"|进度怎么样|进度如何|什么进度|啥进度|受理号|办件编号|办件号")
 #: A person's own enterprise asked about in words (我想绑定我公司, 看下公司的办件, 我们单位的证照):
 #: its binding, or the enterprise desk's cases or licences (shortcut words name them exactly).
@@ -610,6 +610,8 @@ class Conversation:
 def _answers_cancel(cls: type[Dialog], state: str, word: str) -> bool:
     """Whether a cancel word in `word` is the answer of `state` (Dialog.CANCEL_ANSWERS)."""
     needed = cls.CANCEL_ANSWERS.get(state)
+    if isinstance(needed, tuple):  # any of these (取消, cancel)
+        return any(each in word for each in needed)
     return needed is not None and needed in word
 
 

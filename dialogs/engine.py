@@ -382,7 +382,7 @@ class Dialog:
     #: States whose question a cancel word answers (我的预约's 取消 of this appointment, and its
     #: 确定取消吧): state -> what a message must hold to be the step's rather than a way out of
     #: the dialog ("" for any cancel word: 算了 there keeps the appointment, and says so).
-    CANCEL_ANSWERS: ClassVar[dict[str, str]] = {}
+    CANCEL_ANSWERS: ClassVar[dict[str, str | tuple[str, ...]]] = {}
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:

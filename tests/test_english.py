@@ -16,7 +16,7 @@ import pytest
 from bot.web.appkeys import CATALOG
 from dialogs.language import before_turn
 from tests.support import Chat, person
-from tests.test_booking import drive
+from tests.test_booking import appointments_of, booked, drive
 
 #: Words of three or more Latin letters, once the Chinese is taken out: the English framing.
 ENGLISH_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
@@ -295,3 +295,22 @@ async def test_my_appointments_and_a_cases_progress_answer_in_english(h, sims):
     assert english(asked)
     number = await h.say("3")
     assert "case number" in number, number
+
+
+async def test_cancelling_and_confirming_in_english_do_what_they_say(h, sims):
+    """cancel at an appointment asks to confirm the cancellation (it left the dialog saying it had
+    cancelled, and the appointment stayed); confirm books at the summary; check progress opens it."""
+    me = person(42)
+    await drive(h, "我想预约办护照", me)
+    assert english(await h.say("English"))
+    assert "普通护照签发" in await h.say("my appointments")
+    await h.say("1")
+    asked = await h.say("cancel")
+    assert "Yes, cancel it" in asked or "确定取消" in asked, asked
+    await h.say("1")
+    assert booked(await appointments_of(sims, me)) == []
+    summary = await drive(h, "book an appointment for a passport", person(43), stop="Please check")
+    assert "Please check" in summary, summary
+    done = await h.say("confirm")  # (the person remembered from the first booking comes)
+    assert done.startswith("Booked!") and len(booked(await appointments_of(sims, me))) == 1, done
+    assert "case number" in await h.say("check progress")

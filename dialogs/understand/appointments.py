@@ -70,7 +70,7 @@ def about_my_appointments(text: str) -> bool:
 #: Cancelling, and keeping, said in a sentence (那个预约取消掉, 嗯 取消吧; 不取消了, 还是保留吧).
 #: Not going (去不了) may mean moving too: where no appointment is open yet it opens the one meant
 #: with both choices; at an appointment it is a cancel that is then confirmed.
-SAID_CANCEL = ("取消", "退约", "退掉", "不约了", "不要了")
+SAID_CANCEL = ("取消", "退约", "退掉", "不约了", "不要了", "cancel")
 CANT_GO = ("不去了", "去不了", "去不成", "来不了")
 CANCEL_WORDS = SAID_CANCEL + CANT_GO
 KEEP_WORDS = ("不取消", "别取消", "先不取消", "不要取消", "不想取消", "不用取消", "无需取消", "保留", "不退")
