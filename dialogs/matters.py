@@ -181,9 +181,11 @@ class Question:
 
 #: Ways guides name an expiry (有效期满换证, 证件到期换发, 有效期届满换发): said any way, it names each.
 _EXPIRED = "期满到期届满"
+#: Ways guides name a loss (证件丢失补领, 遗失补证): said any way (搞丢了, 掉了), it names each.
+_LOST = "遗失丢失"
 #: Words people pick an option with that its name says otherwise (第一次 for 首次申领).
-OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", "遗失"),
-                ("丢失", "遗失"), ("弄丢", "遗失"), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
+OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", _LOST),
+                ("丢失", _LOST), ("弄丢", _LOST), ("搞丢", _LOST), ("掉了", _LOST), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
                 ("父亲", "父"), ("跟", "随"), ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED))
 #: Words that say an answer was wrong (不对, 说错了): with them, a message that names an option of an
 #: earlier question changes that answer even when it also reads as an answer to this one.

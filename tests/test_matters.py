@@ -473,6 +473,10 @@ async def test_an_expiry_said_any_way_names_the_renewal_option(h):
         code = named_option(options, normalise(said))
         assert code is not None and "期" in next(o.name for o in options if o.code == code), (name, said)
     assert named_option(questions_for(guides["居民身份证办理（包括临时）"])[0].options, normalise("不是第一次")) is None
+    for name in ("居民身份证办理（包括临时）", "机动车驾驶证换证、补证"):  # 证件丢失补领 / 遗失补证: a loss said any way
+        options = questions_for(guides[name])[0].options
+        code = named_option(options, normalise("搞丢了"))
+        assert code is not None and any(w in next(o.name for o in options if o.code == code) for w in ("丢失", "遗失")), name
 
 
 async def test_an_answer_in_ones_own_words_at_a_question_is_not_searched_and_the_answers_stay(h):
