@@ -147,3 +147,12 @@ def person(n: int) -> dict:
     from integrations.platform.simulator.world import person_for
 
     return person_for(random.Random(f"booking-{n}"))
+
+
+async def open_card(chat, name: str) -> str:
+    """The guide card of the matter `name` names: typed, and picked from the list when the search
+    offers several."""
+    card = await chat.say(name)
+    if "【" not in card:
+        card = await chat.say([line for line in card.splitlines() if name in line][0].split(".")[0])
+    return card

@@ -27,7 +27,7 @@ from integrations.platform.simulator import create_platform_simulator
 from integrations.wechat.simulator import create_wechat_simulator
 from tests.support import Chat
 from tests.harness import Harness
-from tests.support import person, received, wait_for
+from tests.support import open_card, person, received, wait_for
 
 
 @pytest.fixture
@@ -187,15 +187,11 @@ async def test_约_alone_or_for_someone_on_a_card_books_that_cards_matter(h):
     """On a card, 约 alone books its matter (it listed matters named 网络预约…), and 帮我兄弟约一个
     万盛那里 星期三 books it at that hall on that day."""
     await h.catalog_ready()
-    card = await h.say("普通护照签发")
-    if "【普通护照签发】" not in card:
-        await h.say([line for line in card.splitlines() if "普通护照签发" in line][0].split(".")[0])
+    await open_card(h, "普通护照签发")
     reply = await h.say("约")
     assert "预约「普通护照签发」" in reply and "请选择办理大厅" in reply, reply
     await h.say("取消")
-    card = await h.say("残疾人证新办")
-    if "【残疾人证新办】" not in card:
-        await h.say([line for line in card.splitlines() if "残疾人证新办" in line][0].split(".")[0])
+    await open_card(h, "残疾人证新办")
     times = await h.say("帮我兄弟约一个 万盛那里 星期三")
     assert "（周三）可以预约的时段" in times, times
     assert (await h.session()).data.get("hall") == "gaq-ws"  # 万盛街道便民服务中心

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.support import person
+from tests.support import open_card, person
 from tests.test_booking import to_summary
 
 
@@ -162,9 +162,7 @@ async def test_saying_one_works_that_day_mid_booking_is_not_a_question_about_hal
 async def test_work_said_at_the_residence_permits_question_picks_employment(h):
     """上班 answers 以就业为条件 at the 居住证 question of its basis (it showed where to apply)."""
     await h.catalog_ready()
-    card = await h.say("居住证办理")
-    if "【" not in card:
-        await h.say([line for line in card.splitlines() if "居住证办理" in line][0].split(".")[0])
+    await open_card(h, "居住证办理")
     reply = await h.say("材料清单")
     for _ in range(3):
         if "以就业为条件" in reply:

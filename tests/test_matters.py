@@ -12,6 +12,7 @@ import pytest
 from bot.web.appkeys import CATALOG
 from dialogs.engine import normalise
 from dialogs.matters import named_option, questions_for
+from tests.support import open_card
 
 
 async def test_lost_id_card_from_the_main_menu_finds_the_matter(h):
@@ -447,9 +448,7 @@ async def test_an_earlier_answer_put_right_changes_the_materials(h):
     """不对 不是头一回办 是过期了换 at the next question changes the first answer, asks that question
     again, and the list is the one for renewing (the old card), not for a first card (户口簿)."""
     await h.catalog_ready()
-    card = await h.say("居民身份证办理")
-    if "【" not in card:
-        await h.say([line for line in card.splitlines() if "居民身份证办理" in line][0].split(".")[0])
+    await open_card(h, "居民身份证办理")
     assert "请问您是哪种情况" in await h.say("材料清单")
     second = await h.say("头一回办")
     assert "请问您是哪种情况" not in second and "没太明白" not in second, second
@@ -492,9 +491,7 @@ async def test_an_age_said_back_and_a_short_denial_answer_their_questions(h):
     """办证的人未满16周岁吗 answered 宝宝当然未满啊 (yes), …变更过吗 answered 没变过 (no): the list is the
     minor's, without the change certificate; neither was 没太明白."""
     await h.catalog_ready()
-    card = await h.say("居民身份证办理")
-    if "【" not in card:
-        await h.say([line for line in card.splitlines() if "居民身份证办理" in line][0].split(".")[0])
+    await open_card(h, "居民身份证办理")
     assert "请问您是哪种情况" in await h.say("材料清单")
     reply = await h.say("头一回办")
     for _ in range(4):
@@ -511,9 +508,7 @@ async def test_a_card_answers_questions_in_other_words_and_outlives_one_it_canno
     """On a card: a hall named (在北辰那里能办不) asks where, 不想跑 online, 好多钱 the fee, 好 预约
     books; a question nothing answers is said so, and the card's numbers still work after it."""
     await h.catalog_ready()
-    card = await h.say("普通护照签发")
-    if "【普通护照签发】" not in card:
-        await h.say([line for line in card.splitlines() if "普通护照签发" in line][0].split(".")[0])
+    await open_card(h, "普通护照签发")
     assert "可以在这些地方办理" in await h.say("在北辰那里能办不")
     assert "网上申请" in await h.say("能网上办不 不想跑")
     assert "120元" in await h.say("好多钱一个人")
@@ -539,9 +534,7 @@ async def test_how_much_a_benefit_pays_is_not_answered_with_its_fee(h):
     """大概能领多少钱呀 on a benefit's card: the amount is set case by case, and where to ask; not
     only 不收费 (a fee is what one pays)."""
     await h.catalog_ready()
-    card = await h.say("生育津贴支付")
-    if "【生育津贴支付】" not in card:
-        await h.say([line for line in card.splitlines() if "生育津贴支付" in line][0].split(".")[0])
+    await open_card(h, "生育津贴支付")
     amount = await h.say("大概能领多少钱呀")
     assert "按您的情况核定" in amount and "12345" in amount, amount
     fee = await h.say("要交钱不")
