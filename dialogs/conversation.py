@@ -180,7 +180,8 @@ class Conversation:
 
         if kind == "text":
             word = incoming.word  # once per message: global words and routes match it
-            if session.paused and (resumed := self._claimed_by_paused(session, cls, incoming)) is not None:
+            if (session.paused and not self._step_uses(session, cls, incoming, word)
+                    and (resumed := self._claimed_by_paused(session, cls, incoming)) is not None):
                 # 确认 at a list of matters asked about meanwhile: the booking paused at its summary
                 # is what it confirms (it was answered 好的 and nothing was booked).
                 session, cls = resumed, CITIZEN_DIALOGS[resumed.dialog]
@@ -273,9 +274,9 @@ class Conversation:
             route = await invitation_answered(self.services, session, incoming, reading or read(incoming))
             if route is not None:
                 return route
-        expects = cls.EXPECTS.get(session.state, frozenset())
-        if expects and ((word.isdigit() and len(word) <= CHOICE_DIGITS and "choice" in expects) or self._answers(incoming, expects)):
+        if self._step_uses(session, cls, incoming, word):
             return None  # an item of the list on screen (the commonest answer: no need to read it)
+        expects = cls.EXPECTS.get(session.state, frozenset())
         if cls.claims(session.state, incoming.text):
             return None  # 那个预约取消掉, 改到周四 at an appointment: the step's
         route = self._opens(session.dialog, incoming, word, expects)
@@ -413,6 +414,11 @@ class Conversation:
             paused_cls = CITIZEN_DIALOGS.get(top["dialog"])
             top["offered"] = True
             self._say(replies, "common/resume_offer.j2", title=paused_cls.title if paused_cls else "")
+
+    def _step_uses(self, session: Session, cls: type[Dialog], incoming: Incoming, word: str) -> bool:
+        """Whether the message holds what the current step expects: a pick from its list, a slot."""
+        expects = cls.EXPECTS.get(session.state, frozenset())
+        return bool(expects) and ((word.isdigit() and len(word) <= CHOICE_DIGITS and "choice" in expects) or self._answers(incoming, expects))
 
     @staticmethod
     def _claimed_by_paused(session: Session, cls: type[Dialog], incoming: Incoming) -> Session | None:

@@ -250,3 +250,14 @@ async def test_a_need_asked_at_the_binding_is_searched_and_the_binding_waits(h, 
     reply = await h.say("员工入职了社保增员在哪办")
     assert "校验码" not in reply and ("参保" in reply or "社会保险" in reply), reply
     assert "统一社会信用代码" in await h.say("继续")
+
+
+async def test_a_pick_from_a_list_asked_about_during_the_binding_picks_and_does_not_resume_it(h, sims):
+    """Digits are the binding's own at its steps; but 2 typed at a list of matters asked about
+    meanwhile picks from that list, not the paused binding's code."""
+    await h.catalog_ready()
+    assert "统一社会信用代码" in await h.say("企业绑定")
+    listed = await h.say("员工入职了社保增员在哪办")
+    assert "您要办的是不是" in listed, listed
+    picked = await h.say("2")
+    assert "【" in picked and "统一社会信用代码" not in picked, picked
