@@ -360,10 +360,11 @@ class Conversation:
         shortcut = SHORTCUTS.get(word)
         if shortcut is not None:
             return shortcut[0], dict(shortcut[1])
-        if dialog != "enterprise" and "绑定" in word and "解绑" not in word and (code := parse_credit_code(incoming.text)):
-            return "enterprise", {"carried": code}  # 帮我绑定企业 9151…: the binding, with its code taken
-        if dialog != "enterprise" and "绑定" in word and "解绑" not in word and looks_like_a_credit_code(incoming.text):
-            return "enterprise", {"malformed": True}  # the same with the code mistyped: the binding says so
+        if dialog != "enterprise" and "绑定" in word and "解绑" not in word:
+            if code := parse_credit_code(incoming.text):
+                return "enterprise", {"carried": code}  # 帮我绑定企业 9151…: the binding, with its code taken
+            if looks_like_a_credit_code(incoming.text):
+                return "enterprise", {"malformed": True}  # the same with the code mistyped: the binding says so
         if dialog not in ("enterprise", "enterprise_desk") and not (expects & NUMBER_KINDS) and (asked := _enterprise_asked(word)):
             return asked
         if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):

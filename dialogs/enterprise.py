@@ -56,17 +56,21 @@ PREPARE = [
 ]
 
 
+def _code_text(text: str) -> str:
+    """`text` as a code is read from it: full-width folded, upper case, no spaces or dashes."""
+    return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text)).upper()
+
+
 def looks_like_a_credit_code(text: str) -> bool:
     """Whether `text` holds 18 letters and digits standing together, valid or not (a code
     mistyped: 9151…0F with a wrong check character)."""
-    folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text)).upper()
-    return any(any(c.isdigit() for c in run) for run in _CODE_RUN.findall(folded))
+    return any(any(c.isdigit() for c in run) for run in _CODE_RUN.findall(_code_text(text)))
 
 
 def parse_credit_code(text: str) -> str | None:
     """An 18-character code with a valid check character, alone or said in a sentence
     (信用代码是9151…, 帮我绑定 9151 1602 …), or None."""
-    folded = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text)).upper()
+    folded = _code_text(text)
     if valid_credit_code(folded):
         return folded
     found = {run for run in _CODE_RUN.findall(folded) if valid_credit_code(run)}
