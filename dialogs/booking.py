@@ -41,6 +41,7 @@ from dialogs.matters import MATTER as CLEAR_VERDICT, echo, materials_for, online
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.model import part_of
 from dialogs.understand.reading import shanghai_today, understand
+from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 from integrations.platform.models import Applicant, Appointment, AppointmentRequest, ErrorCode
@@ -217,13 +218,14 @@ class Picking(Dialog):
     not answer), `_outcome` (what became of the submission), `_found` (a word for what was
     loaded: "days", "full", "slots", "offer_slots", "offer_days")."""
 
-    __slots__ = ("_busy", "_outcome", "_found")
+    __slots__ = ("_busy", "_outcome", "_found", "_part")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._busy = False
         self._outcome: Appointment | PlatformError | None = None
         self._found: str | None = None
+        self._part = ""  # a part of the day asked about (下午有几个时段): the list shows its times
 
     def prompt_context(self):
         return self.choice_context()
@@ -233,8 +235,15 @@ class Picking(Dialog):
         slots = [{"start": s, "end": e, "remaining": n} for s, e, n in self.data.get("slots", [])]
         chosen_day = self.data.get("day")
         page = int(self.data.get(paging.PAGE_KEY, 0))
+        slots_page = paging.window(slots, page)
+        fitting = [i for i, s in enumerate(slots) if part_of(time.fromisoformat(s["start"])) == self._part] if self._part else []
+        if fitting:  # times run in order, so a part of the day is one stretch of the list
+            slots_page = paging.span(slots, fitting[0], len(fitting))
+            size, after = paging.page_size(), slots_page.offset + len(slots_page.items)
+            # 更多 then shows the page holding the first time not shown, or starts over after the last
+            self.data[paging.PAGE_KEY] = after // size - 1 if slots_page.left else (len(slots) - 1) // size
         return {"data": self.data, "days": days, "slots": slots, "day": chosen_day or "",
-                "days_page": paging.window(days, page), "slots_page": paging.window(slots, page),
+                "days_page": paging.window(days, page), "slots_page": slots_page,
                 "hall": self.hall(), "matter": self.matter_name()}
 
     # Long lists of days and times: a page at a time (dialogs.paging).
@@ -384,6 +393,8 @@ class Picking(Dialog):
             named = None  # 明天下午: the day step took 明天; at the time step only 下午 is in question
         part = said.part if said is not None and said.at is None else ""
         several = part and any(part_of(time.fromisoformat(begin)) == part for begin, _, _ in self.data.get("slots", []))
+        if several and self.state == "slot":
+            self._part = part
         self.say("booking/not_offered.j2", day=named, at=said.at if said is not None else None, part=part, several=bool(several),
                  hall=self.hall(), **(self._why_not_offered(named) if named is not None else {"why": "", "hours": [], "others": [], "last": None}))
         self.ask()
@@ -963,6 +974,8 @@ class Booking(Picking):
         if understood.slots or understood.kind not in ("other", "details"):
             return None
         name = re.sub(r"\s+", " ", self.text.strip())
+        if paging.asks_more(name) or set(name) & vocabulary().never_in_names:
+            return None  # 更多, 等等, 咋办: words of the chat, not a name
         return name if _NAME.fullmatch(name) and (len(name) <= MAX_HAN_NAME or name.isascii()) else None
 
     def valid_name(self) -> bool:

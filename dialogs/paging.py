@@ -38,6 +38,13 @@ def window(items: Sequence[Any], page: int, size: int | None = None) -> Page:
     return Page(shown, offset, len(items) - offset - len(shown), len(items))
 
 
+def span(items: Sequence[Any], first: int, count: int, size: int | None = None) -> Page:
+    """A page that starts at item `first` (from 0) and shows at most `count` items (no more than
+    a page): the afternoon's times of a day's list, keeping the numbers they have in the list."""
+    shown = items[first:first + min(count, size or page_size())]
+    return Page(shown, first, len(items) - first - len(shown), len(items))
+
+
 def page_size() -> int:
     """The page size of this turn's lists: PAGE_SIZE, or fewer for a person in 长辈模式
     (dialogs.language), who is shown at most `ELDER_CHOICES` choices at once."""

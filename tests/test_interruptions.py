@@ -327,7 +327,40 @@ async def test_a_day_and_a_part_of_the_day_at_once_never_call_the_day_just_taken
     assert f"{first.month}月{first.day}日" in reply and "可以预约的时段" in reply
     assert "不能预约" not in reply
     afternoon = [s for s in session.data["slots"] if s[0] >= "13:00"]
-    assert ("下午有几个时段" if afternoon else "下午没有可以预约的时段") in reply
+    assert ("下午有这几个时段" if afternoon else "下午没有可以预约的时段") in reply
+
+
+async def test_a_part_of_the_day_asked_at_the_time_step_lists_that_part_with_its_numbers(h):
+    """下午有几个时段 at the time step lists the afternoon's times, not the morning's first; the
+    numbers are those of the whole list, so the one typed books the time it showed."""
+    await h.catalog_ready()
+    await drive(h, "预约", person(48), stop="预约「")
+    await h.say("1")
+    await h.say("1")
+    session = await h.session()
+    assert session.state == "slot"
+    slots = session.data["slots"]
+    afternoon = [i for i, s in enumerate(slots, 1) if "13:00" <= s[0] < "18:00"]
+    reply = await h.say("下午有几个时段")
+    if len(afternoon) < 2:  # none: said so over the whole list; one: taken at once
+        assert ASK_NAME in reply if afternoon else "下午没有可以预约的时段" in reply
+        return
+    assert "下午有这几个时段" in reply
+    for i, (start, end, _) in enumerate(slots, 1):
+        shown = f"{i}. {start}-{end}" in reply
+        assert shown == (i in afternoon[:6]), (start, reply)
+    assert ASK_NAME in await h.say(str(afternoon[1]))
+    assert (await h.session()).data["start"] == slots[afternoon[1] - 1][0]
+
+
+async def test_words_of_the_chat_at_the_name_step_are_not_taken_as_a_name(h):
+    """更多 or 等等 typed at the name step is no name: it is asked for again, not booked under."""
+    await h.catalog_ready()
+    await to_name_step(h)
+    for said in ("更多", "等等", "咋办"):
+        assert "姓名好像不太对" in await h.say(said)
+    assert ASK_ID in await h.say(person(49)["name"])
+    assert (await h.session()).state == "id_number"
 
 
 async def test_a_name_corrected_in_a_sentence_at_the_name_step_is_the_name_not_a_search(h):
