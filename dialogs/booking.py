@@ -190,6 +190,12 @@ def confirm_said(word: str) -> bool:
     return len(word) <= 16 and CONFIRM_SAID.search(word) is not None and CONFIRM_NOT.search(word) is None
 
 
+def _id_problem(value: str) -> dict:
+    """What bad_id.j2 needs to say what is wrong with an ID number typed: its length, and whether
+    its first 17 characters are digits (if so, the check digit is wrong)."""
+    return {"length": len(value), "digits": value.isascii() and value[:17].isdigit()}
+
+
 def _needs_time(word: str) -> bool:
     """A detail not at hand: words of waiting or forgetting, and no digits (a number is an answer)."""
     return len(word) <= 30 and NEEDS_TIME.search(word) is not None and not any(ch.isdigit() for ch in word)
@@ -682,6 +688,9 @@ class Booking(Picking):
         pending = sorted({slot.kind.value for slot in slots if slot.kind.value not in PERSONAL_KINDS} | personal.keys())
         words = " ".join(text[slot.start:slot.end] for slot in slots if slot.kind.value not in PERSONAL_KINDS)
         self.data[OPENING_KEY] = {"pending": pending, "words": words}
+        mistyped = said.invalid("id_number") if "id_number" not in personal else None
+        if mistyped is not None:  # told at the ID step, masked: never asked for as if never given
+            self.data[OPENING_KEY]["mistyped_id"] = {"earlier": mask_id_number(mistyped.value), **_id_problem(mistyped.value)}
         rest = _LABELLED_PHONE.sub(" ", text) if labelled is not None else text
         for slot in sorted(slots, key=lambda slot: slot.start, reverse=True):
             start = slot.start
@@ -1002,7 +1011,16 @@ class Booking(Picking):
             value = mistyped.value
         else:  # what was typed of an ID number, whatever surrounds it (我的身份证号是…)
             value = "".join(re.findall(r"[0-9x]", self.word)).upper() or re.sub(r"[\s-]", "", self.word)
-        self.say("booking/bad_id.j2", length=len(value), digits=value.isascii() and value[:17].isdigit())
+        self.say("booking/bad_id.j2", **_id_problem(value))
+
+    def ask(self) -> None:
+        """The step's question; at the ID step after an opening message whose ID number failed
+        its check, what was wrong with that one (the step then waits for it typed again)."""
+        opening = self.data.get(OPENING_KEY) or {}
+        if self.state == "id_number" and "mistyped_id" in opening and not self.answered_ahead():
+            self.say("booking/bad_id.j2", **opening.pop("mistyped_id"))
+            return
+        super().ask()
 
     def _typed_phone(self) -> str | None:
         """The mobile number found in the message; else the whole message when it has the shape

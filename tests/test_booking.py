@@ -243,6 +243,22 @@ async def test_a_booking_asked_for_with_every_detail_in_one_message_asks_none_of
     assert len(booked(await appointments_of(sims, who))) == 1
 
 
+async def test_an_id_number_with_a_wrong_check_digit_in_the_opening_message_is_told_at_the_id_step(h, sims):
+    """An ID number pasted with the booking wish that fails its check is not dropped in silence:
+    the ID step says the one sent earlier (masked) is wrong, then takes it typed again."""
+    await h.catalog_ready()
+    who = person(35)
+    wrong = who["id_number"][:17] + ("0" if who["id_number"][17] != "0" else "1")
+    first = await h.say(f"帮我约个护照 区政务服务中心 我叫{who['name']} 身份证{wrong} 电话{who['phone']}")
+    assert wrong not in json.dumps((await h.session()).data, ensure_ascii=False)
+    reply = await drive(h, "1", who, stop="您前面发的身份证号码") if "您前面发的" not in first else first
+    assert f"{wrong[:3]}***********{wrong[-4:]}" in reply and "校验不通过" in reply, reply
+    assert "下次预约时要直接使用" in await h.say(who["id_number"])  # the phone sent earlier is not asked for
+    await h.say("2")
+    assert (await h.say("确认")).startswith("预约成功")
+    assert len(booked(await appointments_of(sims, who))) == 1
+
+
 async def test_details_in_one_message_survive_a_pick_between_and_the_pick_is_not_reused(h):
     """预约办身份证 … with the details: 身份证 of the matter is not taken for a label (it offered
     城乡居民参保登记); the 1 that picks the matter does not also pick the first time of the day

@@ -95,7 +95,7 @@ CONTEXTS.update({
     "booking/day_full.j2": _PICKED,
     "booking/slots.j2": _PICKED,
     "booking/who.j2": {"known": _MASKED},
-    "booking/bad_id.j2": {"length": 17, "digits": True},
+    "booking/bad_id.j2": {"length": 17, "digits": True, "earlier": "511***********4061"},
     "booking/summary.j2": {**_PICKED, "applicant": _MASKED},
     "booking/success.j2": {"appointment": _APPOINTMENT, "day": "2026-12-01", "hall": _HALL, "materials": GUIDE.materials[:3],
                            "situations": ["首次申领"], "partial": False},
