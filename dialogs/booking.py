@@ -37,7 +37,7 @@ from typing import Any
 from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials
 from dialogs.engine import Dialog, P, T, hall_names, normalise
-from dialogs.matters import MATTER as CLEAR_VERDICT, echo, materials_for, online_way, situations_key
+from dialogs.matters import MATTER as CLEAR_VERDICT, echo, follow_up_asked, materials_for, online_way, situations_key
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.model import part_of
 from dialogs.understand.reading import shanghai_today, understand
@@ -98,6 +98,8 @@ _PHONE = re.compile(r"1[3-9]\d{9}")
 
 STATES = ["matter", "choosing", "hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
 MATTER = ["matter", "choosing"]
+#: The steps after the matter is chosen.
+CHOSEN = ["hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
 #: States (of booking and of moving, dialogs.appointments) that list days; the others list times.
 DAY_STATES = frozenset({"day", "move_day"})
 TRANSITIONS = [
@@ -115,6 +117,8 @@ TRANSITIONS = [
     T("text",     MATTER,      "choosing",  "has_candidates",         "show_candidates"),
     T("text",     MATTER,      "matter",    "was_busy",               "say_busy"),
     T("text",     MATTER,      "matter",    None,                     "ask_matter"),
+    # 要带什么材料 at any step once the matter is chosen: what to bring for it, and the step again
+    T("text",     CHOSEN,      "=",         "asks_what_to_bring",     ["say_what_to_bring", "ask"]),
     T("location", "hall",      "hall",      "shares_location",        ["keep_location", "ask"]),
     T("text",     "hall",      "day",       "hall_has_days",          "ask"),
     T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
@@ -530,6 +534,8 @@ class Booking(Picking):
         """别保存了 / 帮我记下来 at 下次预约时要直接使用…吗 answer it, and 身份证没带 等会儿 at a
         detail's step is about that detail: never a question to search."""
         word = normalise(text)
+        if state in CHOSEN and follow_up_asked(word) == "materials":
+            return True  # 要带什么材料: for the matter being booked, not a search for 材料
         if state in DETAIL_STEPS:
             return _needs_time(word)
         if state == "summary":  # 确认提交 / 对头 确认: the booking's, never a search for matters named 确认
@@ -1101,19 +1107,34 @@ class Booking(Picking):
 
     def show_success(self):
         appointment: Appointment = self._outcome
+        self.say("booking/success.j2", appointment=appointment, day=appointment.date, hall=self.hall(),
+                 bundle=self.bundle(), **self._what_to_bring())
+        self.start("menu", **{JUST_BOOKED: True})  # a second tap on 确认 is then told it is done, not searched
+
+    def asks_what_to_bring(self) -> bool:
+        return follow_up_asked(self.word) == "materials"
+
+    def say_what_to_bring(self):
+        self.say("booking/what_to_bring.j2", matter=self.matter_name(), **self._what_to_bring())
+
+    def _what_to_bring(self) -> dict:
+        """The materials for what is being booked (a bundle's merged), for the situation told on
+        its guide (`situations` names it); `partial` when that was never asked and some depend on it."""
         bundle = self.bundle()
         if bundle is not None:
-            self._bundle_success(appointment, bundle)
-            return
-        guide = self.services.catalog.guide(appointment.matter_code)
-        known = self._situation(appointment.matter_code)  # None: the person's situation was not asked
+            guides = bundle_guides(self.services.catalog, bundle)
+            known = self._situation(bundle.code)
+            chosen = set(known or [])
+            return {"materials": merged_materials(guides, chosen),
+                    "situations": list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen)),
+                    "partial": known is None and any(m.required == "situational" for g in guides for m in g.materials)}
+        code = self.data.get("code")
+        guide = self.services.catalog.guide(code) if code else None
+        known = self._situation(code) if code else None  # None: the person's situation was not asked
         chosen = set(known or [])
-        materials = materials_for(guide, chosen) if guide else []
-        situations = [s.name for s in guide.situations if s.code in chosen] if guide else []
-        partial = bool(guide) and known is None and any(m.required == "situational" for m in guide.materials)
-        self.say("booking/success.j2", appointment=appointment, day=appointment.date, hall=self.hall(),
-                 materials=materials, situations=situations, partial=partial)
-        self.start("menu", **{JUST_BOOKED: True})  # a second tap on 确认 is then told it is done, not searched
+        return {"materials": materials_for(guide, chosen) if guide else [],
+                "situations": [s.name for s in guide.situations if s.code in chosen] if guide else [],
+                "partial": bool(guide) and known is None and any(m.required == "situational" for m in guide.materials)}
 
 
     def _situation(self, code: str) -> list[str] | None:
@@ -1122,18 +1143,6 @@ class Booking(Picking):
         even when the booking was asked for anew after a side question)."""
         known = self.data.get("chosen")
         return known if known is not None else self.recalled(situations_key(code))
-
-    def _bundle_success(self, appointment: Appointment, bundle) -> None:
-        """One appointment for the whole bundle: the one merged list of what to bring."""
-        guides = bundle_guides(self.services.catalog, bundle)
-        known = self._situation(bundle.code)
-        chosen = set(known or [])
-        materials = merged_materials(guides, chosen)
-        situations = list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen))
-        partial = known is None and any(m.required == "situational" for g in guides for m in g.materials)
-        self.say("booking/success.j2", appointment=appointment, day=appointment.date, hall=self.hall(), materials=materials,
-                 situations=situations, partial=partial, bundle=bundle)
-        self.start("menu", **{JUST_BOOKED: True})
 
 
 def mask_applicant(applicant: dict) -> dict:

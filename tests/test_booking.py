@@ -259,6 +259,26 @@ async def test_an_id_number_with_a_wrong_check_digit_in_the_opening_message_is_t
     assert len(booked(await appointments_of(sims, who))) == 1
 
 
+@pytest.mark.parametrize("asked", ["要带什么材料", "需要准备啥"])
+async def test_what_to_bring_asked_during_a_booking_lists_its_materials_and_the_step_goes_on(h, sims, asked):
+    """要带什么材料 at a booking's days or at its summary: the materials of the matter being booked,
+    then the same step again; 确认 after it still books."""
+    await h.catalog_ready()
+    who = person(36)
+    days = await drive(h, "预约办护照", who, stop="广安")
+    if "请选择日期" not in days:
+        days = await h.say("1")
+    assert "请选择日期" in days
+    reply = await h.say(asked)
+    assert "办「普通护照签发」请带好" in reply and "居民身份证" in reply and "请选择日期" in reply, reply
+    assert (await h.session()).state == "day"
+    summary = await to_summary(h, "1", who)
+    reply = await h.say(asked)
+    assert "办「普通护照签发」请带好" in reply and "请核对预约信息" in reply, reply
+    assert (await h.say("确认")).startswith("预约成功")
+    assert len(booked(await appointments_of(sims, who))) == 1
+
+
 async def test_details_in_one_message_survive_a_pick_between_and_the_pick_is_not_reused(h):
     """预约办身份证 … with the details: 身份证 of the matter is not taken for a label (it offered
     城乡居民参保登记); the 1 that picks the matter does not also pick the first time of the day
