@@ -38,6 +38,7 @@ from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_num
 from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
 from dialogs.understand import SlotKind, Understanding
+from dialogs.understand.answers import without_refused
 from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query
 from dialogs.understand.halls import asks_about_halls
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
@@ -291,6 +292,9 @@ class Conversation:
         if (route is None and expects and session.state not in cls.FREE_TEXT and session.dialog not in ("matters", "halls", "appointments")
                 and (query := booking_query(incoming.text)) and await self._names_a_matter(query)):
             route = "booking", {"query": query}  # 再帮我约个办护照的 mid-dialog: that booking (a half-made one gives way)
+        if (route is None and session.dialog == "booking" and session.state not in cls.FREE_TEXT
+                and (wanted := without_refused(incoming.text)) != incoming.text and await self._names_a_matter(wanted)):
+            route = "booking", {"query": wanted}  # 算了不办护照了 就社保卡 mid-booking: that one booked instead
         if (route is None and (expects or session.state in cls.SEARCHED) and session.state not in cls.FREE_TEXT
                 and await self._asks_about_a_matter(incoming, expects)):
             route = "matters", {"query": incoming.text}

@@ -279,6 +279,21 @@ async def test_what_to_bring_asked_during_a_booking_lists_its_materials_and_the_
     assert len(booked(await appointments_of(sims, who))) == 1
 
 
+async def test_a_change_of_mind_mid_booking_books_what_is_wanted_instead(h):
+    """算了不办护照了 就社保卡 at the days of a passport booking: the social security card is
+    offered for booking, not the passport again, nor a list of matters to read about."""
+    await h.catalog_ready()
+    days = await drive(h, "预约办护照", person(37), stop="广安")
+    assert "请选择日期" in days or "请选择办理大厅" in days
+    reply = await h.say("算了不办护照了 就社保卡")
+    session = await h.session()
+    assert session.dialog == "booking" and "社会保障卡申领" in reply and "护照" not in reply, reply
+    if session.state == "choosing":
+        pick = [line for line in reply.splitlines() if "社会保障卡申领" in line][0].split(".")[0]
+        reply = await h.say(pick)
+    assert "预约「社会保障卡申领」" in reply, reply
+
+
 async def test_details_in_one_message_survive_a_pick_between_and_the_pick_is_not_reused(h):
     """预约办身份证 … with the details: 身份证 of the matter is not taken for a label (it offered
     城乡居民参保登记); the 1 that picks the matter does not also pick the first time of the day

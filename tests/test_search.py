@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bot.search import JUNK, MATTER, OUT_OF_SCOPE, MatterIndex, MatterSearch, hybrid
+from dialogs.understand.answers import without_refused
 from bot.search import index as index_module
 from bot.search import need as need_module
 from bot.search.bench import worst_inputs
@@ -314,6 +315,23 @@ def test_junk_never_gets_a_matter(search, query):
 def test_out_of_scope_says_so_rather_than_guessing(search, query):
     found = search.find(query)
     assert found.verdict == OUT_OF_SCOPE and not found.shown
+
+
+@pytest.mark.parametrize("query, wanted, refused", [
+    ("算了不办护照了 就社保卡", "社会保障卡申领", "普通护照签发"),
+    ("不办护照了，办社保卡", "社会保障卡申领", "普通护照签发"),
+    ("不是护照 是社保卡", "社会保障卡申领", "普通护照签发"),
+])
+def test_a_change_of_mind_in_one_message_finds_what_is_wanted_not_what_was_refused(search, query, wanted, refused):
+    found = shown(search, query)
+    assert found[0] == wanted and refused not in found, found
+
+
+def test_a_condition_told_first_is_not_taken_for_a_change_of_mind():
+    assert without_refused("不是本地人，能办社保卡吗") == "不是本地人，能办社保卡吗"
+    assert without_refused("不知道怎么办 社保卡") == "不知道怎么办 社保卡"
+    assert without_refused("不办了") == "不办了"
+    assert without_refused("我不要结婚登记 要离婚登记") == "要离婚登记"
 
 
 def test_pinyin_is_read_only_when_long_enough_to_mean_something(search):

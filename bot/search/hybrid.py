@@ -36,6 +36,7 @@ from bot.search.index import MIN_COVERAGE, MIN_SCORE, Hit, MatterIndex
 from bot.search.lexicon import Lexicon
 from bot.search.semantic import Encoder, SemanticIndex, shared_encoder
 from bot.search.text import core_name, is_han, squeeze
+from dialogs.understand.answers import without_refused
 from integrations.platform.models import Bundle, Guide, MatterSummary, MatterType
 
 log = logging.getLogger(__name__)
@@ -366,6 +367,7 @@ class MatterSearch:
         lexicon = self.lexical.lexicon
         if need_text.is_junk(query, lexicon.farewells, self.lexical.spells):
             return None
+        query = without_refused(query)  # 算了不办护照了 就社保卡: what is wanted instead
         need = self.lexical.need(query)
         text = squeeze(need)
         if not text:

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from dialogs.understand.answers import without_refused
 from integrations.platform.models import Guide, MatterSummary
 
 from bot.search import need
@@ -239,8 +240,9 @@ class MatterIndex:
 
     def need(self, query: str) -> str:
         """The part of a message the search reads: all of a short one, the clauses that ask for a
-        matter from a long one (see bot/search/need.py)."""
-        return need.extract(query, self._pair_weight, self.lexicon.need_markers, self.lexicon.courtesy, self._english_terms)
+        matter from a long one (see bot/search/need.py), less a first clause that refuses what
+        the next one replaces (算了不办护照了 就社保卡)."""
+        return need.extract(without_refused(query), self._pair_weight, self.lexicon.need_markers, self.lexicon.courtesy, self._english_terms)
 
     def _english_terms(self, clause: str) -> int:
         """How many domain terms an English clause names (the lexicon's glossary)."""

@@ -1,6 +1,7 @@
 """Short answers to what the bot asked, and case numbers: numbered choices (1, 2号, 第二个, ②,
 选3), yes / no (好的, 不用了), ratings in stars where 5 is best (五星好评, 4分, ⭐⭐⭐, 满意, 差评),
-and case numbers in their configured format."""
+case numbers in their configured format, and a change of mind in one message (算了不办护照了
+就社保卡: what is wanted instead)."""
 
 from __future__ import annotations
 
@@ -140,3 +141,23 @@ def _scored(match: re.Match) -> int | None:
     stars = number(match.group(1) or match.group(2))
     return stars if stars is not None and 1 <= stars <= MAX_STARS else None
 
+
+# A change of mind in one message (算了不办护照了 就社保卡, 不是结婚登记 是离婚登记): the clause
+# that says what is NOT wanted names a matter as strongly as the one that is, and came first. It
+# is left out when a clause follows that opens with what is wanted instead (就, 是, 而是, 要, 办,
+# 改成 ...). A condition told first (不是本地人，能办社保卡吗) goes on with something else (能)
+# and is kept.
+_REFUSED = re.compile(
+    r"^(?:算了|不对|错了|哦|噢|嗯)?[，,\s]*(?:我|俺)?(?:们)?(?:不(?:是|想|要|用|需要|打算)?(?:办|弄|搞|申请|预约|约|查)?|别(?:办|弄|搞)?)"
+    r"[^，。！？；,.!?;\s]{1,16}?(?:了|啦|咯)?"
+    r"(?:[，。！？；,.!?;\s]+(?=[^，。！？；,.!?;\s])|(?=而是|我要|我想))"
+    r"(?=(?:就|只|而是|是|要|办|改|换|我要|我想|想|还是|帮我)[^，。！？；,.!?;\s])"
+)
+
+
+def without_refused(text: str) -> str:
+    """`text` less a first clause that says what is not wanted, when what is wanted follows."""
+    found = _REFUSED.match(text)
+    if found is None or not found.group().strip("，,。 算了不对错了哦噢嗯"):
+        return text
+    return text[found.end():]
