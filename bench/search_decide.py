@@ -33,7 +33,7 @@ from bench.search_models import DATA, fit
 
 # Each tuning set and its fold for leave-one-set-out (dev and more count as one set).
 FOLD = {"search-dev": 0, "search-more": 0, "search-own": 1, "search-eval-tune": 2, "search-eval2-tune": 3, "search-eval3-tune": 4,
-        "search-letters-dev": 5, "search-eval4-tune": 6, "search-eval5-tune": 7, "search-eval6-tune": 8, "search-eval7-tune": 9}
+        "search-letters-dev": 5, "search-eval4-tune": 6, "search-eval5-tune": 7, "search-eval6-tune": 8, "search-eval7-tune": 9, "search-eval8-tune": 10}
 SETS = tuple(FOLD)
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 SESSION_8 = 7  # the first seven features: no out-of-scope topics
