@@ -305,7 +305,10 @@ def shown(search: MatterSearch, query: str) -> list[str]:
 @pytest.mark.parametrize("query", ["bye", "Bye bye", "qq", "hh", "nb", "xyz", "asdf", "asdfgh", "ok", "jkl;jkl", "😂😂😂", "？？？",
                                    "哈哈哈", "886", "   ", "123456", "a", "qwer zxcv", "发发发发发发发", "嗯嗯嗯嗯", "啊啊啊！！",
                                    # a word for nothing said again, or drawn out
-                                   "hmmmm", "ummm", "okkkk", "byeeeee", "testtest", "好的好的", "谢谢谢谢"])
+                                   "hmmmm", "ummm", "okkkk", "byeeeee", "testtest", "好的好的", "谢谢谢谢",
+                                   # a word of nothing with a number tacked on, a sound alone, trying the bot out
+                                   "test123", "test 1 2 3", "ok1", "额", "靠", "试试", "随便看看",
+                                   "zzzzzzz", "aaa bbb", "sdsdsd", "lalala"])
 def test_junk_never_gets_a_matter(search, query):
     found = search.find(query)
     assert found.verdict == JUNK and not found.shown

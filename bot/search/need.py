@@ -308,6 +308,8 @@ def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], 
     squeezed = plain.replace(" ", "")
     if squeezed in farewells or _repeats_a_word(squeezed, farewells):
         return True
+    if (bare := _DIGITS.sub("", squeezed)) != squeezed and bare in farewells:
+        return True  # test123, ok1, hello 2: such a word with a number tacked on
     if any(is_han(c) for c in squeezed):
         # One character said over and over (发发发发, 嗯嗯嗯嗯, 啊啊啊) names nothing.
         han = {c for c in squeezed if is_han(c)}
@@ -318,6 +320,8 @@ def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], 
     if len(letters) <= 3:
         return not (len(letters) == 3 and spells(letters))
     words = _LATIN_WORD.findall(plain)
+    if all(len(set(w)) == 1 for w in words) or _LATIN_REPEAT.fullmatch(letters):
+        return True  # zzzzzz, aaa bbb; a few letters over and over (sdsdsd, lalala, hahahaha)
     if len(letters) > SPELLED_CHARS or spells(letters):
         return False
     if all(_mashed(w) or not re.search(r"[aeiouy]", w) for w in words):
@@ -335,6 +339,8 @@ def _repeats_a_word(squeezed: str, words: Collection[str]) -> bool:
 
 
 _DOUBLED = re.compile(r"([a-z])\1+")
+_DIGITS = re.compile(r"\d+")
+_LATIN_REPEAT = re.compile(r"([a-z]{1,3})\1+")
 
 
 @functools.lru_cache(maxsize=4)
