@@ -448,8 +448,11 @@ class Conversation:
                 self._say(replies, "common/resumed.j2", title=cls.title)
                 self._model(resumed, incoming, replies).ask()
                 return resumed
-        self._say(replies, "common/nothing_to_resume.j2", in_dialog=not session.at_rest)
         session.paused = []
+        if session.at_rest or session.dialog == "menu":
+            self._say(replies, "common/nothing_to_resume.j2", in_dialog=not session.at_rest)
+        else:  # 拜拜 mid-booking, then 继续: the dialog never stopped; it goes on where it is
+            self._say(replies, "common/resumed.j2", title=CITIZEN_DIALOGS[session.dialog].title)
         if not session.at_rest:
             self._model(session, incoming, replies).ask()
         return session

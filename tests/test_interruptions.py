@@ -209,6 +209,17 @@ async def test_continue_with_nothing_paused_says_so(h):
     assert "没有暂停的事项" in await h.say("继续")
 
 
+async def test_continue_after_goodbye_mid_booking_goes_on_where_it_was(h):
+    """拜拜 at a booking's step, then 继续: the booking never stopped, so it goes on at that step
+    (not "nothing is paused")."""
+    await h.catalog_ready()
+    await to_name_step(h)
+    await h.say("拜拜")
+    back = await h.say("继续")
+    assert "没有暂停的事项" not in back and "接着刚才的预约办事" in back and ASK_NAME in back, back
+    assert (await h.session()).state == "name"
+
+
 async def test_a_paused_booking_expires_with_the_session(h):
     await h.catalog_ready()
     await to_name_step(h)
