@@ -52,7 +52,9 @@ MAX_CANDIDATES = 5
 CONFIRM = frozenset({"确认", "确定", "确认预约", "提交", "确认提交", "是", "是的", "对", "好", "好的", "ok", "yes", "1", "confirm", "submit"})
 #: 确认 in a sentence (对头 确认, 对的，确认预约, 没问题 提交吧): a confirmation, unless it says no.
 CONFIRM_SAID = re.compile(r"确认|确定|提交|没问题|就这样|就这个|可以了|对头|对的|没错")
-CONFIRM_NOT = re.compile(r"不|别|没(?!问题|错)|先不|等等|等一下|改|换|取消|算了")
+#: ... and unless it asks something (确认一下是几点的？, 确定是周四吗): then the summary is shown again.
+_ASKS = re.compile(r"[?？]|吗|几点|几号|哪天|哪个|什么|啥|多少|是不是|对不对|有没有")
+CONFIRM_NOT = re.compile(rf"不|别|没(?!问题|错)|先不|等等|等一下|改|换|取消|算了|{_ASKS.pattern}")
 USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好的", "本人", "就是我"})
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})
 REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
@@ -164,6 +166,7 @@ TRANSITIONS = [
     T("text",     "summary",   "hall",      "wants_other_hall",       "ask"),
     T("text",     "summary",   "slot",      "wants_other_time",       "ask"),
     T("text",     "summary",   "day",       "wants_other_day",        "ask"),
+    T("text",     "summary",   "summary",   "checks_summary",         "ask"),  # 确认一下是几点的？: the summary again, nothing submitted
     T("text",     "summary",   "summary",   "confirmed_and_done",     "show_success"),
     T("text",     "summary",   "slot",      "slot_was_taken",         "say_refused_and_ask"),
     T("text",     "summary",   "day",       "day_was_refused",        "say_refused_and_ask"),
@@ -442,7 +445,15 @@ class Picking(Dialog):
     async def submit(self) -> Appointment:
         raise NotImplementedError
 
+    def checks_summary(self) -> bool:
+        """A question about what is on the summary, in the words of a confirmation (确认一下是
+        几点的？, 确定是这个大厅吗): not a yes."""
+        return CONFIRM_SAID.search(self.word) is not None and _ASKS.search(self.word) is not None
+
     def confirms(self) -> bool:
+        """A yes to the summary; never a question (好的，是几点？ asks, it does not confirm)."""
+        if _ASKS.search(self.word) is not None:
+            return False
         return self.says(CONFIRM) or self.slot("yes_no") is True or confirm_said(self.word)
 
     async def attempt(self) -> None:
@@ -538,8 +549,8 @@ class Booking(Picking):
             return True  # 要带什么材料: for the matter being booked, not a search for 材料
         if state in DETAIL_STEPS:
             return _needs_time(word)
-        if state == "summary":  # 确认提交 / 对头 确认: the booking's, never a search for matters named 确认
-            return word in CONFIRM or confirm_said(word)
+        if state == "summary":  # 确认提交 / 对头 确认 / 确认一下是几点的: the booking's, never a search for matters named 确认
+            return word in CONFIRM or CONFIRM_SAID.search(word) is not None
         if state != "consent":
             return False
         return DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None

@@ -294,6 +294,20 @@ async def test_a_change_of_mind_mid_booking_books_what_is_wanted_instead(h):
     assert "预约「社会保障卡申领」" in reply, reply
 
 
+async def test_a_question_at_the_summary_in_confirming_words_books_nothing(h, sims):
+    """确认一下是几点的？ or 好的，是几点？ at the summary asks about it: nothing is booked, the
+    summary (with the time) is shown again, and a plain 确认 then books."""
+    await h.catalog_ready()
+    who = person(38)
+    await to_summary(h, "预约办护照", who)
+    for asked in ("确认一下是几点的？", "好的，是几点？", "确定是这个大厅吗"):
+        reply = await h.say(asked)
+        assert "预约成功" not in reply and "请核对预约信息" in reply, (asked, reply)
+    assert booked(await appointments_of(sims, who)) == []
+    assert (await h.say("确认")).startswith("预约成功")
+    assert len(booked(await appointments_of(sims, who))) == 1
+
+
 async def test_details_in_one_message_survive_a_pick_between_and_the_pick_is_not_reused(h):
     """预约办身份证 … with the details: 身份证 of the matter is not taken for a label (it offered
     城乡居民参保登记); the 1 that picks the matter does not also pick the first time of the day
