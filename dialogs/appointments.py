@@ -23,7 +23,8 @@ from datetime import date
 
 from dialogs.booking import JUST_BOOKED, Picking
 from dialogs.engine import P, T, normalise
-from dialogs.understand.appointments import CANCEL_WORDS, KEEP_WORDS, SAID_CANCEL, MOVE_SAID, about_my_appointments, about_this_appointment
+from dialogs.understand.appointments import (CANCEL_WORDS, KEEP_WORDS, MOVE_SAID, SAID_CANCEL, STATUS_ASKED, about_my_appointments,
+                                             about_this_appointment)
 from dialogs.understand.kinds import first_clause
 from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.client import PlatformError
@@ -95,6 +96,7 @@ PREPARE = [
 class Appointments(Picking):
     name = "appointments"
     title = "我的预约"
+    LEAVING_CHANGES_NOTHING = True
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
@@ -124,7 +126,9 @@ class Appointments(Picking):
 
     def prompt_context(self):
         return {**super().prompt_context(), "items": [self.shown(i) for i in self.data.get("items", [])],
-                "item": self.shown(self.data["item"]) if self.data.get("item") else None, "moving": True}
+                "item": self.shown(self.data["item"]) if self.data.get("item") else None, "moving": True,
+                # 我的预约还在吗 / 取消了吗: answered first (these are all still booked)
+                "standing": self.incoming.kind == "text" and STATUS_ASKED.search(self.word) is not None}
 
     def shown(self, item: dict) -> dict:
         hall = self.services.catalog.halls.get(item["hall_id"])
@@ -296,8 +300,8 @@ class Appointments(Picking):
 
     def _says_cancel(self) -> bool:
         word = self.word
-        if any(keep in word for keep in KEEP_WORDS):
-            return False
+        if any(keep in word for keep in KEEP_WORDS) or STATUS_ASKED.search(word):
+            return False  # 不取消; 取消了吗 asks whether it still stands
         return any(cancel in word for cancel in CANCEL_WORDS)
 
     async def cancel_if_confirmed(self) -> None:

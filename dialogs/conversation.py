@@ -252,8 +252,8 @@ class Conversation:
         """At rest, moving or cancelling said without naming an appointment (还是取消吧, 周一去不了
         能改到周三吗) by someone who has one: 我的预约 acts on it (with its confirmation). Asked of
         Redis only for messages with such words."""
-        if not session.at_rest or not about_this_appointment(word):
-            return False
+        if not session.at_rest or not about_this_appointment(word) or _INTENT_BY_WORD.get(word) == "cancel":
+            return False  # 取消 / 算了 alone leaves whatever was going on: it cancels no appointment
         bookings = getattr(self.services, "bookings", None)
         try:
             return bookings is not None and await bookings.has_upcoming(incoming.user)
@@ -466,7 +466,8 @@ class Conversation:
             return await self._enter("menu", {}, incoming, replies)
         if intent == "cancel":
             if not session.at_rest:
-                self._say(replies, "common/cancelled.j2", title=CITIZEN_DIALOGS[session.dialog].title)
+                left = CITIZEN_DIALOGS[session.dialog]
+                self._say(replies, "common/cancelled.j2", title=left.title, unchanged=left.LEAVING_CHANGES_NOTHING)
             return await self._enter("menu", {}, incoming, replies)
         if intent == "help":
             self._say(replies, "common/help.j2", in_dialog=not session.at_rest, options=OPTIONS)

@@ -407,6 +407,9 @@ class Dialog:
     #: code's step): a question that clearly names a matter is searched there, as at a step
     #: that expects slots (dialogs.conversation).
     SEARCHED: ClassVar[frozenset[str]] = frozenset()
+    #: Leaving this dialog (取消, 退出) changes nothing it shows: said so (已退出「我的预约」，预约
+    #:没有任何改动), never "已取消「我的预约」", which reads as the appointment cancelled.
+    LEAVING_CHANGES_NOTHING: ClassVar[bool] = False
 
     __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished", "_event", "again", "answered")
 

@@ -824,6 +824,25 @@ async def test_moving_or_cancelling_said_at_rest_by_someone_with_an_appointment_
     assert "确定取消" not in await h.say("还是取消吧")
 
 
+async def test_asking_whether_an_appointment_still_stands_shows_it_and_cancels_nothing(h, sims):
+    """我的预约取消了吗 / 预约被取消了？ / 我的预约还在吗 ask about it: the appointment is shown, no
+    cancellation is offered, and 对 after it cancels nothing. 取消 alone at rest leaves, and
+    leaving 我的预约 says the appointments are unchanged."""
+    me = person(39)
+    await drive(h, "预约", me)
+    for asked in ("我的预约取消了吗", "啊？预约被取消了？", "我的预约还在吗"):
+        reply = await h.say(asked)
+        assert "普通护照签发" in reply and "都还在，没有取消" in reply and "确定取消" not in reply, (asked, reply)
+        await h.say("对")
+        await h.say("菜单")
+    assert "确定取消" not in await h.say("取消")
+    assert len(booked(await appointments_of(sims, me))) == 1
+    await h.say("我的预约")
+    left = await h.say("退出")
+    assert "已退出「我的预约」" in left and "没有任何改动" in left and "已取消「我的预约」" not in left, left
+    assert len(booked(await appointments_of(sims, me))) == 1
+
+
 async def test_a_question_at_the_cancel_confirmation_is_answered_and_cancels_nothing(h, sims):
     me = person(38)
     await drive(h, "预约", me)

@@ -60,10 +60,16 @@ _ABOUT_MY_APPOINTMENT_EN = re.compile(
     r"\b(?:change|move|reschedule|cancel|postpone|check)\b.{0,20}\bappointments?\b|\bmy\s+appointments?\b", re.IGNORECASE)
 
 
+#: Whether an appointment still stands, asked (我的预约取消了吗, 预约被取消了？, 我的预约还在吗):
+#: its state to be shown, never a wish to cancel it.
+STATUS_ASKED = re.compile(r"(?:取消|退)(?:掉)?了(?:吗|没|没有|么|嘛|[?？])|被(?:取消|退)|还在(?:吗|不|没|么|嘛|[?？])|还有效|还算数"
+                          r"|没(?:被)?取消吧|取消成功了?(?:吗|没)")
+
+
 def about_my_appointments(text: str) -> bool:
     """Whether the message is about the person's existing appointments (see the patterns above)."""
     if "约" in text:
-        return _ABOUT_MY_APPOINTMENT.search(text) is not None
+        return _ABOUT_MY_APPOINTMENT.search(text) is not None or ("预约" in text and STATUS_ASKED.search(text) is not None)
     return "ppointment" in text and _ABOUT_MY_APPOINTMENT_EN.search(text) is not None
 
 
