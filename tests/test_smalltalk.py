@@ -35,6 +35,9 @@ async def test_small_talk_and_junk_never_get_a_matter(chat):
         assert "机器人" in await chat.say(asked)
     assert "在的" in await chat.say("有人吗")
     assert "再见" in await chat.say("再见")
+    for closing in ("办完了", "没了 谢谢", "搞定了", "谢了 回头再说"):  # the errand done: a close, never 身后一件事
+        reply = await chat.say(closing)
+        assert not searched(reply) and ("再见" in reply or "不客气" in reply), (closing, reply)
 
 
 async def test_junk_gets_didnt_understand_with_two_examples(chat):

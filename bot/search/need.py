@@ -310,6 +310,9 @@ def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], 
         return True
     if (bare := _DIGITS.sub("", squeezed)) != squeezed and bare in farewells:
         return True  # test123, ok1, hello 2: such a word with a number tacked on
+    words = [w for w in _CLAUSES.split(plain.replace(" ", "  ")) if w.strip()]
+    if len(words) > 1 and all(w.replace(" ", "") in farewells for w in words):
+        return True  # 没了 谢谢, 好的，谢谢: each part a word of nothing
     if any(is_han(c) for c in squeezed):
         # One character said over and over (发发发发, 嗯嗯嗯嗯, 啊啊啊) names nothing.
         han = {c for c in squeezed if is_han(c)}
