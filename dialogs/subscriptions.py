@@ -2,9 +2,13 @@
 (退订 / 解绑) by their number in the list.
 
 ```
-listing --text: an item's number--> listing (removed; the list again, or done when empty)
+listing --text: an item's number--> confirming (确定退订…吗？ / 确定解除…绑定吗？)
+confirming --1 / 确定 / yes--> listing (removed; the list again, or done when empty)
+confirming --2 / 保留 / no--> listing (kept, said so; the list again)
 listing --更多 / 下一页--> listing (the next page of the list: dialogs.paging)
 ```
+A number tapped by mistake costs nothing: undoing a binding needs a new code texted to the
+enterprise's contact, so removal is always confirmed first.
 Started with `mode`: "all" (我的订阅), "unsubscribe" (退订: cases only) or "unbind" (解绑:
 enterprises only). The list is loaded by the start's prepare action; guards only read it.
 """
@@ -14,14 +18,19 @@ from __future__ import annotations
 from dialogs import paging
 from dialogs.engine import Dialog, P, T
 
-STATES = ["listing"]
+STATES = ["listing", "confirming"]
 TRANSITIONS = [
-    #  trigger  source     dest       when           then
-    T("start", "*",       "listing", "has_items",   "ask"),
-    T("start", "*",       "listing", None,          "say_empty"),
-    T("text",  "listing", "listing", "picks_item",  "remove_item"),
-    T("text",  "listing", "listing", "asks_more",   "show_next_page"),
+    #  trigger  source        dest          when                 then
+    T("start", "*",          "listing",    "has_items",         "ask"),
+    T("start", "*",          "listing",    None,                "say_empty"),
+    T("text",  "listing",    "confirming", "picks_item",        ["keep_pick", "ask"]),
+    T("text",  "listing",    "listing",    "asks_more",         "show_next_page"),
+    T("text",  "confirming", "listing",    "confirms_removal",  "remove_item"),
+    T("text",  "confirming", "listing",    "keeps_item",        ["say_kept", "ask"]),
 ]
+#: The answers at 确定退订…吗？ (1. 确定 2. 保留), besides a plain yes or no.
+REMOVE_YES = frozenset({"1", "确定", "确认", "确定退订", "确定解除", "确定解绑", "退订", "解绑", "解除", "解除绑定"})
+REMOVE_NO = frozenset({"2", "保留", "不退订", "不解绑", "不解除", "先不", "算了", "不了", "点错了", "按错了"})
 PREPARE = [
     #  trigger  source  action
     P("start", "*",    "load_items"),
@@ -34,12 +43,16 @@ class MySubscriptions(Dialog):
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
-    PROMPTS = {"listing": "subscriptions/list.j2"}
-    EXPECTS = {"listing": frozenset({"choice"})}
+    PROMPTS = {"listing": "subscriptions/list.j2", "confirming": "subscriptions/confirm_remove.j2"}
+    EXPECTS = {"listing": frozenset({"choice"}), "confirming": frozenset({"choice", "yes_no"})}
     DONE = frozenset({"listing"})
+    LEAVING_CHANGES_NOTHING = True
 
     def prompt_context(self):
-        return {"page": paging.window(self.data.get("items", []), int(self.data.get(paging.PAGE_KEY, 0))), "mode": self.data.get("mode", "all")}
+        items = self.data.get("items", [])
+        picked = self.data.get("picked")
+        return {"page": paging.window(items, int(self.data.get(paging.PAGE_KEY, 0))), "mode": self.data.get("mode", "all"),
+                "item": items[picked] if picked is not None and picked < len(items) else None}
 
     def asks_more(self) -> bool:
         return paging.asks_more(self.text)
@@ -76,8 +89,21 @@ class MySubscriptions(Dialog):
         text = self.word
         return text.isascii() and text.isdigit() and 1 <= int(text) <= len(self.data.get("items", []))
 
+    def keep_pick(self):
+        self.data["picked"] = int(self.word) - 1
+
+    def confirms_removal(self) -> bool:
+        return self.word in REMOVE_YES or (self.word not in REMOVE_NO and self.slot("yes_no") is True)
+
+    def keeps_item(self) -> bool:
+        return self.word in REMOVE_NO or self.slot("yes_no") is False or any(word in self.word for word in ("点错", "按错", "不是要"))
+
+    def say_kept(self):
+        kind, key, label = self.data["items"][self.data.pop("picked")]
+        self.say("subscriptions/kept.j2", kind=kind, key=key, label=label)
+
     async def remove_item(self):
-        kind, key, label = self.data["items"][int(self.word) - 1]
+        kind, key, label = self.data["items"][self.data.pop("picked")]
         store, user = self.services.subscriptions, self.incoming.user
         if kind == "case":
             await store.unsubscribe(user, key)

@@ -63,6 +63,7 @@ async def test_no_binding_no_desk_and_unbinding_closes_it_at_once(h, sims):
     assert case_no in await h.say("企业办件")
 
     await colleague.say("解绑")
+    await colleague.say("1")
     assert "已解除" in await colleague.say("1")
     # the colleague's session still holds the list; picking from it asks the store now
     await colleague.say("企业办件")
@@ -126,6 +127,7 @@ async def test_chat_a_binder_lists_the_enterprise_cases_and_opens_one_then_unbin
     assert "【办件进度】" in card and first in card and "办理过程" in card
 
     await chat.say("解绑")
+    await chat.say("1")
     assert "已解除" in await chat.say("1")
     refused = await chat.say("企业办件")
     assert "请先绑定企业" in refused and first not in refused and second not in refused

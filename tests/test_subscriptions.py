@@ -56,10 +56,27 @@ async def test_subscribe_after_a_query_list_and_unsubscribe(h, sims):
     await h.say("菜单")
     listing = await h.say("退订")
     assert case_no in listing and "回复序号退订" in listing
+    asked = await h.say("1")
+    assert "确定退订办件" in asked and case_no in asked and "2. 保留" in asked, asked
+    assert await subscriptions.recipients(case_no, None) != {}  # nothing removed before the yes
     removed = await h.say("1")
     assert "已退订" in removed and case_no in removed
     assert await subscriptions.recipients(case_no, None) == {}
     assert "还没有订阅" in await h.say("我的订阅")
+
+
+async def test_a_number_tapped_by_mistake_in_my_subscriptions_removes_nothing(h, sims):
+    """我的订阅 → 1 asks first; 点错了 / 2 / 保留 keeps the subscription and says so."""
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    await h.say("5678")
+    assert "订阅成功" in await h.say("1")
+    await h.say("我的订阅")
+    for keep in ("哎呀点错了", "2"):
+        assert "确定退订办件" in await h.say("1")
+        kept = await h.say(keep)
+        assert "照常推送" in kept and "已退订" not in kept, (keep, kept)
+    assert h.user in await h.services.subscriptions.recipients(case_no, None)
 
 
 async def test_unsubscribe_from_the_card(h, sims):
@@ -116,7 +133,8 @@ async def test_several_people_bind_one_enterprise_and_one_unbinds(h, sims):
 
     listing = await h.say("解绑")
     assert "广安市思源科技有限公司" in listing and "回复序号解除绑定" in listing
-    assert "已解除" in await h.say("1")
+    assert "确定解除与「广安市思源科技有限公司」的绑定吗" in await h.say("1")
+    assert "已解除" in await h.say("确定")
     assert await subscriptions.recipients(case_no, CREDIT_CODE) == {OTHER: "enterprise"}
     assert "还没有绑定企业" in await h.say("解绑")
 
@@ -149,6 +167,7 @@ async def test_enterprise_binder_sees_movements_through_recipients_only_while_bo
     assert h.user in await subscriptions.recipients(case_no, CREDIT_CODE)
     await h.say("解绑")
     await h.say("1")
+    await h.say("1")
     assert h.user not in await subscriptions.recipients(case_no, CREDIT_CODE)
 
 
@@ -180,7 +199,8 @@ async def test_a_long_list_of_subscriptions_comes_a_page_at_a_time(h):
     rest = await h.say("更多")
     assert [line.split(".")[0] for line in rest.splitlines() if line[:1].isdigit()] == ["7", "8", "9"]
     assert "更多" not in rest.split("9.")[1].split("\n", 1)[-1]  # the last page offers no further page
-    gone = await h.say("8")  # a number from the page on screen means the same item
+    assert "确定退订" in await h.say("8")  # a number from the page on screen means the same item
+    gone = await h.say("1")
     assert "已退订" in gone
     assert len(await subscriptions.subscribed(h.user)) == 8
 

@@ -166,6 +166,8 @@ CONTEXTS.update({
     "subscriptions/list.j2": {"page": window([["case", _CASE_NO, GUIDE.name], ["enterprise", "91511602MA6XK3P2T0", "广安市思源科技有限公司"]], 0), "mode": "all"},
     "subscriptions/empty.j2": {"mode": "all"},
     "subscriptions/removed.j2": {"kind": "case", "key": _CASE_NO, "label": GUIDE.name},
+    "subscriptions/confirm_remove.j2": {"item": ["enterprise", "91511602MA6XK3P2T0", "广安市思源科技有限公司"]},
+    "subscriptions/kept.j2": {"kind": "case", "key": _CASE_NO, "label": GUIDE.name},
     "subscriptions/send_refused.j2": {"why": "unknown"},
     "subscriptions/ask_sms_code.j2": {"data": {"contact": "136****1234"}},
     "subscriptions/wrong_sms_code.j2": {"left": 4},
