@@ -490,8 +490,12 @@ class Conversation:
             session.state = history.pop()
             self._model(session, incoming, replies).ask()
             return session
-        # human: a person takes over (dialogs.handoff), told where this person was.
-        return await self._enter(HANDOFF, context_of(session), incoming, replies)
+        # human: a person takes over (dialogs.handoff), told where this person was, and what the
+        # person said when it was more than 人工 (能找个工作人员问下吗 补正的委托书有模板吗).
+        context = context_of(session)
+        if incoming.kind == "text" and _INTENT_BY_WORD.get(incoming.word) is None:
+            context["said"] = [*context.get("said", []), incoming.text[:200]][-3:]
+        return await self._enter(HANDOFF, context, incoming, replies)
 
     # The active dialog ------------------------------------------------------------------
 

@@ -207,6 +207,17 @@ async def test_menu_option_5_asks_for_a_person(make_harness):
     assert "正在为您转接人工服务" in await h.say("5")
 
 
+@pytest.mark.parametrize("asked", ["补正要的授权委托书有没有模板？能找个工作人员问下吗", "我还是想找个真人问问 上门办证的事",
+                                   "Can I talk to a real person about my residence permit?"])
+async def test_a_person_asked_for_in_a_sentence_is_queued_and_the_agent_sees_the_sentence(chat, zhang, asked):
+    """A person asked for inside a sentence about something else reaches 人工 (it got a search for
+    放射工作人员证), and the agents on duty see what it was about."""
+    queued = await chat.say(asked)
+    assert "正在为您转接人工服务" in queued or "transferring" in queued.lower() or "#" in queued, queued
+    notice = (await wait_for(zhang.inbox))[-1]
+    assert asked[:8] in notice, notice
+
+
 async def test_within_working_hours_with_nobody_on_duty_no_later_opening_is_named(make_harness):
     h = await make_harness(**{**WECOM_SETTINGS, "staff": [{"userid": "wangwu", "name": "王五", "roles": ["broadcaster"]}]}, catalog=False)
     closed = await h.say("人工")

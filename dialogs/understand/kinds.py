@@ -91,6 +91,20 @@ def global_word(shells: list[str], vocab: Vocabulary) -> str | None:
     return _said_in_clauses(shells[0], vocab) if shells else None
 
 
+#: A person asked for inside a sentence about something else (我还是想找个真人问问 上门办证的事,
+#: 能找个工作人员问下吗, 叫你们领导来, can I talk to a real person about my permit): a request
+#: verb right before the person, so 放射工作人员证 is no such request.
+_PERSON_ASKED = re.compile(
+    r"(?:找|要|转|叫|喊|联系|跟|和|同|让)(?:一?个|一下|下|你们的?|你们)?(?:真人|人工|活人|工作人员|客服|领导|负责人)"
+    r"(?!证|资格|招聘|培训|考试|体检|健康)|找个人(?=跟|和|给|帮|问|说|聊|讲)"
+    r"|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+|an\s+|some\s+)?(?:real\s+person|real\s+human|human|person|someone|somebody|staff|agent|officer)\b"
+    r"|\breal\s+person\b|\bhuman\s+agent\b")
+
+
+def asks_for_a_person(text: str) -> bool:
+    return _PERSON_ASKED.search(text) is not None
+
+
 _CLAUSES = re.compile(r"[,，.。!！?？;；、~～]+")
 _FIRST_CLAUSE = re.compile(r"[\s,，.。!！?？;；、~～]+")
 

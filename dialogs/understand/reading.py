@@ -85,7 +85,10 @@ class Analysis:
         for slot in numbers:
             free[slot.start:slot.end] = [False] * (slot.end - slot.start)
         self.timely = when.may_hold_time(folded)
-        self.global_word = intent = kinds.global_word(shells, vocab)
+        intent = kinds.global_word(shells, vocab)
+        if intent is None and kinds.asks_for_a_person(folded):
+            intent = "human"  # 我还是想找个真人问问 上门办证的事: a person, told what about (dialogs.conversation)
+        self.global_word = intent
         self.small_talk = kinds.small_talk(folded, vocab) if intent is None and short else None
         self.language = kinds.language(folded, vocab)
         self._cases: tuple[str, list[Slot], list[bool]] | None = None
