@@ -39,6 +39,16 @@ def slow_matter() -> str:
     return next(g.code for g in sorted(World.load().guides.values(), key=lambda g: g.code) if g.promised_days >= 5)
 
 
+async def test_a_case_number_typed_with_the_letter_o_for_zero_is_read_as_meant(h, sims):
+    """5116…OOO1 copied by eye from a receipt (O for 0, l for 1): the number meant is asked about
+    and verified, never a failed try against a number that does not exist."""
+    case_no = await new_case(sims)
+    typed = case_no.replace("0", "O").replace("1", "l")
+    factor = await h.say(f"单子上号是{typed}")
+    assert "手机号的后 4 位" in factor and case_no in factor, factor
+    assert "【办件进度】" in await h.say("5678")
+
+
 async def test_menu_option_case_number_and_phone_digits_show_the_timeline(h, sims):
     case_no = await new_case(sims)
     await advance(sims, case_no, "accepted", "handed_over", "materials_requested")
