@@ -34,6 +34,7 @@ from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER
 from dialogs.enterprise import looks_like_a_credit_code, parse_credit_code
 from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS, option_named
+from dialogs.privacy import privacy_asked
 from dialogs.progress import DEFAULT_CASE_PATTERN, EIGHT_DIGITS, find_bundle_number
 from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
@@ -376,6 +377,8 @@ class Conversation:
             return "progress", ({"case_no": case_no} if case_no else {})  # 办到哪了, 我是查进度
         if dialog != "appointments" and about_my_appointments(incoming.text):
             return "appointments", {}  # 我想改一下预约的时间: theirs, not a new booking or a search
+        if not (expects & NUMBER_KINDS) and (privacy := privacy_asked(word)):
+            return "privacy", {"mode": privacy}  # 删除我的信息 / 会存我的身份证吗: what is kept, deleted when asked
         # Under the default pattern a case number needs eight ASCII digits, and `word` has those
         # of the folded text (normalising neither adds nor drops any): most messages stop here.
         if dialog != "progress" and not (expects & NUMBER_KINDS):

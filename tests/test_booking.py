@@ -308,6 +308,23 @@ async def test_a_question_at_the_summary_in_confirming_words_books_nothing(h, si
     assert len(booked(await appointments_of(sims, who))) == 1
 
 
+async def test_the_remembered_applicant_is_deleted_when_asked_in_words(h):
+    """随时可以不再保存: 不要再保存我的身份证了 deletes the remembered applicant at once (the next
+    booking asks for the details again); 会把我的身份证号存起来吗 is told what is kept and how to delete it."""
+    await h.catalog_ready()
+    who = person(40)
+    await drive(h, "预约办护照", who, remember="1")
+    assert await h.services.bookings.remembered(h.user) is not None
+    told = await h.say("你们会把我的身份证号存起来吗 安全吗")
+    assert "加密保存" in told and "删除我的信息" in told, told
+    gone = await h.say("你们不要再保存我的身份证信息了 删掉")
+    assert "已删除您保存的办事人信息" in gone and who["name"] not in gone, gone
+    assert await h.services.bookings.remembered(h.user) is None
+    assert "没有保存过" in await h.say("删除我的信息")
+    asked = await drive(h, "预约办护照", who, stop="请输入办事人的姓名")
+    assert "直接使用" not in asked
+
+
 async def test_details_in_one_message_survive_a_pick_between_and_the_pick_is_not_reused(h):
     """预约办身份证 … with the details: 身份证 of the matter is not taken for a label (it offered
     城乡居民参保登记); the 1 that picks the matter does not also pick the first time of the day
