@@ -464,18 +464,24 @@ class Progress(Dialog):
             return "down"
         if case.state != CaseState.materials_requested:
             return "not_awaiting"
-        missing = [m for m in case.requested_materials if m.status != "received"]
+        missing = [[m.id, m.name] for m in case.requested_materials if m.status != "received"]
+        # A document of several pages (an ID card's two sides, a contract's pages) comes as several
+        # photos: the material counted last on this card takes more pages, offered beside the rest.
+        last = self.data.get("last_material")
+        more = [[last[0], f"{last[1]}（再加一页）"]] if last and last[0] not in {m[0] for m in missing} and any(
+            m.id == last[0] for m in case.requested_materials) else []
+        options = missing + more
         if material_id is None:
-            if not missing:
+            if not options:
                 return "all_received"
-            if len(missing) > 1:
+            if len(options) > 1:
                 try:  # judged now, so a file that cannot be used is refused before the question
                     await self.services.attachments.fetch(media_id)
                 except AttachmentRefused as refused:
                     return refused.reason
-                self.data["upload"] = {"media_id": media_id, "materials": [[m.id, m.name] for m in missing]}
+                self.data["upload"] = {"media_id": media_id, "materials": options}
                 return "which"
-            material_id = missing[0].id
+            material_id = options[0][0]
         try:
             attachment = await self.services.attachments.fetch(media_id)
         except AttachmentRefused as refused:
@@ -494,6 +500,7 @@ class Progress(Dialog):
                 return "needs_factor"
             return _UPLOAD_ERRORS.get(exc.code, "down")
         self.data.pop("upload", None)
+        self.data["last_material"] = [material_id, self._upload.material_name]
         return "counted"
 
     def _picked_material(self, materials: list) -> str | None:
@@ -648,6 +655,8 @@ class Progress(Dialog):
             self.say("progress/bundle_card.j2", **bundle_view(case, self.services.settings))
             self.ask()
             return
+        if self.data.get("case_no") != case.case_no:
+            self.data.pop("last_material", None)  # pages go on only for the card they started on
         self.data["case_no"] = case.case_no  # the only place a case number becomes the card's
         self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
         self.say("progress/card.j2", **case_view(case, self.services.settings))

@@ -148,15 +148,34 @@ async def test_a_photo_on_a_case_awaiting_materials_is_uploaded_against_the_mate
     assert "收到补正材料" in refreshed and "已收到「经营场所使用证明（租赁合同）」" in refreshed
     assert "经营场所使用证明（租赁合同） ✓ 已收到" in refreshed
 
-    # The one material still missing: a PDF is counted against it without a question.
+    # The one material still missing, or another page of the one just counted: asked which.
     last = await chat.post(chat.peer.message(chat.user, "file", MediaId=await register(client, PDF, kind="file", filename="身份证.pdf",
                                                                                          content_type="application/pdf")))
-    assert "已收到您的PDF 文件，计为补正材料「经营者居民身份证（正反面）」" in last.text and "材料已经齐了" in last.text
+    assert "1. 经营者居民身份证（正反面）" in last.text and "2. 经营场所使用证明（租赁合同）（再加一页）" in last.text, last.text
+    last = await chat.say("1")
+    assert "已收到您的PDF 文件，计为补正材料「经营者居民身份证（正反面）」" in last and "材料已经齐了" in last
     state = await uploads(client)
     assert sorted(u["upload"]["material_id"] for u in state["items"]) == ["M1", "M2"]
     assert all(m["status"] == "received" for m in state["requested_materials"])
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "aiohttp.access")  # (the test server's own access log)
     assert CASE not in logged and hashlib.sha256(photo).hexdigest() not in logged  # nothing personal logged
+
+
+async def test_a_document_of_several_pages_is_taken_page_by_page(chat, client):
+    """The contract has three pages: each photo after the first is offered as another page of the
+    material just counted, and once every material has come, more pages still count for it."""
+    await open_case(chat)
+    await send_photo(chat, client, jpeg(seed=b"page1"))
+    assert "有几页的材料" in await chat.say("2")  # page 1 of the contract
+    asked = await send_photo(chat, client, jpeg(seed=b"page2"))
+    assert "经营场所使用证明（租赁合同）（再加一页）" in asked
+    assert "计为补正材料「经营场所使用证明（租赁合同）」" in await chat.say("2")
+    await send_photo(chat, client, jpeg(seed=b"id-card"))
+    assert "材料已经齐了" in await chat.say("1")
+    third = await send_photo(chat, client, jpeg(seed=b"page3"))  # all came: one more page of the last one counted
+    assert "计为补正材料「经营者居民身份证（正反面）」" in third and "不用再发" not in third, third
+    items = (await uploads(client))["items"]
+    assert sorted(u["upload"]["material_id"] for u in items) == ["M1", "M1", "M2", "M2"]
 
 
 async def test_which_material_may_be_said_by_its_name(chat, client):
