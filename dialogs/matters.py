@@ -385,6 +385,12 @@ class Matters(Dialog):
         self._read_follow_up: tuple[str | None, str | None] | None = None  # (the card's code, the follow-up asked) this turn
         self._refined: str | None = None  # the list's question with this message's words added, when they narrowed it
 
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """预约 / 约个时间 on a card books the card's matter: never a dialog paused before it (the
+        hall list the card was reached from) taking the word back."""
+        return state == "guide" and (booking_query(text) is not None or follow_up_asked(normalise(text)) == "booking")
+
     def prompt_context(self):
         guide = self._guide()
         return {"follow_ups": follow_ups_for(guide), "guide": guide, "question": self._next_question(),

@@ -17,7 +17,7 @@ import pytest
 
 from bot.web.appkeys import CATALOG, SERVICES
 from dialogs.understand import shanghai_today
-from tests.support import person
+from tests.support import open_card, person
 from tests.test_booking import appointments_of, drive
 from tests.test_progress import ID_NUMBER, new_case
 from tests.test_ratings import feedback, finished_case
@@ -218,6 +218,17 @@ async def test_continue_after_goodbye_mid_booking_goes_on_where_it_was(h):
     back = await h.say("继续")
     assert "没有暂停的事项" not in back and "接着刚才的预约办事" in back and ASK_NAME in back, back
     assert (await h.session()).state == "name"
+
+
+async def test_预约_on_a_card_reached_from_the_hall_list_books_the_cards_matter(h):
+    """服务大厅几点开门 → a matter named → its card → 预约: the card's matter is booked; the hall list
+    paused before the card must not take 预约 back and ask what to book."""
+    await h.catalog_ready()
+    await h.say("服务大厅几点开门")
+    assert (await h.session()).dialog == "halls"
+    assert "【劳动人事争议仲裁申请】" in await open_card(h, "劳动人事争议仲裁申请")
+    reply = await h.say("预约")
+    assert "预约「劳动人事争议仲裁申请」" in reply and "要预约办理什么事" not in reply, reply
 
 
 async def test_a_paused_booking_expires_with_the_session(h):
