@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from dialogs.engine import Dialog, P, Reply, T, hall_names, normalise
 from dialogs.smalltalk import mark_unused
 from dialogs.understand.answers import choice
-from dialogs.understand.appointments import booking_query
+from dialogs.understand.appointments import about_my_appointments, booking_query
 from dialogs.understand.halls import asks_about_halls
 from dialogs.understand.kinds import first_clause
 from dialogs.understand.vocabulary import vocabulary
@@ -389,7 +389,9 @@ class Matters(Dialog):
     def claims(cls, state: str, text: str) -> bool:
         """预约 / 约个时间 on a card books the card's matter: never a dialog paused before it (the
         hall list the card was reached from) taking the word back."""
-        return state == "guide" and (booking_query(text) is not None or follow_up_asked(normalise(text)) == "booking")
+        if state != "guide" or "我的预约" in text or about_my_appointments(text):
+            return False  # 我的预约: theirs, wherever it is said
+        return booking_query(text) is not None or follow_up_asked(normalise(text)) == "booking"
 
     def prompt_context(self):
         guide = self._guide()
