@@ -44,6 +44,11 @@ _ASKED = re.compile(r"[?？]|吗|呢|么|会不会|能不能|能否|可不可以
 _SOMEONE_ELSES = re.compile(r"(?:我爸|我妈|父亲|母亲|老人|家里人|老公|老婆|爱人|儿子|女儿|他|她)[^，,。]{0,8}(?:预约|约)")
 
 STATES = ["list", "manage", "cancelling", "move_day", "move_slot", "move_confirm"]
+MOVING = ["move_day", "move_slot", "move_confirm"]
+#: The move given up (不改了, 还是原来的吧): the appointment stays as it was.
+_KEEP_AS_IT_WAS = re.compile(r"不改了|不换了|不挪了|不用改了|别改了|不调了|还是原来的|就原来的|保持原来|还是按原来")
+#: Cancelling asked for instead of the move (还是取消预约吧, 算了 直接取消吧).
+_CANCEL_INSTEAD = re.compile(r"取消(?:预约|这个|掉|了吧|吧)|直接取消|还是取消|退约|不约了|不去了")
 TRANSITIONS = [
     #  trigger  source          dest            when                  then
     T("start", "*",            "move_slot",    "moves_to_named_day", "ask"),
@@ -69,7 +74,14 @@ TRANSITIONS = [
     T("text",  "cancelling",   "cancelling",   "cancel_done",        "say_cancelled"),
     T("text",  "cancelling",   "cancelling",   "cancel_refused",     "say_refused_and_leave"),
     T("text",  "cancelling",   "cancelling",   "keeps_it",           "say_kept"),
+    # 不改了 while moving: the appointment stays as it was; 还是取消预约吧: its cancellation, confirmed
+    T("text",  MOVING,         "manage",       "keeps_as_it_was",    "say_kept"),
+    T("text",  MOVING,         "cancelling",   "cancels_instead",    "ask"),
     T("text",  ["move_day", "move_slot"], "=", "asks_more",         "show_next_page"),
+    # 周五吧 / 换一天 at the times: that day's times, or the days again
+    T("text",  "move_slot",    "move_slot",    "picks_other_day_with_slots", "ask"),
+    T("text",  "move_slot",    "move_day",     "day_was_full",       "say_day_full"),
+    T("text",  "move_slot",    "move_day",     "wants_other_day",    "ask"),
     T("text",  "move_day",     "move_slot",    "picks_day_with_slots", "ask"),
     T("text",  "move_day",     "move_day",     "day_was_full",       "say_day_full"),
     T("text",  "move_day",     "move_day",     "names_day_not_offered", "say_not_offered"),
@@ -89,6 +101,7 @@ PREPARE = [
     P("text",  "manage",       "load_days_if_moving"),
     P("text",  "cancelling",   "cancel_if_confirmed"),
     P("text",  "move_day",     "load_slots_of_picked_day"),
+    P("text",  "move_slot",    "load_slots_of_other_day"),
     P("text",  "move_confirm", "submit_if_confirmed"),
 ]
 
@@ -106,14 +119,18 @@ class Appointments(Picking):
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:
-        return about_my_appointments(text) or about_this_appointment(normalise(text))
+        """Words about an appointment, and while moving one 不改了 (the move given up)."""
+        word = normalise(text)
+        return (about_my_appointments(text) or about_this_appointment(word)
+                or (state in MOVING and _KEEP_AS_IT_WAS.search(word) is not None))
+
     PROMPTS = {
         "list": "booking/list.j2", "manage": "booking/manage.j2", "cancelling": "booking/confirm_cancel.j2",
         "move_day": "booking/days.j2", "move_slot": "booking/slots.j2", "move_confirm": "booking/move_confirm.j2",
     }
     EXPECTS = {
         "list": frozenset({"choice"}), "manage": frozenset({"choice"}), "cancelling": frozenset({"choice", "yes_no"}),
-        "move_day": frozenset({"date", "choice"}), "move_slot": frozenset({"time", "choice"}), "move_confirm": frozenset({"yes_no"}),
+        "move_day": frozenset({"date", "choice"}), "move_slot": frozenset({"time", "choice", "date"}), "move_confirm": frozenset({"yes_no"}),
     }
     FILLS = {"move_day": "date", "move_slot": "time"}
     DONE = frozenset({"list"})
@@ -341,6 +358,12 @@ class Appointments(Picking):
     def say_kept(self):
         self.say("booking/kept.j2", item=self.shown(self.data["item"]))
         self.finish()
+
+    def keeps_as_it_was(self) -> bool:
+        return _KEEP_AS_IT_WAS.search(self.word) is not None
+
+    def cancels_instead(self) -> bool:
+        return _CANCEL_INSTEAD.search(self.word) is not None and not self.keeps_as_it_was() and STATUS_ASKED.search(self.word) is None
 
     # Both -------------------------------------------------------------------------------------------
 

@@ -382,6 +382,29 @@ class Picking(Dialog):
     def picks_day_with_slots(self) -> bool:
         return self._found == "slots"
 
+    async def load_slots_of_other_day(self, named: date | None = None) -> bool:
+        """Another day of the list named at the time step (or `named`): it becomes the day, its
+        times are loaded ("other_day"), or the other days if none is left ("full"). False: no such day."""
+        named = named or self.slot("date")
+        if named is None or named.isoformat() == self.data.get("day"):
+            return False
+        if not any(day == named.isoformat() for day, _ in self.data.get("days", [])):
+            return False  # not a day on offer: names_time_not_offered / the miss say so
+        self.data["day"] = named.isoformat()
+        if await self.load_slots():
+            if self.data["slots"]:
+                self._found = "other_day"
+            elif await self.load_days(skip=self.data["day"]):
+                self._found = "full"
+        return True
+
+    def picks_other_day_with_slots(self) -> bool:
+        return self._found == "other_day"
+
+    def wants_other_day(self) -> bool:
+        """换一天 / 日期不对 with no day named: the days again."""
+        return OTHER_DAY.search(self.word) is not None and bool(self.data.get("days"))
+
     def day_was_full(self) -> bool:
         return self._found == "full"
 
@@ -885,10 +908,6 @@ class Booking(Picking):
         """换个大厅 with none named: the halls again."""
         return OTHER_HALL.search(self.word) is not None
 
-    def wants_other_day(self) -> bool:
-        """换一天 / 日期不对 with no day named: the days again."""
-        return OTHER_DAY.search(self.word) is not None and bool(self.data.get("days"))
-
     # Who comes -------------------------------------------------------------------------------------
 
     async def prepare_time(self) -> None:
@@ -896,25 +915,6 @@ class Booking(Picking):
         else a time picked, whom this person had us remember."""
         if not await self.load_slots_of_other_day():
             await self.look_up_known_for_slot()
-
-    async def load_slots_of_other_day(self, named: date | None = None) -> bool:
-        """Another day of the list named at the time step (or `named`): it becomes the day, its
-        times are loaded ("other_day"), or the other days if none is left ("full"). False: no such day."""
-        named = named or self.slot("date")
-        if named is None or named.isoformat() == self.data.get("day"):
-            return False
-        if not any(day == named.isoformat() for day, _ in self.data.get("days", [])):
-            return False  # not a day on offer: names_time_not_offered / the miss say so
-        self.data["day"] = named.isoformat()
-        if await self.load_slots():
-            if self.data["slots"]:
-                self._found = "other_day"
-            elif await self.load_days(skip=self.data["day"]):
-                self._found = "full"
-        return True
-
-    def picks_other_day_with_slots(self) -> bool:
-        return self._found == "other_day"
 
     async def load_day_changed_to(self) -> None:
         """Prepare at a detail's step: a day asked for instead (换周四吧, 改成周三), its times."""

@@ -621,6 +621,33 @@ async def test_book_list_move_and_cancel_end_to_end(h, sims):
     assert "没有待办理的预约" in await h.say("我的预约")
 
 
+async def test_while_moving_another_day_a_change_of_mind_or_a_cancel_is_understood(h, sims):
+    """Moving an appointment: another listed day named at its times lists that day's times, 换一天
+    lists the days, 不改了 keeps it as it was, 还是取消预约吧 asks to confirm the cancellation."""
+    me = person(41)
+    await drive(h, "预约", me)
+    before = booked(await appointments_of(sims, me))
+    await h.say("我的预约")
+    await h.say("1")
+    days = re.findall(r"^\d+\. (\d+)月(\d+)日（(周.)）", await h.say("1"), re.M)
+    await h.say("1")
+    month, day, weekday = days[-1]
+    times = await h.say(f"{weekday}吧")
+    assert times.startswith(f"{month}月{day}日（{weekday}）可以预约的时段"), times
+    assert "请选择日期" in await h.say("换一天")
+    await h.say("1")
+    kept = await h.say("算了 不改了")
+    assert "为您保留" in kept, kept
+    assert booked(await appointments_of(sims, me)) == before
+    await h.say("我的预约")
+    await h.say("1")
+    await h.say("1")
+    await h.say("1")
+    assert "确定取消" in await h.say("还是取消预约吧")
+    assert (await h.say("1")).startswith("已取消")
+    assert booked(await appointments_of(sims, me)) == []
+
+
 async def test_my_appointments_from_anywhere_and_keeping_one(h, sims):
     me = person(14)
     await drive(h, "预约", me)
