@@ -30,6 +30,7 @@ from dialogs.engine import Dialog, P, Reply, T, hall_names, normalise
 from dialogs.smalltalk import mark_unused
 from dialogs.understand.answers import choice
 from dialogs.understand.appointments import about_my_appointments, booking_query
+from dialogs.understand.numerals import number
 from dialogs.understand.halls import asks_about_halls
 from dialogs.understand.kinds import first_clause
 from dialogs.understand.vocabulary import vocabulary
@@ -223,6 +224,10 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         yes = age_said_back(question.text, text)  # 办证的人未满16周岁吗 answered 宝宝当然未满啊
     if yes is None and len(text) <= SHORT_DENIAL and text[:1] in "不没" and not shares_words(question.text, text):
         yes = False  # 没变过, 不消, 没得 (not 不在医院 to 是在医院外出生的吗: that says the question's words)
+    if yes is None:
+        yes = verb_said_back(question.text, text)  # 已登记结婚吗 answered 结了
+    if yes is None and _TOGETHER.search(text) and "共同" in question.text:
+        yes = _DENIAL.search(text) is None  # 是家庭成员共同经营吗 answered 我和老婆一起开
     return None if yes is None else "yes" if yes else "no"
 
 
@@ -251,6 +256,22 @@ def age_said_back(question: str, text: str) -> bool | None:
     return _DENIAL.search(said.replace(word, "")) is None
 
 
+#: Doing something together, said for 共同 (我和老婆一起开).
+_TOGETHER = re.compile(r"一起|一块|一块儿|合伙|两口子|夫妻")
+
+
+def verb_said_back(question: str, text: str) -> bool | None:
+    """A yes/no question answered with one of its own characters and 了 (已登记结婚吗: 结了, 办了):
+    yes; with 没 or 不 before it (没结), no. Only a message of two or three characters."""
+    if not 2 <= len(text) <= 3 or text[-1] not in "了过啦咯":
+        return None
+    core = _QUESTION_FILLER.sub("", question)
+    verb = text[-2]
+    if verb not in core or not "\u4e00" <= verb <= "\u9fff":
+        return None
+    return text[0] not in "没不未" if len(text) == 3 else True
+
+
 #: An answer said back is short: a longer message says more than yes or no.
 SAID_BACK_CHARS = 12
 #: A denial of a few characters (没变过, 不消) answers a yes/no question with no.
@@ -263,23 +284,49 @@ SHORT_DENIAL = 4
 ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|可以|能[^，,。 ]{0,8}不|哪|什么|啥|多少|几|要不要|是否|有没有|想办|想问|办理|申请")
 #: Words of a question that asks whether someone else acts for the applicant (是由他人代您办理吗).
 BY_ANOTHER_ASKED = ("代您", "代办", "代为", "委托")
-_MYSELF = re.compile(r"^(?:是|就|都是|还是)?(?:我|我们)?(?:自己|本人|亲自|自个|自个儿)|^我(?:去|来|办|过去)")
+_MYSELF = re.compile(r"^(?:是|就|都是|还是)?(?:我|我们|俺|咱)?(?:自己|本人|亲自|自个|自个儿)|^(?:我|俺|咱)(?:去|来|办|过去)")
 _FOR_ANOTHER = re.compile(r"[帮替给代](?:我)?(?:妈|爸|父亲|母亲|老人|家人|孩子|儿子|女儿|老公|老婆|爱人|媳妇|丈夫|妻子|公公|婆婆|岳父|岳母|爷爷|奶奶|外公|外婆|朋友|亲戚|他|她)")
-_I_GO = re.compile(r"我(?:自己|本人|亲自)(?:去|来|过去)?(?:办|去|来)|我本人(?:去|来|办)|本人亲自")
+#: Someone sent in one's place (让我儿子去办, 叫闺女来): another acts, whatever else is said of oneself.
+_SENDS = re.compile(r"[让叫请派托喊](?:我|俺)?(?:的|家)?(?:儿子|女儿|闺女|孩子|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家人|亲戚|朋友|同事|哥|姐|弟|妹|侄|外甥|孙|他|她|别人)"
+                    r"[^，,。]{0,4}?(?:去|来|帮|代|办|跑)")
+_I_GO = re.compile(r"(?:我|俺|咱)(?:自己|本人|亲自)(?:去|来|过去)?(?:办|去|来)|我本人(?:去|来|办)|本人亲自")
 _ANOTHER = re.compile(r"儿子|女儿|闺女|孩子|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家人|家里人|亲戚|朋友|同事|父亲|母亲|爸|妈|哥|姐|弟|妹"
                       r"|帮我|替我|代我|委托|别人|他人|代办")
 
 
 _AGE_ASKED = re.compile(r"(年满|满|超过|已满|未满|不满|不到)(\d{1,3})(?:周岁|岁)")
 _AGE_SAID = re.compile(r"^(?:我|他|她|老人|孩子|办卡人|申请人)?(?:今年|现在|已经)?(\d{1,3})(?:岁|周岁)?(?:了|啦)?$")
+#: An age told inside a sentence (不是小孩 我七十八了, 俺42了 不是娃娃, 宝宝才一个月): in years, or in
+#: months or days (under one year).
+_AGE_TOLD = re.compile(r"(?:我|俺|他|她|老人|孩子|宝宝|娃|娃娃|小孩|今年|现在|已经|都|才|刚)(?:今年|现在|已经|都|才|刚)?"
+                       r"([\d一二三四五六七八九十两百]{1,4})(?:周岁|岁|个多月|个月|多天|天)?(?:多)?(?:了|啦|咯)"
+                       r"|([\d一二三四五六七八九十两]{1,3})(个多月|个月|多天|天)(?:了|啦|大|的)?")
+_MONTHS = ("个多月", "个月", "多天", "天")
+
+
+def _age_in_text(text: str) -> int | None:
+    """The age (in whole years) a sentence tells, when it tells one."""
+    told = _AGE_TOLD.search(text)
+    if told is None:
+        return None
+    if told[2]:  # 一个月, 二十天: under a year
+        return 0
+    unit = text[told.end(1):told.end()]
+    value = number(told[1])
+    if value is None:
+        return None
+    return 0 if unit.startswith(_MONTHS) else value
 
 
 def by_age(question: str, text: str) -> bool | None:
-    """An age said to a question about one (您年满70周岁了吗 answered 我今年46: no)."""
+    """An age said to a question about one (您年满70周岁了吗 answered 我今年46, 不是小孩 我七十八了: no)."""
     asked, said = _AGE_ASKED.search(question), _AGE_SAID.match(text.replace(" ", ""))
-    if asked is None or said is None or not 0 < int(said[1]) <= 120:
+    if asked is None:
         return None
-    age, limit = int(said[1]), int(asked[2])
+    told = int(said[1]) if said is not None else _age_in_text(text)
+    if told is None or not 0 <= told <= 120 or (said is not None and told == 0):
+        return None
+    age, limit = told, int(asked[2])
     return age < limit if asked[1] in ("未满", "不满", "不到") else age > limit if asked[1] == "超过" else age >= limit
 
 
@@ -287,8 +334,8 @@ def by_another(text: str) -> bool | None:
     """Who goes, read as the answer to whether another acts for the applicant: oneself (我自己, 本人
     去) is no, someone named (我儿子去, 让我女儿帮我办) is yes; None when neither or both are said.
     Saying one goes oneself (我是他女儿 我自己去办) decides it, whoever else is named."""
-    if _FOR_ANOTHER.search(text):
-        return True  # 帮我妈办 我自己去: the one writing acts for someone else
+    if _FOR_ANOTHER.search(text) or _SENDS.search(text):
+        return True  # 帮我妈办 我自己去: the one writing acts for someone else; 让我儿子去办: another goes
     if _I_GO.search(text):
         return False
     mine, theirs = _MYSELF.search(text) is not None, _ANOTHER.search(text) is not None

@@ -11,7 +11,7 @@ import pytest
 
 from bot.web.appkeys import CATALOG
 from dialogs.engine import normalise
-from dialogs.matters import named_option, questions_for
+from dialogs.matters import by_age, by_another, named_option, questions_for, verb_said_back
 from tests.support import open_card
 
 
@@ -502,6 +502,33 @@ async def test_an_age_said_back_and_a_short_denial_answer_their_questions(h):
         reply = await h.say(answer)
         assert "没太明白" not in reply, (question, reply)
     assert "监护人居民身份证" in reply and "户口登记项目变更证明" not in reply, reply
+
+
+def test_answers_in_ones_own_words_to_yes_no_questions():
+    """Who goes, an age told in a sentence (in words or in months), a verb of the question said back
+    with 了: each read as the yes or no it means, and nothing read where nothing is said."""
+    assert by_another(normalise("我自己腿脚不方便 让我儿子去办")) is True
+    assert by_another(normalise("俺自己去")) is False
+    assert by_age("办证的人未满16周岁吗？", normalise("不是小孩 我七十八了")) is False
+    assert by_age("申请人是未成年人（未满18周岁）吗？", normalise("俺42了 不是娃娃")) is False
+    assert by_age("办卡人未满16周岁吗？", normalise("宝宝才一个月 当然是啊")) is True
+    assert by_age("办卡人未满16周岁吗？", normalise("在医院生的")) is None
+    assert verb_said_back("孩子父母已登记结婚吗？", "结了") is True
+    assert verb_said_back("孩子父母已登记结婚吗？", "好了") is None  # 好 is not the question's
+
+
+async def test_doing_it_together_answers_whether_a_family_runs_it(h):
+    """是家庭成员共同经营吗 answered 我和老婆一起开: yes, not 没太明白."""
+    await h.catalog_ready()
+    await open_card(h, "个体工商户设立登记")
+    reply = await h.say("材料清单")
+    for _ in range(6):
+        if "共同经营" in reply:
+            break
+        reply = await h.say("否")
+    assert "是家庭成员共同经营吗" in reply, reply
+    after = await h.say("我和老婆一起开")
+    assert "没太明白" not in after and "是家庭成员共同经营吗" not in after, after
 
 
 async def test_a_card_answers_questions_in_other_words_and_outlives_one_it_cannot_answer(h):
