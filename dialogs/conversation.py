@@ -97,8 +97,10 @@ PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|到哪个环节|审到哪|�
 #: A person's own enterprise asked about in words (我想绑定我公司, 看下公司的办件, 我们单位的证照):
 #: its binding, or the enterprise desk's cases or licences (shortcut words name them exactly).
 ENTERPRISE_BIND_ASKED = re.compile(r"绑定?(?:一下)?(?:我的|我们的?|我|自己的?|本)?(?:公司|企业|单位|营业执照)"
+                                   r"|把(?:我的|我们的?|我|自己的?|本)?(?:公司|企业|单位)[^，,。]{0,4}绑定"
                                    r"|(?:公司|企业|单位)(?:怎么|如何|要|想|能)?绑定?$")
-ENTERPRISE_DESK_ASKED = re.compile(r"(?:公司|企业|单位)的?(?:所有的?)?(?P<what>办件|案件|申请|件|证照|许可证|执照)"
+ENTERPRISE_DESK_ASKED = re.compile(r"(?:我们|我的|本)(?:公司|企业|单位)[^，,。]{0,4}(?:有哪些|有什么|有几个)(?P<what>在办的|办件|件)"
+                                   r"|(?:公司|企业|单位)的?(?:所有的?)?(?P<what2>办件|案件|申请|件|证照|许可证|执照)"
                                    r"(?:办到哪|到哪|进度|情况|都|有哪些|列表|$)")
 #: Typed after a conversation lapsed, this many characters or fewer answered its last question
 #: (1, 是的, 不用了) rather than ask a new one.
@@ -109,13 +111,16 @@ log = logging.getLogger(__name__)
 def _enterprise_asked(word: str) -> tuple[str, dict] | None:
     """The enterprise dialog a message about one's own company asks for, in words; None for a
     matter's question (公司怎么注销), a number (a case's: 查进度 reads it) or an unbinding."""
-    if "解绑" in word or "解除" in word or EIGHT_DIGITS.match(word) is not None or len(word) > 24:
+    if "解绑" in word or "解除" in word or EIGHT_DIGITS.match(word) is not None or len(word) > 48:
         return None
     if ENTERPRISE_BIND_ASKED.search(word):
-        return "enterprise", {}
+        return "enterprise", {}  # 您好，我是公司行政，想把我们公司绑定一下: a letter may say it too
+    if len(word) > 24:
+        return None
     desk = ENTERPRISE_DESK_ASKED.search(word)
-    if desk is not None and (desk["what"] != "件" or "看" in word or "查" in word):
-        return "enterprise_desk", {"action": "licences" if desk["what"] in ("证照", "许可证", "执照") else "cases"}
+    what = desk and (desk["what"] or desk["what2"])
+    if desk is not None and (what != "件" or desk["what"] or "看" in word or "查" in word):
+        return "enterprise_desk", {"action": "licences" if what in ("证照", "许可证", "执照") else "cases"}
     return None
 
 

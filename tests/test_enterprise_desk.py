@@ -153,6 +153,9 @@ async def test_the_enterprise_cases_and_licences_asked_in_words_open_the_desk(h,
     await h.catalog_ready()
     listing = await h.say("看下公司的办件")
     assert case_no in listing and "您要办的是不是" not in listing, listing
+    await h.say("菜单")
+    listing = await h.say("我们公司现在有哪些在办的")
+    assert case_no in listing and "您要办的是不是" not in listing, listing
     assert "您要办的是不是" not in await h.say("我们单位的证照")
     question = await h.say("公司怎么注销")  # a matter's question is still searched
     assert "注销" in question and case_no not in question, question
