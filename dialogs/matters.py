@@ -98,6 +98,8 @@ TRANSITIONS = [
     T("text",  "situation", "choosing",  "has_candidates", "show_candidates"),
     # 预约 in a sentence about the card on screen (那我想预约去办，周五上午可以吗): this matter's booking
     T("text",  "guide",     "guide",     "asks_to_book_this", "show_booking"),
+    # 预约 another matter, with its day, hall or details (预约 居民身份证办理 北辰 12月10日上午 刘桂芳 …): that booking
+    T("text",  ["guide", "asking"], "guide", "books_another_matter", "book_other"),
     # a matter without a guide yet: another of the list it was picked from
     T("text",  "guide",     "guide",     "picks_another_candidate", ["keep_pick", "show_card"]),
     T("text",  SEARCHING,   "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
@@ -550,7 +552,8 @@ class Matters(Dialog):
         """预约 said about the card on screen: no other matter is named (the search found none)."""
         found, asked = self._found, booking_query(self.text)
         return (self._guide() is not None and asked is not None
-                and (asked == "" or found is None or found.verdict not in (MATTER, CANDIDATES)))  # 约 alone: nothing else named
+                and (asked == "" or found is None or found.verdict not in (MATTER, CANDIDATES)  # 约 alone: nothing else named
+                     or (found.verdict == MATTER and found.hits[0].code == self.data.get("code"))))  # 预约办护照 on its card
 
     def has_candidates(self) -> bool:
         found = self._found
@@ -585,6 +588,13 @@ class Matters(Dialog):
     def asks_to_book_other(self) -> bool:
         """预约 with something else named (预约办护照): the booking searches for it."""
         return bool(booking_query(self.text))
+
+    def books_another_matter(self) -> bool:
+        """The same, said at a card or the question: unless a matter named with 预约 in its name
+        is what the search clearly found (结婚登记预约: that matter's card)."""
+        found = self._found
+        named = found is not None and found.verdict == MATTER and "预约" in found.hits[0].name
+        return self.asks_to_book_other() and not named
 
     # Actions.
 

@@ -325,6 +325,22 @@ async def test_the_remembered_applicant_is_deleted_when_asked_in_words(h):
     assert "直接使用" not in asked
 
 
+async def test_a_booking_wish_for_another_matter_at_a_card_books_it_with_its_details(h):
+    """With the 优待证 card open, 预约 居民身份证办理 <hall> … <name> <ID> <phone> books the ID card
+    with those details; it listed matters to read about and dropped everything said."""
+    await h.catalog_ready()
+    who = person(42)
+    await open_card(h, "申领《四川省老年人优待证》")
+    reply = await h.say(f"预约 居民身份证办理 区政务服务中心 {who['name']} {who['id_number']} {who['phone']}")
+    assert (await h.session()).dialog == "booking" and "您要办的是不是" not in reply, reply
+    if "请回复序号" in reply:
+        reply = await h.say([line for line in reply.splitlines() if "居民身份证办理" in line][0].split(".")[0])
+    assert "请选择日期" in reply and "广安区政务服务中心" in reply, reply
+    reply = await h.say("1")
+    reply = await h.say("1")
+    assert "请输入办事人" not in reply and "下次预约时要直接使用" in reply, reply
+
+
 async def test_details_in_one_message_survive_a_pick_between_and_the_pick_is_not_reused(h):
     """预约办身份证 … with the details: 身份证 of the matter is not taken for a label (it offered
     城乡居民参保登记); the 1 that picks the matter does not also pick the first time of the day
