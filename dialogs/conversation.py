@@ -93,7 +93,9 @@ PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|到哪个环节|审到哪|�
                             r"|进度怎么样|进度如何|什么进度|啥进度|受理号|办件编号|办件号"
                             # a case waited on, told (办了半个月了还没好, 怎么还没批下来, 到底还要等多久, 问进度)
                             r"|(?:办|交|申请|递|报)了[^，,。！!？?]{0,8}(?:还没|咋还没|怎么还没|都没)(?:好|下来|办好|办完|批|出来|消息|动静)"
-                            r"|(?:怎么|咋|为啥|为什么)还没(?:办好|办完|批下来|下来|出来|审核|审批|消息|动静)|还要等多久|要等到什么时候|问进度|是问进度")
+                            r"|(?:怎么|咋|为啥|为什么)还没(?:办好|办完|批下来|下来|出来|审核|审批|消息|动静)|问进度|是问进度")
+#: A number at the hall asked for in a sentence (我到大厅了 怎么取号, 在哪拿号): the queue (取号).
+QUEUE_ASKED = re.compile(r"(?:怎么|咋|如何|在哪|哪里|去哪)(?:样)?(?:取号|拿号|排号|领号|取个号)|(?:到|在)(?:大厅|窗口|政务中心|服务中心)了[^，,。]{0,6}(?:取号|拿号|排号|排队)")
 #: A person's own enterprise asked about in words (我想绑定我公司, 看下公司的办件, 我们单位的证照):
 #: its binding, or the enterprise desk's cases or licences (shortcut words name them exactly).
 ENTERPRISE_BIND_ASKED = re.compile(r"绑定?(?:一下)?(?:我的|我们的?|我|自己的?|本)?(?:公司|企业|单位|营业执照)"
@@ -383,6 +385,8 @@ class Conversation:
         if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):
             case_no = understanding(incoming, self.services, expects).value("case_number")
             return "progress", ({"case_no": case_no} if case_no else {})  # 办到哪了, 我是查进度
+        if dialog != "queue" and QUEUE_ASKED.search(word):
+            return "queue", {}  # 我到大厅了 怎么取号: a number, with the appointment's when there is one
         if dialog != "appointments" and about_my_appointments(incoming.text):
             return "appointments", {}  # 我想改一下预约的时间: theirs, not a new booking or a search
         if not (expects & NUMBER_KINDS) and (privacy := privacy_asked(word)):

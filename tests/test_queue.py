@@ -9,6 +9,8 @@ import asyncio
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.web.appkeys import CATALOG
 from tests.support import person
 from tests.test_booking import appointments_of, drive
@@ -65,6 +67,14 @@ async def call_until(sims, number: str, hall: str = HALL) -> dict:
         if called["number"] == number:
             return called
     raise AssertionError(f"{number} never called")
+
+
+@pytest.mark.parametrize("said", ["我到大厅了 怎么取号", "在哪拿号啊"])
+async def test_a_number_asked_for_in_a_sentence_is_the_queue(h, sims, said):
+    await open_hours(sims)
+    asked = await h.say(said)
+    assert "要办什么事" in asked and "没太明白" not in asked, asked
+    assert (await h.session()).dialog == "queue"
 
 
 async def test_a_walk_in_number_by_the_checkin_code_says_how_many_are_ahead(h, sims):
