@@ -42,7 +42,9 @@ def _stops(word: str, words: frozenset[str]) -> bool:
     if word in words:
         return True
     first = first_clause(word)
-    return first in words or any(phrase in first for phrase in STOP_WAITING)
+    if first in words:
+        return True
+    return any(phrase in word for phrase in STOP_WAITING)  # 等太久了 算了不等了: said anywhere in it
 END_TALK = frozenset({"结束", "结束人工", "结束服务", "结束对话", "结束人工服务", "退出人工", "退出", "end", "end chat", "quit", "exit"})
 SKIP_NOTE = frozenset({"取消", "不留言", "不用了", "算了", "结束", "退出", "菜单", "主菜单", "cancel"})
 #: The menu and help words of dialogs.conversation that a person talking to an agent means for
