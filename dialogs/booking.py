@@ -306,8 +306,10 @@ class Picking(Dialog):
         if said is None:
             return None
         if said.at is not None:
-            start = said.at.strftime("%H:%M")
-            return next((i for i, (begin, _, _) in enumerate(slots, 1) if begin == start), None)
+            starts = [said.at.strftime("%H:%M")]
+            if said.at.hour < 8:  # 2:30 / 两点半: no hall opens at night, so the afternoon's
+                starts.append(said.at.replace(hour=said.at.hour + 12).strftime("%H:%M"))
+            return next((i for start in starts for i, (begin, _, _) in enumerate(slots, 1) if begin == start), None)
         fitting = [i for i, (begin, _, _) in enumerate(slots, 1) if part_of(time.fromisoformat(begin)) == said.part]
         return fitting[0] if len(fitting) == 1 else None
 

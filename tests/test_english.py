@@ -276,6 +276,19 @@ async def test_a_day_named_in_english_picks_it(chat):
     assert times.startswith(f"Times you can book on {weekday} {day}"), times
 
 
+async def test_an_afternoon_time_said_on_the_12_hour_clock_picks_it(chat):
+    """2:30 please at a list of times means 14:30: no hall opens at night."""
+    assert english(await chat.say("hello"))
+    await chat.say("I'd like to book an appointment for a passport")
+    await chat.say("1")
+    times = await chat.say("1")
+    afternoon = re.findall(r"^\d+\. (1[3-7]):(\d\d)-", times, re.M)
+    assert afternoon, times
+    hour, minute = afternoon[0]
+    picked = await chat.say(f"{int(hour) - 12}:{minute} please")
+    assert "No time starts" not in picked and "name" in picked.lower(), picked
+
+
 @pytest.mark.parametrize("asked", ["Where is the exit-entry administration office and when is it open?", "service hall opening hours"])
 async def test_where_and_when_the_halls_open_asked_in_english_lists_them_with_their_hours(chat, asked):
     assert english(await chat.say("hello"))
