@@ -13,20 +13,30 @@ The halls are the platform's (`services.catalog.halls`); the ones in the setting
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+
 from dialogs import paging
 from dialogs.booking import distance_km, shared_location
 from dialogs.engine import Dialog, T, hall_names, normalise
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.halls import asks_about_halls, asks_hours
+from dialogs.understand.reading import TZ, shanghai_today, understand
 from dialogs.understand.vocabulary import fold
+
+#: Whether a hall is open now, asked (现在还开着吗, 这会儿开门没, 今天开门吗).
+_OPEN_NOW = re.compile(r"(?:现在|这会儿?|目前|今天|今儿)[^，,。]{0,4}(?:开门|开着|营业|上班|办公|开不开|开没)|还开着|还在上班|open (?:now|today)")
 
 STATES = ["pick", "shown"]
 TRANSITIONS = [
     #  trigger     source            dest     when               then
     T("start",    "*",              "shown", "carries_hall",    "show_carried_hall"),
+    T("start",    "*",              "pick",  "carries_day_question", "show_open_on_day"),
     T("start",    "*",              "pick",  "carries_hours_question", "show_hours"),
     T("start",    "*",              "pick",  None,              "ask"),
     T("text",     ["pick", "shown"], "shown", "names_hall",      "show_hall"),
+    # 礼拜天开门不 / 现在还开着吗: the halls open that day (or now), with their hours
+    T("text",     ["pick", "shown"], "pick",  "asks_open_on_day", "show_open_on_day"),
     T("text",     ["pick", "shown"], "pick",  "asks_hours",      "show_hours"),
     T("location", ["pick", "shown"], "pick",  "shares_location", ["keep_location", "ask"]),
     T("text",     "pick",           "pick",  "asks_more",       "show_next_page"),  # 长辈模式 pages the list
@@ -113,6 +123,42 @@ class Halls(Dialog):
         self.data.pop("query", None)
         self._with_hours = True
         self.ask()
+
+    def _day_asked(self, text: str) -> tuple[date, bool] | None:
+        """The day a question about opening asks of (礼拜天开门不: the coming Sunday), and whether
+        it asks of now (现在还开着吗, 今天开门吗 count as today); None when it names no day."""
+        if not asks_hours(text) and _OPEN_NOW.search(fold(text)) is None:
+            return None
+        folded = fold(text)
+        if _OPEN_NOW.search(folded):
+            return shanghai_today(), True
+        named = understand(text, shanghai_today(), expects=frozenset({"date"})).value("date")
+        return (named, False) if named is not None else None
+
+    def asks_open_on_day(self) -> bool:
+        return self._day_asked(self.text) is not None
+
+    def carries_day_question(self) -> bool:
+        return self._day_asked(self.data.get("query", "")) is not None
+
+    def show_open_on_day(self):
+        asked = self._day_asked(self.text) if self.incoming.kind == "text" else None
+        day, now = asked or self._day_asked(self.data.get("query", ""))
+        catalog = self.services.catalog
+        known = catalog.halls if catalog is not None and catalog.ready.is_set() else {}
+        if not known:  # the platform's hours not loaded yet: the list with the hours as written
+            self.show_hours()
+            return
+        self.data.pop("query", None)
+        holiday = day in (getattr(self.services.settings, "holidays", None) or ())
+        clock = datetime.now(TZ).strftime("%H:%M") if now else ""
+        rows = []
+        for row in self.halls():
+            hall = known.get(row["id"])
+            hours = [] if holiday or hall is None else [h for h in hall.hours if h.weekday == day.isoweekday()]
+            if hours:
+                rows.append({"hall": hall, "hours": hours, "open_now": any(h.open <= clock < h.close for h in hours) if now else None})
+        self.say("halls/open_on.j2", day=day, now=now, clock=clock, holiday=holiday, rows=rows)
 
     def carries_hall(self) -> bool:
         return self._carried_hall() is not None

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from bot.web.appkeys import CATALOG
 from tests.support import open_card, person
 from tests.test_booking import to_summary
 
@@ -119,8 +120,8 @@ async def test_a_hall_asked_about_in_words_is_shown(h):
     await h.catalog_ready()
     listing = await h.say("服务大厅在哪")
     assert "本区服务大厅" in listing and "没找到" not in listing
-    hours = await h.say("我不会弄手机，能去现场吗，明天礼拜一开门不")  # in the list: every hall with its hours
-    assert "本区服务大厅和办公时间" in hours and "周一至周五" in hours and "没太明白" not in hours
+    hours = await h.say("我不会弄手机，能去现场吗，明天礼拜一开门不")  # the halls open that day, with their hours
+    assert "开门的大厅" in hours and "09:00" in hours and "没太明白" not in hours, hours
     await h.say("菜单")
     detail = await h.say("万盛街道便民服务中心几点上班")
     assert "【广安区万盛街道便民服务中心】" in detail and "时间：" in detail
@@ -149,6 +150,22 @@ async def test_a_hall_question_in_the_middle_of_a_booking_is_answered_and_the_bo
     assert "要预约办理什么事" in await h.say("继续")
 
 
+async def test_whether_the_halls_open_on_a_day_is_answered_with_those_open_that_day(h):
+    """周六大厅开门吗, or 礼拜天开门不 at the hall list: the halls open that day with that day's
+    hours, not every hall's week again; a hall closed that day is not listed."""
+    await h.catalog_ready()
+    halls = list(h.app[CATALOG].halls.values())
+    saturday = [hall.name for hall in halls if any(o.weekday == 6 for o in hall.hours)]
+    closed = [hall.name for hall in halls if not any(o.weekday == 6 for o in hall.hours)]
+    assert saturday and closed  # the data has both kinds
+    reply = await h.say("周六大厅开门吗")
+    assert "（周六）开门的大厅" in reply and all(name in reply for name in saturday), reply
+    assert not any(name in reply for name in closed), reply
+    await h.say("4")
+    sunday = await h.say("礼拜天开门不")
+    assert "（周日）" in sunday and "周一至周五" not in sunday, sunday
+
+
 async def test_saying_one_works_that_day_mid_booking_is_not_a_question_about_hall_hours(h):
     """明天要上班 tells something of oneself: not answered with every hall's hours (周六上班吗 is)."""
     await h.catalog_ready()
@@ -156,7 +173,7 @@ async def test_saying_one_works_that_day_mid_booking_is_not_a_question_about_hal
     reply = await h.say("我老公明天要上班")
     assert "周一至周五" not in reply, reply
     hours = await h.as_user("someone-asking").say("你们周六上班吗")
-    assert "周六" in hours and "周一至周五" in hours, hours
+    assert "（周六）开门的大厅" in hours and "09:00" in hours, hours
 
 
 async def test_work_said_at_the_residence_permits_question_picks_employment(h):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from bot.workers.notifier import TEMPLATES as NOTICES
 from bot.search import Hit
@@ -50,6 +51,8 @@ CONTEXTS = {
     "halls/pick.j2": {"halls": [{"name": HALL.name, "km": 1.2, "hours": HALL.hours}], "located": True, "with_hours": True,
                       "page": window([{"name": HALL.name, "km": 1.2, "hours": HALL.hours}] * 3, 0, 2)},
     "halls/detail.j2": {"hall": HALL},
+    "halls/open_on.j2": {"day": date(2026, 12, 13), "now": True, "clock": "10:30", "holiday": False,
+                         "rows": [{"hall": PLATFORM_HALLS[0], "hours": PLATFORM_HALLS[0].hours[:1], "open_now": True}]},
     "common/help.j2": {"in_dialog": True, "options": OPTIONS},
     "common/small_talk.j2": {"kind": "greeting", "at_rest": True, "question": False},
     "menu/no_such_option.j2": {"number": "12"},
