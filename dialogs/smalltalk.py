@@ -115,7 +115,7 @@ class SmallTalk:
             session.data = {key: value for key, value in session.data.items() if key in (STREAK_KEY, ELDER_OFFERED_KEY)}
         at_rest = session.at_rest
         question = not at_rest and session.state not in cls.DONE
-        replies.append(Reply(self.services.render("common/small_talk.j2", kind=kind, at_rest=at_rest, question=question)))
+        replies.append(Reply(self.services.render("common/small_talk.j2", kind=kind, at_rest=at_rest, question=question, today=shanghai_today())))
         if question or (at_rest and kind in SHOWS_MENU):
             cls(session.state, session.data, incoming, self.services, replies).ask()
 

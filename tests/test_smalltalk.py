@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from dialogs.understand import shanghai_today
 from tests.support import person
 from tests.test_booking import to_summary
 
@@ -35,6 +36,11 @@ async def test_small_talk_and_junk_never_get_a_matter(chat):
         assert "机器人" in await chat.say(asked)
     assert "在的" in await chat.say("有人吗")
     assert "再见" in await chat.say("再见")
+    today = shanghai_today()
+    told = await chat.say("今天几号了")
+    assert f"今天是{today.month}月{today.day}日" in told and not searched(told), told
+    joke = await chat.say("讲个笑话")
+    assert "办事的事尽管问我" in joke and not searched(joke), joke
     for closing in ("办完了", "没了 谢谢", "搞定了", "谢了 回头再说"):  # the errand done: a close, never 身后一件事
         reply = await chat.say(closing)
         assert not searched(reply) and ("再见" in reply or "不客气" in reply), (closing, reply)
