@@ -69,6 +69,13 @@ OPENING_CHARS = 300
 _LABELLED_PHONE = re.compile(r"(?:电话|手机)号?码?[:：是]?\s*(1\d{10})(?!\d)")
 #: A label put just before a detail (我叫, 身份证号, 电话): left out of the matter's search with it.
 _DETAIL_LABEL = re.compile(r"(?:我叫|我的名字[是叫]?|姓名|名字|身份证号?码?|电话号?码?|手机号?码?|联系方式|办事人|经办人)[:：是为]?\s*$")
+#: Someone else to come, said at the summary (是孩子奶奶去办, 办事人要换一下, 不是我去).
+CHANGE_APPLICANT = re.compile(r"(?:换|改)(?:一?个|一下)?(?:办事人|人去|人办)|办事人(?:要|得|应该)?(?:写|填|改|换)"
+                              r"|(?:是|让|换成?)[^，,。]{0,4}(?:奶奶|爷爷|外婆|外公|妈|爸|老公|老婆|爱人|儿子|女儿|孩子|家人|别人|朋友)(?:去办|去|来办|来)"
+                              r"|不是我(?:去|办|本人)")
+#: A detail given before said to be wrong (身份证填错了, 名字写错了): that step again.
+ID_WAS_WRONG = re.compile(r"(?:身份证|证件)号?码?(?:填|输|写|打)错")
+NAME_WAS_WRONG = re.compile(r"(?:名字|姓名)(?:填|输|写|打)错")
 #: A day asked for in place of the one chosen, at a step that asks for something else (换周四吧, 改成周三).
 CHANGE_DAY = re.compile(r"[换改](?:成|到|为|在)?(?:下周|这周|周|星期|礼拜|明天|后天|\d{1,2}[月号日])|还是(?:下周|这周|周|星期|礼拜|明天|后天)")
 #: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
@@ -147,6 +154,9 @@ TRANSITIONS = [
     T("text",     ["name", "id_number", "phone"], "slot", "picks_other_day_with_slots", "ask"),
     T("text",     ["name", "id_number", "phone"], "day",  "changes_to_day_not_offered", "say_not_offered"),
     T("text",     ["name", "id_number", "phone"], "=", "needs_time",     "say_take_your_time"),
+    # 身份证填错了 / 名字写错了 at a later step or the summary: back to that detail
+    T("text",     ["phone", "consent", "summary"], "id_number", "says_id_was_wrong", "ask"),
+    T("text",     ["id_number", "phone", "consent", "summary"], "name", "says_name_was_wrong", "ask"),
     T("text",     "name",      "id_number", "valid_name",             ["keep_name", "ask"]),
     T("text",     "name",      "name",      None,                     "explain_name"),
     T("text",     "id_number", "phone",     "valid_id",               ["keep_id", "ask"]),
@@ -155,6 +165,8 @@ TRANSITIONS = [
     T("text",     "phone",     "phone",     None,                     "explain_phone"),
     T("text",     "consent",   "summary",   "answers_consent",        ["keep_consent", "show_summary"]),
     T("text",     "summary",   "name",      "applicant_lost",         "say_applicant_lost"),
+    # 等下 是孩子奶奶去办 / 办事人要换 at the summary: someone else's details, from the name on
+    T("text",     "summary",   "name",      "changes_applicant",      ["drop_applicant", "say_new_applicant", "ask"]),
     # 改到4点 / 改到周三 / 换个时间 at the summary: the change, not a walk back through every step
     T("text",     "summary",   "summary",   "names_free_time",        ["take_slot", "show_summary"]),
     T("text",     "summary",   "slot",      "picks_other_day_with_slots", "ask"),
@@ -572,6 +584,9 @@ class Booking(Picking):
         word = normalise(text)
         if state in CHOSEN and follow_up_asked(word) == "materials":
             return True  # 要带什么材料: for the matter being booked, not a search for 材料
+        if (state in ("id_number", "phone", "consent", "summary") and (ID_WAS_WRONG.search(word) or NAME_WAS_WRONG.search(word))
+                or state == "summary" and CHANGE_APPLICANT.search(word)):
+            return True  # 身份证填错了, 是孩子奶奶去办: the booking's details, never a search
         if state in DETAIL_STEPS:
             return _needs_time(word)
         if state == "summary":  # 确认提交 / 对头 确认 / 确认一下是几点的: the booking's, never a search for matters named 确认
@@ -981,6 +996,18 @@ class Booking(Picking):
 
     def drop_applicant(self):
         self.data.pop("applicant", None)
+
+    def changes_applicant(self) -> bool:
+        return CHANGE_APPLICANT.search(self.word) is not None
+
+    def say_new_applicant(self):
+        self.say("booking/new_applicant.j2")
+
+    def says_id_was_wrong(self) -> bool:
+        return ID_WAS_WRONG.search(self.word) is not None and self.slot("id_number") is None
+
+    def says_name_was_wrong(self) -> bool:
+        return NAME_WAS_WRONG.search(self.word) is not None and self.slot("name") is None
 
     def applicant(self) -> dict:
         return self.services.bookings.unseal(self.user, self.data.get("applicant")) or {}

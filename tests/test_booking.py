@@ -341,6 +341,21 @@ async def test_a_booking_wish_for_another_matter_at_a_card_books_it_with_its_det
     assert "请输入办事人" not in reply and "下次预约时要直接使用" in reply, reply
 
 
+async def test_another_applicant_or_a_detail_said_wrong_goes_back_to_it(h, sims):
+    """身份证填错了 at the phone step asks the ID again; at the summary, 等下 是孩子奶奶去办 asks
+    for the new applicant's details from the name on, and the booking is in that name."""
+    await h.catalog_ready()
+    me, grandma = person(43), person(44)
+    await drive(h, "预约办护照", me, stop="请输入办事人的手机号码")
+    assert "请输入办事人的 18 位身份证号码" in await h.say("哦不对 身份证填错了")
+    await h.say(me["id_number"])
+    await to_summary(h, me["phone"], me)
+    reply = await h.say("等下 是孩子奶奶去办 办事人要写奶奶的吧")
+    assert "换一位办事人" in reply and "请输入办事人的姓名" in reply and "您要办的是不是" not in reply, reply
+    assert (await drive(h, grandma["name"], grandma)).startswith("预约成功")
+    assert len(booked(await appointments_of(sims, grandma))) == 1 and booked(await appointments_of(sims, me)) == []
+
+
 async def test_details_in_one_message_survive_a_pick_between_and_the_pick_is_not_reused(h):
     """预约办身份证 … with the details: 身份证 of the matter is not taken for a label (it offered
     城乡居民参保登记); the 1 that picks the matter does not also pick the first time of the day
