@@ -399,9 +399,14 @@ class Conversation:
             settings = self.services.settings
             if (EIGHT_DIGITS.match(word) is not None
                     or (getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN) != DEFAULT_CASE_PATTERN):
-                case_no = understanding(incoming, self.services, expects).value("case_number")
+                read = understanding(incoming, self.services, expects)
+                case_no = read.value("case_number")
                 if case_no:
                     return "progress", {"case_no": case_no}
+                several = read.conflict("case_number")
+                if several is not None:  # 帮我查两个件：A 和 B: the first, and the others said how
+                    numbers = list(dict.fromkeys(slot.value for slot in several.slots))
+                    return "progress", {"case_no": numbers[0], "also": numbers[1:4]}
         return None
 
     # Digressions ------------------------------------------------------------------------

@@ -647,6 +647,7 @@ class Progress(Dialog):
     # Answers ------------------------------------------------------------------------------------
 
     async def show_case(self):
+        self._say_also()
         case = self._case
         self.data.pop("choices", None)
         if isinstance(case, BundleApplication):  # a 一件事: its cases as one view, one subscription for all
@@ -682,10 +683,18 @@ class Progress(Dialog):
         # a short run of digits is often the 预约号 of an appointment (12070001): where that is looked up
         self.say("progress/number_format.j2", short=_SHORT_NUMBER.fullmatch(self.word) is not None)
 
+    def _say_also(self) -> None:
+        """Several case numbers sent at once (帮我查两个件：A 和 B): the first is looked at, and the
+        person is told how to ask about the others, once."""
+        also = self.data.pop("also", None)
+        if also:
+            self.say("progress/also.j2", also=also)
+
     def ask_factor(self):
         """Ask for the factor of the number just tried (none tried: the card's own case, which
         this person no longer has verified); a card whose case needs its factor again is gone
         from the session."""
+        self._say_also()
         asked = self.data["pending"] = self._asked or self.data.get("case_no")
         if asked == self.data.get("case_no"):
             self.data.pop("case_no", None)

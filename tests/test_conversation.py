@@ -311,11 +311,16 @@ def test_a_case_number_opens_progress_exactly_when_the_understanding_finds_one()
         conversation = Conversation(Services(render=lambda *a, **k: "", settings=settings))
         for text in texts:
             word = normalise(text)
-            case_no = understand(text, date.today(), case_pattern=pattern).value("case_number")
+            read = understand(text, date.today(), case_pattern=pattern)
+            case_no = read.value("case_number")
+            several = read.conflict("case_number")  # several numbers: the first, the others said how to ask
+            numbers = list(dict.fromkeys(slot.value for slot in several.slots)) if several else []
             if word in SHORTCUTS:
                 expected = (SHORTCUTS[word][0], dict(SHORTCUTS[word][1]))
             elif PROGRESS_ASKED.search(word):  # 办到哪了: progress, with the number when one is in it
                 expected = ("progress", {"case_no": case_no} if case_no else {})
+            elif numbers:
+                expected = ("progress", {"case_no": numbers[0], "also": numbers[1:4]})
             else:
                 expected = ("progress", {"case_no": case_no}) if case_no else None
             incoming = Incoming(channel="wechat", user="oUser", kind="text", text=text)

@@ -39,6 +39,15 @@ def slow_matter() -> str:
     return next(g.code for g in sorted(World.load().guides.values(), key=lambda g: g.code) if g.promised_days >= 5)
 
 
+async def test_two_case_numbers_in_one_message_look_at_the_first_and_say_how_to_ask_the_other(h, sims):
+    first, second = await new_case(sims), await new_case(sims)
+    asked = await h.say(f"帮我查两个件：{first}（手机尾号见下）和 {second}")
+    assert "手机号的后 4 位" in asked and first in asked and f"回复另一个编号（{second}）" in asked, asked
+    assert first in await h.say("5678")
+    asked = await h.say(second)
+    assert second in asked and ("手机号的后 4 位" in asked or "【办件进度】" in asked), asked
+
+
 async def test_a_case_number_typed_with_the_letter_o_for_zero_is_read_as_meant(h, sims):
     """5116…OOO1 copied by eye from a receipt (O for 0, l for 1): the number meant is asked about
     and verified, never a failed try against a number that does not exist."""
