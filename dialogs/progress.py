@@ -74,6 +74,8 @@ REFRESH = frozenset({"刷新", "再查一次", "重新查询", "最新进度", "
 
 STATES = ["number", "choosing", "factor", "shown", "material"]
 ANY = STATES
+#: Rating the case on the card asked for (我要评价, 给这个打个差评, 好评): the rating dialog, for it.
+RATE_ASKED = re.compile(r"评价|打分|评分|评个分|打个分|给个分|差评|好评|点评|几颗星|五星|一星")
 ASKING = ["number", "choosing", "factor", "material"]
 #: Where a photo or file of a requested material is taken: on the card, or asked which one.
 RECEIVING = ["shown", "material"]
@@ -115,6 +117,7 @@ TRANSITIONS = [
     T("text",  "factor",   "factor",   "factor_wrong",          "say_wrong"),
     T("text",  "factor",   "factor",   "factor_trouble",        "say_busy"),
     # After the card: each action checks the card's case is this person's, now.
+    T("text",  "shown",    "shown",    "asks_to_rate",          "open_rating"),  # 我要评价 / 给这个打差评
     T("text",  "shown",    "shown",    "subscribes",            "say_subscribed"),
     T("text",  "shown",    "shown",    "unsubscribes",          "unsubscribe"),
     T("text",  "shown",    "shown",    "refresh_opens",         "show_case"),
@@ -659,6 +662,7 @@ class Progress(Dialog):
         if self.data.get("case_no") != case.case_no:
             self.data.pop("last_material", None)  # pages go on only for the card they started on
         self.data["case_no"] = case.case_no  # the only place a case number becomes the card's
+        self.data["matter_name"] = case.matter_name  # named when the card's case is rated
         self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
         self.say("progress/card.j2", **case_view(case, self.services.settings))
         self.ask()
@@ -670,8 +674,20 @@ class Progress(Dialog):
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:
-        """我没有编号 用身份证查得到不 at the number's step is about the number: never searched."""
-        return state == "number" and WITHOUT_NUMBER.search(normalise(text)) is not None
+        """我没有编号 用身份证查得到不 at the number's step is about the number, and 我要评价 on a
+        card is about its case: never searched, nor a rating of another case."""
+        word = normalise(text)
+        if state == "shown":
+            return RATE_ASKED.search(word) is not None and "修改" not in word
+        return state == "number" and WITHOUT_NUMBER.search(word) is not None
+
+    def asks_to_rate(self) -> bool:
+        return bool(self.data.get("case_no")) and RATE_ASKED.search(self.word) is not None and "修改" not in self.word
+
+    def open_rating(self):
+        """The card's case rated (the ratings store checks, when rating, that it is done and that
+        this person verified it): with the level said, at once; else its level is asked."""
+        self.start("rating", case_no=self.data["case_no"], matter_name=self.data.get("matter_name", ""))
 
     def has_no_number(self) -> bool:
         return WITHOUT_NUMBER.search(self.word) is not None

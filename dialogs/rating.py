@@ -66,6 +66,7 @@ TRANSITIONS = [
     T("start", "*",      "level",  "not_rated",     "say_not_rated"),
     T("start", "*",      "level",  "may_rate_again", ["take_last_given", "ask"]),
     T("start", "*",      "level",  "rated_twice",   "say_rated_twice"),
+    T("start", "*",      "level",  "carries_case",  "ask"),  # 我要评价 on a case's card: its level asked
     T("start", "*",      "level",  "has_pending",   ["take_invitation", "ask"]),
     T("start", "*",      "level",  None,            "say_nothing_pending"),
     T("text",  "level",  "reason", "rated_badly",   "ask"),
@@ -178,6 +179,9 @@ class RateCase(Dialog):
         self.say("rating/rated_twice.j2")
         self.finish()
 
+    def carries_case(self) -> bool:
+        return self._rated == "none" and bool(self.data.get("case_no")) and self.data.get("mode") != "again"
+
     def has_pending(self) -> bool:
         return self._invitation is not None
 
@@ -262,6 +266,9 @@ async def invitation_answered(services, session, incoming, reading: Understandin
     resting = session.at_rest or session.dialog == "progress"
     if reading.kind == MessageClass.OTHER and (alone or not resting):
         return None  # a sentence: it rates only in the rating's own words, where nothing is asked
+    card = session.data.get("case_no") if session.dialog == "progress" and session.state == "shown" else None
+    if card and not bare:  # 给这个打差评 on a case's card: that case (the store checks it may be rated)
+        return "rating", {"case_no": card, "matter_name": session.data.get("matter_name", ""), "level": LEVELS_BY_STARS[stars].value}
     latest_only = bare or (alone and not resting)
     invitation = await services.ratings.pending(incoming.user, recent=latest_only)
     if invitation is None and resting and not alone and reading.kind != MessageClass.OTHER:

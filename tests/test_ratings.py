@@ -260,6 +260,23 @@ async def test_stars_thumbs_and_five_star_words_rate_on_the_progress_card(h, sim
         assert [r["level"] for r in (await feedback(sims, case_no))["ratings"]] == [level]
 
 
+async def test_a_verified_finished_case_is_rated_from_its_card_without_an_invitation(h, sims):
+    """我要评价 on the card of a finished case asks its level; 差评 … said there rates that case
+    (no invitation needed: the person verified it, and it is done)."""
+    case_no = await finished_case(sims)
+    await h.say(case_no)
+    await h.say("5678")
+    asked = await h.say("我要评价")
+    assert "非常满意" in asked and "没有待评价" not in asked, asked
+    assert "感谢您的评价：★★★★☆ 满意" in await h.say("4")
+    other = await finished_case(sims)
+    await h.say(other)
+    await h.say("5678")
+    reply = await h.say("给这个打差评 办好了都不通知")
+    assert "★☆☆☆☆" in reply or "★★☆☆☆" in reply, reply
+    assert [r["level"] for r in (await feedback(sims, other))["ratings"]] in (["dissatisfied"], ["very_dissatisfied"])
+
+
 async def test_a_bare_number_in_a_dialog_stays_the_dialogs_when_the_invitation_is_older(h, sims):
     case_no = await invited(h, sims, h.services.ratings)
     await h.say("菜单")  # the menu came after the invitation: its numbers are the menu's
