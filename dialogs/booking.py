@@ -476,6 +476,9 @@ class Picking(Dialog):
 
     def take_slot(self):
         self.data["start"], self.data["end"], _ = self.data["slots"][self.picked_slot() - 1]
+        if self.incoming.kind == "text" and not self.word.isdigit() and self.state not in ("summary", "move_confirm"):
+            # picked in words (周二上午十点, 越早越好): which time that is, said before the next question
+            self.say("booking/slot_taken.j2", day=date.fromisoformat(self.data["day"]), start=self.data["start"], end=self.data["end"])
 
     # Submitting ----------------------------------------------------------------------------------
 
