@@ -219,8 +219,10 @@ async def test_no_preference_picks_the_first_and_the_latest_is_the_last_time(h):
     assert "请选择日期" in await h.say("随便")
     assert "可以预约的时段" in await h.say("都行")
     slots = (await h.session()).data["slots"]
-    assert "请输入办事人的姓名" in await h.say("越晚越好")
+    latest = await h.say("越晚越好")
+    assert "请输入办事人的姓名" in latest
     assert (await h.session()).data["start"] == max(start for start, _, _ in slots)
+    assert "好的，约在" in latest and max(start for start, _, _ in slots) in latest, latest  # which time, said back
 
 
 async def test_a_booking_asked_for_with_every_detail_in_one_message_asks_none_of_them_again(h, sims):
