@@ -345,16 +345,34 @@ def by_another(text: str) -> bool | None:
 
 
 
-def named_option(options: tuple, text: str) -> str | None:
+def answers_told(guide, text: str) -> dict[str, str]:
+    """The guide's situation questions that a question told with its circumstances answers
+    already (我妈68岁…我代她去办: 代办 yes; 身份证丢了: the loss option): only what is said
+    outright (who goes, an age, an option named), never a yes or no guessed from other words."""
+    found: dict[str, str] = {}
+    for question in questions_for(guide):
+        if question.options:
+            code = named_option(question.options, text, least=2)
+        else:
+            said = by_another(text) if any(cue in question.text for cue in BY_ANOTHER_ASKED) else None
+            said = by_age(question.text, text) if said is None else said
+            code = None if said is None else "yes" if said else "no"
+        if code is not None:
+            found[question.key] = code
+    return found
+
+
+def named_option(options: tuple, text: str, least: int = 1) -> str | None:
     """The code of the one option that `text` (normalised) names by its words, or None: the option
     the words name most (期满换证: 有效期满换证 holds it whole, 损毁换证 only shares 换证); what is
-    said to be not the case (不是头一回办 是过期了换) does not name."""
+    said to be not the case (不是头一回办 是过期了换) does not name. `least`: the fewest of the
+    option's two-character pieces that must be said (a letter, read ahead, must say more than one)."""
     said = _NEGATED.sub(" ", text).strip()  # 不是第一次 alone names nothing
     for word, meant in OPTION_WORDS:
         said = said.replace(word, meant)
     scores = [(_names(said, normalise(s.name)), s.code) for s in options] if said else []
     best = max((score for score, _ in scores), default=0)
-    named = [code for score, code in scores if score == best and best > 0]
+    named = [code for score, code in scores if score == best and best >= least]
     return named[0] if len(named) == 1 else None
 
 
@@ -539,8 +557,12 @@ class Matters(Dialog):
         return self._materials_asked_of_winner() is not None
 
     def clear_match_asking_materials_with_situations(self) -> bool:
+        """The same, with questions left that the words did not answer already (show_card reads them)."""
         guide = self._materials_asked_of_winner()
-        return guide is not None and bool(questions_for(guide))
+        if guide is None:
+            return False
+        told = answers_told(guide, normalise(self._query()))
+        return any(q.key not in told for q in questions_for(guide))
 
     def _materials_asked_of_winner(self):
         """The winner's guide when the message asks for its materials, else None."""
@@ -610,6 +632,7 @@ class Matters(Dialog):
         code = self._picked()
         self.data["bundle" if code in self.services.catalog.bundles else "code"] = code
         self._outcome = (PICKED, self.data.pop("asked", ""))
+        self.data["told"] = self._outcome[1]  # the question the list answered: it may answer the card's questions
 
     async def _count(self):
         """Count the outcome kept by this message's actions (bot.search.outcomes)."""
@@ -648,6 +671,7 @@ class Matters(Dialog):
     async def show_bundle(self):
         """A bundle has a card of its own (dialogs.bundles): what it covers, one material list,
         one booking."""
+        self.data.pop("told", None)  # read ahead by a matter's card only
         await self._count()
         self.data.pop("query", None)
         self.start("bundles", bundle=self.data.pop("bundle"))
@@ -703,8 +727,14 @@ class Matters(Dialog):
         await self._count()
         code = self.data["code"]
         guide = self.services.catalog.guide(code)
+        told = self.data.pop("told", "") or (self._query() if self.incoming.kind == "text" and not self.word.isdigit() else "")
         for key in ("query", "answers", "chosen", "asked", "book"):
             self.data.pop(key, None)  # the list it was picked from stays: 返回 shows it again (no guide yet: pick another)
+        if guide is not None and told:
+            # 我妈68岁…我代她去办: what the question already told answers its questions ahead
+            told_answers = answers_told(guide, normalise(told))
+            if told_answers:
+                self.data["answers"] = told_answers
         if guide is None:
             self.say("matters/no_guide.j2", matter=self.services.catalog.summary(code), others=bool(self.data.get("candidates")))
             return
@@ -748,7 +778,7 @@ class Matters(Dialog):
         return asked
 
     def asks_materials_with_situations(self) -> bool:
-        return self._follow_up() == "materials" and bool(questions_for(self._guide()))
+        return self._follow_up() == "materials" and self._next_question() is not None
 
     def asks_materials(self) -> bool:
         return self._follow_up() == "materials"

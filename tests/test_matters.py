@@ -517,6 +517,17 @@ def test_answers_in_ones_own_words_to_yes_no_questions():
     assert verb_said_back("孩子父母已登记结婚吗？", "好了") is None  # 好 is not the question's
 
 
+async def test_what_the_question_told_answers_the_cards_questions_ahead(h):
+    """我妈68岁了，想办老年人优待证，我代她去办，需要带什么材料？ → the card → 材料清单: 代办 is not
+    asked again (the question said so); the list is the one for an agent."""
+    await h.catalog_ready()
+    listed = await h.say("我妈68岁了，想办老年人优待证，我代她去办，需要带什么材料？")
+    if "【" not in listed:
+        await h.say([line for line in listed.splitlines() if "优待证" in line][0].split(".")[0])
+    materials = await h.say("材料清单")
+    assert "是由他人代您办理吗" not in materials and "代理人居民身份证" in materials and "委托他人代办" in materials, materials
+
+
 async def test_doing_it_together_answers_whether_a_family_runs_it(h):
     """是家庭成员共同经营吗 answered 我和老婆一起开: yes, not 没太明白."""
     await h.catalog_ready()
