@@ -415,7 +415,8 @@ class Conversation:
         """Run another dialog; the current one, if it was asking something, waits on the stack."""
         paused = list(session.paused)
         cls = CITIZEN_DIALOGS[session.dialog]
-        if not session.at_rest and session.dialog not in ("menu", route[0]) and session.state not in cls.DONE:
+        if (not session.at_rest and session.dialog not in ("menu", route[0]) and session.state not in cls.DONE
+                and session.state not in cls.NOT_RESUMED):
             data = {k: v for k, v in session.data.items() if k != MISSES_KEY}
             paused = [*paused, {"dialog": session.dialog, "state": session.state, "data": data}][-MAX_PAUSED:]
         after = await self._enter(*route, incoming, replies)
@@ -469,7 +470,8 @@ class Conversation:
                 self._model(resumed, incoming, replies).ask()
                 return resumed
         session.paused = []
-        if session.at_rest or session.dialog == "menu":
+        current = CITIZEN_DIALOGS.get(session.dialog)
+        if session.at_rest or session.dialog == "menu" or current is None or session.state in current.DONE:
             self._say(replies, "common/nothing_to_resume.j2", in_dialog=not session.at_rest)
         else:  # 拜拜 mid-booking, then 继续: the dialog never stopped; it goes on where it is
             self._say(replies, "common/resumed.j2", title=CITIZEN_DIALOGS[session.dialog].title)

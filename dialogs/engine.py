@@ -410,6 +410,9 @@ class Dialog:
     #: Leaving this dialog (取消, 退出) changes nothing it shows: said so (已退出「我的预约」，预约
     #:没有任何改动), never "已取消「我的预约」", which reads as the appointment cancelled.
     LEAVING_CHANGES_NOTHING: ClassVar[bool] = False
+    #: States not kept for 继续 when the person turns to something else: nothing in them is worth
+    #: coming back to (a list of matters a search offered, the question after it found nothing).
+    NOT_RESUMED: ClassVar[frozenset[str]] = frozenset()
 
     __slots__ = ("state", "data", "incoming", "services", "replies", "switch_to", "finished", "_event", "again", "answered")
 

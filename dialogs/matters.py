@@ -440,6 +440,7 @@ class Matters(Dialog):
     EXPECTS = {"choosing": frozenset({"choice"}), "guide": frozenset({"choice"}), "situation": frozenset({"choice", "yes_no"})}
     DONE = frozenset({"guide"})
     FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand (a question: what answers none of it)
+    NOT_RESUMED = frozenset({"asking", "choosing"})  # a search's list is asked again, never offered as work left
 
     __slots__ = ("_found", "_answered", "_corrected", "_outcome", "_read_follow_up", "_refined")
 

@@ -231,6 +231,19 @@ async def test_预约_on_a_card_reached_from_the_hall_list_books_the_cards_matte
     assert "预约「劳动人事争议仲裁申请」" in reply and "要预约办理什么事" not in reply, reply
 
 
+async def test_a_list_of_matters_left_for_something_else_is_not_offered_as_work_to_resume(h, sims):
+    """A search's list of matters, left for a case's progress, is not unfinished work: no 回复「继续」
+    接着刚才的办事指南 at the card, and 继续 later finds nothing paused."""
+    await h.catalog_ready()
+    listed = await h.say("社保")
+    assert "您要办的是不是" in listed, listed
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    card = await h.say("5678")
+    assert "【办件进度】" in card and "接着刚才的办事指南" not in card, card
+    assert "没有暂停的事项" in await h.say("继续")
+
+
 async def test_a_paused_booking_expires_with_the_session(h):
     await h.catalog_ready()
     await to_name_step(h)
