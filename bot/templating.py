@@ -163,7 +163,8 @@ class Renderer:
         language = LANGUAGE.get()
         if not language.elder or language.code == ENGLISH or not any(t.strip() for t in texts):
             return texts
-        return elder_numbering(texts) + [self.elder[ELDER_ENDING].render().strip()]
+        # an answer that says voice cannot be heard ends without the offer to send voice
+        return elder_numbering(texts) + [self.elder[ELDER_ENDING].render(voice=not any("语音" in t for t in texts)).strip()]
 
 
 #: A numbered line of a list: "3. 预约办事", "  2) 户口簿", "4、…".

@@ -104,6 +104,14 @@ async def test_elder_mode_at_the_menu_shows_four_choices_and_the_hotline(h):
     follows_the_rules(help_)
 
 
+async def test_voice_that_cannot_be_heard_in_elder_mode_does_not_end_with_send_voice(h):
+    """听不了语音 and then 也可以直接发语音 in the same answer contradicted itself."""
+    await h.say("长辈模式")
+    answer = await h.message({"MsgType": "voice", "MediaId": "voice-media-1", "Format": "amr"})
+    assert "听不了语音" in answer and "也可以直接发语音" not in answer and "12345" in answer, answer
+    assert (await h.say("菜单")).rstrip().endswith(ENDING)  # other answers still offer voice
+
+
 async def test_search_in_elder_mode_offers_four_at_most(h):
     await h.catalog_ready()
     await h.say("大字")
