@@ -53,7 +53,9 @@ CONFIRM = frozenset({"确认", "确定", "确认预约", "提交", "确认提交
 #: 确认 in a sentence (对头 确认, 对的，确认预约, 没问题 提交吧): a confirmation, unless it says no.
 CONFIRM_SAID = re.compile(r"确认|确定|提交|没问题|就这样|就这个|可以了|对头|对的|没错")
 #: ... and unless it asks something (确认一下是几点的？, 确定是周四吗): then the summary is shown again.
-_ASKS = re.compile(r"[?？]|吗|几点|几号|哪天|哪个|什么|啥|多少|是不是|对不对|有没有")
+_ASKS = re.compile(r"[?？]|吗|几点|几号|哪|什么|啥|多少|是不是|对不对|有没有|了没"
+                   # 确认一下地址 / 帮我确认下时间: something on the summary to check, not a yes
+                   r"|(?:确认|确定)(?:一?下|一下子)?(?:地址|地点|时间|日期|大厅|几楼|楼层|信息|材料|要带)")
 CONFIRM_NOT = re.compile(rf"不|别|没(?!问题|错)|先不|等等|等一下|改|换|取消|算了|{_ASKS.pattern}")
 USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好的", "本人", "就是我"})
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})

@@ -302,7 +302,7 @@ async def test_a_question_at_the_summary_in_confirming_words_books_nothing(h, si
     await h.catalog_ready()
     who = person(38)
     await to_summary(h, "预约办护照", who)
-    for asked in ("确认一下是几点的？", "好的，是几点？", "确定是这个大厅吗"):
+    for asked in ("确认一下是几点的？", "好的，是几点？", "确定是这个大厅吗", "我再确认下地址在哪", "帮我确认一下地址"):
         reply = await h.say(asked)
         assert "预约成功" not in reply and "请核对预约信息" in reply, (asked, reply)
     assert booked(await appointments_of(sims, who)) == []
@@ -907,7 +907,7 @@ async def test_asking_whether_an_appointment_still_stands_shows_it_and_cancels_n
     leaving 我的预约 says the appointments are unchanged."""
     me = person(39)
     await drive(h, "预约", me)
-    for asked in ("我的预约取消了吗", "啊？预约被取消了？", "我的预约还在吗"):
+    for asked in ("我的预约取消了吗", "啊？预约被取消了？", "我的预约还在吗", "我的预约是不是取消了"):
         reply = await h.say(asked)
         assert "普通护照签发" in reply and "都还在，没有取消" in reply and "确定取消" not in reply, (asked, reply)
         await h.say("对")
