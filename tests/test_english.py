@@ -276,6 +276,13 @@ async def test_a_day_named_in_english_picks_it(chat):
     assert times.startswith(f"Times you can book on {weekday} {day}"), times
 
 
+async def test_a_word_chinese_speakers_type_too_does_not_switch_to_english(chat):
+    """test123 as a first message is no English: the Chinese that follows is answered in Chinese."""
+    assert not english(await chat.say("test123"))
+    reply = await chat.say("我想办社保卡")
+    assert "社会保障卡" in reply and not english(reply), reply
+
+
 async def test_an_afternoon_time_said_on_the_12_hour_clock_picks_it(chat):
     """2:30 please at a list of times means 14:30: no hall opens at night."""
     assert english(await chat.say("hello"))
