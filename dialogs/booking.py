@@ -445,7 +445,7 @@ class Picking(Dialog):
             named = None  # 明天下午: the day step took 明天; at the time step only 下午 is in question
         part = said.part if said is not None and said.at is None else ""
         several = part and any(part_of(time.fromisoformat(begin)) == part for begin, _, _ in self.data.get("slots", []))
-        if several and self.state == "slot":
+        if several and self.state in ("slot", "move_slot"):
             self._part = part
         self.say("booking/not_offered.j2", day=named, at=said.at if said is not None else None, part=part, several=bool(several),
                  hall=self.hall(), **(self._why_not_offered(named) if named is not None else {"why": "", "hours": [], "others": [], "last": None}))

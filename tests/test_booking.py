@@ -667,6 +667,11 @@ async def test_while_moving_another_day_a_change_of_mind_or_a_cancel_is_understo
     month, day, weekday = days[-1]
     times = await h.say(f"{weekday}吧")
     assert times.startswith(f"{month}月{day}日（{weekday}）可以预约的时段"), times
+    slots = (await h.session()).data["slots"]
+    afternoon = [s for s in slots if s[0] >= "13:00"]
+    if len(afternoon) >= 2:  # 下午的: that part of the day, as in a new booking
+        part = await h.say("下午的")
+        assert all(f"{s[0]}-{s[1]}" not in part for s in slots if s[0] < "12:00"), part
     assert "请选择日期" in await h.say("换一天")
     await h.say("1")
     kept = await h.say("算了 不改了")
