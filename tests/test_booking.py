@@ -317,8 +317,9 @@ async def test_the_remembered_applicant_is_deleted_when_asked_in_words(h):
     who = person(40)
     await drive(h, "预约办护照", who, remember="1")
     assert await h.services.bookings.remembered(h.user) is not None
-    told = await h.say("你们会把我的身份证号存起来吗 安全吗")
-    assert "加密保存" in told and "删除我的信息" in told, told
+    for asked in ("你们会把我的身份证号存起来吗 安全吗", "会存我的身份证吗"):
+        told = await h.say(asked)
+        assert "加密保存" in told and "删除我的信息" in told, told
     gone = await h.say("你们不要再保存我的身份证信息了 删掉")
     assert "已删除您保存的办事人信息" in gone and who["name"] not in gone, gone
     assert await h.services.bookings.remembered(h.user) is None
