@@ -74,6 +74,8 @@ REFRESH = frozenset({"刷新", "再查一次", "重新查询", "最新进度", "
 
 STATES = ["number", "choosing", "factor", "shown", "material"]
 ANY = STATES
+#: How to send the materials asked for (我要补材料, 材料怎么上传, 在哪交材料).
+SEND_ASKED = re.compile(r"补(?:交|充|个|点)?(?:一下)?材料|(?:交|发|传|上传|提交)(?:一下)?材料|材料(?:怎么|咋|如何|在哪)?(?:交|发|传|上传|提交)|怎么上传|补正")
 #: Rating the case on the card asked for (我要评价, 给这个打个差评, 好评): the rating dialog, for it.
 RATE_ASKED = re.compile(r"评价|打分|评分|评个分|打个分|给个分|差评|好评|点评|几颗星|五星|一星")
 ASKING = ["number", "choosing", "factor", "material"]
@@ -118,6 +120,7 @@ TRANSITIONS = [
     T("text",  "factor",   "factor",   "factor_trouble",        "say_busy"),
     # After the card: each action checks the card's case is this person's, now.
     T("text",  "shown",    "shown",    "asks_to_rate",          "open_rating"),  # 我要评价 / 给这个打差评
+    T("text",  "shown",    "shown",    "asks_how_to_send",      "say_how_to_send"),  # 我要补材料 / 怎么上传
     T("text",  "shown",    "shown",    "subscribes",            "say_subscribed"),
     T("text",  "shown",    "shown",    "unsubscribes",          "unsubscribe"),
     T("text",  "shown",    "shown",    "refresh_opens",         "show_case"),
@@ -678,11 +681,17 @@ class Progress(Dialog):
         card is about its case: never searched, nor a rating of another case."""
         word = normalise(text)
         if state == "shown":
-            return RATE_ASKED.search(word) is not None and "修改" not in word
+            return (RATE_ASKED.search(word) is not None and "修改" not in word) or SEND_ASKED.search(word) is not None
         return state == "number" and WITHOUT_NUMBER.search(word) is not None
 
     def asks_to_rate(self) -> bool:
         return bool(self.data.get("case_no")) and RATE_ASKED.search(self.word) is not None and "修改" not in self.word
+
+    def asks_how_to_send(self) -> bool:
+        return bool(self.data.get("case_no")) and SEND_ASKED.search(self.word) is not None
+
+    def say_how_to_send(self):
+        self.say("progress/how_to_send.j2")
 
     def open_rating(self):
         """The card's case rated (the ratings store checks, when rating, that it is done and that

@@ -178,6 +178,12 @@ async def test_a_document_of_several_pages_is_taken_page_by_page(chat, client):
     assert sorted(u["upload"]["material_id"] for u in items) == ["M1", "M1", "M2", "M2"]
 
 
+async def test_asking_how_to_send_the_materials_on_the_card_is_told_how(chat, client):
+    await open_case(chat)
+    told = await chat.say("我要补材料")
+    assert "直接在这里发" in told and "没太明白" not in told, told
+
+
 async def test_which_material_may_be_said_by_its_name(chat, client):
     await open_case(chat)
     assert "这份材料是哪一项" in await send_photo(chat, client, jpeg(seed=b"contract"))
