@@ -94,6 +94,17 @@ PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|到哪个环节|审到哪|�
                             # a case waited on, told (办了半个月了还没好, 怎么还没批下来, 到底还要等多久, 问进度)
                             r"|(?:办|交|申请|递|报)了[^，,。！!？?]{0,8}(?:还没|咋还没|怎么还没|都没)(?:好|下来|办好|办完|批|出来|消息|动静)"
                             r"|(?:怎么|咋|为啥|为什么)还没(?:办好|办完|批下来|下来|出来|审核|审批|消息|动静)|问进度|是问进度")
+#: The words around a change of mind (不是申领 是补办): what is left is what was refused and what is wanted.
+_CHANGE_WORDS = re.compile(r"^(?:算了|不对|错了|哦|噢|嗯)|[，,。.！!？?\s]|^(?:我|俺)?(?:不是|不要|不办|不用|别)|^(?:就|只|而是|是|要|办|改成|换成|改|换|我要|我想|想|还是|帮我)+|(?:了|啦|吧|的|咯)+$")
+
+
+def _bare(said: str) -> str:
+    """`said` without the words around a change of mind, taken off until none is left."""
+    while (bare := _CHANGE_WORDS.sub("", said)) != said:
+        said = bare
+    return said
+
+
 #: A number at the hall asked for in a sentence (我到大厅了 怎么取号, 在哪拿号): the queue (取号).
 QUEUE_ASKED = re.compile(r"(?:怎么|咋|如何|在哪|哪里|去哪)(?:样)?(?:取号|拿号|排号|领号|取个号)|(?:到|在)(?:大厅|窗口|政务中心|服务中心)了[^，,。]{0,6}(?:取号|拿号|排号|排队)")
 #: A person's own enterprise asked about in words (我想绑定我公司, 看下公司的办件, 我们单位的证照):
@@ -304,8 +315,10 @@ class Conversation:
                 and (query := booking_query(incoming.text)) and await self._names_a_matter(query)):
             route = "booking", {"query": query}  # 再帮我约个办护照的 mid-dialog: that booking (a half-made one gives way)
         if (route is None and session.dialog == "booking" and session.state not in cls.FREE_TEXT
-                and (wanted := without_refused(incoming.text)) != incoming.text and await self._names_a_matter(wanted)):
-            route = "booking", {"query": wanted}  # 算了不办护照了 就社保卡 mid-booking: that one booked instead
+                and (wanted := without_refused(incoming.text)) != incoming.text):
+            wanted = self._instead_of(session, incoming.text, wanted)
+            if await self._names_a_matter(wanted):
+                route = "booking", {"query": wanted}  # 算了不办护照了 就社保卡 mid-booking: that one booked instead
         if (route is None and (expects or session.state in cls.SEARCHED) and session.state not in cls.FREE_TEXT
                 and await self._asks_about_a_matter(incoming, expects)):
             route = "matters", {"query": incoming.text}
@@ -313,6 +326,17 @@ class Conversation:
                 and await self._initials_name_a_matter(incoming)):
             route = "matters", {"query": incoming.text}
         return route
+
+    def _instead_of(self, session: Session, text: str, wanted: str) -> str:
+        """What a change of mind asks for, read against the matter being booked: 不是申领 是补办
+        while booking 社会保障卡申领 asks for 社会保障卡补办 (补办 alone names any card's)."""
+        code = session.data.get("code")
+        summary = self.services.catalog.summary(code) if code and self.services.catalog is not None else None
+        refused, instead = _bare(text[:len(text) - len(wanted)]), _bare(wanted)
+        # only the act a name ends with (申领, 签发): 不办护照了 就社保卡 refuses the thing itself
+        if summary is None or len(refused) < 2 or not instead or not summary.name.endswith(refused):
+            return wanted
+        return summary.name[:-len(refused)] + instead
 
     def _asks_about_halls(self, incoming: Incoming) -> bool:
         """Where a service hall is or when it opens (大厅几点开门, 明天开门吗), asked in another

@@ -294,6 +294,10 @@ async def test_a_change_of_mind_mid_booking_books_what_is_wanted_instead(h):
         pick = [line for line in reply.splitlines() if "社会保障卡申领" in line][0].split(".")[0]
         reply = await h.say(pick)
     assert "预约「社会保障卡申领」" in reply, reply
+    # 不是申领 是补办: the same card's other matter, not any matter named 补办
+    await h.say("1")
+    reply = await h.say("不是申领 是补办")
+    assert "社会保障卡补领、换领、换发" in reply and "结婚证" not in reply, reply
 
 
 async def test_a_question_at_the_summary_in_confirming_words_books_nothing(h, sims):
