@@ -285,6 +285,11 @@ class Keys:
         """SET of openids who asked for a department's notices."""
         return f"{self.prefix}sub:dept:{department}"
 
+    def notices_followed(self, openid: str) -> str:
+        """SET of what one person follows the notices of: "m:<matter code>" and "d:<department>"
+        (取消通知 stops them all, from anywhere)."""
+        return f"{self.prefix}sub:followed:{openid}"
+
     def enterprises_by_industry(self, industry: str) -> str:
         """SET of bound enterprises' credit codes in an industry."""
         return f"{self.prefix}ent:industry:{industry}"

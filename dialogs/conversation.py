@@ -31,7 +31,7 @@ from typing import Any
 from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, MEMORY, MEMORY_KEY, Dialog, Incoming, Reply, Services, Session, hall_names, now, understanding
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
-from dialogs.matters import CANDIDATES, MATTER
+from dialogs.matters import CANDIDATES, MATTER, UNNOTIFY
 from dialogs.enterprise import looks_like_a_credit_code, parse_credit_code
 from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS, option_named
 from dialogs.privacy import privacy_asked
@@ -413,6 +413,8 @@ class Conversation:
             return "queue", {}  # 我到大厅了 怎么取号: a number, with the appointment's when there is one
         if dialog != "appointments" and about_my_appointments(incoming.text):
             return "appointments", {}  # 我想改一下预约的时间: theirs, not a new booking or a search
+        if word in UNNOTIFY and dialog != "matters":
+            return "subscriptions", {"mode": "notices_off"}  # 取消通知, as a card's notice promised, from anywhere
         if not (expects & NUMBER_KINDS) and (privacy := privacy_asked(word)):
             return "privacy", {"mode": privacy}  # 删除我的信息 / 会存我的身份证吗: what is kept, deleted when asked
         # Under the default pattern a case number needs eight ASCII digits, and `word` has those

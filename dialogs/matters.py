@@ -80,6 +80,7 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_time",      "show_time"),
     T("text",  "guide",     "guide",     "asks_fee",       "show_fee"),
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
+    T("text",  SEARCHING,   "asking",    "asks_unnotify_all", "open_notices_off"),  # 取消通知 at a list: every matter's
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
     # an earlier answer put right (不对 不是头一回办 是过期了换): changed, and the question asked again
@@ -812,6 +813,12 @@ class Matters(Dialog):
 
     def asks_unnotify(self) -> bool:
         return self._guide() is not None and self.word in UNNOTIFY
+
+    def asks_unnotify_all(self) -> bool:
+        return self.word in UNNOTIFY
+
+    def open_notices_off(self):
+        self.start("subscriptions", mode="notices_off")
 
     async def notify(self):
         await self._notices(True)

@@ -9,8 +9,8 @@ listing --更多 / 下一页--> listing (the next page of the list: dialogs.pagi
 ```
 A number tapped by mistake costs nothing: undoing a binding needs a new code texted to the
 enterprise's contact, so removal is always confirmed first.
-Started with `mode`: "all" (我的订阅), "unsubscribe" (退订: cases only) or "unbind" (解绑:
-enterprises only). The list is loaded by the start's prepare action; guards only read it.
+Started with `mode`: "all" (我的订阅), "unsubscribe" (退订: cases only), "unbind" (解绑:
+enterprises only) or "notices_off" (取消通知 away from a card: every matter's policy notices stop). The list is loaded by the start's prepare action; guards only read it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dialogs.engine import Dialog, P, T
 STATES = ["listing", "confirming"]
 TRANSITIONS = [
     #  trigger  source        dest          when                 then
+    T("start", "*",          "listing",    "turns_notices_off", "notices_off"),  # 取消通知 away from a card
     T("start", "*",          "listing",    "has_items",         "ask"),
     T("start", "*",          "listing",    None,                "say_empty"),
     T("text",  "listing",    "confirming", "picks_item",        ["keep_pick", "ask"]),
@@ -75,8 +76,18 @@ class MySubscriptions(Dialog):
         return items
 
     async def load_items(self) -> None:
-        """Prepare (start): the person's subscriptions and bindings, as `items`."""
-        await self._load()
+        """Prepare (start): the person's subscriptions and bindings, as `items` (取消通知: none)."""
+        if self.data.get("mode") != "notices_off":
+            await self._load()
+
+    def turns_notices_off(self) -> bool:
+        return self.data.get("mode") == "notices_off"
+
+    async def notices_off(self):
+        """Every matter's policy notices this person asked for on a card stop (回复「取消通知」可随时退订)."""
+        stopped = await self.services.subscriptions.unfollow_all(self.incoming.user)
+        self.say("subscriptions/notices_off.j2", stopped=stopped)
+        self.finish()
 
     def has_items(self) -> bool:
         return bool(self.data.get("items"))

@@ -249,6 +249,20 @@ async def test_subscribing_to_a_matters_notices_on_the_guide_card_brings_its_bro
     await zhang.say("取消")
 
 
+async def test_取消通知_away_from_the_card_stops_the_notices_the_card_promised(chat, app, zhang, redis, settings):
+    """回复「取消通知」可随时退订: after leaving the card (菜单) 取消通知 still stops them (it was
+    searched as a matter); said again, there is nothing left to stop."""
+    await guide_card(chat)
+    guide = app[CATALOG].guide((await get_session(redis, settings, chat.user))["data"]["code"])
+    assert "会第一时间告诉您" in await chat.say("6")
+    await chat.say("菜单")
+    stopped = await chat.say("取消通知")
+    assert "已退订" in stopped and "1 个事项" in stopped and "您要办的是不是" not in stopped, stopped
+    assert "目前没有人" in await compose(zhang, ["3", guide.code])
+    await zhang.say("取消")
+    assert "没有订阅事项的政策通知" in await chat.say("取消通知")
+
+
 async def test_binding_an_enterprise_files_it_under_its_industry_for_broadcasts(chat, client, zhang, li):
     body = {"enterprise": {"name": "广安市川味餐饮管理有限公司", "credit_code": CREDIT_CODE, "phone": "13698761234",
                            "industry": "住宿和餐饮业"}}

@@ -18,17 +18,33 @@ class Audiences:
         self.matcher = matcher  # bot.services.broadcasts.policies.PolicyMatcher: who a policy is for
 
     async def subscribe(self, openid: str, *, matter_code: str | None = None, department: str | None = None) -> None:
-        """Someone asks to hear about a matter's or a department's notices."""
-        if matter_code:
-            await self.redis.sadd(self.keys.matter_subscribers(matter_code), openid)
-        if department:
-            await self.redis.sadd(self.keys.department_subscribers(department), openid)
+        """Someone asks to hear about a matter's or a department's notices (noted under them too,
+        so that 取消通知 can stop them all)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if matter_code:
+                pipe.sadd(self.keys.matter_subscribers(matter_code), openid).sadd(self.keys.notices_followed(openid), f"m:{matter_code}")
+            if department:
+                pipe.sadd(self.keys.department_subscribers(department), openid).sadd(self.keys.notices_followed(openid), f"d:{department}")
+            await pipe.execute()
 
     async def unsubscribe(self, openid: str, *, matter_code: str | None = None, department: str | None = None) -> None:
-        if matter_code:
-            await self.redis.srem(self.keys.matter_subscribers(matter_code), openid)
-        if department:
-            await self.redis.srem(self.keys.department_subscribers(department), openid)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if matter_code:
+                pipe.srem(self.keys.matter_subscribers(matter_code), openid).srem(self.keys.notices_followed(openid), f"m:{matter_code}")
+            if department:
+                pipe.srem(self.keys.department_subscribers(department), openid).srem(self.keys.notices_followed(openid), f"d:{department}")
+            await pipe.execute()
+
+    async def unsubscribe_all(self, openid: str) -> int:
+        """Stop every matter's and department's notices this person follows; how many there were."""
+        followed = [m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(self.keys.notices_followed(openid))]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry in followed:
+                kind, _, name = entry.partition(":")
+                pipe.srem(self.keys.matter_subscribers(name) if kind == "m" else self.keys.department_subscribers(name), openid)
+            pipe.delete(self.keys.notices_followed(openid))
+            await pipe.execute()
+        return sum(entry.startswith("m:") for entry in followed)
 
     async def note_industry(self, credit_code: str, industry: str) -> None:
         """File a bound enterprise under its industry (the binding flow calls this)."""
