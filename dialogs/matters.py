@@ -227,10 +227,15 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         yes = age_said_back(question.text, text)  # 办证的人未满16周岁吗 answered 宝宝当然未满啊
     if yes is None and len(text) <= SHORT_DENIAL and text[:1] in "不没" and not shares_words(question.text, text):
         yes = False  # 没变过, 不消, 没得 (not 不在医院 to 是在医院外出生的吗: that says the question's words)
-    if yes is None:
-        yes = verb_said_back(question.text, text)  # 已登记结婚吗 answered 结了
-    if yes is None and _TOGETHER.search(text) and "共同" in question.text:
-        yes = _DENIAL.search(text) is None  # 是家庭成员共同经营吗 answered 我和老婆一起开
+    if yes is None:  # 已登记结婚吗 answered 结了 (结了 后来离了: its first clause)
+        yes = verb_said_back(question.text, text)
+        if yes is None and (first := first_clause(text)) != text:
+            yes = verb_said_back(question.text, first)
+    if yes is None and "共同" in question.text:
+        if _ALONE.search(text):
+            yes = False  # 就我一个人开
+        elif _TOGETHER.search(text):
+            yes = _DENIAL.search(text) is None  # 是家庭成员共同经营吗 answered 我和老婆一起开
     return None if yes is None else "yes" if yes else "no"
 
 
@@ -261,6 +266,8 @@ def age_said_back(question: str, text: str) -> bool | None:
 
 #: Doing something together, said for 共同 (我和老婆一起开).
 _TOGETHER = re.compile(r"一起|一块|一块儿|合伙|两口子|夫妻")
+#: Doing it alone, said for no to 共同 (就我一个人开).
+_ALONE = re.compile(r"(?:我|俺|自己)一个人|一个人(?:开|干|做|经营|搞)|就我自己|光我自己")
 
 
 def verb_said_back(question: str, text: str) -> bool | None:

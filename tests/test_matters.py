@@ -515,6 +515,7 @@ def test_answers_in_ones_own_words_to_yes_no_questions():
     assert by_age("办卡人未满16周岁吗？", normalise("在医院生的")) is None
     assert verb_said_back("孩子父母已登记结婚吗？", "结了") is True
     assert verb_said_back("孩子父母已登记结婚吗？", "好了") is None  # 好 is not the question's
+    assert verb_said_back("以前结过婚吗？", "结了") is True
 
 
 async def test_what_the_question_told_answers_the_cards_questions_ahead(h):
@@ -540,6 +541,15 @@ async def test_doing_it_together_answers_whether_a_family_runs_it(h):
     assert "是家庭成员共同经营吗" in reply, reply
     after = await h.say("我和老婆一起开")
     assert "没太明白" not in after and "是家庭成员共同经营吗" not in after, after
+    other = h.as_user("shop-alone")
+    await open_card(other, "个体工商户设立登记")
+    reply = await other.say("材料清单")
+    for _ in range(6):
+        if "共同经营" in reply:
+            break
+        reply = await other.say("否")
+    alone = await other.say("就我一个人开")
+    assert "没太明白" not in alone and "是家庭成员共同经营吗" not in alone, alone
 
 
 async def test_a_card_answers_questions_in_other_words_and_outlives_one_it_cannot_answer(h):
