@@ -64,6 +64,7 @@ TRANSITIONS = [
     T("text",  "list",         "manage",       "move_has_no_days",   "say_no_days"),
     T("text",  "list",         "cancelling",   "cancels_the_one_meant", "ask"),
     T("text",  "list",         "manage",       "means_one",          "ask"),
+    T("text",  ["list", "manage"], "=",        "asks_if_it_stands",  "say_it_stands"),  # 预约还在不在: yes, shown
     T("text",  "list",         "list",         "changes_without_pick", "say_pick_first"),
     T("text",  "list",         "manage",       "picks_appointment",  ["take_appointment", "ask"]),
     T("text",  "manage",       "move_slot",    "moves_to_named_day", "ask"),
@@ -358,6 +359,14 @@ class Appointments(Picking):
     def say_kept(self):
         self.say("booking/kept.j2", item=self.shown(self.data["item"]))
         self.finish()
+
+    def asks_if_it_stands(self) -> bool:
+        return STATUS_ASKED.search(self.word) is not None
+
+    def say_it_stands(self):
+        if self.state == "manage":
+            self.say("booking/stands.j2", item=self.shown(self.data["item"]))
+        self.ask()  # the list says they all still stand (list.j2's `standing`)
 
     def keeps_as_it_was(self) -> bool:
         return _KEEP_AS_IT_WAS.search(self.word) is not None

@@ -924,7 +924,9 @@ async def test_asking_whether_an_appointment_still_stands_shows_it_and_cancels_n
         await h.say("菜单")
     assert "确定取消" not in await h.say("取消")
     assert len(booked(await appointments_of(sims, me))) == 1
-    await h.say("我的预约")
+    listing = await h.say("我的预约")
+    asked = await h.say("预约还在不在")  # asked at the list (or at the one appointment)
+    assert "没有取消" in asked and "没太明白" not in asked and "确定取消" not in asked, (listing, asked)
     left = await h.say("退出")
     assert "已退出「我的预约」" in left and "没有任何改动" in left and "已取消「我的预约」" not in left, left
     assert len(booked(await appointments_of(sims, me))) == 1
