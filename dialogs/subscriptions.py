@@ -15,6 +15,8 @@ enterprises only) or "notices_off" (取消通知 away from a card: every matter'
 
 from __future__ import annotations
 
+import re
+
 from dialogs import paging
 from dialogs.engine import Dialog, P, T
 
@@ -26,9 +28,12 @@ TRANSITIONS = [
     T("start", "*",          "listing",    None,                "say_empty"),
     T("text",  "listing",    "confirming", "picks_item",        ["keep_pick", "ask"]),
     T("text",  "listing",    "listing",    "asks_more",         "show_next_page"),
+    T("text",  "listing",    "listing",    "changes_nothing",   "say_nothing_changed"),  # 啊点错了 at the list
     T("text",  "confirming", "listing",    "confirms_removal",  "remove_item"),
     T("text",  "confirming", "listing",    "keeps_item",        ["say_kept", "ask"]),
 ]
+#: Removing said of the only item listed (把这个退订了, 解绑吧).
+_REMOVE_SAID = re.compile(r"退订|解绑|解除|取消|删")
 #: The answers at 确定退订…吗？ (1. 确定 2. 保留), besides a plain yes or no.
 REMOVE_YES = frozenset({"1", "确定", "确认", "确定退订", "确定解除", "确定解绑", "退订", "解绑", "解除", "解除绑定"})
 REMOVE_NO = frozenset({"2", "保留", "不退订", "不解绑", "不解除", "先不", "算了", "不了", "点错了", "按错了"})
@@ -96,12 +101,25 @@ class MySubscriptions(Dialog):
         self.say("subscriptions/empty.j2", mode=self.data.get("mode", "all"))
         self.finish()
 
+    def _picked(self) -> int | None:
+        """The item picked (from 0): by its number, or with one item listed, said (把这个退订了)."""
+        text, items = self.word, self.data.get("items", [])
+        if text.isascii() and text.isdigit():
+            return int(text) - 1 if 1 <= int(text) <= len(items) else None
+        return 0 if len(items) == 1 and _REMOVE_SAID.search(text) else None
+
     def picks_item(self) -> bool:
-        text = self.word
-        return text.isascii() and text.isdigit() and 1 <= int(text) <= len(self.data.get("items", []))
+        return self._picked() is not None
 
     def keep_pick(self):
-        self.data["picked"] = int(self.word) - 1
+        self.data["picked"] = self._picked()
+
+    def changes_nothing(self) -> bool:
+        return any(word in self.word for word in ("点错", "按错", "不退了", "不解绑了", "不用了", "算了"))
+
+    def say_nothing_changed(self):
+        self.say("subscriptions/unchanged.j2")
+        self.finish()
 
     def confirms_removal(self) -> bool:
         return self.word in REMOVE_YES or (self.word not in REMOVE_NO and self.slot("yes_no") is True)

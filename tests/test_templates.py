@@ -178,6 +178,7 @@ CONTEXTS.update({
     "subscriptions/removed.j2": {"kind": "case", "key": _CASE_NO, "label": GUIDE.name},
     "subscriptions/confirm_remove.j2": {"item": ["enterprise", "91511602MA6XK3P2T0", "广安市思源科技有限公司"]},
     "subscriptions/notices_off.j2": {"stopped": 2},
+    "subscriptions/unchanged.j2": {},
     "subscriptions/kept.j2": {"kind": "case", "key": _CASE_NO, "label": GUIDE.name},
     "subscriptions/send_refused.j2": {"why": "unknown"},
     "subscriptions/ask_sms_code.j2": {"data": {"contact": "136****1234"}},
