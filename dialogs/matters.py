@@ -370,6 +370,38 @@ def answers_told(guide, text: str) -> dict[str, str]:
     return found
 
 
+#: Everyday words for what guides say otherwise, read before a question is matched to its guide.
+GUIDE_WORDS = (("走不动", "行动不便"), ("腿脚不好", "行动不便"), ("腿脚不方便", "行动不便"), ("下不了楼", "行动不便"),
+               ("出不了门", "行动不便"), ("瘫痪", "行动不便"), ("卧床", "行动不便"), ("上门来", "上门"), ("到家里", "上门"),
+               ("寄过来", "邮寄"), ("寄给我", "邮寄"), ("快递", "邮寄"), ("当天", "当场"), ("马上", "当场"))
+#: Two-character pieces that say nothing of a question's subject (怎么, 可以, 需要 ...).
+_ASKING_PIECES = frozenset(("怎么", "可以", "能不", "不能", "需要", "什么", "办理", "一下", "我的", "是不", "不是", "要不", "有没",
+                            "没有", "能否", "如何", "请问", "这个", "那个", "给我", "我们", "你们", "的话", "时候", "现在"))
+GUIDE_PIECES = 2  # the fewest such pieces a question shares with a guide's line for the line to answer it
+
+
+def _pieces(text: str) -> set[str]:
+    return {text[i:i + 2] for i in range(len(text) - 1) if all("\u4e00" <= c <= "\u9fff" for c in text[i:i + 2])}
+
+
+def guide_passage(guide, text: str) -> str | None:
+    """The line of a guide (a condition, a step, a material and its note) that a question asked at
+    its card is about (我走不动路 能不能上门来办: 行动不便的…可申请上门服务), when one clearly is:
+    it shares GUIDE_PIECES pieces or more with the question, beyond the matter's own name, and more
+    than any other line."""
+    said = text
+    for word, meant in GUIDE_WORDS:
+        said = said.replace(word, meant)
+    asked = _pieces(said) - _pieces(guide.name) - _ASKING_PIECES
+    if not asked:
+        return None
+    lines = [*guide.conditions, *guide.process, *(f"{m.name}：{m.note}" if m.note else m.name for m in guide.materials)]
+    scored = sorted(((len(asked & _pieces(line)), line) for line in lines), key=lambda pair: -pair[0])
+    if not scored or scored[0][0] < GUIDE_PIECES or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
+
+
 def named_option(options: tuple, text: str, least: int = 1) -> str | None:
     """The code of the one option that `text` (normalised) names by its words, or None: the option
     the words name most (期满换证: 有效期满换证 holds it whole, 损毁换证 only shares 换证); what is
@@ -722,6 +754,12 @@ class Matters(Dialog):
     async def say_not_found_at_card(self):
         query = self._query().strip()
         self.data.pop("query", None)
+        guide = self._guide()
+        line = guide_passage(guide, normalise(query)) if guide is not None else None
+        if line is not None:  # asked of the card, and its guide says it: that line
+            self.say("matters/from_guide.j2", guide=guide, line=line)
+            self.ask()
+            return
         await self._record(NONE)
         self.say("matters/not_found.j2", query=echo(query), card=self.services.catalog.summary(self.data["code"]))
         mark_unused(self.data, offered=True)

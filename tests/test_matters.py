@@ -11,7 +11,7 @@ import pytest
 
 from bot.web.appkeys import CATALOG
 from dialogs.engine import normalise
-from dialogs.matters import by_age, by_another, named_option, questions_for, verb_said_back
+from dialogs.matters import by_age, by_another, guide_passage, named_option, questions_for, verb_said_back
 from tests.support import open_card
 
 
@@ -550,6 +550,25 @@ async def test_doing_it_together_answers_whether_a_family_runs_it(h):
         reply = await other.say("否")
     alone = await other.say("就我一个人开")
     assert "没太明白" not in alone and "是家庭成员共同经营吗" not in alone, alone
+
+
+async def test_a_question_the_search_cannot_answer_is_answered_from_the_cards_guide(h):
+    """我走不动路 能不能上门来给我办 on the ID card's card: its guide says 行动不便的…可申请上门服务;
+    that line is the answer, not 没找到. A question its guide does not speak of still gets 没找到."""
+    await h.catalog_ready()
+    await open_card(h, "居民身份证办理（包括临时）")
+    reply = await h.say("我走不动路 能不能上门来给我办")
+    assert "办事指南里写着" in reply and "上门服务" in reply and "没找到" not in reply, reply
+    assert "1. 材料清单" in reply  # the card's numbers still work after it
+
+
+def test_a_guide_line_answers_only_when_one_clearly_shares_the_question():
+    from types import SimpleNamespace
+    guide = SimpleNamespace(name="居民身份证办理", conditions=["本人须到场采集人像和指纹（行动不便的老年人、残疾人可申请上门服务）"],
+                            process=["取号或凭预约号到户籍窗口"], materials=[])
+    assert "上门服务" in guide_passage(guide, normalise("腿脚不好 能上门来办吗"))
+    assert guide_passage(guide, normalise("今天天气怎么样")) is None
+    assert guide_passage(guide, normalise("身份证办理要多久")) is None  # only the matter's own name shared
 
 
 async def test_a_card_answers_questions_in_other_words_and_outlives_one_it_cannot_answer(h):
