@@ -363,6 +363,16 @@ async def test_another_applicant_or_a_detail_said_wrong_goes_back_to_it(h, sims)
     assert len(booked(await appointments_of(sims, grandma))) == 1 and booked(await appointments_of(sims, me)) == []
 
 
+async def test_约_with_a_day_after_it_is_a_booking_wish(h):
+    """我想约下周三上午在区政务服务中心办护照: a booking, not a search (约 alone books only when
+    asked of the bot; with a day after it, it books too)."""
+    await h.catalog_ready()
+    reply = await h.say("我想约下周三上午在区政务服务中心办护照")
+    session = await h.session()
+    assert session.dialog == "booking" and "您要办的是不是" not in reply, reply
+    assert "普通护照签发" in reply, reply  # the matter, or a list to pick it from
+
+
 async def test_details_in_one_message_survive_a_pick_between_and_the_pick_is_not_reused(h):
     """预约办身份证 … with the details: 身份证 of the matter is not taken for a label (it offered
     城乡居民参保登记); the 1 that picks the matter does not also pick the first time of the day

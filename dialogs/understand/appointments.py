@@ -13,7 +13,10 @@ _ASKS_TO_BOOK = re.compile(r"(我|帮我|给我|替我|请|想|要|需要|能不
                            r"|(?<=[帮给替]我)约(?:一?个)?(?![的好了过到])"
                            # 帮我兄弟约一个, 给我妈约: for someone; 约 / 约吧 / 重新约 alone: book (on a card: its matter)
                            r"|[帮给替][我他她]?(?:兄弟|弟弟|哥哥|姐姐|妹妹|妈|爸|老人|老公|老婆|爱人|儿子|女儿|孩子|朋友|家人)约(?:一?个)?(?![的好了过到])"
-                           r"|^重新约|^约(?=(?:一下|一个|吧|呗|啊)?$))(一下|个号|个时间)?(去|来)?")
+                           r"|^重新约|^约(?=(?:一下|一个|吧|呗|啊)?$)"
+                           # 我想约周三上午…办社保卡: 约 with a time after it
+                           r"|(?<=[想要])约(?=(?:一?个)?(?:周|星期|礼拜|明天|后天|今天|下周|这周|下个|\d{1,2}[月号日]|上午|下午)))"
+                           r"(一下|个号|个时间)?(去|来)?")
 # English (#20 item 9): "I want to book an appointment (for a passport)", "can I make an appointment".
 _ASKS_TO_BOOK_EN = re.compile(
     r"\b(?:(?:i|we)(?:\s+(?:want|would\s+like|need)|'d\s+like)\s+to\s+|(?:can|could|may|how\s+do)\s+(?:i|we)\s+|please\s+)?"
