@@ -17,7 +17,7 @@ import re
 from datetime import date, datetime
 
 from dialogs import paging
-from dialogs.booking import distance_km, shared_location
+from dialogs.booking import OPENING_KEY, distance_km, shared_location
 from dialogs.engine import Dialog, T, hall_names, normalise
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.halls import asks_about_halls, asks_hours
@@ -101,14 +101,22 @@ class Halls(Dialog):
         return booking_query(self.text) is not None
 
     def open_booking(self):
+        """The booking; from a hall's card (我要在这预约), at that hall: offered to the hall step as
+        an opening message's hall is (dialogs.booking `OPENING_KEY`)."""
         query = booking_query(self.text)
-        self.start("booking", **({"query": query} if query else {}))
+        carry = {"query": query} if query else {}
+        shown = self.data.get("shown")
+        if self.state == "shown" and shown:
+            carry[OPENING_KEY] = {"pending": ["hall"], "words": shown}
+        self.start("booking", **carry)
 
     def names_hall(self) -> bool:
         return self._hall() is not None
 
     def show_hall(self):
-        self.say("halls/detail.j2", hall=self._hall())
+        hall = self._hall()
+        self.data["shown"] = hall["name"]  # 我要在这预约 next books at it
+        self.say("halls/detail.j2", hall=hall)
         self.ask()
 
     def asks_hours(self) -> bool:
@@ -164,7 +172,9 @@ class Halls(Dialog):
         return self._carried_hall() is not None
 
     def show_carried_hall(self):
-        self.say("halls/detail.j2", hall=self._carried_hall())
+        hall = self._carried_hall()
+        self.data["shown"] = hall["name"]
+        self.say("halls/detail.j2", hall=hall)
         self.data.pop("query", None)
         self.ask()
 

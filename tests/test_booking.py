@@ -363,6 +363,17 @@ async def test_another_applicant_or_a_detail_said_wrong_goes_back_to_it(h, sims)
     assert len(booked(await appointments_of(sims, grandma))) == 1 and booked(await appointments_of(sims, me)) == []
 
 
+async def test_a_booking_asked_for_on_a_halls_card_is_made_at_that_hall(h):
+    """A hall's card → 我要在这预约 → the matter: its days at that hall, not the hall asked again."""
+    await h.catalog_ready()
+    listing = await h.say("4")
+    number = [line for line in listing.splitlines() if "北辰街道便民服务中心" in line][0].split(".")[0].strip()
+    assert "【广安区北辰街道便民服务中心】" in await h.say(number)
+    assert "要预约办理什么事" in await h.say("我要在这预约")
+    reply = await drive(h, "补办身份证", person(45), matter="补办身份证", stop="广安区北辰街道便民服务中心，请选择日期")
+    assert "请选择办理大厅" not in reply
+
+
 async def test_约_with_a_day_after_it_is_a_booking_wish(h):
     """我想约下周三上午在区政务服务中心办护照: a booking, not a search (约 alone books only when
     asked of the bot; with a day after it, it books too)."""

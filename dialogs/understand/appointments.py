@@ -29,6 +29,7 @@ _ASKS_TO_BOOK_EN = re.compile(
 #: What a wish to book leaves that names no matter (可以预约吗, 这里能预约办护照吗 -> 办护照): asking
 #: words and particles at either end, never inside a word.
 _LEFT_OVER = re.compile(r"^(?:[\s，,。.!！?？]|能不能|可不可以|可以|(?:能|想|要|我|再|还)(?=[\s，,]|$)|在这里|这里|这边|在这边|你们|请问)+"
+                        r"|^(?:我|我们)?(?:要|想|能)?(?:在这儿?|在这里|在这边|这里|这边)\s*$"
                         r"|(?:[\s，,。.!！?？]|吗|呢|吧|啊|呀|嘛|么|不|没|(?<=[\u4e00-\u9fff]{2})的(?:时间|号)?)+$")
 
 
