@@ -105,6 +105,8 @@ def _bare(said: str) -> str:
     return said
 
 
+#: A long wait told (办了半个月了还没好, 怎么还没批下来): said sorry for before the case is looked up.
+WAITED = re.compile(r"还没(?:好|下来|办好|办完|批|出来|消息|动静)|等了[^，,。]{0,4}(?:天|周|星期|礼拜|月)|到底|破系统|太慢")
 #: A number at the hall asked for in a sentence (我到大厅了 怎么取号, 在哪拿号): the queue (取号).
 QUEUE_ASKED = re.compile(r"(?:怎么|咋|如何|在哪|哪里|去哪)(?:样)?(?:取号|拿号|排号|领号|取个号)|(?:到|在)(?:大厅|窗口|政务中心|服务中心)了[^，,。]{0,6}(?:取号|拿号|排号|排队)")
 #: A person's own enterprise asked about in words (我想绑定我公司, 看下公司的办件, 我们单位的证照):
@@ -408,7 +410,10 @@ class Conversation:
             return asked
         if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):
             case_no = understanding(incoming, self.services, expects).value("case_number")
-            return "progress", ({"case_no": case_no} if case_no else {})  # 办到哪了, 我是查进度
+            carry = {"case_no": case_no} if case_no else {}
+            if WAITED.search(word):
+                carry["waited"] = True  # 办了半个月了还没好: sorry for the wait, first
+            return "progress", carry  # 办到哪了, 我是查进度
         if dialog != "queue" and QUEUE_ASKED.search(word):
             return "queue", {}  # 我到大厅了 怎么取号: a number, with the appointment's when there is one
         if dialog != "appointments" and about_my_appointments(incoming.text):

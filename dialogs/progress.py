@@ -332,6 +332,8 @@ class Progress(Dialog):
             self.data.pop("pending", None)
         if self.state != "material":
             self.data.pop("upload", None)
+        if self.data.pop("waited", False):
+            self.say("progress/sorry_for_the_wait.j2")
         super().ask()
 
     @property

@@ -342,6 +342,7 @@ async def test_where_a_case_stands_asked_in_words_opens_progress(h, asked):
     await h.catalog_ready()
     reply = await h.say(asked)
     assert "办件编号" in reply and "没找到" not in reply, reply
+    assert ("让您久等了" in reply) == ("还没好" in asked), reply  # a long wait told: sorry first
     told = await h.say("GA20261128003")  # not a case number here: what one looks like is said
     assert "好像不是办件编号" in told and "没太明白" not in told, told
 

@@ -179,7 +179,8 @@ async def test_a_reply_outside_the_48h_window_is_held_and_the_agent_is_told(chat
 
 async def test_leaving_the_queue_and_an_agent_who_comes_too_late(chat, zhang):
     number = ticket_number(await chat.say("人工"))
-    assert "已记下" in await chat.say("是关于社保卡的问题")
+    noted = await chat.say("是关于社保卡的问题")
+    assert "已记下" in noted and "您排在第一位" in noted, noted  # where they stand, even with nobody ahead
     left = await chat.say("等太久了 算了不等了")  # a way out said after something else
     assert "已退出人工服务排队" in left and "请回复序号选择" in left
     number = ticket_number(await chat.say("人工"))
