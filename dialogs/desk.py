@@ -168,6 +168,7 @@ class EnterpriseDesk(Dialog):
             elif action in ("mute", "unmute"):
                 await self._store.mute(code, action == "mute")
                 self.data["muted"] = self._muted = action == "mute"
+                self.data["binders"] = len(await self._store.binders(code))  # it holds for all of them: said so
                 self._seen = "muted"
         except PlatformUnavailable:
             self._seen = "down"
@@ -279,7 +280,7 @@ class EnterpriseDesk(Dialog):
         self.ask()
 
     def say_muted(self):
-        self.say("desk/muted.j2", muted=self._muted, enterprise=self.data.get("enterprise", ""))
+        self.say("desk/muted.j2", muted=self._muted, enterprise=self.data.get("enterprise", ""), binders=self.data.pop("binders", 1))
         self.ask()
 
     def say_not_bound(self):

@@ -120,7 +120,8 @@ async def test_a_licence_30_days_from_expiry_reminds_each_binder_once_through_a_
         everything = await w.reminders(person.user)
         assert len(everything) == len(set(everything))  # nor any other licence's
 
-    assert "已静音" in await second.say("静音提醒")  # for the whole enterprise, every binder
+    muted = await second.say("静音提醒")  # for the whole enterprise, every binder: said so
+    assert "已静音" in muted and "2 个人都不再收到" in muted, muted
     seven_days = await expires_in(w.platform, licence, 7)
     await w.sweep()
     assert not await redis.exists(Keys(key_prefix).enterprise_reminded(seven_days))  # the sweep passed the muted enterprise by
