@@ -156,3 +156,16 @@ async def open_card(chat, name: str) -> str:
     if "【" not in card:
         card = await chat.say([line for line in card.splitlines() if name in line][0].split(".")[0])
     return card
+
+
+async def to_question(chat, name: str, asked: str, answer: str = "否", tries: int = 6) -> str:
+    """The card of the matter `name` names, then 材料清单, each situation question answered
+    `answer` until the one that says `asked` is on screen: that reply."""
+    await open_card(chat, name)
+    reply = await chat.say("材料清单")
+    for _ in range(tries):
+        if asked in reply:
+            break
+        reply = await chat.say(answer)
+    assert asked in reply, reply
+    return reply

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from bot.web.appkeys import CATALOG
-from tests.support import open_card, person
+from tests.support import open_card, person, to_question
 from tests.test_booking import to_summary
 
 
@@ -179,13 +179,7 @@ async def test_saying_one_works_that_day_mid_booking_is_not_a_question_about_hal
 async def test_work_said_at_the_residence_permits_question_picks_employment(h):
     """上班 answers 以就业为条件 at the 居住证 question of its basis (it showed where to apply)."""
     await h.catalog_ready()
-    await open_card(h, "居住证办理")
-    reply = await h.say("材料清单")
-    for _ in range(3):
-        if "以就业为条件" in reply:
-            break
-        reply = await h.say("1")
-    assert "以就业为条件" in reply, reply
+    await to_question(h, "居住证办理", "以就业为条件", answer="1", tries=3)
     after = await h.say("在这边上班")
     assert "以就业为条件" not in after and "办理地点" not in after and "没太明白" not in after, after
 

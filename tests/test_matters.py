@@ -12,7 +12,7 @@ import pytest
 from bot.web.appkeys import CATALOG
 from dialogs.engine import normalise
 from dialogs.matters import by_age, by_another, guide_passage, named_option, questions_for, verb_said_back
-from tests.support import open_card
+from tests.support import open_card, to_question
 
 
 async def test_lost_id_card_from_the_main_menu_finds_the_matter(h):
@@ -532,22 +532,11 @@ async def test_what_the_question_told_answers_the_cards_questions_ahead(h):
 async def test_doing_it_together_answers_whether_a_family_runs_it(h):
     """是家庭成员共同经营吗 answered 我和老婆一起开: yes, not 没太明白."""
     await h.catalog_ready()
-    await open_card(h, "个体工商户设立登记")
-    reply = await h.say("材料清单")
-    for _ in range(6):
-        if "共同经营" in reply:
-            break
-        reply = await h.say("否")
-    assert "是家庭成员共同经营吗" in reply, reply
+    await to_question(h, "个体工商户设立登记", "是家庭成员共同经营吗")
     after = await h.say("我和老婆一起开")
     assert "没太明白" not in after and "是家庭成员共同经营吗" not in after, after
     other = h.as_user("shop-alone")
-    await open_card(other, "个体工商户设立登记")
-    reply = await other.say("材料清单")
-    for _ in range(6):
-        if "共同经营" in reply:
-            break
-        reply = await other.say("否")
+    await to_question(other, "个体工商户设立登记", "是家庭成员共同经营吗")
     alone = await other.say("就我一个人开")
     assert "没太明白" not in alone and "是家庭成员共同经营吗" not in alone, alone
 

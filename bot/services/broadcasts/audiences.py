@@ -20,19 +20,23 @@ class Audiences:
     async def subscribe(self, openid: str, *, matter_code: str | None = None, department: str | None = None) -> None:
         """Someone asks to hear about a matter's or a department's notices (noted under them too,
         so that 取消通知 can stop them all)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            if matter_code:
-                pipe.sadd(self.keys.matter_subscribers(matter_code), openid).sadd(self.keys.notices_followed(openid), f"m:{matter_code}")
-            if department:
-                pipe.sadd(self.keys.department_subscribers(department), openid).sadd(self.keys.notices_followed(openid), f"d:{department}")
-            await pipe.execute()
+        await self._follow(openid, matter_code, department, on=True)
 
     async def unsubscribe(self, openid: str, *, matter_code: str | None = None, department: str | None = None) -> None:
+        await self._follow(openid, matter_code, department, on=False)
+
+    async def _follow(self, openid: str, matter_code: str | None, department: str | None, *, on: bool) -> None:
+        followed, targets = self.keys.notices_followed(openid), []
+        if matter_code:
+            targets.append((self.keys.matter_subscribers(matter_code), f"m:{matter_code}"))
+        if department:
+            targets.append((self.keys.department_subscribers(department), f"d:{department}"))
         async with self.redis.pipeline(transaction=False) as pipe:
-            if matter_code:
-                pipe.srem(self.keys.matter_subscribers(matter_code), openid).srem(self.keys.notices_followed(openid), f"m:{matter_code}")
-            if department:
-                pipe.srem(self.keys.department_subscribers(department), openid).srem(self.keys.notices_followed(openid), f"d:{department}")
+            for audience, entry in targets:
+                if on:
+                    pipe.sadd(audience, openid).sadd(followed, entry)
+                else:
+                    pipe.srem(audience, openid).srem(followed, entry)
             await pipe.execute()
 
     async def unsubscribe_all(self, openid: str) -> int:
