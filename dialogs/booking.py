@@ -264,12 +264,12 @@ class Picking(Dialog):
         page = int(self.data.get(paging.PAGE_KEY, 0))
         slots_page = paging.window(slots, page)
         fitting = [i for i, s in enumerate(slots) if part_of(time.fromisoformat(s["start"])) == self._part] if self._part else []
+        others = 0
         if fitting:  # times run in order, so a part of the day is one stretch of the list
             slots_page = paging.span(slots, fitting[0], len(fitting))
-            size, after = paging.page_size(), slots_page.offset + len(slots_page.items)
-            # 更多 then shows the page holding the first time not shown, or starts over after the last
-            self.data[paging.PAGE_KEY] = after // size - 1 if slots_page.left else (len(slots) - 1) // size
-        return {"data": self.data, "days": days, "slots": slots, "day": chosen_day or "",
+            others = len(slots) - len(slots_page.items)
+            self.data[paging.PAGE_KEY] = -1  # 更多 then shows the whole day from its first page
+        return {"data": self.data, "days": days, "slots": slots, "day": chosen_day or "", "others": others,
                 "days_page": paging.window(days, page), "slots_page": slots_page,
                 "hall": self.hall(), "matter": self.matter_name()}
 

@@ -384,6 +384,9 @@ async def test_a_part_of_the_day_asked_at_the_time_step_lists_that_part_with_its
     for i, (start, end, _) in enumerate(slots, 1):
         shown = f"{i}. {start}-{end}" in reply
         assert shown == (i in afternoon[:6]), (start, reply)
+    if len(slots) > len(afternoon[:6]):  # the rest of the day is a 更多 away, from its start
+        assert f"这天其余 {len(slots) - len(afternoon[:6])} 个时段" in reply, reply
+        assert f"1. {slots[0][0]}-{slots[0][1]}" in await h.say("更多")
     assert ASK_NAME in await h.say(str(afternoon[1]))
     assert (await h.session()).data["start"] == slots[afternoon[1] - 1][0]
 
