@@ -141,6 +141,7 @@ TRANSITIONS = [
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
     T("text",     "day",       "day",       "names_day_not_offered",  "say_not_offered"),
+    T("text",     "day",       "day",       "names_time_first",       "say_day_first"),  # 下午的有几个时段 at the days
     T("text",     "slot",      "slot",      "picks_other_day_with_slots", "ask"),
     T("text",     "slot",      "day",       "day_was_full",           "say_day_full"),
     T("text",     "slot",      "day",       "wants_other_day",        "ask"),  # 换一天 at the times: the days again
@@ -434,6 +435,14 @@ class Picking(Dialog):
     def names_day_not_offered(self) -> bool:
         """A day named that the list does not have (closed, full, too far ahead)."""
         return self.slot("date") is not None and self.picked_day() is None
+
+    def names_time_first(self) -> bool:
+        """A time or part of the day asked about at the days, with no day named: the day first."""
+        return self.slot("date") is None and understand(self.text, shanghai_today(), expects=frozenset({"time"})).value("time") is not None
+
+    def say_day_first(self):
+        self.say("booking/day_first.j2")
+        self.ask()
 
     def names_time_not_offered(self) -> bool:
         """A time named that no time of the list starts at (or a part of the day with several)."""

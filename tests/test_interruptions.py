@@ -371,6 +371,8 @@ async def test_a_part_of_the_day_asked_at_the_time_step_lists_that_part_with_its
     await h.catalog_ready()
     await drive(h, "预约", person(48), stop="预约「")
     await h.say("1")
+    first = await h.say("下午的有几个时段")  # at the days: a day first
+    assert "先选一天" in first and "请选择日期" in first and "没太明白" not in first, first
     await h.say("1")
     session = await h.session()
     assert session.state == "slot"

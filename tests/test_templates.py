@@ -102,6 +102,7 @@ CONTEXTS.update({
     "booking/bad_id.j2": {"length": 17, "digits": True, "earlier": "511***********4061"},
     "booking/summary.j2": {**_PICKED, "applicant": _MASKED},
     "booking/new_applicant.j2": {},
+    "booking/day_first.j2": {},
     "booking/slot_taken.j2": {"day": date(2026, 12, 8), "start": "10:00", "end": "10:30"},
     "progress/also.j2": {"also": ["51160220261130310007"]},
     "progress/how_to_send.j2": {},
