@@ -306,7 +306,7 @@ async def test_a_question_at_the_summary_in_confirming_words_books_nothing(h, si
     await h.catalog_ready()
     who = person(38)
     await to_summary(h, "预约办护照", who)
-    for asked in ("确认一下是几点的？", "好的，是几点？", "确定是这个大厅吗", "我再确认下地址在哪", "帮我确认一下地址"):
+    for asked in ("确认一下是几点的？", "好的，是几点？", "确定是这个大厅吗", "我再确认下地址在哪", "帮我确认一下地址", "我确定一下 是这个大厅吧"):
         reply = await h.say(asked)
         assert "预约成功" not in reply and "请核对预约信息" in reply, (asked, reply)
     assert booked(await appointments_of(sims, who)) == []
