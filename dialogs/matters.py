@@ -80,6 +80,8 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_time",      "show_time"),
     T("text",  "guide",     "guide",     "asks_fee",       "show_fee"),
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
+    # 点错了 不是这个 on a card picked from a list: the list again
+    T("text",  "guide",     "choosing",  "picked_wrongly", "ask"),
     T("text",  SEARCHING,   "asking",    "asks_unnotify_all", "open_notices_off"),  # 取消通知 at a list: every matter's
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
@@ -148,6 +150,8 @@ RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对", "错了", "都错了",
                        "不是这个", "不是这几个", "没有对的", "一个都不是"})
+#: A card picked by mistake from a list (点错了 不是这个, 选错了).
+_PICKED_WRONGLY = re.compile(r"点错|选错|按错|不是这个|不是这项|不是这一个|不是我要的")
 #: Words that ask what to bring, in a question that names a matter (生育津贴要啥材料).
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
@@ -858,6 +862,9 @@ class Matters(Dialog):
 
     def asks_unnotify(self) -> bool:
         return self._guide() is not None and self.word in UNNOTIFY
+
+    def picked_wrongly(self) -> bool:
+        return bool(self.data.get("candidates")) and _PICKED_WRONGLY.search(self.word) is not None
 
     def asks_unnotify_all(self) -> bool:
         return self.word in UNNOTIFY

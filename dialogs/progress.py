@@ -76,6 +76,8 @@ STATES = ["number", "choosing", "factor", "shown", "material"]
 ANY = STATES
 #: How to send the materials asked for (我要补材料, 材料怎么上传, 在哪交材料).
 SEND_ASKED = re.compile(r"补(?:交|充|个|点)?(?:一下)?材料|(?:交|发|传|上传|提交)(?:一下)?材料|材料(?:怎么|咋|如何|在哪)?(?:交|发|传|上传|提交)|怎么上传|补正")
+#: The photos of the materials said to be all sent (好了就这些, 发完了).
+SENT_ALL = re.compile(r"发完了|传完了|就这些|都发了|都传了|没有了|没了|齐了|好了")
 #: Rating the case on the card asked for (我要评价, 给这个打个差评, 好评): the rating dialog, for it.
 RATE_ASKED = re.compile(r"评价|打分|评分|评个分|打个分|给个分|差评|好评|点评|几颗星|五星|一星")
 ASKING = ["number", "choosing", "factor", "material"]
@@ -121,6 +123,7 @@ TRANSITIONS = [
     # After the card: each action checks the card's case is this person's, now.
     T("text",  "shown",    "shown",    "asks_to_rate",          "open_rating"),  # 我要评价 / 给这个打差评
     T("text",  "shown",    "shown",    "asks_how_to_send",      "say_how_to_send"),  # 我要补材料 / 怎么上传
+    T("text",  "shown",    "shown",    "finished_sending",      "say_all_sent"),  # 好了就这些, after the photos
     T("text",  "shown",    "shown",    "subscribes",            "say_subscribed"),
     T("text",  "shown",    "shown",    "unsubscribes",          "unsubscribe"),
     T("text",  "shown",    "shown",    "refresh_opens",         "show_case"),
@@ -694,6 +697,12 @@ class Progress(Dialog):
 
     def say_how_to_send(self):
         self.say("progress/how_to_send.j2")
+
+    def finished_sending(self) -> bool:
+        return bool(self.data.get("last_material")) and SENT_ALL.search(self.word) is not None
+
+    def say_all_sent(self):
+        self.say("progress/all_sent.j2")
 
     def open_rating(self):
         """The card's case rated (the ratings store checks, when rating, that it is done and that

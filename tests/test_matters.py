@@ -541,6 +541,16 @@ async def test_doing_it_together_answers_whether_a_family_runs_it(h):
     assert "没太明白" not in alone and "是家庭成员共同经营吗" not in alone, alone
 
 
+async def test_a_card_picked_by_mistake_from_a_list_goes_back_to_the_list(h):
+    await h.catalog_ready()
+    listed = await h.say("社保卡")
+    assert "您要办的是不是" in listed, listed
+    await h.say("2")
+    again = await h.say("点错了 不是这个")
+    assert "没找到" not in again and listed.splitlines()[1].split("（")[0] in again, again
+    assert (await h.session()).state == "choosing"
+
+
 async def test_a_question_the_search_cannot_answer_is_answered_from_the_cards_guide(h):
     """我走不动路 能不能上门来给我办 on the ID card's card: its guide says 行动不便的…可申请上门服务;
     that line is the answer, not 没找到. A question its guide does not speak of still gets 没找到."""

@@ -176,6 +176,8 @@ async def test_a_document_of_several_pages_is_taken_page_by_page(chat, client):
     assert "计为补正材料「经营者居民身份证（正反面）」" in third and "不用再发" not in third, third
     items = (await uploads(client))["items"]
     assert sorted(u["upload"]["material_id"] for u in items) == ["M1", "M1", "M2", "M2"]
+    done = await chat.say("好了就这些")
+    assert "都收到了" in done and "没太明白" not in done, done
 
 
 async def test_asking_how_to_send_the_materials_on_the_card_is_told_how(chat, client):

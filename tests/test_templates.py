@@ -106,6 +106,7 @@ CONTEXTS.update({
     "booking/slot_taken.j2": {"day": date(2026, 12, 8), "start": "10:00", "end": "10:30"},
     "progress/also.j2": {"also": ["51160220261130310007"]},
     "progress/how_to_send.j2": {},
+    "progress/all_sent.j2": {},
     "progress/sorry_for_the_wait.j2": {},
     "booking/what_to_bring.j2": {"matter": "普通护照签发", "materials": GUIDE.materials[:3], "situations": ["首次申领"], "partial": False},
     "booking/success.j2": {"appointment": _APPOINTMENT, "day": "2026-12-01", "hall": _HALL, "materials": GUIDE.materials[:3],
