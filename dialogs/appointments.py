@@ -70,6 +70,7 @@ TRANSITIONS = [
     T("text",  "manage",       "move_slot",    "moves_to_named_day", "ask"),
     T("text",  "manage",       "move_day",     "wants_move",         "ask"),
     T("text",  "manage",       "manage",       "move_has_no_days",   "say_no_days"),
+    T("text",  "manage",       "manage",       "asks_about_cancelling_first", "say_what_cancelling_means"),  # 取消…是不是要扣信用分
     T("text",  "manage",       "cancelling",   "wants_cancel",       "ask"),
     T("text",  "cancelling",   "cancelling",   "asks_about_cancelling", "say_what_cancelling_means"),
     T("text",  "cancelling",   "cancelling",   "cancel_done",        "say_cancelled"),
@@ -332,6 +333,12 @@ class Appointments(Picking):
             self._asked = True  # 取消了以后还能再约吗: a question about cancelling is not a yes
         elif not self.says(KEEP) and (self.slot("yes_no") is True or self._says_cancel()):
             await self.attempt()
+
+    def asks_about_cancelling_first(self) -> bool:
+        """A question about what cancelling does, asked before any wish to cancel (取消预约是不是要扣
+        信用分): answered, and nothing is offered to cancel."""
+        return (any(word in self.word for word in CANCEL_WORDS) and _ASKED.search(self.word) is not None
+                and not self.says(CANCEL) and STATUS_ASKED.search(self.word) is None)
 
     def asks_about_cancelling(self) -> bool:
         return self._asked

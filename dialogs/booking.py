@@ -57,7 +57,7 @@ _ASKS = re.compile(r"[?？]|吗|几点|几号|哪|什么|啥|多少|是不是|�
                    # 确认一下地址 / 帮我确认下时间: something on the summary to check, not a yes
                    r"|(?:确认|确定)(?:一?下|一下子)?(?:地址|地点|时间|日期|大厅|几楼|楼层|信息|材料|要带)"
                    # 我确定一下 是周三吧: something to check follows; 确认一下(吧) alone is a yes
-                   r"|(?:确认|确定)一?下(?![吧啊呀哈]?$)|是[^，,。\s]{1,6}吧$")
+                   r"|(?:确认|确定)一?下(?![吧啊呀哈]?$)|是[^，,。\s]{1,6}吧$|对吧|是吧|对不|没错吧")
 CONFIRM_NOT = re.compile(rf"不|别|没(?!问题|错)|先不|等等|等一下|改|换|取消|算了|{_ASKS.pattern}")
 USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好的", "本人", "就是我"})
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})
@@ -504,8 +504,9 @@ class Picking(Dialog):
         return CONFIRM_SAID.search(self.word) is not None and _ASKS.search(self.word) is not None
 
     def confirms(self) -> bool:
-        """A yes to the summary; never a question (好的，是几点？ asks, it does not confirm)."""
-        if _ASKS.search(self.word) is not None:
+        """A yes to the summary; never a question (好的，是几点？ asks, it does not confirm), nor a
+        message naming a time, a day or a hall (确定下午两点: a change, shown before any yes)."""
+        if _ASKS.search(self.word) is not None or any(self.slot(kind) is not None for kind in ("time", "date", "hall")):
             return False
         return self.says(CONFIRM) or self.slot("yes_no") is True or confirm_said(self.word)
 

@@ -409,8 +409,13 @@ class Conversation:
         if dialog not in ("enterprise", "enterprise_desk") and not (expects & NUMBER_KINDS) and (asked := _enterprise_asked(word)):
             return asked
         if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):
-            case_no = understanding(incoming, self.services, expects).value("case_number")
+            read = understanding(incoming, self.services, expects)
+            case_no = read.value("case_number")
             carry = {"case_no": case_no} if case_no else {}
+            several = read.conflict("case_number")
+            if several is not None:  # 51…06 51…07 这两个办到哪了: the first, the others said how
+                numbers = list(dict.fromkeys(slot.value for slot in several.slots))
+                carry = {"case_no": numbers[0], "also": numbers[1:4]}
             if WAITED.search(word):
                 carry["waited"] = True  # 办了半个月了还没好: sorry for the wait, first
             return "progress", carry  # 办到哪了, 我是查进度

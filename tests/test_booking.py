@@ -312,6 +312,11 @@ async def test_a_question_at_the_summary_in_confirming_words_books_nothing(h, si
     assert booked(await appointments_of(sims, who)) == []
     assert (await h.say("确认")).startswith("预约成功")
     assert len(booked(await appointments_of(sims, who))) == 1
+    # a time named in confirming words is a change (or a question), shown before any yes
+    other = person(46)
+    await to_summary(h.as_user("time-named"), "预约办护照", other)
+    reply = await h.as_user("time-named").say("时间确定是下午两点对吧")
+    assert "预约成功" not in reply and booked(await appointments_of(sims, other)) == [], reply
 
 
 async def test_the_remembered_applicant_is_deleted_when_asked_in_words(h):
@@ -948,6 +953,11 @@ async def test_asking_whether_an_appointment_still_stands_shows_it_and_cancels_n
     listing = await h.say("我的预约")
     asked = await h.say("预约还在不在")  # asked at the list (or at the one appointment)
     assert "没有取消" in asked and "没太明白" not in asked and "确定取消" not in asked, (listing, asked)
+    if "1. 改约" not in asked:
+        await h.say("1")  # the appointment itself
+    for worried in ("不会取消了吧", "取消预约是不是要扣信用分"):
+        reply = await h.say(worried)
+        assert "确定取消" not in reply and "没太明白" not in reply, (worried, reply)
     left = await h.say("退出")
     assert "已退出「我的预约」" in left and "没有任何改动" in left and "已取消「我的预约」" not in left, left
     assert len(booked(await appointments_of(sims, me))) == 1

@@ -312,7 +312,8 @@ def test_a_case_number_opens_progress_exactly_when_the_understanding_finds_one()
             if word in SHORTCUTS:
                 expected = (SHORTCUTS[word][0], dict(SHORTCUTS[word][1]))
             elif PROGRESS_ASKED.search(word):  # 办到哪了: progress, with the number when one is in it
-                expected = ("progress", {"case_no": case_no} if case_no else {})
+                expected = ("progress", {"case_no": numbers[0], "also": numbers[1:4]} if numbers
+                            else {"case_no": case_no} if case_no else {})
             elif numbers:
                 expected = ("progress", {"case_no": numbers[0], "also": numbers[1:4]})
             else:

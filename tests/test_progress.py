@@ -46,6 +46,9 @@ async def test_two_case_numbers_in_one_message_look_at_the_first_and_say_how_to_
     assert first in await h.say("5678")
     asked = await h.say(second)
     assert second in asked and ("手机号的后 4 位" in asked or "【办件进度】" in asked), asked
+    await h.say("菜单")
+    asked = await h.say(f"{first} {second} 这两个办到哪了")
+    assert first in asked and f"回复另一个编号（{second}）" in asked, asked
 
 
 async def test_a_case_number_typed_with_the_letter_o_for_zero_is_read_as_meant(h, sims):

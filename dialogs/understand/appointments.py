@@ -66,7 +66,7 @@ _ABOUT_MY_APPOINTMENT_EN = re.compile(
 
 #: Whether an appointment still stands, asked (我的预约取消了吗, 预约被取消了？, 我的预约还在吗):
 #: its state to be shown, never a wish to cancel it.
-STATUS_ASKED = re.compile(r"(?:取消|退)(?:掉)?了(?:吗|没|没有|么|嘛|[?？])|被(?:取消|退)|还在(?:吗|不|没|么|嘛|[?？])|还有效|还算数"
+STATUS_ASKED = re.compile(r"(?:取消|退)(?:掉)?了(?:吗|没|没有|么|嘛|吧|[?？])|被(?:取消|退)|还在(?:吗|不|没|么|嘛|[?？])|还有效|还算数"
                           r"|没(?:被)?取消吧|取消成功了?(?:吗|没)|(?:是不是|有没有|是否)(?:被|已经|已)?(?:取消|退)|还在不在")
 
 
