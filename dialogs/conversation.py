@@ -98,6 +98,19 @@ PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|到哪个环节|审到哪|�
 _CHANGE_WORDS = re.compile(r"^(?:算了|不对|错了|哦|噢|嗯)|[，,。.！!？?\s]|^(?:我|俺)?(?:不是|不要|不办|不用|别)|^(?:就|只|而是|是|要|办|改成|换成|改|换|我要|我想|想|还是|帮我)+|(?:了|啦|吧|的|咯)+$")
 
 
+def _cases_carried(read: Understanding) -> dict:
+    """What 查进度 is started with for the case numbers a message holds: the one, or with several
+    (帮我查两个件：A 和 B) the first and the others to be said how to ask about; {} for none."""
+    case_no = read.value("case_number")
+    if case_no:
+        return {"case_no": case_no}
+    several = read.conflict("case_number")
+    if several is None:
+        return {}
+    numbers = list(dict.fromkeys(slot.value for slot in several.slots))
+    return {"case_no": numbers[0], "also": numbers[1:4]}
+
+
 def _bare(said: str) -> str:
     """`said` without the words around a change of mind, taken off until none is left."""
     while (bare := _CHANGE_WORDS.sub("", said)) != said:
@@ -409,13 +422,7 @@ class Conversation:
         if dialog not in ("enterprise", "enterprise_desk") and not (expects & NUMBER_KINDS) and (asked := _enterprise_asked(word)):
             return asked
         if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):
-            read = understanding(incoming, self.services, expects)
-            case_no = read.value("case_number")
-            carry = {"case_no": case_no} if case_no else {}
-            several = read.conflict("case_number")
-            if several is not None:  # 51…06 51…07 这两个办到哪了: the first, the others said how
-                numbers = list(dict.fromkeys(slot.value for slot in several.slots))
-                carry = {"case_no": numbers[0], "also": numbers[1:4]}
+            carry = _cases_carried(understanding(incoming, self.services, expects))
             if WAITED.search(word):
                 carry["waited"] = True  # 办了半个月了还没好: sorry for the wait, first
             return "progress", carry  # 办到哪了, 我是查进度
@@ -435,14 +442,9 @@ class Conversation:
             settings = self.services.settings
             if (EIGHT_DIGITS.match(word) is not None
                     or (getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN) != DEFAULT_CASE_PATTERN):
-                read = understanding(incoming, self.services, expects)
-                case_no = read.value("case_number")
-                if case_no:
-                    return "progress", {"case_no": case_no}
-                several = read.conflict("case_number")
-                if several is not None:  # 帮我查两个件：A 和 B: the first, and the others said how
-                    numbers = list(dict.fromkeys(slot.value for slot in several.slots))
-                    return "progress", {"case_no": numbers[0], "also": numbers[1:4]}
+                carried = _cases_carried(understanding(incoming, self.services, expects))
+                if carried:
+                    return "progress", carried
         return None
 
     # Digressions ------------------------------------------------------------------------
