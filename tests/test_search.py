@@ -308,7 +308,11 @@ def shown(search: MatterSearch, query: str) -> list[str]:
                                    "hmmmm", "ummm", "okkkk", "byeeeee", "testtest", "好的好的", "谢谢谢谢",
                                    # a word of nothing with a number tacked on, a sound alone, trying the bot out
                                    "test123", "test 1 2 3", "ok1", "额", "靠", "试试", "随便看看",
-                                   "zzzzzzz", "aaa bbb", "sdsdsd", "lalala"])
+                                   "zzzzzzz", "aaa bbb", "sdsdsd", "lalala",
+                                   # one letter held down, internet slang, stickers and WeChat's placeholders
+                                   "zzz", "xswl", "awsl", "笑死我了", "[捂脸]", "[捂脸][强][强]", "[语音]", "[图片]",
+                                   # keys mashed through a pinyin keyboard (asdfs, qwert)
+                                   "阿斯顿发生", "请问额外认同"])
 def test_junk_never_gets_a_matter(search, query):
     found = search.find(query)
     assert found.verdict == JUNK and not found.shown
@@ -342,6 +346,11 @@ def test_pinyin_is_read_only_when_long_enough_to_mean_something(search):
     assert "社会保障卡补领、换领、换发" in shown(search, "shebaoka buban")
     assert search.find("sb").verdict == JUNK
     assert search.find("gjj").verdict != JUNK  # a doubled letter, still initials (公积金)
+    assert "居住证办理" in shown(search, "jzz")  # while zzz is a letter held down
+
+
+def test_a_sticker_before_a_question_does_not_hide_it(search):
+    assert "社会保障卡申领" in shown(search, "[语音]我想办社保卡")
 
 
 @pytest.mark.parametrize("query", ["我想卖烟花", "过年想摆个摊卖烟花爆竹要办什么证照", "开个卖烟花的店"])

@@ -19,7 +19,7 @@ import functools
 import re
 from collections.abc import Callable, Collection, Mapping
 
-from bot.search.text import is_han, normalize, squeeze
+from bot.search.text import is_han, normalize, squeeze, syllables_of
 
 NEED_CHARS = 32  # the longest text any search stage reads (a need is rarely half of that)
 READ_CHARS = 4000  # the part of a message that is read at all
@@ -305,6 +305,8 @@ def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], 
     plain = normalize(text[:READ_CHARS])
     if not plain:
         return True
+    if _STICKER.search(text[:READ_CHARS]) and not normalize(_STICKER.sub(" ", text[:READ_CHARS])):
+        return True  # [捂脸][强], [语音], [图片]: stickers and what WeChat shows for a message it cannot quote
     squeezed = plain.replace(" ", "")
     if squeezed in farewells or _repeats_a_word(squeezed, farewells):
         return True
@@ -316,10 +318,14 @@ def is_junk(text: str, farewells: Collection[str] = (), spells: Callable[[str], 
     if any(is_han(c) for c in squeezed):
         # One character said over and over (发发发发, 嗯嗯嗯嗯, 啊啊啊) names nothing.
         han = {c for c in squeezed if is_han(c)}
-        return len(han) == 1 and sum(map(is_han, squeezed)) >= 3 and not any(c.isalnum() and not is_han(c) for c in squeezed)
+        if len(han) == 1 and sum(map(is_han, squeezed)) >= 3 and not any(c.isalnum() and not is_han(c) for c in squeezed):
+            return True
+        return _typed_mash(squeezed)
     if squeezed.isdigit():
         return True
     letters = "".join(_LATIN_WORD.findall(squeezed))
+    if len(set(letters)) == 1:
+        return True  # zzz, aaaa: one letter held down
     if len(letters) <= 3:
         return not (len(letters) == 3 and spells(letters))
     words = _LATIN_WORD.findall(plain)
@@ -350,6 +356,19 @@ _LATIN_REPEAT = re.compile(r"([a-z]{1,3})\1+")
 def _undoubled(words: frozenset[str]) -> frozenset[str]:
     """The Latin words with every doubled letter single (hmm -> hm, good -> god), once per list."""
     return frozenset(_DOUBLED.sub(r"\1", w) for w in words if w.isascii() and w.isalpha())
+
+
+# A WeChat sticker or placeholder as it arrives in a text message: [捂脸], [语音], [Facepalm].
+_STICKER = re.compile(r"\[[^\[\]\s]{1,12}\]")
+
+
+def _typed_mash(squeezed: str) -> bool:
+    """Keys mashed through a pinyin keyboard (asdfs becomes 阿斯顿发生, qwer 请问额日): Chinese
+    characters only, four or more, whose initials slide along a keyboard row. No matter's name
+    and no question of our sets reads so (measured when this was added)."""
+    if len(squeezed) < 4 or not all(is_han(c) for c in squeezed):
+        return False
+    return _mashed("".join(s[0] for s in syllables_of(squeezed) if s and s[0].isascii() and s[0].isalpha()))
 
 
 # Letters in keyboard order (asdf, qwer, jkl): typed by a hand sliding along a row.
