@@ -3,7 +3,7 @@
     python -m bench.search_decide     # about a minute: the evidence of every tuning question, once
 
 For every question of the tuning sets (search-dev, -more, -own, -eval-tune, -eval2-tune, and from
-session 11 -eval3-tune and -letters-dev, from session 12 -eval4-tune, from session 14 -eval5-tune, from session 18 -eval6-tune) it computes the search's evidence once, then fits the in-domain model of bot/search/hybrid.py
+session 11 -eval3-tune and -letters-dev, from session 12 -eval4-tune, from session 14 -eval5-tune, from session 18 -eval6-tune, then -eval7-tune, -eval8-tune and from session 22 -eval9-tune) it computes the search's evidence once, then fits the in-domain model of bot/search/hybrid.py
 (logistic regression over `domain_features`) on the answerable questions against the
 out-of-scope and junk ones the junk filter lets through, and prints:
 
@@ -33,7 +33,7 @@ from bench.search_models import DATA, fit
 
 # Each tuning set and its fold for leave-one-set-out (dev and more count as one set).
 FOLD = {"search-dev": 0, "search-more": 0, "search-own": 1, "search-eval-tune": 2, "search-eval2-tune": 3, "search-eval3-tune": 4,
-        "search-letters-dev": 5, "search-eval4-tune": 6, "search-eval5-tune": 7, "search-eval6-tune": 8, "search-eval7-tune": 9, "search-eval8-tune": 10}
+        "search-letters-dev": 5, "search-eval4-tune": 6, "search-eval5-tune": 7, "search-eval6-tune": 8, "search-eval7-tune": 9, "search-eval8-tune": 10, "search-eval9-tune": 11}
 SETS = tuple(FOLD)
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 SESSION_8 = 7  # the first seven features: no out-of-scope topics
