@@ -281,7 +281,7 @@ class Appointments(Picking):
             return named
         current = self.data.get("item", {}).get("date")
         others = [slot.value for slot in conflict.slots if slot.valid and slot.value.isoformat() != current]
-        return others[-1] if others else None
+        return self._next_listed(others[-1]) if others else None
 
     def _says_move(self) -> bool:
         """Moving said in words (改到周四, 能不能换个时间, 时间改一下), even beside a cancel word

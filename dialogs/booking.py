@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from datetime import date, time
+from datetime import date, time, timedelta
 from typing import Any
 
 from dialogs import paging
@@ -86,6 +86,9 @@ CHANGE_DAY = re.compile(r"[换改](?:成|到|为|在)?(?:下周|这周|周|星�
 NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|回头|晚点|晚些")
 #: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
 OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|钟点)|时间不对|时间不行|时间不合适|其他时间|别的时间")
+# A weekday named with no week (周一, 礼拜三, monday): "the next one, today included"
+# (dialogs.understand.when); at a list of days that lacks today it means the listed one.
+BARE_WEEKDAY = re.compile(r"(?:周|星期|礼拜)[一二三四五六日天七1-7]|mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?")
 OTHER_DAY = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:日子|日期|天)|换一天|日期不对|那天不行|别的日子|其他日子|改天")
 #: The same answers in a sentence (记住吧, 帮我记下来, 别保存了, 不用记了): a wish to keep, or not to.
 REMEMBER_SAID = re.compile(r"^(?:好的?|行|可以|那就|帮我|请|麻烦|你)*(?:记住|记下|记着|记一下|保存|存着|存一下|存下)")
@@ -401,6 +404,22 @@ class Picking(Dialog):
     def picks_day_with_slots(self) -> bool:
         return self._found == "slots"
 
+    def slot(self, kind: str) -> Any:
+        value = super().slot(kind)
+        return self._next_listed(value) if kind == "date" and value is not None else value
+
+    def _next_listed(self, day: date) -> date:
+        """周一 said on a Monday names today; when today is not on the list of days and next
+        Monday is, a person choosing from the list means that one (下周一 or 今天 are taken as said)."""
+        if day != shanghai_today() or self.incoming.kind != "text":
+            return day
+        listed = {d for d, _ in self.data.get("days", [])}
+        later = day + timedelta(weeks=1)
+        if not listed or day.isoformat() in listed or later.isoformat() not in listed:
+            return day
+        said = [self.understood.text[s.start:s.end] for s in self.understood.found("date")]
+        return later if said and all(BARE_WEEKDAY.fullmatch(w.strip()) for w in said) else day
+
     async def load_slots_of_other_day(self, named: date | None = None) -> bool:
         """Another day of the list named at the time step (or `named`): it becomes the day, its
         times are loaded ("other_day"), or the other days if none is left ("full"). False: no such day."""
@@ -459,7 +478,7 @@ class Picking(Dialog):
         if several and self.state in ("slot", "move_slot"):
             self._part = part
         self.say("booking/not_offered.j2", day=named, at=said.at if said is not None else None, part=part, several=bool(several),
-                 hall=self.hall(), **(self._why_not_offered(named) if named is not None else {"why": "", "hours": [], "others": [], "last": None}))
+                 hall=self.hall(), **(self._why_not_offered(named) if named is not None else {"why": "", "hours": [], "others": [], "last": None, "first": None}))
         self.ask()
 
     def _why_not_offered(self, day: date) -> dict:
@@ -473,6 +492,8 @@ class Picking(Dialog):
         hours = [h for h in getattr(hall, "hours", []) if h.weekday == weekday]
         if day < shanghai_today():
             why = "past"
+        elif day == shanghai_today():
+            why = "today"  # today is not on the list: not bookable online; the hall's walk-in numbers are
         elif day in (getattr(settings, "holidays", None) or ()):
             why = "holiday"
         elif hall is not None and not hours:
@@ -482,10 +503,12 @@ class Picking(Dialog):
         else:
             why = "not_bookable"
         others = []
-        if why in ("closed", "not_bookable"):
-            others = [row["hall"].name for row in self.halls() if row["hall"] is not hall
+        halls = getattr(self, "halls", None)  # booking offers another hall; moving an appointment keeps its hall
+        if why in ("closed", "not_bookable") and halls is not None:
+            others = [row["hall"].name for row in halls() if row["hall"] is not hall
                       and any(h.weekday == weekday for h in getattr(row["hall"], "hours", []))]
-        return {"why": why, "hours": hours, "others": others, "last": max(listed) if listed else None}
+        return {"why": why, "hours": hours, "others": others, "last": max(listed) if listed else None,
+                "first": min(listed) if listed else None}
 
     def take_slot(self):
         self.data["start"], self.data["end"], _ = self.data["slots"][self.picked_slot() - 1]

@@ -459,6 +459,8 @@ async def test_identity_is_checked_and_explained(h):
     reply = await drive(h, "预约", me, stop="请输入办事人的姓名")
     assert "请输入办事人的姓名" in reply
     assert "姓名好像不太对" in await h.say("12345")
+    for words in ("换一天", "改时间", "换个大厅"):  # the booking's own words are never taken for a name
+        assert "姓名好像不太对" in await h.say(words)
     assert "身份证号码" in await h.say(me["name"])
     wrong_digit = me["id_number"][:17] + ("0" if me["id_number"][17] != "0" else "1")
     assert "校验不通过" in await h.say(wrong_digit)

@@ -6,10 +6,12 @@ decides (the "success" WeChat expects, the session as Redis keeps it) goes over 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from bot.web.appkeys import CATALOG
+from dialogs.understand.reading import shanghai_today
 from tests.support import open_card, person, to_question
 from tests.test_booking import to_summary
 
@@ -120,7 +122,8 @@ async def test_a_hall_asked_about_in_words_is_shown(h):
     await h.catalog_ready()
     listing = await h.say("服务大厅在哪")
     assert "本区服务大厅" in listing and "没找到" not in listing
-    hours = await h.say("我不会弄手机，能去现场吗，明天礼拜一开门不")  # the halls open that day, with their hours
+    tomorrow = "一二三四五六天"[(shanghai_today() + timedelta(days=1)).weekday()]  # the two agree whatever today is
+    hours = await h.say(f"我不会弄手机，能去现场吗，明天礼拜{tomorrow}开门不")  # the halls open that day, with their hours
     assert "开门的大厅" in hours and "09:00" in hours and "没太明白" not in hours, hours
     await h.say("菜单")
     detail = await h.say("万盛街道便民服务中心几点上班")

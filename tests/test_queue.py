@@ -112,7 +112,7 @@ async def test_an_appointment_of_the_day_becomes_a_priority_number_by_location(h
     assert "请当天到大厅取号" in not_today and "现场取号" in not_today and "要办什么事" in not_today
     await h.say("菜单")
     start = datetime.fromisoformat(f"{appointment['date']}T{appointment['start']}:00+08:00")
-    await set_clock(sims, start - timedelta(minutes=10))
+    await set_clock(sims, max(start - timedelta(minutes=10), start.replace(hour=9, minute=0)))  # on the day, the hall open
     where = await h.say("取号")
     assert appointment["matter_name"] in where and "签到码" in where
     hall = await checkin(sims, appointment["hall_id"])
