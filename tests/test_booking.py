@@ -181,6 +181,10 @@ async def test_a_day_not_on_the_list_is_told_why_and_where_else_opens_then(h):
     assert "请选择办理大厅" in await h.say("换个大厅")
     await h.say("1")
     assert "已经过去了" in await h.say("昨天")
+    days_ago = today - timedelta(days=3)  # a date of this month or last, not next year's
+    assert "已经过去了" in await h.say(f"{days_ago.month}月{days_ago.day}号")
+    same_day = await h.say("今天")  # not bookable online: said so, and the hall's walk-in numbers offered
+    assert "当天的号不能在线预约" in same_day and "现场取号" in same_day, same_day
 
 
 async def test_约_alone_or_for_someone_on_a_card_books_that_cards_matter(h):

@@ -234,6 +234,8 @@ def test_a_place_a_time_or_a_common_word_is_never_a_name(typed, halls):
     ("12月5日", date(2026, 12, 5)),
     ("十二月五日", date(2026, 12, 5)),
     ("1月2号", date(2027, 1, 2)),  # past this year: next year
+    ("11月20号", date(2026, 11, 20)),  # two weeks ago, not next year's: a booking says it has passed
+    ("6月1号", date(2027, 6, 1)),  # the nearer of last June and next
     ("5号", date(2026, 12, 5)),
     ("2号", date(2027, 1, 2)),  # the 2nd has passed this month
     ("三十一号", date(2026, 12, 31)),
@@ -258,6 +260,7 @@ def test_a_day_is_read_relative_to_today(typed, day):
     (date(2026, 1, 31), "下个月3号", date(2026, 2, 3)),
     (date(2026, 1, 30), "下个月30号", None),  # February has none
     (date(2026, 12, 30), "5号", date(2027, 1, 5)),
+    (date(2027, 1, 3), "12月28号", date(2026, 12, 28)),  # last week, across the new year
     (date(2026, 12, 30), "明天", date(2026, 12, 31)),
     (date(2026, 12, 31), "后天", date(2027, 1, 2)),
     (date(2026, 12, 7), "周一", date(2026, 12, 7)),  # a Monday: today

@@ -152,9 +152,10 @@ def _month_day(match: re.Match, today: date):
     month, day = number(match.group(1)), number(match.group(2))
     if month is None or day is None:
         return None
-    found = _day_of(today.year, month, day)
-    if found is not None and found < today:
-        found = _day_of(today.year + 1, month, day)
+    # The nearest such day, before or after today: 12月5号 said on 12月7日 is two days ago (a booking
+    # says it has passed; 我12月5号交的材料 is right), 1月5号 said in December is next January.
+    candidates = [d for d in (_day_of(today.year + k, month, day) for k in (-1, 0, 1)) if d is not None]
+    found = min(candidates, key=lambda d: (abs((d - today).days), d < today), default=None)
     return (found, None) if found else None
 
 
