@@ -117,6 +117,12 @@ async def test_a_menu_option_named_where_a_need_is_asked_opens_it(h):
     assert "请说说您想办什么事" in await h.say("办事指南")
 
 
+async def test_materials_asked_with_no_matter_named_asks_which_matter(h):
+    await h.catalog_ready()
+    reply = await h.say("材料清单")
+    assert "请说说您想办什么事" in reply and "您要办的是不是" not in reply, reply
+
+
 async def test_a_hall_asked_about_in_words_is_shown(h):
     """Where a hall is and when it opens, asked in one's own words, anywhere a need is asked."""
     await h.catalog_ready()

@@ -349,6 +349,13 @@ def test_pinyin_is_read_only_when_long_enough_to_mean_something(search):
     assert "居住证办理" in shown(search, "jzz")  # while zzz is a letter held down
 
 
+@pytest.mark.parametrize("query", ["材料清单", "要带什么材料", "需要哪些材料", "办理流程", "具体流程是什么"])
+def test_asking_what_is_needed_without_naming_a_matter_lists_no_matters(search, query):
+    """材料清单 listed 档案材料补充 and the like: a request word alone names nothing to search for."""
+    assert not search.find(query).shown
+    assert "社会保障卡申领" in shown(search, "社保卡要带什么材料")
+
+
 def test_a_sticker_before_a_question_does_not_hide_it(search):
     assert "社会保障卡申领" in shown(search, "[语音]我想办社保卡")
 

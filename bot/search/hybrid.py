@@ -187,6 +187,28 @@ def domain_features(evidence: Evidence, best: float, margin: float) -> tuple[flo
             evidence.topic_share, math.log(max(evidence.chars, 1)))
 
 
+# Words that ask about a matter without naming one (材料清单, 具体流程, 相关信息), beside the lexicon's
+# stopwords (材料, 手续, 流程, 要带什么 ...).
+ASKING_ONLY = frozenset({"清单", "明细", "列表", "一览", "全部", "所有", "详细", "具体", "相关", "信息", "事项", "东西",
+                         "都", "哪些", "有哪些", "那些", "这些", "一下", "说说", "告诉我", "列一下", "发我", "看看"})
+
+
+def _only_asks(text: str, stopwords: frozenset[str]) -> bool:
+    """Whether a squeezed text is made only of request words (a longest-first cover of it by the
+    stopwords and ASKING_ONLY), so it names nothing to search for."""
+    words = stopwords | ASKING_ONLY
+    longest = max(map(len, words), default=0)
+    i = 0
+    while i < len(text):
+        for size in range(min(longest, len(text) - i), 0, -1):
+            if text[i:i + size] in words:
+                i += size
+                break
+        else:
+            return False
+    return True
+
+
 def lead(scores: np.ndarray) -> tuple[float, float]:
     """The best score and how far it leads the second (all of it when there is no second)."""
     if len(scores) < 2:
@@ -370,8 +392,8 @@ class MatterSearch:
         query = without_refused(query)  # 算了不办护照了 就社保卡: what is wanted instead
         need = self.lexical.need(query)
         text = squeeze(need)
-        if not text:
-            return None
+        if not text or _only_asks(text, lexicon.stopwords):
+            return None  # 材料清单, 要带什么材料: what is needed for no matter named; the dialog asks which
         n = len(self.documents)
         lexical = np.zeros(n, dtype=np.float32)
         accepted = 0.0
