@@ -691,6 +691,13 @@ class Booking(Picking):
             if found.shown:
                 hits = list(found.shown)
                 self._sure = found.verdict == CLEAR_VERDICT
+        elif not self.bookable(hits[0].code):
+            # The lexicon's best takes no booking (补办身份证 read as 挂失): when the whole search puts
+            # a bookable matter first (居民身份证办理), its reading is the one to book from.
+            found = await catalog.find(query, top=MAX_CANDIDATES * 2)
+            if found.shown and self.bookable(found.shown[0].code):
+                hits = list(found.shown)
+                self._sure = found.verdict == CLEAR_VERDICT
         self._hits = hits
 
     def is_paused(self) -> bool:

@@ -458,6 +458,13 @@ async def test_a_matter_that_needs_no_booking_says_so(h):
     assert "可以预约的事项" in reply and "社会保障卡补领" in reply  # and what could be booked
 
 
+async def test_a_booking_wish_read_as_an_unbookable_matter_offers_the_bookable_one_meant(h):
+    """预约补办身份证: the lexicon read 挂失 (no booking), the search reads 居民身份证办理 first."""
+    await h.catalog_ready()
+    reply = await h.say("预约补办身份证")
+    assert "不需要预约" not in reply and "居民身份证办理（包括临时）" in reply, reply
+
+
 async def test_identity_is_checked_and_explained(h):
     me = person(3)
     reply = await drive(h, "预约", me, stop="请输入办事人的姓名")
