@@ -81,7 +81,8 @@ CHANGE_APPLICANT = re.compile(r"(?:换|改)(?:一?个|一下)?(?:办事人|人�
 ID_WAS_WRONG = re.compile(r"(?:身份证|证件)号?码?(?:填|输|写|打)错")
 NAME_WAS_WRONG = re.compile(r"(?:名字|姓名)(?:填|输|写|打)错")
 #: A day asked for in place of the one chosen, at a step that asks for something else (换周四吧, 改成周三).
-CHANGE_DAY = re.compile(r"[换改](?:成|到|为|在)?(?:下周|这周|周|星期|礼拜|明天|后天|\d{1,2}[月号日])|还是(?:下周|这周|周|星期|礼拜|明天|后天)")
+_DAY_WORD = r"(?:下周|这周|周|星期|礼拜|明天|后天|大后天|\d{1,2}[月号日])"
+CHANGE_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}|还是(?:想|要)?(?:约|订|改|换)?(?:到|成|在)?{_DAY_WORD}|约(?:到|在|成)?{_DAY_WORD}")
 #: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
 NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|回头|晚点|晚些")
 #: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
@@ -162,6 +163,9 @@ TRANSITIONS = [
     T("text",     ["name", "id_number", "phone"], "slot", "picks_other_day_with_slots", "ask"),
     T("text",     ["name", "id_number", "phone"], "day",  "changes_to_day_not_offered", "say_not_offered"),
     T("text",     ["name", "id_number", "phone"], "=", "needs_time",     "say_take_your_time"),
+    # 换一天 / 换个时间 there: the days, or the day's times, again (never taken for a name)
+    T("text",     ["name", "id_number", "phone"], "day",  "wants_other_day",  "ask"),
+    T("text",     ["name", "id_number", "phone"], "slot", "wants_other_time", "ask"),
     # 身份证填错了 / 名字写错了 at a later step or the summary: back to that detail
     T("text",     ["phone", "consent", "summary"], "id_number", "says_id_was_wrong", "ask"),
     T("text",     ["id_number", "phone", "consent", "summary"], "name", "says_name_was_wrong", "ask"),

@@ -465,13 +465,25 @@ async def test_a_booking_wish_read_as_an_unbookable_matter_offers_the_bookable_o
     assert "不需要预约" not in reply and "居民身份证办理（包括临时）" in reply, reply
 
 
+@pytest.mark.parametrize("said, shown", [("换一天", "请选择日期"), ("我想换个时间", "可以预约的时段"), ("等等，我还是想约{last}上午", "{last}")])
+async def test_a_change_of_day_or_time_at_the_name_step_goes_back_to_it(h, said, shown):
+    """换一天 at 请输入办事人的姓名 was kept as the applicant's name (办事人：换**)."""
+    me = person(5)
+    days = await drive(h, "预约", me, stop="广安区政务服务中心，请选择日期")
+    last = re.findall(r"^\d+\. (\d+月\d+日)", days, re.M)[-1]
+    assert "可以预约的时段" in await h.say("1")
+    assert "请输入办事人的姓名" in await h.say("1")
+    reply = await h.say(said.format(last=last))
+    assert shown.format(last=last) in reply and "可以预约的时段" in reply or shown == "请选择日期" and shown in reply, reply
+    assert "身份证号码" not in reply, reply
+
+
 async def test_identity_is_checked_and_explained(h):
     me = person(3)
     reply = await drive(h, "预约", me, stop="请输入办事人的姓名")
     assert "请输入办事人的姓名" in reply
     assert "姓名好像不太对" in await h.say("12345")
-    for words in ("换一天", "改时间", "换个大厅"):  # the booking's own words are never taken for a name
-        assert "姓名好像不太对" in await h.say(words)
+    assert "姓名好像不太对" in await h.say("换个大厅")  # the booking's own words are never taken for a name
     assert "身份证号码" in await h.say(me["name"])
     wrong_digit = me["id_number"][:17] + ("0" if me["id_number"][17] != "0" else "1")
     assert "校验不通过" in await h.say(wrong_digit)
