@@ -86,6 +86,9 @@ CHANGE_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}|还是(?:想|
 #: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
 NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|回头|晚点|晚些")
 #: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
+# No mainland ID card to book with: a foreigner, a passport, a Hong Kong, Macao or Taiwan permit.
+NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份证|外国人|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留证|永居|"
+                   r"passport|foreigner|not (?:a )?chinese|(?:no|don'?t have (?:a|an)?) ?(?:chinese )?id\b")
 OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|钟点)|时间不对|时间不行|时间不合适|其他时间|别的时间")
 # A weekday named with no week (周一, 礼拜三, monday): "the next one, today included"
 # (dialogs.understand.when); at a list of days that lacks today it means the listed one.
@@ -172,6 +175,7 @@ TRANSITIONS = [
     T("text",     "name",      "id_number", "valid_name",             ["keep_name", "ask"]),
     T("text",     "name",      "name",      None,                     "explain_name"),
     T("text",     "id_number", "phone",     "valid_id",               ["keep_id", "ask"]),
+    T("text",     "id_number", "id_number", "has_no_id",              "say_no_id"),  # a foreigner's passport: where else to go
     T("text",     "id_number", "id_number", None,                     "explain_id"),
     T("text",     "phone",     "consent",   "valid_phone",            ["keep_phone", "ask"]),
     T("text",     "phone",     "phone",     None,                     "explain_phone"),
@@ -631,6 +635,8 @@ class Booking(Picking):
         if (state in ("id_number", "phone", "consent", "summary") and (ID_WAS_WRONG.search(word) or NAME_WAS_WRONG.search(word))
                 or state == "summary" and CHANGE_APPLICANT.search(word)):
             return True  # 身份证填错了, 是孩子奶奶去办: the booking's details, never a search
+        if state == "id_number" and NO_ID.search(word) and not re.search(r"\d{15}", word):
+            return True  # 我是外国人 只有护照: no ID card to give, never a search for 护照
         if state in DETAIL_STEPS:
             return _needs_time(word)
         if state == "summary":  # 确认提交 / 对头 确认 / 确认一下是几点的: the booking's, never a search for matters named 确认
@@ -1101,6 +1107,14 @@ class Booking(Picking):
 
     def keep_id(self):
         self.keep(id_number=self._typed_id())
+
+    def has_no_id(self) -> bool:
+        """No Chinese ID card to give (a foreigner's passport, 港澳台 permits): said, with no ID number."""
+        return self.slot("id_number") is None and NO_ID.search(self.word) is not None
+
+    def say_no_id(self):
+        self.say("booking/no_id.j2")
+        self.ask()
 
     def explain_id(self):
         mistyped = self.understood.invalid("id_number")

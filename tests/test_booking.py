@@ -478,6 +478,14 @@ async def test_a_change_of_day_or_time_at_the_name_step_goes_back_to_it(h, said,
     assert "身份证号码" not in reply, reply
 
 
+async def test_no_chinese_id_card_at_the_id_step_is_told_where_else_to_go(h):
+    me = person(6)
+    await drive(h, "预约", me, stop="请输入办事人的 18 位身份证号码")
+    reply = await h.say("我是外国人，没有身份证，只有护照")
+    assert "现场取号" in reply and "人工" in reply and "应为 18 位" not in reply, reply
+    assert "手机号码" in await h.say(me["id_number"])  # the step still takes an ID number
+
+
 async def test_identity_is_checked_and_explained(h):
     me = person(3)
     reply = await drive(h, "预约", me, stop="请输入办事人的姓名")

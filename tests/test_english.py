@@ -334,3 +334,15 @@ async def test_cancelling_and_confirming_in_english_do_what_they_say(h, sims):
     done = await h.say("confirm")  # (the person remembered from the first booking comes)
     assert done.startswith("Booked!") and len(booked(await appointments_of(sims, me))) == 1, done
     assert "case number" in await h.say("check progress")
+
+
+async def test_a_foreigner_without_a_chinese_id_card_is_told_where_else_to_go(chat):
+    assert english(await chat.say("hello"))
+    await chat.say("I'd like to book an appointment for a passport")
+    await chat.say("1")
+    await chat.say("1")
+    asked = await chat.say("1")
+    assert "name" in asked.lower(), asked
+    assert "ID card" in await chat.say("John Smith")
+    reply = await chat.say("I don't have a Chinese ID, I have a passport E12345678")
+    assert english(reply) and "take a number" in reply and "you typed" not in reply, reply
