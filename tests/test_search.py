@@ -356,6 +356,12 @@ def test_asking_what_is_needed_without_naming_a_matter_lists_no_matters(search, 
     assert "社会保障卡申领" in shown(search, "社保卡要带什么材料")
 
 
+def test_candidates_far_weaker_than_the_best_are_not_listed(search):
+    """结昏证 listed 身后一件事 fourth, at a third of the marriage matters' score."""
+    listed = shown(search, "结昏证")
+    assert "中国内地公民婚姻登记" in listed and "身后一件事" not in listed, listed
+
+
 def test_a_sticker_before_a_question_does_not_hide_it(search):
     assert "社会保障卡申领" in shown(search, "[语音]我想办社保卡")
 

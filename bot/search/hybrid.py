@@ -107,6 +107,7 @@ CLAUSE_POOL = 10  # hits per clause: a clause points at few documents
 CLAUSE_ACCEPT = True
 CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
 SHORT_CLAUSES = 2  # a short message's clauses read alone for acceptance, the longest first (0: none)
+CANDIDATE_SHARE = 0.4  # of the best hit's score, the least a candidate shown has
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
 
@@ -491,7 +492,10 @@ class MatterSearch:
             best, margin = lead(calibrated) if int(np.argmax(calibrated)) == int(order[0]) else (0.0, 0.0)
         if best >= CLEAR and margin >= CLEAR_MARGIN:
             return Found(MATTER, hits, need)
-        return Found(CANDIDATES, hits, need)
+        # Candidates a good deal weaker than the best are noise beside it (结昏证: 婚姻登记 2.2, then
+        # 身后一件事 0.8): a person reads the list top down, and a stray one there confuses.
+        floor = CANDIDATE_SHARE * hits[0].score
+        return Found(CANDIDATES, tuple(h for k, h in enumerate(hits) if k < 2 or h.score >= floor), need)
 
     def _hit(self, i: int, score: float) -> Hit:
         d = self.documents[i]
