@@ -214,7 +214,10 @@ class Conversation:
                 return self._stamp(await self._global("mode", session, incoming, replies)), replies
             # End English.
             # Talking to (or waiting for) a person: every word is for them, global words too.
-            return self._stamp(self._keep_paused(session, await self._dialog_turn(session, incoming, replies, cls))), replies
+            after = self._keep_paused(session, await self._dialog_turn(session, incoming, replies, cls))
+            if after is not None:
+                self._offer_resume(after, replies)  # the queue left (取消): 继续 the booking it interrupted
+            return self._stamp(after), replies
 
         if kind == "text":
             word = incoming.word  # once per message: global words and routes match it
@@ -470,8 +473,8 @@ class Conversation:
 
     def _offer_resume(self, session: Session, replies: list[Reply]) -> None:
         """Once the digression has ended (back at the menu, or a card shown), offer 继续 once."""
-        if not session.paused or session.paused[-1].get("offered"):
-            return
+        if not session.paused or session.paused[-1].get("offered") or session.dialog == HANDOFF:
+            return  # while a person is awaited or talking, 继续 waits until the hand-off ends
         cls = CITIZEN_DIALOGS.get(session.dialog)
         if session.dialog == "menu" or cls is None or session.state in cls.DONE:
             top = session.paused[-1]
@@ -555,7 +558,8 @@ class Conversation:
         context = context_of(session)
         if incoming.kind == "text" and _INTENT_BY_WORD.get(incoming.word) is None:
             context["said"] = [*context.get("said", []), incoming.text[:200]][-3:]
-        return await self._enter(HANDOFF, context, incoming, replies)
+        # A half-made booking waits on the stack: leaving the queue (取消) offers 继续, not a fresh start.
+        return await self._digress(session, (HANDOFF, context), incoming, replies)
 
     # The active dialog ------------------------------------------------------------------
 

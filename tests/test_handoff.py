@@ -345,3 +345,16 @@ async def test_the_rating_after_a_talk_is_asked_never_required(chat, zhang, app)
     assert "满意吗" in await chat.say("结束")
     card = await chat.say("我想办护照")
     assert "护照" in card and "没太明白" not in card and "满意吗" not in card, card
+
+
+async def test_leaving_the_queue_offers_to_go_on_with_the_booking_it_interrupted(chat, client):
+    """人工 at the name step, then 取消: the half-made booking was gone (罗秀英 was searched)."""
+    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=90)
+    await chat.say("预约办护照")
+    await chat.say("1")
+    await chat.say("1")
+    assert "请输入办事人的姓名" in await chat.say("1")
+    ticket_number(await chat.say("人工"))
+    left = await chat.say("取消")
+    assert "已退出人工服务排队" in left and "回复「继续」接着刚才的预约" in left, left
+    assert "请输入办事人的姓名" in await chat.say("继续")
