@@ -970,6 +970,23 @@ async def test_moving_or_cancelling_said_at_rest_by_someone_with_an_appointment_
     assert "确定取消" not in await h.say("还是取消吧")
 
 
+async def test_moving_to_a_day_of_next_week_said_at_rest_shows_its_times(h, sims):
+    """能改到下周一吗 at rest was searched as a matter (下周 was not read as moving)."""
+    me = person(38)
+    await drive(h, "预约", me, day="1")
+    await h.say("我的预约")
+    await h.say("1")
+    listed = re.findall(r"^\d+\. (\d+)月(\d+)日（(周.)）", await h.say("改约"), re.M)
+    await h.say("菜单")
+    today = shanghai_today()
+    monday = today - timedelta(days=today.weekday()) + timedelta(weeks=1)
+    dates = [(today.replace(month=int(m), day=int(d)), weekday) for m, d, weekday in listed]
+    dates = [(day if day >= today else day.replace(year=day.year + 1), weekday) for day, weekday in dates]
+    day, weekday = next((day, weekday) for day, weekday in dates if monday <= day < monday + timedelta(weeks=1))
+    moved = await h.say(f"能改到下{weekday}吗")
+    assert moved.startswith(f"{day.month}月{day.day}日（{weekday}）可以预约的时段"), moved
+
+
 async def test_asking_whether_an_appointment_still_stands_shows_it_and_cancels_nothing(h, sims):
     """我的预约取消了吗 / 预约被取消了？ / 我的预约还在吗 ask about it: the appointment is shown, no
     cancellation is offered, and 对 after it cancels nothing. 取消 alone at rest leaves, and
