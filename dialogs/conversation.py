@@ -90,6 +90,9 @@ ABOUT_ITS_DETAILS = re.compile(
 #: progress dialog, with the case number if one was said.
 PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|到哪个环节|审到哪|批到哪|办好了没|办完了没|办下来没|批下来没|查进度|查一下进度|查下进度"
                             r"|查哈进度|查个进度|看下进度|看看进度|查询进度|办理进度|^进度$|check (?:the |my )?progress|^progress$|case status|track my case"
+                            # English: the status of one's application, and where it is
+                            r"|(?:application|case|file) status|status of (?:my|the|our) (?:application|case|file)"
+                            r"|where(?:'s| is) my (?:application|case|file)|track (?:my|the) application|(?:my|the) application (?:status|progress)"
                             r"|进度怎么样|进度如何|什么进度|啥进度|受理号|办件编号|办件号"
                             # a case waited on, told (办了半个月了还没好, 怎么还没批下来, 到底还要等多久, 问进度)
                             r"|(?:办|交|申请|递|报)了[^，,。！!？?]{0,8}(?:还没|咋还没|怎么还没|都没)(?:好|下来|办好|办完|批|出来|消息|动静)"

@@ -346,3 +346,10 @@ async def test_a_foreigner_without_a_chinese_id_card_is_told_where_else_to_go(ch
     assert "ID card" in await chat.say("John Smith")
     reply = await chat.say("I don't have a Chinese ID, I have a passport E12345678")
     assert english(reply) and "take a number" in reply and "you typed" not in reply, reply
+
+
+@pytest.mark.parametrize("asked", ["I want to check my application status", "where is my application", "what's the status of my application?"])
+async def test_the_status_of_an_application_asked_in_english_opens_progress(chat, asked):
+    assert english(await chat.say("hello"))
+    reply = await chat.say(asked)
+    assert "case number" in reply and "found no government service" not in reply, reply
