@@ -49,6 +49,9 @@ SHOWS_MENU = frozenset({"greeting", "presence", "unsure", "apology"})
 #: again, so that nobody leaves thinking it was done.
 BROWSING = frozenset({"halls", "matters", "bundles", "policies", "licences"})
 
+#: Acknowledgements that decline (不用了): said to a question of unfinished work, they may mean "stop".
+DECLINES = frozenset({"不用了", "不用", "不用啦", "不需要了", "不需要", "不了", "no thanks", "no thank you"})
+
 DialogTurn = Callable[[Session, Incoming, list[Reply], type[Dialog]], Awaitable[Session]]
 
 
@@ -115,7 +118,10 @@ class SmallTalk:
             session.data = {key: value for key, value in session.data.items() if key in (STREAK_KEY, ELDER_OFFERED_KEY)}
         at_rest = session.at_rest
         question = not at_rest and session.state not in cls.DONE
-        replies.append(Reply(self.services.render("common/small_talk.j2", kind=kind, at_rest=at_rest, question=question, today=shanghai_today())))
+        # 不用了 at a step of unfinished work (a booking's days) is no 好的: say how to stop or go on.
+        declined = cls.title if kind == "ack" and question and session.dialog not in BROWSING and incoming.word in DECLINES else ""
+        replies.append(Reply(self.services.render("common/small_talk.j2", kind=kind, at_rest=at_rest, question=question, today=shanghai_today(),
+                                                  declined=declined)))
         if question or (at_rest and kind in SHOWS_MENU):
             cls(session.state, session.data, incoming, self.services, replies).ask()
 

@@ -107,6 +107,15 @@ async def test_a_yes_inside_a_question_is_an_answer_before_it_is_small_talk(h):
     assert "预约成功" in await h.say("好的")
 
 
+async def test_no_thanks_inside_a_booking_says_how_to_stop_or_go_on(h):
+    """不用了 at the booking's days was answered 好的 and the days again, as if nothing was said."""
+    await h.catalog_ready()
+    await h.say("预约办护照")
+    assert "请选择日期" in await h.say("1")
+    reply = await h.say("不用了")
+    assert "不办了请回复「取消」" in reply and "请选择日期" in reply, reply
+
+
 async def test_a_need_typed_after_a_held_key_is_searched_not_called_junk(h):
     """A run of one character (a key held down, 啊啊啊啊) is junk alone, not beside a question."""
     await h.catalog_ready()
