@@ -85,10 +85,10 @@ _DAY_WORD = r"(?:下周|这周|周|星期|礼拜|明天|后天|大后天|\d{1,2}
 CHANGE_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}|还是(?:想|要)?(?:约|订|改|换)?(?:到|成|在)?{_DAY_WORD}|约(?:到|在|成)?{_DAY_WORD}")
 #: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
 NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|回头|晚点|晚些")
-#: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
 # No mainland ID card to book with: a foreigner, a passport, a Hong Kong, Macao or Taiwan permit.
 NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份证|外国人|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留证|永居|"
                    r"passport|foreigner|not (?:a )?chinese|(?:no|don'?t have (?:a|an)?) ?(?:chinese )?id\b")
+#: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
 OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|钟点)|时间不对|时间不行|时间不合适|其他时间|别的时间")
 # A weekday named with no week (周一, 礼拜三, monday): "the next one, today included"
 # (dialogs.understand.when); at a list of days that lacks today it means the listed one.

@@ -127,6 +127,18 @@ async def test_enterprise_binding_with_a_code_sent_to_the_registered_contact(h, 
     assert "已经绑定" in await h.say(CREDIT_CODE)
 
 
+async def test_waiting_said_while_binding_waits_and_is_never_searched(h, sims):
+    """稍等 我问下老板 at the code's step listed 企业开办一件事 and labour arbitration."""
+    await enterprise_case(sims)
+    await h.say("企业绑定")
+    waiting = await h.say("稍等，我问下老板代码是多少")
+    assert "不着急" in waiting and "您要办的是不是" not in waiting, waiting
+    assert "验证码已发送" in await h.say(CREDIT_CODE)
+    waiting = await h.say("验证码在财务手机上 等一下")
+    assert "6 位数字" in waiting and "验证码不正确" not in waiting, waiting
+    assert "绑定成功" in await h.say(await texted_code(sims))
+
+
 async def test_several_people_bind_one_enterprise_and_one_unbinds(h, sims):
     case_no = await enterprise_case(sims)
     colleague = h.as_user(OTHER)

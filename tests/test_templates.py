@@ -178,6 +178,7 @@ CONTEXTS.update({
     "progress/unsubscribed.j2": {"removed": True, "case_no": _CASE_NO},
     "subscriptions/list.j2": {"page": window([["case", _CASE_NO, GUIDE.name], ["enterprise", "91511602MA6XK3P2T0", "广安市思源科技有限公司"]], 0), "mode": "all"},
     "subscriptions/empty.j2": {"mode": "all"},
+    "subscriptions/take_your_time.j2": {"step": "verify"},
     "privacy/forgotten.j2": {"had": True, "who": "罗**"},
     "privacy/what_is_kept.j2": {"days": 180},
     "subscriptions/removed.j2": {"kind": "case", "key": _CASE_NO, "label": GUIDE.name},
