@@ -332,7 +332,7 @@ class Conversation:
                 route = option.dialog, {}
         if route is None and session.dialog not in ("halls", "matters", "menu") and self._asks_about_halls(incoming):
             route = "halls", {"query": incoming.text}  # 大厅几点开门 mid-booking: answered, the booking waits
-        if (route is None and expects and session.state not in cls.FREE_TEXT and session.dialog not in ("matters", "halls", "appointments")
+        if (route is None and expects and session.state not in cls.FREE_TEXT and session.dialog not in ("matters", "halls")
                 and (query := booking_query(incoming.text)) and await self._names_a_matter(query)):
             route = "booking", {"query": query}  # 再帮我约个办护照的 mid-dialog: that booking (a half-made one gives way)
         if (route is None and session.dialog == "booking" and session.state not in cls.FREE_TEXT

@@ -970,6 +970,14 @@ async def test_moving_or_cancelling_said_at_rest_by_someone_with_an_appointment_
     assert "确定取消" not in await h.say("还是取消吧")
 
 
+async def test_a_new_booking_asked_for_at_ones_appointments_starts_it(h, sims):
+    """预约办居住证 at 我的预约 showed 居住证's guide card, not its booking."""
+    await drive(h, "预约", person(39), day="1")
+    await h.say("我的预约")
+    started = await h.say("预约办居住证")
+    assert "预约「居住证办理」" in started and "请选择办理大厅" in started, started
+
+
 async def test_moving_to_a_day_of_next_week_said_at_rest_shows_its_times(h, sims):
     """能改到下周一吗 at rest was searched as a matter (下周 was not read as moving)."""
     me = person(38)
