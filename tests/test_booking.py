@@ -947,15 +947,21 @@ async def test_cancelling_or_moving_said_at_the_list_acts_on_the_appointment_mea
     assert len(left) == 1 and "护照" in left[0]["matter_name"], left
 
 
+async def days_a_move_offers(h, me: dict) -> str:
+    """Book the first day for `me`, then 我的预约 -> 1 -> 改约: the days it could move to (then back at the menu)."""
+    await drive(h, "预约", me, day="1")
+    await h.say("我的预约")
+    await h.say("1")
+    days = await h.say("改约")
+    await h.say("菜单")
+    return days
+
+
 async def test_moving_or_cancelling_said_at_rest_by_someone_with_an_appointment_acts_on_it(h, sims):
     """周一去不了，能改到周三吗 / 还是取消吧 with nothing open: their appointment (confirmed first),
     never a search, a menu, or a question about which of the two days."""
     me = person(37)
-    await drive(h, "预约", me, day="1")
-    await h.say("我的预约")
-    await h.say("1")
-    days = re.findall(r"^\d+\. (\d+月\d+日)（(周.)）", await h.say("改约"), re.M)
-    await h.say("菜单")
+    days = re.findall(r"^\d+\. (\d+月\d+日)（(周.)）", await days_a_move_offers(h, me), re.M)
     (_, first), (day, weekday) = days[0], days[-1]
     moved = await h.say(f"哎呀{first}临时有事去不了，能改到{weekday}吗")
     assert moved.startswith(f"{day}（{weekday}）可以预约的时段"), moved
@@ -980,12 +986,7 @@ async def test_a_new_booking_asked_for_at_ones_appointments_starts_it(h, sims):
 
 async def test_moving_to_a_day_of_next_week_said_at_rest_shows_its_times(h, sims):
     """能改到下周一吗 at rest was searched as a matter (下周 was not read as moving)."""
-    me = person(38)
-    await drive(h, "预约", me, day="1")
-    await h.say("我的预约")
-    await h.say("1")
-    listed = re.findall(r"^\d+\. (\d+)月(\d+)日（(周.)）", await h.say("改约"), re.M)
-    await h.say("菜单")
+    listed = re.findall(r"^\d+\. (\d+)月(\d+)日（(周.)）", await days_a_move_offers(h, person(38)), re.M)
     today = shanghai_today()
     monday = today - timedelta(days=today.weekday()) + timedelta(weeks=1)
     dates = [(today.replace(month=int(m), day=int(d)), weekday) for m, d, weekday in listed]
