@@ -84,7 +84,8 @@ NAME_WAS_WRONG = re.compile(r"(?:名字|姓名)(?:填|输|写|打)错")
 _DAY_WORD = r"(?:下周|这周|周|星期|礼拜|明天|后天|大后天|\d{1,2}[月号日])"
 CHANGE_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}|还是(?:想|要)?(?:约|订|改|换)?(?:到|成|在)?{_DAY_WORD}|约(?:到|在|成)?{_DAY_WORD}")
 #: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
-NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|回头|晚点|晚些")
+NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|查一下|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|"
+                        r"(?:我|等我)(?:去|先)?问(?:下|问|一下)(?:老板|领导|财务|会计|家里|家人|同事|[他她])|在.{0,6}手机上|回头|晚点|晚些")
 # No mainland ID card to book with: a foreigner, a passport, a Hong Kong, Macao or Taiwan permit.
 NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份证|外国人|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留证|永居|"
                    r"passport|foreigner|not (?:a )?chinese|(?:no|don'?t have (?:a|an)?) ?(?:chinese )?id\b")
@@ -231,7 +232,7 @@ def _id_problem(value: str) -> dict:
     return {"length": len(value), "digits": value.isascii() and value[:17].isdigit()}
 
 
-def _needs_time(word: str) -> bool:
+def needs_time(word: str) -> bool:
     """A detail not at hand: words of waiting or forgetting, and no digits (a number is an answer)."""
     return len(word) <= 30 and NEEDS_TIME.search(word) is not None and not any(ch.isdigit() for ch in word)
 
@@ -638,7 +639,7 @@ class Booking(Picking):
         if state == "id_number" and NO_ID.search(word) and not re.search(r"\d{15}", word):
             return True  # 我是外国人 只有护照: no ID card to give, never a search for 护照
         if state in DETAIL_STEPS:
-            return _needs_time(word)
+            return needs_time(word)
         if state == "summary":  # 确认提交 / 对头 确认 / 确认一下是几点的: the booking's, never a search for matters named 确认
             return word in CONFIRM or CONFIRM_SAID.search(word) is not None
         if state != "consent":
@@ -646,7 +647,7 @@ class Booking(Picking):
         return DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None
 
     def needs_time(self) -> bool:
-        return _needs_time(self.word)
+        return needs_time(self.word)
 
     def say_take_your_time(self):
         self.say("booking/take_your_time.j2", step=self.state)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from dialogs.booking import needs_time
 from dialogs.engine import Dialog, P, T, normalise
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_credit_code
@@ -27,9 +28,6 @@ from integrations.platform.models import ErrorCode
 RESEND = frozenset({"重新发送", "重发", "再发一次", "没收到", "重新获取"})
 #: The code asked for again in a sentence (没收到啊 再发一次, 短信一直没来): no digits in it.
 RESEND_SAID = re.compile(r"没收到|没有收到|收不到|没来|还没到|再发|重发|重新发|重新获取|再给我发|再来一[个条次]")
-
-#: Waiting said at a step (稍等 我问下老板, 验证码在财务手机上 等一下): no digits, the step waits.
-WAITING = re.compile(r"等会|等一会|等一下|等下|稍等|等等|待会|一会儿|马上|我问[下一问]|问一?下|找一下|找找|查一下|回头|晚点|在.{0,6}手机上")
 
 STATES = ["code", "verify"]
 TRANSITIONS = [
@@ -58,11 +56,6 @@ PREPARE = [
     P("text",  "code",   "send_code"),
     P("text",  "verify", "check_answer"),
 ]
-
-
-def _waits(word: str) -> bool:
-    """Words of waiting, short and with no digits (a number is an answer)."""
-    return len(word) <= 30 and WAITING.search(word) is not None and not any(c.isdigit() for c in word)
 
 
 def _code_text(text: str) -> str:
@@ -109,7 +102,7 @@ class EnterpriseBinding(Dialog):
         if any(c.isdigit() for c in text) or looks_like_a_credit_code(text):
             return True
         word = normalise(text)
-        if _waits(word):
+        if needs_time(word):  # the booking's words of waiting (dialogs.booking)
             return True  # 稍等 我问下老板: the step waits, never a search for 老板
         return state == "verify" and (word in RESEND or RESEND_SAID.search(word) is not None)
 
@@ -128,7 +121,7 @@ class EnterpriseBinding(Dialog):
     # The credit code ------------------------------------------------------------------------
 
     def waits(self) -> bool:
-        return _waits(self.word)
+        return needs_time(self.word)
 
     def say_take_your_time(self):
         self.say("subscriptions/take_your_time.j2", step=self.state)

@@ -21,6 +21,7 @@ index alone, so a 4,000-character letter costs about what a short question does.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import tomllib
@@ -194,11 +195,17 @@ ASKING_ONLY = frozenset({"清单", "明细", "列表", "一览", "全部", "所�
                          "都", "哪些", "有哪些", "那些", "这些", "一下", "说说", "告诉我", "列一下", "发我", "看看"})
 
 
+@functools.lru_cache(maxsize=4)
+def _asking_words(stopwords: frozenset[str]) -> tuple[frozenset[str], int]:
+    """The request words and the longest of them, once per lexicon."""
+    words = stopwords | ASKING_ONLY
+    return words, max(map(len, words), default=0)
+
+
 def _only_asks(text: str, stopwords: frozenset[str]) -> bool:
     """Whether a squeezed text is made only of request words (a longest-first cover of it by the
     stopwords and ASKING_ONLY), so it names nothing to search for."""
-    words = stopwords | ASKING_ONLY
-    longest = max(map(len, words), default=0)
+    words, longest = _asking_words(stopwords)
     i = 0
     while i < len(text):
         for size in range(min(longest, len(text) - i), 0, -1):
