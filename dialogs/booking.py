@@ -41,6 +41,7 @@ from dialogs.matters import MATTER as CLEAR_VERDICT, echo, follow_up_asked, mate
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.model import part_of
 from dialogs.understand.reading import shanghai_today, understand
+from dialogs.understand.when import bare_weekday
 from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
@@ -91,9 +92,6 @@ NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份
                    r"passport|foreigner|not (?:a )?chinese|(?:no|don'?t have (?:a|an)?) ?(?:chinese )?id\b")
 #: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
 OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|钟点)|时间不对|时间不行|时间不合适|其他时间|别的时间")
-# A weekday named with no week (周一, 礼拜三, monday): "the next one, today included"
-# (dialogs.understand.when); at a list of days that lacks today it means the listed one.
-BARE_WEEKDAY = re.compile(r"(?:周|星期|礼拜)[一二三四五六日天七1-7]|mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?")
 OTHER_DAY = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:日子|日期|天)|换一天|日期不对|那天不行|别的日子|其他日子|改天")
 #: The same answers in a sentence (记住吧, 帮我记下来, 别保存了, 不用记了): a wish to keep, or not to.
 REMEMBER_SAID = re.compile(r"^(?:好的?|行|可以|那就|帮我|请|麻烦|你)*(?:记住|记下|记着|记一下|保存|存着|存一下|存下)")
@@ -427,7 +425,7 @@ class Picking(Dialog):
         if not listed or day.isoformat() in listed or later.isoformat() not in listed:
             return day
         said = [self.understood.text[s.start:s.end] for s in self.understood.found("date")]
-        return later if said and all(BARE_WEEKDAY.fullmatch(w.strip()) for w in said) else day
+        return later if said and all(bare_weekday(w.strip()) for w in said) else day
 
     async def load_slots_of_other_day(self, named: date | None = None) -> bool:
         """Another day of the list named at the time step (or `named`): it becomes the day, its

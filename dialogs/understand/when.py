@@ -187,6 +187,13 @@ def _weekday(match: re.Match, today: date):
     return found, None
 
 
+def bare_weekday(text: str) -> bool:
+    """Whether `text` is a weekday named with no week (周一, 礼拜三, monday; not 下周一, next monday):
+    read as "the next one, today included"."""
+    match = _WEEKDAY.fullmatch(text) or _EN_WEEKDAY.fullmatch(text)
+    return match is not None and match.group(1) is None
+
+
 def _en_weekday(match: re.Match, today: date):
     """tuesday: the next one, today included; next tuesday: next week's, as 下周二; this tuesday: this week's."""
     which, name = match.groups()
