@@ -35,7 +35,7 @@ from datetime import date, time, timedelta
 from typing import Any
 
 from dialogs import paging
-from dialogs.bundles import bundle_guides, merged_materials
+from dialogs.bundles import bundle_guides, merged_materials, settled_for
 from dialogs.engine import Dialog, P, T, hall_names, normalise
 from dialogs.matters import MATTER as CLEAR_VERDICT, echo, follow_up_asked, materials_for, online_way, situations_key
 from dialogs.understand.appointments import booking_query
@@ -1229,7 +1229,7 @@ class Booking(Picking):
             guides = bundle_guides(self.services.catalog, bundle)
             known = self._situation(bundle.code)
             chosen = set(known or [])
-            return {"materials": merged_materials(guides, chosen),
+            return {"materials": merged_materials(guides, chosen, settled_for(bundle)),
                     "situations": list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen)),
                     "partial": known is None and any(m.required == "situational" for g in guides for m in g.materials)}
         code = self.data.get("code")

@@ -7,7 +7,10 @@ departments, the promised time, and where one visit covers everything. 材料清
 question that changes the list once, even when several matters need its answer (委托他人代办 is
 asked once for five matters), and lists every material once: a document several matters ask
 for (the same material `code` in their guides, e.g. 身份证) is one line that names the matters
-it serves. 预约 books the whole bundle in one appointment at a hall that serves all of it
+it serves. The bundle's own need settles some questions (config/bundles.toml: 出生一件事 is
+about a newborn, so whether the baby's card is for an elderly person is never asked), and joins
+documents the matters name differently (the parents' ID cards). 选错了 / 返回 at a question takes
+the latest answer back and asks it again. 预约 books the whole bundle in one appointment at a hall that serves all of it
 (dialogs.booking, with `bundle` carried); the progress of an application (its YJS number) is
 dialogs.progress's.
 
@@ -21,10 +24,14 @@ card      --查进度--> (progress: the application's YJS number)
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import ASKING, FOLLOW_UP_CUES, FOLLOW_UPS, Question, answer_to, materials_for, questions_for, situations_key
+from dialogs.matters import (ASKING, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, Question, answer_to, drop_last_answer, materials_for,
+                             questions_for, situations_key)
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -37,6 +44,7 @@ TRANSITIONS = [
     T("text",  "card",      "card",      "asks_booking",                   "book"),
     T("text",  "card",      "card",      "asks_progress",                  "open_progress"),
     T("text",  "card",      "card",      "asks_time_or_fee",               "show_time_and_fee"),  # 要多少天？要钱不
+    T("text",  "situation", "situation", "takes_back_answer",              "ask_again"),  # 选错了: that question again
     T("text",  "situation", "card",      "answers_last_question",          "show_materials"),
     T("text",  "situation", "situation", "answers_question",               "ask"),
 ]
@@ -81,17 +89,87 @@ def chosen_situations(answers: dict[str, str]) -> set[str]:
     return chosen | {key[2:] for key, value in answers.items() if key.startswith("s:") and value == "yes"}
 
 
-def merged_materials(guides, chosen: set[str]) -> list[MergedMaterial]:
+SETTLED = Path(__file__).resolve().parents[1] / "config" / "bundles.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What a bundle's need settles about its matters' situations (config/bundles.toml)."""
+
+    given: frozenset[str] = frozenset()
+    ruled_out: frozenset[str] = frozenset()
+    exclusive: tuple[frozenset[str], ...] = ()
+    same: tuple[frozenset[str], ...] = ()
+    #: (name, note, material names): documents that are one here, listed once under `name`
+    one: tuple[tuple[str, str, frozenset[str]], ...] = ()
+
+    def expand(self, chosen: set[str]) -> set[str]:
+        """`chosen` with each situation's `same` partner."""
+        return chosen.union(*(pair for pair in self.same if pair & chosen))
+
+    def possible(self, code: str, chosen: set[str]) -> bool:
+        """Whether `code` can still apply when `chosen` do."""
+        return code not in self.ruled_out and not any(code in pair and (pair - {code}) & chosen for pair in self.exclusive)
+
+
+@cache
+def settled_by_bundle(path: Path = SETTLED) -> dict[str, Settled]:
+    """Bundle name -> what its need settles, read once."""
+    with open(path, "rb") as f:
+        entries = tomllib.load(f).get("bundle", [])
+    return {entry["name"]: Settled(frozenset(entry.get("given", ())), frozenset(entry.get("ruled_out", ())),
+                                   tuple(frozenset(p) for p in entry.get("exclusive", ())),
+                                   tuple(frozenset(p) for p in entry.get("same", ())),
+                                   tuple((one["name"], one.get("note", ""), frozenset(one["materials"])) for one in entry.get("one", ())))
+            for entry in entries}
+
+
+def settled_for(bundle) -> Settled:
+    """What `bundle`'s need settles (nothing, for a bundle config/bundles.toml does not name)."""
+    return settled_by_bundle().get(bundle.name, Settled()) if bundle is not None else Settled()
+
+
+def settle(guides, settled: Settled, answers: dict[str, str]) -> tuple[set[str], list[Question]]:
+    """(the situations that apply so far, the questions still open), in the bundle's order.
+    A question the need or an earlier answer settles is not open: a yes/no whose situation is
+    given, ruled out or excluded; a choice one of whose options applies already, or with one
+    option left (that one applies). A choice's impossible options are not offered."""
+    chosen = settled.expand(chosen_situations(answers) | settled.given)
+    open_questions = []
+    for question in bundle_questions(guides):
+        if question.key in answers:
+            continue
+        if not question.options:
+            code = question.key[2:]
+            if code not in chosen and settled.possible(code, chosen):
+                open_questions.append(question)
+            continue
+        if any(option.code in chosen for option in question.options):
+            continue
+        left = tuple(option for option in question.options if settled.possible(option.code, chosen))
+        if len(left) == 1:
+            chosen = settled.expand(chosen | {left[0].code})
+        elif left:
+            open_questions.append(Question(question.key, question.text, left))
+    return chosen, open_questions
+
+
+def merged_materials(guides, chosen: set[str], settled: Settled | None = None) -> list[MergedMaterial]:
     """Every material the bundle's matters need in this situation, once each: materials with the
-    same standard code are one (the larger count of originals and copies); a material without a
-    code is one per name."""
+    same standard code are one (the larger count of originals and copies), and so are those the
+    bundle's `one` lines join (named as that line says); a material without a code is one per name.
+    `settled`: what the bundle's need settles (its given situations apply whatever was answered)."""
+    settled = settled or Settled()
+    chosen = settled.expand(set(chosen) | settled.given)
+    joined = {material: (name, note) for name, note, materials in settled.one for material in materials}
     merged: dict[str, dict] = {}
     for guide in guides:
         for m in materials_for(guide, chosen):
-            key = f"code:{m.code}" if m.code else f"name:{m.name}"
+            name, note = joined.get(m.name, (None, m.note))
+            key = f"one:{name}" if name else f"code:{m.code}" if m.code else f"name:{m.name}"
             line = merged.get(key)
             if line is None:
-                merged[key] = {"name": m.name, "originals": m.originals, "copies": m.copies, "form": m.form, "note": m.note, "matters": [guide.name]}
+                merged[key] = {"name": name or m.name, "originals": m.originals, "copies": m.copies, "form": m.form, "note": note, "matters": [guide.name]}
                 continue
             line["originals"] = max(line["originals"], m.originals)
             line["copies"] = max(line["copies"], m.copies)
@@ -137,6 +215,10 @@ class Bundles(Dialog):
     def _guides(self) -> list:
         bundle = self._bundle()
         return bundle_guides(self.services.catalog, bundle) if bundle is not None else []
+
+    def _settle(self, answers: dict[str, str] | None = None) -> tuple[set[str], list[Question]]:
+        """`settle` for this bundle with `answers` (the ones recorded so far by default)."""
+        return settle(self._guides(), settled_for(self._bundle()), self.data.get("answers", {}) if answers is None else answers)
 
     # The card ----------------------------------------------------------------------------------
 
@@ -199,21 +281,30 @@ class Bundles(Dialog):
         return self._said(MATERIAL_WORDS)
 
     def asks_materials_with_situations(self) -> bool:
-        return self.asks_materials() and bool(bundle_questions(self._guides()))
+        return self.asks_materials() and bool(self._settle()[1])
 
     def _next_question(self) -> Question | None:
-        answers = self.data.get("answers", {})
-        return next((q for q in bundle_questions(self._guides()) if q.key not in answers), None)
+        return next(iter(self._settle()[1]), None)
 
     def answers_question(self) -> bool:
         return self._reading() is not None
+
+    def takes_back_answer(self) -> bool:
+        return TAKE_BACK.search(self.word) is not None
+
+    def ask_again(self):
+        self.say("matters/asked_again.j2", earlier=drop_last_answer(self.data))
+        Dialog.ask(self)  # not `ask`: it would record this message as an answer to that question
+
+    def step_back(self) -> bool:
+        """返回 at a situation question: the question before it again (the card, from the first)."""
+        return self.state == "situation" and drop_last_answer(self.data)
 
     def answers_last_question(self) -> bool:
         reading = self._reading()
         if reading is None:
             return False
-        answered = {**self.data.get("answers", {}), reading[0]: reading[1]}
-        return all(q.key in answered for q in bundle_questions(self._guides()))
+        return not self._settle({**self.data.get("answers", {}), reading[0]: reading[1]})[1]
 
     def _reading(self) -> tuple[str, str] | None:
         """(question key, answer) when this message answers the current question."""
@@ -236,12 +327,20 @@ class Bundles(Dialog):
         answers = self.data.pop("answers", {})
         if reading is not None:
             answers[reading[0]] = reading[1]
-        chosen = chosen_situations(answers)
+        chosen = self._settle(answers)[0]
         guides = self._guides()
-        situations = list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen))
+        # What the person said, each once (两个事项 name 父母已婚 differently: one code, one name);
+        # what the bundle's need gives goes without saying.
+        told = chosen - settled_for(self._bundle()).given
+        names: dict[str, str] = {}
+        for guide in guides:
+            for situation in guide.situations:
+                if situation.code in told:
+                    names.setdefault(situation.code, situation.name)
+        situations = list(names.values())
         self.data["chosen"] = sorted(chosen)  # a booking made next brings this list
         self.remember(situations_key(self._bundle().code), sorted(chosen))  # and one made later in the session
-        materials = merged_materials(guides, chosen)
+        materials = merged_materials(guides, chosen, settled_for(self._bundle()))
         asked_for = sum(len(materials_for(g, chosen)) for g in guides)
         self.say("bundles/materials.j2", bundle=self._bundle(), materials=materials, situations=situations, saved=asked_for - len(materials))
         self.ask()

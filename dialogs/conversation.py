@@ -550,6 +550,10 @@ class Conversation:
             self._model(session, incoming, replies).ask()
             return session
         if intent == "back":
+            turn = self._model(session, incoming, replies)
+            if turn.step_back():
+                turn.ask()
+                return Session(session.dialog, turn.state, turn.data)
             history = session.data.get(BACK_KEY) or []
             if not history:
                 return await self._enter("menu", {}, incoming, replies)

@@ -637,6 +637,12 @@ class Dialog:
         """Values the state prompts need; dialogs override."""
         return {"data": self.data}
 
+    def step_back(self) -> bool:
+        """返回 inside one step that asks several questions (a guide's situation questions): undo
+        the latest answer and return True (the step's question, now that one, is asked again).
+        False here: 返回 goes to the step before (dialogs.conversation)."""
+        return False
+
     def start(self, dialog: str, **carry: Any) -> None:
         """Hand the conversation to another dialog after this turn, with some data carried over."""
         self.switch_to = (dialog, carry)

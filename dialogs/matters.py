@@ -87,6 +87,8 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "answers_question", "ask"),
     # an earlier answer put right (不对 不是头一回办 是过期了换): changed, and the question asked again
     T("text",  "situation", "situation", "corrects_answer", "say_corrected"),
+    # 选错了 / 刚才点错了: the latest answer is taken back and its question asked again
+    T("text",  "situation", "situation", "takes_back_answer", "ask_again"),
     # the card's other follow-ups asked at its question: answered, and the card is on screen again
     T("text",  "situation", "situation", "asks_materials", "say_situation_first"),
     T("text",  "situation", "guide",     "asks_process",   "show_process"),
@@ -198,6 +200,19 @@ OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", 
 #: Words that say an answer was wrong (不对, 说错了): with them, a message that names an option of an
 #: earlier question changes that answer even when it also reads as an answer to this one.
 CORRECTION = re.compile(r"不对|错了|搞错|说错|选错|点错|弄错|更正|改成|改为|改一下|其实是|应该是")
+#: Words that take back the answer just given without saying the right one (选错了, 刚才点错了,
+#: 不对 上一题说错了): that question is asked again. Bare 不对 / 错了 stay answers to a yes/no
+#: question (孩子是在医院外出生的吗？不对), and naming the right option is a correction (above).
+TAKE_BACK = re.compile(r"[选点按答说填回]错|搞错|弄错|刚才(?:的|那个|那题)?(?:不对|错)|上一[个题步](?:不对|错)|重新选|重选|选岔")
+
+
+def drop_last_answer(data: dict) -> bool:
+    """Forget the latest answer to a situation question (asked again next): False when none was given."""
+    answers = data.get("answers")
+    if not answers:
+        return False
+    answers.pop(next(reversed(answers)))
+    return True
 #: A negated option (不是头一回办, 并不是丢了): left out when options are named, so the other one counts.
 _NEGATED = re.compile(r"(?:并不是|而不是|不是)[^是，,。.！!？?\s]{1,8}")
 
@@ -486,13 +501,14 @@ class Matters(Dialog):
     FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand (a question: what answers none of it)
     NOT_RESUMED = frozenset({"asking", "choosing"})  # a search's list is asked again, never offered as work left
 
-    __slots__ = ("_found", "_answered", "_corrected", "_outcome", "_read_follow_up", "_refined")
+    __slots__ = ("_found", "_answered", "_corrected", "_taken_back", "_outcome", "_read_follow_up", "_refined")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._found = None  # the search's verdict on this message (prepared), or None: not searched
         self._answered = False  # this message answered the situation question (prepared)
         self._corrected: str | None = None  # the option an earlier answer was changed to (prepared)
+        self._taken_back = False  # this message takes back the latest answer without a new one (prepared)
         self._outcome: tuple[str, str] | None = None  # (outcome, query) to count for operators
         self._read_follow_up: tuple[str | None, str | None] | None = None  # (the card's code, the follow-up asked) this turn
         self._refined: str | None = None  # the list's question with this message's words added, when they narrowed it
@@ -930,7 +946,8 @@ class Matters(Dialog):
         """Prepare: record the answer to the current question, if this message is one; else,
         when it asks for something else in words of its own (社保能转过来不), search it."""
         self._answered = self._record_answer()
-        if not self._answered and self._corrected is None and self._follow_up() is None and self._asks_something_else():
+        if (not self._answered and self._corrected is None and not self._taken_back and self._follow_up() is None
+                and self._asks_something_else()):
             await self._search()
 
     def _asks_something_else(self) -> bool:
@@ -963,6 +980,22 @@ class Matters(Dialog):
         self.say("matters/corrected.j2", option=self._corrected)
         self.ask()
 
+    def takes_back_answer(self) -> bool:
+        return self._taken_back
+
+    def ask_again(self):
+        self.say("matters/asked_again.j2", earlier=drop_last_answer(self.data))
+        self.ask()
+
+    def step_back(self) -> bool:
+        """返回 at a situation question: the question before it again; at the first, the card's
+        follow-ups (the card may have come with the question: 生育津贴要什么材料)."""
+        if self.state != "situation":
+            return False
+        if not drop_last_answer(self.data):
+            self.state = "guide"
+        return True
+
     def answers_last_question(self) -> bool:
         return self.answers_question() and self._next_question() is None
 
@@ -978,6 +1011,9 @@ class Matters(Dialog):
                 self.data["answers"][key] = option.code
                 self._corrected = option.name
                 return False
+        if TAKE_BACK.search(self.word):
+            self._taken_back = True
+            return False
         if answer is None:
             return False
         self.data.setdefault("answers", {})[question.key] = answer

@@ -154,3 +154,91 @@ async def test_an_answer_in_ones_own_words_stays_with_the_question_and_the_answe
     materials = await answer_every_question(h, await h.say("否"), asked)
     assert "一次带齐" in materials
 
+
+
+def test_what_config_bundles_settles_names_real_bundles_situations_and_materials():
+    """An operator's typo in config/bundles.toml would silently ask everything again: each
+    bundle, situation code and material it names is one the catalog has."""
+    from dialogs.bundles import settled_by_bundle
+    from integrations.platform.simulator.world import World
+
+    world = World.load()
+    bundles = {b.name: b for b in world.bundles.values()}
+    for name, settled in settled_by_bundle().items():
+        assert name in bundles, name
+        guides = [world.guides[code] for code in bundles[name].matters if code in world.guides]
+        codes = {s.code for g in guides for s in g.situations}
+        named = settled.given | settled.ruled_out | set().union(*settled.exclusive, *settled.same)
+        assert named <= codes, (name, named - codes)
+        materials = {m.name for g in guides for m in g.materials}
+        for line, _, joined in settled.one:
+            assert joined <= materials, (name, line, joined - materials)
+
+
+async def test_a_bundle_never_asks_what_its_own_need_answers(h):
+    """出生一件事 is about a newborn: whether the baby's social security card is for an elderly
+    person, whether the (first) vaccination record was lost, whether it is the newborn being
+    insured are never asked; and parents who said they are married are not asked whether the
+    father's details are unknown. The newborn's materials are still listed."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    asked: dict[str, int] = {}
+    materials = await answer_every_question(h, await h.say("材料清单"), asked, default="是")
+    questions = "".join(asked)
+    assert "老人" not in questions and "丢" not in questions and "刚出生的宝宝参保" not in questions, asked
+    assert "未满16周岁" not in questions and "父亲的信息" not in questions, asked
+    assert "结婚" in questions and "代您办理" in questions, asked
+    assert "出生医学证明" in materials and "监护人" not in materials.split("：", 1)[0]
+    # the parents' ID cards and household register: one line, not five
+    lines = listed(materials)
+    assert sum("居民身份证" in line and "代理人" not in line for line in lines) == 1, lines
+
+    await h.say("出生一件事")
+    first = await h.say("材料清单")
+    assert "结婚" in first.splitlines()[0], first
+    asked = {}
+    await answer_every_question(h, await h.say("否"), asked, default="否")
+    assert any("父亲的信息" in q for q in asked), asked
+
+
+async def test_a_death_in_the_family_is_not_asked_why_the_household_is_cancelled(h):
+    await h.catalog_ready()
+    await h.say("身后一件事")
+    asked: dict[str, int] = {}
+    materials = await answer_every_question(h, await h.say("材料清单"), asked, default="否")
+    assert not any("哪种情况" in q for q in asked), asked
+    assert "死亡医学证明" in materials and "入伍通知书" not in materials
+    lines = listed(materials)
+    assert sum("逝者的居民身份证" in line for line in lines) == 1, lines
+
+
+async def test_a_wrong_answer_to_a_bundle_question_is_taken_back_and_asked_again(h):
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    first = (await h.say("材料清单")).splitlines()[0]
+    second = (await h.say("是")).splitlines()[0]
+    assert second != first
+    again = await h.say("不对 刚才选错了")
+    assert "重新选" in again and first in again and "您要办的是不是" not in again, again
+    assert not (await h.session()).data.get("answers")
+    assert second in await h.say("否")
+    assert first in await h.say("返回")
+    session = await h.session()
+    assert session.dialog == "bundles" and session.state == "situation" and not session.data.get("answers")
+
+
+async def test_a_wrong_answer_on_a_guide_is_taken_back_not_read_as_no(h):
+    """不对 刚才选错了 at the next question took back nothing and answered it 否; 上一步 at the
+    first question left the guide for the menu."""
+    await h.catalog_ready()
+    first = await h.say("生育津贴要什么材料")
+    assert "哪种情况" in first, first
+    second = await h.say("1")
+    again = await h.say("不对 刚才选错了")
+    assert "重新选" in again and "哪种情况" in again and "需要准备的材料" not in again, again
+    assert second.splitlines()[0] in await h.say("2")
+    assert "哪种情况" in await h.say("上一步")
+    follow_ups = await h.say("上一步")
+    assert "材料清单" in follow_ups and "办事指南" not in follow_ups, follow_ups
+    session = await h.session()
+    assert session.dialog == "matters" and session.state == "guide"

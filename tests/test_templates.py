@@ -290,6 +290,7 @@ CONTEXTS.update({
     "staff/photo_refused.j2": {"reason": "too_large"},
     "staff/photo_undelivered.j2": {"relay": {"reason": "window"}},
     "matters/corrected.j2": {"option": "有效期满换证"},
+    "matters/asked_again.j2": {"earlier": True},
     "progress/number_format.j2": {"short": True},
 })
 
