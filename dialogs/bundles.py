@@ -30,8 +30,8 @@ from functools import cache
 from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import (ASKING, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, Question, answer_to, drop_last_answer, materials_for,
-                             questions_for, situations_key)
+from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, Question, answer_to, drop_last_answer,
+                             flipped_answer, materials_for, named_option, questions_for, situations_key)
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -44,6 +44,8 @@ TRANSITIONS = [
     T("text",  "card",      "card",      "asks_booking",                   "book"),
     T("text",  "card",      "card",      "asks_progress",                  "open_progress"),
     T("text",  "card",      "card",      "asks_time_or_fee",               "show_time_and_fee"),  # 要多少天？要钱不
+    # an earlier answer put right (不对 我们其实没领结婚证, 选错了 应该是随母亲): changed, the question on screen again
+    T("text",  "situation", "situation", "corrects_answer",                "say_corrected"),
     T("text",  "situation", "situation", "takes_back_answer",              "ask_again"),  # 选错了: that question again
     T("text",  "situation", "card",      "answers_last_question",          "show_materials"),
     T("text",  "situation", "situation", "answers_question",               "ask"),
@@ -288,6 +290,31 @@ class Bundles(Dialog):
 
     def answers_question(self) -> bool:
         return self._reading() is not None
+
+    def _correction(self) -> tuple[str, str, str] | None:
+        """(key, new answer, what it now says) when this message puts an earlier answer right: it
+        names another option of an earlier choice with a correction word, or denies an earlier
+        yes/no in that question's words (dialogs.matters.flipped_answer)."""
+        answers = self.data.get("answers") or {}
+        if not answers:
+            return None
+        text, current = self.word, self._next_question()
+        asked = [q for q in bundle_questions(self._guides()) if q.key in answers]
+        if CORRECTION.search(text) and not (current is not None and current.options and named_option(current.options, text)):
+            for question in reversed(asked):
+                code = named_option(question.options, text) if question.options else None
+                if code is not None and code != answers[question.key]:
+                    return question.key, code, next(o.name for o in question.options if o.code == code)
+        return flipped_answer(text, asked, answers, current)
+
+    def corrects_answer(self) -> bool:
+        return self._correction() is not None
+
+    def say_corrected(self):
+        key, answer, said = self._correction()
+        self.data["answers"][key] = answer
+        self.say("matters/corrected.j2", option=said)
+        Dialog.ask(self)  # not `ask`: this message is no answer to the question on screen
 
     def takes_back_answer(self) -> bool:
         return TAKE_BACK.search(self.word) is not None

@@ -180,6 +180,11 @@ UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订
 _FOLLOW_UP_WORDS = {normalise(w): key for key, (title, words) in FOLLOW_UPS.items() for w in (title, *words)}
 YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y"})
 NO = frozenset({"2", "否", "不是", "不", "没有", "不用", "不需要", "no", "n"})
+#: Words that take note of a question without answering it. To a question of fact (是由他人代您
+#: 办理吗, 是家庭成员共同经营吗) they are no answer; to an offer (要同时办水电气过户吗) they accept it.
+ACKNOWLEDGED = frozenset({"好的", "好", "好滴", "好嘞", "好吧", "行", "行的", "可以", "可以的", "没问题", "收到", "知道了", "明白",
+                          "明白了", "ok", "okay", "👌", "同意", "确认", "确定", "就这样", "妥了"})
+_OFFERED = re.compile(r"要[^吗]*吗")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +201,7 @@ _LOST = "遗失丢失"
 #: Words people pick an option with that its name says otherwise (第一次 for 首次申领).
 OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", _LOST),
                 ("丢失", _LOST), ("弄丢", _LOST), ("搞丢", _LOST), ("掉了", _LOST), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
-                ("父亲", "父"), ("跟", "随"), ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED))
+                ("父亲", "父"), ("跟", "随"), ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("自己交", "个人缴费"), ("自己缴", "个人缴费"), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED))
 #: Words that say an answer was wrong (不对, 说错了): with them, a message that names an option of an
 #: earlier question changes that answer even when it also reads as an answer to this one.
 CORRECTION = re.compile(r"不对|错了|搞错|说错|选错|点错|弄错|更正|改成|改为|改一下|其实是|应该是")
@@ -204,6 +209,24 @@ CORRECTION = re.compile(r"不对|错了|搞错|说错|选错|点错|弄错|更�
 #: 不对 上一题说错了): that question is asked again. Bare 不对 / 错了 stay answers to a yes/no
 #: question (孩子是在医院外出生的吗？不对), and naming the right option is a correction (above).
 TAKE_BACK = re.compile(r"[选点按答说填回]错|搞错|弄错|刚才(?:的|那个|那题)?(?:不对|错)|上一[个题步](?:不对|错)|重新选|重选|选岔")
+
+
+def flipped_answer(text: str, asked: list[Question], answers: dict[str, str], current: Question | None) -> tuple[str, str, str] | None:
+    """(key, new answer, what it now says) when `text` (normalised) puts right an earlier yes/no
+    answer in that question's own words (不对，我们其实没领结婚证 after 已登记结婚吗 was answered 是):
+    it says a correction, shares no words with the question on screen, and is not a bare yes or no
+    (不对 alone answers the question on screen). The answer becomes the other one."""
+    if CORRECTION.search(text) is None or text in YES or text in NO or text in vocabulary().no:
+        return None
+    if current is not None and shares_words(current.text, text):
+        return None
+    for question in reversed(asked):
+        if question.options or question.key not in answers or (current is not None and question.key == current.key):
+            continue
+        if shares_words(question.text, text):
+            new = "no" if answers[question.key] == "yes" else "yes"
+            return question.key, new, f"{re.sub(r'[吗？?]+$', '', question.text)}：{'是' if new == 'yes' else '否'}"
+    return None
 
 
 def drop_last_answer(data: dict) -> bool:
@@ -214,7 +237,7 @@ def drop_last_answer(data: dict) -> bool:
     answers.pop(next(reversed(answers)))
     return True
 #: A negated option (不是头一回办, 并不是丢了): left out when options are named, so the other one counts.
-_NEGATED = re.compile(r"(?:并不是|而不是|不是)[^是，,。.！!？?\s]{1,8}")
+_NEGATED = re.compile(r"(?:并不是|而不是|不是|没有|没得|没)[^是，,。.！!？?\s]{1,8}")
 
 
 def answer_to(question: Question, dialog: Dialog) -> str | None:
@@ -232,6 +255,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         return named_option(options, text)
     if text in YES or text in NO:
         return "yes" if text in YES else "no"
+    if text in ACKNOWLEDGED and not _OFFERED.search(question.text):
+        return None  # 好的 to 是由他人代您办理吗 says nothing of who goes: asked again
     yes = dialog.slot("yes_no")
     if yes is None:  # a yes or no first, then why (不是 我自己去, 没有 才两周, no, just me)
         first = first_clause(text)
@@ -426,10 +451,12 @@ def named_option(options: tuple, text: str, least: int = 1) -> str | None:
     the words name most (期满换证: 有效期满换证 holds it whole, 损毁换证 only shares 换证); what is
     said to be not the case (不是头一回办 是过期了换) does not name. `least`: the fewest of the
     option's two-character pieces that must be said (a letter, read ahead, must say more than one)."""
-    said = _NEGATED.sub(" ", text).strip()  # 不是第一次 alone names nothing
+    plain = _NEGATED.sub(" ", text).strip()  # 不是第一次 alone names nothing
+    said = plain
     for word, meant in OPTION_WORDS:
         said = said.replace(word, meant)
-    scores = [(_names(said, normalise(s.name)), s.code) for s in options] if said else []
+    # said as the person put it, or in the guide's words (租房提取 is an option's own name; 租房 is 住所 to another)
+    scores = [(max(_names(said, normalise(s.name)), _names(plain, normalise(s.name))), s.code) for s in options] if said else []
     best = max((score for score, _ in scores), default=0)
     named = [code for score, code in scores if score == best and best >= least]
     return named[0] if len(named) == 1 else None
@@ -1010,6 +1037,10 @@ class Matters(Dialog):
                 key, option = corrected
                 self.data["answers"][key] = option.code
                 self._corrected = option.name
+                return False
+            flipped = flipped_answer(self.word, questions_for(self._guide()), self.data.get("answers") or {}, question)
+            if flipped is not None:
+                key, self.data["answers"][key], self._corrected = flipped
                 return False
         if TAKE_BACK.search(self.word):
             self._taken_back = True

@@ -242,3 +242,18 @@ async def test_a_wrong_answer_on_a_guide_is_taken_back_not_read_as_no(h):
     assert "材料清单" in follow_ups and "办事指南" not in follow_ups, follow_ups
     session = await h.session()
     assert session.dialog == "matters" and session.state == "guide"
+
+
+async def test_an_earlier_yes_denied_in_its_own_words_is_changed_not_read_as_no_to_the_next(h):
+    """不对，我们其实没领结婚证 two questions later: 已登记结婚 becomes 否 (so the father's details may be
+    asked after all); it was read as 否 to the question on screen and the marriage stayed."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    assert "结婚" in (await h.say("材料清单")).splitlines()[0]
+    await h.say("是")
+    on_screen = (await h.say("不是")).splitlines()[0]
+    fixed = await h.say("不对，我们其实没领结婚证")
+    assert "已改为" in fixed and "结婚" in fixed and "否" in fixed, fixed
+    answers = (await h.session()).data["answers"]
+    assert answers["s:married"] == "no" and len(answers) == 2, answers
+    assert "父亲的信息" in fixed or on_screen in fixed, fixed

@@ -605,3 +605,34 @@ async def test_how_much_a_benefit_pays_is_not_answered_with_its_fee(h):
     assert "按您的情况核定" in amount and "12345" in amount, amount
     fee = await h.say("要交钱不")
     assert "不收费" in fee and "核定" not in fee, fee
+
+
+async def test_an_option_named_in_the_guides_own_words_or_denied_is_read_so(h):
+    """应该是租房提取 names the option 租房提取 (租房 was rewritten to another guide's 住所 and named
+    nothing); 我没有单位，自己交的 is not the option with 单位 in it."""
+    await h.catalog_ready()
+    await h.say("公积金提取")
+    reasons = await h.say("材料清单")
+    assert "租房提取" in reasons, reasons
+    await h.say("2")
+    fixed = await h.say("不对 刚才选错了，应该是租房提取")
+    assert "已改为「租房提取」" in fixed, fixed
+    assert (await h.session()).data["answers"]["g:reason"] == "rent"
+
+    await h.say("企业职工基本养老保险正常退休申请")
+    kinds = await h.say("材料清单")
+    assert "灵活就业" in kinds, kinds
+    await h.say("我没有单位，自己交的")
+    assert (await h.session()).data["answers"]["g:kind"] == "flexible"
+
+
+async def test_ok_to_a_question_of_fact_is_no_answer(h):
+    """好的 to 是由他人代您办理吗 said nothing of who goes: it added the agent's ID card and letter."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    question = await h.say("材料清单")
+    while "代您办理" not in question.splitlines()[0]:
+        question = await h.say("否")
+    again = await h.say("好的")
+    assert "代您办理" in again, again
+    assert "s:agent" not in (await h.session()).data["answers"]
