@@ -358,3 +358,24 @@ async def test_leaving_the_queue_offers_to_go_on_with_the_booking_it_interrupted
     left = await chat.say("取消")
     assert "已退出人工服务排队" in left and "回复「继续」接着刚才的预约" in left, left
     assert "请输入办事人的姓名" in await chat.say("继续")
+
+
+@pytest.mark.parametrize("ended_by", ["agent", "citizen"])
+async def test_a_booking_interrupted_for_a_person_can_be_gone_on_with_after_the_talk(chat, zhang, client, ended_by):
+    """人工 at the name step, answered by an agent, then the talk ends (either side): the half-made
+    booking was gone (继续: 现在没有暂停的事项), because taking the citizen and ending the talk
+    replaced their session without what it had paused."""
+    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=90)
+    await chat.say("预约办护照")
+    await chat.say("1")
+    await chat.say("1")
+    assert "请输入办事人的姓名" in await chat.say("1")
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    assert await chat.say("我想问下要不要带户口本") is None
+    if ended_by == "agent":
+        await zhang.say("结束")
+        assert "满意吗" in (await pushed(client, chat.user))[-1]
+    else:
+        assert "满意吗" in await chat.say("结束")
+    assert "请输入办事人的姓名" in await chat.say("继续")

@@ -367,7 +367,9 @@ class Handoff:
             if status != CONNECTED or agent != member.userid:
                 still_there = False  # the citizen left a moment ago (and the agent was told)
                 return KEEP
-            return Session(HANDOFF, "connected", {"ticket": number, "agent": member.userid, "agent_name": member.name})
+            # what the citizen had paused to ask for a person (a half-made booking) waits on past the talk
+            return Session(HANDOFF, "connected", {"ticket": number, "agent": member.userid, "agent_name": member.name},
+                           paused=session.paused if session is not None else [])
 
         await self._change_session(user, connect)
         if not still_there:
@@ -571,7 +573,7 @@ class Handoff:
             async def to_rating(session: Session | None):
                 if session is None or session.dialog != HANDOFF or session.state != "connected" or session.data.get("ticket") != number:
                     return KEEP
-                return Session(HANDOFF, "rating", {"ticket": number})
+                return Session(HANDOFF, "rating", {"ticket": number}, paused=session.paused)  # 继续 still resumes it
 
             if await self._change_session(user, to_rating):
                 await self._push_citizen(user, [self.render("handoff/ended.j2", by=by) + "\n\n" + self.render("handoff/rate.j2")])
