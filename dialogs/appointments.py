@@ -26,6 +26,7 @@ from dialogs.engine import P, T, normalise
 from dialogs.understand.appointments import (CANCEL_WORDS, KEEP_WORDS, MOVE_SAID, SAID_CANCEL, STATUS_ASKED, about_my_appointments,
                                              about_this_appointment)
 from dialogs.understand.kinds import first_clause
+from dialogs.understand.when import bare_weekday
 from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.client import PlatformError
 from integrations.platform.models import Appointment
@@ -43,6 +44,16 @@ _ASKED = re.compile(r"[?？]|吗|呢|么|会不会|能不能|能否|可不可以
 #: Someone else's appointment told of (我爸生前预约过…, 我老公约了一个…): with another matter named, not theirs.
 _SOMEONE_ELSES = re.compile(r"(?:我爸|我妈|父亲|母亲|老人|家里人|老公|老婆|爱人|儿子|女儿|他|她)[^，,。]{0,8}(?:预约|约)")
 
+#: Words just before the day a move goes to (改到周五, 换成下周一, 挪至15号).
+_MOVED_TO = re.compile(r"[到成至](?:下|这|本)?$")
+
+
+def _on_day(iso: str, day: date, weekday_only: bool) -> bool:
+    """Whether an appointment on `iso` is on the day named (on its weekday, when only that was said)."""
+    on = date.fromisoformat(iso)
+    return on.weekday() == day.weekday() if weekday_only else on == day
+
+
 STATES = ["list", "manage", "cancelling", "move_day", "move_slot", "move_confirm"]
 MOVING = ["move_day", "move_slot", "move_confirm"]
 #: The move given up (不改了, 还是原来的吧): the appointment stays as it was.
@@ -56,6 +67,7 @@ TRANSITIONS = [
     T("start", "*",            "manage",       "move_has_no_days",   "say_no_days"),
     T("start", "*",            "cancelling",   "cancels_the_one_meant", "ask"),
     T("start", "*",            "manage",       "means_one",          "ask"),
+    T("start", "*",            "list",         "changes_without_pick", "say_pick_first"),  # 改到下周一 with two: which one
     T("start", "*",            "list",         "has_upcoming",       "ask"),
     T("start", "*",            "list",         "was_busy",           "say_busy_and_leave"),
     T("start", "*",            "list",         None,                 "say_none"),
@@ -221,12 +233,25 @@ class Appointments(Picking):
         items = self.data.get("items", [])
         if len(items) == 1:
             return 0
-        named = self.slot("date")
         word = self.word
+        days = self._days_of_an_appointment()
         picked = [i for i, item in enumerate(items)
-                  if (named is not None and item["date"] == named.isoformat())
+                  if any(_on_day(item["date"], day, weekday) for day, weekday in days)
                   or any(item["matter_name"][k:k + 2] in word for k in range(len(item["matter_name"]) - 1))]
         return picked[0] if len(picked) == 1 else None
+
+    def _days_of_an_appointment(self) -> list[tuple[date, bool]]:
+        """The days the message names an appointment by, as (day, named by its weekday alone): not
+        the day a move goes to (改到下周一上午, 把周四那个改到周五: 周一 and 周五 are where it goes).
+        A weekday alone (取消周一那个) means the appointment on that weekday, whichever week."""
+        understood = self.understood
+        moving = self._says_move()
+        days = []
+        for slot in understood.found("date"):
+            if not slot.valid or (moving and _MOVED_TO.search(understood.text[max(0, slot.start - 3):slot.start])):
+                continue
+            days.append((slot.value, bare_weekday(understood.text[slot.start:slot.end])))
+        return days
 
     async def _names_another_matter(self, mine: str) -> bool:
         """Whether the message tells of someone else's appointment of a matter that shares nothing

@@ -623,6 +623,8 @@ class Booking(Picking):
     }
     FREE_TEXT = frozenset(MATTER)
     FILLS = {"hall": "hall", "day": "date", "slot": "time", "name": "name", "id_number": "id_number", "phone": "phone"}
+    #: 算了 to 下次预约时要直接使用…吗 declines being remembered: it threw the whole booking away.
+    CANCEL_ANSWERS = {"consent": ("算了",)}
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:
@@ -1158,7 +1160,7 @@ class Booking(Picking):
             return True
         if self.says(DONT_REMEMBER):
             return False
-        if DONT_REMEMBER_SAID.search(self.word):
+        if DONT_REMEMBER_SAID.search(self.word) or self.word.startswith("算了"):
             return False
         if REMEMBER_SAID.match(self.word):
             return True

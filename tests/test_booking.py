@@ -13,7 +13,7 @@ import json
 import re
 import time
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from aiohttp import web
@@ -539,6 +539,15 @@ async def test_identity_is_remembered_only_with_consent_encrypted_and_shown_mask
     assert (await h.say("确认")).startswith("预约成功")
 
 
+async def test_never_mind_to_being_remembered_declines_it_and_keeps_the_booking(h, redis, settings):
+    """算了 to 下次预约时要直接使用…吗 threw the whole booking away (已取消「预约办事」)."""
+    me = person(8)
+    summary = await drive(h, "预约", me, matter="护照", remember="算了", stop="请核对预约信息")
+    assert me["name"][0] + "**" in summary
+    assert (await h.say("确认")).startswith("预约成功")
+    assert not await redis.exists(f"{settings.key_prefix}appt:who:{{{h.user}}}")
+
+
 # One appointment per confirmation ----------------------------------------------------------------------
 
 
@@ -716,6 +725,26 @@ async def test_book_list_move_and_cancel_end_to_end(h, sims):
     assert await scheduler.due_at(reminder_id(second["id"], "soon")) is None
     assert await scheduler.due_at(reminder_id(second["id"], "day")) is None
     assert "没有待办理的预约" in await h.say("我的预约")
+
+
+async def test_with_two_appointments_the_day_a_move_goes_to_does_not_pick_which_one(h, sims):
+    """改到下周一上午 with two appointments, one of them on a Monday, moved that one (the day it
+    was to go to read as the day it is on); 取消周四那个 asked for a number though one is on a Thursday."""
+    me = person(42)
+    await drive(h, "预约", me, matter="护照", day="1")
+    await drive(h, "预约", me, matter="居住证", day="2")
+    items = booked(await appointments_of(sims, me))
+    assert len(items) == 2 and items[0]["date"] != items[1]["date"]
+    weekdays = "一二三四五六日"
+    on = {date.fromisoformat(item["date"]).weekday(): item for item in items}
+    target = weekdays[max(on)]  # the weekday of one of them, said as where a move goes
+    await h.say("菜单")
+    which = await h.say(f"改到下周{target}上午")
+    assert "请先回复序号" in which and "可以预约的时段" not in which, which
+    await h.say("菜单")
+    weekday, meant = min(on.items())
+    asked = await h.say(f"取消周{weekdays[weekday]}那个")
+    assert "确定取消" in asked and meant["matter_name"] in asked, asked
 
 
 async def test_while_moving_another_day_a_change_of_mind_or_a_cancel_is_understood(h, sims):
