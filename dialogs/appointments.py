@@ -6,6 +6,7 @@ keeps the old appointment until the platform has confirmed the new one.
 list         --text: a number--> manage   --改到周四 / 取消吧 (the one meant)--> as from manage
 manage       --1 改约: days loaded--> move_day     --2 取消预约--> cancelling
 cancelling   --1 确定取消: cancelled--> (done)     --refused--> (done, explained)   --2 保留--> (done)
+cancelling   --还是改个时间吧 (改到周五)--> move_day | move_slot
 move_day     --text: a day--> move_slot
 move_slot    --text: a time--> move_confirm
 move_confirm --确认: moved--> (menu "booked")   --refused--> move_slot | move_day | (done, explained)
@@ -85,6 +86,10 @@ TRANSITIONS = [
     T("text",  "manage",       "manage",       "asks_about_cancelling_first", "say_what_cancelling_means"),  # 取消…是不是要扣信用分
     T("text",  "manage",       "cancelling",   "wants_cancel",       "ask"),
     T("text",  "cancelling",   "cancelling",   "asks_about_cancelling", "say_what_cancelling_means"),
+    # 还是改个时间吧 (改到周五): the move instead
+    T("text",  "cancelling",   "move_slot",    "moves_to_named_day", "ask"),
+    T("text",  "cancelling",   "move_day",     "wants_move",         "ask"),
+    T("text",  "cancelling",   "manage",       "move_has_no_days",   "say_no_days"),
     T("text",  "cancelling",   "cancelling",   "cancel_done",        "say_cancelled"),
     T("text",  "cancelling",   "cancelling",   "cancel_refused",     "say_refused_and_leave"),
     T("text",  "cancelling",   "cancelling",   "keeps_it",           "say_kept"),
@@ -354,6 +359,8 @@ class Appointments(Picking):
         self._asked = False
         if self.says(CANCEL_YES):
             await self.attempt()
+        elif self._says_move():  # 还是改个时间吧 改到周五: moving instead, which keeps it until the new time is confirmed
+            await self.load_days_if_moving()
         elif _ASKED.search(self.word):
             self._asked = True  # 取消了以后还能再约吗: a question about cancelling is not a yes
         elif not self.says(KEEP) and (self.slot("yes_no") is True or self._says_cancel()):

@@ -745,6 +745,10 @@ async def test_with_two_appointments_the_day_a_move_goes_to_does_not_pick_which_
     weekday, meant = min(on.items())
     asked = await h.say(f"取消周{weekdays[weekday]}那个")
     assert "确定取消" in asked and meant["matter_name"] in asked, asked
+    # a change of mind at 确定取消…吗: the move instead (it was 没太明白 twice, then 12345)
+    instead = await h.say("还是改个时间吧")
+    assert "请选择日期" in instead, instead
+    assert len(booked(await appointments_of(sims, me))) == 2
 
 
 async def test_while_moving_another_day_a_change_of_mind_or_a_cancel_is_understood(h, sims):
