@@ -24,6 +24,7 @@ card      --查进度--> (progress: the application's YJS number)
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
 from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, Question, answer_to, drop_last_answer,
-                             flipped_answer, materials_for, named_option, questions_for, situations_key)
+                             flipped_answer, follow_up_asked, materials_for, named_option, online_way, questions_for, situations_key)
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -44,6 +45,8 @@ TRANSITIONS = [
     T("text",  "card",      "card",      "asks_booking",                   "book"),
     T("text",  "card",      "card",      "asks_progress",                  "open_progress"),
     T("text",  "card",      "card",      "asks_time_or_fee",               "show_time_and_fee"),  # 要多少天？要钱不
+    T("text",  "card",      "card",      "asks_where",                     "show_where"),         # 在哪办
+    T("text",  "card",      "card",      "asks_online",                    "show_online"),        # 能网上办吗
     # an earlier answer put right (不对 我们其实没领结婚证, 选错了 应该是随母亲): changed, the question on screen again
     T("text",  "situation", "situation", "corrects_answer",                "say_corrected"),
     T("text",  "situation", "situation", "takes_back_answer",              "ask_again"),  # 选错了: that question again
@@ -54,6 +57,8 @@ TRANSITIONS = [
 MATERIAL_WORDS = frozenset(normalise(w) for w in (FOLLOW_UPS["materials"][0], *FOLLOW_UPS["materials"][1], "合并材料", "一次带齐"))
 BOOKING_WORDS = frozenset(normalise(w) for w in (FOLLOW_UPS["booking"][0], *FOLLOW_UPS["booking"][1], "一起预约", "一次预约"))
 PROGRESS_WORDS = frozenset({"查进度", "进度", "办理进度", "查询进度", "申请进度"})
+#: A fee the guide lists as none (免费, 不收费, 免收): not "收费的有".
+FREE = re.compile(r"免费|不收|免收|^0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +262,26 @@ class Bundles(Dialog):
 
     def show_time_and_fee(self):
         asked = self._time_and_fee_asked()
-        fees = [(g.name, f) for g in self._guides() for f in g.fees]
+        fees = [(g.name, f) for g in self._guides() for f in g.fees if not FREE.search(f.amount)]
         self.say("bundles/time_and_fee.j2", bundle=self._bundle(), time="time" in asked, fee="fee" in asked, fees=fees)
+
+    def asks_where(self) -> bool:
+        return follow_up_asked(self.word) == "where"
+
+    def show_where(self):
+        bundle, halls = self._bundle(), self.services.catalog.halls
+        self.say("bundles/where.j2", bundle=bundle, halls=[halls[h] for h in getattr(bundle, "halls", []) if h in halls])
+
+    def asks_online(self) -> bool:
+        return follow_up_asked(self.word) == "online"
+
+    def show_online(self):
+        """The bundle is done at one window; which of its matters can be applied for online (by the
+        card's numbers: a number opens that matter, whose card gives its entry)."""
+        bundle, catalog = self._bundle(), self.services.catalog
+        guides = [catalog.guide(code) for code in bundle.matters]
+        online = [(n, g.name, online_way(g)) for n, g in enumerate(guides, 1) if g is not None and online_way(g) != "offline"]
+        self.say("bundles/online.j2", bundle=bundle, online=online)
 
     def _said(self, words: frozenset[str]) -> bool:
         return self.word in words
@@ -280,7 +303,7 @@ class Bundles(Dialog):
     # The material list ---------------------------------------------------------------------------
 
     def asks_materials(self) -> bool:
-        return self._said(MATERIAL_WORDS)
+        return self._said(MATERIAL_WORDS) or follow_up_asked(self.word) == "materials"  # 要带啥, 材料有哪些
 
     def asks_materials_with_situations(self) -> bool:
         return self.asks_materials() and bool(self._settle()[1])
@@ -375,7 +398,7 @@ class Bundles(Dialog):
     # Booking and progress ----------------------------------------------------------------------
 
     def asks_booking(self) -> bool:
-        return self._said(BOOKING_WORDS)
+        return self._said(BOOKING_WORDS) or follow_up_asked(self.word) == "booking"
 
     def book(self):
         """One appointment for every matter of the bundle, where the platform allows it; else

@@ -257,3 +257,21 @@ async def test_an_earlier_yes_denied_in_its_own_words_is_changed_not_read_as_no_
     answers = (await h.session()).data["answers"]
     assert answers["s:married"] == "no" and len(answers) == 2, answers
     assert "父亲的信息" in fixed or on_screen in fixed, fixed
+
+
+async def test_a_bundle_card_answers_what_to_bring_where_and_online_in_other_words(h):
+    """要带啥 / 材料有哪些 / 在哪办 / 能网上办吗 on a bundle card got 没太明白 (only 材料清单 was read);
+    要钱吗 for a bundle of free matters listed them as 收费的有."""
+    await h.catalog_ready()
+    for asked in ("要带啥", "材料有哪些", "办这个要啥材料"):
+        await h.say("个体工商户开办一件事")
+        reply = await h.say(asked)
+        assert "没太明白" not in reply and ("吗？" in reply or "一次带齐" in reply), (asked, reply)
+    await h.say("个体工商户开办一件事")
+    where = await h.say("在哪办")
+    assert "一次办齐" in where and "地址：" in where, where
+    online = await h.say("能网上办吗")
+    assert "网上" in online and "没太明白" not in online, online
+    await h.say("企业开办一件事")
+    fee = await h.say("要钱吗")
+    assert "收费的有" not in fee and "免费" in fee, fee
