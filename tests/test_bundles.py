@@ -264,9 +264,11 @@ async def test_a_bundle_card_answers_what_to_bring_where_and_online_in_other_wor
     要钱吗 for a bundle of free matters listed them as 收费的有."""
     await h.catalog_ready()
     for asked in ("要带啥", "材料有哪些", "办这个要啥材料"):
+        await h.say("菜单")
         await h.say("个体工商户开办一件事")
         reply = await h.say(asked)
         assert "没太明白" not in reply and ("吗？" in reply or "一次带齐" in reply), (asked, reply)
+    await h.say("菜单")
     await h.say("个体工商户开办一件事")
     where = await h.say("在哪办")
     assert "一次办齐" in where and "地址：" in where, where
