@@ -298,7 +298,7 @@ class Bundles(Dialog):
         return None
 
     def open_matter(self):
-        self.start("matters", code=self._picked())
+        self.start("matters", code=self._picked(), from_bundle=self._bundle().code)  # 返回 there: this card
 
     # The material list ---------------------------------------------------------------------------
 

@@ -552,6 +552,8 @@ class Conversation:
         if intent == "back":
             turn = self._model(session, incoming, replies)
             if turn.step_back():
+                if turn.switch_to is not None:  # back to the dialog this one was opened from
+                    return await self._follow(turn, Session(session.dialog, turn.state, turn.data), incoming, replies)
                 turn.ask()
                 return Session(session.dialog, turn.state, turn.data)
             history = session.data.get(BACK_KEY) or []

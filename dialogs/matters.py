@@ -178,6 +178,8 @@ def follow_up_asked(text: str) -> str | None:
 
 UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订阅通知", "不用通知了"})  # not 取消订阅: that is 我的订阅's
 _FOLLOW_UP_WORDS = {normalise(w): key for key, (title, words) in FOLLOW_UPS.items() for w in (title, *words)}
+#: How many cards opened one after another 返回 goes back through.
+EARLIER_CARDS = 3
 YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y"})
 NO = frozenset({"2", "否", "不是", "不", "没有", "不用", "不需要", "no", "n"})
 #: Words that take note of a question without answering it. To a question of fact (是由他人代您
@@ -712,6 +714,9 @@ class Matters(Dialog):
         """The search's winner is what the card (or bundle list) shows; counted as found."""
         winner = self._found.hits[0]
         self.data.pop("candidates", None)  # a list shown before is not this card's way back
+        shown = self.data.get("code")
+        if winner.kind != "bundle" and shown and shown != winner.code:  # the card before it is 返回 away
+            self.data["earlier"] = [*(self.data.get("earlier") or []), shown][-EARLIER_CARDS:]
         self.data["bundle" if winner.kind == "bundle" else "code"] = winner.code
         self._outcome = (MATTER, self._query())
 
@@ -832,11 +837,15 @@ class Matters(Dialog):
         if guide is None:
             self.say("matters/no_guide.j2", matter=self.services.catalog.summary(code), others=bool(self.data.get("candidates")))
             return
+        self._say_card(guide)
+        self.ask()
+
+    def _say_card(self, guide):
         # The card depends on the guide and the catalog's halls only: rendered once per catalog.
         render = self.services.render
-        card = self.services.catalog.derived(("card", code), lambda: render("matters/card.j2", guide=guide, halls=self._halls(guide), online=online_way(guide)))
+        card = self.services.catalog.derived(("card", guide.code),
+                                             lambda: render("matters/card.j2", guide=guide, halls=self._halls(guide), online=online_way(guide)))
         self.replies.append(Reply(card))
-        self.ask()
 
     async def show_card_and_materials(self):
         await self.show_card()
@@ -1016,12 +1025,34 @@ class Matters(Dialog):
 
     def step_back(self) -> bool:
         """返回 at a situation question: the question before it again; at the first, the card's
-        follow-ups (the card may have come with the question: 生育津贴要什么材料)."""
-        if self.state != "situation":
-            return False
-        if not drop_last_answer(self.data):
+        follow-ups (the card may have come with the question: 生育津贴要什么材料). On a card opened
+        by typing while another was shown: that card again; on a card opened from a bundle's
+        list: the bundle's card."""
+        if self.state == "situation":
+            if not drop_last_answer(self.data):
+                self.state = "guide"
+            return True
+        if self.state in ("asking", "choosing"):  # a list or a question after a card (护照 -> 身份证丢了 -> 返回): that card
+            guide = self._guide()
+            if guide is None:
+                return False
             self.state = "guide"
-        return True
+            self._say_card(guide)
+            return True
+        if self.state != "guide":
+            return False
+        earlier = self.data.get("earlier") or []
+        guide = self.services.catalog.guide(earlier[-1]) if earlier else None
+        if guide is not None:
+            self.data["code"] = earlier.pop()
+            for key in ("answers", "chosen"):
+                self.data.pop(key, None)
+            self._say_card(guide)
+            return True
+        if self.data.get("from_bundle"):
+            self.start("bundles", bundle=self.data["from_bundle"])
+            return True
+        return False
 
     def answers_last_question(self) -> bool:
         return self.answers_question() and self._next_question() is None

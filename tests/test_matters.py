@@ -636,3 +636,21 @@ async def test_ok_to_a_question_of_fact_is_no_answer(h):
     again = await h.say("好的")
     assert "代您办理" in again, again
     assert "s:agent" not in (await h.session()).data["answers"]
+
+
+async def test_back_goes_to_the_card_before_the_list_the_matter_or_the_bundle_it_came_from(h):
+    """返回 after a second matter typed on a card showed the menu; after a list typed on a card,
+    the follow-ups with no matter's name (3 then opened the passport, unseen); from a matter
+    opened on a bundle's card, the menu, not the bundle."""
+    await h.catalog_ready()
+    first = (await h.say("护照")).splitlines()[0]
+    assert first.startswith("【") and "护照" in first, first
+    second = (await h.say("居住证")).splitlines()[0]
+    assert second.startswith("【") and second != first
+    assert (await h.say("返回")).startswith(first)
+    await h.say("身份证丢了")
+    assert (await h.say("返回")).startswith(first)
+    await h.say("菜单")
+    assert (await h.say("失业一件事")).startswith("【失业一件事】")
+    assert (await h.say("2")).startswith("【")
+    assert (await h.say("返回")).startswith("【失业一件事】")
