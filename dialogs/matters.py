@@ -79,6 +79,7 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_notify",    "notify"),
     T("text",  "guide",     "guide",     "asks_time",      "show_time"),
     T("text",  "guide",     "guide",     "asks_fee",       "show_fee"),
+    T("text",  "guide",     "guide",     "asks_agent",     "show_agent"),  # 可以让家里人代办吗
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     # 点错了 不是这个 on a card picked from a list: the list again
     T("text",  "guide",     "choosing",  "picked_wrongly", "ask"),
@@ -139,7 +140,7 @@ FOLLOW_UPS = {
 #: a cue of one follow-up, and nothing else said but these filler characters.
 FOLLOW_UP_CUES = {
     "materials": ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "证件", "东西"),
-    "process": ("流程", "步骤", "怎么办理", "咋办理", "手续怎么"),
+    "process": ("流程", "步骤", "怎么办理", "咋办理", "手续怎么", "怎么申请", "如何申请", "如何办理", "怎么弄", "咋弄", "怎么搞", "咋个办"),
     "where": ("在哪", "哪里办", "哪儿办", "去哪", "地址", "几点", "上班", "开门", "下班", "办公时间", "营业时间", "周末", "周六"),
     "online": ("网上", "在线", "手机上", "线上", "链接", "不想跑", "不用跑", "少跑"),
     "booking": ("预约", "约个号", "约个时间", "约时间", "约号", "排号", "取号"),
@@ -158,7 +159,10 @@ _PICKED_WRONGLY = re.compile(r"点错|选错|按错|不是这个|不是这项|�
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该"
-                             "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱")
+                             "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱在开弄")
+#: Whether someone else may do it for one, asked on a card (可以让家里人代办吗, 我儿子能帮我去办不).
+AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?:去)?办|(?:家里人|家人|儿子|女儿|孩子|老伴|老公|老婆|亲戚|朋友|别人|他人)"
+                         r"(?:帮我|替我|代我)?(?:去)?(?:办|代|领|交))[^，。,]{0,6}(?:吗|不|么|没|行|可以|能)")
 FOLLOW_UP_CHARS = 16
 
 
@@ -876,6 +880,8 @@ class Matters(Dialog):
         if text.isascii() and text.isdigit():  # a card's number; at a question, numbers are its options
             return None if self.state == "situation" else next((key for number, _, key in follow_ups_for(guide) if number == text), None)
         asked = _FOLLOW_UP_WORDS.get(text) or follow_up_asked(text)
+        if asked is None and len(text) <= FOLLOW_UP_CHARS and AGENT_ASKED.search(text):
+            return "agent"
         if asked is None and "办" in text and len(text) <= FOLLOW_UP_CHARS and self.slot("hall") is not None:
             return "where"  # 在北辰那里能办不: where it is done (the card's halls)
         return asked
@@ -911,6 +917,17 @@ class Matters(Dialog):
 
     def asks_notify(self) -> bool:
         return self._follow_up() == "notify"
+
+    def asks_agent(self) -> bool:
+        return self._follow_up() == "agent"
+
+    def show_agent(self):
+        """可以让家里人代办吗: what the guide says of an agent (its 委托他人代办 situation and what that
+        adds to the list), or that it does not say (ask the department)."""
+        guide = self._guide()
+        codes = {s.code for s in guide.situations if "代" in s.name or "委托" in s.name}
+        extra = [m for m in guide.materials if m.required == "situational" and codes.intersection(m.situations)]
+        self.say("matters/agent.j2", guide=guide, allowed=bool(codes), materials=extra)
 
     def asks_unnotify(self) -> bool:
         return self._guide() is not None and self.word in UNNOTIFY

@@ -654,3 +654,14 @@ async def test_back_goes_to_the_card_before_the_list_the_matter_or_the_bundle_it
     assert (await h.say("失业一件事")).startswith("【失业一件事】")
     assert (await h.say("2")).startswith("【")
     assert (await h.say("返回")).startswith("【失业一件事】")
+
+
+async def test_a_card_answers_whether_someone_else_may_do_it_and_how_to_apply(h):
+    """可以让家里人代办吗 on a card listed 身后一件事 and 抚恤金; 怎么申请 and 能在手机上开不 found nothing."""
+    await h.catalog_ready()
+    assert (await h.say("开无犯罪证明")).startswith("【")
+    agent = await h.say("可以让家里人代办吗")
+    assert "代办" in agent and "授权委托书" in agent and "您要办的是不是" not in agent, agent
+    assert "办理流程" in await h.say("怎么申请")
+    online = await h.say("能在手机上开不")
+    assert "网上" in online and "没找到" not in online, online
