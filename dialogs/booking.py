@@ -90,6 +90,9 @@ NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会
 # No mainland ID card to book with: a foreigner, a passport, a Hong Kong, Macao or Taiwan permit.
 NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份证|外国人|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留证|永居|"
                    r"passport|foreigner|not (?:a )?chinese|(?:no|don'?t have (?:a|an)?) ?(?:chinese )?id\b")
+#: No card yet, but a citizen's number on the household register (孩子还没办身份证, 用户口本可以吗).
+NOT_ISSUED = re.compile(r"户口本|户口簿|户口页|孩子|小孩|宝宝|娃|儿子|女儿|没办过|还没办|未满16|还小|上户口")
+FOREIGN = re.compile(r"外国|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留|永居|passport|foreign", re.I)
 #: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
 OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|钟点)|时间不对|时间不行|时间不合适|其他时间|别的时间")
 OTHER_DAY = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:日子|日期|天)|换一天|日期不对|那天不行|别的日子|其他日子|改天")
@@ -193,6 +196,7 @@ TRANSITIONS = [
     T("text",     "summary",   "hall",      "wants_other_hall",       "ask"),
     T("text",     "summary",   "slot",      "wants_other_time",       "ask"),
     T("text",     "summary",   "day",       "wants_other_day",        "ask"),
+    T("text",     "summary",   "=",         "needs_time",             "say_take_your_time"),  # 等一下 我问下老板: it waits
     T("text",     "summary",   "summary",   "checks_summary",         "ask"),  # 确认一下是几点的？: the summary again, nothing submitted
     T("text",     "summary",   "summary",   "confirmed_and_done",     "show_success"),
     T("text",     "summary",   "slot",      "slot_was_taken",         "say_refused_and_ask"),
@@ -641,7 +645,7 @@ class Booking(Picking):
         if state in DETAIL_STEPS:
             return needs_time(word)
         if state == "summary":  # 确认提交 / 对头 确认 / 确认一下是几点的: the booking's, never a search for matters named 确认
-            return word in CONFIRM or CONFIRM_SAID.search(word) is not None
+            return word in CONFIRM or CONFIRM_SAID.search(word) is not None or needs_time(word)
         if state != "consent":
             return False
         return DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None
@@ -1114,7 +1118,9 @@ class Booking(Picking):
         return self.slot("id_number") is None and NO_ID.search(self.word) is not None
 
     def say_no_id(self):
-        self.say("booking/no_id.j2")
+        # a child (or anyone) not yet issued a card has the number on the household register:
+        # 孩子还没有身份证 用户口本可以吗 is no foreigner
+        self.say("booking/no_id.j2", no_card_yet=NOT_ISSUED.search(self.word) is not None and not FOREIGN.search(self.word))
         self.ask()
 
     def explain_id(self):

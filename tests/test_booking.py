@@ -486,6 +486,24 @@ async def test_no_chinese_id_card_at_the_id_step_is_told_where_else_to_go(h):
     assert "手机号码" in await h.say(me["id_number"])  # the step still takes an ID number
 
 
+async def test_wait_a_moment_at_the_summary_keeps_it_waiting(h, sims):
+    """等一下 我问下老板哪天有空 at 请核对预约信息 got 没太明白 and the whole summary again."""
+    me = person(9)
+    await to_summary(h, "预约", me)
+    wait = await h.say("等一下 我问下老板哪天有空")
+    assert "不着急" in wait and "没太明白" not in wait and "确认" in wait, wait
+    assert (await h.say("确认")).startswith("预约成功")
+
+
+async def test_a_child_without_an_id_card_yet_is_told_the_number_on_the_household_register(h):
+    """孩子还没有身份证 用户口本可以吗 was told about passports for foreigners."""
+    me = person(7)
+    await drive(h, "预约", me, stop="请输入办事人的 18 位身份证号码")
+    reply = await h.say("孩子还没有身份证 用户口本可以吗")
+    assert "户口本" in reply and "公民身份号码" in reply and "外籍" not in reply, reply
+    assert "手机号码" in await h.say(me["id_number"])
+
+
 async def test_identity_is_checked_and_explained(h):
     me = person(3)
     reply = await drive(h, "预约", me, stop="请输入办事人的姓名")

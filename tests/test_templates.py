@@ -101,7 +101,7 @@ CONTEXTS.update({
     "booking/day_full.j2": _PICKED,
     "booking/slots.j2": _PICKED,
     "booking/who.j2": {"known": _MASKED},
-    "booking/no_id.j2": {},
+    "booking/no_id.j2": {"no_card_yet": True},
     "booking/bad_id.j2": {"length": 17, "digits": True, "earlier": "511***********4061"},
     "booking/summary.j2": {**_PICKED, "applicant": _MASKED},
     "booking/new_applicant.j2": {},
