@@ -683,7 +683,10 @@ class Booking(Picking):
         choice); and whether online booking is paused for this person (missed appointments), so
         they hear it now, not after answering every question."""
         self.data.setdefault("query", "")
-        if self.data["query"] and self.incoming.kind == "text":
+        said = self.data.pop("said", None)  # 明天下午, said to a list of what to book before the pick
+        if said:
+            self._take_opening(said)
+        elif self.data["query"] and self.incoming.kind == "text":
             self._take_opening()
         bookings = self.services.bookings
         self._paused_until = await bookings.blocked_until(self.user) if bookings is not None else None
@@ -784,11 +787,12 @@ class Booking(Picking):
     # 罗秀英 身份证… 电话…): what the steps ask for is taken from it as each step is reached, even
     # when a question came between (which matter, which hall); never asked again.
 
-    def _take_opening(self) -> None:
-        """Read the opening message once: the matter is searched without the details; the
-        applicant's details are kept sealed; the day, time and hall words are kept (`OPENING_KEY`)
-        to be read by their steps. Each is offered to its step once (`slot`)."""
-        text = self.incoming.text[:OPENING_CHARS]
+    def _take_opening(self, text: str | None = None) -> None:
+        """Read the opening message (or `text`, said before the booking began) once: the matter
+        is searched without the details; the applicant's details are kept sealed; the day, time and
+        hall words are kept (`OPENING_KEY`) to be read by their steps. Each is offered to its step
+        once (`slot`)."""
+        text = (self.incoming.text if text is None else text)[:OPENING_CHARS]
         catalog = self.services.catalog
         said = understand(text, shanghai_today(), hall_names(catalog), expects=OPENING_KINDS)
         slots = [slot for slot in said.slots if slot.kind in OPENING_KINDS]

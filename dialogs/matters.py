@@ -67,6 +67,8 @@ TRANSITIONS = [
     T("text",  "choosing",  "asking",    "none_fits",      "say_none_fits"),
     T("text",  "choosing",  "choosing",  "picks_to_book",  ["keep_pick", "book_pick"]),
     T("text",  "choosing",  "choosing",  "asks_which_to_book", "ask_which_to_book"),
+    # 明天 / 下午 / 北辰那边 while asked which to book: kept for that booking, the same list asked again
+    T("text",  "choosing",  "choosing",  "tells_when_to_book", ["keep_when", "ask_which_to_book"]),
     T("text",  "choosing",  "choosing",  "asks_to_book_other", "book_other"),
     T("text",  "choosing",  "choosing",  "picks_bundle",   ["keep_pick", "show_bundle"]),
     T("text",  "choosing",  "guide",     "picks_candidate", ["keep_pick", "show_card"]),
@@ -182,6 +184,8 @@ def follow_up_asked(text: str) -> str | None:
 
 UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订阅通知", "不用通知了"})  # not 取消订阅: that is 我的订阅's
 _FOLLOW_UP_WORDS = {normalise(w): key for key, (title, words) in FOLLOW_UPS.items() for w in (title, *words)}
+#: The longest day, time or hall said to a list of what to book (明天下午, 周四上午北辰那边).
+WHEN_CHARS = 16
 #: How many cards opened one after another 返回 goes back through.
 EARLIER_CARDS = 3
 YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y"})
@@ -599,8 +603,8 @@ class Matters(Dialog):
         from the list on screen (those rows answer it without the search)."""
         if self.state == "guide" and (self._follow_up() is not None or self.asks_unnotify()):
             return
-        if self.state == "choosing" and (self._picked() is not None or booking_query(self.text) is not None):
-            return  # a pick, or 预约 (of one of them, or of something named: the booking searches)
+        if self.state == "choosing" and (self._picked() is not None or booking_query(self.text) is not None or self.tells_when_to_book()):
+            return  # a pick, or 预约 (of one of them, or of something named: the booking searches), or when
         await self._search()
 
     async def _search(self):
@@ -747,11 +751,29 @@ class Matters(Dialog):
         self.data["candidates"] = [h.code for h in hits]
         self.say("matters/candidates.j2", hits=hits)
 
+    def tells_when_to_book(self) -> bool:
+        """A day, a time or a hall said, and nothing else, while asked which of the list to book
+        (明天, 周四下午, 北辰那边): it is for the booking, not a search that reorders the list."""
+        if not self.data.get("book") or self._picked() is not None or len(self.word) > WHEN_CHARS:
+            return False
+        understood = self.understood
+        slots = [slot for kind in ("date", "time", "hall") for slot in understood.found(kind) if slot.valid]
+        if not slots:
+            return False
+        rest = understood.text
+        for slot in sorted(slots, key=lambda slot: slot.start, reverse=True):
+            rest = rest[:slot.start] + rest[slot.end:]
+        return all(ch in FOLLOW_UP_FILLER or not "\u4e00" <= ch <= "\u9fff" for ch in rest)
+
+    def keep_when(self):
+        self.data["book_said"] = f"{self.data.get('book_said', '')} {self.text}".strip()[:100]
+
     def ask_which_to_book(self):
         self.data["book"] = True
         catalog = self.services.catalog
         named = [catalog.summary(code) or catalog.bundles.get(code) for code in self.data.get("candidates", [])]
-        self.say("matters/which_to_book.j2", hits=[{"name": n.name, "department": getattr(n, "department", "")} for n in named if n is not None])
+        self.say("matters/which_to_book.j2", hits=[{"name": n.name, "department": getattr(n, "department", "")} for n in named if n is not None],
+                 when=self.data.get("book_said", ""))
 
     async def book_pick(self):
         """The picked matter's booking (which says so when it takes none); a bundle's own card."""
@@ -760,7 +782,8 @@ class Matters(Dialog):
         if self.data.get("bundle"):
             await self.show_bundle()
             return
-        self.start("booking", code=self.data["code"])
+        said = self.data.pop("book_said", None)  # 明天下午 said before the pick: the booking reads it
+        self.start("booking", code=self.data["code"], **({"said": said} if said else {}))
 
     def book_other(self):
         self.start("booking", query=booking_query(self.text))

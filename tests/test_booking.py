@@ -801,6 +801,25 @@ async def test_while_moving_another_day_a_change_of_mind_or_a_cancel_is_understo
     assert booked(await appointments_of(sims, me)) == []
 
 
+async def test_a_day_said_while_asked_which_to_book_is_kept_and_the_list_stays(h):
+    """明天 at 您要预约哪一项 searched again: the list came back in another order (2 became
+    社会保障卡挂失, a card, not a booking) and the day was lost."""
+    await h.catalog_ready()
+    listed = await h.say("我想去办社保卡")
+    assert "您要办的是不是" in listed, listed
+    which = await h.say("我要预约")
+    assert "您要预约哪一项" in which
+    again = await h.say("明天下午")
+    assert "您要预约哪一项" in again and "明天下午" in again, again
+    assert [line for line in again.splitlines() if line[:2] == "2."] == [line for line in which.splitlines() if line[:2] == "2."]
+    halls = await h.say("2")
+    assert "请选择办理大厅" in halls and "社会保障卡补领" in halls, halls
+    times = await h.say("1")
+    tomorrow = shanghai_today() + timedelta(days=1)
+    if tomorrow.weekday() < 5:  # a weekend day may have no times: then the days are offered
+        assert f"{tomorrow.month}月{tomorrow.day}日" in times and "请选择日期" not in times, times
+
+
 async def test_my_appointments_from_anywhere_and_keeping_one(h, sims):
     me = person(14)
     await drive(h, "预约", me)
