@@ -933,8 +933,32 @@ class Booking(Picking):
         named = [h for h in halls if len(text) >= 2 and text in normalise(h.name)]
         return named[0] if len(named) == 1 else None
 
+    def _keep_details_ahead(self) -> None:
+        """Prepare (hall, day, time steps): the applicant's details typed ahead with the answer
+        (北辰 后天下午 张伟 身份证… 电话…) are kept for their steps, as an opening message's are, and
+        an ID number that fails its check is told at the ID step; they were asked for again as if
+        never given. Only with an ID or mobile number in it: a hall's or a day's words are no name."""
+        if self.incoming.kind != "text" or self.services.bookings is None:
+            return
+        said = understand(self.incoming.text[:OPENING_CHARS], shanghai_today(), hall_names(self.services.catalog), expects=OPENING_KINDS)
+        personal = {kind: said.value(kind) for kind in PERSONAL_KINDS if said.value(kind) is not None}
+        mistyped = said.invalid("id_number") if "id_number" not in personal else None
+        if not ({"id_number", "phone"} & personal.keys() or mistyped is not None):
+            return
+        if personal:
+            self.keep(**personal)
+        opening = self.data.setdefault(OPENING_KEY, {"pending": [], "words": ""})
+        opening["pending"] = sorted(set(opening["pending"]) | personal.keys())
+        if mistyped is not None:
+            opening["mistyped_id"] = {"earlier": mask_id_number(mistyped.value), **_id_problem(mistyped.value)}
+
+    async def load_slots_of_picked_day(self) -> None:
+        self._keep_details_ahead()
+        await super().load_slots_of_picked_day()
+
     async def load_days_at_picked_hall(self) -> None:
         """Prepare: the picked hall's bookable days ("days"), or that it has none ("full")."""
+        self._keep_details_ahead()
         hall = self._picked_hall()
         if hall is None:
             return
@@ -996,6 +1020,7 @@ class Booking(Picking):
     async def prepare_time(self) -> None:
         """Prepare at the time step: another of the listed days named (不对，是周三下午), its times;
         else a time picked, whom this person had us remember."""
+        self._keep_details_ahead()
         if not await self.load_slots_of_other_day():
             await self.look_up_known_for_slot()
 

@@ -495,6 +495,28 @@ async def test_wait_a_moment_at_the_summary_keeps_it_waiting(h, sims):
     assert (await h.say("确认")).startswith("预约成功")
 
 
+async def test_details_pasted_at_the_hall_step_are_kept_and_a_mistyped_id_is_told(h):
+    """北辰 后天下午 张伟 身份证… 电话… at the hall step: the name, ID and phone were asked for
+    again one by one, and the ID number's failed check never said."""
+    me = person(10)
+    await h.catalog_ready()
+    assert "请选择办理大厅" in await h.say("预约办居住证")
+    # no day named: a weekend day may have no times (the test holds on any day of the week)
+    assert "请选择日期" in await h.say(f"北辰 {me['name']} 身份证{me['id_number']} 电话{me['phone']}")
+    times = await h.say("1")
+    first = re.search(r"^(\d+)\. ", times, re.M)[1]
+    asked = await h.say(first)
+    assert "姓名" not in asked and "身份证号码" not in asked and "手机号码" not in asked, asked
+
+    wrong = me["id_number"][:17] + ("0" if me["id_number"][17] != "0" else "1")
+    await h.say("菜单")
+    await h.say("预约办居住证")
+    await h.say(f"北辰 {me['name']} 身份证{wrong} 电话{me['phone']}")
+    times = await h.say("1")
+    told = await h.say(re.search(r"^(\d+)\. ", times, re.M)[1])
+    assert "有误" in told and "校验不通过" in told and "姓名" not in told, told
+
+
 async def test_a_child_without_an_id_card_yet_is_told_the_number_on_the_household_register(h):
     """孩子还没有身份证 用户口本可以吗 was told about passports for foreigners."""
     me = person(7)
