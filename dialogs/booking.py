@@ -627,6 +627,7 @@ class Booking(Picking):
     }
     FREE_TEXT = frozenset(MATTER)
     FILLS = {"hall": "hall", "day": "date", "slot": "time", "name": "name", "id_number": "id_number", "phone": "phone"}
+    KEPT_WHEN_CANCELLED = True  # 算了 不约了, then 哎 还是约吧: the answers given are not lost
     #: 算了 to 下次预约时要直接使用…吗 declines being remembered: it threw the whole booking away.
     CANCEL_ANSWERS = {"consent": ("算了",)}
 

@@ -531,10 +531,17 @@ class Conversation:
         if intent == "menu":
             return await self._enter("menu", {}, incoming, replies)
         if intent == "cancel":
-            if not session.at_rest:
-                left = CITIZEN_DIALOGS[session.dialog]
-                self._say(replies, "common/cancelled.j2", title=left.title, unchanged=left.LEAVING_CHANGES_NOTHING)
-            return await self._enter("menu", {}, incoming, replies)
+            if session.at_rest:
+                return await self._enter("menu", {}, incoming, replies)
+            left = CITIZEN_DIALOGS[session.dialog]
+            # A half-made booking given up (算了 不约了) can be taken up again (哎 还是约吧): kept as paused, offered once here.
+            kept = left.KEPT_WHEN_CANCELLED and session.state not in left.DONE
+            self._say(replies, "common/cancelled.j2", title=left.title, unchanged=left.LEAVING_CHANGES_NOTHING, kept=kept)
+            after = await self._enter("menu", {}, incoming, replies)
+            if kept:
+                data = {k: v for k, v in session.data.items() if k != MISSES_KEY}
+                after.paused = [*session.paused, {"dialog": session.dialog, "state": session.state, "data": data, "offered": True}][-MAX_PAUSED:]
+            return after
         if intent == "help":
             self._say(replies, "common/help.j2", in_dialog=not session.at_rest, options=OPTIONS)
             self._model(session, incoming, replies).ask()

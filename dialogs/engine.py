@@ -410,6 +410,8 @@ class Dialog:
     #: Leaving this dialog (取消, 退出) changes nothing it shows: said so (已退出「我的预约」，预约
     #:没有任何改动), never "已取消「我的预约」", which reads as the appointment cancelled.
     LEAVING_CHANGES_NOTHING: ClassVar[bool] = False
+    #: Cancelled (算了 不约了) before it is done, it is kept for 继续 (哎 还是约吧), and the person told so.
+    KEPT_WHEN_CANCELLED: ClassVar[bool] = False
     #: States not kept for 继续 when the person turns to something else: nothing in them is worth
     #: coming back to (a list of matters a search offered, the question after it found nothing).
     NOT_RESUMED: ClassVar[frozenset[str]] = frozenset()

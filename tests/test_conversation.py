@@ -87,6 +87,22 @@ async def test_leaving_a_booking_in_ones_own_words_cancels_it(h, leaving):
     assert "没找到" not in reply and "没太明白" not in reply
 
 
+@pytest.mark.parametrize("again", ["继续", "哎 还是约吧", "哎还是约吧，刚才那个"])
+async def test_a_booking_given_up_can_be_taken_up_again_where_it_was(h, again):
+    """算了 不约了 then 哎还是约吧，刚才那个: 没找到 (the hall and day chosen were gone)."""
+    await h.catalog_ready()
+    await h.say("预约办护照")
+    await h.say("1")
+    times = await h.say("1")
+    assert "可以预约的时段" in times
+    left = await h.say("算了 不约了")
+    assert "已取消「预约办事」" in left and "继续" in left, left
+    back = await h.say(again)
+    assert "可以预约的时段" in back and "没找到" not in back, back
+    session = await h.session()
+    assert session.dialog == "booking" and session.state == "slot"
+
+
 @pytest.mark.parametrize("asking", ["请帮我转人工吧", "你好，转人工", "我要转人工", "有没有人工", "查不到啊 找人工",
                                     "转人工服务", "有没有工作人员", "我想找个真人问一下", "我要找人工问问"])
 async def test_asking_for_a_person_in_ones_own_words_hands_over(h, asking):

@@ -60,7 +60,7 @@ CONTEXTS = {
     "common/small_talk.j2": {"kind": "ack", "at_rest": False, "question": True, "today": date(2026, 12, 6), "declined": "预约办事"},
     "menu/no_such_option.j2": {"number": "12"},
     "common/miss.j2": {"misses": 2},
-    "common/cancelled.j2": {"title": "我的预约", "unchanged": True},
+    "common/cancelled.j2": {"title": "预约办事", "unchanged": False, "kept": True},
     "common/coming_soon.j2": {"title": "办事指南"},
     "common/conflict.j2": {"kind": "phone", "values": ["138****8000", "139****9000"]},
     "booking/not_offered.j2": {"day": "2026-12-13", "at": "", "part": "", "several": False, "hall": PLATFORM_HALLS[0], "why": "not_bookable",

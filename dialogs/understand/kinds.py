@@ -138,6 +138,8 @@ def _said_in_clauses(text: str, vocab: Vocabulary) -> str | None:
             pieces = segment(clause, lexicon, longest) if only_of(clause, chars) else None
             # a word of one character (0 is 菜单) counts only alone: 0000 is no menu
             found = {vocab.global_words[p] for p in pieces or () if p in vocab.global_words and len(p) > 1}
+            if not found and pieces and len(clauses) > 1 and all(p in vocab.fillers for p in pieces):
+                continue  # 哎 of 哎 还是约吧: a sigh beside the word
             if not found:
                 return None
             said |= found
