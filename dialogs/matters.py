@@ -412,9 +412,11 @@ def answers_told(guide, text: str) -> dict[str, str]:
     already (我妈68岁…我代她去办: 代办 yes; 身份证丢了: the loss option): only what is said
     outright (who goes, an age, an option named), never a yes or no guessed from other words."""
     found: dict[str, str] = {}
+    # what the matter itself is about names no option of it (单位交了生育保险 is no 灵活就业参加生育保险)
+    common = frozenset(_pieces(normalise(guide.name + "".join(guide.conditions))))
     for question in questions_for(guide):
         if question.options:
-            code = named_option(question.options, text, least=2)
+            code = named_option(question.options, text, least=2, common=common)
         else:
             said = by_another(text) if any(cue in question.text for cue in BY_ANOTHER_ASKED) else None
             said = by_age(question.text, text) if said is None else said
@@ -456,28 +458,30 @@ def guide_passage(guide, text: str) -> str | None:
     return scored[0][1]
 
 
-def named_option(options: tuple, text: str, least: int = 1) -> str | None:
+def named_option(options: tuple, text: str, least: int = 1, common: frozenset[str] = frozenset()) -> str | None:
     """The code of the one option that `text` (normalised) names by its words, or None: the option
     the words name most (期满换证: 有效期满换证 holds it whole, 损毁换证 only shares 换证); what is
     said to be not the case (不是头一回办 是过期了换) does not name. `least`: the fewest of the
-    option's two-character pieces that must be said (a letter, read ahead, must say more than one)."""
+    option's two-character pieces that must be said (a letter, read ahead, must say more than one).
+    `common`: pieces that name no option (the matter's own words: 生育保险 of 生育津贴's conditions)."""
     plain = _NEGATED.sub(" ", text).strip()  # 不是第一次 alone names nothing
     said = plain
     for word, meant in OPTION_WORDS:
         said = said.replace(word, meant)
     # said as the person put it, or in the guide's words (租房提取 is an option's own name; 租房 is 住所 to another)
-    scores = [(max(_names(said, normalise(s.name)), _names(plain, normalise(s.name))), s.code) for s in options] if said else []
+    scores = [(max(_names(said, normalise(s.name), common), _names(plain, normalise(s.name), common)), s.code) for s in options] if said else []
     best = max((score for score, _ in scores), default=0)
     named = [code for score, code in scores if score == best and best >= least]
     return named[0] if len(named) == 1 else None
 
 
-def _names(said: str, name: str) -> int:
+def _names(said: str, name: str, common: frozenset[str] = frozenset()) -> int:
     """How strongly `said` names the option called `name` (0: not at all): the one in the other
-    beats any number of the name's two-character pieces it holds (首次 of 首次申领)."""
+    beats any number of the name's two-character pieces it holds (首次 of 首次申领), `common` ones aside."""
     if said in name or name in said:
         return 1000
-    return sum(name[i:i + 2] in said for i in range(len(name) - 1) if all("\u4e00" <= c <= "\u9fff" for c in name[i:i + 2]))
+    return sum(name[i:i + 2] in said for i in range(len(name) - 1)
+               if all("\u4e00" <= c <= "\u9fff" for c in name[i:i + 2]) and name[i:i + 2] not in common)
 
 
 def questions_for(guide) -> list[Question]:

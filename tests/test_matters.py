@@ -665,3 +665,12 @@ async def test_a_card_answers_whether_someone_else_may_do_it_and_how_to_apply(h)
     assert "办理流程" in await h.say("怎么申请")
     online = await h.say("能在手机上开不")
     assert "网上" in online and "没找到" not in online, online
+
+
+async def test_the_matters_own_words_told_ahead_name_no_option(h):
+    """单位交了生育保险 told with 生育津贴 answered 个人申报（灵活就业参加生育保险） ahead, unasked:
+    生育保险 is what the matter is about, not the option."""
+    await h.catalog_ready()
+    await h.say("我是宝妈，单位交了生育保险，生育津贴能领多少钱")
+    asked = await h.say("材料")
+    assert "哪种情况" in asked and "个人申报（灵活就业参加生育保险）" in asked and "需要准备的材料" not in asked, asked
