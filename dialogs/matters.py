@@ -110,6 +110,8 @@ TRANSITIONS = [
     T("text",  ["guide", "asking"], "guide", "books_another_matter", "book_other"),
     # a matter without a guide yet: another of the list it was picked from
     T("text",  "guide",     "guide",     "picks_another_candidate", ["keep_pick", "show_card"]),
+    # 材料清单 / 在哪办 on a matter without a guide yet: said it has none yet, the list it came from kept
+    T("text",  "guide",     "guide",     "asks_guideless_follow_up", "say_no_guide"),
     T("text",  SEARCHING,   "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     # a matter asked for with its materials (生育津贴要啥材料): the card, then the list or its question
     T("text",  SEARCHING,   "situation", "clear_match_asking_materials_with_situations", ["keep_winner", "show_card"]),
@@ -605,7 +607,7 @@ class Matters(Dialog):
     async def search_typed(self):
         """A typed text is searched, unless it is the card's follow-up word or a number picked
         from the list on screen (those rows answer it without the search)."""
-        if self.state == "guide" and (self._follow_up() is not None or self.asks_unnotify()):
+        if self.state == "guide" and (self._follow_up() is not None or self.asks_unnotify() or self.asks_guideless_follow_up()):
             return
         if self.state == "choosing" and (self._picked() is not None or booking_query(self.text) is not None or self.tells_when_to_book()):
             return  # a pick, or 预约 (of one of them, or of something named: the booking searches), or when
@@ -697,6 +699,16 @@ class Matters(Dialog):
     def say_none_fits(self):
         self.data.pop("candidates", None)
         self.say("matters/none_fits.j2")
+
+    def asks_guideless_follow_up(self) -> bool:
+        """A card's follow-up (材料清单, 怎么办理, 在哪办) asked of a matter that has no guide yet."""
+        if not self.data.get("code") or self._guide() is not None or self.word.isdigit():
+            return False
+        return (_FOLLOW_UP_WORDS.get(self.word) or follow_up_asked(self.word)) is not None
+
+    def say_no_guide(self):
+        self.say("matters/no_guide.j2", matter=self.services.catalog.summary(self.data["code"]),
+                 others=bool(self.data.get("candidates")), asked=True)
 
     def picks_another_candidate(self) -> bool:
         return self._guide() is None and bool(self.data.get("candidates")) and self._picked() is not None

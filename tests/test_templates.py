@@ -41,7 +41,7 @@ CONTEXTS = {
     "matters/time.j2": {"guide": GUIDE},
     "booking/take_your_time.j2": {"step": "id_number"},
     "matters/fee.j2": {"guide": GUIDE},
-    "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code], "others": True},
+    "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code], "others": True, "asked": True},
     "bundles/card.j2": {"bundle": BUNDLE, "parts": BUNDLE.parts, "halls": PLATFORM_HALLS, "departments": BUNDLE.departments, "separate_days": 9},
     "bundles/follow_ups.j2": {"bundle": BUNDLE, "bookable": True},
     "bundles/materials.j2": {"bundle": BUNDLE, "materials": merged_materials(BUNDLE_GUIDES, {"agent"}), "situations": ["委托他人代办"], "saved": 3},
