@@ -167,6 +167,9 @@ TRANSITIONS = [
     # 等下 周三要面试 换周四吧 at a detail's step: the day changes (its times), the details wait
     T("text",     ["name", "id_number", "phone"], "slot", "picks_other_day_with_slots", "ask"),
     T("text",     ["name", "id_number", "phone"], "day",  "changes_to_day_not_offered", "say_not_offered"),
+    # 不对 上午十点吧 there: another time of the day (said which), the detail asked again; not offered: the times
+    T("text",     ["name", "id_number", "phone"], "=", "names_free_time", ["take_slot", "ask"]),
+    T("text",     ["name", "id_number", "phone"], "slot", "names_time_not_offered", "ask"),
     T("text",     ["name", "id_number", "phone"], "=", "needs_time",     "say_take_your_time"),
     # 换一天 / 换个时间 there: the days, or the day's times, again (never taken for a name)
     T("text",     ["name", "id_number", "phone"], "day",  "wants_other_day",  "ask"),

@@ -478,6 +478,24 @@ async def test_a_change_of_day_or_time_at_the_name_step_goes_back_to_it(h, said,
     assert "身份证号码" not in reply, reply
 
 
+async def test_another_time_said_at_the_name_step_changes_the_time_not_the_name(h):
+    """不对 上午十点吧 / 改到上午11点 at 请输入办事人的姓名 got 姓名好像不太对."""
+    me = person(11)
+    await drive(h, "预约", me, stop="请输入办事人的姓名")
+    slots = (await h.session()).data["slots"]
+    chosen = (await h.session()).data["start"]
+    other = next(begin for begin, _, _ in slots if begin != chosen)
+    hour, minute = other.split(":")
+    said = f"不对 改到{int(hour)}点{'半' if minute == '30' else ''}吧"
+    changed = await h.say(said)
+    assert other in changed and "请输入办事人的姓名" in changed and "姓名好像不太对" not in changed, (said, changed)
+    assert (await h.session()).data["start"] == other
+    taken = {begin for begin, _, _ in slots}
+    missing = next(f"{h_}:00" for h_ in range(8, 18) if f"{h_:02d}:00" not in taken)
+    times = await h.say(f"{int(missing.split(':')[0])}点那个吧")
+    assert "可以预约的时段" in times and "姓名好像不太对" not in times, times
+
+
 async def test_no_chinese_id_card_at_the_id_step_is_told_where_else_to_go(h):
     me = person(6)
     await drive(h, "预约", me, stop="请输入办事人的 18 位身份证号码")
