@@ -287,6 +287,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         yes = verb_said_back(question.text, text)
         if yes is None and (first := first_clause(text)) != text:
             yes = verb_said_back(question.text, first)
+    if yes is None and (outside := _OUTSIDE_ASKED.search(question.text)) is not None and outside[1] in text:
+        yes = f"{outside[1]}外" in text or "外面" in text  # 是在医院外出生的吗 answered 在县医院生的 (no)
     if yes is None and "共同" in question.text:
         if _ALONE.search(text):
             yes = False  # 就我一个人开
@@ -295,6 +297,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
     return None if yes is None else "yes" if yes else "no"
 
 
+#: A question whether something happened outside a place (是在医院外出生的吗): the place it names.
+_OUTSIDE_ASKED = re.compile(r"在(\w{2,4}?)外")
 #: Words of a question too common to count as shared with its answer (您, 是, 吗 ...).
 _QUESTION_FILLER = re.compile(r"[您你的吗呢是否了？?，,。\s]|请问|需要|是否|有没有|是不是")
 _DENIAL = re.compile(r"[不没非无别]")

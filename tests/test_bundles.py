@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.web.appkeys import CATALOG
 from tests.support import person
 from tests.test_booking import appointments_of, drive
@@ -277,3 +279,14 @@ async def test_a_bundle_card_answers_what_to_bring_where_and_online_in_other_wor
     await h.say("企业开办一件事")
     fee = await h.say("要钱吗")
     assert "收费的有" not in fee and "免费" in fee, fee
+
+
+@pytest.mark.parametrize("said, outside", [("在医院生的", "no"), ("在市人民医院生的", "no"), ("医院里生的", "no"), ("在医院外面生的", "yes")])
+async def test_where_the_baby_was_born_answers_whether_it_was_outside_a_hospital(h, said, outside):
+    """是在医院外出生的吗 answered 在医院生的 got 没太明白."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    assert "结婚" in await h.say("材料清单")
+    assert "医院外" in await h.say("是")
+    await h.say(said)
+    assert (await h.session()).data["answers"]["s:outside"] == outside
