@@ -884,10 +884,13 @@ class Booking(Picking):
         code = self.data.pop("code", None)
         self.data.pop("query", None)
         best = self._clear(self.all_hits()) if query else None
-        if code and not self.bookable(code):
-            self.say_not_bookable(code, self.services.catalog.summary(code).name)
-        elif best is not None and not self.bookable(best.code):
-            self.say_not_bookable(best.code, best.name)
+        unbookable = code if code and not self.bookable(code) else best.code if best is not None and not self.bookable(best.code) else None
+        if unbookable is not None:
+            self.say_not_bookable(unbookable, self.services.catalog.summary(unbookable).name)
+            if self.services.catalog.guide(unbookable) is not None:
+                # 老年证要预约吗: no; its card's follow-ups next (那要带啥 is about it), not "what to book?"
+                self.start("matters", code=unbookable, quiet=True)
+                return
         elif query:
             self.say("matters/not_found.j2", query=echo(query))
         self.ask()

@@ -56,6 +56,7 @@ STATES = ["asking", "choosing", "guide", "situation"]
 SEARCHING = ["asking", "choosing", "guide"]
 TRANSITIONS = [
     #  trigger  source       dest         when              then
+    T("start", "*",         "guide",     "returns_quietly", "show_follow_ups"),  # after 不需要预约 (dialogs.booking)
     T("start", "*",         "guide",     "carries_matter", "show_card"),
     T("start", "*",         "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     T("start", "*",         "situation", "clear_match_asking_materials_with_situations", ["keep_winner", "show_card"]),
@@ -636,6 +637,14 @@ class Matters(Dialog):
             self._found, self._refined = found, refined
 
     # Guards: they read the verdict.
+
+    def returns_quietly(self) -> bool:
+        """Started with a matter whose card was just spoken of (its booking said 不需要预约)."""
+        return bool(self.data.get("quiet")) and self._guide() is not None
+
+    def show_follow_ups(self):
+        self.data.pop("quiet", None)
+        self.ask()
 
     def carries_matter(self) -> bool:
         """Started with a matter to show (a bundle's card opened one of its matters)."""

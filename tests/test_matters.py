@@ -691,3 +691,13 @@ async def test_asking_a_matter_without_a_guide_for_its_materials_keeps_the_list(
     assert "整理中" in asked and "请说说您想办什么事" not in asked, asked
     other = next(n for n in range(1, len(names) + 1) if n != guideless[0])
     assert (await h.say(str(other))).startswith(f"【{names[other - 1]}")
+
+
+async def test_asked_whether_a_card_needs_booking_it_says_no_and_stays_on_the_card(h):
+    """老年证要预约吗 on its card: 不需要预约, then 请告诉我您要预约办理什么事, and 那要带啥 was searched (没找到)."""
+    await h.catalog_ready()
+    assert (await h.say("老年人优待证")).startswith("【")
+    told = await h.say("老年证要预约吗")
+    assert "不需要预约" in told and "要预约办理什么事" not in told and "材料清单" in told, told
+    materials = await h.say("那要带啥")
+    assert "没找到" not in materials and ("吗？" in materials or "需要准备的材料" in materials), materials
