@@ -107,6 +107,10 @@ TRANSITIONS = [
     T("text",  "move_slot",    "move_confirm", "picks_slot",         ["take_slot", "show_move_summary"]),
     T("text",  "move_slot",    "move_slot",    "names_time_not_offered", "say_not_offered"),
     T("text",  "move_confirm", "move_confirm", "confirmed_and_done", "say_moved"),
+    # 改到下午3点 / 9点有吗 at the move's summary: that time of the day, or the day's times when it has none
+    T("text",  "move_confirm", "move_confirm", "names_free_time",    ["take_slot", "show_move_summary"]),
+    T("text",  "move_confirm", "move_slot",    "names_time_not_offered", "ask"),
+    T("text",  "move_confirm", "move_slot",    "wants_other_time",   "ask"),
     T("text",  "move_confirm", "move_slot",    "slot_was_taken",     "say_refused_and_ask"),
     T("text",  "move_confirm", "move_day",     "day_was_refused",    "say_refused_and_ask"),
     T("text",  "move_confirm", "move_confirm", "was_refused",        "say_refused_and_leave"),
@@ -318,6 +322,14 @@ class Appointments(Picking):
         (周一去不了，能改到周三吗; 不想取消，换个时间): moving keeps the appointment until the new
         time is confirmed, so it is the safer reading."""
         return MOVE_SAID.search(self.word) is not None
+
+    def step_back(self) -> bool:
+        """返回 at the move's summary (回复「返回」重新选): the day's times, also when the time was
+        taken from the message that asked for the move (there was no step before to go back to)."""
+        if self.state == "move_confirm" and self.data.get("slots"):
+            self.state = "move_slot"
+            return True
+        return False
 
     def moves_to_named_day(self) -> bool:
         return self._found == "day_named"

@@ -479,6 +479,16 @@ class Picking(Dialog):
         self.say("booking/day_first.j2")
         self.ask()
 
+    def names_free_time(self) -> bool:
+        """A time of the chosen day named at a summary (a booking's or a move's) (时间改成4点那个): it replaces the one shown."""
+        named = self.slot("date")
+        return (self.slot("time") is not None and (named is None or named.isoformat() == self.data.get("day"))
+                and self.picked_slot() is not None)
+
+    def wants_other_time(self) -> bool:
+        """换个时间 / 时间不对 with no time named: the times of the day again."""
+        return OTHER_TIME.search(self.word) is not None and bool(self.data.get("slots"))
+
     def names_time_not_offered(self) -> bool:
         """A time named that no time of the list starts at (or a part of the day with several)."""
         return self.slot("time") is not None and self.picked_slot() is None
@@ -1001,16 +1011,6 @@ class Booking(Picking):
             await self.submit_if_confirmed()
         else:
             await self.load_slots_of_other_day()
-
-    def names_free_time(self) -> bool:
-        """A time of the chosen day named at the summary (时间改成4点那个): it replaces the one shown."""
-        named = self.slot("date")
-        return (self.slot("time") is not None and (named is None or named.isoformat() == self.data.get("day"))
-                and self.picked_slot() is not None)
-
-    def wants_other_time(self) -> bool:
-        """换个时间 / 时间不对 with no time named: the times of the day again."""
-        return OTHER_TIME.search(self.word) is not None and bool(self.data.get("slots"))
 
     def names_other_hall(self) -> bool:
         """Another hall named at the summary, the days or the times: its days are asked (the hall

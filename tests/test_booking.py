@@ -809,6 +809,32 @@ async def test_with_two_appointments_the_day_a_move_goes_to_does_not_pick_which_
     assert len(booked(await appointments_of(sims, me))) == 2
 
 
+async def test_at_the_moves_summary_another_time_is_taken_and_back_lists_the_times(h, sims):
+    """改到下午3点 / 9点有吗 at 请核对改约 got 没太明白 twice, then 12345; 返回 there (after a move
+    said with its day and time) went to the menu."""
+    me = person(43)
+    await drive(h, "预约", me)
+    await h.say("我的预约")
+    await h.say("1")
+    await h.say("改约")
+    await h.say("1")
+    check = await h.say("1")
+    assert "请核对改约" in check, check
+    data = (await h.session()).data
+    other = next(begin for begin, _, _ in data["slots"] if begin != data["start"])
+    hour, minute = other.split(":")
+    changed = await h.say(f"改到{int(hour)}点{'半' if minute == '30' else ''}")
+    assert "请核对改约" in changed and f"新时间：" in changed and other in changed, changed
+    taken = {begin for begin, _, _ in data["slots"]}
+    missing = next(f"{h_:02d}:00" for h_ in range(9, 18) if f"{h_:02d}:00" not in taken)
+    times = await h.say(f"{int(missing[:2])}点有吗")
+    assert "可以预约的时段" in times and "没太明白" not in times, times
+    await h.say("1")
+    assert "可以预约的时段" in await h.say("返回")
+    session = await h.session()
+    assert session.dialog == "appointments" and session.state == "move_slot"
+
+
 async def test_while_moving_another_day_a_change_of_mind_or_a_cancel_is_understood(h, sims):
     """Moving an appointment: another listed day named at its times lists that day's times, 换一天
     lists the days, 不改了 keeps it as it was, 还是取消预约吧 asks to confirm the cancellation."""
