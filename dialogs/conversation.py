@@ -330,8 +330,11 @@ class Conversation:
             option = option_named(word)
             if option is not None and option.dialog not in (None, session.dialog):
                 route = option.dialog, {}
-        if route is None and session.dialog not in ("halls", "matters", "menu") and self._asks_about_halls(incoming):
-            route = "halls", {"query": incoming.text}  # 大厅几点开门 mid-booking: answered, the booking waits
+        if (route is None and session.dialog not in ("halls", "matters", "menu") and session.state not in cls.KEEPS_TEXT
+                and self._asks_about_halls(incoming)):
+            # 大厅几点开门 mid-booking: answered, the booking waits; never at a step any text answers
+            # (差评's reason: 窗口的人态度很差…电话也没人接 is the complaint, not a question about halls)
+            route = "halls", {"query": incoming.text}
         if (route is None and expects and session.state not in cls.FREE_TEXT and session.dialog not in ("matters", "halls")
                 and (query := booking_query(incoming.text)) and await self._names_a_matter(query)):
             route = "booking", {"query": query}  # 再帮我约个办护照的 mid-dialog: that booking (a half-made one gives way)

@@ -403,6 +403,9 @@ class Dialog:
     #: States whose question any text answers (a search, a reason): a question about a matter
     #: typed there is theirs, never a digression to the guides.
     FREE_TEXT: ClassVar[frozenset[str]] = frozenset()
+    #: States whose answer is whatever the person writes (a complaint's reason): no words in it
+    #: (窗口, 电话, 几点) ever turn the message into a question about something else.
+    KEEPS_TEXT: ClassVar[frozenset[str]] = frozenset()
     #: States that read no slot (`EXPECTS`) but whose question a need is no answer to (a credit
     #: code's step): a question that clearly names a matter is searched there, as at a step
     #: that expects slots (dialogs.conversation).

@@ -95,6 +95,7 @@ class RateCase(Dialog):
     EXPECTS = {"level": frozenset({"rating", "choice"})}
     DONE = frozenset({"level"})
     FREE_TEXT = frozenset({"reason"})
+    KEEPS_TEXT = frozenset({"reason"})  # 窗口的人态度很差…电话也没人接 is the complaint, never a question about halls
 
     __slots__ = ("_rated", "_complaint", "_filed", "_given", "_invitation")
 

@@ -79,6 +79,16 @@ async def test_dissatisfied_asks_what_went_wrong_and_files_a_complaint(h, sims):
     assert recorded["complaints"][0]["rating_id"] == recorded["ratings"][0]["id"]
 
 
+async def test_a_complaint_about_the_hall_or_its_phone_is_filed_not_answered_with_the_halls(h, sims):
+    """差评's reason 窗口的人态度很差…电话也没人接 was read as a question about halls: the hall list, no complaint."""
+    case_no = await invited(h, sims, h.services.ratings)
+    await h.say("差评")
+    reason = "窗口的人态度很差，让我跑了三趟，电话也没人接"
+    filed = await h.say(reason)
+    assert "投诉编号" in filed and "服务大厅" not in filed, filed
+    assert [c["text"] for c in (await feedback(sims, case_no))["complaints"]] == [reason]
+
+
 async def test_skipping_the_reason_still_files_the_complaint(h, sims):
     case_no = await invited(h, sims, h.services.ratings)
     await h.say("非常不满意")
