@@ -45,6 +45,8 @@ _ASKED = re.compile(r"[?？]|吗|呢|么|会不会|能不能|能否|可不可以
 #: Someone else's appointment told of (我爸生前预约过…, 我老公约了一个…): with another matter named, not theirs.
 _SOMEONE_ELSES = re.compile(r"(?:我爸|我妈|父亲|母亲|老人|家里人|老公|老婆|爱人|儿子|女儿|他|她)[^，,。]{0,8}(?:预约|约)")
 
+#: Not the appointment on screen (不对, 不是这个, 搞错了): at 确定取消…吗, never a yes.
+_NOT_THIS = re.compile(r"不对|不是这|搞错|弄错|错了|不是它|另一个|另外一个|别的那个")
 #: Words just before the day a move goes to (改到周五, 换成下周一, 挪至15号).
 _MOVED_TO = re.compile(r"[到成至](?:下|这|本)?$")
 
@@ -85,6 +87,10 @@ TRANSITIONS = [
     T("text",  "manage",       "manage",       "move_has_no_days",   "say_no_days"),
     T("text",  "manage",       "manage",       "asks_about_cancelling_first", "say_what_cancelling_means"),  # 取消…是不是要扣信用分
     T("text",  "manage",       "cancelling",   "wants_cancel",       "ask"),
+    # 不对，是社保卡那个要取消: that one's confirmation instead (the one on screen was cancelled);
+    # 不对 / 不是这个 naming none: the list, nothing cancelled
+    T("text",  "cancelling",   "cancelling",   "means_another",      "ask"),
+    T("text",  "cancelling",   "list",         "means_not_this_one", "say_pick_first"),
     T("text",  "cancelling",   "cancelling",   "asks_about_cancelling", "say_what_cancelling_means"),
     # 还是改个时间吧 (改到周五): the move instead
     T("text",  "cancelling",   "move_slot",    "moves_to_named_day", "ask"),
@@ -157,12 +163,13 @@ class Appointments(Picking):
     }
     FILLS = {"move_day": "date", "move_slot": "time"}
     DONE = frozenset({"list"})
-    __slots__ = ("_meant", "_asked")
+    __slots__ = ("_meant", "_asked", "_retargeted")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._meant: int | None = None  # the appointment a change in words at the list means
         self._asked = False  # a question typed at 确定取消吗
+        self._retargeted: str | None = None  # at 确定取消吗: "another" appointment named, or "none" of them (not this one)
 
     def prompt_context(self):
         return {**super().prompt_context(), "items": [self.shown(i) for i in self.data.get("items", [])],
@@ -245,9 +252,18 @@ class Appointments(Picking):
         word = self.word
         days = self._days_of_an_appointment()
         picked = [i for i, item in enumerate(items)
-                  if any(_on_day(item["date"], day, weekday) for day, weekday in days)
-                  or any(item["matter_name"][k:k + 2] in word for k in range(len(item["matter_name"]) - 1))]
+                  if any(_on_day(item["date"], day, weekday) for day, weekday in days) or self._names_matter_of(item, word)]
         return picked[0] if len(picked) == 1 else None
+
+    def _names_matter_of(self, item: dict, word: str) -> bool:
+        """Whether `word` names the appointment's matter: two characters of its name, or a name
+        people give it (the guide's aliases and keywords: 社保卡 of 社会保障卡申领)."""
+        name = item["matter_name"]
+        if any(name[k:k + 2] in word for k in range(len(name) - 1)):
+            return True
+        catalog = self.services.catalog
+        guide = catalog.guide(item["matter_code"]) if catalog is not None and item.get("matter_code") else None
+        return guide is not None and any(len(other) >= 2 and other in word for other in (*guide.aliases, *guide.keywords))
 
     def _days_of_an_appointment(self) -> list[tuple[date, bool]]:
         """The days the message names an appointment by, as (day, named by its weekday alone): not
@@ -297,7 +313,12 @@ class Appointments(Picking):
     # Moving ------------------------------------------------------------------------------------
 
     async def load_days_if_moving(self) -> None:
-        """Prepare: 改约, the days it can move to ("days"), or that there are none ("full")."""
+        """Prepare: 改约, the days it can move to ("days"), or that there are none ("full"). At an
+        appointment's options, another appointment named (身份证那个改到周五) is the one moved."""
+        if self.state == "manage" and len(self.data.get("items", [])) > 1 and self._says_move():
+            meant = self._one_meant()
+            if meant is not None and self.data["items"][meant].get("id") != self.data.get("item", {}).get("id"):
+                self.take_appointment(meant)
         if (self.says(MOVE) or self._says_move()) and await self.load_days():
             self._found = "days" if self.data["days"] else "full"
             named = self._named_day()  # 改到周四: that day's times at once, when it is on offer
@@ -369,6 +390,17 @@ class Appointments(Picking):
         """Prepare: 确定取消, or yes / cancel in other words (嗯 取消吧, 好的), cancel (`_outcome`:
         the cancelled appointment, or the refusal)."""
         self._asked = False
+        self._retargeted = None
+        items = self.data.get("items", [])
+        current = next((i for i, item in enumerate(items) if item.get("id") == self.data.get("item", {}).get("id")), None)
+        meant = self._one_meant() if len(items) > 1 else None
+        if meant is not None and meant != current:  # 不对，是社保卡那个要取消: never the one on screen
+            self.take_appointment(meant)
+            self._retargeted = "another"
+            return
+        if len(items) > 1 and _NOT_THIS.search(self.word):
+            self._retargeted = "none"
+            return
         if self.says(CANCEL_YES):
             await self.attempt()
         elif self._says_move():  # 还是改个时间吧 改到周五: moving instead, which keeps it until the new time is confirmed
@@ -377,6 +409,12 @@ class Appointments(Picking):
             self._asked = True  # 取消了以后还能再约吗: a question about cancelling is not a yes
         elif not self.says(KEEP) and (self.slot("yes_no") is True or self._says_cancel()):
             await self.attempt()
+
+    def means_another(self) -> bool:
+        return self._retargeted == "another"
+
+    def means_not_this_one(self) -> bool:
+        return self._retargeted == "none"
 
     def asks_about_cancelling_first(self) -> bool:
         """A question about what cancelling does, asked before any wish to cancel (取消预约是不是要扣

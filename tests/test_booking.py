@@ -809,6 +809,33 @@ async def test_with_two_appointments_the_day_a_move_goes_to_does_not_pick_which_
     assert len(booked(await appointments_of(sims, me))) == 2
 
 
+async def test_the_other_appointment_named_at_a_confirmation_is_never_the_one_changed(h, sims):
+    """不对，是社保卡那个要取消 at 确定取消…「居民身份证办理」吗 cancelled the 身份证 one; 身份证那个改到…
+    with the 社保卡 one open moved the 社保卡 one; 社保卡 (not 社会保障卡) named neither."""
+    me = person(44)
+    await drive(h, "预约", me, matter="社会保障卡申领", day="1")
+    await drive(h, "预约", me, matter="居民身份证办理", day="2")
+    items = booked(await appointments_of(sims, me))
+    assert sorted(i["matter_name"][:3] for i in items) == ["居民身", "社会保"], items
+    await h.say("我的预约")
+    asked = await h.say("取消身份证那个")
+    assert "确定取消" in asked and "居民身份证" in asked, asked
+    other = await h.say("不对，是社保卡那个要取消")
+    assert "确定取消" in other and "社会保障卡申领" in other and "已取消" not in other, other
+    assert len(booked(await appointments_of(sims, me))) == 2
+    kept = await h.say("不是这个")
+    assert "请先回复序号" in kept and "已取消" not in kept, kept
+    assert len(booked(await appointments_of(sims, me))) == 2
+
+    await h.say("菜单")
+    listing = await h.say("我的预约")
+    social = next(n for n, line in enumerate([l for l in listing.splitlines() if l[:1].isdigit()], 1) if "社会保障卡" in line)
+    await h.say(str(social))
+    days = await h.say("身份证那个改约")
+    assert "请选择日期" in days, days
+    assert (await h.session()).data["item"]["matter_name"].startswith("居民身份证")
+
+
 async def test_at_the_moves_summary_another_time_is_taken_and_back_lists_the_times(h, sims):
     """改到下午3点 / 9点有吗 at 请核对改约 got 没太明白 twice, then 12345; 返回 there (after a move
     said with its day and time) went to the menu."""
