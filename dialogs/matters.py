@@ -356,12 +356,13 @@ ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|�
 #: Words of a question that asks whether someone else acts for the applicant (是由他人代您办理吗).
 BY_ANOTHER_ASKED = ("代您", "代办", "代为", "委托")
 _MYSELF = re.compile(r"^(?:是|就|都是|还是)?(?:我|我们|俺|咱)?(?:自己|本人|亲自|自个|自个儿)|^(?:我|俺|咱)(?:去|来|办|过去)")
-_FOR_ANOTHER = re.compile(r"[帮替给代](?:我)?(?:妈|爸|父亲|母亲|老人|家人|孩子|儿子|女儿|老公|老婆|爱人|媳妇|丈夫|妻子|公公|婆婆|岳父|岳母|爷爷|奶奶|外公|外婆|朋友|亲戚|他|她)")
+# Not 孩子: a parent doing a child's matter (给孩子上户口) is its guardian, not an agent for it.
+_FOR_ANOTHER = re.compile(r"[帮替给代](?:我)?(?:妈|爸|父亲|母亲|老人|家人|儿子|女儿|老公|老婆|爱人|媳妇|丈夫|妻子|公公|婆婆|岳父|岳母|爷爷|奶奶|外公|外婆|朋友|亲戚|他|她)")
 #: Someone sent in one's place (让我儿子去办, 叫闺女来): another acts, whatever else is said of oneself.
 _SENDS = re.compile(r"[让叫请派托喊](?:我|俺)?(?:的|家)?(?:儿子|女儿|闺女|孩子|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家人|亲戚|朋友|同事|哥|姐|弟|妹|侄|外甥|孙|他|她|别人)"
                     r"[^，,。]{0,4}?(?:去|来|帮|代|办|跑)")
 _I_GO = re.compile(r"(?:我|俺|咱)(?:自己|本人|亲自)(?:去|来|过去)?(?:办|去|来)|我本人(?:去|来|办)|本人亲自")
-_ANOTHER = re.compile(r"儿子|女儿|闺女|孩子|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家人|家里人|亲戚|朋友|同事|父亲|母亲|爸|妈|哥|姐|弟|妹"
+_ANOTHER = re.compile(r"儿子|女儿|闺女|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家人|家里人|亲戚|朋友|同事|父亲|母亲|爸|妈|哥|姐|弟|妹"
                       r"|帮我|替我|代我|委托|别人|他人|代办")
 
 

@@ -701,3 +701,17 @@ async def test_asked_whether_a_card_needs_booking_it_says_no_and_stays_on_the_ca
     assert "不需要预约" in told and "要预约办理什么事" not in told and "材料清单" in told, told
     materials = await h.say("那要带啥")
     assert "没找到" not in materials and ("吗？" in materials or "需要准备的材料" in materials), materials
+
+
+async def test_a_parent_doing_a_childs_matter_is_not_taken_for_an_agent(h):
+    """给孩子上户口 answered 是由他人代您办理吗 with yes, unasked: the list asked for 代理人居民身份证 and
+    授权委托书, and 不是别人代办 could not undo it."""
+    await h.catalog_ready()
+    await h.say("给孩子上户口")
+    asked = [await h.say("材料清单")]
+    for _ in range(8):
+        if "需要准备的材料" in asked[-1]:
+            break
+        asked.append(await h.say("1" if "哪种情况" in asked[-1] else "否"))
+    assert any("代您办理" in reply for reply in asked), asked
+    assert "授权委托书" not in asked[-1], asked[-1]
