@@ -31,8 +31,8 @@ from functools import cache
 from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, Question, answer_to, drop_last_answer,
-                             flipped_answer, follow_up_asked, materials_for, named_option, online_way, questions_for, situations_key)
+from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, Question, answer_to, correction_of, drop_last_answer,
+                             follow_up_asked, materials_for, online_way, questions_for, situations_key)
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -40,6 +40,10 @@ TRANSITIONS = [
     T("start", "*",         "card",      "has_bundle",                     "show_card"),
     T("start", "*",         "card",      None,                             "say_unknown"),
     T("text",  "card",      "card",      "picks_matter",                   "open_matter"),
+    # after the list: an answer put right (不对，我们没结婚): the list again; 刚才点错了: the last question again
+    T("text",  "card",      "situation", "corrects_listed_opening_one",    "say_corrected_and_ask"),  # 没结婚: the father's details now
+    T("text",  "card",      "card",      "corrects_listed",                "show_corrected_list"),
+    T("text",  "card",      "situation", "takes_back_listed",              "ask_last_again"),
     T("text",  "card",      "situation", "asks_materials_with_situations", "ask"),
     T("text",  "card",      "card",      "asks_materials",                 "show_materials"),
     T("text",  "card",      "card",      "asks_booking",                   "book"),
@@ -57,6 +61,8 @@ TRANSITIONS = [
 MATERIAL_WORDS = frozenset(normalise(w) for w in (FOLLOW_UPS["materials"][0], *FOLLOW_UPS["materials"][1], "合并材料", "一次带齐"))
 BOOKING_WORDS = frozenset(normalise(w) for w in (FOLLOW_UPS["booking"][0], *FOLLOW_UPS["booking"][1], "一起预约", "一次预约"))
 PROGRESS_WORDS = frozenset({"查进度", "进度", "办理进度", "查询进度", "申请进度"})
+#: The longest message on a bundle's card read as putting an answer of its list right.
+CORRECTION_CHARS = 24
 #: A fee the guide lists as none (免费, 不收费, 免收): not "收费的有".
 FREE = re.compile(r"免费|不收|免收|^0")
 
@@ -208,7 +214,10 @@ class Bundles(Dialog):
         """At a situation question, a message that asks nothing of its own (不是 在医院生的, 单位在职,
         宝宝当然未满啊) is for the question: an answer, or the question again; never searched, which
         lost the answers given so far to a list of matters (as dialogs.matters does)."""
-        return state == "situation" and ASKING.search(normalise(text)) is None
+        word = normalise(text)
+        if state == "card" and len(word) <= CORRECTION_CHARS and (CORRECTION.search(word) or TAKE_BACK.search(word)):
+            return True  # 不对，我们没结婚 / 刚才点错了 after the list: an answer put right, not a search for 结婚
+        return state == "situation" and ASKING.search(word) is None
 
     def prompt_context(self):
         bundle = self._bundle()
@@ -238,7 +247,7 @@ class Bundles(Dialog):
 
     def show_card(self):
         bundle = self._bundle()
-        for key in ("answers", "chosen"):
+        for key in ("answers", "listed", "chosen"):
             self.data.pop(key, None)
         catalog = self.services.catalog
         halls = [catalog.halls[h] for h in getattr(bundle, "halls", []) if h in catalog.halls]
@@ -321,14 +330,7 @@ class Bundles(Dialog):
         answers = self.data.get("answers") or {}
         if not answers:
             return None
-        text, current = self.word, self._next_question()
-        asked = [q for q in bundle_questions(self._guides()) if q.key in answers]
-        if CORRECTION.search(text) and not (current is not None and current.options and named_option(current.options, text)):
-            for question in reversed(asked):
-                code = named_option(question.options, text) if question.options else None
-                if code is not None and code != answers[question.key]:
-                    return question.key, code, next(o.name for o in question.options if o.code == code)
-        return flipped_answer(text, asked, answers, current)
+        return correction_of(self.word, bundle_questions(self._guides()), answers, self._next_question())
 
     def corrects_answer(self) -> bool:
         return self._correction() is not None
@@ -347,8 +349,49 @@ class Bundles(Dialog):
         Dialog.ask(self)  # not `ask`: it would record this message as an answer to that question
 
     def step_back(self) -> bool:
-        """返回 at a situation question: the question before it again (the card, from the first)."""
+        """返回 at a situation question: the question before it again (the card, from the first);
+        at the card just after the list: the list's last question."""
+        if self.state == "card" and self.data.get("listed"):
+            self.data["answers"] = self.data.pop("listed")
+            drop_last_answer(self.data)
+            self.state = "situation"
+            return True
         return self.state == "situation" and drop_last_answer(self.data)
+
+    def _listed_correction(self) -> tuple[str, str, str] | None:
+        listed = self.data.get("listed")
+        return correction_of(self.word, bundle_questions(self._guides()), listed, None) if listed else None
+
+    def corrects_listed(self) -> bool:
+        return self._listed_correction() is not None
+
+    def corrects_listed_opening_one(self) -> bool:
+        """The answer put right opens a question the earlier one settled (没结婚: 父亲的信息…)."""
+        corrected = self._listed_correction()
+        return corrected is not None and bool(self._settle({**self.data["listed"], corrected[0]: corrected[1]})[1])
+
+    def _apply_listed_correction(self):
+        key, answer, said = self._listed_correction()
+        answers = self.data.pop("listed")
+        answers[key] = answer
+        self.data["answers"] = answers
+        self.say("matters/corrected.j2", option=said)
+
+    def say_corrected_and_ask(self):
+        self._apply_listed_correction()
+        Dialog.ask(self)  # not `ask`: this message is no answer to the question it opened
+
+    def show_corrected_list(self):
+        self._apply_listed_correction()
+        self.show_materials()
+
+    def takes_back_listed(self) -> bool:
+        return bool(self.data.get("listed")) and TAKE_BACK.search(self.word) is not None
+
+    def ask_last_again(self):
+        self.data["answers"] = self.data.pop("listed")
+        self.say("matters/asked_again.j2", earlier=drop_last_answer(self.data))
+        Dialog.ask(self)
 
     def answers_last_question(self) -> bool:
         reading = self._reading()
@@ -377,6 +420,7 @@ class Bundles(Dialog):
         answers = self.data.pop("answers", {})
         if reading is not None:
             answers[reading[0]] = reading[1]
+        self.data["listed"] = answers  # what the list was made from: 不对… or 返回 after it reopens them
         chosen = self._settle(answers)[0]
         guides = self._guides()
         # What the person said, each once (两个事项 name 父母已婚 differently: one code, one name);

@@ -85,6 +85,10 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_agent",     "show_agent"),  # 可以让家里人代办吗
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     # 点错了 不是这个 on a card picked from a list: the list again
+    # after the material list: an answer put right (不对，我们没结婚): the list again, as now told;
+    # 刚才点错了 / 返回: the last question again, the other answers kept
+    T("text",  "guide",     "guide",     "corrects_listed", "show_corrected_list"),
+    T("text",  "guide",     "situation", "takes_back_listed", "ask_last_again"),
     T("text",  "guide",     "choosing",  "picked_wrongly", "ask"),
     T("text",  SEARCHING,   "asking",    "asks_unnotify_all", "open_notices_off"),  # 取消通知 at a list: every matter's
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
@@ -240,6 +244,21 @@ def flipped_answer(text: str, asked: list[Question], answers: dict[str, str], cu
             new = "no" if answers[question.key] == "yes" else "yes"
             return question.key, new, f"{re.sub(r'[吗？?]+$', '', question.text)}：{'是' if new == 'yes' else '否'}"
     return None
+
+
+def correction_of(text: str, asked: list[Question], answers: dict[str, str], current: Question | None) -> tuple[str, str, str] | None:
+    """(key, new answer, what it now says) when `text` puts an earlier answer right: another
+    option of an earlier choice named with a correction word (不对 应该是租房提取), or an earlier
+    yes/no denied in its own words (`flipped_answer`). `current`: the question on screen, whose
+    own options are an answer to it, not a correction (None once the list is shown)."""
+    if CORRECTION.search(text) and not (current is not None and current.options and named_option(current.options, text)):
+        for question in reversed(asked):
+            if question.key not in answers or not question.options or (current is not None and question.key == current.key):
+                continue
+            code = named_option(question.options, text)
+            if code is not None and code != answers[question.key]:
+                return question.key, code, next(o.name for o in question.options if o.code == code)
+    return flipped_answer(text, asked, answers, current)
 
 
 def drop_last_answer(data: dict) -> bool:
@@ -613,7 +632,8 @@ class Matters(Dialog):
     async def search_typed(self):
         """A typed text is searched, unless it is the card's follow-up word or a number picked
         from the list on screen (those rows answer it without the search)."""
-        if self.state == "guide" and (self._follow_up() is not None or self.asks_unnotify() or self.asks_guideless_follow_up()):
+        if self.state == "guide" and (self._follow_up() is not None or self.asks_unnotify() or self.asks_guideless_follow_up()
+                                      or self.corrects_listed() or self.takes_back_listed()):
             return
         if self.state == "choosing" and (self._picked() is not None or booking_query(self.text) is not None or self.tells_when_to_book()):
             return  # a pick, or 预约 (of one of them, or of something named: the booking searches), or when
@@ -713,6 +733,30 @@ class Matters(Dialog):
     def say_none_fits(self):
         self.data.pop("candidates", None)
         self.say("matters/none_fits.j2")
+
+    def _listed_correction(self) -> tuple[str, str, str] | None:
+        listed = self.data.get("listed")
+        guide = self._guide()
+        return correction_of(self.word, questions_for(guide), listed, None) if listed and guide is not None else None
+
+    def corrects_listed(self) -> bool:
+        return self._listed_correction() is not None
+
+    def show_corrected_list(self):
+        key, answer, said = self._listed_correction()
+        answers = self.data.pop("listed")
+        answers[key] = answer
+        self.data["answers"] = answers
+        self.say("matters/corrected.j2", option=said)
+        self.show_materials()
+
+    def takes_back_listed(self) -> bool:
+        return bool(self.data.get("listed")) and TAKE_BACK.search(self.word) is not None
+
+    def ask_last_again(self):
+        self.data["answers"] = self.data.pop("listed")
+        self.say("matters/asked_again.j2", earlier=drop_last_answer(self.data))
+        self.ask()
 
     def asks_guideless_follow_up(self) -> bool:
         """A card's follow-up (材料清单, 怎么办理, 在哪办) asked of a matter that has no guide yet."""
@@ -884,7 +928,7 @@ class Matters(Dialog):
         code = self.data["code"]
         guide = self.services.catalog.guide(code)
         told = self.data.pop("told", "") or (self._query() if self.incoming.kind == "text" and not self.word.isdigit() else "")
-        for key in ("query", "answers", "chosen", "asked", "book"):
+        for key in ("query", "answers", "listed", "chosen", "asked", "book"):
             self.data.pop(key, None)  # the list it was picked from stays: 返回 shows it again (no guide yet: pick another)
         if guide is not None and told:
             # 我妈68岁…我代她去办: what the question already told answers its questions ahead
@@ -1111,11 +1155,16 @@ class Matters(Dialog):
             return True
         if self.state != "guide":
             return False
+        if self.data.get("listed"):  # the material list was the last thing shown: its last question again
+            self.data["answers"] = self.data.pop("listed")
+            drop_last_answer(self.data)
+            self.state = "situation"
+            return True
         earlier = self.data.get("earlier") or []
         guide = self.services.catalog.guide(earlier[-1]) if earlier else None
         if guide is not None:
             self.data["code"] = earlier.pop()
-            for key in ("answers", "chosen"):
+            for key in ("answers", "listed", "chosen"):
                 self.data.pop(key, None)
             self._say_card(guide)
             return True
@@ -1154,6 +1203,7 @@ class Matters(Dialog):
     def show_materials(self):
         guide = self._guide()
         answers = self.data.pop("answers", {})
+        self.data["listed"] = answers  # what the list was made from: 不对… or 返回 after it reopens them
         chosen = {value for key, value in answers.items() if key.startswith("g:")}
         chosen |= {key[2:] for key, value in answers.items() if key.startswith("s:") and value == "yes"}
         situations = [s.name for s in guide.situations if s.code in chosen]

@@ -290,3 +290,24 @@ async def test_where_the_baby_was_born_answers_whether_it_was_outside_a_hospital
     assert "医院外" in await h.say("是")
     await h.say(said)
     assert (await h.session()).data["answers"]["s:outside"] == outside
+
+
+async def test_after_the_list_an_answer_put_right_gives_the_list_again_or_the_question_it_opens(h):
+    """不对，我们没结婚 after 出生一件事's list searched 结婚 matters; 刚才点错了 was not understood; 返回
+    went back to the first question with every answer erased."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    asked: dict[str, int] = {}
+    first = await h.say("材料清单")
+    listed = await answer_every_question(h, await h.say("是"), asked, default="否")
+    assert "结婚证" in listed
+    reopened = await h.say("不对，我们没结婚")
+    assert "已改为" in reopened and "父亲的信息" in reopened and "您要办的是不是" not in reopened, reopened
+    again = await answer_every_question(h, await h.say("否"), {}, default="否")
+    assert "结婚证" not in again, again
+    last = await h.say("刚才点错了")
+    assert "重新选" in last and "吗？" in last, last
+    answers = (await h.session()).data["answers"]
+    assert answers["s:married"] == "no" and len(answers) >= 3, answers
+    assert "一次带齐" in await h.say("否")
+    assert "吗？" in await h.say("返回") and (await h.session()).data["answers"], first

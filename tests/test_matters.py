@@ -715,3 +715,21 @@ async def test_a_parent_doing_a_childs_matter_is_not_taken_for_an_agent(h):
         asked.append(await h.say("1" if "哪种情况" in asked[-1] else "否"))
     assert any("代您办理" in reply for reply in asked), asked
     assert "授权委托书" not in asked[-1], asked[-1]
+
+
+async def test_after_a_guides_list_an_answer_put_right_gives_the_list_again(h):
+    """不对 我说错了 应该是丢了 after the list was searched (没找到); 上一步 went to the first question."""
+    await h.catalog_ready()
+    await h.say("办身份证")
+    reply = await h.say("材料清单")
+    assert "哪种情况" in reply, reply
+    options = [line for line in reply.splitlines() if line[:1].isdigit()]
+    first_kind = options[0].split(". ", 1)[1]
+    reply = await h.say("1")
+    while "需要准备的材料" not in reply:
+        reply = await h.say("否")
+    fixed = await h.say("不对 我说错了 应该是丢了")
+    assert "已改为" in fixed and "需要准备的材料" in fixed and "没找到" not in fixed and first_kind not in fixed.split("需要准备的材料")[1], fixed
+    back = await h.say("上一步")
+    assert "吗？" in back or "哪种情况" in back, back
+    assert (await h.session()).data.get("answers"), "the answers before the last were erased"
