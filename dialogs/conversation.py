@@ -562,6 +562,9 @@ class Conversation:
         if intent == "back":
             turn = self._model(session, incoming, replies)
             if turn.step_back():
+                history = turn.data.get(BACK_KEY)
+                if history and history[-1] == turn.state:
+                    history.pop()  # that step, reached by the dialog itself, is not 返回 away a second time
                 if turn.switch_to is not None:  # back to the dialog this one was opened from
                     return await self._follow(turn, Session(session.dialog, turn.state, turn.data), incoming, replies)
                 turn.ask()

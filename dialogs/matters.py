@@ -805,6 +805,9 @@ class Matters(Dialog):
     def keep_pick(self):
         """The number picked from the list is what is shown; counted for the question that listed it."""
         code = self._picked()
+        shown = self.data.get("code")
+        if code not in self.services.catalog.bundles and shown and shown != code:  # a card shown before the list: 返回 away
+            self.data["earlier"] = [*(self.data.get("earlier") or []), shown][-EARLIER_CARDS:]
         self.data["bundle" if code in self.services.catalog.bundles else "code"] = code
         self._outcome = (PICKED, self.data.pop("asked", ""))
         self.data["told"] = self._outcome[1]  # the question the list answered: it may answer the card's questions
