@@ -35,6 +35,9 @@ from integrations.platform.models import ErrorCode, Licence
 
 REFRESH = frozenset({"刷新", "再查一次", "重新查询", "链接过期了", "链接失效了", "新链接"})
 
+#: A company's licences asked for at 我的证照 (是公司的证照): they are 企业证照's, after binding.
+_COMPANY = re.compile(r"公司|企业|单位|营业执照|门店|店里")
+
 STATES = ["id_number", "phone", "shown"]
 TRANSITIONS = [
     #  trigger  source       dest         when              then
@@ -195,7 +198,11 @@ class Licences(Dialog):
         if mistyped is not None:
             value = mistyped.value
         else:
-            value = "".join(re.findall(r"[0-9x]", self.word)).upper() or re.sub(r"[\s-]", "", self.word)
+            value = "".join(re.findall(r"[0-9x]", self.word)).upper()
+        if not any(ch.isdigit() for ch in value):
+            # words, not a number typed wrong (不是我个人的，是公司的证照): what this step needs, and where a company's are
+            self.say("licences/id_wanted.j2", company=_COMPANY.search(self.word) is not None)
+            return
         self.say("booking/bad_id.j2", length=len(value), digits=value.isascii() and value[:17].isdigit())
 
     def say_digits_format(self):

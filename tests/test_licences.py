@@ -173,3 +173,10 @@ async def test_the_digits_said_with_words_around_them_are_the_digits(h, sims):
     await h.say("订阅政策")
     await h.say(ID_NUMBER)
     assert "已为您订阅政策推送" in await h.say(f"尾号{PHONE[-4:]}")
+
+
+async def test_words_at_the_id_step_are_told_what_it_needs_not_counted_as_digits(h):
+    """不是我个人的，是公司的证照 at 请输入您的身份证号码 was told 应为 18 位，您输入的是 13 位."""
+    await h.say("我的证照")
+    reply = await h.say("不是我个人的，是公司的证照")
+    assert "您输入的是" not in reply and "18 位身份证号码" in reply and "企业证照" in reply, reply

@@ -260,6 +260,7 @@ CONTEXTS.update({
     "desk/no_cases.j2": {"enterprise": "广安市思源科技有限公司", "filter": "needs_materials"},
     "desk/licences.j2": {"enterprise": "广安市思源科技有限公司", "licences": [WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], "soon": 60},
     "desk/muted.j2": {"muted": True, "enterprise": "广安市思源科技有限公司", "binders": 2},
+    "licences/id_wanted.j2": {"company": True},
     "licences/items.j2": {"licences": [WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], "soon": 60, "offset": 0, "personal": True},
     "licences/list.j2": {"page": window([WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], 0, 4), "soon": 60},
     "licences/one.j2": {"licence": WORLD.licences.answer(_FIRM_LICENCES[0], "http://sim"), "number": 2, "soon": 60},
