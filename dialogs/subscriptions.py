@@ -106,7 +106,10 @@ class MySubscriptions(Dialog):
         text, items = self.word, self.data.get("items", [])
         if text.isascii() and text.isdigit():
             return int(text) - 1 if 1 <= int(text) <= len(items) else None
-        return 0 if len(items) == 1 and _REMOVE_SAID.search(text) else None
+        if len(items) != 1:
+            return None
+        # the only one, said (把这个退订了), or 确定 / 好的 to 回复序号解除绑定 (the next step asks to confirm)
+        return 0 if _REMOVE_SAID.search(text) or text in REMOVE_YES or self.slot("yes_no") is True else None
 
     def picks_item(self) -> bool:
         return self._picked() is not None
@@ -125,7 +128,8 @@ class MySubscriptions(Dialog):
         return self.word in REMOVE_YES or (self.word not in REMOVE_NO and self.slot("yes_no") is True)
 
     def keeps_item(self) -> bool:
-        return self.word in REMOVE_NO or self.slot("yes_no") is False or any(word in self.word for word in ("点错", "按错", "不是要"))
+        return (self.word in REMOVE_NO or self.slot("yes_no") is False
+                or any(word in self.word for word in ("点错", "按错", "不是要", "不想解绑", "不解绑", "不想退订", "不退订", "不想解除", "不取消", "保留")))
 
     def say_kept(self):
         kind, key, label = self.data["items"][self.data.pop("picked")]
