@@ -149,6 +149,8 @@ TRANSITIONS = [
     T("text",     ["day", "slot"], "hall",  "names_other_hall",       "ask"),
     T("text",     ["day", "slot"], "hall",  "wants_other_hall",       "ask"),
     T("text",     "hall",      "hall",      "names_hall_not_offered", "say_hall_not_offered"),
+    # 周四 / 明天下午 at the halls: kept for the day and time steps, the hall asked again
+    T("text",     "hall",      "hall",      "says_when_first",        "keep_when_for_later"),
     T("text",     "day",       "slot",      "picks_day_with_slots",   "ask"),
     T("text",     "day",       "day",       "day_was_full",           "say_day_full"),
     T("text",     "day",       "day",       "names_day_not_offered",  "say_not_offered"),
@@ -949,6 +951,22 @@ class Booking(Picking):
         text = self.word
         named = [h for h in halls if len(text) >= 2 and text in normalise(h.name)]
         return named[0] if len(named) == 1 else None
+
+    def says_when_first(self) -> bool:
+        """A day or a time said at the halls, and no hall (周四, 明天下午)."""
+        if self.slot("hall") is not None or self._picked_hall() is not None:
+            return False
+        return any(slot.valid for kind in ("date", "time") for slot in self.understood.found(kind))
+
+    def keep_when_for_later(self):
+        understood = self.understood
+        slots = [slot for kind in ("date", "time") for slot in understood.found(kind) if slot.valid]
+        opening = self.data.setdefault(OPENING_KEY, {"pending": [], "words": ""})
+        opening["pending"] = sorted(set(opening["pending"]) | {slot.kind.value for slot in slots})
+        said = " ".join(understood.text[slot.start:slot.end] for slot in sorted(slots, key=lambda slot: slot.start))
+        opening["words"] = f"{opening['words']} {said}".strip()
+        self.say("booking/when_kept.j2", said=said)
+        self.ask()
 
     def _keep_details_ahead(self) -> None:
         """Prepare (hall, day, time steps): the applicant's details typed ahead with the answer

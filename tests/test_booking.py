@@ -535,6 +535,18 @@ async def test_details_pasted_at_the_hall_step_are_kept_and_a_mistyped_id_is_tol
     assert "有误" in told and "校验不通过" in told and "姓名" not in told, told
 
 
+async def test_a_day_said_at_the_halls_is_kept_for_the_day_step(h):
+    """周四 at 请选择办理大厅 got 没太明白, then 还是没能看明白 and 12345."""
+    await h.catalog_ready()
+    today = shanghai_today()
+    day = next(today + timedelta(days=n) for n in range(1, 6) if (today + timedelta(days=n)).weekday() < 5)
+    assert "请选择办理大厅" in await h.say("预约办护照")
+    kept = await h.say(f"周{'一二三四五'[day.weekday()]}")
+    assert "先记下了" in kept and "请选择办理大厅" in kept and "没太明白" not in kept, kept
+    times = await h.say("1")
+    assert f"{day.month}月{day.day}日" in times and "请选择日期" not in times.split("\n")[0], times
+
+
 async def test_a_child_without_an_id_card_yet_is_told_the_number_on_the_household_register(h):
     """孩子还没有身份证 用户口本可以吗 was told about passports for foreigners."""
     me = person(7)

@@ -102,6 +102,7 @@ CONTEXTS.update({
     "booking/slots.j2": _PICKED,
     "booking/who.j2": {"known": _MASKED},
     "booking/no_id.j2": {"no_card_yet": True},
+    "booking/when_kept.j2": {"said": "周四下午"},
     "booking/bad_id.j2": {"length": 17, "digits": True, "earlier": "511***********4061"},
     "booking/summary.j2": {**_PICKED, "applicant": _MASKED},
     "booking/new_applicant.j2": {},
