@@ -38,6 +38,7 @@ from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials, settled_for
 from dialogs.engine import Dialog, P, T, hall_names, normalise
 from dialogs.matters import MATTER as CLEAR_VERDICT, echo, follow_up_asked, materials_for, online_way, situations_key
+from dialogs.understand.answers import needs_time
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.model import part_of
 from dialogs.understand.reading import shanghai_today, understand
@@ -84,9 +85,6 @@ NAME_WAS_WRONG = re.compile(r"(?:名字|姓名)(?:填|输|写|打)错")
 #: A day asked for in place of the one chosen, at a step that asks for something else (换周四吧, 改成周三).
 _DAY_WORD = r"(?:下周|这周|周|星期|礼拜|明天|后天|大后天|\d{1,2}[月号日])"
 CHANGE_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}|还是(?:想|要)?(?:约|订|改|换)?(?:到|成|在)?{_DAY_WORD}|约(?:到|在|成)?{_DAY_WORD}")
-#: A detail not at hand, said at its step (身份证号忘了带 等会儿, 稍等我找一下, 手机号记不得了).
-NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|查一下|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|"
-                        r"(?:我|等我)(?:去|先)?问(?:下|问|一下)(?:老板|领导|财务|会计|家里|家人|同事|[他她])|在.{0,6}手机上|回头|晚点|晚些")
 # No mainland ID card to book with: a foreigner, a passport, a Hong Kong, Macao or Taiwan permit.
 NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份证|外国人|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留证|永居|"
                    r"passport|foreigner|not (?:a )?chinese|(?:no|don'?t have (?:a|an)?) ?(?:chinese )?id\b")
@@ -173,6 +171,7 @@ TRANSITIONS = [
     T("text",     ["name", "id_number", "phone"], "=", "names_free_time", ["take_slot", "ask"]),
     T("text",     ["name", "id_number", "phone"], "slot", "names_time_not_offered", "ask"),
     T("text",     ["name", "id_number", "phone"], "=", "needs_time",     "say_take_your_time"),
+    T("text",     ["hall", "day", "slot"], "=", "needs_time",            "say_take_your_time"),  # 我问下家里人哪天有空
     # 换一天 / 换个时间 there: the days, or the day's times, again (never taken for a name)
     T("text",     ["name", "id_number", "phone"], "day",  "wants_other_day",  "ask"),
     T("text",     ["name", "id_number", "phone"], "slot", "wants_other_time", "ask"),
@@ -237,11 +236,6 @@ def _id_problem(value: str) -> dict:
     """What bad_id.j2 needs to say what is wrong with an ID number typed: its length, and whether
     its first 17 characters are digits (if so, the check digit is wrong)."""
     return {"length": len(value), "digits": value.isascii() and value[:17].isdigit()}
-
-
-def needs_time(word: str) -> bool:
-    """A detail not at hand: words of waiting or forgetting, and no digits (a number is an answer)."""
-    return len(word) <= 30 and NEEDS_TIME.search(word) is not None and not any(ch.isdigit() for ch in word)
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:

@@ -31,6 +31,7 @@ from functools import cache
 from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
+from dialogs.understand.answers import needs_time
 from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, Question, answer_to, correction_of, drop_last_answer,
                              follow_up_asked, materials_for, online_way, questions_for, situations_key)
 
@@ -54,6 +55,7 @@ TRANSITIONS = [
     # an earlier answer put right (不对 我们其实没领结婚证, 选错了 应该是随母亲): changed, the question on screen again
     T("text",  "situation", "situation", "corrects_answer",                "say_corrected"),
     T("text",  "situation", "situation", "takes_back_answer",              "ask_again"),  # 选错了: that question again
+    T("text",  "situation", "situation", "needs_time",                     "say_take_your_time"),  # 等一下 我问下家里人
     T("text",  "situation", "card",      "answers_last_question",          "show_materials"),
     T("text",  "situation", "situation", "answers_question",               "ask"),
 ]
@@ -343,6 +345,13 @@ class Bundles(Dialog):
 
     def takes_back_answer(self) -> bool:
         return TAKE_BACK.search(self.word) is not None
+
+    def needs_time(self) -> bool:
+        return self._reading() is None and needs_time(self.word)
+
+    def say_take_your_time(self):
+        self.say("booking/take_your_time.j2", step="situation")
+        Dialog.ask(self)
 
     def ask_again(self):
         self.say("matters/asked_again.j2", earlier=drop_last_answer(self.data))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from dialogs.booking import needs_time
+from dialogs.understand.answers import needs_time
 from dialogs.engine import Dialog, P, T, normalise
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_credit_code
@@ -102,7 +102,7 @@ class EnterpriseBinding(Dialog):
         if any(c.isdigit() for c in text) or looks_like_a_credit_code(text):
             return True
         word = normalise(text)
-        if needs_time(word):  # the booking's words of waiting (dialogs.booking)
+        if needs_time(word):  # words of waiting (dialogs.understand.answers)
             return True  # 稍等 我问下老板: the step waits, never a search for 老板
         return state == "verify" and (word in RESEND or RESEND_SAID.search(word) is not None)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, Reply, T, hall_names, normalise
 from dialogs.smalltalk import mark_unused
-from dialogs.understand.answers import choice
+from dialogs.understand.answers import choice, needs_time
 from dialogs.understand.appointments import about_my_appointments, booking_query
 from dialogs.understand.numerals import number
 from dialogs.understand.halls import asks_about_halls
@@ -97,6 +97,8 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "corrects_answer", "say_corrected"),
     # 选错了 / 刚才点错了: the latest answer is taken back and its question asked again
     T("text",  "situation", "situation", "takes_back_answer", "ask_again"),
+    # 等一下 / 我问下家里人: no hurry, the question waits
+    T("text",  "situation", "situation", "needs_time",     "say_take_your_time"),
     # the card's other follow-ups asked at its question: answered, and the card is on screen again
     T("text",  "situation", "situation", "asks_materials", "say_situation_first"),
     T("text",  "situation", "guide",     "asks_process",   "show_process"),
@@ -1135,6 +1137,13 @@ class Matters(Dialog):
 
     def takes_back_answer(self) -> bool:
         return self._taken_back
+
+    def needs_time(self) -> bool:
+        return not self._answered and needs_time(self.word)
+
+    def say_take_your_time(self):
+        self.say("booking/take_your_time.j2", step="situation")
+        self.ask()
 
     def ask_again(self):
         self.say("matters/asked_again.j2", earlier=drop_last_answer(self.data))

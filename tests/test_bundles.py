@@ -311,3 +311,17 @@ async def test_after_the_list_an_answer_put_right_gives_the_list_again_or_the_qu
     assert answers["s:married"] == "no" and len(answers) >= 3, answers
     assert "一次带齐" in await h.say("否")
     assert "吗？" in await h.say("返回") and (await h.session()).data["answers"], first
+
+
+async def test_wait_a_moment_at_a_question_keeps_it_waiting(h):
+    """等一下 / 我问下家里人 at a situation question got 没太明白."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    question = (await h.say("材料清单")).splitlines()[0]
+    wait = await h.say("等一下")
+    assert "不着急" in wait and question in wait and "没太明白" not in wait, wait
+    await h.say("菜单")
+    await h.say("居住证")
+    await h.say("材料清单")
+    wait = await h.say("我问下家里人")
+    assert "不着急" in wait and "哪种情况" in wait and "没太明白" not in wait, wait

@@ -177,3 +177,13 @@ def without_refused(text: str) -> str:
     if found is None or not found.group().strip("，,。 算了不对错了哦噢嗯"):
         return text
     return text[found.end():]
+
+
+#: Words of waiting or forgetting (等一下, 身份证没带, 我问下老板): a detail not at hand yet.
+NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|查一下|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|"
+                        r"(?:我|等我)(?:去|先)?问(?:下|问|一下)(?:老板|领导|财务|会计|家里|家人|同事|[他她])|在.{0,6}手机上|回头|晚点|晚些")
+
+
+def needs_time(word: str) -> bool:
+    """A detail not at hand: words of waiting or forgetting, and no digits (a number is an answer)."""
+    return len(word) <= 30 and NEEDS_TIME.search(word) is not None and not any(ch.isdigit() for ch in word)
