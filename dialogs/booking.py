@@ -532,8 +532,10 @@ class Picking(Dialog):
 
     def take_slot(self):
         self.data["start"], self.data["end"], _ = self.data["slots"][self.picked_slot() - 1]
-        if self.incoming.kind == "text" and not self.word.isdigit() and self.state not in ("summary", "move_confirm"):
-            # picked in words (周二上午十点, 越早越好): which time that is, said before the next question
+        off_page = self.word.isdigit() and self.data.get(paging.PAGE_KEY) not in (None, 0)
+        if self.incoming.kind == "text" and (not self.word.isdigit() or off_page) and self.state not in ("summary", "move_confirm"):
+            # picked in words (周二上午十点, 越早越好), or by a number while only part of the day (下午) or
+            # a later page was listed (2 then is the day's second time, maybe not one on screen): which time
             self.say("booking/slot_taken.j2", day=date.fromisoformat(self.data["day"]), start=self.data["start"], end=self.data["end"])
 
     # Submitting ----------------------------------------------------------------------------------
