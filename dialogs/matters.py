@@ -177,8 +177,26 @@ AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?
 FOLLOW_UP_CHARS = 16
 
 
+#: The same follow-ups asked in a few English words (what documents?, how long does it take).
+EN_FOLLOW_UP_CUES = {
+    "materials": re.compile(r"\b(?:documents?|materials?|papers|what (?:do i|to|should i) bring|bring)\b"),
+    "process": re.compile(r"\b(?:steps?|process|procedure|how (?:do i|to|can i) apply)\b"),
+    "where": re.compile(r"\b(?:where|address|location|opening hours|office hours)\b"),
+    "online": re.compile(r"\b(?:online|website|internet|link)\b"),
+    "booking": re.compile(r"\b(?:book|appointment|reserve)\b"),
+    "time": re.compile(r"\b(?:how long|how many days|how soon|when will|processing time)\b"),
+    "fee": re.compile(r"\b(?:cost|costs|fee|fees|how much|price|charge|free)\b"),
+}
+EN_FOLLOW_UP_WORDS = 7  # an English question longer than this is a question of its own, not the card's
+
+
 def follow_up_asked(text: str) -> str | None:
     """The card's follow-up a short question in other words asks for, when it asks for one only."""
+    if text.isascii() and any(ch.isalpha() for ch in text):
+        if len(text.split()) > EN_FOLLOW_UP_WORDS:
+            return None
+        asked = [key for key, cue in EN_FOLLOW_UP_CUES.items() if cue.search(text)]
+        return asked[0] if len(asked) == 1 else None
     if len(text) > FOLLOW_UP_CHARS:
         return None
     asked = {key for key, cues in FOLLOW_UP_CUES.items() if any(cue in text for cue in cues)}

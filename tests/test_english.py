@@ -353,3 +353,17 @@ async def test_the_status_of_an_application_asked_in_english_opens_progress(chat
     assert english(await chat.say("hello"))
     reply = await chat.say(asked)
     assert "case number" in reply and "found no government service" not in reply, reply
+
+
+async def test_an_english_card_answers_documents_where_how_long_and_cost_in_a_few_words(h):
+    """what documents? / where? / how long does it take / how much does it cost on a card were each
+    searched (Sorry, I found no government service matching …)."""
+    await h.catalog_ready()
+    await h.say("English")
+    card = await h.say("I want a passport")
+    assert card.startswith("【") or "Did you mean" in card, card
+    if not card.startswith("【"):
+        await h.say("1")
+    for asked in ("what documents?", "where?", "how long does it take", "how much does it cost", "can I do it online?"):
+        reply = await h.say(asked)
+        assert "found no government service" not in reply and "didn't quite understand" not in reply, (asked, reply)
