@@ -187,6 +187,8 @@ EN_FOLLOW_UP_CUES = {
     "time": re.compile(r"\b(?:how long|how many days|how soon|when will|processing time)\b"),
     "fee": re.compile(r"\b(?:cost|costs|fee|fees|how much|price|charge|free)\b"),
 }
+EN_FILLER = frozenset("what which do does did i we you it is are there to the a an for this that can could should need needed "
+                      "take takes how much long many any please me my of on in do it's i'm will be so and or want like would i'd now here".split())
 EN_FOLLOW_UP_WORDS = 7  # an English question longer than this is a question of its own, not the card's
 
 
@@ -196,7 +198,11 @@ def follow_up_asked(text: str) -> str | None:
         if len(text.split()) > EN_FOLLOW_UP_WORDS:
             return None
         asked = [key for key, cue in EN_FOLLOW_UP_CUES.items() if cue.search(text)]
-        return asked[0] if len(asked) == 1 else None
+        if len(asked) != 1:
+            return None
+        rest = EN_FOLLOW_UP_CUES[asked[0]].sub(" ", text)
+        # only asking words besides the cue: "book a passport" names something else to book
+        return asked[0] if all(word in EN_FILLER for word in re.findall(r"[a-z']+", rest)) else None
     if len(text) > FOLLOW_UP_CHARS:
         return None
     asked = {key for key, cues in FOLLOW_UP_CUES.items() if any(cue in text for cue in cues)}
