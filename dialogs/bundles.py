@@ -32,8 +32,8 @@ from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
 from dialogs.understand.answers import needs_time
-from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, Question, answer_to, correction_of, drop_last_answer,
-                             follow_up_asked, materials_for, online_way, questions_for, situations_key)
+from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, ListedAnswers, Question, answer_to, correction_of,
+                             drop_last_answer, follow_up_asked, materials_for, online_way, questions_for, reopen_listed, situations_key)
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -198,7 +198,7 @@ def bundle_guides(catalog, bundle) -> list:
     return [g for g in (catalog.guide(code) for code in bundle.matters) if g is not None]
 
 
-class Bundles(Dialog):
+class Bundles(ListedAnswers, Dialog):
     name = "bundles"
     title = "一件事一次办"
     STATES = STATES
@@ -361,8 +361,7 @@ class Bundles(Dialog):
         """返回 at a situation question: the question before it again (the card, from the first);
         at the card just after the list: the list's last question."""
         if self.state == "card" and self.data.get("listed"):
-            self.data["answers"] = self.data.pop("listed")
-            drop_last_answer(self.data)
+            reopen_listed(self.data)
             self.state = "situation"
             return True
         return self.state == "situation" and drop_last_answer(self.data)
@@ -371,36 +370,15 @@ class Bundles(Dialog):
         listed = self.data.get("listed")
         return correction_of(self.word, bundle_questions(self._guides()), listed, None) if listed else None
 
-    def corrects_listed(self) -> bool:
-        return self._listed_correction() is not None
-
     def corrects_listed_opening_one(self) -> bool:
         """The answer put right opens a question the earlier one settled (没结婚: 父亲的信息…)."""
         corrected = self._listed_correction()
         return corrected is not None and bool(self._settle({**self.data["listed"], corrected[0]: corrected[1]})[1])
 
-    def _apply_listed_correction(self):
-        key, answer, said = self._listed_correction()
-        answers = self.data.pop("listed")
-        answers[key] = answer
-        self.data["answers"] = answers
-        self.say("matters/corrected.j2", option=said)
-
     def say_corrected_and_ask(self):
-        self._apply_listed_correction()
+        self.say("matters/corrected.j2", option=reopen_listed(self.data, self._listed_correction()))
         Dialog.ask(self)  # not `ask`: this message is no answer to the question it opened
 
-    def show_corrected_list(self):
-        self._apply_listed_correction()
-        self.show_materials()
-
-    def takes_back_listed(self) -> bool:
-        return bool(self.data.get("listed")) and TAKE_BACK.search(self.word) is not None
-
-    def ask_last_again(self):
-        self.data["answers"] = self.data.pop("listed")
-        self.say("matters/asked_again.j2", earlier=drop_last_answer(self.data))
-        Dialog.ask(self)
 
     def answers_last_question(self) -> bool:
         reading = self._reading()

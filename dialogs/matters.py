@@ -287,6 +287,42 @@ def correction_of(text: str, asked: list[Question], answers: dict[str, str], cur
     return flipped_answer(text, asked, answers, current)
 
 
+def reopen_listed(data: dict, correction: tuple[str, str, str] | None = None) -> bool | str:
+    """The answers a material list was made from (data["listed"]) being answered again: with
+    `correction` (key, answer, what it says) applied, returning what it says; else with the last
+    answer taken back, returning whether there was one (its question is asked next)."""
+    answers = data.pop("listed")
+    data["answers"] = answers
+    if correction is None:
+        return drop_last_answer(data)
+    key, answer, said = correction
+    answers[key] = answer
+    return said
+
+
+class ListedAnswers:
+    """What a guide's card (Matters) and a bundle's card (Bundles) do with the answers their
+    material list was made from: an answer put right gives the list again (`show_corrected_list`),
+    刚才点错了 asks the last question again (`ask_last_again`). Each dialog says which correction
+    the message makes (`_listed_correction`) and how its list is shown (`show_materials`)."""
+
+    __slots__ = ()
+
+    def corrects_listed(self) -> bool:
+        return self._listed_correction() is not None
+
+    def show_corrected_list(self):
+        self.say("matters/corrected.j2", option=reopen_listed(self.data, self._listed_correction()))
+        self.show_materials()
+
+    def takes_back_listed(self) -> bool:
+        return bool(self.data.get("listed")) and TAKE_BACK.search(self.word) is not None
+
+    def ask_last_again(self):
+        self.say("matters/asked_again.j2", earlier=reopen_listed(self.data))
+        Dialog.ask(self)  # the situation question: never read as an answer to it
+
+
 def drop_last_answer(data: dict) -> bool:
     """Forget the latest answer to a situation question (asked again next): False when none was given."""
     answers = data.get("answers")
@@ -583,7 +619,7 @@ def materials_for(guide, chosen: set[str]) -> list:
     return [m for m in guide.materials if m.required == "always" or chosen.intersection(m.situations)]
 
 
-class Matters(Dialog):
+class Matters(ListedAnswers, Dialog):
     name = "matters"
     title = "办事指南"
     STATES = STATES
@@ -765,24 +801,6 @@ class Matters(Dialog):
         guide = self._guide()
         return correction_of(self.word, questions_for(guide), listed, None) if listed and guide is not None else None
 
-    def corrects_listed(self) -> bool:
-        return self._listed_correction() is not None
-
-    def show_corrected_list(self):
-        key, answer, said = self._listed_correction()
-        answers = self.data.pop("listed")
-        answers[key] = answer
-        self.data["answers"] = answers
-        self.say("matters/corrected.j2", option=said)
-        self.show_materials()
-
-    def takes_back_listed(self) -> bool:
-        return bool(self.data.get("listed")) and TAKE_BACK.search(self.word) is not None
-
-    def ask_last_again(self):
-        self.data["answers"] = self.data.pop("listed")
-        self.say("matters/asked_again.j2", earlier=drop_last_answer(self.data))
-        self.ask()
 
     def asks_guideless_follow_up(self) -> bool:
         """A card's follow-up (材料清单, 怎么办理, 在哪办) asked of a matter that has no guide yet."""
@@ -1192,8 +1210,7 @@ class Matters(Dialog):
         if self.state != "guide":
             return False
         if self.data.get("listed"):  # the material list was the last thing shown: its last question again
-            self.data["answers"] = self.data.pop("listed")
-            drop_last_answer(self.data)
+            reopen_listed(self.data)
             self.state = "situation"
             return True
         earlier = self.data.get("earlier") or []
