@@ -66,6 +66,8 @@ TRANSITIONS = [
     T("start", "*",         "choosing",  "has_candidates", "show_candidates"),
     T("start", "*",         "asking",    None,             "ask_or_not_found"),
     T("text",  "choosing",  "asking",    "none_fits",      "say_none_fits"),
+    # 材料清单 / 在哪办 at a list: which one first, the same list (it was searched again and came back reordered)
+    T("text",  "choosing",  "choosing",  "asks_follow_up_of_list", "say_pick_first"),
     T("text",  "choosing",  "choosing",  "picks_to_book",  ["keep_pick", "book_pick"]),
     T("text",  "choosing",  "choosing",  "asks_which_to_book", "ask_which_to_book"),
     # 明天 / 下午 / 北辰那边 while asked which to book: kept for that booking, the same list asked again
@@ -697,7 +699,8 @@ class Matters(ListedAnswers, Dialog):
         if self.state == "guide" and (self._follow_up() is not None or self.asks_unnotify() or self.asks_guideless_follow_up()
                                       or self.corrects_listed() or self.takes_back_listed()):
             return
-        if self.state == "choosing" and (self._picked() is not None or booking_query(self.text) is not None or self.tells_when_to_book()):
+        if self.state == "choosing" and (self._picked() is not None or booking_query(self.text) is not None or self.tells_when_to_book()
+                                         or self.asks_follow_up_of_list()):
             return  # a pick, or 预约 (of one of them, or of something named: the booking searches), or when
         await self._search()
 
@@ -871,6 +874,17 @@ class Matters(ListedAnswers, Dialog):
         self.data.pop("book", None)  # 预约 was said of the list this one replaces
         self.data["candidates"] = [h.code for h in hits]
         self.say("matters/candidates.j2", hits=hits)
+
+    def asks_follow_up_of_list(self) -> bool:
+        """A card's follow-up (材料清单, 在哪办, 要多久) asked of a list: of which one?"""
+        if not self.data.get("candidates") or self._picked() is not None:
+            return False
+        asked = _FOLLOW_UP_WORDS.get(self.word) or follow_up_asked(self.word)
+        return asked is not None and asked != "booking"  # 预约 at a list has its own rows
+
+    def say_pick_first(self):
+        self.say("matters/pick_first.j2")
+        self.ask()
 
     def tells_when_to_book(self) -> bool:
         """A day, a time or a hall said, and nothing else, while asked which of the list to book

@@ -733,3 +733,14 @@ async def test_after_a_guides_list_an_answer_put_right_gives_the_list_again(h):
     back = await h.say("上一步")
     assert "吗？" in back or "哪种情况" in back, back
     assert (await h.session()).data.get("answers"), "the answers before the last were erased"
+
+
+async def test_a_cards_follow_up_asked_of_a_list_asks_which_one_and_keeps_its_order(h):
+    """材料清单 at a list of matters searched again: the list came back in another order (3 was
+    挂失 and became 临时身份证明), so a number read from the first list opened another matter."""
+    await h.catalog_ready()
+    first = await h.say("我想办身份证")
+    assert "您要办的是不是" in first, first
+    rows = [line for line in first.splitlines() if line[:1].isdigit()]
+    again = await h.say("材料清单")
+    assert "先选一个事项" in again and [line for line in again.splitlines() if line[:1].isdigit()] == rows, again
