@@ -438,6 +438,12 @@ def test_dialect_acknowledgements_are_junk(search, query):
     assert search.find(query).verdict == JUNK
 
 
+@pytest.mark.parametrize("query", ["否", "对", "不要", "可以"])
+def test_a_bare_yes_or_no_is_junk(search, query):
+    """否 typed on a card was searched: 补领结婚证, 居民身份证跨省异地办理, 无犯罪记录证明."""
+    assert search.find(query).verdict == JUNK
+
+
 @pytest.mark.parametrize("query", ["吃饭了没得", "老汉儿喊我回去吃饭", "屋头的狗死了好伤心"])
 def test_dialect_chat_is_no_matter(search, query):
     assert not shown(search, query)
