@@ -101,14 +101,15 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "takes_back_answer", "ask_again"),
     # 等一下 / 我问下家里人: no hurry, the question waits
     T("text",  "situation", "situation", "needs_time",     "say_take_your_time"),
-    # the card's other follow-ups asked at its question: answered, and the card is on screen again
+    # the card's other follow-ups asked at its question: answered, and the question asked again (多少钱
+    # mid-questions, then 2 for 否 opened 办理流程: the card's numbers were back on screen)
     T("text",  "situation", "situation", "asks_materials", "say_situation_first"),
-    T("text",  "situation", "guide",     "asks_process",   "show_process"),
-    T("text",  "situation", "guide",     "asks_where",     "show_where"),
+    T("text",  "situation", "situation", "asks_process",   ["show_process", "ask"]),
+    T("text",  "situation", "situation", "asks_where",     ["show_where", "ask"]),
     T("text",  "situation", "guide",     "asks_booking",   "show_booking"),
-    T("text",  "situation", "guide",     "asks_online",    "show_online"),
-    T("text",  "situation", "guide",     "asks_time",      "show_time"),
-    T("text",  "situation", "guide",     "asks_fee",       "show_fee"),
+    T("text",  "situation", "situation", "asks_online",    ["show_online", "ask"]),
+    T("text",  "situation", "situation", "asks_time",      ["show_time", "ask"]),
+    T("text",  "situation", "situation", "asks_fee",       ["show_fee", "ask"]),
     # another need asked at the question: what the search finds for it, as on the card
     T("text",  "situation", "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     T("text",  "situation", "guide",     "clear_match",    ["keep_winner", "show_card"]),

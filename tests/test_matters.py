@@ -744,3 +744,16 @@ async def test_a_cards_follow_up_asked_of_a_list_asks_which_one_and_keeps_its_or
     rows = [line for line in first.splitlines() if line[:1].isdigit()]
     again = await h.say("材料清单")
     assert "先选一个事项" in again and [line for line in again.splitlines() if line[:1].isdigit()] == rows, again
+
+
+async def test_a_question_of_the_card_asked_mid_questions_is_answered_and_the_question_asked_again(h):
+    """多少钱 at a situation question answered the fee and left the questions: 2 (for 否) then
+    opened 办理流程, the card's second follow-up."""
+    await h.catalog_ready()
+    await h.say("居住证")
+    question = await h.say("材料清单")
+    assert "哪种情况" in question, question
+    fee = await h.say("多少钱")
+    assert ("免费" in fee or "收费" in fee or "元" in fee) and "哪种情况" in fee, fee
+    assert "办理流程" not in await h.say("2")
+    assert (await h.session()).state == "situation"
