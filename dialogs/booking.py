@@ -971,6 +971,8 @@ class Booking(Picking):
         never given. Only with an ID or mobile number in it: a hall's or a day's words are no name."""
         if self.incoming.kind != "text" or self.services.bookings is None:
             return
+        if sum(ch.isdigit() for ch in self.incoming.text[:OPENING_CHARS]) < 11:
+            return  # no ID or mobile number in it (the commonest answer, 1 or 周四): not read a second time
         said = understand(self.incoming.text[:OPENING_CHARS], shanghai_today(), hall_names(self.services.catalog), expects=OPENING_KINDS)
         personal = {kind: said.value(kind) for kind in PERSONAL_KINDS if said.value(kind) is not None}
         mistyped = said.invalid("id_number") if "id_number" not in personal else None
