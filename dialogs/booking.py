@@ -232,6 +232,14 @@ def confirm_said(word: str) -> bool:
     return len(word) <= 16 and CONFIRM_SAID.search(word) is not None and CONFIRM_NOT.search(word) is None
 
 
+def _personal_said(said) -> tuple[dict[str, Any], dict | None]:
+    """The applicant's details a message holds (name, ID number, mobile), and what bad_id.j2 says
+    of an ID number that fails its check, masked (None when there is none, or a good one)."""
+    personal = {kind: value for kind in PERSONAL_KINDS if (value := said.value(kind)) is not None}
+    mistyped = said.invalid("id_number") if "id_number" not in personal else None
+    return personal, None if mistyped is None else {"earlier": mask_id_number(mistyped.value), **_id_problem(mistyped.value)}
+
+
 def _id_problem(value: str) -> dict:
     """What bad_id.j2 needs to say what is wrong with an ID number typed: its length, and whether
     its first 17 characters are digits (if so, the check digit is wrong)."""
@@ -810,11 +818,7 @@ class Booking(Picking):
         slots = [slot for slot in said.slots if slot.kind in OPENING_KINDS]
         if not slots and _LABELLED_PHONE.search(text) is None:
             return
-        personal = {}
-        for kind in PERSONAL_KINDS:
-            value = said.value(kind)
-            if value is not None:
-                personal[kind] = value
+        personal, mistyped = _personal_said(said)
         labelled = _LABELLED_PHONE.search(text)
         if "phone" not in personal and labelled is not None:  # 电话1943… that the number plan does not know yet: the platform decides
             personal["phone"] = labelled[1]
@@ -823,9 +827,8 @@ class Booking(Picking):
         pending = sorted({slot.kind.value for slot in slots if slot.kind.value not in PERSONAL_KINDS} | personal.keys())
         words = " ".join(text[slot.start:slot.end] for slot in slots if slot.kind.value not in PERSONAL_KINDS)
         self.data[OPENING_KEY] = {"pending": pending, "words": words}
-        mistyped = said.invalid("id_number") if "id_number" not in personal else None
         if mistyped is not None:  # told at the ID step, masked: never asked for as if never given
-            self.data[OPENING_KEY]["mistyped_id"] = {"earlier": mask_id_number(mistyped.value), **_id_problem(mistyped.value)}
+            self.data[OPENING_KEY]["mistyped_id"] = mistyped
         rest = _LABELLED_PHONE.sub(" ", text) if labelled is not None else text
         for slot in sorted(slots, key=lambda slot: slot.start, reverse=True):
             start = slot.start
@@ -974,8 +977,7 @@ class Booking(Picking):
         if sum(ch.isdigit() for ch in self.incoming.text[:OPENING_CHARS]) < 11:
             return  # no ID or mobile number in it (the commonest answer, 1 or 周四): not read a second time
         said = understand(self.incoming.text[:OPENING_CHARS], shanghai_today(), hall_names(self.services.catalog), expects=OPENING_KINDS)
-        personal = {kind: said.value(kind) for kind in PERSONAL_KINDS if said.value(kind) is not None}
-        mistyped = said.invalid("id_number") if "id_number" not in personal else None
+        personal, mistyped = _personal_said(said)
         if not ({"id_number", "phone"} & personal.keys() or mistyped is not None):
             return
         if personal:
@@ -983,7 +985,7 @@ class Booking(Picking):
         opening = self.data.setdefault(OPENING_KEY, {"pending": [], "words": ""})
         opening["pending"] = sorted(set(opening["pending"]) | personal.keys())
         if mistyped is not None:
-            opening["mistyped_id"] = {"earlier": mask_id_number(mistyped.value), **_id_problem(mistyped.value)}
+            opening["mistyped_id"] = mistyped
 
     async def load_slots_of_picked_day(self) -> None:
         self._keep_details_ahead()

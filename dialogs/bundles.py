@@ -10,9 +10,9 @@ for (the same material `code` in their guides, e.g. 身份证) is one line that 
 it serves. The bundle's own need settles some questions (config/bundles.toml: 出生一件事 is
 about a newborn, so whether the baby's card is for an elderly person is never asked), and joins
 documents the matters name differently (the parents' ID cards). 选错了 / 返回 at a question takes
-the latest answer back and asks it again. 预约 books the whole bundle in one appointment at a hall that serves all of it
-(dialogs.booking, with `bundle` carried); the progress of an application (its YJS number) is
-dialogs.progress's.
+the latest answer back and asks it again; 不对… after the list puts an answer right. 预约 books
+the whole bundle in one appointment at a hall that serves all of it (dialogs.booking, with
+`bundle` carried); the progress of an application (its YJS number) is dialogs.progress's.
 
 ```
 card      --text: a matter's number--> (matters: that matter's guide card)
@@ -31,9 +31,9 @@ from functools import cache
 from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.understand.answers import needs_time
 from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, ListedAnswers, Question, answer_to, correction_of,
                              drop_last_answer, follow_up_asked, materials_for, online_way, questions_for, reopen_listed, situations_key)
+from dialogs.understand.answers import needs_time
 
 STATES = ["card", "situation"]
 TRANSITIONS = [
@@ -378,7 +378,6 @@ class Bundles(ListedAnswers, Dialog):
     def say_corrected_and_ask(self):
         self.say("matters/corrected.j2", option=reopen_listed(self.data, self._listed_correction()))
         Dialog.ask(self)  # not `ask`: this message is no answer to the question it opened
-
 
     def answers_last_question(self) -> bool:
         reading = self._reading()

@@ -464,8 +464,7 @@ class Conversation:
         cls = CITIZEN_DIALOGS[session.dialog]
         if (not session.at_rest and session.dialog not in ("menu", route[0]) and session.state not in cls.DONE
                 and session.state not in cls.NOT_RESUMED):
-            data = {k: v for k, v in session.data.items() if k != MISSES_KEY}
-            paused = [*paused, {"dialog": session.dialog, "state": session.state, "data": data}][-MAX_PAUSED:]
+            paused = _paused_with(session)
         after = await self._enter(*route, incoming, replies)
         after.paused = paused
         return after
@@ -537,13 +536,13 @@ class Conversation:
             if session.at_rest:
                 return await self._enter("menu", {}, incoming, replies)
             left = CITIZEN_DIALOGS[session.dialog]
-            # A half-made booking given up (算了 不约了) can be taken up again (哎 还是约吧): kept as paused, offered once here.
+            # A half-made booking given up (算了 不约了) can be taken up again (哎 还是约吧):
+            # kept as paused, and 继续 offered here, once.
             kept = left.KEPT_WHEN_CANCELLED and session.state not in left.DONE
             self._say(replies, "common/cancelled.j2", title=left.title, unchanged=left.LEAVING_CHANGES_NOTHING, kept=kept)
             after = await self._enter("menu", {}, incoming, replies)
             if kept:
-                data = {k: v for k, v in session.data.items() if k != MISSES_KEY}
-                after.paused = [*session.paused, {"dialog": session.dialog, "state": session.state, "data": data, "offered": True}][-MAX_PAUSED:]
+                after.paused = _paused_with(session, offered=True)
             return after
         if intent == "help":
             self._say(replies, "common/help.j2", in_dialog=not session.at_rest, options=OPTIONS)
@@ -710,6 +709,14 @@ class Conversation:
         if session is not None:
             session.updated_at = now()
         return session
+
+
+def _paused_with(session: Session, offered: bool = False) -> list[dict[str, Any]]:
+    """The session's paused dialogs with its current one on top (its answers, not its misses);
+    `offered`: 继续 has been offered for it already."""
+    data = {k: v for k, v in session.data.items() if k != MISSES_KEY}
+    entry = {"dialog": session.dialog, "state": session.state, "data": data, **({"offered": True} if offered else {})}
+    return [*session.paused, entry][-MAX_PAUSED:]
 
 
 def _answers_cancel(cls: type[Dialog], state: str, word: str) -> bool:
