@@ -471,6 +471,20 @@ async def test_a_question_about_a_matter_mid_booking_is_answered_and_the_booking
     assert CONSENT in await h.say(me["phone"])
 
 
+@pytest.mark.parametrize("question", ["对了 我那个公积金怎么提取", "不动产登记要带什么材料"])
+async def test_a_question_naming_a_halls_service_at_the_days_is_that_matter_not_a_hall(h, question):
+    """公积金 and 不动产 are also what people call two halls: asked how to do them at the days of an
+    ID card's booking, the matter's guide answers and the booking waits (it said the hall does
+    not serve the ID card and listed the halls again)."""
+    await h.catalog_ready()
+    assert "请选择日期" in await drive(h, "预约办身份证", person(42), stop="广安区政务服务中心，请选择日期")
+    answer = await h.say(question)
+    assert "不办理这项业务" not in answer and "请选择办理大厅" not in answer, answer
+    session = await h.session()
+    assert session.dialog in ("matters", "bundles") and [p["dialog"] for p in session.paused] == ["booking"]
+    assert "请选择日期" in await h.say("继续")
+
+
 async def test_words_that_are_no_matter_at_a_data_step_are_the_step_s(h):
     await h.catalog_ready()
     await to_name_step(h)

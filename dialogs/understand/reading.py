@@ -10,7 +10,7 @@ from itertools import combinations
 from zoneinfo import ZoneInfo
 
 from dialogs.understand import answers, identity, kinds, when
-from dialogs.understand.halls import HallNames
+from dialogs.understand.halls import HallNames, asks_how_a_matter_is_done
 from dialogs.understand.model import DEFAULT_CASE_PATTERN, Conflict, MessageClass, Slot, SlotKind, Understanding
 from dialogs.understand.vocabulary import fold, vocabulary
 
@@ -153,7 +153,7 @@ def _read(text: str, today: date, halls: HallNames | None, expects: frozenset[Sl
     if analysis.timely:
         slots += when.find_dates(folded, today, free, bare_days=not picks_item)
         slots += when.find_times(folded, free)
-    if halls is not None:
+    if halls is not None and not asks_how_a_matter_is_done(folded):  # 公积金怎么提取 names the matter, not the hall
         slots += halls.find(folded, free)
     slots += answers.find_ratings(folded, shells, vocab, free, digits=SlotKind.RATING in expects)
     bare_names = SlotKind.NAME in expects or any(s.kind in (SlotKind.ID_NUMBER, SlotKind.PHONE) for s in numbers)
