@@ -157,7 +157,7 @@ FOLLOW_UP_CUES = {
     "process": ("流程", "步骤", "怎么办理", "咋办理", "手续怎么", "怎么申请", "如何申请", "如何办理", "怎么弄", "咋弄", "怎么搞", "咋个办"),
     "where": ("在哪", "哪里办", "哪儿办", "去哪", "地址", "几点", "上班", "开门", "下班", "办公时间", "营业时间", "周末", "周六"),
     "online": ("网上", "在线", "手机上", "线上", "链接", "不想跑", "不用跑", "少跑"),
-    "booking": ("预约", "约个号", "约个时间", "约时间", "约号", "排号", "取号"),
+    "booking": ("预约", "约个号", "约个时间", "约时间", "约号", "排号", "取号", "先约", "提前约", "约一下"),
     # not on the card's menu, but on the card itself: its 办理时限 and 收费 lines, said again
     "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好"),
     "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱", "能领多少", "领多少"),
@@ -173,11 +173,15 @@ _PICKED_WRONGLY = re.compile(r"点错|选错|按错|不是这个|不是这项|�
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该"
-                             "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱在开弄")
+                             "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱在开弄先提前用")
 #: Whether someone else may do it for one, asked on a card (可以让家里人代办吗, 我儿子能帮我去办不).
 AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?:去)?办|(?:家里人|家人|儿子|女儿|孩子|老伴|老公|老婆|亲戚|朋友|别人|他人)"
                          r"(?:帮我|替我|代我)?(?:去)?(?:办|代|领|交))[^，。,]{0,6}(?:吗|不|么|没|行|可以|能)")
 FOLLOW_UP_CHARS = 16
+#: Whether one must book, asked (要先预约吗, 需不需要预约, do I need an appointment?), not 预约 said.
+BOOKING_ASKED = re.compile(r"[吗么嘛不？?]$|要不要|需不需要|用不用|是否|必须|\bdo i need\b|\bmust i\b|\bneed to\b")
+#: A place near home asked about without a hall's name (能去街道办吗, 社区能办不): where it is done.
+NEAR_PLACE = re.compile(r"街道|社区|镇上|镇里|乡里|乡镇|附近|家门口|就近|村里|便民服务")
 
 
 #: The same follow-ups asked in a few English words (what documents?, how long does it take).
@@ -1041,8 +1045,9 @@ class Matters(ListedAnswers, Dialog):
         asked = _FOLLOW_UP_WORDS.get(text) or follow_up_asked(text)
         if asked is None and len(text) <= FOLLOW_UP_CHARS and AGENT_ASKED.search(text):
             return "agent"
-        if asked is None and "办" in text and len(text) <= FOLLOW_UP_CHARS and self.slot("hall") is not None:
-            return "where"  # 在北辰那里能办不: where it is done (the card's halls)
+        if (asked is None and "办" in text and len(text) <= FOLLOW_UP_CHARS
+                and (self.slot("hall") is not None or NEAR_PLACE.search(text))):
+            return "where"  # 在北辰那里能办不, 能去街道办吗: where it is done (the card's halls)
         return asked
 
     def asks_materials_with_situations(self) -> bool:
@@ -1128,6 +1133,8 @@ class Matters(ListedAnswers, Dialog):
         (so "what to bring" is theirs); otherwise say no booking is needed."""
         guide = self._guide()
         if guide.bookable:
+            if BOOKING_ASKED.search(self.word):  # 要先预约吗: whether one must, told before the halls
+                self.say("matters/booking_asked.j2", matter=guide.name)
             self.start("booking", code=guide.code, chosen=self.data.get("chosen"))
             return
         self.say("booking/not_bookable.j2", matter=guide.name, halls=self._halls(guide), online=online_way(guide), url=guide.online_url)

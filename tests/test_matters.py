@@ -703,6 +703,25 @@ async def test_asked_whether_a_card_needs_booking_it_says_no_and_stays_on_the_ca
     assert "没找到" not in materials and ("吗？" in materials or "需要准备的材料" in materials), materials
 
 
+@pytest.mark.parametrize("asked", ["要先预约吗", "需不需要提前约"])
+async def test_asked_whether_a_bookable_card_needs_booking_it_says_booking_is_optional_then_offers_it(h, asked):
+    """要先预约吗 on 居住证's card: told a booking is optional (a priority number) before the halls;
+    要提前约吗 was searched (结婚登记预约 first)."""
+    await h.catalog_ready()
+    assert (await h.say("居住证办理")).startswith("【居住证办理")
+    told = await h.say(asked)
+    assert "可以预约" in told and "不约也能到现场取号" in told and "请选择办理大厅" in told, told
+
+
+@pytest.mark.parametrize("asked", ["北辰街道能办吗", "能去街道办吗", "社区能办不"])
+async def test_a_place_near_home_asked_on_a_card_lists_where_it_is_done(h, asked):
+    """北辰街道能办吗 / 能去街道办吗 on 居住证's card: the halls that do it (没找到 before)."""
+    await h.catalog_ready()
+    assert (await h.say("居住证办理")).startswith("【居住证办理")
+    told = await h.say(asked)
+    assert "可以在这些地方办理" in told and "北辰街道便民服务中心" in told, told
+
+
 async def test_a_parent_doing_a_childs_matter_is_not_taken_for_an_agent(h):
     """给孩子上户口 answered 是由他人代您办理吗 with yes, unasked: the list asked for 代理人居民身份证 and
     授权委托书, and 不是别人代办 could not undo it."""

@@ -39,6 +39,7 @@ CONTEXTS = {
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
     "matters/time.j2": {"guide": GUIDE},
+    "matters/booking_asked.j2": {"matter": "居民身份证办理"},
     "booking/take_your_time.j2": {"step": "id_number"},
     "matters/fee.j2": {"guide": GUIDE},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code], "others": True, "asked": True},

@@ -136,10 +136,10 @@ def _most(folded: str) -> int:
     return MAX_HALL_QUESTION * 3 if folded.isascii() else MAX_HALL_QUESTION
 
 
-#: How a matter is done asked about (公积金怎么提取, 出入境要带什么材料, 不动产能网上办吗): a hall's
-#: service word in such a question names the matter, not a hall chosen. Going or changing
-#: somewhere (去公积金中心问问怎么提取, 换到出入境) still names the hall.
-_DOES_A_MATTER = re.compile(r"(?:怎么|怎样|如何|咋个?|能不能|可不可以|可以|能)(?:办|弄|搞|申请|提取|取|贷|缴|交|查|开|转|补|领|注销|变更|续|网上)"
+#: How a matter is done asked about (公积金怎么提取, 出入境要带什么材料): a hall's service word in
+#: such a question names the matter, not a hall chosen. Whether a hall does it (北辰街道能办吗),
+#: going or changing somewhere (去公积金中心问问怎么提取, 换到出入境) still name the hall.
+_DOES_A_MATTER = re.compile(r"(?:怎么|怎样|如何|咋个?)(?:办|弄|搞|申请|提取|取|贷|缴|交|查|开|转|补|领|注销|变更|续|网上)"
                             r"|(?:要|需要|得)(?:带|准备|交)?(?:什么|啥|哪些)(?:材料|资料|证件|手续|东西)?|多少钱|要钱吗|收费")
 _GOES_TO_HALL = re.compile(r"去|换|改|到|在")
 
