@@ -1207,7 +1207,7 @@ async def test_asking_whether_an_appointment_still_stands_shows_it_and_cancels_n
         reply = await h.say(worried)
         assert "确定取消" not in reply and "没太明白" not in reply, (worried, reply)
     left = await h.say("退出")
-    assert "已退出「我的预约」" in left and "没有任何改动" in left and "已取消「我的预约」" not in left, left
+    assert "已退出「我的预约」" in left and "什么都没有改动" in left and "已取消「我的预约」" not in left, left
     assert len(booked(await appointments_of(sims, me))) == 1
 
 

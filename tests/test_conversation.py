@@ -357,7 +357,8 @@ def test_a_case_number_opens_progress_exactly_when_the_understanding_finds_one()
 
 
 @pytest.mark.parametrize("asked", ["我上礼拜交的材料，办到哪了", "不是 我是查进度", "我的件审到哪一步了",
-                                   "你们这什么破系统！！我的驾驶证换证办了半个月了还没好，到底还要等多久？？", "我不是要办！！我是问进度！！", "查一下我办的事到哪了", "查进读"])
+                                   "你们这什么破系统！！我的驾驶证换证办了半个月了还没好，到底还要等多久？？", "我不是要办！！我是问进度！！", "查一下我办的事到哪了", "查进读",
+                                   "查办件", "办件查询", "我的办件", "我想查办件进度", "查件", "看看我的件"])
 async def test_where_a_case_stands_asked_in_words_opens_progress(h, asked):
     await h.catalog_ready()
     reply = await h.say(asked)

@@ -77,6 +77,11 @@ async def test_a_number_tapped_by_mistake_in_my_subscriptions_removes_nothing(h,
         kept = await h.say(keep)
         assert "照常推送" in kept and "已退订" not in kept, (keep, kept)
     assert h.user in await h.services.subscriptions.recipients(case_no, None)
+    assert "确定退订办件" in await h.say("1")
+    left = await h.say("算了")  # it said 预约没有任何改动: this was no appointment
+    assert "没有改动" in left and "预约没有" not in left, left
+    assert h.user in await h.services.subscriptions.recipients(case_no, None)
+    await h.say("我的订阅")
     assert "没有改动" in await h.say("啊点错了")  # at the list: nothing removed, and it closes
     await h.say("我的订阅")
     assert "确定退订办件" in await h.say("把这个退订了")  # the only one listed, in words
