@@ -112,6 +112,7 @@ TRANSITIONS = [
     T("text",  "move_day",     "move_day",     "names_day_not_offered", "say_not_offered"),
     T("text",  "move_slot",    "move_confirm", "picks_slot",         ["take_slot", "show_move_summary"]),
     T("text",  "move_slot",    "move_slot",    "names_time_not_offered", "say_not_offered"),
+    T("text",  "move_slot",    "move_slot",    "picks_number_not_shown", "say_pick_shown"),
     T("text",  "move_confirm", "move_confirm", "confirmed_and_done", "say_moved"),
     # 改到下午3点 / 9点有吗 at the move's summary: that time of the day, or the day's times when it has none
     T("text",  "move_confirm", "move_confirm", "names_free_time",    ["take_slot", "show_move_summary"]),

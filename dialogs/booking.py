@@ -122,6 +122,10 @@ MATTER = ["matter", "choosing"]
 CHOSEN = ["hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
 #: States (of booking and of moving, dialogs.appointments) that list days; the others list times.
 DAY_STATES = frozenset({"day", "move_day"})
+#: States that list the times of a day.
+SLOT_STATES = frozenset({"slot", "move_slot"})
+#: data key: the first and last number of the times on screen when only part of the day is listed.
+PART_SHOWN = "part_shown"
 TRANSITIONS = [
     #  trigger     source       dest         when                      then
     T("start",    "*",         "matter",    "is_paused",              "say_paused"),
@@ -160,6 +164,7 @@ TRANSITIONS = [
     T("text",     "slot",      "who",       "picks_slot_someone_known", ["take_slot", "keep_known", "ask"]),
     T("text",     "slot",      "name",      "picks_slot",             ["take_slot", "drop_known", "ask"]),
     T("text",     "slot",      "slot",      "names_time_not_offered", "say_not_offered"),
+    T("text",     "slot",      "slot",      "picks_number_not_shown", "say_pick_shown"),  # 1 with only 下午's 6-11 listed
     T("text",     "who",       "summary",   "uses_known",             ["use_known", "show_summary"]),
     T("text",     "who",       "name",      "someone_else",           ["drop_applicant", "ask"]),
     T("text",     "who",       "name",      "gives_details",          ["drop_applicant", "ask"]),
@@ -293,6 +298,10 @@ class Picking(Dialog):
             slots_page = paging.span(slots, fitting[0], len(fitting))
             others = len(slots) - len(slots_page.items)
             self.data[paging.PAGE_KEY] = -1  # 更多 then shows the whole day from its first page
+            # the numbers on screen (6-11): 1 then is no time shown, and 第一个 is the first shown
+            self.data[PART_SHOWN] = [fitting[0] + 1, fitting[0] + len(slots_page.items), self._part]
+        elif self.state in SLOT_STATES:
+            self.data.pop(PART_SHOWN, None)
         return {"data": self.data, "days": days, "slots": slots, "day": chosen_day or "", "others": others,
                 "days_page": paging.window(days, page), "slots_page": slots_page,
                 "hall": self.hall(), "matter": self.matter_name()}
@@ -338,6 +347,13 @@ class Picking(Dialog):
         the part of the day (下午) when only one time of the list falls in it."""
         slots = self.data.get("slots", [])
         n = self.number(len(slots))
+        shown = self.data.get(PART_SHOWN)
+        answering = next(reversed(self.answered), self.state) if self.answered else self.state  # (take_slot runs at the next step)
+        if n is not None and shown and answering in SLOT_STATES and self.incoming.kind == "text":
+            first, last, _ = shown  # only part of the day (下午) is on screen, numbered as in the whole day
+            if not self.word.isdigit():  # 第一个 / 最后一个: of the times on screen
+                n = last if self.slot("choice") == -1 else first + n - 1
+            return n if first <= n <= last else None  # 1 with 6-11 shown: no time the person saw
         if n is not None:
             return n
         said = self.slot("time")
@@ -350,6 +366,16 @@ class Picking(Dialog):
             return next((i for start in starts for i, (begin, _, _) in enumerate(slots, 1) if begin == start), None)
         fitting = [i for i, (begin, _, _) in enumerate(slots, 1) if part_of(time.fromisoformat(begin)) == said.part]
         return fitting[0] if len(fitting) == 1 else None
+
+    def picks_number_not_shown(self) -> bool:
+        """A number typed that is none of the times on screen while only part of the day is listed
+        (1 with 下午's 6-11 shown): it named a time the person never saw."""
+        return bool(self.data.get(PART_SHOWN)) and self.number(len(self.data.get("slots", []))) is not None
+
+    def say_pick_shown(self):
+        first, last, self._part = self.data[PART_SHOWN]  # the same part of the day listed again
+        self.say("booking/pick_shown.j2", first=first, last=last)
+        self.ask()
 
     def says(self, words: frozenset[str]) -> bool:
         return self.word in words

@@ -535,8 +535,9 @@ async def test_details_pasted_at_the_hall_step_are_kept_and_a_mistyped_id_is_tol
     assert "有误" in told and "校验不通过" in told and "姓名" not in told, told
 
 
-async def test_a_number_picked_after_only_the_afternoon_was_listed_says_which_time_it_took(h):
-    """下午 listed 4. 5. 6.; 2 took the morning's 11:00 without a word."""
+async def test_a_number_not_on_screen_after_only_the_afternoon_was_listed_books_nothing(h):
+    """下午 listed 4. 5. 6.; 2 took the morning's 11:00 without a word (then it took it and said
+    which: still a time the person never saw). Now the numbers on screen are asked for."""
     await drive(h, "预约", person(12), stop="广安区政务服务中心，请选择日期")
     times = await h.say("1")
     assert "可以预约的时段" in times, times
@@ -545,8 +546,9 @@ async def test_a_number_picked_after_only_the_afternoon_was_listed_says_which_ti
         return  # the first day offered has no afternoon or no morning today: nothing to filter
     afternoon = await h.say("下午")
     assert "可以预约的时段" in afternoon and slots[0][0] not in afternoon, afternoon
-    taken = await h.say("1")
-    assert f"{slots[0][0]}-{slots[0][1]}" in taken and "请输入办事人的姓名" in taken, (times, taken)
+    asked = await h.say("1")
+    assert "请回复上面列出的序号" in asked and "请输入办事人的姓名" not in asked, (times, asked)
+    assert (await h.session()).data.get("start") is None
 
 
 async def test_a_day_said_at_the_halls_is_kept_for_the_day_step(h):

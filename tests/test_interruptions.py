@@ -393,6 +393,31 @@ async def test_a_part_of_the_day_asked_at_the_time_step_lists_that_part_with_its
     assert (await h.session()).data["start"] == slots[afternoon[1] - 1][0]
 
 
+async def test_with_only_the_afternoon_listed_a_number_off_screen_is_asked_again_and_first_is_the_first_shown(h):
+    """周四下午 listed the afternoon as 6-11; 1 then booked 09:00, a time never shown: now the
+    numbers on screen are asked for, and 第一个 is the first time shown."""
+    await h.catalog_ready()
+    await drive(h, "预约", person(49), stop="预约「")
+    await h.say("1")
+    days = (await h.session()).data["days"]
+    for n in range(1, len(days) + 1):  # a day with morning times and at least two in the afternoon
+        await h.say(str(n))
+        slots = (await h.session()).data["slots"]
+        afternoon = [i for i, s in enumerate(slots, 1) if "13:00" <= s[0] < "18:00"]
+        if len(afternoon) >= 2 and afternoon[0] > 1:
+            break
+        await h.say("换一天")
+    else:
+        pytest.skip("no day of the sample has morning times and two in the afternoon")
+    assert "下午有这几个时段" in await h.say("下午有几个时段")
+    asked = await h.say("1")
+    assert "请回复上面列出的序号" in asked and f"{afternoon[0]}. {slots[afternoon[0] - 1][0]}" in asked, asked
+    assert not re.search(r"^1\. ", asked, re.M), asked  # the afternoon again, not the morning
+    assert (await h.session()).data.get("start") is None
+    assert ASK_NAME in await h.say("第一个")
+    assert (await h.session()).data["start"] == slots[afternoon[0] - 1][0]
+
+
 async def test_words_of_the_chat_at_the_name_step_are_not_taken_as_a_name(h):
     """更多 or 等等 typed at the name step is no name: it is asked for again, not booked under."""
     await h.catalog_ready()
