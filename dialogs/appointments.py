@@ -305,7 +305,8 @@ class Appointments(Picking):
         return self._meant is not None
 
     def changes_without_pick(self) -> bool:
-        return self._meant is None and (self._says_move() or self._says_cancel())
+        # (with no appointment at all, 取消预约 is told there is none, not asked to pick from nothing)
+        return self._meant is None and bool(self.data.get("items")) and (self._says_move() or self._says_cancel())
 
     def say_pick_first(self):
         self.say("booking/pick_first.j2", cancelling=self._says_cancel())

@@ -1409,3 +1409,15 @@ async def test_another_day_asked_for_at_the_times_lists_the_days(h):
     assert "可以预约的时段" in times, times
     days = await h.say("换一天")
     assert "请选择日期" in days and "没太明白" not in days, days
+
+
+@pytest.mark.parametrize("asked", ["取消预约", "改约", "cancel my appointment"])
+async def test_cancelling_or_moving_with_no_appointment_says_there_is_none_and_booking_still_works(h, asked):
+    """取消预约 with no appointment said 请先回复序号，选一个要取消的预约 over an empty list, and
+    every reply after it (预约 too) got that empty list again."""
+    told = await h.say(asked)
+    assert "还没有待办理的预约" in told or "no upcoming appointments" in told, told
+    assert "请先回复序号" not in told and "reply with a number first" not in told.lower(), told
+    booking = await h.say("预约")
+    assert "预约办理什么事" in booking or "book" in booking.lower(), booking
+    assert (await h.session()).dialog == "booking"
