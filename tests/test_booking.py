@@ -1213,6 +1213,17 @@ async def test_asking_whether_an_appointment_still_stands_shows_it_and_cancels_n
     assert len(booked(await appointments_of(sims, me))) == 1
 
 
+@pytest.mark.parametrize("decided", ["算了 还是取消了吧", "那就取消了吧"])
+async def test_cancelling_decided_with_le_ba_asks_to_confirm_the_cancellation(h, sims, decided):
+    """算了 还是取消了吧 was read as asking whether it was cancelled: 您的预约都还在，没有取消."""
+    me = person(37)
+    await drive(h, "预约", me)
+    asked = await h.say(decided)
+    assert "确定取消" in asked and "没有取消" not in asked, asked
+    assert (await h.say("确定")).startswith("已取消")
+    assert not booked(await appointments_of(sims, me))
+
+
 async def test_a_question_at_the_cancel_confirmation_is_answered_and_cancels_nothing(h, sims):
     me = person(38)
     await drive(h, "预约", me)
