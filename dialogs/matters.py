@@ -701,6 +701,7 @@ class Matters(ListedAnswers, Dialog):
     async def search_typed(self):
         """A typed text is searched, unless it is the card's follow-up word or a number picked
         from the list on screen (those rows answer it without the search)."""
+        self.data.pop("query", None)  # what a start carried (预约办老年人优待证) is not what is typed now
         if self.state == "guide" and (self._follow_up() is not None or self.asks_unnotify() or self.asks_guideless_follow_up()
                                       or self.corrects_listed() or self.takes_back_listed()):
             return

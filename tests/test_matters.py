@@ -703,6 +703,15 @@ async def test_asked_whether_a_card_needs_booking_it_says_no_and_stays_on_the_ca
     assert "没找到" not in materials and ("吗？" in materials or "需要准备的材料" in materials), materials
 
 
+async def test_after_booking_a_matter_that_needs_none_another_booking_asked_for_is_that_one(h):
+    """预约办老年人优待证 (needs no booking), then 预约补办社保卡 said the 老年人优待证 needs no booking
+    again, and so on for every later booking wish until 菜单."""
+    await h.catalog_ready()
+    assert "不需要预约" in await h.say("预约办老年人优待证")
+    other = await h.say("预约补办社保卡")
+    assert "老年人优待证" not in other and "社会保障卡" in other, other
+
+
 @pytest.mark.parametrize("asked", ["要先预约吗", "需不需要提前约"])
 async def test_asked_whether_a_bookable_card_needs_booking_it_says_booking_is_optional_then_offers_it(h, asked):
     """要先预约吗 on 居住证's card: told a booking is optional (a priority number) before the halls;
