@@ -209,13 +209,15 @@ async def test_continue_with_nothing_paused_says_so(h):
     assert "没有暂停的事项" in await h.say("继续")
 
 
-async def test_continue_after_goodbye_mid_booking_goes_on_where_it_was(h):
+@pytest.mark.parametrize("back", ["继续", "刚才那个预约继续", "我回来了，继续约"])
+async def test_continue_after_goodbye_mid_booking_goes_on_where_it_was(h, back):
     """拜拜 at a booking's step, then 继续: the booking never stopped, so it goes on at that step
-    (not "nothing is paused")."""
+    (not "nothing is paused"). 刚才那个预约继续 and 我回来了，继续约 searched 继续 (会计…继续教育)
+    and the booking was gone."""
     await h.catalog_ready()
     await to_name_step(h)
     await h.say("拜拜")
-    back = await h.say("继续")
+    back = await h.say(back)
     assert "没有暂停的事项" not in back and "接着刚才的预约办事" in back and ASK_NAME in back, back
     assert (await h.session()).state == "name"
 
