@@ -40,6 +40,8 @@ FILTERS: dict[str, str] = {
     **dict.fromkeys(("全部", "全部办件", "所有办件"), ""),
 }
 LIST_AGAIN = frozenset({"办件列表", "列表", "回到列表"})
+#: Subscribing asked for at the enterprise's cases: a binder gets every case's notices already.
+SUBSCRIBE = frozenset({"订阅", "订阅通知", "订阅办件", "订阅这个", "订阅这个办件", "通知我", "有进展通知我"})
 #: The desk's home: number -> what it does.
 HOME = {"1": "cases", "2": "licences", "3": "bind", "4": "toggle_mute"}
 
@@ -65,6 +67,9 @@ for _trigger, _source in (("start", "*"), ("text", STATES)):
     ]
 TRANSITIONS += [
     T("text",  LISTS,   "cases",    "case_gone",       "say_case_gone"),
+    # 订阅 at the enterprise's cases: a binder is told of every case already (it opened 我的订阅,
+    # whose 1 then offered to unbind the enterprise)
+    T("text",  LISTS,   "=",        "asks_to_subscribe", "say_already_notified"),
 ]
 PREPARE = [
     #  trigger  source   action: the binding is checked, and the platform asked, here
@@ -81,7 +86,7 @@ class EnterpriseDesk(Dialog):
     PREPARE = PREPARE
     PROMPTS = {"pick": "desk/pick.j2", "home": "desk/home.j2", "cases": "desk/cases_follow_ups.j2",
                "case": "desk/case_follow_ups.j2", "licences": "desk/licences_follow_ups.j2"}
-    OWN_WORDS = frozenset(FILTERS) | LIST_AGAIN
+    OWN_WORDS = frozenset(FILTERS) | LIST_AGAIN | SUBSCRIBE
     EXPECTS = {"pick": frozenset({"choice"}), "home": frozenset({"choice"}), "cases": frozenset({"choice"}),
                "case": frozenset({"choice"})}
     DONE = frozenset({"case", "licences"})
@@ -147,6 +152,13 @@ class EnterpriseDesk(Dialog):
                     await self._act("case", number=picked)
         elif self.state == "licences" and text in ("1", "刷新"):
             await self._act("licences")
+
+    def asks_to_subscribe(self) -> bool:
+        return self.word in SUBSCRIBE
+
+    def say_already_notified(self):
+        self.say("desk/already_notified.j2", enterprise=self.data.get("enterprise", ""))
+        self.ask()
 
     async def _act(self, action: str, **how: Any) -> None:
         """Check the binding now, then do `action` for the enterprise in the session."""

@@ -51,6 +51,20 @@ async def test_a_binder_lists_the_cases_newest_first_a_page_at_a_time_and_filter
     assert "共 8 件" in everything
 
 
+async def test_subscribing_at_the_enterprise_cases_says_a_binder_is_told_already_and_unbinds_nothing(h, sims):
+    """订阅 on a case of the enterprise opened 我的订阅: its 1 then asked to unbind the enterprise, and
+    好的 unbound it."""
+    case_no = await enterprise_case(sims)
+    await bind(h, sims)
+    await h.say("企业办件")
+    assert case_no in await h.say("1")
+    told = await h.say("订阅")
+    assert "不用再订阅" in told and "解除" not in told, told
+    await h.say("1")
+    await h.say("好的")
+    assert await h.services.subscriptions.is_bound(h.user, CREDIT_CODE)
+
+
 async def test_no_binding_no_desk_and_unbinding_closes_it_at_once(h, sims):
     case_no = await enterprise_case(sims)
     refused = await h.say("企业办件")

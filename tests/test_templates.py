@@ -63,6 +63,7 @@ CONTEXTS = {
     "common/miss.j2": {"misses": 2},
     "common/cancelled.j2": {"title": "预约办事", "unchanged": False, "kept": True},
     "common/coming_soon.j2": {"title": "办事指南"},
+    "desk/already_notified.j2": {"enterprise": "四川渠江商贸有限公司"},
     "booking/pick_shown.j2": {"first": 6, "last": 11},
     "common/conflict.j2": {"kind": "phone", "values": ["138****8000", "139****9000"]},
     "booking/not_offered.j2": {"day": "2026-12-13", "at": "", "part": "", "several": False, "hall": PLATFORM_HALLS[0], "why": "not_bookable",
