@@ -175,6 +175,14 @@ class Keys:
         """Wrong second factors for one case number by anyone (counter with a TTL)."""
         return f"{self.prefix}prog:casefail:{case_no}"
 
+    def code_text_wait(self, user: str) -> str:
+        """Set while this user may not have another verification code texted (a key with a TTL)."""
+        return f"{self.prefix}ent:textwait:{{{user}}}"
+
+    def code_texts(self, user: str) -> str:
+        """Verification codes texted for this user in the current hour (counter with a TTL)."""
+        return f"{self.prefix}ent:texts:{{{user}}}"
+
     def enterprise_names(self) -> str:
         """HASH credit_code -> the enterprise's name, as the platform confirmed it."""
         return f"{self.prefix}ent:names"

@@ -150,7 +150,13 @@ class EnterpriseBinding(Dialog):
         return self._bound
 
     async def _send(self, credit_code: str) -> str:
-        """Have the platform text a code; "sent", "unknown", "refused", "busy" or "down"."""
+        """Have the platform text a code; "sent", "wait" (this person had one moments ago: `data["wait"]`
+        seconds to go), "unknown", "refused", "busy" or "down"."""
+        wait = await self.services.subscriptions.may_text_code(self.incoming.user)
+        if wait:
+            self.data["wait"] = wait
+            self._sent = "wait"
+            return self._sent
         try:
             verification = await self.services.platform.start_enterprise_verification(credit_code)
         except PlatformUnavailable:
@@ -182,7 +188,7 @@ class EnterpriseBinding(Dialog):
         self.finish()
 
     def say_send_refused(self):
-        self.say("subscriptions/send_refused.j2", why=self._sent)
+        self.say("subscriptions/send_refused.j2", why=self._sent, wait=self.data.pop("wait", 0))
         self.ask()
 
     # The code from the text message ------------------------------------------------------------
@@ -192,8 +198,10 @@ class EnterpriseBinding(Dialog):
 
     async def resend(self):
         outcome = await self._send(self.data["credit_code"])
-        if outcome != "sent":
-            self.say("subscriptions/send_refused.j2", why=outcome)
+        if outcome == "sent":
+            self.say("subscriptions/resent.j2")
+        else:
+            self.say("subscriptions/send_refused.j2", why=outcome, wait=self.data.pop("wait", 0))
         self.ask()
 
     def answer_malformed(self) -> bool:

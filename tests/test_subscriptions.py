@@ -172,7 +172,9 @@ async def test_yes_to_the_only_binding_listed_asks_to_confirm_and_not_wanting_to
     assert h.user in await h.services.subscriptions.recipients(case_no, CREDIT_CODE)
 
 
-async def test_code_used_up_after_five_wrong_tries_and_resend(h, sims):
+async def test_code_used_up_after_five_wrong_tries_and_resend(make_harness):
+    h = await make_harness(code_text_seconds=0)  # asked again at once (the wait between texts: below)
+    sims = h.sims
     await enterprise_case(sims)
     await h.say("企业绑定")
     await h.say(CREDIT_CODE)
@@ -184,6 +186,34 @@ async def test_code_used_up_after_five_wrong_tries_and_resend(h, sims):
     assert "已失效" in await h.say(code)  # the right code no longer works either
     assert "验证码已发送" in await h.say("重新发送")
     assert "绑定成功" in await h.say(await texted_code(sims))
+
+
+async def test_codes_are_texted_once_a_minute_and_a_few_an_hour_per_person_so_strangers_cannot_use_up_an_enterprises(make_harness):
+    """重新发送 five times in seconds used up the platform's texts for the enterprise (its limit is
+    per enterprise): its own administrator then could not bind. One person now gets a code a
+    minute and a few an hour; the enterprise's contact can still be texted for someone else."""
+    h = await make_harness()
+    sims = h.sims
+    await enterprise_case(sims)
+    texts = f"/sim/platform/_admin/enterprises/{CREDIT_CODE}/texts"
+    await h.say("企业绑定")
+    assert "验证码已发送" in await h.say(CREDIT_CODE)
+    for _ in range(5):
+        told = await h.say("重新发送")
+        assert "秒后可以再发一次" in told and "已重新发送" not in told, told
+    assert len((await (await sims.get(texts)).json())["items"]) == 1
+    admin = h.as_user("the-real-admin")
+    await admin.say("企业绑定")
+    assert "验证码已发送" in await admin.say(CREDIT_CODE)
+    assert "绑定成功" in await admin.say(await texted_code(sims))
+
+    hourly = await make_harness(code_text_seconds=0, code_texts_per_hour=2)
+    await enterprise_case(hourly.sims)
+    hourly = hourly.as_user("someone-new")
+    await hourly.say("企业绑定")
+    assert "验证码已发送" in await hourly.say(CREDIT_CODE)
+    assert "已重新发送" in await hourly.say("重新发送")
+    assert "分钟后再试" in await hourly.say("重新发送")
 
 
 async def test_an_unregistered_enterprise_is_refused_politely(h, sims):
@@ -252,9 +282,11 @@ async def test_a_code_said_with_the_wish_to_bind_starts_the_binding_at_once(h, s
     assert "验证码已发送" in sent, sent
 
 
-async def test_binding_asked_in_words_starts_it_and_the_code_is_sent_again_when_asked_in_a_sentence(h, sims):
+async def test_binding_asked_in_words_starts_it_and_the_code_is_sent_again_when_asked_in_a_sentence(make_harness):
     """我想绑定我公司 is the binding (it was searched as a matter); 没收到啊 再发一次 at the code
     step sends a new code (it was read as a wrong answer)."""
+    h = await make_harness(code_text_seconds=0)  # asked again at once (the wait between texts: below)
+    sims = h.sims
     await enterprise_case(sims)
     await h.catalog_ready()
     letter = await h.as_user("clerk-letter").say("您好，我是公司行政，想把我们公司绑定一下，以后好看办件进度")
@@ -265,7 +297,7 @@ async def test_binding_asked_in_words_starts_it_and_the_code_is_sent_again_when_
     texts = f"/sim/platform/_admin/enterprises/{CREDIT_CODE}/texts"
     sent = len((await (await sims.get(texts)).json())["items"])
     again = await h.say("没收到啊 再发一次")
-    assert "验证码已发送" in again and "验证码不正确" not in again, again
+    assert "已重新发送" in again and "验证码已发送" in again and "验证码不正确" not in again, again
     assert len((await (await sims.get(texts)).json())["items"]) == sent + 1  # a new text went out
     assert "绑定成功" in await h.say(await texted_code(sims))
 
