@@ -228,8 +228,8 @@ _FOLLOW_UP_WORDS = {normalise(w): key for key, (title, words) in FOLLOW_UPS.item
 WHEN_CHARS = 16
 #: How many cards opened one after another 返回 goes back through.
 EARLIER_CARDS = 3
-YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y"})
-NO = frozenset({"2", "否", "不是", "不", "没有", "不用", "不需要", "no", "n"})
+YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y", "有的", "有嘞", "有啊", "是啊", "是嘞", "对头"})
+NO = frozenset({"2", "否", "不是", "不", "没有", "不用", "不需要", "no", "n", "莫得", "木有", "没得", "没有的", "无"})
 #: Words that take note of a question without answering it. To a question of fact (是由他人代您
 #: 办理吗, 是家庭成员共同经营吗) they are no answer; to an offer (要同时办水电气过户吗) they accept it.
 ACKNOWLEDGED = frozenset({"好的", "好", "好滴", "好嘞", "好吧", "行", "行的", "可以", "可以的", "没问题", "收到", "知道了", "明白",
@@ -356,8 +356,10 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         return named_option(options, text)
     if text in YES or text in NO:
         return "yes" if text in YES else "no"
-    if text in ACKNOWLEDGED and not _OFFERED.search(question.text):
-        return None  # 好的 to 是由他人代您办理吗 says nothing of who goes: asked again
+    if _THANKS_TAIL.sub("", text) in ACKNOWLEDGED and not _OFFERED.search(question.text):
+        return None  # 好的(谢谢你啊) to 是由他人代您办理吗 says nothing of who goes: asked again
+    if len(text) <= SAID_BACK_CHARS and _SHORT_OF.search(question.text) and _SAYS_SHORT.search(text):
+        return "yes"  # 缴费年限不足15年吗 answered 不够 (not "no": it agrees), 我只交了十年 不够十五年
     yes = dialog.slot("yes_no")
     if yes is None:  # a yes or no first, then why (不是 我自己去, 没有 才两周, no, just me)
         first = first_clause(text)
@@ -370,6 +372,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         yes = by_age(question.text, text)  # 您年满70周岁了吗 answered 我今年46
     if yes is None:
         yes = age_said_back(question.text, text)  # 办证的人未满16周岁吗 answered 宝宝当然未满啊
+    if yes is None:
+        yes = by_amount(question.text, text)  # 缴费年限不足15年吗 answered 交了12年, 超过一个月了吗 answered 才半个月
     if yes is None and len(text) <= SHORT_DENIAL and text[:1] in "不没" and not shares_words(question.text, text):
         yes = False  # 没变过, 不消, 没得 (not 不在医院 to 是在医院外出生的吗: that says the question's words)
     if yes is None:  # 已登记结婚吗 answered 结了 (结了 后来离了: its first clause)
@@ -378,12 +382,39 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
             yes = verb_said_back(question.text, first)
     if yes is None and (outside := _OUTSIDE_ASKED.search(question.text)) is not None and outside[1] in text:
         yes = f"{outside[1]}外" in text or "外面" in text  # 是在医院外出生的吗 answered 在县医院生的 (no)
-    if yes is None and "共同" in question.text:
+    if yes is None and any(w in question.text for w in ("共同", "配偶", "一起", "同时提取")):
         if _ALONE.search(text):
             yes = False  # 就我一个人开
         elif _TOGETHER.search(text):
             yes = _DENIAL.search(text) is None  # 是家庭成员共同经营吗 answered 我和老婆一起开
     return None if yes is None else "yes" if yes else "no"
+
+
+#: Thanks after a mere acknowledgement (好的谢谢你啊): still no answer.
+_THANKS_TAIL = re.compile(r"[，,\s]*(?:谢谢|多谢|感谢|谢了|谢啦)(?:你|您)?(?:啊|呀|哈|了|啦|哦)?$")
+#: A question asking whether something falls short (不足15年, 不够, 未满) ...
+_SHORT_OF = re.compile(r"不足|不够|不满|未满|不到|少于|低于")
+#: ... answered by saying it does: a yes, though it is said with 不 (不够, 没满, 差两年).
+_SAYS_SHORT = re.compile(r"不够|不足|不满|没满|未满|不到|没到|少于|低于|差[一二两三四五六七八九十几\d]")
+#: An amount asked about against a limit (不足15年, 超过一个月, 满6个月) and one said (交了12年, 才半个月).
+_AMOUNT_ASKED = re.compile(r"(不足|未满|不满|不到|少于|低于|超过|满|已满|达到)\s*(\d{1,3}|[零〇一二两三四五六七八九十]{1,3})\s*(?:个)?(年|月|天|周)")
+_AMOUNT_SAID = re.compile(r"(\d{1,3}|[零〇一二两三四五六七八九十]{1,3}|半)\s*(?:个)?(多)?(年|月|天|周|礼拜|星期)")
+_DAYS = {"年": 365, "月": 30, "天": 1, "周": 7, "礼拜": 7, "星期": 7}
+
+
+def by_amount(question: str, text: str) -> bool | None:
+    """An amount of time said to a question about a limit (缴费年限不足15年吗 answered 交了12年: yes;
+    孩子出生超过一个月了吗 answered 才半个月: no); None when none is said or the units differ much."""
+    asked = _AMOUNT_ASKED.search(question)
+    said = _AMOUNT_SAID.search(text) if asked is not None and len(text) <= SAID_BACK_CHARS else None
+    if said is None:
+        return None
+    limit = number(asked[2])
+    told = 0.5 if said[1] == "半" else number(said[1])
+    if limit is None or told is None:
+        return None
+    days, limit_days = told * _DAYS[said[3]] + (1 if said[2] else 0), limit * _DAYS[asked[3]]
+    return days < limit_days if asked[1] in ("不足", "未满", "不满", "不到", "少于", "低于") else days > limit_days if asked[1] == "超过" else days >= limit_days
 
 
 #: A question whether something happened outside a place (是在医院外出生的吗): the place it names.
@@ -416,7 +447,7 @@ def age_said_back(question: str, text: str) -> bool | None:
 #: Doing something together, said for 共同 (我和老婆一起开).
 _TOGETHER = re.compile(r"一起|一块|一块儿|合伙|两口子|夫妻")
 #: Doing it alone, said for no to 共同 (就我一个人开).
-_ALONE = re.compile(r"(?:我|俺|自己)一个人|一个人(?:开|干|做|经营|搞)|就我自己|光我自己")
+_ALONE = re.compile(r"(?:我|俺|自己)一个人|一个人(?:开|干|做|经营|搞)|就我自己|光我自己|就我一个|只有我|^(?:就|只)?(?:我|俺)(?:自己)?$|只(?:取|提|办)?我(?:自己)?的")
 
 
 def verb_said_back(question: str, text: str) -> bool | None:

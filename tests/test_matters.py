@@ -731,6 +731,37 @@ async def test_a_place_near_home_asked_on_a_card_lists_where_it_is_done(h, asked
     assert "可以在这些地方办理" in told and "北辰街道便民服务中心" in told, told
 
 
+@pytest.mark.parametrize(("said", "short"), [("不够", True), ("我只交了十年 不够十五年", True), ("交了12年", True), ("交了20年", False),
+                                           ("是", True), ("否", False)])
+async def test_a_shortfall_asked_about_is_read_from_how_people_say_it(h, said, short):
+    """您的缴费年限不足15年吗 answered 不够 was read as 否 (不…): the list left out 补缴申请."""
+    await h.catalog_ready()
+    assert "不足15年吗" in await h.say("领城乡居民养老金要啥材料")
+    assert "代您办理吗" in await h.say(said)
+    listed = await h.say("否")
+    assert "需要准备的材料" in listed and ("补缴申请" in listed) == short, listed
+
+
+@pytest.mark.parametrize("alone", ["就我一个", "我自己", "只取我的"])
+async def test_drawing_ones_own_fund_alone_answers_whether_the_spouses_is_drawn_too(h, alone):
+    """还要同时提取配偶的公积金吗 answered 就我一个 / 我自己: 没太明白."""
+    await h.catalog_ready()
+    await h.say("公积金提取要带什么材料")
+    assert "配偶" in await h.say("1")
+    assert "代您办理吗" in await h.say(alone)
+    listed = await h.say("否")
+    assert "需要准备的材料" in listed and "配偶" not in listed.split("\n", 1)[0], listed
+
+
+async def test_an_acknowledgement_with_thanks_is_no_answer_to_a_question_of_fact(h):
+    """好的谢谢你啊 to 是由他人代您办理吗 was a yes: the list asked for an agent's ID and a letter of authority."""
+    await h.catalog_ready()
+    await h.say("领城乡居民养老金要啥材料")
+    assert "代您办理吗" in await h.say("否")
+    again = await h.say("好的谢谢你啊")
+    assert "代您办理吗" in again and "需要准备的材料" not in again, again
+
+
 async def test_a_parent_doing_a_childs_matter_is_not_taken_for_an_agent(h):
     """给孩子上户口 answered 是由他人代您办理吗 with yes, unasked: the list asked for 代理人居民身份证 and
     授权委托书, and 不是别人代办 could not undo it."""
