@@ -96,6 +96,7 @@ TRANSITIONS = [
     T("start", "*",        "shown",    "carried_opens",         "show_case"),
     T("start", "*",        "number",   "carried_locked",        "say_locked"),
     T("start", "*",        "number",   "carried_trouble",       "say_busy"),
+    T("start", "*",        "factor",   "carried_wrong",         "say_wrong"),  # <number> 1234 (wrong digits beside it): said, counted
     T("start", "*",        "factor",   "carried_number",        "ask_factor"),
     T("start", "*",        "shown",    "only_verified_opens",   "show_case"),
     T("start", "*",        "choosing", "has_verified",          "ask"),
@@ -104,6 +105,7 @@ TRANSITIONS = [
     T("text",  ANY,        "shown",    "typed_opens",           "show_case"),
     T("text",  ANY,        "number",   "typed_locked",          "say_locked"),
     T("text",  ANY,        "number",   "typed_trouble",         "say_busy"),
+    T("text",  ANY,        "factor",   "typed_wrong",           "say_wrong"),
     T("text",  ANY,        "factor",   "typed_number",          "ask_factor"),
     T("text",  "number",   "number",   "looks_like_a_number",   "say_number_format"),
     # 没有编号 / 短信删了 / 用身份证查得到不: where the number is found, and who can help without it
@@ -180,7 +182,14 @@ def find_case_number(text: str, settings: Any = None) -> str | None:
     if pattern == DEFAULT_CASE_PATTERN and _EIGHT_DIGITS.match(folded) is None:
         return None  # most messages: no case number possible, so no folding or search
     folded = _WHOLE_DETAIL.sub(_fenced, folded)
-    match = _case_regex(pattern).search(_SEPARATORS.sub("", folded).upper())
+    regex = _case_regex(pattern)
+    # A case number typed whole, then something else (<number> 8071: the phone's last digits): not
+    # glued to it; a number typed in groups (5116 0220 2611 …) is glued.
+    for token in folded.split():
+        whole = regex.fullmatch(_SEPARATORS.sub("", token).upper())
+        if whole is not None:
+            return whole.group(0)
+    match = regex.search(_SEPARATORS.sub("", folded).upper())
     return match.group(0) if match else None
 
 
@@ -541,6 +550,9 @@ class Progress(Dialog):
     def carried_trouble(self) -> bool:
         return self._seen == ("carried", "down")
 
+    def carried_wrong(self) -> bool:
+        return self._seen == ("carried", "wrong")
+
     def carried_number(self) -> bool:
         return self._seen[0] == "carried"
 
@@ -573,6 +585,9 @@ class Progress(Dialog):
 
     def typed_trouble(self) -> bool:
         return self._seen == ("typed", "down")
+
+    def typed_wrong(self) -> bool:
+        return self._seen == ("typed", "wrong")
 
     def typed_number(self) -> bool:
         return self._seen[0] == "typed"
@@ -749,6 +764,7 @@ class Progress(Dialog):
         self.ask()
 
     def say_wrong(self):
+        self.data["pending"] = self._asked or self.data.get("pending")  # (a number typed with wrong digits beside it)
         left = int(getattr(self.services.settings, "progress_max_failures", 5)) - self._failures
         self.say("progress/wrong.j2", left=left)
         self.ask()

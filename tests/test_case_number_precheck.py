@@ -26,9 +26,13 @@ def reference(text: str, settings=None) -> str | None:
     # an ID or mobile number typed whole is never glued to the groups beside it
     folded = re.sub(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|1\d{10})(?![0-9A-Za-z])",
                     lambda m: f"|{m[0]}|" if whole_identifier(m[0]) else m[0], folded)
-    folded = re.sub(r"[\s\-－—]", "", folded).upper()
     pattern = getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN
-    match = re.compile(rf"(?<![0-9A-Z])(?:{pattern})(?![0-9A-Z])").search(folded)
+    regex = re.compile(rf"(?<![0-9A-Z])(?:{pattern})(?![0-9A-Z])")
+    for token in folded.split():  # a number typed whole is never glued to what follows it (<number> 8071)
+        if (whole := regex.fullmatch(re.sub(r"[\s\-－—]", "", token).upper())) is not None:
+            return whole.group(0)
+    folded = re.sub(r"[\s\-－—]", "", folded).upper()
+    match = regex.search(folded)
     return match.group(0) if match else None
 
 

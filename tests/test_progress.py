@@ -343,3 +343,20 @@ async def test_progress_asked_in_a_word_or_dialect_opens_it_and_no_number_is_hel
     asked = await h.say("我没有编号 用身份证查得到不")
     assert "您要办的是不是" not in asked and "回执" in asked, asked
     assert (await h.session()).dialog == "progress"
+
+
+async def test_a_case_number_with_the_phone_digits_pasted_at_the_digits_step_opens_the_case(h, sims):
+    """<number> 5678 at 请输入…后 4 位 glued the two into a 24-digit number nobody has, and the
+    right digits after it were counted wrong."""
+    case_no = await new_case(sims)
+    assert "后 4 位" in await h.say(case_no)
+    card = await h.say(f"{case_no} 5678")
+    assert "【办件进度】" in card and case_no in card, card
+
+
+async def test_wrong_phone_digits_beside_the_case_number_are_told_wrong(h, sims):
+    """<number> 1234 (wrong) as the first message was taken as <number> alone: nothing said of the digits."""
+    case_no = await new_case(sims)
+    told = await h.say(f"{case_no} 1234")
+    assert "没有查到匹配的办件" in told and "【办件进度】" not in told, told
+    assert "【办件进度】" in await h.say("5678")
