@@ -34,7 +34,8 @@ MISSED_KEY = "_missed"  # what a person said that no dialog understood (dialogs.
 
 LEAVE_QUEUE = frozenset({"取消", "结束", "退出", "不等了", "算了", "菜单", "主菜单", "cancel", "quit", "exit", "stop", "leave",
                          # no longer needed, or goodbye, while still waiting: nobody should be taken in vain
-                         "不用了", "不需要了", "不用啦", "没事了", "拜拜", "再见", "bye"})
+                         "不用了", "不需要了", "不用啦", "没事了", "拜拜", "再见", "bye", "算了不用了", "算了不要了", "不用了谢谢", "不找了",
+                         "不找人工了", "我自己看", "我自己看吧", "never mind", "no need"})
 #: Leaving the queue said at the start of a sentence (算了不等了，我自己去大厅问).
 STOP_WAITING = ("不等了", "不排了", "不排队了", "取消排队", "退出排队", "不用人工了", "不要人工了", "不留言了", "不用留言")
 

@@ -117,8 +117,18 @@ def _switch_words() -> re.Pattern:
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
+#: Bigger text asked for in a sentence (字太小了 能不能把字弄大一点, 字能不能大点): 长辈模式 ...
+_BIGGER_TEXT = re.compile(r"(?<![名数文汉打写签])字.{0,3}(?:太小|小了|好小|看不清|看不见|看不到)|(?:把|将)?(?<![名数文汉打写签])字(?:体|号)?(?:能不能|可不可以|可以|能|再)?(?:弄|调|放|变|搞|打)?得?大(?:一?点|些|一些)?(?:吗|嘛|不|呗|吧)?$"
+                         r"|(?:把|将)?(?<![名数文汉打写签])字(?:体|号)?(?:能不能|可不可以|可以|能|再)?(?:弄|调|放|变|搞|打)得?大")
+#: ... unless the small print is on a paper (身份证上的字看不清了: a card to renew).
+_ON_A_PAPER = re.compile(r"证|卡|照|簿|本子|书|表|合同|材料|单子|发票")
+BIGGER_TEXT_CHARS = 40
+
+
 def _switch_intent(text: str) -> str | None:
     """The switch word a whole message is (english, chinese, elder, standard), else None."""
+    if len(text) <= BIGGER_TEXT_CHARS and _BIGGER_TEXT.search(folded := fold(text)) and not _ON_A_PAPER.search(folded):
+        return "elder"
     if len(text) > kinds.MAX_SHORT:
         return None
     folded = fold(text)

@@ -199,6 +199,10 @@ EN_FILLER = frozenset("what which do does did i we you it is are there to the a 
 EN_FOLLOW_UP_WORDS = 7  # an English question longer than this is a question of its own, not the card's
 
 
+#: What opens a question on the side (对了, 顺便问下, 另外): not part of what it asks.
+_BY_THE_WAY = re.compile(r"^(?:哦|噢|啊)?(?:对了|还有|另外|顺便问一?下|顺便问问|顺带问一?下|我想问一?下|想问一?下|问一?下|请问一?下?)[，,。.!！\s]*")
+
+
 def follow_up_asked(text: str) -> str | None:
     """The card's follow-up a short question in other words asks for, when it asks for one only."""
     if text.isascii() and any(ch.isalpha() for ch in text):
@@ -210,8 +214,11 @@ def follow_up_asked(text: str) -> str | None:
         rest = EN_FOLLOW_UP_CUES[asked[0]].sub(" ", text)
         # only asking words besides the cue: "book a passport" names something else to book
         return asked[0] if all(word in EN_FILLER for word in re.findall(r"[a-z']+", rest)) else None
+    text = _BY_THE_WAY.sub("", text) or text  # 对了，要带什么材料 / 顺便问下要带哪些东西
     if len(text) > FOLLOW_UP_CHARS:
         return None
+    if _FOLLOW_UP_WORDS.get(text):
+        return _FOLLOW_UP_WORDS[text]  # 材料清单, 办理流程 (the card's own words)
     asked = {key for key, cues in FOLLOW_UP_CUES.items() if any(cue in text for cue in cues)}
     if len(asked) != 1:
         return None

@@ -386,3 +386,12 @@ async def test_a_word_copied_from_a_reply_with_its_quotes_is_that_word(h, copied
     assert "广安区北辰街道便民服务中心" in await h.say("大厅在哪")
     reply = await h.say(copied)
     assert "没找到" not in reply and "还没有待办理的预约" in reply, reply
+
+
+@pytest.mark.parametrize("home", ["回首页", "回主页", "从头来", "go back to the menu", "start over"])
+async def test_going_home_in_other_words_shows_the_menu(h, home):
+    """回首页 opened 居民户口簿补领 (首页 is what the bot's own text calls the menu); start over searched."""
+    await h.catalog_ready()
+    await h.say("身份证丢了")
+    menu = await h.say(home)
+    assert ("请回复序号选择" in menu or "Please reply with a number" in menu) and "【" not in menu, menu

@@ -41,7 +41,8 @@ def choices(reply: str) -> list[str]:
 # The words -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("typed", ["长辈模式", "大字", "老人", "我是老人", "字太小了", "请切换长辈模式", "老年模式吧", "关怀模式", "大字版", "看不清楚"])
+@pytest.mark.parametrize("typed", ["长辈模式", "大字", "老人", "我是老人", "字太小了", "请切换长辈模式", "老年模式吧", "关怀模式", "大字版", "看不清楚",
+                                   "字太小了能不能大一点", "能把字弄大点吗", "字能不能大点"])
 def test_words_that_switch_elder_mode_on(typed):
     assert mode_word(typed) is True
 
@@ -51,9 +52,15 @@ def test_words_that_switch_back(typed):
     assert mode_word(typed) is False
 
 
-@pytest.mark.parametrize("typed", ["老年人优待证怎么办", "老人补贴", "大字报", "办护照", "标准是什么", "1"])
+@pytest.mark.parametrize("typed", ["老年人优待证怎么办", "老人补贴", "大字报", "办护照", "标准是什么", "1", "身份证上的字看不清了要换吗",
+                                   "名字写错了", "签字大一点可以吗"])
 def test_a_need_that_mentions_elders_is_not_a_switch(typed):
     assert mode_word(typed) is None
+
+
+async def test_bigger_text_asked_for_in_a_sentence_switches_elder_mode_on(h):
+    """你好 我眼睛不好 字太小了 能不能把字弄大一点 was searched (没找到); 能把字弄大点吗 listed 宗教活动场所 matters."""
+    assert "已换成长辈模式" in await h.say("你好 我眼睛不好 字太小了 能不能把字弄大一点")
 
 
 def test_the_mode_is_kept_in_the_profile_and_pins_chinese():

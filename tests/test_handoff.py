@@ -187,7 +187,7 @@ async def test_leaving_the_queue_and_an_agent_who_comes_too_late(chat, zhang):
     left = await chat.say("取消")
     assert "已退出人工服务排队" in left and "请回复序号选择" in left
     assert "已不在队列中" in await zhang.say(f"接 {number}")
-    for bye in ("不用了", "拜拜"):  # 已记下…您排在第一位: staff would have joined for nobody
+    for bye in ("不用了", "拜拜", "算了不用了 我自己看 返回"):  # 已记下…您排在第一位: staff would have joined for nobody
         ticket_number(await chat.say("人工"))
         left = await chat.say(bye)
         assert "已退出人工服务排队" in left, (bye, left)

@@ -420,6 +420,15 @@ async def test_with_only_the_afternoon_listed_a_number_off_screen_is_asked_again
     assert (await h.session()).data["start"] == slots[afternoon[0] - 1][0]
 
 
+@pytest.mark.parametrize("asked", ["对了，要带什么材料", "顺便问下要带哪些东西", "材料清单"])
+async def test_what_to_bring_asked_on_the_side_at_the_name_step_is_answered(h, asked):
+    """对了，要带什么材料 at the name step: 姓名好像不太对 (要带什么材料 alone was answered)."""
+    await h.catalog_ready()
+    await to_name_step(h)
+    told = await h.say(asked)
+    assert "请带好" in told and ASK_NAME in told and "姓名好像不太对" not in told, told
+
+
 async def test_words_of_the_chat_at_the_name_step_are_not_taken_as_a_name(h):
     """更多 or 等等 typed at the name step is no name: it is asked for again, not booked under."""
     await h.catalog_ready()
