@@ -715,8 +715,10 @@ class Booking(Picking):
         self._paused_until = None  # online booking is paused for this person until this day (prepared on start)
 
     def prompt_context(self):
+        catalog_halls = self.services.catalog.halls if self.services.catalog is not None else {}
+        already = [{**a, "day": date.fromisoformat(a["date"]), "hall": catalog_halls.get(a["hall_id"])} for a in self.data.get("already") or ()]
         return {**super().prompt_context(), "halls": self.halls(), "located": "location" in self.data, "candidates": self.data.get("candidates", []),
-                "known": self.data.get("known"), "applicant": self.masked_applicant()}
+                "known": self.data.get("known"), "applicant": self.masked_applicant(), "already": already}
 
     # The matter ----------------------------------------------------------------------------------
 
@@ -1074,6 +1076,21 @@ class Booking(Picking):
         self._keep_details_ahead()
         if not await self.load_slots_of_other_day():
             await self.look_up_known_for_slot()
+            await self._look_up_same_matter_booked()
+
+    async def _look_up_same_matter_booked(self) -> None:
+        """Once a booking, when its time is picked: this person's upcoming appointments of the same
+        matter (`data["already"]`), which the summary warns of (社保卡那个 能不能换到万盛街道 booked
+        a second one and kept the first, a no-show to be)."""
+        if "already" in self.data or self.picked_slot() is None or self.services.bookings is None:
+            return
+        target = ("bundle_code", self.data["bundle"]) if self.data.get("bundle") else ("matter_code", self.data.get("code"))
+        try:
+            upcoming = await self.services.bookings.upcoming(self.user)
+        except (PlatformUnavailable, PlatformError):
+            return  # not known now: the summary says nothing of it
+        self.data["already"] = [{"date": a.date.isoformat(), "start": a.start, "hall_id": a.hall_id} for a in upcoming
+                                if getattr(a, target[0]) == target[1]]
 
     async def load_day_changed_to(self) -> None:
         """Prepare at a detail's step: a day asked for instead (换周四吧, 改成周三), its times."""

@@ -1432,3 +1432,14 @@ async def test_cancelling_or_moving_with_no_appointment_says_there_is_none_and_b
     booking = await h.say("预约")
     assert "预约办理什么事" in booking or "book" in booking.lower(), booking
     assert (await h.session()).dialog == "booking"
+
+
+async def test_booking_a_matter_already_booked_warns_at_the_summary(h, sims):
+    """社保卡那个预约 能不能换到万盛街道 booked a second appointment of the matter without a word,
+    the first left to become a no-show."""
+    me = person(36)
+    first = await drive(h, "预约", me, stop="请核对预约信息")
+    assert "已经约了这个事项" not in first, first
+    await h.say("确认")
+    again = await drive(h, "预约办护照", me, stop="请核对预约信息")
+    assert "已经约了这个事项" in again and "我的预约" in again, again

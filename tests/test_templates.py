@@ -107,7 +107,7 @@ CONTEXTS.update({
     "booking/no_id.j2": {"no_card_yet": True},
     "booking/when_kept.j2": {"said": "周四下午"},
     "booking/bad_id.j2": {"length": 17, "digits": True, "earlier": "511***********4061"},
-    "booking/summary.j2": {**_PICKED, "applicant": _MASKED},
+    "booking/summary.j2": {**_PICKED, "applicant": _MASKED, "already": [{"day": date(2026, 12, 10), "start": "09:00", "hall": PLATFORM_HALLS[0]}]},
     "booking/new_applicant.j2": {},
     "booking/day_first.j2": {},
     "booking/slot_taken.j2": {"day": date(2026, 12, 8), "start": "10:00", "end": "10:30"},
