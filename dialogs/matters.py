@@ -751,8 +751,19 @@ class Matters(ListedAnswers, Dialog):
     async def _search(self):
         query = self._query().strip()
         self._found = await self.services.catalog.find(query, top=MAX_CANDIDATES) if query else None
-        if self.state == "choosing" and self._found is not None and self._found.verdict != MATTER:
+        if self.state == "choosing" and self._found is not None and not self._names_another_matter(self._found):
             await self._narrow(query)
+
+    def _names_another_matter(self, found) -> bool:
+        """The words said to a list name a matter of their own that the list does not have: clearly,
+        or asked as a question whose hits share none of the list's (公司怎么注销, 企业年报在哪里报 at
+        the list for 招了第一个员工: a new question, not a narrowing of the old; 个体户的 narrows)."""
+        listed = set(self.data.get("candidates", ()))
+        if not found.hits or found.verdict not in (MATTER, CANDIDATES):
+            return False
+        if found.verdict == MATTER:
+            return found.hits[0].code not in listed
+        return ASKING.search(self.word) is not None and not listed & {h.code for h in found.hits[:3]}
 
     async def _narrow(self, said: str):
         """A few words said to the list (新办的, 个体户的, 丢了那个) narrow it: the list's question

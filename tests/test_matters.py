@@ -816,3 +816,13 @@ async def test_a_question_of_the_card_asked_mid_questions_is_answered_and_the_qu
     assert ("免费" in fee or "收费" in fee or "元" in fee) and "哪种情况" in fee, fee
     assert "办理流程" not in await h.say("2")
     assert (await h.session()).state == "situation"
+
+
+@pytest.mark.parametrize(("asked", "expected"), [("公司怎么注销", "公司注销登记"), ("营业执照怎么注销", "注销")])
+async def test_a_short_new_question_at_a_list_is_searched_not_taken_to_narrow_the_list(h, asked, expected):
+    """公司怎么注销 at the list for 招了第一个员工，要办啥 gave that list again (read as narrowing it)."""
+    await h.catalog_ready()
+    listed = await h.say("招了第一个员工，要办啥")
+    assert "就业登记" in listed, listed
+    again = await h.say(asked)
+    assert expected in "".join(again.split("\n")[:2]) and "就业登记" not in again, again
