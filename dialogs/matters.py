@@ -1214,7 +1214,8 @@ class Matters(ListedAnswers, Dialog):
     async def read_answer(self):
         """Prepare: record the answer to the current question, if this message is one; else,
         when it asks for something else in words of its own (社保能转过来不), search it."""
-        self._answered = self._record_answer()
+        aside = _BY_THE_WAY.match(self.word)  # 顺便问一下社保卡丢了咋补: a question on the side, no answer
+        self._answered = False if aside and ASKING.search(self.word[aside.end():]) else self._record_answer()
         if (not self._answered and self._corrected is None and not self._taken_back and self._follow_up() is None
                 and self._asks_something_else()):
             await self._search()

@@ -826,3 +826,14 @@ async def test_a_short_new_question_at_a_list_is_searched_not_taken_to_narrow_th
     assert "就业登记" in listed, listed
     again = await h.say(asked)
     assert expected in "".join(again.split("\n")[:2]) and "就业登记" not in again, again
+
+
+async def test_a_question_on_the_side_at_a_situation_question_is_no_answer_to_it(h):
+    """顺便问一下社保卡丢了咋补 at 居住证's 哪种情况 (首次申领 / 年度签注 / 遗失补领) was taken for
+    遗失补领 without a word: the list that followed was for a lost 居住证."""
+    await h.catalog_ready()
+    await h.say("居住证办理")
+    assert "遗失补领" in await h.say("材料清单")
+    aside = await h.say("顺便问一下社保卡丢了咋补")
+    assert "社会保障卡" in aside and "以就业" not in aside, aside
+    assert not (await h.session()).data.get("answers"), "the side question was recorded as an answer"
