@@ -952,7 +952,8 @@ async def test_my_appointments_from_anywhere_and_keeping_one(h, sims):
     assert len(booked(await appointments_of(sims, me))) == 1
 
 
-@pytest.mark.parametrize("asked", ["我想改一下预约的时间", "预约那天有事去不了了", "我约的是几点来着", "Can I reschedule my appointment?"])
+@pytest.mark.parametrize("asked", ["我想改一下预约的时间", "预约那天有事去不了了", "我约的是几点来着", "Can I reschedule my appointment?",
+                                   "那个预约我不去了"])
 async def test_asking_about_my_appointment_in_my_own_words_opens_it_and_books_nothing(h, sims, asked):
     """However the change is asked, from the menu or mid-booking, it is 我的预约: never a new
     booking searched for "改一下的时间"."""
@@ -1443,3 +1444,14 @@ async def test_booking_a_matter_already_booked_warns_at_the_summary(h, sims):
     await h.say("确认")
     again = await drive(h, "预约办护照", me, stop="请核对预约信息")
     assert "已经约了这个事项" in again and "我的预约" in again, again
+
+
+async def test_not_going_to_an_appointment_said_at_a_search_list_is_about_that_appointment(h, sims):
+    """周五那个预约我不去了 at the list for 社保卡丢了怎么补 started a new booking (请告诉我您要预约办理什么事)."""
+    me = person(35)
+    await drive(h, "我想预约办护照", me)
+    await h.catalog_ready()
+    assert "您要办的是不是" in await h.say("社保卡丢了怎么补")
+    told = await h.say("那个预约我不去了")
+    assert "普通护照签发" in told and "要预约办理什么事" not in told, told
+    assert len(booked(await appointments_of(sims, me))) == 1
