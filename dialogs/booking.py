@@ -512,8 +512,12 @@ class Picking(Dialog):
     def names_free_time(self) -> bool:
         """A time of the chosen day named at a summary (a booking's or a move's) (时间改成4点那个): it replaces the one shown."""
         named = self.slot("date")
-        return (self.slot("time") is not None and (named is None or named.isoformat() == self.data.get("day"))
-                and self.picked_slot() is not None)
+        picked = self.picked_slot() if self.slot("time") is not None and (named is None or named.isoformat() == self.data.get("day")) else None
+        if picked is None:
+            return False
+        # the time just taken, read again at the next step (10点半 picks the time, then the name step
+        # reached in the same turn reads it): no change, and the details told ahead are not lost
+        return self.state in ("summary", "move_confirm") or self.data["slots"][picked - 1][0] != self.data.get("start")
 
     def wants_other_time(self) -> bool:
         """换个时间 / 时间不对 with no time named: the times of the day again."""

@@ -173,6 +173,24 @@ async def test_details_in_any_form_fill_their_steps(h):
     assert applicant == {"name": me["name"], "id_number": me["id_number"], "phone": me["phone"]}
 
 
+async def test_details_told_first_survive_a_time_picked_in_words(h):
+    """我想预约…，周三上午，罗秀英 5116… 1842… then 10点半 at the times: 好的，约在… twice, and the
+    name asked for (the time read again at the name step as a change of time took the details' turn)."""
+    await h.catalog_ready()
+    me = person(33)
+    reply = await h.say(f"我想预约办护照，{me['name']} {me['id_number']} 电话{me['phone']}")
+    for _ in range(4):
+        if "可以预约的时段" in reply:
+            break
+        reply = await h.say("1")
+    start = (await h.session()).data["slots"][1][0]
+    hour, minute = int(start[:2]), start[3:]
+    said = f"{hour}点" + {"00": "", "30": "半"}.get(minute, f"{int(minute)}分")
+    taken = await h.say(said)
+    assert taken.count("好的，约在") == 1 and ASK_NAME not in taken and CONSENT in taken, (said, taken)
+    assert (await h.session()).data["start"] == start
+
+
 async def test_some_details_fill_their_steps_and_the_next_missing_one_is_asked(h):
     await h.catalog_ready()
     me = person(37)
