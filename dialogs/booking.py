@@ -177,6 +177,7 @@ TRANSITIONS = [
     T("text",     ["name", "id_number", "phone"], "slot", "names_time_not_offered", "ask"),
     T("text",     ["name", "id_number", "phone"], "=", "needs_time",     "say_take_your_time"),
     T("text",     ["hall", "day", "slot"], "=", "needs_time",            "say_take_your_time"),  # 我问下家里人哪天有空
+    T("text",     ["hall", "day", "slot"], "=", "only_details_ahead",    "say_details_kept"),  # 511602… at the times: kept, the times again
     # 换一天 / 换个时间 there: the days, or the day's times, again (never taken for a name)
     T("text",     ["name", "id_number", "phone"], "day",  "wants_other_day",  "ask"),
     T("text",     ["name", "id_number", "phone"], "slot", "wants_other_time", "ask"),
@@ -706,7 +707,7 @@ class Booking(Picking):
     def say_take_your_time(self):
         self.say("booking/take_your_time.j2", step=self.state)
 
-    __slots__ = ("_hits", "_known", "_lost", "_paused_until", "_sure", "_opened", "_opened_at")
+    __slots__ = ("_hits", "_known", "_lost", "_paused_until", "_sure", "_opened", "_opened_at", "_kept_ahead")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -717,6 +718,7 @@ class Booking(Picking):
         self._known: dict | None = None  # the remembered applicant, when a prepare looked
         self._lost = False  # 确认, but the applicant can no longer be read
         self._paused_until = None  # online booking is paused for this person until this day (prepared on start)
+        self._kept_ahead: tuple[list[str], bool] | None = None  # details typed ahead this turn: kinds kept, an ID mistyped
 
     def prompt_context(self):
         catalog_halls = self.services.catalog.halls if self.services.catalog is not None else {}
@@ -1018,6 +1020,17 @@ class Booking(Picking):
         opening["pending"] = sorted(set(opening["pending"]) | personal.keys())
         if mistyped is not None:
             opening["mistyped_id"] = mistyped
+        self._kept_ahead = ([kind for kind in ("name", "id_number", "phone") if kind in personal], mistyped is not None)
+
+    def only_details_ahead(self) -> bool:
+        """Details typed at the hall, day or time step and no answer to it (511602…, then 1842…):
+        told they are kept (it said 没太明白, then 还是没能看明白, and kept them silently)."""
+        return self._kept_ahead is not None
+
+    def say_details_kept(self):
+        kinds, mistyped = self._kept_ahead
+        self.say("booking/details_kept.j2", kinds=kinds, mistyped=mistyped, step=self.state)
+        self.ask()
 
     async def load_slots_of_picked_day(self) -> None:
         self._keep_details_ahead()

@@ -191,6 +191,19 @@ async def test_details_told_first_survive_a_time_picked_in_words(h):
     assert (await h.session()).data["start"] == start
 
 
+async def test_details_typed_alone_at_the_times_are_said_to_be_kept(h):
+    """511602… then 1842… at the times: 没太明白, then 还是没能看明白 (kept silently all the same)."""
+    await h.catalog_ready()
+    me = person(36)
+    await drive(h, "预约", me, stop="广安区政务服务中心，请选择日期")
+    await h.say("1")
+    for detail, said in ((me["id_number"], "身份证号先记下了"), (me["phone"], "手机号先记下了")):
+        told = await h.say(detail)
+        assert said in told and "没太明白" not in told and "没能看明白" not in told and "可以预约的时段" in told, told
+    assert ASK_NAME in await h.say("1")
+    assert CONSENT in await h.say(me["name"])  # the ID and the phone told ahead are not asked for
+
+
 async def test_some_details_fill_their_steps_and_the_next_missing_one_is_asked(h):
     await h.catalog_ready()
     me = person(37)
