@@ -698,8 +698,9 @@ class Matters(ListedAnswers, Dialog):
 
     def prompt_context(self):
         guide = self._guide()
-        return {"follow_ups": follow_ups_for(guide), "guide": guide, "question": self._next_question(),
-                "hits": self._candidate_rows() if self.state == "choosing" else []}
+        guideless = self.state == "guide" and guide is None  # no follow-ups to offer: the list it came from, if any
+        return {"follow_ups": [] if guideless else follow_ups_for(guide), "guide": guide, "question": self._next_question(),
+                "hits": self._candidate_rows() if self.state == "choosing" or (guideless and self.data.get("candidates")) else []}
 
     def _candidate_rows(self) -> list[dict]:
         """The list on screen as names (返回 from a card, or a miss at the list, shows it again)."""
@@ -715,7 +716,7 @@ class Matters(ListedAnswers, Dialog):
 
     def ask(self):
         catalog = self.services.catalog
-        if self.state == "guide" and catalog is not None:  # one follow-up list per kind of card: rendered once per catalog
+        if self.state == "guide" and catalog is not None and self._guide() is not None:  # one follow-up list per kind of card: rendered once per catalog
             render = self.services.render
             follow_ups = follow_ups_for(self._guide())
             key = ("prompt", "guide", tuple(k for _, _, k in follow_ups))
@@ -1030,7 +1031,7 @@ class Matters(ListedAnswers, Dialog):
             self.ask()
             return
         await self._record(NONE)
-        self.say("matters/not_found.j2", query=echo(query), card=self.services.catalog.summary(self.data["code"]))
+        self.say("matters/not_found.j2", query=echo(query), card=self.services.catalog.summary(self.data["code"]) if guide is not None else None)
         mark_unused(self.data, offered=True)
         self.ask()
 

@@ -837,3 +837,21 @@ async def test_a_question_on_the_side_at_a_situation_question_is_no_answer_to_it
     aside = await h.say("顺便问一下社保卡丢了咋补")
     assert "社会保障卡" in aside and "以就业" not in aside, aside
     assert not (await h.session()).data.get("answers"), "the side question was recorded as an answer"
+
+
+async def test_a_card_without_a_guide_offers_no_follow_ups_it_cannot_give_and_its_list_keeps_its_numbers(h):
+    """A question not found on a card whose guide is not written yet offered 1. 材料清单 … 4. 预约;
+    4 then opened the 4th matter of the list it came from (the numbers on screen were the card's)."""
+    await h.catalog_ready()
+    catalog = h.app[CATALOG]
+    listed = await h.say("公司新招了几个员工，要给他们交社保，怎么办理")
+    codes = (await h.session()).data["candidates"]
+    guideless = [n for n, code in enumerate(codes, 1) if catalog.guide(code) is None]
+    assert guideless and len(codes) > 1, listed
+    await h.say(str(guideless[0]))
+    told = await h.say("我的店就30平米，也要办这个吗")
+    assert "材料清单" not in told and "预约" not in told, told
+    other = next(n for n in range(1, len(codes) + 1) if n != guideless[0])
+    name = (catalog.summary(codes[other - 1]) or catalog.bundles[codes[other - 1]]).name
+    assert f"{other}. {name}" in told, told
+    assert (await h.say(str(other))).startswith(f"【{name}")
