@@ -143,12 +143,12 @@ PREPARE = [
 #: The guide card's follow-ups: key -> (title, the words that ask for it). Their numbers depend
 #: on the card (`follow_ups_for`).
 FOLLOW_UPS = {
-    "materials": ("材料清单", ("材料", "材料清单", "要带什么", "带什么", "需要什么材料", "要什么材料")),
+    "materials": ("材料清单", ("材料", "材料清单", "要带什么", "带什么", "需要什么材料", "要什么材料", "materials to bring")),
     "process": ("办理流程", ("流程", "办理流程", "怎么办理", "步骤")),
-    "where": ("在哪办", ("在哪办", "在哪里办", "地址", "哪里办", "去哪办")),
-    "booking": ("预约", ("预约", "预约办理", "我要预约")),
-    "online": ("在线办理", ("在线办理", "网上办", "网上办理", "网办", "链接")),
-    "notify": ("订阅通知", ("订阅通知", "订阅事项通知", "订阅政策通知", "通知我", "有新政策通知我")),
+    "where": ("在哪办", ("在哪办", "在哪里办", "地址", "哪里办", "去哪办", "where to go", "where do i go", "where should i go")),
+    "booking": ("预约", ("预约", "预约办理", "我要预约", "book an appointment")),
+    "online": ("在线办理", ("在线办理", "网上办", "网上办理", "网办", "链接", "apply online")),
+    "notify": ("订阅通知", ("订阅通知", "订阅事项通知", "订阅政策通知", "通知我", "有新政策通知我", "get notified of news", "notify me")),
 }
 #: A short question about the card on screen in people's words (要带啥材料, 几点上班, 网上能办吗):
 #: a cue of one follow-up, and nothing else said but these filler characters.

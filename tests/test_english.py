@@ -364,6 +364,17 @@ async def test_an_english_card_answers_documents_where_how_long_and_cost_in_a_fe
     assert card.startswith("【") or "Did you mean" in card, card
     if not card.startswith("【"):
         await h.say("1")
-    for asked in ("what documents?", "where?", "how long does it take", "how much does it cost", "can I do it online?"):
+    for asked in ("what documents?", "where?", "how long does it take", "how much does it cost", "can I do it online?",
+                  "Apply online", "Where to go", "where do I go", "Materials to bring"):  # the card's own labels too
         reply = await h.say(asked)
         assert "found no government service" not in reply and "didn't quite understand" not in reply, (asked, reply)
+        assert "Did you mean" not in reply, (asked, reply)
+
+
+async def test_an_english_situation_question_is_asked_in_english(h):
+    """请问您是哪种情况？ was asked of English speakers as it is in Chinese."""
+    await h.catalog_ready()
+    await h.say("English")
+    await h.say("居住证办理")
+    asked = await h.say("materials")
+    assert "Which of these fits your case?" in asked and "请问您是哪种情况" not in asked, asked
