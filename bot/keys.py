@@ -175,9 +175,9 @@ class Keys:
         """Wrong second factors for one case number by anyone (counter with a TTL)."""
         return f"{self.prefix}prog:casefail:{case_no}"
 
-    def code_text_wait(self, user: str) -> str:
-        """Set while this user may not have another verification code texted (a key with a TTL)."""
-        return f"{self.prefix}ent:textwait:{{{user}}}"
+    def code_text_wait(self, user: str, credit_code: str) -> str:
+        """Set while this user may not have another code texted to this enterprise (a key with a TTL)."""
+        return f"{self.prefix}ent:textwait:{{{user}}}:{credit_code}"
 
     def code_texts(self, user: str) -> str:
         """Verification codes texted for this user in the current hour (counter with a TTL)."""

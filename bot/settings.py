@@ -187,10 +187,10 @@ class Settings(BaseSettings):
     max_subscriptions: int = 50
     max_enterprises: int = 10
     # A verification code texted to an enterprise's contact, per chat user: one every this many
-    # seconds and at most this many an hour (the platform's own limit is per enterprise, so
+    # seconds per enterprise and at most this many an hour (the platform's own limit is per enterprise, so
     # without ours a stranger's 重新发送 used it up and locked the enterprise's own people out)
     code_text_seconds: int = 60
-    code_texts_per_hour: int = 3
+    code_texts_per_hour: int = 5
     holidays: list[date] = []
     makeup_workdays: list[date] = []
     rating_reminder_seconds: int = 259200

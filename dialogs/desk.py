@@ -24,6 +24,7 @@ records its outcome (`_seen`); the guards compare.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from dialogs import paging
@@ -127,7 +128,7 @@ class EnterpriseDesk(Dialog):
     async def look_up_text(self) -> None:
         text = self.word
         if self.state == "pick":
-            picked = _number(text, len(self.data.get("choices", [])))
+            picked = self._picked(len(self.data.get("choices", []))) or self._named_enterprise()
             if picked:
                 self.data["credit_code"], self.data["enterprise"] = self.data["choices"][picked - 1]
                 await self._act(self.data.get("action") or "home")
@@ -147,7 +148,7 @@ class EnterpriseDesk(Dialog):
             elif text in LIST_AGAIN:
                 await self._act("cases", offset=int(self.data.get("offset", 0)))
             else:
-                picked = _number(text, int(self.data.get("total", 0)))
+                picked = self._picked(int(self.data.get("total", 0)))
                 if picked and str(picked) in self.data.get("listed", {}):
                     await self._act("case", number=picked)
         elif self.state == "licences" and text in ("1", "刷新"):
@@ -159,6 +160,19 @@ class EnterpriseDesk(Dialog):
     def say_already_notified(self):
         self.say("desk/already_notified.j2", enterprise=self.data.get("enterprise", ""))
         self.ask()
+
+    def _picked(self, count: int) -> int | None:
+        """The item typed: its number, or in words (第二个, 最后一个)."""
+        picked = _number(self.word, count)
+        if picked is None and (said := self.slot("choice")) is not None:
+            picked = count if said == -1 else said if 1 <= said <= count else None
+        return picked
+
+    def _named_enterprise(self) -> int | None:
+        """The enterprise to pick named by a part of its name (渠江那家, 川味的)."""
+        core = _NAMING.sub("", self.word)
+        named = [n for n, (_, name) in enumerate(self.data.get("choices", []), 1) if len(core) >= 2 and core in name]
+        return named[0] if len(named) == 1 else None
 
     async def _act(self, action: str, **how: Any) -> None:
         """Check the binding now, then do `action` for the enterprise in the session."""
@@ -304,6 +318,10 @@ class EnterpriseDesk(Dialog):
     def say_busy(self):
         self.say("progress/busy.j2")
         self.ask()
+
+
+#: Words around an enterprise named by part of its name (渠江那家, 看川味的).
+_NAMING = re.compile(r"^(?:看|查|选|要|就|是)?(?:一下)?|(?:那家|这家|那个|这个|公司|的|吧)+$")
 
 
 def _number(text: str, count: int) -> int | None:

@@ -152,7 +152,7 @@ class EnterpriseBinding(Dialog):
     async def _send(self, credit_code: str) -> str:
         """Have the platform text a code; "sent", "wait" (this person had one moments ago: `data["wait"]`
         seconds to go), "unknown", "refused", "busy" or "down"."""
-        wait = await self.services.subscriptions.may_text_code(self.incoming.user)
+        wait = await self.services.subscriptions.may_text_code(self.incoming.user, credit_code)
         if wait:
             self.data["wait"] = wait
             self._sent = "wait"

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.web.appkeys import CATALOG
 from tests.support import Chat
 from tests.test_progress import advance
-from tests.test_subscriptions import CREDIT_CODE, OTHER, bind, enterprise_case
+from tests.test_subscriptions import CREDIT_CODE, OTHER, bind, enterprise_case, texted_code
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -173,3 +173,24 @@ async def test_the_enterprise_cases_and_licences_asked_in_words_open_the_desk(h,
     assert "您要办的是不是" not in await h.say("我们单位的证照")
     question = await h.say("公司怎么注销")  # a matter's question is still searched
     assert "注销" in question and case_no not in question, question
+
+
+async def test_an_enterprise_and_a_case_are_picked_in_words(h, sims):
+    """渠江那家 at 您绑定了 2 家企业，要看哪一家？ and 第二个 at the case list: 没太明白 (only digits worked)."""
+    from integrations.platform.identifiers import credit_check_char
+
+    second = "91511602MA6XQJ2" + "K8"
+    second = second[:17] + credit_check_char(second[:17])
+    body = {"enterprise": {"name": "广安市渠江物流有限公司", "credit_code": second, "phone": "13698765432"}}
+    assert (await sims.post("/sim/platform/_admin/cases", json=body)).status == 201
+    cases = [await enterprise_case(sims) for _ in range(2)]
+    await bind(h, sims)
+    await h.say("企业绑定")
+    await h.say(second)
+    assert "绑定成功" in await h.say(await texted_code(sims, second))
+    asked = await h.say("企业办件")
+    assert "渠江物流" in asked and "思源科技" in asked, asked
+    listing = await h.say("思源那家")
+    assert all(c in listing for c in cases), listing
+    card = await h.say("第二个")
+    assert "【办件进度】" in card and cases[0] in card, card  # newest first: the second is the older

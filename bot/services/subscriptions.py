@@ -240,11 +240,11 @@ class Subscriptions:
             await self.audiences.note_industry(credit_code, industry)
         return Added.added
 
-    async def may_text_code(self, user: str) -> int:
-        """Whether a verification code may be texted for this person now: 0, and the text is
-        counted; else how many seconds until one may (one every `code_text_seconds`, at most
-        `code_texts_per_hour` an hour, whichever enterprise)."""
-        wait_key, count_key = self.keys.code_text_wait(user), self.keys.code_texts(user)
+    async def may_text_code(self, user: str, credit_code: str) -> int:
+        """Whether a verification code may be texted to the enterprise for this person now: 0, and
+        the text is counted; else how many seconds until one may (one a `code_text_seconds` per
+        enterprise, at most `code_texts_per_hour` an hour in all)."""
+        wait_key, count_key = self.keys.code_text_wait(user, credit_code), self.keys.code_texts(user)
         spacing = self._setting("code_text_seconds", 60)
         if spacing > 0 and not await self.redis.set(wait_key, 1, nx=True, ex=spacing):
             return max(int(await self.redis.ttl(wait_key)), 1)
@@ -253,7 +253,7 @@ class Subscriptions:
         if left < 0:  # the hour starts with its first text
             await self.redis.expire(count_key, 3600)
             left = 3600
-        if count > self._setting("code_texts_per_hour", 3):
+        if count > self._setting("code_texts_per_hour", 5):
             return max(int(left), 1)
         return 0
 
