@@ -70,12 +70,21 @@ MAX_BUNDLE_STEPS = 8  # a bundle's one timeline: the latest steps over all its c
 
 SUBSCRIBE = frozenset({"订阅", "订阅进度", "订阅这个", "关注", "提醒我", "通知我"})
 UNSUBSCRIBE = frozenset({"退订", "取消订阅", "不用通知了", "不要通知"})
-REFRESH = frozenset({"刷新", "再查一次", "重新查询", "最新进度", "2"})
+REFRESH = frozenset({"刷新", "再查一次", "重新查询", "最新进度", "2", "刷新进度", "刷新一下", "再刷新", "再刷新一下", "更新一下", "再查一下",
+                     "refresh"})
+#: When the case will be done, asked on its card (啥时候办好, 要等多久): its promised day, said again.
+WHEN_DONE_ASKED = re.compile(r"(?:啥|什么)时候(?:能|可以|才)?(?:办好|办完|办结|好|批|下来|出来|拿到)|多久(?:能|才|可以)?(?:办好|办完|好|下来|拿到)"
+                             r"|要等多久|还要多久|还得多久|几号(?:能|可以)?(?:办好|好|拿)|\bwhen will it be (?:done|ready)\b|\bhow long\b")
+#: Where the result is collected, or whether it is posted, asked on its card (去哪里领, 能不能寄给我).
+COLLECT_ASKED = re.compile(r"(?:去|到)?(?:哪里|哪儿|哪|什么地方)(?:去)?(?:领|拿|取)|在哪(?:里)?(?:领|拿|取)|(?:能|可以|可不可以)(?:不能)?(?:邮寄|寄|快递)|寄给我|邮寄"
+                           r"|\bpick (?:it )?up\b|\bcollect\b|\bmail (?:it|them)\b|\bpost (?:it|them)\b")
 
 STATES = ["number", "choosing", "factor", "shown", "material"]
 ANY = STATES
 #: How to send the materials asked for (我要补材料, 材料怎么上传, 在哪交材料).
-SEND_ASKED = re.compile(r"补(?:交|充|个|点)?(?:一下)?材料|(?:交|发|传|上传|提交)(?:一下)?材料|材料(?:怎么|咋|如何|在哪)?(?:交|发|传|上传|提交)|怎么上传|补正")
+SEND_ASKED = re.compile(r"补(?:交|充|个|点)?(?:一下)?材料|(?:交|发|传|上传|提交)(?:一下)?材料|材料(?:怎么|咋|如何|在哪)?(?:交|发|传|上传|提交)|怎么上传|补正"
+                        r"|要补(?:什么|啥|哪些)|补(?:什么|啥|哪些)|(?:照片|图片|文件|材料)(?:怎么|咋|如何)(?:发|传|给)|怎么(?:发|传)(?:照片|图片|文件)"
+                        r"|(?:可以|能)拍照|拍照(?:可以|行|能)")
 #: The photos of the materials said to be all sent (好了就这些, 发完了).
 SENT_ALL = re.compile(r"发完了|传完了|就这些|都发了|都传了|没有了|没了|齐了|好了")
 #: Rating the case on the card asked for (我要评价, 给这个打个差评, 好评): the rating dialog, for it.
@@ -125,6 +134,8 @@ TRANSITIONS = [
     # After the card: each action checks the card's case is this person's, now.
     T("text",  "shown",    "shown",    "asks_to_rate",          "open_rating"),  # 我要评价 / 给这个打差评
     T("text",  "shown",    "shown",    "asks_how_to_send",      "say_how_to_send"),  # 我要补材料 / 怎么上传
+    T("text",  "shown",    "shown",    "asks_when_done",        "say_when_done"),  # 啥时候办好: the promised day again
+    T("text",  "shown",    "shown",    "asks_where_to_collect", "say_where_to_collect"),  # 去哪里领 / 能不能寄给我
     T("text",  "shown",    "shown",    "finished_sending",      "say_all_sent"),  # 好了就这些, after the photos
     T("text",  "shown",    "shown",    "subscribes",            "say_subscribed"),
     T("text",  "shown",    "shown",    "unsubscribes",          "unsubscribe"),
@@ -312,7 +323,7 @@ class Progress(Dialog):
         "material": "progress/which_material.j2",
     }
     #: Words this dialog understands itself, before they mean anything globally.
-    OWN_WORDS = SUBSCRIBE | UNSUBSCRIBE
+    OWN_WORDS = SUBSCRIBE | UNSUBSCRIBE | (REFRESH - {"2"})
     EXPECTS = {"number": frozenset({"case_number"}), "choosing": frozenset({"choice"}), "factor": frozenset({"id_number", "phone"}),
                "shown": frozenset({"choice"}), "material": frozenset({"choice"})}
     DONE = frozenset({"shown"})
@@ -686,8 +697,30 @@ class Progress(Dialog):
             self.data.pop("last_material", None)  # pages go on only for the card they started on
         self.data["case_no"] = case.case_no  # the only place a case number becomes the card's
         self.data["matter_name"] = case.matter_name  # named when the card's case is rated
+        # what the card said of when it is done and where its result is collected, asked again later
+        self.data["promised"] = case.promised_date.isoformat() if case.promised_date and not case.result else None
+        self.data["collect"] = (case.result.collection if case.result and case.result.collection else None)
+        self.data["matter_code"] = case.matter_code
         self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
         self.say("progress/card.j2", **case_view(case, self.services.settings))
+        self.ask()
+
+    def asks_when_done(self) -> bool:
+        return bool(self.data.get("case_no")) and WHEN_DONE_ASKED.search(self.word) is not None
+
+    def say_when_done(self):
+        promised = self.data.get("promised")
+        self.say("progress/when_done.j2", promised=date.fromisoformat(promised) if promised else None)
+        self.ask()
+
+    def asks_where_to_collect(self) -> bool:
+        return bool(self.data.get("case_no")) and COLLECT_ASKED.search(self.word) is not None
+
+    def say_where_to_collect(self):
+        catalog, code = self.services.catalog, self.data.get("matter_code")
+        guide = catalog.guide(code) if catalog is not None and code else None
+        halls = [catalog.halls[h] for h in guide.halls if h in catalog.halls] if guide is not None else []
+        self.say("progress/collect.j2", collect=self.data.get("collect"), halls=halls)
         self.ask()
 
     def looks_like_a_number(self) -> bool:

@@ -360,3 +360,15 @@ async def test_wrong_phone_digits_beside_the_case_number_are_told_wrong(h, sims)
     told = await h.say(f"{case_no} 1234")
     assert "没有查到匹配的办件" in told and "【办件进度】" not in told, told
     assert "【办件进度】" in await h.say("5678")
+
+
+@pytest.mark.parametrize(("asked", "told"), [("啥时候办好", "前办结"), ("还要多久", "前办结"), ("去哪里领", "领取结果"),
+                                             ("能不能寄给我", "邮寄"), ("要补什么", "照片"), ("刷新进度", "【办件进度】")])
+async def test_questions_on_the_card_are_answered_from_it(h, sims, asked, told):
+    """啥时候办好 / 去哪里领 / 能不能寄给我 / 要补什么 / 刷新进度 on a case's card: 没太明白, or a search
+    (刷新进度 listed road-project queries)."""
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    assert "【办件进度】" in await h.say("5678")
+    reply = await h.say(asked)
+    assert told in reply and "没太明白" not in reply and "您要办的是不是" not in reply, reply
