@@ -258,7 +258,8 @@ _LOST = "遗失丢失"
 #: Words people pick an option with that its name says otherwise (第一次 for 首次申领).
 OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", _LOST),
                 ("丢失", _LOST), ("弄丢", _LOST), ("搞丢", _LOST), ("掉了", _LOST), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
-                ("父亲", "父"), ("跟", "随"), ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("自己交", "个人缴费"), ("自己缴", "个人缴费"), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED))
+                ("父亲", "父"), ("跟", "随"), ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("自己交", "个人缴费"), ("自己缴", "个人缴费"), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED),
+                ("去世", "死亡"), ("过世", "死亡"), ("逝世", "死亡"), ("离世", "死亡"), ("病故", "死亡"))
 #: Words that say an answer was wrong (不对, 说错了): with them, a message that names an option of an
 #: earlier question changes that answer even when it also reads as an answer to this one.
 CORRECTION = re.compile(r"不对|错了|搞错|说错|选错|点错|弄错|更正|改成|改为|改一下|其实是|应该是")
@@ -541,6 +542,10 @@ def by_another(text: str) -> bool | None:
 
 
 
+#: A question this short (社保卡丢了) names an option by one of its words; a longer one by two.
+SHORT_TOLD = 10
+
+
 def answers_told(guide, text: str) -> dict[str, str]:
     """The guide's situation questions that a question told with its circumstances answers
     already (我妈68岁…我代她去办: 代办 yes; 身份证丢了: the loss option): only what is said
@@ -548,9 +553,15 @@ def answers_told(guide, text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     # what the matter itself is about names no option of it (单位交了生育保险 is no 灵活就业参加生育保险)
     common = frozenset(_pieces(normalise(guide.name + "".join(guide.conditions))))
+    named = frozenset(_pieces(normalise(guide.name)))  # (生育津贴要什么材料 names no option with 生育)
+    least = 1 if len(text) <= SHORT_TOLD else 2  # 社保卡丢了 says the loss in one word; a letter must say more
     for question in questions_for(guide):
         if question.options:
-            code = named_option(question.options, text, least=2, common=common)
+            # in a short question a word only one option has tells it apart, even where the conditions
+            # list every option (社保卡丢了: 遗失 is in 社会保障卡遗失、损坏、有效期满… and in 遗失补领 alone)
+            pieces = [_pieces(normalise(o.name)) for o in question.options]
+            own = {p for i, mine in enumerate(pieces) for p in mine if not any(p in other for j, other in enumerate(pieces) if j != i)}
+            code = named_option(question.options, text, least=least, common=named | (common - own) if least == 1 else common)
         else:
             said = by_another(text) if any(cue in question.text for cue in BY_ANOTHER_ASKED) else None
             said = by_age(question.text, text) if said is None else said

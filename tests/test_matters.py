@@ -855,3 +855,18 @@ async def test_a_card_without_a_guide_offers_no_follow_ups_it_cannot_give_and_it
     name = (catalog.summary(codes[other - 1]) or catalog.bundles[codes[other - 1]]).name
     assert f"{other}. {name}" in told, told
     assert (await h.say(str(other))).startswith(f"【{name}")
+
+
+@pytest.mark.parametrize(("said", "option"), [("社保卡丢了", "遗失补领"), ("社保卡坏了", "损坏换领")])
+async def test_a_short_question_that_names_an_option_is_not_asked_it_again(h, said, option):
+    """社保卡丢了 → 材料清单 asked 1. 遗失补领 2. 损坏换领 …: the loss was said (the guide's conditions
+    list every option, so their words were taken for the matter's own)."""
+    await h.catalog_ready()
+    assert (await h.say(said)).startswith("【社会保障卡补领")
+    asked = await h.say("材料清单")
+    assert "哪种情况" not in asked, asked
+    for _ in range(4):
+        if "需要准备的材料" in asked:
+            break
+        asked = await h.say("否")
+    assert f"需要准备的材料（{option}" in asked, asked
