@@ -593,6 +593,12 @@ def test_bundles_are_searchable(search, world):
     assert "出生一件事" in shown(search, "生娃了要办啥")[:3]
 
 
+@pytest.mark.parametrize("told", ["我爸走了", "老公走了，要办些啥子哦"])
+def test_a_death_told_plainly_finds_what_a_death_involves(search, told):
+    """我爸走了 and 老公走了，要办些啥子哦 found nothing: 走了 is how a death is told."""
+    assert "身后一件事" in shown(search, told)[:3] and "户口注销" in shown(search, told)
+
+
 def test_life_events_are_data(world, tmp_path):
     """A life event added to the data is found by how people tell it; no code knows of it."""
     events = [LifeEvent("a new pet", ("家里新添了一只小狗崽",), ("犬类准养证核发",), ())]
