@@ -53,6 +53,7 @@ from dialogs.ports import AttachmentRefused
 from dialogs.understand.answers import number_groups, whole_identifier
 from dialogs.understand.identity import phone_digits
 from dialogs.understand.model import DEFAULT_CASE_PATTERN
+from dialogs.understand.vocabulary import spoken_digits
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_id_number
 from integrations.platform.models import BundleApplication, Case, CaseState, ErrorCode, MaterialUpload
@@ -236,7 +237,8 @@ def is_bundle_number(number: str) -> bool:
 
 def parse_factor(text: str) -> dict[str, str] | None:
     """{"phone_last4": ...} or {"id_number": ...}; a full phone number gives its last 4 digits."""
-    folded = re.sub(r"\s", "", unicodedata.normalize("NFKC", text)).upper()
+    text = spoken_digits(unicodedata.normalize("NFKC", text))  # 五六七八 said by voice
+    folded = re.sub(r"\s", "", text).upper()
     if re.fullmatch(r"\d{4}", folded):
         return {"phone_last4": folded}
     if re.fullmatch(r"1[3-9]\d{9}", folded):

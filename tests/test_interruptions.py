@@ -660,3 +660,16 @@ async def test_a_confirmation_after_a_side_question_at_the_summary_books_the_pau
     assert len([a for a in await appointments_of(sims, me) if a["status"] == "booked"]) == 1
     # and once booked, nothing is left paused to confirm again
     assert "预约成功" not in (await h.say("确认") or "")
+
+
+async def test_an_id_and_a_phone_said_by_voice_in_chinese_digits_are_taken(h):
+    """五一一六零二… at the ID step: 身份证号码前 17 位应为数字; 幺八四二… at the phone step: 应为 11 位数字."""
+    await h.catalog_ready()
+    me = person(31)
+    spoken = str.maketrans("0123456789", "零一二三四五六七八九")
+    await to_name_step(h)
+    assert ASK_ID in await h.say(me["name"])
+    assert ASK_PHONE in await h.say(me["id_number"].translate(spoken))
+    assert CONSENT in await h.say("幺" + me["phone"][1:].translate(spoken))
+    applicant = h.services.bookings.unseal(h.user, (await h.session()).data["applicant"])
+    assert applicant == {"name": me["name"], "id_number": me["id_number"], "phone": me["phone"]}

@@ -372,3 +372,10 @@ async def test_questions_on_the_card_are_answered_from_it(h, sims, asked, told):
     assert "【办件进度】" in await h.say("5678")
     reply = await h.say(asked)
     assert told in reply and "没太明白" not in reply and "您要办的是不是" not in reply, reply
+
+
+async def test_the_phone_digits_said_by_voice_open_the_case(h, sims):
+    """五六七八 (voice input) at the digits step: 格式好像不对."""
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    assert "【办件进度】" in await h.say("五六七八")

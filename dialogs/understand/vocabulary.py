@@ -41,9 +41,22 @@ def _any_of(words) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
+#: Digits said one by one in Chinese, as voice input writes a number (幺三九八二六五一二三四, 五一一六零二…):
+#: four or more in a row are that number's digits, one for one (no 十 or 百: 二十三 is a quantity; and
+#: never fewer, nor glued to typed digits: 张三 13800… is a name and a phone).
+_SPOKEN_DIGITS = re.compile(r"[零〇一二三四五六七八九幺洞两]{4,}")
+_DIGIT_OF = str.maketrans("零〇一二三四五六七八九幺洞两", "00123456789102")
+
+
+def spoken_digits(text: str) -> str:
+    """`text` with runs of digits said in Chinese written as digits (the same length)."""
+    return _SPOKEN_DIGITS.sub(lambda m: m.group().translate(_DIGIT_OF), text) if _SPOKEN_DIGITS.search(text) else text
+
+
 def fold(text: str) -> str:
-    """What every phrase and message is matched as: NFKC (full-width to half-width) and lower case."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """What every phrase and message is matched as: NFKC (full-width to half-width), lower case,
+    and digits said one by one in Chinese as digits."""
+    return spoken_digits(unicodedata.normalize("NFKC", text).lower())
 
 
 @dataclass(frozen=True, slots=True)
