@@ -127,6 +127,8 @@ def _bare(said: str) -> str:
 WAITED = re.compile(r"还没(?:好|下来|办好|办完|批|出来|消息|动静)|等了[^，,。]{0,4}(?:天|周|星期|礼拜|月)|到底|破系统|太慢")
 #: A number at the hall asked for in a sentence (我到大厅了 怎么取号, 在哪拿号): the queue (取号).
 QUEUE_ASKED = re.compile(r"(?:怎么|咋|如何|在哪|哪里|去哪)(?:样)?(?:取号|拿号|排号|领号|取个号)|(?:到|在)(?:大厅|窗口|政务中心|服务中心)了[^，,。]{0,6}(?:取号|拿号|排号|排队)")
+#: Where one stands in a hall's queue, asked in a sentence (我前面还有几个人, 轮到我了没).
+QUEUE_STATUS_ASKED = re.compile(r"前面(?:还有|还剩)?(?:几|多少)(?:个)?人|排到(?:哪|几号|我)|叫到我|轮到我(?:了)?(?:吗|没|了没)|还要等几个")
 #: A person's own enterprise asked about in words (我想绑定我公司, 看下公司的办件, 我们单位的证照):
 #: its binding, or the enterprise desk's cases or licences (shortcut words name them exactly).
 ENTERPRISE_BIND_ASKED = re.compile(r"绑定?(?:一下)?(?:我的|我们的?|我|自己的?|本)?(?:公司|企业|单位|营业执照)"
@@ -439,6 +441,8 @@ class Conversation:
             return "progress", carry  # 办到哪了, 我是查进度
         if dialog != "queue" and QUEUE_ASKED.search(word):
             return "queue", {}  # 我到大厅了 怎么取号: a number, with the appointment's when there is one
+        if dialog not in ("queue", HANDOFF) and QUEUE_STATUS_ASKED.search(word):
+            return "queue", {"mode": "status"}  # 我前面还有几个人: the hall's queue (人工's own queue answers there)
         if dialog != "appointments" and about_my_appointments(incoming.text):
             return "appointments", {}  # 我想改一下预约的时间: theirs, not a new booking or a search
         if word in UNNOTIFY and dialog != "matters":

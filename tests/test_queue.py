@@ -151,3 +151,11 @@ async def test_a_walk_in_number_for_a_whole_bundle(h, sims):
     assert "签到码" in where
     ticket = await at_the_hall(h, await h.say((await checkin(sims))["code"]))
     assert "您的排队号：" in ticket and "企业开办一件事" in ticket
+
+
+@pytest.mark.parametrize("asked", ["我前面还有几个人", "轮到我了没", "排到我了吗"])
+async def test_where_one_stands_asked_in_a_sentence_is_the_queue(h, asked):
+    """我前面还有几个人 got 没太明白 (only 排到哪了 and a few fixed words worked)."""
+    await h.catalog_ready()
+    told = await h.say(asked)
+    assert "没有取号" in told and "没太明白" not in told, told
