@@ -71,6 +71,9 @@ MAX_BUNDLE_STEPS = 8  # a bundle's one timeline: the latest steps over all its c
 
 SUBSCRIBE = frozenset({"订阅", "订阅进度", "订阅这个", "关注", "提醒我", "通知我"})
 UNSUBSCRIBE = frozenset({"退订", "取消订阅", "不用通知了", "不要通知"})
+#: States in which a case is done (办结) and may be rated.
+DONE_STATES = frozenset({CaseState.approved, CaseState.not_approved, CaseState.ready_for_collection, CaseState.posted,
+                         CaseState.collected, CaseState.refused})
 REFRESH = frozenset({"刷新", "再查一次", "重新查询", "最新进度", "2", "刷新进度", "刷新一下", "再刷新", "再刷新一下", "更新一下", "再查一下",
                      "refresh"})
 #: When the case will be done, asked on its card (啥时候办好, 要等多久): its promised day, said again.
@@ -133,6 +136,7 @@ TRANSITIONS = [
     T("text",  "factor",   "factor",   "factor_wrong",          "say_wrong"),
     T("text",  "factor",   "factor",   "factor_trouble",        "say_busy"),
     # After the card: each action checks the card's case is this person's, now.
+    T("text",  "shown",    "shown",    "asks_to_rate_too_early", "say_rate_when_done"),  # 评价 before it is done: said so, no stars offered
     T("text",  "shown",    "shown",    "asks_to_rate",          "open_rating"),  # 我要评价 / 给这个打差评
     T("text",  "shown",    "shown",    "asks_how_to_send",      "say_how_to_send"),  # 我要补材料 / 怎么上传
     T("text",  "shown",    "shown",    "asks_when_done",        "say_when_done"),  # 啥时候办好: the promised day again
@@ -703,6 +707,7 @@ class Progress(Dialog):
         self.data["promised"] = case.promised_date.isoformat() if case.promised_date and not case.result else None
         self.data["collect"] = (case.result.collection if case.result and case.result.collection else None)
         self.data["matter_code"] = case.matter_code
+        self.data["done"] = case.state in DONE_STATES
         self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
         self.say("progress/card.j2", **case_view(case, self.services.settings))
         self.ask()
@@ -738,6 +743,13 @@ class Progress(Dialog):
         if state == "shown":
             return (RATE_ASKED.search(word) is not None and "修改" not in word) or SEND_ASKED.search(word) is not None
         return state == "number" and WITHOUT_NUMBER.search(word) is not None
+
+    def asks_to_rate_too_early(self) -> bool:
+        return self.data.get("done") is False and self.asks_to_rate()
+
+    def say_rate_when_done(self):
+        self.say("progress/rate_when_done.j2")
+        self.ask()
 
     def asks_to_rate(self) -> bool:
         return bool(self.data.get("case_no")) and RATE_ASKED.search(self.word) is not None and "修改" not in self.word

@@ -311,3 +311,14 @@ async def test_rating_words_with_nothing_to_rate_are_told_so_not_searched(h):
 async def test_a_question_that_mentions_stars_is_searched_when_nothing_is_to_rate(h):
     reply = await h.say("开五星级酒店要办什么证")
     assert "没有待评价" not in reply
+
+
+async def test_rating_a_case_not_done_yet_says_when_it_can_be_rated(h, sims):
+    """评价 on a case still being handled offered the stars, then 差评 got 这件办件已经评价过了（或还没有办结）."""
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted")
+    await h.say(case_no)
+    assert "【办件进度】" in await h.say("5678")
+    told = await h.say("评价")
+    assert "还没有办结" in told and "5 星最好" not in told, told
+    assert (await h.session()).dialog == "progress"

@@ -66,6 +66,7 @@ CONTEXTS = {
     "desk/already_notified.j2": {"enterprise": "四川渠江商贸有限公司"},
     "booking/pick_shown.j2": {"first": 6, "last": 11},
     "progress/when_done.j2": {"promised": date(2026, 12, 28)},
+    "progress/rate_when_done.j2": {},
     "progress/collect.j2": {"collect": None, "halls": PLATFORM_HALLS[:2]},
     "booking/details_kept.j2": {"kinds": ["id_number", "phone"], "mistyped": False, "step": "slot"},
     "common/conflict.j2": {"kind": "phone", "values": ["138****8000", "139****9000"]},
