@@ -534,7 +534,7 @@ def by_age(question: str, text: str) -> bool | None:
     return age < limit if asked[1] in ("未满", "不满", "不到") else age > limit if asked[1] == "超过" else age >= limit
 
 
-def by_another(text: str) -> bool | None:
+def by_another(text: str, told_ahead: bool = False) -> bool | None:
     """Who goes, read as the answer to whether another acts for the applicant: oneself (我自己, 本人
     去) is no, someone named (我儿子去, 让我女儿帮我办) is yes; None when neither or both are said.
     Saying one goes oneself (我是他女儿 我自己去办) decides it, whoever else is named."""
@@ -542,6 +542,8 @@ def by_another(text: str) -> bool | None:
         return True  # 帮我妈办 我自己去: the one writing acts for someone else; 让我儿子去办: another goes
     if _I_GO.search(text):
         return False
+    if told_ahead:  # a question told with its circumstances: someone named (我和老伴都退休了) is no answer
+        return None
     mine, theirs = _MYSELF.search(text) is not None, _ANOTHER.search(text) is not None
     return None if mine == theirs else theirs
 
@@ -568,7 +570,7 @@ def answers_told(guide, text: str) -> dict[str, str]:
             own = {p for i, mine in enumerate(pieces) for p in mine if not any(p in other for j, other in enumerate(pieces) if j != i)}
             code = named_option(question.options, text, least=least, common=named | (common - own) if least == 1 else common)
         else:
-            said = by_another(text) if any(cue in question.text for cue in BY_ANOTHER_ASKED) else None
+            said = by_another(text, told_ahead=True) if any(cue in question.text for cue in BY_ANOTHER_ASKED) else None
             said = by_age(question.text, text) if said is None else said
             code = None if said is None else "yes" if said else "no"
         if code is not None:

@@ -883,3 +883,16 @@ async def test_everyday_questions_on_a_card_are_answered_from_it(h, asked, told)
     assert (await h.say("居住证办理")).startswith("【居住证办理")
     reply = await h.say(asked)
     assert told in reply and "没找到" not in reply and "您要办的是不是" not in reply, reply
+
+
+async def test_someone_merely_named_in_the_question_is_not_taken_for_an_agent(h):
+    """我和老伴都退休了，想把公积金取出来 answered 是由他人代您办理吗 with yes, unasked: the list asked
+    for 授权委托书 (代办须公证委托) of a person going in person."""
+    await h.catalog_ready()
+    await h.say("我和老伴都退休了，想把公积金取出来，要带啥")
+    replies = [await h.say("4")]
+    for _ in range(3):
+        if "代您办理吗" in replies[-1] or "需要准备的材料" in replies[-1]:
+            break
+        replies.append(await h.say("否"))
+    assert "代您办理吗" in replies[-1], replies
