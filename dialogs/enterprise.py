@@ -25,6 +25,8 @@ from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.identifiers import valid_credit_code
 from integrations.platform.models import ErrorCode
 
+#: The credit code said to be mistyped (不对，代码输错了, 信用代码填错了).
+_CODE_WRONG = re.compile(r"(?:信用)?代码(?:输|填|写|打)?错|(?:信用代码|企业代码|代码)不对|公司(?:输|填|选)错|不是这个(?:公司|企业)")
 RESEND = frozenset({"重新发送", "重发", "再发一次", "没收到", "重新获取"})
 #: The code asked for again in a sentence (没收到啊 再发一次, 短信一直没来): no digits in it.
 RESEND_SAID = re.compile(r"没收到|没有收到|收不到|没来|还没到|再发|重发|重新发|重新获取|再给我发|再来一[个条次]")
@@ -42,6 +44,12 @@ TRANSITIONS = [
     T("text",  "code",   "code",   "already_bound",   "say_already_bound"),
     T("text",  "code",   "verify", "code_sent",       "ask"),
     T("text",  "code",   "code",   "send_refused",    "say_send_refused"),
+    # another credit code typed at the code's step (the first was mistyped): that one's code is sent;
+    # 不对，代码输错了: the credit code asked for again
+    T("text",  "verify", "verify", "other_code_sent", "say_other_code_sent"),
+    T("text",  "verify", "code",   "other_code_bound", "say_already_bound"),
+    T("text",  "verify", "code",   "other_code_refused", "say_send_refused"),
+    T("text",  "verify", "code",   "says_code_wrong", "ask"),
     T("text",  "verify", "verify", "asks_resend",     "resend"),
     T("text",  "verify", "verify", "answer_malformed", "say_answer_format"),
     T("text",  "verify", "verify", "answer_right",    "bind"),
@@ -106,7 +114,7 @@ class EnterpriseBinding(Dialog):
             return True  # 稍等 我问下老板: the step waits, never a search for 老板
         return state == "verify" and (word in RESEND or RESEND_SAID.search(word) is not None)
 
-    __slots__ = ("_bound", "_sent", "_checked", "_enterprise")
+    __slots__ = ("_bound", "_sent", "_checked", "_enterprise", "_retyped")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -114,6 +122,7 @@ class EnterpriseBinding(Dialog):
         self._sent: str | None = None  # see `_send`
         self._checked: str | None = None  # see `_check`
         self._enterprise = None
+        self._retyped = False  # another credit code typed at the code's step
 
     def prompt_context(self):
         return {"data": self.data}
@@ -215,9 +224,31 @@ class EnterpriseBinding(Dialog):
         return runs[0] if len(runs) == 1 and len(runs[0]) == 6 else None
 
     async def check_answer(self) -> None:
-        """Prepare: six digits typed (not 重新发送), check them with the platform."""
-        if not self.asks_resend() and not self.answer_malformed():
+        """Prepare: six digits typed (not 重新发送), check them with the platform; another credit
+        code typed, text a code to that enterprise instead."""
+        other = parse_credit_code(self.text)
+        if other is not None and other != self.data.get("credit_code"):
+            self._retyped = True
+            await self._take(other)
+        elif not self.asks_resend() and not self.answer_malformed():
             await self._check()
+
+    def other_code_sent(self) -> bool:
+        return self._retyped and self._sent == "sent"
+
+    def other_code_bound(self) -> bool:
+        return self._retyped and self._bound
+
+    def other_code_refused(self) -> bool:
+        return self._retyped and self._sent is not None and self._sent != "sent"
+
+    def say_other_code_sent(self):
+        self.say("subscriptions/other_code_sent.j2")
+        self.ask()
+
+    def says_code_wrong(self) -> bool:
+        """不对，代码输错了 at the code's step: the credit code was mistyped (no code in the message)."""
+        return _CODE_WRONG.search(self.word) is not None and self._typed_code() is None
 
     async def _check(self) -> str:
         """"right", "wrong", "void" (expired or used up) or "down"."""

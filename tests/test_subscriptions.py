@@ -348,3 +348,26 @@ async def test_a_pick_from_a_list_asked_about_during_the_binding_picks_and_does_
     assert "您要办的是不是" in listed, listed
     picked = await h.say("2")
     assert "【" in picked and "统一社会信用代码" not in picked, picked
+
+
+async def test_a_credit_code_put_right_at_the_code_step_is_the_one_verified(h, sims):
+    """不对，代码输错了 / another credit code at 请输入收到的 6 位验证码: 验证码是 6 位数字 (only 返回 got out)."""
+    await enterprise_case(sims)
+    other = "91511602MA6XK3P2Y"
+    other = other[:17] + credit_check_char(other[:17])
+    body = {"enterprise": {"name": "广安市另一家有限公司", "credit_code": other, "phone": "13698760000"}}
+    assert (await sims.post("/sim/platform/_admin/cases", json=body)).status == 201
+    await h.say("企业绑定")
+    assert "验证码已发送" in await h.say(other)
+    again = await h.say("不对，代码输错了")
+    assert "统一社会信用代码" in again and "6 位数字" not in again, again
+    assert "验证码已发送" in await h.say(CREDIT_CODE)
+    assert "绑定成功" in await h.say(await texted_code(sims))
+
+    someone = h.as_user("someone-else")
+    await someone.say("企业绑定")
+    assert "验证码已发送" in await someone.say(other)
+    switched = await someone.say(CREDIT_CODE)  # the right one, typed at the code's step
+    assert "换成这家企业" in switched and "验证码已发送" in switched and "6 位数字" not in switched, switched
+    assert "绑定成功" in await someone.say(await texted_code(sims))
+    assert await h.services.subscriptions.is_bound("someone-else", CREDIT_CODE)

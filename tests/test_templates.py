@@ -198,6 +198,7 @@ CONTEXTS.update({
     "subscriptions/kept.j2": {"kind": "case", "key": _CASE_NO, "label": GUIDE.name},
     "subscriptions/send_refused.j2": {"why": "wait", "wait": 42},
     "subscriptions/resent.j2": {},
+    "subscriptions/other_code_sent.j2": {},
     "subscriptions/ask_sms_code.j2": {"data": {"contact": "136****1234"}},
     "subscriptions/wrong_sms_code.j2": {"left": 4},
     "subscriptions/bound.j2": {"added": "added", "enterprise": "广安市思源科技有限公司", "total": 3, "open_cases": 1, "limit": 10},
