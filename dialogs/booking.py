@@ -70,6 +70,8 @@ OTHER_HALL = re.compile(r"(?:换|改)(?:个|一个|到别的|别的)?(?:大厅|�
 OPENING_KINDS = frozenset({"date", "time", "hall", "name", "id_number", "phone"})
 PERSONAL_KINDS = ("name", "id_number", "phone")
 OPENING_KEY = "opening"
+#: data key: the summary was shown with the whole applicant (a detail put right later returns to it).
+COMPLETE = "complete"
 OPENING_CHARS = 300
 #: A phone number after its label, in the shape of one (the understanding reads only numbers it knows).
 _LABELLED_PHONE = re.compile(r"(?:电话|手机)号?码?[:：是]?\s*(1\d{10})(?!\d)")
@@ -184,6 +186,11 @@ TRANSITIONS = [
     # 身份证填错了 / 名字写错了 at a later step or the summary: back to that detail
     T("text",     ["phone", "consent", "summary"], "id_number", "says_id_was_wrong", "ask"),
     T("text",     ["id_number", "phone", "consent", "summary"], "name", "says_name_was_wrong", "ask"),
+    # a detail put right after the summary (名字写错了, 身份证也错了, 手机号写错了 应该是…): the summary
+    # again once the rest is known (it asked the phone and whether to remember them all over again)
+    T("text",     "name",      "summary",   "valid_name_rest_known",  ["keep_name", "show_summary"]),
+    T("text",     "id_number", "summary",   "valid_id_rest_known",    ["keep_id", "show_summary"]),
+    T("text",     "phone",     "summary",   "valid_phone_rest_known", ["keep_phone", "show_summary"]),
     T("text",     "name",      "id_number", "valid_name",             ["keep_name", "ask"]),
     T("text",     "name",      "name",      None,                     "explain_name"),
     T("text",     "id_number", "phone",     "valid_id",               ["keep_id", "ask"]),
@@ -1172,6 +1179,7 @@ class Booking(Picking):
 
     def drop_applicant(self):
         self.data.pop("applicant", None)
+        self.data.pop(COMPLETE, None)
 
     def changes_applicant(self) -> bool:
         return CHANGE_APPLICANT.search(self.word) is not None
@@ -1211,6 +1219,16 @@ class Booking(Picking):
 
     def valid_name(self) -> bool:
         return self._typed_name() is not None
+
+    def valid_name_rest_known(self) -> bool:
+        """A detail put right after the summary was shown with the whole applicant (`complete`)."""
+        return self.valid_name() and bool(self.data.get(COMPLETE))
+
+    def valid_id_rest_known(self) -> bool:
+        return self.valid_id() and bool(self.data.get(COMPLETE))
+
+    def valid_phone_rest_known(self) -> bool:
+        return self.valid_phone() and bool(self.data.get(COMPLETE))
 
     def keep_name(self):
         self.keep(name=self._typed_name())
@@ -1298,6 +1316,7 @@ class Booking(Picking):
         # A new draft for every summary: its id is the platform's Idempotency-Key, the same for
         # every repeat of this confirmation and different for any changed one.
         self.data["draft"] = secrets.token_hex(12)
+        self.data[COMPLETE] = True  # the whole applicant was shown: a detail put right later comes back here
         self.ask()
 
     def may_submit(self) -> bool:
@@ -1310,6 +1329,7 @@ class Booking(Picking):
         return self._lost
 
     def say_applicant_lost(self):
+        self.data.pop(COMPLETE, None)  # asked for from the name on, each step in turn
         self.say("booking/applicant_lost.j2")
         self.ask()
 
