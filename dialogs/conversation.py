@@ -234,6 +234,11 @@ class Conversation:
                 # is what it confirms (it was answered 好的 and nothing was booked).
                 session, cls = resumed, CITIZEN_DIALOGS[resumed.dialog]
                 self._say(replies, "common/resumed.j2", title=cls.title)
+                if _INTENT_BY_WORD.get(word) == "resume":  # 继续 itself: resumed just now, said once
+                    if not session.at_rest:
+                        self._model(session, incoming, replies).ask()
+                    session.updated_at = now()
+                    return session, replies
             intent = _INTENT_BY_WORD.get(word)
             if intent == "cancel" and _answers_cancel(cls, session.state, word):
                 intent = None  # 取消 answers this step (我的预约: cancel this appointment)

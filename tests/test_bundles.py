@@ -325,3 +325,13 @@ async def test_wait_a_moment_at_a_question_keeps_it_waiting(h):
     await h.say("材料清单")
     wait = await h.say("我问下家里人")
     assert "不着急" in wait and "哪种情况" in wait and "没太明白" not in wait, wait
+
+
+async def test_continue_after_a_question_on_the_side_says_it_resumed_once(h):
+    """出生一件事's questions, a question on the side, then 继续: 好的，接着刚才的一件事一次办 came twice."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    asked = await h.say("材料清单")
+    await h.say("顺便问下我身份证过期了要换，在哪里换")
+    back = await h.say("继续")
+    assert back.count("接着刚才的") == 1 and asked.splitlines()[0] in back, back
