@@ -378,3 +378,13 @@ async def test_an_english_situation_question_is_asked_in_english(h):
     await h.say("居住证办理")
     asked = await h.say("materials")
     assert "Which of these fits your case?" in asked and "请问您是哪种情况" not in asked, asked
+
+
+async def test_an_english_card_says_one_working_day_in_the_singular(h):
+    """The card of a matter done in one working day said "1 working days promised"."""
+    await h.catalog_ready()
+    await h.say("English")
+    card = await h.say("无犯罪记录证明")
+    if not card.startswith("【"):
+        card = await h.say("1")
+    assert "1 working day promised" in card and "1 working days" not in card, card
