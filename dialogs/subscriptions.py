@@ -58,7 +58,7 @@ class MySubscriptions(Dialog):
         items = self.data.get("items", [])
         picked = self.data.get("picked")
         return {"page": paging.window(items, int(self.data.get(paging.PAGE_KEY, 0))), "mode": self.data.get("mode", "all"),
-                "item": items[picked] if picked is not None and picked < len(items) else None}
+                "item": items[picked] if picked is not None and picked < len(items) else None, "followed": self.data.get("followed", 0)}
 
     def asks_more(self) -> bool:
         return paging.asks_more(self.text)
@@ -84,6 +84,8 @@ class MySubscriptions(Dialog):
         """Prepare (start): the person's subscriptions and bindings, as `items` (取消通知: none)."""
         if self.data.get("mode") != "notices_off":
             await self._load()
+        if self.data.get("mode", "all") == "all":  # 订阅通知 on a card: said too (it said nothing was subscribed)
+            self.data["followed"] = await self.services.subscriptions.followed_matters(self.incoming.user)
 
     def turns_notices_off(self) -> bool:
         return self.data.get("mode") == "notices_off"
@@ -98,7 +100,7 @@ class MySubscriptions(Dialog):
         return bool(self.data.get("items"))
 
     def say_empty(self):
-        self.say("subscriptions/empty.j2", mode=self.data.get("mode", "all"))
+        self.say("subscriptions/empty.j2", mode=self.data.get("mode", "all"), followed=self.data.get("followed", 0))
         self.finish()
 
     def _picked(self) -> int | None:

@@ -371,3 +371,12 @@ async def test_a_credit_code_put_right_at_the_code_step_is_the_one_verified(h, s
     assert "换成这家企业" in switched and "验证码已发送" in switched and "6 位数字" not in switched, switched
     assert "绑定成功" in await someone.say(await texted_code(sims))
     assert await h.services.subscriptions.is_bound("someone-else", CREDIT_CODE)
+
+
+async def test_my_subscriptions_mention_the_matters_whose_notices_one_follows(h):
+    """订阅通知 on a card, then 我的订阅: 您还没有订阅办件，也没有绑定企业 (nothing about the notices)."""
+    await h.catalog_ready()
+    assert (await h.say("居住证办理")).startswith("【居住证办理")
+    assert "会第一时间告诉您" in await h.say("订阅通知")
+    listing = await h.say("我的订阅")
+    assert "关注了 1 个事项的政策通知" in listing and "取消通知" in listing, listing

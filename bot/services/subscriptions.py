@@ -220,6 +220,10 @@ class Subscriptions:
     async def unfollow_matter(self, user: str, matter_code: str, department: str | None) -> None:
         await self.audiences.unsubscribe(user, matter_code=matter_code, department=department)
 
+    async def followed_matters(self, user: str) -> int:
+        """How many matters' policy notices this person follows (订阅通知 on their cards)."""
+        return await self.audiences.followed_matters(user)
+
     async def unfollow_all(self, user: str) -> int:
         """取消通知 away from a card: every matter's notices this person follows stop; how many."""
         return await self.audiences.unsubscribe_all(user)

@@ -39,6 +39,10 @@ class Audiences:
                     pipe.srem(audience, openid).srem(followed, entry)
             await pipe.execute()
 
+    async def followed_matters(self, openid: str) -> int:
+        """How many matters this person follows the notices of."""
+        return sum(1 for m in await self.redis.smembers(self.keys.notices_followed(openid)) if (m.decode() if isinstance(m, bytes) else m).startswith("m:"))
+
     async def unsubscribe_all(self, openid: str) -> int:
         """Stop every matter's and department's notices this person follows; how many there were."""
         followed = [m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(self.keys.notices_followed(openid))]
