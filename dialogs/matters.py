@@ -74,7 +74,11 @@ TRANSITIONS = [
     T("text",  "choosing",  "choosing",  "tells_when_to_book", ["keep_when", "ask_which_to_book"]),
     T("text",  "choosing",  "choosing",  "asks_to_book_other", "book_other"),
     T("text",  "choosing",  "choosing",  "picks_bundle",   ["keep_pick", "show_bundle"]),
+    # a pick from a list that asked what to bring (社保卡丢了要补办 要带什么材料 → 1): the card and the list or its question
+    T("text",  "choosing",  "situation", "picks_candidate_asked_materials_with_situations", ["keep_pick", "show_card"]),
+    T("text",  "choosing",  "guide",     "picks_candidate_asked_materials", ["keep_pick", "show_card_and_materials"]),
     T("text",  "choosing",  "guide",     "picks_candidate", ["keep_pick", "show_card"]),
+    T("text",  "guide",     "guide",     "asks_materials_listed", "show_listed_again"),  # 材料清单 after the list: the same list
     T("text",  "guide",     "situation", "asks_materials_with_situations", "ask"),
     T("text",  "guide",     "guide",     "asks_materials", "show_materials"),
     T("text",  "guide",     "guide",     "asks_process",   "show_process"),
@@ -841,6 +845,24 @@ class Matters(ListedAnswers, Dialog):
         told = answers_told(guide, normalise(self._query()))
         return any(q.key not in told for q in questions_for(guide))
 
+    def _materials_asked_of_pick(self):
+        """The picked matter's guide when the list's question asked what to bring, else None."""
+        code = self._picked()
+        asked = self.data.get("asked") or ""
+        if code is None or code in self.services.catalog.bundles or not any(cue in asked for cue in MATERIAL_CUES):
+            return None
+        return self.services.catalog.guide(code)
+
+    def picks_candidate_asked_materials(self) -> bool:
+        return self._materials_asked_of_pick() is not None
+
+    def picks_candidate_asked_materials_with_situations(self) -> bool:
+        guide = self._materials_asked_of_pick()
+        if guide is None:
+            return False
+        told = answers_told(guide, normalise(self.data.get("asked") or ""))
+        return any(q.key not in told for q in questions_for(guide))
+
     def _materials_asked_of_winner(self):
         """The winner's guide when the message asks for its materials, else None."""
         if not self._winner(bundle=False) or not any(cue in self._query() for cue in MATERIAL_CUES):
@@ -1118,6 +1140,14 @@ class Matters(ListedAnswers, Dialog):
                 and (self.slot("hall") is not None or NEAR_PLACE.search(text))):
             return "where"  # 在北辰那里能办不, 能去街道办吗: where it is done (the card's halls)
         return asked
+
+    def asks_materials_listed(self) -> bool:
+        """材料清单 again after this card's list was shown: its questions were answered (it asked them all again)."""
+        return self._follow_up() == "materials" and "listed" in self.data and not self.data.get("answers")
+
+    def show_listed_again(self):
+        self.data["answers"] = dict(self.data["listed"])
+        self.show_materials()
 
     def asks_materials_with_situations(self) -> bool:
         return self._follow_up() == "materials" and self._next_question() is not None

@@ -896,3 +896,25 @@ async def test_someone_merely_named_in_the_question_is_not_taken_for_an_agent(h)
             break
         replies.append(await h.say("否"))
     assert "代您办理吗" in replies[-1], replies
+
+
+async def test_a_pick_from_a_list_that_asked_what_to_bring_goes_on_to_the_materials(h):
+    """社保卡丢了要补办 要带什么材料 → 1 showed the card only: what to bring was asked, and lost."""
+    await h.catalog_ready()
+    listed = await h.say("社保卡丢了要补办 要带什么材料")
+    assert "您要办的是不是" in listed, listed
+    picked = await h.say("1")
+    assert picked.startswith("【") and ("哪种情况" in picked or "吗？" in picked or "需要准备的材料" in picked), picked
+
+
+async def test_asking_for_the_materials_again_after_the_list_gives_the_same_list(h):
+    """材料清单 again after the list asked every question again."""
+    await h.catalog_ready()
+    await h.say("社保卡丢了")
+    asked = await h.say("材料清单")
+    for _ in range(4):
+        if "需要准备的材料" in asked:
+            break
+        asked = await h.say("否")
+    again = await h.say("材料清单")
+    assert again == asked, (asked, again)
