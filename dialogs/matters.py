@@ -553,6 +553,14 @@ def by_another(text: str, told_ahead: bool = False) -> bool | None:
 
 
 
+def _questions_left(guide, told: str) -> bool:
+    """Whether `guide` (None: no) has situation questions the words `told` do not answer already."""
+    if guide is None:
+        return False
+    answered = answers_told(guide, normalise(told))
+    return any(q.key not in answered for q in questions_for(guide))
+
+
 #: A question this short (社保卡丢了) names an option by one of its words; a longer one by two.
 SHORT_TOLD = 10
 
@@ -839,11 +847,7 @@ class Matters(ListedAnswers, Dialog):
 
     def clear_match_asking_materials_with_situations(self) -> bool:
         """The same, with questions left that the words did not answer already (show_card reads them)."""
-        guide = self._materials_asked_of_winner()
-        if guide is None:
-            return False
-        told = answers_told(guide, normalise(self._query()))
-        return any(q.key not in told for q in questions_for(guide))
+        return _questions_left(self._materials_asked_of_winner(), self._query())
 
     def _materials_asked_of_pick(self):
         """The picked matter's guide when the list's question asked what to bring, else None."""
@@ -857,11 +861,7 @@ class Matters(ListedAnswers, Dialog):
         return self._materials_asked_of_pick() is not None
 
     def picks_candidate_asked_materials_with_situations(self) -> bool:
-        guide = self._materials_asked_of_pick()
-        if guide is None:
-            return False
-        told = answers_told(guide, normalise(self.data.get("asked") or ""))
-        return any(q.key not in told for q in questions_for(guide))
+        return _questions_left(self._materials_asked_of_pick(), self.data.get("asked") or "")
 
     def _materials_asked_of_winner(self):
         """The winner's guide when the message asks for its materials, else None."""
