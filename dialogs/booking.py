@@ -36,7 +36,7 @@ from typing import Any
 
 from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials, settled_for
-from dialogs.engine import Dialog, P, T, hall_names, normalise
+from dialogs.engine import Dialog, P, T, guide_halls, hall_names, normalise
 from dialogs.matters import MATTER as CLEAR_VERDICT, echo, follow_up_asked, materials_for, online_way, situations_key
 from dialogs.understand.answers import needs_time
 from dialogs.understand.appointments import booking_query
@@ -785,9 +785,7 @@ class Booking(Picking):
     def say_paused(self):
         code = self.data.get("code")
         guide = self.services.catalog.guide(code) if code else None
-        known = self.services.catalog.halls
-        halls = [known[h] for h in (guide.halls if guide else []) if h in known]
-        self.say("booking/paused.j2", until=self._paused_until, halls=halls)
+        self.say("booking/paused.j2", until=self._paused_until, halls=guide_halls(self.services.catalog, guide))
         self.finish()
 
     def bookable(self, code: str) -> bool:
@@ -950,9 +948,7 @@ class Booking(Picking):
     def say_not_bookable(self, code: str, name: str) -> None:
         """No window appointment for this matter: how to go instead (where, or online)."""
         guide = self.services.catalog.guide(code)
-        known = self.services.catalog.halls
-        halls = [known[h] for h in (guide.halls if guide else []) if h in known]
-        self.say("booking/not_bookable.j2", matter=name, halls=halls, online=online_way(guide) if guide else "offline",
+        self.say("booking/not_bookable.j2", matter=name, halls=guide_halls(self.services.catalog, guide), online=online_way(guide) if guide else "offline",
                  url=guide.online_url if guide else "")
 
     # The hall -------------------------------------------------------------------------------------
@@ -960,13 +956,8 @@ class Booking(Picking):
     def halls(self) -> list[dict]:
         """Halls that serve the matter (for a bundle: where one visit covers all of it), nearest
         first once the person shared where they are."""
-        known = self.services.catalog.halls
-        bundle = self.bundle()
-        if bundle is not None:
-            halls = [known[h] for h in getattr(bundle, "halls", []) if h in known]
-        else:
-            guide = self.services.catalog.guide(self.data.get("code") or "")
-            halls = [known[h] for h in (guide.halls if guide else []) if h in known]
+        catalog = self.services.catalog
+        halls = guide_halls(catalog, self.bundle() or catalog.guide(self.data.get("code") or ""))
         here = self.data.get("location")
         rows = [{"hall": h, "km": distance_km(here, (h.lat, h.lng)) if here else None} for h in halls]
         if here:
@@ -1027,7 +1018,7 @@ class Booking(Picking):
         opening["pending"] = sorted(set(opening["pending"]) | personal.keys())
         if mistyped is not None:
             opening["mistyped_id"] = mistyped
-        self._kept_ahead = ([kind for kind in ("name", "id_number", "phone") if kind in personal], mistyped is not None)
+        self._kept_ahead = ([kind for kind in PERSONAL_KINDS if kind in personal], mistyped is not None)
 
     def only_details_ahead(self) -> bool:
         """Details typed at the hall, day or time step and no answer to it (511602…, then 1842…):

@@ -198,6 +198,13 @@ class Services:
 _HALL_NAMES: list[Any] = [None, None]  # [the catalog's halls dict, its HallNames]
 
 
+def guide_halls(catalog: Catalog, guide: Any) -> list[Any]:
+    """The halls a matter's guide (or a bundle) names that the catalog knows, in its order; none
+    for no guide."""
+    known = catalog.halls
+    return [known[h] for h in getattr(guide, "halls", None) or () if h in known]
+
+
 def hall_names(catalog: Catalog | None):
     """`dialogs.understand.HallNames` of the catalog's halls (None before it has loaded)."""
     halls = getattr(catalog, "halls", None)

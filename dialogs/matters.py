@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dialogs.engine import Dialog, P, Reply, T, hall_names, normalise
+from dialogs.engine import Dialog, P, Reply, T, guide_halls, hall_names, normalise
 from dialogs.smalltalk import mark_unused
 from dialogs.understand.answers import choice, needs_time
 from dialogs.understand.appointments import about_my_appointments, booking_query
@@ -213,7 +213,11 @@ _BY_THE_WAY = re.compile(r"^(?:哦|噢|啊)?(?:对了|还有|另外|顺便问一
 
 
 def follow_up_asked(text: str) -> str | None:
-    """The card's follow-up a short question in other words asks for, when it asks for one only."""
+    """The card's follow-up a question asks for: the card's own words for it (材料清单, Apply online),
+    or a short question in other words that asks for one only."""
+    text = _BY_THE_WAY.sub("", text) or text  # 对了，要带什么材料 / 顺便问下要带哪些东西
+    if text in _FOLLOW_UP_WORDS:
+        return _FOLLOW_UP_WORDS[text]
     if text.isascii() and any(ch.isalpha() for ch in text):
         if len(text.split()) > EN_FOLLOW_UP_WORDS:
             return None
@@ -223,11 +227,8 @@ def follow_up_asked(text: str) -> str | None:
         rest = EN_FOLLOW_UP_CUES[asked[0]].sub(" ", text)
         # only asking words besides the cue: "book a passport" names something else to book
         return asked[0] if all(word in EN_FILLER for word in re.findall(r"[a-z']+", rest)) else None
-    text = _BY_THE_WAY.sub("", text) or text  # 对了，要带什么材料 / 顺便问下要带哪些东西
     if len(text) > FOLLOW_UP_CHARS:
         return None
-    if _FOLLOW_UP_WORDS.get(text):
-        return _FOLLOW_UP_WORDS[text]  # 材料清单, 办理流程 (the card's own words)
     asked = {key for key, cues in FOLLOW_UP_CUES.items() if any(cue in text for cue in cues)}
     if len(asked) != 1:
         return None
@@ -905,7 +906,7 @@ class Matters(ListedAnswers, Dialog):
         """A card's follow-up (材料清单, 怎么办理, 在哪办) asked of a matter that has no guide yet."""
         if not self.data.get("code") or self._guide() is not None or self.word.isdigit():
             return False
-        return (_FOLLOW_UP_WORDS.get(self.word) or follow_up_asked(self.word)) is not None
+        return follow_up_asked(self.word) is not None
 
     def say_no_guide(self):
         self.say("matters/no_guide.j2", matter=self.services.catalog.summary(self.data["code"]),
@@ -975,7 +976,7 @@ class Matters(ListedAnswers, Dialog):
         """A card's follow-up (材料清单, 在哪办, 要多久) asked of a list: of which one?"""
         if not self.data.get("candidates") or self._picked() is not None:
             return False
-        asked = _FOLLOW_UP_WORDS.get(self.word) or follow_up_asked(self.word)
+        asked = follow_up_asked(self.word)
         return asked is not None and asked != "booking"  # 预约 at a list has its own rows
 
     def say_pick_first(self):
@@ -1115,8 +1116,7 @@ class Matters(ListedAnswers, Dialog):
         return self.services.catalog.guide(code) if code else None
 
     def _halls(self, guide) -> list:
-        halls = self.services.catalog.halls
-        return [halls[h] for h in guide.halls if h in halls]
+        return guide_halls(self.services.catalog, guide)
 
     def _follow_up(self) -> str | None:
         """The card's follow-up this message asks for: read once per card a turn reaches (the
@@ -1133,7 +1133,7 @@ class Matters(ListedAnswers, Dialog):
         text = self.word
         if text.isascii() and text.isdigit():  # a card's number; at a question, numbers are its options
             return None if self.state == "situation" else next((key for number, _, key in follow_ups_for(guide) if number == text), None)
-        asked = _FOLLOW_UP_WORDS.get(text) or follow_up_asked(text)
+        asked = follow_up_asked(text)
         if asked is None and len(text) <= FOLLOW_UP_CHARS and AGENT_ASKED.search(text):
             return "agent"
         if (asked is None and "办" in text and len(text) <= FOLLOW_UP_CHARS

@@ -48,7 +48,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dialogs.engine import Dialog, P, T, normalise
+from dialogs.engine import Dialog, P, T, guide_halls, normalise
 from dialogs.ports import AttachmentRefused
 from dialogs.understand.answers import number_groups, whole_identifier
 from dialogs.understand.identity import phone_digits
@@ -695,6 +695,8 @@ class Progress(Dialog):
         self.data.pop("choices", None)
         if isinstance(case, BundleApplication):  # a 一件事: its cases as one view, one subscription for all
             self.data["case_no"] = case.bundle_no
+            # what an earlier case's card said is not this application's (啥时候办好 answered its day)
+            self.data.update(promised=case.promised_date.isoformat(), collect=None, matter_code=None, done=None)
             self.data["subscribed"] = await self._store.is_subscribed(self.user, case.bundle_no)
             self.say("progress/bundle_card.j2", **bundle_view(case, self.services.settings))
             self.ask()
@@ -726,7 +728,7 @@ class Progress(Dialog):
     def say_where_to_collect(self):
         catalog, code = self.services.catalog, self.data.get("matter_code")
         guide = catalog.guide(code) if catalog is not None and code else None
-        halls = [catalog.halls[h] for h in guide.halls if h in catalog.halls] if guide is not None else []
+        halls = guide_halls(catalog, guide) if catalog is not None else []
         self.say("progress/collect.j2", collect=self.data.get("collect"), halls=halls)
         self.ask()
 

@@ -30,7 +30,7 @@ import re
 import secrets
 
 from dialogs.booking import distance_km, shared_location
-from dialogs.engine import Dialog, P, T
+from dialogs.engine import Dialog, P, T, guide_halls
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.models import ErrorCode, GeoPoint, Ticket, TicketRequest, TicketStatus
 
@@ -215,9 +215,8 @@ class Queue(Dialog):
             return []
         bundle = catalog.bundles.get(code)
         if bundle is not None:
-            return [catalog.halls[h] for h in getattr(bundle, "halls", []) if h in catalog.halls]
-        guide = catalog.guide(code)
-        return [catalog.halls[h] for h in (guide.halls if guide else []) if h in catalog.halls]
+            return guide_halls(catalog, bundle)
+        return guide_halls(catalog, catalog.guide(code))
 
     def _serving_halls(self) -> list:
         """The halls this ticket can be taken at: the appointment's, else those serving the matter."""
