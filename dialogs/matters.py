@@ -1237,6 +1237,7 @@ class Matters(ListedAnswers, Dialog):
             self.start("booking", code=guide.code, chosen=self.data.get("chosen"))
             return
         self.say("booking/not_bookable.j2", matter=guide.name, halls=self._halls(guide), online=online_way(guide), url=guide.online_url)
+        self.ask()  # what else the card offers (材料清单 …), as after 不需要预约 told by the booking dialog
 
     def show_time(self):
         """办下来要多久: the card's 办理时限, said again on its own."""

@@ -923,3 +923,12 @@ async def test_the_outcome_store_stays_bounded(redis, key_prefix):
     key = store.key("none", day)
     assert await redis.zcard(key) == 5
     assert 0 < await redis.ttl(key) <= module.RETENTION_DAYS * 86400
+
+
+@pytest.mark.parametrize("named", ["护照", "居住证", "公司注销", "低保", "食品经营许可证"])
+def test_what_is_asked_about_a_matter_does_not_change_which_matter_it_is(search, named):
+    """护照要多久能办完 and 居住证要预约吗 found nothing, 低保要预约吗 found 结婚登记预约: how long, the
+    fee, booking, the phone, in person are the card's to answer, not words of the need."""
+    first = shown(search, named)[0]
+    for asked in ("要多久能办完", "要预约吗", "手机上能办吗", "免费吗", "当天能拿吗", "可以代办吗", "大概多久出结果"):
+        assert shown(search, named + asked)[:1] == [first], named + asked

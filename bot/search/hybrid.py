@@ -108,6 +108,7 @@ CLAUSE_POOL = 10  # hits per clause: a clause points at few documents
 CLAUSE_ACCEPT = True
 CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
 SHORT_CLAUSES = 2  # a short message's clauses read alone for acceptance, the longest first (0: none)
+ASKED_TAIL_CHARS = 2  # a tail of stopwords this long after the last named word is cut (`_without_asked_tail`)
 CANDIDATE_SHARE = 0.4  # of the best hit's score, the least a candidate shown has
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
@@ -156,6 +157,7 @@ class Evidence:
     topic_share: float = 0.0  # the best topic's BM25 over the message's pairs, as a share of the most they allow
     chars: int = 1  # the message's length as read (at most need.READ_CHARS): a letter is rarely chit-chat
     said: np.ndarray | None = None  # BM25 over the said phrases alone, relative to the best; None without them
+    whole_semantic: float | None = None  # the best cosine (above the floor) of the message with what it asks about the matter
 
     def fused(self, lexical: float, bm25: float, semantic: float, bundle_prior: float = 0.0) -> np.ndarray:
         """The score the in-domain model was fitted on: the three kinds of evidence weighed."""
@@ -182,7 +184,7 @@ def domain_features(evidence: Evidence, best: float, margin: float) -> tuple[flo
         than to any matter: a shared domain word (公积金, 养老) is not the catalog having the need; and
     the message's length (log): people who write a letter to the service mostly ask it for
     something, while its evidence is spread over clauses and weaker than a short question's."""
-    semantic = float(evidence.semantic.max(initial=0.0))
+    semantic = float(evidence.semantic.max(initial=0.0)) if evidence.whole_semantic is None else evidence.whole_semantic
     nearest_matter = semantic + SEMANTIC_FLOOR if semantic > 0 else SEMANTIC_FLOOR
     return (evidence.accepted, float(evidence.lexical.max(initial=0.0)), semantic, float(evidence.foreign), best, margin,
             evidence.bm25_share, evidence.topic_cosine, max(evidence.topic_cosine - nearest_matter, TOPIC_LEAD_FLOOR),
@@ -422,20 +424,24 @@ class MatterSearch:
             accepted = max(accepted, clause_accepted)
         elif not foreign and SHORT_CLAUSES and not accepted:
             accepted = self._clause_accepted(need)
-        expanded = " ".join([parsed.corrected, *(a for u in parsed.units for a in u.alternatives[1:])])
+        named = parsed.corrected if foreign else _without_asked_tail(parsed, lexicon.asked)
+        expanded = " ".join([named, *(a for u in parsed.units for a in u.alternatives[1:])])
         bm25, ceiling = self._bm25.scores(expanded)
         best_bm25 = float(bm25.max()) if n else 0.0
         if best_bm25 > 0:
             bm25 /= best_bm25
         bm25_share = (best_bm25 / ceiling if ceiling > 0 else 0.0) * read_share
         semantic = np.zeros(n, dtype=np.float32)
-        topic_cosine = 0.0
+        topic_cosine = whole_semantic = 0.0
         if self._semantic is not None:
             sentence = parsed.corrected if not foreign and _spelled(text, parsed.corrected) else need
             vector = self._encoder.encode_query(sentence)
             semantic = np.maximum(self._semantic.similarities(vector) - SEMANTIC_FLOOR, 0.0)
             if self._topic_vectors is not None:
                 topic_cosine = max(float(self._topic_vectors.similarities(vector).max(initial=-1.0)), 0.0)
+            whole_semantic = float(semantic.max(initial=0.0))
+            if named != parsed.corrected:
+                semantic = np.maximum(self._semantic.similarities(self._encoder.encode_query(named)) - SEMANTIC_FLOOR, 0.0)
         topic_share = self._topic_bm25.pair_share(text) if self._topic_bm25 is not None else 0.0
         said = None
         if self._said_bm25 is not None:
@@ -444,7 +450,7 @@ class MatterSearch:
             if best_said > 0:
                 said /= best_said
         return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle,
-                        topic_cosine, topic_share, min(len(query), need_text.READ_CHARS), said)
+                        topic_cosine, topic_share, min(len(query), need_text.READ_CHARS), said, whole_semantic)
 
     def _clause_accepted(self, need: str) -> float:
         """A short message of several clauses (办签证要用，想开一张完睡证明): whether one of them,
@@ -507,6 +513,20 @@ class MatterSearch:
     def _hit(self, i: int, score: float) -> Hit:
         d = self.documents[i]
         return Hit(d.code, d.name, d.department, round(score, 4), d.kind)
+
+
+def _without_asked_tail(parsed, asked: frozenset[str]) -> str:
+    """The message less what it asks ABOUT the matter it names, after naming it (护照要多久能办完,
+    结婚登记要预约吗): the words after the last the lexicon read as naming something (a unit or an
+    intent) are all stopwords, and when they include one of the lexicon's [asked] words they only
+    said how long, how much or where. BM25 and the
+    sentence vector read them as meaning (要多久 is near 延续's and 预约's texts) and drew the
+    ranking to the matter whose own text mentions time or booking."""
+    text = parsed.corrected
+    end = max((text.rfind(w) + len(w) for w in (*(u.typed for u in parsed.units), *parsed.triggers) if w in text),
+              default=0)
+    tail = text[end:]
+    return text[:end] if end >= 2 and len(tail) >= ASKED_TAIL_CHARS and any(w in tail for w in asked) else text
 
 
 def _spelled(text: str, corrected: str) -> bool:

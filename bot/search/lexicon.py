@@ -133,6 +133,7 @@ class Lexicon:
     courtesy: frozenset[str] = frozenset()
     farewells: frozenset[str] = frozenset()
     english: dict[str, str] = field(default_factory=dict)  # "id card" -> 身份证
+    asked: frozenset[str] = frozenset()  # what is asked about a named matter (要多久, 要预约吗): stopwords too
 
     @classmethod
     def load(cls, path: Path = DEFAULT_LEXICON) -> Lexicon:
@@ -143,8 +144,9 @@ class Lexicon:
         )
         synonyms = {squeeze(k): tuple(squeeze(v) for v in values) for k, values in data.get("synonyms", {}).items()}
         pinyin = data.get("pinyin", {})
+        asked = frozenset(squeeze(w) for w in data.get("asked", {}).get("words", []))
         return cls(
-            stopwords=frozenset(squeeze(w) for w in data.get("stopwords", {}).get("words", [])),
+            stopwords=frozenset(squeeze(w) for w in data.get("stopwords", {}).get("words", [])) | asked,
             intents=intents,
             synonyms=synonyms,
             words=tuple(data.get("words", {}).get("list", [])),
@@ -156,6 +158,7 @@ class Lexicon:
             courtesy=frozenset(squeeze(w) for w in data.get("courtesy", {}).get("clauses", [])),
             farewells=frozenset(squeeze(w).replace(" ", "") for w in data.get("junk", {}).get("words", [])),
             english=_english_glosses(data.get("english", {})),
+            asked=asked,
         )
 
     @functools.cached_property
