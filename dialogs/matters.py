@@ -378,7 +378,9 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         return None  # 好的(谢谢你啊) to 是由他人代您办理吗 says nothing of who goes: asked again
     if len(text) <= SAID_BACK_CHARS and _SHORT_OF.search(question.text) and _SAYS_SHORT.search(text):
         return "yes"  # 缴费年限不足15年吗 answered 不够 (not "no": it agrees), 我只交了十年 不够十五年
-    yes = dialog.slot("yes_no")
+    yes = outside_said(question.text, text)  # before a plain 不是: 不是在医院生的 to 是在医院外出生的吗 is a yes
+    if yes is None:
+        yes = dialog.slot("yes_no")
     if yes is None:  # a yes or no first, then why (不是 我自己去, 没有 才两周, no, just me)
         first = first_clause(text)
         vocab = vocabulary()
@@ -392,14 +394,14 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         yes = age_said_back(question.text, text)  # 办证的人未满16周岁吗 answered 宝宝当然未满啊
     if yes is None:
         yes = by_amount(question.text, text)  # 缴费年限不足15年吗 answered 交了12年, 超过一个月了吗 answered 才半个月
+    if yes is None:
+        yes = denied_back(question.text, text)  # 已登记结婚吗 answered 没结婚, 未婚, 还没领证
     if yes is None and len(text) <= SHORT_DENIAL and text[:1] in "不没" and not shares_words(question.text, text):
-        yes = False  # 没变过, 不消, 没得 (not 不在医院 to 是在医院外出生的吗: that says the question's words)
+        yes = False  # 没变过, 不消, 没得 (not 没结婚 to 已登记结婚吗: that says the question's words)
     if yes is None:  # 已登记结婚吗 answered 结了 (结了 后来离了: its first clause)
         yes = verb_said_back(question.text, text)
         if yes is None and (first := first_clause(text)) != text:
             yes = verb_said_back(question.text, first)
-    if yes is None and (outside := _OUTSIDE_ASKED.search(question.text)) is not None and outside[1] in text:
-        yes = f"{outside[1]}外" in text or "外面" in text  # 是在医院外出生的吗 answered 在县医院生的 (no)
     if yes is None and any(w in question.text for w in ("共同", "配偶", "一起", "同时提取")):
         if _ALONE.search(text):
             yes = False  # 就我一个人开
@@ -437,6 +439,25 @@ def by_amount(question: str, text: str) -> bool | None:
 
 #: A question whether something happened outside a place (是在医院外出生的吗): the place it names.
 _OUTSIDE_ASKED = re.compile(r"在(\w{2,4}?)外")
+#: Somewhere else named instead (在家里生的, 路上生的, 车上就生了).
+_ELSEWHERE = re.compile(r"在家|家里|家中|屋头|屋里|路上|车上|半路|途中|救护车|出租车")
+_CLAUSES = re.compile(r"[，,。.！!？?；;、\s]+")
+
+
+def outside_said(question: str, text: str) -> bool | None:
+    """An answer to whether something happened outside a place (是在医院外出生的吗) that names the
+    place: in the clause naming it, the place denied (不是在医院生的, 没去医院, 来不及去医院) or its
+    outside said (医院外面) is a yes, the place alone (在县医院生的; 不是，在医院生的) a no; another
+    place named (在家里生的, 路上生的) is a yes. None for a question of another kind, or no place said."""
+    asked = _OUTSIDE_ASKED.search(question)
+    if asked is None:
+        return None
+    place = asked[1]
+    for clause in _CLAUSES.split(text):
+        if place in clause:
+            at = clause.index(place)
+            return f"{place}外" in clause or "外面" in clause or _DENIAL.search(clause[:at]) is not None
+    return True if _ELSEWHERE.search(text) else None
 #: Words of a question too common to count as shared with its answer (您, 是, 吗 ...).
 _QUESTION_FILLER = re.compile(r"[您你的吗呢是否了？?，,。\s]|请问|需要|是否|有没有|是不是")
 _DENIAL = re.compile(r"[不没非无别]")
@@ -478,6 +499,31 @@ def verb_said_back(question: str, text: str) -> bool | None:
     if verb not in core or not "\u4e00" <= verb <= "\u9fff":
         return None
     return text[0] not in "没不未" if len(text) == 3 else True
+
+
+#: A denial said with the question's own word (没结婚, 还没有登记, 未参保) ...
+_DENIED_WORD = re.compile(r"^(?:我们|我俩|俺们|他们|孩子|我)?(?:还|都|也|从来)?(?:没有?|未曾?|不曾|没得|莫得)(?:去|有)?(\w{2})")
+#: ... and marriage, asked of so many matters, in the words people use for it.
+_MARRIAGE_ASKED = re.compile(r"结婚|婚姻|已婚|配偶|夫妻")
+_UNMARRIED = re.compile(r"未婚|单身|没(?:有)?(?:领|扯|拿|办)(?:结婚)?证|没(?:有)?结(?:过)?婚|还没(?:有)?结|非婚")
+_MARRIED = re.compile(r"已婚|(?:领|扯|拿)(?:了)?(?:结婚)?证了?|结了婚|结婚了")
+
+
+def denied_back(question: str, text: str) -> bool | None:
+    """A short answer that denies with the question's own word (已登记结婚吗: 没结婚, 还没有登记):
+    no; to a question about marriage, its everyday words (未婚, 还没领证: no; 已婚, 领证了: yes).
+    None otherwise. Only a message of a few words: a longer one tells more."""
+    if len(text) > SAID_BACK_CHARS:
+        return None
+    if _MARRIAGE_ASKED.search(question):
+        if _UNMARRIED.search(text):
+            return False
+        if _MARRIED.search(text) and _DENIAL.search(text) is None:
+            return True
+    denied = _DENIED_WORD.match(text)
+    if denied is not None and denied[1] in _QUESTION_FILLER.sub("", question):
+        return False
+    return None
 
 
 #: An answer said back is short: a longer message says more than yes or no.

@@ -291,6 +291,18 @@ async def test_a_yes_or_no_followed_by_why_answers_the_question(h):
     assert "没太明白" not in after and after != local, after
 
 
+@pytest.mark.parametrize("said", ["没结婚", "未婚", "还没领证", "我们没扯证", "还没有登记"])
+async def test_not_married_said_in_everyday_words_is_a_no(h, said):
+    """上户口's 是否已登记结婚 answered 没结婚 or 未婚 got 没太明白 (only 没有, 否 or 2 worked): 没结婚
+    says the question's own word, which kept it from being read as a short denial."""
+    await h.catalog_ready()
+    await h.say("出生登记")
+    assert "是否已登记结婚" in await h.say("材料清单")
+    reply = await h.say(said)
+    assert "没太明白" not in reply and "是否已登记结婚" not in reply, reply
+    assert "no" in (await h.session()).data["answers"].values()
+
+
 async def test_a_matter_asked_for_with_its_materials_shows_them_or_their_question(h):
     """生育津贴要啥材料: the card and at once the list, or the question that decides it."""
     await h.catalog_ready()
