@@ -104,6 +104,15 @@ class Keys:
         """ZSET of the appointment ids a user booked in chat, scored by the slot's start time."""
         return f"{self.prefix}appt:user:{{{user}}}"
 
+    def user_cancels(self, user: str, applicant: str) -> str:
+        """ZSET of the appointments a user cancelled for one applicant (a keyed digest of the ID
+        number, never the number), scored by when: bot.services.bookings.Bookings.book."""
+        return f"{self.prefix}appt:cancels:{{{user}}}:{applicant}"
+
+    def appointment_applicant(self, appointment_id: str) -> str:
+        """The keyed digest of the ID number an appointment was booked for."""
+        return f"{self.prefix}appt:applicant:{appointment_id}"
+
     def user_no_shows(self, user: str) -> str:
         """ZSET of a user's missed appointments (ids), scored by when they were missed."""
         return f"{self.prefix}appt:noshow:{{{user}}}"

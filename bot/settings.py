@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     booking_no_show_limit: int = 2
     booking_no_show_window_days: int = 30
     booking_no_show_block_days: int = 30
+    # The platform also pauses an ID number's online booking after five cancellations in 30 days,
+    # and anyone may type anyone's ID number: one WeChat account may cancel this many for one
+    # applicant within the window, then books for them no more, so it can never, alone, get
+    # another person's booking paused (bot.services.bookings.Bookings.book).
+    booking_cancels_per_applicant: int = 4
 
     notify_group: str = "notifier"
     notify_batch: int = 10

@@ -646,12 +646,17 @@ class Picking(Dialog):
     def was_refused(self) -> bool:
         return self.refusal() is not None
 
+    def _refusal_context(self) -> dict:
+        """What the refusal says, with how often this account cancelled for the applicant when
+        that is why (bot.services.bookings.CancelledTooOften)."""
+        return {**self.choice_context(), "cancelled": getattr(self._outcome, "cancelled", 0), "window": getattr(self._outcome, "window", 0)}
+
     def say_refused_and_ask(self):
-        self.say("booking/refused.j2", code=self._outcome.code.value, message=self._outcome.message, **self.choice_context())
+        self.say("booking/refused.j2", code=self._outcome.code.value, message=self._outcome.message, **self._refusal_context())
         self.ask()
 
     def say_refused_and_leave(self):
-        self.say("booking/refused.j2", code=self._outcome.code.value, message=self._outcome.message, **self.choice_context())
+        self.say("booking/refused.j2", code=self._outcome.code.value, message=self._outcome.message, **self._refusal_context())
         self.finish()
 
     def was_busy(self) -> bool:

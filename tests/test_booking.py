@@ -1455,3 +1455,22 @@ async def test_not_going_to_an_appointment_said_at_a_search_list_is_about_that_a
     told = await h.say("那个预约我不去了")
     assert "普通护照签发" in told and "要预约办理什么事" not in told, told
     assert len(booked(await appointments_of(sims, me))) == 1
+
+
+async def test_one_account_cannot_cancel_another_persons_booking_into_a_pause(make_harness):
+    """Anyone may type anyone's ID number: a stranger booked and cancelled five times under it and
+    the platform paused the real person's online booking for 30 days. One account now cancels
+    at most `booking_cancels_per_applicant` for one applicant; then it books for them no more,
+    while the person themselves (another account) still books."""
+    h = await make_harness(booking_cancels_per_applicant=2)
+    victim = person(7)
+    stranger = h.as_user("stranger")
+    for _ in range(2):
+        await drive(stranger, "预约办护照", victim, remember="2")
+        assert "确定取消" in await stranger.say("取消预约")
+        assert (await stranger.say("1")).startswith("已取消")
+    refused = await drive(stranger, "预约办护照", victim, remember="2", stop="抱歉")
+    assert "取消了 2 次" in refused and "暂时不能再为他（她）在线预约" in refused, refused
+    assert booked(await appointments_of(h.sims, victim)) == []
+    assert (await drive(h, "预约办护照", victim)).startswith("预约成功")
+    assert len(booked(await appointments_of(h.sims, victim))) == 1

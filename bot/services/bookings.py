@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -58,6 +60,15 @@ class Sealer:
         return data if isinstance(data, dict) else None
 
 
+class CancelledTooOften(PlatformError):
+    """This account cancelled too many appointments for this applicant to book for them again
+    now (Bookings.book): told like the platform's pause, in the account's own words."""
+
+    def __init__(self, cancelled: int, window: int):
+        super().__init__(Error(code=ErrorCode.no_show_blocked, message=""), 403)
+        self.cancelled, self.window = cancelled, window
+
+
 class Bookings:
     def __init__(self, redis: Any, keys: Any, platform: Any = None, scheduler: Any = None, settings: Any = None, delivery: Any = None):
         self.redis, self.keys, self.platform, self.scheduler, self.settings = redis, keys, platform, scheduler, settings
@@ -68,6 +79,7 @@ class Bookings:
             log.warning("booking_data_key is not set; remembered applicants will not survive a restart")
             key = base64.urlsafe_b64encode(os.urandom(32)).decode()
         self.sealer = Sealer(key)
+        self._digest_key = hashlib.sha256(b"applicant:" + key.encode()).digest()
         self.remember_seconds = int(getattr(settings, "booking_remember_days", 180) * 86400)
         self.list_limit = getattr(settings, "booking_list_limit", 10)
 
@@ -118,10 +130,46 @@ class Bookings:
 
     async def book(self, user: str, request: AppointmentRequest, idempotency_key: str, hall: Any) -> Appointment:
         """Book on the platform; the same key always gives the same appointment, so a repeated
-        confirmation (double tap, WeChat retry, a crash before the reply) books once."""
+        confirmation (double tap, WeChat retry, a crash before the reply) books once.
+
+        Refused (CancelledTooOften) when this account has cancelled `booking_cancels_per_applicant`
+        appointments for this ID number within the window: the platform pauses an ID number's
+        booking after five, and the number is typed, not proven, so a stranger booking and
+        cancelling under someone's number would otherwise get that person's booking paused."""
+        applicant = self._applicant_digest(request.applicant.id_number)
+        cancelled = await self._cancels(user, applicant)
+        if cancelled >= self.cancels_per_applicant:
+            log.warning("a booking by %s after %d cancellations for one applicant was refused", user_ref(user), cancelled)
+            raise CancelledTooOften(cancelled, self._no_show_rule()[1])
         appointment = await self.platform.book(request, idempotency_key)
+        await self.redis.set(self.keys.appointment_applicant(appointment.id), applicant, ex=self._window_seconds() * 2)
         await self.record(user, appointment, hall)
         return appointment
+
+    @property
+    def cancels_per_applicant(self) -> int:
+        return getattr(self.settings, "booking_cancels_per_applicant", 4)
+
+    def _window_seconds(self) -> int:
+        return self._no_show_rule()[1] * 86400
+
+    def _applicant_digest(self, id_number: str) -> str:
+        return hmac.new(self._digest_key, id_number.upper().encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def _cancels(self, user: str, applicant: str) -> int:
+        return await self.redis.zcount(self.keys.user_cancels(user, applicant), self.now() - self._window_seconds(), "+inf")
+
+    async def _note_cancel(self, user: str, appointment_id: str) -> None:
+        """Count a cancellation against the applicant it was booked for (`book`)."""
+        raw = await self.redis.get(self.keys.appointment_applicant(appointment_id))
+        if raw is None:
+            return
+        key = self.keys.user_cancels(user, raw.decode() if isinstance(raw, bytes) else raw)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {appointment_id: self.now()})
+            pipe.zremrangebyscore(key, "-inf", self.now() - self._window_seconds())
+            pipe.expire(key, self._window_seconds())
+            await pipe.execute()
 
     async def record(self, user: str, appointment: Appointment, hall: Any) -> None:
         """Remember who booked it and schedule its reminders (safe to repeat)."""
@@ -179,6 +227,7 @@ class Bookings:
     async def cancel(self, user: str, appointment_id: str) -> Appointment:
         await self._check_owner(user, appointment_id)
         appointment = await self.platform.cancel(appointment_id)
+        await self._note_cancel(user, appointment_id)
         await self.drop_reminders(appointment_id)
         await self.redis.zrem(self.keys.user_appointments(user), appointment_id)
         return appointment
@@ -188,6 +237,9 @@ class Bookings:
         reminders go and the new ones come."""
         await self._check_owner(user, appointment_id)
         moved = await self.platform.reschedule(appointment_id, day, start, idempotency_key)
+        applicant = await self.redis.get(self.keys.appointment_applicant(appointment_id))
+        if applicant is not None:  # a later cancellation of the new time counts for the same person
+            await self.redis.set(self.keys.appointment_applicant(moved.id), applicant, ex=self._window_seconds() * 2)
         await self.drop_reminders(appointment_id)
         await self.redis.zrem(self.keys.user_appointments(user), appointment_id)
         await self.record(user, moved, hall)
