@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 
 from dialogs.engine import Dialog, P, T, guide_halls, normalise
 from dialogs.ports import AttachmentRefused
-from dialogs.understand.answers import number_groups, whole_identifier
+from dialogs.understand.answers import misread_digits, number_groups, whole_identifier
 from dialogs.understand.identity import phone_digits
 from dialogs.understand.model import DEFAULT_CASE_PATTERN
 from dialogs.understand.vocabulary import spoken_digits
@@ -63,7 +63,9 @@ _SHORT_NUMBER = re.compile(r"\d{6,10}")
 #: The number not at hand (没得编号, 短信删了, 回执丢了), or asked for another way in (用身份证查得到不).
 WITHOUT_NUMBER = re.compile(r"(?:没有|没得|没|不知道|找不到|忘了|忘记|记不得|不记得)(?:办件)?(?:编号|号码|受理号|回执|短信)"
                             r"|(?:编号|号码|回执|短信)(?:找不到|丢了|删了|没了|忘了|不见了|弄丢)|短信删了|回执丢了"
-                            r"|(?:用|拿|凭)(?:身份证|名字|姓名|手机号?)(?:号码?)?(?:能|可以)?查")
+                            r"|(?:用|拿|凭)(?:身份证|名字|姓名|手机号?)(?:号码?)?(?:能|可以)?查"
+                            # where it is to be found (编号在哪里看, 去哪找受理号)
+                            r"|(?:编号|号码|受理号|回执)(?:在|去|从)?(?:哪|啥地方)|(?:哪|啥地方)[里儿]?(?:能)?(?:看|找|查)(?:到)?(?:办件)?(?:编号|号码|受理号)")
 #: A run of digits, maybe with letters before it, typed where a case number is asked for.
 _NUMBER_LIKE = re.compile(r"[A-Z]{0,6}\d{4,}")
 MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
@@ -201,12 +203,15 @@ def find_case_number(text: str, settings: Any = None) -> str | None:
     regex = _case_regex(pattern)
     # A case number typed whole, then something else (<number> 8071: the phone's last digits): not
     # glued to it; a number typed in groups (5116 0220 2611 …) is glued.
+    # O for 0 and I or L for 1 among the digits (…310OO1, copied by eye) read as the digits meant,
+    # as the understanding reads them in a sentence: never a verification try spent on a number
+    # nobody has.
     for token in folded.split():
-        whole = regex.fullmatch(_SEPARATORS.sub("", token).upper())
+        whole = regex.fullmatch(misread_digits(_SEPARATORS.sub("", token).upper()))
         if whole is not None:
             return whole.group(0)
     match = regex.search(_SEPARATORS.sub("", folded).upper())
-    return match.group(0) if match else None
+    return misread_digits(match.group(0)) if match else None
 
 
 #: An ID number or a mobile number typed as one group: fenced off, so the groups either side of

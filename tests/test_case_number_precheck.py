@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 from bench.generator import MIX
 from dialogs.progress import DEFAULT_CASE_PATTERN, find_case_number
-from dialogs.understand.answers import whole_identifier
+from dialogs.understand.answers import misread_digits, whole_identifier
 
 DATA = Path(__file__).parent / "data"
 
@@ -29,11 +29,11 @@ def reference(text: str, settings=None) -> str | None:
     pattern = getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN
     regex = re.compile(rf"(?<![0-9A-Z])(?:{pattern})(?![0-9A-Z])")
     for token in folded.split():  # a number typed whole is never glued to what follows it (<number> 8071)
-        if (whole := regex.fullmatch(re.sub(r"[\s\-－—]", "", token).upper())) is not None:
+        if (whole := regex.fullmatch(misread_digits(re.sub(r"[\s\-－—]", "", token).upper()))) is not None:
             return whole.group(0)
     folded = re.sub(r"[\s\-－—]", "", folded).upper()
     match = regex.search(folded)
-    return match.group(0) if match else None
+    return misread_digits(match.group(0)) if match else None  # O for 0, I for 1 among the digits
 
 
 DIGITS = "0123456789"

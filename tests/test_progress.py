@@ -61,6 +61,19 @@ async def test_a_case_number_typed_with_the_letter_o_for_zero_is_read_as_meant(h
     assert "【办件进度】" in await h.say("5678")
 
 
+async def test_a_case_number_with_letters_for_digits_at_its_prompt_is_read_as_meant_and_stays_chinese(h, sims):
+    """At 请输入办件编号, …310OO1 was taken as typed and 5678 then spent a try on a number nobody
+    has; sent first, 5116…I2O7… switched the chat to English (I and O read as English words)."""
+    case_no = await new_case(sims)
+    assert "请输入办件编号" in await h.say("查进度")
+    factor = await h.say(case_no[:-3] + case_no[-3:].replace("0", "O"))
+    assert "手机号的后 4 位" in factor and case_no in factor, factor
+    assert "【办件进度】" in await h.say("5678")
+    other = h.as_user("first-message")
+    factor = await other.say(case_no.replace("1", "I").replace("0", "O"))
+    assert "手机号的后 4 位" in factor and case_no in factor, factor
+
+
 async def test_menu_option_case_number_and_phone_digits_show_the_timeline(h, sims):
     case_no = await new_case(sims)
     await advance(sims, case_no, "accepted", "handed_over", "materials_requested")
@@ -342,6 +355,17 @@ async def test_progress_asked_in_a_word_or_dialect_opens_it_and_no_number_is_hel
     assert "回执" in helped and "人工" in helped and "没太明白" not in helped, helped
     asked = await h.say("我没有编号 用身份证查得到不")
     assert "您要办的是不是" not in asked and "回执" in asked, asked
+    assert (await h.session()).dialog == "progress"
+
+
+@pytest.mark.parametrize("said", ["我的件办好没有", "我那个件咋样了", "社保卡办好没"])
+async def test_ones_own_case_asked_after_in_a_word_opens_progress_and_where_the_number_is_told(h, said):
+    """我的件办好没有 was searched (没找到…相关的政务服务事项), and 编号在哪里看 我找不到 at the number
+    step got 没太明白."""
+    await h.catalog_ready()
+    assert "请输入办件编号" in await h.say(said)
+    helped = await h.say("编号在哪里看 我找不到")
+    assert "回执" in helped and "没太明白" not in helped, helped
     assert (await h.session()).dialog == "progress"
 
 

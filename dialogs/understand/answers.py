@@ -34,7 +34,7 @@ def find_case_numbers(text: str, pattern: str, free: list[bool]) -> Iterator[Slo
     511602199305120028 13981234567 is two details, not one case number)."""
     case_number = _case_regex(pattern)
     for start, end, value in number_groups(text):
-        value = _misread_digits(value.upper())
+        value = misread_digits(value.upper())
         if not all(free[start:end]) or case_number.fullmatch(value) is None or whole_identifier(value):
             continue
         for k in range(start, end):
@@ -47,7 +47,7 @@ _LOOK_ALIKE = str.maketrans("OIL", "011")
 _PREFIX = re.compile(r"[A-Z]*")
 
 
-def _misread_digits(value: str) -> str:
+def misread_digits(value: str) -> str:
     """A number with O for 0 (or I, L for 1) among its digits, read as the digits meant
     (5116022026120163OOO1): never a wasted verification try. Letters that lead it (YJS511…) stay."""
     prefix = _PREFIX.match(value).group()

@@ -16,6 +16,8 @@ MAX_SHORT = 40
 JUNK_EXAMINED = 120
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+#: Letters glued to digits (5116022026I2O731OOO1: I and O typed for 1 and 0) are no words of a language.
+_IN_DIGITS = re.compile(r"[a-z']*\d[a-z\d']*")
 _REPEATED = re.compile(r"(.)\1{3,}")
 _VOWELS = frozenset("aeiouy")
 #: WeChat's own emoticons arrive as text: [微笑], [捂脸], [强].
@@ -263,7 +265,7 @@ def language(text: str, vocab: Vocabulary) -> str:
     Chinese speakers use too (ok, hi, bye); else ""."""
     if _HAN.search(text) is not None:
         return "zh"
-    tokens = _LATIN_WORD.findall(text)
+    tokens = _LATIN_WORD.findall(_IN_DIGITS.sub(" ", text))
     if not tokens:
         return ""
     english = english_words()
