@@ -37,7 +37,7 @@ from typing import Any
 from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials, settled_for
 from dialogs.engine import Dialog, P, T, guide_halls, hall_names, normalise
-from dialogs.matters import MATTER as CLEAR_VERDICT, echo, follow_up_asked, materials_for, online_way, situations_key
+from dialogs.matters import MATTER as CLEAR_VERDICT, by_age, echo, follow_up_asked, materials_for, online_way, situations_key
 from dialogs.understand.answers import needs_time
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.model import part_of
@@ -1366,18 +1366,28 @@ class Booking(Picking):
         if bundle is not None:
             guides = bundle_guides(self.services.catalog, bundle)
             known = self._situation(bundle.code)
-            chosen = set(known or [])
+            chosen = set(known) if known is not None else self._by_applicants_age(guides)
             return {"materials": merged_materials(guides, chosen, settled_for(bundle)),
                     "situations": list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen)),
                     "partial": known is None and any(m.required == "situational" for g in guides for m in g.materials)}
         code = self.data.get("code")
         guide = self.services.catalog.guide(code) if code else None
         known = self._situation(code) if code else None  # None: the person's situation was not asked
-        chosen = set(known or [])
+        chosen = set(known) if known is not None else self._by_applicants_age([guide] if guide else [])
         return {"materials": materials_for(guide, chosen) if guide else [],
                 "situations": [s.name for s in guide.situations if s.code in chosen] if guide else [],
                 "partial": bool(guide) and known is None and any(m.required == "situational" for m in guide.materials)}
 
+
+    def _by_applicants_age(self, guides) -> set[str]:
+        """Situations the applicant's ID number answers when they were never asked (申请人未满16周岁吗
+        for a child's passport: the guardian's ID and proof of guardianship; 您年满70周岁了吗 for a
+        licence renewal: the medical certificate): the list brought is then theirs."""
+        id_number = self.applicant().get("id_number", "")
+        age = age_on(id_number, shanghai_today())
+        if age is None:
+            return set()
+        return {s.code for g in guides for s in g.situations if not s.group and by_age(s.question, f"{age}岁") is True}
 
     def _situation(self, code: str) -> list[str] | None:
         """The situations answered for what was booked: on the card the booking started from, or
@@ -1385,6 +1395,15 @@ class Booking(Picking):
         even when the booking was asked for anew after a side question)."""
         known = self.data.get("chosen")
         return known if known is not None else self.recalled(situations_key(code))
+
+
+def age_on(id_number: str, today: date) -> int | None:
+    """Age in whole years on `today` from an 18-digit ID number's birth date; None when it has none."""
+    try:
+        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except (ValueError, IndexError):
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def mask_applicant(applicant: dict) -> dict:

@@ -22,7 +22,7 @@ from bot.web.appkeys import CATALOG, SCHEDULER, SERVICES
 from bot.services.bookings import reminder_id
 from bot.settings import new_data_key
 from dialogs.understand.reading import shanghai_today
-from integrations.platform.identifiers import mask_id_number
+from integrations.platform.identifiers import id_check_digit, mask_id_number
 from integrations.platform.simulator import create_platform_simulator
 from integrations.wechat.simulator import create_wechat_simulator
 from tests.support import Chat
@@ -1474,3 +1474,16 @@ async def test_one_account_cannot_cancel_another_persons_booking_into_a_pause(ma
     assert booked(await appointments_of(h.sims, victim)) == []
     assert (await drive(h, "预约办护照", victim)).startswith("预约成功")
     assert len(booked(await appointments_of(h.sims, victim))) == 1
+
+
+async def test_what_to_bring_follows_the_applicants_age_when_it_was_never_asked(h):
+    """A child's passport booked without the guide's questions listed only 居民身份证, the form and
+    the photo: the guardian's ID and proof of guardianship, which the ID number's birth date
+    says are needed (申请人未满16周岁), were left to a footnote, and the family came without them."""
+    born = shanghai_today().replace(day=1, month=9).replace(year=shanghai_today().year - 8)
+    first17 = f"511602{born:%Y%m%d}004"
+    child = {"name": "张小宇", "id_number": first17 + id_check_digit(first17), "phone": "13688886666"}
+    done = await drive(h, "预约办护照", child, remember="2")
+    assert "监护人居民身份证" in done and "未满16周岁" in done, done
+    adult = await drive(h.as_user("grown-up"), "预约办护照", person(3), remember="2")
+    assert "监护人居民身份证" not in adult, adult
