@@ -78,6 +78,7 @@ TRANSITIONS = [
     T("text",  "choosing",  "situation", "picks_candidate_asked_materials_with_situations", ["keep_pick", "show_card"]),
     T("text",  "choosing",  "guide",     "picks_candidate_asked_materials", ["keep_pick", "show_card_and_materials"]),
     T("text",  "choosing",  "guide",     "picks_candidate", ["keep_pick", "show_card"]),
+    T("text",  "guide",     "guide",     "asks_bundle",    "open_bundle"),  # 一件事: the bundle the card offers
     T("text",  "guide",     "guide",     "asks_materials_listed", "show_listed_again"),  # 材料清单 after the list: the same list
     T("text",  "guide",     "situation", "asks_materials_with_situations", "ask"),
     T("text",  "guide",     "guide",     "asks_materials", "show_materials"),
@@ -241,6 +242,8 @@ def follow_up_asked(text: str) -> str | None:
 
 UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订阅通知", "不用通知了"})  # not 取消订阅: that is 我的订阅's
 _FOLLOW_UP_WORDS = {normalise(w): key for key, (title, words) in FOLLOW_UPS.items() for w in (title, *words)}
+#: What opens the 一件事 bundle a card offers (templates/matters/card.j2).
+BUNDLE_ASKED = frozenset({"一件事", "一件事一次办", "一次办", "一起办", "一次办齐", "一起办吧", "看看一件事", "一件事呢", "bundle", "the bundle"})
 #: The longest day, time or hall said to a list of what to book (明天下午, 周四上午北辰那边).
 WHEN_CHARS = 16
 #: How many cards opened one after another 返回 goes back through.
@@ -1146,11 +1149,30 @@ class Matters(ListedAnswers, Dialog):
         self.ask()
 
     def _say_card(self, guide):
-        # The card depends on the guide and the catalog's halls only: rendered once per catalog.
+        # The card depends on the guide and the catalog's halls and bundles only: rendered once per
+        # catalog. Opened from its bundle, it does not offer that bundle again.
         render = self.services.render
-        card = self.services.catalog.derived(("card", guide.code),
-                                             lambda: render("matters/card.j2", guide=guide, halls=self._halls(guide), online=online_way(guide)))
+        inside = bool(self.data.get("from_bundle"))
+        card = self.services.catalog.derived(("card", guide.code, inside),
+                                             lambda: render("matters/card.j2", guide=guide, halls=self._halls(guide), online=online_way(guide),
+                                                            bundles=[] if inside else self._bundles_of(guide.code)))
         self.replies.append(Reply(card))
+
+    def _bundles_of(self, code: str) -> list:
+        """The 一件事 bundles a matter is part of (开饭馆 found the food licence alone, and the person
+        never heard that 个体工商户开办一件事 does it with the rest in one visit)."""
+        return [b for b in self.services.catalog.bundles.values() if code in b.matters]
+
+    def asks_bundle(self) -> bool:
+        """一件事 (or the bundle's name) on a card that offers one."""
+        guide = self._guide()
+        if guide is None or self.data.get("from_bundle"):
+            return False
+        bundles = self._bundles_of(guide.code)
+        return bool(bundles) and (self.word in BUNDLE_ASKED or any(self.word == normalise(b.name) for b in bundles))
+
+    def open_bundle(self):
+        self.start("bundles", bundle=self._bundles_of(self._guide().code)[0].code)
 
     async def show_card_and_materials(self):
         await self.show_card()

@@ -338,3 +338,16 @@ async def test_continue_after_a_question_on_the_side_says_it_resumed_once(h):
     await h.say("顺便问下我身份证过期了要换，在哪里换")
     back = await h.say("继续")
     assert back.count("接着刚才的") == 1 and asked.splitlines()[0] in back, back
+
+
+async def test_a_matters_card_offers_the_bundle_it_is_part_of(h):
+    """开饭馆要办哪些手续 showed the food licence alone: nobody heard that 个体工商户开办一件事 does the
+    licence with the rest in one visit. The card says so, and 一件事 opens it; opened from the
+    bundle, a member's card does not offer it again."""
+    await h.catalog_ready()
+    card = await h.say("开饭馆要办哪些手续")
+    assert card.startswith("【食品(含保健食品)经营许可核发】") and "「个体工商户开办一件事」" in card, card
+    bundle = await h.say("一件事")
+    assert "【个体工商户开办一件事】" in bundle, bundle
+    plain = await h.as_user("no-bundle").say("普通护照签发")
+    assert plain.startswith("【普通护照签发】") and "一次办齐" not in plain, plain
