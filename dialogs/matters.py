@@ -508,8 +508,10 @@ def verb_said_back(question: str, text: str) -> bool | None:
 _DENIED_WORD = re.compile(r"^(?:我们|我俩|俺们|他们|孩子|我)?(?:还|都|也|从来)?(?:没有?|未曾?|不曾|没得|莫得)(?:去|有)?(\w{2})")
 #: ... and marriage, asked of so many matters, in the words people use for it.
 _MARRIAGE_ASKED = re.compile(r"结婚|婚姻|已婚|配偶|夫妻")
-_UNMARRIED = re.compile(r"未婚|单身|没(?:有)?(?:领|扯|拿|办)(?:结婚)?证|没(?:有)?结(?:过)?婚|还没(?:有)?结|非婚")
-_MARRIED = re.compile(r"已婚|(?:领|扯|拿)(?:了)?(?:结婚)?证了?|结了婚|结婚了")
+_UNMARRIED = re.compile(r"未婚|单身|没(?:有)?(?:领|扯|拿|办)(?:结婚)?证|没(?:有)?结(?:过)?婚|还没(?:有)?结|非婚"
+                        # a wedding still to come (准备下个月领证, 打算明年结婚): not married yet
+                        r"|(?:准备|打算|计划|要去|想|过几天|过段时间|下个?月|下周|明年|年底)[^，,。]{0,6}(?:领|扯|拿|办)?(?:结婚)?(?:证|结婚|办酒)")
+_MARRIED = re.compile(r"已婚|已经(?:领|扯|拿)|(?:领|扯|拿)了(?:结婚)?证|(?:领|扯|拿)(?:结婚)?证了|结了婚|结婚了")
 
 
 def denied_back(question: str, text: str) -> bool | None:

@@ -291,7 +291,7 @@ async def test_a_yes_or_no_followed_by_why_answers_the_question(h):
     assert "没太明白" not in after and after != local, after
 
 
-@pytest.mark.parametrize("said", ["没结婚", "未婚", "还没领证", "我们没扯证", "还没有登记"])
+@pytest.mark.parametrize("said", ["没结婚", "未婚", "还没领证", "我们没扯证", "还没有登记", "准备下个月领证"])
 async def test_not_married_said_in_everyday_words_is_a_no(h, said):
     """上户口's 是否已登记结婚 answered 没结婚 or 未婚 got 没太明白 (only 没有, 否 or 2 worked): 没结婚
     says the question's own word, which kept it from being read as a short denial."""
