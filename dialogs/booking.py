@@ -203,6 +203,7 @@ TRANSITIONS = [
     # 等下 是孩子奶奶去办 / 办事人要换 at the summary: someone else's details, from the name on
     T("text",     "summary",   "name",      "changes_applicant",      ["drop_applicant", "say_new_applicant", "ask"]),
     # 改到4点 / 改到周三 / 换个时间 at the summary: the change, not a walk back through every step
+    T("text",     "summary",   "summary",   "changes_remembering",    ["keep_remembering", "show_summary"]),  # 不用记住了: not kept after all
     T("text",     "summary",   "summary",   "names_free_time",        ["take_slot", "show_summary"]),
     T("text",     "summary",   "slot",      "picks_other_day_with_slots", "ask"),
     T("text",     "summary",   "day",       "day_was_full",           "say_day_full"),
@@ -708,7 +709,7 @@ class Booking(Picking):
         if state in DETAIL_STEPS:
             return needs_time(word)
         if state == "summary":  # 确认提交 / 对头 确认 / 确认一下是几点的: the booking's, never a search for matters named 确认
-            return word in CONFIRM or CONFIRM_SAID.search(word) is not None or needs_time(word)
+            return word in CONFIRM or CONFIRM_SAID.search(word) is not None or needs_time(word) or remembering_changed(word) is not None
         if state != "consent":
             return False
         return DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None
@@ -1300,6 +1301,16 @@ class Booking(Picking):
             return True
         return self.slot("yes_no")
 
+    def changes_remembering(self) -> bool:
+        """不用记住了 / 还是记住吧 at the summary, after 下次预约时要直接使用…吗 was answered: the
+        answer changed. It went to 删除我的信息, which said nothing was kept (true then), and the
+        booking kept the details anyway."""
+        return "remember" in self.data and remembering_changed(self.word) is not None
+
+    def keep_remembering(self):
+        self.data["remember"] = remembering_changed(self.word)
+        self.say("booking/remembering.j2", remember=self.data["remember"])
+
     def answers_consent(self) -> bool:
         return self._remembers() is not None
 
@@ -1395,6 +1406,16 @@ class Booking(Picking):
         even when the booking was asked for anew after a side question)."""
         known = self.data.get("chosen")
         return known if known is not None else self.recalled(situations_key(code))
+
+
+def remembering_changed(word: str) -> bool | None:
+    """Whether a short message asks for the applicant to be kept (记住吧) or not (不用记住了, 别保存);
+    None when it says neither."""
+    if len(word) > 12:
+        return None
+    if DONT_REMEMBER_SAID.search(word):
+        return False
+    return True if REMEMBER_SAID.match(word) else None
 
 
 def age_on(id_number: str, today: date) -> int | None:

@@ -1487,3 +1487,15 @@ async def test_what_to_bring_follows_the_applicants_age_when_it_was_never_asked(
     assert "监护人居民身份证" in done and "未满16周岁" in done, done
     adult = await drive(h.as_user("grown-up"), "预约办护照", person(3), remember="2")
     assert "监护人居民身份证" not in adult, adult
+
+
+async def test_taking_back_remembering_at_the_summary_keeps_nothing(h):
+    """记住, then 不用记住了 at the summary: told 您没有保存过办事人信息 (the privacy dialog: true
+    then), and the booking saved the ID number anyway; the next booking offered it."""
+    who = person(8)
+    await drive(h, "预约办护照", who, remember="1", stop="请核对预约信息")
+    told = await h.say("不用记住了")
+    assert "不保存" in told and "请核对预约信息" in told and "没有保存过" not in told, told
+    assert (await h.say("确认")).startswith("预约成功")
+    assert await h.services.bookings.remembered(h.user) is None
+    assert "上次保存" not in await h.say("预约办身份证")
