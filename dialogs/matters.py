@@ -269,9 +269,13 @@ _EXPIRED = "期满到期届满"
 #: Ways guides name a loss (证件丢失补领, 遗失补证): said any way (搞丢了, 掉了), it names each.
 _LOST = "遗失丢失"
 #: Words people pick an option with that its name says otherwise (第一次 for 首次申领).
+#: Working for an employer, said (在厂里上班, 国企上班的): 单位在职, before 上班 reads as 就业 (which
+#: named 灵活就业人员 to 单位在职职工 or 灵活就业, and left out the employer's list of names).
+_AT_AN_EMPLOYER = tuple((f"{place}{verb}", "单位在职") for place in ("厂里", "工厂", "厂子", "单位", "公司", "国企", "企业", "机关", "学校", "医院", "厂")
+                        for verb in ("上班", "打工", "做事", "工作"))
 OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", _LOST),
                 ("丢失", _LOST), ("弄丢", _LOST), ("搞丢", _LOST), ("掉了", _LOST), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
-                ("父亲", "父"), ("跟", "随"), ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("自己交", "个人缴费"), ("自己缴", "个人缴费"), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED),
+                ("父亲", "父"), ("跟", "随"), *_AT_AN_EMPLOYER, ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("自己交", "个人缴费"), ("自己缴", "个人缴费"), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED),
                 ("去世", "死亡"), ("过世", "死亡"), ("逝世", "死亡"), ("离世", "死亡"), ("病故", "死亡"))
 #: Words that say an answer was wrong (不对, 说错了): with them, a message that names an option of an
 #: earlier question changes that answer even when it also reads as an answer to this one.
@@ -391,6 +395,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
             yes = first in YES or first in vocab.yes
     if yes is None and any(cue in question.text for cue in BY_ANOTHER_ASKED):
         yes = by_another(text)  # 是由他人代您办理吗 answered with who goes: 我自己 (no), 我儿子去 (yes)
+        if yes and _KIN_SAID.search(text) and not _SENDS.search(text) and _about_the_dead(dialog):
+            yes = False  # 身后一件事 answered 我是他儿子: the family applies; nobody acts for them
     if yes is None:
         yes = by_age(question.text, text)  # 您年满70周岁了吗 answered 我今年46
     if yes is None:
@@ -588,6 +594,23 @@ def by_age(question: str, text: str) -> bool | None:
         return None
     age, limit = told, int(asked[2])
     return age < limit if asked[1] in ("未满", "不满", "不到") else age > limit if asked[1] == "超过" else age >= limit
+
+
+#: One's kinship to the person a matter is about, told (我是他儿子, 我是她老伴).
+_KIN_SAID = re.compile(r"^(?:我|俺)是(?:他|她|死者|逝者|老人|亡者)?(?:的)?(?:儿子|女儿|闺女|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家属|亲属|孙子|孙女|外孙|父亲|母亲|哥|姐|弟|妹)")
+#: What a matter about someone who died is called (身后一件事, 丧葬补助金, 遗属待遇, 户口注销).
+_OF_THE_DEAD = re.compile(r"身后|死亡|丧葬|遗属|抚恤|去世|户口注销|注销户口|殡")
+
+
+def _about_the_dead(dialog: Dialog) -> bool:
+    """Whether the bundle or matter being asked about is about someone who died: its applicant
+    is the family, and telling one's kinship says who applies, not that someone acts for them."""
+    catalog = dialog.services.catalog
+    bundle = catalog.bundles.get(dialog.data.get("bundle") or "")
+    if bundle is not None:
+        return _OF_THE_DEAD.search(bundle.name) is not None
+    guide = catalog.guide(dialog.data.get("code") or "")
+    return guide is not None and _OF_THE_DEAD.search(guide.name) is not None
 
 
 def by_another(text: str, told_ahead: bool = False) -> bool | None:

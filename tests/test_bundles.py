@@ -351,3 +351,20 @@ async def test_a_matters_card_offers_the_bundle_it_is_part_of(h):
     assert "【个体工商户开办一件事】" in bundle, bundle
     plain = await h.as_user("no-bundle").say("普通护照签发")
     assert plain.startswith("【普通护照签发】") and "一次办齐" not in plain, plain
+
+
+@pytest.mark.parametrize("said", ["我是他儿子", "我是她老伴"])
+async def test_family_telling_their_kinship_to_the_dead_apply_themselves(h, said):
+    """身后一件事's 是由他人代您办理吗 answered 我是他儿子 read as 委托他人代办: the list asked for a
+    power of attorney signed by the person who died."""
+    await h.catalog_ready()
+    await h.say("身后一件事")
+    reply = await h.say("材料清单")
+    for _ in range(10):
+        if "代您" in reply:
+            break
+        reply = await h.say("否")
+    assert "代您" in reply, reply
+    await h.say(said)
+    answers = (await h.session()).data["answers"]
+    assert "no" in [v for k, v in answers.items() if "agent" in k], answers

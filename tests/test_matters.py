@@ -930,3 +930,14 @@ async def test_asking_for_the_materials_again_after_the_list_gives_the_same_list
         asked = await h.say("否")
     again = await h.say("材料清单")
     assert again == asked, (asked, again)
+
+
+@pytest.mark.parametrize("said", ["我在厂里上班的", "在国企上班", "我工厂上班"])
+async def test_working_for_an_employer_is_the_employees_option_not_flexible_work(h, said):
+    """退休一件事's 单位在职职工 / 灵活就业人员 answered 我在厂里上班的 took 灵活就业 (上班 read as 就业),
+    and the list left out the employer's 单位申报名单."""
+    await h.catalog_ready()
+    guide = next(g for g in h.app[CATALOG].guides.values() if g.name == "企业职工基本养老保险正常退休申请")
+    question = next(q for q in questions_for(guide) if q.options)
+    chosen = named_option(question.options, said)
+    assert chosen is not None and "单位" in next(o.name for o in question.options if o.code == chosen)
