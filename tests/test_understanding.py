@@ -267,6 +267,13 @@ def test_a_day_is_read_relative_to_today(typed, day):
     (date(2026, 12, 6), "下周一", date(2026, 12, 7)),  # a Sunday: the week after is tomorrow's
     (date(2028, 2, 10), "2月29号", date(2028, 2, 29)),
     (date(2026, 2, 10), "2月30号", None),
+    # English: "the day after tomorrow" booked tomorrow, and dates by the month's name were not read
+    (date(2026, 12, 7), "the day after tomorrow", date(2026, 12, 9)),
+    (date(2026, 12, 7), "in two days", date(2026, 12, 9)),
+    (date(2026, 12, 7), "Dec 10", date(2026, 12, 10)),
+    (date(2026, 12, 7), "10th December", date(2026, 12, 10)),
+    (date(2026, 12, 30), "the 5th of January", date(2027, 1, 5)),
+    (date(2026, 12, 7), "may I book", None),
 ])
 def test_days_across_months_years_and_weeks(today, typed, day):
     assert read(typed, "date", today=today).value(K.DATE) == day

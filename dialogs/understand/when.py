@@ -18,7 +18,7 @@ from dialogs.understand.numerals import CHINESE_DIGITS, NUMERAL, number
 
 N = NUMERAL
 _DAY_WORDS = {"今天": 0, "今日": 0, "今儿": 0, "明天": 1, "明日": 1, "明儿": 1, "后天": 2, "后日": 2, "大后天": 3,
-              "昨天": -1, "前天": -2, "today": 0, "tomorrow": 1}
+              "昨天": -1, "前天": -2, "today": 0, "tomorrow": 1, "day after tomorrow": 2}
 _DAY_AND_PART = {"今早": (0, "morning"), "今晚": (0, "evening"), "明早": (1, "morning"), "明晨": (1, "morning"),
                  "明晚": (1, "evening"), "tonight": (0, "evening")}
 _PARTS = {"凌晨": "night", "清晨": "morning", "早上": "morning", "早晨": "morning", "上午": "morning", "中午": "noon",
@@ -38,6 +38,12 @@ _EN_WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wedne
                 "thu": 3, "thur": 3, "thurs": 3, "friday": 4, "fri": 4, "saturday": 5, "sat": 5, "sunday": 6, "sun": 6}
 _EN_WEEKDAY = re.compile(r"\b(?:(next|this)\s+)?(" + "|".join(sorted(_EN_WEEKDAYS, key=len, reverse=True)) + r")\b")
 _IN_DAYS = re.compile(rf"(?:过({N})天|({N})天(?:以后|之后|后))")
+_EN_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10}
+_EN_IN_DAYS = re.compile(r"\bin\s+(\d{1,2}|" + "|".join(_EN_NUMBERS) + r")\s+days?\b")
+_EN_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12}
+_EN_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(?:[a-z]*)\.?"
+#: Dec 10, December 10th, 10 Dec, the 10th of December.
+_EN_MONTH_DAY = re.compile(rf"\b{_EN_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_EN_MONTH}(?![a-z])")
 _DAY_WORD = re.compile("|".join(sorted([*_DAY_WORDS, *_DAY_AND_PART], key=len, reverse=True)))
 _BARE_DAY = re.compile(rf"(?<![\d月])({N})[号日](?![码楼窗线院])")  # not 1号窗口, 2号线
 _PART = "|".join(sorted(_PARTS, key=len, reverse=True))
@@ -49,7 +55,7 @@ _PART_ALONE = re.compile(_PART)
 _RANGE = re.compile(r"\s*(?:到|至|-|~|～|—)\s*")
 #: Something every date or time above has: most messages have none and skip them all.
 _HINT = re.compile(rf"[\d{CHINESE_DIGITS}天日号月周星礼拜今明昨后早晚午晨夜末]|today|tomorrow|tonight|morning|noon|afternoon|evening"
-                   r"|mon|tue|wed|thu|fri|sat|sun")
+                   r"|mon|tue|wed|thu|fri|sat|sun|days?\b|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec")
 
 
 def may_hold_time(text: str) -> bool:
@@ -210,6 +216,20 @@ def _in_days(match: re.Match, today: date):
     return (today + timedelta(days=days), None) if days is not None and days <= 366 else None
 
 
+def _en_in_days(match: re.Match, today: date):
+    said = match.group(1)
+    days = int(said) if said.isdigit() else _EN_NUMBERS[said]
+    return today + timedelta(days=days), None
+
+
+def _en_month_day(match: re.Match, today: date):
+    month, day, day_first, month_after = match.groups()
+    month, day = _EN_MONTHS[month or month_after], int(day or day_first)
+    candidates = [d for d in (_day_of(today.year + k, month, day) for k in (-1, 0, 1)) if d is not None]
+    found = min(candidates, key=lambda d: (abs((d - today).days), d < today), default=None)  # as 12月10号
+    return (found, None) if found else None
+
+
 def _day_word(match: re.Match, today: date):
     word = match.group()
     if word in _DAY_AND_PART:
@@ -239,6 +259,8 @@ _DATE_READERS = {
     "weekday": (_WEEKDAY, _weekday),
     "en_weekday": (_EN_WEEKDAY, _en_weekday),
     "in_days": (_IN_DAYS, _in_days),
+    "en_in_days": (_EN_IN_DAYS, _en_in_days),
+    "en_month_day": (_EN_MONTH_DAY, _en_month_day),
     "day_word": (_DAY_WORD, _day_word),
     "bare_day": (_BARE_DAY, _bare_day),
 }
