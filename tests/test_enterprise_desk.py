@@ -149,14 +149,19 @@ async def test_chat_a_binder_lists_the_enterprise_cases_and_opens_one_then_unbin
     assert first not in await bystander.say("企业办件")
 
 
-async def test_an_enterprise_case_typed_at_progress_points_a_binder_to_the_desk(h, sims):
-    """The factor step says how a binder opens the enterprise's case without a factor, and 企业办件
-    typed there lists it."""
+async def test_an_enterprise_case_typed_at_progress_opens_for_a_binder_and_points_others_to_the_desk(h, sims):
+    """A binder typing the enterprise's case number at 查进度 sees it at once (a company case has no
+    phone digits to give); for anyone else the factor step says how a binder opens it, and
+    企业办件 typed there lists it once bound."""
     case_no = await enterprise_case(sims)
+    other = h.as_user("not-yet-bound")
+    await other.say("查进度")
+    asked = await other.say(case_no)
+    assert "后 4 位" in asked and "「企业办件」" in asked
     await bind(h, sims)
     await h.say("查进度")
-    asked = await h.say(case_no)
-    assert "后 4 位" in asked and "「企业办件」" in asked
+    card = await h.say(case_no)
+    assert "【办件进度】" in card and "后 4 位" not in card, card
     listing = await h.say("企业办件")
     assert case_no in listing and "后 4 位" not in listing
 

@@ -380,3 +380,17 @@ async def test_my_subscriptions_mention_the_matters_whose_notices_one_follows(h)
     assert "会第一时间告诉您" in await h.say("订阅通知")
     listing = await h.say("我的订阅")
     assert "关注了 1 个事项的政策通知" in listing and "取消通知" in listing, listing
+
+
+async def test_a_binder_asking_after_the_enterprises_case_by_number_sees_it_at_once(h, sims):
+    """The enterprise's notices say 回复「查进度」可随时查看; 查进度 with the case's number then asked
+    its binder for the applicant's phone digits, which a company case has none of. Someone not
+    bound is still asked."""
+    case_no = await enterprise_case(sims)
+    await enterprise_case(sims)  # another of its cases, so the one asked about is looked for
+    assert "绑定成功" in await bind(h, sims)
+    assert "请输入办件编号" in await h.say("查进度")
+    card = await h.say(case_no)
+    assert "【办件进度】" in card and case_no in card, card
+    stranger = await h.as_user("not-bound").say(case_no)
+    assert "【办件进度】" not in stranger and "后 4 位" in stranger, stranger
