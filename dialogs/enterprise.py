@@ -84,7 +84,14 @@ def parse_credit_code(text: str) -> str | None:
     if valid_credit_code(folded):
         return folded
     found = {run for run in _CODE_RUN.findall(folded) if valid_credit_code(run)}
+    if not found:  # O for 0 (…GKGO), I for 1: letters no code has, read as the digits meant when the check character agrees
+        found = {fixed for run in _CODE_RUN.findall(folded) if valid_credit_code(fixed := run.translate(_NEVER_IN_CODES))}
     return found.pop() if len(found) == 1 else None
+
+
+#: Letters a unified social credit code never has (GB 32100: no I, O, S, V, Z), typed for the
+#: digit they look like.
+_NEVER_IN_CODES = str.maketrans({"O": "0", "I": "1", "Z": "2", "S": "5"})
 
 
 #: Spaces or dashes between digits (836 967): a code split for reading.

@@ -394,3 +394,11 @@ async def test_a_binder_asking_after_the_enterprises_case_by_number_sees_it_at_o
     assert "【办件进度】" in card and case_no in card, card
     stranger = await h.as_user("not-bound").say(case_no)
     assert "【办件进度】" not in stranger and "后 4 位" in stranger, stranger
+
+
+async def test_a_credit_code_with_o_for_zero_is_read_as_meant(h, sims):
+    """…O for 0 and I for 1 (letters no credit code has) got 代码好像不对."""
+    await enterprise_case(sims)
+    await h.say("企业绑定")
+    sent = await h.say(CREDIT_CODE.replace("0", "O").replace("1", "I"))
+    assert "验证码已发送" in sent, sent
