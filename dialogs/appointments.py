@@ -26,6 +26,7 @@ from dialogs.booking import JUST_BOOKED, Picking
 from dialogs.engine import P, T, normalise
 from dialogs.understand.appointments import (CANCEL_WORDS, KEEP_WORDS, MOVE_SAID, SAID_CANCEL, STATUS_ASKED, about_my_appointments,
                                              about_this_appointment)
+from dialogs.understand.answers import needs_time
 from dialogs.understand.kinds import first_clause
 from dialogs.understand.when import bare_weekday
 from dialogs.understand.vocabulary import vocabulary
@@ -99,6 +100,7 @@ TRANSITIONS = [
     T("text",  "cancelling",   "cancelling",   "cancel_done",        "say_cancelled"),
     T("text",  "cancelling",   "cancelling",   "cancel_refused",     "say_refused_and_leave"),
     T("text",  "cancelling",   "cancelling",   "keeps_it",           "say_kept"),
+    T("text",  "cancelling",   "=",            "needs_time",         "say_no_hurry"),  # 等一下 我问问家里人: nothing cancelled yet
     # 不改了 while moving: the appointment stays as it was; 还是取消预约吧: its cancellation, confirmed
     T("text",  MOVING,         "manage",       "keeps_as_it_was",    "say_kept"),
     T("text",  MOVING,         "cancelling",   "cancels_instead",    "ask"),
@@ -152,7 +154,9 @@ class Appointments(Picking):
         """Words about an appointment, and while moving one 不改了 (the move given up)."""
         word = normalise(text)
         return (about_my_appointments(text) or about_this_appointment(word)
-                or (state in MOVING and _KEEP_AS_IT_WAS.search(word) is not None))
+                or (state in MOVING and _KEEP_AS_IT_WAS.search(word) is not None)
+                # 算了 还是保留吧 / 等一下 我问问我老婆 at 确定取消…吗: this question's, never a search
+                or (state == "cancelling" and (any(keep in word for keep in KEEP_WORDS) or needs_time(word))))
 
     PROMPTS = {
         "list": "booking/list.j2", "manage": "booking/manage.j2", "cancelling": "booking/confirm_cancel.j2",
@@ -446,6 +450,12 @@ class Appointments(Picking):
     def say_cancelled(self):
         self.say("booking/cancelled.j2", item=self.shown(self.data["item"]))
         self.finish()
+
+    def needs_time(self) -> bool:
+        return needs_time(self.word)
+
+    def say_no_hurry(self):
+        self.say("booking/cancel_wait.j2", item=self.shown(self.data["item"]))
 
     def say_kept(self):
         self.say("booking/kept.j2", item=self.shown(self.data["item"]))

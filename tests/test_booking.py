@@ -1499,3 +1499,19 @@ async def test_taking_back_remembering_at_the_summary_keeps_nothing(h):
     assert (await h.say("确认")).startswith("预约成功")
     assert await h.services.bookings.remembered(h.user) is None
     assert "上次保存" not in await h.say("预约办身份证")
+
+
+async def test_at_the_cancel_confirmation_keeping_or_waiting_in_words_is_understood(h):
+    """算了 还是保留吧 at 确定取消…吗 was searched (探矿权保留登记 …); 等一下 / 我问问我老婆 got 没太明白
+    twice and then 人工: the appointment was safe, but the person could not tell."""
+    me = person(9)
+    await drive(h, "预约办护照", me, remember="2")
+    assert "确定取消" in await h.say("取消预约")
+    kept = await h.say("算了 还是保留吧")
+    assert "为您保留" in kept, kept
+    assert "确定取消" in await h.say("取消预约")
+    for said in ("等一下", "我问问我老婆"):
+        waiting = await h.say(said)
+        assert "先给您留着" in waiting and "没太明白" not in waiting, waiting
+    assert booked(await appointments_of(h.sims, me))
+    assert (await h.say("1")).startswith("已取消")

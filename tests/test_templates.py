@@ -131,6 +131,7 @@ CONTEXTS.update({
     "booking/confirm_cancel.j2": {"item": _ITEM},
     "booking/cancelled.j2": {"item": _ITEM},
     "booking/kept.j2": {"item": _ITEM},
+    "booking/cancel_wait.j2": {"item": _ITEM},
     "booking/remembering.j2": {"remember": False},
     "booking/stands.j2": {"item": _ITEM},
     "booking/move_confirm.j2": {**_PICKED, "item": _ITEM},
