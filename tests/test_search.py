@@ -932,3 +932,11 @@ def test_what_is_asked_about_a_matter_does_not_change_which_matter_it_is(search,
     first = shown(search, named)[0]
     for asked in ("要多久能办完", "要预约吗", "手机上能办吗", "免费吗", "当天能拿吗", "可以代办吗", "大概多久出结果"):
         assert shown(search, named + asked)[:1] == [first], named + asked
+
+
+def test_a_bereavements_matters_are_listed_only_when_a_death_is_spoken_of(search):
+    """老婆坐月子 本人去不了 and 我老婆昨天生了 接下来要办哪些手续 listed 身后一件事 among their candidates."""
+    for query in ("老婆坐月子 本人去不了", "我老婆昨天生了 接下来要办哪些手续"):
+        listed = shown(search, query)
+        assert listed and not any(hybrid.OF_A_DEATH.search(name) for name in listed), (query, listed)
+    assert "身后一件事" in shown(search, "我爸走了 要办啥")

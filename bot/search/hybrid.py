@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -110,6 +111,10 @@ CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
 SHORT_CLAUSES = 2  # a short message's clauses read alone for acceptance, the longest first (0: none)
 ASKED_TAIL_CHARS = 2  # a tail of stopwords this long after the last named word is cut (`_without_asked_tail`)
 CANDIDATE_SHARE = 0.4  # of the best hit's score, the least a candidate shown has
+#: What a matter about a death is called, and what a message about one says (a candidate list
+#: shows the first only with the second).
+OF_A_DEATH = re.compile(r"身后|丧葬|遗属|死亡|工亡|牺牲|供养亲属")
+DEATH_CUE = re.compile(r"死|去世|过世|走了|逝|丧|遗|后事|身后|殡|火化|没了|不在了|牺牲|亡|抚恤|供养|老了|died|death|dead|passed away|funeral|deceased|widow")
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
 
@@ -392,7 +397,14 @@ class MatterSearch:
         if evidence is None:
             return Found(JUNK, ())
         fused = evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
-        return self.decide(evidence, evidence.ranked(fused, W_SAID), top, calibrated=fused)
+        found = self.decide(evidence, evidence.ranked(fused, W_SAID), top, calibrated=fused)
+        if found.verdict == CANDIDATES and DEATH_CUE.search(query.lower()) is None:
+            # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
+            # hurt; a list shows them only when the message speaks of a death.
+            kept = tuple(h for h in found.hits if OF_A_DEATH.search(h.name) is None)
+            if kept:
+                found = Found(CANDIDATES, kept, found.need)
+        return found
 
     def evidence(self, query: str) -> Evidence | None:
         """Everything the search knows about `query`, per document; None for junk."""
