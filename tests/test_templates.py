@@ -461,3 +461,21 @@ def test_every_elder_template_renders_from_its_chinese_siblings_context_without_
             assert name in render.elder
     finally:
         LANGUAGE.reset(token)
+
+
+def test_a_bereaved_familys_notice_is_plain_and_an_issued_licence_is_not_promised_again():
+    """户口注销 in 身后一件事 was announced 好消息！…感谢您的耐心等待！; and a notice saying the
+    e-licence was issued also said 证照制作好后我们会告诉您领取方式."""
+    render = Renderer()
+    context = CONTEXTS["notify/approved.j2"]
+    sombre = render("notify/approved.j2", **{**context, "sombre": True})
+    assert "好消息" not in sombre and "感谢您的耐心等待" not in sombre and "办结" in sombre, sombre
+    assert "好消息" in render("notify/approved.j2", **{**context, "sombre": False})
+    event = context["event"].model_copy(update={"licence_name": "食品经营许可证", "licence_no": "JY1"})
+    issued = render("notify/approved.j2", **{**context, "event": event, "sombre": False})
+    assert "已发放" in issued and "制作好后" not in issued, issued
+
+
+def test_notices_of_matters_after_a_death_are_marked_sombre():
+    from bot.workers.notifier import SOMBRE
+    assert SOMBRE.search("户口注销") and SOMBRE.search("遗属待遇申领") and not SOMBRE.search("普通护照签发")

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import socket
 from typing import Any
@@ -67,6 +68,9 @@ TEMPLATES = {
     CaseEventType.benefit_granted: "notify/benefit_granted.j2",
     CaseEventType.queue_called: "notify/queue_called.j2",
 }
+#: Matters done after a death (户口注销 in 身后一件事, 丧葬补助金, 遗属待遇): their notices are
+#: plain, never 好消息.
+SOMBRE = re.compile(r"身后|丧葬|遗属|死亡|工亡|牺牲|供养亲属|户口注销|殡")
 #: The delivery kind (WeChat template, metrics) of events that are not about a case's progress.
 KINDS = {CaseEventType.appointment_no_show: "no_show", CaseEventType.benefit_granted: "benefit"}
 
@@ -302,9 +306,10 @@ class Notifier:
             return {}
         log.info("event %s (%s): %d recipient(s), %d already served", event.id, event.type.value, len(recipients), len(recipients) - len(todo))
         slots = asyncio.Semaphore(self.settings.notify_concurrency)
+        sombre = SOMBRE.search(f"{event.matter_name or ''} {getattr(event, 'bundle_name', '') or ''}") is not None
 
         async def one(user: str) -> Outcome:
-            context = {"event": event, "via": recipients[user], "at": event.at, **extra.get(user, {})}
+            context = {"event": event, "via": recipients[user], "at": event.at, "sombre": sombre, **extra.get(user, {})}
             while True:
                 try:
                     async with slots:
