@@ -138,6 +138,7 @@ TRANSITIONS = [
     T("text",  "factor",   "factor",   "factor_wrong",          "say_wrong"),
     T("text",  "factor",   "factor",   "factor_trouble",        "say_busy"),
     # After the card: each action checks the card's case is this person's, now.
+    T("text",  "shown",    "shown",    "asks_to_rate_a_bundle", "say_how_a_bundle_is_rated"),  # 评价 on a 一件事: not here
     T("text",  "shown",    "shown",    "asks_to_rate_too_early", "say_rate_when_done"),  # 评价 before it is done: said so, no stars offered
     T("text",  "shown",    "shown",    "asks_to_rate",          "open_rating"),  # 我要评价 / 给这个打差评
     T("text",  "shown",    "shown",    "asks_how_to_send",      "say_how_to_send"),  # 我要补材料 / 怎么上传
@@ -773,6 +774,15 @@ class Progress(Dialog):
         if state == "shown":
             return (RATE_ASKED.search(word) is not None and "修改" not in word) or SEND_ASKED.search(word) is not None
         return state == "number" and WITHOUT_NUMBER.search(word) is not None
+
+    def asks_to_rate_a_bundle(self) -> bool:
+        """评价 on a 一件事 application's card: its cases are rated one by one, and not in this chat
+        (it opened 请为「」打分 and then said the case was rated already)."""
+        return is_bundle_number(self.data.get("case_no") or "") and self.asks_to_rate()
+
+    def say_how_a_bundle_is_rated(self):
+        self.say("progress/rate_bundle.j2")
+        self.ask()
 
     def asks_to_rate_too_early(self) -> bool:
         return self.data.get("done") is False and self.asks_to_rate()

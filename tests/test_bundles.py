@@ -368,3 +368,16 @@ async def test_family_telling_their_kinship_to_the_dead_apply_themselves(h, said
     await h.say(said)
     answers = (await h.session()).data["answers"]
     assert "no" in [v for k, v in answers.items() if "agent" in k], answers
+
+
+async def test_rating_asked_on_a_bundle_application_is_told_where_it_is_given(h, sims):
+    """评价 on a 一件事 application's card opened 请为「」（YJS…）打分 and then said the case had been
+    rated already; a bundle's follower is not invited to rate from its notices either."""
+    me = person(4)
+    resp = await sims.post("/sim/platform/_admin/bundle-applications",
+                           json={"bundle_code": "YJS-511602-003", "applicant": {"name": me["name"], "phone": me["phone"], "id_number": me["id_number"]}})
+    application = await resp.json()
+    await h.say(application["bundle_no"])
+    assert (await h.say(application["phone_last4"])).startswith("【一件事进度】")
+    told = await h.say("评价")
+    assert "逐件评价" in told and "请为「」" not in told and "已经评价过" not in told, told

@@ -67,6 +67,7 @@ CONTEXTS = {
     "booking/pick_shown.j2": {"first": 6, "last": 11},
     "progress/when_done.j2": {"promised": date(2026, 12, 28)},
     "progress/rate_when_done.j2": {},
+    "progress/rate_bundle.j2": {},
     "progress/collect.j2": {"collect": None, "halls": PLATFORM_HALLS[:2]},
     "booking/details_kept.j2": {"kinds": ["id_number", "phone"], "mistyped": False, "step": "slot"},
     "common/conflict.j2": {"kind": "phone", "values": ["138****8000", "139****9000"]},
@@ -479,3 +480,13 @@ def test_a_bereaved_familys_notice_is_plain_and_an_issued_licence_is_not_promise
 def test_notices_of_matters_after_a_death_are_marked_sombre():
     from bot.workers.notifier import SOMBRE
     assert SOMBRE.search("户口注销") and SOMBRE.search("遗属待遇申领") and not SOMBRE.search("普通护照签发")
+
+
+def test_a_bundles_follower_is_not_asked_to_rate_from_its_notices():
+    """The notice said 回复「评价 5」 to a bundle's follower, who is not invited (a rating is given by
+    whoever verified the case): 评价 5 then said it was rated already."""
+    render = Renderer()
+    for template in ("notify/approved.j2", "notify/not_approved.j2", "notify/refused.j2"):
+        context = CONTEXTS[template]
+        assert "评价 5" in render(template, **context)
+        assert "评价 5" not in render(template, **{**context, "via": "bundle"}), template

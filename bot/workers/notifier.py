@@ -306,7 +306,7 @@ class Notifier:
             return {}
         log.info("event %s (%s): %d recipient(s), %d already served", event.id, event.type.value, len(recipients), len(recipients) - len(todo))
         slots = asyncio.Semaphore(self.settings.notify_concurrency)
-        sombre = SOMBRE.search(f"{event.matter_name or ''} {getattr(event, 'bundle_name', '') or ''}") is not None
+        sombre = SOMBRE.search(event.matter_name or "") is not None
 
         async def one(user: str) -> Outcome:
             context = {"event": event, "via": recipients[user], "at": event.at, "sombre": sombre, **extra.get(user, {})}
