@@ -383,3 +383,12 @@ async def test_a_booking_interrupted_for_a_person_can_be_gone_on_with_after_the_
     else:
         assert "满意吗" in await chat.say("结束")
     assert "请输入办事人的姓名" in await chat.say("继续")
+
+
+@pytest.mark.parametrize("said", ["我要投诉", "我想投诉你们", "I want to make a complaint"])
+async def test_a_complaint_about_the_service_goes_to_a_person(make_harness, said):
+    """我要投诉 after a poor service listed 对政府采购供应商投诉处理决定 and the like."""
+    h = await make_harness()
+    reply = await h.say(said)
+    assert "您要办的是不是" not in reply and "which matter" not in reply.lower(), reply
+    assert (await h.session()).dialog == "handoff", reply  # queued, or a message left out of hours
