@@ -381,3 +381,12 @@ async def test_rating_asked_on_a_bundle_application_is_told_where_it_is_given(h,
     assert (await h.say(application["phone_last4"])).startswith("【一件事进度】")
     told = await h.say("评价")
     assert "逐件评价" in told and "请为「」" not in told and "已经评价过" not in told, told
+
+
+@pytest.mark.parametrize("said", ["我想预约", "好的 那预约吧"])
+async def test_booking_asked_in_a_sentence_on_a_bundle_card_books_the_bundle(h, said):
+    """我想预约 on 出生一件事's card listed 结婚登记预约, 离婚登记预约 … (only the bare word 预约 booked it)."""
+    await h.catalog_ready()
+    assert "【出生一件事】" in await h.say("出生一件事")
+    reply = await h.say(said)
+    assert "您要办的是不是" not in reply and "出生一件事" in reply, reply
