@@ -65,7 +65,8 @@ USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好�
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人"})
 REMEMBER = frozenset({"1", "记住", "记住信息", "是", "是的", "好", "好的", "要", "需要", "可以", "保存"})
 DONT_REMEMBER = frozenset({"2", "不用", "不用记住", "不记住", "否", "不", "不要", "不需要", "不保存"})
-OTHER_HALL = re.compile(r"(?:换|改)(?:个|一个|到别的|别的)?(?:大厅|地方|地点|网点)|别的大厅|其他大厅|近一点的")
+OTHER_HALL = re.compile(r"(?:换|改)(?:个|一个|到别的|别的)?(?:大厅|地方|地点|网点)|别的大厅|其他大厅|近一点的"
+                        r"|\b(?:another|other|different) (?:hall|place|office)\b|\bchange the (?:hall|place)\b")
 #: What an opening message may say ahead of the steps (`Booking._take_opening`), and where it is kept.
 OPENING_KINDS = frozenset({"date", "time", "hall", "name", "id_number", "phone"})
 PERSONAL_KINDS = ("name", "id_number", "phone")
@@ -94,8 +95,11 @@ NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份
 NOT_ISSUED = re.compile(r"户口本|户口簿|户口页|孩子|小孩|宝宝|娃|儿子|女儿|没办过|还没办|未满16|还小|上户口")
 FOREIGN = re.compile(r"外国|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留|永居|passport|foreign", re.I)
 #: A wish to change the time or the day at the summary, with none named (换个时间, 日期不对).
-OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|钟点)|时间不对|时间不行|时间不合适|其他时间|别的时间")
-OTHER_DAY = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:日子|日期|天)|换一天|日期不对|那天不行|别的日子|其他日子|改天")
+OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|钟点)|时间不对|时间不行|时间不合适|其他时间|别的时间"
+                        r"|\b(?:another|other|different) time\b|\bchange the time\b")
+OTHER_DAY = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:日子|日期|天)|换一天|日期不对|那天不行|别的日子|其他日子|改天"
+                       # English, as the summary itself suggests ("another day")
+                       r"|\b(?:another|other|different) (?:day|date)\b|\bchange the (?:day|date)\b")
 #: The same answers in a sentence (记住吧, 帮我记下来, 别保存了, 不用记了): a wish to keep, or not to.
 REMEMBER_SAID = re.compile(r"^(?:好的?|行|可以|那就|帮我|请|麻烦|你)*(?:记住|记下|记着|记一下|保存|存着|存一下|存下)")
 DONT_REMEMBER_SAID = re.compile(r"(?:不用|不要|别|不必|无需|不想|不)(?:帮我|给我)?(?:记|保存|存)")

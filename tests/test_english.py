@@ -388,3 +388,15 @@ async def test_an_english_card_says_one_working_day_in_the_singular(h):
     if not card.startswith("【"):
         card = await h.say("1")
     assert "1 working day promised" in card and "1 working days" not in card, card
+
+
+async def test_the_english_summarys_own_words_and_ordinals_are_understood(chat):
+    """At the summary, "another day" (its own example) got "I still didn't get that"; at a list,
+    "the first one" and "the 2nd one" were not understood."""
+    me = person(34)
+    await book_in_english(chat, "I'd like to book an appointment for a passport", me, stop="Please check your appointment")
+    days = await chat.say("another day")
+    assert english(days) and "didn't" not in days and "1." in days, days
+    slots = await chat.say("the 2nd one")
+    assert "didn't" not in slots and "1." in slots, slots
+    assert "didn't" not in await chat.say("the first one")
