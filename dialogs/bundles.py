@@ -57,6 +57,9 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "corrects_answer",                "say_corrected"),
     T("text",  "situation", "situation", "takes_back_answer",              "ask_again"),  # 选错了: that question again
     T("text",  "situation", "situation", "needs_time",                     "say_take_your_time"),  # 等一下 我问下家里人
+    # what the card tells, asked mid-way (办下来要多久, 在哪里办): told, and the question on screen again
+    T("text",  "situation", "situation", "asks_time_or_fee_only",          ["show_time_and_fee", "ask"]),
+    T("text",  "situation", "situation", "asks_where_only",                ["show_where", "ask"]),
     T("text",  "situation", "card",      "answers_last_question",          "show_materials"),
     T("text",  "situation", "situation", "answers_question",               "ask"),
 ]
@@ -276,6 +279,10 @@ class Bundles(ListedAnswers, Dialog):
     def asks_time_or_fee(self) -> bool:
         return bool(self._time_and_fee_asked())
 
+    def asks_time_or_fee_only(self) -> bool:
+        """At a question: how long or how much, and no answer to it beside (办下来要多久)."""
+        return self.asks_time_or_fee() and not self.answers_question()
+
     def show_time_and_fee(self):
         asked = self._time_and_fee_asked()
         fees = [(g.name, f) for g in self._guides() for f in g.fees if not FREE.search(f.amount)]
@@ -283,6 +290,9 @@ class Bundles(ListedAnswers, Dialog):
 
     def asks_where(self) -> bool:
         return follow_up_asked(self.word) == "where"
+
+    def asks_where_only(self) -> bool:
+        return self.asks_where() and not self.answers_question()
 
     def show_where(self):
         bundle, halls = self._bundle(), self.services.catalog.halls

@@ -390,3 +390,13 @@ async def test_booking_asked_in_a_sentence_on_a_bundle_card_books_the_bundle(h, 
     assert "【出生一件事】" in await h.say("出生一件事")
     reply = await h.say(said)
     assert "您要办的是不是" not in reply and "出生一件事" in reply, reply
+
+
+@pytest.mark.parametrize("asked, told", [("办下来要多久", "工作日"), ("在哪里办", "地址")])
+async def test_what_the_card_tells_asked_mid_way_is_told_and_the_question_asked_again(h, asked, told):
+    """个体工商户开办一件事's questions: 办下来要多久 got 没太明白, 在哪里办 then 人工."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    question = await h.say("材料清单")
+    reply = await h.say(asked)
+    assert "没太明白" not in reply and told in reply and question.splitlines()[-1] in reply, reply
