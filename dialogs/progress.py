@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 
 from dialogs.engine import Dialog, P, T, guide_halls, normalise
 from dialogs.ports import AttachmentRefused
-from dialogs.understand.answers import misread_digits, number_groups, whole_identifier
+from dialogs.understand.answers import misread_digits, needs_time, number_groups, whole_identifier
 from dialogs.understand.identity import phone_digits
 from dialogs.understand.model import DEFAULT_CASE_PATTERN
 from dialogs.understand.vocabulary import spoken_digits
@@ -122,6 +122,7 @@ TRANSITIONS = [
     T("text",  ANY,        "number",   "typed_trouble",         "say_busy"),
     T("text",  ANY,        "factor",   "typed_wrong",           "say_wrong"),
     T("text",  ANY,        "factor",   "typed_number",          "ask_factor"),
+    T("text",  ["number", "factor"], "=", "needs_time",           "say_take_your_time"),  # 等一下 我找找: it waits
     T("text",  "number",   "number",   "looks_like_a_number",   "say_number_format"),
     # 没有编号 / 短信删了 / 用身份证查得到不: where the number is found, and who can help without it
     T("text",  "number",   "number",   "has_no_number",         "say_without_number"),
@@ -810,6 +811,12 @@ class Progress(Dialog):
         """The card's case rated (the ratings store checks, when rating, that it is done and that
         this person verified it): with the level said, at once; else its level is asked."""
         self.start("rating", case_no=self.data["case_no"], matter_name=self.data.get("matter_name", ""))
+
+    def needs_time(self) -> bool:
+        return needs_time(self.word)
+
+    def say_take_your_time(self):
+        self.say("progress/take_your_time.j2", step=self.state)
 
     def has_no_number(self) -> bool:
         return WITHOUT_NUMBER.search(self.word) is not None

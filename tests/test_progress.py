@@ -403,3 +403,12 @@ async def test_the_phone_digits_said_by_voice_open_the_case(h, sims):
     case_no = await new_case(sims)
     await h.say(case_no)
     assert "【办件进度】" in await h.say("五六七八")
+
+
+@pytest.mark.parametrize("said", ["等一下", "等一下我找找"])
+async def test_waiting_at_the_case_number_step_is_told_no_hurry(h, said):
+    """等一下 at 请输入办件编号 got 没太明白, 等一下我找找 got 格式好像不对."""
+    assert "请输入办件编号" in await h.say("查进度")
+    reply = await h.say(said)
+    assert "不着急" in reply and "没太明白" not in reply and "格式" not in reply, reply
+    assert (await h.session()).dialog == "progress"

@@ -67,6 +67,7 @@ CONTEXTS = {
     "booking/pick_shown.j2": {"first": 6, "last": 11},
     "progress/when_done.j2": {"promised": date(2026, 12, 28)},
     "progress/rate_when_done.j2": {},
+    "progress/take_your_time.j2": {"step": "number"},
     "progress/rate_bundle.j2": {},
     "progress/collect.j2": {"collect": None, "halls": PLATFORM_HALLS[:2]},
     "booking/details_kept.j2": {"kinds": ["id_number", "phone"], "mistyped": False, "step": "slot"},
