@@ -21,6 +21,8 @@ actions (`PREPARE`) whose outcome the guards read.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -28,7 +30,7 @@ from dialogs.engine import CITIZEN_DIALOGS, Dialog, P, Session, T
 from dialogs.understand.kinds import first_clause
 
 HANDOFF = "handoff"
-STATES = ["waiting", "leaving", "connected", "rating"]
+STATES = ["waiting", "leaving", "connected", "rating", "why"]
 CAPTURES = frozenset({"waiting", "leaving", "connected"})
 MISSED_KEY = "_missed"  # what a person said that no dialog understood (dialogs.conversation keeps the last few)
 
@@ -55,6 +57,10 @@ SKIP_NOTE = frozenset({"取消", "不留言", "不用了", "算了", "结束", "
 #: They are not relayed; the person is told how to leave the hand-off first.
 BOT_WORDS = frozenset({"菜单", "主菜单", "首页", "menu", "帮助", "怎么用", "使用说明", "help", "?", "人工", "转人工"})
 SATISFIED = frozenset({"1", "满意", "非常满意", "很满意", "好", "好评", "satisfied", "good"})
+#: A complaint said instead of a rating (态度, 太慢, 敷衍, 就这样？).
+COMPLAINT = re.compile(r"态度|太慢|好慢|慢死|敷衍|不耐烦|没用|没解决|没帮|什么玩意|垃圾|太差|就这样[?？!！]|[?？]{2,}|不负责")
+#: Nothing to say of what was wrong.
+SKIP_REASON = frozenset({"跳过", "不说了", "算了", "没什么", "没有", "不用了", "skip", "no", "nothing"})
 UNSATISFIED = frozenset({"2", "不满意", "非常不满意", "差评", "不好", "not satisfied", "unsatisfied", "bad"})
 #: Stars from which a rating in words counts as 满意 (3: 还行, 一般, like the platform's 基本满意).
 SATISFIED_FROM = 3
@@ -104,6 +110,8 @@ class CitizenDesk(Protocol):
     async def leave(self, user: str) -> None: ...
     async def rate(self, user: str, number: int, satisfied: bool) -> None: ...
 
+    async def complain(self, user: str, number: int, text: str) -> None: ...
+
 
 def context_of(session: Session | None) -> dict[str, Any]:
     """Where the person was when they asked for a person: shown to agents (masked by the desk)."""
@@ -139,7 +147,10 @@ TRANSITIONS = [
     T("text",  "leaving",   "leaving",   "skips_note",     "skip_note"),
     T("text",  "leaving",   "leaving",   None,             "take_note"),
     T("text",  "rating",    "rating",    "is_satisfied",   "rate_good"),
-    T("text",  "rating",    "rating",    "is_unsatisfied", "rate_bad"),
+    T("text",  "rating",    "why",       "is_unsatisfied", "rate_bad"),  # 不满意: what was wrong is asked, once
+    T("text",  "rating",    "rating",    "complains",      "rate_bad_with_reason"),  # 就这样？什么态度: unsatisfied, and why
+    T("text",  "why",       "why",       "skips_reason",   "say_sorry"),
+    T("text",  "why",       "why",       None,             "take_reason"),
     T("click", sorted(CAPTURES), "=",    None,             "remind"),
 ]
 #: What each event asks of the hand-off desk before its guards are asked.
@@ -159,7 +170,7 @@ class Handoff(Dialog):
     CAPTURES = CAPTURES
     PREPARE = PREPARE
     OWN_WORDS = SATISFIED | UNSATISFIED  # a rating here is this hand-off's, not a case's (dialogs.rating)
-    PROMPTS = {"leaving": "handoff/closed.j2", "rating": "handoff/rate.j2"}
+    PROMPTS = {"leaving": "handoff/closed.j2", "rating": "handoff/rate.j2", "why": "handoff/why.j2"}
     #: The rating is asked, not required: a rating in words (挺好的, 一般, 差评) answers it, small talk
     #: (谢谢) is answered without asking it again, and a new need is searched as at the menu.
     EXPECTS = {"rating": frozenset({"rating", "choice"})}
@@ -321,7 +332,33 @@ class Handoff(Dialog):
         await self._rate(True)
 
     async def rate_bad(self):
-        await self._rate(False)
+        """不满意: recorded, then what was wrong asked (it was thanked and forgotten, and 回复太慢了
+        next was searched as a matter)."""
+        await self.desk.rate(self.user, int(self.data.get("ticket") or 0), False)
+        self.ask()
+
+    def complains(self) -> bool:
+        """A complaint in words at 您对本次人工服务满意吗 (就这样？？？什么态度, 回复太慢了): unsatisfied."""
+        return COMPLAINT.search(self.word) is not None
+
+    async def rate_bad_with_reason(self):
+        number = int(self.data.get("ticket") or 0)
+        await self.desk.rate(self.user, number, False)
+        await self.desk.complain(self.user, number, self.text)
+        self.say("handoff/reason_noted.j2")
+        self.finish()
+
+    def skips_reason(self) -> bool:
+        return self.word in SKIP_REASON
+
+    def say_sorry(self):
+        self.say("handoff/thanks.j2", satisfied=False)
+        self.finish()
+
+    async def take_reason(self):
+        await self.desk.complain(self.user, int(self.data.get("ticket") or 0), self.text)
+        self.say("handoff/reason_noted.j2")
+        self.finish()
 
     async def _rate(self, satisfied: bool):
         await self.desk.rate(self.user, int(self.data.get("ticket") or 0), satisfied)

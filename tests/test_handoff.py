@@ -112,8 +112,29 @@ async def test_the_citizen_can_end_it_and_the_agent_is_told(chat, zhang, client)
     ended = await chat.say("结束")
     assert "人工服务已结束" in ended and "满意吗" in ended
     assert f"#{number} 市民已结束本次服务。" in await zhang.inbox()
-    assert "我们会认真改进" in await chat.say("不满意")
+    assert "哪里不满意" in await chat.say("不满意")
+    assert "我们会认真改进" in await chat.say("跳过")
     assert "没有正在服务" in await zhang.say("结束")
+
+
+async def test_unsatisfied_is_asked_why_and_the_reason_is_kept_masked(chat, zhang, redis, settings):
+    """不满意 was thanked and forgotten, and 回复太慢了 next was searched as a matter; 就这样？？？什么态度
+    at the rating question got 没太明白."""
+    number = ticket_number(await chat.say("转人工"))
+    await zhang.say(f"接 {number}")
+    assert "满意吗" in await chat.say("结束")
+    asked = await chat.say("不满意")
+    assert "哪里不满意" in asked, asked
+    noted = await chat.say("回复太慢了 我手机13812345678")
+    assert "记下" in noted and "您要办的是不是" not in noted, noted
+    entry = next(e for e in await audit_log(redis, settings) if e["action"] == "handoff.complaint")
+    assert "回复太慢了" in entry["detail"]["said"] and "13812345678" not in entry["detail"]["said"]
+
+    number = ticket_number(await chat.say("转人工"))
+    await zhang.say(f"接 {number}")
+    assert "满意吗" in await chat.say("结束")
+    said = await chat.say("就这样？？？什么态度")
+    assert "记下" in said and "没太明白" not in said, said
 
 
 async def test_menu_during_a_talk_is_not_sent_to_the_agent_and_says_how_to_leave(chat, zhang):

@@ -155,6 +155,8 @@ CONTEXTS.update({
     "handoff/relay_queued.j2": {"seconds": 40},
     "handoff/ended.j2": {"by": "timeout"},
     "handoff/thanks.j2": {"satisfied": False},
+    "handoff/why.j2": {},
+    "handoff/reason_noted.j2": {},
     "handoff/moved_to_note.j2": {"number": 12, "back_at": "今天 13:30"},
     "handoff/remind.j2": {"state": "connected"},
     "staff/help.j2": {"who": "张三", "agent": True, "talking": 12, "off": False, "broadcaster": True, "approver": True},

@@ -55,6 +55,7 @@ WAITING, NOTE, CONNECTED, ENDED = "waiting", "note", "connected", "ended"
 ENDED_TTL = 86400  # an ended ticket is kept this long: the citizen's rating refers to it
 CONTEXT_LINES = 8  # masked lines of context kept on a ticket
 QUEUE_LIMIT = 50  # entries `queue()` lists
+COMPLAINT_CHARS = 500  # of what a citizen says was wrong, kept in the audit trail
 
 _UNREACHABLE = {OutsideServiceWindow: "window", ServiceMessageLimit: "limit", NotFollowing: "unfollowed"}
 _WEEKDAYS = "一二三四五六日"
@@ -276,6 +277,15 @@ class Handoff:
             await self.redis.hset(self.keys.handoff(user), "rating", "satisfied" if satisfied else "unsatisfied")
         await self.audit.record("citizen", "handoff.rating", user_ref(user), outcome="satisfied" if satisfied else "unsatisfied",
                                 detail={"number": number, "agent": agent if ticket_number == str(number) else ""})
+
+    async def complain(self, user: str, number: int, text: str) -> None:
+        """What was wrong with a talk, as its citizen said it after rating it unsatisfied: kept
+        in the audit trail beside the rating (personal data masked), for whoever reviews the
+        desk's ratings."""
+        ticket_number, agent = await self._ticket_fields(user, "number", "agent")
+        await self.audit.record("citizen", "handoff.complaint", user_ref(user), outcome="noted",
+                                detail={"number": number, "agent": agent if ticket_number == str(number) else "",
+                                        "said": redact(text)[:COMPLAINT_CHARS]})
 
     # The agents' side (called from an agent's WeCom turn) -------------------------------------
 
