@@ -269,6 +269,6 @@ async def test_the_console_shows_a_pushed_menu_and_sends_a_tap_as_wechat_does(se
     assert "满意吗" in rating["text"] and [(i["id"], i["content"]) for i in rating["menu"]] == [("1", "满意"), ("2", "不满意")]
     assert all(m["menu"] == [] for m in messages[:-1])
     tap = await client.post("/console/api/send", json={"user": user, "text": "不满意", "menu_id": "2"})
-    assert "认真改进" in (await tap.json())["reply"]
+    assert "哪里不满意" in (await tap.json())["reply"]  # a tap of 不满意 asks what went wrong
     bad = await client.post("/console/api/send", json={"user": user, "text": "x", "menu_id": "<b>"})
     assert bad.status == 400
