@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from bot.web.appkeys import CATALOG
-from tests.support import person
+from tests.support import person, to_question
 from tests.test_booking import appointments_of, drive
 from tests.test_notifier import advance, notices, notices_count, settled
 
@@ -358,13 +358,7 @@ async def test_family_telling_their_kinship_to_the_dead_apply_themselves(h, said
     """身后一件事's 是由他人代您办理吗 answered 我是他儿子 read as 委托他人代办: the list asked for a
     power of attorney signed by the person who died."""
     await h.catalog_ready()
-    await h.say("身后一件事")
-    reply = await h.say("材料清单")
-    for _ in range(10):
-        if "代您" in reply:
-            break
-        reply = await h.say("否")
-    assert "代您" in reply, reply
+    await to_question(h, "身后一件事", "代您", tries=10)
     await h.say(said)
     answers = (await h.session()).data["answers"]
     assert "no" in [v for k, v in answers.items() if "agent" in k], answers
