@@ -576,7 +576,12 @@ class Picking(Dialog):
         others = []
         halls = getattr(self, "halls", None)  # booking offers another hall; moving an appointment keeps its hall
         if why in ("closed", "not_bookable") and halls is not None:
-            others = [row["hall"].name for row in halls() if row["hall"] is not hall
+            # Halls this day was refused at already are not offered again: 周六 at one hall pointed
+            # to the other, and there back to the first.
+            refused = self.data.setdefault("refused_at", {}).setdefault(day.isoformat(), [])
+            if hall is not None and hall.id not in refused:
+                refused.append(hall.id)
+            others = [row["hall"].name for row in halls() if row["hall"] is not hall and row["hall"].id not in refused
                       and any(h.weekday == weekday for h in getattr(row["hall"], "hours", []))]
         return {"why": why, "hours": hours, "others": others, "last": max(listed) if listed else None,
                 "first": min(listed) if listed else None}

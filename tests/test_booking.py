@@ -1515,3 +1515,22 @@ async def test_at_the_cancel_confirmation_keeping_or_waiting_in_words_is_underst
         assert "先给您留着" in waiting and "没太明白" not in waiting, waiting
     assert booked(await appointments_of(h.sims, me))
     assert (await h.say("1")).startswith("已取消")
+
+
+async def test_a_day_refused_at_two_halls_does_not_send_the_person_back_and_forth(h):
+    """周六 at one hall pointed to the other (这天开门，想换过去请回复「换个大厅」), and there, for the
+    same Saturday, back to the first."""
+    await h.catalog_ready()
+    today = shanghai_today()
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    said = f"{saturday.month}月{saturday.day}日"
+    await h.say("预约护照")
+    assert "广安区政务服务中心" in await h.say("1")
+    if saturday > max(date.fromisoformat(d) for d, _ in (await h.session()).data["days"]):
+        pytest.skip("on a weekend the coming Saturday is past the last bookable day: told so, no hall suggested")
+    first = await h.say(said)
+    assert "不能预约" in first and "广安市公安局出入境接待大厅这天开门" in first, first
+    assert "请选择办理大厅" in await h.say("换个大厅")
+    assert "出入境" in await h.say("2")
+    second = await h.say(said)
+    assert "不能预约" in second and "这天开门" not in second, second
