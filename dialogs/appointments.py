@@ -451,9 +451,6 @@ class Appointments(Picking):
         self.say("booking/cancelled.j2", item=self.shown(self.data["item"]))
         self.finish()
 
-    def needs_time(self) -> bool:
-        return needs_time(self.word)
-
     def say_no_hurry(self):
         self.say("booking/cancel_wait.j2", item=self.shown(self.data["item"]))
 

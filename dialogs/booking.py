@@ -40,6 +40,7 @@ from dialogs.engine import Dialog, P, T, guide_halls, hall_names, normalise
 from dialogs.matters import MATTER as CLEAR_VERDICT, by_age, echo, follow_up_asked, materials_for, online_way, situations_key
 from dialogs.understand.answers import needs_time
 from dialogs.understand.appointments import booking_query
+from dialogs.understand.identity import birth_date
 from dialogs.understand.model import part_of
 from dialogs.understand.reading import shanghai_today, understand
 from dialogs.understand.when import bare_weekday
@@ -621,6 +622,10 @@ class Picking(Dialog):
         except PlatformError as error:
             self._outcome = error
 
+    def needs_time(self) -> bool:
+        """等一下 / 我问问我老婆: a detail or a decision not at hand (dialogs.understand.answers)."""
+        return needs_time(self.word)
+
     def may_submit(self) -> bool:
         """Whether what the summary showed can still be submitted (the booking checks its applicant)."""
         return True
@@ -722,9 +727,6 @@ class Booking(Picking):
         if state != "consent":
             return False
         return DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None
-
-    def needs_time(self) -> bool:
-        return needs_time(self.word)
 
     def say_take_your_time(self):
         self.say("booking/take_your_time.j2", step=self.state)
@@ -1429,9 +1431,8 @@ def remembering_changed(word: str) -> bool | None:
 
 def age_on(id_number: str, today: date) -> int | None:
     """Age in whole years on `today` from an 18-digit ID number's birth date; None when it has none."""
-    try:
-        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    except (ValueError, IndexError):
+    born = birth_date(id_number)
+    if born is None:
         return None
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 

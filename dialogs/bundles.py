@@ -67,6 +67,14 @@ TRANSITIONS = [
 MATERIAL_WORDS = frozenset(normalise(w) for w in (FOLLOW_UPS["materials"][0], *FOLLOW_UPS["materials"][1], "合并材料", "一次带齐"))
 #: What may stand beside a booking word and name nothing (好的 那预约吧).
 _ONLY_AGREEING = re.compile(r"[好的那就行可以嗯吧啊呀哦要我想先，,。！!\s]")
+
+
+def only_booking(text: str) -> bool:
+    """A booking word with nothing else named beside it (我想预约, 好的 那预约吧)."""
+    asked = booking_query(text)
+    return asked is not None and _ONLY_AGREEING.sub("", asked) == ""
+
+
 BOOKING_WORDS = frozenset(normalise(w) for w in (FOLLOW_UPS["booking"][0], *FOLLOW_UPS["booking"][1], "一起预约", "一次预约"))
 PROGRESS_WORDS = frozenset({"查进度", "进度", "办理进度", "查询进度", "申请进度"})
 #: The longest message on a bundle's card read as putting an answer of its list right.
@@ -225,7 +233,7 @@ class Bundles(ListedAnswers, Dialog):
         word = normalise(text)
         if state == "card" and len(word) <= CORRECTION_CHARS and (CORRECTION.search(word) or TAKE_BACK.search(word)):
             return True  # 不对，我们没结婚 / 刚才点错了 after the list: an answer put right, not a search for 结婚
-        if state == "card" and (asked := booking_query(text)) is not None and _ONLY_AGREEING.sub("", asked) == "":
+        if state == "card" and only_booking(text):
             return True  # 我想预约 on the card: this bundle's booking, never a search for matters named 预约
         return state == "situation" and ASKING.search(word) is None
 
@@ -445,10 +453,7 @@ class Bundles(ListedAnswers, Dialog):
     def asks_booking(self) -> bool:
         """预约, and 我想预约 / 好的 那预约吧 (they were searched: 结婚登记预约, 离婚登记预约 …): nothing
         else named beside the booking word."""
-        if self._said(BOOKING_WORDS) or follow_up_asked(self.word) == "booking":
-            return True
-        asked = booking_query(self.text)
-        return asked is not None and _ONLY_AGREEING.sub("", asked) == ""
+        return self._said(BOOKING_WORDS) or follow_up_asked(self.word) == "booking" or only_booking(self.text)
 
     def book(self):
         """One appointment for every matter of the bundle, where the platform allows it; else

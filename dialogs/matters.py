@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, Reply, T, guide_halls, hall_names, normalise
 from dialogs.smalltalk import mark_unused
-from dialogs.understand.answers import choice, needs_time
+from dialogs.understand.answers import AFTER_A_DEATH, choice, needs_time
 from dialogs.understand.appointments import about_my_appointments, booking_query
 from dialogs.understand.numerals import number
 from dialogs.understand.halls import asks_about_halls
@@ -598,8 +598,6 @@ def by_age(question: str, text: str) -> bool | None:
 
 #: One's kinship to the person a matter is about, told (我是他儿子, 我是她老伴).
 _KIN_SAID = re.compile(r"^(?:我|俺)是(?:他|她|死者|逝者|老人|亡者)?(?:的)?(?:儿子|女儿|闺女|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家属|亲属|孙子|孙女|外孙|父亲|母亲|哥|姐|弟|妹)")
-#: What a matter about someone who died is called (身后一件事, 丧葬补助金, 遗属待遇, 户口注销).
-_OF_THE_DEAD = re.compile(r"身后|死亡|丧葬|遗属|抚恤|去世|户口注销|注销户口|殡")
 
 
 def _about_the_dead(dialog: Dialog) -> bool:
@@ -608,9 +606,9 @@ def _about_the_dead(dialog: Dialog) -> bool:
     catalog = dialog.services.catalog
     bundle = catalog.bundles.get(dialog.data.get("bundle") or "")
     if bundle is not None:
-        return _OF_THE_DEAD.search(bundle.name) is not None
+        return AFTER_A_DEATH.search(bundle.name) is not None
     guide = catalog.guide(dialog.data.get("code") or "")
-    return guide is not None and _OF_THE_DEAD.search(guide.name) is not None
+    return guide is not None and AFTER_A_DEATH.search(guide.name) is not None
 
 
 def by_another(text: str, told_ahead: bool = False) -> bool | None:

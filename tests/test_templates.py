@@ -481,7 +481,7 @@ def test_a_bereaved_familys_notice_is_plain_and_an_issued_licence_is_not_promise
 
 
 def test_notices_of_matters_after_a_death_are_marked_sombre():
-    from bot.workers.notifier import SOMBRE
+    from dialogs.understand.answers import AFTER_A_DEATH as SOMBRE
     assert SOMBRE.search("户口注销") and SOMBRE.search("遗属待遇申领") and not SOMBRE.search("普通护照签发")
 
 

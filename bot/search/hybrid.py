@@ -38,7 +38,7 @@ from bot.search.index import MIN_COVERAGE, MIN_SCORE, Hit, MatterIndex
 from bot.search.lexicon import Lexicon
 from bot.search.semantic import Encoder, SemanticIndex, shared_encoder
 from bot.search.text import core_name, is_han, squeeze
-from dialogs.understand.answers import without_refused
+from dialogs.understand.answers import OF_A_DEATH, without_refused
 from integrations.platform.models import Bundle, Guide, MatterSummary, MatterType
 
 log = logging.getLogger(__name__)
@@ -111,9 +111,8 @@ CLAUSE_SUPPORT = 0.25  # of what a document's other clauses add to its best
 SHORT_CLAUSES = 2  # a short message's clauses read alone for acceptance, the longest first (0: none)
 ASKED_TAIL_CHARS = 2  # a tail of stopwords this long after the last named word is cut (`_without_asked_tail`)
 CANDIDATE_SHARE = 0.4  # of the best hit's score, the least a candidate shown has
-#: What a matter about a death is called, and what a message about one says (a candidate list
-#: shows the first only with the second).
-OF_A_DEATH = re.compile(r"身后|丧葬|遗属|死亡|工亡|牺牲|供养亲属")
+#: What a message about a death says: a candidate list shows a bereavement's matters
+#: (dialogs.understand.answers.OF_A_DEATH) only with it.
 DEATH_CUE = re.compile(r"死|去世|过世|走了|逝|丧|遗|后事|身后|殡|火化|没了|不在了|牺牲|亡|抚恤|供养|老了|died|death|dead|passed away|funeral|deceased|widow")
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 

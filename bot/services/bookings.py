@@ -142,8 +142,7 @@ class Bookings:
             log.warning("a booking by %s after %d cancellations for one applicant was refused", user_ref(user), cancelled)
             raise CancelledTooOften(cancelled, self._no_show_rule()[1])
         appointment = await self.platform.book(request, idempotency_key)
-        await self.redis.set(self.keys.appointment_applicant(appointment.id), applicant, ex=self._window_seconds() * 2)
-        await self.record(user, appointment, hall)
+        await self.record(user, appointment, hall, applicant)
         return appointment
 
     @property
@@ -171,8 +170,9 @@ class Bookings:
             pipe.expire(key, self._window_seconds())
             await pipe.execute()
 
-    async def record(self, user: str, appointment: Appointment, hall: Any) -> None:
-        """Remember who booked it and schedule its reminders (safe to repeat)."""
+    async def record(self, user: str, appointment: Appointment, hall: Any, applicant: str | bytes | None = None) -> None:
+        """Remember who booked it (and, given, the digest of whom it is for) and schedule its
+        reminders (safe to repeat)."""
         starts = self.starts_at(appointment)
         keep = max(int((starts + KEEP_AFTER_SLOT).timestamp() - self.now()), 60)
         index = self.keys.user_appointments(user)
@@ -181,6 +181,8 @@ class Bookings:
             pipe.zadd(index, {appointment.id: starts.timestamp()})
             pipe.zremrangebyscore(index, "-inf", self.now() - KEEP_AFTER_SLOT.total_seconds())
             pipe.expire(index, keep + int(KEEP_AFTER_SLOT.total_seconds()))
+            if applicant is not None:  # a later cancellation of it counts for that person (`book`)
+                pipe.set(self.keys.appointment_applicant(appointment.id), applicant, ex=self._window_seconds() * 2)
             await pipe.execute()
         await self.schedule_reminders(user, appointment, hall)
 
@@ -237,12 +239,10 @@ class Bookings:
         reminders go and the new ones come."""
         await self._check_owner(user, appointment_id)
         moved = await self.platform.reschedule(appointment_id, day, start, idempotency_key)
-        applicant = await self.redis.get(self.keys.appointment_applicant(appointment_id))
-        if applicant is not None:  # a later cancellation of the new time counts for the same person
-            await self.redis.set(self.keys.appointment_applicant(moved.id), applicant, ex=self._window_seconds() * 2)
+        applicant = await self.redis.get(self.keys.appointment_applicant(appointment_id))  # the same person's, moved
         await self.drop_reminders(appointment_id)
         await self.redis.zrem(self.keys.user_appointments(user), appointment_id)
-        await self.record(user, moved, hall)
+        await self.record(user, moved, hall, applicant)
         return moved
 
     # Remembered applicants ----------------------------------------------------------------------

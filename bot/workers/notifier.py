@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import secrets
 import socket
 from typing import Any
@@ -46,6 +45,7 @@ from bot.services.delivery import Delivery, Outcome, TemporaryFailure
 from bot.stores.client import repeatable
 from bot.stores.scripts.notifier import FINISH, MAY_SEND
 from bot.workers.runner import nap
+from dialogs.understand.answers import AFTER_A_DEATH
 from integrations.platform.models import CaseEvent, CaseEventType
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,6 @@ TEMPLATES = {
     CaseEventType.benefit_granted: "notify/benefit_granted.j2",
     CaseEventType.queue_called: "notify/queue_called.j2",
 }
-#: Matters done after a death (户口注销 in 身后一件事, 丧葬补助金, 遗属待遇): their notices are
-#: plain, never 好消息.
-SOMBRE = re.compile(r"身后|丧葬|遗属|死亡|工亡|牺牲|供养亲属|户口注销|殡")
 #: The delivery kind (WeChat template, metrics) of events that are not about a case's progress.
 KINDS = {CaseEventType.appointment_no_show: "no_show", CaseEventType.benefit_granted: "benefit"}
 
@@ -306,7 +303,7 @@ class Notifier:
             return {}
         log.info("event %s (%s): %d recipient(s), %d already served", event.id, event.type.value, len(recipients), len(recipients) - len(todo))
         slots = asyncio.Semaphore(self.settings.notify_concurrency)
-        sombre = SOMBRE.search(event.matter_name or "") is not None
+        sombre = AFTER_A_DEATH.search(event.matter_name or "") is not None  # plain, never 好消息
 
         async def one(user: str) -> Outcome:
             context = {"event": event, "via": recipients[user], "at": event.at, "sombre": sombre, **extra.get(user, {})}

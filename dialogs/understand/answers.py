@@ -180,6 +180,12 @@ def without_refused(text: str) -> str:
 
 
 #: Words of waiting or forgetting (等一下, 身份证没带, 我问下老板): a detail not at hand yet.
+#: What a matter about a death is called (身后一件事, 丧葬补助金, 遗属待遇): a search's list shows these
+#: only to a message that speaks of a death (bot.search.hybrid) ...
+OF_A_DEATH = re.compile(r"身后|丧葬|遗属|死亡|工亡|牺牲|供养亲属")
+#: ... and with those also done after one (户口注销): their notices are plain, never 好消息
+#: (bot.workers.notifier), and their applicant is the family (dialogs.matters).
+AFTER_A_DEATH = re.compile(rf"{OF_A_DEATH.pattern}|户口注销|注销户口|殡")
 NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会儿|马上|找一下|找找|查一下|去拿|没带|忘了带|忘带|不在身边|记不得|记不清|不记得|想不起|"
                         r"(?:我|等我)(?:去|先)?问(?:下|问|一下)(?:我)?(?:老板|领导|财务|会计|家里|家人|同事|老婆|老公|爱人|媳妇|孩子|儿子|女儿|[他她])"
                         r"|(?:我|等我)(?:先)?(?:跟|和)(?:家里|家人|老婆|老公|爱人|媳妇)?商量|考虑一下|想一想|想想|在.{0,6}手机上|回头|晚点|晚些")

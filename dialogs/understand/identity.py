@@ -97,11 +97,16 @@ def _number_from(groups: list[tuple[int, int, str]], i: int) -> tuple[Slot, int]
 def _born(id_number: str) -> bool:
     """Whether an ID number's birth date is a real day: an 18-digit string that has one is an ID
     number typed wrong (rather than some other number)."""
+    born = birth_date(id_number)
+    return born is not None and 1900 <= born.year
+
+
+def birth_date(id_number: str) -> date | None:
+    """The birth date an ID number holds (its 7th to 14th digits), or None when they are no day."""
     try:
-        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    except ValueError:
-        return False
-    return 1900 <= born.year
+        return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except (ValueError, IndexError):
+        return None
 
 
 # Names ------------------------------------------------------------------------------------

@@ -158,8 +158,12 @@ def _month_day(match: re.Match, today: date):
     month, day = number(match.group(1)), number(match.group(2))
     if month is None or day is None:
         return None
-    # The nearest such day, before or after today: 12月5号 said on 12月7日 is two days ago (a booking
-    # says it has passed; 我12月5号交的材料 is right), 1月5号 said in December is next January.
+    return _nearest(today, month, day)
+
+
+def _nearest(today: date, month: int, day: int):
+    """The nearest such day, before or after today: 12月5号 said on 12月7日 is two days ago (a booking
+    says it has passed; 我12月5号交的材料 is right), 1月5号 said in December is next January."""
     candidates = [d for d in (_day_of(today.year + k, month, day) for k in (-1, 0, 1)) if d is not None]
     found = min(candidates, key=lambda d: (abs((d - today).days), d < today), default=None)
     return (found, None) if found else None
@@ -224,10 +228,7 @@ def _en_in_days(match: re.Match, today: date):
 
 def _en_month_day(match: re.Match, today: date):
     month, day, day_first, month_after = match.groups()
-    month, day = _EN_MONTHS[month or month_after], int(day or day_first)
-    candidates = [d for d in (_day_of(today.year + k, month, day) for k in (-1, 0, 1)) if d is not None]
-    found = min(candidates, key=lambda d: (abs((d - today).days), d < today), default=None)  # as 12月10号
-    return (found, None) if found else None
+    return _nearest(today, _EN_MONTHS[month or month_after], int(day or day_first))  # as 12月10号
 
 
 def _day_word(match: re.Match, today: date):
