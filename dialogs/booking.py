@@ -794,6 +794,14 @@ class Booking(Picking):
             if found.shown and self.bookable(found.shown[0].code):
                 hits = list(found.shown)
                 self._sure = found.verdict == CLEAR_VERDICT
+        elif self._clear([h for h in hits if self.bookable(h.code)]) is None:
+            # The lexicon is unsure between bookable matters (预约社保卡申领: 社会保障卡申领 beside
+            # 供养亲属抚恤金申领 for the shared 申领): the whole search's clear reading is taken, so a
+            # booking asks no more than the guide search would.
+            found = await catalog.find(query, top=MAX_CANDIDATES * 2)
+            if found.verdict == CLEAR_VERDICT and self.bookable(found.shown[0].code):
+                hits = list(found.shown)
+                self._sure = True
         self._hits = hits
 
     def is_paused(self) -> bool:

@@ -137,6 +137,24 @@ async def test_a_booking_asked_for_in_a_whole_sentence_offers_its_matter(h, aske
     assert "没找到" not in reply
 
 
+async def test_a_booking_wish_the_search_reads_as_one_matter_goes_straight_to_its_halls(h):
+    # 预约社保卡申领 listed 供养亲属抚恤金申领 beside it (the lexicon alone, unsure for the shared
+    # 申领): a booking asks no more than the guide search, which reads it as one matter, and goes
+    # on to the hall (or, where one hall serves it, the day).
+    catalog = h.app[CATALOG]
+    await h.catalog_ready()
+    asked = 0
+    for summary in sorted(catalog.summaries.values(), key=lambda s: s.code):
+        wish = f"预约{summary.name}"
+        found = await catalog.find(wish)
+        if not summary.bookable or found.verdict != "matter" or found.shown[0].code != summary.code:
+            continue
+        asked += 1
+        reply = await h.say(wish, user=f"wish-{summary.code}")
+        assert "请选择办理大厅" in reply or "请选择日期" in reply, (wish, reply)  # one hall: its days at once
+    assert asked >= 40
+
+
 async def test_a_bundle_asked_for_in_a_sentence_is_booked_whole(h):
     await h.catalog_ready()
     reply = await h.say("孩子刚生下来，上户口那些手续想一趟办完，可以预约吗")
