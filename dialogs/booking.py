@@ -41,6 +41,7 @@ from dialogs.matters import MATTER as CLEAR_VERDICT, by_age, echo, follow_up_ask
 from dialogs.understand.answers import needs_time
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.identity import birth_date
+from dialogs.understand.halls import asks_about_its_hall
 from dialogs.understand.model import part_of
 from dialogs.understand.reading import shanghai_today, understand
 from dialogs.understand.when import bare_weekday
@@ -127,6 +128,7 @@ STATES = ["matter", "choosing", "hall", "day", "slot", "who", "name", "id_number
 MATTER = ["matter", "choosing"]
 #: The steps after the matter is chosen.
 CHOSEN = ["hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
+HALL_CHOSEN = CHOSEN[1:]
 #: States (of booking and of moving, dialogs.appointments) that list days; the others list times.
 DAY_STATES = frozenset({"day", "move_day"})
 #: States that list the times of a day.
@@ -150,6 +152,8 @@ TRANSITIONS = [
     T("text",     MATTER,      "matter",    None,                     "ask_matter"),
     # 要带什么材料 at any step once the matter is chosen: what to bring for it, and the step again
     T("text",     CHOSEN,      "=",         "asks_what_to_bring",     ["say_what_to_bring", "ask"]),
+    # 地址在哪 / 怎么去 / 能停车吗 / 几点下班 once a hall is chosen: that hall's (or the one named), and the step again
+    T("text",     HALL_CHOSEN, "=",         "asks_about_its_hall",    ["say_its_hall", "ask"]),
     T("location", "hall",      "hall",      "shares_location",        ["keep_location", "ask"]),
     T("text",     "hall",      "day",       "hall_has_days",          "ask"),
     T("text",     "hall",      "hall",      "hall_is_full",           "say_hall_full"),
@@ -715,6 +719,8 @@ class Booking(Picking):
         word = normalise(text)
         if state in CHOSEN and follow_up_asked(word) == "materials":
             return True  # 要带什么材料: for the matter being booked, not a search for 材料
+        if state in HALL_CHOSEN and asks_about_its_hall(text):
+            return True  # 地址在哪 / 能停车吗: the hall being booked, not a search (地址: 变更住所) nor every hall
         if (state in ("id_number", "phone", "consent", "summary") and (ID_WAS_WRONG.search(word) or NAME_WAS_WRONG.search(word))
                 or state == "summary" and CHANGE_APPLICANT.search(word)):
             return True  # 身份证填错了, 是孩子奶奶去办: the booking's details, never a search
@@ -1097,6 +1103,21 @@ class Booking(Picking):
             await self.submit_if_confirmed()
         else:
             await self.load_slots_of_other_day()
+
+    def asks_about_its_hall(self) -> bool:
+        return asks_about_its_hall(self.text) and self._hall_asked_about() is not None
+
+    def _hall_asked_about(self):
+        """The hall a question in passing is about: the one it names, else the one chosen."""
+        named = self.slot("hall")
+        hall_id = named[0] if named and len(named) == 1 else self.data.get("hall")
+        return self.services.catalog.halls.get(hall_id) if hall_id else None
+
+    def say_its_hall(self):
+        hall = self._hall_asked_about()
+        view = {"name": hall.name, "address": hall.address, "hours": hall.hours_text, "phone": hall.phone, "transit": hall.transit}
+        # 换到… is read at the days, the times and the summary: offered there
+        self.say("booking/its_hall.j2", hall=view, other=hall.id != self.data.get("hall") and self.state in ("day", "slot", "summary"))
 
     def names_other_hall(self) -> bool:
         """Another hall named at the summary, the days or the times: its days are asked (the hall

@@ -283,6 +283,33 @@ async def test_an_id_number_with_a_wrong_check_digit_in_the_opening_message_is_t
     assert len(booked(await appointments_of(sims, who))) == 1
 
 
+@pytest.mark.parametrize(("asked", "later"), [("地址在哪", "能停车吗"), ("怎么去", "几点下班"), ("电话多少", "在哪里办")])
+async def test_where_the_hall_is_asked_during_a_booking_answers_for_its_hall_and_the_step_goes_on(h, sims, asked, later):
+    """地址在哪 at the days (a search read 地址 as 变更住所) or 几点下班 at the summary (every hall
+    was listed, the booking left, and a time change said next was lost): the hall being booked,
+    then the same step; 确认 still books."""
+    await h.catalog_ready()
+    who = person(37)
+    days = await drive(h, "预约办护照", who, stop="广安")
+    if "请选择日期" not in days:
+        days = await h.say("1")
+    hall = h.app[CATALOG].halls[(await h.session()).data["hall"]]
+    reply = await h.say(asked)
+    assert hall.address in reply and "请选择日期" in reply and "您要办的是不是" not in reply, reply
+    assert (await h.session()).state == "day"
+    other = next(x for x in h.app[CATALOG].halls.values() if x.id != hall.id)
+    reply = await h.say(f"{other.name}在哪里")  # another hall named: where that one is, the booking stays
+    assert other.address in reply and f"换到{other.name}" in reply and "请选择日期" in reply, reply
+    await to_summary(h, "1", who)
+    reply = await h.say(later)
+    assert hall.address in reply and "请核对预约信息" in reply and "本区服务大厅" not in reply, reply
+    reply = await h.say("换个时间")
+    assert "可以预约的时段" in reply, reply
+    assert (await h.say("2")).startswith("请核对预约信息")
+    assert (await h.say("确认")).startswith("预约成功")
+    assert len(booked(await appointments_of(sims, who))) == 1
+
+
 @pytest.mark.parametrize("asked", ["要带什么材料", "需要准备啥"])
 async def test_what_to_bring_asked_during_a_booking_lists_its_materials_and_the_step_goes_on(h, sims, asked):
     """要带什么材料 at a booking's days or at its summary: the materials of the matter being booked,

@@ -151,6 +151,26 @@ def asks_how_a_matter_is_done(text: str) -> bool:
     return _DOES_A_MATTER.search(folded) is not None and _GOES_TO_HALL.search(folded) is None
 
 
+#: What a person booking at a hall asks about it in passing (地址在哪, 怎么去, 能停车吗, 几点下班,
+#: 电话多少, 坐几路车): never a day, a time or a change (those are the step's answers).
+_ABOUT_ITS_HALL = re.compile(r"在哪|哪里|哪儿|什么地方|啥地方|地址|位置|怎么走|怎么去|咋走|咋去|怎么过去|导航"
+                             r"|(?:几点|什么时候|啥时候|几时)(?:上班|下班|开门|关门)|下班|关门|电话|停车|车位|公交|地铁|几路|坐什么车|坐啥车|交通"
+                             r"|\bwhere\b|\baddress\b|\bparking\b|\bpark\b|\bphone number\b|\bget there\b|\bbus\b|\bclose[sd]?\b")
+_NOT_ABOUT_ITS_HALL = re.compile(r"[0-9０-９]|改|换|挪|提前|推迟|上午|下午|早上|中午|晚上|今天|明天|后天|周|星期|礼拜|号|月"
+                                 r"|材料|带什么|\b(?:change|move|another|instead)\b")
+MAX_HALL_ASIDE = 16
+
+
+def asks_about_its_hall(text: str) -> bool:
+    """Whether a message at a booking's step asks where the hall is, how to get there, when it
+    closes or whether one can park (地址在哪, 怎么去, 能停车吗): a question about the hall being
+    booked, answered there, never a search (地址 read as 变更住所) nor the list of every hall."""
+    folded = fold(text).strip()
+    return (0 < len(folded) <= (MAX_HALL_ASIDE * 3 if folded.isascii() else MAX_HALL_ASIDE)
+            and _ABOUT_ITS_HALL.search(folded) is not None and _NOT_ABOUT_ITS_HALL.search(folded) is None
+            and not asks_how_a_matter_is_done(folded))
+
+
 def asks_hours(text: str) -> bool:
     """Whether a hall question (`asks_about_halls`) asks when they open (你们周六上班吗)."""
     folded = fold(text).strip()
