@@ -290,17 +290,44 @@ def flipped_answer(text: str, asked: list[Question], answers: dict[str, str], cu
     """(key, new answer, what it now says) when `text` (normalised) puts right an earlier yes/no
     answer in that question's own words (不对，我们其实没领结婚证 after 已登记结婚吗 was answered 是):
     it says a correction, shares no words with the question on screen, and is not a bare yes or no
-    (不对 alone answers the question on screen). The answer becomes the other one."""
+    (不对 alone answers the question on screen). An earlier question the rest answers otherwise in
+    its own terms (不对，孩子是在家里生的 to 是在医院外出生的吗: yes) is the one put right; else the
+    one sharing the most of its words (the latest on a tie), whose answer becomes the other one: 孩子
+    alone is shared by every question about a birth, 户口不在广安 by one."""
     if CORRECTION.search(text) is None or text in YES or text in NO or text in vocabulary().no:
         return None
     if current is not None and shares_words(current.text, text):
         return None
-    for question in reversed(asked):
-        if question.options or question.key not in answers or (current is not None and question.key == current.key):
-            continue
-        if shares_words(question.text, text):
-            new = "no" if answers[question.key] == "yes" else "yes"
-            return question.key, new, f"{re.sub(r'[吗？?]+$', '', question.text)}：{'是' if new == 'yes' else '否'}"
+    earlier = [q for q in reversed(asked)
+               if not q.options and q.key in answers and (current is None or q.key != current.key)]
+    said = CORRECTION.sub("", text).strip("，,。 ")
+    agreeing = set()  # 不对，其实还没到一个月 to 超过一个月了吗 answered 否: that answer stands, never flipped
+    for question in earlier if said else ():
+        yes = said_in_its_terms(question.text, said)
+        if yes is not None and ("yes" if yes else "no") != answers[question.key]:
+            return question.key, "yes" if yes else "no", _stated(question, yes)
+        if yes is not None:
+            agreeing.add(question.key)
+    earlier = [q for q in earlier if q.key not in agreeing]
+    best = max(earlier, key=lambda q: shared_words(q.text, text), default=None)  # max keeps the first (latest) of a tie
+    if best is None or not shared_words(best.text, text):
+        return None
+    new = answers[best.key] != "yes"
+    return best.key, "yes" if new else "no", _stated(best, new)
+
+
+def _stated(question: Question, yes: bool) -> str:
+    return f"{re.sub(r'[吗？?]+$', '', question.text)}：{'是' if yes else '否'}"
+
+
+def said_in_its_terms(question: str, text: str) -> bool | None:
+    """Yes or no to `question` read from its own terms in `text` (the place it is outside of, an
+    amount against its limit, an age boundary, its words denied or said back); None when `text`
+    does not speak of it. A plain yes or no is left out: it says nothing of which question."""
+    for reader in (outside_said, by_amount, age_said_back, denied_back, verb_said_back):
+        yes = reader(question, text)
+        if yes is not None:
+            return yes
     return None
 
 
@@ -474,9 +501,14 @@ _DENIAL = re.compile(r"[不没非无别]")
 
 def shares_words(question: str, text: str) -> bool:
     """Whether `text` says two characters or more of the question's own words."""
+    return shared_words(question, text) > 0
+
+
+def shared_words(question: str, text: str) -> int:
+    """How many pairs of characters of the question's own words `text` says."""
     core = _QUESTION_FILLER.sub(" ", question)
     pieces = {w[i:i + 2] for w in core.split() for i in range(len(w) - 1)}
-    return any(piece in text for piece in pieces if all("\u4e00" <= c <= "\u9fff" for c in piece))
+    return sum(piece in text for piece in pieces if all("\u4e00" <= c <= "\u9fff" for c in piece))
 
 
 def age_said_back(question: str, text: str) -> bool | None:

@@ -316,6 +316,27 @@ async def test_after_the_list_an_answer_put_right_gives_the_list_again_or_the_qu
     assert "吗？" in await h.say("返回") and (await h.session()).data["answers"], first
 
 
+@pytest.mark.parametrize(("said", "key", "now"), [("不对，孩子是在家里生的", "s:outside", "yes"),
+                                               ("不对，孩子妈妈户口不在广安", "s:other_place", "yes")])
+async def test_after_the_list_a_detail_put_right_changes_the_question_it_speaks_of(h, said, key, now):
+    """不对，孩子是在家里生的 after 出生一件事's list was confirmed as 「孩子出生已经超过一个月了：是」 (the
+    latest question sharing 孩子), and the list left out what a birth at home needs."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    await h.say("材料清单")
+    listed = await answer_every_question(h, await h.say("是"), {}, default="否")
+    assert "一次带齐" in listed
+    before = dict((await h.session()).data["listed"])
+    assert before.get(key) == "no", before
+    fixed = await h.say(said)
+    assert "已改为" in fixed and "超过一个月" not in fixed.splitlines()[0], fixed
+    after = (await h.session()).data
+    answers = after.get("listed") or after.get("answers")
+    assert answers[key] == now and {k: v for k, v in answers.items() if k != key} == {k: v for k, v in before.items() if k != key}, answers
+    back = await h.say("不对，其实还没到一个月")  # says what was answered already: nothing flipped
+    assert "超过一个月了：是" not in back, back
+
+
 async def test_wait_a_moment_at_a_question_keeps_it_waiting(h):
     """等一下 / 我问下家里人 at a situation question got 没太明白."""
     await h.catalog_ready()
