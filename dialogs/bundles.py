@@ -32,8 +32,9 @@ from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
 from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, ListedAnswers, Question, answer_to, correction_of,
-                             drop_last_answer, follow_up_asked, materials_for, online_way, questions_for, reopen_listed, situations_key)
-from dialogs.understand.answers import needs_time
+                             drop_last_answer, explained, follow_up_asked, materials_for, online_way, questions_for, reopen_listed,
+                             situations_key)
+from dialogs.understand.answers import asks_what_it_means, needs_time
 from dialogs.understand.appointments import booking_query
 
 STATES = ["card", "situation"]
@@ -57,6 +58,7 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "corrects_answer",                "say_corrected"),
     T("text",  "situation", "situation", "takes_back_answer",              "ask_again"),  # 选错了: that question again
     T("text",  "situation", "situation", "needs_time",                     "say_take_your_time"),  # 等一下 我问下家里人
+    T("text",  "situation", "situation", "asks_what_it_means",             "explain_question"),  # 这是什么意思 / 不知道
     # what the card tells, asked mid-way (办下来要多久, 在哪里办): told, and the question on screen again
     T("text",  "situation", "situation", "asks_time_or_fee_only",          ["show_time_and_fee", "ask"]),
     T("text",  "situation", "situation", "asks_where_only",                ["show_where", "ask"]),
@@ -374,6 +376,13 @@ class Bundles(ListedAnswers, Dialog):
 
     def say_take_your_time(self):
         self.say("booking/take_your_time.j2", step="situation")
+        Dialog.ask(self)
+
+    def asks_what_it_means(self) -> bool:
+        return self._reading() is None and asks_what_it_means(self.word) and self._next_question() is not None
+
+    def explain_question(self):
+        self.say("matters/explained.j2", **explained(self._next_question(), self._guides()))
         Dialog.ask(self)
 
     def ask_again(self):

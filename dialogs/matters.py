@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, Reply, T, guide_halls, hall_names, normalise
 from dialogs.smalltalk import mark_unused
-from dialogs.understand.answers import AFTER_A_DEATH, choice, needs_time
+from dialogs.understand.answers import AFTER_A_DEATH, asks_what_it_means, choice, needs_time
 from dialogs.understand.appointments import about_my_appointments, booking_query
 from dialogs.understand.numerals import number
 from dialogs.understand.halls import asks_about_halls
@@ -106,6 +106,8 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "takes_back_answer", "ask_again"),
     # 等一下 / 我问下家里人: no hurry, the question waits
     T("text",  "situation", "situation", "needs_time",     "say_take_your_time"),
+    # 这是什么意思 / 不知道: what the question is for and what a yes adds, then the question again
+    T("text",  "situation", "situation", "asks_what_it_means", "explain_question"),
     # the card's other follow-ups asked at its question: answered, and the question asked again (多少钱
     # mid-questions, then 2 for 否 opened 办理流程: the card's numbers were back on screen)
     T("text",  "situation", "situation", "asks_materials", "say_situation_first"),
@@ -382,6 +384,18 @@ class ListedAnswers:
         Dialog.ask(self)  # the situation question: never read as an answer to it
 
 
+def explained(question: Question, guides) -> dict:
+    """What a situation question is for, to tell someone who asks what it means or does not know:
+    the situation a yes/no asks about and the materials a yes adds (from `guides`), or that a
+    choice's options need different materials."""
+    if question.options:
+        return {"situation": "", "adds": [], "choice": True}
+    code = question.key[2:]
+    name = next((s.name for g in guides for s in g.situations if s.code == code), "")
+    adds = list(dict.fromkeys(m.name for g in guides for m in g.materials if m.required == "situational" and code in m.situations))
+    return {"situation": name, "adds": adds, "choice": False}
+
+
 def drop_last_answer(data: dict) -> bool:
     """Forget the latest answer to a situation question (asked again next): False when none was given."""
     answers = data.get("answers")
@@ -406,6 +420,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
             n = len(options) if n == -1 else n
             return options[n - 1].code if 1 <= n <= len(options) else None
         return named_option(options, text)
+    if asks_what_it_means(text):
+        return None  # 不知道 / 不确定 / 这是什么意思: no answer (not a no for its 不), explained
     if text in YES or text in NO:
         return "yes" if text in YES else "no"
     if _THANKS_TAIL.sub("", text) in ACKNOWLEDGED and not _OFFERED.search(question.text):
@@ -1431,6 +1447,14 @@ class Matters(ListedAnswers, Dialog):
 
     def say_take_your_time(self):
         self.say("booking/take_your_time.j2", step="situation")
+        self.ask()
+
+    def asks_what_it_means(self) -> bool:
+        return not self._answered and asks_what_it_means(self.word) and self._next_question() is not None
+
+    def explain_question(self):
+        guide = self._guide()
+        self.say("matters/explained.j2", **explained(self._next_question(), [guide] if guide else []))
         self.ask()
 
     def ask_again(self):

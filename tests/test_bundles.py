@@ -337,6 +337,20 @@ async def test_after_the_list_a_detail_put_right_changes_the_question_it_speaks_
     assert "超过一个月了：是" not in back, back
 
 
+@pytest.mark.parametrize("said", ["不知道", "不清楚", "不确定", "这个是什么意思?", "我看不懂", "what does that mean"])
+async def test_not_knowing_or_asking_what_a_question_means_explains_it_and_answers_nothing(h, said):
+    """不知道 / 不确定 to 孩子父母已登记结婚吗 was taken as 否 (the list left out 结婚证 and asked for the
+    father's details); 这个是什么意思 got 没太明白 twice."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    question = (await h.say("材料清单")).splitlines()[0]
+    assert "结婚" in question
+    reply = await h.say(said)
+    assert "结婚证" in reply and question in reply and "没太明白" not in reply, reply
+    assert "s:married" not in (await h.session()).data.get("answers", {})
+    assert "医院外" in await h.say("是")
+
+
 async def test_wait_a_moment_at_a_question_keeps_it_waiting(h):
     """等一下 / 我问下家里人 at a situation question got 没太明白."""
     await h.catalog_ready()

@@ -291,6 +291,18 @@ async def test_a_yes_or_no_followed_by_why_answers_the_question(h):
     assert "没太明白" not in after and after != local, after
 
 
+@pytest.mark.parametrize("said", ["不知道", "不太清楚", "啥意思"])
+async def test_not_knowing_a_guides_yes_or_no_explains_it_and_answers_nothing(h, said):
+    """不知道 to 上户口's 是否已登记结婚 was read as 否 (starting with 不): the list would leave out 结婚证."""
+    await h.catalog_ready()
+    await h.say("出生登记")
+    question = await h.say("材料清单")
+    assert "是否已登记结婚" in question, question
+    reply = await h.say(said)
+    assert "结婚证" in reply and "是否已登记结婚" in reply and "没太明白" not in reply, reply
+    assert not (await h.session()).data.get("answers"), (await h.session()).data
+
+
 @pytest.mark.parametrize("said", ["没结婚", "未婚", "还没领证", "我们没扯证", "还没有登记", "准备下个月领证"])
 async def test_not_married_said_in_everyday_words_is_a_no(h, said):
     """上户口's 是否已登记结婚 answered 没结婚 or 未婚 got 没太明白 (only 没有, 否 or 2 worked): 没结婚

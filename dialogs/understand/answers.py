@@ -191,6 +191,22 @@ NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会
                         r"|(?:我|等我)(?:先)?(?:跟|和)(?:家里|家人|老婆|老公|爱人|媳妇)?商量|考虑一下|想一想|想想|在.{0,6}手机上|回头|晚点|晚些")
 
 
+#: A question about the question on screen, or not knowing its answer (这个是什么意思, 定期定额是啥,
+#: 不知道, 不清楚, 拿不准): never a no (不知道 starts like 不), explained instead.
+WHAT_IT_MEANS = re.compile(r"什么意思|啥意思|是指|指的是|指什么|什么叫|啥叫|是啥|是什么|怎么理解|看不懂|听不懂|看不明白|听不明白"
+                           r"|不(?:太|大|是很|怎么|很)?(?:知道|清楚|晓得|确定|明白|懂|了解|理解)|没(?:太)?(?:懂|明白|听懂|看懂)"
+                           r"|晓不得|拿不准|说不准|说不好|搞不清|弄不清"
+                           r"|\bwhat does (?:it|that|this) mean\b|\bwhat is (?:that|this)\b|\bwhat do you mean\b|\bdon'?t (?:know|understand)\b"
+                           r"|\bnot sure\b|\bno idea\b")
+WHAT_IT_MEANS_CHARS = 20
+
+
+def asks_what_it_means(word: str) -> bool:
+    """Whether a short message asks what the question on screen means or says its answer is not
+    known (normalised `word`)."""
+    return len(word) <= (WHAT_IT_MEANS_CHARS * 3 if word.isascii() else WHAT_IT_MEANS_CHARS) and WHAT_IT_MEANS.search(word) is not None
+
+
 def needs_time(word: str) -> bool:
     """A detail not at hand: words of waiting or forgetting, and no digits (a number is an answer)."""
     return len(word) <= 30 and NEEDS_TIME.search(word) is not None and not any(ch.isdigit() for ch in word)
