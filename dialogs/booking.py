@@ -37,7 +37,8 @@ from typing import Any
 from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials, settled_for
 from dialogs.engine import Dialog, P, T, guide_halls, hall_names, normalise
-from dialogs.matters import MATTER as CLEAR_VERDICT, by_age, echo, follow_up_asked, materials_for, online_way, situations_key
+from dialogs.matters import CANDIDATES as CANDIDATES_VERDICT, MATTER as CLEAR_VERDICT, REFINE_CHARS, by_age, echo, follow_up_asked, materials_for
+from dialogs.matters import online_way, situations_key
 from dialogs.understand.answers import needs_time
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.identity import birth_date
@@ -785,6 +786,8 @@ class Booking(Picking):
         catalog = self.services.catalog
         if not query or not catalog.ready.is_set():
             return
+        if self.state == "choosing" and await self._narrow(query):
+            return
         bundles = catalog.bundles
         # The lexicon reads 一次办完 as every bundle's: a bundle comes from the whole search only.
         hits = [h for h in catalog.search(query, top=MAX_CANDIDATES * 2) if h.code not in bundles]
@@ -809,6 +812,22 @@ class Booking(Picking):
                 hits = list(found.shown)
                 self._sure = True
         self._hits = hits
+
+    async def _narrow(self, said: str) -> bool:
+        """A few words said to the list of matters (补办, 丢了的那个, 新办的) narrow it, as they do the
+        guide search's list: the list's question with them added is searched, and the candidates on
+        screen it still finds are kept, in its order (补办 alone found 残疾人证挂失补办 and booked it)."""
+        asked = self.data.get("asked") or ""
+        listed = [c[0] for c in self.data.get("candidates", ())]
+        if not asked or not listed or len(said) > REFINE_CHARS or said.isdigit():
+            return False
+        found = await self.services.catalog.find(f"{asked} {said}", top=MAX_CANDIDATES * 2)
+        kept = [h for h in found.hits if h.code in listed]
+        if found.verdict not in (CLEAR_VERDICT, CANDIDATES_VERDICT) or not found.hits or found.hits[0].code not in listed:
+            return False
+        self._hits = kept
+        self._sure = found.verdict == CLEAR_VERDICT or len(kept) == 1
+        return True
 
     def is_paused(self) -> bool:
         return self._paused_until is not None
@@ -937,6 +956,7 @@ class Booking(Picking):
         return bool(self.hits())
 
     def show_candidates(self):
+        self.data["asked"] = self._query().strip()[:200]  # what the list answers: a few words said to it narrow it
         self.data.pop("query", None)
         best = self.all_hits()[0]
         if not self.bookable(best.code):  # what they most likely meant takes no booking: say so

@@ -155,6 +155,22 @@ async def test_a_booking_wish_the_search_reads_as_one_matter_goes_straight_to_it
     assert asked >= 40
 
 
+@pytest.mark.parametrize(("asked", "said", "meant"), [("我想约个时间办社保卡 卡丢了", "补办", "社会保障卡补领"),
+                                                  ("预约社保卡", "注销", "社会保障卡注销"),
+                                                  ("预约社保卡", "丢了要补的那个", "社会保障卡补领")])
+async def test_a_few_words_said_to_the_list_of_matters_narrow_it(h, asked, said, meant):
+    """补办 said to the booking's list of 社保卡 matters was searched alone and booked 残疾人证挂失补办."""
+    await h.catalog_ready()
+    listed = await h.say(asked)
+    assert "可以预约的事项有这些" in listed and meant in listed, listed
+    reply = await h.say(said)
+    if "可以预约的事项有这些" in reply:  # still a list: the one meant first, nothing from elsewhere
+        first = reply.splitlines()[1]
+        assert meant in first and all(line.split("（")[0][3:] in listed for line in reply.splitlines()[1:-1]), reply
+    else:
+        assert "请选择办理大厅" in reply and meant in reply, reply
+
+
 async def test_a_bundle_asked_for_in_a_sentence_is_booked_whole(h):
     await h.catalog_ready()
     reply = await h.say("孩子刚生下来，上户口那些手续想一趟办完，可以预约吗")
