@@ -28,7 +28,8 @@ import logging
 import re
 from typing import Any
 
-from dialogs.engine import CITIZEN_DIALOGS, MEDIA_KINDS, MEMORY, MEMORY_KEY, Dialog, Incoming, Reply, Services, Session, hall_names, now, understanding
+from dialogs.engine import (CITIZEN_DIALOGS, GRIEVANCE_KEY, MEDIA_KINDS, MEMORY, MEMORY_KEY, Dialog, Incoming, Reply, Services, Session, hall_names,
+                            now, understanding)
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
 from dialogs.matters import CANDIDATES, MATTER, UNNOTIFY
@@ -57,7 +58,9 @@ GLOBAL_INTENTS: dict[str, frozenset[str]] = {
 _INTENT_BY_WORD = {word: intent for intent, words in GLOBAL_INTENTS.items() for word in words}
 #: The understanding's global words the conversation acts on (language and 长辈模式 switch before
 #: the turn, dialogs.language).
-_SAID_GLOBALS = frozenset(GLOBAL_INTENTS)
+_SAID_GLOBALS = frozenset(GLOBAL_INTENTS) | {"grievance"}
+#: Where frustration vented is the step's own answer (a rating, why it was bad), not a digression.
+_HEARS_GRIEVANCES = frozenset({"rating", HANDOFF})
 BACK_KEY = "_back"
 MISSES_KEY = "_misses"
 MAX_HANDOVERS = 4  # a dialog may start another, which may start another; never loop forever
@@ -258,6 +261,11 @@ class Conversation:
             route = None
             if intent in (None, "cancel") and await self._changes_their_appointment(session, incoming, word):
                 intent, route = None, ("appointments", {})  # 还是取消吧, 改到周三 at rest: their appointment
+            if intent == "grievance" and (route := await self._route(session, incoming, word, cls, reading)) is not None:
+                if route[0] == "matters":
+                    route = None  # the words of a grievance searched (破系统: 税控系统): sorry instead
+                else:  # 破系统！！我的驾驶证换证办了半个月了还没好: where it stands (sorry said there)
+                    intent = None
             if intent is not None:
                 after = await self._global(intent, session, incoming, replies)
             else:
@@ -300,6 +308,9 @@ class Conversation:
             return None
         if intent not in _SAID_GLOBALS or word in cls.OWN_WORDS or (expects and self._answers(incoming, expects)):
             return None
+        if intent == "grievance" and (session.dialog in _HEARS_GRIEVANCES or session.state in cls.KEEPS_TEXT
+                                      or reading.value(SlotKind.RATING) is not None):
+            return None  # 窗口态度太差了 差评: the rating's (and why it was bad, there)
         return intent
 
     async def _changes_their_appointment(self, session: Session, incoming: Incoming, word: str) -> bool:
@@ -557,6 +568,15 @@ class Conversation:
             if kept:
                 after.paused = _paused_with(session, offered=True)
             return after
+        if intent == "grievance":
+            # 你们这什么破系统 我跑了三趟了: sorry, and a person offered; what was said goes to the
+            # agent if 人工 follows (dialogs.handoff.context_of), so it need not be said again.
+            pending = not session.at_rest and session.state not in CITIZEN_DIALOGS[session.dialog].DONE
+            session.data[GRIEVANCE_KEY] = incoming.text[:200]
+            self._say(replies, "common/grievance.j2", in_dialog=pending)
+            if pending:
+                self._model(session, incoming, replies).ask()
+            return session
         if intent == "help":
             self._say(replies, "common/help.j2", in_dialog=not session.at_rest, options=OPTIONS)
             self._model(session, incoming, replies).ask()

@@ -130,7 +130,10 @@ ELDER_OFFERED_KEY = "_elder_offered"
 #: in the session's data by the conversation, whichever dialog comes next; it does not take a
 #: session out of rest.
 MEMORY_KEY = "_memory"
-_QUIET_KEYS = frozenset({STREAK_KEY, ELDER_OFFERED_KEY, MEMORY_KEY})
+#: Frustration the person vented (dialogs.conversation), kept for an agent they may ask for next
+#: (dialogs.handoff.context_of); it does not take a session out of rest either.
+GRIEVANCE_KEY = "_grievance"
+_QUIET_KEYS = frozenset({STREAK_KEY, ELDER_OFFERED_KEY, MEMORY_KEY, GRIEVANCE_KEY})
 #: Entries a session remembers at most (the oldest is forgotten first).
 MEMORY_ENTRIES = 8
 #: This turn's memory: set by the conversation around a turn (dialogs.conversation), None outside one.

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from dialogs.engine import CITIZEN_DIALOGS, Dialog, P, Session, T
+from dialogs.engine import CITIZEN_DIALOGS, GRIEVANCE_KEY, Dialog, P, Session, T
 from dialogs.understand.kinds import first_clause
 
 HANDOFF = "handoff"
@@ -125,8 +125,12 @@ def context_of(session: Session | None) -> dict[str, Any]:
     if isinstance(query, str) and query:
         context["asked"] = query[:200]
     said = session.data.get(MISSED_KEY)
-    if isinstance(said, list) and said:
-        context["said"] = [str(s)[:200] for s in said[-3:]]
+    said = [str(s)[:200] for s in said] if isinstance(said, list) else []
+    vented = session.data.get(GRIEVANCE_KEY)
+    if isinstance(vented, str) and vented:
+        said = [vented[:200], *said]  # 我跑了三趟了还没办下来, then 人工: the agent hears why
+    if said:
+        context["said"] = said[-3:]
     return context
 
 

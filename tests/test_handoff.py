@@ -413,3 +413,25 @@ async def test_a_complaint_about_the_service_goes_to_a_person(make_harness, said
     reply = await h.say(said)
     assert "您要办的是不是" not in reply and "which matter" not in reply.lower(), reply
     assert (await h.session()).dialog == "handoff", reply  # queued, or a message left out of hours
+
+
+@pytest.mark.parametrize("vented", ["你们这什么破系统！！我跑了三趟了还没办下来", "气死我了！按你们说的材料去了，窗口说还要户口本，白跑一趟",
+                                    "你们是不是机器人 能不能说人话", "This is ridiculous, I've wasted a whole morning"])
+async def test_frustration_vented_is_met_with_an_apology_and_the_agent_hears_it(chat, zhang, vented):
+    """你们这什么破系统 我跑了三趟了 got a list of 客运线路经营许可 and 税控系统 matters; 能不能说人话
+    got 没找到. Sorry and a person offered; 人工 next brings what was said to the agents on duty."""
+    reply = await chat.say(vented)
+    assert ("抱歉" in reply or "sorry" in reply.lower()) and "人工" in reply, reply
+    assert "您要办的是不是" not in reply and "没找到" not in reply and "请回复序号选择" not in reply, reply
+    assert "正在为您转接人工服务" in await chat.say("人工")
+    notice = (await wait_for(zhang.inbox))[-1]
+    assert vented[:10] in notice, notice
+
+
+async def test_frustration_mid_booking_is_answered_and_the_booking_goes_on(make_harness):
+    h = await make_harness()
+    await h.catalog_ready()
+    assert "请选择办理大厅" in await h.say("预约办护照")
+    reply = await h.say("气死了 跑了两趟了")
+    assert "抱歉" in reply and "人工" in reply and "没太明白" not in reply and "请选择办理大厅" in reply, reply
+    assert "请选择日期" in await h.say("1")

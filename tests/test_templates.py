@@ -42,6 +42,7 @@ CONTEXTS = {
     "matters/booking_asked.j2": {"matter": "居民身份证办理"},
     "booking/take_your_time.j2": {"step": "id_number"},
     "booking/its_hall.j2": {"hall": HALL, "other": True},
+    "common/grievance.j2": {"in_dialog": True},
     "matters/explained.j2": {"situation": "父母一方户口不在本地", "adds": ["户口簿"], "choice": False},
     "matters/fee.j2": {"guide": GUIDE},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code], "others": True, "asked": True},

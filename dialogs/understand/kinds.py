@@ -111,6 +111,20 @@ _PERSON_ASKED = re.compile(
     r"|\breal\s+person\b|\bhuman\s+agent\b")
 
 
+#: Frustration with the service itself, vented (你们这什么破系统, 我跑了三趟了, 白跑一趟, 气死我了,
+#: 能不能说人话): an apology and a person offered, never a search of the words. Strong markers only:
+#: 还没办下来 alone asks where a case is.
+_VENTS = re.compile(
+    r"破系统|什么破|垃圾系统|烂系统|破玩意|跑了(?:[一二两三四五六七八九十几好多]+|\d+)[趟次回]|白跑|冤枉路|气死|太气人|气人|坑人|太坑了"
+    r"|什么态度|态度(?:太|很|真|好|非常|极)差|效率(?:太|真|好|极)低|踢皮球|推来推去|推三阻四|说人话|受够了|太离谱|离谱|无语"
+    r"|\b(?:ridiculous|waste of (?:my )?time|terrible service|so frustrat\w*|fed up)\b")
+
+
+def vents(text: str) -> bool:
+    """Whether a message vents frustration with the service (see _VENTS)."""
+    return _VENTS.search(text) is not None
+
+
 def asks_for_a_person(text: str) -> bool:
     return _PERSON_ASKED.search(text) is not None
 

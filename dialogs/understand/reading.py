@@ -88,6 +88,8 @@ class Analysis:
         intent = kinds.global_word(shells, vocab)
         if intent is None and kinds.asks_for_a_person(folded):
             intent = "human"  # 我还是想找个真人问问 上门办证的事: a person, told what about (dialogs.conversation)
+        elif intent is None and not numbers and kinds.vents(folded):
+            intent = "grievance"  # 我跑了三趟了还没办下来: an apology and a person offered (dialogs.conversation)
         self.global_word = intent
         self.small_talk = kinds.small_talk(folded, vocab) if intent is None and short else None
         self.language = kinds.language(folded, vocab)
