@@ -43,6 +43,7 @@ from dialogs.understand import SlotKind, Understanding
 from dialogs.understand.answers import without_refused
 from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query
 from dialogs.understand.halls import asks_about_halls
+from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
@@ -239,9 +240,14 @@ class Conversation:
                 # is what it confirms (it was answered 好的 and nothing was booked).
                 session, cls = resumed, CITIZEN_DIALOGS[resumed.dialog]
                 self._say(replies, "common/resumed.j2", title=cls.title)
-                if _INTENT_BY_WORD.get(word) == "resume":  # 继续 itself: resumed just now, said once
+                blind = _blind_answer(session, word)
+                if _INTENT_BY_WORD.get(word) == "resume" or blind:
+                    # 继续 itself: resumed just now, said once. A bare 否 / 2 after 人工 and its rating
+                    # answers a question no longer on screen: it is asked again (the base prompt: a
+                    # questionnaire's own `ask` would take the message as its answer), not answered blind.
                     if not session.at_rest:
-                        self._model(session, incoming, replies).ask()
+                        model = self._model(session, incoming, replies)
+                        Dialog.ask(model) if blind else model.ask()
                     session.updated_at = now()
                     return session, replies
             intent = _INTENT_BY_WORD.get(word)
@@ -742,6 +748,13 @@ class Conversation:
         if session is not None:
             session.updated_at = now()
         return session
+
+
+def _blind_answer(session: Session, word: str) -> bool:
+    """A bare yes, no or number for a paused step other than a summary to confirm (确认 there is
+    what the person meant): the question it would answer was not on screen."""
+    vocab = vocabulary()
+    return session.state != "summary" and ((word.isdigit() and len(word) <= CHOICE_DIGITS) or word in vocab.yes or word in vocab.no)
 
 
 def _paused_with(session: Session, offered: bool = False) -> list[dict[str, Any]]:

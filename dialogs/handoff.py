@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from dialogs.engine import CITIZEN_DIALOGS, GRIEVANCE_KEY, Dialog, P, Session, T
+from dialogs.engine import CITIZEN_DIALOGS, GRIEVANCE_KEY, Dialog, P, Session, T, normalise
 from dialogs.understand.kinds import first_clause
 
 HANDOFF = "handoff"
@@ -56,12 +56,14 @@ SKIP_NOTE = frozenset({"取消", "不留言", "不用了", "算了", "结束", "
 #: the bot, not the agent ("0" and "开始" stay the agent's: they are ordinary words in a talk).
 #: They are not relayed; the person is told how to leave the hand-off first.
 BOT_WORDS = frozenset({"菜单", "主菜单", "首页", "menu", "帮助", "怎么用", "使用说明", "help", "?", "人工", "转人工"})
-SATISFIED = frozenset({"1", "满意", "非常满意", "很满意", "好", "好评", "satisfied", "good"})
+#: 满意吗 answered yes or no counts too (否 there went on to answer a question of the dialog paused
+#: before 人工, which was not on screen).
+SATISFIED = frozenset({"1", "满意", "非常满意", "很满意", "好", "好评", "satisfied", "good", "是", "是的", "对", "嗯", "满意的", "yes"})
 #: A complaint said instead of a rating (态度, 太慢, 敷衍, 就这样？).
 COMPLAINT = re.compile(r"态度|太慢|好慢|慢死|敷衍|不耐烦|没用|没解决|没帮|什么玩意|垃圾|太差|就这样[?？!！]|[?？]{2,}|不负责")
 #: Nothing to say of what was wrong.
 SKIP_REASON = frozenset({"跳过", "不说了", "算了", "没什么", "没有", "不用了", "skip", "no", "nothing"})
-UNSATISFIED = frozenset({"2", "不满意", "非常不满意", "差评", "不好", "not satisfied", "unsatisfied", "bad"})
+UNSATISFIED = frozenset({"2", "不满意", "非常不满意", "差评", "不好", "not satisfied", "unsatisfied", "bad", "否", "不", "不是", "不太满意", "no"})
 #: Stars from which a rating in words counts as 满意 (3: 还行, 一般, like the platform's 基本满意).
 SATISFIED_FROM = 3
 
@@ -178,6 +180,13 @@ class Handoff(Dialog):
     #: The rating is asked, not required: a rating in words (挺好的, 一般, 差评) answers it, small talk
     #: (谢谢) is answered without asking it again, and a new need is searched as at the menu.
     EXPECTS = {"rating": frozenset({"rating", "choice"})}
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """满意吗 answered (满意, 否, 什么态度) and why it was not (any words): this hand-off's, never
+        an answer to a question paused before 人工 (dialogs.conversation resumes one that claims it)."""
+        word = normalise(text)
+        return state == "why" or (state == "rating" and (word in cls.OWN_WORDS or COMPLAINT.search(word) is not None))
     DONE = frozenset({"rating"})
 
     __slots__ = ("_closed", "_told")

@@ -435,3 +435,26 @@ async def test_frustration_mid_booking_is_answered_and_the_booking_goes_on(make_
     reply = await h.say("气死了 跑了两趟了")
     assert "抱歉" in reply and "人工" in reply and "没太明白" not in reply and "请选择办理大厅" in reply, reply
     assert "请选择日期" in await h.say("1")
+
+
+@pytest.mark.parametrize("said", ["否", "2"])
+async def test_a_bare_answer_after_a_handoff_never_answers_the_question_paused_before_it(chat, zhang, client, redis, settings, said):
+    """出生一件事's questions, 人工, then 否 to 您对本次人工服务满意吗 (or 2 at the menu after it) was
+    taken as the answer to 孩子是在医院外出生的吗, last on screen before the hand-off."""
+    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=90)
+    await chat.say("出生一件事")
+    await chat.say("材料清单")
+    assert "医院外" in await chat.say("是")
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    assert "满意吗" in await chat.say("结束")
+    rated = await chat.say("否" if said == "否" else "1")
+    assert "医院外" not in rated and "代办" not in rated, rated  # 否 rated the service
+    if said == "2":  # rated, 继续 offered: a bare 2 answers nothing it cannot see
+        again = await chat.say(said)
+        assert "代办" not in again, again
+    session = await get_session(redis, settings, chat.user)
+    answers = dict(session["data"].get("answers") or {})
+    for entry in session.get("paused") or []:
+        answers.update(entry.get("data", {}).get("answers") or {})
+    assert "s:outside" not in answers, answers
