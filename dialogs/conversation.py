@@ -132,7 +132,10 @@ def _bare(said: str) -> str:
 #: A long wait told (办了半个月了还没好, 怎么还没批下来): said sorry for before the case is looked up.
 WAITED = re.compile(r"还没(?:好|下来|办好|办完|批|出来|消息|动静)|等了[^，,。]{0,4}(?:天|周|星期|礼拜|月)|到底|破系统|太慢")
 #: A number at the hall asked for in a sentence (我到大厅了 怎么取号, 在哪拿号): the queue (取号).
-QUEUE_ASKED = re.compile(r"(?:怎么|咋|如何|在哪|哪里|去哪)(?:样)?(?:取号|拿号|排号|领号|取个号)|(?:到|在)(?:大厅|窗口|政务中心|服务中心)了[^，,。]{0,6}(?:取号|拿号|排号|排队)")
+QUEUE_ASKED = re.compile(r"(?:取|拿|领|抽|排)(?:个|一个|一下|张|一张)?号(?!码)|(?:我要|我想|怎么|咋|如何|在哪|哪里|去哪)(?:样)?排(?:个|下)?队"
+                         r"|(?:到|在)(?:大厅|窗口|政务中心|服务中心)了?[^，,。]{0,6}(?:排队)")
+#: What a number is asked for with it (取号办身份证, 我到大厅了，要取个号办身份证): the matter, read by the queue.
+QUEUE_MATTER = re.compile(r"(?:取|拿|领|抽|排)(?:个|一个|一下|张|一张)?号(?!码)[，, ]*(?:办|弄|搞|交|领|补)?(.{2,})$")
 #: Where one stands in a hall's queue, asked in a sentence (我前面还有几个人, 轮到我了没).
 QUEUE_STATUS_ASKED = re.compile(r"前面(?:还有|还剩)?(?:几|多少)(?:个)?人|排到(?:哪|几号|我)|叫到我|轮到我(?:了)?(?:吗|没|了没)|还要等几个")
 #: A person's own enterprise asked about in words (我想绑定我公司, 看下公司的办件, 我们单位的证照):
@@ -463,8 +466,10 @@ class Conversation:
             if WAITED.search(word):
                 carry["waited"] = True  # 办了半个月了还没好: sorry for the wait, first
             return "progress", carry  # 办到哪了, 我是查进度
-        if dialog != "queue" and QUEUE_ASKED.search(word):
-            return "queue", {}  # 我到大厅了 怎么取号: a number, with the appointment's when there is one
+        if dialog not in ("queue", HANDOFF) and QUEUE_ASKED.search(word):
+            # 我到大厅了 怎么取号 / 拿个号: a number, with the appointment's when there is one; 取号办身份证: for that
+            wanted = QUEUE_MATTER.search(word)
+            return "queue", {"query": wanted[1]} if wanted else {}
         if dialog not in ("queue", HANDOFF) and QUEUE_STATUS_ASKED.search(word):
             return "queue", {"mode": "status"}  # 我前面还有几个人: the hall's queue (人工's own queue answers there)
         if dialog != "appointments" and about_my_appointments(incoming.text):

@@ -53,6 +53,8 @@ TRANSITIONS = [
     T("start",    "*",       "matter", "asks_status_only",     "say_no_ticket"),
     T("start",    "*",       "matter", "was_busy",             "say_busy_and_leave"),
     T("start",    "*",       "where",  "has_appointment",      "ask"),
+    T("start",    "*",       "where",  "names_matter",         ["keep_matter", "ask"]),  # 取号办身份证: that matter's number
+    T("start",    "*",       "matter", "has_candidates",       "show_candidates"),
     T("start",    "*",       "matter", None,                   "ask"),
     T("text",     "matter",  "where",  "names_matter",         ["keep_matter", "ask"]),
     T("text",     "matter",  "matter", "has_candidates",       "show_candidates"),
@@ -94,7 +96,7 @@ class Queue(Dialog):
     FREE_TEXT = frozenset({"matter"})
     DONE = frozenset({"shown"})
 
-    __slots__ = ("_ticket", "_outcome", "_busy", "_hits")
+    __slots__ = ("_ticket", "_outcome", "_busy", "_hits", "_carried")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -102,6 +104,7 @@ class Queue(Dialog):
         self._outcome: PlatformError | None = None  # the platform's refusal of this turn's 取号
         self._busy = False
         self._hits = None
+        self._carried: str | None = None  # on start: the matter said with 取号 (取号办身份证), else nothing
 
     def prompt_context(self):
         return {"data": self.data, "appointment": self.data.get("appointment"), "halls": self._serving_halls(),
@@ -113,6 +116,7 @@ class Queue(Dialog):
         """Prepare (start): this person's ticket of today (one is enough: 取号 again shows it), and
         for 取号 without one, their soonest appointment (unless they asked for a walk-in number)."""
         self.data.setdefault("draft", secrets.token_hex(8))  # the walk-in's Idempotency-Key
+        self._carried = str(self.data.pop("query", "") or "")
         queue = self.services.queue
         try:
             ticket = await queue.current(self.user)
@@ -159,7 +163,7 @@ class Queue(Dialog):
     def _all_hits(self) -> list:
         if self._hits is None:
             catalog = self.services.catalog
-            query = self.text.strip()
+            query = (self._carried if self._carried is not None else self.text).strip()
             self._hits = []
             if query and catalog is not None and catalog.ready.is_set():
                 self._hits = [h for h in catalog.search(query, top=MAX_CANDIDATES * 2) if self._halls_of(h.code)][:MAX_CANDIDATES]

@@ -69,12 +69,35 @@ async def call_until(sims, number: str, hall: str = HALL) -> dict:
     raise AssertionError(f"{number} never called")
 
 
-@pytest.mark.parametrize("said", ["我到大厅了 怎么取号", "在哪拿号啊"])
+@pytest.mark.parametrize("said", ["我到大厅了 怎么取号", "在哪拿号啊", "我要取个号", "拿个号", "我在大厅，怎么排队", "帮我抽个号"])
 async def test_a_number_asked_for_in_a_sentence_is_the_queue(h, sims, said):
     await open_hours(sims)
     asked = await h.say(said)
     assert "要办什么事" in asked and "没太明白" not in asked, asked
     assert (await h.session()).dialog == "queue"
+
+
+@pytest.mark.parametrize(("said", "matter"), [("取号办护照", "普通护照签发"), ("我到大厅了，要取个号办社保卡补办", "社会保障卡补领")])
+async def test_a_number_asked_for_with_its_matter_takes_that_matter(h, sims, said, matter):
+    """取号办身份证 opened the 身份证 guide, and 签到码 typed after it got 请说说您想办什么事."""
+    await open_hours(sims)
+    await h.catalog_ready()
+    asked = await h.say(said)
+    session = await h.session()
+    assert session.dialog == "queue", asked
+    if "签到码" not in asked:  # several matters fit: the one meant among them
+        assert matter in asked, asked
+        asked = await h.say("1")
+    assert "签到码" in asked, asked
+    ticket = await at_the_hall(h, await h.say((await checkin(sims))["code"]))
+    assert "您的排队号：" in ticket, ticket
+
+
+@pytest.mark.parametrize("said", ["办护照要排队吗", "身份证号码在哪看", "取号码"])
+async def test_a_question_about_queueing_or_a_number_is_no_request_for_one(h, said):
+    await h.catalog_ready()
+    await h.say(said)
+    assert (await h.session()).dialog != "queue"
 
 
 async def test_a_walk_in_number_by_the_checkin_code_says_how_many_are_ahead(h, sims):
