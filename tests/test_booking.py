@@ -1249,6 +1249,17 @@ async def test_moving_to_a_day_of_next_week_said_at_rest_shows_its_times(h, sims
     assert moved.startswith(f"{day.month}月{day.day}日（{weekday}）可以预约的时段"), moved
 
 
+@pytest.mark.parametrize("said", ["把那个预约提前到{weekday}", "提前到{weekday}吧", "延期到{weekday}"])
+async def test_bringing_an_appointment_forward_or_back_said_at_rest_moves_it(h, sims, said):
+    """把周五那个提前到明天 / 往后挪一天 at rest: 没找到相关事项 (only 改到, 推迟到 and 换到 read as moving)."""
+    me = person(41)
+    listed = re.findall(r"^\d+\. (\d+)月(\d+)日（(周.)）", await days_a_move_offers(h, me), re.M)
+    weekdays = [weekday for _, _, weekday in listed]
+    month, day, weekday = next((m, d, w) for m, d, w in listed[1:] if weekdays.count(w) == 1)
+    moved = await h.say(said.format(weekday=weekday))
+    assert moved.startswith(f"{int(month)}月{int(day)}日（{weekday}）可以预约的时段"), moved
+
+
 async def test_asking_whether_an_appointment_still_stands_shows_it_and_cancels_nothing(h, sims):
     """我的预约取消了吗 / 预约被取消了？ / 我的预约还在吗 ask about it: the appointment is shown, no
     cancellation is offered, and 对 after it cancels nothing. 取消 alone at rest leaves, and
