@@ -24,6 +24,8 @@ STATES = ["listing", "confirming"]
 TRANSITIONS = [
     #  trigger  source        dest          when                 then
     T("start", "*",          "listing",    "turns_notices_off", "notices_off"),  # 取消通知 away from a card
+    # 退订 with no case followed but matters' policy notices (订阅通知 on a card): those stop
+    T("start", "*",          "listing",    "only_notices_to_stop", "notices_off"),
     T("start", "*",          "listing",    "has_items",         "ask"),
     T("start", "*",          "listing",    None,                "say_empty"),
     T("text",  "listing",    "confirming", "picks_item",        ["keep_pick", "ask"]),
@@ -84,8 +86,14 @@ class MySubscriptions(Dialog):
         """Prepare (start): the person's subscriptions and bindings, as `items` (取消通知: none)."""
         if self.data.get("mode") != "notices_off":
             await self._load()
-        if self.data.get("mode", "all") == "all":  # 订阅通知 on a card: said too (it said nothing was subscribed)
+        mode = self.data.get("mode", "all")
+        if mode == "all" or (mode == "unsubscribe" and not self.data["items"]):  # 订阅通知 on a card: said too
             self.data["followed"] = await self.services.subscriptions.followed_matters(self.incoming.user)
+
+    def only_notices_to_stop(self) -> bool:
+        """退订 / 取消订阅 by someone who follows no case but some matters' policy notices: they
+        mean those (told 您还没有订阅办件, the notices went on)."""
+        return self.data.get("mode") == "unsubscribe" and not self.data.get("items") and bool(self.data.get("followed"))
 
     def turns_notices_off(self) -> bool:
         return self.data.get("mode") == "notices_off"

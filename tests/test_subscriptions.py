@@ -382,6 +382,17 @@ async def test_my_subscriptions_mention_the_matters_whose_notices_one_follows(h)
     assert "关注了 1 个事项的政策通知" in listing and "取消通知" in listing, listing
 
 
+@pytest.mark.parametrize("said", ["退订", "取消订阅"])
+async def test_unsubscribing_with_only_a_matters_notices_followed_stops_those(h, said):
+    """订阅通知 on a card, then 退订 / 取消订阅: 您还没有订阅办件, and the notices went on."""
+    await h.catalog_ready()
+    assert (await h.say("居住证办理")).startswith("【居住证办理")
+    assert "会第一时间告诉您" in await h.say("订阅通知")
+    stopped = await h.say(said)
+    assert "已退订" in stopped and "还没有订阅" not in stopped, stopped
+    assert await h.services.subscriptions.followed_matters(h.user) == 0
+
+
 async def test_a_binder_asking_after_the_enterprises_case_by_number_sees_it_at_once(h, sims):
     """The enterprise's notices say 回复「查进度」可随时查看; 查进度 with the case's number then asked
     its binder for the applicant's phone digits, which a company case has none of. Someone not
