@@ -37,6 +37,8 @@ from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.identifiers import mask_in_text
 
 MAX_CANDIDATES = 5
+#: 您要办的是不是 answered yes and no more (not 确认: a booking paused at its summary confirms with it).
+LIST_AGREES = frozenset({"是", "是的", "是滴", "对", "对的", "对对", "对对对", "嗯", "嗯嗯", "恩", "没错", "就是", "就是的", "yes", "yeah"})
 #: Said to a list of candidates, a message this short may narrow it (新办的, 丢了那个) rather than ask anew.
 REFINE_CHARS = 8
 MIN_QUESTION = 4  # characters of a question of its own typed at a step (as dialogs.conversation reads them)
@@ -68,6 +70,9 @@ TRANSITIONS = [
     T("text",  "choosing",  "asking",    "none_fits",      "say_none_fits"),
     # 材料清单 / 在哪办 at a list: which one first, the same list (it was searched again and came back reordered)
     T("text",  "choosing",  "choosing",  "asks_follow_up_of_list", "say_pick_first"),
+    # 8 with five listed, or a bare 是 / 对: which one is asked, the same list (8 was searched and reordered it)
+    T("text",  "choosing",  "choosing",  "picks_number_not_listed", "say_pick_listed"),
+    T("text",  "choosing",  "choosing",  "only_agrees",    "say_pick_listed"),
     T("text",  "choosing",  "choosing",  "picks_to_book",  ["keep_pick", "book_pick"]),
     T("text",  "choosing",  "choosing",  "asks_which_to_book", "ask_which_to_book"),
     # 明天 / 下午 / 北辰那边 while asked which to book: kept for that booking, the same list asked again
@@ -843,6 +848,9 @@ class Matters(ListedAnswers, Dialog):
     def claims(cls, state: str, text: str) -> bool:
         """预约 / 约个时间 on a card books the card's matter: never a dialog paused before it (the
         hall list the card was reached from) taking the word back."""
+        if state == "choosing":  # 是 / 对的 / 8 at the list: about the list (small talk answered 好的。)
+            word = normalise(text)
+            return word in LIST_AGREES or (word.isascii() and word.isdigit() and len(word) <= 3)
         if state != "guide" or "我的预约" in text or about_my_appointments(text):
             return False  # 我的预约: theirs, wherever it is said
         return booking_query(text) is not None or follow_up_asked(normalise(text)) == "booking"
@@ -896,7 +904,7 @@ class Matters(ListedAnswers, Dialog):
                                       or self.corrects_listed() or self.takes_back_listed()):
             return
         if self.state == "choosing" and (self._picked() is not None or booking_query(self.text) is not None or self.tells_when_to_book()
-                                         or self.asks_follow_up_of_list()):
+                                         or self.asks_follow_up_of_list() or self.picks_number_not_listed() or self.only_agrees()):
             return  # a pick, or 预约 (of one of them, or of something named: the booking searches), or when
         await self._search()
 
@@ -1103,6 +1111,19 @@ class Matters(ListedAnswers, Dialog):
         self.say("matters/pick_first.j2")
         self.ask()
 
+    def picks_number_not_listed(self) -> bool:
+        text = self.word
+        return text.isascii() and text.isdigit() and len(text) <= 3 and self._picked() is None
+
+    def only_agrees(self) -> bool:
+        """是 / 对 / 嗯 to 您要办的是不是 with several listed: says nothing of which (with one listed, it
+        is that one: `_picked`)."""
+        return self.word in LIST_AGREES and self._picked() is None
+
+    def say_pick_listed(self):
+        self.say("matters/pick_listed.j2", count=len(self.data.get("candidates", ())), number=self.word if self.word.isdigit() else "")
+        self.ask()
+
     def tells_when_to_book(self) -> bool:
         """A day, a time or a hall said, and nothing else, while asked which of the list to book
         (明天, 周四下午, 北辰那边): it is for the booking, not a search that reorders the list."""
@@ -1159,6 +1180,8 @@ class Matters(ListedAnswers, Dialog):
             n = int(text) if text.isascii() and text.isdigit() else choice(text, vocabulary()) if text else None
         elif text.isascii() and text.isdigit():
             n = int(text)
+        elif len(candidates) == 1 and text in LIST_AGREES:
+            n = 1  # 是 to 您要办的是不是 with one listed
         else:
             n = self.slot("choice")
         n = len(candidates) if n == -1 else n

@@ -953,3 +953,18 @@ async def test_working_for_an_employer_is_the_employees_option_not_flexible_work
     question = next(q for q in questions_for(guide) if q.options)
     chosen = named_option(question.options, said)
     assert chosen is not None and "单位" in next(o.name for o in question.options if o.code == chosen)
+
+
+async def test_a_bare_yes_or_a_number_not_on_the_list_asks_which_and_keeps_the_list(h):
+    """是 / 对 to 您要办的是不是 showed the list again unexplained, and 8 with five listed was searched
+    and reordered it (社会保障卡应用状态查询 came in)."""
+    await h.catalog_ready()
+    listed = await h.say("社保卡")
+    assert "您要办的是不是" in listed
+    names = [line for line in listed.splitlines() if line[:1].isdigit()]
+    count = len(names)
+    for said in ("是", "对的", "8"):
+        reply = await h.say(said)
+        assert f"1 到 {count}" in reply and [line for line in reply.splitlines() if line[:1].isdigit()] == names, (said, reply)
+    assert "没有第 8 项" in reply
+    assert "【" in await h.say("2")
