@@ -193,7 +193,11 @@ AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?
                          r"(?:帮我|替我|代我)?(?:去)?(?:办|代|领|交)"
                          # 我可以帮他去办吗, 我帮他办行不行: one acting for another; 本人不到场可以吗: the same asked
                          r"|[帮替代](?:他|她|老人|家人|我妈|我爸|我老公|我老婆|老伴)(?:去)?(?:办|领|交)|本人(?:不|没法|没办法|来不了|去不了)(?:到场|去|来|到)?)"
-                         r"[^，。,]{0,6}(?:吗|不|么|没|行|可以|能)")
+                         r"[^，。,]{0,6}(?:吗|不|么|没|行|可以|能)"
+                         # 要不要本人去, 必须本人去吗, 本人要到场不, 我自己要去不: whether one must go in person
+                         r"|(?:要不要|用不用|需不需要|必须|一定要|非得|得|要|需要)(?:我)?(?:本人|自己|亲自)(?:去|来|到场|到|跑)"
+                         r"|(?:本人|自己|亲自)(?:要|得|必须|需要|一定要)(?:去|来|到场|到|跑)(?:吗|不|么|没|一趟)?"
+                         r"|\bin person\b")
 FOLLOW_UP_CHARS = 16
 #: Whether one must book, asked (要先预约吗, 需不需要预约, do I need an appointment?), not 预约 said.
 BOOKING_ASKED = re.compile(r"[吗么嘛不？?]$|要不要|需不需要|用不用|是否|必须|\bdo i need\b|\bmust i\b|\bneed to\b")
@@ -1293,6 +1297,8 @@ class Matters(ListedAnswers, Dialog):
         if guide is None:
             return None
         text = self.word
+        if self.state != "situation" and not text.isdigit() and (picked := choice(text, vocabulary())) is not None and picked > 0:
+            text = str(picked)  # 一 / 第一个 / 第1个 on the card: its first follow-up (the matter was forgotten)
         if text.isascii() and text.isdigit():  # a card's number; at a question, numbers are its options
             return None if self.state == "situation" else next((key for number, _, key in follow_ups_for(guide) if number == text), None)
         asked = follow_up_asked(text)

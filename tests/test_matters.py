@@ -899,10 +899,12 @@ async def test_a_short_question_that_names_an_option_is_not_asked_it_again(h, sa
 @pytest.mark.parametrize(("asked", "told"), [("不去现场行不行", "网上"), ("地址发一下", "可以在这些地方办理"), ("收不收费", "收费"),
                                              ("要交多少钱", "收费"), ("啥时候能办好", "个工作日"), ("要跑几趟", "网上"),
                                              ("在哪个位置", "可以在这些地方办理"), ("我老公是盲人，我可以帮他去办吗", "代"),
-                                             ("他本人不到场可以吗", "代")])
+                                             ("他本人不到场可以吗", "代"), ("要不要本人去", "代"), ("必须本人去吗", "代"),
+                                             ("我自己要去不", "代"), ("第一个", "哪种情况"), ("一", "哪种情况")])
 async def test_everyday_questions_on_a_card_are_answered_from_it(h, asked, told):
     """不去现场行不行 dropped the card; 地址发一下 listed address-change matters; 收不收费, 啥时候能办好,
-    本人不到场可以吗: 没找到; 我可以帮他去办吗 listed 盲人保健按摩培训."""
+    本人不到场可以吗: 没找到; 我可以帮他去办吗 listed 盲人保健按摩培训; 要不要本人去 and 一 / 第一个 (its
+    first follow-up, 材料清单, and its first question) forgot the matter."""
     await h.catalog_ready()
     assert (await h.say("居住证办理")).startswith("【居住证办理")
     reply = await h.say(asked)
