@@ -190,9 +190,13 @@ def _leading_switch(text: str) -> str | None:
 
 
 def _latin_greeting(folded: str, vocab) -> bool:
-    """hello, hi, good morning: Chinese speakers type them too, so they start English only for a
-    person the bot has not yet heard say anything else."""
-    return folded.isascii() and any(ch.isalpha() for ch in folded) and kinds.small_talk(folded.strip(), vocab) == "greeting"
+    """hello, hi, good morning, and the English words that mean the same everywhere (help, menu,
+    human): Chinese speakers type them too, so they start English only for a person the bot has
+    not yet heard say anything else (a first help was answered with the Chinese help and menu)."""
+    word = folded.strip()
+    return (folded.isascii() and any(ch.isalpha() for ch in folded)
+            and (kinds.small_talk(word, vocab) == "greeting"
+                 or (len(word) > 1 and word.replace(" ", "").isalpha() and word in vocab.global_words)))
 
 
 def load() -> None:

@@ -76,6 +76,14 @@ async def test_hello_gets_the_main_menu_in_english(chat):
     assert "中文" in reply  # the way back is on the menu
 
 
+@pytest.mark.parametrize("first", ["help", "Help", "menu", "what can you do"])
+async def test_a_first_help_or_menu_in_english_is_answered_in_english(make_harness, first):
+    """help as someone's very first message got the Chinese help and menu."""
+    h = await make_harness(catalog=False)
+    reply = await h.say(first)
+    assert english(reply) and "Reply with a number" in reply, reply
+
+
 async def test_an_english_question_gets_english_search_results_with_the_platforms_names(chat):
     reply = await chat.say("how do I renew my ID card")
     assert english(reply), reply
