@@ -1200,9 +1200,16 @@ class Matters(ListedAnswers, Dialog):
             junk = found.verdict not in (OUT_OF_SCOPE, CANDIDATES, MATTER)
             await self._record(JUNK if junk else NONE)
             if not junk:
-                self.say("matters/not_found.j2", query=echo(query))
+                self.say("matters/not_found.j2", query=echo(query), **self._elsewhere(found))
             mark_unused(self.data, offered=not junk)  # not_found.j2 names 人工 and 12345
         self.ask()
+
+    def _elsewhere(self, found) -> dict:
+        """Where a need the catalog does not serve is met instead, when its topic says so
+        (外国人居留许可: the exit-entry hall, 被骗了: 110): `told` and the hall to show."""
+        told = getattr(found, "told", "")
+        hall = self.services.catalog.halls.get(getattr(found, "hall", "")) if told else None
+        return {"told": told, "hall": {"name": hall.name, "address": hall.address, "hours": hall.hours_text} if hall else None}
 
     def found_nothing(self) -> bool:
         """A question the search found nothing for (not junk: that is small talk's), at a card."""
@@ -1219,7 +1226,8 @@ class Matters(ListedAnswers, Dialog):
             self.ask()
             return
         await self._record(NONE)
-        self.say("matters/not_found.j2", query=echo(query), card=self.services.catalog.summary(self.data["code"]) if guide is not None else None)
+        self.say("matters/not_found.j2", query=echo(query), card=self.services.catalog.summary(self.data["code"]) if guide is not None else None,
+                 **self._elsewhere(self._found))
         mark_unused(self.data, offered=True)
         self.ask()
 

@@ -126,6 +126,20 @@ async def test_a_near_domain_question_the_catalog_does_not_serve_says_so_and_off
     assert "【" not in reply and "您要办的是不是" not in reply
 
 
+@pytest.mark.parametrize(("question", "told"), [("我老婆是外国人，外籍配偶的居留证件到期了去哪里换", "出入境"),
+                                              ("老外来我们厂工作，外国人工作许可怎么办", "出入境"),
+                                              ("电动车在楼下被偷了怎么办", "110"), ("被人告到法院了，收到传票怎么办", "诉讼服务中心")])
+async def test_a_need_met_elsewhere_is_told_where(h, question, told):
+    """A foreign spouse's residence permit got 没找到 and 12345 alone, though one office serves it:
+    out of scope, and where (with the hall when the city has one), then 人工 / 12345."""
+    await h.catalog_ready()
+    reply = await h.say(question)
+    assert "没找到" in reply and told in reply and "12345" in reply and "您要办的是不是" not in reply, reply
+    if told == "出入境":
+        hall = h.app[CATALOG].halls["gas-crj"]
+        assert hall.address in reply, reply
+
+
 @pytest.mark.parametrize("question, matter", [
     ("您好，我们夫妻俩在镇上开了个小饭馆，最近想把店名改一下，营业执照上的名字要怎么改，需要本人去吗，谢谢", "个体工商户变更登记"),
     ("我家孩子明年上小学，户口不在这边，要准备些啥", "义务教育阶段入学办理"),

@@ -93,6 +93,7 @@ IN_DOMAIN_FEATURES = ("accepted", "lexical", "semantic", "foreign", "best", "mar
 IN_DOMAIN_BIAS = -2.792
 IN_DOMAIN_WEIGHTS = (0.872, 2.166, 3.032, -1.108, 0.990, 0.494, 1.586, -4.730, -8.720, -5.793, 0.785)
 TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
+TOPIC_TOLD = 0.45  # an out-of-scope message this near its topic is told where that is done (`Topic.told`)
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
 POOL = 40  # hits per evidence considered for fusion
@@ -135,6 +136,10 @@ class Found:
     verdict: str
     hits: tuple[Hit, ...]
     need: str = ""
+    #: Out of scope and nearest a topic that says where it is done instead (config/out_of_scope.toml
+    #: `told`: a key of templates/matters/elsewhere.j2; `hall`: a hall id to show with it).
+    told: str = ""
+    hall: str = ""
 
     @property
     def shown(self) -> tuple[Hit, ...]:
@@ -158,6 +163,7 @@ class Evidence:
     exact: int  # the document the message names exactly (its name or an alias), or -1
     bundles: np.ndarray  # which documents are bundles
     topic_cosine: float = 0.0  # the nearest out-of-scope topic phrase's cosine (config/out_of_scope.toml)
+    topic: int = -1  # which topic that is (its index), -1 for none
     topic_share: float = 0.0  # the best topic's BM25 over the message's pairs, as a share of the most they allow
     chars: int = 1  # the message's length as read (at most need.READ_CHARS): a letter is rarely chit-chat
     said: np.ndarray | None = None  # BM25 over the said phrases alone, relative to the best; None without them
@@ -256,15 +262,18 @@ def load_life_events(path: Path = LIFE_EVENTS) -> tuple[LifeEvent, ...]:
 
 @dataclass(frozen=True)
 class Topic:
-    """A family of needs the catalog does not serve (config/out_of_scope.toml)."""
+    """A family of needs the catalog does not serve (config/out_of_scope.toml), and where such a
+    need is met instead when there is one place to say (`told`, `hall`)."""
 
     name: str
     says: tuple[str, ...]
+    told: str = ""
+    hall: str = ""
 
 
 def load_topics(path: Path = OUT_OF_SCOPE_TOPICS) -> tuple[Topic, ...]:
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    return tuple(Topic(t["name"], tuple(t.get("says", ()))) for t in data.get("topic", []))
+    return tuple(Topic(t["name"], tuple(t.get("says", ())), t.get("told", ""), t.get("hall", "")) for t in data.get("topic", []))
 
 
 def load_said(path: Path = SAID) -> tuple[LifeEvent, ...]:
@@ -281,7 +290,7 @@ class MatterSearch:
 
     def __init__(self, lexical: MatterIndex, documents: list[Document], bm25: CharacterBM25, semantic: SemanticIndex | None,
                  encoder: Encoder | None, exact: dict[str, int], topics: tuple[CharacterBM25, SemanticIndex | None] | None = None,
-                 said_bm25: CharacterBM25 | None = None):
+                 said_bm25: CharacterBM25 | None = None, topic_list: tuple[Topic, ...] = ()):
         self.lexical = lexical
         self.documents = documents
         self.version = lexical.version
@@ -294,6 +303,7 @@ class MatterSearch:
         self._is_bundle = np.array([d.kind == "bundle" for d in documents], dtype=bool)
         self._exact = exact
         self._topic_bm25, self._topic_vectors = topics or (None, None)
+        self._topics = topic_list
         # Verdicts already reached: written by the one thread that searches, read by the event
         # loop before it hands a question to that thread (`known`). Plain dict reads and writes
         # are atomic, so the loop needs no lock; oldest first out keeps it bounded.
@@ -351,7 +361,7 @@ class MatterSearch:
         topic_bm25 = CharacterBM25([[(squeeze(w), 1.0) for w in t.says] for t in topics])
         topic_vectors = SemanticIndex.build([t.says for t in topics], encoder, cache_dir) if encoder and topics else None
         return cls(lexical, documents, bm25, semantic, encoder, _exact_names(documents, aliases), (topic_bm25, topic_vectors),
-                   said_bm25)
+                   said_bm25, tuple(topics))
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -444,12 +454,15 @@ class MatterSearch:
         bm25_share = (best_bm25 / ceiling if ceiling > 0 else 0.0) * read_share
         semantic = np.zeros(n, dtype=np.float32)
         topic_cosine = whole_semantic = 0.0
+        topic = -1
         if self._semantic is not None:
             sentence = parsed.corrected if not foreign and _spelled(text, parsed.corrected) else need
             vector = self._encoder.encode_query(sentence)
             semantic = np.maximum(self._semantic.similarities(vector) - SEMANTIC_FLOOR, 0.0)
             if self._topic_vectors is not None:
-                topic_cosine = max(float(self._topic_vectors.similarities(vector).max(initial=-1.0)), 0.0)
+                near = self._topic_vectors.similarities(vector)
+                topic = int(np.argmax(near)) if len(near) else -1
+                topic_cosine = max(float(near[topic]), 0.0) if topic >= 0 else 0.0
             whole_semantic = float(semantic.max(initial=0.0))
             if named != parsed.corrected:
                 semantic = np.maximum(self._semantic.similarities(self._encoder.encode_query(named)) - SEMANTIC_FLOOR, 0.0)
@@ -461,7 +474,7 @@ class MatterSearch:
             if best_said > 0:
                 said /= best_said
         return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle,
-                        topic_cosine, topic_share, min(len(query), need_text.READ_CHARS), said, whole_semantic)
+                        topic_cosine, topic, topic_share, min(len(query), need_text.READ_CHARS), said, whole_semantic)
 
     def _clause_accepted(self, need: str) -> float:
         """A short message of several clauses (办签证要用，想开一张完睡证明): whether one of them,
@@ -511,6 +524,9 @@ class MatterSearch:
             return Found(OUT_OF_SCOPE, (), need)
         best, margin = lead(fused)
         if in_domain(evidence, *(lead(calibrated) if calibrated is not None else (best, margin))) < IN_DOMAIN:
+            topic = self._topics[evidence.topic] if 0 <= evidence.topic < len(self._topics) else None
+            if topic is not None and topic.told and evidence.topic_cosine >= TOPIC_TOLD:
+                return Found(OUT_OF_SCOPE, hits, need, topic.told, topic.hall)
             return Found(OUT_OF_SCOPE, hits, need)
         if calibrated is not None:  # one hit is clear on the score the thresholds were set on, when it leads there too
             best, margin = lead(calibrated) if int(np.argmax(calibrated)) == int(order[0]) else (0.0, 0.0)
