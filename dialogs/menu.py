@@ -28,8 +28,11 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("1", "办事指南", "MENU_GUIDE", "matters", ("办事指南", "指南", "查事项", "怎么办")),
-    Option("2", "预约办事", "MENU_BOOK", "booking", ("预约", "预约办事", "我要预约")),
+    Option("1", "办事指南", "MENU_GUIDE", "matters", ("办事指南", "指南", "查事项", "怎么办", "service guides", "service guide")),
+    # English: the menu's own titles (templates/en/menu) and how they are asked for
+    Option("2", "预约办事", "MENU_BOOK", "booking", ("预约", "预约办事", "我要预约", "book an appointment", "make an appointment",
+                                                     "i want to book an appointment", "i want to make an appointment", "book appointment",
+                                                     "appointment", "booking")),
     Option("3", "查办件进度", "MENU_PROGRESS", "progress", ("查进度", "进度", "办件进度", "查询进度")),
     Option("4", "服务大厅地址和时间", "MENU_HALLS", "halls", ("服务大厅", "大厅", "地址", "办公时间", "上班时间", "在哪",
                                                               "service halls", "service hall", "halls", "opening hours")),
@@ -50,11 +53,14 @@ MENU_KEYS: dict[str, str] = {"MENU_HOME": "menu", "MENU_HUMAN": "human"}
 SHORTCUTS: dict[str, tuple[str, dict]] = {
     **dict.fromkeys(("查进度", "查询进度", "办件进度", "查办件进度", "进度查询"), ("progress", {})),
     **dict.fromkeys(("我的订阅", "订阅", "订阅列表", "查看订阅"), ("subscriptions", {})),
-    **dict.fromkeys(("退订", "取消订阅"), ("subscriptions", {"mode": "unsubscribe"})),
-    **dict.fromkeys(("企业绑定", "绑定企业"), ("enterprise", {})),
+    **dict.fromkeys(("my case notices", "my subscriptions", "case notices"), ("subscriptions", {})),
+    **dict.fromkeys(("退订", "取消订阅", "unsubscribe"), ("subscriptions", {"mode": "unsubscribe"})),
+    **dict.fromkeys(("企业绑定", "绑定企业", "bind my company", "link my company", "bind my enterprise", "link my enterprise",
+                     "i want to bind my company", "i want to link my company"), ("enterprise", {})),
     **dict.fromkeys(("解绑", "解除绑定", "企业解绑", "解绑企业"), ("subscriptions", {"mode": "unbind"})),
     **dict.fromkeys(("企业办件", "企业的办件", "单位办件", "公司办件"), ("enterprise_desk", {"action": "cases"})),
-    **dict.fromkeys(("企业证照", "企业的证照", "单位证照", "公司证照", "企业许可证"), ("enterprise_desk", {"action": "licences"})),
+    **dict.fromkeys(("企业证照", "企业的证照", "单位证照", "公司证照", "企业许可证", "my company's licences", "my company's licenses",
+                     "company licences"), ("enterprise_desk", {"action": "licences"})),
     **dict.fromkeys(("我的证照", "我的电子证照", "电子证照", "个人证照", "我的证件", "亮证", "查证照", "查询证照", "证照查询"), ("licences", {})),
     **dict.fromkeys(("静音提醒", "关闭提醒", "不要提醒"), ("enterprise_desk", {"action": "mute"})),
     **dict.fromkeys(("恢复提醒", "打开提醒", "开启提醒"), ("enterprise_desk", {"action": "unmute"})),

@@ -408,3 +408,17 @@ async def test_the_english_summarys_own_words_and_ordinals_are_understood(chat):
     slots = await chat.say("the 2nd one")
     assert "didn't" not in slots and "1." in slots, slots
     assert "didn't" not in await chat.say("the first one")
+
+
+@pytest.mark.parametrize(("said", "opened"), [("book an appointment", "booking"), ("check my case progress", "progress"),
+                                              ("unsubscribe", "subscriptions"), ("link my company", "enterprise")])
+async def test_english_words_for_the_menus_options_open_them_after_a_miss(make_harness, said, opened):
+    """After one 没找到, book an appointment listed 结婚登记预约 and the like; check my case progress,
+    unsubscribe and link my company found no government service."""
+    h = await make_harness()
+    await h.catalog_ready()
+    await h.say("hello")
+    await h.say("what does that mean?")
+    reply = await h.say(said)
+    assert "found no government service" not in reply and "Did you mean" not in reply, reply
+    assert (await h.session()).dialog in (opened, "menu"), reply  # 退订 with nothing to stop: said so, back at the menu
