@@ -22,7 +22,7 @@ import unicodedata
 from dialogs.understand.answers import needs_time
 from dialogs.engine import Dialog, P, T, normalise
 from integrations.platform.client import PlatformError, PlatformUnavailable
-from integrations.platform.identifiers import valid_credit_code
+from integrations.platform.identifiers import mask_phone_tail, valid_credit_code
 from integrations.platform.models import ErrorCode
 
 #: The credit code said to be mistyped (不对，代码输错了, 信用代码填错了).
@@ -180,7 +180,7 @@ class EnterpriseBinding(Dialog):
         except PlatformError as exc:
             self._sent = {ErrorCode.not_found: "unknown", ErrorCode.too_many_requests: "busy"}.get(exc.code, "refused")
         else:
-            self.data.update(credit_code=credit_code, verification=verification.id, contact=verification.contact_masked,
+            self.data.update(credit_code=credit_code, verification=verification.id, contact=mask_phone_tail(verification.contact_masked),
                              attempts=verification.attempts, wrong=0)
             self._sent = "sent"
         return self._sent

@@ -210,7 +210,7 @@ CONTEXTS.update({
     "subscriptions/send_refused.j2": {"why": "wait", "wait": 42},
     "subscriptions/resent.j2": {},
     "subscriptions/other_code_sent.j2": {},
-    "subscriptions/ask_sms_code.j2": {"data": {"contact": "136****1234"}},
+    "subscriptions/ask_sms_code.j2": {"data": {"contact": "136********"}},
     "subscriptions/wrong_sms_code.j2": {"left": 4},
     "subscriptions/bound.j2": {"added": "added", "enterprise": "广安市思源科技有限公司", "total": 3, "open_cases": 1, "limit": 10},
     "rating/reminder.j2": {"case_no": _CASE_NO, "matter_name": GUIDE.name},
