@@ -112,6 +112,7 @@ TRANSITIONS = [
     T("start", "*",        "number",   "carried_locked",        "say_locked"),
     T("start", "*",        "number",   "carried_trouble",       "say_busy"),
     T("start", "*",        "factor",   "carried_wrong",         "say_wrong"),  # <number> 1234 (wrong digits beside it): said, counted
+    T("start", "*",        "factor",   "carried_digits_paused", "say_digits_paused"),
     T("start", "*",        "factor",   "carried_number",        "ask_factor"),
     T("start", "*",        "shown",    "only_verified_opens",   "show_case"),
     T("start", "*",        "choosing", "has_verified",          "ask"),
@@ -121,6 +122,7 @@ TRANSITIONS = [
     T("text",  ANY,        "number",   "typed_locked",          "say_locked"),
     T("text",  ANY,        "number",   "typed_trouble",         "say_busy"),
     T("text",  ANY,        "factor",   "typed_wrong",           "say_wrong"),
+    T("text",  ANY,        "factor",   "typed_digits_paused",   "say_digits_paused"),
     T("text",  ANY,        "factor",   "typed_number",          "ask_factor"),
     T("text",  ["number", "factor"], "=", "needs_time",           "say_take_your_time"),  # 等一下 我找找: it waits
     T("text",  "number",   "number",   "looks_like_a_number",   "say_number_format"),
@@ -137,6 +139,8 @@ TRANSITIONS = [
     T("text",  "factor",   "shown",    "factor_opens",          "show_case"),
     T("text",  "factor",   "number",   "factor_locks",          "say_locked"),
     T("text",  "factor",   "factor",   "factor_wrong",          "say_wrong"),
+    # phone digits for a number strangers kept getting wrong: the ID number asked for, nothing counted
+    T("text",  "factor",   "factor",   "factor_digits_paused",  "say_digits_paused"),
     T("text",  "factor",   "factor",   "factor_trouble",        "say_busy"),
     # After the card: each action checks the card's case is this person's, now.
     T("text",  "shown",    "shown",    "asks_to_rate_a_bundle", "say_how_a_bundle_is_rated"),  # 评价 on a 一件事: not here
@@ -408,7 +412,10 @@ class Progress(Dialog):
                 return "ok"
             factor = remembered.factor
         elif lock.digits_refused and "phone_last4" in factor:
-            return await self._wrong(case_no)  # not even asked: reads exactly like a wrong factor
+            # Not even asked, and not counted against this person: the owner typing the right
+            # digits was told they were wrong and locked out by strangers' tries. Saying the phone
+            # check is paused for this number tells nothing of the case (any number pauses alike).
+            return "digits_paused"
         lookup = self.services.platform.bundle_application if is_bundle_number(case_no) else self.services.platform.case
         try:
             case = await lookup(case_no, **factor)
@@ -678,6 +685,15 @@ class Progress(Dialog):
     def factor_trouble(self) -> bool:
         return self._seen == ("factor", "down")
 
+    def factor_digits_paused(self) -> bool:
+        return self._seen == ("factor", "digits_paused")
+
+    def carried_digits_paused(self) -> bool:
+        return self._seen == ("carried", "digits_paused")
+
+    def typed_digits_paused(self) -> bool:
+        return self._seen == ("typed", "digits_paused")
+
     # Acting on the card's case: the store said, in the lookup, whether it is this person's.
     def subscribes(self) -> bool:
         """订阅 (or "1" on the card): the store refuses a case this person has not verified."""
@@ -861,6 +877,11 @@ class Progress(Dialog):
         self.data["pending"] = self._asked or self.data.get("pending")  # (a number typed with wrong digits beside it)
         left = int(getattr(self.services.settings, "progress_max_failures", 5)) - self._failures
         self.say("progress/wrong.j2", left=left)
+        self.ask()
+
+    def say_digits_paused(self):
+        self.data["pending"] = self._asked or self.data.get("pending")
+        self.say("progress/digits_paused.j2")
         self.ask()
 
     def say_factor_format(self):

@@ -412,3 +412,22 @@ async def test_waiting_at_the_case_number_step_is_told_no_hurry(h, said):
     reply = await h.say(said)
     assert "不着急" in reply and "没太明白" not in reply and "格式" not in reply, reply
     assert (await h.session()).dialog == "progress"
+
+
+async def test_the_owner_is_never_locked_out_by_strangers_guessing_the_phone_digits(make_harness, sims):
+    """Nine other accounts guessed the digits of one case number: its owner, typing the right ones,
+    was told 没有查到匹配的办件 and counted down to a lock (5 tries), and then the ID number that
+    still opens it was read as a case number. Now the owner is told the phone check is paused, nothing
+    is counted, and the ID number opens the case."""
+    h = await make_harness(progress_case_max_failures=3)
+    case_no = await new_case(h.sims)
+    for n in range(3):
+        stranger = h.as_user(f"stranger-{n}")
+        await stranger.say(case_no)
+        assert "没有查到" in await stranger.say("0000")
+    await h.say(case_no)
+    for _ in range(6):  # more than the person's own 5 tries
+        paused = await h.say("5678")
+        assert "暂停" in paused and "身份证" in paused and "没有查到" not in paused and "已暂停，请" not in paused, paused
+    card = await h.say(ID_NUMBER)
+    assert "【办件进度】" in card and case_no in card, card

@@ -176,6 +176,6 @@ async def test_second_factor_counters_verified_cases_and_subscribing_run_on_a_cl
     assert "没有查到匹配的办件" in await chat.say("0000")
     await other.say(case_no)
     assert "没有查到匹配的办件" in await other.say("1111")
-    assert "没有查到匹配的办件" in await other.say("5678")  # the case's phone digits now refused
+    assert "暂停" in await other.say("5678")  # the case's phone digits now refused (paused, said so)
     assert "【办件进度】" in await chat.say(ID_NUMBER)
     assert "订阅成功" in await chat.say("订阅")

@@ -44,6 +44,7 @@ CONTEXTS = {
     "booking/its_hall.j2": {"hall": HALL, "other": True},
     "common/grievance.j2": {"in_dialog": True},
     "matters/pick_listed.j2": {"count": 5, "number": "8"},
+    "progress/digits_paused.j2": {},
     "matters/elsewhere.j2": {"told": "foreign_permits", "hall": HALL},
     "matters/explained.j2": {"situation": "父母一方户口不在本地", "adds": ["户口簿"], "choice": False},
     "matters/fee.j2": {"guide": GUIDE},
