@@ -524,18 +524,25 @@ class Progress(Dialog):
             return "bundle"  # a 一件事 takes materials by each member case's own number
         remembered = await self._store.verified_case(self.user, case_no)
         if remembered is None:
-            self._asked = case_no
-            return "needs_factor"
-        try:
-            case = await self.services.platform.case(case_no, **remembered.factor)
-        except PlatformUnavailable:
-            return "down"
-        except PlatformError as exc:
-            if exc.code in (ErrorCode.case_not_verified, ErrorCode.not_found):
-                await self._store.forget(self.user, case_no)
+            # An enterprise's case, sent by one bound to it now: the binding is their proof (a company
+            # has no applicant's phone or ID number to give, and its 补正 card said 在这里发照片).
+            case = await self._bound_enterprise_case(case_no)
+            if case is None or not case.credit_code:
                 self._asked = case_no
                 return "needs_factor"
-            return "down"
+            factor = {"credit_code": case.credit_code}
+        else:
+            factor = remembered.factor
+            try:
+                case = await self.services.platform.case(case_no, **factor)
+            except PlatformUnavailable:
+                return "down"
+            except PlatformError as exc:
+                if exc.code in (ErrorCode.case_not_verified, ErrorCode.not_found):
+                    await self._store.forget(self.user, case_no)
+                    self._asked = case_no
+                    return "needs_factor"
+                return "down"
         if case.state != CaseState.materials_requested:
             return "not_awaiting"
         missing = [[m.id, m.name] for m in case.requested_materials if m.status != "received"]
@@ -564,12 +571,13 @@ class Progress(Dialog):
         try:
             self._upload = await self.services.platform.upload_material(
                 case_no, material_id, attachment.content, filename=attachment.filename, content_type=attachment.media_type,
-                idempotency_key=key, **remembered.factor)
+                idempotency_key=key, **factor)
         except PlatformUnavailable:
             return "down"
         except PlatformError as exc:
             if exc.code in (ErrorCode.case_not_verified, ErrorCode.not_found):
-                await self._store.forget(self.user, case_no)
+                if remembered is not None:
+                    await self._store.forget(self.user, case_no)
                 self._asked = case_no
                 return "needs_factor"
             return _UPLOAD_ERRORS.get(exc.code, "down")

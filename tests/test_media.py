@@ -302,3 +302,21 @@ async def test_which_material_may_be_said_as_its_place_in_the_list(h, sims, said
     counted = await h.say(said)
     assert "已收到您的照片" in counted, counted
     assert [u["upload"]["material_id"] for u in (await uploads(sims))["items"]] == [material]
+
+
+async def test_a_bound_enterprise_sends_its_cases_missing_material_here_without_an_applicants_phone(chat, client):
+    """A company's 补正 card says 直接在这里发照片, but its binder's photo asked for the applicant's
+    phone digits or ID number, which a company has none of: a dead end. The binding is their proof."""
+    from tests.test_progress import advance
+    from tests.test_subscriptions import bind, enterprise_case
+
+    case_no = await enterprise_case(client)
+    await advance(client, case_no, "accepted", "materials_requested", materials=["营业执照副本"])
+    assert "绑定成功" in await bind(chat, client)
+    card = await chat.say(case_no)
+    assert "【办件进度】" in card and "需要补充材料" in card, card
+    counted = await send_photo(chat, client, jpeg(8 * 1024, b"licence"))
+    assert "计为补正材料「营业执照副本」" in counted, counted
+    assert len((await uploads(client, case_no))["items"]) == 1
+    stranger = Chat(client, chat.peer, "oStrangerOfTheCompany00001")
+    assert "手机号的后 4 位" in await stranger.say(case_no)  # anyone else still proves who they are first
