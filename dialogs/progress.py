@@ -81,6 +81,12 @@ REFRESH = frozenset({"刷新", "再查一次", "重新查询", "最新进度", "
 #: When the case will be done, asked on its card (啥时候办好, 要等多久): its promised day, said again.
 WHEN_DONE_ASKED = re.compile(r"(?:啥|什么)时候(?:能|可以|才)?(?:办好|办完|办结|好|批|下来|出来|拿到)|多久(?:能|才|可以)?(?:办好|办完|好|下来|拿到)"
                              r"|要等多久|还要多久|还得多久|几号(?:能|可以)?(?:办好|好|拿)|\bwhen will it be (?:done|ready)\b|\bhow long\b")
+#: Why it takes so long, or a push to hurry (为什么这么慢, 怎么还没办好, 催一下): its standing against the
+#: promised day, with a way to press when it is overdue.
+WHY_SLOW_ASKED = re.compile(r"(?:为什么|为啥|咋|怎么)(?:这么|那么|还)?(?:慢|久)|怎么还没(?:有)?(?:办)?(?:好|完|下来|批)|为什么还没|为啥还没|太慢了|好慢|慢死"
+                            r"|催(?:一下|一催|催|办)|能不能快点|能快点吗|加急|\bwhy (?:is it )?(?:so slow|taking so long)\b|\bhurry\b")
+#: Why it was refused (为什么不批准, 为啥没通过): the reason the card gave, again, and what may be done.
+WHY_REFUSED_ASKED = re.compile(r"(?:为什么|为啥|咋|怎么)(?:会)?(?:不|没)(?:批|给|通过|予|受理|同意|办)|为什么(?:被)?(?:拒|驳回|退回)|\bwhy (?:was it )?(?:refused|rejected|not approved)\b")
 #: Where the result is collected, or whether it is posted, asked on its card (去哪里领, 能不能寄给我).
 COLLECT_ASKED = re.compile(r"(?:去|到)?(?:哪里|哪儿|哪|什么地方)(?:去)?(?:领|拿|取)|在哪(?:里)?(?:领|拿|取)|(?:能|可以|可不可以)(?:不能)?(?:邮寄|寄|快递)|寄给我|邮寄"
                            r"|\bpick (?:it )?up\b|\bcollect\b|\bmail (?:it|them)\b|\bpost (?:it|them)\b")
@@ -147,6 +153,8 @@ TRANSITIONS = [
     T("text",  "shown",    "shown",    "asks_to_rate_too_early", "say_rate_when_done"),  # 评价 before it is done: said so, no stars offered
     T("text",  "shown",    "shown",    "asks_to_rate",          "open_rating"),  # 我要评价 / 给这个打差评
     T("text",  "shown",    "shown",    "asks_how_to_send",      "say_how_to_send"),  # 我要补材料 / 怎么上传
+    T("text",  "shown",    "shown",    "asks_why_refused",      "say_why_refused"),  # 为什么不批准: the reason again
+    T("text",  "shown",    "shown",    "asks_why_slow",         "say_why_slow"),  # 为什么这么慢 / 催一下: its standing, and how to press
     T("text",  "shown",    "shown",    "asks_when_done",        "say_when_done"),  # 啥时候办好: the promised day again
     T("text",  "shown",    "shown",    "asks_where_to_collect", "say_where_to_collect"),  # 去哪里领 / 能不能寄给我
     T("text",  "shown",    "shown",    "finished_sending",      "say_all_sent"),  # 好了就这些, after the photos
@@ -765,7 +773,29 @@ class Progress(Dialog):
         self.data["matter_code"] = case.matter_code
         self.data["done"] = case.state in DONE_STATES
         self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
-        self.say("progress/card.j2", **case_view(case, self.services.settings))
+        view = case_view(case, self.services.settings)
+        # what the card said, for the questions asked of it later (为什么这么慢, 还要补什么, 为什么不批准)
+        self.data["standing"] = {"state": case.state.value, "days_left": view["days_left"],
+                                 "missing": [m.name for m in case.requested_materials if m.status != "received"]
+                                 if case.state == CaseState.materials_requested else [],
+                                 "reason": case.result.reason if case.result and case.result.outcome in ("not_approved", "refused") else ""}
+        self.say("progress/card.j2", **view)
+        self.ask()
+
+    def asks_why_slow(self) -> bool:
+        return bool(self.data.get("standing")) and WHY_SLOW_ASKED.search(self.word) is not None
+
+    def say_why_slow(self):
+        self.say("progress/why_slow.j2", standing=self.data["standing"],
+                 promised=date.fromisoformat(self.data["promised"]) if self.data.get("promised") else None)
+        self.ask()
+
+    def asks_why_refused(self) -> bool:
+        standing = self.data.get("standing") or {}
+        return standing.get("state") in ("not_approved", "refused") and WHY_REFUSED_ASKED.search(self.word) is not None
+
+    def say_why_refused(self):
+        self.say("progress/why_refused.j2", reason=self.data["standing"].get("reason", ""))
         self.ask()
 
     def asks_when_done(self) -> bool:
@@ -823,7 +853,8 @@ class Progress(Dialog):
         return bool(self.data.get("case_no")) and SEND_ASKED.search(self.word) is not None
 
     def say_how_to_send(self):
-        self.say("progress/how_to_send.j2")
+        standing = self.data.get("standing")
+        self.say("progress/how_to_send.j2", missing=standing.get("missing", []) if standing else None)
 
     def finished_sending(self) -> bool:
         return bool(self.data.get("last_material")) and SENT_ALL.search(self.word) is not None

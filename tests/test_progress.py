@@ -6,11 +6,12 @@ simulator (`sims`); the notifications a case's events bring are tests/test_progr
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from dialogs.progress import find_case_number, working_days_left
+from dialogs.understand.reading import shanghai_today
 from integrations.platform.identifiers import id_check_digit
 from integrations.platform.simulator import World
 
@@ -387,7 +388,7 @@ async def test_wrong_phone_digits_beside_the_case_number_are_told_wrong(h, sims)
 
 
 @pytest.mark.parametrize(("asked", "told"), [("啥时候办好", "前办结"), ("还要多久", "前办结"), ("去哪里领", "领取结果"),
-                                             ("能不能寄给我", "邮寄"), ("要补什么", "照片"), ("刷新进度", "【办件进度】")])
+                                             ("能不能寄给我", "邮寄"), ("要补什么", "不用补材料"), ("刷新进度", "【办件进度】")])
 async def test_questions_on_the_card_are_answered_from_it(h, sims, asked, told):
     """啥时候办好 / 去哪里领 / 能不能寄给我 / 要补什么 / 刷新进度 on a case's card: 没太明白, or a search
     (刷新进度 listed road-project queries)."""
@@ -431,3 +432,33 @@ async def test_the_owner_is_never_locked_out_by_strangers_guessing_the_phone_dig
         assert "暂停" in paused and "身份证" in paused and "没有查到" not in paused and "已暂停，请" not in paused, paused
     card = await h.say(ID_NUMBER)
     assert "【办件进度】" in card and case_no in card, card
+
+
+async def test_questions_asked_of_a_card_are_answered_from_its_case(h, sims):
+    """为什么这么慢 on an overdue case, 还要补什么材料 on any, 为什么不批准 on a refused one got 没太明白
+    (then 长辈模式 offered), a generic how-to-send, or a search."""
+    today = shanghai_today()
+    await sims.post("/sim/platform/_admin/clock", json={"at": f"{today - timedelta(days=60)}T10:00:00+08:00"})
+    late = await new_case(sims, slow_matter())
+    await advance(sims, late, "accepted", "processing")
+    await sims.post("/sim/platform/_admin/clock", json={"real": True})
+    await h.say(late)
+    assert "【办件进度】" in await h.say("5678")
+    slow = await h.say("为什么这么慢")
+    assert "超过承诺办结时间" in slow and "人工" in slow and "没太明白" not in slow, slow
+    assert "不用补材料" in await h.say("还要补什么材料")
+
+    waiting = await new_case(sims)
+    await advance(sims, waiting, "accepted", "materials_requested", materials=["结清原户水费凭证"])
+    await h.say(waiting)
+    await h.say("5678")
+    missing = await h.say("还要补什么材料")
+    assert "还要补：1) 结清原户水费凭证" in missing, missing
+    assert "补正" in await h.say("怎么还没办好")
+
+    refused = await new_case(sims)
+    await advance(sims, refused, "accepted", "not_approved", note="申请人学历不符合要求")
+    await h.say(refused)
+    await h.say("5678")
+    why = await h.say("为什么不批准")
+    assert "申请人学历不符合要求" in why and "12345" in why and "没太明白" not in why, why
