@@ -41,6 +41,8 @@ DESK = "desk"
 HELP = frozenset({"帮助", "help", "?", "菜单"})  # not 你好: an agent greets citizens with it
 QUEUE = frozenset({"队列", "排队", "列表", "留言", "查看队列", "queue"})
 END = frozenset({"结束", "结束服务", "结束对话", "结束人工"})
+#: Said alone by an agent in a talk: words to the bot, not to the citizen (`cancels_while_talking`).
+NOT_FOR_THE_CITIZEN = frozenset({"取消", "退出", "cancel", "quit"})
 ON_DUTY = frozenset({"上线", "值班", "on"})
 OFF_DUTY = frozenset({"下线", "off"})
 ACCEPT = re.compile(r"(?:接|接入|接单)\s*#?\s*(\d{1,9})?")
@@ -116,6 +118,8 @@ TRANSITIONS = [
     T("text",  "desk", "desk", "asks_recent",   "show_recent"),
     T("text",  "desk", "desk", "steers",        "steer"),
     T("text",  "desk", "desk", "asks_consent_counts", "show_consent_counts"),
+    # 取消 alone while talking to a citizen (the compose flow's way out, typed from habit): not relayed
+    T("text",  "desk", "desk", "cancels_while_talking", "say_not_relayed"),
     T("text",  "desk", "desk", "is_talking",    "relay"),
     T("text",  "desk", "desk", None,            "show_help"),
     T("image", "desk", "desk", "is_talking",    "relay_photo"),
@@ -208,6 +212,14 @@ class Desk(Dialog, registry=STAFF_DIALOGS):
 
     def is_talking(self) -> bool:
         return self._talking
+
+    def cancels_while_talking(self) -> bool:
+        """取消 / 退出 / cancel alone mean leaving something to the bot, never a message for the citizen
+        (取消 reached a citizen as 【人工服务·王工】取消)."""
+        return self._talking and self.word in NOT_FOR_THE_CITIZEN
+
+    def say_not_relayed(self):
+        self.say("staff/not_relayed.j2", word=self.text.strip())
 
     async def relay(self):
         relay = await self.desk.to_citizen(self.member, self.text)

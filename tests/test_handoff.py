@@ -458,3 +458,16 @@ async def test_a_bare_answer_after_a_handoff_never_answers_the_question_paused_b
     for entry in session.get("paused") or []:
         answers.update(entry.get("data", {}).get("answers") or {})
     assert "s:outside" not in answers, answers
+
+
+async def test_an_agent_typing_cancel_alone_in_a_talk_sends_the_citizen_nothing(chat, zhang, client):
+    """取消 (how the compose flow is left) typed by an agent in a talk reached the citizen as
+    【人工服务·王工】取消."""
+    number = ticket_number(await chat.say("人工"))
+    await zhang.say(f"接 {number}")
+    before = len(await pushed(client, chat.user))
+    told = await zhang.say("取消")
+    assert told and "没有发给市民" in told and "结束" in told, told
+    assert all("取消" not in m for m in (await pushed(client, chat.user))[before:])
+    assert await zhang.say("取消这个预约要本人来吗？不用，您在手机上就能取消。") is None  # in a sentence it is relayed
+    assert any("在手机上就能取消" in m for m in await wait_for(lambda: pushed(client, chat.user)))

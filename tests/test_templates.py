@@ -45,6 +45,7 @@ CONTEXTS = {
     "common/grievance.j2": {"in_dialog": True},
     "matters/pick_listed.j2": {"count": 5, "number": "8"},
     "progress/digits_paused.j2": {},
+    "staff/not_relayed.j2": {"word": "取消"},
     "progress/why_slow.j2": {"standing": {"state": "processing", "days_left": -2, "missing": [], "reason": ""}, "promised": date(2026, 12, 3)},
     "progress/why_refused.j2": {"reason": "申请人学历不符合要求"},
     "matters/elsewhere.j2": {"told": "foreign_permits", "hall": HALL},
