@@ -179,8 +179,8 @@ async def test_admin_reads_the_whole_audit_log_page_by_page(api):
         if not page["more"]:
             break
     actions = [(e["actor"], e["action"]) for e in seen]
-    assert actions[:4] == [("zhangsan", "broadcast.create"), ("zhangsan", "broadcast.preview"),
-                           ("zhangsan", "broadcast.submit"), ("lisi", "broadcast.approve")]
+    assert actions[:5] == [("zhangsan", "broadcast.create"), ("zhangsan", "broadcast.preview"),
+                           ("zhangsan", "broadcast.submit"), ("system", "broadcast.approvers.wecom"), ("lisi", "broadcast.approve")]
     assert ("root", "api.audit.read") in actions  # reading the log is itself recorded
     ids = [e["id"] for e in seen]
     assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-")))) and len(set(ids)) == len(ids)

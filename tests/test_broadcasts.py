@@ -142,10 +142,12 @@ async def test_a_tag_broadcast_is_previewed_approved_by_another_person_and_reach
     # The author hears about it in WeCom, and the API keeps the same report.
     assert "已送达 250 人" in done["report"] and "审批人：李四" in done["report"]
     assert await wait_for(lambda: _wecom_reports(bot, "/sim/wechat", "zhangsan", 1))
-    assert (await received(bot, "/sim/wechat", "wecom")) == Counter({"zhangsan": 1})
+    wecom = await received(bot, "/sim/wechat", "wecom")
+    assert wecom["zhangsan"] == 1 and wecom["lisi"] == 1  # the report to its author; the approver was asked, once
     actions = [(e["actor"], e["action"], e["outcome"]) for e in await audit_entries(redis, bot.settings.key_prefix) if e["target"] == preview["id"]]
-    assert actions[:4] == [("zhangsan", "broadcast.create", "ok"), ("zhangsan", "broadcast.preview", "ok"),
-                           ("zhangsan", "broadcast.submit", "ok"), ("lisi", "broadcast.approve", "ok")]
+    assert actions[:5] == [("zhangsan", "broadcast.create", "ok"), ("zhangsan", "broadcast.preview", "ok"),
+                           ("zhangsan", "broadcast.submit", "ok"), ("system", "broadcast.approvers.wecom", "ok"),
+                           ("lisi", "broadcast.approve", "ok")]
     assert [a for _, a, _ in actions].count("broadcast.chunk") == 3
     assert ("system", "broadcast.report.wecom", "ok") in actions and actions[-1][1] == "broadcast.report.wecom"
     # The recipients are kept for questions, not forever.

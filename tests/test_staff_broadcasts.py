@@ -101,6 +101,11 @@ async def test_a_broadcast_written_in_chat_is_approved_by_another_person_and_rea
     submitted = await zhang.say("提交")
     assert f"已提交群发 b{number}" in submitted and "共 45 人" in submitted and "李四" in submitted
     assert not await messages(client, "mass")  # nothing goes out before approval
+    # Those who may approve it are told it waits (they never were); its author is not asked.
+    for approver in ("lisi", "wangwu"):
+        asked = await wait_for(lambda: messages(client, "wecom", approver))
+        assert any(f"b{number}" in m["content"] and "等您审批" in m["content"] and f"批准 {number}" in m["content"] for m in asked), asked
+    assert not any("等您审批" in m["content"] for m in await messages(client, "wecom", "zhangsan"))
 
     # The author may not approve (no role); an approver who wrote nothing sees it pending and approves.
     assert "没有审批群发的权限" in await zhang.say(f"批准 {number}")
@@ -117,8 +122,9 @@ async def test_a_broadcast_written_in_chat_is_approved_by_another_person_and_rea
     assert "没有待审批" in await li.say("待审批")
 
     trail = [(e["actor"], e["action"], e["outcome"]) for e in await audit_log(redis, settings) if e["target"] == f"b{number}"]
-    assert trail[:4] == [("zhangsan", "broadcast.create", "ok"), ("zhangsan", "broadcast.preview", "ok"),
-                         ("zhangsan", "broadcast.submit", "ok"), ("lisi", "broadcast.approve", "ok")]
+    assert trail[:5] == [("zhangsan", "broadcast.create", "ok"), ("zhangsan", "broadcast.preview", "ok"),
+                         ("zhangsan", "broadcast.submit", "ok"), ("system", "broadcast.approvers.wecom", "ok"),
+                         ("lisi", "broadcast.approve", "ok")]
 
 
 async def test_approving_ones_own_broadcast_in_chat_is_refused_and_audited(client, wang, li, redis, settings):

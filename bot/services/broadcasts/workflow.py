@@ -233,7 +233,26 @@ class Broadcasts(Reporting):
         if b["total"] == 0:
             raise BroadcastError("no_recipients", "这条群发没有收件人", 409)
         await self._move(member, bid, "broadcast.submit", [Status.draft], Status.pending, fields={"submitted_by": member.userid})
-        return await self.get(bid)
+        b = await self.get(bid)
+        await self._ask_approvers(member, b)
+        return b
+
+    async def _ask_approvers(self, member: StaffMember, b: dict[str, Any]) -> None:
+        """Tell those who may approve it (not its author or submitter, under the two-person rule) in
+        WeCom that a broadcast waits for them: they were never told, and it waited unseen. Best
+        effort: the broadcast waits in 待审批 whether or not the message goes."""
+        own_allowed = not getattr(self.settings, "two_person_rule", True)
+        to = [m.userid for m in self.staff.with_role("approver")
+              if own_allowed or m.userid not in (member.userid, b.get("created_by"))]
+        if self.wecom is None or not to:
+            return
+        try:
+            await self.wecom.send_text(to, self.render("staff/broadcast_to_approve.j2", b=b, by=member.name))
+        except WeChatError as exc:
+            log.warning("could not ask approvers about broadcast %s in WeCom: %s", b["id"], type(exc).__name__)
+            await self.audit.record("system", "broadcast.approvers.wecom", b["id"], outcome="failed", detail={"error": type(exc).__name__})
+            return
+        await self.audit.record("system", "broadcast.approvers.wecom", b["id"], detail={"to": to})
 
     async def approve(self, member: StaffMember, bid: str) -> dict[str, Any]:
         """A second person with `approver` lets the broadcast go out (two-person rule): not its
