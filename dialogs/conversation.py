@@ -44,7 +44,7 @@ from dialogs.understand.answers import without_refused
 from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query
 from dialogs.understand.halls import asks_about_halls
 from dialogs.understand.vocabulary import vocabulary
-from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone
+from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone, valid_id_number
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
 # half-width, lower case, trailing punctuation dropped), against the whole message.
@@ -355,6 +355,9 @@ class Conversation:
         if cls.claims(session.state, incoming.text):
             return None  # 那个预约取消掉, 改到周四 at an appointment: the step's
         route = self._opens(session.dialog, incoming, word, expects)
+        if (route is None and session.dialog not in ("enterprise", "enterprise_desk") and not expects and len(word) == 18
+                and not valid_id_number(word.upper()) and (code := parse_credit_code(incoming.text)) is not None):
+            route = "enterprise", {"carried": code}  # a credit code alone (it was searched as a matter): the binding
         if route is None and session.state == cls.machine.initial and session.state in cls.FREE_TEXT:
             # A menu option's name typed where a dialog first asks what the person wants (预约 at
             # 请说说您想办什么事): that option, not a search for its name.

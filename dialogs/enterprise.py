@@ -31,6 +31,11 @@ RESEND = frozenset({"重新发送", "重发", "再发一次", "没收到", "重�
 #: The code asked for again in a sentence (没收到啊 再发一次, 短信一直没来): no digits in it.
 RESEND_SAID = re.compile(r"没收到|没有收到|收不到|没来|还没到|再发|重发|重新发|重新获取|再给我发|再来一[个条次]")
 
+#: The registered contact's phone no longer reached (那个手机号早就不用了, 停机了, 号码换了, 以前的会计的):
+#: no text will come however often it is sent; where the contact is changed, and a person.
+CONTACT_GONE = re.compile(r"(?:早就|已经|早)?(?:不用了|停机|停用|注销了|没用了|打不通|空号)|(?:号码?|手机号?|电话)(?:已经|早就)?(?:换了|改了|变了|不是)"
+                          r"|以前的|之前的|原来的|离职|不在了|不在公司|走了")
+
 STATES = ["code", "verify"]
 TRANSITIONS = [
     #  trigger  source    dest      when               then
@@ -50,6 +55,7 @@ TRANSITIONS = [
     T("text",  "verify", "code",   "other_code_bound", "say_already_bound"),
     T("text",  "verify", "code",   "other_code_refused", "say_send_refused"),
     T("text",  "verify", "code",   "says_code_wrong", "ask"),
+    T("text",  "verify", "verify", "contact_gone",    "say_contact_gone"),  # 那个手机号早就不用了: resending cannot help
     T("text",  "verify", "verify", "asks_resend",     "resend"),
     T("text",  "verify", "verify", "answer_malformed", "say_answer_format"),
     T("text",  "verify", "verify", "answer_right",    "bind"),
@@ -119,7 +125,13 @@ class EnterpriseBinding(Dialog):
         word = normalise(text)
         if needs_time(word):  # words of waiting (dialogs.understand.answers)
             return True  # 稍等 我问下老板: the step waits, never a search for 老板
-        return state == "verify" and (word in RESEND or RESEND_SAID.search(word) is not None)
+        return state == "verify" and (word in RESEND or RESEND_SAID.search(word) is not None or CONTACT_GONE.search(word) is not None)
+
+    def contact_gone(self) -> bool:
+        return not any(c.isdigit() for c in self.word) and CONTACT_GONE.search(self.word) is not None
+
+    def say_contact_gone(self):
+        self.say("subscriptions/contact_gone.j2", contact=self.data.get("contact", ""))
 
     __slots__ = ("_bound", "_sent", "_checked", "_enterprise", "_retyped")
 

@@ -52,6 +52,14 @@ async def test_the_binding_prompt_never_shows_digits_that_open_the_enterprises_c
     assert "验证码已发送" in sent and phone[-4:] not in sent and phone[3:7] not in sent, sent
 
 
+async def test_a_credit_code_typed_alone_starts_binding_that_enterprise(h, sims):
+    """91511602… typed alone at the menu (or after a card) listed 供电报装 and 住房公积金提取."""
+    await enterprise_case(sims)
+    sent = await h.say(CREDIT_CODE)
+    assert "验证码已发送" in sent and "您要办的是不是" not in sent, sent
+    assert "绑定成功" in await h.say(await texted_code(sims))
+
+
 async def test_subscribe_after_a_query_list_and_unsubscribe(h, sims):
     case_no = await new_case(sims)
     await h.say(case_no)
@@ -425,3 +433,13 @@ async def test_a_credit_code_with_o_for_zero_is_read_as_meant(h, sims):
     await h.say("企业绑定")
     sent = await h.say(CREDIT_CODE.replace("0", "O").replace("1", "I"))
     assert "验证码已发送" in sent, sent
+
+
+@pytest.mark.parametrize("said", ["收不到短信，那个手机号是以前的会计的，已经停机了", "手机号已经换了怎么办", "号码停用了"])
+async def test_a_registered_phone_no_longer_in_use_is_told_how_the_contact_is_changed(h, sims, said):
+    """收不到短信 那个手机号…已经停机了 got 60 秒后可以再发一次; 手机号已经换了怎么办 got 验证码是 6 位数字."""
+    await enterprise_case(sims)
+    await h.say("企业绑定")
+    assert "验证码已发送" in await h.say(CREDIT_CODE)
+    reply = await h.say(said)
+    assert "变更" in reply and "人工" in reply and "6 位数字" not in reply and "再发" not in reply, reply

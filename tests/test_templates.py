@@ -46,6 +46,7 @@ CONTEXTS = {
     "matters/pick_listed.j2": {"count": 5, "number": "8"},
     "progress/digits_paused.j2": {},
     "staff/not_relayed.j2": {"word": "取消"},
+    "subscriptions/contact_gone.j2": {"contact": "136********"},
     "staff/broadcast_to_approve.j2": {"b": {"id": "b9", "title": "医保缴费提醒", "total": 120}, "by": "王工"},
     "progress/why_slow.j2": {"standing": {"state": "processing", "days_left": -2, "missing": [], "reason": ""}, "promised": date(2026, 12, 3)},
     "progress/why_refused.j2": {"reason": "申请人学历不符合要求"},
