@@ -461,11 +461,25 @@ class Picking(Dialog):
             return
         if self.data["slots"]:
             self._found = "slots"
+            self._keep_part_said()
         elif await self.load_days(skip=self.data["day"]):  # taken meanwhile: day_was_full says so
             self._found = "full"
 
     def picks_day_with_slots(self) -> bool:
         return self._found == "slots"
+
+    def _keep_part_said(self) -> None:
+        """A day picked with a time or a part of it (周五三点, 换成周三下午吧): its times are listed from
+        that part of the day, so 1 next is an afternoon time, not 9:00 (the part was dropped)."""
+        said = understand(self.word, shanghai_today(), expects=("time",)).value("time")
+        if said is None:
+            return
+        at = said.at
+        if at is not None and at.hour < 8:
+            at = at.replace(hour=at.hour + 12)  # 三点: no hall opens at night, so the afternoon's
+        part = part_of(at) if at is not None else said.part
+        if part and any(part_of(time.fromisoformat(begin)) == part for begin, _, _ in self.data.get("slots", [])):
+            self._part = part
 
     def slot(self, kind: str) -> Any:
         value = super().slot(kind)
@@ -495,6 +509,7 @@ class Picking(Dialog):
         if await self.load_slots():
             if self.data["slots"]:
                 self._found = "other_day"
+                self._keep_part_said()
             elif await self.load_days(skip=self.data["day"]):
                 self._found = "full"
         return True

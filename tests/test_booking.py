@@ -1155,7 +1155,9 @@ async def test_another_listed_day_named_at_the_time_step_shows_that_days_times(h
     day, weekday = listed[-1]
     other = await h.say(f"不对，是{weekday}下午")
     assert other.startswith(f"{day}（{weekday}）可以预约的时段") and "不能预约" not in other, other
-    picked = await h.say("1")
+    shown = re.findall(r"^(\d+)\. (\d\d):\d\d-", other, re.M)
+    assert shown and all(int(hour) >= 12 for _, hour in shown), other  # the afternoon asked for
+    picked = await h.say(shown[0][0])
     assert "姓名" in picked or "使用" in picked, picked
 
 
@@ -1258,6 +1260,26 @@ async def test_bringing_an_appointment_forward_or_back_said_at_rest_moves_it(h, 
     month, day, weekday = next((m, d, w) for m, d, w in listed[1:] if weekdays.count(w) == 1)
     moved = await h.say(said.format(weekday=weekday))
     assert moved.startswith(f"{int(month)}月{int(day)}日（{weekday}）可以预约的时段"), moved
+
+
+def _starts(reply: str) -> list[int]:
+    return [int(m) for m in re.findall(r"^\d+\. (\d\d):\d\d-", reply, re.M)]
+
+
+async def test_a_day_picked_with_a_part_of_it_lists_that_part(h):
+    """周五下午 at the days, or 换成周三下午吧 at the times, listed the whole day from 09:00, so 1 next
+    booked a morning time; 周五三点 read no time at all (五三 taken for one number)."""
+    await h.catalog_ready()
+    days = await drive(h, "预约办护照", person(42), stop="广安")
+    if "请选择日期" not in days:
+        days = await h.say("1")
+    listed = re.findall(r"^\d+\. \d+月\d+日（(周.)）", days, re.M)
+    weekday = next(w for w in listed[1:] if listed.count(w) == 1)
+    times = await h.say(f"{weekday}下午")
+    assert "可以预约的时段" in times and all(hour >= 12 for hour in _starts(times)) and _starts(times), times
+    other = next(w for w in listed if w != weekday and listed.count(w) == 1)
+    moved = await h.say(f"换成{other}下午吧")
+    assert "可以预约的时段" in moved and _starts(moved) and all(hour >= 12 for hour in _starts(moved)), moved
 
 
 async def test_asking_whether_an_appointment_still_stands_shows_it_and_cancels_nothing(h, sims):

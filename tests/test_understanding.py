@@ -300,6 +300,9 @@ def test_days_across_months_years_and_weeks(today, typed, day):
     ("tomorrow at 3pm", time(15), None),
     ("10:30 am", time(10, 30), None),
     ("12 pm", time(12), None),
+    ("周五三点", time(15), None),  # the weekday's numeral is not the hour's (53 o'clock found nothing)
+    ("星期三十点", time(10), None),
+    ("礼拜四两点半", time(14, 30), None),
 ])
 def test_a_time_of_day(typed, at, part):
     assert read(typed).value(K.TIME) == TimeOfDay(at, part)

@@ -47,8 +47,9 @@ _EN_MONTH_DAY = re.compile(rf"\b{_EN_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\
 _DAY_WORD = re.compile("|".join(sorted([*_DAY_WORDS, *_DAY_AND_PART], key=len, reverse=True)))
 _BARE_DAY = re.compile(rf"(?<![\d月])({N})[号日](?![码楼窗线院])")  # not 1号窗口, 2号线
 _PART = "|".join(sorted(_PARTS, key=len, reverse=True))
+#: (A numeral right after 周 / 星期 / 礼拜 is the weekday's: 周五三点 is Friday at three, not 53 o'clock.)
 _CLOCK = re.compile(
-    rf"(?:({_PART})\s*)?(?:(?<!\d)({N})\s*(?:点|时(?!间))(?:(半)|(一刻)|(三刻)|(\d{{1,2}}|{N})分?)?(钟)?"
+    rf"(?:({_PART})\s*)?(?:(?<!\d)(?<![周期拜])({N})\s*(?:点|时(?!间))(?:(半)|(一刻)|(三刻)|(\d{{1,2}}|{N})分?)?(钟)?"
     rf"|(?<!\d)(\d{{1,2}}):(\d{{2}})(?!\d)(?:\s*([ap])\.?m\b\.?)?"
     rf"|(?<![\d:])(\d{{1,2}})\s*([ap])\.?m\b\.?)")
 _PART_ALONE = re.compile(_PART)
