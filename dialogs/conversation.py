@@ -462,8 +462,8 @@ class Conversation:
                 return "enterprise", {"carried": code}  # 帮我绑定企业 9151…: the binding, with its code taken
             if looks_like_a_credit_code(incoming.text):
                 return "enterprise", {"malformed": True}  # the same with the code mistyped: the binding says so
-        if dialog not in ("enterprise", "enterprise_desk") and not (expects & NUMBER_KINDS) and (asked := _enterprise_asked(word)):
-            return asked
+        if dialog != "enterprise" and not (expects & NUMBER_KINDS) and (asked := _enterprise_asked(word)):
+            return asked  # at the desk too: 我们单位的证照 typed at its cases is its licences, not a search
         if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):
             carry = _cases_carried(understanding(incoming, self.services, expects))
             if WAITED.search(word):

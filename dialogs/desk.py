@@ -91,6 +91,8 @@ class EnterpriseDesk(Dialog):
     EXPECTS = {"pick": frozenset({"choice"}), "home": frozenset({"choice"}), "cases": frozenset({"choice"}),
                "case": frozenset({"choice"})}
     DONE = frozenset({"case", "licences"})
+    #: 公司怎么注销 at the licences list is a need of its own (it got 没太明白).
+    SEARCHED = frozenset({"licences"})
 
     __slots__ = ("_seen", "_page", "_case", "_licences", "_muted")
 

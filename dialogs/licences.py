@@ -37,6 +37,8 @@ REFRESH = frozenset({"刷新", "再查一次", "重新查询", "链接过期了"
 
 #: A company's licences asked for at 我的证照 (是公司的证照): they are 企业证照's, after binding.
 _COMPANY = re.compile(r"公司|企业|单位|营业执照|门店|店里")
+#: ... and said as such at the ID step (不是我个人的，是公司的证照): this dialog's to explain, never a search.
+_COMPANYS_LICENCES = re.compile(r"(?:公司|企业|单位|门店|店里|店)的?(?:证照|执照|许可证|电子证照)")
 
 STATES = ["id_number", "phone", "shown"]
 TRANSITIONS = [
@@ -81,6 +83,10 @@ class Licences(Dialog):
     DONE = frozenset({"shown"})
 
     __slots__ = ("_seen", "_licences", "_locked", "_failures", "_picked")
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        return state == "id_number" and _COMPANYS_LICENCES.search(text) is not None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -140,6 +140,8 @@ TRANSITIONS = [
     T("text",  SEARCHING,   "guide",     "clear_match_asking_materials", ["keep_winner", "show_card_and_materials"]),
     T("text",  SEARCHING,   "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("text",  SEARCHING,   "asking",    "asks_about_halls", "open_halls"),
+    # a question about the card itself (我的店就30平米，也要办这个吗) that the search is unsure of: the card's
+    T("text",  "guide",     "guide",     "asks_of_the_card", "say_not_found_at_card"),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
     # nothing found for a question asked at a card: said so, and the card's numbers still work
     T("text",  "guide",     "guide",     "found_nothing",  "say_not_found_at_card"),
@@ -181,6 +183,8 @@ RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对", "错了", "都错了",
                        "不是这个", "不是这几个", "没有对的", "一个都不是"})
+#: A question pointing at the card on screen (也要办这个吗, 这项能代办吗, 它要钱吗); 不是这个 is a wrong pick.
+_OF_THE_CARD = re.compile(r"(?<!不是)(?:这个|这项|这一项|这件事|这个事|这证|这个证)|^它|[，, ]它")
 #: A card picked by mistake from a list (点错了 不是这个, 选错了).
 _PICKED_WRONGLY = re.compile(r"点错|选错|按错|不是这个|不是这项|不是这一个|不是我要的")
 #: Words that ask what to bring, in a question that names a matter (生育津贴要啥材料).
@@ -1210,6 +1214,13 @@ class Matters(ListedAnswers, Dialog):
         told = getattr(found, "told", "")
         hall = self.services.catalog.halls.get(getattr(found, "hall", "")) if told else None
         return {"told": told, "hall": {"name": hall.name, "address": hall.address, "hours": hall.hours_text} if hall else None}
+
+    def asks_of_the_card(self) -> bool:
+        """A question at a card that points at it (这个, 这项, 它) and names no matter clearly: about
+        the card, whatever unsure candidates its other words bring (店就30平米 is not 开店一件事)."""
+        found = self._found
+        return (self.data.get("code") is not None and found is not None and found.verdict == CANDIDATES
+                and _OF_THE_CARD.search(self.word) is not None)
 
     def found_nothing(self) -> bool:
         """A question the search found nothing for (not junk: that is small talk's), at a card."""

@@ -90,6 +90,9 @@ WHY_REFUSED_ASKED = re.compile(r"(?:为什么|为啥|咋|怎么)(?:会)?(?:不|�
 #: Where the result is collected, or whether it is posted, asked on its card (去哪里领, 能不能寄给我).
 COLLECT_ASKED = re.compile(r"(?:去|到)?(?:哪里|哪儿|哪|什么地方)(?:去)?(?:领|拿|取)|在哪(?:里)?(?:领|拿|取)|(?:能|可以|可不可以)(?:不能)?(?:邮寄|寄|快递)|寄给我|邮寄"
                            r"|\bpick (?:it )?up\b|\bcollect\b|\bmail (?:it|them)\b|\bpost (?:it|them)\b")
+#: Those questions, asked short on a card, are the card's (a longer message may name another matter).
+CARD_QUESTIONS = (WHEN_DONE_ASKED, WHY_SLOW_ASKED, WHY_REFUSED_ASKED, COLLECT_ASKED)
+CARD_QUESTION_CHARS = 12
 
 STATES = ["number", "choosing", "factor", "shown", "material"]
 ANY = STATES
@@ -827,6 +830,8 @@ class Progress(Dialog):
         card is about its case: never searched, nor a rating of another case."""
         word = normalise(text)
         if state == "shown":
+            if len(word) <= CARD_QUESTION_CHARS and any(p.search(word) for p in CARD_QUESTIONS):
+                return True  # 为什么不批准, 怎么还没办好, 去哪里领: this case's, whatever the search makes of it
             return (RATE_ASKED.search(word) is not None and "修改" not in word) or SEND_ASKED.search(word) is not None
         return state == "number" and WITHOUT_NUMBER.search(word) is not None
 
