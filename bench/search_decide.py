@@ -1,6 +1,7 @@
 """Fit the search's decision (is the message a matter at all?) on the tuning sets, and say what it costs.
 
-    python -m bench.search_decide     # about a minute: the evidence of every tuning question, once
+    python -m bench.search_decide                 # about a minute: the evidence of every tuning question, once
+    python -m bench.search_decide --write-probe   # and write the domain probe fitted on them all
 
 For every question of the tuning sets (search-dev, -more, -own, -eval-tune, -eval2-tune, and from
 session 11 -eval3-tune and -letters-dev, from session 12 -eval4-tune, from session 14 -eval5-tune, from session 18 -eval6-tune, then -eval7-tune, -eval8-tune and from session 22 -eval9-tune) it computes the search's evidence once, then fits the in-domain model of bot/search/hybrid.py
@@ -11,7 +12,10 @@ out-of-scope and junk ones the junk filter lets through, and prints:
 - leave-one-set-out figures (the model fitted without a set, judged on it: dev and more count as
   one set) per threshold: top-1 / top-3, answerable questions turned away as out of scope (false
   rejects), out-of-scope questions shown a matter (false accepts), junk shown a matter;
-- the same with the features of session 8 alone (no out-of-scope topics), for comparison;
+- the same with the features of session 8 alone (no out-of-scope topics) and without the domain
+  probe (bot/search/probe.py), for comparison. The probe's log-odds a question is read with comes
+  from a probe fitted without that question's set (stacking), so the model weighs the probe as
+  it does on questions it never saw; `--write-probe` writes the probe fitted on every set;
 - the weights fitted on all the tuning sets, to paste into hybrid.py (IN_DOMAIN_BIAS,
   IN_DOMAIN_WEIGHTS), with the threshold the leave-one-set-out objective chose.
 
@@ -33,10 +37,13 @@ from bench.search_models import DATA, fit
 
 # Each tuning set and its fold for leave-one-set-out (dev and more count as one set).
 FOLD = {"search-dev": 0, "search-more": 0, "search-own": 1, "search-eval-tune": 2, "search-eval2-tune": 3, "search-eval3-tune": 4,
-        "search-letters-dev": 5, "search-eval4-tune": 6, "search-eval5-tune": 7, "search-eval6-tune": 8, "search-eval7-tune": 9, "search-eval8-tune": 10, "search-eval9-tune": 11}
+        "search-letters-dev": 5, "search-eval4-tune": 6, "search-eval5-tune": 7, "search-eval6-tune": 8, "search-eval7-tune": 9, "search-eval8-tune": 10, "search-eval9-tune": 11,
+        "search-eval10-tune": 12}
 SETS = tuple(FOLD)
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 SESSION_8 = 7  # the first seven features: no out-of-scope topics
+SESSION_26 = 11  # all but the domain probe
+PROBE_L2 = (0.1, 0.3, 1.0, 3.0)  # the probe's penalties tried; the best leave-one-set-out AUC is kept
 
 
 def collect() -> list[dict]:
@@ -69,6 +76,7 @@ def collect() -> list[dict]:
                 row["clear"] = best >= CLEAR and margin >= CLEAR_MARGIN
                 row["best"], row["margin"] = lead(fused)
                 row["x"] = np.array(domain_features(evidence, row["best"], row["margin"]))
+                row["vector"] = evidence.vector
             rows.append(row)
     return rows
 
@@ -114,20 +122,65 @@ def probabilities(rows: list[dict], model: tuple[np.ndarray, float], columns: in
     return [0.0 if r["junk"] else 1 / (1 + math.exp(-(b + float(w @ r["x"][:columns])))) for r in rows]
 
 
+def auc(scores: np.ndarray, inside: np.ndarray) -> float:
+    """The chance an answerable question scores above an out-of-scope one."""
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="stable")] = np.arange(len(scores))
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    return float((ranks[inside].sum() - n_in * (n_in - 1) / 2) / (n_in * n_out))
+
+
+def stack_probe(rows: list[dict], write: bool) -> None:
+    """Put each question's probe log-odds, from a probe fitted without its set, in its features;
+    fit the probe on every set (and write it when asked)."""
+    from bot.search.probe import fit as fit_probe
+    from bot.search.semantic import MODEL
+
+    scored = [r for r in rows if not r["junk"] and r.get("vector") is not None]
+    vectors = np.stack([r["vector"] for r in scored])
+    inside = np.array([r["answerable"] for r in scored])
+    folds = np.array([FOLD[r["set"]] for r in scored])
+    best = None
+    for l2 in PROBE_L2:
+        held = np.zeros(len(scored))
+        for fold in sorted(set(folds)):
+            probe = fit_probe(vectors[folds != fold], inside[folds != fold], MODEL, l2)
+            held[folds == fold] = vectors[folds == fold] @ probe.weights + probe.bias
+        score = auc(held, inside)
+        print(f"  domain probe, L2 {l2}: leave-one-set-out AUC {score:.4f} (answerable against out of scope)")
+        if best is None or score > best[0]:
+            best = (score, l2, held)
+    _, l2, held = best
+    for row, logit in zip(scored, held):
+        row["x"][-1] = logit
+    probe = fit_probe(vectors, inside, MODEL, l2)
+    if write:
+        probe.save()
+        print(f"  wrote bot/search/domain_probe.json (L2 {l2}, {len(scored)} questions)")
+
+
 def main() -> None:
+    import argparse
+
     from bot.search.hybrid import IN_DOMAIN_FEATURES
 
+    parser = argparse.ArgumentParser(description="fit the search's in-domain decision on the tuning sets")
+    parser.add_argument("--write-probe", action="store_true", help="write bot/search/domain_probe.json fitted on every tuning set")
+    options = parser.parse_args()
     started = time.perf_counter()
     rows = collect()
     print(f"evidence for {len(rows)} questions of {', '.join(sorted({r['set'] for r in rows}))} in {time.perf_counter() - started:.0f} s")
     from bot.search.hybrid import IN_DOMAIN_BIAS, IN_DOMAIN_WEIGHTS
 
-    current = probabilities(rows, (np.array(IN_DOMAIN_WEIGHTS), IN_DOMAIN_BIAS), len(IN_DOMAIN_FEATURES))
+    current = probabilities(rows, (np.array(IN_DOMAIN_WEIGHTS), IN_DOMAIN_BIAS), len(IN_DOMAIN_WEIGHTS))
     print("\n== the weights in bot/search/hybrid.py as they are (fitted before some of these sets existed)")
     for threshold in THRESHOLDS:
         print(f"  threshold {threshold:.2f}: {line(tally(rows, current, threshold))}")
+    print("\n== the domain probe")
+    stack_probe(rows, options.write_probe)
     chosen = None
-    for title, columns in (("session 8's features", SESSION_8), ("with the out-of-scope topics", len(IN_DOMAIN_FEATURES))):
+    for title, columns in (("session 8's features", SESSION_8), ("with the out-of-scope topics", SESSION_26),
+                           ("with the domain probe", len(IN_DOMAIN_FEATURES))):
         held = [0.0] * len(rows)  # each question's probability from a model fitted without its set
         for fold in sorted(set(FOLD.values())):
             model = train([r for r in rows if FOLD[r["set"]] != fold], columns)

@@ -36,6 +36,7 @@ from bot.search import need as need_text
 from bot.search.bm25 import CharacterBM25
 from bot.search.index import MIN_COVERAGE, MIN_SCORE, Hit, MatterIndex
 from bot.search.lexicon import Lexicon
+from bot.search.probe import DomainProbe
 from bot.search.semantic import Encoder, SemanticIndex, shared_encoder
 from bot.search.text import core_name, is_han, squeeze
 from dialogs.understand.answers import OF_A_DEATH, without_refused
@@ -87,11 +88,11 @@ SAID_LETTER, SAID_LETTER_FROM = 4.0, 40
 SAID_ACCEPTED = 0.5  # of W_SAID, where a lexicon match explains most of the message (孩子上高二 is 高中's, not 幼儿园's)
 SEMANTIC_FLOOR = 0.25  # cosine below which a text is no nearer a matter than to anything else
 # The in-domain model (`in_domain`): fitted by `python -m bench.search_decide` on the tuning sets.
-IN_DOMAIN = 0.55  # `in_domain` below which the catalog has nothing for the message
+IN_DOMAIN = 0.5  # `in_domain` below which the catalog has nothing for the message
 IN_DOMAIN_FEATURES = ("accepted", "lexical", "semantic", "foreign", "best", "margin", "BM25 share",
-                      "topic cosine", "topic lead", "topic share", "length")
-IN_DOMAIN_BIAS = -2.792
-IN_DOMAIN_WEIGHTS = (0.872, 2.166, 3.032, -1.108, 0.990, 0.494, 1.586, -4.730, -8.720, -5.793, 0.785)
+                      "topic cosine", "topic lead", "topic share", "length", "domain probe")
+IN_DOMAIN_BIAS = -3.019
+IN_DOMAIN_WEIGHTS = (0.959, 1.845, 2.583, -0.607, 0.815, 0.542, 1.506, -4.156, -6.925, -5.578, 0.639, 0.373)
 TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
 TOPIC_TOLD = 0.45  # an out-of-scope message this near its topic is told where that is done (`Topic.told`)
 CLEAR = 2.0  # fused score of a winner taken at once ...
@@ -168,6 +169,8 @@ class Evidence:
     chars: int = 1  # the message's length as read (at most need.READ_CHARS): a letter is rarely chit-chat
     said: np.ndarray | None = None  # BM25 over the said phrases alone, relative to the best; None without them
     whole_semantic: float | None = None  # the best cosine (above the floor) of the message with what it asks about the matter
+    vector: np.ndarray | None = None  # the message's sentence vector (None without the model)
+    sounds: float = 0.0  # the domain probe's log-odds that it asks for something the catalog serves (bot/search/probe.py)
 
     def fused(self, lexical: float, bm25: float, semantic: float, bundle_prior: float = 0.0) -> np.ndarray:
         """The score the in-domain model was fitted on: the three kinds of evidence weighed."""
@@ -198,7 +201,7 @@ def domain_features(evidence: Evidence, best: float, margin: float) -> tuple[flo
     nearest_matter = semantic + SEMANTIC_FLOOR if semantic > 0 else SEMANTIC_FLOOR
     return (evidence.accepted, float(evidence.lexical.max(initial=0.0)), semantic, float(evidence.foreign), best, margin,
             evidence.bm25_share, evidence.topic_cosine, max(evidence.topic_cosine - nearest_matter, TOPIC_LEAD_FLOOR),
-            evidence.topic_share, math.log(max(evidence.chars, 1)))
+            evidence.topic_share, math.log(max(evidence.chars, 1)), evidence.sounds)
 
 
 # Words that ask about a matter without naming one (材料清单, 具体流程, 相关信息), beside the lexicon's
@@ -290,7 +293,7 @@ class MatterSearch:
 
     def __init__(self, lexical: MatterIndex, documents: list[Document], bm25: CharacterBM25, semantic: SemanticIndex | None,
                  encoder: Encoder | None, exact: dict[str, int], topics: tuple[CharacterBM25, SemanticIndex | None] | None = None,
-                 said_bm25: CharacterBM25 | None = None, topic_list: tuple[Topic, ...] = ()):
+                 said_bm25: CharacterBM25 | None = None, topic_list: tuple[Topic, ...] = (), probe: DomainProbe | None = None):
         self.lexical = lexical
         self.documents = documents
         self.version = lexical.version
@@ -304,6 +307,7 @@ class MatterSearch:
         self._exact = exact
         self._topic_bm25, self._topic_vectors = topics or (None, None)
         self._topics = topic_list
+        self._probe = probe if probe is not None and encoder and probe.reads(encoder.name, encoder.dimensions) else None
         # Verdicts already reached: written by the one thread that searches, read by the event
         # loop before it hands a question to that thread (`known`). Plain dict reads and writes
         # are atomic, so the loop needs no lock; oldest first out keeps it bounded.
@@ -315,10 +319,11 @@ class MatterSearch:
     def build(cls, summaries: Iterable[MatterSummary], guides: Mapping[str, Guide] | Iterable[Guide] = (),
               bundles: Iterable[Bundle] = (), version: str | None = None, *, lexicon: Lexicon | None = None,
               encoder: Encoder | None | bool = True, cache_dir: Path | None = VECTOR_CACHE,
-              life_events: Sequence[LifeEvent] | None = None, topics: Sequence[Topic] | None = None) -> MatterSearch:
+              life_events: Sequence[LifeEvent] | None = None, topics: Sequence[Topic] | None = None,
+              probe: DomainProbe | bool | None = True) -> MatterSearch:
         """`encoder=True` uses the process's shared sentence encoder, None searches without one.
         `life_events=None` reads config/life_events.toml and config/said.toml, `topics=None`
-        config/out_of_scope.toml."""
+        config/out_of_scope.toml; `probe=True` bot/search/domain_probe.json (None: no probe)."""
         summaries = list(summaries)
         bundles = list(bundles)
         guide_of = dict(guides) if isinstance(guides, Mapping) else {g.code: g for g in guides}
@@ -361,7 +366,7 @@ class MatterSearch:
         topic_bm25 = CharacterBM25([[(squeeze(w), 1.0) for w in t.says] for t in topics])
         topic_vectors = SemanticIndex.build([t.says for t in topics], encoder, cache_dir) if encoder and topics else None
         return cls(lexical, documents, bm25, semantic, encoder, _exact_names(documents, aliases), (topic_bm25, topic_vectors),
-                   said_bm25, tuple(topics))
+                   said_bm25, tuple(topics), DomainProbe.load() if probe is True else probe or None)
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -453,8 +458,9 @@ class MatterSearch:
             bm25 /= best_bm25
         bm25_share = (best_bm25 / ceiling if ceiling > 0 else 0.0) * read_share
         semantic = np.zeros(n, dtype=np.float32)
-        topic_cosine = whole_semantic = 0.0
+        topic_cosine = whole_semantic = sounds = 0.0
         topic = -1
+        vector = None
         if self._semantic is not None:
             sentence = parsed.corrected if not foreign and _spelled(text, parsed.corrected) else need
             vector = self._encoder.encode_query(sentence)
@@ -464,6 +470,7 @@ class MatterSearch:
                 topic = int(np.argmax(near)) if len(near) else -1
                 topic_cosine = max(float(near[topic]), 0.0) if topic >= 0 else 0.0
             whole_semantic = float(semantic.max(initial=0.0))
+            sounds = self._probe.logit(vector) if self._probe is not None else 0.0
             if named != parsed.corrected:
                 semantic = np.maximum(self._semantic.similarities(self._encoder.encode_query(named)) - SEMANTIC_FLOOR, 0.0)
         topic_share = self._topic_bm25.pair_share(text) if self._topic_bm25 is not None else 0.0
@@ -474,7 +481,7 @@ class MatterSearch:
             if best_said > 0:
                 said /= best_said
         return Evidence(need, lexical, bm25, semantic, accepted, bm25_share, foreign, self._exact.get(text, -1), self._is_bundle,
-                        topic_cosine, topic, topic_share, min(len(query), need_text.READ_CHARS), said, whole_semantic)
+                        topic_cosine, topic, topic_share, min(len(query), need_text.READ_CHARS), said, whole_semantic, vector, sounds)
 
     def _clause_accepted(self, need: str) -> float:
         """A short message of several clauses (办签证要用，想开一张完睡证明): whether one of them,
