@@ -786,7 +786,9 @@ class Progress(Dialog):
         self.ask()
 
     def asks_why_slow(self) -> bool:
-        return bool(self.data.get("standing")) and WHY_SLOW_ASKED.search(self.word) is not None
+        """为什么这么慢; and 为什么不批准 of a case not refused (still in hand): where it stands."""
+        return bool(self.data.get("standing")) and (WHY_SLOW_ASKED.search(self.word) is not None
+                                                    or WHY_REFUSED_ASKED.search(self.word) is not None)
 
     def say_why_slow(self):
         self.say("progress/why_slow.j2", standing=self.data["standing"],

@@ -436,7 +436,8 @@ async def test_the_owner_is_never_locked_out_by_strangers_guessing_the_phone_dig
 
 async def test_questions_asked_of_a_card_are_answered_from_its_case(h, sims):
     """为什么这么慢 on an overdue case, 还要补什么材料 on any, 为什么不批准 on a refused one got 没太明白
-    (then 长辈模式 offered), a generic how-to-send, or a search."""
+    (then 长辈模式 offered), a generic how-to-send, or a search; 为什么不批准 on one still in hand says
+    where it stands."""
     today = shanghai_today()
     await sims.post("/sim/platform/_admin/clock", json={"at": f"{today - timedelta(days=60)}T10:00:00+08:00"})
     late = await new_case(sims, slow_matter())
@@ -447,6 +448,8 @@ async def test_questions_asked_of_a_card_are_answered_from_its_case(h, sims):
     slow = await h.say("为什么这么慢")
     assert "超过承诺办结时间" in slow and "人工" in slow and "没太明白" not in slow, slow
     assert "不用补材料" in await h.say("还要补什么材料")
+    not_refused = await h.say("为什么不批准")  # it was not refused: where it stands, not a list of matters
+    assert "超过承诺办结时间" in not_refused and "您要办的是不是" not in not_refused, not_refused
 
     waiting = await new_case(sims)
     await advance(sims, waiting, "accepted", "materials_requested", materials=["结清原户水费凭证"])
