@@ -669,6 +669,14 @@ def test_no_phrase_names_another_matter(world):
     assert not wrong
 
 
+@pytest.mark.parametrize("query", ["I just moved in, how do I register my address with the police?",
+                                   "I'm from France and need to register my address"])
+def test_registering_ones_address_in_english_is_the_accommodation_registration(search, query):
+    """"register my address" glossed word by word to 地址变更 and found a company's change of address."""
+    assert shown(search, query)[:1] == ["对外国人的住宿登记"]
+    assert "公司变更登记" in shown(search, "I need to change my company's registered address")[:3]
+
+
 NEAR_MISSES = ["家里钥匙锁屋里了，能帮我找个开锁师傅吗", "货车想办个ETC，去哪里办？"]
 
 
