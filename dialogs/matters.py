@@ -122,6 +122,7 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "asks_online",    ["show_online", "ask"]),
     T("text",  "situation", "situation", "asks_time",      ["show_time", "ask"]),
     T("text",  "situation", "situation", "asks_fee",       ["show_fee", "ask"]),
+    T("text",  "situation", "situation", "asks_agent",     ["show_agent", "ask"]),  # 要本人去吗 at a question: answered, asked again
     # another need asked at the question: what the search finds for it, as on the card
     T("text",  "situation", "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     T("text",  "situation", "guide",     "clear_match",    ["keep_winner", "show_card"]),

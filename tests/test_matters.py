@@ -984,3 +984,15 @@ async def test_a_bare_yes_or_a_number_not_on_the_list_asks_which_and_keeps_the_l
         assert f"1 到 {count}" in reply and [line for line in reply.splitlines() if line[:1].isdigit()] == names, (said, reply)
     assert "没有第 8 项" in reply
     assert "【" in await h.say("2")
+
+
+async def test_whether_one_must_go_in_person_asked_at_a_situation_question_is_answered_and_it_is_asked_again(h):
+    """也要本人去办这个吗 at 请问您是哪种情况 (公积金提取's) got 没太明白; it is answered from the guide,
+    and the question comes again."""
+    await h.catalog_ready()
+    await h.say("公积金怎么提取")
+    asked = await h.say("1")
+    assert "请问您是哪种情况" in asked, asked
+    reply = await h.say("也要本人去办这个吗")
+    assert "没太明白" not in reply and "请问您是哪种情况" in reply, reply
+    assert reply.index("请问您是哪种情况") > 0, reply  # the answer first, then the question again
