@@ -677,6 +677,13 @@ def test_registering_ones_address_in_english_is_the_accommodation_registration(s
     assert "公司变更登记" in shown(search, "I need to change my company's registered address")[:3]
 
 
+def test_hardship_told_in_everyday_words_finds_the_assistance_first(search):
+    """没饭吃了 was 饭 + 吃: 职业介绍 and 高龄津贴 (its 政府给的钱) came before 低保; a student's
+    family hardship is still the student subsidy's."""
+    assert shown(search, "没饭吃了 政府能不能帮帮")[0] == "最低生活保障"
+    assert shown(search, "家庭困难学生有补助吗")[0] == "义务教育家庭经济困难学生生活补助查询"
+
+
 NEAR_MISSES = ["家里钥匙锁屋里了，能帮我找个开锁师傅吗", "货车想办个ETC，去哪里办？"]
 
 
