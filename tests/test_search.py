@@ -684,6 +684,12 @@ def test_hardship_told_in_everyday_words_finds_the_assistance_first(search):
     assert shown(search, "家庭困难学生有补助吗")[0] == "义务教育家庭经济困难学生生活补助查询"
 
 
+def test_a_companys_licence_cancelled_lists_the_companys_deregistration(search):
+    """公司要关门了 执照怎么注销: 执照 is said of a sole trader's deregistration (营业执照注销), so the
+    company's came fourth, below 分公司 and 歇业; it is among the first three now."""
+    assert "公司注销登记" in shown(search, "公司要关门了 执照怎么注销")[:3]
+
+
 NEAR_MISSES = ["家里钥匙锁屋里了，能帮我找个开锁师傅吗", "货车想办个ETC，去哪里办？"]
 
 
