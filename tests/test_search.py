@@ -690,6 +690,14 @@ def test_a_companys_licence_cancelled_lists_the_companys_deregistration(search):
     assert "公司注销登记" in shown(search, "公司要关门了 执照怎么注销")[:3]
 
 
+@pytest.mark.parametrize("query, first", [("我们公司的营业执照要注销了", "公司注销登记"), ("个体户营业执照要注销", "个体工商户注销登记"),
+                                          ("公司不开了 执照也不要了", "公司注销登记")])
+def test_who_the_business_is_decides_between_a_company_and_a_sole_trader(search, query, first):
+    """我们公司的营业执照要注销了 was a clear card for the sole trader's deregistration (营业执照注销 is
+    its alias, and 公司 reads as 企业 / 市场主体, which its texts use too)."""
+    assert shown(search, query)[0] == first
+
+
 NEAR_MISSES = ["家里钥匙锁屋里了，能帮我找个开锁师傅吗", "货车想办个ETC，去哪里办？"]
 
 

@@ -116,6 +116,15 @@ CANDIDATE_SHARE = 0.4  # of the best hit's score, the least a candidate shown ha
 #: What a message about a death says: a candidate list shows a bereavement's matters
 #: (dialogs.understand.answers.OF_A_DEATH) only with it.
 DEATH_CUE = re.compile(r"死|去世|过世|走了|逝|丧|遗|后事|身后|殡|火化|没了|不在了|牺牲|亡|抚恤|供养|老了|died|death|dead|passed away|funeral|deceased|widow")
+#: Who the business is (session 27): a message that says 公司 and not 个体 is not a sole trader's, and
+#: one that says 个体户 and not 公司 is not a company's. 公司 reads as 企业 / 市场主体 to the lexicon,
+#: words a sole trader's texts use too, so 我们公司的营业执照要注销了 was a clear 个体工商户注销登记.
+#: Ranking only: the documents of the other subject lose SUBJECT_CONFLICT.
+SAYS_COMPANY = re.compile(r"公司|有限责任|股份|集团")
+SAYS_SOLE_TRADER = re.compile(r"个体|小店|摊")
+SOLE_TRADERS = re.compile(r"个体工商户")
+COMPANIES = re.compile(r"(?<!非)公司")
+SUBJECT_CONFLICT = 0.5
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
 
@@ -307,6 +316,8 @@ class MatterSearch:
         self._exact = exact
         self._topic_bm25, self._topic_vectors = topics or (None, None)
         self._topics = topic_list
+        self._sole_trader = np.array([bool(SOLE_TRADERS.search(d.name)) for d in documents], dtype=bool)
+        self._company = np.array([bool(COMPANIES.search(d.name)) and not SOLE_TRADERS.search(d.name) for d in documents], dtype=bool)
         self._probe = probe if probe is not None and encoder and probe.reads(encoder.name, encoder.dimensions) else None
         # Verdicts already reached: written by the one thread that searches, read by the event
         # loop before it hands a question to that thread (`known`). Plain dict reads and writes
@@ -411,7 +422,7 @@ class MatterSearch:
         if evidence is None:
             return Found(JUNK, ())
         fused = evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
-        found = self.decide(evidence, evidence.ranked(fused, W_SAID), top, calibrated=fused)
+        found = self.decide(evidence, self._subject_weighed(evidence.ranked(fused, W_SAID), evidence.need), top, calibrated=fused)
         if found.verdict == CANDIDATES and DEATH_CUE.search(query.lower()) is None:
             # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
             # hurt; a list shows them only when the message speaks of a death.
@@ -419,6 +430,13 @@ class MatterSearch:
             if kept:
                 found = Found(CANDIDATES, kept, found.need)
         return found
+
+    def _subject_weighed(self, ranked: np.ndarray, need: str) -> np.ndarray:
+        """The ranking less SUBJECT_CONFLICT for the documents of the business the message is not."""
+        company, sole = SAYS_COMPANY.search(need) is not None, SAYS_SOLE_TRADER.search(need) is not None
+        if company == sole or not SUBJECT_CONFLICT:
+            return ranked
+        return ranked - SUBJECT_CONFLICT * (self._sole_trader if company else self._company)
 
     def evidence(self, query: str) -> Evidence | None:
         """Everything the search knows about `query`, per document; None for junk."""
