@@ -69,7 +69,7 @@ def collect() -> list[dict]:
             row["junk"] = evidence is None
             if evidence is not None:
                 fused = evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)  # what the model reads
-                ranked = evidence.ranked(fused)  # what the hits are ordered by, as the search does
+                ranked = search.weigh_subject(evidence.ranked(fused), evidence.need)  # what the hits are ordered by, as the search does
                 order = np.argsort(-ranked, kind="stable")[:5]
                 row["order"] = [int(i) for i in order if ranked[i] > 0]
                 best, margin = lead(ranked)

@@ -698,6 +698,11 @@ def test_who_the_business_is_decides_between_a_company_and_a_sole_trader(search,
     assert shown(search, query)[0] == first
 
 
+def test_an_outpatient_bill_is_the_outpatient_reimbursement(search):
+    """门诊医疗费能报销吗 listed 住院费用报销 first (医疗费 is its alias's word, 门诊 only a keyword of the other)."""
+    assert shown(search, "门诊医疗费能报销吗")[0] == "门诊费用报销"
+
+
 NEAR_MISSES = ["家里钥匙锁屋里了，能帮我找个开锁师傅吗", "货车想办个ETC，去哪里办？"]
 
 

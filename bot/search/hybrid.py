@@ -422,7 +422,7 @@ class MatterSearch:
         if evidence is None:
             return Found(JUNK, ())
         fused = evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
-        found = self.decide(evidence, self._subject_weighed(evidence.ranked(fused, W_SAID), evidence.need), top, calibrated=fused)
+        found = self.decide(evidence, self.weigh_subject(evidence.ranked(fused, W_SAID), evidence.need), top, calibrated=fused)
         if found.verdict == CANDIDATES and DEATH_CUE.search(query.lower()) is None:
             # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
             # hurt; a list shows them only when the message speaks of a death.
@@ -431,7 +431,7 @@ class MatterSearch:
                 found = Found(CANDIDATES, kept, found.need)
         return found
 
-    def _subject_weighed(self, ranked: np.ndarray, need: str) -> np.ndarray:
+    def weigh_subject(self, ranked: np.ndarray, need: str) -> np.ndarray:
         """The ranking less SUBJECT_CONFLICT for the documents of the business the message is not."""
         company, sole = SAYS_COMPANY.search(need) is not None, SAYS_SOLE_TRADER.search(need) is not None
         if company == sole or not SUBJECT_CONFLICT:
