@@ -68,6 +68,7 @@ def collect() -> list[dict]:
             evidence = search.evidence(case["query"])
             row["junk"] = evidence is None
             if evidence is not None:
+                evidence = search.for_the_writer(evidence, case["query"])  # what the search decides on
                 fused = evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)  # what the model reads
                 ranked = search.weigh_subject(evidence.ranked(fused), evidence.need)  # what the hits are ordered by, as the search does
                 order = np.argsort(-ranked, kind="stable")[:5]

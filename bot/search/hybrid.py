@@ -27,12 +27,14 @@ import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bot.search import need as need_text
+from bot.search import writer
 from bot.search.bm25 import CharacterBM25
 from bot.search.index import MIN_COVERAGE, MIN_SCORE, Hit, MatterIndex
 from bot.search.lexicon import Lexicon
@@ -94,6 +96,7 @@ IN_DOMAIN_FEATURES = ("accepted", "lexical", "semantic", "foreign", "best", "mar
 IN_DOMAIN_BIAS = -3.019
 IN_DOMAIN_WEIGHTS = (0.959, 1.845, 2.583, -0.607, 0.815, 0.542, 1.506, -4.156, -6.925, -5.578, 0.639, 0.373)
 TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
+FOREIGN_NATIONALS = "foreign_nationals"  # what a foreign writer is told a citizen's matter left out for them is done by (writer.py)
 TOPIC_TOLD = 0.45  # an out-of-scope message this near its topic is told where that is done (`Topic.told`)
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
@@ -318,6 +321,8 @@ class MatterSearch:
         self._topics = topic_list
         self._sole_trader = np.array([bool(SOLE_TRADERS.search(d.name)) for d in documents], dtype=bool)
         self._company = np.array([bool(COMPANIES.search(d.name)) and not SOLE_TRADERS.search(d.name) for d in documents], dtype=bool)
+        self._citizens_only = np.array([bool(writer.CITIZENS_ONLY.search(d.name)) for d in documents], dtype=bool)
+        self._between_citizens = np.array([bool(writer.BETWEEN_CITIZENS.search(d.name)) for d in documents], dtype=bool)
         self._probe = probe if probe is not None and encoder and probe.reads(encoder.name, encoder.dimensions) else None
         # Verdicts already reached: written by the one thread that searches, read by the event
         # loop before it hands a question to that thread (`known`). Plain dict reads and writes
@@ -421,8 +426,12 @@ class MatterSearch:
         evidence = self.evidence(query)
         if evidence is None:
             return Found(JUNK, ())
-        fused = evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
-        found = self.decide(evidence, self.weigh_subject(evidence.ranked(fused, W_SAID), evidence.need), top, calibrated=fused)
+        theirs = self.for_the_writer(evidence, query)
+        fused = theirs.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
+        found = self.decide(theirs, self.weigh_subject(theirs.ranked(fused, W_SAID), theirs.need), top, calibrated=fused)
+        if theirs is not evidence and found.verdict == OUT_OF_SCOPE and not found.told:
+            # A foreigner's own passport or marriage to a citizen: said where that is done.
+            found = Found(OUT_OF_SCOPE, found.hits, found.need, FOREIGN_NATIONALS)
         if found.verdict == CANDIDATES and DEATH_CUE.search(query.lower()) is None:
             # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
             # hurt; a list shows them only when the message speaks of a death.
@@ -430,6 +439,27 @@ class MatterSearch:
             if kept:
                 found = Found(CANDIDATES, kept, found.need)
         return found
+
+    def for_the_writer(self, evidence: Evidence, query: str) -> Evidence:
+        """The evidence without the documents that cannot serve whoever writes (bot/search/writer.py:
+        a foreign national asking for a citizen's passport or marriage registration), so what is
+        decided is whether the catalog has anything for them."""
+        mask = writer.not_theirs(query, self._citizens_only, self._between_citizens)
+        if mask is None or not mask.any():
+            return evidence
+        if not (evidence.lexical[mask].any() or evidence.bm25[mask].any() or evidence.semantic[mask].any()):
+            return evidence  # none of those was in it
+        keep = ~mask
+        lexical, bm25, semantic = evidence.lexical * keep, evidence.bm25 * keep, evidence.semantic * keep
+        said = evidence.said * keep if evidence.said is not None else None
+        # What a left-out document explained no longer counts: the strict lexicon score is capped
+        # at the best left, BM25's share scales with the best left (its scores are relative to
+        # the best), the best cosine is the best left.
+        best_left = float(lexical.max(initial=0.0))
+        return dataclasses.replace(
+            evidence, lexical=lexical, bm25=bm25, semantic=semantic, said=said, accepted=min(evidence.accepted, best_left),
+            bm25_share=evidence.bm25_share * float(bm25.max(initial=0.0)), whole_semantic=float(semantic.max(initial=0.0)),
+            exact=evidence.exact if evidence.exact < 0 or keep[evidence.exact] else -1)
 
     def weigh_subject(self, ranked: np.ndarray, need: str) -> np.ndarray:
         """The ranking less SUBJECT_CONFLICT for the documents of the business the message is not."""

@@ -1,0 +1,67 @@
+"""Who is writing, where it decides which matters can be theirs: a foreign national.
+
+Some matters serve only citizens of the mainland: a passport, a travel permit for Hong Kong,
+Macao or Taiwan, an identity card, a residence card, a household register; and the marriage,
+divorce and adoption registrations of this catalog are those between mainland citizens (a
+foreigner's marriage to a citizen is registered by the province, not here). A person who says
+they are foreign (我是美国人, I'm British, my US passport, as a foreigner) and asks for one of
+these for themselves is not served by it: "How do I renew my US passport" is not 普通护照签发,
+"I'm British and want to marry my Chinese girlfriend" is not 中国内地公民婚姻登记. The search
+leaves such matters out for them, so the decision reads what the catalog has for THEM (often
+nothing: then 没找到, and where to go instead).
+
+A citizen's paper may still be what a foreigner asks about for someone else: their Chinese wife's
+passport, their child's household registration, an identity card they found. A message that
+speaks of such a person keeps the citizens' matters (CITIZENS_ONLY); the registrations between
+citizens (BETWEEN_CITIZENS) are left out all the same, since the writer is one of the couple.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+_NATIONS = ("美国|英国|加拿大|德国|法国|意大利|西班牙|葡萄牙|荷兰|比利时|瑞士|瑞典|挪威|丹麦|芬兰|波兰|俄罗斯|乌克兰|"
+            "澳大利亚|新西兰|日本|韩国|朝鲜|泰国|越南|老挝|缅甸|柬埔寨|马来西亚|新加坡|印尼|印度尼西亚|菲律宾|印度|"
+            "巴基斯坦|孟加拉|尼泊尔|斯里兰卡|蒙古|哈萨克斯坦|土耳其|伊朗|埃及|南非|尼日利亚|肯尼亚|埃塞俄比亚|巴西|"
+            "阿根廷|墨西哥|智利|秘鲁|哥伦比亚")
+_NATIONALS = ("american|british|english|scottish|irish|canadian|german|french|italian|spanish|portuguese|dutch|belgian|"
+              "swiss|swedish|norwegian|danish|finnish|polish|russian|ukrainian|australian|new zealander|kiwi|japanese|"
+              "korean|thai|vietnamese|laotian|burmese|cambodian|malaysian|singaporean|indonesian|filipino|filipina|"
+              "indian|pakistani|bangladeshi|nepali|mongolian|kazakh|turkish|iranian|egyptian|south african|nigerian|"
+              "kenyan|ethiopian|brazilian|argentinian|argentine|mexican|chilean|peruvian|colombian")
+_COUNTRIES = "us|u\\.s\\.|usa|uk|american|british|canadian|german|french|korean|japanese|russian|australian|foreign"
+
+#: The writer says they are not a Chinese citizen.
+SAYS_FOREIGN = re.compile(
+    rf"我(?:是|们是)(?:一[名个位])?(?:来自)?(?:{_NATIONS})(?:籍|人|的)|我(?:是|们是)?(?:一[名个位])?(?:外国|外籍|老外)|"
+    rf"我(?:是|们是)?从(?:{_NATIONS})来的|我.{{0,3}}(?:{_NATIONS})护照|"
+    rf"\bi'?\s?a?m (?:an? )?(?:(?:{_NATIONALS})\b|foreign|expat)|\bas an? (?:foreigner|expat|foreign national)|"
+    rf"\bwe(?:'re| are) (?:(?:{_NATIONALS})s?\b|foreigners|expats)|"
+    rf"\bmy (?:{_COUNTRIES}) passport|\bmy chinese (?:wife|husband|girlfriend|boyfriend|fianc[ée]e?|partner|spouse)",
+    re.IGNORECASE)
+
+#: Someone else in the message a citizen's paper may be for: a Chinese spouse, a child, a parent,
+#: a stranger whose card was found.
+SAYS_SOMEONE_ELSE = re.compile(
+    r"中国籍|中国人|中国(?:妻子|丈夫|老婆|老公|太太|媳妇|爱人|女朋友|男朋友)|孩子|宝宝|儿子|女儿|小孩|娃|父母|爸|妈|"
+    r"妻子|丈夫|老婆|老公|太太|媳妇|爱人|chinese (?:wife|husband|spouse|partner|girlfriend|boyfriend|citizen)|"
+    r"\b(?:child|children|kid|kids|baby|son|daughter|parents?|mother|father|wife|husband)\b",
+    re.IGNORECASE)
+
+#: A citizen's own papers and registers.
+CITIZENS_ONLY = re.compile(r"护照|通行证及签注|居民身份证(?!明)|临时身份证明|居住证办理|户口|民族成份")
+#: Registrations between citizens, the writer one of the parties.
+BETWEEN_CITIZENS = re.compile(r"内地公民婚姻|结婚登记|离婚登记|补领结婚证|中国公民收养")
+
+
+def not_theirs(message: str, citizens_only: np.ndarray, between_citizens: np.ndarray) -> np.ndarray | None:
+    """Which documents cannot serve the writer of `message`, given which are a citizen's own
+    (CITIZENS_ONLY) and which register citizens together (BETWEEN_CITIZENS) by name; None when
+    all can (the writer does not say they are foreign)."""
+    if SAYS_FOREIGN.search(message) is None:
+        return None
+    if SAYS_SOMEONE_ELSE.search(message) is not None:
+        return between_citizens
+    return between_citizens | citizens_only
