@@ -720,7 +720,10 @@ def test_the_domain_probe_turns_away_needs_that_only_share_the_catalogs_words(wo
         assert matter in shown(search, query)[:3], query
 
 
-@pytest.mark.parametrize("query", ["去新加坡旅游要办签证吗", "看病怎么挂号", "燃气公司电话多少", "电动车上牌", "墓地价格", "科目二预约"])
+@pytest.mark.parametrize("query", ["去新加坡旅游要办签证吗", "看病怎么挂号", "燃气公司电话多少", "电动车上牌", "墓地价格", "科目二预约",
+                                   # session 28: family-planning papers of old, exams, the army, a bank's accounts, letting a flat
+                                   "我的独生子女光荣证找不到了", "征兵报名在哪里报", "出租房屋需要备案登记吗", "考执业药师在哪报名",
+                                   "公司开个对公户要去银行带什么"])
 def test_near_domain_needs_the_catalog_lacks_are_out_of_scope(search, query):
     """Needs that share the catalog's words (签, 上牌, 墓地, 预约, 燃气) but that this district's
     catalog does not serve are turned away by the near-domain topics (session 11), in words none
@@ -730,7 +733,8 @@ def test_near_domain_needs_the_catalog_lacks_are_out_of_scope(search, query):
 
 
 @pytest.mark.parametrize("query, matter", [("护照快到期了要换新的", "普通护照签发"), ("去香港的通行证过期了", "往来港澳通行证及签注签发"),
-                                           ("新买的小车要上牌", "机动车注册登记"), ("孩子打预防针的本子丢了", "《预防接种证》办理")])
+                                           ("新买的小车要上牌", "机动车注册登记"), ("孩子打预防针的本子丢了", "《预防接种证》办理"),
+                                           ("独生子女家庭有什么奖励", "农村部分计划生育家庭奖励扶助金")])
 def test_the_catalogs_needs_next_to_near_domain_topics_are_still_found(search, query, matter):
     """The matters nearest the near-domain topics (护照 next to visas, 机动车注册登记 next to
     e-bike plates, 预防接种证 next to vaccines) are still found."""
