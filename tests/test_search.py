@@ -1018,3 +1018,11 @@ def test_a_foreigner_is_not_offered_a_citizens_passport_or_marriage_registration
 ])
 def test_a_foreigner_asking_for_a_chinese_family_member_or_for_their_own_matters_is_still_served(search, query, matter):
     assert matter in shown(search, query)[:3], (query, shown(search, query))
+
+
+@pytest.mark.parametrize("query", ["公办幼儿园学位", "小学学位申请", "孩子想在这边读小学，要怎么申请学位？"])
+def test_a_place_at_school_is_enrolment_not_a_degree_or_opening_a_kindergarten(search, query):
+    """公办幼儿园学位 was a clear card for 幼儿园设立审批 (opening a kindergarten): 学位 here is a
+    place at a school, which a parent asks for at enrolment."""
+    listed = shown(search, query)
+    assert "学前教育、义务教育阶段入学办理" in listed[:3] and "幼儿园设立审批" not in listed[:3], (query, listed)
