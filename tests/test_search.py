@@ -1026,3 +1026,10 @@ def test_a_place_at_school_is_enrolment_not_a_degree_or_opening_a_kindergarten(s
     place at a school, which a parent asks for at enrolment."""
     listed = shown(search, query)
     assert "学前教育、义务教育阶段入学办理" in listed[:3] and "幼儿园设立审批" not in listed[:3], (query, listed)
+
+
+def test_an_accented_english_word_is_read_as_written_without_its_accent(search):
+    """I'd like to open a small café listed the entertainment licences: café was not the
+    glossary's cafe."""
+    for query in ("opening a café", "I'd like to open a small café"):
+        assert shown(search, query)[:1] == ["食品(含保健食品)经营许可核发"], query

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,15 @@ def english_words(text: str) -> list[str]:
     (driver's licence is a driver licence; normalising would leave a stray "s"), punctuation and
     hyphens as spaces (second-hand, ride-hailing), articles and possessive determiners left out
     (report the loss is report loss, so a term is found whichever of them is written)."""
-    return [w for w in normalize(_POSSESSIVE.sub("", text.lower())).split() if w not in _DETERMINERS]
+    return [w for w in normalize(_POSSESSIVE.sub("", _without_accents(text.lower()))).split() if w not in _DETERMINERS]
+
+
+_ACCENTED = re.compile(r"[\u00c0-\u024f]+")
+
+
+def _without_accents(text: str) -> str:
+    """Latin letters without their accents (café, naïve, résumé: the glossary's words have none)."""
+    return _ACCENTED.sub(lambda m: "".join(c for c in unicodedata.normalize("NFKD", m.group()) if not unicodedata.combining(c)), text)
 
 
 def _english_glosses(data: dict[str, str]) -> dict[str, str]:
