@@ -723,7 +723,9 @@ def test_the_domain_probe_turns_away_needs_that_only_share_the_catalogs_words(wo
 @pytest.mark.parametrize("query", ["去新加坡旅游要办签证吗", "看病怎么挂号", "燃气公司电话多少", "电动车上牌", "墓地价格", "科目二预约",
                                    # session 28: family-planning papers of old, exams, the army, a bank's accounts, letting a flat
                                    "我的独生子女光荣证找不到了", "征兵报名在哪里报", "出租房屋需要备案登记吗", "考执业药师在哪报名",
-                                   "公司开个对公户要去银行带什么"])
+                                   "公司开个对公户要去银行带什么",
+                                   # an employer's or a school's papers, a village house's title, customs filings
+                                   "高中毕业证丢了", "退休证掉了咋个补", "农村的房子能办不动产证吗", "进出口收发货人备案"])
 def test_near_domain_needs_the_catalog_lacks_are_out_of_scope(search, query):
     """Needs that share the catalog's words (签, 上牌, 墓地, 预约, 燃气) but that this district's
     catalog does not serve are turned away by the near-domain topics (session 11), in words none
