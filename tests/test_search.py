@@ -1035,3 +1035,11 @@ def test_an_accented_english_word_is_read_as_written_without_its_accent(search):
     glossary's cafe."""
     for query in ("opening a café", "I'd like to open a small café"):
         assert shown(search, query)[:1] == ["食品(含保健食品)经营许可核发"], query
+
+
+@pytest.mark.parametrize("query", ["新员工社保增员怎么操作", "公司新招了两个人社保要增员", "社保增员"])
+def test_adding_an_employee_to_social_insurance_is_enrolment_not_removal(search, query):
+    """新员工社保增员怎么操作 listed 缴费人员减少 (taking one off) first: the lexicon knew 减员 and
+    not its opposite, 增员."""
+    listed = shown(search, query)
+    assert listed[0] != "缴费人员减少" and {"企业职工参保登记", "职工参保登记"} & set(listed[:3]), (query, listed)
