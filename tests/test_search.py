@@ -1002,7 +1002,12 @@ def test_a_bereavements_matters_are_listed_only_when_a_death_is_spoken_of(search
 @pytest.mark.parametrize("query", ["我是德国人，我的护照快过期了，在这里能换新的吗",
                                    "I'm Canadian and my passport was stolen, can I get a new one here?",
                                    "我是越南人，想和中国男朋友在这边领结婚证",
-                                   "我们是美国人，想在这里收养一个孩子"])
+                                   "我们是美国人，想在这里收养一个孩子",
+                                   "I'd like to marry my Chinese fiancée here, where do we go?",
+                                   # what is left when the marriage registrations are left out is no list to offer
+                                   "My Chinese girlfriend and I want to register our marriage, where?",
+                                   "where do I register my marriage to my Chinese wife",
+                                   "We are British and want to adopt a child here, where do we register"])
 def test_a_foreigner_is_not_offered_a_citizens_passport_or_marriage_registration(search, query):
     """How do I renew my US passport was given 普通护照签发, I'm British and want to marry my Chinese
     girlfriend 中国内地公民婚姻登记: matters only citizens can use. Nothing, and where it is done."""
@@ -1016,6 +1021,7 @@ def test_a_foreigner_is_not_offered_a_citizens_passport_or_marriage_registration
     ("我是韩国人，老公是中国人，孩子刚出生要上户口", "户口登记"),
     ("我是日本人，要开中国税收居民身份证明", "中国税收居民身份证明的开具（县级行使）"),
     ("我是外国人，在这边租房住，要去派出所登记吗", "对外国人的住宿登记"),
+    ("我是外国人，刚从国外搬来这边上班，租了套房子", "对外国人的住宿登记"),
     ("护照过期了怎么换", "普通护照签发"),
 ])
 def test_a_foreigner_asking_for_a_chinese_family_member_or_for_their_own_matters_is_still_served(search, query, matter):

@@ -96,6 +96,7 @@ IN_DOMAIN_FEATURES = ("accepted", "lexical", "semantic", "foreign", "best", "mar
 IN_DOMAIN_BIAS = -3.019
 IN_DOMAIN_WEIGHTS = (0.959, 1.845, 2.583, -0.607, 0.815, 0.542, 1.506, -4.156, -6.925, -5.578, 0.639, 0.373)
 TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
+NOT_THEIRS_SHARE = 0.5  # of the best score before, the least left when what cannot serve the writer is left out (writer.py)
 FOREIGN_NATIONALS = "foreign_nationals"  # what a foreign writer is told a citizen's matter left out for them is done by (writer.py)
 TOPIC_TOLD = 0.45  # an out-of-scope message this near its topic is told where that is done (`Topic.told`)
 CLEAR = 2.0  # fused score of a winner taken at once ...
@@ -429,9 +430,14 @@ class MatterSearch:
         theirs = self.for_the_writer(evidence, query)
         fused = theirs.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
         found = self.decide(theirs, self.weigh_subject(theirs.ranked(fused, W_SAID), theirs.need), top, calibrated=fused)
-        if theirs is not evidence and found.verdict == OUT_OF_SCOPE and not found.told:
-            # A foreigner's own passport or marriage to a citizen: said where that is done.
-            found = Found(OUT_OF_SCOPE, found.hits, found.need, FOREIGN_NATIONALS)
+        if theirs is not evidence and found.verdict != MATTER:
+            # The message was about what was left out (I want to marry my Chinese girlfriend: the
+            # marriage registrations, then 户口登记 and 参保登记 at a third of their score): what
+            # is left is not a list to offer. A foreigner's own passport or marriage to a citizen
+            # is said where it is done.
+            was = float(evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR).max(initial=0.0))
+            if found.verdict == OUT_OF_SCOPE or float(fused.max(initial=0.0)) < NOT_THEIRS_SHARE * was:
+                found = Found(OUT_OF_SCOPE, found.hits, found.need, found.told or FOREIGN_NATIONALS, found.hall)
         if found.verdict == CANDIDATES and DEATH_CUE.search(query.lower()) is None:
             # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
             # hurt; a list shows them only when the message speaks of a death.
