@@ -111,6 +111,14 @@ async def test_a_search_that_finds_nothing_says_so_in_english(chat):
     assert english(reply), reply
 
 
+async def test_a_foreigner_asking_for_their_own_passport_is_told_where_in_english(chat):
+    """How do I renew my US passport was offered 普通护照签发, a citizen's passport: nothing here,
+    and the embassy named."""
+    await chat.say("hello")
+    reply = await chat.say("How do I renew my US passport while I live here?")
+    assert english(reply) and "embassy" in reply and "普通护照签发" not in reply, reply
+
+
 async def test_booking_in_english_from_the_menu_to_the_booked_appointment(chat):
     me = person(31)
     assert english(await chat.say("hello"))

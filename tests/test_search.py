@@ -1013,7 +1013,7 @@ def test_a_foreigner_is_not_offered_a_citizens_passport_or_marriage_registration
     girlfriend 中国内地公民婚姻登记: matters only citizens can use. Nothing, and where it is done."""
     found = search.find(query)
     assert found.verdict == hybrid.OUT_OF_SCOPE and not found.shown, (query, shown(search, query))
-    assert found.told in ("foreign_nationals", "foreign_permits")
+    assert found.told == "foreign_nationals"
 
 
 @pytest.mark.parametrize(("query", "matter"), [

@@ -437,7 +437,7 @@ class MatterSearch:
             # is said where it is done.
             was = float(evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR).max(initial=0.0))
             if found.verdict == OUT_OF_SCOPE or float(fused.max(initial=0.0)) < NOT_THEIRS_SHARE * was:
-                found = Found(OUT_OF_SCOPE, found.hits, found.need, found.told or FOREIGN_NATIONALS, found.hall)
+                found = Found(OUT_OF_SCOPE, found.hits, found.need, FOREIGN_NATIONALS)  # it names each place
         if found.verdict == CANDIDATES and DEATH_CUE.search(query.lower()) is None:
             # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
             # hurt; a list shows them only when the message speaks of a death.
