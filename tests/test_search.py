@@ -1049,3 +1049,9 @@ def test_adding_an_employee_to_social_insurance_is_enrolment_not_removal(search,
     not its opposite, 增员."""
     listed = shown(search, query)
     assert listed[0] != "缴费人员减少" and {"企业职工参保登记", "职工参保登记"} & set(listed[:3]), (query, listed)
+
+
+@pytest.mark.parametrize("query", ["退休工资卡丢了，养老金怎么转到新卡", "退休金卡换了"])
+def test_the_card_a_pension_is_paid_into_is_its_payment_account_not_retiring(search, query):
+    """老汉儿的退休工资卡丢了 listed the retirement applications: the card is where the pension goes."""
+    assert shown(search, query)[:1] == ["定期待遇发放账户维护申请"], (query, shown(search, query))
