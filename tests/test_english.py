@@ -119,6 +119,13 @@ async def test_a_foreigner_asking_for_their_own_passport_is_told_where_in_englis
     assert english(reply) and "embassy" in reply and "普通护照签发" not in reply, reply
 
 
+async def test_a_foreigner_asking_for_a_work_permit_is_told_the_exit_entry_office_in_english(chat):
+    """How do I get a work permit as a foreigner listed 住宿登记 and 失业一件事."""
+    await chat.say("hello")
+    reply = await chat.say("How do I get a work permit as a foreigner?")
+    assert english(reply) and "exit-entry" in reply and "出入境接待大厅" in reply, reply
+
+
 async def test_booking_in_english_from_the_menu_to_the_booked_appointment(chat):
     me = person(31)
     assert english(await chat.say("hello"))

@@ -1055,3 +1055,19 @@ def test_adding_an_employee_to_social_insurance_is_enrolment_not_removal(search,
 def test_the_card_a_pension_is_paid_into_is_its_payment_account_not_retiring(search, query):
     """老汉儿的退休工资卡丢了 listed the retirement applications: the card is where the pension goes."""
     assert shown(search, query)[:1] == ["定期待遇发放账户维护申请"], (query, shown(search, query))
+
+
+@pytest.mark.parametrize("query", ["I'm married to a Chinese woman, how can I get a residence permit to live with her?",
+                                   "I am a foreigner, my wife is Chinese, how do I get a residence permit?",
+                                   "How do I get a work permit as a foreigner?"])
+def test_a_foreigner_asking_in_english_for_their_permits_is_told_the_exit_entry_office(search, query):
+    """I'm married to a Chinese woman ... residence permit listed the marriage registrations (a
+    divorce appointment among them), a work permit as a foreigner 住宿登记 and 失业一件事: in
+    Chinese the same needs were told exit-entry."""
+    found = search.find(query)
+    assert found.verdict == hybrid.OUT_OF_SCOPE and not found.shown and found.told == "foreign_permits" and found.hall, query
+
+
+def test_a_foreigners_english_question_about_a_chinese_spouses_or_babys_matter_is_still_served(search):
+    assert "《出生医学证明》首次签发" in shown(search, "My wife is Chinese and just gave birth here. How do we get the birth certificate?")[:3]
+    assert "对外国人的住宿登记" in shown(search, "I'm a foreigner. Do I need to register my residence with the police?")[:3]

@@ -205,6 +205,11 @@ class Lexicon:
             glossed += size if chinese else 0
         return glossed / content if content else 0.0
 
+    def unserved(self, text: str, longest: int = 4) -> list[str]:
+        """The terms of an English text the glossary marks as not served ("" : a visa, a work
+        permit, a foreign driving licence)."""
+        return [" ".join(words) for words, chinese in self._terms(text, longest) if chinese == ""]
+
     def gloss(self, text: str, longest: int = 4) -> str:
         """The Chinese the catalog would use for an English text: its known words and phrases
         (longest first), glossed and joined; '' when none is known."""
