@@ -1071,3 +1071,13 @@ def test_a_foreigner_asking_in_english_for_their_permits_is_told_the_exit_entry_
 def test_a_foreigners_english_question_about_a_chinese_spouses_or_babys_matter_is_still_served(search):
     assert "《出生医学证明》首次签发" in shown(search, "My wife is Chinese and just gave birth here. How do we get the birth certificate?")[:3]
     assert "对外国人的住宿登记" in shown(search, "I'm a foreigner. Do I need to register my residence with the police?")[:3]
+
+
+def test_selling_liquor_is_a_food_licence_and_a_tobacco_and_liquor_shop_is_not_a_hotel(search):
+    """卖白酒要什么许可 listed the entertainment licences, 店里想卖点散装白酒 fresh-milk collection and
+    a Hong Kong travel permit, 开个烟酒店 was a clear card for a hotel's licence (酒店)."""
+    assert shown(search, "卖白酒要什么许可")[:1] == ["食品(含保健食品)经营许可核发"]
+    assert "食品(含保健食品)经营许可核发" in shown(search, "店里想卖点散装白酒，要办啥证")[:3]
+    listed = shown(search, "开个烟酒店")
+    assert "旅馆业特种行业许可证核发" not in listed and listed[:1] == ["烟草专卖零售许可证新办"], listed
+    assert shown(search, "开酒店")[:1] == ["旅馆业特种行业许可证核发"]  # a hotel is still a hotel
