@@ -1081,3 +1081,12 @@ def test_selling_liquor_is_a_food_licence_and_a_tobacco_and_liquor_shop_is_not_a
     listed = shown(search, "开个烟酒店")
     assert "旅馆业特种行业许可证核发" not in listed and listed[:1] == ["烟草专卖零售许可证新办"], listed
     assert shown(search, "开酒店")[:1] == ["旅馆业特种行业许可证核发"]  # a hotel is still a hotel
+
+
+def test_a_foreigner_is_not_offered_a_sole_traders_registration_unless_for_a_chinese_spouse(search):
+    """外国人可以在广安开个小店吗，营业执照怎么办 listed 个体工商户设立登记 first: only a citizen may be
+    a sole trader. For a Chinese wife it is still hers to register."""
+    assert not [n for n in shown(search, "外国人可以在广安开个小店吗，营业执照怎么办")[:3] if "个体工商户" in n]
+    assert [n for n in shown(search, "我是外国人，我老婆想开个体户")[:3] if "个体工商户" in n]
+    found = search.find("外国人能不能办护照")
+    assert found.verdict == hybrid.OUT_OF_SCOPE and found.told == "foreign_nationals"

@@ -1,7 +1,8 @@
 """Who is writing, where it decides which matters can be theirs: a foreign national.
 
 Some matters serve only citizens of the mainland: a passport, a travel permit for Hong Kong,
-Macao or Taiwan, an identity card, a residence card, a household register; and the marriage,
+Macao or Taiwan, an identity card, a residence card, a household register, a sole trader's
+registration (a foreigner's shop is a company); and the marriage,
 divorce and adoption registrations of this catalog are those between mainland citizens (a
 foreigner's marriage to a citizen is registered by the province, not here). A person who says
 they are foreign (我是美国人, I'm British, my US passport, as a foreigner) and asks for one of
@@ -36,7 +37,8 @@ _COUNTRIES = "us|u\\.s\\.|usa|uk|american|british|canadian|german|french|korean|
 #: The writer says they are not a Chinese citizen.
 SAYS_FOREIGN = re.compile(
     rf"我(?:是|们是)(?:一[名个位])?(?:来自)?(?:{_NATIONS})(?:籍|人|的)|我(?:是|们是)?(?:一[名个位])?(?:外国|外籍|老外)|"
-    rf"我(?:是|们是)?从(?:{_NATIONS})来的|我.{{0,3}}(?:{_NATIONS})护照|"
+    rf"我(?:是|们是)?从(?:{_NATIONS})来的|我.{{0,3}}(?:{_NATIONS})护照|作为(?:一[名个])?(?:外国人|外籍|老外)|"
+    rf"(?:外国人|外籍人士|外籍人员|老外)(?:可以|能不能|能|可不可以|也能|也可以)|"
     rf"\bi'?\s?a?m (?:an? )?(?:(?:{_NATIONALS})\b|foreign|expat)|\bas an? (?:foreigner|expat|foreign national)|"
     rf"\bwe(?:'re| are) (?:(?:{_NATIONALS})s?\b|foreigners|expats)|"
     rf"\bmy (?:{_COUNTRIES}) passport|\bmy chinese (?:wife|husband|girlfriend|boyfriend|fianc[ée]e?|partner|spouse)|"
@@ -55,8 +57,9 @@ SAYS_SOMEONE_ELSE = re.compile(
     r"\b(?:child|children|kid|kids|baby|son|daughter|parents?|mother|father|wife|husband)\b",
     re.IGNORECASE)
 
-#: A citizen's own papers and registers.
-CITIZENS_ONLY = re.compile(r"护照|通行证及签注|居民身份证(?!明)|临时身份证明|居住证办理|户口|民族成份")
+#: A citizen's own papers and registers, and a sole trader's business (个体工商户: only a citizen
+#: may be one; a foreigner's shop is a company).
+CITIZENS_ONLY = re.compile(r"护照|通行证及签注|居民身份证(?!明)|临时身份证明|居住证办理|户口|民族成份|个体工商户")
 #: Registrations between citizens, the writer one of the parties.
 BETWEEN_CITIZENS = re.compile(r"内地公民婚姻|结婚登记|离婚登记|补领结婚证|中国公民收养")
 
