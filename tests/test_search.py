@@ -1090,3 +1090,12 @@ def test_a_foreigner_is_not_offered_a_sole_traders_registration_unless_for_a_chi
     assert [n for n in shown(search, "我是外国人，我老婆想开个体户")[:3] if "个体工商户" in n]
     found = search.find("外国人能不能办护照")
     assert found.verdict == hybrid.OUT_OF_SCOPE and found.told == "foreign_nationals"
+
+
+@pytest.mark.parametrize("query", ["Can I change my foreign driving licence into a Chinese one?", "renew my foreign driving license"])
+def test_a_paper_from_abroad_named_alone_in_english_is_out_of_scope(search, query):
+    """Can I change my foreign driving licence into a Chinese one listed the driving schools'
+    coach cars and the taxis' permits; a Chinese licence lost, or a card named beside it, is still found."""
+    assert search.find(query).verdict == hybrid.OUT_OF_SCOPE and not shown(search, query), (query, shown(search, query))
+    assert "机动车驾驶证换证、补证" in shown(search, "I lost my Chinese driving licence")[:3]
+    assert "社会保障卡补领、换领、换发" in shown(search, "I lost my overseas driving licence and my social security card")[:3]

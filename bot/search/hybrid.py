@@ -98,7 +98,8 @@ IN_DOMAIN_WEIGHTS = (0.959, 1.845, 2.583, -0.607, 0.815, 0.542, 1.506, -4.156, -
 TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
 NOT_THEIRS_SHARE = 0.5  # of the best score before, the least left when what cannot serve the writer is left out (writer.py)
 FOREIGN_NATIONALS = "foreign_nationals"
-FOREIGN_PERMITS = "foreign_permits"  # the out-of-scope topic that says where a foreigner's permits are done  # what a foreign writer is told a citizen's matter left out for them is done by (writer.py)
+FOREIGN_PERMITS = "foreign_permits"
+FROM_ABROAD = frozenset({"foreign", "overseas", "international"})  # how the glossary's unserved papers from abroad begin  # the out-of-scope topic that says where a foreigner's permits are done  # what a foreign writer is told a citizen's matter left out for them is done by (writer.py)
 TOPIC_TOLD = 0.45  # an out-of-scope message this near its topic is told where that is done (`Topic.told`)
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
@@ -429,12 +430,18 @@ class MatterSearch:
         evidence = self.evidence(query)
         if evidence is None:
             return Found(JUNK, ())
-        if evidence.foreign and writer.SAYS_FOREIGN.search(query) is not None:
-            permits = [t for t in self.lexical.lexicon.unserved(evidence.need) if writer.PERMITS.search(t)]
-            if permits and self._permits_topic is not None:
+        if evidence.foreign:
+            lexicon = self.lexical.lexicon
+            unserved = lexicon.unserved(evidence.need)
+            permits = [t for t in unserved if writer.PERMITS.search(t)]
+            if permits and self._permits_topic is not None and writer.SAYS_FOREIGN.search(query) is not None:
                 # I'm a foreigner, how do I get a work permit: the residence registration and the
                 # citizens' residence card come near its words, but it is exit-entry's.
                 return Found(OUT_OF_SCOPE, (), evidence.need, self._permits_topic.told, self._permits_topic.hall)
+            if any(t.split()[0] in FROM_ABROAD for t in unserved) and not lexicon.english_share(evidence.need, things_only=True):
+                # Can I convert my UK driving licence to a Chinese one: a paper from abroad, and
+                # nothing else named; the driving schools' and taxis' matters only share its words.
+                return Found(OUT_OF_SCOPE, (), evidence.need)
         theirs = self.for_the_writer(evidence, query)
         fused = theirs.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
         found = self.decide(theirs, self.weigh_subject(theirs.ranked(fused, W_SAID), theirs.need), top, calibrated=fused)

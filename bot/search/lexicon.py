@@ -171,6 +171,11 @@ class Lexicon:
         )
 
     @functools.cached_property
+    def _operation_words(self) -> frozenset[str]:
+        """The intents' words (到期, 换领, 变更, 补办 ...): what is wanted done, naming no matter."""
+        return frozenset(w for intent in self.intents for w in (*intent.triggers, *intent.marks))
+
+    @functools.cached_property
     def _english_vocabulary(self) -> frozenset[str]:
         return frozenset(w for term in self.english for w in term.split())
 
@@ -195,11 +200,14 @@ class Lexicon:
         candidates.append(word + "s")
         return next((c for c in candidates if c in known), word)
 
-    def english_share(self, text: str, longest: int = 4) -> float:
+    def english_share(self, text: str, longest: int = 4, things_only: bool = False) -> float:
         """The share of an English text's content words (not function words nor asking words) that
-        the glossary reads as something the catalog has (a term glossed to "" does not count)."""
+        the glossary reads as something the catalog has (a term glossed to "" does not count).
+        `things_only`: what is wanted done (renew, change, lost: the intents' words) counts neither way."""
         content = glossed = 0
         for words, chinese in self._terms(text, longest):
+            if things_only and chinese and chinese in self._operation_words:
+                continue
             size = sum(1 for w in words if w not in _FUNCTION_WORDS)
             content += size
             glossed += size if chinese else 0
