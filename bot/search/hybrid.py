@@ -21,13 +21,13 @@ index alone, so a 4,000-character letter costs about what a short question does.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,9 +97,9 @@ IN_DOMAIN_BIAS = -3.019
 IN_DOMAIN_WEIGHTS = (0.959, 1.845, 2.583, -0.607, 0.815, 0.542, 1.506, -4.156, -6.925, -5.578, 0.639, 0.373)
 TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
 NOT_THEIRS_SHARE = 0.5  # of the best score before, the least left when what cannot serve the writer is left out (writer.py)
-FOREIGN_NATIONALS = "foreign_nationals"
-FOREIGN_PERMITS = "foreign_permits"
-FROM_ABROAD = frozenset({"foreign", "overseas", "international"})  # how the glossary's unserved papers from abroad begin  # the out-of-scope topic that says where a foreigner's permits are done  # what a foreign writer is told a citizen's matter left out for them is done by (writer.py)
+FOREIGN_NATIONALS = "foreign_nationals"  # what a foreign writer is told a citizen's matter left out for them is done by (writer.py)
+FOREIGN_PERMITS = "foreign_permits"  # the out-of-scope topic that says where a foreigner's permits are done
+FROM_ABROAD = frozenset({"foreign", "overseas", "international"})  # how the glossary's unserved papers from abroad begin
 TOPIC_TOLD = 0.45  # an out-of-scope message this near its topic is told where that is done (`Topic.told`)
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much

@@ -36,7 +36,7 @@ _COUNTRIES = "us|u\\.s\\.|usa|uk|american|british|canadian|german|french|korean|
 
 #: The writer says they are not a Chinese citizen.
 SAYS_FOREIGN = re.compile(
-    rf"我(?:是|们是)(?:一[名个位])?(?:来自)?(?:{_NATIONS})(?:籍|人|的)|我(?:是|们是)?(?:一[名个位])?(?:外国|外籍|老外)|"
+    rf"我(?:是|们是)(?:一[名个位])?(?:来自)?(?:{_NATIONS})(?:籍|人|的)|我(?:是|们是)(?:一[名个位])?(?:外国|外籍|老外)|"
     rf"我(?:是|们是)?从(?:{_NATIONS})来的|我.{{0,3}}(?:{_NATIONS})护照|作为(?:一[名个])?(?:外国人|外籍|老外)|"
     rf"(?:外国人|外籍人士|外籍人员|老外)(?:可以|能不能|能|可不可以|也能|也可以)|"
     rf"\bi'?\s?a?m (?:an? )?(?:(?:{_NATIONALS})\b|foreign|expat)|\bas an? (?:foreigner|expat|foreign national)|"
