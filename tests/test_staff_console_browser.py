@@ -14,7 +14,7 @@ from tests.support import WAIT_MS
 
 pytestmark = pytest.mark.slow  # a real browser: seconds per test
 
-ALWAYS_ON_DUTY = dict(handoff_weekdays=[1, 2, 3, 4, 5, 6, 7], handoff_hours=["00:00-23:59"])
+ALWAYS_ON_DUTY = dict(handoff_weekdays=[1, 2, 3, 4, 5, 6, 7], handoff_hours=["00:00-24:00"])  # 23:59 left the last minute out
 
 
 @pytest.fixture
