@@ -29,14 +29,16 @@ _NOT_PLURAL = frozenset((
 # American student): read as "foreign" before a word the glossary's "foreign ..." terms go on with
 # (not "let us know"), so "UK driving
 # licence" is the "foreign driving licence" the catalog does not serve and "a Korean guest" the
-# "foreign guest" of the accommodation registration. Chinese is not among them.
-_NATIONALITIES = frozenset((
+# "foreign guest" of the accommodation registration. Chinese is not among them. (bot/search/writer.py
+# reads them too: I'm British says who writes.)
+NATIONALITIES = frozenset((
     "us", "usa", "uk", "american", "british", "canadian", "australian", "german", "french", "italian", "spanish",
     "portuguese", "dutch", "swedish", "norwegian", "danish", "finnish", "irish", "scottish", "welsh", "swiss",
     "austrian", "belgian", "polish", "czech", "hungarian", "greek", "russian", "ukrainian", "turkish", "israeli",
     "iranian", "indian", "pakistani", "bangladeshi", "japanese", "korean", "thai", "vietnamese", "filipino",
     "malaysian", "singaporean", "indonesian", "mongolian", "kazakh", "brazilian", "mexican", "argentinian",
     "colombian", "chilean", "peruvian", "egyptian", "moroccan", "nigerian", "kenyan", "ethiopian", "ghanaian",
+    "laotian", "burmese", "cambodian", "nepali",
 ))
 
 
@@ -236,7 +238,7 @@ class Lexicon:
                 read.append("abroad")
             elif (word in _CITIES or word in _PROVINCES) and "another" in self._english_vocabulary:
                 read += ["another", "city" if word in _CITIES else "province"]
-            elif word in _NATIONALITIES and at + 1 < len(words) and self._english_word(words[at + 1]) in self._after_foreign:
+            elif word in NATIONALITIES and at + 1 < len(words) and self._english_word(words[at + 1]) in self._after_foreign:
                 read.append("foreign")  # a UK driving licence, a Korean guest (not "let us know")
             else:
                 read.append(self._english_word(word))

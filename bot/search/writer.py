@@ -23,16 +23,15 @@ import re
 
 import numpy as np
 
+from bot.search.lexicon import NATIONALITIES
+
 _NATIONS = ("美国|英国|加拿大|德国|法国|意大利|西班牙|葡萄牙|荷兰|比利时|瑞士|瑞典|挪威|丹麦|芬兰|波兰|俄罗斯|乌克兰|"
             "澳大利亚|新西兰|日本|韩国|朝鲜|泰国|越南|老挝|缅甸|柬埔寨|马来西亚|新加坡|印尼|印度尼西亚|菲律宾|印度|"
             "巴基斯坦|孟加拉|尼泊尔|斯里兰卡|蒙古|哈萨克斯坦|土耳其|伊朗|埃及|南非|尼日利亚|肯尼亚|埃塞俄比亚|巴西|"
             "阿根廷|墨西哥|智利|秘鲁|哥伦比亚")
-_NATIONALS = ("american|british|english|scottish|irish|canadian|german|french|italian|spanish|portuguese|dutch|belgian|"
-              "swiss|swedish|norwegian|danish|finnish|polish|russian|ukrainian|australian|new zealander|kiwi|japanese|"
-              "korean|thai|vietnamese|laotian|burmese|cambodian|malaysian|singaporean|indonesian|filipino|filipina|"
-              "indian|pakistani|bangladeshi|nepali|mongolian|kazakh|turkish|iranian|egyptian|south african|nigerian|"
-              "kenyan|ethiopian|brazilian|argentinian|argentine|mexican|chilean|peruvian|colombian")
-_COUNTRIES = "us|u\\.s\\.|usa|uk|american|british|canadian|german|french|korean|japanese|russian|australian|foreign"
+# Nationalities in English, the glossary's (longest first, so a regex tries them whole).
+_NATIONALS = "|".join(sorted(NATIONALITIES - {"us", "usa", "uk"}, key=len, reverse=True))
+_COUNTRIES = "|".join(sorted(NATIONALITIES | {"u\\.s\\.", "foreign"}, key=len, reverse=True))  # whose passport it is
 
 #: The writer says they are not a Chinese citizen.
 SAYS_FOREIGN = re.compile(
