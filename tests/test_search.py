@@ -1099,3 +1099,16 @@ def test_a_paper_from_abroad_named_alone_in_english_is_out_of_scope(search, quer
     assert search.find(query).verdict == hybrid.OUT_OF_SCOPE and not shown(search, query), (query, shown(search, query))
     assert "机动车驾驶证换证、补证" in shown(search, "I lost my Chinese driving licence")[:3]
     assert "社会保障卡补领、换领、换发" in shown(search, "I lost my overseas driving licence and my social security card")[:3]
+
+
+@pytest.mark.parametrize("query", ["We moved from shanghai and want to register our son for primary school",
+                                   "my son is 8, we just came here from Chengdu, how to get him into primary school"])
+def test_an_english_question_naming_a_chinese_city_is_still_read_as_english(search, query):
+    """A Chinese city in pinyin (Chengdu, Shanghai) was read as Chinese, so the whole question was
+    taken for Chinese and its English never glossed: a parent asking for a school place was offered
+    the medical transfer for patients from elsewhere."""
+    assert "学前教育、义务教育阶段入学办理" in shown(search, query)[:3], (query, shown(search, query))
+
+
+def test_pinyin_without_english_words_is_still_read_as_pinyin(search):
+    assert shown(search, "shebaoka mima chongzhi")[:1] == ["社会保障卡密码重置"]

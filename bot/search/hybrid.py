@@ -37,7 +37,7 @@ from bot.search import need as need_text
 from bot.search import writer
 from bot.search.bm25 import CharacterBM25
 from bot.search.index import MIN_COVERAGE, MIN_SCORE, Hit, MatterIndex
-from bot.search.lexicon import Lexicon
+from bot.search.lexicon import Lexicon, english_sentence
 from bot.search.probe import DomainProbe
 from bot.search.semantic import Encoder, SemanticIndex, shared_encoder
 from bot.search.text import core_name, is_han, squeeze
@@ -503,7 +503,10 @@ class MatterSearch:
         lexical = np.zeros(n, dtype=np.float32)
         accepted = 0.0
         parsed = self.lexical.parse(text)
-        foreign = not any(is_han(c) for c in parsed.corrected)  # English, say
+        # English, say. A pinyin place name in an English sentence (we moved here from Chengdu)
+        # reads as Chinese; a sentence of English function words is still English.
+        foreign = not any(is_han(c) for c in parsed.corrected) or (
+            not any(is_han(c) for c in text) and english_sentence(need))
         if foreign:  # its need read through the lexicon's English glosses (a letter: the clauses that ask, need.english_pieces)
             parsed = self.lexical.parse(need_text.cut(lexicon.gloss(need), need_text.NEED_CHARS))
         for hit, coverage in self.lexical.rank(parsed, top=POOL) if parsed.text else ():

@@ -101,6 +101,15 @@ def english_words(text: str) -> list[str]:
     return [w for w in normalize(_POSSESSIVE.sub("", _without_accents(text.lower()))).split() if w not in _DETERMINERS]
 
 
+ENGLISH_SENTENCE_WORDS = 2  # function words that make a Latin text English, not pinyin
+
+
+def english_sentence(text: str) -> bool:
+    """Whether a Latin text reads as English sentences (my son, how to, we are: ENGLISH_SENTENCE_WORDS
+    function words or more), not pinyin that spells a few Chinese words (shebaoka mima chongzhi)."""
+    return sum(w in _FUNCTION_WORDS for w in re.findall(r"[a-z']+", text.lower())) >= ENGLISH_SENTENCE_WORDS
+
+
 _ACCENTED = re.compile(r"[\u00c0-\u024f]+")
 
 
