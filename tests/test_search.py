@@ -1112,3 +1112,29 @@ def test_an_english_question_naming_a_chinese_city_is_still_read_as_english(sear
 
 def test_pinyin_without_english_words_is_still_read_as_pinyin(search):
     assert shown(search, "shebaoka mima chongzhi")[:1] == ["社会保障卡密码重置"]
+
+
+@pytest.mark.parametrize("query", ["how to renew my residence permit", "my residence permit renewal",
+                                   "where do I extend my visa"])
+def test_an_english_question_naming_only_a_foreigners_permit_is_sent_to_exit_entry(search, query):
+    """My residence permit renewal listed the taxi licences' renewals: residence permit is not served
+    and renewal only says what is wanted done, so nothing the catalog has was named."""
+    found = search.find(query)
+    assert found.verdict == hybrid.OUT_OF_SCOPE and not found.shown and found.told == "foreign_permits", (query, found)
+
+
+@pytest.mark.parametrize("query", ["九价疫苗", "想给女儿打HPV疫苗", "我要预约九价疫苗"])
+def test_an_adults_vaccine_is_a_clinics_not_the_childs_vaccination_booklet(search, query):
+    """九价疫苗 was a clear card for 《预防接种证》办理: the lexicon read 疫苗 as the booklet."""
+    assert not search.find(query).shown, (query, shown(search, query))
+
+
+@pytest.mark.parametrize("query", ["孩子的疫苗本丢了", "打完疫苗要办接种证吗"])
+def test_the_childs_vaccination_booklet_is_still_found(search, query):
+    assert shown(search, query)[:1] == ["《预防接种证》办理"], (query, shown(search, query))
+
+
+def test_people_from_elsewhere_in_china_are_not_foreigners(search):
+    """租给外地人要去派出所登记吗 listed 对外国人的住宿登记 first: 外地人 is one character from 外国人."""
+    assert "对外国人的住宿登记" not in shown(search, "我有套房子要租出去，租给外地人要去派出所登记吗")
+    assert shown(search, "外国朋友来家里住要去派出所登记吗")[:1] == ["对外国人的住宿登记"]

@@ -99,7 +99,6 @@ TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter s
 NOT_THEIRS_SHARE = 0.5  # of the best score before, the least left when what cannot serve the writer is left out (writer.py)
 FOREIGN_NATIONALS = "foreign_nationals"  # what a foreign writer is told a citizen's matter left out for them is done by (writer.py)
 FOREIGN_PERMITS = "foreign_permits"  # the out-of-scope topic that says where a foreigner's permits are done
-FROM_ABROAD = frozenset({"foreign", "overseas", "international"})  # how the glossary's unserved papers from abroad begin
 TOPIC_TOLD = 0.45  # an out-of-scope message this near its topic is told where that is done (`Topic.told`)
 CLEAR = 2.0  # fused score of a winner taken at once ...
 CLEAR_MARGIN = 0.5  # ... when it leads the next by this much
@@ -131,6 +130,14 @@ SAYS_SOLE_TRADER = re.compile(r"个体|小店|摊")
 SOLE_TRADERS = re.compile(r"个体工商户")
 COMPANIES = re.compile(r"(?<!非)公司")
 SUBJECT_CONFLICT = 0.5
+#: 外地人 are people from elsewhere in China, not foreigners: 租给外地人要去派出所登记吗 listed
+#: 对外国人的住宿登记 first (one character apart). A message that speaks of them and of no foreigner
+#: ranks the foreigners' matters FOREIGNERS_CONFLICT lower (the whole of a usual best score: such a
+#: message is hardly ever a foreigner's).
+FOREIGNERS_CONFLICT = 1.0
+SAYS_FROM_ELSEWHERE = re.compile(r"外地|外省|外县|外市|异地")
+SAYS_FOREIGNER = re.compile(r"外国|外籍|老外|国外|境外|海外|洋|美国|英国|日本|韩国")
+FOREIGNERS = re.compile(r"外国人|外籍|境外")
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
 
@@ -325,6 +332,7 @@ class MatterSearch:
         self._permits_topic = next((t for t in topic_list if t.told == FOREIGN_PERMITS), None)
         self._sole_trader = np.array([bool(SOLE_TRADERS.search(d.name)) for d in documents], dtype=bool)
         self._company = np.array([bool(COMPANIES.search(d.name)) and not SOLE_TRADERS.search(d.name) for d in documents], dtype=bool)
+        self._foreigners = np.array([bool(FOREIGNERS.search(d.name)) for d in documents], dtype=bool)
         self._citizens_only = np.array([bool(writer.CITIZENS_ONLY.search(d.name)) for d in documents], dtype=bool)
         self._between_citizens = np.array([bool(writer.BETWEEN_CITIZENS.search(d.name)) for d in documents], dtype=bool)
         self._probe = probe if probe is not None and encoder and probe.reads(encoder.name, encoder.dimensions) else None
@@ -434,14 +442,16 @@ class MatterSearch:
             lexicon = self.lexical.lexicon
             unserved = lexicon.unserved(evidence.need)
             permits = [t for t in unserved if writer.PERMITS.search(t)]
-            if permits and self._permits_topic is not None and writer.SAYS_FOREIGN.search(query) is not None:
+            told = self._permits_topic if permits and self._permits_topic is not None else None
+            if told is not None and writer.SAYS_FOREIGN.search(query) is not None:
                 # I'm a foreigner, how do I get a work permit: the residence registration and the
                 # citizens' residence card come near its words, but it is exit-entry's.
-                return Found(OUT_OF_SCOPE, (), evidence.need, self._permits_topic.told, self._permits_topic.hall)
-            if any(t.split()[0] in FROM_ABROAD for t in unserved) and not lexicon.english_share(evidence.need, things_only=True):
-                # Can I convert my UK driving licence to a Chinese one: a paper from abroad, and
-                # nothing else named; the driving schools' and taxis' matters only share its words.
-                return Found(OUT_OF_SCOPE, (), evidence.need)
+                return Found(OUT_OF_SCOPE, (), evidence.need, told.told, told.hall)
+            if unserved and not lexicon.english_share(evidence.need, things_only=True):
+                # Can I convert my UK driving licence to a Chinese one, how to renew my residence
+                # permit: only what the catalog does not serve is named (renew, convert are what is
+                # wanted done), and the taxis' and driving schools' matters only share its words.
+                return Found(OUT_OF_SCOPE, (), evidence.need, *((told.told, told.hall) if told is not None else ()))
         theirs = self.for_the_writer(evidence, query)
         fused = theirs.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR)
         found = self.decide(theirs, self.weigh_subject(theirs.ranked(fused, W_SAID), theirs.need), top, calibrated=fused)
@@ -483,7 +493,11 @@ class MatterSearch:
             exact=evidence.exact if evidence.exact < 0 or keep[evidence.exact] else -1)
 
     def weigh_subject(self, ranked: np.ndarray, need: str) -> np.ndarray:
-        """The ranking less SUBJECT_CONFLICT for the documents of the business the message is not."""
+        """The ranking less SUBJECT_CONFLICT for the documents of the business the message is not,
+        and less FOREIGNERS_CONFLICT for foreigners' matters when it speaks of people from elsewhere
+        in China."""
+        if SAYS_FROM_ELSEWHERE.search(need) is not None and SAYS_FOREIGNER.search(need) is None:
+            ranked = ranked - FOREIGNERS_CONFLICT * self._foreigners
         company, sole = SAYS_COMPANY.search(need) is not None, SAYS_SOLE_TRADER.search(need) is not None
         if company == sole or not SUBJECT_CONFLICT:
             return ranked
