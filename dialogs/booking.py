@@ -794,9 +794,10 @@ class Booking(Picking):
 
     async def find_matter(self) -> None:
         """Prepare (a text while the matter is sought; and on start): the catalog's hits for the
-        query. The lexicon's index answers a named need at once; when none of its hits takes a
-        booking (a sentence it cannot read whole: 您好，我身份证到期了，麻烦帮我约一个时间), the whole
-        search answers, off the event loop, as it answers a question to the bot."""
+        query. The whole search (off the event loop, as it answers a question to the bot) says
+        whether the catalog serves it at all; the lexicon's index reads a named need, and when none
+        of its hits takes a booking (a sentence it cannot read whole: 您好，我身份证到期了，麻烦帮我约
+        一个时间), the whole search's hits are the ones to book from."""
         query = self._query().strip()
         catalog = self.services.catalog
         if not query or not catalog.ready.is_set():
@@ -806,26 +807,28 @@ class Booking(Picking):
         bundles = catalog.bundles
         # The lexicon reads 一次办完 as every bundle's: a bundle comes from the whole search only.
         hits = [h for h in catalog.search(query, top=MAX_CANDIDATES * 2) if h.code not in bundles]
-        if not any(self.bookable(h.code) for h in hits) or BUNDLE_NAMED in query:
-            found = await catalog.find(query, top=MAX_CANDIDATES * 2)
-            if found.shown:
-                hits = list(found.shown)
-                self._sure = found.verdict == CLEAR_VERDICT
+        found = await catalog.find(query, top=MAX_CANDIDATES * 2)
+        if found.verdict not in (CLEAR_VERDICT, CANDIDATES_VERDICT):
+            # The lexicon found a word of a matter in what the catalog does not serve (预约九价疫苗
+            # is 预防接种证's 接种, a residence permit's renewal a ride-hailing licence's 预约 and
+            # 换证): nothing to book is better than the wrong matter.
+            hits = []
+        elif not any(self.bookable(h.code) for h in hits) or BUNDLE_NAMED in query:
+            hits = list(found.shown)
+            self._sure = found.verdict == CLEAR_VERDICT
         elif not self.bookable(hits[0].code):
             # The lexicon's best takes no booking (补办身份证 read as 挂失): when the whole search puts
             # a bookable matter first (居民身份证办理), its reading is the one to book from.
-            found = await catalog.find(query, top=MAX_CANDIDATES * 2)
-            if found.shown and self.bookable(found.shown[0].code):
+            if self.bookable(found.shown[0].code):
                 hits = list(found.shown)
                 self._sure = found.verdict == CLEAR_VERDICT
-        elif self._clear([h for h in hits if self.bookable(h.code)]) is None:
+        elif (self._clear([h for h in hits if self.bookable(h.code)]) is None and found.verdict == CLEAR_VERDICT
+              and self.bookable(found.shown[0].code)):
             # The lexicon is unsure between bookable matters (预约社保卡申领: 社会保障卡申领 beside
             # 供养亲属抚恤金申领 for the shared 申领): the whole search's clear reading is taken, so a
             # booking asks no more than the guide search would.
-            found = await catalog.find(query, top=MAX_CANDIDATES * 2)
-            if found.verdict == CLEAR_VERDICT and self.bookable(found.shown[0].code):
-                hits = list(found.shown)
-                self._sure = True
+            hits = list(found.shown)
+            self._sure = True
         self._hits = hits
 
     async def _narrow(self, said: str) -> bool:

@@ -137,6 +137,15 @@ async def test_a_booking_asked_for_in_a_whole_sentence_offers_its_matter(h, aske
     assert "没找到" not in reply
 
 
+@pytest.mark.parametrize("asked", ["我要预约九价疫苗", "帮我约一下医院的专家号"])
+async def test_a_booking_for_what_the_catalog_does_not_serve_books_no_matter(h, asked):
+    """我要预约九价疫苗 was told 「《预防接种证》办理」needs no booking, at the service hall: the
+    lexicon read 接种 in it while the search says the catalog does not serve it."""
+    await h.catalog_ready()
+    reply = await h.say(asked)
+    assert "预防接种证" not in reply and "请选择办理大厅" not in reply and "请选择日期" not in reply, reply
+
+
 async def test_a_booking_wish_the_search_reads_as_one_matter_goes_straight_to_its_halls(h):
     # 预约社保卡申领 listed 供养亲属抚恤金申领 beside it (the lexicon alone, unsure for the shared
     # 申领): a booking asks no more than the guide search, which reads it as one matter, and goes
