@@ -1,5 +1,6 @@
-"""Structured logs with no personal data: openids are hashed, ID and phone numbers masked; and
-passing trouble logged once per incident (`Incidents`), so that ERROR means a bug.
+"""Structured logs with no personal data: openids are hashed; ID, phone, bank card and passport
+numbers masked; and passing trouble logged once per incident (`Incidents`), so that ERROR means a
+bug.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 import time
 
 from pythonjsonlogger.json import JsonFormatter
+
+from integrations.platform.identifiers import mask_told_numbers
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -38,6 +41,7 @@ def user_ref(user: str) -> str:
 
 
 def redact(text: str) -> str:
+    text = mask_told_numbers(text)
     text = _ID_NUMBER.sub(lambda m: f"{m[1] or m[3]}********{m[2] or m[4]}", text)
     text = _PHONE.sub(r"\1****\2", text)
     return _OPENID.sub(r"\1***", text)

@@ -44,7 +44,7 @@ from dialogs.understand.answers import without_refused
 from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query
 from dialogs.understand.halls import asks_about_halls
 from dialogs.understand.vocabulary import vocabulary
-from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone, valid_id_number
+from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone, tells_card_number, valid_id_number
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
 # half-width, lower case, trailing punctuation dropped), against the whole message.
@@ -487,8 +487,9 @@ class Conversation:
             if "yjs" in word and (bundle_no := find_bundle_number(word)):  # a 一件事 application's number
                 return "progress", {"case_no": bundle_no}
             settings = self.services.settings
-            if (EIGHT_DIGITS.match(word) is not None
-                    or (getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN) != DEFAULT_CASE_PATTERN):
+            if ((EIGHT_DIGITS.match(word) is not None
+                    or (getattr(settings, "case_number_pattern", None) or DEFAULT_CASE_PATTERN) != DEFAULT_CASE_PATTERN)
+                    and not tells_card_number(incoming.text)):  # 银行卡6222… is a bank's, never a case's
                 carried = _cases_carried(understanding(incoming, self.services, expects))
                 if carried:
                     return "progress", carried

@@ -62,6 +62,11 @@ def test_the_redactor_masks_every_form_people_type(secret):
         assert not leaks(redact(text)), redact(text)
 
 
+def test_a_bank_card_or_passport_number_told_as_one_is_masked_in_logs():
+    line = redact("text 我的银行卡6222 0212 3456 7890 123丢了 护照号E12345678 my passport number is G87654321")
+    assert "7890" not in line and "E1234" not in line and "G8765" not in line and "0123" in line and "5678" in line, line
+
+
 def test_numbers_that_are_not_personal_stay_readable():
     line = "case 51160220261128100001 msg 24123456789012345678 at 1795852288123 hall 021-12345678"
     assert redact(line) == line

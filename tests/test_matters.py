@@ -255,6 +255,18 @@ async def test_a_question_quoted_back_never_shows_an_id_or_phone_number_whole(h,
     assert "没找到和“" in reply and whole not in reply and whole[-4:] in reply, reply
 
 
+@pytest.mark.parametrize(("typed", "whole"), [
+    ("我的手机13911112222银行卡6222021234567890123怎么解绑", "6222021234567890123"),
+    ("护照号E12345678，签证到期了怎么续", "E12345678"),
+])
+async def test_a_bank_card_or_passport_number_told_as_one_is_never_quoted_whole_nor_taken_for_a_case(h, typed, whole):
+    """银行卡6222… was taken for a case number (办件编号：6222021234567890123, one verification try
+    spent) and a passport's number was quoted back whole."""
+    await h.catalog_ready()
+    reply = await h.say(typed)
+    assert whole not in reply and "办件编号" not in reply, reply
+
+
 async def _at_the_first_question(h) -> str:
     """The 居住证 card's 材料清单: its first question (which situation) on screen."""
     await h.catalog_ready()

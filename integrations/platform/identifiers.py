@@ -57,9 +57,38 @@ _ID_IN_TEXT = re.compile(r"(?<![\dXx])\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx](?![\dXx])"
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
 
 
+# A bank card's number (银行卡 6222 0212 3456 7890 123) or a passport's (护照号E12345678), told as
+# what it is: the words before it say so.
+_CARD_IN_TEXT = re.compile(r"(?:银行卡|信用卡|储蓄卡|借记卡|卡号|bank card|card number)[^\d]{0,6}(\d[\d -]{10,22}\d)", re.IGNORECASE)
+_PASSPORT_IN_TEXT = re.compile(r"(?:护照|passport)[^\d]{0,16}?(?<![A-Za-z])([A-Za-z]{1,2}\d{6,9})(?!\d)", re.IGNORECASE)
+
+
+def tells_card_number(text: str) -> bool:
+    """Whether a message tells a bank card's number as one (银行卡6222…): not a case number."""
+    return _CARD_IN_TEXT.search(text) is not None
+
+
+def mask_number(value: str) -> str:
+    """Any other personal number (a bank card's, a passport's): its last 4 characters shown."""
+    value = re.sub(r"[ -]", "", value)
+    return "*" * (len(value) - 4) + value[-4:]
+
+
+def _masked_group(match: re.Match) -> str:
+    start, end = match.span(1)
+    return match[0][:start - match.start()] + mask_number(match[1]) + match[0][end - match.start():]
+
+
+def mask_told_numbers(text: str) -> str:
+    """A bank card's or a passport's number told as such (银行卡6222…, 护照号E1234…) masked to its last 4."""
+    return _PASSPORT_IN_TEXT.sub(_masked_group, _CARD_IN_TEXT.sub(_masked_group, text))
+
+
 def mask_in_text(text: str) -> str:
     """A message with the ID numbers and mobile numbers in it masked as a card shows them
-    (511***********0236, 139****5678): for quoting a person's words back to them."""
+    (511***********0236, 139****5678), and a bank card's or a passport's number told as such to its
+    last 4: for quoting a person's words back to them."""
+    text = mask_told_numbers(text)
     text = _ID_IN_TEXT.sub(lambda m: mask_id_number(re.sub(r"[ -]", "", m[0])), text)
     return _PHONE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"[ -]", "", m[0])), text)
 
