@@ -39,7 +39,14 @@ LEAVE_QUEUE = frozenset({"取消", "结束", "退出", "不等了", "算了", "�
                          "不用了", "不需要了", "不用啦", "没事了", "拜拜", "再见", "bye", "算了不用了", "算了不要了", "不用了谢谢", "不找了",
                          "不找人工了", "我自己看", "我自己看吧", "never mind", "no need"})
 #: Leaving the queue said at the start of a sentence (算了不等了，我自己去大厅问).
-STOP_WAITING = ("不等了", "不排了", "不排队了", "取消排队", "退出排队", "不用人工了", "不要人工了", "不留言了", "不用留言")
+STOP_WAITING = ("不等了", "不排了", "不排队了", "取消排队", "退出排队", "不用人工了", "不要人工了", "不留言了", "不用留言",
+                # 等太久了，我还是自己查吧: doing it oneself after all
+                "我还是自己", "还是我自己", "我自己查", "我自己搜", "我自己找", "我自己去大厅", "我自己去问",
+                "never mind", "nevermind", "search myself", "do it myself", "look it up myself", "find it myself",
+                "check it myself")
+#: A message's clauses: the last may ask what made them stop waiting (…，社保卡丢了怎么补).
+_CLAUSES = re.compile(r"[，,。！!？?；;]+|\.\s+")
+ASKED_AFTER_LEAVING = 4  # characters a last clause needs to be searched as a question
 
 
 def _stops(word: str, words: frozenset[str]) -> bool:
@@ -242,7 +249,23 @@ class Handoff(Dialog):
     async def leave_queue(self):
         await self.desk.leave(self.user)
         self.say("handoff/left_queue.j2")
-        self.start("menu")
+        asked = self._asked_on_leaving()
+        catalog = getattr(self.services, "catalog", None)
+        if asked and catalog is not None and catalog.ready.is_set():
+            self.start("matters", query=asked)  # 我还是自己查吧，社保卡丢了怎么补: that question, at once
+        else:
+            self.start("menu")
+
+    def _asked_on_leaving(self) -> str:
+        """What a message that leaves the queue asks besides (its last clause, when that is not a way
+        out itself), or ''."""
+        clauses = [c.strip() for c in _CLAUSES.split(self.text) if c.strip()]
+        if len(clauses) < 2:
+            return ""
+        last = clauses[-1]
+        if len(last) < ASKED_AFTER_LEAVING or _stops(normalise(last), LEAVE_QUEUE):
+            return ""
+        return last
 
     async def tell_while_waiting(self):
         told = await self.desk.tell(self.user, self.text)

@@ -214,6 +214,19 @@ async def test_leaving_the_queue_and_an_agent_who_comes_too_late(chat, zhang):
         assert "已退出人工服务排队" in left, (bye, left)
 
 
+@pytest.mark.parametrize(("said", "answered"), [("等太久了，我还是自己查吧，社保卡丢了怎么补", "社会保障卡"),
+                                              ("不等了，我自己去大厅问", "请回复序号选择"),
+                                              ("Actually never mind, I will search myself. How do I apply for a "
+                                               "marriage registration?", "婚姻登记")])
+async def test_leaving_the_queue_to_do_it_oneself_answers_what_was_asked_with_it(chat, zhang, client, said, answered):
+    """等太久了，我还是自己查吧，社保卡丢了怎么补 was kept for the agent (已记下…您排在第一位): only 取消
+    and a few words left the queue, and the question was never answered."""
+    await asyncio.wait_for(client.app[CATALOG].ready.wait(), timeout=90)
+    ticket_number(await chat.say("人工"))
+    left = await chat.say(said)
+    assert "已退出人工服务排队" in left and answered in left, left
+
+
 async def test_a_long_wait_becomes_a_left_message(chat, zhang, client, app, settings):
     number = ticket_number(await chat.say("人工"))
     await app[HANDOFF].sweep(now=time.time() + settings.handoff_wait_seconds + 1)
