@@ -94,6 +94,7 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_notify",    "notify"),
     T("text",  "guide",     "guide",     "asks_time",      "show_time"),
     T("text",  "guide",     "guide",     "asks_fee",       "show_fee"),
+    T("text",  "guide",     "guide",     "asks_post",      "show_post"),  # 能寄过来吗
     T("text",  "guide",     "guide",     "asks_agent",     "show_agent"),  # 可以让家里人代办吗
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     # 点错了 不是这个 on a card picked from a list: the list again
@@ -122,6 +123,7 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "asks_online",    ["show_online", "ask"]),
     T("text",  "situation", "situation", "asks_time",      ["show_time", "ask"]),
     T("text",  "situation", "situation", "asks_fee",       ["show_fee", "ask"]),
+    T("text",  "situation", "situation", "asks_post",      ["show_post", "ask"]),
     T("text",  "situation", "situation", "asks_agent",     ["show_agent", "ask"]),  # 要本人去吗 at a question: answered, asked again
     # another need asked at the question: what the search finds for it, as on the card
     T("text",  "situation", "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
@@ -174,7 +176,9 @@ FOLLOW_UP_CUES = {
     "online": ("网上", "在线", "手机上", "线上", "链接", "不想跑", "不用跑", "少跑", "不去现场", "不到现场", "不用去", "跑几趟", "跑几次",
                "去几次", "去几趟"),
     "booking": ("预约", "约个号", "约个时间", "约时间", "约号", "排号", "取号", "先约", "提前约", "约一下"),
-    # not on the card's menu, but on the card itself: its 办理时限 and 收费 lines, said again
+    # not on the card's menu, but on the card itself: its 办理时限 and 收费 lines, said again; and
+    # how the result reaches one (领取, 邮寄, 电子证照)
+    "post": ("邮寄", "寄过来", "寄回来", "寄给我", "寄到家", "寄到", "寄", "快递", "送到家", "送上门", "送过来", "包邮"),
     "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好", "啥时候", "什么时候"),
     "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱", "能领多少", "领多少",
             "收不收费", "收不收钱", "要不要钱", "交多少", "花多少"),
@@ -203,6 +207,9 @@ AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?
                          r"|(?:要不要|用不用|需不需要|必须|一定要|非得|得|要|需要)(?:我)?(?:本人|自己|亲自)(?:去|来|到场|到|跑)"
                          r"|(?:本人|自己|亲自)(?:要|得|必须|需要|一定要)(?:去|来|到场|到|跑)(?:吗|不|么|没|一趟)?"
                          r"|\bin person\b")
+#: Someone else doing it, said rather than asked, on a card (女儿帮我办, 让我儿子去办吧).
+AGENT_SAID = re.compile(r"(?:我)?(?:让|叫|由)?(?:我)?(?:家里人|家人|儿子|女儿|闺女|孩子|老伴|老公|老婆|亲戚|朋友|孙子|孙女|外孙|外孙女)"
+                        r"(?:帮我|替我|代我|给我)?(?:去)?(?:办|弄|跑|代办|来办)(?:一下|一趟)?(?:吧|的|啊|哈)?")
 FOLLOW_UP_CHARS = 16
 #: Whether one must book, asked (要先预约吗, 需不需要预约, do I need an appointment?), not 预约 said.
 BOOKING_ASKED = re.compile(r"[吗么嘛不？?]$|要不要|需不需要|用不用|是否|必须|\bdo i need\b|\bmust i\b|\bneed to\b")
@@ -219,6 +226,7 @@ EN_FOLLOW_UP_CUES = {
     "booking": re.compile(r"\b(?:book|appointment|reserve)\b"),
     "time": re.compile(r"\b(?:how long|how many days|how soon|when will|processing time)\b"),
     "fee": re.compile(r"\b(?:cost|costs|fee|fees|how much|price|charge|free)\b"),
+    "post": re.compile(r"\b(?:post|mail|posted|mailed|deliver|delivered|courier)\b"),
 }
 EN_FILLER = frozenset("what which do does did i we you it is are there to the a an for this that can could should need needed "
                       "take takes how much long many any please me my of on in do it's i'm will be so and or want like would i'd now here".split())
@@ -229,9 +237,10 @@ EN_FOLLOW_UP_WORDS = 7  # an English question longer than this is a question of 
 _BY_THE_WAY = re.compile(r"^(?:哦|噢|啊)?(?:对了|还有|另外|顺便问一?下|顺便问问|顺带问一?下|我想问一?下|想问一?下|问一?下|请问一?下?)[，,。.!！\s]*")
 
 
-def follow_up_asked(text: str) -> str | None:
+def follow_up_asked(text: str, named: str = "") -> str | None:
     """The card's follow-up a question asks for: the card's own words for it (材料清单, Apply online),
-    or a short question in other words that asks for one only."""
+    or a short question in other words that asks for one only; the words of the matter `named` (the
+    card's) say nothing more (能在手机上认证吗, on 养老保险待遇领取资格认证's card, asks only how online)."""
     text = _BY_THE_WAY.sub("", text) or text  # 对了，要带什么材料 / 顺便问下要带哪些东西
     if text in _FOLLOW_UP_WORDS:
         return _FOLLOW_UP_WORDS[text]
@@ -253,7 +262,7 @@ def follow_up_asked(text: str) -> str | None:
     rest = text
     for cue in sorted(FOLLOW_UP_CUES[key], key=len, reverse=True):
         rest = rest.replace(cue, "")
-    return key if all(ch in FOLLOW_UP_FILLER or not "\u4e00" <= ch <= "\u9fff" for ch in rest) else None
+    return key if all(ch in FOLLOW_UP_FILLER or ch in named or not "\u4e00" <= ch <= "\u9fff" for ch in rest) else None
 
 
 UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订阅通知", "不用通知了"})  # not 取消订阅: that is 我的订阅's
@@ -1321,8 +1330,8 @@ class Matters(ListedAnswers, Dialog):
             text = str(picked)  # 一 / 第一个 / 第1个 on the card: its first follow-up (the matter was forgotten)
         if text.isascii() and text.isdigit():  # a card's number; at a question, numbers are its options
             return None if self.state == "situation" else next((key for number, _, key in follow_ups_for(guide) if number == text), None)
-        asked = follow_up_asked(text)
-        if asked is None and len(text) <= FOLLOW_UP_CHARS and AGENT_ASKED.search(text):
+        asked = follow_up_asked(text, guide.name)
+        if asked is None and len(text) <= FOLLOW_UP_CHARS and (AGENT_ASKED.search(text) or AGENT_SAID.fullmatch(text)):
             return "agent"
         if (asked is None and "办" in text and len(text) <= FOLLOW_UP_CHARS
                 and (self.slot("hall") is not None or NEAR_PLACE.search(text))):
@@ -1365,6 +1374,9 @@ class Matters(ListedAnswers, Dialog):
 
     def asks_fee(self) -> bool:
         return self._follow_up() == "fee"
+
+    def asks_post(self) -> bool:
+        return self._follow_up() == "post"
 
     def asks_notify(self) -> bool:
         return self._follow_up() == "notify"
@@ -1430,6 +1442,10 @@ class Matters(ListedAnswers, Dialog):
     def show_time(self):
         """办下来要多久: the card's 办理时限, said again on its own."""
         self.say("matters/time.j2", guide=self._guide())
+
+    def show_post(self):
+        """能寄过来吗: how the result reaches one (the guide's 送达方式: collected, posted, electronic)."""
+        self.say("matters/post.j2", guide=self._guide())
 
     def show_fee(self):
         """要多少钱: the card's 收费, said again on its own; 能领多少钱 (of a benefit) is told that the

@@ -718,6 +718,20 @@ async def test_a_card_answers_whether_someone_else_may_do_it_and_how_to_apply(h)
     assert "网上" in online and "没找到" not in online, online
 
 
+async def test_a_card_answers_a_statement_of_who_goes_by_post_and_in_its_own_words(h):
+    """On a card, 女儿帮我办 found nothing (a statement, not 可以…吗), 能寄过来吗 asked what to do,
+    and 能在手机上申领吗 (the matter's own word 申领 beside 手机上) was searched anew."""
+    await h.catalog_ready()
+    assert (await h.say("开无犯罪证明")).startswith("【")
+    agent = await h.say("女儿帮我办")
+    assert "代办" in agent and "没找到" not in agent, agent
+    post = await h.say("能寄过来吗")
+    assert ("邮寄" in post or "领取" in post or "网上" in post) and "没找到" not in post and "想办什么" not in post, post
+    assert (await h.say("社保卡申领")).startswith("【")
+    online = await h.say("能在手机上申领吗")
+    assert "网上" in online and "您要办的是不是" not in online and "没找到" not in online, online
+
+
 async def test_the_matters_own_words_told_ahead_name_no_option(h):
     """单位交了生育保险 told with 生育津贴 answered 个人申报（灵活就业参加生育保险） ahead, unasked:
     生育保险 is what the matter is about, not the option."""

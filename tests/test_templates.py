@@ -39,6 +39,7 @@ CONTEXTS = {
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
     "matters/time.j2": {"guide": GUIDE},
+    "matters/post.j2": {"guide": GUIDE},
     "matters/booking_asked.j2": {"matter": "居民身份证办理"},
     "booking/take_your_time.j2": {"step": "id_number"},
     "booking/its_hall.j2": {"hall": HALL, "other": True},
