@@ -41,6 +41,9 @@ MAX_CANDIDATES = 5
 LIST_AGREES = frozenset({"是", "是的", "是滴", "对", "对的", "对对", "对对对", "嗯", "嗯嗯", "恩", "没错", "就是", "就是的", "yes", "yeah"})
 #: Said to a list of candidates, a message this short may narrow it (新办的, 丢了那个) rather than ask anew.
 REFINE_CHARS = 8
+#: A statement (no question in it) said to a list or a card, this short, is read with the question
+#: they answer before it is taken for a new one (我们公司已经开过户了, 他有残疾证，一级的).
+TOLD_CHARS = 30
 MIN_QUESTION = 4  # characters of a question of its own typed at a step (as dialogs.conversation reads them)
 ECHO_CHARS = 24  # of a question quoted back in a reply
 # The search's verdicts (bot.search.hybrid), and outcomes counted for operators (bot.search.outcomes).
@@ -137,6 +140,9 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "picks_another_candidate", ["keep_pick", "show_card"]),
     # 材料清单 / 在哪办 on a matter without a guide yet: said it has none yet, the list it came from kept
     T("text",  "guide",     "guide",     "asks_guideless_follow_up", "say_no_guide"),
+    # a circumstance told at a card (他有残疾证，一级的) that the search reads with the card's question
+    # as the card's own: noted (what it answers of the card's questions, kept), the card's numbers again
+    T("text",  "guide",     "guide",     "tells_of_the_card", ["note_told", "ask"]),
     T("text",  SEARCHING,   "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
     # a matter asked for with its materials (生育津贴要啥材料): the card, then the list or its question
     T("text",  SEARCHING,   "situation", "clear_match_asking_materials_with_situations", ["keep_winner", "show_card"]),
@@ -618,6 +624,13 @@ SHORT_DENIAL = 4
 #: answer in one's own words (在市人民医院生的, 单位帮我报) has none, and is not searched, so the
 #: answers given so far are not lost to a list of matters.
 ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|可以|能[^，,。 ]{0,8}不|哪|什么|啥|多少|几|要不要|是否|有没有|想办|想问|办理|申请")
+
+
+def _tells(text: str) -> bool:
+    """Whether a short message tells a circumstance rather than asks (我们公司已经开过户了)."""
+    return len(text) <= TOLD_CHARS and ASKING.search(text) is None
+
+
 #: Words of a question that asks whether someone else acts for the applicant (是由他人代您办理吗).
 BY_ANOTHER_ASKED = ("代您", "代办", "代为", "委托")
 _MYSELF = re.compile(r"^(?:是|就|都是|还是)?(?:我|我们|俺|咱)?(?:自己|本人|亲自|自个|自个儿)|^(?:我|俺|咱)(?:去|来|办|过去)")
@@ -850,7 +863,7 @@ class Matters(ListedAnswers, Dialog):
     FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand (a question: what answers none of it)
     NOT_RESUMED = frozenset({"asking", "choosing"})  # a search's list is asked again, never offered as work left
 
-    __slots__ = ("_found", "_answered", "_corrected", "_taken_back", "_outcome", "_read_follow_up", "_refined")
+    __slots__ = ("_found", "_answered", "_corrected", "_taken_back", "_outcome", "_read_follow_up", "_refined", "_told_of_card")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -861,6 +874,7 @@ class Matters(ListedAnswers, Dialog):
         self._outcome: tuple[str, str] | None = None  # (outcome, query) to count for operators
         self._read_follow_up: tuple[str | None, str | None] | None = None  # (the card's code, the follow-up asked) this turn
         self._refined: str | None = None  # the list's question with this message's words added, when they narrowed it
+        self._told_of_card: str | None = None  # the card's question with a circumstance told at it, when it is still the card's (prepared)
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:
@@ -931,6 +945,19 @@ class Matters(ListedAnswers, Dialog):
         self._found = await self.services.catalog.find(query, top=MAX_CANDIDATES) if query else None
         if self.state == "choosing" and self._found is not None and not self._names_another_matter(self._found):
             await self._narrow(query)
+        elif (self.state == "guide" and self._found is not None and _tells(query) and self._found.verdict != MATTER
+              and (not self._found.shown or self.data.get("code") in {h.code for h in self._found.hits})):
+            # 他有残疾证，一级的 on 重度残疾人护理补贴's card listed 残疾人证新办 first: a statement that
+            # comes near the card alone (or near nothing), read with the question that opened the card,
+            # is still the card's. One that names another need (对了我社保卡丢了) finds it, not the card.
+            about = f"{self.data.get('about') or self._guide_name()} {query}"
+            found = await self.services.catalog.find(about, top=MAX_CANDIDATES)
+            if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code == self.data.get("code"):
+                self._told_of_card = about
+
+    def _guide_name(self) -> str:
+        guide = self._guide()
+        return guide.name if guide is not None else ""
 
     def _names_another_matter(self, found) -> bool:
         """The words said to a list name a matter of their own that the list does not have: clearly,
@@ -948,7 +975,7 @@ class Matters(ListedAnswers, Dialog):
         with them added is searched, and taken when it leads to one of the candidates on screen
         (then it is that question's answer, not a new one drifting elsewhere)."""
         asked = self.data.get("asked") or ""
-        if not asked or len(said) > REFINE_CHARS:
+        if not asked or len(said) > (TOLD_CHARS if _tells(said) else REFINE_CHARS):
             return
         refined = f"{asked} {said}"
         found = await self.services.catalog.find(refined, top=MAX_CANDIDATES)
@@ -1262,6 +1289,7 @@ class Matters(ListedAnswers, Dialog):
         code = self.data["code"]
         guide = self.services.catalog.guide(code)
         told = self.data.pop("told", "") or (self._query() if self.incoming.kind == "text" and not self.word.isdigit() else "")
+        self.data["about"] = told[:200]  # what the card answers: a circumstance told at it is read with it
         for key in ("query", "answers", "listed", "chosen", "asked", "book"):
             self.data.pop(key, None)  # the list it was picked from stays: 返回 shows it again (no guide yet: pick another)
         if guide is not None and told:
@@ -1374,6 +1402,19 @@ class Matters(ListedAnswers, Dialog):
 
     def asks_fee(self) -> bool:
         return self._follow_up() == "fee"
+
+    def tells_of_the_card(self) -> bool:
+        return self._told_of_card is not None
+
+    def note_told(self):
+        """A circumstance told at the card: what it answers of the card's questions is kept (so the
+        list asks no more), and the card is said to still be the one."""
+        guide = self._guide()
+        told = answers_told(guide, normalise(self._told_of_card)) if guide is not None else {}
+        if told:
+            self.data["answers"] = {**told, **self.data.get("answers", {})}
+        name = guide.name if guide is not None else self.services.catalog.summary(self.data["code"]).name
+        self.say("matters/told.j2", matter=name)
 
     def asks_post(self) -> bool:
         return self._follow_up() == "post"

@@ -732,6 +732,27 @@ async def test_a_card_answers_a_statement_of_who_goes_by_post_and_in_its_own_wor
     assert "网上" in online and "您要办的是不是" not in online and "没找到" not in online, online
 
 
+async def test_a_circumstance_told_at_a_card_keeps_the_card_and_another_need_still_moves_on(h):
+    """他有残疾证，一级的 at 重度残疾人护理补贴's card listed 残疾人证新办 first (a family that holds
+    the card walked into applying for a new one): read with the card's question, it is the card's."""
+    await h.catalog_ready()
+    assert (await h.say("重度残疾人护理补贴")).startswith("【")
+    told = await h.say("他有残疾证，一级的")
+    assert "重度残疾人护理补贴" in told and "您要办的是不是" not in told and "残疾人证新办" not in told, told
+    moved = await h.say("对了我社保卡丢了")
+    assert "社会保障卡" in moved and "重度残疾人护理补贴" not in moved.split("\n")[0], moved
+
+
+async def test_a_circumstance_told_to_a_list_narrows_it_instead_of_searching_anew(h):
+    """我们公司已经开过户了, said to the list for enrolling new employees, listed 机动车转移登记 (过户)
+    and 二手房转移登记: a statement said to a list is read with the list's question."""
+    await h.catalog_ready()
+    listed = await h.say("我是公司人事，新招了几个员工，要给他们交社保，怎么操作")
+    assert "参保登记" in listed, listed
+    told = await h.say("我们公司已经开过户了")
+    assert "机动车" not in told and "二手房" not in told and "参保" in told, told
+
+
 async def test_the_matters_own_words_told_ahead_name_no_option(h):
     """单位交了生育保险 told with 生育津贴 answered 个人申报（灵活就业参加生育保险） ahead, unasked:
     生育保险 is what the matter is about, not the option."""

@@ -40,6 +40,7 @@ CONTEXTS = {
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
     "matters/time.j2": {"guide": GUIDE},
     "matters/post.j2": {"guide": GUIDE},
+    "matters/told.j2": {"matter": "居民身份证办理"},
     "matters/booking_asked.j2": {"matter": "居民身份证办理"},
     "booking/take_your_time.j2": {"step": "id_number"},
     "booking/its_hall.j2": {"hall": HALL, "other": True},
