@@ -308,6 +308,28 @@ async def test_an_id_number_with_a_wrong_check_digit_in_the_opening_message_is_t
     assert len(booked(await appointments_of(sims, who))) == 1
 
 
+async def test_a_hall_is_chosen_by_the_street_one_lives_in(h):
+    """离我家近的，我住在枣山街道 at the hall step was searched as a new question (住宅专项维修资金
+    查询, 对外国人的住宿登记 …), and 第三个 then opened a land-dispute arbitration: the street a
+    hall's address places it in names that hall."""
+    await h.catalog_ready()
+    catalog = h.app[CATALOG]
+    street = re.compile(r"(?<=[区县市])([\u4e00-\u9fff]{2,3}?街道)")
+    for summary in sorted(catalog.summaries.values(), key=lambda s: s.code):
+        guide = catalog.guide(summary.code)
+        halls = [catalog.halls[i] for i in (guide.halls if guide and summary.bookable else []) if i in catalog.halls]
+        named = [(hall, m[1]) for hall in halls if (m := street.search(hall.address)) and m[1] not in hall.name]
+        if len(halls) >= 2 and named:
+            break
+    else:
+        pytest.skip("no bookable matter with two halls, one in a street its name does not say")
+    hall, where = named[0]
+    asked = await h.say(f"预约{summary.name}")
+    assert "请选择办理大厅" in asked, asked
+    reply = await h.say(f"离我家近的，我住在{where}")
+    assert "请选择日期" in reply and (await h.session()).data["hall"] == hall.id, reply
+
+
 @pytest.mark.parametrize(("asked", "later"), [("地址在哪", "能停车吗"), ("怎么去", "几点下班"), ("电话多少", "在哪里办")])
 async def test_where_the_hall_is_asked_during_a_booking_answers_for_its_hall_and_the_step_goes_on(h, sims, asked, later):
     """地址在哪 at the days (a search read 地址 as 变更住所) or 几点下班 at the summary (every hall
