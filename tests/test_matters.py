@@ -129,7 +129,8 @@ async def test_a_near_domain_question_the_catalog_does_not_serve_says_so_and_off
 @pytest.mark.parametrize(("question", "told"), [("我老婆是外国人，外籍配偶的居留证件到期了去哪里换", "出入境"),
                                               ("老外来我们厂工作，外国人工作许可怎么办", "出入境"),
                                               ("电动车在楼下被偷了怎么办", "110"), ("被人告到法院了，收到传票怎么办", "诉讼服务中心"),
-                                              ("我是德国人，护照丢了，在这里能补办吗", "使领馆")])
+                                              ("我是德国人，护照丢了，在这里能补办吗", "使领馆"),
+                                              ("我要和外国人结婚，在哪登记", "涉外婚姻登记")])
 async def test_a_need_met_elsewhere_is_told_where(h, question, told):
     """A foreign spouse's residence permit got 没找到 and 12345 alone, though one office serves it:
     out of scope, and where (with the hall when the city has one), then 人工 / 12345."""

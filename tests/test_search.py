@@ -1138,3 +1138,18 @@ def test_people_from_elsewhere_in_china_are_not_foreigners(search):
     """租给外地人要去派出所登记吗 listed 对外国人的住宿登记 first: 外地人 is one character from 外国人."""
     assert "对外国人的住宿登记" not in shown(search, "我有套房子要租出去，租给外地人要去派出所登记吗")
     assert shown(search, "外国朋友来家里住要去派出所登记吗")[:1] == ["对外国人的住宿登记"]
+
+
+@pytest.mark.parametrize("query", ["我要和外国人结婚，在哪登记", "女儿要嫁给一个美国人，结婚登记去哪办", "我和日本籍男友想结婚",
+                                   "How do I apply for a marriage registration with a Chinese citizen?"])
+def test_a_citizen_marrying_a_foreigner_is_told_the_provinces_office(search, query):
+    """我要和外国人结婚，在哪登记 was offered 中国内地公民婚姻登记 (at the district's registry, which
+    registers mainland citizens together) and, that left out, 对外国人的住宿登记."""
+    found = search.find(query)
+    assert found.verdict == hybrid.OUT_OF_SCOPE and not found.shown and found.told == "foreign_marriage", (query, found)
+
+
+@pytest.mark.parametrize(("query", "meant"), [("我们两个都是本地人想结婚", "中国内地公民婚姻登记"),
+                                              ("和外国人结婚后孩子上户口", "户口登记")])
+def test_citizens_marrying_and_a_mixed_couples_child_are_still_served(search, query, meant):
+    assert meant in shown(search, query)[:3], (query, shown(search, query))

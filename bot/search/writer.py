@@ -44,6 +44,30 @@ SAYS_FOREIGN = re.compile(
     rf"\bmarried to an? chinese\b|\bmy (?:wife|husband|partner|spouse|girlfriend|boyfriend) is (?:a )?chinese\b",
     re.IGNORECASE)
 
+_PARTNERS = "男友|女友|男朋友|女朋友|未婚夫|未婚妻|对象|丈夫|妻子|老公|老婆|先生|太太|小伙|姑娘|男人|女人"
+#: A citizen marrying a foreigner (我要和外国人结婚, 女儿要嫁给一个美国人, my American fiancée): the
+#: marriage is registered by the province's office for marriages with foreigners, not by the
+#: catalog's registry, which registers mainland citizens together.
+SAYS_FOREIGN_PARTNER = re.compile(
+    rf"(?:和|跟|与|嫁给|娶了?|嫁)(?:一[个位名])?(?:个)?(?:外国|外籍|老外|洋|(?:{_NATIONS})(?:籍)?)|"
+    rf"(?:外国|外籍|洋|(?:{_NATIONS})籍?)(?:的)?(?:{_PARTNERS})|"
+    rf"\bmarry(?:ing)? (?:a |an )?(?:foreigner|foreign national|(?:{_NATIONALS})\b)|"
+    rf"\bmy (?:{_NATIONALS}|foreign) (?:wife|husband|girlfriend|boyfriend|fianc[ée]e?|partner|spouse)\b|"
+    rf"\bwith an? chinese (?:citizen|national|man|woman)\b",
+    re.IGNORECASE)
+
+_MARRYING = re.compile(r"结婚|领证|扯证|婚姻登记|嫁|娶|marry|marriage|wedding", re.IGNORECASE)
+#: A child's papers asked about by a mixed couple (和外国人结婚后孩子上户口): the catalog's own.
+_CHILDS_PAPERS = re.compile(r"户口|出生|落户|上学|入学|宝宝|小孩|孩子的|\b(?:baby|child|kid)\b", re.IGNORECASE)
+
+
+def marries_a_foreigner(message: str) -> bool:
+    """Whether a citizen asks how to marry a foreigner (我要和外国人结婚，在哪登记): the province's
+    office for marriages with foreigners registers it, never the catalog's registry."""
+    return (SAYS_FOREIGN_PARTNER.search(message) is not None and _MARRYING.search(message) is not None
+            and _CHILDS_PAPERS.search(message) is None)
+
+
 #: What a foreigner's own permits are called in English (the glossary's unserved terms): asked
 #: for by a foreign writer, they are the exit-entry office's, whatever the catalog's words near them.
 PERMITS = re.compile(r"\b(?:visa|permit|residence|green card)\b")
