@@ -1153,3 +1153,11 @@ def test_a_citizen_marrying_a_foreigner_is_told_the_provinces_office(search, que
                                               ("和外国人结婚后孩子上户口", "户口登记")])
 def test_citizens_marrying_and_a_mixed_couples_child_are_still_served(search, query, meant):
     assert meant in shown(search, query)[:3], (query, shown(search, query))
+
+
+@pytest.mark.parametrize("query", ["我是退伍军人，想办个优待证", "退伍了想办优待证"])
+def test_a_veterans_preferential_card_is_not_the_seniors_card(search, query):
+    """我是退伍军人，想办个优待证 listed 申领《四川省老年人优待证》 first: the catalog has the
+    seniors' card, not the veterans'."""
+    assert not search.find(query).shown, (query, shown(search, query))
+    assert shown(search, "我爸70了办个优待证")[:1] == ["申领《四川省老年人优待证》"]
