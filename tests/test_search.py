@@ -1161,3 +1161,10 @@ def test_a_veterans_preferential_card_is_not_the_seniors_card(search, query):
     seniors' card, not the veterans'."""
     assert not search.find(query).shown, (query, shown(search, query))
     assert shown(search, "我爸70了办个优待证")[:1] == ["申领《四川省老年人优待证》"]
+
+
+@pytest.mark.parametrize("query", ["媳妇昨天剖腹产生了个儿子", "我家添了个孙子", "我当妈妈了 要给孩子办些啥"])
+def test_a_birth_told_in_everyday_words_finds_the_birth_bundle(search, query):
+    """媳妇昨天剖腹产生了个儿子 was out of scope and 老婆顺产了 listed a car's transfer: the birth's
+    life event knew 生孩子 and 宝宝出生, not how a birth is told."""
+    assert "出生一件事" in shown(search, query)[:3], (query, shown(search, query))
