@@ -126,6 +126,15 @@ async def test_a_near_domain_question_the_catalog_does_not_serve_says_so_and_off
     assert "【" not in reply and "您要办的是不是" not in reply
 
 
+@pytest.mark.parametrize("question", ["人民医院几点开门", "工商银行几点下班", "What time does the bank close?"])
+async def test_another_places_hours_are_not_answered_with_the_service_halls(h, question):
+    """怎么挂号看病，人民医院几点开门 and 工商银行几点下班 got the service halls and their hours."""
+    await h.catalog_ready()
+    reply = await h.say(question)
+    halls = h.app[CATALOG].halls.values()
+    assert not any(hall.name in reply for hall in halls) and "办公时间" not in reply, reply
+
+
 @pytest.mark.parametrize(("question", "told"), [("我老婆是外国人，外籍配偶的居留证件到期了去哪里换", "出入境"),
                                               ("老外来我们厂工作，外国人工作许可怎么办", "出入境"),
                                               ("电动车在楼下被偷了怎么办", "110"), ("被人告到法院了，收到传票怎么办", "诉讼服务中心"),

@@ -129,6 +129,11 @@ _HOURS_ASKS = re.compile(r"(几点|什么时候|啥时候|几时)(上班|下班|
                          r"|\bopening hours\b|\bwhen (?:is|are) (?:it|they|the [a-z ]+) open\b|\bopen on (?:weekends?|saturdays?|sundays?)\b")
 #: A hall question is short: a longer message tells a need (which the search reads).
 MAX_HALL_QUESTION = 32
+#: Places that are not the city's service halls (人民医院几点开门, 工商银行几点下班): their hours are
+#: their own, and listing the halls' answers nothing.
+_OTHER_PLACES = re.compile(r"医院|诊所|卫生院|银行|邮局|快递|学校|幼儿园|大学|商场|超市|菜市场|药店|车站|火车站|机场|景区|公园|"
+                           r"图书馆|博物馆|体育馆|法院|检察院|营业厅|电信|移动|联通|电力|供电所|自来水公司|燃气公司"
+                           r"|\b(?:hospital|clinic|bank|post office|school|kindergarten|university|mall|supermarket|pharmacy|station|airport|library|museum|court)s?\b")
 
 
 _WHEN = re.compile(r"几点|上班|下班|开门|关门|营业|办公|开放|时间|周末|周六|周日|星期|礼拜|中午|午休|节假日|几时"
@@ -185,7 +190,7 @@ def asks_about_halls(text: str, names: HallNames | None = None) -> bool:
     """Whether `text` asks where a service hall is or when it opens, not about a matter: a hall
     in general words or by one of `names` (车管所在哪里), or office hours alone."""
     folded = fold(text).strip()
-    if len(folded) > _most(folded):
+    if len(folded) > _most(folded) or _OTHER_PLACES.search(folded):
         return False
     if _HOURS_ASKS.search(folded):
         return True
