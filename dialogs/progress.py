@@ -888,7 +888,10 @@ class Progress(Dialog):
 
     def say_number_format(self):
         # a short run of digits is often the 预约号 of an appointment (12070001): where that is looked up
-        self.say("progress/number_format.j2", short=_SHORT_NUMBER.fullmatch(self.word) is not None)
+        word = unicodedata.normalize("NFKC", self.word).upper()
+        digits = "".join(re.findall(r"\d+", word))
+        self.say("progress/number_format.j2", short=_SHORT_NUMBER.fullmatch(self.word) is not None,
+                 bundle="YJS" in word, digits=len(digits))  # how many were sent: one short or long is told so
 
     def _say_also(self) -> None:
         """Several case numbers sent at once (帮我查两个件：A 和 B): the first is looked at, and the

@@ -93,6 +93,17 @@ async def test_menu_option_case_number_and_phone_digits_show_the_timeline(h, sim
     assert "1. 订阅" in card
 
 
+async def test_a_number_of_the_wrong_length_is_told_how_long_it_should_be(h):
+    """受理编号是 20241115000123 was told 办件编号…是一串数字 (it was one), and YJS20261201001 that a
+    一件事 number begins with YJS (it did): what was wrong, its length, was never said."""
+    await h.catalog_ready()
+    assert "办件编号" in await h.say("查进度")
+    told = await h.say("受理编号是 20241115000123")
+    assert "好像不是办件编号" in told and "14 位" in told, told
+    told = await h.say("YJS20261201001")
+    assert "YJS 加 18 位数字" in told and "YJS 加 11 位" in told, told
+
+
 async def test_an_appointment_number_at_progress_points_to_my_appointments_and_books_nothing(h, sims):
     """12070001 at 查进度 is no case number: it may be a 预约号, so 我的预约 is named; 预约号12070001
     is about an appointment made (it was read as a wish to book 号12070001)."""

@@ -325,7 +325,7 @@ CONTEXTS.update({
     "matters/asked_again.j2": {"earlier": True},
     "matters/pick_first.j2": {},
     "matters/agent.j2": {"guide": GUIDE, "allowed": True, "materials": GUIDE.materials[:2]},
-    "progress/number_format.j2": {"short": True},
+    "progress/number_format.j2": {"short": True, "bundle": False, "digits": 14},
 })
 
 def test_every_template_renders_to_chinese_text():
