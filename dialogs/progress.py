@@ -125,6 +125,8 @@ TRANSITIONS = [
     T("start", "*",        "factor",   "carried_number",        "ask_factor"),
     T("start", "*",        "shown",    "only_verified_opens",   "show_case"),
     T("start", "*",        "choosing", "has_verified",          "ask"),
+    # 办件编号忘了怎么查进度: where the number is found and who can help, not 请输入办件编号
+    T("start", "*",        "number",   "opened_without_number", "say_without_number"),
     T("start", "*",        "number",   None,                    "ask"),
     # A case number typed in any state.
     T("text",  ANY,        "shown",    "typed_opens",           "show_case"),
@@ -879,6 +881,9 @@ class Progress(Dialog):
 
     def say_take_your_time(self):
         self.say("progress/take_your_time.j2", step=self.state)
+
+    def opened_without_number(self) -> bool:
+        return self.incoming.kind == "text" and self.has_no_number()
 
     def has_no_number(self) -> bool:
         return WITHOUT_NUMBER.search(self.word) is not None

@@ -93,6 +93,13 @@ async def test_menu_option_case_number_and_phone_digits_show_the_timeline(h, sim
     assert "1. 订阅" in card
 
 
+async def test_asking_for_progress_without_the_number_says_where_it_is_found(h):
+    """办件编号忘了怎么查进度 was asked 请输入办件编号, and again, until 我说了我忘了编号."""
+    await h.catalog_ready()
+    told = await h.say("办件编号忘了怎么查进度")
+    assert "请输入办件编号" not in told and ("回执" in told or "短信" in told), told
+
+
 async def test_a_number_of_the_wrong_length_is_told_how_long_it_should_be(h):
     """受理编号是 20241115000123 was told 办件编号…是一串数字 (it was one), and YJS20261201001 that a
     一件事 number begins with YJS (it did): what was wrong, its length, was never said."""
