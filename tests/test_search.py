@@ -1168,3 +1168,11 @@ def test_a_birth_told_in_everyday_words_finds_the_birth_bundle(search, query):
     """媳妇昨天剖腹产生了个儿子 was out of scope and 老婆顺产了 listed a car's transfer: the birth's
     life event knew 生孩子 and 宝宝出生, not how a birth is told."""
     assert "出生一件事" in shown(search, query)[:3], (query, shown(search, query))
+
+
+def test_two_catalog_entries_of_one_name_and_department_are_listed_once(search):
+    """大学生创业有什么补贴吗 listed 求职创业补贴申领 twice: the catalog has it under two codes."""
+    for query in ("大学生创业有什么补贴吗", "求职创业补贴"):
+        listed = shown(search, query)
+        assert listed.count("求职创业补贴申领") <= 1, (query, listed)
+    assert search.find("求职创业补贴申领").verdict == hybrid.MATTER  # its twin is no rival

@@ -334,6 +334,9 @@ class MatterSearch:
         self._sole_trader = np.array([bool(SOLE_TRADERS.search(d.name)) for d in documents], dtype=bool)
         self._company = np.array([bool(COMPANIES.search(d.name)) and not SOLE_TRADERS.search(d.name) for d in documents], dtype=bool)
         self._foreigners = np.array([bool(FOREIGNERS.search(d.name)) for d in documents], dtype=bool)
+        named: set[tuple[str, str]] = set()
+        self._first_of_name = np.array([(d.name, d.department) not in named and not named.add((d.name, d.department))
+                                        for d in documents], dtype=np.float32)
         self._citizens_only = np.array([bool(writer.CITIZENS_ONLY.search(d.name)) for d in documents], dtype=bool)
         self._between_citizens = np.array([bool(writer.BETWEEN_CITIZENS.search(d.name)) for d in documents], dtype=bool)
         self._probe = probe if probe is not None and encoder and probe.reads(encoder.name, encoder.dimensions) else None
@@ -616,6 +619,12 @@ class MatterSearch:
         message at all is read from the `calibrated` scores (those the in-domain model was fitted
         on; `fused` when not given), whether one hit is clear from the ranking."""
         need = evidence.need
+        # Two catalog entries of one name and department (求职创业补贴申领 twice) are one choice to a
+        # person: a list showing both reads as a mistake; the later is never shown (nor counted as a
+        # rival of the first).
+        fused = fused * self._first_of_name
+        if calibrated is not None:
+            calibrated = calibrated * self._first_of_name
         order = np.argsort(-fused, kind="stable")[:max(top, 2)]
         hits = tuple(self._hit(int(i), float(fused[i])) for i in order[:top] if fused[i] > 0)
         if not hits:
