@@ -217,6 +217,7 @@ def bundle_guides(catalog, bundle) -> list:
 class Bundles(ListedAnswers, Dialog):
     name = "bundles"
     title = "一件事一次办"
+    JUST_LOOKING = True
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PROMPTS = {"card": "bundles/follow_ups.j2", "situation": "matters/question.j2"}

@@ -578,7 +578,8 @@ class Conversation:
             # A half-made booking given up (算了 不约了) can be taken up again (哎 还是约吧):
             # kept as paused, and 继续 offered here, once.
             kept = left.KEPT_WHEN_CANCELLED and session.state not in left.DONE
-            self._say(replies, "common/cancelled.j2", title=left.title, unchanged=left.LEAVING_CHANGES_NOTHING, kept=kept)
+            self._say(replies, "common/cancelled.j2", title=left.title, unchanged=left.LEAVING_CHANGES_NOTHING, kept=kept,
+                      looking=left.JUST_LOOKING)
             after = await self._enter("menu", {}, incoming, replies)
             if kept:
                 after.paused = _paused_with(session, offered=True)

@@ -423,6 +423,9 @@ class Dialog:
     #: Leaving this dialog (取消, 退出) changes nothing it shows: said so (已退出「我的预约」，预约
     #:没有任何改动), never "已取消「我的预约」", which reads as the appointment cancelled.
     LEAVING_CHANGES_NOTHING: ClassVar[bool] = False
+    #: Only shows what was asked (a guide, the halls): leaving it is leaving off reading (好的，先不看了),
+    #: not a thing cancelled (已取消「办事指南」 read cold, and as if something had been undone).
+    JUST_LOOKING: ClassVar[bool] = False
     #: Cancelled (算了 不约了) before it is done, it is kept for 继续 (哎 还是约吧), and the person told so.
     KEPT_WHEN_CANCELLED: ClassVar[bool] = False
     #: States not kept for 继续 when the person turns to something else: nothing in them is worth

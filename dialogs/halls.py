@@ -48,6 +48,7 @@ TRANSITIONS = [
 class Halls(Dialog):
     name = "halls"
     title = "服务大厅"
+    JUST_LOOKING = True
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PROMPTS = {"pick": "halls/pick.j2", "shown": "halls/shown.j2"}

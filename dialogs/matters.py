@@ -854,6 +854,7 @@ def materials_for(guide, chosen: set[str]) -> list:
 class Matters(ListedAnswers, Dialog):
     name = "matters"
     title = "办事指南"
+    JUST_LOOKING = True
     STATES = STATES
     TRANSITIONS = TRANSITIONS
     PREPARE = PREPARE
