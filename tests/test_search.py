@@ -1163,7 +1163,7 @@ def test_a_veterans_preferential_card_is_not_the_seniors_card(search, query):
     assert shown(search, "我爸70了办个优待证")[:1] == ["申领《四川省老年人优待证》"]
 
 
-@pytest.mark.parametrize("query", ["媳妇昨天剖腹产生了个儿子", "我家添了个孙子", "我当妈妈了 要给孩子办些啥"])
+@pytest.mark.parametrize("query", ["媳妇昨天剖腹产生了个儿子", "我家添了个孙子", "刚生了个闺女，要办哪些证"])
 def test_a_birth_told_in_everyday_words_finds_the_birth_bundle(search, query):
     """媳妇昨天剖腹产生了个儿子 was out of scope and 老婆顺产了 listed a car's transfer: the birth's
     life event knew 生孩子 and 宝宝出生, not how a birth is told."""
@@ -1176,3 +1176,10 @@ def test_two_catalog_entries_of_one_name_and_department_are_listed_once(search):
         listed = shown(search, query)
         assert listed.count("求职创业补贴申领") <= 1, (query, listed)
     assert search.find("求职创业补贴申领").verdict == hybrid.MATTER  # its twin is no rival
+
+
+@pytest.mark.parametrize("query", ["我老婆帮我去行不行", "我儿子能替我去吗", "can my mother go for me"])
+def test_family_words_alone_are_not_a_birth(search, query):
+    """我儿子能替我去吗 listed 出生一件事 and 生育医疗费支付: the birth's phrases had 儿子 and 老婆 in them."""
+    listed = shown(search, query)
+    assert "出生一件事" not in listed and "生育医疗费支付" not in listed, (query, listed)
