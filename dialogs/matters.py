@@ -216,6 +216,15 @@ AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?
 #: Someone else doing it, said rather than asked, on a card (女儿帮我办, 让我儿子去办吧).
 AGENT_SAID = re.compile(r"(?:我)?(?:让|叫|由)?(?:我)?(?:家里人|家人|儿子|女儿|闺女|孩子|老伴|老公|老婆|亲戚|朋友|孙子|孙女|外孙|外孙女)"
                         r"(?:帮我|替我|代我|给我)?(?:去)?(?:办|弄|跑|代办|来办)(?:一下|一趟)?(?:吧|的|啊|哈)?")
+#: Someone else going, asked in other orders (我儿子能替我去吗, 我老婆帮我去行不行, 能不能别人代我去).
+AGENT_ASKED_TOO = re.compile(r"(?:家里人|家人|儿子|女儿|闺女|孩子|老伴|老公|老婆|媳妇|爱人|亲戚|朋友|老乡|同事|邻居|别人|他人|其他人|"
+                             r"孙子|孙女|我妈|我爸|妈妈|爸爸|父母)[^，。,]{0,3}[帮替代](?:我|他|她|俺)?(?:去|来)?(?:办|领|交|跑)?"
+                             r"(?:一下|一趟)?(?:行不行|可以吗|可不可以|能行吗|行吗|成不|吗|不|么)")
+#: The same in English (can my mother go for me, can I apply for her, can someone else collect it).
+EN_AGENT_ASKED = re.compile(r"\b(?:can|could|may)\s+(?:my\s+\w+|someone(?: else)?|somebody(?: else)?|a (?:friend|relative|family member))\s+"
+                            r"(?:go|apply|do it|collect|come|submit|pick)\b|\b(?:can|could|may) i (?:apply|go|do it|collect it|come) for "
+                            r"(?:her|him|them|my \w+)\b|\bon (?:my|his|her|their) behalf\b|\bin person\b")
+EN_AGENT_WORDS = 12  # an English question longer than this asks something of its own
 FOLLOW_UP_CHARS = 16
 #: Whether one must book, asked (要先预约吗, 需不需要预约, do I need an appointment?), not 预约 said.
 BOOKING_ASKED = re.compile(r"[吗么嘛不？?]$|要不要|需不需要|用不用|是否|必须|\bdo i need\b|\bmust i\b|\bneed to\b")
@@ -1360,7 +1369,10 @@ class Matters(ListedAnswers, Dialog):
         if text.isascii() and text.isdigit():  # a card's number; at a question, numbers are its options
             return None if self.state == "situation" else next((key for number, _, key in follow_ups_for(guide) if number == text), None)
         asked = follow_up_asked(text, guide.name)
-        if asked is None and len(text) <= FOLLOW_UP_CHARS and (AGENT_ASKED.search(text) or AGENT_SAID.fullmatch(text)):
+        if asked is None and len(text) <= FOLLOW_UP_CHARS and (AGENT_ASKED.search(text) or AGENT_SAID.fullmatch(text)
+                                                               or AGENT_ASKED_TOO.search(text)):
+            return "agent"
+        if asked is None and text.isascii() and len(text.split()) <= EN_AGENT_WORDS and EN_AGENT_ASKED.search(text):
             return "agent"
         if (asked is None and "办" in text and len(text) <= FOLLOW_UP_CHARS
                 and (self.slot("hall") is not None or NEAR_PLACE.search(text))):

@@ -407,6 +407,20 @@ async def test_an_english_card_answers_documents_where_how_long_and_cost_in_a_fe
         assert "Did you mean" not in reply, (asked, reply)
 
 
+async def test_an_english_card_answers_whether_someone_else_may_go_and_how_it_is_posted(h):
+    """can my mother go for me on a card listed 出生一件事; can it be posted was searched anew."""
+    await h.catalog_ready()
+    await h.say("English")
+    card = await h.say("I want a passport")
+    if not card.startswith("【"):
+        await h.say("1")
+    for asked in ("can my mother go for me", "Can I apply for her?", "can someone else collect it"):
+        reply = await h.say(asked)
+        assert "behalf" in reply or "in person" in reply, (asked, reply)
+    reply = await h.say("can it be posted to me?")
+    assert "posted" in reply or "collect" in reply or "online" in reply, reply
+
+
 async def test_an_english_situation_question_is_asked_in_english(h):
     """请问您是哪种情况？ was asked of English speakers as it is in Chinese."""
     await h.catalog_ready()

@@ -763,6 +763,15 @@ async def test_a_circumstance_told_to_a_list_narrows_it_instead_of_searching_ane
     assert "机动车" not in told and "二手房" not in told and "参保" in told, told
 
 
+@pytest.mark.parametrize("asked", ["我老婆帮我去行不行", "我儿子能替我去吗", "可以让我老乡帮我去办吗"])
+async def test_someone_else_going_asked_in_any_order_on_a_card_is_the_agent_question(h, asked):
+    """我儿子能替我去吗 and 我老婆帮我去行不行 on a card listed 出生一件事 and 生育医疗费支付."""
+    await h.catalog_ready()
+    assert (await h.say("开无犯罪证明")).startswith("【")
+    agent = await h.say(asked)
+    assert "代办" in agent and "您要办的是不是" not in agent and "出生" not in agent, agent
+
+
 async def test_the_matters_own_words_told_ahead_name_no_option(h):
     """单位交了生育保险 told with 生育津贴 answered 个人申报（灵活就业参加生育保险） ahead, unasked:
     生育保险 is what the matter is about, not the option."""
