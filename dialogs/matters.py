@@ -635,6 +635,18 @@ SHORT_DENIAL = 4
 ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|可以|能[^，,。 ]{0,8}不|哪|什么|啥|多少|几|要不要|是否|有没有|想办|想问|办理|申请")
 
 
+#: A correction of what the card is (不是，我是要注销不是办新的; 不对，是补办不是新办).
+_CORRECTS = re.compile(r"^(?:不是|不对|错了|搞错了|说错了|弄错了)|不是要?(?:办|新办|申请)?[^，,。]{0,4}[，, ]*(?:是|我是|而是)要?|是要?[^，,。]{1,4}不是")
+#: What a matter's name says it does (设立登记, 新办, 补办 …) and its qualifiers: the rest is its subject.
+_WHAT_IT_DOES = re.compile(r"（[^）]*）|\([^)]*\)|设立登记|注销登记|变更登记|挂失补办|新办|注销|变更|补办|挂失|换领|补领|申领|核发|延续|首次|"
+                           r"签发|备案|登记|申请|办理|审批|发放|认定")
+
+
+def _subject(name: str) -> str:
+    """A matter's subject without what is done to it (公司设立登记 -> 公司, 残疾人证新办 -> 残疾人证)."""
+    return _WHAT_IT_DOES.sub("", name) or name
+
+
 def _tells(text: str) -> bool:
     """Whether a short message tells a circumstance rather than asks (我们公司已经开过户了)."""
     return len(text) <= TOLD_CHARS and ASKING.search(text) is None
@@ -955,6 +967,12 @@ class Matters(ListedAnswers, Dialog):
         self._found = await self.services.catalog.find(query, top=MAX_CANDIDATES) if query else None
         if self.state == "choosing" and self._found is not None and not self._names_another_matter(self._found):
             await self._narrow(query)
+        elif self.state == "guide" and self._found is not None and _CORRECTS.search(query) and self._guide_name():
+            # 不是，我是要注销不是办新的 at 公司设立登记's card listed every kind of deregistration
+            # but the company's: what is corrected is said of the card's subject (公司)
+            found = await self.services.catalog.find(f"{_subject(self._guide_name())} {query}", top=MAX_CANDIDATES)
+            if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code != self.data.get("code"):
+                self._found = found
         elif (self.state == "guide" and self._found is not None and _tells(query) and self._found.verdict != MATTER
               and (not self._found.shown or self.data.get("code") in {h.code for h in self._found.hits})):
             # 他有残疾证，一级的 on 重度残疾人护理补贴's card listed 残疾人证新办 first: a statement that

@@ -772,6 +772,18 @@ async def test_someone_else_going_asked_in_any_order_on_a_card_is_the_agent_ques
     assert "代办" in agent and "您要办的是不是" not in agent and "出生" not in agent, agent
 
 
+@pytest.mark.parametrize(("card", "correction", "meant"), [("公司设立登记", "不是，我是要注销不是办新的", "公司注销登记"),
+                                                         ("残疾人证新办", "不对，是补办不是新办", "残疾人证挂失补办")])
+async def test_a_correction_at_a_card_is_said_of_its_subject(h, card, correction, meant):
+    """不是，我是要注销不是办新的 at 公司设立登记's card listed every kind of deregistration but the
+    company's; 不对，是补办不是新办 at 残疾人证新办 listed the teaching cars' and tobacco licences' too."""
+    await h.catalog_ready()
+    assert (await h.say(card)).startswith("【")
+    reply = await h.say(correction)
+    first = reply.split("\n")[0] if reply.startswith("【") else next(line for line in reply.split("\n") if line.startswith("1. "))
+    assert first.startswith((f"【{meant}", f"1. {meant}（")) and "教练车" not in reply and "艺术品" not in reply, reply
+
+
 async def test_the_matters_own_words_told_ahead_name_no_option(h):
     """单位交了生育保险 told with 生育津贴 answered 个人申报（灵活就业参加生育保险） ahead, unasked:
     生育保险 is what the matter is about, not the option."""
