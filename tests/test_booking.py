@@ -308,6 +308,20 @@ async def test_an_id_number_with_a_wrong_check_digit_in_the_opening_message_is_t
     assert len(booked(await appointments_of(sims, who))) == 1
 
 
+@pytest.mark.parametrize("said", ["就去政务中心吧", "政务中心"])
+async def test_the_service_centre_said_plainly_is_understood_at_the_hall_step(h, said):
+    """就去政务中心吧 and 政务中心 at the halls got 没太明白 and then 还是没能看明白: 政务中心 is the
+    district's or the city's service centre, whichever this matter is done at (or a question which)."""
+    await h.catalog_ready()
+    asked = await h.say("我想预约办护照")
+    if "请选择办理大厅" not in asked:
+        asked = await h.say("1")
+    assert "请选择办理大厅" in asked, asked
+    reply = await h.say(said)
+    assert "没太明白" not in reply and "没能看明白" not in reply, reply
+    assert "请选择日期" in reply or "政务服务中心" in reply, reply
+
+
 async def test_a_hall_is_chosen_by_the_street_one_lives_in(h):
     """离我家近的，我住在枣山街道 at the hall step was searched as a new question (住宅专项维修资金
     查询, 对外国人的住宿登记 …), and 第三个 then opened a land-dispute arbitration: the street a

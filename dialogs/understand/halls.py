@@ -77,9 +77,10 @@ class HallNames:
                 short = district[:-1] if district.endswith(("区", "县")) else ""
                 if len(short) >= MIN_ALIAS:
                     derived.setdefault(short, []).append(hall.id)
-        for short, ids in derived.items():  # a derived short name counts when it is not shared
-            if short not in meant and len(set(ids)) == 1:
-                add(short, ids[0])
+        for short, ids in derived.items():  # a derived short name shared by halls means each (政务中心: the district's and the city's)
+            if short not in meant:
+                for hall_id in dict.fromkeys(ids):
+                    add(short, hall_id)
         self._names.update({name: tuple(ids) for name, ids in meant.items()})
         if self._names:
             alternatives = "|".join(re.escape(n) for n in sorted(self._names, key=len, reverse=True))
@@ -108,6 +109,8 @@ def _short_names(name: str) -> Iterator[str]:
         yield level + core
         if "政务服务中心" in core:
             yield level + core.replace("政务服务中心", "政务中心")
+    if "政务服务中心" in core:
+        yield core.replace("政务服务中心", "政务中心")  # 就去政务中心吧: the district's or the city's
     bare = _OFFICE_SUFFIX.sub("", core)
     if bare != core:
         yield bare
