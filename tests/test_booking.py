@@ -322,13 +322,16 @@ async def test_the_service_centre_said_plainly_is_understood_at_the_hall_step(h,
     assert "请选择日期" in reply or "政务服务中心" in reply, reply
 
 
-async def test_a_hall_is_chosen_by_the_street_one_lives_in(h):
+@pytest.mark.parametrize(("place", "said"), [(r"(?<=[区县市])([\u4e00-\u9fff]{2,3}?街道)", "离我家近的，我住在{}"),
+                                           (r"(?<=[区县市道镇乡])([\u4e00-\u9fff]{2,4}?(?:大道|路|街))(?=[一二三四五六七八九十\d])",
+                                            "我家在{}，就近办")])
+async def test_a_hall_is_chosen_by_the_street_one_lives_in(h, place, said):
     """离我家近的，我住在枣山街道 at the hall step was searched as a new question (住宅专项维修资金
     查询, 对外国人的住宿登记 …), and 第三个 then opened a land-dispute arbitration: the street a
     hall's address places it in names that hall."""
     await h.catalog_ready()
     catalog = h.app[CATALOG]
-    street = re.compile(r"(?<=[区县市])([\u4e00-\u9fff]{2,3}?街道)")
+    street = re.compile(place)
     for summary in sorted(catalog.summaries.values(), key=lambda s: s.code):
         guide = catalog.guide(summary.code)
         halls = [catalog.halls[i] for i in (guide.halls if guide and summary.bookable else []) if i in catalog.halls]
@@ -340,7 +343,7 @@ async def test_a_hall_is_chosen_by_the_street_one_lives_in(h):
     hall, where = named[0]
     asked = await h.say(f"预约{summary.name}")
     assert "请选择办理大厅" in asked, asked
-    reply = await h.say(f"离我家近的，我住在{where}")
+    reply = await h.say(said.format(where))
     assert "请选择日期" in reply and (await h.session()).data["hall"] == hall.id, reply
 
 

@@ -20,9 +20,9 @@ _PLACE_PREFIX = re.compile(r"^(?:[\u4e00-\u9fff]{2,3}?[省市])?(?:[\u4e00-\u9ff
 _OFFICE_SUFFIX = re.compile(
     r"(?:公安局)?(?:便民服务中心|政务服务中心|服务中心|服务大厅|业务大厅|接待大厅|办事大厅|管理中心|登记中心|中心|大厅)$")
 _LOCALITY = re.compile(r"(街道|镇|乡|社区)$")
-#: The street or town a hall's address places it in (…广安区枣山街道滨河路…: 枣山街道): people name a
-#: hall by where they live (我住在枣山街道). A derived short name (枣山) counts only when not shared.
-_LOCALITY_IN_ADDRESS = re.compile(r"(?<=[区县市])([\u4e00-\u9fff]{2,3}?(?:街道|镇|乡))")
+#: The street or town a hall's address places it in, and its road (…枣山街道滨河路二段16号: 枣山街道,
+#: 滨河路): people name a hall by where they live (我住在枣山街道, 我家在渠江北路，就近办).
+_LOCALITY_IN_ADDRESS = re.compile(r"(?<=[区县市])([\u4e00-\u9fff]{2,3}?(?:街道|镇|乡))|(?<=[区县市道镇乡])([\u4e00-\u9fff]{2,4}?(?:大道|路|街))(?=[一二三四五六七八九十\d])")
 MIN_ALIAS = 2
 
 
@@ -52,7 +52,7 @@ class HallNames:
         entries = []
         for hall in halls:
             extra = tuple(getattr(hall, "aliases", ())) + curated.get(hall.id, ()) + tuple((aliases or {}).get(hall.id, ()))
-            extra += tuple(_LOCALITY_IN_ADDRESS.findall(getattr(hall, "address", "") or ""))
+            extra += tuple(place for pair in _LOCALITY_IN_ADDRESS.findall(getattr(hall, "address", "") or "") for place in pair if place)
             entries.append(HallName(hall.id, hall.name, getattr(hall, "district", "") or "", extra))
         return cls(tuple(entries))
 
