@@ -1183,3 +1183,16 @@ def test_family_words_alone_are_not_a_birth(search, query):
     """我儿子能替我去吗 listed 出生一件事 and 生育医疗费支付: the birth's phrases had 儿子 and 老婆 in them."""
     listed = shown(search, query)
     assert "出生一件事" not in listed and "生育医疗费支付" not in listed, (query, listed)
+
+
+@pytest.mark.parametrize("query", ["我户口在成都，想在成都办护照，成都的出入境在哪里", "我在深圳打工 身份证丢了能在深圳补办吗"])
+def test_a_need_to_be_met_in_another_city_is_that_citys(search, query):
+    """我户口在成都，想在成都办护照，成都的出入境在哪里 was a clear card for this city's exit-entry hall."""
+    found = search.find(query)
+    assert found.verdict == hybrid.OUT_OF_SCOPE and not found.shown and found.told == "elsewhere", (query, found)
+
+
+@pytest.mark.parametrize(("query", "meant"), [("户口从成都迁过来", "户口迁移审批"), ("成都交的社保转到这边", "企业职工基本养老保险关系转移接续申请"),
+                                              ("打工多年准备回老家开个小面馆，第一步该办啥", "个体工商户开办一件事")])
+def test_what_is_brought_here_from_another_city_or_done_back_home_is_still_served(search, query, meant):
+    assert meant in shown(search, query)[:3], (query, shown(search, query))

@@ -98,6 +98,7 @@ IN_DOMAIN_WEIGHTS = (0.959, 1.845, 2.583, -0.607, 0.815, 0.542, 1.506, -4.156, -
 TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter says nothing more
 NOT_THEIRS_SHARE = 0.5  # of the best score before, the least left when what cannot serve the writer is left out (writer.py)
 FOREIGN_NATIONALS = "foreign_nationals"  # what a foreign writer is told a citizen's matter left out for them is done by (writer.py)
+ELSEWHERE = "elsewhere"  # what a need to be met in another city is told (writer.done_elsewhere)
 FOREIGN_MARRIAGE = "foreign_marriage"  # what a citizen marrying a foreigner is told (writer.marries_a_foreigner)
 FOREIGN_PERMITS = "foreign_permits"  # the out-of-scope topic that says where a foreigner's permits are done
 TOPIC_TOLD = 0.45  # an out-of-scope message this near its topic is told where that is done (`Topic.told`)
@@ -456,6 +457,10 @@ class MatterSearch:
                 # permit: only what the catalog does not serve is named (renew, convert are what is
                 # wanted done), and the taxis' and driving schools' matters only share its words.
                 return Found(OUT_OF_SCOPE, (), evidence.need, *((told.told, told.hall) if told is not None else ()))
+        if writer.done_elsewhere(query):
+            # 我户口在成都，想在成都办护照，成都的出入境在哪里 was a clear card for this city's
+            # exit-entry hall: what is done in another city is that city's.
+            return Found(OUT_OF_SCOPE, (), evidence.need, ELSEWHERE)
         if writer.marries_a_foreigner(query):
             # 我要和外国人结婚，在哪登记: the registrations here are between mainland citizens, and
             # what is left near its words (对外国人的住宿登记) is not what is asked.

@@ -1,4 +1,6 @@
-"""Who is writing, where it decides which matters can be theirs: a foreign national.
+"""Who is writing, and where, where it decides which matters can be theirs: a foreign national;
+and a need to be met in another city (在成都办护照, 成都的出入境在哪里), which this catalog's
+offices do not serve.
 
 Some matters serve only citizens of the mainland: a passport, a travel permit for Hong Kong,
 Macao or Taiwan, an identity card, a residence card, a household register, a sole trader's
@@ -96,3 +98,23 @@ def not_theirs(message: str, citizens_only: np.ndarray, between_citizens: np.nda
     if SAYS_SOMEONE_ELSE.search(message) is not None:
         return between_citizens
     return between_citizens | citizens_only
+
+
+_PLACES = ("北京|上海|天津|重庆|成都|南充|达州|绵阳|德阳|遂宁|内江|乐山|宜宾|泸州|自贡|眉山|资阳|巴中|雅安|攀枝花|广元|西昌|"
+           "深圳|广州|杭州|南京|武汉|西安|长沙|郑州|昆明|贵阳|合肥|福州|厦门|济南|青岛|沈阳|大连|哈尔滨|长春|石家庄|太原|南昌|"
+           "南宁|海口|兰州|西宁|银川|乌鲁木齐|拉萨|呼和浩特|苏州|东莞|佛山|宁波|无锡|温州|河南|河北|山东|山西|湖南|湖北|广东|"
+           "广西|浙江|江苏|安徽|福建|江西|云南|贵州|陕西|甘肃|青海|辽宁|吉林|黑龙江|海南|新疆|西藏|内蒙古|宁夏")
+#: Where the need is to be met: another city's office, or done there (在成都办护照, 回重庆补办,
+#: 成都的出入境在哪里).
+_DONE_ELSEWHERE = re.compile(
+    rf"(?:在|去|回|到)(?:{_PLACES})(?:那边|那里|当地)?(?:去)?(?:办|补办|办理|补|换|申请|开|弄|领|考|报名)|"
+    rf"(?:{_PLACES})(?:的|那边的|那里的|当地的)(?:出入境|派出所|社保局|人社局|医保局|公积金中心|政务中心|政务服务中心|税务局|"
+    rf"民政局|婚姻登记处|车管所|办事大厅|大厅|不动产登记中心|市场监管局)")
+#: Brought here, or done here: the catalog's (在成都办的执照想迁过来, 成都交的社保转到这边).
+_BROUGHT_HERE = re.compile(r"迁过来|转过来|转到这|迁到这|迁回|转回|迁入|转入|过来办|这边|这里|本地|我们这|回来")
+
+
+def done_elsewhere(message: str) -> bool:
+    """Whether a message asks for something to be done in another city: this
+    catalog's offices are this city's."""
+    return _DONE_ELSEWHERE.search(message) is not None and _BROUGHT_HERE.search(message) is None
