@@ -646,6 +646,11 @@ def _subject(name: str) -> str:
     """A matter's subject without what is done to it (公司设立登记 -> 公司, 残疾人证新办 -> 残疾人证)."""
     return _WHAT_IT_DOES.sub("", name) or name
 
+#: Who someone is or what they have, told (我是外地户口, 我们有居住证, 他有残疾证, 她已经退休了, 孩子才3个月):
+#: a circumstance, never a request for the paper it names.
+_STATUS = re.compile(r"(?:我|我们|他|她|他们|俺|咱|孩子|娃|小孩|老人|我爸|我妈|爸爸|妈妈|老公|老婆|我老公|我老婆|儿子|女儿|家里)?"
+                     r"(?:俩|两个|两口子)?(?:都|也|还|本来)?(?:是|有了?|满|已经|才|刚|没有|没得|不是)")
+
 
 def _tells(text: str) -> bool:
     """Whether a short message tells a circumstance rather than asks (我们公司已经开过户了)."""
@@ -973,11 +978,13 @@ class Matters(ListedAnswers, Dialog):
             found = await self.services.catalog.find(f"{_subject(self._guide_name())} {query}", top=MAX_CANDIDATES)
             if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code != self.data.get("code"):
                 self._found = found
-        elif (self.state == "guide" and self._found is not None and _tells(query) and self._found.verdict != MATTER
-              and (not self._found.shown or self.data.get("code") in {h.code for h in self._found.hits})):
-            # 他有残疾证，一级的 on 重度残疾人护理补贴's card listed 残疾人证新办 first: a statement that
-            # comes near the card alone (or near nothing), read with the question that opened the card,
-            # is still the card's. One that names another need (对了我社保卡丢了) finds it, not the card.
+        elif (self.state == "guide" and self._found is not None and _tells(query)
+              and (_STATUS.match(query) or (self._found.verdict != MATTER
+                                            and (not self._found.shown or self.data.get("code") in {h.code for h in self._found.hits})))):
+            # 他有残疾证，一级的 on 重度残疾人护理补贴's card listed 残疾人证新办 first: a statement of
+            # who one is or what one has (我们有居住证 was a clear card for 居住证办理), or one that comes
+            # near the card alone (or near nothing), read with the question that opened the card, is
+            # still the card's. One that names another need (对了我社保卡丢了) finds it, not the card.
             about = f"{self.data.get('about') or self._guide_name()} {query}"
             found = await self.services.catalog.find(about, top=MAX_CANDIDATES)
             if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code == self.data.get("code"):

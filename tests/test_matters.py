@@ -753,6 +753,29 @@ async def test_a_circumstance_told_at_a_card_keeps_the_card_and_another_need_sti
     assert "社会保障卡" in moved and "重度残疾人护理补贴" not in moved.split("\n")[0], moved
 
 
+@pytest.mark.parametrize(("asked", "told"), [("我想申请公租房", "我有居住证"), ("我想申请公租房", "我是外地户口，在这边打工三年了"),
+                                            ("给我爸办个老年证，他今年68了", "他是外地户口，跟我住")])
+async def test_who_one_is_or_what_one_has_told_at_a_card_keeps_the_card(h, asked, told):
+    """我有居住证 at 公租房's card was a clear card for 居住证办理 (he already has one), and 我是外地户口
+    listed the ID card and school matters: a circumstance, not a request for the paper it names."""
+    await h.catalog_ready()
+    card = await h.say(asked)
+    if not card.startswith("【"):
+        card = await h.say("1")
+    name = card.split("】")[0].lstrip("【")
+    reply = await h.say(told)
+    assert f"还是办「{name}」" in reply and "您要办的是不是" not in reply, reply
+
+
+async def test_who_one_is_that_the_card_cannot_serve_is_not_kept_on_it(h):
+    """我是外国人 at a citizen's ID card is no circumstance of it: the card is not said to still be theirs."""
+    await h.catalog_ready()
+    card = await h.say("居民身份证办理（包括临时）")
+    assert card.startswith("【"), card
+    reply = await h.say("我是外国人")
+    assert "还是办「" not in reply, reply
+
+
 async def test_a_circumstance_told_to_a_list_narrows_it_instead_of_searching_anew(h):
     """我们公司已经开过户了, said to the list for enrolling new employees, listed 机动车转移登记 (过户)
     and 二手房转移登记: a statement said to a list is read with the list's question."""
