@@ -308,7 +308,7 @@ async def test_redis_restart_under_load_is_answered_politely_and_loses_nothing(c
     await store.aclose()
     lost = []
     for key, (kind, value) in before.items():
-        if key not in after:
+        if key not in after and not _ran_and_rescheduled(key, after):
             lost.append(key)
         elif kind == "stream":
             lost += [f"{key} {e!r}" for e in value if e not in after[key][1]]
@@ -380,6 +380,16 @@ async def _notices(http: aiohttp.ClientSession, wechat: str, at_least: int) -> l
     async with http.get(wechat + "/_admin/messages", params={"openid": FOLLOWER}) as resp:
         messages = (await resp.json())["messages"]
     return messages if len(messages) >= at_least else None
+
+
+def _ran_and_rescheduled(key: str, after: dict) -> bool:
+    """A periodic job whose period ended during the test (…:job:ent-sweep:<n>) ran and was replaced by
+    its next period's: done, not lost (a CI run met a period's end in the outage window)."""
+    head, _, period = key.rpartition(":")
+    if ":job:" not in key or not period.isdigit():
+        return False
+    later = (k.rpartition(":")[2] for k in after if k.rpartition(":")[0] == head)
+    return any(p.isdigit() and int(p) > int(period) for p in later)
 
 
 async def _durable_records(store: Redis, prefix: str) -> None:
