@@ -781,6 +781,7 @@ GUIDE_WORDS = (("走不动", "行动不便"), ("腿脚不好", "行动不便"), 
 _ASKING_PIECES = frozenset(("怎么", "可以", "能不", "不能", "需要", "什么", "办理", "一下", "我的", "是不", "不是", "要不", "有没",
                             "没有", "能否", "如何", "请问", "这个", "那个", "给我", "我们", "你们", "的话", "时候", "现在"))
 GUIDE_PIECES = 2  # the fewest such pieces a question shares with a guide's line for the line to answer it
+SHORT_ASKED = 6  # a question this short needs one piece only
 
 
 def _pieces(text: str) -> set[str]:
@@ -800,7 +801,9 @@ def guide_passage(guide, text: str) -> str | None:
         return None
     lines = [*guide.conditions, *guide.process, *(f"{m.name}：{m.note}" if m.note else m.name for m in guide.materials)]
     scored = sorted(((len(asked & _pieces(line)), line) for line in lines), key=lambda pair: -pair[0])
-    if not scored or scored[0][0] < GUIDE_PIECES or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+    # a short question (要带照片吗, 要体检吗) names one thing: one piece shared, by one line alone, says it
+    least = 1 if len(said) <= SHORT_ASKED else GUIDE_PIECES
+    if not scored or scored[0][0] < least or (len(scored) > 1 and scored[1][0] == scored[0][0]):
         return None
     return scored[0][1]
 
@@ -1309,8 +1312,11 @@ class Matters(ListedAnswers, Dialog):
             self.ask()
             return
         await self._record(NONE)
+        # a short question at a card is about it: where a topic near its words is done (要体检吗 came
+        # near a foreigner's work permit) is no answer to it
+        elsewhere = self._elsewhere(self._found) if len(query) > FOLLOW_UP_CHARS else {}
         self.say("matters/not_found.j2", query=echo(query), card=self.services.catalog.summary(self.data["code"]) if guide is not None else None,
-                 **self._elsewhere(self._found))
+                 **elsewhere)
         mark_unused(self.data, offered=True)
         self.ask()
 

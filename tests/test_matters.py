@@ -807,6 +807,19 @@ async def test_a_correction_at_a_card_is_said_of_its_subject(h, card, correction
     assert first.startswith((f"【{meant}", f"1. {meant}（")) and "教练车" not in reply and "艺术品" not in reply, reply
 
 
+async def test_a_short_question_at_a_card_about_one_thing_its_guide_names_is_answered_from_it(h):
+    """要带照片吗 on a card whose materials list a photo, and 要体检吗 on the driving licence's, got
+    抱歉，没找到 (the second with a foreigner's work permit's office beside it)."""
+    await h.catalog_ready()
+    catalog = h.app[CATALOG]
+    guide = next(g for g in sorted(catalog.guides.values(), key=lambda g: g.code)
+                 if sum("照片" in m.name for m in g.materials) == 1 and not any("照片" in line for line in (*g.conditions, *g.process)))
+    photo = next(m.name for m in guide.materials if "照片" in m.name)
+    assert (await h.say(guide.name)).startswith("【")
+    reply = await h.say("要带照片吗")
+    assert photo in reply and "没找到" not in reply, reply
+
+
 async def test_the_matters_own_words_told_ahead_name_no_option(h):
     """单位交了生育保险 told with 生育津贴 answered 个人申报（灵活就业参加生育保险） ahead, unasked:
     生育保险 is what the matter is about, not the option."""
