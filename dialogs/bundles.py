@@ -281,6 +281,9 @@ class Bundles(ListedAnswers, Dialog):
     def _time_and_fee_asked(self) -> set[str]:
         """Which of the card's 承诺时限 and the fees a short question asks about (要多少天能办下来？要钱不)."""
         text = self.word
+        if text.isascii():  # how long does it take, how much is it: the card's own follow-ups in English
+            key = follow_up_asked(text)
+            return {key} if key in ("time", "fee") else set()
         if len(text) > 24:
             return set()
         asked = {key for key in ("time", "fee") if any(cue in text for cue in FOLLOW_UP_CUES[key])}

@@ -421,6 +421,17 @@ async def test_an_english_card_answers_whether_someone_else_may_go_and_how_it_is
     assert "posted" in reply or "collect" in reply or "online" in reply, reply
 
 
+async def test_an_english_bundle_card_answers_how_long_and_how_much(h):
+    """how long on 出生一件事's card got Sorry, I didn't quite understand (the Chinese 要多久 worked)."""
+    await h.catalog_ready()
+    await h.say("English")
+    card = await h.say("出生一件事")
+    assert "出生一件事" in card, card
+    for asked in ("how long does it take", "how much does it cost"):
+        reply = await h.say(asked)
+        assert "didn't quite understand" not in reply and "found no government service" not in reply, (asked, reply)
+
+
 async def test_an_english_situation_question_is_asked_in_english(h):
     """请问您是哪种情况？ was asked of English speakers as it is in Chinese."""
     await h.catalog_ready()
