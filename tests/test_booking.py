@@ -308,6 +308,18 @@ async def test_an_id_number_with_a_wrong_check_digit_in_the_opening_message_is_t
     assert len(booked(await appointments_of(sims, who))) == 1
 
 
+async def test_a_hall_named_in_pinyin_is_that_hall(h):
+    """the one in Beichen please at the hall step got Sorry, I didn't quite understand."""
+    await h.catalog_ready()
+    catalog = h.app[CATALOG]
+    summary = next(s for s in sorted(catalog.summaries.values(), key=lambda s: s.code)
+                   if s.bookable and (g := catalog.guide(s.code)) and "gaq-bc" in g.halls and len(g.halls) >= 2)
+    asked = await h.say(f"预约{summary.name}")
+    assert "请选择办理大厅" in asked, asked
+    await h.say("the one in Beichen please")
+    assert (await h.session()).data.get("hall") == "gaq-bc"
+
+
 @pytest.mark.parametrize("said", ["就去政务中心吧", "政务中心"])
 async def test_the_service_centre_said_plainly_is_understood_at_the_hall_step(h, said):
     """就去政务中心吧 and 政务中心 at the halls got 没太明白 and then 还是没能看明白: 政务中心 is the

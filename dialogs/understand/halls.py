@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from pypinyin import lazy_pinyin
+
 from dialogs.understand.model import Slot, SlotKind
 from dialogs.understand.vocabulary import fold, vocabulary
 
@@ -24,6 +26,7 @@ _LOCALITY = re.compile(r"(街道|镇|乡|社区)$")
 #: 滨河路): people name a hall by where they live (我住在枣山街道, 我家在渠江北路，就近办).
 _LOCALITY_IN_ADDRESS = re.compile(r"(?<=[区县市])([\u4e00-\u9fff]{2,3}?(?:街道|镇|乡))|(?<=[区县市道镇乡])([\u4e00-\u9fff]{2,4}?(?:大道|路|街))(?=[一二三四五六七八九十\d])")
 MIN_ALIAS = 2
+MIN_SPELLED = 5  # letters of the shortest pinyin name read (beichen, wansheng): shorter ones hide in English words
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,15 @@ class HallNames:
             if short not in meant:
                 for hall_id in dict.fromkeys(ids):
                     add(short, hall_id)
+        # A place's name in pinyin (the one in Beichen please): a hall's names of two to four
+        # characters, spelled, when one hall has them.
+        spelled: dict[str, set[str]] = {}
+        for name, ids in meant.items():
+            if 2 <= len(name) <= 4 and all("\u4e00" <= ch <= "\u9fff" for ch in name):
+                spelled.setdefault("".join(lazy_pinyin(name)), set()).update(ids)
+        for spelling, ids in spelled.items():
+            if len(spelling) >= MIN_SPELLED and len(ids) == 1 and spelling not in meant:
+                add(spelling, next(iter(ids)))
         self._names.update({name: tuple(ids) for name, ids in meant.items()})
         if self._names:
             alternatives = "|".join(re.escape(n) for n in sorted(self._names, key=len, reverse=True))
