@@ -486,6 +486,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         yes = by_amount(question.text, text)  # 缴费年限不足15年吗 answered 交了12年, 超过一个月了吗 answered 才半个月
     if yes is None:
         yes = denied_back(question.text, text)  # 已登记结婚吗 answered 没结婚, 未婚, 还没领证
+    if yes is None:
+        yes = had_said_back(question.text, text)  # 家中有重度残疾人吗 answered 我儿子有残疾证
     if yes is None and len(text) <= SHORT_DENIAL and text[:1] in "不没" and not shares_words(question.text, text):
         yes = False  # 没变过, 不消, 没得 (not 没结婚 to 已登记结婚吗: that says the question's words)
     if yes is None:  # 已登记结婚吗 answered 结了 (结了 后来离了: its first clause)
@@ -563,6 +565,20 @@ def shared_words(question: str, text: str) -> int:
     core = _QUESTION_FILLER.sub(" ", question)
     pieces = {w[i:i + 2] for w in core.split() for i in range(len(w) - 1)}
     return sum(piece in text for piece in pieces if all("\u4e00" <= c <= "\u9fff" for c in piece))
+
+
+_HAS = re.compile(r"(?<![没不])有")
+_HAS_NOT = re.compile(r"没有|没得|莫得|无")
+
+
+def had_said_back(question: str, text: str) -> bool | None:
+    """A question whether there is something (家中有重病患者或重度残疾人吗) answered by saying one has
+    it in the question's own words (我儿子有残疾证: yes) or has not (家里没有残疾人: no)."""
+    if "有" not in question or not shares_words(question, text):
+        return None
+    if _HAS_NOT.search(text):
+        return False
+    return True if _HAS.search(text) else None
 
 
 def age_said_back(question: str, text: str) -> bool | None:

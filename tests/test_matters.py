@@ -820,6 +820,21 @@ async def test_a_short_question_at_a_card_about_one_thing_its_guide_names_is_ans
     assert photo in reply and "没找到" not in reply, reply
 
 
+async def test_whether_there_is_something_is_answered_by_saying_one_has_it(h):
+    """家中有重病患者或重度残疾人吗？ answered 我儿子有残疾证 got 没太明白, then 还是没能看明白."""
+    await h.catalog_ready()
+    assert (await h.say("最低生活保障")).startswith("【")
+    reply = await h.say("材料")
+    for _ in range(8):
+        if "重病患者或重度残疾人" in reply:
+            break
+        reply = await h.say("1")
+    else:
+        pytest.fail(f"never asked: {reply}")
+    answered = await h.say("我儿子有残疾证")
+    assert "没太明白" not in answered and "重病患者或重度残疾人" not in answered, answered
+
+
 async def test_the_matters_own_words_told_ahead_name_no_option(h):
     """单位交了生育保险 told with 生育津贴 answered 个人申报（灵活就业参加生育保险） ahead, unasked:
     生育保险 is what the matter is about, not the option."""
