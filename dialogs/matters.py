@@ -213,12 +213,13 @@ AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?
                          r"|(?:要不要|用不用|需不需要|必须|一定要|非得|得|要|需要)(?:我)?(?:本人|自己|亲自)(?:去|来|到场|到|跑)"
                          r"|(?:本人|自己|亲自)(?:要|得|必须|需要|一定要)(?:去|来|到场|到|跑)(?:吗|不|么|没|一趟)?"
                          r"|\bin person\b")
+#: Who may go for one, as people name them.
+_OTHERS = ("家里人|家人|儿子|女儿|闺女|孩子|老伴|老公|老婆|媳妇|爱人|亲戚|朋友|老乡|同事|邻居|别人|他人|其他人|孙子|孙女|外孙|外孙女|"
+           "我妈|我爸|妈妈|爸爸|父母")
 #: Someone else doing it, said rather than asked, on a card (女儿帮我办, 让我儿子去办吧).
-AGENT_SAID = re.compile(r"(?:我)?(?:让|叫|由)?(?:我)?(?:家里人|家人|儿子|女儿|闺女|孩子|老伴|老公|老婆|亲戚|朋友|孙子|孙女|外孙|外孙女)"
-                        r"(?:帮我|替我|代我|给我)?(?:去)?(?:办|弄|跑|代办|来办)(?:一下|一趟)?(?:吧|的|啊|哈)?")
+AGENT_SAID = re.compile(rf"(?:我)?(?:让|叫|由)?(?:我)?(?:{_OTHERS})(?:帮我|替我|代我|给我)?(?:去)?(?:办|弄|跑|代办|来办)(?:一下|一趟)?(?:吧|的|啊|哈)?")
 #: Someone else going, asked in other orders (我儿子能替我去吗, 我老婆帮我去行不行, 能不能别人代我去).
-AGENT_ASKED_TOO = re.compile(r"(?:家里人|家人|儿子|女儿|闺女|孩子|老伴|老公|老婆|媳妇|爱人|亲戚|朋友|老乡|同事|邻居|别人|他人|其他人|"
-                             r"孙子|孙女|我妈|我爸|妈妈|爸爸|父母)[^，。,]{0,3}[帮替代](?:我|他|她|俺)?(?:去|来)?(?:办|领|交|跑)?"
+AGENT_ASKED_TOO = re.compile(rf"(?:{_OTHERS})[^，。,]{{0,3}}[帮替代](?:我|他|她|俺)?(?:去|来)?(?:办|领|交|跑)?"
                              r"(?:一下|一趟)?(?:行不行|可以吗|可不可以|能行吗|行吗|成不|吗|不|么)")
 #: The same in English (can my mother go for me, can I apply for her, can someone else collect it).
 EN_AGENT_ASKED = re.compile(r"\b(?:can|could|may)\s+(?:my\s+\w+|someone(?: else)?|somebody(?: else)?|a (?:friend|relative|family member))\s+"
