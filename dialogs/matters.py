@@ -649,7 +649,7 @@ SHORT_DENIAL = 4
 #: What makes a message at a situation question a question of its own (社保能转过来不, 在哪办): an
 #: answer in one's own words (在市人民医院生的, 单位帮我报) has none, and is not searched, so the
 #: answers given so far are not lost to a list of matters.
-ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|可以|能[^，,。 ]{0,8}不|哪|什么|啥|多少|几|要不要|是否|有没有|想办|想问|办理|申请")
+ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|可以|能[^，,。 ]{0,8}不|哪|什么|啥|多少|几|多久|多长|何时|要不要|是否|有没有|想办|想问|办理|申请")
 
 
 #: A correction of what the card is (不是，我是要注销不是办新的; 不对，是补办不是新办).

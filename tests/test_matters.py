@@ -765,6 +765,8 @@ async def test_who_one_is_or_what_one_has_told_at_a_card_keeps_the_card(h, asked
     name = card.split("】")[0].lstrip("【")
     reply = await h.say(told)
     assert f"还是办「{name}」" in reply and "您要办的是不是" not in reply, reply
+    asked = await h.say("钱多久到账")  # a question, not a circumstance
+    assert "还是办「" not in asked, asked
 
 
 async def test_who_one_is_that_the_card_cannot_serve_is_not_kept_on_it(h):
