@@ -245,7 +245,8 @@ EN_FOLLOW_UP_CUES = {
     "post": re.compile(r"\b(?:post|mail|posted|mailed|deliver|delivered|courier)\b"),
 }
 EN_FILLER = frozenset("what which do does did i we you it is are there to the a an for this that can could should need needed "
-                      "take takes how much long many any please me my of on in do it's i'm will be so and or want like would i'd now here".split())
+                      "take takes how much long many any please me my of on in do it's i'm will be so and or want like would i'd now here "
+                      "nearest closest near office offices hall halls place".split())  # where is the nearest office: this card's halls
 EN_FOLLOW_UP_WORDS = 7  # an English question longer than this is a question of its own, not the card's
 
 

@@ -401,6 +401,7 @@ async def test_an_english_card_answers_documents_where_how_long_and_cost_in_a_fe
     if not card.startswith("【"):
         await h.say("1")
     for asked in ("what documents?", "where?", "how long does it take", "how much does it cost", "can I do it online?",
+                  "Where is the nearest office?",
                   "Apply online", "Where to go", "where do I go", "Materials to bring"):  # the card's own labels too
         reply = await h.say(asked)
         assert "found no government service" not in reply and "didn't quite understand" not in reply, (asked, reply)
