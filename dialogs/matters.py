@@ -185,10 +185,13 @@ FOLLOW_UP_CUES = {
     # not on the card's menu, but on the card itself: its 办理时限 and 收费 lines, said again; and
     # how the result reaches one (领取, 邮寄, 电子证照)
     "post": ("邮寄", "寄过来", "寄回来", "寄给我", "寄到家", "寄到", "寄", "快递", "送到家", "送上门", "送过来", "包邮"),
-    "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好", "啥时候", "什么时候"),
+    "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好", "啥时候", "什么时候",
+             "加急", "加快", "快点办", "急着用"),
     "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱", "能领多少", "领多少",
             "收不收费", "收不收钱", "要不要钱", "交多少", "花多少"),
 }
+#: Asked to be done faster (能加急吗): the guide's time, and that it does not speak of a rush.
+RUSH = ("加急", "加快", "快点办", "急着用")
 #: Money asked about that one receives (生育津贴能领多少钱), not a fee one pays.
 RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?多少|能领|可以领|补贴多少|补助多少|津贴多少")
 #: 都不是, said to the candidates.
@@ -1544,7 +1547,7 @@ class Matters(ListedAnswers, Dialog):
 
     def show_time(self):
         """办下来要多久: the card's 办理时限, said again on its own."""
-        self.say("matters/time.j2", guide=self._guide())
+        self.say("matters/time.j2", guide=self._guide(), rush=any(cue in self.word for cue in RUSH))
 
     def show_post(self):
         """能寄过来吗: how the result reaches one (the guide's 送达方式: collected, posted, electronic)."""

@@ -837,6 +837,15 @@ async def test_whether_there_is_something_is_answered_by_saying_one_has_it(h):
     assert "没太明白" not in answered and "重病患者或重度残疾人" not in answered, answered
 
 
+async def test_asking_for_it_faster_at_a_card_is_told_its_time_and_whom_to_ask(h):
+    """能加急吗 on the passport's card got 抱歉，没找到."""
+    await h.catalog_ready()
+    card = await h.say("普通护照签发")
+    assert card.startswith("【"), card
+    reply = await h.say("能加急吗")
+    assert "加急" in reply and "工作日" in reply and "没找到" not in reply, reply
+
+
 async def test_the_matters_own_words_told_ahead_name_no_option(h):
     """单位交了生育保险 told with 生育津贴 answered 个人申报（灵活就业参加生育保险） ahead, unasked:
     生育保险 is what the matter is about, not the option."""

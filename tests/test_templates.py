@@ -38,7 +38,7 @@ CONTEXTS = {
     "matters/process.j2": {"guide": GUIDE},
     "matters/where.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS},
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
-    "matters/time.j2": {"guide": GUIDE},
+    "matters/time.j2": {"guide": GUIDE, "rush": True},
     "matters/post.j2": {"guide": GUIDE},
     "matters/told.j2": {"matter": "居民身份证办理"},
     "matters/booking_asked.j2": {"matter": "居民身份证办理"},
