@@ -653,7 +653,8 @@ SHORT_DENIAL = 4
 #: What makes a message at a situation question a question of its own (社保能转过来不, 在哪办): an
 #: answer in one's own words (在市人民医院生的, 单位帮我报) has none, and is not searched, so the
 #: answers given so far are not lost to a list of matters.
-ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|可以|能[^，,。 ]{0,8}不|哪|什么|啥|多少|几|多久|多长|何时|要不要|是否|有没有|想办|想问|办理|申请")
+ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|可以|能[^，,。 ]{0,8}不|哪|什么|啥|多少|几|多久|多长|何时|要不要|是否|有没有|"
+                    r"行不行|成不成|好不好|对不对|是不是|想办|想问|办理|申请")
 
 
 #: A correction of what the card is (不是，我是要注销不是办新的; 不对，是补办不是新办).
@@ -674,8 +675,12 @@ _STATUS = re.compile(r"(?:我|我们|他|她|他们|俺|咱|孩子|娃|小孩|�
 
 
 def _tells(text: str) -> bool:
-    """Whether a short message tells a circumstance rather than asks (我们公司已经开过户了)."""
-    return len(text) <= TOLD_CHARS and ASKING.search(text) is None
+    """Whether a short message tells a circumstance rather than asks (我们公司已经开过户了); one that
+    sets something against another (我是开公司的，不是个体户) says what it is not, and is searched."""
+    return len(text) <= TOLD_CHARS and ASKING.search(text) is None and _CONTRAST.search(text) is None
+
+
+_CONTRAST = re.compile(r"不是|而是|并非|并不是")
 
 
 #: Words of a question that asks whether someone else acts for the applicant (是由他人代您办理吗).

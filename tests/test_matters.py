@@ -764,9 +764,9 @@ async def test_who_one_is_or_what_one_has_told_at_a_card_keeps_the_card(h, asked
         card = await h.say("1")
     name = card.split("】")[0].lstrip("【")
     reply = await h.say(told)
-    assert f"还是办「{name}」" in reply and "您要办的是不是" not in reply, reply
+    assert f"「{name}」的内容可以接着看" in reply and "您要办的是不是" not in reply, reply
     asked = await h.say("钱多久到账")  # a question, not a circumstance
-    assert "还是办「" not in asked, asked
+    assert "符不符合条件" not in asked, asked
 
 
 async def test_who_one_is_that_the_card_cannot_serve_is_not_kept_on_it(h):
@@ -775,7 +775,18 @@ async def test_who_one_is_that_the_card_cannot_serve_is_not_kept_on_it(h):
     card = await h.say("居民身份证办理（包括临时）")
     assert card.startswith("【"), card
     reply = await h.say("我是外国人")
-    assert "还是办「" not in reply, reply
+    assert "符不符合条件" not in reply, reply
+
+
+@pytest.mark.parametrize(("card", "said", "not_kept"), [("个体工商户设立登记", "我是开公司的，不是个体户", "个体工商户设立登记"),
+                                                        ("重度残疾人护理补贴", "女儿帮我办行不行", "重度残疾人护理补贴")])
+async def test_a_contrast_or_a_question_at_a_card_is_no_circumstance_of_it(h, card, said, not_kept):
+    """我是开公司的，不是个体户 at the sole trader's card, and 女儿帮我办行不行, were answered 明白了，这种情况
+    还是办「…」 (a third round of new users): one says what it is not, the other asks."""
+    await h.catalog_ready()
+    assert (await h.say(card)).startswith("【")
+    reply = await h.say(said)
+    assert "符不符合条件" not in reply, reply
 
 
 async def test_a_circumstance_told_to_a_list_narrows_it_instead_of_searching_anew(h):
