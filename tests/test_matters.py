@@ -857,6 +857,16 @@ async def test_asking_for_it_faster_at_a_card_is_told_its_time_and_whom_to_ask(h
     assert "加急" in reply and "工作日" in reply and "没找到" not in reply, reply
 
 
+async def test_the_nearest_place_asked_at_a_card_is_its_halls(h):
+    """最近的办理点在哪 on a card got 抱歉，没找到 (a third round of new users)."""
+    await h.catalog_ready()
+    card = await h.say("普通护照签发")
+    assert card.startswith("【"), card
+    reply = await h.say("最近的办理点在哪")
+    hall = h.app[CATALOG].guide(next(s.code for s in h.app[CATALOG].summaries.values() if s.name == "普通护照签发")).halls[0]
+    assert h.app[CATALOG].halls[hall].name in reply and "没找到" not in reply, reply
+
+
 async def test_the_matters_own_words_told_ahead_name_no_option(h):
     """单位交了生育保险 told with 生育津贴 answered 个人申报（灵活就业参加生育保险） ahead, unasked:
     生育保险 is what the matter is about, not the option."""
