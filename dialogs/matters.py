@@ -163,6 +163,8 @@ PREPARE = [
     P("text",  "situation", "read_answer"),
 ]
 
+#: Asked to be done faster (能加急吗): the guide's time, and that it does not speak of a rush.
+RUSH = ("加急", "加快", "快点办", "急着用")
 #: The guide card's follow-ups: key -> (title, the words that ask for it). Their numbers depend
 #: on the card (`follow_ups_for`).
 FOLLOW_UPS = {
@@ -187,12 +189,10 @@ FOLLOW_UP_CUES = {
     # how the result reaches one (领取, 邮寄, 电子证照)
     "post": ("邮寄", "寄过来", "寄回来", "寄给我", "寄到家", "寄到", "寄", "快递", "送到家", "送上门", "送过来", "包邮"),
     "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好", "啥时候", "什么时候",
-             "加急", "加快", "快点办", "急着用"),
+             *RUSH),
     "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱", "能领多少", "领多少",
             "收不收费", "收不收钱", "要不要钱", "交多少", "花多少"),
 }
-#: Asked to be done faster (能加急吗): the guide's time, and that it does not speak of a rush.
-RUSH = ("加急", "加快", "快点办", "急着用")
 #: Money asked about that one receives (生育津贴能领多少钱), not a fee one pays.
 RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?多少|能领|可以领|补贴多少|补助多少|津贴多少")
 #: 都不是, said to the candidates.
@@ -674,14 +674,15 @@ def _subject(name: str) -> str:
 _STATUS = re.compile(r"(?:我|我们|他|她|他们|俺|咱|孩子|娃|小孩|老人|我爸|我妈|爸爸|妈妈|老公|老婆|我老公|我老婆|儿子|女儿|家里)?"
                      r"(?:俩|两个|两口子)?(?:都|也|还|本来)?(?:是|有了?|满|已经|才|刚|没有|没得|不是)")
 
+#: Something set against another (我是开公司的，不是个体户): what it is not, said.
+_CONTRAST = re.compile(r"不是|而是|并非|并不是")
+
 
 def _tells(text: str) -> bool:
     """Whether a short message tells a circumstance rather than asks (我们公司已经开过户了); one that
     sets something against another (我是开公司的，不是个体户) says what it is not, and is searched."""
     return len(text) <= TOLD_CHARS and ASKING.search(text) is None and _CONTRAST.search(text) is None
 
-
-_CONTRAST = re.compile(r"不是|而是|并非|并不是")
 
 
 #: Words of a question that asks whether someone else acts for the applicant (是由他人代您办理吗).

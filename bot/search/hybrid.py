@@ -138,7 +138,6 @@ SUBJECT_CONFLICT = 0.5
 #: message is hardly ever a foreigner's).
 FOREIGNERS_CONFLICT = 1.0
 SAYS_FROM_ELSEWHERE = re.compile(r"外地|外省|外县|外市|异地")
-SAYS_FOREIGNER = re.compile(r"外国|外籍|老外|国外|境外|海外|洋|美国|英国|日本|韩国")
 FOREIGNERS = re.compile(r"外国人|外籍|境外")
 FIND_CACHE_SIZE = 4096  # distinct (question, top) verdicts kept, the oldest dropped first
 
@@ -509,7 +508,7 @@ class MatterSearch:
         """The ranking less SUBJECT_CONFLICT for the documents of the business the message is not,
         and less FOREIGNERS_CONFLICT for foreigners' matters when it speaks of people from elsewhere
         in China."""
-        if SAYS_FROM_ELSEWHERE.search(need) is not None and SAYS_FOREIGNER.search(need) is None:
+        if SAYS_FROM_ELSEWHERE.search(need) is not None and writer.NAMES_FOREIGNERS.search(need) is None:
             ranked = ranked - FOREIGNERS_CONFLICT * self._foreigners
         company, sole = SAYS_COMPANY.search(need) is not None, SAYS_SOLE_TRADER.search(need) is not None
         if company == sole or not SUBJECT_CONFLICT:

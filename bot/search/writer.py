@@ -70,6 +70,10 @@ def marries_a_foreigner(message: str) -> bool:
             and _CHILDS_PAPERS.search(message) is None)
 
 
+#: Foreigners named at all (外国, 老外, a nation): a message about 外地人 that names none is about
+#: people from elsewhere in China (hybrid.FOREIGNERS_CONFLICT).
+NAMES_FOREIGNERS = re.compile(rf"外国|外籍|老外|国外|境外|海外|洋|{_NATIONS}")
+
 #: What a foreigner's own permits are called in English (the glossary's unserved terms): asked
 #: for by a foreign writer, they are the exit-entry office's, whatever the catalog's words near them.
 PERMITS = re.compile(r"\b(?:visa|permit|residence|green card)\b")

@@ -68,7 +68,7 @@ def tells_card_number(text: str) -> bool:
     return _CARD_IN_TEXT.search(text) is not None
 
 
-def mask_number(value: str) -> str:
+def _mask_number(value: str) -> str:
     """Any other personal number (a bank card's, a passport's): its last 4 characters shown."""
     value = re.sub(r"[ -]", "", value)
     return "*" * (len(value) - 4) + value[-4:]
@@ -76,7 +76,7 @@ def mask_number(value: str) -> str:
 
 def _masked_group(match: re.Match) -> str:
     start, end = match.span(1)
-    return match[0][:start - match.start()] + mask_number(match[1]) + match[0][end - match.start():]
+    return match[0][:start - match.start()] + _mask_number(match[1]) + match[0][end - match.start():]
 
 
 def mask_told_numbers(text: str) -> str:
