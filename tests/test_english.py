@@ -119,6 +119,14 @@ async def test_a_foreigner_asking_for_their_own_passport_is_told_where_in_englis
     assert english(reply) and "embassy" in reply and "普通护照签发" not in reply, reply
 
 
+@pytest.mark.parametrize(("question", "told"), [("How do I check my personal credit report?", "Credit Reference Center"),
+                                              ("My phone bill is too high, who do I complain to?", "China Mobile 10086")])
+async def test_a_need_served_by_one_place_elsewhere_is_told_that_place_in_english(chat, question, told):
+    await chat.say("hello")
+    reply = await chat.say(question)
+    assert english(reply) and told in reply and "12345" in reply, reply
+
+
 async def test_a_foreigner_asking_for_a_work_permit_is_told_the_exit_entry_office_in_english(chat):
     """How do I get a work permit as a foreigner listed 住宿登记 and 失业一件事."""
     await chat.say("hello")

@@ -151,6 +151,29 @@ async def test_a_need_met_elsewhere_is_told_where(h, question, told):
         assert hall.address in reply, reply
 
 
+@pytest.mark.parametrize(("question", "told"), [
+    ("信用卡逾期了会不会影响征信", "征信中心"), ("房贷想提前还一部分去哪办", "开户银行"),
+    ("我们这片停电了找谁", "95598"), ("宽带三天两头断网", "10086"), ("想给自己的发明申请个专利", "国家知识产权局"),
+    ("个税退税怎么还没到账", "个人所得税"), ("驾驶证被扣了6分怎么消", "12123"), ("医院的专家号怎么预约", "医院"),
+    ("快递丢了快递公司不管", "12305"), ("公务员考试什么时候报名", "人事考试网"), ("想去当兵怎么报名", "征兵网"),
+    ("坐公交把包忘在车上了", "失物招领"), ("河里好多死鱼是不是有人偷偷排污", "12369"),
+])
+async def test_an_out_of_scope_need_with_one_place_that_serves_it_is_told_that_place(h, question, told):
+    """Banks, carriers, utilities, tax, traffic police, hospitals, couriers, exams, the army, lost
+    property, pollution: each had 没找到 and 12345 alone, though everyone knows whose they are."""
+    await h.catalog_ready()
+    reply = await h.say(question)
+    assert "没找到" in reply and told in reply and "12345" in reply and "您要办的是不是" not in reply, reply
+
+
+async def test_an_out_of_scope_need_of_no_one_place_is_not_sent_somewhere_wrong(h):
+    """A broken phone screen is nobody's office: no carrier's number (its topic was split from
+    the carriers' services so that only those name them)."""
+    await h.catalog_ready()
+    reply = await h.say("手机屏幕摔碎了去哪修")
+    assert "没找到" in reply and "12345" in reply and "10086" not in reply, reply
+
+
 @pytest.mark.parametrize("question, matter", [
     ("您好，我们夫妻俩在镇上开了个小饭馆，最近想把店名改一下，营业执照上的名字要怎么改，需要本人去吗，谢谢", "个体工商户变更登记"),
     ("我家孩子明年上小学，户口不在这边，要准备些啥", "义务教育阶段入学办理"),
@@ -1158,3 +1181,4 @@ async def test_whether_one_must_go_in_person_asked_at_a_situation_question_is_an
     reply = await h.say("也要本人去办这个吗")
     assert "没太明白" not in reply and "请问您是哪种情况" in reply, reply
     assert reply.index("请问您是哪种情况") > 0, reply  # the answer first, then the question again
+
