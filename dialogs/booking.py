@@ -38,7 +38,7 @@ from dialogs import paging
 from dialogs.bundles import bundle_guides, merged_materials, settled_for
 from dialogs.engine import Dialog, P, T, guide_halls, hall_names, normalise
 from dialogs.matters import CANDIDATES as CANDIDATES_VERDICT, MATTER as CLEAR_VERDICT, REFINE_CHARS, by_age, echo, follow_up_asked, materials_for
-from dialogs.matters import online_way, situations_key
+from dialogs.matters import kept, online_way, situations_key
 from dialogs.understand.answers import needs_time
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.identity import birth_date
@@ -974,7 +974,7 @@ class Booking(Picking):
         return bool(self.hits())
 
     def show_candidates(self):
-        self.data["asked"] = self._query().strip()[:200]  # what the list answers: a few words said to it narrow it
+        self.data["asked"] = kept(self._query().strip())  # what the list answers: a few words said to it narrow it
         self.data.pop("query", None)
         best = self.all_hits()[0]
         if not self.bookable(best.code):  # what they most likely meant takes no booking: say so

@@ -57,6 +57,13 @@ def echo(query: str) -> str:
     return query if len(query) <= ECHO_CHARS else query[:ECHO_CHARS] + "…"
 
 
+def kept(text: str) -> str:
+    """A person's words as the session keeps them (the question a list or a card answers): cut to
+    200 characters, an ID, mobile, bank card or passport number pasted into them masked as a reply
+    would quote it, so the stored session never holds one whole."""
+    return mask_in_text(text)[:200]
+
+
 STATES = ["asking", "choosing", "guide", "situation"]
 SEARCHING = ["asking", "choosing", "guide"]
 TRANSITIONS = [
@@ -1204,7 +1211,7 @@ class Matters(ListedAnswers, Dialog):
 
     async def show_candidates(self):
         await self._record(CANDIDATES)
-        self.data["asked"] = (self._refined or self._query())[:200]  # a pick from the list is counted for this question
+        self.data["asked"] = kept(self._refined or self._query())  # a pick from the list is counted for this question
         self.data.pop("query", None)
         hits = self._found.hits
         self.data.pop("book", None)  # 预约 was said of the list this one replaces
@@ -1358,7 +1365,7 @@ class Matters(ListedAnswers, Dialog):
         code = self.data["code"]
         guide = self.services.catalog.guide(code)
         told = self.data.pop("told", "") or (self._query() if self.incoming.kind == "text" and not self.word.isdigit() else "")
-        self.data["about"] = told[:200]  # what the card answers: a circumstance told at it is read with it
+        self.data["about"] = kept(told)  # what the card answers: a circumstance told at it is read with it
         for key in ("query", "answers", "listed", "chosen", "asked", "book"):
             self.data.pop(key, None)  # the list it was picked from stays: 返回 shows it again (no guide yet: pick another)
         if guide is not None and told:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 
 import pytest
 
@@ -1182,3 +1183,17 @@ async def test_whether_one_must_go_in_person_asked_at_a_situation_question_is_an
     assert "没太明白" not in reply and "请问您是哪种情况" in reply, reply
     assert reply.index("请问您是哪种情况") > 0, reply  # the answer first, then the question again
 
+
+@pytest.mark.parametrize("follow_up", ["我是退休工人", "每个月15号发的，这个月没发"])
+async def test_personal_numbers_pasted_into_a_question_are_never_kept_whole_in_the_session(h, follow_up):
+    """你好，我叫…，身份证5116…，电话139…，我想问一下养老金: the question was kept in the session
+    whole (what the card answers, what the list answered), ID and mobile numbers with it. The
+    session keeps a person's words only as the bot may quote them back: those numbers masked."""
+    await h.catalog_ready()
+    first = await h.say("你好，我叫李秀英，身份证511602194811203317，电话13908261234，我想问一下我的养老金怎么还没到账")
+    assert first and "511602194811203317" not in first and "13908261234" not in first, first
+    kept = json.dumps((await h.session()).data, ensure_ascii=False)
+    await h.say(follow_up)
+    kept += json.dumps((await h.session()).data, ensure_ascii=False)
+    for number in ("511602194811203317", "194811203317", "13908261234", "08261234"):
+        assert number not in kept, kept
