@@ -44,7 +44,7 @@ from dialogs.understand.answers import without_refused
 from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query
 from dialogs.understand.halls import asks_about_halls
 from dialogs.understand.vocabulary import vocabulary
-from integrations.platform.identifiers import mask_id_number, mask_name, mask_phone, tells_card_number, valid_id_number
+from integrations.platform.identifiers import carries_personal_number, mask_id_number, mask_name, mask_phone, tells_card_number, valid_id_number
 
 # Words that mean the same thing in every state. Matched after normalising (full-width to
 # half-width, lower case, trailing punctuation dropped), against the whole message.
@@ -168,6 +168,11 @@ def _enterprise_asked(word: str) -> tuple[str, dict] | None:
     return None
 
 
+#: Dialogs that never ask for an ID, mobile, card or passport number: one pasted into a message
+#: that ends in them is told it was not needed (booking, progress, the desk and the rest ask).
+NUMBERS_NOT_ASKED = frozenset({"matters", "menu", "halls", "bundles", "policies"})
+
+
 class Conversation:
     """Applies one `Incoming` to one `Session`; stateless itself, so one serves all users."""
 
@@ -194,6 +199,11 @@ class Conversation:
             MEMORY.reset(token)
         if after is not None and kept:
             after.data[MEMORY_KEY] = kept
+        if (replies and incoming.kind == "text" and (after is None or after.dialog in NUMBERS_NOT_ASKED)
+                and carries_personal_number(incoming.text)):
+            # 你好，我叫…，身份证5116…，电话139…，养老金怎么还没到账: the answer quotes them masked and the
+            # session keeps them masked; the person is told so, and not to send them where none is asked.
+            self._say(replies, "common/personal_numbers.j2")
         return after, replies
 
     async def _step(self, session: Session | None, incoming: Incoming, expired: bool) -> tuple[Session | None, list[Reply]]:

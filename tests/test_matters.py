@@ -1192,8 +1192,18 @@ async def test_personal_numbers_pasted_into_a_question_are_never_kept_whole_in_t
     await h.catalog_ready()
     first = await h.say("你好，我叫李秀英，身份证511602194811203317，电话13908261234，我想问一下我的养老金怎么还没到账")
     assert first and "511602194811203317" not in first and "13908261234" not in first, first
+    assert "已为您隐去" in first + "".join(h.pushed), first  # and told they were not needed
     kept = json.dumps((await h.session()).data, ensure_ascii=False)
     await h.say(follow_up)
     kept += json.dumps((await h.session()).data, ensure_ascii=False)
     for number in ("511602194811203317", "194811203317", "13908261234", "08261234"):
         assert number not in kept, kept
+
+
+async def test_details_pasted_where_they_are_asked_for_get_no_warning(h):
+    """A booking takes an ID number and a mobile: no 不要发送 note there."""
+    await h.catalog_ready()
+    reply = await h.say("我要预约办居住证，李秀英，511602194811203317，13908261234")
+    assert "已为您隐去" not in (reply or "") + "".join(h.pushed), reply
+    reply = await h.say("身份证号码是511602194811203317")
+    assert "已为您隐去" not in (reply or "") and not any("已为您隐去" in text for text in h.pushed), (reply, h.pushed)

@@ -93,6 +93,12 @@ def mask_in_text(text: str) -> str:
     return _PHONE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"[ -]", "", m[0])), text)
 
 
+def carries_personal_number(text: str) -> bool:
+    """Whether a message holds an ID number, a mobile number, or a bank card's or a passport's
+    number told as such: what `mask_in_text` would mask."""
+    return any(pattern.search(text) for pattern in (_ID_IN_TEXT, _PHONE_IN_TEXT, _CARD_IN_TEXT, _PASSPORT_IN_TEXT))
+
+
 def mask_licence_no(value: str) -> str:
     """A personal licence's number as a chat may show it: its first 2 and last 4 letters or digits,
     the ASCII ones between starred (川（2026）广安市不动产权第0000123号 -> 川（20**）广安市不动产权第***0123号).
