@@ -154,6 +154,7 @@ async def test_a_need_met_elsewhere_is_told_where(h, question, told):
 
 @pytest.mark.parametrize(("question", "told"), [
     ("信用卡逾期了会不会影响征信", "征信中心"), ("房贷想提前还一部分去哪办", "开户银行"),
+    ("我想在建设银行办张储蓄卡", "开户银行"), ("爸爸去世了，他存折里的钱怎么取", "开户银行"),
     ("我们这片停电了找谁", "95598"), ("宽带三天两头断网", "10086"), ("想给自己的发明申请个专利", "国家知识产权局"),
     ("个税退税怎么还没到账", "个人所得税"), ("驾驶证被扣了6分怎么消", "12123"), ("医院的专家号怎么预约", "医院"),
     ("快递丢了快递公司不管", "12305"), ("公务员考试什么时候报名", "人事考试网"), ("想去当兵怎么报名", "征兵网"),
@@ -165,6 +166,13 @@ async def test_an_out_of_scope_need_with_one_place_that_serves_it_is_told_that_p
     await h.catalog_ready()
     reply = await h.say(question)
     assert "没找到" in reply and told in reply and "12345" in reply and "您要办的是不是" not in reply, reply
+
+
+async def test_a_bank_card_named_with_a_catalog_paper_is_still_the_catalogs(h):
+    """A social security card is a bank card too: 银行卡 said of it keeps its matters."""
+    await h.catalog_ready()
+    reply = await h.say("社保卡丢了，银行卡功能怎么办")
+    assert "没找到" not in reply and "社会保障卡挂失" in reply, reply
 
 
 async def test_an_out_of_scope_need_of_no_one_place_is_not_sent_somewhere_wrong(h):

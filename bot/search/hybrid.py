@@ -99,6 +99,7 @@ TOPIC_LEAD_FLOOR = -0.2  # a topic further than this behind the nearest matter s
 NOT_THEIRS_SHARE = 0.5  # of the best score before, the least left when what cannot serve the writer is left out (writer.py)
 FOREIGN_NATIONALS = "foreign_nationals"  # what a foreign writer is told a citizen's matter left out for them is done by (writer.py)
 ELSEWHERE = "elsewhere"  # what a need to be met in another city is told (writer.done_elsewhere)
+BANKS = "banks"  # what a need only a bank serves is told (writer.asks_a_bank)
 FOREIGN_MARRIAGE = "foreign_marriage"  # what a citizen marrying a foreigner is told (writer.marries_a_foreigner)
 FOREIGN_PERMITS = "foreign_permits"  # the out-of-scope topic that says where a foreigner's permits are done
 TOPIC_TOLD = 0.45  # an out-of-scope message this near its topic is told where that is done (`Topic.told`)
@@ -460,6 +461,10 @@ class MatterSearch:
             # 我户口在成都，想在成都办护照，成都的出入境在哪里 was a clear card for this city's
             # exit-entry hall: what is done in another city is that city's.
             return Found(OUT_OF_SCOPE, (), evidence.need, ELSEWHERE)
+        if writer.asks_a_bank(query):
+            # 老伴银行卡的密码我不知道，里面的钱怎么取出来 listed the housing fund and the social
+            # security card's password: a bank card's money is the bank's.
+            return Found(OUT_OF_SCOPE, (), evidence.need, BANKS)
         if writer.marries_a_foreigner(query):
             # 我要和外国人结婚，在哪登记: the registrations here are between mainland citizens, and
             # what is left near its words (对外国人的住宿登记) is not what is asked.

@@ -122,3 +122,20 @@ def done_elsewhere(message: str) -> bool:
     """Whether a message asks for something to be done in another city: this
     catalog's offices are this city's."""
     return _DONE_ELSEWHERE.search(message) is not None and _BROUGHT_HERE.search(message) is None
+
+
+#: A bank's own product named as what the need is about (银行卡, 存折, 信用卡, a bank by name): the
+#: bank serves it. Not when a paper of the catalog's is named with it: a social security card is a
+#: bank card too, and housing-fund, pension or subsidy money is paid into one.
+_BANKS_OWN = re.compile(r"银行卡|储蓄卡|借记卡|信用卡|存折|存单|定期存款|网银|U盾|"
+                        r"(?:工商|建设|农业|中国|交通|招商|邮储|邮政储蓄|农商|民生|兴业|浦发|中信|光大)银行|信用社")
+_CATALOGS_MONEY = re.compile(r"社保|社会保障|医保|公积金|养老金|养老保险|退休金|补贴|补助|低保|救助|抚恤|津贴|工资|贷款|税|"
+                             r"营业执照|公司|企业|开户许可|基本存款账户")
+
+
+def asks_a_bank(message: str) -> bool:
+    """Whether a message is about a bank's own product (在广安开张工商银行的卡, 老伴银行卡的密码
+    我不知道，钱怎么取出来): no catalog matter serves it, whatever ID-card or social-card words
+    come near it."""
+    # (a credit report is asked of the central bank's reference centre: its topic says so)
+    return _BANKS_OWN.search(message) is not None and _CATALOGS_MONEY.search(message) is None and "征信" not in message
