@@ -700,6 +700,8 @@ _FOR_ANOTHER = re.compile(r"[帮替给代](?:我)?(?:妈|爸|父亲|母亲|老�
 #: Someone sent in one's place (让我儿子去办, 叫闺女来): another acts, whatever else is said of oneself.
 _SENDS = re.compile(r"[让叫请派托喊](?:我|俺)?(?:的|家)?(?:儿子|女儿|闺女|孩子|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家人|亲戚|朋友|同事|哥|姐|弟|妹|侄|外甥|孙|他|她|别人)"
                     r"[^，,。]{0,4}?(?:去|来|帮|代|办|跑)")
+#: The applicant cannot go (她卧床去不了，我去办可以吗, 我腿脚不好去不了): someone else acts for them.
+_CANNOT_GO = re.compile(r"去不了|来不了|走不了|走不动|下不了床|卧床|瘫痪|瘫在床|行动不便|腿脚不便|出不了门|不方便(?:去|过去|出门|走)")
 _I_GO = re.compile(r"(?:我|俺|咱)(?:自己|本人|亲自)(?:去|来|过去)?(?:办|去|来)|我本人(?:去|来|办)|本人亲自")
 _ANOTHER = re.compile(r"儿子|女儿|闺女|老伴|老婆|老公|爱人|媳妇|丈夫|妻子|家人|家里人|亲戚|朋友|同事|父亲|母亲|爸|妈|哥|姐|弟|妹"
                       r"|帮我|替我|代我|委托|别人|他人|代办")
@@ -760,8 +762,8 @@ def by_another(text: str, told_ahead: bool = False) -> bool | None:
     """Who goes, read as the answer to whether another acts for the applicant: oneself (我自己, 本人
     去) is no, someone named (我儿子去, 让我女儿帮我办) is yes; None when neither or both are said.
     Saying one goes oneself (我是他女儿 我自己去办) decides it, whoever else is named."""
-    if _FOR_ANOTHER.search(text) or _SENDS.search(text):
-        return True  # 帮我妈办 我自己去: the one writing acts for someone else; 让我儿子去办: another goes
+    if _FOR_ANOTHER.search(text) or _SENDS.search(text) or _CANNOT_GO.search(text):
+        return True  # 帮我妈办 我自己去: the one writing acts for someone else; 让我儿子去办, 她卧床去不了: another goes
     if _I_GO.search(text):
         return False
     if told_ahead:  # a question told with its circumstances: someone named (我和老伴都退休了) is no answer

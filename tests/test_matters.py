@@ -602,6 +602,8 @@ def test_answers_in_ones_own_words_to_yes_no_questions():
     with 了: each read as the yes or no it means, and nothing read where nothing is said."""
     assert by_another(normalise("我自己腿脚不方便 让我儿子去办")) is True
     assert by_another(normalise("俺自己去")) is False
+    assert by_another(normalise("她卧床去不了，我去办可以吗")) is True
+    assert by_another(normalise("我腿脚不便出不了门")) is True
     assert by_age("办证的人未满16周岁吗？", normalise("不是小孩 我七十八了")) is False
     assert by_age("申请人是未成年人（未满18周岁）吗？", normalise("俺42了 不是娃娃")) is False
     assert by_age("办卡人未满16周岁吗？", normalise("宝宝才一个月 当然是啊")) is True
@@ -620,6 +622,20 @@ async def test_what_the_question_told_answers_the_cards_questions_ahead(h):
         await h.say([line for line in listed.splitlines() if "优待证" in line][0].split(".")[0])
     materials = await h.say("材料清单")
     assert "是由他人代您办理吗" not in materials and "代理人居民身份证" in materials and "委托他人代办" in materials, materials
+
+
+async def test_the_applicant_unable_to_go_answers_that_another_acts_for_them(h):
+    """是由他人代您办理吗 answered 她卧床去不了，我去办可以吗 searched anew and listed 流浪乞讨人员救助:
+    the one who cannot go is the applicant, so another acts: the agent's materials."""
+    await h.catalog_ready()
+    await to_question(h, "80周岁以上老年人高龄津贴发放", "是由他人代您办理吗")
+    after = await h.say("她卧床去不了，我去办可以吗")
+    assert "流浪乞讨" not in after and "是由他人代您办理吗" not in after, after
+    for _ in range(4):
+        if "需要准备的材料" in after:
+            break
+        after = await h.say("否")
+    assert "代理人" in after, after
 
 
 async def test_doing_it_together_answers_whether_a_family_runs_it(h):
