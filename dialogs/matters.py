@@ -681,6 +681,13 @@ def _subject(name: str) -> str:
 _STATUS = re.compile(r"(?:我|我们|他|她|他们|俺|咱|孩子|娃|小孩|老人|我爸|我妈|爸爸|妈妈|老公|老婆|我老公|我老婆|儿子|女儿|家里)?"
                      r"(?:俩|两个|两口子)?(?:都|也|还|本来)?(?:是|有了?|满|已经|才|刚|没有|没得|不是)")
 
+#: A household's circumstances, told in a sentence of their own (我老公生病了，两个孩子在读书; 她
+#:一个人住，儿女都在外地打工): a situation, read with the card's question like a status.
+_CIRCUMSTANCE = re.compile(r"生病|病了|患了|住院|残疾|瘫|卧床|去世|走了|过世|失业|下岗|没工作|没有工作|离婚|离异|单亲|怀孕|"
+                           r"在读|读书|上学|打工|退休|困难|没钱|收入|一个人住|独居|孤寡|无儿无女|欠债")
+#: A new need announced (对了…, 还有…, 另外…) or wanted (想…, 要办…): never a circumstance of the card.
+_NEW_NEED = re.compile(r"对了|还有|另外|顺便|想|要办|要去|要给|办个|办张|补个")
+
 #: Something set against another (我是开公司的，不是个体户): what it is not, said.
 _CONTRAST = re.compile(r"不是|而是|并非|并不是")
 
@@ -1019,8 +1026,9 @@ class Matters(ListedAnswers, Dialog):
             if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code != self.data.get("code"):
                 self._found = found
         elif (self.state == "guide" and self._found is not None and _tells(query)
-              and (_STATUS.match(query) or (self._found.verdict != MATTER
-                                            and (not self._found.shown or self.data.get("code") in {h.code for h in self._found.hits})))):
+              and (_STATUS.match(query) or (_CIRCUMSTANCE.search(query) and not _NEW_NEED.search(query))
+                   or (self._found.verdict != MATTER
+                       and (not self._found.shown or self.data.get("code") in {h.code for h in self._found.hits})))):
             # 他有残疾证，一级的 on 重度残疾人护理补贴's card listed 残疾人证新办 first: a statement of
             # who one is or what one has (我们有居住证 was a clear card for 居住证办理), or one that comes
             # near the card alone (or near nothing), read with the question that opened the card, is

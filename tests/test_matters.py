@@ -802,10 +802,14 @@ async def test_a_circumstance_told_at_a_card_keeps_the_card_and_another_need_sti
 
 
 @pytest.mark.parametrize(("asked", "told"), [("我想申请公租房", "我有居住证"), ("我想申请公租房", "我是外地户口，在这边打工三年了"),
-                                            ("给我爸办个老年证，他今年68了", "他是外地户口，跟我住")])
+                                            ("给我爸办个老年证，他今年68了", "他是外地户口，跟我住"),
+                                            ("家里困难，想申请低保", "我老公生病了，两个孩子在读书"),
+                                            ("重度残疾人护理补贴", "她一直卧床，我辞了工作在家照顾")])
 async def test_who_one_is_or_what_one_has_told_at_a_card_keeps_the_card(h, asked, told):
     """我有居住证 at 公租房's card was a clear card for 居住证办理 (he already has one), and 我是外地户口
-    listed the ID card and school matters: a circumstance, not a request for the paper it names."""
+    listed the ID card and school matters: a circumstance, not a request for the paper it names.
+    我老公生病了，两个孩子在读书 at 最低生活保障's card listed school matters: a household's
+    circumstances are the card's too."""
     await h.catalog_ready()
     card = await h.say(asked)
     if not card.startswith("【"):
