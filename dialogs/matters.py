@@ -105,6 +105,7 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_time",      "show_time"),
     T("text",  "guide",     "guide",     "asks_fee",       "show_fee"),
     T("text",  "guide",     "guide",     "asks_post",      "show_post"),  # 能寄过来吗
+    T("text",  "guide",     "guide",     "asks_anywhere",  "show_anywhere"),  # 可以在成都办吗
     T("text",  "guide",     "guide",     "asks_agent",     "show_agent"),  # 可以让家里人代办吗
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     # 点错了 不是这个 on a card picked from a list: the list again
@@ -134,6 +135,7 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "asks_time",      ["show_time", "ask"]),
     T("text",  "situation", "situation", "asks_fee",       ["show_fee", "ask"]),
     T("text",  "situation", "situation", "asks_post",      ["show_post", "ask"]),
+    T("text",  "situation", "situation", "asks_anywhere",  ["show_anywhere", "ask"]),
     T("text",  "situation", "situation", "asks_agent",     ["show_agent", "ask"]),  # 要本人去吗 at a question: answered, asked again
     # another need asked at the question: what the search finds for it, as on the card
     T("text",  "situation", "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
@@ -238,8 +240,20 @@ EN_AGENT_ASKED = re.compile(r"\b(?:can|could|may)\s+(?:my\s+\w+|someone(?: else)
                             r"(?:her|him|them|my \w+)\b|\bon (?:my|his|her|their) behalf\b|\bin person\b")
 EN_AGENT_WORDS = 12  # an English question longer than this asks something of its own
 FOLLOW_UP_CHARS = 16
+ELSEWHERE_CHARS = 24  # 我在成都工作，可以在成都办吗 tells why before it asks
 #: Whether one must book, asked (要先预约吗, 需不需要预约, do I need an appointment?), not 预约 said.
 BOOKING_ASKED = re.compile(r"[吗么嘛不？?]$|要不要|需不需要|用不用|是否|必须|\bdo i need\b|\bmust i\b|\bneed to\b")
+#: Whether it can be done in another place, asked on a card (我在成都工作，可以在成都办吗, 在外地能办不,
+#: 异地可以办吗): the guide's own line on 全国通办 / 跨省通办 answers it, or where to ask.
+_ELSEWHERE_PLACES = ("外地|外省|异地|老家|省外|市外|那边|那里|那儿|别的地方|其他地方|其它地方|别的城市|其他城市|工作的地方|打工的地方|"
+                     "成都|重庆|北京|上海|广州|深圳|杭州|武汉|西安|长沙|南京|苏州|天津|郑州|昆明|贵阳|南充|达州|绵阳|遂宁|"
+                     "眉山|宜宾|泸州|自贡|乐山|内江|资阳|德阳|巴中|雅安|攀枝花")
+ANYWHERE_ASKED = re.compile(rf"(?:在|去|回|到)(?:{_ELSEWHERE_PLACES})(?:那边|那里|当地|那儿)?(?:也)?(?:能|可以|可不可以|能不能)?"
+                            r"(?:去)?(?:办|弄|申请|补|换|领)[^，,。]{0,6}(?:吗|不|么|没|行|可以|能)"
+                            r"|(?:异地|跨省|外地|全国)(?:也)?(?:能|可以|能不能|可不可以)?(?:办|通办|办理)(?:吗|不|么|没)?$|通办")
+#: A guide's line that says where else it is done (not 天府通办, a platform's name).
+ANYWHERE_SAID = re.compile(r"全国通办|跨省通办|省内通办|全国任一|任一方?户籍地|异地(?:办理|受理|申请)")
+
 #: A place near home asked about without a hall's name (能去街道办吗, 社区能办不): where it is done.
 NEAR_PLACE = re.compile(r"街道|社区|镇上|镇里|乡里|乡镇|附近|家门口|就近|村里|便民服务")
 
@@ -1450,6 +1464,8 @@ class Matters(ListedAnswers, Dialog):
             return "agent"
         if asked is None and text.isascii() and len(text.split()) <= EN_AGENT_WORDS and EN_AGENT_ASKED.search(text):
             return "agent"
+        if asked is None and len(text) <= ELSEWHERE_CHARS and ANYWHERE_ASKED.search(text):
+            return "anywhere"  # 我在成都工作，可以在成都办吗: the card's answer, not another city's 没找到
         if (asked is None and "办" in text and len(text) <= FOLLOW_UP_CHARS
                 and (self.slot("hall") is not None or NEAR_PLACE.search(text))):
             return "where"  # 在北辰那里能办不, 能去街道办吗: where it is done (the card's halls)
@@ -1504,6 +1520,16 @@ class Matters(ListedAnswers, Dialog):
             self.data["answers"] = {**told, **self.data.get("answers", {})}
         name = guide.name if guide is not None else self.services.catalog.summary(self.data["code"]).name
         self.say("matters/told.j2", matter=name)
+
+    def asks_anywhere(self) -> bool:
+        return self._follow_up() == "anywhere"
+
+    def show_anywhere(self):
+        """可以在成都办吗: the guide's lines on where else it is done (全国通办, 跨省通办), or that it
+        says none and where to ask."""
+        guide = self._guide()
+        lines = [line.rstrip("。；;") for line in (*guide.conditions, *guide.process) if ANYWHERE_SAID.search(line)]
+        self.say("matters/anywhere.j2", guide=guide, lines=lines[:2])
 
     def asks_post(self) -> bool:
         return self._follow_up() == "post"

@@ -776,6 +776,20 @@ async def test_a_card_answers_whether_someone_else_may_do_it_and_how_to_apply(h)
     assert "网上" in online and "没找到" not in online, online
 
 
+@pytest.mark.parametrize(("card", "asked", "said"), [
+    ("普通护照签发", "我在成都工作，可以在成都办吗", "全国通办"),
+    ("中国内地公民婚姻登记", "我们俩都在外地打工，能在那边领证吗", "全国通办"),
+    ("个体工商户设立登记", "在老家那边也能办不", "没有写"),
+])
+async def test_whether_it_can_be_done_in_another_city_is_answered_from_the_card(h, card, asked, said):
+    """办护照 → 我在成都工作，可以在成都办吗 got 没找到 and "ask that city's centre", though the card
+    says 全国通办: the guide's own line answers, or it says the guide does not say."""
+    await h.catalog_ready()
+    await open_card(h, card)
+    reply = await h.say(asked)
+    assert said in reply and "没找到" not in reply and "您要办的是不是" not in reply, reply
+
+
 async def test_a_card_answers_a_statement_of_who_goes_by_post_and_in_its_own_words(h):
     """On a card, 女儿帮我办 found nothing (a statement, not 可以…吗), 能寄过来吗 asked what to do,
     and 能在手机上申领吗 (the matter's own word 申领 beside 手机上) was searched anew."""
