@@ -200,10 +200,10 @@ FOLLOW_UP_CUES = {
     "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好", "啥时候", "什么时候",
              *RUSH),
     "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱", "能领多少", "领多少",
-            "收不收费", "收不收钱", "要不要钱", "交多少", "花多少"),
+            "收不收费", "收不收钱", "要不要钱", "交多少", "花多少", "标准"),
 }
 #: Money asked about that one receives (生育津贴能领多少钱), not a fee one pays.
-RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?多少|能领|可以领|补贴多少|补助多少|津贴多少")
+RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?多少|能领|可以领|补贴多少|补助多少|津贴多少|(?<!收费)标准")
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对", "错了", "都错了",
                        "不是这个", "不是这几个", "没有对的", "一个都不是"})
@@ -215,7 +215,8 @@ _PICKED_WRONGLY = re.compile(r"点错|选错|按错|不是这个|不是这项|�
 MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "需要啥东西", "要啥东西", "需要什么东西")
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该"
-                             "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱在开弄先提前用一下个申交")
+                             "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱在开弄先提前用一下个申交"
+                             "怎么咋样是每月")
 #: Whether someone else may do it for one, asked on a card (可以让家里人代办吗, 我儿子能帮我去办不).
 AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?:去)?办|(?:家里人|家人|儿子|女儿|孩子|老伴|老公|老婆|亲戚|朋友|别人|他人)"
                          r"(?:帮我|替我|代我)?(?:去)?(?:办|代|领|交)"
@@ -676,7 +677,7 @@ SHORT_DENIAL = 4
 #: answer in one's own words (在市人民医院生的, 单位帮我报) has none, and is not searched, so the
 #: answers given so far are not lost to a list of matters.
 ASKING = re.compile(r"[吗么呢？?]|怎么|咋|如何|能不能|可不可以|可以|能[^，,。 ]{0,8}不|哪|什么|啥|多少|几|多久|多长|何时|要不要|是否|有没有|"
-                    r"行不行|成不成|好不好|对不对|是不是|想办|想问|办理|申请")
+                    r"行不行|成不成|好不好|对不对|是不是|想办|想问|办理|申请|(?:能|可以|行)[^，,。 ]{0,4}吧")
 
 
 #: A correction of what the card is (不是，我是要注销不是办新的; 不对，是补办不是新办).
@@ -951,7 +952,8 @@ class Matters(ListedAnswers, Dialog):
     FREE_TEXT = frozenset(STATES)  # every step searches what it does not understand (a question: what answers none of it)
     NOT_RESUMED = frozenset({"asking", "choosing"})  # a search's list is asked again, never offered as work left
 
-    __slots__ = ("_found", "_answered", "_corrected", "_taken_back", "_outcome", "_read_follow_up", "_refined", "_told_of_card")
+    __slots__ = ("_found", "_answered", "_corrected", "_taken_back", "_outcome", "_read_follow_up", "_refined", "_told_of_card",
+                 "_asked_of_card")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -963,6 +965,7 @@ class Matters(ListedAnswers, Dialog):
         self._read_follow_up: tuple[str | None, str | None] | None = None  # (the card's code, the follow-up asked) this turn
         self._refined: str | None = None  # the list's question with this message's words added, when they narrowed it
         self._told_of_card: str | None = None  # the card's question with a circumstance told at it, when it is still the card's (prepared)
+        self._asked_of_card = False  # a question at a card that, read with the card's question, is the card's (prepared)
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:
@@ -1051,6 +1054,18 @@ class Matters(ListedAnswers, Dialog):
             found = await self.services.catalog.find(about, top=MAX_CANDIDATES)
             if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code == self.data.get("code"):
                 self._told_of_card = about
+        elif (self.state == "guide" and self._found is not None and self._found.verdict == CANDIDATES
+              and self.data.get("code") and ASKING.search(query) and not _NEW_NEED.search(query)):
+            # 我走路不方便，能让我儿子帮我去办吗 at 残疾人证's card listed retirement and school matters:
+            # a question that, read with the question that opened the card, comes back to the card
+            # is asked of it (answered from its guide, or said the guide does not say).
+            # (a list led by the card on screen is about it already: 狗要带过去吗 at 犬类准养证核发)
+            if self._found.hits[0].code == self.data["code"]:
+                self._asked_of_card = True
+                return
+            about = f"{self.data.get('about') or self._guide_name()} {query}"
+            found = await self.services.catalog.find(about, top=MAX_CANDIDATES)
+            self._asked_of_card = found.verdict in (MATTER, CANDIDATES) and bool(found.hits) and found.hits[0].code == self.data["code"]
 
     def _guide_name(self) -> str:
         guide = self._guide()
@@ -1354,7 +1369,7 @@ class Matters(ListedAnswers, Dialog):
         the card, whatever unsure candidates its other words bring (店就30平米 is not 开店一件事)."""
         found = self._found
         return (self.data.get("code") is not None and found is not None and found.verdict == CANDIDATES
-                and _OF_THE_CARD.search(self.word) is not None)
+                and (_OF_THE_CARD.search(self.word) is not None or self._asked_of_card))
 
     def found_nothing(self) -> bool:
         """A question the search found nothing for (not junk: that is small talk's), at a card."""
@@ -1365,9 +1380,19 @@ class Matters(ListedAnswers, Dialog):
         query = self._query().strip()
         self.data.pop("query", None)
         guide = self._guide()
+        if guide is not None and self._asked_of_card and (AGENT_ASKED.search(query) or AGENT_ASKED_TOO.search(query)):
+            self.show_agent()  # 我走路不方便，能让我儿子帮我去办吗: the card's answer on an agent
+            self.ask()
+            return
         line = guide_passage(guide, normalise(query)) if guide is not None else None
         if line is not None:  # asked of the card, and its guide says it: that line
             self.say("matters/from_guide.j2", guide=guide, line=line)
+            self.ask()
+            return
+        if guide is not None and self._asked_of_card:
+            await self._record(NONE)
+            self.say("matters/not_in_guide.j2", query=echo(query), guide=guide)
+            mark_unused(self.data, offered=True)
             self.ask()
             return
         await self._record(NONE)
@@ -1459,6 +1484,13 @@ class Matters(ListedAnswers, Dialog):
         if text.isascii() and text.isdigit():  # a card's number; at a question, numbers are its options
             return None if self.state == "situation" else next((key for number, _, key in follow_ups_for(guide) if number == text), None)
         asked = follow_up_asked(text, guide.name)
+        if asked is None and len(text) <= ELSEWHERE_CHARS:
+            # 能不能网上办，我上班请不了假: one clause asks the card's follow-up, the rest says why
+            clauses = [c for c in re.split(r"[，,。！!；;\s]+", text) if c]
+            read = [follow_up_asked(c, guide.name) for c in clauses]
+            if len(clauses) > 1 and sum(r is not None for r in read) == 1 and all(
+                    r is not None or ASKING.search(c) is None for c, r in zip(clauses, read)):
+                asked = next(r for r in read if r is not None)
         if asked is None and len(text) <= FOLLOW_UP_CHARS and (AGENT_ASKED.search(text) or AGENT_SAID.fullmatch(text)
                                                                or AGENT_ASKED_TOO.search(text)):
             return "agent"

@@ -790,6 +790,34 @@ async def test_whether_it_can_be_done_in_another_city_is_answered_from_the_card(
     assert said in reply and "没找到" not in reply and "您要办的是不是" not in reply, reply
 
 
+@pytest.mark.parametrize(("card", "asked", "said"), [
+    ("残疾人证新办", "我走路不方便，能让我儿子帮我去办吗", "代理人"),
+    ("犬类准养证核发", "狗要带过去吗", "办事指南里没有写到"),
+    ("申领《四川省老年人优待证》", "她户口在南充，在这边跟我住，也能办吧", "「申领《四川省老年人优待证》」"),
+    ("个体工商户注销登记", "能不能网上办，我上班请不了假", "网上"),
+    ("个体工商户注销登记", "网上怎么办", "网上"),
+    ("最低生活保障", "低保标准是多少钱一个月", "核定"),
+])
+async def test_a_question_asked_of_the_card_is_answered_about_it_not_searched_anew(h, card, asked, said):
+    """Two rounds of new users: 我走路不方便，能让我儿子帮我去办吗 at 残疾人证's card listed retirement
+    and school matters, 狗要带过去吗 at the dog licence listed tax and bridge permits, 网上怎么办 was
+    asked what they wanted, 低保标准是多少钱 was told the matter is free. A question that, read with
+    the card's own question, comes back to the card is the card's: its answer, or that its guide
+    does not say (and whom to ask)."""
+    await h.catalog_ready()
+    await open_card(h, card)
+    reply = await h.say(asked)
+    assert said in reply and "您要办的是不是" not in reply and "请说说您想办什么事" not in reply and "不收费，免费办理" not in reply, reply
+
+
+async def test_a_new_need_asked_at_a_card_still_gets_its_own_matters(h):
+    await h.catalog_ready()
+    await open_card(h, "最低生活保障")
+    reply = await h.say("那孩子上学的学费能减免吗")
+    assert "没有写到" not in reply and ("您要办的是不是" in reply or reply.startswith("【")), reply
+    assert "最低生活保障" not in reply.splitlines()[0], reply
+
+
 async def test_a_card_answers_a_statement_of_who_goes_by_post_and_in_its_own_words(h):
     """On a card, 女儿帮我办 found nothing (a statement, not 可以…吗), 能寄过来吗 asked what to do,
     and 能在手机上申领吗 (the matter's own word 申领 beside 手机上) was searched anew."""

@@ -40,6 +40,7 @@ CONTEXTS = {
     "matters/online.j2": {"guide": GUIDE, "online": "apply"},
     "matters/time.j2": {"guide": GUIDE, "rush": True},
     "matters/post.j2": {"guide": GUIDE},
+    "matters/not_in_guide.j2": {"guide": GUIDE, "query": "狗要带过去吗"},
     "matters/anywhere.j2": {"guide": GUIDE, "lines": ["可在全国任一出入境窗口申请（全国通办）"]},
     "matters/told.j2": {"matter": "居民身份证办理"},
     "matters/booking_asked.j2": {"matter": "居民身份证办理"},
