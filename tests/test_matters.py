@@ -158,7 +158,7 @@ async def test_a_need_met_elsewhere_is_told_where(h, question, told):
     ("我们这片停电了找谁", "95598"), ("宽带三天两头断网", "10086"), ("想给自己的发明申请个专利", "国家知识产权局"),
     ("个税退税怎么还没到账", "个人所得税"), ("驾驶证被扣了6分怎么消", "12123"), ("医院的专家号怎么预约", "医院"),
     ("快递丢了快递公司不管", "12305"), ("公务员考试什么时候报名", "人事考试网"), ("想去当兵怎么报名", "征兵网"),
-    ("坐公交把包忘在车上了", "失物招领"), ("河里好多死鱼是不是有人偷偷排污", "12369"),
+    ("坐公交把包忘在车上了", "失物招领"), ("河里好多死鱼是不是有人偷偷排污", "12369"), ("家里种了十几亩水稻，听说种粮有补贴", "农业服务中心"),
 ])
 async def test_an_out_of_scope_need_with_one_place_that_serves_it_is_told_that_place(h, question, told):
     """Banks, carriers, utilities, tax, traffic police, hospitals, couriers, exams, the army, lost
