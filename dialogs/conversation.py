@@ -97,11 +97,13 @@ PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|(?:办的|交的|申请的|
                             # English: the status of one's application, and where it is
                             r"|(?:application|case|file) status|status of (?:my|the|our) (?:application|case|file)"
                             r"|where(?:'s| is) my (?:application|case|file)|track (?:my|the) application|(?:my|the) application (?:status|progress)"
-                            r"|进度怎么样|进度如何|什么进度|啥进度|受理号|办件编号|办件号"
+                            r"|进度怎么样|进度如何|什么进度|啥进度|受理号|办件编号|办件号|进度(?:要|该)?(?:怎么|咋|如何|在哪|去哪)(?:里|儿)?(?:查|看)"
                             # the case itself named (查办件, 办件查询, 我的办件, 查件): no matter is 办件
                             r"|办件进度|查(?:一下|一哈|下|询|查)?(?:我的)?办件|办件查询|我的办件|^查件$|(?:看看|查查|查下|查一下)我的件"
                             # a case waited on, told (办了半个月了还没好, 怎么还没批下来, 到底还要等多久, 问进度)
                             r"|(?:办|交|申请|递|报)了[^，,。！!？?]{0,8}(?:还没|咋还没|怎么还没|都没)(?:好|下来|办好|办完|批|出来|消息|动静)"
+                            # 上个月去大厅办的营业执照，到现在还没消息: what was handed in, then the wait
+                            r"|(?:办|交|申请|递|报)(?:了|的)[^。！!？?]{0,12}?(?:还没|咋还没|怎么还没|都没|一直没)有?(?:消息|动静|通知|批下来|办下来|办好)"
                             r"|(?:怎么|咋|为啥|为什么)还没(?:办好|办完|批下来|下来|出来|审核|审批|消息|动静)|问进度|是问进度"
                             # one's own case asked after in a word (我的件办好没有, 我那个件咋样了)
                             r"|(?:办好|办完|批下来|办下来)(?:了)?没有?|(?:我的|我那个|俺的|我家的)件")

@@ -68,6 +68,9 @@ WITHOUT_NUMBER = re.compile(r"(?:没有|没得|没|不知道|找不到|忘了|�
                             r"|(?:编号|号码|受理号|回执)(?:在|去|从)?(?:哪|啥地方)|(?:哪|啥地方)[里儿]?(?:能)?(?:看|找|查)(?:到)?(?:办件)?(?:编号|号码|受理号)")
 #: A run of digits, maybe with letters before it, typed where a case number is asked for.
 _NUMBER_LIKE = re.compile(r"[A-Z]{0,6}\d{4,}")
+#: In an opening message, a token that can only be meant as a number for the case (GA20241203000123,
+#: a run of ten digits or more): not a year or a day (2024年, 15号).
+_CODE_LIKE = re.compile(r"(?<![A-Z])[A-Z]{1,6}\d{6,}|(?<!\d)\d{10,}(?!\d)")
 MAX_STEPS = 6  # the card shows the latest steps; older ones are counted
 MAX_BUNDLE_STEPS = 8  # a bundle's one timeline: the latest steps over all its cases
 
@@ -127,6 +130,8 @@ TRANSITIONS = [
     T("start", "*",        "choosing", "has_verified",          "ask"),
     # 办件编号忘了怎么查进度: where the number is found and who can help, not 请输入办件编号
     T("start", "*",        "number",   "opened_without_number", "say_without_number"),
+    # 我的办件号是 GA20241203000123 进度怎么样了: what a case number looks like, not 请输入 as if none was sent
+    T("start", "*",        "number",   "opened_with_a_wrong_number", "say_number_format"),
     T("start", "*",        "number",   None,                    "ask"),
     # A case number typed in any state.
     T("text",  ANY,        "shown",    "typed_opens",           "show_case"),
@@ -884,6 +889,9 @@ class Progress(Dialog):
 
     def opened_without_number(self) -> bool:
         return self.incoming.kind == "text" and self.has_no_number()
+
+    def opened_with_a_wrong_number(self) -> bool:
+        return self.incoming.kind == "text" and _CODE_LIKE.search(unicodedata.normalize("NFKC", self.word).upper()) is not None
 
     def has_no_number(self) -> bool:
         return WITHOUT_NUMBER.search(self.word) is not None

@@ -483,3 +483,17 @@ async def test_questions_asked_of_a_card_are_answered_from_its_case(h, sims):
     await h.say("5678")
     why = await h.say("为什么不批准")
     assert "申请人学历不符合要求" in why and "12345" in why and "没太明白" not in why, why
+
+
+@pytest.mark.parametrize(("opening", "wrong"), [("我的办件号是 GA20241203000123 进度怎么样了", "14 位"),
+                                                ("上个月去大厅办的营业执照，到现在还没消息，怎么查", None),
+                                                ("2024年办的营业执照，进度怎么查", None)])
+async def test_progress_asked_in_a_sentence_opens_progress_and_a_wrong_number_in_it_is_told(h, opening, wrong):
+    """New users: 上个月去大厅办的营业执照，到现在还没消息，怎么查 got the halls' opening hours, and a
+    number of another format typed with 查进度 was ignored and asked for as if none was sent."""
+    reply = await h.say(opening)
+    assert "办公时间" not in reply and "办件编号" in reply, reply
+    if wrong:
+        assert "好像不是办件编号" in reply and wrong in reply, reply
+    else:
+        assert "好像不是办件编号" not in reply, reply
