@@ -190,7 +190,7 @@ FOLLOW_UP_CUES = {
     "materials": ("材料", "要带", "带什么", "带啥", "准备什么", "准备啥", "要准备", "证件", "东西"),
     "process": ("流程", "步骤", "怎么办理", "咋办理", "手续怎么", "怎么申请", "如何申请", "如何办理", "怎么弄", "咋弄", "怎么搞", "咋个办"),
     "where": ("在哪", "哪里办", "哪儿办", "去哪", "地址", "几点", "上班", "开门", "下班", "办公时间", "营业时间", "周末", "周六", "位置",
-              "最近的办理点", "办理点", "最近的", "离我近", "离我最近"),
+              "最近的办理点", "办理点", "最近的", "离我近", "离我最近", "办公室", "哪个窗口", "几号窗口"),
     "online": ("网上", "在线", "手机上", "线上", "链接", "不想跑", "不用跑", "少跑", "不去现场", "不到现场", "不用去", "跑几趟", "跑几次",
                "去几次", "去几趟"),
     "booking": ("预约", "约个号", "约个时间", "约时间", "约号", "排号", "取号", "先约", "提前约", "约一下"),
@@ -342,7 +342,8 @@ _LOST = "遗失丢失"
 _AT_AN_EMPLOYER = tuple((f"{place}{verb}", "单位在职") for place in ("厂里", "工厂", "厂子", "单位", "公司", "国企", "企业", "机关", "学校", "医院", "厂")
                         for verb in ("上班", "打工", "做事", "工作"))
 OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", _LOST),
-                ("丢失", _LOST), ("弄丢", _LOST), ("搞丢", _LOST), ("掉了", _LOST), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
+                ("丢失", _LOST), ("弄丢", _LOST), ("搞丢", _LOST), ("掉了", _LOST), ("被偷", _LOST), ("偷了", _LOST), ("被盗", _LOST),
+                ("不见了", _LOST), ("找不到了", _LOST), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
                 ("父亲", "父"), ("跟", "随"), *_AT_AN_EMPLOYER, ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("自己交", "个人缴费"), ("自己缴", "个人缴费"), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED),
                 ("去世", "死亡"), ("过世", "死亡"), ("逝世", "死亡"), ("离世", "死亡"), ("病故", "死亡"))
 #: Words that say an answer was wrong (不对, 说错了): with them, a message that names an option of an
@@ -490,6 +491,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         return None  # 不知道 / 不确定 / 这是什么意思: no answer (not a no for its 不), explained
     if text in YES or text in NO:
         return "yes" if text in YES else "no"
+    if (hedged := _HEDGED.fullmatch(text)) is not None:  # 那就按是吧, 算是吧, 应该没有吧, 就按否
+        return "yes" if hedged["word"] in YES else "no"
     if _THANKS_TAIL.sub("", text) in ACKNOWLEDGED and not _OFFERED.search(question.text):
         return None  # 好的(谢谢你啊) to 是由他人代您办理吗 says nothing of who goes: asked again
     if len(text) <= SAID_BACK_CHARS and _SHORT_OF.search(question.text) and _SAYS_SHORT.search(text):
@@ -529,6 +532,9 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
             yes = _DENIAL.search(text) is None  # 是家庭成员共同经营吗 answered 我和老婆一起开
     return None if yes is None else "yes" if yes else "no"
 
+
+#: A yes or no said with a hedge or as a choice (那就按是吧, 算是吧, 应该没有吧, 就选否).
+_HEDGED = re.compile(r"(?:那|那就|就|那我|我)?(?:算|应该|应该是|大概|估计|好像|按|选|当)+(?P<word>是|否|有|没有|不是|对|不对|不)(?:的)?(?:吧|呗|啊|哦|了)?")
 
 #: Thanks after a mere acknowledgement (好的谢谢你啊): still no answer.
 _THANKS_TAIL = re.compile(r"[，,\s]*(?:谢谢|多谢|感谢|谢了|谢啦)(?:你|您)?(?:啊|呀|哈|了|啦|哦)?$")
@@ -1657,9 +1663,11 @@ class Matters(ListedAnswers, Dialog):
         """Prepare: record the answer to the current question, if this message is one; else,
         when it asks for something else in words of its own (社保能转过来不), search it."""
         aside = _BY_THE_WAY.match(self.word)  # 顺便问一下社保卡丢了咋补: a question on the side, no answer
-        self._answered = False if aside and ASKING.search(self.word[aside.end():]) else self._record_answer()
+        # 对了我户口本也丢了 (at 身份证's 哪种情况): another thing, told on the side, is no answer either
+        aside = aside is not None and bool(ASKING.search(self.word[aside.end():]) or "也" in self.word[aside.end():])
+        self._answered = False if aside else self._record_answer()
         if (not self._answered and self._corrected is None and not self._taken_back and self._follow_up() is None
-                and self._asks_something_else()):
+                and (aside or self._asks_something_else())):
             await self._search()
 
     def _asks_something_else(self) -> bool:

@@ -1277,3 +1277,31 @@ async def test_details_pasted_where_they_are_asked_for_get_no_warning(h):
     assert "已为您隐去" not in (reply or "") + "".join(h.pushed), reply
     reply = await h.say("身份证号码是511602194811203317")
     assert "已为您隐去" not in (reply or "") and not any("已为您隐去" in text for text in h.pushed), (reply, h.pushed)
+
+
+@pytest.mark.parametrize("said", ["那就按是吧", "算是吧", "应该没有吧", "就按否"])
+async def test_a_yes_or_no_said_with_a_hedge_is_an_answer(h, said):
+    """A second round of new users: 那就按是吧 and 可能吧 were 没太明白 at a yes/no question."""
+    await h.catalog_ready()
+    await to_question(h, "居民身份证办理（包括临时）", "变更过吗", answer="1")
+    reply = await h.say(said)
+    assert "没太明白" not in reply and "变更过吗" not in reply, reply
+
+
+async def test_maybe_at_a_yes_or_no_question_is_told_what_it_decides(h):
+    await h.catalog_ready()
+    await to_question(h, "居民身份证办理（包括临时）", "变更过吗", answer="1")
+    reply = await h.say("可能吧")
+    assert "没太明白" not in reply and "拿不准也没关系" in reply, reply
+
+
+@pytest.mark.parametrize(("said", "shown"), [("被偷了啊，刚才说了", "变更过吗"), ("对了我户口本也丢了", "居民户口簿"),
+                                             ("办公室在哪里，几点上班", "地址")])
+async def test_at_a_which_case_question_a_theft_a_second_need_or_where_is_understood(h, said, shown):
+    """At 身份证's 哪种情况: 被偷了 was 没太明白 (丢失 is its option); 对了我户口本也丢了 was taken as
+    丢失 for the ID card; 办公室在哪里，几点上班 was 没太明白."""
+    await h.catalog_ready()
+    await open_card(h, "居民身份证办理（包括临时）")
+    assert "哪种情况" in await h.say("材料清单")
+    reply = await h.say(said)
+    assert shown in reply and "没太明白" not in reply, reply

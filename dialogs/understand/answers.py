@@ -195,7 +195,7 @@ NEEDS_TIME = re.compile(r"等会|等一会|等一下|等下|稍等|待会|一会
 #: 不知道, 不清楚, 拿不准): never a no (不知道 starts like 不), explained instead.
 WHAT_IT_MEANS = re.compile(r"什么意思|啥意思|是指|指的是|指什么|什么叫|啥叫|是啥|是什么|怎么理解|看不懂|听不懂|看不明白|听不明白"
                            r"|不(?:太|大|是很|怎么|很)?(?:知道|清楚|晓得|确定|明白|懂|了解|理解)|没(?:太)?(?:懂|明白|听懂|看懂)"
-                           r"|晓不得|拿不准|说不准|说不好|搞不清|弄不清"
+                           r"|晓不得|拿不准|说不准|说不好|搞不清|弄不清|^(?:可能|也许|或许|大概)(?:吧|是吧|有吧)?$"
                            r"|\bwhat does (?:it|that|this) mean\b|\bwhat is (?:that|this)\b|\bwhat do you mean\b|\bdon'?t (?:know|understand)\b"
                            r"|\bnot sure\b|\bno idea\b")
 WHAT_IT_MEANS_CHARS = 20
