@@ -343,7 +343,8 @@ _AT_AN_EMPLOYER = tuple((f"{place}{verb}", "单位在职") for place in ("厂里
                         for verb in ("上班", "打工", "做事", "工作"))
 OPTION_WORDS = (("第一次", "首次"), ("头一次", "首次"), ("头一回", "首次"), ("初次", "首次"), ("丢了", _LOST),
                 ("丢失", _LOST), ("弄丢", _LOST), ("搞丢", _LOST), ("掉了", _LOST), ("被偷", _LOST), ("偷了", _LOST), ("被盗", _LOST),
-                ("不见了", _LOST), ("找不到了", _LOST), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
+                ("不见了", _LOST), ("找不到了", _LOST),
+                ("买房", "购买住房"), ("买了房", "购买住房"), ("购房", "购买住房"), ("还房贷", "偿还住房贷款"), ("还贷", "偿还住房贷款"), ("坏了", "损坏"), ("妈妈", "母"), ("母亲", "母"), ("爸爸", "父"),
                 ("父亲", "父"), ("跟", "随"), *_AT_AN_EMPLOYER, ("上班", "就业"), ("打工", "就业"), ("上学", "就读"), ("读书", "就读"), ("租房", "住所"), ("租的房", "住所"), ("过期", _EXPIRED), ("自己交", "个人缴费"), ("自己缴", "个人缴费"), ("到期", _EXPIRED), ("届满", _EXPIRED), ("期满", _EXPIRED),
                 ("去世", "死亡"), ("过世", "死亡"), ("逝世", "死亡"), ("离世", "死亡"), ("病故", "死亡"))
 #: Words that say an answer was wrong (不对, 说错了): with them, a message that names an option of an
@@ -706,6 +707,8 @@ _STATUS = re.compile(r"(?:我|我们|他|她|他们|俺|咱|孩子|娃|小孩|�
 #:一个人住，儿女都在外地打工): a situation, read with the card's question like a status.
 _CIRCUMSTANCE = re.compile(r"生病|病了|患了|住院|残疾|瘫|卧床|去世|走了|过世|失业|下岗|没工作|没有工作|离婚|离异|单亲|怀孕|"
                            r"在读|读书|上学|打工|退休|困难|没钱|收入|一个人住|独居|孤寡|无儿无女|欠债")
+#: The last character of a paper's name (身份证, 社保卡, 户口本, 户口簿, 营业执照).
+_PAPER_ENDS = frozenset("证卡本簿照")
 #: A new need announced (对了…, 还有…, 另外…) or wanted (想…, 要办…): never a circumstance of the card.
 _NEW_NEED = re.compile(r"对了|还有|另外|顺便|想|要办|要去|要给|办个|办张|补个")
 
@@ -1060,6 +1063,12 @@ class Matters(ListedAnswers, Dialog):
             found = await self.services.catalog.find(about, top=MAX_CANDIDATES)
             if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code == self.data.get("code"):
                 self._told_of_card = about
+        elif (self.state == "guide" and self._found is not None and _tells(query) and not _NEW_NEED.search(query)
+              and not self._names_another_paper(query) and self._answers_the_cards_questions(query)):
+            # 我要买房 at 住房公积金提取's card listed house-buying bundles: it names the card's own
+            # 购房 purpose and no paper but the card's: a circumstance of the card (身份证丢了 at
+            # 居住证's card names its loss option too, but of another paper).
+            self._told_of_card = query  # (read alone: what it answers of the card's questions is kept)
         elif (self.state == "guide" and self._found is not None and self._found.verdict == CANDIDATES
               and self.data.get("code") and ASKING.search(query) and not _NEW_NEED.search(query)):
             # 我走路不方便，能让我儿子帮我去办吗 at 残疾人证's card listed retirement and school matters:
@@ -1072,6 +1081,18 @@ class Matters(ListedAnswers, Dialog):
             about = f"{self.data.get('about') or self._guide_name()} {query}"
             found = await self.services.catalog.find(about, top=MAX_CANDIDATES)
             self._asked_of_card = found.verdict in (MATTER, CANDIDATES) and bool(found.hits) and found.hits[0].code == self.data["code"]
+
+    def _names_another_paper(self, said: str) -> bool:
+        """Whether words name a card, certificate or book the card's matter does not (身份证 at
+        居住证办理): by the paper's last two characters (份证, 口本, 保卡)."""
+        name = self._guide_name()
+        return any(said[i - 1:i + 1] not in name for i, ch in enumerate(said) if ch in _PAPER_ENDS and i > 0)
+
+    def _answers_the_cards_questions(self, said: str) -> bool:
+        """Whether words told at a card name an option of one of its own questions (我要买房 at the
+        housing fund's withdrawal: its 购房 purpose): a circumstance of the card."""
+        guide = self._guide()
+        return guide is not None and any(key.startswith("g:") for key in answers_told(guide, normalise(said)))
 
     def _guide_name(self) -> str:
         guide = self._guide()

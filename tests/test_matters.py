@@ -1305,3 +1305,14 @@ async def test_at_a_which_case_question_a_theft_a_second_need_or_where_is_unders
     assert "哪种情况" in await h.say("材料清单")
     reply = await h.say(said)
     assert shown in reply and "没太明白" not in reply, reply
+
+
+async def test_words_at_a_card_that_name_one_of_its_own_options_keep_it_and_answer_it(h):
+    """公积金怎么提取 → 我要买房 listed house-buying bundles and the card was gone: 买房 is the card's
+    own 购买自住住房 purpose. The card stays, and its list does not ask the purpose again."""
+    await h.catalog_ready()
+    await open_card(h, "住房公积金提取")
+    reply = await h.say("我要买房")
+    assert "「住房公积金提取」的内容可以接着看" in reply and "您要办的是不是" not in reply, reply
+    listed = await h.say("材料清单")
+    assert "是买房后提取吗" not in listed and "请问您是哪种情况" not in listed, listed
