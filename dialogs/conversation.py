@@ -171,8 +171,9 @@ def _enterprise_asked(word: str) -> tuple[str, dict] | None:
 
 
 #: Dialogs that never ask for an ID, mobile, card or passport number: one pasted into a message
-#: that ends in them is told it was not needed (booking, progress, the desk and the rest ask).
-NUMBERS_NOT_ASKED = frozenset({"matters", "menu", "halls", "bundles", "policies"})
+#: read by them (before and after) is told it was not needed (booking, progress, policies, the
+#: desk and the rest ask).
+NUMBERS_NOT_ASKED = frozenset({"matters", "menu", "halls", "bundles"})
 
 
 class Conversation:
@@ -201,8 +202,8 @@ class Conversation:
             MEMORY.reset(token)
         if after is not None and kept:
             after.data[MEMORY_KEY] = kept
-        if (replies and incoming.kind == "text" and (after is None or after.dialog in NUMBERS_NOT_ASKED)
-                and carries_personal_number(incoming.text)):
+        if (replies and incoming.kind == "text" and (session is None or session.dialog in NUMBERS_NOT_ASKED)
+                and (after is None or after.dialog in NUMBERS_NOT_ASKED) and carries_personal_number(incoming.text)):
             # 你好，我叫…，身份证5116…，电话139…，养老金怎么还没到账: the answer quotes them masked and the
             # session keeps them masked; the person is told so, and not to send them where none is asked.
             self._say(replies, "common/personal_numbers.j2")

@@ -1277,6 +1277,10 @@ async def test_details_pasted_where_they_are_asked_for_get_no_warning(h):
     assert "已为您隐去" not in (reply or "") + "".join(h.pushed), reply
     reply = await h.say("身份证号码是511602194811203317")
     assert "已为您隐去" not in (reply or "") and not any("已为您隐去" in text for text in h.pushed), (reply, h.pushed)
+    other = h.as_user("policies-id")
+    await other.say("订阅政策")
+    reply = await other.say("511602194811203317")  # the policies' ID step (wrong phone digits end it later)
+    assert "已为您隐去" not in (reply or ""), reply
 
 
 @pytest.mark.parametrize("said", ["那就按是吧", "算是吧", "应该没有吧", "就按否"])
