@@ -175,6 +175,13 @@ async def test_a_bank_card_named_with_a_catalog_paper_is_still_the_catalogs(h):
     assert "没找到" not in reply and "社会保障卡挂失" in reply, reply
 
 
+async def test_a_complaint_about_nothing_named_is_not_sent_to_the_courts(h):
+    """投诉找谁 was told the court's litigation service centre (its nearest topic had been the courts')."""
+    await h.catalog_ready()
+    reply = await h.say("想投诉，找谁")
+    assert "12345" in reply and "法院" not in reply, reply
+
+
 async def test_an_out_of_scope_need_of_no_one_place_is_not_sent_somewhere_wrong(h):
     """A broken phone screen is nobody's office: no carrier's number (its topic was split from
     the carriers' services so that only those name them)."""
@@ -1270,6 +1277,14 @@ async def test_personal_numbers_pasted_into_a_question_are_never_kept_whole_in_t
         assert number not in kept, kept
 
 
+async def test_the_hidden_number_note_is_given_once_a_conversation(h):
+    await h.catalog_ready()
+    first = await h.say("我电话13908261234，社保卡丢了怎么补")
+    assert "已为您隐去" in first + "".join(h.pushed), first
+    again = await h.say("我身份证511602194811203317，户口本丢了呢")
+    assert "已为您隐去" not in again + "".join(h.pushed) and "13908261234" not in again, again
+
+
 async def test_details_pasted_where_they_are_asked_for_get_no_warning(h):
     """A booking takes an ID number and a mobile: no 不要发送 note there."""
     await h.catalog_ready()
@@ -1283,7 +1298,7 @@ async def test_details_pasted_where_they_are_asked_for_get_no_warning(h):
     assert "已为您隐去" not in (reply or ""), reply
 
 
-@pytest.mark.parametrize("said", ["那就按是吧", "算是吧", "应该没有吧", "就按否"])
+@pytest.mark.parametrize("said", ["那就按是吧", "算是吧", "应该没有吧", "就按否", "应该不是吧 我的情况不一样"])
 async def test_a_yes_or_no_said_with_a_hedge_is_an_answer(h, said):
     """A second round of new users: 那就按是吧 and 可能吧 were 没太明白 at a yes/no question."""
     await h.catalog_ready()
