@@ -174,6 +174,7 @@ def _enterprise_asked(word: str) -> tuple[str, dict] | None:
 #: read by them (before and after) is told it was not needed (booking, progress, policies, the
 #: desk and the rest ask).
 NUMBERS_NOT_ASKED = frozenset({"matters", "menu", "halls", "bundles"})
+NUMBERS_NOTED = "numbers_noted"  # in the conversation's memory: the note was given
 
 
 class Conversation:
@@ -200,13 +201,16 @@ class Conversation:
             kept = MEMORY.get()
         finally:
             MEMORY.reset(token)
+        if (replies and incoming.kind == "text" and (session is None or session.dialog in NUMBERS_NOT_ASKED)
+                and (after is None or after.dialog in NUMBERS_NOT_ASKED) and not kept.get(NUMBERS_NOTED)
+                and carries_personal_number(incoming.text)):
+            # 你好，我叫…，身份证5116…，电话139…，养老金怎么还没到账: the answer quotes them masked and the
+            # session keeps them masked; the person is told so (once a conversation), and not to send
+            # them where none is asked.
+            self._say(replies, "common/personal_numbers.j2")
+            kept[NUMBERS_NOTED] = True
         if after is not None and kept:
             after.data[MEMORY_KEY] = kept
-        if (replies and incoming.kind == "text" and (session is None or session.dialog in NUMBERS_NOT_ASKED)
-                and (after is None or after.dialog in NUMBERS_NOT_ASKED) and carries_personal_number(incoming.text)):
-            # 你好，我叫…，身份证5116…，电话139…，养老金怎么还没到账: the answer quotes them masked and the
-            # session keeps them masked; the person is told so, and not to send them where none is asked.
-            self._say(replies, "common/personal_numbers.j2")
         return after, replies
 
     async def _step(self, session: Session | None, incoming: Incoming, expired: bool) -> tuple[Session | None, list[Reply]]:

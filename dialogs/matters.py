@@ -506,6 +506,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         vocab = vocabulary()
         if first != text and (first in YES or first in vocab.yes) != (first in NO or first in vocab.no):
             yes = first in YES or first in vocab.yes
+        elif first != text and (hedged := _HEDGED.fullmatch(first)) is not None:
+            yes = hedged["word"] in YES  # 应该不是吧 卡是我自己的
     if yes is None and any(cue in question.text for cue in BY_ANOTHER_ASKED):
         yes = by_another(text)  # 是由他人代您办理吗 answered with who goes: 我自己 (no), 我儿子去 (yes)
         if yes and _KIN_SAID.search(text) and not _SENDS.search(text) and _about_the_dead(dialog):
