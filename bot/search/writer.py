@@ -1,6 +1,6 @@
 """Who is writing, and where, where it decides which matters can be theirs: a foreign national;
-and a need to be met in another city (在成都办护照, 成都的出入境在哪里), which this catalog's
-offices do not serve.
+a need to be met in another city (在成都办护照, 成都的出入境在哪里), which this catalog's
+offices do not serve; and a need only a bank serves (`asks_a_bank`: 银行卡, 存折, a bank by name).
 
 Some matters serve only citizens of the mainland: a passport, a travel permit for Hong Kong,
 Macao or Taiwan, an identity card, a residence card, a household register, a sole trader's
