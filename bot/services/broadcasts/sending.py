@@ -114,7 +114,7 @@ class BroadcastSender:
                     return
                 renewed = time.monotonic()
             if _s(await self.redis.hget(self.keys.broadcast(run.bid), "status")) != Status.sending.value:
-                run.halt = "status changed"
+                run.halt = run.halt or "status changed"
 
     async def _walk(self, run: _Run) -> None:
         b = await self.b.get(run.bid)
@@ -263,7 +263,10 @@ class BroadcastSender:
         return min(self.settings.broadcast_retry_seconds * 2 ** attempt, 30.0)
 
     async def _pause_for_quota(self, run: _Run) -> None:
-        if run.halt == "quota":
+        # Only a run still sending may pause the broadcast. A refusal that comes back after this run
+        # has stopped (paused already, or paused and resumed by staff since) is the old run's news:
+        # pausing on it would stop the resumed broadcast, and whoever sends next finds out for itself.
+        if run.halt:
             return
         run.halt = "quota"
         result = _s(await self.b._transition(keys=[self.keys.broadcast(run.bid), self.keys.broadcasts_active()],
