@@ -452,7 +452,8 @@ async def test_after_a_worker_dies_mid_fan_out_the_steps_of_a_case_still_arrive_
             pending = (await redis.xpending(keys.events(), "notifier"))["pending"]
             return pending == 0 and await wechat.sent() >= 240
 
-        assert await wait_for(all_done, timeout=60), survivor.stop()[1][-3000:]
+        # 8 s here on an idle machine; a slow, shared CI machine has taken several times that
+        assert await wait_for(all_done, timeout=120), survivor.stop()[1][-3000:]
         settled_after = time.monotonic() - killed_at
         order = {}
         for m in await wechat.messages():  # oldest first
