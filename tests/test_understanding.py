@@ -229,6 +229,8 @@ def test_a_place_a_time_or_a_common_word_is_never_a_name(typed, halls):
     ("这周六", date(2026, 12, 5)),
     ("本周日", date(2026, 12, 6)),
     ("下下周三", date(2026, 12, 16)),
+    ("帮我约一下周五", date(2026, 12, 4)),  # 一下 is "a moment": this Friday, not next week's
+    ("看一下下周五", date(2026, 12, 11)),
     ("周末", date(2026, 12, 5)),
     ("12月5号", date(2026, 12, 5)),
     ("12月5日", date(2026, 12, 5)),

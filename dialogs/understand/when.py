@@ -33,7 +33,8 @@ _ISO = re.compile(r"(?<!\d)(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?(?!
 _MONTH_DAY = re.compile(rf"(?<![\d{CHINESE_DIGITS}])({N})月({N})[日号]?")
 _SLASH = re.compile(r"(?<![\d/.])(\d{1,2})/(\d{1,2})(?![\d/])")
 _IN_MONTH = re.compile(rf"({'|'.join(sorted(_MONTH_OFFSETS, key=len, reverse=True))})的?({N})[日号]")
-_WEEKDAY = re.compile(r"(下下个?|下个?|这个?|本|上个?)?(?:周|星期|礼拜)([一二三四五六日天七1-7]|末)")
+#: 一下 is "a moment", not "next": 约一下周五 is this Friday (一下下周五 is next week's).
+_WEEKDAY = re.compile(r"((?<!一)下下个?|(?<!一)下个?|这个?|本|上个?)?(?:周|星期|礼拜)([一二三四五六日天七1-7]|末)")
 _EN_WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednesday": 2, "wed": 2, "thursday": 3,
                 "thu": 3, "thur": 3, "thurs": 3, "friday": 4, "fri": 4, "saturday": 5, "sat": 5, "sunday": 6, "sun": 6}
 _EN_WEEKDAY = re.compile(r"\b(?:(next|this)\s+)?(" + "|".join(sorted(_EN_WEEKDAYS, key=len, reverse=True)) + r")\b")
