@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from dialogs import paging
-from dialogs.engine import Dialog, P, T
+from dialogs.engine import Dialog, P, T, normalise
 
 STATES = ["listing", "confirming"]
 TRANSITIONS = [
@@ -38,6 +38,8 @@ TRANSITIONS = [
 _REMOVE_SAID = re.compile(r"退订|解绑|解除|取消|删")
 #: The answers at 确定退订…吗？ (1. 确定 2. 保留), besides a plain yes or no.
 REMOVE_YES = frozenset({"1", "确定", "确认", "确定退订", "确定解除", "确定解绑", "退订", "解绑", "解除", "解除绑定"})
+#: Keeping it said in words (不想解绑了, 还是保留吧).
+_KEEP_SAID = re.compile(r"点错|按错|不是要|不想解绑|不解绑|不想退订|不退订|不想解除|不取消|保留")
 REMOVE_NO = frozenset({"2", "保留", "不退订", "不解绑", "不解除", "先不", "算了", "不了", "点错了", "按错了"})
 PREPARE = [
     #  trigger  source  action
@@ -53,6 +55,13 @@ class MySubscriptions(Dialog):
     PREPARE = PREPARE
     PROMPTS = {"listing": "subscriptions/list.j2", "confirming": "subscriptions/confirm_remove.j2"}
     EXPECTS = {"listing": frozenset({"choice"}), "confirming": frozenset({"choice", "yes_no"})}
+
+    @classmethod
+    def claims(cls, state: str, text: str) -> bool:
+        """At 确定解除…吗, the options' own words typed (确定解除, 保留) answer it: a search for them
+        listed 抵押备案解除."""
+        word = normalise(text)
+        return state == "confirming" and (word in REMOVE_YES or word in REMOVE_NO or _KEEP_SAID.search(word) is not None)
     DONE = frozenset({"listing"})
     LEAVING_CHANGES_NOTHING = True
 
@@ -138,8 +147,7 @@ class MySubscriptions(Dialog):
         return self.word in REMOVE_YES or (self.word not in REMOVE_NO and self.slot("yes_no") is True)
 
     def keeps_item(self) -> bool:
-        return (self.word in REMOVE_NO or self.slot("yes_no") is False
-                or any(word in self.word for word in ("点错", "按错", "不是要", "不想解绑", "不解绑", "不想退订", "不退订", "不想解除", "不取消", "保留")))
+        return self.word in REMOVE_NO or self.slot("yes_no") is False or _KEEP_SAID.search(self.word) is not None
 
     def say_kept(self):
         kind, key, label = self.data["items"][self.data.pop("picked")]

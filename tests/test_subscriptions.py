@@ -180,6 +180,21 @@ async def test_several_people_bind_one_enterprise_and_one_unbinds(h, sims):
     assert "还没有绑定企业" in await h.say("解绑")
 
 
+async def test_the_confirmations_own_words_typed_answer_it(h, sims):
+    """确定解除 typed at 确定解除…吗 (1. 确定解除 2. 保留) listed 抵押备案解除 and unbound nothing."""
+    case_no = await enterprise_case(sims)
+    assert "绑定成功" in await bind(h, sims)
+    await h.say("解绑")
+    assert "确定解除与「广安市思源科技有限公司」的绑定吗" in await h.say("1")
+    kept = await h.say("还是保留吧")
+    assert "您要办的是不是" not in kept and "已解除" not in kept, kept
+    assert h.user in await h.services.subscriptions.recipients(case_no, CREDIT_CODE)
+    await h.say("解绑")
+    await h.say("1")
+    assert "已解除" in await h.say("确定解除")
+    assert h.user not in await h.services.subscriptions.recipients(case_no, CREDIT_CODE)
+
+
 async def test_yes_to_the_only_binding_listed_asks_to_confirm_and_not_wanting_to_unbind_keeps_it(h, sims):
     """确定 at 回复序号解除绑定 with one enterprise listed said 好的，有需要随时找我 and unbound nothing (the
     person thought it had); 不想解绑 at the confirmation was not understood."""
