@@ -988,6 +988,7 @@ class Booking(Picking):
     def take_candidate(self):
         candidates = self.data["candidates"]
         self.take_matter(candidates[self.number(len(candidates)) - 1][0])
+        self.data["candidates"] = candidates  # 返回 from the halls shows this list again (it showed none)
 
     def take_matter(self, code: str) -> None:
         """The matter (or, found by the search, the bundle booked whole) to book."""

@@ -715,6 +715,16 @@ async def test_back_steps_back_and_cancel_leaves(h):
     assert "已取消「预约办事」" in await h.say("取消")
 
 
+async def test_back_from_the_halls_shows_the_list_of_matters_again(h):
+    """返回 at the halls after picking from a list showed the list's heading with no items, and
+    the 1 typed next was searched as a matter."""
+    assert "社会保障卡申领" in await h.say("预约") + await h.say("社保卡")
+    assert "请选择办理大厅" in await h.say("1")
+    back = await h.say("返回")
+    assert "1. 社会保障卡申领" in back, back
+    assert "预约「社会保障卡申领」，请选择办理大厅" in await h.say("1")
+
+
 async def test_sharing_a_location_sorts_halls_nearest_first(h):
     reply = await h.say("我想预约补办身份证")
     if "请选择办理大厅" not in reply:
