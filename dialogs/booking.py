@@ -702,6 +702,24 @@ class Picking(Dialog):
         self.ask()
 
 
+#: What is left of a request to book once the matter's name is gone (预约办理…, 我想预约去办…).
+_BARE_ACT = re.compile(r"办理|办|去|来|一下|个|的|\s")
+#: What names a hall but no matter (广安区政务服务中心, 北辰街道便民服务中心): what is left names one (不动产登记).
+_HALL_WORDS = re.compile(r"广安[市区]?|..(?:街道|镇|乡)|政务|便民|服务|中心|大厅|大楼|窗口")
+
+
+def _without(text: str, slots) -> str:
+    """`text` less the slots (the applicant's details with their labels: 身份证511602…, not 身份证 of
+    办身份证 elsewhere)."""
+    for slot in sorted(slots, key=lambda slot: slot.start, reverse=True):
+        start = slot.start
+        label = _DETAIL_LABEL.search(text[:start]) if slot.kind.value in PERSONAL_KINDS else None
+        if label is not None:
+            start = label.start()
+        text = text[:start] + " " + text[slot.end:]
+    return text
+
+
 class Booking(Picking):
     name = "booking"
     title = "预约办事"
@@ -937,13 +955,12 @@ class Booking(Picking):
         if mistyped is not None:  # told at the ID step, masked: never asked for as if never given
             self.data[OPENING_KEY]["mistyped_id"] = mistyped
         rest = _LABELLED_PHONE.sub(" ", text) if labelled is not None else text
-        for slot in sorted(slots, key=lambda slot: slot.start, reverse=True):
-            start = slot.start
-            label = _DETAIL_LABEL.search(rest[:start]) if slot.kind.value in PERSONAL_KINDS else None
-            if label is not None:  # 身份证511602…: the label goes with it (not 身份证 of 办身份证 elsewhere)
-                start = label.start()
-            rest = rest[:start] + " " + rest[slot.end:]
-        query = booking_query(rest)
+        query = booking_query(_without(rest, slots))
+        if (any(slot.kind.value == "hall" and len(_HALL_WORDS.sub("", text[slot.start:slot.end])) >= 2 for slot in slots)
+                and len(_BARE_ACT.sub("", query or "")) < 2):
+            # 预约办理不动产登记: the hall's name (不动产登记中心) named the matter too, and 办理 alone
+            # was searched; the matter is searched with it (the hall is still taken)
+            query = booking_query(_without(rest, [slot for slot in slots if slot.kind.value != "hall"]))
         if query is not None:
             self.data["query"] = " ".join(query.split())
 

@@ -725,6 +725,17 @@ async def test_back_from_the_halls_shows_the_list_of_matters_again(h):
     assert "预约「社会保障卡申领」，请选择办理大厅" in await h.say("1")
 
 
+@pytest.mark.parametrize("asked", ["预约办理不动产登记", "我要预约不动产登记"])
+async def test_a_matter_named_like_its_hall_is_still_the_matter_to_book(h, asked):
+    """不动产登记 names the 不动产登记中心's hall too: it was taken as the hall alone, and 办理 was
+    searched (没找到) or nothing (what to book was asked again)."""
+    listed = await h.say(asked)
+    assert "没找到" not in listed and "不动产" in listed and "请告诉我您要预约办理什么事" not in listed, listed
+    # a hall named alone still asks what to book
+    await h.say("取消")
+    assert "请告诉我您要预约办理什么事" in await h.say("预约广安区政务服务中心")
+
+
 async def test_sharing_a_location_sorts_halls_nearest_first(h):
     reply = await h.say("我想预约补办身份证")
     if "请选择办理大厅" not in reply:
