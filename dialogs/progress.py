@@ -61,6 +61,8 @@ from integrations.platform.models import BundleApplication, Case, CaseState, Err
 TZ = ZoneInfo("Asia/Shanghai")
 _SHORT_NUMBER = re.compile(r"\d{6,10}")
 #: The number not at hand (没得编号, 短信删了, 回执丢了), or asked for another way in (用身份证查得到不).
+#: Factors typed in a form that cannot be one, since the last case number (2: a person is offered).
+FORMAT_MISSES = "factor_format_misses"
 WITHOUT_NUMBER = re.compile(r"(?:没有|没得|没|不知道|找不到|忘了|忘记|记不得|不记得)(?:办件)?(?:编号|号码|受理号|回执|短信)"
                             r"|(?:编号|号码|回执|短信)(?:找不到|丢了|删了|没了|忘了|不见了|弄丢)|短信删了|回执丢了"
                             r"|(?:用|拿|凭)(?:身份证|名字|姓名|手机号?)(?:号码?)?(?:能|可以)?查"
@@ -151,6 +153,10 @@ TRANSITIONS = [
     T("text",  "choosing", "factor",   "picked_needs_factor",   "ask_factor"),
     # The second factor.
     T("text",  "factor",   "number",   "nothing_asked",         "ask"),
+    # 编号找不到了 after all: where it is found, and who helps without it
+    T("text",  "factor",   "number",   "has_no_number",         "say_without_number"),
+    # a case number mistyped (5116022026120849) where its factor is asked: what a case number is
+    T("text",  "factor",   "factor",   "mistypes_a_number",     "say_number_format"),
     T("text",  "factor",   "factor",   "factor_malformed",      "say_factor_format"),
     T("text",  "factor",   "shown",    "factor_opens",          "show_case"),
     T("text",  "factor",   "number",   "factor_locks",          "say_locked"),
@@ -699,6 +705,10 @@ class Progress(Dialog):
     def factor_malformed(self) -> bool:
         return parse_factor(self.word) is None
 
+    def mistypes_a_number(self) -> bool:
+        """A run of ten digits or more that is neither a case number nor an ID number."""
+        return parse_factor(self.word) is None and re.fullmatch(r"\d{10,17}|\d{19,}", self.word) is not None
+
     def factor_opens(self) -> bool:
         return self._seen == ("factor", "ok")
 
@@ -919,6 +929,7 @@ class Progress(Dialog):
         from the session."""
         self._say_also()
         asked = self.data["pending"] = self._asked or self.data.get("case_no")
+        self.data.pop(FORMAT_MISSES, None)
         if asked == self.data.get("case_no"):
             self.data.pop("case_no", None)
             self.data.pop("subscribed", None)
@@ -948,6 +959,10 @@ class Progress(Dialog):
 
     def say_factor_format(self):
         self.say("progress/factor_format.j2")
+        # said twice and still not usable: a person may help (the same line every step has then)
+        self.data[FORMAT_MISSES] = self.data.get(FORMAT_MISSES, 0) + 1
+        if self.data[FORMAT_MISSES] >= 2:
+            self.say("common/way_out.j2")
         self.ask()
 
     def say_busy(self):

@@ -189,6 +189,22 @@ async def test_malformed_factor_is_explained_and_not_counted(h, sims):
     assert "格式好像不对" in await h.say(ID17 + ("0" if id_check_digit(ID17) != "0" else "1"))  # wrong check digit
 
 
+async def test_at_the_factor_a_mistyped_number_or_no_number_is_answered_and_a_person_offered(h, sims):
+    """At 请输入手机号后 4 位, a case number mistyped (16 digits), 编号找不到了 and 我也不知道 each got
+    the same 格式好像不对, three times over, with no way out offered."""
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    mistyped = await h.say(case_no[:16])
+    assert "不是办件编号" in mistyped and "16 位" in mistyped, mistyped
+    assert "没有办件编号的话" in await h.say("编号找不到了怎么办")
+    await h.say(case_no)
+    first = await h.say("123")
+    assert "格式好像不对" in first and "人工" not in first, first
+    again = await h.say("手机号换过了")
+    assert "格式好像不对" in again and "回复「人工」" in again, again
+    assert "【办件进度】" in await h.say("5678")
+
+
 async def test_a_verified_case_is_remembered_so_the_next_query_does_not_ask(h, sims):
     case_no = await new_case(sims)
     await h.say(case_no)
