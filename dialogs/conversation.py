@@ -60,6 +60,9 @@ _INTENT_BY_WORD = {word: intent for intent, words in GLOBAL_INTENTS.items() for 
 #: The understanding's global words the conversation acts on (language and 长辈模式 switch before
 #: the turn, dialogs.language).
 _SAID_GLOBALS = frozenset(GLOBAL_INTENTS) | {"grievance"}
+#: Giving up the errand itself (不约了, 不想办了, 先不查了): never a mere no to the question on screen
+#: (算了，不约了 at 下次预约时要直接使用…吗 went on to the booking's summary).
+_QUITS_THE_ERRAND = re.compile(r"(?:不|先不|不想|不用)(?:预约|约|办|查|绑定?|弄|搞)了")
 #: Where frustration vented is the step's own answer (a rating, why it was bad), not a digression.
 _HEARS_GRIEVANCES = frozenset({"rating", HANDOFF})
 BACK_KEY = "_back"
@@ -330,6 +333,9 @@ class Conversation:
                     and reading.value(SlotKind.YES_NO) is False):
                 return "cancel"
             return None
+        if (intent == "cancel" and _QUITS_THE_ERRAND.search(word) and cls.CANCEL_ANSWERS.get(session.state) != ""
+                and word not in cls.OWN_WORDS and not cls.claims(session.state, incoming.text)):
+            return intent  # 算了，不约了 at 下次预约时要直接使用…吗: the booking given up, not a no to being remembered
         if intent == "cancel" and _answers_cancel(cls, session.state, word):
             return None
         if intent not in _SAID_GLOBALS or word in cls.OWN_WORDS or (expects and self._answers(incoming, expects)):

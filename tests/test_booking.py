@@ -736,6 +736,15 @@ async def test_a_matter_named_like_its_hall_is_still_the_matter_to_book(h, asked
     assert "请告诉我您要预约办理什么事" in await h.say("预约广安区政务服务中心")
 
 
+async def test_giving_up_the_booking_at_the_remember_question_gives_it_up(h):
+    """算了，不约了 at 下次预约时要直接使用…吗 was read as 不用记住 and went on to the summary;
+    算了 alone still declines being remembered."""
+    await to_summary(h, "预约", person(4))
+    assert "下次预约时要直接使用" in await h.say("返回")
+    gone = await h.say("算了，不约了")
+    assert "已取消「预约办事」" in gone and "请核对预约信息" not in gone, gone
+
+
 async def test_sharing_a_location_sorts_halls_nearest_first(h):
     reply = await h.say("我想预约补办身份证")
     if "请选择办理大厅" not in reply:
