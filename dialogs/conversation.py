@@ -147,10 +147,11 @@ QUEUE_STATUS_ASKED = re.compile(r"前面(?:还有|还剩)?(?:几|多少)(?:个)?
 #: its binding, or the enterprise desk's cases or licences (shortcut words name them exactly).
 ENTERPRISE_BIND_ASKED = re.compile(r"绑定?(?:一下)?(?:我的|我们的?|我|自己的?|本)?(?:公司|企业|单位|营业执照)"
                                    r"|把(?:我的|我们的?|我|自己的?|本)?(?:公司|企业|单位)[^，,。]{0,4}绑定"
-                                   r"|(?:公司|企业|单位)(?:怎么|如何|要|想|能)?绑定?$")
-ENTERPRISE_DESK_ASKED = re.compile(r"(?:我们|我的|本)(?:公司|企业|单位)[^，,。]{0,4}(?:有哪些|有什么|有几个)(?P<what>在办的|办件|件)"
+                                   r"|(?:公司|企业|单位)(?:怎么|如何|要|想|能)?绑定?$"
+                                   r"|(?:我们|我的|咱们?|本)(?:公司|企业|单位)(?:怎么|如何|要|想|能)?绑定(?:一下|下)?[吧呢啊]?$")
+ENTERPRISE_DESK_ASKED = re.compile(r"(?:我们|我的|本|咱们?|这个|这家)(?:公司|企业|单位)[^，,。]{0,4}(?:有哪些|有什么|有几个)(?P<what>在办的|办件|件)"
                                    r"|(?:公司|企业|单位)的?(?:所有的?)?(?P<what2>办件|案件|申请|件|证照|许可证|执照)"
-                                   r"(?:办到哪|到哪|进度|情况|都|有哪些|列表|$)")
+                                   r"(?:办到哪|到哪|进度|情况|都|有哪些|列表|怎么查|怎么看|在哪[查看]|$)")
 #: Typed after a conversation lapsed, this many characters or fewer answered its last question
 #: (1, 是的, 不用了) rather than ask a new one.
 ANSWER_CHARS = 3

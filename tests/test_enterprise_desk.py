@@ -176,6 +176,10 @@ async def test_the_enterprise_cases_and_licences_asked_in_words_open_the_desk(h,
     listing = await h.say("我们公司现在有哪些在办的")
     assert case_no in listing and "您要办的是不是" not in listing, listing
     assert "您要办的是不是" not in await h.say("我们单位的证照")
+    for asked in ("我们公司的办件怎么查", "这个公司有哪些办件在办"):  # searched (没找到, a list of matters)
+        await h.say("菜单")
+        listing = await h.say(asked)
+        assert case_no in listing and "您要办的是不是" not in listing and "没找到" not in listing, listing
     question = await h.say("公司怎么注销")  # a matter's question is still searched
     assert "注销" in question and case_no not in question, question
 

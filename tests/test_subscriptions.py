@@ -326,6 +326,8 @@ async def test_binding_asked_in_words_starts_it_and_the_code_is_sent_again_when_
     await h.catalog_ready()
     letter = await h.as_user("clerk-letter").say("您好，我是公司行政，想把我们公司绑定一下，以后好看办件进度")
     assert "统一社会信用代码" in letter and "您要办的是不是" not in letter, letter
+    asked = await h.as_user("clerk-short").say("我们公司想绑定一下")
+    assert "统一社会信用代码" in asked and "您要办的是不是" not in asked, asked
     asked = await h.say("我想绑定我公司")
     assert "统一社会信用代码" in asked and "您要办的是不是" not in asked, asked
     assert "验证码已发送" in await h.say(CREDIT_CODE)
