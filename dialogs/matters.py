@@ -302,9 +302,13 @@ def follow_up_asked(text: str, named: str = "") -> str | None:
     if len(asked) != 1:
         return None
     key = asked.pop()
-    rest = text
-    for cue in sorted(FOLLOW_UP_CUES[key], key=len, reverse=True):
-        rest = rest.replace(cue, "")
+    # every character some cue covers is the cue's: cues may overlap (邮寄 and 寄到家 in 可以邮寄到家吗,
+    # where taking the longer away first left 邮 standing as a word of its own)
+    covered = [False] * len(text)
+    for cue in FOLLOW_UP_CUES[key]:
+        for found in re.finditer(re.escape(cue), text):
+            covered[found.start():found.end()] = [True] * len(cue)
+    rest = "".join(ch for ch, cue in zip(text, covered) if not cue)
     return key if all(ch in FOLLOW_UP_FILLER or ch in named or not "\u4e00" <= ch <= "\u9fff" for ch in rest) else None
 
 

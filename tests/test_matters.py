@@ -834,6 +834,8 @@ async def test_a_card_answers_a_statement_of_who_goes_by_post_and_in_its_own_wor
     assert "代办" in agent and "没找到" not in agent, agent
     post = await h.say("能寄过来吗")
     assert ("邮寄" in post or "领取" in post or "网上" in post) and "没找到" not in post and "想办什么" not in post, post
+    post = await h.say("可以邮寄到家吗")  # two cues in one (邮寄, 寄到家): 没找到
+    assert ("邮寄" in post or "领取" in post or "网上" in post) and "没找到" not in post and "想办什么" not in post, post
     assert (await h.say("社保卡申领")).startswith("【")
     online = await h.say("能在手机上申领吗")
     assert "网上" in online and "您要办的是不是" not in online and "没找到" not in online, online
