@@ -106,6 +106,7 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_fee",       "show_fee"),
     T("text",  "guide",     "guide",     "asks_post",      "show_post"),  # 能寄过来吗
     T("text",  "guide",     "guide",     "asks_anywhere",  "show_anywhere"),  # 可以在成都办吗
+    T("text",  "guide",     "guide",     "asks_brings",    "show_brings"),  # 要带照片吗
     T("text",  "guide",     "guide",     "asks_agent",     "show_agent"),  # 可以让家里人代办吗
     T("text",  "guide",     "guide",     "asks_unnotify",  "unnotify"),
     # 点错了 不是这个 on a card picked from a list: the list again
@@ -136,6 +137,7 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "asks_fee",       ["show_fee", "ask"]),
     T("text",  "situation", "situation", "asks_post",      ["show_post", "ask"]),
     T("text",  "situation", "situation", "asks_anywhere",  ["show_anywhere", "ask"]),
+    T("text",  "situation", "situation", "asks_brings",    ["show_brings", "ask"]),
     T("text",  "situation", "situation", "asks_agent",     ["show_agent", "ask"]),  # 要本人去吗 at a question: answered, asked again
     # another need asked at the question: what the search finds for it, as on the card
     T("text",  "situation", "choosing",  "bundle_match",   ["keep_winner", "show_bundle"]),
@@ -254,6 +256,41 @@ ANYWHERE_ASKED = re.compile(rf"(?:在|去|回|到)(?:{_ELSEWHERE_PLACES})(?:那�
                             r"|(?:异地|跨省|外地|全国)(?:也)?(?:能|可以|能不能|可不可以)?(?:办|通办|办理)(?:吗|不|么|没)?$|通办")
 #: A guide's line that says where else it is done (not 天府通办, a platform's name).
 ANYWHERE_SAID = re.compile(r"全国通办|跨省通办|省内通办|全国任一|任一方?户籍地|异地(?:办理|受理|申请)")
+
+#: Whether one paper is to be brought, asked on a card (要带照片吗, 户口本要不要带, 需要结婚证吗): the
+#: card's materials say, by name.
+BRINGS_ASKED = re.compile(r"^(?:那|那么|请问)?(?:是不是|是否)?(?:还)?(?:要|需要|得|用不用|要不要|需不需要|必须)(?P<verb>带|交|准备|提供|拿|复印)?(?:上|着|个|张|份)?"
+                          r"(?P<what>[\u4e00-\u9fff]{2,8}?)(?:原件|复印件)?(?:吗|么|不|没|嘛|呢)$"
+                          r"|^(?:那|请问)?(?P<what2>[\u4e00-\u9fff]{2,8}?)(?:原件|复印件)?(?:也)?(?:要不要|需不需要|用不用|要|需要|得)(?:带|交|提供|准备)(?:吗|么|不|没|嘛|呢)?$")
+#: Everyday names of papers and the guides' names for them.
+_PAPER_NAMES = {"户口本": "户口簿", "相片": "照片", "寸照": "照片", "证件照": "照片", "身份证件": "身份证", "房产证": "不动产权证",
+                "结婚证书": "结婚证", "营业证": "营业执照", "执照": "营业执照"}
+#: How the names of papers end (结婚证, 户口簿, 照片, 证明, 申请表).
+_A_PAPER = re.compile(r"(?:证|簿|本|照|片|件|书|表|明|单|卡|据|函)$")
+#: Words of a question that are not the paper it asks about.
+_NOT_A_PAPER = re.compile(r"什么|啥|哪些|多少|几|本人|自己|预约|排队|钱|费|办|弄|去|来")
+
+
+def paper_asked(text: str) -> str | None:
+    """The paper a question at a card asks whether to bring (要带照片吗: 照片), or None."""
+    found = BRINGS_ASKED.search(text)
+    what = found and (found["what"] or found["what2"])
+    if not what or _NOT_A_PAPER.search(what):
+        return None
+    if found["what"] and not found["verb"] and not _A_PAPER.search(what):
+        return None  # 需要体检吗 asks about a step, not a paper to bring
+    return _PAPER_NAMES.get(what, what)
+
+
+def materials_naming(materials, paper: str) -> list:
+    """The materials that are the paper asked about: named whole in them (照片 in 近期免冠彩色照片,
+    户口簿 in 居民户口簿); else, for a longer name, sharing two pairs of characters in a row with it."""
+    whole = [m for m in materials if paper in m.name]
+    if whole or len(paper) < 3:
+        return whole
+    pairs = {paper[i:i + 2] for i in range(len(paper) - 1)}
+    return [m for m in materials if sum(pair in m.name for pair in pairs) >= 2]
+
 
 #: A place near home asked about without a hall's name (能去街道办吗, 社区能办不): where it is done.
 NEAR_PLACE = re.compile(r"街道|社区|镇上|镇里|乡里|乡镇|附近|家门口|就近|村里|便民服务")
@@ -1531,6 +1568,8 @@ class Matters(ListedAnswers, Dialog):
             return "agent"
         if asked is None and len(text) <= ELSEWHERE_CHARS and ANYWHERE_ASKED.search(text):
             return "anywhere"  # 我在成都工作，可以在成都办吗: the card's answer, not another city's 没找到
+        if asked is None and len(text) <= FOLLOW_UP_CHARS and paper_asked(text) is not None and guide.materials:
+            return "brings"  # 要带照片吗: whether its materials name it (it was searched: 没找到)
         if (asked is None and "办" in text and len(text) <= FOLLOW_UP_CHARS
                 and (self.slot("hall") is not None or NEAR_PLACE.search(text))):
             return "where"  # 在北辰那里能办不, 能去街道办吗: where it is done (the card's halls)
@@ -1588,6 +1627,20 @@ class Matters(ListedAnswers, Dialog):
 
     def asks_anywhere(self) -> bool:
         return self._follow_up() == "anywhere"
+
+    def asks_brings(self) -> bool:
+        return self._follow_up() == "brings"
+
+    def show_brings(self):
+        """要带照片吗: the card's materials that name it, or that none does (and 材料清单 offered:
+        what to bring may depend on one's situation)."""
+        guide = self._guide()
+        paper = paper_asked(self.word)
+        named = materials_naming(guide.materials, paper)
+        always = [m.name for m in named if m.required != "situational"]
+        self.say("matters/brings.j2", guide=guide, paper=paper, always=always[:3],
+                 sometimes=[m.name for m in named if m.required == "situational"][:3],
+                 situational=any(m.required == "situational" for m in guide.materials))
 
     def show_anywhere(self):
         """可以在成都办吗: the guide's lines on where else it is done (全国通办, 跨省通办), or that it

@@ -825,6 +825,20 @@ async def test_a_new_need_asked_at_a_card_still_gets_its_own_matters(h):
     assert "最低生活保障" not in reply.splitlines()[0], reply
 
 
+async def test_whether_to_bring_a_paper_is_answered_from_the_cards_materials(h):
+    """要带照片吗 / 户口本要不要带 at a card found nothing (没找到), or opened 户口簿补领's card."""
+    await h.catalog_ready()
+    await open_card(h, "中国内地公民婚姻登记")
+    book = await h.say("户口本要不要带")
+    assert book.startswith("要的") and "居民户口簿" in book and "【居民户口簿补领" not in book, book
+    photo = await h.say("要带照片吗")
+    assert "照片" in photo and "没找到" not in photo and "回复「材料清单」" in photo, photo
+    await h.say("菜单")
+    await open_card(h, "护照")
+    absent = await h.say("要带房产证吗")
+    assert "没有写到不动产权证" in absent and "回复「材料清单」" in absent, absent
+
+
 async def test_a_card_answers_a_statement_of_who_goes_by_post_and_in_its_own_words(h):
     """On a card, 女儿帮我办 found nothing (a statement, not 可以…吗), 能寄过来吗 asked what to do,
     and 能在手机上申领吗 (the matter's own word 申领 beside 手机上) was searched anew."""
