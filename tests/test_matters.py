@@ -825,6 +825,14 @@ async def test_a_new_need_asked_at_a_card_still_gets_its_own_matters(h):
     assert "最低生活保障" not in reply.splitlines()[0], reply
 
 
+async def test_asking_whether_it_can_be_done_on_the_phone_at_a_question_is_answered(h):
+    """能不能在手机上办 at 是由他人代您办理吗 was read as "the detail is on a phone, wait" (不着急)."""
+    await h.catalog_ready()
+    await to_question(h, "申领《四川省老年人优待证》", "是由他人代您办理吗")
+    online = await h.say("能不能在手机上办")
+    assert "不着急" not in online and "网上" in online, online
+
+
 async def test_whether_to_bring_a_paper_is_answered_from_the_cards_materials(h):
     """要带照片吗 / 户口本要不要带 at a card found nothing (没找到), or opened 户口簿补领's card."""
     await h.catalog_ready()
