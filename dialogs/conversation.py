@@ -32,7 +32,7 @@ from dialogs.engine import (CITIZEN_DIALOGS, GRIEVANCE_KEY, MEDIA_KINDS, MEMORY,
                             now, understanding)
 from dialogs.handoff import HANDOFF, MISSED_KEY, context_of
 from dialogs.language import LANGUAGE
-from dialogs.matters import CANDIDATES, MATTER, UNNOTIFY
+from dialogs.matters import CANDIDATES, MATTER, unnotify_asked
 from dialogs.enterprise import looks_like_a_credit_code, parse_credit_code
 from dialogs.menu import MENU_KEYS, OPTIONS, SHORTCUTS, option_named
 from dialogs.privacy import privacy_asked
@@ -501,7 +501,7 @@ class Conversation:
             return "queue", {"mode": "status"}  # 我前面还有几个人: the hall's queue (人工's own queue answers there)
         if dialog != "appointments" and about_my_appointments(incoming.text):
             return "appointments", {}  # 我想改一下预约的时间: theirs, not a new booking or a search
-        if word in UNNOTIFY and dialog != "matters":
+        if unnotify_asked(word) and dialog != "matters":
             return "subscriptions", {"mode": "notices_off"}  # 取消通知, as a card's notice promised, from anywhere
         if not (expects & NUMBER_KINDS) and (privacy := privacy_asked(word)):
             return "privacy", {"mode": privacy}  # 删除我的信息 / 会存我的身份证吗: what is kept, deleted when asked

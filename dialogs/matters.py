@@ -350,6 +350,15 @@ def follow_up_asked(text: str, named: str = "") -> str | None:
 
 
 UNNOTIFY = frozenset({"取消通知", "退订通知", "不要通知", "取消订阅通知", "不用通知了"})  # not 取消订阅: that is 我的订阅's
+#: The same said in a sentence (不想收居住证的通知了, 别再给我发通知了); a case's or an appointment's
+#: notices are 我的订阅's and 我的预约's.
+UNNOTIFY_SAID = re.compile(r"^(?:我)?(?:不想|不要|不用|别|不再)(?:再)?(?:收到?|接收|发|推送?|给我发|给我推)?"
+                           r"(?:(?!办件|进度|预约)[^，,。]){0,8}(?:通知|推送)了?(?:吧|啊|哈)?$")
+
+
+def unnotify_asked(word: str) -> bool:
+    """Whether a message asks to stop the policy notices a card offered."""
+    return word in UNNOTIFY or UNNOTIFY_SAID.search(word) is not None
 _FOLLOW_UP_WORDS = {normalise(w): key for key, (title, words) in FOLLOW_UPS.items() for w in (title, *words)}
 #: What opens the 一件事 bundle a card offers (templates/matters/card.j2).
 BUNDLE_ASKED = frozenset({"一件事", "一件事一次办", "一次办", "一起办", "一次办齐", "一起办吧", "看看一件事", "一件事呢", "bundle", "the bundle"})
@@ -1667,13 +1676,13 @@ class Matters(ListedAnswers, Dialog):
         self.say("matters/agent.j2", guide=guide, allowed=bool(codes), materials=extra)
 
     def asks_unnotify(self) -> bool:
-        return self._guide() is not None and self.word in UNNOTIFY
+        return self._guide() is not None and unnotify_asked(self.word)
 
     def picked_wrongly(self) -> bool:
         return bool(self.data.get("candidates")) and _PICKED_WRONGLY.search(self.word) is not None
 
     def asks_unnotify_all(self) -> bool:
-        return self.word in UNNOTIFY
+        return unnotify_asked(self.word)
 
     def open_notices_off(self):
         self.start("subscriptions", mode="notices_off")

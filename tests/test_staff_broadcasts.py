@@ -262,7 +262,7 @@ async def test_取消通知_away_from_the_card_stops_the_notices_the_card_promis
     guide = app[CATALOG].guide((await get_session(redis, settings, chat.user))["data"]["code"])
     assert "会第一时间告诉您" in await chat.say("6")
     await chat.say("菜单")
-    stopped = await chat.say("取消通知")
+    stopped = await chat.say("不想收这个事的通知了")  # said in a sentence: searched as a matter
     assert "已退订" in stopped and "1 个事项" in stopped and "您要办的是不是" not in stopped, stopped
     assert "目前没有人" in await compose(zhang, ["3", guide.code])
     await zhang.say("取消")
