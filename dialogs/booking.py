@@ -702,6 +702,8 @@ class Picking(Dialog):
         self.ask()
 
 
+#: Whether one must book, asked in the message that opened the booking (办护照需要预约吗, 要先约吗).
+MUST_BOOK_ASKED = re.compile(r"(?:要不要|需不需要|用不用|是否需要|是不是要|必须|需要|要|得|用)(?:先|提前)?(?:预约|约)(?:一下)?(?:吗|么|不|没|嘛|呢|\?|$)")
 #: What is left of a request to book once the matter's name is gone (预约办理…, 我想预约去办…).
 _BARE_ACT = re.compile(r"办理|办|去|来|一下|个|的|\s")
 #: What names a hall but no matter (广安区政务服务中心, 北辰街道便民服务中心): what is left names one (不动产登记).
@@ -926,7 +928,11 @@ class Booking(Picking):
         return self._clear(self.hits()) is not None
 
     def take_best(self):
-        self.take_matter(self._clear(self.hits()).code)
+        best = self._clear(self.hits())
+        if self.incoming.kind == "text" and MUST_BOOK_ASKED.search(normalise(self.incoming.text)):
+            # 办护照需要预约吗: whether one must, answered before the halls (it went straight to them)
+            self.say("matters/booking_asked.j2", matter=best.name)
+        self.take_matter(best.code)
 
     # A booking asked for in one message with its details (帮我约个护照 明天上午 区政务服务中心 我叫
     # 罗秀英 身份证… 电话…): what the steps ask for is taken from it as each step is reached, even

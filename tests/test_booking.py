@@ -745,6 +745,15 @@ async def test_giving_up_the_booking_at_the_remember_question_gives_it_up(h):
     assert "已取消「预约办事」" in gone and "请核对预约信息" not in gone, gone
 
 
+async def test_whether_one_must_book_is_answered_before_the_halls(h):
+    """办护照需要预约吗 went straight to the halls: the question was never answered."""
+    asked = await h.say("办护照需要预约吗")
+    assert "不约也能到现场取号排队" in asked and "请选择办理大厅" in asked, asked
+    await h.say("取消")
+    plain = await h.say("我要预约办护照")
+    assert "不约也能" not in plain and "请选择办理大厅" in plain, plain
+
+
 async def test_sharing_a_location_sorts_halls_nearest_first(h):
     reply = await h.say("我想预约补办身份证")
     if "请选择办理大厅" not in reply:
