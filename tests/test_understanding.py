@@ -245,6 +245,10 @@ def test_a_place_a_time_or_a_common_word_is_never_a_name(typed, halls):
     ("2026/12/8", date(2026, 12, 8)),
     ("2026年12月8日", date(2026, 12, 8)),
     ("12/25", date(2026, 12, 25)),
+    ("12.14", date(2026, 12, 14)),  # where a day is asked: this month's or next
+    ("12-14", date(2026, 12, 14)),
+    ("1.5", date(2027, 1, 5)),
+    ("9.30", None),  # half past nine, as likely as 30 September
     ("下个月3号", date(2027, 1, 3)),
     ("下月三号", date(2027, 1, 3)),
     ("明天下午三点", date(2026, 12, 4)),

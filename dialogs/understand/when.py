@@ -32,6 +32,8 @@ _MONTH_OFFSETS = {"本月": 0, "这月": 0, "这个月": 0, "下月": 1, "下个
 _ISO = re.compile(r"(?<!\d)(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?(?!\d)")
 _MONTH_DAY = re.compile(rf"(?<![\d{CHINESE_DIGITS}])({N})月({N})[日号]?")
 _SLASH = re.compile(r"(?<![\d/.])(\d{1,2})/(\d{1,2})(?![\d/])")
+#: 12.14, 12-14 where a day is asked: only this month's or next (9.30 may be half past nine).
+_DOTTED = re.compile(r"(?<![\d/.\-:])(\d{1,2})[.\-](\d{1,2})(?![\d/.\-:%点时元块])")
 _IN_MONTH = re.compile(rf"({'|'.join(sorted(_MONTH_OFFSETS, key=len, reverse=True))})的?({N})[日号]")
 #: 一下 is "a moment", not "next": 约一下周五 is this Friday (一下下周五 is next week's).
 _WEEKDAY = re.compile(r"((?<!一)下下个?|(?<!一)下个?|这个?|本|上个?)?(?:周|星期|礼拜)([一二三四五六日天七1-7]|末)")
@@ -175,6 +177,12 @@ def _slash(match: re.Match, today: date):
     return _month_day(match, today)
 
 
+def _dotted(match: re.Match, today: date):
+    if int(match.group(1)) not in (today.month, today.month % 12 + 1):
+        return None
+    return _month_day(match, today)
+
+
 def _in_month(match: re.Match, today: date):
     day = number(match.group(2))
     if day is None or not 1 <= day <= 31:
@@ -266,8 +274,9 @@ _DATE_READERS = {
     "en_month_day": (_EN_MONTH_DAY, _en_month_day),
     "day_word": (_DAY_WORD, _day_word),
     "bare_day": (_BARE_DAY, _bare_day),
+    "dotted": (_DOTTED, _dotted),
 }
 #: All of them in one pass over the text.
 _ANY_DATE = re.compile("|".join(f"(?P<{name}>{pattern.pattern})" for name, (pattern, _) in _DATE_READERS.items()))
 _ANY_DATE_BUT_BARE = re.compile("|".join(
-    f"(?P<{name}>{pattern.pattern})" for name, (pattern, _) in _DATE_READERS.items() if name != "bare_day"))
+    f"(?P<{name}>{pattern.pattern})" for name, (pattern, _) in _DATE_READERS.items() if name not in ("bare_day", "dotted")))
