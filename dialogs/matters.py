@@ -1103,7 +1103,7 @@ class Matters(ListedAnswers, Dialog):
             found = await self.services.catalog.find(f"{_subject(self._guide_name())} {query}", top=MAX_CANDIDATES)
             if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code != self.data.get("code"):
                 self._found = found
-        elif (self.state == "guide" and self._found is not None and _tells(query)
+        elif (self.state == "guide" and self._found is not None and _tells(query) and not query.isdigit()
               and (_STATUS.match(query) or (_CIRCUMSTANCE.search(query) and not _NEW_NEED.search(query))
                    or (self._found.verdict != MATTER
                        and (not self._found.shown or self.data.get("code") in {h.code for h in self._found.hits})))):
@@ -1632,7 +1632,7 @@ class Matters(ListedAnswers, Dialog):
         if told:
             self.data["answers"] = {**told, **self.data.get("answers", {})}
         name = guide.name if guide is not None else self.services.catalog.summary(self.data["code"]).name
-        self.say("matters/told.j2", matter=name)
+        self.say("matters/told.j2", matter=name, guided=guide is not None)
 
     def asks_anywhere(self) -> bool:
         return self._follow_up() == "anywhere"

@@ -833,6 +833,17 @@ async def test_asking_whether_it_can_be_done_on_the_phone_at_a_question_is_answe
     assert "不着急" not in online and "网上" in online, online
 
 
+async def test_a_card_without_a_guide_never_points_at_its_materials(h):
+    """1, 2 at a card whose guide is being prepared got 好的，明白了…可以看材料清单里的说明: there is
+    no list; 那你们能干嘛 got it too, where it asks what the bot can do."""
+    await h.catalog_ready()
+    assert "还在整理中" in await h.say("高校毕业生报到")
+    for typed in ("1", "2", "我是今年的毕业生"):
+        reply = await h.say(typed)
+        assert "材料清单" not in reply, reply
+    assert "我能帮您" in await h.say("那你们能干嘛")
+
+
 async def test_whether_to_bring_a_paper_is_answered_from_the_cards_materials(h):
     """要带照片吗 / 户口本要不要带 at a card found nothing (没找到), or opened 户口簿补领's card."""
     await h.catalog_ready()
@@ -889,7 +900,7 @@ async def test_who_one_is_or_what_one_has_told_at_a_card_keeps_the_card(h, asked
         card = await h.say("1")
     name = card.split("】")[0].lstrip("【")
     reply = await h.say(told)
-    assert f"「{name}」的内容可以接着看" in reply and "您要办的是不是" not in reply, reply
+    assert f"好的，明白了。「{name}」" in reply and "您要办的是不是" not in reply, reply
     asked = await h.say("钱多久到账")  # a question, not a circumstance
     assert "符不符合条件" not in asked, asked
 
