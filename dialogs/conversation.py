@@ -179,6 +179,10 @@ def _enterprise_asked(word: str) -> tuple[str, dict] | None:
 #: desk and the rest ask).
 NUMBERS_NOT_ASKED = frozenset({"matters", "menu", "halls", "bundles"})
 NUMBERS_NOTED = "numbers_noted"  # in the conversation's memory: the note was given
+#: A death in the family told (我爸上周走了, 老伴去世了要办什么): condolences before the matters, once.
+BEREAVED = re.compile(r"(?:爸|妈|父亲|母亲|老伴|老公|丈夫|妻子|老婆|爱人|爷爷|奶奶|外公|外婆|姥姥|姥爷|公公|婆婆|岳父|岳母|儿子|女儿|"
+                      r"家人|亲人|家里老人|老人|哥|姐|弟|妹)[^，,。！!？?]{0,5}(?:去世|过世|病逝|离世|逝世|不在了|走了|没了|过身|仙逝)(?!多)")
+CONDOLED = "condoled"  # in the conversation's memory: condolences were said
 
 
 class Conversation:
@@ -213,6 +217,12 @@ class Conversation:
             # them where none is asked.
             self._say(replies, "common/personal_numbers.j2")
             kept[NUMBERS_NOTED] = True
+        if (replies and incoming.kind == "text" and (after is None or after.dialog in NUMBERS_NOT_ASKED)
+                and not kept.get(CONDOLED) and BEREAVED.search(incoming.text)):
+            # 我爸上周走了，要办哪些手续: a word of sympathy first (once a conversation), then the matters
+            self._say(replies, "common/condolence.j2")
+            replies.insert(0, replies.pop())
+            kept[CONDOLED] = True
         if after is not None and kept:
             after.data[MEMORY_KEY] = kept
         return after, replies

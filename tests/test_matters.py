@@ -833,6 +833,15 @@ async def test_asking_whether_it_can_be_done_on_the_phone_at_a_question_is_answe
     assert "不着急" not in online and "网上" in online, online
 
 
+async def test_a_death_in_the_family_is_met_with_condolences_once(h):
+    """我爸上周走了，要办哪些手续 got a list of matters and not a word of sympathy."""
+    await h.catalog_ready()
+    first = await h.say("我爸上周走了，要办哪些手续")
+    assert first.startswith("请您节哀") and "身后一件事" in first, first
+    assert "节哀" not in await h.say("他的养老保险怎么处理")
+    assert "节哀" not in await h.as_user("walker").say("我走了两个小时才到大厅，社保卡怎么补办")
+
+
 async def test_a_card_without_a_guide_never_points_at_its_materials(h):
     """1, 2 at a card whose guide is being prepared got 好的，明白了…可以看材料清单里的说明: there is
     no list; 那你们能干嘛 got it too, where it asks what the bot can do."""
