@@ -183,6 +183,19 @@ NUMBERS_NOTED = "numbers_noted"  # in the conversation's memory: the note was gi
 BEREAVED = re.compile(r"(?:爸|妈|父亲|母亲|老伴|老公|丈夫|妻子|老婆|爱人|爷爷|奶奶|外公|外婆|姥姥|姥爷|公公|婆婆|岳父|岳母|儿子|女儿|"
                       r"家人|亲人|家里老人|老人|哥|姐|弟|妹)[^，,。！!？?]{0,5}(?:去世|过世|病逝|离世|逝世|不在了|走了|没了|过身|仙逝)(?!多)")
 CONDOLED = "condoled"  # in the conversation's memory: condolences were said
+#: Thoughts of ending one's life (我不想活了, 活着没意思, 想自杀): met with care and a helpline every
+#: time, never with 没找到 or a list of matters. 想死你了 and 笑死 are not.
+SELF_HARM = re.compile(r"不想活|活不下去|活着(?:真|还)?(?:没|有什么)(?:意思|意义|劲)|(?:想|准备|打算)(?:去)?死(?![你您])"
+                       r"|(?:想|要|准备|打算)(?:去)?(?:自杀|跳楼|跳河|割腕|轻生|寻死)"
+                       r"|自杀|轻生|寻短见|结束(?:自己的?)?生命|了结自己|不如死了")
+#: Violence at home told (老公打我, 被家暴了, 他威胁要杀我): where to get safe first (110, 12338, a
+#: protection order), once a conversation, then whatever else was asked (the divorce).
+ABUSED = re.compile(r"家暴|家庭暴力|虐待我|人身安全保护令"
+                    r"|(?:老公|丈夫|老婆|妻子|媳妇|男人|对象|男朋友|女朋友|前夫|前妻|公公|婆婆|儿子|女儿|继父|后爸|后妈|家里人)"
+                    r"[^，,。！!？?]{0,4}(?:打我|打了我|揍我|动手打|殴打|打伤|威胁(?:要)?(?:杀|弄死)|掐我|踢我)"
+                    r"(?![^，,。]{0,4}(?:电话|手机|号码|微信|视频))"
+                    r"|被(?:老公|丈夫|老婆|媳妇|男人|对象|男朋友|前夫|家里人|家人|继父|后爸|儿子)[^，,。！!？?]{0,2}(?:打|殴打|虐待|揍|威胁)")
+SAFETY_SAID = "safety_said"  # in the conversation's memory: where to get safe was said
 
 
 class Conversation:
@@ -266,6 +279,14 @@ class Conversation:
                 self._offer_resume(after, replies)  # the queue left (取消): 继续 the booking it interrupted
             return self._stamp(after), replies
 
+        if kind == "text" and SELF_HARM.search(incoming.text):
+            # 我不想活了: care and a helpline, whatever the step; the step stays where it was
+            self._say(replies, "common/crisis.j2")
+            return self._stamp(session), replies
+        if kind == "text" and ABUSED.search(incoming.text) and not (kept := MEMORY.get()).get(SAFETY_SAID):
+            # 老公打我，我想离婚: getting safe comes first (once a conversation), then the divorce
+            self._say(replies, "common/safety.j2")
+            kept[SAFETY_SAID] = True
         if kind == "text":
             word = incoming.word  # once per message: global words and routes match it
             if (session.paused and not self._step_uses(session, cls, incoming, word)

@@ -1379,3 +1379,27 @@ async def test_words_at_a_card_that_name_one_of_its_own_options_keep_it_and_answ
     assert "「住房公积金提取」的内容可以接着看" in reply and "您要办的是不是" not in reply, reply
     listed = await h.say("材料清单")
     assert "是买房后提取吗" not in listed and "请问您是哪种情况" not in listed, listed
+
+
+async def test_thoughts_of_ending_ones_life_are_met_with_care_not_a_search(h):
+    """我不想活了 got 抱歉，没找到和“我不想活了”相关的政务服务事项: a helpline, every time it is said,
+    wherever the conversation is, and the step the person was at stays."""
+    await h.catalog_ready()
+    reply = await h.say("我不想活了")
+    assert "12356" in reply and "没找到" not in reply, reply
+    await h.as_user("booker").say("预约办身份证")
+    again = await h.as_user("booker").say("活着真没意思")
+    assert "12356" in again and "没太明白" not in again, again
+    assert "12356" not in await h.as_user("fan").say("想死你了，小助手")
+    assert "12356" not in await h.as_user("hot").say("排队排得烦得要死，身份证怎么补办")
+
+
+async def test_violence_at_home_is_told_where_to_get_safe_before_the_matters(h):
+    """老公打我 我想离婚 got the marriage matters and nothing about the danger the person is in."""
+    await h.catalog_ready()
+    reply = await h.say("老公打我 我想离婚")
+    first, _, rest = reply.partition("\n\n")
+    assert "110" in first and "12338" in first, reply
+    assert "离婚" in rest, reply
+    assert "12338" not in await h.say("离婚要带什么材料")  # once a conversation
+    assert "12338" not in await h.as_user("son").say("儿子打我电话也不接，户口本在他那怎么办")
