@@ -1341,10 +1341,12 @@ class Matters(ListedAnswers, Dialog):
         if not self.data.get("candidates") or self._picked() is not None:
             return False
         asked = follow_up_asked(self.word)
+        if asked is None and len(self.word) <= FOLLOW_UP_CHARS and paper_asked(self.word) is not None:
+            return True  # 要带户口本吗: searched, it opened 户口簿补领 in place of the list's matters
         return asked is not None and asked != "booking"  # 预约 at a list has its own rows
 
     def say_pick_first(self):
-        self.say("matters/pick_first.j2")
+        self.say("matters/pick_first.j2", paper=paper_asked(self.word) if len(self.word) <= FOLLOW_UP_CHARS else None)
         self.ask()
 
     def picks_number_not_listed(self) -> bool:
