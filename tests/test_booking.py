@@ -1727,3 +1727,14 @@ async def test_a_day_refused_at_two_halls_does_not_send_the_person_back_and_fort
     assert "出入境" in await h.say("2")
     second = await h.say(said)
     assert "不能预约" in second and "这天开门" not in second, second
+
+
+async def test_giving_up_with_a_reason_gives_the_booking_up(h):
+    """不约了，等体检完再说 at the hall step searched 体检 and listed health check matters."""
+    assert "请选择办理大厅" in await h.say("预约办护照")
+    gone = await h.say("不约了，等体检完再说")
+    assert "已取消「预约办事」" in gone and "体检" not in gone, gone
+    await h.say("预约办护照")
+    assert "已取消" in await h.say("算了 改天再约吧")
+    # putting it off alone is no giving up
+    assert "已取消" not in await h.say("下次再说")

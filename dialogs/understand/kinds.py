@@ -139,6 +139,9 @@ def first_clause(text: str) -> str:
 _LATIN = re.compile(r"[a-z]")
 #: Small talk that may stand beside a global word without changing it (not a question: 你是谁).
 _BESIDE = frozenset({"greeting", "thanks", "ack", "bye", "apology"})
+#: A clause that puts the errand off (等体检完再说, 改天再约, 下次吧): beside 不约了 it is the
+#: reason for giving up, not something new to search.
+_PUTS_OFF = re.compile(r"(?:再说|再约|再来|再办|再弄|再看看?|再讲|再联系|再预约)(?:吧|啊|哈|了|呗)?$|^(?:以后|改天|下次|回头|有空)(?:吧|啊|哈|再说)?$")
 
 
 def _said_in_clauses(text: str, vocab: Vocabulary) -> str | None:
@@ -155,7 +158,7 @@ def _said_in_clauses(text: str, vocab: Vocabulary) -> str | None:
     for clause, intent in zip(clauses, intents):
         if intent is not None:
             said.add(intent)
-        elif len(clauses) > 1 and (small_talk(clause, vocab) in _BESIDE or short_answer(clause, vocab)):
+        elif len(clauses) > 1 and (small_talk(clause, vocab) in _BESIDE or short_answer(clause, vocab) or _PUTS_OFF.search(clause)):
             continue
         else:  # global words run together with politeness (字太小了看不清, 谢谢转人工)
             lexicon, longest, chars = _global_lexicon(vocab)
