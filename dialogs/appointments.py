@@ -61,7 +61,7 @@ def _on_day(iso: str, day: date, weekday_only: bool) -> bool:
 STATES = ["list", "manage", "cancelling", "move_day", "move_slot", "move_confirm"]
 MOVING = ["move_day", "move_slot", "move_confirm"]
 #: The move given up (不改了, 还是原来的吧): the appointment stays as it was.
-_KEEP_AS_IT_WAS = re.compile(r"不改了|不换了|不挪了|不用改了|别改了|不调了|还是原来的|就原来的|保持原来|还是按原来")
+_KEEP_AS_IT_WAS = re.compile(r"不改了|不换了|不挪了|不用改了|别改了|不调了|不动了|(?:还是|就|按|保持|维持)(?:用|约)?原来|原来的?(?:那个|那天|时间)?就(?:行|好|可以)")
 #: Cancelling asked for instead of the move (还是取消预约吧, 算了 直接取消吧).
 _CANCEL_INSTEAD = re.compile(r"取消(?:预约|这个|掉|了吧|吧)|直接取消|还是取消|退约|不约了|不去了")
 TRANSITIONS = [

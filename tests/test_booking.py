@@ -1074,6 +1074,11 @@ async def test_while_moving_another_day_a_change_of_mind_or_a_cancel_is_understo
     assert "为您保留" in kept, kept
     assert booked(await appointments_of(sims, me)) == before
     await h.say("我的预约")
+    assert "请选择日期" in await h.say("改约")
+    kept = await h.say("算了，还是原来那个时间吧")  # was 没太明白 and the days again
+    assert "为您保留" in kept, kept
+    assert booked(await appointments_of(sims, me)) == before
+    await h.say("我的预约")
     await h.say("1")
     await h.say("1")
     await h.say("1")
