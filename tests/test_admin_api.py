@@ -225,3 +225,11 @@ async def test_parameters_out_of_their_documented_range_are_refused_with_400_not
     # A tag WeChat does not have is the draft's fault, not WeChat's: nothing to retry later.
     status, body = await zhang.call("POST", f"/broadcasts/{created['id']}/preview")
     assert status == 409 and body["error"] == "unknown_tag" and "标签" in body["message"], (status, body)
+
+
+async def test_a_body_nested_past_the_json_parsers_depth_is_a_400_not_a_500(api):
+    """{"a":{"a":… 3000 deep raised RecursionError out of the handler: a 500."""
+    zhang = Staffer(api, "zhangsan")
+    resp = await zhang.http.post("/admin/api/broadcasts", data='{"a":' * 3000 + "1" + "}" * 3000,
+                                 headers={**zhang.headers, "Content-Type": "application/json"})
+    assert resp.status == 400 and "JSON" in (await resp.json())["message"]

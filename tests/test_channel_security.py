@@ -154,7 +154,15 @@ EXTERNAL_ENTITY = (
 
 PLAIN_DOCTYPE = f"<!DOCTYPE xml><xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>{USER}</FromUserName><MsgType>text</MsgType><Content>hi</Content></xml>"
 
-DTD_PAYLOADS = pytest.mark.parametrize("payload", [PLAIN_DOCTYPE, BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["doctype", "billion-laughs", "external-entity"])
+# A control character XML cannot carry, which the parser's clean-up drops, hid the declarations
+# from a check made before it: expat then expanded the entities.
+HIDDEN_LAUGHS = BILLION_LAUGHS.replace("<!", "<!\x01")
+HIDDEN_ENTITY = EXTERNAL_ENTITY.replace('SYSTEM "file:///etc/passwd"', '"injected"').replace("<!", "<!\x01")
+#: Nested 5000 deep: building the dict recursed past Python's limit (logged as a crash).
+DEEP = f"<xml><FromUserName>{USER}</FromUserName>" + "<a>" * 5000 + "</a>" * 5000 + "</xml>"
+
+DTD_PAYLOADS = pytest.mark.parametrize("payload", [PLAIN_DOCTYPE, BILLION_LAUGHS, EXTERNAL_ENTITY, HIDDEN_LAUGHS, HIDDEN_ENTITY, DEEP],
+                                       ids=["doctype", "billion-laughs", "external-entity", "hidden-laughs", "hidden-entity", "deep"])
 
 
 # Fixtures -----------------------------------------------------------------------------------

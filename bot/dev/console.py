@@ -72,7 +72,7 @@ async def info(request: web.Request) -> web.Response:
 async def send(request: web.Request) -> web.Response:
     try:
         payload = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: [[[[… nested past the parser's depth
         return web.json_response({"error": "JSON body expected"}, status=400)
     if not isinstance(payload, dict):
         return web.json_response({"error": "JSON object expected"}, status=400)

@@ -105,7 +105,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: [[[[… nested past the parser's depth
         raise BroadcastError("invalid", "请求体必须是 JSON", 400) from None
     if not isinstance(body, dict):
         raise BroadcastError("invalid", "请求体必须是 JSON 对象", 400)
