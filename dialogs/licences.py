@@ -8,14 +8,16 @@ id_number --text: a valid ID number--> phone
 id_number --text: anything else--> id_number      (what is wrong with it, said)
 phone     --text: last 4 digits (or the whole phone)--> shown | (none held: back to the menu)
 phone     --text: a wrong factor--> phone           (the 5th in 10 minutes locks this ID number)
+phone     --text: digits, after 8 wrong from anyone--> (paused: not tried, back to the menu)
 shown     --刷新 / 更多 / a listed number--> shown    (looked up again: fresh links, checked now)
 ```
 
 The platform is the proof: there is no list kept in the session. Every action (the list, the
 next page, one licence's fresh link) looks the licences up again with the ID number and the
 phone digits, so the platform checks at the moment of the action that they still belong
-together. Wrong digits are counted per person and ID number (bot.services.subscriptions, the
-counters progress uses), so 4 digits cannot be guessed.
+together. Wrong digits are counted per person and ID number, and for the ID number from anyone
+(bot.services.subscriptions, the counters progress uses), so 4 digits cannot be guessed from one
+account nor from many.
 
 The guards only read: each event's prepare action makes the one lookup the message calls for
 and records its outcome (`_seen`); the guards compare.
@@ -52,6 +54,7 @@ TRANSITIONS = [
     T("text",  ["phone", "shown"], "shown", "shows_one",   "show_one"),
     T("text",  "phone",     "phone",     "none_held",      "say_none_held"),
     T("text",  ["phone", "shown"], "id_number", "locked",  "say_locked"),
+    T("text",  "phone",     "id_number", "digits_paused",  "say_digits_paused"),
     T("text",  "phone",     "phone",     "wrong",          "say_wrong"),
     T("text",  "shown",     "id_number", "wrong",          "say_no_longer"),
     T("text",  ["phone", "shown"], "=",  "trouble",        "say_busy"),
@@ -140,6 +143,13 @@ class Licences(Dialog):
         if lock.seconds:
             self._seen, self._locked = "locked", lock.seconds
             return
+        if fresh and lock.digits_refused:
+            # Strangers typed wrong digits for this ID number from other accounts (5 each): past
+            # the limit for everyone, newly typed digits are not even tried, nor counted against
+            # this person; the same answer whether they were right or wrong. Digits already proved
+            # in this conversation (刷新 on the list) still open the list.
+            self._seen = "paused"
+            return
         try:
             self._licences = await self.services.platform.licences_of(id_number, digits)
         except PlatformUnavailable:
@@ -190,6 +200,9 @@ class Licences(Dialog):
     def wrong(self) -> bool:
         return self._seen == "wrong"
 
+    def digits_paused(self) -> bool:
+        return self._seen == "paused"
+
     def trouble(self) -> bool:
         return self._seen == "down"
 
@@ -232,6 +245,11 @@ class Licences(Dialog):
     def say_locked(self):
         self._forget()
         self.say("licences/locked.j2", minutes=max(1, -(-self._locked // 60)))
+        self.finish()
+
+    def say_digits_paused(self):
+        self._forget()
+        self.say("licences/paused.j2")
         self.finish()
 
     def say_wrong(self):

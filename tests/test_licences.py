@@ -99,6 +99,27 @@ async def test_wrong_digits_are_refused_politely_and_counted_and_nothing_held_is
     assert (await h.session()).dialog == "menu"
 
 
+async def test_digits_guessed_from_many_accounts_stop_being_tried_for_that_id_number(h, sims):
+    """Wrong digits locked one account after 5, but the limit for everyone was never applied:
+    with a few accounts the 4 digits could be guessed, and the licences' links shown."""
+    await finished_case(sims)
+    guesses = iter(f"{n:04d}" for n in range(1, 100) if f"{n:04d}" != PHONE[-4:])
+    for account in ("g1", "g2", "g3"):
+        stranger = h.as_user(account)
+        await stranger.say("我的证照")
+        await stranger.say(ID_NUMBER)
+        for _ in range(3):
+            await stranger.say(next(guesses))
+    # past the limit the right digits open nothing either, for anyone (the same answer as wrong
+    # ones would get), and they are not counted against the one who typed them
+    for account in ("g4", "owner"):
+        person = h.as_user(account)
+        await person.say("我的证照")
+        await person.say(ID_NUMBER)
+        paused = await person.say(PHONE[-4:])
+        assert "暂停了半小时" in paused and "有效期" not in paused and "http" not in paused, paused
+
+
 async def test_a_mistyped_id_number_is_explained_and_the_platform_down_is_said(h, sims):
     await finished_case(sims)
     await h.say("我的证照")
