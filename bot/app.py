@@ -59,10 +59,10 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")  # a caller's id is kept only 
 
 
 
-def edge(limiter: RateLimiter, body_timeout: float):
+def edge(limiter: RateLimiter, body_timeout: float, max_body: int):
     """The app's middleware: the request id for logs, the per-IP limit, a body that must arrive
-    within `body_timeout`, the request count and latency, and no traceback or 500 ever reaching
-    WeChat."""
+    within `body_timeout` and announce no more than `max_body` bytes, the request count and
+    latency, and no traceback or 500 ever reaching WeChat."""
 
     @web.middleware
     async def edge_middleware(request: web.Request, handler):
@@ -78,7 +78,10 @@ def edge(limiter: RateLimiter, body_timeout: float):
             # A body still on its way must arrive in time; the dev simulators (/sim/) stream their
             # own uploads with their own limits (a 补正 photo of several MB, past max_body_bytes).
             if not response and request.body_exists and not request.content.is_eof() and not path.startswith("/sim/"):
-                response = await _body_in_time(request, body_timeout)
+                # Content-Length: 99999999999 is refused at once, not after waiting for a body
+                # that would be refused anyway (the connection held for the body timeout)
+                too_big = (request.content_length or 0) > max_body
+                response = _too_large() if too_big else await _body_in_time(request, body_timeout)
             response = response or await handler(request)
             status = response.status
             return response
@@ -97,6 +100,12 @@ def edge(limiter: RateLimiter, body_timeout: float):
             metrics.outcome.reset(token)
 
     return edge_middleware
+
+
+def _too_large() -> web.Response:
+    response = web.Response(status=413, text="request body too large", content_type="text/plain")
+    response.force_close()
+    return response
 
 
 async def _body_in_time(request: web.BaseRequest, seconds: float) -> web.Response | None:
@@ -122,7 +131,7 @@ def create_app(settings: Settings, redis: Redis) -> web.Application:
     dispatcher = Dispatcher(store, Conversation(services), settings, pusher=None, languages=True)
     app[REDIS], app[DISPATCHER], app[SETTINGS], app[SERVICES] = redis, dispatcher, settings, services
     limiter = RateLimiter(store.batch, keys, settings)  # per client address: the edge's and the admin API's
-    app[EDGE] = edge(limiter, settings.http_body_timeout_seconds)
+    app[EDGE] = edge(limiter, settings.http_body_timeout_seconds, settings.max_body_bytes)
     app.middlewares.append(app[EDGE])
     metrics.install_log_filters()
     metrics.watch_stream(app, keys.events())

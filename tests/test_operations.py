@@ -142,6 +142,11 @@ async def test_a_client_stalling_in_its_headers_or_body_or_idle_is_disconnected_
     answer = await asyncio.wait_for(reader.read(), 1 + slack)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
 
+    reader, writer = await raw_connection(bot.port)  # a body announced far past the limit: refused at once, not waited for
+    writer.write(b"POST /wechat HTTP/1.1\r\nHost: bot\r\nContent-Type: text/xml\r\nContent-Length: 99999999999\r\n\r\n<")
+    answer = await asyncio.wait_for(reader.read(), 1 + slack)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
     reader, writer = await raw_connection(bot.port)  # a finished request, then silence
     assert b" 200 " in await raw_get(reader, writer)
     assert await asyncio.wait_for(reader.read(), 1 + slack) == b""
