@@ -56,6 +56,8 @@ MAX_CANDIDATES = 5
 
 CONFIRM = frozenset({"确认", "确定", "确认预约", "提交", "确认提交", "是", "是的", "对", "好", "好的", "ok", "yes", "1", "confirm", "submit"})
 #: 确认 in a sentence (对头 确认, 对的，确认预约, 没问题 提交吧): a confirmation, unless it says no.
+#: Words that confirm the booking itself, never a yes to keeping the applicant's details.
+_CONFIRMS_BOOKING = re.compile(r"确认|确定|提交|confirm|submit")
 CONFIRM_SAID = re.compile(r"确认|确定|提交|没问题|就这样|就这个|可以了|对头|对的|没错")
 #: ... and unless it asks something (确认一下是几点的？, 确定是周四吗): then the summary is shown again.
 _ASKS = re.compile(r"[?？]|吗|几点|几号|哪|什么|啥|多少|是不是|对不对|有没有|了没"
@@ -208,6 +210,7 @@ TRANSITIONS = [
     T("text",     "id_number", "id_number", None,                     "explain_id"),
     T("text",     "phone",     "consent",   "valid_phone",            ["keep_phone", "ask"]),
     T("text",     "phone",     "phone",     None,                     "explain_phone"),
+    T("text",     "consent",   "consent",   "confirms_before_consent", "say_consent_first"),
     T("text",     "consent",   "summary",   "answers_consent",        ["keep_consent", "show_summary"]),
     T("text",     "summary",   "name",      "applicant_lost",         "say_applicant_lost"),
     # 等下 是孩子奶奶去办 / 办事人要换 at the summary: someone else's details, from the name on
@@ -768,7 +771,8 @@ class Booking(Picking):
             return word in CONFIRM or CONFIRM_SAID.search(word) is not None or needs_time(word) or remembering_changed(word) is not None
         if state != "consent":
             return False
-        return DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None
+        return (DONT_REMEMBER_SAID.search(word) is not None or REMEMBER_SAID.match(word) is not None
+                or (len(word) <= 6 and _CONFIRMS_BOOKING.search(word) is not None))  # 确认: asked again, never a search
 
     def say_take_your_time(self):
         self.say("booking/take_your_time.j2", step=self.state)
@@ -1392,7 +1396,10 @@ class Booking(Picking):
         self.say("booking/bad_phone.j2")
 
     def _remembers(self) -> bool | None:
-        """The answer to 下次预约时要直接使用…吗: its words, or any plain yes or no (可以, 行, 没问题)."""
+        """The answer to 下次预约时要直接使用…吗: its words, or any plain yes or no (可以, 行, 没问题);
+        never 确认 / 提交, which confirm the booking, not consent to keeping the details."""
+        if self.confirms_before_consent():
+            return None
         if self.says(REMEMBER):
             return True
         if self.says(DONT_REMEMBER):
@@ -1412,6 +1419,14 @@ class Booking(Picking):
     def keep_remembering(self):
         self.data["remember"] = remembering_changed(self.word)
         self.say("booking/remembering.j2", remember=self.data["remember"])
+
+    def confirms_before_consent(self) -> bool:
+        """确认 / 确定提交 at 下次预约时要直接使用…吗: the booking confirmed before its summary. It was
+        read as a yes, and the person's ID number was kept though they never chose 记住."""
+        return self.word not in REMEMBER and _CONFIRMS_BOOKING.search(self.word) is not None
+
+    def say_consent_first(self):
+        self.say("booking/consent_first.j2")
 
     def answers_consent(self) -> bool:
         return self._remembers() is not None

@@ -1743,3 +1743,16 @@ async def test_giving_up_with_a_reason_gives_the_booking_up(h):
     assert "已取消" in await h.say("算了 改天再约吧")
     # putting it off alone is no giving up
     assert "已取消" not in await h.say("下次再说")
+
+
+async def test_confirming_at_the_remember_question_is_no_consent_to_keep_the_details(h):
+    """确认 at 下次预约时要直接使用…吗 (meant for the booking) was read as a yes: the ID number was
+    kept, and the next booking offered it back, though 记住 was never chosen."""
+    me = person(5)
+    await drive(h, "预约", me, stop="下次预约时要直接使用")
+    asked = await h.say("确认")
+    assert "预约还没有提交" in asked and "请核对预约信息" not in asked, asked
+    assert "请核对预约信息" in await h.say("2")
+    assert (await h.say("确认")).startswith("预约成功")
+    again = await drive(h, "预约", me, stop="请输入办事人的姓名")
+    assert "上次" not in again, again
