@@ -119,9 +119,12 @@ class SmallTalk:
         at_rest = session.at_rest
         question = not at_rest and session.state not in cls.DONE
         # 不用了 at a step of unfinished work (a booking's days) is no 好的: say how to stop or go on.
-        declined = cls.title if kind == "ack" and question and session.dialog not in BROWSING and incoming.word in DECLINES else ""
+        unfinished = cls.title if question and session.dialog not in BROWSING else ""
+        declined = unfinished if kind == "ack" and incoming.word in DECLINES else ""
+        # 确认 at the times, 谢谢 at a booking's summary: a bare 好的。/ 不客气！ read as "done" with
+        # nothing booked; they say the work is not finished and what is waited for.
         replies.append(Reply(self.services.render("common/small_talk.j2", kind=kind, at_rest=at_rest, question=question, today=shanghai_today(),
-                                                  declined=declined)))
+                                                  declined=declined, unfinished=unfinished)))
         if question or (at_rest and kind in SHOWS_MENU):
             cls(session.state, session.data, incoming, self.services, replies).ask()
 

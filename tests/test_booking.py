@@ -1756,3 +1756,19 @@ async def test_confirming_at_the_remember_question_is_no_consent_to_keep_the_det
     assert (await h.say("确认")).startswith("预约成功")
     again = await drive(h, "预约", me, stop="请输入办事人的姓名")
     assert "上次" not in again, again
+
+
+async def test_a_thanks_or_a_confirm_before_anything_is_booked_says_it_is_not_finished(h):
+    """确认 at the times got 「好的。」 and 谢谢 at the summary 「不客气！还有需要随时找我。」: both read
+    as done, and someone who stopped reading there had no appointment."""
+    await h.catalog_ready()
+    me = person(8)
+    await drive(h, "预约", me, stop="广安区政务服务中心，请选择日期")
+    await h.say("1")
+    times = await h.say("确认")
+    assert "还没办完" in times and "可以预约的时段" in times and not times.startswith("好的。"), times
+    await h.say("取消")
+    await to_summary(h, "预约", me)
+    thanks = await h.say("谢谢")
+    assert "还没办完" in thanks and "请核对预约信息" in thanks, thanks
+    assert (await h.say("确认")).startswith("预约成功")

@@ -74,7 +74,7 @@ CONTEXTS = {
     "halls/open_on.j2": {"day": date(2026, 12, 13), "now": True, "clock": "10:30", "holiday": False,
                          "rows": [{"hall": PLATFORM_HALLS[0], "hours": PLATFORM_HALLS[0].hours[:1], "open_now": True}]},
     "common/help.j2": {"in_dialog": True, "options": OPTIONS},
-    "common/small_talk.j2": {"kind": "ack", "at_rest": False, "question": True, "today": date(2026, 12, 6), "declined": "预约办事"},
+    "common/small_talk.j2": {"kind": "ack", "at_rest": False, "question": True, "today": date(2026, 12, 6), "declined": "预约办事", "unfinished": "预约办事"},
     "menu/no_such_option.j2": {"number": "12"},
     "common/miss.j2": {"misses": 2},
     "common/cancelled.j2": {"title": "预约办事", "unchanged": False, "kept": True},
