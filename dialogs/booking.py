@@ -92,6 +92,8 @@ ID_WAS_WRONG = re.compile(r"(?:身份证|证件)号?码?(?:填|输|写|打)错")
 NAME_WAS_WRONG = re.compile(r"(?:名字|姓名)(?:填|输|写|打)错")
 #: A day asked for in place of the one chosen, at a step that asks for something else (换周四吧, 改成周三).
 _DAY_WORD = r"(?:下周|这周|周|星期|礼拜|明天|后天|大后天|\d{1,2}[月号日])"
+#: A day of the month said alone (14号, 15日吧).
+_DAY_OF_MONTH = re.compile(r"(?<![\d月])(\d{1,2})\s*[号日](?!\d)")
 CHANGE_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}|还是(?:想|要)?(?:约|订|改|换)?(?:到|成|在)?{_DAY_WORD}|约(?:到|在|成)?{_DAY_WORD}")
 # No mainland ID card to book with: a foreigner, a passport, a Hong Kong, Macao or Taiwan permit.
 NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份证|外国人|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留证|永居|"
@@ -503,8 +505,13 @@ class Picking(Dialog):
     async def load_slots_of_other_day(self, named: date | None = None) -> bool:
         """Another day of the list named at the time step (or `named`): it becomes the day, its
         times are loaded ("other_day"), or the other days if none is left ("full"). False: no such day."""
-        named = named or self.slot("date")
-        if named is None or named.isoformat() == self.data.get("day"):
+        named = named or self.slot("date") or self._listed_day_as_number()
+        if named is None:
+            return False
+        if named.isoformat() == self.data.get("day"):
+            if self.state in SLOT_STATES and self.data.get("slots") and self.slot("time") is None and self.number(len(self.data["slots"])) is None:
+                self._found = "other_day"  # 换成14号 at the 14th's times: they are listed again, not 没太明白
+                return True
             return False
         if not any(day == named.isoformat() for day, _ in self.data.get("days", [])):
             return False  # not a day on offer: names_time_not_offered / the miss say so
@@ -516,6 +523,15 @@ class Picking(Dialog):
             elif await self.load_days(skip=self.data["day"]):
                 self._found = "full"
         return True
+
+    def _listed_day_as_number(self) -> date | None:
+        """14号 / 要不15号吧 at the times, which read it as the 14th time (its expectations: 3号
+        there picks the third): a listed day of that date when no time has the number, or when
+        the message asks for a change (换成14号). It got 没太明白, or a search (换成14号)."""
+        said = _DAY_OF_MONTH.search(self.word)
+        if said is None or (self.number(len(self.data.get("slots", []))) is not None and CHANGE_DAY.search(self.word) is None):
+            return None
+        return next((d for day, _ in self.data.get("days", []) if (d := date.fromisoformat(day)).day == int(said[1])), None)
 
     def picks_other_day_with_slots(self) -> bool:
         return self._found == "other_day"
@@ -760,6 +776,8 @@ class Booking(Picking):
             return True  # 要带什么材料: for the matter being booked, not a search for 材料
         if state in HALL_CHOSEN and asks_about_its_hall(text):
             return True  # 地址在哪 / 能停车吗: the hall being booked, not a search (地址: 变更住所) nor every hall
+        if state in ("day", "slot") and len(word) <= 12 and CHANGE_DAY.search(word):
+            return True  # 换成14号 / 改15号 at the days or times: the booking's day, never a search (变更, 15年)
         if (state in ("id_number", "phone", "consent", "summary") and (ID_WAS_WRONG.search(word) or NAME_WAS_WRONG.search(word))
                 or state == "summary" and CHANGE_APPLICANT.search(word)):
             return True  # 身份证填错了, 是孩子奶奶去办: the booking's details, never a search

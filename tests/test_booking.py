@@ -1772,3 +1772,18 @@ async def test_a_thanks_or_a_confirm_before_anything_is_booked_says_it_is_not_fi
     thanks = await h.say("谢谢")
     assert "还没办完" in thanks and "请核对预约信息" in thanks, thanks
     assert (await h.say("确认")).startswith("预约成功")
+
+
+async def test_another_listed_day_said_by_its_date_at_the_times_lists_its_times(h):
+    """要不14号吧 / 14号 at the times got 没太明白 (read as the 14th time), 换成14号 a search for
+    matters; 3号 there still picks the third time."""
+    await h.catalog_ready()
+    days = await drive(h, "预约", person(10), stop="广安区政务服务中心，请选择日期")
+    listed = [int(d) for d in re.findall(r"^\d+\. \d+月(\d+)日", days, re.M)]
+    await h.say("1")
+    other, last = listed[-2], listed[-1]
+    for said, day in ((f"要不{other}号吧", other), (f"换成{last}号", last), (f"{last}号", last)):
+        times = await h.say(said)
+        assert re.match(rf"\d+月{day}日（周.）可以预约的时段", times) and "没太明白" not in times, (said, times)
+    picked = await h.say("3号")
+    assert f"月{last}日" in picked and "请输入办事人的姓名" in picked, picked
