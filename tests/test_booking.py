@@ -196,7 +196,9 @@ async def test_a_bundle_named_in_a_booking_wish_is_booked_whole_not_its_first_ma
     assert f"预约「{bundle}」" in reply and "请选择办理大厅" in reply, reply
 
 
-@pytest.mark.parametrize("asked", ["再帮我约个办护照的", "给我约一下办护照", "帮我约个去办护照的时间"])
+@pytest.mark.parametrize("asked", ["再帮我约个办护照的", "给我约一下办护照", "帮我约个去办护照的时间",
+                                   # 约 opening the message was searched: the guide, or matters named 周五
+                                   "约一下办护照", "再约一个 周五上午办护照", "约下周一上午办护照"])
 async def test_约_asked_of_the_bot_is_a_booking_wish_even_in_another_booking(h, asked):
     """约 alone, asked of the bot (帮我约个办护照的), books; it showed the passport's card, and in the
     middle of another booking left that booking for the card."""
