@@ -611,6 +611,9 @@ class Conversation:
                 return resumed
         session.paused = []
         current = CITIZEN_DIALOGS.get(session.dialog)
+        if (session.at_rest or session.dialog == "menu") and "约" in incoming.word:
+            # 之前约的那个呢 with no booking left half-made: the appointments made
+            return await self._enter("appointments", {}, incoming, replies)
         if session.at_rest or session.dialog == "menu" or current is None or session.state in current.DONE:
             self._say(replies, "common/nothing_to_resume.j2", in_dialog=not session.at_rest)
         else:  # 拜拜 mid-booking, then 继续: the dialog never stopped; it goes on where it is

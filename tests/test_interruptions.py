@@ -685,3 +685,17 @@ async def test_a_detail_put_right_at_the_summary_shows_the_summary_again(h):
         assert SUMMARY in reply and CONSENT not in reply and ASK_PHONE not in reply, (said, reply)
     applicant = h.services.bookings.unseal(h.user, (await h.session()).data["applicant"])
     assert applicant == {"name": me["name"], "id_number": other["id_number"], "phone": other["phone"]}
+
+
+async def test_asking_after_the_booking_in_progress_goes_back_to_it(h):
+    """刚才那个预约呢 after a question about the hall was searched (结婚登记预约, 离婚登记预约…)
+    and the booking was left; with none in progress, it shows the appointments made."""
+    await h.catalog_ready()
+    await to_name_step(h)
+    await h.say("政务中心那边好停车吗")
+    back = await h.say("刚才那个预约呢")
+    assert "您要办的是不是" not in back and ASK_NAME in back, back
+    newcomer = h.as_user("newcomer")
+    made = await newcomer.say("之前约的那个呢")
+    assert "没有暂停的事项" not in made and "预约" in made and "您要办的是不是" not in made, made
+    assert "还没有待办理的预约" in made, made
