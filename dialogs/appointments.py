@@ -147,7 +147,8 @@ class Appointments(Picking):
     PREPARE = PREPARE
     #: Here these mean "this appointment", not the shortcut to the list (dialogs.menu.SHORTCUTS).
     OWN_WORDS = MOVE | CANCEL
-    CANCEL_ANSWERS = {"list": ("取消", "cancel"), "manage": ("取消", "cancel"), "cancelling": ""}
+    # 不约了 at one's appointments cancels one (it left 我的预约 with nothing changed)
+    CANCEL_ANSWERS = {"list": ("取消", "cancel", "不约了", "不要了"), "manage": ("取消", "cancel", "不约了", "不要了"), "cancelling": ""}
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:

@@ -1789,3 +1789,24 @@ async def test_another_listed_day_said_by_its_date_at_the_times_lists_its_times(
         assert re.match(rf"\d+月{day}日（周.）可以预约的时段", times) and "没太明白" not in times, (said, times)
     picked = await h.say("3号")
     assert f"月{last}日" in picked and "请输入办事人的姓名" in picked, picked
+
+
+async def test_no_more_booking_said_at_ones_appointments_cancels_one(h, sims):
+    """不约了 at 我的预约 left it: 已退出「我的预约」，什么都没有改动, and the appointment stayed."""
+    await h.catalog_ready()
+    me = person(11)
+    await drive(h, "预约", me)
+    await h.say("我的预约")
+    asked = await h.say("不约了")
+    assert "确定取消" in asked, asked
+    assert (await h.say("1")).startswith("已取消")
+    assert booked(await appointments_of(sims, me)) == []
+
+
+async def test_giving_up_said_with_还是_is_giving_up_not_a_search(h):
+    """算了还是取消吧 with nothing in progress got 没找到和“算了还是取消吧”相关的政务服务事项."""
+    await h.catalog_ready()
+    reply = await h.say("算了还是取消吧")
+    assert "没找到" not in reply and "您要办的是不是" not in reply, reply
+    assert "请选择办理大厅" in await h.say("预约办护照")
+    assert "已取消" in await h.say("算了还是不约了")
