@@ -68,6 +68,9 @@ WITHOUT_NUMBER = re.compile(r"(?:没有|没得|没|不知道|找不到|忘了|�
                             r"|(?:用|拿|凭)(?:身份证|名字|姓名|手机号?)(?:号码?)?(?:能|可以)?查"
                             # where it is to be found (编号在哪里看, 去哪找受理号)
                             r"|(?:编号|号码|受理号|回执)(?:在|去|从)?(?:哪|啥地方)|(?:哪|啥地方)[里儿]?(?:能)?(?:看|找|查)(?:到)?(?:办件)?(?:编号|号码|受理号)")
+#: An ID number or a mobile number standing alone in a message (not part of a longer run).
+_AN_ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dX](?![\dX])")
+_A_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 #: A run of digits, maybe with letters before it, typed where a case number is asked for.
 _NUMBER_LIKE = re.compile(r"[A-Z]{0,6}\d{4,}")
 #: In an opening message, a token that can only be meant as a number for the case (GA20241203000123,
@@ -912,6 +915,13 @@ class Progress(Dialog):
     def say_number_format(self):
         # a short run of digits is often the 预约号 of an appointment (12070001): where that is looked up
         word = unicodedata.normalize("NFKC", self.word).upper()
+        id_number, phone = _AN_ID_NUMBER.search(word) is not None, _A_PHONE.search(word) is not None
+        if id_number or phone:
+            # 用身份证号能查吗 5116…098X / 5116…4027 王秀英 139… 办好没有: told "not a case number (you
+            # sent 17 / 29 digits)", the ID number's X not counted and the two numbers run together
+            self.say("progress/not_a_case_number.j2", id_number=id_number, phone=phone)
+            self.say("progress/without_number.j2")
+            return
         digits = "".join(re.findall(r"\d+", word))
         self.say("progress/number_format.j2", short=_SHORT_NUMBER.fullmatch(self.word) is not None,
                  bundle="YJS" in word, digits=len(digits))  # how many were sent: one short or long is told so

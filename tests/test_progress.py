@@ -111,6 +111,19 @@ async def test_a_number_of_the_wrong_length_is_told_how_long_it_should_be(h):
     assert "YJS 加 18 位数字" in told and "YJS 加 11 位" in told, told
 
 
+async def test_an_id_number_or_phone_for_a_case_number_is_told_what_they_are_and_where_the_number_is(h):
+    """用身份证号能查吗 5116…098X was told 不是办件编号（您发的是 17 位）: its X not counted; an ID
+    number and a phone pasted into 帮我看看办好没有 were run together as 29 digits."""
+    await h.catalog_ready()
+    assert "办件编号" in await h.say("查进度")
+    told = await h.say("用身份证号能查吗 51160219820306098X")
+    assert "您发的是身份证号码" in told and "17 位" not in told and "受理回执" in told, told
+    assert "098X" not in told
+    pasted = await h.as_user("elder").say("511602195506124027 王秀英 13981234567 帮我看看我那个东西办好没有")
+    assert "身份证号和手机号" in pasted and "29 位" not in pasted and "受理回执" in pasted, pasted
+    assert "13981234567" not in pasted and "511602195506124027" not in pasted
+
+
 async def test_an_appointment_number_at_progress_points_to_my_appointments_and_books_nothing(h, sims):
     """12070001 at 查进度 is no case number: it may be a 预约号, so 我的预约 is named; 预约号12070001
     is about an appointment made (it was read as a wish to book 号12070001)."""

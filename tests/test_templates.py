@@ -329,6 +329,7 @@ CONTEXTS.update({
     "matters/pick_first.j2": {"paper": "户口簿"},
     "matters/agent.j2": {"guide": GUIDE, "allowed": True, "materials": GUIDE.materials[:2]},
     "progress/number_format.j2": {"short": True, "bundle": False, "digits": 14},
+    "progress/not_a_case_number.j2": {"id_number": True, "phone": True},
 })
 
 def test_every_template_renders_to_chinese_text():
