@@ -175,6 +175,17 @@ async def test_a_bank_card_named_with_a_catalog_paper_is_still_the_catalogs(h):
     assert "没找到" not in reply and "社会保障卡挂失" in reply, reply
 
 
+@pytest.mark.parametrize("lost", ["我身份证掉了，钱包一起丢的，银行卡也没了", "钱包丢了，身份证和银行卡都在里面"])
+async def test_a_lost_id_card_told_with_a_lost_bank_card_is_still_the_catalogs(h, lost):
+    """The bank card won: 没找到…请联系您的开户银行, and the ID card, the tester's main need, was never
+    reached. A bank card kept to open an account with (外地身份证行不行) is still the bank's."""
+    await h.catalog_ready()
+    reply = await h.say(lost)
+    assert "没找到" not in reply and "居民身份证" in reply, reply
+    bank = await h.as_user("opener").say("在广安开张工商银行的卡，外地身份证行不行")
+    assert "开户银行" in bank and "您要办的是不是" not in bank, bank
+
+
 async def test_a_complaint_about_nothing_named_is_not_sent_to_the_courts(h):
     """投诉找谁 was told the court's litigation service centre (its nearest topic had been the courts')."""
     await h.catalog_ready()

@@ -463,7 +463,13 @@ class MatterSearch:
             return Found(OUT_OF_SCOPE, (), evidence.need, ELSEWHERE)
         if writer.asks_a_bank(query):
             # 老伴银行卡的密码我不知道，里面的钱怎么取出来 listed the housing fund and the social
-            # security card's password: a bank card's money is the bank's.
+            # security card's password: a bank card's money is the bank's. What else the message
+            # asks (我身份证掉了，钱包一起丢的，银行卡也没了) is still searched: the ID card's.
+            rest = writer.without_bank_clauses(query)
+            if rest and len(rest) < len(query) - 2:
+                found = self._find(rest, top)
+                if found.verdict in (MATTER, CANDIDATES):
+                    return found
             return Found(OUT_OF_SCOPE, (), evidence.need, BANKS)
         if writer.marries_a_foreigner(query):
             # 我要和外国人结婚，在哪登记: the registrations here are between mainland citizens, and

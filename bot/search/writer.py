@@ -133,6 +133,28 @@ _CATALOGS_MONEY = re.compile(r"社保|社会保障|医保|公积金|养老金|�
                              r"营业执照|公司|企业|开户许可|基本存款账户")
 
 
+_CLAUSE = re.compile(r"[，,。.；;！!？?、\s]+")
+
+
+#: Papers the catalog issues, lost or asked about beside a bank card (钱包丢了，身份证和银行卡都在里面).
+_CATALOGS_PAPERS = re.compile(r"身份证|户口本|户口簿|户口|驾驶证|驾照|行驶证|护照|通行证|社保卡|医保卡|居住证|残疾证|营业执照|结婚证|证件")
+
+
+#: ... and lost, broken or run out (not one held to open a bank card with: 外地身份证行不行).
+_PAPER_LOST = re.compile(r"丢|掉了|搞掉|没了|被偷|偷了|被盗|遗失|不见了|找不到|补办|补领|过期|坏了")
+
+
+def without_bank_clauses(message: str) -> str:
+    """`message` without its clauses about a bank's product, when the rest names a paper the
+    catalog issues and the message says it was lost (我身份证掉了，钱包一起丢的，银行卡也没了: the ID
+    card is still the catalog's); else "" (老伴银行卡的密码我不知道，里面的钱怎么取出来 and 开张工商
+    银行的卡，外地身份证行不行 ask the bank only)."""
+    rest = "，".join(c for c in _CLAUSE.split(message) if c and _BANKS_OWN.search(c) is None)
+    if not _CATALOGS_PAPERS.search(rest):  # 钱包丢了，身份证和银行卡都在里面: one clause names both
+        rest = _BANKS_OWN.sub("", message)
+    return rest if _CATALOGS_PAPERS.search(rest) and _PAPER_LOST.search(message) else ""
+
+
 def asks_a_bank(message: str) -> bool:
     """Whether a message is about a bank's own product (在广安开张工商银行的卡, 老伴银行卡的密码
     我不知道，钱怎么取出来): no catalog matter serves it, whatever ID-card or social-card words
