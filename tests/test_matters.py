@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import re
 
 import pytest
 
@@ -1424,3 +1425,16 @@ async def test_violence_at_home_is_told_where_to_get_safe_before_the_matters(h):
     assert "离婚" in rest, reply
     assert "12338" not in await h.say("离婚要带什么材料")  # once a conversation
     assert "12338" not in await h.as_user("son").say("儿子打我电话也不接，户口本在他那怎么办")
+
+
+async def test_the_same_list_found_again_opens_its_first_matter(h):
+    """An elderly tester got the same three matters back five times: what he said of the list
+    (我不会用智能手机) was searched and led to the same list. The second time, its first is opened,
+    and 点错了 goes back to the list."""
+    await h.catalog_ready()
+    listed = await h.say("喂 你好 我是老王 今年78了 我的养老金每年都要认证，今年又到时间了，咋个弄哦")
+    first = re.search(r"^1\. (.+?)（", listed, re.M)[1]
+    opened = await h.say("我不会用智能手机")
+    assert f"您问的应该是「{first}」" in opened and f"【{first}】" in opened, opened
+    back = await h.say("点错了")
+    assert "1. " in back and first in back, back
