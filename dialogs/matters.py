@@ -209,6 +209,10 @@ FOLLOW_UP_CUES = {
 }
 #: Money asked about that one receives (生育津贴能领多少钱), not a fee one pays.
 RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?多少|能领|可以领|补贴多少|补助多少|津贴多少|(?<!收费)标准")
+#: ... or asked by the month or year without a word of paying (多少钱一个月, 每个月有多少): a
+#: benefit's amount, not the fee (一个月交多少 pays).
+PER_PERIOD = re.compile(r"多少钱?(?:一个月|一月|每月|每个月|一年|每年|一天)|(?:一个月|每月|每个月|一年|每年)(?:能|可以)?(?:有|领|发|拿|给)?多少")
+_PAYS = re.compile(r"交|缴|付|花|扣")
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对", "错了", "都错了",
                        "不是这个", "不是这几个", "没有对的", "一个都不是"})
@@ -1758,7 +1762,8 @@ class Matters(ListedAnswers, Dialog):
     def show_fee(self):
         """要多少钱: the card's 收费, said again on its own; 能领多少钱 (of a benefit) is told that the
         amount is set case by case, and where to ask, before the fee."""
-        self.say("matters/fee.j2", guide=self._guide(), receiving=RECEIVING.search(self.word) is not None)
+        receiving = RECEIVING.search(self.word) is not None or (PER_PERIOD.search(self.word) is not None and not _PAYS.search(self.word))
+        self.say("matters/fee.j2", guide=self._guide(), receiving=receiving)
 
     def show_online(self):
         guide = self._guide()

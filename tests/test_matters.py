@@ -733,6 +733,9 @@ async def test_how_much_a_benefit_pays_is_not_answered_with_its_fee(h):
     assert "按您的情况核定" in amount and "12345" in amount, amount
     fee = await h.say("要交钱不")
     assert "不收费" in fee and "核定" not in fee, fee
+    # by the month (多少钱一个月) it was answered 不收费，免费办理 alone
+    monthly = await h.say("多少钱一个月")
+    assert "按您的情况核定" in monthly, monthly
 
 
 async def test_an_option_named_in_the_guides_own_words_or_denied_is_read_so(h):
