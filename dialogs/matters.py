@@ -237,7 +237,7 @@ AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?
                          r"|(?:本人|自己|亲自)(?:要|得|必须|需要|一定要)(?:去|来|到场|到|跑)(?:吗|不|么|没|一趟)?"
                          r"|\bin person\b")
 #: Who may go for one, as people name them.
-_OTHERS = ("家里人|家人|儿子|女儿|闺女|孩子|老伴|老公|老婆|媳妇|爱人|亲戚|朋友|老乡|同事|邻居|别人|他人|其他人|孙子|孙女|外孙|外孙女|"
+_OTHERS = ("家里人|家人|子女|儿女|儿子|女儿|闺女|孩子|老伴|老公|老婆|媳妇|爱人|亲戚|朋友|老乡|同事|邻居|别人|他人|其他人|孙子|孙女|外孙|外孙女|"
            "我妈|我爸|妈妈|爸爸|父母")
 #: Someone else doing it, said rather than asked, on a card (女儿帮我办, 让我儿子去办吧).
 AGENT_SAID = re.compile(rf"(?:我)?(?:让|叫|由)?(?:我)?(?:{_OTHERS})(?:帮我|替我|代我|给我)?(?:去)?(?:办|弄|跑|代办|来办)(?:一下|一趟)?(?:吧|的|啊|哈)?")
@@ -1368,8 +1368,11 @@ class Matters(ListedAnswers, Dialog):
         if not self.data.get("candidates") or self._picked() is not None:
             return False
         asked = follow_up_asked(self.word)
-        if asked is None and len(self.word) <= FOLLOW_UP_CHARS and paper_asked(self.word) is not None:
-            return True  # 要带户口本吗: searched, it opened 户口簿补领 in place of the list's matters
+        if asked is None and len(self.word) <= FOLLOW_UP_CHARS and (paper_asked(self.word) is not None
+                                                               or AGENT_ASKED.search(self.word) or AGENT_ASKED_TOO.search(self.word)):
+            # 要带户口本吗: searched, it opened 户口簿补领 in place of the list's matters; 子女可以帮我办吗
+            # listed 收养子女登记
+            return True
         return asked is not None and asked != "booking"  # 预约 at a list has its own rows
 
     def say_pick_first(self):

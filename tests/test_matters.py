@@ -1165,7 +1165,7 @@ async def test_a_cards_follow_up_asked_of_a_list_asks_which_one_and_keeps_its_or
     assert "先选一个事项" in again and [line for line in again.splitlines() if line[:1].isdigit()] == rows, again
 
 
-async def test_whether_to_bring_a_paper_asked_of_a_list_asks_which_one_first(h):
+async def test_whether_to_bring_a_paper_or_send_someone_asked_of_a_list_asks_which_one_first(h):
     """要带户口本吗 at a list of ID card matters was searched and opened 户口簿补领's card."""
     await h.catalog_ready()
     first = await h.say("我想办身份证")
@@ -1173,6 +1173,9 @@ async def test_whether_to_bring_a_paper_asked_of_a_list_asks_which_one_first(h):
     again = await h.say("要带户口本吗")
     assert "先选一个事项" in again and "户口" in again.splitlines()[0], again
     assert [line for line in again.splitlines() if line[:1].isdigit()] == rows, again
+    # whether someone else may go: of which one, too (子女可以帮我办吗 listed 收养子女登记)
+    agent = await h.say("我腿脚不方便，子女可以帮我办吗")
+    assert "先选一个事项" in agent and [line for line in agent.splitlines() if line[:1].isdigit()] == rows, agent
 
 
 async def test_a_question_of_the_card_asked_mid_questions_is_answered_and_the_question_asked_again(h):
