@@ -33,7 +33,10 @@ RESEND_SAID = re.compile(r"没收到|没有收到|收不到|没来|还没到|再
 
 #: The registered contact's phone no longer reached (那个手机号早就不用了, 停机了, 号码换了, 以前的会计的):
 #: no text will come however often it is sent; where the contact is changed, and a person.
-CONTACT_GONE = re.compile(r"(?:早就|已经|早)?(?:不用了|停机|停用|注销了|没用了|打不通|空号)|(?:号码?|手机号?|电话)(?:已经|早就)?(?:换了|改了|变了|不是)"
+#: Where the credit code is to be found, asked (不知道信用代码在哪看, 代码去哪查): no code typed wrong.
+CODE_WHERE = re.compile(r"(?:代码|信用码|社会信用)[^，,。]{0,4}(?:在哪|哪里|哪儿|怎么查|怎么找|去哪|查不到|找不到|不知道|是啥|是什么)"
+                        r"|(?:不知道|不晓得|不清楚|忘了|找不到)[^，,。]{0,6}(?:代码|信用码)|(?:哪里|在哪|去哪|怎么)(?:能)?(?:看|查|找)(?:到)?[^，,。]{0,4}(?:代码|信用码)")
+CONTACT_GONE = re.compile(r"(?:早就|已经|早)?(?:不用了|停机|停用|注销了|没用了|打不通|空号)|(?:号码?|手机号?|电话)(?:已经|早就|早|都)?(?:换了|改了|变了|不是)"
                           r"|以前的|之前的|原来的|离职|不在了|不在公司|走了")
 
 STATES = ["code", "verify"]
@@ -45,6 +48,7 @@ TRANSITIONS = [
     T("start", "*",      "code",   "carried_malformed", "say_code_format"),  # 帮我绑定 9151…0F, a wrong check character
     T("start", "*",      "code",   None,              "ask"),
     T("text",  ["code", "verify"], "=", "waits",      "say_take_your_time"),
+    T("text",  "code",   "code",   "asks_where_the_code_is", "say_where_the_code_is"),  # 不知道信用代码在哪看
     T("text",  "code",   "code",   "code_malformed",  "say_code_format"),
     T("text",  "code",   "code",   "already_bound",   "say_already_bound"),
     T("text",  "code",   "verify", "code_sent",       "ask"),
@@ -153,6 +157,12 @@ class EnterpriseBinding(Dialog):
 
     def say_take_your_time(self):
         self.say("subscriptions/take_your_time.j2", step=self.state)
+
+    def asks_where_the_code_is(self) -> bool:
+        return not looks_like_a_credit_code(self.text) and CODE_WHERE.search(self.word) is not None
+
+    def say_where_the_code_is(self):
+        self.say("subscriptions/where_the_code_is.j2")
 
     def code_malformed(self) -> bool:
         return parse_credit_code(self.text) is None

@@ -452,7 +452,8 @@ async def test_a_credit_code_with_o_for_zero_is_read_as_meant(h, sims):
     assert "验证码已发送" in sent, sent
 
 
-@pytest.mark.parametrize("said", ["收不到短信，那个手机号是以前的会计的，已经停机了", "手机号已经换了怎么办", "号码停用了"])
+@pytest.mark.parametrize("said", ["收不到短信，那个手机号是以前的会计的，已经停机了", "手机号已经换了怎么办", "号码停用了",
+                                  "我们登记的手机号早换了 收不到验证码怎么办"])
 async def test_a_registered_phone_no_longer_in_use_is_told_how_the_contact_is_changed(h, sims, said):
     """收不到短信 那个手机号…已经停机了 got 60 秒后可以再发一次; 手机号已经换了怎么办 got 验证码是 6 位数字."""
     await enterprise_case(sims)
@@ -460,3 +461,12 @@ async def test_a_registered_phone_no_longer_in_use_is_told_how_the_contact_is_ch
     assert "验证码已发送" in await h.say(CREDIT_CODE)
     reply = await h.say(said)
     assert "变更" in reply and "人工" in reply and "6 位数字" not in reply and "再发" not in reply, reply
+
+
+@pytest.mark.parametrize("asked", ["不知道信用代码在哪看", "代码去哪查啊", "我找不到我们公司的代码"])
+async def test_where_the_credit_code_is_found_is_said_not_that_it_is_wrong(h, asked):
+    """不知道信用代码在哪看 got 这个统一社会信用代码好像不对, twice in a row."""
+    await h.say("企业绑定")
+    reply = await h.say(asked)
+    assert "营业执照" in reply and "gsxt" in reply and "好像不对" not in reply, reply
+    assert (await h.session()).state == "code"
