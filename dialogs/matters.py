@@ -75,8 +75,6 @@ TRANSITIONS = [
     T("start", "*",         "guide",     "clear_match_asking_materials", ["keep_winner", "show_card_and_materials"]),
     T("start", "*",         "guide",     "clear_match",    ["keep_winner", "show_card"]),
     T("start", "*",         "asking",    "asks_about_halls", "open_halls"),
-    # the same list a second time (我不会用智能手机, 那我去哪里认证嘛 said of it): its first is meant
-    T("start", "*",         "guide",     "same_list_again", ["keep_top_of_list", "say_top_taken", "show_card"]),
     T("start", "*",         "choosing",  "has_candidates", "show_candidates"),
     T("start", "*",         "asking",    None,             "ask_or_not_found"),
     T("text",  "choosing",  "asking",    "none_fits",      "say_none_fits"),
@@ -164,6 +162,7 @@ TRANSITIONS = [
     T("text",  SEARCHING,   "asking",    "asks_about_halls", "open_halls"),
     # a question about the card itself (我的店就30平米，也要办这个吗) that the search is unsure of: the card's
     T("text",  "guide",     "guide",     "asks_of_the_card", "say_not_found_at_card"),
+    # the list on screen found again for what was said of it (我不会用智能手机): its first is meant
     T("text",  "choosing",  "guide",     "same_list_again", ["keep_top_of_list", "say_top_taken", "show_card"]),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
     # nothing found for a question asked at a card: said so, and the card's numbers still work
@@ -373,8 +372,6 @@ BUNDLE_ASKED = frozenset({"一件事", "一件事一次办", "一次办", "一�
 WHEN_CHARS = 16
 #: How many cards opened one after another 返回 goes back through.
 EARLIER_CARDS = 3
-#: In the conversation's memory: the codes of the last list of matters shown, in its order.
-LISTED = "listed_matters"
 YES = frozenset({"1", "是", "是的", "对", "对的", "嗯", "有", "需要", "要", "yes", "y", "有的", "有嘞", "有啊", "是啊", "是嘞", "对头"})
 NO = frozenset({"2", "否", "不是", "不", "没有", "不用", "不需要", "no", "n", "莫得", "木有", "没得", "没有的", "无"})
 #: Words that take note of a question without answering it. To a question of fact (是由他人代您
@@ -1343,13 +1340,12 @@ class Matters(ListedAnswers, Dialog):
         hits = self._found.hits
         self.data.pop("book", None)  # 预约 was said of the list this one replaces
         self.data["candidates"] = [h.code for h in hits]
-        self.remember(LISTED, self.data["candidates"])
         self.say("matters/candidates.j2", hits=hits)
 
     def same_list_again(self) -> bool:
         """The list just shown, found again for what was said of it (an elderly tester had the same
         three matters back five times): led by the same matter, two of its first three again."""
-        found, listed = self._found, self.recalled(LISTED)
+        found, listed = self._found, self.data.get("candidates")
         if found is None or found.verdict != CANDIDATES or not found.hits or not isinstance(listed, list) or not listed:
             return False
         return listed[0] == found.hits[0].code and len(set(listed[:3]) & {h.code for h in found.hits[:3]}) >= 2
@@ -1358,7 +1354,6 @@ class Matters(ListedAnswers, Dialog):
         """The list's first is what the card shows; the list stays its way back (返回, 点错了)."""
         self.keep_winner()
         self.data["candidates"] = [h.code for h in self._found.hits]
-        self.remember(LISTED, None)
 
     def say_top_taken(self):
         self.say("matters/top_taken.j2", matter=self._found.hits[0].name)
