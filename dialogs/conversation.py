@@ -96,7 +96,7 @@ ABOUT_ITS_DETAILS = re.compile(
 #: Where a case stands, asked in words (我交的材料办到哪了, 不是 我是查进度, 受理号是…): the
 #: progress dialog, with the case number if one was said.
 PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|(?:办的|交的|申请的|报的)(?:事|东西|材料|业务|手续)?(?:到哪|走到哪)|查进读|进读|到哪个环节|审到哪|批到哪|办好了没|办完了没|办下来没|批下来没|查进度|查一下进度|查下进度"
-                            r"|查哈进度|查个进度|看下进度|看看进度|查询进度|办理进度|^进度$|check (?:the |my )?(?:case'?s? |application'?s? )?progress|^progress$|case status|track my case"
+                            r"|查哈进度|查个进度|看下进度|看看进度|查询进度|办理进度|^进度$|(?:查|看)(?:个|一下|下|看)?(?:办件|案件|申请|业务)的?进度|check (?:the |my )?(?:case'?s? |application'?s? )?progress|^progress$|case status|track my case"
                             # English: the status of one's application, and where it is
                             r"|(?:application|case|file) status|status of (?:my|the|our) (?:application|case|file)"
                             r"|where(?:'s| is) my (?:application|case|file)|track (?:my|the) application|(?:my|the) application (?:status|progress)"
@@ -519,7 +519,9 @@ class Conversation:
                 return "enterprise", {"malformed": True}  # the same with the code mistyped: the binding says so
         if dialog != "enterprise" and not (expects & NUMBER_KINDS) and (asked := _enterprise_asked(word)):
             return asked  # at the desk too: 我们单位的证照 typed at its cases is its licences, not a search
-        if dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS) and PROGRESS_ASKED.search(word):
+        # (at a step asking for a number, one typed with these words is its answer: 查进度 alone is not)
+        if (dialog not in ("progress", "enterprise_desk") and not (expects & NUMBER_KINDS and any(ch.isdigit() for ch in word))
+                and PROGRESS_ASKED.search(word)):
             carry = _cases_carried(understanding(incoming, self.services, expects))
             if WAITED.search(word):
                 carry["waited"] = True  # 办了半个月了还没好: sorry for the wait, first

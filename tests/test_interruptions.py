@@ -699,3 +699,14 @@ async def test_asking_after_the_booking_in_progress_goes_back_to_it(h):
     made = await newcomer.say("之前约的那个呢")
     assert "没有暂停的事项" not in made and "预约" in made and "您要办的是不是" not in made, made
     assert "还没有待办理的预约" in made, made
+
+
+async def test_another_errand_said_with_a_wait_is_done_first_and_the_booking_waits(h):
+    """等下 我先查个办件进度 at the ID step got 好的，不着急…把 18 位号码发给我就行: the progress
+    lookup asked for was never opened."""
+    await h.catalog_ready()
+    await to_name_step(h)
+    await h.say("张三")
+    other = await h.say("等下 我先查个办件进度")
+    assert "办件编号" in other and "不着急" not in other, other
+    assert ASK_ID in await h.say("继续")

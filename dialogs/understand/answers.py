@@ -207,6 +207,12 @@ def asks_what_it_means(word: str) -> bool:
     return len(word) <= (WHAT_IT_MEANS_CHARS * 3 if word.isascii() else WHAT_IT_MEANS_CHARS) and WHAT_IT_MEANS.search(word) is not None
 
 
+#: Another errand to do first, said with the wait (等下 我先查个办件进度): that errand, not a wait.
+_OTHER_ERRAND_FIRST = re.compile(r"进度|办到哪|人工|客服|工作人员")
+
+
 def needs_time(word: str) -> bool:
-    """A detail not at hand: words of waiting or forgetting, and no digits (a number is an answer)."""
-    return len(word) <= 30 and NEEDS_TIME.search(word) is not None and not any(ch.isdigit() for ch in word)
+    """A detail not at hand: words of waiting or forgetting, and no digits (a number is an answer),
+    and no other errand named to do first."""
+    return (len(word) <= 30 and NEEDS_TIME.search(word) is not None and not any(ch.isdigit() for ch in word)
+            and _OTHER_ERRAND_FIRST.search(word) is None)
