@@ -93,9 +93,12 @@ class SmallTalk:
         streak = int(session.data.get(STREAK_KEY, 0))  # the count goes on in whatever dialog comes next
         slow = bool(session.updated_at) and now() - session.updated_at >= SLOW_SECONDS
         offered = session.data.get(ELDER_OFFERED_KEY)
+        # 不懂 / 还是不懂 (unsure) says the bot is not helping: counted like a turn it could not use,
+        # so the second in a row offers a person
+        used = reading.kind != MessageClass.JUNK and reading.small_talk != "unsure"
         if talk and takes_any_text(cls, session.state) and not cls.claims(session.state, incoming.text):
             self._answer(session, incoming, reading, replies, cls)
-            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies, slow=slow, offered=offered)
+            return self._count(session, streak, used=used, replies=replies, slow=slow, offered=offered)
         kept = copy.deepcopy(session.data) if talk else None
         tried: list[Reply] = []
         after = await dialog_turn(session, incoming, tried, cls)
@@ -103,7 +106,7 @@ class SmallTalk:
         if talk and missed:  # not an answer to the question: small talk (or junk) after all
             session.data = kept
             self._answer(session, incoming, reading, replies, cls)
-            return self._count(session, streak, used=reading.kind != MessageClass.JUNK, replies=replies, slow=slow, offered=offered)
+            return self._count(session, streak, used=used, replies=replies, slow=slow, offered=offered)
         replies.extend(tried)
         return self._count(after, streak, used=not missed, replies=replies, slow=slow, offered=offered)
 

@@ -236,8 +236,8 @@ async def test_two_misses_in_a_row_offer_a_person_and_12345(h):
     await h.say("4")
     first = await h.say("随便说点什么")
     assert "没太明白" in first and "回复序号查看地址" in first and "人工" not in first
-    second = await h.say("乱写一通")
-    assert "换个说法" in second and "回复序号查看地址" in second  # the question stays
+    second = await h.say("还是不懂")
+    assert "再说一遍" in second and "回复序号查看地址" in second  # not understanding, said: the question again
     assert "「人工」" in second and "12345" in second
     # the count starts again after the offer, and a turn the bot could use breaks the run
     assert "12345" not in await h.say("随便说点别的")
