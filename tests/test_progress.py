@@ -526,3 +526,15 @@ async def test_progress_asked_in_a_sentence_opens_progress_and_a_wrong_number_in
         assert "好像不是办件编号" in reply and wrong in reply, reply
     else:
         assert "好像不是办件编号" not in reply, reply
+
+
+async def test_a_case_waiting_for_materials_past_its_promised_date_does_not_read_overdue(h):
+    """The demo 补正 case (an on-the-spot matter received on 2 Nov) showed 承诺办结：11月2日（周一）
+    （暂停期间不计时…）: read weeks later, five weeks overdue. Its date is said to be worked out again."""
+    from integrations.platform.simulator.world import DEMO_CASE
+
+    await h.catalog_ready()
+    await h.say(DEMO_CASE["case_no"])
+    card = await h.say(DEMO_CASE["phone"][-4:])
+    promised = next(line for line in card.splitlines() if line.startswith("承诺办结"))
+    assert "重新推算" in promised and "月" not in promised, card
