@@ -94,6 +94,8 @@ NAME_WAS_WRONG = re.compile(r"(?:名字|姓名)(?:填|输|写|打)错")
 _DAY_WORD = r"(?:下周|这周|周|星期|礼拜|明天|后天|大后天|\d{1,2}[月号日])"
 #: A day of the month said alone (14号, 15日吧).
 _DAY_OF_MONTH = re.compile(r"(?<![\d月])(\d{1,2})\s*[号日](?!\d)")
+#: 换成14号 / 改到周一: a change of the day asked in words (约下周一 may book another matter).
+_CHANGES_TO_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}")
 CHANGE_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}|还是(?:想|要)?(?:约|订|改|换)?(?:到|成|在)?{_DAY_WORD}|约(?:到|在|成)?{_DAY_WORD}")
 # No mainland ID card to book with: a foreigner, a passport, a Hong Kong, Macao or Taiwan permit.
 NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份证|外国人|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留证|永居|"
@@ -776,7 +778,7 @@ class Booking(Picking):
             return True  # 要带什么材料: for the matter being booked, not a search for 材料
         if state in HALL_CHOSEN and asks_about_its_hall(text):
             return True  # 地址在哪 / 能停车吗: the hall being booked, not a search (地址: 变更住所) nor every hall
-        if state in ("day", "slot") and len(word) <= 12 and CHANGE_DAY.search(word):
+        if state in ("day", "slot") and len(word) <= 12 and _CHANGES_TO_DAY.search(word):
             return True  # 换成14号 / 改15号 at the days or times: the booking's day, never a search (变更, 15年)
         if (state in ("id_number", "phone", "consent", "summary") and (ID_WAS_WRONG.search(word) or NAME_WAS_WRONG.search(word))
                 or state == "summary" and CHANGE_APPLICANT.search(word)):
@@ -1098,6 +1100,14 @@ class Booking(Picking):
         named = [h for h in halls if len(text) >= 2 and text in normalise(h.name)]
         return named[0] if len(named) == 1 else None
 
+    def _sole_hall(self):
+        """The one hall serving the matter, when `ask` just took it for the person (once)."""
+        if self.data.get("sole_hall") is not True:
+            return None
+        self.data["sole_hall"] = "taken"
+        halls = self.halls()
+        return halls[0]["hall"] if len(halls) == 1 else None
+
     def says_when_first(self) -> bool:
         """A day or a time said at the halls, and no hall (周四, 明天下午)."""
         if self.slot("hall") is not None or self._picked_hall() is not None:
@@ -1152,7 +1162,7 @@ class Booking(Picking):
     async def load_days_at_picked_hall(self) -> None:
         """Prepare: the picked hall's bookable days ("days"), or that it has none ("full")."""
         self._keep_details_ahead()
-        hall = self._picked_hall()
+        hall = self._sole_hall() or self._picked_hall()
         if hall is None:
             return
         self.data["hall"] = hall.id
@@ -1388,6 +1398,12 @@ class Booking(Picking):
         """The step's question; at the ID step after an opening message whose ID number failed
         its check, what was wrong with that one (the step then waits for it typed again)."""
         opening = self.data.get(OPENING_KEY) or {}
+        if self.state == "hall" and "sole_hall" not in self.data and len(self.halls()) == 1:
+            # One hall serves the matter (婚姻登记): it is taken, not asked; the message is given to
+            # the hall step, whose prepare takes it (`_sole_hall`). Once: 返回 there lists it.
+            self.data["sole_hall"] = True
+            self.again = True
+            return
         if self.state == "id_number" and "mistyped_id" in opening and not self.answered_ahead():
             self.say("booking/bad_id.j2", **opening.pop("mistyped_id"))
             return

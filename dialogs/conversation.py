@@ -404,9 +404,13 @@ class Conversation:
             route = await invitation_answered(self.services, session, incoming, reading or read(incoming))
             if route is not None:
                 return route
+        expects = cls.EXPECTS.get(session.state, frozenset())
+        if (session.dialog == "booking" and expects and not word.isdigit() and (query := booking_query(incoming.text))
+                and not cls.claims(session.state, incoming.text) and await self._books_another_matter(session, query)):
+            # 约下周一上午办护照 at another booking's days: the passport's booking, not that day for this one
+            return "booking", {"query": query}
         if self._step_uses(session, cls, incoming, word):
             return None  # an item of the list on screen (the commonest answer: no need to read it)
-        expects = cls.EXPECTS.get(session.state, frozenset())
         if cls.claims(session.state, incoming.text):
             return None  # 那个预约取消掉, 改到周四 at an appointment: the step's
         route = self._opens(session.dialog, incoming, word, expects)
@@ -487,6 +491,19 @@ class Conversation:
                 or ABOUT_ITS_DETAILS.search(understood.text)):
             return False
         return await self._names_a_matter(incoming.text.strip())
+
+    async def _books_another_matter(self, session: Session, query: str) -> bool:
+        """Whether a booking wish said mid-booking names a matter clearly, and not the one booked."""
+        catalog = self.services.catalog
+        if catalog is None or not catalog.ready.is_set() or not any("\u4e00" <= ch <= "\u9fff" for ch in query):
+            return False
+        try:
+            found = await catalog.find(query, top=1)
+        except Exception:  # noqa: BLE001  (the search failing leaves the message to the step)
+            log.warning("the search failed on a booking wish typed mid-booking", exc_info=True)
+            return False
+        booked = session.data.get("bundle") or session.data.get("code")
+        return found is not None and found.verdict in (MATTER, CANDIDATES) and bool(found.hits) and found.hits[0].code != booked
 
     async def _names_a_matter(self, text: str) -> bool:
         """Whether the search finds a matter (or candidates) for `text`: a need of its own."""

@@ -186,14 +186,14 @@ async def test_a_bundle_asked_for_in_a_sentence_is_booked_whole(h):
     if "预约「出生一件事」" not in reply:  # offered among the bookable matters: picked
         pick = [line for line in reply.splitlines() if "出生一件事" in line][0].split(".")[0]
         reply = await h.say(pick)
-    assert "预约「出生一件事」" in reply and "请选择办理大厅" in reply, reply
+    assert "预约「出生一件事」" in reply and "请选择日期" in reply, reply  # (one hall serves it: taken)
 
 
 @pytest.mark.parametrize("asked, bundle", [("预约出生一件事", "出生一件事"), ("我想预约办一件事 退休一件事", "退休一件事")])
 async def test_a_bundle_named_in_a_booking_wish_is_booked_whole_not_its_first_matter(h, asked, bundle):
     await h.catalog_ready()
     reply = await h.say(asked)
-    assert f"预约「{bundle}」" in reply and "请选择办理大厅" in reply, reply
+    assert f"预约「{bundle}」" in reply and "请选择日期" in reply, reply  # (one hall serves it: taken)
 
 
 @pytest.mark.parametrize("asked", ["再帮我约个办护照的", "给我约一下办护照", "帮我约个去办护照的时间",
@@ -1810,3 +1810,16 @@ async def test_giving_up_said_with_还是_is_giving_up_not_a_search(h):
     assert "没找到" not in reply and "您要办的是不是" not in reply, reply
     assert "请选择办理大厅" in await h.say("预约办护照")
     assert "已取消" in await h.say("算了还是不约了")
+
+
+async def test_a_matter_one_hall_serves_takes_that_hall_without_asking(h):
+    """预约结婚登记 asked 请选择办理大厅 with one hall listed: a step with nothing to choose. The hall is
+    taken and said, and the days come at once."""
+    from integrations.platform.simulator import World
+
+    await h.catalog_ready()
+    world = World.load()
+    one = next(g for g in sorted(world.guides.values(), key=lambda g: g.code) if g.bookable and len(g.halls) == 1)
+    hall = h.app[CATALOG].halls[one.halls[0]]
+    days = await h.say(f"预约{one.name}")
+    assert f"只在{hall.name}办理" in days and "请选择日期" in days and "请选择办理大厅" not in days, days

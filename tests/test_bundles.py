@@ -67,8 +67,8 @@ async def test_one_booking_covers_the_whole_bundle_and_brings_the_merged_list(h,
     assert card.startswith("【出生一件事】")
     asked: dict[str, int] = {}
     await answer_every_question(h, await h.say("材料清单"), asked, default="否")
-    halls = await h.say("预约")
-    assert "预约「出生一件事」" in halls and "请选择办理大厅" in halls
+    days = await h.say("预约")
+    assert "预约「出生一件事」：只在" in days and "请选择日期" in days, days  # one hall serves it: taken, not asked
     me = person(31)
     reply = await drive(h, "1", me)
     assert reply.startswith("预约成功") and "出生一件事" in reply and "个事项一个窗口办完" in reply

@@ -113,7 +113,7 @@ _APPOINTMENT = Appointment(
 _ITEM = {"id": "A1", "number": "12010001", "matter_name": GUIDE.name, "day": "2026-12-01", "start": "09:00", "end": "09:30",
          "hall": _HALL.name, "address": _HALL.address, "phone": _HALL.phone}
 _MASKED = {"name": "张*", "id_number": "511***********1234", "phone": "138****5678"}
-_PICKED = {"data": {"start": "09:00", "end": "09:30", "location": None}, "day": "2026-12-01", "hall": _HALL, "matter": GUIDE.name,
+_PICKED = {"data": {"start": "09:00", "end": "09:30", "location": None, "sole_hall": "taken"}, "day": "2026-12-01", "hall": _HALL, "matter": GUIDE.name,
            "days": [{"day": "2026-12-01", "remaining": 12}], "slots": [{"start": "09:00", "end": "09:30", "remaining": 2}]}
 _PICKED.update(days_page=window(_PICKED["days"], 0), slots_page=window(_PICKED["slots"], 0))
 CONTEXTS.update({
