@@ -49,6 +49,8 @@ _SOMEONE_ELSES = re.compile(r"(?:我爸|我妈|父亲|母亲|老人|家里人|�
 #: Not the appointment on screen (不对, 不是这个, 搞错了): at 确定取消…吗, never a yes.
 _NOT_THIS = re.compile(r"不对|不是这|搞错|弄错|错了|不是它|另一个|另外一个|别的那个")
 #: Words just before the day a move goes to (改到周五, 换成下周一, 挪至15号).
+#: A change said in one word at one appointment's card (改 / 换一下): moving it, not 没太明白.
+_BARE_MOVE = frozenset({"改", "换", "调", "挪", "改下", "换下", "调下", "改一下", "换一下", "调一下", "挪一下", "改个", "换个", "改吧", "换吧"})
 _MOVED_TO = re.compile(r"[到成至](?:下|这|本)?$")
 
 
@@ -349,7 +351,7 @@ class Appointments(Picking):
         """Moving said in words (改到周四, 能不能换个时间, 时间改一下), even beside a cancel word
         (周一去不了，能改到周三吗; 不想取消，换个时间): moving keeps the appointment until the new
         time is confirmed, so it is the safer reading."""
-        return MOVE_SAID.search(self.word) is not None
+        return MOVE_SAID.search(self.word) is not None or (self.state == "manage" and self.word in _BARE_MOVE)
 
     def step_back(self) -> bool:
         """返回 at the move's summary (回复「返回」重新选): the day's times, also when the time was

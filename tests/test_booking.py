@@ -1823,3 +1823,13 @@ async def test_a_matter_one_hall_serves_takes_that_hall_without_asking(h):
     hall = h.app[CATALOG].halls[one.halls[0]]
     days = await h.say(f"预约{one.name}")
     assert f"只在{hall.name}办理" in days and "请选择日期" in days and "请选择办理大厅" not in days, days
+
+
+async def test_a_change_said_in_one_word_at_an_appointment_moves_it(h, sims):
+    """改 on one appointment's card got 没太明白 (改时间 worked)."""
+    await h.catalog_ready()
+    await drive(h, "预约", person(12))
+    await h.say("我的预约")
+    await h.say("1")
+    moved = await h.say("改")
+    assert "请选择日期" in moved and "没太明白" not in moved, moved
