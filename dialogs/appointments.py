@@ -68,6 +68,8 @@ _KEEP_AS_IT_WAS = re.compile(r"不改了|不换了|不挪了|不用改了|别改
 _CANCEL_INSTEAD = re.compile(r"取消(?:预约|这个|掉|了吧|吧)|直接取消|还是取消|退约|不约了|不去了")
 TRANSITIONS = [
     #  trigger  source          dest            when                  then
+    # 能不能换到区政务服务中心去办: a move keeps the hall; how another is had, then the appointments
+    T("start", "*",            "list",         "asks_other_hall",    ["say_how_hall_changes", "ask"]),
     T("start", "*",            "move_slot",    "moves_to_named_day", "ask"),
     T("start", "*",            "move_day",     "wants_move",         "ask"),
     T("start", "*",            "manage",       "move_has_no_days",   "say_no_days"),
@@ -211,6 +213,13 @@ class Appointments(Picking):
 
     def has_upcoming(self) -> bool:
         return bool(self.data.get("items"))
+
+    def asks_other_hall(self) -> bool:
+        return bool(self.data.get("hall_change")) and self.has_upcoming()
+
+    def say_how_hall_changes(self):
+        self.data.pop("hall_change", None)
+        self.say("booking/hall_change.j2")
 
     def say_busy_and_leave(self):
         self.say("booking/busy.j2", confirming=False)

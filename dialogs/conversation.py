@@ -41,7 +41,7 @@ from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
 from dialogs.understand import SlotKind, Understanding
 from dialogs.understand.answers import without_refused
-from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query
+from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query, changes_hall
 from dialogs.understand.halls import asks_about_halls
 from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.identifiers import carries_personal_number, mask_id_number, mask_name, mask_phone, tells_card_number, valid_id_number
@@ -321,7 +321,8 @@ class Conversation:
                 intent = self._said_global(session, cls, incoming, word, reading)
             route = None
             if intent in (None, "cancel") and await self._changes_their_appointment(session, incoming, word):
-                intent, route = None, ("appointments", {})  # 还是取消吧, 改到周三 at rest: their appointment
+                # 还是取消吧, 改到周三 at rest: their appointment; 换到区政务服务中心去办: how a hall is changed
+                intent, route = None, ("appointments", {"hall_change": True} if changes_hall(word) else {})
             if intent == "grievance" and (route := await self._route(session, incoming, word, cls, reading)) is not None:
                 if route[0] == "matters":
                     route = None  # the words of a grievance searched (破系统: 税控系统): sorry instead

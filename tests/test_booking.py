@@ -1833,3 +1833,12 @@ async def test_a_change_said_in_one_word_at_an_appointment_moves_it(h, sims):
     await h.say("1")
     moved = await h.say("改")
     assert "请选择日期" in moved and "没太明白" not in moved, moved
+
+
+async def test_asking_to_move_an_appointment_to_another_hall_says_how(h, sims):
+    """能不能换到区政务服务中心去办 时间不变 with an appointment showed that hall's card: it neither
+    moved the appointment nor said how one goes to another hall."""
+    await h.catalog_ready()
+    await drive(h, "预约", person(13))
+    told = await h.say("能不能换到北辰街道便民服务中心去办 时间不变")
+    assert told.startswith("预约的大厅不能直接改") and "您的预约" in told, told

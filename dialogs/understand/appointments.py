@@ -97,8 +97,17 @@ MOVE_SAID = re.compile(r"(改|换|调|挪|推迟|延后|往后推|往后挪|往�
                        r"|(时间|日期|那天)(改|换|调)|改约|改期")
 
 
+#: The hall of an appointment changed (能不能换到区政务服务中心去办, 换个大厅): a move keeps the hall.
+HALL_CHANGE = re.compile(r"(?:换|改|调|挪)(?:个|一个|到|成|去|在)?(?:别的|另一个|其他|另外的?)?(?:大厅|地方办|网点)"
+                         r"|(?:换|改|调|挪)(?:到|成|去|在)[^，,。]{1,14}(?:服务中心|大厅|便民服务|出入境|车管所)")
+
+
+def changes_hall(text: str) -> bool:
+    return HALL_CHANGE.search(text) is not None
+
+
 def about_this_appointment(text: str) -> bool:
     """Whether a message typed at an appointment moves or cancels it in words (改到周四, 取消掉):
     the step's, never a search; and at rest, for someone with an appointment, about theirs
     (dialogs.conversation)."""
-    return MOVE_SAID.search(text) is not None or any(word in text for word in CANCEL_WORDS)
+    return MOVE_SAID.search(text) is not None or any(word in text for word in CANCEL_WORDS) or changes_hall(text)
