@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 
 from dialogs.engine import Dialog, P, T, guide_halls, normalise
 from dialogs.ports import AttachmentRefused
+from dialogs.rating import SHOWN_CASE
 from dialogs.understand.answers import misread_digits, needs_time, number_groups, whole_identifier
 from dialogs.understand.identity import phone_digits
 from dialogs.understand.model import DEFAULT_CASE_PATTERN
@@ -795,6 +796,8 @@ class Progress(Dialog):
         self.data["collect"] = (case.result.collection if case.result and case.result.collection else None)
         self.data["matter_code"] = case.matter_code
         self.data["done"] = case.state in DONE_STATES
+        if self.data["done"]:  # 评价 after a question asked meanwhile rates this one
+            self.remember(SHOWN_CASE, {"case_no": case.case_no, "matter_name": case.matter_name})
         self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
         view = case_view(case, self.services.settings)
         # what the card said, for the questions asked of it later (为什么这么慢, 还要补什么, 为什么不批准)

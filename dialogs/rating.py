@@ -20,6 +20,8 @@ up the rating to change or the pending invitation, filing the complaint.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dialogs.engine import Dialog, P, T, normalise
 from dialogs.understand import LEVELS_BY_STARS, MessageClass, SlotKind, Understanding, shanghai_today, understand
 from dialogs.understand.numerals import CHINESE_DIGITS
@@ -32,6 +34,9 @@ LEVELS: tuple[tuple[int, str, RatingLevel], ...] = tuple(
     (stars, name, LEVELS_BY_STARS[stars]) for stars, name in ((5, "非常满意"), (4, "满意"), (3, "基本满意"), (2, "不满意"), (1, "非常不满意"))
 )
 BAD = frozenset({RatingLevel.dissatisfied, RatingLevel.very_dissatisfied})
+#: In the conversation's memory: the finished case whose card was shown last (dialogs.progress), which
+#: 评价 rates when no invitation is pending, after a question asked meanwhile (去哪领, 周六开门吗).
+SHOWN_CASE = "shown_finished_case"
 NAMES = {level: name for _, name, level in LEVELS}
 STARS = {level: stars for stars, _, level in LEVELS}
 SKIP = frozenset({"跳过", "不说了", "没什么", "算了吧", "不填"})
@@ -83,6 +88,14 @@ PREPARE = [
     P("text",  "level",  "rate"),
     P("text",  "reason", "file_complaint"),
 ]
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A finished case shown on its card, rated as an invitation would be."""
+
+    case_no: str
+    matter_name: str
 
 
 class RateCase(Dialog):
@@ -142,6 +155,8 @@ class RateCase(Dialog):
             else:
                 self.data["rating_id"] = rating.id
                 self._rated = "ok"
+        if self._rated in ("ok", "refused") and (self.recalled(SHOWN_CASE) or {}).get("case_no") == case_no:
+            self.remember(SHOWN_CASE, None)  # rated (or not to be rated): 评价 no longer means it
 
     async def rate_or_look_up(self) -> None:
         """Prepare (start): send the rating carried in; with none, 修改评价 looks up the latest
@@ -154,6 +169,10 @@ class RateCase(Dialog):
             self._given = await self.services.ratings.last_given(self.incoming.user)
         if not (again and self._given is not None):
             self._invitation = await self.services.ratings.pending(self.incoming.user)
+        shown = self.recalled(SHOWN_CASE)
+        if self._invitation is None and not again and isinstance(shown, dict) and shown.get("case_no"):
+            # (the ratings store checks, when rating, that this person may rate it)
+            self._invitation = _Shown(shown["case_no"], str(shown.get("matter_name", "")))
 
     def rated_badly(self) -> bool:
         return self._rated == "ok" and RatingLevel(self.data["level"]) in BAD

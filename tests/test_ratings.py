@@ -322,3 +322,19 @@ async def test_rating_a_case_not_done_yet_says_when_it_can_be_rated(h, sims):
     told = await h.say("评价")
     assert "还没有办结" in told and "5 星最好" not in told, told
     assert (await h.session()).dialog == "progress"
+
+
+async def test_rating_the_case_just_shown_after_a_question_asked_meanwhile(h, sims):
+    """A finished case opened, then 周六开门吗: 评价 got 您目前没有待评价的办件…请先回复「查进度」打开它,
+    though it had just been opened."""
+    await h.catalog_ready()
+    case_no = await finished_case(sims)
+    await h.say(case_no)
+    assert "【办件进度】" in await h.say("5678")
+    await h.say("周六开门吗")
+    asked = await h.say("评价")
+    assert "没有待评价" not in asked and "非常满意" in asked, asked
+    assert "感谢您的评价" in await h.say("5")
+    assert [r["level"] for r in (await feedback(sims, case_no))["ratings"]] == ["very_satisfied"]
+    # someone who never opened it has nothing to rate
+    assert "没有待评价" in await h.as_user("stranger").say("评价")
