@@ -115,6 +115,8 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "corrects_listed", "show_corrected_list"),
     T("text",  "guide",     "situation", "takes_back_listed", "ask_last_again"),
     T("text",  "guide",     "choosing",  "picked_wrongly", "ask"),
+    # 要带什么 / 多久到账 right after being told where an unserved need is met: that place's, said again
+    T("text",  "asking",    "asking",    "follows_up_elsewhere", "say_elsewhere_again"),
     T("text",  SEARCHING,   "asking",    "asks_unnotify_all", "open_notices_off"),  # 取消通知 at a list: every matter's
     T("text",  "situation", "guide",     "answers_last_question", "show_materials"),
     T("text",  "situation", "situation", "answers_question", "ask"),
@@ -1458,10 +1460,23 @@ class Matters(ListedAnswers, Dialog):
         if query and found is not None:
             junk = found.verdict not in (OUT_OF_SCOPE, CANDIDATES, MATTER)
             await self._record(JUNK if junk else NONE)
+            self.data.pop("elsewhere", None)
             if not junk:
-                self.say("matters/not_found.j2", query=echo(query), **self._elsewhere(found))
+                elsewhere = self._elsewhere(found)
+                self.say("matters/not_found.j2", query=echo(query), **elsewhere)
+                if elsewhere["told"]:
+                    self.data["elsewhere"] = elsewhere  # a follow-up next (要带什么) is that place's
             mark_unused(self.data, offered=not junk)  # not_found.j2 names 人工 and 12345
         self.ask()
+
+    def follows_up_elsewhere(self) -> bool:
+        """A card's follow-up (要带什么, 多久到账, 能在手机上办吗) asked just after the need was
+        told to be met elsewhere: it was searched alone, and 多久到账 got the credit report's place."""
+        return bool(self.data.get("elsewhere")) and len(self.word) <= FOLLOW_UP_CHARS and (
+            follow_up_asked(self.word) is not None or self.word.isdigit())
+
+    def say_elsewhere_again(self):
+        self.say("matters/elsewhere_again.j2", **self.data["elsewhere"])
 
     def _elsewhere(self, found) -> dict:
         """Where a need the catalog does not serve is met instead, when its topic says so

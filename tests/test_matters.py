@@ -1444,3 +1444,15 @@ async def test_the_same_list_found_again_opens_its_first_matter(h):
     assert f"您问的应该是「{first}」" in opened and f"【{first}】" in opened, opened
     back = await h.say("点错了")
     assert "1. " in back and first in back, back
+
+
+async def test_a_follow_up_after_being_told_where_a_need_is_met_is_that_places(h):
+    """要带什么 / 多久到账 right after a need was told to be met elsewhere were searched alone: 多久到账
+    got the credit report's place, 要带什么 a bare 请说说您想办什么事."""
+    await h.catalog_ready()
+    told = await h.say("我想在建设银行办张储蓄卡")
+    assert "开户银行" in told, told
+    for follow_up in ("要带什么", "多久能办好"):
+        again = await h.say(follow_up)
+        assert "开户银行" in again and "征信" not in again and "没找到" not in again, (follow_up, again)
+    assert "居民身份证" in await h.say("身份证丢了怎么补")

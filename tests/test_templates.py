@@ -30,6 +30,7 @@ CONTEXTS = {
     "matters/candidates.j2": {"hits": [Hit(code=GUIDE.code, name=GUIDE.name, department=GUIDE.department, score=1.0)]},
     "matters/which_to_book.j2": {"hits": [Hit(code=GUIDE.code, name=GUIDE.name, department=GUIDE.department, score=1.0)], "when": "明天下午"},
     "matters/not_found.j2": {"query": "天气"},
+    "matters/elsewhere_again.j2": {"told": "banks", "hall": None},
     "matters/from_guide.j2": {"guide": GUIDE, "line": "行动不便的老年人、残疾人可申请上门服务"},
     "matters/card.j2": {"guide": GUIDE, "halls": PLATFORM_HALLS, "online": "full"},
     "matters/follow_ups.j2": {"follow_ups": follow_ups_for(GUIDE)},
