@@ -191,11 +191,19 @@ SELF_HARM = re.compile(r"不想活|活不下去|活着(?:真|还)?(?:没|有什�
 #: Violence at home told (老公打我, 被家暴了, 他威胁要杀我): where to get safe first (110, 12338, a
 #: protection order), once a conversation, then whatever else was asked (the divorce).
 ABUSED = re.compile(r"家暴|家庭暴力|虐待我|人身安全保护令"
-                    r"|(?:老公|丈夫|老婆|妻子|媳妇|男人|对象|男朋友|女朋友|前夫|前妻|公公|婆婆|儿子|女儿|继父|后爸|后妈|家里人)"
+                    r"|(?:老公|丈夫|老婆|妻子|媳妇|男人|对象|男朋友|女朋友|前夫|前妻|公公|婆婆|儿子|女儿|继父|后爸|后妈|家里人|他|她)"
                     r"[^，,。！!？?]{0,4}(?:打我|打了我|揍我|动手打|殴打|打伤|威胁(?:要)?(?:杀|弄死)|掐我|踢我)"
                     r"(?![^，,。]{0,4}(?:电话|手机|号码|微信|视频))"
                     r"|被(?:老公|丈夫|老婆|媳妇|男人|对象|男朋友|前夫|家里人|家人|继父|后爸|儿子)[^，,。！!？?]{0,2}(?:打|殴打|虐待|揍|威胁)")
 SAFETY_SAID = "safety_said"  # in the conversation's memory: where to get safe was said
+CRISIS_SAID = "crisis_said"  # ... and the helpline, to someone thinking of ending their life
+#: Distress said after one of those (没人在乎我, 我不知道该怎么办, 我怕他知道): the same care again,
+#: never 没找到 or a matter's card.
+DISTRESSED = re.compile(r"没人(?:在乎|管|关心|理)我|不知道(?:该)?怎么办|受不了|撑不下去|好累|太累了|绝望|崩溃|痛苦|想哭|好难受|害怕|怕他|怕她"
+                        r"|他会(?:打|杀)|不敢回家|没地方去|孤单|没意思")
+DISTRESS_CHARS = 20  # longer messages ask something of their own
+#: A need beside the violence told (我想离婚, 怎么申请保护令, 要办什么手续).
+_ASKS_SOMETHING = re.compile(r"离婚|办|手续|申请|登记|怎么|如何|哪里|能不能|可以|吗|么|\?|？")
 
 
 class Conversation:
@@ -279,14 +287,25 @@ class Conversation:
                 self._offer_resume(after, replies)  # the queue left (取消): 继续 the booking it interrupted
             return self._stamp(after), replies
 
-        if kind == "text" and SELF_HARM.search(incoming.text):
-            # 我不想活了: care and a helpline, whatever the step; the step stays where it was
-            self._say(replies, "common/crisis.j2")
+        kept = MEMORY.get()
+        if kind == "text" and (SELF_HARM.search(incoming.text) or (kept.get(CRISIS_SAID) and len(incoming.text) <= DISTRESS_CHARS
+                                                                   and DISTRESSED.search(incoming.text))):
+            # 我不想活了, then 没人在乎我: care and a helpline, whatever the step; the step stays
+            self._say(replies, "common/crisis.j2", again=bool(kept.get(CRISIS_SAID)))
+            kept[CRISIS_SAID] = True
             return self._stamp(session), replies
-        if kind == "text" and ABUSED.search(incoming.text) and not (kept := MEMORY.get()).get(SAFETY_SAID):
-            # 老公打我，我想离婚: getting safe comes first (once a conversation), then the divorce
+        if (kind == "text" and kept.get(SAFETY_SAID) and len(incoming.text) <= DISTRESS_CHARS and DISTRESSED.search(incoming.text)
+                and not ABUSED.search(incoming.text)):
+            # 我怕他知道 / 我不知道该怎么办 after violence at home was told: where to get safe, again
+            self._say(replies, "common/safety.j2", again=True)
+            return self._stamp(session), replies
+        if kind == "text" and ABUSED.search(incoming.text) and not kept.get(SAFETY_SAID):
+            # 老公打我，我想离婚: getting safe comes first (once a conversation), then the divorce;
+            # 他天天喝酒打我 我受不了了 asks nothing else: no matter's card after it
             self._say(replies, "common/safety.j2")
             kept[SAFETY_SAID] = True
+            if not _ASKS_SOMETHING.search(incoming.text):
+                return self._stamp(session), replies
         if kind == "text":
             word = incoming.word  # once per message: global words and routes match it
             if (session.paused and not self._step_uses(session, cls, incoming, word)

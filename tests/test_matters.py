@@ -1418,6 +1418,10 @@ async def test_thoughts_of_ending_ones_life_are_met_with_care_not_a_search(h):
     await h.as_user("booker").say("预约办身份证")
     again = await h.as_user("booker").say("活着真没意思")
     assert "12356" in again and "没太明白" not in again, again
+    # what is said next in distress is met with the same care, not 没找到
+    for after in ("没人在乎我", "好累"):
+        cared = await h.say(after)
+        assert "12356" in cared and "没找到" not in cared, (after, cared)
     assert "12356" not in await h.as_user("fan").say("想死你了，小助手")
     assert "12356" not in await h.as_user("hot").say("排队排得烦得要死，身份证怎么补办")
 
@@ -1431,6 +1435,15 @@ async def test_violence_at_home_is_told_where_to_get_safe_before_the_matters(h):
     assert "离婚" in rest, reply
     assert "12338" not in await h.say("离婚要带什么材料")  # once a conversation
     assert "12338" not in await h.as_user("son").say("儿子打我电话也不接，户口本在他那怎么办")
+    # told at a list, with nothing else asked: no matter's card after it (it opened the marriage
+    # registration's); and fear said after it is met with the same care, not a card or 没找到
+    listed = h.as_user("listed")
+    await listed.say("离婚手续怎么办")
+    safe = await listed.say("他天天喝酒打我 我真的受不了了")
+    assert "110" in safe and "【" not in safe and "您问的应该是" not in safe, safe
+    for afraid in ("我怕他知道", "我不知道该怎么办"):
+        again = await listed.say(afraid)
+        assert "12338" in again and "没找到" not in again and "【" not in again, (afraid, again)
 
 
 async def test_the_same_list_found_again_opens_its_first_matter(h):
