@@ -1104,7 +1104,7 @@ class Booking(Picking):
         """The one hall serving the matter, when `ask` just took it for the person (once)."""
         if self.data.get("sole_hall") is not True:
             return None
-        self.data["sole_hall"] = "taken"
+        self.data["sole_hall"] = "taken"  # said with the days or times that follow (`ask`)
         halls = self.halls()
         return halls[0]["hall"] if len(halls) == 1 else None
 
@@ -1408,6 +1408,8 @@ class Booking(Picking):
             self.say("booking/bad_id.j2", **opening.pop("mistyped_id"))
             return
         super().ask()
+        if self.state in ("day", "slot") and self.data.get("sole_hall") == "taken" and not self.again:
+            self.data["sole_hall"] = "said"  # the days (or times) named the matter and its one hall, once
 
     def _typed_phone(self) -> str | None:
         """The mobile number found in the message; else the whole message when it has the shape

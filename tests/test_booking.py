@@ -1842,3 +1842,12 @@ async def test_asking_to_move_an_appointment_to_another_hall_says_how(h, sims):
     await drive(h, "预约", person(13))
     told = await h.say("能不能换到北辰街道便民服务中心去办 时间不变")
     assert told.startswith("预约的大厅不能直接改") and "您的预约" in told, told
+
+
+async def test_another_matter_booked_first_with_a_day_mid_booking_is_that_matters(h):
+    """等下 我先约周四去办户口迁移吧 at another booking's times listed that booking's Thursday again."""
+    await h.catalog_ready()
+    await h.say("预约出生一件事")
+    await h.say("1")
+    other = await h.say("等下 我先约周四去办户口迁移吧")
+    assert "户口迁移" in other and "出生一件事" not in other, other
