@@ -41,6 +41,7 @@ from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
 from dialogs.understand import SlotKind, Understanding
 from dialogs.understand.answers import without_refused
+from dialogs.understand.kinds import first_clause
 from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query, changes_hall
 from dialogs.understand.halls import asks_about_halls
 from dialogs.understand.vocabulary import vocabulary
@@ -63,6 +64,7 @@ _SAID_GLOBALS = frozenset(GLOBAL_INTENTS) | {"grievance"}
 #: Giving up the errand itself (不约了, 不想办了, 先不查了): never a mere no to the question on screen
 #: (算了，不约了 at 下次预约时要直接使用…吗 went on to the booking's summary).
 _QUITS_THE_ERRAND = re.compile(r"(?:不|先不|不想|不用)(?:预约|约|办|查|绑定?|弄|搞)了")
+_LEADING_SIGH = re.compile(r"^(?:算了|哎|唉|那|那就|还是|我)+")
 #: Where frustration vented is the step's own answer (a rating, why it was bad), not a digression.
 _HEARS_GRIEVANCES = frozenset({"rating", HANDOFF})
 BACK_KEY = "_back"
@@ -380,6 +382,10 @@ class Conversation:
         (there 不是 is about the list: 都不是): the person is leaving it."""
         intent = reading.global_word
         expects = cls.EXPECTS.get(session.state, frozenset())
+        if (intent is None and not session.at_rest and session.state not in cls.DONE
+                and _QUITS_THE_ERRAND.fullmatch(_LEADING_SIGH.sub("", first_clause(word))) and not cls.claims(session.state, incoming.text)
+                and not self._answers(incoming, expects)):
+            return "cancel"  # 不想约了 孩子生病了 改天再说: the errand given up, with its reason
         if intent is None:
             if (not session.at_rest and session.state not in cls.DONE and not expects & {"yes_no", "choice"}
                     and reading.value(SlotKind.YES_NO) is False):

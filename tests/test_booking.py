@@ -1851,3 +1851,12 @@ async def test_another_matter_booked_first_with_a_day_mid_booking_is_that_matter
     await h.say("1")
     other = await h.say("等下 我先约周四去办户口迁移吧")
     assert "户口迁移" in other and "出生一件事" not in other, other
+
+
+async def test_giving_up_with_a_reason_of_its_own_gives_the_booking_up(h):
+    """不想约了 孩子生病了 改天再说 at the times listed the days again (改天 read as another day)."""
+    await h.catalog_ready()
+    await drive(h, "预约", person(14), stop="广安区政务服务中心，请选择日期")
+    await h.say("1")
+    gone = await h.say("不想约了 孩子生病了 改天再说")
+    assert "已取消「预约办事」" in gone and "请选择日期" not in gone, gone
