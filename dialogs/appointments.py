@@ -24,7 +24,7 @@ from datetime import date
 
 from dialogs.booking import JUST_BOOKED, Picking
 from dialogs.engine import P, T, normalise
-from dialogs.understand.appointments import (CANCEL_WORDS, KEEP_WORDS, MOVE_SAID, SAID_CANCEL, STATUS_ASKED, about_my_appointments,
+from dialogs.understand.appointments import (CANCEL_WORDS, KEEP_WORDS, MOVE_SAID, SAID_CANCEL, STATUS_ASKED, about_my_appointments, changes_hall,
                                              about_this_appointment)
 from dialogs.understand.answers import needs_time
 from dialogs.understand.kinds import first_clause
@@ -79,6 +79,7 @@ TRANSITIONS = [
     T("start", "*",            "list",         "has_upcoming",       "ask"),
     T("start", "*",            "list",         "was_busy",           "say_busy_and_leave"),
     T("start", "*",            "list",         None,                 "say_none"),
+    T("text",  ["list", "manage"], "=",        "says_other_hall",    ["say_how_hall_changes", "ask"]),  # 换到北辰那边办
     T("text",  "list",         "move_slot",    "moves_to_named_day", "ask"),
     T("text",  "list",         "move_day",     "wants_move",         "ask"),
     T("text",  "list",         "manage",       "move_has_no_days",   "say_no_days"),
@@ -216,6 +217,9 @@ class Appointments(Picking):
 
     def asks_other_hall(self) -> bool:
         return bool(self.data.get("hall_change")) and self.has_upcoming()
+
+    def says_other_hall(self) -> bool:
+        return changes_hall(self.word)
 
     def say_how_hall_changes(self):
         self.data.pop("hall_change", None)

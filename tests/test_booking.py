@@ -1860,3 +1860,16 @@ async def test_giving_up_with_a_reason_of_its_own_gives_the_booking_up(h):
     await h.say("1")
     gone = await h.say("不想约了 孩子生病了 改天再说")
     assert "已取消「预约办事」" in gone and "请选择日期" not in gone, gone
+
+
+@pytest.mark.parametrize("said", ["换到北辰那边办", "想换个大厅 北辰街道那个"])
+async def test_another_hall_asked_at_ones_appointments_says_how(h, sims, said):
+    """At 我的预约 and at one appointment, 换到北辰那边办 got 没太明白."""
+    await h.catalog_ready()
+    await drive(h, "预约", person(15))
+    await h.say("我的预约")
+    told = await h.say(said)
+    assert "不能直接改" in told and "没太明白" not in told, told
+    await h.say("1")
+    told = await h.say(said)
+    assert "不能直接改" in told and "没太明白" not in told, told
