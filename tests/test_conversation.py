@@ -79,7 +79,7 @@ async def test_cancel_leaves_the_dialog(h):
     assert "先不看了" in reply and "已取消" not in reply and "请回复序号选择" in reply, reply
 
 
-@pytest.mark.parametrize("leaving", ["算了，不约了", "不办了，谢谢", "不用了谢谢", "先不弄了", "算了 不用预约了"])
+@pytest.mark.parametrize("leaving", ["算了，不约了", "不办了，谢谢", "不用了谢谢", "先不弄了", "算了 不用预约了", "取消掉"])
 async def test_leaving_a_booking_in_ones_own_words_cancels_it(h, leaving):
     """People quit in sentences (算了，不约了) and with a plain no where no yes / no was asked."""
     await h.catalog_ready()
