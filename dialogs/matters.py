@@ -1308,8 +1308,15 @@ class Matters(ListedAnswers, Dialog):
 
     # Actions.
 
+    def _say_also_elsewhere(self):
+        """What of the message is met elsewhere, before the matters found for the rest (我身份证掉了，
+        银行卡也没了: the bank card is the bank's to stop)."""
+        if getattr(self._found, "told", "") == "banks":
+            self.say("matters/bank_too.j2")
+
     def keep_winner(self):
         """The search's winner is what the card (or bundle list) shows; counted as found."""
+        self._say_also_elsewhere()
         winner = self._found.hits[0]
         self.data.pop("candidates", None)  # a list shown before is not this card's way back
         shown = self.data.get("code")
@@ -1342,6 +1349,7 @@ class Matters(ListedAnswers, Dialog):
         hits = self._found.hits
         self.data.pop("book", None)  # 预约 was said of the list this one replaces
         self.data["candidates"] = [h.code for h in hits]
+        self._say_also_elsewhere()
         self.say("matters/candidates.j2", hits=hits)
 
     def same_list_again(self) -> bool:

@@ -183,6 +183,7 @@ async def test_a_lost_id_card_told_with_a_lost_bank_card_is_still_the_catalogs(h
     await h.catalog_ready()
     reply = await h.say(lost)
     assert "没找到" not in reply and "居民身份证" in reply, reply
+    assert reply.startswith("银行卡丢了的话，请先打开户银行的客服电话挂失"), reply  # the bank card's place, too
     bank = await h.as_user("opener").say("在广安开张工商银行的卡，外地身份证行不行")
     assert "开户银行" in bank and "您要办的是不是" not in bank, bank
 

@@ -162,7 +162,8 @@ class Found:
     hits: tuple[Hit, ...]
     need: str = ""
     #: Out of scope and nearest a topic that says where it is done instead (config/out_of_scope.toml
-    #: `told`: a key of templates/matters/elsewhere.j2; `hall`: a hall id to show with it).
+    #: `told`: a key of templates/matters/elsewhere.j2; `hall`: a hall id to show with it); beside
+    #: matters found, what of the message is met elsewhere (BANKS: a bank card lost with an ID card).
     told: str = ""
     hall: str = ""
 
@@ -469,7 +470,7 @@ class MatterSearch:
             if rest and len(rest) < len(query) - 2:
                 found = self._find(rest, top)
                 if found.verdict in (MATTER, CANDIDATES):
-                    return found
+                    return Found(found.verdict, found.hits, found.need, BANKS)  # the bank card's place said too
             return Found(OUT_OF_SCOPE, (), evidence.need, BANKS)
         if writer.marries_a_foreigner(query):
             # 我要和外国人结婚，在哪登记: the registrations here are between mainland citizens, and
