@@ -492,16 +492,9 @@ class Conversation:
         """A few Latin letters read as junk that the search reads as a matter's pinyin initials
         (sbk, jzz, yyzz): searched, not answered 没看懂. Only a short run of letters gets here."""
         text = incoming.text.strip()
-        catalog = self.services.catalog
         if not (0 < len(text) <= INITIALS_CHARS and text.isascii() and text.replace(" ", "").isalpha()):
             return False
-        if catalog is None or not catalog.ready.is_set():
-            return False
-        try:
-            found = await catalog.find(text, top=1)
-        except Exception:  # noqa: BLE001  (the search failing leaves the message to small talk)
-            log.warning("the search failed on letters read as junk", exc_info=True)
-            return False
+        found = await self._search_one(text, "letters read as junk")
         return found is not None and found.verdict in (MATTER, CANDIDATES)
 
     async def _asks_about_a_matter(self, incoming: Incoming, expects: frozenset[str]) -> bool:
@@ -520,28 +513,28 @@ class Conversation:
 
     async def _books_another_matter(self, session: Session, query: str) -> bool:
         """Whether a booking wish said mid-booking names a matter clearly, and not the one booked."""
-        catalog = self.services.catalog
-        if catalog is None or not catalog.ready.is_set() or not any("\u4e00" <= ch <= "\u9fff" for ch in query):
+        if not any("\u4e00" <= ch <= "\u9fff" for ch in query):
             return False
-        try:
-            found = await catalog.find(query, top=1)
-        except Exception:  # noqa: BLE001  (the search failing leaves the message to the step)
-            log.warning("the search failed on a booking wish typed mid-booking", exc_info=True)
-            return False
+        found = await self._search_one(query, "a booking wish typed mid-booking")
         booked = session.data.get("bundle") or session.data.get("code")
         return found is not None and found.verdict in (MATTER, CANDIDATES) and bool(found.hits) and found.hits[0].code != booked
 
     async def _names_a_matter(self, text: str) -> bool:
         """Whether the search finds a matter (or candidates) for `text`: a need of its own."""
+        found = await self._search_one(text, "a message typed mid-dialog")
+        return found is not None and found.verdict in (MATTER, CANDIDATES)
+
+    async def _search_one(self, text: str, what: str):
+        """The search's verdict on `text` (its best hit), or None while the catalog loads or when
+        the search fails: the message is then left to the step or to small talk."""
         catalog = self.services.catalog
         if catalog is None or not catalog.ready.is_set():
-            return False
+            return None
         try:
-            found = await catalog.find(text, top=1)
-        except Exception:  # noqa: BLE001  (the search failing leaves the message to the step)
-            log.warning("the search failed on a message typed mid-dialog", exc_info=True)
-            return False
-        return found is not None and found.verdict in (MATTER, CANDIDATES)
+            return await catalog.find(text, top=1)
+        except Exception:  # noqa: BLE001
+            log.warning("the search failed on %s", what, exc_info=True)
+            return None
 
     def _answers(self, incoming: Incoming, expects: frozenset[str]) -> bool:
         """Whether the message holds a slot the current step expects (or a value of such a kind
