@@ -4,6 +4,7 @@ with backoff and then given up, over the real WeChat simulator and Redis."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -157,3 +158,15 @@ async def test_inside_the_48_hour_window_a_customer_service_message_is_used_when
     assert to_bob["kind"] == "template"
     assert (await record(redis, settings, ALICE, "evt_8:a"))["channel"] == "custom"
     assert (await record(redis, settings, BOB, "evt_8:b"))["channel"] == "template"
+
+
+async def test_a_notice_logged_names_its_person_only_by_reference(bot, caplog):
+    """A notice's key carries the person's id (f"{event}:{openid}"); logged whole, an id of a
+    form the log filter does not know stayed readable (notice evt_…:b02 to u_…)."""
+    client, delivery = await bot()
+    odd = "b02-citizen"
+    await client.post("/sim/wechat/_admin/followers", json={"openids": [odd]})
+    caplog.set_level(logging.INFO, logger="bot.services.delivery")
+    assert await delivery.send(odd, f"evt_9:{odd}", TEMPLATE, CONTEXT, case_no="51160220261128100009") == Outcome.sent
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.services.delivery"]
+    assert lines and not any(odd in line for line in lines), lines

@@ -62,6 +62,12 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 FINAL = ("sent", "unreachable", "failed")
 
 
+
+def _key_ref(key: str, user: str) -> str:
+    """A notice's key as logs show it: the person it names (f"{event_id}:{user}") by reference,
+    whatever form their id takes (the log filter masks only WeChat-shaped openids)."""
+    return key.replace(user, user_ref(user)) if user else key
+
 class Outcome(str, Enum):
     sent = "sent"
     duplicate = "duplicate"  # this key was delivered before: nothing sent
@@ -139,7 +145,7 @@ class Delivery:
         try:
             text = self.render(template, **context)
         except Exception:
-            log.exception("notice %s could not be rendered from %s", key, template)
+            log.exception("notice %s could not be rendered from %s", _key_ref(key, user), template)
             await self._record(record, lease, owner, state="failed", reason="render error")
             return Outcome.unreachable
         finally:
@@ -149,7 +155,7 @@ class Delivery:
         except WeChatError as error:
             return await self._failed(record, lease, owner, user, key, attempts, error)
         await self._record(record, lease, owner, state="sent", channel=channel, msgid=msgid, errcode="", reason="")
-        log.info("notice %s sent to %s by %s (attempt %d)", key, user_ref(user), channel, attempts)
+        log.info("notice %s sent to %s by %s (attempt %d)", _key_ref(key, user), user_ref(user), channel, attempts)
         return Outcome.sent
 
     async def _deliver(self, user: str, key: str, text: str, kind: str, case_no: str | None) -> tuple[str, str]:
@@ -168,11 +174,11 @@ class Delivery:
         errcode = str(getattr(error, "errcode", ""))
         temporary = error.retryable or isinstance(error, AccessTokenRejected) or not isinstance(error, WeChatAPIError)
         if not temporary:
-            log.warning("notice %s to %s refused for good: errcode %s (%s)", key, user_ref(user), errcode, type(error).__name__)
+            log.warning("notice %s to %s refused for good: errcode %s (%s)", _key_ref(key, user), user_ref(user), errcode, type(error).__name__)
             await self._record(record, lease, owner, state="unreachable", errcode=errcode, reason=type(error).__name__)
             return Outcome.unreachable
         if attempts >= self.settings.notify_max_attempts:
-            log.warning("notice %s to %s failed %d times; giving up: %s", key, user_ref(user), attempts, type(error).__name__)
+            log.warning("notice %s to %s failed %d times; giving up: %s", _key_ref(key, user), user_ref(user), attempts, type(error).__name__)
             await self._record(record, lease, owner, state="failed", errcode=errcode, reason=type(error).__name__)
             return Outcome.unreachable
         await self._record(record, lease, owner, state="retrying", errcode=errcode, reason=type(error).__name__)
@@ -200,7 +206,7 @@ class Delivery:
         try:
             await lease.release(owner)
         except RedisError as error:  # it runs out on its own; a final record is never sent again anyway
-            log.warning("delivery lease %s not released: %s", lease.key, type(error).__name__)
+            log.warning("a delivery lease was not released: %s", type(error).__name__)  # (its key names the person)
 
     async def finished(self, items: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The (user, key) pairs that need nothing more, with their final state (sent,
