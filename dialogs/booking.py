@@ -96,7 +96,7 @@ _DAY_WORD = r"(?:下周|这周|周|星期|礼拜|明天|后天|大后天|\d{1,2}
 _DAY_OF_MONTH = re.compile(r"(?<![\d月])(\d{1,2})\s*[号日](?!\d)")
 #: 换成14号 / 改到周一: a change of the day asked in words (约下周一 may book another matter).
 _CHANGES_TO_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}")
-CHANGE_DAY = re.compile(rf"[换改](?:成|到|为|在)?{_DAY_WORD}|还是(?:想|要)?(?:约|订|改|换)?(?:到|成|在)?{_DAY_WORD}|约(?:到|在|成)?{_DAY_WORD}")
+CHANGE_DAY = re.compile(rf"{_CHANGES_TO_DAY.pattern}|还是(?:想|要)?(?:约|订|改|换)?(?:到|成|在)?{_DAY_WORD}|约(?:到|在|成)?{_DAY_WORD}")
 # No mainland ID card to book with: a foreigner, a passport, a Hong Kong, Macao or Taiwan permit.
 NO_ID = re.compile(r"没有?(?:中国|大陆|内地)?(?:的)?身份证|无身份证|外国人|外籍|老外|护照|港澳|台湾|台胞|回乡证|居留证|永居|"
                    r"passport|foreigner|not (?:a )?chinese|(?:no|don'?t have (?:a|an)?) ?(?:chinese )?id\b")

@@ -41,9 +41,9 @@ from dialogs.rating import invitation_answered
 from dialogs.smalltalk import SmallTalk, read
 from dialogs.understand import SlotKind, Understanding
 from dialogs.understand.answers import without_refused
-from dialogs.understand.kinds import first_clause
 from dialogs.understand.appointments import about_my_appointments, about_this_appointment, booking_query, changes_hall
 from dialogs.understand.halls import asks_about_halls
+from dialogs.understand.kinds import first_clause
 from dialogs.understand.vocabulary import vocabulary
 from integrations.platform.identifiers import carries_personal_number, mask_id_number, mask_name, mask_phone, tells_card_number, valid_id_number
 
@@ -494,8 +494,7 @@ class Conversation:
         text = incoming.text.strip()
         if not (0 < len(text) <= INITIALS_CHARS and text.isascii() and text.replace(" ", "").isalpha()):
             return False
-        found = await self._search_one(text, "letters read as junk")
-        return found is not None and found.verdict in (MATTER, CANDIDATES)
+        return await self._names_a_matter(text)
 
     async def _asks_about_a_matter(self, incoming: Incoming, expects: frozenset[str]) -> bool:
         """A question that clearly names a matter (开个店需要办什么), typed at a step that asks for
@@ -515,16 +514,16 @@ class Conversation:
         """Whether a booking wish said mid-booking names a matter clearly, and not the one booked."""
         if not any("\u4e00" <= ch <= "\u9fff" for ch in query):
             return False
-        found = await self._search_one(query, "a booking wish typed mid-booking")
+        found = await self._search_one(query)
         booked = session.data.get("bundle") or session.data.get("code")
         return found is not None and found.verdict in (MATTER, CANDIDATES) and bool(found.hits) and found.hits[0].code != booked
 
     async def _names_a_matter(self, text: str) -> bool:
         """Whether the search finds a matter (or candidates) for `text`: a need of its own."""
-        found = await self._search_one(text, "a message typed mid-dialog")
+        found = await self._search_one(text)
         return found is not None and found.verdict in (MATTER, CANDIDATES)
 
-    async def _search_one(self, text: str, what: str):
+    async def _search_one(self, text: str):
         """The search's verdict on `text` (its best hit), or None while the catalog loads or when
         the search fails: the message is then left to the step or to small talk."""
         catalog = self.services.catalog
@@ -533,7 +532,7 @@ class Conversation:
         try:
             return await catalog.find(text, top=1)
         except Exception:  # noqa: BLE001
-            log.warning("the search failed on %s", what, exc_info=True)
+            log.warning("the search failed on a message typed to the bot", exc_info=True)
             return None
 
     def _answers(self, incoming: Incoming, expects: frozenset[str]) -> bool:
