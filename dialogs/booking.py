@@ -109,6 +109,18 @@ OTHER_TIME = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:时间|时段|
 OTHER_DAY = re.compile(r"(?:换|改|调)(?:个|一个|一下)?(?:日子|日期|天)|换一天|日期不对|那天不行|别的日子|其他日子|改天"
                        # English, as the summary itself suggests ("another day")
                        r"|\b(?:another|other|different) (?:day|date)\b|\bchange the (?:day|date)\b")
+#: A question about what is open, with no day or time named (有哪些时间, 最近哪天有空, 哪天人少, 还有号吗):
+#: the list on screen answers it, said so (at the halls: the hall first). Read after every pick.
+ASKS_WHEN_OPEN = re.compile(
+    r"(?:哪天|哪一天|哪几天|哪些天|什么时候|啥时候|啥子时候|几时|几号|哪些时间|什么时间|几点)(?:有空|有号|能约|可以约|可约|能预约|可以预约|能去|可以去|能办|可以办|人少|有位|有时间|空着)"
+    r"|(?:有|还有)(?:哪些|什么|啥|啥子|几个)(?:时间|时段|日子|日期|号|天)|(?:还有|有没有|有)号(?:吗|没|不|嘛)?$|能约(?:哪天|几号|几点|什么时候)"
+    r"|可以约(?:哪天|几号|几点|什么时候)|最(?:近|快|早)(?:哪天|什么时候|啥时候)|人少|人多不多|人多吗|排队多吗|要排队吗|约得到吗"
+    r"|\bwhen (?:is|are) (?:it|they|you) (?:open|free|available)\b|\bwhat (?:days|dates|times) (?:are )?(?:free|available|open)\b|\bany (?:slots|times|days) (?:left|free|available)\b")
+#: Of those, a question about crowds (哪天人少): a booked time needs no queue, said first.
+CROWDS = re.compile(r"人少|人多|排队")
+#: Not able to come on the day in mind, no other day named (算了 我那天要上班去不了, 那天没空): another day.
+CANNOT_GO = re.compile(r"去不了|来不了|去不成|没空|没时间|走不开|不方便|要上班|得上班|在上班|要加班|有事|赶不上|不在家|出差|回不来"
+                       r"|\bcan(?:'|no)t (?:make it|come|go)\b|\bi'?m (?:busy|working)\b")
 #: The same answers in a sentence (记住吧, 帮我记下来, 别保存了, 不用记了): a wish to keep, or not to.
 REMEMBER_SAID = re.compile(r"^(?:好的?|行|可以|那就|帮我|请|麻烦|你)*(?:记住|记下|记着|记一下|保存|存着|存一下|存下)")
 DONT_REMEMBER_SAID = re.compile(r"(?:不用|不要|别|不必|无需|不想|不)(?:帮我|给我)?(?:记|保存|存)")
@@ -183,6 +195,7 @@ TRANSITIONS = [
     T("text",     "slot",      "name",      "picks_slot",             ["take_slot", "drop_known", "ask"]),
     T("text",     "slot",      "slot",      "names_time_not_offered", "say_not_offered"),
     T("text",     "slot",      "slot",      "picks_number_not_shown", "say_pick_shown"),  # 1 with only 下午's 6-11 listed
+    T("text",     "slot",      "day",       "names_day_not_offered",  "say_not_offered"),  # 周末能去吗 at the times: why not, the days
     T("text",     "who",       "summary",   "uses_known",             ["use_known", "show_summary"]),
     T("text",     "who",       "name",      "someone_else",           ["drop_applicant", "ask"]),
     T("text",     "who",       "name",      "gives_details",          ["drop_applicant", "ask"]),
@@ -195,6 +208,11 @@ TRANSITIONS = [
     T("text",     ["name", "id_number", "phone"], "slot", "names_time_not_offered", "ask"),
     T("text",     ["name", "id_number", "phone"], "=", "needs_time",     "say_take_your_time"),
     T("text",     ["hall", "day", "slot"], "=", "needs_time",            "say_take_your_time"),  # 我问下家里人哪天有空
+    # 有哪些时间 / 哪天人少 at the halls, days or times: the list on screen answers it (the halls: a hall first)
+    T("text",     ["hall", "day", "slot"], "=", "asks_when_open",        "say_whats_open"),
+    # 算了 我那天要上班去不了 there: another day (at the halls: the days come once a hall is chosen)
+    T("text",     ["hall", "day"], "=",     "cannot_go",              "say_another_day"),
+    T("text",     "slot",      "day",       "cannot_go",              "say_another_day"),
     T("text",     ["hall", "day", "slot"], "=", "only_details_ahead",    "say_details_kept"),  # 511602… at the times: kept, the times again
     # 换一天 / 换个时间 there: the days, or the day's times, again (never taken for a name)
     T("text",     ["name", "id_number", "phone"], "day",  "wants_other_day",  "ask"),
@@ -353,6 +371,8 @@ class Picking(Dialog):
             return None  # answered from the opening message: the 1 typed picked at the step before
         if text.isascii() and text.isdigit():
             return int(text) if 1 <= int(text) <= count else None
+        if answering == "hall" and ASKS_WHEN_OPEN.search(text):
+            return None  # 最快哪天 at the halls asks when, not which hall: the first is no nearer
         picked = self.slot("choice") if "choice" in self.EXPECTS.get(answering, ()) else None
         if picked == -1 and count:
             return count
@@ -666,6 +686,22 @@ class Picking(Dialog):
     def needs_time(self) -> bool:
         """等一下 / 我问问我老婆: a detail or a decision not at hand (dialogs.understand.answers)."""
         return needs_time(self.word)
+
+    def asks_when_open(self) -> bool:
+        """有哪些时间 / 哪天人少 / 还有号吗, naming no day or time (those are picks, read before)."""
+        return ASKS_WHEN_OPEN.search(self.word) is not None and self.slot("date") is None
+
+    def say_whats_open(self):
+        self.say("booking/whats_open.j2", step=self.state, crowds=CROWDS.search(self.word) is not None)
+        self.ask()
+
+    def cannot_go(self) -> bool:
+        """那天去不了 / 要上班: no day named (一个 named is a pick, or told it is not offered, before)."""
+        return CANNOT_GO.search(self.word) is not None and self.slot("date") is None
+
+    def say_another_day(self):
+        self.say("booking/another_day.j2", step=self.state)
+        self.ask()
 
     def may_submit(self) -> bool:
         """Whether what the summary showed can still be submitted (the booking checks its applicant)."""

@@ -274,6 +274,67 @@ async def test_no_preference_picks_the_first_and_the_latest_is_the_last_time(h):
     assert "好的，约在" in latest and max(start for start, _, _ in slots) in latest, latest  # which time, said back
 
 
+@pytest.mark.parametrize("asked", ["有哪些时间", "哪天人少啊", "还有号吗"])
+async def test_asking_what_is_open_at_any_step_answers_with_that_steps_list(h, asked):
+    """有哪些时间 / 哪天人少 at the halls, days and times was 没太明白: the list on screen is the
+    answer, said so; at the halls the days come once a hall is chosen, and nothing is picked."""
+    await h.catalog_ready()
+    await h.say("预约护照")
+    reply = await h.say(asked)
+    assert "没太明白" not in reply and "请选择办理大厅" in reply and "先选一个大厅" in reply, reply
+    assert "hall" not in (await h.session()).data
+    reply = await h.say(asked)
+    assert "请选择办理大厅" in reply  # still nothing picked
+    reply = await h.say("1")
+    assert "请选择日期" in reply
+    reply = await h.say(asked)
+    assert "没太明白" not in reply and "请选择日期" in reply and "能约的日子" in reply, reply
+    reply = await h.say("1")
+    assert "可以预约的时段" in reply
+    reply = await h.say(asked)
+    assert "没太明白" not in reply and "可以预约的时段" in reply and "换一天" in reply, reply
+
+
+async def test_the_soonest_asked_for_at_the_days_is_the_first_day_and_picks_no_hall(h):
+    """最近哪天有空 at the days takes the first day listed; at the halls it asks when, not where."""
+    await h.catalog_ready()
+    await h.say("预约护照")
+    assert "先选一个大厅" in await h.say("最快哪天能约")
+    days = await h.say("1")
+    first = re.search(r"1\. (\d{1,2}月\d{1,2}日)", days).group(1)
+    times = await h.say("最近哪天有空")
+    assert "可以预约的时段" in times and first in times, times
+
+
+@pytest.mark.parametrize("said", ["算了 我那天要上班去不了", "那天没空", "我那天有事去不成"])
+async def test_not_able_to_come_that_day_offers_the_days_again(h, said):
+    """算了 我那天要上班去不了 at the days was 没太明白; at the times it was a search. Another day
+    is offered, kindly, and the booking goes on from there."""
+    await h.catalog_ready()
+    await h.say("预约护照")
+    await h.say("1")
+    reply = await h.say(said)
+    assert "没关系" in reply and "请选择日期" in reply, reply
+    assert "可以预约的时段" in await h.say("2")
+    reply = await h.say(said)
+    assert "没关系" in reply and "请选择日期" in reply, reply
+    assert (await h.session()).state == "day"
+    assert "可以预约的时段" in await h.say("1")
+
+
+async def test_a_closed_day_named_at_the_times_is_told_why(h):
+    """周末能去吗 at the times (a Saturday the hall books nothing on) was 没太明白: it is told why,
+    with the days that are open."""
+    await h.catalog_ready()
+    await h.say("预约护照")
+    await h.say("1")
+    await h.say("1")
+    reply = await h.say("周末能去吗")
+    assert "不能预约" in reply, reply
+    assert "没太明白" not in reply
+    assert (await h.session()).state == "day"
+
+
 async def test_a_booking_asked_for_with_every_detail_in_one_message_asks_none_of_them_again(h, sims):
     """帮我约个护照 <day> 区政务服务中心 我叫… 身份证… 电话…: the matter is found without the details,
     the day and hall are taken, and name, ID and phone are never asked, even after a question

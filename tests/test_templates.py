@@ -133,6 +133,8 @@ CONTEXTS.update({
     "booking/summary.j2": {**_PICKED, "applicant": _MASKED, "already": [{"day": date(2026, 12, 10), "start": "09:00", "hall": PLATFORM_HALLS[0]}]},
     "booking/new_applicant.j2": {},
     "booking/day_first.j2": {},
+    "booking/whats_open.j2": {"step": "hall", "crowds": True},
+    "booking/another_day.j2": {"step": "hall"},
     "booking/slot_taken.j2": {"day": date(2026, 12, 8), "start": "10:00", "end": "10:30"},
     "progress/also.j2": {"also": ["51160220261130310007"]},
     "progress/how_to_send.j2": {"missing": ["授权委托书"]},
