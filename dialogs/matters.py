@@ -391,6 +391,8 @@ class Question:
 
 
 #: Ways guides name an expiry (有效期满换证, 证件到期换发, 有效期届满换发): said any way, it names each.
+#: data key: the list a follow-up was told to pick from first (asked again of it: told shortly).
+PICK_FIRST_SAID = "pick_first_said"
 _EXPIRED = "期满到期届满"
 #: Ways guides name a loss (证件丢失补领, 遗失补证): said any way (搞丢了, 掉了), it names each.
 _LOST = "遗失丢失"
@@ -1066,6 +1068,8 @@ class Matters(ListedAnswers, Dialog):
         return rows
 
     def ask(self):
+        if self.state != "choosing":
+            self.data.pop(PICK_FIRST_SAID, None)  # a list reached again later is told in full once more
         catalog = self.services.catalog
         if self.state == "guide" and catalog is not None and self._guide() is not None:  # one follow-up list per kind of card: rendered once per catalog
             render = self.services.render
@@ -1381,8 +1385,15 @@ class Matters(ListedAnswers, Dialog):
         return asked is not None and asked != "booking"  # 预约 at a list has its own rows
 
     def say_pick_first(self):
-        self.say("matters/pick_first.j2", paper=paper_asked(self.word) if len(self.word) <= FOLLOW_UP_CHARS else None)
-        self.ask()
+        """Which one first; asked again of the same list, said shortly (the list is just above), with
+        a way on for someone who cannot tell which: their situation, searched."""
+        listed = list(self.data.get("candidates") or ())
+        again = self.data.get(PICK_FIRST_SAID) == listed
+        self.say("matters/pick_first.j2", paper=paper_asked(self.word) if len(self.word) <= FOLLOW_UP_CHARS else None,
+                 again=again, count=len(listed))
+        if not again:
+            self.ask()
+        self.data[PICK_FIRST_SAID] = listed
 
     def picks_number_not_listed(self) -> bool:
         text = self.word

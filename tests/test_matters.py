@@ -1175,8 +1175,29 @@ async def test_whether_to_bring_a_paper_or_send_someone_asked_of_a_list_asks_whi
     assert "先选一个事项" in again and "户口" in again.splitlines()[0], again
     assert [line for line in again.splitlines() if line[:1].isdigit()] == rows, again
     # whether someone else may go: of which one, too (子女可以帮我办吗 listed 收养子女登记)
+    listed = (await h.session()).data["candidates"]
     agent = await h.say("我腿脚不方便，子女可以帮我办吗")
-    assert "先选一个事项" in agent and [line for line in agent.splitlines() if line[:1].isdigit()] == rows, agent
+    # asked again of the same list: said shortly (the list is just above), the list unchanged
+    assert f"回复 1-{len(rows)} 的序号" in agent and "说说您的情况" in agent, agent
+    assert (await h.session()).data["candidates"] == listed
+
+
+async def test_follow_ups_asked_again_of_one_list_are_answered_shortly_and_a_new_list_in_full(h):
+    """要带什么, 多久能办好, 在哪里办 at one list each repeated 先选一个事项吧 and the whole list again."""
+    await h.catalog_ready()
+    first = await h.say("社保卡")
+    rows = [line for line in first.splitlines() if line[:1].isdigit()]
+    assert len(rows) >= 2, first
+    assert "先选一个事项" in await h.say("要带什么")
+    for asked in ("多久能办好", "在哪里办"):
+        again = await h.say(asked)
+        assert "先选一个事项" not in again and not [line for line in again.splitlines() if line[:1].isdigit()], again
+        assert "说说您的情况" in again, again
+    other = await h.say("我想办身份证")
+    assert "您要办的是不是" in other, other
+    assert "先选一个事项" in await h.say("要带什么")
+    card = await h.say("1")
+    assert "【" in card, card
 
 
 async def test_a_question_of_the_card_asked_mid_questions_is_answered_and_the_question_asked_again(h):

@@ -329,7 +329,7 @@ CONTEXTS.update({
     "staff/photo_undelivered.j2": {"relay": {"reason": "window"}},
     "matters/corrected.j2": {"option": "有效期满换证"},
     "matters/asked_again.j2": {"earlier": True},
-    "matters/pick_first.j2": {"paper": "户口簿"},
+    "matters/pick_first.j2": {"paper": "户口簿", "again": True, "count": 5},
     "matters/top_taken.j2": {"matter": "居民身份证办理"},
     "matters/agent.j2": {"guide": GUIDE, "allowed": True, "materials": GUIDE.materials[:2]},
     "progress/number_format.j2": {"short": True, "bundle": False, "digits": 14},
