@@ -197,6 +197,17 @@ ABUSED = re.compile(r"家暴|家庭暴力|虐待我|人身安全保护令"
                     r"[^，,。！!？?]{0,4}(?:打我|打了我|揍我|动手打|殴打|打伤|威胁(?:要)?(?:杀|弄死)|掐我|踢我)"
                     r"(?![^，,。]{0,4}(?:电话|手机|号码|微信|视频))"
                     r"|被(?:老公|丈夫|老婆|媳妇|男人|对象|男朋友|前夫|家里人|家人|继父|后爸|儿子)[^，,。！!？?]{0,2}(?:打|殴打|虐待|揍|威胁)")
+#: A call or text that is a scam told (电话说我医保卡被冻结 要我转账, 让我把钱转到安全账户, 冒充公安, 让我开
+#: 屏幕共享, someone pretending to be the police): a warning and 110 / 96110, never the cards its
+#: words name (医保卡, 快递). Every time it is told (shorter the second time); the step stays.
+SCAM = re.compile(r"安全账户|屏幕共享|共享屏幕|涉嫌洗钱|冒充(?:公安|警察|民警|公检法|法院|检察院|客服|领导|医保|社保|银行|快递|老师|政府)"
+                  r"|(?:让|要|叫|逼)我[^，,。！!？?]{0,8}(?:转账|转钱|汇款|打钱|把钱转|下载(?:一个|个)?(?:app|APP|软件|应用)"
+                  r"|(?:告诉|说|报|发)[^，,。]{0,3}验证码|点(?:开)?(?:这个|那个)?链接|开(?:启)?屏幕)"
+                  r"|(?:电话|短信|来电|有人|自称|陌生人|客服)[^。！!？?]{0,20}(?:是不是|是)(?:诈骗|骗子|骗人|骗局)"
+                  r"|(?:短信|电话|来电|微信)[^。！!？?]{0,20}(?:点(?:开)?|发(?:来|了)?(?:一个|个)?)链接"
+                  r"|(?:电话|短信|来电)[^。！!？?]{0,24}(?:诈骗|骗子|骗人|骗局)"
+                  r"|\bscam|\bfraud|pretend(?:ed|ing|s)? to be|safe account|screen[ -]?shar|transfer(?:red)? (?:the )?money to (?:a|an|their)")
+SCAM_WARNED = "scam_warned"  # in the conversation's memory: the warning was given
 SAFETY_SAID = "safety_said"  # in the conversation's memory: where to get safe was said
 CRISIS_SAID = "crisis_said"  # ... and the helpline, to someone thinking of ending their life
 #: Distress said after one of those (没人在乎我, 我不知道该怎么办, 我怕他知道): the same care again,
@@ -295,6 +306,11 @@ class Conversation:
             # 我不想活了, then 没人在乎我: care and a helpline, whatever the step; the step stays
             self._say(replies, "common/crisis.j2", again=bool(kept.get(CRISIS_SAID)))
             kept[CRISIS_SAID] = True
+            return self._stamp(session), replies
+        if kind == "text" and SCAM.search(incoming.text):
+            # 有人说我涉嫌洗钱 让我把钱转到安全账户: a warning and where to report it, not 征信's place
+            self._say(replies, "common/scam.j2", again=bool(kept.get(SCAM_WARNED)))
+            kept[SCAM_WARNED] = True
             return self._stamp(session), replies
         if (kind == "text" and kept.get(SAFETY_SAID) and len(incoming.text) <= DISTRESS_CHARS and DISTRESSED.search(incoming.text)
                 and not ABUSED.search(incoming.text)):

@@ -1468,6 +1468,35 @@ async def test_violence_at_home_is_told_where_to_get_safe_before_the_matters(h):
         assert "12338" in again and "没找到" not in again and "【" not in again, (afraid, again)
 
 
+@pytest.mark.parametrize("told", [
+    "刚接到一个电话说我医保卡被冻结了要我转账 是不是诈骗",
+    "有人说我涉嫌洗钱 让我把钱转到安全账户",
+    "有人冒充公安打电话给我 让我下载一个app 我已经转了五千块了 怎么办",
+    "有个电话说我快递里有违禁品 要我配合调查转账",
+    "收到短信说我社保卡要年检 点链接 是真的吗",
+    "自称客服说要退款给我 让我开屏幕共享",
+    "I got a call saying my bank account is frozen and I must move my money, is it a scam?",
+])
+async def test_a_scam_call_told_is_warned_of_and_sent_to_110_not_shown_its_words_matters(h, told):
+    """A scam call told (医保卡被冻结 要我转账, 安全账户, 冒充公安) got the cards its words name
+    (社会保障卡挂失, 征信's place, 快递's hotline) or 没找到: no warning, no 110, money gone."""
+    await h.catalog_ready()
+    reply = await h.say(told)
+    assert "110" in reply and "96110" in reply, reply
+    assert "【" not in reply and "您要办的是不是" not in reply and "没找到" not in reply, reply
+    # in a booking, too, and the step stays
+    booker = h.as_user("booker")
+    await booker.say("预约办护照")
+    warned = await booker.say(told)
+    assert "110" in warned and (await h.session("booker")).dialog == "booking", warned
+
+
+@pytest.mark.parametrize("asked", ["医保卡被冻结了怎么办", "单位让我下载个人参保证明", "社保卡密码忘了", "手机验证码收不到"])
+async def test_ordinary_questions_with_a_scams_words_are_not_warned_of(h, asked):
+    await h.catalog_ready()
+    assert "96110" not in await h.say(asked)
+
+
 async def test_the_same_list_found_again_opens_its_first_matter(h):
     """An elderly tester got the same three matters back five times: what he said of the list
     (我不会用智能手机) was searched and led to the same list. The second time, its first is opened,
