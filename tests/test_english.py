@@ -285,6 +285,11 @@ EN, ZH_PINNED, NEW = {"language": "en", "language_chosen": False}, {"language": 
     (EN, "身份证过期了。中文的材料呢", True, "zh"),                 # 中文 later in it is no switch (detection, at rest)
     (ZH_PINNED, "my ID card expired. English version?", True, "zh"),
     (EN, None, True, "en"),                                     # a click or an event: as remembered
+    # not reading Chinese asks for English, mid-dialog too (it was searched, or 没太明白)
+    (ZH_PINNED, "I don't understand Chinese", False, "en"),
+    ({"language": "zh"}, "Sorry I can't read Chinese", False, "en"),
+    ({"language": "zh"}, "我不会中文", False, "en"),
+    (NEW, "看不懂中文", True, "en"),
 ])
 def test_the_language_of_a_turn(profile, text, at_rest, expected):
     assert before_turn(profile, text, at_rest).code == expected

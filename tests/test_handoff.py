@@ -252,7 +252,9 @@ async def test_menu_option_5_asks_for_a_person(make_harness):
 @pytest.mark.parametrize("asked", ["补正要的授权委托书有没有模板？能找个工作人员问下吗", "我还是想找个真人问问 上门办证的事",
                                    "Can I talk to a real person about my residence permit?",
                                    # it was searched: "Sorry, I found no government service matching…"
-                                   "Is there someone who speaks English?"])
+                                   "Is there someone who speaks English?",
+                                   # searched: the English note, then 家畜人工授精站生产经营许可
+                                   "I don't understand Chinese, can someone speak English", "再转一次人工"])
 async def test_a_person_asked_for_in_a_sentence_is_queued_and_the_agent_sees_the_sentence(chat, zhang, asked):
     """A person asked for inside a sentence about something else reaches 人工 (it got a search for
     放射工作人员证), and the agents on duty see what it was about."""

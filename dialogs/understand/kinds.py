@@ -108,12 +108,12 @@ _RESUME_FILLER = re.compile(r"继续|接着|回到|咋办|怎么办|去哪了|�
 #: 能找个工作人员问下吗, 叫你们领导来, can I talk to a real person about my permit): a request
 #: verb right before the person, so 放射工作人员证 is no such request.
 _PERSON_ASKED = re.compile(
-    r"(?:找|要|转|叫|喊|联系|跟|和|同|让)(?:一?个|一下|下|你们的?|你们)?(?:真人|人工|活人|工作人员|客服|领导|负责人)"
+    r"(?:找|要|转|叫|喊|联系|跟|和|同|让)(?:一?个|一下|下|一次|到|给我|你们的?|你们)?(?:真人|人工|活人|工作人员|客服|领导|负责人)"
     r"(?!证|资格|招聘|培训|考试|体检|健康)|找个人(?=跟|和|给|帮|问|说|聊|讲)"
     r"|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+|an\s+|some\s+)?(?:real\s+person|real\s+human|human|person|someone|somebody|staff|agent|officer)\b"
     r"|\breal\s+person\b|\bhuman\s+agent\b"
     # is there someone who speaks English: a person, in English
-    r"|\b(?:someone|somebody|anyone|anybody|a\s+person|staff|an?\s+agent)\s+(?:here\s+)?(?:who|that)\s+(?:can\s+)?speaks?\s+english\b")
+    r"|\b(?:someone|somebody|anyone|anybody|a\s+person|staff|an?\s+agent)\s+(?:here\s+)?(?:who\s+|that\s+)?(?:can\s+|could\s+)?speaks?\s+english\b")
 
 
 #: Frustration with the service itself, vented (你们这什么破系统, 我跑了三趟了, 白跑一趟, 气死我了,
