@@ -23,6 +23,7 @@ guide    --订阅通知 / 取消通知--> guide   (policy notices for this matte
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -1181,9 +1182,22 @@ class Matters(ListedAnswers, Dialog):
         if not asked or len(said) > (TOLD_CHARS if _tells(said) else REFINE_CHARS):
             return
         refined = f"{asked} {said}"
+        alone = self._found  # the message searched alone
         found = await self.services.catalog.find(refined, top=MAX_CANDIDATES)
-        if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code in self.data.get("candidates", ()):
+        listed = self.data.get("candidates") or []
+        if found.verdict in (MATTER, CANDIDATES) and found.hits and found.hits[0].code in listed:
             self._found, self._refined = found, refined
+        if not listed or alone is None or alone.verdict not in (MATTER, CANDIDATES):
+            return
+        within = tuple(h for h in alone.hits if h.code in listed)
+        if alone.verdict == MATTER and within and within[0].code == alone.hits[0].code:
+            self._found, self._refined = alone, None  # 社保卡挂失 at that list: it names one of them clearly
+        elif (self._found is alone or self._found.hits[0].code == listed[0]) and within and within[0].code != listed[0]:
+            # 身份证 said to a list of everything lost with a wallet, led by 驾驶证: read with the
+            # list's question it found the same list (and its first opened). The listed matters
+            # the words find alone are what they name: those, in the order the words found them.
+            self._found = dataclasses.replace(alone, verdict=MATTER if len(within) == 1 else CANDIDATES, hits=within)
+            self._refined = refined
 
     # Guards: they read the verdict.
 

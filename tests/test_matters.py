@@ -1497,6 +1497,22 @@ async def test_ordinary_questions_with_a_scams_words_are_not_warned_of(h, asked)
     assert "96110" not in await h.say(asked)
 
 
+@pytest.mark.parametrize("said", ["先补身份证", "身份证"])
+async def test_a_listed_paper_named_at_a_list_narrows_it_to_that_paper_not_the_first(h, said):
+    """钱包掉了 身份证 社保卡 驾驶证… listed 驾驶证 first; 先补身份证 / 身份证 then opened the driving
+    licence's card (read with the list's question, the same list came back, and its first opened)."""
+    await h.catalog_ready()
+    listed = await h.say("钱包掉了 身份证 社保卡 驾驶证 银行卡全在里面 咋办啊")
+    first = re.search(r"^1\. (.+?)（", listed, re.M)[1]
+    assert "驾驶证" in first and "身份证" in listed, listed  # (what the test is about)
+    narrowed = await h.say(said)
+    assert "驾驶证" not in narrowed and "身份证" in narrowed, narrowed
+    # a listed matter named outright opens
+    h2 = h.as_user("clear")
+    await h2.say("钱包掉了 身份证 社保卡 驾驶证 银行卡全在里面 咋办啊")
+    assert "【社会保障卡挂失】" in await h2.say("社保卡挂失")
+
+
 async def test_the_same_list_found_again_opens_its_first_matter(h):
     """An elderly tester got the same three matters back five times: what he said of the list
     (我不会用智能手机) was searched and led to the same list. The second time, its first is opened,
