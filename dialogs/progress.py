@@ -82,6 +82,19 @@ MAX_BUNDLE_STEPS = 8  # a bundle's one timeline: the latest steps over all its c
 
 SUBSCRIBE = frozenset({"订阅", "订阅进度", "订阅这个", "关注", "提醒我", "通知我"})
 UNSUBSCRIBE = frozenset({"退订", "取消订阅", "不用通知了", "不要通知"})
+#: The same in a sentence (帮我订阅, 订阅一下, 有进展了通知我; 不用再通知我了, 别给我发了).
+SUBSCRIBE_SAID = re.compile(r"^(?:帮我|给我|我要|我想|要|请|那就)?(?:订阅|关注)(?:一下|下|吧|这个|它|进度|一下吧)?$"
+                            r"|有(?:进展|进度|消息|变化|结果|动静)(?:了)?(?:就|请|麻烦|记得)?(?:通知|告诉|提醒|推送给?)我")
+UNSUBSCRIBE_SAID = re.compile(r"(?:不用|不要|别|不必|不想)(?:再)?(?:通知|推送|提醒|发消息给|发给)(?:我)?|别(?:再)?给我发|不要(?:再)?给我发"
+                              r"|^(?:帮我|我要|我想)?(?:取消|退掉|关掉)(?:订阅|通知|推送)")
+#: Whether it is done, or how it stands, asked on its card (办好了没, 好了吗, 现在什么情况, 批下来没有):
+#: the card again, as it stands now.
+STATUS_ASKED = re.compile(r"^(?:现在|那)?(?:办|弄|批)?(?:好|完|下来)了?(?:吗|没|没有|不|嘛|么)$|(?:办|弄)(?:好|完)了(?:吗|没|没有|不)"
+                          r"|现在(?:是)?(?:什么|啥|怎么样|咋样|啥子)(?:情况|状态|进度|样子)?|进度(?:怎么样|如何|咋样)|到哪(?:一步|了|儿了)"
+                          r"|批(?:下来|好)?了?(?:吗|没|没有)|有(?:进展|结果)了?(?:吗|没)|\bis it (?:done|ready|finished)\b|\bany news\b")
+#: ID numbers asked for as the factor (可以用身份证号查吗, 能用身份证吗): yes, said so.
+ID_INSTEAD = re.compile(r"(?:用|拿|输|发)?身份证(?:号|号码)?(?:可以|行|能)?(?:查|吗|不|嘛|行不行|可不可以|可以不)"
+                        r"|(?:可以|能|可不可以|能不能)(?:用|拿|输)身份证|\bid (?:card|number)\b.*\?|\buse my id\b")
 #: States in which a case is done (办结) and may be rated.
 DONE_STATES = frozenset({CaseState.approved, CaseState.not_approved, CaseState.ready_for_collection, CaseState.posted,
                          CaseState.collected, CaseState.refused})
@@ -157,6 +170,7 @@ TRANSITIONS = [
     T("text",  "choosing", "factor",   "picked_needs_factor",   "ask_factor"),
     # The second factor.
     T("text",  "factor",   "number",   "nothing_asked",         "ask"),
+    T("text",  "factor",   "factor",   "asks_id_instead",       "say_id_is_fine"),  # 可以用身份证号查吗: yes
     # 编号找不到了 after all: where it is found, and who helps without it
     T("text",  "factor",   "number",   "has_no_number",         "say_without_number"),
     # a case number mistyped (5116022026120849) where its factor is asked: what a case number is
@@ -520,7 +534,13 @@ class Progress(Dialog):
                 self._seen = ("factor", await self._open(asked, factor))
         elif self.state == "shown":
             case_no = self.data.get("case_no") or ""
-            if self.asks_subscribe():
+            if self.asks_status():
+                self._seen = ("refresh", await self._open(case_no))
+            elif self.asks_of_the_card():
+                # 要补啥材料 after a 补正 notice: the card as it stands now, not as first shown
+                if await self._open(case_no) == "ok":
+                    self._keep_card(self._case)
+            elif self.asks_subscribe():
                 self._added = await self._store.subscribe(self.user, case_no)
                 self._seen = ("subscribe", self._added.value)
             elif self.asks_unsubscribe():
@@ -706,6 +726,12 @@ class Progress(Dialog):
     def nothing_asked(self) -> bool:
         return not self._asked_about()
 
+    def asks_id_instead(self) -> bool:
+        return parse_factor(self.word) is None and len(self.word) <= CARD_QUESTION_CHARS and ID_INSTEAD.search(self.word) is not None
+
+    def say_id_is_fine(self):
+        self.say("progress/id_is_fine.j2")
+
     def factor_malformed(self) -> bool:
         return parse_factor(self.word) is None
 
@@ -789,6 +815,13 @@ class Progress(Dialog):
             return
         if self.data.get("case_no") != case.case_no:
             self.data.pop("last_material", None)  # pages go on only for the card they started on
+        view = self._keep_card(case)
+        self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
+        self.say("progress/card.j2", **view)
+        self.ask()
+
+    def _keep_card(self, case) -> dict:
+        """What the card says of `case`, kept for the questions asked of it later (its view)."""
         self.data["case_no"] = case.case_no  # the only place a case number becomes the card's
         self.data["matter_name"] = case.matter_name  # named when the card's case is rated
         # what the card said of when it is done and where its result is collected, asked again later
@@ -798,15 +831,13 @@ class Progress(Dialog):
         self.data["done"] = case.state in DONE_STATES
         if self.data["done"]:  # 评价 after a question asked meanwhile rates this one
             self.remember(SHOWN_CASE, {"case_no": case.case_no, "matter_name": case.matter_name})
-        self.data["subscribed"] = await self._store.is_subscribed(self.user, case.case_no)
         view = case_view(case, self.services.settings)
         # what the card said, for the questions asked of it later (为什么这么慢, 还要补什么, 为什么不批准)
         self.data["standing"] = {"state": case.state.value, "days_left": view["days_left"],
                                  "missing": [m.name for m in case.requested_materials if m.status != "received"]
                                  if case.state == CaseState.materials_requested else [],
                                  "reason": case.result.reason if case.result and case.result.outcome in ("not_approved", "refused") else ""}
-        self.say("progress/card.j2", **view)
-        self.ask()
+        return view
 
     def asks_why_slow(self) -> bool:
         """为什么这么慢; and 为什么不批准 of a case not refused (still in hand): where it stands."""
@@ -857,7 +888,13 @@ class Progress(Dialog):
         if state == "shown":
             if len(word) <= CARD_QUESTION_CHARS and any(p.search(word) for p in CARD_QUESTIONS):
                 return True  # 为什么不批准, 怎么还没办好, 去哪里领: this case's, whatever the search makes of it
+            if len(word) <= CARD_QUESTION_CHARS and STATUS_ASKED.search(word):
+                return True  # 办好了没: this case's (it was 好的 or 再见)
+            if SUBSCRIBE_SAID.search(word) or UNSUBSCRIBE_SAID.search(word):
+                return True  # 有进展了通知我 / 别给我发了: this case's notices (it was searched)
             return (RATE_ASKED.search(word) is not None and "修改" not in word) or SEND_ASKED.search(word) is not None
+        if state == "factor" and len(word) <= CARD_QUESTION_CHARS and ID_INSTEAD.search(word):
+            return True  # 可以用身份证号查吗: the factor's question (it listed ID card matters)
         return state == "number" and WITHOUT_NUMBER.search(word) is not None
 
     def asks_to_rate_a_bundle(self) -> bool:
@@ -987,13 +1024,22 @@ class Progress(Dialog):
     def asks_subscribe(self) -> bool:
         """On the card "1" subscribes too (the follow-ups list it)."""
         text = self.word
-        return text in SUBSCRIBE or (text == "1" and not self.data.get("subscribed"))
+        return (text in SUBSCRIBE or (text == "1" and not self.data.get("subscribed"))
+                or (SUBSCRIBE_SAID.search(text) is not None and not self.asks_unsubscribe()))
+
+    def asks_status(self) -> bool:
+        """办好了没 / 现在什么情况 on the card, said short: the card again, as it stands now."""
+        return len(self.word) <= CARD_QUESTION_CHARS and STATUS_ASKED.search(self.word) is not None
+
+    def asks_of_the_card(self) -> bool:
+        """One of the card's questions (要补啥材料, 为什么不批准, 去哪领): answered as the case stands now."""
+        return SEND_ASKED.search(self.word) is not None or any(p.search(self.word) for p in CARD_QUESTIONS)
 
     def names_subscribe(self) -> bool:
         return self.word in SUBSCRIBE
 
     def asks_unsubscribe(self) -> bool:
-        return self.word in UNSUBSCRIBE
+        return self.word in UNSUBSCRIBE or UNSUBSCRIBE_SAID.search(self.word) is not None
 
     def say_subscribed(self):
         self.data["subscribed"] = self._added.value != "full"

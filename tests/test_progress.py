@@ -538,3 +538,57 @@ async def test_a_case_waiting_for_materials_past_its_promised_date_does_not_read
     card = await h.say(DEMO_CASE["phone"][-4:])
     promised = next(line for line in card.splitlines() if line.startswith("承诺办结"))
     assert "重新推算" in promised and "月" not in promised, card
+
+
+async def test_questions_asked_of_a_card_after_its_case_moved_are_answered_as_it_stands_now(h, sims):
+    """A 补正 notice arrived while the card was open; 要补啥材料 then said 不用补材料 (the card as first
+    shown), and 为啥不给批 after a refusal notice counted the days left. Each question now reads the
+    case as it stands."""
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted")
+    await h.say(case_no)
+    assert "【办件进度】" in await h.say("5678")
+    await advance(sims, case_no, "materials_requested", materials=["授权委托书"])
+    missing = await h.say("要补啥材料")
+    assert "授权委托书" in missing and "不用补" not in missing, missing
+    await advance(sims, case_no, "processing", "not_approved", note="申请材料不真实")
+    why = await h.say("为啥不给批")
+    assert "申请材料不真实" in why and "工作日" not in why, why
+
+
+@pytest.mark.parametrize("asked", ["办好了没", "好了吗", "现在什么情况", "批下来没有"])
+async def test_whether_it_is_done_asked_on_a_card_shows_it_as_it_stands_now(h, sims, asked):
+    """办好了没 on a card was 没太明白, 好了吗 got 好的, 批下来没有 a list of matters."""
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted")
+    await h.say(case_no)
+    await h.say("5678")
+    await advance(sims, case_no, "processing", "approved")
+    card = await h.say(asked)
+    assert "【办件进度】" in card and "没太明白" not in card, card
+    assert "已办结" in card or "办结" in card, card
+
+
+@pytest.mark.parametrize(("on", "off"), [("帮我订阅", "不用再通知我了"), ("订阅一下", "别给我发了"), ("有进展了通知我", "取消订阅")])
+async def test_notices_of_a_card_are_asked_for_and_stopped_in_a_sentence(h, sims, on, off):
+    """订阅一下 / 帮我订阅 were 没太明白, 有进展了通知我 and 不用再通知我了 listed 验资账户通知书."""
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    await h.say("5678")
+    subscribed = await h.say(on)
+    assert "订阅" in subscribed and "您要办的是不是" not in subscribed and "没太明白" not in subscribed, subscribed
+    assert (await h.session()).data.get("subscribed") is True
+    stopped = await h.say(off)
+    assert "您要办的是不是" not in stopped and "没太明白" not in stopped, stopped
+    assert (await h.session()).data.get("subscribed") is False
+
+
+@pytest.mark.parametrize("asked", ["可以用身份证号查吗", "能用身份证吗"])
+async def test_whether_the_id_number_will_do_at_the_factor_is_answered_and_the_step_stays(h, sims, asked):
+    """可以用身份证号查吗 where the phone digits or ID are asked listed ID card matters; the ID sent
+    next then opened 居民身份证办理's card and the lookup was lost."""
+    case_no = await new_case(sims)
+    await h.say(f"查下{case_no}")
+    reply = await h.say(asked)
+    assert "身份证号码" in reply and "您要办的是不是" not in reply and "【" not in reply, reply
+    assert "【办件进度】" in await h.say(ID_NUMBER)
