@@ -20,6 +20,7 @@ up the rating to change or the pending invitation, filing the complaint.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from dialogs.engine import Dialog, P, T, normalise
@@ -40,6 +41,10 @@ SHOWN_CASE = "shown_finished_case"
 NAMES = {level: name for _, name, level in LEVELS}
 STARS = {level: stars for stars, _, level in LEVELS}
 SKIP = frozenset({"跳过", "不说了", "没什么", "算了吧", "不填"})
+#: The same in other words (不说了 跳过, 不想说了, 懒得说, 没啥好说的): no reason given.
+SKIP_SAID = re.compile(r"^(?:算了|不用了|那个|嗯|哎)?[\s，,]*(?:我)?(?:不想说|不说了|不想写|不填了?|懒得说|懒得写|没(?:什么|啥|啥子)好?说的|没(?:什么|啥)|跳过|不用说了?|就这样|没有了?|无|略)"
+                       r"[了吧啦哈啊呀，,。.\s]*(?:跳过|算了|不说了)?[了吧啦哈啊呀。.!！\s]*$|^(?:skip|no comment|nothing|rather not say)\W*$")
+
 NO_REASON = "评价人未说明具体原因"
 
 
@@ -110,12 +115,13 @@ class RateCase(Dialog):
     FREE_TEXT = frozenset({"reason"})
     KEEPS_TEXT = frozenset({"reason"})  # 窗口的人态度很差…电话也没人接 is the complaint, never a question about halls
 
-    __slots__ = ("_rated", "_complaint", "_filed", "_given", "_invitation")
+    __slots__ = ("_rated", "_complaint", "_filed", "_given", "_invitation", "_skipped")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._rated: str | None = None  # what came of sending the rating (see `rate`)
         self._complaint = None
+        self._skipped = False  # no reason was given (跳过, 不想说了): filed all the same, and said so
         self._filed: str | None = None  # what came of filing the complaint (see `file_complaint`)
         self._given: dict | None = None  # 修改评价: the latest rating given
         self._invitation = None  # the invitation pending, when looked up
@@ -226,8 +232,9 @@ class RateCase(Dialog):
     async def file_complaint(self) -> None:
         """Prepare: file what went wrong; `_filed` is "ok", "unverified" or "down"."""
         text = self.text.strip()
-        if normalise(text) in SKIP or not text:
-            text = NO_REASON
+        self._skipped = normalise(text) in SKIP or not text or SKIP_SAID.search(normalise(text)) is not None
+        if self._skipped:
+            text = NO_REASON  # a bad rating is followed up all the same (the platform's rule)
         try:
             self._complaint = await self.services.ratings.complain(self.incoming.user, self.data["case_no"], self.data["rating_id"], text[:500])
         except (PlatformUnavailable, PlatformError):
@@ -249,7 +256,7 @@ class RateCase(Dialog):
         self.finish()
 
     def say_complaint_filed(self):
-        self.say("rating/complaint_filed.j2", complaint=self._complaint)
+        self.say("rating/complaint_filed.j2", complaint=self._complaint, skipped=self._skipped)
         self.finish()
 
     def say_busy(self):

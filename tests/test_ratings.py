@@ -7,6 +7,8 @@ workers (the reminder, the "done" notice a case's event brings) runs over HTTP."
 
 from __future__ import annotations
 
+import pytest
+
 import time
 
 from bot.web.appkeys import SCHEDULER, SERVICES
@@ -89,12 +91,18 @@ async def test_a_complaint_about_the_hall_or_its_phone_is_filed_not_answered_wit
     assert [c["text"] for c in (await feedback(sims, case_no))["complaints"]] == [reason]
 
 
-async def test_skipping_the_reason_still_files_the_complaint(h, sims):
+@pytest.mark.parametrize("skipped", ["跳过", "不说了 跳过", "不想说了", "算了 没啥好说的"])
+async def test_skipping_the_reason_still_files_the_complaint(h, sims, skipped):
+    """A bad rating is followed up all the same (the platform's rule); the words that skip it were
+    filed as the complaint's text (不说了 跳过, 不想说了), and the answer read as if a reason was
+    given. It now says no reason is needed, and the platform records none."""
     case_no = await invited(h, sims, h.services.ratings)
     await h.say("非常不满意")
-    assert "投诉编号" in await h.say("跳过")
+    filed = await h.say(skipped)
+    assert "投诉编号" in filed and "不说原因也没关系" in filed, filed
     recorded = await feedback(sims, case_no)
     assert recorded["ratings"][0]["level"] == "very_dissatisfied" and len(recorded["complaints"]) == 1
+    assert recorded["complaints"][0]["text"] == "评价人未说明具体原因"
 
 
 async def test_one_reminder_after_three_days_if_unrated_and_no_more(chat, client, app):

@@ -231,7 +231,7 @@ CONTEXTS.update({
     "rating/ask_level.j2": {"data": {"case_no": _CASE_NO, "matter_name": GUIDE.name}, "levels": LEVELS},
     "rating/thanks.j2": {"level_name": "★★★★☆ 满意", "matter_name": GUIDE.name, "revision": 1},
     "rating/ask_reason.j2": {"level_name": "★★☆☆☆ 不满意"},
-    "rating/complaint_filed.j2": {"complaint": _COMPLAINT},
+    "rating/complaint_filed.j2": {"complaint": _COMPLAINT, "skipped": True},
     "rating/not_rated.j2": {"why": "refused"},
 })
 CJK = re.compile(r"[\u4e00-\u9fff]")
