@@ -75,6 +75,8 @@ TRANSITIONS = [
     T("start", "*",            "manage",       "move_has_no_days",   "say_no_days"),
     T("start", "*",            "cancelling",   "cancels_the_one_meant", "ask"),
     T("start", "*",            "manage",       "means_one",          "ask"),
+    # 到时候要带啥子 just after booking (or of the only appointment): what to bring for it
+    T("start", "*",            "manage",       "asks_what_to_bring_of_the_only_one", ["take_the_only_one", "say_what_to_bring", "ask"]),
     T("start", "*",            "list",         "changes_without_pick", "say_pick_first"),  # 改到下周一 with two: which one
     T("start", "*",            "list",         "has_upcoming",       "ask"),
     T("start", "*",            "list",         "was_busy",           "say_busy_and_leave"),
@@ -87,6 +89,10 @@ TRANSITIONS = [
     T("text",  "list",         "manage",       "means_one",          "ask"),
     T("text",  ["list", "manage"], "=",        "asks_if_it_stands",  "say_it_stands"),  # 预约还在不在: yes, shown
     T("text",  "list",         "list",         "changes_without_pick", "say_pick_first"),
+    T("text",  "list",         "manage",       "asks_what_to_bring_of_the_only_one", ["take_the_only_one", "say_what_to_bring", "ask"]),
+    T("text",  "list",         "list",         "asks_what_to_bring", "say_pick_which_to_bring_for"),
+    # 带啥 at an appointment, or while moving it: its materials, and the step again
+    T("text",  ["manage", "move_day", "move_slot", "move_confirm", "cancelling"], "=", "asks_what_to_bring", ["say_what_to_bring", "ask"]),
     T("text",  "list",         "manage",       "picks_appointment",  ["take_appointment", "ask"]),
     T("text",  "manage",       "move_slot",    "moves_to_named_day", "ask"),
     T("text",  "manage",       "move_day",     "wants_move",         "ask"),
@@ -330,6 +336,16 @@ class Appointments(Picking):
 
     def say_pick_first(self):
         self.say("booking/pick_first.j2", cancelling=self._says_cancel())
+        self.ask()
+
+    def asks_what_to_bring_of_the_only_one(self) -> bool:
+        return len(self.data.get("items") or ()) == 1 and self.asks_what_to_bring()
+
+    def take_the_only_one(self):
+        self.take_appointment(0)
+
+    def say_pick_which_to_bring_for(self):
+        self.say("booking/pick_first.j2", bringing=True)
         self.ask()
 
     # Moving ------------------------------------------------------------------------------------

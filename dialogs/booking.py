@@ -435,6 +435,53 @@ class Picking(Dialog):
         code = self.data.get("bundle")
         return self.services.catalog.bundles.get(code) if code else None
 
+    def asks_what_to_bring(self) -> bool:
+        return follow_up_asked(self.word) == "materials"
+
+    def say_what_to_bring(self):
+        self.say("booking/what_to_bring.j2", matter=self.matter_name(), booked=self.name == "appointments", **self._what_to_bring())
+
+    def _what_to_bring(self) -> dict:
+        """The materials for what is being booked (a bundle's merged), for the situation told on
+        its guide (`situations` names it); `partial` when that was never asked and some depend on it."""
+        bundle = self.bundle()
+        if bundle is not None:
+            guides = bundle_guides(self.services.catalog, bundle)
+            known = self._situation(bundle.code)
+            chosen = set(known) if known is not None else self._by_applicants_age(guides)
+            return {"materials": merged_materials(guides, chosen, settled_for(bundle)),
+                    "situations": list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen)),
+                    "partial": known is None and any(m.required == "situational" for g in guides for m in g.materials)}
+        code = self.data.get("code")
+        guide = self.services.catalog.guide(code) if code else None
+        known = self._situation(code) if code else None  # None: the person's situation was not asked
+        chosen = set(known) if known is not None else self._by_applicants_age([guide] if guide else [])
+        return {"materials": materials_for(guide, chosen) if guide else [],
+                "situations": [s.name for s in guide.situations if s.code in chosen] if guide else [],
+                "partial": bool(guide) and known is None and any(m.required == "situational" for m in guide.materials)}
+
+
+    def _by_applicants_age(self, guides) -> set[str]:
+        """Situations the applicant's ID number answers when they were never asked (申请人未满16周岁吗
+        for a child's passport: the guardian's ID and proof of guardianship; 您年满70周岁了吗 for a
+        licence renewal: the medical certificate): the list brought is then theirs."""
+        id_number = self.applicant().get("id_number", "")
+        age = age_on(id_number, shanghai_today())
+        if age is None:
+            return set()
+        return {s.code for g in guides for s in g.situations if not s.group and by_age(s.question, f"{age}岁") is True}
+
+    def _situation(self, code: str) -> list[str] | None:
+        """The situations answered for what was booked: on the card the booking started from, or
+        earlier in the session on its guide (then 驾驶证 to renew lists the medical certificate
+        even when the booking was asked for anew after a side question)."""
+        known = self.data.get("chosen")
+        return known if known is not None else self.recalled(situations_key(code))
+
+    def applicant(self) -> dict:
+        """The applicant's details as far as known (a booking's: what was typed or remembered)."""
+        return {}
+
     def matter_name(self) -> str:
         bundle = self.bundle()
         if bundle is not None:
@@ -524,10 +571,18 @@ class Picking(Dialog):
         said = [self.understood.text[s.start:s.end] for s in self.understood.found("date")]
         return later if said and all(bare_weekday(w.strip()) for w in said) else day
 
+    def _day_changed_to(self) -> date | None:
+        """The day a change asks for (换周四吧), read from the change on: 周三要面试 换周四吧 names two."""
+        change = CHANGE_DAY.search(self.word)
+        if change is None:
+            return None
+        return understand(self.word[change.start():], shanghai_today(), expects=("date",)).value("date")
+
     async def load_slots_of_other_day(self, named: date | None = None) -> bool:
         """Another day of the list named at the time step (or `named`): it becomes the day, its
         times are loaded ("other_day"), or the other days if none is left ("full"). False: no such day."""
-        named = named or self.slot("date") or self._listed_day_as_number()
+        # 明天去不了 能改到后天吗 names two days: the one changed to is meant
+        named = named or self._day_changed_to() or self.slot("date") or self._listed_day_as_number()
         if named is None:
             return False
         if named.isoformat() == self.data.get("day"):
@@ -1289,13 +1344,6 @@ class Booking(Picking):
         if named is not None:
             await self.load_slots_of_other_day(named)
 
-    def _day_changed_to(self) -> date | None:
-        """The day a change asks for (换周四吧), read from the change on: 周三要面试 换周四吧 names two."""
-        change = CHANGE_DAY.search(self.word)
-        if change is None:
-            return None
-        return understand(self.word[change.start():], shanghai_today(), expects=("date",)).value("date")
-
     def changes_to_day_not_offered(self) -> bool:
         """A change to a day the list does not have, asked at a detail's step: why, and the days."""
         named = self._day_changed_to()
@@ -1552,49 +1600,6 @@ class Booking(Picking):
         self.say("booking/success.j2", appointment=appointment, day=appointment.date, hall=self.hall(),
                  bundle=self.bundle(), **self._what_to_bring())
         self.start("menu", **{JUST_BOOKED: True})  # a second tap on 确认 is then told it is done, not searched
-
-    def asks_what_to_bring(self) -> bool:
-        return follow_up_asked(self.word) == "materials"
-
-    def say_what_to_bring(self):
-        self.say("booking/what_to_bring.j2", matter=self.matter_name(), **self._what_to_bring())
-
-    def _what_to_bring(self) -> dict:
-        """The materials for what is being booked (a bundle's merged), for the situation told on
-        its guide (`situations` names it); `partial` when that was never asked and some depend on it."""
-        bundle = self.bundle()
-        if bundle is not None:
-            guides = bundle_guides(self.services.catalog, bundle)
-            known = self._situation(bundle.code)
-            chosen = set(known) if known is not None else self._by_applicants_age(guides)
-            return {"materials": merged_materials(guides, chosen, settled_for(bundle)),
-                    "situations": list(dict.fromkeys(s.name for g in guides for s in g.situations if s.code in chosen)),
-                    "partial": known is None and any(m.required == "situational" for g in guides for m in g.materials)}
-        code = self.data.get("code")
-        guide = self.services.catalog.guide(code) if code else None
-        known = self._situation(code) if code else None  # None: the person's situation was not asked
-        chosen = set(known) if known is not None else self._by_applicants_age([guide] if guide else [])
-        return {"materials": materials_for(guide, chosen) if guide else [],
-                "situations": [s.name for s in guide.situations if s.code in chosen] if guide else [],
-                "partial": bool(guide) and known is None and any(m.required == "situational" for m in guide.materials)}
-
-
-    def _by_applicants_age(self, guides) -> set[str]:
-        """Situations the applicant's ID number answers when they were never asked (申请人未满16周岁吗
-        for a child's passport: the guardian's ID and proof of guardianship; 您年满70周岁了吗 for a
-        licence renewal: the medical certificate): the list brought is then theirs."""
-        id_number = self.applicant().get("id_number", "")
-        age = age_on(id_number, shanghai_today())
-        if age is None:
-            return set()
-        return {s.code for g in guides for s in g.situations if not s.group and by_age(s.question, f"{age}岁") is True}
-
-    def _situation(self, code: str) -> list[str] | None:
-        """The situations answered for what was booked: on the card the booking started from, or
-        earlier in the session on its guide (then 驾驶证 to renew lists the medical certificate
-        even when the booking was asked for anew after a side question)."""
-        known = self.data.get("chosen")
-        return known if known is not None else self.recalled(situations_key(code))
 
 
 def remembering_changed(word: str) -> bool | None:

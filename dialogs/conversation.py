@@ -420,10 +420,14 @@ class Conversation:
         return intent
 
     async def _changes_their_appointment(self, session: Session, incoming: Incoming, word: str) -> bool:
-        """At rest, moving or cancelling said without naming an appointment (还是取消吧, 周一去不了
-        能改到周三吗) by someone who has one: 我的预约 acts on it (with its confirmation). Asked of
-        Redis only for messages with such words."""
-        if not session.at_rest or not about_this_appointment(word) or _INTENT_BY_WORD.get(word) == "cancel":
+        """At rest (or waiting for anything new), moving or cancelling said without naming an
+        appointment (还是取消吧, 周一去不了 能改到周三吗) by someone who has one: 我的预约 acts on it
+        (with its confirmation). Asked of Redis only for messages with such words."""
+        cls = CITIZEN_DIALOGS.get(session.dialog)
+        # the menu on screen, a card, or 请说说您想办什么事 after a miss wait for anything new, as at rest
+        open_to_anything = (session.at_rest or session.dialog == "menu" or (cls is not None and session.state in cls.DONE)
+                            or (session.dialog == "matters" and session.state == "asking"))
+        if not open_to_anything or not about_this_appointment(word) or _INTENT_BY_WORD.get(word) == "cancel":
             return False  # 取消 / 算了 alone leaves whatever was going on: it cancels no appointment
         bookings = getattr(self.services, "bookings", None)
         try:

@@ -323,7 +323,9 @@ EN_FOLLOW_UP_WORDS = 7  # an English question longer than this is a question of 
 
 
 #: What opens a question on the side (对了, 顺便问下, 另外): not part of what it asks.
-_BY_THE_WAY = re.compile(r"^(?:哦|噢|啊)?(?:对了|还有|另外|顺便问一?下|顺便问问|顺带问一?下|我想问一?下|想问一?下|问一?下|请问一?下?)[，,。.!！\s]*")
+_BY_THE_WAY = re.compile(r"^(?:哦|噢|啊)?(?:对了|还有|另外|顺便问一?下|顺便问问|顺带问一?下|我想问一?下|想问一?下|问一?下|请问一?下?"
+                         # 到时候要带啥子, 那天要带什么: when, of the visit the question is about
+                         r"|(?:那|我)?(?:到时候|到时|那天|当天|去的时候|过去的时候|去办的时候|去之前))[，,。.!！\s]*")
 
 
 def follow_up_asked(text: str, named: str = "") -> str | None:

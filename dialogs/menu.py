@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dialogs.booking import CONFIRM_AGAIN, JUST_BOOKED, MY_APPOINTMENTS
 from dialogs.engine import Dialog, T, normalise
+from dialogs.matters import follow_up_asked
 from dialogs.queue import STATUS_WORDS, TAKE_WORDS, WALK_IN_WORDS
 from dialogs.smalltalk import mark_unused
 from dialogs.understand.appointments import booking_query
@@ -94,6 +95,7 @@ TRANSITIONS = [
     T("start", "*",      "booked", "just_booked",    "forget_marker"),
     T("start", "*",      "idle",   None,             "show"),
     T("text",  "booked", "=",      "confirms_again", "say_already_booked"),
+    T("text",  "booked", "=",      "asks_what_to_bring", "open_my_appointments"),  # 到时候要带啥子: for what was just booked
     T("text",  IDLE,     "=",      "names_option",   "open_option"),
     T("text",  IDLE,     "=",      "names_no_option", "say_no_such_option"),
     T("click", IDLE,     "=",      "names_option",   "open_option"),
@@ -124,8 +126,9 @@ class Menu(Dialog):
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:
-        """确认 again just after booking is the booking's (already done), not small talk."""
-        return state == "booked" and normalise(text) in CONFIRM_AGAIN
+        """确认 again just after booking is the booking's (already done), not small talk; what to
+        bring, asked then, is for what was booked."""
+        return state == "booked" and (normalise(text) in CONFIRM_AGAIN or follow_up_asked(normalise(text)) == "materials")
 
     def confirms_again(self) -> bool:
         """A second tap on 确认 after the booking went through (a double tap, or unsure it worked)."""
@@ -133,6 +136,12 @@ class Menu(Dialog):
 
     def say_already_booked(self):
         self.say("booking/already_booked.j2")
+
+    def asks_what_to_bring(self) -> bool:
+        return follow_up_asked(self.word) == "materials"
+
+    def open_my_appointments(self):
+        self.start("appointments")
 
     def names_option(self) -> bool:
         return self.word in _BY_WORD

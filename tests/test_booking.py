@@ -1934,3 +1934,46 @@ async def test_another_hall_asked_at_ones_appointments_says_how(h, sims, said):
     await h.say("1")
     told = await h.say(said)
     assert "不能直接改" in told and "没太明白" not in told, told
+
+
+async def test_what_to_bring_asked_after_booking_or_while_moving_lists_the_booked_matters_materials(h, sims):
+    """到时候要带啥子 just after booking was searched (没找到), and 带啥 at 我的预约 was 没太明白."""
+    await h.catalog_ready()
+    await drive(h, "预约办护照", person(21))
+    bring = await h.say("到时候要带啥子")
+    assert "办「普通护照签发」请带好" in bring and "没找到" not in bring, bring
+    assert "预约成功后也会再发您一遍" not in bring  # it was booked already
+    await h.say("改约")
+    again = await h.say("带啥")
+    assert "办「普通护照签发」请带好" in again and "没太明白" not in again, again
+
+
+async def test_ones_appointment_asked_after_or_moved_after_a_search_miss_is_found(h, sims):
+    """我约的护照是几号来着 and 周四去不了了 改下周一行不 after 菜单 or a miss (请说说您想办什么事) were
+    searched: 没找到. They reach 我的预约 as they do at rest."""
+    await h.catalog_ready()
+    await drive(h, "预约办护照", person(22))
+    await h.say("菜单")
+    mine = await h.say("我约的护照是几号来着")
+    assert "您的预约" in mine and "普通护照签发" in mine, mine
+    await h.say("菜单")
+    missed = await h.say("今天天气怎么样")
+    assert "没找到" in missed or "请说说您想办什么事" in missed, missed
+    moved = await h.say("周一去不了了 改下周二行不")
+    assert "可以预约的时段" in moved and "没找到" not in moved, moved
+
+
+async def test_a_change_naming_two_days_while_moving_takes_the_day_changed_to(h, sims):
+    """明天去不了 能改到后天吗 at a move's times listed tomorrow's, the day the person cannot come."""
+    await h.catalog_ready()
+    await drive(h, "预约办护照", person(23))
+    await h.say("我的预约")
+    await h.say("1")
+    days = await h.say("改约")
+    listed = re.findall(r"(\d{1,2})月(\d{1,2})日", days)
+    assert len(listed) >= 3, days
+    first, second = listed[0], listed[1]
+    times = await h.say("1")
+    assert f"{first[0]}月{first[1]}日" in times
+    changed = await h.say(f"{first[0]}月{first[1]}日去不了 能改到{second[0]}月{second[1]}日吗")
+    assert f"{second[0]}月{second[1]}日" in changed.splitlines()[0] and "可以预约的时段" in changed, changed
