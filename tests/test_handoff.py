@@ -433,7 +433,9 @@ async def test_a_complaint_about_the_service_goes_to_a_person(make_harness, said
 
 
 @pytest.mark.parametrize("vented", ["你们这什么破系统！！我跑了三趟了还没办下来", "气死我了！按你们说的材料去了，窗口说还要户口本，白跑一趟",
-                                    "你们是不是机器人 能不能说人话", "This is ridiculous, I've wasted a whole morning"])
+                                    "你们是不是机器人 能不能说人话", "This is ridiculous, I've wasted a whole morning",
+                                    # staff and the bot complained of were searched (放射工作人员证办理) or 没找到
+                                    "我要举报某个工作人员吃拿卡要", "窗口工作人员玩手机不理人", "你们这个机器人真笨", "12345根本打不通"])
 async def test_frustration_vented_is_met_with_an_apology_and_the_agent_hears_it(chat, zhang, vented):
     """你们这什么破系统 我跑了三趟了 got a list of 客运线路经营许可 and 税控系统 matters; 能不能说人话
     got 没找到. Sorry and a person offered; 人工 next brings what was said to the agents on duty."""

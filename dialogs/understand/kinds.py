@@ -122,7 +122,13 @@ _PERSON_ASKED = re.compile(
 _VENTS = re.compile(
     r"破系统|什么破|垃圾系统|烂系统|破玩意|跑了(?:[一二两三四五六七八九十几好多]+|\d+)[趟次回]|白跑|冤枉路|气死|太气人|气人|坑人|太坑了"
     r"|什么态度|态度(?:太|很|真|好|非常|极)差|效率(?:太|真|好|极)低|踢皮球|推来推去|推三阻四|说人话|受够了|太离谱|离谱|无语"
-    r"|\b(?:ridiculous|waste of (?:my )?time|terrible service|so frustrat\w*|fed up)\b")
+    # staff at a window, or the bot itself, complained of (窗口工作人员玩手机不理人, 举报工作人员吃拿卡要,
+    # 你们这个机器人真笨); the hotline said not to answer (12345根本打不通)
+    r"|(?:工作人员|窗口的人|窗口那个人|办事员|柜台的人|窗口)[^，,。！!？?]{0,6}(?:玩手机|不理人|不搭理|爱理不理|睡觉|骂人|刁难|不作为|乱收费|吵架)"
+    r"|举报[^，,。！!？?]{0,6}(?:工作人员|窗口|办事员|干部)|吃拿卡要|索要好处|收红包|要红包"
+    r"|(?:机器人|智能客服|小助手|你)(?:真|太|好|咋这么|怎么这么)?(?:笨|蠢|傻|没用|垃圾)|智障|人工智障"
+    r"|(?:12345|热线)(?:电话)?(?:根本|一直|总是|老是)?(?:打不通|没人接|占线)"
+    r"|\b(?:ridiculous|waste of (?:my )?time|terrible service|so frustrat\w*|fed up|useless bot|stupid bot)\b")
 
 
 def vents(text: str) -> bool:
