@@ -160,6 +160,9 @@ async def test_a_need_met_elsewhere_is_told_where(h, question, told):
     ("个税退税怎么还没到账", "个人所得税"), ("驾驶证被扣了6分怎么消", "12123"), ("医院的专家号怎么预约", "医院"),
     ("快递丢了快递公司不管", "12305"), ("公务员考试什么时候报名", "人事考试网"), ("想去当兵怎么报名", "征兵网"),
     ("坐公交把包忘在车上了", "失物招领"), ("河里好多死鱼是不是有人偷偷排污", "12369"), ("家里种了十几亩水稻，听说种粮有补贴", "农业服务中心"),
+    # new users: 个体户没收入需要零申报吗 got 最低生活保障; 年报 a tax agent's report; 我要复议 没找到 alone
+    ("公司今年的年报还没报会怎么样", "国家企业信用信息公示系统"), ("小店没有收入还用申报纳税吗", "12366"),
+    ("对城管的罚款决定不服，想申请复议", "行政复议"),
 ])
 async def test_an_out_of_scope_need_with_one_place_that_serves_it_is_told_that_place(h, question, told):
     """Banks, carriers, utilities, tax, traffic police, hospitals, couriers, exams, the army, lost
@@ -737,6 +740,19 @@ async def test_how_much_a_benefit_pays_is_not_answered_with_its_fee(h):
     # by the month (多少钱一个月) it was answered 不收费，免费办理 alone
     monthly = await h.say("多少钱一个月")
     assert "按您的情况核定" in monthly, monthly
+    # in Sichuan words (每个月发好多钱) it was 不收费，免费办理 again
+    sichuan = await h.say("每个月发好多钱")
+    assert "按您的情况核定" in sichuan, sichuan
+
+
+@pytest.mark.parametrize("asked", ["要好久", "好久能拿到钱", "要好久才办得下来"])
+async def test_how_long_asked_in_sichuan_words_is_the_time_it_takes(h, asked):
+    """好久 is 多久 in Sichuan: 要好久 on a card was read as 好 (好的，明白了)."""
+    await h.catalog_ready()
+    await open_card(h, "生育津贴支付")
+    reply = await h.say(asked)
+    assert "办理时限" in reply or "工作日" in reply or "办结" in reply, reply
+    assert "明白了" not in reply, reply
 
 
 async def test_an_option_named_in_the_guides_own_words_or_denied_is_read_so(h):
@@ -1182,6 +1198,14 @@ async def test_whether_to_bring_a_paper_or_send_someone_asked_of_a_list_asks_whi
     assert (await h.session()).data["candidates"] == listed
 
 
+async def test_what_to_bring_asked_of_a_list_in_other_words_is_not_echoed_as_a_paper(h):
+    """要带些什么 at a list was answered 选好后再问我要不要带些什: 些什 read as a paper's name."""
+    await h.catalog_ready()
+    await h.say("社保转移")
+    reply = await h.say("要带些什么")
+    assert "先选一个事项" in reply and "些什" not in reply and "要不要带" not in reply, reply
+
+
 async def test_follow_ups_asked_again_of_one_list_are_answered_shortly_and_a_new_list_in_full(h):
     """要带什么, 多久能办好, 在哪里办 at one list each repeated 先选一个事项吧 and the whole list again."""
     await h.catalog_ready()
@@ -1536,3 +1560,8 @@ async def test_a_follow_up_after_being_told_where_a_need_is_met_is_that_places(h
         again = await h.say(follow_up)
         assert "开户银行" in again and "征信" not in again and "没找到" not in again, (follow_up, again)
     assert "居民身份证" in await h.say("身份证丢了怎么补")
+    # in English: "what documents do I need?" after the residence permit's office got 出生一件事
+    english = h.as_user("en")
+    assert "exit-entry" in await english.say("residence permit")
+    documents = await english.say("what documents do I need?")
+    assert "exit-entry" in documents and "一件事" not in documents, documents
