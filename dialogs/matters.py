@@ -204,16 +204,18 @@ FOLLOW_UP_CUES = {
     # not on the card's menu, but on the card itself: its 办理时限 and 收费 lines, said again; and
     # how the result reaches one (领取, 邮寄, 电子证照)
     "post": ("邮寄", "寄过来", "寄回来", "寄给我", "寄到家", "寄到", "寄", "快递", "送到家", "送上门", "送过来", "包邮"),
-    "time": ("多久", "多长时间", "几天", "多少天", "时限", "工作日", "办下来", "拿到", "出证", "当场", "当天", "办好", "啥时候", "什么时候",
+    # (好久 is 多久 in Sichuan: 要好久才办得下来)
+    "time": ("多久", "多长时间", "好久", "好长时间", "几天", "多少天", "时限", "工作日", "办下来", "办得下来", "拿到", "出证", "当场", "当天",
+             "办好", "啥时候", "什么时候",
              *RUSH),
     "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱", "能领多少", "领多少",
             "收不收费", "收不收钱", "要不要钱", "交多少", "花多少", "标准"),
 }
 #: Money asked about that one receives (生育津贴能领多少钱), not a fee one pays.
-RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?多少|能领|可以领|补贴多少|补助多少|津贴多少|(?<!收费)标准")
+RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?(?:多少|好多|几多)|能领|可以领|补贴(?:多少|好多)|补助(?:多少|好多)|津贴(?:多少|好多)|(?<!收费)标准")
 #: ... or asked by the month or year without a word of paying (多少钱一个月, 每个月有多少): a
 #: benefit's amount, not the fee (一个月交多少 pays).
-PER_PERIOD = re.compile(r"多少钱?(?:一个月|一月|每月|每个月|一年|每年|一天)|(?:一个月|每月|每个月|一年|每年)(?:能|可以)?(?:有|领|发|拿|给)?多少")
+PER_PERIOD = re.compile(r"(?:多少|好多|几多)钱?(?:一个月|一月|每月|每个月|一年|每年|一天)|(?:一个月|每月|每个月|一年|每年)(?:能|可以)?(?:有|领|发|拿|给)?(?:多少|好多|几多)")
 _PAYS = re.compile(r"交|缴|付|花|扣")
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对", "错了", "都错了",
@@ -227,7 +229,7 @@ MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该"
                              "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱在开弄先提前用一下个申交"
-                             "怎么咋样是每月")
+                             "怎么咋样是每月才到")
 #: Whether someone else may do it for one, asked on a card (可以让家里人代办吗, 我儿子能帮我去办不).
 AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?:去)?办|(?:家里人|家人|儿子|女儿|孩子|老伴|老公|老婆|亲戚|朋友|别人|他人)"
                          r"(?:帮我|替我|代我)?(?:去)?(?:办|代|领|交)"
@@ -277,7 +279,7 @@ _PAPER_NAMES = {"户口本": "户口簿", "相片": "照片", "寸照": "照片"
 #: How the names of papers end (结婚证, 户口簿, 照片, 证明, 申请表).
 _A_PAPER = re.compile(r"(?:证|簿|本|照|片|件|书|表|明|单|卡|据|函)$")
 #: Words of a question that are not the paper it asks about.
-_NOT_A_PAPER = re.compile(r"什么|啥|哪些|多少|几|本人|自己|预约|排队|钱|费|办|弄|去|来")
+_NOT_A_PAPER = re.compile(r"什|啥|些|多少|几|本人|自己|预约|排队|钱|费|办|弄|去|来")  # (要带些什么: 些什 is no paper)
 
 
 def paper_asked(text: str) -> str | None:
@@ -1331,8 +1333,11 @@ class Matters(ListedAnswers, Dialog):
     def _say_also_elsewhere(self):
         """What of the message is met elsewhere, before the matters found for the rest (我身份证掉了，
         银行卡也没了: the bank card is the bank's to stop)."""
-        if getattr(self._found, "told", "") == "banks":
+        told = getattr(self._found, "told", "")
+        if told == "banks":
             self.say("matters/bank_too.j2")
+        elif told == "foreign_nationals":
+            self.say("matters/foreigner_too.j2")  # I lost my passport: if it is another country's, where
 
     def keep_winner(self):
         """The search's winner is what the card (or bundle list) shows; counted as found."""
@@ -1507,7 +1512,8 @@ class Matters(ListedAnswers, Dialog):
     def follows_up_elsewhere(self) -> bool:
         """A card's follow-up (要带什么, 多久到账, 能在手机上办吗) asked just after the need was
         told to be met elsewhere: it was searched alone, and 多久到账 got the credit report's place."""
-        return bool(self.data.get("elsewhere")) and len(self.word) <= FOLLOW_UP_CHARS and (
+        # (English counts its words itself: "what documents do I need?" got 出生一件事 and 档案接收)
+        return bool(self.data.get("elsewhere")) and (len(self.word) <= FOLLOW_UP_CHARS or self.word.isascii()) and (
             follow_up_asked(self.word) is not None or self.word.isdigit())
 
     def say_elsewhere_again(self):

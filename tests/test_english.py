@@ -410,8 +410,8 @@ async def test_an_english_card_answers_documents_where_how_long_and_cost_in_a_fe
     await h.catalog_ready()
     await h.say("English")
     card = await h.say("I want a passport")
-    assert card.startswith("【") or "Did you mean" in card, card
-    if not card.startswith("【"):
+    assert "【" in card or "Did you mean" in card, card  # (the card after where a foreigner's own is renewed)
+    if "【" not in card:
         await h.say("1")
     for asked in ("what documents?", "where?", "how long does it take", "how much does it cost", "can I do it online?",
                   "Where is the nearest office?",
@@ -489,3 +489,16 @@ async def test_english_words_for_the_menus_options_open_them_after_a_miss(make_h
     reply = await h.say(said)
     assert "found no government service" not in reply and "Did you mean" not in reply, reply
     assert (await h.session()).dialog in (opened, "menu"), reply  # 退订 with nothing to stop: said so, back at the menu
+
+
+@pytest.mark.parametrize("asked", ["I lost my passport", "My passport was stolen"])
+async def test_a_passport_asked_for_in_english_says_where_a_foreigners_own_is_replaced_beside_the_card(h, asked):
+    """I lost my passport got the citizens' passport card alone (中国公民因私事出国…, 120元): a
+    foreigner, as most who write English are, was sent to the wrong office. The card stays (a
+    Chinese citizen may write English) with where another country's passport is replaced first."""
+    await h.catalog_ready()
+    reply = await h.say(asked)
+    assert "embassy" in reply and "【普通护照签发】" in reply, reply
+    assert reply.index("embassy") < reply.index("【"), reply
+    # someone else's (my Chinese wife's) is the citizens' passport alone
+    assert "embassy" not in await h.as_user("wife").say("I lost my Chinese wife's passport")

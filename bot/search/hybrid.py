@@ -487,12 +487,17 @@ class MatterSearch:
             was = float(evidence.fused(W_LEXICAL, W_BM25, W_SEMANTIC, BUNDLE_PRIOR).max(initial=0.0))
             if found.verdict == OUT_OF_SCOPE or float(fused.max(initial=0.0)) < NOT_THEIRS_SHARE * was:
                 found = Found(OUT_OF_SCOPE, found.hits, found.need, FOREIGN_NATIONALS)  # it names each place
+        if (evidence.foreign and theirs is evidence and found.verdict in (MATTER, CANDIDATES) and not found.told
+                and writer.CITIZENS_ONLY.search(found.hits[0].name) and writer.SAYS_SOMEONE_ELSE.search(query) is None):
+            # "I lost my passport", in English and saying nothing of whose: the citizen's passport,
+            # and beside it where a foreigner's own is replaced (their embassy; the police first)
+            found = Found(found.verdict, found.hits, found.need, FOREIGN_NATIONALS)
         if found.verdict == CANDIDATES and DEATH_CUE.search(query.lower()) is None:
             # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
             # hurt; a list shows them only when the message speaks of a death.
             kept = tuple(h for h in found.hits if OF_A_DEATH.search(h.name) is None)
             if kept:
-                found = Found(CANDIDATES, kept, found.need)
+                found = Found(CANDIDATES, kept, found.need, found.told)
         return found
 
     def for_the_writer(self, evidence: Evidence, query: str) -> Evidence:
