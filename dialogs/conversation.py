@@ -98,7 +98,11 @@ ABOUT_ITS_DETAILS = re.compile(
 #: Where a case stands, asked in words (我交的材料办到哪了, 不是 我是查进度, 受理号是…): the
 #: progress dialog, with the case number if one was said.
 PROGRESS_ASKED = re.compile(r"办到哪|到哪一步|(?:办的|交的|申请的|报的)(?:事|东西|材料|业务|手续)?(?:到哪|走到哪)|查进读|进读|到哪个环节|审到哪|批到哪|办好了没|办完了没|办下来没|批下来没|查进度|查一下进度|查下进度"
-                            r"|查哈进度|查个进度|看下进度|看看进度|查询进度|办理进度|^进度$|(?:查|看)(?:个|一下|下|看)?(?:办件|案件|申请|业务)的?进度|check (?:the |my )?(?:case'?s? |application'?s? )?progress|^progress$|case status|track my case"
+                            r"|查哈进度|查个进度|看下进度|看看进度|查询进度|办理进度|^进度$"
+                            # 办完了吗 alone (it was 再见: 办完了 says one is done)
+                            r"|^(?:我的?|那个|我那个)?(?:事|件|事情|东西)?(?:办|弄|批)(?:完|好|下来)了(?:吗|没有|没|么|嘛)$"
+                            # someone else's (帮我爸查一下他办的事进度, 我帮我老汉儿查哈他办的那个进度)
+                            r"|(?:查|看)(?:一下|一哈|哈|下)?[^，,。！!？?]{0,5}(?:办的|交的|申请的|报的)[^，,。！!？?]{0,4}进度|(?:查|看)(?:个|一下|下|看)?(?:办件|案件|申请|业务)的?进度|check (?:the |my )?(?:case'?s? |application'?s? )?progress|^progress$|case status|track my case"
                             # English: the status of one's application, and where it is
                             r"|(?:application|case|file) status|status of (?:my|the|our) (?:application|case|file)"
                             r"|where(?:'s| is) my (?:application|case|file)|track (?:my|the) application|(?:my|the) application (?:status|progress)"

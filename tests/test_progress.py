@@ -367,6 +367,11 @@ async def test_a_case_number_typed_in_groups_as_printed_opens_its_progress_from_
     printed = " ".join(case_no[i:i + 4] for i in range(0, len(case_no), 4))
     factor = await h.say(f"回执上写的{printed}，办到哪了")
     assert "手机号的后 4 位" in factor and case_no in factor, factor
+    # with dashes between its region, date and serial (511602-20261208-290003): 请输入办件编号
+    dashed = f"{case_no[:6]}-{case_no[6:14]}-{case_no[14:]}"
+    other = h.as_user("dashed")
+    factor = await other.say(f"我的件办到哪了 编号 {dashed}")
+    assert "手机号的后 4 位" in factor and case_no in factor, factor
 
 
 @pytest.mark.parametrize("said", ["帮我查下办件 {case} 手机尾号5678", "{case} 5678", "查进度 {case}，身份证 {id}"])
@@ -406,7 +411,9 @@ async def test_progress_asked_in_a_word_or_dialect_opens_it_and_no_number_is_hel
     assert (await h.session()).dialog == "progress"
 
 
-@pytest.mark.parametrize("said", ["我的件办好没有", "我那个件咋样了", "社保卡办好没"])
+@pytest.mark.parametrize("said", ["我的件办好没有", "我那个件咋样了", "社保卡办好没",
+                                  # someone else's case (普通公路项目信息（进度）查询 was listed)
+                                  "帮我爸查一下他办的事进度", "我帮我老汉儿查哈他办的那个进度", "办完了吗"])
 async def test_ones_own_case_asked_after_in_a_word_opens_progress_and_where_the_number_is_told(h, said):
     """我的件办好没有 was searched (没找到…相关的政务服务事项), and 编号在哪里看 我找不到 at the number
     step got 没太明白."""

@@ -86,7 +86,10 @@ MAX_GROUP = 6
 
 
 def _glued(groups: list[re.Match], base: int) -> Iterator[tuple[int, int, str]]:
-    if len(groups) > 1 and any(len(g.group()) > MAX_GROUP for g in groups):
+    # groups joined by dashes are one number however long (511602-20261208-290003, as some receipts
+    # print it); longer groups apart by spaces are numbers of their own (an ID, then a phone)
+    dashed = len(groups) > 1 and all(a.string[a.end():b.start()] in ("-", "－", "—") for a, b in zip(groups, groups[1:]))
+    if len(groups) > 1 and not dashed and any(len(g.group()) > MAX_GROUP for g in groups):
         for g in groups:
             yield base + g.start(), base + g.end(), g.group()
     elif groups:
