@@ -156,8 +156,15 @@ ENTERPRISE_BIND_ASKED = re.compile(r"绑定?(?:一下)?(?:我的|我们的?|我|
                                    r"|(?:公司|企业|单位)(?:怎么|如何|要|想|能)?绑定?$"
                                    r"|(?:我们|我的|咱们?|本)(?:公司|企业|单位)(?:怎么|如何|要|想|能)?绑定(?:一下|下)?[吧呢啊]?$")
 ENTERPRISE_DESK_ASKED = re.compile(r"(?:我们|我的|本|咱们?|这个|这家)(?:公司|企业|单位)[^，,。]{0,4}(?:有哪些|有什么|有几个)(?P<what>在办的|办件|件)"
+                                   # 我们的证照有快到期的吗, 公司的许可证什么时候到期: its licences and their validity
+                                   r"|(?:我们|我们公司|公司|企业|单位|我们单位)的?(?P<what3>证照|许可证|证)[^，,。]{0,6}(?:到期|过期|有效期)"
                                    r"|(?:公司|企业|单位)的?(?:所有的?)?(?P<what2>办件|案件|申请|件|证照|许可证|执照)"
                                    r"(?:办到哪|到哪|进度|情况|都|有哪些|列表|怎么查|怎么看|在哪[查看]|$)")
+#: One's own enterprise's yearly report asked after (年报报了没, 我们公司今年的年报交了吗): the desk
+#: says whether it is filed. How to file one, asked by anyone (企业年报怎么报), is the search's.
+ANNUAL_REPORT_ASKED = re.compile(r"年报(?:已经)?(?:报|交|填|提交|弄)(?:了|好)?(?:没|吗|没有|了没|么|不)"
+                                 r"|(?:我们|我的|本|咱们?)(?:公司|企业|单位|店)的?(?:今年|去年|\d{4}年)?的?年报(?:$|状态|情况|怎么样)"
+                                 r"|(?:查|看)(?:一下|下)?(?:我们|我的|本|咱们?)?(?:公司|企业|单位)?的?年报(?:状态|情况)?$")
 #: Typed after a conversation lapsed, this many characters or fewer answered its last question
 #: (1, 是的, 不用了) rather than ask a new one.
 ANSWER_CHARS = 3
@@ -173,9 +180,11 @@ def _enterprise_asked(word: str) -> tuple[str, dict] | None:
         return "enterprise", {}  # 您好，我是公司行政，想把我们公司绑定一下: a letter may say it too
     if len(word) > 24:
         return None
+    if ANNUAL_REPORT_ASKED.search(word):
+        return "enterprise_desk", {"action": "annual"}  # 今年年报报了吗: the enterprise's own, filed or not
     desk = ENTERPRISE_DESK_ASKED.search(word)
-    what = desk and (desk["what"] or desk["what2"])
-    if desk is not None and (what != "件" or desk["what"] or "看" in word or "查" in word):
+    what = desk and (desk["what"] or desk["what2"] or ("证照" if desk["what3"] else None))
+    if desk is not None and (what != "件" or desk["what"] or any(w in word for w in ("看", "查", "到哪", "进度"))):
         return "enterprise_desk", {"action": "licences" if what in ("证照", "许可证", "执照") else "cases"}
     return None
 

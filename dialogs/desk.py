@@ -6,7 +6,7 @@ its licence and annual-report reminders (bot.services.enterprise_reminders).
 ```
 (start) --not bound to any enterprise--> (企业绑定, dialogs/enterprise.py)
 (start) --bound to several--> pick --an enterprise's number--> home | cases | licences
-home  --1 / 2 / 3 / 4--> cases | licences | (企业绑定) | (muted or unmuted)
+home  --1 / 2 / 3 / 4 / 5--> cases | licences | (企业绑定) | (muted or unmuted) | home (last year's 企业年报)
 cases --办理中 / 需补正 / 已办结 / 全部--> cases (the list again, filtered)
 cases --更多 / 下一页--> cases (the next page)
 cases --a listed number--> case (the timeline card); case --another number / 办件列表--> case | cases
@@ -16,7 +16,8 @@ The binding is the proof: there is no second factor. Every action (listing, open
 listing licences, muting) asks the store at that moment whether THIS person is bound to the
 enterprise, so 解绑 (dialogs/subscriptions.py) closes the desk at once, whatever the session
 still holds. Started with `action` ("cases", "licences", "mute", "unmute") by the words
-that name it, or with none from the menu (the desk's home).
+that name it ("annual": last year's 企业年报, filed or not), or with none from the menu (the
+desk's home).
 
 The guards only read: each event's prepare action does the one lookup the message calls for and
 records its outcome (`_seen`); the guards compare.
@@ -30,6 +31,7 @@ from typing import Any
 from dialogs import paging
 from dialogs.engine import Dialog, P, T
 from dialogs.progress import case_view
+from dialogs.understand.reading import shanghai_today
 from integrations.platform.client import PlatformError, PlatformUnavailable
 from integrations.platform.models import Case, CaseFilter
 
@@ -44,7 +46,11 @@ LIST_AGAIN = frozenset({"办件列表", "列表", "回到列表"})
 #: Subscribing asked for at the enterprise's cases: a binder gets every case's notices already.
 SUBSCRIBE = frozenset({"订阅", "订阅通知", "订阅办件", "订阅这个", "订阅这个办件", "通知我", "有进展通知我"})
 #: The desk's home: number -> what it does.
-HOME = {"1": "cases", "2": "licences", "3": "bind", "4": "toggle_mute"}
+HOME = {"1": "cases", "2": "licences", "3": "bind", "4": "toggle_mute", "5": "annual"}
+#: ... and by the words of its items (证照 at the home was 没明白).
+HOME_WORDS = {**dict.fromkeys(("办件", "企业办件", "本企业办件", "案件"), "cases"),
+              **dict.fromkeys(("证照", "企业证照", "许可证", "执照"), "licences"),
+              **dict.fromkeys(("年报", "企业年报", "年报情况"), "annual")}
 
 STATES = ["pick", "home", "cases", "case", "licences"]
 LISTS = ["cases", "case"]
@@ -63,6 +69,7 @@ for _trigger, _source in (("start", "*"), ("text", STATES)):
         T(_trigger, _source, "case",     "shows_case",      "show_case"),
         T(_trigger, _source, "licences", "shows_licences",  "show_licences"),
         T(_trigger, _source, "home",     "muted_now",       "say_muted"),
+        T(_trigger, _source, "home",     "shows_annual_report", "show_annual_report"),
         T(_trigger, _source, "home",     "not_bound",       "say_not_bound"),
         T(_trigger, _source, "home",     "trouble",         "say_busy"),
     ]
@@ -94,7 +101,7 @@ class EnterpriseDesk(Dialog):
     #: 公司怎么注销 at the licences list is a need of its own (it got 没太明白).
     SEARCHED = frozenset({"licences"})
 
-    __slots__ = ("_seen", "_page", "_case", "_licences", "_muted")
+    __slots__ = ("_seen", "_page", "_case", "_licences", "_muted", "_report")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,6 +112,7 @@ class EnterpriseDesk(Dialog):
         self._case: Case | None = None
         self._licences: list = []
         self._muted: bool | None = None
+        self._report = None  # last year's 企业年报, when asked for
 
     def prompt_context(self):
         return {"data": self.data, "choices": self.data.get("choices", []), "muted": self.data.get("muted", False)}
@@ -135,7 +143,7 @@ class EnterpriseDesk(Dialog):
                 self.data["credit_code"], self.data["enterprise"] = self.data["choices"][picked - 1]
                 await self._act(self.data.get("action") or "home")
         elif self.state == "home":
-            action = HOME.get(text)
+            action = HOME.get(text) or HOME_WORDS.get(text)
             if action == "toggle_mute":
                 action = "unmute" if self.data.get("muted") else "mute"
             if action and action != "bind":
@@ -193,6 +201,10 @@ class EnterpriseDesk(Dialog):
             elif action == "licences":
                 self._licences = await self.services.platform.enterprise_licences(code)
                 self._seen = "licences"
+            elif action == "annual":
+                # last year's report: the one filed from January to June (the reminders' own)
+                self._report = await self.services.platform.annual_report(code, shanghai_today().year - 1)
+                self._seen = "annual"
             elif action in ("mute", "unmute"):
                 await self._store.mute(code, action == "mute")
                 self.data["muted"] = self._muted = action == "mute"
@@ -268,6 +280,9 @@ class EnterpriseDesk(Dialog):
     def muted_now(self) -> bool:
         return self._seen == "muted"
 
+    def shows_annual_report(self) -> bool:
+        return self._seen == "annual"
+
     def not_bound(self) -> bool:
         return self._seen == "unbound"
 
@@ -305,6 +320,10 @@ class EnterpriseDesk(Dialog):
     def show_licences(self):
         soon = int(getattr(self.services.settings, "licence_reminder_days", [60, 30, 7])[0])
         self.say("desk/licences.j2", enterprise=self.data.get("enterprise", ""), licences=self._licences, soon=soon)
+        self.ask()
+
+    def show_annual_report(self):
+        self.say("desk/annual_report.j2", enterprise=self.data.get("enterprise", ""), report=self._report, year=self._report.year)
         self.ask()
 
     def say_muted(self):

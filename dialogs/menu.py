@@ -59,6 +59,8 @@ SHORTCUTS: dict[str, tuple[str, dict]] = {
     **dict.fromkeys(("企业绑定", "绑定企业", "bind my company", "link my company", "bind my enterprise", "link my enterprise",
                      "i want to bind my company", "i want to link my company"), ("enterprise", {})),
     **dict.fromkeys(("解绑", "解除绑定", "企业解绑", "解绑企业"), ("subscriptions", {"mode": "unbind"})),
+    **dict.fromkeys(("企业服务", "企业服务首页"), ("enterprise_desk", {})),  # from anywhere (at the desk it was searched)
+    **dict.fromkeys(("年报情况", "我们的年报", "我们公司的年报"), ("enterprise_desk", {"action": "annual"})),
     **dict.fromkeys(("企业办件", "企业的办件", "单位办件", "公司办件"), ("enterprise_desk", {"action": "cases"})),
     **dict.fromkeys(("企业证照", "企业的证照", "单位证照", "公司证照", "企业许可证", "my company's licences", "my company's licenses",
                      "company licences"), ("enterprise_desk", {"action": "licences"})),

@@ -11,7 +11,10 @@ import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.web.appkeys import CATALOG
+from dialogs.understand import shanghai_today
 from tests.support import Chat
 from tests.test_progress import advance
 from tests.test_subscriptions import CREDIT_CODE, OTHER, bind, enterprise_case, texted_code
@@ -203,3 +206,45 @@ async def test_an_enterprise_and_a_case_are_picked_in_words(h, sims):
     assert all(c in listing for c in cases), listing
     card = await h.say("第二个")
     assert "【办件进度】" in card and cases[0] in card, card  # newest first: the second is the older
+
+
+async def test_a_binder_asks_whether_last_years_annual_report_is_filed_in_words_or_at_the_home(h, sims):
+    """年报报了没 / 今年年报报了吗 were searched (a tax agent's yearly report), though the platform
+    knows and the bot reminds of it. A binder is told whether last year's is filed; anyone asking
+    how to file one is told where."""
+    await enterprise_case(sims)
+    await bind(h, sims)
+    year = shanghai_today().year - 1
+    (await sims.post(f"/sim/platform/_admin/enterprises/{CREDIT_CODE}/annual-reports/{year}", json={"filed": False})).release()
+    unfiled = await h.say("今年年报报了吗")
+    assert f"{year} 年度的企业年报" in unfiled and ("还没报送" in unfiled or "没有按时报送" in unfiled), unfiled
+    (await sims.post(f"/sim/platform/_admin/enterprises/{CREDIT_CODE}/annual-reports/{year}",
+                     json={"filed": True, "filed_on": f"{year + 1}-03-01"})).release()
+    await h.say("企业服务")
+    filed = await h.say("5")
+    assert "已报送" in filed and "3月1日" in filed, filed
+    # the home's items by their words: 证照 at the home was 没明白
+    await h.say("企业服务")
+    licences = await h.say("证照")
+    assert "没明白" not in licences and "没太明白" not in licences and "证照" in licences, licences
+    # how to file one, asked by someone bound to none: where it is filed
+    told = await h.as_user("stranger").say("企业年报怎么报")
+    assert "国家企业信用信息公示系统" in told, told
+
+
+@pytest.mark.parametrize("asked", ["我们的证照有快到期的吗", "公司的许可证什么时候到期"])
+async def test_a_binder_asking_when_the_companys_licences_expire_gets_its_licences(h, sims, asked):
+    """我们的证照有快到期的吗 and 公司的许可证什么时候到期 were searched; only 企业证照 worked."""
+    await enterprise_case(sims)
+    await bind(h, sims)
+    reply = await h.say(asked)
+    assert "有效期" in reply or "到期" in reply, reply
+    assert "您要办的是不是" not in reply and "没找到" not in reply, reply
+
+
+async def test_a_binder_asking_where_the_companys_cases_are_gets_its_cases(h, sims):
+    """我们公司的件办到哪了 asked for a case number."""
+    case_no = await enterprise_case(sims)
+    await bind(h, sims)
+    reply = await h.say("我们公司的件办到哪了")
+    assert case_no in reply and "请输入办件编号" not in reply, reply

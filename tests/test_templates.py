@@ -14,7 +14,7 @@ from dialogs.bundles import merged_materials
 from dialogs.matters import follow_ups_for, questions_for
 from dialogs.menu import OPTIONS
 from dialogs.paging import window
-from integrations.platform.models import Appointment, CaseEvent, MaterialUpload, RequestedMaterial
+from integrations.platform.models import AnnualReport, AnnualReportStatus, Appointment, CaseEvent, MaterialUpload, RequestedMaterial
 from integrations.platform.simulator import World
 
 HALL = Hall(name="区政务服务中心", address="人民路 188 号", hours="9:00-17:00", phone="021-1", transit="地铁 2 号线")
@@ -294,6 +294,8 @@ CONTEXTS.update({
     "desk/home.j2": {"data": {"enterprise": "广安市思源科技有限公司"}, "muted": True},
     "desk/cases.j2": {"enterprise": "广安市思源科技有限公司", "cases": _FIRM_CASES, "offset": 6, "total": 20, "left": 11, "filter": "in_progress"},
     "desk/no_cases.j2": {"enterprise": "广安市思源科技有限公司", "filter": "needs_materials"},
+    "desk/annual_report.j2": {"enterprise": "广安市思源科技有限公司", "year": 2025, "report": AnnualReport(
+        credit_code="91511602MA6281WX1A", year=2025, status=AnnualReportStatus.pending, opens_on=date(2026, 1, 1), due_on=date(2026, 6, 30))},
     "desk/licences.j2": {"enterprise": "广安市思源科技有限公司", "licences": [WORLD.licences.answer(r, "http://sim") for r in _FIRM_LICENCES], "soon": 60},
     "desk/muted.j2": {"muted": True, "enterprise": "广安市思源科技有限公司", "binders": 2},
     "licences/id_wanted.j2": {"company": True},
