@@ -31,6 +31,8 @@ STATES = ["pick", "shown"]
 TRANSITIONS = [
     #  trigger     source            dest     when               then
     T("start",    "*",              "shown", "carries_hall",    "show_carried_hall"),
+    # 政务中心停车方便不: the district's and the city's 政务服务中心, each, not all nine halls
+    T("start",    "*",              "shown", "carries_few_halls", "show_carried_halls"),
     T("start",    "*",              "pick",  "carries_day_question", "show_open_on_day"),
     T("start",    "*",              "pick",  "carries_hours_question", "show_hours"),
     T("start",    "*",              "pick",  None,              "ask"),
@@ -179,18 +181,32 @@ class Halls(Dialog):
         self.data.pop("query", None)
         self.ask()
 
+    def carries_few_halls(self) -> bool:
+        return len(self._named_all(self.data.get("query", ""))) in (2, 3)
+
+    def show_carried_halls(self):
+        for hall in self._named_all(self.data.get("query", "")):
+            self.say("halls/detail.j2", hall=hall)
+        self.data.pop("query", None)
+        self.ask()
+
+    def _named_all(self, text: str) -> list[dict]:
+        """Every hall `text` names (政务中心: the district's and the city's)."""
+        names = hall_names(self.services.catalog)
+        folded = fold(text)
+        if names is None or not folded:
+            return []
+        ids = {hall_id for slot in names.find(folded, [True] * len(folded)) for hall_id in slot.value}
+        return [h for h in self.halls() if h["id"] in ids]
+
     def _carried_hall(self) -> dict | None:
         """The one hall a question carried in names (万盛街道便民服务中心几点上班), else None."""
         return self._named(self.data.get("query", ""))
 
     def _named(self, text: str) -> dict | None:
         """The one hall `text` names in any of the names people use for it (万盛, 车管所), else None."""
-        names = hall_names(self.services.catalog)
-        folded = fold(text)
-        if names is None or not folded:
-            return None
-        ids = {hall_id for slot in names.find(folded, [True] * len(folded)) for hall_id in slot.value}
-        return next((h for h in self.halls() if h["id"] in ids), None) if len(ids) == 1 else None
+        named = self._named_all(text)
+        return named[0] if len(named) == 1 else None
 
     def _hall(self) -> dict | None:
         halls = self.halls()

@@ -160,6 +160,16 @@ async def test_a_hall_asked_about_in_words_is_shown(h):
     assert "护照" in card and "办理部门" in card
 
 
+@pytest.mark.parametrize("asked", ["政务服务中心坐几路公交", "政务中心停车方便不"])
+async def test_how_to_reach_a_hall_or_park_there_is_answered_from_the_halls_it_names(h, asked):
+    """政务服务中心坐几路公交 got 没找到 and 政务中心停车方便不 all nine halls, though each hall's card
+    says its buses and parking: 政务中心 names the district's and the city's, and both are shown."""
+    await h.catalog_ready()
+    reply = await h.say(asked)
+    assert "【广安区政务服务中心】" in reply and "【广安市政务服务中心】" in reply and "交通：" in reply, reply
+    assert "便民服务中心" not in reply and "没找到" not in reply, reply
+
+
 @pytest.mark.parametrize("asking", ["可以预约吗", "我要预约"])
 async def test_booking_asked_at_a_hall_starts_the_booking_not_a_matter_named_after_booking(h, asking):
     await h.catalog_ready()

@@ -136,7 +136,7 @@ def _short_names(name: str) -> Iterator[str]:
 _HALL_WORDS = re.compile(r"大厅|政务服务中心|政务中心|便民服务中心|行政服务中心|服务中心|市民中心|办事处|办事的地方|窗口"
                          r"|\b(?:service (?:hall|centre|center)s?|halls?|offices?|(?:exit-entry|immigration) (?:office|administration)[a-z ]*)\b")
 _HALL_ASKS = re.compile(r"在哪|哪里|哪儿|什么地方|啥地方|地址|位置|怎么走|怎么去|咋走|几点|上班|下班|开门|关门|营业|办公|开放|"
-                        r"时间|电话|周末|周六|周日|星期|礼拜|中午|午休|节假日|停车"
+                        r"时间|电话|周末|周六|周日|星期|礼拜|中午|午休|节假日|停车|车位|公交|地铁|几路|坐什么车|坐啥车|交通"
                         r"|\bwhere\b|\baddress\b|\bopen(?:ing)?\b|\bhours\b|\bclose[sd]?\b|\bweekends?\b|\bsaturday\b|\bsunday\b")
 _HOURS_ASKS = re.compile(r"(几点|什么时候|啥时候|几时)(上班|下班|开门|关门)"
                          r"|(周末|周[一二三四五六日天]|星期[一二三四五六天日]|礼拜[一二三四五六天日]|节假日|中午|午休|今天|明天|后天|过年|春节|国庆)"
