@@ -501,6 +501,7 @@ def test_every_global_word_of_the_conversation_keeps_its_meaning(intent, words):
     ("我要转人工", "human"), ("转人工客服", "human"), ("请帮我转人工吧", "human"), ("找客服", "human"),
     ("菜单！", "menu"), ("回到菜单", "menu"), ("MENU", "menu"), ("主菜单吧", "menu"),
     ("取消吧", "cancel"), ("不办了", "cancel"), ("我不办了", "cancel"), ("人工客服在吗", "human"), ("？", "help"), ("你能做什么", "help"),
+    ("那你能干啥", "help"), ("你有啥用", "help"),  # (那你能干啥 offered 长辈模式)
     ("返回上一步", "back"), ("English", "english"), ("中文", "chinese"),
 ])
 def test_global_words_and_their_variants(typed, intent):
