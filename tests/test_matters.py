@@ -162,7 +162,7 @@ async def test_a_need_met_elsewhere_is_told_where(h, question, told):
     ("坐公交把包忘在车上了", "失物招领"), ("钱包丢了", "挂失和补办"), ("河里好多死鱼是不是有人偷偷排污", "12369"), ("家里种了十几亩水稻，听说种粮有补贴", "农业服务中心"),
     # new users: 个体户没收入需要零申报吗 got 最低生活保障; 年报 a tax agent's report; 我要复议 没找到 alone
     ("公司今年的年报还没报会怎么样", "国家企业信用信息公示系统"), ("小店没有收入还用申报纳税吗", "12366"),
-    ("对城管的罚款决定不服，想申请复议", "行政复议"),
+    ("对城管的罚款决定不服，想申请复议", "行政复议"), ("借条没写还款日期有法律效力吗", "12348"),
 ])
 async def test_an_out_of_scope_need_with_one_place_that_serves_it_is_told_that_place(h, question, told):
     """Banks, carriers, utilities, tax, traffic police, hospitals, couriers, exams, the army, lost
