@@ -122,6 +122,10 @@ class CitizenDesk(Protocol):
     async def complain(self, user: str, number: int, text: str) -> None: ...
 
 
+#: What `context_of` tells agents (the rest of a hand-off's data is its own).
+CONTEXT_KEYS = ("from", "asked", "case", "said")
+
+
 def context_of(session: Session | None) -> dict[str, Any]:
     """Where the person was when they asked for a person: shown to agents (masked by the desk)."""
     if session is None:
@@ -133,6 +137,11 @@ def context_of(session: Session | None) -> dict[str, Any]:
     query = session.data.get("query")
     if isinstance(query, str) and query:
         context["asked"] = query[:200]
+    case_no = session.data.get("case_no")
+    if session.dialog in ("progress", "enterprise_desk") and isinstance(case_no, str) and case_no:
+        # the case on screen, verified (or the person's enterprise's): 我要投诉 there is about it,
+        # and the agent asked 投诉哪个办件？ of someone who had just opened it
+        context["case"] = case_no[:40]
     said = session.data.get(MISSED_KEY)
     said = [str(s)[:200] for s in said] if isinstance(said, list) else []
     vented = session.data.get(GRIEVANCE_KEY)
@@ -235,7 +244,7 @@ class Handoff(Dialog):
         self.data.update(hours=closed.hours, back_at=closed.back_at, nobody=closed.nobody)
 
     async def join_queue(self):
-        context = {k: v for k, v in self.data.items() if k in ("from", "asked", "said")}
+        context = {k: v for k, v in self.data.items() if k in CONTEXT_KEYS}
         queued = await self.desk.request(self.user, context)
         self.data = {"ticket": queued.number}
         self.say("handoff/queued.j2", number=queued.number, ahead=queued.ahead)
@@ -341,7 +350,7 @@ class Handoff(Dialog):
         self.start("menu")
 
     async def take_note(self):
-        context = {k: v for k, v in self.data.items() if k in ("from", "asked", "said")}
+        context = {k: v for k, v in self.data.items() if k in CONTEXT_KEYS}
         noted = await self.desk.leave_note(self.user, self.text, context)
         self.say("handoff/noted.j2", number=noted.number, back_at=noted.back_at or self.data.get("back_at", ""))
         self.finish()

@@ -490,3 +490,18 @@ async def test_an_agent_typing_cancel_alone_in_a_talk_sends_the_citizen_nothing(
     assert all("取消" not in m for m in (await pushed(client, chat.user))[before:])
     assert await zhang.say("取消这个预约要本人来吗？不用，您在手机上就能取消。") is None  # in a sentence it is relayed
     assert any("在手机上就能取消" in m for m in await wait_for(lambda: pushed(client, chat.user)))
+
+
+async def test_a_person_asked_for_at_a_case_card_brings_the_case_number_to_the_agent(chat, client, zhang, app):
+    """我要投诉 at a verified case's card: the agent saw 来自：查办件进度 and asked 投诉哪个办件？ of
+    someone who had just opened it."""
+    from tests.test_progress import new_case
+
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
+    case_no = await new_case(client)
+    await chat.say(case_no)
+    assert "【办件进度】" in await chat.say("5678")
+    queued = await chat.say("我要投诉")
+    assert "正在为您转接人工服务" in queued, queued
+    notice = (await wait_for(zhang.inbox))[-1]
+    assert case_no in notice, notice
