@@ -135,6 +135,10 @@ async def test_unsatisfied_is_asked_why_and_the_reason_is_kept_masked(chat, zhan
     assert "满意吗" in await chat.say("结束")
     said = await chat.say("就这样？？？什么态度")
     assert "记下" in said and "没太明白" not in said, said
+    # the problem not solved: another person is a word away (就这样？问题还没解决呢 was filed, and
+    # nothing said how to go on)
+    assert "回复「人工」再找工作人员" in said, said
+    assert "正在为您转接人工服务" in await chat.say("人工")
 
 
 async def test_menu_during_a_talk_is_not_sent_to_the_agent_and_says_how_to_leave(chat, zhang):
