@@ -129,6 +129,8 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "needs_time",     "say_take_your_time"),
     # 这是什么意思 / 不知道: what the question is for and what a yes adds, then the question again
     T("text",  "situation", "situation", "asks_what_it_means", "explain_question"),
+    # 都不是 / 没有我这种情况 at a question of several options: who can say what then applies
+    T("text",  "situation", "situation", "none_fits_the_options", "say_no_option_fits"),
     # the card's other follow-ups asked at its question: answered, and the question asked again (多少钱
     # mid-questions, then 2 for 否 opened 办理流程: the card's numbers were back on screen)
     T("text",  "situation", "situation", "asks_materials", "say_situation_first"),
@@ -220,6 +222,8 @@ _PAYS = re.compile(r"交|缴|付|花|扣")
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对", "错了", "都错了",
                        "不是这个", "不是这几个", "没有对的", "一个都不是"})
+#: The same said of a question's options (没有我这种情况, 我的情况不在里面, 其他情况).
+NONE_OF_THESE = re.compile(r"(?:没有|不是)(?:我|我们)?(?:这|这种|这个|说的|的)?(?:情况|这种)|不在(?:这|里面|上面)|其他情况|别的情况|都不符合|都不对")
 #: A question pointing at the card on screen (也要办这个吗, 这项能代办吗, 它要钱吗); 不是这个 is a wrong pick.
 _OF_THE_CARD = re.compile(r"(?<!不是)(?:这个|这项|这一项|这件事|这个事|这证|这个证)|^它|[，, ]它")
 #: A card picked by mistake from a list (点错了 不是这个, 选错了).
@@ -1885,6 +1889,15 @@ class Matters(ListedAnswers, Dialog):
 
     def asks_what_it_means(self) -> bool:
         return not self._answered and asks_what_it_means(self.word) and self._next_question() is not None
+
+    def none_fits_the_options(self) -> bool:
+        question = self._next_question()
+        return (not self._answered and question is not None and len(question.options) >= 2
+                and (self.word in NONE_FITS or NONE_OF_THESE.search(self.word) is not None))
+
+    def say_no_option_fits(self):
+        self.say("matters/no_option_fits.j2")
+        self.ask()
 
     def explain_question(self):
         guide = self._guide()

@@ -1198,6 +1198,18 @@ async def test_whether_to_bring_a_paper_or_send_someone_asked_of_a_list_asks_whi
     assert (await h.session()).data["candidates"] == listed
 
 
+@pytest.mark.parametrize("said", ["都不是", "没有我这种情况"])
+async def test_none_of_a_questions_options_fitting_is_told_who_can_say_and_the_question_stays(h, said):
+    """都不是 at 请问您是哪种情况？ (户口迁移's five kinds) got 没太明白, then 还是没能看明白: no way on."""
+    await h.catalog_ready()
+    await open_card(h, "户口迁移审批")
+    asked = await h.say("1")
+    assert "哪种情况" in asked, asked
+    reply = await h.say(said)
+    assert "人工" in reply and "12345" in reply and "没太明白" not in reply and "哪种情况" in reply, reply
+    assert "哪种情况" not in await h.say("1")  # the question still takes its answer (the next is asked)
+
+
 async def test_what_to_bring_asked_of_a_list_in_other_words_is_not_echoed_as_a_paper(h):
     """要带些什么 at a list was answered 选好后再问我要不要带些什: 些什 read as a paper's name."""
     await h.catalog_ready()
