@@ -72,6 +72,7 @@ WITHOUT_NUMBER = re.compile(r"(?:没有|没得|没|不知道|找不到|忘了|�
 #: An ID number or a mobile number standing alone in a message (not part of a longer run).
 _AN_ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dX](?![\dX])")
 _A_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_IN_GROUPS = re.compile(r"(?<=\d)[\s\-－—](?=\d)")
 #: A run of digits, maybe with letters before it, typed where a case number is asked for.
 _NUMBER_LIKE = re.compile(r"[A-Z]{0,6}\d{4,}")
 #: In an opening message, a token that can only be meant as a number for the case (GA20241203000123,
@@ -955,7 +956,8 @@ class Progress(Dialog):
     def say_number_format(self):
         # a short run of digits is often the 预约号 of an appointment (12070001): where that is looked up
         word = unicodedata.normalize("NFKC", self.word).upper()
-        id_number, phone = _AN_ID_NUMBER.search(word) is not None, _A_PHONE.search(word) is not None
+        glued = _IN_GROUPS.sub("", word)  # 188 7703 2398: a phone typed in groups
+        id_number, phone = _AN_ID_NUMBER.search(glued) is not None, _A_PHONE.search(glued) is not None
         if id_number or phone:
             # 用身份证号能查吗 5116…098X / 5116…4027 王秀英 139… 办好没有: told "not a case number (you
             # sent 17 / 29 digits)", the ID number's X not counted and the two numbers run together

@@ -122,6 +122,11 @@ async def test_an_id_number_or_phone_for_a_case_number_is_told_what_they_are_and
     pasted = await h.as_user("elder").say("511602195506124027 王秀英 13981234567 帮我看看我那个东西办好没有")
     assert "身份证号和手机号" in pasted and "29 位" not in pasted and "受理回执" in pasted, pasted
     assert "13981234567" not in pasted and "511602195506124027" not in pasted
+    # a phone typed in groups (188 7703 2398) at the number's step was told only 您发的是 11 位
+    grouped = h.as_user("grouped")
+    assert "办件编号" in await grouped.say("查进度")
+    phone = await grouped.say("188 7703 2398")
+    assert "您发的是手机号码" in phone and "11 位" not in phone, phone
 
 
 async def test_an_appointment_number_at_progress_points_to_my_appointments_and_books_nothing(h, sims):
