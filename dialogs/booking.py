@@ -460,7 +460,6 @@ class Picking(Dialog):
                 "situations": [s.name for s in guide.situations if s.code in chosen] if guide else [],
                 "partial": bool(guide) and known is None and any(m.required == "situational" for m in guide.materials)}
 
-
     def _by_applicants_age(self, guides) -> set[str]:
         """Situations the applicant's ID number answers when they were never asked (申请人未满16周岁吗
         for a child's passport: the guardian's ID and proof of guardianship; 您年满70周岁了吗 for a
@@ -751,7 +750,7 @@ class Picking(Dialog):
         self.ask()
 
     def cannot_go(self) -> bool:
-        """那天去不了 / 要上班: no day named (一个 named is a pick, or told it is not offered, before)."""
+        """那天去不了 / 要上班: no day named (a day named is a pick, or told it is not offered, before)."""
         return CANNOT_GO.search(self.word) is not None and self.slot("date") is None
 
     def say_another_day(self):

@@ -399,9 +399,9 @@ class Question:
     options: tuple  # situations to choose from; empty for yes/no
 
 
-#: Ways guides name an expiry (有效期满换证, 证件到期换发, 有效期届满换发): said any way, it names each.
 #: data key: the list a follow-up was told to pick from first (asked again of it: told shortly).
 PICK_FIRST_SAID = "pick_first_said"
+#: Ways guides name an expiry (有效期满换证, 证件到期换发, 有效期届满换发): said any way, it names each.
 _EXPIRED = "期满到期届满"
 #: Ways guides name a loss (证件丢失补领, 遗失补证): said any way (搞丢了, 掉了), it names each.
 _LOST = "遗失丢失"

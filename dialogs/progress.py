@@ -72,6 +72,7 @@ WITHOUT_NUMBER = re.compile(r"(?:没有|没得|没|不知道|找不到|忘了|�
 #: An ID number or a mobile number standing alone in a message (not part of a longer run).
 _AN_ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dX](?![\dX])")
 _A_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+#: What separates the groups of a number typed as printed (188 7703 2398): read together.
 _IN_GROUPS = re.compile(r"(?<=\d)[\s\-－—](?=\d)")
 #: A run of digits, maybe with letters before it, typed where a case number is asked for.
 _NUMBER_LIKE = re.compile(r"[A-Z]{0,6}\d{4,}")
@@ -91,7 +92,7 @@ UNSUBSCRIBE_SAID = re.compile(r"(?:不用|不要|别|不必|不想)(?:再)?(?:�
 #: Whether it is done, or how it stands, asked on its card (办好了没, 好了吗, 现在什么情况, 批下来没有):
 #: the card again, as it stands now.
 STATUS_ASKED = re.compile(r"^(?:现在|那)?(?:办|弄|批)?(?:好|完|下来)了?(?:吗|没|没有|不|嘛|么)$|(?:办|弄)(?:好|完)了(?:吗|没|没有|不)"
-                          r"|现在(?:是)?(?:什么|啥|怎么样|咋样|啥子)(?:情况|状态|进度|样子)?|进度(?:怎么样|如何|咋样)|到哪(?:一步|了|儿了)"
+                          r"|现在(?:是)?(?:(?:什么|啥|啥子)(?:情况|状态|进度|样子)|怎么样|咋样)|进度(?:怎么样|如何|咋样)|到哪(?:一步|了|儿了)"
                           r"|批(?:下来|好)?了?(?:吗|没|没有)|有(?:进展|结果)了?(?:吗|没)|\bis it (?:done|ready|finished)\b|\bany news\b")
 #: ID numbers asked for as the factor (可以用身份证号查吗, 能用身份证吗): yes, said so.
 ID_INSTEAD = re.compile(r"(?:用|拿|输|发)?身份证(?:号|号码)?(?:可以|行|能)?(?:查|吗|不|嘛|行不行|可不可以|可以不)"
