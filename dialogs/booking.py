@@ -956,6 +956,13 @@ class Booking(Picking):
             if self.bookable(found.shown[0].code):
                 hits = list(found.shown)
                 self._sure = found.verdict == CLEAR_VERDICT
+            elif found.verdict == CANDIDATES_VERDICT:
+                # Both readings lead with matters that take no booking, the whole search unsure
+                # among them (养老保险转移: the 关系转移接续 ones): that is what was asked, said to take
+                # none; the bookable one behind them in the lexicon's reading (正常退休申请) was
+                # booked at once. (A clear one, 预约社保卡挂失, keeps the lexicon's list of what can be.)
+                hits = list(found.shown)
+                self._sure = False
         elif (self._clear([h for h in hits if self.bookable(h.code)]) is None and found.verdict == CLEAR_VERDICT
               and self.bookable(found.shown[0].code)):
             # The lexicon is unsure between bookable matters (预约社保卡申领: 社会保障卡申领 beside
@@ -1035,8 +1042,17 @@ class Booking(Picking):
 
     def clear_unbookable(self) -> bool:
         """What they typed is clearly one matter, and it takes no booking: say so."""
-        best = self._clear(self.all_hits())
+        best = self._unbookable_best()
         return best is not None and not self.bookable(best.code)
+
+    def _unbookable_best(self):
+        """The clear best of the hits; or, when none of them takes a booking (社保转移: every
+        关系转移接续 matter), the first: said to take none, not 没找到."""
+        hits = self.all_hits()
+        best = self._clear(hits)
+        if best is None and hits and not any(self.bookable(h.code) for h in hits):
+            return hits[0]
+        return best
 
     def clear_match(self) -> bool:
         return self._clear(self.hits()) is not None
@@ -1140,7 +1156,7 @@ class Booking(Picking):
         query = self._query().strip()
         code = self.data.pop("code", None)
         self.data.pop("query", None)
-        best = self._clear(self.all_hits()) if query else None
+        best = self._unbookable_best() if query else None
         unbookable = code if code and not self.bookable(code) else best.code if best is not None and not self.bookable(best.code) else None
         if unbookable is not None:
             self.say_not_bookable(unbookable, self.services.catalog.summary(unbookable).name)

@@ -1977,3 +1977,15 @@ async def test_a_change_naming_two_days_while_moving_takes_the_day_changed_to(h,
     assert f"{first[0]}月{first[1]}日" in times
     changed = await h.say(f"{first[0]}月{first[1]}日去不了 能改到{second[0]}月{second[1]}日吗")
     assert f"{second[0]}月{second[1]}日" in changed.splitlines()[0] and "可以预约的时段" in changed, changed
+
+
+@pytest.mark.parametrize("asked", ["养老保险转移", "社保转移"])
+async def test_a_matter_that_takes_no_booking_is_said_so_not_swapped_for_one_behind_it(h, asked):
+    """预约办事 → 养老保险转移 booked 企业职工基本养老保险正常退休申请 at once (the days came next):
+    the transfer, first in both readings, takes no booking, and the retirement behind it was taken.
+    社保转移 got 没找到."""
+    await h.catalog_ready()
+    await h.say("预约办事")
+    reply = await h.say(asked)
+    assert "转移接续" in reply and "不需要预约" in reply, reply
+    assert "退休" not in reply and "请选择" not in reply and "没找到" not in reply, reply
