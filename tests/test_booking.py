@@ -93,7 +93,7 @@ async def test_answering_1_to_every_choice_books(h, sims):
     assert len(items) == 1 and items[0]["number"] in reply
 
 
-@pytest.mark.parametrize("yes", ["是的是的", "对对对", "确认"])
+@pytest.mark.parametrize("yes", ["是的是的", "对对对", "确认", "用"])  # (用 alone was 没明白)
 async def test_any_plain_yes_uses_the_remembered_applicant(h, yes):
     """办事人用上次保存的信息吗 answered 是的是的: the remembered person, not 「好的。」 and the question again."""
     await h.catalog_ready()
