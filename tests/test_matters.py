@@ -141,7 +141,9 @@ async def test_another_places_hours_are_not_answered_with_the_service_halls(h, q
                                               ("老外来我们厂工作，外国人工作许可怎么办", "出入境"),
                                               ("电动车在楼下被偷了怎么办", "110"), ("被人告到法院了，收到传票怎么办", "诉讼服务中心"),
                                               ("我是德国人，护照丢了，在这里能补办吗", "使领馆"),
-                                              ("我要和外国人结婚，在哪登记", "涉外婚姻登记")])
+                                              ("我要和外国人结婚，在哪登记", "涉外婚姻登记"),
+                                              # a foreigner in few words: it got the residence permits' office
+                                              ("我老婆中国人 我要结婚 外国人 去哪里", "涉外婚姻登记")])
 async def test_a_need_met_elsewhere_is_told_where(h, question, told):
     """A foreign spouse's residence permit got 没找到 and 12345 alone, though one office serves it:
     out of scope, and where (with the hall when the city has one), then 人工 / 12345."""

@@ -63,11 +63,19 @@ _MARRYING = re.compile(r"结婚|领证|扯证|婚姻登记|嫁|娶|marry|marriag
 _CHILDS_PAPERS = re.compile(r"户口|出生|落户|上学|入学|宝宝|小孩|孩子的|\b(?:baby|child|kid)\b", re.IGNORECASE)
 
 
+#: A Chinese partner named by a foreign writer in few words (我老婆中国人 我要结婚 外国人).
+_CHINESE_PARTNER = re.compile(rf"(?:{_PARTNERS})(?:是)?中国(?:人|籍)|中国(?:籍)?(?:的)?(?:{_PARTNERS})")
+_FOREIGN_WORD = re.compile(r"外国|外籍|老外")
+
+
 def marries_a_foreigner(message: str) -> bool:
-    """Whether a citizen asks how to marry a foreigner (我要和外国人结婚，在哪登记): the province's
-    office for marriages with foreigners registers it, never the catalog's registry."""
-    return (SAYS_FOREIGN_PARTNER.search(message) is not None and _MARRYING.search(message) is not None
-            and _CHILDS_PAPERS.search(message) is None)
+    """Whether a citizen asks how to marry a foreigner (我要和外国人结婚，在哪登记), or a foreigner
+    how to marry a citizen in few words (我老婆中国人 我要结婚 外国人): the province's office for
+    marriages with foreigners registers it, never the catalog's registry."""
+    if _MARRYING.search(message) is None or _CHILDS_PAPERS.search(message) is not None:
+        return False
+    return SAYS_FOREIGN_PARTNER.search(message) is not None or (
+        _CHINESE_PARTNER.search(message) is not None and _FOREIGN_WORD.search(message) is not None)
 
 
 #: Foreigners named at all (外国, 老外, a nation): a message about 外地人 that names none is about
