@@ -31,7 +31,7 @@ from functools import cache
 from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import (ASKING, CORRECTION, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, ListedAnswers, Question, answer_to, correction_of,
+from dialogs.matters import (AGENT_ASKED, AGENT_ASKED_TOO, ASKING, CORRECTION, NONE_FITS, NONE_OF_THESE, EN_AGENT_ASKED, EN_AGENT_WORDS, FOLLOW_UP_CHARS, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, ListedAnswers, Question, answer_to, correction_of,
                              drop_last_answer, explained, follow_up_asked, materials_for, online_way, questions_for, reopen_listed,
                              situations_key)
 from dialogs.understand.answers import asks_what_it_means, needs_time
@@ -54,14 +54,17 @@ TRANSITIONS = [
     T("text",  "card",      "card",      "asks_time_or_fee",               "show_time_and_fee"),  # 要多少天？要钱不
     T("text",  "card",      "card",      "asks_where",                     "show_where"),         # 在哪办
     T("text",  "card",      "card",      "asks_online",                    "show_online"),        # 能网上办吗
+    T("text",  "card",      "card",      "asks_agent",                     "show_agent"),         # 可以找人代办不
     # an earlier answer put right (不对 我们其实没领结婚证, 选错了 应该是随母亲): changed, the question on screen again
     T("text",  "situation", "situation", "corrects_answer",                "say_corrected"),
     T("text",  "situation", "situation", "takes_back_answer",              "ask_again"),  # 选错了: that question again
     T("text",  "situation", "situation", "needs_time",                     "say_take_your_time"),  # 等一下 我问下家里人
     T("text",  "situation", "situation", "asks_what_it_means",             "explain_question"),  # 这是什么意思 / 不知道
+    T("text",  "situation", "situation", "none_fits_the_options",          "say_no_option_fits"),  # 否 / 都不是 at a choice
     # what the card tells, asked mid-way (办下来要多久, 在哪里办): told, and the question on screen again
     T("text",  "situation", "situation", "asks_time_or_fee_only",          ["show_time_and_fee", "ask"]),
     T("text",  "situation", "situation", "asks_where_only",                ["show_where", "ask"]),
+    T("text",  "situation", "situation", "asks_agent_only",                "show_agent_and_ask"),
     T("text",  "situation", "card",      "answers_last_question",          "show_materials"),
     T("text",  "situation", "situation", "answers_question",               "ask"),
 ]
@@ -209,6 +212,14 @@ def merged_materials(guides, chosen: set[str], settled: Settled | None = None) -
     return [MergedMaterial(**{**line, "matters": tuple(line["matters"])}) for line in merged.values()]
 
 
+def agent_asked(text: str) -> bool:
+    """可以找人代办不, 能让我儿子帮我去办吗, can my husband do it for me: whether the bundle may be
+    done on one's behalf (it was searched: 找人 found 招聘服务)."""
+    if text.isascii():
+        return len(text.split()) <= EN_AGENT_WORDS and EN_AGENT_ASKED.search(text) is not None
+    return len(text) <= FOLLOW_UP_CHARS and (AGENT_ASKED.search(text) or AGENT_ASKED_TOO.search(text)) is not None
+
+
 def bundle_guides(catalog, bundle) -> list:
     """The guides of the bundle's matters, in the bundle's order (a matter without one is left out)."""
     return [g for g in (catalog.guide(code) for code in bundle.matters) if g is not None]
@@ -236,9 +247,11 @@ class Bundles(ListedAnswers, Dialog):
         word = normalise(text)
         if state == "card" and len(word) <= CORRECTION_CHARS and (CORRECTION.search(word) or TAKE_BACK.search(word)):
             return True  # 不对，我们没结婚 / 刚才点错了 after the list: an answer put right, not a search for 结婚
+        if agent_asked(word):
+            return True  # 可以找人代办不: asked of this bundle, not a search (找人: 招聘服务)
         if state == "card" and only_booking(text):
             return True  # 我想预约 on the card: this bundle's booking, never a search for matters named 预约
-        return state == "situation" and ASKING.search(word) is None
+        return state == "situation" and ASKING.search(word) is None and "一件事" not in word  # 企业开办一件事: another bundle
 
     def prompt_context(self):
         bundle = self._bundle()
@@ -323,6 +336,32 @@ class Bundles(ListedAnswers, Dialog):
         online = [(n, g.name, online_way(g)) for n, g in enumerate(guides, 1) if g is not None and online_way(g) != "offline"]
         self.say("bundles/online.j2", bundle=bundle, online=online)
 
+    def asks_agent(self) -> bool:
+        return agent_asked(self.word)
+
+    def asks_agent_only(self) -> bool:
+        """能代办吗 at a question (even at 是由他人代您办理吗？, which would read it as 是): answered,
+        and the question asked again; 让我儿子去办 there is its answer."""
+        return self.asks_agent() and (ASKING.search(self.word) is not None or not self.answers_question())
+
+    def show_agent(self):
+        """Which of its matters the guides let someone else do (their 委托他人代办 situation) and
+        what an agent brings besides the list, each document once; or that the guides do not say."""
+        allowed, extra = [], {}
+        for guide in self._guides():
+            codes = {s.code for s in guide.situations if "代" in s.name or "委托" in s.name}
+            if codes:
+                allowed.append(guide.name)
+                for m in guide.materials:
+                    if m.required == "situational" and codes.intersection(m.situations):
+                        extra.setdefault(m.name, m)
+        self.say("bundles/agent.j2", bundle=self._bundle(), allowed=allowed, materials=list(extra.values()),
+                 every=len(allowed) == len(self._guides()))
+
+    def show_agent_and_ask(self):
+        self.show_agent()
+        Dialog.ask(self)  # not `ask`: at 是由他人代您办理吗？ it would record 能代办吗 as 是
+
     def _said(self, words: frozenset[str]) -> bool:
         return self.word in words
 
@@ -387,6 +426,20 @@ class Bundles(ListedAnswers, Dialog):
 
     def explain_question(self):
         self.say("matters/explained.j2", **explained(self._next_question(), self._guides()))
+        Dialog.ask(self)
+
+    def none_fits_the_options(self) -> bool:
+        """否, 都不是, 没有这种情况 at one matter's choice of situations (it was 没太明白, again and
+        again): none of its options is this person's."""
+        question = self._next_question()
+        if question is None or len(question.options) < 2 or self._reading() is not None:
+            return False
+        return self.word in NONE_FITS or NONE_OF_THESE.search(self.word) is not None or self.slot("yes_no") is False
+
+    def say_no_option_fits(self):
+        text = self._next_question().text
+        matter = text[1:text.index("」")] if text.startswith("「") and "」" in text else ""
+        self.say("bundles/no_option_fits.j2", matter=matter)
         Dialog.ask(self)
 
     def ask_again(self):

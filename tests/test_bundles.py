@@ -429,3 +429,32 @@ async def test_what_the_card_tells_asked_mid_way_is_told_and_the_question_asked_
     question = await h.say("材料清单")
     reply = await h.say(asked)
     assert "没太明白" not in reply and told in reply and question.splitlines()[-1] in reply, reply
+
+
+async def test_asking_on_a_bundle_whether_someone_else_may_do_it_is_answered_from_its_guides(h):
+    """可以找人代办不 on a bundle's card found 招聘服务 (找人); 能代办吗 at 是由他人代您办理吗？ was
+    recorded as 是. Now the bundle's guides answer it, and the question on screen stays unanswered."""
+    await h.catalog_ready()
+    assert "【身后一件事】" in await h.say("身后一件事")
+    told = await h.say("可以找人代办不")
+    assert "代办" in told and "授权委托书" in told and "招聘" not in told and "您要办的是不是" not in told, told
+    first = await h.say("材料清单")
+    assert "他人代您办理" in first, first
+    again = await h.say("能代办吗")
+    assert "授权委托书" in again and again.rstrip().endswith("（回复序号）") and "他人代您办理" in again, again
+    assert not (await h.session()).data.get("answers")
+    assert "【企业开办一件事】" in await h.say("企业开办一件事")  # another bundle named mid-question opens
+
+
+async def test_no_to_a_matters_choice_inside_a_bundle_says_what_that_means_not_unclear_again(h):
+    """否 at 「食品经营许可」：请问您是哪种情况？ (a shop that sells no food) was 没太明白, five times."""
+    await h.catalog_ready()
+    await h.say("个体户开办一件事")
+    reply = await h.say("材料清单")
+    for _ in range(6):
+        if "哪种情况" in reply:
+            break
+        reply = await h.say("否")
+    assert "哪种情况" in reply, reply
+    told = await h.say("否")
+    assert "不在这几种里" in told and "没太明白" not in told and "人工" in told and "哪种情况" in told, told

@@ -65,6 +65,8 @@ CONTEXTS = {
     "bundles/materials.j2": {"bundle": BUNDLE, "materials": merged_materials(BUNDLE_GUIDES, {"agent"}), "situations": ["委托他人代办"], "saved": 3},
     "bundles/not_bookable.j2": {"bundle": BUNDLE},
     "bundles/where.j2": {"bundle": BUNDLE, "halls": PLATFORM_HALLS},
+    "bundles/agent.j2": {"bundle": BUNDLE, "allowed": ["公司设立登记"], "materials": BUNDLE_GUIDES[0].materials[:2], "every": False},
+    "bundles/no_option_fits.j2": {"matter": "食品经营许可核发"},
     "bundles/online.j2": {"bundle": BUNDLE, "online": [(1, "公司设立登记", "full"), (3, "发票领用", "apply")]},
     "bundles/time_and_fee.j2": {"bundle": BUNDLE, "time": True, "fee": True,
                                 "fees": [(g.name, f) for g in WORLD.guides.values() for f in g.fees][:2]},
