@@ -1196,3 +1196,13 @@ def test_a_need_to_be_met_in_another_city_is_that_citys(search, query):
                                               ("打工多年准备回老家开个小面馆，第一步该办啥", "个体工商户开办一件事")])
 def test_what_is_brought_here_from_another_city_or_done_back_home_is_still_served(search, query, meant):
     assert meant in shown(search, query)[:3], (query, shown(search, query))
+
+
+@pytest.mark.parametrize("query, bundle", [("开个小饭馆要办哪些手续", "个体工商户开办一件事"), ("开公司要办哪些手续", "企业开办一件事")])
+def test_asking_for_every_procedure_a_need_takes_leads_with_the_bundle_that_covers_them(search, query, bundle):
+    """开个小饭馆要办哪些手续 opened the food licence's card: one of the three things to do."""
+    assert search.find(query).hits[0].name == bundle
+
+
+def test_every_procedure_of_one_named_matter_is_still_that_matter(search):
+    assert search.find("社保卡补办需要哪些手续").hits[0].name == "社会保障卡补领、换领、换发"

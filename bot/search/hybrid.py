@@ -124,6 +124,9 @@ CANDIDATE_SHARE = 0.4  # of the best hit's score, the least a candidate shown ha
 #: What a message about a death says: a candidate list shows a bereavement's matters
 #: (dialogs.understand.answers.OF_A_DEATH) only with it.
 DEATH_CUE = re.compile(r"死|去世|过世|走了|逝|丧|遗|后事|身后|殡|火化|没了|不在了|牺牲|亡|抚恤|供养|老了|died|death|dead|passed away|funeral|deceased|widow")
+#: A message asking for every procedure a need takes (开个小饭馆要办哪些手续, 开公司都要办什么): a
+#: 一件事 bundle among the first hits that covers the first matter is the answer, ahead of it.
+ALL_PROCEDURES = re.compile(r"哪些(?:手续|证|事|事情|流程|东西要办)|办(?:哪些|些什么|些啥|哪几样|哪几个)|都要办|都得办|一共要办|全套手续|所有手续")
 #: Who the business is (session 27): a message that says 公司 and not 个体 is not a sole trader's, and
 #: one that says 个体户 and not 公司 is not a company's. 公司 reads as 企业 / 市场主体 to the lexicon,
 #: words a sole trader's texts use too, so 我们公司的营业执照要注销了 was a clear 个体工商户注销登记.
@@ -492,6 +495,10 @@ class MatterSearch:
             # "I lost my passport", in English and saying nothing of whose: the citizen's passport,
             # and beside it where a foreigner's own is replaced (their embassy; the police first)
             found = Found(found.verdict, found.hits, found.need, FOREIGN_NATIONALS)
+        if found.verdict in (MATTER, CANDIDATES) and found.hits[0].kind == "matter" and ALL_PROCEDURES.search(query):
+            covering = next((h for h in found.hits[:3] if h.kind == "bundle" and found.hits[0].code in self._bundles[h.code].members), None)
+            if covering is not None:
+                found = Found(found.verdict, (covering, *(h for h in found.hits if h is not covering)), found.need, found.told, found.hall)
         if found.verdict == CANDIDATES and DEATH_CUE.search(query.lower()) is None:
             # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
             # hurt; a list shows them only when the message speaks of a death.
