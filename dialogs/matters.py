@@ -787,6 +787,14 @@ _NEW_NEED = re.compile(r"对了|还有|另外|顺便|想|要办|要去|要给|�
 _CONTRAST = re.compile(r"不是|而是|并非|并不是")
 
 
+#: How far down what a few words find alone a listed matter may be for the words to name it
+#: (先补身份证: second): 出租房登记 found 住房保障家庭租赁补贴发放 fourth, and opened it.
+NAMES_LISTED_RANK = 2
+#: A circumstance told of someone (他户口不在广安, 我没有工作): not the name of a listed matter,
+#: though it shares a word with one (户口迁移审批).
+_SOMEONES_CIRCUMSTANCE = re.compile(r"(?:我|他|她|俺|咱|孩子|老人)[^，,。]{0,6}(?:不|没)")
+
+
 def _tells(text: str) -> bool:
     """Whether a short message tells a circumstance rather than asks (我们公司已经开过户了); one that
     sets something against another (我是开公司的，不是个体户) says what it is not, and is searched."""
@@ -1200,7 +1208,8 @@ class Matters(ListedAnswers, Dialog):
         within = tuple(h for h in alone.hits if h.code in listed)
         if alone.verdict == MATTER and within and within[0].code == alone.hits[0].code:
             self._found, self._refined = alone, None  # 社保卡挂失 at that list: it names one of them clearly
-        elif (self._found is alone or self._found.hits[0].code == listed[0]) and within and within[0].code != listed[0]:
+        elif ((self._found is alone or self._found.hits[0].code == listed[0]) and within and within[0].code != listed[0]
+              and within[0] in alone.hits[:NAMES_LISTED_RANK] and _SOMEONES_CIRCUMSTANCE.search(said) is None):
             # 身份证 said to a list of everything lost with a wallet, led by 驾驶证: read with the
             # list's question it found the same list (and its first opened). The listed matters
             # the words find alone are what they name: those, in the order the words found them.

@@ -1551,6 +1551,17 @@ async def test_a_listed_paper_named_at_a_list_narrows_it_to_that_paper_not_the_f
     assert "【社会保障卡挂失】" in await h2.say("社保卡挂失")
 
 
+@pytest.mark.parametrize("first, said, wrong", [("我们两口子要离婚，协议离婚去哪里办", "他户口不在广安", "户口迁移审批"),
+                                                 ("房屋租赁备案", "出租房登记", "住房保障家庭租赁补贴发放")])
+async def test_a_word_shared_with_a_listed_matter_does_not_open_it(h, first, said, wrong):
+    """他户口不在广安 said to a divorce's list opened 户口迁移审批 (listed third): the divorce then
+    took "3 working days, free". 出租房登记 opened a housing subsidy listed fourth of what it finds."""
+    await h.catalog_ready()
+    assert wrong in await h.say(first)
+    reply = await h.say(said)
+    assert f"【{wrong}】" not in reply and "应该是「" + wrong not in reply, reply
+
+
 async def test_the_same_list_found_again_opens_its_first_matter(h):
     """An elderly tester got the same three matters back five times: what he said of the list
     (我不会用智能手机) was searched and led to the same list. The second time, its first is opened,
