@@ -252,6 +252,18 @@ async def test_continue_after_goodbye_mid_booking_goes_on_where_it_was(h, back):
     assert (await h.session()).state == "name"
 
 
+@pytest.mark.parametrize("back", ["先把预约弄完", "算了 先约完再说"])
+async def test_finishing_the_booking_first_after_a_side_question_goes_back_to_it(h, back):
+    """单位证明去哪开 mid-booking (a list of matters), then 先把预约弄完: the booking at its step; it
+    was read as a booking of 弄完 (建设工程设计方案审定不需要预约), and the matter was lost."""
+    await h.catalog_ready()
+    await to_name_step(h)
+    await h.say("单位证明去哪开")
+    reply = await h.say(back)
+    assert "接着刚才的预约办事" in reply and ASK_NAME in reply and "不需要预约" not in reply, reply
+    assert (await h.session()).state == "name"
+
+
 async def test_预约_on_a_card_reached_from_the_hall_list_books_the_cards_matter(h):
     """服务大厅几点开门 → a matter named → its card → 预约: the card's matter is booked; the hall list
     paused before the card must not take 预约 back and ask what to book."""

@@ -90,7 +90,8 @@ def global_word(shells: list[str], vocab: Vocabulary) -> str | None:
         intent = vocab.global_words.get(layer)
         if intent is not None:
             return intent
-    if shells and (_RESUME.search(shells[0]) or _BACK_TO.search(shells[0])) and not _RESUME_FILLER.sub("", shells[0]):
+    if (shells and (_RESUME.search(shells[0]) or _BACK_TO.search(shells[0]) or _FINISH.search(shells[0]))
+            and not _RESUME_FILLER.sub("", shells[0])):
         return "resume"  # 刚才那个预约继续, 我回来了，继续约, 刚才那个预约呢: nothing but going on with what was left
     return _said_in_clauses(shells[0], vocab) if shells else None
 
@@ -101,7 +102,9 @@ _RESUME = re.compile(r"继续|接着")
 #: ... or asking after it (刚才那个预约呢, 回到刚才的预约): what was left, with nothing new said.
 _BACK_TO = re.compile(r"^(?:我|那)?(?:刚才|刚刚|之前)(?:那个|的|我)?(?:在)?(?:预约|约)的?(?:那个)?(?:呢|咋办|怎么办|去哪了|没了)"
                       r"|回到(?:刚才|刚刚|之前)")
-_RESUME_FILLER = re.compile(r"继续|接着|回到|咋办|怎么办|去哪了|没了|呢|我?回来了|又来了|刚才|刚刚|之前|上次|那个|这个|的|预约|约|办理|办|弄|事情|事|吧|了|啊|呀|哈|我|要|想|还是|再|好|嗯|那|就|下去|[\s,，.。!！~～]")
+#: ... or finishing it first (先把预约弄完, 算了 先约完再说: a booking left for a side question).
+_FINISH = re.compile(r"(?:弄|办|约|搞|填|走)完")
+_RESUME_FILLER = re.compile(r"继续|先把|先|把|完|再说|算了|接着|回到|咋办|怎么办|去哪了|没了|呢|我?回来了|又来了|刚才|刚刚|之前|上次|那个|这个|的|预约|约|办理|办|弄|事情|事|吧|了|啊|呀|哈|我|要|想|还是|再|好|嗯|那|就|下去|[\s,，.。!！~～]")
 
 
 #: A person asked for inside a sentence about something else (我还是想找个真人问问 上门办证的事,
