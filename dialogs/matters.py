@@ -563,6 +563,9 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         return "yes" if text in YES else "no"
     if (hedged := _HEDGED.fullmatch(text)) is not None:  # 那就按是吧, 算是吧, 应该没有吧, 就按否
         return "yes" if hedged["word"] in YES else "no"
+    if (excluded := _NOT_THIS.search(question.text)) is not None and (at := text.find(excluded[1][0])) >= 0 \
+            and text[at - 1:at] not in ("不", "没"):
+        return "no"  # 结婚证是破损了吗（不是丢失）？ answered 丢了 找不到了 / 没破 是丢了 (它 was read as 是)
     if _THANKS_TAIL.sub("", text) in ACKNOWLEDGED and not _OFFERED.search(question.text):
         return None  # 好的(谢谢你啊) to 是由他人代您办理吗 says nothing of who goes: asked again
     if len(text) <= SAID_BACK_CHARS and _SHORT_OF.search(question.text) and _SAYS_SHORT.search(text):
@@ -608,6 +611,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
 #: A yes or no said with a hedge or as a choice (那就按是吧, 算是吧, 应该没有吧, 就选否).
 _HEDGED = re.compile(r"(?:那|那就|就|那我|我)?(?:算|应该|应该是|大概|估计|好像|按|选|当)+(?P<word>是|否|有|没有|不是|对|不对|不)(?:的)?(?:吧|呗|啊|哦|了)?")
 
+#: What a question says it is not about (是破损了吗（不是丢失）): an answer naming that is a no.
+_NOT_THIS = re.compile(r"[（(]不是([^）)]+)[）)]")
 #: Thanks after a mere acknowledgement (好的谢谢你啊): still no answer.
 _THANKS_TAIL = re.compile(r"[，,\s]*(?:谢谢|多谢|感谢|谢了|谢啦)(?:你|您)?(?:啊|呀|哈|了|啦|哦)?$")
 #: A question asking whether something falls short (不足15年, 不够, 未满) ...

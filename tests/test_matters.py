@@ -1590,3 +1590,19 @@ async def test_a_follow_up_after_being_told_where_a_need_is_met_is_that_places(h
     assert "exit-entry" in await english.say("residence permit")
     documents = await english.say("what documents do I need?")
     assert "exit-entry" in documents and "一件事" not in documents, documents
+
+
+@pytest.mark.parametrize("said", ["丢了 找不到了", "没破 是丢了"])
+async def test_naming_what_a_question_says_it_is_not_about_answers_no(h, said):
+    """结婚证是破损了吗（不是丢失）？ answered 丢了 找不到了 was taken as 是: the list asked for the
+    damaged certificate the person no longer has; 没破 是丢了 was 没太明白."""
+    await h.catalog_ready()
+    await h.say("结婚证丢了咋办")
+    assert "（不是丢失）" in await h.say("1")
+    reply = await h.say(said)
+    for _ in range(4):
+        if "需要准备的材料" in reply:
+            break
+        assert "没太明白" not in reply, reply
+        reply = await h.say("否")
+    assert "需要准备的材料" in reply and "损毁的结婚证" not in reply, reply
