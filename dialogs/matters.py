@@ -106,6 +106,7 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_time",      "show_time"),
     T("text",  "guide",     "guide",     "asks_fee",       "show_fee"),
     T("text",  "guide",     "guide",     "asks_post",      "show_post"),  # 能寄过来吗
+    T("text",  "guide",     "guide",     "asks_hukou",     "show_hukou"),     # 我是外地户口呢
     T("text",  "guide",     "guide",     "asks_anywhere",  "show_anywhere"),  # 可以在成都办吗
     T("text",  "guide",     "guide",     "asks_brings",    "show_brings"),  # 要带照片吗
     T("text",  "guide",     "guide",     "asks_agent",     "show_agent"),  # 可以让家里人代办吗
@@ -141,6 +142,7 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "asks_time",      ["show_time", "ask"]),
     T("text",  "situation", "situation", "asks_fee",       ["show_fee", "ask"]),
     T("text",  "situation", "situation", "asks_post",      ["show_post", "ask"]),
+    T("text",  "situation", "situation", "asks_hukou",     ["show_hukou", "ask"]),
     T("text",  "situation", "situation", "asks_anywhere",  ["show_anywhere", "ask"]),
     T("text",  "situation", "situation", "asks_brings",    ["show_brings", "ask"]),
     T("text",  "situation", "situation", "asks_agent",     ["show_agent", "ask"]),  # 要本人去吗 at a question: answered, asked again
@@ -269,6 +271,17 @@ _ELSEWHERE_PLACES = ("外地|外省|异地|老家|省外|市外|那边|那里|�
 ANYWHERE_ASKED = re.compile(rf"(?:在|去|回|到)(?:{_ELSEWHERE_PLACES})(?:那边|那里|当地|那儿)?(?:也)?(?:能|可以|可不可以|能不能)?"
                             r"(?:去)?(?:办|弄|申请|补|换|领)[^，,。]{0,6}(?:吗|不|么|没|行|可以|能)"
                             r"|(?:异地|跨省|外地|全国)(?:也)?(?:能|可以|能不能|可不可以)?(?:办|通办|办理)(?:吗|不|么|没)?$|通办")
+#: Whether one whose household is registered elsewhere may do it (我是外地户口呢, 她户口在老家 能办不,
+#: 外地人可以办吗): answered from the guide's conditions and situations.
+HUKOU_ASKED = re.compile(r"(?:外地|外省|外市|外县|农村|老家|非本地|不是本地|不是广安|不是这里|不是这边|不在本地|不在广安|不在这里|不在这边|别的地方)的?(?:户口|户籍)"
+                         r"|(?:户口|户籍)(?:不在|不是|在外地|在老家|在农村|在外省|在外面|在别)|外地人|非本地户籍|新市民")
+#: A question that is itself about the household's registration (你们两人的户口都不在广安吗): answered, not asked about.
+_OF_HUKOU = re.compile(r"户口|户籍|本地|外地")
+#: A guide's line or situation on whose household may apply (户籍在广安区, 含在广安居住的外地户籍老年人, 有外地缴费经历).
+HUKOU_SAID = re.compile(r"户籍|户口|常住|居住地|外地|异地")
+#: ... of those, a line that asks for a local household (具有广安区户籍, 常住户口在广安区).
+LOCAL_ONLY = re.compile(r"(?:具有|持有)?(?:广安区?|本区|本市|本地)户籍|(?:户籍|常住户口|户口)在广安")
+_ELSE_TOO = re.compile(r"居住证|外地户籍|经常居住地")  # 持有广安区户籍，或持居住证在本地居住的: not local only
 #: A guide's line that says where else it is done (not 天府通办, a platform's name).
 ANYWHERE_SAID = re.compile(r"全国通办|跨省通办|省内通办|全国任一|任一方?户籍地|异地(?:办理|受理|申请)")
 
@@ -1676,6 +1689,9 @@ class Matters(ListedAnswers, Dialog):
             return "agent"
         if asked is None and text.isascii() and len(text.split()) <= EN_AGENT_WORDS and EN_AGENT_ASKED.search(text):
             return "agent"
+        if (asked is None and len(text) <= ELSEWHERE_CHARS and HUKOU_ASKED.search(text)
+                and not (self.state == "situation" and _OF_HUKOU.search(getattr(self._next_question(), "text", "")))):
+            return "hukou"  # 我是外地户口呢: what the guide's conditions say of it (it was searched, or 没写到)
         if asked is None and len(text) <= ELSEWHERE_CHARS and ANYWHERE_ASKED.search(text):
             return "anywhere"  # 我在成都工作，可以在成都办吗: the card's answer, not another city's 没找到
         if asked is None and len(text) <= FOLLOW_UP_CHARS and paper_asked(text) is not None and guide.materials:
@@ -1758,6 +1774,19 @@ class Matters(ListedAnswers, Dialog):
         guide = self._guide()
         lines = [line.rstrip("。；;") for line in (*guide.conditions, *guide.process) if ANYWHERE_SAID.search(line)]
         self.say("matters/anywhere.j2", guide=guide, lines=lines[:2])
+
+    def asks_hukou(self) -> bool:
+        return self._follow_up() == "hukou"
+
+    def show_hukou(self):
+        """我是外地户口呢: the guide's conditions on whose household may apply, and what its
+        situations for another place add to the list; or that it asks for none."""
+        guide = self._guide()
+        lines = [line.rstrip("。；;") for line in guide.conditions if HUKOU_SAID.search(line)]
+        codes = {s.code for s in guide.situations if re.search(r"外地|非本|户籍不在|外省|外市|异地", s.name)}
+        extra = [m for m in guide.materials if m.required == "situational" and codes.intersection(m.situations)]
+        self.say("matters/hukou.j2", guide=guide, lines=lines[:2], local_only=any(LOCAL_ONLY.search(line) and not _ELSE_TOO.search(line) for line in lines),
+                 situations=[s.name for s in guide.situations if s.code in codes], materials=extra)
 
     def asks_post(self) -> bool:
         return self._follow_up() == "post"

@@ -943,7 +943,8 @@ async def test_who_one_is_or_what_one_has_told_at_a_card_keeps_the_card(h, asked
         card = await h.say("1")
     name = card.split("】")[0].lstrip("【")
     reply = await h.say(told)
-    assert f"好的，明白了。「{name}」" in reply and "您要办的是不是" not in reply, reply
+    # 外地户口 told: what the card's conditions say of it (dialogs.matters.HUKOU_ASKED)
+    assert (f"好的，明白了。「{name}」" in reply or f"「{name}」的办理条件" in reply) and "您要办的是不是" not in reply, reply
     asked = await h.say("钱多久到账")  # a question, not a circumstance
     assert "符不符合条件" not in asked, asked
 
@@ -1606,3 +1607,23 @@ async def test_naming_what_a_question_says_it_is_not_about_answers_no(h, said):
         assert "没太明白" not in reply, reply
         reply = await h.say("否")
     assert "需要准备的材料" in reply and "损毁的结婚证" not in reply, reply
+
+
+async def test_a_household_registered_elsewhere_is_answered_from_the_guides_conditions(h):
+    """我是外地户口呢 on 残疾人证新办's card was 办事指南里没有写到, though its conditions say 户籍在广安区;
+    at 失业保险金申领's question it listed 身份证 and 户口 matters, and the question was lost."""
+    await h.catalog_ready()
+    assert "【残疾人证新办】" in await h.say("残疾人证新办")
+    told = await h.say("我是外地户口呢")
+    assert "户籍在广安区" in told and "一般办不了" in told and "没有写到" not in told, told
+    h2 = h.as_user("elsewhere")
+    await h2.say("失业保险金申领")
+    question = await h2.say("1")
+    assert "吗" in question.splitlines()[0], question
+    told = await h2.say("我是外地户口呢")
+    assert "没有写要本地户口" in told and "失业保险关系转移凭证" in told and question.splitlines()[0] in told, told
+    assert "您要办的是不是" not in told
+    h3 = h.as_user("low")
+    await h3.say("最低生活保障")
+    told = await h3.say("外地户口能办吗")
+    assert "居住证" in told and "一般办不了" not in told, told

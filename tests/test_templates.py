@@ -43,6 +43,8 @@ CONTEXTS = {
     "matters/post.j2": {"guide": GUIDE},
     "matters/not_in_guide.j2": {"guide": GUIDE, "query": "狗要带过去吗"},
     "matters/anywhere.j2": {"guide": GUIDE, "lines": ["可在全国任一出入境窗口申请（全国通办）"]},
+    "matters/hukou.j2": {"guide": GUIDE, "lines": ["户籍在广安区的居民"], "local_only": True, "situations": ["有外地缴费经历"],
+                         "materials": GUIDE.materials[:1]},
     "matters/brings.j2": {"guide": GUIDE, "paper": "照片", "always": ["居民户口簿"], "sometimes": ["结婚证"], "situational": True},
     "matters/told.j2": {"matter": "居民身份证办理", "guided": False},
     "matters/booking_asked.j2": {"matter": "居民身份证办理"},
