@@ -170,6 +170,7 @@ TRANSITIONS = [
     # a question about the card itself (我的店就30平米，也要办这个吗) that the search is unsure of: the card's
     T("text",  "guide",     "guide",     "asks_of_the_card", "say_not_found_at_card"),
     # the list on screen found again for what was said of it (我不会用智能手机): its first is meant
+    T("text",  "choosing",  "choosing",  "same_list_again_led_by_bundle", ["keep_top_of_list", "say_top_taken", "show_bundle"]),
     T("text",  "choosing",  "guide",     "same_list_again", ["keep_top_of_list", "say_top_taken", "show_card"]),
     T("text",  SEARCHING,   "choosing",  "has_candidates", "show_candidates"),
     # nothing found for a question asked at a card: said so, and the card's numbers still work
@@ -1411,8 +1412,20 @@ class Matters(ListedAnswers, Dialog):
     def same_list_again(self) -> bool:
         """The list just shown, found again for what was said of it (an elderly tester had the same
         three matters back five times): led by the same matter, two of its first three again."""
-        found, listed = self._found, self.data.get("candidates")
-        if found is None or found.verdict != CANDIDATES or not found.hits or not isinstance(listed, list) or not listed:
+        found = self._found
+        return found is not None and bool(found.hits) and found.hits[0].kind != "bundle" and self._same_list(found)
+
+    def same_list_again_led_by_bundle(self) -> bool:
+        """The same, led by a 一件事 (wo xiang ban ge ti hu, then 我想办个体户): the bundle's card
+        (the matter's card had no matter to show, and the turn failed)."""
+        found = self._found
+        if found is None or not found.hits or found.hits[0].kind != "bundle":
+            return False
+        return self._same_list(found)
+
+    def _same_list(self, found) -> bool:
+        listed = self.data.get("candidates")
+        if found.verdict != CANDIDATES or not isinstance(listed, list) or not listed:
             return False
         return listed[0] == found.hits[0].code and len(set(listed[:3]) & {h.code for h in found.hits[:3]}) >= 2
 

@@ -1627,3 +1627,13 @@ async def test_a_household_registered_elsewhere_is_answered_from_the_guides_cond
     await h3.say("最低生活保障")
     told = await h3.say("外地户口能办吗")
     assert "居住证" in told and "一般办不了" not in told, told
+
+
+async def test_a_list_led_by_a_bundle_found_again_opens_the_bundle(h):
+    """wo xiang ban ge ti hu listed 个体工商户开办一件事 first; 我想办个体户 found the same list, and
+    opening its first as a matter's card failed the turn (系统繁忙)."""
+    await h.catalog_ready()
+    listed = await h.say("wo xiang ban ge ti hu")
+    assert listed.splitlines()[1].startswith("1. 个体工商户开办一件事"), listed
+    reply = await h.say("我想办个体户")
+    assert "【个体工商户开办一件事】" in reply and "系统繁忙" not in reply, reply
