@@ -83,6 +83,9 @@ def test_a_catalog_only_matter_is_found_without_a_guide(index, world):
     ("sbk", "社会保障卡申领"),
     ("hukou qianyi", "户口迁移审批"),
     ("huzhao", "普通护照签发"),
+    # a syllable at a time: read as the words the syllables spell together (it found nothing)
+    ("shen fen zheng diu le", "居民身份证挂失申报、丢失招领"),
+    ("hu zhao", "普通护照签发"),
 ])
 def test_pinyin_full_and_initials(index, query, expected):
     assert first(index, query) == expected

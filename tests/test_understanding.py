@@ -569,6 +569,8 @@ def test_nothing_but_details_is_details_not_a_query(typed):
     ("How do I renew my passport?", "en"), ("I lost my ID card", "en"), ("book an appointment please", "en"),
     ("What documents do I need to start a business", "en"), ("thank you", "en"), ("where is the service hall", "en"),
     ("你好", "zh"), ("护照怎么办", "zh"), ("我要办passport", "zh"),
+    # pinyin a syllable at a time is Chinese without its characters (ban, ge read as English)
+    ("wo xiang ban ge ti hu", "zh"), ("shen fen zheng diu le", "zh"), ("can you help me", "en"),
     ("ok", ""), ("hi", ""), ("hello", ""), ("bye", ""), ("13800138000", ""), ("👍", ""), ("qq", ""), ("asdf", ""),
 ])
 def test_the_language_of_a_message(typed, language):

@@ -32,6 +32,7 @@ from integrations.platform.models import Guide, MatterSummary
 
 from bot.search import need
 from bot.search.lexicon import Lexicon
+from dialogs.understand.pinyin import spaced_syllables
 from bot.search.text import SoundFolder, all_syllables, core_name, is_han, split_syllables, squeeze, syllables_of, tokenizer
 
 # Field weights: a unit found in the name counts fully, in a keyword or department less.
@@ -46,6 +47,7 @@ EXACT_BONUS = 0.25  # the query is, letter for letter, a name or alias of the ma
 GUIDE_PRIOR = 0.02  # of two equal matches, prefer the one with a full guide
 MAX_PHRASE = 10
 MAX_SPELLED = 40  # letters read as pinyin at once: no domain word is spelled longer
+_SPACED_RUN = re.compile(r"\b[a-z]{1,6}(?: [a-z]{1,6})+\b")  # wo xiang ban ge ti hu: syllables one by one
 UNIT_CACHE_SIZE = 20000
 SEARCH_CACHE_SIZE = 4096  # distinct (query, top) results kept per index, least recently used dropped
 SEARCH_CACHE_MAX_CHARS = 64  # longer texts are rare and seldom repeat: searched, not kept
@@ -434,7 +436,32 @@ class MatterIndex:
     def _from_letters(self, text: str) -> str:
         """Pinyin typed as letters becomes the domain words it spells: full (shebaoka, hukou
         qianyi) or initials (sbk). Letters that spell nothing we know are left as they are."""
+        text = _SPACED_RUN.sub(lambda m: self._spell_spaced(m.group().split()), text)
         return re.sub(r"[a-z]+", lambda m: self._spell(m.group()) if len(m.group()) <= MAX_SPELLED else m.group(), text)
+
+    def _spell_spaced(self, tokens: list[str]) -> str:
+        """Pinyin typed a syllable at a time (wo xiang ban ge ti hu, shen fen zheng diu le): each
+        letter run alone spells nothing, so runs of syllables are read as the words they spell
+        together, broken only where the person put a space. Runs that are not all syllables are
+        left as typed (English, or pinyin words: yibaoka buban)."""
+        if not spaced_syllables(tokens, least=2):
+            return " ".join(tokens)
+        n = len(tokens)
+        best: list[tuple[int, int, str] | None] = [None] * (n + 1)  # (syllables covered, -words, text)
+        best[0] = (0, 0, "")
+        for i in range(n):
+            if best[i] is None:
+                continue
+            covered, words, out = best[i]
+            for j in range(i + 2, min(n, i + 8) + 1):
+                word = self._by_spelling.get("".join(tokens[i:j]))
+                if word is not None:
+                    candidate = (covered + j - i, words - 1, out + word)
+                    if best[j] is None or candidate[:2] > best[j][:2]:
+                        best[j] = candidate
+            if best[i + 1] is None or best[i + 1][:2] < (covered, words):
+                best[i + 1] = (covered, words, f"{out} {tokens[i]} ")  # a syllable alone stays as typed
+        return best[n][2] if best[n] is not None and best[n][0] else " ".join(tokens)
 
     def _spell(self, letters: str) -> str:
         if letters in self._phrases:  # ktv, a word of its own

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import jieba
 from pypinyin import lazy_pinyin
-from pypinyin.pinyin_dict import pinyin_dict
+
+from dialogs.understand.pinyin import all_syllables  # noqa: F401  (the search reads letters against it)
 
 # jieba's full dictionary (349k words) takes over a second to load; the everyday words in it
 # (frequency >= this) are enough to segment what people type, and load ~10x faster.
@@ -80,17 +81,6 @@ def _general_dictionary() -> Path:
 def syllables_of(text: str) -> list[str]:
     """Toneless pinyin, one syllable per Han character (ü as v)."""
     return lazy_pinyin(text)
-
-
-@lru_cache(maxsize=1)
-def all_syllables() -> frozenset[str]:
-    """Every toneless pinyin syllable, from pypinyin's own table."""
-    out = set()
-    for readings in pinyin_dict.values():
-        for reading in readings.split(","):
-            plain = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
-            out.add(plain.replace("ü", "v").replace("u\u0308", "v"))
-    return frozenset(s for s in out if s.isascii() and s.isalpha())
 
 
 def split_syllables(letters: str) -> list[str] | None:

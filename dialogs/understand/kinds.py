@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Container
 
+from dialogs.understand.pinyin import spaced_syllables
 from dialogs.understand.vocabulary import Vocabulary, english_words
 
 #: Longer messages are not small talk, a global word or a short answer: only slots are sought
@@ -299,6 +300,8 @@ def language(text: str, vocab: Vocabulary) -> str:
     tokens = _LATIN_WORD.findall(_IN_DIGITS.sub(" ", text))
     if not tokens:
         return ""
+    if spaced_syllables(tokens):
+        return "zh"  # wo xiang ban ge ti hu: Chinese without its characters (ban, ge read as English)
     english = english_words()
     known = [t for t in tokens if t in english]
     if not known or all(t in vocab.english_neutral for t in known):
