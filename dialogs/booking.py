@@ -35,10 +35,10 @@ from datetime import date, time, timedelta
 from typing import Any
 
 from dialogs import paging
-from dialogs.bundles import bundle_guides, merged_materials, settled_for
+from dialogs.bundles import agent_asked, agent_help, bundle_guides, merged_materials, paid_fees, settled_for
 from dialogs.engine import Dialog, P, T, guide_halls, hall_names, normalise
 from dialogs.matters import CANDIDATES as CANDIDATES_VERDICT, MATTER as CLEAR_VERDICT, REFINE_CHARS, by_age, echo, follow_up_asked, materials_for
-from dialogs.matters import kept, online_way, situations_key
+from dialogs.matters import ASKING, agent_of, kept, online_way, situations_key
 from dialogs.understand.answers import needs_time
 from dialogs.understand.appointments import booking_query
 from dialogs.understand.identity import birth_date
@@ -148,6 +148,10 @@ _PHONE = re.compile(r"1[3-9]\d{9}")
 STATES = ["matter", "choosing", "hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
 MATTER = ["matter", "choosing"]
 #: The steps after the matter is chosen.
+#: A question about the matter asked at a booking's step (how long, how much, on one's behalf).
+_TIME_ASKED = re.compile(r"多久|多长时间|多少天|几天(?:能|可以|就)?(?:办|拿|好|出|下来)|办下来|办得下来|拿到证|出证|几个工作日")
+_FEE_ASKED = re.compile(r"多少钱|收费|收钱|要钱|费用|几块钱|交钱|免费|工本费|花钱|好多钱|几多钱|一本多少")
+MATTER_ASKED_CHARS = 24  # longer: a message of its own, not a side question
 CHOSEN = ["hall", "day", "slot", "who", "name", "id_number", "phone", "consent", "summary"]
 HALL_CHOSEN = CHOSEN[1:]
 #: States (of booking and of moving, dialogs.appointments) that list days; the others list times.
@@ -173,6 +177,8 @@ TRANSITIONS = [
     T("text",     MATTER,      "matter",    None,                     "ask_matter"),
     # 要带什么材料 at any step once the matter is chosen: what to bring for it, and the step again
     T("text",     CHOSEN,      "=",         "asks_what_to_bring",     ["say_what_to_bring", "ask"]),
+    # 办下来要多久 / 多少钱 / 能代办吗 at any step once the matter is chosen: the guide's answer, and the step again
+    T("text",     CHOSEN,      "=",         "asks_about_the_matter",  ["say_about_the_matter", "ask"]),
     # 地址在哪 / 怎么去 / 能停车吗 / 几点下班 once a hall is chosen: that hall's (or the one named), and the step again
     T("text",     HALL_CHOSEN, "=",         "asks_about_its_hall",    ["say_its_hall", "ask"]),
     T("location", "hall",      "hall",      "shares_location",        ["keep_location", "ask"]),
@@ -442,6 +448,39 @@ class Picking(Dialog):
 
     def say_what_to_bring(self):
         self.say("booking/what_to_bring.j2", matter=self.matter_name(), booked=self.name == "appointments", **self._what_to_bring())
+
+    def _matter_asked(self) -> str | None:
+        """What a question at a step asks of the matter being booked: how long it takes, what it
+        costs, whether someone else may do it (it was 没太明白, or read as a name: 姓名好像不太对)."""
+        text = self.word
+        if ASKING.search(text) is None or len(text) > MATTER_ASKED_CHARS:
+            return None
+        if _TIME_ASKED.search(text):
+            return "time"
+        if _FEE_ASKED.search(text):
+            return "fee"
+        return "agent" if agent_asked(text) else None
+
+    def asks_about_the_matter(self) -> bool:
+        return self._matter_asked() is not None
+
+    def say_about_the_matter(self):
+        asked, bundle = self._matter_asked(), self.bundle()
+        if bundle is not None:
+            guides = bundle_guides(self.services.catalog, bundle)
+            if asked == "agent":
+                self.say("bundles/agent.j2", bundle=bundle, **agent_help(guides))
+            else:
+                self.say("bundles/time_and_fee.j2", bundle=bundle, time=asked == "time", fee=asked == "fee", fees=paid_fees(guides))
+            return
+        code = self.data.get("code")
+        guide = self.services.catalog.guide(code) if code else None
+        if guide is None:
+            self.say("booking/no_guide_to_ask.j2", matter=self.matter_name())
+        elif asked == "agent":
+            self.say("matters/agent.j2", guide=guide, **agent_of(guide))
+        else:
+            self.say(f"matters/{asked}.j2", guide=guide)
 
     def _what_to_bring(self) -> dict:
         """The materials for what is being booked (a bundle's merged), for the situation told on

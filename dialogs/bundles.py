@@ -31,7 +31,7 @@ from functools import cache
 from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import (AGENT_ASKED, AGENT_ASKED_TOO, ASKING, CORRECTION, NONE_FITS, NONE_OF_THESE, EN_AGENT_ASKED, EN_AGENT_WORDS, FOLLOW_UP_CHARS, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, ListedAnswers, Question, answer_to, correction_of,
+from dialogs.matters import (AGENT_ASKED, agent_of, AGENT_ASKED_TOO, ASKING, CORRECTION, NONE_FITS, NONE_OF_THESE, EN_AGENT_ASKED, EN_AGENT_WORDS, FOLLOW_UP_CHARS, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, ListedAnswers, Question, answer_to, correction_of,
                              drop_last_answer, explained, follow_up_asked, materials_for, online_way, questions_for, reopen_listed,
                              situations_key)
 from dialogs.understand.answers import asks_what_it_means, needs_time
@@ -220,6 +220,24 @@ def agent_asked(text: str) -> bool:
     return len(text) <= FOLLOW_UP_CHARS and (AGENT_ASKED.search(text) or AGENT_ASKED_TOO.search(text)) is not None
 
 
+def agent_help(guides) -> dict:
+    """For bundles/agent.j2: the matters whose guides let someone else do them (a 委托他人代办
+    situation), what an agent brings besides the list (each document once), and whether all do."""
+    allowed, extra = [], {}
+    for guide in guides:
+        of_it = agent_of(guide)
+        if of_it["allowed"]:
+            allowed.append(guide.name)
+            for m in of_it["materials"]:
+                extra.setdefault(m.name, m)
+    return {"allowed": allowed, "materials": list(extra.values()), "every": len(allowed) == len(guides)}
+
+
+def paid_fees(guides) -> list:
+    """(matter name, fee) for each fee the bundle's guides list that is not none (免费, 不收)."""
+    return [(g.name, f) for g in guides for f in g.fees if not FREE.search(f.amount)]
+
+
 def bundle_guides(catalog, bundle) -> list:
     """The guides of the bundle's matters, in the bundle's order (a matter without one is left out)."""
     return [g for g in (catalog.guide(code) for code in bundle.matters) if g is not None]
@@ -312,7 +330,7 @@ class Bundles(ListedAnswers, Dialog):
 
     def show_time_and_fee(self):
         asked = self._time_and_fee_asked()
-        fees = [(g.name, f) for g in self._guides() for f in g.fees if not FREE.search(f.amount)]
+        fees = paid_fees(self._guides())
         self.say("bundles/time_and_fee.j2", bundle=self._bundle(), time="time" in asked, fee="fee" in asked, fees=fees)
 
     def asks_where(self) -> bool:
@@ -347,16 +365,7 @@ class Bundles(ListedAnswers, Dialog):
     def show_agent(self):
         """Which of its matters the guides let someone else do (their 委托他人代办 situation) and
         what an agent brings besides the list, each document once; or that the guides do not say."""
-        allowed, extra = [], {}
-        for guide in self._guides():
-            codes = {s.code for s in guide.situations if "代" in s.name or "委托" in s.name}
-            if codes:
-                allowed.append(guide.name)
-                for m in guide.materials:
-                    if m.required == "situational" and codes.intersection(m.situations):
-                        extra.setdefault(m.name, m)
-        self.say("bundles/agent.j2", bundle=self._bundle(), allowed=allowed, materials=list(extra.values()),
-                 every=len(allowed) == len(self._guides()))
+        self.say("bundles/agent.j2", bundle=self._bundle(), **agent_help(self._guides()))
 
     def show_agent_and_ask(self):
         self.show_agent()

@@ -558,6 +558,14 @@ def drop_last_answer(data: dict) -> bool:
 _NEGATED = re.compile(r"(?:并不是|而不是|不是|没有|没得|没)[^是，,。.！!？?\s]{1,8}")
 
 
+def agent_of(guide) -> dict:
+    """For matters/agent.j2: whether the guide lets someone else do it (a 委托他人代办 situation)
+    and what that adds to the list."""
+    codes = {s.code for s in guide.situations if "代" in s.name or "委托" in s.name}
+    return {"allowed": bool(codes),
+            "materials": [m for m in guide.materials if m.required == "situational" and codes.intersection(m.situations)]}
+
+
 def answer_to(question: Question, dialog: Dialog) -> str | None:
     """What this message answers `question`: an option's code, "yes" or "no"; None when it is no
     answer. An option by its number (2, 第二个), by its name or a word of two characters or more
@@ -1814,9 +1822,7 @@ class Matters(ListedAnswers, Dialog):
         """可以让家里人代办吗: what the guide says of an agent (its 委托他人代办 situation and what that
         adds to the list), or that it does not say (ask the department)."""
         guide = self._guide()
-        codes = {s.code for s in guide.situations if "代" in s.name or "委托" in s.name}
-        extra = [m for m in guide.materials if m.required == "situational" and codes.intersection(m.situations)]
-        self.say("matters/agent.j2", guide=guide, allowed=bool(codes), materials=extra)
+        self.say("matters/agent.j2", guide=guide, **agent_of(guide))
 
     def asks_unnotify(self) -> bool:
         return self._guide() is not None and unnotify_asked(self.word)

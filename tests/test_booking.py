@@ -1989,3 +1989,23 @@ async def test_a_matter_that_takes_no_booking_is_said_so_not_swapped_for_one_beh
     reply = await h.say(asked)
     assert "转移接续" in reply and "不需要预约" in reply, reply
     assert "退休" not in reply and "请选择" not in reply and "没找到" not in reply, reply
+
+
+async def test_how_long_how_much_and_on_ones_behalf_asked_mid_booking_are_answered_and_the_step_stays(h):
+    """能代办吗 / 办下来要多久 at the name step were taken as a name (姓名好像不太对); 护照多少钱一本
+    at the times was 没太明白. The booked matter's guide answers; the step is asked again, and the
+    name typed after is still the name."""
+    await h.catalog_ready()
+    await drive(h, "预约办护照", person(3), stop="请输入办事人的姓名")
+    agent = await h.say("能代办吗")
+    assert "普通护照签发" in agent and "代办" in agent and "姓名好像不太对" not in agent, agent
+    assert agent.rstrip().splitlines()[-1].startswith("请输入办事人的姓名")
+    days = await h.say("办下来要多久")
+    assert "个工作日" in days and "请输入办事人的姓名" in days, days
+    fee = await h.say("护照多少钱一本")
+    assert "120元" in fee and "请输入办事人的姓名" in fee, fee
+    assert "身份证号码" in await h.say("罗勇")
+    bundle = h.as_user("bundle")
+    await bundle.say("预约出生一件事")
+    free = await bundle.say("多少钱")
+    assert "都免费" in free and "请选择日期" in free, free
