@@ -107,6 +107,8 @@ TRANSITIONS = [
     T("text",  "guide",     "guide",     "asks_fee",       "show_fee"),
     T("text",  "guide",     "guide",     "asks_post",      "show_post"),  # 能寄过来吗
     T("text",  "guide",     "guide",     "asks_hukou",     "show_hukou"),     # 我是外地户口呢
+    T("text",  "guide",     "guide",     "asks_department", "show_department"),  # 那找哪个部门问
+    T("text",  "guide",     "guide",     "asks_home_visit", "show_home_visit"),  # 我走不了路，能上门办吗
     T("text",  "guide",     "guide",     "asks_anywhere",  "show_anywhere"),  # 可以在成都办吗
     T("text",  "guide",     "guide",     "asks_brings",    "show_brings"),  # 要带照片吗
     T("text",  "guide",     "guide",     "asks_agent",     "show_agent"),  # 可以让家里人代办吗
@@ -143,6 +145,8 @@ TRANSITIONS = [
     T("text",  "situation", "situation", "asks_fee",       ["show_fee", "ask"]),
     T("text",  "situation", "situation", "asks_post",      ["show_post", "ask"]),
     T("text",  "situation", "situation", "asks_hukou",     ["show_hukou", "ask"]),
+    T("text",  "situation", "situation", "asks_department", ["show_department", "ask"]),
+    T("text",  "situation", "situation", "asks_home_visit", ["show_home_visit", "ask"]),
     T("text",  "situation", "situation", "asks_anywhere",  ["show_anywhere", "ask"]),
     T("text",  "situation", "situation", "asks_brings",    ["show_brings", "ask"]),
     T("text",  "situation", "situation", "asks_agent",     ["show_agent", "ask"]),  # 要本人去吗 at a question: answered, asked again
@@ -213,6 +217,9 @@ FOLLOW_UP_CUES = {
     "time": ("多久", "多长时间", "好久", "好长时间", "几天", "多少天", "时限", "工作日", "办下来", "办得下来", "拿到", "出证", "当场", "当天",
              "办好", "啥时候", "什么时候",
              *RUSH),
+    # who does it and how to reach them (那找哪个部门问: 没找到, after the card named it)
+    "department": ("哪个部门", "什么部门", "哪个单位", "什么单位", "找谁", "归谁管", "谁管", "哪个局", "咨询电话", "电话多少", "打哪个电话",
+                   "联系电话", "电话号码", "打电话问"),
     "fee": ("多少钱", "收费", "收钱", "要钱", "费用", "几块钱", "交钱", "免费", "工本费", "价格", "花钱", "好多钱", "几多钱", "能领多少", "领多少",
             "收不收费", "收不收钱", "要不要钱", "交多少", "花多少", "标准"),
 }
@@ -236,7 +243,7 @@ MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该"
                              "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱在开弄先提前用一下个申交"
-                             "怎么咋样是每月才到")
+                             "怎么咋样是每月才到问找")
 #: Whether someone else may do it for one, asked on a card (可以让家里人代办吗, 我儿子能帮我去办不).
 AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?:去)?办|(?:家里人|家人|儿子|女儿|孩子|老伴|老公|老婆|亲戚|朋友|别人|他人)"
                          r"(?:帮我|替我|代我)?(?:去)?(?:办|代|领|交)"
@@ -272,6 +279,8 @@ _ELSEWHERE_PLACES = ("外地|外省|异地|老家|省外|市外|那边|那里|�
 ANYWHERE_ASKED = re.compile(rf"(?:在|去|回|到)(?:{_ELSEWHERE_PLACES})(?:那边|那里|当地|那儿)?(?:也)?(?:能|可以|可不可以|能不能)?"
                             r"(?:去)?(?:办|弄|申请|补|换|领)[^，,。]{0,6}(?:吗|不|么|没|行|可以|能)"
                             r"|(?:异地|跨省|外地|全国)(?:也)?(?:能|可以|能不能|可不可以)?(?:办|通办|办理)(?:吗|不|么|没)?$|通办")
+#: Whether staff come to one who cannot get out (能不能上门办, 我走不了路 能来家里办吗, 卧床的老人咋办).
+HOME_VISIT_ASKED = re.compile(r"上门|到家(?:里)?(?:来)?办|来家里|到家里来|走不了路|出不了门|下不了床|行动不便|腿脚不(?:好|便|方便)|瘫痪|卧床")
 #: Whether one whose household is registered elsewhere may do it (我是外地户口呢, 她户口在老家 能办不,
 #: 外地人可以办吗): answered from the guide's conditions and situations.
 HUKOU_ASKED = re.compile(r"(?:外地|外省|外市|外县|农村|老家|非本地|不是本地|不是广安|不是这里|不是这边|不在本地|不在广安|不在这里|不在这边|别的地方)的?(?:户口|户籍)"
@@ -335,6 +344,7 @@ EN_FOLLOW_UP_CUES = {
     "time": re.compile(r"\b(?:how long|how many days|how soon|when will|processing time)\b"),
     "fee": re.compile(r"\b(?:cost|costs|fee|fees|how much|price|charge|free)\b"),
     "post": re.compile(r"\b(?:post|mail|posted|mailed|deliver|delivered|courier)\b"),
+    "department": re.compile(r"\b(?:which (?:department|office|bureau)|who (?:handles|is in charge)|phone number|contact number|who do i call)\b"),
 }
 EN_FILLER = frozenset("what which do does did i we you it is are there to the a an for this that can could should need needed "
                       "take takes how much long many any please me my of on in do it's i'm will be so and or want like would i'd now here "
@@ -556,6 +566,11 @@ def drop_last_answer(data: dict) -> bool:
     return True
 #: A negated option (不是头一回办, 并不是丢了): left out when options are named, so the other one counts.
 _NEGATED = re.compile(r"(?:并不是|而不是|不是|没有|没得|没)[^是，,。.！!？?\s]{1,8}")
+
+
+def _guide_says(guide, words: str) -> bool:
+    """Whether any line of the guide (conditions, process, materials' notes) says `words`."""
+    return any(words in line for line in (*guide.conditions, *guide.process, *(m.note for m in guide.materials)))
 
 
 def agent_of(guide) -> dict:
@@ -1710,6 +1725,9 @@ class Matters(ListedAnswers, Dialog):
             return "agent"
         if asked is None and text.isascii() and len(text.split()) <= EN_AGENT_WORDS and EN_AGENT_ASKED.search(text):
             return "agent"
+        if (asked is None and len(text) <= ELSEWHERE_CHARS and HOME_VISIT_ASKED.search(text) and ASKING.search(text)
+                and not _guide_says(guide, "上门")):  # 行动不便的…可申请上门服务: that line answers (from_guide.j2)
+            return "home_visit"  # 我现在走不了路，能不能上门办: 没太明白
         if (asked is None and len(text) <= ELSEWHERE_CHARS and HUKOU_ASKED.search(text)
                 and not (self.state == "situation" and _OF_HUKOU.search(getattr(self._next_question(), "text", "")))):
             return "hukou"  # 我是外地户口呢: what the guide's conditions say of it (it was searched, or 没写到)
@@ -1795,6 +1813,21 @@ class Matters(ListedAnswers, Dialog):
         guide = self._guide()
         lines = [line.rstrip("。；;") for line in (*guide.conditions, *guide.process) if ANYWHERE_SAID.search(line)]
         self.say("matters/anywhere.j2", guide=guide, lines=lines[:2])
+
+    def asks_department(self) -> bool:
+        return self._follow_up() == "department"
+
+    def show_department(self):
+        self.say("matters/department.j2", guide=self._guide())
+
+    def asks_home_visit(self) -> bool:
+        return self._follow_up() == "home_visit"
+
+    def show_home_visit(self):
+        """能不能上门办: guides do not say they come to the home; what may be done instead (someone
+        else goes, online) and whom to ask."""
+        guide = self._guide()
+        self.say("matters/home_visit.j2", guide=guide, online=online_way(guide), **agent_of(guide))
 
     def asks_hukou(self) -> bool:
         return self._follow_up() == "hukou"

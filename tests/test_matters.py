@@ -712,7 +712,7 @@ async def test_a_card_answers_questions_in_other_words_and_outlives_one_it_canno
     assert "可以在这些地方办理" in await h.say("在北辰那里能办不")
     assert "网上申请" in await h.say("能网上办不 不想跑")
     assert "120元" in await h.say("好多钱一个人")
-    lost = await h.say("他去不了 能不能上门办")
+    lost = await h.say("窗口能刷信用卡不")
     assert "没找到" in lost and "「普通护照签发」的内容还可以接着看" in lost and "1. 材料清单" in lost, lost
     assert "请问您是哪种情况" in await h.say("1")
 
@@ -1637,3 +1637,15 @@ async def test_a_list_led_by_a_bundle_found_again_opens_the_bundle(h):
     assert listed.splitlines()[1].startswith("1. 个体工商户开办一件事"), listed
     reply = await h.say("我想办个体户")
     assert "【个体工商户开办一件事】" in reply and "系统繁忙" not in reply, reply
+
+
+async def test_which_department_and_a_home_visit_asked_of_a_card_are_answered(h):
+    """那找哪个部门问 right after a card naming it was 没找到; 我现在走不了路，能不能上门办 at a
+    question was 没太明白, and the question was lost."""
+    await h.catalog_ready()
+    assert "【残疾人证新办】" in await h.say("残疾人证新办")
+    who = await h.say("那找哪个部门问")
+    assert "区残联" in who and "0826-2335285" in who and "没找到" not in who, who
+    question = await h.say("1")
+    home = await h.say("我现在走不了路，能不能上门办")
+    assert "上门" in home and "没太明白" not in home and question.splitlines()[0] in home, home

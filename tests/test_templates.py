@@ -43,6 +43,8 @@ CONTEXTS = {
     "matters/post.j2": {"guide": GUIDE},
     "matters/not_in_guide.j2": {"guide": GUIDE, "query": "狗要带过去吗"},
     "matters/anywhere.j2": {"guide": GUIDE, "lines": ["可在全国任一出入境窗口申请（全国通办）"]},
+    "matters/department.j2": {"guide": GUIDE},
+    "matters/home_visit.j2": {"guide": GUIDE, "online": "apply", "allowed": True, "materials": GUIDE.materials[:2]},
     "matters/hukou.j2": {"guide": GUIDE, "lines": ["户籍在广安区的居民"], "local_only": True, "situations": ["有外地缴费经历"],
                          "materials": GUIDE.materials[:1]},
     "matters/brings.j2": {"guide": GUIDE, "paper": "照片", "always": ["居民户口簿"], "sometimes": ["结婚证"], "situational": True},
