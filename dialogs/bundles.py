@@ -64,6 +64,7 @@ TRANSITIONS = [
     # what the card tells, asked mid-way (办下来要多久, 在哪里办): told, and the question on screen again
     T("text",  "situation", "situation", "asks_time_or_fee_only",          ["show_time_and_fee", "ask"]),
     T("text",  "situation", "situation", "asks_where_only",                ["show_where", "ask"]),
+    T("text",  "situation", "situation", "asks_online_only",               ["show_online", "ask"]),  # 能网上办吗
     T("text",  "situation", "situation", "asks_agent_only",                "show_agent_and_ask"),
     T("text",  "situation", "card",      "answers_last_question",          "show_materials"),
     T("text",  "situation", "situation", "answers_question",               "ask"),
@@ -345,6 +346,9 @@ class Bundles(ListedAnswers, Dialog):
 
     def asks_online(self) -> bool:
         return follow_up_asked(self.word) == "online"
+
+    def asks_online_only(self) -> bool:
+        return self.asks_online() and not self.answers_question()
 
     def show_online(self):
         """The bundle is done at one window; which of its matters can be applied for online (by the

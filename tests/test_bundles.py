@@ -459,3 +459,13 @@ async def test_no_to_a_matters_choice_inside_a_bundle_says_what_that_means_not_u
     assert "哪种情况" in reply, reply
     told = await h.say("否")
     assert "不在这几种里" in told and "没太明白" not in told and "人工" in told and "哪种情况" in told, told
+
+
+async def test_online_asked_at_a_bundles_question_is_answered_and_the_question_stays(h):
+    """能网上办吗 at 出生一件事's first question was 没太明白."""
+    await h.catalog_ready()
+    await h.say("出生一件事")
+    first = (await h.say("材料清单")).splitlines()[0]
+    reply = await h.say("能网上办吗")
+    assert "没太明白" not in reply and "网上" in reply and first in reply, reply
+    assert not (await h.session()).data.get("answers")
