@@ -229,6 +229,8 @@ RECEIVING = re.compile(r"[领拿发补给]+(?:到|了)?(?:大概|大约|一共)?
 #: benefit's amount, not the fee (一个月交多少 pays).
 PER_PERIOD = re.compile(r"(?:多少|好多|几多)钱?(?:一个月|一月|每月|每个月|一年|每年|一天)|(?:一个月|每月|每个月|一年|每年)(?:能|可以)?(?:有|领|发|拿|给)?(?:多少|好多|几多)")
 _PAYS = re.compile(r"交|缴|付|花|扣")
+#: What one pays each year or month (新农合一年交多少钱): a premium or contribution, not the matter's fee.
+_PAID_BY_PERIOD = re.compile(r"(?:一年|每年|一个月|每个月|每月|一月)[^，,。]{0,3}(?:交|缴|扣)|(?:交|缴)[^，,。]{0,3}(?:一年|每年|一个月|每个月|每月)")
 #: 都不是, said to the candidates.
 NONE_FITS = frozenset({"都不是", "都不对", "都不是的", "不是这些", "没有我要的", "没有我要办的", "都没有", "不是", "不对", "错了", "都错了",
                        "不是这个", "不是这几个", "没有对的", "一个都不是"})
@@ -243,7 +245,7 @@ MATERIAL_CUES = ("材料", "要带", "带什么", "带啥", "准备什么", "准
 # besides asking words, who it is for (给我妈办, 带他去办) and 啥子 (Sichuan's 什么): the card's matter still
 FOLLOW_UP_FILLER = frozenset("的了吗呢啊呀吧嘛请问需要要我你们这那个都些哪里什么啥能可以办还有哦嗯就不去得该"
                              "子他她它人妈爸孩老家给帮替带花大概一般多少够好行想领拿发钱在开弄先提前用一下个申交"
-                             "怎么咋样是每月才到问找")
+                             "怎么咋样是每月才到问找年")
 #: Whether someone else may do it for one, asked on a card (可以让家里人代办吗, 我儿子能帮我去办不).
 AGENT_ASKED = re.compile(r"(?:代办|代领|代交|代理|委托|替我|帮我(?:去)?办|(?:家里人|家人|儿子|女儿|孩子|老伴|老公|老婆|亲戚|朋友|别人|他人)"
                          r"(?:帮我|替我|代我)?(?:去)?(?:办|代|领|交)"
@@ -1916,7 +1918,8 @@ class Matters(ListedAnswers, Dialog):
         """要多少钱: the card's 收费, said again on its own; 能领多少钱 (of a benefit) is told that the
         amount is set case by case, and where to ask, before the fee."""
         receiving = RECEIVING.search(self.word) is not None or (PER_PERIOD.search(self.word) is not None and not _PAYS.search(self.word))
-        self.say("matters/fee.j2", guide=self._guide(), receiving=receiving)
+        self.say("matters/fee.j2", guide=self._guide(), receiving=receiving,
+                 periodic=not receiving and _PAID_BY_PERIOD.search(self.word) is not None)
 
     def show_online(self):
         guide = self._guide()

@@ -1649,3 +1649,12 @@ async def test_which_department_and_a_home_visit_asked_of_a_card_are_answered(h)
     question = await h.say("1")
     home = await h.say("我现在走不了路，能不能上门办")
     assert "上门" in home and "没太明白" not in home and question.splitlines()[0] in home, home
+
+
+async def test_what_is_paid_each_year_is_not_answered_with_the_registrations_free(h):
+    """新农合 一年交多少钱 was 没找到, and 收费吗 said 免费: a person asking for the yearly premium was
+    told it is free. The registration is free; the premium follows the year's rate."""
+    await h.catalog_ready()
+    await open_card(h, "城乡居民参保登记")
+    reply = await h.say("一年交多少钱")
+    assert "不收费" in reply and "当年" in reply and "没找到" not in reply, reply

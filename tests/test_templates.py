@@ -62,7 +62,7 @@ CONTEXTS = {
     "progress/why_refused.j2": {"reason": "申请人学历不符合要求"},
     "matters/elsewhere.j2": {"told": "foreign_permits", "hall": HALL},
     "matters/explained.j2": {"situation": "父母一方户口不在本地", "adds": ["户口簿"], "choice": False},
-    "matters/fee.j2": {"guide": GUIDE},
+    "matters/fee.j2": {"guide": GUIDE, "receiving": False, "periodic": True},
     "matters/no_guide.j2": {"matter": WORLD.summaries[GUIDE.code], "others": True, "asked": True},
     "bundles/card.j2": {"bundle": BUNDLE, "parts": BUNDLE.parts, "halls": PLATFORM_HALLS, "departments": BUNDLE.departments, "separate_days": 9},
     "bundles/follow_ups.j2": {"bundle": BUNDLE, "bookable": True},
