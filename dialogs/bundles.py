@@ -83,6 +83,7 @@ def only_booking(text: str) -> bool:
 
 BOOKING_WORDS = frozenset(normalise(w) for w in (FOLLOW_UPS["booking"][0], *FOLLOW_UPS["booking"][1], "一起预约", "一次预约"))
 PROGRESS_WORDS = frozenset({"查进度", "进度", "办理进度", "查询进度", "申请进度"})
+_A_FEW = re.compile(r"[好这那前过了]几(?:年|个月|个|次|天|岁|十|百|千|万)")
 #: The longest message on a bundle's card read as putting an answer of its list right.
 CORRECTION_CHARS = 24
 #: A fee the guide lists as none (免费, 不收费, 免收): not "收费的有".
@@ -270,7 +271,8 @@ class Bundles(ListedAnswers, Dialog):
             return True  # 可以找人代办不: asked of this bundle, not a search (找人: 招聘服务)
         if state == "card" and only_booking(text):
             return True  # 我想预约 on the card: this bundle's booking, never a search for matters named 预约
-        return state == "situation" and ASKING.search(word) is None and "一件事" not in word  # 企业开办一件事: another bundle
+        # 几 of an amount (打过几年工, 交了几个月) asks nothing
+        return state == "situation" and ASKING.search(_A_FEW.sub("", word)) is None and "一件事" not in word  # 企业开办一件事: another bundle
 
     def prompt_context(self):
         bundle = self._bundle()

@@ -609,6 +609,8 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         return None  # 好的(谢谢你啊) to 是由他人代您办理吗 says nothing of who goes: asked again
     if len(text) <= SAID_BACK_CHARS and _SHORT_OF.search(question.text) and _SAYS_SHORT.search(text):
         return "yes"  # 缴费年限不足15年吗 answered 不够 (not "no": it agrees), 我只交了十年 不够十五年
+    if _DROPS_IT.match(text) and ASKING.search(text):
+        return None  # 算了 先问下 户口本丢了咋办: another question, not 算了 (否) to this one
     yes = outside_said(question.text, text)  # before a plain 不是: 不是在医院生的 to 是在医院外出生的吗 is a yes
     if yes is None:
         yes = dialog.slot("yes_no")
@@ -635,10 +637,12 @@ def answer_to(question: Question, dialog: Dialog) -> str | None:
         yes = had_said_back(question.text, text)  # 家中有重度残疾人吗 answered 我儿子有残疾证
     if yes is None and len(text) <= SHORT_DENIAL and text[:1] in "不没" and not shares_words(question.text, text):
         yes = False  # 没变过, 不消, 没得 (not 没结婚 to 已登记结婚吗: that says the question's words)
-    if yes is None:  # 已登记结婚吗 answered 结了 (结了 后来离了: its first clause)
+    if yes is None:  # 已登记结婚吗 answered 结了 (结了 后来离了: its first clause; 在广东打过几年工 交过: its last)
         yes = verb_said_back(question.text, text)
         if yes is None and (first := first_clause(text)) != text:
             yes = verb_said_back(question.text, first)
+            if yes is None:
+                yes = verb_said_back(question.text, _LAST_CLAUSE.split(text)[-1])
     if yes is None and any(w in question.text for w in ("共同", "配偶", "一起", "同时提取")):
         if _ALONE.search(text):
             yes = False  # 就我一个人开
@@ -652,6 +656,9 @@ _HEDGED = re.compile(r"(?:那|那就|就|那我|我)?(?:算|应该|应该是|大
 
 #: What a question says it is not about (是破损了吗（不是丢失）): an answer naming that is a no.
 _NOT_THIS = re.compile(r"[（(]不是([^）)]+)[）)]")
+#: A message that drops the question for another (算了 先问下…, 等等 我想问…, 对了…).
+_DROPS_IT = re.compile(r"(?:算了|等等|等一下|先不说这个|先不管这个|对了|顺便问下|先问下|先问一下)[，,。\s]+\S")
+_LAST_CLAUSE = re.compile(r"[，,。！!；;\s]+")
 #: Thanks after a mere acknowledgement (好的谢谢你啊): still no answer.
 _THANKS_TAIL = re.compile(r"[，,\s]*(?:谢谢|多谢|感谢|谢了|谢啦)(?:你|您)?(?:啊|呀|哈|了|啦|哦)?$")
 #: A question asking whether something falls short (不足15年, 不够, 未满) ...

@@ -469,3 +469,19 @@ async def test_online_asked_at_a_bundles_question_is_answered_and_the_question_s
     reply = await h.say("能网上办吗")
     assert "没太明白" not in reply and "网上" in reply and first in reply, reply
     assert not (await h.session()).data.get("answers")
+
+
+async def test_a_yes_said_after_the_circumstance_is_read_at_a_bundles_question(h):
+    """您在外省市交过养老保险吗？ answered 在广东打过几年工 交过 listed matters (几 read as asking)."""
+    await h.catalog_ready()
+    await h.say("退休一件事")
+    reply = await h.say("材料清单")
+    for _ in range(6):
+        if "外省" in reply.splitlines()[0]:
+            break
+        reply = await h.say("1" if "哪种情况" in reply else "否")
+    asked = reply.splitlines()[0]
+    assert "外省" in asked, reply
+    after = await h.say("在广东打过几年工 交过")
+    assert "您要办的是不是" not in after and asked not in after, after
+    assert "yes" in (await h.session()).data["answers"].values()

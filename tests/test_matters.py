@@ -1658,3 +1658,14 @@ async def test_what_is_paid_each_year_is_not_answered_with_the_registrations_fre
     await open_card(h, "城乡居民参保登记")
     reply = await h.say("一年交多少钱")
     assert "不收费" in reply and "当年" in reply and "没找到" not in reply, reply
+
+
+async def test_another_question_after_算了_at_a_question_is_not_taken_as_no(h):
+    """您或对方以前结过婚吗？ answered 算了 先问下 户口本丢了咋办 was read as 否 (算了) and the next
+    question came: the person's new question was lost."""
+    await h.catalog_ready()
+    await h.say("婚姻登记")
+    await h.say("1")
+    assert "结过婚" in await h.say("1")
+    reply = await h.say("算了 先问下 户口本丢了咋办")
+    assert "户口簿" in reply and "户口都不在广安" not in reply, reply
