@@ -1209,3 +1209,9 @@ def test_asking_for_every_procedure_a_need_takes_leads_with_the_bundle_that_cove
 
 def test_every_procedure_of_one_named_matter_is_still_that_matter(search):
     assert search.find("社保卡补办需要哪些手续").hits[0].name == "社会保障卡补领、换领、换发"
+
+
+def test_an_abducted_childs_matter_is_listed_only_when_the_message_speaks_of_one(search):
+    """孩子满月了 想给他办个身份证 listed 被拐儿童身份证明 second, to new parents."""
+    assert not any("被拐" in name for name in shown(search, "孩子满月了 想给他办个身份证"))
+    assert search.find("被拐的孩子找回来了 要办身份证明").hits[0].name == "被拐儿童身份证明"

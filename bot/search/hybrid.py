@@ -127,6 +127,9 @@ DEATH_CUE = re.compile(r"死|去世|过世|走了|逝|丧|遗|后事|身后|殡|
 #: A message asking for every procedure a need takes (开个小饭馆要办哪些手续, 开公司都要办什么): a
 #: 一件事 bundle among the first hits that covers the first matter is the answer, ahead of it.
 ALL_PROCEDURES = re.compile(r"哪些(?:手续|证|事|事情|流程|东西要办)|办(?:哪些|些什么|些啥|哪几样|哪几个)|都要办|都得办|一共要办|全套手续|所有手续")
+#: The same for a child abducted or lost (被拐儿童身份证明, 打拐DNA): shown in a list only when told of.
+ABDUCTION_CUE = re.compile(r"拐|失踪|走失|丢失的孩子|孩子丢了|找孩子|寻亲|被偷|被抢|abduct|missing child|trafficked")
+OF_AN_ABDUCTION = re.compile(r"被拐|打拐|寻亲")
 #: Who the business is (session 27): a message that says 公司 and not 个体 is not a sole trader's, and
 #: one that says 个体户 and not 公司 is not a company's. 公司 reads as 企业 / 市场主体 to the lexicon,
 #: words a sole trader's texts use too, so 我们公司的营业执照要注销了 was a clear 个体工商户注销登记.
@@ -503,6 +506,12 @@ class MatterSearch:
             # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
             # hurt; a list shows them only when the message speaks of a death.
             kept = tuple(h for h in found.hits if OF_A_DEATH.search(h.name) is None)
+            if kept:
+                found = Found(CANDIDATES, kept, found.need, found.told)
+        if found.verdict == CANDIDATES and ABDUCTION_CUE.search(query.lower()) is None:
+            # 孩子满月了 想给他办个身份证 listed 被拐儿童身份证明 second: offered to new parents, an
+            # abducted child's matter frightens; a list shows it only when the message speaks of one.
+            kept = tuple(h for h in found.hits if OF_AN_ABDUCTION.search(h.name) is None)
             if kept:
                 found = Found(CANDIDATES, kept, found.need, found.told)
         return found
