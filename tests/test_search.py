@@ -1215,3 +1215,10 @@ def test_an_abducted_childs_matter_is_listed_only_when_the_message_speaks_of_one
     """孩子满月了 想给他办个身份证 listed 被拐儿童身份证明 second, to new parents."""
     assert not any("被拐" in name for name in shown(search, "孩子满月了 想给他办个身份证"))
     assert search.find("被拐的孩子找回来了 要办身份证明").hits[0].name == "被拐儿童身份证明"
+
+
+@pytest.mark.parametrize("query", ["我想改名字，派出所说要去政务中心？", "给孩子改个名字"])
+def test_ones_own_name_changed_is_not_a_business_or_licensees_name(search, query):
+    """探矿权人名称变更登记 led 我想改名字，派出所说要去政务中心？ and 户口变更 was not in the top 5."""
+    names = [h.name for h in search.find(query).hits[:3]]
+    assert "户口变更" in names and not any("名称" in n for n in names), names

@@ -139,6 +139,11 @@ SAYS_SOLE_TRADER = re.compile(r"个体|小店|摊")
 SOLE_TRADERS = re.compile(r"个体工商户")
 COMPANIES = re.compile(r"(?<!非)公司")
 SUBJECT_CONFLICT = 0.5
+#: A person's own name changed (我想改名字, 给孩子改个名) against a business's or licensee's 名称
+#: (探矿权人名称变更登记 led 我想改名字，派出所说要去政务中心？).
+SAYS_PERSONAL_NAME = re.compile(r"改名|名字|姓名|改姓|随母姓|随父姓")
+SAYS_AN_ENTITY = re.compile(r"公司|企业|单位|店|厂|名称|商号|字号|执照|许可|经营|营业|铺|摊|卖部|协会|学校")
+ENTITY_NAME = re.compile(r"名称|更名|单位|学校|社会团体|旅馆|机构")
 #: 外地人 are people from elsewhere in China, not foreigners: 租给外地人要去派出所登记吗 listed
 #: 对外国人的住宿登记 first (one character apart). A message that speaks of them and of no foreigner
 #: ranks the foreigners' matters FOREIGNERS_CONFLICT lower (the whole of a usual best score: such a
@@ -342,6 +347,7 @@ class MatterSearch:
         self._sole_trader = np.array([bool(SOLE_TRADERS.search(d.name)) for d in documents], dtype=bool)
         self._company = np.array([bool(COMPANIES.search(d.name)) and not SOLE_TRADERS.search(d.name) for d in documents], dtype=bool)
         self._foreigners = np.array([bool(FOREIGNERS.search(d.name)) for d in documents], dtype=bool)
+        self._entity_name = np.array([bool(ENTITY_NAME.search(d.name)) for d in documents], dtype=bool)
         named: set[tuple[str, str]] = set()
         self._first_of_name = np.array([(d.name, d.department) not in named and not named.add((d.name, d.department))
                                         for d in documents], dtype=np.float32)
@@ -543,6 +549,9 @@ class MatterSearch:
         in China."""
         if SAYS_FROM_ELSEWHERE.search(need) is not None and writer.NAMES_FOREIGNERS.search(need) is None:
             ranked = ranked - FOREIGNERS_CONFLICT * self._foreigners
+        if SAYS_PERSONAL_NAME.search(need) is not None and SAYS_AN_ENTITY.search(need) is None:
+            # 我想改名字: one's own name, not a licensee's 名称 or a business's registration
+            ranked = ranked - SUBJECT_CONFLICT * (self._entity_name | self._company | self._sole_trader)
         company, sole = SAYS_COMPANY.search(need) is not None, SAYS_SOLE_TRADER.search(need) is not None
         if company == sole or not SUBJECT_CONFLICT:
             return ranked
