@@ -49,6 +49,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dialogs.engine import Dialog, P, T, guide_halls, normalise
+from dialogs.matters import agent_of
 from dialogs.ports import AttachmentRefused
 from dialogs.rating import SHOWN_CASE
 from dialogs.understand.answers import misread_digits, needs_time, number_groups, whole_identifier
@@ -114,8 +115,12 @@ WHY_REFUSED_ASKED = re.compile(r"(?:为什么|为啥|咋|怎么)(?:会)?(?:不|�
 #: Where the result is collected, or whether it is posted, asked on its card (去哪里领, 能不能寄给我).
 COLLECT_ASKED = re.compile(r"(?:去|到)?(?:哪里|哪儿|哪|什么地方)(?:去)?(?:领|拿|取)|在哪(?:里)?(?:领|拿|取)|(?:能|可以|可不可以)(?:不能)?(?:邮寄|寄|快递)|寄给我|邮寄"
                            r"|\bpick (?:it )?up\b|\bcollect\b|\bmail (?:it|them)\b|\bpost (?:it|them)\b")
+#: Whether someone else may collect the result (我在外地 能不能让我儿子帮我拿, 可以代领吗).
+OTHER_COLLECTS = re.compile(r"(?:儿子|女儿|孩子|老伴|老公|老婆|爱人|家里人|家人|亲戚|朋友|别人|他人|同事)[^，,。]{0,5}(?:领|拿|取)"
+                            r"|代领|代取|代拿|帮我(?:去)?(?:领|拿|取)|替我(?:去)?(?:领|拿|取)"
+                            r"|\b(?:someone else|my (?:son|daughter|wife|husband|friend))\b[^.?]{0,20}\b(?:collect|pick)")
 #: Those questions, asked short on a card, are the card's (a longer message may name another matter).
-CARD_QUESTIONS = (WHEN_DONE_ASKED, WHY_SLOW_ASKED, WHY_REFUSED_ASKED, COLLECT_ASKED)
+CARD_QUESTIONS = (WHEN_DONE_ASKED, WHY_SLOW_ASKED, WHY_REFUSED_ASKED, COLLECT_ASKED, OTHER_COLLECTS)
 CARD_QUESTION_CHARS = 12
 
 STATES = ["number", "choosing", "factor", "shown", "material"]
@@ -192,6 +197,7 @@ TRANSITIONS = [
     T("text",  "shown",    "shown",    "asks_why_refused",      "say_why_refused"),  # 为什么不批准: the reason again
     T("text",  "shown",    "shown",    "asks_why_slow",         "say_why_slow"),  # 为什么这么慢 / 催一下: its standing, and how to press
     T("text",  "shown",    "shown",    "asks_when_done",        "say_when_done"),  # 啥时候办好: the promised day again
+    T("text",  "shown",    "shown",    "asks_other_to_collect", "say_who_may_collect"),  # 能不能让我儿子帮我拿
     T("text",  "shown",    "shown",    "asks_where_to_collect", "say_where_to_collect"),  # 去哪里领 / 能不能寄给我
     T("text",  "shown",    "shown",    "finished_sending",      "say_all_sent"),  # 好了就这些, after the photos
     T("text",  "shown",    "shown",    "subscribes",            "say_subscribed"),
@@ -870,6 +876,18 @@ class Progress(Dialog):
     def asks_where_to_collect(self) -> bool:
         return bool(self.data.get("case_no")) and COLLECT_ASKED.search(self.word) is not None
 
+    def asks_other_to_collect(self) -> bool:
+        return bool(self.data.get("case_no")) and len(self.word) <= CARD_QUESTION_CHARS * 2 and OTHER_COLLECTS.search(self.word) is not None
+
+    def say_who_may_collect(self):
+        """能不能让我儿子帮我拿: what the case's guide says of someone acting for the applicant (it
+        listed matters with 异地 in their names), and where it is collected."""
+        catalog, code = self.services.catalog, self.data.get("matter_code")
+        guide = catalog.guide(code) if catalog is not None and code else None
+        self.say("progress/other_collects.j2", matter=self.data.get("matter_name") or "", collect=self.data.get("collect"),
+                 phone=guide.consult_phone if guide else "", **(agent_of(guide) if guide else {"allowed": None, "materials": []}))
+        self.ask()
+
     def say_where_to_collect(self):
         catalog, code = self.services.catalog, self.data.get("matter_code")
         guide = catalog.guide(code) if catalog is not None and code else None
@@ -890,6 +908,8 @@ class Progress(Dialog):
         if state == "shown":
             if len(word) <= CARD_QUESTION_CHARS and any(p.search(word) for p in CARD_QUESTIONS):
                 return True  # 为什么不批准, 怎么还没办好, 去哪里领: this case's, whatever the search makes of it
+            if len(word) <= CARD_QUESTION_CHARS * 2 and OTHER_COLLECTS.search(word):
+                return True  # 我在外地 能不能让我儿子帮我拿: this case's result (异地 listed matters)
             if len(word) <= CARD_QUESTION_CHARS and STATUS_ASKED.search(word):
                 return True  # 办好了没: this case's (it was 好的 or 再见)
             if SUBSCRIBE_SAID.search(word) or UNSUBSCRIBE_SAID.search(word):

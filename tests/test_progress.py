@@ -604,3 +604,13 @@ async def test_whether_the_id_number_will_do_at_the_factor_is_answered_and_the_s
     reply = await h.say(asked)
     assert "身份证号码" in reply and "您要办的是不是" not in reply and "【" not in reply, reply
     assert "【办件进度】" in await h.say(ID_NUMBER)
+
+
+async def test_someone_else_collecting_the_result_is_answered_on_the_card(h, sims):
+    """我在外地 能不能让我儿子帮我拿 on a case's card listed matters with 异地 in their names."""
+    case_no = await new_case(sims)
+    await advance(sims, case_no, "accepted", "processing", "approved", "ready_for_collection")
+    await h.say(case_no)
+    assert "【办件进度】" in await h.say("5678")
+    reply = await h.say("我在外地 能不能让我儿子帮我拿")
+    assert "代领" in reply and "您要办的是不是" not in reply, reply

@@ -93,6 +93,7 @@ CONTEXTS = {
     "progress/take_your_time.j2": {"step": "number"},
     "progress/rate_bundle.j2": {},
     "progress/collect.j2": {"collect": None, "halls": PLATFORM_HALLS[:2]},
+    "progress/other_collects.j2": {"matter": "普通护照签发", "collect": "窗口领取", "phone": "0826-2332110", "allowed": True, "materials": GUIDE.materials[:2]},
     "booking/details_kept.j2": {"kinds": ["id_number", "phone"], "mistyped": False, "step": "slot"},
     "common/conflict.j2": {"kind": "phone", "values": ["138****8000", "139****9000"]},
     "booking/not_offered.j2": {"day": "2026-12-13", "at": "", "part": "", "several": False, "hall": PLATFORM_HALLS[0], "why": "not_bookable",
