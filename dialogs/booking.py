@@ -66,6 +66,8 @@ _ASKS = re.compile(r"[?？]|吗|几点|几号|哪|什么|啥|多少|是不是|�
                    # 我确定一下 是周三吧: something to check follows; 确认一下(吧) alone is a yes
                    r"|(?:确认|确定)一?下(?![吧啊呀哈]?$)|是[^，,。\s]{1,6}吧$|对吧|是吧|对不|没错吧")
 CONFIRM_NOT = re.compile(rf"不|别|没(?!问题|错)|先不|等等|等一下|改|换|取消|算了|{_ASKS.pattern}")
+#: The saved details taken, and more said after it (用这个 但是手机号换了…).
+USE_KNOWN_FIRST = re.compile(r"^(?:就|那就|还是)?(?:用这个|用上次的?|用保存的|用原来的|用吧|用)(?:信息)?(?:吧)?[，,。\s]*(?:但是|不过|只是|就是)?")
 USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好的", "本人", "就是我", "用", "用吧", "用这个吧", "就用这个", "用上次的",
                        "用上次的信息", "还是我", "一样", "一样的"})
 SOMEONE_ELSE = frozenset({"2", "新的", "填写新的", "重新填写", "换人", "不是", "其他人", "别人", "不用", "换一个", "换个人", "填别人", "填其他人",
@@ -204,6 +206,7 @@ TRANSITIONS = [
     T("text",     "slot",      "slot",      "names_time_not_offered", "say_not_offered"),
     T("text",     "slot",      "slot",      "picks_number_not_shown", "say_pick_shown"),  # 1 with only 下午's 6-11 listed
     T("text",     "slot",      "day",       "names_day_not_offered",  "say_not_offered"),  # 周末能去吗 at the times: why not, the days
+    T("text",     "who",       "summary",   "uses_known_with_new_phone", ["use_known", "keep_phone", "say_phone_changed", "show_summary"]),
     T("text",     "who",       "summary",   "uses_known",             ["use_known", "show_summary"]),
     T("text",     "who",       "name",      "someone_else",           ["drop_applicant", "ask"]),
     T("text",     "who",       "name",      "gives_details",          ["drop_applicant", "ask"]),
@@ -246,6 +249,8 @@ TRANSITIONS = [
     # 等下 是孩子奶奶去办 / 办事人要换 at the summary: someone else's details, from the name on
     T("text",     "summary",   "name",      "changes_applicant",      ["drop_applicant", "say_new_applicant", "ask"]),
     # 改到4点 / 改到周三 / 换个时间 at the summary: the change, not a walk back through every step
+    # 手机号改成139… / 手机号错了 应该是138… at the summary (the saved details were used): that number
+    T("text",     "summary",   "summary",   "gives_new_phone",        ["keep_phone", "say_phone_changed", "show_summary"]),
     T("text",     "summary",   "summary",   "changes_remembering",    ["keep_remembering", "show_summary"]),  # 不用记住了: not kept after all
     T("text",     "summary",   "summary",   "names_free_time",        ["take_slot", "show_summary"]),
     T("text",     "summary",   "slot",      "picks_other_day_with_slots", "ask"),
@@ -1412,7 +1417,7 @@ class Booking(Picking):
 
     async def look_up_known_if_used(self) -> None:
         """Prepare: "use the remembered person", whom we remember (it may have expired)."""
-        if self._uses_known_said():
+        if self._uses_known_said() or USE_KNOWN_FIRST.match(self.word) is not None:
             self._known = await self.services.bookings.remembered(self.user)
 
     def picks_slot_applicant_given(self) -> bool:
@@ -1435,6 +1440,21 @@ class Booking(Picking):
     def _uses_known_said(self) -> bool:
         """用这个 / 1, or any plain yes (是的是的, 对对对) to 办事人用上次保存的信息吗."""
         return self.says(USE_KNOWN) or (self.word not in SOMEONE_ELSE and self.slot("yes_no") is True)
+
+    def uses_known_with_new_phone(self) -> bool:
+        """用这个 但是手机号换了 现在是138…: the saved details, with the number given."""
+        return bool(self._known) and USE_KNOWN_FIRST.match(self.word) is not None and self._new_phone() is not None
+
+    def gives_new_phone(self) -> bool:
+        return self._new_phone() is not None
+
+    def _new_phone(self) -> str | None:
+        """A mobile number in the message other than the applicant's (a phone step's typing aside)."""
+        found = self.slot("phone")
+        return found if found and found != self.applicant().get("phone") else None
+
+    def say_phone_changed(self):
+        self.say("booking/phone_changed.j2", phone=mask_phone(self.applicant().get("phone", "")))
 
     def use_known(self):
         self.data["applicant"] = self.services.bookings.seal(self.user, self._known)

@@ -2009,3 +2009,29 @@ async def test_how_long_how_much_and_on_ones_behalf_asked_mid_booking_are_answer
     await bundle.say("预约出生一件事")
     free = await bundle.say("多少钱")
     assert "都免费" in free and "请选择日期" in free, free
+
+
+async def test_a_new_phone_given_with_the_saved_details_or_at_the_summary_is_taken(h, sims):
+    """手机号改成139… at the summary, after 用这个信息, was 没太明白; so was 用这个 但是手机号换了
+    现在是138… at 办事人用上次保存的信息吗."""
+    await h.catalog_ready()
+    me = person(41)
+    await drive(h, "预约办护照", me, stop="请核对")
+    assert "预约成功" in await h.say("确认")
+    for said in ("手机号改成13912345678", "用这个 但是手机号换了 现在是13800001111"):
+        await h.say("预约办护照")
+        reply = await h.say("1")
+        for _ in range(3):
+            if "用上次保存的信息" in reply:
+                break
+            reply = await h.say("2")
+        assert "用上次保存的信息" in reply, reply
+        if said.startswith("用这个"):
+            summary = await h.say(said)
+        else:
+            assert "请核对" in await h.say("1")
+            summary = await h.say(said)
+        new = re.search(r"1[3-9]\d{9}", said)[0]
+        assert f"手机号已改为 {new[:3]}****{new[-4:]}" in summary and "请核对预约信息" in summary, summary
+        assert (await h.session()).state == "summary"
+        await h.say("取消")

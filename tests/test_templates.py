@@ -148,6 +148,7 @@ CONTEXTS.update({
     "progress/all_sent.j2": {},
     "progress/sorry_for_the_wait.j2": {},
     "booking/no_guide_to_ask.j2": {"matter": "普通护照签发"},
+    "booking/phone_changed.j2": {"phone": "139****5678"},
     "booking/what_to_bring.j2": {"matter": "普通护照签发", "materials": GUIDE.materials[:3], "situations": ["首次申领"], "partial": False, "booked": True},
     "booking/pick_first.j2": {"cancelling": False, "bringing": True},
     "booking/success.j2": {"appointment": _APPOINTMENT, "day": "2026-12-01", "hall": _HALL, "materials": GUIDE.materials[:3],
