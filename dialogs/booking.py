@@ -66,6 +66,9 @@ _ASKS = re.compile(r"[?？]|吗|几点|几号|哪|什么|啥|多少|是不是|�
                    # 我确定一下 是周三吧: something to check follows; 确认一下(吧) alone is a yes
                    r"|(?:确认|确定)一?下(?![吧啊呀哈]?$)|是[^，,。\s]{1,6}吧$|对吧|是吧|对不|没错吧")
 CONFIRM_NOT = re.compile(rf"不|别|没(?!问题|错)|先不|等等|等一下|改|换|取消|算了|{_ASKS.pattern}")
+#: An ID card's number or a mobile number in a message: what a booking paused at that step waits for.
+_ID_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 #: The saved details taken, and more said after it (用这个 但是手机号换了…).
 USE_KNOWN_FIRST = re.compile(r"^(?:就|那就|还是)?(?:用这个|用上次的?|用保存的|用原来的|用吧|用)(?:信息)?(?:吧)?[，,。\s]*(?:但是|不过|只是|就是)?")
 USE_KNOWN = frozenset({"1", "使用", "用这个", "是", "是的", "好", "好的", "本人", "就是我", "用", "用吧", "用这个吧", "就用这个", "用上次的",
@@ -921,6 +924,10 @@ class Booking(Picking):
             return True  # 身份证填错了, 是孩子奶奶去办: the booking's details, never a search
         if state == "id_number" and NO_ID.search(word) and not re.search(r"\d{15}", word):
             return True  # 我是外国人 只有护照: no ID card to give, never a search for 护照
+        if state == "id_number" and _ID_IN_TEXT.search(word):
+            return True  # 找到了 511602…: the number this booking waited for, even after a question meanwhile
+        if state == "phone" and _MOBILE_IN_TEXT.search(word):
+            return True
         if state in DETAIL_STEPS:
             return needs_time(word)
         if state == "summary":  # 确认提交 / 对头 确认 / 确认一下是几点的: the booking's, never a search for matters named 确认

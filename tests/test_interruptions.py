@@ -264,6 +264,20 @@ async def test_finishing_the_booking_first_after_a_side_question_goes_back_to_it
     assert (await h.session()).state == "name"
 
 
+async def test_the_id_number_a_paused_booking_waits_for_resumes_it_after_a_question_meanwhile(h):
+    """等我去找一下 at the ID step, then 社保卡密码忘了咋整 (a list), then 找到了 511602…: the number
+    was masked and answered 查办事指南用不到身份证号; the booking kept waiting for it."""
+    await h.catalog_ready()
+    me = person(44)
+    await drive(h, "预约办护照", me, stop=ASK_ID)
+    await h.say("等我去找一下身份证")
+    assert "您要办的是不是" in await h.say("社保卡密码忘了咋整")
+    reply = await h.say(f"找到了 {me['id_number']}")
+    assert "接着刚才的预约办事" in reply and ASK_PHONE in reply, reply
+    session = await h.session()
+    assert session.dialog == "booking" and session.state == "phone"
+
+
 async def test_预约_on_a_card_reached_from_the_hall_list_books_the_cards_matter(h):
     """服务大厅几点开门 → a matter named → its card → 预约: the card's matter is booked; the hall list
     paused before the card must not take 预约 back and ask what to book."""
