@@ -128,7 +128,8 @@ ANY = STATES
 #: How to send the materials asked for (我要补材料, 材料怎么上传, 在哪交材料).
 SEND_ASKED = re.compile(r"补(?:交|充|个|点)?(?:一下)?材料|(?:交|发|传|上传|提交)(?:一下)?材料|材料(?:怎么|咋|如何|在哪)?(?:交|发|传|上传|提交)|怎么上传|补正"
                         r"|要补(?:什么|啥|哪些)|补(?:什么|啥|哪些)|(?:照片|图片|文件|材料)(?:怎么|咋|如何)(?:发|传|给)|怎么(?:发|传)(?:照片|图片|文件)"
-                        r"|(?:可以|能)拍照|拍照(?:可以|行|能)")
+                        r"|(?:可以|能)拍照|拍照(?:可以|行|能)|拍(?:照片|个照|张照|张照片)(?:可以|行|能)|(?:照片|复印件)(?:可以|行)(?:吗|不)"
+                        r"|都要拍|每(?:一)?页都|要拍几|拍几张|要原件|还是原件|原件(?:吗|呢)")
 #: The photos of the materials said to be all sent (好了就这些, 发完了).
 SENT_ALL = re.compile(r"发完了|传完了|就这些|都发了|都传了|没有了|没了|齐了|好了")
 #: Rating the case on the card asked for (我要评价, 给这个打个差评, 好评): the rating dialog, for it.
@@ -943,7 +944,8 @@ class Progress(Dialog):
 
     def say_how_to_send(self):
         standing = self.data.get("standing")
-        self.say("progress/how_to_send.j2", missing=standing.get("missing", []) if standing else None)
+        self.say("progress/how_to_send.j2", missing=standing.get("missing", []) if standing else None,
+                 original="原件" in self.word)
 
     def finished_sending(self) -> bool:
         return bool(self.data.get("last_material")) and SENT_ALL.search(self.word) is not None

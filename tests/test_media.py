@@ -184,6 +184,11 @@ async def test_asking_how_to_send_the_materials_on_the_card_is_told_how(chat, cl
     await open_case(chat)
     told = await chat.say("我要补材料")
     assert "直接在这里发" in told and "没太明白" not in told, told
+    # how the photos are taken and whether the original is wanted (both were 没太明白)
+    original = await chat.say("拍照片可以吗 还是要原件")
+    assert "直接在这里发" in original and "原件" in original and "没太明白" not in original, original
+    pages = await chat.say("合同有5页 都要拍吗")
+    assert "一页一页" in pages and "没太明白" not in pages, pages
 
 
 async def test_which_material_may_be_said_by_its_name(chat, client):

@@ -144,7 +144,7 @@ CONTEXTS.update({
     "booking/another_day.j2": {"step": "hall"},
     "booking/slot_taken.j2": {"day": date(2026, 12, 8), "start": "10:00", "end": "10:30"},
     "progress/also.j2": {"also": ["51160220261130310007"]},
-    "progress/how_to_send.j2": {"missing": ["授权委托书"]},
+    "progress/how_to_send.j2": {"missing": ["授权委托书"], "original": True},
     "progress/all_sent.j2": {},
     "progress/sorry_for_the_wait.j2": {},
     "booking/no_guide_to_ask.j2": {"matter": "普通护照签发"},
