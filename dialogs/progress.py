@@ -547,7 +547,7 @@ class Progress(Dialog):
                 self._seen = ("refresh", await self._open(case_no))
             elif self.asks_of_the_card():
                 # 要补啥材料 after a 补正 notice: the card as it stands now, not as first shown
-                if await self._open(case_no) == "ok":
+                if await self._open(case_no) == "ok" and isinstance(self._case, Case):  # a 一件事's view keeps no case's card
                     self._keep_card(self._case)
             elif self.asks_subscribe():
                 self._added = await self._store.subscribe(self.user, case_no)

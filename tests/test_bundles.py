@@ -485,3 +485,17 @@ async def test_a_yes_said_after_the_circumstance_is_read_at_a_bundles_question(h
     after = await h.say("在广东打过几年工 交过")
     assert "您要办的是不是" not in after and asked not in after, after
     assert "yes" in (await h.session()).data["answers"].values()
+
+
+async def test_a_question_asked_of_a_bundles_progress_view_is_answered_not_failed(h, sims):
+    """会寄给我吗 还是要自己去拿 on a 一件事's progress view failed the turn (系统繁忙): the card's
+    questions re-read the case, and a bundle's application is no case."""
+    await h.catalog_ready()
+    me = person(45)
+    resp = await sims.post("/sim/platform/_admin/bundle-applications",
+                           json={"bundle_code": "YJS-511602-003", "applicant": {"name": me["name"], "phone": me["phone"], "id_number": me["id_number"]}})
+    application = await resp.json()
+    await h.say(f"我的一件事申请编号是 {application['bundle_no']}")
+    assert "【一件事进度】" in await h.say(application["phone_last4"])
+    reply = await h.say("会寄给我吗 还是要自己去拿")
+    assert "系统繁忙" not in reply and "领取" in reply, reply
