@@ -305,6 +305,9 @@ BRINGS_ASKED = re.compile(r"^(?:那|那么|请问)?(?:是不是|是否)?(?:还)?
 #: Everyday names of papers and the guides' names for them.
 _PAPER_NAMES = {"户口本": "户口簿", "相片": "照片", "寸照": "照片", "证件照": "照片", "身份证件": "身份证", "房产证": "不动产权证",
                 "结婚证书": "结婚证", "营业证": "营业执照", "执照": "营业执照"}
+#: A medical check asked about (要体检不, 需要体检吗), and the papers that come of one in the guides.
+_CHECKUP_SAID = frozenset({"体检", "检查身体", "身体检查", "健康检查", "做体检"})
+_PAPERS_OF_A_STEP = {"体检": ("身体条件", "体检", "健康证明", "健康证")}
 #: How the names of papers end (结婚证, 户口簿, 照片, 证明, 申请表).
 _A_PAPER = re.compile(r"(?:证|簿|本|照|片|件|书|表|明|单|卡|据|函)$")
 #: Words of a question that are not the paper it asks about.
@@ -317,14 +320,18 @@ def paper_asked(text: str) -> str | None:
     what = found and (found["what"] or found["what2"])
     if not what or _NOT_A_PAPER.search(what):
         return None
+    if what in _CHECKUP_SAID:
+        return "体检"  # 要体检不: a step whose paper the guide names (身体条件证明, 健康证明), or none
     if found["what"] and not found["verb"] and not _A_PAPER.search(what):
-        return None  # 需要体检吗 asks about a step, not a paper to bring
+        return None  # 需要办居住证吗 asks about a step, not a paper to bring
     return _PAPER_NAMES.get(what, what)
 
 
 def materials_naming(materials, paper: str) -> list:
     """The materials that are the paper asked about: named whole in them (照片 in 近期免冠彩色照片,
     户口簿 in 居民户口簿); else, for a longer name, sharing two pairs of characters in a row with it."""
+    if paper in _PAPERS_OF_A_STEP:
+        return [m for m in materials if any(word in m.name for word in _PAPERS_OF_A_STEP[paper])]
     whole = [m for m in materials if paper in m.name]
     if whole or len(paper) < 3:
         return whole

@@ -1669,3 +1669,13 @@ async def test_another_question_after_算了_at_a_question_is_not_taken_as_no(h)
     assert "结过婚" in await h.say("1")
     reply = await h.say("算了 先问下 户口本丢了咋办")
     assert "户口簿" in reply and "户口都不在广安" not in reply, reply
+
+
+@pytest.mark.parametrize("asked", ["要体检不", "需要体检吗"])
+async def test_a_medical_check_asked_of_a_card_is_answered_from_the_papers_it_yields(h, asked):
+    """要体检不 on the driving licence's card was 好的，明白了 (a circumstance), 需要体检吗 没找到:
+    its materials name the 身体条件证明 a check yields."""
+    await h.catalog_ready()
+    await open_card(h, "机动车驾驶证换证、补证")
+    reply = await h.say(asked)
+    assert "身体条件证明" in reply and "没找到" not in reply and "好的，明白了" not in reply, reply
