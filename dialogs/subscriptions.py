@@ -55,6 +55,9 @@ class MySubscriptions(Dialog):
     PREPARE = PREPARE
     PROMPTS = {"listing": "subscriptions/list.j2", "confirming": "subscriptions/confirm_remove.j2"}
     EXPECTS = {"listing": frozenset({"choice"}), "confirming": frozenset({"choice", "yes_no"})}
+    #: A confirmation left for something else is never resumed: 解绑 said later (the very word that
+    #: confirms) unbound, with no question asked, the enterprise picked before; a fresh 解绑 lists again.
+    NOT_RESUMED = frozenset({"confirming"})
 
     @classmethod
     def claims(cls, state: str, text: str) -> bool:

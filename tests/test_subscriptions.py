@@ -470,3 +470,16 @@ async def test_where_the_credit_code_is_found_is_said_not_that_it_is_wrong(h, as
     reply = await h.say(asked)
     assert "营业执照" in reply and "gsxt" in reply and "好像不对" not in reply, reply
     assert (await h.session()).state == "code"
+
+
+async def test_an_unbinding_left_unconfirmed_is_never_carried_out_by_a_later_解绑(h, sims):
+    """解绑 → 1 → 确定解除…吗？ → 算了 先看看企业证照; later 解绑 resumed the confirmation and took
+    its own word as 确定: the enterprise was unbound with no question asked."""
+    case_no = await enterprise_case(sims)
+    assert "绑定成功" in await bind(h, sims)
+    await h.say("解绑")
+    assert "确定解除" in await h.say("1")
+    await h.say("算了 先看看企业证照")
+    again = await h.say("解绑")
+    assert "已解除" not in again, again
+    assert h.user in await h.services.subscriptions.recipients(case_no, CREDIT_CODE)
