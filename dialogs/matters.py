@@ -345,8 +345,9 @@ NEAR_PLACE = re.compile(r"街道|社区|镇上|镇里|乡里|乡镇|附近|家�
 
 #: The same follow-ups asked in a few English words (what documents?, how long does it take).
 EN_FOLLOW_UP_CUES = {
-    "materials": re.compile(r"\b(?:documents?|materials?|papers|what (?:do i|to|should i) bring|bring)\b"),
-    "process": re.compile(r"\b(?:steps?|process|procedure|how (?:do i|to|can i) apply)\b"),
+    "materials": re.compile(r"\b(?:documents?|materials?|papers|what (?:do i|to|should i) bring|bring|what (?:do i|do we) need"
+                            r"|what(?: is|'s) (?:needed|required)|requirements?)\b"),
+    "process": re.compile(r"\b(?:steps?|process|procedure|how (?:do i|to|can i) apply|what (?:should|do) i do(?: first| next)?)\b"),
     "where": re.compile(r"\b(?:where|address|location|opening hours|office hours)\b"),
     "online": re.compile(r"\b(?:online|website|internet|link)\b"),
     "booking": re.compile(r"\b(?:book|appointment|reserve)\b"),
@@ -357,7 +358,7 @@ EN_FOLLOW_UP_CUES = {
 }
 EN_FILLER = frozenset("what which do does did i we you it is are there to the a an for this that can could should need needed "
                       "take takes how much long many any please me my of on in do it's i'm will be so and or want like would i'd now here "
-                      "nearest closest near office offices hall halls place".split())  # where is the nearest office: this card's halls
+                      "nearest closest near office offices hall halls place first next".split())  # where is the nearest office: this card's halls
 EN_FOLLOW_UP_WORDS = 7  # an English question longer than this is a question of its own, not the card's
 
 

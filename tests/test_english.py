@@ -502,3 +502,15 @@ async def test_a_passport_asked_for_in_english_says_where_a_foreigners_own_is_re
     assert reply.index("embassy") < reply.index("【"), reply
     # someone else's (my Chinese wife's) is the citizens' passport alone
     assert "embassy" not in await h.as_user("wife").say("I lost my Chinese wife's passport")
+
+
+@pytest.mark.parametrize("asked", ["what should I do first", "what do I need"])
+async def test_a_follow_up_asked_in_english_at_a_list_asks_which_one_first(h, asked):
+    """what should I do first / what do I need at a list of matters opened the first one
+    ("You probably mean 网络预约出租汽车运输证发放（补办）"), as if it were the answer."""
+    await h.catalog_ready()
+    await h.say("english")
+    listed = await h.say("how can I join the health insurance? I work for a small company")
+    assert "Did you mean one of these" in listed, listed
+    reply = await h.say(asked)
+    assert "First pick one" in reply and "You probably mean" not in reply, reply
