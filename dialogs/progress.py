@@ -87,9 +87,12 @@ SUBSCRIBE = frozenset({"订阅", "订阅进度", "订阅这个", "关注", "提�
 UNSUBSCRIBE = frozenset({"退订", "取消订阅", "不用通知了", "不要通知"})
 #: The same in a sentence (帮我订阅, 订阅一下, 有进展了通知我; 不用再通知我了, 别给我发了).
 SUBSCRIBE_SAID = re.compile(r"^(?:帮我|给我|我要|我想|要|请|那就)?(?:订阅|关注)(?:一下|下|吧|这个|它|进度|一下吧)?$"
-                            r"|有(?:进展|进度|消息|变化|结果|动静)(?:了)?(?:就|请|麻烦|记得)?(?:通知|告诉|提醒|推送给?)我")
+                            r"|有(?:进展|进度|消息|变化|结果|动静)(?:了)?(?:就|请|麻烦|记得)?(?:通知|告诉|提醒|推送给?)我"
+                            # the card's own English word (To hear of each step, reply "subscribe")
+                            r"|^(?:please )?(?:subscribe|follow it|follow this|notify me|keep me (?:posted|updated))(?: please)?$")
 UNSUBSCRIBE_SAID = re.compile(r"(?:不用|不要|别|不必|不想)(?:再)?(?:通知|推送|提醒|发消息给|发给)(?:我)?|别(?:再)?给我发|不要(?:再)?给我发"
-                              r"|^(?:帮我|我要|我想)?(?:取消|退掉|关掉)(?:订阅|通知|推送)")
+                              r"|^(?:帮我|我要|我想)?(?:取消|退掉|关掉)(?:订阅|通知|推送)"
+                              r"|^(?:please )?(?:unsubscribe|stop (?:notifying me|the notices|notifications))(?: please)?$")
 #: Whether it is done, or how it stands, asked on its card (办好了没, 好了吗, 现在什么情况, 批下来没有):
 #: the card again, as it stands now.
 STATUS_ASKED = re.compile(r"^(?:现在|那)?(?:办|弄|批)?(?:好|完|下来)了?(?:吗|没|没有|不|嘛|么)$|(?:办|弄)(?:好|完)了(?:吗|没|没有|不)"

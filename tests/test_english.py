@@ -514,3 +514,16 @@ async def test_a_follow_up_asked_in_english_at_a_list_asks_which_one_first(h, as
     assert "Did you mean one of these" in listed, listed
     reply = await h.say(asked)
     assert "First pick one" in reply and "You probably mean" not in reply, reply
+
+
+async def test_subscribe_said_in_english_on_a_case_card_subscribes(h, sims):
+    """The English card says: To hear of each step, reply "subscribe"; subscribe was 没太明白."""
+    from tests.test_progress import new_case
+    await h.catalog_ready()
+    await h.say("english")
+    case_no = await new_case(sims)
+    await h.say(case_no)
+    card = await h.say("5678")
+    assert "Subscribe" in card, card
+    reply = await h.say("subscribe")
+    assert "didn't quite understand" not in reply and h.user in await h.services.subscriptions.recipients(case_no, None), reply
