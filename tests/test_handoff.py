@@ -258,7 +258,9 @@ async def test_menu_option_5_asks_for_a_person(make_harness):
                                    # it was searched: "Sorry, I found no government service matching…"
                                    "Is there someone who speaks English?",
                                    # searched: the English note, then 家畜人工授精站生产经营许可
-                                   "I don't understand Chinese, can someone speak English", "再转一次人工"])
+                                   "I don't understand Chinese, can someone speak English", "再转一次人工",
+                                   # searched as well
+                                   "I need help from a human, I don't understand Chinese"])
 async def test_a_person_asked_for_in_a_sentence_is_queued_and_the_agent_sees_the_sentence(chat, zhang, asked):
     """A person asked for inside a sentence about something else reaches 人工 (it got a search for
     放射工作人员证), and the agents on duty see what it was about."""

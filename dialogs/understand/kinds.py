@@ -116,6 +116,8 @@ _PERSON_ASKED = re.compile(
     r"(?!证|资格|招聘|培训|考试|体检|健康)|找个人(?=跟|和|给|帮|问|说|聊|讲)"
     r"|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a\s+|an\s+|some\s+)?(?:real\s+person|real\s+human|human|person|someone|somebody|staff|agent|officer)\b"
     r"|\breal\s+person\b|\bhuman\s+agent\b"
+    # I need help from a human, I want a person
+    r"|\b(?:need|want|get)\s+(?:some\s+)?(?:help\s+from\s+)?(?:a\s+|an\s+)?(?:human|person|staff\s+member|member\s+of\s+staff|agent)\b"
     # is there someone who speaks English: a person, in English
     r"|\b(?:someone|somebody|anyone|anybody|a\s+person|staff|an?\s+agent)\s+(?:here\s+)?(?:who\s+|that\s+)?(?:can\s+|could\s+)?speaks?\s+english\b")
 
