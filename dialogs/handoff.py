@@ -123,7 +123,7 @@ class CitizenDesk(Protocol):
 
 
 #: What `context_of` tells agents (the rest of a hand-off's data is its own).
-CONTEXT_KEYS = ("from", "asked", "case", "said")
+CONTEXT_KEYS = ("from", "asked", "case", "enterprise", "said")
 
 
 def context_of(session: Session | None) -> dict[str, Any]:
@@ -142,6 +142,10 @@ def context_of(session: Session | None) -> dict[str, Any]:
         # the case on screen, verified (or the person's enterprise's): 我要投诉 there is about it,
         # and the agent asked 投诉哪个办件？ of someone who had just opened it
         context["case"] = case_no[:40]
+    enterprise, code = session.data.get("enterprise"), session.data.get("credit_code")
+    if session.dialog == "enterprise_desk" and isinstance(enterprise, str) and enterprise and isinstance(code, str):
+        # the enterprise the person (bound to it) was looking at: the agent asked 请问是哪家公司？
+        context["enterprise"] = f"{enterprise[:60]}（{code[:18]}）"
     said = session.data.get(MISSED_KEY)
     said = [str(s)[:200] for s in said] if isinstance(said, list) else []
     vented = session.data.get(GRIEVANCE_KEY)

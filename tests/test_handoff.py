@@ -511,3 +511,16 @@ async def test_a_person_asked_for_at_a_case_card_brings_the_case_number_to_the_a
     assert "正在为您转接人工服务" in queued, queued
     notice = (await wait_for(zhang.inbox))[-1]
     assert case_no in notice, notice
+
+
+async def test_a_person_asked_for_at_the_enterprise_desk_brings_the_enterprise_to_the_agent(chat, client, zhang, app):
+    """人工 at the enterprise desk: the agent saw only 来自：企业服务 and asked 请问是哪家公司？"""
+    from tests.test_subscriptions import CREDIT_CODE, bind, enterprise_case
+
+    await asyncio.wait_for(app[CATALOG].ready.wait(), timeout=90)
+    await enterprise_case(client)
+    assert "绑定成功" in await bind(chat, client)
+    await chat.say("企业服务")
+    assert "正在为您转接人工服务" in await chat.say("人工")
+    notice = (await wait_for(zhang.inbox))[-1]
+    assert "广安市思源科技有限公司" in notice and CREDIT_CODE in notice, notice

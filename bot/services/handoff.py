@@ -538,6 +538,8 @@ class Handoff:
             lines.append(f"问过：{context['asked']}")
         if context.get("case"):
             lines.append(f"正在看的办件：{context['case']}")
+        if context.get("enterprise"):
+            lines.append(f"企业：{context['enterprise']}")
         for said in context.get("said") or ():
             lines.append(f"说过：{said}")
         return [redact(line)[:200] for line in lines][-CONTEXT_LINES:]
