@@ -46,6 +46,8 @@ LIST_AGAIN = frozenset({"办件列表", "列表", "回到列表"})
 #: Subscribing asked for at the enterprise's cases: a binder gets every case's notices already.
 SUBSCRIBE = frozenset({"订阅", "订阅通知", "订阅办件", "订阅这个", "订阅这个办件", "通知我", "有进展通知我"})
 #: The desk's home: number -> what it does.
+#: Session memory: the enterprise last picked among several bound (dialogs.engine.Dialog.remember).
+CHOSEN_ENTERPRISE = "desk_enterprise"
 HOME = {"1": "cases", "2": "licences", "3": "bind", "4": "toggle_mute", "5": "annual"}
 #: ... and by the words of its items (证照 at the home was 没明白).
 HOME_WORDS = {**dict.fromkeys(("办件", "企业办件", "本企业办件", "案件"), "cases"),
@@ -132,6 +134,11 @@ class EnterpriseDesk(Dialog):
         elif len(enterprises) == 1:
             self.data["credit_code"], self.data["enterprise"] = enterprises[0]
             await self._act(self.data.get("action") or "home")
+        elif self.data.get("action") and (chosen := next((e for e in enterprises if e[0] == self.recalled(CHOSEN_ENTERPRISE)), None)):
+            # 企业证照 right after 企业办件 of the one picked: that one again (要看哪一家？ each time), among
+            # the enterprises bound now; 企业服务 (the home) still asks, to pick another
+            self.data["credit_code"], self.data["enterprise"] = chosen
+            await self._act(self.data.get("action") or "home")
         else:
             self._seen = "pick"
 
@@ -141,6 +148,7 @@ class EnterpriseDesk(Dialog):
             picked = self._picked(len(self.data.get("choices", []))) or self._named_enterprise()
             if picked:
                 self.data["credit_code"], self.data["enterprise"] = self.data["choices"][picked - 1]
+                self.remember(CHOSEN_ENTERPRISE, self.data["credit_code"])
                 await self._act(self.data.get("action") or "home")
         elif self.state == "home":
             action = HOME.get(text) or HOME_WORDS.get(text)

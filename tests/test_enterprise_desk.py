@@ -206,6 +206,10 @@ async def test_an_enterprise_and_a_case_are_picked_in_words(h, sims):
     assert all(c in listing for c in cases), listing
     card = await h.say("第二个")
     assert "【办件进度】" in card and cases[0] in card, card  # newest first: the second is the older
+    # the one picked is kept for the desk's next item (要看哪一家？ was asked each time); the home still asks
+    licences = await h.say("企业证照")
+    assert "要看哪一家" not in licences and "思源" in licences, licences
+    assert "要看哪一家" in await h.say("企业服务")
 
 
 async def test_a_binder_asks_whether_last_years_annual_report_is_filed_in_words_or_at_the_home(h, sims):
