@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession, FormData, web
@@ -842,3 +844,12 @@ async def test_a_token_header_that_is_not_text_is_unauthorized_not_a_500(sim):
     answer = await reader.read()
     writer.close()
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+
+
+def test_no_enterprise_holds_a_persons_licence(world):
+    """A seeded enterprise case for 婚姻登记 issued the enterprise a 结婚证 (and a 往来台湾通行证),
+    which every binder then saw among the company's licences."""
+    types = json.loads((Path(__file__).resolve().parents[1] / "integrations/platform/data/licence_types.json").read_text("utf-8"))
+    persons = {t["name"] for t in types if t["holder"] == "citizen"}
+    held = [r.licence.name for r in world.licences.records.values() if r.holder in world.enterprises]
+    assert held and not persons.intersection(held), persons.intersection(held)

@@ -89,8 +89,8 @@ class Licences:
     def issue_for_case(self, result: str, *, matter_code: str, case_no: str, holder: str, holder_kind: str, holder_name: str) -> LicenceRecord | None:
         """The licence an approved case gives: its renewal matter extends the one held; anything else issues a new one."""
         kind = self.type_for_result(result)
-        if kind is None or not holder:
-            return None
+        if kind is None or not holder or kind.holder != holder_kind:
+            return None  # a 结婚证 is a person's: an enterprise's case for it (seeded at random) issues none
         today = self.clock.today()
         if matter_code == kind.renewal:
             held = [r for r in self.of(holder) if r.licence.name == kind.name and r.licence.status == LicenceStatus.valid]
