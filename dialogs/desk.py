@@ -54,6 +54,14 @@ HOME_WORDS = {**dict.fromkeys(("办件", "企业办件", "本企业办件", "案
               **dict.fromkeys(("证照", "企业证照", "许可证", "执照"), "licences"),
               **dict.fromkeys(("年报", "企业年报", "年报情况"), "annual")}
 
+def _home_item_asked(text: str) -> str | None:
+    """An item of the home asked in a few words (企业年报怎么报, 年报截止时间是什么时候: 没太明白):
+    the annual report's standing says how and by when."""
+    if len(text) <= 16 and "年报" in text:
+        return "annual"
+    return None
+
+
 STATES = ["pick", "home", "cases", "case", "licences"]
 LISTS = ["cases", "case"]
 TRANSITIONS = [
@@ -151,7 +159,7 @@ class EnterpriseDesk(Dialog):
                 self.remember(CHOSEN_ENTERPRISE, self.data["credit_code"])
                 await self._act(self.data.get("action") or "home")
         elif self.state == "home":
-            action = HOME.get(text) or HOME_WORDS.get(text)
+            action = HOME.get(text) or HOME_WORDS.get(text) or _home_item_asked(text)
             if action == "toggle_mute":
                 action = "unmute" if self.data.get("muted") else "mute"
             if action and action != "bind":

@@ -252,3 +252,13 @@ async def test_a_binder_asking_where_the_companys_cases_are_gets_its_cases(h, si
     await bind(h, sims)
     reply = await h.say("我们公司的件办到哪了")
     assert case_no in reply and "请输入办件编号" not in reply, reply
+
+
+@pytest.mark.parametrize("asked", ["企业年报怎么报", "年报截止时间是什么时候"])
+async def test_the_annual_report_asked_in_words_at_the_home_is_answered(h, sims, asked):
+    """企业年报怎么报 at the desk's home was 没太明白; its annual item says how and by when."""
+    await enterprise_case(sims)
+    assert "绑定成功" in await bind(h, sims)
+    await h.say("企业服务")
+    reply = await h.say(asked)
+    assert "年度的企业年报" in reply and "没太明白" not in reply, reply
