@@ -31,7 +31,7 @@ from functools import cache
 from pathlib import Path
 
 from dialogs.engine import Dialog, T, normalise
-from dialogs.matters import (AGENT_ASKED, agent_of, AGENT_ASKED_TOO, ASKING, CORRECTION, NONE_FITS, NONE_OF_THESE, EN_AGENT_ASKED, EN_AGENT_WORDS, FOLLOW_UP_CHARS, FOLLOW_UP_CUES, FOLLOW_UPS, TAKE_BACK, ListedAnswers, Question, answer_to, correction_of,
+from dialogs.matters import (AGENT_ASKED, AGENT_ASKED_TOO, ASKING, CORRECTION, EN_AGENT_ASKED, EN_AGENT_WORDS, FOLLOW_UP_CHARS, FOLLOW_UP_CUES, FOLLOW_UPS, NONE_FITS, NONE_OF_THESE, TAKE_BACK, ListedAnswers, Question, agent_of, answer_to, correction_of,
                              drop_last_answer, explained, follow_up_asked, materials_for, online_way, questions_for, reopen_listed,
                              situations_key)
 from dialogs.understand.answers import asks_what_it_means, needs_time

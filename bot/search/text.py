@@ -14,7 +14,7 @@ from pathlib import Path
 import jieba
 from pypinyin import lazy_pinyin
 
-from dialogs.understand.pinyin import all_syllables  # noqa: F401  (the search reads letters against it)
+from dialogs.understand.pinyin import all_syllables  # the table lives with the language detection, which reads it too
 
 # jieba's full dictionary (349k words) takes over a second to load; the everyday words in it
 # (frequency >= this) are enough to segment what people type, and load ~10x faster.
