@@ -45,6 +45,11 @@ SWITCHES = {"chinese": CHINESE, "english": ENGLISH}
 ELDER_CHOICES = 4
 #: The intents of config/understanding.toml's elder-mode words, and whether each switches it on.
 MODES = {"elder": True, "standard": False}
+#: A Chinese message this short from someone answered in English is a keyword copied from an
+#: answer (reply 现场取号 when you arrive), not a wish to switch: a Chinese speaker's sentence is longer.
+KEYWORD_CHARS = 24
+#: ... which says nothing of its own: no one speaking, no question (社保卡怎么办, 我想办个体户 switch).
+_SENTENCE = re.compile(r"[我你您俺吗呢么啥哪咋谁]|怎|什么|多少|能不能|可以|要不要|是不是|[?？]")
 #: Profile fields (bot.stores: the person's profile, kept a year): the language, whether the
 #: person chose it with a switch word, and whether they chose 长辈模式.
 LANGUAGE_FIELD, CHOSEN_FIELD, ELDER_FIELD = "language", "language_chosen", "elder"
@@ -173,6 +178,10 @@ def before_turn(profile: dict[str, Any], text: str | None, at_rest: bool) -> Lan
     vocab = vocabulary()
     folded = fold(text[:kinds.MAX_SHORT * 4])
     detected = kinds.language(folded, vocab)
+    if (detected == CHINESE and known.code == ENGLISH and len(folded.strip()) <= KEYWORD_CHARS
+            and _SENTENCE.search(folded) is None):
+        # 现场取号, 预约食品经营许可延续: a few characters the English answers told them to reply with
+        return known
     if detected:
         return _LANGUAGES[detected, False, False, False, False]
     if not known.code and _latin_greeting(folded, vocab):

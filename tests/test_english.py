@@ -272,6 +272,12 @@ EN, ZH_PINNED, NEW = {"language": "en", "language_chosen": False}, {"language": 
     ({"language": "zh"}, "hi", True, "zh"),                     # known to write Chinese: a greeting does not switch
     ({"language": "zh"}, "my passport expired", True, "en"),    # but a sentence in English does
     (EN, "社保卡怎么办", True, "zh"),                             # and one in Chinese switches back, at rest
+    (EN, "我想办个体户", True, "zh"),
+    (EN, "现场取号", True, "en"),                                 # a keyword copied from an English answer does not
+    (EN, "预约食品(含保健食品)经营许可延续", True, "en"),
+    # English around a Chinese term is English (it answered in Chinese, and stayed Chinese)
+    (NEW, "How do I get a work permit (工作许可)?", True, "en"),
+    (NEW, "my 居留许可 expires next month, what should I do", True, "en"),
     (EN, "刘伟", False, "en"),                                   # mid-dialog an answer never switches
     (EN, "广安区政务服务中心", False, "en"),
     ({"language": "zh"}, "John Smith", False, "zh"),

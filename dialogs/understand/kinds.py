@@ -294,12 +294,19 @@ def _mashed(token: str, vocab: Vocabulary) -> bool:
     return neighbours * 2 >= len(token) - 1
 
 
+#: English words a message needs around a Chinese term for it to be English (my 居留许可 expires).
+ENGLISH_AROUND_CHINESE = 4
+
+
 def language(text: str, vocab: Vocabulary) -> str:
     """zh when it has Chinese; en when its Latin words are mostly English and not only the ones
     Chinese speakers use too (ok, hi, bye); else ""."""
-    if _HAN.search(text) is not None:
-        return "zh"
     tokens = _LATIN_WORD.findall(_IN_DIGITS.sub(" ", text))
+    han = len(_HAN.findall(text))
+    if han and not (len(tokens) >= ENGLISH_AROUND_CHINESE and han * 2 <= sum(map(len, tokens))
+                    and sum(t in english_words() for t in tokens) * 2 >= len(tokens)):
+        return "zh"
+    # How do I get a work permit (工作许可)?, my 居留许可 expires next month: English, a term quoted in Chinese
     if not tokens:
         return ""
     if spaced_syllables(tokens):
