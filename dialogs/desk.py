@@ -52,7 +52,13 @@ HOME = {"1": "cases", "2": "licences", "3": "bind", "4": "toggle_mute", "5": "an
 #: ... and by the words of its items (证照 at the home was 没明白).
 HOME_WORDS = {**dict.fromkeys(("办件", "企业办件", "本企业办件", "案件"), "cases"),
               **dict.fromkeys(("证照", "企业证照", "许可证", "执照"), "licences"),
-              **dict.fromkeys(("年报", "企业年报", "年报情况"), "annual")}
+              **dict.fromkeys(("年报", "企业年报", "年报情况"), "annual"),
+              # the English home's own labels, typed (mute reminders was not understood)
+              **dict.fromkeys(("company cases", "cases", "my company's cases"), "cases"),
+              **dict.fromkeys(("company licences", "company licenses", "licences", "licenses", "permits"), "licences"),
+              **dict.fromkeys(("mute reminders", "mute", "pause reminders"), "mute"),
+              **dict.fromkeys(("unmute reminders", "unmute", "turn reminders back on", "reminders on"), "unmute"),
+              **dict.fromkeys(("annual report", "the annual report", "annual reports"), "annual")}
 
 def _home_item_asked(text: str) -> str | None:
     """An item of the home asked in a few words (企业年报怎么报, 年报截止时间是什么时候: 没太明白):

@@ -262,3 +262,18 @@ async def test_the_annual_report_asked_in_words_at_the_home_is_answered(h, sims,
     await h.say("企业服务")
     reply = await h.say(asked)
     assert "年度的企业年报" in reply and "没太明白" not in reply, reply
+
+
+async def test_the_english_homes_labels_typed_do_what_they_say(h, sims):
+    """mute reminders / unmute reminders / annual report at the English home: Sorry, I didn't
+    quite understand, four times."""
+    await enterprise_case(sims)
+    assert "绑定成功" in await bind(h, sims)
+    await h.say("english")
+    assert "[Company services]" in await h.say("企业服务")
+    muted = await h.say("mute reminders")
+    assert "didn't quite understand" not in muted and await h.services.subscriptions.is_muted(CREDIT_CODE), muted
+    await h.say("unmute reminders")
+    assert not await h.services.subscriptions.is_muted(CREDIT_CODE)
+    annual = await h.say("annual report")
+    assert "didn't quite understand" not in annual and "2025" in annual, annual
