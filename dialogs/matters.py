@@ -1608,7 +1608,7 @@ class Matters(ListedAnswers, Dialog):
         (外国人居留许可: the exit-entry hall, 被骗了: 110): `told` and the hall to show."""
         told = getattr(found, "told", "")
         hall = self.services.catalog.halls.get(getattr(found, "hall", "")) if told else None
-        return {"told": told, "hall": {"name": hall.name, "address": hall.address, "hours": hall.hours_text} if hall else None}
+        return {"told": told, "hall": {"name": hall.name, "address": hall.address, "hours": hall.hours_text, "phone": hall.phone} if hall else None}
 
     def asks_of_the_card(self) -> bool:
         """A question at a card that points at it (这个, 这项, 它) and names no matter clearly: about

@@ -132,6 +132,7 @@ async def test_a_foreigner_asking_for_a_work_permit_is_told_the_exit_entry_offic
     await chat.say("hello")
     reply = await chat.say("How do I get a work permit as a foreigner?")
     assert english(reply) and "exit-entry" in reply and "出入境接待大厅" in reply, reply
+    assert "0826-2338455" in reply, reply  # the office's phone (asked for next: the list of 9 halls)
 
 
 async def test_booking_in_english_from_the_menu_to_the_booked_appointment(chat):
