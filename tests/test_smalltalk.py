@@ -210,3 +210,13 @@ async def test_a_farewell_while_looking_around_ends_it_and_one_with_a_booking_un
     assert "请核对预约信息" in summary
     reply = await h.say("拜拜")
     assert "再见" in reply and "还没办完" in reply and "请核对预约信息" in reply, reply
+
+
+async def test_youre_welcome_said_back_at_a_list_is_no_search(h):
+    """不客气, said back to the bot's own 不客气 at a list of matters, listed 文物修缮许可, 临时救助 …"""
+    await h.catalog_ready()
+    listed = await h.say("社保")
+    assert "您要办的是不是" in listed, listed
+    reply = await h.say("不客气")
+    # no new list: at most the one on screen, asked again
+    assert not any(line not in listed for line in reply.splitlines() if line[:1].isdigit()), reply
