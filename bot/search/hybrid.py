@@ -130,6 +130,8 @@ ALL_PROCEDURES = re.compile(r"哪些(?:手续|证|事|事情|流程|东西要办
 #: The same for a child abducted or lost (被拐儿童身份证明, 打拐DNA): shown in a list only when told of.
 ABDUCTION_CUE = re.compile(r"拐|失踪|走失|丢失的孩子|孩子丢了|找孩子|寻亲|被偷|被抢|abduct|missing child|trafficked")
 OF_AN_ABDUCTION = re.compile(r"被拐|打拐|寻亲")
+#: (what the message must say, the matters a list leaves out without it)
+SHOWN_ONLY_WHEN_TOLD = ((DEATH_CUE, OF_A_DEATH), (ABDUCTION_CUE, OF_AN_ABDUCTION))
 #: Who the business is (session 27): a message that says 公司 and not 个体 is not a sole trader's, and
 #: one that says 个体户 and not 公司 is not a company's. 公司 reads as 企业 / 市场主体 to the lexicon,
 #: words a sole trader's texts use too, so 我们公司的营业执照要注销了 was a clear 个体工商户注销登记.
@@ -508,18 +510,15 @@ class MatterSearch:
             covering = next((h for h in found.hits[:3] if h.kind == "bundle" and found.hits[0].code in self._bundles[h.code].members), None)
             if covering is not None:
                 found = Found(found.verdict, (covering, *(h for h in found.hits if h is not covering)), found.need, found.told, found.hall)
-        if found.verdict == CANDIDATES and DEATH_CUE.search(query.lower()) is None:
-            # 老婆坐月子 本人去不了 listed 身后一件事: offered to a new mother, a bereavement's matters
-            # hurt; a list shows them only when the message speaks of a death.
-            kept = tuple(h for h in found.hits if OF_A_DEATH.search(h.name) is None)
-            if kept:
-                found = Found(CANDIDATES, kept, found.need, found.told)
-        if found.verdict == CANDIDATES and ABDUCTION_CUE.search(query.lower()) is None:
-            # 孩子满月了 想给他办个身份证 listed 被拐儿童身份证明 second: offered to new parents, an
-            # abducted child's matter frightens; a list shows it only when the message speaks of one.
-            kept = tuple(h for h in found.hits if OF_AN_ABDUCTION.search(h.name) is None)
-            if kept:
-                found = Found(CANDIDATES, kept, found.need, found.told)
+        if found.verdict == CANDIDATES:
+            # 老婆坐月子 本人去不了 listed 身后一件事, 孩子满月了 想给他办个身份证 listed 被拐儿童身份证明:
+            # offered to new parents, a bereavement's or an abducted child's matters hurt; a list shows
+            # them only when the message speaks of one.
+            lowered = query.lower()
+            for cue, of_it in SHOWN_ONLY_WHEN_TOLD:
+                kept = tuple(h for h in found.hits if of_it.search(h.name) is None) if cue.search(lowered) is None else ()
+                if kept:
+                    found = Found(CANDIDATES, kept, found.need, found.told)
         return found
 
     def for_the_writer(self, evidence: Evidence, query: str) -> Evidence:
